@@ -1,0 +1,266 @@
+"""The one YAML config: typed model, validation with file:line errors.
+
+Validation happens once, in `callcenter up`; the processes it starts read the
+already-validated result (runtime.json), so Kamailio workers never parse YAML.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+HostPort = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z.\-\[\]:]+:\d{1,5}$")]
+SipUser = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-+]{1,64}$")]
+Category = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeConfig(_Strict):
+    run_dir: str = "run"
+    advertise_ip: str = "127.0.0.1"
+    name: str = "node1"
+
+
+class SipConfig(_Strict):
+    listen: HostPort = "127.0.0.1:5060"
+    realm: str = "huaan.local"
+    # Measured: children=4 with TLSF and 1 GiB shm carried 5,000 calls/s (DESIGN.md).
+    workers: int = Field(4, ge=1, le=64)
+    shm_mb: int = Field(1024, ge=64)
+    pkg_mb: int = Field(16, ge=4)
+    max_forwards: int = Field(10, ge=1, le=70)
+    # app_python3 processes run one request at a time; each remote call needs a short deadline.
+    rtpengine_timeout_ms: int = Field(200, ge=20, le=5000)
+    rtpengine_disable_s: int = Field(10, ge=1, le=3600)
+
+
+class RtpengineNode(_Strict):
+    ng: HostPort
+    # managed: callcenter up starts it; otherwise it is an external, already running node.
+    managed: bool = True
+    interface: str = "127.0.0.1"
+    port_min: int = Field(30000, ge=1024, le=65535)
+    port_max: int = Field(30999, ge=1024, le=65535)
+    weight: int = Field(1, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _port_range(self) -> RtpengineNode:
+        if self.port_max - self.port_min < 3:
+            raise ValueError("port_max must be at least port_min + 4 (each call needs 4 ports)")
+        return self
+
+
+class RtpengineConfig(_Strict):
+    nodes: list[RtpengineNode] = Field(min_length=1)
+    # Seconds without RTP before rtpengine ends a call's media (dead-leg detection).
+    rtp_timeout_s: int = Field(60, ge=1)
+
+
+class RedisConfig(_Strict):
+    listen: HostPort = "127.0.0.1:6379"
+    managed: bool = True
+
+
+class Timers(_Strict):
+    """Every timer is in milliseconds so tests can run them fast."""
+
+    ring_timeout_ms: int = Field(20_000, ge=100)
+    # fr_timer: how long to wait for any reply to a request we relay.
+    transaction_timeout_ms: int = Field(5_000, ge=100)
+    # fr_inv_timer: how long an INVITE may ring in total before 408.
+    invite_timeout_ms: int = Field(120_000, ge=100)
+    wrapup_ms: int = Field(0, ge=0)
+    queue_max_wait_ms: int = Field(120_000, ge=0)
+
+
+class Trunk(_Strict):
+    name: Category
+    sources: list[str] = Field(min_length=1)
+
+    @field_validator("sources")
+    @classmethod
+    def _cidrs(cls, sources: list[str]) -> list[str]:
+        for source in sources:
+            ipaddress.ip_network(source, strict=False)  # raises ValueError with a clear message
+        return sources
+
+
+class RewriteRule(_Strict):
+    match: str
+    replace: str
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from exc
+        return pattern
+
+
+class Numbering(_Strict):
+    caller_rules: list[RewriteRule] = []
+    dialled_rules: list[RewriteRule] = []
+
+
+class NumberRoute(_Strict):
+    number: Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{2,32}$")]
+    category: Category
+    # Hunt group in order; the ACD replaces this with queue: once it exists.
+    agents: list[SipUser] = Field(min_length=1)
+
+
+class Account(_Strict):
+    username: SipUser
+    roles: list[Literal["agent", "supervisor", "admin"]] = Field(min_length=1)
+    employee_id: str | None = None
+    # HA1 = md5(username:realm:password) for SIP digest; argon2 hash for everything else.
+    ha1: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+    password_hash: Annotated[str, StringConstraints(pattern=r"^\$argon2id\$")]
+    skills: dict[str, int] = {}
+
+
+class CallCenterConfig(_Strict):
+    version: Literal[1]
+    node: NodeConfig = NodeConfig()
+    sip: SipConfig = SipConfig()
+    rtpengine: RtpengineConfig
+    redis: RedisConfig = RedisConfig()
+    timers: Timers = Timers()
+    trunks: list[Trunk] = []
+    numbering: Numbering = Numbering()
+    numbers: list[NumberRoute] = []
+    accounts: list[Account] = []
+    # Accounts may live in a separate file (kept out of version control); merged with accounts.
+    accounts_file: str | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> CallCenterConfig:
+        known = {a.username for a in self.accounts}
+        if self.accounts_file is None:
+            for route in self.numbers:
+                for agent in route.agents:
+                    if agent not in known:
+                        raise ValueError(f"number {route.number}: unknown agent {agent!r}")
+        numbers = [r.number for r in self.numbers]
+        dupes = sorted({n for n in numbers if numbers.count(n) > 1})
+        if dupes:
+            raise ValueError(f"numbers listed twice: {', '.join(dupes)}")
+        return self
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; str() names the file and line of each problem."""
+
+
+def _line_index(node: yaml.Node, path: tuple[str | int, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map every key path in a composed YAML document to its 1-based line."""
+    index: dict[tuple[Any, ...], int] = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = (*path, key_node.value)
+            index.update(_line_index(value_node, key))
+            index[key] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            index.update(_line_index(item, (*path, i)))
+    return index
+
+
+def _nearest_line(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in index:
+            return index[loc[:cut]]
+    return 1
+
+
+class AccountsFile(_Strict):
+    """A separate accounts file, so hashes can stay out of version control."""
+
+    accounts: list[Account] = []
+
+
+def _validate(model: type[M], text: str, source: str) -> M:
+    try:
+        document = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{source}{line}: not valid YAML: {exc}") from exc
+    if document is None or not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: the config must be a YAML mapping")
+    index = _line_index(document)
+    _refuse_clear_passwords(data, source, index)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            where = ".".join(str(p) for p in loc) or "(top)"
+            lines.append(f"{source}:{_nearest_line(index, loc)}: {where}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def parse_config(text: str, source: str = "<string>") -> CallCenterConfig:
+    return _validate(CallCenterConfig, text, source)
+
+
+def _refuse_clear_passwords(data: dict[str, Any], source: str, index: dict[Any, int]) -> None:
+    # A dedicated message: the generic "extra field" error would not say why it is refused.
+    for i, account in enumerate(data.get("accounts") or []):
+        if isinstance(account, dict) and "password" in account:
+            line = index.get(("accounts", i, "password"), 1)
+            raise ConfigError(
+                f"{source}:{line}: accounts.{i}.password: clear-text passwords are refused; "
+                "store ha1 and password_hash (see `callcenter account add`)"
+            )
+
+
+def load_config(path: str | Path) -> CallCenterConfig:
+    path = Path(path)
+    config = parse_config(_read(path), str(path))
+    if config.accounts_file:
+        accounts_path = (path.parent / config.accounts_file).resolve()
+        extra = (
+            _validate(AccountsFile, _read(accounts_path), str(accounts_path)).accounts
+            if accounts_path.exists()
+            else []
+        )
+        merged = {a.username: a for a in [*config.accounts, *extra]}
+        data = config.model_dump()
+        data["accounts"] = [a.model_dump() for a in merged.values()]
+        data["accounts_file"] = None
+        try:
+            config = CallCenterConfig.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"{path} + {accounts_path}: {exc.errors()[0]['msg']}") from None
+    return config
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc

@@ -1,0 +1,74 @@
+"""Where a running stack keeps its files, and where the installed tools are."""
+
+from __future__ import annotations
+
+import glob
+import shutil
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """One run directory per stack: rendered configs, PID files, logs, data."""
+
+    root: Path
+
+    @property
+    def pids(self) -> Path:
+        return self.root / "pid"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "log"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def runtime_config(self) -> Path:
+        return self.root / "runtime.json"
+
+    @property
+    def kamailio_cfg(self) -> Path:
+        return self.root / "kamailio.cfg"
+
+    @property
+    def kamailio_ctl(self) -> Path:
+        return self.root / "kamailio.ctl"
+
+    def pid_file(self, name: str) -> Path:
+        return self.pids / f"{name}.pid"
+
+    def log_file(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def create(self) -> None:
+        for path in (self.pids, self.logs, self.data):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def kamailio_module_path() -> str:
+    """Debian puts modules under the multiarch triplet; find them rather than assume it."""
+    for pattern in ("/usr/lib/*/kamailio/modules", "/usr/lib/kamailio/modules",
+                    "/usr/local/lib*/kamailio/modules"):
+        for candidate in sorted(glob.glob(pattern)):
+            if Path(candidate, "tm.so").exists():
+                return candidate
+    raise FileNotFoundError("Kamailio modules not found; run scripts/install")
+
+
+def venv_site_packages() -> str:
+    # The venv this code runs from; Kamailio's embedded interpreter adds it to sys.path.
+    return sysconfig.get_paths()["purelib"]
+
+
+def require_binary(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if path is None:
+        raise FileNotFoundError(f"{name} is not installed; run scripts/install")
+    return path

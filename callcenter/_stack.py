@@ -1,0 +1,206 @@
+"""The local stack: which daemons a config asks for, and bringing them up and down."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from callcenter import _process
+from callcenter._config import CallCenterConfig
+from callcenter._health import ng_ping, redis_ping, sip_options_ping, split_hostport
+from callcenter._paths import (
+    PROJECT_ROOT,
+    RunLayout,
+    kamailio_module_path,
+    require_binary,
+    venv_site_packages,
+)
+
+KAMAILIO_TEMPLATE = PROJECT_ROOT / "kamailio" / "kamailio.cfg.tmpl"
+KEMI_SCRIPT = PROJECT_ROOT / "kamailio" / "kemi.py"
+START_DEADLINE_S = 20.0
+
+
+class StackError(Exception):
+    """A daemon failed to start or to become healthy; the message carries its log tail."""
+
+
+@dataclass(frozen=True)
+class Daemon:
+    spec: _process.ProcessSpec
+    healthy: Callable[[], bool]
+    describe: str
+
+
+def layout_for(config: CallCenterConfig, config_dir: Path) -> RunLayout:
+    return RunLayout((config_dir / config.node.run_dir).resolve())
+
+
+def render_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
+    socks = " ".join(f"udp:{n.ng}={n.weight}" for n in config.rtpengine.nodes)
+    template = string.Template(KAMAILIO_TEMPLATE.read_text())
+    return template.substitute(
+        workers=config.sip.workers,
+        sip_listen=config.sip.listen,
+        realm=config.sip.realm,
+        module_path=kamailio_module_path(),
+        ctl_socket=layout.kamailio_ctl,
+        transaction_timeout_ms=config.timers.transaction_timeout_ms,
+        invite_timeout_ms=config.timers.invite_timeout_ms,
+        auth_secret=secrets.token_hex(16),
+        rtpengine_socks=f'modparam("rtpengine", "rtpengine_sock", "{socks}")',
+        rtpengine_timeout_ms=config.sip.rtpengine_timeout_ms,
+        rtpengine_disable_s=config.sip.rtpengine_disable_s,
+        kemi_script=KEMI_SCRIPT,
+    )
+
+
+def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
+    """The daemons to run, in start order (Kamailio last: it pings rtpengine at start)."""
+    daemons: list[Daemon] = []
+    if config.redis.managed:
+        host, port = split_hostport(config.redis.listen)
+        redis_dir = layout.data / "redis"
+        daemons.append(Daemon(
+            _process.ProcessSpec("redis", [
+                require_binary("redis-server"), "--bind", host, "--port", str(port),
+                "--dir", str(redis_dir), "--appendonly", "yes", "--save", "",
+                "--daemonize", "no", "--protected-mode", "yes",
+            ]),
+            lambda: redis_ping(config.redis.listen, timeout=0.3),
+            f"redis {config.redis.listen}",
+        ))
+    for i, node in enumerate(config.rtpengine.nodes):
+        if not node.managed:
+            continue
+        ng = node.ng
+
+        def probe(ng: str = ng) -> bool:
+            return ng_ping(ng, timeout=0.3)
+
+        daemons.append(Daemon(
+            _process.ProcessSpec(f"rtpengine{i}", [
+                require_binary("rtpengine"), "--config-file=none", "--foreground",
+                "--table=-1", f"--interface={node.interface}", f"--listen-ng={ng}",
+                f"--port-min={node.port_min}", f"--port-max={node.port_max}",
+                f"--timeout={config.rtpengine.rtp_timeout_s}",
+                # Forget a call at once on delete, so "no session left" is checkable.
+                "--delete-delay=0", "--log-stderr", "--log-level=5", "--no-fallback",
+            ]),
+            probe,
+            f"rtpengine ng {ng}",
+        ))
+    daemons.append(Daemon(
+        _process.ProcessSpec(
+            "kamailio",
+            [
+                require_binary("kamailio"), "-f", str(layout.kamailio_cfg), "-DD", "-E",
+                # TLSF: q_malloc costs 3-4x the CPU per call at load (DESIGN.md).
+                "-x", "tlsf", "-m", str(config.sip.shm_mb), "-M", str(config.sip.pkg_mb),
+            ],
+            env={
+                "HUAAN_SITE_PACKAGES": venv_site_packages(),
+                "HUAAN_RUNTIME_CONFIG": str(layout.runtime_config),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
+        ),
+        lambda: sip_options_ping(config.sip.listen, timeout=0.3) == 200,
+        f"kamailio sip {config.sip.listen}",
+    ))
+    return daemons
+
+
+def check_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
+    """Render the config and run `kamailio -c` on it; return kamailio's output."""
+    layout.create()
+    write_runtime_config(config, layout)
+    layout.kamailio_cfg.write_text(render_kamailio_cfg(config, layout))
+    result = subprocess.run(
+        [require_binary("kamailio"), "-c", "-f", str(layout.kamailio_cfg), "-x", "tlsf"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"HUAAN_SITE_PACKAGES": venv_site_packages(),
+             "HUAAN_RUNTIME_CONFIG": str(layout.runtime_config), "PATH": "/usr/bin:/bin"},
+    )
+    if result.returncode != 0:
+        raise StackError(f"kamailio -c failed:\n{result.stdout}{result.stderr}")
+    return result.stdout + result.stderr
+
+
+def write_runtime_config(config: CallCenterConfig, layout: RunLayout) -> None:
+    layout.runtime_config.write_text(json.dumps(config.model_dump(mode="json"), indent=2))
+
+
+def up(config: CallCenterConfig, layout: RunLayout) -> list[str]:
+    """Start every daemon and wait until each answers its health probe.
+
+    On any failure, stops what this call started and raises StackError with the log tail.
+    """
+    layout.create()
+    (layout.data / "redis").mkdir(exist_ok=True)
+    write_runtime_config(config, layout)
+    layout.kamailio_cfg.write_text(render_kamailio_cfg(config, layout))
+    started: list[str] = []
+    try:
+        for daemon in plan(config, layout):
+            name = daemon.spec.name
+            pid = _process.read_pid(layout, name)
+            if pid is not None and _process.is_alive(pid):
+                raise StackError(f"{name} already running (pid {pid}); run `callcenter down`")
+            pid = _process.start(layout, daemon.spec)
+            started.append(name)
+            _wait_healthy(layout, daemon, pid)
+    except BaseException:
+        for name in reversed(started):
+            _process.stop(layout, name, grace=3)
+        raise
+    return started
+
+
+def _wait_healthy(layout: RunLayout, daemon: Daemon, pid: int) -> None:
+    deadline = time.monotonic() + START_DEADLINE_S
+    while time.monotonic() < deadline:
+        if not _process.is_alive(pid):
+            raise StackError(
+                f"{daemon.describe} exited during start; last log lines:\n"
+                f"{_process.tail(layout, daemon.spec.name)}"
+            )
+        if daemon.healthy():
+            return
+        time.sleep(0.05)
+    raise StackError(
+        f"{daemon.describe} not healthy after {START_DEADLINE_S:.0f}s; last log lines:\n"
+        f"{_process.tail(layout, daemon.spec.name)}"
+    )
+
+
+def down(layout: RunLayout) -> list[str]:
+    """Stop what `up` recorded, Kamailio first so no new calls arrive mid-shutdown."""
+    names = sorted(p.stem for p in layout.pids.glob("*.pid")) if layout.pids.exists() else []
+    names.sort(key=lambda n: (n != "kamailio", n))
+    return [name for name in names if _process.stop(layout, name)]
+
+
+@dataclass(frozen=True)
+class DaemonStatus:
+    name: str
+    describe: str
+    pid: int | None
+    running: bool
+    healthy: bool
+
+
+def status(config: CallCenterConfig, layout: RunLayout) -> list[DaemonStatus]:
+    result = []
+    for daemon in plan(config, layout):
+        pid = _process.read_pid(layout, daemon.spec.name)
+        running = pid is not None and _process.is_alive(pid)
+        result.append(DaemonStatus(
+            daemon.spec.name, daemon.describe, pid, running, running and daemon.healthy()
+        ))
+    return result

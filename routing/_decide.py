@@ -1,0 +1,103 @@
+"""Pure routing: an initial request in, a decision out. No KSR here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from routing._context import RequestContext
+from routing._decisions import (
+    AnswerOptions,
+    Authenticate,
+    Decision,
+    DeliverToAgents,
+    Register,
+    Reject,
+)
+from routing._numbers import normalise
+from routing._table import RoutingTable
+
+ALLOWED_INITIAL = frozenset({"INVITE", "REGISTER", "OPTIONS", "MESSAGE", "INFO", "SUBSCRIBE"})
+
+
+def decide_initial(
+    ctx: RequestContext,
+    table: RoutingTable,
+    new_correlation_id: Callable[[], str],
+    *,
+    authenticated_user: str | None = None,
+) -> Decision:
+    """Decide what to do with a request that opens a transaction outside any dialog.
+
+    `authenticated_user` is set when the adapter has already verified the
+    request's digest credentials (the second pass after `Authenticate`).
+    """
+    if ctx.method == "OPTIONS" and not ctx.ruri_user:
+        return AnswerOptions()
+    if ctx.method == "REGISTER":
+        return _register(ctx, table)
+    if ctx.method not in ALLOWED_INITIAL:
+        return Reject(405, "Method Not Allowed", f"{ctx.method} outside a dialog")
+
+    trunk = table.trunk_for(ctx.source_ip)
+    if trunk is None:
+        return _from_agent(ctx, table, new_correlation_id, authenticated_user)
+    if ctx.method != "INVITE":
+        return Reject(405, "Method Not Allowed", f"trunk {trunk.name} sent {ctx.method}")
+
+    dialled = normalise(ctx.ruri_user, table.dialled_rules)
+    target = table.numbers.get(dialled)
+    if target is None:
+        return Reject(404, "Not Found", f"trunk {trunk.name}: no route for number {dialled!r}")
+    if not ctx.has_sdp:
+        # Late offer would need the offer in the 200 and the answer in the ACK;
+        # carriers we terminate send early offer, so refuse clearly rather than half-work.
+        return Reject(488, "Not Acceptable Here", "INVITE without SDP offer")
+    return DeliverToAgents(
+        correlation_id=new_correlation_id(),
+        trunk=trunk.name,
+        caller=normalise(ctx.from_user, table.caller_rules),
+        dialled=dialled,
+        category=target.category,
+        agents=target.agents,
+        ring_timeout_ms=table.ring_timeout_ms,
+    )
+
+
+def _register(ctx: RequestContext, table: RoutingTable) -> Decision:
+    ha1 = table.ha1.get(ctx.to_user)
+    if ha1 is None:
+        return Reject(403, "Forbidden", f"REGISTER for unknown account {ctx.to_user!r}")
+    if ctx.auth_user is not None and ctx.auth_user != ctx.to_user:
+        return Reject(403, "Forbidden", f"{ctx.auth_user!r} tried to register {ctx.to_user!r}")
+    return Register(ctx.to_user, ha1)
+
+
+def _from_agent(
+    ctx: RequestContext,
+    table: RoutingTable,
+    new_correlation_id: Callable[[], str],
+    authenticated_user: str | None,
+) -> Decision:
+    ha1 = table.ha1.get(ctx.from_user)
+    if ha1 is None:
+        return Reject(403, "Forbidden", f"unknown source {ctx.source_ip} (not a trunk or agent)")
+    if authenticated_user is None:
+        return Authenticate(ctx.from_user, ha1)
+    if authenticated_user != ctx.from_user:
+        return Reject(403, "Forbidden", f"{authenticated_user!r} posing as {ctx.from_user!r}")
+    if ctx.method != "INVITE":
+        return Reject(405, "Method Not Allowed", f"agent {ctx.from_user} sent {ctx.method}")
+    # Internal call (R-AG-12): an agent dials another agent's username.
+    if ctx.ruri_user in table.ha1:
+        if not ctx.has_sdp:
+            return Reject(488, "Not Acceptable Here", "INVITE without SDP offer")
+        return DeliverToAgents(
+            correlation_id=new_correlation_id(),
+            trunk="",
+            caller=ctx.from_user,
+            dialled=ctx.ruri_user,
+            category="internal",
+            agents=(ctx.ruri_user,),
+            ring_timeout_ms=table.ring_timeout_ms,
+        )
+    return Reject(404, "Not Found", f"agent {ctx.from_user} dialled unknown {ctx.ruri_user!r}")

@@ -1,0 +1,253 @@
+"""The one adapter between Kamailio (KSR) and the pure routing code.
+
+Each route: read the request into a RequestContext, ask routing._decide for a
+decision, apply it here. Nothing outside this module touches KSR.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import KSR
+
+from routing._context import RequestContext
+from routing._decide import decide_initial
+from routing._decisions import (
+    AnswerOptions,
+    Authenticate,
+    Decision,
+    DeliverToAgents,
+    Register,
+    Reject,
+)
+from routing._table import RoutingTable
+
+CORRELATION_HEADER = "X-CC-Correlation-ID"
+CATEGORY_HEADER = "X-CC-Category"
+DIALLED_HEADER = "X-CC-Dialled"
+# Anchor all media at rtpengine so the media tier can record, play and monitor later.
+RTPENGINE_FLAGS = "replace-origin replace-session-connection"
+# Replies after which the next agent in the hunt list is tried.
+HUNT_ON = frozenset({408, 480, 486, 487, 500, 503, 600, 603})
+# registrar save() flag 0x04: a seat has one phone; a new registration replaces the old.
+SINGLE_CONTACT = 4
+# Digest results (auth module docs): -2 wrong password, -8 credentials for another user.
+# Anything else (no credentials, stale nonce) means challenge again.
+AUTH_REFUSED = frozenset({-2, -8})
+
+
+def _pv(name: str) -> str:
+    value = KSR.pv.get(name)
+    return "" if value is None else str(value)
+
+
+def _new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+class KemiRouter:
+    """The object app_python3 calls; method names are Kamailio's route names."""
+
+    def __init__(self, table: RoutingTable, max_forwards: int, realm: str) -> None:
+        self.table = table
+        self.max_forwards = max_forwards
+        self.realm = realm
+
+    def child_init(self, rank: int) -> int:
+        # Clients to other services (ng, Redis, gRPC) are created lazily in each
+        # worker, never before the fork: sockets shared across workers corrupt replies.
+        return 0
+
+    # -- request_route -------------------------------------------------------
+    def ksr_request_route(self, msg: Any) -> int:
+        if KSR.maxfwd.process_maxfwd(self.max_forwards) < 0:
+            KSR.sl.sl_send_reply(483, "Too Many Hops")
+            return 1
+        if KSR.sanity.sanity_check(1511, 7) < 0:
+            # sanity has already replied 400 where the request deserved an answer.
+            KSR.err(f"malformed request from {_pv('$si')}:{_pv('$sp')} dropped\n")
+            return 1
+        if KSR.is_CANCEL():
+            if KSR.tm.t_check_trans() > 0:
+                KSR.rtpengine.rtpengine_delete0()
+                KSR.tm.t_relay()
+            return 1
+        if KSR.siputils.has_totag() > 0:
+            self._within_dialog()
+            return 1
+        if KSR.tmx.t_precheck_trans() > 0:
+            KSR.tm.t_check_trans()
+            return 1
+        if KSR.tm.t_check_trans() == 0:
+            return 1
+        ctx = self._read_context()
+        decision = decide_initial(ctx, self.table, _new_correlation_id)
+        if isinstance(decision, Authenticate):
+            if not self._digest_verified(decision.username, decision.ha1):
+                return 1
+            decision = decide_initial(
+                ctx, self.table, _new_correlation_id, authenticated_user=decision.username
+            )
+        self._apply(ctx, decision)
+        return 1
+
+    def _read_context(self) -> RequestContext:
+        return RequestContext(
+            method=_pv("$rm"),
+            source_ip=_pv("$si"),
+            ruri_user=_pv("$rU"),
+            from_user=_pv("$fU"),
+            to_user=_pv("$tU"),
+            call_id=_pv("$ci"),
+            in_dialog=False,
+            has_sdp=KSR.sdpops.sdp_content() > 0,
+            auth_user=KSR.pv.get("$au"),
+        )
+
+    def _apply(self, ctx: RequestContext, decision: Decision) -> None:
+        if isinstance(decision, Reject):
+            KSR.notice(f"refused {ctx.method} from {ctx.source_ip}: {decision.detail}\n")
+            KSR.sl.sl_send_reply(decision.code, decision.reason)
+        elif isinstance(decision, AnswerOptions):
+            KSR.sl.sl_send_reply(200, "OK")
+        elif isinstance(decision, Register):
+            self._register(decision)
+        elif isinstance(decision, DeliverToAgents):
+            self._deliver(ctx, decision)
+        else:  # Authenticate cannot reach here twice; refuse rather than loop.
+            KSR.sl.sl_send_reply(500, "Server Internal Error")
+
+    # -- registration and authentication --------------------------------------
+    def _register(self, decision: Register) -> None:
+        if not self._digest_verified(decision.username, decision.ha1):
+            return
+        if KSR.registrar.save("location", SINGLE_CONTACT) < 0:
+            KSR.sl.sl_reply_error()
+
+    def _digest_verified(self, username: str, ha1: str) -> bool:
+        """Verify Authorization (REGISTER) or Proxy-Authorization (others) against HA1.
+
+        Replies itself when verification fails: 403 for a wrong password, else a challenge.
+        """
+        # flags=1: the password argument is HA1; checks=1: the credentials' user must
+        # be the To user (REGISTER) or From user (other requests).
+        rc = KSR.auth.pv_auth_check(self.realm, ha1, 1, 1)
+        if rc > 0:
+            KSR.auth.consume_credentials()
+            return True
+        if rc in AUTH_REFUSED:
+            KSR.notice(f"{_pv('$rm')} from {username} at {_pv('$si')}: digest refused ({rc})\n")
+            KSR.sl.sl_send_reply(403, "Forbidden")
+        else:
+            KSR.auth.auth_challenge(self.realm, 1)
+        return False
+
+    # -- delivery to agents -----------------------------------------------------
+    def _deliver(self, ctx: RequestContext, call: DeliverToAgents) -> None:
+        cid = call.correlation_id
+        remaining = self._route_to_first_registered(call.agents)
+        if remaining is None:
+            KSR.notice(f"cid={cid} {call.dialled}: no registered agent of {call.agents}\n")
+            KSR.sl.sl_send_reply(480, "No Agent Available")
+            return
+        # Headers the edge owns are never trusted from outside.
+        KSR.textops.remove_hf_re("^X-CC-")
+        KSR.hdr.append(f"{CORRELATION_HEADER}: {cid}\r\n")
+        KSR.hdr.append(f"{CATEGORY_HEADER}: {call.category}\r\n")
+        KSR.hdr.append(f"{DIALLED_HEADER}: {call.dialled}\r\n")
+        if call.caller != ctx.from_user:
+            KSR.uac.uac_replace_from_uri(f"sip:{call.caller}@{_pv('$fd')}")
+        if KSR.rtpengine.rtpengine_offer(RTPENGINE_FLAGS) < 0:
+            KSR.err(f"cid={cid} rtpengine offer failed: no media node answered\n")
+            KSR.sl.sl_send_reply(503, "Media Unavailable")
+            return
+        KSR.dialog.dlg_manage()
+        KSR.pv.sets("$dlg_var(cid)", cid)
+        KSR.pv.sets("$avp(cc_cid)", cid)
+        KSR.pv.sets("$avp(cc_hunt)", json.dumps(remaining))
+        KSR.rr.record_route()
+        KSR.info(
+            f"cid={cid} trunk={call.trunk} caller={call.caller} dialled={call.dialled} "
+            f"category={call.category} ringing {_pv('$ru')}\n"
+        )
+        self._relay_branch(call.ring_timeout_ms)
+
+    def _route_to_first_registered(self, agents: tuple[str, ...]) -> list[str] | None:
+        """Point the R-URI at the first registered agent; return the rest of the list."""
+        for i, agent in enumerate(agents):
+            KSR.pv.sets("$ru", f"sip:{agent}@{self.realm}")
+            if KSR.registrar.lookup("location") > 0:
+                return list(agents[i + 1 :])
+        return None
+
+    def _relay_branch(self, ring_timeout_ms: int) -> None:
+        KSR.tm.t_set_fr(ring_timeout_ms, 0)
+        KSR.tm.t_on_failure("ksr_failure_hunt")
+        KSR.tm.t_on_reply("ksr_reply_media")
+        if KSR.tm.t_relay() < 0:
+            KSR.rtpengine.rtpengine_delete0()
+            KSR.sl.sl_reply_error()
+
+    def ksr_failure_hunt(self, msg: Any) -> int:
+        cid = _pv("$avp(cc_cid)")
+        if KSR.tm.t_is_canceled() > 0:
+            KSR.info(f"cid={cid} caller cancelled\n")
+            KSR.rtpengine.rtpengine_delete0()
+            return 1
+        code = int(_pv("$T_reply_code") or 0)
+        remaining = json.loads(_pv("$avp(cc_hunt)") or "[]")
+        if code in HUNT_ON and remaining:
+            KSR.info(f"cid={cid} agent {_pv('$ru')} gave {code}; hunting on {remaining}\n")
+            rest = self._route_to_first_registered(tuple(remaining))
+            if rest is not None:
+                KSR.pv.sets("$avp(cc_hunt)", json.dumps(rest))
+                self._relay_branch(self.table.ring_timeout_ms)
+                return 1
+        KSR.info(f"cid={cid} call failed with {code}\n")
+        KSR.rtpengine.rtpengine_delete0()
+        return 1
+
+    # -- replies -----------------------------------------------------------------
+    def ksr_reply_media(self, msg: Any) -> int:
+        code = int(_pv("$rs") or 0)
+        if 100 < code < 300 and KSR.sdpops.sdp_content() > 0:
+            KSR.rtpengine.rtpengine_answer(RTPENGINE_FLAGS)
+        return 1
+
+    # -- within a dialog ---------------------------------------------------------
+    def _within_dialog(self) -> None:
+        if KSR.rr.loose_route() > 0:
+            method = _pv("$rm")
+            if method == "BYE":
+                KSR.info(f"cid={_pv('$dlg_var(cid)')} BYE from {_pv('$si')}\n")
+                KSR.rtpengine.rtpengine_delete0()
+            elif method == "INVITE":
+                if KSR.sdpops.sdp_content() > 0 and (
+                    KSR.rtpengine.rtpengine_offer(RTPENGINE_FLAGS) < 0
+                ):
+                    KSR.sl.sl_send_reply(503, "Media Unavailable")
+                    return
+                KSR.tm.t_on_reply("ksr_reply_media")
+            elif method == "ACK" and KSR.sdpops.sdp_content() > 0:
+                KSR.rtpengine.rtpengine_answer(RTPENGINE_FLAGS)
+            if KSR.tm.t_relay() < 0:
+                KSR.sl.sl_reply_error()
+            return
+        if KSR.is_ACK():
+            if KSR.tm.t_check_trans() > 0:
+                KSR.tm.t_relay()
+            return
+        KSR.sl.sl_send_reply(404, "Not Here")
+
+
+def build_router(runtime_config_path: str) -> KemiRouter:
+    """Called once by kamailio/kemi.py before the fork: reads files, opens no sockets."""
+    with open(runtime_config_path, encoding="utf-8") as f:
+        config = json.load(f)
+    return KemiRouter(
+        RoutingTable.from_config(config),
+        max_forwards=config["sip"]["max_forwards"],
+        realm=config["sip"]["realm"],
+    )

@@ -1,0 +1,14 @@
+"""Simulated parties for tests, benchmarks and the demo: sipp scenarios and RTP endpoints."""
+
+from simulators._agents import AgentPhone, RegistrationError, register, start_agent_phone
+from simulators._rtp import RtpEndpoint, free_udp_port, payload_for
+from simulators._sipp import SippRun, scenario_path, start_sipp
+
+__all__ = [
+    "AgentPhone",
+    "RegistrationError",
+    "RtpEndpoint", "SippRun", "free_udp_port", "payload_for", "register",
+    "scenario_path",
+    "start_agent_phone",
+    "start_sipp",
+]

@@ -1,0 +1,87 @@
+"""A G.711 RTP endpoint for checking media paths: sends known audio, counts what arrives.
+
+sipp does the signalling in tests and the demo; this endpoint stands behind the
+port a party advertised in its SDP, so each party can count the packets that
+reached it and compare the audio bytes with what the other party sent.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+
+PCMU = 0
+SAMPLES_PER_PACKET = 160  # 20 ms at 8 kHz
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def payload_for(marker: int, seq: int) -> bytes:
+    """160 bytes of audio unique to (marker, seq), so a mixed-up stream is caught."""
+    head = struct.pack("!BH", marker & 0xFF, seq & 0xFFFF)
+    return (head * (SAMPLES_PER_PACKET // len(head) + 1))[:SAMPLES_PER_PACKET]
+
+
+@dataclass
+class RtpEndpoint:
+    host: str = "127.0.0.1"
+    port: int = 0
+    received: list[tuple[int, bytes]] = field(default_factory=list)
+    _sock: socket.socket | None = field(default=None, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def __post_init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind((self.host, self.port))
+        self.port = self._sock.getsockname()[1]
+        self._sock.settimeout(0.1)
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        assert self._sock is not None
+        while not self._stopped.is_set():
+            try:
+                data = self._sock.recv(2048)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if len(data) >= 12:
+                seq = struct.unpack("!H", data[2:4])[0]
+                self.received.append((seq, data[12:]))
+
+    def send(self, dest: tuple[str, int], *, marker: int, count: int,
+             interval_s: float = 0.005, ssrc: int = 0x1234) -> None:
+        assert self._sock is not None
+        for seq in range(count):
+            header = struct.pack("!BBHII", 0x80, PCMU, seq, seq * SAMPLES_PER_PACKET,
+                                 ssrc ^ marker)
+            self._sock.sendto(header + payload_for(marker, seq), dest)
+            time.sleep(interval_s)  # pacing, like a real 20 ms ptime source (scaled down)
+
+    def wait_received(self, count: int, timeout: float = 5.0) -> int:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(self.received)
+
+    def received_from(self, marker: int) -> int:
+        """How many received packets carry exactly the audio `marker`'s sender sent."""
+        return sum(1 for seq, body in self.received if body == payload_for(marker, seq))
+
+    def close(self) -> None:
+        self._stopped.set()
+        if self._sock is not None:
+            self._sock.close()
+        if self._thread is not None:
+            self._thread.join(timeout=1)

@@ -1,0 +1,33 @@
+"""The real stack for integration tests: started once per module, logs kept on failure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import artifact_dir
+from tests.support.stack import Stack, base_config, running_stack
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("stack")
+    config, passwords = base_config(workdir)
+    failed_before = request.session.testsfailed
+    with running_stack(workdir, config, passwords) as running:
+        yield running
+        if request.session.testsfailed > failed_before:
+            keep = artifact_dir(f"{request.node.nodeid}-stack")
+            import shutil
+
+            shutil.copytree(running.layout.logs, keep, dirs_exist_ok=True)
+
+
+@pytest.fixture
+def workdir(keep_on_failure: Path) -> Path:
+    return keep_on_failure
