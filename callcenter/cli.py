@@ -10,6 +10,7 @@ from pathlib import Path
 from callcenter import _stack
 from callcenter._accounts import account_entry, upsert_accounts
 from callcenter._config import CallCenterConfig, ConfigError, load_config, parse_config
+from callcenter._demo import run_demo
 from callcenter._paths import PROJECT_ROOT
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "callcenter.yaml"
@@ -70,7 +71,8 @@ def cmd_account_add(args: argparse.Namespace) -> int:
         return 2
     skills = dict(_parse_skill(s) for s in args.skill)
     upsert_accounts(path, [account_entry(
-        args.username, password, config.sip.realm, args.role, args.employee_id, skills
+        args.username, password, config.sip.realm, args.role,
+        employee_id=args.employee_id, skills=skills,
     )])
     print(f"{args.username}: stored HA1 and argon2id hash in {path}")
     return 0
@@ -82,8 +84,6 @@ def _parse_skill(text: str) -> tuple[str, int]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from callcenter._demo import run_demo
-
     return run_demo(Path(args.config).resolve(), calls=args.calls)
 
 

@@ -1,13 +1,21 @@
 """Simulated parties for tests, benchmarks and the demo: sipp scenarios and RTP endpoints."""
 
 from simulators._agents import AgentPhone, RegistrationError, register, start_agent_phone
+from simulators._call import CallReport, call_with_media, parse_log_fields
 from simulators._rtp import RtpEndpoint, free_udp_port, payload_for
 from simulators._sipp import SippRun, scenario_path, start_sipp
 
 __all__ = [
     "AgentPhone",
+    "CallReport",
     "RegistrationError",
-    "RtpEndpoint", "SippRun", "free_udp_port", "payload_for", "register",
+    "RtpEndpoint",
+    "SippRun",
+    "call_with_media",
+    "free_udp_port",
+    "parse_log_fields",
+    "payload_for",
+    "register",
     "scenario_path",
     "start_agent_phone",
     "start_sipp",

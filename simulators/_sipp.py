@@ -18,9 +18,7 @@ SCENARIOS = Path(__file__).resolve().parent.parent / "sipp"
 
 
 def scenario_path(name: str) -> Path:
-    path = SCENARIOS / name if not name.endswith(".xml") else SCENARIOS / name
-    if not path.suffix:
-        path = path.with_suffix(".xml")
+    path = SCENARIOS / (name if name.endswith(".xml") else f"{name}.xml")
     if not path.exists():
         raise FileNotFoundError(f"no sipp scenario {path}")
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +24,6 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         yield running
         if request.session.testsfailed > failed_before:
             keep = artifact_dir(f"{request.node.nodeid}-stack")
-            import shutil
-
             shutil.copytree(running.layout.logs, keep, dirs_exist_ok=True)
 
 

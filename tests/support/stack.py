@@ -74,8 +74,8 @@ def base_config(workdir: Path, agents: tuple[str, ...] = ("1001", "1002", "1003"
         "trunks": [{"name": "carrier-a", "sources": ["127.0.0.1/32"]}],
         "numbering": {
             "caller_rules": [
-                {"match": r"^(?:\+|00)86(1\d{10})$", "replace": r"\1"},
-                {"match": r"^(?:\+|00)86([2-9]\d{8,10})$", "replace": r"0\1"},
+                {"match": r"^(?:\+|00)86(1[3-9]\d{9})$", "replace": r"\1"},
+                {"match": r"^(?:\+|00)86([1-9]\d{8,10})$", "replace": r"0\1"},
             ],
             "dialled_rules": [{"match": r"^(?:\+|00)86(\d+)$", "replace": r"\1"}],
         },

@@ -1,0 +1,96 @@
+"""The pure routing decisions: trunk check, numbers, registration, internal calls."""
+
+from __future__ import annotations
+
+import pytest
+
+from routing import (
+    AnswerOptions,
+    Authenticate,
+    DeliverToAgents,
+    Register,
+    Reject,
+    decide_initial,
+)
+from tests.unit.routing.tables import TABLE, request
+
+
+def new_id() -> str:
+    return "f" * 32
+
+
+def test_trunk_call_to_known_number_is_delivered_with_normalised_caller() -> None:
+    decision = decide_initial(request(ruri_user="+8695598"), TABLE, new_id)
+    assert decision == DeliverToAgents(
+        correlation_id="f" * 32, trunk="carrier-a", caller="13912345678", dialled="95598",
+        category="billing", agents=("1001", "1002"), ring_timeout_ms=1500,
+    )
+
+
+def test_ipv6_trunk_source_is_recognised() -> None:
+    assert isinstance(decide_initial(request(source_ip="2001:db8::5"), TABLE, new_id),
+                      DeliverToAgents)
+
+
+@pytest.mark.parametrize(
+    ("ctx", "code"),
+    [
+        (request(ruri_user="12345"), 404),                       # unknown number
+        (request(has_sdp=False), 488),                           # no offer
+        (request(method="MESSAGE"), 405),                        # trunk sends a non-call
+        (request(method="PUBLISH"), 405),                        # not allowed at all
+        (request(source_ip="198.51.100.7"), 403),                # unknown source, unknown user
+        (request(source_ip="not-an-ip"), 403),
+        (request(method="REGISTER", to_user="9999"), 403),       # unknown account
+    ],
+)
+def test_refusals(ctx: object, code: int) -> None:
+    decision = decide_initial(ctx, TABLE, new_id)  # type: ignore[arg-type]
+    assert isinstance(decision, Reject)
+    assert decision.code == code
+    assert decision.detail  # every refusal says why, for the log
+
+
+def test_unknown_source_is_logged_with_its_address() -> None:
+    decision = decide_initial(request(source_ip="198.51.100.7"), TABLE, new_id)
+    assert isinstance(decision, Reject) and "198.51.100.7" in decision.detail
+
+
+def test_options_to_the_proxy_is_a_health_check() -> None:
+    assert decide_initial(request(method="OPTIONS", ruri_user=""), TABLE, new_id) == AnswerOptions()
+
+
+def test_register_carries_the_accounts_ha1() -> None:
+    decision = decide_initial(request(method="REGISTER", to_user="1001"), TABLE, new_id)
+    assert decision == Register("1001", "a" * 32)
+
+
+def test_register_for_someone_else_is_refused() -> None:
+    decision = decide_initial(
+        request(method="REGISTER", to_user="1001", auth_user="1002"), TABLE, new_id
+    )
+    assert isinstance(decision, Reject) and decision.code == 403
+
+
+def test_agent_call_must_authenticate_first() -> None:
+    ctx = request(source_ip="198.51.100.7", from_user="1001", ruri_user="1002")
+    assert decide_initial(ctx, TABLE, new_id) == Authenticate("1001", "a" * 32)
+
+
+def test_authenticated_agent_calls_another_agent() -> None:
+    ctx = request(source_ip="198.51.100.7", from_user="1001", ruri_user="1002")
+    decision = decide_initial(ctx, TABLE, new_id, authenticated_user="1001")
+    assert isinstance(decision, DeliverToAgents)
+    assert decision.agents == ("1002",) and decision.category == "internal"
+
+
+def test_authenticated_agent_posing_as_another_is_refused() -> None:
+    ctx = request(source_ip="198.51.100.7", from_user="1001", ruri_user="1002")
+    decision = decide_initial(ctx, TABLE, new_id, authenticated_user="1002")
+    assert isinstance(decision, Reject) and decision.code == 403
+
+
+def test_agent_dialling_unknown_number_gets_404() -> None:
+    ctx = request(source_ip="198.51.100.7", from_user="1001", ruri_user="777")
+    decision = decide_initial(ctx, TABLE, new_id, authenticated_user="1001")
+    assert isinstance(decision, Reject) and decision.code == 404

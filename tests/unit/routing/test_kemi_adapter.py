@@ -1,0 +1,173 @@
+"""routing.kemi against a fake KSR generated from the installed Kamailio's own API."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.fake_ksr import FakeKsr, KsrFunction, installed
+from tests.unit.routing.tables import CONFIG
+
+ADAPTER = Path(__file__).resolve().parents[3] / "routing" / "kemi.py"
+
+
+def test_every_ksr_call_in_the_adapter_exists_in_kamailio(ksr_api: list[KsrFunction]) -> None:
+    """Static check: a misspelt KSR function on a rarely taken branch fails here."""
+    known = {f"{f.module}.{f.name}" if f.module else f.name for f in ksr_api}
+    used = set(re.findall(r"\bKSR\.((?:\w+\.)?\w+)\(", ADAPTER.read_text()))
+    assert used, "the scan found no KSR calls"
+    assert sorted(used - known) == []
+
+
+def test_route_names_armed_in_tm_are_methods_of_the_router(ksr_api: list[KsrFunction]) -> None:
+    source = ADAPTER.read_text()
+    armed = set(re.findall(r't_on_(?:failure|reply|branch)\("(\w+)"\)', source))
+    assert armed
+    with installed(FakeKsr(ksr_api)):
+        from routing.kemi import KemiRouter
+
+        assert all(callable(getattr(KemiRouter, name, None)) for name in armed)
+
+
+@pytest.fixture
+def router_with(ksr_api: list[KsrFunction], tmp_path: Path) -> Iterator[Any]:
+    runtime = tmp_path / "runtime.json"
+    runtime.write_text(json.dumps(CONFIG))
+
+    def make(pvs: dict[str, Any], returns: dict[str, Any] | None = None) -> tuple[Any, FakeKsr]:
+        fake = FakeKsr(ksr_api, pvs=dict(pvs), returns=dict(returns or {}))
+        stack.append(installed(fake))
+        stack[-1].__enter__()
+        from routing.kemi import build_router
+
+        return build_router(str(runtime)), fake
+
+    stack: list[Any] = []
+    yield make
+    for ctx in reversed(stack):
+        ctx.__exit__(None, None, None)
+
+
+TRUNK_INVITE = {
+    "$rm": "INVITE", "$si": "192.0.2.10", "$sp": 5060, "$rU": "95598",
+    "$fU": "+8613912345678", "$tU": "95598", "$ci": "call-1", "$fd": "192.0.2.10",
+    "$au": None, "$ru": "sip:95598@proxy",
+}
+INITIAL = {"siputils.has_totag": -1, "tmx.t_precheck_trans": -1, "tm.t_check_trans": -1,
+           "is_CANCEL": False}
+
+
+def test_trunk_invite_is_anchored_tagged_and_relayed(router_with: Any) -> None:
+    router, ksr = router_with(TRUNK_INVITE, INITIAL)
+    router.ksr_request_route(None)
+    names = ksr.names()
+    # Anchored in rtpengine before relaying, never after.
+    assert names.index("rtpengine.rtpengine_offer") < names.index("tm.t_relay")
+    headers = "".join(args[0] for args in ksr.called("hdr.append"))
+    assert re.search(r"X-CC-Correlation-ID: [0-9a-f]{32}\r\n", headers)
+    assert "X-CC-Category: billing\r\n" in headers and "X-CC-Dialled: 95598\r\n" in headers
+    assert ksr.called("textops.remove_hf_re") == [("^X-CC-",)]
+    assert ksr.called("uac.uac_replace_from_uri") == [("sip:13912345678@192.0.2.10",)]
+    assert ksr.called("tm.t_set_fr") == [(1500, 0)]
+    assert ksr.called("tm.t_on_failure") == [("ksr_failure_hunt",)]
+    assert json.loads(ksr.pvs["$avp(cc_hunt)"]) == ["1002"]
+    assert ksr.pvs["$dlg_var(cid)"] == ksr.pvs["$avp(cc_cid)"]
+
+
+def test_dead_rtpengine_gives_503_and_no_relay(router_with: Any) -> None:
+    router, ksr = router_with(TRUNK_INVITE, {**INITIAL, "rtpengine.rtpengine_offer": -1})
+    router.ksr_request_route(None)
+    assert ksr.called("sl.sl_send_reply") == [(503, "Media Unavailable")]
+    assert not ksr.called("tm.t_relay")
+
+
+def test_no_registered_agent_gives_480_without_touching_media(router_with: Any) -> None:
+    router, ksr = router_with(TRUNK_INVITE, {**INITIAL, "registrar.lookup": -1})
+    router.ksr_request_route(None)
+    assert ksr.called("sl.sl_send_reply") == [(480, "No Agent Available")]
+    assert not ksr.called("rtpengine.rtpengine_offer")
+
+
+def test_unknown_number_gives_404(router_with: Any) -> None:
+    router, ksr = router_with({**TRUNK_INVITE, "$rU": "11111"}, INITIAL)
+    router.ksr_request_route(None)
+    assert ksr.called("sl.sl_send_reply") == [(404, "Not Found")]
+
+
+def test_too_many_hops_gives_483(router_with: Any) -> None:
+    router, ksr = router_with(TRUNK_INVITE, {"maxfwd.process_maxfwd": -1})
+    router.ksr_request_route(None)
+    assert ksr.called("sl.sl_send_reply") == [(483, "Too Many Hops")]
+
+
+@pytest.mark.parametrize(("rc", "reply"), [(-2, (403, "Forbidden")), (-5, None)])
+def test_register_wrong_password_is_403_missing_credentials_are_challenged(
+    router_with: Any, rc: int, reply: tuple[int, str] | None
+) -> None:
+    pvs = {**TRUNK_INVITE, "$rm": "REGISTER", "$tU": "1001", "$rU": ""}
+    router, ksr = router_with(pvs, {**INITIAL, "auth.pv_auth_check": rc})
+    router.ksr_request_route(None)
+    assert ksr.called("auth.pv_auth_check") == [("huaan.test", "a" * 32, 1, 1)]
+    if reply:
+        assert ksr.called("sl.sl_send_reply") == [reply]
+    else:
+        assert ksr.called("auth.auth_challenge") == [("huaan.test", 1)]
+    assert not ksr.called("registrar.save")
+
+
+def test_failure_route_hunts_to_next_registered_agent(router_with: Any) -> None:
+    pvs = {"$avp(cc_cid)": "c" * 32, "$avp(cc_hunt)": '["1002"]', "$T_reply_code": 408}
+    router, ksr = router_with(pvs, {"tm.t_is_canceled": -1})
+    router.ksr_failure_hunt(None)
+    assert ksr.pvs["$ru"] == "sip:1002@huaan.test"
+    assert ksr.called("tm.t_relay") == [()]
+    assert json.loads(ksr.pvs["$avp(cc_hunt)"]) == []
+    assert not ksr.called("rtpengine.rtpengine_delete0")
+
+
+@pytest.mark.parametrize("pvs", [
+    {"$avp(cc_hunt)": "[]", "$T_reply_code": 408},          # list exhausted
+    {"$avp(cc_hunt)": '["1002"]', "$T_reply_code": 404},    # not a reason to hunt
+])
+def test_failure_route_ends_media_when_it_gives_up(router_with: Any, pvs: dict[str, Any]) -> None:
+    router, ksr = router_with(pvs, {"tm.t_is_canceled": -1})
+    router.ksr_failure_hunt(None)
+    assert ksr.called("rtpengine.rtpengine_delete0") == [()]
+    assert not ksr.called("tm.t_relay")
+
+
+def test_cancelled_call_ends_media(router_with: Any) -> None:
+    router, ksr = router_with({"$avp(cc_hunt)": '["1002"]'}, {"tm.t_is_canceled": 1})
+    router.ksr_failure_hunt(None)
+    assert ksr.called("rtpengine.rtpengine_delete0") == [()]
+    assert not ksr.called("tm.t_relay")
+
+
+def test_bye_in_dialog_deletes_media_and_relays(router_with: Any) -> None:
+    pvs = {**TRUNK_INVITE, "$rm": "BYE", "$dlg_var(cid)": "c" * 32}
+    router, ksr = router_with(pvs, {"is_CANCEL": False, "siputils.has_totag": 1})
+    router.ksr_request_route(None)
+    assert ksr.called("rtpengine.rtpengine_delete0") == [()]
+    assert ksr.called("tm.t_relay") == [()]
+
+
+def test_reinvite_reoffers_media_and_arms_the_answer(router_with: Any) -> None:
+    pvs = {**TRUNK_INVITE, "$dlg_var(cid)": "c" * 32}
+    router, ksr = router_with(pvs, {"is_CANCEL": False, "siputils.has_totag": 1})
+    router.ksr_request_route(None)
+    assert ksr.called("rtpengine.rtpengine_offer")
+    assert ksr.called("tm.t_on_reply") == [("ksr_reply_media",)]
+
+
+def test_reply_with_sdp_is_answered_in_rtpengine(router_with: Any) -> None:
+    router, ksr = router_with({"$rs": 200}, {"sdpops.sdp_content": 1})
+    router.ksr_reply_media(None)
+    assert ksr.called("rtpengine.rtpengine_answer")
+    router, ksr = router_with({"$rs": 180}, {"sdpops.sdp_content": -1})
+    router.ksr_reply_media(None)
+    assert not ksr.called("rtpengine.rtpengine_answer")

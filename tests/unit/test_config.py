@@ -1,0 +1,103 @@
+"""R-ADM-1: the YAML config is validated, and every error names its file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from callcenter import ConfigError, load_config, parse_config
+from callcenter._accounts import account_entry, upsert_accounts
+from identity import verify_password
+
+MINIMAL = """\
+version: 1
+rtpengine:
+  nodes:
+    - ng: 127.0.0.1:2223
+trunks:
+  - name: carrier
+    sources: [192.0.2.0/24]
+numbers:
+  - number: "95598"
+    category: billing
+    agents: ["1001"]
+accounts: []
+accounts_file: accounts.yaml
+"""
+
+
+def test_minimal_config_gets_defaults() -> None:
+    config = parse_config(MINIMAL)
+    assert config.sip.workers == 4
+    assert config.sip.shm_mb == 1024
+    assert config.timers.ring_timeout_ms == 20_000
+    assert config.numbers[0].agents == ["1001"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (MINIMAL.replace("192.0.2.0/24", "192.0.2.300/24"), "x.yaml:7: trunks.0.sources"),
+        (MINIMAL.replace('"95598"', '"95-598"'), "x.yaml:9: numbers.0.number"),
+        (MINIMAL.replace("ng: 127.0.0.1:2223", "ng: nowhere"), "x.yaml:4: rtpengine.nodes.0.ng"),
+        (MINIMAL + "colour: blue\n", "x.yaml:14: colour: Extra inputs are not permitted"),
+        (MINIMAL.replace("version: 1", "version: 2"), "x.yaml:1: version"),
+        ("version: 1\nrtpengine: {nodes: [}\n", "x.yaml:2: not valid YAML"),
+        ("- just\n- a list\n", "x.yaml:1: the config must be a YAML mapping"),
+    ],
+)
+def test_errors_name_file_and_line(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "x.yaml")
+    assert expected in str(err.value)
+
+
+def test_bad_regex_is_refused_with_its_line() -> None:
+    text = MINIMAL + "numbering:\n  caller_rules:\n    - {match: '(unclosed', replace: ''}\n"
+    with pytest.raises(ConfigError, match=r"x.yaml:16: numbering.caller_rules.0.match.*regular"):
+        parse_config(text, "x.yaml")
+
+
+def test_clear_text_password_is_refused() -> None:
+    text = MINIMAL.replace(
+        "accounts: []", "accounts:\n  - username: '1001'\n    roles: [agent]\n    password: pw"
+    )
+    with pytest.raises(ConfigError, match=r"x.yaml:15: accounts.0.password: clear-text"):
+        parse_config(text, "x.yaml")
+
+
+def test_number_routed_to_unknown_agent_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cc.yaml"
+    path.write_text(MINIMAL)
+    with pytest.raises(ConfigError, match="unknown agent '1001'"):
+        load_config(path)
+
+
+def test_duplicate_numbers_are_refused() -> None:
+    text = MINIMAL.replace(
+        "accounts: []",
+        "  - number: '95598'\n    category: again\n    agents: ['1001']\naccounts: []",
+    )
+    with pytest.raises(ConfigError, match="numbers listed twice: 95598"):
+        parse_config(text, "x.yaml")
+
+
+def test_accounts_file_stores_hashes_only_and_merges(tmp_path: Path) -> None:
+    path = tmp_path / "cc.yaml"
+    path.write_text(MINIMAL)
+    upsert_accounts(tmp_path / "accounts.yaml",
+                    [account_entry("1001", "correct horse", "huaan.local", ["agent"])])
+    stored = (tmp_path / "accounts.yaml").read_text()
+    assert "correct horse" not in stored
+    assert (tmp_path / "accounts.yaml").stat().st_mode & 0o077 == 0
+    config = load_config(path)
+    (account,) = config.accounts
+    assert verify_password(account.password_hash, "correct horse")
+    assert not verify_password(account.password_hash, "wrong")
+
+
+def test_shipped_demo_config_is_valid_apart_from_generated_accounts() -> None:
+    demo = Path(__file__).resolve().parents[2] / "config" / "callcenter.yaml"
+    config = parse_config(demo.read_text(), str(demo))
+    assert config.numbers and config.trunks and config.accounts_file
