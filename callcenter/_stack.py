@@ -91,7 +91,7 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
                 f"--port-min={node.port_min}", f"--port-max={node.port_max}",
                 f"--timeout={config.rtpengine.rtp_timeout_s}",
                 # Forget a call at once on delete, so "no session left" is checkable.
-                "--delete-delay=0", "--log-stderr", "--log-level=5", "--no-fallback",
+                "--delete-delay=0", "--log-stderr", "--log-level=5",
             ]),
             probe,
             f"rtpengine ng {ng}",
