@@ -1,0 +1,61 @@
+"""The ACD core ("queue machine"): agents, skills, queues, strategies, supervisor commands.
+
+Pure Python with no I/O: a deterministic state object driven by commands,
+with an injected clock. Each command returns a `Result` holding a refusal
+(code + message) or the events to publish and the actions for the call
+controller (ring this agent, stop ringing, route the call elsewhere). The
+state round-trips through plain JSON-able dicts (`to_dict`/`from_dict`).
+"""
+
+from ._actions import Action, CancelRing, Event, Offer, Result, Route, Undelivered
+from ._clock import Clock, ManualClock, SystemClock
+from ._config import ROLES, Account, AcdConfig, QueueConfig, validate_config
+from ._core import STATE_VERSION, Acd
+from ._errors import AcdError, ConfigError, ErrorCode, Refusal
+from ._records import AgentRecord, CallRecord
+from ._states import (
+    REFUSAL_CODES,
+    TRANSITIONS,
+    AgentState,
+    CallState,
+    Trigger,
+    refusal_for,
+    targets,
+)
+from ._strategies import BUILTIN_STRATEGIES, Strategy, StrategyMemory
+
+__all__ = [
+    "BUILTIN_STRATEGIES",
+    "REFUSAL_CODES",
+    "ROLES",
+    "STATE_VERSION",
+    "TRANSITIONS",
+    "Account",
+    "Acd",
+    "AcdConfig",
+    "AcdError",
+    "Action",
+    "AgentRecord",
+    "AgentState",
+    "CallRecord",
+    "CallState",
+    "CancelRing",
+    "Clock",
+    "ConfigError",
+    "ErrorCode",
+    "Event",
+    "ManualClock",
+    "Offer",
+    "QueueConfig",
+    "Refusal",
+    "Result",
+    "Route",
+    "Strategy",
+    "StrategyMemory",
+    "SystemClock",
+    "Trigger",
+    "Undelivered",
+    "refusal_for",
+    "targets",
+    "validate_config",
+]

@@ -1,0 +1,104 @@
+"""What a command produces: events to publish, actions for the call controller, or a refusal."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import ClassVar
+
+from ._errors import AcdError, Refusal
+
+__all__ = ["Action", "CancelRing", "Event", "Offer", "Result", "Route", "Undelivered"]
+
+# Events are flat JSON-able dicts: {"kind": "agent.state", "ts": ..., "agent": 7, ...}.
+Event = dict[str, str | int | float | bool | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """Ring `agent` at `seat` with this call; the agent is already reserved for it."""
+
+    kind: ClassVar[str] = "offer"
+    call_id: str
+    agent: int
+    seat: int
+    caller: str
+    category: str
+    queue: str | None
+    ring_timeout: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRing:
+    """Stop ringing `agent` for this call (answered elsewhere, abandoned, timed out...)."""
+
+    kind: ClassVar[str] = "cancel_ring"
+    call_id: str
+    agent: int
+    seat: int
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The call leaves the ACD for a named target outside it (overflow to voicemail...)."""
+
+    kind: ClassVar[str] = "route"
+    call_id: str
+    target: str
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Undelivered:
+    """A call rung to one named agent was not answered; the ACD has dropped it.
+
+    The controller decides what happens next (the callee's voicemail, back to
+    the calling agent...). Transferred queue calls are not dropped: they go
+    back to their queue instead.
+    """
+
+    kind: ClassVar[str] = "undelivered"
+    call_id: str
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, **asdict(self)}
+
+
+Action = Offer | CancelRing | Route | Undelivered
+
+
+@dataclass(slots=True)
+class Result:
+    """The outcome of one command. A refused command changed nothing it was asked to.
+
+    `events` and `actions` may be present even on a refusal: due timers (lease
+    expiry, ring timeouts...) run at the start of every command, whatever its fate.
+    """
+
+    error: Refusal | None = None
+    events: list[Event] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    session_id: str | None = None  # set by login
+    deferred: bool = False  # set when logout/force-busy waits for the current call to end
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def raise_for_error(self) -> Result:
+        if self.error is not None:
+            raise AcdError(self.error)
+        return self
+
+    def offers(self) -> list[Offer]:
+        return [a for a in self.actions if isinstance(a, Offer)]

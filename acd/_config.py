@@ -1,0 +1,144 @@
+"""Admin configuration the core obeys: queues, ranges, timers; and the verified account."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import ConfigError
+
+__all__ = ["ROLES", "Account", "AcdConfig", "QueueConfig", "validate_config"]
+
+# Roles an agent may log in with. "admin" exists on accounts but is not a desk role.
+ROLES = frozenset({"agent", "supervisor"})
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An account the identity module has already authenticated (password checked there).
+
+    `skills` are what the administrator allows, skill -> highest level; a login
+    may request a subset at or below those levels, never more.
+    """
+
+    username: str
+    employee_id: int
+    roles: frozenset[str]
+    skills: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """One queue. Durations are seconds."""
+
+    name: str
+    skills: Mapping[str, int] = field(default_factory=dict)  # skill -> minimum level
+    strategy: str = "longest_idle"
+    ring_timeout: float = 20.0
+    max_wait: float | None = None  # overflow after this long queued; needs an overflow
+    overflow_queue: str | None = None  # another queue ...
+    overflow_target: str | None = None  # ... or a named target outside the ACD ("voicemail")
+    wrap_up: float = 0.0
+    max_no_answers: int = 3  # consecutive no-answers before the agent goes not-ready; 0 = never
+    honour_priority: bool = True  # False: strict FIFO, call priority ignored
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QueueConfig:
+        return cls(**{**data, "skills": dict(data.get("skills", {}))})
+
+
+@dataclass(frozen=True, slots=True)
+class AcdConfig:
+    queues: Sequence[QueueConfig] = ()
+    seat_range: tuple[int, int] = (1, 9999)
+    employee_id_range: tuple[int, int] = (1, 999_999)
+    lease_seconds: float = 30.0  # a session not renewed by heartbeat this long is logged out
+    direct_ring_timeout: float = 20.0  # internal calls and transfers to an agent
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AcdConfig:
+        """Build from plain data (YAML/JSON), e.g. the admin configuration file."""
+        fields = dict(data)
+        fields["queues"] = tuple(QueueConfig.from_dict(q) for q in data.get("queues", ()))
+        for name in ("seat_range", "employee_id_range"):
+            if name in fields:
+                lo, hi = fields[name]
+                fields[name] = (int(lo), int(hi))
+        return cls(**fields)
+
+
+def _positive(value: float | None) -> bool:
+    return value is not None and value > 0
+
+
+def validate_config(config: AcdConfig, strategies: Collection[str]) -> None:
+    """Raise ConfigError listing every problem, so an admin fixes them in one go."""
+    problems = _global_problems(config)
+    names = [q.name for q in config.queues]
+    by_name = {q.name: q for q in config.queues}
+    dupes = {n for n in names if names.count(n) > 1}
+    problems += [f"queue {n!r} is defined more than once" for n in dupes]
+    for q in config.queues:
+        problems += _queue_problems(q, by_name, strategies)
+    problems += _overflow_loops(by_name)
+    if problems:
+        raise ConfigError(sorted(set(problems)))
+
+
+def _global_problems(config: AcdConfig) -> list[str]:
+    problems: list[str] = []
+    for label, (lo, hi) in (("seat_range", config.seat_range),
+                            ("employee_id_range", config.employee_id_range)):
+        if lo > hi:
+            problems.append(f"{label}: lower bound {lo} is above upper bound {hi}")
+    if not _positive(config.lease_seconds):
+        problems.append("lease_seconds must be > 0")
+    if not _positive(config.direct_ring_timeout):
+        problems.append("direct_ring_timeout must be > 0")
+    return problems
+
+
+def _queue_problems(
+    q: QueueConfig, by_name: Mapping[str, QueueConfig], strategies: Collection[str]
+) -> list[str]:
+    where = f"queue {q.name!r}"
+    checks = [
+        (not q.name, "a queue has an empty name"),
+        (q.strategy not in strategies, f"{where}: unknown strategy {q.strategy!r}"),
+        # Zero timers would make a timer due again the moment it is set.
+        (not _positive(q.ring_timeout), f"{where}: ring_timeout must be > 0"),
+        (q.max_wait is not None and not _positive(q.max_wait),
+         f"{where}: max_wait must be > 0 or unset"),
+        (q.wrap_up < 0, f"{where}: wrap_up must be >= 0"),
+        (q.max_no_answers < 0, f"{where}: max_no_answers must be >= 0"),
+        (q.overflow_queue is not None and q.overflow_target is not None,
+         f"{where}: set overflow_queue or overflow_target, not both"),
+        (q.overflow_queue is not None and q.overflow_queue not in by_name,
+         f"{where}: overflow_queue {q.overflow_queue!r} does not exist"),
+        (q.max_wait is not None and q.overflow_queue is None and q.overflow_target is None,
+         f"{where}: max_wait needs an overflow_queue or overflow_target"),
+    ]
+    problems = [message for failed, message in checks if failed]
+    problems += [f"{where}: skill {skill!r} needs a level >= 1"
+                 for skill, level in q.skills.items() if level < 1]
+    return problems
+
+
+def _overflow_loops(by_name: Mapping[str, QueueConfig]) -> list[str]:
+    """Overflow chains must end, or a call could bounce between queues forever."""
+    problems: list[str] = []
+    for q in by_name.values():
+        seen = [q.name]
+        nxt = q.overflow_queue
+        while nxt is not None and nxt in by_name:
+            if nxt in seen:
+                problems.append(f"overflow loop: {' -> '.join([*seen, nxt])}")
+                break
+            seen.append(nxt)
+            nxt = by_name[nxt].overflow_queue
+    return problems

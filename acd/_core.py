@@ -1,0 +1,1061 @@
+"""The queue machine: agents, calls and queues as one deterministic state object.
+
+Every public method is a command. It reads the clock once, first applies any
+timers that have fallen due (lease expiry, ring timeout, wrap-up end, max
+wait), then either refuses without changing anything or changes the state
+and returns the events and call-controller actions that change produced.
+Nothing here does I/O; the gRPC service, the Redis store and the SIP side
+wrap this object.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ._actions import CancelRing, Event, Offer, Result, Route, Undelivered
+from ._clock import Clock
+from ._config import ROLES, Account, AcdConfig, QueueConfig, validate_config
+from ._errors import ConfigError, ErrorCode, Refusal
+from ._records import AgentRecord, CallRecord
+from ._states import AgentState, CallState, Trigger, refusal_for, targets
+from ._strategies import BUILTIN_STRATEGIES, Strategy, StrategyMemory
+
+__all__ = ["STATE_VERSION", "Acd"]
+
+STATE_VERSION = 1
+PHONE_UNREACHABLE = "PHONE_UNREACHABLE"
+NO_ANSWER = "NO_ANSWER"
+_MAX_REASON = 64
+_CALL_KINDS = frozenset({"internal", "intercept"})
+
+_WaitKey = tuple[int, int, str]  # (-priority, seq, call_id): sorts the next call first
+
+
+class Acd:
+    """The ACD core. Construct with the admin config and a clock; drive with commands."""
+
+    def __init__(
+        self,
+        config: AcdConfig,
+        clock: Clock,
+        *,
+        strategies: Mapping[str, Strategy] | None = None,
+    ) -> None:
+        self._strategies: dict[str, Strategy] = dict(
+            BUILTIN_STRATEGIES if strategies is None else strategies
+        )
+        validate_config(config, self._strategies)
+        self._config = config
+        self._queues: dict[str, QueueConfig] = {q.name: q for q in config.queues}
+        self._clock = clock
+        self._agents: dict[int, AgentRecord] = {}
+        self._calls: dict[str, CallRecord] = {}
+        # Derived indexes, rebuilt from the records on load; never serialised.
+        self._waiting: dict[str, list[_WaitKey]] = {name: [] for name in self._queues}
+        self._idle: set[int] = set()
+        self._seats: dict[int, int] = {}
+        # Counters that make positions and session IDs deterministic.
+        self._seq = 0  # back of the queue: grows
+        self._front = 0  # front of the queue: shrinks below every back position
+        self._sessions = 0
+        self._memory: dict[str, StrategyMemory] = {}
+        # Per-command buffers.
+        self._now = 0.0
+        self._events: list[Event] = []
+        self._actions: list[CancelRing | Offer | Route | Undelivered] = []
+        self._staffing_changed = False
+
+    # ------------------------------------------------------------------ agent commands
+
+    def login(
+        self,
+        account: Account,
+        *,
+        seat: int,
+        employee_id: int,
+        role: str,
+        skills: Mapping[str, int] | None = None,
+        ready: bool = True,
+    ) -> Result:
+        """R-AG-1. `skills=None` takes every skill the account allows, at its allowed level.
+
+        `ready=False` logs in as busy (reason LOGIN), as many desks do at shift start.
+        """
+        self._begin()
+        lo, hi = self._config.seat_range
+        if not lo <= seat <= hi:
+            return self._refuse(ErrorCode.SEAT_OUT_OF_RANGE, f"seat {seat} is not in {lo}..{hi}")
+        lo, hi = self._config.employee_id_range
+        if not lo <= employee_id <= hi:
+            return self._refuse(
+                ErrorCode.EMPLOYEE_ID_OUT_OF_RANGE,
+                f"employee ID {employee_id} is not in {lo}..{hi}",
+            )
+        if account.employee_id != employee_id:
+            return self._refuse(
+                ErrorCode.EMPLOYEE_ID_MISMATCH,
+                f"account {account.username!r} belongs to employee {account.employee_id}",
+            )
+        if role not in ROLES or role not in account.roles:
+            return self._refuse(
+                ErrorCode.ROLE_INVALID, f"account {account.username!r} may not log in as {role!r}"
+            )
+        requested = dict(account.skills if skills is None else skills)
+        for skill, level in requested.items():
+            allowed = account.skills.get(skill)
+            if allowed is None or not 1 <= level <= allowed:
+                return self._refuse(
+                    ErrorCode.SKILL_NOT_ALLOWED,
+                    f"skill {skill!r} at level {level} is not allowed for {account.username!r}",
+                )
+        code = refusal_for(Trigger.LOGIN, self._state_of(employee_id))
+        if code is not None:
+            return self._refuse(code, f"employee {employee_id} is already logged in")
+        if seat in self._seats:
+            return self._refuse(
+                ErrorCode.SEAT_OCCUPIED, f"seat {seat} is taken by employee {self._seats[seat]}"
+            )
+
+        self._sessions += 1
+        session = f"s{self._sessions}"
+        now = self._now
+        agent = AgentRecord(
+            employee_id=employee_id, username=account.username, seat=seat, role=role,
+            skills=requested, session=session, state=AgentState.LOGGED_OUT, since=now,
+            lease_until=now + self._config.lease_seconds, idle_since=now, logged_in_at=now,
+        )
+        self._agents[employee_id] = agent
+        self._seats[seat] = employee_id
+        if ready:
+            self._move(agent, Trigger.LOGIN, AgentState.IDLE, "LOGIN")
+        else:
+            self._move(agent, Trigger.LOGIN, AgentState.BUSY, "LOGIN")
+        return self._finish(session_id=session)
+
+    def heartbeat(self, employee_id: int, session_id: str) -> Result:
+        """Renew the session lease. A heartbeat after the lease ran out finds no session."""
+        self._begin()
+        agent, refusal = self._own_session(employee_id, session_id)
+        if agent is None:
+            return self._refused(refusal)
+        agent.lease_until = self._now + self._config.lease_seconds
+        return self._finish()
+
+    def logout(self, employee_id: int, session_id: str | None = None) -> Result:
+        """R-AG-2. Leaves every queue. While talking, the logout waits for the call to end."""
+        self._begin()
+        agent, refusal = self._own_session(employee_id, session_id)
+        if agent is None:
+            return self._refused(refusal)
+        deferred = self._leave(agent, Trigger.LOGOUT, "LOGOUT")
+        return self._finish(deferred=deferred)
+
+    def go_busy(self, employee_id: int, reason: str, session_id: str | None = None) -> Result:
+        """R-AG-10. Not ready; refused with NOT_ON_HOOK unless idle, in wrap-up or busy."""
+        self._begin()
+        agent, refusal = self._own_session(employee_id, session_id)
+        if agent is None:
+            return self._refused(refusal)
+        bad = self._check_reason(reason)
+        if bad is not None:
+            return self._refused(bad)
+        code = refusal_for(Trigger.GO_BUSY, agent.state)
+        if code is not None:
+            return self._refuse(code, f"employee {employee_id} is {agent.state}, not on hook")
+        self._move(agent, Trigger.GO_BUSY, AgentState.BUSY, reason)
+        return self._finish()
+
+    def go_idle(self, employee_id: int, session_id: str | None = None) -> Result:
+        """R-AG-10. Back to service (also ends wrap-up early)."""
+        self._begin()
+        agent, refusal = self._own_session(employee_id, session_id)
+        if agent is None:
+            return self._refused(refusal)
+        refused = self._to_idle(agent, Trigger.GO_IDLE, "READY")
+        return self._refused(refused) if refused else self._finish()
+
+    def phone_presence(self, employee_id: int, *, reachable: bool) -> Result:
+        """The agent's phone (un)registered or stopped/started answering OPTIONS.
+
+        Unreachable makes the agent not ready (busy, PHONE_UNREACHABLE); a
+        ringing call goes back to its queue; a call in progress is left alone
+        and the agent goes not ready when it ends. Reachable again returns the
+        agent to idle only if the phone was the reason for being busy.
+        """
+        self._begin()
+        agent = self._agents.get(employee_id)
+        if agent is None:
+            return self._refuse(ErrorCode.NOT_LOGGED_IN, f"employee {employee_id} is not logged in")
+        if agent.phone_ok == reachable:
+            return self._finish()
+        agent.phone_ok = reachable
+        if not reachable:
+            self._force_busy(agent, Trigger.PHONE_LOST, PHONE_UNREACHABLE)
+        elif agent.state is AgentState.BUSY and agent.reason == PHONE_UNREACHABLE:
+            self._move(agent, Trigger.PHONE_BACK, AgentState.IDLE, "PHONE_REACHABLE")
+        elif agent.after_call == "busy" and agent.after_call_reason == PHONE_UNREACHABLE:
+            agent.after_call = agent.after_call_reason = None
+        return self._finish()
+
+    # ------------------------------------------------------------ supervisor commands
+
+    def force_logout(self, actor: Account, employee_id: int) -> Result:
+        """R-SUP-3. Same rule as logout: a talking agent leaves when the call ends."""
+        self._begin()
+        agent, refusal = self._supervised(actor, employee_id)
+        if agent is None:
+            return self._refused(refusal)
+        deferred = self._leave(agent, Trigger.FORCE_LOGOUT, f"FORCED_BY:{actor.username}")
+        return self._finish(deferred=deferred)
+
+    def force_busy(self, actor: Account, employee_id: int, reason: str = "SUPERVISOR") -> Result:
+        """R-SUP-3. Unlike the agent's own busy, works at any time: a ringing call is
+        taken back to the queue, and a talking agent goes busy when the call ends."""
+        self._begin()
+        agent, refusal = self._supervised(actor, employee_id)
+        if agent is None:
+            return self._refused(refusal)
+        bad = self._check_reason(reason)
+        if bad is not None:
+            return self._refused(bad)
+        deferred = self._force_busy(agent, Trigger.FORCE_BUSY, reason)
+        return self._finish(deferred=deferred)
+
+    def force_idle(self, actor: Account, employee_id: int) -> Result:
+        """R-SUP-3. Busy or wrap-up to idle. Refused for ringing/talking agents."""
+        self._begin()
+        agent, refusal = self._supervised(actor, employee_id)
+        if agent is None:
+            return self._refused(refusal)
+        refused = self._to_idle(agent, Trigger.FORCE_IDLE, f"FORCED_BY:{actor.username}")
+        return self._refused(refused) if refused else self._finish()
+
+    # ------------------------------------------------------------------ call commands
+
+    def enqueue(
+        self,
+        call_id: str,
+        queue: str,
+        *,
+        caller: str = "",
+        category: str = "",
+        priority: int = 0,
+    ) -> Result:
+        """A call enters `queue`. Higher `priority` is served first; FIFO within a priority.
+
+        If no logged-in agent has the queue's skills, the call overflows at once.
+        """
+        self._begin()
+        if queue not in self._queues:
+            return self._refuse(ErrorCode.UNKNOWN_QUEUE, f"no queue named {queue!r}")
+        if call_id in self._calls:
+            return self._refuse(ErrorCode.CALL_EXISTS, f"call {call_id!r} is already in the ACD")
+        if not call_id or isinstance(priority, bool) or not isinstance(priority, int):
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, "need a call ID and integer priority")
+        now = self._now
+        self._seq += 1
+        call = CallRecord(
+            call_id=call_id, queue=queue, caller=caller, category=category, priority=priority,
+            seq=self._seq, state=CallState.QUEUED, arrived=now, enqueued=now,
+        )
+        self._calls[call_id] = call
+        self._into_queue(call, queue, "NEW")
+        return self._finish()
+
+    def reserve_for_internal_call(
+        self,
+        employee_id: int,
+        call_id: str,
+        *,
+        caller: str = "",
+        category: str = "",
+        kind: str = "internal",
+    ) -> Result:
+        """Reserve an idle agent for a call that does not come through a queue.
+
+        Internal agent-to-agent calls and supervisor intercepts go through here
+        so that an agent is never offered two calls at once. `kind` is
+        "internal" or "intercept". If the agent does not answer in
+        `direct_ring_timeout`, the result carries an Undelivered action.
+        """
+        self._begin()
+        if kind not in _CALL_KINDS:
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, f"bad kind {kind!r}")
+        if not call_id:
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, "need a call ID")
+        if call_id in self._calls:
+            return self._refuse(ErrorCode.CALL_EXISTS, f"call {call_id!r} is already in the ACD")
+        agent = self._agents.get(employee_id)
+        state = AgentState.LOGGED_OUT if agent is None else agent.state
+        code = refusal_for(Trigger.RESERVE, state)
+        if code is not None or agent is None:  # agent None implies a code; this narrows the type
+            return self._refuse(code or ErrorCode.NOT_LOGGED_IN,
+                                f"employee {employee_id} is {state}, cannot take a call")
+        self._seq += 1
+        call = CallRecord(
+            call_id=call_id, queue=None, caller=caller, category=category, priority=0,
+            seq=self._seq, state=CallState.RINGING, arrived=self._now, enqueued=self._now,
+            kind=kind, direct=True,
+        )
+        self._calls[call_id] = call
+        self._ring(call, [agent])
+        return self._finish()
+
+    def answered(self, call_id: str, employee_id: int) -> Result:
+        """R-AG-4. The agent answered: talking. With ring_all the other phones stop."""
+        self._begin()
+        call = self._calls.get(call_id)
+        if call is None:
+            return self._refuse(ErrorCode.UNKNOWN_CALL, f"no call {call_id!r}")
+        if call.state is CallState.TALKING:
+            return self._refuse(
+                ErrorCode.CALL_ALREADY_ANSWERED, f"call {call_id!r} is answered by {call.agent}"
+            )
+        if employee_id not in call.ringing:
+            return self._refuse(
+                ErrorCode.NOT_RINGING, f"call {call_id!r} is not ringing employee {employee_id}"
+            )
+        agent = self._agents[employee_id]
+        for other in list(call.ringing):
+            if other != employee_id:
+                self._stop_ringing(call, self._agents[other], Trigger.RELEASE, "ANSWERED_ELSEWHERE")
+        call.ringing = []
+        call.state = CallState.TALKING
+        call.agent = employee_id
+        call.answered = self._now
+        agent.calls += 1
+        agent.no_answers = 0
+        self._move(agent, Trigger.ANSWER, AgentState.TALKING, "ANSWERED")
+        self._emit("call.answered", call=call_id, agent=employee_id, queue=call.queue,
+                   wait=self._now - call.arrived)
+        return self._finish()
+
+    def no_answer(self, call_id: str, employee_id: int) -> Result:
+        """R-AG-3. The agent's phone rang out or rejected: offer the call to another agent.
+
+        After the queue's `max_no_answers` in a row the agent goes not ready
+        (busy, NO_ANSWER). The core also applies the ring timeout by itself.
+        """
+        self._begin()
+        call = self._calls.get(call_id)
+        if call is None:
+            return self._refuse(ErrorCode.UNKNOWN_CALL, f"no call {call_id!r}")
+        if employee_id not in call.ringing:
+            return self._refuse(
+                ErrorCode.NOT_RINGING, f"call {call_id!r} is not ringing employee {employee_id}"
+            )
+        self._ring_out(call, self._agents[employee_id], cancel=False)
+        return self._finish()
+
+    def hangup(self, call_id: str) -> Result:
+        """The call ended, wherever it is. Unanswered calls count as abandoned.
+
+        A talking agent goes to the queue's wrap-up (or straight to idle when
+        it is 0); ringing agents go back to idle.
+        """
+        self._begin()
+        call = self._calls.get(call_id)
+        if call is None:
+            return self._refuse(ErrorCode.UNKNOWN_CALL, f"no call {call_id!r}")
+        self._end_call(call, "HANGUP", wrap=True)
+        return self._finish()
+
+    def transfer(
+        self,
+        call_id: str,
+        *,
+        to_agent: int | None = None,
+        to_queue: str | None = None,
+        front: bool = True,
+        priority: int | None = None,
+    ) -> Result:
+        """R-AG-12 blind transfer of an answered call to an idle agent or to a queue.
+
+        To a queue the call goes to the front (`front=True`, within its
+        priority) or to the back, optionally with a new `priority`. The
+        transferring agent goes to wrap-up as after a hang-up. A transfer to an
+        agent who does not answer sends the call back to the queue it came from
+        (front), or drops it (Undelivered) if it never had one.
+        """
+        self._begin()
+        refusal = self._transfer_refusal(call_id, to_agent, to_queue, priority)
+        if refusal is not None:
+            return self._refused(refusal)
+        call = self._calls[call_id]
+        if call.agent is None:  # pragma: no cover - a talking call always has its agent
+            raise RuntimeError(f"talking call {call_id} has no agent")
+        target = self._agents.get(to_agent) if to_agent is not None else None
+
+        from_agent = self._agents[call.agent]
+        self._emit("call.transferred", call=call_id, agent=from_agent.employee_id,
+                   queue=call.queue, to_agent=to_agent, to_queue=to_queue)
+        self._release_talker(call, from_agent, "TRANSFERRED", wrap=True)
+        call.agent = None
+        call.answered = None
+        # The transferring agent is asked last, should the queue include them.
+        call.tried = [from_agent.employee_id]
+        call.arrived = self._now  # a transfer starts a new wait for the caller
+        if priority is not None:
+            call.priority = priority
+        if target is not None:
+            call.direct = True
+            self._ring(call, [target])
+        elif to_queue is not None:
+            call.direct = False
+            call.kind = "queue"
+            if front:
+                call.seq = self._front_seq()
+            else:
+                self._seq += 1
+                call.seq = self._seq
+            self._into_queue(call, to_queue, "TRANSFER")
+        return self._finish()
+
+    def _transfer_refusal(
+        self, call_id: str, to_agent: int | None, to_queue: str | None, priority: int | None
+    ) -> Refusal | None:
+        call = self._calls.get(call_id)
+        if call is None:
+            return Refusal(ErrorCode.UNKNOWN_CALL, f"no call {call_id!r}")
+        if (to_agent is None) == (to_queue is None):
+            return Refusal(ErrorCode.INVALID_ARGUMENT, "give exactly one of to_agent, to_queue")
+        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
+            return Refusal(ErrorCode.INVALID_ARGUMENT, "priority must be an integer")
+        if call.state is not CallState.TALKING:
+            return Refusal(ErrorCode.CALL_NOT_TALKING, f"call {call_id!r} is {call.state}")
+        if to_queue is not None and to_queue not in self._queues:
+            return Refusal(ErrorCode.UNKNOWN_QUEUE, f"no queue named {to_queue!r}")
+        if to_agent is not None:
+            if to_agent == call.agent:
+                return Refusal(ErrorCode.INVALID_ARGUMENT, "cannot transfer to the same agent")
+            state = self._state_of(to_agent)
+            code = refusal_for(Trigger.RESERVE, state)
+            if code is not None:
+                return Refusal(code, f"employee {to_agent} is {state}, cannot take a call")
+        return None
+
+    # ----------------------------------------------------------------- housekeeping
+
+    def tick(self) -> Result:
+        """Apply due timers: lease expiry, ring timeout, wrap-up end, max wait.
+
+        Every command does this first anyway; the service calls tick() about
+        once a second (or at `next_deadline()`) so that timers fire on an idle system.
+        """
+        self._begin()
+        return self._finish()
+
+    def reconcile(self, active_call_ids: Iterable[str]) -> Result:
+        """Drop every call the call controllers no longer have, freeing its agents.
+
+        A lost BYE must not leave an agent stuck talking or reserved: talking
+        agents go straight to idle (no wrap-up, the real end time is unknown),
+        ringing agents are released, and ghost queued calls are removed.
+        """
+        self._begin()
+        active = set(active_call_ids)
+        for call in [c for c in self._calls.values() if c.call_id not in active]:
+            self._end_call(call, "RECONCILED", wrap=False)
+        return self._finish()
+
+    def apply_config(self, config: AcdConfig) -> Result:
+        """R-ADM-1: swap in a new config without a restart.
+
+        Refused if it is invalid or removes a queue that still has calls.
+        Logged-in agents keep the skills they logged in with.
+        """
+        self._begin()
+        try:
+            validate_config(config, self._strategies)
+        except ConfigError as exc:
+            return self._refuse(ErrorCode.CONFIG_INVALID, str(exc))
+        names = {q.name for q in config.queues}
+        busy = sorted({c.queue for c in self._calls.values() if c.queue and c.queue not in names})
+        if busy:
+            return self._refuse(ErrorCode.QUEUE_IN_USE, f"queues still holding calls: {busy}")
+        self._config = config
+        self._queues = {q.name: q for q in config.queues}
+        # Rebuilt, not kept: honour_priority may have changed the sort keys.
+        self._waiting = {name: [] for name in self._queues}
+        for call in self._calls.values():
+            if call.state is CallState.QUEUED and call.queue is not None:
+                bisect.insort(self._waiting[call.queue], self._key(call))
+        self._memory = {k: v for k, v in self._memory.items() if k in names}
+        self._staffing_changed = True
+        return self._finish()
+
+    # ------------------------------------------------------------------- read-only
+
+    @property
+    def config(self) -> AcdConfig:
+        return self._config
+
+    def agent_state(self, employee_id: int) -> AgentState:
+        return self._state_of(employee_id)
+
+    def agent(self, employee_id: int) -> dict[str, Any] | None:
+        """A copy of the agent's record, or None when logged out."""
+        agent = self._agents.get(employee_id)
+        return None if agent is None else agent.to_dict()
+
+    def call(self, call_id: str) -> dict[str, Any] | None:
+        call = self._calls.get(call_id)
+        return None if call is None else call.to_dict()
+
+    def waiting(self, queue: str) -> list[str]:
+        """Call IDs waiting in `queue`, next to be served first."""
+        return [key[2] for key in self._waiting.get(queue, [])]
+
+    def next_deadline(self) -> float | None:
+        """When the earliest timer falls due, so the service knows when to tick()."""
+        deadlines = [t for t, _, _, _ in self._timers(math.inf)]
+        return min(deadlines) if deadlines else None
+
+    def snapshot(self) -> dict[str, Any]:
+        """R-SUP-4 live view: agents with state and time in state; queues with size and wait."""
+        now = self._clock.now()
+        agents = [
+            {
+                "employee_id": a.employee_id, "username": a.username, "seat": a.seat,
+                "role": a.role, "state": a.state.value, "reason": a.reason, "call": a.call,
+                "time_in_state": max(0.0, now - a.since), "calls": a.calls,
+                "pending": a.after_call, "phone_ok": a.phone_ok,
+            }
+            for a in sorted(self._agents.values(), key=lambda a: a.employee_id)
+        ]
+        queues = []
+        for name, q in self._queues.items():
+            waiting = [self._calls[key[2]] for key in self._waiting[name]]
+            members = [a for a in self._agents.values() if self._qualifies(a, q)]
+            calls_here = [c for c in self._calls.values() if c.queue == name]
+            queues.append({
+                "name": name,
+                "waiting": len(waiting),
+                "longest_wait": max((now - c.enqueued for c in waiting), default=0.0),
+                "ringing": sum(c.state is CallState.RINGING for c in calls_here),
+                "talking": sum(c.state is CallState.TALKING for c in calls_here),
+                "agents_logged_in": len(members),
+                "agents_idle": sum(a.state is AgentState.IDLE for a in members),
+            })
+        return {"ts": now, "agents": agents, "queues": queues}
+
+    def check_invariants(self) -> list[str]:
+        """Consistency problems in the state (empty when sound). For tests and health checks."""
+        return self._agent_problems() + self._call_problems()
+
+    def _agent_problems(self) -> list[str]:
+        bad: list[str] = []
+        for a in self._agents.values():
+            call = self._calls.get(a.call) if a.call else None
+            if a.state is AgentState.RESERVED and (
+                call is None
+                or call.state is not CallState.RINGING
+                or a.employee_id not in call.ringing
+            ):
+                bad.append(f"agent {a.employee_id} reserved without a call ringing it")
+            elif a.state is AgentState.TALKING and (call is None or call.agent != a.employee_id):
+                bad.append(f"agent {a.employee_id} talking without its call")
+            elif a.state not in (AgentState.RESERVED, AgentState.TALKING) and a.call is not None:
+                bad.append(f"agent {a.employee_id} is {a.state} but holds call {a.call}")
+            if self._seats.get(a.seat) != a.employee_id:
+                bad.append(f"seat index wrong for agent {a.employee_id}")
+        idle = {a.employee_id for a in self._agents.values() if a.state is AgentState.IDLE}
+        if self._idle != idle:
+            bad.append("idle index out of step")
+        if len(self._seats) != len(self._agents):
+            bad.append("seat index has stale seats")
+        return bad
+
+    def _call_problems(self) -> list[str]:
+        bad: list[str] = []
+        queued = {key[2] for keys in self._waiting.values() for key in keys}
+        for c in self._calls.values():
+            if c.state is CallState.QUEUED:
+                if c.call_id not in queued or c.queue is None or c.ringing or c.agent is not None:
+                    bad.append(f"queued call {c.call_id} is not cleanly queued")
+            elif c.call_id in queued:
+                bad.append(f"call {c.call_id} is {c.state} but still in a queue")
+            if c.state is CallState.RINGING:
+                holders = [self._agents.get(e) for e in c.ringing]
+                if not c.ringing or any(h is None or h.call != c.call_id for h in holders):
+                    bad.append(f"ringing call {c.call_id} does not match its agents")
+            if c.state is CallState.TALKING:
+                holder = self._agents.get(c.agent) if c.agent is not None else None
+                if holder is None or holder.call != c.call_id:
+                    bad.append(f"talking call {c.call_id} has no talking agent")
+        for keys in self._waiting.values():
+            if keys != sorted(keys):
+                bad.append("a queue is out of order")
+        if queued - set(self._calls):
+            bad.append("a queue holds calls that do not exist")
+        return bad
+
+    # -------------------------------------------------------------- serialisation
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole state as JSON-able data. Config and clock are not part of it."""
+        return {
+            "version": STATE_VERSION,
+            "seq": self._seq,
+            "front": self._front,
+            "sessions": self._sessions,
+            "memory": {k: dict(v) for k, v in self._memory.items()},
+            "agents": [a.to_dict() for a in self._agents.values()],
+            "calls": [c.to_dict() for c in self._calls.values()],
+        }
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        config: AcdConfig,
+        clock: Clock,
+        *,
+        strategies: Mapping[str, Strategy] | None = None,
+    ) -> Acd:
+        """Rebuild from `to_dict()` output. Raises ValueError on inconsistent data."""
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported ACD state version {data.get('version')!r}")
+        acd = cls(config, clock, strategies=strategies)
+        acd._seq = int(data["seq"])
+        acd._front = int(data["front"])
+        acd._sessions = int(data["sessions"])
+        acd._memory = {str(k): dict(v) for k, v in data["memory"].items()}
+        for raw in data["agents"]:
+            agent = AgentRecord.from_dict(raw)
+            acd._agents[agent.employee_id] = agent
+            acd._seats[agent.seat] = agent.employee_id
+            if agent.state is AgentState.IDLE:
+                acd._idle.add(agent.employee_id)
+        for raw in data["calls"]:
+            call = CallRecord.from_dict(raw)
+            if call.queue is not None and call.queue not in acd._queues:
+                raise ValueError(f"call {call.call_id} is in unknown queue {call.queue!r}")
+            acd._calls[call.call_id] = call
+            if call.state is CallState.QUEUED and call.queue is not None:
+                bisect.insort(acd._waiting[call.queue], acd._key(call))
+        problems = acd.check_invariants()
+        if problems:
+            raise ValueError("inconsistent ACD state: " + "; ".join(problems))
+        return acd
+
+    # ================================================================ internals
+
+    def _begin(self) -> None:
+        self._now = self._clock.now()
+        self._events = []
+        self._actions = []
+        self._run_timers()
+
+    def _finish(self, *, session_id: str | None = None, deferred: bool = False) -> Result:
+        self._dispatch()
+        result = Result(events=self._events, actions=self._actions,
+                        session_id=session_id, deferred=deferred)
+        self._events, self._actions = [], []
+        return result
+
+    def _refuse(self, code: ErrorCode, message: str) -> Result:
+        return self._refused(Refusal(code, message))
+
+    def _refused(self, refusal: Refusal | None) -> Result:
+        if refusal is None:  # pragma: no cover - callers pass a refusal whenever they call this
+            raise RuntimeError("refused without a reason")
+        # Nothing changed since _begin, whose timer work (already dispatched) is
+        # real and is reported with the refusal.
+        result = Result(error=refusal, events=self._events, actions=self._actions)
+        self._events, self._actions = [], []
+        return result
+
+    def _emit(self, kind: str, **fields: str | int | float | bool | None) -> None:
+        event: Event = {"kind": kind, "ts": self._now}
+        event.update(fields)
+        self._events.append(event)
+
+    def _state_of(self, employee_id: int) -> AgentState:
+        agent = self._agents.get(employee_id)
+        return AgentState.LOGGED_OUT if agent is None else agent.state
+
+    @staticmethod
+    def _not_logged_in(employee_id: int) -> Refusal:
+        return Refusal(ErrorCode.NOT_LOGGED_IN, f"employee {employee_id} is not logged in")
+
+    @staticmethod
+    def _check_reason(reason: str) -> Refusal | None:
+        if not reason or len(reason) > _MAX_REASON:
+            return Refusal(ErrorCode.INVALID_ARGUMENT, f"a busy reason is 1..{_MAX_REASON} chars")
+        return None
+
+    def _own_session(
+        self, employee_id: int, session_id: str | None
+    ) -> tuple[AgentRecord | None, Refusal | None]:
+        agent = self._agents.get(employee_id)
+        if agent is None:
+            return None, self._not_logged_in(employee_id)
+        if session_id is not None and session_id != agent.session:
+            return None, Refusal(
+                ErrorCode.STALE_SESSION, f"session {session_id!r} is not the current session"
+            )
+        return agent, None
+
+    def _supervised(
+        self, actor: Account, employee_id: int
+    ) -> tuple[AgentRecord | None, Refusal | None]:
+        """R-SUP-3 permission: an admin account, or a supervisor who is logged in as one."""
+        desk = self._agents.get(actor.employee_id)
+        allowed = actor.is_admin or (
+            desk is not None and desk.role == "supervisor" and desk.username == actor.username
+        )
+        if not allowed:
+            return None, Refusal(
+                ErrorCode.PERMISSION_DENIED,
+                f"{actor.username!r} is not logged in as a supervisor",
+            )
+        agent = self._agents.get(employee_id)
+        if agent is None:
+            return None, self._not_logged_in(employee_id)
+        return agent, None
+
+    # --------------------------------------------------------------- agent state
+
+    def _move(
+        self, agent: AgentRecord, trigger: Trigger, to: AgentState, reason: str | None
+    ) -> None:
+        """The only place an agent's state changes; checked against TRANSITIONS."""
+        frm = agent.state
+        if to not in targets(trigger, frm):
+            raise RuntimeError(f"transition {frm}->{to} on {trigger} is not in the table")
+        if frm is to and agent.reason == reason:
+            return
+        call_id = agent.call
+        agent.state = to
+        agent.reason = reason
+        agent.since = self._now
+        if to is AgentState.IDLE:
+            agent.idle_since = self._now
+            self._idle.add(agent.employee_id)
+        else:
+            self._idle.discard(agent.employee_id)
+        if to is not AgentState.WRAP_UP:
+            agent.wrap_until = None
+        if to not in (AgentState.RESERVED, AgentState.TALKING):
+            agent.call = None
+        self._events.append({
+            "kind": "agent.state", "ts": self._now, "agent": agent.employee_id,
+            "seat": agent.seat, "from": frm.value, "to": to.value, "reason": reason,
+            "trigger": trigger.value, "call": call_id,
+        })
+        if to is AgentState.LOGGED_OUT:
+            del self._agents[agent.employee_id]
+            del self._seats[agent.seat]
+            self._staffing_changed = True
+
+    def _to_idle(self, agent: AgentRecord, trigger: Trigger, reason: str) -> Refusal | None:
+        code = refusal_for(trigger, agent.state)
+        if code is not None:
+            return Refusal(code, f"employee {agent.employee_id} is {agent.state}")
+        if not agent.phone_ok:
+            return Refusal(ErrorCode.PHONE_UNREACHABLE,
+                           f"employee {agent.employee_id}'s phone is not reachable")
+        if agent.state is not AgentState.IDLE:
+            self._move(agent, trigger, AgentState.IDLE, reason)
+        return None
+
+    def _leave(self, agent: AgentRecord, trigger: Trigger, reason: str) -> bool:
+        """Log out now, or after the current call. Returns True if deferred."""
+        if agent.state is AgentState.TALKING:
+            agent.after_call, agent.after_call_reason = "logout", reason
+            self._emit("agent.pending", agent=agent.employee_id, pending="logout", reason=reason)
+            return True
+        if agent.state is AgentState.RESERVED:
+            self._release_ringing(agent, "AGENT_LEFT")
+        self._move(agent, trigger, AgentState.LOGGED_OUT, reason)
+        return False
+
+    def _force_busy(self, agent: AgentRecord, trigger: Trigger, reason: str) -> bool:
+        """Busy now, or after the current call. Returns True if deferred."""
+        if agent.state is AgentState.TALKING:
+            if agent.after_call != "logout":
+                agent.after_call, agent.after_call_reason = "busy", reason
+                self._emit("agent.pending", agent=agent.employee_id, pending="busy", reason=reason)
+            return True
+        if agent.state is AgentState.RESERVED:
+            self._release_ringing(agent, reason)
+        if agent.state is AgentState.BUSY and trigger is Trigger.PHONE_LOST:
+            return False  # keep the reason the agent gave; phone_ok blocks going idle
+        self._move(agent, trigger, AgentState.BUSY, reason)
+        return False
+
+    def _after_call_state(self, agent: AgentRecord, wrap_up: float, reason: str) -> None:
+        """Where a talking agent goes when the call ends (hang-up, transfer, reconcile)."""
+        pending, pending_reason = agent.after_call, agent.after_call_reason
+        agent.after_call = agent.after_call_reason = None
+        if pending == "logout":
+            self._move(agent, Trigger.CALL_END, AgentState.LOGGED_OUT, pending_reason)
+        elif not agent.phone_ok:
+            self._move(agent, Trigger.CALL_END, AgentState.BUSY, PHONE_UNREACHABLE)
+        elif pending == "busy":
+            self._move(agent, Trigger.CALL_END, AgentState.BUSY, pending_reason)
+        elif wrap_up > 0:
+            self._move(agent, Trigger.CALL_END, AgentState.WRAP_UP, reason)
+            agent.wrap_until = self._now + wrap_up
+        else:
+            self._move(agent, Trigger.CALL_END, AgentState.IDLE, reason)
+
+    # ---------------------------------------------------------------- call flow
+
+    def _key(self, call: CallRecord) -> _WaitKey:
+        queue = self._queues[call.queue] if call.queue is not None else None
+        priority = call.priority if queue is None or queue.honour_priority else 0
+        return (-priority, call.seq, call.call_id)
+
+    def _front_seq(self) -> int:
+        self._front -= 1
+        return self._front
+
+    def _into_queue(self, call: CallRecord, queue: str, reason: str) -> None:
+        call.queue = queue
+        call.state = CallState.QUEUED
+        call.enqueued = self._now
+        call.ringing = []
+        call.ring_started = None
+        bisect.insort(self._waiting[queue], self._key(call))
+        self._emit("call.queued", call=call.call_id, queue=queue, priority=call.priority,
+                   caller=call.caller, reason=reason)
+        if not self._staffed(self._queues[queue]):
+            self._overflow(call, "NO_AGENTS")
+
+    def _requeue(self, call: CallRecord) -> None:
+        """Back into its queue at its old position (ahead of every later arrival)."""
+        if call.queue is None:
+            raise RuntimeError("only queue calls can be re-queued")
+        call.state = CallState.QUEUED
+        call.ringing = []
+        call.ring_started = None
+        bisect.insort(self._waiting[call.queue], self._key(call))
+        self._emit("call.queued", call=call.call_id, queue=call.queue, priority=call.priority,
+                   caller=call.caller, reason="REQUEUED")
+
+    def _unqueue(self, call: CallRecord) -> None:
+        if call.queue is not None and call.state is CallState.QUEUED:
+            keys = self._waiting[call.queue]
+            keys.pop(bisect.bisect_left(keys, self._key(call)))
+
+    def _overflow(self, call: CallRecord, reason: str) -> None:
+        if call.queue is None:
+            return
+        queue = self._queues[call.queue]
+        if queue.overflow_queue is None and queue.overflow_target is None:
+            return  # nowhere to go: the call keeps waiting
+        self._unqueue(call)
+        if queue.overflow_queue is not None:
+            self._emit("call.overflow", call=call.call_id, queue=queue.name,
+                       target=queue.overflow_queue, reason=reason)
+            call.tried = []
+            # Keeps its seq, so it is served ahead of calls that arrived later.
+            self._into_queue(call, queue.overflow_queue, "OVERFLOW")
+        elif queue.overflow_target is not None:
+            self._emit("call.overflow", call=call.call_id, queue=queue.name,
+                       target=queue.overflow_target, reason=reason)
+            del self._calls[call.call_id]
+            self._actions.append(Route(call.call_id, queue.overflow_target, reason))
+
+    def _ring(self, call: CallRecord, agents: list[AgentRecord]) -> None:
+        call.state = CallState.RINGING
+        call.ring_started = self._now
+        call.ringing = [a.employee_id for a in agents]
+        timeout = self._ring_timeout(call)
+        for agent in agents:
+            agent.call = call.call_id  # before the move, so its event names the call
+            self._move(agent, Trigger.RESERVE, AgentState.RESERVED, call.kind.upper())
+            self._emit("call.ringing", call=call.call_id, agent=agent.employee_id,
+                       queue=call.queue, caller=call.caller, category=call.category)
+            self._actions.append(Offer(call.call_id, agent.employee_id, agent.seat, call.caller,
+                                       call.category, call.queue, timeout))
+
+    def _ring_timeout(self, call: CallRecord) -> float:
+        if call.direct or call.queue is None:
+            return self._config.direct_ring_timeout
+        return self._queues[call.queue].ring_timeout
+
+    def _stop_ringing(self, call: CallRecord, agent: AgentRecord, trigger: Trigger, reason: str,
+                      to: AgentState = AgentState.IDLE) -> None:
+        call.ringing.remove(agent.employee_id)
+        self._actions.append(CancelRing(call.call_id, agent.employee_id, agent.seat, reason))
+        self._move(agent, trigger, to, reason)
+
+    def _ring_out(self, call: CallRecord, agent: AgentRecord, *, cancel: bool) -> None:
+        """One agent did not answer (reported, or the core's ring timer)."""
+        queue = self._queues[call.queue] if call.queue is not None and not call.direct else None
+        to = AgentState.IDLE
+        reason = NO_ANSWER
+        if queue is not None:
+            agent.no_answers += 1
+            if queue.max_no_answers and agent.no_answers >= queue.max_no_answers:
+                to = AgentState.BUSY
+        call.tried.append(agent.employee_id)
+        self._emit("call.no_answer", call=call.call_id, agent=agent.employee_id, queue=call.queue)
+        if cancel:
+            self._stop_ringing(call, agent, Trigger.NO_ANSWER, reason, to)
+        else:
+            call.ringing.remove(agent.employee_id)
+            self._move(agent, Trigger.NO_ANSWER, to, reason)
+        if not call.ringing:
+            self._call_unanswered(call, NO_ANSWER)
+
+    def _call_unanswered(self, call: CallRecord, reason: str) -> None:
+        """Nobody is ringing this call any more: back to its queue, or give it up."""
+        if call.queue is not None:
+            if call.direct:  # a transferred call that the agent did not take
+                call.direct = False
+                call.seq = self._front_seq()
+            self._requeue(call)
+        else:
+            del self._calls[call.call_id]
+            self._emit("call.ended", call=call.call_id, reason=reason)
+            self._actions.append(Undelivered(call.call_id, reason))
+
+    def _release_ringing(self, agent: AgentRecord, reason: str) -> None:
+        """Take a reserved agent off its ringing call without counting a no-answer."""
+        call = self._calls[agent.call] if agent.call else None
+        if call is None:
+            raise RuntimeError(f"reserved agent {agent.employee_id} has no call")
+        call.ringing.remove(agent.employee_id)
+        self._actions.append(CancelRing(call.call_id, agent.employee_id, agent.seat, reason))
+        if not call.ringing:
+            self._call_unanswered(call, reason)
+
+    def _release_talker(
+        self, call: CallRecord, agent: AgentRecord, reason: str, *, wrap: bool
+    ) -> None:
+        wrap_up = 0.0
+        if wrap and call.queue is not None and not call.direct:
+            wrap_up = self._queues[call.queue].wrap_up
+        self._after_call_state(agent, wrap_up, reason)
+
+    def _end_call(self, call: CallRecord, reason: str, *, wrap: bool) -> None:
+        now = self._now
+        if call.state is CallState.QUEUED:
+            self._unqueue(call)
+            self._emit("call.abandoned", call=call.call_id, queue=call.queue, where="queued",
+                       wait=now - call.arrived, reason=reason)
+        elif call.state is CallState.RINGING:
+            for eid in list(call.ringing):
+                self._stop_ringing(call, self._agents[eid], Trigger.RELEASE, reason)
+            self._emit("call.abandoned", call=call.call_id, queue=call.queue, where="ringing",
+                       wait=now - call.arrived, reason=reason)
+        else:
+            talk = now - call.answered if call.answered is not None else 0.0
+            if call.agent is not None:
+                self._release_talker(call, self._agents[call.agent], reason, wrap=wrap)
+            self._emit("call.ended", call=call.call_id, queue=call.queue, agent=call.agent,
+                       talk=talk, reason=reason)
+        del self._calls[call.call_id]
+
+    # ---------------------------------------------------------------- dispatch
+
+    def _qualifies(self, agent: AgentRecord, queue: QueueConfig) -> bool:
+        skills = agent.skills
+        return all(skills.get(s, 0) >= level for s, level in queue.skills.items())
+
+    def _staffed(self, queue: QueueConfig) -> bool:
+        """Someone who could take this queue's calls is logged in (in any state)."""
+        return any(self._qualifies(a, queue) for a in self._agents.values())
+
+    def _dispatch(self) -> None:
+        """Match waiting calls with idle agents until no more pairs can be made.
+
+        Calls are considered in global order (priority, then arrival), so an
+        agent serving several queues takes the most urgent call first.
+        """
+        if self._staffing_changed:
+            self._staffing_changed = False
+            for name, keys in self._waiting.items():
+                if keys and not self._staffed(self._queues[name]):
+                    for key in list(keys):
+                        self._overflow(self._calls[key[2]], "NO_AGENTS")
+        while self._idle:
+            heads = sorted((keys[0], name) for name, keys in self._waiting.items() if keys)
+            if not any(self._offer(self._calls[key[2]], self._queues[name]) for key, name in heads):
+                return
+
+    def _offer(self, call: CallRecord, queue: QueueConfig) -> bool:
+        idle = (self._agents[eid] for eid in self._idle)
+        eligible = [a for a in idle if self._qualifies(a, queue)]
+        if not eligible:
+            return False
+        # Someone who let this call ring out is asked again only if nobody else is idle.
+        pool = [a for a in eligible if a.employee_id not in call.tried] or eligible
+        pool.sort(key=lambda a: (a.idle_since, a.employee_id))
+        memory = self._memory.setdefault(queue.name, {})
+        chosen = self._strategies[queue.strategy](pool, queue, memory)
+        ids = [a.employee_id for a in chosen]
+        if not chosen or len(set(ids)) != len(ids) or not {*ids} <= {a.employee_id for a in pool}:
+            return False  # a strategy may decline; one that returns strangers is ignored
+        self._unqueue(call)
+        self._ring(call, list(chosen))
+        return True
+
+    # ------------------------------------------------------------------ timers
+
+    def _timers(self, horizon: float) -> list[tuple[float, int, str, str | int]]:
+        """Timers due at or before `horizon`, as (deadline, order, kind, id), earliest first."""
+        timers: list[tuple[float, int, str, str | int]] = []
+        for a in self._agents.values():
+            if a.after_call != "logout" and a.lease_until <= horizon:
+                timers.append((a.lease_until, 0, "lease", a.employee_id))
+            wrap_until = a.wrap_until if a.state is AgentState.WRAP_UP else None
+            if wrap_until is not None and wrap_until <= horizon:
+                timers.append((wrap_until, 2, "wrap", a.employee_id))
+        for c in self._calls.values():
+            if c.state is CallState.RINGING and c.ring_started is not None:
+                deadline = c.ring_started + self._ring_timeout(c)
+                if deadline <= horizon:
+                    timers.append((deadline, 1, "ring", c.call_id))
+            elif c.state is CallState.QUEUED and c.queue is not None:
+                max_wait = self._queues[c.queue].max_wait
+                if max_wait is not None and c.enqueued + max_wait <= horizon:
+                    timers.append((c.enqueued + max_wait, 3, "wait", c.call_id))
+        timers.sort(key=lambda t: (t[0], t[1], str(t[3])))
+        return timers
+
+    def _run_timers(self) -> None:
+        # Each timer can change what else is due (a freed agent, a re-queued
+        # call), so each is re-checked before it is applied and dispatch runs
+        # after each, in deadline order. A timer never sets another that is due
+        # at once (all durations are > 0), but one can uncover an older one (a
+        # call that rang out past its max wait), hence a second, bounded pass.
+        for _ in range(4):
+            due = self._timers(self._now)
+            if not due:
+                return
+            self._apply_timers(due)
+
+    def _apply_timers(self, due: list[tuple[float, int, str, str | int]]) -> None:
+        for _deadline, _order, kind, ident in due:
+            if kind == "lease":
+                agent = self._agents.get(int(ident))
+                if (agent is not None and agent.lease_until <= self._now
+                        and agent.after_call != "logout"):
+                    self._leave(agent, Trigger.LEASE_EXPIRED, "LEASE_EXPIRED")
+            elif kind == "wrap":
+                agent = self._agents.get(int(ident))
+                if (agent is not None and agent.state is AgentState.WRAP_UP
+                        and agent.wrap_until is not None and agent.wrap_until <= self._now):
+                    self._move(agent, Trigger.WRAP_END, AgentState.IDLE, "WRAP_UP_DONE")
+            elif kind == "ring":
+                call = self._calls.get(str(ident))
+                if (call is not None and call.state is CallState.RINGING
+                        and call.ring_started is not None
+                        and call.ring_started + self._ring_timeout(call) <= self._now):
+                    for eid in list(call.ringing):
+                        self._ring_out(call, self._agents[eid], cancel=True)
+            else:
+                call = self._calls.get(str(ident))
+                if call is not None and call.state is CallState.QUEUED and call.queue is not None:
+                    max_wait = self._queues[call.queue].max_wait
+                    if max_wait is not None and call.enqueued + max_wait <= self._now:
+                        self._overflow(call, "MAX_WAIT")
+            self._dispatch()

@@ -1,0 +1,93 @@
+"""The core's state: one small flat record per logged-in agent and per call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._states import AgentState, CallState
+
+__all__ = ["AgentRecord", "CallRecord"]
+
+
+@dataclass(slots=True)
+class AgentRecord:
+    """A logged-in agent. Logged-out agents have no record at all."""
+
+    employee_id: int
+    username: str
+    seat: int
+    role: str
+    skills: dict[str, int]
+    session: str
+    state: AgentState
+    since: float  # when the current state began
+    lease_until: float
+    idle_since: float  # last time the agent became idle: longest-idle ordering
+    reason: str | None = None  # busy reason code, or why the last change happened
+    call: str | None = None  # the call ringing (reserved) or in progress (talking)
+    wrap_until: float | None = None
+    calls: int = 0  # calls answered since login: fewest-calls ordering
+    no_answers: int = 0  # consecutive queue calls not answered
+    phone_ok: bool = True
+    after_call: str | None = None  # "logout" or "busy": applied when the call ends
+    after_call_reason: str | None = None
+    logged_in_at: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "employee_id": self.employee_id, "username": self.username, "seat": self.seat,
+            "role": self.role, "skills": dict(self.skills), "session": self.session,
+            "state": self.state.value, "since": self.since, "lease_until": self.lease_until,
+            "idle_since": self.idle_since, "reason": self.reason, "call": self.call,
+            "wrap_until": self.wrap_until, "calls": self.calls, "no_answers": self.no_answers,
+            "phone_ok": self.phone_ok, "after_call": self.after_call,
+            "after_call_reason": self.after_call_reason, "logged_in_at": self.logged_in_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AgentRecord:
+        fields = dict(data)
+        fields["state"] = AgentState(fields["state"])
+        fields["skills"] = {str(k): int(v) for k, v in fields["skills"].items()}
+        return cls(**fields)
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """A call the ACD is handling: waiting in a queue, ringing agent(s), or answered."""
+
+    call_id: str
+    queue: str | None  # None for internal calls and intercepts
+    caller: str
+    category: str  # business category shown to the agent
+    priority: int
+    seq: int  # position key within a priority: lower goes first
+    state: CallState
+    arrived: float  # start of the current wait (entry to the ACD, or the last transfer)
+    enqueued: float  # entry to the current queue: the max-wait clock
+    kind: str = "queue"  # "queue", "internal" or "intercept"
+    direct: bool = False  # ringing one named agent (internal call, transfer to agent)
+    ring_started: float | None = None
+    ringing: list[int] = field(default_factory=list)
+    agent: int | None = None  # the agent talking
+    answered: float | None = None
+    tried: list[int] = field(default_factory=list)  # agents who let this call ring out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id, "queue": self.queue, "caller": self.caller,
+            "category": self.category, "priority": self.priority, "seq": self.seq,
+            "state": self.state.value, "arrived": self.arrived, "enqueued": self.enqueued,
+            "kind": self.kind, "direct": self.direct, "ring_started": self.ring_started,
+            "ringing": list(self.ringing), "agent": self.agent, "answered": self.answered,
+            "tried": list(self.tried),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CallRecord:
+        fields = dict(data)
+        fields["state"] = CallState(fields["state"])
+        fields["ringing"] = [int(x) for x in fields["ringing"]]
+        fields["tried"] = [int(x) for x in fields["tried"]]
+        return cls(**fields)
