@@ -1,0 +1,108 @@
+"""The server backend: a ClickHouse server through clickhouse-driver (native TCP).
+
+Inserts go as `INSERT ... VALUES` with columnar data in batches of `batch_rows`;
+`insert_dataframe` is deliberately not used (it breaks with pandas 3). Query
+results are built into DataFrames here for the same reason.
+
+The schema uses DateTime64, LowCardinality and AggregatingMergeTree rollups: it
+needs a current server (21.x or later). Debian's clickhouse-server 18.16 lacks
+DateTime64 and LowCardinality; see docs/analytics.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd  # type: ignore[import-untyped]
+from clickhouse_driver import Client
+
+from ._columns import TABLE_COLUMNS, rows_to_columns, to_driver_columns
+from ._migrations import apply_migrations, check_identifier
+from ._records import Records
+
+
+class ClickHouseStore:
+    """CdrStore on a ClickHouse server. Many processes may share one server."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        *,
+        database: str = "callcenter",
+        user: str = "default",
+        password: str = "",
+        batch_rows: int = 100_000,
+        migrate: bool = True,
+        connect_timeout: float = 5.0,
+        send_receive_timeout: float = 60.0,
+    ) -> None:
+        self.database = check_identifier(database)
+        self.batch_rows = batch_rows
+        self._client: Any = Client(
+            host=host,
+            port=port,
+            user=user,
+            password=password,
+            connect_timeout=connect_timeout,
+            send_receive_timeout=send_receive_timeout,
+        )
+        if migrate:
+            self.migrate()
+
+    def migrate(self) -> list[int]:
+        return apply_migrations(self.execute, self._applied, self.database)
+
+    def schema_version(self) -> int:
+        applied = self._applied()
+        return max(applied) if applied else 0
+
+    def execute(self, sql: str) -> None:
+        self._client.execute(sql)
+
+    def query_df(self, sql: str) -> pd.DataFrame:
+        rows, types = self._client.execute(sql, with_column_types=True, columnar=True)
+        names = [name for name, _ in types]
+        if not rows:
+            return pd.DataFrame({name: [] for name in names})
+        return pd.DataFrame(dict(zip(names, rows, strict=True)))
+
+    def insert_columns(self, table: str, columns: Mapping[str, Any]) -> int:
+        if table not in TABLE_COLUMNS:
+            raise ValueError(f"unknown table {table!r}")
+        data = to_driver_columns(table, {k: list(v) for k, v in columns.items()})
+        total = len(data[0]) if data else 0
+        cols = ", ".join(TABLE_COLUMNS[table])
+        sql = f"INSERT INTO {self.database}.{table} ({cols}) VALUES"
+        for start in range(0, total, self.batch_rows):
+            chunk = [col[start : start + self.batch_rows] for col in data]
+            self._client.execute(sql, chunk, columnar=True, types_check=True)
+        return total
+
+    def insert_records(self, records: Records) -> int:
+        written = 0
+        for table, rows in (
+            ("cdr", records.cdrs),
+            ("cdr_leg", records.legs),
+            ("agent_state_interval", records.intervals),
+        ):
+            if rows:
+                written += self.insert_columns(table, rows_to_columns(table, rows))
+        return written
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+    def _applied(self) -> set[int]:
+        exists = self._client.execute(
+            "SELECT count() FROM system.tables WHERE database = %(db)s "
+            "AND name = 'schema_migrations'",
+            {"db": self.database},
+        )
+        if not exists[0][0]:
+            return set()
+        rows = self._client.execute(
+            f"SELECT DISTINCT version FROM {self.database}.schema_migrations"  # noqa: S608
+        )
+        return {int(r[0]) for r in rows}

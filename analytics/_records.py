@@ -1,0 +1,125 @@
+"""The three record types the CDR builder produces, and how they map to columns.
+
+Times are float epoch seconds (UTC) in Python and DateTime64(3, 'UTC') in the
+store. `version` grows with every update of the same record, so the store's
+ReplacingMergeTree keeps the newest and a re-inserted batch never doubles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Final
+
+# Dispositions, in the order the rules are tried (docs/analytics.md).
+ANSWERED: Final = "answered"
+VOICEMAIL: Final = "voicemail"
+OVERFLOW: Final = "overflow"
+ABANDONED_RINGING: Final = "abandoned_ringing"
+ABANDONED_QUEUE: Final = "abandoned_queue"
+ABANDONED_IVR: Final = "abandoned_ivr"
+FAILED: Final = "failed"
+DISPOSITIONS: Final = (
+    ANSWERED,
+    VOICEMAIL,
+    OVERFLOW,
+    ABANDONED_RINGING,
+    ABANDONED_QUEUE,
+    ABANDONED_IVR,
+    FAILED,
+)
+
+# Leg kinds and outcomes.
+LEG_RING: Final = "ring"
+LEG_TRANSFER: Final = "transfer"
+LEG_ANSWERED: Final = "answered"
+LEG_NO_ANSWER: Final = "no_answer"
+LEG_ABANDONED: Final = "abandoned"
+LEG_CANCELLED: Final = "cancelled"
+LEG_TRANSFERRED: Final = "transferred"
+
+
+@dataclass(frozen=True, slots=True)
+class Cdr:
+    """One call, from arrival at the edge to the last hang-up (plus wrap-up)."""
+
+    correlation_id: str
+    trunk: str
+    caller: str
+    dialled: str
+    category: str
+    arrived_at: float
+    queued_at: float | None
+    answered_at: float | None
+    ended_at: float
+    queue: str
+    agent: str
+    seat: str
+    ivr_path: tuple[str, ...]
+    wait_s: float
+    talk_s: float
+    hold_s: float
+    wrapup_s: float
+    disposition: str
+    hangup_cause: str
+    hangup_side: str
+    recording_ref: str
+    transfers: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One ring attempt to an agent, or one transfer, within a call."""
+
+    correlation_id: str
+    seq: int
+    leg_kind: str
+    leg_id: str
+    agent: str
+    seat: str
+    attempt: int
+    started_at: float
+    answered_at: float | None
+    ended_at: float
+    outcome: str
+    talk_s: float
+    hold_s: float
+    to_kind: str
+    to_target: str
+    mode: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInterval:
+    """A closed span of time an agent spent in one state."""
+
+    agent: str
+    seat: str
+    state: str
+    start: float
+    end: float
+    reason: str
+    correlation_id: str
+    version: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+
+CDR_COLUMNS: Final = tuple(f.name for f in fields(Cdr))
+LEG_COLUMNS: Final = tuple(f.name for f in fields(Leg))
+INTERVAL_COLUMNS: Final = tuple(f.name for f in fields(AgentInterval))
+
+
+@dataclass(slots=True)
+class Records:
+    """What one batch of events produced. Each list may be empty."""
+
+    cdrs: list[Cdr]
+    legs: list[Leg]
+    intervals: list[AgentInterval]
+
+    def __len__(self) -> int:
+        return len(self.cdrs) + len(self.legs) + len(self.intervals)

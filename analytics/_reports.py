@@ -1,0 +1,209 @@
+# Report SQL is assembled from checked identifiers and literals rendered by type below.
+# ruff: noqa: S608
+"""The report queries, as SQL text (R-STAT-1). Definitions: docs/analytics.md.
+
+Every report is a function returning one SELECT, so a dashboard, a notebook or
+clickhouse-client can run the exact SQL the API runs (`Statistics.sql`). Values
+are rendered as literals by type here (numbers via float/int, names through
+`_quote`), because the two backends disagree on server-side query parameters.
+
+Reads use FINAL so a re-emitted or re-inserted record is counted once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final
+
+from ._records import ABANDONED_IVR, ABANDONED_QUEUE, ABANDONED_RINGING, ANSWERED, OVERFLOW
+
+Time = datetime | float | int | None
+
+_ABANDONED: Final = f"('{ABANDONED_QUEUE}', '{ABANDONED_RINGING}')"
+IS_ANSWERED: Final = f"disposition = '{ANSWERED}'"
+IS_ABANDONED: Final = f"disposition IN {_ABANDONED}"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ts(value: datetime | float | int) -> str:
+    seconds = value.timestamp() if isinstance(value, datetime) else float(value)
+    return f"toDateTime64({seconds!r}, 3, 'UTC')"
+
+
+def _range(column: str, start: Time, end: Time) -> str:
+    """Half-open [start, end) on `column`; None leaves that side open."""
+    parts = ["1"]
+    if start is not None:
+        parts.append(f"{column} >= {_ts(start)}")
+    if end is not None:
+        parts.append(f"{column} < {_ts(end)}")
+    return " AND ".join(parts)
+
+
+def _queues(queues: list[str] | None) -> str:
+    if not queues:
+        return "1"
+    return "queue IN (" + ", ".join(_quote(q) for q in queues) + ")"
+
+
+def _interval_key(interval_minutes: int | None) -> tuple[str, str]:
+    """(select expression, group-by suffix) for an optional time bucket."""
+    if interval_minutes is None:
+        return "", ""
+    minutes = int(interval_minutes)
+    if minutes <= 0:
+        raise ValueError("interval_minutes must be positive")
+    expr = (
+        f"toStartOfInterval(assumeNotNull(queued_at), INTERVAL {minutes} MINUTE, 'UTC')"
+        " AS interval_start, "
+    )
+    return expr, ", interval_start"
+
+
+def queue_volume(
+    db: str, *, start: Time = None, end: Time = None, queues: list[str] | None = None
+) -> str:
+    """Offered / answered / abandoned / overflowed per queue per 15 minutes.
+
+    Read from the AggregatingMergeTree rollup, which is cheap at any history size.
+    Intervals are those of the time the call entered the queue.
+    """
+    return f"""
+SELECT
+    queue,
+    interval_start,
+    uniqExactMerge(offered) AS offered,
+    uniqExactMerge(answered) AS answered,
+    uniqExactMerge(abandoned) AS abandoned,
+    uniqExactMerge(overflowed) AS overflowed,
+    max(max_wait_s) AS max_wait_s
+FROM {db}.queue_interval_15m
+WHERE {_range("interval_start", start, end)} AND {_queues(queues)}
+GROUP BY queue, interval_start
+ORDER BY queue, interval_start"""
+
+
+def queue_summary(
+    db: str,
+    *,
+    threshold_s: float = 20.0,
+    start: Time = None,
+    end: Time = None,
+    queues: list[str] | None = None,
+    interval_minutes: int | None = None,
+) -> str:
+    """Per queue (optionally per time bucket): volumes, the service levels, ASA,
+    AHT, abandon rate and wait percentiles. Calls count by the time they queued."""
+    t = float(threshold_s)
+    bucket, group = _interval_key(interval_minutes)
+    return f"""
+SELECT
+    queue,
+    {bucket}count() AS offered,
+    countIf({IS_ANSWERED}) AS answered,
+    countIf({IS_ABANDONED}) AS abandoned,
+    countIf(disposition = '{OVERFLOW}') AS overflowed,
+    countIf({IS_ANSWERED} AND wait_s <= {t!r}) AS answered_within,
+    countIf({IS_ABANDONED} AND wait_s <= {t!r}) AS abandoned_within,
+    if(answered > 0, answered_within / answered, NULL) AS sl,
+    if(answered + abandoned > 0,
+       (answered_within + abandoned_within) / (answered + abandoned), NULL) AS sl2,
+    if(answered + abandoned > 0, answered_within / (answered + abandoned), NULL)
+        AS sl_with_abandoned,
+    if(offered > 0, (answered_within + abandoned_within) / offered, NULL) AS sl2_of_offered,
+    if(offered > 0, abandoned / offered, NULL) AS abandon_rate,
+    if(answered > 0, avgIf(wait_s, {IS_ANSWERED}), NULL) AS asa_s,
+    if(answered > 0, avgIf(talk_s + hold_s + wrapup_s, {IS_ANSWERED}), NULL) AS aht_s,
+    if(answered > 0, avgIf(talk_s, {IS_ANSWERED}), NULL) AS avg_talk_s,
+    if(answered > 0, quantileExactInclusiveIf(0.5)(wait_s, {IS_ANSWERED}), NULL) AS wait_p50_s,
+    if(answered > 0, quantileExactInclusiveIf(0.9)(wait_s, {IS_ANSWERED}), NULL) AS wait_p90_s,
+    max(wait_s) AS max_wait_s
+FROM {db}.cdr FINAL
+WHERE queued_at IS NOT NULL
+    AND {_range("queued_at", start, end)} AND {_queues(queues)}
+GROUP BY queue{group}
+ORDER BY queue{group}"""
+
+
+def agent_summary(
+    db: str, *, start: Time = None, end: Time = None, agents: list[str] | None = None
+) -> str:
+    """Per agent: answered calls and talk/hold from legs (so each agent on a
+    transferred call gets their part), and time per state from the state intervals
+    clipped to [start, end): login, ready, not ready, on call, wrap-up, occupancy."""
+    agent_filter = "1" if not agents else "agent IN (" + ", ".join(map(_quote, agents)) + ")"
+    lo = _ts(start) if start is not None else "toDateTime64(0, 3, 'UTC')"
+    hi = _ts(end) if end is not None else "toDateTime64(4102444800, 3, 'UTC')"
+    clipped = f"greatest(0, toFloat64(dateDiff('millisecond', greatest(start, {lo}), least(end, {hi}))) / 1000)"  # noqa: E501
+    return f"""
+SELECT
+    agent,
+    calls,
+    talk_s,
+    hold_s,
+    ring_no_answer,
+    login_s,
+    idle_s,
+    busy_s,
+    talking_s,
+    wrapup_s,
+    if(login_s - busy_s > 0, (talking_s + wrapup_s) / (login_s - busy_s), NULL)
+        AS occupancy
+FROM
+(
+    SELECT
+        agent,
+        countIf(leg_kind = 'ring' AND answered_at IS NOT NULL) AS calls,
+        sum(talk_s) AS talk_s,
+        sum(hold_s) AS hold_s,
+        countIf(outcome = 'no_answer') AS ring_no_answer
+    FROM {db}.cdr_leg FINAL
+    WHERE {_range("started_at", start, end)} AND {agent_filter} AND agent != ''
+    GROUP BY agent
+) AS legs
+FULL OUTER JOIN
+(
+    SELECT
+        agent,
+        sum({clipped}) AS login_s,
+        sumIf({clipped}, state = 'idle') AS idle_s,
+        sumIf({clipped}, state = 'busy') AS busy_s,
+        sumIf({clipped}, state = 'talking') AS talking_s,
+        sumIf({clipped}, state = 'wrap_up') AS wrapup_s
+    FROM {db}.agent_state_interval FINAL
+    WHERE start < {hi} AND end > {lo} AND state != 'logged_out' AND {agent_filter}
+    GROUP BY agent
+) AS states USING (agent)
+ORDER BY agent"""
+
+
+def ivr_containment(db: str, *, start: Time = None, end: Time = None) -> str:
+    """Calls that entered the IVR, and how many were contained there: the caller
+    hung up in the IVR without being queued, answered, sent to voicemail or
+    failing (disposition abandoned_ivr). One row per business category."""
+    return f"""
+SELECT
+    category,
+    count() AS entered_ivr,
+    countIf(disposition = '{ABANDONED_IVR}') AS contained,
+    countIf(queued_at IS NOT NULL) AS to_queue,
+    contained / entered_ivr AS containment_rate
+FROM
+(
+    SELECT category, disposition, queued_at FROM {db}.cdr FINAL
+    WHERE notEmpty(ivr_path) AND {_range("arrived_at", start, end)}
+)
+GROUP BY category
+ORDER BY category"""
+
+
+REPORTS: Final[dict[str, Callable[..., str]]] = {
+    "queue_volume": queue_volume,
+    "queue_summary": queue_summary,
+    "agent_summary": agent_summary,
+    "ivr_containment": ivr_containment,
+}

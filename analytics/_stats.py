@@ -1,0 +1,114 @@
+"""The statistics API: report queries returned as pandas DataFrames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd  # type: ignore[import-untyped]
+
+from ._reports import REPORTS, Time
+from ._reports import agent_summary as _agent_summary
+from ._reports import ivr_containment as _ivr_containment
+from ._reports import queue_summary as _queue_summary
+from ._reports import queue_volume as _queue_volume
+from ._store import CdrStore
+
+
+class Statistics:
+    """R-STAT-1 reports over a CdrStore. Times are datetimes or epoch seconds,
+    ranges are half-open [start, end), None means unbounded."""
+
+    def __init__(self, store: CdrStore) -> None:
+        self._store = store
+
+    def sql(self, report: str, **params: Any) -> str:
+        """The exact SQL a report runs, for dashboards and ad-hoc use."""
+        try:
+            build = REPORTS[report]
+        except KeyError:
+            raise ValueError(f"unknown report {report!r}; known: {sorted(REPORTS)}") from None
+        return build(self._store.database, **params)
+
+    def queue_volume(
+        self, *, start: Time = None, end: Time = None, queues: list[str] | None = None
+    ) -> pd.DataFrame:
+        """offered/answered/abandoned/overflowed per queue per 15-minute interval."""
+        return self._store.query_df(
+            _queue_volume(self._store.database, start=start, end=end, queues=queues)
+        )
+
+    def queue_summary(
+        self,
+        *,
+        threshold_s: float = 20.0,
+        start: Time = None,
+        end: Time = None,
+        queues: list[str] | None = None,
+        interval_minutes: int | None = None,
+    ) -> pd.DataFrame:
+        """Service level (sl, sl2 as in Asterisk, plus sl_with_abandoned and
+        sl2_of_offered), ASA, AHT, abandon rate, p50/p90 wait, per queue."""
+        return self._store.query_df(
+            _queue_summary(
+                self._store.database,
+                threshold_s=threshold_s,
+                start=start,
+                end=end,
+                queues=queues,
+                interval_minutes=interval_minutes,
+            )
+        )
+
+    def service_level(
+        self,
+        *,
+        threshold_s: float = 20.0,
+        start: Time = None,
+        end: Time = None,
+        queues: list[str] | None = None,
+        interval_minutes: int | None = None,
+    ) -> pd.DataFrame:
+        """The service-level columns of queue_summary."""
+        df = self.queue_summary(
+            threshold_s=threshold_s,
+            start=start,
+            end=end,
+            queues=queues,
+            interval_minutes=interval_minutes,
+        )
+        keys = ["queue"] + (["interval_start"] if interval_minutes else [])
+        cols = [
+            "offered",
+            "answered",
+            "abandoned",
+            "answered_within",
+            "abandoned_within",
+            "sl",
+            "sl2",
+            "sl_with_abandoned",
+            "sl2_of_offered",
+        ]
+        return df[keys + cols]
+
+    def agent_summary(
+        self, *, start: Time = None, end: Time = None, agents: list[str] | None = None
+    ) -> pd.DataFrame:
+        """calls, talk, hold, wrap-up, login time and occupancy per agent."""
+        return self._store.query_df(
+            _agent_summary(self._store.database, start=start, end=end, agents=agents)
+        )
+
+    def ivr_containment(self, *, start: Time = None, end: Time = None) -> pd.DataFrame:
+        """Per category and a total row (category '*'): calls entering the IVR and
+        the share contained there."""
+        df = self._store.query_df(_ivr_containment(self._store.database, start=start, end=end))
+        total: dict[str, Any] = {
+            "category": "*",
+            "entered_ivr": int(df["entered_ivr"].sum()) if len(df) else 0,
+            "contained": int(df["contained"].sum()) if len(df) else 0,
+            "to_queue": int(df["to_queue"].sum()) if len(df) else 0,
+        }
+        total["containment_rate"] = (
+            total["contained"] / total["entered_ivr"] if total["entered_ivr"] else float("nan")
+        )
+        return pd.concat([df, pd.DataFrame([total])], ignore_index=True)

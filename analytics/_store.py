@@ -1,0 +1,47 @@
+"""The storage interface every backend implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd  # type: ignore[import-untyped]
+
+from ._records import Records
+
+
+@runtime_checkable
+class CdrStore(Protocol):
+    """Where CDRs, legs and agent intervals live, and where reports run.
+
+    Writes are idempotent: inserting the same records twice leaves the same data
+    (ReplacingMergeTree keyed per call / leg / interval, version from the builder).
+    """
+
+    database: str
+
+    def migrate(self) -> list[int]:
+        """Apply pending schema migrations; return the versions applied."""
+        ...
+
+    def schema_version(self) -> int:
+        """The highest applied migration (0 for an empty store)."""
+        ...
+
+    def insert_records(self, records: Records) -> int:
+        """Insert everything in `records` (batched per table); return rows written."""
+        ...
+
+    def insert_columns(self, table: str, columns: Mapping[str, Any]) -> int:
+        """Bulk insert one table from column arrays; return rows written."""
+        ...
+
+    def execute(self, sql: str) -> None:
+        """Run one statement that returns nothing."""
+        ...
+
+    def query_df(self, sql: str) -> pd.DataFrame:
+        """Run one SELECT and return its result as a DataFrame."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,83 @@
+"""The event kinds of schema version 1 and the fields each one carries.
+
+This table is the contract between the emitters (edge, call controller, ACD) and
+the consumers (CDR collector, wallboard). docs/events.md describes the same table
+in prose; a test checks that every kind here is documented there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+SCHEMA_VERSION: Final = 1
+
+# Kind names, as constants so emitters get a NameError instead of a typo on the wire.
+CALL_ARRIVED: Final = "call.arrived"
+CALL_IVR_STEP: Final = "call.ivr_step"
+CALL_QUEUED: Final = "call.queued"
+CALL_RINGING: Final = "call.ringing"
+CALL_NO_ANSWER: Final = "call.no_answer"
+CALL_ANSWERED: Final = "call.answered"
+CALL_TRANSFERRED: Final = "call.transferred"
+CALL_HOLD: Final = "call.hold"
+CALL_RESUME: Final = "call.resume"
+CALL_OVERFLOW: Final = "call.overflow"
+CALL_VOICEMAIL: Final = "call.voicemail"
+CALL_RECORDING: Final = "call.recording"
+CALL_ENDED: Final = "call.ended"
+AGENT_STATE: Final = "agent.state"
+
+# Kind -> the kind-specific fields, all required (an emitter sends "" when it has
+# nothing). Extra fields are refused: a new field means a new schema version, so a
+# consumer never silently drops data it does not understand.
+#
+# call.ivr_step names its IVR node `ivr_node`, because `node` already is the
+# envelope field naming the emitting instance and the stream entry is one flat map.
+KIND_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        CALL_ARRIVED: ("trunk", "caller", "dialled", "category"),
+        CALL_IVR_STEP: ("ivr_node", "input"),
+        CALL_QUEUED: ("queue", "priority"),
+        CALL_RINGING: ("agent", "seat", "leg_id", "attempt"),
+        CALL_NO_ANSWER: ("agent", "leg_id"),
+        CALL_ANSWERED: ("agent", "seat", "leg_id"),
+        CALL_TRANSFERRED: ("from_agent", "to_kind", "to", "mode"),
+        CALL_HOLD: (),
+        CALL_RESUME: (),
+        CALL_OVERFLOW: ("from_queue", "to"),
+        CALL_VOICEMAIL: (),
+        CALL_RECORDING: ("ref",),
+        CALL_ENDED: ("cause", "side"),
+        AGENT_STATE: ("agent", "seat", "state", "previous", "reason"),
+    }
+)
+
+# Fields whose value comes from a closed set; checked on encode and on decode.
+ENUM_FIELDS: Final[Mapping[tuple[str, str], frozenset[str]]] = MappingProxyType(
+    {
+        (CALL_TRANSFERRED, "to_kind"): frozenset({"agent", "queue", "external"}),
+        (CALL_TRANSFERRED, "mode"): frozenset({"blind", "attended"}),
+        (CALL_ENDED, "side"): frozenset({"caller", "agent", "system"}),
+    }
+)
+
+# Agent states the analytics understands (agent.state `state`/`previous`). Other
+# values are stored as they come but count only towards login time.
+STATE_LOGGED_OUT: Final = "logged_out"
+STATE_IDLE: Final = "idle"
+STATE_BUSY: Final = "busy"
+STATE_RESERVED: Final = "reserved"
+STATE_TALKING: Final = "talking"
+STATE_WRAP_UP: Final = "wrap_up"
+AGENT_STATES: Final = frozenset(
+    {
+        STATE_LOGGED_OUT,
+        STATE_IDLE,
+        STATE_BUSY,
+        STATE_RESERVED,
+        STATE_TALKING,
+        STATE_WRAP_UP,
+    }
+)

@@ -1,0 +1,67 @@
+"""Small builders for call scripts used by the analytics tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import eventlog as ev
+from eventlog import Event
+
+# 2023-11-15 00:00:00 UTC, a 15-minute boundary, so interval tests read easily.
+T0 = 1_700_006_400.0
+
+_DEFAULTS: dict[str, dict[str, str]] = {
+    ev.CALL_ARRIVED: {
+        "trunk": "cmcc-1", "caller": "13800138000", "dialled": "95598", "category": "billing",
+    },
+    ev.CALL_IVR_STEP: {"ivr_node": "main", "input": ""},
+    ev.CALL_QUEUED: {"queue": "billing", "priority": "0"},
+    ev.CALL_RINGING: {"agent": "a1", "seat": "s1", "leg_id": "L1", "attempt": "1"},
+    ev.CALL_NO_ANSWER: {"agent": "a1", "leg_id": "L1"},
+    ev.CALL_ANSWERED: {"agent": "a1", "seat": "s1", "leg_id": "L1"},
+    ev.CALL_TRANSFERRED: {"from_agent": "a1", "to_kind": "agent", "to": "a3", "mode": "blind"},
+    ev.CALL_HOLD: {},
+    ev.CALL_RESUME: {},
+    ev.CALL_OVERFLOW: {"from_queue": "billing", "to": "+861012345"},
+    ev.CALL_VOICEMAIL: {},
+    ev.CALL_RECORDING: {"ref": "rec/x.pcap"},
+    ev.CALL_ENDED: {"cause": "200", "side": "caller"},
+    ev.AGENT_STATE: {"agent": "a1", "seat": "s1", "state": "idle", "previous": "", "reason": ""},
+}
+
+
+class Script:
+    """Events of one call (or of agents) at offsets from a base time."""
+
+    def __init__(self, cid: str, base: float = T0) -> None:
+        self.cid = cid
+        self.base = base
+        self.events: list[Event] = []
+
+    def __call__(self, dt: float, kind: str, **data: Any) -> Script:
+        fields = dict(_DEFAULTS[kind]) | {k: str(v) for k, v in data.items()}
+        cid = "" if kind == ev.AGENT_STATE and "cid" not in data else self.cid
+        fields.pop("cid", None)
+        self.events.append(
+            Event(kind=kind, ts=self.base + dt, correlation_id=cid, node="test", data=fields)
+        )
+        return self
+
+
+def agent(name: str, base: float, *steps: tuple[float, str, str]) -> list[Event]:
+    """agent.state events: (offset, state, tagged call id or "")."""
+    out = []
+    previous = "logged_out"
+    for dt, state, cid in steps:
+        out.append(
+            Event(
+                kind=ev.AGENT_STATE,
+                ts=base + dt,
+                correlation_id=cid,
+                node="acd",
+                data={"agent": name, "seat": f"seat-{name}", "state": state,
+                      "previous": previous, "reason": "break" if state == "busy" else ""},
+            )
+        )
+        previous = state
+    return out
