@@ -7,7 +7,8 @@ decision, apply it here. Nothing outside this module touches KSR.
 from __future__ import annotations
 
 import json
-import uuid
+import secrets
+import time
 from typing import Any
 
 import KSR
@@ -44,16 +45,24 @@ def _pv(name: str) -> str:
 
 
 def _new_correlation_id() -> str:
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 class KemiRouter:
     """The object app_python3 calls; method names are Kamailio's route names."""
 
-    def __init__(self, table: RoutingTable, max_forwards: int, realm: str) -> None:
+    def __init__(self, table: RoutingTable, max_forwards: int, realm: str,
+                 media_retry_after_s: float) -> None:
         self.table = table
         self.max_forwards = max_forwards
         self.realm = realm
+        self.media_retry_after_s = media_retry_after_s
+        # Per-worker circuit breaker for the media tier. Kamailio 5.6's rtpengine
+        # module re-pings every node on each call once all are disabled, so a hung
+        # (not refusing) rtpengine would cost every INVITE a full ng timeout and
+        # stall the workers. After a failed offer this worker answers 503 at once
+        # until the retry time; each worker pays at most one timeout per period.
+        self._media_down_until = 0.0
 
     def child_init(self, rank: int) -> int:
         # Clients to other services (ng, Redis, gRPC) are created lazily in each
@@ -67,7 +76,7 @@ class KemiRouter:
             return 1
         if KSR.sanity.sanity_check(1511, 7) < 0:
             # sanity has already replied 400 where the request deserved an answer.
-            KSR.err(f"malformed request from {_pv('$si')}:{_pv('$sp')} dropped\n")
+            KSR.err(f"malformed request from {KSR.kx.get_srcip()}:{KSR.kx.get_srcport()}\n")
             return 1
         if KSR.is_CANCEL():
             if KSR.tm.t_check_trans() > 0:
@@ -94,16 +103,17 @@ class KemiRouter:
         return 1
 
     def _read_context(self) -> RequestContext:
+        # kx accessors skip the pseudo-variable parsing that KSR.pv.get does per call.
         return RequestContext(
-            method=_pv("$rm"),
-            source_ip=_pv("$si"),
-            ruri_user=_pv("$rU"),
-            from_user=_pv("$fU"),
-            to_user=_pv("$tU"),
-            call_id=_pv("$ci"),
+            method=KSR.kx.get_method(),
+            source_ip=KSR.kx.get_srcip(),
+            ruri_user=KSR.kx.gete_ruser(),
+            from_user=KSR.kx.gete_fuser(),
+            to_user=KSR.kx.gete_tuser(),
+            call_id=KSR.kx.get_callid(),
             in_dialog=False,
             has_sdp=KSR.sdpops.sdp_content() > 0,
-            auth_user=KSR.pv.get("$au"),
+            auth_user=KSR.kx.gete_au() or None,
         )
 
     def _apply(self, ctx: RequestContext, decision: Decision) -> None:
@@ -138,7 +148,10 @@ class KemiRouter:
             KSR.auth.consume_credentials()
             return True
         if rc in AUTH_REFUSED:
-            KSR.notice(f"{_pv('$rm')} from {username} at {_pv('$si')}: digest refused ({rc})\n")
+            KSR.notice(
+                f"{KSR.kx.get_method()} from {username} at {KSR.kx.get_srcip()}: "
+                f"digest refused ({rc})\n"
+            )
             KSR.sl.sl_send_reply(403, "Forbidden")
         else:
             KSR.auth.auth_challenge(self.realm, 1)
@@ -158,21 +171,30 @@ class KemiRouter:
         KSR.hdr.append(f"{CATEGORY_HEADER}: {call.category}\r\n")
         KSR.hdr.append(f"{DIALLED_HEADER}: {call.dialled}\r\n")
         if call.caller != ctx.from_user:
-            KSR.uac.uac_replace_from_uri(f"sip:{call.caller}@{_pv('$fd')}")
-        if KSR.rtpengine.rtpengine_offer(RTPENGINE_FLAGS) < 0:
-            KSR.err(f"cid={cid} rtpengine offer failed: no media node answered\n")
+            KSR.uac.uac_replace_from_uri(f"sip:{call.caller}@{KSR.kx.gete_fhost()}")
+        if not self._media_offered(cid):
             KSR.sl.sl_send_reply(503, "Media Unavailable")
             return
         KSR.dialog.dlg_manage()
         KSR.pv.sets("$dlg_var(cid)", cid)
         KSR.pv.sets("$avp(cc_cid)", cid)
-        KSR.pv.sets("$avp(cc_hunt)", json.dumps(remaining))
+        KSR.pv.sets("$avp(cc_hunt)", ",".join(remaining))
         KSR.rr.record_route()
         KSR.info(
             f"cid={cid} trunk={call.trunk} caller={call.caller} dialled={call.dialled} "
-            f"category={call.category} ringing {_pv('$ru')}\n"
+            f"category={call.category} ringing {KSR.kx.get_ruri()}\n"
         )
         self._relay_branch(call.ring_timeout_ms)
+
+    def _media_offered(self, cid: str) -> bool:
+        if time.monotonic() < self._media_down_until:
+            KSR.warn(f"cid={cid} media tier marked down; refusing without an ng round trip\n")
+            return False
+        if KSR.rtpengine.rtpengine_offer(RTPENGINE_FLAGS) < 0:
+            KSR.err(f"cid={cid} rtpengine offer failed: no media node answered\n")
+            self._media_down_until = time.monotonic() + self.media_retry_after_s
+            return False
+        return True
 
     def _route_to_first_registered(self, agents: tuple[str, ...]) -> list[str] | None:
         """Point the R-URI at the first registered agent; return the rest of the list."""
@@ -197,12 +219,12 @@ class KemiRouter:
             KSR.rtpengine.rtpengine_delete0()
             return 1
         code = int(_pv("$T_reply_code") or 0)
-        remaining = json.loads(_pv("$avp(cc_hunt)") or "[]")
+        remaining = [a for a in _pv("$avp(cc_hunt)").split(",") if a]
         if code in HUNT_ON and remaining:
-            KSR.info(f"cid={cid} agent {_pv('$ru')} gave {code}; hunting on {remaining}\n")
+            KSR.info(f"cid={cid} agent {KSR.kx.get_ruri()} gave {code}; hunting on {remaining}\n")
             rest = self._route_to_first_registered(tuple(remaining))
             if rest is not None:
-                KSR.pv.sets("$avp(cc_hunt)", json.dumps(rest))
+                KSR.pv.sets("$avp(cc_hunt)", ",".join(rest))
                 self._relay_branch(self.table.ring_timeout_ms)
                 return 1
         KSR.info(f"cid={cid} call failed with {code}\n")
@@ -211,21 +233,26 @@ class KemiRouter:
 
     # -- replies -----------------------------------------------------------------
     def ksr_reply_media(self, msg: Any) -> int:
-        code = int(_pv("$rs") or 0)
+        code = KSR.kx.get_status()
         if 100 < code < 300 and KSR.sdpops.sdp_content() > 0:
             KSR.rtpengine.rtpengine_answer(RTPENGINE_FLAGS)
         return 1
 
     # -- within a dialog ---------------------------------------------------------
     def _within_dialog(self) -> None:
+        method = KSR.kx.get_method()
+        # Absorb retransmissions (a repeated BYE) before any ng round trip.
+        if method != "ACK" and (
+            KSR.tmx.t_precheck_trans() > 0 or KSR.tm.t_check_trans() == 0
+        ):
+            return
         if KSR.rr.loose_route() > 0:
-            method = _pv("$rm")
             if method == "BYE":
-                KSR.info(f"cid={_pv('$dlg_var(cid)')} BYE from {_pv('$si')}\n")
+                KSR.info(f"cid={_pv('$dlg_var(cid)')} BYE from {KSR.kx.get_srcip()}\n")
                 KSR.rtpengine.rtpengine_delete0()
             elif method == "INVITE":
-                if KSR.sdpops.sdp_content() > 0 and (
-                    KSR.rtpengine.rtpengine_offer(RTPENGINE_FLAGS) < 0
+                if KSR.sdpops.sdp_content() > 0 and not self._media_offered(
+                    _pv("$dlg_var(cid)")
                 ):
                     KSR.sl.sl_send_reply(503, "Media Unavailable")
                     return
@@ -235,7 +262,7 @@ class KemiRouter:
             if KSR.tm.t_relay() < 0:
                 KSR.sl.sl_reply_error()
             return
-        if KSR.is_ACK():
+        if method == "ACK":
             if KSR.tm.t_check_trans() > 0:
                 KSR.tm.t_relay()
             return
@@ -250,4 +277,5 @@ def build_router(runtime_config_path: str) -> KemiRouter:
         RoutingTable.from_config(config),
         max_forwards=config["sip"]["max_forwards"],
         realm=config["sip"]["realm"],
+        media_retry_after_s=config["sip"]["rtpengine_disable_s"],
     )

@@ -1,6 +1,12 @@
 """Simulated parties for tests, benchmarks and the demo: sipp scenarios and RTP endpoints."""
 
-from simulators._agents import AgentPhone, RegistrationError, register, start_agent_phone
+from simulators._agents import (
+    AgentPhone,
+    RegistrationError,
+    register,
+    registration,
+    start_agent_phone,
+)
 from simulators._call import CallReport, call_with_media, parse_log_fields
 from simulators._rtp import RtpEndpoint, free_udp_port, payload_for
 from simulators._sipp import SippRun, scenario_path, start_sipp
@@ -16,6 +22,7 @@ __all__ = [
     "parse_log_fields",
     "payload_for",
     "register",
+    "registration",
     "scenario_path",
     "start_agent_phone",
     "start_sipp",

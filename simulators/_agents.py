@@ -13,20 +13,38 @@ class RegistrationError(Exception):
     pass
 
 
+def registration(
+    target: str, user: str, password: str, realm: str, contact_port: int, *,
+    workdir: Path, expires: int = 300, local_ip: str = "127.0.0.1",
+) -> SippRun:
+    """REGISTER `user` with its Contact at contact_port; return the finished sipp run.
+
+    No -mp: a REGISTER carries no media, and sipp would also bind -mp + 2 (video)
+    without retrying, which fails when that neighbouring port is taken.
+    """
+    run = start_sipp(
+        f"register-{user}-{contact_port}-{expires}", "agent_register", target, workdir=workdir,
+        local_ip=local_ip, port=free_udp_port(local_ip),
+        keys={"user": user, "realm": realm, "contact_port": contact_port, "expires": expires},
+        auth=(user, password), timeout_s=10,
+    )
+    run.wait(timeout=15)
+    return run
+
+
 def register(
     target: str, user: str, password: str, realm: str, contact_port: int, *,
     workdir: Path, expires: int = 300, local_ip: str = "127.0.0.1",
 ) -> None:
-    """REGISTER `user` with its Contact at contact_port; raise unless it got 200."""
-    run = start_sipp(
-        f"register-{user}-{contact_port}-{expires}", "agent_register", target, workdir=workdir,
-        local_ip=local_ip, port=free_udp_port(local_ip), media_port=free_udp_port(local_ip),
-        keys={"user": user, "realm": realm, "contact_port": contact_port, "expires": expires},
-        auth=(user, password), timeout_s=10,
-    )
-    code = run.wait(timeout=15)
-    if code != 0 or not any(line.startswith("REGISTERED") for line in run.log_lines()):
-        raise RegistrationError(f"{user} did not register (sipp exit {code}): {run.errors()}")
+    """REGISTER `user`; raise RegistrationError unless it got 200."""
+    run = registration(target, user, password, realm, contact_port, workdir=workdir,
+                       expires=expires, local_ip=local_ip)
+    if run.process.returncode != 0 or not any(
+        line.startswith("REGISTERED") for line in run.log_lines()
+    ):
+        raise RegistrationError(
+            f"{user} did not register (sipp exit {run.process.returncode}): {run.errors()}"
+        )
 
 
 @dataclass
@@ -50,9 +68,14 @@ def start_agent_phone(
     rtp_port = rtp_port or free_udp_port(local_ip)
     run = start_sipp(
         f"agent-{user}-{sip_port}", scenario, target, workdir=workdir, local_ip=local_ip,
-        port=sip_port, media_port=free_udp_port(local_ip), calls=calls,
+        port=sip_port, calls=calls,
         pause_ms=answer_after_ms, keys={"rtp_port": rtp_port, **(keys or {})},
     )
     if register_phone:
-        register(target, user, password, realm, sip_port, workdir=workdir, local_ip=local_ip)
+        try:
+            register(target, user, password, realm, sip_port, workdir=workdir,
+                     local_ip=local_ip)
+        except RegistrationError:
+            run.stop()
+            raise
     return AgentPhone(user, sip_port, rtp_port, run)

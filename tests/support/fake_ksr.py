@@ -68,6 +68,13 @@ def dump_api_from_kamailio(workdir: Path) -> list[KsrFunction]:
     return functions
 
 
+# kx accessors read the same message fields as these pseudo-variables.
+KX_FIELDS = {
+    "method": "$rm", "srcip": "$si", "srcport": "$sp", "ruser": "$rU", "fuser": "$fU",
+    "tuser": "$tU", "callid": "$ci", "au": "$au", "fhost": "$fd", "ruri": "$ru", "status": "$rs",
+}
+
+
 @dataclass
 class FakeKsr:
     """Records every KSR call; return values come from `returns` or a default of 1."""
@@ -102,6 +109,11 @@ class FakeKsr:
             self.calls.append((qualified, args))
             if qualified in ("pv.get", "pv.gete", "pv.getw"):
                 return self.pvs.get(args[0])
+            if fn.module == "kx" and qualified not in self.returns:
+                field = fn.name.split("_", 1)[1]
+                if field in KX_FIELDS:
+                    value = self.pvs.get(KX_FIELDS[field])
+                    return "" if value is None and fn.name.startswith("gete_") else value
             if qualified == "pv.sets":
                 self.pvs[args[0]] = args[1]
             value = self.returns.get(qualified, 1)

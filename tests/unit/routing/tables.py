@@ -5,7 +5,7 @@ from __future__ import annotations
 from routing import RequestContext, RoutingTable
 
 CONFIG = {
-    "sip": {"realm": "huaan.test", "max_forwards": 10},
+    "sip": {"realm": "huaan.test", "max_forwards": 10, "rtpengine_disable_s": 10},
     "timers": {"ring_timeout_ms": 1500},
     "trunks": [{"name": "carrier-a", "sources": ["192.0.2.0/24", "2001:db8::/32"]}],
     "numbering": {

@@ -75,7 +75,7 @@ def test_trunk_invite_is_anchored_tagged_and_relayed(router_with: Any) -> None:
     assert ksr.called("uac.uac_replace_from_uri") == [("sip:13912345678@192.0.2.10",)]
     assert ksr.called("tm.t_set_fr") == [(1500, 0)]
     assert ksr.called("tm.t_on_failure") == [("ksr_failure_hunt",)]
-    assert json.loads(ksr.pvs["$avp(cc_hunt)"]) == ["1002"]
+    assert ksr.pvs["$avp(cc_hunt)"] == "1002"
     assert ksr.pvs["$dlg_var(cid)"] == ksr.pvs["$avp(cc_cid)"]
 
 
@@ -84,6 +84,22 @@ def test_dead_rtpengine_gives_503_and_no_relay(router_with: Any) -> None:
     router.ksr_request_route(None)
     assert ksr.called("sl.sl_send_reply") == [(503, "Media Unavailable")]
     assert not ksr.called("tm.t_relay")
+
+
+def test_after_a_failed_offer_the_worker_refuses_without_asking_rtpengine(
+    router_with: Any,
+) -> None:
+    """A hung rtpengine must cost a worker one timeout per retry period, not one per call."""
+    router, ksr = router_with(TRUNK_INVITE, {**INITIAL, "rtpengine.rtpengine_offer": -1})
+    for _ in range(3):
+        router.ksr_request_route(None)
+    assert len(ksr.called("rtpengine.rtpengine_offer")) == 1
+    assert ksr.called("sl.sl_send_reply") == [(503, "Media Unavailable")] * 3
+    router._media_down_until = 0.0  # the retry period is over
+    ksr.returns["rtpengine.rtpengine_offer"] = 1
+    router.ksr_request_route(None)
+    assert len(ksr.called("rtpengine.rtpengine_offer")) == 2
+    assert ksr.called("tm.t_relay") == [()]
 
 
 def test_no_registered_agent_gives_480_without_touching_media(router_with: Any) -> None:
@@ -121,18 +137,18 @@ def test_register_wrong_password_is_403_missing_credentials_are_challenged(
 
 
 def test_failure_route_hunts_to_next_registered_agent(router_with: Any) -> None:
-    pvs = {"$avp(cc_cid)": "c" * 32, "$avp(cc_hunt)": '["1002"]', "$T_reply_code": 408}
+    pvs = {"$avp(cc_cid)": "c" * 32, "$avp(cc_hunt)": "1002", "$T_reply_code": 408}
     router, ksr = router_with(pvs, {"tm.t_is_canceled": -1})
     router.ksr_failure_hunt(None)
     assert ksr.pvs["$ru"] == "sip:1002@huaan.test"
     assert ksr.called("tm.t_relay") == [()]
-    assert json.loads(ksr.pvs["$avp(cc_hunt)"]) == []
+    assert ksr.pvs["$avp(cc_hunt)"] == ""
     assert not ksr.called("rtpengine.rtpengine_delete0")
 
 
 @pytest.mark.parametrize("pvs", [
-    {"$avp(cc_hunt)": "[]", "$T_reply_code": 408},          # list exhausted
-    {"$avp(cc_hunt)": '["1002"]', "$T_reply_code": 404},    # not a reason to hunt
+    {"$avp(cc_hunt)": "", "$T_reply_code": 408},        # list exhausted
+    {"$avp(cc_hunt)": "1002", "$T_reply_code": 404},    # not a reason to hunt
 ])
 def test_failure_route_ends_media_when_it_gives_up(router_with: Any, pvs: dict[str, Any]) -> None:
     router, ksr = router_with(pvs, {"tm.t_is_canceled": -1})
@@ -142,23 +158,35 @@ def test_failure_route_ends_media_when_it_gives_up(router_with: Any, pvs: dict[s
 
 
 def test_cancelled_call_ends_media(router_with: Any) -> None:
-    router, ksr = router_with({"$avp(cc_hunt)": '["1002"]'}, {"tm.t_is_canceled": 1})
+    router, ksr = router_with({"$avp(cc_hunt)": "1002"}, {"tm.t_is_canceled": 1})
     router.ksr_failure_hunt(None)
     assert ksr.called("rtpengine.rtpengine_delete0") == [()]
     assert not ksr.called("tm.t_relay")
 
 
+IN_DIALOG = {"is_CANCEL": False, "siputils.has_totag": 1, "tmx.t_precheck_trans": -1,
+             "tm.t_check_trans": -1}
+
+
 def test_bye_in_dialog_deletes_media_and_relays(router_with: Any) -> None:
     pvs = {**TRUNK_INVITE, "$rm": "BYE", "$dlg_var(cid)": "c" * 32}
-    router, ksr = router_with(pvs, {"is_CANCEL": False, "siputils.has_totag": 1})
+    router, ksr = router_with(pvs, IN_DIALOG)
     router.ksr_request_route(None)
     assert ksr.called("rtpengine.rtpengine_delete0") == [()]
     assert ksr.called("tm.t_relay") == [()]
 
 
+def test_retransmitted_bye_is_absorbed_without_an_ng_round_trip(router_with: Any) -> None:
+    pvs = {**TRUNK_INVITE, "$rm": "BYE", "$dlg_var(cid)": "c" * 32}
+    router, ksr = router_with(pvs, {**IN_DIALOG, "tm.t_check_trans": 0})
+    router.ksr_request_route(None)
+    assert not ksr.called("rtpengine.rtpengine_delete0")
+    assert not ksr.called("tm.t_relay")
+
+
 def test_reinvite_reoffers_media_and_arms_the_answer(router_with: Any) -> None:
     pvs = {**TRUNK_INVITE, "$dlg_var(cid)": "c" * 32}
-    router, ksr = router_with(pvs, {"is_CANCEL": False, "siputils.has_totag": 1})
+    router, ksr = router_with(pvs, IN_DIALOG)
     router.ksr_request_route(None)
     assert ksr.called("rtpengine.rtpengine_offer")
     assert ksr.called("tm.t_on_reply") == [("ksr_reply_media",)]
