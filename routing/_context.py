@@ -7,14 +7,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
+    """An initial request (no To tag). The adapter reads only what decisions use:
+    each field costs a call into Kamailio on every request."""
+
     method: str
     source_ip: str
     ruri_user: str
     from_user: str
-    to_user: str
-    call_id: str
-    in_dialog: bool
     has_sdp: bool
-    # Present when the request already carries digest credentials (Authorization or
-    # Proxy-Authorization); the username they claim.
+    # REGISTER only (empty otherwise): the AOR being registered.
+    to_user: str = ""
+    # REGISTER only: the username claimed by digest credentials already present.
     auth_user: str | None = None

@@ -24,8 +24,7 @@ TABLE = RoutingTable.from_config(CONFIG)
 def request(**overrides: object) -> RequestContext:
     fields: dict[str, object] = {
         "method": "INVITE", "source_ip": "192.0.2.10", "ruri_user": "95598",
-        "from_user": "+8613912345678", "to_user": "95598", "call_id": "c1",
-        "in_dialog": False, "has_sdp": True, "auth_user": None,
+        "from_user": "+8613912345678", "to_user": "", "has_sdp": True, "auth_user": None,
     }
     fields.update(overrides)
     return RequestContext(**fields)  # type: ignore[arg-type]

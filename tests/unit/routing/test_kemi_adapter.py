@@ -58,8 +58,7 @@ TRUNK_INVITE = {
     "$fU": "+8613912345678", "$tU": "95598", "$ci": "call-1", "$fd": "192.0.2.10",
     "$au": None, "$ru": "sip:95598@proxy",
 }
-INITIAL = {"siputils.has_totag": -1, "tmx.t_precheck_trans": -1, "tm.t_check_trans": -1,
-           "is_CANCEL": False}
+INITIAL = {"siputils.has_totag": -1, "tmx.t_precheck_trans": -1, "tm.t_check_trans": -1}
 
 
 def test_trunk_invite_is_anchored_tagged_and_relayed(router_with: Any) -> None:
@@ -68,7 +67,7 @@ def test_trunk_invite_is_anchored_tagged_and_relayed(router_with: Any) -> None:
     names = ksr.names()
     # Anchored in rtpengine before relaying, never after.
     assert names.index("rtpengine.rtpengine_offer") < names.index("tm.t_relay")
-    headers = "".join(args[0] for args in ksr.called("hdr.append"))
+    (headers,) = (args[0] for args in ksr.called("hdr.append"))
     assert re.search(r"X-CC-Correlation-ID: [0-9a-f]{32}\r\n", headers)
     assert "X-CC-Category: billing\r\n" in headers and "X-CC-Dialled: 95598\r\n" in headers
     assert ksr.called("textops.remove_hf_re") == [("^X-CC-",)]
@@ -76,7 +75,7 @@ def test_trunk_invite_is_anchored_tagged_and_relayed(router_with: Any) -> None:
     assert ksr.called("tm.t_set_fr") == [(1500, 0)]
     assert ksr.called("tm.t_on_failure") == [("ksr_failure_hunt",)]
     assert ksr.pvs["$avp(cc_hunt)"] == "1002"
-    assert ksr.pvs["$dlg_var(cid)"] == ksr.pvs["$avp(cc_cid)"]
+    assert headers.startswith(f"X-CC-Correlation-ID: {ksr.pvs['$dlg_var(cid)']}\r\n")
 
 
 def test_dead_rtpengine_gives_503_and_no_relay(router_with: Any) -> None:
@@ -137,7 +136,7 @@ def test_register_wrong_password_is_403_missing_credentials_are_challenged(
 
 
 def test_failure_route_hunts_to_next_registered_agent(router_with: Any) -> None:
-    pvs = {"$avp(cc_cid)": "c" * 32, "$avp(cc_hunt)": "1002", "$T_reply_code": 408}
+    pvs = {"$dlg_var(cid)": "c" * 32, "$avp(cc_hunt)": "1002", "$T_reply_code": 408}
     router, ksr = router_with(pvs, {"tm.t_is_canceled": -1})
     router.ksr_failure_hunt(None)
     assert ksr.pvs["$ru"] == "sip:1002@huaan.test"
@@ -164,7 +163,7 @@ def test_cancelled_call_ends_media(router_with: Any) -> None:
     assert not ksr.called("tm.t_relay")
 
 
-IN_DIALOG = {"is_CANCEL": False, "siputils.has_totag": 1, "tmx.t_precheck_trans": -1,
+IN_DIALOG = {"siputils.has_totag": 1, "tmx.t_precheck_trans": -1,
              "tm.t_check_trans": -1}
 
 
@@ -199,3 +198,10 @@ def test_reply_with_sdp_is_answered_in_rtpengine(router_with: Any) -> None:
     router, ksr = router_with({"$rs": 180}, {"sdpops.sdp_content": -1})
     router.ksr_reply_media(None)
     assert not ksr.called("rtpengine.rtpengine_answer")
+
+
+def test_cancel_of_a_known_transaction_ends_media_and_is_relayed(router_with: Any) -> None:
+    router, ksr = router_with({**TRUNK_INVITE, "$rm": "CANCEL"}, {"tm.t_check_trans": 1})
+    router.ksr_request_route(None)
+    assert ksr.called("rtpengine.rtpengine_delete0") == [()]
+    assert ksr.called("tm.t_relay") == [()]
