@@ -16,6 +16,8 @@ from typing import Any
 
 import fastbencode
 
+from rtpengine._bencode import BencodeError, bdecode
+
 
 class NgError(Exception):
     """rtpengine answered with result=error, or did not answer in time."""
@@ -33,10 +35,7 @@ def _to_wire(value: Any) -> Any:
 
 def _from_wire(value: Any) -> Any:
     if isinstance(value, bytes):
-        try:
-            return value.decode()
-        except UnicodeDecodeError:
-            return value
+        return value.decode(errors="replace")
     if isinstance(value, dict):
         return {_from_wire(k): _from_wire(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -80,10 +79,12 @@ class NgClient:
                 got_cookie, _, payload = data.partition(b" ")
                 if got_cookie == cookie:  # drop late replies to earlier, timed-out requests
                     break
-        except (TimeoutError, ConnectionRefusedError, OSError) as exc:
+            reply = _from_wire(bdecode(payload))
+        except (OSError, BencodeError) as exc:
             self.close()
             raise NgError(f"rtpengine {self.address} {command!r}: {exc}") from exc
-        reply: dict[str, Any] = _from_wire(fastbencode.bdecode(payload))
+        if not isinstance(reply, dict):
+            raise NgError(f"rtpengine {command!r}: reply is not a dictionary")
         if reply.get("result") == "error":
             raise NgError(f"rtpengine {command!r}: {reply.get('error-reason', 'error')}")
         return reply

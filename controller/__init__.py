@@ -1,0 +1,29 @@
+"""The call controller: a B2BUA on Sippy that drives rtpengine over ng.
+
+Run it with `python -m controller --sip HOST:PORT --rtpengine HOST:PORT --agents ...`.
+"""
+
+from controller._app import ControllerConfig, main, parse_agents, run
+from controller._call import Call, CallState, InvalidTransitionError, Leg, LegRole, LegState
+from controller._commands import Commands
+from controller._media import MediaError, MediaServer, RtpengineNg
+from controller._service import CallService, UnknownCallError
+
+__all__ = [
+    "Call",
+    "CallService",
+    "CallState",
+    "Commands",
+    "ControllerConfig",
+    "InvalidTransitionError",
+    "Leg",
+    "LegRole",
+    "LegState",
+    "MediaError",
+    "MediaServer",
+    "RtpengineNg",
+    "UnknownCallError",
+    "main",
+    "parse_agents",
+    "run",
+]

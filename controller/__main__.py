@@ -1,0 +1,5 @@
+import sys
+
+from controller._app import main
+
+sys.exit(main())

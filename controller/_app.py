@@ -1,0 +1,122 @@
+"""Wiring: config, the Sippy adapter, rtpengine, the service, the control socket, the loop."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sippy.Core.EventDispatcher import ED2
+
+from controller import _sippy_fixes
+from controller._commands import Commands
+from controller._control import ControlServer
+from controller._media import RtpengineNg
+from controller._service import CallService
+from controller._sip import SippyLegs, SippyTimers
+
+log = logging.getLogger("controller")
+
+
+def split_hostport(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def parse_agents(value: str) -> dict[str, tuple[str, int]]:
+    agents: dict[str, tuple[str, int]] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        agent, sep, address = item.partition("=")
+        if not sep or not agent:
+            raise ValueError(f"expected AGENT=HOST:PORT, got {item!r}")
+        agents[agent] = split_hostport(address)
+    return agents
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    sip: tuple[str, int]
+    rtpengine: tuple[str, int]
+    control: tuple[str, int] = ("127.0.0.1", 0)
+    agents: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    park: tuple[str, int] = ("127.0.0.1", 9)
+    ring_timeout_s: float = 15.0
+    ng_timeout_s: float = 0.5
+    dead_linger_s: float = 32.0
+
+
+def parse_args(argv: Sequence[str]) -> ControllerConfig:
+    parser = argparse.ArgumentParser(prog="python -m controller",
+                                     description="Huaan call controller (B2BUA on Sippy)")
+    parser.add_argument("--sip", required=True, help="HOST:PORT to take SIP on (UDP)")
+    parser.add_argument("--rtpengine", required=True, help="rtpengine ng HOST:PORT")
+    parser.add_argument("--control", default="127.0.0.1:0",
+                        help="HOST:PORT of the line-based control socket (0: any free port)")
+    parser.add_argument("--agents", default="", help="AGENT=HOST:PORT,... reachable agents")
+    parser.add_argument("--park", default="127.0.0.1:9",
+                        help="discard address rtpengine sends a parked caller's audio to")
+    parser.add_argument("--ring-timeout", type=float, default=15.0)
+    parser.add_argument("--ng-timeout", type=float, default=0.5)
+    parser.add_argument("--dead-linger", type=float, default=32.0,
+                        help="seconds a finished dialog absorbs retransmissions")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return ControllerConfig(
+        sip=split_hostport(args.sip), rtpengine=split_hostport(args.rtpengine),
+        control=split_hostport(args.control), agents=parse_agents(args.agents),
+        park=split_hostport(args.park), ring_timeout_s=args.ring_timeout,
+        ng_timeout_s=args.ng_timeout, dead_linger_s=args.dead_linger,
+    )
+
+
+def run(config: ControllerConfig) -> int:
+    """Run the controller until SIGTERM/SIGINT; Sippy's loop is the main loop."""
+    _sippy_fixes.claim_event_loop()
+    sip = SippyLegs(*config.sip, dead_linger_s=config.dead_linger_s)
+    media = RtpengineNg(*config.rtpengine, timeout=config.ng_timeout_s)
+    service = CallService(sip, media, SippyTimers(), agents=config.agents,
+                          park_address=config.park, ring_timeout_s=config.ring_timeout_s)
+    commands = Commands(service, media, sip.status)
+    try:
+        sip.start(service)
+    except _sippy_fixes.PortInUseError as exc:
+        log.error("%s; is another controller running?", exc)
+        return 2
+
+    def on_loop(request: Mapping[str, Any]) -> dict[str, Any]:
+        reply: dict[str, Any] = ED2.callFromThreadSync(commands.execute, request)
+        return reply
+
+    control = ControlServer(*config.control, on_loop)
+    control.start()
+
+    def stop(*_: object) -> None:
+        ED2.breakLoop(0)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        ED2.regSignal(signum, stop)
+    host, port = control.address
+    log.info("ready sip=%s:%s control=%s:%s rtpengine=%s:%s agents=%s", *config.sip, host,
+             port, *config.rtpengine, ",".join(sorted(config.agents)) or "-")
+    print(f"READY sip={config.sip[0]}:{config.sip[1]} control={host}:{port}", flush=True)
+    try:
+        ED2.loop()
+    finally:
+        for cid in list(service.calls):
+            service.hangup(cid)
+        control.stop()
+        sip.stop()
+        media.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(parse_args(sys.argv[1:] if argv is None else argv))

@@ -1,0 +1,84 @@
+"""The command layer: a transport-neutral request dict in, a reply dict out.
+
+Transports (the line-based control socket now, gRPC for the ACD later) parse
+their wire format into `{"cmd": ..., ...}` and hand it to `Commands.execute` on
+the event-loop thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from controller._call import InvalidTransitionError
+from controller._media import MediaError, MediaServer
+from controller._service import CallService, UnknownCallError
+
+
+class CommandError(Exception):
+    """A malformed command (unknown name, missing argument)."""
+
+
+def _arg(request: Mapping[str, Any], name: str) -> str:
+    value = request.get(name)
+    if not isinstance(value, str) or not value:
+        raise CommandError(f"missing argument {name!r}")
+    return value
+
+
+class Commands:
+    def __init__(self, service: CallService, media: MediaServer,
+                 sip_status: Callable[[], Mapping[str, int]]) -> None:
+        self.service = service
+        self.media = media
+        self.sip_status = sip_status
+
+    def execute(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return {"ok": True, "result": self._dispatch(request)}
+        except (CommandError, InvalidTransitionError, ValueError, MediaError) as exc:
+            return {"ok": False, "error": str(exc)}
+        except UnknownCallError as exc:
+            return {"ok": False, "error": f"no such call {exc.args[0]}"}
+
+    def _dispatch(self, request: Mapping[str, Any]) -> Any:
+        handler = self._handlers.get(str(request.get("cmd")))
+        if handler is None:
+            raise CommandError(f"unknown command {request.get('cmd')!r}")
+        return handler(request)
+
+    @property
+    def _handlers(self) -> dict[str, Callable[[Mapping[str, Any]], Any]]:
+        service = self.service
+        return {
+            "ping": lambda r: "pong",
+            "calls": lambda r: service.describe_calls(),
+            "call": lambda r: service.describe_call(_arg(r, "cid")),
+            "status": lambda r: self._status(),
+            "answer": lambda r: service.answer(_arg(r, "cid")),
+            "play": lambda r: service.play(_arg(r, "cid"), _arg(r, "file")),
+            "stop_media": lambda r: service.stop_media(_arg(r, "cid")),
+            "connect": self._connect,
+            "release": lambda r: service.release(_arg(r, "cid")),
+            "hangup": lambda r: service.hangup(_arg(r, "cid")),
+        }
+
+    def _status(self) -> dict[str, int]:
+        try:
+            sessions = len(self.media.list_calls())
+        except MediaError:
+            sessions = -1
+        return {"calls": len(self.service.calls), "media_sessions": sessions,
+                **self.sip_status()}
+
+    def _connect(self, request: Mapping[str, Any]) -> Any:
+        agents = request.get("agents")
+        if isinstance(agents, str):
+            agents = [a for a in agents.split(",") if a]
+        if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
+            raise CommandError("connect needs 'agents': a list of agent ids")
+        timeout = request.get("ring_timeout_s")
+        if timeout is not None and not isinstance(timeout, int | float):
+            raise CommandError("ring_timeout_s must be a number")
+        return self.service.connect(_arg(request, "cid"), agents,
+                                    None if timeout is None else float(timeout))

@@ -1,0 +1,73 @@
+"""The rtpengine adapter: offer/answer/play/delete over ng, one rtpengine call per call.
+
+Session design (docs/call-control.md): the rtpengine call-id is the controller's
+correlation ID; each SIP leg is one rtpengine monologue tagged with the leg's id,
+and a "park" monologue stands in for the far side while no agent is connected.
+Re-pointing media (bridge, release, later transfer) is an offer/answer between the
+caller's tag and the new peer's tag inside the same rtpengine call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from rtpengine import NgClient, NgError
+
+# Keep SDP plain: loopback/LAN addresses as given, no ICE toward SIP phones.
+_SDP_FLAGS: dict[str, Any] = {
+    "flags": ["trust-address"],
+    "replace": ["origin", "session-connection"],
+    "ICE": "remove",
+}
+
+
+class MediaError(Exception):
+    """rtpengine refused a command or did not answer in time."""
+
+
+class MediaServer(Protocol):
+    def offer(self, call_id: str, from_tag: str, to_tag: str | None, sdp: str) -> str: ...
+    def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str) -> str: ...
+    def play(self, call_id: str, tag: str, file: str) -> None: ...
+    def stop_media(self, call_id: str, tag: str) -> None: ...
+    def delete(self, call_id: str) -> None: ...
+    def list_calls(self) -> list[str]: ...
+
+
+class RtpengineNg:
+    """The controller's media commands over rtpengine.NgClient. Event-loop thread only."""
+
+    def __init__(self, host: str, port: int, *, timeout: float = 0.5) -> None:
+        self._ng = NgClient(host, port, timeout=timeout)
+
+    def close(self) -> None:
+        self._ng.close()
+
+    def request(self, command: str, **params: Any) -> dict[str, Any]:
+        try:
+            return self._ng.request(command, **params)
+        except NgError as exc:
+            raise MediaError(str(exc)) from exc
+
+    def offer(self, call_id: str, from_tag: str, to_tag: str | None, sdp: str) -> str:
+        params: dict[str, Any] = {"call-id": call_id, "from-tag": from_tag, "sdp": sdp}
+        if to_tag is not None:
+            params["to-tag"] = to_tag
+        return str(self.request("offer", **params, **_SDP_FLAGS)["sdp"])
+
+    def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str) -> str:
+        reply = self.request("answer", **{"call-id": call_id, "from-tag": from_tag,
+                                          "to-tag": to_tag, "sdp": sdp}, **_SDP_FLAGS)
+        return str(reply["sdp"])
+
+    def play(self, call_id: str, tag: str, file: str) -> None:
+        self.request("play media", **{"call-id": call_id, "from-tag": tag, "file": file})
+
+    def stop_media(self, call_id: str, tag: str) -> None:
+        self.request("stop media", **{"call-id": call_id, "from-tag": tag})
+
+    def delete(self, call_id: str) -> None:
+        self.request("delete", **{"call-id": call_id})
+
+    def list_calls(self) -> list[str]:
+        return self._ng.list_calls(limit=100_000)

@@ -1,0 +1,59 @@
+"""Just enough SDP reading for call control: where media goes and in which direction."""
+
+from __future__ import annotations
+
+import re
+
+_MIRROR = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly",
+           "inactive": "inactive"}
+
+
+def media_endpoint(sdp: str) -> tuple[str, int] | None:
+    """The first audio stream's (address, port): session c= unless the m= section has one."""
+    session_c = re.search(r"^c=IN IP[46] (\S+)", sdp, re.M)
+    media = re.search(r"^m=audio (\d+)[^\r\n]*(.*?)(?=^m=|\Z)", sdp, re.M | re.S)
+    if media is None:
+        return None
+    media_c = re.search(r"^c=IN IP[46] (\S+)", media.group(2), re.M)
+    address = media_c or session_c
+    if address is None:
+        return None
+    return address.group(1), int(media.group(1))
+
+
+def direction(sdp: str) -> str:
+    found = re.findall(r"^a=(sendrecv|sendonly|recvonly|inactive)\s*$", sdp, re.M)
+    return found[-1] if found else "sendrecv"
+
+
+def mirror(direction_: str) -> str:
+    return _MIRROR.get(direction_, "sendrecv")
+
+
+def same_media(a: str | None, b: str | None) -> bool:
+    """True when both describe the same address, port and direction (o= line ignored)."""
+    if a is None or b is None:
+        return a is b
+    return media_endpoint(a) == media_endpoint(b) and direction(a) == direction(b)
+
+
+def park_answer(offer: str, address: str, port: int, version: int = 1) -> str:
+    """An answer for a far side that takes the offerer's audio and sends none.
+
+    It points at a discard port and repeats the offer's first audio formats, with
+    the mirrored direction, so it is a valid answer to `offer` whatever its codecs.
+    """
+    family = "IP6" if ":" in address else "IP4"
+    media = re.search(r"^m=audio \d+ (\S+) ([^\r\n]*)", offer, re.M)
+    proto, formats = (media.group(1), media.group(2).split()) if media else ("RTP/AVP", ["0"])
+    lines = []
+    for line in offer.splitlines():
+        attribute = re.match(r"a=(?:rtpmap|fmtp):(\d+) ", line)
+        if attribute is not None and attribute.group(1) in formats:
+            lines.append(line)
+    body = [
+        "v=0", f"o=park 1 {version} IN {family} {address}", "s=-",
+        f"c=IN {family} {address}", "t=0 0", f"m=audio {port} {proto} {' '.join(formats)}",
+        *lines, f"a={mirror(direction(offer))}",
+    ]
+    return "\r\n".join(body) + "\r\n"

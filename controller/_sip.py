@@ -1,0 +1,251 @@
+"""The Sippy adapter: one Sippy `UA` per leg, SIP events in, leg actions out.
+
+Runs on Sippy's event loop (ED2), which must be the process's main loop: only
+there does a cross-thread call wake it at once (0.1 ms); from another thread it
+waits for the next 10 ms tick (docs/call-control.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sippy.CCEvents import (
+    CCEventConnect,
+    CCEventDisconnect,
+    CCEventFail,
+    CCEventRedirect,
+    CCEventRing,
+    CCEventTry,
+    CCEventUpdate,
+)
+from sippy.MsgBody import MsgBody
+from sippy.SipAddress import SipAddress
+from sippy.SipCallId import SipCallId
+from sippy.SipConf import SipConf
+from sippy.SipContact import SipContact
+from sippy.SipGenericHF import SipGenericHF
+from sippy.SipHeader import SipHeader
+from sippy.SipURL import SipURL
+from sippy.Time.Timeout import Timeout
+from sippy.UA import UA
+
+from controller import _sippy_fixes
+
+log = logging.getLogger("controller.sip")
+CORRELATION_HEADER = "X-CC-Correlation-ID"
+
+
+class SipEvents(Protocol):
+    def incoming(self, header_cid: str | None, sdp: str | None, caller: str | None,
+                 dialled: str | None) -> tuple[str, str]: ...
+    def ringing(self, cid: str, leg_id: str) -> None: ...
+    def answered(self, cid: str, leg_id: str, sdp: str | None) -> None: ...
+    def failed(self, cid: str, leg_id: str, code: int, reason: str = "") -> None: ...
+    def ended(self, cid: str, leg_id: str) -> None: ...
+    def reinvite(self, cid: str, leg_id: str, sdp: str | None) -> None: ...
+
+
+class _CorrelationHF(SipGenericHF):  # type: ignore[misc]
+    """Sippy lower-cases unknown header names; keep the spelling our parties match."""
+
+    hf_names = (CORRELATION_HEADER.lower(),)
+
+    def getCanName(self, name: str, compact: bool = False) -> str:
+        return CORRELATION_HEADER
+
+
+class _SipMessageLog:
+    """Sippy's `_sip_logger`: SIP messages to our log at DEBUG, tagged with the call's cid."""
+
+    def __init__(self, cid_of: Callable[[str], str | None]) -> None:
+        self._cid_of = cid_of
+
+    def write(self, *args: Any, **kwargs: Any) -> None:
+        if not log.isEnabledFor(logging.DEBUG):
+            return
+        text = "".join(str(a) for a in args)
+        found = re.search(r"^(?:Call-ID|i):\s*(\S+)", text, re.M | re.I)
+        cid = self._cid_of(found.group(1)) if found else None
+        log.debug("cid=%s %s", cid or "-", text.rstrip())
+
+    def shutdown(self) -> None:
+        return None
+
+
+class _Timer:
+    def __init__(self, delay_s: float, callback: Callable[[], None]) -> None:
+        self._timeout = Timeout(callback, delay_s)
+
+    def cancel(self) -> None:
+        self._timeout.cancel()
+
+
+class SippyTimers:
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> _Timer:
+        return _Timer(delay_s, callback)
+
+
+def _body_text(body: Any) -> str | None:
+    return None if body is None else str(body)
+
+
+class SippyLegs:
+    """Implements the service's `SipLegs` port on Sippy; feeds its events to `SipEvents`."""
+
+    def __init__(self, host: str, port: int, *, dead_linger_s: float = 32.0,
+                 user_agent: str = "Huaan call controller") -> None:
+        self.host = host
+        self.port = port
+        self.dead_linger_s = dead_linger_s
+        self.user_agent = user_agent
+        self.events: SipEvents | None = None
+        self._uas: dict[tuple[str, str], Any] = {}
+        self._refs: dict[int, tuple[str, str]] = {}
+        self._header_cid: dict[int, str | None] = {}
+        self._server_side: set[int] = set()
+        self._live: dict[int, Any] = {}
+        self._sip_call_ids: dict[str, str] = {}
+        self._tm: Any = None
+        self.global_config: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------- life
+    def start(self, events: SipEvents) -> None:
+        """Bind the SIP port (refusing a taken one) and start taking requests."""
+        self.events = events
+        _sippy_fixes.apply()
+        _sippy_fixes.probe_bind(self.host, self.port)
+        SipConf.my_uaname = self.user_agent
+        self.global_config = {
+            "_sip_address": self.host,
+            "_sip_port": self.port,
+            "_sip_logger": _SipMessageLog(self._sip_call_ids.get),
+        }
+        self._tm = _sippy_fixes.FixedSipTransactionManager(self.global_config,
+                                                          self._recv_request)
+        self.global_config["_sip_tm"] = self._tm
+
+    def stop(self) -> None:
+        if self._tm is not None:
+            self._tm.l4r.shutdown()
+            self._tm = None
+
+    def status(self) -> dict[str, int]:
+        consumers = 0 if self._tm is None else len(self._tm.req_consumers)
+        return {"dialogs": len(self._live), "sip_consumers": consumers}
+
+    # ----------------------------------------------------------- inbound
+    def _recv_request(self, req: Any, sip_t: Any) -> Any:
+        if req.getHFBody("to").getTag() is not None:
+            return (req.genResponse(481, "Call Leg/Transaction Does Not Exist"), None, None)
+        method = req.getMethod()
+        if method == "INVITE":
+            ua = self._new_ua()
+            headers = req.getHFs(CORRELATION_HEADER.lower())
+            self._header_cid[id(ua)] = str(headers[0].getBody()).strip() if headers else None
+            self._server_side.add(id(ua))
+            self._sip_call_ids[str(req.getHFBody("call-id"))] = "-"
+            return ua.recvRequest(req, sip_t)
+        if method == "OPTIONS":
+            return (req.genResponse(200, "OK"), None, None)
+        return (req.genResponse(501, "Not Implemented"), None, None)
+
+    def _new_ua(self, **kwargs: Any) -> Any:
+        ua = UA(self.global_config, event_cb=self._on_event, dead_cbs=(self._on_dead,),
+                **kwargs)
+        ua.godead_timeout = self.dead_linger_s
+        # Sippy's default Contact carries the display name "Anonymous"; sipp's [next_url]
+        # then sends in-dialog requests to "Anonymous <sip:...>". A bare URI avoids that.
+        url = SipURL(host=SipConf.my_address, port=SipConf.my_port,
+                     transport=SipConf.my_transport)
+        ua.lContact = SipContact(address=SipAddress(url=url, hadbrace=True))
+        self._live[id(ua)] = ua
+        return ua
+
+    def _bind(self, ua: Any, cid: str, leg_id: str, sip_call_id: str) -> None:
+        self._uas[(cid, leg_id)] = ua
+        self._refs[id(ua)] = (cid, leg_id)
+        self._sip_call_ids[sip_call_id] = cid
+
+    def _on_dead(self, ua: Any) -> None:
+        key = id(ua)
+        self._live.pop(key, None)
+        self._server_side.discard(key)
+        self._header_cid.pop(key, None)
+        ref = self._refs.pop(key, None)
+        if ref is not None and self._uas.get(ref) is ua:
+            del self._uas[ref]
+        if ua.cId is not None:
+            self._sip_call_ids.pop(str(ua.cId), None)
+
+    def _on_event(self, event: Any, ua: Any) -> None:
+        events = self.events
+        assert events is not None
+        ref = self._refs.get(id(ua))
+        if ref is None:
+            if isinstance(event, CCEventTry):
+                sip_call_id, caller, dialled, body = event.getData()[:4]
+                cid, leg_id = events.incoming(self._header_cid.get(id(ua)), _body_text(body),
+                                              caller, dialled)
+                self._bind(ua, cid, leg_id, str(sip_call_id))
+            return
+        cid, leg_id = ref
+        if isinstance(event, CCEventRing):
+            events.ringing(cid, leg_id)
+        elif isinstance(event, CCEventConnect):
+            code, _, body = event.getData()
+            if code != "ACK":  # an ACK (to a 200 we sent) carries nothing new here
+                events.answered(cid, leg_id, _body_text(body))
+        elif isinstance(event, CCEventUpdate):
+            events.reinvite(cid, leg_id, _body_text(event.getData()))
+        elif isinstance(event, CCEventFail | CCEventRedirect):
+            data = event.getData()
+            code, reason = (data[0], data[1]) if isinstance(data, tuple) else (500, "")
+            events.failed(cid, leg_id, int(code), str(reason))
+        elif isinstance(event, CCEventDisconnect):
+            events.ended(cid, leg_id)
+
+    # ---------------------------------------------------------- leg actions
+    def _ua(self, cid: str, leg_id: str) -> Any:
+        return self._uas.get((cid, leg_id))
+
+    def answer(self, cid: str, leg_id: str, sdp: str) -> None:
+        ua = self._ua(cid, leg_id)
+        if ua is not None:
+            ua.recvEvent(CCEventConnect((200, "OK", MsgBody(sdp))))
+
+    def originate(self, cid: str, leg_id: str, *, address: tuple[str, int], user: str,
+                  sdp: str, caller: str | None) -> None:
+        header = SipHeader(name=CORRELATION_HEADER, body=_CorrelationHF(cid))
+        ua = self._new_ua(nh_address=address, extra_headers=[header])
+        sip_call_id = f"{cid}-{leg_id}"
+        self._bind(ua, cid, leg_id, sip_call_id)
+        ua.recvEvent(CCEventTry((SipCallId(sip_call_id), caller or "controller", user,
+                                 MsgBody(sdp), None, None)))
+
+    def update(self, cid: str, leg_id: str, sdp: str) -> None:
+        ua = self._ua(cid, leg_id)
+        if ua is not None:
+            ua.recvEvent(CCEventUpdate(MsgBody(sdp)))
+
+    def answer_update(self, cid: str, leg_id: str, sdp: str) -> None:
+        ua = self._ua(cid, leg_id)
+        if ua is not None:
+            ua.recvEvent(CCEventConnect((200, "OK", MsgBody(sdp))))
+
+    def reject_update(self, cid: str, leg_id: str, code: int, reason: str) -> None:
+        ua = self._ua(cid, leg_id)
+        if ua is not None:
+            ua.recvEvent(CCEventFail((code, reason)))
+
+    def hangup(self, cid: str, leg_id: str) -> None:
+        """BYE when connected; CANCEL while our INVITE rings; 480 to an unanswered INVITE."""
+        ua = self._ua(cid, leg_id)
+        if ua is None or ua.isDead():
+            return
+        if id(ua) in self._server_side and not ua.isConnected():
+            ua.recvEvent(CCEventFail((480, "Temporarily Unavailable")))
+        else:
+            ua.recvEvent(CCEventDisconnect())
