@@ -137,6 +137,63 @@ class Account(_Strict):
     skills: dict[str, int] = {}
 
 
+QueueName = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")]
+Strategy = Literal["longest_idle", "fewest_calls", "round_robin", "skill_level_first", "ring_all"]
+
+
+class QueueSpec(_Strict):
+    """One ACD queue (R-CORE-3/4). Timers in milliseconds, like every timer here."""
+
+    name: QueueName
+    skills: dict[str, Annotated[int, Field(ge=1)]] = {}  # skill -> minimum level
+    strategy: Strategy = "longest_idle"
+    ring_timeout_ms: int = Field(20_000, ge=100)  # R-AG-3: then the next idle agent
+    max_wait_ms: int | None = Field(None, ge=100)  # overflow after this long; needs an overflow
+    overflow_queue: QueueName | None = None
+    overflow_target: Category | None = None  # outside the ACD, e.g. voicemail
+    wrap_up_ms: int = Field(0, ge=0)
+    max_no_answers: int = Field(3, ge=0)  # then the agent goes not ready; 0 = never
+    honour_priority: bool = True
+
+    @model_validator(mode="after")
+    def _overflow(self) -> QueueSpec:
+        if self.overflow_queue is not None and self.overflow_target is not None:
+            raise ValueError("set overflow_queue or overflow_target, not both")
+        if self.max_wait_ms is not None and self.overflow_queue is None \
+                and self.overflow_target is None:
+            raise ValueError("max_wait_ms needs an overflow_queue or overflow_target")
+        return self
+
+
+class AcdSection(_Strict):
+    """The ACD service (acdsvc): where a replica listens and the core's ranges and leases."""
+
+    listen: HostPort = "127.0.0.1:50051"
+    # What other replicas dial to reach this one; defaults to listen.
+    advertise: HostPort | None = None
+    # managed: `callcenter up` starts one replica; otherwise replicas run elsewhere.
+    managed: bool = True
+    seat_range: tuple[int, int] = (1, 9999)
+    employee_id_range: tuple[int, int] = (1, 999_999)
+    lease_ms: int = Field(30_000, ge=100)  # an agent session not renewed this long is logged out
+    direct_ring_timeout_ms: int = Field(20_000, ge=100)  # internal calls, transfers to an agent
+    # The leader's Redis lease: a dead leader is replaced after at most this long.
+    leader_lease_ms: int = Field(2_000, ge=300, le=60_000)
+    redis_prefix: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.:{}\-]{1,64}$")] = "acd:"
+    events_stream: str = "cc:events"
+    # The ACD writes call.ended for calls it ends; turn off once the controller does.
+    emit_call_ended: bool = True
+    workers: int = Field(64, ge=4, le=1024)  # gRPC threads; each open stream holds one
+
+    @model_validator(mode="after")
+    def _ranges(self) -> AcdSection:
+        for name in ("seat_range", "employee_id_range"):
+            lo, hi = getattr(self, name)
+            if lo < 0 or lo > hi:
+                raise ValueError(f"{name} must be [low, high] with 0 <= low <= high")
+        return self
+
+
 class CallCenterConfig(_Strict):
     version: Literal[1]
     node: NodeConfig = NodeConfig()
@@ -150,6 +207,8 @@ class CallCenterConfig(_Strict):
     accounts: list[Account] = []
     # Accounts may live in a separate file (kept out of version control); merged with accounts.
     accounts_file: str | None = None
+    queues: list[QueueSpec] = []
+    acd: AcdSection | None = None
 
     @model_validator(mode="after")
     def _references(self) -> CallCenterConfig:
@@ -163,7 +222,23 @@ class CallCenterConfig(_Strict):
         dupes = sorted({n for n in numbers if numbers.count(n) > 1})
         if dupes:
             raise ValueError(f"numbers listed twice: {', '.join(dupes)}")
+        self._check_queues()
         return self
+
+    def _check_queues(self) -> None:
+        by_name = {q.name: q for q in self.queues}
+        if len(by_name) != len(self.queues):
+            raise ValueError("queues: a queue name is listed twice")
+        for q in self.queues:
+            if q.overflow_queue is not None and q.overflow_queue not in by_name:
+                raise ValueError(f"queue {q.name}: overflow_queue {q.overflow_queue!r} "
+                                 "does not exist")
+            seen, nxt = [q.name], q.overflow_queue
+            while nxt is not None:
+                if nxt in seen:
+                    raise ValueError(f"overflow loop: {' -> '.join([*seen, nxt])}")
+                seen.append(nxt)
+                nxt = by_name[nxt].overflow_queue
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -6,11 +6,13 @@ import json
 import secrets
 import string
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from acdsvc._health import health_ping
 from callcenter import _process
 from callcenter._config import CallCenterConfig
 from callcenter._health import ng_ping, redis_ping, sip_options_ping, split_hostport
@@ -62,7 +64,11 @@ def render_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
 
 
 def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
-    """The daemons to run, in start order (Kamailio last: it pings rtpengine at start)."""
+    """The daemons to run, in start order (Kamailio last: it pings rtpengine at start).
+
+    The ACD replica (when the config has an `acd:` section) starts after Redis,
+    which holds its state, and before Kamailio, which asks it for agents.
+    """
     daemons: list[Daemon] = []
     if config.redis.managed:
         host, port = split_hostport(config.redis.listen)
@@ -95,6 +101,16 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
             ]),
             probe,
             f"rtpengine ng {ng}",
+        ))
+    if config.acd is not None and config.acd.managed:
+        acd_listen = config.acd.listen
+        daemons.append(Daemon(
+            _process.ProcessSpec("acd", [
+                sys.executable, "-m", "acdsvc", "--config", str(layout.runtime_config),
+                "--listen", acd_listen,
+            ], env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}),
+            lambda: health_ping(acd_listen, timeout=0.3),
+            f"acd grpc {acd_listen}",
         ))
     daemons.append(Daemon(
         _process.ProcessSpec(

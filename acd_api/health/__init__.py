@@ -1,0 +1,1 @@
+"""The standard grpc.health.v1 protocol, generated under acd_api to avoid clashing with grpc."""

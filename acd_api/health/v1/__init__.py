@@ -1,0 +1,1 @@
+"""grpc.health.v1: generated from proto/grpc/health/v1/health.proto."""

@@ -1,0 +1,56 @@
+"""`python -m acdsvc --config FILE [--listen HOST:PORT]`: run one ACD replica.
+
+Run as many as you like against the same Redis: one leads, the others forward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import signal
+import sys
+import threading
+
+from acd import ConfigError as AcdConfigError
+from callcenter._config import ConfigError, load_config
+
+from ._replica import Replica, ReplicaError
+from ._settings import settings_from_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m acdsvc", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True,
+                        help="the callcenter YAML (or the runtime.json `callcenter up` writes)")
+    parser.add_argument("--listen", help="HOST:PORT to serve on (default: acd.listen)")
+    parser.add_argument("--advertise", help="HOST:PORT other replicas dial (default: --listen)")
+    parser.add_argument("--node", help="replica name in events and logs")
+    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--verify-commits", action="store_true",
+                        help="test aid: re-read the state after every commit and compare")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = settings_from_config(load_config(args.config), listen=args.listen,
+                                        advertise=args.advertise, node=args.node)
+        replica = Replica(settings, verify_commits=args.verify_commits).start()
+    except (ConfigError, AcdConfigError, ReplicaError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # The state is long-lived and large (1,000s of records): keep it out of the
+    # collector's way, so full collections do not pause every command.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    replica.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

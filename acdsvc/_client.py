@@ -1,0 +1,207 @@
+"""A typed client for acd.v1 that fails over between replicas.
+
+Retries UNAVAILABLE and DEADLINE_EXCEEDED on the next replica until `retry_for`
+runs out. A retried command may already have been carried out (its reply was
+lost with a dying replica), so callers see, for example, CALL_EXISTS on a
+retried Enqueue or UNKNOWN_CALL on a retried Hangup; `Reply.retried` tells them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, cast
+
+import grpc
+from google.protobuf.message import Message
+
+from acd_api.v1 import acd_pb2 as pb
+from acd_api.v1 import acd_pb2_grpc
+
+__all__ = ["LAST_COMMIT_HEADER", "RETRYABLE", "AcdClient", "ActionFeed"]
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=Message)
+LAST_COMMIT_HEADER = "acd-last-commit"
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+class AcdClient:
+    def __init__(self, addresses: Sequence[str] | str, *, timeout: float = 2.0,
+                 retry_for: float = 15.0) -> None:
+        self.addresses = [addresses] if isinstance(addresses, str) else list(addresses)
+        if not self.addresses:
+            raise ValueError("need at least one replica address")
+        self.timeout = timeout
+        self.retry_for = retry_for
+        self._channels = [grpc.insecure_channel(a) for a in self.addresses]
+        self._stubs: list[Any] = [acd_pb2_grpc.AcdServiceStub(c) for c in self._channels]
+        self._current = 0
+        self._lock = threading.Lock()
+        self.retries = 0  # how many calls were retried (a counter for tests and benchmarks)
+
+    def close(self) -> None:
+        for channel in self._channels:
+            channel.close()
+
+    def __enter__(self) -> AcdClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def stub(self) -> Any:
+        """The generated stub of the replica in use (no failover)."""
+        return self._stubs[self._current]
+
+    def rotate(self, failed: int) -> None:
+        with self._lock:
+            if self._current == failed:
+                self._current = (failed + 1) % len(self._stubs)
+
+    def call(self, method: str, request: Message, reply_type: type[M]) -> M:
+        deadline = time.monotonic() + self.retry_for
+        attempt = 0
+        while True:
+            index = self._current
+            try:
+                reply = getattr(self._stubs[index], method)(request, timeout=self.timeout)
+                return cast(M, reply)
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE or time.monotonic() > deadline:
+                    raise
+                attempt += 1
+                self.retries += 1
+                self.rotate(index)
+                time.sleep(min(0.02 * attempt, 0.3))  # back-off between retries
+
+    # One typed method per RPC.
+    def login(self, r: pb.LoginRequest) -> pb.LoginResponse:
+        return self.call("Login", r, pb.LoginResponse)
+
+    def logout(self, r: pb.LogoutRequest) -> pb.LogoutResponse:
+        return self.call("Logout", r, pb.LogoutResponse)
+
+    def heartbeat(self, r: pb.HeartbeatRequest) -> pb.HeartbeatResponse:
+        return self.call("Heartbeat", r, pb.HeartbeatResponse)
+
+    def set_busy(self, r: pb.SetBusyRequest) -> pb.SetBusyResponse:
+        return self.call("SetBusy", r, pb.SetBusyResponse)
+
+    def set_idle(self, r: pb.SetIdleRequest) -> pb.SetIdleResponse:
+        return self.call("SetIdle", r, pb.SetIdleResponse)
+
+    def force_logout(self, r: pb.ForceLogoutRequest) -> pb.ForceLogoutResponse:
+        return self.call("ForceLogout", r, pb.ForceLogoutResponse)
+
+    def force_busy(self, r: pb.ForceBusyRequest) -> pb.ForceBusyResponse:
+        return self.call("ForceBusy", r, pb.ForceBusyResponse)
+
+    def force_idle(self, r: pb.ForceIdleRequest) -> pb.ForceIdleResponse:
+        return self.call("ForceIdle", r, pb.ForceIdleResponse)
+
+    def set_phone_presence(self, r: pb.SetPhonePresenceRequest) -> pb.SetPhonePresenceResponse:
+        return self.call("SetPhonePresence", r, pb.SetPhonePresenceResponse)
+
+    def enqueue(self, r: pb.EnqueueRequest) -> pb.EnqueueResponse:
+        return self.call("Enqueue", r, pb.EnqueueResponse)
+
+    def answered(self, r: pb.AnsweredRequest) -> pb.AnsweredResponse:
+        return self.call("Answered", r, pb.AnsweredResponse)
+
+    def no_answer(self, r: pb.NoAnswerRequest) -> pb.NoAnswerResponse:
+        return self.call("NoAnswer", r, pb.NoAnswerResponse)
+
+    def hangup(self, r: pb.HangupRequest) -> pb.HangupResponse:
+        return self.call("Hangup", r, pb.HangupResponse)
+
+    def abandon(self, r: pb.AbandonRequest) -> pb.AbandonResponse:
+        return self.call("Abandon", r, pb.AbandonResponse)
+
+    def transfer_to_queue(self, r: pb.TransferToQueueRequest) -> pb.TransferToQueueResponse:
+        return self.call("TransferToQueue", r, pb.TransferToQueueResponse)
+
+    def transfer_to_agent(self, r: pb.TransferToAgentRequest) -> pb.TransferToAgentResponse:
+        return self.call("TransferToAgent", r, pb.TransferToAgentResponse)
+
+    def reserve_for_internal_call(self, r: pb.ReserveForInternalCallRequest
+                                  ) -> pb.ReserveForInternalCallResponse:
+        return self.call("ReserveForInternalCall", r, pb.ReserveForInternalCallResponse)
+
+    def reconcile(self, r: pb.ReconcileRequest) -> pb.ReconcileResponse:
+        return self.call("Reconcile", r, pb.ReconcileResponse)
+
+    def get_snapshot(self) -> pb.Snapshot:
+        return self.call("GetSnapshot", pb.GetSnapshotRequest(), pb.GetSnapshotResponse).snapshot
+
+    def watch_snapshot(self, max_interval: float = 2.0) -> Iterator[pb.WatchSnapshotResponse]:
+        """The raw stream from the replica in use; `.cancel()` it when done."""
+        stream: Iterator[pb.WatchSnapshotResponse] = self.stub.WatchSnapshot(
+            pb.WatchSnapshotRequest(max_interval_seconds=max_interval))
+        return stream
+
+    def actions(self, on_action: Callable[[pb.Action], None], *, employee_id: int = 0
+                ) -> ActionFeed:
+        return ActionFeed(self, on_action, employee_id=employee_id).start()
+
+
+class ActionFeed:
+    """Delivers WatchActions to a callback on its own thread; reconnects to any replica
+    and resumes after the last commit it saw, so no action is missed or repeated."""
+
+    def __init__(self, client: AcdClient, on_action: Callable[[pb.Action], None], *,
+                 employee_id: int = 0) -> None:
+        self._client = client
+        self._on_action = on_action
+        self._employee_id = employee_id
+        self._stop = threading.Event()
+        self._subscribed = threading.Event()
+        self._call: Any = None
+        self.last_commit = ""
+        self.reconnects = 0
+        self._thread = threading.Thread(target=self._run, name="acd-actions", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> ActionFeed:
+        self._thread.start()
+        if not self._subscribed.wait(timeout):
+            raise TimeoutError("WatchActions did not connect")
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        call = self._call
+        if call is not None:
+            call.cancel()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            index = self._client._current
+            request = pb.WatchActionsRequest(after_commit=self.last_commit,
+                                             employee_id=self._employee_id)
+            try:
+                self._call = self._client._stubs[index].WatchActions(request)
+                # The server sends headers once it has subscribed, naming the newest commit:
+                # the resume point if this stream breaks before any action arrives.
+                headers = dict(self._call.initial_metadata() or ())
+                if LAST_COMMIT_HEADER not in headers:
+                    raise ConnectionError("WatchActions ended before subscribing")
+                if not self.last_commit:
+                    self.last_commit = str(headers[LAST_COMMIT_HEADER])
+                self._subscribed.set()
+                for reply in self._call:
+                    self.last_commit = reply.action.commit_id
+                    self._on_action(reply.action)
+            except (grpc.RpcError, ConnectionError):
+                if self._stop.is_set():
+                    return
+            except Exception:
+                log.exception("action handler failed")
+            if self._stop.is_set():
+                return
+            self.reconnects += 1
+            self._client.rotate(index)
+            self._stop.wait(0.1)

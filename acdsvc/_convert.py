@@ -1,0 +1,111 @@
+"""Between the core's Python values and the acd.v1 messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from acd import Action, CancelRing, ErrorCode, Offer, Refusal, Route, Undelivered
+from acd_api.v1 import acd_pb2 as pb
+
+__all__ = [
+    "AUTH_FAILED",
+    "action_from_dict",
+    "action_to_proto",
+    "error_to_proto",
+    "role_name",
+    "snapshot_to_proto",
+]
+
+AUTH_FAILED = pb.ERROR_CODE_AUTH_FAILED
+_ROLES = {pb.ROLE_AGENT: "agent", pb.ROLE_SUPERVISOR: "supervisor"}
+_ROLE_ENUM = {name: value for value, name in _ROLES.items()}
+_STATES = {
+    "logged_out": pb.AGENT_STATE_LOGGED_OUT,
+    "idle": pb.AGENT_STATE_IDLE,
+    "reserved": pb.AGENT_STATE_RESERVED,
+    "talking": pb.AGENT_STATE_TALKING,
+    "wrap_up": pb.AGENT_STATE_WRAP_UP,
+    "busy": pb.AGENT_STATE_BUSY,
+}
+
+
+# Same names by design; a unit test checks that every core code has its proto value.
+_CODES: dict[ErrorCode, pb.ErrorCode] = {
+    code: getattr(pb, f"ERROR_CODE_{code.value}") for code in ErrorCode
+}
+
+
+def code_to_proto(code: ErrorCode) -> pb.ErrorCode:
+    return _CODES[code]
+
+
+def error_to_proto(refusal: Refusal | None) -> pb.Error | None:
+    if refusal is None:
+        return None
+    return pb.Error(code=code_to_proto(refusal.code), message=refusal.message)
+
+
+def role_name(role: pb.Role) -> str:
+    """The core's role name; "" for ROLE_UNSPECIFIED, which the core refuses (ROLE_INVALID)."""
+    return _ROLES.get(role, "")
+
+
+def action_from_dict(data: Mapping[str, Any]) -> Action:
+    """An action as stored in the commit stream (`Action.to_dict()`)."""
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    kind = data["kind"]
+    if kind == "offer":
+        return Offer(**fields)
+    if kind == "cancel_ring":
+        return CancelRing(**fields)
+    if kind == "route":
+        return Route(**fields)
+    if kind == "undelivered":
+        return Undelivered(**fields)
+    raise ValueError(f"unknown action kind {kind!r}")
+
+
+def action_to_proto(action: Action, commit_id: str) -> pb.Action:
+    if isinstance(action, Offer):
+        return pb.Action(commit_id=commit_id, offer=pb.Offer(
+            call_id=action.call_id, employee_id=action.agent, seat=action.seat,
+            caller=action.caller, category=action.category, queue=action.queue or "",
+            ring_timeout_seconds=action.ring_timeout))
+    if isinstance(action, CancelRing):
+        return pb.Action(commit_id=commit_id, cancel_ring=pb.CancelRing(
+            call_id=action.call_id, employee_id=action.agent, seat=action.seat,
+            reason=action.reason))
+    if isinstance(action, Route):
+        return pb.Action(commit_id=commit_id, route=pb.Route(
+            call_id=action.call_id, target=action.target, reason=action.reason))
+    return pb.Action(commit_id=commit_id, undelivered=pb.Undelivered(
+        call_id=action.call_id, reason=action.reason))
+
+
+def actions_to_proto(actions: Iterable[Action], commit_id: str) -> list[pb.Action]:
+    return [action_to_proto(a, commit_id) for a in actions]
+
+
+def snapshot_to_proto(snapshot: Mapping[str, Any], node: str) -> pb.Snapshot:
+    return pb.Snapshot(
+        ts=snapshot["ts"],
+        node=node,
+        agents=[
+            pb.AgentView(
+                employee_id=a["employee_id"], username=a["username"], seat=a["seat"],
+                role=_ROLE_ENUM.get(a["role"], pb.ROLE_UNSPECIFIED),
+                state=_STATES.get(a["state"], pb.AGENT_STATE_UNSPECIFIED),
+                reason=a["reason"] or "", call_id=a["call"] or "",
+                time_in_state_seconds=a["time_in_state"], calls=a["calls"],
+                pending=a["pending"] or "", phone_ok=a["phone_ok"])
+            for a in snapshot["agents"]
+        ],
+        queues=[
+            pb.QueueView(
+                name=q["name"], waiting=q["waiting"], longest_wait_seconds=q["longest_wait"],
+                ringing=q["ringing"], talking=q["talking"],
+                agents_logged_in=q["agents_logged_in"], agents_idle=q["agents_idle"])
+            for q in snapshot["queues"]
+        ],
+    )

@@ -1,0 +1,85 @@
+"""The core's events as call event log entries (docs/events.md, schema version 1).
+
+The core's event kinds are richer than the log's schema, so this maps them:
+
+| core | event log |
+|---|---|
+| agent.state | agent.state (`state`/`previous` are the core's state names) |
+| call.queued, call.ringing, call.no_answer, call.answered, call.overflow | same kind |
+| call.transferred | call.transferred, mode `blind` |
+| call.abandoned | call.ended, cause `ABANDONED`, side `caller` |
+| call.ended | call.ended, cause = the core's reason, side from the Hangup request |
+| agent.pending | not logged (no such kind); the agent.state at the call's end records it |
+
+call.ended is written only when `emit_call_ended` is on (the call controller,
+which sees the last leg go, takes this over once it exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import eventlog
+from acd import Action, Event, Offer
+
+__all__ = ["to_log_events"]
+
+
+def _s(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def to_log_events(
+    events: Iterable[Event],
+    actions: Iterable[Action],
+    *,
+    agent: Callable[[int], Mapping[str, Any] | None],
+    call: Callable[[str], Mapping[str, Any] | None],
+    node: str,
+    side: str = "system",
+    emit_call_ended: bool = True,
+) -> list[eventlog.Event]:
+    """Map one command's events; `agent`/`call` look up records in the state after it."""
+    seats = {(a.call_id, a.agent): a.seat for a in actions if isinstance(a, Offer)}
+    out: list[eventlog.Event] = []
+    for e in events:
+        kind = e["kind"]
+        ts = float(e["ts"] or 0.0)
+        cid = _s(e.get("call"))
+
+        def new(log_kind: str, _ts: float = ts, _cid: str = cid, **data: str) -> eventlog.Event:
+            return eventlog.Event.new(log_kind, correlation_id=_cid, node=node, ts=_ts, **data)
+
+        if kind == "agent.state":
+            out.append(new(eventlog.AGENT_STATE, agent=_s(e["agent"]), seat=_s(e["seat"]),
+                           state=_s(e["to"]), previous=_s(e["from"]), reason=_s(e["reason"])))
+        elif kind == "call.queued":
+            out.append(new(eventlog.CALL_QUEUED, queue=_s(e["queue"]),
+                           priority=_s(e["priority"])))
+        elif kind == "call.ringing":
+            eid = int(e["agent"] or 0)
+            record = call(cid)
+            attempt = len(record["tried"]) + 1 if record is not None else 1
+            out.append(new(eventlog.CALL_RINGING, agent=str(eid),
+                           seat=_s(seats.get((cid, eid))), leg_id="", attempt=str(attempt)))
+        elif kind == "call.no_answer":
+            out.append(new(eventlog.CALL_NO_ANSWER, agent=_s(e["agent"]), leg_id=""))
+        elif kind == "call.answered":
+            who = agent(int(e["agent"] or 0))
+            out.append(new(eventlog.CALL_ANSWERED, agent=_s(e["agent"]),
+                           seat=_s(who["seat"] if who else None), leg_id=""))
+        elif kind == "call.overflow":
+            out.append(new(eventlog.CALL_OVERFLOW, from_queue=_s(e["queue"]),
+                           to=_s(e["target"])))
+        elif kind == "call.transferred":
+            to_agent = e.get("to_agent")
+            out.append(new(eventlog.CALL_TRANSFERRED, from_agent=_s(e["agent"]),
+                           to_kind="agent" if to_agent is not None else "queue",
+                           to=_s(to_agent if to_agent is not None else e.get("to_queue")),
+                           mode="blind"))
+        elif kind == "call.abandoned" and emit_call_ended:
+            out.append(new(eventlog.CALL_ENDED, cause="ABANDONED", side="caller"))
+        elif kind == "call.ended" and emit_call_ended:
+            out.append(new(eventlog.CALL_ENDED, cause=_s(e.get("reason")), side=side))
+    return out

@@ -1,0 +1,135 @@
+"""Every replica tails the commit stream: actions go to its WatchActions streams, and
+each commit wakes its WatchSnapshot streams. So a controller or dashboard may
+connect to any replica, and a resuming watcher replays from Redis."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+
+import redis
+
+from acd_api.v1 import acd_pb2 as pb
+
+from ._convert import action_from_dict, action_to_proto
+from ._store import StateStore
+
+__all__ = ["Fanout", "Subscription", "stream_id"]
+
+log = logging.getLogger(__name__)
+_QUEUE_LIMIT = 10_000
+
+
+def stream_id(value: str) -> tuple[int, int]:
+    """A Redis stream id as a comparable pair; malformed ids sort first."""
+    ms, _, seq = value.partition("-")
+    try:
+        return int(ms), int(seq or 0)
+    except ValueError:
+        return (0, 0)
+
+
+def _wanted(action: pb.Action, employee_id: int) -> bool:
+    if not employee_id:
+        return True
+    which = action.WhichOneof("kind")
+    if which == "offer":
+        return action.offer.employee_id == employee_id
+    if which == "cancel_ring":
+        return action.cancel_ring.employee_id == employee_id
+    return False
+
+
+@dataclass(eq=False)
+class Subscription:
+    employee_id: int
+    queue: queue.Queue[pb.Action | None] = field(default_factory=lambda: queue.Queue(_QUEUE_LIMIT))
+    overflowed: bool = False
+
+    def offer(self, action: pb.Action) -> None:
+        if self.overflowed or not _wanted(action, self.employee_id):
+            return
+        try:
+            self.queue.put_nowait(action)
+        except queue.Full:
+            # A watcher this far behind is cut off; it resumes from its last commit_id.
+            self.overflowed = True
+            self.queue.put(None)
+
+
+class Fanout:
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self._subs: set[Subscription] = set()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self.version = 0  # commits seen; WatchSnapshot waits for it to move
+        self.last_commit = "0-0"  # the newest commit id read from the stream
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="acd-fanout", daemon=True)
+
+    def start(self) -> None:
+        self.last_commit = self._store.last_commit_id()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._changed:
+            self._changed.notify_all()
+        self._thread.join(timeout=5)
+
+    def subscribe(self, employee_id: int = 0) -> tuple[Subscription, str]:
+        """A new subscription, and the last commit before it: it gets every later one."""
+        sub = Subscription(employee_id)
+        with self._lock:
+            self._subs.add(sub)
+            return sub, self.last_commit
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            self._subs.discard(sub)
+
+    def replay(self, after: str, employee_id: int) -> tuple[list[pb.Action], str]:
+        """Actions committed after `after`, and the last commit id read."""
+        out: list[pb.Action] = []
+        last = after
+        while True:
+            entries = self._store.commits_between(last)
+            if not entries:
+                return out, last
+            for commit_id, actions in entries:
+                out += [a for a in (action_to_proto(action_from_dict(d), commit_id)
+                                    for d in actions) if _wanted(a, employee_id)]
+                last = commit_id
+
+    def wait_change(self, seen: int, timeout: float) -> int:
+        """Block until a commit after version `seen` (or timeout / stop); the new version."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.version != seen or self._stop.is_set(), timeout)
+            return self.version
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                entries = self._store.read_commits(self.last_commit, block_ms=500)
+            except redis.RedisError as exc:
+                log.warning("commit stream: %s", exc)
+                self._stop.wait(0.2)
+                continue
+            if not entries:
+                continue
+            # Under the lock, so subscribe() sees last_commit and the delivered set agree.
+            with self._lock:
+                for commit_id, actions in entries:
+                    if self._subs:  # nobody watching: skip building messages
+                        protos = [action_to_proto(action_from_dict(d), commit_id)
+                                  for d in actions]
+                        for sub in self._subs:
+                            for action in protos:
+                                sub.offer(action)
+                    self.last_commit = commit_id
+            with self._changed:
+                self.version += len(entries)
+                self._changed.notify_all()

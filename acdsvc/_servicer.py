@@ -1,0 +1,368 @@
+"""The acd.v1 gRPC servicer: requests in, the core's commands through the engine, replies out.
+
+On the leader a request runs locally; on a follower it is forwarded. Refusals
+come back in the response's `error` (code + message); gRPC status codes are
+kept for "retry elsewhere" conditions (UNAVAILABLE) and protocol misuse.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+
+from acd import Account, Acd, ErrorCode, Refusal, Result
+from acd_api.v1 import acd_pb2 as pb
+from acd_api.v1 import acd_pb2_grpc
+from identity import verify_password
+
+from ._client import LAST_COMMIT_HEADER
+from ._convert import (
+    AUTH_FAILED,
+    actions_to_proto,
+    error_to_proto,
+    role_name,
+    snapshot_to_proto,
+)
+from ._engine import Engine, NotLeader, Outcome, StoreUnavailable
+from ._fanout import Fanout, stream_id
+from ._forward import Forwarder, NoLeader
+from ._settings import Settings
+
+__all__ = ["AcdServicer"]
+
+R = TypeVar("R")
+_SIDES = {pb.HANGUP_SIDE_CALLER: "caller", pb.HANGUP_SIDE_AGENT: "agent"}
+_MAX_PUSH_INTERVAL = 2.0
+_COALESCE = 0.1  # after a change, wait this long so a burst of commits makes one push
+
+
+def _refusal(code: ErrorCode, message: str) -> Result:
+    return Result(error=Refusal(code, message))
+
+
+class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        fanout: Fanout,
+        forwarder: Forwarder,
+        stopping: threading.Event,
+    ) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._fanout = fanout
+        self._forwarder = forwarder
+        self._stopping = stopping
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _serve(self, method: str, request: Any, context: Any, local: Callable[[Any], R]) -> R:
+        if self._engine.is_leader:
+            try:
+                return local(request)
+            except NotLeader:
+                pass  # lost the lease before committing: nothing happened; forward it
+            except StoreUnavailable as exc:
+                context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        forwarded: R = self._forwarder.call(method, request, context)
+        return forwarded
+
+    def _run(self, command: Callable[[Acd], Result], **touch: Any) -> Outcome:
+        return self._engine.execute(command, **touch)
+
+    def _authenticated(self, username: str, password: str) -> Account | Refusal:
+        """The account if the password matches its argon2 hash (checked outside the lock)."""
+        entry = self._settings.accounts.get(username)
+        if entry is None or not verify_password(entry.password_hash, password):
+            return Refusal(ErrorCode.PERMISSION_DENIED, "unknown account or wrong password")
+        # An admin without a numeric employee ID still acts as an admin.
+        return entry.account or Account(username, -1, entry.roles, {})
+
+    # ------------------------------------------------------------------ agent commands
+
+    def Login(self, request: pb.LoginRequest, context: Any) -> pb.LoginResponse:
+        return self._serve("Login", request, context, self._login)
+
+    def _login(self, req: pb.LoginRequest) -> pb.LoginResponse:
+        entry = self._settings.accounts.get(req.username)
+        if entry is None or not verify_password(entry.password_hash, req.password):
+            return pb.LoginResponse(error=pb.Error(
+                code=AUTH_FAILED, message="unknown account or wrong password"))
+        account = entry.account
+        if account is None:
+            return pb.LoginResponse(error=pb.Error(
+                code=pb.ERROR_CODE_EMPLOYEE_ID_MISMATCH,
+                message=f"account {req.username!r} has no numeric employee ID"))
+        skills = {k: int(v) for k, v in req.skills.items()} or None
+        out = self._run(lambda acd: acd.login(
+            account, seat=req.seat, employee_id=req.employee_id, role=role_name(req.role),
+            skills=skills, ready=not req.start_busy))
+        return pb.LoginResponse(error=error_to_proto(out.result.error),
+                                session_id=out.result.session_id or "",
+                                lease_seconds=self._settings.acd.lease_seconds)
+
+    def Logout(self, request: pb.LogoutRequest, context: Any) -> pb.LogoutResponse:
+        def local(req: pb.LogoutRequest) -> pb.LogoutResponse:
+            out = self._run(lambda acd: acd.logout(req.employee_id, req.session_id))
+            return pb.LogoutResponse(error=error_to_proto(out.result.error),
+                                     deferred=out.result.deferred,
+                                     actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("Logout", request, context, local)
+
+    def Heartbeat(self, request: pb.HeartbeatRequest, context: Any) -> pb.HeartbeatResponse:
+        def local(req: pb.HeartbeatRequest) -> pb.HeartbeatResponse:
+            out = self._run(lambda acd: acd.heartbeat(req.employee_id, req.session_id),
+                            agents=[req.employee_id])
+            return pb.HeartbeatResponse(error=error_to_proto(out.result.error),
+                                        lease_seconds=self._settings.acd.lease_seconds)
+        return self._serve("Heartbeat", request, context, local)
+
+    def SetBusy(self, request: pb.SetBusyRequest, context: Any) -> pb.SetBusyResponse:
+        def local(req: pb.SetBusyRequest) -> pb.SetBusyResponse:
+            out = self._run(lambda acd: acd.go_busy(req.employee_id, req.reason, req.session_id))
+            return pb.SetBusyResponse(error=error_to_proto(out.result.error))
+        return self._serve("SetBusy", request, context, local)
+
+    def SetIdle(self, request: pb.SetIdleRequest, context: Any) -> pb.SetIdleResponse:
+        def local(req: pb.SetIdleRequest) -> pb.SetIdleResponse:
+            out = self._run(lambda acd: acd.go_idle(req.employee_id, req.session_id))
+            return pb.SetIdleResponse(error=error_to_proto(out.result.error),
+                                      actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("SetIdle", request, context, local)
+
+    def SetPhonePresence(self, request: pb.SetPhonePresenceRequest, context: Any
+                         ) -> pb.SetPhonePresenceResponse:
+        def local(req: pb.SetPhonePresenceRequest) -> pb.SetPhonePresenceResponse:
+            out = self._run(lambda acd: acd.phone_presence(req.employee_id,
+                                                           reachable=req.reachable),
+                            agents=[req.employee_id])
+            return pb.SetPhonePresenceResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("SetPhonePresence", request, context, local)
+
+    # ------------------------------------------------------------------ supervisor commands
+
+    def _supervise(self, actor: pb.Actor, command: Callable[[Acd, Account], Result]) -> Outcome:
+        """R-SUP-3: run `command` as the actor, or refuse with PERMISSION_DENIED."""
+        which = actor.WhichOneof("identity")
+        if which == "admin":
+            who = self._authenticated(actor.admin.username, actor.admin.password)
+            if isinstance(who, Refusal):
+                return Outcome(Result(error=who))
+            admin = who
+            return self._run(lambda acd: command(acd, admin))
+        if which == "desk":
+            desk = actor.desk
+
+            def as_desk(acd: Acd) -> Result:
+                record = acd.agent(desk.employee_id)
+                if record is None or record["session"] != desk.session_id:
+                    return _refusal(ErrorCode.PERMISSION_DENIED,
+                                    f"employee {desk.employee_id} has no such session")
+                entry = self._settings.accounts.get(record["username"])
+                if entry is None or entry.account is None:
+                    return _refusal(ErrorCode.PERMISSION_DENIED, "the desk's account is gone")
+                return command(acd, entry.account)  # the core checks the supervisor role
+
+            return self._run(as_desk)
+        return Outcome(_refusal(ErrorCode.PERMISSION_DENIED, "a supervisor command needs an actor"))
+
+    def ForceLogout(self, request: pb.ForceLogoutRequest, context: Any
+                    ) -> pb.ForceLogoutResponse:
+        def local(req: pb.ForceLogoutRequest) -> pb.ForceLogoutResponse:
+            out = self._supervise(req.actor, lambda acd, who: acd.force_logout(
+                who, req.employee_id))
+            return pb.ForceLogoutResponse(
+                error=error_to_proto(out.result.error), deferred=out.result.deferred,
+                actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("ForceLogout", request, context, local)
+
+    def ForceBusy(self, request: pb.ForceBusyRequest, context: Any) -> pb.ForceBusyResponse:
+        def local(req: pb.ForceBusyRequest) -> pb.ForceBusyResponse:
+            out = self._supervise(req.actor, lambda acd, who: acd.force_busy(
+                who, req.employee_id, req.reason or "SUPERVISOR"))
+            return pb.ForceBusyResponse(
+                error=error_to_proto(out.result.error), deferred=out.result.deferred,
+                actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("ForceBusy", request, context, local)
+
+    def ForceIdle(self, request: pb.ForceIdleRequest, context: Any) -> pb.ForceIdleResponse:
+        def local(req: pb.ForceIdleRequest) -> pb.ForceIdleResponse:
+            out = self._supervise(req.actor, lambda acd, who: acd.force_idle(
+                who, req.employee_id))
+            return pb.ForceIdleResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("ForceIdle", request, context, local)
+
+    # ------------------------------------------------------------------ call commands
+
+    def Enqueue(self, request: pb.EnqueueRequest, context: Any) -> pb.EnqueueResponse:
+        def local(req: pb.EnqueueRequest) -> pb.EnqueueResponse:
+            out = self._run(lambda acd: acd.enqueue(
+                req.call_id, req.queue, caller=req.caller, category=req.category,
+                priority=req.priority))
+            return pb.EnqueueResponse(error=error_to_proto(out.result.error),
+                                      actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("Enqueue", request, context, local)
+
+    def Answered(self, request: pb.AnsweredRequest, context: Any) -> pb.AnsweredResponse:
+        def command(acd: Acd, call_id: str, employee_id: int) -> Result:
+            # Idempotent for the agent who answered: a client that retries after a
+            # fail-over (its first attempt committed, the reply lost) must not be told
+            # CALL_ALREADY_ANSWERED, or it would never hang up and strand the agent.
+            record = acd.call(call_id)
+            if record is not None and record["state"] == "talking" \
+                    and record["agent"] == employee_id:
+                return Result()
+            return acd.answered(call_id, employee_id)
+
+        def local(req: pb.AnsweredRequest) -> pb.AnsweredResponse:
+            out = self._run(lambda acd: command(acd, req.call_id, req.employee_id))
+            return pb.AnsweredResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("Answered", request, context, local)
+
+    def NoAnswer(self, request: pb.NoAnswerRequest, context: Any) -> pb.NoAnswerResponse:
+        def local(req: pb.NoAnswerRequest) -> pb.NoAnswerResponse:
+            out = self._run(lambda acd: acd.no_answer(req.call_id, req.employee_id))
+            return pb.NoAnswerResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("NoAnswer", request, context, local)
+
+    def Hangup(self, request: pb.HangupRequest, context: Any) -> pb.HangupResponse:
+        def local(req: pb.HangupRequest) -> pb.HangupResponse:
+            out = self._run(lambda acd: acd.hangup(req.call_id),
+                            side=_SIDES.get(req.side, "system"))
+            return pb.HangupResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("Hangup", request, context, local)
+
+    def Abandon(self, request: pb.AbandonRequest, context: Any) -> pb.AbandonResponse:
+        def command(acd: Acd, call_id: str) -> Result:
+            record = acd.call(call_id)
+            if record is not None and record["state"] == "talking":
+                return _refusal(ErrorCode.CALL_ALREADY_ANSWERED,
+                                f"call {call_id!r} was answered; use Hangup")
+            return acd.hangup(call_id)
+
+        def local(req: pb.AbandonRequest) -> pb.AbandonResponse:
+            out = self._run(lambda acd: command(acd, req.call_id), side="caller")
+            return pb.AbandonResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("Abandon", request, context, local)
+
+    def TransferToQueue(self, request: pb.TransferToQueueRequest, context: Any
+                        ) -> pb.TransferToQueueResponse:
+        def local(req: pb.TransferToQueueRequest) -> pb.TransferToQueueResponse:
+            priority = req.priority if req.HasField("priority") else None
+            out = self._run(lambda acd: acd.transfer(
+                req.call_id, to_queue=req.queue, front=not req.to_back, priority=priority))
+            return pb.TransferToQueueResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("TransferToQueue", request, context, local)
+
+    def TransferToAgent(self, request: pb.TransferToAgentRequest, context: Any
+                        ) -> pb.TransferToAgentResponse:
+        def local(req: pb.TransferToAgentRequest) -> pb.TransferToAgentResponse:
+            out = self._run(lambda acd: acd.transfer(req.call_id, to_agent=req.employee_id))
+            return pb.TransferToAgentResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("TransferToAgent", request, context, local)
+
+    def ReserveForInternalCall(self, request: pb.ReserveForInternalCallRequest, context: Any
+                               ) -> pb.ReserveForInternalCallResponse:
+        def local(req: pb.ReserveForInternalCallRequest) -> pb.ReserveForInternalCallResponse:
+            kind = "intercept" if req.kind == pb.CALL_KIND_INTERCEPT else "internal"
+            out = self._run(lambda acd: acd.reserve_for_internal_call(
+                req.employee_id, req.call_id, caller=req.caller, category=req.category,
+                kind=kind))
+            return pb.ReserveForInternalCallResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("ReserveForInternalCall", request, context, local)
+
+    def Reconcile(self, request: pb.ReconcileRequest, context: Any) -> pb.ReconcileResponse:
+        def local(req: pb.ReconcileRequest) -> pb.ReconcileResponse:
+            out = self._run(lambda acd: acd.reconcile(list(req.active_call_ids)))
+            return pb.ReconcileResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id))
+        return self._serve("Reconcile", request, context, local)
+
+    # ------------------------------------------------------------------ live view
+
+    def _local_snapshot(self, _req: object = None) -> pb.GetSnapshotResponse:
+        snapshot = self._engine.read(lambda acd: acd.snapshot())
+        return pb.GetSnapshotResponse(snapshot=snapshot_to_proto(snapshot, self._settings.node))
+
+    def GetSnapshot(self, request: pb.GetSnapshotRequest, context: Any
+                    ) -> pb.GetSnapshotResponse:
+        return self._serve("GetSnapshot", request, context, self._local_snapshot)
+
+    def _snapshot_anywhere(self) -> pb.Snapshot | None:
+        try:
+            if self._engine.is_leader:
+                return self._local_snapshot().snapshot
+            reply: pb.GetSnapshotResponse = self._forwarder.unary(
+                "GetSnapshot", pb.GetSnapshotRequest(), timeout=1.0)
+            return reply.snapshot
+        except (NotLeader, NoLeader, grpc.RpcError):
+            return None
+
+    def WatchSnapshot(self, request: pb.WatchSnapshotRequest, context: Any
+                      ) -> Iterator[pb.WatchSnapshotResponse]:
+        interval = request.max_interval_seconds
+        interval = _MAX_PUSH_INTERVAL if not 0 < interval < _MAX_PUSH_INTERVAL else interval
+        failures = 0
+        while context.is_active() and not self._stopping.is_set():
+            version = self._fanout.version
+            snapshot = self._snapshot_anywhere()
+            if snapshot is None:
+                failures += 1
+                if failures * 0.2 >= interval:  # no leader for a whole interval
+                    context.abort(grpc.StatusCode.UNAVAILABLE, "no ACD leader; reconnect")
+                self._stopping.wait(0.2)
+                continue
+            failures = 0
+            yield pb.WatchSnapshotResponse(snapshot=snapshot)
+            if self._fanout.wait_change(version, interval) != version:
+                self._stopping.wait(_COALESCE)
+
+    def WatchActions(self, request: pb.WatchActionsRequest, context: Any
+                     ) -> Iterator[pb.WatchActionsResponse]:
+        sub, last_commit = self._fanout.subscribe(request.employee_id)
+        try:
+            # Headers now: once the client has them, it is subscribed and misses nothing.
+            context.send_initial_metadata(((LAST_COMMIT_HEADER, last_commit),))
+            skip = (0, 0)
+            if request.after_commit:
+                replayed, last = self._fanout.replay(request.after_commit, request.employee_id)
+                for action in replayed:
+                    yield pb.WatchActionsResponse(action=action)
+                skip = stream_id(last)
+            while context.is_active() and not self._stopping.is_set():
+                try:
+                    item = sub.queue.get(timeout=0.25)
+                except queue.Empty:
+                    continue
+                if item is None:
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                  "watcher fell behind; resume with after_commit")
+                    return
+                if stream_id(item.commit_id) > skip:
+                    yield pb.WatchActionsResponse(action=item)
+        finally:
+            self._fanout.unsubscribe(sub)

@@ -1,0 +1,201 @@
+"""The shared state in Redis: the core's records, the leader lease, and atomic commits.
+
+Layout (prefix `acd:` by default):
+
+- `acd:agents`  hash employee_id -> agent record JSON (the core's `AgentRecord.to_dict`)
+- `acd:calls`   hash call_id -> call record JSON
+- `acd:meta`    JSON: the core's counters and strategy memory
+- `acd:epoch`   fencing token, incremented by every new leader
+- `acd:leader`  "node|address|epoch" with a TTL: the leader's lease
+- `acd:commits` stream, one entry per commit: the actions it produced (the change feed)
+
+A commit is one Lua script: it checks the fencing token, writes the changed
+records, appends the call events to the event log stream and the actions to the
+commit stream, all or nothing. A deposed leader's commit fails the check and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+__all__ = ["Change", "Fenced", "LeaderInfo", "StateStore"]
+
+_COMMIT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+local p = cjson.decode(ARGV[2])
+for id, rec in pairs(p.agents_set) do redis.call('HSET', KEYS[2], id, rec) end
+for _, id in ipairs(p.agents_del) do redis.call('HDEL', KEYS[2], id) end
+for id, rec in pairs(p.calls_set) do redis.call('HSET', KEYS[3], id, rec) end
+for _, id in ipairs(p.calls_del) do redis.call('HDEL', KEYS[3], id) end
+redis.call('SET', KEYS[4], p.meta)
+for _, fields in ipairs(p.events) do redis.call('XADD', KEYS[6], '*', unpack(fields)) end
+return redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*',
+                  'epoch', ARGV[1], 'actions', p.actions)
+"""
+
+_ACQUIRE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local epoch = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. epoch, 'PX', ARGV[2])
+return epoch
+"""
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Fenced(Exception):
+    """A newer leader exists: this replica's commit was refused and changed nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderInfo:
+    node: str
+    address: str
+    epoch: int
+    value: str  # the lease value, which renew/release must match
+
+
+@dataclass(slots=True)
+class Change:
+    """What one command changed: records to write or delete, and what it produced."""
+
+    agents: dict[int, str | None] = field(default_factory=dict)  # JSON, or None: delete
+    calls: dict[str, str | None] = field(default_factory=dict)
+    meta: str = "{}"
+    actions: list[dict[str, object]] = field(default_factory=list)
+    events: list[dict[str, str]] = field(default_factory=list)  # encoded event log entries
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class StateStore:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = "acd:",
+        events_stream: str = "cc:events",
+        commits_maxlen: int = 100_000,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.events_stream = events_stream
+        self.commits_maxlen = commits_maxlen
+        self.commits_key = f"{prefix}commits"
+        self._keys = [f"{prefix}epoch", f"{prefix}agents", f"{prefix}calls", f"{prefix}meta",
+                      self.commits_key, events_stream]
+        self._leader_key = f"{prefix}leader"
+        self._commit = client.register_script(_COMMIT)
+        self._acquire = client.register_script(_ACQUIRE)
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    # ------------------------------------------------------------------ state
+
+    def load(self) -> dict[str, Any] | None:
+        """The core's state as `Acd.to_dict()` data, or None if nothing was ever stored."""
+        pipe = self.client.pipeline(transaction=True)  # one consistent read
+        pipe.get(self._keys[3])
+        pipe.hvals(self._keys[1])
+        pipe.hvals(self._keys[2])
+        meta_raw, agents_raw, calls_raw = pipe.execute()
+        if meta_raw is None:
+            return None
+        meta: dict[str, Any] = json.loads(meta_raw)
+        meta["agents"] = [json.loads(raw) for raw in agents_raw]
+        meta["calls"] = [json.loads(raw) for raw in calls_raw]
+        return meta
+
+    def commit(self, epoch: int, change: Change) -> str:
+        """Apply `change` atomically if `epoch` is still current; return the commit's id."""
+        payload = {
+            "agents_set": {str(k): v for k, v in change.agents.items() if v is not None},
+            "agents_del": [str(k) for k, v in change.agents.items() if v is None],
+            "calls_set": {k: v for k, v in change.calls.items() if v is not None},
+            "calls_del": [k for k, v in change.calls.items() if v is None],
+            "meta": change.meta,
+            "actions": json.dumps(change.actions, separators=(",", ":")),
+            "events": [[x for kv in ev.items() for x in kv] for ev in change.events],
+        }
+        # cjson decodes an empty JSON object and array alike; both iterate as empty.
+        result = self._commit(
+            keys=self._keys,
+            args=[str(epoch), json.dumps(payload, separators=(",", ":")), self.commits_maxlen],
+        )
+        if result is None:
+            raise Fenced(f"epoch {epoch} is no longer current")
+        return _text(result)
+
+    def reset(self) -> None:
+        """Forget all ACD state (tests and `--reset`); the event log is left alone."""
+        self.client.delete(*self._keys[:5], self._leader_key)
+
+    # ------------------------------------------------------------------ leadership
+
+    def try_acquire(self, node: str, address: str, ttl_ms: int) -> LeaderInfo | None:
+        prefix = f"{node}|{address}"
+        epoch = self._acquire(keys=[self._leader_key, self._keys[0]], args=[prefix, ttl_ms])
+        if epoch is None:
+            return None
+        return LeaderInfo(node, address, int(epoch), f"{prefix}|{int(epoch)}")
+
+    def renew(self, lease: LeaderInfo, ttl_ms: int) -> bool:
+        return bool(self._renew(keys=[self._leader_key], args=[lease.value, ttl_ms]))
+
+    def release(self, lease: LeaderInfo) -> None:
+        self._release(keys=[self._leader_key], args=[lease.value])
+
+    def leader(self) -> LeaderInfo | None:
+        raw = self.client.get(self._leader_key)
+        if raw is None:
+            return None
+        value = _text(raw)
+        node, address, epoch = value.rsplit("|", 2) if value.count("|") >= 2 else ("", "", "0")
+        return LeaderInfo(node, address, int(epoch), value)
+
+    # ------------------------------------------------------------------ change feed
+
+    def read_commits(
+        self, after: str, *, block_ms: int, count: int = 500
+    ) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Commits after stream id `after` (blocking up to block_ms): (id, actions)."""
+        reply: Any = self.client.xread({self.commits_key: after}, count=count, block=block_ms)
+        return _entries(reply[0][1]) if reply else []
+
+    def commits_between(self, after: str, *, count: int = 1000
+                        ) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Commits after `after` (exclusive), oldest first, for resuming a watcher."""
+        raw: Any = self.client.xrange(self.commits_key, f"({after}", "+", count=count)
+        return _entries(raw)
+
+    def last_commit_id(self) -> str:
+        last: Any = self.client.xrevrange(self.commits_key, "+", "-", count=1)
+        return _text(last[0][0]) if last else "0-0"
+
+
+def _entries(raw: Sequence[tuple[object, Mapping[object, object]]]
+             ) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Stream entries as (id, actions); redis-py's reply types are too wide to be useful."""
+    out = []
+    for entry_id, fields in raw:
+        decoded = {_text(k): _text(v) for k, v in fields.items()}
+        out.append((_text(entry_id), json.loads(decoded.get("actions", "[]"))))
+    return out

@@ -1,0 +1,135 @@
+"""Live views and logs: WatchSnapshot, WatchActions (resumable) and the call event log."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+import redis
+
+import eventlog
+from acd_api.v1 import acd_pb2 as pb
+from acdsvc import AcdClient
+from tests.acd_service.conftest import ReplicaFactory, password_of
+from tests.support.waiting import wait_until
+
+OK = pb.ERROR_CODE_UNSPECIFIED
+
+
+def _login(client: AcdClient, eid: int, seat: int) -> str:
+    reply = client.login(pb.LoginRequest(username=f"a{eid}", password=password_of(f"a{eid}"),
+                                         seat=seat, employee_id=eid, role=pb.ROLE_AGENT))
+    assert reply.error.code == OK
+    return reply.session_id
+
+
+def test_watch_snapshot_pushes_changes_within_two_seconds(make_replica: ReplicaFactory) -> None:
+    leader = make_replica()
+    follower = make_replica()
+    client = AcdClient(leader.address)
+    watcher = AcdClient(follower.address)  # through a follower: forwarded snapshots
+    stream = watcher.watch_snapshot()
+    seen: list[tuple[float, pb.Snapshot]] = []
+    done = threading.Event()
+
+    def read() -> None:
+        try:
+            for reply in stream:
+                seen.append((time.monotonic(), reply.snapshot))
+                if done.is_set():
+                    return
+        except grpc.RpcError:
+            assert done.is_set()  # cancelled by the test, nothing else
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        wait_until(lambda: seen, timeout=3, what="first snapshot")
+        changed_at = time.monotonic()
+        _login(client, 1001, 1)
+        wait_until(lambda: any(s.agents for _, s in seen), timeout=2,
+                   what="the login in a pushed snapshot")
+        pushed_at = next(t for t, s in seen if s.agents)
+        assert pushed_at - changed_at < 2.0
+        # Without changes it still pushes at least every 2 s (time in state moves on).
+        count = len(seen)
+        wait_until(lambda: len(seen) > count, timeout=2.5, what="a periodic push")
+        snap = seen[-1][1]
+        assert snap.agents[0].state == pb.AGENT_STATE_IDLE
+        assert snap.agents[0].time_in_state_seconds > 0
+        (queue,) = snap.queues
+        assert (queue.name, queue.agents_logged_in, queue.agents_idle) == ("billing", 1, 1)
+    finally:
+        done.set()
+        stream.cancel()  # type: ignore[attr-defined]
+
+
+def test_queue_view_shows_waiting_calls_and_longest_wait(make_replica: ReplicaFactory) -> None:
+    client = AcdClient(make_replica().address)
+    session = _login(client, 1001, 1)
+    client.set_busy(pb.SetBusyRequest(employee_id=1001, session_id=session, reason="BREAK"))
+    for i in range(3):
+        client.enqueue(pb.EnqueueRequest(call_id=f"w{i}", queue="billing"))
+    wait_until(lambda: client.get_snapshot().queues[0].longest_wait_seconds > 0.05,
+               timeout=2, what="wait time to grow")
+    (queue,) = client.get_snapshot().queues
+    assert queue.waiting == 3 and queue.agents_idle == 0
+
+
+def test_watch_actions_resumes_after_a_commit_on_any_replica(make_replica: ReplicaFactory
+                                                             ) -> None:
+    leader = make_replica()
+    follower = make_replica()
+    client = AcdClient(leader.address)
+    got: list[pb.Action] = []
+    feed = AcdClient(follower.address).actions(got.append, employee_id=1001)
+    _login(client, 1001, 1)
+    _login(client, 1002, 2)
+    client.enqueue(pb.EnqueueRequest(call_id="c1", queue="billing"))
+    client.enqueue(pb.EnqueueRequest(call_id="c2", queue="billing"))
+    wait_until(lambda: got, timeout=2, what="an offer for 1001")
+    feed.close()
+    (first,) = got
+    assert first.offer.employee_id == 1001
+    # While nobody watches, 1001's call is abandoned; a resumed watcher still sees it.
+    client.abandon(pb.AbandonRequest(call_id=first.offer.call_id))
+    missed: list[pb.Action] = []
+    resumed = pb.WatchActionsRequest(after_commit=first.commit_id, employee_id=1001)
+    stream = AcdClient(leader.address).stub.WatchActions(resumed)
+    for reply in stream:
+        missed.append(reply.action)
+        break
+    stream.cancel()
+    assert missed[0].cancel_ring.call_id == first.offer.call_id
+
+
+def test_every_agent_and_call_event_reaches_the_event_log(make_replica: ReplicaFactory,
+                                                          r: redis.Redis) -> None:
+    client = AcdClient(make_replica().address)
+    _login(client, 1001, 7)
+    client.enqueue(pb.EnqueueRequest(call_id="corr-1", queue="billing", caller="1380000",
+                                     priority=2))
+    client.answered(pb.AnsweredRequest(call_id="corr-1", employee_id=1001))
+    client.hangup(pb.HangupRequest(call_id="corr-1", side=pb.HANGUP_SIDE_CALLER))
+    events = [d.event for d in eventlog.replay(r)]
+    kinds = [(e.kind, e.correlation_id) for e in events]
+    assert kinds == [
+        ("agent.state", ""),  # login: logged_out -> idle
+        ("call.queued", "corr-1"),
+        ("agent.state", "corr-1"),  # idle -> reserved
+        ("call.ringing", "corr-1"),
+        ("agent.state", "corr-1"),  # reserved -> talking
+        ("call.answered", "corr-1"),
+        ("agent.state", "corr-1"),  # talking -> idle (no wrap-up)
+        ("call.ended", "corr-1"),
+    ]
+    ringing = events[3]
+    assert (ringing["agent"], ringing["seat"], ringing["attempt"]) == ("1001", "7", "1")
+    assert events[1]["priority"] == "2"
+    assert events[5]["seat"] == "7"
+    assert (events[7]["cause"], events[7]["side"]) == ("HANGUP", "caller")
+    states = [(e["previous"], e["state"]) for e in events if e.kind == "agent.state"]
+    assert states == [("logged_out", "idle"), ("idle", "reserved"), ("reserved", "talking"),
+                      ("talking", "idle")]
+    assert {e.node for e in events} == {"r1"}
