@@ -85,8 +85,6 @@ class Timers(_Strict):
     transaction_timeout_ms: int = Field(5_000, ge=100)
     # fr_inv_timer: how long an INVITE may ring in total before 408.
     invite_timeout_ms: int = Field(120_000, ge=100)
-    wrapup_ms: int = Field(0, ge=0)
-    queue_max_wait_ms: int = Field(120_000, ge=0)
 
 
 class Trunk(_Strict):
