@@ -9,7 +9,18 @@ docs/analytics.md for the definitions.
 from ._builder import CdrBuilder, build_records
 from ._chdb_store import ChdbStore
 from ._clickhouse_store import ClickHouseStore
+from ._client import ServiceClient, ServiceError
 from ._collector import CdrCollector
+from ._config import (
+    AnalyticsConfig,
+    ServiceSettings,
+    daemon_argv,
+    health_probe,
+    load_service_settings,
+    parse_dsn,
+    write_service_settings,
+)
+from ._dialect import LEGACY, MODERN, Dialect, dialect_for_version
 from ._fold import fold_call
 from ._migrations import Migration, apply_migrations, load_migrations
 from ._records import (
@@ -27,6 +38,7 @@ from ._records import (
     Records,
 )
 from ._reports import REPORTS
+from ._service import CdrService
 from ._stats import Statistics
 from ._store import CdrStore
 
@@ -37,22 +49,36 @@ __all__ = [
     "ANSWERED",
     "DISPOSITIONS",
     "FAILED",
+    "LEGACY",
+    "MODERN",
     "OVERFLOW",
     "REPORTS",
     "VOICEMAIL",
     "AgentInterval",
+    "AnalyticsConfig",
     "Cdr",
     "CdrBuilder",
     "CdrCollector",
+    "CdrService",
     "CdrStore",
     "ChdbStore",
     "ClickHouseStore",
+    "Dialect",
     "Leg",
     "Migration",
     "Records",
+    "ServiceClient",
+    "ServiceError",
+    "ServiceSettings",
     "Statistics",
     "apply_migrations",
     "build_records",
+    "daemon_argv",
+    "dialect_for_version",
     "fold_call",
+    "health_probe",
     "load_migrations",
+    "load_service_settings",
+    "parse_dsn",
+    "write_service_settings",
 ]

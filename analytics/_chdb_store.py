@@ -22,6 +22,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from chdb import session as chdb_session
 
 from ._columns import TABLE_COLUMNS, arrow_stream_bytes, rows_to_columns, to_arrow
+from ._dialect import MODERN
 from ._migrations import apply_migrations, check_identifier
 from ._records import Records
 
@@ -41,6 +42,7 @@ class ChdbStore:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.database = check_identifier(database)
+        self.dialect = MODERN
         self._session: Any = chdb_session.Session(str(self.path))  # type: ignore[no-untyped-call]
         # A streaming insert blocks every other statement on the connection; one lock
         # keeps concurrent callers (collector thread, report thread) in line.
@@ -56,7 +58,9 @@ class ChdbStore:
     # -- CdrStore ------------------------------------------------------------------
 
     def migrate(self) -> list[int]:
-        return apply_migrations(self.execute, self._applied, self.database)
+        return apply_migrations(
+            self.execute, self._applied, self.database, self.dialect.schema_dir
+        )
 
     def schema_version(self) -> int:
         applied = self._applied()

@@ -4,9 +4,10 @@ Inserts go as `INSERT ... VALUES` with columnar data in batches of `batch_rows`;
 `insert_dataframe` is deliberately not used (it breaks with pandas 3). Query
 results are built into DataFrames here for the same reason.
 
-The schema uses DateTime64, LowCardinality and AggregatingMergeTree rollups: it
-needs a current server (21.x or later). Debian's clickhouse-server 18.16 lacks
-DateTime64 and LowCardinality; see docs/analytics.md.
+The full schema uses DateTime64, LowCardinality and SimpleAggregateFunction, which
+need a server >= 21. The server's version is read at connect (`SELECT version()`)
+and an older server (Debian 12's 18.16) gets the reduced schema in
+`schema_legacy/` and the matching report SQL (`analytics._dialect.LEGACY`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from clickhouse_driver import Client
 
 from ._columns import TABLE_COLUMNS, rows_to_columns, to_driver_columns
+from ._dialect import Dialect, dialect_for_version, parse_version
 from ._migrations import apply_migrations, check_identifier
 from ._records import Records
 
@@ -37,6 +39,7 @@ class ClickHouseStore:
         migrate: bool = True,
         connect_timeout: float = 5.0,
         send_receive_timeout: float = 60.0,
+        dialect: Dialect | None = None,
     ) -> None:
         self.database = check_identifier(database)
         self.batch_rows = batch_rows
@@ -48,11 +51,21 @@ class ClickHouseStore:
             connect_timeout=connect_timeout,
             send_receive_timeout=send_receive_timeout,
         )
+        self.server_version = parse_version(str(self._client.execute("SELECT version()")[0][0]))
+        self.dialect = dialect or dialect_for_version(self.server_version)
         if migrate:
             self.migrate()
 
     def migrate(self) -> list[int]:
-        return apply_migrations(self.execute, self._applied, self.database)
+        return apply_migrations(
+            self.execute, self._applied, self.database, self.dialect.schema_dir, self._record
+        )
+
+    def _record(self, version: int, name: str) -> None:
+        self._client.execute(
+            f"INSERT INTO {self.database}.schema_migrations (version, name) VALUES",
+            [(version, name)],
+        )
 
     def schema_version(self) -> int:
         applied = self._applied()
@@ -66,7 +79,12 @@ class ClickHouseStore:
         names = [name for name, _ in types]
         if not rows:
             return pd.DataFrame({name: [] for name in names})
-        return pd.DataFrame(dict(zip(names, rows, strict=True)))
+        return pd.DataFrame(
+            {
+                name: _numeric_nulls(col, typ)
+                for (name, typ), col in zip(types, rows, strict=True)
+            }
+        )
 
     def insert_columns(self, table: str, columns: Mapping[str, Any]) -> int:
         if table not in TABLE_COLUMNS:
@@ -106,3 +124,13 @@ class ClickHouseStore:
             f"SELECT DISTINCT version FROM {self.database}.schema_migrations"  # noqa: S608
         )
         return {int(r[0]) for r in rows}
+
+
+def _numeric_nulls(column: Any, type_name: str) -> Any:
+    """A Nullable number column arrives as Python objects with None; give pandas floats
+    with NaN, as chDB's DataFrames have, so both backends compare the same way."""
+    values = list(column)
+    inner = type_name.removeprefix("Nullable(")
+    if inner == type_name or not inner.startswith(("Float", "Int", "UInt", "Decimal")):
+        return values
+    return [float("nan") if v is None else float(v) for v in values]

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
+from ._dialect import MODERN, Dialect
 from ._records import ABANDONED_IVR, ABANDONED_QUEUE, ABANDONED_RINGING, ANSWERED, OVERFLOW
 
 Time = datetime | float | int | None
@@ -29,18 +30,21 @@ def _quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _ts(value: datetime | float | int) -> str:
-    seconds = value.timestamp() if isinstance(value, datetime) else float(value)
-    return f"toDateTime64({seconds!r}, 3, 'UTC')"
+def _seconds(value: datetime | float | int) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
 
 
-def _range(column: str, start: Time, end: Time) -> str:
+def _ts(value: datetime | float | int, dialect: Dialect = MODERN) -> str:
+    return dialect.ts(_seconds(value))
+
+
+def _range(column: str, start: Time, end: Time, dialect: Dialect = MODERN) -> str:
     """Half-open [start, end) on `column`; None leaves that side open."""
     parts = ["1"]
     if start is not None:
-        parts.append(f"{column} >= {_ts(start)}")
+        parts.append(f"{column} >= {_ts(start, dialect)}")
     if end is not None:
-        parts.append(f"{column} < {_ts(end)}")
+        parts.append(f"{column} < {_ts(end, dialect)}")
     return " AND ".join(parts)
 
 
@@ -50,22 +54,26 @@ def _queues(queues: list[str] | None) -> str:
     return "queue IN (" + ", ".join(_quote(q) for q in queues) + ")"
 
 
-def _interval_key(interval_minutes: int | None) -> tuple[str, str]:
+def _interval_key(
+    interval_minutes: int | None, dialect: Dialect = MODERN
+) -> tuple[str, str]:
     """(select expression, group-by suffix) for an optional time bucket."""
     if interval_minutes is None:
         return "", ""
     minutes = int(interval_minutes)
     if minutes <= 0:
         raise ValueError("interval_minutes must be positive")
-    expr = (
-        f"toStartOfInterval(assumeNotNull(queued_at), INTERVAL {minutes} MINUTE, 'UTC')"
-        " AS interval_start, "
-    )
+    expr = dialect.bucket("assumeNotNull(queued_at)", minutes) + " AS interval_start, "
     return expr, ", interval_start"
 
 
 def queue_volume(
-    db: str, *, start: Time = None, end: Time = None, queues: list[str] | None = None
+    db: str,
+    *,
+    start: Time = None,
+    end: Time = None,
+    queues: list[str] | None = None,
+    dialect: Dialect = MODERN,
 ) -> str:
     """Offered / answered / abandoned / overflowed per queue per 15 minutes.
 
@@ -80,9 +88,9 @@ SELECT
     uniqExactMerge(answered) AS answered,
     uniqExactMerge(abandoned) AS abandoned,
     uniqExactMerge(overflowed) AS overflowed,
-    max(max_wait_s) AS max_wait_s
+    {dialect.max_merge}(max_wait_s) AS max_wait_s
 FROM {db}.queue_interval_15m
-WHERE {_range("interval_start", start, end)} AND {_queues(queues)}
+WHERE {_range("interval_start", start, end, dialect)} AND {_queues(queues)}
 GROUP BY queue, interval_start
 ORDER BY queue, interval_start"""
 
@@ -95,11 +103,14 @@ def queue_summary(
     end: Time = None,
     queues: list[str] | None = None,
     interval_minutes: int | None = None,
+    dialect: Dialect = MODERN,
 ) -> str:
     """Per queue (optionally per time bucket): volumes, the service levels, ASA,
     AHT, abandon rate and wait percentiles. Calls count by the time they queued."""
     t = float(threshold_s)
-    bucket, group = _interval_key(interval_minutes)
+    bucket, group = _interval_key(interval_minutes, dialect)
+    p50 = dialect.quantile_if(0.5, "wait_s", IS_ANSWERED)
+    p90 = dialect.quantile_if(0.9, "wait_s", IS_ANSWERED)
     return f"""
 SELECT
     queue,
@@ -119,26 +130,32 @@ SELECT
     if(answered > 0, avgIf(wait_s, {IS_ANSWERED}), NULL) AS asa_s,
     if(answered > 0, avgIf(talk_s + hold_s + wrapup_s, {IS_ANSWERED}), NULL) AS aht_s,
     if(answered > 0, avgIf(talk_s, {IS_ANSWERED}), NULL) AS avg_talk_s,
-    if(answered > 0, quantileExactInclusiveIf(0.5)(wait_s, {IS_ANSWERED}), NULL) AS wait_p50_s,
-    if(answered > 0, quantileExactInclusiveIf(0.9)(wait_s, {IS_ANSWERED}), NULL) AS wait_p90_s,
+    if(answered > 0, {p50}, NULL) AS wait_p50_s,
+    if(answered > 0, {p90}, NULL) AS wait_p90_s,
     max(wait_s) AS max_wait_s
 FROM {db}.cdr FINAL
 WHERE queued_at IS NOT NULL
-    AND {_range("queued_at", start, end)} AND {_queues(queues)}
+    AND {_range("queued_at", start, end, dialect)} AND {_queues(queues)}
 GROUP BY queue{group}
 ORDER BY queue{group}"""
 
 
 def agent_summary(
-    db: str, *, start: Time = None, end: Time = None, agents: list[str] | None = None
+    db: str,
+    *,
+    start: Time = None,
+    end: Time = None,
+    agents: list[str] | None = None,
+    dialect: Dialect = MODERN,
 ) -> str:
     """Per agent: answered calls and talk/hold from legs (so each agent on a
     transferred call gets their part), and time per state from the state intervals
     clipped to [start, end): login, ready, not ready, on call, wrap-up, occupancy."""
     agent_filter = "1" if not agents else "agent IN (" + ", ".join(map(_quote, agents)) + ")"
-    lo = _ts(start) if start is not None else "toDateTime64(0, 3, 'UTC')"
-    hi = _ts(end) if end is not None else "toDateTime64(4102444800, 3, 'UTC')"
-    clipped = f"greatest(0, toFloat64(dateDiff('millisecond', greatest(start, {lo}), least(end, {hi}))) / 1000)"  # noqa: E501
+    lo = _ts(start if start is not None else 0, dialect)
+    hi = _ts(end if end is not None else 4102444800, dialect)
+    span = dialect.seconds_between(f"greatest(start, {lo})", f"least(end, {hi})")
+    clipped = f"greatest(0, {span})"
     return f"""
 SELECT
     agent,
@@ -162,10 +179,10 @@ FROM
         sum(hold_s) AS hold_s,
         countIf(outcome = 'no_answer') AS ring_no_answer
     FROM {db}.cdr_leg FINAL
-    WHERE {_range("started_at", start, end)} AND {agent_filter} AND agent != ''
+    WHERE {_range("started_at", start, end, dialect)} AND {agent_filter} AND agent != ''
     GROUP BY agent
 ) AS legs
-FULL OUTER JOIN
+ALL FULL OUTER JOIN
 (
     SELECT
         agent,
@@ -181,7 +198,9 @@ FULL OUTER JOIN
 ORDER BY agent"""
 
 
-def ivr_containment(db: str, *, start: Time = None, end: Time = None) -> str:
+def ivr_containment(
+    db: str, *, start: Time = None, end: Time = None, dialect: Dialect = MODERN
+) -> str:
     """Calls that entered the IVR, and how many were contained there: the caller
     hung up in the IVR without being queued, answered, sent to voicemail or
     failing (disposition abandoned_ivr). One row per business category."""
@@ -195,13 +214,49 @@ SELECT
 FROM
 (
     SELECT category, disposition, queued_at FROM {db}.cdr FINAL
-    WHERE notEmpty(ivr_path) AND {_range("arrived_at", start, end)}
+    WHERE notEmpty(ivr_path) AND {_range("arrived_at", start, end, dialect)}
 )
 GROUP BY category
 ORDER BY category"""
 
 
+CDR_LIST_COLUMNS: Final = (
+    "correlation_id, queue, category, caller, dialled, trunk, arrived_at, queued_at, "
+    "answered_at, ended_at, agent, disposition, wait_s, talk_s, hold_s, wrapup_s, "
+    "hangup_cause, hangup_side, transfers"
+)
+
+
+def cdr_list(
+    db: str,
+    *,
+    start: Time = None,
+    end: Time = None,
+    queues: list[str] | None = None,
+    agents: list[str] | None = None,
+    correlation_ids: list[str] | None = None,
+    limit: int = 100_000,
+    dialect: Dialect = MODERN,
+) -> str:
+    """The CDRs themselves (one row per call, latest version), by arrival time, for
+    the CSV export and for looking a call up. `agents` matches the answering agent."""
+    agent_filter = "1" if not agents else "agent IN (" + ", ".join(map(_quote, agents)) + ")"
+    id_filter = (
+        "1"
+        if not correlation_ids
+        else "correlation_id IN (" + ", ".join(map(_quote, correlation_ids)) + ")"
+    )
+    return f"""
+SELECT {CDR_LIST_COLUMNS}
+FROM {db}.cdr FINAL
+WHERE {_range("arrived_at", start, end, dialect)} AND {_queues(queues)}
+    AND {agent_filter} AND {id_filter}
+ORDER BY arrived_at, correlation_id
+LIMIT {max(0, int(limit))}"""
+
+
 REPORTS: Final[dict[str, Callable[..., str]]] = {
+    "cdr_list": cdr_list,
     "queue_volume": queue_volume,
     "queue_summary": queue_summary,
     "agent_summary": agent_summary,

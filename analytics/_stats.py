@@ -6,8 +6,10 @@ from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
 
+from ._dialect import MODERN, Dialect
 from ._reports import REPORTS, Time
 from ._reports import agent_summary as _agent_summary
+from ._reports import cdr_list as _cdr_list
 from ._reports import ivr_containment as _ivr_containment
 from ._reports import queue_summary as _queue_summary
 from ._reports import queue_volume as _queue_volume
@@ -18,8 +20,19 @@ class Statistics:
     """R-STAT-1 reports over a CdrStore. Times are datetimes or epoch seconds,
     ranges are half-open [start, end), None means unbounded."""
 
+    # The methods a remote caller (the CDR service's API) may run by name.
+    METHODS = (
+        "queue_volume",
+        "queue_summary",
+        "service_level",
+        "agent_summary",
+        "ivr_containment",
+        "cdr_list",
+    )
+
     def __init__(self, store: CdrStore) -> None:
         self._store = store
+        self._dialect: Dialect = getattr(store, "dialect", MODERN)
 
     def sql(self, report: str, **params: Any) -> str:
         """The exact SQL a report runs, for dashboards and ad-hoc use."""
@@ -27,14 +40,47 @@ class Statistics:
             build = REPORTS[report]
         except KeyError:
             raise ValueError(f"unknown report {report!r}; known: {sorted(REPORTS)}") from None
-        return build(self._store.database, **params)
+        return build(self._store.database, dialect=self._dialect, **params)
+
+    def run(self, method: str, **params: Any) -> pd.DataFrame:
+        """Call one of `METHODS` by name (the service API's entry point)."""
+        if method not in self.METHODS:
+            raise ValueError(f"unknown report {method!r}; known: {sorted(self.METHODS)}")
+        result: pd.DataFrame = getattr(self, method)(**params)
+        return result
+
+    def cdr_list(
+        self,
+        *,
+        start: Time = None,
+        end: Time = None,
+        queues: list[str] | None = None,
+        agents: list[str] | None = None,
+        correlation_ids: list[str] | None = None,
+        limit: int = 100_000,
+    ) -> pd.DataFrame:
+        """The CDRs in [start, end) by arrival (latest version of each call)."""
+        return self._store.query_df(
+            _cdr_list(
+                self._store.database,
+                start=start,
+                end=end,
+                queues=queues,
+                agents=agents,
+                correlation_ids=correlation_ids,
+                limit=limit,
+                dialect=self._dialect,
+            )
+        )
 
     def queue_volume(
         self, *, start: Time = None, end: Time = None, queues: list[str] | None = None
     ) -> pd.DataFrame:
         """offered/answered/abandoned/overflowed per queue per 15-minute interval."""
         return self._store.query_df(
-            _queue_volume(self._store.database, start=start, end=end, queues=queues)
+            _queue_volume(
+                self._store.database, start=start, end=end, queues=queues, dialect=self._dialect
+            )
         )
 
     def queue_summary(
@@ -56,6 +102,7 @@ class Statistics:
                 end=end,
                 queues=queues,
                 interval_minutes=interval_minutes,
+                dialect=self._dialect,
             )
         )
 
@@ -95,13 +142,17 @@ class Statistics:
     ) -> pd.DataFrame:
         """calls, talk, hold, wrap-up, login time and occupancy per agent."""
         return self._store.query_df(
-            _agent_summary(self._store.database, start=start, end=end, agents=agents)
+            _agent_summary(
+                self._store.database, start=start, end=end, agents=agents, dialect=self._dialect
+            )
         )
 
     def ivr_containment(self, *, start: Time = None, end: Time = None) -> pd.DataFrame:
         """Per category and a total row (category '*'): calls entering the IVR and
         the share contained there."""
-        df = self._store.query_df(_ivr_containment(self._store.database, start=start, end=end))
+        df = self._store.query_df(
+            _ivr_containment(self._store.database, start=start, end=end, dialect=self._dialect)
+        )
         total: dict[str, Any] = {
             "category": "*",
             "entered_ivr": int(df["entered_ivr"].sum()) if len(df) else 0,

@@ -7,6 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd  # type: ignore[import-untyped]
 
+from ._dialect import Dialect
 from ._records import Records
 
 
@@ -19,6 +20,8 @@ class CdrStore(Protocol):
     """
 
     database: str
+    # The SQL generation the store speaks (MODERN, or LEGACY for servers < 21).
+    dialect: Dialect
 
     def migrate(self) -> list[int]:
         """Apply pending schema migrations; return the versions applied."""

@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from analytics import AnalyticsConfig
+
 HostPort = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z.\-\[\]:]+:\d{1,5}$")]
 SipUser = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-+]{1,64}$")]
 Category = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")]
@@ -192,6 +194,14 @@ class AcdSection(_Strict):
         return self
 
 
+class DashboardsSection(_Strict):
+    """The supervisors' Streamlit dashboards (dashboards/)."""
+
+    listen: HostPort = "127.0.0.1:8501"
+    managed: bool = True
+    timezone: str = "Asia/Shanghai"
+
+
 class CallCenterConfig(_Strict):
     version: Literal[1]
     node: NodeConfig = NodeConfig()
@@ -207,6 +217,9 @@ class CallCenterConfig(_Strict):
     accounts_file: str | None = None
     queues: list[QueueSpec] = []
     acd: AcdSection | None = None
+    # CDR collection and statistics (analytics/); its service starts with `callcenter up`.
+    analytics: AnalyticsConfig | None = None
+    dashboards: DashboardsSection | None = None
 
     @model_validator(mode="after")
     def _references(self) -> CallCenterConfig:

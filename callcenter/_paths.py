@@ -34,6 +34,14 @@ class RunLayout:
         return self.root / "runtime.json"
 
     @property
+    def cdr_settings(self) -> Path:
+        return self.root / "cdr.json"
+
+    @property
+    def dashboard_settings(self) -> Path:
+        return self.root / "dashboard.json"
+
+    @property
     def kamailio_cfg(self) -> Path:
         return self.root / "kamailio.cfg"
 

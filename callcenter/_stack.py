@@ -8,10 +8,12 @@ import string
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import analytics
 from acdsvc._health import health_ping
 from callcenter import _process
 from callcenter._config import CallCenterConfig
@@ -23,6 +25,7 @@ from callcenter._paths import (
     require_binary,
     venv_site_packages,
 )
+from dashboards.queries import DashboardSettings
 
 KAMAILIO_TEMPLATE = PROJECT_ROOT / "kamailio" / "kamailio.cfg.tmpl"
 KEMI_SCRIPT = PROJECT_ROOT / "kamailio" / "kemi.py"
@@ -112,6 +115,26 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
             lambda: health_ping(acd_listen, timeout=0.3),
             f"acd grpc {acd_listen}",
         ))
+    if config.analytics is not None:
+        daemons.append(Daemon(
+            _process.ProcessSpec("cdr", analytics.daemon_argv(layout.cdr_settings)),
+            analytics.health_probe(config.analytics),
+            f"cdr service {config.analytics.listen}",
+        ))
+    if config.dashboards is not None and config.dashboards.managed:
+        dashboards_url = f"http://{config.dashboards.listen}"
+        host, port = split_hostport(config.dashboards.listen)
+        daemons.append(Daemon(
+            _process.ProcessSpec("dashboards", [
+                sys.executable, "-m", "streamlit", "run",
+                str(PROJECT_ROOT / "dashboards" / "app.py"), "--server.headless", "true",
+                "--server.address", host, "--server.port", str(port),
+                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+                "--client.toolbarMode", "minimal",
+            ], env={"HUAAN_DASHBOARD_CONFIG": str(layout.dashboard_settings)}),
+            lambda: _http_ok(f"{dashboards_url}/_stcore/health"),
+            f"dashboards {dashboards_url}",
+        ))
     daemons.append(Daemon(
         _process.ProcessSpec(
             "kamailio",
@@ -149,7 +172,33 @@ def check_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
 
 
 def write_runtime_config(config: CallCenterConfig, layout: RunLayout) -> None:
+    """The validated config for the daemons, plus each service's own settings file.
+
+    runtime.json is the whole config with accounts merged (JSON is YAML, so
+    load_config reads it too); the dashboards read accounts from it.
+    """
     layout.runtime_config.write_text(json.dumps(config.model_dump(mode="json"), indent=2))
+    if config.analytics is not None:
+        analytics.write_service_settings(layout.cdr_settings, config.analytics,
+                                         redis=config.redis.listen, run_dir=layout.root)
+    if config.dashboards is not None:
+        settings = DashboardSettings(
+            analytics_url=config.analytics.url() if config.analytics else "",
+            redis=config.redis.listen,
+            acd_address=config.acd.listen if config.acd else "",
+            callcenter_config=str(layout.runtime_config),
+            sl_threshold_s=config.analytics.sl_threshold_s if config.analytics else 20.0,
+            timezone=config.dashboards.timezone,
+        )
+        layout.dashboard_settings.write_text(settings.model_dump_json(indent=2))
+
+
+def _http_ok(url: str, timeout: float = 0.5) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def up(config: CallCenterConfig, layout: RunLayout) -> list[str]:

@@ -1,17 +1,20 @@
 """The clickhouse-driver backend against a real clickhouse-server, when installed.
 
-The server is started as a subprocess on free loopback ports with its data in a
-tmp dir. The schema needs DateTime64 and LowCardinality (ClickHouse >= 21), so an
-older server (Debian's 18.16) is skipped with that reason.
+The server is started as a subprocess on free loopback ports with its data and a
+generated config in a tmp dir. The store reads the server's version at connect and
+picks the schema: the full one for >= 21, the reduced `schema_legacy/` one for
+Debian 12's 18.16. The statistics fixtures of test_analytics_store run here too,
+against whichever schema the server got. Skipped, with the reason, when no server
+binary is installed (Debian 13 has no clickhouse-server package).
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,14 +22,62 @@ import pytest
 
 import eventlog as ev
 from analytics import ClickHouseStore, Statistics, build_records
-from tests.unit.analytics.analytics_scenarios import T0, Script
+from analytics._dialect import LEGACY, MODERN, parse_version
+from tests.unit.analytics.analytics_scenarios import Script
+
+# The fixture tests, collected again here with this module's `store` fixture.
+from tests.unit.analytics.test_analytics_store import (  # noqa: F401
+    loaded,
+    test_agent_summary,
+    test_agent_summary_clips_intervals_to_the_range,
+    test_empty_records_write_nothing,
+    test_ivr_containment,
+    test_queue_summary_by_interval_and_range,
+    test_queue_summary_service_level_and_times,
+    test_queue_volume_per_15_minutes,
+    test_re_emitted_call_replaces_the_earlier_version,
+    test_same_batch_twice_does_not_double,
+    test_sql_is_exposed_for_every_report,
+)
 
 SERVER = shutil.which("clickhouse-server") or shutil.which("clickhouse")
 
 pytestmark = pytest.mark.skipif(
     SERVER is None,
-    reason="clickhouse-server binary not installed; the ClickHouseStore path is untested here",
+    reason="clickhouse-server binary not installed (none in Debian 13); "
+    "the ClickHouseStore path is untested here",
 )
+
+_CONFIG = """<?xml version="1.0"?>
+<yandex>
+  <logger><level>information</level><log>{work}/server.log</log>
+    <errorlog>{work}/server.err.log</errorlog><console>0</console></logger>
+  <tcp_port>{tcp}</tcp_port>
+  <http_port>{http}</http_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>{work}/data/</path>
+  <tmp_path>{work}/data/tmp/</tmp_path>
+  <user_files_path>{work}/data/user_files/</user_files_path>
+  <format_schema_path>{work}/data/format_schemas/</format_schema_path>
+  <users_config>{work}/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <mark_cache_size>268435456</mark_cache_size>
+  <uncompressed_cache_size>268435456</uncompressed_cache_size>
+</yandex>
+"""
+
+_USERS = """<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
+  <users><default><password></password><networks><ip>127.0.0.1</ip></networks>
+    <profile>default</profile><quota>default</quota></default></users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+    <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
+  </interval></default></quotas>
+</yandex>
+"""
 
 
 def _free_port() -> int:
@@ -35,24 +86,45 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _version(binary: str) -> tuple[int, ...]:
-    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
-    match = re.search(r"(\d+)\.(\d+)", out.stdout + out.stderr)
-    return (int(match[1]), int(match[2])) if match else (0, 0)
+def binary_version(binary: str) -> tuple[int, int]:
+    """The installed server's version without starting it.
+
+    18.16's server binary has no --version ("Unknown option specified: version",
+    which is why this used to read (0, 0)); its client and the Debian package do.
+    """
+    candidates = [[binary, "--version"], [str(Path(binary).with_name("clickhouse-client")),
+                                          "--version"]]
+    if shutil.which("clickhouse-client"):
+        candidates.append(["clickhouse-client", "--version"])
+    candidates.append(["dpkg-query", "-W", "-f=${Version}", "clickhouse-server"])
+    for argv in candidates:
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10)
+        except OSError:
+            continue
+        version = parse_version(out.stdout)
+        if out.returncode == 0 and version != (0, 0):
+            return version
+    return (0, 0)
+
+
+def test_version_parsing() -> None:
+    assert parse_version("ClickHouse client version 18.16.1.") == (18, 16)
+    assert parse_version("18.16.1+ds-7.3+b2") == (18, 16)
+    assert parse_version("ClickHouse server version 24.3.2.23 (official build).") == (24, 3)
+    assert parse_version("Unknown option specified: version") == (0, 0)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     assert SERVER is not None
-    if _version(SERVER) < (21, 1):
-        pytest.skip(f"{SERVER} is {_version(SERVER)}: the schema needs ClickHouse >= 21 "
-                    "(DateTime64, LowCardinality)")
     work: Path = tmp_path_factory.mktemp("clickhouse")
-    tcp = _free_port()
+    tcp, http = _free_port(), _free_port()
+    (work / "config.xml").write_text(_CONFIG.format(work=work, tcp=tcp, http=http))
+    (work / "users.xml").write_text(_USERS)
     cmd = [SERVER] if SERVER.endswith("clickhouse-server") else [SERVER, "server"]
     proc = subprocess.Popen(
-        [*cmd, "--", f"--tcp_port={tcp}", "--http_port=0", f"--path={work}/",
-         "--listen_host=127.0.0.1", f"--logger.log={work}/server.log", "--logger.console=0"],
+        [*cmd, f"--config-file={work}/config.xml"],
         cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
@@ -63,29 +135,58 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"clickhouse-server did not start; see {work}/server.log")
-                time.sleep(0.05)
+                    log = work / "server.err.log"
+                    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                    pytest.fail(f"clickhouse-server did not start; see {work}: {tail}")
+                time.sleep(0.05)  # polling a port with a deadline, not a fixed sleep
         yield tcp
     finally:
-        proc.kill()
-        proc.wait(timeout=10)
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
-def test_clickhouse_store_round_trip_and_idempotency(server: int) -> None:
-    store = ClickHouseStore(port=server, database="cc_test", batch_rows=2)
+@pytest.fixture
+def store(server: int) -> Iterator[ClickHouseStore]:
+    db = f"t_{uuid.uuid4().hex[:12]}"
+    s = ClickHouseStore(port=server, database=db, batch_rows=3)
     try:
-        assert store.migrate() == []
-        events = (Script("X")(0, ev.CALL_QUEUED)(4, ev.CALL_ANSWERED)(64, ev.CALL_ENDED).events
-                  + Script("Y")(1, ev.CALL_QUEUED)(31, ev.CALL_ENDED).events)
-        records = build_records(events)
-        store.insert_records(records)
-        store.insert_records(records)
-        summary = Statistics(store).queue_summary(threshold_s=20)
-        row = summary.to_dict("records")[0]
-        assert (row["offered"], row["answered"], row["abandoned"]) == (2, 1, 1)
-        assert row["asa_s"] == pytest.approx(4.0)
-        assert Statistics(store).queue_volume()["offered"].tolist() == [2]
-        assert T0 > 0
+        yield s
     finally:
-        store.execute("DROP DATABASE IF EXISTS cc_test")
-        store.close()
+        s.execute(f"DROP DATABASE IF EXISTS {db}")
+        s.close()
+
+
+def test_schema_follows_the_server_version(store: ClickHouseStore) -> None:
+    expected = MODERN if store.server_version >= (21, 1) else LEGACY
+    assert store.dialect is expected
+    assert SERVER is not None
+    installed = binary_version(SERVER)
+    assert installed == store.server_version, (installed, store.server_version)
+    columns = store.query_df(
+        "SELECT name, type FROM system.columns "
+        f"WHERE database = '{store.database}' AND table = 'cdr'")
+    types = dict(zip(columns["name"], columns["type"], strict=True))
+    if expected is LEGACY:
+        assert types["arrived_at"] == "DateTime('UTC')"
+        assert not any("LowCardinality" in t for t in types.values())
+    else:
+        assert types["arrived_at"].startswith("DateTime64")
+
+
+def test_clickhouse_store_round_trip_and_idempotency(store: ClickHouseStore) -> None:
+    assert store.migrate() == []
+    events = (Script("X")(0, ev.CALL_QUEUED)(4, ev.CALL_ANSWERED)(64, ev.CALL_ENDED).events
+              + Script("Y")(1, ev.CALL_QUEUED)(31, ev.CALL_ENDED).events)
+    records = build_records(events)
+    store.insert_records(records)
+    store.insert_records(records)
+    summary = Statistics(store).queue_summary(threshold_s=20)
+    row = summary.to_dict("records")[0]
+    assert (row["offered"], row["answered"], row["abandoned"]) == (2, 1, 1)
+    assert row["asa_s"] == pytest.approx(4.0)
+    assert Statistics(store).queue_volume()["offered"].tolist() == [2]
+    assert sorted(Statistics(store).cdr_list()["correlation_id"]) == ["X", "Y"]

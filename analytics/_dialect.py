@@ -1,0 +1,86 @@
+"""SQL dialects: the current ClickHouse engine (chDB, server >= 21) and old servers.
+
+Debian 12 ships clickhouse-server 18.16 (2018). It lacks DateTime64,
+LowCardinality, SimpleAggregateFunction, TTL, codecs, window functions, CTEs,
+`toStartOfInterval` and `quantileExactInclusive`. A server older than 21 gets the
+reduced schema in `schema_legacy/` and the report SQL below; everything else gets
+`schema/`. The reduced schema stores times as `DateTime` (whole seconds); the
+durations (`wait_s`, `talk_s`, ...) are Float64 columns computed by the builder,
+so they keep their milliseconds either way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+_HERE: Final = Path(__file__).parent
+
+# The first server version the full schema loads on (DateTime64, LowCardinality,
+# SimpleAggregateFunction and toStartOfInterval(..., tz) are all there by 21.1).
+MODERN_MIN_VERSION: Final = (21, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How report SQL spells the few things that differ between engine generations."""
+
+    name: str
+    schema_dir: Path
+    legacy: bool
+
+    def ts(self, seconds: float) -> str:
+        """A UTC timestamp literal of the column type the schema uses."""
+        if self.legacy:
+            return f"toDateTime({math.floor(seconds)}, 'UTC')"
+        return f"toDateTime64({float(seconds)!r}, 3, 'UTC')"
+
+    def bucket(self, column: str, minutes: int) -> str:
+        """The start of the `minutes`-long UTC interval holding `column`."""
+        if self.legacy:
+            step = int(minutes) * 60
+            return f"toDateTime(intDiv(toUInt32({column}), {step}) * {step}, 'UTC')"
+        return f"toStartOfInterval({column}, INTERVAL {int(minutes)} MINUTE, 'UTC')"
+
+    def quantile_if(self, level: float, column: str, condition: str) -> str:
+        """Quantile with linear interpolation between closest ranks (numpy's default).
+
+        Old servers have no quantileExactInclusive; the same value is computed from
+        the sorted array of matching values: w[1 + level * (n - 1)], interpolated.
+        """
+        q = float(level)
+        if not self.legacy:
+            return f"quantileExactInclusiveIf({q!r})({column}, {condition})"
+        w = f"arraySort(groupArrayIf(toFloat64({column}), {condition}))"
+        pos = f"(1 + {q!r} * (length({w}) - 1))"
+        lo = f"{w}[toUInt64(floor({pos}))]"
+        hi = f"{w}[toUInt64(ceil({pos}))]"
+        return f"({lo} + ({pos} - floor({pos})) * ({hi} - {lo}))"
+
+    def seconds_between(self, start: str, end: str) -> str:
+        """end - start in seconds as Float64 (milliseconds kept where the type has them)."""
+        if self.legacy:
+            return f"toFloat64(toInt64(toUInt32({end})) - toInt64(toUInt32({start})))"
+        return f"toFloat64(dateDiff('millisecond', {start}, {end})) / 1000"
+
+    @property
+    def max_merge(self) -> str:
+        """Reading the rollup's max column (SimpleAggregateFunction vs AggregateFunction)."""
+        return "maxMerge" if self.legacy else "max"
+
+
+MODERN: Final = Dialect("modern", _HERE / "schema", legacy=False)
+LEGACY: Final = Dialect("legacy", _HERE / "schema_legacy", legacy=True)
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    """'18.16.1' or 'ClickHouse server version 23.8.2.7' -> (major, minor); (0, 0) if none."""
+    match = re.search(r"(\d+)\.(\d+)", text)
+    return (int(match[1]), int(match[2])) if match else (0, 0)
+
+
+def dialect_for_version(version: tuple[int, int]) -> Dialect:
+    return MODERN if version >= MODERN_MIN_VERSION else LEGACY

@@ -1,0 +1,118 @@
+"""Real processes for analytics and dashboard tests: redis-server and the CDR service.
+
+Each runs as a subprocess on free loopback ports in a tmp dir; readiness is waited
+for with deadlines (PING, GET /healthz), never with fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from analytics import AnalyticsConfig, ServiceClient, write_service_settings
+from tests.support.waiting import wait_until
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def redis_server(workdir: Path) -> Iterator[int]:
+    """A throwaway redis-server; yields its port."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_tcp_port()
+    log = (workdir / "redis.log").open("w")
+    proc = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(workdir)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    client = redis.Redis(port=port, socket_connect_timeout=0.2, socket_timeout=0.5)
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"redis-server exited: {(workdir / 'redis.log').read_text()}")
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    try:
+        wait_until(up, timeout=10, what="redis-server PING")
+        yield port
+    finally:
+        client.close()
+        proc.kill()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@dataclass
+class CdrServiceProcess:
+    proc: subprocess.Popen[bytes]
+    client: ServiceClient
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        def ok() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"CDR service exited {self.proc.returncode}:\n{self.log()}")
+            return self.client.healthy()
+
+        wait_until(ok, timeout=timeout, what="CDR service /healthz", interval=0.05)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+
+def start_cdr_service(
+    workdir: Path,
+    redis_port: int,
+    *,
+    api_port: int | None = None,
+    fault: str | None = None,
+    batch_size: int = 2000,
+    block_ms: int = 200,
+    tag: str = "cdr",
+) -> CdrServiceProcess:
+    """Start `python -m analytics.service` on a chDB dir under workdir."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = api_port or free_tcp_port()
+    config = AnalyticsConfig(
+        data_dir=str(workdir / "chdb"), listen=f"127.0.0.1:{port}",
+        batch_size=batch_size, block_ms=block_ms,
+    )
+    settings = write_service_settings(
+        workdir / "cdr.json", config, redis=f"127.0.0.1:{redis_port}", run_dir=workdir)
+    env = {k: v for k, v in os.environ.items() if k != "HUAAN_CDR_FAULT"}
+    env["PYTHONPATH"] = str(ROOT)
+    if fault:
+        env["HUAAN_CDR_FAULT"] = fault
+    log_path = workdir / f"{tag}.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "analytics.service", "--config", str(settings)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
+        )
+    return CdrServiceProcess(proc, ServiceClient(config.url(), timeout=10), log_path)
