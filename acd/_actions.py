@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from ._errors import AcdError, Refusal
 
@@ -11,6 +11,12 @@ __all__ = ["Action", "CancelRing", "Event", "Offer", "Result", "Route", "Undeliv
 
 # Events are flat JSON-able dicts: {"kind": "agent.state", "ts": ..., "agent": 7, ...}.
 Event = dict[str, str | int | float | bool | None]
+
+
+def _flat(action: Any) -> dict[str, object]:
+    """An action as {"kind": ..., field: value...}: like dataclasses.asdict (the fields
+    are all scalars) without its deep copy, which costs more than the rest of a commit."""
+    return {"kind": action.kind, **{name: getattr(action, name) for name in action.__slots__}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +33,7 @@ class Offer:
     ring_timeout: float
 
     def to_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, **asdict(self)}
+        return _flat(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +47,7 @@ class CancelRing:
     reason: str
 
     def to_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, **asdict(self)}
+        return _flat(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +60,7 @@ class Route:
     reason: str
 
     def to_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, **asdict(self)}
+        return _flat(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +77,7 @@ class Undelivered:
     reason: str
 
     def to_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, **asdict(self)}
+        return _flat(self)
 
 
 Action = Offer | CancelRing | Route | Undelivered

@@ -11,14 +11,14 @@ wrap this object.
 from __future__ import annotations
 
 import bisect
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._actions import CancelRing, Event, Offer, Result, Route, Undelivered
 from ._clock import Clock
 from ._config import ROLES, Account, AcdConfig, QueueConfig, validate_config
 from ._errors import ConfigError, ErrorCode, Refusal
+from ._index import IdleKey, IdlePool, TimerEntry, TimerIndex, TimerKey
 from ._records import AgentRecord, CallRecord
 from ._states import AgentState, CallState, Trigger, refusal_for, targets
 from ._strategies import BUILTIN_STRATEGIES, Strategy, StrategyMemory
@@ -57,6 +57,16 @@ class Acd:
         self._waiting: dict[str, list[_WaitKey]] = {name: [] for name in self._queues}
         self._idle: set[int] = set()
         self._seats: dict[int, int] = {}
+        # Per queue: the logged-in agents who qualify, and the idle ones as a sorted
+        # list of (idle_since, employee_id); each agent's qualifying queues.
+        self._members: dict[str, set[int]] = {name: set() for name in self._queues}
+        self._idle_keys: dict[str, list[IdleKey]] = {name: [] for name in self._queues}
+        self._agent_queues: dict[int, tuple[str, ...]] = {}
+        # Every pending deadline; records changed by a command are re-read into it
+        # (_sync_timers) before timers are looked up and when the command ends.
+        self._timer_index = TimerIndex()
+        self._dirty_agents: set[int] = set()
+        self._dirty_calls: set[str] = set()
         # Counters that make positions and session IDs deterministic.
         self._seq = 0  # back of the queue: grows
         self._front = 0  # front of the queue: shrinks below every back position
@@ -142,6 +152,7 @@ class Acd:
         if agent is None:
             return self._refused(refusal)
         agent.lease_until = self._now + self._config.lease_seconds
+        self._dirty_agents.add(employee_id)
         return self._finish()
 
     def logout(self, employee_id: int, session_id: str | None = None) -> Result:
@@ -192,6 +203,7 @@ class Acd:
         if agent.phone_ok == reachable:
             return self._finish()
         agent.phone_ok = reachable
+        self._dirty_agents.add(employee_id)
         if not reachable:
             self._force_busy(agent, Trigger.PHONE_LOST, PHONE_UNREACHABLE)
         elif agent.state is AgentState.BUSY and agent.reason == PHONE_UNREACHABLE:
@@ -484,6 +496,7 @@ class Acd:
             if call.state is CallState.QUEUED and call.queue is not None:
                 bisect.insort(self._waiting[call.queue], self._key(call))
         self._memory = {k: v for k, v in self._memory.items() if k in names}
+        self._rebuild_indexes()  # qualifying agents and timer lengths may have changed
         self._staffing_changed = True
         return self._finish()
 
@@ -511,8 +524,18 @@ class Acd:
 
     def next_deadline(self) -> float | None:
         """When the earliest timer falls due, so the service knows when to tick()."""
-        deadlines = [t for t, _, _, _ in self._timers(math.inf)]
-        return min(deadlines) if deadlines else None
+        self._sync_timers()
+        return self._timer_index.next()
+
+    def meta(self) -> dict[str, Any]:
+        """`to_dict()` without the records: version, counters and strategy memory (cheap)."""
+        return {
+            "version": STATE_VERSION,
+            "seq": self._seq,
+            "front": self._front,
+            "sessions": self._sessions,
+            "memory": {k: dict(v) for k, v in self._memory.items()},
+        }
 
     def snapshot(self) -> dict[str, Any]:
         """R-SUP-4 live view: agents with state and time in state; queues with size and wait."""
@@ -527,9 +550,9 @@ class Acd:
             for a in sorted(self._agents.values(), key=lambda a: a.employee_id)
         ]
         queues = []
-        for name, q in self._queues.items():
+        for name in self._queues:
             waiting = [self._calls[key[2]] for key in self._waiting[name]]
-            members = [a for a in self._agents.values() if self._qualifies(a, q)]
+            members = [self._agents[eid] for eid in self._members[name]]
             calls_here = [c for c in self._calls.values() if c.queue == name]
             queues.append({
                 "name": name,
@@ -543,8 +566,48 @@ class Acd:
         return {"ts": now, "agents": agents, "queues": queues}
 
     def check_invariants(self) -> list[str]:
-        """Consistency problems in the state (empty when sound). For tests and health checks."""
-        return self._agent_problems() + self._call_problems()
+        """Consistency problems in the state (empty when sound). For tests and health checks.
+
+        Also checks the derived indexes (qualifying and idle agents per queue, the
+        timer index) against a brute-force recomputation from the records.
+        """
+        return self._agent_problems() + self._call_problems() + self._index_problems()
+
+    def _index_problems(self) -> list[str]:
+        bad: list[str] = []
+        for name, queue in self._queues.items():
+            members = {a.employee_id for a in self._agents.values() if self._qualifies(a, queue)}
+            if self._members.get(name) != members:
+                bad.append(f"member index of queue {name} out of step")
+            idle = sorted((a.idle_since, a.employee_id) for a in self._agents.values()
+                          if a.state is AgentState.IDLE and a.employee_id in members)
+            if self._idle_keys.get(name) != idle:
+                bad.append(f"idle index of queue {name} out of step")
+        if set(self._members) != set(self._queues) or set(self._idle_keys) != set(self._queues):
+            bad.append("queue indexes do not match the queues")
+        for eid, names in self._agent_queues.items():
+            if eid not in self._agents or any(eid not in self._members[n] for n in names):
+                bad.append(f"queue list of agent {eid} out of step")
+        if set(self._agent_queues) != set(self._agents):
+            bad.append("queue lists do not match the agents")
+        if self._dirty_agents or self._dirty_calls:
+            bad.append("timer index has unsynced records")
+        elif self._timer_index.deadlines() != self._brute_force_timers():
+            bad.append("timer index out of step")
+        return bad + self._timer_index.problems()
+
+    def _brute_force_timers(self) -> dict[TimerKey, float]:
+        """Every pending deadline, recomputed from the records."""
+        timers: dict[TimerKey, float] = {}
+        for a in self._agents.values():
+            for kind, deadline in self._agent_deadlines(a):
+                if deadline is not None:
+                    timers[(kind, a.employee_id)] = deadline
+        for c in self._calls.values():
+            for kind, deadline in self._call_deadlines(c):
+                if deadline is not None:
+                    timers[(kind, c.call_id)] = deadline
+        return timers
 
     def _agent_problems(self) -> list[str]:
         bad: list[str] = []
@@ -637,6 +700,7 @@ class Acd:
             acd._calls[call.call_id] = call
             if call.state is CallState.QUEUED and call.queue is not None:
                 bisect.insort(acd._waiting[call.queue], acd._key(call))
+        acd._rebuild_indexes()
         problems = acd.check_invariants()
         if problems:
             raise ValueError("inconsistent ACD state: " + "; ".join(problems))
@@ -652,6 +716,7 @@ class Acd:
 
     def _finish(self, *, session_id: str | None = None, deferred: bool = False) -> Result:
         self._dispatch()
+        self._sync_timers()
         result = Result(events=self._events, actions=self._actions,
                         session_id=session_id, deferred=deferred)
         self._events, self._actions = [], []
@@ -665,6 +730,7 @@ class Acd:
             raise RuntimeError("refused without a reason")
         # Nothing changed since _begin, whose timer work (already dispatched) is
         # real and is reported with the refusal.
+        self._sync_timers()
         result = Result(error=refusal, events=self._events, actions=self._actions)
         self._events, self._actions = [], []
         return result
@@ -673,6 +739,14 @@ class Acd:
         event: Event = {"kind": kind, "ts": self._now}
         event.update(fields)
         self._events.append(event)
+        # Every change to a call (and to an agent's pending logout) is reported by an
+        # event naming it: that is what marks the record for the timer index.
+        call = fields.get("call")
+        if isinstance(call, str):
+            self._dirty_calls.add(call)
+        agent = fields.get("agent")
+        if isinstance(agent, int):
+            self._dirty_agents.add(agent)
 
     def _state_of(self, employee_id: int) -> AgentState:
         agent = self._agents.get(employee_id)
@@ -730,14 +804,21 @@ class Acd:
         if frm is to and agent.reason == reason:
             return
         call_id = agent.call
+        eid = agent.employee_id
+        if frm is AgentState.LOGGED_OUT:
+            self._join_queues(agent)
+        elif frm is AgentState.IDLE:
+            self._unindex_idle(agent)
         agent.state = to
         agent.reason = reason
         agent.since = self._now
+        self._dirty_agents.add(eid)
         if to is AgentState.IDLE:
             agent.idle_since = self._now
-            self._idle.add(agent.employee_id)
+            self._idle.add(eid)
+            self._index_idle(agent)
         else:
-            self._idle.discard(agent.employee_id)
+            self._idle.discard(eid)
         if to is not AgentState.WRAP_UP:
             agent.wrap_until = None
         if to not in (AgentState.RESERVED, AgentState.TALKING):
@@ -748,9 +829,87 @@ class Acd:
             "trigger": trigger.value, "call": call_id,
         })
         if to is AgentState.LOGGED_OUT:
-            del self._agents[agent.employee_id]
+            del self._agents[eid]
             del self._seats[agent.seat]
+            for name in self._agent_queues.pop(eid, ()):
+                self._members[name].discard(eid)
             self._staffing_changed = True
+
+    # ------------------------------------------------------------- derived indexes
+
+    def _join_queues(self, agent: AgentRecord) -> None:
+        names = tuple(n for n, q in self._queues.items() if self._qualifies(agent, q))
+        self._agent_queues[agent.employee_id] = names
+        for name in names:
+            self._members[name].add(agent.employee_id)
+
+    def _index_idle(self, agent: AgentRecord) -> None:
+        key = (agent.idle_since, agent.employee_id)
+        for name in self._agent_queues[agent.employee_id]:
+            bisect.insort(self._idle_keys[name], key)
+
+    def _unindex_idle(self, agent: AgentRecord) -> None:
+        key = (agent.idle_since, agent.employee_id)
+        for name in self._agent_queues[agent.employee_id]:
+            keys = self._idle_keys[name]
+            i = bisect.bisect_left(keys, key)
+            if i < len(keys) and keys[i] == key:
+                del keys[i]
+
+    def _rebuild_indexes(self) -> None:
+        """Recompute every agent and timer index from the records (load, config change)."""
+        self._members = {name: set() for name in self._queues}
+        self._idle_keys = {name: [] for name in self._queues}
+        self._agent_queues = {}
+        for agent in self._agents.values():
+            self._join_queues(agent)
+        for agent in sorted(self._agents.values(), key=lambda a: (a.idle_since, a.employee_id)):
+            if agent.state is AgentState.IDLE:
+                for name in self._agent_queues[agent.employee_id]:
+                    self._idle_keys[name].append((agent.idle_since, agent.employee_id))
+        self._timer_index.clear()
+        self._dirty_agents = set(self._agents)
+        self._dirty_calls = set(self._calls)
+        self._sync_timers()
+
+    def _agent_deadlines(self, a: AgentRecord) -> tuple[tuple[str, float | None], ...]:
+        lease = a.lease_until if a.after_call != "logout" else None
+        wrap = a.wrap_until if a.state is AgentState.WRAP_UP else None
+        return ("lease", lease), ("wrap", wrap)
+
+    def _call_deadlines(self, c: CallRecord) -> tuple[tuple[str, float | None], ...]:
+        ring = wait = None
+        if c.state is CallState.RINGING and c.ring_started is not None:
+            ring = c.ring_started + self._ring_timeout(c)
+        elif c.state is CallState.QUEUED and c.queue is not None:
+            max_wait = self._queues[c.queue].max_wait
+            if max_wait is not None:
+                wait = c.enqueued + max_wait
+        return ("ring", ring), ("wait", wait)
+
+    def _sync_timers(self) -> None:
+        """Re-read the deadlines of the records changed since the last sync."""
+        index = self._timer_index
+        if self._dirty_agents:
+            for eid in self._dirty_agents:
+                agent = self._agents.get(eid)
+                if agent is None:
+                    index.set("lease", eid, None)
+                    index.set("wrap", eid, None)
+                else:
+                    for kind, deadline in self._agent_deadlines(agent):
+                        index.set(kind, eid, deadline)
+            self._dirty_agents = set()
+        if self._dirty_calls:
+            for cid in self._dirty_calls:
+                call = self._calls.get(cid)
+                if call is None:
+                    index.set("ring", cid, None)
+                    index.set("wait", cid, None)
+                else:
+                    for kind, deadline in self._call_deadlines(call):
+                        index.set(kind, cid, deadline)
+            self._dirty_calls = set()
 
     def _to_idle(self, agent: AgentRecord, trigger: Trigger, reason: str) -> Refusal | None:
         code = refusal_for(trigger, agent.state)
@@ -962,7 +1121,7 @@ class Acd:
 
     def _staffed(self, queue: QueueConfig) -> bool:
         """Someone who could take this queue's calls is logged in (in any state)."""
-        return any(self._qualifies(a, queue) for a in self._agents.values())
+        return bool(self._members[queue.name])
 
     def _dispatch(self) -> None:
         """Match waiting calls with idle agents until no more pairs can be made.
@@ -981,18 +1140,30 @@ class Acd:
             if not any(self._offer(self._calls[key[2]], self._queues[name]) for key, name in heads):
                 return
 
+    def _candidates(self, call: CallRecord, queue: QueueConfig) -> IdlePool | None:
+        """The idle agents who qualify for `queue`, longest idle first, or None if none.
+
+        Someone who let this call ring out is left out unless nobody else is idle.
+        """
+        keys: Sequence[IdleKey] = self._idle_keys[queue.name]
+        if not keys:
+            return None
+        if call.tried:
+            tried = {eid for eid in call.tried
+                     if self._state_of(eid) is AgentState.IDLE
+                     and queue.name in self._agent_queues[eid]}
+            if tried and len(tried) < len(keys):
+                keys = [k for k in keys if k[1] not in tried]
+        return IdlePool(self._agents, keys)
+
     def _offer(self, call: CallRecord, queue: QueueConfig) -> bool:
-        idle = (self._agents[eid] for eid in self._idle)
-        eligible = [a for a in idle if self._qualifies(a, queue)]
-        if not eligible:
+        pool = self._candidates(call, queue)
+        if pool is None:
             return False
-        # Someone who let this call ring out is asked again only if nobody else is idle.
-        pool = [a for a in eligible if a.employee_id not in call.tried] or eligible
-        pool.sort(key=lambda a: (a.idle_since, a.employee_id))
         memory = self._memory.setdefault(queue.name, {})
         chosen = self._strategies[queue.strategy](pool, queue, memory)
         ids = [a.employee_id for a in chosen]
-        if not chosen or len(set(ids)) != len(ids) or not {*ids} <= {a.employee_id for a in pool}:
+        if not chosen or len(set(ids)) != len(ids) or not all(pool.has(eid) for eid in ids):
             return False  # a strategy may decline; one that returns strangers is ignored
         self._unqueue(call)
         self._ring(call, list(chosen))
@@ -1000,26 +1171,16 @@ class Acd:
 
     # ------------------------------------------------------------------ timers
 
-    def _timers(self, horizon: float) -> list[tuple[float, int, str, str | int]]:
-        """Timers due at or before `horizon`, as (deadline, order, kind, id), earliest first."""
-        timers: list[tuple[float, int, str, str | int]] = []
-        for a in self._agents.values():
-            if a.after_call != "logout" and a.lease_until <= horizon:
-                timers.append((a.lease_until, 0, "lease", a.employee_id))
-            wrap_until = a.wrap_until if a.state is AgentState.WRAP_UP else None
-            if wrap_until is not None and wrap_until <= horizon:
-                timers.append((wrap_until, 2, "wrap", a.employee_id))
-        for c in self._calls.values():
-            if c.state is CallState.RINGING and c.ring_started is not None:
-                deadline = c.ring_started + self._ring_timeout(c)
-                if deadline <= horizon:
-                    timers.append((deadline, 1, "ring", c.call_id))
-            elif c.state is CallState.QUEUED and c.queue is not None:
-                max_wait = self._queues[c.queue].max_wait
-                if max_wait is not None and c.enqueued + max_wait <= horizon:
-                    timers.append((c.enqueued + max_wait, 3, "wait", c.call_id))
-        timers.sort(key=lambda t: (t[0], t[1], str(t[3])))
-        return timers
+    def _due_timers(self, horizon: float) -> list[TimerEntry]:
+        """Timers due at or before `horizon`, as (deadline, order, str(id), kind, id),
+        earliest first (ties: lease, ring, wrap, wait; then by ID). They are taken off
+        the timer heap; `_timers_applied` puts back any still pending."""
+        self._sync_timers()
+        return self._timer_index.pop_due(horizon)
+
+    def _timers_applied(self, due: list[TimerEntry]) -> None:
+        self._sync_timers()
+        self._timer_index.restore(due)
 
     def _run_timers(self) -> None:
         # Each timer can change what else is due (a freed agent, a re-queued
@@ -1028,13 +1189,14 @@ class Acd:
         # at once (all durations are > 0), but one can uncover an older one (a
         # call that rang out past its max wait), hence a second, bounded pass.
         for _ in range(4):
-            due = self._timers(self._now)
+            due = self._due_timers(self._now)
             if not due:
                 return
             self._apply_timers(due)
+            self._timers_applied(due)
 
-    def _apply_timers(self, due: list[tuple[float, int, str, str | int]]) -> None:
-        for _deadline, _order, kind, ident in due:
+    def _apply_timers(self, due: list[TimerEntry]) -> None:
+        for _deadline, _order, _text, kind, ident in due:
             if kind == "lease":
                 agent = self._agents.get(int(ident))
                 if (agent is not None and agent.lease_until <= self._now

@@ -7,6 +7,13 @@ commit fails, the in-memory state may be ahead of Redis, so the engine drops it
 and stops leading; the next leader (maybe this replica again) reloads from
 Redis. A command is thus either committed or, as far as anyone can tell, never
 happened.
+
+Group commit: the lock is held only while a command is applied. Its change then
+joins a queue, and the first waiting thread to get the commit lock writes every
+queued change in one script (in the order the commands were applied) while
+other threads apply the next commands. Nobody replies before their command is
+committed. If a commit fails, every command applied after it on the same state
+fails too (NotLeader: it did not happen), because the state is dropped.
 """
 
 from __future__ import annotations
@@ -48,11 +55,24 @@ class Outcome:
     commit_id: str = ""  # "" when nothing needed writing
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Leading:
     acd: Acd
     lease: LeaderInfo
     commits: int = field(default=0)
+    failed: BaseException | None = None  # a commit failed: nothing after it may commit
+
+
+@dataclass(slots=True, eq=False)
+class _Pending:
+    """One applied command waiting for its commit."""
+
+    ticket: int
+    leading: _Leading
+    change: Change
+    commit_id: str = ""
+    error: BaseException | None = None
+    done: bool = False
 
 
 def _dumps(record: dict[str, Any] | None) -> str | None:
@@ -60,18 +80,12 @@ def _dumps(record: dict[str, Any] | None) -> str | None:
 
 
 def _meta(acd: Acd) -> dict[str, Any]:
-    """The part of `Acd.to_dict()` that is not records, without serialising every record.
-
-    Reads the core's counters directly: to_dict() costs O(agents) per command,
-    which at 1,000 agents is most of a command's budget.
-    """
-    return {
-        "version": STATE_VERSION,
-        "seq": acd._seq,
-        "front": acd._front,
-        "sessions": acd._sessions,
-        "memory": {k: dict(v) for k, v in acd._memory.items()},
-    }
+    """The part of `Acd.to_dict()` that is not records (to_dict() would serialise
+    every record: O(agents) per command)."""
+    meta = acd.meta()
+    if meta.get("version") != STATE_VERSION:  # pragma: no cover - same package
+        raise RuntimeError("core and service disagree on the state version")
+    return meta
 
 
 def _touched(result: Result, agents: Iterable[int], calls: Iterable[str]
@@ -108,9 +122,19 @@ class Engine:
         self._store = store
         self._clock = clock or SystemClock()
         self._verify = verify_commits
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the core, the commit queue and the tickets
+        self._commit_lock = threading.Lock()  # held by the thread writing a batch
         self._leading: _Leading | None = None
+        self._queue: list[_Pending] = []  # applied, not yet being committed
+        self._tickets = 0  # commands applied (and queued) so far
+        self._committed = 0  # every ticket up to this one is done (committed or failed)
+        self.batches = 0  # commit scripts run; with `commits` per leader: the batch size
         self.on_commit: Callable[[], None] = lambda: None
+        # After each committed batch, in commit order: the stream's id before it, and
+        # (commit id, actions) per command. The fanout delivers these without
+        # reading back what this replica just wrote.
+        self.on_batch: Callable[[str, list[tuple[str, list[dict[str, Any]]]]], None] = (
+            lambda prev, entries: None)
 
     # ------------------------------------------------------------------ leadership
 
@@ -138,7 +162,8 @@ class Engine:
         with self._lock:
             if self._leading is not None:
                 log.warning("no longer leading (epoch %s)", self._leading.lease.epoch)
-            self._leading = None
+                # Commands applied but not yet committed will not be: they fail.
+                self._drop(self._leading, NotLeader("stepped down"))
 
     # ------------------------------------------------------------------ commands
 
@@ -167,37 +192,103 @@ class Engine:
                 result = command(acd)
             except BaseException:
                 # A half-applied command must not survive: reload from Redis on re-election.
-                self._leading = None
+                self._drop(leading, NotLeader("a command failed; state dropped"))
                 log.exception("command failed; dropping the in-memory state")
                 raise
             agent_ids, call_ids = _touched(result, agents, calls)
             if not (result.events or result.actions or agent_ids or call_ids):
-                return Outcome(result)
-            change = Change(
-                agents={eid: _dumps(acd.agent(eid)) for eid in agent_ids},
-                calls={cid: _dumps(acd.call(cid)) for cid in call_ids},
-                meta=json.dumps(_meta(acd), separators=(",", ":")),
-                actions=[a.to_dict() for a in result.actions],
-                events=[eventlog.encode(e) for e in to_log_events(
-                    result.events, result.actions, agent=acd.agent, call=acd.call,
-                    node=self._settings.node, side=side,
-                    emit_call_ended=self._settings.section.emit_call_ended)],
-            )
-            try:
-                commit_id = self._store.commit(leading.lease.epoch, change)
-            except Fenced as exc:
-                self._leading = None
-                log.warning("fenced out: %s", exc)
-                raise NotLeader(str(exc)) from exc
-            except redis.RedisError as exc:
-                self._leading = None
-                log.warning("commit failed, dropping the in-memory state: %s", exc)
-                raise StoreUnavailable(f"commit failed: {exc}") from exc
-            leading.commits += 1
-            if self._verify:
-                self._check_stored(acd)
+                # Nothing to write, but the reply may rest on commands not yet committed.
+                barrier = self._tickets
+                pending = None
+            else:
+                change = Change(
+                    agents={eid: _dumps(acd.agent(eid)) for eid in agent_ids},
+                    calls={cid: _dumps(acd.call(cid)) for cid in call_ids},
+                    meta=json.dumps(_meta(acd), separators=(",", ":")),
+                    actions=[a.to_dict() for a in result.actions],
+                    events=[eventlog.encode(e) for e in to_log_events(
+                        result.events, result.actions, agent=acd.agent, call=acd.call,
+                        node=self._settings.node, side=side,
+                        emit_call_ended=self._settings.section.emit_call_ended)],
+                )
+                self._tickets += 1
+                barrier = self._tickets
+                pending = _Pending(barrier, leading, change)
+                self._queue.append(pending)
+        if barrier > self._committed:
+            self._commit_until(barrier)
+        if pending is None:
+            if leading.failed is not None:
+                raise NotLeader("an earlier command failed to commit; state dropped")
+            return Outcome(result)
+        if pending.error is not None:
+            raise pending.error
         self.on_commit()
-        return Outcome(result, commit_id)
+        return Outcome(result, pending.commit_id)
+
+    def _commit_until(self, ticket: int) -> None:
+        """Return once every command up to `ticket` is committed (or failed), committing
+        the queued ones in one batch if no other thread is already doing it."""
+        while True:
+            with self._commit_lock:
+                with self._lock:
+                    if self._committed >= ticket or not self._queue:
+                        return
+                    batch, self._queue = self._queue, []
+                self._commit_batch(batch)
+
+    def _commit_batch(self, batch: list[_Pending]) -> None:
+        """Write `batch` (holding the commit lock, not the core lock)."""
+        with self._lock:
+            current = self._leading
+        live = [p for p in batch if p.leading is current and current.failed is None]
+        for p in batch:
+            if not (p.leading is current and current is not None and current.failed is None):
+                p.error = NotLeader("the state this command was applied to was dropped")
+        if live and current is not None:
+            try:
+                prev, ids = self._store.commit_many(current.lease.epoch,
+                                                    [p.change for p in live])
+            except Fenced as exc:
+                log.warning("fenced out: %s", exc)
+                self._fail(current, live, NotLeader, str(exc), exc)
+            except redis.RedisError as exc:
+                log.warning("commit failed, dropping the in-memory state: %s", exc)
+                self._fail(current, live, StoreUnavailable, f"commit failed: {exc}", exc)
+            except BaseException as exc:
+                self._fail(current, live, StoreUnavailable, f"commit failed: {exc}", exc)
+                raise
+            else:
+                for p, commit_id in zip(live, ids, strict=True):
+                    p.commit_id = commit_id
+                current.commits += len(live)
+                self.batches += 1
+                try:
+                    self.on_batch(prev, [(p.commit_id, p.change.actions) for p in live])
+                except Exception:  # watchers are a side channel: the commit stands
+                    log.exception("delivering a commit to watchers failed")
+        with self._lock:
+            for p in batch:
+                p.done = True
+            if batch:
+                self._committed = max(self._committed, batch[-1].ticket)
+            if self._verify and live and current is not None and current.failed is None \
+                    and not self._queue and self._leading is current:
+                self._check_stored(current.acd)  # nothing applied but uncommitted
+
+    def _fail(self, leading: _Leading, batch: list[_Pending], kind: type[Exception],
+              message: str, cause: BaseException) -> None:
+        for p in batch:  # one exception each: every waiting thread raises its own
+            p.error = kind(message)
+            p.error.__cause__ = cause
+        with self._lock:
+            self._drop(leading, kind(message))
+
+    def _drop(self, leading: _Leading, error: BaseException) -> None:
+        """Forget `leading`'s state (caller holds the core lock); queued commands fail."""
+        leading.failed = error
+        if self._leading is leading:
+            self._leading = None
 
     def _check_stored(self, acd: Acd) -> None:
         """Test aid: the stored state must equal the in-memory state after every commit."""

@@ -1,13 +1,22 @@
 """Every replica tails the commit stream: actions go to its WatchActions streams, and
 each commit wakes its WatchSnapshot streams. So a controller or dashboard may
-connect to any replica, and a resuming watcher replays from Redis."""
+connect to any replica, and a resuming watcher replays from Redis.
+
+The leader does not read back what it just wrote: its engine hands each committed
+batch to `publish()`, with the stream's id before the batch; if that is not the
+last commit delivered here (another leader wrote in between), the gap is read
+from Redis first. While leading, the reader only polls, every 0.1 s, as a backstop
+(a deposed leader that has not noticed yet still delivers the new leader's commits).
+"""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
@@ -60,8 +69,9 @@ class Subscription:
 
 
 class Fanout:
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, *, local: Callable[[], bool] = lambda: False) -> None:
         self._store = store
+        self._local = local  # True while this replica's engine publishes its own commits
         self._subs: set[Subscription] = set()
         self._lock = threading.Lock()
         self._changed = threading.Condition()
@@ -110,26 +120,63 @@ class Fanout:
             self._changed.wait_for(lambda: self.version != seen or self._stop.is_set(), timeout)
             return self.version
 
+    def publish(self, prev: str, entries: list[tuple[str, list[dict[str, Any]]]]) -> None:
+        """Commits this replica just made (oldest first); `prev`: the stream's last id
+        before them."""
+        if not entries:
+            return
+        with self._lock:
+            contiguous = (self.last_commit == prev
+                          or stream_id(self.last_commit) >= stream_id(entries[0][0]))
+            if contiguous:
+                delivered = self._deliver(entries)
+        if not contiguous:  # commits we have not seen come first: read them from Redis
+            delivered = 0
+            while True:
+                more = self._store.commits_between(self.last_commit)
+                if not more:
+                    break
+                with self._lock:
+                    delivered += self._deliver(more)
+        self._bump(delivered)
+
+    def _deliver(self, entries: list[tuple[str, list[dict[str, Any]]]]) -> int:
+        """Hand commits after `last_commit` to the subscribers (caller holds the lock)."""
+        count = 0
+        last = stream_id(self.last_commit)
+        for commit_id, actions in entries:
+            position = stream_id(commit_id)
+            if position <= last:
+                continue  # already delivered (by the reader or by publish)
+            if self._subs:  # nobody watching: skip building messages
+                protos = [action_to_proto(action_from_dict(d), commit_id) for d in actions]
+                for sub in self._subs:
+                    for action in protos:
+                        sub.offer(action)
+            self.last_commit, last = commit_id, position
+            count += 1
+        return count
+
+    def _bump(self, count: int) -> None:
+        if count:
+            with self._changed:
+                self.version += count
+                self._changed.notify_all()
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            local = self._local()
             try:
-                entries = self._store.read_commits(self.last_commit, block_ms=500)
+                entries = self._store.read_commits(self.last_commit,
+                                                   block_ms=None if local else 500)
             except redis.RedisError as exc:
                 log.warning("commit stream: %s", exc)
                 self._stop.wait(0.2)
                 continue
-            if not entries:
-                continue
-            # Under the lock, so subscribe() sees last_commit and the delivered set agree.
-            with self._lock:
-                for commit_id, actions in entries:
-                    if self._subs:  # nobody watching: skip building messages
-                        protos = [action_to_proto(action_from_dict(d), commit_id)
-                                  for d in actions]
-                        for sub in self._subs:
-                            for action in protos:
-                                sub.offer(action)
-                    self.last_commit = commit_id
-            with self._changed:
-                self.version += len(entries)
-                self._changed.notify_all()
+            if entries:
+                # Under the lock, so subscribe() sees last_commit and the delivered set agree.
+                with self._lock:
+                    delivered = self._deliver(entries)
+                self._bump(delivered)
+            if local:
+                self._stop.wait(0.1)

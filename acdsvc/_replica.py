@@ -48,7 +48,8 @@ class Replica:
                                 events_stream=settings.section.events_stream,
                                 commits_maxlen=commits_maxlen)
         self.engine = Engine(settings, self.store, verify_commits=verify_commits)
-        self.fanout = Fanout(self.store)
+        self.fanout = Fanout(self.store, local=lambda: self.engine.is_leader)
+        self.engine.on_batch = self.fanout.publish
         self.stopping = threading.Event()
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=settings.section.workers,
@@ -104,6 +105,7 @@ class Replica:
         self._server.stop(grace).wait(grace + 1)
         self.fanout.stop()
         self._forwarder.close()
+        self.store.close()
         self._redis.close()
 
     def wait(self, timeout: float | None = None) -> bool:
