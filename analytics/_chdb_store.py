@@ -21,10 +21,11 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 from chdb import session as chdb_session
 
-from ._columns import TABLE_COLUMNS, arrow_stream_bytes, rows_to_columns, to_arrow
+from ._columns import TABLE_COLUMNS, arrow_stream_bytes, to_arrow
 from ._dialect import MODERN
 from ._migrations import apply_migrations, check_identifier
 from ._records import Records
+from ._store import insert_records_by_table
 
 
 class ChdbStore:
@@ -114,15 +115,7 @@ class ChdbStore:
         return int(arrow.num_rows)
 
     def insert_records(self, records: Records) -> int:
-        written = 0
-        for table, rows in (
-            ("cdr", records.cdrs),
-            ("cdr_leg", records.legs),
-            ("agent_state_interval", records.intervals),
-        ):
-            if rows:
-                written += self.insert_columns(table, rows_to_columns(table, rows))
-        return written
+        return insert_records_by_table(self.insert_columns, records)
 
     def close(self) -> None:
         with self._lock:

@@ -18,10 +18,11 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 from clickhouse_driver import Client
 
-from ._columns import TABLE_COLUMNS, rows_to_columns, to_driver_columns
+from ._columns import TABLE_COLUMNS, to_driver_columns
 from ._dialect import Dialect, dialect_for_version, parse_version
 from ._migrations import apply_migrations, check_identifier
 from ._records import Records
+from ._store import insert_records_by_table
 
 
 class ClickHouseStore:
@@ -99,15 +100,7 @@ class ClickHouseStore:
         return total
 
     def insert_records(self, records: Records) -> int:
-        written = 0
-        for table, rows in (
-            ("cdr", records.cdrs),
-            ("cdr_leg", records.legs),
-            ("agent_state_interval", records.intervals),
-        ):
-            if rows:
-                written += self.insert_columns(table, rows_to_columns(table, rows))
-        return written
+        return insert_records_by_table(self.insert_columns, records)
 
     def close(self) -> None:
         self._client.disconnect()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd  # type: ignore[import-untyped]
 
+from ._columns import rows_to_columns
 from ._dialect import Dialect
 from ._records import Records
 
@@ -48,3 +49,18 @@ class CdrStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def insert_records_by_table(
+    insert_columns: Callable[[str, Mapping[str, Any]], int], records: Records
+) -> int:
+    """Insert each table's rows as one columnar batch; every backend writes the same way."""
+    written = 0
+    for table, rows in (
+        ("cdr", records.cdrs),
+        ("cdr_leg", records.legs),
+        ("agent_state_interval", records.intervals),
+    ):
+        if rows:
+            written += insert_columns(table, rows_to_columns(table, rows))
+    return written
