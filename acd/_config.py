@@ -59,6 +59,10 @@ class AcdConfig:
     employee_id_range: tuple[int, int] = (1, 999_999)
     lease_seconds: float = 30.0  # a session not renewed by heartbeat this long is logged out
     direct_ring_timeout: float = 20.0  # internal calls and transfers to an agent
+    # How long the ID of a call that left the ACD is remembered, so that a retried
+    # Enqueue for it is refused (CALL_EXISTS) instead of creating the call again.
+    # Must exceed any client's retry window; 0 = not remembered.
+    ended_call_retention: float = 600.0
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AcdConfig:
@@ -100,6 +104,8 @@ def _global_problems(config: AcdConfig) -> list[str]:
         problems.append("lease_seconds must be > 0")
     if not _positive(config.direct_ring_timeout):
         problems.append("direct_ring_timeout must be > 0")
+    if not config.ended_call_retention >= 0:  # also refuses NaN
+        problems.append("ended_call_retention must be >= 0")
     return problems
 
 

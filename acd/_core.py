@@ -11,6 +11,7 @@ wrap this object.
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -53,6 +54,13 @@ class Acd:
         self._clock = clock
         self._agents: dict[int, AgentRecord] = {}
         self._calls: dict[str, CallRecord] = {}
+        # Calls that left the ACD (ended, routed, undelivered, reconciled) within the last
+        # `ended_call_retention` seconds: call ID -> when. A call ID is unique forever, so
+        # an Enqueue naming one of them is a retry of a command already carried out (its
+        # reply was lost in a fail-over) and must not create the call again. The deque
+        # holds (when, call ID) in the order they ended, to forget them cheaply.
+        self._ended: dict[str, float] = {}
+        self._ended_order: deque[tuple[float, str]] = deque()
         # Derived indexes, rebuilt from the records on load; never serialised.
         self._waiting: dict[str, list[_WaitKey]] = {name: [] for name in self._queues}
         self._idle: set[int] = set()
@@ -263,8 +271,9 @@ class Acd:
         self._begin()
         if queue not in self._queues:
             return self._refuse(ErrorCode.UNKNOWN_QUEUE, f"no queue named {queue!r}")
-        if call_id in self._calls:
-            return self._refuse(ErrorCode.CALL_EXISTS, f"call {call_id!r} is already in the ACD")
+        exists = self._exists(call_id)
+        if exists is not None:
+            return self._refused(exists)
         if not call_id or isinstance(priority, bool) or not isinstance(priority, int):
             return self._refuse(ErrorCode.INVALID_ARGUMENT, "need a call ID and integer priority")
         now = self._now
@@ -298,8 +307,9 @@ class Acd:
             return self._refuse(ErrorCode.INVALID_ARGUMENT, f"bad kind {kind!r}")
         if not call_id:
             return self._refuse(ErrorCode.INVALID_ARGUMENT, "need a call ID")
-        if call_id in self._calls:
-            return self._refuse(ErrorCode.CALL_EXISTS, f"call {call_id!r} is already in the ACD")
+        exists = self._exists(call_id)
+        if exists is not None:
+            return self._refused(exists)
         agent = self._agents.get(employee_id)
         state = AgentState.LOGGED_OUT if agent is None else agent.state
         code = refusal_for(Trigger.RESERVE, state)
@@ -321,7 +331,7 @@ class Acd:
         self._begin()
         call = self._calls.get(call_id)
         if call is None:
-            return self._refuse(ErrorCode.UNKNOWN_CALL, f"no call {call_id!r}")
+            return self._refused(self._unknown_call(call_id))
         if call.state is CallState.TALKING:
             return self._refuse(
                 ErrorCode.CALL_ALREADY_ANSWERED, f"call {call_id!r} is answered by {call.agent}"
@@ -354,7 +364,7 @@ class Acd:
         self._begin()
         call = self._calls.get(call_id)
         if call is None:
-            return self._refuse(ErrorCode.UNKNOWN_CALL, f"no call {call_id!r}")
+            return self._refused(self._unknown_call(call_id))
         if employee_id not in call.ringing:
             return self._refuse(
                 ErrorCode.NOT_RINGING, f"call {call_id!r} is not ringing employee {employee_id}"
@@ -371,7 +381,7 @@ class Acd:
         self._begin()
         call = self._calls.get(call_id)
         if call is None:
-            return self._refuse(ErrorCode.UNKNOWN_CALL, f"no call {call_id!r}")
+            return self._refused(self._unknown_call(call_id))
         self._end_call(call, "HANGUP", wrap=True)
         return self._finish()
 
@@ -431,7 +441,7 @@ class Acd:
     ) -> Refusal | None:
         call = self._calls.get(call_id)
         if call is None:
-            return Refusal(ErrorCode.UNKNOWN_CALL, f"no call {call_id!r}")
+            return self._unknown_call(call_id)
         if (to_agent is None) == (to_queue is None):
             return Refusal(ErrorCode.INVALID_ARGUMENT, "give exactly one of to_agent, to_queue")
         if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
@@ -517,6 +527,16 @@ class Acd:
     def call(self, call_id: str) -> dict[str, Any] | None:
         call = self._calls.get(call_id)
         return None if call is None else call.to_dict()
+
+    def ended_at(self, call_id: str) -> float | None:
+        """When the call left the ACD (ended, routed, undelivered), if it did so within
+        `ended_call_retention`; None for a live call or one never seen (or forgotten)."""
+        return self._ended.get(call_id)
+
+    def ended_cutoff(self) -> float:
+        """Calls that left the ACD at or before this time are forgotten (as of the last
+        command): a store keeping the ended calls trims them at the same point."""
+        return self._now - self._config.ended_call_retention
 
     def waiting(self, queue: str) -> list[str]:
         """Call IDs waiting in `queue`, next to be served first."""
@@ -654,6 +674,10 @@ class Acd:
                 bad.append("a queue is out of order")
         if queued - set(self._calls):
             bad.append("a queue holds calls that do not exist")
+        bad += [f"call {cid} is live but recorded as ended"
+                for cid in self._calls if cid in self._ended]
+        if len(self._ended_order) < len(self._ended):
+            bad.append("ended calls missing from their expiry order")
         return bad
 
     # -------------------------------------------------------------- serialisation
@@ -668,6 +692,7 @@ class Acd:
             "memory": {k: dict(v) for k, v in self._memory.items()},
             "agents": [a.to_dict() for a in self._agents.values()],
             "calls": [c.to_dict() for c in self._calls.values()],
+            "ended": [[cid, when] for cid, when in self._ended.items()],
         }
 
     @classmethod
@@ -700,6 +725,12 @@ class Acd:
             acd._calls[call.call_id] = call
             if call.state is CallState.QUEUED and call.queue is not None:
                 bisect.insort(acd._waiting[call.queue], acd._key(call))
+        # Optional (older data has none); forgotten at the next command once past retention.
+        ended = sorted(((float(when), str(cid)) for cid, when in data.get("ended", ())),
+                       key=lambda item: item[0])
+        for when, cid in ended:
+            acd._ended[cid] = when
+            acd._ended_order.append((when, cid))
         acd._rebuild_indexes()
         problems = acd.check_invariants()
         if problems:
@@ -710,6 +741,7 @@ class Acd:
 
     def _begin(self) -> None:
         self._now = self._clock.now()
+        self._forget_ended(self._now - self._config.ended_call_retention)
         self._events = []
         self._actions = []
         self._run_timers()
@@ -747,6 +779,34 @@ class Acd:
         agent = fields.get("agent")
         if isinstance(agent, int):
             self._dirty_agents.add(agent)
+
+    def _forget_call(self, call: CallRecord) -> None:
+        """The call leaves the ACD for good; its ID is remembered for the retention."""
+        del self._calls[call.call_id]
+        if self._config.ended_call_retention > 0:
+            self._ended[call.call_id] = self._now
+            self._ended_order.append((self._now, call.call_id))
+
+    def _forget_ended(self, cutoff: float) -> None:
+        order = self._ended_order
+        while order and order[0][0] <= cutoff:
+            when, cid = order.popleft()
+            if self._ended.get(cid) == when:
+                del self._ended[cid]
+
+    def _exists(self, call_id: str) -> Refusal | None:
+        """CALL_EXISTS for a call in the ACD or one that already left it: a call ID is
+        unique forever, so a second Enqueue is a retry (its first reply was lost)."""
+        if call_id in self._calls:
+            return Refusal(ErrorCode.CALL_EXISTS, f"call {call_id!r} is already in the ACD")
+        if call_id in self._ended:
+            return Refusal(ErrorCode.CALL_EXISTS, f"call {call_id!r} already ended")
+        return None
+
+    def _unknown_call(self, call_id: str) -> Refusal:
+        if call_id in self._ended:
+            return Refusal(ErrorCode.UNKNOWN_CALL, f"call {call_id!r} already ended")
+        return Refusal(ErrorCode.UNKNOWN_CALL, f"no call {call_id!r}")
 
     def _state_of(self, employee_id: int) -> AgentState:
         agent = self._agents.get(employee_id)
@@ -1018,7 +1078,7 @@ class Acd:
         elif queue.overflow_target is not None:
             self._emit("call.overflow", call=call.call_id, queue=queue.name,
                        target=queue.overflow_target, reason=reason)
-            del self._calls[call.call_id]
+            self._forget_call(call)
             self._actions.append(Route(call.call_id, queue.overflow_target, reason))
 
     def _ring(self, call: CallRecord, agents: list[AgentRecord]) -> None:
@@ -1072,7 +1132,7 @@ class Acd:
                 call.seq = self._front_seq()
             self._requeue(call)
         else:
-            del self._calls[call.call_id]
+            self._forget_call(call)
             self._emit("call.ended", call=call.call_id, reason=reason)
             self._actions.append(Undelivered(call.call_id, reason))
 
@@ -1111,7 +1171,7 @@ class Acd:
                 self._release_talker(call, self._agents[call.agent], reason, wrap=wrap)
             self._emit("call.ended", call=call.call_id, queue=call.queue, agent=call.agent,
                        talk=talk, reason=reason)
-        del self._calls[call.call_id]
+        self._forget_call(call)
 
     # ---------------------------------------------------------------- dispatch
 

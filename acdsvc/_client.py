@@ -3,7 +3,8 @@
 Retries UNAVAILABLE and DEADLINE_EXCEEDED on the next replica until `retry_for`
 runs out. A retried command may already have been carried out (its reply was
 lost with a dying replica), so callers see, for example, CALL_EXISTS on a
-retried Enqueue or UNKNOWN_CALL on a retried Hangup; `Reply.retried` tells them.
+retried Enqueue (also once the call has ended: "already ended") or UNKNOWN_CALL
+on a retried Hangup; `Reply.retried` tells them.
 """
 
 from __future__ import annotations

@@ -201,10 +201,16 @@ class Engine:
                 barrier = self._tickets
                 pending = None
             else:
+                calls = {cid: _dumps(acd.call(cid)) for cid in call_ids}
                 change = Change(
                     agents={eid: _dumps(acd.agent(eid)) for eid in agent_ids},
-                    calls={cid: _dumps(acd.call(cid)) for cid in call_ids},
+                    calls=calls,
                     meta=json.dumps(_meta(acd), separators=(",", ":")),
+                    # Removed calls are remembered (and trimmed) in Redis as in the core,
+                    # so a new leader also refuses a retried Enqueue for them.
+                    ended={cid: when for cid, rec in calls.items() if rec is None
+                           and (when := acd.ended_at(cid)) is not None},
+                    ended_cutoff=acd.ended_cutoff(),
                     actions=[a.to_dict() for a in result.actions],
                     events=[eventlog.encode(e) for e in to_log_events(
                         result.events, result.actions, agent=acd.agent, call=acd.call,
@@ -294,6 +300,11 @@ class Engine:
         """Test aid: the stored state must equal the in-memory state after every commit."""
         stored = self._store.load()
         mine = acd.to_dict()
+        if stored is not None:
+            # Redis trims ended calls at the last commit's cutoff; the core may have
+            # forgotten more since (a refused command still moves the clock on).
+            cutoff = acd.ended_cutoff()
+            stored["ended"] = [e for e in stored.get("ended", []) if e[1] > cutoff]
         if stored is None or _canonical(stored) != _canonical(mine):
             raise AssertionError("stored ACD state differs from the leader's memory")
 
@@ -302,5 +313,6 @@ def _canonical(data: dict[str, Any]) -> dict[str, Any]:
     out = dict(data)
     out["agents"] = sorted(data["agents"], key=lambda a: a["employee_id"])
     out["calls"] = sorted(data["calls"], key=lambda c: c["call_id"])
+    out["ended"] = sorted(data.get("ended", []))
     canonical: dict[str, Any] = json.loads(json.dumps(out))
     return canonical

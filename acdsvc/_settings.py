@@ -73,6 +73,7 @@ def settings_from_config(
         employee_id_range=section.employee_id_range,
         lease_seconds=section.lease_ms / 1000,
         direct_ring_timeout=section.direct_ring_timeout_ms / 1000,
+        ended_call_retention=section.ended_call_retention_ms / 1000,
     )
     validate_config(acd, BUILTIN_STRATEGIES)  # raises acd.ConfigError listing every problem
     accounts: dict[str, AccountEntry] = {}

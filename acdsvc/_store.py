@@ -8,10 +8,13 @@ Layout (prefix `acd:` by default):
 - `acd:epoch`   fencing token, incremented by every new leader
 - `acd:leader`  "node|address|epoch" with a TTL: the leader's lease
 - `acd:commits` stream, one entry per commit: the actions it produced (the change feed)
+- `acd:ended`   sorted set call_id -> when it left the ACD, trimmed to the core's
+                `ended_call_retention` (a retried Enqueue for an ended call is refused)
 
 A commit is one Lua script: it checks the fencing token, writes the changed
-records, appends the call events to the event log stream and the actions to the
-commit stream, all or nothing. A deposed leader's commit fails the check and
+records (a removed call also goes into `acd:ended`, trimmed there by score),
+appends the call events to the event log stream and the actions to the commit
+stream, all or nothing. A deposed leader's commit fails the check and
 changes nothing. One script may carry several commands' changes (group commit);
 each still gets its own commit-stream entry.
 """
@@ -37,11 +40,13 @@ for i, p in ipairs(cjson.decode(ARGV[2])) do
   for _, id in ipairs(p.agents_del) do redis.call('HDEL', KEYS[2], id) end
   for id, rec in pairs(p.calls_set) do redis.call('HSET', KEYS[3], id, rec) end
   for _, id in ipairs(p.calls_del) do redis.call('HDEL', KEYS[3], id) end
+  for j = 1, #p.ended, 2 do redis.call('ZADD', KEYS[7], p.ended[j + 1], p.ended[j]) end
   for _, fields in ipairs(p.events) do redis.call('XADD', KEYS[6], '*', unpack(fields)) end
   ids[i + 1] = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*',
                       'epoch', ARGV[1], 'actions', p.actions)
 end
 redis.call('SET', KEYS[4], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', ARGV[5])
 return ids
 """
 
@@ -84,8 +89,17 @@ class Change:
     agents: dict[int, str | None] = field(default_factory=dict)  # JSON, or None: delete
     calls: dict[str, str | None] = field(default_factory=dict)
     meta: str = "{}"
+    # Calls this command removed: call id -> when (the core's `ended_at`), and the
+    # core's `ended_cutoff()` after it (older ended calls are trimmed).
+    ended: dict[str, float] = field(default_factory=dict)
+    ended_cutoff: float = float("-inf")
     actions: list[dict[str, object]] = field(default_factory=list)
     events: list[dict[str, str]] = field(default_factory=list)  # encoded event log entries
+
+
+def _score(value: float) -> str:
+    """A ZREMRANGEBYSCORE bound (inclusive)."""
+    return "-inf" if value == float("-inf") else repr(value)
 
 
 def _text(value: object) -> str:
@@ -106,8 +120,9 @@ class StateStore:
         self.events_stream = events_stream
         self.commits_maxlen = commits_maxlen
         self.commits_key = f"{prefix}commits"
+        self.ended_key = f"{prefix}ended"
         self._keys = [f"{prefix}epoch", f"{prefix}agents", f"{prefix}calls", f"{prefix}meta",
-                      self.commits_key, events_stream]
+                      self.commits_key, events_stream, self.ended_key]
         self._leader_key = f"{prefix}leader"
         self._commit = client.register_script(_COMMIT)
         # Commits go over a connection of their own, without redis-py's per-command
@@ -127,12 +142,14 @@ class StateStore:
         pipe.get(self._keys[3])
         pipe.hvals(self._keys[1])
         pipe.hvals(self._keys[2])
-        meta_raw, agents_raw, calls_raw = pipe.execute()
+        pipe.zrange(self.ended_key, 0, -1, withscores=True)
+        meta_raw, agents_raw, calls_raw, ended_raw = pipe.execute()
         if meta_raw is None:
             return None
         meta: dict[str, Any] = json.loads(meta_raw)
         meta["agents"] = [json.loads(raw) for raw in agents_raw]
         meta["calls"] = [json.loads(raw) for raw in calls_raw]
+        meta["ended"] = [[_text(cid), float(when)] for cid, when in ended_raw]
         return meta
 
     def commit(self, epoch: int, change: Change) -> str:
@@ -154,12 +171,15 @@ class StateStore:
             "agents_del": [str(k) for k, v in change.agents.items() if v is None],
             "calls_set": {k: v for k, v in change.calls.items() if v is not None},
             "calls_del": [k for k, v in change.calls.items() if v is None],
+            # flat [id, score, ...]; scores as repr() text so Redis keeps the exact double
+            "ended": [x for cid, when in change.ended.items() for x in (cid, repr(when))],
             "actions": json.dumps(change.actions, separators=(",", ":")),
             "events": [[x for kv in ev.items() for x in kv] for ev in change.events],
         } for change in changes]
         # cjson decodes an empty JSON object and array alike; both iterate as empty.
         result = self._run_commit([str(epoch), json.dumps(payload, separators=(",", ":")),
-                                   self.commits_maxlen, changes[-1].meta])
+                                   self.commits_maxlen, changes[-1].meta,
+                                   _score(changes[-1].ended_cutoff)])
         if result is None:
             raise Fenced(f"epoch {epoch} is no longer current")
         ids = [_text(r) for r in result]
@@ -190,7 +210,7 @@ class StateStore:
 
     def reset(self) -> None:
         """Forget all ACD state (tests and `--reset`); the event log is left alone."""
-        self.client.delete(*self._keys[:5], self._leader_key)
+        self.client.delete(*self._keys[:5], self.ended_key, self._leader_key)
 
     # ------------------------------------------------------------------ leadership
 

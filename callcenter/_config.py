@@ -184,6 +184,10 @@ class AcdSection(_Strict):
     # The ACD writes call.ended for calls it ends; turn off once the controller does.
     emit_call_ended: bool = True
     workers: int = Field(64, ge=4, le=1024)  # gRPC threads; each open stream holds one
+    # How long the ID of an ended call is remembered so that a retried Enqueue for it
+    # (its first reply lost in a fail-over) is refused with CALL_EXISTS, not run again.
+    # Keep it well above the clients' retry window plus leader_lease_ms.
+    ended_call_retention_ms: int = Field(600_000, ge=0)
 
     @model_validator(mode="after")
     def _ranges(self) -> AcdSection:
