@@ -6,8 +6,9 @@ Run it with `python -m controller --sip HOST:PORT --rtpengine HOST:PORT --agents
 from controller._app import ControllerConfig, main, parse_agents, run
 from controller._call import Call, CallState, InvalidTransitionError, Leg, LegRole, LegState
 from controller._commands import Commands
+from controller._events import MemoryPublisher, NullPublisher, RedisPublisher
 from controller._media import MediaError, MediaServer, RtpengineNg
-from controller._service import CallService, UnknownCallError
+from controller._service import CallService, EventPublisher, UnknownCallError
 
 __all__ = [
     "Call",
@@ -15,12 +16,16 @@ __all__ = [
     "CallState",
     "Commands",
     "ControllerConfig",
+    "EventPublisher",
     "InvalidTransitionError",
     "Leg",
     "LegRole",
     "LegState",
     "MediaError",
     "MediaServer",
+    "MemoryPublisher",
+    "NullPublisher",
+    "RedisPublisher",
     "RtpengineNg",
     "UnknownCallError",
     "main",

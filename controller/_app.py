@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,9 +16,11 @@ from sippy.Core.EventDispatcher import ED2
 from controller import _sippy_fixes
 from controller._commands import Commands
 from controller._control import ControlServer
+from controller._events import NullPublisher, RedisPublisher
 from controller._media import RtpengineNg
 from controller._service import CallService
 from controller._sip import SippyLegs, SippyTimers
+from eventlog import DEFAULT_STREAM
 
 log = logging.getLogger("controller")
 
@@ -49,6 +52,11 @@ class ControllerConfig:
     ring_timeout_s: float = 15.0
     ng_timeout_s: float = 0.5
     dead_linger_s: float = 32.0
+    redis: tuple[str, int] | None = None     # the call event log; None: no events
+    node: str = field(default_factory=socket.gethostname)
+    event_stream: str = DEFAULT_STREAM
+    event_queue: int = 10_000
+    redis_timeout_s: float = 0.2
 
 
 def parse_args(argv: Sequence[str]) -> ControllerConfig:
@@ -65,6 +73,15 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
     parser.add_argument("--ng-timeout", type=float, default=0.5)
     parser.add_argument("--dead-linger", type=float, default=32.0,
                         help="seconds a finished dialog absorbs retransmissions")
+    parser.add_argument("--redis", default=None,
+                        help="HOST:PORT of the Redis holding the call event log (none: no events)")
+    parser.add_argument("--node", default=socket.gethostname(),
+                        help="this instance's name in the events' `node` field")
+    parser.add_argument("--event-stream", default=DEFAULT_STREAM, help="event log stream key")
+    parser.add_argument("--event-queue", type=int, default=10_000,
+                        help="events buffered for Redis before new ones are dropped")
+    parser.add_argument("--redis-timeout", type=float, default=0.2,
+                        help="Redis connect and socket timeout (seconds) of the event sender")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
@@ -74,6 +91,9 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
         control=split_hostport(args.control), agents=parse_agents(args.agents),
         park=split_hostport(args.park), ring_timeout_s=args.ring_timeout,
         ng_timeout_s=args.ng_timeout, dead_linger_s=args.dead_linger,
+        redis=None if args.redis is None else split_hostport(args.redis), node=args.node,
+        event_stream=args.event_stream, event_queue=args.event_queue,
+        redis_timeout_s=args.redis_timeout,
     )
 
 
@@ -82,13 +102,20 @@ def run(config: ControllerConfig) -> int:
     _sippy_fixes.claim_event_loop()
     sip = SippyLegs(*config.sip, dead_linger_s=config.dead_linger_s)
     media = RtpengineNg(*config.rtpengine, timeout=config.ng_timeout_s)
+    publisher: NullPublisher | RedisPublisher = NullPublisher()
+    if config.redis is not None:
+        publisher = RedisPublisher.connect(*config.redis, timeout_s=config.redis_timeout_s,
+                                           stream=config.event_stream,
+                                           capacity=config.event_queue)
     service = CallService(sip, media, SippyTimers(), agents=config.agents,
-                          park_address=config.park, ring_timeout_s=config.ring_timeout_s)
-    commands = Commands(service, media, sip.status)
+                          park_address=config.park, ring_timeout_s=config.ring_timeout_s,
+                          events=publisher, node=config.node)
+    commands = Commands(service, media, sip.status, publisher.stats)
     try:
         sip.start(service)
     except _sippy_fixes.PortInUseError as exc:
         log.error("%s; is another controller running?", exc)
+        publisher.close()
         return 2
 
     def on_loop(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,17 +131,20 @@ def run(config: ControllerConfig) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         ED2.regSignal(signum, stop)
     host, port = control.address
-    log.info("ready sip=%s:%s control=%s:%s rtpengine=%s:%s agents=%s", *config.sip, host,
-             port, *config.rtpengine, ",".join(sorted(config.agents)) or "-")
+    log.info("ready sip=%s:%s control=%s:%s rtpengine=%s:%s agents=%s events=%s", *config.sip,
+             host, port, *config.rtpengine, ",".join(sorted(config.agents)) or "-",
+             "-" if config.redis is None else
+             f"redis {config.redis[0]}:{config.redis[1]} {config.event_stream} "
+             f"node {config.node}")
     print(f"READY sip={config.sip[0]}:{config.sip[1]} control={host}:{port}", flush=True)
     try:
         ED2.loop()
     finally:
-        for cid in list(service.calls):
-            service.hangup(cid)
+        service.shutdown()
         control.stop()
         sip.stop()
         media.close()
+        publisher.close()  # sends what is queued, within its deadline
     return 0
 
 

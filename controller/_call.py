@@ -71,6 +71,9 @@ class Call:
     targets: deque[str] = field(default_factory=deque)
     ring_timeout_s: float = 15.0
     attempts: list[tuple[str, str]] = field(default_factory=list)  # (agent, outcome)
+    seats: dict[str, str] = field(default_factory=dict)  # agent -> seat, from `connect`
+    ring_attempts: int = 0         # agent INVITEs sent so far (call.ringing `attempt`)
+    held_by: set[str] = field(default_factory=set)  # leg ids whose last offer holds
     _leg_counter: int = 1
 
     def transition(self, new: CallState) -> None:

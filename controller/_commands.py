@@ -28,10 +28,12 @@ def _arg(request: Mapping[str, Any], name: str) -> str:
 
 class Commands:
     def __init__(self, service: CallService, media: MediaServer,
-                 sip_status: Callable[[], Mapping[str, int]]) -> None:
+                 sip_status: Callable[[], Mapping[str, int]],
+                 event_stats: Callable[[], Mapping[str, Any]] | None = None) -> None:
         self.service = service
         self.media = media
         self.sip_status = sip_status
+        self.event_stats = event_stats
 
     def execute(self, request: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -55,6 +57,7 @@ class Commands:
             "calls": lambda r: service.describe_calls(),
             "call": lambda r: service.describe_call(_arg(r, "cid")),
             "status": lambda r: self._status(),
+            "events": lambda r: self._events(),
             "answer": lambda r: service.answer(_arg(r, "cid")),
             "play": lambda r: service.play(_arg(r, "cid"), _arg(r, "file")),
             "stop_media": lambda r: service.stop_media(_arg(r, "cid")),
@@ -71,6 +74,14 @@ class Commands:
         return {"calls": len(self.service.calls), "media_sessions": sessions,
                 **self.sip_status()}
 
+    def _events(self) -> dict[str, Any]:
+        """The event publisher's counters (published, dropped, queued, ...)."""
+        stats: dict[str, Any] = {"enabled": False}
+        if self.event_stats is not None:
+            stats = dict(self.event_stats())
+        stats["publish_errors"] = self.service.events_failed
+        return stats
+
     def _connect(self, request: Mapping[str, Any]) -> Any:
         agents = request.get("agents")
         if isinstance(agents, str):
@@ -80,5 +91,9 @@ class Commands:
         timeout = request.get("ring_timeout_s")
         if timeout is not None and not isinstance(timeout, int | float):
             raise CommandError("ring_timeout_s must be a number")
+        seats = request.get("seats") or {}
+        if not isinstance(seats, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in seats.items()):
+            raise CommandError("seats must map agent ids to seat names")
         return self.service.connect(_arg(request, "cid"), agents,
-                                    None if timeout is None else float(timeout))
+                                    None if timeout is None else float(timeout), seats)

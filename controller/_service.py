@@ -1,15 +1,17 @@
 """Call-control service logic: what to do on each command and each SIP event.
 
 It owns the calls (pure `_call` objects) and talks to the outside only through
-three small ports: `SipLegs` (the Sippy adapter), `MediaServer` (rtpengine over ng)
-and `Timers` (the event loop's timers). Everything runs on one thread, the SIP
-event loop; transports marshal commands onto it.
+small ports: `SipLegs` (the Sippy adapter), `MediaServer` (rtpengine over ng),
+`Timers` (the event loop's timers) and `EventPublisher` (the call event log).
+Everything runs on one thread, the SIP event loop; transports marshal commands
+onto it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -25,7 +27,17 @@ from controller._call import (
     new_correlation_id,
 )
 from controller._media import MediaError, MediaServer
-from controller._sdp import park_answer, same_media
+from controller._sdp import direction, media_endpoint, park_answer, same_media
+from eventlog import (
+    CALL_ANSWERED,
+    CALL_ARRIVED,
+    CALL_ENDED,
+    CALL_HOLD,
+    CALL_NO_ANSWER,
+    CALL_RESUME,
+    CALL_RINGING,
+    Event,
+)
 
 log = logging.getLogger("controller")
 
@@ -55,6 +67,32 @@ class SipLegs(Protocol):
     def hangup(self, cid: str, leg_id: str) -> None: ...
 
 
+class EventPublisher(Protocol):
+    """The call event log. `publish` runs on the SIP loop: it must not block or raise."""
+
+    def publish(self, event: Event) -> None: ...
+
+
+class _NoEvents:
+    def publish(self, event: Event) -> None:
+        return None
+
+
+# Who ended the call (`call.ended` side).
+SIDE_CALLER = "caller"
+SIDE_AGENT = "agent"
+SIDE_SYSTEM = "system"
+
+
+def is_hold(sdp: str | None) -> bool:
+    """An offer that puts the other side on hold: sendonly/inactive, or c=0.0.0.0 (RFC 2543)."""
+    if sdp is None:
+        return False
+    endpoint = media_endpoint(sdp)
+    return direction(sdp) in ("sendonly", "inactive") or (
+        endpoint is not None and endpoint[0] == "0.0.0.0")
+
+
 def call_log(cid: str, message: str, *args: object, level: int = logging.INFO) -> None:
     """Every log line about a call starts with its correlation ID."""
     log.log(level, "cid=%s " + message, cid, *args)
@@ -64,7 +102,8 @@ class CallService:
     def __init__(self, sip: SipLegs, media: MediaServer, timers: Timers, *,
                  agents: Mapping[str, tuple[str, int]],
                  park_address: tuple[str, int] = ("127.0.0.1", 9),
-                 ring_timeout_s: float = 15.0) -> None:
+                 ring_timeout_s: float = 15.0, events: EventPublisher | None = None,
+                 node: str = "", clock: Callable[[], float] = time.time) -> None:
         self.sip = sip
         self.media = media
         self.timers = timers
@@ -75,10 +114,14 @@ class CallService:
         self._ring_timers: dict[str, Cancellable] = {}
         self._caller_numbers: dict[str, str | None] = {}
         self._queued: dict[tuple[str, str], str] = {}
+        self.events: EventPublisher = events if events is not None else _NoEvents()
+        self.node = node
+        self.clock = clock
+        self.events_failed = 0
 
     # ------------------------------------------------------------------ events
     def incoming(self, header_cid: str | None, sdp: str | None, caller: str | None,
-                 dialled: str | None) -> tuple[str, str]:
+                 dialled: str | None, category: str | None = None) -> tuple[str, str]:
         """A new INVITE: register the call and wait for a command."""
         cid = header_cid if header_cid and _CID.match(header_cid) else None
         if cid is None or cid in self.calls or set(cid) == {"0"}:
@@ -92,6 +135,9 @@ class CallService:
         self._caller_numbers[cid] = caller
         call_log(cid, "incoming call from %s to %s (offer %s)", caller, dialled,
                  "with SDP" if sdp else "without SDP")
+        # The controller does not know the trunk (the edge does): "" until it passes it on.
+        self._emit(cid, CALL_ARRIVED, trunk="", caller=caller or "", dialled=dialled or "",
+                   category=category or "")
         return cid, call.caller.leg_id
 
     def ringing(self, cid: str, leg_id: str) -> None:
@@ -118,7 +164,7 @@ class CallService:
         if sdp is None:
             call_log(cid, "agent %s answered without SDP; hanging up", leg.target,
                      level=logging.WARNING)
-            self._end(call, "agent answered without SDP")
+            self._end(call, "agent answered without SDP", SIDE_SYSTEM)
             return
         try:
             caller_sdp = self.media.answer(cid, call.caller.leg_id, leg.leg_id, sdp)
@@ -129,6 +175,8 @@ class CallService:
         call.transition(CallState.BRIDGED)
         call_log(cid, "bridged caller %s with agent %s (leg %s)", call.caller.leg_id,
                  leg.target, leg.leg_id)
+        self._emit(cid, CALL_ANSWERED, agent=leg.target or "",
+                   seat=call.seats.get(leg.target or "", ""), leg_id=leg.leg_id)
         self._send_update(call, call.caller, caller_sdp, only_if_changed=True)
 
     def failed(self, cid: str, leg_id: str, code: int, reason: str = "") -> None:
@@ -150,12 +198,14 @@ class CallService:
             return
         leg.state = LegState.ENDED
         if leg.role is LegRole.CALLER:
-            self._end(call, f"caller leg failed {code}")
+            # Our own transaction with the caller failed (e.g. no ACK): nobody hung up.
+            self._end(call, str(code), SIDE_SYSTEM)
             return
         if call.agent is leg and call.state is CallState.RINGING:
             self._cancel_ring_timer(cid)
             call.attempts.append((leg.target or "?", f"failed {code}"))
             call_log(cid, "agent %s refused: %s %s", leg.target, code, reason)
+            self._emit(cid, CALL_NO_ANSWER, agent=leg.target or "", leg_id=leg.leg_id)
             self._try_next(call)
 
     def ended(self, cid: str, leg_id: str) -> None:
@@ -163,16 +213,19 @@ class CallService:
         call, leg = self._find(cid, leg_id)
         if call is None or leg is None or leg.state is LegState.ENDED:
             return
+        was_answered = leg.state is LegState.ANSWERED
         leg.state = LegState.ENDED
         if leg.role is LegRole.CALLER:
+            # BYE after our 200 is a normal clearing (200); before it, a CANCEL (487).
             call_log(cid, "caller hung up")
-            self._end(call, "caller hung up")
+            self._end(call, "200" if was_answered else "487", SIDE_CALLER)
         elif call.state is CallState.BRIDGED:
             call_log(cid, "agent %s hung up", leg.target)
-            self._end(call, "agent hung up")
+            self._end(call, "200", SIDE_AGENT)
         elif call.state is CallState.RINGING and call.agent is leg:
             self._cancel_ring_timer(cid)
             call.attempts.append((leg.target or "?", "gone"))
+            self._emit(cid, CALL_NO_ANSWER, agent=leg.target or "", leg_id=leg.leg_id)
             self._try_next(call)
 
     def reinvite(self, cid: str, leg_id: str, sdp: str | None) -> None:
@@ -233,9 +286,12 @@ class CallService:
         self._stop_media(call)
         return call.describe()
 
-    def connect(self, cid: str, agents: Sequence[str],
-                ring_timeout_s: float | None = None) -> dict[str, object]:
-        """Ring the agents in turn (ring-no-answer moves on) and bridge the first to answer."""
+    def connect(self, cid: str, agents: Sequence[str], ring_timeout_s: float | None = None,
+                seats: Mapping[str, str] | None = None) -> dict[str, object]:
+        """Ring the agents in turn (ring-no-answer moves on) and bridge the first to answer.
+
+        `seats` (agent -> seat, from the ACD) only fills the events' `seat` field.
+        """
         call = self._call(cid)
         if call.state is CallState.NEW:
             self.answer(cid)
@@ -243,6 +299,7 @@ class CallService:
         if not agents:
             raise ValueError("connect needs at least one agent")
         call.targets = deque(agents)
+        call.seats.update(seats or {})
         if ring_timeout_s is not None:
             call.ring_timeout_s = ring_timeout_s
         call_log(cid, "connecting to %s (ring timeout %ss)", ",".join(agents),
@@ -258,18 +315,32 @@ class CallService:
         call.targets.clear()
         agent = call.agent
         if agent is not None and agent.state is not LegState.ENDED:
+            if call.state is CallState.RINGING:
+                # The ring stops before anyone answered: for the CDR it is a no-answer leg.
+                self._emit(cid, CALL_NO_ANSWER, agent=agent.target or "", leg_id=agent.leg_id)
             agent.state = LegState.ENDED
             self.sip.hangup(cid, agent.leg_id)
             call_log(cid, "released agent %s (leg %s)", agent.target, agent.leg_id)
+        if call.held_by:  # the hold ends with the agent leg: the caller goes to park
+            call.held_by.clear()
+            self._emit(cid, CALL_RESUME)
         call.agent = None
         call.transition(CallState.PARKED)
         self._repark(call)
         return call.describe()
 
     def hangup(self, cid: str) -> dict[str, object]:
+        """End the call on the system's behalf (the ACD, an operator, an IVR script)."""
         call = self._call(cid)
-        self._end(call, "hangup command")
+        # We BYE an answered caller (200) or refuse an unanswered INVITE with 480.
+        answered = call.caller.state is LegState.ANSWERED
+        self._end(call, "200" if answered else "480", SIDE_SYSTEM)
         return call.describe()
+
+    def shutdown(self) -> None:
+        """The controller stops: end every call (system side, cause `shutdown`)."""
+        for call in list(self.calls.values()):
+            self._end(call, "shutdown", SIDE_SYSTEM)
 
     def describe_calls(self) -> list[dict[str, object]]:
         return [call.describe() for call in self.calls.values()]
@@ -334,6 +405,8 @@ class CallService:
                 self.sip.answer_update(cid, origin.leg_id, back)
                 call_log(cid, "re-INVITE from leg %s answered by leg %s", origin.leg_id,
                          leg.leg_id)
+                if call.state is CallState.BRIDGED:
+                    self._set_hold(call, origin.leg_id, is_hold(origin.remote_sdp))
         queued = self._queued.pop((cid, leg.leg_id), None)
         if queued is not None:
             self._send_update(call, leg, queued, only_if_changed=True)
@@ -357,7 +430,12 @@ class CallService:
                 return
             leg.local_sdp = offer
             call.transition(CallState.RINGING)
+            call.ring_attempts += 1
             call_log(cid, "calling agent %s at %s:%s (leg %s)", agent, *address, leg.leg_id)
+            # Emitted when the INVITE goes out, where the ring timer starts (not at 180,
+            # which some phones never send): ringing..no_answer spans the ring timeout.
+            self._emit(cid, CALL_RINGING, agent=agent, seat=call.seats.get(agent, ""),
+                       leg_id=leg.leg_id, attempt=str(call.ring_attempts))
             self._ring_timers[cid] = self.timers.call_later(
                 call.ring_timeout_s, partial(self._ring_timeout, cid, leg.leg_id))
             self.sip.originate(cid, leg.leg_id, address=address, user=agent, sdp=offer,
@@ -377,6 +455,7 @@ class CallService:
         call_log(cid, "agent %s did not answer in %ss; cancelling leg %s", leg.target,
                  call.ring_timeout_s, leg_id)
         call.attempts.append((leg.target or "?", "no answer"))
+        self._emit(cid, CALL_NO_ANSWER, agent=leg.target or "", leg_id=leg_id)
         leg.state = LegState.ENDED
         self.sip.hangup(cid, leg_id)
         self._try_next(call)
@@ -395,9 +474,10 @@ class CallService:
     def _media_failed(self, call: Call, exc: MediaError) -> None:
         call_log(call.correlation_id, "media server failed: %s; ending the call", exc,
                  level=logging.ERROR)
-        self._end(call, "media failure")
+        self._end(call, "media failure", SIDE_SYSTEM)
 
-    def _end(self, call: Call, why: str) -> None:
+    def _end(self, call: Call, cause: str, side: str) -> None:
+        """End the call: hang up every live leg, free the media, write `call.ended`."""
         cid = call.correlation_id
         if call.state is CallState.ENDED:
             return
@@ -415,4 +495,25 @@ class CallService:
         self._caller_numbers.pop(cid, None)
         for key in [k for k in self._queued if k[0] == cid]:
             del self._queued[key]
-        call_log(cid, "call ended (%s)", why)
+        call_log(cid, "call ended (cause %s, side %s)", cause, side)
+        self._emit(cid, CALL_ENDED, cause=cause, side=side)
+
+    def _set_hold(self, call: Call, leg_id: str, held: bool) -> None:
+        """Track which legs hold; `call.hold` when the first starts, `call.resume` at the last."""
+        was_held = bool(call.held_by)
+        if held:
+            call.held_by.add(leg_id)
+        else:
+            call.held_by.discard(leg_id)
+        if bool(call.held_by) != was_held:
+            self._emit(call.correlation_id, CALL_HOLD if call.held_by else CALL_RESUME)
+
+    def _emit(self, cid: str, kind: str, **data: str) -> None:
+        """Publish one event; never lets a publishing problem reach call handling."""
+        try:
+            self.events.publish(Event.new(kind, correlation_id=cid, node=self.node,
+                                          ts=self.clock(), **data))
+        except Exception:  # a schema bug or a broken adapter must not drop the call
+            self.events_failed += 1
+            call_log(cid, "could not publish %s", kind, level=logging.ERROR)
+            log.debug("publish failed", exc_info=True)

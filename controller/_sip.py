@@ -36,11 +36,12 @@ from controller import _sippy_fixes
 
 log = logging.getLogger("controller.sip")
 CORRELATION_HEADER = "X-CC-Correlation-ID"
+CATEGORY_HEADER = "X-CC-Category"  # the business category (call.arrived `category`)
 
 
 class SipEvents(Protocol):
     def incoming(self, header_cid: str | None, sdp: str | None, caller: str | None,
-                 dialled: str | None) -> tuple[str, str]: ...
+                 dialled: str | None, category: str | None = None) -> tuple[str, str]: ...
     def ringing(self, cid: str, leg_id: str) -> None: ...
     def answered(self, cid: str, leg_id: str, sdp: str | None) -> None: ...
     def failed(self, cid: str, leg_id: str, code: int, reason: str = "") -> None: ...
@@ -92,6 +93,12 @@ def _body_text(body: Any) -> str | None:
     return None if body is None else str(body)
 
 
+def _header(req: Any, name: str) -> str | None:
+    """The first value of an extension header (Sippy keeps them under the lower-case name)."""
+    headers = req.getHFs(name.lower())
+    return str(headers[0].getBody()).strip() if headers else None
+
+
 class SippyLegs:
     """Implements the service's `SipLegs` port on Sippy; feeds its events to `SipEvents`."""
 
@@ -105,6 +112,7 @@ class SippyLegs:
         self._uas: dict[tuple[str, str], Any] = {}
         self._refs: dict[int, tuple[str, str]] = {}
         self._header_cid: dict[int, str | None] = {}
+        self._category: dict[int, str | None] = {}
         self._server_side: set[int] = set()
         self._live: dict[int, Any] = {}
         self._sip_call_ids: dict[str, str] = {}
@@ -143,8 +151,8 @@ class SippyLegs:
         method = req.getMethod()
         if method == "INVITE":
             ua = self._new_ua()
-            headers = req.getHFs(CORRELATION_HEADER.lower())
-            self._header_cid[id(ua)] = str(headers[0].getBody()).strip() if headers else None
+            self._header_cid[id(ua)] = _header(req, CORRELATION_HEADER)
+            self._category[id(ua)] = _header(req, CATEGORY_HEADER)
             self._server_side.add(id(ua))
             self._sip_call_ids[str(req.getHFBody("call-id"))] = "-"
             return ua.recvRequest(req, sip_t)
@@ -174,6 +182,7 @@ class SippyLegs:
         self._live.pop(key, None)
         self._server_side.discard(key)
         self._header_cid.pop(key, None)
+        self._category.pop(key, None)
         ref = self._refs.pop(key, None)
         if ref is not None and self._uas.get(ref) is ua:
             del self._uas[ref]
@@ -188,7 +197,7 @@ class SippyLegs:
             if isinstance(event, CCEventTry):
                 sip_call_id, caller, dialled, body = event.getData()[:4]
                 cid, leg_id = events.incoming(self._header_cid.get(id(ua)), _body_text(body),
-                                              caller, dialled)
+                                              caller, dialled, self._category.get(id(ua)))
                 self._bind(ua, cid, leg_id, str(sip_call_id))
             return
         cid, leg_id = ref
