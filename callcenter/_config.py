@@ -50,6 +50,9 @@ class SipConfig(_Strict):
     # app_python3 processes run one request at a time; each remote call needs a short deadline.
     rtpengine_timeout_ms: int = Field(200, ge=20, le=5000)
     rtpengine_disable_s: int = Field(10, ge=1, le=3600)
+    # dispatcher: how often each call-controller replica gets an OPTIONS probe. One
+    # unanswered probe marks it inactive; one answered probe brings it back.
+    controller_ping_interval_s: int = Field(10, ge=1, le=3600)
 
 
 class RtpengineNode(_Strict):
@@ -123,8 +126,34 @@ class Numbering(_Strict):
 class NumberRoute(_Strict):
     number: Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{2,32}$")]
     category: Category
+    # agents: Kamailio hunts `agents` itself. controller: the call goes to one of the
+    # `controllers` replicas (dispatcher set 1), which answers and anchors it.
+    target: Literal["agents", "controller"] = "agents"
     # Hunt group in order; the ACD replaces this with queue: once it exists.
-    agents: list[SipUser] = Field(min_length=1)
+    agents: list[SipUser] = []
+
+    @model_validator(mode="after")
+    def _target(self) -> NumberRoute:
+        if self.target == "agents" and not self.agents:
+            raise ValueError("a number with target agents needs at least one agent")
+        if self.target == "controller" and self.agents:
+            raise ValueError("a number with target controller takes no agents "
+                             "(the controller chooses them)")
+        return self
+
+
+class ControllerReplica(_Strict):
+    """One call-controller replica (python -m controller), reached by Kamailio's dispatcher."""
+
+    sip: HostPort
+    # The replica's line-based control socket: the health probe, and the ACD's commands.
+    control: HostPort
+    # managed: `callcenter up` starts it; otherwise it runs elsewhere and is only dispatched to.
+    managed: bool = True
+    # The rtpengine ng address it anchors media in; default: the first rtpengine node.
+    rtpengine: HostPort | None = None
+    # Its name in the events' `node` field; default: <node.name>-ctl<index>.
+    name: Category | None = None
 
 
 class Account(_Strict):
@@ -216,6 +245,8 @@ class CallCenterConfig(_Strict):
     trunks: list[Trunk] = []
     numbering: Numbering = Numbering()
     numbers: list[NumberRoute] = []
+    # Call-controller replicas, in dispatcher set 1; numbers with target controller go there.
+    controllers: list[ControllerReplica] = []
     accounts: list[Account] = []
     # Accounts may live in a separate file (kept out of version control); merged with accounts.
     accounts_file: str | None = None
@@ -238,7 +269,28 @@ class CallCenterConfig(_Strict):
         if dupes:
             raise ValueError(f"numbers listed twice: {', '.join(dupes)}")
         self._check_queues()
+        self._check_controllers()
         return self
+
+    def _check_controllers(self) -> None:
+        for name in ("sip", "control"):
+            addresses = [getattr(c, name) for c in self.controllers]
+            dupes = sorted({a for a in addresses if addresses.count(a) > 1})
+            if dupes:
+                raise ValueError(f"controllers: {name} address listed twice: {', '.join(dupes)}")
+        if self.sip.listen in {c.sip for c in self.controllers}:
+            raise ValueError(f"controllers: sip {self.sip.listen} is Kamailio's own sip.listen")
+
+    def located_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Cross-section problems, each with the key path whose line the error names."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if not self.controllers:
+            for i, route in enumerate(self.numbers):
+                if route.target == "controller":
+                    problems.append((("numbers", i, "target"),
+                                     f"number {route.number} has target controller but "
+                                     "there is no `controllers:` replica"))
+        return problems
 
     def _check_queues(self) -> None:
         by_name = {q.name: q for q in self.queues}
@@ -303,14 +355,19 @@ def _validate(model: type[M], text: str, source: str) -> M:
     index = _line_index(document)
     _refuse_clear_passwords(data, source, index)
     try:
-        return model.model_validate(data)
+        result = model.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            where = ".".join(str(p) for p in loc) or "(top)"
-            lines.append(f"{source}:{_nearest_line(index, loc)}: {where}: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+        problems = [(tuple(err["loc"]), err["msg"]) for err in exc.errors()]
+    else:
+        located = getattr(result, "located_problems", None)
+        problems = located() if located is not None else []
+        if not problems:
+            return result
+    lines = []
+    for loc, msg in problems:
+        where = ".".join(str(p) for p in loc) or "(top)"
+        lines.append(f"{source}:{_nearest_line(index, loc)}: {where}: {msg}")
+    raise ConfigError("\n".join(lines)) from None
 
 
 def parse_config(text: str, source: str = "<string>") -> CallCenterConfig:

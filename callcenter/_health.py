@@ -1,7 +1,9 @@
-"""Health probes: SIP OPTIONS to Kamailio, ng ping to rtpengine, PING to Redis."""
+"""Health probes: SIP OPTIONS to Kamailio, ng ping to rtpengine, PING to Redis,
+the control socket's `status` to a call controller."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import socket
 
@@ -68,3 +70,22 @@ def redis_ping(hostport: str, timeout: float = 1.0) -> bool:
         return False
     finally:
         client.close()
+
+
+def controller_status(hostport: str, timeout: float = 1.0) -> bool:
+    """Ask a call controller's control socket for `status`: healthy when it replies ok.
+
+    Unlike an OPTIONS (answered by Sippy's transaction layer), the reply comes from
+    the controller's event loop, so a wedged loop fails the probe.
+    """
+    try:
+        with socket.create_connection(split_hostport(hostport), timeout=timeout) as sock:
+            sock.sendall(b'{"cmd": "status"}\n')
+            with sock.makefile("rb") as reply:
+                line = reply.readline()
+    except OSError:
+        return False
+    try:
+        return bool(json.loads(line).get("ok"))
+    except (ValueError, AttributeError):
+        return False

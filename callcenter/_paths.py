@@ -46,6 +46,11 @@ class RunLayout:
         return self.root / "kamailio.cfg"
 
     @property
+    def dispatcher_list(self) -> Path:
+        """Kamailio dispatcher's destinations: set 1 = the call-controller replicas."""
+        return self.root / "dispatcher.list"
+
+    @property
     def kamailio_ctl(self) -> Path:
         return self.root / "kamailio.ctl"
 

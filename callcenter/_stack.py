@@ -17,7 +17,13 @@ import analytics
 from acdsvc._health import health_ping
 from callcenter import _process
 from callcenter._config import CallCenterConfig
-from callcenter._health import ng_ping, redis_ping, sip_options_ping, split_hostport
+from callcenter._health import (
+    controller_status,
+    ng_ping,
+    redis_ping,
+    sip_options_ping,
+    split_hostport,
+)
 from callcenter._paths import (
     PROJECT_ROOT,
     RunLayout,
@@ -62,8 +68,37 @@ def render_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
         rtpengine_socks=f'modparam("rtpengine", "rtpengine_sock", "{socks}")',
         rtpengine_timeout_ms=config.sip.rtpengine_timeout_ms,
         rtpengine_disable_s=config.sip.rtpengine_disable_s,
+        dispatcher_list=layout.dispatcher_list,
+        controller_ping_interval_s=config.sip.controller_ping_interval_s,
+        sip_ping_from=f"sip:dispatcher@{config.sip.listen}",
         kemi_script=KEMI_SCRIPT,
     )
+
+
+# Dispatcher set of the call-controller replicas (routing.kemi selects from it).
+CONTROLLER_SET = 1
+
+
+def render_dispatcher_list(config: CallCenterConfig) -> str:
+    """The dispatcher list file: `setid destination flags priority` per replica.
+
+    Flags 0: active, and probed like every destination (ds_probing_mode 1).
+    An empty file is valid: numbers with target controller are refused then.
+    """
+    lines = ["# Rendered by `callcenter up` from the config's controllers:; do not edit."]
+    lines += [f"{CONTROLLER_SET} sip:{c.sip} 0 0" for c in config.controllers]
+    return "\n".join(lines) + "\n"
+
+
+def controller_argv(config: CallCenterConfig, index: int) -> list[str]:
+    replica = config.controllers[index]
+    rtpengine = replica.rtpengine or config.rtpengine.nodes[0].ng
+    return [
+        sys.executable, "-m", "controller", "--sip", replica.sip, "--rtpengine", rtpengine,
+        "--control", replica.control, "--redis", config.redis.listen,
+        "--node", replica.name or f"{config.node.name}-ctl{index}",
+        "--ring-timeout", str(config.timers.ring_timeout_ms / 1000),
+    ]
 
 
 def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
@@ -104,6 +139,22 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
             ]),
             probe,
             f"rtpengine ng {ng}",
+        ))
+    # Controllers after rtpengine (their media) and Redis (their event log), before
+    # Kamailio, whose dispatcher probes them from the start.
+    for i, replica in enumerate(config.controllers):
+        if not replica.managed:
+            continue
+        control = replica.control
+
+        def controller_probe(control: str = control) -> bool:
+            return controller_status(control, timeout=0.3)
+
+        daemons.append(Daemon(
+            _process.ProcessSpec(f"controller{i}", controller_argv(config, i), env={
+                "PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}),
+            controller_probe,
+            f"call controller {i} sip {replica.sip} control {control}",
         ))
     if config.acd is not None and config.acd.managed:
         acd_listen = config.acd.listen
@@ -159,6 +210,7 @@ def check_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
     """Render the config and run `kamailio -c` on it; return kamailio's output."""
     layout.create()
     write_runtime_config(config, layout)
+    layout.dispatcher_list.write_text(render_dispatcher_list(config))
     layout.kamailio_cfg.write_text(render_kamailio_cfg(config, layout))
     result = subprocess.run(
         [require_binary("kamailio"), "-c", "-f", str(layout.kamailio_cfg), "-x", "tlsf"],
@@ -209,6 +261,7 @@ def up(config: CallCenterConfig, layout: RunLayout) -> list[str]:
     layout.create()
     (layout.data / "redis").mkdir(exist_ok=True)
     write_runtime_config(config, layout)
+    layout.dispatcher_list.write_text(render_dispatcher_list(config))
     layout.kamailio_cfg.write_text(render_kamailio_cfg(config, layout))
     started: list[str] = []
     try:

@@ -7,6 +7,7 @@ from routing._decisions import (
     Authenticate,
     Decision,
     DeliverToAgents,
+    DeliverToController,
     Register,
     Reject,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "Authenticate",
     "Decision",
     "DeliverToAgents",
+    "DeliverToController",
     "NumberTarget",
     "Register",
     "Reject",

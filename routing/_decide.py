@@ -10,6 +10,7 @@ from routing._decisions import (
     Authenticate,
     Decision,
     DeliverToAgents,
+    DeliverToController,
     Register,
     Reject,
 )
@@ -52,6 +53,14 @@ def decide_initial(
         # Late offer would need the offer in the 200 and the answer in the ACK;
         # carriers we terminate send early offer, so refuse clearly rather than half-work.
         return Reject(488, "Not Acceptable Here", "INVITE without SDP offer")
+    if target.to_controller:
+        return DeliverToController(
+            correlation_id=new_correlation_id(),
+            trunk=trunk.name,
+            caller=normalise(ctx.from_user, table.caller_rules),
+            dialled=dialled,
+            category=target.category,
+        )
     return DeliverToAgents(
         correlation_id=new_correlation_id(),
         trunk=trunk.name,

@@ -44,4 +44,18 @@ class DeliverToAgents:
     ring_timeout_ms: int
 
 
-Decision = Reject | AnswerOptions | Register | Authenticate | DeliverToAgents
+@dataclass(frozen=True, slots=True)
+class DeliverToController:
+    """A number whose target is the call controller: one of its replicas answers the
+    call and anchors its media; the edge only tags, record-routes and fails over."""
+
+    correlation_id: str
+    trunk: str
+    caller: str
+    dialled: str
+    category: str
+
+
+Decision = (
+    Reject | AnswerOptions | Register | Authenticate | DeliverToAgents | DeliverToController
+)

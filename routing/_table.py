@@ -21,6 +21,8 @@ class NumberTarget:
     number: str
     category: str
     agents: tuple[str, ...]
+    # True: the call goes to the call-controller replicas, not to `agents`.
+    to_controller: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,10 @@ class RoutingTable:
                 for r in numbering.get("dialled_rules", [])
             ),
             numbers={
-                n["number"]: NumberTarget(n["number"], n["category"], tuple(n["agents"]))
+                n["number"]: NumberTarget(
+                    n["number"], n["category"], tuple(n.get("agents", ())),
+                    to_controller=n.get("target", "agents") == "controller",
+                )
                 for n in config.get("numbers", [])
             },
             ha1={a["username"]: a["ha1"] for a in config.get("accounts", [])},

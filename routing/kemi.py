@@ -20,6 +20,7 @@ from routing._decisions import (
     Authenticate,
     Decision,
     DeliverToAgents,
+    DeliverToController,
     Register,
     Reject,
 )
@@ -34,6 +35,17 @@ RTPENGINE_FLAGS = "replace-origin replace-session-connection"
 HUNT_ON = frozenset({408, 480, 486, 487, 500, 503, 600, 603})
 # registrar save() flag 0x04: a seat has one phone; a new registration replaces the old.
 SINGLE_CONTACT = 4
+# Dispatcher set of the call-controller replicas (callcenter renders run/dispatcher.list)
+# and round-robin selection; ds_select_dst keeps the other active replicas for failover.
+CONTROLLER_SET = 1
+ROUND_ROBIN = 4
+# Replies after which a controller call moves to the next replica: 408 is also what tm
+# gives a replica that never answered (dead, or its host gone) when fr_timer fires.
+FAILOVER_ON = frozenset({408, 503})
+# Our Record-Route parameter on controller calls: in-dialog requests carry it back, so the
+# edge knows without any state that the controller, not the edge, anchors their media.
+CONTROLLER_RR_PARAM = ";cc=ctl"
+CONTROLLER_RR_MATCH = "cc=ctl"
 # Digest results (auth module docs): -2 wrong password, -8 credentials for another user.
 # Anything else (no credentials, stale nonce) means challenge again.
 AUTH_REFUSED = frozenset({-2, -8})
@@ -126,6 +138,8 @@ class KemiRouter:
             self._register(decision)
         elif isinstance(decision, DeliverToAgents):
             self._deliver(ctx, decision)
+        elif isinstance(decision, DeliverToController):
+            self._deliver_to_controller(ctx, decision)
         else:  # Authenticate cannot reach here twice; refuse rather than loop.
             KSR.sl.sl_send_reply(500, "Server Internal Error")
 
@@ -165,14 +179,7 @@ class KemiRouter:
             KSR.notice(f"cid={cid} {call.dialled}: no registered agent of {call.agents}\n")
             KSR.sl.sl_send_reply(480, "No Agent Available")
             return
-        # Headers the edge owns are never trusted from outside.
-        KSR.textops.remove_hf_re("^X-CC-")
-        KSR.hdr.append(  # one call for all three: each KSR call costs about 2 us
-            f"{CORRELATION_HEADER}: {cid}\r\n{CATEGORY_HEADER}: {call.category}\r\n"
-            f"{DIALLED_HEADER}: {call.dialled}\r\n"
-        )
-        if call.caller != ctx.from_user:
-            KSR.uac.uac_replace_from_uri(f"sip:{call.caller}@{KSR.kx.gete_fhost()}")
+        self._tag(ctx, cid, call.caller, call.dialled, call.category)
         if not self._media_offered(cid):
             KSR.sl.sl_send_reply(503, "Media Unavailable")
             return
@@ -185,6 +192,17 @@ class KemiRouter:
             f"category={call.category} ringing {KSR.kx.get_ruri()}\n"
         )
         self._relay_branch(call.ring_timeout_ms)
+
+    def _tag(self, ctx: RequestContext, cid: str, caller: str, dialled: str,
+             category: str) -> None:
+        # Headers the edge owns are never trusted from outside.
+        KSR.textops.remove_hf_re("^X-CC-")
+        KSR.hdr.append(  # one call for all three: each KSR call costs about 2 us
+            f"{CORRELATION_HEADER}: {cid}\r\n{CATEGORY_HEADER}: {category}\r\n"
+            f"{DIALLED_HEADER}: {dialled}\r\n"
+        )
+        if caller != ctx.from_user:
+            KSR.uac.uac_replace_from_uri(f"sip:{caller}@{KSR.kx.gete_fhost()}")
 
     def _media_offered(self, cid: str) -> bool:
         if time.monotonic() < self._media_down_until:
@@ -231,6 +249,62 @@ class KemiRouter:
         KSR.rtpengine.rtpengine_delete0()
         return 1
 
+    # -- delivery to the call controller --------------------------------------------
+    def _deliver_to_controller(self, ctx: RequestContext, call: DeliverToController) -> None:
+        """Hand the call to a controller replica; no rtpengine offer here.
+
+        The controller anchors the caller's media itself, in one rtpengine call per
+        call (call-id = correlation ID) that it re-points between park, prompts and
+        agents. An edge offer would put a second anchor in front of it: two sessions
+        and a double relay for every packet, and the controller's re-INVITEs would
+        have to be re-offered here too.
+        """
+        cid = call.correlation_id
+        # Sets $du to an active replica; the other active ones stay listed for ds_next_dst.
+        if KSR.dispatcher.ds_select_dst(CONTROLLER_SET, ROUND_ROBIN) < 0:
+            KSR.err(f"cid={cid} {call.dialled}: no call controller replica is active\n")
+            KSR.sl.sl_send_reply(503, "Service Unavailable")
+            return
+        self._tag(ctx, cid, call.caller, call.dialled, call.category)
+        if call.dialled != ctx.ruri_user:
+            # The controller reads the dialled number from the R-URI (call.arrived).
+            KSR.pv.sets("$rU", call.dialled)
+        KSR.dialog.dlg_manage()
+        KSR.pv.sets("$dlg_var(cid)", cid)
+        KSR.rr.record_route_params(CONTROLLER_RR_PARAM)
+        KSR.info(
+            f"cid={cid} trunk={call.trunk} caller={call.caller} dialled={call.dialled} "
+            f"category={call.category} to controller {_pv('$du')}\n"
+        )
+        self._relay_to_controller()
+
+    def _relay_to_controller(self) -> None:
+        # fr_timer (timers.transaction_timeout_ms) bounds the wait for a dead replica's
+        # first reply; after its 100 Trying the controller has the whole INVITE timeout.
+        KSR.tm.t_on_failure("ksr_failure_controller")
+        if KSR.tm.t_relay() < 0:
+            KSR.sl.sl_reply_error()
+
+    def ksr_failure_controller(self, msg: Any) -> int:
+        cid = _pv("$dlg_var(cid)")
+        if KSR.tm.t_is_canceled() > 0:
+            KSR.info(f"cid={cid} caller cancelled\n")
+            return 1
+        code = int(_pv("$T_reply_code") or 0)
+        if code in FAILOVER_ON:
+            replica = _pv("$du")
+            if KSR.tm.t_branch_timeout() > 0 and KSR.tm.t_branch_replied() < 0:
+                # Not even a 100 Trying: take it out of the rotation now rather than
+                # at its next failed probe; an answered probe brings it back.
+                KSR.dispatcher.ds_mark_dst_state("ip")
+            if KSR.dispatcher.ds_next_dst() > 0:
+                KSR.warn(f"cid={cid} controller {replica} gave {code}; "
+                         f"failing over to {_pv('$du')}\n")
+                self._relay_to_controller()
+                return 1
+        KSR.info(f"cid={cid} controller call failed with {code}\n")
+        return 1
+
     # -- replies -----------------------------------------------------------------
     def ksr_reply_media(self, msg: Any) -> int:
         code = KSR.kx.get_status()
@@ -248,15 +322,18 @@ class KemiRouter:
         if KSR.rr.loose_route() > 0:
             if method == "BYE":
                 KSR.info(f"cid={_pv('$dlg_var(cid)')} BYE from {KSR.kx.get_srcip()}\n")
-                KSR.rtpengine.rtpengine_delete0()
+                if not self._media_at_controller():
+                    KSR.rtpengine.rtpengine_delete0()
             elif method == "INVITE":
-                if KSR.sdpops.sdp_content() > 0 and not self._media_offered(
-                    _pv("$dlg_var(cid)")
-                ):
-                    KSR.sl.sl_send_reply(503, "Media Unavailable")
-                    return
-                KSR.tm.t_on_reply("ksr_reply_media")
-            elif method == "ACK" and KSR.sdpops.sdp_content() > 0:
+                if not self._media_at_controller():
+                    if KSR.sdpops.sdp_content() > 0 and not self._media_offered(
+                        _pv("$dlg_var(cid)")
+                    ):
+                        KSR.sl.sl_send_reply(503, "Media Unavailable")
+                        return
+                    KSR.tm.t_on_reply("ksr_reply_media")
+            elif (method == "ACK" and KSR.sdpops.sdp_content() > 0
+                  and not self._media_at_controller()):
                 KSR.rtpengine.rtpengine_answer(RTPENGINE_FLAGS)
             if KSR.tm.t_relay() < 0:
                 KSR.sl.sl_reply_error()
@@ -266,6 +343,15 @@ class KemiRouter:
                 KSR.tm.t_relay()
             return
         KSR.sl.sl_send_reply(404, "Not Here")
+
+
+    @staticmethod
+    def _media_at_controller() -> bool:
+        """True for a controller call: our Route entry carries the controller's mark.
+
+        Asked only where the edge would touch rtpengine (one KSR call, no ng round trip).
+        """
+        return bool(KSR.rr.check_route_param(CONTROLLER_RR_MATCH) > 0)
 
 
 def build_router(runtime_config_path: str) -> KemiRouter:

@@ -101,3 +101,47 @@ def test_shipped_demo_config_is_valid_apart_from_generated_accounts() -> None:
     demo = Path(__file__).resolve().parents[2] / "config" / "callcenter.yaml"
     config = parse_config(demo.read_text(), str(demo))
     assert config.numbers and config.trunks and config.accounts_file
+
+
+CONTROLLER_NUMBER = MINIMAL.replace(
+    "accounts: []",
+    "  - number: '95599'\n    category: outage\n    target: controller\naccounts: []",
+)
+CONTROLLERS = """\
+controllers:
+  - sip: 127.0.0.1:5070
+    control: 127.0.0.1:5071
+  - sip: 127.0.0.1:5072
+    control: 127.0.0.1:5073
+    managed: false
+"""
+
+
+def test_number_with_target_controller_and_controller_replicas() -> None:
+    config = parse_config(CONTROLLER_NUMBER + CONTROLLERS, "x.yaml")
+    assert [n.target for n in config.numbers] == ["agents", "controller"]
+    assert config.numbers[1].agents == []
+    assert [(c.sip, c.managed) for c in config.controllers] == [
+        ("127.0.0.1:5070", True), ("127.0.0.1:5072", False)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A controller number needs a replica to go to: the error names the target line.
+        (CONTROLLER_NUMBER, r"x.yaml:14: numbers.1.target: number 95599 has target controller"),
+        (CONTROLLER_NUMBER.replace("target: controller", "target: ivr") + CONTROLLERS,
+         r"x.yaml:14: numbers.1.target: Input should be 'agents' or 'controller'"),
+        (CONTROLLER_NUMBER.replace("target: controller", "target: controller\n    agents: [a]")
+         + CONTROLLERS, r"x.yaml:12: numbers.1: Value error, a number with target controller"),
+        (MINIMAL.replace('    agents: ["1001"]\n', ""),
+         r"x.yaml:9: numbers.0: Value error, a number with target agents needs"),
+        (CONTROLLER_NUMBER + CONTROLLERS.replace("5073", "5071"),
+         r"control address listed twice: 127.0.0.1:5071"),
+        (CONTROLLER_NUMBER + CONTROLLERS.replace("    control: 127.0.0.1:5071\n", ""),
+         r"x.yaml:18: controllers.0.control: Field required"),
+    ],
+)
+def test_controller_config_errors_name_file_and_line(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        parse_config(text, "x.yaml")

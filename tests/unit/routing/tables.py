@@ -12,7 +12,10 @@ CONFIG = {
         "caller_rules": [{"match": r"^(?:\+|00)86(1[3-9]\d{9})$", "replace": r"\1"}],
         "dialled_rules": [{"match": r"^(?:\+|00)86(\d+)$", "replace": r"\1"}],
     },
-    "numbers": [{"number": "95598", "category": "billing", "agents": ["1001", "1002"]}],
+    "numbers": [
+        {"number": "95598", "category": "billing", "agents": ["1001", "1002"]},
+        {"number": "95599", "category": "outage", "target": "controller"},
+    ],
     "accounts": [
         {"username": "1001", "ha1": "a" * 32},
         {"username": "1002", "ha1": "b" * 32},

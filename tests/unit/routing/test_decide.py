@@ -8,6 +8,7 @@ from routing import (
     AnswerOptions,
     Authenticate,
     DeliverToAgents,
+    DeliverToController,
     Register,
     Reject,
     decide_initial,
@@ -25,6 +26,19 @@ def test_trunk_call_to_known_number_is_delivered_with_normalised_caller() -> Non
         correlation_id="f" * 32, trunk="carrier-a", caller="13912345678", dialled="95598",
         category="billing", agents=("1001", "1002"), ring_timeout_ms=1500,
     )
+
+
+def test_trunk_call_to_a_controller_number_goes_to_the_controller() -> None:
+    decision = decide_initial(request(ruri_user="+8695599"), TABLE, new_id)
+    assert decision == DeliverToController(
+        correlation_id="f" * 32, trunk="carrier-a", caller="13912345678", dialled="95599",
+        category="outage",
+    )
+
+
+def test_controller_number_without_sdp_offer_is_refused() -> None:
+    decision = decide_initial(request(ruri_user="95599", has_sdp=False), TABLE, new_id)
+    assert isinstance(decision, Reject) and decision.code == 488
 
 
 def test_ipv6_trunk_source_is_recognised() -> None:

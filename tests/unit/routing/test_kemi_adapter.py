@@ -163,8 +163,9 @@ def test_cancelled_call_ends_media(router_with: Any) -> None:
     assert not ksr.called("tm.t_relay")
 
 
+# rr.check_route_param -1: an agent call (no controller mark in our Route entry).
 IN_DIALOG = {"siputils.has_totag": 1, "tmx.t_precheck_trans": -1,
-             "tm.t_check_trans": -1}
+             "tm.t_check_trans": -1, "rr.check_route_param": -1}
 
 
 def test_bye_in_dialog_deletes_media_and_relays(router_with: Any) -> None:
@@ -205,3 +206,107 @@ def test_cancel_of_a_known_transaction_ends_media_and_is_relayed(router_with: An
     router.ksr_request_route(None)
     assert ksr.called("rtpengine.rtpengine_delete0") == [()]
     assert ksr.called("tm.t_relay") == [()]
+
+
+CONTROLLER_INVITE = {**TRUNK_INVITE, "$rU": "+8695599", "$tU": "95599",
+                     "$du": "sip:127.0.0.1:5070"}
+
+
+def test_controller_number_is_dispatched_tagged_and_record_routed_without_media(
+    router_with: Any,
+) -> None:
+    router, ksr = router_with(CONTROLLER_INVITE, INITIAL)
+    router.ksr_request_route(None)
+    # Round-robin over dispatcher set 1, failing over in our own failure route.
+    assert ksr.called("dispatcher.ds_select_dst") == [(1, 4)]
+    assert ksr.called("tm.t_on_failure") == [("ksr_failure_controller",)]
+    (headers,) = (args[0] for args in ksr.called("hdr.append"))
+    assert re.search(r"X-CC-Correlation-ID: [0-9a-f]{32}\r\n", headers)
+    assert "X-CC-Category: outage\r\n" in headers and "X-CC-Dialled: 95599\r\n" in headers
+    assert ksr.called("textops.remove_hf_re") == [("^X-CC-",)]
+    assert ksr.called("uac.uac_replace_from_uri") == [("sip:13912345678@192.0.2.10",)]
+    assert ksr.called("rr.record_route_params") == [(";cc=ctl",)]
+    assert ksr.pvs["$rU"] == "95599"  # the normalised dialled number
+    assert headers.startswith(f"X-CC-Correlation-ID: {ksr.pvs['$dlg_var(cid)']}\r\n")
+    # The controller anchors media itself: the edge adds no rtpengine session.
+    assert not [n for n in ksr.names() if n.startswith("rtpengine.")]
+    assert not ksr.called("registrar.lookup")
+    assert ksr.called("tm.t_relay") == [()]
+
+
+def test_no_active_controller_gives_503_without_relay(router_with: Any) -> None:
+    router, ksr = router_with(CONTROLLER_INVITE,
+                              {**INITIAL, "dispatcher.ds_select_dst": -1})
+    router.ksr_request_route(None)
+    assert ksr.called("sl.sl_send_reply") == [(503, "Service Unavailable")]
+    assert not ksr.called("tm.t_relay")
+
+
+@pytest.mark.parametrize("code", [408, 503])
+def test_controller_failure_fails_over_to_the_next_replica(router_with: Any, code: int) -> None:
+    pvs = {"$dlg_var(cid)": "c" * 32, "$T_reply_code": code, "$du": "sip:127.0.0.1:5070"}
+    router, ksr = router_with(pvs, {"tm.t_is_canceled": -1, "tm.t_branch_timeout": -1})
+    router.ksr_failure_controller(None)
+    assert ksr.called("dispatcher.ds_next_dst") == [()]
+    assert ksr.called("tm.t_on_failure") == [("ksr_failure_controller",)]
+    assert ksr.called("tm.t_relay") == [()]
+    assert not ksr.called("dispatcher.ds_mark_dst_state")  # it answered: not dead
+    assert not [n for n in ksr.names() if n.startswith("rtpengine.")]
+
+
+def test_silent_replica_is_marked_inactive_before_failing_over(router_with: Any) -> None:
+    pvs = {"$dlg_var(cid)": "c" * 32, "$T_reply_code": 408, "$du": "sip:127.0.0.1:5070"}
+    router, ksr = router_with(pvs, {"tm.t_is_canceled": -1, "tm.t_branch_timeout": 1,
+                                    "tm.t_branch_replied": -1})
+    router.ksr_failure_controller(None)
+    assert ksr.called("dispatcher.ds_mark_dst_state") == [("ip",)]
+    assert ksr.called("tm.t_relay") == [()]
+
+
+@pytest.mark.parametrize(
+    ("code", "next_dst"), [(486, 1), (408, -1)],  # not a failover code; no replica left
+)
+def test_controller_failure_is_final_otherwise(router_with: Any, code: int,
+                                               next_dst: int) -> None:
+    pvs = {"$dlg_var(cid)": "c" * 32, "$T_reply_code": code}
+    router, ksr = router_with(pvs, {"tm.t_is_canceled": -1, "tm.t_branch_timeout": -1,
+                                    "dispatcher.ds_next_dst": next_dst})
+    router.ksr_failure_controller(None)
+    assert not ksr.called("tm.t_relay")
+    assert not [n for n in ksr.names() if n.startswith("rtpengine.")]
+
+
+def test_cancelled_controller_call_does_not_fail_over(router_with: Any) -> None:
+    router, ksr = router_with({"$dlg_var(cid)": "c" * 32, "$T_reply_code": 487})
+    router.ksr_failure_controller(None)
+    assert not ksr.called("dispatcher.ds_next_dst") and not ksr.called("tm.t_relay")
+
+
+CTL_DIALOG = {**TRUNK_INVITE, "$dlg_var(cid)": "c" * 32}
+WITHIN = {"siputils.has_totag": 1, "tmx.t_precheck_trans": -1, "tm.t_check_trans": -1}
+
+
+@pytest.mark.parametrize("method", ["BYE", "INVITE", "ACK"])
+def test_in_dialog_requests_of_controller_calls_leave_media_alone(
+    router_with: Any, method: str,
+) -> None:
+    router, ksr = router_with({**CTL_DIALOG, "$rm": method},
+                              {**WITHIN, "rr.check_route_param": 1})
+    router.ksr_request_route(None)
+    assert ksr.called("rr.check_route_param") == [("cc=ctl",)]
+    assert not [n for n in ksr.names() if n.startswith("rtpengine.")]
+    assert not ksr.called("tm.t_on_reply")
+    assert ksr.called("tm.t_relay") == [()]
+
+
+@pytest.mark.parametrize(("method", "media"), [
+    ("BYE", "rtpengine.rtpengine_delete0"), ("INVITE", "rtpengine.rtpengine_offer"),
+    ("ACK", "rtpengine.rtpengine_answer"),
+])
+def test_in_dialog_requests_of_agent_calls_still_touch_media(
+    router_with: Any, method: str, media: str,
+) -> None:
+    router, ksr = router_with({**CTL_DIALOG, "$rm": method},
+                              {**WITHIN, "rr.check_route_param": -1})
+    router.ksr_request_route(None)
+    assert ksr.called(media)
