@@ -1,0 +1,35 @@
+"""Spoken prompts: text rendered by espeak-ng to the WAV files rtpengine plays.
+
+`render(text, language, cache_dir)` returns the path of a cached 8 kHz mono
+16-bit WAV; `queue_position_text` words the ACD's queue announcements.
+Mandarin goes through `mandarin_speakable` (numbers by cn2an, then pinyin with
+tone numbers). See docs/prompts.md.
+"""
+
+from ._announcements import queue_position_text, round_wait_minutes
+from ._cache import RENDERER_VERSION
+from ._engine import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, EspeakSox, Synthesiser
+from ._errors import PromptError
+from ._languages import LANGUAGES, VOICES, Language
+from ._mandarin import mandarin_speakable, normalise_numbers, to_pinyin
+from ._render import render, speakable_text
+
+__all__ = [
+    "CHANNELS",
+    "LANGUAGES",
+    "RENDERER_VERSION",
+    "SAMPLE_RATE",
+    "SAMPLE_WIDTH",
+    "VOICES",
+    "EspeakSox",
+    "Language",
+    "PromptError",
+    "Synthesiser",
+    "mandarin_speakable",
+    "normalise_numbers",
+    "queue_position_text",
+    "render",
+    "round_wait_minutes",
+    "speakable_text",
+    "to_pinyin",
+]
