@@ -134,13 +134,16 @@ class Controller:
 
 
 @contextmanager
-def running_controller(workdir: Path, engine: Rtpengine, agents: tuple[str, ...] = (),
-                       *extra: str) -> Iterator[Controller]:
-    sip_port = free_udp_port()
+def running_controller(workdir: Path, engine: Rtpengine | str, agents: tuple[str, ...] = (),
+                       *extra: str, sip_port: int = 0) -> Iterator[Controller]:
+    """A controller replica on `sip_port` (default: a free one); `engine` is the test's
+    rtpengine or the ng HOST:PORT of another one (a stack's)."""
+    sip_port = sip_port or free_udp_port()
+    ng = engine if isinstance(engine, str) else f"127.0.0.1:{engine.ng_port}"
     agent_ports = {agent: free_udp_port() for agent in agents}
     log = workdir / "controller.log"
     argv = [sys.executable, "-m", "controller", "--sip", f"127.0.0.1:{sip_port}",
-            "--rtpengine", f"127.0.0.1:{engine.ng_port}", "--control", "127.0.0.1:0",
+            "--rtpengine", ng, "--control", "127.0.0.1:0",
             "--agents", ",".join(f"{a}=127.0.0.1:{p}" for a, p in agent_ports.items()),
             "--dead-linger", "0.5", "--log-level", "DEBUG", *extra]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
