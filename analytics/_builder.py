@@ -83,7 +83,8 @@ class CdrBuilder:
 
     def add(self, event: Event, entry_id: str = "") -> None:
         """Fold one event. `entry_id` (the stream id) feeds `low_water_mark()`."""
-        if event.kind == AGENT_STATE:
+        kind = event.kind
+        if kind == AGENT_STATE:
             self._agent_event(event, entry_id)
             return
         cid = event.correlation_id
@@ -92,13 +93,15 @@ class CdrBuilder:
             call = self._closed.get(cid)
             if call is None:
                 call = self._open[cid] = _Call(first_entry=entry_id)
-        if event.event_id in call.seen:
+        seen = call.seen
+        event_id = event.event_id
+        if event_id in seen:
             return
-        call.seen.add(event.event_id)
+        seen.add(event_id)
         call.events.append(event)
         if call.ended:
             self._emit(cid, call)  # a late event: fold again with everything known
-        elif event.kind == CALL_ENDED:
+        elif kind == CALL_ENDED:
             call.ended = True
             del self._open[cid]
             self._closed[cid] = call

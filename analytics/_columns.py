@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from ._records import CDR_COLUMNS, INTERVAL_COLUMNS, LEG_COLUMNS, AgentInterval, Cdr, Leg
 
@@ -71,8 +72,12 @@ def rows_to_columns(
     return {name: [getattr(row, name) for row in rows] for name in TABLE_COLUMNS[table]}
 
 
-def _ms(values: Sequence[float | None]) -> list[int | None]:
-    return [None if v is None else round(v * 1000.0) for v in values]
+def _ms(values: Sequence[float | None]) -> Any:
+    """Epoch seconds (None for NULL) as an Arrow int64 array of milliseconds,
+    rounded half to even exactly like Python's round(v * 1000.0)."""
+    seconds = pa.array(values, pa.float64())
+    millis = pc.round(pc.multiply(seconds, 1000.0), 0, round_mode="half_to_even")
+    return millis.cast(pa.int64())
 
 
 def to_arrow(table: str, columns: dict[str, Any]) -> Any:
@@ -95,7 +100,7 @@ def to_arrow(table: str, columns: dict[str, Any]) -> Any:
             elif hasattr(values, "dtype"):
                 arrays.append(pa.array(values).cast(typ))
             else:
-                arrays.append(pa.array(_ms(values), pa.int64()).cast(typ))
+                arrays.append(_ms(values).cast(typ))
         elif isinstance(values, pa.Array):
             # Dictionary-encoded strings go through as they are: chDB maps them onto
             # LowCardinality(String) without materialising every value.
