@@ -4,7 +4,6 @@ free loopback ports. Accounts use cheap argon2 parameters so logins are fast."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from argon2 import PasswordHasher
 
 import acdsvc
 from callcenter import load_config
+from tests.support.redis_server import redis_server as start_redis
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,6 @@ def password_of(username: str) -> str:
 @dataclass
 class RedisServer:
     port: int
-    process: subprocess.Popen[bytes]
 
     @property
     def address(self) -> str:
@@ -54,27 +53,8 @@ class RedisServer:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = free_tcp_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-         "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = RedisServer(port, process)
-    client = server.client()
-
-    def up() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-
-    wait_until(up, timeout=10, what="redis-server answers PING")
-    client.close()
-    yield server
-    process.terminate()
-    process.wait(timeout=10)
+    with start_redis(tmp_path_factory.mktemp("redis")) as port:
+        yield RedisServer(port)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,21 +22,6 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rtpengine]:
         yield running
 
 
-@pytest.fixture(scope="session")
-def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 3 s, 8 kHz, 16-bit mono 440 Hz WAV, made with sox for this run."""
-    sox = shutil.which("sox")
-    if sox is None:
-        pytest.fail("sox is not installed; run scripts/install")
-    path = tmp_path_factory.mktemp("prompts") / "tone.wav"
-    subprocess.run([sox, "-n", "-r", "8000", "-c", "1", "-b", "16", str(path),
-                    "synth", "3", "sine", "440", "vol", "0.5"], check=True, timeout=30)
-    return path
-
-
-@pytest.fixture
-def workdir(keep_on_failure: Path) -> Path:
-    return keep_on_failure
 
 
 @pytest.fixture

@@ -8,27 +8,19 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from simulators import RtpEndpoint, SippRun, start_sipp
 from tests.controller.harness import Controller, exchange, media_of, non_silent
+from tests.support.parties import track
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 CID_HEADER = "X-CC-Correlation-ID"
-_RUNS: list[SippRun] = []
 
-
-@pytest.fixture(autouse=True)
-def _stop_parties() -> Iterator[None]:
-    """Stop any sipp party a failed test left running."""
-    yield
-    while _RUNS:
-        _RUNS.pop().stop()
 
 
 def _caller(controller: Controller, workdir: Path, scenario: str, rtp: RtpEndpoint,
@@ -37,7 +29,7 @@ def _caller(controller: Controller, workdir: Path, scenario: str, rtp: RtpEndpoi
             "cid": cid or "none"}
     run = start_sipp("caller", scenario, controller.sip, workdir=workdir, keys=keys,
                      service="95598", pause_ms=pause_ms, timeout_s=30)
-    _RUNS.append(run)
+    track(run)
     return run
 
 
@@ -46,7 +38,7 @@ def _agent(controller: Controller, workdir: Path, agent: str, scenario: str,
     run = start_sipp(f"agent{agent}", scenario, controller.sip, workdir=workdir,
                      port=controller.agents[agent], keys={"rtp_port": rtp.port},
                      pause_ms=pause_ms, timeout_s=30)
-    _RUNS.append(run)
+    track(run)
     return run
 
 

@@ -21,20 +21,14 @@ from analytics import build_records
 from eventlog import Event, replay
 from simulators import RtpEndpoint, SippRun, start_sipp
 from tests.controller.harness import Controller, Rtpengine, assert_clean, running_controller
+from tests.support.parties import track
 from tests.support.waiting import wait_until
 from tests.unit.eventlog.conftest import redis_url  # noqa: F401  (session redis-server)
 
 pytestmark = pytest.mark.integration
 
 NODE = "ctl-e2e"
-_RUNS: list[SippRun] = []
 
-
-@pytest.fixture(autouse=True)
-def _stop_parties() -> Iterator[None]:
-    yield
-    while _RUNS:
-        _RUNS.pop().stop()
 
 
 @pytest.fixture
@@ -68,7 +62,7 @@ def caller(controller: Controller, workdir: Path, scenario: str, rtp: RtpEndpoin
                      keys={"rtp_port": rtp.port, "cidhdr": "X-CC-Correlation-ID", "cid": cid,
                            "category": category},
                      service="95598", pause_ms=pause_ms, timeout_s=30)
-    _RUNS.append(run)
+    track(run)
     return run
 
 
@@ -77,7 +71,7 @@ def agent(controller: Controller, workdir: Path, name: str, scenario: str,
     run = start_sipp(f"agent{name}", scenario, controller.sip, workdir=workdir,
                      port=controller.agents[name], keys={"rtp_port": rtp.port},
                      pause_ms=100, timeout_s=30)
-    _RUNS.append(run)
+    track(run)
     return run
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import artifact_dir
+from tests.integration._sip import unregister_all
 from tests.support.stack import Stack, base_config, running_stack
 
 pytestmark = pytest.mark.integration
@@ -28,5 +28,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture
-def workdir(keep_on_failure: Path) -> Path:
-    return keep_on_failure
+def clean_registrations(stack: Stack) -> Iterator[None]:
+    """An empty registrar before and after the test (use with usefixtures)."""
+    unregister_all(stack)
+    yield
+    unregister_all(stack)

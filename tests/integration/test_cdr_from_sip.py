@@ -32,6 +32,7 @@ from simulators import RtpEndpoint, SippRun, free_udp_port, start_sipp
 from tests.conftest import artifact_dir
 from tests.controller.harness import Controller, running_controller
 from tests.support.cdr_stack import free_tcp_port
+from tests.support.parties import track
 from tests.support.stack import Stack, base_config, running_stack
 from tests.support.waiting import wait_until
 
@@ -82,15 +83,12 @@ def cdr_stack(request: pytest.FixtureRequest,
             shutil.copy(controller.log, keep / "controller.log")
 
 
-_RUNS: list[SippRun] = []
 _RTPS: list[RtpEndpoint] = []
 
 
 @pytest.fixture(autouse=True)
-def _stop_parties() -> Iterator[None]:
+def _close_rtp_endpoints() -> Iterator[None]:
     yield
-    while _RUNS:
-        _RUNS.pop().stop()
     while _RTPS:
         _RTPS.pop().close()
 
@@ -105,7 +103,7 @@ def _carrier(s: CdrStack, workdir: Path, scenario: str) -> SippRun:
     run = start_sipp("carrier", scenario, s.stack.sip, workdir=workdir,
                      keys={"rtp_port": _rtp().port, "caller": CALLER},
                      service=f"+86{SERVICE}", pause_ms=TALK_MS, timeout_s=30)
-    _RUNS.append(run)
+    track(run)
     return run
 
 
@@ -113,7 +111,7 @@ def _agent(s: CdrStack, workdir: Path, name: str, scenario: str) -> SippRun:
     run = start_sipp(f"agent{name}", scenario, s.controller.sip, workdir=workdir,
                      port=s.controller.agents[name], keys={"rtp_port": _rtp().port},
                      pause_ms=100, timeout_s=30)
-    _RUNS.append(run)
+    track(run)
     return run
 
 

@@ -26,6 +26,7 @@ from eventlog import Event, replay
 from simulators import RtpEndpoint, SippRun, free_udp_port, start_sipp
 from tests.conftest import artifact_dir
 from tests.integration._sip import media_of
+from tests.support.parties import track
 from tests.support.stack import Stack, base_config, running_stack
 from tests.support.waiting import wait_until
 
@@ -88,30 +89,9 @@ def controls(controller_stack: Stack) -> Iterator[list[Control]]:
         client.close()
 
 
-@pytest.fixture(scope="module")
-def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    sox = shutil.which("sox")
-    if sox is None:
-        pytest.fail("sox is not installed; run scripts/install")
-    path = tmp_path_factory.mktemp("prompts") / "tone.wav"
-    subprocess.run([sox, "-n", "-r", "8000", "-c", "1", "-b", "16", str(path),
-                    "synth", "3", "sine", "440", "vol", "0.5"], check=True, timeout=30)
-    return path
 
 
-@pytest.fixture
-def workdir(keep_on_failure: Path) -> Path:
-    return keep_on_failure
 
-
-_RUNS: list[SippRun] = []
-
-
-@pytest.fixture(autouse=True)
-def _stop_parties() -> Iterator[None]:
-    yield
-    while _RUNS:
-        _RUNS.pop().stop()
 
 
 def _trunk_call(stack: Stack, workdir: Path, rtp: RtpEndpoint) -> SippRun:
@@ -120,7 +100,7 @@ def _trunk_call(stack: Stack, workdir: Path, rtp: RtpEndpoint) -> SippRun:
                      keys={"rtp_port": rtp.port, "cidhdr": "X-CC-Correlation-ID",
                            "cid": "f" * 32},
                      service=f"+86{SERVICE}", timeout_s=30)
-    _RUNS.append(run)
+    track(run)
     return run
 
 

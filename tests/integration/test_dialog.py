@@ -7,7 +7,6 @@ RTP endpoints standing behind the ports each party advertised.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,21 +17,15 @@ from tests.integration._sip import (
     media_of,
     no_rtpengine_session,
     start_phone,
-    unregister_all,
 )
 from tests.support.stack import Stack
 
 PACKETS = 40
 CALLER = "+8613912345678"
 
-pytestmark = pytest.mark.integration
+# Each test starts from an empty registrar, so one test's phone never answers another's call.
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_registrations")]
 
-
-@pytest.fixture(autouse=True)
-def _clean_registrations(stack: Stack) -> Iterator[None]:
-    unregister_all(stack)
-    yield
-    unregister_all(stack)
 
 
 def _media_both_ways(caller_rtp: RtpEndpoint, caller_dest: tuple[str, int],

@@ -8,7 +8,6 @@ who was cancelled, who answered, and that one correlation ID follows the call.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,20 +18,14 @@ from tests.integration._sip import (
     log_value,
     no_rtpengine_session,
     start_phone,
-    unregister_all,
 )
 from tests.support.stack import Stack
 
 RING_TIMEOUT_S = 1.5
 
-pytestmark = pytest.mark.integration
+# Each test starts from an empty registrar, so one test's phone never answers another's call.
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_registrations")]
 
-
-@pytest.fixture(autouse=True)
-def _clean_registrations(stack: Stack) -> Iterator[None]:
-    unregister_all(stack)
-    yield
-    unregister_all(stack)
 
 
 def _phone(stack: Stack, workdir: Path, user: str, scenario: str) -> AgentPhone:

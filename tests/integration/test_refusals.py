@@ -8,7 +8,6 @@ reply), and nothing is left behind at rtpengine.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,18 +20,12 @@ from tests.integration._sip import (
     register_agent,
     registered,
     start_phone,
-    unregister_all,
 )
 from tests.support.stack import Stack
 
-pytestmark = pytest.mark.integration
+# Each test starts from an empty registrar, so one test's phone never answers another's call.
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_registrations")]
 
-
-@pytest.fixture(autouse=True)
-def _clean_registrations(stack: Stack) -> Iterator[None]:
-    unregister_all(stack)
-    yield
-    unregister_all(stack)
 
 
 def _refused_call(stack: Stack, workdir: Path, name: str, *, service: str,

@@ -1,4 +1,4 @@
-"""Real processes for analytics and dashboard tests: redis-server and the CDR service.
+"""Real processes for analytics and dashboard tests: the CDR service (and Redis for it).
 
 Each runs as a subprocess on free loopback ports in a tmp dir; readiness is waited
 for with deadlines (PING, GET /healthz), never with fixed sleeps.
@@ -7,60 +7,17 @@ for with deadlines (PING, GET /healthz), never with fixed sleeps.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
-
 from analytics import AnalyticsConfig, ServiceClient, write_service_settings
+from tests.support.redis_server import REDIS_SERVER, free_tcp_port, redis_server
 from tests.support.waiting import wait_until
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def redis_server(workdir: Path) -> Iterator[int]:
-    """A throwaway redis-server; yields its port."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_tcp_port()
-    log = (workdir / "redis.log").open("w")
-    proc = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(workdir)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    client = redis.Redis(port=port, socket_connect_timeout=0.2, socket_timeout=0.5)
-
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"redis-server exited: {(workdir / 'redis.log').read_text()}")
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    try:
-        wait_until(up, timeout=10, what="redis-server PING")
-        yield port
-    finally:
-        client.close()
-        proc.kill()
-        proc.wait(timeout=10)
-        log.close()
 
 
 @dataclass
@@ -116,3 +73,6 @@ def start_cdr_service(
             stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
         )
     return CdrServiceProcess(proc, ServiceClient(config.url(), timeout=10), log_path)
+
+__all__ = ["REDIS_SERVER", "ROOT", "CdrServiceProcess", "free_tcp_port", "redis_server",
+           "start_cdr_service"]

@@ -1,0 +1,53 @@
+"""A throwaway redis-server on a free loopback port, for tests that need real Redis."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+from tests.support.waiting import wait_until
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def redis_server(workdir: Path) -> Iterator[int]:
+    """Start redis-server (no persistence) in `workdir`; yield its port once it PINGs."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_tcp_port()
+    log = (workdir / "redis.log").open("w")
+    proc = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(workdir)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    client = redis.Redis(port=port, socket_connect_timeout=0.2, socket_timeout=0.5)
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"redis-server exited: {(workdir / 'redis.log').read_text()}")
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    try:
+        wait_until(up, timeout=10, what="redis-server PING")
+        yield port
+    finally:
+        client.close()
+        proc.kill()
+        proc.wait(timeout=10)
+        log.close()
