@@ -13,6 +13,7 @@ from pathlib import Path
 from callcenter import _stack
 from callcenter._accounts import account_entry, upsert_accounts
 from callcenter._config import ConfigError, load_config, parse_config
+from callcenter._health import split_hostport
 from rtpengine import NgClient
 from simulators import RtpEndpoint, call_with_media, start_agent_phone
 
@@ -67,9 +68,11 @@ def run_demo(config_path: Path, *, calls: int) -> int:
         phone.run.wait(timeout=15)
     finally:
         agent_rtp.close()
-    node = config.rtpengine.nodes[0]
-    host, _, port = node.ng.rpartition(":")
-    left = NgClient(host, int(port)).list_calls()
+    ng = NgClient(*split_hostport(config.rtpengine.nodes[0].ng))
+    try:
+        left = ng.list_calls()
+    finally:
+        ng.close()
     print(f"\n{ok}/{calls} calls answered with audio both ways; "
           f"rtpengine sessions left: {len(left)}")
     print(f"The stack is still running: `callcenter status`, logs in {layout.logs}, "
