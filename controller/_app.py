@@ -48,6 +48,7 @@ class ControllerConfig:
     rtpengine: tuple[str, int]
     control: tuple[str, int] = ("127.0.0.1", 0)
     agents: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    edge: tuple[str, int] | None = None   # Kamailio: reaches registered agents and trunks
     park: tuple[str, int] = ("127.0.0.1", 9)
     ring_timeout_s: float = 15.0
     ng_timeout_s: float = 0.5
@@ -66,7 +67,11 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
     parser.add_argument("--rtpengine", required=True, help="rtpengine ng HOST:PORT")
     parser.add_argument("--control", default="127.0.0.1:0",
                         help="HOST:PORT of the line-based control socket (0: any free port)")
-    parser.add_argument("--agents", default="", help="AGENT=HOST:PORT,... reachable agents")
+    parser.add_argument("--agents", default="",
+                        help="AGENT=HOST:PORT,... agents at fixed addresses (tests, labs)")
+    parser.add_argument("--edge", default=None,
+                        help="HOST:PORT of the SIP edge (Kamailio): every other agent, and "
+                             "external numbers, are reached through it")
     parser.add_argument("--park", default="127.0.0.1:9",
                         help="discard address rtpengine sends a parked caller's audio to")
     parser.add_argument("--ring-timeout", type=float, default=15.0)
@@ -89,6 +94,7 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
     return ControllerConfig(
         sip=split_hostport(args.sip), rtpengine=split_hostport(args.rtpengine),
         control=split_hostport(args.control), agents=parse_agents(args.agents),
+        edge=None if args.edge is None else split_hostport(args.edge),
         park=split_hostport(args.park), ring_timeout_s=args.ring_timeout,
         ng_timeout_s=args.ng_timeout, dead_linger_s=args.dead_linger,
         redis=None if args.redis is None else split_hostport(args.redis), node=args.node,
@@ -107,7 +113,7 @@ def run(config: ControllerConfig) -> int:
         publisher = RedisPublisher.connect(*config.redis, timeout_s=config.redis_timeout_s,
                                            stream=config.event_stream,
                                            capacity=config.event_queue)
-    service = CallService(sip, media, SippyTimers(), agents=config.agents,
+    service = CallService(sip, media, SippyTimers(), agents=config.agents, edge=config.edge,
                           park_address=config.park, ring_timeout_s=config.ring_timeout_s,
                           events=publisher, node=config.node)
     commands = Commands(service, media, sip.status, publisher.stats)

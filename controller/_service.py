@@ -101,6 +101,7 @@ def call_log(cid: str, message: str, *args: object, level: int = logging.INFO) -
 class CallService:
     def __init__(self, sip: SipLegs, media: MediaServer, timers: Timers, *,
                  agents: Mapping[str, tuple[str, int]],
+                 edge: tuple[str, int] | None = None,
                  park_address: tuple[str, int] = ("127.0.0.1", 9),
                  ring_timeout_s: float = 15.0, events: EventPublisher | None = None,
                  node: str = "", clock: Callable[[], float] = time.time) -> None:
@@ -108,6 +109,9 @@ class CallService:
         self.media = media
         self.timers = timers
         self.agents = dict(agents)
+        # The SIP edge (Kamailio): legs to agents not in `agents` go there, and the edge
+        # finds the agent's registered phone (docs/call-control.md, "Legs to agents").
+        self.edge = edge
         self.park_address = park_address
         self.ring_timeout_s = ring_timeout_s
         self.calls: dict[str, Call] = {}
@@ -359,6 +363,10 @@ class CallService:
         call = self.calls.get(cid)
         return (call, call.leg(leg_id) if call is not None else None)
 
+    def address_of(self, agent: str) -> tuple[str, int] | None:
+        """Where an INVITE to `agent` goes: its fixed address, else the edge, else nowhere."""
+        return self.agents.get(agent, self.edge)
+
     def _park(self, call: Call) -> str:
         """Point the caller's media at the park side; return the caller-facing SDP."""
         offer = call.caller.remote_sdp
@@ -415,7 +423,7 @@ class CallService:
         cid = call.correlation_id
         while call.targets:
             agent = call.targets.popleft()
-            address = self.agents.get(agent)
+            address = self.address_of(agent)
             if address is None:
                 call.attempts.append((agent, "unknown agent"))
                 call_log(cid, "unknown agent %s skipped", agent, level=logging.WARNING)
