@@ -341,6 +341,19 @@ class CallService:
         self._end(call, "200" if answered else "480", SIDE_SYSTEM)
         return call.describe()
 
+    def media_timeout(self, cid: str, leg_id: str) -> None:
+        """A leg sent no RTP for too long (a dead phone or trunk): end the call cleanly.
+
+        The side is the silent leg's; the cause is `media timeout` (docs/events.md).
+        """
+        call, leg = self._find(cid, leg_id)
+        if call is None or leg is None or leg.state is LegState.ENDED:
+            return
+        side = SIDE_CALLER if leg.role is LegRole.CALLER else SIDE_AGENT
+        call_log(cid, "no RTP from leg %s (%s); ending the call", leg_id, side,
+                 level=logging.WARNING)
+        self._end(call, "media timeout", side)
+
     def shutdown(self) -> None:
         """The controller stops: end every call (system side, cause `shutdown`)."""
         for call in list(self.calls.values()):
