@@ -1,0 +1,64 @@
+"""The dashboards' live source and supervisor actions against a real ACD replica.
+
+`dashboards.queries.GrpcLive` and `GrpcAcdCommands` are what the wallboard and the
+supervisor page use when an `acd:` section exists; these tests run them against a
+replica on Redis rather than a stand-in.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from acd_api.v1 import acd_pb2 as pb
+from acdsvc import AcdClient
+from dashboards.queries import GrpcAcdCommands, GrpcLive, Supervisor
+from tests.acd_service.conftest import ADMIN, ReplicaFactory, free_tcp_port, password_of
+from tests.acd_service.test_agent_rpcs import login
+
+
+@pytest.fixture
+def acd(make_replica: ReplicaFactory) -> str:
+    address: str = make_replica().address
+    return address
+
+
+def test_live_source_shows_logged_in_agents_and_queues(acd: str) -> None:
+    client = AcdClient(acd)
+    assert login(client, 1001, 7).error.code == pb.ERROR_CODE_UNSPECIFIED
+    assert login(client, 1002, 8, start_busy=True).error.code == pb.ERROR_CODE_UNSPECIFIED
+
+    snapshot = GrpcLive(acd).snapshot()
+
+    states = {(a.agent, a.seat, a.state) for a in snapshot.agents}
+    assert states == {("1001", "7", "idle"), ("1002", "8", "busy")}
+    assert [(q.queue, q.waiting) for q in snapshot.queues] == [("billing", 0)]
+    assert snapshot.source.startswith("ACD")
+
+
+def test_supervisor_actions_change_agent_state_and_refuse_agents(acd: str) -> None:
+    client = AcdClient(acd)
+    assert login(client, 1001, 7).error.code == pb.ERROR_CODE_UNSPECIFIED
+    commands = GrpcAcdCommands(acd)
+    admin = Supervisor(ADMIN, password_of(ADMIN), ("admin",))
+    plain_agent = Supervisor("a1002", password_of("a1002"), ("agent",))
+
+    refused = commands.force_busy("1001", "MEETING", plain_agent)
+    assert not refused.ok and "PERMISSION_DENIED" in refused.message
+    assert GrpcLive(acd).snapshot().agents[0].state == "idle"
+
+    done = commands.force_busy("1001", "MEETING", admin)
+    assert done.ok, done.message
+    (agent,) = GrpcLive(acd).snapshot().agents
+    assert (agent.state, agent.reason) == ("busy", "MEETING")
+
+    assert commands.force_idle("1001", admin).ok
+    assert GrpcLive(acd).snapshot().agents[0].state == "idle"
+    assert commands.force_logout("1001", admin).ok
+    assert GrpcLive(acd).snapshot().agents == ()
+
+
+def test_supervisor_action_with_the_acd_down_says_so() -> None:
+    nowhere = f"127.0.0.1:{free_tcp_port()}"
+    result = GrpcAcdCommands(nowhere, timeout=0.5).force_idle(
+        "1001", Supervisor(ADMIN, password_of(ADMIN), ("admin",)))
+    assert not result.ok and result.message.startswith("ACD unreachable")
