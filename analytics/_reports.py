@@ -255,8 +255,41 @@ ORDER BY arrived_at, correlation_id
 LIMIT {max(0, int(limit))}"""
 
 
+LEG_LIST_COLUMNS: Final = (
+    "correlation_id, seq, leg_kind, leg_id, agent, seat, attempt, started_at, answered_at, "
+    "ended_at, outcome, talk_s, hold_s, to_kind, to_target, mode"
+)
+
+
+def leg_list(
+    db: str,
+    *,
+    start: Time = None,
+    end: Time = None,
+    agents: list[str] | None = None,
+    correlation_ids: list[str] | None = None,
+    limit: int = 100_000,
+    dialect: Dialect = MODERN,
+) -> str:
+    """Every ring attempt and transfer (latest version of each leg), by start time: what
+    happened to a call between arrival and answer, and each agent's part of it."""
+    agent_filter = "1" if not agents else "agent IN (" + ", ".join(map(_quote, agents)) + ")"
+    id_filter = (
+        "1"
+        if not correlation_ids
+        else "correlation_id IN (" + ", ".join(map(_quote, correlation_ids)) + ")"
+    )
+    return f"""
+SELECT {LEG_LIST_COLUMNS}
+FROM {db}.cdr_leg FINAL
+WHERE {_range("started_at", start, end, dialect)} AND {agent_filter} AND {id_filter}
+ORDER BY started_at, correlation_id, seq
+LIMIT {max(0, int(limit))}"""
+
+
 REPORTS: Final[dict[str, Callable[..., str]]] = {
     "cdr_list": cdr_list,
+    "leg_list": leg_list,
     "queue_volume": queue_volume,
     "queue_summary": queue_summary,
     "agent_summary": agent_summary,

@@ -11,6 +11,7 @@ from ._reports import REPORTS, Time
 from ._reports import agent_summary as _agent_summary
 from ._reports import cdr_list as _cdr_list
 from ._reports import ivr_containment as _ivr_containment
+from ._reports import leg_list as _leg_list
 from ._reports import queue_summary as _queue_summary
 from ._reports import queue_volume as _queue_volume
 from ._store import CdrStore
@@ -28,6 +29,7 @@ class Statistics:
         "agent_summary",
         "ivr_containment",
         "cdr_list",
+        "leg_list",
     )
 
     def __init__(self, store: CdrStore) -> None:
@@ -66,6 +68,28 @@ class Statistics:
                 start=start,
                 end=end,
                 queues=queues,
+                agents=agents,
+                correlation_ids=correlation_ids,
+                limit=limit,
+                dialect=self._dialect,
+            )
+        )
+
+    def leg_list(
+        self,
+        *,
+        start: Time = None,
+        end: Time = None,
+        agents: list[str] | None = None,
+        correlation_ids: list[str] | None = None,
+        limit: int = 100_000,
+    ) -> pd.DataFrame:
+        """The legs (ring attempts, transfers) started in [start, end), latest version."""
+        return self._store.query_df(
+            _leg_list(
+                self._store.database,
+                start=start,
+                end=end,
                 agents=agents,
                 correlation_ids=correlation_ids,
                 limit=limit,

@@ -190,3 +190,5 @@ def test_clickhouse_store_round_trip_and_idempotency(store: ClickHouseStore) -> 
     assert row["asa_s"] == pytest.approx(4.0)
     assert Statistics(store).queue_volume()["offered"].tolist() == [2]
     assert sorted(Statistics(store).cdr_list()["correlation_id"]) == ["X", "Y"]
+    legs = Statistics(store).leg_list()
+    assert (legs["correlation_id"].tolist(), legs["outcome"].tolist()) == (["X"], ["answered"])

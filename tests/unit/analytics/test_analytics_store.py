@@ -213,3 +213,14 @@ def test_empty_records_write_nothing(store: ChdbStore) -> None:
 def test_store_refuses_bad_database_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="identifier"):
         ChdbStore(tmp_path, database="x; DROP")
+
+
+def test_leg_list_has_each_ring_attempt_by_call_and_agent(loaded: Statistics) -> None:
+    legs = loaded.leg_list(correlation_ids=["C", "D"])
+    got = [(r["correlation_id"], r["agent"], r["outcome"], r["started_at"])
+           for r in legs.to_dict("records")]
+    assert [g[:3] for g in got] == [("C", "a2", "abandoned"), ("D", "a2", "answered")]
+    assert [g[3] for g in got] == [ts(205), ts(310)]
+    assert loaded.leg_list(agents=["a3"])["correlation_id"].tolist() == ["G"]
+    assert loaded.leg_list(start=T0 + 1800, end=T0 + 1900)["correlation_id"].tolist() == ["G"]
+    assert loaded.leg_list(limit=0).empty
