@@ -14,6 +14,7 @@ from typing import Final
 import cn2an
 from pypinyin import Style, lazy_pinyin
 
+from ._digits import spell_digit_strings
 from ._errors import PromptError
 
 # "1,234.50元": cn2an reads the comma as a break between two numbers.
@@ -40,9 +41,11 @@ _SPACE_BEFORE_PUNCTUATION: Final = re.compile(r"\s+([,.?!;:)])")
 def normalise_numbers(text: str) -> str:
     """Numbers and amounts in `text` written as Chinese numerals.
 
-    "您的余额是123.45元" -> "您的余额是一百二十三点四五元".
+    "您的余额是123.45元" -> "您的余额是一百二十三点四五元"; phone and account numbers
+    are spelled digit by digit ("13800138000" -> "幺三八零零幺三八零零零").
     """
     text = _THOUSANDS_SEPARATOR.sub("", text)
+    text = spell_digit_strings(text, "zh")
     text = _TRAILING_ZEROS_IN_YUAN.sub(
         lambda m: f"{m[1]}.{m[2]}" if m[2] else m[1], text
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._cache import cache_key, cache_path, write_atomically
+from ._digits import spell_digit_strings
 from ._engine import EspeakSox, Synthesiser
 from ._errors import PromptError
 from ._languages import VOICES, Language, check_language
@@ -14,13 +15,14 @@ _DEFAULT_SYNTHESISER = EspeakSox()
 
 
 def speakable_text(text: str, language: Language | str) -> str:
-    """The text espeak-ng is given for `text`: pinyin for Chinese, as is for English."""
+    """The text espeak-ng is given for `text`: pinyin for Chinese, as is for English;
+    phone and account numbers spelled digit by digit in both."""
     lang = check_language(language)
     if not text.strip():
         raise PromptError("prompt text is empty")
     if lang == "zh":
         return mandarin_speakable(text)
-    return " ".join(text.split())
+    return " ".join(spell_digit_strings(text, lang).split())
 
 
 def render(

@@ -22,6 +22,12 @@ from prompts import mandarin_speakable, normalise_numbers, speakable_text, to_pi
         ("还有12位", "还有十二位"),
         ("利率3.5%", "利率百分之三点五"),
         ("没有数字", "没有数字"),
+        # Phone, account and ticket numbers: digit by digit, 1 as 幺.
+        ("请拨打13800138000", "请拨打幺三八零零幺三八零零零"),
+        ("座机010-1234", "座机零幺零,幺二三四"),
+        ("户号0012345678", "户号零零幺二三四五六七八"),
+        ("电费12345678元", "电费一千二百三十四万五千六百七十八元"),
+        ("圆周率3.1415926", "圆周率三点一四一五九二六"),
     ],
 )
 def test_numbers_and_amounts_become_chinese_numerals(text: str, expected: str) -> None:
@@ -52,3 +58,16 @@ def test_cn2an_and_pypinyin_import_without_warnings() -> None:
         capture_output=True, text=True, check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Call 13800138000 now.", "Call 1 3 8 0 0 1 3 8 0 0 0 now."),
+        ("Ticket 0042 is open.", "Ticket 0 0 4 2 is open."),
+        ("Dial 400-820-8820.", "Dial 4 0 0, 8 2 0, 8 8 2 0."),
+        ("You owe 1234567.50 yuan, 3 bills.", "You owe 1234567.50 yuan, 3 bills."),
+    ],
+)
+def test_english_identifiers_are_spelled_digit_by_digit(text: str, expected: str) -> None:
+    assert speakable_text(text, "en") == expected
