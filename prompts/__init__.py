@@ -1,7 +1,8 @@
 """Spoken prompts: text rendered by espeak-ng to the WAV files rtpengine plays.
 
 `render(text, language, cache_dir)` returns the path of a cached 8 kHz mono
-16-bit WAV; `queue_position_text` words the ACD's queue announcements.
+16-bit WAV; `queue_position_text` words the ACD's queue announcements; `hold_music` is the
+music on hold they play over.
 Mandarin goes through `mandarin_speakable` (numbers by cn2an, then pinyin with
 tone numbers). See docs/prompts.md.
 """
@@ -12,6 +13,7 @@ from ._engine import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, EspeakSox, Synthesiser
 from ._errors import PromptError
 from ._languages import LANGUAGES, VOICES, Language
 from ._mandarin import mandarin_speakable, normalise_numbers, to_pinyin
+from ._music import hold_music
 from ._render import render, speakable_text
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "Language",
     "PromptError",
     "Synthesiser",
+    "hold_music",
     "mandarin_speakable",
     "normalise_numbers",
     "queue_position_text",

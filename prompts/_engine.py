@@ -59,16 +59,22 @@ class EspeakSox:
             )
 
     def _run(self, tool: str, argv: list[str], stdin: bytes | None = None) -> None:
-        try:
-            done = subprocess.run(
-                argv, input=stdin, capture_output=True, timeout=self.timeout_s, check=False
-            )
-        except FileNotFoundError as exc:
-            raise PromptError(
-                f"{tool} not found; install the Debian package {Path(tool).name}"
-            ) from exc
-        except subprocess.TimeoutExpired as exc:
-            raise PromptError(f"{tool} took longer than {self.timeout_s:g} s") from exc
-        if done.returncode != 0:
-            stderr = done.stderr.decode(errors="replace").strip() or "(no stderr)"
-            raise PromptError(f"{tool} exited with status {done.returncode}: {stderr}")
+        run_tool(argv, stdin=stdin, timeout_s=self.timeout_s)
+
+
+def run_tool(argv: list[str], *, stdin: bytes | None = None, timeout_s: float) -> None:
+    """Run one audio tool; any failure is a PromptError naming it, with its stderr."""
+    tool = argv[0]
+    try:
+        done = subprocess.run(
+            argv, input=stdin, capture_output=True, timeout=timeout_s, check=False
+        )
+    except FileNotFoundError as exc:
+        raise PromptError(
+            f"{tool} not found; install the Debian package {Path(tool).name}"
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise PromptError(f"{tool} took longer than {timeout_s:g} s") from exc
+    if done.returncode != 0:
+        stderr = done.stderr.decode(errors="replace").strip() or "(no stderr)"
+        raise PromptError(f"{tool} exited with status {done.returncode}: {stderr}")
