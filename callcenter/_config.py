@@ -95,6 +95,11 @@ class Timers(_Strict):
 class Trunk(_Strict):
     name: Category
     sources: list[str] = Field(min_length=1)
+    # The carrier's address for calls we originate (outbound, callback): a controller's
+    # leg to an external number is relayed here. None: the trunk is inbound only.
+    gateway: HostPort | None = None
+    # Numbers controllers may dial out through this trunk (prefixes); empty: any number.
+    outbound_prefixes: list[Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{1,32}$")]] = []
 
     @field_validator("sources")
     @classmethod

@@ -98,7 +98,17 @@ def controller_argv(config: CallCenterConfig, index: int) -> list[str]:
         "--control", replica.control, "--redis", config.redis.listen,
         "--node", replica.name or f"{config.node.name}-ctl{index}",
         "--ring-timeout", str(config.timers.ring_timeout_ms / 1000),
+        # Legs to registered agents and to trunks go back through Kamailio.
+        "--edge", edge_address(config),
     ]
+
+
+def edge_address(config: CallCenterConfig) -> str:
+    """Where a replica sends its legs: Kamailio's sip.listen (advertise_ip for a wildcard)."""
+    host, port = split_hostport(config.sip.listen)
+    if host in ("0.0.0.0", "::"):
+        host = config.node.advertise_ip
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:

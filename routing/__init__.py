@@ -8,6 +8,8 @@ from routing._decisions import (
     Decision,
     DeliverToAgents,
     DeliverToController,
+    LegToAgent,
+    LegToTrunk,
     Register,
     Reject,
 )
@@ -20,6 +22,8 @@ __all__ = [
     "Decision",
     "DeliverToAgents",
     "DeliverToController",
+    "LegToAgent",
+    "LegToTrunk",
     "NumberTarget",
     "Register",
     "Reject",

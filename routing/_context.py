@@ -19,3 +19,10 @@ class RequestContext:
     to_user: str = ""
     # REGISTER only: the username claimed by digest credentials already present.
     auth_user: str | None = None
+    # Read only when source_ip is a call-controller replica's (0 otherwise): a replica
+    # is trusted by its address *and* port, since trunks may share its IP.
+    source_port: int = 0
+    # From a trusted replica only (empty otherwise): its X-CC-Correlation-ID, for the
+    # log, and its X-CC-Trunk, the trunk it asks an external number to leave by.
+    correlation_id: str = ""
+    trunk_hint: str = ""

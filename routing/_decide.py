@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from routing._context import RequestContext
@@ -11,6 +12,8 @@ from routing._decisions import (
     Decision,
     DeliverToAgents,
     DeliverToController,
+    LegToAgent,
+    LegToTrunk,
     Register,
     Reject,
 )
@@ -18,6 +21,8 @@ from routing._numbers import normalise
 from routing._table import RoutingTable
 
 ALLOWED_INITIAL = frozenset({"INVITE", "REGISTER", "OPTIONS", "MESSAGE", "INFO", "SUBSCRIBE"})
+# What a controller may dial out: digits with an optional leading +, as in `numbers[]`.
+DIALLABLE = re.compile(r"\+?[0-9]{2,32}")
 
 
 def decide_initial(
@@ -34,6 +39,11 @@ def decide_initial(
     """
     if ctx.method == "OPTIONS" and not ctx.ruri_user:
         return AnswerOptions()
+    # Before the trunk check: a trunk's sources may include a replica's IP (the demo's
+    # 127.0.0.1/32), but not its SIP port.
+    controller = table.controller_at(ctx.source_ip, ctx.source_port)
+    if controller is not None:
+        return _from_controller(ctx, table, controller)
     if ctx.method == "REGISTER":
         return _register(ctx, table)
     if ctx.method not in ALLOWED_INITIAL:
@@ -110,3 +120,46 @@ def _from_agent(
             ring_timeout_ms=table.ring_timeout_ms,
         )
     return Reject(404, "Not Found", f"agent {ctx.from_user} dialled unknown {ctx.ruri_user!r}")
+
+
+def _from_controller(ctx: RequestContext, table: RoutingTable, controller: str) -> Decision:
+    """A request from one of our call-controller replicas: a trusted source (no digest,
+    its X-CC-* headers kept), whose INVITEs are legs to agents or external numbers."""
+    if ctx.method == "OPTIONS":
+        return AnswerOptions()
+    if ctx.method != "INVITE":
+        return Reject(405, "Method Not Allowed", f"controller {controller} sent {ctx.method}")
+    cid = ctx.correlation_id or "-"
+    # An account name is always an agent: accounts and external numbers never overlap
+    # in practice (agent IDs are short), and an agent must never leak to a carrier.
+    if ctx.ruri_user in table.ha1:
+        return LegToAgent(cid, controller, ctx.ruri_user)
+    return _to_trunk(ctx, table, controller, cid)
+
+
+def _to_trunk(ctx: RequestContext, table: RoutingTable, controller: str,
+              cid: str) -> Decision:
+    """An external number, sent as the controller wrote it (no numbering rules: those
+    describe what carriers send us, not what they expect from us)."""
+    number = ctx.ruri_user
+    where = f"cid={cid} controller {controller}"
+    if not DIALLABLE.fullmatch(number):
+        return Reject(404, "Not Found",
+                      f"{where}: {number!r} is neither an agent nor a diallable number")
+    if ctx.trunk_hint:
+        trunk = table.trunk_named(ctx.trunk_hint)
+        if trunk is None:
+            return Reject(404, "Unknown Trunk",
+                          f"{where}: X-CC-Trunk names no trunk {ctx.trunk_hint!r}")
+    else:
+        trunk = table.default_outbound_trunk()
+        if trunk is None:
+            return Reject(503, "No Outbound Gateway",
+                          f"{where}: no trunk has a gateway; cannot reach {number}")
+    if trunk.gateway is None:
+        return Reject(503, "No Outbound Gateway",
+                      f"{where}: trunk {trunk.name} has no gateway; cannot reach {number}")
+    if trunk.outbound_prefixes and not number.startswith(trunk.outbound_prefixes):
+        return Reject(403, "Number Not Allowed",
+                      f"{where}: {number} matches no outbound_prefixes of trunk {trunk.name}")
+    return LegToTrunk(cid, controller, number, trunk.name, trunk.gateway)

@@ -56,6 +56,32 @@ class DeliverToController:
     category: str
 
 
+@dataclass(frozen=True, slots=True)
+class LegToAgent:
+    """A leg a call-controller replica originates to an agent: the edge finds the agent's
+    registered phone (registrar, NAT) and relays. The controller anchors the media, so
+    the edge neither offers to rtpengine nor touches the controller's X-CC-* headers."""
+
+    correlation_id: str
+    # The replica's HOST:PORT, for the log.
+    controller: str
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class LegToTrunk:
+    """A leg a call-controller replica originates to an external number (outbound,
+    callback): relayed to the chosen trunk's gateway, media left to the controller."""
+
+    correlation_id: str
+    controller: str
+    number: str
+    trunk: str
+    # HOST:PORT of the carrier's side (`trunks[].gateway`).
+    gateway: str
+
+
 Decision = (
     Reject | AnswerOptions | Register | Authenticate | DeliverToAgents | DeliverToController
+    | LegToAgent | LegToTrunk
 )

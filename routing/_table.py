@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+import socket
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,10 @@ from routing._numbers import RewriteRule
 class Trunk:
     name: str
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    # HOST:PORT of the carrier's side for calls we originate; None: inbound only.
+    gateway: str | None = None
+    # Numbers a controller may dial out through it (prefix match); empty: any number.
+    outbound_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,11 @@ class RoutingTable:
     numbers: Mapping[str, NumberTarget] = field(default_factory=dict)
     # username -> HA1; only digest verifiers are ever loaded into Kamailio.
     ha1: Mapping[str, str] = field(default_factory=dict)
+    # (source IP as Kamailio spells it, port) -> the replica's configured HOST:PORT.
+    # Requests from these addresses come from our own call-controller replicas.
+    controllers: Mapping[tuple[str, int], str] = field(default_factory=dict)
+    # The IPs of `controllers`: the adapter reads a request's source port only for these.
+    controller_ips: frozenset[str] = frozenset()
 
     def trunk_for(self, source_ip: str) -> Trunk | None:
         try:
@@ -46,10 +56,38 @@ class RoutingTable:
                 return trunk
         return None
 
+    def controller_at(self, source_ip: str, source_port: int) -> str | None:
+        """The replica (its configured HOST:PORT) that sends from this address, if any."""
+        return self.controllers.get((source_ip, source_port))
+
+    def trunk_named(self, name: str) -> Trunk | None:
+        for trunk in self.trunks:
+            if trunk.name == name:
+                return trunk
+        return None
+
+    def default_outbound_trunk(self) -> Trunk | None:
+        """The first trunk with a gateway: where external numbers go when not told."""
+        for trunk in self.trunks:
+            if trunk.gateway is not None:
+                return trunk
+        return None
+
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> RoutingTable:
-        """Build from the validated config as dumped to runtime.json."""
+    def from_config(cls, config: Mapping[str, Any],
+                    resolve: Callable[[str], tuple[str, ...]] | None = None) -> RoutingTable:
+        """Build from the validated config as dumped to runtime.json.
+
+        `resolve` turns a replica's host name into its IPs (default: the system
+        resolver, once, when Kamailio loads the table); IP literals need none.
+        """
         numbering = config.get("numbering", {})
+        controllers: dict[tuple[str, int], str] = {}
+        for replica in config.get("controllers", []):
+            host, port = _split_hostport(replica["sip"])
+            for ip in _ips(host, resolve or _resolve):
+                for spelling in _spellings(ip):
+                    controllers[(spelling, port)] = replica["sip"]
         return cls(
             realm=config["sip"]["realm"],
             ring_timeout_ms=config["timers"]["ring_timeout_ms"],
@@ -57,6 +95,8 @@ class RoutingTable:
                 Trunk(
                     t["name"],
                     tuple(ipaddress.ip_network(s, strict=False) for s in t["sources"]),
+                    gateway=t.get("gateway"),
+                    outbound_prefixes=tuple(t.get("outbound_prefixes") or ()),
                 )
                 for t in config.get("trunks", [])
             ),
@@ -76,4 +116,36 @@ class RoutingTable:
                 for n in config.get("numbers", [])
             },
             ha1={a["username"]: a["ha1"] for a in config.get("accounts", [])},
+            controllers=controllers,
+            controller_ips=frozenset(ip for ip, _ in controllers),
         )
+
+
+def _split_hostport(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _ips(host: str, resolve: Callable[[str], tuple[str, ...]]) -> tuple[str, ...]:
+    try:
+        return (str(ipaddress.ip_address(host)),)
+    except ValueError:
+        return resolve(host)
+
+
+def _resolve(host: str) -> tuple[str, ...]:
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise ValueError(f"controllers: cannot resolve replica host {host!r}: {exc}") from exc
+    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _spellings(ip: str) -> tuple[str, ...]:
+    """The ways a source IP may be spelt: Python's, and Kamailio's `$si` for IPv6
+    (every group, upper-case hex, no leading zeros, no `::`)."""
+    address = ipaddress.ip_address(ip)
+    if address.version == 4:
+        return (str(address),)
+    groups = address.exploded.split(":")
+    return (str(address), ":".join(f"{int(g, 16):X}" for g in groups))

@@ -21,6 +21,8 @@ from routing._decisions import (
     Decision,
     DeliverToAgents,
     DeliverToController,
+    LegToAgent,
+    LegToTrunk,
     Register,
     Reject,
 )
@@ -29,6 +31,9 @@ from routing._table import RoutingTable
 CORRELATION_HEADER = "X-CC-Correlation-ID"
 CATEGORY_HEADER = "X-CC-Category"
 DIALLED_HEADER = "X-CC-Dialled"
+# From a controller replica only: the trunk an external number leaves by. The edge
+# consumes it; the carrier never sees it.
+TRUNK_HEADER = "X-CC-Trunk"
 # Anchor all media at rtpengine so the media tier can record, play and monitor later.
 RTPENGINE_FLAGS = "replace-origin replace-session-connection"
 # Replies after which the next agent in the hunt list is tried.
@@ -46,6 +51,11 @@ FAILOVER_ON = frozenset({408, 503})
 # edge knows without any state that the controller, not the edge, anchors their media.
 CONTROLLER_RR_PARAM = ";cc=ctl"
 CONTROLLER_RR_MATCH = "cc=ctl"
+# Message flag on every INVITE whose media the controller anchors (calls to a replica,
+# legs from one). tm keeps the INVITE's flags in its transaction, and
+# t_lookup_cancel_flags(1) copies them onto the CANCEL, so a CANCEL of such a call
+# skips rtpengine without state of ours. (Flag 4 is the dialog module's dlg_flag.)
+FLAG_MEDIA_AT_CONTROLLER = 5
 # Digest results (auth module docs): -2 wrong password, -8 credentials for another user.
 # Anything else (no credentials, stale nonce) means challenge again.
 AUTH_REFUSED = frozenset({-2, -8})
@@ -92,8 +102,10 @@ class KemiRouter:
             return 1
         method = KSR.kx.get_method()
         if method == "CANCEL":
-            if KSR.tm.t_check_trans() > 0:
-                KSR.rtpengine.rtpengine_delete0()
+            # Like t_check_trans for a CANCEL, and it also imports the INVITE's flags.
+            if KSR.tm.t_lookup_cancel_flags(1) > 0:
+                if not KSR.isflagset(FLAG_MEDIA_AT_CONTROLLER):
+                    KSR.rtpengine.rtpengine_delete0()
                 KSR.tm.t_relay()
             return 1
         if KSR.siputils.has_totag() > 0:
@@ -117,15 +129,37 @@ class KemiRouter:
 
     def _read_context(self, method: str) -> RequestContext:
         # kx accessors skip the pseudo-variable parsing that KSR.pv.get does per call.
+        source_ip = KSR.kx.get_srcip()
+        if source_ip in self.table.controller_ips:
+            source_port = int(KSR.kx.get_srcport())
+            if self.table.controller_at(source_ip, source_port) is not None:
+                return self._read_controller_context(method, source_ip, source_port)
         register = method == "REGISTER"
         return RequestContext(
             method=method,
-            source_ip=KSR.kx.get_srcip(),
+            source_ip=source_ip,
             ruri_user=KSR.kx.gete_ruser(),
             from_user=KSR.kx.gete_fuser(),
             has_sdp=method == "INVITE" and KSR.sdpops.sdp_content() > 0,
             to_user=KSR.kx.gete_tuser() if register else "",
             auth_user=(KSR.kx.gete_au() or None) if register else None,
+        )
+
+    @staticmethod
+    def _read_controller_context(method: str, source_ip: str,
+                                 source_port: int) -> RequestContext:
+        """A replica's request: the From user and SDP do not matter (the edge rewrites
+        nothing and anchors nothing), its X-CC-* headers do."""
+        invite = method == "INVITE"
+        return RequestContext(
+            method=method,
+            source_ip=source_ip,
+            source_port=source_port,
+            ruri_user=KSR.kx.gete_ruser(),
+            from_user="",
+            has_sdp=False,
+            correlation_id=KSR.hdr.gete(CORRELATION_HEADER) if invite else "",
+            trunk_hint=KSR.hdr.gete(TRUNK_HEADER).strip() if invite else "",
         )
 
     def _apply(self, ctx: RequestContext, decision: Decision) -> None:
@@ -140,6 +174,10 @@ class KemiRouter:
             self._deliver(ctx, decision)
         elif isinstance(decision, DeliverToController):
             self._deliver_to_controller(ctx, decision)
+        elif isinstance(decision, LegToAgent):
+            self._leg_to_agent(ctx, decision)
+        elif isinstance(decision, LegToTrunk):
+            self._leg_to_trunk(ctx, decision)
         else:  # Authenticate cannot reach here twice; refuse rather than loop.
             KSR.sl.sl_send_reply(500, "Server Internal Error")
 
@@ -276,6 +314,7 @@ class KemiRouter:
             f"cid={cid} trunk={call.trunk} caller={call.caller} dialled={call.dialled} "
             f"category={call.category} to controller {_pv('$du')}\n"
         )
+        KSR.setflag(FLAG_MEDIA_AT_CONTROLLER)
         self._relay_to_controller()
 
     def _relay_to_controller(self) -> None:
@@ -304,6 +343,39 @@ class KemiRouter:
                 return 1
         KSR.info(f"cid={cid} controller call failed with {code}\n")
         return 1
+
+    # -- legs a controller originates ---------------------------------------------
+    def _leg_to_agent(self, ctx: RequestContext, leg: LegToAgent) -> None:
+        """Ring the agent's registered phone for the controller: no digest (trusted
+        source), no rtpengine (the controller's SDP is already anchored), no hunting
+        (the controller moves on to its next target when this leg fails)."""
+        # The R-URI is sip:<agent>@<edge>; lookup rewrites it to the phone's Contact.
+        if KSR.registrar.lookup("location") < 0:
+            KSR.notice(f"refused INVITE from {ctx.source_ip}: cid={leg.correlation_id} "
+                       f"controller {leg.controller}: agent {leg.agent} is not registered\n")
+            KSR.sl.sl_send_reply(480, "Not Registered")
+            return
+        self._relay_for_controller(leg.correlation_id, leg.controller,
+                                   f"agent {leg.agent} at {KSR.kx.get_ruri()}")
+
+    def _leg_to_trunk(self, ctx: RequestContext, leg: LegToTrunk) -> None:
+        if ctx.trunk_hint:
+            KSR.hdr.remove(TRUNK_HEADER)
+        KSR.pv.sets("$ru", f"sip:{leg.number}@{leg.gateway}")
+        self._relay_for_controller(leg.correlation_id, leg.controller,
+                                   f"{leg.number} via trunk {leg.trunk} at {leg.gateway}")
+
+    def _relay_for_controller(self, cid: str, controller: str, target: str) -> None:
+        # The dialog only carries the correlation ID for the in-dialog log lines.
+        KSR.dialog.dlg_manage()
+        KSR.pv.sets("$dlg_var(cid)", cid)
+        # ;cc=ctl: in-dialog requests (either way) leave rtpengine alone, as for calls
+        # to a replica. No t_on_reply: the replies go back to the controller untouched.
+        KSR.rr.record_route_params(CONTROLLER_RR_PARAM)
+        KSR.setflag(FLAG_MEDIA_AT_CONTROLLER)
+        KSR.info(f"cid={cid} controller {controller} leg to {target} (media at the controller)\n")
+        if KSR.tm.t_relay() < 0:
+            KSR.sl.sl_reply_error()
 
     # -- replies -----------------------------------------------------------------
     def ksr_reply_media(self, msg: Any) -> int:

@@ -1,11 +1,10 @@
-"""CDRs of real calls: sipp carrier -> Kamailio -> call controller -> sipp agents.
+"""CDRs of real calls: sipp carrier -> Kamailio -> call controller -> Kamailio -> agents.
 
 Real Kamailio, rtpengine, Redis and CDR service (`callcenter up` with `controllers:`
-and `analytics:` sections), and one controller replica. `callcenter up` cannot pass
-a replica the agents' addresses yet (docs/call-control.md, "Not done yet"), so the
-replica is listed `managed: false` and started here, before the stack, with
-`--agents` pointing at the sipp agents. Its events go to the stack's Redis; the CDR
-service folds them, and each test reads the CDR back through the service's API
+and `analytics:` sections), and one controller replica started by `callcenter up`
+(with `--edge`): its legs to the agents go back through Kamailio, which finds each
+agent's registered sipp phone. Its events go to the stack's Redis; the CDR service
+folds them, and each test reads the CDR back through the service's API
 (`ServiceClient.report`) and checks it field by field.
 
 The API has no legs report: legs are checked through `agent_summary` (which counts
@@ -30,10 +29,10 @@ from analytics import Records, ServiceClient, build_records
 from eventlog import replay
 from simulators import RtpEndpoint, SippRun, free_udp_port, start_sipp
 from tests.conftest import artifact_dir
-from tests.controller.harness import Controller, running_controller
+from tests.integration._sip import start_phone, unregister_all
 from tests.support.cdr_stack import free_tcp_port
 from tests.support.parties import track
-from tests.support.stack import Stack, base_config, running_stack
+from tests.support.stack import ReplicaControl, Stack, base_config, running_stack
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -52,7 +51,7 @@ CDR_DEADLINE_S = 10.0
 @dataclass
 class CdrStack:
     stack: Stack
-    controller: Controller
+    controller: ReplicaControl
     client: ServiceClient
 
 
@@ -60,27 +59,32 @@ class CdrStack:
 def cdr_stack(request: pytest.FixtureRequest,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[CdrStack]:
     workdir = tmp_path_factory.mktemp("cdrsip")
-    config, passwords = base_config(workdir)
+    # base_config's numbers hunt 1001-1003; AGENTS are the controller's.
+    config, passwords = base_config(workdir, ("1001", "1002", "1003", *AGENTS))
     config["numbers"].append({"number": SERVICE, "category": CATEGORY, "target": "controller"})
-    sip_port = free_udp_port()
-    config["controllers"] = [{"sip": f"127.0.0.1:{sip_port}",
-                              "control": f"127.0.0.1:{free_tcp_port()}",
-                              "managed": False, "name": NODE}]
+    config["controllers"] = [{"sip": f"127.0.0.1:{free_udp_port()}",
+                              "control": f"127.0.0.1:{free_tcp_port()}", "name": NODE}]
     config["sip"]["controller_ping_interval_s"] = 1
     config["analytics"] = {"data_dir": str(workdir / "chdb"),
                            "listen": f"127.0.0.1:{free_tcp_port()}", "block_ms": 100}
     failed_before = request.session.testsfailed
-    # The replica first, so the dispatcher's first probe already finds it.
-    with running_controller(workdir, config["rtpengine"]["nodes"][0]["ng"], AGENTS,
-                            "--redis", config["redis"]["listen"], "--node", NODE,
-                            sip_port=sip_port) as controller, \
-            running_stack(workdir, config, passwords) as stack:
+    with running_stack(workdir, config, passwords) as stack:
         assert stack.config.analytics is not None
-        yield CdrStack(stack, controller, ServiceClient(stack.config.analytics.url()))
+        controller = stack.replica_control(0)
+        try:
+            yield CdrStack(stack, controller, ServiceClient(stack.config.analytics.url()))
+        finally:
+            controller.close()
         if request.session.testsfailed > failed_before:
             keep = artifact_dir(f"{request.node.nodeid}-stack")
             shutil.copytree(stack.layout.logs, keep, dirs_exist_ok=True)
-            shutil.copy(controller.log, keep / "controller.log")
+
+
+@pytest.fixture(autouse=True)
+def _clean_registrations(cdr_stack: CdrStack) -> Iterator[None]:
+    unregister_all(cdr_stack.stack, AGENTS)
+    yield
+    unregister_all(cdr_stack.stack, AGENTS)
 
 
 _RTPS: list[RtpEndpoint] = []
@@ -108,11 +112,10 @@ def _carrier(s: CdrStack, workdir: Path, scenario: str) -> SippRun:
 
 
 def _agent(s: CdrStack, workdir: Path, name: str, scenario: str) -> SippRun:
-    run = start_sipp(f"agent{name}", scenario, s.controller.sip, workdir=workdir,
-                     port=s.controller.agents[name], keys={"rtp_port": _rtp().port},
-                     pause_ms=100, timeout_s=30)
-    track(run)
-    return run
+    """A registered phone for `name`, rung by the replica through the edge."""
+    phone = start_phone(s.stack, name, workdir=workdir, scenario=scenario,
+                        answer_after_ms=100, rtp_port=_rtp().port)
+    return track(phone.run)
 
 
 def _cdr(s: CdrStack, cid: str) -> dict[str, Any]:
@@ -145,10 +148,15 @@ def _agents(s: CdrStack, *names: str) -> dict[str, dict[str, Any]]:
 
 
 def _assert_clean(s: CdrStack) -> None:
-    wait_until(lambda: s.controller.cmd("status") == {
-        "calls": 0, "media_sessions": 0, "dialogs": 0, "sip_consumers": 0,
-    } and not s.stack.rtpengine_calls(), timeout=8,
-        what=f"no call or rtpengine session left (status {s.controller.cmd('status')})")
+    """(A managed replica's Sippy dialogs linger its default `--dead-linger`, 32 s, to
+    absorb retransmissions, so `dialogs` and `sip_consumers` are not checked here.)"""
+    def clean() -> bool:
+        status = s.controller.cmd("status")
+        return (status["calls"], status["media_sessions"]) == (0, 0) \
+            and not s.stack.rtpengine_calls()
+
+    wait_until(clean, timeout=8,
+               what=f"no call or rtpengine session left (status {s.controller.cmd('status')})")
 
 
 def _is_null(value: Any) -> bool:
@@ -173,7 +181,7 @@ def _assert_common(cdr: dict[str, Any], cid: str) -> None:
 
 def test_answered_call_hung_up_by_the_caller(cdr_stack: CdrStack, workdir: Path) -> None:
     s = cdr_stack
-    agent = _agent(s, workdir, "2001", "ctl_agent")
+    agent = _agent(s, workdir, "2001", "ctl_via_edge_agent")
     carrier = _carrier(s, workdir, "ctl_caller_talk_hangup")
     cid = s.controller.wait_new_call(timeout=10)["cid"]
     s.controller.cmd("connect", cid=cid, agents=["2001"], ring_timeout_s=5.0)
@@ -200,8 +208,8 @@ def test_answered_call_hung_up_by_the_caller(cdr_stack: CdrStack, workdir: Path)
 def test_ring_no_answer_then_answered_by_the_second_agent(cdr_stack: CdrStack,
                                                           workdir: Path) -> None:
     s = cdr_stack
-    first = _agent(s, workdir, "2002", "ctl_agent_noanswer")
-    second = _agent(s, workdir, "2003", "ctl_agent")
+    first = _agent(s, workdir, "2002", "ctl_via_edge_agent_noanswer")
+    second = _agent(s, workdir, "2003", "ctl_via_edge_agent")
     carrier = _carrier(s, workdir, "ctl_caller_talk_hangup")
     cid = s.controller.wait_new_call(timeout=10)["cid"]
     s.controller.cmd("connect", cid=cid, agents=["2002", "2003"], ring_timeout_s=1.0)
@@ -239,7 +247,7 @@ def test_caller_hangs_up_while_the_agent_rings(cdr_stack: CdrStack, workdir: Pat
     """connect parks (answers) the caller first, so the caller leaves with a BYE while
     the agent rings: rule 4 of docs/analytics.md, `abandoned_ringing`."""
     s = cdr_stack
-    agent = _agent(s, workdir, "2004", "ctl_agent_noanswer")
+    agent = _agent(s, workdir, "2004", "ctl_via_edge_agent_noanswer")
     carrier = _carrier(s, workdir, "trunk_call")  # answered, waits TALK_MS, BYE
     cid = s.controller.wait_new_call(timeout=10)["cid"]
     s.controller.cmd("connect", cid=cid, agents=["2004"], ring_timeout_s=10.0)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,8 +18,47 @@ import callcenter
 from callcenter._accounts import account_entry
 from rtpengine import NgClient
 from simulators import free_udp_port
+from tests.support.waiting import wait_until
 
 REALM = "huaan.test"
+
+
+class ReplicaControl:
+    """A client of one call-controller replica's line-based control socket."""
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        self._sock = socket.create_connection((host, int(port)), timeout=5)
+        self._file = self._sock.makefile("rwb")
+
+    def cmd(self, cmd: str, **args: Any) -> Any:
+        self._file.write(json.dumps({"cmd": cmd, **args}).encode() + b"\n")
+        self._file.flush()
+        reply = json.loads(self._file.readline())
+        assert reply.get("ok"), f"{cmd} {args}: {reply}"
+        return reply["result"]
+
+    def call(self, cid: str) -> dict[str, Any] | None:
+        return next((dict(c) for c in self.cmd("calls") if c["cid"] == cid), None)
+
+    def wait_new_call(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The one call this replica has, once it has one."""
+        wait_until(lambda: self.cmd("calls"), timeout=timeout,
+                   what="a call reaches the replica")
+        calls = self.cmd("calls")
+        assert len(calls) == 1, calls
+        return dict(calls[0])
+
+    def wait_state(self, cid: str, state: str, timeout: float = 10.0) -> dict[str, Any]:
+        wait_until(lambda: (self.call(cid) or {}).get("state") == state, timeout=timeout,
+                   what=f"call {cid} in state {state} (now {self.call(cid)})")
+        call = self.call(cid)
+        assert call is not None
+        return call
+
+    def close(self) -> None:
+        self._file.close()
+        self._sock.close()
 
 
 @dataclass
@@ -45,6 +86,10 @@ class Stack:
 
     def rtpengine_calls(self, index: int = 0) -> list[str]:
         return self.ng(index).list_calls()
+
+    def replica_control(self, index: int = 0) -> ReplicaControl:
+        """A client of `controllers[index]`'s control socket; close it when done."""
+        return ReplicaControl(self.config.controllers[index].control)
 
     def kamailio_log(self) -> str:
         return self.layout.log_file("kamailio").read_text(errors="replace")

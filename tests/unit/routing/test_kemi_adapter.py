@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.fake_ksr import FakeKsr, KsrFunction, installed
-from tests.unit.routing.tables import CONFIG
 
 ADAPTER = Path(__file__).resolve().parents[3] / "routing" / "kemi.py"
 
@@ -32,25 +29,6 @@ def test_route_names_armed_in_tm_are_methods_of_the_router(ksr_api: list[KsrFunc
         from routing.kemi import KemiRouter
 
         assert all(callable(getattr(KemiRouter, name, None)) for name in armed)
-
-
-@pytest.fixture
-def router_with(ksr_api: list[KsrFunction], tmp_path: Path) -> Iterator[Any]:
-    runtime = tmp_path / "runtime.json"
-    runtime.write_text(json.dumps(CONFIG))
-
-    def make(pvs: dict[str, Any], returns: dict[str, Any] | None = None) -> tuple[Any, FakeKsr]:
-        fake = FakeKsr(ksr_api, pvs=dict(pvs), returns=dict(returns or {}))
-        stack.append(installed(fake))
-        stack[-1].__enter__()
-        from routing.kemi import build_router
-
-        return build_router(str(runtime)), fake
-
-    stack: list[Any] = []
-    yield make
-    for ctx in reversed(stack):
-        ctx.__exit__(None, None, None)
 
 
 TRUNK_INVITE = {
@@ -202,10 +180,30 @@ def test_reply_with_sdp_is_answered_in_rtpengine(router_with: Any) -> None:
 
 
 def test_cancel_of_a_known_transaction_ends_media_and_is_relayed(router_with: Any) -> None:
-    router, ksr = router_with({**TRUNK_INVITE, "$rm": "CANCEL"}, {"tm.t_check_trans": 1})
+    router, ksr = router_with({**TRUNK_INVITE, "$rm": "CANCEL"},
+                              {"tm.t_lookup_cancel_flags": 1, "isflagset": False})
     router.ksr_request_route(None)
+    # The INVITE's flags are imported onto the CANCEL, then the controller flag is read.
+    assert ksr.called("tm.t_lookup_cancel_flags") == [(1,)]
+    assert ksr.called("isflagset") == [(5,)]
     assert ksr.called("rtpengine.rtpengine_delete0") == [()]
     assert ksr.called("tm.t_relay") == [()]
+
+
+def test_cancel_of_a_controller_call_leaves_rtpengine_alone(router_with: Any) -> None:
+    """The INVITE was a call to a replica or a leg from one: the flag came with it."""
+    router, ksr = router_with({**TRUNK_INVITE, "$rm": "CANCEL"},
+                              {"tm.t_lookup_cancel_flags": 1, "isflagset": True})
+    router.ksr_request_route(None)
+    assert not [n for n in ksr.names() if n.startswith("rtpengine.")]
+    assert ksr.called("tm.t_relay") == [()]
+
+
+def test_cancel_without_a_transaction_is_dropped(router_with: Any) -> None:
+    router, ksr = router_with({**TRUNK_INVITE, "$rm": "CANCEL"},
+                              {"tm.t_lookup_cancel_flags": -1})
+    router.ksr_request_route(None)
+    assert not ksr.called("tm.t_relay") and not ksr.called("rtpengine.rtpengine_delete0")
 
 
 CONTROLLER_INVITE = {**TRUNK_INVITE, "$rU": "+8695599", "$tU": "95599",
@@ -231,6 +229,9 @@ def test_controller_number_is_dispatched_tagged_and_record_routed_without_media(
     # The controller anchors media itself: the edge adds no rtpengine session.
     assert not [n for n in ksr.names() if n.startswith("rtpengine.")]
     assert not ksr.called("registrar.lookup")
+    # Its CANCEL will find this flag on the transaction and skip rtpengine.
+    assert ksr.called("setflag") == [(5,)]
+    assert ksr.names().index("setflag") < ksr.names().index("tm.t_relay")
     assert ksr.called("tm.t_relay") == [()]
 
 
