@@ -2,6 +2,14 @@
 
 No SIP and no rtpengine here; the service (`_service.py`) drives these objects
 and the adapters carry out what it decides.
+
+A call has up to three legs, each in its own slot:
+- `caller`: the external party. For an inbound call, the caller who dialled in; for an
+  originated (outbound) call, the customer the controller dials. Always `L1`.
+- `agent`: the agent the caller talks to, or is being connected to.
+- `consult`: a second agent leg that rings (and may talk) while the agent leg stays:
+  the target of an attended transfer, or the supervisor of an intercept. When it takes
+  the caller over, it moves to the `agent` slot (`promote_consult`).
 """
 
 from __future__ import annotations
@@ -18,9 +26,10 @@ class LegRole(enum.Enum):
 
 
 class LegState(enum.Enum):
+    PENDING = "pending"      # originated customer leg, dialled once the agent answers
     OFFERED = "offered"      # caller's INVITE received, not answered yet
-    CALLING = "calling"      # our INVITE sent to an agent
-    RINGING = "ringing"      # the agent's phone rings (1xx)
+    CALLING = "calling"      # our INVITE sent (to an agent, or to the customer)
+    RINGING = "ringing"      # the party's phone rings (1xx)
     ANSWERED = "answered"    # 200 sent or received
     ENDED = "ended"
 
@@ -30,14 +39,34 @@ class CallState(enum.Enum):
     PARKED = "parked"        # caller answered locally; media goes to the park side
     RINGING = "ringing"      # caller parked, an agent leg is being tried
     BRIDGED = "bridged"      # caller and agent talk through rtpengine
+    CONSULT_RINGING = "consult_ringing"  # caller parked, the agent waits, the consult leg rings
+    CONSULTING = "consulting"            # caller parked, the agent talks to the consult leg
+    INTERCEPTING = "intercepting"        # caller and agent talk, the supervisor's leg rings
+    ORIGINATING = "originating"  # outbound: the agent rings; the customer is not dialled yet
+    DIALING = "dialing"          # outbound: the agent answered and waits; the customer rings
     ENDED = "ended"
 
 
+# Every state change a call may make; anything else is a bug or a refused command.
 _ALLOWED: dict[CallState, set[CallState]] = {
     CallState.NEW: {CallState.PARKED, CallState.ENDED},
     CallState.PARKED: {CallState.RINGING, CallState.ENDED},
+    # RINGING -> RINGING: the next target, or an intercept of the ringing call.
     CallState.RINGING: {CallState.RINGING, CallState.BRIDGED, CallState.PARKED, CallState.ENDED},
-    CallState.BRIDGED: {CallState.PARKED, CallState.ENDED},
+    CallState.BRIDGED: {CallState.PARKED, CallState.CONSULT_RINGING, CallState.INTERCEPTING,
+                        CallState.ENDED},
+    # -> BRIDGED: back to the agent (no answer, refusal, cancel_consult).
+    # -> RINGING: the agent hung up before the consult leg answered; it rings for the caller.
+    CallState.CONSULT_RINGING: {CallState.CONSULTING, CallState.BRIDGED, CallState.RINGING,
+                                CallState.ENDED},
+    # -> BRIDGED: with the consult leg (complete_transfer, the agent hung up) or back
+    # with the agent (cancel_consult, the consult leg hung up).
+    CallState.CONSULTING: {CallState.BRIDGED, CallState.ENDED},
+    # -> BRIDGED: with the supervisor (answered) or still with the agent (not answered).
+    # -> RINGING: the agent hung up first; the supervisor rings for the parked caller.
+    CallState.INTERCEPTING: {CallState.BRIDGED, CallState.RINGING, CallState.ENDED},
+    CallState.ORIGINATING: {CallState.DIALING, CallState.ENDED},
+    CallState.DIALING: {CallState.BRIDGED, CallState.ENDED},
     CallState.ENDED: set(),
 }
 
@@ -50,16 +79,17 @@ def new_correlation_id() -> str:
     return secrets.token_hex(16)
 
 
-@dataclass
+@dataclass(eq=False)  # a leg is one SIP dialog: compared by identity, never by value
 class Leg:
     leg_id: str              # also the leg's rtpengine tag
     role: LegRole
     state: LegState
-    target: str | None = None      # agent id for agent legs
+    target: str | None = None      # agent id for agent legs; the dialled number of a customer
     remote_sdp: str | None = None  # what the party last sent us
     local_sdp: str | None = None   # what we last sent the party
     pending_update: bool = False   # our re-INVITE to this party awaits its answer
     relay_to: str | None = None    # leg id whose re-INVITE this update answers
+    media_peer: str | None = None  # the rtpengine tag this leg's monologue is paired with
 
 
 @dataclass
@@ -68,6 +98,9 @@ class Call:
     caller: Leg
     state: CallState = CallState.NEW
     agent: Leg | None = None
+    consult: Leg | None = None
+    outbound: bool = False         # created by `originate`: no inbound leg
+    caller_id: str | None = None   # outbound: the number presented to the customer
     targets: deque[str] = field(default_factory=deque)
     ring_timeout_s: float = 15.0
     attempts: list[tuple[str, str]] = field(default_factory=list)  # (agent, outcome)
@@ -90,29 +123,62 @@ class Call:
                 f"call {self.correlation_id} is {self.state.value}; this needs {wanted}"
             )
 
-    def new_agent_leg(self, agent: str) -> Leg:
+    def _next_leg(self, agent: str) -> Leg:
         self._leg_counter += 1
-        self.agent = Leg(f"L{self._leg_counter}", LegRole.AGENT, LegState.CALLING, target=agent)
+        return Leg(f"L{self._leg_counter}", LegRole.AGENT, LegState.CALLING, target=agent)
+
+    def new_agent_leg(self, agent: str) -> Leg:
+        self.agent = self._next_leg(agent)
         return self.agent
 
+    def new_consult_leg(self, agent: str) -> Leg:
+        self.consult = self._next_leg(agent)
+        return self.consult
+
+    def promote_consult(self) -> Leg:
+        """The consult leg takes the caller over: it becomes the call's agent leg."""
+        leg = self.consult
+        if leg is None:
+            raise InvalidTransitionError(f"call {self.correlation_id} has no consult leg")
+        self.agent, self.consult = leg, None
+        return leg
+
+    def legs(self) -> list[Leg]:
+        return [leg for leg in (self.caller, self.agent, self.consult) if leg is not None]
+
     def leg(self, leg_id: str) -> Leg | None:
-        if self.caller.leg_id == leg_id:
-            return self.caller
-        if self.agent is not None and self.agent.leg_id == leg_id:
-            return self.agent
+        for leg in self.legs():
+            if leg.leg_id == leg_id:
+                return leg
+        return None
+
+    def talking_pair(self) -> tuple[Leg, Leg] | None:
+        """The two legs whose media rtpengine bridges now, if any."""
+        if self.state in (CallState.BRIDGED, CallState.INTERCEPTING) and self.agent is not None:
+            return self.caller, self.agent
+        if self.state is CallState.CONSULTING and self.agent is not None and \
+                self.consult is not None:
+            return self.agent, self.consult
         return None
 
     def peer_of(self, leg: Leg) -> Leg | None:
+        """Who hears `leg` now (None: nobody; a parked caller's re-INVITE goes to the park side)."""
+        pair = self.talking_pair()
+        if pair is None or leg not in pair:
+            return None
+        return pair[1] if leg is pair[0] else pair[0]
+
+    def slot_of(self, leg: Leg) -> str:
         if leg is self.caller:
-            return self.agent if self.state is CallState.BRIDGED else None
-        return self.caller
+            return "caller"
+        return "consult" if leg is self.consult else "agent"
 
     def describe(self) -> dict[str, object]:
-        legs = [self.caller] + ([self.agent] if self.agent is not None else [])
         return {
             "cid": self.correlation_id,
             "state": self.state.value,
-            "legs": [{"id": leg.leg_id, "role": leg.role.value, "state": leg.state.value,
-                      "target": leg.target} for leg in legs],
+            "direction": "outbound" if self.outbound else "inbound",
+            "legs": [{"id": leg.leg_id, "role": self.slot_of(leg), "state": leg.state.value,
+                      "target": leg.target} for leg in self.legs()],
             "attempts": [list(a) for a in self.attempts],
         }

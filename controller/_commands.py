@@ -26,6 +26,42 @@ def _arg(request: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def _optional_arg(request: Mapping[str, Any], name: str) -> str | None:
+    value = request.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise CommandError(f"{name} must be a non-empty string")
+    return value
+
+
+def _agents(request: Mapping[str, Any], cmd: str) -> list[str]:
+    """`agents`: a list of agent ids, or one comma-separated string."""
+    agents = request.get("agents")
+    if isinstance(agents, str):
+        agents = [a for a in agents.split(",") if a]
+    if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
+        raise CommandError(f"{cmd} needs 'agents': a list of agent ids")
+    return agents
+
+
+def _ring_timeout(request: Mapping[str, Any]) -> float | None:
+    timeout = request.get("ring_timeout_s")
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise CommandError("ring_timeout_s must be a number of seconds above 0")
+    return float(timeout)
+
+
+def _seats(request: Mapping[str, Any]) -> dict[str, str]:
+    seats = request.get("seats") or {}
+    if not isinstance(seats, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in seats.items()):
+        raise CommandError("seats must map agent ids to seat names")
+    return seats
+
+
 class Commands:
     def __init__(self, service: CallService, media: MediaServer,
                  sip_status: Callable[[], Mapping[str, int]],
@@ -64,6 +100,18 @@ class Commands:
             "connect": self._connect,
             "release": lambda r: service.release(_arg(r, "cid")),
             "hangup": lambda r: service.hangup(_arg(r, "cid")),
+            "transfer": lambda r: service.transfer(
+                _arg(r, "cid"), _agents(r, "transfer"), _ring_timeout(r), _seats(r)),
+            "consult": lambda r: service.consult(
+                _arg(r, "cid"), _arg(r, "agent"), _ring_timeout(r),
+                _optional_arg(r, "hold_file")),
+            "complete_transfer": lambda r: service.complete_transfer(_arg(r, "cid")),
+            "cancel_consult": lambda r: service.cancel_consult(_arg(r, "cid")),
+            "intercept": lambda r: service.intercept(
+                _arg(r, "cid"), _arg(r, "agent"), _ring_timeout(r)),
+            "originate": lambda r: service.originate(
+                _arg(r, "agent"), _arg(r, "number"), _optional_arg(r, "caller_id"),
+                _ring_timeout(r), _optional_arg(r, "cid")),
         }
 
     def _status(self) -> dict[str, int]:
@@ -83,17 +131,5 @@ class Commands:
         return stats
 
     def _connect(self, request: Mapping[str, Any]) -> Any:
-        agents = request.get("agents")
-        if isinstance(agents, str):
-            agents = [a for a in agents.split(",") if a]
-        if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
-            raise CommandError("connect needs 'agents': a list of agent ids")
-        timeout = request.get("ring_timeout_s")
-        if timeout is not None and not isinstance(timeout, int | float):
-            raise CommandError("ring_timeout_s must be a number")
-        seats = request.get("seats") or {}
-        if not isinstance(seats, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in seats.items()):
-            raise CommandError("seats must map agent ids to seat names")
-        return self.service.connect(_arg(request, "cid"), agents,
-                                    None if timeout is None else float(timeout), seats)
+        return self.service.connect(_arg(request, "cid"), _agents(request, "connect"),
+                                    _ring_timeout(request), _seats(request))

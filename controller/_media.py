@@ -3,8 +3,9 @@
 Session design (docs/call-control.md): the rtpengine call-id is the controller's
 correlation ID; each SIP leg is one rtpengine monologue tagged with the leg's id,
 and a "park" monologue stands in for the far side while no agent is connected.
-Re-pointing media (bridge, release, later transfer) is an offer/answer between the
-caller's tag and the new peer's tag inside the same rtpengine call.
+Re-pointing media (bridge, release, transfer, consult, intercept) is an offer/answer
+between two legs' tags inside the same rtpengine call; a leg that leaves while the
+call goes on is blocked.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class MediaServer(Protocol):
     def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str) -> str: ...
     def play(self, call_id: str, tag: str, file: str) -> None: ...
     def stop_media(self, call_id: str, tag: str) -> None: ...
+    def block(self, call_id: str, tag: str) -> None: ...
     def delete(self, call_id: str) -> None: ...
     def list_calls(self) -> list[str]: ...
 
@@ -65,6 +67,16 @@ class RtpengineNg:
 
     def stop_media(self, call_id: str, tag: str) -> None:
         self.request("stop media", **{"call-id": call_id, "from-tag": tag})
+
+    def block(self, call_id: str, tag: str) -> None:
+        """Drop everything the `tag` leg sends, to whichever monologue still listens to it.
+
+        Re-pairing a leg's peer does not stop the leg's own media: its old peer stays
+        subscribed to it (measured on rtpengine 10.5). A leg that leaves a call that goes
+        on (release, transfer, intercept) is blocked so that nobody hears it any more,
+        even if its phone keeps sending after our BYE.
+        """
+        self.request("block media", **{"call-id": call_id, "from-tag": tag})
 
     def delete(self, call_id: str) -> None:
         self.request("delete", **{"call-id": call_id})

@@ -57,3 +57,28 @@ def park_answer(offer: str, address: str, port: int, version: int = 1) -> str:
         *lines, f"a={mirror(direction(offer))}",
     ]
     return "\r\n".join(body) + "\r\n"
+
+
+# What a synthetic park offer proposes: G.711 in both laws and DTMF events. Any SIP
+# phone or trunk takes one of these, and the party's answer then fixes the codec that
+# its real peer is offered later.
+_PARK_OFFER_FORMATS = (("0", "PCMU/8000"), ("8", "PCMA/8000"), ("101", "telephone-event/8000"))
+
+
+def park_offer(address: str, port: int, version: int = 1) -> str:
+    """An offer from "nobody": the far side of a leg that has no peer yet.
+
+    rtpengine turns it into the SDP of an INVITE to a party that must be anchored
+    before its peer exists (the agent of an originated call, an intercepting
+    supervisor). It points at the discard address, so the party's audio goes nowhere
+    until the leg is paired with its real peer.
+    """
+    family = "IP6" if ":" in address else "IP4"
+    formats = " ".join(number for number, _ in _PARK_OFFER_FORMATS)
+    body = [
+        "v=0", f"o=park 1 {version} IN {family} {address}", "s=-",
+        f"c=IN {family} {address}", "t=0 0", f"m=audio {port} RTP/AVP {formats}",
+        *(f"a=rtpmap:{number} {name}" for number, name in _PARK_OFFER_FORMATS),
+        "a=sendrecv",
+    ]
+    return "\r\n".join(body) + "\r\n"

@@ -5,6 +5,11 @@ small ports: `SipLegs` (the Sippy adapter), `MediaServer` (rtpengine over ng),
 `Timers` (the event loop's timers) and `EventPublisher` (the call event log).
 Everything runs on one thread, the SIP event loop; transports marshal commands
 onto it.
+
+Media moves by pairing two legs' rtpengine monologues (offer from one tag to the
+other, answer with the second party's SDP) and re-INVITEing each party whose
+rtpengine-facing SDP changed; docs/call-control.md has the rules and the sequences
+of every capability.
 """
 
 from __future__ import annotations
@@ -27,22 +32,28 @@ from controller._call import (
     new_correlation_id,
 )
 from controller._media import MediaError, MediaServer
-from controller._sdp import direction, media_endpoint, park_answer, same_media
+from controller._sdp import direction, media_endpoint, park_answer, park_offer, same_media
 from eventlog import (
     CALL_ANSWERED,
     CALL_ARRIVED,
     CALL_ENDED,
     CALL_HOLD,
     CALL_NO_ANSWER,
+    CALL_ORIGINATED,
     CALL_RESUME,
     CALL_RINGING,
+    CALL_TRANSFERRED,
     Event,
 )
 
 log = logging.getLogger("controller")
 
 PARK_TAG = "park"
+# The `held_by` entry that stands for "the caller waits while its agent consults".
+CONSULT_HOLD = "consult"
 _CID = re.compile(r"^[0-9A-Za-z._-]{8,64}$")
+# An external number or caller ID as the edge routes it: digits, optionally E.164's +.
+_NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 
 
 class UnknownCallError(KeyError):
@@ -64,7 +75,7 @@ class SipLegs(Protocol):
     def update(self, cid: str, leg_id: str, sdp: str) -> None: ...
     def answer_update(self, cid: str, leg_id: str, sdp: str) -> None: ...
     def reject_update(self, cid: str, leg_id: str, code: int, reason: str) -> None: ...
-    def hangup(self, cid: str, leg_id: str) -> None: ...
+    def hangup(self, cid: str, leg_id: str, reason: tuple[int, str] | None = None) -> None: ...
 
 
 class EventPublisher(Protocol):
@@ -78,10 +89,21 @@ class _NoEvents:
         return None
 
 
-# Who ended the call (`call.ended` side).
+# Who ended the call (`call.ended` side). On an originated call, `caller` is the customer.
 SIDE_CALLER = "caller"
 SIDE_AGENT = "agent"
 SIDE_SYSTEM = "system"
+
+# `call.transferred` modes (docs/events.md).
+MODE_BLIND = "blind"
+MODE_ATTENDED = "attended"
+MODE_INTERCEPT = "intercept"
+
+# The cause of a ring that our own timer ended, and the Reason the agent's BYE carries
+# when the customer of an originated call did not answer (RFC 3398 maps Q.850 19,
+# "no answer from user", to 480).
+CAUSE_NO_ANSWER = "no answer"
+REASON_NO_ANSWER = (480, "No Answer")
 
 
 def is_hold(sdp: str | None) -> bool:
@@ -91,6 +113,16 @@ def is_hold(sdp: str | None) -> bool:
     endpoint = media_endpoint(sdp)
     return direction(sdp) in ("sendonly", "inactive") or (
         endpoint is not None and endpoint[0] == "0.0.0.0")
+
+
+def park_tag(call: Call, leg: Leg) -> str:
+    """The rtpengine tag that stands in for `leg`'s missing peer.
+
+    The caller keeps the historical `park`; any other leg that needs a peer before it
+    has one (an originated agent, an intercepting supervisor) gets its own, so that
+    pairing it never disturbs the caller's park.
+    """
+    return PARK_TAG if leg is call.caller else f"{PARK_TAG}-{leg.leg_id}"
 
 
 def call_log(cid: str, message: str, *args: object, level: int = logging.INFO) -> None:
@@ -111,11 +143,12 @@ class CallService:
         self.agents = dict(agents)
         # The SIP edge (Kamailio): legs to agents not in `agents` go there, and the edge
         # finds the agent's registered phone (docs/call-control.md, "Legs to agents").
+        # Originated calls reach their external number through it too.
         self.edge = edge
         self.park_address = park_address
         self.ring_timeout_s = ring_timeout_s
         self.calls: dict[str, Call] = {}
-        self._ring_timers: dict[str, Cancellable] = {}
+        self._ring_timers: dict[tuple[str, str], Cancellable] = {}  # (cid, leg id)
         self._caller_numbers: dict[str, str | None] = {}
         self._queued: dict[tuple[str, str], str] = {}
         self.events: EventPublisher = events if events is not None else _NoEvents()
@@ -148,7 +181,7 @@ class CallService:
         call, leg = self._find(cid, leg_id)
         if call is not None and leg is not None and leg.state is LegState.CALLING:
             leg.state = LegState.RINGING
-            call_log(cid, "agent %s ringing (leg %s)", leg.target, leg_id)
+            call_log(cid, "%s %s ringing (leg %s)", call.slot_of(leg), leg.target, leg_id)
 
     def answered(self, cid: str, leg_id: str, sdp: str | None) -> None:
         """A 200 to our INVITE or re-INVITE."""
@@ -158,30 +191,21 @@ class CallService:
         if leg.pending_update:
             self._update_answered(call, leg, sdp)
             return
-        if leg.role is not LegRole.AGENT or call.agent is not leg or \
-                call.state is not CallState.RINGING:
+        if leg.state not in (LegState.CALLING, LegState.RINGING):
             return
-        self._cancel_ring_timer(cid)
+        on_answer = self._answer_rule(call, leg)
+        if on_answer is None:
+            return
+        self._cancel_ring_timer(cid, leg_id)
         leg.state = LegState.ANSWERED
         leg.remote_sdp = sdp
-        call.attempts.append((leg.target or "?", "answered"))
         if sdp is None:
-            call_log(cid, "agent %s answered without SDP; hanging up", leg.target,
-                     level=logging.WARNING)
-            self._end(call, "agent answered without SDP", SIDE_SYSTEM)
+            self._answered_without_sdp(call, leg)
             return
         try:
-            caller_sdp = self.media.answer(cid, call.caller.leg_id, leg.leg_id, sdp)
+            on_answer(call, leg)
         except MediaError as exc:
             self._media_failed(call, exc)
-            return
-        self._stop_media(call)
-        call.transition(CallState.BRIDGED)
-        call_log(cid, "bridged caller %s with agent %s (leg %s)", call.caller.leg_id,
-                 leg.target, leg.leg_id)
-        self._emit(cid, CALL_ANSWERED, agent=leg.target or "",
-                   seat=call.seats.get(leg.target or "", ""), leg_id=leg.leg_id)
-        self._send_update(call, call.caller, caller_sdp, only_if_changed=True)
 
     def failed(self, cid: str, leg_id: str, code: int, reason: str = "") -> None:
         """A final non-2xx answer to our INVITE or re-INVITE."""
@@ -200,37 +224,33 @@ class CallService:
             return
         if leg.state is LegState.ENDED:
             return
+        was = leg.state
         leg.state = LegState.ENDED
-        if leg.role is LegRole.CALLER:
+        if leg is call.caller and not call.outbound:
             # Our own transaction with the caller failed (e.g. no ACK): nobody hung up.
             self._end(call, str(code), SIDE_SYSTEM)
-            return
-        if call.agent is leg and call.state is CallState.RINGING:
-            self._cancel_ring_timer(cid)
-            call.attempts.append((leg.target or "?", f"failed {code}"))
-            call_log(cid, "agent %s refused: %s %s", leg.target, code, reason)
-            self._emit(cid, CALL_NO_ANSWER, agent=leg.target or "", leg_id=leg.leg_id)
-            self._try_next(call)
+        elif was in (LegState.CALLING, LegState.RINGING):
+            call_log(cid, "%s %s refused: %s %s", call.slot_of(leg), leg.target, code, reason)
+            self._unanswered(call, leg, f"failed {code}", str(code),
+                             (code, reason or "Refused"))
+        else:
+            self._hung_up(call, leg)
 
     def ended(self, cid: str, leg_id: str) -> None:
         """The party hung up (BYE) or cancelled its INVITE."""
         call, leg = self._find(cid, leg_id)
         if call is None or leg is None or leg.state is LegState.ENDED:
             return
-        was_answered = leg.state is LegState.ANSWERED
+        was = leg.state
         leg.state = LegState.ENDED
-        if leg.role is LegRole.CALLER:
+        if leg is call.caller and not call.outbound:
             # BYE after our 200 is a normal clearing (200); before it, a CANCEL (487).
             call_log(cid, "caller hung up")
-            self._end(call, "200" if was_answered else "487", SIDE_CALLER)
-        elif call.state is CallState.BRIDGED:
-            call_log(cid, "agent %s hung up", leg.target)
-            self._end(call, "200", SIDE_AGENT)
-        elif call.state is CallState.RINGING and call.agent is leg:
-            self._cancel_ring_timer(cid)
-            call.attempts.append((leg.target or "?", "gone"))
-            self._emit(cid, CALL_NO_ANSWER, agent=leg.target or "", leg_id=leg.leg_id)
-            self._try_next(call)
+            self._end(call, "200" if was is LegState.ANSWERED else "487", SIDE_CALLER)
+        elif was in (LegState.CALLING, LegState.RINGING):
+            self._unanswered(call, leg, "gone", "487", None)
+        else:
+            self._hung_up(call, leg)
 
     def reinvite(self, cid: str, leg_id: str, sdp: str | None) -> None:
         """A re-INVITE from a party: relay it to the peer, or answer it from the park side."""
@@ -244,6 +264,9 @@ class CallService:
         peer = call.peer_of(leg)
         try:
             if peer is None:
+                # Only the caller has a park side; an agent waiting alone (its caller
+                # parked for a consult, or its customer still ringing) has nobody to
+                # answer its offer.
                 if leg is not call.caller:
                     self.sip.reject_update(cid, leg_id, 488, "Not Acceptable Here")
                     return
@@ -280,7 +303,8 @@ class CallService:
 
     def play(self, cid: str, file: str) -> dict[str, object]:
         call = self._call(cid)
-        call.require(CallState.PARKED, CallState.RINGING, CallState.BRIDGED)
+        call.require(CallState.PARKED, CallState.RINGING, CallState.BRIDGED,
+                     CallState.CONSULT_RINGING, CallState.CONSULTING, CallState.INTERCEPTING)
         self.media.play(cid, call.caller.leg_id, file)
         call_log(cid, "playing %s to the caller", file)
         return call.describe()
@@ -315,30 +339,196 @@ class CallService:
         """Hang up the agent leg and keep the caller, parked (ready for a prompt)."""
         call = self._call(cid)
         call.require(CallState.BRIDGED, CallState.RINGING)
-        self._cancel_ring_timer(cid)
-        call.targets.clear()
-        agent = call.agent
-        if agent is not None and agent.state is not LegState.ENDED:
-            if call.state is CallState.RINGING:
-                # The ring stops before anyone answered: for the CDR it is a no-answer leg.
-                self._emit(cid, CALL_NO_ANSWER, agent=agent.target or "", leg_id=agent.leg_id)
-            agent.state = LegState.ENDED
-            self.sip.hangup(cid, agent.leg_id)
-            call_log(cid, "released agent %s (leg %s)", agent.target, agent.leg_id)
-        if call.held_by:  # the hold ends with the agent leg: the caller goes to park
-            call.held_by.clear()
-            self._emit(cid, CALL_RESUME)
-        call.agent = None
-        call.transition(CallState.PARKED)
-        self._repark(call)
+        self._release_agent(call)
         return call.describe()
 
     def hangup(self, cid: str) -> dict[str, object]:
         """End the call on the system's behalf (the ACD, an operator, an IVR script)."""
         call = self._call(cid)
-        # We BYE an answered caller (200) or refuse an unanswered INVITE with 480.
-        answered = call.caller.state is LegState.ANSWERED
-        self._end(call, "200" if answered else "480", SIDE_SYSTEM)
+        # We BYE an answered caller (200), refuse an unanswered INVITE with 480, and
+        # cancel (or never dial) the customer of an originated call (487).
+        if call.caller.state is LegState.ANSWERED:
+            cause = "200"
+        else:
+            cause = "487" if call.outbound else "480"
+        self._end(call, cause, SIDE_SYSTEM)
+        return call.describe()
+
+    def transfer(self, cid: str, agents: Sequence[str], ring_timeout_s: float | None = None,
+                 seats: Mapping[str, str] | None = None) -> dict[str, object]:
+        """Blind transfer: hang up the bridged agent, park the caller, ring `agents` in turn.
+
+        A transfer to a queue is the ACD's: it sends `release`, queues the call again,
+        and later `connect`s it (docs/call-control.md, "Blind transfer").
+        """
+        call = self._call(cid)
+        call.require(CallState.BRIDGED)
+        agent = self._agent_leg(call)
+        if not agents:
+            raise ValueError("transfer needs at least one agent")
+        for target in agents:
+            self._check_not_on_call(call, target)
+        if all(self.address_of(target) is None for target in agents):
+            raise ValueError(f"unknown agent(s) {','.join(agents)}: nobody to transfer to")
+        self._require_no_relay(call)
+        call_log(cid, "blind transfer from agent %s to %s", agent.target, ",".join(agents))
+        self._emit(cid, CALL_TRANSFERRED, from_agent=agent.target or "", to_kind="agent",
+                   to=",".join(agents), mode=MODE_BLIND)
+        self._release_agent(call)
+        if call.state is CallState.ENDED:  # rtpengine failed while parking the caller
+            return call.describe()
+        return self.connect(cid, agents, ring_timeout_s, seats)
+
+    def consult(self, cid: str, agent: str, ring_timeout_s: float | None = None,
+                hold_file: str | None = None) -> dict[str, object]:
+        """Attended transfer, step 1: park the caller (optionally with `hold_file`) and
+        ring `agent` for the bridged agent; the two talk when it answers."""
+        call = self._call(cid)
+        call.require(CallState.BRIDGED)
+        current = self._agent_leg(call)
+        address = self._check_target(call, agent)
+        self._require_no_relay(call)
+        if hold_file:
+            # First, so that a file rtpengine cannot play refuses the command before
+            # anything changed. The player stays with the caller's monologue when it is
+            # parked, until the caller is bridged again (`_stop_media`).
+            self.media.play(cid, call.caller.leg_id, hold_file)
+        leg = call.new_consult_leg(agent)
+        assert current.remote_sdp is not None  # an answered agent leg has its SDP
+        try:
+            caller_sdp = self._park(call)
+            offer = self.media.offer(cid, current.leg_id, leg.leg_id, current.remote_sdp)
+        except MediaError as exc:
+            self._media_failed(call, exc)
+            return call.describe()
+        leg.local_sdp = offer
+        leg.media_peer, current.media_peer = current.leg_id, leg.leg_id
+        call.transition(CallState.CONSULT_RINGING)
+        call_log(cid, "agent %s consults %s; caller parked", current.target, agent)
+        self._set_hold(call, CONSULT_HOLD, True)
+        self._send_update(call, call.caller, caller_sdp, only_if_changed=True)
+        # The consult target sees the consulting agent calling, not the customer.
+        self._ring_leg(call, leg, offer, address,
+                       call.ring_timeout_s if ring_timeout_s is None else ring_timeout_s,
+                       caller=current.target)
+        return call.describe()
+
+    def complete_transfer(self, cid: str) -> dict[str, object]:
+        """Attended transfer, step 2: the consult target takes the caller; the agent goes.
+
+        While the target still rings this is a blind transfer: the agent is hung up and
+        the target rings on for the caller (the same as the agent hanging up).
+        """
+        call = self._call(cid)
+        call.require(CallState.CONSULTING, CallState.CONSULT_RINGING)
+        self._require_no_relay(call)
+        agent = self._agent_leg(call)
+        if call.state is CallState.CONSULT_RINGING:
+            self._leave(call, agent)
+            self._agent_left_during_consult(call, agent)
+            return call.describe()
+        try:
+            self._complete_consult(call)
+        except MediaError as exc:
+            self._media_failed(call, exc)
+        return call.describe()
+
+    def cancel_consult(self, cid: str) -> dict[str, object]:
+        """Hang up the consult target and bridge the caller back to the agent."""
+        call = self._call(cid)
+        call.require(CallState.CONSULT_RINGING, CallState.CONSULTING)
+        self._require_no_relay(call)
+        leg = call.consult
+        assert leg is not None  # both states have a consult leg
+        call_log(cid, "consult with %s cancelled", leg.target)
+        self._leave(call, leg)
+        self._consult_leg_gone(call, leg, "consult cancelled")
+        return call.describe()
+
+    def intercept(self, cid: str, agent: str,
+                  ring_timeout_s: float | None = None) -> dict[str, object]:
+        """A supervisor takes the call over.
+
+        Ringing call: stop ringing the agent and ring the supervisor instead. Bridged
+        call: ring the supervisor while the caller and agent go on talking; when the
+        supervisor answers, the caller is moved to the supervisor and the agent hung up.
+        """
+        call = self._call(cid)
+        call.require(CallState.RINGING, CallState.BRIDGED)
+        address = self._check_target(call, agent)
+        current = self._agent_leg(call)
+        timeout_s = call.ring_timeout_s if ring_timeout_s is None else ring_timeout_s
+        if call.state is CallState.RINGING:
+            call_log(cid, "supervisor %s intercepts; stop ringing agent %s", agent,
+                     current.target)
+            call.attempts.append((current.target or "?", "intercepted"))
+            self._emit(cid, CALL_NO_ANSWER, agent=current.target or "", leg_id=current.leg_id)
+            self._leave(call, current)
+            call.targets = deque([agent])
+            call.ring_timeout_s = timeout_s
+            self._try_next(call)
+            return call.describe()
+        self._require_no_relay(call)
+        leg = call.new_consult_leg(agent)
+        # The caller keeps talking to the agent: the supervisor's INVITE is offered from
+        # its own park tag, which leaves the caller's monologue alone until the answer.
+        try:
+            offer = self.media.offer(cid, park_tag(call, leg), leg.leg_id,
+                                     park_offer(*self.park_address))
+        except MediaError as exc:
+            self._media_failed(call, exc)
+            return call.describe()
+        leg.local_sdp = offer
+        leg.media_peer = park_tag(call, leg)
+        call.transition(CallState.INTERCEPTING)
+        call_log(cid, "supervisor %s intercepts agent %s", agent, current.target)
+        self._ring_leg(call, leg, offer, address, timeout_s,
+                       caller=self._caller_numbers.get(cid))
+        return call.describe()
+
+    def originate(self, agent: str, number: str, caller_id: str | None = None,
+                  ring_timeout_s: float | None = None,
+                  cid: str | None = None) -> dict[str, object]:
+        """An outbound call: ring `agent`; when it answers, dial `number` through the edge
+        and bridge the two when the customer answers."""
+        edge = self.edge
+        if edge is None:
+            raise ValueError("originate needs the SIP edge (--edge): external numbers "
+                             "are dialled through it")
+        if not _NUMBER.match(number):
+            raise ValueError(f"bad number {number!r}: digits, optionally with a leading +")
+        if caller_id is not None and not _NUMBER.match(caller_id):
+            raise ValueError(f"bad caller_id {caller_id!r}: digits, optionally with a leading +")
+        if not agent:
+            raise ValueError("originate needs an agent")
+        address = self.address_of(agent)
+        assert address is not None  # with an edge, every agent has an address
+        if cid is None:
+            cid = new_correlation_id()
+        elif not _CID.match(cid) or set(cid) == {"0"}:
+            raise ValueError(f"bad cid {cid!r}: 8-64 of 0-9 A-Z a-z . _ -, not all zeros")
+        elif cid in self.calls:
+            raise ValueError(f"call {cid} already exists")
+        # No inbound leg: the customer is the call's caller leg (L1), dialled later.
+        call = Call(cid, Leg("L1", LegRole.CALLER, LegState.PENDING, target=number),
+                    state=CallState.ORIGINATING, outbound=True, caller_id=caller_id,
+                    ring_timeout_s=self.ring_timeout_s if ring_timeout_s is None
+                    else ring_timeout_s)
+        self.calls[cid] = call
+        self._caller_numbers[cid] = number  # the agent's phone shows whom it calls
+        call_log(cid, "originating: agent %s, then %s (caller ID %s)", agent, number,
+                 caller_id or "-")
+        self._emit(cid, CALL_ORIGINATED, agent=agent, number=number, caller_id=caller_id or "")
+        leg = call.new_agent_leg(agent)
+        try:
+            offer = self.media.offer(cid, park_tag(call, leg), leg.leg_id,
+                                     park_offer(*self.park_address))
+        except MediaError as exc:
+            self._media_failed(call, exc)
+            return call.describe()
+        leg.local_sdp = offer
+        leg.media_peer = park_tag(call, leg)
+        self._ring_leg(call, leg, offer, address, call.ring_timeout_s, caller=number)
         return call.describe()
 
     def media_timeout(self, cid: str, leg_id: str) -> None:
@@ -365,7 +555,227 @@ class CallService:
     def describe_call(self, cid: str) -> dict[str, object]:
         return self._call(cid).describe()
 
-    # ---------------------------------------------------------------- helpers
+    # ------------------------------------------------------- answers, per state
+    def _answer_rule(self, call: Call,
+                     leg: Leg) -> Callable[[Call, Leg], None] | None:
+        """What a 200 from `leg` means in the call's state; None: nothing (a leg we
+        no longer want, e.g. a cancelled agent's late 200, which Sippy ends with BYE)."""
+        if leg is call.agent:
+            if call.state is CallState.RINGING:
+                return self._agent_answered
+            if call.state is CallState.ORIGINATING:
+                return self._originated_agent_answered
+        elif leg is call.consult:
+            if call.state is CallState.CONSULT_RINGING:
+                return self._consult_answered
+            if call.state is CallState.INTERCEPTING:
+                return self._supervisor_answered
+        elif leg is call.caller and call.state is CallState.DIALING:
+            return self._customer_answered
+        return None
+
+    def _agent_answered(self, call: Call, leg: Leg) -> None:
+        """RINGING: bridge the caller with the agent that answered."""
+        cid, caller = call.correlation_id, call.caller
+        call.attempts.append((leg.target or "?", "answered"))
+        if leg.media_peer == caller.leg_id:
+            assert leg.remote_sdp is not None
+            caller_sdp = self.media.answer(cid, caller.leg_id, leg.leg_id, leg.remote_sdp)
+            caller.media_peer = leg.leg_id
+            self._send_update(call, caller, caller_sdp, only_if_changed=True)
+        else:
+            # Offered from another tag (a consult target or a supervisor whose agent
+            # hung up while it rang): pair it with the caller now.
+            self._pair_media(call, caller, leg)
+        self._stop_media(call)
+        call.transition(CallState.BRIDGED)
+        call_log(cid, "bridged caller %s with agent %s (leg %s)", caller.leg_id,
+                 leg.target, leg.leg_id)
+        self._emit_answered(call, leg)
+
+    def _consult_answered(self, call: Call, leg: Leg) -> None:
+        """CONSULT_RINGING: the consult target talks to the agent; the caller stays parked."""
+        cid = call.correlation_id
+        agent = self._agent_leg(call)
+        assert leg.remote_sdp is not None
+        agent_sdp = self.media.answer(cid, agent.leg_id, leg.leg_id, leg.remote_sdp)
+        call.attempts.append((leg.target or "?", "consult answered"))
+        call.transition(CallState.CONSULTING)
+        call_log(cid, "agent %s consults %s (leg %s)", agent.target, leg.target, leg.leg_id)
+        self._send_update(call, agent, agent_sdp, only_if_changed=True)
+
+    def _supervisor_answered(self, call: Call, leg: Leg) -> None:
+        """INTERCEPTING: move the caller to the supervisor, hang up the agent."""
+        agent = self._agent_leg(call)
+        call.attempts.append((leg.target or "?", "answered"))
+        self._pair_media(call, call.caller, leg)
+        self._leave(call, agent)
+        call.promote_consult()
+        call.transition(CallState.BRIDGED)
+        call_log(call.correlation_id, "supervisor %s took the call from agent %s",
+                 leg.target, agent.target)
+        self._emit(call.correlation_id, CALL_TRANSFERRED, from_agent=agent.target or "",
+                   to_kind="agent", to=leg.target or "", mode=MODE_INTERCEPT)
+        self._emit_answered(call, leg)
+
+    def _originated_agent_answered(self, call: Call, leg: Leg) -> None:
+        """ORIGINATING: the agent is there; dial the customer with the agent's media."""
+        cid, customer, edge = call.correlation_id, call.caller, self.edge
+        assert edge is not None and leg.remote_sdp is not None and customer.target is not None
+        call.attempts.append((leg.target or "?", "answered"))
+        offer = self.media.offer(cid, leg.leg_id, customer.leg_id, leg.remote_sdp)
+        customer.local_sdp = offer
+        customer.media_peer, leg.media_peer = leg.leg_id, customer.leg_id
+        customer.state = LegState.CALLING
+        call.transition(CallState.DIALING)
+        call_log(cid, "agent %s answered; dialling %s through the edge %s:%s", leg.target,
+                 customer.target, *edge)
+        self._start_ring_timer(call, customer, call.ring_timeout_s)
+        self.sip.originate(cid, customer.leg_id, address=edge, user=customer.target,
+                           sdp=offer, caller=call.caller_id)
+
+    def _customer_answered(self, call: Call, leg: Leg) -> None:
+        """DIALING: bridge the waiting agent with the customer."""
+        cid = call.correlation_id
+        agent = self._agent_leg(call)
+        assert leg.remote_sdp is not None
+        agent_sdp = self.media.answer(cid, agent.leg_id, leg.leg_id, leg.remote_sdp)
+        call.transition(CallState.BRIDGED)
+        call_log(cid, "customer %s answered; bridged with agent %s", leg.target, agent.target)
+        self._emit_answered(call, agent)
+        self._send_update(call, agent, agent_sdp, only_if_changed=True)
+
+    def _answered_without_sdp(self, call: Call, leg: Leg) -> None:
+        cid = call.correlation_id
+        call_log(cid, "%s %s answered without SDP", call.slot_of(leg), leg.target,
+                 level=logging.WARNING)
+        if leg is call.consult:
+            # Only the consult failed: the caller goes on with its agent.
+            self._leave(call, leg)
+            self._consult_leg_gone(call, leg, "answered without SDP")
+            return
+        who = "customer" if leg is call.caller else "agent"
+        self._end(call, f"{who} answered without SDP", SIDE_SYSTEM)
+
+    # ------------------------------------------------- rings that end unanswered
+    def _unanswered(self, call: Call, leg: Leg, outcome: str, cause: str,
+                    reason: tuple[int, str] | None) -> None:
+        """A leg we rang will not answer: ring timeout, refusal, or gone. `leg` has ended."""
+        cid = call.correlation_id
+        self._cancel_ring_timer(cid, leg.leg_id)
+        if leg is call.caller:  # the customer of an originated call
+            call_log(cid, "customer %s did not answer: %s", leg.target, cause)
+            side = SIDE_SYSTEM if cause == CAUSE_NO_ANSWER else SIDE_CALLER
+            self._end(call, cause, side, reason=reason)
+            return
+        if leg is not call.agent and leg is not call.consult:
+            return
+        call.attempts.append((leg.target or "?", outcome))
+        self._emit(cid, CALL_NO_ANSWER, agent=leg.target or "", leg_id=leg.leg_id)
+        if leg is call.consult:
+            self._consult_leg_gone(call, leg, None)
+        elif call.state is CallState.RINGING:
+            self._try_next(call)
+        elif call.state is CallState.ORIGINATING:
+            side = SIDE_SYSTEM if cause == CAUSE_NO_ANSWER else SIDE_AGENT
+            self._end(call, cause, side)
+
+    def _ring_timeout(self, cid: str, leg_id: str) -> None:
+        self._ring_timers.pop((cid, leg_id), None)
+        call, leg = self._find(cid, leg_id)
+        if call is None or leg is None or leg.state not in (LegState.CALLING, LegState.RINGING):
+            return
+        call_log(cid, "%s %s did not answer in time; cancelling leg %s", call.slot_of(leg),
+                 leg.target, leg_id)
+        leg.state = LegState.ENDED
+        self.sip.hangup(cid, leg_id)
+        self._unanswered(call, leg, "no answer", CAUSE_NO_ANSWER, REASON_NO_ANSWER)
+
+    def _consult_leg_gone(self, call: Call, leg: Leg, outcome: str | None) -> None:
+        """The consult leg (target or supervisor) is over without taking the caller: the
+        caller goes on with its agent. `outcome`: the attempt to record and report as a
+        no-answer (None: already done by `_unanswered`)."""
+        if outcome is not None:
+            call.attempts.append((leg.target or "?", outcome))
+            self._emit(call.correlation_id, CALL_NO_ANSWER, agent=leg.target or "",
+                       leg_id=leg.leg_id)
+        call.consult = None
+        if call.state is CallState.INTERCEPTING:
+            # The caller never left its agent: nothing to move.
+            call.transition(CallState.BRIDGED)
+            return
+        try:
+            self._pair_media(call, call.caller, self._agent_leg(call))
+        except MediaError as exc:
+            self._media_failed(call, exc)
+            return
+        self._stop_media(call)
+        self._set_hold(call, CONSULT_HOLD, False)
+        call.transition(CallState.BRIDGED)
+        call_log(call.correlation_id, "caller back with agent %s", self._agent_leg(call).target)
+
+    # ----------------------------------------------------- answered legs hang up
+    def _hung_up(self, call: Call, leg: Leg) -> None:
+        """An answered leg hung up (BYE); the caller's own hang-up is handled before."""
+        cid = call.correlation_id
+        if leg is call.caller:  # the customer of an originated call
+            call_log(cid, "customer hung up")
+            self._end(call, "200", SIDE_CALLER)
+        elif leg is call.consult:  # CONSULTING: the target hung up on the agent
+            call_log(cid, "consult target %s hung up", leg.target)
+            self._leave(call, leg)
+            self._consult_leg_gone(call, leg, "consult ended")
+        elif leg is call.agent:
+            if call.state is CallState.CONSULTING:
+                # "Hang up to transfer": the caller goes to the target the agent talked to.
+                call_log(cid, "agent %s hung up during the consult: transfer", leg.target)
+                try:
+                    self._complete_consult(call)
+                except MediaError as exc:
+                    self._media_failed(call, exc)
+            elif call.state in (CallState.CONSULT_RINGING, CallState.INTERCEPTING):
+                call_log(cid, "agent %s hung up; %s rings on for the caller", leg.target,
+                         self._consult_target(call))
+                self._leave(call, leg)
+                self._agent_left_during_consult(call, leg)
+            else:  # BRIDGED, or DIALING (the agent gave up on the customer)
+                call_log(cid, "agent %s hung up", leg.target)
+                self._end(call, "200", SIDE_AGENT)
+
+    def _complete_consult(self, call: Call) -> None:
+        """CONSULTING -> BRIDGED: the consult target takes the caller, the agent leaves."""
+        agent, target = self._agent_leg(call), call.consult
+        assert target is not None
+        self._pair_media(call, call.caller, target)
+        self._stop_media(call)
+        # Resume first: the consult's hold belongs to the transferring agent's leg.
+        self._set_hold(call, CONSULT_HOLD, False)
+        self._leave(call, agent)
+        call.promote_consult()
+        call.transition(CallState.BRIDGED)
+        call_log(call.correlation_id, "attended transfer from agent %s to %s", agent.target,
+                 target.target)
+        self._emit(call.correlation_id, CALL_TRANSFERRED, from_agent=agent.target or "",
+                   to_kind="agent", to=target.target or "", mode=MODE_ATTENDED)
+        self._emit_answered(call, target)
+
+    def _agent_left_during_consult(self, call: Call, agent: Leg) -> None:
+        """The agent left while its consult target or supervisor still rings: that leg now
+        rings for the caller, who waits parked; it is bridged to the caller on answer."""
+        target = call.consult
+        assert target is not None
+        mode = MODE_INTERCEPT if call.state is CallState.INTERCEPTING else MODE_BLIND
+        self._emit(call.correlation_id, CALL_TRANSFERRED, from_agent=agent.target or "",
+                   to_kind="agent", to=target.target or "", mode=mode)
+        self._end_holds(call)
+        call.promote_consult()
+        call.targets.clear()
+        was_talking = call.state is CallState.INTERCEPTING
+        call.transition(CallState.RINGING)
+        if was_talking:
+            self._repark(call)
+
+    # ------------------------------------------------------------------ helpers
     def _call(self, cid: str) -> Call:
         call = self.calls.get(cid)
         if call is None:
@@ -380,13 +790,49 @@ class CallService:
         """Where an INVITE to `agent` goes: its fixed address, else the edge, else nowhere."""
         return self.agents.get(agent, self.edge)
 
+    @staticmethod
+    def _agent_leg(call: Call) -> Leg:
+        if call.agent is None:  # every state that calls this has an agent leg
+            raise InvalidTransitionError(f"call {call.correlation_id} has no agent leg")
+        return call.agent
+
+    @staticmethod
+    def _consult_target(call: Call) -> str:
+        return call.consult.target or "?" if call.consult is not None else "?"
+
+    def _check_not_on_call(self, call: Call, agent: str) -> None:
+        if not agent:
+            raise ValueError("an agent id must not be empty")
+        for leg in (call.agent, call.consult):
+            if leg is not None and leg.state is not LegState.ENDED and leg.target == agent:
+                raise ValueError(f"agent {agent} is already on call {call.correlation_id}")
+
+    def _check_target(self, call: Call, agent: str) -> tuple[str, int]:
+        """The address of a new leg's agent, who must be known and not on the call yet."""
+        self._check_not_on_call(call, agent)
+        address = self.address_of(agent)
+        if address is None:
+            raise ValueError(f"unknown agent {agent}")
+        return address
+
+    @staticmethod
+    def _require_no_relay(call: Call) -> None:
+        """Moving media while a relayed re-INVITE is open would let its late answer pair
+        the old legs again: such commands wait for it (the party answers in a moment)."""
+        if any(leg.relay_to is not None for leg in call.legs()):
+            raise InvalidTransitionError(
+                f"call {call.correlation_id}: a re-INVITE between the legs is in progress; "
+                "try again")
+
     def _park(self, call: Call) -> str:
         """Point the caller's media at the park side; return the caller-facing SDP."""
         offer = call.caller.remote_sdp
         assert offer is not None
         cid, tag = call.correlation_id, call.caller.leg_id
         self.media.offer(cid, tag, PARK_TAG, offer)
-        return self.media.answer(cid, tag, PARK_TAG, park_answer(offer, *self.park_address))
+        sdp = self.media.answer(cid, tag, PARK_TAG, park_answer(offer, *self.park_address))
+        call.caller.media_peer = PARK_TAG
+        return sdp
 
     def _repark(self, call: Call) -> None:
         try:
@@ -395,6 +841,68 @@ class CallService:
             self._media_failed(call, exc)
             return
         self._send_update(call, call.caller, sdp, only_if_changed=True)
+
+    def _pair_media(self, call: Call, first: Leg, second: Leg) -> None:
+        """Make two answered legs hear each other, and re-INVITE each whose SDP moved.
+
+        rtpengine's offer (first -> second, with first's SDP) gives second's new SDP;
+        its answer with second's SDP gives first's. Each party is re-INVITEd only when
+        its address, port or direction changed, and answers with the SDP it had.
+        """
+        assert first.remote_sdp is not None and second.remote_sdp is not None
+        cid = call.correlation_id
+        for_second = self.media.offer(cid, first.leg_id, second.leg_id, first.remote_sdp)
+        for_first = self.media.answer(cid, first.leg_id, second.leg_id, second.remote_sdp)
+        first.media_peer, second.media_peer = second.leg_id, first.leg_id
+        self._send_update(call, second, for_second, only_if_changed=True)
+        self._send_update(call, first, for_first, only_if_changed=True)
+
+    def _release_agent(self, call: Call) -> None:
+        """BRIDGED or RINGING -> PARKED: the agent leg goes, the caller stays parked."""
+        cid = call.correlation_id
+        call.targets.clear()
+        agent = call.agent
+        if agent is not None and agent.state is not LegState.ENDED:
+            if call.state is CallState.RINGING:
+                # The ring stops before anyone answered: for the CDR it is a no-answer leg.
+                self._emit(cid, CALL_NO_ANSWER, agent=agent.target or "", leg_id=agent.leg_id)
+            self._leave(call, agent)
+            call_log(cid, "released agent %s (leg %s)", agent.target, agent.leg_id)
+        self._end_holds(call)
+        call.agent = None
+        call.transition(CallState.PARKED)
+        self._repark(call)
+
+    def _end_holds(self, call: Call) -> None:
+        """The caller goes to park without its agent: whoever held, the hold is over."""
+        if call.held_by:
+            call.held_by.clear()
+            self._emit(call.correlation_id, CALL_RESUME)
+
+    def _leave(self, call: Call, leg: Leg) -> None:
+        """`leg` leaves a call that goes on: stop its ring, its media and its dialog."""
+        cid = call.correlation_id
+        self._cancel_ring_timer(cid, leg.leg_id)
+        self._queued.pop((cid, leg.leg_id), None)
+        if leg.pending_update and leg.relay_to is not None:
+            # The re-INVITE we relayed to this leg will get no answer now: the party
+            # that sent it retries (491), and its new peer or the park side answers.
+            origin = call.leg(leg.relay_to)
+            if origin is not None and origin.state is LegState.ANSWERED:
+                self.sip.reject_update(cid, origin.leg_id, 491, "Request Pending")
+        leg.pending_update, leg.relay_to = False, None
+        if call.held_by and leg.leg_id in call.held_by:
+            self._set_hold(call, leg.leg_id, False)
+        if leg.media_peer is not None and leg.remote_sdp is not None:
+            # Its old peer still listens to it in rtpengine (see MediaServer.block).
+            try:
+                self.media.block(cid, leg.leg_id)
+            except MediaError as exc:  # it is hung up anyway; its phone stops sending
+                call_log(cid, "block media of leg %s: %s", leg.leg_id, exc,
+                         level=logging.WARNING)
+        if leg.state is not LegState.ENDED:
+            leg.state = LegState.ENDED
+            self.sip.hangup(cid, leg.leg_id)
 
     def _send_update(self, call: Call, leg: Leg, sdp: str, *, only_if_changed: bool) -> None:
         """Re-INVITE `leg` with `sdp` (one at a time per leg; later ones wait)."""
@@ -416,7 +924,8 @@ class CallService:
         if leg.relay_to is not None:
             origin = call.leg(leg.relay_to)
             leg.relay_to = None
-            if origin is not None and sdp is not None:
+            # A relay whose sender has left since (it hung up) must not pair them again.
+            if origin is not None and origin.state is LegState.ANSWERED and sdp is not None:
                 try:
                     back = self.media.answer(cid, origin.leg_id, leg.leg_id, sdp)
                 except MediaError as exc:
@@ -426,7 +935,7 @@ class CallService:
                 self.sip.answer_update(cid, origin.leg_id, back)
                 call_log(cid, "re-INVITE from leg %s answered by leg %s", origin.leg_id,
                          leg.leg_id)
-                if call.state is CallState.BRIDGED:
+                if call.state in (CallState.BRIDGED, CallState.INTERCEPTING):
                     self._set_hold(call, origin.leg_id, is_hold(origin.remote_sdp))
         queued = self._queued.pop((cid, leg.leg_id), None)
         if queued is not None:
@@ -450,39 +959,39 @@ class CallService:
                 self._media_failed(call, exc)
                 return
             leg.local_sdp = offer
+            leg.media_peer = call.caller.leg_id
             call.transition(CallState.RINGING)
-            call.ring_attempts += 1
-            call_log(cid, "calling agent %s at %s:%s (leg %s)", agent, *address, leg.leg_id)
-            # Emitted when the INVITE goes out, where the ring timer starts (not at 180,
-            # which some phones never send): ringing..no_answer spans the ring timeout.
-            self._emit(cid, CALL_RINGING, agent=agent, seat=call.seats.get(agent, ""),
-                       leg_id=leg.leg_id, attempt=str(call.ring_attempts))
-            self._ring_timers[cid] = self.timers.call_later(
-                call.ring_timeout_s, partial(self._ring_timeout, cid, leg.leg_id))
-            self.sip.originate(cid, leg.leg_id, address=address, user=agent, sdp=offer,
-                               caller=self._caller_numbers.get(cid))
+            self._ring_leg(call, leg, offer, address, call.ring_timeout_s,
+                           caller=self._caller_numbers.get(cid))
             return
         call_log(cid, "no agent answered; caller stays parked")
         call.agent = None
         call.transition(CallState.PARKED)
         self._repark(call)
 
-    def _ring_timeout(self, cid: str, leg_id: str) -> None:
-        self._ring_timers.pop(cid, None)
-        call, leg = self._find(cid, leg_id)
-        if call is None or leg is None or call.agent is not leg or \
-                call.state is not CallState.RINGING or leg.state is LegState.ENDED:
-            return
-        call_log(cid, "agent %s did not answer in %ss; cancelling leg %s", leg.target,
-                 call.ring_timeout_s, leg_id)
-        call.attempts.append((leg.target or "?", "no answer"))
-        self._emit(cid, CALL_NO_ANSWER, agent=leg.target or "", leg_id=leg_id)
-        leg.state = LegState.ENDED
-        self.sip.hangup(cid, leg_id)
-        self._try_next(call)
+    def _ring_leg(self, call: Call, leg: Leg, offer: str, address: tuple[str, int],
+                  timeout_s: float, *, caller: str | None) -> None:
+        """Send the INVITE to an agent's leg (agent, consult target or supervisor)."""
+        cid = call.correlation_id
+        agent = leg.target or ""
+        call.ring_attempts += 1
+        call_log(cid, "calling %s %s at %s:%s (leg %s)", call.slot_of(leg), agent, *address,
+                 leg.leg_id)
+        # Emitted when the INVITE goes out, where the ring timer starts (not at 180,
+        # which some phones never send): ringing..no_answer spans the ring timeout.
+        self._emit(cid, CALL_RINGING, agent=agent, seat=call.seats.get(agent, ""),
+                   leg_id=leg.leg_id, attempt=str(call.ring_attempts))
+        self._start_ring_timer(call, leg, timeout_s)
+        self.sip.originate(cid, leg.leg_id, address=address, user=agent, sdp=offer,
+                           caller=caller)
 
-    def _cancel_ring_timer(self, cid: str) -> None:
-        timer = self._ring_timers.pop(cid, None)
+    def _start_ring_timer(self, call: Call, leg: Leg, timeout_s: float) -> None:
+        cid = call.correlation_id
+        self._ring_timers[(cid, leg.leg_id)] = self.timers.call_later(
+            timeout_s, partial(self._ring_timeout, cid, leg.leg_id))
+
+    def _cancel_ring_timer(self, cid: str, leg_id: str) -> None:
+        timer = self._ring_timers.pop((cid, leg_id), None)
         if timer is not None:
             timer.cancel()
 
@@ -497,16 +1006,21 @@ class CallService:
                  level=logging.ERROR)
         self._end(call, "media failure", SIDE_SYSTEM)
 
-    def _end(self, call: Call, cause: str, side: str) -> None:
-        """End the call: hang up every live leg, free the media, write `call.ended`."""
+    def _end(self, call: Call, cause: str, side: str,
+             reason: tuple[int, str] | None = None) -> None:
+        """End the call: hang up every live leg, free the media, write `call.ended`.
+
+        `reason` goes to the legs we hang up (the agent of an originated call learns
+        why its customer was not reached).
+        """
         cid = call.correlation_id
         if call.state is CallState.ENDED:
             return
-        self._cancel_ring_timer(cid)
-        for leg in (call.caller, call.agent):
-            if leg is not None and leg.state is not LegState.ENDED:
+        for leg in call.legs():
+            self._cancel_ring_timer(cid, leg.leg_id)
+            if leg.state not in (LegState.ENDED, LegState.PENDING):
                 leg.state = LegState.ENDED
-                self.sip.hangup(cid, leg.leg_id)
+                self.sip.hangup(cid, leg.leg_id, reason=reason)
         try:
             self.media.delete(cid)
         except MediaError as exc:  # e.g. never reached rtpengine
@@ -516,18 +1030,26 @@ class CallService:
         self._caller_numbers.pop(cid, None)
         for key in [k for k in self._queued if k[0] == cid]:
             del self._queued[key]
+        for key in [k for k in self._ring_timers if k[0] == cid]:
+            self._ring_timers.pop(key).cancel()
         call_log(cid, "call ended (cause %s, side %s)", cause, side)
         self._emit(cid, CALL_ENDED, cause=cause, side=side)
 
-    def _set_hold(self, call: Call, leg_id: str, held: bool) -> None:
-        """Track which legs hold; `call.hold` when the first starts, `call.resume` at the last."""
+    def _set_hold(self, call: Call, holder: str, held: bool) -> None:
+        """Track who holds (leg ids, or CONSULT_HOLD); `call.hold` when the first starts,
+        `call.resume` when the last ends."""
         was_held = bool(call.held_by)
         if held:
-            call.held_by.add(leg_id)
+            call.held_by.add(holder)
         else:
-            call.held_by.discard(leg_id)
+            call.held_by.discard(holder)
         if bool(call.held_by) != was_held:
             self._emit(call.correlation_id, CALL_HOLD if call.held_by else CALL_RESUME)
+
+    def _emit_answered(self, call: Call, leg: Leg) -> None:
+        agent = leg.target or ""
+        self._emit(call.correlation_id, CALL_ANSWERED, agent=agent,
+                   seat=call.seats.get(agent, ""), leg_id=leg.leg_id)
 
     def _emit(self, cid: str, kind: str, **data: str) -> None:
         """Publish one event; never lets a publishing problem reach call handling."""

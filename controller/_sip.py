@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 from sippy.CCEvents import (
@@ -28,6 +29,7 @@ from sippy.SipConf import SipConf
 from sippy.SipContact import SipContact
 from sippy.SipGenericHF import SipGenericHF
 from sippy.SipHeader import SipHeader
+from sippy.SipReason import SipReason
 from sippy.SipURL import SipURL
 from sippy.Time.Timeout import Timeout
 from sippy.UA import UA
@@ -118,6 +120,7 @@ class SippyLegs:
         self._sip_call_ids: dict[str, str] = {}
         self._tm: Any = None
         self.global_config: dict[str, Any] = {}
+        self._acking: Any = None  # the UA whose 200 is being handled (see `_send`)
 
     # ----------------------------------------------------------------- life
     def start(self, events: SipEvents) -> None:
@@ -206,7 +209,11 @@ class SippyLegs:
         elif isinstance(event, CCEventConnect):
             code, _, body = event.getData()
             if code != "ACK":  # an ACK (to a 200 we sent) carries nothing new here
-                events.answered(cid, leg_id, _body_text(body))
+                self._acking = ua
+                try:
+                    events.answered(cid, leg_id, _body_text(body))
+                finally:
+                    self._acking = None
         elif isinstance(event, CCEventUpdate):
             events.reinvite(cid, leg_id, _body_text(event.getData()))
         elif isinstance(event, CCEventFail | CCEventRedirect):
@@ -219,6 +226,24 @@ class SippyLegs:
     # ---------------------------------------------------------- leg actions
     def _ua(self, cid: str, leg_id: str) -> Any:
         return self._uas.get((cid, leg_id))
+
+    def _send(self, ua: Any, event: Any) -> None:
+        """Hand `event` to `ua`, after the ACK if `ua`'s 200 is being handled right now.
+
+        Sippy sends the ACK to a 200 only after our event callback returns, so a
+        re-INVITE or BYE to that same dialog from inside the callback (the leg that
+        answered is re-pointed or refused at once) would overtake its ACK. It goes one
+        loop turn later instead.
+        """
+        if ua is self._acking:
+            Timeout(partial(self._send_later, ua, event), 0)
+        else:
+            ua.recvEvent(event)
+
+    @staticmethod
+    def _send_later(ua: Any, event: Any) -> None:
+        if not ua.isDead():
+            ua.recvEvent(event)
 
     def answer(self, cid: str, leg_id: str, sdp: str) -> None:
         ua = self._ua(cid, leg_id)
@@ -237,7 +262,7 @@ class SippyLegs:
     def update(self, cid: str, leg_id: str, sdp: str) -> None:
         ua = self._ua(cid, leg_id)
         if ua is not None:
-            ua.recvEvent(CCEventUpdate(MsgBody(sdp)))
+            self._send(ua, CCEventUpdate(MsgBody(sdp)))
 
     def answer_update(self, cid: str, leg_id: str, sdp: str) -> None:
         ua = self._ua(cid, leg_id)
@@ -249,12 +274,20 @@ class SippyLegs:
         if ua is not None:
             ua.recvEvent(CCEventFail((code, reason)))
 
-    def hangup(self, cid: str, leg_id: str) -> None:
-        """BYE when connected; CANCEL while our INVITE rings; 480 to an unanswered INVITE."""
+    def hangup(self, cid: str, leg_id: str, reason: tuple[int, str] | None = None) -> None:
+        """BYE when connected; CANCEL while our INVITE rings; 480 to an unanswered INVITE.
+
+        `reason` (SIP code, text) goes in an RFC 3326 Reason header, so the party's phone
+        can show why it was hung up (e.g. the customer of an originated call was busy).
+        """
         ua = self._ua(cid, leg_id)
         if ua is None or ua.isDead():
             return
+        event: CCEventFail | CCEventDisconnect
         if id(ua) in self._server_side and not ua.isConnected():
-            ua.recvEvent(CCEventFail((480, "Temporarily Unavailable")))
+            event = CCEventFail((480, "Temporarily Unavailable"))
         else:
-            ua.recvEvent(CCEventDisconnect())
+            event = CCEventDisconnect()
+        if reason is not None:
+            event.reason_rfc3326 = SipReason(protocol="SIP", cause=reason[0], reason=reason[1])
+        self._send(ua, event)

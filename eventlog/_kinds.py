@@ -15,6 +15,7 @@ SCHEMA_VERSION: Final = 1
 
 # Kind names, as constants so emitters get a NameError instead of a typo on the wire.
 CALL_ARRIVED: Final = "call.arrived"
+CALL_ORIGINATED: Final = "call.originated"
 CALL_IVR_STEP: Final = "call.ivr_step"
 CALL_QUEUED: Final = "call.queued"
 CALL_RINGING: Final = "call.ringing"
@@ -38,6 +39,9 @@ AGENT_STATE: Final = "agent.state"
 KIND_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
         CALL_ARRIVED: ("trunk", "caller", "dialled", "category"),
+        # An outbound call (callback, campaign) instead of call.arrived: the controller
+        # rings `agent`, then dials `number` presenting `caller_id` ("": the trunk's own).
+        CALL_ORIGINATED: ("agent", "number", "caller_id"),
         CALL_IVR_STEP: ("ivr_node", "input"),
         CALL_QUEUED: ("queue", "priority"),
         CALL_RINGING: ("agent", "seat", "leg_id", "attempt"),
@@ -58,7 +62,8 @@ KIND_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 ENUM_FIELDS: Final[Mapping[tuple[str, str], frozenset[str]]] = MappingProxyType(
     {
         (CALL_TRANSFERRED, "to_kind"): frozenset({"agent", "queue", "external"}),
-        (CALL_TRANSFERRED, "mode"): frozenset({"blind", "attended"}),
+        # intercept: a supervisor took the call over from the agent (controller).
+        (CALL_TRANSFERRED, "mode"): frozenset({"blind", "attended", "intercept"}),
         (CALL_ENDED, "side"): frozenset({"caller", "agent", "system"}),
     }
 )

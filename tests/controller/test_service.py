@@ -40,7 +40,7 @@ class FakeSip:
     def reject_update(self, cid: str, leg_id: str, code: int, reason: str) -> None:
         self.actions.append(("reject_update", leg_id, str(code)))
 
-    def hangup(self, cid: str, leg_id: str) -> None:
+    def hangup(self, cid: str, leg_id: str, reason: tuple[int, str] | None = None) -> None:
         self.actions.append(("hangup", leg_id))
 
 
@@ -50,6 +50,7 @@ class FakeMedia:
 
     sessions: set[str] = field(default_factory=set)
     played: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
 
     def offer(self, call_id: str, from_tag: str, to_tag: str | None, sdp_: str) -> str:
         self.sessions.add(call_id)
@@ -63,6 +64,9 @@ class FakeMedia:
 
     def stop_media(self, call_id: str, tag: str) -> None:
         return None
+
+    def block(self, call_id: str, tag: str) -> None:
+        self.blocked.append(tag)
 
     def delete(self, call_id: str) -> None:
         self.sessions.discard(call_id)
