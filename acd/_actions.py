@@ -31,6 +31,9 @@ class Offer:
     category: str
     queue: str | None
     ring_timeout: float
+    # The agent's account, which is also its SIP user (the call controller rings it).
+    # Defaults to "" so offers stored by an older core still load (`action_from_dict`).
+    username: str = ""
 
     def to_dict(self) -> dict[str, object]:
         return _flat(self)
@@ -45,6 +48,7 @@ class CancelRing:
     agent: int
     seat: int
     reason: str
+    username: str = ""  # the agent's account / SIP user, as in its Offer
 
     def to_dict(self) -> dict[str, object]:
         return _flat(self)

@@ -1092,7 +1092,7 @@ class Acd:
             self._emit("call.ringing", call=call.call_id, agent=agent.employee_id,
                        queue=call.queue, caller=call.caller, category=call.category)
             self._actions.append(Offer(call.call_id, agent.employee_id, agent.seat, call.caller,
-                                       call.category, call.queue, timeout))
+                                       call.category, call.queue, timeout, agent.username))
 
     def _ring_timeout(self, call: CallRecord) -> float:
         if call.direct or call.queue is None:
@@ -1102,7 +1102,8 @@ class Acd:
     def _stop_ringing(self, call: CallRecord, agent: AgentRecord, trigger: Trigger, reason: str,
                       to: AgentState = AgentState.IDLE) -> None:
         call.ringing.remove(agent.employee_id)
-        self._actions.append(CancelRing(call.call_id, agent.employee_id, agent.seat, reason))
+        self._actions.append(CancelRing(call.call_id, agent.employee_id, agent.seat, reason,
+                                              agent.username))
         self._move(agent, trigger, to, reason)
 
     def _ring_out(self, call: CallRecord, agent: AgentRecord, *, cancel: bool) -> None:
@@ -1142,7 +1143,8 @@ class Acd:
         if call is None:
             raise RuntimeError(f"reserved agent {agent.employee_id} has no call")
         call.ringing.remove(agent.employee_id)
-        self._actions.append(CancelRing(call.call_id, agent.employee_id, agent.seat, reason))
+        self._actions.append(CancelRing(call.call_id, agent.employee_id, agent.seat, reason,
+                                              agent.username))
         if not call.ringing:
             self._call_unanswered(call, reason)
 

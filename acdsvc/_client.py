@@ -27,6 +27,14 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=Message)
 LAST_COMMIT_HEADER = "acd-last-commit"
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+# grpc's default reconnect back-off grows to 120 s: a replica that comes back after an
+# outage would stay unused for up to two minutes while every call fails fast with
+# UNAVAILABLE. Replicas restart in seconds, so retry the connection at most every 2 s.
+CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
 
 
 class AcdClient:
@@ -37,7 +45,8 @@ class AcdClient:
             raise ValueError("need at least one replica address")
         self.timeout = timeout
         self.retry_for = retry_for
-        self._channels = [grpc.insecure_channel(a) for a in self.addresses]
+        self._channels = [grpc.insecure_channel(a, options=CHANNEL_OPTIONS)
+                          for a in self.addresses]
         self._stubs: list[Any] = [acd_pb2_grpc.AcdServiceStub(c) for c in self._channels]
         self._current = 0
         self._lock = threading.Lock()
@@ -63,8 +72,17 @@ class AcdClient:
             if self._current == failed:
                 self._current = (failed + 1) % len(self._stubs)
 
-    def call(self, method: str, request: Message, reply_type: type[M]) -> M:
-        deadline = time.monotonic() + self.retry_for
+    def call(self, method: str, request: Message, reply_type: type[M], *,
+             retry_for: float | None = None,
+             cancelled: Callable[[], bool] | None = None) -> M:
+        """One RPC, retried on the next replica while UNAVAILABLE/DEADLINE_EXCEEDED.
+
+        `retry_for` overrides the client's retry window for this call (0: one
+        attempt; each attempt has the client's `timeout`); `cancelled` is asked
+        before every retry and stops them (the caller no longer needs the
+        answer): the last error is raised.
+        """
+        deadline = time.monotonic() + (self.retry_for if retry_for is None else retry_for)
         attempt = 0
         while True:
             index = self._current
@@ -72,7 +90,8 @@ class AcdClient:
                 reply = getattr(self._stubs[index], method)(request, timeout=self.timeout)
                 return cast(M, reply)
             except grpc.RpcError as exc:
-                if exc.code() not in RETRYABLE or time.monotonic() > deadline:
+                if exc.code() not in RETRYABLE or time.monotonic() > deadline \
+                        or (cancelled is not None and cancelled()):
                     raise
                 attempt += 1
                 self.retries += 1
@@ -151,13 +170,18 @@ class AcdClient:
 
 class ActionFeed:
     """Delivers WatchActions to a callback on its own thread; reconnects to any replica
-    and resumes after the last commit it saw, so no action is missed or repeated."""
+    and resumes after the last commit it saw, so no action is missed or repeated.
+
+    While no replica answers it retries with a back-off (0.1 s doubling to
+    `max_backoff`), logging the outage once and the recovery once.
+    """
 
     def __init__(self, client: AcdClient, on_action: Callable[[pb.Action], None], *,
-                 employee_id: int = 0) -> None:
+                 employee_id: int = 0, max_backoff: float = 2.0) -> None:
         self._client = client
         self._on_action = on_action
         self._employee_id = employee_id
+        self._max_backoff = max_backoff
         self._stop = threading.Event()
         self._subscribed = threading.Event()
         self._call: Any = None
@@ -165,9 +189,16 @@ class ActionFeed:
         self.reconnects = 0
         self._thread = threading.Thread(target=self._run, name="acd-actions", daemon=True)
 
-    def start(self, timeout: float = 10.0) -> ActionFeed:
+    @property
+    def subscribed(self) -> bool:
+        """A stream is open now (False while the ACD is unreachable)."""
+        return self._subscribed.is_set()
+
+    def start(self, timeout: float | None = 10.0) -> ActionFeed:
+        """Start the thread; wait up to `timeout` for the first subscription
+        (TimeoutError), or not at all with None (it keeps trying in the background)."""
         self._thread.start()
-        if not self._subscribed.wait(timeout):
+        if timeout is not None and not self._subscribed.wait(timeout):
             raise TimeoutError("WatchActions did not connect")
         return self
 
@@ -179,10 +210,13 @@ class ActionFeed:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        backoff = 0.0
+        down_since: float | None = None
         while not self._stop.is_set():
             index = self._client._current
             request = pb.WatchActionsRequest(after_commit=self.last_commit,
                                              employee_id=self._employee_id)
+            error = ""
             try:
                 self._call = self._client._stubs[index].WatchActions(request)
                 # The server sends headers once it has subscribed, naming the newest commit:
@@ -193,16 +227,32 @@ class ActionFeed:
                 if not self.last_commit:
                     self.last_commit = str(headers[LAST_COMMIT_HEADER])
                 self._subscribed.set()
+                backoff = 0.0
+                if down_since is not None:
+                    log.warning("WatchActions resumed on %s after %.1f s (after commit %s)",
+                                self._client.addresses[index],
+                                time.monotonic() - down_since, self.last_commit)
+                    down_since = None
+                else:
+                    log.info("WatchActions subscribed on %s (after commit %s)",
+                             self._client.addresses[index], self.last_commit)
                 for reply in self._call:
                     self.last_commit = reply.action.commit_id
                     self._on_action(reply.action)
-            except (grpc.RpcError, ConnectionError):
+            except (grpc.RpcError, ConnectionError) as exc:
                 if self._stop.is_set():
                     return
+                error = str(exc.code()) if isinstance(exc, grpc.RpcError) else str(exc)
             except Exception:
                 log.exception("action handler failed")
+            self._subscribed.clear()
             if self._stop.is_set():
                 return
+            if down_since is None:
+                down_since = time.monotonic()
+                log.warning("WatchActions on %s lost (%s); reconnecting",
+                            self._client.addresses[index], error or "stream ended")
             self.reconnects += 1
             self._client.rotate(index)
-            self._stop.wait(0.1)
+            backoff = min(self._max_backoff, backoff * 2 or 0.1)
+            self._stop.wait(backoff)

@@ -71,11 +71,11 @@ def action_to_proto(action: Action, commit_id: str) -> pb.Action:
         return pb.Action(commit_id=commit_id, offer=pb.Offer(
             call_id=action.call_id, employee_id=action.agent, seat=action.seat,
             caller=action.caller, category=action.category, queue=action.queue or "",
-            ring_timeout_seconds=action.ring_timeout))
+            ring_timeout_seconds=action.ring_timeout, username=action.username))
     if isinstance(action, CancelRing):
         return pb.Action(commit_id=commit_id, cancel_ring=pb.CancelRing(
             call_id=action.call_id, employee_id=action.agent, seat=action.seat,
-            reason=action.reason))
+            reason=action.reason, username=action.username))
     if isinstance(action, Route):
         return pb.Action(commit_id=commit_id, route=pb.Route(
             call_id=action.call_id, target=action.target, reason=action.reason))

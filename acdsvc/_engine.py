@@ -215,7 +215,7 @@ class Engine:
                     events=[eventlog.encode(e) for e in to_log_events(
                         result.events, result.actions, agent=acd.agent, call=acd.call,
                         node=self._settings.node, side=side,
-                        emit_call_ended=self._settings.section.emit_call_ended)],
+                        call_events=self._settings.section.call_events)],
                 )
                 self._tickets += 1
                 barrier = self._tickets

@@ -11,8 +11,15 @@ The core's event kinds are richer than the log's schema, so this maps them:
 | call.ended | call.ended, cause = the core's reason, side from the Hangup request |
 | agent.pending | not logged (no such kind); the agent.state at the call's end records it |
 
-call.ended is written only when `emit_call_ended` is on (the call controller,
-which sees the last leg go, takes this over once it exists).
+Who writes the call's own events is `acd.call_events`:
+
+- `controller` (the default): the call controller rings the agents and sees the
+  legs, so it writes call.ringing, call.no_answer, call.answered and call.ended
+  (with leg IDs and SIP causes). The ACD writes only what it alone knows:
+  agent.state, call.queued, call.overflow and call.transferred. Writing the
+  others too would double every leg in the CDR (docs/events.md).
+- `acd`: no call controller (simulated agents report Answered/Hangup themselves,
+  benchmarks); the ACD writes every kind in the table, with `leg_id` "".
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ from typing import Any
 import eventlog
 from acd import Action, Event, Offer
 
-__all__ = ["to_log_events"]
+__all__ = ["CALL_EVENTS_ACD", "CALL_EVENTS_CONTROLLER", "to_log_events"]
+
+CALL_EVENTS_CONTROLLER = "controller"
+CALL_EVENTS_ACD = "acd"
 
 
 def _s(value: object) -> str:
@@ -38,9 +48,16 @@ def to_log_events(
     call: Callable[[str], Mapping[str, Any] | None],
     node: str,
     side: str = "system",
-    emit_call_ended: bool = True,
+    call_events: str = CALL_EVENTS_ACD,
 ) -> list[eventlog.Event]:
-    """Map one command's events; `agent`/`call` look up records in the state after it."""
+    """Map one command's events; `agent`/`call` look up records in the state after it.
+
+    `call_events` is `acd.call_events`: with `controller` the ringing, no-answer,
+    answered and ended kinds are left to the call controller.
+    """
+    if call_events not in (CALL_EVENTS_ACD, CALL_EVENTS_CONTROLLER):
+        raise ValueError(f"call_events must be 'controller' or 'acd', not {call_events!r}")
+    legs = call_events == CALL_EVENTS_ACD
     seats = {(a.call_id, a.agent): a.seat for a in actions if isinstance(a, Offer)}
     out: list[eventlog.Event] = []
     for e in events:
@@ -57,15 +74,15 @@ def to_log_events(
         elif kind == "call.queued":
             out.append(new(eventlog.CALL_QUEUED, queue=_s(e["queue"]),
                            priority=_s(e["priority"])))
-        elif kind == "call.ringing":
+        elif kind == "call.ringing" and legs:
             eid = int(e["agent"] or 0)
             record = call(cid)
             attempt = len(record["tried"]) + 1 if record is not None else 1
             out.append(new(eventlog.CALL_RINGING, agent=str(eid),
                            seat=_s(seats.get((cid, eid))), leg_id="", attempt=str(attempt)))
-        elif kind == "call.no_answer":
+        elif kind == "call.no_answer" and legs:
             out.append(new(eventlog.CALL_NO_ANSWER, agent=_s(e["agent"]), leg_id=""))
-        elif kind == "call.answered":
+        elif kind == "call.answered" and legs:
             who = agent(int(e["agent"] or 0))
             out.append(new(eventlog.CALL_ANSWERED, agent=_s(e["agent"]),
                            seat=_s(who["seat"] if who else None), leg_id=""))
@@ -78,8 +95,8 @@ def to_log_events(
                            to_kind="agent" if to_agent is not None else "queue",
                            to=_s(to_agent if to_agent is not None else e.get("to_queue")),
                            mode="blind"))
-        elif kind == "call.abandoned" and emit_call_ended:
+        elif kind == "call.abandoned" and legs:
             out.append(new(eventlog.CALL_ENDED, cause="ABANDONED", side="caller"))
-        elif kind == "call.ended" and emit_call_ended:
+        elif kind == "call.ended" and legs:
             out.append(new(eventlog.CALL_ENDED, cause=_s(e.get("reason")), side=side))
     return out

@@ -136,6 +136,9 @@ class NumberRoute(_Strict):
     target: Literal["agents", "controller"] = "agents"
     # Hunt group in order; the ACD replaces this with queue: once it exists.
     agents: list[SipUser] = []
+    # target controller: the ACD queue its calls join (a name in `queues:`); the
+    # replicas get it as `--queue-for NUMBER=QUEUE` (docs/call-control.md).
+    queue: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")] | None = None
 
     @model_validator(mode="after")
     def _target(self) -> NumberRoute:
@@ -144,6 +147,9 @@ class NumberRoute(_Strict):
         if self.target == "controller" and self.agents:
             raise ValueError("a number with target controller takes no agents "
                              "(the controller chooses them)")
+        if self.target == "agents" and self.queue is not None:
+            raise ValueError("a queue needs target controller (the controller enqueues "
+                             "the call at the ACD; Kamailio hunts `agents` itself)")
         return self
 
 
@@ -215,8 +221,10 @@ class AcdSection(_Strict):
     leader_lease_ms: int = Field(2_000, ge=300, le=60_000)
     redis_prefix: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.:{}\-]{1,64}$")] = "acd:"
     events_stream: str = "cc:events"
-    # The ACD writes call.ended for calls it ends; turn off once the controller does.
-    emit_call_ended: bool = True
+    # Who writes call.ringing/no_answer/answered/ended: `controller` (the call controller,
+    # which rings the agents; the ACD then writes only agent.state, call.queued,
+    # call.overflow and call.transferred) or `acd` (no controller: simulated agents).
+    call_events: Literal["controller", "acd"] = "controller"
     workers: int = Field(64, ge=4, le=1024)  # gRPC threads; each open stream holds one
     # How long the ID of an ended call is remembered so that a retried Enqueue for it
     # (its first reply lost in a fail-over) is refused with CALL_EXISTS, not run again.
@@ -289,12 +297,34 @@ class CallCenterConfig(_Strict):
     def located_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Cross-section problems, each with the key path whose line the error names."""
         problems: list[tuple[tuple[str | int, ...], str]] = []
+        problems += self._queue_problems()
         if not self.controllers:
             for i, route in enumerate(self.numbers):
                 if route.target == "controller":
                     problems.append((("numbers", i, "target"),
                                      f"number {route.number} has target controller but "
                                      "there is no `controllers:` replica"))
+        return problems
+
+    def _queue_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """numbers[].queue names a queue in `queues:`, and an ACD takes the calls."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        names = {q.name for q in self.queues}
+        for i, route in enumerate(self.numbers):
+            if route.queue is None:
+                if route.target == "controller" and self.acd is not None:
+                    # The replicas run with --acd: a call no queue takes is hung up.
+                    problems.append((("numbers", i, "target"),
+                                     f"number {route.number} has target controller and "
+                                     "the ACD drives the controllers: it needs a `queue`"))
+                continue
+            if route.queue not in names:
+                problems.append((("numbers", i, "queue"),
+                                 f"number {route.number}: queue {route.queue!r} is not in "
+                                 "`queues:`"))
+            elif self.acd is None:
+                problems.append((("numbers", i, "queue"),
+                                 f"number {route.number}: a queue needs an `acd:` section"))
         return problems
 
     def _check_queues(self) -> None:

@@ -100,6 +100,7 @@ def controller_argv(config: CallCenterConfig, index: int) -> list[str]:
         "--ring-timeout", str(config.timers.ring_timeout_ms / 1000),
         # Legs to registered agents and to trunks go back through Kamailio.
         "--edge", edge_address(config),
+        *controller_acd_args(config),
     ]
 
 
@@ -109,6 +110,16 @@ def edge_address(config: CallCenterConfig) -> str:
     if host in ("0.0.0.0", "::"):
         host = config.node.advertise_ip
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def controller_acd_args(config: CallCenterConfig) -> list[str]:
+    """With an `acd:` section the ACD drives the replicas' calls (docs/call-control.md):
+    `--acd` and the `--queue-for` of every number with a queue (config validation makes
+    every number with target controller name one then). No such number: no `--acd`."""
+    queue_for = ",".join(f"{r.number}={r.queue}" for r in config.numbers if r.queue is not None)
+    if config.acd is None or not queue_for:
+        return []
+    return ["--acd", config.acd.advertise or config.acd.listen, "--queue-for", queue_for]
 
 
 def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:

@@ -14,9 +14,17 @@ from typing import Any
 from sippy.Core.EventDispatcher import ED2
 
 from controller import _sippy_fixes
+from controller._acd import AcdOptions, acd_options, add_acd_arguments, sippy_driver
 from controller._commands import Commands
 from controller._control import ControlServer
 from controller._events import NullPublisher, RedisPublisher
+from controller._liveness import (
+    DEFAULT_CHECK_INTERVAL_S,
+    DEFAULT_RTP_TIMEOUT_S,
+    LivenessChecker,
+    positive_seconds,
+    seconds,
+)
 from controller._media import RtpengineNg
 from controller._service import CallService
 from controller._sip import SippyLegs, SippyTimers
@@ -58,6 +66,9 @@ class ControllerConfig:
     event_stream: str = DEFAULT_STREAM
     event_queue: int = 10_000
     redis_timeout_s: float = 0.2
+    acd: AcdOptions | None = None  # --acd: the ACD drives the calls (controller/_acd.py)
+    rtp_timeout_s: float = DEFAULT_RTP_TIMEOUT_S          # dead-leg detection; 0: off
+    media_check_interval_s: float = DEFAULT_CHECK_INTERVAL_S
 
 
 def parse_args(argv: Sequence[str]) -> ControllerConfig:
@@ -87,6 +98,13 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
                         help="events buffered for Redis before new ones are dropped")
     parser.add_argument("--redis-timeout", type=float, default=0.2,
                         help="Redis connect and socket timeout (seconds) of the event sender")
+    parser.add_argument("--rtp-timeout", type=seconds, default=DEFAULT_RTP_TIMEOUT_S,
+                        help="end a call when an answered leg sends no media for this many "
+                             "seconds, except on hold (0: never)")
+    parser.add_argument("--media-check-interval", type=positive_seconds,
+                        default=DEFAULT_CHECK_INTERVAL_S,
+                        help="seconds between two rtpengine queries about the same call")
+    add_acd_arguments(parser)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
@@ -100,6 +118,8 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
         redis=None if args.redis is None else split_hostport(args.redis), node=args.node,
         event_stream=args.event_stream, event_queue=args.event_queue,
         redis_timeout_s=args.redis_timeout,
+        acd=acd_options(args, parser),
+        rtp_timeout_s=args.rtp_timeout, media_check_interval_s=args.media_check_interval,
     )
 
 
@@ -113,14 +133,21 @@ def run(config: ControllerConfig) -> int:
         publisher = RedisPublisher.connect(*config.redis, timeout_s=config.redis_timeout_s,
                                            stream=config.event_stream,
                                            capacity=config.event_queue)
+    # With --acd the ACD drives the calls: its tap sees every event and forwards it.
+    acd = None if config.acd is None else sippy_driver(config.acd)
     service = CallService(sip, media, SippyTimers(), agents=config.agents, edge=config.edge,
                           park_address=config.park, ring_timeout_s=config.ring_timeout_s,
-                          events=publisher, node=config.node)
+                          events=publisher if acd is None else acd.tap(publisher),
+                          node=config.node)
     commands = Commands(service, media, sip.status, publisher.stats)
+    if acd is not None:
+        acd.bind(commands.execute)
     try:
         sip.start(service)
     except _sippy_fixes.PortInUseError as exc:
         log.error("%s; is another controller running?", exc)
+        if acd is not None:
+            acd.stop(0)
         publisher.close()
         return 2
 
@@ -130,6 +157,12 @@ def run(config: ControllerConfig) -> int:
 
     control = ControlServer(*config.control, on_loop)
     control.start()
+    if acd is not None:
+        acd.start()
+    liveness = LivenessChecker.start_if_enabled(
+        service, config.rtpengine, rtp_timeout_s=config.rtp_timeout_s,
+        interval_s=config.media_check_interval_s, ng_timeout_s=config.ng_timeout_s,
+        post=ED2.callFromThread)
 
     def stop(*_: object) -> None:
         ED2.breakLoop(0)
@@ -146,7 +179,11 @@ def run(config: ControllerConfig) -> int:
     try:
         ED2.loop()
     finally:
+        if liveness is not None:
+            liveness.stop()
         service.shutdown()
+        if acd is not None:
+            acd.stop()  # sends the Hangup/Abandon of the calls shutdown just ended
         control.stop()
         sip.stop()
         media.close()

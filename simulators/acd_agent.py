@@ -2,9 +2,14 @@
 
 Each agent answers an offer after `answer_delay` seconds (None: never, so the
 ACD's ring timeout moves the call on), talks for a random holding time and
-hangs up. Until the call controller exists, the simulator reports Answered and
-Hangup to the ACD itself, standing in for it. (Registering a SIP endpoint comes
-later.)
+hangs up, reporting Answered and Hangup to the ACD itself: it stands in for
+the call controller (run the ACD with `acd.call_events: acd` then).
+
+With `--controller` (`SimulatedAgents(..., reports_calls=False)`) the call
+controller drives the calls: it rings the agent's SIP phone (a sipp party in the
+tests) and reports Answered/NoAnswer/Hangup, so the simulator only logs the
+agents in, heartbeats and counts the offers it sees. (Registering a SIP endpoint
+comes later.)
 
     python -m simulators.acd_agent --acd 127.0.0.1:50051 \\
         --agent 1001:PASSWORD:1001:1 --answer-delay 2 --hold 30:120
@@ -64,8 +69,10 @@ class AgentStats:
 
 class _Agent:
     def __init__(self, profile: AgentProfile, client: AcdClient, stats: AgentStats,
-                 rng: random.Random, stop: threading.Event) -> None:
+                 rng: random.Random, stop: threading.Event, *, reports_calls: bool = True
+                 ) -> None:
         self.profile = profile
+        self.reports_calls = reports_calls
         self.session = ""
         self._client = client
         self._stats = stats
@@ -99,8 +106,8 @@ class _Agent:
 
     def _take(self, offer: pb.Offer) -> None:
         delay = self.profile.answer_delay
-        if delay is None:
-            return  # let it ring out
+        if delay is None or not self.reports_calls:
+            return  # let it ring out, or the call controller reports what the phone did
         # The stop event doubles as an interruptible sleep: ringing time.
         if self._stop.wait(delay) or self._was_cancelled(offer.call_id):
             return
@@ -123,15 +130,18 @@ class SimulatedAgents:
     """A group of agents sharing one client and one action feed."""
 
     def __init__(self, client: AcdClient, profiles: Sequence[AgentProfile], *,
-                 heartbeat_every: float | None = None, seed: int = 1) -> None:
+                 heartbeat_every: float | None = None, seed: int = 1,
+                 reports_calls: bool = True) -> None:
+        """`reports_calls=False`: the call controller reports Answered/Hangup (see above)."""
         self.client = client
         self.stats = AgentStats()
         self._stop = threading.Event()
         rng = random.Random(seed)  # noqa: S311 - simulated holding times, not secrets
         self.agents = {p.employee_id: _Agent(p, client, self.stats,
                                              random.Random(rng.random()),  # noqa: S311
-                                             self._stop)
+                                             self._stop, reports_calls=reports_calls)
                        for p in profiles}
+        self.offers: list[pb.Offer] = []  # every offer seen for these agents, in order
         self._heartbeat_every = heartbeat_every
         self._feed: ActionFeed | None = None
         self._heartbeats = threading.Thread(target=self._heartbeat, daemon=True,
@@ -167,6 +177,8 @@ class SimulatedAgents:
             agent = self.agents.get(action.offer.employee_id)
             if agent is not None:
                 self.stats.count("offers")
+                with self.stats.lock:
+                    self.offers.append(action.offer)
                 agent.inbox.put(action)
         elif which == "cancel_ring":
             agent = self.agents.get(action.cancel_ring.employee_id)
@@ -219,10 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--answer-delay", type=float, default=2.0)
     parser.add_argument("--no-answer", action="store_true", help="never answer")
     parser.add_argument("--hold", default="30:120", help="talk time MIN:MAX seconds")
+    parser.add_argument("--controller", action="store_true",
+                        help="the call controller rings SIP phones and reports the calls: "
+                             "only log in and heartbeat")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     client = AcdClient(args.acd.split(","))
-    agents = SimulatedAgents(client, [_profile(s, args) for s in args.agent])
+    agents = SimulatedAgents(client, [_profile(s, args) for s in args.agent],
+                             reports_calls=not args.controller)
     agents.start()
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

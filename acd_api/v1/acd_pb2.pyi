@@ -117,7 +117,7 @@ class Error(_message.Message):
     def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Offer(_message.Message):
-    __slots__ = ("call_id", "employee_id", "seat", "caller", "category", "queue", "ring_timeout_seconds")
+    __slots__ = ("call_id", "employee_id", "seat", "caller", "category", "queue", "ring_timeout_seconds", "username")
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     SEAT_FIELD_NUMBER: _ClassVar[int]
@@ -125,6 +125,7 @@ class Offer(_message.Message):
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     RING_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     employee_id: int
     seat: int
@@ -132,19 +133,22 @@ class Offer(_message.Message):
     category: str
     queue: str
     ring_timeout_seconds: float
-    def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ..., seat: _Optional[int] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., queue: _Optional[str] = ..., ring_timeout_seconds: _Optional[float] = ...) -> None: ...
+    username: str
+    def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ..., seat: _Optional[int] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., queue: _Optional[str] = ..., ring_timeout_seconds: _Optional[float] = ..., username: _Optional[str] = ...) -> None: ...
 
 class CancelRing(_message.Message):
-    __slots__ = ("call_id", "employee_id", "seat", "reason")
+    __slots__ = ("call_id", "employee_id", "seat", "reason", "username")
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     SEAT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     employee_id: int
     seat: int
     reason: str
-    def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ..., seat: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    username: str
+    def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ..., seat: _Optional[int] = ..., reason: _Optional[str] = ..., username: _Optional[str] = ...) -> None: ...
 
 class Route(_message.Message):
     __slots__ = ("call_id", "target", "reason")

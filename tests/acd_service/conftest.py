@@ -90,8 +90,10 @@ def write_config(path: Path, redis_address: str, *, agents: int = 10,
             {"name": "billing", "skills": {"billing": 1}, "ring_timeout_ms": 2000,
              "max_no_answers": 0},
         ],
+        # call_events acd: no call controller here; the simulated agents report the calls
+        # and the ACD writes every call event (a test passes call_events="controller").
         "acd": {"leader_lease_ms": 1000, "lease_ms": 30_000, "seat_range": [1, 2000],
-                "employee_id_range": [1, 99_999], **acd},
+                "employee_id_range": [1, 99_999], "call_events": "acd", **acd},
         "accounts": accounts,
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -32,7 +32,7 @@ def _settings(node: str, retention: float = 600.0) -> types.SimpleNamespace:
     config = AcdConfig(queues=[QueueConfig("billing", skills={"billing": 1})],
                        employee_id_range=(1, 9999), ended_call_retention=retention)
     return types.SimpleNamespace(acd=config, node=node,
-                                 section=types.SimpleNamespace(emit_call_ended=True))
+                                 section=types.SimpleNamespace(call_events="acd"))
 
 
 def _lead(store: StateStore, clock: ManualClock, node: str, retention: float = 600.0

@@ -49,7 +49,7 @@ def _engine(store: GatedStore) -> Engine:
     config = AcdConfig(queues=[QueueConfig("billing", skills={"billing": 1})],
                        employee_id_range=(1, 9999))
     settings = types.SimpleNamespace(acd=config, node="n1",
-                                     section=types.SimpleNamespace(emit_call_ended=True))
+                                     section=types.SimpleNamespace(call_events="acd"))
     engine = Engine(settings, store, clock=ManualClock(1000.0))  # type: ignore[arg-type]
     engine.take_over(LeaderInfo("n1", "x", 1, "v"))
     for eid in range(1, 6):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import grpc
 import redis
@@ -11,7 +12,7 @@ import redis
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
 from acdsvc import AcdClient
-from tests.acd_service.conftest import ReplicaFactory, password_of
+from tests.acd_service.conftest import RedisServer, ReplicaFactory, password_of, write_config
 from tests.support.waiting import wait_until
 
 OK = pb.ERROR_CODE_UNSPECIFIED
@@ -133,3 +134,37 @@ def test_every_agent_and_call_event_reaches_the_event_log(make_replica: ReplicaF
     assert states == [("logged_out", "idle"), ("idle", "reserved"), ("reserved", "talking"),
                       ("talking", "idle")]
     assert {e.node for e in events} == {"r1"}
+
+
+def test_with_call_events_controller_the_acd_writes_only_what_it_alone_knows(
+        make_replica: ReplicaFactory, redis_server: RedisServer, r: redis.Redis,
+        tmp_path: Path) -> None:
+    """acd.call_events: controller (the default): the call controller writes ringing,
+    no-answer, answered and ended with its leg IDs; the ACD writing them too would
+    double every leg in the CDR (docs/events.md)."""
+    path = write_config(tmp_path / "controller.yaml", redis_server.address,
+                        call_events="controller")
+    client = AcdClient(make_replica(path).address)
+    _login(client, 1001, 7)
+    _login(client, 1002, 8)
+    client.enqueue(pb.EnqueueRequest(call_id="corr-2", queue="billing", caller="1380000"))
+    assert client.no_answer(pb.NoAnswerRequest(call_id="corr-2", employee_id=1001)
+                            ).error.code == OK
+    client.answered(pb.AnsweredRequest(call_id="corr-2", employee_id=1002))
+    client.hangup(pb.HangupRequest(call_id="corr-2", side=pb.HANGUP_SIDE_AGENT))
+    client.enqueue(pb.EnqueueRequest(call_id="corr-3", queue="billing"))
+    client.abandon(pb.AbandonRequest(call_id="corr-3"))
+    kinds = [(d.event.kind, d.event.correlation_id) for d in eventlog.replay(r)
+             if d.event.correlation_id]
+    assert kinds == [
+        ("call.queued", "corr-2"),
+        ("agent.state", "corr-2"),  # 1001 idle -> reserved
+        ("agent.state", "corr-2"),  # 1001 reserved -> idle (no answer)
+        ("call.queued", "corr-2"),  # back in its queue, at its old place
+        ("agent.state", "corr-2"),  # 1002 idle -> reserved
+        ("agent.state", "corr-2"),  # 1002 reserved -> talking
+        ("agent.state", "corr-2"),  # 1002 talking -> idle
+        ("call.queued", "corr-3"),
+        ("agent.state", "corr-3"),  # reserved for the call, then back on the abandon
+        ("agent.state", "corr-3"),
+    ]

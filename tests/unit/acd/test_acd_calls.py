@@ -12,11 +12,12 @@ from tests.unit.acd.acd_testkit import kinds, login, rung, sound
 BILLING = QueueConfig("billing", skills={"billing": 1}, ring_timeout=15.0)
 
 
-def test_offer_carries_caller_number_and_business_category(acd: Acd) -> None:
+def test_offer_carries_caller_number_business_category_and_sip_user(acd: Acd) -> None:
     login(acd, 1001, seat=42)
     result = acd.enqueue("c1", "billing", caller="13800138000", category="electricity-bill")
+    # username: the account, which is the agent's SIP user that the call controller rings.
     assert result.actions == [
-        Offer("c1", 1001, 42, "13800138000", "electricity-bill", "billing", 15.0)
+        Offer("c1", 1001, 42, "13800138000", "electricity-bill", "billing", 15.0, "user1001")
     ]
     assert kinds(result) == ["call.queued", "agent.state", "call.ringing"]
     assert acd.agent_state(1001) is AgentState.RESERVED
@@ -99,7 +100,8 @@ def test_ring_timeout_is_enforced_by_the_core(acd: Acd, clock: ManualClock) -> N
     assert acd.tick().actions == []
     clock.advance(0.1)
     result = acd.tick()
-    assert [(a.kind, a.agent) for a in result.actions] == [("cancel_ring", 1001), ("offer", 1002)]
+    assert [(a.kind, a.agent, a.username) for a in result.actions] == [
+        ("cancel_ring", 1001, "user1001"), ("offer", 1002, "user1002")]
 
 
 def test_agent_who_let_it_ring_is_asked_again_only_if_nobody_else_is_idle(acd: Acd) -> None:

@@ -1,0 +1,764 @@
+"""The ACD drives the call controller (docs/call-control.md, "Driven by the ACD").
+
+A call that reaches this replica is answered (parked) and enqueued at the ACD;
+the ACD's `Offer` makes the controller ring that agent (`connect`), and what the
+agent's leg does (answered, not answered, hung up) goes back to the ACD.
+
+The controller itself is only used through its public surface: commands
+(`Commands.execute`) and the call events it publishes. `EventTap` wraps the
+configured `EventPublisher`: it forwards every event and lets `AcdDriver`
+react to it.
+
+Threads. Every piece of state here belongs to the SIP loop (Sippy's ED2, the
+main thread); the loop is never blocked on the ACD:
+- RPCs to the ACD run on a small pool, in order per call (`_Chains`), so a
+  retry for one call (an ACD fail-over) does not hold up the others;
+- one thread consumes WatchActions (`acdsvc.ActionFeed`: resumes after the last
+  commit it saw, backs off while the ACD is unreachable);
+- both hand their results to the loop with `post` (ED2.callFromThread). A
+  command is never run from inside a publish call either: the service is in the
+  middle of its own work there, so reactions are posted too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from acd_api.v1 import acd_pb2 as pb
+from eventlog import CALL_ANSWERED, CALL_ARRIVED, CALL_ENDED, CALL_NO_ANSWER, CALL_RINGING, Event
+
+__all__ = [
+    "CAUSE_ACD_UNAVAILABLE",
+    "CAUSE_NO_QUEUE",
+    "AcdDriver",
+    "AcdOptions",
+    "EventTap",
+    "acd_options",
+    "add_acd_arguments",
+    "parse_queue_for",
+    "ring_time",
+    "sippy_driver",
+]
+
+log = logging.getLogger("controller.acd")
+M = TypeVar("M", bound=Message)
+OK = pb.ERROR_CODE_UNSPECIFIED
+
+# `call.ended` causes of the hang-ups the driver makes (docs/call-control.md).
+CAUSE_NO_QUEUE = "no queue"
+CAUSE_ACD_UNAVAILABLE = "acd unavailable"
+CAUSE_ACD_REFUSED = "acd refused"  # + ":<ErrorCode name>"
+CAUSE_OVERFLOW = "overflow"  # + ":<target>"
+CAUSE_UNDELIVERED = "undelivered"  # + ":<reason>"
+
+_SIDES = {"caller": pb.HANGUP_SIDE_CALLER, "agent": pb.HANGUP_SIDE_AGENT,
+          "system": pb.HANGUP_SIDE_SYSTEM}
+
+
+# ---------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class AcdOptions:
+    """`--acd` and friends (docs/configuration.md lists the `callcenter up` side)."""
+
+    addresses: tuple[str, ...]
+    queue_for: Mapping[str, str] = field(default_factory=dict)  # dialled number -> queue
+    default_queue: str | None = None  # for numbers not in queue_for; None: hang up
+    rpc_timeout_s: float = 1.0  # one attempt of one RPC
+    # From the call's arrival: how long a caller waits (parked) for the ACD to take
+    # the call before being hung up with cause "acd unavailable". Covers a leader
+    # fail-over (about 1.25 x acd.leader_lease_ms, 2.5 s by default).
+    enqueue_timeout_s: float = 5.0
+    # How long Answered/NoAnswer/Hangup/Abandon are retried while the ACD is unreachable.
+    retry_s: float = 30.0
+    workers: int = 4  # RPC threads (calls in parallel; each call's RPCs stay in order)
+    # The controller rings this much less than the ACD's ring timeout, so that its
+    # CANCEL and NoAnswer reach the ACD before the ACD's own ring timer fires.
+    ring_margin_s: float = 0.5
+
+
+def parse_queue_for(value: str) -> dict[str, str]:
+    """`NUMBER=QUEUE,...` -> {number: queue}; a number listed twice is refused."""
+    mapping: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        number, sep, queue = (p.strip() for p in item.partition("="))
+        if not sep or not number or not queue:
+            raise ValueError(f"expected NUMBER=QUEUE, got {item!r}")
+        if number in mapping:
+            raise ValueError(f"number {number!r} is mapped twice")
+        mapping[number] = queue
+    return mapping
+
+
+def add_acd_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("ACD", "the ACD drives the calls (docs/call-control.md)")
+    group.add_argument("--acd", default=None, metavar="HOST:PORT[,HOST:PORT...]",
+                       help="ACD replicas (gRPC acd.v1): enqueue every call and ring the "
+                            "agents it offers")
+    group.add_argument("--queue-for", action="append", default=[], metavar="NUMBER=QUEUE,...",
+                       help="the ACD queue for calls to a dialled number (repeatable)")
+    group.add_argument("--default-queue", default=None,
+                       help="the queue for dialled numbers without --queue-for "
+                            "(default: such calls are hung up)")
+    group.add_argument("--acd-timeout", type=float, default=1.0,
+                       help="seconds per ACD request attempt")
+    group.add_argument("--acd-enqueue-timeout", type=float, default=5.0,
+                       help="seconds from a call's arrival for the ACD to take it; then "
+                            "the caller is hung up (cause 'acd unavailable')")
+    group.add_argument("--acd-retry", type=float, default=30.0,
+                       help="seconds Answered/NoAnswer/Hangup/Abandon are retried")
+    group.add_argument("--acd-workers", type=int, default=4,
+                       help="threads sending requests to the ACD")
+
+
+def _addresses(value: str) -> tuple[str, ...]:
+    addresses = tuple(a.strip() for a in value.split(",") if a.strip())
+    if not addresses:
+        raise ValueError("--acd needs at least one HOST:PORT")
+    for address in addresses:
+        host, sep, port = address.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"--acd: expected HOST:PORT, got {address!r}")
+    return addresses
+
+
+def _queue_for(values: Sequence[str]) -> dict[str, str]:
+    """Every `--queue-for`, merged; a number mapped twice (even across options) is refused."""
+    queue_for: dict[str, str] = {}
+    for value in values:
+        try:
+            mapping = parse_queue_for(value)
+        except ValueError as exc:
+            raise ValueError(f"--queue-for: {exc}") from None
+        for number, queue in mapping.items():
+            if number in queue_for:
+                raise ValueError(f"--queue-for: number {number!r} is mapped twice")
+            queue_for[number] = queue
+    return queue_for
+
+
+def acd_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> AcdOptions | None:
+    """The parsed `--acd...` options, or None without `--acd`; misuse exits via parser.error."""
+    if args.acd is None:
+        if args.queue_for or args.default_queue is not None:
+            parser.error("--queue-for and --default-queue need --acd")
+        return None
+    try:
+        addresses = _addresses(args.acd)
+        queue_for = _queue_for(args.queue_for)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not queue_for and args.default_queue is None:
+        parser.error("--acd needs --queue-for or --default-queue (else every call is hung up)")
+    for name in ("acd_timeout", "acd_enqueue_timeout", "acd_retry"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+    if args.acd_workers < 1:
+        parser.error("--acd-workers must be at least 1")
+    return AcdOptions(addresses=addresses, queue_for=queue_for,
+                      default_queue=args.default_queue, rpc_timeout_s=args.acd_timeout,
+                      enqueue_timeout_s=args.acd_enqueue_timeout, retry_s=args.acd_retry,
+                      workers=args.acd_workers)
+
+
+def ring_time(acd_ring_timeout_s: float, margin_s: float) -> float | None:
+    """How long the controller rings for an Offer: the ACD's ring timeout less the
+    margin (at most a quarter less), so the controller's own ring timer decides
+    and the ACD's stays the backstop. None (the controller's default) if unset."""
+    if acd_ring_timeout_s <= 0:
+        return None
+    return max(acd_ring_timeout_s - margin_s, acd_ring_timeout_s * 0.75)
+
+
+# ---------------------------------------------------------------- ports
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Feed(Protocol):
+    def close(self) -> None: ...
+
+
+class AcdRpc(Protocol):
+    """What the driver needs of `acdsvc.AcdClient`."""
+
+    def call(self, method: str, request: Message, reply_type: type[M], *,
+             retry_for: float | None = None,
+             cancelled: Callable[[], bool] | None = None) -> M: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, event: Event) -> None: ...
+
+
+Execute = Callable[[Mapping[str, Any]], dict[str, Any]]
+Post = Callable[[Callable[[], None]], None]  # run it on the SIP loop, later
+Later = Callable[[float, Callable[[], None]], Cancellable]  # a timer on the SIP loop
+FeedFactory = Callable[[Callable[[pb.Action], None]], Feed]
+Submit = Callable[[str, Callable[[], None]], None]  # a job for a call's RPC chain
+
+
+def _commit_key(commit_id: str) -> tuple[int, int]:
+    """A commit (Redis stream) id as a comparable pair; malformed ids sort first."""
+    ms, _, seq = commit_id.partition("-")
+    try:
+        return int(ms), int(seq or 0)
+    except ValueError:
+        return (0, 0)
+
+
+def _code(reply: Any) -> int:
+    return int(reply.error.code) if reply.HasField("error") else OK
+
+
+def _code_name(code: int) -> str:
+    return pb.ErrorCode.Name(code).removeprefix("ERROR_CODE_")
+
+
+def _rpc_error(exc: grpc.RpcError) -> str:
+    code = exc.code() if hasattr(exc, "code") else None
+    name = code.name if code is not None else type(exc).__name__
+    details = exc.details() if hasattr(exc, "details") else ""
+    return f"{name} {details}".strip()
+
+
+def _log(cid: str, message: str, *args: object, level: int = logging.INFO) -> None:
+    """Like the service's log lines: every line about a call starts with its ID."""
+    log.log(level, "cid=%s " + message, cid, *args)
+
+
+class _Chains:
+    """Jobs in order per key (a call) on a small thread pool: one call's RPCs never
+    overtake each other, and one call's slow retry does not hold up the others."""
+
+    def __init__(self, workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="acd-rpc")
+        self._lock = threading.Lock()
+        self._chains: dict[str, deque[Callable[[], None]]] = {}
+        self._idle = threading.Condition(self._lock)
+
+    def submit(self, key: str, job: Callable[[], None]) -> None:
+        with self._lock:
+            chain = self._chains.get(key)
+            if chain is not None:
+                chain.append(job)
+                return
+            self._chains[key] = deque([job])
+        self._pool.submit(self._drain, key)
+
+    def _drain(self, key: str) -> None:
+        while True:
+            with self._lock:
+                chain = self._chains[key]
+                if not chain:
+                    del self._chains[key]
+                    self._idle.notify_all()
+                    return
+                job = chain.popleft()
+            try:
+                job()
+            except Exception:  # one failed request must not stop the call's next ones
+                log.exception("ACD request failed")
+
+    def close(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` for the queued jobs; True if they all ran."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while self._chains:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._idle.wait(remaining)
+            done = not self._chains
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        return done
+
+
+# ---------------------------------------------------------------- per-call state
+
+
+@dataclass
+class _Ring:
+    """The agent the ACD offered the call to and the controller rings."""
+
+    employee_id: int
+    username: str
+    leg_id: str | None = None  # from call.ringing; None: no INVITE went out
+
+
+@dataclass(eq=False)
+class _Call:
+    cid: str
+    queue: str
+    caller: str
+    category: str
+    deadline: float  # monotonic: the ACD must have taken the call by then
+    enqueued: bool = False
+    # The ACD no longer has the call (refused it, routed it away, gave up on it):
+    # nothing to report when it ends.
+    acd_done: bool = False
+    ring: _Ring | None = None
+    agent: _Ring | None = None  # the agent who answered
+    last_commit: tuple[int, int] = (0, 0)
+    seen: set[tuple[str, str, int]] = field(default_factory=set)
+    guard: Cancellable | None = None
+    # Set when the call ends: the worker stops retrying its Enqueue.
+    gone: threading.Event = field(default_factory=threading.Event)
+    enqueue_sent: bool = False  # written and read by the call's own RPC chain only
+
+
+# ---------------------------------------------------------------- the driver
+
+
+class AcdDriver:
+    """Enqueues this replica's calls and acts on the ACD's actions for them."""
+
+    def __init__(self, options: AcdOptions, rpc: AcdRpc, *, post: Post, later: Later,
+                 feed: FeedFactory | None = None,
+                 on_close: Callable[[], None] | None = None,
+                 submit: Submit | None = None) -> None:
+        """`submit(cid, job)` runs RPC jobs in order per call (default: a `_Chains`
+        pool of `options.workers` threads; unit tests run them by hand)."""
+        self.options = options
+        self._rpc = rpc
+        self._post = post
+        self._later = later
+        self._feed_factory = feed
+        self._on_close = on_close
+        self._feed: Feed | None = None
+        self._execute: Execute | None = None
+        self._chains: _Chains | None = None
+        if submit is None:
+            self._chains = _Chains(options.workers)
+            submit = self._chains.submit
+        self._submit = submit
+        # Set at shutdown once the flush time is over: retries stop, so the process exits.
+        self._stopping = threading.Event()
+        # Loop-owned. The feed thread only tests membership (a GIL-atomic dict read):
+        # an action for a call can only follow its Enqueue, which follows registration.
+        self._calls: dict[str, _Call] = {}
+        self._causes: dict[str, str] = {}  # cid -> cause of a hang-up made here
+
+    # ------------------------------------------------------------ life
+
+    def tap(self, inner: EventPublisher) -> EventTap:
+        return EventTap(inner, self)
+
+    def bind(self, execute: Execute) -> None:
+        """The controller's command entry point (`Commands.execute`), run on the loop."""
+        self._execute = execute
+
+    def start(self) -> AcdDriver:
+        if self._feed_factory is not None:
+            self._feed = self._feed_factory(self._on_feed_action)
+        log.info("ACD %s: queues %s, default queue %s", ",".join(self.options.addresses),
+                 ",".join(f"{n}={q}" for n, q in sorted(self.options.queue_for.items())) or "-",
+                 self.options.default_queue or "- (other numbers are hung up)")
+        return self
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """Send what is queued (the Hangup/Abandon of calls ended at shutdown), then stop."""
+        if self._feed is not None:
+            self._feed.close()
+        flushed = self._chains.close(timeout_s) if self._chains is not None else True
+        self._stopping.set()
+        if not flushed:
+            log.warning("ACD requests still queued at shutdown were dropped")
+        if self._on_close is not None:
+            self._on_close()
+
+    @property
+    def calls(self) -> Mapping[str, _Call]:
+        return self._calls
+
+    # ------------------------------------------------------------ events (SIP loop)
+
+    def rewrite(self, event: Event) -> Event:
+        """`call.ended` of a hang-up made here carries its reason (e.g. `overflow:voicemail`)
+        instead of the `hangup` command's generic 200/480."""
+        if event.kind != CALL_ENDED:
+            return event
+        cause = self._causes.pop(event.correlation_id, None)
+        if cause is None or event.data.get("side") != "system":
+            return event
+        return dataclasses.replace(event, data={**event.data, "cause": cause})
+
+    def observe(self, event: Event) -> None:
+        cid, kind, data = event.correlation_id, event.kind, event.data
+        if kind == CALL_ARRIVED:
+            self._arrived(cid, data)
+            return
+        call = self._calls.get(cid)
+        if call is None:
+            return
+        if kind == CALL_RINGING:
+            ring = call.ring
+            if ring is not None and ring.leg_id is None and data.get("agent") == ring.username:
+                ring.leg_id = data.get("leg_id", "")
+        elif kind == CALL_ANSWERED:
+            self._answered(call, data)
+        elif kind == CALL_NO_ANSWER:
+            self._no_answer(call, data)
+        elif kind == CALL_ENDED:
+            self._ended(call, data)
+
+    def _arrived(self, cid: str, data: Mapping[str, str]) -> None:
+        dialled = data.get("dialled", "")
+        queue = self.options.queue_for.get(dialled, self.options.default_queue)
+        if queue is None:
+            _log(cid, "dialled number %r has no ACD queue (--queue-for, --default-queue); "
+                      "hanging up", dialled, level=logging.WARNING)
+            self._post(partial(self._hangup, cid, CAUSE_NO_QUEUE))
+            return
+        call = _Call(cid, queue, data.get("caller", ""), data.get("category", ""),
+                     deadline=time.monotonic() + self.options.enqueue_timeout_s)
+        self._calls[cid] = call
+        self._post(partial(self._answer_and_enqueue, call))
+
+    def _answer_and_enqueue(self, call: _Call) -> None:
+        if self._calls.get(call.cid) is not call:
+            return  # the caller left before we got here
+        reply = self._run({"cmd": "answer", "cid": call.cid})
+        if not reply.get("ok"):
+            _log(call.cid, "cannot answer the caller (%s); hanging up", reply.get("error"),
+                 level=logging.WARNING)
+            call.acd_done = True
+            self._hangup(call.cid, None)
+            return
+        _log(call.cid, "parked; enqueueing in %s", call.queue)
+        # The worker gives up at the deadline; this timer also covers a worker that never
+        # got to the call (every thread busy retrying during an outage).
+        call.guard = self._later(
+            max(0.0, call.deadline - time.monotonic()) + self.options.rpc_timeout_s,
+            partial(self._enqueue_overdue, call))
+        self._submit(call.cid, partial(self._enqueue_job, call))
+
+    def _answered(self, call: _Call, data: Mapping[str, str]) -> None:
+        ring = call.ring
+        if ring is None or data.get("leg_id") != ring.leg_id:
+            _log(call.cid, "agent %s answered but was not offered the call by the ACD; "
+                           "not reported", data.get("agent"), level=logging.WARNING)
+            return
+        call.ring, call.agent = None, ring
+        request = pb.AnsweredRequest(call_id=call.cid, employee_id=ring.employee_id)
+        self._send(call, "Answered", request, pb.AnsweredResponse,
+                   partial(self._answered_reply, ring))
+
+    def _answered_reply(self, ring: _Ring, call: _Call, reply: pb.AnsweredResponse) -> None:
+        code = _code(reply)
+        if code != OK:
+            # The caller keeps talking to the agent (hanging up on a person who answered
+            # would be worse); the ACD's view of the agent is wrong until the call's
+            # Hangup, and an Offer it makes meanwhile is ignored (see _offer).
+            _log(call.cid, "the ACD refused Answered by agent %s (%s: %s): the call goes on, "
+                           "the ACD does not count the agent as talking", ring.username,
+                 _code_name(code), reply.error.message, level=logging.ERROR)
+        self._apply(reply.actions)
+
+    def _no_answer(self, call: _Call, data: Mapping[str, str]) -> None:
+        ring = call.ring
+        if ring is None or data.get("leg_id") != ring.leg_id:
+            return  # a ring the ACD cancelled itself (CancelRing): nothing to report
+        call.ring = None
+        _log(call.cid, "agent %s did not answer; telling the ACD", ring.username)
+        self._report_no_answer(call, ring.employee_id)
+
+    def _report_no_answer(self, call: _Call, employee_id: int) -> None:
+        request = pb.NoAnswerRequest(call_id=call.cid, employee_id=employee_id)
+
+        def done(call: _Call, reply: pb.NoAnswerResponse) -> None:
+            code = _code(reply)
+            if code != OK:  # e.g. NOT_RINGING: the ACD's ring timer was first
+                _log(call.cid, "the ACD refused NoAnswer for %s (%s: %s)", employee_id,
+                     _code_name(code), reply.error.message, level=logging.DEBUG)
+            self._apply(reply.actions)
+
+        self._send(call, "NoAnswer", request, pb.NoAnswerResponse, done)
+
+    def _ended(self, call: _Call, data: Mapping[str, str]) -> None:
+        del self._calls[call.cid]
+        call.gone.set()
+        if call.guard is not None:
+            call.guard.cancel()
+        if call.acd_done:
+            return
+        side = data.get("side", "system")
+        if call.agent is None:
+            self._submit(call.cid, partial(self._abandon_job, call, side))
+        else:
+            self._submit(call.cid, partial(self._hangup_job, call, side))
+
+    # ------------------------------------------------------------ actions (SIP loop)
+
+    def _on_feed_action(self, action: pb.Action) -> None:
+        """On the feed thread: only this replica's calls go to the loop."""
+        which = action.WhichOneof("kind")
+        if which is not None and getattr(action, which).call_id in self._calls:
+            self._post(partial(self._apply, [action]))
+
+    def _apply(self, actions: Sequence[pb.Action]) -> None:
+        """Actions from WatchActions or a command's reply (the same ones come both ways)."""
+        for action in actions:
+            which = action.WhichOneof("kind")
+            if which is None:
+                continue
+            body = getattr(action, which)
+            call = self._calls.get(body.call_id)
+            if call is None:
+                continue  # another replica's call, or one that has ended here
+            commit = _commit_key(action.commit_id)
+            key = (action.commit_id, which, int(getattr(body, "employee_id", 0)))
+            if commit < call.last_commit or key in call.seen:
+                continue  # seen already (reply and feed), or older than what we acted on
+            if commit > call.last_commit:
+                call.last_commit = commit
+                call.seen.clear()
+            call.seen.add(key)
+            if which == "offer":
+                self._offer(call, body)
+            elif which == "cancel_ring":
+                self._cancel_ring(call, body)
+            elif which == "route":
+                _log(call.cid, "the ACD routes the call to %s (%s); hanging up (no route "
+                               "targets yet)", body.target, body.reason, level=logging.WARNING)
+                call.acd_done = True
+                self._hangup(call.cid, f"{CAUSE_OVERFLOW}:{body.target}")
+            elif which == "undelivered":
+                _log(call.cid, "the ACD gave up on the call (%s); hanging up", body.reason,
+                     level=logging.WARNING)
+                call.acd_done = True
+                self._hangup(call.cid, f"{CAUSE_UNDELIVERED}:{body.reason}")
+
+    def _offer(self, call: _Call, offer: pb.Offer) -> None:
+        if call.agent is not None:
+            # Only if the ACD lost our Answered: its own ring timer re-offered the call.
+            _log(call.cid, "offer to %s ignored: agent %s already answered", offer.employee_id,
+                 call.agent.username, level=logging.WARNING)
+            return
+        if call.ring is not None:
+            if call.ring.employee_id == offer.employee_id:
+                return
+            # One agent rings at a time (no forking yet, so no ring_all): the ACD gets
+            # a no-answer for the others at once and moves on without them.
+            _log(call.cid, "offer to %s refused: agent %s is ringing (the controller rings "
+                           "one agent at a time)", offer.employee_id, call.ring.username,
+                 level=logging.WARNING)
+            self._report_no_answer(call, offer.employee_id)
+            return
+        username = offer.username or str(offer.employee_id)
+        ring = _Ring(offer.employee_id, username)
+        call.ring = ring
+        request: dict[str, Any] = {"cmd": "connect", "cid": call.cid, "agents": [username],
+                                   "seats": {username: str(offer.seat)}}
+        timeout = ring_time(offer.ring_timeout_seconds, self.options.ring_margin_s)
+        if timeout is not None:
+            request["ring_timeout_s"] = timeout
+        _log(call.cid, "ACD offers the call to %s (employee %s, seat %s)", username,
+             offer.employee_id, offer.seat)
+        reply = self._run(request)
+        if self._calls.get(call.cid) is not call or call.ring is not ring:
+            return  # the call ended, or the ring already ended, while connecting
+        if not reply.get("ok") or ring.leg_id is None:
+            # No INVITE went out (no address for the agent, a call in the wrong state):
+            # the ACD moves on now instead of at its ring timeout.
+            _log(call.cid, "cannot ring %s (%s); telling the ACD", username,
+                 reply.get("error") or "no address for this agent (--agents, --edge)",
+                 level=logging.WARNING)
+            call.ring = None
+            self._report_no_answer(call, offer.employee_id)
+
+    def _cancel_ring(self, call: _Call, cancel: pb.CancelRing) -> None:
+        ring = call.ring
+        if ring is None or ring.employee_id != cancel.employee_id:
+            return
+        call.ring = None  # first: the release's call.no_answer is not reported back
+        _log(call.cid, "ACD cancels the ring of %s (%s)", ring.username, cancel.reason)
+        if ring.leg_id is not None:
+            reply = self._run({"cmd": "release", "cid": call.cid})
+            if not reply.get("ok"):
+                _log(call.cid, "release: %s", reply.get("error"), level=logging.DEBUG)
+
+    # ------------------------------------------------------------ commands (SIP loop)
+
+    def _run(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        assert self._execute is not None, "bind() the controller's commands first"
+        return self._execute(request)
+
+    def _hangup(self, cid: str, cause: str | None) -> None:
+        if cause is not None:
+            self._causes[cid] = cause
+        reply = self._run({"cmd": "hangup", "cid": cid})
+        self._causes.pop(cid, None)  # used by its call.ended, or the call was gone
+        if not reply.get("ok"):
+            _log(cid, "hangup: %s", reply.get("error"), level=logging.DEBUG)
+
+    def _enqueue_overdue(self, call: _Call) -> None:
+        call.guard = None
+        if call.enqueued or self._calls.get(call.cid) is not call:
+            return
+        _log(call.cid, "the ACD did not take the call within %ss; hanging up",
+             self.options.enqueue_timeout_s, level=logging.ERROR)
+        call.gone.set()
+        self._hangup(call.cid, CAUSE_ACD_UNAVAILABLE)
+
+    def _enqueued(self, call: _Call, reply: pb.EnqueueResponse) -> None:
+        live = self._calls.get(call.cid) is call
+        code = _code(reply)
+        if code in (OK, pb.ERROR_CODE_CALL_EXISTS):
+            if code != OK:  # a retry whose first attempt was committed
+                _log(call.cid, "Enqueue: %s (taken as done)", reply.error.message,
+                     level=logging.WARNING)
+            call.enqueued = True
+            if call.guard is not None:
+                call.guard.cancel()
+                call.guard = None
+            if live:
+                _log(call.cid, "queued in %s", call.queue)
+                self._apply(reply.actions)
+            return
+        call.acd_done = True
+        if live:
+            _log(call.cid, "the ACD refused the call for queue %s (%s: %s); hanging up",
+                 call.queue, _code_name(code), reply.error.message, level=logging.ERROR)
+            self._hangup(call.cid, f"{CAUSE_ACD_REFUSED}:{_code_name(code)}")
+
+    def _enqueue_failed(self, call: _Call, error: str) -> None:
+        if self._calls.get(call.cid) is not call:
+            return
+        if call.guard is not None:
+            call.guard.cancel()
+            call.guard = None
+        _log(call.cid, "the ACD is unreachable (%s); hanging up", error, level=logging.ERROR)
+        self._hangup(call.cid, CAUSE_ACD_UNAVAILABLE)
+
+    # ------------------------------------------------------------ RPCs (worker threads)
+
+    def _enqueue_job(self, call: _Call) -> None:
+        if call.gone.is_set():
+            return  # ended (or given up) before its turn came
+        request = pb.EnqueueRequest(call_id=call.cid, queue=call.queue, caller=call.caller,
+                                    category=call.category)
+        call.enqueue_sent = True
+        try:
+            reply = self._rpc.call(
+                "Enqueue", request, pb.EnqueueResponse,
+                retry_for=max(0.0, call.deadline - time.monotonic()),
+                cancelled=lambda: call.gone.is_set() or self._stopping.is_set())
+        except grpc.RpcError as exc:
+            self._post(partial(self._enqueue_failed, call, _rpc_error(exc)))
+            return
+        self._post(partial(self._enqueued, call, reply))
+
+    def _send(self, call: _Call, method: str, request: Message, reply_type: type[M],
+              on_reply: Callable[[_Call, M], None]) -> None:
+        """Send on the call's chain; the reply is handled on the loop."""
+        def job() -> None:
+            try:
+                reply = self._rpc.call(method, request, reply_type,
+                                       retry_for=self.options.retry_s,
+                                       cancelled=self._stopping.is_set)
+            except grpc.RpcError as exc:
+                _log(call.cid, "%s not delivered to the ACD (%s): its agent state may be "
+                               "wrong until the ACD's ring timer or Reconcile", method,
+                     _rpc_error(exc), level=logging.ERROR)
+                return
+            self._post(partial(on_reply, call, reply))
+
+        self._submit(call.cid, job)
+
+    def _abandon_job(self, call: _Call, side: str) -> None:
+        if not call.enqueue_sent:
+            return  # the ACD never heard of the call
+        try:
+            reply = self._rpc.call("Abandon", pb.AbandonRequest(call_id=call.cid),
+                                   pb.AbandonResponse, retry_for=self.options.retry_s,
+                                   cancelled=self._stopping.is_set)
+        except grpc.RpcError as exc:
+            _log(call.cid, "Abandon not delivered to the ACD (%s)", _rpc_error(exc),
+                 level=logging.ERROR)
+            return
+        code = _code(reply)
+        if code == pb.ERROR_CODE_CALL_ALREADY_ANSWERED:
+            # The ACD saw an answer we did not (our Answered was delivered; its event was
+            # not for us to see): end it as answered so the agent wraps up.
+            self._hangup_job(call, side)
+        elif code not in (OK, pb.ERROR_CODE_UNKNOWN_CALL):
+            _log(call.cid, "the ACD refused Abandon (%s: %s)", _code_name(code),
+                 reply.error.message, level=logging.WARNING)
+        else:
+            _log(call.cid, "abandoned at the ACD")
+
+    def _hangup_job(self, call: _Call, side: str) -> None:
+        request = pb.HangupRequest(call_id=call.cid,
+                                   side=_SIDES.get(side, pb.HANGUP_SIDE_SYSTEM))
+        try:
+            reply = self._rpc.call("Hangup", request, pb.HangupResponse,
+                                   retry_for=self.options.retry_s,
+                                   cancelled=self._stopping.is_set)
+        except grpc.RpcError as exc:
+            _log(call.cid, "Hangup not delivered to the ACD (%s): the agent stays talking "
+                           "there until Reconcile", _rpc_error(exc), level=logging.ERROR)
+            return
+        code = _code(reply)
+        if code not in (OK, pb.ERROR_CODE_UNKNOWN_CALL):
+            _log(call.cid, "the ACD refused Hangup (%s: %s)", _code_name(code),
+                 reply.error.message, level=logging.WARNING)
+        else:
+            _log(call.cid, "hung up at the ACD (side %s)", side)
+
+
+class EventTap:
+    """The service's `EventPublisher`: forwards every event to the configured one
+    (the event log), then lets the driver react. Runs on the SIP loop; never raises."""
+
+    def __init__(self, inner: EventPublisher, driver: AcdDriver) -> None:
+        self._inner = inner
+        self._driver = driver
+
+    def publish(self, event: Event) -> None:
+        try:
+            event = self._driver.rewrite(event)
+        except Exception:
+            log.exception("cid=%s rewriting %s failed", event.correlation_id, event.kind)
+        self._inner.publish(event)
+        try:
+            self._driver.observe(event)
+        except Exception:  # a bug here must not reach call handling
+            log.exception("cid=%s reacting to %s failed", event.correlation_id, event.kind)
+
+
+def sippy_driver(options: AcdOptions) -> AcdDriver:
+    """The driver on Sippy's loop, with a failing-over `acdsvc.AcdClient`."""
+    from sippy.Core.EventDispatcher import ED2  # noqa: PLC0415
+    from sippy.Time.Timeout import Timeout  # noqa: PLC0415
+
+    from acdsvc._client import AcdClient, ActionFeed  # noqa: PLC0415
+
+    client = AcdClient(list(options.addresses), timeout=options.rpc_timeout_s,
+                       retry_for=options.retry_s)
+
+    def later(delay_s: float, callback: Callable[[], None]) -> Cancellable:
+        timeout: Cancellable = Timeout(callback, delay_s)
+        return timeout
+
+    def feed(on_action: Callable[[pb.Action], None]) -> Feed:
+        return ActionFeed(client, on_action).start(timeout=None)
+
+    return AcdDriver(options, client, post=ED2.callFromThread, later=later, feed=feed,
+                     on_close=client.close)
