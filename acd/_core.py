@@ -885,7 +885,10 @@ class Acd:
             agent.call = None
         self._events.append({
             "kind": "agent.state", "ts": self._now, "agent": agent.employee_id,
-            "seat": agent.seat, "from": frm.value, "to": to.value, "reason": reason,
+            # The account name too: the event log names agents by it, as the call
+            # controller's events (which ring SIP accounts) do.
+            "username": agent.username, "seat": agent.seat, "from": frm.value,
+            "to": to.value, "reason": reason,
             "trigger": trigger.value, "call": call_id,
         })
         if to is AgentState.LOGGED_OUT:

@@ -58,6 +58,12 @@ def to_log_events(
     if call_events not in (CALL_EVENTS_ACD, CALL_EVENTS_CONTROLLER):
         raise ValueError(f"call_events must be 'controller' or 'acd', not {call_events!r}")
     legs = call_events == CALL_EVENTS_ACD
+
+    def name_of(eid: int) -> str:
+        """Events name an agent by account (username), as the controller's do; the
+        employee ID only when the agent is gone from the state (logged out)."""
+        record = agent(eid)
+        return _s(record.get("username") if record else None) or str(eid)
     seats = {(a.call_id, a.agent): a.seat for a in actions if isinstance(a, Offer)}
     out: list[eventlog.Event] = []
     for e in events:
@@ -69,7 +75,8 @@ def to_log_events(
             return eventlog.Event.new(log_kind, correlation_id=_cid, node=node, ts=_ts, **data)
 
         if kind == "agent.state":
-            out.append(new(eventlog.AGENT_STATE, agent=_s(e["agent"]), seat=_s(e["seat"]),
+            out.append(new(eventlog.AGENT_STATE, agent=_s(e.get("username") or e["agent"]),
+                           seat=_s(e["seat"]),
                            state=_s(e["to"]), previous=_s(e["from"]), reason=_s(e["reason"])))
         elif kind == "call.queued":
             out.append(new(eventlog.CALL_QUEUED, queue=_s(e["queue"]),
@@ -78,22 +85,24 @@ def to_log_events(
             eid = int(e["agent"] or 0)
             record = call(cid)
             attempt = len(record["tried"]) + 1 if record is not None else 1
-            out.append(new(eventlog.CALL_RINGING, agent=str(eid),
+            out.append(new(eventlog.CALL_RINGING, agent=name_of(eid),
                            seat=_s(seats.get((cid, eid))), leg_id="", attempt=str(attempt)))
         elif kind == "call.no_answer" and legs:
-            out.append(new(eventlog.CALL_NO_ANSWER, agent=_s(e["agent"]), leg_id=""))
+            out.append(new(eventlog.CALL_NO_ANSWER, agent=name_of(int(e["agent"] or 0)),
+                           leg_id=""))
         elif kind == "call.answered" and legs:
             who = agent(int(e["agent"] or 0))
-            out.append(new(eventlog.CALL_ANSWERED, agent=_s(e["agent"]),
+            out.append(new(eventlog.CALL_ANSWERED, agent=name_of(int(e["agent"] or 0)),
                            seat=_s(who["seat"] if who else None), leg_id=""))
         elif kind == "call.overflow":
             out.append(new(eventlog.CALL_OVERFLOW, from_queue=_s(e["queue"]),
                            to=_s(e["target"])))
         elif kind == "call.transferred":
             to_agent = e.get("to_agent")
-            out.append(new(eventlog.CALL_TRANSFERRED, from_agent=_s(e["agent"]),
+            out.append(new(eventlog.CALL_TRANSFERRED, from_agent=name_of(int(e["agent"] or 0)),
                            to_kind="agent" if to_agent is not None else "queue",
-                           to=_s(to_agent if to_agent is not None else e.get("to_queue")),
+                           to=name_of(int(to_agent)) if to_agent is not None
+                           else _s(e.get("to_queue")),
                            mode="blind"))
         elif kind == "call.abandoned" and legs:
             out.append(new(eventlog.CALL_ENDED, cause="ABANDONED", side="caller"))

@@ -190,7 +190,9 @@ class GrpcLive:
         snap = reply.snapshot
         now = snap.ts or time.time()
         agents = tuple(
-            AgentLive(str(a.employee_id), str(a.seat), _ACD_STATES.get(a.state, str(a.state)),
+            # Named by account, as the event log names agents (EventLogLive agrees).
+            AgentLive(a.username or str(a.employee_id), str(a.seat),
+                      _ACD_STATES.get(a.state, str(a.state)),
                       now - a.time_in_state_seconds, a.reason)
             for a in snap.agents if a.state != 1
         )
@@ -249,17 +251,34 @@ class GrpcAcdCommands:
         deferred = getattr(reply, "deferred", False)
         return CommandResult(True, "deferred until the call ends" if deferred else "done")
 
+    def _employee_id(self, agent: str) -> int | None:
+        """The live views name agents by account; the ACD's commands take employee IDs."""
+        try:
+            reply = self._stub.GetSnapshot(self._pb.GetSnapshotRequest(), timeout=self._timeout)
+        except self._grpc.RpcError:
+            return None
+        for a in reply.snapshot.agents:
+            if agent in (a.username, str(a.employee_id)):
+                return int(a.employee_id)
+        return None
+
+    def _force(self, method: str, agent: str, **fields: Any) -> CommandResult:
+        eid = self._employee_id(agent)
+        if eid is None:
+            return CommandResult(False, f"agent {agent} is not logged in (or the ACD is "
+                                 "unreachable)")
+        request = getattr(self._pb, f"{method}Request")(
+            actor=self._actor(fields.pop("actor")), employee_id=eid, **fields)
+        return self._call(method, request)
+
     def force_logout(self, agent: str, actor: Supervisor) -> CommandResult:
-        return self._call("ForceLogout", self._pb.ForceLogoutRequest(
-            actor=self._actor(actor), employee_id=int(agent)))
+        return self._force("ForceLogout", agent, actor=actor)
 
     def force_busy(self, agent: str, reason: str, actor: Supervisor) -> CommandResult:
-        return self._call("ForceBusy", self._pb.ForceBusyRequest(
-            actor=self._actor(actor), employee_id=int(agent), reason=reason))
+        return self._force("ForceBusy", agent, actor=actor, reason=reason)
 
     def force_idle(self, agent: str, actor: Supervisor) -> CommandResult:
-        return self._call("ForceIdle", self._pb.ForceIdleRequest(
-            actor=self._actor(actor), employee_id=int(agent)))
+        return self._force("ForceIdle", agent, actor=actor)
 
 
 @dataclass(frozen=True, slots=True)

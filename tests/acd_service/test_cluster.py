@@ -112,7 +112,8 @@ def _check_log(r: redis.Redis, acked: set[str]) -> dict[int, list[str]]:
     for delivery in eventlog.replay(r):
         e = delivery.event
         if e.kind == "agent.state":
-            agent, to = int(e["agent"]), e["state"]
+            # The log names agents by account, a<employee ID> here (conftest).
+            agent, to = int(e["agent"].removeprefix("a")), e["state"]
             if to == "reserved":
                 assert e["previous"] == "idle", e
                 assert holding[agent] is None, f"agent {agent} offered {e.correlation_id} " \

@@ -30,7 +30,8 @@ def test_live_source_shows_logged_in_agents_and_queues(acd: str) -> None:
     snapshot = GrpcLive(acd).snapshot()
 
     states = {(a.agent, a.seat, a.state) for a in snapshot.agents}
-    assert states == {("1001", "7", "idle"), ("1002", "8", "busy")}
+    # Named by account, as the event log names them.
+    assert states == {("a1001", "7", "idle"), ("a1002", "8", "busy")}
     assert [(q.queue, q.waiting) for q in snapshot.queues] == [("billing", 0)]
     assert snapshot.source.startswith("ACD")
 
@@ -42,18 +43,18 @@ def test_supervisor_actions_change_agent_state_and_refuse_agents(acd: str) -> No
     admin = Supervisor(ADMIN, password_of(ADMIN), ("admin",))
     plain_agent = Supervisor("a1002", password_of("a1002"), ("agent",))
 
-    refused = commands.force_busy("1001", "MEETING", plain_agent)
+    refused = commands.force_busy("a1001", "MEETING", plain_agent)
     assert not refused.ok and "PERMISSION_DENIED" in refused.message
     assert GrpcLive(acd).snapshot().agents[0].state == "idle"
 
-    done = commands.force_busy("1001", "MEETING", admin)
+    done = commands.force_busy("a1001", "MEETING", admin)
     assert done.ok, done.message
     (agent,) = GrpcLive(acd).snapshot().agents
     assert (agent.state, agent.reason) == ("busy", "MEETING")
 
-    assert commands.force_idle("1001", admin).ok
+    assert commands.force_idle("1001", admin).ok  # an employee ID is accepted too
     assert GrpcLive(acd).snapshot().agents[0].state == "idle"
-    assert commands.force_logout("1001", admin).ok
+    assert commands.force_logout("a1001", admin).ok
     assert GrpcLive(acd).snapshot().agents == ()
 
 
@@ -61,4 +62,10 @@ def test_supervisor_action_with_the_acd_down_says_so() -> None:
     nowhere = f"127.0.0.1:{free_tcp_port()}"
     result = GrpcAcdCommands(nowhere, timeout=0.5).force_idle(
         "1001", Supervisor(ADMIN, password_of(ADMIN), ("admin",)))
-    assert not result.ok and result.message.startswith("ACD unreachable")
+    assert not result.ok and "ACD is unreachable" in result.message
+
+
+def test_supervisor_action_on_an_agent_not_logged_in_is_refused(acd: str) -> None:
+    result = GrpcAcdCommands(acd).force_idle(
+        "a1009", Supervisor(ADMIN, password_of(ADMIN), ("admin",)))
+    assert not result.ok and "not logged in" in result.message

@@ -126,7 +126,10 @@ def test_every_agent_and_call_event_reaches_the_event_log(make_replica: ReplicaF
         ("call.ended", "corr-1"),
     ]
     ringing = events[3]
-    assert (ringing["agent"], ringing["seat"], ringing["attempt"]) == ("1001", "7", "1")
+    # Agents are named by account in every event, as the controller names them.
+    assert (ringing["agent"], ringing["seat"], ringing["attempt"]) == ("a1001", "7", "1")
+    assert {e["agent"] for e in events if e.kind in ("agent.state", "call.answered")} == {
+        "a1001"}
     assert events[1]["priority"] == "2"
     assert events[5]["seat"] == "7"
     assert (events[7]["cause"], events[7]["side"]) == ("HANGUP", "caller")
