@@ -53,6 +53,23 @@ class SipConfig(_Strict):
     # dispatcher: how often each call-controller replica gets an OPTIONS probe. One
     # unanswered probe marks it inactive; one answered probe brings it back.
     controller_ping_interval_s: int = Field(10, ge=1, le=3600)
+    # usrloc keepalive (docs/presence.md): an OPTIONS to every registered phone each
+    # interval; a phone that answers none for the timeout is dropped from the location
+    # table (10 s and up to two intervals later), and the presence watcher then makes its
+    # agent not ready. Interval 0: no pings (the timeout is unused); timeout 0: pings
+    # (RTT, NAT bindings) without dropping anyone.
+    phone_keepalive_s: int = Field(20, ge=0, le=3600)
+    phone_keepalive_timeout_s: int = Field(60, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _keepalive(self) -> SipConfig:
+        interval, timeout = self.phone_keepalive_s, self.phone_keepalive_timeout_s
+        if interval > 0 and 0 < timeout < 2 * interval:
+            # Kamailio checks the last answer only once per interval: a shorter timeout
+            # drops a phone after one lost ping (usrloc README, ka_timeout).
+            raise ValueError(f"phone_keepalive_timeout_s ({timeout}) must be at least twice "
+                             f"phone_keepalive_s ({interval}), or 0")
+        return self
 
 
 class RtpengineNode(_Strict):
@@ -248,6 +265,16 @@ class DashboardsSection(_Strict):
     timezone: str = "Asia/Shanghai"
 
 
+class PresenceSection(_Strict):
+    """The phone-presence watcher (presence/, docs/presence.md): Kamailio's registrations
+    to the ACD. It runs beside Kamailio when the config has an `acd:` section."""
+
+    # managed: `callcenter up` starts it (with an `acd:` section); false: agents have no
+    # SIP phones (simulated agents), or presence comes from elsewhere.
+    managed: bool = True
+    poll_ms: int = Field(2_000, ge=100, le=60_000)
+
+
 class CallCenterConfig(_Strict):
     version: Literal[1]
     node: NodeConfig = NodeConfig()
@@ -268,6 +295,7 @@ class CallCenterConfig(_Strict):
     # CDR collection and statistics (analytics/); its service starts with `callcenter up`.
     analytics: AnalyticsConfig | None = None
     dashboards: DashboardsSection | None = None
+    presence: PresenceSection = PresenceSection()
 
     @model_validator(mode="after")
     def _references(self) -> CallCenterConfig:

@@ -32,6 +32,15 @@ from callcenter._paths import (
     venv_site_packages,
 )
 from dashboards.queries import DashboardSettings
+from presence._kamailio import (
+    PRESENCE_DAEMON,
+    PresenceSetupError,
+    kamailio_template_values,
+    presence_argv,
+    presence_describe,
+    presence_healthy,
+    presence_wanted,
+)
 
 KAMAILIO_TEMPLATE = PROJECT_ROOT / "kamailio" / "kamailio.cfg.tmpl"
 KEMI_SCRIPT = PROJECT_ROOT / "kamailio" / "kemi.py"
@@ -56,6 +65,10 @@ def layout_for(config: CallCenterConfig, config_dir: Path) -> RunLayout:
 def render_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
     socks = " ".join(f"udp:{n.ng}={n.weight}" for n in config.rtpengine.nodes)
     template = string.Template(KAMAILIO_TEMPLATE.read_text())
+    try:  # phone keepalive and the JSON-RPC FIFO (docs/presence.md)
+        presence_values = kamailio_template_values(config, layout)
+    except PresenceSetupError as exc:
+        raise StackError(str(exc)) from None
     return template.substitute(
         workers=config.sip.workers,
         sip_listen=config.sip.listen,
@@ -72,6 +85,7 @@ def render_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
         controller_ping_interval_s=config.sip.controller_ping_interval_s,
         sip_ping_from=f"sip:dispatcher@{config.sip.listen}",
         kemi_script=KEMI_SCRIPT,
+        **presence_values,
     )
 
 
@@ -224,6 +238,13 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
         lambda: sip_options_ping(config.sip.listen, timeout=0.3) == 200,
         f"kamailio sip {config.sip.listen}",
     ))
+    if presence_wanted(config):  # after Kamailio, whose registrations it reads
+        daemons.append(Daemon(
+            _process.ProcessSpec(PRESENCE_DAEMON, presence_argv(config, layout), env={
+                "PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}),
+            lambda: presence_healthy(config, layout),
+            presence_describe(config, layout),
+        ))
     return daemons
 
 

@@ -15,13 +15,14 @@ from tests.acd_service.conftest import free_tcp_port
 def test_plan_starts_the_acd_after_redis_and_before_kamailio(config_path: Path) -> None:
     config = load_config(config_path)
     names = [d.spec.name for d in plan(config, layout_for(config, config_path.parent))]
-    assert "acd" not in names or names.index("acd") == len(names) - 2
+    assert "acd" not in names or names.index("acd") == names.index("kamailio") - 1
     data = yaml.safe_load(config_path.read_text())
     data["redis"]["managed"] = True
     config_path.write_text(yaml.safe_dump(data))
     names = [d.spec.name for d in plan(load_config(config_path), layout_for(config,
                                                                             config_path.parent))]
-    assert names == ["redis", "acd", "kamailio"]
+    # The presence watcher runs beside Kamailio whenever there is an ACD (docs/presence.md).
+    assert names == ["redis", "acd", "kamailio", "presence"]
     data.pop("acd")
     config_path.write_text(yaml.safe_dump(data))
     names = [d.spec.name for d in plan(load_config(config_path), layout_for(config,

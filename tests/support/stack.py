@@ -109,7 +109,10 @@ def base_config(workdir: Path, agents: tuple[str, ...] = ("1001", "1002", "1003"
         "version": 1,
         "node": {"run_dir": str(workdir / "run"), "name": "test"},
         "sip": {"listen": f"127.0.0.1:{free_udp_port()}", "realm": REALM, "workers": 2,
-                "shm_mb": 128, "rtpengine_timeout_ms": 200, "rtpengine_disable_s": 30},
+                "shm_mb": 128, "rtpengine_timeout_ms": 200, "rtpengine_disable_s": 30,
+                # sipp phones cannot answer keepalive OPTIONS (each new Call-ID starts a
+                # call of their scenario); tests of the keepalive turn it on.
+                "phone_keepalive_s": 0},
         "rtpengine": {"nodes": [{"ng": f"127.0.0.1:{free_udp_port()}",
                                  "port_min": port_base, "port_max": port_base + 199}],
                       "rtp_timeout_s": 30},

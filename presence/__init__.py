@@ -1,0 +1,20 @@
+"""Phone presence: Kamailio's registrations reported to the ACD (docs/presence.md).
+
+An agent whose phone unregisters, or stops answering Kamailio's keepalive OPTIONS
+(and so drops out of the location table), is reported unreachable with the ACD's
+SetPhonePresence, which makes the agent not ready; a phone that registers again is
+reported reachable. `python -m presence` runs the watcher.
+"""
+
+from presence._dump import DumpFormatError, registered_users
+from presence._fifo import KamailioRpc, KamailioRpcError
+from presence._tracker import Change, changes
+
+__all__ = [
+    "Change",
+    "DumpFormatError",
+    "KamailioRpc",
+    "KamailioRpcError",
+    "changes",
+    "registered_users",
+]

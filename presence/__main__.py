@@ -1,0 +1,85 @@
+"""`python -m presence`: report the agents' phone presence from Kamailio to the ACD.
+
+    python -m presence --kamailio-rpc run/rpc/kamailio.fifo --acd 127.0.0.1:50051 \\
+        --config callcenter.yaml --interval 2
+
+Run one beside each Kamailio (docs/presence.md); `callcenter up` does when the config
+has an `acd:` section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from acd import ConfigError as AcdConfigError
+from acdsvc import AcdClient
+from callcenter._config import ConfigError, load_config
+from presence._agents import agents_from_config
+from presence._fifo import KamailioRpc
+from presence._watcher import Watcher
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m presence",
+                                     description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--kamailio-rpc", required=True, type=Path,
+                        help="Kamailio's jsonrpcs FIFO (its fifo_name)")
+    parser.add_argument("--rpc-reply-dir", type=Path,
+                        help="Kamailio's jsonrpcs fifo_reply_dir (default: the FIFO's folder)")
+    parser.add_argument("--acd", required=True,
+                        help="ACD replica HOST:PORT, or several separated by commas")
+    parser.add_argument("--config", required=True, type=Path,
+                        help="the callcenter YAML (or the runtime.json `callcenter up` writes):"
+                             " its accounts map SIP usernames to employee IDs")
+    parser.add_argument("--interval", type=_positive, default=2.0,
+                        help="seconds between polls (default: %(default)s)")
+    parser.add_argument("--rpc-timeout", type=_positive, default=5.0,
+                        help="seconds to wait for Kamailio's reply (default: %(default)s)")
+    parser.add_argument("--status-file", type=Path,
+                        help="JSON written after every poll, for `callcenter status`")
+    parser.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        agents = agents_from_config(load_config(args.config))
+    except (ConfigError, AcdConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    addresses = [a.strip() for a in args.acd.split(",") if a.strip()]
+    if not addresses:
+        print("error: --acd names no address", file=sys.stderr)
+        return 2
+    rpc = KamailioRpc(args.kamailio_rpc, reply_dir=args.rpc_reply_dir, timeout=args.rpc_timeout)
+    # Each RPC may retry on the other replicas for a while (at least one interval);
+    # past that the next poll derives the same reports again. The per-attempt deadline
+    # does not shrink with a short interval: a slow reply is not an outage.
+    acd = AcdClient(addresses, timeout=2.0, retry_for=max(args.interval, 2.0))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        Watcher(rpc, acd, agents, status_file=args.status_file).run(args.interval, stop)
+    finally:
+        acd.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
