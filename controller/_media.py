@@ -10,9 +10,11 @@ call goes on is blocked.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from rtpengine import NgClient, NgError
+from rtpengine import NgClient, NgError, NgUnreachable
 
 # Keep SDP plain: loopback/LAN addresses as given, no ICE toward SIP phones.
 _SDP_FLAGS: dict[str, Any] = {
@@ -39,16 +41,33 @@ class MediaServer(Protocol):
 class RtpengineNg:
     """The controller's media commands over rtpengine.NgClient. Event-loop thread only."""
 
-    def __init__(self, host: str, port: int, *, timeout: float = 0.5) -> None:
+    def __init__(self, host: str, port: int, *, timeout: float = 0.5,
+                 down_for_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._ng = NgClient(host, port, timeout=timeout)
+        # Circuit breaker: requests run on the SIP loop, so an rtpengine that stopped
+        # answering would cost every call event a full timeout and stall all calls.
+        # After one unanswered request the node is "down" for `down_for_s`: requests
+        # fail at once (the calls end cleanly with cause `media failure`) until one
+        # probe request is let through after the period.
+        self._down_for_s = down_for_s
+        self._down_until = 0.0
+        self._clock = clock
 
     def close(self) -> None:
         self._ng.close()
 
     def request(self, command: str, **params: Any) -> dict[str, Any]:
+        now = self._clock()
+        if now < self._down_until:
+            raise MediaError(f"rtpengine {self._ng.address} marked down for another "
+                             f"{self._down_until - now:.1f} s after it stopped answering")
         try:
             return self._ng.request(command, **params)
-        except NgError as exc:
+        except NgUnreachable as exc:
+            self._down_until = self._clock() + self._down_for_s
+            raise MediaError(str(exc)) from exc
+        except NgError as exc:  # an error reply: the node is alive
             raise MediaError(str(exc)) from exc
 
     def offer(self, call_id: str, from_tag: str, to_tag: str | None, sdp: str) -> str:

@@ -23,6 +23,11 @@ class NgError(Exception):
     """rtpengine answered with result=error, or did not answer in time."""
 
 
+class NgUnreachable(NgError):
+    """No usable answer at all (timeout, refused port, garbage): the node may be down,
+    as opposed to an error reply about this one request."""
+
+
 def _to_wire(value: Any) -> Any:
     if isinstance(value, str):
         return value.encode()
@@ -73,7 +78,8 @@ class NgClient:
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise NgError(f"rtpengine {self.address} did not answer {command!r} in time")
+                    raise NgUnreachable(
+                        f"rtpengine {self.address} did not answer {command!r} in time")
                 sock.settimeout(remaining)
                 data = sock.recv(65535)
                 got_cookie, _, payload = data.partition(b" ")
@@ -82,7 +88,7 @@ class NgClient:
             reply = _from_wire(bdecode(payload))
         except (OSError, BencodeError) as exc:
             self.close()
-            raise NgError(f"rtpengine {self.address} {command!r}: {exc}") from exc
+            raise NgUnreachable(f"rtpengine {self.address} {command!r}: {exc}") from exc
         if not isinstance(reply, dict):
             raise NgError(f"rtpengine {command!r}: reply is not a dictionary")
         if reply.get("result") == "error":
