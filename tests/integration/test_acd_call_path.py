@@ -1,0 +1,438 @@
+"""The whole inbound path: carrier -> Kamailio -> controller -> ACD -> agent's phone.
+
+Everything is a real process on loopback, started by `callcenter up` from one config
+(tests.support.acd_stack.acd_path_config): Redis, rtpengine, one controller replica
+(with `--edge`, `--acd` and `--queue-for`, as `up` builds them), the ACD replica and
+Kamailio. Agents log in at the ACD over gRPC with the agent simulator in controller
+mode (it heartbeats; the controller reports what the phones did), and their sipp
+phones register at Kamailio with digest auth. The carrier is a sipp UAC whose source
+is the trunk's.
+
+Each test checks what reached every party (the SIP each sipp logged, RTP counted at
+the caller and at the agent), the ACD's snapshot (agent states, queue), the call
+event log (one total order, from the controller and the ACD), and that no call and
+no rtpengine session is left.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+
+import callcenter
+from acd_api.v1 import acd_pb2 as pb
+from acdsvc import AcdClient
+from analytics import build_records
+from callcenter._demo import run_demo
+from callcenter._health import split_hostport
+from simulators import RtpEndpoint, SippRun, free_udp_port, start_sipp
+from tests.conftest import artifact_dir
+from tests.controller.harness import exchange, media_of
+from tests.integration._sip import start_phone, unregister_all
+from tests.support.acd_stack import (
+    OK,
+    AcdPath,
+    acd_path_config,
+    agent_states,
+    call_events,
+    controller_feed_subscribed,
+)
+from tests.support.parties import track
+from tests.support.redis_server import free_tcp_port
+from tests.support.stack import running_stack
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+NUMBER = "95598"  # -> queue billing: nobody answers it by itself, no overflow
+OVERFLOW_NUMBER = "95597"  # -> queue outage: overflows to voicemail when nobody can take it
+QUEUE = "billing"
+OVERFLOW_QUEUE = "outage"
+CATEGORY = "electricity-billing"
+CTL_NODE = "path-ctl0"
+AGENTS = ("1001", "1002")
+RING_TIMEOUT_MS = 2000  # the controller rings 1.5 s of it, then tells the ACD NoAnswer
+WRAP_UP_MS = 1000
+CALLER = "13912345678"  # what the caller scenario sends (a national mobile: unchanged)
+# The ACD-driven caller (parked, bridged by re-INVITE, hangs up when sent a MESSAGE).
+TESTS = Path(__file__).resolve().parents[1]
+CALLER_SCENARIO = TESTS / "acd_control" / "sipp" / "acd_caller.xml"
+# A phone that rings and is cancelled, whose 487 carries every Via (see its header).
+NO_ANSWER_PHONE = TESTS / "support" / "sipp" / "edge_agent_noanswer.xml"
+DEMO_CONFIG = TESTS.parent / "config" / "callcenter.yaml"
+
+
+@pytest.fixture(scope="module")
+def running_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[AcdPath]:
+    """One stack for the module's call-path tests (the demo test runs its own)."""
+    workdir = tmp_path_factory.mktemp("acdpath")
+    config, passwords = acd_path_config(
+        workdir, AGENTS,
+        numbers=[
+            {"number": NUMBER, "category": CATEGORY, "target": "controller", "queue": QUEUE},
+            {"number": OVERFLOW_NUMBER, "category": "outage", "target": "controller",
+             "queue": OVERFLOW_QUEUE},
+        ],
+        queues=[
+            {"name": QUEUE, "skills": {"billing": 1}, "strategy": "longest_idle",
+             "ring_timeout_ms": RING_TIMEOUT_MS, "wrap_up_ms": WRAP_UP_MS},
+            {"name": OVERFLOW_QUEUE, "skills": {"billing": 1},
+             "overflow_target": "voicemail"},
+        ],
+        skills={"billing": 2},
+        controller_name=CTL_NODE,
+    )
+    failed_before = request.session.testsfailed
+    with running_stack(workdir, config, passwords) as stack:
+        assert stack.config.acd is not None
+        host, port = split_hostport(stack.config.redis.listen)
+        events = redis.Redis(host=host, port=port)
+        acd = AcdClient(stack.config.acd.listen, timeout=2.0, retry_for=5.0)
+        control = stack.replica_control(0)
+        try:
+            controller_log = stack.layout.log_file("controller0")
+            wait_until(lambda: controller_feed_subscribed(controller_log.read_text()),
+                       timeout=10, what="the replica's ACD action feed is subscribed")
+            yield AcdPath(stack, acd, events, control)
+        finally:
+            control.close()
+            acd.close()
+            events.close()
+        if request.session.testsfailed > failed_before:
+            keep = artifact_dir(f"{request.node.nodeid}-stack")
+            shutil.copytree(stack.layout.logs, keep, dirs_exist_ok=True)
+
+
+_RTPS: list[RtpEndpoint] = []
+
+
+@pytest.fixture
+def path(running_path: AcdPath) -> Iterator[AcdPath]:
+    """The stack, with no registration and nobody logged in; left the same way."""
+    unregister_all(running_path.stack, AGENTS)
+    yield running_path
+    running_path.close()  # logs this test's agents out
+    while _RTPS:
+        _RTPS.pop().close()
+    unregister_all(running_path.stack, AGENTS)
+
+
+def _rtp() -> RtpEndpoint:
+    endpoint = RtpEndpoint()
+    _RTPS.append(endpoint)
+    return endpoint
+
+
+@dataclass
+class Party:
+    run: SippRun
+    rtp: RtpEndpoint
+    port: int  # its SIP port
+    call_id: str = ""  # the caller's SIP Call-ID (for hang_up)
+
+
+def _phone(path: AcdPath, workdir: Path, agent: str, scenario: str) -> Party:
+    """Agent's sipp phone running `scenario` (answering ones pick up after 100 ms),
+    registered at Kamailio with digest auth; its media goes to its own RTP endpoint."""
+    rtp = _rtp()
+    phone = start_phone(path.stack, agent, workdir=workdir, scenario=scenario,
+                        answer_after_ms=100, rtp_port=rtp.port)
+    track(phone.run)
+    return Party(phone.run, rtp, phone.sip_port)
+
+
+def _caller(path: AcdPath, workdir: Path, number: str = NUMBER) -> Party:
+    """A carrier call to `number` through Kamailio. It sends its own correlation ID and
+    category, which the edge (an untrusted source's X-CC-*) must replace."""
+    rtp, port = _rtp(), free_udp_port()
+    call_id = f"caller-{secrets.token_hex(8)}"
+    run = track(start_sipp("caller", str(CALLER_SCENARIO), path.stack.sip, workdir=workdir,
+                           port=port, service=f"+86{number}", timeout_s=60,
+                           keys={"rtp_port": rtp.port, "cid": "f" * 32,
+                                 "category": "spoofed"},
+                           extra=["-cid_str", call_id]))
+    return Party(run, rtp, port, call_id)
+
+
+def _hang_up(caller: Party) -> None:
+    """Tell the caller to hang up: a MESSAGE in its dialog (acd_caller.xml's contract),
+    sent straight to it, so the test never waits on a timer for the caller to act."""
+    message = (f"MESSAGE sip:caller@127.0.0.1:{caller.port} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-{secrets.token_hex(6)}\r\n"
+               f"From: <sip:test@127.0.0.1>;tag={secrets.token_hex(4)}\r\n"
+               "To: <sip:caller@127.0.0.1>\r\n"
+               f"Call-ID: {caller.call_id}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
+               "Content-Length: 0\r\n\r\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(message.encode(), ("127.0.0.1", caller.port))
+
+
+def _new_call(path: AcdPath) -> str:
+    cid = str(path.control.wait_new_call()["cid"])
+    # The edge replaced the carrier's X-CC-Correlation-ID with its own.
+    assert re.fullmatch(r"[0-9a-f]{32}", cid) and cid != "f" * 32, cid
+    return cid
+
+
+def _acd_node(path: AcdPath) -> str:
+    """The ACD replica's `node` in events: acdsvc's default, <node.name>-acd-<port>."""
+    assert path.stack.config.acd is not None
+    return f"{path.stack.config.node.name}-acd-{path.stack.config.acd.listen.rpartition(':')[2]}"
+
+
+def _assert_clean(path: AcdPath) -> None:
+    """No call in the replica, no rtpengine session (the replica's and rtpengine's own
+    lists). Finished Sippy dialogs are not counted: `callcenter up` runs the replica
+    with the default --dead-linger of 32 s, in which they absorb retransmissions."""
+    def clean() -> bool:
+        status = path.control.cmd("status")
+        return (status["calls"], status["media_sessions"]) == (0, 0) \
+            and not path.stack.rtpengine_calls()
+
+    wait_until(clean, timeout=8, what="no call in the replica and no rtpengine session")
+    log = path.stack.layout.log_file("controller0").read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]  # e.g. a SIP message Sippy could not parse
+
+
+def _talk_then_caller_hangs_up(path: AcdPath, caller: Party, phone: Party, cid: str,
+                               agent: str) -> None:
+    """Bridged: RTP both ways (counted at each party), then the caller's BYE reaches
+    the agent through the controller and the edge."""
+    seen = phone.run.wait_for_log("CALL ")[-1]
+    caller.run.wait_for_log("SETTLED", timeout=10)  # the bridge's re-INVITE, ACKed
+    bridged = next(line for line in caller.run.log_lines() if line.startswith("REINVITE "))
+    path.wait_agent(agent, "TALKING")
+    # One rtpengine call, the controller's (the edge anchors none for these calls).
+    assert path.stack.rtpengine_calls() == [cid]
+    to_agent, to_caller = exchange(caller.rtp, media_of(bridged), phone.rtp, media_of(seen))
+    assert to_agent >= 48 and to_caller >= 48, (to_agent, to_caller)
+
+    _hang_up(caller)
+    caller.run.wait_for_log("HUNG_UP", timeout=10)
+    assert f"BYE cid={cid}" in phone.run.wait_for_log("BYE", timeout=10)[-1]
+    assert caller.run.wait(timeout=10) == 0, caller.run.errors()
+
+
+# -- (a) answered -----------------------------------------------------------------------
+def test_trunk_call_is_queued_offered_to_the_longest_idle_agent_and_answered(
+    path: AcdPath, workdir: Path,
+) -> None:
+    """The controller answers and enqueues; the ACD offers the longest-idle agent
+    (1002, logged in first); the controller rings 1002's registered phone through
+    Kamailio; audio both ways; the caller hangs up; 1002 wraps up, then is idle."""
+    agents = path.log_in("1002", "1001")
+    phones = {a: _phone(path, workdir, a, "ctl_via_edge_agent") for a in AGENTS}
+    caller = _caller(path, workdir)
+    cid = _new_call(path)
+    caller.run.wait_for_log("ANSWERED", timeout=10)  # parked at once, before any agent
+
+    seen = phones["1002"].run.wait_for_log("CALL ", timeout=10)[0]
+    assert f"cid={cid} caller={CALLER} " in seen  # the controller's leg, via the edge
+    assert ";cc=ctl" in seen.partition(" rr=")[2], "record-routed as a controller leg"
+    assert path.agent_view("1002").call_id == cid  # type: ignore[union-attr]
+    assert path.state_of("1001") == "IDLE"
+    _talk_then_caller_hangs_up(path, caller, phones["1002"], cid, "1002")
+    assert phones["1002"].run.wait(timeout=10) == 0, phones["1002"].run.errors()
+    path.wait_agent("1002", "WRAP_UP", timeout=5)
+    path.wait_agent("1002", "IDLE", timeout=WRAP_UP_MS / 1000 + 5)
+    assert not phones["1001"].run.log_lines(), "1001's phone must not have rung"
+    _assert_clean(path)
+
+    assert [(o.call_id, o.username, o.ring_timeout_seconds) for o in agents.offers] == [
+        (cid, "1002", RING_TIMEOUT_MS / 1000)]
+    log = path.stack.kamailio_log()
+    assert re.search(rf"cid={cid} controller \S+ leg to agent 1002 at sip:\S+", log), \
+        "the controller's leg went through the edge's registrar"
+    events = path.ended_events(cid)
+    assert call_events(events) == [
+        ("call.arrived", CTL_NODE, {"trunk": "", "caller": CALLER, "dialled": NUMBER,
+                                    "category": CATEGORY}),
+        ("call.queued", _acd_node(path), {"queue": QUEUE, "priority": "0"}),
+        ("call.ringing", CTL_NODE, {"agent": "1002", "seat": "2", "leg_id": "L2",
+                                    "attempt": "1"}),
+        ("call.answered", CTL_NODE, {"agent": "1002", "seat": "2", "leg_id": "L2"}),
+        ("call.ended", CTL_NODE, {"cause": "200", "side": "caller"}),
+    ]
+    assert agent_states(events, "1002") == [("idle", "reserved"), ("reserved", "talking"),
+                                            ("talking", "wrap_up")]
+    assert agent_states(events, "1001") == []
+    (cdr,) = build_records(events).cdrs
+    assert (cdr.disposition, cdr.agent, cdr.queue, cdr.hangup_side) == (
+        "answered", "1002", QUEUE, "caller")
+
+
+# -- (b) ring no answer ------------------------------------------------------------------
+def test_first_agent_does_not_answer_and_the_second_gets_the_call(
+    path: AcdPath, workdir: Path,
+) -> None:
+    """1001 (idle longest) never picks up: after the queue's ring timeout (less the
+    controller's margin) its phone gets CANCEL through the edge, the ACD offers 1002
+    in its NoAnswer reply, and 1002's phone rings and answers."""
+    agents = path.log_in("1001", "1002")
+    silent = _phone(path, workdir, "1001", str(NO_ANSWER_PHONE))
+    answering = _phone(path, workdir, "1002", "ctl_via_edge_agent")
+    caller = _caller(path, workdir)
+    cid = _new_call(path)
+    assert f"cid={cid} " in silent.run.wait_for_log("RANG", timeout=10)[0]
+    silent.run.wait_for_log("CANCELLED", timeout=RING_TIMEOUT_MS / 1000 + 5)
+    assert silent.run.wait(timeout=10) == 0, silent.run.errors()
+    assert f"cid={cid} caller={CALLER} " in answering.run.wait_for_log("CALL ", timeout=10)[0]
+    _talk_then_caller_hangs_up(path, caller, answering, cid, "1002")
+    assert answering.run.wait(timeout=10) == 0, answering.run.errors()
+    assert path.state_of("1001") == "IDLE"  # one no-answer of max_no_answers 3
+    path.wait_agent("1002", "WRAP_UP", timeout=5)
+    path.wait_agent("1002", "IDLE", timeout=WRAP_UP_MS / 1000 + 5)
+    _assert_clean(path)
+
+    assert [o.username for o in agents.offers] == ["1001", "1002"]
+    events = path.ended_events(cid)
+    acd = _acd_node(path)
+    assert [(k, n) for k, n, _ in call_events(events)] == [
+        ("call.arrived", CTL_NODE), ("call.queued", acd),
+        ("call.ringing", CTL_NODE), ("call.no_answer", CTL_NODE),
+        ("call.queued", acd),  # back at its place in the queue, then offered again
+        ("call.ringing", CTL_NODE), ("call.answered", CTL_NODE), ("call.ended", CTL_NODE)]
+    fields = [(k, d) for k, _, d in call_events(events)
+              if k in ("call.ringing", "call.no_answer", "call.answered")]
+    assert fields == [
+        ("call.ringing", {"agent": "1001", "seat": "1", "leg_id": "L2", "attempt": "1"}),
+        ("call.no_answer", {"agent": "1001", "leg_id": "L2"}),
+        ("call.ringing", {"agent": "1002", "seat": "2", "leg_id": "L3", "attempt": "2"}),
+        ("call.answered", {"agent": "1002", "seat": "2", "leg_id": "L3"}),
+    ]
+    # The controller's own ring timer (the queue's 2 s less 0.5 s) ended the ring.
+    rung = next(e for e in events if e.kind == "call.ringing")
+    missed = next(e for e in events if e.kind == "call.no_answer")
+    assert 1.4 <= missed.ts - rung.ts < RING_TIMEOUT_MS / 1000, missed.ts - rung.ts
+    assert agent_states(events, "1001") == [("idle", "reserved"), ("reserved", "idle")]
+    (cdr,) = build_records(events).cdrs
+    assert (cdr.disposition, cdr.agent) == ("answered", "1002")
+
+
+# -- (c) nobody logged in ----------------------------------------------------------------
+def test_call_waits_with_nobody_logged_in_and_the_caller_abandons_cleanly(
+    path: AcdPath, workdir: Path,
+) -> None:
+    """billing has no overflow: with nobody logged in the call waits, parked. The
+    caller hangs up: the ACD drops the call (abandoned in the queue), and an agent who
+    then becomes ready is offered nothing."""
+    caller = _caller(path, workdir)
+    cid = _new_call(path)
+    caller.run.wait_for_log("ANSWERED", timeout=10)
+    wait_until(lambda: path.queue_view(QUEUE).waiting == 1, timeout=5,
+               what="the call waits in billing")
+    assert path.control.call(cid)["state"] == "parked"  # type: ignore[index]
+    assert path.stack.rtpengine_calls() == [cid]
+    _hang_up(caller)
+    caller.run.wait_for_log("HUNG_UP", timeout=10)
+    assert caller.run.wait(timeout=10) == 0, caller.run.errors()
+    wait_until(lambda: path.queue_view(QUEUE).waiting == 0, timeout=5,
+               what="the abandoned call leaves billing")
+    _assert_clean(path)
+
+    # Logged in not ready, then ready: SetIdle's own commit would carry an Offer for a
+    # waiting call, so its reply proves nothing is left to offer.
+    agents = path.log_in("1001", busy=("1001",))
+    ready = path.acd.set_idle(pb.SetIdleRequest(
+        employee_id=1001, session_id=agents.agents[1001].session))
+    assert ready.error.code == OK and not ready.actions, ready
+    assert path.state_of("1001") == "IDLE"
+    assert path.agent_view("1001").call_id == ""  # type: ignore[union-attr]
+
+    events = path.ended_events(cid)
+    assert call_events(events) == [
+        ("call.arrived", CTL_NODE, {"trunk": "", "caller": CALLER, "dialled": NUMBER,
+                                    "category": CATEGORY}),
+        ("call.queued", _acd_node(path), {"queue": QUEUE, "priority": "0"}),
+        ("call.ended", CTL_NODE, {"cause": "200", "side": "caller"}),
+    ]
+    (cdr,) = build_records(events).cdrs
+    assert (cdr.disposition, cdr.queue) == ("abandoned_queue", QUEUE)
+    assert agents.offers == []
+
+
+def test_queue_with_an_overflow_target_and_nobody_logged_in_routes_at_once(
+    path: AcdPath, workdir: Path,
+) -> None:
+    """outage overflows to voicemail when nobody who could take it is logged in: the
+    ACD routes the call away at Enqueue, and the controller, which has no route
+    targets yet, hangs the caller up with cause overflow:voicemail."""
+    mark = path.log_mark()
+    caller = _caller(path, workdir, OVERFLOW_NUMBER)
+    caller.run.wait_for_log("BYE", timeout=10)
+    # The call lasts a few ms: its ID comes from the log, not from the replica's calls.
+    wait_until(lambda: path.arrivals(mark), timeout=5, what="call.arrived in the log")
+    (arrived,) = path.arrivals(mark)
+    cid = arrived.correlation_id
+    assert caller.run.wait(timeout=10) == 0, caller.run.errors()
+    _assert_clean(path)
+    assert path.queue_view(OVERFLOW_QUEUE).waiting == 0
+
+    events = path.ended_events(cid)
+    assert call_events(events) == [
+        ("call.arrived", CTL_NODE, {"trunk": "", "caller": CALLER,
+                                    "dialled": OVERFLOW_NUMBER, "category": "outage"}),
+        ("call.queued", _acd_node(path), {"queue": OVERFLOW_QUEUE, "priority": "0"}),
+        ("call.overflow", _acd_node(path), {"from_queue": OVERFLOW_QUEUE,
+                                            "to": "voicemail"}),
+        ("call.ended", CTL_NODE, {"cause": "overflow:voicemail", "side": "system"}),
+    ]
+
+
+# -- the demo ----------------------------------------------------------------------------
+def _demo_config_on_free_ports(workdir: Path) -> Path:
+    """config/callcenter.yaml as shipped, moved to free ports and this test's run dir
+    (every other key, the number, queue, controller and ACD included, unchanged)."""
+    config = yaml.safe_load(DEMO_CONFIG.read_text())
+    config["node"]["run_dir"] = str(workdir / "run")
+    config["accounts_file"] = str(workdir / "accounts.yaml")
+    config["sip"]["listen"] = f"127.0.0.1:{free_udp_port()}"
+    port_base = 20000 + secrets.randbelow(60) * 200
+    (node,) = config["rtpengine"]["nodes"]
+    node.update(ng=f"127.0.0.1:{free_udp_port()}", port_min=port_base,
+                port_max=port_base + 199)
+    config["redis"]["listen"] = f"127.0.0.1:{free_tcp_port()}"
+    for replica in config["controllers"]:
+        replica.update(sip=f"127.0.0.1:{free_udp_port()}", control=f"127.0.0.1:{free_tcp_port()}")
+    for section in ("acd", "analytics", "dashboards"):
+        config[section]["listen"] = f"127.0.0.1:{free_tcp_port()}"
+    path = workdir / "callcenter.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_the_demo_takes_this_path_and_runs_twice(
+    workdir: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`callcenter demo` on the shipped config: every call is answered by the agent the
+    ACD chose, with audio both ways, its CDR arrives, nothing is left; and a second run
+    right after the first (fresh passwords, the stack restarted) does the same."""
+    path = _demo_config_on_free_ports(workdir)
+    layout = callcenter.layout_for(callcenter.load_config(path), workdir)
+    try:
+        for _ in range(2):
+            code = run_demo(path, calls=3)
+            out = capsys.readouterr().out
+            assert code == 0, out
+            calls = re.findall(r"^call \d: +\S+ -> ACD chose agent (100[12]) "
+                               r"\(talking -> (?:wrap_up|idle)\) +cid=\S+ +OK$", out, re.M)
+            assert len(calls) == 3, out
+            assert set(calls) == {"1001", "1002"}, out  # longest idle: they take turns
+            assert out.count("SIP 200 (parked), re-INVITE (bridged), BYE 200;") == 3, out
+            assert out.count("RTP 50/50 to agent, 50/50 to caller") == 3, out
+            assert re.search(r"^ACD after wrap-up: 1001 idle, \d call\(s\); 1002 idle", out,
+                             re.M), out
+            assert "3/3 CDRs as expected" in out, out
+            assert "rtpengine sessions left: 0, calls left in the controller: 0" in out, out
+    finally:
+        callcenter.down(layout)
