@@ -67,7 +67,7 @@ CALLER = "13912345678"  # what the caller scenario sends (a national mobile: unc
 TESTS = Path(__file__).resolve().parents[1]
 CALLER_SCENARIO = TESTS / "acd_control" / "sipp" / "acd_caller.xml"
 # A phone that rings and is cancelled, whose 487 carries every Via (see its header).
-NO_ANSWER_PHONE = TESTS / "support" / "sipp" / "edge_agent_noanswer.xml"
+NO_ANSWER_PHONE = TESTS.parent / "sipp" / "ctl_via_edge_agent_noanswer.xml"
 DEMO_CONFIG = TESTS.parent / "config" / "callcenter.yaml"
 
 
