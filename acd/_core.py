@@ -263,10 +263,12 @@ class Acd:
         caller: str = "",
         category: str = "",
         priority: int = 0,
+        source: str = "",
     ) -> Result:
         """A call enters `queue`. Higher `priority` is served first; FIFO within a priority.
 
         If no logged-in agent has the queue's skills, the call overflows at once.
+        `source` names who enqueued it (kept on the call for `sourced_calls`).
         """
         self._begin()
         if queue not in self._queues:
@@ -280,7 +282,7 @@ class Acd:
         self._seq += 1
         call = CallRecord(
             call_id=call_id, queue=queue, caller=caller, category=category, priority=priority,
-            seq=self._seq, state=CallState.QUEUED, arrived=now, enqueued=now,
+            seq=self._seq, state=CallState.QUEUED, arrived=now, enqueued=now, source=source,
         )
         self._calls[call_id] = call
         self._into_queue(call, queue, "NEW")
@@ -483,6 +485,21 @@ class Acd:
             self._end_call(call, "RECONCILED", wrap=False)
         return self._finish()
 
+    def end_calls(self, reasons: Mapping[str, str]) -> Result:
+        """End each call named in `reasons` (call ID -> reason) as `hangup` would, with
+        that reason in its events: a talking agent wraps up, ringing agents go back to
+        idle, a queued call leaves its queue. IDs the core no longer has are skipped.
+
+        For the service's reconciler: calls whose controller lost them (a dead
+        replica, a Hangup that never arrived), decided outside the core.
+        """
+        self._begin()
+        for call_id, reason in reasons.items():
+            call = self._calls.get(call_id)
+            if call is not None:
+                self._end_call(call, reason or "RECONCILED", wrap=True)
+        return self._finish()
+
     def apply_config(self, config: AcdConfig) -> Result:
         """R-ADM-1: swap in a new config without a restart.
 
@@ -528,6 +545,11 @@ class Acd:
         call = self._calls.get(call_id)
         return None if call is None else call.to_dict()
 
+    def sourced_calls(self) -> list[tuple[str, str, float]]:
+        """(call ID, source, arrived) of every call enqueued with a `source`. Cheap
+        (no record copies): the reconciler reads it under the service's lock."""
+        return [(c.call_id, c.source, c.arrived) for c in self._calls.values() if c.source]
+
     def ended_at(self, call_id: str) -> float | None:
         """When the call left the ACD (ended, routed, undelivered), if it did so within
         `ended_call_retention`; None for a live call or one never seen (or forgotten)."""
@@ -541,6 +563,51 @@ class Acd:
     def waiting(self, queue: str) -> list[str]:
         """Call IDs waiting in `queue`, next to be served first."""
         return [key[2] for key in self._waiting.get(queue, [])]
+
+    def call_position(self, call_id: str) -> dict[str, Any] | None:
+        """Where a call stands in its queue, for the caller's announcements; None if unknown.
+
+        Read-only: no timer is applied and nothing changes, so an overdue timer (a ring
+        timeout) is not yet reflected. `position` is 1-based among the calls waiting in
+        the call's queue, in the core's order (priority, then arrival), 0 when the call
+        is not waiting (ringing, talking). `expected_wait` (seconds, or None) is
+        position x H / N: N the queue's qualified agents in service (idle, reserved,
+        talking, wrap-up; not busy), H the mean age of the calls they are talking on
+        plus the queue's wrap-up. The core keeps no handle-time history; the age of
+        calls in progress stands in for it (equal on average for exponential talk
+        times; up to half as much for very regular ones). No one talking: None.
+        """
+        call = self._calls.get(call_id)
+        if call is None:
+            return None
+        now = self._clock.now()
+        queue = call.queue
+        keys = self._waiting.get(queue, []) if queue is not None else []
+        waiting = call.state is CallState.QUEUED and queue is not None
+        position = 0
+        if waiting:
+            key = self._key(call)
+            i = bisect.bisect_left(keys, key)
+            position = i + 1 if i < len(keys) and keys[i] == key else keys.index(key) + 1
+        return {
+            "call_id": call_id, "queue": queue or "", "state": call.state.value,
+            "waiting": waiting, "position": position, "queue_length": len(keys),
+            "waited": max(0.0, now - call.enqueued),
+            "expected_wait": (self._expected_wait(queue, position, now)
+                              if waiting and queue is not None else None),
+        }
+
+    def _expected_wait(self, queue: str, position: int, now: float) -> float | None:
+        serving = [self._agents[eid] for eid in self._members[queue]
+                   if self._agents[eid].state in (AgentState.IDLE, AgentState.RESERVED,
+                                                  AgentState.TALKING, AgentState.WRAP_UP)]
+        ages = [now - c.answered for a in serving
+                if a.state is AgentState.TALKING and a.call is not None
+                and (c := self._calls.get(a.call)) is not None and c.answered is not None]
+        if not serving or not ages:
+            return None
+        handle = sum(ages) / len(ages) + self._queues[queue].wrap_up
+        return max(0.0, position * handle / len(serving))
 
     def next_deadline(self) -> float | None:
         """When the earliest timer falls due, so the service knows when to tick()."""

@@ -73,6 +73,9 @@ class CallRecord:
     agent: int | None = None  # the agent talking
     answered: float | None = None
     tried: list[int] = field(default_factory=list)  # agents who let this call ring out
+    # Who enqueued it: a call controller's "<node>#<instance>" (its live-call registry,
+    # which the service's reconciler checks), or "" for clients without one.
+    source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,7 +84,7 @@ class CallRecord:
             "state": self.state.value, "arrived": self.arrived, "enqueued": self.enqueued,
             "kind": self.kind, "direct": self.direct, "ring_started": self.ring_started,
             "ringing": list(self.ringing), "agent": self.agent, "answered": self.answered,
-            "tried": list(self.tried),
+            "tried": list(self.tried), "source": self.source,
         }
 
     @classmethod

@@ -10,6 +10,7 @@ from ._client import AcdClient, ActionFeed
 from ._engine import Engine, NotLeader, Outcome, StoreUnavailable
 from ._events import to_log_events
 from ._health import SERVICE_NAME, health_ping
+from ._reconciler import ControllerRecord, Reconciler, make_source, registry_key
 from ._replica import Replica, ReplicaError
 from ._settings import AccountEntry, Settings, settings_from_config
 from ._store import Change, Fenced, LeaderInfo, StateStore
@@ -20,17 +21,21 @@ __all__ = [
     "AcdClient",
     "ActionFeed",
     "Change",
+    "ControllerRecord",
     "Engine",
     "Fenced",
     "LeaderInfo",
     "NotLeader",
     "Outcome",
+    "Reconciler",
     "Replica",
     "ReplicaError",
     "Settings",
     "StateStore",
     "StoreUnavailable",
     "health_ping",
+    "make_source",
+    "registry_key",
     "settings_from_config",
     "to_log_events",
 ]

@@ -154,6 +154,9 @@ class AcdClient:
     def reconcile(self, r: pb.ReconcileRequest) -> pb.ReconcileResponse:
         return self.call("Reconcile", r, pb.ReconcileResponse)
 
+    def get_call_position(self, r: pb.GetCallPositionRequest) -> pb.GetCallPositionResponse:
+        return self.call("GetCallPosition", r, pb.GetCallPositionResponse)
+
     def get_snapshot(self) -> pb.Snapshot:
         return self.call("GetSnapshot", pb.GetSnapshotRequest(), pb.GetSnapshotResponse).snapshot
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -181,8 +181,13 @@ class Engine:
         agents: Iterable[int] = (),
         calls: Iterable[str] = (),
         side: str = "system",
+        reconciled: Mapping[str, bool] | None = None,
     ) -> Outcome:
-        """Run one command and commit what it changed. Raises NotLeader/StoreUnavailable."""
+        """Run one command and commit what it changed. Raises NotLeader/StoreUnavailable.
+
+        `reconciled` goes to `to_log_events`; it is read after the command ran, so the
+        command may fill it in (the reconciler decides under the lock).
+        """
         with self._lock:
             leading = self._leading
             if leading is None:
@@ -215,7 +220,8 @@ class Engine:
                     events=[eventlog.encode(e) for e in to_log_events(
                         result.events, result.actions, agent=acd.agent, call=acd.call,
                         node=self._settings.node, side=side,
-                        call_events=self._settings.section.call_events)],
+                        call_events=self._settings.section.call_events,
+                        reconciled=reconciled)],
                 )
                 self._tickets += 1
                 barrier = self._tickets

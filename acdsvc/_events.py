@@ -49,11 +49,17 @@ def to_log_events(
     node: str,
     side: str = "system",
     call_events: str = CALL_EVENTS_ACD,
+    reconciled: Mapping[str, bool] | None = None,
 ) -> list[eventlog.Event]:
     """Map one command's events; `agent`/`call` look up records in the state after it.
 
     `call_events` is `acd.call_events`: with `controller` the ringing, no-answer,
     answered and ended kinds are left to the call controller.
+
+    `reconciled`: calls the reconciler ended (docs/acd-service.md, "Reconcile"), call
+    ID -> whether the ACD writes their `call.ended` even with `controller` (True: the
+    controller that had the call is gone and cannot). Their end, queued or ringing
+    included, gets the core's reason as cause and side `system`.
     """
     if call_events not in (CALL_EVENTS_ACD, CALL_EVENTS_CONTROLLER):
         raise ValueError(f"call_events must be 'controller' or 'acd', not {call_events!r}")
@@ -104,8 +110,22 @@ def to_log_events(
                            to=name_of(int(to_agent)) if to_agent is not None
                            else _s(e.get("to_queue")),
                            mode="blind"))
-        elif kind == "call.abandoned" and legs:
-            out.append(new(eventlog.CALL_ENDED, cause="ABANDONED", side="caller"))
-        elif kind == "call.ended" and legs:
-            out.append(new(eventlog.CALL_ENDED, cause=_s(e.get("reason")), side=side))
+        elif kind in ("call.abandoned", "call.ended"):
+            end = _end(e, legs=legs, side=side, reconciled=reconciled or {})
+            if end is not None:
+                out.append(new(eventlog.CALL_ENDED, cause=end[0], side=end[1]))
     return out
+
+
+def _end(e: Event, *, legs: bool, side: str, reconciled: Mapping[str, bool]
+         ) -> tuple[str, str] | None:
+    """(cause, side) of the `call.ended` for a core call.abandoned/call.ended, or None
+    when the ACD does not write it."""
+    cid = _s(e.get("call"))
+    if cid in reconciled:
+        return (_s(e.get("reason")), "system") if legs or reconciled[cid] else None
+    if not legs:
+        return None
+    if e["kind"] == "call.abandoned":
+        return "ABANDONED", "caller"
+    return _s(e.get("reason")), side

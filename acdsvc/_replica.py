@@ -18,6 +18,7 @@ from ._fanout import Fanout
 from ._forward import Forwarder
 from ._health import HealthServicer
 from ._leadership import Leadership
+from ._reconciler import Reconciler
 from ._servicer import AcdServicer
 from ._settings import Settings
 from ._store import StateStore
@@ -75,6 +76,13 @@ class Replica:
                                      lease_seconds=settings.leader_lease_seconds)
         self._forwarder = Forwarder(self.leadership, own_address=advertise, node=settings.node)
         self._ticker = Ticker(self.engine)
+        section = settings.section
+        # Ends the calls controller replicas lost (docs/acd-service.md, "Reconcile").
+        self.reconciler: Reconciler | None = None
+        if section.reconcile_interval_ms > 0:
+            self.reconciler = Reconciler(self.engine, self._redis, prefix=section.redis_prefix,
+                                         interval_s=section.reconcile_interval_ms / 1000,
+                                         grace_s=section.reconcile_grace_ms / 1000)
         servicer = AcdServicer(settings, self.engine, self.fanout, self._forwarder, self.stopping)
         acd_pb2_grpc.add_AcdServiceServicer_to_server(servicer, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(
@@ -92,6 +100,8 @@ class Replica:
         self.fanout.start()
         self.leadership.start()
         self._ticker.start()
+        if self.reconciler is not None:
+            self.reconciler.start()
         self._server.start()
         log.info("ACD replica %s listening on %s (leader: %s)", self.settings.node,
                  self.address, self.engine.is_leader)
@@ -100,6 +110,8 @@ class Replica:
     def stop(self, grace: float = 1.0) -> None:
         """Hand leadership over first, then drain the server."""
         self.stopping.set()
+        if self.reconciler is not None:
+            self.reconciler.stop()
         self.leadership.stop()
         self._ticker.stop()
         self._server.stop(grace).wait(grace + 1)

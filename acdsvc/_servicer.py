@@ -207,7 +207,7 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
         def local(req: pb.EnqueueRequest) -> pb.EnqueueResponse:
             out = self._run(lambda acd: acd.enqueue(
                 req.call_id, req.queue, caller=req.caller, category=req.category,
-                priority=req.priority))
+                priority=req.priority, source=req.source))
             return pb.EnqueueResponse(error=error_to_proto(out.result.error),
                                       actions=actions_to_proto(out.result.actions, out.commit_id))
         return self._serve("Enqueue", request, context, local)
@@ -301,6 +301,29 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
                 error=error_to_proto(out.result.error),
                 actions=actions_to_proto(out.result.actions, out.commit_id))
         return self._serve("Reconcile", request, context, local)
+
+    def GetCallPosition(self, request: pb.GetCallPositionRequest, context: Any
+                        ) -> pb.GetCallPositionResponse:
+        return self._serve("GetCallPosition", request, context, self._call_position)
+
+    def _call_position(self, req: pb.GetCallPositionRequest) -> pb.GetCallPositionResponse:
+        def read(acd: Acd) -> dict[str, Any] | str:
+            found = acd.call_position(req.call_id)
+            if found is not None:
+                return found
+            gone = acd.ended_at(req.call_id) is not None
+            return f"call {req.call_id!r} already ended" if gone else f"no call {req.call_id!r}"
+
+        found = self._engine.read(read)
+        if isinstance(found, str):
+            return pb.GetCallPositionResponse(error=pb.Error(
+                code=pb.ERROR_CODE_UNKNOWN_CALL, message=found))
+        reply = pb.GetCallPositionResponse(
+            queue=found["queue"], waiting=found["waiting"], position=found["position"],
+            queue_length=found["queue_length"], waited_seconds=found["waited"])
+        if found["expected_wait"] is not None:
+            reply.expected_wait_seconds = found["expected_wait"]
+        return reply
 
     # ------------------------------------------------------------------ live view
 

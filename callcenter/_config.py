@@ -211,6 +211,20 @@ class QueueSpec(_Strict):
     wrap_up_ms: int = Field(0, ge=0)
     max_no_answers: int = Field(3, ge=0)  # then the agent goes not ready; 0 = never
     honour_priority: bool = True
+    # Music on hold while a call waits (the call controller plays it; docs/call-control.md):
+    # the position announcements' language, their interval (start to start; 0 = music
+    # only), and the music: an absolute path, on the rtpengine host, to an 8 kHz mono WAV
+    # (none: the built-in melody).
+    language: Literal["zh", "en"] = "zh"
+    announce_every_ms: int = Field(30_000, ge=0)
+    music_file: str | None = None
+
+    @model_validator(mode="after")
+    def _music_path(self) -> QueueSpec:
+        if self.music_file is not None and not self.music_file.startswith("/"):
+            # rtpengine opens the file by this path, from its own working directory.
+            raise ValueError(f"music_file must be an absolute path, not {self.music_file!r}")
+        return self
 
     @model_validator(mode="after")
     def _overflow(self) -> QueueSpec:
@@ -247,6 +261,16 @@ class AcdSection(_Strict):
     # (its first reply lost in a fail-over) is refused with CALL_EXISTS, not run again.
     # Keep it well above the clients' retry window plus leader_lease_ms.
     ended_call_retention_ms: int = Field(600_000, ge=0)
+    # Reconcile (docs/acd-service.md): the leader ends the calls of a controller replica
+    # whose live-call registry record expired or no longer lists them, at two checks in a
+    # row, never within the grace after a call arrived. Interval 0: no reconciler.
+    reconcile_interval_ms: int = Field(5_000, ge=0)
+    reconcile_grace_ms: int = Field(10_000, ge=0)
+    # Passed by `callcenter up` to the controller replicas: how often each one rewrites
+    # its registry record, and the record's TTL (a dead replica's record is gone after
+    # it). Heartbeat 0: no registry, so the ACD never reconciles their calls.
+    controller_heartbeat_ms: int = Field(2_000, ge=0)
+    controller_record_ttl_ms: int = Field(6_000, ge=100)
 
     @model_validator(mode="after")
     def _ranges(self) -> AcdSection:
@@ -254,6 +278,15 @@ class AcdSection(_Strict):
             lo, hi = getattr(self, name)
             if lo < 0 or lo > hi:
                 raise ValueError(f"{name} must be [low, high] with 0 <= low <= high")
+        return self
+
+    @model_validator(mode="after")
+    def _registry(self) -> AcdSection:
+        heartbeat, ttl = self.controller_heartbeat_ms, self.controller_record_ttl_ms
+        if heartbeat > 0 and ttl < 2 * heartbeat:
+            # One late or lost write must not make a live replica look dead.
+            raise ValueError(f"controller_record_ttl_ms ({ttl}) must be at least twice "
+                             f"controller_heartbeat_ms ({heartbeat})")
         return self
 
 

@@ -104,7 +104,8 @@ def render_dispatcher_list(config: CallCenterConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def controller_argv(config: CallCenterConfig, index: int) -> list[str]:
+def controller_argv(config: CallCenterConfig, index: int,
+                    prompt_cache: Path | None = None) -> list[str]:
     replica = config.controllers[index]
     rtpengine = replica.rtpengine or config.rtpengine.nodes[0].ng
     return [
@@ -115,6 +116,7 @@ def controller_argv(config: CallCenterConfig, index: int) -> list[str]:
         # Legs to registered agents and to trunks go back through Kamailio.
         "--edge", edge_address(config),
         *controller_acd_args(config),
+        *controller_queue_media_args(config, prompt_cache),
     ]
 
 
@@ -133,7 +135,26 @@ def controller_acd_args(config: CallCenterConfig) -> list[str]:
     queue_for = ",".join(f"{r.number}={r.queue}" for r in config.numbers if r.queue is not None)
     if config.acd is None or not queue_for:
         return []
-    return ["--acd", config.acd.advertise or config.acd.listen, "--queue-for", queue_for]
+    acd = config.acd
+    # The live-call record the ACD reconciles against (docs/acd-service.md, "Reconcile").
+    registry = ["--acd-heartbeat", str(acd.controller_heartbeat_ms / 1000),
+                "--acd-heartbeat-ttl", str(acd.controller_record_ttl_ms / 1000),
+                "--acd-prefix", acd.redis_prefix]
+    return ["--acd", acd.advertise or acd.listen, "--queue-for", queue_for, *registry]
+
+
+def controller_queue_media_args(config: CallCenterConfig,
+                                prompt_cache: Path | None) -> list[str]:
+    """Music on hold for the calls the ACD queues (docs/call-control.md): the prompt cache
+    (under the run directory, so rtpengine on this host reads the files) and every
+    queue's language, announcement interval and music. Nothing without `--acd`."""
+    if prompt_cache is None or not controller_acd_args(config):
+        return []
+    args = ["--prompt-cache", str(prompt_cache.resolve())]
+    for q in config.queues:
+        music = f":{q.music_file}" if q.music_file else ""
+        args += ["--queue-media", f"{q.name}:{q.language}:{q.announce_every_ms / 1000:g}{music}"]
+    return args
 
 
 def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
@@ -186,7 +207,8 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
             return controller_status(control, timeout=0.3)
 
         daemons.append(Daemon(
-            _process.ProcessSpec(f"controller{i}", controller_argv(config, i), env={
+            _process.ProcessSpec(f"controller{i}", controller_argv(
+                config, i, layout.root / "prompts"), env={
                 "PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}),
             controller_probe,
             f"call controller {i} sip {replica.sip} control {control}",
@@ -340,9 +362,11 @@ def _wait_healthy(layout: RunLayout, daemon: Daemon, pid: int) -> None:
 
 
 def down(layout: RunLayout) -> list[str]:
-    """Stop what `up` recorded, Kamailio first so no new calls arrive mid-shutdown."""
+    """Stop what `up` recorded: the presence watcher (which reads Kamailio) first, then
+    Kamailio so no new calls arrive mid-shutdown, then the rest."""
     names = sorted(p.stem for p in layout.pids.glob("*.pid")) if layout.pids.exists() else []
-    names.sort(key=lambda n: (n != "kamailio", n))
+    first = (PRESENCE_DAEMON, "kamailio")
+    names.sort(key=lambda n: (first.index(n) if n in first else len(first), n))
     return [name for name in names if _process.stop(layout, name)]
 
 

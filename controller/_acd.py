@@ -89,6 +89,10 @@ class AcdOptions:
     # The controller rings this much less than the ACD's ring timeout, so that its
     # CANCEL and NoAnswer reach the ACD before the ACD's own ring timer fires.
     ring_margin_s: float = 0.5
+    # EnqueueRequest.source: "<node>#<instance>" when this replica keeps its live calls
+    # in the registry the ACD reconciles against (controller/_registry.py); "" otherwise,
+    # and the ACD then never ends this replica's calls by itself.
+    source: str = ""
 
 
 def parse_queue_for(value: str) -> dict[str, str]:
@@ -205,6 +209,14 @@ class AcdRpc(Protocol):
 
 class EventPublisher(Protocol):
     def publish(self, event: Event) -> None: ...
+
+
+class HoldMedia(Protocol):
+    """Music on hold for parked callers (`controller/_queue_media.py`), on the loop."""
+
+    def parked(self, cid: str, queue: str) -> None: ...
+    def observe(self, event: Event) -> None: ...
+    def close(self) -> None: ...
 
 
 Execute = Callable[[Mapping[str, Any]], dict[str, Any]]
@@ -354,6 +366,7 @@ class AcdDriver:
         # an action for a call can only follow its Enqueue, which follows registration.
         self._calls: dict[str, _Call] = {}
         self._causes: dict[str, str] = {}  # cid -> cause of a hang-up made here
+        self.hold: HoldMedia | None = None  # music on hold while a call waits (optional)
 
     # ------------------------------------------------------------ life
 
@@ -380,6 +393,8 @@ class AcdDriver:
         self._stopping.set()
         if not flushed:
             log.warning("ACD requests still queued at shutdown were dropped")
+        if self.hold is not None:
+            self.hold.close()
         if self._on_close is not None:
             self._on_close()
 
@@ -448,6 +463,8 @@ class AcdDriver:
             max(0.0, call.deadline - time.monotonic()) + self.options.rpc_timeout_s,
             partial(self._enqueue_overdue, call))
         self._submit(call.cid, partial(self._enqueue_job, call))
+        if self.hold is not None:  # after the Enqueue is on its way: music never delays it
+            self.hold.parked(call.cid, call.queue)
 
     def _answered(self, call: _Call, data: Mapping[str, str]) -> None:
         ring = call.ring
@@ -653,7 +670,7 @@ class AcdDriver:
         if call.gone.is_set():
             return  # ended (or given up) before its turn came
         request = pb.EnqueueRequest(call_id=call.cid, queue=call.queue, caller=call.caller,
-                                    category=call.category)
+                                    category=call.category, source=self.options.source)
         call.enqueue_sent = True
         try:
             reply = self._rpc.call(
@@ -741,6 +758,13 @@ class EventTap:
             self._driver.observe(event)
         except Exception:  # a bug here must not reach call handling
             log.exception("cid=%s reacting to %s failed", event.correlation_id, event.kind)
+        hold = self._driver.hold
+        if hold is not None:  # synchronously: an answer stops the queue media before
+            try:              # anything else on the loop can start an announcement
+                hold.observe(event)
+            except Exception:
+                log.exception("cid=%s queue media on %s failed", event.correlation_id,
+                              event.kind)
 
 
 def sippy_driver(options: AcdOptions) -> AcdDriver:

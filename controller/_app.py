@@ -26,6 +26,18 @@ from controller._liveness import (
     seconds,
 )
 from controller._media import RtpengineNg
+from controller._queue_media import (
+    QueueMediaOptions,
+    add_queue_media_arguments,
+    attach_queue_media,
+    queue_media_options,
+)
+from controller._registry import (
+    RegistryOptions,
+    add_registry_arguments,
+    registry_for,
+    registry_options,
+)
 from controller._service import CallService
 from controller._sip import SippyLegs, SippyTimers
 from eventlog import DEFAULT_STREAM
@@ -67,8 +79,11 @@ class ControllerConfig:
     event_queue: int = 10_000
     redis_timeout_s: float = 0.2
     acd: AcdOptions | None = None  # --acd: the ACD drives the calls (controller/_acd.py)
+    # --acd-heartbeat: live calls in Redis for the ACD's reconciler (controller/_registry.py)
+    registry: RegistryOptions | None = None
     rtp_timeout_s: float = DEFAULT_RTP_TIMEOUT_S          # dead-leg detection; 0: off
     media_check_interval_s: float = DEFAULT_CHECK_INTERVAL_S
+    queue_media: QueueMediaOptions | None = None  # --prompt-cache: music on hold (ACD calls)
 
 
 def parse_args(argv: Sequence[str]) -> ControllerConfig:
@@ -105,6 +120,8 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
                         default=DEFAULT_CHECK_INTERVAL_S,
                         help="seconds between two rtpengine queries about the same call")
     add_acd_arguments(parser)
+    add_queue_media_arguments(parser)
+    add_registry_arguments(parser)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
@@ -118,12 +135,13 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
         redis=None if args.redis is None else split_hostport(args.redis), node=args.node,
         event_stream=args.event_stream, event_queue=args.event_queue,
         redis_timeout_s=args.redis_timeout,
-        acd=acd_options(args, parser),
+        acd=acd_options(args, parser), registry=registry_options(args, parser),
         rtp_timeout_s=args.rtp_timeout, media_check_interval_s=args.media_check_interval,
+        queue_media=queue_media_options(args, parser),
     )
 
 
-def run(config: ControllerConfig) -> int:
+def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part, in order
     """Run the controller until SIGTERM/SIGINT; Sippy's loop is the main loop."""
     _sippy_fixes.claim_event_loop()
     sip = SippyLegs(*config.sip, dead_linger_s=config.dead_linger_s)
@@ -134,7 +152,10 @@ def run(config: ControllerConfig) -> int:
                                            stream=config.event_stream,
                                            capacity=config.event_queue)
     # With --acd the ACD drives the calls: its tap sees every event and forwards it.
-    acd = None if config.acd is None else sippy_driver(config.acd)
+    # The live-call record the ACD reconciles against; the Enqueues then name it.
+    registry = registry_for(config.acd, config.registry, config.redis, config.node)
+    acd = None if config.acd is None else sippy_driver(
+        config.acd if registry is None else registry.sourced(config.acd))
     service = CallService(sip, media, SippyTimers(), agents=config.agents, edge=config.edge,
                           park_address=config.park, ring_timeout_s=config.ring_timeout_s,
                           events=publisher if acd is None else acd.tap(publisher),
@@ -142,6 +163,8 @@ def run(config: ControllerConfig) -> int:
     commands = Commands(service, media, sip.status, publisher.stats)
     if acd is not None:
         acd.bind(commands.execute)
+    # --prompt-cache: music on hold and announcements for the calls the ACD queues.
+    attach_queue_media(config.queue_media, acd, config.acd, media, commands.execute)
     try:
         sip.start(service)
     except _sippy_fixes.PortInUseError as exc:
@@ -159,6 +182,8 @@ def run(config: ControllerConfig) -> int:
     control.start()
     if acd is not None:
         acd.start()
+    if registry is not None:  # after sip.start: a replica refused its port writes nothing
+        registry.start(lambda: list(service.calls), ED2.callFromThread)
     liveness = LivenessChecker.start_if_enabled(
         service, config.rtpengine, rtp_timeout_s=config.rtp_timeout_s,
         interval_s=config.media_check_interval_s, ng_timeout_s=config.ng_timeout_s,
@@ -184,6 +209,8 @@ def run(config: ControllerConfig) -> int:
         service.shutdown()
         if acd is not None:
             acd.stop()  # sends the Hangup/Abandon of the calls shutdown just ended
+        if registry is not None:
+            registry.stop()  # a `stopped` record: every call was ended and logged
         control.stop()
         sip.stop()
         media.close()

@@ -378,18 +378,20 @@ class SetPhonePresenceResponse(_message.Message):
     def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class EnqueueRequest(_message.Message):
-    __slots__ = ("call_id", "queue", "caller", "category", "priority")
+    __slots__ = ("call_id", "queue", "caller", "category", "priority", "source")
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     queue: str
     caller: str
     category: str
     priority: int
-    def __init__(self, call_id: _Optional[str] = ..., queue: _Optional[str] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
+    source: str
+    def __init__(self, call_id: _Optional[str] = ..., queue: _Optional[str] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., priority: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
 
 class EnqueueResponse(_message.Message):
     __slots__ = ("error", "actions")
@@ -624,3 +626,27 @@ class WatchActionsResponse(_message.Message):
     ACTION_FIELD_NUMBER: _ClassVar[int]
     action: Action
     def __init__(self, action: _Optional[_Union[Action, _Mapping]] = ...) -> None: ...
+
+class GetCallPositionRequest(_message.Message):
+    __slots__ = ("call_id",)
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    def __init__(self, call_id: _Optional[str] = ...) -> None: ...
+
+class GetCallPositionResponse(_message.Message):
+    __slots__ = ("error", "queue", "waiting", "position", "queue_length", "waited_seconds", "expected_wait_seconds")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    WAITED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_WAIT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    queue: str
+    waiting: bool
+    position: int
+    queue_length: int
+    waited_seconds: float
+    expected_wait_seconds: float
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., queue: _Optional[str] = ..., waiting: _Optional[bool] = ..., position: _Optional[int] = ..., queue_length: _Optional[int] = ..., waited_seconds: _Optional[float] = ..., expected_wait_seconds: _Optional[float] = ...) -> None: ...

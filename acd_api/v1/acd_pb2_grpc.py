@@ -141,6 +141,11 @@ class AcdServiceStub:
                 request_serializer=acd_dot_v1_dot_acd__pb2.WatchActionsRequest.SerializeToString,
                 response_deserializer=acd_dot_v1_dot_acd__pb2.WatchActionsResponse.FromString,
                 _registered_method=True)
+        self.GetCallPosition = channel.unary_unary(
+                '/acd.v1.AcdService/GetCallPosition',
+                request_serializer=acd_dot_v1_dot_acd__pb2.GetCallPositionRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_acd__pb2.GetCallPositionResponse.FromString,
+                _registered_method=True)
 
 
 class AcdServiceServicer:
@@ -285,6 +290,14 @@ class AcdServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCallPosition(self, request, context):
+        """Where a call stands in its queue and how long it may still wait, for the
+        announcements the call controller plays to a waiting caller. Read-only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AcdServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -392,6 +405,11 @@ def add_AcdServiceServicer_to_server(servicer, server):
                     servicer.WatchActions,
                     request_deserializer=acd_dot_v1_dot_acd__pb2.WatchActionsRequest.FromString,
                     response_serializer=acd_dot_v1_dot_acd__pb2.WatchActionsResponse.SerializeToString,
+            ),
+            'GetCallPosition': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCallPosition,
+                    request_deserializer=acd_dot_v1_dot_acd__pb2.GetCallPositionRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_acd__pb2.GetCallPositionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -961,6 +979,33 @@ class AcdService:
             '/acd.v1.AcdService/WatchActions',
             acd_dot_v1_dot_acd__pb2.WatchActionsRequest.SerializeToString,
             acd_dot_v1_dot_acd__pb2.WatchActionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCallPosition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AcdService/GetCallPosition',
+            acd_dot_v1_dot_acd__pb2.GetCallPositionRequest.SerializeToString,
+            acd_dot_v1_dot_acd__pb2.GetCallPositionResponse.FromString,
             options,
             channel_credentials,
             insecure,
