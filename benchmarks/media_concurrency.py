@@ -22,17 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import resource
-import select
-import socket
-import struct
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -51,84 +45,18 @@ from benchmarks._harness import (
     stop_run,
     udp_rcvbuf_errors,
 )
+from benchmarks._rtp_load import (
+    DRAIN_S,
+    GeneratorPair,
+    assign_streams,
+    calls_logged,
+    tally,
+    write_inf,
+)
 from simulators import free_udp_port, start_sipp
-from simulators._sipp import SippRun
 from tests.support.stack import Stack
 
-PTIME_S = 0.020
-PAYLOAD = bytes([0xFF]) * 160  # PCMU silence
 SETUP_RATE = 200  # calls/s while setting up a step
-DRAIN_S = 0.5
-
-
-# -- the RTP generator (one process per party side) ---------------------------------------
-def _generator(conn: Connection, count: int) -> None:
-    socks = []
-    for _ in range(count):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 18)
-        s.bind(("127.0.0.1", 0))
-        s.setblocking(False)
-        socks.append(s)
-    conn.send([s.getsockname()[1] for s in socks])
-    plan: dict[str, Any] = conn.recv()  # {"streams": [(dest_ip, dest_port, ssrc, peer)], ...}
-    streams = plan["streams"]
-    by_fd = {s.fileno(): i for i, s in enumerate(socks)}
-    sent = [0] * count
-    received = [0] * count
-    foreign = [0] * count
-    poller = select.epoll()
-    for s in socks:
-        poller.register(s.fileno(), select.EPOLLIN)
-    headers = struct.Struct("!BBHII")
-
-    def drain(timeout: float) -> None:
-        for fd, _ in poller.poll(max(timeout, 0.0)):
-            i = by_fd[fd]
-            s = socks[i]
-            while True:
-                try:
-                    data = s.recv(2048)
-                except BlockingIOError:
-                    break
-                if len(data) >= 12 and struct.unpack_from("!I", data, 8)[0] == streams[i][3]:
-                    received[i] += 1
-                else:
-                    foreign[i] += 1
-
-    start = plan["start_at"]
-    ticks = int(plan["window_s"] / PTIME_S)
-    late = 0
-    while time.time() < start:
-        drain(start - time.time())
-    for tick in range(ticks):
-        due = start + tick * PTIME_S
-        now = time.time()
-        if now > due + PTIME_S:
-            late += 1
-        for i, s in enumerate(socks):
-            ip, port, ssrc, _ = streams[i]
-            header = headers.pack(0x80, 0, tick & 0xFFFF, (tick * 160) & 0xFFFFFFFF, ssrc)
-            try:
-                s.sendto(header + PAYLOAD, (ip, port))
-                sent[i] += 1
-            except BlockingIOError:
-                pass
-        next_due = due + PTIME_S
-        while True:
-            remaining = next_due - time.time()
-            if remaining <= 0:
-                break
-            drain(remaining)
-    end = time.time() + DRAIN_S
-    while time.time() < end:
-        drain(end - time.time())
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    conn.send({"sent": sent, "received": received, "foreign": foreign, "late_ticks": late,
-               "ticks": ticks, "cpu_s": usage.ru_utime + usage.ru_stime})
-    for s in socks:
-        s.close()
-    conn.close()
 
 
 @dataclass
@@ -169,33 +97,11 @@ class StepResult:
         )
 
 
-def _write_inf(path: Path, ports: list[int]) -> None:
-    path.write_text("SEQUENTIAL\n" + "".join(f"{p};\n" for p in ports))
-
-
-def _calls_logged(run: SippRun) -> dict[str, tuple[int, str, int]]:
-    """call-id -> (own RTP port, rtpengine ip, rtpengine port) from the CALL log lines."""
-    calls = {}
-    for line in run.log_lines():
-        parts = line.split()
-        if len(parts) == 5 and parts[0] == "CALL":
-            calls[parts[1]] = (int(parts[2]), parts[3], int(parts[4]))
-    return calls
-
-
 def run_step(stack: Stack, n: int, *, workdir: Path, window_s: float) -> StepResult:
-    ctx = mp.get_context("fork")
-    pipes, procs, ports = [], [], []
-    for _side in ("caller", "agent"):
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_generator, args=(child, n), daemon=True)
-        proc.start()
-        pipes.append(parent)
-        procs.append(proc)
-        ports.append(parent.recv())
-    caller_ports, agent_ports = ports
-    _write_inf(workdir / f"{n}-caller.csv.inf", caller_ports)
-    _write_inf(workdir / f"{n}-agent.csv.inf", agent_ports)
+    generators = GeneratorPair(n)
+    caller_ports, agent_ports = generators.caller_ports, generators.agent_ports
+    write_inf(workdir / f"{n}-caller.csv.inf", caller_ports)
+    write_inf(workdir / f"{n}-agent.csv.inf", agent_ports)
 
     ramp_s = n / SETUP_RATE
     hold_ms = int((ramp_s + 3 + window_s + DRAIN_S + 2) * 1000)
@@ -213,72 +119,45 @@ def run_step(stack: Stack, n: int, *, workdir: Path, window_s: float) -> StepRes
     try:
         deadline = time.monotonic() + ramp_s + 3
         while time.monotonic() < deadline:
-            if len(_calls_logged(caller)) >= n and len(_calls_logged(agent)) >= n:
+            if len(calls_logged(caller)) >= n and len(calls_logged(agent)) >= n:
                 break
             time.sleep(0.1)
-        by_caller, by_agent = _calls_logged(caller), _calls_logged(agent)
+        by_caller, by_agent = calls_logged(caller), calls_logged(agent)
         # Pair the two legs of each call by Call-ID (a stateful proxy keeps it).
         paired = [cid for cid in by_caller if cid in by_agent]
-        caller_streams: dict[int, tuple[str, int, int, int]] = {}
-        agent_streams: dict[int, tuple[str, int, int, int]] = {}
-        for k, cid in enumerate(paired):
-            c_port, c_ip, c_dest = by_caller[cid]
-            a_port, a_ip, a_dest = by_agent[cid]
-            c_ssrc, a_ssrc = 0x10000000 + k, 0x20000000 + k
-            caller_streams[c_port] = (c_ip, c_dest, c_ssrc, a_ssrc)
-            agent_streams[a_port] = (a_ip, a_dest, a_ssrc, c_ssrc)
-        # A port whose call did not come up sends nowhere (to the discard port).
-        idle = ("127.0.0.1", 9, 0, 0xFFFFFFFF)
+        caller_streams, agent_streams, pairs = assign_streams(
+            [(*by_caller[cid], *by_agent[cid]) for cid in paired])
         start_at = time.time() + 0.5
-        for pipe, side_ports, streams in ((pipes[0], caller_ports, caller_streams),
-                                          (pipes[1], agent_ports, agent_streams)):
-            pipe.send({"streams": [streams.get(p, idle) for p in side_ports],
-                       "start_at": start_at, "window_s": window_s})
+        generators.send_plans(caller_streams, agent_streams, start_at=start_at,
+                              window_s=window_s)
         meter = CpuMeter({
             "rtpengine": session_pids(daemon_pid(stack, "rtpengine0")),
             "kamailio": session_pids(daemon_pid(stack, "kamailio")),
-            "generators": [p.pid for p in procs if p.pid is not None],
+            "generators": generators.pids,
         })
         drops = udp_rcvbuf_errors()
         time.sleep(max(0.0, start_at - time.time()))
         meter.start()
-        reports = [pipe.recv() for pipe in pipes]  # blocks until the window and drain end
+        reports = generators.collect()  # blocks until the window and drain end
         meter.stop()
         drops = udp_rcvbuf_errors() - drops
     finally:
-        for proc in procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.kill()
+        generators.close()
     caller_exit = stop_run(caller, timeout=timeout_s)
     stop_run(agent, timeout=10)
     stats = sipp_stats(caller)
     left = _sessions_left(stack)
 
-    caller_rep, agent_rep = reports
-    c_index = {p: i for i, p in enumerate(caller_ports)}
-    a_index = {p: i for i, p in enumerate(agent_ports)}
-    sent = received = 0
-    calls_with_loss = 0
-    for cid in paired:
-        ci, ai = c_index[by_caller[cid][0]], a_index[by_agent[cid][0]]
-        c_sent, a_sent = caller_rep["sent"][ci], agent_rep["sent"][ai]
-        c_recv, a_recv = caller_rep["received"][ci], agent_rep["received"][ai]
-        sent += c_sent + a_sent
-        received += c_recv + a_recv
-        if c_recv < a_sent or a_recv < c_sent:
-            calls_with_loss += 1
-    expected = 2 * len(paired) * caller_rep["ticks"]
+    counted = tally(pairs, generators, *reports)
+    sent, received = counted.sent, counted.received
     wall = meter.wall or 1.0
     cores = mp.cpu_count()
     rtp_cpu = meter.used["rtpengine"]
     return StepResult(
         calls=n, calls_up=len(paired), window_s=window_s, sent=sent, received=received,
-        lost=sent - received, loss_pct=100 * (sent - received) / sent if sent else 0.0,
-        foreign_packets=sum(caller_rep["foreign"]) + sum(agent_rep["foreign"]),
-        calls_with_loss=calls_with_loss,
-        generator_late_ticks=caller_rep["late_ticks"] + agent_rep["late_ticks"],
-        pace_pct=100 * sent / expected if expected else 0.0,
+        lost=counted.lost, loss_pct=counted.loss_pct, foreign_packets=counted.foreign,
+        calls_with_loss=counted.calls_with_loss, generator_late_ticks=counted.late_ticks,
+        pace_pct=counted.pace_pct,
         rtpengine_cpu_pct=100 * rtp_cpu / wall / cores,
         kamailio_cpu_pct=100 * meter.used["kamailio"] / wall / cores,
         generators_cpu_pct=100 * meter.used["generators"] / wall / cores,
