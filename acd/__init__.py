@@ -7,7 +7,7 @@ controller (ring this agent, stop ringing, route the call elsewhere). The
 state round-trips through plain JSON-able dicts (`to_dict`/`from_dict`).
 """
 
-from ._actions import Action, CancelRing, Event, Offer, Result, Route, Undelivered
+from ._actions import Action, CancelRing, Event, Offer, Release, Result, Route, Undelivered
 from ._clock import Clock, ManualClock, SystemClock
 from ._config import ROLES, Account, AcdConfig, QueueConfig, validate_config
 from ._core import STATE_VERSION, Acd
@@ -48,6 +48,7 @@ __all__ = [
     "Offer",
     "QueueConfig",
     "Refusal",
+    "Release",
     "Result",
     "Route",
     "Strategy",

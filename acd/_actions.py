@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from ._errors import AcdError, Refusal
 
-__all__ = ["Action", "CancelRing", "Event", "Offer", "Result", "Route", "Undelivered"]
+__all__ = ["Action", "CancelRing", "Event", "Offer", "Release", "Result", "Route", "Undelivered"]
 
 # Events are flat JSON-able dicts: {"kind": "agent.state", "ts": ..., "agent": 7, ...}.
 Event = dict[str, str | int | float | bool | None]
@@ -55,6 +55,27 @@ class CancelRing:
 
 
 @dataclass(frozen=True, slots=True)
+class Release:
+    """`agent` is no longer on this answered call, which stays with the ACD (a blind
+    transfer): the call controller drops the agent's leg and keeps the caller, who
+    waits in `queue` (or for the named agent the next Offer rings). The ACD has
+    already moved the agent on (wrap-up), so nothing is reported back for it."""
+
+    kind: ClassVar[str] = "release"
+    call_id: str
+    agent: int
+    seat: int
+    reason: str
+    username: str
+    # The call's queue after the transfer (the caller's music follows it); None for a
+    # call that never had one (an internal call).
+    queue: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return _flat(self)
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """The call leaves the ACD for a named target outside it (overflow to voicemail...)."""
 
@@ -84,7 +105,7 @@ class Undelivered:
         return _flat(self)
 
 
-Action = Offer | CancelRing | Route | Undelivered
+Action = Offer | CancelRing | Release | Route | Undelivered
 
 
 @dataclass(slots=True)

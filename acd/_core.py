@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ._actions import CancelRing, Event, Offer, Result, Route, Undelivered
+from ._actions import CancelRing, Event, Offer, Release, Result, Route, Undelivered
 from ._clock import Clock
 from ._config import ROLES, Account, AcdConfig, QueueConfig, validate_config
 from ._errors import ConfigError, ErrorCode, Refusal
@@ -29,6 +29,8 @@ __all__ = ["STATE_VERSION", "Acd"]
 STATE_VERSION = 1
 PHONE_UNREACHABLE = "PHONE_UNREACHABLE"
 NO_ANSWER = "NO_ANSWER"
+# The busy reason of an agent whose own phone placed an internal call (its `origin`).
+INTERNAL_CALL = "INTERNAL_CALL"
 _MAX_REASON = 64
 _CALL_KINDS = frozenset({"internal", "intercept"})
 
@@ -83,7 +85,7 @@ class Acd:
         # Per-command buffers.
         self._now = 0.0
         self._events: list[Event] = []
-        self._actions: list[CancelRing | Offer | Route | Undelivered] = []
+        self._actions: list[CancelRing | Offer | Release | Route | Undelivered] = []
         self._staffing_changed = False
 
     # ------------------------------------------------------------------ agent commands
@@ -193,6 +195,11 @@ class Acd:
         agent, refusal = self._own_session(employee_id, session_id)
         if agent is None:
             return self._refused(refusal)
+        if agent.state is AgentState.BUSY and agent.reason == INTERNAL_CALL:
+            # Its phone is in a call the agent placed: ready would mean a second call.
+            # The call's end makes it idle; a supervisor's force_idle still works.
+            return self._refuse(ErrorCode.NOT_ON_HOOK,
+                                f"employee {employee_id} is on an internal call")
         refused = self._to_idle(agent, Trigger.GO_IDLE, "READY")
         return self._refused(refused) if refused else self._finish()
 
@@ -296,6 +303,8 @@ class Acd:
         caller: str = "",
         category: str = "",
         kind: str = "internal",
+        source: str = "",
+        origin: int | None = None,
     ) -> Result:
         """Reserve an idle agent for a call that does not come through a queue.
 
@@ -303,12 +312,22 @@ class Acd:
         so that an agent is never offered two calls at once. `kind` is
         "internal" or "intercept". If the agent does not answer in
         `direct_ring_timeout`, the result carries an Undelivered action.
+
+        `origin` is the employee ID of the agent whose phone places an internal call.
+        It has a call too, so it is taken out of service for the call's length: busy
+        with reason INTERNAL_CALL (refused with NOT_ON_HOOK if it is ringing or
+        talking: one call per agent). When the call leaves the ACD it goes back to
+        idle, or to the busy reason it had. An origin that is not logged in (a phone
+        without a desk) changes nothing. `source` is as for `enqueue`.
         """
         self._begin()
         if kind not in _CALL_KINDS:
             return self._refuse(ErrorCode.INVALID_ARGUMENT, f"bad kind {kind!r}")
         if not call_id:
             return self._refuse(ErrorCode.INVALID_ARGUMENT, "need a call ID")
+        if origin is not None and origin == employee_id:
+            return self._refuse(ErrorCode.INVALID_ARGUMENT,
+                                f"employee {employee_id} cannot call itself")
         exists = self._exists(call_id)
         if exists is not None:
             return self._refused(exists)
@@ -318,13 +337,26 @@ class Acd:
         if code is not None or agent is None:  # agent None implies a code; this narrows the type
             return self._refuse(code or ErrorCode.NOT_LOGGED_IN,
                                 f"employee {employee_id} is {state}, cannot take a call")
+        placer = self._agents.get(origin) if origin is not None else None
+        if placer is not None:
+            code = refusal_for(Trigger.PLACE_CALL, placer.state)
+            if code is not None:
+                return self._refuse(code, f"the calling employee {origin} is {placer.state}: "
+                                          "it already has a call")
+            if placer.reason == INTERNAL_CALL:
+                return self._refuse(ErrorCode.NOT_ON_HOOK,
+                                    f"the calling employee {origin} is on an internal call")
         self._seq += 1
         call = CallRecord(
             call_id=call_id, queue=None, caller=caller, category=category, priority=0,
             seq=self._seq, state=CallState.RINGING, arrived=self._now, enqueued=self._now,
-            kind=kind, direct=True,
+            kind=kind, direct=True, source=source,
         )
         self._calls[call_id] = call
+        if placer is not None:
+            call.origin = placer.employee_id
+            call.origin_reason = placer.reason if placer.state is AgentState.BUSY else None
+            self._move(placer, Trigger.PLACE_CALL, AgentState.BUSY, INTERNAL_CALL, call_id)
         self._ring(call, [agent])
         return self._finish()
 
@@ -416,6 +448,11 @@ class Acd:
         from_agent = self._agents[call.agent]
         self._emit("call.transferred", call=call_id, agent=from_agent.employee_id,
                    queue=call.queue, to_agent=to_agent, to_queue=to_queue)
+        # First, so the controller drops the agent's leg before any Offer of this commit
+        # rings the next one (and without an Offer, when nobody is idle in to_queue).
+        self._actions.append(Release(call_id, from_agent.employee_id, from_agent.seat,
+                                     "TRANSFERRED", from_agent.username,
+                                     to_queue if to_queue is not None else call.queue))
         self._release_talker(call, from_agent, "TRANSFERRED", wrap=True)
         call.agent = None
         call.answered = None
@@ -848,11 +885,31 @@ class Acd:
             self._dirty_agents.add(agent)
 
     def _forget_call(self, call: CallRecord) -> None:
-        """The call leaves the ACD for good; its ID is remembered for the retention."""
+        """The call leaves the ACD for good; its ID is remembered for the retention.
+
+        Every way out passes here (hang-up, abandon, Undelivered, Route, reconcile), so
+        this is where the agent who placed an internal call goes back into service."""
         del self._calls[call.call_id]
+        if call.origin is not None:
+            self._placed_call_over(call.origin, call.origin_reason, call.call_id)
         if self._config.ended_call_retention > 0:
             self._ended[call.call_id] = self._now
             self._ended_order.append((self._now, call.call_id))
+
+    def _placed_call_over(self, employee_id: int, before: str | None, call_id: str) -> None:
+        """The internal call this agent placed has ended: idle, or busy as before the
+        call. Only if it is still busy because of the call: a logout, a supervisor's
+        force_busy/force_idle or its own go_busy during the call decided otherwise."""
+        agent = self._agents.get(employee_id)
+        if agent is None or agent.state is not AgentState.BUSY or agent.reason != INTERNAL_CALL:
+            return
+        if not agent.phone_ok:  # the phone went away during the call
+            to, reason = AgentState.BUSY, PHONE_UNREACHABLE
+        elif before is not None:
+            to, reason = AgentState.BUSY, before
+        else:
+            to, reason = AgentState.IDLE, "INTERNAL_CALL_ENDED"
+        self._move(agent, Trigger.PLACED_CALL_END, to, reason, call_id)
 
     def _forget_ended(self, cutoff: float) -> None:
         order = self._ended_order
@@ -887,6 +944,8 @@ class Acd:
     def _check_reason(reason: str) -> Refusal | None:
         if not reason or len(reason) > _MAX_REASON:
             return Refusal(ErrorCode.INVALID_ARGUMENT, f"a busy reason is 1..{_MAX_REASON} chars")
+        if reason == INTERNAL_CALL:  # only a placed call sets it, and its end clears it
+            return Refusal(ErrorCode.INVALID_ARGUMENT, f"{INTERNAL_CALL} is not a reason to give")
         return None
 
     def _own_session(
@@ -922,15 +981,19 @@ class Acd:
     # --------------------------------------------------------------- agent state
 
     def _move(
-        self, agent: AgentRecord, trigger: Trigger, to: AgentState, reason: str | None
+        self, agent: AgentRecord, trigger: Trigger, to: AgentState, reason: str | None,
+        call: str | None = None,
     ) -> None:
-        """The only place an agent's state changes; checked against TRANSITIONS."""
+        """The only place an agent's state changes; checked against TRANSITIONS.
+
+        `call` names the call in the event when the agent does not hold it (the
+        internal call a busy agent placed); by default the one it rings or talks on."""
         frm = agent.state
         if to not in targets(trigger, frm):
             raise RuntimeError(f"transition {frm}->{to} on {trigger} is not in the table")
         if frm is to and agent.reason == reason:
             return
-        call_id = agent.call
+        call_id = agent.call if call is None else call
         eid = agent.employee_id
         if frm is AgentState.LOGGED_OUT:
             self._join_queues(agent)
@@ -1222,7 +1285,9 @@ class Acd:
         self, call: CallRecord, agent: AgentRecord, reason: str, *, wrap: bool
     ) -> None:
         wrap_up = 0.0
-        if wrap and call.queue is not None and not call.direct:
+        # A queue's customer, whoever rings for it (a transferred call is rung `direct`
+        # to its target): that queue's wrap-up. Internal calls and intercepts have none.
+        if wrap and call.queue is not None and call.kind == "queue":
             wrap_up = self._queues[call.queue].wrap_up
         self._after_call_state(agent, wrap_up, reason)
 

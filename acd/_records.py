@@ -76,6 +76,11 @@ class CallRecord:
     # Who enqueued it: a call controller's "<node>#<instance>" (its live-call registry,
     # which the service's reconciler checks), or "" for clients without one.
     source: str = ""
+    # An internal call placed by a logged-in agent: that agent (busy, INTERNAL_CALL, for
+    # the call's length) and the busy reason it goes back to when the call leaves the
+    # ACD (None: idle). Both None for every other call.
+    origin: int | None = None
+    origin_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,7 +89,8 @@ class CallRecord:
             "state": self.state.value, "arrived": self.arrived, "enqueued": self.enqueued,
             "kind": self.kind, "direct": self.direct, "ring_started": self.ring_started,
             "ringing": list(self.ringing), "agent": self.agent, "answered": self.answered,
-            "tried": list(self.tried), "source": self.source,
+            "tried": list(self.tried), "source": self.source, "origin": self.origin,
+            "origin_reason": self.origin_reason,
         }
 
     @classmethod

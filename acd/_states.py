@@ -53,6 +53,10 @@ class Trigger(StrEnum):
     RELEASE = "release"
     CALL_END = "call_end"
     WRAP_END = "wrap_end"
+    # The agent places an internal call (its phone dials another agent): out of service
+    # (busy, INTERNAL_CALL) until that call ends, then back (PLACED_CALL_END).
+    PLACE_CALL = "place_call"
+    PLACED_CALL_END = "placed_call_end"
 
 
 S = AgentState
@@ -90,6 +94,10 @@ TRANSITIONS: Mapping[Trigger, Mapping[AgentState, frozenset[AgentState]]] = {
         Trigger.RELEASE: {S.RESERVED: {S.IDLE}},
         Trigger.CALL_END: {S.TALKING: {S.WRAP_UP, S.IDLE, S.BUSY, S.LOGGED_OUT}},
         Trigger.WRAP_END: {S.WRAP_UP: {S.IDLE}},
+        # Ringing or talking: the agent already has a call (it is never given two).
+        Trigger.PLACE_CALL: _TO_BUSY,
+        # Idle again, or busy with the reason it had before the call (or its phone's).
+        Trigger.PLACED_CALL_END: {S.BUSY: {S.IDLE, S.BUSY}},
     }.items()
 }
 
@@ -100,6 +108,7 @@ REFUSAL_CODES: Mapping[Trigger, ErrorCode] = {
     Trigger.RESERVE: ErrorCode.AGENT_NOT_AVAILABLE,
     Trigger.ANSWER: ErrorCode.NOT_RINGING,
     Trigger.NO_ANSWER: ErrorCode.NOT_RINGING,
+    Trigger.PLACE_CALL: ErrorCode.NOT_ON_HOOK,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from acd import Action, CancelRing, ErrorCode, Offer, Refusal, Route, Undelivered
+from acd import Action, CancelRing, ErrorCode, Offer, Refusal, Release, Route, Undelivered
 from acd_api.v1 import acd_pb2 as pb
 
 __all__ = [
@@ -63,6 +63,8 @@ def action_from_dict(data: Mapping[str, Any]) -> Action:
         return Route(**fields)
     if kind == "undelivered":
         return Undelivered(**fields)
+    if kind == "release":
+        return Release(**fields)
     raise ValueError(f"unknown action kind {kind!r}")
 
 
@@ -79,6 +81,10 @@ def action_to_proto(action: Action, commit_id: str) -> pb.Action:
     if isinstance(action, Route):
         return pb.Action(commit_id=commit_id, route=pb.Route(
             call_id=action.call_id, target=action.target, reason=action.reason))
+    if isinstance(action, Release):
+        return pb.Action(commit_id=commit_id, release=pb.Release(
+            call_id=action.call_id, employee_id=action.agent, seat=action.seat,
+            reason=action.reason, username=action.username, queue=action.queue or ""))
     return pb.Action(commit_id=commit_id, undelivered=pb.Undelivered(
         call_id=action.call_id, reason=action.reason))
 

@@ -48,6 +48,8 @@ def _wanted(action: pb.Action, employee_id: int) -> bool:
         return action.offer.employee_id == employee_id
     if which == "cancel_ring":
         return action.cancel_ring.employee_id == employee_id
+    if which == "release":  # the agent's desk learns it is off the call
+        return action.release.employee_id == employee_id
     return False
 
 

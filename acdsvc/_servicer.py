@@ -83,6 +83,11 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
         # An admin without a numeric employee ID still acts as an admin.
         return entry.account or Account(username, -1, entry.roles, {})
 
+    def _employee_of(self, username: str) -> int | None:
+        """The employee ID of an account (accounts are the config's: no state read)."""
+        entry = self._settings.accounts.get(username)
+        return entry.account.employee_id if entry is not None and entry.account else None
+
     # ------------------------------------------------------------------ agent commands
 
     def Login(self, request: pb.LoginRequest, context: Any) -> pb.LoginResponse:
@@ -286,9 +291,19 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
                                ) -> pb.ReserveForInternalCallResponse:
         def local(req: pb.ReserveForInternalCallRequest) -> pb.ReserveForInternalCallResponse:
             kind = "intercept" if req.kind == pb.CALL_KIND_INTERCEPT else "internal"
+            callee = req.employee_id or self._employee_of(req.username)
+            if callee is None:
+                # Not an account the ACD knows, or one without an employee ID: it can
+                # never be logged in, so it can never take a call through the ACD.
+                return pb.ReserveForInternalCallResponse(error=pb.Error(
+                    code=pb.ERROR_CODE_NOT_LOGGED_IN if req.username
+                    else pb.ERROR_CODE_INVALID_ARGUMENT,
+                    message=f"no agent account {req.username!r}" if req.username
+                    else "give employee_id or username"))
+            origin = self._employee_of(req.calling_agent) if req.calling_agent else None
             out = self._run(lambda acd: acd.reserve_for_internal_call(
-                req.employee_id, req.call_id, caller=req.caller, category=req.category,
-                kind=kind))
+                callee, req.call_id, caller=req.caller, category=req.category,
+                kind=kind, source=req.source, origin=origin))
             return pb.ReserveForInternalCallResponse(
                 error=error_to_proto(out.result.error),
                 actions=actions_to_proto(out.result.actions, out.commit_id))

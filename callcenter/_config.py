@@ -167,6 +167,10 @@ class NumberRoute(_Strict):
         if self.target == "agents" and self.queue is not None:
             raise ValueError("a queue needs target controller (the controller enqueues "
                              "the call at the ACD; Kamailio hunts `agents` itself)")
+        if self.category == "internal":
+            # The edge's category for calls between agents: a controller takes such a
+            # call for one (it reserves the dialled account at the ACD).
+            raise ValueError("category internal is reserved for calls between agents")
         return self
 
 

@@ -131,16 +131,19 @@ def edge_address(config: CallCenterConfig) -> str:
 def controller_acd_args(config: CallCenterConfig) -> list[str]:
     """With an `acd:` section the ACD drives the replicas' calls (docs/call-control.md):
     `--acd` and the `--queue-for` of every number with a queue (config validation makes
-    every number with target controller name one then). No such number: no `--acd`."""
+    every number with target controller name one then). Without such a number a replica
+    still gets `--acd`: the edge sends it the internal calls between agents, whose
+    callee it reserves at the ACD (routing/_table.py, `internal_via_controller`)."""
     queue_for = ",".join(f"{r.number}={r.queue}" for r in config.numbers if r.queue is not None)
-    if config.acd is None or not queue_for:
+    if config.acd is None:
         return []
     acd = config.acd
     # The live-call record the ACD reconciles against (docs/acd-service.md, "Reconcile").
     registry = ["--acd-heartbeat", str(acd.controller_heartbeat_ms / 1000),
                 "--acd-heartbeat-ttl", str(acd.controller_record_ttl_ms / 1000),
                 "--acd-prefix", acd.redis_prefix]
-    return ["--acd", acd.advertise or acd.listen, "--queue-for", queue_for, *registry]
+    queues = ["--queue-for", queue_for] if queue_for else []
+    return ["--acd", acd.advertise or acd.listen, *queues, *registry]
 
 
 def controller_queue_media_args(config: CallCenterConfig,

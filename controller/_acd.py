@@ -2,7 +2,11 @@
 
 A call that reaches this replica is answered (parked) and enqueued at the ACD;
 the ACD's `Offer` makes the controller ring that agent (`connect`), and what the
-agent's leg does (answered, not answered, hung up) goes back to the ACD.
+agent's leg does (answered, not answered, hung up) goes back to the ACD. An
+internal call (an agent's phone dialled another agent; the edge's category
+`internal`) reserves the callee instead (`ReserveForInternalCall`) before the
+calling agent is answered, and a transfer the ACD makes (`Release`, then usually an
+`Offer`) drops the agent's leg and rings the next one.
 
 The controller itself is only used through its public surface: commands
 (`Commands.execute`) and the call events it publishes. `EventTap` wraps the
@@ -64,6 +68,11 @@ CAUSE_ACD_REFUSED = "acd refused"  # + ":<ErrorCode name>"
 CAUSE_OVERFLOW = "overflow"  # + ":<target>"
 CAUSE_UNDELIVERED = "undelivered"  # + ":<reason>"
 
+# The edge's X-CC-Category of a call an agent's phone placed to another agent's account
+# (routing/_decide.py): the dialled number is the callee's account, the caller the
+# calling agent's. Config validation keeps every number's category different.
+INTERNAL_CATEGORY = "internal"
+
 _SIDES = {"caller": pb.HANGUP_SIDE_CALLER, "agent": pb.HANGUP_SIDE_AGENT,
           "system": pb.HANGUP_SIDE_SYSTEM}
 
@@ -111,8 +120,10 @@ def parse_queue_for(value: str) -> dict[str, str]:
 def add_acd_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("ACD", "the ACD drives the calls (docs/call-control.md)")
     group.add_argument("--acd", default=None, metavar="HOST:PORT[,HOST:PORT...]",
-                       help="ACD replicas (gRPC acd.v1): enqueue every call and ring the "
-                            "agents it offers")
+                       help="ACD replicas (gRPC acd.v1): enqueue every call (reserve the "
+                            "callee of an internal call) and ring the agents it offers; "
+                            "without --queue-for/--default-queue only internal calls are "
+                            "taken, others are refused (cause 'no queue')")
     group.add_argument("--queue-for", action="append", default=[], metavar="NUMBER=QUEUE,...",
                        help="the ACD queue for calls to a dialled number (repeatable)")
     group.add_argument("--default-queue", default=None,
@@ -166,8 +177,6 @@ def acd_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Ac
         queue_for = _queue_for(args.queue_for)
     except ValueError as exc:
         parser.error(str(exc))
-    if not queue_for and args.default_queue is None:
-        parser.error("--acd needs --queue-for or --default-queue (else every call is hung up)")
     for name in ("acd_timeout", "acd_enqueue_timeout", "acd_retry"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
@@ -333,6 +342,9 @@ class _Call:
     # Set when the call ends: the worker stops retrying its Enqueue.
     gone: threading.Event = field(default_factory=threading.Event)
     enqueue_sent: bool = False  # written and read by the call's own RPC chain only
+    # An internal call: the callee's account (the dialled number), reserved through
+    # ReserveForInternalCall instead of a queue. "" for every other call.
+    callee: str = ""
 
 
 # ---------------------------------------------------------------- the driver
@@ -380,7 +392,8 @@ class AcdDriver:
     def start(self) -> AcdDriver:
         if self._feed_factory is not None:
             self._feed = self._feed_factory(self._on_feed_action)
-        log.info("ACD %s: queues %s, default queue %s", ",".join(self.options.addresses),
+        log.info("ACD %s: queues %s, default queue %s; internal calls reserve through it",
+                 ",".join(self.options.addresses),
                  ",".join(f"{n}={q}" for n, q in sorted(self.options.queue_for.items())) or "-",
                  self.options.default_queue or "- (other numbers are hung up)")
         return self
@@ -435,6 +448,13 @@ class AcdDriver:
 
     def _arrived(self, cid: str, data: Mapping[str, str]) -> None:
         dialled = data.get("dialled", "")
+        if data.get("category") == INTERNAL_CATEGORY:
+            call = _Call(cid, "", data.get("caller", ""), INTERNAL_CATEGORY,
+                         deadline=time.monotonic() + self.options.enqueue_timeout_s,
+                         callee=dialled)
+            self._calls[cid] = call
+            self._post(partial(self._reserve, call))
+            return
         queue = self.options.queue_for.get(dialled, self.options.default_queue)
         if queue is None:
             _log(cid, "dialled number %r has no ACD queue (--queue-for, --default-queue); "
@@ -465,6 +485,20 @@ class AcdDriver:
         self._submit(call.cid, partial(self._enqueue_job, call))
         if self.hold is not None:  # after the Enqueue is on its way: music never delays it
             self.hold.parked(call.cid, call.queue)
+
+    def _reserve(self, call: _Call) -> None:
+        """An internal call: reserve the callee at the ACD before anything else. The
+        calling agent is not answered yet, so a refusal is a final response to its
+        INVITE (480), not a call that connects and drops; the Offer's `connect`
+        answers it (the controller cannot ring a leg for an unanswered caller)."""
+        if self._calls.get(call.cid) is not call:
+            return  # the calling agent gave up before we got here
+        _log(call.cid, "internal call from %s to %s; reserving %s at the ACD", call.caller,
+             call.callee, call.callee)
+        call.guard = self._later(
+            max(0.0, call.deadline - time.monotonic()) + self.options.rpc_timeout_s,
+            partial(self._enqueue_overdue, call))
+        self._submit(call.cid, partial(self._reserve_job, call))
 
     def _answered(self, call: _Call, data: Mapping[str, str]) -> None:
         ring = call.ring
@@ -551,6 +585,8 @@ class AcdDriver:
                 self._offer(call, body)
             elif which == "cancel_ring":
                 self._cancel_ring(call, body)
+            elif which == "release":
+                self._release(call, body)
             elif which == "route":
                 _log(call.cid, "the ACD routes the call to %s (%s); hanging up (no route "
                                "targets yet)", body.target, body.reason, level=logging.WARNING)
@@ -611,6 +647,32 @@ class AcdDriver:
             if not reply.get("ok"):
                 _log(call.cid, "release: %s", reply.get("error"), level=logging.DEBUG)
 
+    def _release(self, call: _Call, release: pb.Release) -> None:
+        """The ACD moved the answered call away from its agent (TransferToQueue or
+        TransferToAgent): drop the agent's leg and park the caller, who hears the
+        queue's music again. The next agent comes as an ordinary Offer (in the same
+        commit when one is idle), so a blind transfer is `release` then `connect`; the
+        ACD writes the call's one `call.transferred` (docs/call-control.md)."""
+        agent = call.agent
+        if agent is None or agent.employee_id != release.employee_id:
+            _log(call.cid, "release of %s ignored: not the agent on the call",
+                 release.employee_id, level=logging.DEBUG)
+            return
+        call.agent = None  # the ACD moved it on: no Hangup for it, now or at the end
+        if release.queue:
+            call.queue = release.queue
+        _log(call.cid, "the ACD takes the call from agent %s (%s); releasing its leg",
+             agent.username, release.reason)
+        reply = self._run({"cmd": "release", "cid": call.cid})
+        if not reply.get("ok"):
+            # E.g. a consult in progress: the agent stays on the call while the ACD
+            # counts it free. Rare, and loud; the Offer that follows cannot ring.
+            _log(call.cid, "cannot release agent %s (%s)", agent.username, reply.get("error"),
+                 level=logging.ERROR)
+            return
+        if self.hold is not None and call.queue:
+            self.hold.parked(call.cid, call.queue)
+
     # ------------------------------------------------------------ commands (SIP loop)
 
     def _run(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -634,26 +696,40 @@ class AcdDriver:
         call.gone.set()
         self._hangup(call.cid, CAUSE_ACD_UNAVAILABLE)
 
-    def _enqueued(self, call: _Call, reply: pb.EnqueueResponse) -> None:
+    def _enqueued(self, call: _Call,
+                  reply: pb.EnqueueResponse | pb.ReserveForInternalCallResponse) -> None:
+        """The reply to the call's Enqueue, or to an internal call's reservation."""
         live = self._calls.get(call.cid) is call
         code = _code(reply)
         if code in (OK, pb.ERROR_CODE_CALL_EXISTS):
             if code != OK:  # a retry whose first attempt was committed
-                _log(call.cid, "Enqueue: %s (taken as done)", reply.error.message,
-                     level=logging.WARNING)
+                _log(call.cid, "%s: %s (taken as done)",
+                     "ReserveForInternalCall" if call.callee else "Enqueue",
+                     reply.error.message, level=logging.WARNING)
             call.enqueued = True
             if call.guard is not None:
                 call.guard.cancel()
                 call.guard = None
             if live:
-                _log(call.cid, "queued in %s", call.queue)
+                if call.callee:
+                    _log(call.cid, "the ACD reserved %s for the internal call", call.callee)
+                else:
+                    _log(call.cid, "queued in %s", call.queue)
                 self._apply(reply.actions)
             return
         call.acd_done = True
-        if live:
+        if not live:
+            return
+        if call.callee:
+            # Routine (the callee is busy, not logged in): the calling agent's INVITE is
+            # refused (480, nothing was answered) and nobody's state changed.
+            _log(call.cid, "the ACD refused the internal call from %s to %s (%s: %s); "
+                           "refusing it", call.caller, call.callee, _code_name(code),
+                 reply.error.message, level=logging.WARNING)
+        else:
             _log(call.cid, "the ACD refused the call for queue %s (%s: %s); hanging up",
                  call.queue, _code_name(code), reply.error.message, level=logging.ERROR)
-            self._hangup(call.cid, f"{CAUSE_ACD_REFUSED}:{_code_name(code)}")
+        self._hangup(call.cid, f"{CAUSE_ACD_REFUSED}:{_code_name(code)}")
 
     def _enqueue_failed(self, call: _Call, error: str) -> None:
         if self._calls.get(call.cid) is not call:
@@ -675,6 +751,24 @@ class AcdDriver:
         try:
             reply = self._rpc.call(
                 "Enqueue", request, pb.EnqueueResponse,
+                retry_for=max(0.0, call.deadline - time.monotonic()),
+                cancelled=lambda: call.gone.is_set() or self._stopping.is_set())
+        except grpc.RpcError as exc:
+            self._post(partial(self._enqueue_failed, call, _rpc_error(exc)))
+            return
+        self._post(partial(self._enqueued, call, reply))
+
+    def _reserve_job(self, call: _Call) -> None:
+        if call.gone.is_set():
+            return  # the calling agent hung up (or was given up on) before its turn came
+        request = pb.ReserveForInternalCallRequest(
+            call_id=call.cid, username=call.callee, calling_agent=call.caller,
+            caller=call.caller, category=call.category, kind=pb.CALL_KIND_INTERNAL,
+            source=self.options.source)
+        call.enqueue_sent = True
+        try:
+            reply = self._rpc.call(
+                "ReserveForInternalCall", request, pb.ReserveForInternalCallResponse,
                 retry_for=max(0.0, call.deadline - time.monotonic()),
                 cancelled=lambda: call.gone.is_set() or self._stopping.is_set())
         except grpc.RpcError as exc:

@@ -12,6 +12,7 @@ from routing._decisions import (
     Decision,
     DeliverToAgents,
     DeliverToController,
+    InternalToController,
     LegToAgent,
     LegToTrunk,
     Register,
@@ -110,6 +111,12 @@ def _from_agent(
     if ctx.ruri_user in table.ha1:
         if not ctx.has_sdp:
             return Reject(488, "Not Acceptable Here", "INVITE without SDP offer")
+        if table.internal_via_controller:
+            if ctx.ruri_user == ctx.from_user:
+                # It is on this very call: busy, as its phone would say (and the ACD
+                # would refuse reserving an agent for a call it places itself).
+                return Reject(486, "Busy Here", f"agent {ctx.from_user} dialled itself")
+            return InternalToController(new_correlation_id(), ctx.from_user, ctx.ruri_user)
         return DeliverToAgents(
             correlation_id=new_correlation_id(),
             trunk="",

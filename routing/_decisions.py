@@ -57,6 +57,18 @@ class DeliverToController:
 
 
 @dataclass(frozen=True, slots=True)
+class InternalToController:
+    """An authenticated agent dialled another agent's account, and the ACD drives the
+    controllers: one of the replicas takes the call (category `internal`, the callee
+    in the R-URI user, the caller in the From user) and reserves the callee at the ACD
+    before ringing it. The edge first checks that the callee's phone is registered."""
+
+    correlation_id: str
+    caller: str  # the calling agent's account (the authenticated From user)
+    callee: str  # the dialled account
+
+
+@dataclass(frozen=True, slots=True)
 class LegToAgent:
     """A leg a call-controller replica originates to an agent: the edge finds the agent's
     registered phone (registrar, NAT) and relays. The controller anchors the media, so
@@ -83,5 +95,5 @@ class LegToTrunk:
 
 Decision = (
     Reject | AnswerOptions | Register | Authenticate | DeliverToAgents | DeliverToController
-    | LegToAgent | LegToTrunk
+    | InternalToController | LegToAgent | LegToTrunk
 )

@@ -45,6 +45,10 @@ class RoutingTable:
     controllers: Mapping[tuple[str, int], str] = field(default_factory=dict)
     # The IPs of `controllers`: the adapter reads a request's source port only for these.
     controller_ips: frozenset[str] = frozenset()
+    # An `acd:` section and replicas: the ACD drives the replicas, and an agent's call to
+    # another agent goes to one of them, which reserves the callee at the ACD (an agent
+    # never holds two calls). Otherwise the edge rings the callee's phone itself.
+    internal_via_controller: bool = False
 
     def trunk_for(self, source_ip: str) -> Trunk | None:
         try:
@@ -118,6 +122,8 @@ class RoutingTable:
             ha1={a["username"]: a["ha1"] for a in config.get("accounts", [])},
             controllers=controllers,
             controller_ips=frozenset(ip for ip, _ in controllers),
+            # Mirrors callcenter._stack.controller_acd_args: replicas get --acd then.
+            internal_via_controller=config.get("acd") is not None and bool(controllers),
         )
 
 

@@ -21,6 +21,7 @@ from routing._decisions import (
     Decision,
     DeliverToAgents,
     DeliverToController,
+    InternalToController,
     LegToAgent,
     LegToTrunk,
     Register,
@@ -174,6 +175,8 @@ class KemiRouter:
             self._deliver(ctx, decision)
         elif isinstance(decision, DeliverToController):
             self._deliver_to_controller(ctx, decision)
+        elif isinstance(decision, InternalToController):
+            self._internal_to_controller(ctx, decision)
         elif isinstance(decision, LegToAgent):
             self._leg_to_agent(ctx, decision)
         elif isinstance(decision, LegToTrunk):
@@ -316,6 +319,21 @@ class KemiRouter:
         )
         KSR.setflag(FLAG_MEDIA_AT_CONTROLLER)
         self._relay_to_controller()
+
+    def _internal_to_controller(self, ctx: RequestContext, call: InternalToController) -> None:
+        """An agent's call to another agent, for a replica to reserve the callee at the ACD.
+
+        The callee's phone must be registered (one usrloc lookup in shared memory, no R-URI
+        rewrite): otherwise the caller gets 480 now, as the replica's leg would get from
+        `_leg_to_agent`, without the ACD reserving an agent nobody can ring."""
+        if KSR.registrar.registered("location") < 0:
+            KSR.notice(f"cid={call.correlation_id} internal call from {call.caller}: agent "
+                       f"{call.callee} is not registered\n")
+            KSR.sl.sl_send_reply(480, "Not Registered")
+            return
+        self._deliver_to_controller(ctx, DeliverToController(
+            correlation_id=call.correlation_id, trunk="", caller=call.caller,
+            dialled=call.callee, category="internal"))
 
     def _relay_to_controller(self) -> None:
         # fr_timer (timers.transaction_timeout_ms) bounds the wait for a dead replica's

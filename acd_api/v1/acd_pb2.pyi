@@ -168,19 +168,37 @@ class Undelivered(_message.Message):
     reason: str
     def __init__(self, call_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class Release(_message.Message):
+    __slots__ = ("call_id", "employee_id", "seat", "reason", "username", "queue")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    employee_id: int
+    seat: int
+    reason: str
+    username: str
+    queue: str
+    def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ..., seat: _Optional[int] = ..., reason: _Optional[str] = ..., username: _Optional[str] = ..., queue: _Optional[str] = ...) -> None: ...
+
 class Action(_message.Message):
-    __slots__ = ("commit_id", "offer", "cancel_ring", "route", "undelivered")
+    __slots__ = ("commit_id", "offer", "cancel_ring", "route", "undelivered", "release")
     COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
     OFFER_FIELD_NUMBER: _ClassVar[int]
     CANCEL_RING_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     UNDELIVERED_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
     commit_id: str
     offer: Offer
     cancel_ring: CancelRing
     route: Route
     undelivered: Undelivered
-    def __init__(self, commit_id: _Optional[str] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ..., cancel_ring: _Optional[_Union[CancelRing, _Mapping]] = ..., route: _Optional[_Union[Route, _Mapping]] = ..., undelivered: _Optional[_Union[Undelivered, _Mapping]] = ...) -> None: ...
+    release: Release
+    def __init__(self, commit_id: _Optional[str] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ..., cancel_ring: _Optional[_Union[CancelRing, _Mapping]] = ..., route: _Optional[_Union[Route, _Mapping]] = ..., undelivered: _Optional[_Union[Undelivered, _Mapping]] = ..., release: _Optional[_Union[Release, _Mapping]] = ...) -> None: ...
 
 class LoginRequest(_message.Message):
     __slots__ = ("username", "password", "seat", "employee_id", "role", "skills", "start_busy")
@@ -500,18 +518,24 @@ class TransferToAgentResponse(_message.Message):
     def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class ReserveForInternalCallRequest(_message.Message):
-    __slots__ = ("employee_id", "call_id", "caller", "category", "kind")
+    __slots__ = ("employee_id", "call_id", "caller", "category", "kind", "username", "calling_agent", "source")
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    CALLING_AGENT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     employee_id: int
     call_id: str
     caller: str
     category: str
     kind: CallKind
-    def __init__(self, employee_id: _Optional[int] = ..., call_id: _Optional[str] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., kind: _Optional[_Union[CallKind, str]] = ...) -> None: ...
+    username: str
+    calling_agent: str
+    source: str
+    def __init__(self, employee_id: _Optional[int] = ..., call_id: _Optional[str] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., kind: _Optional[_Union[CallKind, str]] = ..., username: _Optional[str] = ..., calling_agent: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class ReserveForInternalCallResponse(_message.Message):
     __slots__ = ("error", "actions")

@@ -340,7 +340,6 @@ BASE = ["--sip", "127.0.0.1:5070", "--rtpengine", "127.0.0.1:2223"]
 @pytest.mark.parametrize(("argv", "message"), [
     (["--queue-for", "1=a"], "--queue-for and --default-queue need --acd"),
     (["--acd", "nowhere"], "--acd: expected HOST:PORT, got 'nowhere'"),
-    (["--acd", "127.0.0.1:1"], "--acd needs --queue-for or --default-queue"),
     (["--acd", "127.0.0.1:1", "--queue-for", "1=a", "--queue-for", "1=b"], "mapped twice"),
     (["--acd", "127.0.0.1:1", "--queue-for", "1"], "expected NUMBER=QUEUE"),
     (["--acd", "127.0.0.1:1", "--default-queue", "q", "--acd-enqueue-timeout", "0"],
@@ -364,6 +363,10 @@ def test_cli_options() -> None:
     assert config.acd.queue_for == {"95598": "billing", "95599": "sales"}
     assert (config.acd.default_queue, config.acd.rpc_timeout_s) == (None, 0.5)
     assert parse_args(BASE).acd is None
+    # No queue at all: the replica takes internal calls only (the edge's category
+    # `internal`); any other call is refused with cause `no queue`.
+    only_internal = parse_args([*BASE, "--acd", "10.0.0.1:50051"]).acd
+    assert only_internal is not None and not only_internal.queue_for
 
 
 # ---------------------------------------------------------------- ACD side
