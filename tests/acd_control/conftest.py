@@ -243,7 +243,11 @@ class Rig:
         raise AssertionError(f"no queue {name}")
 
     def events(self, cid: str) -> list[eventlog.Event]:
-        return [d.event for d in eventlog.replay(self.r) if d.event.correlation_id == cid]
+        """The call's events in time order. The controller (from a background sender)
+        and the ACD (in its commit) write from different processes, so the stream's
+        order between them can differ from the events' own under load."""
+        found = [d.event for d in eventlog.replay(self.r) if d.event.correlation_id == cid]
+        return sorted(found, key=lambda e: e.ts)
 
     def ended_events(self, cid: str, timeout: float = 10.0) -> list[eventlog.Event]:
         """The call's events once its call.ended is in the log."""
