@@ -679,10 +679,13 @@ class AcdDriver:
         assert self._execute is not None, "bind() the controller's commands first"
         return self._execute(request)
 
-    def _hangup(self, cid: str, cause: str | None) -> None:
+    def _hangup(self, cid: str, cause: str | None, code: int | None = None) -> None:
         if cause is not None:
             self._causes[cid] = cause
-        reply = self._run({"cmd": "hangup", "cid": cid})
+        request: dict[str, Any] = {"cmd": "hangup", "cid": cid}
+        if code is not None:  # the final response to a caller not answered yet
+            request["code"] = code
+        reply = self._run(request)
         self._causes.pop(cid, None)  # used by its call.ended, or the call was gone
         if not reply.get("ok"):
             _log(cid, "hangup: %s", reply.get("error"), level=logging.DEBUG)
@@ -729,7 +732,12 @@ class AcdDriver:
         else:
             _log(call.cid, "the ACD refused the call for queue %s (%s: %s); hanging up",
                  call.queue, _code_name(code), reply.error.message, level=logging.ERROR)
-        self._hangup(call.cid, f"{CAUSE_ACD_REFUSED}:{_code_name(code)}")
+        # A colleague the ACD will not give the call to (on a call, ringing, wrapping
+        # up, not ready) is busy: 486, as a PBX says. Not logged in, or any other
+        # refusal: unavailable (480, the default).
+        busy = call.callee and code == pb.ERROR_CODE_AGENT_NOT_AVAILABLE
+        self._hangup(call.cid, f"{CAUSE_ACD_REFUSED}:{_code_name(code)}",
+                     486 if busy else None)
 
     def _enqueue_failed(self, call: _Call, error: str) -> None:
         if self._calls.get(call.cid) is not call:

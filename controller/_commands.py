@@ -54,6 +54,22 @@ def _ring_timeout(request: Mapping[str, Any]) -> float | None:
     return float(timeout)
 
 
+# Final responses `hangup` may refuse an unanswered caller with (`code`).
+REFUSALS: dict[int, str] = {
+    403: "Forbidden", 404: "Not Found", 480: "Temporarily Unavailable",
+    486: "Busy Here", 503: "Service Unavailable", 603: "Decline",
+}
+
+
+def _refusal(request: Mapping[str, Any]) -> tuple[int, str] | None:
+    code = request.get("code")
+    if code is None:
+        return None
+    if isinstance(code, bool) or not isinstance(code, int) or code not in REFUSALS:
+        raise CommandError(f"code must be one of {sorted(REFUSALS)}")
+    return code, REFUSALS[code]
+
+
 def _seats(request: Mapping[str, Any]) -> dict[str, str]:
     seats = request.get("seats") or {}
     if not isinstance(seats, dict) or not all(
@@ -99,7 +115,7 @@ class Commands:
             "stop_media": lambda r: service.stop_media(_arg(r, "cid")),
             "connect": self._connect,
             "release": lambda r: service.release(_arg(r, "cid")),
-            "hangup": lambda r: service.hangup(_arg(r, "cid")),
+            "hangup": lambda r: service.hangup(_arg(r, "cid"), _refusal(r)),
             "transfer": lambda r: service.transfer(
                 _arg(r, "cid"), _agents(r, "transfer"), _ring_timeout(r), _seats(r)),
             "consult": lambda r: service.consult(

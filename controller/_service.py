@@ -342,16 +342,25 @@ class CallService:
         self._release_agent(call)
         return call.describe()
 
-    def hangup(self, cid: str) -> dict[str, object]:
-        """End the call on the system's behalf (the ACD, an operator, an IVR script)."""
+    def hangup(self, cid: str, refuse_with: tuple[int, str] | None = None
+               ) -> dict[str, object]:
+        """End the call on the system's behalf (the ACD, an operator, an IVR script).
+
+        `refuse_with` (code, reason) is the final response to a caller not answered
+        yet, e.g. 486 for an internal call to a busy colleague; default 480.
+        """
         call = self._call(cid)
-        # We BYE an answered caller (200), refuse an unanswered INVITE with 480, and
-        # cancel (or never dial) the customer of an originated call (487).
+        # We BYE an answered caller (200), refuse an unanswered INVITE (480 or
+        # `refuse_with`), and cancel (or never dial) the customer of an originated call.
+        reason = None
         if call.caller.state is LegState.ANSWERED:
             cause = "200"
+        elif call.outbound:
+            cause = "487"
         else:
-            cause = "487" if call.outbound else "480"
-        self._end(call, cause, SIDE_SYSTEM)
+            reason = refuse_with
+            cause = str(refuse_with[0]) if refuse_with else "480"
+        self._end(call, cause, SIDE_SYSTEM, reason=reason)
         return call.describe()
 
     def transfer(self, cid: str, agents: Sequence[str], ring_timeout_s: float | None = None,

@@ -275,7 +275,8 @@ class SippyLegs:
             ua.recvEvent(CCEventFail((code, reason)))
 
     def hangup(self, cid: str, leg_id: str, reason: tuple[int, str] | None = None) -> None:
-        """BYE when connected; CANCEL while our INVITE rings; 480 to an unanswered INVITE.
+        """BYE when connected; CANCEL while our INVITE rings; a final response (480, or
+        `reason`) to an INVITE we have not answered.
 
         `reason` (SIP code, text) goes in an RFC 3326 Reason header, so the party's phone
         can show why it was hung up (e.g. the customer of an originated call was busy).
@@ -285,7 +286,8 @@ class SippyLegs:
             return
         event: CCEventFail | CCEventDisconnect
         if id(ua) in self._server_side and not ua.isConnected():
-            event = CCEventFail((480, "Temporarily Unavailable"))
+            # Refusing an INVITE we never answered: the reason *is* the final response.
+            event = CCEventFail(reason or (480, "Temporarily Unavailable"))
         else:
             event = CCEventDisconnect()
         if reason is not None:

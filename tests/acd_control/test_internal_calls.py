@@ -84,7 +84,9 @@ def test_a_refused_reservation_refuses_the_unanswered_caller(
     with caplog.at_level(logging.WARNING, "controller.acd"):
         _internal_arrives(w)
     name = pb.ErrorCode.Name(code).removeprefix("ERROR_CODE_")  # type: ignore[arg-type]
-    assert [c["cmd"] for c in w.commands] == ["hangup"]  # 480 to the INVITE, no answer
+    # Refused, never answered: 486 when the colleague is busy, else the default 480.
+    assert w.commands == [{"cmd": "hangup", "cid": w.commands[0]["cid"]}
+                          | ({"code": 486} if code == pb.ERROR_CODE_AGENT_NOT_AVAILABLE else {})]
     assert dict(w.published[-1].data) == {"cause": f"acd refused:{name}", "side": "system"}
     assert f"refused the internal call from 1001 to 1002 ({name}" in caplog.text
     assert [m for m, _ in w.rpcs()] == ["ReserveForInternalCall"]  # no Abandon after it
@@ -239,11 +241,11 @@ def test_agent_calls_agent_the_acd_reserves_both_and_a_queue_call_goes_to_a_thir
     ("logged_out", "NOT_LOGGED_IN"),
     ("talking", "AGENT_NOT_AVAILABLE"),
 ])
-def test_a_callee_who_cannot_take_the_call_gets_the_caller_a_480_and_nothing_is_left(
+def test_a_callee_who_cannot_take_the_call_refuses_the_caller_and_nothing_is_left(
         rig: Rig, endpoints: list[RtpEndpoint], callee_state: str, code: str) -> None:
     """(b) 1002 not ready, not logged in, or on a queue call: the calling agent's INVITE
-    is refused with 480 (never answered), 1002's phone does not ring for it, 1001 stays
-    idle, and neither the ACD nor the replica keeps anything of the call."""
+    is refused (486 busy, 480 not logged in; never answered), 1002's phone does not
+    ring for it, 1001 stays idle, and neither the ACD nor the replica keeps anything."""
     callee = rig.phone("1002", "acd_agent", pause_ms=200)
     cid, queued = new_cid(), new_cid()
     with rig.controller() as controller:
@@ -257,7 +259,8 @@ def test_a_callee_who_cannot_take_the_call_gets_the_caller_a_480_and_nothing_is_
             rig.agents("1002", busy=("1002",))
         agents = rig.agents("1001")
         a = _agent_dials(rig, controller, endpoints, cid)
-        a.run.wait_for_log("REFUSED code=480", timeout=10)
+        refusal = "480" if callee_state == "logged_out" else "486"
+        a.run.wait_for_log(f"REFUSED code={refusal}", timeout=10)
         assert a.run.wait(timeout=10) == 0, a.run.errors()
         wait_until(lambda: cid not in [c["cid"] for c in controller.cmd("calls")], timeout=5,
                    what="the refused call gone from the replica")

@@ -633,6 +633,10 @@ def test_an_answered_originated_call_can_be_transferred(out: World) -> None:
     ({"cmd": "intercept", "cid": CID, "agent": "x"}, "unknown agent x"),
     ({"cmd": "intercept", "cid": CID, "agent": "2001", "ring_timeout_s": "soon"},
      "ring_timeout_s must be a number of seconds above 0"),
+    ({"cmd": "hangup", "cid": CID, "code": 499},
+     "code must be one of [403, 404, 480, 486, 503, 603]"),
+    ({"cmd": "hangup", "cid": CID, "code": "486"},
+     "code must be one of [403, 404, 480, 486, 503, 603]"),
 ])
 def test_refused_commands_say_why_and_change_nothing(w: World, request_: dict[str, Any],
                                                      error: str) -> None:
@@ -722,3 +726,22 @@ def test_a_hold_ends_when_the_agent_leaves_an_intercepted_caller_parked(w: World
     w.service.ended(CID, "L2")
     assert w.call.state is CallState.RINGING and not w.call.held_by
     assert w.kinds()[-3:] == ["call.ringing", "call.transferred", "call.resume"]
+
+
+@pytest.mark.parametrize(("args", "final", "cause"), [
+    ({}, None, "480"),  # the default refusal; the adapter sends 480
+    ({"code": 486}, (486, "Busy Here"), "486"),
+])
+def test_hangup_refuses_an_unanswered_caller_with_the_code_given(
+        w: World, args: dict[str, Any], final: tuple[int, str] | None, cause: str) -> None:
+    w.service.incoming(CID, sdp(4000), "1001", "1002", "internal")
+    assert w.cmd("hangup", cid=CID, **args)["ok"]
+    assert w.sip.actions[-1] == (("hangup", "L1") if final is None else ("hangup", "L1", final))
+    assert w.events()[-1] == ("call.ended", {"cause": cause, "side": "system"})
+
+
+def test_hangup_code_does_not_apply_once_the_caller_is_answered(w: World) -> None:
+    w.inbound_bridged()
+    assert w.cmd("hangup", cid=CID, code=486)["ok"]
+    assert ("hangup", "L1") in w.sip.actions  # a plain BYE
+    assert w.events()[-1] == ("call.ended", {"cause": "200", "side": "system"})

@@ -243,16 +243,16 @@ def test_agent_calls_agent_through_the_edge_and_the_acd(
             if e.kind == "call.answered"] == ["1003"]
 
 
-def test_a_busy_callee_refuses_the_call_with_480_and_nothing_is_left(
+def test_a_busy_callee_refuses_the_call_with_486_and_nothing_is_left(
         path: AcdPath, workdir: Path, rtp: list[RtpEndpoint]) -> None:
     """(b) 1002's phone is registered but 1002 is not ready at the ACD: the replica's
-    reservation is refused and the calling phone gets 480 through the edge, never an
+    reservation is refused and the calling phone gets 486 through the edge, never an
     answer; 1002's phone never rings; 1001 stays idle; no call or session is left."""
     path.log_in("1001", "1002", busy=("1002",))
     callee, _ = _phone(path, workdir, rtp, "1002")
     mark = path.log_mark()
     a = _agent_dials(path, workdir, rtp, "1001", "1002")
-    a.run.wait_for_log("REFUSED code=480", timeout=10)
+    a.run.wait_for_log("REFUSED code=486", timeout=10)
     assert a.run.wait(timeout=10) == 0, a.run.errors()
     wait_until(lambda: path.arrivals(mark), timeout=5, what="call.arrived in the log")
     (arrived,) = path.arrivals(mark)
