@@ -48,10 +48,13 @@ def _range(column: str, start: Time, end: Time, dialect: Dialect = MODERN) -> st
     return " AND ".join(parts)
 
 
+def _in(column: str, values: list[str] | None) -> str:
+    """`column IN (...)`, or true when no values are given (no filter)."""
+    return "1" if not values else f"{column} IN (" + ", ".join(map(_quote, values)) + ")"
+
+
 def _queues(queues: list[str] | None) -> str:
-    if not queues:
-        return "1"
-    return "queue IN (" + ", ".join(_quote(q) for q in queues) + ")"
+    return _in("queue", queues)
 
 
 def _interval_key(
@@ -240,12 +243,8 @@ def cdr_list(
 ) -> str:
     """The CDRs themselves (one row per call, latest version), by arrival time, for
     the CSV export and for looking a call up. `agents` matches the answering agent."""
-    agent_filter = "1" if not agents else "agent IN (" + ", ".join(map(_quote, agents)) + ")"
-    id_filter = (
-        "1"
-        if not correlation_ids
-        else "correlation_id IN (" + ", ".join(map(_quote, correlation_ids)) + ")"
-    )
+    agent_filter = _in("agent", agents)
+    id_filter = _in("correlation_id", correlation_ids)
     return f"""
 SELECT {CDR_LIST_COLUMNS}
 FROM {db}.cdr FINAL
@@ -273,12 +272,8 @@ def leg_list(
 ) -> str:
     """Every ring attempt and transfer (latest version of each leg), by start time: what
     happened to a call between arrival and answer, and each agent's part of it."""
-    agent_filter = "1" if not agents else "agent IN (" + ", ".join(map(_quote, agents)) + ")"
-    id_filter = (
-        "1"
-        if not correlation_ids
-        else "correlation_id IN (" + ", ".join(map(_quote, correlation_ids)) + ")"
-    )
+    agent_filter = _in("agent", agents)
+    id_filter = _in("correlation_id", correlation_ids)
     return f"""
 SELECT {LEG_LIST_COLUMNS}
 FROM {db}.cdr_leg FINAL

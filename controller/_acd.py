@@ -751,32 +751,27 @@ class AcdDriver:
     # ------------------------------------------------------------ RPCs (worker threads)
 
     def _enqueue_job(self, call: _Call) -> None:
-        if call.gone.is_set():
-            return  # ended (or given up) before its turn came
-        request = pb.EnqueueRequest(call_id=call.cid, queue=call.queue, caller=call.caller,
-                                    category=call.category, source=self.options.source)
-        call.enqueue_sent = True
-        try:
-            reply = self._rpc.call(
-                "Enqueue", request, pb.EnqueueResponse,
-                retry_for=max(0.0, call.deadline - time.monotonic()),
-                cancelled=lambda: call.gone.is_set() or self._stopping.is_set())
-        except grpc.RpcError as exc:
-            self._post(partial(self._enqueue_failed, call, _rpc_error(exc)))
-            return
-        self._post(partial(self._enqueued, call, reply))
+        self._take_job(call, "Enqueue", pb.EnqueueRequest(
+            call_id=call.cid, queue=call.queue, caller=call.caller, category=call.category,
+            source=self.options.source), pb.EnqueueResponse)
 
     def _reserve_job(self, call: _Call) -> None:
-        if call.gone.is_set():
-            return  # the calling agent hung up (or was given up on) before its turn came
-        request = pb.ReserveForInternalCallRequest(
+        self._take_job(call, "ReserveForInternalCall", pb.ReserveForInternalCallRequest(
             call_id=call.cid, username=call.callee, calling_agent=call.caller,
             caller=call.caller, category=call.category, kind=pb.CALL_KIND_INTERNAL,
-            source=self.options.source)
+            source=self.options.source), pb.ReserveForInternalCallResponse)
+
+    def _take_job(self, call: _Call, method: str, request: Message,
+                  reply_type: type[pb.EnqueueResponse] | type[pb.ReserveForInternalCallResponse]
+                  ) -> None:
+        """Hand a new call to the ACD (a queue, or an internal call's callee), retried
+        until the call's deadline; the outcome is handled on the loop."""
+        if call.gone.is_set():
+            return  # ended (or given up) before its turn came
         call.enqueue_sent = True
         try:
             reply = self._rpc.call(
-                "ReserveForInternalCall", request, pb.ReserveForInternalCallResponse,
+                method, request, reply_type,
                 retry_for=max(0.0, call.deadline - time.monotonic()),
                 cancelled=lambda: call.gone.is_set() or self._stopping.is_set())
         except grpc.RpcError as exc:

@@ -481,14 +481,9 @@ class CallService:
         leg = call.new_consult_leg(agent)
         # The caller keeps talking to the agent: the supervisor's INVITE is offered from
         # its own park tag, which leaves the caller's monologue alone until the answer.
-        try:
-            offer = self.media.offer(cid, park_tag(call, leg), leg.leg_id,
-                                     park_offer(*self.park_address))
-        except MediaError as exc:
-            self._media_failed(call, exc)
+        offer = self._offer_from_park(call, leg)
+        if offer is None:
             return call.describe()
-        leg.local_sdp = offer
-        leg.media_peer = park_tag(call, leg)
         call.transition(CallState.INTERCEPTING)
         call_log(cid, "supervisor %s intercepts agent %s", agent, current.target)
         self._ring_leg(call, leg, offer, address, timeout_s,
@@ -529,16 +524,24 @@ class CallService:
                  caller_id or "-")
         self._emit(cid, CALL_ORIGINATED, agent=agent, number=number, caller_id=caller_id or "")
         leg = call.new_agent_leg(agent)
+        offer = self._offer_from_park(call, leg)
+        if offer is not None:
+            self._ring_leg(call, leg, offer, address, call.ring_timeout_s, caller=number)
+        return call.describe()
+
+    def _offer_from_park(self, call: Call, leg: Leg) -> str | None:
+        """The SDP offer for a leg rung while nobody talks to it yet (a supervisor, the
+        agent of an originated call): from the leg's own park tag, which leaves every
+        other monologue alone. None: rtpengine failed and the call has ended."""
         try:
-            offer = self.media.offer(cid, park_tag(call, leg), leg.leg_id,
+            offer = self.media.offer(call.correlation_id, park_tag(call, leg), leg.leg_id,
                                      park_offer(*self.park_address))
         except MediaError as exc:
             self._media_failed(call, exc)
-            return call.describe()
+            return None
         leg.local_sdp = offer
         leg.media_peer = park_tag(call, leg)
-        self._ring_leg(call, leg, offer, address, call.ring_timeout_s, caller=number)
-        return call.describe()
+        return offer
 
     def media_timeout(self, cid: str, leg_id: str) -> None:
         """A leg sent no RTP for too long (a dead phone or trunk): end the call cleanly.
