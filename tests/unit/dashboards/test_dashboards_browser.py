@@ -43,6 +43,15 @@ pytestmark = [
 ]
 
 
+def midday_zone(now: float) -> str:
+    """A zone where `now` is around noon, so "today" holds the whole last 15 minutes of
+    calls at whatever hour the test runs (in UTC it failed just after midnight)."""
+    utc_hour = time.gmtime(now).tm_hour
+    offset = (12 - utc_hour + 12) % 24 - 12  # local = UTC + offset, in -12..11
+    # POSIX Etc zones are named with the opposite sign: Etc/GMT-8 is UTC+8.
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
 def live_events(now: float) -> list[Event]:
     out: list[Event] = []
     for i, (agent, state) in enumerate([("1001", "talking"), ("1002", "idle"),
@@ -117,7 +126,8 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
             settings = tmp_path / "dashboard.json"
             settings.write_text(json.dumps({
                 "analytics_url": svc.client.url, "redis": f"127.0.0.1:{rport}",
-                "timezone": "UTC", "callcenter_config": str(tmp_path / "none.yaml")}))
+                "timezone": midday_zone(now),
+                "callcenter_config": str(tmp_path / "none.yaml")}))
             port = free_tcp_port()
             env = {**os.environ, "HUAAN_DASHBOARD_CONFIG": str(settings),
                    "PYTHONPATH": str(ROOT)}
@@ -191,5 +201,5 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
                     proc.kill()
                     proc.wait(timeout=10)
             stack.close()
-            assert svc.stop() == 0, svc.log()
             r.close()
+            assert svc.stop() == 0, svc.log()
