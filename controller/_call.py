@@ -179,6 +179,7 @@ class Call:
             "state": self.state.value,
             "direction": "outbound" if self.outbound else "inbound",
             "legs": [{"id": leg.leg_id, "role": self.slot_of(leg), "state": leg.state.value,
-                      "target": leg.target} for leg in self.legs()],
+                      "target": leg.target, "updating": leg.pending_update}
+                     for leg in self.legs()],
             "attempts": [list(a) for a in self.attempts],
         }

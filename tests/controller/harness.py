@@ -111,8 +111,14 @@ class Controller:
         return None
 
     def wait_state(self, cid: str, state: str, timeout: float = 5.0) -> dict[str, Any]:
-        wait_until(lambda: (self.call(cid) or {}).get("state") == state, timeout=timeout,
-                   what=f"call {cid} in state {state} (now {self.call(cid)})")
+        """The call in `state` with no re-INVITE outstanding on any leg: only then has
+        the media moved for every party (a bridge re-points the caller with one)."""
+        def settled() -> bool:
+            call = self.call(cid) or {}
+            return call.get("state") == state and not any(
+                leg.get("updating") for leg in call.get("legs", ()))
+        wait_until(settled, timeout=timeout,
+                   what=f"call {cid} settled in state {state} (now {self.call(cid)})")
         call = self.call(cid)
         assert call is not None
         return call

@@ -526,8 +526,9 @@ def test_originate_rings_the_agent_then_dials_the_customer_and_bridges(out: Worl
     call = originate(out, ring_timeout_s=7)
     assert (call["state"], call["direction"]) == ("originating", "outbound")
     assert call["legs"] == [
-        {"id": "L1", "role": "caller", "state": "pending", "target": "+8613912345678"},
-        {"id": "L2", "role": "agent", "state": "calling", "target": "1001"}]
+        {"id": "L1", "role": "caller", "state": "pending", "target": "+8613912345678",
+         "updating": False},
+        {"id": "L2", "role": "agent", "state": "calling", "target": "1001", "updating": False}]
     assert out.media.ops == [("offer", "park-L2", "L2")]
     assert out.sip.actions == [("invite", "L2", "1001", "+8613912345678", ("h", 1))]
     out.service.answered(CID, "L2", sdp(5002))
