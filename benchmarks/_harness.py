@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,3 +330,16 @@ def machine_facts() -> dict[str, str]:
 
 def print_facts(facts: Mapping[str, str]) -> None:
     print("machine: " + ", ".join(f"{k}={v}" for k, v in facts.items()))
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str,
+             interval: float = 0.1) -> Any:
+    """Poll `condition` until it returns something truthy; RuntimeError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)

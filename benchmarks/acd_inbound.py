@@ -95,6 +95,7 @@ from benchmarks._harness import (
     stat_args,
     stop_run,
     udp_rcvbuf_errors,
+    wait_for,
 )
 from callcenter._health import split_hostport
 from eventlog import (
@@ -238,15 +239,6 @@ class Rig:
         return self.stack.layout.log_file(name)
 
 
-def wait_for(condition: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def register_phones(rig: Rig, passwords: dict[str, str], *, rate: int = 200) -> float:
@@ -818,7 +810,8 @@ def run(args: argparse.Namespace, rates: list[int], workdir: Path) -> list[StepR
         try:
             for i in range(args.controllers):
                 path = rig.log_path(f"controller{i}")
-                wait_for(lambda p=path: controller_feed_subscribed(p.read_text()), 15,
+                log = path.read_text
+                wait_for(lambda: controller_feed_subscribed(log()), 15,  # noqa: B023 (waited here)
                          f"controller{i}'s ACD action feed")
             took = register_phones(rig, passwords)
             print(f"{args.agents} phones registered at Kamailio in {took:.1f} s, every Contact "

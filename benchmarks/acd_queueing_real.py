@@ -95,7 +95,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,7 @@ from benchmarks._harness import (
     sipp_stats,
     stat_args,
     stop_run,
+    wait_for,
 )
 from callcenter import _stack
 from callcenter._health import split_hostport
@@ -224,16 +225,6 @@ def stack_up(workdir: Path, config: dict[str, Any], passwords: dict[str, str]
         yield running
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str,
-             interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def start_phones(stack: Stack, agents: tuple[str, ...], workdir: Path, *, calls: int,
