@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:  # so `python benchmarks/x.py` works as well as `-
 from callcenter import _process  # noqa: E402
 from callcenter._health import sip_options_ping  # noqa: E402
 from callcenter._paths import kamailio_module_path, require_binary  # noqa: E402
-from simulators import free_udp_port, register, start_sipp  # noqa: E402
+from simulators import free_port, register, start_sipp  # noqa: E402
 from simulators._sipp import SippRun  # noqa: E402
 from tests.support.stack import Stack, base_config, running_stack  # noqa: E402
 
@@ -196,7 +196,7 @@ NATIVE_NAME = "kamailio-native"
 
 def start_native_kamailio(stack: Stack) -> tuple[str, int]:
     """A second Kamailio, native config, same rtpengine; stopped by callcenter.down."""
-    listen = f"127.0.0.1:{free_udp_port()}"
+    listen = f"127.0.0.1:{free_port()}"
     cfg = stack.layout.root / "kamailio-native.cfg"
     cfg.write_text(render_native_cfg(stack, listen))
     kamailio = require_binary("kamailio")
@@ -277,9 +277,9 @@ def start_agent_uas(target: str, stack: Stack, workdir: Path, name: str, *, call
                     extra: tuple[str, ...] = (), keys: Mapping[str, str | int] | None = None,
                     ) -> SippRun:
     """The agent's phone (a sipp UAS) registered as AGENT at `target`."""
-    port = free_udp_port()
+    port = free_port()
     run = start_sipp(name, scenario, target, workdir=workdir, port=port,
-                     media_port=free_udp_port(), calls=calls, timeout_s=timeout_s,
+                     media_port=free_port(), calls=calls, timeout_s=timeout_s,
                      keys={"rtp_port": 6000, **(keys or {})},
                      extra=[*stat_args(workdir, name), "-buff_size", "4194304", *extra])
     time.sleep(0.2)

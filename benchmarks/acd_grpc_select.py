@@ -20,7 +20,6 @@ import argparse
 import collections
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,14 +42,9 @@ from argon2 import PasswordHasher  # noqa: E402
 from acd_api.v1 import acd_pb2 as pb  # noqa: E402
 from acd_api.v1 import acd_pb2_grpc  # noqa: E402
 from acdsvc import health_ping  # noqa: E402
+from simulators import free_port  # noqa: E402
 
 RUN_LIMIT_S = 110  # the whole run, setup included, stays under 2 minutes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait(condition: Any, timeout: float, what: str) -> None:

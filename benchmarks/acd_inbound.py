@@ -107,10 +107,9 @@ from eventlog import (
     replay,
 )
 from identity import sip_ha1
-from simulators import free_udp_port, start_sipp
+from simulators import free_port, start_sipp
 from simulators._sipp import SippRun
 from tests.support.acd_stack import controller_feed_subscribed
-from tests.support.redis_server import free_tcp_port
 from tests.support.stack import REALM, Stack, base_config, running_stack
 
 TARGET_RATE = 100
@@ -120,7 +119,7 @@ QUEUE = "bench"
 CALLER = "+8613912345678"
 AGENT_BASE = 10000  # agent i is SIP user, account and employee ID 10000 + i, seat i
 # rtpengine's media ports: below Linux's ephemeral range (32768-60999 here), where
-# free_udp_port() finds the SIP ports of Kamailio, the controllers and sipp (ours and
+# free_port() finds the SIP ports of Kamailio, the controllers and sipp (ours and
 # other engineers' tests). Kamailio binds its socket with SO_REUSEADDR, and so does
 # rtpengine: an rtpengine whose range covers that port can bind it again later and
 # take its traffic (one run with 40000-49999 lost SIP for 10 s). Also clear of the
@@ -158,10 +157,10 @@ def inbound_config(workdir: Path, agents: dict[str, str], *, controllers: int,
                  "ring_timeout_ms": ring_timeout_ms, "wrap_up_ms": wrap_up_ms,
                  # a missed ring is a failure here; it must not also shrink the pool
                  "max_no_answers": 0}],
-        controllers=[{"sip": f"127.0.0.1:{free_udp_port()}",
-                      "control": f"127.0.0.1:{free_tcp_port()}", "name": f"bench-ctl{i}"}
+        controllers=[{"sip": f"127.0.0.1:{free_port()}",
+                      "control": f"127.0.0.1:{free_port()}", "name": f"bench-ctl{i}"}
                      for i in range(controllers)],
-        acd={"listen": f"127.0.0.1:{free_tcp_port()}", "seat_range": [1, len(agents)]},
+        acd={"listen": f"127.0.0.1:{free_port()}", "seat_range": [1, len(agents)]},
         presence={"managed": False},
         accounts=accounts,
     )
@@ -255,7 +254,7 @@ def register_phones(rig: Rig, passwords: dict[str, str], *, rate: int = 200) -> 
     t0 = time.monotonic()
     try:
         run = start_sipp("register", "bench_acd_register", rig.stack.sip, workdir=rig.workdir,
-                         port=free_udp_port(), calls=len(passwords), rate=rate,
+                         port=free_port(), calls=len(passwords), rate=rate,
                          rate_period_ms=1000, limit=100, timeout_s=60,
                          keys={"realm": rig.stack.realm, "contact_port": rig.uas_port,
                                "expires": 3600},
@@ -550,7 +549,7 @@ def run_step(rig: Rig, index: int, *, rate: int, duration_s: int, hold_ms: int,
     agent = None
     for _ in range(5):  # the port is fixed (every Contact points at it); retry a slow unbind
         agent = start_sipp(f"{name}-agents", "bench_acd_agent", rig.stack.sip,
-                           workdir=rig.workdir, port=rig.uas_port, media_port=free_udp_port(),
+                           workdir=rig.workdir, port=rig.uas_port, media_port=free_port(),
                            calls=calls, pause_ms=ring_ms, timeout_s=timeout_s,
                            keys={"rtp_port": rig.sink.port},
                            extra=[*stat_args(rig.workdir, f"{name}-agents"),
@@ -585,7 +584,7 @@ def run_step(rig: Rig, index: int, *, rate: int, duration_s: int, hold_ms: int,
     meter.start()
     caller = start_sipp(
         f"{name}-callers", "bench_acd_caller", rig.stack.sip, workdir=rig.workdir,
-        port=free_udp_port(), media_port=free_udp_port(), service=NUMBER, calls=calls,
+        port=free_port(), media_port=free_port(), service=NUMBER, calls=calls,
         rate=rate, rate_period_ms=1000, limit=max(50, rate * 10), pause_ms=hold_ms,
         timeout_s=timeout_s, keys={"caller": CALLER, "rtp_port": rig.sink.port},
         extra=[*stat_args(rig.workdir, f"{name}-callers"), "-trace_rtt", "-rtt_freq", "1",
@@ -802,7 +801,7 @@ def run(args: argparse.Namespace, rates: list[int], workdir: Path) -> list[StepR
         host, port = split_hostport(stack.config.redis.listen)
         events = redis.Redis(host=host, port=port)
         acd = AcdClient(stack.config.acd.listen, timeout=5.0, retry_for=10.0)
-        rig = Rig(stack, acd, events, args.controllers, args.agents, free_udp_port(), workdir,
+        rig = Rig(stack, acd, events, args.controllers, args.agents, free_port(), workdir,
                   MediaSink())
         desks = Desks(stack.config.acd.listen, [
             Desk(user, password, int(user), int(user) - AGENT_BASE)

@@ -130,7 +130,7 @@ from eventlog import (
     CALL_RINGING,
     replay,
 )
-from simulators import free_udp_port, register, start_sipp
+from simulators import free_port, register, start_sipp
 from simulators._sipp import SippRun
 from teletraffic import average_speed_of_answer, erlang_c, service_level
 from tests.support.acd_stack import AcdPath, acd_path_config, controller_feed_subscribed
@@ -231,9 +231,9 @@ def start_phones(stack: Stack, agents: tuple[str, ...], workdir: Path, *, calls:
                  timeout_s: int, live: list[SippRun]) -> tuple[SippRun, int]:
     """The one answering sipp, then every agent's REGISTER (digest) with its Contact on
     it; returns the run and its port."""
-    port = free_udp_port()
+    port = free_port()
     phones = start_sipp("phones", "bench_queue_agent", stack.sip, workdir=workdir, port=port,
-                        calls=calls, timeout_s=timeout_s, keys={"rtp_port": free_udp_port()},
+                        calls=calls, timeout_s=timeout_s, keys={"rtp_port": free_port()},
                         extra=stat_args(workdir, "phones"))
     live.append(phones)
     time.sleep(0.3)
@@ -484,9 +484,9 @@ def run_calls(run: Run, stack: Stack, path: AcdPath, live: list[SippRun]) -> Non
     meter.start()
     calls = len(plan.arrivals_s)
     caller = start_sipp(
-        "callers", "bench_queue_caller", stack.sip, workdir=run.workdir, port=free_udp_port(),
+        "callers", "bench_queue_caller", stack.sip, workdir=run.workdir, port=free_port(),
         service=NUMBER, calls=calls, rate=LAUNCH_RATE, rate_period_ms=1000, limit=calls,
-        timeout_s=timeout_s, keys={"rtp_port": free_udp_port()},
+        timeout_s=timeout_s, keys={"rtp_port": free_port()},
         extra=["-inf", str(inf), *stat_args(run.workdir, "callers")])
     live.append(caller)
     meter.groups["sipp"].append(caller.process.pid)

@@ -50,7 +50,7 @@ from benchmarks._harness import (
     stop_run,
     udp_rcvbuf_errors,
 )
-from simulators import free_udp_port, start_sipp
+from simulators import free_port, start_sipp
 from tests.support.stack import Stack
 
 TARGET_RATE = 1000
@@ -123,7 +123,7 @@ def run_once(stack: Stack, engine: str, target: str, kamailio_pid: int, *, workd
     drops_before = udp_rcvbuf_errors()
     meter.start()
     caller = start_sipp(
-        f"{name}-caller", "bench_caller", target, workdir=workdir, port=free_udp_port(),
+        f"{name}-caller", "bench_caller", target, workdir=workdir, port=free_port(),
         service=SERVICE, calls=calls, rate=rate, rate_period_ms=1000, limit=20_000,
         timeout_s=duration_s * 3 + 30, keys={"caller": CALLER, "rtp_port": 6000},
         extra=[*stat_args(workdir, f"{name}-caller"), "-recv_timeout", "8000",

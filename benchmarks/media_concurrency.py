@@ -53,7 +53,7 @@ from benchmarks._rtp_load import (
     tally,
     write_inf,
 )
-from simulators import free_udp_port, start_sipp
+from simulators import free_port, start_sipp
 from tests.support.stack import Stack
 
 SETUP_RATE = 200  # calls/s while setting up a step
@@ -110,7 +110,7 @@ def run_step(stack: Stack, n: int, *, workdir: Path, window_s: float) -> StepRes
                             scenario="bench_media_agent", timeout_s=timeout_s,
                             extra=("-inf", str(workdir / f"{n}-agent.csv.inf")))
     caller = start_sipp(
-        f"{n}-caller", "bench_media_caller", stack.sip, workdir=workdir, port=free_udp_port(),
+        f"{n}-caller", "bench_media_caller", stack.sip, workdir=workdir, port=free_port(),
         service=SERVICE, calls=n, rate=SETUP_RATE, rate_period_ms=1000, limit=n,
         pause_ms=hold_ms, timeout_s=timeout_s, keys={"caller": CALLER},
         extra=["-inf", str(workdir / f"{n}-caller.csv.inf"), "-buff_size", "4194304",

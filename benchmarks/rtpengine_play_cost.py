@@ -45,7 +45,7 @@ from benchmarks._harness import cpu_seconds, machine_facts, print_facts, session
 from callcenter._paths import require_binary
 from prompts import hold_music
 from rtpengine import NgClient
-from simulators import free_udp_port
+from simulators import free_port
 
 FLAGS: dict[str, Any] = {"flags": ["trust-address"], "replace": ["origin", "session-connection"],
                          "ICE": "remove"}
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print_facts(machine_facts())
     workdir = Path(tempfile.mkdtemp(prefix="bench-rtp-play-"))
-    ng_port = free_udp_port()
+    ng_port = free_port()
     sink = Sink()
     proc = subprocess.Popen(
         [require_binary("rtpengine"), "--config-file=none", "--foreground", "--table=-1",

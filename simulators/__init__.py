@@ -8,7 +8,8 @@ from simulators._agents import (
     start_agent_phone,
 )
 from simulators._call import CallReport, call_with_media, parse_log_fields
-from simulators._rtp import RtpEndpoint, free_udp_port, payload_for
+from simulators._ports import free_port
+from simulators._rtp import RtpEndpoint, payload_for
 from simulators._sipp import SippRun, scenario_path, start_sipp
 
 __all__ = [
@@ -18,7 +19,7 @@ __all__ = [
     "RtpEndpoint",
     "SippRun",
     "call_with_media",
-    "free_udp_port",
+    "free_port",
     "parse_log_fields",
     "payload_for",
     "register",

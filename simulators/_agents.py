@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulators._rtp import free_udp_port
+from simulators._ports import free_port
 from simulators._sipp import SippRun, start_sipp
 
 
@@ -24,7 +24,7 @@ def registration(
     """
     run = start_sipp(
         f"register-{user}-{contact_port}-{expires}", "agent_register", target, workdir=workdir,
-        local_ip=local_ip, port=free_udp_port(local_ip),
+        local_ip=local_ip, port=free_port(local_ip),
         keys={"user": user, "realm": realm, "contact_port": contact_port, "expires": expires},
         auth=(user, password), timeout_s=10,
     )
@@ -64,8 +64,8 @@ def start_agent_phone(
     keys: dict[str, str | int] | None = None,
 ) -> AgentPhone:
     """Start the answering sipp first, then register its address, so no call is missed."""
-    sip_port = free_udp_port(local_ip)
-    rtp_port = rtp_port or free_udp_port(local_ip)
+    sip_port = free_port(local_ip)
+    rtp_port = rtp_port or free_port(local_ip)
     run = start_sipp(
         f"agent-{user}-{sip_port}", scenario, target, workdir=workdir, local_ip=local_ip,
         port=sip_port, calls=calls,

@@ -17,13 +17,6 @@ PCMU = 0
 SAMPLES_PER_PACKET = 160  # 20 ms at 8 kHz
 
 
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def payload_for(marker: int, seq: int) -> bytes:
     """160 bytes of audio unique to (marker, seq), so a mixed-up stream is caught."""
     head = struct.pack("!BH", marker & 0xFF, seq & 0xFFFF)

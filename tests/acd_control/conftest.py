@@ -32,12 +32,11 @@ import acdsvc
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
 from acdsvc import AcdClient
-from simulators import RtpEndpoint, SippRun, free_udp_port, start_sipp
+from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from simulators.acd_agent import AgentProfile, SimulatedAgents
 from tests.controller.harness import Controller, Rtpengine, assert_clean, running_controller
 from tests.controller.harness import running_rtpengine as start_rtpengine
 from tests.support.parties import track
-from tests.support.redis_server import free_tcp_port
 from tests.support.redis_server import redis_server as start_redis
 from tests.support.waiting import wait_until
 
@@ -212,7 +211,7 @@ class Rig:
                scenario: str = "acd_caller", category: str = "electricity-billing") -> Party:
         rtp = RtpEndpoint()
         self._cleanups.append(rtp.close)
-        port = free_udp_port()
+        port = free_port()
         run = track(start_sipp("caller", _scenario(scenario), controller.sip,
                                workdir=self.workdir / cid, port=port, service=number,
                                keys={"rtp_port": rtp.port, "cid": cid, "category": category},
@@ -304,12 +303,12 @@ def rig(workdir: Path, engine: Rtpengine, redis_port: int) -> Iterator[Rig]:
     """A fresh Redis state, one ACD replica, the agents' phone ports; no controller yet."""
     r = redis.Redis(host="127.0.0.1", port=redis_port)
     r.flushall()
-    acd_port = free_tcp_port()
+    acd_port = free_port()
     config = write_config(workdir / "callcenter.yaml", redis_port, acd_port)
     acd = AcdProcess(config, acd_port, workdir / "acd.log").start()
     client = AcdClient(acd.address, timeout=2.0, retry_for=5.0)
     rig = Rig(workdir, engine, redis_port, r, acd, client,
-              agent_ports={name: free_udp_port() for name in AGENTS})
+              agent_ports={name: free_port() for name in AGENTS})
     try:
         yield rig
     finally:

@@ -24,7 +24,7 @@ from callcenter import load_config
 from callcenter._config import ConfigError
 from callcenter._stack import controller_argv
 from eventlog import CALL_ANSWERED, CALL_ARRIVED, CALL_ENDED, CALL_NO_ANSWER
-from simulators import RtpEndpoint, free_udp_port, start_sipp
+from simulators import RtpEndpoint, free_port, start_sipp
 from tests.acd_control.conftest import (
     CTL_NODE,
     QUEUE,
@@ -160,7 +160,7 @@ def _agent_dials(rig: Rig, controller: Controller, endpoints: list[RtpEndpoint],
     """`caller`'s phone dials `callee` as the edge would hand it over (sipp UAC)."""
     rtp = RtpEndpoint()
     endpoints.append(rtp)
-    port = free_udp_port()
+    port = free_port()
     run = track(start_sipp(f"agent{caller}-dials", str(SIPP / "internal_caller.xml"),
                            controller.sip, workdir=rig.workdir / cid, port=port,
                            service=callee, timeout_s=60,
@@ -181,7 +181,7 @@ def test_agent_calls_agent_the_acd_reserves_both_and_a_queue_call_goes_to_a_thir
     ways) and takes 1001 out of service (busy, INTERNAL_CALL). A queue call arriving
     meanwhile skips 1001 (idle the longest before) and 1002 and goes to 1003. After
     the hang-up both are idle at once (an internal call has no wrap-up)."""
-    rig.agent_ports["1003"] = free_udp_port()
+    rig.agent_ports["1003"] = free_port()
     agents = rig.agents("1001", "1002", "1003")  # 1001 idle the longest
     callee = rig.phone("1002", "acd_agent", pause_ms=200)
     third = rig.phone("1003", "acd_agent", pause_ms=200)

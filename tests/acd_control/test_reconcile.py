@@ -29,7 +29,7 @@ from callcenter import ConfigError, load_config
 from callcenter._stack import controller_argv
 from controller._app import parse_args
 from controller._registry import RegistryOptions, registry_for
-from simulators import free_udp_port
+from simulators import free_port
 from tests.acd_control.conftest import (
     ACD_NODE,
     AGENTS,
@@ -45,7 +45,6 @@ from tests.acd_control.conftest import (
     write_config,
 )
 from tests.controller.harness import Controller, Rtpengine, exchange, media_of, running_controller
-from tests.support.redis_server import free_tcp_port
 from tests.support.waiting import wait_until
 
 INTERVAL_MS = 500
@@ -95,7 +94,7 @@ def rig(workdir: Path, engine: Rtpengine, redis_port: int) -> Iterator[Rig]:
     """conftest's rig, with the ACD's reconciler on fast timers."""
     r = redis.Redis(host="127.0.0.1", port=redis_port)
     r.flushall()
-    acd_port = free_tcp_port()
+    acd_port = free_port()
     config = write_config(workdir / "callcenter.yaml", redis_port, acd_port)
     data = yaml.safe_load(config.read_text())
     data["acd"] |= {"reconcile_interval_ms": INTERVAL_MS, "reconcile_grace_ms": GRACE_MS}
@@ -103,7 +102,7 @@ def rig(workdir: Path, engine: Rtpengine, redis_port: int) -> Iterator[Rig]:
     acd = DebugAcd(config, acd_port, workdir / "acd.log").start()
     client = AcdClient(acd.address, timeout=2.0, retry_for=5.0)
     rig = Rig(workdir, engine, redis_port, r, acd, client,
-              agent_ports={name: free_udp_port() for name in AGENTS})
+              agent_ports={name: free_port() for name in AGENTS})
     try:
         yield rig
     finally:

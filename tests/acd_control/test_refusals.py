@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from simulators import free_port
 from tests.acd_control.conftest import (
     ACD_NODE,
     CTL_NODE,
@@ -13,7 +14,6 @@ from tests.acd_control.conftest import (
     new_cid,
     trigger,
 )
-from tests.support.redis_server import free_tcp_port
 from tests.support.waiting import wait_until
 
 
@@ -89,7 +89,7 @@ def test_the_acd_down_when_the_call_arrives_then_back(rig: Rig) -> None:
 def test_an_acd_address_nobody_listens_on_never_leaves_a_caller_parked(rig: Rig) -> None:
     """(d) The ACD is not there at all: several callers arriving together are each hung
     up at their own deadline, not one after the other."""
-    nowhere = f"127.0.0.1:{free_tcp_port()}"
+    nowhere = f"127.0.0.1:{free_port()}"
     cids = [new_cid() for _ in range(3)]
     with rig.controller("--acd-enqueue-timeout", "1", "--acd-retry", "1",
                         acd=nowhere) as controller:

@@ -18,7 +18,7 @@ import pytest
 from acd_api.v1 import acd_pb2 as pb
 from analytics import build_records
 from eventlog import CALL_ANSWERED, CALL_ENDED, CALL_NO_ANSWER, Event
-from simulators import free_udp_port
+from simulators import free_port
 from tests.acd_control.conftest import (
     ACD_NODE,
     CTL_NODE,
@@ -309,7 +309,7 @@ def test_cancel_ring_during_a_transfer_the_call_goes_back_to_the_queue(rig: Rig)
     """CancelRing during a transfer: 1002's phone rings for the transferred call and
     1002 logs out: the controller cancels that ring, the ACD puts the call back at the
     front of billing, and the next agent to be ready (1003) gets it and answers."""
-    rig.agent_ports["1003"] = free_udp_port()
+    rig.agent_ports["1003"] = free_port()
     agents = rig.agents("1001", "1002", "1003", busy=("1003",))
     first = rig.phone("1001", "acd_agent", pause_ms=200)
     silent = rig.phone("1002", "ctl_agent_noanswer")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from argon2 import PasswordHasher
 
 import acdsvc
 from callcenter import load_config
+from simulators import free_port
 from tests.support.redis_server import redis_server as start_redis
 from tests.support.waiting import wait_until
 
@@ -27,12 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 _FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 SUPERVISOR = 900  # employee ID of the supervisor account
 ADMIN = "root"
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def password_of(username: str) -> str:
@@ -152,7 +146,7 @@ def spawn_replica(config_path: Path, keep_on_failure: Path
     started: list[ReplicaProcess] = []
 
     def spawn(name: str, path: Path = config_path) -> ReplicaProcess:
-        port = free_tcp_port()
+        port = free_port()
         log = keep_on_failure / f"{name}.log"
         with log.open("wb") as out:  # the child keeps its own copy of the descriptor
             process = subprocess.Popen(

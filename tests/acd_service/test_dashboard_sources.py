@@ -12,7 +12,7 @@ import pytest
 from acd_api.v1 import acd_pb2 as pb
 from acdsvc import AcdClient
 from dashboards.queries import GrpcAcdCommands, GrpcLive, Supervisor
-from tests.acd_service.conftest import ADMIN, ReplicaFactory, free_tcp_port, password_of
+from tests.acd_service.conftest import ADMIN, ReplicaFactory, free_port, password_of
 from tests.acd_service.test_agent_rpcs import login
 
 
@@ -59,7 +59,7 @@ def test_supervisor_actions_change_agent_state_and_refuse_agents(acd: str) -> No
 
 
 def test_supervisor_action_with_the_acd_down_says_so() -> None:
-    nowhere = f"127.0.0.1:{free_tcp_port()}"
+    nowhere = f"127.0.0.1:{free_port()}"
     result = GrpcAcdCommands(nowhere, timeout=0.5).force_idle(
         "1001", Supervisor(ADMIN, password_of(ADMIN), ("admin",)))
     assert not result.ok and "ACD is unreachable" in result.message

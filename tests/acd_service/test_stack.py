@@ -9,7 +9,7 @@ import yaml
 from acdsvc import health_ping
 from callcenter import _process, load_config
 from callcenter._stack import _wait_healthy, layout_for, plan, write_runtime_config
-from tests.acd_service.conftest import free_tcp_port
+from tests.acd_service.conftest import free_port
 
 
 def test_plan_starts_the_acd_after_redis_and_before_kamailio(config_path: Path) -> None:
@@ -32,7 +32,7 @@ def test_plan_starts_the_acd_after_redis_and_before_kamailio(config_path: Path) 
 
 def test_the_planned_acd_daemon_becomes_healthy(config_path: Path, tmp_path: Path) -> None:
     data = yaml.safe_load(config_path.read_text())
-    data["acd"]["listen"] = f"127.0.0.1:{free_tcp_port()}"
+    data["acd"]["listen"] = f"127.0.0.1:{free_port()}"
     data["node"]["run_dir"] = str(tmp_path / "run")
     config_path.write_text(yaml.safe_dump(data))
     config = load_config(config_path)

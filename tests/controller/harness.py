@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from controller import RtpengineNg
-from simulators import RtpEndpoint, free_udp_port
+from simulators import RtpEndpoint, free_port
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def running_rtpengine(workdir: Path) -> Iterator[Rtpengine]:
     binary = shutil.which("rtpengine")
     if binary is None:
         raise FileNotFoundError("rtpengine is not installed; run scripts/install")
-    ng_port = free_udp_port()
+    ng_port = free_port()
     base = 20000 + secrets.randbelow(60) * 200  # below the ephemeral range, like stack.py
     log = workdir / "rtpengine.log"
     with open(log, "wb") as out:
@@ -144,9 +144,9 @@ def running_controller(workdir: Path, engine: Rtpengine | str, agents: tuple[str
                        *extra: str, sip_port: int = 0) -> Iterator[Controller]:
     """A controller replica on `sip_port` (default: a free one); `engine` is the test's
     rtpengine or the ng HOST:PORT of another one (a stack's)."""
-    sip_port = sip_port or free_udp_port()
+    sip_port = sip_port or free_port()
     ng = engine if isinstance(engine, str) else f"127.0.0.1:{engine.ng_port}"
-    agent_ports = {agent: free_udp_port() for agent in agents}
+    agent_ports = {agent: free_port() for agent in agents}
     log = workdir / "controller.log"
     argv = [sys.executable, "-m", "controller", "--sip", f"127.0.0.1:{sip_port}",
             "--rtpengine", ng, "--control", "127.0.0.1:0",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from simulators import RtpEndpoint, free_udp_port
+from simulators import RtpEndpoint, free_port
 from tests.controller.call_parties import (
     answered,
     call_events,
@@ -51,7 +51,7 @@ def originated(agent: str = "1001") -> tuple[str, dict[str, str]]:
 def test_originate_rings_the_agent_dials_the_customer_and_bridges(
         workdir: Path, engine: Rtpengine, events_redis: redis.Redis,  # noqa: F811
         rtp: dict[str, RtpEndpoint]) -> None:
-    edge = free_udp_port()
+    edge = free_port()
     cid = secrets.token_hex(16)
     with controller_logging(workdir, engine, events_redis,
                             "--edge", f"127.0.0.1:{edge}") as (controller, stream):
@@ -85,7 +85,7 @@ def test_originate_rings_the_agent_dials_the_customer_and_bridges(
 def test_the_customer_hanging_up_ends_the_call(
         workdir: Path, engine: Rtpengine, events_redis: redis.Redis,  # noqa: F811
         rtp: dict[str, RtpEndpoint]) -> None:
-    edge = free_udp_port()
+    edge = free_port()
     cid = secrets.token_hex(16)
     with controller_logging(workdir, engine, events_redis,
                             "--edge", f"127.0.0.1:{edge}") as (controller, stream):
@@ -116,7 +116,7 @@ def test_a_customer_who_does_not_answer_hangs_up_the_agent_with_the_reason(
         workdir: Path, engine: Rtpengine, events_redis: redis.Redis,  # noqa: F811
         rtp: dict[str, RtpEndpoint], scenario: str) -> None:
     reason, cause, side = NOT_REACHED[scenario]
-    edge = free_udp_port()
+    edge = free_port()
     cid = secrets.token_hex(16)
     with controller_logging(workdir, engine, events_redis,
                             "--edge", f"127.0.0.1:{edge}") as (controller, stream):
@@ -136,7 +136,7 @@ def test_a_customer_who_does_not_answer_hangs_up_the_agent_with_the_reason(
 def test_an_agent_who_does_not_answer_ends_the_call_before_dialling(
         workdir: Path, engine: Rtpengine, events_redis: redis.Redis,  # noqa: F811
         rtp: dict[str, RtpEndpoint]) -> None:
-    edge = free_udp_port()  # nobody listens: the customer must never be dialled
+    edge = free_port()  # nobody listens: the customer must never be dialled
     cid = secrets.token_hex(16)
     with controller_logging(workdir, engine, events_redis,
                             "--edge", f"127.0.0.1:{edge}") as (controller, stream):

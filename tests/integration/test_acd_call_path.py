@@ -34,7 +34,7 @@ from acdsvc import AcdClient
 from analytics import build_records
 from callcenter._demo import run_demo
 from callcenter._health import split_hostport
-from simulators import RtpEndpoint, SippRun, free_udp_port, start_sipp
+from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from tests.conftest import artifact_dir
 from tests.controller.harness import exchange, media_of
 from tests.integration._sip import start_phone, unregister_all
@@ -47,7 +47,6 @@ from tests.support.acd_stack import (
     controller_feed_subscribed,
 )
 from tests.support.parties import track
-from tests.support.redis_server import free_tcp_port
 from tests.support.stack import running_stack
 from tests.support.waiting import wait_until
 
@@ -154,7 +153,7 @@ def _phone(path: AcdPath, workdir: Path, agent: str, scenario: str) -> Party:
 def _caller(path: AcdPath, workdir: Path, number: str = NUMBER) -> Party:
     """A carrier call to `number` through Kamailio. It sends its own correlation ID and
     category, which the edge (an untrusted source's X-CC-*) must replace."""
-    rtp, port = _rtp(), free_udp_port()
+    rtp, port = _rtp(), free_port()
     call_id = f"caller-{secrets.token_hex(8)}"
     run = track(start_sipp("caller", str(CALLER_SCENARIO), path.stack.sip, workdir=workdir,
                            port=port, service=f"+86{number}", timeout_s=60,
@@ -396,16 +395,16 @@ def _demo_config_on_free_ports(workdir: Path) -> Path:
     config = yaml.safe_load(DEMO_CONFIG.read_text())
     config["node"]["run_dir"] = str(workdir / "run")
     config["accounts_file"] = str(workdir / "accounts.yaml")
-    config["sip"]["listen"] = f"127.0.0.1:{free_udp_port()}"
+    config["sip"]["listen"] = f"127.0.0.1:{free_port()}"
     port_base = 20000 + secrets.randbelow(60) * 200
     (node,) = config["rtpengine"]["nodes"]
-    node.update(ng=f"127.0.0.1:{free_udp_port()}", port_min=port_base,
+    node.update(ng=f"127.0.0.1:{free_port()}", port_min=port_base,
                 port_max=port_base + 199)
-    config["redis"]["listen"] = f"127.0.0.1:{free_tcp_port()}"
+    config["redis"]["listen"] = f"127.0.0.1:{free_port()}"
     for replica in config["controllers"]:
-        replica.update(sip=f"127.0.0.1:{free_udp_port()}", control=f"127.0.0.1:{free_tcp_port()}")
+        replica.update(sip=f"127.0.0.1:{free_port()}", control=f"127.0.0.1:{free_port()}")
     for section in ("acd", "analytics", "dashboards"):
-        config[section]["listen"] = f"127.0.0.1:{free_tcp_port()}"
+        config[section]["listen"] = f"127.0.0.1:{free_port()}"
     path = workdir / "callcenter.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path

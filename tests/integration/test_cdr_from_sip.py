@@ -27,10 +27,9 @@ import redis
 
 from analytics import Records, ServiceClient, build_records
 from eventlog import replay
-from simulators import RtpEndpoint, SippRun, free_udp_port, start_sipp
+from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from tests.conftest import artifact_dir
 from tests.integration._sip import start_phone, unregister_all
-from tests.support.cdr_stack import free_tcp_port
 from tests.support.parties import track
 from tests.support.stack import ReplicaControl, Stack, base_config, running_stack
 from tests.support.waiting import wait_until
@@ -62,11 +61,11 @@ def cdr_stack(request: pytest.FixtureRequest,
     # base_config's numbers hunt 1001-1003; AGENTS are the controller's.
     config, passwords = base_config(workdir, ("1001", "1002", "1003", *AGENTS))
     config["numbers"].append({"number": SERVICE, "category": CATEGORY, "target": "controller"})
-    config["controllers"] = [{"sip": f"127.0.0.1:{free_udp_port()}",
-                              "control": f"127.0.0.1:{free_tcp_port()}", "name": NODE}]
+    config["controllers"] = [{"sip": f"127.0.0.1:{free_port()}",
+                              "control": f"127.0.0.1:{free_port()}", "name": NODE}]
     config["sip"]["controller_ping_interval_s"] = 1
     config["analytics"] = {"data_dir": str(workdir / "chdb"),
-                           "listen": f"127.0.0.1:{free_tcp_port()}", "block_ms": 100}
+                           "listen": f"127.0.0.1:{free_port()}", "block_ms": 100}
     failed_before = request.session.testsfailed
     with running_stack(workdir, config, passwords) as stack:
         assert stack.config.analytics is not None

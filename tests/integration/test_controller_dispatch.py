@@ -23,7 +23,7 @@ import redis
 
 from callcenter import _process
 from eventlog import Event, replay
-from simulators import RtpEndpoint, SippRun, free_udp_port, start_sipp
+from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from tests.conftest import artifact_dir
 from tests.integration._sip import media_of
 from tests.support.parties import track
@@ -69,7 +69,7 @@ def controller_stack(request: pytest.FixtureRequest,
     config, passwords = base_config(workdir)
     config["numbers"].append({"number": SERVICE, "category": CATEGORY, "target": "controller"})
     config["controllers"] = [
-        {"sip": f"127.0.0.1:{free_udp_port()}", "control": f"127.0.0.1:{free_udp_port()}"}
+        {"sip": f"127.0.0.1:{free_port()}", "control": f"127.0.0.1:{free_port()}"}
         for _ in range(2)
     ]
     config["sip"]["controller_ping_interval_s"] = 1

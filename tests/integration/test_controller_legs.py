@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from simulators import RtpEndpoint, SippRun, free_udp_port, start_sipp
+from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from tests.conftest import artifact_dir
 from tests.controller.harness import exchange, media_of
 from tests.integration._sip import SDP, Reply, start_phone, unregister_all
@@ -72,8 +72,8 @@ def legs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     config, passwords = base_config(workdir, AGENTS)
     config["numbers"].append({"number": SERVICE, "category": "self-service",
                               "target": "controller"})
-    replica, fake = (f"127.0.0.1:{free_udp_port()}" for _ in range(2))
-    gateway = f"127.0.0.1:{free_udp_port()}"
+    replica, fake = (f"127.0.0.1:{free_port()}" for _ in range(2))
+    gateway = f"127.0.0.1:{free_port()}"
     # Carrier-a is the demo's shape: its sources include the replicas' IP.
     config["trunks"] = [
         {"name": "carrier-a", "sources": ["127.0.0.1/32"], "gateway": gateway,
@@ -81,8 +81,8 @@ def legs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         {"name": "carrier-b", "sources": ["192.0.2.0/24"]},  # inbound only
     ]
     config["controllers"] = [
-        {"sip": replica, "control": f"127.0.0.1:{free_udp_port()}"},
-        {"sip": fake, "control": f"127.0.0.1:{free_udp_port()}", "managed": False},
+        {"sip": replica, "control": f"127.0.0.1:{free_port()}"},
+        {"sip": fake, "control": f"127.0.0.1:{free_port()}", "managed": False},
     ]
     config["sip"]["controller_ping_interval_s"] = 1
     failed_before = request.session.testsfailed

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators import RtpEndpoint, free_udp_port, start_sipp
+from simulators import RtpEndpoint, free_port, start_sipp
 from tests.integration._sip import (
     log_value,
     media_of,
@@ -155,7 +155,7 @@ def test_internal_call_between_agents_is_authenticated_and_categorised(
     agent_ip = "127.0.0.5"
     caller = start_sipp(
         "agent-1001-calls", "agent_internal_call", stack.sip, workdir=workdir,
-        local_ip=agent_ip, port=free_udp_port(agent_ip), pause_ms=300, timeout_s=20,
+        local_ip=agent_ip, port=free_port(agent_ip), pause_ms=300, timeout_s=20,
         auth=("1001", stack.passwords["1001"]),
         keys={"user": "1001", "callee": "1002", "realm": stack.realm, "rtp_port": 9},
     )

@@ -27,7 +27,7 @@ import redis
 from acdsvc import AcdClient
 from analytics import build_records
 from callcenter._health import split_hostport
-from simulators import RtpEndpoint, SippRun, free_udp_port, start_sipp
+from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from tests.conftest import artifact_dir
 from tests.controller.harness import exchange, media_of
 from tests.integration._sip import start_phone, unregister_all
@@ -128,7 +128,7 @@ def _agent_dials(path: AcdPath, workdir: Path, rtp: list[RtpEndpoint], caller: s
                  callee: str) -> Dialler:
     endpoint = RtpEndpoint(AGENT_IP)
     rtp.append(endpoint)
-    port, call_id = free_udp_port(AGENT_IP), f"agent-{secrets.token_hex(8)}"
+    port, call_id = free_port(AGENT_IP), f"agent-{secrets.token_hex(8)}"
     run = track(start_sipp(
         f"agent{caller}-dials-{callee}", str(INTERNAL_CALLER), path.stack.sip,
         workdir=workdir, local_ip=AGENT_IP, port=port, service=callee, timeout_s=60,
@@ -143,7 +143,7 @@ def _agent_dials(path: AcdPath, workdir: Path, rtp: list[RtpEndpoint], caller: s
 def _customer_calls(path: AcdPath, workdir: Path, rtp: list[RtpEndpoint]) -> Dialler:
     endpoint = RtpEndpoint()
     rtp.append(endpoint)
-    port, call_id = free_udp_port(), f"caller-{secrets.token_hex(8)}"
+    port, call_id = free_port(), f"caller-{secrets.token_hex(8)}"
     run = track(start_sipp("customer", str(CUSTOMER), path.stack.sip, workdir=workdir,
                            port=port, service=f"+86{NUMBER}", timeout_s=60,
                            keys={"rtp_port": endpoint.port, "cid": "f" * 32,

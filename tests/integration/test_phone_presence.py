@@ -30,10 +30,9 @@ from callcenter._accounts import account_entry
 from callcenter._stack import _wait_healthy, plan, status
 from presence import KamailioRpc, KamailioRpcError, registered_users
 from presence._kamailio import rpc_fifo, status_file
-from simulators import registration
+from simulators import free_port, registration
 from tests.conftest import artifact_dir
 from tests.support.options_responder import OptionsResponder
-from tests.support.redis_server import free_tcp_port
 from tests.support.stack import REALM, Stack, base_config, running_stack
 from tests.support.waiting import wait_until
 
@@ -113,7 +112,7 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     config["queues"] = [{"name": "billing", "skills": {"billing": 1},
                          "ring_timeout_ms": 60_000, "max_no_answers": 0}]
     # call_events acd: no call controller here; the test drives the calls at the ACD.
-    config["acd"] = {"listen": f"127.0.0.1:{free_tcp_port()}", "call_events": "acd",
+    config["acd"] = {"listen": f"127.0.0.1:{free_port()}", "call_events": "acd",
                      "lease_ms": 600_000, "leader_lease_ms": 1000, "seat_range": [1, 100],
                      "employee_id_range": [1, 99_999]}
     config["presence"] = {"poll_ms": int(POLL_S * 1000)}

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from simulators import RtpEndpoint, free_udp_port, start_sipp
+from simulators import RtpEndpoint, free_port, start_sipp
 from tests.conftest import artifact_dir
 from tests.integration._sip import (
     RawSip,
@@ -117,7 +117,7 @@ def _assert_fast_503_and_prompt_options(stack: Stack, workdir: Path) -> None:
 def test_closed_rtpengine_port_gives_a_fast_503_and_workers_keep_serving(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    dead = free_udp_port()  # bound then closed: nothing listens, the kernel sends ICMP
+    dead = free_port()  # bound then closed: nothing listens, the kernel sends ICMP
     with _stack_with_nodes(request, tmp_path / "stack", [_unmanaged(dead)]) as stack:
         _assert_fast_503_and_prompt_options(stack, tmp_path)
 
@@ -181,7 +181,7 @@ def test_calls_succeed_through_the_live_node_when_the_other_is_dead(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     fake = _FakeNode()
-    live_ng = f"127.0.0.1:{free_udp_port()}"
+    live_ng = f"127.0.0.1:{free_port()}"
     base = 20000 + secrets.randbelow(60) * 200
     nodes = [
         {"ng": f"127.0.0.1:{fake.port}", "managed": False, "port_min": base,

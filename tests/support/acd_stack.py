@@ -20,9 +20,8 @@ import redis
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
 from acdsvc import AcdClient
-from simulators import free_udp_port
+from simulators import free_port
 from simulators.acd_agent import AgentProfile, SimulatedAgents
-from tests.support.redis_server import free_tcp_port
 from tests.support.stack import ReplicaControl, Stack, base_config
 from tests.support.waiting import wait_until
 
@@ -42,9 +41,9 @@ def acd_path_config(workdir: Path, agents: tuple[str, ...], *, numbers: list[dic
         workdir, agents,
         numbers=numbers,
         queues=queues,
-        controllers=[{"sip": f"127.0.0.1:{free_udp_port()}",
-                      "control": f"127.0.0.1:{free_tcp_port()}", "name": controller_name}],
-        acd={"listen": f"127.0.0.1:{free_tcp_port()}"},
+        controllers=[{"sip": f"127.0.0.1:{free_port()}",
+                      "control": f"127.0.0.1:{free_port()}", "name": controller_name}],
+        acd={"listen": f"127.0.0.1:{free_port()}"},
         # The presence watcher turns unregistered phones into "not ready"; these tests
         # register and log in by hand and do not test it.
         presence={"managed": False},

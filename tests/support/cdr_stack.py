@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analytics import AnalyticsConfig, ServiceClient, write_service_settings
-from tests.support.redis_server import REDIS_SERVER, free_tcp_port, redis_server
+from simulators import free_port
+from tests.support.redis_server import REDIS_SERVER, redis_server
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +56,7 @@ def start_cdr_service(
 ) -> CdrServiceProcess:
     """Start `python -m analytics.service` on a chDB dir under workdir."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = api_port or free_tcp_port()
+    port = api_port or free_port()
     config = AnalyticsConfig(
         data_dir=str(workdir / "chdb"), listen=f"127.0.0.1:{port}",
         batch_size=batch_size, block_ms=block_ms,
@@ -74,5 +75,5 @@ def start_cdr_service(
         )
     return CdrServiceProcess(proc, ServiceClient(config.url(), timeout=10), log_path)
 
-__all__ = ["REDIS_SERVER", "ROOT", "CdrServiceProcess", "free_tcp_port", "redis_server",
+__all__ = ["REDIS_SERVER", "ROOT", "CdrServiceProcess", "redis_server",
            "start_cdr_service"]

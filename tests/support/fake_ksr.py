@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 import callcenter
-from simulators import free_udp_port
+from simulators import free_port
 from tests.support.stack import base_config
 from tests.support.waiting import wait_until
 
@@ -48,7 +48,7 @@ def dump_api_from_kamailio(workdir: Path) -> list[KsrFunction]:
     config, _ = base_config(workdir)
     config["redis"] = {"listen": "127.0.0.1:1", "managed": False}
     config["rtpengine"]["nodes"][0]["managed"] = False
-    config["rtpengine"]["nodes"][0]["ng"] = f"127.0.0.1:{free_udp_port()}"
+    config["rtpengine"]["nodes"][0]["ng"] = f"127.0.0.1:{free_port()}"
     path = workdir / "callcenter.yaml"
     path.write_text(yaml.safe_dump(config))
     parsed = callcenter.load_config(path)

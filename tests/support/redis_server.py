@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,22 +10,17 @@ from pathlib import Path
 
 import redis
 
+from simulators import free_port
 from tests.support.waiting import wait_until
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
 def redis_server(workdir: Path) -> Iterator[int]:
     """Start redis-server (no persistence) in `workdir`; yield its port once it PINGs."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_tcp_port()
+    port = free_port()
     log = (workdir / "redis.log").open("w")
     proc = subprocess.Popen(
         [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",

@@ -17,7 +17,7 @@ import yaml
 import callcenter
 from callcenter._accounts import account_entry
 from rtpengine import NgClient
-from simulators import free_udp_port
+from simulators import free_port
 from tests.support.waiting import wait_until
 
 REALM = "huaan.test"
@@ -108,15 +108,15 @@ def base_config(workdir: Path, agents: tuple[str, ...] = ("1001", "1002", "1003"
     config: dict[str, Any] = {
         "version": 1,
         "node": {"run_dir": str(workdir / "run"), "name": "test"},
-        "sip": {"listen": f"127.0.0.1:{free_udp_port()}", "realm": REALM, "workers": 2,
+        "sip": {"listen": f"127.0.0.1:{free_port()}", "realm": REALM, "workers": 2,
                 "shm_mb": 128, "rtpengine_timeout_ms": 200, "rtpengine_disable_s": 30,
                 # sipp phones cannot answer keepalive OPTIONS (each new Call-ID starts a
                 # call of their scenario); tests of the keepalive turn it on.
                 "phone_keepalive_s": 0},
-        "rtpengine": {"nodes": [{"ng": f"127.0.0.1:{free_udp_port()}",
+        "rtpengine": {"nodes": [{"ng": f"127.0.0.1:{free_port()}",
                                  "port_min": port_base, "port_max": port_base + 199}],
                       "rtp_timeout_s": 30},
-        "redis": {"listen": f"127.0.0.1:{free_udp_port()}"},
+        "redis": {"listen": f"127.0.0.1:{free_port()}"},
         "timers": {"ring_timeout_ms": 1500, "transaction_timeout_ms": 2000,
                    "invite_timeout_ms": 8000},
         "trunks": [{"name": "carrier-a", "sources": ["127.0.0.1/32"]}],

@@ -23,9 +23,10 @@ import pytest
 import eventlog as ev
 from analytics import ClickHouseStore, Statistics, build_records
 from analytics._dialect import LEGACY, MODERN, parse_version
-from tests.unit.analytics.analytics_scenarios import Script
 
 # The fixture tests, collected again here with this module's `store` fixture.
+from simulators import free_port
+from tests.unit.analytics.analytics_scenarios import Script
 from tests.unit.analytics.test_analytics_store import (  # noqa: F401
     loaded,
     test_agent_summary,
@@ -80,12 +81,6 @@ _USERS = """<?xml version="1.0"?>
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def binary_version(binary: str) -> tuple[int, int]:
     """The installed server's version without starting it.
 
@@ -119,7 +114,7 @@ def test_version_parsing() -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     assert SERVER is not None
     work: Path = tmp_path_factory.mktemp("clickhouse")
-    tcp, http = _free_port(), _free_port()
+    tcp, http = free_port(), free_port()
     (work / "config.xml").write_text(_CONFIG.format(work=work, tcp=tcp, http=http))
     (work / "users.xml").write_text(_USERS)
     cmd = [SERVER] if SERVER.endswith("clickhouse-server") else [SERVER, "server"]

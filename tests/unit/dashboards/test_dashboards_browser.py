@@ -29,7 +29,8 @@ from websockets.asyncio.client import connect as ws_connect
 
 import eventlog as ev
 from eventlog import Event, EventLog
-from tests.support.cdr_stack import ROOT, free_tcp_port, redis_server, start_cdr_service
+from simulators import free_port
+from tests.support.cdr_stack import ROOT, redis_server, start_cdr_service
 from tests.support.waiting import wait_until
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -128,7 +129,7 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
                 "analytics_url": svc.client.url, "redis": f"127.0.0.1:{rport}",
                 "timezone": midday_zone(now),
                 "callcenter_config": str(tmp_path / "none.yaml")}))
-            port = free_tcp_port()
+            port = free_port()
             env = {**os.environ, "HUAAN_DASHBOARD_CONFIG": str(settings),
                    "PYTHONPATH": str(ROOT)}
             st_log = stack.enter_context((tmp_path / "streamlit.log").open("wb"))
