@@ -11,8 +11,9 @@ wrap this object.
 from __future__ import annotations
 
 import bisect
+import secrets
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._actions import CancelRing, Event, Offer, Release, Result, Route, Undelivered
@@ -37,6 +38,10 @@ _CALL_KINDS = frozenset({"internal", "intercept"})
 _WaitKey = tuple[int, int, str]  # (-priority, seq, call_id): sorts the next call first
 
 
+
+def _random_session_secret() -> str:
+    return secrets.token_urlsafe(16)
+
 class Acd:
     """The ACD core. Construct with the admin config and a clock; drive with commands."""
 
@@ -46,7 +51,9 @@ class Acd:
         clock: Clock,
         *,
         strategies: Mapping[str, Strategy] | None = None,
+        session_secret: Callable[[], str] = _random_session_secret,
     ) -> None:
+        self._session_secret = session_secret
         self._strategies: dict[str, Strategy] = dict(
             BUILTIN_STRATEGIES if strategies is None else strategies
         )
@@ -140,7 +147,11 @@ class Acd:
             )
 
         self._sessions += 1
-        session = f"s{self._sessions}"
+        # The session ID is the desk's only proof of identity on Heartbeat, SetBusy,
+        # SetIdle and Logout, which need no service token: a counter alone could be
+        # guessed, so it carries 128 random bits (the counter keeps it readable in logs;
+        # simulations and twin tests inject a deterministic `session_secret`).
+        session = f"s{self._sessions}-{self._session_secret()}"
         now = self._now
         agent = AgentRecord(
             employee_id=employee_id, username=account.username, seat=seat, role=role,
@@ -807,11 +818,12 @@ class Acd:
         clock: Clock,
         *,
         strategies: Mapping[str, Strategy] | None = None,
+        session_secret: Callable[[], str] = _random_session_secret,
     ) -> Acd:
         """Rebuild from `to_dict()` output. Raises ValueError on inconsistent data."""
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported ACD state version {data.get('version')!r}")
-        acd = cls(config, clock, strategies=strategies)
+        acd = cls(config, clock, strategies=strategies, session_secret=session_secret)
         acd._seq = int(data["seq"])
         acd._front = int(data["front"])
         acd._sessions = int(data["sessions"])

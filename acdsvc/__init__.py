@@ -6,6 +6,7 @@ events and actions in one Lua script; the others forward to it and fan out the
 commit stream to their watchers. See docs/acd-service.md.
 """
 
+from ._auth import TokenError, ensure_token_file, read_token, service_channel
 from ._client import AcdClient, ActionFeed
 from ._engine import Engine, NotLeader, Outcome, StoreUnavailable
 from ._events import to_log_events
@@ -33,9 +34,13 @@ __all__ = [
     "Settings",
     "StateStore",
     "StoreUnavailable",
+    "TokenError",
+    "ensure_token_file",
     "health_ping",
     "make_source",
+    "read_token",
     "registry_key",
+    "service_channel",
     "settings_from_config",
     "to_log_events",
 ]

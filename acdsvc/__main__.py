@@ -15,6 +15,7 @@ import threading
 from acd import ConfigError as AcdConfigError
 from callcenter._config import ConfigError, load_config
 
+from ._auth import TokenError
 from ._replica import Replica, ReplicaError
 from ._settings import settings_from_config
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_from_config(load_config(args.config), listen=args.listen,
                                         advertise=args.advertise, node=args.node)
         replica = Replica(settings, verify_commits=args.verify_commits).start()
-    except (ConfigError, AcdConfigError, ReplicaError) as exc:
+    except (ConfigError, AcdConfigError, ReplicaError, TokenError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # The state is long-lived and large (1,000s of records): keep it out of the

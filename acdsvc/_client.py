@@ -21,6 +21,8 @@ from google.protobuf.message import Message
 from acd_api.v1 import acd_pb2 as pb
 from acd_api.v1 import acd_pb2_grpc
 
+from ._auth import service_channel
+
 __all__ = ["LAST_COMMIT_HEADER", "RETRYABLE", "AcdClient", "ActionFeed"]
 
 log = logging.getLogger(__name__)
@@ -39,14 +41,15 @@ CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
 
 class AcdClient:
     def __init__(self, addresses: Sequence[str] | str, *, timeout: float = 2.0,
-                 retry_for: float = 15.0) -> None:
+                 retry_for: float = 15.0, token: str | None = None) -> None:
+        """`token`: the stack's service token (`acdsvc.read_token`), which the call
+        methods need; agents' and supervisors' own methods work without it."""
         self.addresses = [addresses] if isinstance(addresses, str) else list(addresses)
         if not self.addresses:
             raise ValueError("need at least one replica address")
         self.timeout = timeout
         self.retry_for = retry_for
-        self._channels = [grpc.insecure_channel(a, options=CHANNEL_OPTIONS)
-                          for a in self.addresses]
+        self._channels = [service_channel(a, token, CHANNEL_OPTIONS) for a in self.addresses]
         self._stubs: list[Any] = [acd_pb2_grpc.AcdServiceStub(c) for c in self._channels]
         self._current = 0
         self._lock = threading.Lock()

@@ -9,6 +9,7 @@ import grpc
 
 from acd_api.v1 import acd_pb2_grpc
 
+from ._auth import service_channel
 from ._leadership import Leadership
 
 __all__ = ["FORWARDED", "Forwarder", "NoLeader"]
@@ -22,8 +23,10 @@ class NoLeader(Exception):
 
 
 class Forwarder:
-    def __init__(self, leadership: Leadership, *, own_address: str, node: str) -> None:
+    def __init__(self, leadership: Leadership, *, own_address: str, node: str,
+                 token: str | None) -> None:
         self._leadership = leadership
+        self._token = token  # the leader checks it like any other caller's
         self._own = own_address
         self._node = node
         self._lock = threading.Lock()
@@ -32,7 +35,7 @@ class Forwarder:
     def _stub(self, address: str) -> Any:
         with self._lock:
             if address not in self._channels:
-                channel = grpc.insecure_channel(address)
+                channel = service_channel(address, self._token)
                 self._channels[address] = (channel, acd_pb2_grpc.AcdServiceStub(channel))
             return self._channels[address][1]
 

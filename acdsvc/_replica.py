@@ -13,6 +13,7 @@ from acd_api.health.v1 import health_pb2_grpc
 from acd_api.v1 import acd_pb2_grpc
 from callcenter._health import split_hostport
 
+from ._auth import token_interceptor
 from ._engine import Engine
 from ._fanout import Fanout
 from ._forward import Forwarder
@@ -58,7 +59,11 @@ class Replica:
             # A second server must not bind the same port silently (DESIGN.md).
             options=[("grpc.so_reuseport", 0)],
             maximum_concurrent_rpcs=settings.section.workers * 4,
+            interceptors=[] if settings.token is None else [token_interceptor(settings.token)],
         )
+        if settings.token is None:
+            log.warning("acd.token_file is not set: anyone who reaches %s can drive calls",
+                        settings.listen)
         try:
             port_bound = self._server.add_insecure_port(settings.listen)
         except RuntimeError as exc:
@@ -74,7 +79,8 @@ class Replica:
         self.leadership = Leadership(self.engine, self.store, node=settings.node,
                                      address=advertise,
                                      lease_seconds=settings.leader_lease_seconds)
-        self._forwarder = Forwarder(self.leadership, own_address=advertise, node=settings.node)
+        self._forwarder = Forwarder(self.leadership, own_address=advertise, node=settings.node,
+                                    token=settings.token)
         self._ticker = Ticker(self.engine)
         section = settings.section
         # Ends the calls controller replicas lost (docs/acd-service.md, "Reconcile").

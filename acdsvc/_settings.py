@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from acd import BUILTIN_STRATEGIES, Account, AcdConfig, QueueConfig, validate_config
 from callcenter._config import AcdSection, CallCenterConfig, QueueSpec
 
+from ._auth import read_token
+
 __all__ = ["AccountEntry", "Settings", "settings_from_config"]
 
 
@@ -31,6 +33,8 @@ class Settings:
     node: str  # this replica's name, in events and snapshots
     listen: str
     advertise: str
+    # The service token (acdsvc._auth); None: the call methods are open to any peer.
+    token: str | None = None
 
     @property
     def leader_lease_seconds(self) -> float:
@@ -91,4 +95,5 @@ def settings_from_config(
         node=node or f"{config.node.name}-acd-{bind.rpartition(':')[2]}",
         listen=bind,
         advertise=advertise or section.advertise or bind,
+        token=None if section.token_file is None else read_token(section.token_file),
     )

@@ -800,7 +800,8 @@ def run(args: argparse.Namespace, rates: list[int], workdir: Path) -> list[StepR
               f"{stack.config.acd.listen}, rtpengine ports {PORT_MIN}-{PORT_MAX}")
         host, port = split_hostport(stack.config.redis.listen)
         events = redis.Redis(host=host, port=port)
-        acd = AcdClient(stack.config.acd.listen, timeout=5.0, retry_for=10.0)
+        acd = AcdClient(stack.config.acd.listen, timeout=5.0, retry_for=10.0,
+                        token=stack.acd_token)
         rig = Rig(stack, acd, events, args.controllers, args.agents, free_port(), workdir,
                   MediaSink())
         desks = Desks(stack.config.acd.listen, [

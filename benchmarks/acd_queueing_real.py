@@ -817,7 +817,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 assert stack.config.acd is not None
                 host, port = split_hostport(stack.config.redis.listen)
                 events = redis.Redis(host=host, port=port)
-                acd = AcdClient(stack.config.acd.listen, timeout=2.0, retry_for=5.0)
+                acd = AcdClient(stack.config.acd.listen, timeout=2.0, retry_for=5.0,
+                                token=stack.acd_token)
                 path = AcdPath(stack, acd, events, stack.replica_control(0))
                 try:
                     log = stack.layout.log_file("controller0")

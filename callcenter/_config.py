@@ -275,6 +275,10 @@ class AcdSection(_Strict):
     # it). Heartbeat 0: no registry, so the ACD never reconciles their calls.
     controller_heartbeat_ms: int = Field(2_000, ge=0)
     controller_record_ttl_ms: int = Field(6_000, ge=100)
+    # The file with the service token that controllers, presence, dashboards and the
+    # other replicas send (docs/acd-service.md, "Authentication"). Unset: `callcenter up`
+    # generates one in the run directory. Set it in a cluster (a mounted Secret).
+    token_file: Path | None = None
 
     @model_validator(mode="after")
     def _ranges(self) -> AcdSection:

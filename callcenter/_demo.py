@@ -94,7 +94,8 @@ def run_demo(config_path: Path, *, calls: int) -> int:
           f"  media anchored in rtpengine {config.rtpengine.nodes[0].ng}; events -> CDR "
           "service -> dashboards\n")
     workdir = Path(tempfile.mkdtemp(prefix="demo-", dir=layout.root))
-    client = AcdClient(acd_address, timeout=2.0, retry_for=10.0)
+    client = AcdClient(acd_address, timeout=2.0, retry_for=10.0,
+                       token=_stack.acd_token(config, layout))
     run = _DemoRun(config, route, queue, agents, passwords, client, workdir)
     try:
         run.calls(calls)

@@ -42,6 +42,11 @@ class RunLayout:
         return self.root / "dashboard.json"
 
     @property
+    def acd_token(self) -> Path:
+        """The ACD service token `callcenter up` generates when acd.token_file is unset."""
+        return self.root / "secrets" / "acd-service.token"
+
+    @property
     def kamailio_cfg(self) -> Path:
         return self.root / "kamailio.cfg"
 

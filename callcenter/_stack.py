@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import analytics
+from acdsvc._auth import TokenError, ensure_token_file, read_token
 from acdsvc._health import health_ping
 from callcenter import _process
 from callcenter._config import CallCenterConfig
@@ -143,7 +144,8 @@ def controller_acd_args(config: CallCenterConfig) -> list[str]:
                 "--acd-heartbeat-ttl", str(acd.controller_record_ttl_ms / 1000),
                 "--acd-prefix", acd.redis_prefix]
     queues = ["--queue-for", queue_for] if queue_for else []
-    return ["--acd", acd.advertise or acd.listen, *queues, *registry]
+    token = [] if acd.token_file is None else ["--acd-token-file", str(acd.token_file)]
+    return ["--acd", acd.advertise or acd.listen, *queues, *registry, *token]
 
 
 def controller_queue_media_args(config: CallCenterConfig,
@@ -290,6 +292,36 @@ def check_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
     return result.stdout + result.stderr
 
 
+def with_acd_token(config: CallCenterConfig, layout: RunLayout) -> CallCenterConfig:
+    """The config with acd.token_file resolved to an absolute path that holds a token.
+
+    Unset, and the ACD managed here: a token generated in the run directory (kept
+    across restarts, so running clients keep working). A file the config names must
+    exist already: it is shared with replicas elsewhere, so making one up would
+    only lock them out.
+    """
+    if config.acd is None or (config.acd.token_file is None and not config.acd.managed):
+        return config
+    path = config.acd.token_file
+    if path is None:
+        path = ensure_token_file(layout.acd_token)
+    try:
+        read_token(path)
+    except TokenError as exc:
+        raise StackError(str(exc)) from exc
+    acd = config.acd.model_copy(update={"token_file": path.resolve()})
+    return config.model_copy(update={"acd": acd})
+
+
+def acd_token(config: CallCenterConfig, layout: RunLayout) -> str | None:
+    """The service token of the stack `up` started from `config` (None without one),
+    for clients such as the demo and tests that drive calls or read the snapshot."""
+    resolved = with_acd_token(config, layout)
+    if resolved.acd is None or resolved.acd.token_file is None:
+        return None
+    return read_token(resolved.acd.token_file)
+
+
 def write_runtime_config(config: CallCenterConfig, layout: RunLayout) -> None:
     """The validated config for the daemons, plus each service's own settings file.
 
@@ -305,6 +337,7 @@ def write_runtime_config(config: CallCenterConfig, layout: RunLayout) -> None:
             analytics_url=config.analytics.url() if config.analytics else "",
             redis=config.redis.listen,
             acd_address=config.acd.listen if config.acd else "",
+            acd_token_file=str(config.acd.token_file or "") if config.acd else "",
             callcenter_config=str(layout.runtime_config),
             sl_threshold_s=config.analytics.sl_threshold_s if config.analytics else 20.0,
             timezone=config.dashboards.timezone,
@@ -327,6 +360,7 @@ def up(config: CallCenterConfig, layout: RunLayout) -> list[str]:
     """
     layout.create()
     (layout.data / "redis").mkdir(exist_ok=True)
+    config = with_acd_token(config, layout)
     write_runtime_config(config, layout)
     layout.dispatcher_list.write_text(render_dispatcher_list(config))
     layout.kamailio_cfg.write_text(render_kamailio_cfg(config, layout))

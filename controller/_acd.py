@@ -36,12 +36,14 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
 from acd_api.v1 import acd_pb2 as pb
+from acdsvc._auth import TokenError, read_token
 from eventlog import CALL_ANSWERED, CALL_ARRIVED, CALL_ENDED, CALL_NO_ANSWER, CALL_RINGING, Event
 
 __all__ = [
@@ -98,6 +100,8 @@ class AcdOptions:
     # The controller rings this much less than the ACD's ring timeout, so that its
     # CANCEL and NoAnswer reach the ACD before the ACD's own ring timer fires.
     ring_margin_s: float = 0.5
+    # The ACD's service token (acdsvc._auth), read from --acd-token-file; None: send none.
+    token: str | None = field(default=None, repr=False)
     # EnqueueRequest.source: "<node>#<instance>" when this replica keeps its live calls
     # in the registry the ACD reconciles against (controller/_registry.py); "" otherwise,
     # and the ACD then never ends this replica's calls by itself.
@@ -138,6 +142,8 @@ def add_acd_arguments(parser: argparse.ArgumentParser) -> None:
                        help="seconds Answered/NoAnswer/Hangup/Abandon are retried")
     group.add_argument("--acd-workers", type=int, default=4,
                        help="threads sending requests to the ACD")
+    group.add_argument("--acd-token-file", type=Path, default=None,
+                       help="file with the ACD's service token (acd.token_file)")
 
 
 def _addresses(value: str) -> tuple[str, ...]:
@@ -182,10 +188,14 @@ def acd_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Ac
             parser.error(f"--{name.replace('_', '-')} must be positive")
     if args.acd_workers < 1:
         parser.error("--acd-workers must be at least 1")
+    try:
+        token = None if args.acd_token_file is None else read_token(args.acd_token_file)
+    except TokenError as exc:
+        parser.error(str(exc))
     return AcdOptions(addresses=addresses, queue_for=queue_for,
                       default_queue=args.default_queue, rpc_timeout_s=args.acd_timeout,
                       enqueue_timeout_s=args.acd_enqueue_timeout, retry_s=args.acd_retry,
-                      workers=args.acd_workers)
+                      workers=args.acd_workers, token=token)
 
 
 def ring_time(acd_ring_timeout_s: float, margin_s: float) -> float | None:
@@ -872,7 +882,7 @@ def sippy_driver(options: AcdOptions) -> AcdDriver:
     from acdsvc._client import AcdClient, ActionFeed  # noqa: PLC0415
 
     client = AcdClient(list(options.addresses), timeout=options.rpc_timeout_s,
-                       retry_for=options.retry_s)
+                       retry_for=options.retry_s, token=options.token)
 
     def later(delay_s: float, callback: Callable[[], None]) -> Cancellable:
         timeout: Cancellable = Timeout(callback, delay_s)

@@ -653,7 +653,7 @@ def sippy_queue_media(options: QueueMediaOptions, acd: AcdOptions,
     from acdsvc._client import AcdClient  # noqa: PLC0415
 
     client = AcdClient(list(acd.addresses), timeout=options.rpc_timeout_s,
-                       retry_for=options.rpc_retry_s)
+                       retry_for=options.rpc_retry_s, token=acd.token)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="queue-media")
 
     def submit(job: Callable[[], None]) -> None:

@@ -175,13 +175,12 @@ _ACD_STATES = {0: "unknown", 1: "logged_out", 2: "idle", 3: "reserved", 4: "talk
 class GrpcLive:
     """The ACD's own snapshot over acd.v1 GetSnapshot (authoritative when deployed)."""
 
-    def __init__(self, address: str, *, timeout: float = 1.0) -> None:
-        import grpc  # noqa: PLC0415  (optional at import time)
-
-        from acd_api.v1 import acd_pb2, acd_pb2_grpc  # noqa: PLC0415
+    def __init__(self, address: str, *, timeout: float = 1.0, token: str | None = None) -> None:
+        from acd_api.v1 import acd_pb2, acd_pb2_grpc  # noqa: PLC0415  (optional at import time)
+        from acdsvc._auth import service_channel  # noqa: PLC0415
 
         self._pb = acd_pb2
-        self._channel = grpc.insecure_channel(address, options=[("grpc.so_reuseport", 0)])
+        self._channel = service_channel(address, token)
         self._stub = acd_pb2_grpc.AcdServiceStub(self._channel)
         self._timeout = timeout
 
@@ -225,14 +224,16 @@ class AcdCommands(Protocol):
 class GrpcAcdCommands:
     """Supervisor commands over acd.v1 (ForceLogout/ForceBusy/ForceIdle)."""
 
-    def __init__(self, address: str, *, timeout: float = 2.0) -> None:
+    def __init__(self, address: str, *, timeout: float = 2.0, token: str | None = None) -> None:
         import grpc  # noqa: PLC0415
 
         from acd_api.v1 import acd_pb2, acd_pb2_grpc  # noqa: PLC0415
+        from acdsvc._auth import service_channel  # noqa: PLC0415
 
         self._pb = acd_pb2
         self._grpc = grpc
-        self._channel = grpc.insecure_channel(address, options=[("grpc.so_reuseport", 0)])
+        # GetSnapshot (to map account to employee ID) needs the service token.
+        self._channel = service_channel(address, token)
         self._stub = acd_pb2_grpc.AcdServiceStub(self._channel)
         self._timeout = timeout
 
@@ -333,6 +334,8 @@ class DashboardSettings(BaseModel):
     stream: str = ev.DEFAULT_STREAM
     # acd.v1 address; empty: live view from the event log and no supervisor actions.
     acd_address: str = ""
+    # The ACD's service token file (acd.token_file), for its snapshot; empty: none.
+    acd_token_file: str = ""
     callcenter_config: str = "config/callcenter.yaml"
     sl_threshold_s: float = Field(20.0, gt=0)
     timezone: str = "Asia/Shanghai"
@@ -358,8 +361,11 @@ def backend_from_settings(settings: DashboardSettings) -> Backend:
     live: LiveSource = EventLogLive(client, stream=settings.stream)
     commands: AcdCommands | None = None
     if settings.acd_address:
-        live = GrpcLive(settings.acd_address)
-        commands = GrpcAcdCommands(settings.acd_address)
+        from acdsvc._auth import read_token  # noqa: PLC0415
+
+        token = read_token(settings.acd_token_file) if settings.acd_token_file else None
+        live = GrpcLive(settings.acd_address, token=token)
+        commands = GrpcAcdCommands(settings.acd_address, token=token)
     return Backend(
         reports=ServiceReports(settings.analytics_url),
         live=live,

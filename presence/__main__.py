@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from acd import ConfigError as AcdConfigError
-from acdsvc import AcdClient
+from acdsvc import AcdClient, TokenError, read_token
 from callcenter._config import ConfigError, load_config
 from presence._agents import agents_from_config
 from presence._fifo import KamailioRpc
@@ -58,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        agents = agents_from_config(load_config(args.config))
-    except (ConfigError, AcdConfigError) as exc:
+        config = load_config(args.config)
+        agents = agents_from_config(config)
+        token_file = config.acd.token_file if config.acd is not None else None
+        token = None if token_file is None else read_token(token_file)
+    except (ConfigError, AcdConfigError, TokenError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     addresses = [a.strip() for a in args.acd.split(",") if a.strip()]
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     # Each RPC may retry on the other replicas for a while (at least one interval);
     # past that the next poll derives the same reports again. The per-attempt deadline
     # does not shrink with a short interval: a slow reply is not an outage.
-    acd = AcdClient(addresses, timeout=2.0, retry_for=max(args.interval, 2.0))
+    acd = AcdClient(addresses, timeout=2.0, retry_for=max(args.interval, 2.0), token=token)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

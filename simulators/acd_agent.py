@@ -26,9 +26,10 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient, ActionFeed
+from acdsvc import AcdClient, ActionFeed, TokenError, read_token
 
 __all__ = ["AgentProfile", "AgentStats", "SimulatedAgents"]
 
@@ -234,9 +235,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--controller", action="store_true",
                         help="the call controller rings SIP phones and reports the calls: "
                              "only log in and heartbeat")
+    parser.add_argument("--acd-token-file", type=Path,
+                        help="the ACD's service token (acd.token_file); needed to report "
+                             "calls, not with --controller")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    client = AcdClient(args.acd.split(","))
+    try:
+        token = None if args.acd_token_file is None else read_token(args.acd_token_file)
+    except TokenError as exc:
+        parser.error(str(exc))
+    client = AcdClient(args.acd.split(","), token=token)
     agents = SimulatedAgents(client, [_profile(s, args) for s in args.agent],
                              reports_calls=not args.controller)
     agents.start()

@@ -16,6 +16,7 @@ no rtpengine session is left.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import pytest
 import redis
 import yaml
@@ -47,7 +49,7 @@ from tests.support.acd_stack import (
     controller_feed_subscribed,
 )
 from tests.support.parties import track
-from tests.support.stack import running_stack
+from tests.support.stack import Stack, running_stack
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -96,7 +98,8 @@ def running_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         assert stack.config.acd is not None
         host, port = split_hostport(stack.config.redis.listen)
         events = redis.Redis(host=host, port=port)
-        acd = AcdClient(stack.config.acd.listen, timeout=2.0, retry_for=5.0)
+        acd = AcdClient(stack.config.acd.listen, timeout=2.0, retry_for=5.0,
+                        token=stack.acd_token)
         control = stack.replica_control(0)
         try:
             controller_log = stack.layout.log_file("controller0")
@@ -386,6 +389,34 @@ def test_queue_with_an_overflow_target_and_nobody_logged_in_routes_at_once(
                                             "to": "voicemail"}),
         ("call.ended", CTL_NODE, {"cause": "overflow:voicemail", "side": "system"}),
     ]
+
+
+# -- the service token --------------------------------------------------------------------
+def test_up_generates_a_private_token_and_the_acd_refuses_calls_without_it(
+        path: AcdPath) -> None:
+    """`callcenter up` made the token (0600) and gave it to the controller, whose feed is
+    subscribed (the fixture waited for it); a peer without it cannot enqueue or watch."""
+    token_file = path.stack.layout.acd_token
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    runtime = json.loads(path.stack.layout.runtime_config.read_text())
+    assert runtime["acd"]["token_file"] == str(token_file.resolve())
+    assert path.stack.acd_token is not None
+    assert path.stack.acd_token not in " ".join(
+        Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+        for pid in _pids(path.stack))  # a file path on the command lines, never the token
+    stranger = AcdClient(path.stack.config.acd.listen, retry_for=0)  # type: ignore[union-attr]
+    try:
+        with pytest.raises(grpc.RpcError) as refused:
+            stranger.enqueue(pb.EnqueueRequest(call_id="stranger-1", queue=QUEUE))
+        assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+    finally:
+        stranger.close()
+    assert all(q.waiting == 0 for q in path.acd.get_snapshot().queues)
+
+
+def _pids(stack: Stack) -> list[int]:
+    return [int(p.read_text()) for p in stack.layout.pids.glob("*.pid")
+            if Path(f"/proc/{p.read_text().strip()}").exists()]
 
 
 # -- the demo ----------------------------------------------------------------------------

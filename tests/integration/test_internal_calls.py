@@ -71,7 +71,8 @@ def running_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         assert stack.config.acd is not None
         host, port = split_hostport(stack.config.redis.listen)
         events = redis.Redis(host=host, port=port)
-        acd = AcdClient(stack.config.acd.listen, timeout=2.0, retry_for=5.0)
+        acd = AcdClient(stack.config.acd.listen, timeout=2.0, retry_for=5.0,
+                        token=stack.acd_token)
         control = stack.replica_control(0)
         try:
             log = stack.layout.log_file("controller0")

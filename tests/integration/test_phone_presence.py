@@ -118,7 +118,8 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     config["presence"] = {"poll_ms": int(POLL_S * 1000)}
     failed_before = request.session.testsfailed
     with running_stack(workdir, config, passwords) as stack:
-        acd = AcdClient(config["acd"]["listen"], timeout=2.0, retry_for=10.0)
+        acd = AcdClient(config["acd"]["listen"], timeout=2.0, retry_for=10.0,
+                        token=stack.acd_token)
         try:
             yield PresenceStack(stack, acd, workdir)
         finally:

@@ -77,6 +77,11 @@ class Stack:
     def realm(self) -> str:
         return self.config.sip.realm
 
+    @property
+    def acd_token(self) -> str | None:
+        """The ACD's service token (`callcenter up` generated it), for test clients."""
+        return callcenter.acd_token(self.config, self.layout)
+
     def ng(self, index: int = 0) -> NgClient:
         while len(self._ng) <= index:
             node = self.config.rtpengine.nodes[len(self._ng)]
