@@ -39,6 +39,11 @@ _WaitKey = tuple[int, int, str]  # (-priority, seq, call_id): sorts the next cal
 
 
 
+# How much the newest finished call moves a queue's talk-time average (Asterisk's
+# queue holdtime uses the same quarter): recent enough to follow a shift change,
+# smooth enough that one long call does not swing the announcement.
+HANDLE_WEIGHT = 0.25
+
 def _random_session_secret() -> str:
     return secrets.token_urlsafe(16)
 
@@ -89,6 +94,9 @@ class Acd:
         self._front = 0  # front of the queue: shrinks below every back position
         self._sessions = 0
         self._memory: dict[str, StrategyMemory] = {}
+        # Per queue: the talk time of its answered calls, exponentially weighted (the
+        # newest call counts HANDLE_WEIGHT), for the callers' expected-wait announcements.
+        self._talk_average: dict[str, float] = {}
         # Per-command buffers.
         self._now = 0.0
         self._events: list[Event] = []
@@ -620,10 +628,13 @@ class Acd:
         the call's queue, in the core's order (priority, then arrival), 0 when the call
         is not waiting (ringing, talking). `expected_wait` (seconds, or None) is
         position x H / N: N the queue's qualified agents in service (idle, reserved,
-        talking, wrap-up; not busy), H the mean age of the calls they are talking on
-        plus the queue's wrap-up. The core keeps no handle-time history; the age of
-        calls in progress stands in for it (equal on average for exponential talk
-        times; up to half as much for very regular ones). No one talking: None.
+        talking, wrap-up; not busy), H the queue's handle time: the weighted average
+        talk time of its finished calls (as Asterisk's `holdtime` weighs its last
+        value, the newest call counts a quarter) plus the queue's wrap-up. Before the
+        queue's first call has ended, the mean age of the calls in progress stands in
+        for the talk time (equal on average for exponential talk times; up to half as
+        much for very regular ones). No history and no one talking, or nobody in
+        service: None.
         """
         call = self._calls.get(call_id)
         if call is None:
@@ -649,13 +660,23 @@ class Acd:
         serving = [self._agents[eid] for eid in self._members[queue]
                    if self._agents[eid].state in (AgentState.IDLE, AgentState.RESERVED,
                                                   AgentState.TALKING, AgentState.WRAP_UP)]
-        ages = [now - c.answered for a in serving
-                if a.state is AgentState.TALKING and a.call is not None
-                and (c := self._calls.get(a.call)) is not None and c.answered is not None]
-        if not serving or not ages:
+        if not serving:
             return None
-        handle = sum(ages) / len(ages) + self._queues[queue].wrap_up
+        talk = self._talk_average.get(queue)
+        if talk is None:
+            ages = [now - c.answered for a in serving
+                    if a.state is AgentState.TALKING and a.call is not None
+                    and (c := self._calls.get(a.call)) is not None and c.answered is not None]
+            if not ages:
+                return None
+            talk = sum(ages) / len(ages)
+        handle = talk + self._queues[queue].wrap_up
         return max(0.0, position * handle / len(serving))
+
+    def _record_talk(self, queue: str, talk: float) -> None:
+        previous = self._talk_average.get(queue)
+        self._talk_average[queue] = (talk if previous is None
+                                     else previous + HANDLE_WEIGHT * (talk - previous))
 
     def next_deadline(self) -> float | None:
         """When the earliest timer falls due, so the service knows when to tick()."""
@@ -670,6 +691,7 @@ class Acd:
             "front": self._front,
             "sessions": self._sessions,
             "memory": {k: dict(v) for k, v in self._memory.items()},
+            "talk_average": dict(self._talk_average),
         }
 
     def snapshot(self) -> dict[str, Any]:
@@ -805,6 +827,7 @@ class Acd:
             "front": self._front,
             "sessions": self._sessions,
             "memory": {k: dict(v) for k, v in self._memory.items()},
+            "talk_average": dict(self._talk_average),
             "agents": [a.to_dict() for a in self._agents.values()],
             "calls": [c.to_dict() for c in self._calls.values()],
             "ended": [[cid, when] for cid, when in self._ended.items()],
@@ -828,6 +851,9 @@ class Acd:
         acd._front = int(data["front"])
         acd._sessions = int(data["sessions"])
         acd._memory = {str(k): dict(v) for k, v in data["memory"].items()}
+        # Absent from states written before the history existed: start without one.
+        acd._talk_average = {str(k): float(v) for k, v in data.get("talk_average", {}).items()
+                             if k in acd._queues}
         for raw in data["agents"]:
             agent = AgentRecord.from_dict(raw)
             acd._agents[agent.employee_id] = agent
@@ -1316,6 +1342,8 @@ class Acd:
                        wait=now - call.arrived, reason=reason)
         else:
             talk = now - call.answered if call.answered is not None else 0.0
+            if call.answered is not None and call.kind == "queue" and call.queue is not None:
+                self._record_talk(call.queue, talk)
             if call.agent is not None:
                 self._release_talker(call, self._agents[call.agent], reason, wrap=wrap)
             self._emit("call.ended", call=call.call_id, queue=call.queue, agent=call.agent,

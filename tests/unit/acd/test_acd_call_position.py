@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
 
 from acd import Acd, ManualClock, QueueConfig
-from tests.unit.acd.acd_testkit import login, sound
+from tests.unit.acd.acd_testkit import default_config, login, sound
 
 BILLING = QueueConfig("billing", skills={"billing": 1}, ring_timeout=15.0, wrap_up=10.0)
 SALES = QueueConfig("sales", skills={"sales": 1}, ring_timeout=15.0)
@@ -79,3 +80,35 @@ def test_no_estimate_while_nobody_talks(two_queues: Acd) -> None:
     position = acd.call_position("w")
     assert position is not None
     assert (position["position"], position["expected_wait"]) == (1, None)
+
+
+def test_expected_wait_from_the_talk_times_of_finished_calls(
+        two_queues: Acd, clock: ManualClock) -> None:
+    """Finished calls of 100 s then 20 s: average 100 + 0.25 x (20 - 100) = 80 s; the
+    call in progress (lasting 500 s by then) no longer counts. Sales keeps no history."""
+    acd = two_queues
+    login(acd, 1001)
+    for call_id, talk in (("h1", 100.0), ("h2", 20.0)):
+        acd.enqueue(call_id, "billing")
+        acd.answered(call_id, 1001).raise_for_error()
+        clock.advance(talk)
+        acd.hangup(call_id).raise_for_error()
+        clock.advance(10)  # the wrap-up
+        acd.tick()
+    login(acd, 1002)
+    acd.enqueue("long", "billing")
+    acd.answered("long", 1001).raise_for_error()
+    acd.enqueue("busy2", "billing")
+    acd.answered("busy2", 1002).raise_for_error()
+    acd.enqueue("w1", "billing")
+    clock.advance(500)
+    position = acd.call_position("w1")
+    assert position is not None
+    assert position["expected_wait"] == pytest.approx(1 * (80 + 10) / 2)  # N = 2 talking
+
+    # The history survives a restart (a new leader loads the state from Redis).
+    restored = Acd.from_dict(json.loads(json.dumps(acd.to_dict())),
+                             default_config(BILLING, SALES), clock)
+    again = restored.call_position("w1")
+    assert again is not None and again["expected_wait"] == pytest.approx(45.0)
+    sound(acd)
