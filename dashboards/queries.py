@@ -12,6 +12,7 @@ HUAAN_DASHBOARD_CONFIG to a `DashboardSettings` JSON/YAML file.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -31,6 +32,8 @@ import eventlog as ev
 import teletraffic
 from analytics import CdrStore, ServiceClient, Statistics
 from identity import verify_password
+
+log = logging.getLogger(__name__)
 
 REFRESH_S = 2.0
 CONFIG_ENV = "HUAAN_DASHBOARD_CONFIG"
@@ -186,17 +189,80 @@ class GrpcLive:
 
     def snapshot(self) -> LiveSnapshot:
         reply = self._stub.GetSnapshot(self._pb.GetSnapshotRequest(), timeout=self._timeout)
-        snap = reply.snapshot
-        now = snap.ts or time.time()
-        agents = tuple(
-            # Named by account, as the event log names agents (EventLogLive agrees).
-            AgentLive(a.username or str(a.employee_id), str(a.seat),
-                      _ACD_STATES.get(a.state, str(a.state)),
-                      now - a.time_in_state_seconds, a.reason)
-            for a in snap.agents if a.state != 1
-        )
-        queues = tuple(QueueLive(q.name, q.waiting, q.longest_wait_seconds) for q in snap.queues)
-        return LiveSnapshot(now, agents, queues, f"ACD {snap.node}".strip())
+        return _live_snapshot(reply.snapshot)
+
+
+def _live_snapshot(snap: Any) -> LiveSnapshot:
+    """An acd.v1 Snapshot as the wallboard shows it."""
+    now = snap.ts or time.time()
+    agents = tuple(
+        # Named by account, as the event log names agents (EventLogLive agrees).
+        AgentLive(a.username or str(a.employee_id), str(a.seat),
+                  _ACD_STATES.get(a.state, str(a.state)),
+                  now - a.time_in_state_seconds, a.reason)
+        for a in snap.agents if a.state != 1
+    )
+    queues = tuple(QueueLive(q.name, q.waiting, q.longest_wait_seconds) for q in snap.queues)
+    return LiveSnapshot(now, agents, queues, f"ACD {snap.node}".strip())
+
+
+class GrpcLiveStream:
+    """The ACD's live stream (acd.v1 WatchSnapshot), for the wallboard.
+
+    One background subscription per dashboard server, however many supervisors
+    watch: the ACD pushes a snapshot on every change (at most every `max_interval_s`
+    without one), and each page refresh reads the latest from memory instead of
+    asking the ACD. The stream reconnects (to any replica) after an error. A snapshot
+    older than `stale_s` (stream down) is not shown as live: `snapshot()` then asks
+    GetSnapshot once, and raises if the ACD does not answer, so the wallboard says
+    the live view is unavailable rather than show old states.
+    """
+
+    def __init__(self, address: str, *, token: str | None = None,
+                 max_interval_s: float = 1.0, stale_s: float = 3.0) -> None:
+        self._fallback = GrpcLive(address, token=token)
+        self._stub = self._fallback._stub
+        self._pb = self._fallback._pb
+        self._max_interval_s = max_interval_s
+        self._stale_s = stale_s
+        self._latest: tuple[float, LiveSnapshot] | None = None  # (monotonic, snapshot)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._call: Any = None
+        self.reconnects = 0
+        self._thread = threading.Thread(target=self._run, name="acd-watch-snapshot",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                self._call = self._stub.WatchSnapshot(self._pb.WatchSnapshotRequest(
+                    max_interval_seconds=self._max_interval_s))
+                for reply in self._call:
+                    with self._lock:
+                        self._latest = (time.monotonic(), _live_snapshot(reply.snapshot))
+                    backoff = 0.1
+            except Exception:  # any stream failure: reconnect
+                log.debug("WatchSnapshot ended; reconnecting", exc_info=True)
+            if self._stop.wait(backoff):
+                return
+            backoff = min(backoff * 2, 2.0)
+            self.reconnects += 1
+
+    def snapshot(self) -> LiveSnapshot:
+        with self._lock:
+            latest = self._latest
+        if latest is not None and time.monotonic() - latest[0] <= self._stale_s:
+            return latest[1]
+        return self._fallback.snapshot()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._call is not None:
+            self._call.cancel()
+        self._thread.join(timeout=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +430,7 @@ def backend_from_settings(settings: DashboardSettings) -> Backend:
         from acdsvc._auth import read_token  # noqa: PLC0415
 
         token = read_token(settings.acd_token_file) if settings.acd_token_file else None
-        live = GrpcLive(settings.acd_address, token=token)
+        live = GrpcLiveStream(settings.acd_address, token=token)
         commands = GrpcAcdCommands(settings.acd_address, token=token)
     return Backend(
         reports=ServiceReports(settings.analytics_url),

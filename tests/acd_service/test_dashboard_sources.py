@@ -7,13 +7,15 @@ replica on Redis rather than a stand-in.
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
 from acd_api.v1 import acd_pb2 as pb
 from acdsvc import AcdClient
-from dashboards.queries import GrpcAcdCommands, GrpcLive, Supervisor
+from dashboards.queries import GrpcAcdCommands, GrpcLive, GrpcLiveStream, Supervisor
 from tests.acd_service.conftest import ADMIN, ReplicaFactory, free_port, password_of
 from tests.acd_service.test_agent_rpcs import login
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -69,3 +71,22 @@ def test_supervisor_action_on_an_agent_not_logged_in_is_refused(acd: str) -> Non
     result = GrpcAcdCommands(acd).force_idle(
         "a1009", Supervisor(ADMIN, password_of(ADMIN), ("admin",)))
     assert not result.ok and "not logged in" in result.message
+
+
+def test_live_stream_pushes_changes_and_refuses_to_show_a_stale_view(
+        make_replica: ReplicaFactory) -> None:
+    """The wallboard's source: a login reaches it from the stream (no GetSnapshot per
+    refresh); once the ACD is gone the view is not passed off as live."""
+    replica = make_replica()
+    stream = GrpcLiveStream(replica.address, max_interval_s=0.5, stale_s=1.0)
+    try:
+        wait_until(lambda: stream.snapshot().queues != (), timeout=5, what="first push")
+        assert login(AcdClient(replica.address), 1001, 7).error.code == 0
+        wait_until(lambda: [a.agent for a in stream.snapshot().agents] == ["a1001"],
+                   timeout=5, what="the login pushed to the stream")
+        replica.stop(grace=0.2)
+        with pytest.raises(grpc.RpcError):
+            wait_until(lambda: stream.snapshot() is None, timeout=10,  # raises once stale
+                       what="the stale view refused")
+    finally:
+        stream.close()
