@@ -17,6 +17,7 @@ from eventlog import (
     CALL_HOLD,
     CALL_IVR_STEP,
     CALL_NO_ANSWER,
+    CALL_ORIGINATED,
     CALL_OVERFLOW,
     CALL_QUEUED,
     CALL_RECORDING,
@@ -32,6 +33,7 @@ from ._records import (
     ABANDONED_QUEUE,
     ABANDONED_RINGING,
     ANSWERED,
+    CATEGORY_OUTBOUND,
     FAILED,
     LEG_ABANDONED,
     LEG_ANSWERED,
@@ -130,6 +132,8 @@ def fold_call(  # noqa: PLR0912, PLR0915
     recording_ref = ""
     voicemail = False
     overflow_pending = False
+    outbound = False  # call.originated instead of call.arrived
+    originator = ""  # the agent who placed it
     ended: Event | None = None
     legs: list[_OpenLeg] = []
     ringing: dict[str, _OpenLeg] = {}
@@ -225,6 +229,15 @@ def fold_call(  # noqa: PLR0912, PLR0915
                 left_queue_at = ts
         elif kind == CALL_RECORDING and not recording_ref:
             recording_ref = d["ref"]
+        elif kind == CALL_ORIGINATED:
+            # An outbound call stands where an inbound one has call.arrived: the agent
+            # calls `number`, presenting `caller_id` ("": the trunk's own number).
+            outbound = True
+            originator = d["agent"]
+            caller = d["caller_id"]
+            dialled = d["number"]
+            category = CATEGORY_OUTBOUND
+            arrived_at = ts
         # Other kinds (agent.state) never reach a call fold.
 
     if ended is None:
@@ -236,15 +249,25 @@ def fold_call(  # noqa: PLR0912, PLR0915
     if active is not None:
         _close_hold_on(active, hold_since, ended_at)
         active.ended_at = ended_at
+    # Before an outbound call is bridged, its `caller` side is the dialled customer, who
+    # never waited for the agent's leg: a refusal or hang-up there abandons nothing.
+    # (Schema 1 has no event for the agent answering its own ring while the customer is
+    # dialled, so that leg stays open until the end; see docs/events.md, gaps.)
+    abandons = side == "caller" and not (outbound and answered_at is None)
     for leg in ringing.values():
         leg.ended_at = ended_at
-        leg.outcome = LEG_ABANDONED if side == "caller" else LEG_CANCELLED
+        leg.outcome = LEG_ABANDONED if abandons else LEG_CANCELLED
 
     # Disposition rules, first match wins (docs/analytics.md).
     if answered_at is not None:
         disposition = ANSWERED
     elif voicemail:
         disposition = VOICEMAIL
+    elif outbound:
+        # An outbound call the customer was not bridged to: nobody waited in a queue or
+        # an IVR, so no rule about callers who left applies; cause and side say why
+        # (the customer's SIP code with side caller, `no answer`, the agent's refusal).
+        disposition = FAILED
     elif overflow_pending:
         disposition = OVERFLOW
     elif side == "caller" and ringing:
@@ -261,6 +284,10 @@ def fold_call(  # noqa: PLR0912, PLR0915
     else:
         wait_s = _pos((left_queue_at if left_queue_at is not None else ended_at) - queued_at)
     talk_s = _pos(ended_at - answered_at - hold_s) if answered_at is not None else 0.0
+    if not agent and originator:
+        # The agent who placed an unanswered outbound call still owns it.
+        agent = originator
+        seat = next((leg.seat for leg in legs if leg.agent == originator), "")
     if version == 0:
         version = len(ordered)
     cdr = Cdr(

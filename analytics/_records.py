@@ -28,6 +28,11 @@ DISPOSITIONS: Final = (
     FAILED,
 )
 
+# `category` of an outbound call (`call.originated`): schema 1 gives such a call no
+# business category, and the CDR has no direction column, so the category carries the
+# direction, as `internal` does for the calls between agents that the edge marks.
+CATEGORY_OUTBOUND: Final = "outbound"
+
 # Leg kinds and outcomes.
 LEG_RING: Final = "ring"
 LEG_TRANSFER: Final = "transfer"

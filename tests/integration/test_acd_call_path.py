@@ -19,15 +19,11 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import shutil
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
-import redis
 import yaml
 
 import callcenter
@@ -35,21 +31,24 @@ from acd_api.v1 import acd_pb2 as pb
 from acdsvc import AcdClient
 from analytics import build_records
 from callcenter._demo import run_demo
-from callcenter._health import split_hostport
-from simulators import RtpEndpoint, SippRun, free_port, start_sipp
-from tests.conftest import artifact_dir
+from simulators import free_port
 from tests.controller.harness import exchange, media_of
-from tests.integration._sip import start_phone, unregister_all
+from tests.integration._sip import unregister_all
 from tests.support.acd_stack import (
+    CALLER,
     OK,
     AcdPath,
+    Party,
+    acd_node,
     acd_path_config,
+    agent_phone,
     agent_states,
     call_events,
-    controller_feed_subscribed,
+    carrier_call,
+    hang_up,
+    running_acd_path,
 )
-from tests.support.parties import track
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import Stack
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -63,10 +62,7 @@ CTL_NODE = "path-ctl0"
 AGENTS = ("1001", "1002")
 RING_TIMEOUT_MS = 2000  # the controller rings 1.5 s of it, then tells the ACD NoAnswer
 WRAP_UP_MS = 1000
-CALLER = "13912345678"  # what the caller scenario sends (a national mobile: unchanged)
-# The ACD-driven caller (parked, bridged by re-INVITE, hangs up when sent a MESSAGE).
 TESTS = Path(__file__).resolve().parents[1]
-CALLER_SCENARIO = TESTS / "acd_control" / "sipp" / "acd_caller.xml"
 # A phone that rings and is cancelled, whose 487 carries every Via (see its header).
 NO_ANSWER_PHONE = TESTS.parent / "sipp" / "ctl_via_edge_agent_noanswer.xml"
 DEMO_CONFIG = TESTS.parent / "config" / "callcenter.yaml"
@@ -93,29 +89,8 @@ def running_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         skills={"billing": 2},
         controller_name=CTL_NODE,
     )
-    failed_before = request.session.testsfailed
-    with running_stack(workdir, config, passwords) as stack:
-        assert stack.config.acd is not None
-        host, port = split_hostport(stack.config.redis.listen)
-        events = redis.Redis(host=host, port=port)
-        acd = AcdClient(stack.config.acd.listen, timeout=2.0, retry_for=5.0,
-                        token=stack.acd_token)
-        control = stack.replica_control(0)
-        try:
-            controller_log = stack.layout.log_file("controller0")
-            wait_until(lambda: controller_feed_subscribed(controller_log.read_text()),
-                       timeout=10, what="the replica's ACD action feed is subscribed")
-            yield AcdPath(stack, acd, events, control)
-        finally:
-            control.close()
-            acd.close()
-            events.close()
-        if request.session.testsfailed > failed_before:
-            keep = artifact_dir(f"{request.node.nodeid}-stack")
-            shutil.copytree(stack.layout.logs, keep, dirs_exist_ok=True)
-
-
-_RTPS: list[RtpEndpoint] = []
+    with running_acd_path(request, workdir, config, passwords) as path:
+        yield path
 
 
 @pytest.fixture
@@ -123,60 +98,8 @@ def path(running_path: AcdPath) -> Iterator[AcdPath]:
     """The stack, with no registration and nobody logged in; left the same way."""
     unregister_all(running_path.stack, AGENTS)
     yield running_path
-    running_path.close()  # logs this test's agents out
-    while _RTPS:
-        _RTPS.pop().close()
+    running_path.close()  # logs this test's agents out, closes its RTP endpoints
     unregister_all(running_path.stack, AGENTS)
-
-
-def _rtp() -> RtpEndpoint:
-    endpoint = RtpEndpoint()
-    _RTPS.append(endpoint)
-    return endpoint
-
-
-@dataclass
-class Party:
-    run: SippRun
-    rtp: RtpEndpoint
-    port: int  # its SIP port
-    call_id: str = ""  # the caller's SIP Call-ID (for hang_up)
-
-
-def _phone(path: AcdPath, workdir: Path, agent: str, scenario: str) -> Party:
-    """Agent's sipp phone running `scenario` (answering ones pick up after 100 ms),
-    registered at Kamailio with digest auth; its media goes to its own RTP endpoint."""
-    rtp = _rtp()
-    phone = start_phone(path.stack, agent, workdir=workdir, scenario=scenario,
-                        answer_after_ms=100, rtp_port=rtp.port)
-    track(phone.run)
-    return Party(phone.run, rtp, phone.sip_port)
-
-
-def _caller(path: AcdPath, workdir: Path, number: str = NUMBER) -> Party:
-    """A carrier call to `number` through Kamailio. It sends its own correlation ID and
-    category, which the edge (an untrusted source's X-CC-*) must replace."""
-    rtp, port = _rtp(), free_port()
-    call_id = f"caller-{secrets.token_hex(8)}"
-    run = track(start_sipp("caller", str(CALLER_SCENARIO), path.stack.sip, workdir=workdir,
-                           port=port, service=f"+86{number}", timeout_s=60,
-                           keys={"rtp_port": rtp.port, "cid": "f" * 32,
-                                 "category": "spoofed"},
-                           extra=["-cid_str", call_id]))
-    return Party(run, rtp, port, call_id)
-
-
-def _hang_up(caller: Party) -> None:
-    """Tell the caller to hang up: a MESSAGE in its dialog (acd_caller.xml's contract),
-    sent straight to it, so the test never waits on a timer for the caller to act."""
-    message = (f"MESSAGE sip:caller@127.0.0.1:{caller.port} SIP/2.0\r\n"
-               f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-{secrets.token_hex(6)}\r\n"
-               f"From: <sip:test@127.0.0.1>;tag={secrets.token_hex(4)}\r\n"
-               "To: <sip:caller@127.0.0.1>\r\n"
-               f"Call-ID: {caller.call_id}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
-               "Content-Length: 0\r\n\r\n")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.sendto(message.encode(), ("127.0.0.1", caller.port))
 
 
 def _new_call(path: AcdPath) -> str:
@@ -184,12 +107,6 @@ def _new_call(path: AcdPath) -> str:
     # The edge replaced the carrier's X-CC-Correlation-ID with its own.
     assert re.fullmatch(r"[0-9a-f]{32}", cid) and cid != "f" * 32, cid
     return cid
-
-
-def _acd_node(path: AcdPath) -> str:
-    """The ACD replica's `node` in events: acdsvc's default, <node.name>-acd-<port>."""
-    assert path.stack.config.acd is not None
-    return f"{path.stack.config.node.name}-acd-{path.stack.config.acd.listen.rpartition(':')[2]}"
 
 
 def _assert_clean(path: AcdPath) -> None:
@@ -219,7 +136,7 @@ def _talk_then_caller_hangs_up(path: AcdPath, caller: Party, phone: Party, cid: 
     to_agent, to_caller = exchange(caller.rtp, media_of(bridged), phone.rtp, media_of(seen))
     assert to_agent >= 48 and to_caller >= 48, (to_agent, to_caller)
 
-    _hang_up(caller)
+    hang_up(caller)
     caller.run.wait_for_log("HUNG_UP", timeout=10)
     assert f"BYE cid={cid}" in phone.run.wait_for_log("BYE", timeout=10)[-1]
     assert caller.run.wait(timeout=10) == 0, caller.run.errors()
@@ -233,8 +150,8 @@ def test_trunk_call_is_queued_offered_to_the_longest_idle_agent_and_answered(
     (1002, logged in first); the controller rings 1002's registered phone through
     Kamailio; audio both ways; the caller hangs up; 1002 wraps up, then is idle."""
     agents = path.log_in("1002", "1001")
-    phones = {a: _phone(path, workdir, a, "ctl_via_edge_agent") for a in AGENTS}
-    caller = _caller(path, workdir)
+    phones = {a: agent_phone(path, workdir, a, "ctl_via_edge_agent") for a in AGENTS}
+    caller = carrier_call(path, workdir, NUMBER)
     cid = _new_call(path)
     caller.run.wait_for_log("ANSWERED", timeout=10)  # parked at once, before any agent
 
@@ -259,7 +176,7 @@ def test_trunk_call_is_queued_offered_to_the_longest_idle_agent_and_answered(
     assert call_events(events) == [
         ("call.arrived", CTL_NODE, {"trunk": "", "caller": CALLER, "dialled": NUMBER,
                                     "category": CATEGORY}),
-        ("call.queued", _acd_node(path), {"queue": QUEUE, "priority": "0"}),
+        ("call.queued", acd_node(path.stack), {"queue": QUEUE, "priority": "0"}),
         ("call.ringing", CTL_NODE, {"agent": "1002", "seat": "2", "leg_id": "L2",
                                     "attempt": "1"}),
         ("call.answered", CTL_NODE, {"agent": "1002", "seat": "2", "leg_id": "L2"}),
@@ -281,9 +198,9 @@ def test_first_agent_does_not_answer_and_the_second_gets_the_call(
     controller's margin) its phone gets CANCEL through the edge, the ACD offers 1002
     in its NoAnswer reply, and 1002's phone rings and answers."""
     agents = path.log_in("1001", "1002")
-    silent = _phone(path, workdir, "1001", str(NO_ANSWER_PHONE))
-    answering = _phone(path, workdir, "1002", "ctl_via_edge_agent")
-    caller = _caller(path, workdir)
+    silent = agent_phone(path, workdir, "1001", str(NO_ANSWER_PHONE))
+    answering = agent_phone(path, workdir, "1002", "ctl_via_edge_agent")
+    caller = carrier_call(path, workdir, NUMBER)
     cid = _new_call(path)
     assert f"cid={cid} " in silent.run.wait_for_log("RANG", timeout=10)[0]
     silent.run.wait_for_log("CANCELLED", timeout=RING_TIMEOUT_MS / 1000 + 5)
@@ -298,7 +215,7 @@ def test_first_agent_does_not_answer_and_the_second_gets_the_call(
 
     assert [o.username for o in agents.offers] == ["1001", "1002"]
     events = path.ended_events(cid)
-    acd = _acd_node(path)
+    acd = acd_node(path.stack)
     assert [(k, n) for k, n, _ in call_events(events)] == [
         ("call.arrived", CTL_NODE), ("call.queued", acd),
         ("call.ringing", CTL_NODE), ("call.no_answer", CTL_NODE),
@@ -328,14 +245,14 @@ def test_call_waits_with_nobody_logged_in_and_the_caller_abandons_cleanly(
     """billing has no overflow: with nobody logged in the call waits, parked. The
     caller hangs up: the ACD drops the call (abandoned in the queue), and an agent who
     then becomes ready is offered nothing."""
-    caller = _caller(path, workdir)
+    caller = carrier_call(path, workdir, NUMBER)
     cid = _new_call(path)
     caller.run.wait_for_log("ANSWERED", timeout=10)
     wait_until(lambda: path.queue_view(QUEUE).waiting == 1, timeout=5,
                what="the call waits in billing")
     assert path.control.call(cid)["state"] == "parked"  # type: ignore[index]
     assert path.stack.rtpengine_calls() == [cid]
-    _hang_up(caller)
+    hang_up(caller)
     caller.run.wait_for_log("HUNG_UP", timeout=10)
     assert caller.run.wait(timeout=10) == 0, caller.run.errors()
     wait_until(lambda: path.queue_view(QUEUE).waiting == 0, timeout=5,
@@ -355,7 +272,7 @@ def test_call_waits_with_nobody_logged_in_and_the_caller_abandons_cleanly(
     assert call_events(events) == [
         ("call.arrived", CTL_NODE, {"trunk": "", "caller": CALLER, "dialled": NUMBER,
                                     "category": CATEGORY}),
-        ("call.queued", _acd_node(path), {"queue": QUEUE, "priority": "0"}),
+        ("call.queued", acd_node(path.stack), {"queue": QUEUE, "priority": "0"}),
         ("call.ended", CTL_NODE, {"cause": "200", "side": "caller"}),
     ]
     (cdr,) = build_records(events).cdrs
@@ -370,7 +287,7 @@ def test_queue_with_an_overflow_target_and_nobody_logged_in_routes_at_once(
     ACD routes the call away at Enqueue, and the controller, which has no route
     targets yet, hangs the caller up with cause overflow:voicemail."""
     mark = path.log_mark()
-    caller = _caller(path, workdir, OVERFLOW_NUMBER)
+    caller = carrier_call(path, workdir, OVERFLOW_NUMBER)
     caller.run.wait_for_log("BYE", timeout=10)
     # The call lasts a few ms: its ID comes from the log, not from the replica's calls.
     wait_until(lambda: path.arrivals(mark), timeout=5, what="call.arrived in the log")
@@ -384,8 +301,8 @@ def test_queue_with_an_overflow_target_and_nobody_logged_in_routes_at_once(
     assert call_events(events) == [
         ("call.arrived", CTL_NODE, {"trunk": "", "caller": CALLER,
                                     "dialled": OVERFLOW_NUMBER, "category": "outage"}),
-        ("call.queued", _acd_node(path), {"queue": OVERFLOW_QUEUE, "priority": "0"}),
-        ("call.overflow", _acd_node(path), {"from_queue": OVERFLOW_QUEUE,
+        ("call.queued", acd_node(path.stack), {"queue": OVERFLOW_QUEUE, "priority": "0"}),
+        ("call.overflow", acd_node(path.stack), {"from_queue": OVERFLOW_QUEUE,
                                             "to": "voicemail"}),
         ("call.ended", CTL_NODE, {"cause": "overflow:voicemail", "side": "system"}),
     ]

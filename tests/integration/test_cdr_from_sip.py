@@ -7,14 +7,13 @@ agent's registered sipp phone. Its events go to the stack's Redis; the CDR servi
 folds them, and each test reads the CDR back through the service's API
 (`ServiceClient.report`) and checks it field by field.
 
-The API has no legs report: legs are checked through `agent_summary` (which counts
-them) and, for their outcomes, against the pure fold of the same events
-(`analytics.build_records`) read back from Redis.
+Legs are checked through `agent_summary` (which counts them) and, for their outcomes,
+against the pure fold of the same events (`analytics.build_records`) read back from
+Redis; test_cdr_outcomes.py reads them from the service's `leg_list`.
 """
 
 from __future__ import annotations
 
-import math
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from eventlog import replay
 from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from tests.conftest import artifact_dir
 from tests.integration._sip import start_phone, unregister_all
+from tests.support.cdr_stack import cdr_row, is_null
 from tests.support.parties import track
 from tests.support.stack import ReplicaControl, Stack, base_config, running_stack
 from tests.support.waiting import wait_until
@@ -119,15 +119,7 @@ def _agent(s: CdrStack, workdir: Path, name: str, scenario: str) -> SippRun:
 
 def _cdr(s: CdrStack, cid: str) -> dict[str, Any]:
     """The call's CDR from the CDR service, once it is there (deadline 10 s)."""
-    found: list[pd.DataFrame] = []
-
-    def there() -> bool:
-        found[:] = [s.client.report("cdr_list", correlation_ids=[cid])]
-        return len(found[0]) > 0
-
-    wait_until(there, timeout=CDR_DEADLINE_S, what=f"the CDR of {cid} from the CDR service")
-    (row,) = found[0].to_dict("records")
-    return dict(row)
+    return cdr_row(s.client, cid, timeout=CDR_DEADLINE_S)
 
 
 def _records(s: CdrStack, cid: str) -> Records:
@@ -158,10 +150,6 @@ def _assert_clean(s: CdrStack) -> None:
                what=f"no call or rtpengine session left (status {s.controller.cmd('status')})")
 
 
-def _is_null(value: Any) -> bool:
-    return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
-
-
 def _assert_common(cdr: dict[str, Any], cid: str) -> None:
     """The fields every call through this number has, whatever its outcome."""
     assert cdr["correlation_id"] == cid
@@ -170,7 +158,7 @@ def _assert_common(cdr: dict[str, Any], cid: str) -> None:
     assert cdr["category"] == CATEGORY
     assert cdr["trunk"] == ""  # not passed on by the edge yet (docs/call-control.md)
     assert cdr["queue"] == ""  # no ACD in this path: no call.queued
-    assert _is_null(cdr["queued_at"]) and cdr["wait_s"] == 0.0
+    assert is_null(cdr["queued_at"]) and cdr["wait_s"] == 0.0
     assert cdr["hold_s"] == 0.0 and cdr["wrapup_s"] == 0.0 and cdr["transfers"] == 0
     assert cdr["hangup_side"] == "caller" and cdr["hangup_cause"] == "200"
     assert cdr["arrived_at"] <= cdr["ended_at"]
@@ -260,7 +248,7 @@ def test_caller_hangs_up_while_the_agent_rings(cdr_stack: CdrStack, workdir: Pat
     _assert_common(cdr, cid)
     assert cdr["disposition"] == "abandoned_ringing"
     assert cdr["agent"] == ""
-    assert _is_null(cdr["answered_at"]) and cdr["talk_s"] == 0.0
+    assert is_null(cdr["answered_at"]) and cdr["talk_s"] == 0.0
     lasted = (cdr["ended_at"] - cdr["arrived_at"]).total_seconds()
     assert TALK_MS / 1000 * 0.9 <= lasted < TALK_MS / 1000 + 2.0, cdr
 

@@ -16,19 +16,14 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
-from acdsvc import AcdClient
 from analytics import build_records
-from callcenter._health import split_hostport
 from simulators import RtpEndpoint, SippRun, free_port, start_sipp
-from tests.conftest import artifact_dir
 from tests.controller.harness import exchange, media_of
 from tests.integration._sip import start_phone, unregister_all
 from tests.support.acd_stack import (
@@ -36,10 +31,9 @@ from tests.support.acd_stack import (
     acd_path_config,
     agent_states,
     call_events,
-    controller_feed_subscribed,
+    running_acd_path,
 )
 from tests.support.parties import track
-from tests.support.stack import running_stack
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -66,26 +60,8 @@ def running_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         skills={"billing": 2},
         controller_name=CTL_NODE,
     )
-    failed_before = request.session.testsfailed
-    with running_stack(workdir, config, passwords) as stack:
-        assert stack.config.acd is not None
-        host, port = split_hostport(stack.config.redis.listen)
-        events = redis.Redis(host=host, port=port)
-        acd = AcdClient(stack.config.acd.listen, timeout=2.0, retry_for=5.0,
-                        token=stack.acd_token)
-        control = stack.replica_control(0)
-        try:
-            log = stack.layout.log_file("controller0")
-            wait_until(lambda: controller_feed_subscribed(log.read_text()), timeout=10,
-                       what="the replica's ACD action feed is subscribed")
-            yield AcdPath(stack, acd, events, control)
-        finally:
-            control.close()
-            acd.close()
-            events.close()
-        if request.session.testsfailed > failed_before:
-            keep = artifact_dir(f"{request.node.nodeid}-stack")
-            shutil.copytree(stack.layout.logs, keep, dirs_exist_ok=True)
+    with running_acd_path(request, workdir, config, passwords) as path:
+        yield path
 
 
 @pytest.fixture

@@ -6,24 +6,42 @@ replica, an `acd:` section, queues and numbers with `target: controller` and a
 `queue:`. `AcdPath` bundles what a test reads back: the ACD over gRPC (snapshot,
 agents logged in with the agent simulator in controller mode), the call event log in
 the stack's Redis, and the replica's control socket.
+
+`running_acd_path` starts such a stack for a test module; `agent_phone`,
+`carrier_call` and `hang_up` are the sipp parties its tests place calls with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import secrets
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
 from acdsvc import AcdClient
-from simulators import free_port
+from callcenter._health import split_hostport
+from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from simulators.acd_agent import AgentProfile, SimulatedAgents
-from tests.support.stack import ReplicaControl, Stack, base_config
+from tests.conftest import artifact_dir
+from tests.integration._sip import start_phone
+from tests.support.parties import track
+from tests.support.stack import ReplicaControl, Stack, base_config, running_stack
 from tests.support.waiting import wait_until
+
+TESTS = Path(__file__).resolve().parents[1]
+# The ACD-driven caller: parked, bridged by re-INVITE, hangs up when sent a MESSAGE.
+CALLER_SCENARIO = TESTS / "acd_control" / "sipp" / "acd_caller.xml"
+# What that scenario sends as its From user (a national mobile: the edge keeps it).
+CALLER = "13912345678"
 
 OK = pb.ERROR_CODE_UNSPECIFIED
 
@@ -131,6 +149,10 @@ class AcdPath:
                    timeout=timeout, what=f"call.ended of {cid} in the event log")
         return self.events(cid)
 
+    def on_close(self, cleanup: Callable[[], None]) -> None:
+        """Run `cleanup` at `close()` (the end of the test), newest first."""
+        self._cleanups.append(cleanup)
+
     def close(self) -> None:
         while self._cleanups:
             self._cleanups.pop()()
@@ -144,3 +166,87 @@ def call_events(events: list[eventlog.Event]) -> list[tuple[str, str, dict[str, 
 def agent_states(events: list[eventlog.Event], agent: str) -> list[tuple[str, str]]:
     return [(e["previous"], e["state"]) for e in events
             if e.kind == "agent.state" and e["agent"] == agent]
+
+
+@contextmanager
+def running_acd_path(request: pytest.FixtureRequest, workdir: Path, config: dict[str, Any],
+                     passwords: dict[str, str]) -> Iterator[AcdPath]:
+    """`callcenter up` from `config` (acd_path_config's shape), until the replica's ACD
+    action feed is subscribed; the stack's logs go to test-artifacts/ if a test of the
+    module failed."""
+    failed_before = request.session.testsfailed
+    with running_stack(workdir, config, passwords) as stack:
+        assert stack.config.acd is not None
+        host, port = split_hostport(stack.config.redis.listen)
+        events = redis.Redis(host=host, port=port)
+        acd = AcdClient(stack.config.acd.listen, timeout=2.0, retry_for=5.0,
+                        token=stack.acd_token)
+        control = stack.replica_control(0)
+        try:
+            log = stack.layout.log_file("controller0")
+            wait_until(lambda: controller_feed_subscribed(log.read_text()), timeout=10,
+                       what="the replica's ACD action feed is subscribed")
+            yield AcdPath(stack, acd, events, control)
+        finally:
+            control.close()
+            acd.close()
+            events.close()
+        if request.session.testsfailed > failed_before:
+            keep = artifact_dir(f"{request.node.nodeid}-stack")
+            shutil.copytree(stack.layout.logs, keep, dirs_exist_ok=True)
+
+
+@dataclass
+class Party:
+    """A sipp party and the RTP endpoint behind the port its SDP names."""
+
+    run: SippRun
+    rtp: RtpEndpoint
+    port: int  # its SIP port
+    call_id: str = ""  # a caller's SIP Call-ID (for hang_up)
+
+
+def agent_phone(path: AcdPath, workdir: Path, agent: str, scenario: str) -> Party:
+    """Agent's sipp phone running `scenario` (answering ones pick up after 100 ms),
+    registered at Kamailio with digest auth; its media goes to its own RTP endpoint.
+    Stopped and closed at the end of the test (`path.close()`)."""
+    rtp = RtpEndpoint()
+    path.on_close(rtp.close)
+    phone = start_phone(path.stack, agent, workdir=workdir, scenario=scenario,
+                        answer_after_ms=100, rtp_port=rtp.port)
+    track(phone.run)
+    return Party(phone.run, rtp, phone.sip_port)
+
+
+def carrier_call(path: AcdPath, workdir: Path, number: str) -> Party:
+    """A carrier call to `number` (sent as +86...) through Kamailio, from CALLER. It
+    sends its own correlation ID and category, which the edge (an untrusted source's
+    X-CC-*) must replace."""
+    rtp, port = RtpEndpoint(), free_port()
+    path.on_close(rtp.close)
+    call_id = f"caller-{secrets.token_hex(8)}"
+    run = track(start_sipp("caller", str(CALLER_SCENARIO), path.stack.sip, workdir=workdir,
+                           port=port, service=f"+86{number}", timeout_s=60,
+                           keys={"rtp_port": rtp.port, "cid": "f" * 32,
+                                 "category": "spoofed"},
+                           extra=["-cid_str", call_id]))
+    return Party(run, rtp, port, call_id)
+
+
+def hang_up(caller: Party) -> None:
+    """Tell the caller to hang up: a MESSAGE in its dialog (acd_caller.xml's contract),
+    sent straight to it, so the test never waits on a timer for the caller to act."""
+    message = (f"MESSAGE sip:caller@127.0.0.1:{caller.port} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-{secrets.token_hex(6)}\r\n"
+               f"From: <sip:test@127.0.0.1>;tag={secrets.token_hex(4)}\r\n"
+               "To: <sip:caller@127.0.0.1>\r\n"
+               f"Call-ID: {caller.call_id}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
+               "Content-Length: 0\r\n\r\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(message.encode(), ("127.0.0.1", caller.port))
+
+
+def acd_node(stack: Stack) -> str:
+    """The ACD replica's `node` in events: acdsvc's default, <node.name>-acd-<port>."""
+    assert stack.config.acd is not None
+    return f"{stack.config.node.name}-acd-{stack.config.acd.listen.rpartition(':')[2]}"

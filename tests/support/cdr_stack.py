@@ -1,17 +1,23 @@
 """Real processes for analytics and dashboard tests: the CDR service (and Redis for it).
 
 Each runs as a subprocess on free loopback ports in a tmp dir; readiness is waited
-for with deadlines (PING, GET /healthz), never with fixed sleeps.
+for with deadlines (PING, GET /healthz), never with fixed sleeps. `cdr_row` and
+`leg_rows` read a call's records back through any CDR service's API.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pandas as pd  # type: ignore[import-untyped]
 
 from analytics import AnalyticsConfig, ServiceClient, write_service_settings
 from simulators import free_port
@@ -75,5 +81,34 @@ def start_cdr_service(
         )
     return CdrServiceProcess(proc, ServiceClient(config.url(), timeout=10), log_path)
 
-__all__ = ["REDIS_SERVER", "ROOT", "CdrServiceProcess", "redis_server",
-           "start_cdr_service"]
+
+def cdr_row(client: ServiceClient, cid: str, *,
+            until: Callable[[dict[str, Any]], bool] = lambda row: True,
+            timeout: float = 10.0, what: str = "") -> dict[str, Any]:
+    """The call's CDR from the CDR service (`cdr_list`), once it is there and `until`
+    holds for it: a CDR is re-emitted when later events (the wrap-up) arrive."""
+    found: list[dict[str, Any]] = []
+
+    def there() -> bool:
+        rows = client.report("cdr_list", correlation_ids=[cid]).to_dict("records")
+        found[:] = [dict(row) for row in rows]
+        return len(found) == 1 and until(found[0])
+
+    wait_until(there, timeout=timeout,
+               what=f"the CDR of {cid} from the CDR service {what}(now {found})")
+    return found[0]
+
+
+def leg_rows(client: ServiceClient, cid: str) -> list[dict[str, Any]]:
+    """The call's leg rows (`leg_list`) in `seq` order."""
+    rows = client.report("leg_list", correlation_ids=[cid]).to_dict("records")
+    return sorted((dict(row) for row in rows), key=lambda row: int(row["seq"]))
+
+
+def is_null(value: Any) -> bool:
+    """A NULL column as it comes back in a DataFrame (None, NaT or NaN)."""
+    return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+__all__ = ["REDIS_SERVER", "ROOT", "CdrServiceProcess", "cdr_row", "is_null", "leg_rows",
+           "redis_server", "start_cdr_service"]
