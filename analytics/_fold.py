@@ -100,6 +100,13 @@ def _pos(value: float) -> float:
     return value if value > 0.0 else 0.0
 
 
+def _leg_talk(leg: _OpenLeg, call_ended_at: float) -> float:
+    if leg.answered_at is None:
+        return 0.0
+    end = leg.ended_at if leg.ended_at is not None else call_ended_at
+    return _pos(end - leg.answered_at - leg.hold_s)
+
+
 def _close_hold_on(leg: _OpenLeg, hold_since: float | None, ts: float) -> None:
     if hold_since is not None and leg.answered_at is not None:
         leg.hold_s += _pos(ts - max(hold_since, leg.answered_at))
@@ -283,7 +290,15 @@ def fold_call(  # noqa: PLR0912, PLR0915
         wait_s = 0.0
     else:
         wait_s = _pos((left_queue_at if left_queue_at is not None else ended_at) - queued_at)
-    talk_s = _pos(ended_at - answered_at - hold_s) if answered_at is not None else 0.0
+    # Talk is what the agents spent talking: the sum over the answered ring legs. The
+    # span from the first answer to the end would also count a transferred caller's
+    # second wait in a queue (minutes, sometimes) and inflate AHT.
+    leg_talks = [_leg_talk(leg, ended_at) for leg in legs
+                 if leg.leg_kind == LEG_RING and leg.answered_at is not None]
+    if leg_talks:
+        talk_s = sum(leg_talks)
+    else:  # an answer without a ring leg (an older or partial log)
+        talk_s = _pos(ended_at - answered_at - hold_s) if answered_at is not None else 0.0
     if not agent and originator:
         # The agent who placed an unanswered outbound call still owns it.
         agent = originator
@@ -318,9 +333,7 @@ def fold_call(  # noqa: PLR0912, PLR0915
     out: list[Leg] = []
     for seq, leg in enumerate(legs, start=1):
         end = leg.ended_at if leg.ended_at is not None else ended_at
-        leg_talk = (
-            _pos(end - leg.answered_at - leg.hold_s) if leg.answered_at is not None else 0.0
-        )
+        leg_talk = _leg_talk(leg, ended_at)
         out.append(
             Leg(
                 correlation_id=cid,

@@ -464,9 +464,7 @@ def test_blind_transfer_to_another_agent_or_back_to_the_queue(
     queued, answered, ended = (_epoch(cdr[k]) for k in ("queued_at", "answered_at", "ended_at"))
     assert queued <= answered <= asked + MS
     assert cdr["wait_s"] == pytest.approx(answered - queued, abs=MS)
-    # Talk runs from the first answer to the end, both agents and the ring between.
     assert cdr["hold_s"] == 0.0
-    assert cdr["talk_s"] == pytest.approx(ended - answered, abs=MS)
     assert cdr["wrapup_s"] == pytest.approx(sum(wrap_ups), abs=MS)
 
     legs = _legs(path, cdrs, cid)
@@ -488,6 +486,10 @@ def test_blind_transfer_to_another_agent_or_back_to_the_queue(
     assert ring2["ended_at"] == cdr["ended_at"]
     assert ring2["talk_s"] == pytest.approx(ended - _epoch(ring2["answered_at"]), abs=MS)
     assert (ring1["hold_s"], ring2["hold_s"]) == (0.0, 0.0)
+    # Talk is both agents' talk; the caller's wait for 1002 between them is not.
+    assert cdr["talk_s"] == pytest.approx(ring1["talk_s"] + ring2["talk_s"], abs=MS)
+    assert cdr["talk_s"] < ended - answered - (_epoch(ring2["answered_at"])
+                                               - _epoch(ring1["ended_at"])) + MS
 
 
 def _lines(party: Party, prefix: str) -> list[str]:
