@@ -37,7 +37,7 @@ import pytest
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
 from analytics import ServiceClient, build_records
-from simulators import RtpEndpoint, free_port, start_sipp
+from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from tests.controller.harness import exchange, media_of
 from tests.integration._sip import unregister_all
 from tests.support.acd_stack import (
@@ -184,6 +184,18 @@ def _short_call(path: AcdPath, mark: str) -> str:
     return arrived.correlation_id
 
 
+def _call_over(path: AcdPath, *runs: SippRun, idle: tuple[str, ...] = ()) -> float:
+    """Every party's scenario passed, `idle` agents are idle again (after any wrap-up),
+    and neither the replica nor rtpengine holds the call. Returns the time then: the
+    upper bound for the CDR's times, as the replica stamps call.ended after its BYEs."""
+    for run in runs:
+        assert run.wait(timeout=10) == 0, run.errors()
+    for agent in idle:
+        path.wait_agent(agent, "IDLE", timeout=WRAP_UP_MS / 1000 + 10)
+    _assert_clean(path)
+    return time.time()
+
+
 def _assert_clean(path: AcdPath) -> None:
     def clean() -> bool:
         status = path.control.cmd("status")
@@ -239,10 +251,7 @@ def test_abandoned_in_queue_with_no_agent_free(path: AcdPath, cdrs: ServiceClien
     seen_waiting = time.time()
     hang_up(caller)
     caller.run.wait_for_log("HUNG_UP", timeout=10)
-    assert caller.run.wait(timeout=10) == 0, caller.run.errors()
-    _assert_clean(path)
-    # Only now is the call over in the replica: it stamps call.ended after its BYEs.
-    after = time.time()
+    after = _call_over(path, caller.run)
 
     cdr = _cdr(path, cdrs, cid)
     _assert_inbound(cdr, cid, number=NUMBER, category=CATEGORY, queue=QUEUE,
@@ -271,12 +280,7 @@ def test_abandoned_while_the_offered_agent_rings(path: AcdPath, cdrs: ServiceCli
     hang_up(caller)
     caller.run.wait_for_log("HUNG_UP", timeout=10)
     phone.run.wait_for_log("CANCELLED", timeout=10)
-    for party in (caller, phone):
-        assert party.run.wait(timeout=10) == 0, party.run.errors()
-    path.wait_agent("1001", "IDLE")
-    _assert_clean(path)
-    # Only now is the call over in the replica: it stamps call.ended after its BYEs.
-    after = time.time()
+    after = _call_over(path, caller.run, phone.run, idle=("1001",))
 
     cdr = _cdr(path, cdrs, cid)
     _assert_inbound(cdr, cid, number=NUMBER, category=CATEGORY, queue=QUEUE,
@@ -313,12 +317,7 @@ def test_ring_no_answer_then_the_next_agent_answers(path: AcdPath, cdrs: Service
     hang_up(caller)
     caller.run.wait_for_log("HUNG_UP", timeout=10)
     assert f"BYE cid={cid}" in answering.run.wait_for_log("BYE", timeout=10)[0]
-    for party in (caller, silent, answering):
-        assert party.run.wait(timeout=10) == 0, party.run.errors()
-    path.wait_agent("1002", "IDLE", timeout=WRAP_UP_MS / 1000 + 5)
-    _assert_clean(path)
-    # Only now is the call over in the replica: it stamps call.ended after its BYEs.
-    after = time.time()
+    after = _call_over(path, caller.run, silent.run, answering.run, idle=("1002",))
 
     (wrap_up,) = _wrap_ups(path, cid, "1002")
     assert _wrap_ups(path, cid, "1001") == []
@@ -365,10 +364,7 @@ def test_overflow_at_once_when_nobody_can_take_the_queue(path: AcdPath, cdrs: Se
     caller = carrier_call(path, workdir, OUTAGE_NUMBER)
     caller.run.wait_for_log("BYE", timeout=10)
     cid = _short_call(path, mark)
-    assert caller.run.wait(timeout=10) == 0, caller.run.errors()
-    _assert_clean(path)
-    # Only now is the call over in the replica: it stamps call.ended after its BYEs.
-    after = time.time()
+    after = _call_over(path, caller.run)
 
     cdr = _cdr(path, cdrs, cid)
     _assert_inbound(cdr, cid, number=OUTAGE_NUMBER, category="outage", queue=OUTAGE_QUEUE,
@@ -391,10 +387,7 @@ def test_overflow_after_the_queues_max_wait(path: AcdPath, cdrs: ServiceClient,
     caller = carrier_call(path, workdir, SLOW_NUMBER)
     cid = _new_call(path)
     caller.run.wait_for_log("BYE", timeout=MAX_WAIT_MS / 1000 + 10)
-    assert caller.run.wait(timeout=10) == 0, caller.run.errors()
-    _assert_clean(path)
-    # Only now is the call over in the replica: it stamps call.ended after its BYEs.
-    after = time.time()
+    after = _call_over(path, caller.run)
 
     cdr = _cdr(path, cdrs, cid)
     _assert_inbound(cdr, cid, number=SLOW_NUMBER, category="slow", queue=SLOW_QUEUE,
@@ -444,13 +437,7 @@ def test_blind_transfer_to_another_agent_or_back_to_the_queue(
     hang_up(caller)
     caller.run.wait_for_log("HUNG_UP", timeout=10)
     assert f"BYE cid={cid}" in second.run.wait_for_log("BYE", timeout=10)[0]
-    for party in (caller, first, second):
-        assert party.run.wait(timeout=10) == 0, party.run.errors()
-    path.wait_agent("1001", "IDLE", timeout=WRAP_UP_MS / 1000 + 5)
-    path.wait_agent("1002", "IDLE", timeout=WRAP_UP_MS / 1000 + 5)
-    _assert_clean(path)
-    # Only now is the call over in the replica: it stamps call.ended after its BYEs.
-    after = time.time()
+    after = _call_over(path, caller.run, first.run, second.run, idle=("1001", "1002"))
 
     wrap_ups = _wrap_ups(path, cid, "1001") + _wrap_ups(path, cid, "1002")
     assert len(wrap_ups) == 2 and all(w >= WRAP_UP_MS / 1000 for w in wrap_ups), wrap_ups
@@ -532,12 +519,7 @@ def test_failed_when_the_agents_phone_answers_without_sdp(path: AcdPath, cdrs: S
     assert f"cid={cid} " in phone.run.wait_for_log("CALL ", timeout=10)[0]
     assert f"BYE cid={cid}" in phone.run.wait_for_log("BYE", timeout=10)[0]
     caller.run.wait_for_log("BYE", timeout=10)
-    for party in (caller, phone):
-        assert party.run.wait(timeout=10) == 0, party.run.errors()
-    path.wait_agent("1001", "IDLE")
-    _assert_clean(path)
-    # Only now is the call over in the replica: it stamps call.ended after its BYEs.
-    after = time.time()
+    after = _call_over(path, caller.run, phone.run, idle=("1001",))
 
     cdr = _cdr(path, cdrs, cid)
     _assert_inbound(cdr, cid, number=NUMBER, category=CATEGORY, queue=QUEUE,
@@ -586,11 +568,7 @@ def test_originated_call_the_customer_is_not_reached(
     if busy is not None:
         assert f"REFUSED cid={cid} from={NUMBER} to={number}" in busy.wait_for_log("REFUSED")[0]
     assert f"BYE cid={cid}" in phone.run.wait_for_log("BYE", timeout=10)[0]
-    for run in (phone.run, *([busy] if busy is not None else [])):
-        assert run.wait(timeout=10) == 0, run.errors()
-    _assert_clean(path)
-    # Only now is the call over in the replica: it stamps call.ended after its BYEs.
-    after = time.time()
+    after = _call_over(path, phone.run, *([busy] if busy is not None else []))
 
     cdr = _cdr(path, cdrs, cid)
     assert cdr["correlation_id"] == cid
