@@ -356,6 +356,13 @@ class Acd:
         if code is not None or agent is None:  # agent None implies a code; this narrows the type
             return self._refuse(code or ErrorCode.NOT_LOGGED_IN,
                                 f"employee {employee_id} is {state}, cannot take a call")
+        if kind == "intercept" and agent.role != "supervisor":
+            # Taking over another agent's customer is a supervisor's action: the person
+            # reserved for it must be logged in with that role (which Login checked
+            # against the account's roles).
+            return self._refuse(ErrorCode.PERMISSION_DENIED,
+                                f"employee {employee_id} is logged in as {agent.role}; "
+                                "only a supervisor can intercept")
         placer = self._agents.get(origin) if origin is not None else None
         if placer is not None:
             code = refusal_for(Trigger.PLACE_CALL, placer.state)

@@ -6,7 +6,10 @@ agent's leg does (answered, not answered, hung up) goes back to the ACD. An
 internal call (an agent's phone dialled another agent; the edge's category
 `internal`) reserves the callee instead (`ReserveForInternalCall`) before the
 calling agent is answered, and a transfer the ACD makes (`Release`, then usually an
-`Offer`) drops the agent's leg and rings the next one.
+`Offer`) drops the agent's leg and rings the next one. The controller's own `consult`
+and `intercept` commands, which ring a second agent beside the call's, reserve it
+first too, under an ID of its own (`_Side`); when it takes the caller over, the
+call's first ACD call ends (its agent wraps up) and the reservation carries the call.
 
 The controller itself is only used through its public surface: commands
 (`Commands.execute`) and the call events it publishes. `EventTap` wraps the
@@ -21,7 +24,10 @@ main thread); the loop is never blocked on the ACD:
   commit it saw, backs off while the ACD is unreachable);
 - both hand their results to the loop with `post` (ED2.callFromThread). A
   command is never run from inside a publish call either: the service is in the
-  middle of its own work there, so reactions are posted too.
+  middle of its own work there, so reactions are posted too;
+- a consult's or intercept's reservation runs on the control socket's thread that
+  brought the command (`AcdDriver.command`), between two hops onto the loop, so its
+  refusal can be the command's reply.
 """
 
 from __future__ import annotations
@@ -44,7 +50,15 @@ from google.protobuf.message import Message
 
 from acd_api.v1 import acd_pb2 as pb
 from acdsvc._auth import TokenError, read_token
-from eventlog import CALL_ANSWERED, CALL_ARRIVED, CALL_ENDED, CALL_NO_ANSWER, CALL_RINGING, Event
+from eventlog import (
+    CALL_ANSWERED,
+    CALL_ARRIVED,
+    CALL_ENDED,
+    CALL_NO_ANSWER,
+    CALL_RINGING,
+    CALL_TRANSFERRED,
+    Event,
+)
 
 __all__ = [
     "CAUSE_ACD_UNAVAILABLE",
@@ -77,6 +91,14 @@ INTERNAL_CATEGORY = "internal"
 
 _SIDES = {"caller": pb.HANGUP_SIDE_CALLER, "agent": pb.HANGUP_SIDE_AGENT,
           "system": pb.HANGUP_SIDE_SYSTEM}
+
+# Commands that ring an agent beside the call's own, and the reservation kind they make.
+_SIDE_KINDS = {"consult": pb.CALL_KIND_INTERNAL, "intercept": pb.CALL_KIND_INTERCEPT}
+_REPLY_TYPES: dict[str, type[Message]] = {
+    "Abandon": pb.AbandonResponse, "Hangup": pb.HangupResponse,
+    "NoAnswer": pb.NoAnswerResponse}
+# The reason of a side leg that took nobody over (as the ACD's Undelivered says it).
+NO_ANSWER = "NO_ANSWER"
 
 
 # ---------------------------------------------------------------- options
@@ -243,6 +265,7 @@ Post = Callable[[Callable[[], None]], None]  # run it on the SIP loop, later
 Later = Callable[[float, Callable[[], None]], Cancellable]  # a timer on the SIP loop
 FeedFactory = Callable[[Callable[[pb.Action], None]], Feed]
 Submit = Callable[[str, Callable[[], None]], None]  # a job for a call's RPC chain
+OnLoop = Callable[[Callable[[], Any]], Any]  # run it on the SIP loop, wait, return its result
 
 
 def _commit_key(commit_id: str) -> tuple[int, int]:
@@ -355,6 +378,37 @@ class _Call:
     # An internal call: the callee's account (the dialled number), reserved through
     # ReserveForInternalCall instead of a queue. "" for every other call.
     callee: str = ""
+    # The ACD call that carries this call now: "" for the call's own ID. A consult target
+    # or supervisor that takes the caller over brings its reservation's ID along.
+    acd_id: str = ""
+    # That ACD call is over at the ACD although the controller's call goes on (an
+    # intercept of a ringing call abandoned the agent's ring): nothing to report for it.
+    acd_gone: bool = False
+    side: _Side | None = None  # the consult target or supervisor that rings or consults
+    sides: int = 0  # reservations made for the call so far (each gets its own ID)
+    # The agent left while the side leg rang (hang up to transfer, intercept): whoever
+    # answers that leg takes the caller; if nobody does, the call goes back to its queue.
+    agent_left: bool = False
+
+    @property
+    def acd_call(self) -> str:
+        return self.acd_id or self.cid
+
+
+@dataclass(eq=False)
+class _Side:
+    """A consult target or an intercepting supervisor, reserved at the ACD under an ID
+    of its own (the ACD's calls have one agent each, and the call's own ID is the
+    agent's): `<cid>.consult1`, `<cid>.intercept2`, ..."""
+
+    rid: str
+    command: str  # "consult" | "intercept"
+    username: str
+    employee_id: int = 0  # from the reservation's Offer
+    started: bool = False  # the ACD reserved it and the command rang it
+    leg_id: str | None = None  # from call.ringing
+    answered: bool = False  # reported Answered: the ACD counts it talking
+    acd_dropped: bool = False  # the ACD took the reservation back (CancelRing, Undelivered)
 
 
 # ---------------------------------------------------------------- the driver
@@ -387,8 +441,15 @@ class AcdDriver:
         # Loop-owned. The feed thread only tests membership (a GIL-atomic dict read):
         # an action for a call can only follow its Enqueue, which follows registration.
         self._calls: dict[str, _Call] = {}
+        # The ACD call IDs a call has besides its own (consult and intercept reservations,
+        # controller/_acd.py's `_Side`) -> the call. Loop-owned; the feed thread only
+        # tests membership, as for `_calls`.
+        self._aliases: dict[str, _Call] = {}
         self._causes: dict[str, str] = {}  # cid -> cause of a hang-up made here
         self.hold: HoldMedia | None = None  # music on hold while a call waits (optional)
+        # A file rtpengine plays to the calling agent of an internal call while the
+        # callee rings (controller/_ringback.py); None: it hears silence.
+        self.ringback: str | None = None
 
     # ------------------------------------------------------------ life
 
@@ -425,6 +486,11 @@ class AcdDriver:
     def calls(self) -> Mapping[str, _Call]:
         return self._calls
 
+    def acd_call_ids(self) -> list[str]:
+        """The ACD call IDs this replica holds besides its calls' own: the registry
+        lists them too, or the ACD's reconciler would end a reservation as lost."""
+        return list(self._aliases)
+
     # ------------------------------------------------------------ events (SIP loop)
 
     def rewrite(self, event: Event) -> Event:
@@ -444,6 +510,8 @@ class AcdDriver:
             return
         call = self._calls.get(cid)
         if call is None:
+            return
+        if call.side is not None and self._side_event(call, call.side, kind, data):
             return
         if kind == CALL_RINGING:
             ring = call.ring
@@ -513,6 +581,8 @@ class AcdDriver:
     def _answered(self, call: _Call, data: Mapping[str, str]) -> None:
         ring = call.ring
         if ring is None or data.get("leg_id") != ring.leg_id:
+            if call.agent is not None and data.get("leg_id") == call.agent.leg_id:
+                return  # a consult target that took the call over: reported already
             _log(call.cid, "agent %s answered but was not offered the call by the ACD; "
                            "not reported", data.get("agent"), level=logging.WARNING)
             return
@@ -557,7 +627,11 @@ class AcdDriver:
         call.gone.set()
         if call.guard is not None:
             call.guard.cancel()
-        if call.acd_done:
+        self._end_side(call)
+        for alias in [a for a, c in self._aliases.items() if c is call]:
+            if call.side is None or alias != call.side.rid:  # a pending one: _start_side
+                del self._aliases[alias]
+        if call.acd_done or call.acd_gone:
             return
         side = data.get("side", "system")
         if call.agent is None:
@@ -570,7 +644,8 @@ class AcdDriver:
     def _on_feed_action(self, action: pb.Action) -> None:
         """On the feed thread: only this replica's calls go to the loop."""
         which = action.WhichOneof("kind")
-        if which is not None and getattr(action, which).call_id in self._calls:
+        if which is not None and (getattr(action, which).call_id in self._calls
+                                  or getattr(action, which).call_id in self._aliases):
             self._post(partial(self._apply, [action]))
 
     def _apply(self, actions: Sequence[pb.Action]) -> None:
@@ -580,7 +655,7 @@ class AcdDriver:
             if which is None:
                 continue
             body = getattr(action, which)
-            call = self._calls.get(body.call_id)
+            call = self._calls.get(body.call_id) or self._aliases.get(body.call_id)
             if call is None:
                 continue  # another replica's call, or one that has ended here
             commit = _commit_key(action.commit_id)
@@ -591,6 +666,12 @@ class AcdDriver:
                 call.last_commit = commit
                 call.seen.clear()
             call.seen.add(key)
+            if body.call_id != call.acd_call or call.acd_gone:
+                # A consult or intercept reservation, or the call's first ACD call after
+                # another took over.
+                if call.side is not None and body.call_id == call.side.rid:
+                    self._side_action(call, call.side, which, body)
+                continue
             if which == "offer":
                 self._offer(call, body)
             elif which == "cancel_ring":
@@ -645,6 +726,15 @@ class AcdDriver:
                  level=logging.WARNING)
             call.ring = None
             self._report_no_answer(call, offer.employee_id)
+            return
+        if call.callee and self.ringback is not None:
+            # `connect` answered the calling agent, whose phone then stops its own
+            # ringback: it hears ours until the bridge stops it (its `stop media`), in
+            # this loop turn, before the callee can answer.
+            played = self._run({"cmd": "play", "cid": call.cid, "file": self.ringback})
+            if not played.get("ok"):
+                _log(call.cid, "no ringback for %s (%s)", call.caller, played.get("error"),
+                     level=logging.WARNING)
 
     def _cancel_ring(self, call: _Call, cancel: pb.CancelRing) -> None:
         ring = call.ring
@@ -682,6 +772,328 @@ class AcdDriver:
             return
         if self.hold is not None and call.queue:
             self.hold.parked(call.cid, call.queue)
+
+    # ------------------------------------------------ consult and intercept (ACD-reserved)
+
+    def command(self, request: Mapping[str, Any], on_loop: OnLoop) -> dict[str, Any]:
+        """A command from outside the loop (the control socket's thread).
+
+        `consult` and `intercept` ring an agent, so on a call the ACD drives they first
+        reserve it at the ACD (ReserveForInternalCall, kind internal or intercept):
+        the RPC runs on this thread, never on the loop; a refusal is the command's
+        reply and nothing about the call changed. Every other command goes straight
+        to the loop. `on_loop(fn)` runs `fn` on the loop and returns its result.
+        """
+        cmd = request.get("cmd")
+        reply: dict[str, Any] | None
+        if cmd == "transfer":
+            reply = on_loop(partial(self._blind_transfer_refusal, request))
+            if reply is not None:
+                return reply
+        if cmd not in _SIDE_KINDS:
+            reply = on_loop(partial(self._run, request))
+            assert reply is not None
+            return reply
+        prepared: dict[str, Any] | tuple[_Call, _Side] = on_loop(
+            partial(self._prepare_side, request))
+        if isinstance(prepared, dict):
+            return prepared  # refused before the ACD was asked, or no ACD call to guard
+        call, side = prepared
+        outcome = self._reserve_side(call, side)
+        reply = on_loop(partial(self._start_side, call, side, request, outcome))
+        assert reply is not None
+        return reply
+
+    def _blind_transfer_refusal(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
+        if request.get("cid") not in self._calls:
+            return None
+        return {"ok": False, "error": "this call is driven by the ACD: a blind transfer goes "
+                                      "through it (TransferToAgent, TransferToQueue)"}
+
+    def _prepare_side(self, request: Mapping[str, Any]
+                      ) -> dict[str, Any] | tuple[_Call, _Side]:
+        """On the loop: the command's own checks, then a reservation ID for the target."""
+        cmd = str(request.get("cmd"))
+        call = self._calls.get(str(request.get("cid")))
+        if call is None:
+            # Not a call the ACD drives (an originated call, or none at all): the
+            # command as it is; its reply says what is wrong, if anything.
+            return self._run(request)
+        check = self._run({**request, "cmd": f"check_{cmd}"})
+        if not check.get("ok"):
+            return check
+        if call.callee:
+            # Its calling agent is an agent too, who would be freed at the ACD when the
+            # new party took over while still talking to it.
+            return {"ok": False, "error": f"{cmd} of an internal call (agent to agent) is "
+                                          "not supported with the ACD"}
+        if call.side is not None or call.acd_done or not call.enqueued:
+            return {"ok": False, "error": f"call {call.cid}: the ACD is not ready for a "
+                                          f"{cmd} now; try again"}
+        call.sides += 1
+        side = _Side(f"{call.cid}.{cmd}{call.sides}", cmd, str(request.get("agent")))
+        call.side = side
+        # Before the RPC: the registry lists it from now on (the reconciler would end a
+        # reservation of this replica that it does not list), and the feed lets its
+        # actions through.
+        self._aliases[side.rid] = call
+        return call, side
+
+    def _reserve_side(self, call: _Call, side: _Side
+                      ) -> pb.ReserveForInternalCallResponse | str:
+        """Off the loop: reserve the target. The reply, or why there is none."""
+        kind = _SIDE_KINDS[side.command]
+        agent = call.agent.username if call.agent is not None else ""
+        request = pb.ReserveForInternalCallRequest(
+            call_id=side.rid, username=side.username, kind=kind, source=self.options.source,
+            # What the target's desk shows: the consulting agent, or the customer.
+            caller=agent if side.command == "consult" else call.caller,
+            category=call.category)
+        try:
+            return self._rpc.call("ReserveForInternalCall", request,
+                                  pb.ReserveForInternalCallResponse,
+                                  retry_for=self.options.enqueue_timeout_s,
+                                  cancelled=self._stopping.is_set)
+        except grpc.RpcError as exc:
+            return _rpc_error(exc)
+
+    def _start_side(self, call: _Call, side: _Side, request: Mapping[str, Any],
+                    outcome: pb.ReserveForInternalCallResponse | str) -> dict[str, Any]:
+        """On the loop: ring the reserved target (the command itself), or report why not."""
+        cmd, agent = side.command, side.username
+        code = OK if isinstance(outcome, str) else _code(outcome)
+        if isinstance(outcome, str) or code == pb.ERROR_CODE_CALL_EXISTS:
+            # No answer, or a retry whose first attempt may have committed: the ACD may
+            # hold the reservation, so it is undone.
+            self._drop_side(call, side, abandon=True)
+            why = outcome if isinstance(outcome, str) else "reservation uncertain"
+            return {"ok": False, "error": f"the ACD did not reserve {agent} for the {cmd} "
+                                          f"({why}); nothing changed, try again"}
+        if code != OK:
+            self._drop_side(call, side, abandon=False)
+            _log(call.cid, "the ACD refused %s for the %s (%s: %s)", agent, cmd,
+                 _code_name(code), outcome.error.message, level=logging.WARNING)
+            return {"ok": False, "error": f"the ACD refused {agent} for the {cmd}: "
+                                          f"{_code_name(code)} ({outcome.error.message})",
+                    "acd_error": _code_name(code)}
+        if self._calls.get(call.cid) is not call or call.side is not side:
+            self._drop_side(call, side, abandon=True)
+            return {"ok": False, "error": f"no such call {call.cid}"}
+        if side.acd_dropped:  # its CancelRing came on the feed before this reply
+            self._drop_side(call, side, abandon=False)
+            return {"ok": False, "error": f"the ACD took {agent} back at once; try again"}
+        ring_s: float | None = None
+        for action in outcome.actions:
+            if action.WhichOneof("kind") == "offer" and action.offer.call_id == side.rid:
+                side.employee_id = action.offer.employee_id
+                ring_s = ring_time(action.offer.ring_timeout_seconds,
+                                   self.options.ring_margin_s)
+        run = dict(request)
+        if ring_s is not None:
+            # The controller's ring timer fires before the ACD's (as for an Offer).
+            given = request.get("ring_timeout_s")
+            if isinstance(given, int | float) and not isinstance(given, bool) and given > 0:
+                ring_s = min(ring_s, float(given))
+            run["ring_timeout_s"] = ring_s
+        ringing = call.ring
+        if cmd == "intercept" and ringing is not None:
+            # The agent's ring is cancelled by the intercept: its no-answer is not the
+            # queue's to count, nor a reason to offer the call to someone else.
+            call.ring = None
+        reply = self._run(run)
+        if not reply.get("ok"):
+            call.ring = ringing
+            self._drop_side(call, side, abandon=True)
+            return reply
+        side.started = True
+        _log(call.cid, "the ACD reserved %s (employee %s) for the %s as %s", agent,
+             side.employee_id, cmd, side.rid)
+        if ringing is not None and call.ring is None:
+            # The ACD's call for the ringing agent ends here (the agent back to idle, not
+            # a no-answer); the supervisor's reservation carries the call from now on.
+            call.agent_left = True
+            call.acd_gone = True
+            self._submit(call.cid, partial(self._side_rpc, call.cid, "Abandon",
+                                           pb.AbandonRequest(call_id=call.acd_call)))
+        self._apply(outcome.actions)
+        return reply
+
+    def _drop_side(self, call: _Call, side: _Side, *, abandon: bool) -> None:
+        if call.side is side:
+            call.side = None
+        self._aliases.pop(side.rid, None)
+        if abandon:
+            self._submit(call.cid, partial(self._side_rpc, call.cid, "Abandon",
+                                           pb.AbandonRequest(call_id=side.rid)))
+
+    def _side_event(self, call: _Call, side: _Side, kind: str, data: Mapping[str, str]
+                    ) -> bool:
+        """The call's events that concern its side leg; True if consumed."""
+        if kind == CALL_RINGING and side.leg_id is None and data.get("agent") == side.username:
+            side.leg_id = data.get("leg_id", "")
+            return True
+        if kind == CALL_TRANSFERRED and data.get("to") == side.username:
+            # The agent left (completed transfer, hang up to transfer, the supervisor
+            # answered): whoever has the side leg takes the caller.
+            call.agent_left = True
+            if side.answered:
+                self._side_took_call(call, side)
+            return True
+        if side.leg_id is None or data.get("leg_id") != side.leg_id:
+            return False
+        if kind == CALL_ANSWERED:
+            self._side_answered(call, side)
+            return True
+        if kind == CALL_NO_ANSWER:
+            self._side_gone(call, side)
+            return True
+        return False
+
+    def consult_answered(self, cid: str, leg_id: str, agent: str) -> None:
+        """The service's hook (`CallService.on_consult_answered`): the consult target
+        talks with the agent. On the loop."""
+        call = self._calls.get(cid)
+        side = call.side if call is not None else None
+        if call is not None and side is not None and side.leg_id == leg_id:
+            self._side_answered(call, side)
+
+    def _side_answered(self, call: _Call, side: _Side) -> None:
+        if not side.answered:
+            side.answered = True
+            self._send(call, "Answered", pb.AnsweredRequest(
+                call_id=side.rid, employee_id=side.employee_id), pb.AnsweredResponse,
+                partial(self._side_answered_reply, side))
+        if call.agent_left:
+            self._side_took_call(call, side)
+
+    def _side_answered_reply(self, side: _Side, call: _Call, reply: pb.AnsweredResponse
+                             ) -> None:
+        code = _code(reply)
+        if code != OK:
+            _log(call.cid, "the ACD refused Answered by %s (%s: %s): it does not count it "
+                           "as talking", side.username, _code_name(code), reply.error.message,
+                 level=logging.ERROR)
+        self._apply(reply.actions)
+
+    def _side_took_call(self, call: _Call, side: _Side) -> None:
+        """The side leg has the caller and the agent is gone: the agent's ACD call ends
+        (it wraps up as after a hang-up) and the reservation carries the call."""
+        if not call.acd_gone:
+            self._submit(call.cid, partial(self._side_rpc, call.cid, "Hangup",
+                                           pb.HangupRequest(call_id=call.acd_call,
+                                                            side=pb.HANGUP_SIDE_AGENT)))
+        if call.acd_id:
+            self._aliases.pop(call.acd_id, None)
+        _log(call.cid, "%s took the call over; the ACD call is now %s", side.username,
+             side.rid)
+        call.acd_id, call.acd_gone = side.rid, False
+        call.agent = _Ring(side.employee_id, side.username, side.leg_id)
+        call.ring, call.side, call.agent_left = None, None, False
+
+    def _side_gone(self, call: _Call, side: _Side) -> None:
+        """The side leg ended without taking the caller (no answer, refused, cancelled,
+        hung up after the consult)."""
+        call.side = None
+        self._aliases.pop(side.rid, None)
+        if side.answered:
+            self._submit(call.cid, partial(self._side_rpc, call.cid, "Hangup",
+                                           pb.HangupRequest(call_id=side.rid,
+                                                            side=pb.HANGUP_SIDE_AGENT)))
+        elif not side.acd_dropped:
+            # Its Undelivered is dropped: the reservation has no caller of its own.
+            self._submit(call.cid, partial(self._side_rpc, call.cid, "NoAnswer",
+                                           pb.NoAnswerRequest(call_id=side.rid,
+                                                              employee_id=side.employee_id)))
+        if call.agent_left:
+            call.agent_left = False
+            self._nobody_took_call(call, side)
+
+    def _nobody_took_call(self, call: _Call, side: _Side) -> None:
+        """The agent left for a target or supervisor that did not answer: the caller
+        waits parked. Back to the front of its queue, as a transfer to an agent who does
+        not answer goes (the agent wraps up); without a queue, or without an ACD call
+        left to move, the caller is hung up."""
+        if call.acd_gone or not call.queue:
+            _log(call.cid, "%s did not take the call and it has no queue to go back to; "
+                           "hanging up", side.username, level=logging.WARNING)
+            if call.acd_gone:
+                call.acd_done = True
+            # Posted: this runs inside the service's publish of the no-answer.
+            self._post(partial(self._hangup, call.cid, f"{CAUSE_UNDELIVERED}:{NO_ANSWER}"))
+            return
+        _log(call.cid, "%s did not take the call; back to queue %s", side.username, call.queue)
+        call.agent = None  # its Release in the reply is no news: its leg is gone
+        request = pb.TransferToQueueRequest(call_id=call.acd_call, queue=call.queue)
+
+        def done(call: _Call, reply: pb.TransferToQueueResponse) -> None:
+            code = _code(reply)
+            if code != OK:
+                _log(call.cid, "the ACD refused to queue the call again (%s: %s); hanging up",
+                     _code_name(code), reply.error.message, level=logging.ERROR)
+                self._hangup(call.cid, f"{CAUSE_UNDELIVERED}:{NO_ANSWER}")
+                return
+            if self.hold is not None:
+                self.hold.parked(call.cid, call.queue)
+            self._apply(reply.actions)
+
+        self._send(call, "TransferToQueue", request, pb.TransferToQueueResponse, done)
+
+    def _side_action(self, call: _Call, side: _Side, which: str, body: Any) -> None:
+        if which == "offer":
+            side.employee_id = side.employee_id or body.employee_id
+            return
+        if which not in ("cancel_ring", "undelivered") or side.answered:
+            return
+        if not side.started:
+            side.acd_dropped = True  # nothing rings yet: _start_side gives up
+            return
+        # The ACD takes the reservation back while it rings (the target logged out, a
+        # supervisor made it busy, the ACD's ring timer): stop ringing it.
+        side.acd_dropped = True
+        _log(call.cid, "the ACD takes %s back (%s); stopping its ring", side.username,
+             getattr(body, "reason", ""))
+        state = self._run({"cmd": "call", "cid": call.cid}).get("result", {}).get("state")
+        cmd = {"consult_ringing": "cancel_consult", "intercepting": "cancel_intercept",
+               "ringing": "release"}.get(str(state))
+        reply = self._run({"cmd": cmd, "cid": call.cid}) if cmd else {"ok": False}
+        if not reply.get("ok"):
+            _log(call.cid, "cannot stop ringing %s (%s)", side.username, reply.get("error"),
+                 level=logging.WARNING)
+
+    def _end_side(self, call: _Call) -> None:
+        """The call ended: a side leg still there leaves the ACD too."""
+        side = call.side
+        if side is None or not side.started:
+            return  # none, or its reservation still on its way (_start_side undoes it)
+        call.side = None
+        self._aliases.pop(side.rid, None)
+        if side.answered:
+            request: Message = pb.HangupRequest(call_id=side.rid, side=pb.HANGUP_SIDE_SYSTEM)
+            self._submit(call.cid, partial(self._side_rpc, call.cid, "Hangup", request))
+        elif not side.acd_dropped:
+            self._submit(call.cid, partial(self._side_rpc, call.cid, "Abandon",
+                                           pb.AbandonRequest(call_id=side.rid)))
+
+    def _side_rpc(self, cid: str, method: str, request: Message) -> None:
+        """On a worker: one report about a reservation or a call handed over; its reply
+        carries nothing to act on (an Undelivered for a reservation is no news)."""
+        reply_type = _REPLY_TYPES[method]
+        reply: Any
+        try:
+            reply = self._rpc.call(method, request, reply_type, retry_for=self.options.retry_s,
+                                   cancelled=self._stopping.is_set)
+        except grpc.RpcError as exc:
+            _log(cid, "%s(%s) not delivered to the ACD (%s): the agent's state stays wrong "
+                      "there until Reconcile", method, getattr(request, "call_id", ""),
+                 _rpc_error(exc), level=logging.ERROR)
+            return
+        code = _code(reply)
+        if code not in (OK, pb.ERROR_CODE_UNKNOWN_CALL, pb.ERROR_CODE_NOT_RINGING):
+            _log(cid, "the ACD refused %s(%s) (%s: %s)", method, getattr(request, "call_id", ""),
+                 _code_name(code), reply.error.message, level=logging.WARNING)
+        else:
+            _log(cid, "%s(%s) at the ACD", method, getattr(request, "call_id", ""))
+
 
     # ------------------------------------------------------------ commands (SIP loop)
 
@@ -810,7 +1222,7 @@ class AcdDriver:
         if not call.enqueue_sent:
             return  # the ACD never heard of the call
         try:
-            reply = self._rpc.call("Abandon", pb.AbandonRequest(call_id=call.cid),
+            reply = self._rpc.call("Abandon", pb.AbandonRequest(call_id=call.acd_call),
                                    pb.AbandonResponse, retry_for=self.options.retry_s,
                                    cancelled=self._stopping.is_set)
         except grpc.RpcError as exc:
@@ -829,7 +1241,7 @@ class AcdDriver:
             _log(call.cid, "abandoned at the ACD")
 
     def _hangup_job(self, call: _Call, side: str) -> None:
-        request = pb.HangupRequest(call_id=call.cid,
+        request = pb.HangupRequest(call_id=call.acd_call,
                                    side=_SIDES.get(side, pb.HANGUP_SIDE_SYSTEM))
         try:
             reply = self._rpc.call("Hangup", request, pb.HangupResponse,

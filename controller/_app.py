@@ -38,6 +38,7 @@ from controller._registry import (
     registry_for,
     registry_options,
 )
+from controller._ringback import ringback_file
 from controller._service import CallService
 from controller._sip import SippyLegs, SippyTimers
 from eventlog import DEFAULT_STREAM
@@ -163,6 +164,10 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
     commands = Commands(service, media, sip.status, publisher.stats)
     if acd is not None:
         acd.bind(commands.execute)
+        service.on_consult_answered = acd.consult_answered
+        # With the prompt cache (music on hold), where rtpengine reads files.
+        acd.ringback = ringback_file(
+            None if config.queue_media is None else config.queue_media.cache_dir)
     # --prompt-cache: music on hold and announcements for the calls the ACD queues.
     attach_queue_media(config.queue_media, acd, config.acd, media, commands.execute)
     try:
@@ -175,6 +180,8 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
         return 2
 
     def on_loop(request: Mapping[str, Any]) -> dict[str, Any]:
+        if acd is not None:  # consult and intercept reserve their target at the ACD first
+            return acd.command(request, ED2.callFromThreadSync)
         reply: dict[str, Any] = ED2.callFromThreadSync(commands.execute, request)
         return reply
 
@@ -183,7 +190,8 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
     if acd is not None:
         acd.start()
     if registry is not None:  # after sip.start: a replica refused its port writes nothing
-        registry.start(lambda: list(service.calls), ED2.callFromThread)
+        registry.start(lambda: [*service.calls, *(acd.acd_call_ids() if acd else ())],
+                       ED2.callFromThread)
     liveness = LivenessChecker.start_if_enabled(
         service, config.rtpengine, rtp_timeout_s=config.rtp_timeout_s,
         interval_s=config.media_check_interval_s, ng_timeout_s=config.ng_timeout_s,

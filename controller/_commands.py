@@ -125,6 +125,14 @@ class Commands:
             "cancel_consult": lambda r: service.cancel_consult(_arg(r, "cid")),
             "intercept": lambda r: service.intercept(
                 _arg(r, "cid"), _arg(r, "agent"), _ring_timeout(r)),
+            "cancel_intercept": lambda r: service.cancel_intercept(_arg(r, "cid")),
+            # What the ACD driver asks before it reserves the target: the command's own
+            # refusals, arguments included, with no side effect.
+            "check_consult": lambda r: (_ring_timeout(r), _optional_arg(r, "hold_file"),
+                                        service.check_consult(_arg(r, "cid"),
+                                                              _arg(r, "agent")))[-1],
+            "check_intercept": lambda r: (_ring_timeout(r), service.check_intercept(
+                _arg(r, "cid"), _arg(r, "agent")))[-1],
             "originate": lambda r: service.originate(
                 _arg(r, "agent"), _arg(r, "number"), _optional_arg(r, "caller_id"),
                 _ring_timeout(r), _optional_arg(r, "cid")),

@@ -155,6 +155,10 @@ class CallService:
         self.node = node
         self.clock = clock
         self.events_failed = 0
+        # Told (cid, leg id, agent) when a consult target answers the consulting agent.
+        # No event says so (its `call.answered` is written when it takes the caller), but
+        # the ACD must count that agent as talking from then on (controller/_acd.py).
+        self.on_consult_answered: Callable[[str, str, str], None] | None = None
 
     # ------------------------------------------------------------------ events
     def incoming(self, header_cid: str | None, sdp: str | None, caller: str | None,
@@ -393,10 +397,8 @@ class CallService:
         """Attended transfer, step 1: park the caller (optionally with `hold_file`) and
         ring `agent` for the bridged agent; the two talk when it answers."""
         call = self._call(cid)
-        call.require(CallState.BRIDGED)
+        address = self._consult_checks(call, agent)
         current = self._agent_leg(call)
-        address = self._check_target(call, agent)
-        self._require_no_relay(call)
         if hold_file:
             # First, so that a file rtpengine cannot play refuses the command before
             # anything changed. The player stays with the caller's monologue when it is
@@ -463,8 +465,7 @@ class CallService:
         supervisor answers, the caller is moved to the supervisor and the agent hung up.
         """
         call = self._call(cid)
-        call.require(CallState.RINGING, CallState.BRIDGED)
-        address = self._check_target(call, agent)
+        address = self._intercept_checks(call, agent)
         current = self._agent_leg(call)
         timeout_s = call.ring_timeout_s if ring_timeout_s is None else ring_timeout_s
         if call.state is CallState.RINGING:
@@ -477,7 +478,6 @@ class CallService:
             call.ring_timeout_s = timeout_s
             self._try_next(call)
             return call.describe()
-        self._require_no_relay(call)
         leg = call.new_consult_leg(agent)
         # The caller keeps talking to the agent: the supervisor's INVITE is offered from
         # its own park tag, which leaves the caller's monologue alone until the answer.
@@ -488,6 +488,50 @@ class CallService:
         call_log(cid, "supervisor %s intercepts agent %s", agent, current.target)
         self._ring_leg(call, leg, offer, address, timeout_s,
                        caller=self._caller_numbers.get(cid))
+        return call.describe()
+
+    def check_consult(self, cid: str, agent: str) -> dict[str, object]:
+        """Would `consult` be accepted now? Raises its refusal; changes nothing. The ACD
+        driver asks before it reserves the target, so that a command the call refuses
+        anyway never reserves anybody (docs/call-control.md)."""
+        call = self._call(cid)
+        self._consult_checks(call, agent)
+        return call.describe()
+
+    def check_intercept(self, cid: str, agent: str) -> dict[str, object]:
+        """Would `intercept` be accepted now? Raises its refusal; changes nothing."""
+        call = self._call(cid)
+        self._intercept_checks(call, agent)
+        return call.describe()
+
+    def _consult_checks(self, call: Call, agent: str) -> tuple[str, int]:
+        call.require(CallState.BRIDGED)
+        self._agent_leg(call)
+        address = self._check_target(call, agent)
+        self._require_no_relay(call)
+        return address
+
+    def _intercept_checks(self, call: Call, agent: str) -> tuple[str, int]:
+        call.require(CallState.RINGING, CallState.BRIDGED)
+        address = self._check_target(call, agent)
+        self._agent_leg(call)
+        if call.state is CallState.BRIDGED:
+            self._require_no_relay(call)
+        return address
+
+    def cancel_intercept(self, cid: str) -> dict[str, object]:
+        """Stop ringing the supervisor of an intercept; caller and agent talk on untouched.
+
+        Only while the agent is still there (`intercepting`): once the agent has left,
+        the supervisor rings for the parked caller like any agent, and `release` stops it.
+        """
+        call = self._call(cid)
+        call.require(CallState.INTERCEPTING)
+        leg = call.consult
+        assert leg is not None  # an intercepting call has the supervisor's leg
+        call_log(cid, "intercept by %s cancelled", leg.target)
+        self._leave(call, leg)
+        self._consult_leg_gone(call, leg, "intercept cancelled")
         return call.describe()
 
     def originate(self, agent: str, number: str, caller_id: str | None = None,
@@ -615,6 +659,12 @@ class CallService:
         call.transition(CallState.CONSULTING)
         call_log(cid, "agent %s consults %s (leg %s)", agent.target, leg.target, leg.leg_id)
         self._send_update(call, agent, agent_sdp, only_if_changed=True)
+        if self.on_consult_answered is not None:
+            try:
+                self.on_consult_answered(cid, leg.leg_id, leg.target or "")
+            except Exception:  # an observer's bug must not reach call handling
+                call_log(cid, "consult answer observer failed", level=logging.ERROR)
+                log.debug("observer failed", exc_info=True)
 
     def _supervisor_answered(self, call: Call, leg: Leg) -> None:
         """INTERCEPTING: move the caller to the supervisor, hang up the agent."""

@@ -59,7 +59,10 @@ def password_of(username: str) -> str:
 
 def write_config(path: Path, redis_port: int, acd_port: int) -> Path:
     """Agents whose account (= SIP user) is their employee ID; three queues."""
-    accounts = [{"username": name, "roles": ["agent"], "employee_id": name,
+    # 1003 may also log in as a supervisor: the intercept tests reserve it as one.
+    accounts = [{"username": name,
+                 "roles": ["agent", "supervisor"] if name == "1003" else ["agent"],
+                 "employee_id": name,
                  "skills": {"billing": 3}, "ha1": "0" * 32,
                  "password_hash": _FAST_HASHER.hash(password_of(name))}
                 for name in (*AGENTS, "1003")]
@@ -187,10 +190,15 @@ class Rig:
             assert running.process.wait(timeout=10) == 0
             assert "Traceback" not in running.log_text(), running.log_text()[-3000:]
 
-    def agents(self, *names: str, busy: tuple[str, ...] = ()) -> SimulatedAgents:
-        """Log agents in over gRPC (in this order: the first is idle the longest)."""
+    def agents(self, *names: str, busy: tuple[str, ...] = (),
+               supervisors: tuple[str, ...] = ()) -> SimulatedAgents:
+        """Log agents in over gRPC (in this order: the first is idle the longest);
+        `supervisors` log in with the supervisor role (their account must have it)."""
         profiles = [AgentProfile(name, password_of(name), int(name), int(name) - 1000,
-                                 start_busy=name in busy) for name in names]
+                                 start_busy=name in busy,
+                                 role=pb.ROLE_SUPERVISOR if name in supervisors
+                                 else pb.ROLE_AGENT)
+                    for name in names]
         agents = SimulatedAgents(self.client, profiles, reports_calls=False)
         agents.start()
         self._cleanups.append(lambda: agents.stop(logout=False))

@@ -507,13 +507,23 @@ def test_internal_call_reserves_and_releases_through_the_core(acd: Acd) -> None:
 
 
 def test_internal_call_not_answered_is_undelivered(acd: Acd, clock: ManualClock) -> None:
-    login(acd, 1001)
-    acd.reserve_for_internal_call(1001, "i1", kind="intercept")
+    login(acd, 1001, role="supervisor")
+    acd.reserve_for_internal_call(1001, "i1", kind="intercept").raise_for_error()
     clock.advance(acd.config.direct_ring_timeout)
     result = acd.tick()
     assert [a.kind for a in result.actions] == ["cancel_ring", "undelivered"]
     assert acd.agent_state(1001) is AgentState.IDLE
     assert acd.call("i1") is None
+
+
+def test_only_a_supervisor_is_reserved_for_an_intercept(acd: Acd) -> None:
+    login(acd, 1001)  # as an agent
+    refused = acd.reserve_for_internal_call(1001, "i1", kind="intercept")
+    assert refused.error is not None and refused.error.code is ErrorCode.PERMISSION_DENIED
+    assert "only a supervisor can intercept" in refused.error.message
+    assert acd.agent_state(1001) is AgentState.IDLE and acd.call("i1") is None
+    acd.reserve_for_internal_call(1001, "i2").raise_for_error()  # an internal call is fine
+    sound(acd)
 
 
 @pytest.mark.parametrize(
