@@ -7,7 +7,17 @@ controller (ring this agent, stop ringing, route the call elsewhere). The
 state round-trips through plain JSON-able dicts (`to_dict`/`from_dict`).
 """
 
-from ._actions import Action, CancelRing, Event, Offer, Release, Result, Route, Undelivered
+from ._actions import (
+    Action,
+    CancelRing,
+    Event,
+    InterceptCall,
+    Offer,
+    Release,
+    Result,
+    Route,
+    Undelivered,
+)
 from ._clock import Clock, ManualClock, SystemClock
 from ._config import ROLES, Account, AcdConfig, QueueConfig, validate_config
 from ._core import STATE_VERSION, Acd
@@ -44,6 +54,7 @@ __all__ = [
     "ConfigError",
     "ErrorCode",
     "Event",
+    "InterceptCall",
     "ManualClock",
     "Offer",
     "QueueConfig",

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 from ._errors import AcdError, Refusal
 
-__all__ = ["Action", "CancelRing", "Event", "Offer", "Release", "Result", "Route", "Undelivered"]
+__all__ = ["Action", "CancelRing", "Event", "InterceptCall", "Offer", "Release", "Result",
+           "Route", "Undelivered"]
 
 # Events are flat JSON-able dicts: {"kind": "agent.state", "ts": ..., "agent": 7, ...}.
 Event = dict[str, str | int | float | bool | None]
@@ -105,7 +106,26 @@ class Undelivered:
         return _flat(self)
 
 
-Action = Offer | CancelRing | Release | Route | Undelivered
+@dataclass(frozen=True, slots=True)
+class InterceptCall:
+    """A supervisor asked to take this call over (`Acd.intercept`). The controller that
+    owns the call rings `username` through its own intercept, which reserves the
+    supervisor first (`reserve_for_internal_call`, kind "intercept"): the ACD changes
+    nothing until then. No `agent` field on purpose: the supervisor's record is not
+    touched by this command (the engine re-writes the records an action names)."""
+
+    kind: ClassVar[str] = "intercept_call"
+    call_id: str
+    username: str  # the supervisor's account, which is its SIP user
+    employee_id: int
+    ring_timeout: float
+    requested_by: str  # the actor's account, for the logs
+
+    def to_dict(self) -> dict[str, object]:
+        return _flat(self)
+
+
+Action = Offer | CancelRing | Release | Route | Undelivered | InterceptCall
 
 
 @dataclass(slots=True)

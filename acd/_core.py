@@ -16,7 +16,17 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ._actions import CancelRing, Event, Offer, Release, Result, Route, Undelivered
+from ._actions import (
+    Action,
+    CancelRing,
+    Event,
+    InterceptCall,
+    Offer,
+    Release,
+    Result,
+    Route,
+    Undelivered,
+)
 from ._clock import Clock
 from ._config import ROLES, Account, AcdConfig, QueueConfig, validate_config
 from ._errors import ConfigError, ErrorCode, Refusal
@@ -100,7 +110,7 @@ class Acd:
         # Per-command buffers.
         self._now = 0.0
         self._events: list[Event] = []
-        self._actions: list[CancelRing | Offer | Release | Route | Undelivered] = []
+        self._actions: list[Action] = []
         self._staffing_changed = False
 
     # ------------------------------------------------------------------ agent commands
@@ -278,6 +288,60 @@ class Acd:
             return self._refused(refusal)
         refused = self._to_idle(agent, Trigger.FORCE_IDLE, f"FORCED_BY:{actor.username}")
         return self._refused(refused) if refused else self._finish()
+
+    def intercept(
+        self,
+        actor: Account,
+        supervisor: str,
+        *,
+        call_id: str = "",
+        agent: str = "",
+        ring_timeout: float = 0.0,
+    ) -> Result:
+        """R-SUP-3: `supervisor` (an account) takes a call over from its agent.
+
+        The call is named by `call_id` or by `agent` (account or employee ID: what the
+        wallboard shows), exactly one of them; it must be ringing or talking with an
+        agent (a queue or internal call). The supervisor must be logged in with the
+        supervisor role, idle, and not the agent on the call. Nothing changes here: the
+        result carries an InterceptCall for the controller that owns the call, whose
+        intercept then reserves the supervisor (`reserve_for_internal_call`, kind
+        "intercept"), so the one-call rule is checked again when it matters.
+        `ring_timeout` 0 means `direct_ring_timeout`, which also caps it.
+        """
+        self._begin()
+        denied = self._may_supervise(actor)
+        if denied is not None:
+            return self._refused(denied)
+        if bool(call_id) == bool(agent):
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, "name the call or its agent (one)")
+        if not ring_timeout >= 0:  # also refuses NaN
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, "a ring timeout is >= 0 seconds")
+        call = self._call_to_intercept(call_id, agent)
+        if isinstance(call, Refusal):
+            return self._refused(call)
+        call_id = call.call_id
+        taker = self._logged_in(supervisor)
+        if taker is None:
+            return self._refuse(ErrorCode.NOT_LOGGED_IN,
+                                f"supervisor {supervisor!r} is not logged in")
+        if taker.role != "supervisor":
+            return self._refuse(ErrorCode.PERMISSION_DENIED,
+                                f"{supervisor!r} is logged in as {taker.role}; "
+                                "only a supervisor can intercept")
+        if taker.employee_id == call.agent or taker.employee_id in call.ringing:
+            return self._refuse(ErrorCode.INVALID_ARGUMENT,
+                                f"{supervisor!r} is the agent on call {call_id!r}")
+        code = refusal_for(Trigger.RESERVE, taker.state)
+        if code is not None:
+            return self._refuse(code, f"supervisor {supervisor!r} is {taker.state}, "
+                                      "cannot take a call")
+        limit = self._config.direct_ring_timeout
+        self._actions.append(InterceptCall(
+            call_id=call_id, username=taker.username, employee_id=taker.employee_id,
+            ring_timeout=min(ring_timeout, limit) if ring_timeout else limit,
+            requested_by=actor.username))
+        return self._finish()
 
     # ------------------------------------------------------------------ call commands
 
@@ -1005,19 +1069,59 @@ class Acd:
             )
         return agent, None
 
-    def _supervised(
-        self, actor: Account, employee_id: int
-    ) -> tuple[AgentRecord | None, Refusal | None]:
+    def _may_supervise(self, actor: Account) -> Refusal | None:
         """R-SUP-3 permission: an admin account, or a supervisor who is logged in as one."""
         desk = self._agents.get(actor.employee_id)
         allowed = actor.is_admin or (
             desk is not None and desk.role == "supervisor" and desk.username == actor.username
         )
         if not allowed:
-            return None, Refusal(
+            return Refusal(
                 ErrorCode.PERMISSION_DENIED,
                 f"{actor.username!r} is not logged in as a supervisor",
             )
+        return None
+
+    def _call_to_intercept(self, call_id: str, agent: str) -> CallRecord | Refusal:
+        """The call named, or the one `agent` is on, if an agent rings or talks on it."""
+        if agent:
+            on_call = self._logged_in(agent)
+            if on_call is None:
+                return Refusal(ErrorCode.NOT_LOGGED_IN, f"agent {agent!r} is not logged in")
+            if on_call.call is None:
+                return Refusal(ErrorCode.CALL_NOT_TALKING,
+                               f"agent {agent!r} is {on_call.state}, on no call")
+            call_id = on_call.call
+        call = self._calls.get(call_id)
+        if call is None:
+            return self._unknown_call(call_id)
+        if call.state is CallState.QUEUED or not (call.ringing or call.agent is not None):
+            return Refusal(ErrorCode.CALL_NOT_TALKING,
+                           f"call {call_id!r} is {call.state}: no agent to take it from")
+        if call.kind == "intercept":
+            return Refusal(ErrorCode.INVALID_ARGUMENT,
+                           f"call {call_id!r} is a supervisor's already")
+        if call.kind == "internal":
+            # Two agents talking to each other: no customer to take over, and the call
+            # controller refuses it too; say so here, where the supervisor reads it.
+            return Refusal(ErrorCode.INVALID_ARGUMENT,
+                           f"call {call_id!r} is an internal call between agents")
+        return call
+
+    def _logged_in(self, who: str) -> AgentRecord | None:
+        """A logged-in agent by account, or by employee ID in digits. A scan: only the
+        supervisor's intercept names agents this way, and it is rare."""
+        for agent in self._agents.values():
+            if agent.username == who:
+                return agent
+        return self._agents.get(int(who)) if who.isdigit() else None
+
+    def _supervised(
+        self, actor: Account, employee_id: int
+    ) -> tuple[AgentRecord | None, Refusal | None]:
+        denied = self._may_supervise(actor)
+        if denied is not None:
+            return None, denied
         agent = self._agents.get(employee_id)
         if agent is None:
             return None, self._not_logged_in(employee_id)

@@ -126,6 +126,9 @@ class AcdClient:
     def force_idle(self, r: pb.ForceIdleRequest) -> pb.ForceIdleResponse:
         return self.call("ForceIdle", r, pb.ForceIdleResponse)
 
+    def intercept(self, r: pb.InterceptRequest) -> pb.InterceptResponse:
+        return self.call("Intercept", r, pb.InterceptResponse)
+
     def set_phone_presence(self, r: pb.SetPhonePresenceRequest) -> pb.SetPhonePresenceResponse:
         return self.call("SetPhonePresence", r, pb.SetPhonePresenceResponse)
 

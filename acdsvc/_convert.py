@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from acd import Action, CancelRing, ErrorCode, Offer, Refusal, Release, Route, Undelivered
+from acd import (
+    Action,
+    CancelRing,
+    ErrorCode,
+    InterceptCall,
+    Offer,
+    Refusal,
+    Release,
+    Route,
+    Undelivered,
+)
 from acd_api.v1 import acd_pb2 as pb
 
 __all__ = [
@@ -65,6 +75,8 @@ def action_from_dict(data: Mapping[str, Any]) -> Action:
         return Undelivered(**fields)
     if kind == "release":
         return Release(**fields)
+    if kind == "intercept_call":
+        return InterceptCall(**fields)
     raise ValueError(f"unknown action kind {kind!r}")
 
 
@@ -85,6 +97,10 @@ def action_to_proto(action: Action, commit_id: str) -> pb.Action:
         return pb.Action(commit_id=commit_id, release=pb.Release(
             call_id=action.call_id, employee_id=action.agent, seat=action.seat,
             reason=action.reason, username=action.username, queue=action.queue or ""))
+    if isinstance(action, InterceptCall):
+        return pb.Action(commit_id=commit_id, intercept_call=pb.InterceptCall(
+            call_id=action.call_id, username=action.username, employee_id=action.employee_id,
+            ring_timeout_seconds=action.ring_timeout, requested_by=action.requested_by))
     return pb.Action(commit_id=commit_id, undelivered=pb.Undelivered(
         call_id=action.call_id, reason=action.reason))
 

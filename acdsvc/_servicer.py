@@ -206,6 +206,21 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
                 actions=actions_to_proto(out.result.actions, out.commit_id))
         return self._serve("ForceIdle", request, context, local)
 
+    def Intercept(self, request: pb.InterceptRequest, context: Any) -> pb.InterceptResponse:
+        def local(req: pb.InterceptRequest) -> pb.InterceptResponse:
+            out = self._supervise(req.actor, lambda acd, who: acd.intercept(
+                who, req.supervisor, call_id=req.call_id, agent=req.agent,
+                ring_timeout=req.ring_timeout_seconds))
+            actions = actions_to_proto(out.result.actions, out.commit_id)
+            # Due timers may have added actions for other calls: the call is the
+            # InterceptCall's.
+            found = [a.intercept_call.call_id for a in actions
+                     if a.WhichOneof("kind") == "intercept_call"]
+            return pb.InterceptResponse(error=error_to_proto(out.result.error),
+                                        actions=actions,
+                                        call_id=found[0] if found and out.result.ok else "")
+        return self._serve("Intercept", request, context, local)
+
     # ------------------------------------------------------------------ call commands
 
     def Enqueue(self, request: pb.EnqueueRequest, context: Any) -> pb.EnqueueResponse:

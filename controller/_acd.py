@@ -27,7 +27,9 @@ main thread); the loop is never blocked on the ACD:
   middle of its own work there, so reactions are posted too;
 - a consult's or intercept's reservation runs on the control socket's thread that
   brought the command (`AcdDriver.command`), between two hops onto the loop, so its
-  refusal can be the command's reply.
+  refusal can be the command's reply. A supervisor's intercept asked at the ACD (its
+  `InterceptCall` action, acd.v1 `Intercept`) takes the same three steps, with the
+  reservation on the RPC pool instead; a refusal there is logged.
 """
 
 from __future__ import annotations
@@ -666,28 +668,35 @@ class AcdDriver:
                 call.last_commit = commit
                 call.seen.clear()
             call.seen.add(key)
-            if body.call_id != call.acd_call or call.acd_gone:
+            if which == "intercept_call":
+                # Whichever of the call's ACD calls it names: _intercept_call checks.
+                self._intercept_call(call, body)
+            elif body.call_id != call.acd_call or call.acd_gone:
                 # A consult or intercept reservation, or the call's first ACD call after
                 # another took over.
                 if call.side is not None and body.call_id == call.side.rid:
                     self._side_action(call, call.side, which, body)
-                continue
-            if which == "offer":
-                self._offer(call, body)
-            elif which == "cancel_ring":
-                self._cancel_ring(call, body)
-            elif which == "release":
-                self._release(call, body)
-            elif which == "route":
-                _log(call.cid, "the ACD routes the call to %s (%s); hanging up (no route "
-                               "targets yet)", body.target, body.reason, level=logging.WARNING)
-                call.acd_done = True
-                self._hangup(call.cid, f"{CAUSE_OVERFLOW}:{body.target}")
-            elif which == "undelivered":
-                _log(call.cid, "the ACD gave up on the call (%s); hanging up", body.reason,
-                     level=logging.WARNING)
-                call.acd_done = True
-                self._hangup(call.cid, f"{CAUSE_UNDELIVERED}:{body.reason}")
+            else:
+                self._own_action(call, which, body)
+
+    def _own_action(self, call: _Call, which: str, body: Any) -> None:
+        """An action for the ACD call that carries the call now."""
+        if which == "offer":
+            self._offer(call, body)
+        elif which == "cancel_ring":
+            self._cancel_ring(call, body)
+        elif which == "release":
+            self._release(call, body)
+        elif which == "route":
+            _log(call.cid, "the ACD routes the call to %s (%s); hanging up (no route "
+                           "targets yet)", body.target, body.reason, level=logging.WARNING)
+            call.acd_done = True
+            self._hangup(call.cid, f"{CAUSE_OVERFLOW}:{body.target}")
+        elif which == "undelivered":
+            _log(call.cid, "the ACD gave up on the call (%s); hanging up", body.reason,
+                 level=logging.WARNING)
+            call.acd_done = True
+            self._hangup(call.cid, f"{CAUSE_UNDELIVERED}:{body.reason}")
 
     def _offer(self, call: _Call, offer: pb.Offer) -> None:
         if call.agent is not None:
@@ -803,6 +812,48 @@ class AcdDriver:
         reply = on_loop(partial(self._start_side, call, side, request, outcome))
         assert reply is not None
         return reply
+
+    def _intercept_call(self, call: _Call, action: pb.InterceptCall) -> None:
+        """On the loop: a supervisor's Intercept, checked by the ACD, for one of this
+        replica's calls. The control socket's `intercept` (`command`) in the same three
+        steps, the reservation on the RPC pool (never on the loop or the feed thread);
+        nobody waits for a reply, so a refusal is logged. The supervisor is reserved (or
+        refused) at the ACD, which its state and the event log show."""
+        request: dict[str, Any] = {"cmd": "intercept", "cid": call.cid,
+                                   "agent": action.username}
+        if action.ring_timeout_seconds > 0:
+            request["ring_timeout_s"] = action.ring_timeout_seconds
+        _log(call.cid, "the ACD asks for an intercept by %s (requested by %s)",
+             action.username, action.requested_by or "?")
+        if action.call_id != call.acd_call or call.acd_gone:
+            # A consult target's reservation, or an ACD call another has taken over since.
+            self._intercept_refused(call, action, "the call is no longer that ACD call")
+            return
+        prepared = self._prepare_side(request)
+        if isinstance(prepared, dict):
+            self._intercept_refused(call, action, str(prepared.get("error")))
+            return
+        _, side = prepared
+
+        def reserve() -> None:  # on a worker
+            outcome = self._reserve_side(call, side)
+            self._post(partial(self._intercept_reserved, call, side, request, outcome, action))
+
+        # Keyed by the reservation, not the call: its retries do not hold up the call's
+        # own reports; an undo (Abandon) is only sent once this reply is in.
+        self._submit(side.rid, reserve)
+
+    def _intercept_reserved(self, call: _Call, side: _Side, request: Mapping[str, Any],
+                            outcome: pb.ReserveForInternalCallResponse | str,
+                            action: pb.InterceptCall) -> None:
+        reply = self._start_side(call, side, request, outcome)
+        if not reply.get("ok"):
+            self._intercept_refused(call, action, str(reply.get("error")))
+
+    @staticmethod
+    def _intercept_refused(call: _Call, action: pb.InterceptCall, why: str) -> None:
+        _log(call.cid, "intercept by %s (requested by %s) not carried out: %s",
+             action.username, action.requested_by or "?", why, level=logging.WARNING)
 
     def _blind_transfer_refusal(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
         if request.get("cid") not in self._calls:

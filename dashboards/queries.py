@@ -285,10 +285,11 @@ class AcdCommands(Protocol):
     def force_logout(self, agent: str, actor: Supervisor) -> CommandResult: ...
     def force_busy(self, agent: str, reason: str, actor: Supervisor) -> CommandResult: ...
     def force_idle(self, agent: str, actor: Supervisor) -> CommandResult: ...
+    def intercept(self, agent: str, supervisor: str, actor: Supervisor) -> CommandResult: ...
 
 
 class GrpcAcdCommands:
-    """Supervisor commands over acd.v1 (ForceLogout/ForceBusy/ForceIdle)."""
+    """Supervisor commands over acd.v1 (ForceLogout/ForceBusy/ForceIdle, Intercept)."""
 
     def __init__(self, address: str, *, timeout: float = 2.0, token: str | None = None) -> None:
         import grpc  # noqa: PLC0415
@@ -346,6 +347,22 @@ class GrpcAcdCommands:
 
     def force_idle(self, agent: str, actor: Supervisor) -> CommandResult:
         return self._force("ForceIdle", agent, actor=actor)
+
+    def intercept(self, agent: str, supervisor: str, actor: Supervisor) -> CommandResult:
+        """`supervisor` (an account whose desk is logged in as a supervisor) takes over
+        the call `agent` rings or talks on. The ACD resolves the agent's call itself (no
+        snapshot read here: the call may have moved on since the page showed it), checks
+        everything, and has the call's controller ring the supervisor."""
+        request = self._pb.InterceptRequest(actor=self._actor(actor), agent=agent,
+                                            supervisor=supervisor)
+        try:
+            reply = self._stub.Intercept(request, timeout=self._timeout)
+        except self._grpc.RpcError as exc:
+            return CommandResult(False, f"ACD unreachable: {exc.code().name}")
+        if reply.HasField("error") and reply.error.code != 0:
+            name = self._pb.ErrorCode.Name(reply.error.code)
+            return CommandResult(False, f"{name}: {reply.error.message}")
+        return CommandResult(True, f"call {reply.call_id}: ringing {supervisor} to take it over")
 
 
 @dataclass(frozen=True, slots=True)

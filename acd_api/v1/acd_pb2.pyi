@@ -184,21 +184,37 @@ class Release(_message.Message):
     queue: str
     def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ..., seat: _Optional[int] = ..., reason: _Optional[str] = ..., username: _Optional[str] = ..., queue: _Optional[str] = ...) -> None: ...
 
+class InterceptCall(_message.Message):
+    __slots__ = ("call_id", "username", "employee_id", "ring_timeout_seconds", "requested_by")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
+    RING_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    username: str
+    employee_id: int
+    ring_timeout_seconds: float
+    requested_by: str
+    def __init__(self, call_id: _Optional[str] = ..., username: _Optional[str] = ..., employee_id: _Optional[int] = ..., ring_timeout_seconds: _Optional[float] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
 class Action(_message.Message):
-    __slots__ = ("commit_id", "offer", "cancel_ring", "route", "undelivered", "release")
+    __slots__ = ("commit_id", "offer", "cancel_ring", "route", "undelivered", "release", "intercept_call")
     COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
     OFFER_FIELD_NUMBER: _ClassVar[int]
     CANCEL_RING_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     UNDELIVERED_FIELD_NUMBER: _ClassVar[int]
     RELEASE_FIELD_NUMBER: _ClassVar[int]
+    INTERCEPT_CALL_FIELD_NUMBER: _ClassVar[int]
     commit_id: str
     offer: Offer
     cancel_ring: CancelRing
     route: Route
     undelivered: Undelivered
     release: Release
-    def __init__(self, commit_id: _Optional[str] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ..., cancel_ring: _Optional[_Union[CancelRing, _Mapping]] = ..., route: _Optional[_Union[Route, _Mapping]] = ..., undelivered: _Optional[_Union[Undelivered, _Mapping]] = ..., release: _Optional[_Union[Release, _Mapping]] = ...) -> None: ...
+    intercept_call: InterceptCall
+    def __init__(self, commit_id: _Optional[str] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ..., cancel_ring: _Optional[_Union[CancelRing, _Mapping]] = ..., route: _Optional[_Union[Route, _Mapping]] = ..., undelivered: _Optional[_Union[Undelivered, _Mapping]] = ..., release: _Optional[_Union[Release, _Mapping]] = ..., intercept_call: _Optional[_Union[InterceptCall, _Mapping]] = ...) -> None: ...
 
 class LoginRequest(_message.Message):
     __slots__ = ("username", "password", "seat", "employee_id", "role", "skills", "start_busy")
@@ -378,6 +394,30 @@ class ForceIdleResponse(_message.Message):
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
     def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
+
+class InterceptRequest(_message.Message):
+    __slots__ = ("actor", "call_id", "agent", "supervisor", "ring_timeout_seconds")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    SUPERVISOR_FIELD_NUMBER: _ClassVar[int]
+    RING_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    call_id: str
+    agent: str
+    supervisor: str
+    ring_timeout_seconds: float
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., call_id: _Optional[str] = ..., agent: _Optional[str] = ..., supervisor: _Optional[str] = ..., ring_timeout_seconds: _Optional[float] = ...) -> None: ...
+
+class InterceptResponse(_message.Message):
+    __slots__ = ("error", "actions", "call_id")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    actions: _containers.RepeatedCompositeFieldContainer[Action]
+    call_id: str
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ..., call_id: _Optional[str] = ...) -> None: ...
 
 class SetPhonePresenceRequest(_message.Message):
     __slots__ = ("employee_id", "reachable")

@@ -76,6 +76,11 @@ class AcdServiceStub:
                 request_serializer=acd_dot_v1_dot_acd__pb2.ForceIdleRequest.SerializeToString,
                 response_deserializer=acd_dot_v1_dot_acd__pb2.ForceIdleResponse.FromString,
                 _registered_method=True)
+        self.Intercept = channel.unary_unary(
+                '/acd.v1.AcdService/Intercept',
+                request_serializer=acd_dot_v1_dot_acd__pb2.InterceptRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_acd__pb2.InterceptResponse.FromString,
+                _registered_method=True)
         self.SetPhonePresence = channel.unary_unary(
                 '/acd.v1.AcdService/SetPhonePresence',
                 request_serializer=acd_dot_v1_dot_acd__pb2.SetPhonePresenceRequest.SerializeToString,
@@ -205,6 +210,16 @@ class AcdServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Intercept(self, request, context):
+        """A supervisor takes a call over from its agent. The ACD checks the actor (as Force*),
+        the call and the supervisor's desk, then asks the controller replica that owns the
+        call to ring the supervisor (InterceptCall on WatchActions); nothing changes here
+        until that controller reserves the supervisor (ReserveForInternalCall, kind intercept).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetPhonePresence(self, request, context):
         """The agent's phone (un)registered or stopped answering (Kamailio).
         """
@@ -284,7 +299,8 @@ class AcdServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchActions(self, request, context):
-        """Actions for call controllers (and simulated agents): Offer, CancelRing, Route, Undelivered.
+        """Actions for call controllers (and simulated agents): Offer, CancelRing, Route,
+        Undelivered, Release, InterceptCall.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -340,6 +356,11 @@ def add_AcdServiceServicer_to_server(servicer, server):
                     servicer.ForceIdle,
                     request_deserializer=acd_dot_v1_dot_acd__pb2.ForceIdleRequest.FromString,
                     response_serializer=acd_dot_v1_dot_acd__pb2.ForceIdleResponse.SerializeToString,
+            ),
+            'Intercept': grpc.unary_unary_rpc_method_handler(
+                    servicer.Intercept,
+                    request_deserializer=acd_dot_v1_dot_acd__pb2.InterceptRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_acd__pb2.InterceptResponse.SerializeToString,
             ),
             'SetPhonePresence': grpc.unary_unary_rpc_method_handler(
                     servicer.SetPhonePresence,
@@ -628,6 +649,33 @@ class AcdService:
             '/acd.v1.AcdService/ForceIdle',
             acd_dot_v1_dot_acd__pb2.ForceIdleRequest.SerializeToString,
             acd_dot_v1_dot_acd__pb2.ForceIdleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Intercept(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AcdService/Intercept',
+            acd_dot_v1_dot_acd__pb2.InterceptRequest.SerializeToString,
+            acd_dot_v1_dot_acd__pb2.InterceptResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,5 +1,5 @@
-"""Supervisor actions (force logout/busy/idle): login with the supervisor role;
-everyone else sees the agents read-only."""
+"""Supervisor actions (force logout/busy/idle, intercept a call): login with the
+supervisor role; everyone else sees the agents read-only."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from dashboards import queries
 
 MAX_FAILURES = 5
 LOCK_S = 30.0
+# Live states (queries._ACD_STATES) of an agent with a call to take over.
+INTERCEPTABLE = ("reserved", "talking")
 
 st.title("Supervisor")
 b = queries.backend()
@@ -66,3 +68,20 @@ if who is not None:
             result = b.commands.force_idle(str(agent), who)
         if result is not None:
             (st.success if result.ok else st.error)(f"{agent}: {result.message}")
+
+        # Intercept: the supervisor's own phone takes over an agent's ringing or
+        # answered call. Its desk must be logged in (role supervisor, idle): the ACD
+        # checks that, and the actor, again.
+        st.subheader("Intercept a call")
+        on_calls = board.agents[board.agents["state"].isin(INTERCEPTABLE)]
+        if len(on_calls) == 0:
+            st.info("No agent is ringing or talking.")
+        else:
+            victim = st.selectbox("Agent on the call", list(on_calls["agent"]),
+                                  key="intercept_agent")
+            st.caption(f"Your phone ({who.username}) rings; your desk must be logged in "
+                       "as a supervisor and idle.")
+            if st.button("Intercept", key="intercept"):
+                taken = b.commands.intercept(str(victim), who.username, who)
+                (st.success if taken.ok else st.error)(
+                    f"Intercept {victim}: {taken.message}")

@@ -434,3 +434,72 @@ def test_the_service_tells_who_answers_a_consult() -> None:
     s.settle()
     s.service.answered(SCID, "L3", sdp(5003))
     assert told == [(SCID, "L3", "1002")]
+
+
+# ------------------------------------------------------ a supervisor's Intercept at the ACD
+
+
+def intercept_call(commit: str, cid: str = CID, username: str = "2001",
+                   ring_s: float = 20.0) -> pb.Action:
+    return action(commit, intercept_call=pb.InterceptCall(
+        call_id=cid, username=username, employee_id=2001, ring_timeout_seconds=ring_s,
+        requested_by="boss"))
+
+
+def test_the_acds_intercept_call_runs_the_intercept_path_with_the_reservation_off_the_loop(
+) -> None:
+    """InterceptCall on the feed: the command's own check on the loop, the reservation
+    as an RPC job (never run inside a loop callback), then the intercept itself."""
+    w = Controller()
+    w.bridged_with_1001()
+    w.reserves(INTERCEPT_ID)
+    w.driver._on_feed_action(intercept_call("9-0", ring_s=6.0))
+    assert w.rpcs("ReserveForInternalCall") == []  # only posted to the loop so far
+    while w.loop:  # the loop's turn: it checks and hands the reservation to a worker
+        w.loop.pop(0)()
+    assert [c["cmd"] for c in w.commands[-1:]] == ["check_intercept"]
+    assert w.rpcs("ReserveForInternalCall") == [] and w.jobs
+    w.run()
+    (reserve,) = w.rpcs("ReserveForInternalCall")
+    assert (reserve.call_id, reserve.username, reserve.kind) == (
+        INTERCEPT_ID, "2001", pb.CALL_KIND_INTERCEPT)
+    (run,) = w.cmds("intercept")
+    # The ACD's 6 s, below the Offer's ring time less the margin.
+    assert (run["agent"], run["ring_timeout_s"]) == ("2001", 6.0)
+    assert w.state == "intercepting"
+    w.feed(intercept_call("9-0"))  # the same action again (resumed feed): once only
+    assert len(w.cmds("intercept")) == 1
+    # From here on, the control socket's intercept as before.
+    w.emit(CALL_TRANSFERRED, from_agent="1001", to_kind="agent", to="2001", mode="intercept")
+    w.emit(CALL_ANSWERED, agent="2001", seat="", leg_id="L3")
+    w.run()
+    assert _methods(w)[-2:] == [("Answered", INTERCEPT_ID), ("Hangup", CID)]
+
+
+def test_an_intercept_call_for_another_replicas_call_is_not_taken() -> None:
+    w = Controller()
+    w.bridged_with_1001()
+    w.feed(intercept_call("9-0", cid="elsewhere"))
+    assert w.cmds("check_intercept") == [] and w.rpcs("ReserveForInternalCall") == []
+
+
+@pytest.mark.parametrize("why", ["reservation refused", "call refuses", "not its acd call"])
+def test_a_refused_intercept_call_is_logged_and_changes_nothing(
+        caplog: pytest.LogCaptureFixture, why: str) -> None:
+    w = Controller()
+    w.bridged_with_1001()
+    if why == "reservation refused":
+        w.replies["ReserveForInternalCall"] = lambda r: pb.ReserveForInternalCallResponse(
+            error=pb.Error(code=pb.ERROR_CODE_AGENT_NOT_AVAILABLE, message="2001 is busy"))
+    elif why == "call refuses":
+        w.refuse_check = "call is consult_ringing"
+    with caplog.at_level(logging.WARNING, "controller.acd"):
+        w.feed(intercept_call("9-0", cid=INTERCEPT_ID if why == "not its acd call" else CID))
+    if why == "not its acd call":  # an ID the replica does not hold: filtered out
+        assert w.cmds("check_intercept") == []
+        return
+    assert "intercept by 2001 (requested by boss) not carried out" in caplog.text
+    assert w.cmds("intercept") == [] and w.state == "bridged"
+    assert w.rpcs("Abandon") == []  # a refused reservation holds nothing to undo
+    assert w.driver.acd_call_ids() == []
+    assert len(w.rpcs("ReserveForInternalCall")) == (why == "reservation refused")

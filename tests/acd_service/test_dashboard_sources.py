@@ -11,9 +11,15 @@ import grpc
 import pytest
 
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient
+from acdsvc import AcdClient, ActionFeed
 from dashboards.queries import GrpcAcdCommands, GrpcLive, GrpcLiveStream, Supervisor
-from tests.acd_service.conftest import ADMIN, ReplicaFactory, free_port, password_of
+from tests.acd_service.conftest import (
+    ADMIN,
+    SUPERVISOR,
+    ReplicaFactory,
+    free_port,
+    password_of,
+)
 from tests.acd_service.test_agent_rpcs import login
 from tests.support.waiting import wait_until
 
@@ -58,6 +64,50 @@ def test_supervisor_actions_change_agent_state_and_refuse_agents(acd: str) -> No
     assert GrpcLive(acd).snapshot().agents[0].state == "idle"
     assert commands.force_logout("a1001", admin).ok
     assert GrpcLive(acd).snapshot().agents == ()
+
+
+def test_supervisor_intercept_reaches_the_action_feed_and_refusals_say_why(acd: str) -> None:
+    """The page's Intercept: a1001 talks on a queue call; the supervisor `sup`, acting
+    with its own credentials, asks to take it over. Refusals (a plain agent as actor, the
+    supervisor's desk busy, an agent on no call) carry the ACD's code; the accepted one
+    is an InterceptCall on WatchActions for the call's controller, and nobody's state
+    moves at the ACD until that controller reserves the supervisor."""
+    client = AcdClient(acd)
+    assert login(client, 1001, 7).error.code == pb.ERROR_CODE_UNSPECIFIED
+    assert login(client, 1002, 8, start_busy=True).error.code == pb.ERROR_CODE_UNSPECIFIED
+    desk = login(client, SUPERVISOR, 9, user="sup", role=pb.ROLE_SUPERVISOR, start_busy=True)
+    assert desk.error.code == pb.ERROR_CODE_UNSPECIFIED
+    assert client.enqueue(pb.EnqueueRequest(call_id="c-int", queue="billing")).error.code == 0
+    assert client.answered(pb.AnsweredRequest(call_id="c-int", employee_id=1001)
+                           ).error.code == 0
+    seen: list[pb.Action] = []
+    feed = ActionFeed(client, seen.append).start()
+    commands = GrpcAcdCommands(acd)
+    sup = Supervisor("sup", password_of("sup"), ("agent", "supervisor"))
+    plain_agent = Supervisor("a1002", password_of("a1002"), ("agent",))
+    try:
+        refused = commands.intercept("a1001", "sup", plain_agent)
+        assert not refused.ok and refused.message.startswith("ERROR_CODE_PERMISSION_DENIED")
+        busy = commands.intercept("a1001", "sup", sup)
+        assert not busy.ok and "AGENT_NOT_AVAILABLE" in busy.message, busy.message
+        no_call = commands.intercept("a1002", "sup", sup)
+        assert not no_call.ok and "CALL_NOT_TALKING" in no_call.message
+        assert client.set_idle(pb.SetIdleRequest(employee_id=SUPERVISOR,
+                                                 session_id=desk.session_id)).error.code == 0
+
+        done = commands.intercept("1001", "sup", sup)  # by employee ID, as shown too
+
+        assert done.ok and done.message == "call c-int: ringing sup to take it over", done.message
+        wait_until(lambda: any(a.WhichOneof("kind") == "intercept_call" for a in seen),
+                   timeout=5, what="the InterceptCall on WatchActions")
+    finally:
+        feed.close()
+    (asked,) = [a.intercept_call for a in seen if a.WhichOneof("kind") == "intercept_call"]
+    assert (asked.call_id, asked.username, asked.employee_id, asked.requested_by) == (
+        "c-int", "sup", SUPERVISOR, "sup")
+    assert asked.ring_timeout_seconds > 0
+    states = {a.agent: a.state for a in GrpcLive(acd).snapshot().agents}
+    assert states == {"a1001": "talking", "a1002": "busy", "sup": "idle"}
 
 
 def test_supervisor_action_with_the_acd_down_says_so() -> None:

@@ -45,6 +45,7 @@ class FixedLive:
 class RecordingCommands:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
+        self.intercept_refusal = ""
 
     def force_logout(self, agent: str, actor: Supervisor) -> CommandResult:
         self.calls.append(("logout", agent, actor.username))
@@ -57,6 +58,12 @@ class RecordingCommands:
     def force_idle(self, agent: str, actor: Supervisor) -> CommandResult:
         self.calls.append(("idle", agent, actor.username))
         return CommandResult(False, "INVALID_TRANSITION: talking")
+
+    def intercept(self, agent: str, supervisor: str, actor: Supervisor) -> CommandResult:
+        self.calls.append(("intercept:" + supervisor, agent, actor.username))
+        if self.intercept_refusal:
+            return CommandResult(False, self.intercept_refusal)
+        return CommandResult(True, "call c1: ringing boss to take it over")
 
 
 PASSWORDS = {"boss": "s3cret-boss", "agent1": "s3cret-agent"}
@@ -197,6 +204,25 @@ def test_supervisor_actions_after_login(backend: Backend) -> None:
     assert any("INVALID_TRANSITION" in e.value for e in at.error)
     at.button(key="logout").click().run()
     assert "supervisor" not in at.session_state
+
+
+def test_supervisor_intercepts_a_talking_agents_call_and_sees_a_refusal(
+        backend: Backend) -> None:
+    at = page("supervisor")
+    login(at, "boss", PASSWORDS["boss"])
+    assert not at.exception
+    # Only agents with a call to take over are offered (1002 is busy).
+    assert at.selectbox(key="intercept_agent").options == ["1001"]
+    assert any("Your phone (boss) rings" in c.value for c in at.caption)
+    at.button(key="intercept").click().run()
+    commands = backend.commands
+    assert isinstance(commands, RecordingCommands)
+    assert commands.calls == [("intercept:boss", "1001", "boss")]
+    assert any("ringing boss to take it over" in s.value for s in at.success)
+    commands.intercept_refusal = "AGENT_NOT_AVAILABLE: supervisor 'boss' is busy"
+    at.button(key="intercept").click().run()
+    assert any("Intercept 1001: AGENT_NOT_AVAILABLE: supervisor 'boss' is busy" in e.value
+               for e in at.error)
 
 
 def test_read_only_when_no_acd_api(backend: Backend) -> None:
