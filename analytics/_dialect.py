@@ -19,9 +19,11 @@ from typing import Final
 
 _HERE: Final = Path(__file__).parent
 
-# The first server version the full schema loads on (DateTime64, LowCardinality,
-# SimpleAggregateFunction and toStartOfInterval(..., tz) are all there by 21.1).
-MODERN_MIN_VERSION: Final = (21, 1)
+# The first server version the full schema loads on. DateTime64, LowCardinality and
+# toStartOfInterval(..., tz) are there by 21.1; migration 005 also needs CREATE OR
+# REPLACE TABLE and the min_age_to_force_merge_* table settings (22.x), so 23.1 is
+# the floor. Older servers get the reduced schema, which works on 18.16 and up.
+MODERN_MIN_VERSION: Final = (23, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +69,18 @@ class Dialect:
         return f"toFloat64(dateDiff('millisecond', {start}, {end})) / 1000"
 
     @property
-    def max_merge(self) -> str:
-        """Reading the rollup's max column (SimpleAggregateFunction vs AggregateFunction)."""
-        return "maxMerge" if self.legacy else "max"
+    def final_settings(self) -> str:
+        """The SETTINGS clause for a report that reads with FINAL.
+
+        do_not_merge_across_partitions_select_final lets FINAL skip a partition that
+        is a single merged part and merge each other partition on its own. It is
+        valid because every partition key (toDate of a time column) is a function of
+        a sort-key column, so all versions of a row land in the same partition. The
+        reduced schema keeps monthly partitions and gains nothing from it.
+        """
+        if self.legacy:
+            return ""
+        return "\nSETTINGS do_not_merge_across_partitions_select_final = 1"
 
 
 MODERN: Final = Dialect("modern", _HERE / "schema", legacy=False)

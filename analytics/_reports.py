@@ -7,7 +7,9 @@ clickhouse-client can run the exact SQL the API runs (`Statistics.sql`). Values
 are rendered as literals by type here (numbers via float/int, names through
 `_quote`), because the two backends disagree on server-side query parameters.
 
-Reads use FINAL so a re-emitted or re-inserted record is counted once.
+Reads use FINAL so a re-emitted or re-inserted record is counted once. On the full
+schema they also set do_not_merge_across_partitions_select_final
+(`Dialect.final_settings`): FINAL then skips every day already merged into one part.
 """
 
 from __future__ import annotations
@@ -80,22 +82,24 @@ def queue_volume(
 ) -> str:
     """Offered / answered / abandoned / overflowed per queue per 15 minutes.
 
-    Read from the AggregatingMergeTree rollup, which is cheap at any history size.
-    Intervals are those of the time the call entered the queue.
+    Intervals are those of the time the call entered the queue; [start, end) selects
+    intervals by their start, as the dropped 15-minute rollup did (migration 005).
     """
+    bucket = dialect.bucket("assumeNotNull(queued_at)", 15)
     return f"""
 SELECT
     queue,
-    interval_start,
-    uniqExactMerge(offered) AS offered,
-    uniqExactMerge(answered) AS answered,
-    uniqExactMerge(abandoned) AS abandoned,
-    uniqExactMerge(overflowed) AS overflowed,
-    {dialect.max_merge}(max_wait_s) AS max_wait_s
-FROM {db}.queue_interval_15m
-WHERE {_range("interval_start", start, end, dialect)} AND {_queues(queues)}
+    {bucket} AS interval_start,
+    count() AS offered,
+    countIf({IS_ANSWERED}) AS answered,
+    countIf({IS_ABANDONED}) AS abandoned,
+    countIf(disposition = '{OVERFLOW}') AS overflowed,
+    max(wait_s) AS max_wait_s
+FROM {db}.cdr FINAL
+WHERE queued_at IS NOT NULL
+    AND {_range("interval_start", start, end, dialect)} AND {_queues(queues)}
 GROUP BY queue, interval_start
-ORDER BY queue, interval_start"""
+ORDER BY queue, interval_start{dialect.final_settings}"""
 
 
 def queue_summary(
@@ -140,7 +144,7 @@ FROM {db}.cdr FINAL
 WHERE queued_at IS NOT NULL
     AND {_range("queued_at", start, end, dialect)} AND {_queues(queues)}
 GROUP BY queue{group}
-ORDER BY queue{group}"""
+ORDER BY queue{group}{dialect.final_settings}"""
 
 
 def agent_summary(
@@ -198,7 +202,7 @@ ALL FULL OUTER JOIN
     WHERE start < {hi} AND end > {lo} AND state != 'logged_out' AND {agent_filter}
     GROUP BY agent
 ) AS states USING (agent)
-ORDER BY agent"""
+ORDER BY agent{dialect.final_settings}"""
 
 
 def ivr_containment(
@@ -220,7 +224,7 @@ FROM
     WHERE notEmpty(ivr_path) AND {_range("arrived_at", start, end, dialect)}
 )
 GROUP BY category
-ORDER BY category"""
+ORDER BY category{dialect.final_settings}"""
 
 
 CDR_LIST_COLUMNS: Final = (
@@ -251,7 +255,7 @@ FROM {db}.cdr FINAL
 WHERE {_range("arrived_at", start, end, dialect)} AND {_queues(queues)}
     AND {agent_filter} AND {id_filter}
 ORDER BY arrived_at, correlation_id
-LIMIT {max(0, int(limit))}"""
+LIMIT {max(0, int(limit))}{dialect.final_settings}"""
 
 
 LEG_LIST_COLUMNS: Final = (
@@ -279,7 +283,7 @@ SELECT {LEG_LIST_COLUMNS}
 FROM {db}.cdr_leg FINAL
 WHERE {_range("started_at", start, end, dialect)} AND {agent_filter} AND {id_filter}
 ORDER BY started_at, correlation_id, seq
-LIMIT {max(0, int(limit))}"""
+LIMIT {max(0, int(limit))}{dialect.final_settings}"""
 
 
 REPORTS: Final[dict[str, Callable[..., str]]] = {

@@ -8,17 +8,24 @@
    (gc.freeze; --no-gc-freeze for the old method), then timed: CdrBuilder.add for
    every event, drain, and ChdbStore.insert_records in batches.
 2. bulk insert into chDB (target >= 1 M rows/s): synthetic CDR columns (numpy /
-   Arrow) through ChdbStore.insert_columns, in chunks of --chunk rows.
+   Arrow) through ChdbStore.insert_columns, in chunks of --chunk rows. Chunks follow
+   each other in time (chunk i covers the i-th slice of the 30 days), as the
+   collector's batches and a history import in time order do; --spread-chunks makes
+   every chunk cover all 30 days (the layout of earlier runs, the worst case for
+   FINAL: every part overlaps every other).
 3. every report query over --rows CDRs (target < 0.5 s each): the table from step 2
    (plus one ring leg per answered call and agent state intervals), queried with
-   FINAL over the whole range; best and first of --repeat runs are printed, once
-   straight after the load and once after OPTIMIZE FINAL (merged parts).
+   FINAL over the whole range; best and first of --repeat runs are printed three
+   times: straight after the load (every part unmerged), with every day but the
+   newest merged into one part (what the tables' force-merge of quiet days leaves;
+   done here with OPTIMIZE ... PARTITION ... FINAL), and after OPTIMIZE FINAL.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import shutil
 import tempfile
@@ -200,16 +207,22 @@ def intervals(span_s: float, rng: np.random.Generator) -> dict[str, object]:
     }
 
 
-def bench_bulk(store: ChdbStore, rows: int, chunk: int) -> float:
+def bench_bulk(store: ChdbStore, rows: int, chunk: int, *, spread: bool = False) -> float:
     rng = np.random.default_rng(7)
     span = 30 * 86400.0
+    slices = -(-rows // chunk)
     total = 0
     insert_s = 0.0
     leg_rows = 0
     leg_s = 0.0
-    for start in range(0, rows, chunk):
+    for index, start in enumerate(range(0, rows, chunk)):
         n = min(chunk, rows - start)
-        cols = synthetic_cdrs(start, n, span, rng)
+        if spread:
+            cols = synthetic_cdrs(start, n, span, rng)
+        else:
+            cols = synthetic_cdrs(start, n, span / slices, rng)
+            for name in ("arrived_at", "queued_at", "answered_at", "ended_at"):
+                cols[name] = np.asarray(cols[name]) + index * span / slices
         t = time.perf_counter()
         total += store.insert_columns("cdr", cols)
         insert_s += time.perf_counter() - t
@@ -220,7 +233,7 @@ def bench_bulk(store: ChdbStore, rows: int, chunk: int) -> float:
     store.insert_columns("agent_state_interval", intervals(span, rng))
     rate = total / insert_s
     print(f"bulk insert cdr    : {total:>10,} rows in {insert_s:6.2f} s = {rate:>12,.0f} rows/s"
-          f"   (target >= 1,000,000; includes the 15-min rollup view)")
+          f"   (target >= 1,000,000)")
     print(f"bulk insert legs   : {leg_rows:>10,} rows in {leg_s:6.2f} s = "
           f"{leg_rows / leg_s:>12,.0f} rows/s")
     return rate
@@ -229,7 +242,7 @@ def bench_bulk(store: ChdbStore, rows: int, chunk: int) -> float:
 def bench_queries(store: ChdbStore, repeat: int) -> dict[str, float]:
     stats = Statistics(store)
     reports = {
-        "queue_volume (rollup)": stats.queue_volume,
+        "queue_volume": stats.queue_volume,
         "queue_summary T=20": lambda: stats.queue_summary(threshold_s=20),
         "queue_summary 15-min": lambda: stats.queue_summary(interval_minutes=15),
         "service_level T=30": lambda: stats.service_level(threshold_s=30),
@@ -251,6 +264,31 @@ def bench_queries(store: ChdbStore, repeat: int) -> dict[str, float]:
     return best
 
 
+TABLES = ("cdr", "cdr_leg", "agent_state_interval")
+
+
+def merge_all_but_newest_day(store: ChdbStore) -> float:
+    """Merge every daily partition but the newest into one part, as the tables'
+    min_age_to_force_merge_* settings do in the background once a day is quiet."""
+    started = time.perf_counter()
+    for table in TABLES:
+        ids = store.query_df(
+            "SELECT DISTINCT partition_id FROM system.parts WHERE active "
+            f"AND database = '{store.database}' AND table = '{table}' ORDER BY partition_id")
+        for partition in ids["partition_id"].tolist()[:-1]:
+            store.execute(f"OPTIMIZE TABLE {store.database}.{table} "
+                          f"PARTITION ID '{partition}' FINAL")
+    return time.perf_counter() - started
+
+
+def parts_note(store: ChdbStore) -> str:
+    df = store.query_df(
+        "SELECT count() AS parts, uniqExact(partition_id) AS days, countIf(level = 0) AS l0 "
+        f"FROM system.parts WHERE active AND database = '{store.database}' AND table = 'cdr'")
+    r = df.iloc[0]
+    return f"cdr: {r['parts']} parts in {r['days']} daily partitions, {r['l0']} never merged"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000, help="CDRs for bulk + queries")
@@ -263,9 +301,13 @@ def main() -> None:
                         help="leave the pre-made events to the cyclic GC (the old method)")
     parser.add_argument("--insert-threads", type=int, default=2,
                         help="parallel chDB sessions for bulk inserts")
+    parser.add_argument("--spread-chunks", action="store_true",
+                        help="every bulk chunk spans all 30 days (worst case for FINAL)")
     parser.add_argument("--dir", type=Path, default=None, help="chDB data dir (default: tmp)")
     args = parser.parse_args()
 
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average {load}; {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC")
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="cc-bench-"))
     try:
         with ChdbStore(workdir, database="bench_events") as store:
@@ -274,11 +316,16 @@ def main() -> None:
             bulk_store = ChdbStore(workdir, database="bench_bulk",
                                    insert_threads=args.insert_threads)
             with bulk_store as bulk:
-                bench_bulk(bulk, args.rows, args.chunk)
-                print("-- reports as inserted (unmerged parts: FINAL merges at read time)")
+                bench_bulk(bulk, args.rows, args.chunk, spread=args.spread_chunks)
+                print(f"-- reports as inserted (unmerged parts: FINAL merges at read time; "
+                      f"{parts_note(bulk)})")
+                bench_queries(bulk, args.repeat)
+                took = merge_all_but_newest_day(bulk)
+                print(f"-- reports with every day but the newest merged ({took:.1f} s; "
+                      f"{parts_note(bulk)})")
                 bench_queries(bulk, args.repeat)
                 t = time.perf_counter()
-                for table in ("cdr", "cdr_leg", "agent_state_interval", "queue_interval_15m"):
+                for table in TABLES:
                     bulk.execute(f"OPTIMIZE TABLE {bulk.database}.{table} FINAL")
                 print(f"-- reports after OPTIMIZE ... FINAL ({time.perf_counter() - t:.1f} s), "
                       "the steady state once background merges caught up")

@@ -10,7 +10,11 @@ import pytest
 
 import eventlog as ev
 from analytics import ChdbStore, Records, Statistics, build_records, load_migrations
-from analytics._migrations import split_statements
+from analytics._chdb_store import _split_by_day
+from analytics._columns import rows_to_columns, to_arrow
+from analytics._dialect import LEGACY
+from analytics._migrations import SCHEMA_DIR, apply_migrations, split_statements
+from analytics._reports import REPORTS
 from tests.unit.analytics.analytics_scenarios import T0, Script, agent
 
 # -- the fixture day -----------------------------------------------------------------
@@ -76,8 +80,105 @@ def test_migrations_are_numbered_idempotent_and_recorded(store: ChdbStore) -> No
     assert store.schema_version() == len(migrations)
     assert store.migrate() == []  # already applied
     tables = set(store.query_df(f"SHOW TABLES FROM {store.database}")["name"])
-    assert {"cdr", "cdr_leg", "agent_state_interval", "queue_interval_15m",
+    assert {"cdr", "cdr_leg", "agent_state_interval",
             "schema_migrations"} <= tables
+
+
+def test_tables_are_partitioned_by_day_and_merge_each_quiet_day(store: ChdbStore) -> None:
+    tables = store.query_df(
+        "SELECT name, partition_key, engine_full FROM system.tables "
+        f"WHERE database = '{store.database}'")
+    got = {r["name"]: r for r in tables.to_dict("records")}
+    assert got["cdr"]["partition_key"] == "toDate(arrived_at)"
+    assert got["cdr_leg"]["partition_key"] == "toDate(started_at)"
+    assert got["agent_state_interval"]["partition_key"] == "toDate(start)"
+    for name in ("cdr", "cdr_leg", "agent_state_interval"):
+        assert "min_age_to_force_merge_on_partition_only = 1" in got[name]["engine_full"]
+    # Migration 005 dropped the 15-minute rollup; queue_volume reads cdr.
+    assert "queue_interval_15m" not in got and "queue_interval_15m_mv" not in got
+
+
+def test_migration_005_upgrades_a_version_4_store(
+    store: ChdbStore, chdb_dir: Path, tmp_path: Path
+) -> None:
+    # A store as migrations 001-004 left it (monthly partitions, rollup view), with data.
+    for path in sorted(SCHEMA_DIR.glob("00[1-4]_*.sql")):
+        (tmp_path / path.name).write_text(path.read_text())
+    old = ChdbStore(chdb_dir, database=f"{store.database}_v4", migrate=False)
+    try:
+        assert apply_migrations(old.execute, old._applied, old.database, tmp_path) == [1, 2, 3, 4]
+        records = build_records(fixture_events())
+        old.insert_records(records)
+        old.insert_records(records)  # a replayed batch, collapsed by FINAL before and after
+        assert old.migrate() == [5]
+        assert old.schema_version() == 5
+        stats = Statistics(old)
+        assert list(stats.queue_volume()["offered"]) == [4, 2, 1]
+        assert rows(stats.queue_summary(), "queue")["billing"]["aht_s"] == pytest.approx(97.5)
+        assert rows(stats.agent_summary(), "agent")["a1"]["login_s"] == 500
+        parts = old.query_df(
+            "SELECT name, partition_key FROM system.tables "
+            f"WHERE database = '{old.database}' AND name = 'cdr'")
+        assert parts["partition_key"].tolist() == ["toDate(arrived_at)"]
+        # A crash before the version is recorded re-runs the whole file: harmless.
+        for statement in load_migrations()[4].statements:
+            old.execute(statement.replace("{db}", old.database))
+        n = old.query_df(f"SELECT count() AS n FROM {old.database}.cdr FINAL")
+        assert int(n["n"].iloc[0]) == len(records.cdrs)
+        assert list(stats.queue_volume()["offered"]) == [4, 2, 1]
+    finally:
+        old.execute(f"DROP DATABASE IF EXISTS {old.database}")
+        old.close()
+
+
+def test_reports_skip_final_on_merged_days_only_on_the_full_schema(store: ChdbStore) -> None:
+    setting = "do_not_merge_across_partitions_select_final = 1"
+    stats = Statistics(store)
+    for report, build in REPORTS.items():
+        assert stats.sql(report).rstrip().endswith(setting), report
+        # 18.16 keeps monthly partitions (schema_legacy/005) and gets no setting.
+        assert setting not in build(store.database, dialect=LEGACY), report
+
+
+def test_reports_agree_before_and_after_merges_with_later_versions(store: ChdbStore) -> None:
+    events = fixture_events()
+    store.insert_records(build_records([e for e in events if e.kind != ev.AGENT_STATE]))
+    stats = Statistics(store)
+    for table in ("cdr", "cdr_leg", "agent_state_interval"):
+        store.execute(f"OPTIMIZE TABLE {store.database}.{table} FINAL")
+    # The re-emitted call (A with wrap-up) and a replay land in new parts of a day
+    # that is already one merged part: FINAL must merge that day again.
+    store.insert_records(build_records(events))
+    store.insert_records(build_records(events))
+    assert rows(stats.queue_summary(), "queue")["billing"]["aht_s"] == pytest.approx(97.5)
+    assert list(stats.queue_volume()["offered"]) == [4, 2, 1]
+    assert rows(stats.agent_summary(), "agent")["a1"]["login_s"] == 500
+    assert len(stats.cdr_list()) == len(build_records(events).cdrs)
+
+
+def test_a_batch_spanning_days_goes_in_one_insert_per_day(store: ChdbStore) -> None:
+    day = 86_400.0
+    arrived = [T0 + 2 * day + 5, T0 + 1, T0 + day + 7, T0 + 3, T0 + 2 * day + 1]
+    columns = rows_to_columns("cdr", build_records(fixture_events()).cdrs[:5])
+    columns["arrived_at"] = arrived
+    columns["correlation_id"] = [f"x{i}" for i in range(5)]
+    table = to_arrow("cdr", columns)
+    pieces = _split_by_day(table, "arrived_at")
+    days = [sorted({int(v.timestamp() // day) for v in p["arrived_at"].to_pylist()})
+            for p in pieces]
+    assert [len(d) for d in days] == [1, 1, 1] and days == sorted(days)
+    assert sorted(x for p in pieces for x in p["correlation_id"].to_pylist()) == [
+        f"x{i}" for i in range(5)]
+    # Through the store, split further over two sessions: every row lands once.
+    parallel = ChdbStore(store.path, database=store.database, migrate=False,
+                         insert_threads=2, parallel_min_rows=1)
+    try:
+        assert parallel.insert_columns("cdr", columns) == 5
+    finally:
+        parallel.close()
+    got = store.query_df(
+        f"SELECT count() AS n, uniqExact(toDate(arrived_at)) AS d FROM {store.database}.cdr")
+    assert (int(got["n"].iloc[0]), int(got["d"].iloc[0])) == (5, 3)
 
 
 def test_split_statements_ignores_comments() -> None:
