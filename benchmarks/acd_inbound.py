@@ -28,7 +28,9 @@ The parties:
   caller); the caller hangs up `--hold-ms` after the bridge.
 Media: no party sends RTP. Every SDP names one UDP socket of this process, which
 counts what reaches it: the controller's music on hold while a caller is parked
-(rtpengine `play media`). Every offer/answer goes through rtpengine.
+(rtpengine `play media`), which starts only once a caller has waited the queue's
+`music_after_ms` (1 s), so hardly ever while agents are idle. Every offer/answer goes
+through rtpengine.
 
 A step passes with: every call successful at the caller (any non-2xx, a timeout of
 10 s on any expected message, an unexpected message: failed) and at the agents'

@@ -218,10 +218,13 @@ class QueueSpec(_Strict):
     # Music on hold while a call waits (the call controller plays it; docs/call-control.md):
     # the position announcements' language, their interval (start to start; 0 = music
     # only), and the music: an absolute path, on the rtpengine host, to an 8 kHz mono WAV
-    # (none: the built-in melody).
+    # (none: the built-in melody). The music starts `music_after_ms` after parking (0: at
+    # once): starting rtpengine's player costs it about 5 ms of CPU, and most callers
+    # are answered sooner than that; one who waits hears that much silence first.
     language: Literal["zh", "en"] = "zh"
     announce_every_ms: int = Field(30_000, ge=0)
     music_file: str | None = None
+    music_after_ms: int = Field(1_000, ge=0)
 
     @model_validator(mode="after")
     def _music_path(self) -> QueueSpec:

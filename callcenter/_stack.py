@@ -152,13 +152,15 @@ def controller_queue_media_args(config: CallCenterConfig,
                                 prompt_cache: Path | None) -> list[str]:
     """Music on hold for the calls the ACD queues (docs/call-control.md): the prompt cache
     (under the run directory, so rtpengine on this host reads the files) and every
-    queue's language, announcement interval and music. Nothing without `--acd`."""
+    queue's language, announcement interval, music and delay before the music. Nothing
+    without `--acd`."""
     if prompt_cache is None or not controller_acd_args(config):
         return []
     args = ["--prompt-cache", str(prompt_cache.resolve())]
     for q in config.queues:
         music = f":{q.music_file}" if q.music_file else ""
-        args += ["--queue-media", f"{q.name}:{q.language}:{q.announce_every_ms / 1000:g}{music}"]
+        args += ["--queue-media", f"{q.name}:{q.language}:{q.announce_every_ms / 1000:g}{music}",
+                 "--music-after", f"{q.name}={q.music_after_ms / 1000:g}"]
     return args
 
 

@@ -146,7 +146,9 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
     """Run the controller until SIGTERM/SIGINT; Sippy's loop is the main loop."""
     _sippy_fixes.claim_event_loop()
     sip = SippyLegs(*config.sip, dead_linger_s=config.dead_linger_s)
-    media = RtpengineNg(*config.rtpengine, timeout=config.ng_timeout_s)
+    # The SIP loop does not wait for a `delete` (the call is over): a thread sends it.
+    media = RtpengineNg(*config.rtpengine, timeout=config.ng_timeout_s,
+                        delete_in_background=True)
     publisher: NullPublisher | RedisPublisher = NullPublisher()
     if config.redis is not None:
         publisher = RedisPublisher.connect(*config.redis, timeout_s=config.redis_timeout_s,

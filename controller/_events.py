@@ -63,8 +63,10 @@ class RedisPublisher:
     """Non-blocking publisher: a bounded queue drained by one sender thread.
 
     `publish` runs on the SIP event loop and only does `put_nowait`; a full queue
-    drops the event. The sender takes up to `batch` queued events, appends them in
-    one pipeline round trip (`EventLog.append_many`), and on a Redis error drops
+    drops the event. The sender wakes for the first event, lets `linger_s` pass so
+    that the events behind it gather (a call writes 5 or 6 within a second), then
+    takes up to `batch` queued events, appends them in one pipeline round trip
+    (`EventLog.append_many`), and on a Redis error drops
     that batch, logs, and backs off (0.1 s doubling to 2 s) while new events queue
     up behind it. So an outage shorter than the queue loses only the batch that
     was in flight; a longer one loses what overflows. Every loss is counted in
@@ -72,16 +74,23 @@ class RedisPublisher:
     """
 
     def __init__(self, client: redis.Redis, *, stream: str = DEFAULT_STREAM,
-                 capacity: int = 10_000, batch: int = 200, log_every_s: float = 10.0) -> None:
+                 capacity: int = 10_000, batch: int = 200, log_every_s: float = 10.0,
+                 linger_s: float = 0.02) -> None:
         self._log = EventLog(client, stream=stream)
         self._client = client
         self._queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
         self._batch = batch
+        # Why wait: one round trip per event (redis-py's pipeline, two thread wake-ups,
+        # the socket), about 240 a second at 40 calls/s, was a tenth of the controller's
+        # Python time (py-spy). 20 ms more in the event log is nothing to its readers
+        # (CDRs, dashboards), and gathers several events into each trip.
+        self._linger_s = linger_s
         self._log_every_s = log_every_s
         # Each counter has exactly one writing thread: no lock needed.
         self._dropped_full = 0       # SIP loop thread
         self._dropped_failed = 0     # sender thread
         self._published = 0          # sender thread
+        self._batches = 0            # sender thread: round trips that succeeded
         self._last_error = ""
         self._failing = False
         self._last_warning = 0.0
@@ -110,7 +119,7 @@ class RedisPublisher:
             self._dropped_full += 1
 
     def stats(self) -> dict[str, Any]:
-        return {"enabled": True, "published": self._published,
+        return {"enabled": True, "published": self._published, "batches": self._batches,
                 "dropped": self._dropped_full + self._dropped_failed,
                 "dropped_queue_full": self._dropped_full,
                 "dropped_redis_error": self._dropped_failed,
@@ -136,6 +145,8 @@ class RedisPublisher:
             item = self._queue.get()
             if item is _STOP:
                 return
+            if self._linger_s > 0:
+                self._closing.wait(self._linger_s)  # closing: no waiting, send what is there
             batch = [item]
             stop = False
             while len(batch) < self._batch:
@@ -166,6 +177,7 @@ class RedisPublisher:
             self._report_drops(failing=True)
             return False
         self._published += len(events)
+        self._batches += 1
         self._report_drops(failing=False)
         return True
 

@@ -2,7 +2,9 @@
 
 docs/call-control.md, "Music on hold and announcements". A call the ACD driver
 (`controller/_acd.py`) has answered and parked hears its queue's music, looped
-by rtpengine (`play media` with `repeat-times`). Every `announce_every_s` (the
+by rtpengine (`play media` with `repeat-times`), once it has waited
+`music_after_s` (1 s by default): most calls are bridged before that, and for
+them no `play media` is sent at all. Every `announce_every_s` (the
 first one `first_announce_s` after parking) the ACD is asked where the call
 stands (`GetCallPosition`), the sentence is rendered by `prompts` (cached), and
 rtpengine plays it in place of the music; when it has played, the music starts
@@ -36,7 +38,7 @@ import time
 import wave
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from controller._media import RtpengineNg
 
 __all__ = [
+    "DEFAULT_MUSIC_AFTER_S",
     "MUSIC_REPEAT",
     "AcdAnnouncements",
     "Announcement",
@@ -66,6 +69,7 @@ __all__ = [
     "Step",
     "add_queue_media_arguments",
     "attach_queue_media",
+    "parse_music_after",
     "parse_queue_media",
     "queue_media_options",
     "sippy_queue_media",
@@ -78,6 +82,8 @@ log = logging.getLogger("controller.queue_media")
 # beyond any wait; the player stops anyway when the call is bridged (stop media), when
 # an announcement replaces it, or when the call's rtpengine session is deleted.
 MUSIC_REPEAT: Final = 10_000
+# From parking to the music, unless configured (--music-after, queues[].music_after_ms).
+DEFAULT_MUSIC_AFTER_S: Final = 1.0
 # The controller's own states in which a caller may hear queue media: parked (waiting)
 # and ringing (an agent's phone rings; typical ACDs keep the music until the answer).
 _PLAYABLE: Final = frozenset({"parked", "ringing"})
@@ -93,6 +99,11 @@ class QueueMediaSettings:
     language: Language = "zh"
     announce_every_s: float = 30.0  # start to start; 0: music only
     music_file: Path | None = None  # None: prompts.hold_music, rendered into the cache
+    # From parking to the music. Starting rtpengine's player costs it about 5 ms of CPU
+    # for the 12 s stock music (more for a longer file), several times the rest of the
+    # call's media, and most callers are bridged a fraction of a second after parking:
+    # those are played (and stopped) nothing; one who waits hears this much silence first.
+    music_after_s: float = DEFAULT_MUSIC_AFTER_S
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,20 @@ def parse_queue_media(value: str) -> tuple[str, QueueMediaSettings]:
     return queue, QueueMediaSettings(lang, seconds, music)
 
 
+def parse_music_after(value: str) -> tuple[str | None, float]:
+    """`[QUEUE=]SECONDS` -> (queue, or None for every queue, seconds)."""
+    queue, sep, seconds = value.rpartition("=")
+    if sep and not queue:
+        raise ValueError(f"expected [QUEUE=]SECONDS, got {value!r}")
+    try:
+        number = float(seconds)
+    except ValueError:
+        raise ValueError(f"{value!r}: {seconds!r} is not a number of seconds") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{value!r}: the delay must be a number >= 0")
+    return (queue or None), number
+
+
 def _language(value: str) -> Language:
     if value == "zh":
         return "zh"
@@ -155,6 +180,11 @@ def add_queue_media_arguments(parser: argparse.ArgumentParser) -> None:
                        metavar="QUEUE:LANGUAGE:SECONDS[:MUSIC_FILE]",
                        help="one queue's language, announcement interval and music "
                             "(an 8 kHz mono WAV; default: the built-in melody); repeatable")
+    group.add_argument("--music-after", action="append", default=[],
+                       metavar="[QUEUE=]SECONDS",
+                       help="seconds from parking to the music, for every queue or, with "
+                            f"QUEUE=, for one (default {DEFAULT_MUSIC_AFTER_S:g}; 0: at once): "
+                            "a caller bridged sooner costs no 'play media'; repeatable")
 
 
 def queue_media_options(args: argparse.Namespace,
@@ -169,6 +199,18 @@ def queue_media_options(args: argparse.Namespace,
         parser.error("--prompt-cache needs --acd (music on hold is for queued calls)")
     if not all(math.isfinite(v) and v >= 0 for v in (args.announce_every, args.announce_first)):
         parser.error("--announce-every and --announce-first must be numbers >= 0")
+    music_after: dict[str | None, float] = {}
+    for value in args.music_after:
+        try:
+            which, seconds = parse_music_after(value)
+        except ValueError as exc:
+            parser.error(f"--music-after: {exc}")
+        if which in music_after:
+            parser.error(f"--music-after: {which or 'the default'} is given twice")
+        music_after[which] = seconds
+    default_after = music_after.pop(None, DEFAULT_MUSIC_AFTER_S)
+    default = QueueMediaSettings(_language(args.hold_language), args.announce_every,
+                                 music_after_s=default_after)
     queues: dict[str, QueueMediaSettings] = {}
     for value in args.queue_media:
         try:
@@ -177,10 +219,12 @@ def queue_media_options(args: argparse.Namespace,
             parser.error(f"--queue-media: {exc}")
         if queue in queues:
             parser.error(f"--queue-media: queue {queue!r} is given twice")
-        queues[queue] = settings
+        queues[queue] = replace(settings, music_after_s=default_after)
+    for which, seconds in music_after.items():
+        assert which is not None
+        queues[which] = replace(queues.get(which, default), music_after_s=seconds)
     return QueueMediaOptions(
-        cache_dir=Path(args.prompt_cache).resolve(),
-        default=QueueMediaSettings(_language(args.hold_language), args.announce_every),
+        cache_dir=Path(args.prompt_cache).resolve(), default=default,
         queues=queues, first_announce_s=args.announce_first,
         rpc_timeout_s=getattr(args, "acd_timeout", 1.0))
 
@@ -219,7 +263,10 @@ class HoldTimeline:
     (monotonic seconds); each returns the steps to carry out, in order.
 
     Rules:
-    - parked: music at once; the first announcement `first_s` later;
+    - parked: the music starts `music_after_s` later (0: at once), also while an agent
+      rings, or as soon as an announcement has played if that comes first (the caller
+      is not left in silence after hearing something); a call answered before then is
+      never played anything. The first announcement falls due `first_s` after parking;
     - an announcement falls due every `every_s`, start to start, measured from when it
       was asked for (0: never); it starts only while the call waits: one that falls
       due while an agent rings is made as soon as the ring ends unanswered;
@@ -235,19 +282,25 @@ class HoldTimeline:
 
     every_s: float
     first_s: float
+    music_after_s: float = 0.0
     phase: Phase = Phase.WAITING
     fetching: bool = False
     next_announce_at: float | None = None
     music_back_at: float | None = None  # while an announcement plays: when it ends
+    music_at: float | None = None  # before the music first started: when it is due
 
     def start(self, now: float) -> list[Step | PlayAnnouncement]:
         self.next_announce_at = now + self.first_s if self.every_s > 0 else None
+        if self.music_after_s > 0:
+            self.music_at = now + self.music_after_s
+            return []
         return [Step.MUSIC]
 
     @property
     def wants_music(self) -> bool:
-        """The music should be playing now (not done, no announcement playing)."""
-        return self.phase is not Phase.DONE and self.music_back_at is None
+        """The music should be playing now (not done, started, no announcement playing)."""
+        return (self.phase is not Phase.DONE and self.music_back_at is None
+                and self.music_at is None)
 
     def _may_announce(self) -> bool:
         return (self.phase is Phase.WAITING and not self.fetching
@@ -258,6 +311,8 @@ class HoldTimeline:
         if self.phase is Phase.DONE:
             return None
         times = [] if self.music_back_at is None else [self.music_back_at]
+        if self.music_at is not None and self.music_back_at is None:
+            times.append(self.music_at)
         if self._may_announce():
             assert self.next_announce_at is not None
             times.append(self.next_announce_at)
@@ -269,9 +324,14 @@ class HoldTimeline:
         steps: list[Step | PlayAnnouncement] = []
         if self.music_back_at is not None and now >= self.music_back_at:
             self.music_back_at = None
+            self.music_at = None
             steps.append(Step.MUSIC)
             if self.next_announce_at is not None:
                 self.next_announce_at = max(self.next_announce_at, now + self.every_s / 2)
+        elif (self.music_at is not None and self.music_back_at is None
+              and now >= self.music_at):
+            self.music_at = None
+            steps.append(Step.MUSIC)
         if self._may_announce():
             assert self.next_announce_at is not None
             if now >= self.next_announce_at:
@@ -297,10 +357,12 @@ class HoldTimeline:
         return [PlayAnnouncement(announcement)]
 
     def announcement_failed(self, now: float) -> list[Step | PlayAnnouncement]:
-        """rtpengine refused the announcement: back to the music at once."""
+        """rtpengine refused the announcement: back to the music at once, or to the
+        silence before it if the music is not due yet."""
         if self.phase is Phase.DONE:
             return []
-        self.music_back_at = now
+        self.music_back_at = None if self.music_at is not None and now < self.music_at \
+            else now
         return self.due(now)
 
     def ringing(self, now: float) -> list[Step | PlayAnnouncement]:
@@ -316,6 +378,7 @@ class HoldTimeline:
     def done(self) -> None:
         self.phase = Phase.DONE
         self.music_back_at = None
+        self.music_at = None
         self.next_announce_at = None
 
 
@@ -358,8 +421,9 @@ class RtpenginePlayer:
         self._media = media
 
     def play(self, cid: str, tag: str, file: Path, repeat: int) -> None:
-        self._media.request("play media", **{"call-id": cid, "from-tag": tag,
-                                             "file": str(file), "repeat-times": repeat})
+        # Through `RtpengineNg.play`, which notes the player: the bridge's `stop media`
+        # is sent only to a caller something was played to.
+        self._media.play(cid, tag, str(file), repeat=repeat)
 
 
 class AcdAnnouncements:
@@ -500,7 +564,8 @@ class QueueMedia:
                 return
             settings = self.options.for_queue(queue)
             held = _Held(cid, queue, settings,
-                         HoldTimeline(settings.announce_every_s, self.options.first_announce_s))
+                         HoldTimeline(settings.announce_every_s, self.options.first_announce_s,
+                                      settings.music_after_s))
             self._calls[cid] = held
             self._run(held, held.timeline.start(self._clock()))
         except Exception:

@@ -16,15 +16,33 @@
 4. **Event loop thread.** `ED2` is a singleton created at import time that remembers
    the importing thread; timers armed from another thread print "Timer.go() from
    wrong thread". `claim_event_loop()` hands it to the thread that runs `ED2.loop()`.
+5. **Clock reads through ctypes.** `MonoTime` (made for every timer and SIP message)
+   reads the clocks with `clock_gettime` called through ctypes, 0.7 us a read against
+   0.05 us for `time.clock_gettime`: about 8 % of the SIP loop's samples at 40 calls/s
+   (py-spy, BENCHMARKS.md). We read the same clocks (sippy's clock ids, e.g. its
+   `CLOCK_MONOTONIC` is Linux's 4, MONOTONIC_RAW) with `time.clock_gettime`.
+6. **A thread hop per datagram sent.** `Udp_server.send_to` queues every message for
+   its sender thread: a lock, a wake-up and a GIL hand-over each, 8 or so per call,
+   and the sender resolves the address again each time. A UDP send to an IPv4 address
+   does not wait, so `LoopSendUdpServer` sends it at once from the calling thread (the
+   SIP loop), which also keeps the order of the messages by construction. Names (which
+   may need DNS), IPv6, Sippy's loss/delay simulation and a full socket buffer
+   (`MSG_DONTWAIT`: EAGAIN) still go through the sender thread.
 """
 
 from __future__ import annotations
 
 import errno
+import ipaddress
+import logging
 import socket
+import time
 from _thread import get_ident
+from functools import lru_cache
 from typing import Any
 
+import sippy.Time.clock_dtime
+import sippy.Time.MonoTime
 from sippy.Core.EventDispatcher import ED2
 from sippy.SipTransactionManager import SipTransactionManager
 from sippy.SipURL import SipURL
@@ -46,8 +64,48 @@ class SingleSenderUdpOpts(Udp_server_opts):  # type: ignore[misc]
     flags = 0
 
 
+log = logging.getLogger("controller.sip")
+
+
+@lru_cache(maxsize=4096)
+def _ipv4_literal(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class LoopSendUdpServer(Udp_server):  # type: ignore[misc]
+    """Sends IPv4 datagrams from the calling thread instead of the sender thread's queue."""
+
+    def send_to(self, data: bytes | str, address: Any, delayed: bool = False) -> None:
+        opts = self.uopts
+        if (opts.family != socket.AF_INET or opts.ploss_out_rate > 0
+                or opts.pdelay_out_max > 0 or not isinstance(address, tuple)
+                or len(address) != 2 or not isinstance(address[0], str)
+                or not _ipv4_literal(address[0])):
+            super().send_to(data, address, delayed)
+            return
+        try:
+            port = int(address[1])  # an int, or Sippy's MyPort
+        except (TypeError, ValueError):
+            super().send_to(data, address, delayed)
+            return
+        payload = data if isinstance(data, bytes) else data.encode("utf-8")
+        try:
+            self.skt.sendto(payload, socket.MSG_DONTWAIT, (address[0], port))
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS):
+                super().send_to(payload, address, delayed)  # the sender thread retries
+                return
+            # What Sippy's sender does with any other error: drop the datagram (SIP
+            # retransmits requests and 2xx; a closed socket at shutdown lands here).
+            log.debug("sending to %s:%s failed: %s", address[0], address[1], exc)
+
+
 class FixedSipTransactionManager(SipTransactionManager):  # type: ignore[misc]
-    model_udp_server = (Udp_server, SingleSenderUdpOpts)
+    model_udp_server = (LoopSendUdpServer, SingleSenderUdpOpts)
 
 
 def probe_bind(host: str, port: int) -> None:
@@ -71,9 +129,17 @@ def _set_params_lowercase_transport(self: Any, params: Any) -> None:
         self.transport = self.transport.lower()
 
 
+def _clock_getdtime(clock: int) -> float:
+    """sippy's `clock_getdtime` (seconds as a float, for a clock id) without ctypes."""
+    return time.clock_gettime(clock)
+
+
 def apply() -> None:
     """Install the module-level patches (idempotent)."""
     SipURL.setParams = _set_params_lowercase_transport
+    # MonoTime imported the function by name: both references are replaced.
+    sippy.Time.clock_dtime.clock_getdtime = _clock_getdtime
+    sippy.Time.MonoTime.clock_getdtime = _clock_getdtime
 
 
 def claim_event_loop() -> None:

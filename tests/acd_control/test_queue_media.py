@@ -22,11 +22,12 @@ import yaml
 from acd_api.v1 import acd_pb2 as pb
 from simulators import RtpEndpoint
 from tests.acd_control.conftest import OK, QUEUE, Rig, caller_call_id, new_cid, trigger
-from tests.controller.harness import exchange, media_of, non_silent
+from tests.controller.harness import Rtpengine, exchange, media_of, non_silent
 from tests.support.waiting import wait_until
 
-# Announcements fast enough for a test: the first 1 s after parking, then every 6 s.
-FAST = ("--announce-first", "1", "--announce-every", "6")
+# Announcements fast enough for a test: the first 2 s after parking (a second after the
+# music, which starts 1 s after parking by default), then every 6 s.
+FAST = ("--announce-first", "2", "--announce-every", "6")
 LOUD = 12_000  # a 20 ms packet peaking above -8.7 dBFS: speech (prompts peak at -3 dBFS)
 QUIET = 8_000  # the music never peaks above -18 dBFS (about 4,100)
 
@@ -65,6 +66,16 @@ def music_announcement_music(rtp: RtpEndpoint) -> bool:
             and kinds[last:].count("music") >= 25)
 
 
+def media_commands(engine: Rtpengine) -> dict[str, int]:
+    """rtpengine's own count of `play media` and `stop media` requests so far."""
+    client = engine.client()
+    try:
+        control = client.request("statistics")["statistics"]["controlstatistics"]
+    finally:
+        client.close()
+    return {name: int(control[f"total{name}count"]) for name in ("playmedia", "stopmedia")}
+
+
 def announced(log: str, cid: str) -> list[tuple[datetime, str]]:
     """(when, text) of the announcements the controller played to `cid`."""
     pattern = re.compile(rf"^(\S+ \S+) INFO controller\.queue_media cid={cid} announcement "
@@ -81,9 +92,11 @@ def test_waiting_caller_hears_music_and_announcements_then_only_the_agent(
     agents = rig.agents("1001", busy=("1001",))
     phone = rig.phone("1001", "acd_agent", pause_ms=200)
     cid = new_cid()
+    before = media_commands(rig.engine)
     with rig.controller("--prompt-cache", str(workdir / "prompts"), *FAST) as controller:
         caller = rig.caller(controller, cid)
         caller.run.wait_for_log("ANSWERED", timeout=10)
+        # The product's default: the music starts once the caller has waited 1 s.
         wait_until(lambda: heard(caller.rtp).count("music") >= 50, timeout=10,
                    what="the parked caller hears the music on hold")
         wait_until(lambda: music_announcement_music(caller.rtp), timeout=15,
@@ -112,6 +125,11 @@ def test_waiting_caller_hears_music_and_announcements_then_only_the_agent(
         # Every packet the caller got since the bridge is the agent's: the music stopped.
         assert len(caller.rtp.received) == to_caller, heard(caller.rtp)
         assert f"cid={cid} queue media over (call.answered)" in controller.log_text()
+        after = media_commands(rig.engine)
+        # The music, then each announcement and the music after it (the last one's may
+        # not have started before the bridge); one stop at the bridge.
+        assert after["playmedia"] - before["playmedia"] >= 2 * played, (before, after)
+        assert after["stopmedia"] - before["stopmedia"] == 1, (before, after)
 
         trigger(caller, caller_call_id(cid))
         caller.run.wait_for_log("HUNG_UP", timeout=10)
@@ -122,6 +140,36 @@ def test_waiting_caller_hears_music_and_announcements_then_only_the_agent(
     unknown = rig.client.get_call_position(pb.GetCallPositionRequest(call_id=cid))
     assert unknown.error.code == pb.ERROR_CODE_UNKNOWN_CALL
     assert "already ended" in unknown.error.message
+
+
+def test_a_caller_answered_before_the_music_is_due_is_played_nothing(
+        rig: Rig, workdir: Path) -> None:
+    """1001 is idle: its phone rings at once and answers 100 ms later. The caller is
+    bridged before its music is due, so rtpengine gets neither a `play media` nor, at
+    the bridge, a `stop media`, and the caller hears nothing before the agent. The
+    delay is 3 s here, not the default 1 s, so that a loaded machine cannot make the
+    bridge late enough to start the music (it normally comes 0.2 s after parking)."""
+    rig.agents("1001")
+    phone = rig.phone("1001", "acd_agent", pause_ms=100)
+    cid = new_cid()
+    before = media_commands(rig.engine)
+    with rig.controller("--prompt-cache", str(workdir / "prompts"), *FAST,
+                        "--music-after", "3") as controller:
+        caller = rig.caller(controller, cid)
+        (call,) = phone.run.wait_for_log("CALL", timeout=10)
+        bridged = caller.wait_bridged()
+        assert caller.rtp.received == [], "nothing played before the bridge"
+        to_agent, to_caller = exchange(caller.rtp, media_of(bridged), phone.rtp, media_of(call))
+        assert to_agent >= 48 and to_caller >= 48, (to_agent, to_caller)
+        assert len(caller.rtp.received) == to_caller, heard(caller.rtp)
+        assert f"cid={cid} queue media over (call.answered)" in controller.log_text()
+        trigger(caller, caller_call_id(cid))
+        caller.run.wait_for_log("HUNG_UP", timeout=10)
+        assert caller.run.wait(timeout=10) == 0, caller.run.errors()
+        assert phone.run.wait(timeout=10) == 0, phone.run.errors()
+    assert media_commands(rig.engine) == before, "no play media, no stop media"
+    kinds = [e.kind for e in rig.ended_events(cid)]
+    assert kinds.count("call.ringing") == 1 and kinds.count("call.answered") == 1, kinds
 
 
 def test_positions_are_announced_in_the_queue_language(rig: Rig, workdir: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from controller import MediaError, RtpengineNg
 from tests.controller.harness import Rtpengine
+from tests.support.waiting import wait_until
 
 
 class Clock:
@@ -73,3 +74,38 @@ def test_an_error_reply_does_not_mark_the_node_down(engine: Rtpengine) -> None:
         ng.answer("no-such-call", "a", "b", "v=0\r\n")  # rtpengine answers result=error
     assert ng.request("ping")["result"] == "pong"
     ng.close()
+
+
+OFFER = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+         "m=audio 40000 RTP/AVP 0\r\n")
+
+
+def test_background_deletes_do_not_wait_and_are_all_sent_by_close(
+        engine: Rtpengine, hung: socket.socket) -> None:
+    """`delete_in_background` (what the controller uses): `delete` returns without a
+    round trip, even to a node that never answers; the sessions do go, in rtpengine's
+    own list, and `close` sends what is still queued."""
+    ng = RtpengineNg("127.0.0.1", engine.ng_port, timeout=1.0, delete_in_background=True)
+    probe = engine.client()
+    calls = [f"bg-delete-{n}" for n in range(5)]
+    try:
+        for cid in calls:
+            ng.offer(cid, "L1", None, OFFER)
+        assert set(calls) <= set(probe.list_calls())
+        ng.delete(calls[0])
+        wait_until(lambda: calls[0] not in probe.list_calls(), timeout=5,
+                   what="the first session deleted by the background thread")
+        for cid in calls[1:]:
+            ng.delete(cid)
+        ng.close()
+        assert not set(calls) & set(probe.list_calls()), "close() sent every delete"
+    finally:
+        probe.close()
+
+    dead = RtpengineNg(*hung.getsockname(), timeout=0.3, delete_in_background=True)
+    started = time.monotonic()
+    dead.delete("c1")
+    dead.delete("c2")
+    assert time.monotonic() - started < 0.1, "the caller never waits for a delete"
+    wait_until(lambda: received(hung) >= 1, timeout=5, what="the delete sent")
+    dead.close(timeout_s=2.0)  # both time out (0.3 s each) on the thread, within 2 s

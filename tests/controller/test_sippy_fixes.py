@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from sippy.Core.EventDispatcher import ED2
 from sippy.SipURL import SipURL
+from sippy.Time import MonoTime as monotime_module
+from sippy.Time import clock_dtime
 from sippy.Udp_server import Udp_server, Udp_server_opts
 
 from controller import _sippy_fixes
@@ -109,3 +111,50 @@ def test_fixes_module_is_documented_in_call_control_doc() -> None:
     doc = (Path(ROOT) / "docs" / "call-control.md").read_text()
     for fix in ("nworkers", "SO_REUSEPORT", "transport=UDP", "claim_event_loop"):
         assert fix in doc
+
+
+def test_monotime_reads_the_same_clocks_without_ctypes() -> None:
+    """Fix 5: MonoTime's clock reads go through time.clock_gettime, on the clock ids
+    Sippy chose (its CLOCK_MONOTONIC is Linux's MONOTONIC_RAW), and agree with the
+    ctypes reads they replace."""
+    ctypes_read = clock_dtime.clock_getdtime
+    _sippy_fixes.apply()
+    assert monotime_module.clock_getdtime is _sippy_fixes._clock_getdtime
+    assert clock_dtime.clock_getdtime is _sippy_fixes._clock_getdtime
+    for clock in (clock_dtime.CLOCK_MONOTONIC, clock_dtime.CLOCK_REALTIME):
+        before = clock_dtime.clock_getitime(clock)  # the ctypes read, kept
+        ours = monotime_module.clock_getdtime(clock)
+        after = clock_dtime.clock_getitime(clock)
+        assert before[0] + before[1] * 1e-9 <= ours <= after[0] + after[1] * 1e-9 + 1e-6
+    if ctypes_read is not _sippy_fixes._clock_getdtime:  # first apply() in this process
+        assert abs(ctypes_read(clock_dtime.CLOCK_MONOTONIC)
+                   - monotime_module.clock_getdtime(clock_dtime.CLOCK_MONOTONIC)) < 0.1
+    first, second = monotime_module.MonoTime(), monotime_module.MonoTime()
+    assert first.monot <= second.monot and abs(first.realt - second.realt) < 1.0
+
+
+def test_ipv4_datagrams_leave_from_the_calling_thread_in_order() -> None:
+    """Fix 6: a name still goes through Sippy's sender thread, which resolves it; to an
+    IPv4 address the calling thread sends, in order, even with that thread gone."""
+    server = _sippy_fixes.LoopSendUdpServer({}, _sippy_fixes.SingleSenderUdpOpts(
+        ("127.0.0.1", 0), None))
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
+    port = receiver.getsockname()[1]
+    try:
+        assert _sippy_fixes.FixedSipTransactionManager.model_udp_server[0] is \
+            _sippy_fixes.LoopSendUdpServer
+        server.send_to(b"by name", ("localhost", port))
+        assert receiver.recv(100) == b"by name"
+        server.sendqueue.put(None)  # Sippy's stop request: its sender thread exits
+        (sender,) = server.asenders
+        sender.join(timeout=5)
+        assert not sender.is_alive()
+        for n in range(50):
+            server.send_to(f"message {n}", ("127.0.0.1", port))
+        assert [receiver.recv(100) for _ in range(50)] == \
+            [f"message {n}".encode() for n in range(50)]
+    finally:
+        receiver.close()
+        server.shutdown()

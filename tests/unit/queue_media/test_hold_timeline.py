@@ -109,3 +109,97 @@ def test_one_fetch_at_a_time() -> None:
     assert t.due(150.0) == [], "a slow failure is not retried at once"
     assert t.next_wakeup() == 150.5
     assert t.due(150.5) == [FETCH]
+
+
+# ---------------------------------------------------------------- music only after a wait
+
+
+def delayed(every: float = 30.0, first: float = 5.0, after: float = 1.0,
+            at: float = 100.0) -> HoldTimeline:
+    t = HoldTimeline(every_s=every, first_s=first, music_after_s=after)
+    assert t.start(at) == [], "silence while the caller has barely waited"
+    return t
+
+
+def test_music_starts_only_once_the_caller_has_waited() -> None:
+    t = delayed()
+    assert not t.wants_music
+    assert t.next_wakeup() == 101.0
+    assert t.due(100.9) == []
+    assert t.due(101.0) == [MUSIC]
+    assert t.wants_music
+    assert t.next_wakeup() == 105.0, "the first announcement keeps its time from parking"
+    assert t.due(105.0) == [FETCH]
+    assert t.fetched(105.1, announcement(3.0)) == [PlayAnnouncement(announcement(3.0))]
+    assert t.due(108.1) == [MUSIC]
+    assert t.due(135.0) == [FETCH], "the interval is unchanged"
+
+
+def test_a_call_answered_before_the_music_is_due_is_played_nothing() -> None:
+    t = delayed()
+    assert t.ringing(100.05) == []
+    assert t.next_wakeup() == 101.0
+    t.done()  # the agent answered 0.2 s after parking
+    assert t.next_wakeup() is None
+    assert t.due(101.0) == [] and t.due(105.0) == []
+    assert not t.wants_music
+
+
+def test_the_music_starts_on_time_while_an_agent_rings() -> None:
+    t = delayed()
+    t.ringing(100.1)
+    assert t.next_wakeup() == 101.0, "the caller has waited: music through the ring"
+    assert t.due(101.0) == [MUSIC]
+    assert t.next_wakeup() is None, "no announcement while ringing"
+    assert t.no_answer(106.0) == [FETCH], "the one due at 105 is made after the ring"
+
+
+def test_a_ring_that_fails_before_the_music_is_due_keeps_the_delay() -> None:
+    t = delayed(after=2.0)
+    t.ringing(100.1)
+    assert t.no_answer(100.5) == []
+    assert t.next_wakeup() == 102.0
+    assert t.due(102.0) == [MUSIC]
+
+
+def test_an_announcement_before_the_music_is_followed_by_the_music() -> None:
+    t = delayed(first=0.5, after=3.0)
+    assert t.next_wakeup() == 100.5
+    assert t.due(100.5) == [FETCH]
+    assert t.fetched(100.6, announcement(1.0)) == [PlayAnnouncement(announcement(1.0))]
+    assert t.next_wakeup() == 101.6, "the announcement's end, before the music's time"
+    assert t.due(101.6) == [MUSIC], "no silence after the caller heard something"
+    assert t.next_wakeup() == 130.5
+    assert t.due(103.0) == [], "the music does not start a second time"
+
+
+def test_the_music_due_during_an_announcement_comes_after_it() -> None:
+    t = delayed(first=0.5, after=1.0)
+    t.due(100.5)
+    t.fetched(100.5, announcement(2.0))
+    assert t.due(101.0) == [], "not over the announcement"
+    assert t.next_wakeup() == 102.5
+    assert t.due(102.5) == [MUSIC]
+
+
+def test_a_refused_announcement_before_the_music_is_due_leaves_the_delay() -> None:
+    t = delayed(first=0.5, after=3.0)
+    t.due(100.5)
+    t.fetched(100.5, announcement(1.0))
+    assert t.announcement_failed(100.5) == [], "the music is not due yet"
+    assert t.next_wakeup() == 103.0
+    assert t.due(103.0) == [MUSIC]
+
+
+def test_nothing_to_say_before_the_music_leaves_it_on_time() -> None:
+    t = delayed(first=0.5, after=3.0)
+    assert t.due(100.5) == [FETCH]
+    assert t.fetched(101.0, None) == []
+    assert t.next_wakeup() == 103.0
+    assert t.due(103.0) == [MUSIC]
+
+
+def test_music_after_zero_is_music_at_once() -> None:
+    t = HoldTimeline(every_s=30.0, first_s=5.0, music_after_s=0.0)
+    assert t.start(100.0) == [MUSIC]
+    assert t.wants_music

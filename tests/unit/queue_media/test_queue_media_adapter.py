@@ -25,6 +25,7 @@ from controller._queue_media import (
     QueueMedia,
     QueueMediaOptions,
     QueueMediaSettings,
+    parse_music_after,
     parse_queue_media,
 )
 from eventlog import CALL_ANSWERED, CALL_ENDED, CALL_NO_ANSWER, CALL_RINGING, Event
@@ -111,10 +112,16 @@ class World:
         return sorted(t.at for t in self.timers if not t.cancelled)
 
 
+# Music at once (music_after_s 0): most tests here are about what plays once the music
+# is on. The product's delay before it (1 s) has its own tests (DELAYED, below).
 OPTIONS = QueueMediaOptions(
     cache_dir=Path("/cache"),
-    default=QueueMediaSettings("zh", 30.0),
-    queues={"vip": QueueMediaSettings("en", 20.0, OWN_MUSIC)},
+    default=QueueMediaSettings("zh", 30.0, music_after_s=0.0),
+    queues={"vip": QueueMediaSettings("en", 20.0, OWN_MUSIC, music_after_s=0.0)},
+    first_announce_s=5.0)
+DELAYED = QueueMediaOptions(
+    cache_dir=Path("/cache"), default=QueueMediaSettings("zh", 30.0),
+    queues={"vip": QueueMediaSettings("en", 20.0, OWN_MUSIC, music_after_s=2.5)},
     first_announce_s=5.0)
 
 
@@ -297,6 +304,69 @@ def test_close_drops_every_call() -> None:
     assert media.calls == {} and closed == [True] and world.armed() == []
 
 
+# ---------------------------------------------------------------- music after a wait
+
+
+def test_by_default_the_music_starts_after_one_second_of_waiting() -> None:
+    world = World(states={CID: "parked"})
+    media = make(world, DELAYED)
+    world.run()
+    media.parked(CID, "billing")
+    assert world.plays == [], "nothing played at parking"
+    assert world.armed() == [1001.0], "one timer: the music, then the first announcement"
+    world.advance(1.0)
+    assert world.plays == [(CID, "L1", MUSIC, MUSIC_REPEAT)]
+    assert world.armed() == [1005.0]
+
+
+def test_a_call_answered_before_the_music_is_due_gets_no_play() -> None:
+    world = World(states={CID: "parked"})
+    media = make(world, DELAYED)
+    world.run()
+    media.parked(CID, "billing")
+    world.advance(0.05)
+    world.states[CID] = "ringing"
+    media.observe(event(CALL_RINGING))
+    world.advance(0.15)
+    world.states[CID] = "bridged"
+    media.observe(event(CALL_ANSWERED))
+    world.advance(60.0)
+    assert world.plays == [] and world.asked == []
+    assert world.armed() == [] and media.calls == {}
+
+
+def test_a_queue_with_its_own_delay() -> None:
+    world = World(states={CID: "parked"})
+    media = make(world, DELAYED)
+    world.run()
+    media.parked(CID, "vip")
+    world.advance(2.4)
+    assert world.plays == []
+    world.advance(0.1)
+    assert world.plays == [(CID, "L1", OWN_MUSIC, MUSIC_REPEAT)]
+
+
+def test_music_due_before_it_is_rendered_starts_when_ready() -> None:
+    world = World(states={CID: "parked"})
+    media = make(world, DELAYED)
+    media.parked(CID, "billing")
+    world.now += 1.0
+    world.timers.pop(0).callback()  # the music is due; the stock music job has not run
+    assert world.plays == []
+    world.run()
+    assert world.plays == [(CID, "L1", MUSIC, MUSIC_REPEAT)]
+
+
+def test_music_rendered_before_it_is_due_waits_for_its_time() -> None:
+    world = World(states={CID: "parked"})
+    media = make(world, DELAYED)
+    media.parked(CID, "billing")
+    world.run()  # rendered at once
+    assert world.plays == []
+    world.advance(1.0)
+    assert world.plays == [(CID, "L1", MUSIC, MUSIC_REPEAT)]
+
+
 # ---------------------------------------------------------------- AcdAnnouncements
 
 
@@ -409,3 +479,26 @@ def test_controller_cli(tmp_path: Path) -> None:
                   "--queue-media", "v:en:2"]):
         with pytest.raises(SystemExit):
             parse_args(argv)
+
+
+def test_music_after_option() -> None:
+    base = ["--sip", "127.0.0.1:5070", "--rtpengine", "127.0.0.1:2223",
+            "--acd", "127.0.0.1:50051", "--queue-for", "95598=billing", "--prompt-cache", "/c"]
+    options = parse_args(base).queue_media
+    assert options is not None and options.for_queue("any").music_after_s == 1.0
+    options = parse_args([*base, "--queue-media", "vip:en:20", "--music-after", "0.5",
+                          "--music-after", "vip=0", "--music-after", "sales=3"]).queue_media
+    assert options is not None
+    assert options.default.music_after_s == 0.5
+    assert options.for_queue("billing").music_after_s == 0.5, "the default for the rest"
+    assert options.for_queue("vip") == QueueMediaSettings("en", 20.0, music_after_s=0.0)
+    assert options.for_queue("sales") == QueueMediaSettings("zh", 30.0, music_after_s=3.0)
+    assert parse_music_after("2") == (None, 2.0)
+    assert parse_music_after("a=b=1.5") == ("a=b", 1.5)
+    for bad in ("=1", "vip=", "vip=-1", "soon", "inf"):
+        with pytest.raises(ValueError):
+            parse_music_after(bad)
+    for twice in (["--music-after", "1", "--music-after", "2"],
+                  ["--music-after", "v=1", "--music-after", "v=2"]):
+        with pytest.raises(SystemExit):
+            parse_args([*base, *twice])

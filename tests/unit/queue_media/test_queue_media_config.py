@@ -31,24 +31,28 @@ def _yaml(queues: list[dict[str, Any]], *, acd: bool = True) -> str:
 def test_queue_defaults_mandarin_every_30_s_and_the_built_in_music() -> None:
     (queue,) = parse_config(_yaml([{"name": "billing"}])).queues
     assert (queue.language, queue.announce_every_ms, queue.music_file) == ("zh", 30_000, None)
+    assert queue.music_after_ms == 1_000, "music only once the caller has waited a second"
 
 
 def test_callcenter_up_gives_each_replica_the_cache_and_every_queue(tmp_path: Path) -> None:
     config = parse_config(_yaml([
         {"name": "billing"},
         {"name": "vip", "language": "en", "announce_every_ms": 45_500,
-         "music_file": "/srv/moh/vip.wav"},
+         "music_file": "/srv/moh/vip.wav", "music_after_ms": 0},
     ]))
     argv = controller_argv(config, 0, tmp_path / "run" / "prompts")
     at = argv.index("--prompt-cache")
     assert argv[at + 1] == str((tmp_path / "run" / "prompts").resolve())
     media = [argv[i + 1] for i, a in enumerate(argv) if a == "--queue-media"]
     assert media == ["billing:zh:30", "vip:en:45.5:/srv/moh/vip.wav"]
+    after = [argv[i + 1] for i, a in enumerate(argv) if a == "--music-after"]
+    assert after == ["billing=1", "vip=0"]
     # What the replica makes of them.
     parsed = parse_args(argv[3:]).queue_media
     assert parsed is not None
-    assert parsed.for_queue("vip") == QueueMediaSettings("en", 45.5, Path("/srv/moh/vip.wav"))
-    assert parsed.for_queue("billing") == QueueMediaSettings("zh", 30.0)
+    assert parsed.for_queue("vip") == QueueMediaSettings("en", 45.5, Path("/srv/moh/vip.wav"),
+                                                         music_after_s=0.0)
+    assert parsed.for_queue("billing") == QueueMediaSettings("zh", 30.0, music_after_s=1.0)
 
 
 def test_no_music_arguments_without_a_cache_or_without_an_acd(tmp_path: Path) -> None:
@@ -62,6 +66,7 @@ def test_no_music_arguments_without_a_cache_or_without_an_acd(tmp_path: Path) ->
     ("language", "fr", "language"),
     ("announce_every_ms", -1, "announce_every_ms"),
     ("music_file", "moh.wav", "music_file must be an absolute path"),
+    ("music_after_ms", -1, "music_after_ms"),
 ])
 def test_bad_queue_music_settings(key: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
