@@ -69,7 +69,7 @@ class Rig:
 
 
 @contextmanager
-def controller_rig(workdir: Path, *, port_min: int = 10000, port_max: int = 29999,
+def controller_rig(workdir: Path, *, port_min: int = 20000, port_max: int = 29999,
                    controller_args: Sequence[str] = ()) -> Iterator[Rig]:
     """rtpengine, Redis (and an idle Kamailio) from the stack, and one controller."""
     with bench_stack(workdir / "stack", workers=1, port_min=port_min, port_max=port_max,

@@ -54,6 +54,8 @@ bridge's re-INVITE (the agent answered).
     .venv/bin/python -m benchmarks.acd_inbound --controllers 2
     .venv/bin/python -m benchmarks.acd_inbound --sweep             # 25, 50, 60 ... 150/s x 30 s
     .venv/bin/python -m benchmarks.acd_inbound --quick             # smoke run, ~30 s
+    .venv/bin/python -m benchmarks.acd_inbound --cdr --controllers 2 --rate 50
+        # also the CDR service: hang-up -> CDR visible in a dashboard query, per call
 """
 
 from __future__ import annotations
@@ -85,7 +87,9 @@ from argon2 import PasswordHasher
 
 from acd_api.v1 import acd_pb2 as pb
 from acdsvc import AcdClient
+from analytics import ServiceClient
 from benchmarks._acd_desks import Desk, Desks
+from benchmarks._freshness import FreshnessProbe
 from benchmarks._harness import (
     CLK_TCK,
     CpuMeter,
@@ -723,6 +727,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 200 agents, 20 calls/s for 8 s (~30 s in all)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--cdr", action="store_true",
+                        help="also run the CDR service (chDB) and measure hang-up -> CDR "
+                             "visible in a dashboard query for every call of each step")
     parser.add_argument("--keep", action="store_true",
                         help="keep the work directory (logs, sipp files) even on success")
     args = parser.parse_args(argv)
@@ -792,6 +799,9 @@ def run(args: argparse.Namespace, rates: list[int], workdir: Path) -> list[StepR
         workdir / "stack", agents, controllers=args.controllers,
         kamailio_workers=args.kamailio_workers, ring_timeout_ms=args.ring_timeout_ms,
         wrap_up_ms=args.wrap_up_ms)
+    if args.cdr:  # the CDR service as `callcenter up` runs it, on the embedded store
+        config["analytics"] = {"data_dir": str(workdir / "chdb"),
+                               "listen": f"127.0.0.1:{free_port()}"}
     print(f"{args.agents} accounts hashed in {time.monotonic() - t0:.1f} s; starting the stack")
     results: list[StepResult] = []
     t0 = time.monotonic()
@@ -825,12 +835,18 @@ def run(args: argparse.Namespace, rates: list[int], workdir: Path) -> list[StepR
                   f"(lease {login['lease_s']:.0f} s: {args.agents / (login['lease_s'] / 3):.0f}"
                   f" heartbeats/s during the run)")
             for index, rate in enumerate(rates):
+                probe = None
+                if stack.config.analytics is not None:
+                    probe = FreshnessProbe(events, stack.config.analytics.stream,
+                                           ServiceClient(stack.config.analytics.url())).start()
                 result = run_step(rig, index, rate=rate, duration_s=args.duration,
                                   hold_ms=args.hold_ms, ring_ms=args.ring_ms,
                                   settle_s=15 + args.wrap_up_ms / 1000, desks_pid=desks.pid,
                                   idle_s=3 if args.quick else 5)
                 results.append(result)
                 report(result)
+                if probe is not None:
+                    print(f"  {probe.stop().line()}")
                 if not result.passed:
                     break
             stats = desks.stop()

@@ -183,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"workdir: {workdir}")
     results: list[RunResult] = []
     # 4 ports a call; calls last milliseconds, but a slow second can pile some up.
-    with bench_stack(workdir / "stack", workers=args.workers, port_min=10000,
-                     port_max=19999) as stack:
+    # 20000-29999: below the ephemeral range and above the service ports that
+    # simulators.free_port hands out (10000-19999).
+    with bench_stack(workdir / "stack", workers=args.workers, port_min=20000,
+                     port_max=29999) as stack:
         py_pid = daemon_pid(stack, "kamailio")
         engines = {"python": (stack.sip, py_pid)}
         if args.compare_native:

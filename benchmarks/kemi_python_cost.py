@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     from routing.kemi import build_router  # noqa: PLC0415 (after the stub KSR is installed)
 
     with tempfile.TemporaryDirectory() as tmp:
-        config, _ = bench_config(Path(tmp), workers=4, port_min=10000, port_max=19999)
+        config, _ = bench_config(Path(tmp), workers=4, port_min=20000, port_max=29999)
         runtime = Path(tmp) / "runtime.json"
         # What `callcenter up` writes: the validated model's dump, defaults filled in.
         runtime.write_text(json.dumps(

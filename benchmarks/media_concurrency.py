@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: list[StepResult] = []
     # 4 ports a call in rtpengine: 10,000 ports hold 2,500 calls.
-    with bench_stack(workdir / "stack", workers=4, port_min=10000, port_max=19999,
+    with bench_stack(workdir / "stack", workers=4, port_min=20000, port_max=29999,
                      rtp_timeout_s=60) as stack:
         print(f"G.711 PCMU 20 ms both ways; window {args.window:.0f} s per step; "
               f"steps {steps}")
