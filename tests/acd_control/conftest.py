@@ -36,6 +36,7 @@ from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from simulators.acd_agent import AgentProfile, SimulatedAgents
 from tests.controller.harness import Controller, Rtpengine, assert_clean, running_controller
 from tests.controller.harness import running_rtpengine as start_rtpengine
+from tests.support.acd_stack import events_of
 from tests.support.parties import track
 from tests.support.redis_server import redis_server as start_redis
 from tests.support.waiting import wait_until
@@ -250,11 +251,7 @@ class Rig:
         raise AssertionError(f"no queue {name}")
 
     def events(self, cid: str) -> list[eventlog.Event]:
-        """The call's events in time order. The controller (from a background sender)
-        and the ACD (in its commit) write from different processes, so the stream's
-        order between them can differ from the events' own under load."""
-        found = [d.event for d in eventlog.replay(self.r) if d.event.correlation_id == cid]
-        return sorted(found, key=lambda e: e.ts)
+        return events_of(self.r, cid)
 
     def ended_events(self, cid: str, timeout: float = 10.0) -> list[eventlog.Event]:
         """The call's events once its call.ended is in the log."""

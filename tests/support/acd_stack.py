@@ -126,8 +126,7 @@ class AcdPath:
     # ------------------------------------------------------------------ the event log
 
     def events(self, cid: str) -> list[eventlog.Event]:
-        return [d.event for d in eventlog.replay(self.events_redis)
-                if d.event.correlation_id == cid]
+        return events_of(self.events_redis, cid)
 
     def log_mark(self) -> str:
         """The newest entry ID of the event log now ("0" when empty), for `arrivals`."""
@@ -158,8 +157,16 @@ class AcdPath:
             self._cleanups.pop()()
 
 
+def events_of(client: redis.Redis, cid: str) -> list[eventlog.Event]:
+    """A call's events in time order. The controller (batching in a background sender)
+    and the ACD (in its commit) write from different processes, so the stream's order
+    between them can differ from the events' own; consumers order by `ts` too."""
+    found = [d.event for d in eventlog.replay(client) if d.event.correlation_id == cid]
+    return sorted(found, key=lambda e: e.ts)
+
+
 def call_events(events: list[eventlog.Event]) -> list[tuple[str, str, dict[str, str]]]:
-    """(kind, node, fields) of the call.* events, in log order."""
+    """(kind, node, fields) of the call.* events, in the order given."""
     return [(e.kind, e.node, dict(e.data)) for e in events if e.kind.startswith("call.")]
 
 
