@@ -25,14 +25,13 @@ from tests.acd_control.conftest import (
 from tests.acd_control.test_intercept_via_acd import (
     SUPERVISOR,
     _first_media,
-    _no_reservation_left,
+    _supervisor_took_over,
     _talking_with_1001,
     _view,
     _wait_view,
 )
 from tests.acd_control.test_transfer_via_acd import _settled_media
 from tests.controller.call_parties import talk
-from tests.controller.harness import media_of
 
 
 def _as(account: str) -> pb.Actor:
@@ -64,19 +63,8 @@ def test_a_supervisor_intercepts_over_grpc_and_takes_the_call_the_agent_wraps_up
         assert reply.call_id == cid
         seen = supervisor.run.wait_for_log("CALL", timeout=10)[0]
         assert f"cid={cid}" in seen and f"to={SUPERVISOR}" in seen
-        assert agent.run.wait_for_log("BYE", timeout=10)[0] == f"BYE cid={cid} reason="
-        controller.wait_state(cid, "bridged")
-        _wait_view(rig, SUPERVISOR, "TALKING", rid)
-        talk(caller.rtp, _settled_media(caller), supervisor.rtp,
-             media_of(supervisor.run.wait_for_log("REINVITE", timeout=10)[0]),
-             released=((agent.rtp, agent_media),))
-        assert agent.run.wait(timeout=10) == 0, agent.run.errors()
-
-        trigger(caller, caller_call_id(cid))
-        caller.run.wait_for_log("HUNG_UP", timeout=10)
-        supervisor.run.wait_for_log("BYE", timeout=10)
-        assert supervisor.run.wait(timeout=10) == 0, supervisor.run.errors()
-        _no_reservation_left(rig, SUPERVISOR, "1001")
+        _supervisor_took_over(rig, controller, cid, caller=caller, agent=agent,
+                              agent_media=agent_media, supervisor=supervisor)
         assert "asks for an intercept by 1003 (requested by 1003)" in controller.log_text()
 
     events = rig.ended_events(cid)

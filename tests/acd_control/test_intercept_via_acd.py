@@ -75,6 +75,28 @@ def _talking_with_1001(rig: Rig, controller: Controller, cid: str, agent: Party)
     return caller
 
 
+def _supervisor_took_over(rig: Rig, controller: Controller, cid: str, *, caller: Party,
+                          agent: Party, agent_media: tuple[str, int], supervisor: Party
+                          ) -> None:
+    """The supervisor answered its intercept: 1001 gets BYE and leaves (wrap-up), the
+    caller talks with the supervisor and only it (RTP counted at each party), then hangs
+    up, and nobody is left reserved."""
+    assert agent.run.wait_for_log("BYE", timeout=10)[0] == f"BYE cid={cid} reason="
+    controller.wait_state(cid, "bridged")
+    _wait_view(rig, SUPERVISOR, "TALKING", f"{cid}.intercept1")
+    assert _view(rig, "1001")[0] in ("WRAP_UP", "IDLE")
+    talk(caller.rtp, _settled_media(caller), supervisor.rtp,
+         media_of(supervisor.run.wait_for_log("REINVITE", timeout=10)[0]),
+         released=((agent.rtp, agent_media),))
+    assert agent.run.wait(timeout=10) == 0, agent.run.errors()
+
+    trigger(caller, caller_call_id(cid))
+    caller.run.wait_for_log("HUNG_UP", timeout=10)
+    supervisor.run.wait_for_log("BYE", timeout=10)
+    assert supervisor.run.wait(timeout=10) == 0, supervisor.run.errors()
+    _no_reservation_left(rig, SUPERVISOR, "1001")
+
+
 def _no_reservation_left(rig: Rig, *names: str) -> None:
     """Every named agent idle, on no call."""
     for name in names:
@@ -115,20 +137,8 @@ def test_intercept_reserves_the_supervisor_who_takes_the_call_the_agent_wraps_up
         trigger(waiting, caller_call_id(other))
         waiting.run.wait_for_log("HUNG_UP", timeout=10)
 
-        assert agent.run.wait_for_log("BYE", timeout=10)[0] == f"BYE cid={cid} reason="
-        controller.wait_state(cid, "bridged")
-        _wait_view(rig, SUPERVISOR, "TALKING", rid)
-        assert _view(rig, "1001")[0] in ("WRAP_UP", "IDLE")
-        talk(caller.rtp, _settled_media(caller), supervisor.rtp,
-             media_of(supervisor.run.wait_for_log("REINVITE", timeout=10)[0]),
-             released=((agent.rtp, agent_media),))
-        assert agent.run.wait(timeout=10) == 0, agent.run.errors()
-
-        trigger(caller, caller_call_id(cid))
-        caller.run.wait_for_log("HUNG_UP", timeout=10)
-        supervisor.run.wait_for_log("BYE", timeout=10)
-        assert supervisor.run.wait(timeout=10) == 0, supervisor.run.errors()
-        _no_reservation_left(rig, SUPERVISOR, "1001")
+        _supervisor_took_over(rig, controller, cid, caller=caller, agent=agent,
+                              agent_media=agent_media, supervisor=supervisor)
 
     events = rig.ended_events(cid)
     assert [(k, d.get("agent") or d.get("mode")) for k, n, d in calls(events)
