@@ -294,6 +294,16 @@ def check_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
     return result.stdout + result.stderr
 
 
+def _acd_token_path(config: CallCenterConfig, layout: RunLayout) -> Path | None:
+    """Where the stack's ACD service token lives: acd.token_file, else the run
+    directory's when the ACD is managed here; None: the stack has no token."""
+    if config.acd is None:
+        return None
+    if config.acd.token_file is not None:
+        return config.acd.token_file
+    return layout.acd_token if config.acd.managed else None
+
+
 def with_acd_token(config: CallCenterConfig, layout: RunLayout) -> CallCenterConfig:
     """The config with acd.token_file resolved to an absolute path that holds a token.
 
@@ -302,11 +312,11 @@ def with_acd_token(config: CallCenterConfig, layout: RunLayout) -> CallCenterCon
     exist already: it is shared with replicas elsewhere, so making one up would
     only lock them out.
     """
-    if config.acd is None or (config.acd.token_file is None and not config.acd.managed):
+    path = _acd_token_path(config, layout)
+    if path is None or config.acd is None:
         return config
-    path = config.acd.token_file
-    if path is None:
-        path = ensure_token_file(layout.acd_token)
+    if config.acd.token_file is None:
+        ensure_token_file(path)
     try:
         read_token(path)
     except TokenError as exc:
@@ -317,11 +327,10 @@ def with_acd_token(config: CallCenterConfig, layout: RunLayout) -> CallCenterCon
 
 def acd_token(config: CallCenterConfig, layout: RunLayout) -> str | None:
     """The service token of the stack `up` started from `config` (None without one),
-    for clients such as the demo and tests that drive calls or read the snapshot."""
-    resolved = with_acd_token(config, layout)
-    if resolved.acd is None or resolved.acd.token_file is None:
-        return None
-    return read_token(resolved.acd.token_file)
+    for clients such as the demo and tests that drive calls or read the snapshot.
+    Reads only: `up` made the file."""
+    path = _acd_token_path(config, layout)
+    return None if path is None else read_token(path)
 
 
 def write_runtime_config(config: CallCenterConfig, layout: RunLayout) -> None:
