@@ -126,13 +126,8 @@ class Commands:
             "intercept": lambda r: service.intercept(
                 _arg(r, "cid"), _arg(r, "agent"), _ring_timeout(r)),
             "cancel_intercept": lambda r: service.cancel_intercept(_arg(r, "cid")),
-            # What the ACD driver asks before it reserves the target: the command's own
-            # refusals, arguments included, with no side effect.
-            "check_consult": lambda r: (_ring_timeout(r), _optional_arg(r, "hold_file"),
-                                        service.check_consult(_arg(r, "cid"),
-                                                              _arg(r, "agent")))[-1],
-            "check_intercept": lambda r: (_ring_timeout(r), service.check_intercept(
-                _arg(r, "cid"), _arg(r, "agent")))[-1],
+            "check_consult": self._check_consult,
+            "check_intercept": self._check_intercept,
             "originate": lambda r: service.originate(
                 _arg(r, "agent"), _arg(r, "number"), _optional_arg(r, "caller_id"),
                 _ring_timeout(r), _optional_arg(r, "cid")),
@@ -153,6 +148,17 @@ class Commands:
             stats = dict(self.event_stats())
         stats["publish_errors"] = self.service.events_failed
         return stats
+
+    # What the ACD driver asks before it reserves a target: the command's own refusals,
+    # its arguments' included (parsed and dropped here), with no side effect.
+    def _check_consult(self, request: Mapping[str, Any]) -> Any:
+        _ring_timeout(request)
+        _optional_arg(request, "hold_file")
+        return self.service.check_consult(_arg(request, "cid"), _arg(request, "agent"))
+
+    def _check_intercept(self, request: Mapping[str, Any]) -> Any:
+        _ring_timeout(request)
+        return self.service.check_intercept(_arg(request, "cid"), _arg(request, "agent"))
 
     def _connect(self, request: Mapping[str, Any]) -> Any:
         return self.service.connect(_arg(request, "cid"), _agents(request, "connect"),
