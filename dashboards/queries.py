@@ -206,7 +206,7 @@ def _live_snapshot(snap: Any) -> LiveSnapshot:
     return LiveSnapshot(now, agents, queues, f"ACD {snap.node}".strip())
 
 
-class GrpcLiveStream:
+class GrpcLiveStream(GrpcLive):
     """The ACD's live stream (acd.v1 WatchSnapshot), for the wallboard.
 
     One background subscription per dashboard server, however many supervisors
@@ -214,15 +214,13 @@ class GrpcLiveStream:
     without one), and each page refresh reads the latest from memory instead of
     asking the ACD. The stream reconnects (to any replica) after an error. A snapshot
     older than `stale_s` (stream down) is not shown as live: `snapshot()` then asks
-    GetSnapshot once, and raises if the ACD does not answer, so the wallboard says
-    the live view is unavailable rather than show old states.
+    GetSnapshot once (`GrpcLive.snapshot`), and raises if the ACD does not answer, so
+    the wallboard says the live view is unavailable rather than show old states.
     """
 
     def __init__(self, address: str, *, token: str | None = None,
                  max_interval_s: float = 1.0, stale_s: float = 3.0) -> None:
-        self._fallback = GrpcLive(address, token=token)
-        self._stub = self._fallback._stub
-        self._pb = self._fallback._pb
+        super().__init__(address, token=token)
         self._max_interval_s = max_interval_s
         self._stale_s = stale_s
         self._latest: tuple[float, LiveSnapshot] | None = None  # (monotonic, snapshot)
@@ -256,7 +254,7 @@ class GrpcLiveStream:
             latest = self._latest
         if latest is not None and time.monotonic() - latest[0] <= self._stale_s:
             return latest[1]
-        return self._fallback.snapshot()
+        return super().snapshot()
 
     def close(self) -> None:
         self._stop.set()
