@@ -109,20 +109,6 @@ def _new_call(path: AcdPath) -> str:
     return cid
 
 
-def _assert_clean(path: AcdPath) -> None:
-    """No call in the replica, no rtpengine session (the replica's and rtpengine's own
-    lists). Finished Sippy dialogs are not counted: `callcenter up` runs the replica
-    with the default --dead-linger of 32 s, in which they absorb retransmissions."""
-    def clean() -> bool:
-        status = path.control.cmd("status")
-        return (status["calls"], status["media_sessions"]) == (0, 0) \
-            and not path.stack.rtpengine_calls()
-
-    wait_until(clean, timeout=8, what="no call in the replica and no rtpengine session")
-    log = path.stack.layout.log_file("controller0").read_text(errors="replace")
-    assert "Traceback" not in log, log[-3000:]  # e.g. a SIP message Sippy could not parse
-
-
 def _talk_then_caller_hangs_up(path: AcdPath, caller: Party, phone: Party, cid: str,
                                agent: str) -> None:
     """Bridged: RTP both ways (counted at each party), then the caller's BYE reaches
@@ -165,7 +151,7 @@ def test_trunk_call_is_queued_offered_to_the_longest_idle_agent_and_answered(
     path.wait_agent("1002", "WRAP_UP", timeout=5)
     path.wait_agent("1002", "IDLE", timeout=WRAP_UP_MS / 1000 + 5)
     assert not phones["1001"].run.log_lines(), "1001's phone must not have rung"
-    _assert_clean(path)
+    path.wait_clean()
 
     assert [(o.call_id, o.username, o.ring_timeout_seconds) for o in agents.offers] == [
         (cid, "1002", RING_TIMEOUT_MS / 1000)]
@@ -211,7 +197,7 @@ def test_first_agent_does_not_answer_and_the_second_gets_the_call(
     assert path.state_of("1001") == "IDLE"  # one no-answer of max_no_answers 3
     path.wait_agent("1002", "WRAP_UP", timeout=5)
     path.wait_agent("1002", "IDLE", timeout=WRAP_UP_MS / 1000 + 5)
-    _assert_clean(path)
+    path.wait_clean()
 
     assert [o.username for o in agents.offers] == ["1001", "1002"]
     events = path.ended_events(cid)
@@ -257,7 +243,7 @@ def test_call_waits_with_nobody_logged_in_and_the_caller_abandons_cleanly(
     assert caller.run.wait(timeout=10) == 0, caller.run.errors()
     wait_until(lambda: path.queue_view(QUEUE).waiting == 0, timeout=5,
                what="the abandoned call leaves billing")
-    _assert_clean(path)
+    path.wait_clean()
 
     # Logged in not ready, then ready: SetIdle's own commit would carry an Offer for a
     # waiting call, so its reply proves nothing is left to offer.
@@ -294,7 +280,7 @@ def test_queue_with_an_overflow_target_and_nobody_logged_in_routes_at_once(
     (arrived,) = path.arrivals(mark)
     cid = arrived.correlation_id
     assert caller.run.wait(timeout=10) == 0, caller.run.errors()
-    _assert_clean(path)
+    path.wait_clean()
     assert path.queue_view(OVERFLOW_QUEUE).waiting == 0
 
     events = path.ended_events(cid)
@@ -325,7 +311,7 @@ def test_up_generates_a_private_token_and_the_acd_refuses_calls_without_it(
     try:
         with pytest.raises(grpc.RpcError) as refused:
             stranger.enqueue(pb.EnqueueRequest(call_id="stranger-1", queue=QUEUE))
-        assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+        assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
     finally:
         stranger.close()
     assert all(q.waiting == 0 for q in path.acd.get_snapshot().queues)

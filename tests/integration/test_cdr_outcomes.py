@@ -192,17 +192,8 @@ def _call_over(path: AcdPath, *runs: SippRun, idle: tuple[str, ...] = ()) -> flo
         assert run.wait(timeout=10) == 0, run.errors()
     for agent in idle:
         path.wait_agent(agent, "IDLE", timeout=WRAP_UP_MS / 1000 + 10)
-    _assert_clean(path)
+    path.wait_clean()
     return time.time()
-
-
-def _assert_clean(path: AcdPath) -> None:
-    def clean() -> bool:
-        status = path.control.cmd("status")
-        return (status["calls"], status["media_sessions"]) == (0, 0) \
-            and not path.stack.rtpengine_calls()
-
-    wait_until(clean, timeout=8, what="no call in the replica and no rtpengine session")
 
 
 def _assert_inbound(cdr: dict[str, Any], cid: str, *, number: str, category: str,
@@ -619,7 +610,7 @@ def test_originated_call_answered_by_the_customer(
     assert f"BYE cid={cid}" in customer.wait_for_log("BYE", timeout=10)[0]
     for run in (phone.run, customer):
         assert run.wait(timeout=10) == 0, run.errors()
-    _assert_clean(path)
+    path.wait_clean()
     after = time.time()
 
     cdr = _cdr(path, cdrs, cid)

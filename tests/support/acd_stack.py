@@ -113,6 +113,20 @@ class AcdPath:
         return "LOGGED_OUT" if view is None else \
             pb.AgentState.Name(view.state).removeprefix("AGENT_STATE_")
 
+    def wait_clean(self) -> None:
+        """No call in the replica, no rtpengine session (the replica's and rtpengine's
+        own lists), and no traceback in the replica's log. Finished Sippy dialogs are not
+        counted: `callcenter up` runs the replica with the default --dead-linger of 32 s,
+        in which they absorb retransmissions."""
+        def clean() -> bool:
+            status = self.control.cmd("status")
+            return (status["calls"], status["media_sessions"]) == (0, 0) \
+                and not self.stack.rtpengine_calls()
+
+        wait_until(clean, timeout=8, what="no call in the replica and no rtpengine session")
+        log = self.stack.layout.log_file("controller0").read_text(errors="replace")
+        assert "Traceback" not in log, log[-3000:]  # e.g. a SIP message Sippy could not parse
+
     def wait_agent(self, name: str, state: str, timeout: float = 10.0) -> None:
         wait_until(lambda: self.state_of(name) == state, timeout=timeout,
                    what=f"agent {name} {state} in the ACD (now {self.state_of(name)})")
