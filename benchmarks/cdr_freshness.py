@@ -4,20 +4,17 @@
 
 Starts its own redis-server and the real CDR service (`python -m analytics.service`,
 chDB in a tmp dir) on free loopback ports. A simulated call source appends each
-call's events to the Redis event log (the call path does not emit call events
-yet; the ACD service emits agent and queue events), then, at the hang-up
-(`call.ended` XADD), starts a clock. A poller asks the service exactly as the
-dashboards do (ServiceClient -> POST /v1/report cdr_list) until the CDR is there.
+call's events to the Redis event log; `benchmarks/_freshness.py` (the same probe
+`acd_inbound.py --cdr` uses on the real stack) measures from each `call.ended`'s
+`ts` until `cdr_list` on the service, asked as the dashboards ask, returns the CDR.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -27,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import eventlog as ev  # noqa: E402
+from benchmarks._freshness import FreshnessProbe  # noqa: E402
 from eventlog import Event, EventLog  # noqa: E402
 from tests.support.cdr_stack import redis_server, start_cdr_service  # noqa: E402
 
@@ -55,43 +53,21 @@ def main() -> None:
         svc = start_cdr_service(Path(tmp) / "cdr", port, block_ms=1000)
         try:
             svc.wait_healthy()
-            log = EventLog(redis.Redis(port=port))
-            ended_at: dict[str, float] = {}
-            seen_at: dict[str, float] = {}
-            done = threading.Event()
-
-            def poller() -> None:
-                while not done.is_set() or len(seen_at) < len(ended_at):
-                    pending = [c for c in list(ended_at) if c not in seen_at]
-                    if pending:
-                        df = svc.client.report("cdr_list", correlation_ids=pending)
-                        now = time.monotonic()
-                        for cid in df["correlation_id"]:
-                            seen_at.setdefault(str(cid), now)
-                    time.sleep(args.poll)
-
-            thread = threading.Thread(target=poller)
-            thread.start()
+            client = redis.Redis(port=port)
+            log = EventLog(client)
+            probe = FreshnessProbe(client, ev.DEFAULT_STREAM, svc.client,
+                                   poll_s=args.poll).start()
             start = time.monotonic()
             for i in range(args.calls):
-                cid = f"fresh-{i}"
-                before, end = call_events(cid, time.time())
-                log.append_many(before)
                 target = start + i / args.rate
                 delay = target - time.monotonic()
                 if delay > 0:
-                    time.sleep(delay)
-                log.append(end)
-                ended_at[cid] = time.monotonic()
-            done.set()
-            thread.join(timeout=120)
-            lat = sorted(seen_at[c] - ended_at[c] for c in ended_at if c in seen_at)
-            missing = len(ended_at) - len(lat)
-            p = statistics.quantiles(lat, n=100, method="inclusive")
-            print(f"calls {args.calls} at {args.rate}/s, poll {args.poll}s: "
-                  f"p50 {statistics.median(lat) * 1000:.0f} ms, p90 {p[89] * 1000:.0f} ms, "
-                  f"p99 {p[98] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms, missing {missing}")
-            print(f"target p99 < 5000 ms: {'MET' if p[98] < 5 and not missing else 'NOT MET'}")
+                    time.sleep(delay)  # pacing the load, not synchronisation
+                before, end = call_events(f"fresh-{i}", time.time())
+                log.append_many(before)
+                log.append(end)  # its ts is the hang-up the probe measures from
+            result = probe.stop(timeout_s=120)
+            print(f"calls {args.calls} at {args.rate}/s, poll {args.poll}s: {result.line()}")
             print(f"load average after: {os.getloadavg()}")
         finally:
             svc.stop()
