@@ -229,8 +229,8 @@ ORDER BY category{dialect.final_settings}"""
 
 CDR_LIST_COLUMNS: Final = (
     "correlation_id, queue, category, caller, dialled, trunk, arrived_at, queued_at, "
-    "answered_at, ended_at, agent, disposition, wait_s, talk_s, hold_s, wrapup_s, "
-    "hangup_cause, hangup_side, transfers"
+    "answered_at, ended_at, agent, seat, ivr_path, disposition, wait_s, talk_s, hold_s, "
+    "wrapup_s, hangup_cause, hangup_side, recording_ref, transfers"
 )
 
 

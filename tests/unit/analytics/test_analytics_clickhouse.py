@@ -31,6 +31,7 @@ from tests.unit.analytics.test_analytics_store import (  # noqa: F401
     loaded,
     test_agent_summary,
     test_agent_summary_clips_intervals_to_the_range,
+    test_cdr_list_returns_seat_ivr_path_and_recording_ref,
     test_empty_records_write_nothing,
     test_ivr_containment,
     test_queue_summary_by_interval_and_range,

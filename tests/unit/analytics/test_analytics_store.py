@@ -14,6 +14,7 @@ from analytics._chdb_store import _split_by_day
 from analytics._columns import rows_to_columns, to_arrow
 from analytics._dialect import LEGACY
 from analytics._migrations import SCHEMA_DIR, apply_migrations, split_statements
+from analytics._records import CDR_COLUMNS
 from analytics._reports import REPORTS
 from tests.unit.analytics.analytics_scenarios import T0, Script, agent
 
@@ -325,3 +326,22 @@ def test_leg_list_has_each_ring_attempt_by_call_and_agent(loaded: Statistics) ->
     assert loaded.leg_list(agents=["a3"])["correlation_id"].tolist() == ["G"]
     assert loaded.leg_list(start=T0 + 1800, end=T0 + 1900)["correlation_id"].tolist() == ["G"]
     assert loaded.leg_list(limit=0).empty
+
+
+def test_cdr_list_returns_seat_ivr_path_and_recording_ref(store: ChdbStore) -> None:
+    """The columns a CDR export needs besides the times: the answering seat, the IVR
+    nodes in order, the recording; and the stored empties for a call without them."""
+    events = (
+        Script("R")(0, ev.CALL_ARRIVED)(1, ev.CALL_IVR_STEP, ivr_node="main")
+        (2, ev.CALL_IVR_STEP, ivr_node="billing")(3, ev.CALL_QUEUED)
+        (4, ev.CALL_RINGING, agent="a7", seat="s7", leg_id="R1")
+        (5, ev.CALL_ANSWERED, agent="a7", seat="s7", leg_id="R1")
+        (6, ev.CALL_RECORDING, ref="rec/R.pcap")(9, ev.CALL_ENDED).events
+        + Script("N")(10, ev.CALL_ARRIVED)(11, ev.CALL_QUEUED)(15, ev.CALL_ENDED).events)
+    store.insert_records(build_records(events))
+    listed = Statistics(store).cdr_list()
+    assert set(listed.columns) == set(CDR_COLUMNS) - {"version"}
+    got = {r["correlation_id"]: (r["agent"], r["seat"], list(r["ivr_path"]), r["recording_ref"])
+           for r in listed.to_dict("records")}
+    assert got == {"R": ("a7", "s7", ["main", "billing"], "rec/R.pcap"),
+                   "N": ("", "", [], "")}
