@@ -7,12 +7,48 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 import pytest
 
 from tests.support.parties import stop_all
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+TESTS = Path(__file__).resolve().parent
+ARTIFACTS = TESTS.parent / "test-artifacts"
+
+# What starts a service process (Kamailio, rtpengine, redis-server, sipp, ClickHouse,
+# Streamlit, Chromium, a controller, an ACD replica, the CDR service) gets the
+# `integration` marker here, so `pytest -m "not integration"` starts none. A
+# `pytestmark` in a conftest.py is not applied to its tests; this hook is.
+# Every test under these folders runs against real processes:
+PROCESS_DIRS: Final = tuple(TESTS / name for name in
+                            ("integration", "acd_control", "acd_service", "controller"))
+# Every test using one of these fixtures (directly or through another fixture) does too:
+PROCESS_FIXTURES: Final = frozenset({
+    "ksr_api",  # Kamailio, for its KEMI function list
+    "redis_url",  # tests/unit/eventlog: redis-server
+})
+# Unit modules that start a process inside the test itself (no fixture to see):
+PROCESS_MODULES: Final = frozenset(TESTS / "unit" / name for name in (
+    "analytics/test_analytics_clickhouse.py",  # clickhouse-server
+    "analytics/test_analytics_service.py",  # redis-server and the CDR service
+    "dashboards/test_dashboards_browser.py",  # Streamlit, Chromium, the CDR service
+    "dashboards/test_dashboards_live.py",  # redis-server
+))
+
+
+def starts_processes(item: pytest.Item) -> bool:
+    path = item.path
+    return (any(path.is_relative_to(folder) for folder in PROCESS_DIRS)
+            or path in PROCESS_MODULES
+            or not PROCESS_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if starts_processes(item):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.hookimpl(hookwrapper=True)

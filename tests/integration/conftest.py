@@ -11,8 +11,6 @@ from tests.conftest import artifact_dir
 from tests.integration._sip import unregister_all
 from tests.support.stack import Stack, base_config, running_stack
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
