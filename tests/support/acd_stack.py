@@ -227,13 +227,14 @@ class Party:
     call_id: str = ""  # a caller's SIP Call-ID (for hang_up)
 
 
-def agent_phone(path: AcdPath, workdir: Path, agent: str, scenario: str) -> Party:
-    """Agent's sipp phone running `scenario` (answering ones pick up after 100 ms),
-    registered at Kamailio with digest auth; its media goes to its own RTP endpoint.
-    Stopped and closed at the end of the test (`path.close()`)."""
+def agent_phone(path: AcdPath, workdir: Path, agent: str, scenario: str, *,
+                calls: int = 1) -> Party:
+    """Agent's sipp phone running `scenario` for `calls` calls (answering ones pick up
+    after 100 ms), registered at Kamailio with digest auth; its media goes to its own
+    RTP endpoint. Stopped and closed at the end of the test (`path.close()`)."""
     rtp = RtpEndpoint()
     path.on_close(rtp.close)
-    phone = start_phone(path.stack, agent, workdir=workdir, scenario=scenario,
+    phone = start_phone(path.stack, agent, workdir=workdir, scenario=scenario, calls=calls,
                         answer_after_ms=100, rtp_port=rtp.port)
     track(phone.run)
     return Party(phone.run, rtp, phone.sip_port)
