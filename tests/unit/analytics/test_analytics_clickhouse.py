@@ -5,11 +5,14 @@ generated config in a tmp dir. The store reads the server's version at connect a
 picks the schema: the full one for >= 21, the reduced `schema_legacy/` one for
 Debian 12's 18.16. The statistics fixtures of test_analytics_store run here too,
 against whichever schema the server got. Skipped, with the reason, when no server
-binary is installed (Debian 13 has no clickhouse-server package).
+binary is installed and apt has none to offer (Debian 13); failed when apt has one
+(Debian 12), since scripts/install installs it there.
 """
 
 from __future__ import annotations
 
+import os
+import platform
 import shutil
 import socket
 import subprocess
@@ -23,6 +26,7 @@ import pytest
 import eventlog as ev
 from analytics import ClickHouseStore, Statistics, build_records
 from analytics._dialect import LEGACY, MODERN, parse_version
+from scripts.debian_packages import Policy, apt_policy
 
 # The fixture tests, collected again here with this module's `store` fixture.
 from simulators import free_port
@@ -42,13 +46,35 @@ from tests.unit.analytics.test_analytics_store import (  # noqa: F401
     test_sql_is_exposed_for_every_report,
 )
 
-SERVER = shutil.which("clickhouse-server") or shutil.which("clickhouse")
+# Debian installs the server in /usr/sbin, which a non-root user's PATH lacks.
+_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"])
+SERVER = shutil.which("clickhouse-server", path=_SEARCH_PATH) or shutil.which("clickhouse")
 
+
+def _apt_candidate(package: str) -> str | None:
+    """What apt would install for package here, asked the way scripts/install asks."""
+    try:
+        return apt_policy([package]).get(package, Policy(package, None, None)).candidate
+    except (OSError, subprocess.CalledProcessError):  # no apt at all: not a Debian
+        return None
+
+
+# Where apt offers a server, scripts/install installs it, so a missing one is an install
+# that went wrong and fails; only a release without the package skips, and says so.
+_CANDIDATE = None if SERVER else _apt_candidate("clickhouse-server")
 pytestmark = pytest.mark.skipif(
-    SERVER is None,
-    reason="clickhouse-server binary not installed (none in Debian 13); "
-    "the ClickHouseStore path is untested here",
+    SERVER is None and _CANDIDATE is None,
+    reason="clickhouse-server is not installed and apt has no candidate for it on "
+    f"{platform.freedesktop_os_release().get('PRETTY_NAME', 'this system')} "
+    "(Debian 12 ships 18.16; Debian 13 has none): the ClickHouseStore path is untested here",
 )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _server_installed_where_apt_has_one() -> None:
+    if SERVER is None:
+        pytest.fail(f"clickhouse-server is not installed, but apt offers {_CANDIDATE}: "
+                    "run scripts/install")
 
 _CONFIG = """<?xml version="1.0"?>
 <yandex>

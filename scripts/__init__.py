@@ -1,0 +1,1 @@
+"""Helpers that scripts/install and scripts/lock run (importable for their unit tests)."""
