@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 import analytics
 from acdsvc._auth import TokenError, ensure_token_file, read_token
 from acdsvc._health import health_ping
 from callcenter import _process
-from callcenter._config import CallCenterConfig
+from callcenter._config import CallCenterConfig, ConfigError
 from callcenter._health import (
     controller_status,
     ng_ping,
@@ -365,6 +367,31 @@ def write_runtime_config(config: CallCenterConfig, layout: RunLayout) -> None:
             timezone=config.dashboards.timezone,
         )
         layout.dashboard_settings.write_text(settings.model_dump_json(indent=2))
+
+
+def update_runtime_accounts(config: CallCenterConfig, layout: RunLayout) -> bool:
+    """Put `config`'s accounts into a stack's runtime.json; False: there is none.
+
+    Kamailio's workers, the ACD and the dashboards watch that file and take the new
+    accounts within a few seconds, without a restart (docs/configuration.md,
+    "Accounts"). Only the accounts change: the rest stays what `up` validated and
+    wrote. The file is replaced in one rename, so a reader never sees half of it.
+    """
+    path = layout.runtime_config
+    if not path.exists():
+        return False
+    runtime = json.loads(path.read_text(encoding="utf-8"))
+    runtime["accounts"] = [a.model_dump(mode="json") for a in config.accounts]
+    try:
+        CallCenterConfig.model_validate(runtime)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: the accounts do not fit the running config: "
+                          f"{exc.errors()[0]['msg']}") from None
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(runtime, indent=2), encoding="utf-8")
+    tmp.chmod(path.stat().st_mode & 0o777)
+    tmp.replace(path)
+    return True
 
 
 def _http_ok(url: str, timeout: float = 0.5) -> bool:
