@@ -80,8 +80,8 @@ def cmd_account_add(args: argparse.Namespace) -> int:
     layout = _stack.layout_for(merged, config_dir)
     if any(a.username == args.username for a in merged.accounts) and \
             _stack.update_runtime_accounts(merged, layout):
-        print(f"{args.username}: updated {layout.runtime_config}; the running stack "
-              "(Kamailio, ACD, dashboards) uses it within 5 s, no restart")
+        print(f"{args.username}: updated {layout.runtime_config}; a stack running from it "
+              "(Kamailio, ACD, dashboards) takes the account within 5 s, no restart")
     return 0
 
 
