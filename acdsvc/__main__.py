@@ -6,6 +6,7 @@ Run as many as you like against the same Redis: one leads, the others forward.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import logging
 import signal
@@ -17,7 +18,7 @@ from callcenter._config import ConfigError, load_config
 
 from ._auth import TokenError
 from ._replica import Replica, ReplicaError
-from ._settings import settings_from_config
+from ._settings import ReloadingAccounts, settings_from_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from_config(load_config(args.config), listen=args.listen,
                                         advertise=args.advertise, node=args.node)
+        # `callcenter account add` changes the accounts of a running replica.
+        settings = dataclasses.replace(
+            settings, accounts=ReloadingAccounts(args.config, settings.accounts))
         replica = Replica(settings, verify_commits=args.verify_commits).start()
     except (ConfigError, AcdConfigError, ReplicaError, TokenError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -158,10 +158,13 @@ class Engine:
                  len(data["agents"]) if data else 0, len(data["calls"]) if data else 0)
         self.execute(lambda a: a.tick())
 
-    def step_down(self) -> None:
+    def step_down(self, *, stopping: bool = False) -> None:
+        """Stop leading; `stopping`: this replica is shutting down (nothing went wrong)."""
         with self._lock:
             if self._leading is not None:
-                log.warning("no longer leading (epoch %s)", self._leading.lease.epoch)
+                log.log(logging.INFO if stopping else logging.WARNING,
+                        "no longer leading (epoch %s)%s", self._leading.lease.epoch,
+                        ": this replica stops" if stopping else "")
                 # Commands applied but not yet committed will not be: they fail.
                 self._drop(self._leading, NotLeader("stepped down"))
 

@@ -59,7 +59,7 @@ class Leadership:
         self._stop.set()
         self._thread.join(timeout=5)
         lease = self._engine.lease
-        self._engine.step_down()
+        self._engine.step_down(stopping=True)
         if lease is not None:
             with contextlib.suppress(redis.RedisError):
                 self._store.release(lease)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from acd import BUILTIN_STRATEGIES, Account, AcdConfig, QueueConfig, validate_config
-from callcenter._config import AcdSection, CallCenterConfig, QueueSpec
+from callcenter._config import AcdSection, CallCenterConfig, ConfigError, QueueSpec, load_config
 
 from ._auth import read_token
 
-__all__ = ["AccountEntry", "Settings", "settings_from_config"]
+__all__ = ["AccountEntry", "ReloadingAccounts", "Settings", "accounts_from_config",
+           "settings_from_config"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +69,79 @@ def _employee_id(raw: str | None) -> int | None:
     return int(raw)
 
 
+def accounts_from_config(config: CallCenterConfig) -> dict[str, AccountEntry]:
+    accounts: dict[str, AccountEntry] = {}
+    for a in config.accounts:
+        eid = _employee_id(a.employee_id)
+        roles = frozenset(a.roles)
+        core = None if eid is None else Account(a.username, eid, roles, dict(a.skills))
+        accounts[a.username] = AccountEntry(a.username, a.password_hash, roles, core)
+    return accounts
+
+
+class ReloadingAccounts(Mapping[str, AccountEntry]):
+    """The accounts of a config file, read again when the file changes.
+
+    `callcenter account add` rewrites the accounts in a running stack's runtime.json;
+    a replica takes them within `check_every_s` (one stat per period, on the next
+    lookup), without a restart. A file that fails validation is logged and the
+    accounts already loaded stay in force.
+    """
+
+    def __init__(self, path: str | Path, accounts: Mapping[str, AccountEntry], *,
+                 check_every_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._path = Path(path)
+        self._accounts = dict(accounts)
+        self._version = _file_version(self._path)
+        self._check_every_s = check_every_s
+        self._clock = clock
+        self._checked_at = clock()
+        self._lock = threading.Lock()
+
+    def _current(self) -> dict[str, AccountEntry]:
+        with self._lock:
+            now = self._clock()
+            if now - self._checked_at >= self._check_every_s:
+                self._checked_at = now
+                version = _file_version(self._path)
+                if version != self._version:
+                    self._reload(version)
+            return self._accounts
+
+    def _reload(self, version: tuple[int, int, int] | None) -> None:
+        try:
+            accounts = accounts_from_config(load_config(self._path))
+        except ConfigError as exc:
+            log.error("accounts not reloaded, keeping the %d loaded: %s",
+                      len(self._accounts), exc)
+            return
+        self._version = version
+        added = sorted(accounts.keys() - self._accounts.keys())
+        removed = sorted(self._accounts.keys() - accounts.keys())
+        self._accounts = accounts
+        log.info("accounts reloaded from %s: %d (added %s, removed %s)", self._path,
+                 len(accounts), ", ".join(added) or "none", ", ".join(removed) or "none")
+
+    def __getitem__(self, username: str) -> AccountEntry:
+        return self._current()[username]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+
+def _file_version(path: Path) -> tuple[int, int, int] | None:
+    """Inode (a file replaced by rename gets a new one), mtime and size; None: no file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def settings_from_config(
     config: CallCenterConfig,
     *,
@@ -80,12 +160,7 @@ def settings_from_config(
         ended_call_retention=section.ended_call_retention_ms / 1000,
     )
     validate_config(acd, BUILTIN_STRATEGIES)  # raises acd.ConfigError listing every problem
-    accounts: dict[str, AccountEntry] = {}
-    for a in config.accounts:
-        eid = _employee_id(a.employee_id)
-        roles = frozenset(a.roles)
-        core = None if eid is None else Account(a.username, eid, roles, dict(a.skills))
-        accounts[a.username] = AccountEntry(a.username, a.password_hash, roles, core)
+    accounts = accounts_from_config(config)
     bind = listen or section.listen
     return Settings(
         acd=acd,

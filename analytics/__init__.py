@@ -13,6 +13,7 @@ from ._client import ServiceClient, ServiceError
 from ._collector import CdrCollector
 from ._config import (
     AnalyticsConfig,
+    HostPort,
     ServiceSettings,
     daemon_argv,
     health_probe,
@@ -64,6 +65,7 @@ __all__ = [
     "ChdbStore",
     "ClickHouseStore",
     "Dialect",
+    "HostPort",
     "Leg",
     "Migration",
     "Records",

@@ -15,11 +15,38 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from ._migrations import check_identifier
 
-HostPort = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z.\-\[\]:]+:\d{1,5}$")]
+MAX_PORT = 65_535
+
+
+def check_port(port: int, where: str) -> int:
+    """A TCP/UDP port a daemon can bind or dial: 1..65535 (0 would mean "any port")."""
+    if not 1 <= port <= MAX_PORT:
+        raise ValueError(f"port {port} in {where} is out of range: a port is 1 to {MAX_PORT}")
+    return port
+
+
+def _host_port_in_range(address: str) -> str:
+    check_port(int(address.rsplit(":", 1)[1]), repr(address))
+    return address
+
+
+# host:port, as every address in the config (the main config's too) is written.
+HostPort = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9A-Za-z.\-\[\]:]+:\d{1,5}$"),
+    AfterValidator(_host_port_in_range),
+]
 
 
 class _Strict(BaseModel):
@@ -83,9 +110,13 @@ def parse_dsn(dsn: str, *, default_database: str = "callcenter") -> ClickHouseDs
     if not parts.hostname:
         raise ValueError(f"clickhouse_dsn has no host: {dsn!r}")
     database = parts.path.strip("/") or default_database
+    try:
+        port = parts.port  # urlsplit refuses a port above 65535 here, but not 0
+    except ValueError as exc:
+        raise ValueError(f"clickhouse_dsn: {exc}: {dsn!r}") from None
     return ClickHouseDsn(
         host=parts.hostname,
-        port=parts.port or 9000,
+        port=9000 if port is None else check_port(port, "clickhouse_dsn"),
         database=check_identifier(database),
         user=unquote(parts.username or "default"),
         password=unquote(parts.password or ""),

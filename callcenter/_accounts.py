@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from callcenter._config import ConfigError, parse_yaml
 from identity import hash_password, sip_ha1
 
 
@@ -28,7 +29,10 @@ def account_entry(
 
 
 def upsert_accounts(path: Path, entries: Iterable[dict[str, object]]) -> None:
-    data = yaml.safe_load(path.read_text()) if path.exists() else None
+    # A file that does not parse is refused whole: rewriting it would lose its accounts.
+    data = parse_yaml(path.read_text(encoding="utf-8"), str(path))[1] if path.exists() else None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: an accounts file must be a YAML mapping with `accounts:`")
     accounts = list((data or {}).get("accounts") or [])
     by_name = {a["username"]: a for a in accounts}
     for entry in entries:

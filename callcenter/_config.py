@@ -22,9 +22,9 @@ from pydantic import (
     model_validator,
 )
 
-from analytics import AnalyticsConfig
+# host:port with the port in 1..65535; one definition for every section of the config.
+from analytics import AnalyticsConfig, HostPort
 
-HostPort = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z.\-\[\]:]+:\d{1,5}$")]
 SipUser = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-+]{1,64}$")]
 Category = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")]
 
@@ -449,14 +449,41 @@ class AccountsFile(_Strict):
     accounts: list[Account] = []
 
 
-def _validate(model: type[M], text: str, source: str) -> M:
+def parse_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """The composed document (for line numbers) and its data; ConfigError names
+    `source` and the line and column of a syntax error."""
     try:
-        document = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        return yaml.compose(text, Loader=yaml.SafeLoader), yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}{line}: not valid YAML: {exc}") from exc
+        raise ConfigError(yaml_error_message(exc, text, source)) from None
+
+
+def yaml_error_message(exc: yaml.YAMLError, text: str, source: str) -> str:
+    """`file:line:column: not valid YAML: problem (context)` and the line with a caret.
+
+    PyYAML's own text names the stream, which for a string is "<unicode string>".
+    """
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        return (f"{source}:{line}:{column}: not valid YAML: character "
+                f"#x{exc.character:04x} is not allowed ({exc.reason})")
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return f"{source}: not valid YAML: {exc}"
+    mark = exc.problem_mark or exc.context_mark
+    where = source if mark is None else f"{source}:{mark.line + 1}:{mark.column + 1}"
+    what = exc.problem or exc.context or "syntax error"
+    if exc.problem and exc.context:
+        context, start = exc.context, exc.context_mark
+        if start is not None and mark is not None and start.line != mark.line:
+            context += f" that starts at line {start.line + 1}, column {start.column + 1}"
+        what += f" ({context})"
+    snippet = mark.get_snippet() if mark is not None else None
+    return f"{where}: not valid YAML: {what}" + (f"\n{snippet}" if snippet else "")
+
+
+def _validate(model: type[M], text: str, source: str) -> M:
+    document, data = parse_yaml(text, source)
     if document is None or not isinstance(data, dict):
         raise ConfigError(f"{source}:1: the config must be a YAML mapping")
     index = _line_index(document)

@@ -6,8 +6,10 @@ bridged in rtpengine; the controller and the ACD write the event log, the CDR se
 folds it into CDRs, the dashboards read those.
 
 The demo's agents are accounts it (re)writes on every run, with an employee ID and the
-skills the queue asks for. Their passwords are generated fresh each time and only the
-hashes are written (to the config's accounts_file); nothing stores the passwords.
+skills the queue asks for, and so is a supervisor for the dashboards. Their passwords
+are generated fresh each time and only the hashes are written (to the config's
+accounts_file); nothing stores the passwords. The supervisor's is printed, with the
+dashboards' address, so the person running the demo can log in.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ DEMO_CALLERS = ("+8613912345678", "008613800138000", "13700001111", "+8610888866
                 "+8615011112222", "+862161234567")
 # Username = SIP user = employee ID. Logged in in this order: 1001 is idle the longest.
 DEMO_AGENTS = (DemoAgent("1001", seat=1), DemoAgent("1002", seat=2))
+DEMO_SUPERVISOR = "supervisor"  # the dashboards' login the demo prints
 ANSWER_AFTER_MS = 300  # the phones ring this long before they answer
 TALK_MS = 1500  # each caller talks this long after the bridge, then hangs up
 PACKETS = 50  # RTP packets each way per call
@@ -74,15 +77,18 @@ def run_demo(config_path: Path, *, calls: int) -> int:
     route, queue = demo_route(base, str(config_path))
     agents = list(DEMO_AGENTS)
     passwords = {a.username: secrets.token_urlsafe(12) for a in agents}
+    supervisor_password = secrets.token_urlsafe(12)
     upsert_accounts(config_path.parent / base.accounts_file, [
-        account_entry(a.username, passwords[a.username], base.sip.realm, ["agent"],
-                      employee_id=a.username, skills=dict(queue.skills))
-        for a in agents])
+        *(account_entry(a.username, passwords[a.username], base.sip.realm, ["agent"],
+                        employee_id=a.username, skills=dict(queue.skills))
+          for a in agents),
+        account_entry(DEMO_SUPERVISOR, supervisor_password, base.sip.realm, ["supervisor"]),
+    ])
     config = load_config(config_path)
     if config.acd is None:  # validation refuses a queue without one; this is for mypy
         raise ConfigError(f"{config_path}: the demo needs an `acd:` section")
     layout = _stack.layout_for(config, config_path.parent)
-    # New credentials need a fresh Kamailio and ACD: both load the accounts at start.
+    # Every run on a fresh stack: no agent, call or registration left from the last one.
     _stack.down(layout)
     for name in _stack.up(config, layout):
         print(f"started {name}")
@@ -113,7 +119,9 @@ def run_demo(config_path: Path, *, calls: int) -> int:
         print(f"problem: {failure}")
     if config.dashboards is not None:
         print(f"Dashboards (wallboard, reports with these calls): "
-              f"http://{config.dashboards.listen}")
+              f"http://{config.dashboards.listen}\n"
+              f"  log in as {DEMO_SUPERVISOR!r} with password {supervisor_password!r} "
+              "(new on every run; only its hashes are stored)")
     print(f"The stack is still running: `callcenter status`, logs in {layout.logs}, "
           "`callcenter down` to stop.")
     clean = left == {"rtpengine": 0, "controller": 0}

@@ -7,17 +7,20 @@ import secrets
 import string
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 import analytics
 from acdsvc._auth import TokenError, ensure_token_file, read_token
 from acdsvc._health import health_ping
 from callcenter import _process
-from callcenter._config import CallCenterConfig
+from callcenter._config import CallCenterConfig, ConfigError
 from callcenter._health import (
     controller_status,
     ng_ping,
@@ -63,11 +66,13 @@ def layout_for(config: CallCenterConfig, config_dir: Path) -> RunLayout:
     return RunLayout((config_dir / config.node.run_dir).resolve())
 
 
-def render_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
+def render_kamailio_cfg(config: CallCenterConfig, layout: RunLayout, *,
+                        create_dirs: bool = True) -> str:
+    """kamailio.cfg for `layout`; create_dirs=False: create nothing, only render."""
     socks = " ".join(f"udp:{n.ng}={n.weight}" for n in config.rtpengine.nodes)
     template = string.Template(KAMAILIO_TEMPLATE.read_text())
     try:  # phone keepalive and the JSON-RPC FIFO (docs/presence.md)
-        presence_values = kamailio_template_values(config, layout)
+        presence_values = kamailio_template_values(config, layout, create_dirs=create_dirs)
     except PresenceSetupError as exc:
         raise StackError(str(exc)) from None
     return template.substitute(
@@ -278,17 +283,25 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
 
 
 def check_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
-    """Render the config and run `kamailio -c` on it; return kamailio's output."""
-    layout.create()
-    write_runtime_config(config, layout)
-    layout.dispatcher_list.write_text(render_dispatcher_list(config))
-    layout.kamailio_cfg.write_text(render_kamailio_cfg(config, layout))
-    result = subprocess.run(
-        [require_binary("kamailio"), "-c", "-f", str(layout.kamailio_cfg), "-x", "tlsf"],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"HUAAN_SITE_PACKAGES": venv_site_packages(),
-             "HUAAN_RUNTIME_CONFIG": str(layout.runtime_config), "PATH": "/usr/bin:/bin"},
-    )
+    """Render the files `up` would write and run `kamailio -c` on them; return its output.
+
+    A check changes nothing: the files go to a scratch directory, removed afterwards, so
+    a running stack's run directory (its runtime.json, kamailio.cfg) is left as it is.
+    The run directory's own paths are still checked (render_kamailio_cfg refuses one
+    too long for Kamailio's RPC FIFOs).
+    """
+    render_kamailio_cfg(config, layout, create_dirs=False)
+    with tempfile.TemporaryDirectory(prefix="callcenter-check-") as scratch_dir:
+        scratch = RunLayout(Path(scratch_dir))
+        write_runtime_config(config, scratch)
+        scratch.dispatcher_list.write_text(render_dispatcher_list(config))
+        scratch.kamailio_cfg.write_text(render_kamailio_cfg(config, scratch))
+        result = subprocess.run(
+            [require_binary("kamailio"), "-c", "-f", str(scratch.kamailio_cfg), "-x", "tlsf"],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={"HUAAN_SITE_PACKAGES": venv_site_packages(),
+                 "HUAAN_RUNTIME_CONFIG": str(scratch.runtime_config), "PATH": "/usr/bin:/bin"},
+        )
     if result.returncode != 0:
         raise StackError(f"kamailio -c failed:\n{result.stdout}{result.stderr}")
     return result.stdout + result.stderr
@@ -354,6 +367,31 @@ def write_runtime_config(config: CallCenterConfig, layout: RunLayout) -> None:
             timezone=config.dashboards.timezone,
         )
         layout.dashboard_settings.write_text(settings.model_dump_json(indent=2))
+
+
+def update_runtime_accounts(config: CallCenterConfig, layout: RunLayout) -> bool:
+    """Put `config`'s accounts into a stack's runtime.json; False: there is none.
+
+    Kamailio's workers, the ACD and the dashboards watch that file and take the new
+    accounts within a few seconds, without a restart (docs/configuration.md,
+    "Accounts"). Only the accounts change: the rest stays what `up` validated and
+    wrote. The file is replaced in one rename, so a reader never sees half of it.
+    """
+    path = layout.runtime_config
+    if not path.exists():
+        return False
+    runtime = json.loads(path.read_text(encoding="utf-8"))
+    runtime["accounts"] = [a.model_dump(mode="json") for a in config.accounts]
+    try:
+        CallCenterConfig.model_validate(runtime)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: the accounts do not fit the running config: "
+                          f"{exc.errors()[0]['msg']}") from None
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(runtime, indent=2), encoding="utf-8")
+    tmp.chmod(path.stat().st_mode & 0o777)
+    tmp.replace(path)
+    return True
 
 
 def _http_ok(url: str, timeout: float = 0.5) -> bool:

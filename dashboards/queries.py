@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 REFRESH_S = 2.0
 CONFIG_ENV = "HUAAN_DASHBOARD_CONFIG"
 AGENT_COLUMNS = ["agent", "seat", "state", "time_in_state_s", "reason"]
+# The states whose reason the wallboard shows: a reason says why an agent is not ready.
+# The ACD keeps the last one on an agent that became ready again (LOGIN, NO_ANSWER,
+# READY on an idle agent), which would read as if the agent were still away.
+NOT_READY_STATES = frozenset({ev.STATE_BUSY})
 QUEUE_COLUMNS = ["queue", "waiting", "longest_wait_s"]
 
 # -- sources --------------------------------------------------------------------------
@@ -521,7 +525,8 @@ def wallboard(b: Backend) -> Wallboard:
         snap = LiveSnapshot(b.clock(), (), (), "none")
     agents = pd.DataFrame(
         [{"agent": a.agent, "seat": a.seat, "state": a.state,
-          "time_in_state_s": round(max(0.0, snap.ts - a.since), 1), "reason": a.reason}
+          "time_in_state_s": round(max(0.0, snap.ts - a.since), 1),
+          "reason": a.reason if a.state in NOT_READY_STATES else ""}
          for a in snap.agents], columns=AGENT_COLUMNS)
     queues = pd.DataFrame(
         [{"queue": q.queue, "waiting": q.waiting, "longest_wait_s": round(q.longest_wait_s, 1)}

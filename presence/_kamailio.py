@@ -55,11 +55,12 @@ def status_file(layout: RunLayout) -> Path:
     return layout.root / "presence.json"
 
 
-def kamailio_template_values(config: CallCenterConfig, layout: RunLayout) -> dict[str, object]:
+def kamailio_template_values(config: CallCenterConfig, layout: RunLayout, *,
+                             create_dirs: bool = True) -> dict[str, object]:
     """The kamailio.cfg.tmpl values for the phone keepalive and the JSON-RPC FIFO.
 
     Creates the RPC directory: jsonrpcs refuses to start when its fifo_reply_dir does
-    not exist.
+    not exist. create_dirs=False only checks the paths (`callcenter check-config`).
     """
     reply_dir = str(rpc_dir(layout)) + "/"  # jsonrpcs appends reply_name to it verbatim
     if len(reply_dir) + REPLY_NAME_LENGTH > MAX_REPLY_PATH:
@@ -68,7 +69,8 @@ def kamailio_template_values(config: CallCenterConfig, layout: RunLayout) -> dic
             f"node.run_dir: {layout.root} ({len(str(layout.root))} characters) is too long "
             f"for Kamailio's RPC replies: jsonrpcs takes reply FIFO paths of at most "
             f"{MAX_REPLY_PATH} characters, so the run directory may have at most {longest}")
-    rpc_dir(layout).mkdir(mode=0o700, parents=True, exist_ok=True)
+    if create_dirs:
+        rpc_dir(layout).mkdir(mode=0o700, parents=True, exist_ok=True)
     interval = config.sip.phone_keepalive_s
     return {
         "usrloc_timer_s": interval or USRLOC_DEFAULT_TIMER_S,

@@ -119,12 +119,17 @@ class RoutingTable:
                 )
                 for n in config.get("numbers", [])
             },
-            ha1={a["username"]: a["ha1"] for a in config.get("accounts", [])},
+            ha1=accounts_ha1(config),
             controllers=controllers,
             controller_ips=frozenset(ip for ip, _ in controllers),
             # Mirrors callcenter._stack.controller_acd_args: replicas get --acd then.
             internal_via_controller=config.get("acd") is not None and bool(controllers),
         )
+
+
+def accounts_ha1(config: Mapping[str, Any]) -> dict[str, str]:
+    """username -> HA1 of every account in a runtime config (runtime.json's dict)."""
+    return {a["username"]: a["ha1"] for a in config.get("accounts", [])}
 
 
 def _split_hostport(value: str) -> tuple[str, int]:

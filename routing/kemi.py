@@ -6,7 +6,9 @@ decision, apply it here. Nothing outside this module touches KSR.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import secrets
 import time
 from typing import Any
@@ -27,7 +29,7 @@ from routing._decisions import (
     Register,
     Reject,
 )
-from routing._table import RoutingTable
+from routing._table import RoutingTable, accounts_ha1
 
 CORRELATION_HEADER = "X-CC-Correlation-ID"
 CATEGORY_HEADER = "X-CC-Category"
@@ -60,6 +62,9 @@ FLAG_MEDIA_AT_CONTROLLER = 5
 # Digest results (auth module docs): -2 wrong password, -8 credentials for another user.
 # Anything else (no credentials, stale nonce) means challenge again.
 AUTH_REFUSED = frozenset({-2, -8})
+# How often each worker looks at runtime.json for changed accounts (`callcenter account
+# add` rewrites them in a running stack; docs/configuration.md, "Accounts").
+ACCOUNTS_CHECK_S = 1.0
 
 
 def _pv(name: str) -> str:
@@ -75,8 +80,12 @@ class KemiRouter:
     """The object app_python3 calls; method names are Kamailio's route names."""
 
     def __init__(self, table: RoutingTable, max_forwards: int, realm: str,
-                 media_retry_after_s: float) -> None:
+                 media_retry_after_s: float, runtime_config_path: str | None = None) -> None:
         self.table = table
+        # The accounts (HA1s) are re-read from here when the file changes.
+        self._runtime_config_path = runtime_config_path
+        self._runtime_config_version = _file_version(runtime_config_path)
+        self._accounts_checked_at = time.monotonic()
         self.max_forwards = max_forwards
         self.realm = realm
         self.media_retry_after_s = media_retry_after_s
@@ -117,6 +126,7 @@ class KemiRouter:
             return 1
         if KSR.tm.t_check_trans() == 0:
             return 1
+        self._refresh_accounts()
         ctx = self._read_context(method)
         decision = decide_initial(ctx, self.table, _new_correlation_id)
         if isinstance(decision, Authenticate):
@@ -127,6 +137,30 @@ class KemiRouter:
             )
         self._apply(ctx, decision)
         return 1
+
+    def _refresh_accounts(self) -> None:
+        """Take the accounts from runtime.json again if it changed (at most one stat per
+        ACCOUNTS_CHECK_S per worker): added accounts register, removed ones no longer do,
+        without restarting Kamailio. Only the accounts: every other setting needs one."""
+        now = time.monotonic()
+        path = self._runtime_config_path
+        if path is None or now - self._accounts_checked_at < ACCOUNTS_CHECK_S:
+            return
+        self._accounts_checked_at = now
+        version = _file_version(path)
+        if version == self._runtime_config_version:
+            return
+        try:
+            with open(path, encoding="utf-8") as f:
+                ha1 = accounts_ha1(json.load(f))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # Keep the accounts we have; the next check tries again.
+            KSR.err(f"accounts not reloaded from {path}: {exc!r}\n")
+            return
+        self._runtime_config_version = version
+        if ha1 != self.table.ha1:
+            self.table = dataclasses.replace(self.table, ha1=ha1)
+            KSR.info(f"accounts reloaded from {path}: {len(ha1)} accounts\n")
 
     def _read_context(self, method: str) -> RequestContext:
         # kx accessors skip the pseudo-variable parsing that KSR.pv.get does per call.
@@ -453,4 +487,17 @@ def build_router(runtime_config_path: str) -> KemiRouter:
         max_forwards=config["sip"]["max_forwards"],
         realm=config["sip"]["realm"],
         media_retry_after_s=config["sip"]["rtpengine_disable_s"],
+        runtime_config_path=runtime_config_path,
     )
+
+
+def _file_version(path: str | None) -> tuple[int, int, int] | None:
+    """What tells a rewritten file from the one last read: its inode (a file replaced by
+    rename gets a new one), mtime and size. None: no file."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size

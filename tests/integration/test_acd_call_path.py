@@ -18,20 +18,15 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
-import yaml
 
-import callcenter
 from acd_api.v1 import acd_pb2 as pb
 from acdsvc import AcdClient
 from analytics import build_records
-from callcenter._demo import run_demo
-from simulators import free_port
 from tests.controller.harness import exchange, media_of
 from tests.integration._sip import unregister_all
 from tests.support.acd_stack import (
@@ -65,13 +60,12 @@ WRAP_UP_MS = 1000
 TESTS = Path(__file__).resolve().parents[1]
 # A phone that rings and is cancelled, whose 487 carries every Via (see its header).
 NO_ANSWER_PHONE = TESTS.parent / "sipp" / "ctl_via_edge_agent_noanswer.xml"
-DEMO_CONFIG = TESTS.parent / "config" / "callcenter.yaml"
 
 
 @pytest.fixture(scope="module")
 def running_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                  ) -> Iterator[AcdPath]:
-    """One stack for the module's call-path tests (the demo test runs its own)."""
+    """One stack for the module's call-path tests (test_demo.py runs the demo's own)."""
     workdir = tmp_path_factory.mktemp("acdpath")
     config, passwords = acd_path_config(
         workdir, AGENTS,
@@ -320,52 +314,3 @@ def test_up_generates_a_private_token_and_the_acd_refuses_calls_without_it(
 def _pids(stack: Stack) -> list[int]:
     return [int(p.read_text()) for p in stack.layout.pids.glob("*.pid")
             if Path(f"/proc/{p.read_text().strip()}").exists()]
-
-
-# -- the demo ----------------------------------------------------------------------------
-def _demo_config_on_free_ports(workdir: Path) -> Path:
-    """config/callcenter.yaml as shipped, moved to free ports and this test's run dir
-    (every other key, the number, queue, controller and ACD included, unchanged)."""
-    config = yaml.safe_load(DEMO_CONFIG.read_text())
-    config["node"]["run_dir"] = str(workdir / "run")
-    config["accounts_file"] = str(workdir / "accounts.yaml")
-    config["sip"]["listen"] = f"127.0.0.1:{free_port()}"
-    port_base = 20000 + secrets.randbelow(60) * 200
-    (node,) = config["rtpengine"]["nodes"]
-    node.update(ng=f"127.0.0.1:{free_port()}", port_min=port_base,
-                port_max=port_base + 199)
-    config["redis"]["listen"] = f"127.0.0.1:{free_port()}"
-    for replica in config["controllers"]:
-        replica.update(sip=f"127.0.0.1:{free_port()}", control=f"127.0.0.1:{free_port()}")
-    for section in ("acd", "analytics", "dashboards"):
-        config[section]["listen"] = f"127.0.0.1:{free_port()}"
-    path = workdir / "callcenter.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
-
-
-def test_the_demo_takes_this_path_and_runs_twice(
-    workdir: Path, capsys: pytest.CaptureFixture[str],
-) -> None:
-    """`callcenter demo` on the shipped config: every call is answered by the agent the
-    ACD chose, with audio both ways, its CDR arrives, nothing is left; and a second run
-    right after the first (fresh passwords, the stack restarted) does the same."""
-    path = _demo_config_on_free_ports(workdir)
-    layout = callcenter.layout_for(callcenter.load_config(path), workdir)
-    try:
-        for _ in range(2):
-            code = run_demo(path, calls=3)
-            out = capsys.readouterr().out
-            assert code == 0, out
-            calls = re.findall(r"^call \d: +\S+ -> ACD chose agent (100[12]) "
-                               r"\(talking -> (?:wrap_up|idle)\) +cid=\S+ +OK$", out, re.M)
-            assert len(calls) == 3, out
-            assert set(calls) == {"1001", "1002"}, out  # longest idle: they take turns
-            assert out.count("SIP 200 (parked), re-INVITE (bridged), BYE 200;") == 3, out
-            assert out.count("RTP 50/50 to agent, 50/50 to caller") == 3, out
-            assert re.search(r"^ACD after wrap-up: 1001 idle, \d call\(s\); 1002 idle", out,
-                             re.M), out
-            assert "3/3 CDRs as expected" in out, out
-            assert "rtpengine sessions left: 0, calls left in the controller: 0" in out, out
-    finally:
-        callcenter.down(layout)

@@ -30,6 +30,36 @@ def test_kamailio_accepts_the_rendered_config(workdir: Path) -> None:
     assert "config file ok" in check_kamailio_cfg(parsed, layout_for(parsed, workdir))
 
 
+def _tree(root: Path) -> dict[str, tuple[bytes, int] | None]:
+    """Every path under root: a file's content and mtime, None for a directory."""
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) if p.is_file()
+            else None for p in root.rglob("*")}
+
+
+def test_check_config_changes_nothing_in_the_run_directory(workdir: Path) -> None:
+    """The check renders and runs `kamailio -c` elsewhere: a missing run directory is not
+    created, and a running stack's files (runtime.json, kamailio.cfg, ...) keep their
+    content and mtime."""
+    config, _ = base_config(workdir)
+    config["acd"] = {"listen": "127.0.0.1:50051"}  # so the presence FIFO paths are rendered
+    path = write(workdir, config)
+    before_dir = _tree(workdir)
+    result = cli("-c", str(path), "check-config")
+    assert result.returncode == 0, result.stderr
+    assert "config file ok" in result.stdout
+    assert not (workdir / "run").exists()
+    assert _tree(workdir) == before_dir
+
+    run = workdir / "run"
+    (run / "rpc").mkdir(parents=True)
+    for name in ("runtime.json", "kamailio.cfg", "dispatcher.list", "dashboard.json"):
+        (run / name).write_text(f"the running stack's {name}\n")
+    before = _tree(run)
+    result = cli("-c", str(path), "check-config")
+    assert result.returncode == 0, result.stderr
+    assert _tree(run) == before
+
+
 def test_up_status_down_manage_exactly_their_processes(workdir: Path) -> None:
     path = write(workdir, base_config(workdir)[0])
     up = cli("-c", str(path), "up")

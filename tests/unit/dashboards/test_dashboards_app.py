@@ -36,7 +36,9 @@ class FixedLive:
         return LiveSnapshot(
             NOW,
             (queries.AgentLive("1001", "12", "talking", NOW - 42, ""),
-             queries.AgentLive("1002", "13", "busy", NOW - 300, "lunch")),
+             queries.AgentLive("1002", "13", "busy", NOW - 300, "lunch"),
+             # The ACD keeps the reason an idle agent last had (here: it logged in busy).
+             queries.AgentLive("1003", "14", "idle", NOW - 7, "LOGIN")),
             (queries.QueueLive("billing", 3, 75.0),),
             "test",
         )
@@ -111,13 +113,15 @@ def test_wallboard_shows_live_and_today(backend: Backend) -> None:
     assert metric(at, "Abandon rate today") == "28.6%"
     assert metric(at, "Waiting now") == "3"
     assert metric(at, "Longest wait") == "75 s"
-    assert metric(at, "Agents logged in") == "2"
+    assert metric(at, "Agents logged in") == "3"
     queues, agents = at.dataframe[0].value, at.dataframe[1].value
     assert set(queues["queue"]) == {"billing", "general"}
     billing = queues.set_index("queue").loc["billing"]
     assert billing["waiting"] == 3 and billing["sl_today"] == 1.0
-    assert list(agents["agent"]) == ["1001", "1002"]
-    assert list(agents["time_in_state_s"]) == [42.0, 300.0]
+    assert list(agents["agent"]) == ["1001", "1002", "1003"]
+    assert list(agents["time_in_state_s"]) == [42.0, 300.0, 7.0]
+    # A reason belongs to a not-ready agent only: talking and idle show none.
+    assert list(agents["reason"]) == ["", "lunch", ""]
 
 
 def test_wallboard_survives_a_dead_statistics_service(backend: Backend) -> None:

@@ -59,7 +59,8 @@ def live_events(now: float) -> list[Event]:
                                         ("1003", "busy")]):
         out.append(Event.new(ev.AGENT_STATE, ts=now - 100 - i * 30, node="acd",
                              agent=agent, seat=str(10 + i), state=state, previous="idle",
-                             reason="lunch" if state == "busy" else ""))
+                             # The ACD keeps an idle agent's last reason; the board hides it.
+                             reason={"busy": "lunch", "idle": "NO_ANSWER"}.get(state, "")))
     for i in range(6):  # finished calls today: 4 answered quickly, 2 abandoned
         cid, t = f"done-{i}", now - 900 + i * 60
         out.append(Event.new(ev.CALL_QUEUED, correlation_id=cid, ts=t, queue="billing",
@@ -183,8 +184,11 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
                 # A new agent logs in: the 2 s fragment refresh must show it.
                 EventLog(r).append(Event.new(ev.AGENT_STATE, node="acd", agent="1004",
                                              seat="13", state="idle", previous="logged_out",
-                                             reason=""))
-                await cdp.wait_text("1004", timeout=15)
+                                             reason="LOGIN"))
+                text = await cdp.wait_text("1004", timeout=15)
+                # Reasons belong to not-ready agents: the busy one's shows, idle ones' not.
+                assert "lunch" in text
+                assert "NO_ANSWER" not in text and "LOGIN" not in text
                 shot = await cdp.call("Page.captureScreenshot", format="png")
                 await ws.close()
                 return base64.b64decode(shot["data"])

@@ -1,0 +1,224 @@
+"""`callcenter demo` on the shipped config, run twice on one stack; then that stack as
+an operator keeps using it: the supervisor the demo printed logs in, an account added
+with `callcenter account add` works without a restart, and no log says anything is
+wrong. The demo runs once per module (it takes about 20 s); the tests share it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+import callcenter
+from acd_api.v1 import acd_pb2 as pb
+from acdsvc import AcdClient
+from callcenter._demo import DEMO_SUPERVISOR, run_demo
+from callcenter._paths import RunLayout
+from dashboards.queries import ConfigAccounts, DashboardSettings
+from identity import verify_password
+from simulators import RegistrationError, free_port, register
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "callcenter.yaml"
+RUNS = 2
+# An account added while the stack runs must work within this long (the issue's bound).
+ACCOUNT_TAKES_EFFECT_S = 5.0
+
+# Log lines at WARNING or above that are expected in a demo run. Keep it short: every
+# entry is a message an operator would otherwise have to learn to ignore.
+ALLOWED_WARNINGS = [
+    # The host's setting, not ours: Redis wants vm.overcommit_memory=1 for its snapshots.
+    re.compile(r"redis\.log: .*WARNING Memory overcommit must be enabled"),
+    # fixed by the controller change; remove when merged
+    re.compile(r"controller\d+\.log: .*WatchActions .*(lost|resumed)"),
+    # fixed by the controller change; remove when merged
+    re.compile(r"refused ACK .* outside a dialog"),
+]
+# The level words Python's logging, Kamailio, rtpengine and Redis write.
+WARNING_OR_WORSE = re.compile(
+    r"\b(WARNING|WARN|ERROR|ERR|CRITICAL|CRIT|ALERT|EMERG|FATAL|Traceback)\b")
+
+
+@dataclass
+class DemoStack:
+    config_path: Path
+    layout: RunLayout
+    outputs: list[str]
+
+
+def _demo_config_on_free_ports(workdir: Path) -> Path:
+    """config/callcenter.yaml as shipped, moved to free ports and this test's run dir
+    (every other key, the number, queue, controller and ACD included, unchanged)."""
+    config = yaml.safe_load(DEMO_CONFIG.read_text())
+    config["node"]["run_dir"] = str(workdir / "run")
+    config["accounts_file"] = str(workdir / "accounts.yaml")
+    config["sip"]["listen"] = f"127.0.0.1:{free_port()}"
+    port_base = 20000 + secrets.randbelow(60) * 200
+    (node,) = config["rtpengine"]["nodes"]
+    node.update(ng=f"127.0.0.1:{free_port()}", port_min=port_base,
+                port_max=port_base + 199)
+    config["redis"]["listen"] = f"127.0.0.1:{free_port()}"
+    for replica in config["controllers"]:
+        replica.update(sip=f"127.0.0.1:{free_port()}", control=f"127.0.0.1:{free_port()}")
+    for section in ("acd", "analytics", "dashboards"):
+        config[section]["listen"] = f"127.0.0.1:{free_port()}"
+    path = workdir / "callcenter.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    """The demo run twice in a row (fresh passwords, the stack restarted); the stack it
+    leaves running stays up for the module's tests."""
+    workdir = tmp_path_factory.mktemp("demo")
+    path = _demo_config_on_free_ports(workdir)
+    layout = callcenter.layout_for(callcenter.load_config(path), workdir)
+    outputs = []
+    try:
+        for _ in range(RUNS):
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                code = run_demo(path, calls=3)
+            outputs.append(out.getvalue())
+            assert code == 0, out.getvalue()
+        yield DemoStack(path, layout, outputs)
+    finally:
+        callcenter.down(layout)
+
+
+def test_the_demo_takes_this_path_and_runs_twice(demo: DemoStack) -> None:
+    """Every call is answered by the agent the ACD chose, with audio both ways, its CDR
+    arrives, nothing is left; the second run right after the first does the same."""
+    for out in demo.outputs:
+        calls = re.findall(r"^call \d: +\S+ -> ACD chose agent (100[12]) "
+                           r"\(talking -> (?:wrap_up|idle)\) +cid=\S+ +OK$", out, re.M)
+        assert len(calls) == 3, out
+        assert set(calls) == {"1001", "1002"}, out  # longest idle: they take turns
+        assert out.count("SIP 200 (parked), re-INVITE (bridged), BYE 200;") == 3, out
+        assert out.count("RTP 50/50 to agent, 50/50 to caller") == 3, out
+        assert re.search(r"^ACD after wrap-up: 1001 idle, \d call\(s\); 1002 idle", out,
+                         re.M), out
+        assert "3/3 CDRs as expected" in out, out
+        assert "rtpengine sessions left: 0, calls left in the controller: 0" in out, out
+
+
+def _supervisor_login(out: str) -> tuple[str, str, str]:
+    match = re.search(r"^Dashboards \(wallboard, reports with these calls\): (http://\S+)\n"
+                      r"  log in as '(\S+)' with password '(\S+)'", out, re.M)
+    assert match is not None, out
+    return match[1], match[2], match[3]
+
+
+def _dashboard_accounts(layout: RunLayout) -> ConfigAccounts:
+    """The accounts exactly as the running dashboards read them (their settings file)."""
+    settings = DashboardSettings.model_validate_json(layout.dashboard_settings.read_text())
+    return ConfigAccounts(settings.callcenter_config)
+
+
+def test_the_demo_prints_a_supervisor_login_that_the_dashboards_accept(
+    demo: DemoStack,
+) -> None:
+    config = callcenter.load_config(demo.config_path)
+    assert config.dashboards is not None
+    logins = [_supervisor_login(out) for out in demo.outputs]
+    assert {url for url, _, _ in logins} == {f"http://{config.dashboards.listen}"}
+    assert {user for _, user, _ in logins} == {DEMO_SUPERVISOR}
+    first, last = logins[0][2], logins[-1][2]
+    assert first != last  # a new password on every run
+    account = _dashboard_accounts(demo.layout).get(DEMO_SUPERVISOR)
+    assert account is not None and "supervisor" in account.roles
+    assert verify_password(account.password_hash, last)
+    assert not verify_password(account.password_hash, first)
+    # Only hashes are stored, never the password.
+    stored = Path(str(config.accounts_file or "")).read_text() if config.accounts_file \
+        else (demo.config_path.parent / "accounts.yaml").read_text()
+    assert last not in stored and last not in demo.layout.runtime_config.read_text()
+
+
+def _acd_login(client: AcdClient, username: str, password: str) -> pb.LoginResponse:
+    return client.login(pb.LoginRequest(username=username, password=password,
+                                        employee_id=int(username), seat=9, start_busy=True,
+                                        role=pb.ROLE_AGENT))
+
+
+def _registers(sip: str, username: str, password: str, realm: str, workdir: Path) -> bool:
+    try:
+        register(sip, username, password, realm, free_port(), workdir=workdir, expires=60)
+    except RegistrationError:
+        return False
+    return True
+
+
+def test_an_account_added_while_the_stack_runs_works_within_5_s(
+    demo: DemoStack, tmp_path: Path,
+) -> None:
+    """`callcenter account add` on the running demo stack, no restart: within 5 s the new
+    agent logs in at the ACD, its phone registers with SIP digest at Kamailio, and the
+    dashboards know the account; before, all three refused it."""
+    config = callcenter.load_config(demo.config_path)
+    assert config.acd is not None
+    username, password = "1003", secrets.token_urlsafe(12)
+    client = AcdClient(config.acd.listen, timeout=2.0,
+                       token=callcenter.acd_token(config, demo.layout))
+    try:
+        refused = _acd_login(client, username, password)
+        assert refused.error.code == pb.ERROR_CODE_AUTH_FAILED, refused
+        assert not _registers(config.sip.listen, username, password, config.sip.realm,
+                              tmp_path)
+        added = subprocess.run(
+            [sys.executable, "-m", "callcenter.cli", "-c", str(demo.config_path), "account",
+             "add", username, "--role", "agent", "--employee-id", username,
+             "--password-stdin"],
+            input=password + "\n", capture_output=True, text=True, timeout=60, check=False)
+        assert added.returncode == 0, added.stderr
+        assert "within 5 s, no restart" in added.stdout, added.stdout
+        replies = []
+
+        def logged_in() -> bool:
+            replies.append(_acd_login(client, username, password))
+            return replies[-1].error.code == pb.ERROR_CODE_UNSPECIFIED
+
+        try:
+            wait_until(logged_in, timeout=ACCOUNT_TAKES_EFFECT_S,
+                       what="the ACD to accept the new account")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; its last reply: {replies[-1]}") from None
+        wait_until(lambda: _registers(config.sip.listen, username, password,
+                                      config.sip.realm, tmp_path),
+                   timeout=ACCOUNT_TAKES_EFFECT_S, what="Kamailio to accept its REGISTER",
+                   interval=0.2)
+        account = _dashboard_accounts(demo.layout).get(username)
+        assert account is not None and verify_password(account.password_hash, password)
+        client.logout(pb.LogoutRequest(employee_id=int(username),
+                                       session_id=replies[-1].session_id))
+    finally:
+        client.close()
+
+
+def test_the_demo_logs_no_unexpected_warning_or_error(demo: DemoStack) -> None:
+    """Every log of the stack and the demo's own output: a WARNING or ERROR that is not
+    on the allow-list fails the test. Runs last, so it also covers the tests above."""
+    found = []
+    sources = {f"demo run {i + 1}": out for i, out in enumerate(demo.outputs)}
+    sources |= {log.name: log.read_text(errors="replace")
+                for log in sorted(demo.layout.logs.glob("*.log"))}
+    for name, text in sources.items():
+        for line in text.splitlines():
+            where = f"{name}: {line}"
+            if WARNING_OR_WORSE.search(line) and not any(
+                    allowed.search(where) for allowed in ALLOWED_WARNINGS):
+                found.append(where)
+    assert not found, "\n".join(found)
