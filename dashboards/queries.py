@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 import redis
 from pydantic import BaseModel, ConfigDict, Field
@@ -582,12 +583,19 @@ def history(b: Backend, first: date, last: date, *, queues: list[str] | None = N
     }
 
 
+def _is_sequence(value: object) -> bool:
+    return isinstance(value, list | tuple | np.ndarray)
+
+
 def csv_bytes(df: pd.DataFrame) -> bytes:
     """CSV for the export button: UTF-8 with BOM so Excel shows Chinese text right."""
     out = df.copy()
     for col in out.columns:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = out[col].dt.strftime("%Y-%m-%d %H:%M:%S.%f").str[:-3] + "Z"
+        elif out[col].map(_is_sequence).any():
+            # Array columns (ivr_path) would otherwise print as numpy's "['a' 'b']".
+            out[col] = out[col].map(lambda v: " > ".join(map(str, v)) if _is_sequence(v) else v)
     text: str = out.to_csv(index=False)
     return ("\ufeff" + text).encode("utf-8")
 

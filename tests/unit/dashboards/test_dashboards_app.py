@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
@@ -162,6 +163,14 @@ def test_reports_page_and_csv_export(backend: Backend, monkeypatch: pytest.Monke
     assert not at.exception
     assert list(at.dataframe[0].value["queue"]) == ["general"]
     assert list(at.dataframe[-1].value["correlation_id"]) == ["G"]
+
+
+def test_csv_export_joins_array_columns() -> None:
+    # cdr_list returns ivr_path as an array; the CSV must not show numpy's repr of it.
+    df = pd.DataFrame({"correlation_id": ["A", "B"],
+                       "ivr_path": [np.array(["main", "billing"]), np.array([], dtype=str)]})
+    table = pd.read_csv(pd.io.common.BytesIO(queries.csv_bytes(df)[3:]), keep_default_na=False)
+    assert list(table["ivr_path"]) == ["main > billing", ""]
 
 
 def test_staffing_page_matches_the_erlang_c_check(backend: Backend) -> None:
