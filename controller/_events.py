@@ -58,6 +58,7 @@ class MemoryPublisher:
 
 
 _STOP = object()
+_CLOSE_GRACE_S = 0.5
 
 
 class RedisPublisher:
@@ -159,7 +160,9 @@ class RedisPublisher:
         self._closing.set()
         with contextlib.suppress(queue.Full):
             self._queue.put(_STOP, timeout=timeout_s)
-        self._thread.join(max(0.0, deadline - time.monotonic()))
+        # The sender stops retrying at the deadline; the grace lets a last attempt in
+        # flight (up to the socket timeout) finish and the drops be counted.
+        self._thread.join(max(0.0, deadline - time.monotonic()) + _CLOSE_GRACE_S)
         stats = self.stats()
         if stats["dropped"] or self._thread.is_alive():
             log.warning("event log closed: %s published, %s dropped, %s still buffered",
