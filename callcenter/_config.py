@@ -107,6 +107,12 @@ class Timers(_Strict):
     transaction_timeout_ms: int = Field(5_000, ge=100)
     # fr_inv_timer: how long an INVITE may ring in total before 408.
     invite_timeout_ms: int = Field(120_000, ge=100)
+    # The call controllers' dead-leg detection (docs/call-control.md, capability 9): an
+    # answered leg that sends no RTP for this long ends its call, with a BYE to the other
+    # parties (0: off). Each call's media is looked at every media_check_interval_ms, so
+    # a dead leg is found between the timeout and the timeout + 2 intervals.
+    dead_leg_timeout_ms: int = Field(30_000, ge=0)
+    media_check_interval_ms: int = Field(10_000, ge=100)
 
 
 class Trunk(_Strict):

@@ -119,6 +119,8 @@ def controller_argv(config: CallCenterConfig, index: int,
         "--control", replica.control, "--redis", config.redis.listen,
         "--node", replica.name or f"{config.node.name}-ctl{index}",
         "--ring-timeout", str(config.timers.ring_timeout_ms / 1000),
+        "--rtp-timeout", f"{config.timers.dead_leg_timeout_ms / 1000:g}",
+        "--media-check-interval", f"{config.timers.media_check_interval_ms / 1000:g}",
         # Legs to registered agents and to trunks go back through Kamailio.
         "--edge", edge_address(config),
         *controller_acd_args(config),

@@ -198,6 +198,8 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
         service, config.rtpengine, rtp_timeout_s=config.rtp_timeout_s,
         interval_s=config.media_check_interval_s, ng_timeout_s=config.ng_timeout_s,
         post=ED2.callFromThread)
+    if liveness is not None:
+        commands.liveness_stats = liveness.stats
 
     def stop(*_: object) -> None:
         ED2.breakLoop(0)

@@ -86,6 +86,8 @@ class Commands:
         self.media = media
         self.sip_status = sip_status
         self.event_stats = event_stats
+        # Set once the dead-leg checker runs (it starts after the control socket).
+        self.liveness_stats: Callable[[], Mapping[str, Any]] | None = None
 
     def execute(self, request: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -110,6 +112,7 @@ class Commands:
             "call": lambda r: service.describe_call(_arg(r, "cid")),
             "status": lambda r: self._status(),
             "events": lambda r: self._events(),
+            "liveness": lambda r: self._liveness(),
             "answer": lambda r: service.answer(_arg(r, "cid")),
             "play": lambda r: service.play(_arg(r, "cid"), _arg(r, "file")),
             "stop_media": lambda r: service.stop_media(_arg(r, "cid")),
@@ -148,6 +151,12 @@ class Commands:
             stats = dict(self.event_stats())
         stats["publish_errors"] = self.service.events_failed
         return stats
+
+    def _liveness(self) -> dict[str, Any]:
+        """Dead-leg detection as it runs: its settings and counters, or enabled False."""
+        if self.liveness_stats is None:
+            return {"enabled": False}
+        return dict(self.liveness_stats())
 
     # What the ACD driver asks before it reserves a target: the command's own refusals,
     # its arguments' included (parsed and dropped here), with no side effect.

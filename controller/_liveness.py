@@ -239,6 +239,12 @@ class LivenessChecker:
                  rtp_timeout_s, interval_s)
         return checker
 
+    def stats(self) -> dict[str, Any]:
+        """What the `liveness` control command reports (read from any thread)."""
+        return {"enabled": True, "rtp_timeout_s": self.rtp_timeout_s,
+                "check_interval_s": self.interval_s, "queries": self.queries,
+                "probe_errors": self.probe_errors, "ended": self.ended}
+
     def start(self, close: Callable[[], None] | None = None) -> None:
         self._thread = threading.Thread(target=self._run, args=(close,), name="liveness",
                                         daemon=True)

@@ -9,9 +9,8 @@ runs with a short `--rtp-timeout` so that each test takes seconds.
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from tests.controller.harness import (
 )
 from tests.support.parties import track
 from tests.support.redis_server import redis_server
+from tests.support.talker import Talker
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -67,28 +67,6 @@ def controller_logging(workdir: Path, engine: Rtpengine, r: redis.Redis,
         running.process.terminate()
         assert running.process.wait(timeout=10) == 0
         assert "Traceback" not in running.log_text(), running.log_text()[-3000:]
-
-
-class Talker:
-    """Sends audio from `endpoint` every 20 ms to wherever `dest()` says, until stopped."""
-
-    def __init__(self, endpoint: RtpEndpoint, dest: Callable[[], tuple[str, int]],
-                 marker: int) -> None:
-        self.endpoint, self.dest, self.marker = endpoint, dest, marker
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            # Five packets at the 20 ms ptime of a phone, then look at stop again.
-            self.endpoint.send(self.dest(), marker=self.marker, count=5, interval_s=0.020)
-
-    def stop(self) -> float:
-        """Stop sending; the monotonic time of the last packet (to within 20 ms)."""
-        self._stop.set()
-        self._thread.join(timeout=2)
-        return time.monotonic()
 
 
 def parties(controller: Controller, workdir: Path, scenarios: tuple[str, str], *,

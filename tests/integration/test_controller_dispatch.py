@@ -163,6 +163,22 @@ def _answer_play_hang_up(stack: Stack, controls: list[Control], workdir: Path,
     return replica, cid
 
 
+def test_callcenter_up_runs_every_replica_with_dead_leg_detection_on(
+        controller_stack: Stack, controls: list[Control]) -> None:
+    """The config sets no `timers.dead_leg_timeout_ms`: each running replica checks its
+    calls' media with the documented defaults (docs/configuration.md: 30 s, checked every
+    10 s), as it reports them and as its command line says."""
+    for index, control in enumerate(controls):
+        liveness = control.cmd("liveness")
+        assert (liveness["enabled"], liveness["rtp_timeout_s"],
+                liveness["check_interval_s"]) == (True, 30.0, 10.0), liveness
+        pid = _process.read_pid(controller_stack.layout, f"controller{index}")
+        assert pid is not None
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        assert argv[argv.index("--rtp-timeout") + 1] == "30", argv
+        assert argv[argv.index("--media-check-interval") + 1] == "10", argv
+
+
 def test_trunk_call_to_controller_number_is_answered_and_hears_a_prompt(
     controller_stack: Stack, controls: list[Control], workdir: Path, tone: Path,
 ) -> None:

@@ -17,11 +17,13 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 @contextmanager
-def redis_server(workdir: Path) -> Iterator[int]:
-    """Start redis-server (no persistence) in `workdir`; yield its port once it PINGs."""
+def redis_server(workdir: Path, port: int | None = None) -> Iterator[int]:
+    """Start redis-server (no persistence) in `workdir` on `port` (default: a free one);
+    yield its port once it PINGs. Leaving the block kills it (SIGKILL), so a test can
+    start another on the same port: a Redis restart, as the clients see it."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = (workdir / "redis.log").open("w")
+    port = free_port() if port is None else port
+    log = (workdir / "redis.log").open("a")
     proc = subprocess.Popen(
         [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", str(workdir)],
