@@ -182,15 +182,21 @@ class ActionFeed:
     and resumes after the last commit it saw, so no action is missed or repeated.
 
     While no replica answers it retries with a back-off (0.1 s doubling to
-    `max_backoff`), logging the outage once and the recovery once.
+    `max_backoff`), logging the outage once and the recovery once. Before its first
+    subscription an unreachable ACD is expected (`callcenter up` starts the
+    controllers before the ACD): that is logged at INFO, and at WARNING only once
+    `startup_grace_s` has passed without one. A stream lost after it was up is a
+    WARNING at once.
     """
 
     def __init__(self, client: AcdClient, on_action: Callable[[pb.Action], None], *,
-                 employee_id: int = 0, max_backoff: float = 2.0) -> None:
+                 employee_id: int = 0, max_backoff: float = 2.0,
+                 startup_grace_s: float = 30.0) -> None:
         self._client = client
         self._on_action = on_action
         self._employee_id = employee_id
         self._max_backoff = max_backoff
+        self._startup_grace_s = startup_grace_s
         self._stop = threading.Event()
         self._subscribed = threading.Event()
         self._call: Any = None
@@ -220,7 +226,7 @@ class ActionFeed:
 
     def _run(self) -> None:
         backoff = 0.0
-        down_since: float | None = None
+        health = _FeedHealth(time.monotonic(), self._startup_grace_s)
         while not self._stop.is_set():
             index = self._client._current
             request = pb.WatchActionsRequest(after_commit=self.last_commit,
@@ -237,14 +243,7 @@ class ActionFeed:
                     self.last_commit = str(headers[LAST_COMMIT_HEADER])
                 self._subscribed.set()
                 backoff = 0.0
-                if down_since is not None:
-                    log.warning("WatchActions resumed on %s after %.1f s (after commit %s)",
-                                self._client.addresses[index],
-                                time.monotonic() - down_since, self.last_commit)
-                    down_since = None
-                else:
-                    log.info("WatchActions subscribed on %s (after commit %s)",
-                             self._client.addresses[index], self.last_commit)
+                health.up(self._client.addresses[index], self.last_commit)
                 for reply in self._call:
                     self.last_commit = reply.action.commit_id
                     self._on_action(reply.action)
@@ -257,11 +256,41 @@ class ActionFeed:
             self._subscribed.clear()
             if self._stop.is_set():
                 return
-            if down_since is None:
-                down_since = time.monotonic()
-                log.warning("WatchActions on %s lost (%s); reconnecting",
-                            self._client.addresses[index], error or "stream ended")
+            health.down(self._client.addresses[index], error or "stream ended")
             self.reconnects += 1
             self._client.rotate(index)
             backoff = min(self._max_backoff, backoff * 2 or 0.1)
             self._stop.wait(backoff)
+
+
+class _FeedHealth:
+    """What an ActionFeed logs about its stream, and at which level (see ActionFeed)."""
+
+    def __init__(self, started: float, startup_grace_s: float) -> None:
+        self._started = started
+        self._startup_grace_s = startup_grace_s
+        self._down_since: float | None = None
+        self._was_up = False
+        self._late_warned = False
+
+    def up(self, address: str, last_commit: str) -> None:
+        if self._was_up and self._down_since is not None:
+            log.warning("WatchActions resumed on %s after %.1f s (after commit %s)",
+                        address, time.monotonic() - self._down_since, last_commit)
+        else:
+            log.info("WatchActions subscribed on %s (after commit %s)", address, last_commit)
+        self._down_since, self._was_up = None, True
+
+    def down(self, address: str, why: str) -> None:
+        now = time.monotonic()
+        if self._down_since is None:
+            self._down_since = now
+            if self._was_up:
+                log.warning("WatchActions on %s lost (%s); reconnecting", address, why)
+            else:
+                log.info("WatchActions: no ACD on %s yet (%s); retrying", address, why)
+        elif (not self._was_up and not self._late_warned
+              and now - self._started >= self._startup_grace_s):
+            self._late_warned = True
+            log.warning("WatchActions: still no ACD on %s after %.0f s (%s); retrying",
+                        address, now - self._started, why)

@@ -39,6 +39,9 @@ from controller import _sippy_fixes
 log = logging.getLogger("controller.sip")
 CORRELATION_HEADER = "X-CC-Correlation-ID"
 CATEGORY_HEADER = "X-CC-Category"  # the business category (call.arrived `category`)
+# Methods that only exist inside a dialog: without a To tag they still name a dialog we
+# do not have, so 481 (RFC 3261 15.1.2), as the edge answers, not 501.
+_DIALOG_ONLY = frozenset({"BYE", "PRACK", "UPDATE"})
 
 
 class SipEvents(Protocol):
@@ -149,9 +152,11 @@ class SippyLegs:
 
     # ----------------------------------------------------------- inbound
     def _recv_request(self, req: Any, sip_t: Any) -> Any:
-        if req.getHFBody("to").getTag() is not None:
-            return (req.genResponse(481, "Call Leg/Transaction Does Not Exist"), None, None)
+        # Sippy's transaction layer has already answered an unknown CANCEL (481) and
+        # dropped an ACK that matches nothing; what reaches here matched no dialog.
         method = req.getMethod()
+        if req.getHFBody("to").getTag() is not None or method in _DIALOG_ONLY:
+            return (req.genResponse(481, "Call Leg/Transaction Does Not Exist"), None, None)
         if method == "INVITE":
             ua = self._new_ua()
             self._header_cid[id(ua)] = _header(req, CORRELATION_HEADER)

@@ -1,13 +1,14 @@
 """Call routing for the Kamailio edge: pure decisions, with one KSR adapter in routing.kemi."""
 
 from routing._context import RequestContext
-from routing._decide import decide_initial
+from routing._decide import decide_initial, decide_unmatched
 from routing._decisions import (
     AnswerOptions,
     Authenticate,
     Decision,
     DeliverToAgents,
     DeliverToController,
+    DropAck,
     InternalToController,
     LegToAgent,
     LegToTrunk,
@@ -23,6 +24,7 @@ __all__ = [
     "Decision",
     "DeliverToAgents",
     "DeliverToController",
+    "DropAck",
     "InternalToController",
     "LegToAgent",
     "LegToTrunk",
@@ -34,5 +36,6 @@ __all__ = [
     "RoutingTable",
     "Trunk",
     "decide_initial",
+    "decide_unmatched",
     "normalise",
 ]

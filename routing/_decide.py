@@ -12,6 +12,7 @@ from routing._decisions import (
     Decision,
     DeliverToAgents,
     DeliverToController,
+    DropAck,
     InternalToController,
     LegToAgent,
     LegToTrunk,
@@ -21,6 +22,10 @@ from routing._decisions import (
 from routing._numbers import normalise
 from routing._table import RoutingTable
 
+# Methods that only exist inside a dialog (BYE: RFC 3261 15.1.2; PRACK: RFC 3262;
+# UPDATE: RFC 3311). Outside one the method is fine but the dialog it names is not:
+# 481, not 405.
+DIALOG_ONLY = frozenset({"BYE", "PRACK", "UPDATE"})
 ALLOWED_INITIAL = frozenset({"INVITE", "REGISTER", "OPTIONS", "MESSAGE", "INFO", "SUBSCRIBE"})
 # What a controller may dial out: digits with an optional leading +, as in `numbers[]`.
 DIALLABLE = re.compile(r"\+?[0-9]{2,32}")
@@ -40,6 +45,10 @@ def decide_initial(
     """
     if ctx.method == "OPTIONS" and not ctx.ruri_user:
         return AnswerOptions()
+    if ctx.method == "ACK" or ctx.method in DIALOG_ONLY:
+        # Whoever sent it (trunk, phone or replica): it matched no transaction (the
+        # adapter asked tm first) and, without a To tag, it names no dialog.
+        return decide_unmatched(ctx.method)
     # Before the trunk check: a trunk's sources may include a replica's IP (the demo's
     # 127.0.0.1/32), but not its SIP port.
     controller = table.controller_at(ctx.source_ip, ctx.source_port)
@@ -81,6 +90,17 @@ def decide_initial(
         agents=target.agents,
         ring_timeout_ms=table.ring_timeout_ms,
     )
+
+
+def decide_unmatched(method: str) -> Reject | DropAck:
+    """A request naming a transaction or dialog this edge does not have: a stray BYE
+    (with or without a To tag), a CANCEL of an unknown INVITE, an in-dialog request
+    outside any dialog we record-routed. RFC 3261 (9.2, 12.2.2, 15.1.2) answers 481;
+    an ACK is never answered, only dropped."""
+    if method == "ACK":
+        return DropAck("ACK matches no transaction or dialog")
+    what = "transaction" if method == "CANCEL" else "dialog"
+    return Reject(481, "Call/Transaction Does Not Exist", f"{method} matches no {what}")
 
 
 def _register(ctx: RequestContext, table: RoutingTable) -> Decision:

@@ -14,6 +14,15 @@ class Reject:
 
 
 @dataclass(frozen=True, slots=True)
+class DropAck:
+    """An ACK that matches no transaction and no dialog here. An ACK is never answered
+    (RFC 3261 17), so it is only dropped and logged, at INFO: it is usually harmless
+    (e.g. one that arrived after the transaction it acknowledged was gone)."""
+
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class AnswerOptions:
     """A keepalive/health OPTIONS addressed to this proxy itself."""
 
@@ -94,6 +103,6 @@ class LegToTrunk:
 
 
 Decision = (
-    Reject | AnswerOptions | Register | Authenticate | DeliverToAgents | DeliverToController
-    | InternalToController | LegToAgent | LegToTrunk
+    Reject | DropAck | AnswerOptions | Register | Authenticate | DeliverToAgents
+    | DeliverToController | InternalToController | LegToAgent | LegToTrunk
 )

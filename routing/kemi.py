@@ -16,13 +16,14 @@ from typing import Any
 import KSR
 
 from routing._context import RequestContext
-from routing._decide import decide_initial
+from routing._decide import decide_initial, decide_unmatched
 from routing._decisions import (
     AnswerOptions,
     Authenticate,
     Decision,
     DeliverToAgents,
     DeliverToController,
+    DropAck,
     InternalToController,
     LegToAgent,
     LegToTrunk,
@@ -117,6 +118,8 @@ class KemiRouter:
                 if not KSR.isflagset(FLAG_MEDIA_AT_CONTROLLER):
                     KSR.rtpengine.rtpengine_delete0()
                 KSR.tm.t_relay()
+            else:
+                self._unmatched(method)
             return 1
         if KSR.siputils.has_totag() > 0:
             self._within_dialog(method)
@@ -198,9 +201,8 @@ class KemiRouter:
         )
 
     def _apply(self, ctx: RequestContext, decision: Decision) -> None:
-        if isinstance(decision, Reject):
-            KSR.notice(f"refused {ctx.method} from {ctx.source_ip}: {decision.detail}\n")
-            KSR.sl.sl_send_reply(decision.code, decision.reason)
+        if isinstance(decision, Reject | DropAck):
+            self._refuse(ctx.method, ctx.source_ip, decision)
         elif isinstance(decision, AnswerOptions):
             KSR.sl.sl_send_reply(200, "OK")
         elif isinstance(decision, Register):
@@ -217,6 +219,18 @@ class KemiRouter:
             self._leg_to_trunk(ctx, decision)
         else:  # Authenticate cannot reach here twice; refuse rather than loop.
             KSR.sl.sl_send_reply(500, "Server Internal Error")
+
+    @staticmethod
+    def _refuse(method: str, source_ip: str, decision: Reject | DropAck) -> None:
+        if isinstance(decision, DropAck):
+            KSR.info(f"dropped ACK from {source_ip}: {decision.detail}\n")
+            return
+        KSR.notice(f"refused {method} from {source_ip}: {decision.detail}\n")
+        KSR.sl.sl_send_reply(decision.code, decision.reason)
+
+    def _unmatched(self, method: str) -> None:
+        """A request that matched no transaction (CANCEL) or no dialog (in-dialog)."""
+        self._refuse(method, KSR.kx.get_srcip(), decide_unmatched(method))
 
     # -- registration and authentication --------------------------------------
     def _register(self, decision: Register) -> None:
@@ -463,10 +477,16 @@ class KemiRouter:
                 KSR.sl.sl_reply_error()
             return
         if method == "ACK":
-            if KSR.tm.t_check_trans() > 0:
+            # > 0: its INVITE transaction is known, relay it; 0: tm absorbed it (the
+            # hop-by-hop ACK of a non-2xx, e.g. of a refused INVITE); < 0: nothing knows it.
+            matched = KSR.tm.t_check_trans()
+            if matched > 0:
                 KSR.tm.t_relay()
+            elif matched < 0:
+                self._unmatched(method)
             return
-        KSR.sl.sl_send_reply(404, "Not Here")
+        # No Route entry of ours: not a dialog this edge record-routed (RFC 3261 12.2.2).
+        self._unmatched(method)
 
 
     @staticmethod

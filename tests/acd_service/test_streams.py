@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
 
 import grpc
+import pytest
 import redis
 
+import acdsvc
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient
+from acdsvc import AcdClient, ActionFeed
+from callcenter import load_config
+from simulators import free_port
 from tests.acd_service.conftest import RedisServer, ReplicaFactory, password_of, write_config
 from tests.support.waiting import wait_until
 
@@ -103,6 +108,58 @@ def test_watch_actions_resumes_after_a_commit_on_any_replica(make_replica: Repli
         break
     stream.cancel()
     assert missed[0].cancel_ring.call_id == first.offer.call_id
+
+
+def test_watch_actions_started_before_the_acd_warns_only_when_a_live_stream_is_lost(
+        config_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`callcenter up` starts the controllers before the ACD: their feeds wait quietly
+    (INFO) for it, and only a stream lost once it was up is a WARNING."""
+    caplog.set_level(logging.INFO, logger="acdsvc._client")
+
+    def lines(level: int) -> list[str]:
+        return [r.getMessage() for r in caplog.records
+                if r.name == "acdsvc._client" and r.levelno == level]
+
+    address = f"127.0.0.1:{free_port()}"
+    feed = ActionFeed(AcdClient(address), lambda action: None).start(timeout=None)
+    replica = None
+    try:
+        wait_until(lambda: feed.reconnects >= 3, timeout=10, what="three failed attempts")
+        settings = acdsvc.settings_from_config(load_config(config_path), listen=address,
+                                               node="late")
+        replica = acdsvc.Replica(settings).start()
+        wait_until(lambda: feed.subscribed, timeout=10, what="the feed subscribed")
+        assert lines(logging.WARNING) == []
+        assert [m for m in lines(logging.INFO) if "no ACD on" in m] == [
+            lines(logging.INFO)[0]], "the outage before the start is logged once"
+        assert any(m.startswith(f"WatchActions subscribed on {address}")
+                   for m in lines(logging.INFO))
+
+        replica.stop(grace=0.2)
+        replica = None
+        wait_until(lambda: lines(logging.WARNING), timeout=10, what="a warning")
+        (lost,) = lines(logging.WARNING)
+        assert lost.startswith(f"WatchActions on {address} lost ")
+    finally:
+        feed.close()
+        if replica is not None:
+            replica.stop(grace=0.2)
+
+
+def test_a_feed_that_never_reaches_the_acd_warns_after_its_grace(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A wrong address must not stay an INFO line forever."""
+    caplog.set_level(logging.INFO, logger="acdsvc._client")
+    address = f"127.0.0.1:{free_port()}"
+    feed = ActionFeed(AcdClient(address), lambda action: None, max_backoff=0.1,
+                      startup_grace_s=0.5).start(timeout=None)
+    try:
+        wait_until(lambda: any(r.levelno == logging.WARNING for r in caplog.records),
+                   timeout=10, what="the late warning")
+    finally:
+        feed.close()
+    (late,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert late.startswith(f"WatchActions: still no ACD on {address} after ")
 
 
 def test_every_agent_and_call_event_reaches_the_event_log(make_replica: ReplicaFactory,

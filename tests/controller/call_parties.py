@@ -24,6 +24,7 @@ from tests.controller.harness import (
     Controller,
     Rtpengine,
     assert_clean,
+    fresh_markers,
     media_of,
     running_controller,
 )
@@ -114,8 +115,7 @@ def talk(a: RtpEndpoint, a_to: tuple[str, int], b: RtpEndpoint, b_to: tuple[str,
     The released parties send first; the exchange behind them through the same
     rtpengine is the barrier that says their packets would have arrived by then.
     """
-    marker_a, marker_b = 1 + secrets.randbelow(100), 101 + secrets.randbelow(100)
-    marker_r = 201 + secrets.randbelow(50)
+    marker_a, marker_b, marker_r = fresh_markers()
     for endpoint, dest in released:
         endpoint.send(dest, marker=marker_r, count=20)
     sender = threading.Thread(target=a.send, args=(a_to,),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -209,10 +210,27 @@ def media_of(line: str) -> tuple[str, int]:
     return found.group(1), int(found.group(2))
 
 
+_EXCHANGES = itertools.count(secrets.randbelow(100))
+
+
+def fresh_markers() -> tuple[int, int, int]:
+    """Audio markers for one exchange: (side a, side b, released parties), in 1-100,
+    101-200 and 201-250.
+
+    An endpoint counts every packet it ever received (`RtpEndpoint.received_from`),
+    so a marker an earlier exchange used on the same endpoints would count that
+    exchange's packets as this one's: random markers made a released agent "hear"
+    the caller once in 100 runs, with its audio from before the intercept. Markers
+    from one counter differ from those of the previous 49 exchanges in this process.
+    """
+    n = next(_EXCHANGES)
+    return 1 + n % 100, 101 + n % 100, 201 + n % 50
+
+
 def exchange(a: RtpEndpoint, a_to: tuple[str, int], b: RtpEndpoint, b_to: tuple[str, int],
              count: int = 50) -> tuple[int, int]:
     """Send `count` packets each way at once; return (b got a's audio, a got b's audio)."""
-    marker_a, marker_b = secrets.randbelow(100) + 1, secrets.randbelow(100) + 101
+    marker_a, marker_b, _ = fresh_markers()
     sender = threading.Thread(target=a.send, args=(a_to,),
                               kwargs={"marker": marker_a, "count": count})
     sender.start()

@@ -94,8 +94,11 @@ def test_intercept_a_bridged_call_moves_the_caller_to_the_supervisor(
 
         assert agent.wait_for_log("BYE", timeout=8)[0] == f"BYE cid={cid} reason="
         controller.wait_state(cid, "bridged")
+        heard_before = len(rtp["1001"].received)
         talk(rtp["caller"], nth_media(c, "REINVITE", 2), rtp["2001"],
              nth_media(supervisor, "REINVITE", 1), released=((rtp["1001"], agent_media),))
+        # Not one packet, of any marker: rtpengine forwards nothing to the released agent.
+        assert len(rtp["1001"].received) == heard_before
 
         controller.cmd("hangup", cid=cid)
         for run in (c, agent, supervisor):

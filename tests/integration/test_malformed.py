@@ -2,6 +2,8 @@
 
 Raw UDP datagrams, because sipp will not send broken SIP. After each one the edge
 must still answer OPTIONS at once; after all of them a normal call still works.
+Stray requests (a BYE, CANCEL or ACK that matches nothing) get the answer RFC 3261
+gives them, and the normal ACK of a refused INVITE is absorbed without a word.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tests.integration._sip import (
     unregister_all,
 )
 from tests.support.stack import Stack
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -87,6 +90,60 @@ def test_max_forwards_zero_gets_483(stack: Stack) -> None:
         assert reply is not None and reply.code == 483, reply
         dialog.ack(reply)
     _assert_still_serving(stack)
+
+
+def _log_after(stack: Stack, offset: int) -> list[str]:
+    return stack.kamailio_log()[offset:].splitlines()
+
+
+def _warnings(lines: list[str]) -> list[str]:
+    return [line for line in lines if " WARNING: " in line or " ERROR: " in line]
+
+
+def test_stray_bye_and_cancel_get_481_and_a_stray_ack_no_reply(stack: Stack,
+                                                                workdir: Path) -> None:
+    """RFC 3261 9.2, 12.2.2, 15.1.2: 481, not 405 or silence. The scenario fails on any
+    other reply, and on a reply to its ACK."""
+    offset = len(stack.kamailio_log())
+    run = start_sipp("stray", "stray_requests", stack.sip, workdir=workdir, service="95598",
+                     keys={"caller": "+8613912345678"}, timeout_s=20)
+    assert run.wait(timeout=15) == 0, run.errors()
+    assert [line.split()[0:2] for line in run.log_lines()] == [
+        ["BYE-IN-DIALOG", "481"], ["BYE-NO-TAG", "481"], ["CANCEL", "481"]]
+    lines = _log_after(stack, offset)
+    for refused in ("refused BYE from 127.0.0.1: BYE matches no dialog",
+                    "refused CANCEL from 127.0.0.1: CANCEL matches no transaction"):
+        assert any(refused in line and " NOTICE: " in line for line in lines), refused
+    (dropped,) = [line for line in lines if "dropped ACK" in line]
+    assert " INFO: " in dropped, dropped
+    assert _warnings(lines) == []
+    _assert_still_serving(stack)
+
+
+def test_the_ack_of_a_refused_invite_is_absorbed_without_a_log_line(stack: Stack) -> None:
+    offset = len(stack.kamailio_log())
+    with RawSip(stack.sip) as raw:
+        refused = raw.invite("+8612345")  # no such number
+        reply = refused.final()
+        assert reply is not None and reply.code == 404, reply
+        refused.ack(reply)
+        # Then an ACK nobody knows, which is logged: once its line is there, the ACK
+        # sent before it has been handled too.
+        stray = f"stray-{secrets.token_hex(6)}"
+        host, port = raw.target
+        raw.send(f"ACK sip:95598@{host}:{port} SIP/2.0\r\n"
+                 f"Via: SIP/2.0/UDP {raw.local_ip}:{raw.local_port};"
+                 f"branch=z9hG4bK{secrets.token_hex(8)};rport\r\n"
+                 f"From: <sip:+8613912345678@{raw.local_ip}>;tag={secrets.token_hex(4)}\r\n"
+                 f"To: <sip:95598@{host}:{port}>\r\nCall-ID: {stray}\r\n"
+                 "CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+        wait_until(lambda: any(stray in line and "dropped ACK" in line
+                               for line in _log_after(stack, offset)),
+                   timeout=5, what="the stray ACK's log line")
+        assert raw.replies(timeout=0.2) == [], "an ACK was answered"
+    lines = _log_after(stack, offset)
+    assert [line for line in lines if refused.call_id in line and "ACK" in line] == []
+    assert _warnings(lines) == []
 
 
 def test_after_malformed_input_the_edge_still_completes_a_call(stack: Stack, workdir: Path

@@ -9,9 +9,11 @@ from routing import (
     Authenticate,
     DeliverToAgents,
     DeliverToController,
+    DropAck,
     Register,
     Reject,
     decide_initial,
+    decide_unmatched,
 )
 from tests.unit.routing.tables import TABLE, request
 
@@ -63,6 +65,35 @@ def test_refusals(ctx: object, code: int) -> None:
     assert isinstance(decision, Reject)
     assert decision.code == code
     assert decision.detail  # every refusal says why, for the log
+
+
+# RFC 3261 15.1.2 (BYE), 9.2 (CANCEL), 12.2.2 (any in-dialog request): a request naming
+# a dialog or transaction we do not have gets 481, whatever its source.
+@pytest.mark.parametrize("source", ["192.0.2.10", "198.51.100.7", "192.0.2.10:5070"])
+@pytest.mark.parametrize("method", ["BYE", "PRACK", "UPDATE"])
+def test_an_in_dialog_method_outside_a_dialog_gets_481_not_405(source: str,
+                                                               method: str) -> None:
+    ip, _, port = source.partition(":")
+    ctx = request(method=method, source_ip=ip, source_port=int(port or 0))
+    decision = decide_initial(ctx, TABLE, new_id)
+    assert decision == Reject(481, "Call/Transaction Does Not Exist",
+                              f"{method} matches no dialog")
+
+
+@pytest.mark.parametrize("method", ["BYE", "INVITE", "INFO", "CANCEL"])
+def test_a_request_matching_nothing_gets_481(method: str) -> None:
+    decision = decide_unmatched(method)
+    assert isinstance(decision, Reject) and decision.code == 481
+    assert decision.detail == f"{method} matches no " + (
+        "transaction" if method == "CANCEL" else "dialog")
+
+
+@pytest.mark.parametrize("source", ["192.0.2.10", "198.51.100.7"])
+def test_an_ack_matching_nothing_is_dropped_never_answered(source: str) -> None:
+    """An ACK gets no response (RFC 3261 17): no Reject, which would answer it."""
+    expected = DropAck("ACK matches no transaction or dialog")
+    assert decide_initial(request(method="ACK", source_ip=source), TABLE, new_id) == expected
+    assert decide_unmatched("ACK") == expected
 
 
 def test_unknown_source_is_logged_with_its_address() -> None:

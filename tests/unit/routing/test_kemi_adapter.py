@@ -199,11 +199,43 @@ def test_cancel_of_a_controller_call_leaves_rtpengine_alone(router_with: Any) ->
     assert ksr.called("tm.t_relay") == [()]
 
 
-def test_cancel_without_a_transaction_is_dropped(router_with: Any) -> None:
+def test_cancel_without_a_transaction_gets_481(router_with: Any) -> None:
     router, ksr = router_with({**TRUNK_INVITE, "$rm": "CANCEL"},
                               {"tm.t_lookup_cancel_flags": -1})
     router.ksr_request_route(None)
+    assert ksr.called("sl.sl_send_reply") == [(481, "Call/Transaction Does Not Exist")]
     assert not ksr.called("tm.t_relay") and not ksr.called("rtpengine.rtpengine_delete0")
+
+
+@pytest.mark.parametrize("totag", [1, -1])
+def test_a_bye_matching_no_dialog_gets_481(router_with: Any, totag: int) -> None:
+    """With a To tag: not loose-routable (no Route entry of ours). Without: the pure
+    decision. Either way 481, and rtpengine is not asked about a call it never had."""
+    router, ksr = router_with({**TRUNK_INVITE, "$rm": "BYE"},
+                              {**IN_DIALOG, "siputils.has_totag": totag, "rr.loose_route": -1})
+    router.ksr_request_route(None)
+    assert ksr.called("sl.sl_send_reply") == [(481, "Call/Transaction Does Not Exist")]
+    assert not ksr.called("tm.t_relay")
+    assert not [n for n in ksr.names() if n.startswith("rtpengine.")]
+
+
+@pytest.mark.parametrize(("totag", "check_trans", "dropped"), [
+    (1, 0, False),    # the ACK of a refused INVITE: tm absorbs it, nothing to say
+    (1, -1, True),    # a To tag, but neither a transaction nor a dialog knows it
+    (-1, -1, True),   # no To tag and no transaction
+])
+def test_an_ack_is_never_answered_and_only_a_stray_one_is_logged(
+    router_with: Any, totag: int, check_trans: int, dropped: bool,
+) -> None:
+    router, ksr = router_with({**TRUNK_INVITE, "$rm": "ACK"},
+                              {**IN_DIALOG, "siputils.has_totag": totag, "rr.loose_route": -1,
+                               "tm.t_check_trans": check_trans})
+    router.ksr_request_route(None)
+    assert not ksr.called("sl.sl_send_reply") and not ksr.called("tm.t_relay")
+    assert not ksr.called("notice") and not ksr.called("warn")
+    logged = ksr.called("info")
+    assert logged == ([("dropped ACK from 192.0.2.10: ACK matches no transaction or "
+                        "dialog\n",)] if dropped else [])
 
 
 CONTROLLER_INVITE = {**TRUNK_INVITE, "$rU": "+8695599", "$tU": "95599",
