@@ -451,10 +451,19 @@ def _wait_healthy(layout: RunLayout, daemon: Daemon, pid: int) -> None:
 
 def down(layout: RunLayout) -> list[str]:
     """Stop what `up` recorded: the presence watcher (which reads Kamailio) first, then
-    Kamailio so no new calls arrive mid-shutdown, then the rest."""
+    Kamailio so no new calls arrive mid-shutdown, then the controllers, which end their
+    calls and report them while the ACD still listens (and so never see it vanish), then
+    the rest."""
     names = sorted(p.stem for p in layout.pids.glob("*.pid")) if layout.pids.exists() else []
-    first = (PRESENCE_DAEMON, "kamailio")
-    names.sort(key=lambda n: (first.index(n) if n in first else len(first), n))
+
+    def order(name: str) -> tuple[int, str]:
+        if name == PRESENCE_DAEMON:
+            return (0, name)
+        if name == "kamailio":
+            return (1, name)
+        return (2 if name.startswith("controller") else 3, name)
+
+    names.sort(key=order)
     return [name for name in names if _process.stop(layout, name)]
 
 
