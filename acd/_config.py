@@ -115,7 +115,8 @@ def _queue_problems(
     where = f"queue {q.name!r}"
     checks = [
         (not q.name, "a queue has an empty name"),
-        (q.strategy not in strategies, f"{where}: unknown strategy {q.strategy!r}"),
+        (q.strategy not in strategies,
+         f"{where}: unknown strategy {q.strategy!r} (known: {', '.join(sorted(strategies))})"),
         # Zero timers would make a timer due again the moment it is set.
         (not _positive(q.ring_timeout), f"{where}: ring_timeout must be > 0"),
         (q.max_wait is not None and not _positive(q.max_wait),

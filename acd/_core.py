@@ -1,4 +1,4 @@
-"""The queue machine: agents, calls and queues as one deterministic state object.
+"""The queue machine's commands: `Acd`, the ACD core's public face.
 
 Every public method is a command. It reads the clock once, first applies any
 timers that have fallen due (lease expiry, ring timeout, wrap-up end, max
@@ -6,112 +6,40 @@ wait), then either refuses without changing anything or changes the state
 and returns the events and call-controller actions that change produced.
 Nothing here does I/O; the gRPC service, the Redis store and the SIP side
 wrap this object.
+
+A command here checks its arguments and the state it may act on, then makes
+the change with the shared transitions of `Machine` (`_machine.py`), which
+also holds the state. Timers, persistence, consistency checks and read-only
+views live in `_timers.py`, `_persistence.py`, `_invariants.py` and `_views.py`.
 """
 
 from __future__ import annotations
 
 import bisect
-import secrets
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ._actions import (
-    Action,
-    CancelRing,
-    Event,
-    InterceptCall,
-    Offer,
-    Release,
-    Result,
-    Route,
-    Undelivered,
-)
+from . import _persistence, _views
+from ._actions import InterceptCall, Release, Result
 from ._clock import Clock
-from ._config import ROLES, Account, AcdConfig, QueueConfig, validate_config
+from ._config import ROLES, Account, AcdConfig, validate_config
 from ._errors import ConfigError, ErrorCode, Refusal
-from ._index import IdleKey, IdlePool, TimerEntry, TimerIndex, TimerKey
+from ._invariants import problems
+from ._machine import INTERNAL_CALL, PHONE_UNREACHABLE, Machine, random_session_secret
+from ._persistence import STATE_VERSION
 from ._records import AgentRecord, CallRecord
-from ._states import AgentState, CallState, Trigger, refusal_for, targets
-from ._strategies import BUILTIN_STRATEGIES, Strategy, StrategyMemory
+from ._states import AgentState, CallState, Trigger, refusal_for
+from ._strategies import Strategy
+from ._timers import sync_timers
 
 __all__ = ["STATE_VERSION", "Acd"]
 
-STATE_VERSION = 1
-PHONE_UNREACHABLE = "PHONE_UNREACHABLE"
-NO_ANSWER = "NO_ANSWER"
-# The busy reason of an agent whose own phone placed an internal call (its `origin`).
-INTERNAL_CALL = "INTERNAL_CALL"
 _MAX_REASON = 64
 _CALL_KINDS = frozenset({"internal", "intercept"})
 
-_WaitKey = tuple[int, int, str]  # (-priority, seq, call_id): sorts the next call first
 
-
-
-# How much the newest finished call moves a queue's talk-time average (Asterisk's
-# queue holdtime uses the same quarter): recent enough to follow a shift change,
-# smooth enough that one long call does not swing the announcement.
-HANDLE_WEIGHT = 0.25
-
-def _random_session_secret() -> str:
-    return secrets.token_urlsafe(16)
-
-class Acd:
+class Acd(Machine):
     """The ACD core. Construct with the admin config and a clock; drive with commands."""
-
-    def __init__(
-        self,
-        config: AcdConfig,
-        clock: Clock,
-        *,
-        strategies: Mapping[str, Strategy] | None = None,
-        session_secret: Callable[[], str] = _random_session_secret,
-    ) -> None:
-        self._session_secret = session_secret
-        self._strategies: dict[str, Strategy] = dict(
-            BUILTIN_STRATEGIES if strategies is None else strategies
-        )
-        validate_config(config, self._strategies)
-        self._config = config
-        self._queues: dict[str, QueueConfig] = {q.name: q for q in config.queues}
-        self._clock = clock
-        self._agents: dict[int, AgentRecord] = {}
-        self._calls: dict[str, CallRecord] = {}
-        # Calls that left the ACD (ended, routed, undelivered, reconciled) within the last
-        # `ended_call_retention` seconds: call ID -> when. A call ID is unique forever, so
-        # an Enqueue naming one of them is a retry of a command already carried out (its
-        # reply was lost in a fail-over) and must not create the call again. The deque
-        # holds (when, call ID) in the order they ended, to forget them cheaply.
-        self._ended: dict[str, float] = {}
-        self._ended_order: deque[tuple[float, str]] = deque()
-        # Derived indexes, rebuilt from the records on load; never serialised.
-        self._waiting: dict[str, list[_WaitKey]] = {name: [] for name in self._queues}
-        self._idle: set[int] = set()
-        self._seats: dict[int, int] = {}
-        # Per queue: the logged-in agents who qualify, and the idle ones as a sorted
-        # list of (idle_since, employee_id); each agent's qualifying queues.
-        self._members: dict[str, set[int]] = {name: set() for name in self._queues}
-        self._idle_keys: dict[str, list[IdleKey]] = {name: [] for name in self._queues}
-        self._agent_queues: dict[int, tuple[str, ...]] = {}
-        # Every pending deadline; records changed by a command are re-read into it
-        # (_sync_timers) before timers are looked up and when the command ends.
-        self._timer_index = TimerIndex()
-        self._dirty_agents: set[int] = set()
-        self._dirty_calls: set[str] = set()
-        # Counters that make positions and session IDs deterministic.
-        self._seq = 0  # back of the queue: grows
-        self._front = 0  # front of the queue: shrinks below every back position
-        self._sessions = 0
-        self._memory: dict[str, StrategyMemory] = {}
-        # Per queue: the talk time of its answered calls, exponentially weighted (the
-        # newest call counts HANDLE_WEIGHT), for the callers' expected-wait announcements.
-        self._talk_average: dict[str, float] = {}
-        # Per-command buffers.
-        self._now = 0.0
-        self._events: list[Event] = []
-        self._actions: list[Action] = []
-        self._staffing_changed = False
 
     # ------------------------------------------------------------------ agent commands
 
@@ -654,6 +582,7 @@ class Acd:
         self._staffing_changed = True
         return self._finish()
 
+
     # ------------------------------------------------------------------- read-only
 
     @property
@@ -691,6 +620,7 @@ class Acd:
         """Call IDs waiting in `queue`, next to be served first."""
         return [key[2] for key in self._waiting.get(queue, [])]
 
+
     def call_position(self, call_id: str) -> dict[str, Any] | None:
         """Where a call stands in its queue, for the caller's announcements; None if unknown.
 
@@ -707,91 +637,17 @@ class Acd:
         much for very regular ones). No history and no one talking, or nobody in
         service: None.
         """
-        call = self._calls.get(call_id)
-        if call is None:
-            return None
-        now = self._clock.now()
-        queue = call.queue
-        keys = self._waiting.get(queue, []) if queue is not None else []
-        waiting = call.state is CallState.QUEUED and queue is not None
-        position = 0
-        if waiting:
-            key = self._key(call)
-            i = bisect.bisect_left(keys, key)
-            position = i + 1 if i < len(keys) and keys[i] == key else keys.index(key) + 1
-        return {
-            "call_id": call_id, "queue": queue or "", "state": call.state.value,
-            "waiting": waiting, "position": position, "queue_length": len(keys),
-            "waited": max(0.0, now - call.enqueued),
-            "expected_wait": (self._expected_wait(queue, position, now)
-                              if waiting and queue is not None else None),
-        }
-
-    def _expected_wait(self, queue: str, position: int, now: float) -> float | None:
-        serving = [self._agents[eid] for eid in self._members[queue]
-                   if self._agents[eid].state in (AgentState.IDLE, AgentState.RESERVED,
-                                                  AgentState.TALKING, AgentState.WRAP_UP)]
-        if not serving:
-            return None
-        talk = self._talk_average.get(queue)
-        if talk is None:
-            ages = [now - c.answered for a in serving
-                    if a.state is AgentState.TALKING and a.call is not None
-                    and (c := self._calls.get(a.call)) is not None and c.answered is not None]
-            if not ages:
-                return None
-            talk = sum(ages) / len(ages)
-        handle = talk + self._queues[queue].wrap_up
-        return max(0.0, position * handle / len(serving))
-
-    def _record_talk(self, queue: str, talk: float) -> None:
-        previous = self._talk_average.get(queue)
-        self._talk_average[queue] = (talk if previous is None
-                                     else previous + HANDLE_WEIGHT * (talk - previous))
+        return _views.call_position(self, call_id)
 
     def next_deadline(self) -> float | None:
         """When the earliest timer falls due, so the service knows when to tick()."""
-        self._sync_timers()
+        sync_timers(self)
         return self._timer_index.next()
 
-    def meta(self) -> dict[str, Any]:
-        """`to_dict()` without the records: version, counters and strategy memory (cheap)."""
-        return {
-            "version": STATE_VERSION,
-            "seq": self._seq,
-            "front": self._front,
-            "sessions": self._sessions,
-            "memory": {k: dict(v) for k, v in self._memory.items()},
-            "talk_average": dict(self._talk_average),
-        }
 
     def snapshot(self) -> dict[str, Any]:
         """R-SUP-4 live view: agents with state and time in state; queues with size and wait."""
-        now = self._clock.now()
-        agents = [
-            {
-                "employee_id": a.employee_id, "username": a.username, "seat": a.seat,
-                "role": a.role, "state": a.state.value, "reason": a.reason, "call": a.call,
-                "time_in_state": max(0.0, now - a.since), "calls": a.calls,
-                "pending": a.after_call, "phone_ok": a.phone_ok,
-            }
-            for a in sorted(self._agents.values(), key=lambda a: a.employee_id)
-        ]
-        queues = []
-        for name in self._queues:
-            waiting = [self._calls[key[2]] for key in self._waiting[name]]
-            members = [self._agents[eid] for eid in self._members[name]]
-            calls_here = [c for c in self._calls.values() if c.queue == name]
-            queues.append({
-                "name": name,
-                "waiting": len(waiting),
-                "longest_wait": max((now - c.enqueued for c in waiting), default=0.0),
-                "ringing": sum(c.state is CallState.RINGING for c in calls_here),
-                "talking": sum(c.state is CallState.TALKING for c in calls_here),
-                "agents_logged_in": len(members),
-                "agents_idle": sum(a.state is AgentState.IDLE for a in members),
-            })
-        return {"ts": now, "agents": agents, "queues": queues}
+        return _views.snapshot(self)
 
     def check_invariants(self) -> list[str]:
         """Consistency problems in the state (empty when sound). For tests and health checks.
@@ -799,110 +655,17 @@ class Acd:
         Also checks the derived indexes (qualifying and idle agents per queue, the
         timer index) against a brute-force recomputation from the records.
         """
-        return self._agent_problems() + self._call_problems() + self._index_problems()
-
-    def _index_problems(self) -> list[str]:
-        bad: list[str] = []
-        for name, queue in self._queues.items():
-            members = {a.employee_id for a in self._agents.values() if self._qualifies(a, queue)}
-            if self._members.get(name) != members:
-                bad.append(f"member index of queue {name} out of step")
-            idle = sorted((a.idle_since, a.employee_id) for a in self._agents.values()
-                          if a.state is AgentState.IDLE and a.employee_id in members)
-            if self._idle_keys.get(name) != idle:
-                bad.append(f"idle index of queue {name} out of step")
-        if set(self._members) != set(self._queues) or set(self._idle_keys) != set(self._queues):
-            bad.append("queue indexes do not match the queues")
-        for eid, names in self._agent_queues.items():
-            if eid not in self._agents or any(eid not in self._members[n] for n in names):
-                bad.append(f"queue list of agent {eid} out of step")
-        if set(self._agent_queues) != set(self._agents):
-            bad.append("queue lists do not match the agents")
-        if self._dirty_agents or self._dirty_calls:
-            bad.append("timer index has unsynced records")
-        elif self._timer_index.deadlines() != self._brute_force_timers():
-            bad.append("timer index out of step")
-        return bad + self._timer_index.problems()
-
-    def _brute_force_timers(self) -> dict[TimerKey, float]:
-        """Every pending deadline, recomputed from the records."""
-        timers: dict[TimerKey, float] = {}
-        for a in self._agents.values():
-            for kind, deadline in self._agent_deadlines(a):
-                if deadline is not None:
-                    timers[(kind, a.employee_id)] = deadline
-        for c in self._calls.values():
-            for kind, deadline in self._call_deadlines(c):
-                if deadline is not None:
-                    timers[(kind, c.call_id)] = deadline
-        return timers
-
-    def _agent_problems(self) -> list[str]:
-        bad: list[str] = []
-        for a in self._agents.values():
-            call = self._calls.get(a.call) if a.call else None
-            if a.state is AgentState.RESERVED and (
-                call is None
-                or call.state is not CallState.RINGING
-                or a.employee_id not in call.ringing
-            ):
-                bad.append(f"agent {a.employee_id} reserved without a call ringing it")
-            elif a.state is AgentState.TALKING and (call is None or call.agent != a.employee_id):
-                bad.append(f"agent {a.employee_id} talking without its call")
-            elif a.state not in (AgentState.RESERVED, AgentState.TALKING) and a.call is not None:
-                bad.append(f"agent {a.employee_id} is {a.state} but holds call {a.call}")
-            if self._seats.get(a.seat) != a.employee_id:
-                bad.append(f"seat index wrong for agent {a.employee_id}")
-        idle = {a.employee_id for a in self._agents.values() if a.state is AgentState.IDLE}
-        if self._idle != idle:
-            bad.append("idle index out of step")
-        if len(self._seats) != len(self._agents):
-            bad.append("seat index has stale seats")
-        return bad
-
-    def _call_problems(self) -> list[str]:
-        bad: list[str] = []
-        queued = {key[2] for keys in self._waiting.values() for key in keys}
-        for c in self._calls.values():
-            if c.state is CallState.QUEUED:
-                if c.call_id not in queued or c.queue is None or c.ringing or c.agent is not None:
-                    bad.append(f"queued call {c.call_id} is not cleanly queued")
-            elif c.call_id in queued:
-                bad.append(f"call {c.call_id} is {c.state} but still in a queue")
-            if c.state is CallState.RINGING:
-                holders = [self._agents.get(e) for e in c.ringing]
-                if not c.ringing or any(h is None or h.call != c.call_id for h in holders):
-                    bad.append(f"ringing call {c.call_id} does not match its agents")
-            if c.state is CallState.TALKING:
-                holder = self._agents.get(c.agent) if c.agent is not None else None
-                if holder is None or holder.call != c.call_id:
-                    bad.append(f"talking call {c.call_id} has no talking agent")
-        for keys in self._waiting.values():
-            if keys != sorted(keys):
-                bad.append("a queue is out of order")
-        if queued - set(self._calls):
-            bad.append("a queue holds calls that do not exist")
-        bad += [f"call {cid} is live but recorded as ended"
-                for cid in self._calls if cid in self._ended]
-        if len(self._ended_order) < len(self._ended):
-            bad.append("ended calls missing from their expiry order")
-        return bad
+        return problems(self)
 
     # -------------------------------------------------------------- serialisation
 
+    def meta(self) -> dict[str, Any]:
+        """`to_dict()` without the records: version, counters and strategy memory (cheap)."""
+        return _persistence.meta(self)
+
     def to_dict(self) -> dict[str, Any]:
         """The whole state as JSON-able data. Config and clock are not part of it."""
-        return {
-            "version": STATE_VERSION,
-            "seq": self._seq,
-            "front": self._front,
-            "sessions": self._sessions,
-            "memory": {k: dict(v) for k, v in self._memory.items()},
-            "talk_average": dict(self._talk_average),
-            "agents": [a.to_dict() for a in self._agents.values()],
-            "calls": [c.to_dict() for c in self._calls.values()],
-            "ended": [[cid, when] for cid, when in self._ended.items()],
-        }
+        return _persistence.dump(self)
 
     @classmethod
     def from_dict(
@@ -912,120 +675,15 @@ class Acd:
         clock: Clock,
         *,
         strategies: Mapping[str, Strategy] | None = None,
-        session_secret: Callable[[], str] = _random_session_secret,
+        session_secret: Callable[[], str] = random_session_secret,
     ) -> Acd:
         """Rebuild from `to_dict()` output. Raises ValueError on inconsistent data."""
-        if data.get("version") != STATE_VERSION:
-            raise ValueError(f"unsupported ACD state version {data.get('version')!r}")
+        _persistence.check_version(data)
         acd = cls(config, clock, strategies=strategies, session_secret=session_secret)
-        acd._seq = int(data["seq"])
-        acd._front = int(data["front"])
-        acd._sessions = int(data["sessions"])
-        acd._memory = {str(k): dict(v) for k, v in data["memory"].items()}
-        # Absent from states written before the history existed: start without one.
-        acd._talk_average = {str(k): float(v) for k, v in data.get("talk_average", {}).items()
-                             if k in acd._queues}
-        for raw in data["agents"]:
-            agent = AgentRecord.from_dict(raw)
-            acd._agents[agent.employee_id] = agent
-            acd._seats[agent.seat] = agent.employee_id
-            if agent.state is AgentState.IDLE:
-                acd._idle.add(agent.employee_id)
-        for raw in data["calls"]:
-            call = CallRecord.from_dict(raw)
-            if call.queue is not None and call.queue not in acd._queues:
-                raise ValueError(f"call {call.call_id} is in unknown queue {call.queue!r}")
-            acd._calls[call.call_id] = call
-            if call.state is CallState.QUEUED and call.queue is not None:
-                bisect.insort(acd._waiting[call.queue], acd._key(call))
-        # Optional (older data has none); forgotten at the next command once past retention.
-        ended = sorted(((float(when), str(cid)) for cid, when in data.get("ended", ())),
-                       key=lambda item: item[0])
-        for when, cid in ended:
-            acd._ended[cid] = when
-            acd._ended_order.append((when, cid))
-        acd._rebuild_indexes()
-        problems = acd.check_invariants()
-        if problems:
-            raise ValueError("inconsistent ACD state: " + "; ".join(problems))
+        _persistence.restore(acd, data)
         return acd
 
-    # ================================================================ internals
-
-    def _begin(self) -> None:
-        self._now = self._clock.now()
-        self._forget_ended(self._now - self._config.ended_call_retention)
-        self._events = []
-        self._actions = []
-        self._run_timers()
-
-    def _finish(self, *, session_id: str | None = None, deferred: bool = False) -> Result:
-        self._dispatch()
-        self._sync_timers()
-        result = Result(events=self._events, actions=self._actions,
-                        session_id=session_id, deferred=deferred)
-        self._events, self._actions = [], []
-        return result
-
-    def _refuse(self, code: ErrorCode, message: str) -> Result:
-        return self._refused(Refusal(code, message))
-
-    def _refused(self, refusal: Refusal | None) -> Result:
-        if refusal is None:  # pragma: no cover - callers pass a refusal whenever they call this
-            raise RuntimeError("refused without a reason")
-        # Nothing changed since _begin, whose timer work (already dispatched) is
-        # real and is reported with the refusal.
-        self._sync_timers()
-        result = Result(error=refusal, events=self._events, actions=self._actions)
-        self._events, self._actions = [], []
-        return result
-
-    def _emit(self, kind: str, **fields: str | int | float | bool | None) -> None:
-        event: Event = {"kind": kind, "ts": self._now}
-        event.update(fields)
-        self._events.append(event)
-        # Every change to a call (and to an agent's pending logout) is reported by an
-        # event naming it: that is what marks the record for the timer index.
-        call = fields.get("call")
-        if isinstance(call, str):
-            self._dirty_calls.add(call)
-        agent = fields.get("agent")
-        if isinstance(agent, int):
-            self._dirty_agents.add(agent)
-
-    def _forget_call(self, call: CallRecord) -> None:
-        """The call leaves the ACD for good; its ID is remembered for the retention.
-
-        Every way out passes here (hang-up, abandon, Undelivered, Route, reconcile), so
-        this is where the agent who placed an internal call goes back into service."""
-        del self._calls[call.call_id]
-        if call.origin is not None:
-            self._placed_call_over(call.origin, call.origin_reason, call.call_id)
-        if self._config.ended_call_retention > 0:
-            self._ended[call.call_id] = self._now
-            self._ended_order.append((self._now, call.call_id))
-
-    def _placed_call_over(self, employee_id: int, before: str | None, call_id: str) -> None:
-        """The internal call this agent placed has ended: idle, or busy as before the
-        call. Only if it is still busy because of the call: a logout, a supervisor's
-        force_busy/force_idle or its own go_busy during the call decided otherwise."""
-        agent = self._agents.get(employee_id)
-        if agent is None or agent.state is not AgentState.BUSY or agent.reason != INTERNAL_CALL:
-            return
-        if not agent.phone_ok:  # the phone went away during the call
-            to, reason = AgentState.BUSY, PHONE_UNREACHABLE
-        elif before is not None:
-            to, reason = AgentState.BUSY, before
-        else:
-            to, reason = AgentState.IDLE, "INTERNAL_CALL_ENDED"
-        self._move(agent, Trigger.PLACED_CALL_END, to, reason, call_id)
-
-    def _forget_ended(self, cutoff: float) -> None:
-        order = self._ended_order
-        while order and order[0][0] <= cutoff:
-            when, cid = order.popleft()
-            if self._ended.get(cid) == when:
-                del self._ended[cid]
+    # ------------------------------------------------------------------- guards
 
     def _exists(self, call_id: str) -> Refusal | None:
         """CALL_EXISTS for a call in the ACD or one that already left it: a call ID is
@@ -1040,10 +698,6 @@ class Acd:
         if call_id in self._ended:
             return Refusal(ErrorCode.UNKNOWN_CALL, f"call {call_id!r} already ended")
         return Refusal(ErrorCode.UNKNOWN_CALL, f"no call {call_id!r}")
-
-    def _state_of(self, employee_id: int) -> AgentState:
-        agent = self._agents.get(employee_id)
-        return AgentState.LOGGED_OUT if agent is None else agent.state
 
     @staticmethod
     def _not_logged_in(employee_id: int) -> Refusal:
@@ -1127,445 +781,3 @@ class Acd:
             return None, self._not_logged_in(employee_id)
         return agent, None
 
-    # --------------------------------------------------------------- agent state
-
-    def _move(
-        self, agent: AgentRecord, trigger: Trigger, to: AgentState, reason: str | None,
-        call: str | None = None,
-    ) -> None:
-        """The only place an agent's state changes; checked against TRANSITIONS.
-
-        `call` names the call in the event when the agent does not hold it (the
-        internal call a busy agent placed); by default the one it rings or talks on."""
-        frm = agent.state
-        if to not in targets(trigger, frm):
-            raise RuntimeError(f"transition {frm}->{to} on {trigger} is not in the table")
-        if frm is to and agent.reason == reason:
-            return
-        call_id = agent.call if call is None else call
-        eid = agent.employee_id
-        if frm is AgentState.LOGGED_OUT:
-            self._join_queues(agent)
-        elif frm is AgentState.IDLE:
-            self._unindex_idle(agent)
-        agent.state = to
-        agent.reason = reason
-        agent.since = self._now
-        self._dirty_agents.add(eid)
-        if to is AgentState.IDLE:
-            agent.idle_since = self._now
-            self._idle.add(eid)
-            self._index_idle(agent)
-        else:
-            self._idle.discard(eid)
-        if to is not AgentState.WRAP_UP:
-            agent.wrap_until = None
-        if to not in (AgentState.RESERVED, AgentState.TALKING):
-            agent.call = None
-        self._events.append({
-            "kind": "agent.state", "ts": self._now, "agent": agent.employee_id,
-            # The account name too: the event log names agents by it, as the call
-            # controller's events (which ring SIP accounts) do.
-            "username": agent.username, "seat": agent.seat, "from": frm.value,
-            "to": to.value, "reason": reason,
-            "trigger": trigger.value, "call": call_id,
-        })
-        if to is AgentState.LOGGED_OUT:
-            del self._agents[eid]
-            del self._seats[agent.seat]
-            for name in self._agent_queues.pop(eid, ()):
-                self._members[name].discard(eid)
-            self._staffing_changed = True
-
-    # ------------------------------------------------------------- derived indexes
-
-    def _join_queues(self, agent: AgentRecord) -> None:
-        names = tuple(n for n, q in self._queues.items() if self._qualifies(agent, q))
-        self._agent_queues[agent.employee_id] = names
-        for name in names:
-            self._members[name].add(agent.employee_id)
-
-    def _index_idle(self, agent: AgentRecord) -> None:
-        key = (agent.idle_since, agent.employee_id)
-        for name in self._agent_queues[agent.employee_id]:
-            bisect.insort(self._idle_keys[name], key)
-
-    def _unindex_idle(self, agent: AgentRecord) -> None:
-        key = (agent.idle_since, agent.employee_id)
-        for name in self._agent_queues[agent.employee_id]:
-            keys = self._idle_keys[name]
-            i = bisect.bisect_left(keys, key)
-            if i < len(keys) and keys[i] == key:
-                del keys[i]
-
-    def _rebuild_indexes(self) -> None:
-        """Recompute every agent and timer index from the records (load, config change)."""
-        self._members = {name: set() for name in self._queues}
-        self._idle_keys = {name: [] for name in self._queues}
-        self._agent_queues = {}
-        for agent in self._agents.values():
-            self._join_queues(agent)
-        for agent in sorted(self._agents.values(), key=lambda a: (a.idle_since, a.employee_id)):
-            if agent.state is AgentState.IDLE:
-                for name in self._agent_queues[agent.employee_id]:
-                    self._idle_keys[name].append((agent.idle_since, agent.employee_id))
-        self._timer_index.clear()
-        self._dirty_agents = set(self._agents)
-        self._dirty_calls = set(self._calls)
-        self._sync_timers()
-
-    def _agent_deadlines(self, a: AgentRecord) -> tuple[tuple[str, float | None], ...]:
-        lease = a.lease_until if a.after_call != "logout" else None
-        wrap = a.wrap_until if a.state is AgentState.WRAP_UP else None
-        return ("lease", lease), ("wrap", wrap)
-
-    def _call_deadlines(self, c: CallRecord) -> tuple[tuple[str, float | None], ...]:
-        ring = wait = None
-        if c.state is CallState.RINGING and c.ring_started is not None:
-            ring = c.ring_started + self._ring_timeout(c)
-        elif c.state is CallState.QUEUED and c.queue is not None:
-            max_wait = self._queues[c.queue].max_wait
-            if max_wait is not None:
-                wait = c.enqueued + max_wait
-        return ("ring", ring), ("wait", wait)
-
-    def _sync_timers(self) -> None:
-        """Re-read the deadlines of the records changed since the last sync."""
-        index = self._timer_index
-        if self._dirty_agents:
-            for eid in self._dirty_agents:
-                agent = self._agents.get(eid)
-                if agent is None:
-                    index.set("lease", eid, None)
-                    index.set("wrap", eid, None)
-                else:
-                    for kind, deadline in self._agent_deadlines(agent):
-                        index.set(kind, eid, deadline)
-            self._dirty_agents = set()
-        if self._dirty_calls:
-            for cid in self._dirty_calls:
-                call = self._calls.get(cid)
-                if call is None:
-                    index.set("ring", cid, None)
-                    index.set("wait", cid, None)
-                else:
-                    for kind, deadline in self._call_deadlines(call):
-                        index.set(kind, cid, deadline)
-            self._dirty_calls = set()
-
-    def _to_idle(self, agent: AgentRecord, trigger: Trigger, reason: str) -> Refusal | None:
-        code = refusal_for(trigger, agent.state)
-        if code is not None:
-            return Refusal(code, f"employee {agent.employee_id} is {agent.state}")
-        if not agent.phone_ok:
-            return Refusal(ErrorCode.PHONE_UNREACHABLE,
-                           f"employee {agent.employee_id}'s phone is not reachable")
-        if agent.state is not AgentState.IDLE:
-            self._move(agent, trigger, AgentState.IDLE, reason)
-        return None
-
-    def _leave(self, agent: AgentRecord, trigger: Trigger, reason: str) -> bool:
-        """Log out now, or after the current call. Returns True if deferred."""
-        if agent.state is AgentState.TALKING:
-            agent.after_call, agent.after_call_reason = "logout", reason
-            self._emit("agent.pending", agent=agent.employee_id, pending="logout", reason=reason)
-            return True
-        if agent.state is AgentState.RESERVED:
-            self._release_ringing(agent, "AGENT_LEFT")
-        self._move(agent, trigger, AgentState.LOGGED_OUT, reason)
-        return False
-
-    def _force_busy(self, agent: AgentRecord, trigger: Trigger, reason: str) -> bool:
-        """Busy now, or after the current call. Returns True if deferred."""
-        if agent.state is AgentState.TALKING:
-            if agent.after_call != "logout":
-                agent.after_call, agent.after_call_reason = "busy", reason
-                self._emit("agent.pending", agent=agent.employee_id, pending="busy", reason=reason)
-            return True
-        if agent.state is AgentState.RESERVED:
-            self._release_ringing(agent, reason)
-        if agent.state is AgentState.BUSY and trigger is Trigger.PHONE_LOST:
-            return False  # keep the reason the agent gave; phone_ok blocks going idle
-        self._move(agent, trigger, AgentState.BUSY, reason)
-        return False
-
-    def _after_call_state(self, agent: AgentRecord, wrap_up: float, reason: str) -> None:
-        """Where a talking agent goes when the call ends (hang-up, transfer, reconcile)."""
-        pending, pending_reason = agent.after_call, agent.after_call_reason
-        agent.after_call = agent.after_call_reason = None
-        if pending == "logout":
-            self._move(agent, Trigger.CALL_END, AgentState.LOGGED_OUT, pending_reason)
-        elif not agent.phone_ok:
-            self._move(agent, Trigger.CALL_END, AgentState.BUSY, PHONE_UNREACHABLE)
-        elif pending == "busy":
-            self._move(agent, Trigger.CALL_END, AgentState.BUSY, pending_reason)
-        elif wrap_up > 0:
-            self._move(agent, Trigger.CALL_END, AgentState.WRAP_UP, reason)
-            agent.wrap_until = self._now + wrap_up
-        else:
-            self._move(agent, Trigger.CALL_END, AgentState.IDLE, reason)
-
-    # ---------------------------------------------------------------- call flow
-
-    def _key(self, call: CallRecord) -> _WaitKey:
-        queue = self._queues[call.queue] if call.queue is not None else None
-        priority = call.priority if queue is None or queue.honour_priority else 0
-        return (-priority, call.seq, call.call_id)
-
-    def _front_seq(self) -> int:
-        self._front -= 1
-        return self._front
-
-    def _into_queue(self, call: CallRecord, queue: str, reason: str) -> None:
-        call.queue = queue
-        call.state = CallState.QUEUED
-        call.enqueued = self._now
-        call.ringing = []
-        call.ring_started = None
-        bisect.insort(self._waiting[queue], self._key(call))
-        self._emit("call.queued", call=call.call_id, queue=queue, priority=call.priority,
-                   caller=call.caller, reason=reason)
-        if not self._staffed(self._queues[queue]):
-            self._overflow(call, "NO_AGENTS")
-
-    def _requeue(self, call: CallRecord) -> None:
-        """Back into its queue at its old position (ahead of every later arrival)."""
-        if call.queue is None:
-            raise RuntimeError("only queue calls can be re-queued")
-        call.state = CallState.QUEUED
-        call.ringing = []
-        call.ring_started = None
-        bisect.insort(self._waiting[call.queue], self._key(call))
-        self._emit("call.queued", call=call.call_id, queue=call.queue, priority=call.priority,
-                   caller=call.caller, reason="REQUEUED")
-
-    def _unqueue(self, call: CallRecord) -> None:
-        if call.queue is not None and call.state is CallState.QUEUED:
-            keys = self._waiting[call.queue]
-            keys.pop(bisect.bisect_left(keys, self._key(call)))
-
-    def _overflow(self, call: CallRecord, reason: str) -> None:
-        if call.queue is None:
-            return
-        queue = self._queues[call.queue]
-        if queue.overflow_queue is None and queue.overflow_target is None:
-            return  # nowhere to go: the call keeps waiting
-        self._unqueue(call)
-        if queue.overflow_queue is not None:
-            self._emit("call.overflow", call=call.call_id, queue=queue.name,
-                       target=queue.overflow_queue, reason=reason)
-            call.tried = []
-            # Keeps its seq, so it is served ahead of calls that arrived later.
-            self._into_queue(call, queue.overflow_queue, "OVERFLOW")
-        elif queue.overflow_target is not None:
-            self._emit("call.overflow", call=call.call_id, queue=queue.name,
-                       target=queue.overflow_target, reason=reason)
-            self._forget_call(call)
-            self._actions.append(Route(call.call_id, queue.overflow_target, reason))
-
-    def _ring(self, call: CallRecord, agents: list[AgentRecord]) -> None:
-        call.state = CallState.RINGING
-        call.ring_started = self._now
-        call.ringing = [a.employee_id for a in agents]
-        timeout = self._ring_timeout(call)
-        for agent in agents:
-            agent.call = call.call_id  # before the move, so its event names the call
-            self._move(agent, Trigger.RESERVE, AgentState.RESERVED, call.kind.upper())
-            self._emit("call.ringing", call=call.call_id, agent=agent.employee_id,
-                       queue=call.queue, caller=call.caller, category=call.category)
-            self._actions.append(Offer(call.call_id, agent.employee_id, agent.seat, call.caller,
-                                       call.category, call.queue, timeout, agent.username))
-
-    def _ring_timeout(self, call: CallRecord) -> float:
-        if call.direct or call.queue is None:
-            return self._config.direct_ring_timeout
-        return self._queues[call.queue].ring_timeout
-
-    def _stop_ringing(self, call: CallRecord, agent: AgentRecord, trigger: Trigger, reason: str,
-                      to: AgentState = AgentState.IDLE) -> None:
-        call.ringing.remove(agent.employee_id)
-        self._actions.append(CancelRing(call.call_id, agent.employee_id, agent.seat, reason,
-                                              agent.username))
-        self._move(agent, trigger, to, reason)
-
-    def _ring_out(self, call: CallRecord, agent: AgentRecord, *, cancel: bool) -> None:
-        """One agent did not answer (reported, or the core's ring timer)."""
-        queue = self._queues[call.queue] if call.queue is not None and not call.direct else None
-        to = AgentState.IDLE
-        reason = NO_ANSWER
-        if queue is not None:
-            agent.no_answers += 1
-            if queue.max_no_answers and agent.no_answers >= queue.max_no_answers:
-                to = AgentState.BUSY
-        call.tried.append(agent.employee_id)
-        self._emit("call.no_answer", call=call.call_id, agent=agent.employee_id, queue=call.queue)
-        if cancel:
-            self._stop_ringing(call, agent, Trigger.NO_ANSWER, reason, to)
-        else:
-            call.ringing.remove(agent.employee_id)
-            self._move(agent, Trigger.NO_ANSWER, to, reason)
-        if not call.ringing:
-            self._call_unanswered(call, NO_ANSWER)
-
-    def _call_unanswered(self, call: CallRecord, reason: str) -> None:
-        """Nobody is ringing this call any more: back to its queue, or give it up."""
-        if call.queue is not None:
-            if call.direct:  # a transferred call that the agent did not take
-                call.direct = False
-                call.seq = self._front_seq()
-            self._requeue(call)
-        else:
-            self._forget_call(call)
-            self._emit("call.ended", call=call.call_id, reason=reason)
-            self._actions.append(Undelivered(call.call_id, reason))
-
-    def _release_ringing(self, agent: AgentRecord, reason: str) -> None:
-        """Take a reserved agent off its ringing call without counting a no-answer."""
-        call = self._calls[agent.call] if agent.call else None
-        if call is None:
-            raise RuntimeError(f"reserved agent {agent.employee_id} has no call")
-        call.ringing.remove(agent.employee_id)
-        self._actions.append(CancelRing(call.call_id, agent.employee_id, agent.seat, reason,
-                                              agent.username))
-        if not call.ringing:
-            self._call_unanswered(call, reason)
-
-    def _release_talker(
-        self, call: CallRecord, agent: AgentRecord, reason: str, *, wrap: bool
-    ) -> None:
-        wrap_up = 0.0
-        # A queue's customer, whoever rings for it (a transferred call is rung `direct`
-        # to its target): that queue's wrap-up. Internal calls and intercepts have none.
-        if wrap and call.queue is not None and call.kind == "queue":
-            wrap_up = self._queues[call.queue].wrap_up
-        self._after_call_state(agent, wrap_up, reason)
-
-    def _end_call(self, call: CallRecord, reason: str, *, wrap: bool) -> None:
-        now = self._now
-        if call.state is CallState.QUEUED:
-            self._unqueue(call)
-            self._emit("call.abandoned", call=call.call_id, queue=call.queue, where="queued",
-                       wait=now - call.arrived, reason=reason)
-        elif call.state is CallState.RINGING:
-            for eid in list(call.ringing):
-                self._stop_ringing(call, self._agents[eid], Trigger.RELEASE, reason)
-            self._emit("call.abandoned", call=call.call_id, queue=call.queue, where="ringing",
-                       wait=now - call.arrived, reason=reason)
-        else:
-            talk = now - call.answered if call.answered is not None else 0.0
-            if call.answered is not None and call.kind == "queue" and call.queue is not None:
-                self._record_talk(call.queue, talk)
-            if call.agent is not None:
-                self._release_talker(call, self._agents[call.agent], reason, wrap=wrap)
-            self._emit("call.ended", call=call.call_id, queue=call.queue, agent=call.agent,
-                       talk=talk, reason=reason)
-        self._forget_call(call)
-
-    # ---------------------------------------------------------------- dispatch
-
-    def _qualifies(self, agent: AgentRecord, queue: QueueConfig) -> bool:
-        skills = agent.skills
-        return all(skills.get(s, 0) >= level for s, level in queue.skills.items())
-
-    def _staffed(self, queue: QueueConfig) -> bool:
-        """Someone who could take this queue's calls is logged in (in any state)."""
-        return bool(self._members[queue.name])
-
-    def _dispatch(self) -> None:
-        """Match waiting calls with idle agents until no more pairs can be made.
-
-        Calls are considered in global order (priority, then arrival), so an
-        agent serving several queues takes the most urgent call first.
-        """
-        if self._staffing_changed:
-            self._staffing_changed = False
-            for name, keys in self._waiting.items():
-                if keys and not self._staffed(self._queues[name]):
-                    for key in list(keys):
-                        self._overflow(self._calls[key[2]], "NO_AGENTS")
-        while self._idle:
-            heads = sorted((keys[0], name) for name, keys in self._waiting.items() if keys)
-            if not any(self._offer(self._calls[key[2]], self._queues[name]) for key, name in heads):
-                return
-
-    def _candidates(self, call: CallRecord, queue: QueueConfig) -> IdlePool | None:
-        """The idle agents who qualify for `queue`, longest idle first, or None if none.
-
-        Someone who let this call ring out is left out unless nobody else is idle.
-        """
-        keys: Sequence[IdleKey] = self._idle_keys[queue.name]
-        if not keys:
-            return None
-        if call.tried:
-            tried = {eid for eid in call.tried
-                     if self._state_of(eid) is AgentState.IDLE
-                     and queue.name in self._agent_queues[eid]}
-            if tried and len(tried) < len(keys):
-                keys = [k for k in keys if k[1] not in tried]
-        return IdlePool(self._agents, keys)
-
-    def _offer(self, call: CallRecord, queue: QueueConfig) -> bool:
-        pool = self._candidates(call, queue)
-        if pool is None:
-            return False
-        memory = self._memory.setdefault(queue.name, {})
-        chosen = self._strategies[queue.strategy](pool, queue, memory)
-        ids = [a.employee_id for a in chosen]
-        if not chosen or len(set(ids)) != len(ids) or not all(pool.has(eid) for eid in ids):
-            return False  # a strategy may decline; one that returns strangers is ignored
-        self._unqueue(call)
-        self._ring(call, list(chosen))
-        return True
-
-    # ------------------------------------------------------------------ timers
-
-    def _due_timers(self, horizon: float) -> list[TimerEntry]:
-        """Timers due at or before `horizon`, as (deadline, order, str(id), kind, id),
-        earliest first (ties: lease, ring, wrap, wait; then by ID). They are taken off
-        the timer heap; `_timers_applied` puts back any still pending."""
-        self._sync_timers()
-        return self._timer_index.pop_due(horizon)
-
-    def _timers_applied(self, due: list[TimerEntry]) -> None:
-        self._sync_timers()
-        self._timer_index.restore(due)
-
-    def _run_timers(self) -> None:
-        # Each timer can change what else is due (a freed agent, a re-queued
-        # call), so each is re-checked before it is applied and dispatch runs
-        # after each, in deadline order. A timer never sets another that is due
-        # at once (all durations are > 0), but one can uncover an older one (a
-        # call that rang out past its max wait), hence a second, bounded pass.
-        for _ in range(4):
-            due = self._due_timers(self._now)
-            if not due:
-                return
-            self._apply_timers(due)
-            self._timers_applied(due)
-
-    def _apply_timers(self, due: list[TimerEntry]) -> None:
-        for _deadline, _order, _text, kind, ident in due:
-            if kind == "lease":
-                agent = self._agents.get(int(ident))
-                if (agent is not None and agent.lease_until <= self._now
-                        and agent.after_call != "logout"):
-                    self._leave(agent, Trigger.LEASE_EXPIRED, "LEASE_EXPIRED")
-            elif kind == "wrap":
-                agent = self._agents.get(int(ident))
-                if (agent is not None and agent.state is AgentState.WRAP_UP
-                        and agent.wrap_until is not None and agent.wrap_until <= self._now):
-                    self._move(agent, Trigger.WRAP_END, AgentState.IDLE, "WRAP_UP_DONE")
-            elif kind == "ring":
-                call = self._calls.get(str(ident))
-                if (call is not None and call.state is CallState.RINGING
-                        and call.ring_started is not None
-                        and call.ring_started + self._ring_timeout(call) <= self._now):
-                    for eid in list(call.ringing):
-                        self._ring_out(call, self._agents[eid], cancel=True)
-            else:
-                call = self._calls.get(str(ident))
-                if call is not None and call.state is CallState.QUEUED and call.queue is not None:
-                    max_wait = self._queues[call.queue].max_wait
-                    if max_wait is not None and call.enqueued + max_wait <= self._now:
-                        self._overflow(call, "MAX_WAIT")
-            self._dispatch()

@@ -5,6 +5,11 @@ longest-idle first (ties by employee ID), and returns the agents to ring:
 one for the usual strategies, all of them for ring_all. It must not change
 the records. `memory` is per-queue scratch space that the core persists with
 its state (round_robin keeps its position there); keep it JSON-able.
+
+`BUILTIN_STRATEGIES` is the one list of strategy names: a queue's `strategy`,
+from the YAML config or anywhere else, is checked against it (or against the
+registry passed to `Acd`) by `validate_config`, whose error names the known
+ones. A new strategy is a function here and an entry in that mapping.
 """
 
 from __future__ import annotations

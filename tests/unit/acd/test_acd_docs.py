@@ -1,10 +1,10 @@
-"""docs/acd.md shows the transition table the code actually uses."""
+"""docs/acd.md shows the transition table and the strategies the code actually has."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from acd import REFUSAL_CODES, TRANSITIONS, AgentState, ErrorCode
+from acd import BUILTIN_STRATEGIES, REFUSAL_CODES, TRANSITIONS, AgentState, ErrorCode
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "acd.md"
 
@@ -26,3 +26,10 @@ def test_doc_table_matches_the_code() -> None:
     text = DOC.read_text(encoding="utf-8")
     table = text.split("<!-- transitions:begin -->\n")[1].split("\n<!-- transitions:end -->")[0]
     assert table == render()
+
+
+def test_doc_strategy_table_names_every_registered_strategy() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("## Strategies\n")[1].split("\n## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == list(BUILTIN_STRATEGIES)

@@ -163,5 +163,7 @@ def test_strategy_that_declines_or_returns_strangers_rings_nobody(clock: ManualC
 
 
 def test_unknown_strategy_is_a_config_error(clock: ManualClock) -> None:
-    with pytest.raises(ConfigError, match="unknown strategy"):
+    with pytest.raises(ConfigError, match="unknown strategy") as raised:
         Acd(default_config(queue("random_pick")), clock)
+    # The error names every strategy the admin could have meant.
+    assert all(name in str(raised.value) for name in BUILTIN_STRATEGIES)
