@@ -7,6 +7,7 @@ docs/analytics.md for the definitions.
 """
 
 from ._builder import CdrBuilder, build_records
+from ._cdr_daemon import CdrService
 from ._chdb_store import ChdbStore
 from ._clickhouse_store import ClickHouseStore
 from ._client import ServiceClient, ServiceError
@@ -39,7 +40,6 @@ from ._records import (
     Records,
 )
 from ._reports import REPORTS
-from ._service import CdrService
 from ._stats import Statistics
 from ._store import CdrStore
 

@@ -64,9 +64,7 @@ class ChdbStore:
     # -- CdrStore ------------------------------------------------------------------
 
     def migrate(self) -> list[int]:
-        return apply_migrations(
-            self.execute, self._applied, self.database, self.dialect.schema_dir
-        )
+        return apply_migrations(self.execute, self._applied, self.database, dialect=self.dialect)
 
     def schema_version(self) -> int:
         applied = self._applied()

@@ -6,8 +6,9 @@ results are built into DataFrames here for the same reason.
 
 The full schema uses DateTime64, LowCardinality and SimpleAggregateFunction, which
 need a server >= 21. The server's version is read at connect (`SELECT version()`)
-and an older server (Debian 12's 18.16) gets the reduced schema in
-`schema_legacy/` and the matching report SQL (`analytics._dialect.LEGACY`).
+and an older server (Debian 12's 18.16) gets the reduced schema (the migrations
+rewritten for it, see _migrations.py) and the matching report SQL
+(`analytics._dialect.LEGACY`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class ClickHouseStore:
 
     def migrate(self) -> list[int]:
         return apply_migrations(
-            self.execute, self._applied, self.database, self.dialect.schema_dir, self._record
+            self.execute, self._applied, self.database, record=self._record, dialect=self.dialect
         )
 
     def _record(self, version: int, name: str) -> None:

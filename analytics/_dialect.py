@@ -2,11 +2,13 @@
 
 Debian 12 ships clickhouse-server 18.16 (2018). It lacks DateTime64,
 LowCardinality, SimpleAggregateFunction, TTL, codecs, window functions, CTEs,
-`toStartOfInterval` and `quantileExactInclusive`. A server older than 21 gets the
-reduced schema in `schema_legacy/` and the report SQL below; everything else gets
-`schema/`. The reduced schema stores times as `DateTime` (whole seconds); the
-durations (`wait_s`, `talk_s`, ...) are Float64 columns computed by the builder,
-so they keep their milliseconds either way.
+`toStartOfInterval` and `quantileExactInclusive`. A server older than 23.1 gets the
+reduced schema and the report SQL below; everything else gets the full one. Both
+come from the one set of migrations in `schema/`: `legacy_ddl` rewrites each for
+old servers, and `schema/legacy/` holds a whole-file override only where a rewrite
+cannot say it (see _migrations.py). The reduced schema stores times as `DateTime`
+(whole seconds); the durations (`wait_s`, `talk_s`, ...) are Float64 columns
+computed by the builder, so they keep their milliseconds either way.
 """
 
 from __future__ import annotations
@@ -14,10 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
-
-_HERE: Final = Path(__file__).parent
 
 # The first server version the full schema loads on. DateTime64, LowCardinality and
 # toStartOfInterval(..., tz) are there by 21.1; migration 005 also needs CREATE OR
@@ -31,8 +30,11 @@ class Dialect:
     """How report SQL spells the few things that differ between engine generations."""
 
     name: str
-    schema_dir: Path
     legacy: bool
+
+    def migration_sql(self, sql: str) -> str:
+        """A migration of `schema/` as this dialect's server takes it."""
+        return legacy_ddl(sql) if self.legacy else sql
 
     def ts(self, seconds: float) -> str:
         """A UTC timestamp literal of the column type the schema uses."""
@@ -83,8 +85,43 @@ class Dialect:
         return "\nSETTINGS do_not_merge_across_partitions_select_final = 1"
 
 
-MODERN: Final = Dialect("modern", _HERE / "schema", legacy=False)
-LEGACY: Final = Dialect("legacy", _HERE / "schema_legacy", legacy=True)
+MODERN: Final = Dialect("modern", legacy=False)
+LEGACY: Final = Dialect("legacy", legacy=True)
+
+# A type argument: a bare name or one level of parentheses, e.g. Nullable(String).
+_TYPE_ARG = r"(?:[^()]|\([^()]*\))+"
+_LOW_CARDINALITY = re.compile(rf"LowCardinality\(({_TYPE_ARG})\)")
+_DATETIME64 = re.compile(r"DateTime64\(\s*\d+\s*(?:,\s*('[^']*')\s*)?\)")
+_SIMPLE_AGGREGATE = re.compile(
+    rf"\b(\w+)\s+SimpleAggregateFunction\(\s*(\w+)\s*,\s*({_TYPE_ARG})\)"
+)
+
+
+def legacy_ddl(sql: str) -> str:
+    """Rewrite full-schema DDL into the reduced schema's types.
+
+    - `LowCardinality(T)` -> `T` (a storage optimisation; same values);
+    - `DateTime64(p, tz)` -> `DateTime(tz)` (whole seconds);
+    - a `SimpleAggregateFunction(f, T)` column `c` -> `AggregateFunction(f, T)`, and
+      the `f(expr) AS c` that fills it (a materialized view) -> `fState(expr) AS c`;
+      readers merge it with `fMerge`.
+    Anything else passes unchanged: a construct this cannot express (CREATE OR
+    REPLACE, table SETTINGS, TTL, codecs) needs an override in `schema/legacy/`,
+    and tests/unit/analytics/test_migration_sources.py fails until it has one.
+    """
+    states: list[tuple[str, str]] = []
+
+    def simple_to_state(match: re.Match[str]) -> str:
+        column, function, type_ = match[1], match[2], match[3]
+        states.append((column, function))
+        return f"{column} AggregateFunction({function}, {type_})"
+
+    sql = _SIMPLE_AGGREGATE.sub(simple_to_state, sql)
+    for column, function in states:
+        fill = re.compile(rf"\b{function}\(({_TYPE_ARG})\)(\s+AS\s+{column}\b)")
+        sql = fill.sub(rf"{function}State(\1)\2", sql)
+    sql = _LOW_CARDINALITY.sub(r"\1", sql)
+    return _DATETIME64.sub(lambda m: f"DateTime({m[1]})" if m[1] else "DateTime", sql)
 
 
 def parse_version(text: str) -> tuple[int, int]:

@@ -7,8 +7,9 @@ append independently and Kamailio workers can reorder 180 and 200.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import attrgetter
+from typing import Final
 
 from eventlog import (
     CALL_ANSWERED,
@@ -112,11 +113,226 @@ def _close_hold_on(leg: _OpenLeg, hold_since: float | None, ts: float) -> None:
         leg.hold_s += _pos(ts - max(hold_since, leg.answered_at))
 
 
-# One flat loop with local variables: this runs for every call, and a dispatch table
-# of small functions sharing state costs about twice as much per event. Branches are
-# ordered by how often each kind occurs (every call arrives, queues, rings, ends), and
-# there is no closure, so no local turns into a slower cell variable.
-def fold_call(  # noqa: PLR0912, PLR0915
+class _Fold:
+    """What the fold knows about one call so far; each event handler updates it."""
+
+    __slots__ = (
+        "active",
+        "agent",
+        "answered_at",
+        "arrived_at",
+        "caller",
+        "category",
+        "dialled",
+        "ended",
+        "hold_s",
+        "hold_since",
+        "ivr_path",
+        "left_queue_at",
+        "legs",
+        "originator",
+        "outbound",
+        "overflow_pending",
+        "queue",
+        "queued_at",
+        "recording_ref",
+        "ringing",
+        "seat",
+        "transfers",
+        "trunk",
+        "voicemail",
+    )
+
+    def __init__(self, arrived_at: float) -> None:
+        self.trunk = ""
+        self.caller = ""
+        self.dialled = ""
+        self.category = ""
+        self.arrived_at = arrived_at
+        self.queued_at: float | None = None
+        self.answered_at: float | None = None
+        self.left_queue_at: float | None = None
+        self.queue = ""
+        self.agent = ""
+        self.seat = ""
+        self.ivr_path: list[str] = []
+        self.hold_since: float | None = None
+        self.hold_s = 0.0
+        self.transfers = 0
+        self.recording_ref = ""
+        self.voicemail = False
+        self.overflow_pending = False
+        self.outbound = False  # call.originated instead of call.arrived
+        self.originator = ""  # the agent who placed it
+        self.ended: Event | None = None
+        self.legs: list[_OpenLeg] = []
+        self.ringing: dict[str, _OpenLeg] = {}
+        self.active: _OpenLeg | None = None
+
+
+# -- one handler per event kind --------------------------------------------------------
+
+
+def _on_arrived(f: _Fold, ev: Event) -> None:
+    d = ev.data
+    f.trunk = d["trunk"]
+    f.caller = d["caller"]
+    f.dialled = d["dialled"]
+    f.category = d["category"]
+    f.arrived_at = ev.ts
+
+
+def _on_originated(f: _Fold, ev: Event) -> None:
+    # An outbound call stands where an inbound one has call.arrived: the agent
+    # calls `number`, presenting `caller_id` ("": the trunk's own number).
+    d = ev.data
+    f.outbound = True
+    f.originator = d["agent"]
+    f.caller = d["caller_id"]
+    f.dialled = d["number"]
+    f.category = CATEGORY_OUTBOUND
+    f.arrived_at = ev.ts
+
+
+def _on_ivr_step(f: _Fold, ev: Event) -> None:
+    f.ivr_path.append(ev.data["ivr_node"])
+
+
+def _on_queued(f: _Fold, ev: Event) -> None:
+    if f.answered_at is None:
+        f.queue = ev.data["queue"]
+        if f.queued_at is None:
+            f.queued_at = ev.ts
+        f.left_queue_at = None
+    f.overflow_pending = False
+
+
+def _on_ringing(f: _Fold, ev: Event) -> None:
+    d = ev.data
+    leg = _OpenLeg(LEG_RING, d["leg_id"], d["agent"], d["seat"], _int(d["attempt"]), ev.ts)
+    f.legs.append(leg)
+    f.ringing[leg.leg_id] = leg
+
+
+def _on_answered(f: _Fold, ev: Event) -> None:
+    d = ev.data
+    ts = ev.ts
+    ringing = f.ringing
+    leg = ringing.pop(d["leg_id"], None)
+    if leg is None:
+        # Answer without a ringing event (direct pickup): still a leg.
+        leg = _OpenLeg(LEG_RING, d["leg_id"], d["agent"], d["seat"], 0, ts)
+        f.legs.append(leg)
+    leg.answered_at = ts
+    leg.outcome = LEG_ANSWERED
+    # Ring-all strategies: the other phones stop ringing now.
+    for other in ringing.values():
+        other.ended_at = ts
+        other.outcome = LEG_CANCELLED
+    ringing.clear()
+    f.active = leg
+    if f.answered_at is None:
+        f.answered_at = ts
+        f.agent = d["agent"]
+        f.seat = d["seat"]
+        if f.queued_at is not None and f.left_queue_at is None:
+            f.left_queue_at = ts
+
+
+def _on_no_answer(f: _Fold, ev: Event) -> None:
+    d = ev.data
+    leg = f.ringing.pop(d["leg_id"], None)
+    if leg is None:
+        leg = _OpenLeg(LEG_RING, d["leg_id"], d["agent"], "", 0, ev.ts)
+        f.legs.append(leg)
+    leg.ended_at = ev.ts
+    leg.outcome = LEG_NO_ANSWER
+
+
+def _on_hold(f: _Fold, ev: Event) -> None:
+    if f.hold_since is None:
+        f.hold_since = ev.ts
+
+
+def _on_resume(f: _Fold, ev: Event) -> None:
+    hold_since = f.hold_since
+    if hold_since is not None:
+        ts = ev.ts
+        f.hold_s += _pos(ts - hold_since)
+        if f.active is not None:
+            _close_hold_on(f.active, hold_since, ts)
+        f.hold_since = None
+
+
+def _on_transferred(f: _Fold, ev: Event) -> None:
+    d = ev.data
+    ts = ev.ts
+    f.transfers += 1
+    from_agent = d["from_agent"]
+    active = f.active
+    if active is not None and (not from_agent or active.agent == from_agent):
+        _close_hold_on(active, f.hold_since, ts)
+        active.ended_at = ts
+        f.active = None
+    xfer = _OpenLeg(LEG_TRANSFER, "", from_agent, "", 0, ts)
+    xfer.ended_at = ts
+    xfer.outcome = LEG_TRANSFERRED
+    xfer.to_kind = d["to_kind"]
+    xfer.to_target = d["to"]
+    xfer.mode = d["mode"]
+    f.legs.append(xfer)
+
+
+def _on_overflow(f: _Fold, ev: Event) -> None:
+    f.overflow_pending = True
+    if f.answered_at is None:
+        from_queue = ev.data["from_queue"]
+        if from_queue:
+            f.queue = from_queue
+        if f.queued_at is not None and f.left_queue_at is None:
+            f.left_queue_at = ev.ts
+
+
+def _on_voicemail(f: _Fold, ev: Event) -> None:
+    f.voicemail = True
+    if f.answered_at is None and f.queued_at is not None and f.left_queue_at is None:
+        f.left_queue_at = ev.ts
+
+
+def _on_recording(f: _Fold, ev: Event) -> None:
+    if not f.recording_ref:
+        f.recording_ref = ev.data["ref"]
+
+
+def _on_ended(f: _Fold, ev: Event) -> None:
+    if f.ended is None:
+        f.ended = ev
+
+
+# Kinds not listed (agent.state) never reach a call fold; any that do are ignored.
+# The table costs about 0.1 us per event over one flat if/elif loop with locals (a
+# lookup, a call, attributes instead of locals), ~0.6 us per call; building the
+# records positionally (_cdr, _frozen_legs) saves more than that (BENCHMARKS.md,
+# "Statistics pipeline").
+_HANDLERS: Final[dict[str, Callable[[_Fold, Event], None]]] = {
+    CALL_ARRIVED: _on_arrived,
+    CALL_ORIGINATED: _on_originated,
+    CALL_IVR_STEP: _on_ivr_step,
+    CALL_QUEUED: _on_queued,
+    CALL_RINGING: _on_ringing,
+    CALL_ANSWERED: _on_answered,
+    CALL_NO_ANSWER: _on_no_answer,
+    CALL_HOLD: _on_hold,
+    CALL_RESUME: _on_resume,
+    CALL_TRANSFERRED: _on_transferred,
+    CALL_OVERFLOW: _on_overflow,
+    CALL_VOICEMAIL: _on_voicemail,
+    CALL_RECORDING: _on_recording,
+    CALL_ENDED: _on_ended,
+}
+
+
+def fold_call(
     events: Sequence[Event], *, wrapup_s: float = 0.0, version: int = 0
 ) -> tuple[Cdr, list[Leg]] | None:
     """Build the CDR and legs of one ended call; None if there is no call.ended yet.
@@ -125,234 +341,151 @@ def fold_call(  # noqa: PLR0912, PLR0915
     `wrapup_s` is the wrap-up time the builder attributed from agent.state.
     """
     ordered = sorted(events, key=_by_ts)
-    cid = ordered[0].correlation_id
-    trunk = caller = dialled = category = ""
-    arrived_at = ordered[0].ts
-    queued_at: float | None = None
-    answered_at: float | None = None
-    left_queue_at: float | None = None
-    queue = agent = seat = ""
-    ivr_path: list[str] = []
-    hold_since: float | None = None
-    hold_s = 0.0
-    transfers = 0
-    recording_ref = ""
-    voicemail = False
-    overflow_pending = False
-    outbound = False  # call.originated instead of call.arrived
-    originator = ""  # the agent who placed it
-    ended: Event | None = None
-    legs: list[_OpenLeg] = []
-    ringing: dict[str, _OpenLeg] = {}
-    active: _OpenLeg | None = None
-
+    f = _Fold(ordered[0].ts)
+    handler_for = _HANDLERS.get
     for ev in ordered:
-        kind = ev.kind
-        d = ev.data
-        ts = ev.ts
-        if kind == CALL_ARRIVED:
-            trunk = d["trunk"]
-            caller = d["caller"]
-            dialled = d["dialled"]
-            category = d["category"]
-            arrived_at = ts
-        elif kind == CALL_IVR_STEP:
-            ivr_path.append(d["ivr_node"])
-        elif kind == CALL_QUEUED:
-            if answered_at is None:
-                queue = d["queue"]
-                if queued_at is None:
-                    queued_at = ts
-                left_queue_at = None
-            overflow_pending = False
-        elif kind == CALL_RINGING:
-            leg = _OpenLeg(LEG_RING, d["leg_id"], d["agent"], d["seat"], _int(d["attempt"]), ts)
-            legs.append(leg)
-            ringing[leg.leg_id] = leg
-        elif kind == CALL_ANSWERED:
-            leg_or_none = ringing.pop(d["leg_id"], None)
-            if leg_or_none is None:
-                # Answer without a ringing event (direct pickup): still a leg.
-                leg_or_none = _OpenLeg(LEG_RING, d["leg_id"], d["agent"], d["seat"], 0, ts)
-                legs.append(leg_or_none)
-            leg = leg_or_none
-            leg.answered_at = ts
-            leg.outcome = LEG_ANSWERED
-            # Ring-all strategies: the other phones stop ringing now.
-            for other in ringing.values():
-                other.ended_at = ts
-                other.outcome = LEG_CANCELLED
-            ringing.clear()
-            active = leg
-            if answered_at is None:
-                answered_at = ts
-                agent = d["agent"]
-                seat = d["seat"]
-                if queued_at is not None and left_queue_at is None:
-                    left_queue_at = ts
-        elif kind == CALL_ENDED:
-            if ended is None:
-                ended = ev
-        elif kind == CALL_NO_ANSWER:
-            leg_or_none = ringing.pop(d["leg_id"], None)
-            if leg_or_none is None:
-                leg_or_none = _OpenLeg(LEG_RING, d["leg_id"], d["agent"], "", 0, ts)
-                legs.append(leg_or_none)
-            leg_or_none.ended_at = ts
-            leg_or_none.outcome = LEG_NO_ANSWER
-        elif kind == CALL_HOLD:
-            if hold_since is None:
-                hold_since = ts
-        elif kind == CALL_RESUME:
-            if hold_since is not None:
-                hold_s += _pos(ts - hold_since)
-                if active is not None:
-                    _close_hold_on(active, hold_since, ts)
-                hold_since = None
-        elif kind == CALL_TRANSFERRED:
-            transfers += 1
-            from_agent = d["from_agent"]
-            if active is not None and (not from_agent or active.agent == from_agent):
-                _close_hold_on(active, hold_since, ts)
-                active.ended_at = ts
-                active = None
-            xfer = _OpenLeg(LEG_TRANSFER, "", from_agent, "", 0, ts)
-            xfer.ended_at = ts
-            xfer.outcome = LEG_TRANSFERRED
-            xfer.to_kind = d["to_kind"]
-            xfer.to_target = d["to"]
-            xfer.mode = d["mode"]
-            legs.append(xfer)
-        elif kind == CALL_OVERFLOW:
-            overflow_pending = True
-            if answered_at is None:
-                if d["from_queue"]:
-                    queue = d["from_queue"]
-                if queued_at is not None and left_queue_at is None:
-                    left_queue_at = ts
-        elif kind == CALL_VOICEMAIL:
-            voicemail = True
-            if answered_at is None and queued_at is not None and left_queue_at is None:
-                left_queue_at = ts
-        elif kind == CALL_RECORDING and not recording_ref:
-            recording_ref = d["ref"]
-        elif kind == CALL_ORIGINATED:
-            # An outbound call stands where an inbound one has call.arrived: the agent
-            # calls `number`, presenting `caller_id` ("": the trunk's own number).
-            outbound = True
-            originator = d["agent"]
-            caller = d["caller_id"]
-            dialled = d["number"]
-            category = CATEGORY_OUTBOUND
-            arrived_at = ts
-        # Other kinds (agent.state) never reach a call fold.
-
+        handler = handler_for(ev.kind)
+        if handler is not None:
+            handler(f, ev)
+    ended = f.ended
     if ended is None:
         return None
+    if version == 0:
+        version = len(ordered)
+    cid = ordered[0].correlation_id
+    _close_at_end(f, ended)
+    legs = _frozen_legs(f, ended.ts, cid, version)
+    return _cdr(f, ended, cid, legs, wrapup_s, version), legs
+
+
+# -- at call.ended ---------------------------------------------------------------------
+
+
+def _close_at_end(f: _Fold, ended: Event) -> None:
+    """Close the hold, the active leg and the legs still ringing when the call ended."""
     ended_at = ended.ts
-    side = ended.data["side"]
+    hold_since = f.hold_since
     if hold_since is not None:
-        hold_s += _pos(ended_at - hold_since)
-    if active is not None:
-        _close_hold_on(active, hold_since, ended_at)
-        active.ended_at = ended_at
+        f.hold_s += _pos(ended_at - hold_since)
+    if f.active is not None:
+        _close_hold_on(f.active, hold_since, ended_at)
+        f.active.ended_at = ended_at
     # Before an outbound call is bridged, its `caller` side is the dialled customer, who
     # never waited for the agent's leg: a refusal or hang-up there abandons nothing.
     # (Schema 1 has no event for the agent answering its own ring while the customer is
     # dialled, so that leg stays open until the end; see docs/events.md, gaps.)
-    abandons = side == "caller" and not (outbound and answered_at is None)
-    for leg in ringing.values():
+    abandons = ended.data["side"] == "caller" and not (f.outbound and f.answered_at is None)
+    outcome = LEG_ABANDONED if abandons else LEG_CANCELLED
+    for leg in f.ringing.values():
         leg.ended_at = ended_at
-        leg.outcome = LEG_ABANDONED if abandons else LEG_CANCELLED
+        leg.outcome = outcome
 
-    # Disposition rules, first match wins (docs/analytics.md).
-    if answered_at is not None:
-        disposition = ANSWERED
-    elif voicemail:
-        disposition = VOICEMAIL
-    elif outbound:
+
+def _disposition(f: _Fold, side: str) -> str:
+    """Disposition rules, first match wins (docs/analytics.md)."""
+    if f.answered_at is not None:
+        return ANSWERED
+    if f.voicemail:
+        return VOICEMAIL
+    if f.outbound:
         # An outbound call the customer was not bridged to: nobody waited in a queue or
         # an IVR, so no rule about callers who left applies; cause and side say why
         # (the customer's SIP code with side caller, `no answer`, the agent's refusal).
-        disposition = FAILED
-    elif overflow_pending:
-        disposition = OVERFLOW
-    elif side == "caller" and ringing:
-        disposition = ABANDONED_RINGING
-    elif side == "caller" and queued_at is not None:
-        disposition = ABANDONED_QUEUE
-    elif side == "caller":
-        disposition = ABANDONED_IVR
-    else:
-        disposition = FAILED
+        return FAILED
+    if f.overflow_pending:
+        return OVERFLOW
+    if side == "caller" and f.ringing:
+        return ABANDONED_RINGING
+    if side == "caller" and f.queued_at is not None:
+        return ABANDONED_QUEUE
+    if side == "caller":
+        return ABANDONED_IVR
+    return FAILED
 
-    if queued_at is None:
-        wait_s = 0.0
-    else:
-        wait_s = _pos((left_queue_at if left_queue_at is not None else ended_at) - queued_at)
+
+def _talk_s(f: _Fold, legs: list[Leg], ended_at: float) -> float:
     # Talk is what the agents spent talking: the sum over the answered ring legs. The
     # span from the first answer to the end would also count a transferred caller's
     # second wait in a queue (minutes, sometimes) and inflate AHT.
-    leg_talks = [_leg_talk(leg, ended_at) for leg in legs
-                 if leg.leg_kind == LEG_RING and leg.answered_at is not None]
+    leg_talks = [
+        leg.talk_s for leg in legs if leg.leg_kind == LEG_RING and leg.answered_at is not None
+    ]
     if leg_talks:
-        talk_s = sum(leg_talks)
-    else:  # an answer without a ring leg (an older or partial log)
-        talk_s = _pos(ended_at - answered_at - hold_s) if answered_at is not None else 0.0
-    if not agent and originator:
+        return sum(leg_talks)
+    # An answer without a ring leg (an older or partial log).
+    if f.answered_at is not None:
+        return _pos(ended_at - f.answered_at - f.hold_s)
+    return 0.0
+
+
+def _cdr(  # noqa: PLR0917  (all positional: one call per CDR on the hot path)
+    f: _Fold, ended: Event, cid: str, legs: list[Leg], wrapup_s: float, version: int
+) -> Cdr:
+    ended_at = ended.ts
+    side = ended.data["side"]
+    if f.queued_at is None:
+        wait_s = 0.0
+    else:
+        left = f.left_queue_at if f.left_queue_at is not None else ended_at
+        wait_s = _pos(left - f.queued_at)
+    agent = f.agent
+    seat = f.seat
+    if not agent and f.originator:
         # The agent who placed an unanswered outbound call still owns it.
-        agent = originator
-        seat = next((leg.seat for leg in legs if leg.agent == originator), "")
-    if version == 0:
-        version = len(ordered)
-    cdr = Cdr(
-        correlation_id=cid,
-        trunk=trunk,
-        caller=caller,
-        dialled=dialled,
-        category=category,
-        arrived_at=arrived_at,
-        queued_at=queued_at,
-        answered_at=answered_at,
-        ended_at=ended_at,
-        queue=queue,
-        agent=agent,
-        seat=seat,
-        ivr_path=tuple(ivr_path),
-        wait_s=wait_s,
-        talk_s=talk_s,
-        hold_s=hold_s,
-        wrapup_s=wrapup_s,
-        disposition=disposition,
-        hangup_cause=ended.data["cause"],
-        hangup_side=side,
-        recording_ref=recording_ref,
-        transfers=transfers,
-        version=version,
+        agent = f.originator
+        seat = next((leg.seat for leg in f.legs if leg.agent == agent), "")
+    # Positional, in the field order of Cdr (_records.py): a frozen dataclass takes
+    # them about 0.7 us faster than keywords, which pays for the handler table.
+    return Cdr(
+        cid,  # correlation_id
+        f.trunk,
+        f.caller,
+        f.dialled,
+        f.category,
+        f.arrived_at,
+        f.queued_at,
+        f.answered_at,
+        ended_at,
+        f.queue,
+        agent,
+        seat,
+        tuple(f.ivr_path),  # ivr_path
+        wait_s,
+        _talk_s(f, legs, ended_at),  # talk_s
+        f.hold_s,
+        wrapup_s,
+        _disposition(f, side),  # disposition
+        ended.data["cause"],  # hangup_cause
+        side,  # hangup_side
+        f.recording_ref,
+        f.transfers,
+        version,
     )
+
+
+def _frozen_legs(f: _Fold, ended_at: float, cid: str, version: int) -> list[Leg]:
     out: list[Leg] = []
-    for seq, leg in enumerate(legs, start=1):
+    for seq, leg in enumerate(f.legs, start=1):
         end = leg.ended_at if leg.ended_at is not None else ended_at
-        leg_talk = _leg_talk(leg, ended_at)
         out.append(
-            Leg(
-                correlation_id=cid,
-                seq=seq,
-                leg_kind=leg.leg_kind,
-                leg_id=leg.leg_id,
-                agent=leg.agent,
-                seat=leg.seat,
-                attempt=leg.attempt,
-                started_at=leg.started_at,
-                answered_at=leg.answered_at,
-                ended_at=end,
-                outcome=leg.outcome,
-                talk_s=leg_talk,
-                hold_s=leg.hold_s,
-                to_kind=leg.to_kind,
-                to_target=leg.to_target,
-                mode=leg.mode,
-                version=version,
+            Leg(  # positional, in Leg's field order (see Cdr above)
+                cid,  # correlation_id
+                seq,
+                leg.leg_kind,
+                leg.leg_id,
+                leg.agent,
+                leg.seat,
+                leg.attempt,
+                leg.started_at,
+                leg.answered_at,
+                end,  # ended_at
+                leg.outcome,
+                _leg_talk(leg, ended_at),  # talk_s
+                leg.hold_s,
+                leg.to_kind,
+                leg.to_target,
+                leg.mode,
+                version,
             )
         )
-    return cdr, out
+    return out

@@ -1,4 +1,8 @@
-"""`python -m analytics.service --config run/cdr.json`: the CDR service daemon."""
+"""`python -m analytics.service --config run/cdr.json`: the CDR service process.
+
+The process entry point (`analytics.daemon_argv`, which `callcenter up` starts): it
+reads the settings, runs the daemon (_cdr_daemon.py) until SIGTERM or SIGINT.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ import sys
 import threading
 from types import FrameType
 
+from ._cdr_daemon import CdrService
 from ._config import load_service_settings
-from ._service import CdrService
 
 
 def main(argv: list[str] | None = None) -> int:

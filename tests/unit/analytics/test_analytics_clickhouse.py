@@ -2,11 +2,12 @@
 
 The server is started as a subprocess on free loopback ports with its data and a
 generated config in a tmp dir. The store reads the server's version at connect and
-picks the schema: the full one for >= 21, the reduced `schema_legacy/` one for
-Debian 12's 18.16. The statistics fixtures of test_analytics_store run here too,
-against whichever schema the server got. Skipped, with the reason, when no server
-binary is installed and apt has none to offer (Debian 13); failed when apt has one
-(Debian 12), since scripts/install installs it there.
+picks the schema: the full one for >= 21, the reduced one (the same migrations
+rewritten, analytics/_migrations.py) for Debian 12's 18.16. The statistics fixtures
+of test_analytics_store run here too, against whichever schema the server got.
+Skipped, with the reason, when no server binary is installed and apt has none to
+offer (Debian 13); failed when apt has one (Debian 12), since scripts/install
+installs it there.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from pathlib import Path
 import pytest
 
 import eventlog as ev
-from analytics import ClickHouseStore, Statistics, build_records
-from analytics._dialect import LEGACY, MODERN, parse_version
+from analytics import ChdbStore, ClickHouseStore, Statistics, build_records
+from analytics._dialect import LEGACY, MODERN, legacy_ddl, parse_version
 from scripts.debian_packages import Policy, apt_policy
 
 # The fixture tests, collected again here with this module's `store` fixture.
@@ -197,6 +198,36 @@ def test_schema_follows_the_server_version(store: ClickHouseStore) -> None:
         assert not any("LowCardinality" in t for t in types.values())
     else:
         assert types["arrived_at"].startswith("DateTime64")
+
+
+def test_the_server_has_the_tables_and_columns_chdb_has(
+    store: ClickHouseStore, chdb_dir: Path
+) -> None:
+    # Both engines migrated from the one set of files: the same tables with the same
+    # columns in the same order, and on 18.16 each type is the rewrite of chDB's.
+    def columns(run: ChdbStore | ClickHouseStore) -> dict[str, list[tuple[str, str]]]:
+        df = run.query_df(
+            "SELECT table, name, type FROM system.columns "
+            f"WHERE database = '{store.database}'")
+        got: dict[str, list[tuple[str, str]]] = {}
+        for table, name, type_ in zip(df["table"], df["name"], df["type"], strict=True):
+            got.setdefault(str(table), []).append((str(name), str(type_)))
+        return got
+
+    embedded = ChdbStore(chdb_dir, database=store.database)
+    try:
+        full = columns(embedded)
+    finally:
+        embedded.execute(f"DROP DATABASE IF EXISTS {store.database}")
+        embedded.close()
+    served = columns(store)
+    assert sorted(served) == sorted(full) == [
+        "agent_state_interval", "cdr", "cdr_leg", "schema_migrations"]
+    for table, typed in full.items():
+        expected = typed
+        if store.dialect is LEGACY:
+            expected = [(name, legacy_ddl(type_)) for name, type_ in typed]
+        assert served[table] == expected, table
 
 
 def test_clickhouse_store_round_trip_and_idempotency(store: ClickHouseStore) -> None:

@@ -137,7 +137,7 @@ def test_reports_skip_final_on_merged_days_only_on_the_full_schema(store: ChdbSt
     stats = Statistics(store)
     for report, build in REPORTS.items():
         assert stats.sql(report).rstrip().endswith(setting), report
-        # 18.16 keeps monthly partitions (schema_legacy/005) and gets no setting.
+        # 18.16 keeps monthly partitions (schema/legacy/005) and gets no setting.
         assert setting not in build(store.database, dialect=LEGACY), report
 
 

@@ -381,3 +381,35 @@ def test_originated_call_through_the_builder_keeps_its_key_when_late_events_come
     again = build_records([events[1], events[0], events[2]]).cdrs[0]
     assert again == first
     assert (first.queue, first.arrived_at) == ("", T0)
+
+
+def test_every_field_lands_in_its_own_column() -> None:
+    # The fold builds Cdr and Leg positionally (hot path): every value here is
+    # distinct, so two fields swapped in that call cannot pass unnoticed.
+    cdr, legs = fold(Script("every")
+                     (0, ev.CALL_ARRIVED, trunk="T", caller="C", dialled="D", category="K")
+                     (1, ev.CALL_IVR_STEP, ivr_node="N")
+                     (2, ev.CALL_QUEUED, queue="Q")
+                     (3, ev.CALL_RINGING, agent="A", seat="S", leg_id="L", attempt=7)
+                     (5, ev.CALL_ANSWERED, agent="A", seat="S", leg_id="L")
+                     (8, ev.CALL_HOLD)(9.5, ev.CALL_RESUME)
+                     (10, ev.CALL_RECORDING, ref="R")
+                     (13, ev.CALL_TRANSFERRED, from_agent="A", to_kind="queue", to="Q2",
+                      mode="attended")
+                     (21, ev.CALL_ENDED, cause="487", side="agent").events)
+    assert cdr == Cdr(
+        correlation_id="every", trunk="T", caller="C", dialled="D", category="K",
+        arrived_at=T0, queued_at=T0 + 2, answered_at=T0 + 5, ended_at=T0 + 21, queue="Q",
+        agent="A", seat="S", ivr_path=("N",), wait_s=3.0, talk_s=6.5, hold_s=1.5,
+        wrapup_s=0.0, disposition="answered", hangup_cause="487", hangup_side="agent",
+        recording_ref="R", transfers=1, version=10)
+    assert legs == [
+        Leg(correlation_id="every", seq=1, leg_kind="ring", leg_id="L", agent="A", seat="S",
+            attempt=7, started_at=T0 + 3, answered_at=T0 + 5, ended_at=T0 + 13,
+            outcome="answered", talk_s=6.5, hold_s=1.5, to_kind="", to_target="", mode="",
+            version=10),
+        Leg(correlation_id="every", seq=2, leg_kind="transfer", leg_id="", agent="A", seat="",
+            attempt=0, started_at=T0 + 13, answered_at=None, ended_at=T0 + 13,
+            outcome="transferred", talk_s=0.0, hold_s=0.0, to_kind="queue", to_target="Q2",
+            mode="attended", version=10),
+    ]

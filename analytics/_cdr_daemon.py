@@ -1,17 +1,6 @@
-"""The CDR service: the collector on the event log, the store's only owner, and a
-small loopback API for everybody else.
-
-Why HTTP+JSON(+Arrow) from the standard library and not gRPC: the API is four
-read-only calls whose answers are tables. Arrow IPC carries a DataFrame with its
-dtypes in one response, JSON requests need no generated stubs (no proto drift to
-check in CI), and `curl 127.0.0.1:8710/healthz` works for operators and the
-`callcenter up` probe. The hot path (events in) does not go through it.
-
-Endpoints:
-- `GET /healthz` -> JSON `{"ok": true, "store": ..., "dialect": ..., "events": n, ...}`
-- `POST /v1/report` `{"method": "queue_summary", "params": {...}}` -> Arrow IPC stream
-  (or JSON records with `Accept: application/json`). `method` is one of
-  `Statistics.METHODS`; times are epoch seconds.
+"""The CDR daemon: the collector on the event log, the store's only owner, and a
+small loopback API for everybody else (_http_api.py). `python -m analytics.service`
+(service.py) runs one.
 
 Delivery: the collector writes each batch before the consumer ACKs it (see
 _collector.py). If the store or Redis fails, the collector and consumer are
@@ -22,28 +11,25 @@ nothing is doubled.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
-import pyarrow as pa  # type: ignore[import-untyped]
 import redis
 
 from eventlog import Consumer, Delivery
 
 from ._chdb_store import ChdbStore
 from ._clickhouse_store import ClickHouseStore
-from ._client import ARROW_STREAM
 from ._collector import CdrCollector
 from ._config import ServiceSettings
+from ._http_api import serve_api
 from ._records import Records
 from ._stats import Statistics
 from ._store import CdrStore
@@ -114,9 +100,7 @@ class CdrService:
         fault = os.environ.get(FAULT_ENV, "")
         self._write_store: CdrStore = self.store
         if fault.startswith("exit_after_insert:"):
-            self._write_store = _FaultyStore(
-                self.store, int(fault.split(":", 1)[1]), self.state
-            )
+            self._write_store = _FaultyStore(self.store, int(fault.split(":", 1)[1]), self.state)
         self.stop_event = threading.Event()
         self._http: ThreadingHTTPServer | None = None
 
@@ -186,11 +170,8 @@ class CdrService:
         return self.stats.run(method, **params)
 
     def start_http(self) -> tuple[str, int]:
-        host, _, port = self.settings.analytics.listen.rpartition(":")
-        handler = type("Handler", (_Handler,), {"service": self})
-        self._http = ThreadingHTTPServer((host.strip("[]"), int(port)), handler)
-        self._http.daemon_threads = True
-        threading.Thread(target=self._http.serve_forever, name="api", daemon=True).start()
+        """Serve the API on `analytics.listen` in a thread; the bound (host, port)."""
+        self._http = serve_api(self.settings.analytics.listen, self)
         addr = self._http.server_address
         return str(addr[0]), int(addr[1])
 
@@ -203,66 +184,3 @@ class CdrService:
             self._http.server_close()
         self.store.close()
         self.redis.close()
-
-
-def _to_arrow_bytes(df: pd.DataFrame) -> bytes:
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    data: bytes = sink.getvalue().to_pybytes()
-    return data
-
-
-class _Handler(BaseHTTPRequestHandler):
-    service: CdrService
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, payload: Any) -> None:
-        self._send(status, json.dumps(payload, default=str).encode(), "application/json")
-
-    def do_GET(self) -> None:
-        if self.path == "/healthz":
-            health = self.service.health()
-            status = HTTPStatus.OK if health["ok"] else HTTPStatus.SERVICE_UNAVAILABLE
-            self._json(status, health)
-        else:
-            self._json(HTTPStatus.NOT_FOUND, {"error": f"no such path {self.path}"})
-
-    def do_POST(self) -> None:
-        if self.path != "/v1/report":
-            self._json(HTTPStatus.NOT_FOUND, {"error": f"no such path {self.path}"})
-            return
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-            request = json.loads(self.rfile.read(length) or b"{}")
-            method = str(request["method"])
-            params = request.get("params") or {}
-            if not isinstance(params, dict):
-                raise ValueError("params must be an object")
-            df = self.service.report(method, params)
-        except (KeyError, ValueError, TypeError) as exc:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": f"{type(exc).__name__}: {exc}"})
-            return
-        except Exception as exc:  # the store failed: report it, keep serving
-            log.exception("report failed")
-            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{type(exc).__name__}: {exc}"})
-            return
-        if "application/json" in self.headers.get("Accept", ""):
-            self._send(
-                HTTPStatus.OK,
-                df.to_json(orient="records", date_unit="ms").encode(),
-                "application/json",
-            )
-        else:
-            self._send(HTTPStatus.OK, _to_arrow_bytes(df), ARROW_STREAM)
