@@ -37,6 +37,7 @@ import pandas as pd  # type: ignore[import-untyped]
 import pyarrow as pa  # type: ignore[import-untyped]
 import redis
 
+from configuration import split_hostport
 from eventlog import Consumer, Delivery
 
 from ._chdb_store import ChdbStore
@@ -107,9 +108,9 @@ class CdrService:
         self.store: CdrStore = store or open_store(settings)
         self.stats = Statistics(self.store)
         self.state = ServiceState()
-        host, _, port = settings.redis.rpartition(":")
+        host, port = split_hostport(settings.redis)
         self.redis = redis.Redis(
-            host=host.strip("[]"), port=int(port), socket_timeout=max(5.0, cfg.block_ms / 500)
+            host=host, port=port, socket_timeout=max(5.0, cfg.block_ms / 500)
         )
         fault = os.environ.get(FAULT_ENV, "")
         self._write_store: CdrStore = self.store
@@ -186,9 +187,8 @@ class CdrService:
         return self.stats.run(method, **params)
 
     def start_http(self) -> tuple[str, int]:
-        host, _, port = self.settings.analytics.listen.rpartition(":")
         handler = type("Handler", (_Handler,), {"service": self})
-        self._http = ThreadingHTTPServer((host.strip("[]"), int(port)), handler)
+        self._http = ThreadingHTTPServer(split_hostport(self.settings.analytics.listen), handler)
         self._http.daemon_threads = True
         threading.Thread(target=self._http.serve_forever, name="api", daemon=True).start()
         addr = self._http.server_address

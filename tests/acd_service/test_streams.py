@@ -11,7 +11,7 @@ import redis
 
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient
+from acd_client import AcdClient
 from tests.acd_service.conftest import RedisServer, ReplicaFactory, password_of, write_config
 from tests.support.waiting import wait_until
 
