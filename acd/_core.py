@@ -30,7 +30,6 @@ from ._persistence import STATE_VERSION
 from ._records import AgentRecord, CallRecord
 from ._states import AgentState, CallState, Trigger, refusal_for
 from ._strategies import Strategy
-from ._timers import sync_timers
 
 __all__ = ["STATE_VERSION", "Acd"]
 
@@ -641,7 +640,7 @@ class Acd(Machine):
 
     def next_deadline(self) -> float | None:
         """When the earliest timer falls due, so the service knows when to tick()."""
-        sync_timers(self)
+        self._sync_timers()
         return self._timer_index.next()
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ._index import TimerKey
 from ._states import AgentState, CallState
-from ._timers import agent_deadlines, call_deadlines
+from ._timers import agent_deadlines
 
 if TYPE_CHECKING:
     from ._machine import Machine
@@ -58,7 +58,7 @@ def _brute_force_timers(m: Machine) -> dict[TimerKey, float]:
             if deadline is not None:
                 timers[(kind, a.employee_id)] = deadline
     for c in m._calls.values():
-        for kind, deadline in call_deadlines(m, c):
+        for kind, deadline in m._call_deadlines(c):
             if deadline is not None:
                 timers[(kind, c.call_id)] = deadline
     return timers

@@ -26,7 +26,7 @@ from ._index import IdleKey, IdlePool, TimerEntry, TimerIndex
 from ._records import AgentRecord, CallRecord
 from ._states import AgentState, CallState, Trigger, refusal_for, targets
 from ._strategies import BUILTIN_STRATEGIES, Strategy, StrategyMemory
-from ._timers import run_timers, sync_timers
+from ._timers import Deadlines, agent_deadlines
 
 __all__ = ["INTERNAL_CALL", "PHONE_UNREACHABLE", "Machine", "random_session_secret"]
 
@@ -85,7 +85,7 @@ class Machine:
         self._idle_keys: dict[str, list[IdleKey]] = {name: [] for name in self._queues}
         self._agent_queues: dict[int, tuple[str, ...]] = {}
         # Every pending deadline; records changed by a command are re-read into it
-        # (sync_timers) before timers are looked up and when the command ends.
+        # (_sync_timers) before timers are looked up and when the command ends.
         self._timer_index = TimerIndex()
         self._dirty_agents: set[int] = set()
         self._dirty_calls: set[str] = set()
@@ -103,6 +103,86 @@ class Machine:
         self._actions: list[Action] = []
         self._staffing_changed = False
 
+    # ---------------------------------------------------------------- timers
+
+    def _call_deadlines(self, c: CallRecord) -> Deadlines:
+        ring = wait = None
+        if c.state is CallState.RINGING and c.ring_started is not None:
+            ring = c.ring_started + self._ring_timeout(c)
+        elif c.state is CallState.QUEUED and c.queue is not None:
+            max_wait = self._queues[c.queue].max_wait
+            if max_wait is not None:
+                wait = c.enqueued + max_wait
+        return ("ring", ring), ("wait", wait)
+
+
+    def _sync_timers(self) -> None:
+        """Re-read the deadlines of the records changed since the last sync."""
+        index = self._timer_index
+        if self._dirty_agents:
+            for eid in self._dirty_agents:
+                agent = self._agents.get(eid)
+                if agent is None:
+                    index.set("lease", eid, None)
+                    index.set("wrap", eid, None)
+                else:
+                    for kind, deadline in agent_deadlines(agent):
+                        index.set(kind, eid, deadline)
+            self._dirty_agents = set()
+        if self._dirty_calls:
+            for cid in self._dirty_calls:
+                call = self._calls.get(cid)
+                if call is None:
+                    index.set("ring", cid, None)
+                    index.set("wait", cid, None)
+                else:
+                    for kind, deadline in self._call_deadlines(call):
+                        index.set(kind, cid, deadline)
+            self._dirty_calls = set()
+
+
+    def _run_timers(self) -> None:
+        # Each timer can change what else is due (a freed agent, a re-queued
+        # call), so each is re-checked before it is applied and dispatch runs
+        # after each, in deadline order. A timer never sets another that is due
+        # at once (all durations are > 0), but one can uncover an older one (a
+        # call that rang out past its max wait), hence a second, bounded pass.
+        for _ in range(4):
+            due = self._due_timers(self._now)
+            if not due:
+                return
+            self._apply_timers(due)
+            self._timers_applied(due)
+
+
+    def _apply_timers(self, due: list[TimerEntry]) -> None:
+        now = self._now
+        for _deadline, _order, _text, kind, ident in due:
+            if kind == "lease":
+                agent = self._agents.get(int(ident))
+                if (agent is not None and agent.lease_until <= now
+                        and agent.after_call != "logout"):
+                    self._leave(agent, Trigger.LEASE_EXPIRED, "LEASE_EXPIRED")
+            elif kind == "wrap":
+                agent = self._agents.get(int(ident))
+                if (agent is not None and agent.state is AgentState.WRAP_UP
+                        and agent.wrap_until is not None and agent.wrap_until <= now):
+                    self._move(agent, Trigger.WRAP_END, AgentState.IDLE, "WRAP_UP_DONE")
+            elif kind == "ring":
+                call = self._calls.get(str(ident))
+                if (call is not None and call.state is CallState.RINGING
+                        and call.ring_started is not None
+                        and call.ring_started + self._ring_timeout(call) <= now):
+                    for eid in list(call.ringing):
+                        self._ring_out(call, self._agents[eid], cancel=True)
+            else:
+                call = self._calls.get(str(ident))
+                if call is not None and call.state is CallState.QUEUED and call.queue is not None:
+                    max_wait = self._queues[call.queue].max_wait
+                    if max_wait is not None and call.enqueued + max_wait <= now:
+                        self._overflow(call, "MAX_WAIT")
+            self._dispatch()
+
     # ---------------------------------------------------------------- command bracket
 
     def _begin(self) -> None:
@@ -110,11 +190,11 @@ class Machine:
         self._forget_ended(self._now - self._config.ended_call_retention)
         self._events = []
         self._actions = []
-        run_timers(self)
+        self._run_timers()
 
     def _finish(self, *, session_id: str | None = None, deferred: bool = False) -> Result:
         self._dispatch()
-        sync_timers(self)
+        self._sync_timers()
         result = Result(events=self._events, actions=self._actions,
                         session_id=session_id, deferred=deferred)
         self._events, self._actions = [], []
@@ -128,7 +208,7 @@ class Machine:
             raise RuntimeError("refused without a reason")
         # Nothing changed since _begin, whose timer work (already dispatched) is
         # real and is reported with the refusal.
-        sync_timers(self)
+        self._sync_timers()
         result = Result(error=refusal, events=self._events, actions=self._actions)
         self._events, self._actions = [], []
         return result
@@ -321,7 +401,7 @@ class Machine:
         self._timer_index.clear()
         self._dirty_agents = set(self._agents)
         self._dirty_calls = set(self._calls)
-        sync_timers(self)
+        self._sync_timers()
 
     # ---------------------------------------------------------------- call flow
 
@@ -546,9 +626,9 @@ class Machine:
         """Timers due at or before `horizon`, as (deadline, order, str(id), kind, id),
         earliest first (ties: lease, ring, wrap, wait; then by ID). They are taken off
         the timer heap; `_timers_applied` puts back any still pending."""
-        sync_timers(self)
+        self._sync_timers()
         return self._timer_index.pop_due(horizon)
 
     def _timers_applied(self, due: list[TimerEntry]) -> None:
-        sync_timers(self)
+        self._sync_timers()
         self._timer_index.restore(due)

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from configuration import StrategyName
+
 from ._config import QueueConfig
 from ._records import AgentRecord
 
@@ -75,10 +77,14 @@ def ring_all(
     return list(candidates)
 
 
-BUILTIN_STRATEGIES: Mapping[str, Strategy] = {
+# Keyed by configuration's StrategyName, the names a queue's `strategy:` may say: mypy
+# refuses a name the schema does not know, and a test checks that none is missing.
+_BY_NAME: dict[StrategyName, Strategy] = {
     "longest_idle": longest_idle,
     "fewest_calls": fewest_calls,
     "round_robin": round_robin,
     "skill_level_first": skill_level_first,
     "ring_all": ring_all,
 }
+# str keys: an Acd also takes strategies registered under names of its own.
+BUILTIN_STRATEGIES: Mapping[str, Strategy] = {str(name): s for name, s in _BY_NAME.items()}

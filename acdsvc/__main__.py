@@ -14,9 +14,9 @@ import sys
 import threading
 
 from acd import ConfigError as AcdConfigError
-from callcenter._config import ConfigError, load_config
+from acd_client import TokenError
+from configuration import ConfigError, load_config
 
-from ._auth import TokenError
 from ._replica import Replica, ReplicaError
 from ._settings import ReloadingAccounts, settings_from_config
 

@@ -1,4 +1,8 @@
-"""The service token: who may drive calls through the ACD.
+"""The service token, server side: which acd.v1 methods need it, and the interceptor
+that refuses a call without it. The client side (the token file, a channel that sends
+it) is acd_client's.
+
+Who may drive calls through the ACD:
 
 acd.v1 has two kinds of caller. Agents and supervisors prove who they are in
 each request (a password at Login, the desk session after it, AdminCredentials
@@ -19,24 +23,14 @@ The gRPC health service is not behind the token: probes need no secret.
 from __future__ import annotations
 
 import hmac
-import os
-import secrets
-import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import grpc
 
-__all__ = [
-    "AGENT_METHODS",
-    "TokenError",
-    "ensure_token_file",
-    "read_token",
-    "service_channel",
-    "token_interceptor",
-]
+from acd_client import AUTH_METADATA_KEY
+
+__all__ = ["AGENT_METHODS", "token_interceptor"]
 
 _SERVICE = "/acd.v1.AcdService/"
 # Methods whose requests carry the caller's own credentials (password, desk session
@@ -49,51 +43,11 @@ AGENT_METHODS = frozenset(_SERVICE + m for m in (
     # actor: the token would add nothing a supervisor's tool could be trusted with.
     "Intercept",
 ))
-_HEADER = "authorization"
-_MIN_TOKEN_CHARS = 32
-
-
-class TokenError(Exception):
-    """The token file is missing, empty, too short or readable by others."""
-
-
-def read_token(path: Path | str) -> str:
-    """The token in `path`; refuses a file that group or others may read."""
-    path = Path(path)
-    try:
-        mode = path.stat().st_mode
-        token = path.read_text().strip()
-    except OSError as exc:
-        raise TokenError(f"cannot read the ACD service token {path}: {exc.strerror}") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise TokenError(f"the ACD service token {path} is readable by others "
-                         f"(mode {stat.S_IMODE(mode):o}); chmod 600 it")
-    if len(token) < _MIN_TOKEN_CHARS:
-        raise TokenError(f"the ACD service token in {path} is shorter than "
-                         f"{_MIN_TOKEN_CHARS} characters")
-    return token
-
-
-def ensure_token_file(path: Path) -> Path:
-    """Create `path` with a fresh random token unless it exists; return it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # O_EXCL: two `callcenter up` racing never overwrite each other's token.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path
-    with os.fdopen(fd, "w") as out:
-        out.write(secrets.token_urlsafe(32) + "\n")
-    return path
-
-
-def _bearer(token: str) -> tuple[tuple[str, str], ...]:
-    return ((_HEADER, f"Bearer {token}"),)
 
 
 def _authorized(metadata: Sequence[Any] | None, expected: str) -> bool:
     for key, value in metadata or ():
-        if key == _HEADER and isinstance(value, str) and value.startswith("Bearer "):
+        if key == AUTH_METADATA_KEY and isinstance(value, str) and value.startswith("Bearer "):
             # Constant time: the reply's timing must not reveal how much matched.
             return hmac.compare_digest(value[len("Bearer "):].encode(), expected.encode())
     return False
@@ -133,48 +87,3 @@ def _refusal(handler: Any, method: str) -> Any:
 
 def token_interceptor(token: str) -> grpc.ServerInterceptor:
     return _TokenInterceptor(token)
-
-
-class _AddToken(grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-                grpc.UnaryStreamClientInterceptor):  # type: ignore[misc]
-    def __init__(self, token: str) -> None:
-        self._metadata = _bearer(token)
-
-    def _with_token(self, details: Any) -> Any:
-        metadata = tuple(details.metadata or ()) + self._metadata
-        return _CallDetails(method=details.method, timeout=details.timeout, metadata=metadata,
-                            credentials=details.credentials,
-                            wait_for_ready=details.wait_for_ready,
-                            compression=details.compression)
-
-    def intercept_unary_unary(self, continuation: Callable[..., Any], details: Any,
-                              request: Any) -> Any:
-        return continuation(self._with_token(details), request)
-
-    def intercept_unary_stream(self, continuation: Callable[..., Any], details: Any,
-                               request: Any) -> Any:
-        return continuation(self._with_token(details), request)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _CallDetails(grpc.ClientCallDetails):  # type: ignore[misc]
-    """The call's details with our metadata added (grpc gives no way to copy them)."""
-
-    method: str
-    timeout: float | None
-    metadata: Any
-    credentials: Any
-    wait_for_ready: bool | None
-    compression: Any
-
-
-def service_channel(address: str, token: str | None,
-                    options: Sequence[tuple[str, Any]] = ()) -> grpc.Channel:
-    """A channel to an ACD replica that sends the service token on every call.
-
-    Without a token (an ACD started without acd.token_file) it is a plain channel.
-    """
-    channel = grpc.insecure_channel(address, options=list(options))
-    if token is None:
-        return channel
-    return grpc.intercept_channel(channel, _AddToken(token))

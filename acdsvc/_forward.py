@@ -8,8 +8,8 @@ from typing import Any, NoReturn
 import grpc
 
 from acd_api.v1 import acd_pb2_grpc
+from acd_client import service_channel
 
-from ._auth import service_channel
 from ._leadership import Leadership
 
 __all__ = ["FORWARDED", "Forwarder", "NoLeader"]

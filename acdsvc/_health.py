@@ -1,4 +1,4 @@
-"""The standard grpc.health.v1 service, and the probe `callcenter up` uses."""
+"""The standard grpc.health.v1 service (its probe is acd_client.health_ping)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 import grpc
 
 from acd_api.health.v1 import health_pb2, health_pb2_grpc
+from acd_client import SERVICE_NAME
 
-__all__ = ["SERVICE_NAME", "HealthServicer", "health_ping"]
+__all__ = ["HealthServicer"]
 
-SERVICE_NAME = "acd.v1.AcdService"
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -43,16 +43,3 @@ class HealthServicer(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
                 yield health_pb2.HealthCheckResponse(status=status)
                 last = status
             time.sleep(0.5)
-
-
-def health_ping(hostport: str, timeout: float = 1.0) -> bool:
-    """True if the replica at hostport reports SERVING for the ACD service."""
-    channel = grpc.insecure_channel(hostport)
-    try:
-        stub = health_pb2_grpc.HealthStub(channel)
-        reply = stub.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=timeout)
-        return bool(reply.status == _SERVING)
-    except grpc.RpcError:
-        return False
-    finally:
-        channel.close()

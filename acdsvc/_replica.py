@@ -11,7 +11,7 @@ import redis
 
 from acd_api.health.v1 import health_pb2_grpc
 from acd_api.v1 import acd_pb2_grpc
-from callcenter._health import split_hostport
+from configuration import join_hostport, split_hostport
 
 from ._auth import token_interceptor
 from ._engine import Engine
@@ -70,11 +70,10 @@ class Replica:
             raise ReplicaError(f"cannot listen on {settings.listen}: {exc}") from exc
         if not port_bound:
             raise ReplicaError(f"cannot listen on {settings.listen} (in use?)")
-        bind_host = settings.listen.rpartition(":")[0]
-        self.address = f"{bind_host}:{port_bound}"
+        self.address = join_hostport(split_hostport(settings.listen)[0], port_bound)
         advertise = settings.advertise
         if advertise.endswith(":0"):
-            advertise = f"{advertise.rpartition(':')[0]}:{port_bound}"
+            advertise = join_hostport(split_hostport(advertise)[0], port_bound)
         self.advertise = advertise
         self.leadership = Leadership(self.engine, self.store, node=settings.node,
                                      address=advertise,

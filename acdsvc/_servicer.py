@@ -17,9 +17,9 @@ import grpc
 from acd import Account, Acd, ErrorCode, Refusal, Result
 from acd_api.v1 import acd_pb2 as pb
 from acd_api.v1 import acd_pb2_grpc
+from acd_client import LAST_COMMIT_HEADER
 from identity import verify_password
 
-from ._client import LAST_COMMIT_HEADER
 from ._convert import (
     AUTH_FAILED,
     actions_to_proto,

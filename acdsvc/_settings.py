@@ -10,9 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acd import BUILTIN_STRATEGIES, Account, AcdConfig, QueueConfig, validate_config
-from callcenter._config import AcdSection, CallCenterConfig, ConfigError, QueueSpec, load_config
-
-from ._auth import read_token
+from acd_client import read_token
+from configuration import (
+    AcdSection,
+    CallCenterConfig,
+    ConfigError,
+    QueueSpec,
+    load_config,
+    split_hostport,
+)
 
 __all__ = ["AccountEntry", "ReloadingAccounts", "Settings", "accounts_from_config",
            "settings_from_config"]
@@ -40,7 +46,7 @@ class Settings:
     node: str  # this replica's name, in events and snapshots
     listen: str
     advertise: str
-    # The service token (acdsvc._auth); None: the call methods are open to any peer.
+    # The service token (acd_client); None: the call methods are open to any peer.
     token: str | None = None
 
     @property
@@ -63,16 +69,10 @@ def _queue(spec: QueueSpec) -> QueueConfig:
     )
 
 
-def _employee_id(raw: str | None) -> int | None:
-    if raw is None or not raw.isdigit():
-        return None
-    return int(raw)
-
-
 def accounts_from_config(config: CallCenterConfig) -> dict[str, AccountEntry]:
     accounts: dict[str, AccountEntry] = {}
     for a in config.accounts:
-        eid = _employee_id(a.employee_id)
+        eid = a.numeric_employee_id
         roles = frozenset(a.roles)
         core = None if eid is None else Account(a.username, eid, roles, dict(a.skills))
         accounts[a.username] = AccountEntry(a.username, a.password_hash, roles, core)
@@ -167,7 +167,7 @@ def settings_from_config(
         section=section,
         accounts=accounts,
         redis=config.redis.listen,
-        node=node or f"{config.node.name}-acd-{bind.rpartition(':')[2]}",
+        node=node or f"{config.node.name}-acd-{split_hostport(bind)[1]}",
         listen=bind,
         advertise=advertise or section.advertise or bind,
         token=None if section.token_file is None else read_token(section.token_file),

@@ -13,13 +13,10 @@ from ._clickhouse_store import ClickHouseStore
 from ._client import ServiceClient, ServiceError
 from ._collector import CdrCollector
 from ._config import (
-    AnalyticsConfig,
-    HostPort,
     ServiceSettings,
     daemon_argv,
     health_probe,
     load_service_settings,
-    parse_dsn,
     write_service_settings,
 )
 from ._dialect import LEGACY, MODERN, Dialect, dialect_for_version
@@ -56,7 +53,6 @@ __all__ = [
     "REPORTS",
     "VOICEMAIL",
     "AgentInterval",
-    "AnalyticsConfig",
     "Cdr",
     "CdrBuilder",
     "CdrCollector",
@@ -65,7 +61,6 @@ __all__ = [
     "ChdbStore",
     "ClickHouseStore",
     "Dialect",
-    "HostPort",
     "Leg",
     "Migration",
     "Records",
@@ -81,6 +76,5 @@ __all__ = [
     "health_probe",
     "load_migrations",
     "load_service_settings",
-    "parse_dsn",
     "write_service_settings",
 ]

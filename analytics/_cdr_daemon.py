@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 import redis
 
+from configuration import split_hostport
 from eventlog import Consumer, Delivery
 
 from ._chdb_store import ChdbStore
@@ -93,9 +94,9 @@ class CdrService:
         self.store: CdrStore = store or open_store(settings)
         self.stats = Statistics(self.store)
         self.state = ServiceState()
-        host, _, port = settings.redis.rpartition(":")
+        host, port = split_hostport(settings.redis)
         self.redis = redis.Redis(
-            host=host.strip("[]"), port=int(port), socket_timeout=max(5.0, cfg.block_ms / 500)
+            host=host, port=port, socket_timeout=max(5.0, cfg.block_ms / 500)
         )
         fault = os.environ.get(FAULT_ENV, "")
         self._write_store: CdrStore = self.store

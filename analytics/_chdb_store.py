@@ -26,9 +26,11 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 from chdb import session as chdb_session
 
+from configuration import check_identifier
+
 from ._columns import TABLE_COLUMNS, to_arrow
 from ._dialect import MODERN
-from ._migrations import apply_migrations, check_identifier
+from ._migrations import apply_migrations
 from ._records import Records
 from ._store import insert_records_by_table
 

@@ -19,9 +19,11 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 from clickhouse_driver import Client
 
+from configuration import check_identifier
+
 from ._columns import TABLE_COLUMNS, to_driver_columns
 from ._dialect import Dialect, dialect_for_version, parse_version
-from ._migrations import apply_migrations, check_identifier
+from ._migrations import apply_migrations
 from ._records import Records
 from ._store import insert_records_by_table
 

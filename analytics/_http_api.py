@@ -25,6 +25,8 @@ from typing import Any, Protocol
 import pandas as pd  # type: ignore[import-untyped]
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from configuration import split_hostport
+
 from ._client import ARROW_STREAM
 
 log = logging.getLogger("analytics.service")
@@ -40,9 +42,8 @@ class ApiBackend(Protocol):
 
 def serve_api(listen: str, backend: ApiBackend) -> ThreadingHTTPServer:
     """Bind `listen` ("host:port", port 0 for any) and serve in a daemon thread."""
-    host, _, port = listen.rpartition(":")
     handler = type("Handler", (_Handler,), {"backend": backend})
-    server = ThreadingHTTPServer((host.strip("[]"), int(port)), handler)
+    server = ThreadingHTTPServer(split_hostport(listen), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
     return server

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from configuration import check_identifier
+
 from ._dialect import MODERN, Dialect
 
 SCHEMA_DIR: Final = Path(__file__).with_name("schema")
@@ -28,7 +30,6 @@ SCHEMA_DIR: Final = Path(__file__).with_name("schema")
 LEGACY_OVERRIDES: Final = "legacy"
 OVERRIDE_MARK: Final = "-- legacy override of:"
 _FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 VERSION_TABLE_SQL: Final = """
 CREATE TABLE IF NOT EXISTS {db}.schema_migrations
@@ -47,13 +48,6 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
-
-
-def check_identifier(name: str) -> str:
-    """Database names go into SQL text; allow plain identifiers only."""
-    if not _IDENT.match(name):
-        raise ValueError(f"not a plain SQL identifier: {name!r}")
-    return name
 
 
 def split_statements(sql: str) -> list[str]:

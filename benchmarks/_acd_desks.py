@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient  # channels are made in the child (spawned: nothing forked)
+from acd_client import AcdClient  # channels are made in the child (spawned: nothing forked)
 
 OK = pb.ERROR_CODE_UNSPECIFIED
 

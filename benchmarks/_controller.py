@@ -36,8 +36,7 @@ import redis
 
 from benchmarks._harness import bench_stack, daemon_pid, session_pids, stat_args
 from eventlog import CALL_ARRIVED, Consumer, Delivery
-from simulators import start_sipp
-from simulators._sipp import SippRun
+from simulators import SippRun, start_sipp
 from tests.controller.harness import Controller, running_controller
 from tests.support.stack import Stack
 from tests.support.waiting import wait_until

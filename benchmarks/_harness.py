@@ -26,11 +26,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # so `python benchmarks/x.py` works as well as `-m`
     sys.path.insert(0, str(ROOT))
 
-from callcenter import _process  # noqa: E402
-from callcenter._health import sip_options_ping  # noqa: E402
-from callcenter._paths import kamailio_module_path, require_binary  # noqa: E402
-from simulators import free_port, register, start_sipp  # noqa: E402
-from simulators._sipp import SippRun  # noqa: E402
+from callcenter import (  # noqa: E402
+    _process,
+    kamailio_module_path,
+    require_binary,
+    sip_options_ping,
+)
+from simulators import (  # noqa: E402
+    SippRun,
+    free_port,
+    register,
+    start_sipp,
+)
 from tests.support.stack import Stack, base_config, running_stack  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")

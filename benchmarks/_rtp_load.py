@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from simulators._sipp import SippRun
+from simulators import SippRun
 
 PTIME_S = 0.020
 PAYLOAD = bytes([0xFF]) * 160  # PCMU silence

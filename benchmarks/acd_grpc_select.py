@@ -41,7 +41,7 @@ from argon2 import PasswordHasher  # noqa: E402
 
 from acd_api.v1 import acd_pb2 as pb  # noqa: E402
 from acd_api.v1 import acd_pb2_grpc  # noqa: E402
-from acdsvc import health_ping  # noqa: E402
+from acd_client import health_ping  # noqa: E402
 from simulators import free_port  # noqa: E402
 
 RUN_LIMIT_S = 110  # the whole run, setup included, stays under 2 minutes

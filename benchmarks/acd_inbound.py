@@ -86,7 +86,7 @@ import redis
 from argon2 import PasswordHasher
 
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient
+from acd_client import AcdClient
 from analytics import ServiceClient
 from benchmarks._acd_desks import Desk, Desks
 from benchmarks._freshness import FreshnessProbe
@@ -103,7 +103,7 @@ from benchmarks._harness import (
     udp_rcvbuf_errors,
     wait_for,
 )
-from callcenter._health import split_hostport
+from configuration import split_hostport
 from eventlog import (
     CALL_ANSWERED,
     CALL_ARRIVED,
@@ -113,8 +113,7 @@ from eventlog import (
     replay,
 )
 from identity import sip_ha1
-from simulators import free_port, start_sipp
-from simulators._sipp import SippRun
+from simulators import SippRun, free_port, start_sipp
 from tests.support.acd_stack import controller_feed_subscribed
 from tests.support.stack import REALM, Stack, base_config, running_stack
 

@@ -106,7 +106,7 @@ if __package__ in (None, ""):
 
 import redis
 
-from acdsvc import AcdClient
+from acd_client import AcdClient
 from benchmarks._harness import (
     CpuMeter,
     daemon_pid,
@@ -119,7 +119,7 @@ from benchmarks._harness import (
     wait_for,
 )
 from callcenter import _stack
-from callcenter._health import split_hostport
+from configuration import split_hostport
 from eventlog import (
     AGENT_STATE,
     CALL_ANSWERED,
@@ -130,8 +130,7 @@ from eventlog import (
     CALL_RINGING,
     replay,
 )
-from simulators import free_port, register, start_sipp
-from simulators._sipp import SippRun
+from simulators import SippRun, free_port, register, start_sipp
 from teletraffic import average_speed_of_answer, erlang_c, service_level
 from tests.support.acd_stack import AcdPath, acd_path_config, controller_feed_subscribed
 from tests.support.stack import Stack, running_stack

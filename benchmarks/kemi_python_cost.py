@@ -31,7 +31,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import callcenter
+import configuration
 from benchmarks._harness import bench_config
 
 
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         runtime = Path(tmp) / "runtime.json"
         # What `callcenter up` writes: the validated model's dump, defaults filled in.
         runtime.write_text(json.dumps(
-            callcenter.CallCenterConfig.model_validate(config).model_dump(mode="json")))
+            configuration.CallCenterConfig.model_validate(config).model_dump(mode="json")))
         router = build_router(str(runtime))
     for _ in range(200):  # warm up
         one_call(router, ksr)

@@ -42,7 +42,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import cpu_seconds, machine_facts, print_facts, session_pids
-from callcenter._paths import require_binary
+from callcenter import require_binary
 from prompts import hold_music
 from rtpengine import NgClient
 from simulators import free_port

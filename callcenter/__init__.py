@@ -1,19 +1,21 @@
-"""The call center's local runtime: config, process supervision and the CLI."""
+"""The call center's local runtime: the CLI, process supervision and the demo.
 
-from callcenter._config import CallCenterConfig, ConfigError, load_config, parse_config
-from callcenter._paths import RunLayout
+The top of the layers: it starts every other package's process. The config schema
+it reads is `configuration`'s.
+"""
+
+from callcenter._health import sip_options_ping
 from callcenter._stack import StackError, acd_token, down, layout_for, status, up
+from callcenter._tools import kamailio_module_path, require_binary
 
 __all__ = [
-    "CallCenterConfig",
-    "ConfigError",
-    "RunLayout",
     "StackError",
     "acd_token",
     "down",
+    "kamailio_module_path",
     "layout_for",
-    "load_config",
-    "parse_config",
+    "require_binary",
+    "sip_options_ping",
     "status",
     "up",
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from callcenter._config import ConfigError, parse_yaml
+from configuration import ConfigError, parse_yaml
 from identity import hash_password, sip_ha1
 
 

@@ -22,18 +22,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from acdsvc import AcdClient
+from acd_client import AcdClient
 from analytics import ServiceClient, ServiceError
 from callcenter import _stack
 from callcenter._accounts import account_entry, upsert_accounts
-from callcenter._config import (
-    CallCenterConfig,
-    ConfigError,
-    NumberRoute,
-    QueueSpec,
-    load_config,
-    parse_config,
-)
 from callcenter._demo_parties import (
     CallOutcome,
     DemoAgent,
@@ -45,7 +37,15 @@ from callcenter._demo_parties import (
     stop_phones,
     wait_for,
 )
-from callcenter._health import split_hostport
+from configuration import (
+    CallCenterConfig,
+    ConfigError,
+    NumberRoute,
+    QueueSpec,
+    load_config,
+    parse_config,
+    split_hostport,
+)
 from rtpengine import NgClient
 
 # Callers in the formats carriers really send, to show normalisation.

@@ -17,17 +17,19 @@ from pathlib import Path
 from typing import TypeVar
 
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient
+from acd_client import AcdClient
 from simulators import (
+    AGENT_MARKER,
+    CARRIER_MARKER,
     AgentPhone,
     RtpEndpoint,
     SippRun,
+    media_address,
     parse_log_fields,
     register,
     start_agent_phone,
     start_sipp,
 )
-from simulators._call import AGENT_MARKER, CARRIER_MARKER, media_address
 from simulators.acd_agent import AgentProfile, SimulatedAgents
 
 OK = pb.ERROR_CODE_UNSPECIFIED

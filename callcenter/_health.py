@@ -9,12 +9,8 @@ import socket
 
 import redis
 
+from configuration import split_hostport
 from rtpengine import NgClient
-
-
-def split_hostport(hostport: str) -> tuple[str, int]:
-    host, _, port = hostport.rpartition(":")
-    return host.strip("[]"), int(port)
 
 
 def sip_options_ping(hostport: str, timeout: float = 1.0) -> int | None:

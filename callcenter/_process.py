@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from callcenter._paths import RunLayout
+from configuration import RunLayout
 
 
 @dataclass(frozen=True)

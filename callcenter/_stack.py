@@ -17,26 +17,19 @@ from pathlib import Path
 from pydantic import ValidationError
 
 import analytics
-from acdsvc._auth import TokenError, ensure_token_file, read_token
-from acdsvc._health import health_ping
+from acd_client import TokenError, ensure_token_file, health_ping, read_token
 from callcenter import _process
-from callcenter._config import CallCenterConfig, ConfigError
-from callcenter._health import (
-    controller_status,
-    ng_ping,
-    redis_ping,
-    sip_options_ping,
+from callcenter._health import controller_status, ng_ping, redis_ping, sip_options_ping
+from callcenter._tools import kamailio_module_path, require_binary, venv_site_packages
+from configuration import (
+    PROJECT_ROOT,
+    CallCenterConfig,
+    ConfigError,
+    RunLayout,
     split_hostport,
 )
-from callcenter._paths import (
-    PROJECT_ROOT,
-    RunLayout,
-    kamailio_module_path,
-    require_binary,
-    venv_site_packages,
-)
 from dashboards.queries import DashboardSettings
-from presence._kamailio import (
+from presence import (
     PRESENCE_DAEMON,
     PresenceSetupError,
     kamailio_template_values,

@@ -9,9 +9,8 @@ from pathlib import Path
 
 from callcenter import _stack
 from callcenter._accounts import account_entry, upsert_accounts
-from callcenter._config import CallCenterConfig, ConfigError, load_config, parse_config
 from callcenter._demo import run_demo
-from callcenter._paths import PROJECT_ROOT
+from configuration import PROJECT_ROOT, CallCenterConfig, ConfigError, load_config, parse_config
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "callcenter.yaml"
 

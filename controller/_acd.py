@@ -20,7 +20,7 @@ Threads. Every piece of state here belongs to the SIP loop (Sippy's ED2, the
 main thread); the loop is never blocked on the ACD:
 - RPCs to the ACD run on a small pool, in order per call (`_Chains`), so a
   retry for one call (an ACD fail-over) does not hold up the others;
-- one thread consumes WatchActions (`acdsvc.ActionFeed`: resumes after the last
+- one thread consumes WatchActions (`acd_client.ActionFeed`: resumes after the last
   commit it saw, backs off while the ACD is unreachable);
 - both hand their results to the loop with `post` (ED2.callFromThread). A
   command is never run from inside a publish call either: the service is in the
@@ -51,7 +51,8 @@ import grpc
 from google.protobuf.message import Message
 
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc._auth import TokenError, read_token
+from acd_client import TokenError, read_token
+from configuration import split_hostport
 from eventlog import (
     CALL_ANSWERED,
     CALL_ARRIVED,
@@ -124,7 +125,7 @@ class AcdOptions:
     # The controller rings this much less than the ACD's ring timeout, so that its
     # CANCEL and NoAnswer reach the ACD before the ACD's own ring timer fires.
     ring_margin_s: float = 0.5
-    # The ACD's service token (acdsvc._auth), read from --acd-token-file; None: send none.
+    # The ACD's service token (acd_client), read from --acd-token-file; None: send none.
     token: str | None = field(default=None, repr=False)
     # EnqueueRequest.source: "<node>#<instance>" when this replica keeps its live calls
     # in the registry the ACD reconciles against (controller/_registry.py); "" otherwise,
@@ -175,9 +176,10 @@ def _addresses(value: str) -> tuple[str, ...]:
     if not addresses:
         raise ValueError("--acd needs at least one HOST:PORT")
     for address in addresses:
-        host, sep, port = address.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError(f"--acd: expected HOST:PORT, got {address!r}")
+        try:
+            split_hostport(address)
+        except ValueError:
+            raise ValueError(f"--acd: expected HOST:PORT, got {address!r}") from None
     return addresses
 
 
@@ -243,7 +245,7 @@ class Feed(Protocol):
 
 
 class AcdRpc(Protocol):
-    """What the driver needs of `acdsvc.AcdClient`."""
+    """What the driver needs of `acd_client.AcdClient`."""
 
     def call(self, method: str, request: Message, reply_type: type[M], *,
              retry_for: float | None = None,
@@ -1338,11 +1340,11 @@ class EventTap:
 
 
 def sippy_driver(options: AcdOptions) -> AcdDriver:
-    """The driver on Sippy's loop, with a failing-over `acdsvc.AcdClient`."""
+    """The driver on Sippy's loop, with a failing-over `acd_client.AcdClient`."""
     from sippy.Core.EventDispatcher import ED2  # noqa: PLC0415
     from sippy.Time.Timeout import Timeout  # noqa: PLC0415
 
-    from acdsvc._client import AcdClient, ActionFeed  # noqa: PLC0415
+    from acd_client import AcdClient, ActionFeed  # noqa: PLC0415
 
     client = AcdClient(list(options.addresses), timeout=options.rpc_timeout_s,
                        retry_for=options.retry_s, token=options.token)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sippy.Core.EventDispatcher import ED2
 
+from configuration import split_hostport
 from controller import _sippy_fixes
 from controller._acd import AcdOptions, acd_options, add_acd_arguments, sippy_driver
 from controller._commands import Commands
@@ -44,13 +45,6 @@ from controller._sip import SippyLegs, SippyTimers
 from eventlog import DEFAULT_STREAM
 
 log = logging.getLogger("controller")
-
-
-def split_hostport(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ValueError(f"expected HOST:PORT, got {value!r}")
-    return host.strip("[]"), int(port)
 
 
 def parse_agents(value: str) -> dict[str, tuple[str, int]]:

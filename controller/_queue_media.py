@@ -431,7 +431,7 @@ class AcdAnnouncements:
 
     def __init__(self, rpc: Any, cache_dir: Path, *, retry_s: float = 2.0,
                  render: Callable[[str, Language, Path], Path] = prompts.render) -> None:
-        self._rpc = rpc  # acdsvc.AcdClient (or a fake with its `call`)
+        self._rpc = rpc  # acd_client.AcdClient (or a fake with its `call`)
         self._cache_dir = cache_dir
         self._retry_s = retry_s
         self._render = render
@@ -715,7 +715,7 @@ def sippy_queue_media(options: QueueMediaOptions, acd: AcdOptions,
     from sippy.Core.EventDispatcher import ED2  # noqa: PLC0415
     from sippy.Time.Timeout import Timeout  # noqa: PLC0415
 
-    from acdsvc._client import AcdClient  # noqa: PLC0415
+    from acd_client import AcdClient  # noqa: PLC0415
 
     client = AcdClient(list(acd.addresses), timeout=options.rpc_timeout_s,
                        retry_for=options.rpc_retry_s, token=acd.token)

@@ -36,7 +36,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from acdsvc._reconciler import ControllerRecord, make_source, registry_key
+from acd_client import ControllerRecord, make_source, registry_key
 from controller._acd import AcdOptions
 
 __all__ = [

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import eventlog as ev
 import teletraffic
 from analytics import CdrStore, ServiceClient, Statistics
+from configuration import load_config, split_hostport
 from identity import verify_password
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ class GrpcLive:
 
     def __init__(self, address: str, *, timeout: float = 1.0, token: str | None = None) -> None:
         from acd_api.v1 import acd_pb2, acd_pb2_grpc  # noqa: PLC0415  (optional at import time)
-        from acdsvc._auth import service_channel  # noqa: PLC0415
+        from acd_client import service_channel  # noqa: PLC0415
 
         self._pb = acd_pb2
         self._channel = service_channel(address, token)
@@ -298,7 +299,7 @@ class GrpcAcdCommands:
         import grpc  # noqa: PLC0415
 
         from acd_api.v1 import acd_pb2, acd_pb2_grpc  # noqa: PLC0415
-        from acdsvc._auth import service_channel  # noqa: PLC0415
+        from acd_client import service_channel  # noqa: PLC0415
 
         self._pb = acd_pb2
         self._grpc = grpc
@@ -395,11 +396,9 @@ class ConfigAccounts:
         self._cache: tuple[float, dict[str, AccountInfo]] | None = None
 
     def get(self, username: str) -> AccountInfo | None:
-        import callcenter  # noqa: PLC0415  (only where the config is used)
-
         mtime = self._path.stat().st_mtime
         if self._cache is None or self._cache[0] != mtime:
-            config = callcenter.load_config(self._path)
+            config = load_config(self._path)
             self._cache = (mtime, {
                 a.username: AccountInfo(a.username, tuple(a.roles), a.password_hash)
                 for a in config.accounts
@@ -441,13 +440,13 @@ class Backend:
 
 
 def backend_from_settings(settings: DashboardSettings) -> Backend:
-    host, _, port = settings.redis.rpartition(":")
-    client = redis.Redis(host=host, port=int(port), socket_timeout=2.0,
+    host, port = split_hostport(settings.redis)
+    client = redis.Redis(host=host, port=port, socket_timeout=2.0,
                          socket_connect_timeout=2.0)
     live: LiveSource = EventLogLive(client, stream=settings.stream)
     commands: AcdCommands | None = None
     if settings.acd_address:
-        from acdsvc._auth import read_token  # noqa: PLC0415
+        from acd_client import read_token  # noqa: PLC0415
 
         token = read_token(settings.acd_token_file) if settings.acd_token_file else None
         live = GrpcLiveStream(settings.acd_address, token=token)

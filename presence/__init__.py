@@ -8,13 +8,33 @@ reported reachable. `python -m presence` runs the watcher.
 
 from presence._dump import DumpFormatError, registered_users
 from presence._fifo import KamailioRpc, KamailioRpcError
+from presence._kamailio import (
+    PRESENCE_DAEMON,
+    PresenceSetupError,
+    kamailio_template_values,
+    presence_argv,
+    presence_describe,
+    presence_healthy,
+    presence_wanted,
+    rpc_fifo,
+    status_file,
+)
 from presence._tracker import Change, changes
 
 __all__ = [
+    "PRESENCE_DAEMON",
     "Change",
     "DumpFormatError",
     "KamailioRpc",
     "KamailioRpcError",
+    "PresenceSetupError",
     "changes",
+    "kamailio_template_values",
+    "presence_argv",
+    "presence_describe",
+    "presence_healthy",
+    "presence_wanted",
     "registered_users",
+    "rpc_fifo",
+    "status_file",
 ]

@@ -16,9 +16,8 @@ import sys
 import threading
 from pathlib import Path
 
-from acd import ConfigError as AcdConfigError
-from acdsvc import AcdClient, TokenError, read_token
-from callcenter._config import ConfigError, load_config
+from acd_client import AcdClient, TokenError, read_token
+from configuration import ConfigError, load_config
 from presence._agents import agents_from_config
 from presence._fifo import KamailioRpc
 from presence._watcher import Watcher
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         agents = agents_from_config(config)
         token_file = config.acd.token_file if config.acd is not None else None
         token = None if token_file is None else read_token(token_file)
-    except (ConfigError, AcdConfigError, TokenError) as exc:
+    except (ConfigError, TokenError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     addresses = [a.strip() for a in args.acd.split(",") if a.strip()]

@@ -1,8 +1,5 @@
 """What `callcenter up` needs for presence: Kamailio's template values, the watcher's argv
 and its health probe. Kept here so callcenter/_stack.py only wires them in.
-
-Nothing here imports `callcenter` at run time: callcenter._stack imports this module
-while the `callcenter` package is still initialising.
 """
 
 from __future__ import annotations
@@ -16,8 +13,7 @@ from typing import TYPE_CHECKING
 from presence._fifo import MAX_REPLY_PATH, REPLY_NAME_LENGTH
 
 if TYPE_CHECKING:
-    from callcenter._config import CallCenterConfig
-    from callcenter._paths import RunLayout
+    from configuration import CallCenterConfig, RunLayout
 
 __all__ = [
     "PRESENCE_DAEMON",

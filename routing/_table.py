@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from configuration import split_hostport
 from routing._numbers import RewriteRule
 
 
@@ -88,7 +89,7 @@ class RoutingTable:
         numbering = config.get("numbering", {})
         controllers: dict[tuple[str, int], str] = {}
         for replica in config.get("controllers", []):
-            host, port = _split_hostport(replica["sip"])
+            host, port = split_hostport(replica["sip"])
             for ip in _ips(host, resolve or _resolve):
                 for spelling in _spellings(ip):
                     controllers[(spelling, port)] = replica["sip"]
@@ -130,11 +131,6 @@ class RoutingTable:
 def accounts_ha1(config: Mapping[str, Any]) -> dict[str, str]:
     """username -> HA1 of every account in a runtime config (runtime.json's dict)."""
     return {a["username"]: a["ha1"] for a in config.get("accounts", [])}
-
-
-def _split_hostport(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    return host.strip("[]"), int(port)
 
 
 def _ips(host: str, resolve: Callable[[str], tuple[str, ...]]) -> tuple[str, ...]:

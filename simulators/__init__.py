@@ -7,12 +7,21 @@ from simulators._agents import (
     registration,
     start_agent_phone,
 )
-from simulators._call import CallReport, call_with_media, parse_log_fields
+from simulators._call import (
+    AGENT_MARKER,
+    CARRIER_MARKER,
+    CallReport,
+    call_with_media,
+    media_address,
+    parse_log_fields,
+)
 from simulators._ports import free_port
 from simulators._rtp import RtpEndpoint, payload_for
 from simulators._sipp import SippRun, scenario_path, start_sipp
 
 __all__ = [
+    "AGENT_MARKER",
+    "CARRIER_MARKER",
     "AgentPhone",
     "CallReport",
     "RegistrationError",
@@ -20,6 +29,7 @@ __all__ = [
     "SippRun",
     "call_with_media",
     "free_port",
+    "media_address",
     "parse_log_fields",
     "payload_for",
     "register",

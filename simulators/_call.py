@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from configuration import split_hostport
 from simulators._agents import AgentPhone
 from simulators._rtp import RtpEndpoint
 from simulators._sipp import start_sipp
@@ -25,8 +26,7 @@ def parse_log_fields(line: str) -> dict[str, str]:
 
 
 def media_address(fields: dict[str, str]) -> tuple[str, int]:
-    host, _, port = fields["media"].rpartition(":")
-    return host, int(port)
+    return split_hostport(fields["media"])
 
 
 @dataclass(frozen=True)

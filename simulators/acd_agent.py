@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient, ActionFeed, TokenError, read_token
+from acd_client import AcdClient, ActionFeed, TokenError, read_token
 
 __all__ = ["AgentProfile", "AgentStats", "SimulatedAgents"]
 

@@ -28,10 +28,10 @@ import redis
 import yaml
 from argon2 import PasswordHasher
 
-import acdsvc
+import acd_client
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient
+from acd_client import AcdClient
 from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from simulators.acd_agent import AgentProfile, SimulatedAgents
 from tests.controller.harness import Controller, Rtpengine, assert_clean, running_controller
@@ -109,7 +109,7 @@ class AcdProcess:
                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                 env={**os.environ, "PYTHONPATH": str(ROOT)})
         process = self.process
-        wait_until(lambda: process.poll() is not None or acdsvc.health_ping(self.address),
+        wait_until(lambda: process.poll() is not None or acd_client.health_ping(self.address),
                    timeout=20, what="the ACD replica is healthy")
         assert process.poll() is None, self.log.read_text()[-3000:]
         return self

@@ -21,9 +21,8 @@ from acd import CancelRing, Offer
 from acd_api.v1 import acd_pb2 as pb
 from acdsvc._convert import action_from_dict, action_to_proto
 from acdsvc._events import to_log_events
-from callcenter import load_config
-from callcenter._config import ConfigError
 from callcenter._stack import controller_argv
+from configuration import ConfigError, load_config
 from controller._acd import AcdDriver, AcdOptions, parse_queue_for, ring_time
 from controller._app import parse_args
 from eventlog import (

@@ -20,9 +20,8 @@ from google.protobuf.message import Message
 
 from acd_api.v1 import acd_pb2 as pb
 from analytics import build_records
-from callcenter import load_config
-from callcenter._config import ConfigError
 from callcenter._stack import controller_argv
+from configuration import ConfigError, load_config
 from eventlog import CALL_ANSWERED, CALL_ARRIVED, CALL_ENDED, CALL_NO_ANSWER
 from simulators import RtpEndpoint, free_port, start_sipp
 from tests.acd_control.conftest import (

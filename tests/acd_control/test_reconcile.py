@@ -23,10 +23,10 @@ import pytest
 import redis
 import yaml
 
-import acdsvc
-from acdsvc import AcdClient, ControllerRecord
-from callcenter import ConfigError, load_config
+import acd_client
+from acd_client import AcdClient, ControllerRecord
 from callcenter._stack import controller_argv
+from configuration import ConfigError, load_config
 from controller._app import parse_args
 from controller._registry import RegistryOptions, registry_for
 from simulators import free_port
@@ -69,7 +69,7 @@ class DebugAcd(AcdProcess):
                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                 env={**os.environ, "PYTHONPATH": str(ROOT)})
         process = self.process
-        wait_until(lambda: process.poll() is not None or acdsvc.health_ping(self.address),
+        wait_until(lambda: process.poll() is not None or acd_client.health_ping(self.address),
                    timeout=20, what="the ACD replica is healthy")
         assert process.poll() is None, self.log.read_text()[-3000:]
         return self

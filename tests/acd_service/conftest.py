@@ -17,8 +17,9 @@ import redis
 import yaml
 from argon2 import PasswordHasher
 
+import acd_client
 import acdsvc
-from callcenter import load_config
+from configuration import load_config
 from simulators import free_port
 from tests.support.redis_server import redis_server as start_redis
 from tests.support.waiting import wait_until
@@ -156,7 +157,7 @@ def spawn_replica(config_path: Path, keep_on_failure: Path
                 env={**os.environ, "PYTHONPATH": str(ROOT)})
         replica = ReplicaProcess(f"127.0.0.1:{port}", process, log)
         started.append(replica)
-        wait_until(lambda: process.poll() is not None or acdsvc.health_ping(replica.address),
+        wait_until(lambda: process.poll() is not None or acd_client.health_ping(replica.address),
                    timeout=20, what=f"{name} healthy")
         assert process.poll() is None, log.read_text()
         return replica

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient
+from acd_client import AcdClient
 from tests.acd_service.conftest import ADMIN, SUPERVISOR, ReplicaFactory, password_of
 
 OK = pb.ERROR_CODE_UNSPECIFIED

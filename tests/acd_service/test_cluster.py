@@ -18,8 +18,9 @@ import redis
 import eventlog
 from acd import Acd
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient, StateStore, settings_from_config
-from callcenter import load_config
+from acd_client import AcdClient
+from acdsvc import StateStore, settings_from_config
+from configuration import load_config
 from simulators.acd_agent import AgentProfile, SimulatedAgents
 from tests.acd_service.conftest import ReplicaProcess, password_of
 from tests.support.waiting import wait_until

@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient, ActionFeed
+from acd_client import AcdClient, ActionFeed
 from dashboards.queries import GrpcAcdCommands, GrpcLive, GrpcLiveStream, Supervisor
 from tests.acd_service.conftest import (
     ADMIN,

@@ -18,9 +18,10 @@ import redis
 import eventlog
 from acd import Account, AcdConfig, ErrorCode, ManualClock, QueueConfig
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient, StateStore, settings_from_config
+from acd_client import AcdClient
+from acdsvc import StateStore, settings_from_config
 from acdsvc._engine import Engine
-from callcenter import load_config
+from configuration import load_config
 from tests.acd_service.conftest import ReplicaFactory, password_of, write_config
 from tests.acd_service.test_group_commit import GatedStore
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient
+from acd_client import AcdClient
 from tests.acd_service.conftest import ADMIN, ReplicaFactory
 from tests.acd_service.test_agent_rpcs import login
 from tests.support.waiting import wait_until

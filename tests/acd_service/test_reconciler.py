@@ -19,8 +19,9 @@ import redis
 
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient, ControllerRecord, Replica
-from acdsvc._reconciler import Lost, decide, judge, make_source, split_source
+from acd_client import AcdClient, ControllerRecord, make_source, split_source
+from acdsvc import Replica
+from acdsvc._reconciler import Lost, decide, judge
 from controller._registry import CallRegistry, RegistryOptions
 from tests.acd_service.conftest import RedisServer, ReplicaFactory, password_of, write_config
 from tests.support.waiting import wait_until

@@ -1,4 +1,5 @@
-"""The service token (acdsvc/_auth.py): call methods need it, agents' own methods do not.
+"""The service token (acd_client, acdsvc/_auth.py): call methods need it, agents' own
+methods do not.
 
 Real replicas on a real Redis; the refusals are what a stray peer on the network
 would get.
@@ -15,7 +16,7 @@ import pytest
 
 import acdsvc
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient, TokenError, ensure_token_file, read_token
+from acd_client import AcdClient, TokenError, ensure_token_file, read_token
 from tests.acd_service.conftest import RedisServer, ReplicaProcess, password_of, write_config
 
 CALL = pb.EnqueueRequest(call_id="c-token-1", queue="billing", caller="13800000001")

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from acdsvc import health_ping
-from callcenter import _process, load_config
+from acd_client import health_ping
+from callcenter import _process
 from callcenter._stack import _wait_healthy, layout_for, plan, write_runtime_config
+from configuration import load_config
 from tests.acd_service.conftest import free_port
 
 

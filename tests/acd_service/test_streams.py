@@ -14,8 +14,8 @@ import redis
 import acdsvc
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient, ActionFeed
-from callcenter import load_config
+from acd_client import AcdClient, ActionFeed
+from configuration import load_config
 from simulators import free_port
 from tests.acd_service.conftest import RedisServer, ReplicaFactory, password_of, write_config
 from tests.support.waiting import wait_until

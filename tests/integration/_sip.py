@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from callcenter._health import sip_options_ping, split_hostport
+from callcenter import sip_options_ping
+from configuration import split_hostport
 from simulators import AgentPhone, SippRun, registration, start_agent_phone
 from tests.support.stack import Stack
 from tests.support.waiting import wait_until

@@ -25,7 +25,7 @@ import grpc
 import pytest
 
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient
+from acd_client import AcdClient
 from analytics import build_records
 from tests.controller.harness import exchange, media_of
 from tests.integration._sip import unregister_all

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from callcenter import load_config
 from callcenter._stack import check_kamailio_cfg, layout_for
+from configuration import load_config
 from tests.support.stack import base_config
 
 

@@ -20,10 +20,11 @@ import pytest
 import yaml
 
 import callcenter
+import configuration
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient
+from acd_client import AcdClient
 from callcenter._demo import DEMO_SUPERVISOR, run_demo
-from callcenter._paths import RunLayout
+from configuration import RunLayout
 from dashboards.queries import ConfigAccounts, DashboardSettings
 from identity import verify_password
 from simulators import RegistrationError, free_port, register
@@ -85,7 +86,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     leaves running stays up for the module's tests."""
     workdir = tmp_path_factory.mktemp("demo")
     path = _demo_config_on_free_ports(workdir)
-    layout = callcenter.layout_for(callcenter.load_config(path), workdir)
+    layout = callcenter.layout_for(configuration.load_config(path), workdir)
     outputs = []
     try:
         for _ in range(RUNS):
@@ -131,7 +132,7 @@ def _dashboard_accounts(layout: RunLayout) -> ConfigAccounts:
 def test_the_demo_prints_a_supervisor_login_that_the_dashboards_accept(
     demo: DemoStack,
 ) -> None:
-    config = callcenter.load_config(demo.config_path)
+    config = configuration.load_config(demo.config_path)
     assert config.dashboards is not None
     logins = [_supervisor_login(out) for out in demo.outputs]
     assert {url for url, _, _ in logins} == {f"http://{config.dashboards.listen}"}
@@ -168,7 +169,7 @@ def test_an_account_added_while_the_stack_runs_works_within_5_s(
     """`callcenter account add` on the running demo stack, no restart: within 5 s the new
     agent logs in at the ACD, its phone registers with SIP digest at Kamailio, and the
     dashboards know the account; before, all three refused it."""
-    config = callcenter.load_config(demo.config_path)
+    config = configuration.load_config(demo.config_path)
     assert config.acd is not None
     username, password = "1003", secrets.token_urlsafe(12)
     client = AcdClient(config.acd.listen, timeout=2.0,

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient
+from acd_client import AcdClient
 from callcenter import _process
 from callcenter._accounts import account_entry
 from callcenter._stack import _wait_healthy, plan, status

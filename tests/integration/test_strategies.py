@@ -2,7 +2,7 @@
 
 One `callcenter up` stack (tests.support.acd_stack) holds a queue per strategy, each
 with its own number, as the YAML config sets them (acd/_strategies.py lists them;
-`queues[].strategy` in callcenter/_config.py). Two agents: 1001 (billing 1) and 1002
+`queues[].strategy` in configuration/_schema.py). Two agents: 1001 (billing 1) and 1002
 (billing 5, and the only one with `special`). Each test logs them in in an order that
 makes the strategy's choice differ from "longest idle", places calls one after
 another, and checks whose registered phone received each INVITE through the edge.

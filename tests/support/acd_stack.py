@@ -27,8 +27,8 @@ import redis
 
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
-from acdsvc import AcdClient
-from callcenter._health import split_hostport
+from acd_client import AcdClient
+from configuration import split_hostport
 from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from simulators.acd_agent import AgentProfile, SimulatedAgents
 from tests.conftest import artifact_dir

@@ -19,7 +19,8 @@ from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
 
-from analytics import AnalyticsConfig, ServiceClient, write_service_settings
+from analytics import ServiceClient, write_service_settings
+from configuration import AnalyticsConfig
 from simulators import free_port
 from tests.support.redis_server import REDIS_SERVER, redis_server
 from tests.support.waiting import wait_until

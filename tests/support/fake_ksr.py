@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 import callcenter
+import configuration
 from simulators import free_port
 from tests.support.stack import base_config
 from tests.support.waiting import wait_until
@@ -51,7 +52,7 @@ def dump_api_from_kamailio(workdir: Path) -> list[KsrFunction]:
     config["rtpengine"]["nodes"][0]["ng"] = f"127.0.0.1:{free_port()}"
     path = workdir / "callcenter.yaml"
     path.write_text(yaml.safe_dump(config))
-    parsed = callcenter.load_config(path)
+    parsed = configuration.load_config(path)
     layout = callcenter.layout_for(parsed, workdir)
     callcenter.up(parsed, layout)
     try:

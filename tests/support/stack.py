@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 import callcenter
+import configuration
 from callcenter._accounts import account_entry
 from rtpengine import NgClient
 from simulators import free_port
@@ -63,8 +64,8 @@ class ReplicaControl:
 
 @dataclass
 class Stack:
-    config: callcenter.CallCenterConfig
-    layout: callcenter.RunLayout
+    config: configuration.CallCenterConfig
+    layout: configuration.RunLayout
     passwords: dict[str, str]
     workdir: Path
     _ng: list[NgClient] = field(default_factory=list)
@@ -149,7 +150,7 @@ def running_stack(workdir: Path, config: dict[str, Any], passwords: dict[str, st
     path = workdir / "callcenter.yaml"
     workdir.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    parsed = callcenter.load_config(path)
+    parsed = configuration.load_config(path)
     layout = callcenter.layout_for(parsed, workdir)
     callcenter.up(parsed, layout)
     stack = Stack(parsed, layout, passwords, workdir)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from callcenter import ConfigError, load_config, parse_config
 from callcenter._accounts import account_entry, upsert_accounts
+from configuration import ConfigError, load_config, parse_config
 from identity import verify_password
 
 MINIMAL = """\

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter import ConfigError, parse_config
 from callcenter._stack import controller_argv
+from configuration import ConfigError, parse_config
 from controller._app import parse_args
 
 CONFIG = """\

@@ -17,7 +17,8 @@ import pytest
 import redis
 
 import eventlog as ev
-from analytics import AnalyticsConfig, build_records, daemon_argv, health_probe, parse_dsn
+from analytics import build_records, daemon_argv, health_probe
+from configuration import AnalyticsConfig, parse_dsn
 from eventlog import Event, EventLog
 from tests.support.cdr_stack import REDIS_SERVER, redis_server, start_cdr_service
 from tests.support.waiting import wait_until

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from callcenter import ConfigError, RunLayout, StackError, parse_config
+from callcenter import StackError
 from callcenter._stack import plan, render_kamailio_cfg
+from configuration import ConfigError, RunLayout, parse_config
 from presence._kamailio import (
     kamailio_template_values,
     presence_argv,

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from callcenter._config import ConfigError, parse_config
 from callcenter._stack import controller_argv
+from configuration import ConfigError, parse_config
 from controller._app import parse_args
 from controller._queue_media import QueueMediaSettings
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from callcenter import ConfigError, parse_config
 from callcenter._stack import controller_argv
+from configuration import ConfigError, parse_config
 from routing import (
     AnswerOptions,
     Authenticate,

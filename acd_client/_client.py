@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 from acd_api.v1 import acd_pb2 as pb
 from acd_api.v1 import acd_pb2_grpc
 
-from ._auth import service_channel
+from ._token import service_channel
 
 __all__ = ["LAST_COMMIT_HEADER", "RETRYABLE", "AcdClient", "ActionFeed"]
 
@@ -42,7 +42,7 @@ CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
 class AcdClient:
     def __init__(self, addresses: Sequence[str] | str, *, timeout: float = 2.0,
                  retry_for: float = 15.0, token: str | None = None) -> None:
-        """`token`: the stack's service token (`acdsvc.read_token`), which the call
+        """`token`: the stack's service token (`read_token`), which the call
         methods need; agents' and supervisors' own methods work without it."""
         self.addresses = [addresses] if isinstance(addresses, str) else list(addresses)
         if not self.addresses:

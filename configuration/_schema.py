@@ -2,6 +2,7 @@
 
 Validation happens once, in `callcenter up`; the processes it starts read the
 already-validated result (runtime.json), so Kamailio workers never parse YAML.
+The ACD replicas and the presence watcher load it again themselves (load_config).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
@@ -22,24 +22,21 @@ from pydantic import (
     model_validator,
 )
 
-# host:port with the port in 1..65535; one definition for every section of the config.
-from analytics import AnalyticsConfig, HostPort
+from ._analytics import AnalyticsConfig
+from ._fields import HostPort, StrictModel
+from ._strategies import StrategyName
 
 SipUser = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-+]{1,64}$")]
 Category = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NodeConfig(_Strict):
+class NodeConfig(StrictModel):
     run_dir: str = "run"
     advertise_ip: str = "127.0.0.1"
     name: str = "node1"
 
 
-class SipConfig(_Strict):
+class SipConfig(StrictModel):
     listen: HostPort = "127.0.0.1:5060"
     realm: str = "huaan.local"
     # Measured: children=4 with TLSF and 1 GiB shm carried 5,000 calls/s (DESIGN.md).
@@ -72,7 +69,7 @@ class SipConfig(_Strict):
         return self
 
 
-class RtpengineNode(_Strict):
+class RtpengineNode(StrictModel):
     ng: HostPort
     # managed: callcenter up starts it; otherwise it is an external, already running node.
     managed: bool = True
@@ -88,18 +85,18 @@ class RtpengineNode(_Strict):
         return self
 
 
-class RtpengineConfig(_Strict):
+class RtpengineConfig(StrictModel):
     nodes: list[RtpengineNode] = Field(min_length=1)
     # Seconds without RTP before rtpengine ends a call's media (dead-leg detection).
     rtp_timeout_s: int = Field(60, ge=1)
 
 
-class RedisConfig(_Strict):
+class RedisConfig(StrictModel):
     listen: HostPort = "127.0.0.1:6379"
     managed: bool = True
 
 
-class Timers(_Strict):
+class Timers(StrictModel):
     """Every timer is in milliseconds so tests can run them fast."""
 
     ring_timeout_ms: int = Field(20_000, ge=100)
@@ -115,7 +112,7 @@ class Timers(_Strict):
     media_check_interval_ms: int = Field(10_000, ge=100)
 
 
-class Trunk(_Strict):
+class Trunk(StrictModel):
     name: Category
     sources: list[str] = Field(min_length=1)
     # The carrier's address for calls we originate (outbound, callback): a controller's
@@ -132,7 +129,7 @@ class Trunk(_Strict):
         return sources
 
 
-class RewriteRule(_Strict):
+class RewriteRule(StrictModel):
     match: str
     replace: str
 
@@ -146,12 +143,12 @@ class RewriteRule(_Strict):
         return pattern
 
 
-class Numbering(_Strict):
+class Numbering(StrictModel):
     caller_rules: list[RewriteRule] = []
     dialled_rules: list[RewriteRule] = []
 
 
-class NumberRoute(_Strict):
+class NumberRoute(StrictModel):
     number: Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{2,32}$")]
     category: Category
     # agents: Kamailio hunts `agents` itself. controller: the call goes to one of the
@@ -180,7 +177,7 @@ class NumberRoute(_Strict):
         return self
 
 
-class ControllerReplica(_Strict):
+class ControllerReplica(StrictModel):
     """One call-controller replica (python -m controller), reached by Kamailio's dispatcher."""
 
     sip: HostPort
@@ -194,7 +191,7 @@ class ControllerReplica(_Strict):
     name: Category | None = None
 
 
-class Account(_Strict):
+class Account(StrictModel):
     username: SipUser
     roles: list[Literal["agent", "supervisor", "admin"]] = Field(min_length=1)
     employee_id: str | None = None
@@ -203,17 +200,23 @@ class Account(_Strict):
     password_hash: Annotated[str, StringConstraints(pattern=r"^\$argon2id\$")]
     skills: dict[str, int] = {}
 
+    @property
+    def numeric_employee_id(self) -> int | None:
+        """The employee ID as the ACD knows agents, a number; None when it is not one
+        (such an account can still be an admin for supervisor commands)."""
+        raw = self.employee_id
+        return int(raw) if raw is not None and raw.isdigit() else None
+
 
 QueueName = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")]
-Strategy = Literal["longest_idle", "fewest_calls", "round_robin", "skill_level_first", "ring_all"]
 
 
-class QueueSpec(_Strict):
+class QueueSpec(StrictModel):
     """One ACD queue (R-CORE-3/4). Timers in milliseconds, like every timer here."""
 
     name: QueueName
     skills: dict[str, Annotated[int, Field(ge=1)]] = {}  # skill -> minimum level
-    strategy: Strategy = "longest_idle"
+    strategy: StrategyName = "longest_idle"
     ring_timeout_ms: int = Field(20_000, ge=100)  # R-AG-3: then the next idle agent
     max_wait_ms: int | None = Field(None, ge=100)  # overflow after this long; needs an overflow
     overflow_queue: QueueName | None = None
@@ -249,7 +252,7 @@ class QueueSpec(_Strict):
         return self
 
 
-class AcdSection(_Strict):
+class AcdSection(StrictModel):
     """The ACD service (acdsvc): where a replica listens and the core's ranges and leases."""
 
     listen: HostPort = "127.0.0.1:50051"
@@ -307,7 +310,7 @@ class AcdSection(_Strict):
         return self
 
 
-class DashboardsSection(_Strict):
+class DashboardsSection(StrictModel):
     """The supervisors' Streamlit dashboards (dashboards/)."""
 
     listen: HostPort = "127.0.0.1:8501"
@@ -315,7 +318,7 @@ class DashboardsSection(_Strict):
     timezone: str = "Asia/Shanghai"
 
 
-class PresenceSection(_Strict):
+class PresenceSection(StrictModel):
     """The phone-presence watcher (presence/, docs/presence.md): Kamailio's registrations
     to the ACD. It runs beside Kamailio when the config has an `acd:` section."""
 
@@ -325,7 +328,7 @@ class PresenceSection(_Strict):
     poll_ms: int = Field(2_000, ge=100, le=60_000)
 
 
-class CallCenterConfig(_Strict):
+class CallCenterConfig(StrictModel):
     version: Literal[1]
     node: NodeConfig = NodeConfig()
     sip: SipConfig = SipConfig()
@@ -449,7 +452,7 @@ def _nearest_line(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> in
     return 1
 
 
-class AccountsFile(_Strict):
+class AccountsFile(StrictModel):
     """A separate accounts file, so hashes can stay out of version control."""
 
     accounts: list[Account] = []

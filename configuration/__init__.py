@@ -1,0 +1,90 @@
+"""The call center's configuration: the one YAML schema, the run directory's paths and
+the small helpers every package shares (host:port, the strategy names).
+
+The lowest layer: it imports no other package of the project, so every package may
+import it. The host:port helpers, paths and names load at once; the schema (pydantic
+and PyYAML, a few hundred milliseconds) loads on first use of one of its names, so a
+call controller or Kamailio's routing script that only splits addresses never pays it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._hostport import join_hostport, split_hostport
+from ._paths import PROJECT_ROOT, RunLayout
+from ._strategies import STRATEGY_NAMES, StrategyName
+
+if TYPE_CHECKING:
+    from ._analytics import AnalyticsConfig, ClickHouseDsn, parse_dsn
+    from ._fields import MAX_PORT, HostPort, StrictModel, check_identifier, check_port
+    from ._schema import (
+        Account,
+        AcdSection,
+        CallCenterConfig,
+        ConfigError,
+        ControllerReplica,
+        DashboardsSection,
+        NumberRoute,
+        PresenceSection,
+        QueueSpec,
+        load_config,
+        parse_config,
+        parse_yaml,
+        yaml_error_message,
+    )
+
+__all__ = [
+    "MAX_PORT",
+    "PROJECT_ROOT",
+    "STRATEGY_NAMES",
+    "Account",
+    "AcdSection",
+    "AnalyticsConfig",
+    "CallCenterConfig",
+    "ClickHouseDsn",
+    "ConfigError",
+    "ControllerReplica",
+    "DashboardsSection",
+    "HostPort",
+    "NumberRoute",
+    "PresenceSection",
+    "QueueSpec",
+    "RunLayout",
+    "StrategyName",
+    "StrictModel",
+    "check_identifier",
+    "check_port",
+    "join_hostport",
+    "load_config",
+    "parse_config",
+    "parse_dsn",
+    "parse_yaml",
+    "split_hostport",
+    "yaml_error_message",
+]
+
+# The names that need pydantic or PyYAML, and the module each one lives in.
+_LAZY = {
+    **dict.fromkeys(("AnalyticsConfig", "ClickHouseDsn", "parse_dsn"), "_analytics"),
+    **dict.fromkeys(("MAX_PORT", "HostPort", "StrictModel", "check_identifier", "check_port"),
+                    "_fields"),
+    **dict.fromkeys(("Account", "AcdSection", "CallCenterConfig", "ConfigError",
+                     "ControllerReplica", "DashboardsSection", "NumberRoute",
+                     "PresenceSection", "QueueSpec", "load_config", "parse_config",
+                     "parse_yaml", "yaml_error_message"), "_schema"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
