@@ -6,7 +6,7 @@ large agent counts.
 """
 
 from ._erlang import erlang_b, erlang_c
-from ._service import (
+from ._service_level import (
     StaffingPoint,
     agents_for_service_level,
     average_speed_of_answer,
