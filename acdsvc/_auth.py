@@ -2,22 +2,8 @@
 that refuses a call without it. The client side (the token file, a channel that sends
 it) is acd_client's.
 
-Who may drive calls through the ACD:
-
-acd.v1 has two kinds of caller. Agents and supervisors prove who they are in
-each request (a password at Login, the desk session after it, AdminCredentials
-on Force*), so their methods stay open to any peer. The other methods move calls
-and read the whole centre's state: Enqueue, Answered, Hangup, Reconcile, the
-action feed, the snapshot. Only the stack's own services (call controllers,
-presence watcher, dashboards, the other replicas) may call them, and they prove
-it with one shared secret, sent as `authorization: Bearer <token>` metadata.
-
-The token lives in a file (mode 0600, like an ssh key; a Kubernetes Secret
-mounted as a file in a cluster) and never on a command line, where `ps` would
-show it. `callcenter up` generates one per run directory when the config names
-none (docs/acd-service.md, "Authentication").
-
-The gRPC health service is not behind the token: probes need no secret.
+Who may drive calls through the ACD, and why one shared token: see acd_client's
+`_token` module (docs/acd-service.md, "Authentication").
 """
 
 from __future__ import annotations
