@@ -11,7 +11,7 @@ from dashboards import queries
 
 MAX_FAILURES = 5
 LOCK_S = 30.0
-# Live states (queries._ACD_STATES) of an agent with a call to take over.
+# Live states (ACD_STATES in dashboards/_live.py) of an agent with a call to take over.
 INTERCEPTABLE = ("reserved", "talking")
 
 st.title("Supervisor")

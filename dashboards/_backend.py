@@ -1,0 +1,75 @@
+"""The sources one dashboard process reads, wired from its settings, and the process's
+one backend (`backend()`; tests put their own with `set_backend`)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+
+from configuration import split_hostport
+from dashboards._accounts import AccountDirectory, ConfigAccounts
+from dashboards._commands import AcdCommands, GrpcAcdCommands
+from dashboards._live import EventLogLive, GrpcLiveStream, LiveSource
+from dashboards._reports import ReportSource, ServiceReports
+from dashboards._settings import CONFIG_ENV, DashboardSettings, read_settings
+
+
+@dataclass
+class Backend:
+    reports: ReportSource
+    live: LiveSource
+    accounts: AccountDirectory
+    commands: AcdCommands | None = None
+    sl_threshold_s: float = 20.0
+    timezone: str = "Asia/Shanghai"
+    supervisor_roles: tuple[str, ...] = ("supervisor",)
+    clock: Callable[[], float] = time.time
+
+
+def backend_from_settings(settings: DashboardSettings) -> Backend:
+    host, port = split_hostport(settings.redis)
+    client = redis.Redis(host=host, port=port, socket_timeout=2.0,
+                         socket_connect_timeout=2.0)
+    live: LiveSource = EventLogLive(client, stream=settings.stream)
+    commands: AcdCommands | None = None
+    if settings.acd_address:
+        from acd_client import read_token  # noqa: PLC0415
+
+        token = read_token(settings.acd_token_file) if settings.acd_token_file else None
+        live = GrpcLiveStream(settings.acd_address, token=token)
+        commands = GrpcAcdCommands(settings.acd_address, token=token)
+    return Backend(
+        reports=ServiceReports(settings.analytics_url),
+        live=live,
+        accounts=ConfigAccounts(settings.callcenter_config),
+        commands=commands,
+        sl_threshold_s=settings.sl_threshold_s,
+        timezone=settings.timezone,
+        supervisor_roles=settings.supervisor_roles,
+    )
+
+
+_backend: Backend | None = None
+_backend_lock = threading.Lock()
+
+
+def set_backend(b: Backend | None) -> None:
+    global _backend  # noqa: PLW0603  (one backend per dashboard process)
+    with _backend_lock:
+        _backend = b
+
+
+def backend() -> Backend:
+    global _backend  # noqa: PLW0603
+    with _backend_lock:
+        if _backend is None:
+            path = os.environ.get(CONFIG_ENV)
+            if not path:
+                raise RuntimeError(f"set {CONFIG_ENV} to a DashboardSettings file")
+            _backend = backend_from_settings(read_settings(path))
+        return _backend

@@ -1,0 +1,102 @@
+"""Supervisor commands on agents over acd.v1: ForceLogout/ForceBusy/ForceIdle, Intercept.
+
+Each carries the logged-in supervisor's own credentials as the actor, so the ACD checks
+the role again whatever the page did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from dashboards._accounts import Supervisor
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    ok: bool
+    message: str
+
+
+class AcdCommands(Protocol):
+    def force_logout(self, agent: str, actor: Supervisor) -> CommandResult: ...
+    def force_busy(self, agent: str, reason: str, actor: Supervisor) -> CommandResult: ...
+    def force_idle(self, agent: str, actor: Supervisor) -> CommandResult: ...
+    def intercept(self, agent: str, supervisor: str, actor: Supervisor) -> CommandResult: ...
+
+
+class GrpcAcdCommands:
+    """Supervisor commands over acd.v1 (ForceLogout/ForceBusy/ForceIdle, Intercept)."""
+
+    def __init__(self, address: str, *, timeout: float = 2.0, token: str | None = None) -> None:
+        import grpc  # noqa: PLC0415
+
+        from acd_api.v1 import acd_pb2, acd_pb2_grpc  # noqa: PLC0415
+        from acd_client import service_channel  # noqa: PLC0415
+
+        self._pb = acd_pb2
+        self._grpc = grpc
+        # GetSnapshot (to map account to employee ID) needs the service token.
+        self._channel = service_channel(address, token)
+        self._stub = acd_pb2_grpc.AcdServiceStub(self._channel)
+        self._timeout = timeout
+
+    def _actor(self, who: Supervisor) -> Any:
+        return self._pb.Actor(
+            admin=self._pb.AdminCredentials(username=who.username, password=who.password))
+
+    def _call(self, method: str, request: Any) -> CommandResult:
+        try:
+            reply = getattr(self._stub, method)(request, timeout=self._timeout)
+        except self._grpc.RpcError as exc:
+            return CommandResult(False, f"ACD unreachable: {exc.code().name}")
+        if reply.HasField("error") and reply.error.code != 0:
+            name = self._pb.ErrorCode.Name(reply.error.code)
+            return CommandResult(False, f"{name}: {reply.error.message}")
+        deferred = getattr(reply, "deferred", False)
+        return CommandResult(True, "deferred until the call ends" if deferred else "done")
+
+    def _employee_id(self, agent: str) -> int | None:
+        """The live views name agents by account; the ACD's commands take employee IDs."""
+        try:
+            reply = self._stub.GetSnapshot(self._pb.GetSnapshotRequest(), timeout=self._timeout)
+        except self._grpc.RpcError:
+            return None
+        for a in reply.snapshot.agents:
+            if agent in (a.username, str(a.employee_id)):
+                return int(a.employee_id)
+        return None
+
+    def _force(self, method: str, agent: str, **fields: Any) -> CommandResult:
+        eid = self._employee_id(agent)
+        if eid is None:
+            return CommandResult(False, f"agent {agent} is not logged in (or the ACD is "
+                                 "unreachable)")
+        request = getattr(self._pb, f"{method}Request")(
+            actor=self._actor(fields.pop("actor")), employee_id=eid, **fields)
+        return self._call(method, request)
+
+    def force_logout(self, agent: str, actor: Supervisor) -> CommandResult:
+        return self._force("ForceLogout", agent, actor=actor)
+
+    def force_busy(self, agent: str, reason: str, actor: Supervisor) -> CommandResult:
+        return self._force("ForceBusy", agent, actor=actor, reason=reason)
+
+    def force_idle(self, agent: str, actor: Supervisor) -> CommandResult:
+        return self._force("ForceIdle", agent, actor=actor)
+
+    def intercept(self, agent: str, supervisor: str, actor: Supervisor) -> CommandResult:
+        """`supervisor` (an account whose desk is logged in as a supervisor) takes over
+        the call `agent` rings or talks on. The ACD resolves the agent's call itself (no
+        snapshot read here: the call may have moved on since the page showed it), checks
+        everything, and has the call's controller ring the supervisor."""
+        request = self._pb.InterceptRequest(actor=self._actor(actor), agent=agent,
+                                            supervisor=supervisor)
+        try:
+            reply = self._stub.Intercept(request, timeout=self._timeout)
+        except self._grpc.RpcError as exc:
+            return CommandResult(False, f"ACD unreachable: {exc.code().name}")
+        if reply.HasField("error") and reply.error.code != 0:
+            name = self._pb.ErrorCode.Name(reply.error.code)
+            return CommandResult(False, f"{name}: {reply.error.message}")
+        return CommandResult(True, f"call {reply.call_id}: ringing {supervisor} to take it over")

@@ -1,0 +1,40 @@
+"""The dashboards' runtime file (HUAAN_DASHBOARD_CONFIG): what `callcenter up` writes and
+a dashboard process reads once at its first page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+import eventlog as ev
+
+CONFIG_ENV = "HUAAN_DASHBOARD_CONFIG"
+
+
+class DashboardSettings(BaseModel):
+    """The dashboards' runtime file (HUAAN_DASHBOARD_CONFIG), written by `callcenter up`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    analytics_url: str = "http://127.0.0.1:8710"
+    redis: str = "127.0.0.1:6379"
+    stream: str = ev.DEFAULT_STREAM
+    # acd.v1 address; empty: live view from the event log and no supervisor actions.
+    acd_address: str = ""
+    # The ACD's service token file (acd.token_file), for its snapshot; empty: none.
+    acd_token_file: str = ""
+    callcenter_config: str = "config/callcenter.yaml"
+    sl_threshold_s: float = Field(20.0, gt=0)
+    timezone: str = "Asia/Shanghai"
+    supervisor_roles: tuple[str, ...] = ("supervisor",)
+
+
+def read_settings(path: str) -> DashboardSettings:
+    """A settings file: YAML by its suffix (.yaml, .yml), JSON otherwise."""
+    text = Path(path).read_text()
+    if path.endswith((".yaml", ".yml")):
+        import yaml  # noqa: PLC0415
+
+        return DashboardSettings.model_validate(yaml.safe_load(text))
+    return DashboardSettings.model_validate_json(text)

@@ -1,0 +1,118 @@
+"""What the pages show, shaped from what the sources returned: pure functions of their
+arguments (no source, clock or settings read here), so each table is tested alone."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped]
+
+import eventlog as ev
+import teletraffic
+from dashboards._live import LiveSnapshot
+
+REFRESH_S = 2.0
+AGENT_COLUMNS = ["agent", "seat", "state", "time_in_state_s", "reason"]
+# The states whose reason the wallboard shows: a reason says why an agent is not ready.
+# The ACD keeps the last one on an agent that became ready again (LOGIN, NO_ANSWER,
+# READY on an idle agent), which would read as if the agent were still away.
+NOT_READY_STATES = frozenset({ev.STATE_BUSY})
+QUEUE_COLUMNS = ["queue", "waiting", "longest_wait_s"]
+# The columns of the queue_summary report the wallboard's day figures use.
+TODAY_COLUMNS = ["queue", "offered", "answered", "abandoned", "answered_within"]
+# The AHT a forecast assumes when history has none.
+DEFAULT_AHT_S = 180.0
+
+
+@dataclass(frozen=True)
+class Wallboard:
+    agents: pd.DataFrame
+    queues: pd.DataFrame
+    sl: float
+    abandon_rate: float
+    offered: int
+    answered: int
+    source: str
+    problems: tuple[str, ...] = ()
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else math.nan
+
+
+def wallboard_view(snap: LiveSnapshot, today: pd.DataFrame,
+                   problems: Sequence[str] = ()) -> Wallboard:
+    """The wallboard from a live snapshot and today's queue_summary (TODAY_COLUMNS at
+    least): live agents and queues plus today's SL and abandon rate per queue and total."""
+    agents = pd.DataFrame(
+        [{"agent": a.agent, "seat": a.seat, "state": a.state,
+          "time_in_state_s": round(max(0.0, snap.ts - a.since), 1),
+          "reason": a.reason if a.state in NOT_READY_STATES else ""}
+         for a in snap.agents], columns=AGENT_COLUMNS)
+    queues = pd.DataFrame(
+        [{"queue": q.queue, "waiting": q.waiting, "longest_wait_s": round(q.longest_wait_s, 1)}
+         for q in snap.queues], columns=QUEUE_COLUMNS)
+    per_queue = today[TODAY_COLUMNS].copy()
+    per_queue["sl_today"] = [
+        _ratio(w, a) for w, a in zip(per_queue["answered_within"], per_queue["answered"],
+                                     strict=True)]
+    per_queue["abandon_rate_today"] = [
+        _ratio(x, o) for x, o in zip(per_queue["abandoned"], per_queue["offered"], strict=True)]
+    queues = queues.merge(per_queue[["queue", "offered", "sl_today", "abandon_rate_today"]],
+                          on="queue", how="outer").fillna({"waiting": 0, "longest_wait_s": 0.0})
+    offered = int(today["offered"].sum()) if len(today) else 0
+    answered = int(today["answered"].sum()) if len(today) else 0
+    return Wallboard(
+        agents=agents,
+        queues=queues.sort_values("queue").reset_index(drop=True),
+        sl=_ratio(float(today["answered_within"].sum()) if len(today) else 0.0, answered),
+        abandon_rate=_ratio(float(today["abandoned"].sum()) if len(today) else 0.0, offered),
+        offered=offered,
+        answered=answered,
+        source=snap.source,
+        problems=tuple(problems),
+    )
+
+
+def _is_sequence(value: object) -> bool:
+    return isinstance(value, list | tuple | np.ndarray)
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """CSV for the export button: UTF-8 with BOM so Excel shows Chinese text right."""
+    out = df.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.strftime("%Y-%m-%d %H:%M:%S.%f").str[:-3] + "Z"
+        elif out[col].map(_is_sequence).any():
+            # Array columns (ivr_path) would otherwise print as numpy's "['a' 'b']".
+            out[col] = out[col].map(lambda v: " > ".join(map(str, v)) if _is_sequence(v) else v)
+    text: str = out.to_csv(index=False)
+    return ("\ufeff" + text).encode("utf-8")
+
+
+def staffing_table(calls: float, interval_s: float, aht_s: float, target_s: float,
+                   goal: float, *, span: int = 6) -> tuple[int, pd.DataFrame]:
+    """Erlang C: agents needed for `goal` SL within `target_s`, and the table around it."""
+    traffic = teletraffic.offered_load(calls, interval_s, aht_s)
+    needed = teletraffic.agents_for_service_level(traffic, aht_s, target_s, goal)
+    lo = max(1, math.floor(traffic) + 1, needed - span // 2)
+    rows = []
+    for n in range(lo, lo + span + 1):
+        p = teletraffic.staffing(traffic, n, aht_s, target_s)
+        rows.append({"agents": n, "service_level": p.service_level, "p_wait": p.p_wait,
+                     "asa_s": p.asa, "occupancy": p.occupancy,
+                     "meets_goal": p.service_level >= goal})
+    return needed, pd.DataFrame(rows)
+
+
+def forecast(intervals: pd.DataFrame) -> tuple[float, float]:
+    """Mean offered calls per busy interval and mean AHT, from a per-interval
+    queue_summary; (0, DEFAULT_AHT_S) from no history."""
+    if intervals.empty:
+        return 0.0, DEFAULT_AHT_S
+    aht = intervals["aht_s"].dropna()
+    return float(intervals["offered"].mean()), float(aht.mean()) if len(aht) else DEFAULT_AHT_S
