@@ -28,7 +28,7 @@ from configuration import (
     RunLayout,
     split_hostport,
 )
-from dashboards.queries import DashboardSettings
+from dashboards import DashboardSettings
 from presence import (
     PRESENCE_DAEMON,
     PresenceSetupError,
