@@ -1,7 +1,7 @@
 """Music on hold and position announcements for callers waiting in an ACD queue.
 
 docs/call-control.md, "Music on hold and announcements". A call the ACD driver
-(`controller/_acd.py`) has answered and parked hears its queue's music, looped
+(`controller/_acd_driver.py`) has answered and parked hears its queue's music, looped
 by rtpengine (`play media` with `repeat-times`), once it has waited
 `music_after_s` (1 s by default): most calls are bridged before that, and for
 them no `play media` is sent at all. Every `announce_every_s` (the
@@ -52,7 +52,7 @@ from eventlog import CALL_ANSWERED, CALL_ENDED, CALL_NO_ANSWER, CALL_RINGING, Ev
 from prompts import Language, PromptError
 
 if TYPE_CHECKING:
-    from controller._acd import AcdDriver, AcdOptions
+    from controller._acd_driver import AcdDriver, AcdOptions
     from controller._media import RtpengineNg
 
 __all__ = [

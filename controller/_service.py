@@ -157,7 +157,7 @@ class CallService:
         self.events_failed = 0
         # Told (cid, leg id, agent) when a consult target answers the consulting agent.
         # No event says so (its `call.answered` is written when it takes the caller), but
-        # the ACD must count that agent as talking from then on (controller/_acd.py).
+        # the ACD must count that agent as talking from then on (controller/_acd_driver.py).
         self.on_consult_answered: Callable[[str, str, str], None] | None = None
 
     # ------------------------------------------------------------------ events

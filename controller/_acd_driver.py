@@ -446,7 +446,7 @@ class AcdDriver:
         # an action for a call can only follow its Enqueue, which follows registration.
         self._calls: dict[str, _Call] = {}
         # The ACD call IDs a call has besides its own (consult and intercept reservations,
-        # controller/_acd.py's `_Side`) -> the call. Loop-owned; the feed thread only
+        # controller/_acd_driver.py's `_Side`) -> the call. Loop-owned; the feed thread only
         # tests membership, as for `_calls`.
         self._aliases: dict[str, _Call] = {}
         self._causes: dict[str, str] = {}  # cid -> cause of a hang-up made here
