@@ -8,7 +8,8 @@ from controller._call import Call, CallState, InvalidTransitionError, Leg, LegRo
 from controller._commands import Commands
 from controller._events import MemoryPublisher, NullPublisher, RedisPublisher
 from controller._media import MediaError, MediaServer, RtpengineNg
-from controller._service import CallService, EventPublisher, UnknownCallError
+from controller._ports import EventPublisher
+from controller._service import CallService, UnknownCallError
 
 __all__ = [
     "Call",

@@ -53,6 +53,7 @@ from google.protobuf.message import Message
 from acd_api.v1 import acd_pb2 as pb
 from acd_client import TokenError, read_token
 from configuration import split_hostport
+from controller._ports import Cancellable, EventPublisher, Execute, Later, Post
 from eventlog import (
     CALL_ANSWERED,
     CALL_ARRIVED,
@@ -236,10 +237,6 @@ def ring_time(acd_ring_timeout_s: float, margin_s: float) -> float | None:
 # ---------------------------------------------------------------- ports
 
 
-class Cancellable(Protocol):
-    def cancel(self) -> None: ...
-
-
 class Feed(Protocol):
     def close(self) -> None: ...
 
@@ -252,10 +249,6 @@ class AcdRpc(Protocol):
              cancelled: Callable[[], bool] | None = None) -> M: ...
 
 
-class EventPublisher(Protocol):
-    def publish(self, event: Event) -> None: ...
-
-
 class HoldMedia(Protocol):
     """Music on hold for parked callers (`controller/_queue_media.py`), on the loop."""
 
@@ -264,9 +257,6 @@ class HoldMedia(Protocol):
     def close(self) -> None: ...
 
 
-Execute = Callable[[Mapping[str, Any]], dict[str, Any]]
-Post = Callable[[Callable[[], None]], None]  # run it on the SIP loop, later
-Later = Callable[[float, Callable[[], None]], Cancellable]  # a timer on the SIP loop
 FeedFactory = Callable[[Callable[[pb.Action], None]], Feed]
 Submit = Callable[[str, Callable[[], None]], None]  # a job for a call's RPC chain
 OnLoop = Callable[[Callable[[], Any]], Any]  # run it on the SIP loop, wait, return its result

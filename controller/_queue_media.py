@@ -48,6 +48,7 @@ import grpc
 import prompts
 from acd_api.v1 import acd_pb2 as pb
 from controller._media import MediaError
+from controller._ports import Cancellable, Execute, Later, Post
 from eventlog import CALL_ANSWERED, CALL_ENDED, CALL_NO_ANSWER, CALL_RINGING, Event
 from prompts import Language, PromptError
 
@@ -385,10 +386,6 @@ class HoldTimeline:
 # ---------------------------------------------------------------- ports
 
 
-class Cancellable(Protocol):
-    def cancel(self) -> None: ...
-
-
 class Player(Protocol):
     """Plays a file to a call's leg, `repeat` times in a row (replacing what plays)."""
 
@@ -402,9 +399,6 @@ class AnnouncementSource(Protocol):
                      cancelled: Callable[[], bool]) -> Announcement | None: ...
 
 
-Execute = Callable[[Mapping[str, Any]], dict[str, Any]]
-Post = Callable[[Callable[[], None]], None]
-Later = Callable[[float, Callable[[], None]], Cancellable]
 Submit = Callable[[Callable[[], None]], None]
 
 

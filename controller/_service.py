@@ -32,6 +32,7 @@ from controller._call import (
     new_correlation_id,
 )
 from controller._media import MediaError, MediaServer
+from controller._ports import Cancellable, EventPublisher, Timers
 from controller._sdp import direction, media_endpoint, park_answer, park_offer, same_media
 from eventlog import (
     CALL_ANSWERED,
@@ -60,14 +61,6 @@ class UnknownCallError(KeyError):
     """No live call has this correlation ID."""
 
 
-class Cancellable(Protocol):
-    def cancel(self) -> None: ...
-
-
-class Timers(Protocol):
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Cancellable: ...
-
-
 class SipLegs(Protocol):
     def answer(self, cid: str, leg_id: str, sdp: str) -> None: ...
     def originate(self, cid: str, leg_id: str, *, address: tuple[str, int], user: str,
@@ -76,12 +69,6 @@ class SipLegs(Protocol):
     def answer_update(self, cid: str, leg_id: str, sdp: str) -> None: ...
     def reject_update(self, cid: str, leg_id: str, code: int, reason: str) -> None: ...
     def hangup(self, cid: str, leg_id: str, reason: tuple[int, str] | None = None) -> None: ...
-
-
-class EventPublisher(Protocol):
-    """The call event log. `publish` runs on the SIP loop: it must not block or raise."""
-
-    def publish(self, event: Event) -> None: ...
 
 
 class _NoEvents:
