@@ -15,7 +15,8 @@ from sippy.Core.EventDispatcher import ED2
 
 from configuration import split_hostport
 from controller import _sippy_fixes
-from controller._acd_driver import AcdOptions, acd_options, add_acd_arguments, sippy_driver
+from controller._acd_driver import sippy_driver
+from controller._acd_options import AcdOptions, acd_options, add_acd_arguments
 from controller._commands import Commands
 from controller._control import ControlServer
 from controller._events import NullPublisher, RedisPublisher

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from eventlog import Event
 
-__all__ = ["Cancellable", "EventPublisher", "Execute", "Later", "Post", "Timers"]
+__all__ = ["Cancellable", "EventPublisher", "Execute", "Later", "OnLoop", "Post", "Timers"]
 
 
 class Cancellable(Protocol):
@@ -38,3 +38,5 @@ Execute = Callable[[Mapping[str, Any]], dict[str, Any]]
 Post = Callable[[Callable[[], None]], None]
 # A timer on the SIP loop.
 Later = Callable[[float, Callable[[], None]], Cancellable]
+# Run it on the SIP loop, wait, return its result (from another thread).
+OnLoop = Callable[[Callable[[], Any]], Any]

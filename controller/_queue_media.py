@@ -53,7 +53,8 @@ from eventlog import CALL_ANSWERED, CALL_ENDED, CALL_NO_ANSWER, CALL_RINGING, Ev
 from prompts import Language, PromptError
 
 if TYPE_CHECKING:
-    from controller._acd_driver import AcdDriver, AcdOptions
+    from controller._acd_driver import AcdDriver
+    from controller._acd_options import AcdOptions
     from controller._media import RtpengineNg
 
 __all__ = [
