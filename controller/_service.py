@@ -33,7 +33,7 @@ from controller._call import (
 )
 from controller._media import MediaError, MediaServer
 from controller._ports import Cancellable, EventPublisher, Timers
-from controller._sdp import direction, media_endpoint, park_answer, park_offer, same_media
+from controller._sdp import is_hold, park_answer, park_offer, same_media
 from eventlog import (
     CALL_ANSWERED,
     CALL_ARRIVED,
@@ -91,15 +91,6 @@ MODE_INTERCEPT = "intercept"
 # "no answer from user", to 480).
 CAUSE_NO_ANSWER = "no answer"
 REASON_NO_ANSWER = (480, "No Answer")
-
-
-def is_hold(sdp: str | None) -> bool:
-    """An offer that puts the other side on hold: sendonly/inactive, or c=0.0.0.0 (RFC 2543)."""
-    if sdp is None:
-        return False
-    endpoint = media_endpoint(sdp)
-    return direction(sdp) in ("sendonly", "inactive") or (
-        endpoint is not None and endpoint[0] == "0.0.0.0")
 
 
 def park_tag(call: Call, leg: CallLeg) -> str:
