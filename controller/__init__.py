@@ -4,21 +4,22 @@ Run it with `python -m controller --sip HOST:PORT --rtpengine HOST:PORT --agents
 """
 
 from controller._app import ControllerConfig, main, parse_agents, run
-from controller._call import Call, CallState, InvalidTransitionError, Leg, LegRole, LegState
+from controller._call import Call, CallLeg, CallPhase, InvalidTransitionError, LegRole, LegState
 from controller._commands import Commands
 from controller._events import MemoryPublisher, NullPublisher, RedisPublisher
 from controller._media import MediaError, MediaServer, RtpengineNg
-from controller._service import CallService, EventPublisher, UnknownCallError
+from controller._ports import EventPublisher
+from controller._service import CallService, UnknownCallError
 
 __all__ = [
     "Call",
+    "CallLeg",
+    "CallPhase",
     "CallService",
-    "CallState",
     "Commands",
     "ControllerConfig",
     "EventPublisher",
     "InvalidTransitionError",
-    "Leg",
     "LegRole",
     "LegState",
     "MediaError",

@@ -15,7 +15,8 @@ from sippy.Core.EventDispatcher import ED2
 
 from configuration import split_hostport
 from controller import _sippy_fixes
-from controller._acd import AcdOptions, acd_options, add_acd_arguments, sippy_driver
+from controller._acd_driver import sippy_driver
+from controller._acd_options import AcdOptions, acd_options, add_acd_arguments
 from controller._commands import Commands
 from controller._control import ControlServer
 from controller._events import NullPublisher, RedisPublisher
@@ -73,7 +74,7 @@ class ControllerConfig:
     event_stream: str = DEFAULT_STREAM
     event_queue: int = 10_000
     redis_timeout_s: float = 0.2
-    acd: AcdOptions | None = None  # --acd: the ACD drives the calls (controller/_acd.py)
+    acd: AcdOptions | None = None  # --acd: the ACD drives the calls (controller/_acd_driver.py)
     # --acd-heartbeat: live calls in Redis for the ACD's reconciler (controller/_registry.py)
     registry: RegistryOptions | None = None
     rtp_timeout_s: float = DEFAULT_RTP_TIMEOUT_S          # dead-leg detection; 0: off

@@ -34,7 +34,11 @@ class LegState(enum.Enum):
     ENDED = "ended"
 
 
-class CallState(enum.Enum):
+class CallPhase(enum.Enum):
+    """Where the call stands in signalling and media (parked, ringing, bridged,
+    consulting...). Not the ACD's `acd.CallState`, which says where a call stands in the
+    queue work (queued, ringing, talking)."""
+
     NEW = "new"              # caller offered, waiting for a command
     PARKED = "parked"        # caller answered locally; media goes to the park side
     RINGING = "ringing"      # caller parked, an agent leg is being tried
@@ -48,26 +52,26 @@ class CallState(enum.Enum):
 
 
 # Every state change a call may make; anything else is a bug or a refused command.
-_ALLOWED: dict[CallState, set[CallState]] = {
-    CallState.NEW: {CallState.PARKED, CallState.ENDED},
-    CallState.PARKED: {CallState.RINGING, CallState.ENDED},
+_ALLOWED: dict[CallPhase, set[CallPhase]] = {
+    CallPhase.NEW: {CallPhase.PARKED, CallPhase.ENDED},
+    CallPhase.PARKED: {CallPhase.RINGING, CallPhase.ENDED},
     # RINGING -> RINGING: the next target, or an intercept of the ringing call.
-    CallState.RINGING: {CallState.RINGING, CallState.BRIDGED, CallState.PARKED, CallState.ENDED},
-    CallState.BRIDGED: {CallState.PARKED, CallState.CONSULT_RINGING, CallState.INTERCEPTING,
-                        CallState.ENDED},
+    CallPhase.RINGING: {CallPhase.RINGING, CallPhase.BRIDGED, CallPhase.PARKED, CallPhase.ENDED},
+    CallPhase.BRIDGED: {CallPhase.PARKED, CallPhase.CONSULT_RINGING, CallPhase.INTERCEPTING,
+                        CallPhase.ENDED},
     # -> BRIDGED: back to the agent (no answer, refusal, cancel_consult).
     # -> RINGING: the agent hung up before the consult leg answered; it rings for the caller.
-    CallState.CONSULT_RINGING: {CallState.CONSULTING, CallState.BRIDGED, CallState.RINGING,
-                                CallState.ENDED},
+    CallPhase.CONSULT_RINGING: {CallPhase.CONSULTING, CallPhase.BRIDGED, CallPhase.RINGING,
+                                CallPhase.ENDED},
     # -> BRIDGED: with the consult leg (complete_transfer, the agent hung up) or back
     # with the agent (cancel_consult, the consult leg hung up).
-    CallState.CONSULTING: {CallState.BRIDGED, CallState.ENDED},
+    CallPhase.CONSULTING: {CallPhase.BRIDGED, CallPhase.ENDED},
     # -> BRIDGED: with the supervisor (answered) or still with the agent (not answered).
     # -> RINGING: the agent hung up first; the supervisor rings for the parked caller.
-    CallState.INTERCEPTING: {CallState.BRIDGED, CallState.RINGING, CallState.ENDED},
-    CallState.ORIGINATING: {CallState.DIALING, CallState.ENDED},
-    CallState.DIALING: {CallState.BRIDGED, CallState.ENDED},
-    CallState.ENDED: set(),
+    CallPhase.INTERCEPTING: {CallPhase.BRIDGED, CallPhase.RINGING, CallPhase.ENDED},
+    CallPhase.ORIGINATING: {CallPhase.DIALING, CallPhase.ENDED},
+    CallPhase.DIALING: {CallPhase.BRIDGED, CallPhase.ENDED},
+    CallPhase.ENDED: set(),
 }
 
 
@@ -80,7 +84,10 @@ def new_correlation_id() -> str:
 
 
 @dataclass(eq=False)  # a leg is one SIP dialog: compared by identity, never by value
-class Leg:
+class CallLeg:
+    """One SIP dialog of a controlled call. Not the CDR's `analytics.Leg`, the record
+    written about it afterwards."""
+
     leg_id: str              # also the leg's rtpengine tag
     role: LegRole
     state: LegState
@@ -95,10 +102,10 @@ class Leg:
 @dataclass
 class Call:
     correlation_id: str
-    caller: Leg
-    state: CallState = CallState.NEW
-    agent: Leg | None = None
-    consult: Leg | None = None
+    caller: CallLeg
+    state: CallPhase = CallPhase.NEW
+    agent: CallLeg | None = None
+    consult: CallLeg | None = None
     outbound: bool = False         # created by `originate`: no inbound leg
     caller_id: str | None = None   # outbound: the number presented to the customer
     targets: deque[str] = field(default_factory=deque)
@@ -109,33 +116,33 @@ class Call:
     held_by: set[str] = field(default_factory=set)  # leg ids whose last offer holds
     _leg_counter: int = 1
 
-    def transition(self, new: CallState) -> None:
+    def transition(self, new: CallPhase) -> None:
         if new not in _ALLOWED[self.state]:
             raise InvalidTransitionError(
                 f"call {self.correlation_id}: {self.state.value} -> {new.value} is not allowed"
             )
         self.state = new
 
-    def require(self, *states: CallState) -> None:
+    def require(self, *states: CallPhase) -> None:
         if self.state not in states:
             wanted = ", ".join(s.value for s in states)
             raise InvalidTransitionError(
                 f"call {self.correlation_id} is {self.state.value}; this needs {wanted}"
             )
 
-    def _next_leg(self, agent: str) -> Leg:
+    def _next_leg(self, agent: str) -> CallLeg:
         self._leg_counter += 1
-        return Leg(f"L{self._leg_counter}", LegRole.AGENT, LegState.CALLING, target=agent)
+        return CallLeg(f"L{self._leg_counter}", LegRole.AGENT, LegState.CALLING, target=agent)
 
-    def new_agent_leg(self, agent: str) -> Leg:
+    def new_agent_leg(self, agent: str) -> CallLeg:
         self.agent = self._next_leg(agent)
         return self.agent
 
-    def new_consult_leg(self, agent: str) -> Leg:
+    def new_consult_leg(self, agent: str) -> CallLeg:
         self.consult = self._next_leg(agent)
         return self.consult
 
-    def promote_consult(self) -> Leg:
+    def promote_consult(self) -> CallLeg:
         """The consult leg takes the caller over: it becomes the call's agent leg."""
         leg = self.consult
         if leg is None:
@@ -143,32 +150,32 @@ class Call:
         self.agent, self.consult = leg, None
         return leg
 
-    def legs(self) -> list[Leg]:
+    def legs(self) -> list[CallLeg]:
         return [leg for leg in (self.caller, self.agent, self.consult) if leg is not None]
 
-    def leg(self, leg_id: str) -> Leg | None:
+    def leg(self, leg_id: str) -> CallLeg | None:
         for leg in self.legs():
             if leg.leg_id == leg_id:
                 return leg
         return None
 
-    def talking_pair(self) -> tuple[Leg, Leg] | None:
+    def talking_pair(self) -> tuple[CallLeg, CallLeg] | None:
         """The two legs whose media rtpengine bridges now, if any."""
-        if self.state in (CallState.BRIDGED, CallState.INTERCEPTING) and self.agent is not None:
+        if self.state in (CallPhase.BRIDGED, CallPhase.INTERCEPTING) and self.agent is not None:
             return self.caller, self.agent
-        if self.state is CallState.CONSULTING and self.agent is not None and \
+        if self.state is CallPhase.CONSULTING and self.agent is not None and \
                 self.consult is not None:
             return self.agent, self.consult
         return None
 
-    def peer_of(self, leg: Leg) -> Leg | None:
+    def peer_of(self, leg: CallLeg) -> CallLeg | None:
         """Who hears `leg` now (None: nobody; a parked caller's re-INVITE goes to the park side)."""
         pair = self.talking_pair()
         if pair is None or leg not in pair:
             return None
         return pair[1] if leg is pair[0] else pair[0]
 
-    def slot_of(self, leg: Leg) -> str:
+    def slot_of(self, leg: CallLeg) -> str:
         if leg is self.caller:
             return "caller"
         return "consult" if leg is self.consult else "agent"

@@ -58,7 +58,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from controller._call import Call, CallState, Leg, LegState
+from controller._call import Call, CallLeg, CallPhase, LegState
 from controller._sdp import direction, media_endpoint
 from rtpengine import NgClient, NgError
 
@@ -115,10 +115,10 @@ def watched_legs(call: Call) -> list[str]:
     any hold is on (`held_by`: a party's hold, or the caller waiting during a
     consultation), since then some legs may rightly be silent.
     """
-    if call.state in (CallState.NEW, CallState.ENDED) or call.held_by:
+    if call.state in (CallPhase.NEW, CallPhase.ENDED) or call.held_by:
         return []
     # The third slot (transfer target, intercepting supervisor) where the call has one.
-    consult: Leg | None = getattr(call, "consult", None)
+    consult: CallLeg | None = getattr(call, "consult", None)
     return [leg.leg_id for leg in (call.caller, call.agent, consult)
             if leg is not None and leg.state is LegState.ANSWERED
             and sends_media(leg.remote_sdp)]

@@ -1,7 +1,7 @@
 """Music on hold and position announcements for callers waiting in an ACD queue.
 
 docs/call-control.md, "Music on hold and announcements". A call the ACD driver
-(`controller/_acd.py`) has answered and parked hears its queue's music, looped
+(`controller/_acd_driver.py`) has answered and parked hears its queue's music, looped
 by rtpengine (`play media` with `repeat-times`), once it has waited
 `music_after_s` (1 s by default): most calls are bridged before that, and for
 them no `play media` is sent at all. Every `announce_every_s` (the
@@ -48,11 +48,13 @@ import grpc
 import prompts
 from acd_api.v1 import acd_pb2 as pb
 from controller._media import MediaError
+from controller._ports import Cancellable, Execute, Later, Post
 from eventlog import CALL_ANSWERED, CALL_ENDED, CALL_NO_ANSWER, CALL_RINGING, Event
 from prompts import Language, PromptError
 
 if TYPE_CHECKING:
-    from controller._acd import AcdDriver, AcdOptions
+    from controller._acd_driver import AcdDriver
+    from controller._acd_options import AcdOptions
     from controller._media import RtpengineNg
 
 __all__ = [
@@ -385,10 +387,6 @@ class HoldTimeline:
 # ---------------------------------------------------------------- ports
 
 
-class Cancellable(Protocol):
-    def cancel(self) -> None: ...
-
-
 class Player(Protocol):
     """Plays a file to a call's leg, `repeat` times in a row (replacing what plays)."""
 
@@ -402,9 +400,6 @@ class AnnouncementSource(Protocol):
                      cancelled: Callable[[], bool]) -> Announcement | None: ...
 
 
-Execute = Callable[[Mapping[str, Any]], dict[str, Any]]
-Post = Callable[[Callable[[], None]], None]
-Later = Callable[[float, Callable[[], None]], Cancellable]
 Submit = Callable[[Callable[[], None]], None]
 
 

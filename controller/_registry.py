@@ -37,7 +37,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from acd_client import ControllerRecord, make_source, registry_key
-from controller._acd import AcdOptions
+from controller._acd_options import AcdOptions
 
 __all__ = [
     "STOPPED_TTL_S",

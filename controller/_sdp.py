@@ -30,6 +30,15 @@ def mirror(direction_: str) -> str:
     return _MIRROR.get(direction_, "sendrecv")
 
 
+def is_hold(sdp: str | None) -> bool:
+    """An offer that puts the other side on hold: sendonly/inactive, or c=0.0.0.0 (RFC 2543)."""
+    if sdp is None:
+        return False
+    endpoint = media_endpoint(sdp)
+    return direction(sdp) in ("sendonly", "inactive") or (
+        endpoint is not None and endpoint[0] == "0.0.0.0")
+
+
 def same_media(a: str | None, b: str | None) -> bool:
     """True when both describe the same address, port and direction (o= line ignored)."""
     if a is None or b is None:

@@ -24,15 +24,16 @@ from typing import Protocol
 
 from controller._call import (
     Call,
-    CallState,
+    CallLeg,
+    CallPhase,
     InvalidTransitionError,
-    Leg,
     LegRole,
     LegState,
     new_correlation_id,
 )
 from controller._media import MediaError, MediaServer
-from controller._sdp import direction, media_endpoint, park_answer, park_offer, same_media
+from controller._ports import Cancellable, EventPublisher, Timers
+from controller._sdp import is_hold, park_answer, park_offer, same_media
 from eventlog import (
     CALL_ANSWERED,
     CALL_ARRIVED,
@@ -60,14 +61,6 @@ class UnknownCallError(KeyError):
     """No live call has this correlation ID."""
 
 
-class Cancellable(Protocol):
-    def cancel(self) -> None: ...
-
-
-class Timers(Protocol):
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Cancellable: ...
-
-
 class SipLegs(Protocol):
     def answer(self, cid: str, leg_id: str, sdp: str) -> None: ...
     def originate(self, cid: str, leg_id: str, *, address: tuple[str, int], user: str,
@@ -76,12 +69,6 @@ class SipLegs(Protocol):
     def answer_update(self, cid: str, leg_id: str, sdp: str) -> None: ...
     def reject_update(self, cid: str, leg_id: str, code: int, reason: str) -> None: ...
     def hangup(self, cid: str, leg_id: str, reason: tuple[int, str] | None = None) -> None: ...
-
-
-class EventPublisher(Protocol):
-    """The call event log. `publish` runs on the SIP loop: it must not block or raise."""
-
-    def publish(self, event: Event) -> None: ...
 
 
 class _NoEvents:
@@ -106,16 +93,7 @@ CAUSE_NO_ANSWER = "no answer"
 REASON_NO_ANSWER = (480, "No Answer")
 
 
-def is_hold(sdp: str | None) -> bool:
-    """An offer that puts the other side on hold: sendonly/inactive, or c=0.0.0.0 (RFC 2543)."""
-    if sdp is None:
-        return False
-    endpoint = media_endpoint(sdp)
-    return direction(sdp) in ("sendonly", "inactive") or (
-        endpoint is not None and endpoint[0] == "0.0.0.0")
-
-
-def park_tag(call: Call, leg: Leg) -> str:
+def park_tag(call: Call, leg: CallLeg) -> str:
     """The rtpengine tag that stands in for `leg`'s missing peer.
 
     The caller keeps the historical `park`; any other leg that needs a peer before it
@@ -157,7 +135,7 @@ class CallService:
         self.events_failed = 0
         # Told (cid, leg id, agent) when a consult target answers the consulting agent.
         # No event says so (its `call.answered` is written when it takes the caller), but
-        # the ACD must count that agent as talking from then on (controller/_acd.py).
+        # the ACD must count that agent as talking from then on (controller/_acd_driver.py).
         self.on_consult_answered: Callable[[str, str, str], None] | None = None
 
     # ------------------------------------------------------------------ events
@@ -170,7 +148,7 @@ class CallService:
             if cid is not None:
                 call_log(fresh, "replaces correlation ID %s from the INVITE", cid)
             cid = fresh
-        call = Call(cid, Leg("L1", LegRole.CALLER, LegState.OFFERED, remote_sdp=sdp),
+        call = Call(cid, CallLeg("L1", LegRole.CALLER, LegState.OFFERED, remote_sdp=sdp),
                     ring_timeout_s=self.ring_timeout_s)
         self.calls[cid] = call
         self._caller_numbers[cid] = caller
@@ -294,21 +272,21 @@ class CallService:
     def answer(self, cid: str) -> dict[str, object]:
         """Answer the caller locally: 200 with rtpengine's SDP, media to the park side."""
         call = self._call(cid)
-        call.require(CallState.NEW)
+        call.require(CallPhase.NEW)
         if call.caller.remote_sdp is None:
             raise InvalidTransitionError(f"call {cid}: late offer (INVITE without SDP)")
         sdp = self._park(call)
         call.caller.local_sdp = sdp
         call.caller.state = LegState.ANSWERED
-        call.transition(CallState.PARKED)
+        call.transition(CallPhase.PARKED)
         self.sip.answer(cid, call.caller.leg_id, sdp)
         call_log(cid, "answered the caller locally")
         return call.describe()
 
     def play(self, cid: str, file: str) -> dict[str, object]:
         call = self._call(cid)
-        call.require(CallState.PARKED, CallState.RINGING, CallState.BRIDGED,
-                     CallState.CONSULT_RINGING, CallState.CONSULTING, CallState.INTERCEPTING)
+        call.require(CallPhase.PARKED, CallPhase.RINGING, CallPhase.BRIDGED,
+                     CallPhase.CONSULT_RINGING, CallPhase.CONSULTING, CallPhase.INTERCEPTING)
         self.media.play(cid, call.caller.leg_id, file)
         call_log(cid, "playing %s to the caller", file)
         return call.describe()
@@ -325,9 +303,9 @@ class CallService:
         `seats` (agent -> seat, from the ACD) only fills the events' `seat` field.
         """
         call = self._call(cid)
-        if call.state is CallState.NEW:
+        if call.state is CallPhase.NEW:
             self.answer(cid)
-        call.require(CallState.PARKED)
+        call.require(CallPhase.PARKED)
         if not agents:
             raise ValueError("connect needs at least one agent")
         call.targets = deque(agents)
@@ -342,7 +320,7 @@ class CallService:
     def release(self, cid: str) -> dict[str, object]:
         """Hang up the agent leg and keep the caller, parked (ready for a prompt)."""
         call = self._call(cid)
-        call.require(CallState.BRIDGED, CallState.RINGING)
+        call.require(CallPhase.BRIDGED, CallPhase.RINGING)
         self._release_agent(call)
         return call.describe()
 
@@ -375,7 +353,7 @@ class CallService:
         and later `connect`s it (docs/call-control.md, "Blind transfer").
         """
         call = self._call(cid)
-        call.require(CallState.BRIDGED)
+        call.require(CallPhase.BRIDGED)
         agent = self._agent_leg(call)
         if not agents:
             raise ValueError("transfer needs at least one agent")
@@ -388,7 +366,7 @@ class CallService:
         self._emit(cid, CALL_TRANSFERRED, from_agent=agent.target or "", to_kind="agent",
                    to=",".join(agents), mode=MODE_BLIND)
         self._release_agent(call)
-        if call.state is CallState.ENDED:  # rtpengine failed while parking the caller
+        if call.state is CallPhase.ENDED:  # rtpengine failed while parking the caller
             return call.describe()
         return self.connect(cid, agents, ring_timeout_s, seats)
 
@@ -414,7 +392,7 @@ class CallService:
             return call.describe()
         leg.local_sdp = offer
         leg.media_peer, current.media_peer = current.leg_id, leg.leg_id
-        call.transition(CallState.CONSULT_RINGING)
+        call.transition(CallPhase.CONSULT_RINGING)
         call_log(cid, "agent %s consults %s; caller parked", current.target, agent)
         self._set_hold(call, CONSULT_HOLD, True)
         self._send_update(call, call.caller, caller_sdp, only_if_changed=True)
@@ -431,10 +409,10 @@ class CallService:
         the target rings on for the caller (the same as the agent hanging up).
         """
         call = self._call(cid)
-        call.require(CallState.CONSULTING, CallState.CONSULT_RINGING)
+        call.require(CallPhase.CONSULTING, CallPhase.CONSULT_RINGING)
         self._require_no_relay(call)
         agent = self._agent_leg(call)
-        if call.state is CallState.CONSULT_RINGING:
+        if call.state is CallPhase.CONSULT_RINGING:
             self._leave(call, agent)
             self._agent_left_during_consult(call, agent)
             return call.describe()
@@ -447,7 +425,7 @@ class CallService:
     def cancel_consult(self, cid: str) -> dict[str, object]:
         """Hang up the consult target and bridge the caller back to the agent."""
         call = self._call(cid)
-        call.require(CallState.CONSULT_RINGING, CallState.CONSULTING)
+        call.require(CallPhase.CONSULT_RINGING, CallPhase.CONSULTING)
         self._require_no_relay(call)
         leg = call.consult
         assert leg is not None  # both states have a consult leg
@@ -468,7 +446,7 @@ class CallService:
         address = self._intercept_checks(call, agent)
         current = self._agent_leg(call)
         timeout_s = call.ring_timeout_s if ring_timeout_s is None else ring_timeout_s
-        if call.state is CallState.RINGING:
+        if call.state is CallPhase.RINGING:
             call_log(cid, "supervisor %s intercepts; stop ringing agent %s", agent,
                      current.target)
             call.attempts.append((current.target or "?", "intercepted"))
@@ -484,7 +462,7 @@ class CallService:
         offer = self._offer_from_park(call, leg)
         if offer is None:
             return call.describe()
-        call.transition(CallState.INTERCEPTING)
+        call.transition(CallPhase.INTERCEPTING)
         call_log(cid, "supervisor %s intercepts agent %s", agent, current.target)
         self._ring_leg(call, leg, offer, address, timeout_s,
                        caller=self._caller_numbers.get(cid))
@@ -505,17 +483,17 @@ class CallService:
         return call.describe()
 
     def _consult_checks(self, call: Call, agent: str) -> tuple[str, int]:
-        call.require(CallState.BRIDGED)
+        call.require(CallPhase.BRIDGED)
         self._agent_leg(call)
         address = self._check_target(call, agent)
         self._require_no_relay(call)
         return address
 
     def _intercept_checks(self, call: Call, agent: str) -> tuple[str, int]:
-        call.require(CallState.RINGING, CallState.BRIDGED)
+        call.require(CallPhase.RINGING, CallPhase.BRIDGED)
         address = self._check_target(call, agent)
         self._agent_leg(call)
-        if call.state is CallState.BRIDGED:
+        if call.state is CallPhase.BRIDGED:
             self._require_no_relay(call)
         return address
 
@@ -526,7 +504,7 @@ class CallService:
         the supervisor rings for the parked caller like any agent, and `release` stops it.
         """
         call = self._call(cid)
-        call.require(CallState.INTERCEPTING)
+        call.require(CallPhase.INTERCEPTING)
         leg = call.consult
         assert leg is not None  # an intercepting call has the supervisor's leg
         call_log(cid, "intercept by %s cancelled", leg.target)
@@ -558,8 +536,8 @@ class CallService:
         elif cid in self.calls:
             raise ValueError(f"call {cid} already exists")
         # No inbound leg: the customer is the call's caller leg (L1), dialled later.
-        call = Call(cid, Leg("L1", LegRole.CALLER, LegState.PENDING, target=number),
-                    state=CallState.ORIGINATING, outbound=True, caller_id=caller_id,
+        call = Call(cid, CallLeg("L1", LegRole.CALLER, LegState.PENDING, target=number),
+                    state=CallPhase.ORIGINATING, outbound=True, caller_id=caller_id,
                     ring_timeout_s=self.ring_timeout_s if ring_timeout_s is None
                     else ring_timeout_s)
         self.calls[cid] = call
@@ -573,7 +551,7 @@ class CallService:
             self._ring_leg(call, leg, offer, address, call.ring_timeout_s, caller=number)
         return call.describe()
 
-    def _offer_from_park(self, call: Call, leg: Leg) -> str | None:
+    def _offer_from_park(self, call: Call, leg: CallLeg) -> str | None:
         """The SDP offer for a leg rung while nobody talks to it yet (a supervisor, the
         agent of an originated call): from the leg's own park tag, which leaves every
         other monologue alone. None: rtpengine failed and the call has ended."""
@@ -613,24 +591,24 @@ class CallService:
 
     # ------------------------------------------------------- answers, per state
     def _answer_rule(self, call: Call,
-                     leg: Leg) -> Callable[[Call, Leg], None] | None:
+                     leg: CallLeg) -> Callable[[Call, CallLeg], None] | None:
         """What a 200 from `leg` means in the call's state; None: nothing (a leg we
         no longer want, e.g. a cancelled agent's late 200, which Sippy ends with BYE)."""
         if leg is call.agent:
-            if call.state is CallState.RINGING:
+            if call.state is CallPhase.RINGING:
                 return self._agent_answered
-            if call.state is CallState.ORIGINATING:
+            if call.state is CallPhase.ORIGINATING:
                 return self._originated_agent_answered
         elif leg is call.consult:
-            if call.state is CallState.CONSULT_RINGING:
+            if call.state is CallPhase.CONSULT_RINGING:
                 return self._consult_answered
-            if call.state is CallState.INTERCEPTING:
+            if call.state is CallPhase.INTERCEPTING:
                 return self._supervisor_answered
-        elif leg is call.caller and call.state is CallState.DIALING:
+        elif leg is call.caller and call.state is CallPhase.DIALING:
             return self._customer_answered
         return None
 
-    def _agent_answered(self, call: Call, leg: Leg) -> None:
+    def _agent_answered(self, call: Call, leg: CallLeg) -> None:
         """RINGING: bridge the caller with the agent that answered."""
         cid, caller = call.correlation_id, call.caller
         call.attempts.append((leg.target or "?", "answered"))
@@ -644,19 +622,19 @@ class CallService:
             # hung up while it rang): pair it with the caller now.
             self._pair_media(call, caller, leg)
         self._stop_media(call)
-        call.transition(CallState.BRIDGED)
+        call.transition(CallPhase.BRIDGED)
         call_log(cid, "bridged caller %s with agent %s (leg %s)", caller.leg_id,
                  leg.target, leg.leg_id)
         self._emit_answered(call, leg)
 
-    def _consult_answered(self, call: Call, leg: Leg) -> None:
+    def _consult_answered(self, call: Call, leg: CallLeg) -> None:
         """CONSULT_RINGING: the consult target talks to the agent; the caller stays parked."""
         cid = call.correlation_id
         agent = self._agent_leg(call)
         assert leg.remote_sdp is not None
         agent_sdp = self.media.answer(cid, agent.leg_id, leg.leg_id, leg.remote_sdp)
         call.attempts.append((leg.target or "?", "consult answered"))
-        call.transition(CallState.CONSULTING)
+        call.transition(CallPhase.CONSULTING)
         call_log(cid, "agent %s consults %s (leg %s)", agent.target, leg.target, leg.leg_id)
         self._send_update(call, agent, agent_sdp, only_if_changed=True)
         if self.on_consult_answered is not None:
@@ -666,21 +644,21 @@ class CallService:
                 call_log(cid, "consult answer observer failed", level=logging.ERROR)
                 log.debug("observer failed", exc_info=True)
 
-    def _supervisor_answered(self, call: Call, leg: Leg) -> None:
+    def _supervisor_answered(self, call: Call, leg: CallLeg) -> None:
         """INTERCEPTING: move the caller to the supervisor, hang up the agent."""
         agent = self._agent_leg(call)
         call.attempts.append((leg.target or "?", "answered"))
         self._pair_media(call, call.caller, leg)
         self._leave(call, agent)
         call.promote_consult()
-        call.transition(CallState.BRIDGED)
+        call.transition(CallPhase.BRIDGED)
         call_log(call.correlation_id, "supervisor %s took the call from agent %s",
                  leg.target, agent.target)
         self._emit(call.correlation_id, CALL_TRANSFERRED, from_agent=agent.target or "",
                    to_kind="agent", to=leg.target or "", mode=MODE_INTERCEPT)
         self._emit_answered(call, leg)
 
-    def _originated_agent_answered(self, call: Call, leg: Leg) -> None:
+    def _originated_agent_answered(self, call: Call, leg: CallLeg) -> None:
         """ORIGINATING: the agent is there; dial the customer with the agent's media."""
         cid, customer, edge = call.correlation_id, call.caller, self.edge
         assert edge is not None and leg.remote_sdp is not None and customer.target is not None
@@ -689,25 +667,25 @@ class CallService:
         customer.local_sdp = offer
         customer.media_peer, leg.media_peer = leg.leg_id, customer.leg_id
         customer.state = LegState.CALLING
-        call.transition(CallState.DIALING)
+        call.transition(CallPhase.DIALING)
         call_log(cid, "agent %s answered; dialling %s through the edge %s:%s", leg.target,
                  customer.target, *edge)
         self._start_ring_timer(call, customer, call.ring_timeout_s)
         self.sip.originate(cid, customer.leg_id, address=edge, user=customer.target,
                            sdp=offer, caller=call.caller_id)
 
-    def _customer_answered(self, call: Call, leg: Leg) -> None:
+    def _customer_answered(self, call: Call, leg: CallLeg) -> None:
         """DIALING: bridge the waiting agent with the customer."""
         cid = call.correlation_id
         agent = self._agent_leg(call)
         assert leg.remote_sdp is not None
         agent_sdp = self.media.answer(cid, agent.leg_id, leg.leg_id, leg.remote_sdp)
-        call.transition(CallState.BRIDGED)
+        call.transition(CallPhase.BRIDGED)
         call_log(cid, "customer %s answered; bridged with agent %s", leg.target, agent.target)
         self._emit_answered(call, agent)
         self._send_update(call, agent, agent_sdp, only_if_changed=True)
 
-    def _answered_without_sdp(self, call: Call, leg: Leg) -> None:
+    def _answered_without_sdp(self, call: Call, leg: CallLeg) -> None:
         cid = call.correlation_id
         call_log(cid, "%s %s answered without SDP", call.slot_of(leg), leg.target,
                  level=logging.WARNING)
@@ -720,7 +698,7 @@ class CallService:
         self._end(call, f"{who} answered without SDP", SIDE_SYSTEM)
 
     # ------------------------------------------------- rings that end unanswered
-    def _unanswered(self, call: Call, leg: Leg, outcome: str, cause: str,
+    def _unanswered(self, call: Call, leg: CallLeg, outcome: str, cause: str,
                     reason: tuple[int, str] | None) -> None:
         """A leg we rang will not answer: ring timeout, refusal, or gone. `leg` has ended."""
         cid = call.correlation_id
@@ -736,9 +714,9 @@ class CallService:
         self._emit(cid, CALL_NO_ANSWER, agent=leg.target or "", leg_id=leg.leg_id)
         if leg is call.consult:
             self._consult_leg_gone(call, leg, None)
-        elif call.state is CallState.RINGING:
+        elif call.state is CallPhase.RINGING:
             self._try_next(call)
-        elif call.state is CallState.ORIGINATING:
+        elif call.state is CallPhase.ORIGINATING:
             side = SIDE_SYSTEM if cause == CAUSE_NO_ANSWER else SIDE_AGENT
             self._end(call, cause, side)
 
@@ -753,7 +731,7 @@ class CallService:
         self.sip.hangup(cid, leg_id)
         self._unanswered(call, leg, "no answer", CAUSE_NO_ANSWER, REASON_NO_ANSWER)
 
-    def _consult_leg_gone(self, call: Call, leg: Leg, outcome: str | None) -> None:
+    def _consult_leg_gone(self, call: Call, leg: CallLeg, outcome: str | None) -> None:
         """The consult leg (target or supervisor) is over without taking the caller: the
         caller goes on with its agent. `outcome`: the attempt to record and report as a
         no-answer (None: already done by `_unanswered`)."""
@@ -762,9 +740,9 @@ class CallService:
             self._emit(call.correlation_id, CALL_NO_ANSWER, agent=leg.target or "",
                        leg_id=leg.leg_id)
         call.consult = None
-        if call.state is CallState.INTERCEPTING:
+        if call.state is CallPhase.INTERCEPTING:
             # The caller never left its agent: nothing to move.
-            call.transition(CallState.BRIDGED)
+            call.transition(CallPhase.BRIDGED)
             return
         try:
             self._pair_media(call, call.caller, self._agent_leg(call))
@@ -773,11 +751,11 @@ class CallService:
             return
         self._stop_media(call)
         self._set_hold(call, CONSULT_HOLD, False)
-        call.transition(CallState.BRIDGED)
+        call.transition(CallPhase.BRIDGED)
         call_log(call.correlation_id, "caller back with agent %s", self._agent_leg(call).target)
 
     # ----------------------------------------------------- answered legs hang up
-    def _hung_up(self, call: Call, leg: Leg) -> None:
+    def _hung_up(self, call: Call, leg: CallLeg) -> None:
         """An answered leg hung up (BYE); the caller's own hang-up is handled before."""
         cid = call.correlation_id
         if leg is call.caller:  # the customer of an originated call
@@ -788,14 +766,14 @@ class CallService:
             self._leave(call, leg)
             self._consult_leg_gone(call, leg, "consult ended")
         elif leg is call.agent:
-            if call.state is CallState.CONSULTING:
+            if call.state is CallPhase.CONSULTING:
                 # "Hang up to transfer": the caller goes to the target the agent talked to.
                 call_log(cid, "agent %s hung up during the consult: transfer", leg.target)
                 try:
                     self._complete_consult(call)
                 except MediaError as exc:
                     self._media_failed(call, exc)
-            elif call.state in (CallState.CONSULT_RINGING, CallState.INTERCEPTING):
+            elif call.state in (CallPhase.CONSULT_RINGING, CallPhase.INTERCEPTING):
                 call_log(cid, "agent %s hung up; %s rings on for the caller", leg.target,
                          self._consult_target(call))
                 self._leave(call, leg)
@@ -814,26 +792,26 @@ class CallService:
         self._set_hold(call, CONSULT_HOLD, False)
         self._leave(call, agent)
         call.promote_consult()
-        call.transition(CallState.BRIDGED)
+        call.transition(CallPhase.BRIDGED)
         call_log(call.correlation_id, "attended transfer from agent %s to %s", agent.target,
                  target.target)
         self._emit(call.correlation_id, CALL_TRANSFERRED, from_agent=agent.target or "",
                    to_kind="agent", to=target.target or "", mode=MODE_ATTENDED)
         self._emit_answered(call, target)
 
-    def _agent_left_during_consult(self, call: Call, agent: Leg) -> None:
+    def _agent_left_during_consult(self, call: Call, agent: CallLeg) -> None:
         """The agent left while its consult target or supervisor still rings: that leg now
         rings for the caller, who waits parked; it is bridged to the caller on answer."""
         target = call.consult
         assert target is not None
-        mode = MODE_INTERCEPT if call.state is CallState.INTERCEPTING else MODE_BLIND
+        mode = MODE_INTERCEPT if call.state is CallPhase.INTERCEPTING else MODE_BLIND
         self._emit(call.correlation_id, CALL_TRANSFERRED, from_agent=agent.target or "",
                    to_kind="agent", to=target.target or "", mode=mode)
         self._end_holds(call)
         call.promote_consult()
         call.targets.clear()
-        was_talking = call.state is CallState.INTERCEPTING
-        call.transition(CallState.RINGING)
+        was_talking = call.state is CallPhase.INTERCEPTING
+        call.transition(CallPhase.RINGING)
         if was_talking:
             self._repark(call)
 
@@ -844,7 +822,7 @@ class CallService:
             raise UnknownCallError(cid)
         return call
 
-    def _find(self, cid: str, leg_id: str) -> tuple[Call | None, Leg | None]:
+    def _find(self, cid: str, leg_id: str) -> tuple[Call | None, CallLeg | None]:
         call = self.calls.get(cid)
         return (call, call.leg(leg_id) if call is not None else None)
 
@@ -853,7 +831,7 @@ class CallService:
         return self.agents.get(agent, self.edge)
 
     @staticmethod
-    def _agent_leg(call: Call) -> Leg:
+    def _agent_leg(call: Call) -> CallLeg:
         if call.agent is None:  # every state that calls this has an agent leg
             raise InvalidTransitionError(f"call {call.correlation_id} has no agent leg")
         return call.agent
@@ -904,7 +882,7 @@ class CallService:
             return
         self._send_update(call, call.caller, sdp, only_if_changed=True)
 
-    def _pair_media(self, call: Call, first: Leg, second: Leg) -> None:
+    def _pair_media(self, call: Call, first: CallLeg, second: CallLeg) -> None:
         """Make two answered legs hear each other, and re-INVITE each whose SDP moved.
 
         rtpengine's offer (first -> second, with first's SDP) gives second's new SDP;
@@ -925,14 +903,14 @@ class CallService:
         call.targets.clear()
         agent = call.agent
         if agent is not None and agent.state is not LegState.ENDED:
-            if call.state is CallState.RINGING:
+            if call.state is CallPhase.RINGING:
                 # The ring stops before anyone answered: for the CDR it is a no-answer leg.
                 self._emit(cid, CALL_NO_ANSWER, agent=agent.target or "", leg_id=agent.leg_id)
             self._leave(call, agent)
             call_log(cid, "released agent %s (leg %s)", agent.target, agent.leg_id)
         self._end_holds(call)
         call.agent = None
-        call.transition(CallState.PARKED)
+        call.transition(CallPhase.PARKED)
         self._repark(call)
 
     def _end_holds(self, call: Call) -> None:
@@ -941,7 +919,7 @@ class CallService:
             call.held_by.clear()
             self._emit(call.correlation_id, CALL_RESUME)
 
-    def _leave(self, call: Call, leg: Leg) -> None:
+    def _leave(self, call: Call, leg: CallLeg) -> None:
         """`leg` leaves a call that goes on: stop its ring, its media and its dialog."""
         cid = call.correlation_id
         self._cancel_ring_timer(cid, leg.leg_id)
@@ -966,7 +944,7 @@ class CallService:
             leg.state = LegState.ENDED
             self.sip.hangup(cid, leg.leg_id)
 
-    def _send_update(self, call: Call, leg: Leg, sdp: str, *, only_if_changed: bool) -> None:
+    def _send_update(self, call: Call, leg: CallLeg, sdp: str, *, only_if_changed: bool) -> None:
         """Re-INVITE `leg` with `sdp` (one at a time per leg; later ones wait)."""
         if only_if_changed and same_media(leg.local_sdp, sdp):
             return
@@ -978,7 +956,7 @@ class CallService:
         call_log(call.correlation_id, "re-INVITE to leg %s with new media", leg.leg_id)
         self.sip.update(call.correlation_id, leg.leg_id, sdp)
 
-    def _update_answered(self, call: Call, leg: Leg, sdp: str | None) -> None:
+    def _update_answered(self, call: Call, leg: CallLeg, sdp: str | None) -> None:
         cid = call.correlation_id
         leg.pending_update = False
         if sdp is not None:
@@ -997,7 +975,7 @@ class CallService:
                 self.sip.answer_update(cid, origin.leg_id, back)
                 call_log(cid, "re-INVITE from leg %s answered by leg %s", origin.leg_id,
                          leg.leg_id)
-                if call.state in (CallState.BRIDGED, CallState.INTERCEPTING):
+                if call.state in (CallPhase.BRIDGED, CallPhase.INTERCEPTING):
                     self._set_hold(call, origin.leg_id, is_hold(origin.remote_sdp))
         queued = self._queued.pop((cid, leg.leg_id), None)
         if queued is not None:
@@ -1022,16 +1000,16 @@ class CallService:
                 return
             leg.local_sdp = offer
             leg.media_peer = call.caller.leg_id
-            call.transition(CallState.RINGING)
+            call.transition(CallPhase.RINGING)
             self._ring_leg(call, leg, offer, address, call.ring_timeout_s,
                            caller=self._caller_numbers.get(cid))
             return
         call_log(cid, "no agent answered; caller stays parked")
         call.agent = None
-        call.transition(CallState.PARKED)
+        call.transition(CallPhase.PARKED)
         self._repark(call)
 
-    def _ring_leg(self, call: Call, leg: Leg, offer: str, address: tuple[str, int],
+    def _ring_leg(self, call: Call, leg: CallLeg, offer: str, address: tuple[str, int],
                   timeout_s: float, *, caller: str | None) -> None:
         """Send the INVITE to an agent's leg (agent, consult target or supervisor)."""
         cid = call.correlation_id
@@ -1047,7 +1025,7 @@ class CallService:
         self.sip.originate(cid, leg.leg_id, address=address, user=agent, sdp=offer,
                            caller=caller)
 
-    def _start_ring_timer(self, call: Call, leg: Leg, timeout_s: float) -> None:
+    def _start_ring_timer(self, call: Call, leg: CallLeg, timeout_s: float) -> None:
         cid = call.correlation_id
         self._ring_timers[(cid, leg.leg_id)] = self.timers.call_later(
             timeout_s, partial(self._ring_timeout, cid, leg.leg_id))
@@ -1076,7 +1054,7 @@ class CallService:
         why its customer was not reached).
         """
         cid = call.correlation_id
-        if call.state is CallState.ENDED:
+        if call.state is CallPhase.ENDED:
             return
         for leg in call.legs():
             self._cancel_ring_timer(cid, leg.leg_id)
@@ -1087,7 +1065,7 @@ class CallService:
             self.media.delete(cid)
         except MediaError as exc:  # e.g. never reached rtpengine
             call_log(cid, "rtpengine delete: %s", exc, level=logging.DEBUG)
-        call.transition(CallState.ENDED)
+        call.transition(CallPhase.ENDED)
         self.calls.pop(cid, None)
         self._caller_numbers.pop(cid, None)
         for key in [k for k in self._queued if k[0] == cid]:
@@ -1108,7 +1086,7 @@ class CallService:
         if bool(call.held_by) != was_held:
             self._emit(call.correlation_id, CALL_HOLD if call.held_by else CALL_RESUME)
 
-    def _emit_answered(self, call: Call, leg: Leg) -> None:
+    def _emit_answered(self, call: Call, leg: CallLeg) -> None:
         agent = leg.target or ""
         self._emit(call.correlation_id, CALL_ANSWERED, agent=agent,
                    seat=call.seats.get(agent, ""), leg_id=leg.leg_id)

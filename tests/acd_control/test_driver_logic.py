@@ -23,7 +23,8 @@ from acdsvc._convert import action_from_dict, action_to_proto
 from acdsvc._events import to_log_events
 from callcenter._stack import controller_argv
 from configuration import ConfigError, load_config
-from controller._acd import AcdDriver, AcdOptions, parse_queue_for, ring_time
+from controller._acd_driver import AcdDriver
+from controller._acd_options import AcdOptions, parse_queue_for, ring_time
 from controller._app import parse_args
 from eventlog import (
     CALL_ANSWERED,

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from analytics import build_records
-from controller import CallService, CallState, Commands, InvalidTransitionError, MemoryPublisher
-from controller._call import Call, Leg, LegRole, LegState
+from controller import CallPhase, CallService, Commands, InvalidTransitionError, MemoryPublisher
+from controller._call import Call, CallLeg, LegRole, LegState
 from controller._sdp import media_endpoint
 from tests.controller.test_service import sdp
 
@@ -154,7 +154,7 @@ class World:
     def call(self) -> Call:
         return self.service.calls[CID]
 
-    def leg(self, leg_id: str) -> Leg:
+    def leg(self, leg_id: str) -> CallLeg:
         leg = self.call.leg(leg_id)
         assert leg is not None
         return leg
@@ -184,7 +184,7 @@ class World:
         self.service.connect(CID, [agent])
         self.service.answered(CID, "L2", sdp(5002))
         self.settle()
-        assert self.call.state is CallState.BRIDGED
+        assert self.call.state is CallPhase.BRIDGED
 
 
 @pytest.fixture
@@ -214,35 +214,35 @@ def port_of(text: str) -> int:
 
 # ------------------------------------------------------------------ the pure model
 def test_transition_table_has_the_new_states_and_nothing_more() -> None:
-    call = Call(CID, Leg("L1", LegRole.CALLER, LegState.ANSWERED), state=CallState.BRIDGED)
-    for target in (CallState.CONSULT_RINGING, CallState.INTERCEPTING, CallState.PARKED):
-        call.state = CallState.BRIDGED
+    call = Call(CID, CallLeg("L1", LegRole.CALLER, LegState.ANSWERED), state=CallPhase.BRIDGED)
+    for target in (CallPhase.CONSULT_RINGING, CallPhase.INTERCEPTING, CallPhase.PARKED):
+        call.state = CallPhase.BRIDGED
         call.transition(target)
-    refused = [(CallState.PARKED, CallState.CONSULTING),
-               (CallState.RINGING, CallState.CONSULT_RINGING),
-               (CallState.CONSULTING, CallState.RINGING),
-               (CallState.CONSULTING, CallState.CONSULT_RINGING),
-               (CallState.INTERCEPTING, CallState.CONSULTING),
-               (CallState.ORIGINATING, CallState.BRIDGED),
-               (CallState.DIALING, CallState.PARKED),
-               (CallState.NEW, CallState.ORIGINATING)]
+    refused = [(CallPhase.PARKED, CallPhase.CONSULTING),
+               (CallPhase.RINGING, CallPhase.CONSULT_RINGING),
+               (CallPhase.CONSULTING, CallPhase.RINGING),
+               (CallPhase.CONSULTING, CallPhase.CONSULT_RINGING),
+               (CallPhase.INTERCEPTING, CallPhase.CONSULTING),
+               (CallPhase.ORIGINATING, CallPhase.BRIDGED),
+               (CallPhase.DIALING, CallPhase.PARKED),
+               (CallPhase.NEW, CallPhase.ORIGINATING)]
     for start, target in refused:
         call.state = start
         with pytest.raises(InvalidTransitionError, match="is not allowed"):
             call.transition(target)
-    call.state = CallState.CONSULT_RINGING
-    call.transition(CallState.RINGING)  # the agent hung up; the target rings for the caller
+    call.state = CallPhase.CONSULT_RINGING
+    call.transition(CallPhase.RINGING)  # the agent hung up; the target rings for the caller
 
 
 def test_who_hears_whom_per_state_and_the_consult_slot() -> None:
-    call = Call(CID, Leg("L1", LegRole.CALLER, LegState.ANSWERED), state=CallState.BRIDGED)
+    call = Call(CID, CallLeg("L1", LegRole.CALLER, LegState.ANSWERED), state=CallPhase.BRIDGED)
     agent = call.new_agent_leg("1001")
     target = call.new_consult_leg("1002")
     assert (agent.leg_id, target.leg_id) == ("L2", "L3")
     assert call.peer_of(call.caller) is agent and call.peer_of(target) is None
-    call.state = CallState.CONSULT_RINGING
+    call.state = CallPhase.CONSULT_RINGING
     assert call.peer_of(call.caller) is None and call.peer_of(agent) is None
-    call.state = CallState.CONSULTING
+    call.state = CallPhase.CONSULTING
     assert call.peer_of(agent) is target and call.peer_of(call.caller) is None
     assert [leg["role"] for leg in call.describe()["legs"]] == [  # type: ignore[index]
         "caller", "agent", "consult"]
@@ -262,10 +262,10 @@ def test_blind_transfer_hangs_up_the_agent_parks_the_caller_and_rings_the_target
                                 ("invite", "L3", "1002", "13912345678", ("h", 2))]
     assert w.media.since(ops) == [("block", "L2"), ("offer", "L1", "park"),
                                   ("answer", "L1", "park"), ("offer", "L1", "L3")]
-    assert w.call.state is CallState.RINGING and w.timers.live()[0].delay_s == 5
+    assert w.call.state is CallPhase.RINGING and w.timers.live()[0].delay_s == 5
     w.service.answered(CID, "L1", sdp(4000))  # the caller takes the park re-INVITE
     w.service.answered(CID, "L3", sdp(5003))
-    assert w.call.state is CallState.BRIDGED and w.call.agent is w.leg("L3")
+    assert w.call.state is CallPhase.BRIDGED and w.call.agent is w.leg("L3")
     w.settle()
     w.service.ended(CID, "L1")
     assert w.events()[1:] == [
@@ -283,7 +283,7 @@ def test_blind_transfer_nobody_answers_leaves_the_caller_parked(w: World) -> Non
     w.inbound_bridged()
     w.service.transfer(CID, ["1002", "nobody"])
     w.timers.fire("L3")
-    assert w.call.state is CallState.PARKED
+    assert w.call.state is CallPhase.PARKED
     assert w.call.attempts[-2:] == [("1002", "no answer"), ("nobody", "unknown agent")]
     assert w.kinds()[-2:] == ["call.ringing", "call.no_answer"]
 
@@ -293,7 +293,7 @@ def start_consult(w: World, **args: Any) -> None:
     w.inbound_bridged()
     reply = w.cmd("consult", cid=CID, agent="1002", **args)
     assert reply["ok"], reply
-    assert w.call.state is CallState.CONSULT_RINGING
+    assert w.call.state is CallPhase.CONSULT_RINGING
 
 
 def test_consult_parks_the_caller_and_offers_the_target_the_agents_media(w: World) -> None:
@@ -307,7 +307,7 @@ def test_consult_parks_the_caller_and_offers_the_target_the_agents_media(w: Worl
     w.settle()
     sip, ops = len(w.sip.actions), len(w.media.ops)
     w.service.answered(CID, "L3", sdp(5003))
-    assert w.call.state is CallState.CONSULTING
+    assert w.call.state is CallPhase.CONSULTING
     assert w.media.since(ops) == [("answer", "L2", "L3")]
     assert w.sip.since(sip) == [("update", "L2")], "the agent's port moved to the consult"
     assert w.call.peer_of(w.leg("L2")) is w.leg("L3")
@@ -322,7 +322,7 @@ def test_complete_transfer_bridges_caller_and_target_and_hangs_up_the_agent(w: W
     assert w.media.since(ops) == [("offer", "L1", "L3"), ("answer", "L1", "L3"),
                                   ("stop", "L1"), ("block", "L2")]
     assert w.sip.since(sip) == [("update", "L3"), ("update", "L1"), ("hangup", "L2")]
-    assert w.call.state is CallState.BRIDGED and w.call.agent is w.leg("L3")
+    assert w.call.state is CallPhase.BRIDGED and w.call.agent is w.leg("L3")
     assert w.call.consult is None and not w.call.held_by
     w.settle()
     w.service.hangup(CID)
@@ -352,7 +352,7 @@ def test_cancel_consult_hangs_up_the_target_and_rebridges_the_agent(w: World) ->
     # Both return to the ports of their first bridge: each is re-INVITEd back to it.
     assert w.sip.since(sip) == [("hangup", "L3"), ("update", "L2"), ("update", "L1")]
     assert port_of(w.leg("L1").local_sdp or "") == w.media.ports[("L1", "L2")]
-    assert w.call.state is CallState.BRIDGED and w.call.consult is None
+    assert w.call.state is CallPhase.BRIDGED and w.call.consult is None
     assert w.kinds()[3:] == ["call.hold", "call.ringing", "call.no_answer", "call.resume"]
     assert w.call.attempts[-2:] == [("1002", "consult answered"), ("1002", "consult cancelled")]
 
@@ -369,7 +369,7 @@ def test_an_unanswered_consult_goes_back_to_the_agent(w: World, how: str) -> Non
     else:
         w.service.cancel_consult(CID)
         assert ("hangup", "L3") in w.sip.actions
-    assert w.call.state is CallState.BRIDGED and w.call.peer_of(w.call.caller) is w.leg("L2")
+    assert w.call.state is CallPhase.BRIDGED and w.call.peer_of(w.call.caller) is w.leg("L2")
     assert ("block", "L3") not in w.media.ops, "an unanswered leg has no media to block"
     assert w.kinds()[-3:] == ["call.ringing", "call.no_answer", "call.resume"]
     assert not w.timers.live()
@@ -381,7 +381,7 @@ def test_the_agent_hanging_up_after_the_target_answered_completes_the_transfer(
     w.service.answered(CID, "L3", sdp(5003))
     w.settle()
     w.service.ended(CID, "L2")
-    assert w.call.state is CallState.BRIDGED and w.call.agent is w.leg("L3")
+    assert w.call.state is CallPhase.BRIDGED and w.call.agent is w.leg("L3")
     assert ("hangup", "L2") not in w.sip.actions, "the agent's BYE ended its leg"
     assert w.kinds()[-3:] == ["call.resume", "call.transferred", "call.answered"]
     assert w.events()[-2][1]["mode"] == "attended"
@@ -397,13 +397,13 @@ def test_the_agent_leaving_before_the_target_answered_makes_it_blind(w: World,
     else:
         w.service.complete_transfer(CID)
         assert ("hangup", "L2") in w.sip.actions
-    assert w.call.state is CallState.RINGING and w.call.agent is w.leg("L3")
+    assert w.call.state is CallPhase.RINGING and w.call.agent is w.leg("L3")
     assert w.events()[-2:] == [transferred("1001", "1002", "blind"), ev("resume")]
     ops = len(w.media.ops)
     w.service.answered(CID, "L3", sdp(5003))
     # The target was offered the agent's media: it is paired with the caller now.
     assert w.media.since(ops)[:2] == [("offer", "L1", "L3"), ("answer", "L1", "L3")]
-    assert w.call.state is CallState.BRIDGED
+    assert w.call.state is CallPhase.BRIDGED
     assert w.kinds()[-1] == "call.answered"
 
 
@@ -413,7 +413,7 @@ def test_the_target_hanging_up_during_the_consult_returns_the_caller_to_the_agen
     w.service.answered(CID, "L3", sdp(5003))
     w.settle()
     w.service.ended(CID, "L3")
-    assert w.call.state is CallState.BRIDGED and w.call.peer_of(w.call.caller) is w.leg("L2")
+    assert w.call.state is CallPhase.BRIDGED and w.call.peer_of(w.call.caller) is w.leg("L2")
     assert w.kinds()[-2:] == ["call.no_answer", "call.resume"]
 
 
@@ -456,7 +456,7 @@ def test_intercept_a_ringing_call_cancels_the_agent_and_rings_the_supervisor(
                                   ("invite", "L3", "2001", "13912345678", ("h", 3))]
     assert [t.delay_s for t in w.timers.live()] == [3]
     w.service.answered(CID, "L3", sdp(5003))
-    assert w.call.state is CallState.BRIDGED and w.call.agent is w.leg("L3")
+    assert w.call.state is CallPhase.BRIDGED and w.call.agent is w.leg("L3")
     assert w.events()[1:] == [
         ev("ringing", agent="1001", seat="", leg_id="L2", attempt="1"),
         ev("no_answer", agent="1001", leg_id="L2"),
@@ -473,7 +473,7 @@ def test_intercept_a_bridged_call_moves_the_caller_when_the_supervisor_answers(
     # Offered from the supervisor's own park tag: the caller's media is not touched.
     assert w.media.since(ops) == [("offer", "park-L3", "L3")]
     assert w.sip.since(sip) == [("invite", "L3", "2001", "13912345678", ("h", 3))]
-    assert w.call.state is CallState.INTERCEPTING
+    assert w.call.state is CallPhase.INTERCEPTING
     assert w.call.peer_of(w.call.caller) is w.leg("L2"), "caller and agent talk on"
     sip, ops = len(w.sip.actions), len(w.media.ops)
     w.service.answered(CID, "L3", sdp(5003))
@@ -497,7 +497,7 @@ def test_an_unanswered_intercept_leaves_the_call_untouched(w: World, how: str) -
         w.service.failed(CID, "L3", 603, "Decline")
         assert w.sip.since(sip) == []
     assert w.media.since(ops) == [], "no re-pairing: the caller never left the agent"
-    assert w.call.state is CallState.BRIDGED and w.call.consult is None
+    assert w.call.state is CallPhase.BRIDGED and w.call.consult is None
     assert w.kinds()[-2:] == ["call.ringing", "call.no_answer"]
 
 
@@ -506,12 +506,12 @@ def test_the_agent_hanging_up_during_an_intercept_leaves_the_caller_to_the_super
     w.inbound_bridged()
     w.service.intercept(CID, "2001")
     w.service.ended(CID, "L2")
-    assert w.call.state is CallState.RINGING and w.call.agent is w.leg("L3")
+    assert w.call.state is CallPhase.RINGING and w.call.agent is w.leg("L3")
     assert w.sip.actions[-1] == ("update", "L1"), "the caller goes to park meanwhile"
     assert w.events()[-1] == transferred("1001", "2001", "intercept")
     w.settle()
     w.service.answered(CID, "L3", sdp(5003))
-    assert w.call.state is CallState.BRIDGED and w.call.peer_of(w.call.caller) is w.leg("L3")
+    assert w.call.state is CallPhase.BRIDGED and w.call.peer_of(w.call.caller) is w.leg("L3")
 
 
 # ------------------------------------------------------------------------ originate
@@ -532,13 +532,13 @@ def test_originate_rings_the_agent_then_dials_the_customer_and_bridges(out: Worl
     assert out.media.ops == [("offer", "park-L2", "L2")]
     assert out.sip.actions == [("invite", "L2", "1001", "+8613912345678", ("h", 1))]
     out.service.answered(CID, "L2", sdp(5002))
-    assert out.call.state is CallState.DIALING
+    assert out.call.state is CallPhase.DIALING
     assert out.media.ops[-1] == ("offer", "L2", "L1")
     assert out.sip.actions[-1] == ("invite", "L1", "+8613912345678", "95598", EDGE)
     assert [t.delay_s for t in out.timers.live()] == [7]
     out.service.ringing(CID, "L1")
     out.service.answered(CID, "L1", sdp(4000))
-    assert out.call.state is CallState.BRIDGED
+    assert out.call.state is CallPhase.BRIDGED
     assert out.media.ops[-1] == ("answer", "L2", "L1")
     assert out.sip.actions[-1] == ("update", "L2"), "the agent's media moves to the customer"
     out.settle()
@@ -705,7 +705,7 @@ def test_a_hold_file_rtpengine_cannot_play_refuses_the_consult(w: World) -> None
     w.media.fail.add("play")
     assert w.cmd("consult", cid=CID, agent="1002", hold_file="/nope.wav") == {
         "ok": False, "error": "play failed"}
-    assert w.call.state is CallState.BRIDGED and w.call.consult is None
+    assert w.call.state is CallPhase.BRIDGED and w.call.consult is None
 
 
 def test_a_media_failure_during_a_consult_ends_the_call_cleanly(w: World) -> None:
@@ -725,7 +725,7 @@ def test_a_hold_ends_when_the_agent_leaves_an_intercepted_caller_parked(w: World
     assert w.call.held_by == {"L1"}
     w.service.intercept(CID, "2001")
     w.service.ended(CID, "L2")
-    assert w.call.state is CallState.RINGING and not w.call.held_by
+    assert w.call.state is CallPhase.RINGING and not w.call.held_by
     assert w.kinds()[-3:] == ["call.ringing", "call.transferred", "call.resume"]
 
 

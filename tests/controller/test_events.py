@@ -13,7 +13,7 @@ import pytest
 
 from analytics import build_records
 from analytics._records import Cdr, Leg
-from controller import CallService, CallState, MediaError, MemoryPublisher
+from controller import CallPhase, CallService, MediaError, MemoryPublisher
 from eventlog import Event
 from tests.controller.test_service import OFFER, FakeMedia, FakeSip, FakeTimers, sdp
 
@@ -121,7 +121,7 @@ def test_a_refusing_or_unknown_agent_is_a_no_answer_or_nothing(p: Parts) -> None
     p.service.connect(CID, ["nobody", "1001", "1002"])
     p.service.failed(CID, "L2", 486, "Busy Here")
     p.timers.fire()
-    assert p.service.calls[CID].state is CallState.PARKED
+    assert p.service.calls[CID].state is CallPhase.PARKED
     p.service.ended(CID, "L1")
     assert p.events == [arrived(), ringing("1001", "L2", 1), no_answer("1001", "L2"),
                         ringing("1002", "L3", 2), no_answer("1002", "L3"),
@@ -251,7 +251,7 @@ def test_a_failing_publisher_never_breaks_the_call() -> None:
     cid, caller = service.incoming(None, OFFER, "139", "95598")
     service.connect(cid, ["1001"])
     service.answered(cid, "L2", sdp(5000))
-    assert service.calls[cid].state is CallState.BRIDGED
+    assert service.calls[cid].state is CallPhase.BRIDGED
     service.ended(cid, caller)
     assert not service.calls and not media.sessions
     assert service.events_failed == 4

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from controller._call import Call, CallState, Leg, LegRole, LegState
+from controller._call import Call, CallLeg, CallPhase, LegRole, LegState
 from controller._liveness import (
     Heard,
     LivenessChecker,
@@ -130,17 +130,17 @@ def test_an_odd_query_reply_counts_nothing_rather_than_failing(reply: dict[str, 
 
 
 # ------------------------------------------------------------------- watched_legs
-def caller(remote: str | None = None, state: LegState = LegState.ANSWERED) -> Leg:
-    return Leg("L1", LegRole.CALLER, state, remote_sdp=sdp() if remote is None else remote)
+def caller(remote: str | None = None, state: LegState = LegState.ANSWERED) -> CallLeg:
+    return CallLeg("L1", LegRole.CALLER, state, remote_sdp=sdp() if remote is None else remote)
 
 
-def agent(remote: str | None = None, state: LegState = LegState.ANSWERED) -> Leg:
-    return Leg("L2", LegRole.AGENT, state, target="1001",
+def agent(remote: str | None = None, state: LegState = LegState.ANSWERED) -> CallLeg:
+    return CallLeg("L2", LegRole.AGENT, state, target="1001",
                remote_sdp=sdp() if remote is None else remote)
 
 
 def test_a_bridged_call_watches_both_legs_caller_first() -> None:
-    call = Call("c" * 16, caller(), state=CallState.BRIDGED, agent=agent())
+    call = Call("c" * 16, caller(), state=CallPhase.BRIDGED, agent=agent())
     assert watched_legs(call) == ["L1", "L2"]
 
 
@@ -148,15 +148,15 @@ def test_an_unanswered_caller_is_not_watched() -> None:
     assert watched_legs(Call("c" * 16, caller(state=LegState.OFFERED))) == []
 
 
-@pytest.mark.parametrize("state", [CallState.PARKED, CallState.RINGING])
-def test_a_parked_caller_is_watched_and_a_ringing_agent_is_not(state: CallState) -> None:
+@pytest.mark.parametrize("state", [CallPhase.PARKED, CallPhase.RINGING])
+def test_a_parked_caller_is_watched_and_a_ringing_agent_is_not(state: CallPhase) -> None:
     call = Call("c" * 16, caller(), state=state,
-                agent=agent(state=LegState.RINGING) if state is CallState.RINGING else None)
+                agent=agent(state=LegState.RINGING) if state is CallPhase.RINGING else None)
     assert watched_legs(call) == ["L1"]
 
 
 def test_nothing_is_watched_while_the_call_is_on_hold() -> None:
-    call = Call("c" * 16, caller(sdp("sendonly")), state=CallState.BRIDGED,
+    call = Call("c" * 16, caller(sdp("sendonly")), state=CallPhase.BRIDGED,
                 agent=agent(sdp("recvonly")), held_by={"L1"})
     assert watched_legs(call) == []
 
@@ -165,26 +165,26 @@ def test_nothing_is_watched_while_the_call_is_on_hold() -> None:
                                     sdp(address="0.0.0.0")])
 def test_a_leg_whose_sdp_says_it_may_not_send_is_not_watched(remote: str) -> None:
     # e.g. a parked caller's hold re-INVITE answered by the park side: no held_by.
-    call = Call("c" * 16, caller(remote), state=CallState.PARKED)
+    call = Call("c" * 16, caller(remote), state=CallPhase.PARKED)
     assert watched_legs(call) == []
     assert not sends_media(remote)
 
 
 def test_an_ended_call_is_not_watched() -> None:
-    assert watched_legs(Call("c" * 16, caller(), state=CallState.ENDED)) == []
+    assert watched_legs(Call("c" * 16, caller(), state=CallPhase.ENDED)) == []
 
 
 def test_an_agent_that_answered_is_watched_whatever_the_call_does_next() -> None:
     # e.g. released: the call is parked again and the agent leg is over.
-    call = Call("c" * 16, caller(), state=CallState.PARKED, agent=agent(state=LegState.ENDED))
+    call = Call("c" * 16, caller(), state=CallPhase.PARKED, agent=agent(state=LegState.ENDED))
     assert watched_legs(call) == ["L1"]
 
 
-@pytest.mark.skipif(not hasattr(CallState, "INTERCEPTING"),
+@pytest.mark.skipif(not hasattr(CallPhase, "INTERCEPTING"),
                     reason="needs the controller's transfer/intercept call states")
 def test_an_intercepting_supervisor_is_watched_once_it_answers() -> None:
-    supervisor = Leg("L3", LegRole.AGENT, LegState.RINGING, target="2001", remote_sdp=None)
-    call = Call("c" * 16, caller(), state=CallState.INTERCEPTING, agent=agent())
+    supervisor = CallLeg("L3", LegRole.AGENT, LegState.RINGING, target="2001", remote_sdp=None)
+    call = Call("c" * 16, caller(), state=CallPhase.INTERCEPTING, agent=agent())
     call.consult = supervisor  # type: ignore[attr-defined,unused-ignore]
     assert watched_legs(call) == ["L1", "L2"]
     supervisor.state, supervisor.remote_sdp = LegState.ANSWERED, sdp()
@@ -228,7 +228,7 @@ def checker_with(service: FakeService, probe: Callable[[str], Mapping[str, int]]
 
 
 def bridged(cid: str) -> Call:
-    return Call(cid, caller(), state=CallState.BRIDGED, agent=agent())
+    return Call(cid, caller(), state=CallPhase.BRIDGED, agent=agent())
 
 
 def test_each_call_is_queried_once_a_round_spread_over_the_interval() -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from controller import CallService, CallState, InvalidTransitionError
+from controller import CallPhase, CallService, InvalidTransitionError
 from controller._sdp import direction, media_endpoint, park_answer, same_media
 from rtpengine._bencode import BencodeError, bdecode
 
@@ -107,7 +107,7 @@ def test_ring_timeout_cancels_and_tries_next_then_parks_when_nobody_answers(part
     assert ("hangup", "L2") in sip.actions and ("originate", "L3", "1002") in sip.actions
     timers.fire()
     call = service.calls[cid]
-    assert call.state is CallState.PARKED
+    assert call.state is CallPhase.PARKED
     assert call.attempts == [("1001", "no answer"), ("nobody", "unknown agent"),
                              ("1002", "no answer")]
 
@@ -118,9 +118,9 @@ def test_a_late_answer_from_a_cancelled_agent_is_ignored(parts) -> None:
     service.connect(cid, ["1001", "1002"])
     timers.fire()
     service.answered(cid, "L2", sdp(5000))
-    assert service.calls[cid].state is CallState.RINGING
+    assert service.calls[cid].state is CallPhase.RINGING
     service.answered(cid, "L3", sdp(5002))
-    assert service.calls[cid].state is CallState.BRIDGED
+    assert service.calls[cid].state is CallPhase.BRIDGED
     assert ("update", "L1") in sip.actions, "the caller's rtpengine port moved: re-INVITE"
 
 

@@ -1,0 +1,708 @@
+"""The ACD drives the call controller (docs/call-control.md, "Driven by the ACD").
+
+A call that reaches this replica is answered (parked) and enqueued at the ACD;
+the ACD's `Offer` makes the controller ring that agent (`connect`), and what the
+agent's leg does (answered, not answered, hung up) goes back to the ACD. An
+internal call (an agent's phone dialled another agent; the edge's category
+`internal`) reserves the callee instead (`ReserveForInternalCall`) before the
+calling agent is answered, and a transfer the ACD makes (`Release`, then usually an
+`Offer`) drops the agent's leg and rings the next one. The controller's own `consult`
+and `intercept` commands, which ring a second agent beside the call's, reserve it
+first too, under an ID of its own (`_side_reservations.py`); when it takes the caller
+over, the call's first ACD call ends (its agent wraps up) and the reservation carries
+the call.
+
+The controller itself is only used through its public surface: commands
+(`Commands.execute`) and the call events it publishes. `EventTap` wraps the
+configured `EventPublisher`: it forwards every event and lets `AcdDriver`
+react to it (`_event_tap.py`). The options are in `_acd_options.py`, the state kept
+per call in `_acd_calls.py`.
+
+Threads. Every piece of state here belongs to the SIP loop (Sippy's ED2, the
+main thread); the loop is never blocked on the ACD:
+- RPCs to the ACD run on a small pool, in order per call (`_rpc_chains.py`), so a
+  retry for one call (an ACD fail-over) does not hold up the others;
+- one thread consumes WatchActions (`acd_client.ActionFeed`: resumes after the last
+  commit it saw, backs off while the ACD is unreachable);
+- both hand their results to the loop with `post` (ED2.callFromThread). A
+  command is never run from inside a publish call either: the service is in the
+  middle of its own work there, so reactions are posted too;
+- a consult's or intercept's reservation runs on the control socket's thread that
+  brought the command (`AcdDriver.command`), between two hops onto the loop, so its
+  refusal can be the command's reply. A supervisor's intercept asked at the ACD (its
+  `InterceptCall` action, acd.v1 `Intercept`) takes the same three steps, with the
+  reservation on the RPC pool instead; a refusal there is logged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from acd_api.v1 import acd_pb2 as pb
+from controller._acd_calls import (
+    CAUSE_ACD_REFUSED,
+    CAUSE_ACD_UNAVAILABLE,
+    CAUSE_NO_QUEUE,
+    CAUSE_OVERFLOW,
+    CAUSE_UNDELIVERED,
+    AgentRing,
+    DrivenCall,
+    acd_log,
+)
+from controller._acd_options import AcdOptions, ring_time
+from controller._acd_rpc import OK, AcdRpc, code_name, reply_code, rpc_error
+from controller._event_tap import EventTap
+from controller._ports import Cancellable, EventPublisher, Execute, Later, OnLoop, Post
+from controller._rpc_chains import RpcChains, Submit
+from controller._side_reservations import SIDE_KINDS, SideReservations
+from eventlog import (
+    CALL_ANSWERED,
+    CALL_ARRIVED,
+    CALL_ENDED,
+    CALL_NO_ANSWER,
+    CALL_RINGING,
+    Event,
+)
+
+__all__ = ["AcdDriver", "HoldMedia", "sippy_driver"]
+
+log = logging.getLogger("controller.acd")
+M = TypeVar("M", bound=Message)
+
+# The edge's X-CC-Category of a call an agent's phone placed to another agent's account
+# (routing/_decide.py): the dialled number is the callee's account, the caller the
+# calling agent's. Config validation keeps every number's category different.
+INTERNAL_CATEGORY = "internal"
+
+_SIDES = {"caller": pb.HANGUP_SIDE_CALLER, "agent": pb.HANGUP_SIDE_AGENT,
+          "system": pb.HANGUP_SIDE_SYSTEM}
+
+
+# ---------------------------------------------------------------- ports
+
+
+class Feed(Protocol):
+    def close(self) -> None: ...
+
+
+class HoldMedia(Protocol):
+    """Music on hold for parked callers (`controller/_queue_media.py`), on the loop."""
+
+    def parked(self, cid: str, queue: str) -> None: ...
+    def observe(self, event: Event) -> None: ...
+    def close(self) -> None: ...
+
+
+FeedFactory = Callable[[Callable[[pb.Action], None]], Feed]
+
+
+def _commit_key(commit_id: str) -> tuple[int, int]:
+    """A commit (Redis stream) id as a comparable pair; malformed ids sort first."""
+    ms, _, seq = commit_id.partition("-")
+    try:
+        return int(ms), int(seq or 0)
+    except ValueError:
+        return (0, 0)
+
+
+# ---------------------------------------------------------------- the driver
+
+
+class AcdDriver:
+    """Enqueues this replica's calls and acts on the ACD's actions for them."""
+
+    def __init__(self, options: AcdOptions, rpc: AcdRpc, *, post: Post, later: Later,
+                 feed: FeedFactory | None = None,
+                 on_close: Callable[[], None] | None = None,
+                 submit: Submit | None = None) -> None:
+        """`submit(cid, job)` runs RPC jobs in order per call (default: an `RpcChains`
+        pool of `options.workers` threads; unit tests run them by hand)."""
+        self.options = options
+        self._rpc = rpc
+        self._post = post
+        self._later = later
+        self._feed_factory = feed
+        self._on_close = on_close
+        self._feed: Feed | None = None
+        self._execute: Execute | None = None
+        self._chains: RpcChains | None = None
+        if submit is None:
+            self._chains = RpcChains(options.workers)
+            submit = self._chains.submit
+        self._submit = submit
+        # Set at shutdown once the flush time is over: retries stop, so the process exits.
+        self._stopping = threading.Event()
+        # Loop-owned. The feed thread only tests membership (a GIL-atomic dict read):
+        # an action for a call can only follow its Enqueue, which follows registration.
+        self._calls: dict[str, DrivenCall] = {}
+        self._sides = SideReservations(
+            options, rpc, self._calls, stopping=self._stopping, post=post, submit=submit,
+            run=self._run, apply=self._apply, send=self._send, hangup=self._hangup,
+            parked=self._parked)
+        # The ACD call IDs a call has besides its own (its consult and intercept
+        # reservations) -> the call; the side reservations' own dict, which the feed
+        # thread tests as it does `_calls`.
+        self._aliases = self._sides.aliases
+        self._causes: dict[str, str] = {}  # cid -> cause of a hang-up made here
+        self.hold: HoldMedia | None = None  # music on hold while a call waits (optional)
+        # A file rtpengine plays to the calling agent of an internal call while the
+        # callee rings (controller/_ringback.py); None: it hears silence.
+        self.ringback: str | None = None
+
+    # ------------------------------------------------------------ life
+
+    def tap(self, inner: EventPublisher) -> EventTap:
+        return EventTap(inner, self)
+
+    def bind(self, execute: Execute) -> None:
+        """The controller's command entry point (`Commands.execute`), run on the loop."""
+        self._execute = execute
+
+    def start(self) -> AcdDriver:
+        if self._feed_factory is not None:
+            self._feed = self._feed_factory(self._on_feed_action)
+        log.info("ACD %s: queues %s, default queue %s; internal calls reserve through it",
+                 ",".join(self.options.addresses),
+                 ",".join(f"{n}={q}" for n, q in sorted(self.options.queue_for.items())) or "-",
+                 self.options.default_queue or "- (other numbers are hung up)")
+        return self
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """Send what is queued (the Hangup/Abandon of calls ended at shutdown), then stop."""
+        if self._feed is not None:
+            self._feed.close()
+        flushed = self._chains.close(timeout_s) if self._chains is not None else True
+        self._stopping.set()
+        if not flushed:
+            log.warning("ACD requests still queued at shutdown were dropped")
+        if self.hold is not None:
+            self.hold.close()
+        if self._on_close is not None:
+            self._on_close()
+
+    @property
+    def calls(self) -> Mapping[str, DrivenCall]:
+        return self._calls
+
+    def acd_call_ids(self) -> list[str]:
+        """The ACD call IDs this replica holds besides its calls' own: the registry
+        lists them too, or the ACD's reconciler would end a reservation as lost."""
+        return list(self._aliases)
+
+    # ------------------------------------------------------------ events (SIP loop)
+
+    def rewrite(self, event: Event) -> Event:
+        """`call.ended` of a hang-up made here carries its reason (e.g. `overflow:voicemail`)
+        instead of the `hangup` command's generic 200/480."""
+        if event.kind != CALL_ENDED:
+            return event
+        cause = self._causes.pop(event.correlation_id, None)
+        if cause is None or event.data.get("side") != "system":
+            return event
+        return dataclasses.replace(event, data={**event.data, "cause": cause})
+
+    def observe(self, event: Event) -> None:
+        cid, kind, data = event.correlation_id, event.kind, event.data
+        if kind == CALL_ARRIVED:
+            self._arrived(cid, data)
+            return
+        call = self._calls.get(cid)
+        if call is None:
+            return
+        if call.side is not None and self._sides.event(call, call.side, kind, data):
+            return
+        if kind == CALL_RINGING:
+            ring = call.ring
+            if ring is not None and ring.leg_id is None and data.get("agent") == ring.username:
+                ring.leg_id = data.get("leg_id", "")
+        elif kind == CALL_ANSWERED:
+            self._answered(call, data)
+        elif kind == CALL_NO_ANSWER:
+            self._no_answer(call, data)
+        elif kind == CALL_ENDED:
+            self._ended(call, data)
+
+    def _arrived(self, cid: str, data: Mapping[str, str]) -> None:
+        dialled = data.get("dialled", "")
+        if data.get("category") == INTERNAL_CATEGORY:
+            call = DrivenCall(cid, "", data.get("caller", ""), INTERNAL_CATEGORY,
+                         deadline=time.monotonic() + self.options.enqueue_timeout_s,
+                         callee=dialled)
+            self._calls[cid] = call
+            self._post(partial(self._reserve, call))
+            return
+        queue = self.options.queue_for.get(dialled, self.options.default_queue)
+        if queue is None:
+            acd_log(cid, "dialled number %r has no ACD queue (--queue-for, --default-queue); "
+                         "hanging up", dialled, level=logging.WARNING)
+            self._post(partial(self._hangup, cid, CAUSE_NO_QUEUE))
+            return
+        call = DrivenCall(cid, queue, data.get("caller", ""), data.get("category", ""),
+                     deadline=time.monotonic() + self.options.enqueue_timeout_s)
+        self._calls[cid] = call
+        self._post(partial(self._answer_and_enqueue, call))
+
+    def _answer_and_enqueue(self, call: DrivenCall) -> None:
+        if self._calls.get(call.cid) is not call:
+            return  # the caller left before we got here
+        reply = self._run({"cmd": "answer", "cid": call.cid})
+        if not reply.get("ok"):
+            acd_log(call.cid, "cannot answer the caller (%s); hanging up", reply.get("error"),
+                    level=logging.WARNING)
+            call.acd_done = True
+            self._hangup(call.cid, None)
+            return
+        acd_log(call.cid, "parked; enqueueing in %s", call.queue)
+        # The worker gives up at the deadline; this timer also covers a worker that never
+        # got to the call (every thread busy retrying during an outage).
+        call.guard = self._later(
+            max(0.0, call.deadline - time.monotonic()) + self.options.rpc_timeout_s,
+            partial(self._enqueue_overdue, call))
+        self._submit(call.cid, partial(self._enqueue_job, call))
+        # After the Enqueue is on its way: music never delays it.
+        self._parked(call.cid, call.queue)
+
+    def _reserve(self, call: DrivenCall) -> None:
+        """An internal call: reserve the callee at the ACD before anything else. The
+        calling agent is not answered yet, so a refusal is a final response to its
+        INVITE (480), not a call that connects and drops; the Offer's `connect`
+        answers it (the controller cannot ring a leg for an unanswered caller)."""
+        if self._calls.get(call.cid) is not call:
+            return  # the calling agent gave up before we got here
+        acd_log(call.cid, "internal call from %s to %s; reserving %s at the ACD", call.caller,
+                call.callee, call.callee)
+        call.guard = self._later(
+            max(0.0, call.deadline - time.monotonic()) + self.options.rpc_timeout_s,
+            partial(self._enqueue_overdue, call))
+        self._submit(call.cid, partial(self._reserve_job, call))
+
+    def _answered(self, call: DrivenCall, data: Mapping[str, str]) -> None:
+        ring = call.ring
+        if ring is None or data.get("leg_id") != ring.leg_id:
+            if call.agent is not None and data.get("leg_id") == call.agent.leg_id:
+                return  # a consult target that took the call over: reported already
+            acd_log(call.cid, "agent %s answered but was not offered the call by the ACD; "
+                              "not reported", data.get("agent"), level=logging.WARNING)
+            return
+        call.ring, call.agent = None, ring
+        request = pb.AnsweredRequest(call_id=call.cid, employee_id=ring.employee_id)
+        self._send(call, "Answered", request, pb.AnsweredResponse,
+                   partial(self._answered_reply, ring))
+
+    def _answered_reply(self, ring: AgentRing, call: DrivenCall,
+                        reply: pb.AnsweredResponse) -> None:
+        code = reply_code(reply)
+        if code != OK:
+            # The caller keeps talking to the agent (hanging up on a person who answered
+            # would be worse); the ACD's view of the agent is wrong until the call's
+            # Hangup, and an Offer it makes meanwhile is ignored (see _offer).
+            acd_log(call.cid, "the ACD refused Answered by agent %s (%s: %s): the call goes on, "
+                              "the ACD does not count the agent as talking", ring.username,
+                    code_name(code), reply.error.message, level=logging.ERROR)
+        self._apply(reply.actions)
+
+    def _no_answer(self, call: DrivenCall, data: Mapping[str, str]) -> None:
+        ring = call.ring
+        if ring is None or data.get("leg_id") != ring.leg_id:
+            return  # a ring the ACD cancelled itself (CancelRing): nothing to report
+        call.ring = None
+        acd_log(call.cid, "agent %s did not answer; telling the ACD", ring.username)
+        self._report_no_answer(call, ring.employee_id)
+
+    def _report_no_answer(self, call: DrivenCall, employee_id: int) -> None:
+        request = pb.NoAnswerRequest(call_id=call.cid, employee_id=employee_id)
+
+        def done(call: DrivenCall, reply: pb.NoAnswerResponse) -> None:
+            code = reply_code(reply)
+            if code != OK:  # e.g. NOT_RINGING: the ACD's ring timer was first
+                acd_log(call.cid, "the ACD refused NoAnswer for %s (%s: %s)", employee_id,
+                        code_name(code), reply.error.message, level=logging.DEBUG)
+            self._apply(reply.actions)
+
+        self._send(call, "NoAnswer", request, pb.NoAnswerResponse, done)
+
+    def _ended(self, call: DrivenCall, data: Mapping[str, str]) -> None:
+        del self._calls[call.cid]
+        call.gone.set()
+        if call.guard is not None:
+            call.guard.cancel()
+        self._sides.call_ended(call)
+        if call.acd_done or call.acd_gone:
+            return
+        side = data.get("side", "system")
+        if call.agent is None:
+            self._submit(call.cid, partial(self._abandon_job, call, side))
+        else:
+            self._submit(call.cid, partial(self._hangup_job, call, side))
+
+    # ------------------------------------------------------------ actions (SIP loop)
+
+    def _on_feed_action(self, action: pb.Action) -> None:
+        """On the feed thread: only this replica's calls go to the loop."""
+        which = action.WhichOneof("kind")
+        if which is not None and (getattr(action, which).call_id in self._calls
+                                  or getattr(action, which).call_id in self._aliases):
+            self._post(partial(self._apply, [action]))
+
+    def _apply(self, actions: Sequence[pb.Action]) -> None:
+        """Actions from WatchActions or a command's reply (the same ones come both ways)."""
+        for action in actions:
+            which = action.WhichOneof("kind")
+            if which is None:
+                continue
+            body = getattr(action, which)
+            call = self._calls.get(body.call_id) or self._aliases.get(body.call_id)
+            if call is None:
+                continue  # another replica's call, or one that has ended here
+            commit = _commit_key(action.commit_id)
+            key = (action.commit_id, which, int(getattr(body, "employee_id", 0)))
+            if commit < call.last_commit or key in call.seen:
+                continue  # seen already (reply and feed), or older than what we acted on
+            if commit > call.last_commit:
+                call.last_commit = commit
+                call.seen.clear()
+            call.seen.add(key)
+            if which == "intercept_call":
+                # Whichever of the call's ACD calls it names: _intercept_call checks.
+                self._sides.intercept_call(call, body)
+            elif body.call_id != call.acd_call or call.acd_gone:
+                # A consult or intercept reservation, or the call's first ACD call after
+                # another took over.
+                if call.side is not None and body.call_id == call.side.rid:
+                    self._sides.action(call, call.side, which, body)
+            else:
+                self._own_action(call, which, body)
+
+    def _own_action(self, call: DrivenCall, which: str, body: Any) -> None:
+        """An action for the ACD call that carries the call now."""
+        if which == "offer":
+            self._offer(call, body)
+        elif which == "cancel_ring":
+            self._cancel_ring(call, body)
+        elif which == "release":
+            self._release(call, body)
+        elif which == "route":
+            acd_log(call.cid, "the ACD routes the call to %s (%s); hanging up (no route "
+                              "targets yet)", body.target, body.reason, level=logging.WARNING)
+            call.acd_done = True
+            self._hangup(call.cid, f"{CAUSE_OVERFLOW}:{body.target}")
+        elif which == "undelivered":
+            acd_log(call.cid, "the ACD gave up on the call (%s); hanging up", body.reason,
+                    level=logging.WARNING)
+            call.acd_done = True
+            self._hangup(call.cid, f"{CAUSE_UNDELIVERED}:{body.reason}")
+
+    def _offer(self, call: DrivenCall, offer: pb.Offer) -> None:
+        if call.agent is not None:
+            # Only if the ACD lost our Answered: its own ring timer re-offered the call.
+            acd_log(call.cid, "offer to %s ignored: agent %s already answered", offer.employee_id,
+                    call.agent.username, level=logging.WARNING)
+            return
+        if call.ring is not None:
+            if call.ring.employee_id == offer.employee_id:
+                return
+            # One agent rings at a time (no forking yet, so no ring_all): the ACD gets
+            # a no-answer for the others at once and moves on without them.
+            acd_log(call.cid, "offer to %s refused: agent %s is ringing (the controller rings "
+                              "one agent at a time)", offer.employee_id, call.ring.username,
+                    level=logging.WARNING)
+            self._report_no_answer(call, offer.employee_id)
+            return
+        username = offer.username or str(offer.employee_id)
+        ring = AgentRing(offer.employee_id, username)
+        call.ring = ring
+        request: dict[str, Any] = {"cmd": "connect", "cid": call.cid, "agents": [username],
+                                   "seats": {username: str(offer.seat)}}
+        timeout = ring_time(offer.ring_timeout_seconds, self.options.ring_margin_s)
+        if timeout is not None:
+            request["ring_timeout_s"] = timeout
+        acd_log(call.cid, "ACD offers the call to %s (employee %s, seat %s)", username,
+                offer.employee_id, offer.seat)
+        reply = self._run(request)
+        if self._calls.get(call.cid) is not call or call.ring is not ring:
+            return  # the call ended, or the ring already ended, while connecting
+        if not reply.get("ok") or ring.leg_id is None:
+            # No INVITE went out (no address for the agent, a call in the wrong state):
+            # the ACD moves on now instead of at its ring timeout.
+            acd_log(call.cid, "cannot ring %s (%s); telling the ACD", username,
+                    reply.get("error") or "no address for this agent (--agents, --edge)",
+                    level=logging.WARNING)
+            call.ring = None
+            self._report_no_answer(call, offer.employee_id)
+            return
+        if call.callee and self.ringback is not None:
+            # `connect` answered the calling agent, whose phone then stops its own
+            # ringback: it hears ours until the bridge stops it (its `stop media`), in
+            # this loop turn, before the callee can answer.
+            played = self._run({"cmd": "play", "cid": call.cid, "file": self.ringback})
+            if not played.get("ok"):
+                acd_log(call.cid, "no ringback for %s (%s)", call.caller, played.get("error"),
+                        level=logging.WARNING)
+
+    def _cancel_ring(self, call: DrivenCall, cancel: pb.CancelRing) -> None:
+        ring = call.ring
+        if ring is None or ring.employee_id != cancel.employee_id:
+            return
+        call.ring = None  # first: the release's call.no_answer is not reported back
+        acd_log(call.cid, "ACD cancels the ring of %s (%s)", ring.username, cancel.reason)
+        if ring.leg_id is not None:
+            reply = self._run({"cmd": "release", "cid": call.cid})
+            if not reply.get("ok"):
+                acd_log(call.cid, "release: %s", reply.get("error"), level=logging.DEBUG)
+
+    def _release(self, call: DrivenCall, release: pb.Release) -> None:
+        """The ACD moved the answered call away from its agent (TransferToQueue or
+        TransferToAgent): drop the agent's leg and park the caller, who hears the
+        queue's music again. The next agent comes as an ordinary Offer (in the same
+        commit when one is idle), so a blind transfer is `release` then `connect`; the
+        ACD writes the call's one `call.transferred` (docs/call-control.md)."""
+        agent = call.agent
+        if agent is None or agent.employee_id != release.employee_id:
+            acd_log(call.cid, "release of %s ignored: not the agent on the call",
+                    release.employee_id, level=logging.DEBUG)
+            return
+        call.agent = None  # the ACD moved it on: no Hangup for it, now or at the end
+        if release.queue:
+            call.queue = release.queue
+        acd_log(call.cid, "the ACD takes the call from agent %s (%s); releasing its leg",
+                agent.username, release.reason)
+        reply = self._run({"cmd": "release", "cid": call.cid})
+        if not reply.get("ok"):
+            # E.g. a consult in progress: the agent stays on the call while the ACD
+            # counts it free. Rare, and loud; the Offer that follows cannot ring.
+            acd_log(call.cid, "cannot release agent %s (%s)", agent.username, reply.get("error"),
+                    level=logging.ERROR)
+            return
+        if call.queue:
+            self._parked(call.cid, call.queue)
+
+    # ------------------------------------------------ consult and intercept (ACD-reserved)
+
+    def command(self, request: Mapping[str, Any], on_loop: OnLoop) -> dict[str, Any]:
+        """A command from outside the loop (the control socket's thread).
+
+        `consult` and `intercept` ring an agent, so on a call the ACD drives they first
+        reserve it at the ACD (`SideReservations.command`); a blind transfer of such a
+        call is refused (the ACD makes those). Every other command goes straight to the
+        loop. `on_loop(fn)` runs `fn` on the loop and returns its result.
+        """
+        cmd = request.get("cmd")
+        reply: dict[str, Any] | None
+        if cmd == "transfer":
+            reply = on_loop(partial(self._blind_transfer_refusal, request))
+            if reply is not None:
+                return reply
+        if cmd in SIDE_KINDS:
+            return self._sides.command(request, on_loop)
+        reply = on_loop(partial(self._run, request))
+        assert reply is not None
+        return reply
+
+    def consult_answered(self, cid: str, leg_id: str, agent: str) -> None:
+        """The service's hook (`CallService.on_consult_answered`): the consult target
+        talks with the agent. On the loop."""
+        self._sides.consult_answered(cid, leg_id, agent)
+
+    def _blind_transfer_refusal(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
+        if request.get("cid") not in self._calls:
+            return None
+        return {"ok": False, "error": "this call is driven by the ACD: a blind transfer goes "
+                                      "through it (TransferToAgent, TransferToQueue)"}
+
+    # ------------------------------------------------------------ commands (SIP loop)
+
+    def _run(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        assert self._execute is not None, "bind() the controller's commands first"
+        return self._execute(request)
+
+    def _parked(self, cid: str, queue: str) -> None:
+        """The caller waits in `queue`: its music on hold starts, if there is any."""
+        if self.hold is not None:
+            self.hold.parked(cid, queue)
+
+    def _hangup(self, cid: str, cause: str | None, code: int | None = None) -> None:
+        if cause is not None:
+            self._causes[cid] = cause
+        request: dict[str, Any] = {"cmd": "hangup", "cid": cid}
+        if code is not None:  # the final response to a caller not answered yet
+            request["code"] = code
+        reply = self._run(request)
+        self._causes.pop(cid, None)  # used by its call.ended, or the call was gone
+        if not reply.get("ok"):
+            acd_log(cid, "hangup: %s", reply.get("error"), level=logging.DEBUG)
+
+    def _enqueue_overdue(self, call: DrivenCall) -> None:
+        call.guard = None
+        if call.enqueued or self._calls.get(call.cid) is not call:
+            return
+        acd_log(call.cid, "the ACD did not take the call within %ss; hanging up",
+                self.options.enqueue_timeout_s, level=logging.ERROR)
+        call.gone.set()
+        self._hangup(call.cid, CAUSE_ACD_UNAVAILABLE)
+
+    def _enqueued(self, call: DrivenCall,
+                  reply: pb.EnqueueResponse | pb.ReserveForInternalCallResponse) -> None:
+        """The reply to the call's Enqueue, or to an internal call's reservation."""
+        live = self._calls.get(call.cid) is call
+        code = reply_code(reply)
+        if code in (OK, pb.ERROR_CODE_CALL_EXISTS):
+            if code != OK:  # a retry whose first attempt was committed
+                acd_log(call.cid, "%s: %s (taken as done)",
+                        "ReserveForInternalCall" if call.callee else "Enqueue",
+                        reply.error.message, level=logging.WARNING)
+            call.enqueued = True
+            if call.guard is not None:
+                call.guard.cancel()
+                call.guard = None
+            if live:
+                if call.callee:
+                    acd_log(call.cid, "the ACD reserved %s for the internal call", call.callee)
+                else:
+                    acd_log(call.cid, "queued in %s", call.queue)
+                self._apply(reply.actions)
+            return
+        call.acd_done = True
+        if not live:
+            return
+        if call.callee:
+            # Routine (the callee is busy, not logged in): the calling agent's INVITE is
+            # refused (480, nothing was answered) and nobody's state changed.
+            acd_log(call.cid, "the ACD refused the internal call from %s to %s (%s: %s); "
+                              "refusing it", call.caller, call.callee, code_name(code),
+                    reply.error.message, level=logging.WARNING)
+        else:
+            acd_log(call.cid, "the ACD refused the call for queue %s (%s: %s); hanging up",
+                    call.queue, code_name(code), reply.error.message, level=logging.ERROR)
+        # A colleague the ACD will not give the call to (on a call, ringing, wrapping
+        # up, not ready) is busy: 486, as a PBX says. Not logged in, or any other
+        # refusal: unavailable (480, the default).
+        busy = call.callee and code == pb.ERROR_CODE_AGENT_NOT_AVAILABLE
+        self._hangup(call.cid, f"{CAUSE_ACD_REFUSED}:{code_name(code)}",
+                     486 if busy else None)
+
+    def _enqueue_failed(self, call: DrivenCall, error: str) -> None:
+        if self._calls.get(call.cid) is not call:
+            return
+        if call.guard is not None:
+            call.guard.cancel()
+            call.guard = None
+        acd_log(call.cid, "the ACD is unreachable (%s); hanging up", error, level=logging.ERROR)
+        self._hangup(call.cid, CAUSE_ACD_UNAVAILABLE)
+
+    # ------------------------------------------------------------ RPCs (worker threads)
+
+    def _enqueue_job(self, call: DrivenCall) -> None:
+        self._take_job(call, "Enqueue", pb.EnqueueRequest(
+            call_id=call.cid, queue=call.queue, caller=call.caller, category=call.category,
+            source=self.options.source), pb.EnqueueResponse)
+
+    def _reserve_job(self, call: DrivenCall) -> None:
+        self._take_job(call, "ReserveForInternalCall", pb.ReserveForInternalCallRequest(
+            call_id=call.cid, username=call.callee, calling_agent=call.caller,
+            caller=call.caller, category=call.category, kind=pb.CALL_KIND_INTERNAL,
+            source=self.options.source), pb.ReserveForInternalCallResponse)
+
+    def _take_job(self, call: DrivenCall, method: str, request: Message,
+                  reply_type: type[pb.EnqueueResponse] | type[pb.ReserveForInternalCallResponse]
+                  ) -> None:
+        """Hand a new call to the ACD (a queue, or an internal call's callee), retried
+        until the call's deadline; the outcome is handled on the loop."""
+        if call.gone.is_set():
+            return  # ended (or given up) before its turn came
+        call.enqueue_sent = True
+        try:
+            reply = self._rpc.call(
+                method, request, reply_type,
+                retry_for=max(0.0, call.deadline - time.monotonic()),
+                cancelled=lambda: call.gone.is_set() or self._stopping.is_set())
+        except grpc.RpcError as exc:
+            self._post(partial(self._enqueue_failed, call, rpc_error(exc)))
+            return
+        self._post(partial(self._enqueued, call, reply))
+
+    def _send(self, call: DrivenCall, method: str, request: Message, reply_type: type[M],
+              on_reply: Callable[[DrivenCall, M], None]) -> None:
+        """Send on the call's chain; the reply is handled on the loop."""
+        def job() -> None:
+            try:
+                reply = self._rpc.call(method, request, reply_type,
+                                       retry_for=self.options.retry_s,
+                                       cancelled=self._stopping.is_set)
+            except grpc.RpcError as exc:
+                acd_log(call.cid, "%s not delivered to the ACD (%s): its agent state may be "
+                                  "wrong until the ACD's ring timer or Reconcile", method,
+                        rpc_error(exc), level=logging.ERROR)
+                return
+            self._post(partial(on_reply, call, reply))
+
+        self._submit(call.cid, job)
+
+    def _abandon_job(self, call: DrivenCall, side: str) -> None:
+        if not call.enqueue_sent:
+            return  # the ACD never heard of the call
+        try:
+            reply = self._rpc.call("Abandon", pb.AbandonRequest(call_id=call.acd_call),
+                                   pb.AbandonResponse, retry_for=self.options.retry_s,
+                                   cancelled=self._stopping.is_set)
+        except grpc.RpcError as exc:
+            acd_log(call.cid, "Abandon not delivered to the ACD (%s)", rpc_error(exc),
+                    level=logging.ERROR)
+            return
+        code = reply_code(reply)
+        if code == pb.ERROR_CODE_CALL_ALREADY_ANSWERED:
+            # The ACD saw an answer we did not (our Answered was delivered; its event was
+            # not for us to see): end it as answered so the agent wraps up.
+            self._hangup_job(call, side)
+        elif code not in (OK, pb.ERROR_CODE_UNKNOWN_CALL):
+            acd_log(call.cid, "the ACD refused Abandon (%s: %s)", code_name(code),
+                    reply.error.message, level=logging.WARNING)
+        else:
+            acd_log(call.cid, "abandoned at the ACD")
+
+    def _hangup_job(self, call: DrivenCall, side: str) -> None:
+        request = pb.HangupRequest(call_id=call.acd_call,
+                                   side=_SIDES.get(side, pb.HANGUP_SIDE_SYSTEM))
+        try:
+            reply = self._rpc.call("Hangup", request, pb.HangupResponse,
+                                   retry_for=self.options.retry_s,
+                                   cancelled=self._stopping.is_set)
+        except grpc.RpcError as exc:
+            acd_log(call.cid, "Hangup not delivered to the ACD (%s): the agent stays talking "
+                              "there until Reconcile", rpc_error(exc), level=logging.ERROR)
+            return
+        code = reply_code(reply)
+        if code not in (OK, pb.ERROR_CODE_UNKNOWN_CALL):
+            acd_log(call.cid, "the ACD refused Hangup (%s: %s)", code_name(code),
+                    reply.error.message, level=logging.WARNING)
+        else:
+            acd_log(call.cid, "hung up at the ACD (side %s)", side)
+
+
+def sippy_driver(options: AcdOptions) -> AcdDriver:
+    """The driver on Sippy's loop, with a failing-over `acd_client.AcdClient`."""
+    from sippy.Core.EventDispatcher import ED2  # noqa: PLC0415
+    from sippy.Time.Timeout import Timeout  # noqa: PLC0415
+
+    from acd_client import AcdClient, ActionFeed  # noqa: PLC0415
+
+    client = AcdClient(list(options.addresses), timeout=options.rpc_timeout_s,
+                       retry_for=options.retry_s, token=options.token)
+
+    def later(delay_s: float, callback: Callable[[], None]) -> Cancellable:
+        timeout: Cancellable = Timeout(callback, delay_s)
+        return timeout
+
+    def feed(on_action: Callable[[pb.Action], None]) -> Feed:
+        return ActionFeed(client, on_action).start(timeout=None)
+
+    return AcdDriver(options, client, post=ED2.callFromThread, later=later, feed=feed,
+                     on_close=client.close)
