@@ -14,6 +14,7 @@ from tests.acd_control.conftest import (
     new_cid,
     trigger,
 )
+from tests.support.acd_stack import controller_feed_subscribed
 from tests.support.waiting import wait_until
 
 
@@ -67,8 +68,10 @@ def test_the_acd_down_when_the_call_arrives_then_back(rig: Rig) -> None:
                    what="no call left")
 
         rig.acd.start()
-        wait_until(lambda: "WatchActions resumed" in controller.log_text(), timeout=10,
-                   what="the controller watching actions again")
+        # The ACD was never up for this controller: its first subscription says so
+        # ("subscribed", not "resumed").
+        wait_until(lambda: controller_feed_subscribed(controller.log_text()), timeout=10,
+                   what="the controller watching actions")
         rig.agents("1001")
         phone = rig.phone("1001", "acd_agent")
         second = new_cid()
