@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -11,10 +10,9 @@ from typing import Final
 
 import pytest
 
-from tests.support.parties import stop_all
+from testbed import artifact_dir, stop_all
 
 TESTS = Path(__file__).resolve().parent
-ARTIFACTS = TESTS.parent / "test-artifacts"
 
 # What starts a service process (Kamailio, rtpengine, redis-server, sipp, ClickHouse,
 # Streamlit, Chromium, a controller, an ACD replica, the CDR service) gets the
@@ -58,13 +56,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setattr(item, f"rep_{report.when}", report)
 
 
-def artifact_dir(node_id: str) -> Path:
-    return ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", node_id)
-
-
 @pytest.fixture(autouse=True)
 def _stop_sipp_parties() -> Iterator[None]:
-    """Stop any sipp party (tests.support.parties.track) a test left running."""
+    """Stop any sipp party (testbed.track) a test left running."""
     yield
     stop_all()
 

@@ -34,15 +34,20 @@ from acd_api.v1 import acd_pb2 as pb
 from acd_client import AcdClient
 from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from simulators.acd_agent import AgentProfile, SimulatedAgents
-from tests.controller.harness import Controller, Rtpengine, assert_clean, running_controller
-from tests.controller.harness import running_rtpengine as start_rtpengine
-from tests.support.acd_stack import events_of
-from tests.support.parties import track
-from tests.support.redis_server import redis_server as start_redis
-from tests.support.waiting import wait_until
+from testbed import (
+    ROOT,
+    Controller,
+    Rtpengine,
+    assert_clean,
+    events_of,
+    running_controller,
+    track,
+    wait_until,
+)
+from testbed import redis_server as start_redis
+from testbed import running_rtpengine as start_rtpengine
 
-ROOT = Path(__file__).resolve().parents[2]
-SIPP = Path(__file__).resolve().parent / "sipp"
+SIPP = ROOT / "sipp"
 _FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 NUMBER = "95598"  # dialled number -> queue billing
 QUEUE = "billing"

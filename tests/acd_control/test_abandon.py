@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from acd_api.v1 import acd_pb2 as pb
 from analytics import build_records
+from testbed import wait_until
 from tests.acd_control.conftest import (
     ACD_NODE,
     CTL_NODE,
@@ -16,7 +17,6 @@ from tests.acd_control.conftest import (
     new_cid,
     trigger,
 )
-from tests.support.waiting import wait_until
 
 
 def test_caller_abandons_while_queued_and_no_agent_is_left_stuck(rig: Rig) -> None:

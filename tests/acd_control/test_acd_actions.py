@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from acd_api.v1 import acd_pb2 as pb
+from testbed import wait_until
 from tests.acd_control.conftest import (
     ACD_NODE,
     CTL_NODE,
@@ -14,7 +15,6 @@ from tests.acd_control.conftest import (
     new_cid,
     trigger,
 )
-from tests.support.waiting import wait_until
 
 
 def test_a_queued_call_is_offered_when_an_agent_becomes_ready(rig: Rig) -> None:

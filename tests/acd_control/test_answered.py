@@ -12,6 +12,7 @@ from collections import Counter
 
 import eventlog
 from analytics import build_records
+from testbed import exchange, media_of, wait_until
 from tests.acd_control.conftest import (
     ACD_NODE,
     CTL_NODE,
@@ -24,8 +25,6 @@ from tests.acd_control.conftest import (
     new_cid,
     trigger,
 )
-from tests.controller.harness import exchange, media_of
-from tests.support.waiting import wait_until
 
 # The ACD's ticker ends a wrap-up at its deadline, on the clock that stamped its start
 # (so never early, beyond float rounding); this bounds how late it may fire on a loaded

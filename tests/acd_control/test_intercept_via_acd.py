@@ -19,6 +19,7 @@ import pytest
 from acd_api.v1 import acd_pb2 as pb
 from controller._ringback import RINGBACK_LEVEL_DBFS
 from simulators import RtpEndpoint, free_port
+from testbed import Controller, exchange, media_of, wait_until
 from tests.acd_control.conftest import (
     CTL_NODE,
     OK,
@@ -35,8 +36,6 @@ from tests.acd_control.test_internal_calls import _agent_dials
 from tests.acd_control.test_queue_media import _ULAW
 from tests.acd_control.test_transfer_via_acd import _settled_media
 from tests.controller.call_parties import talk
-from tests.controller.harness import Controller, exchange, media_of
-from tests.support.waiting import wait_until
 
 SUPERVISOR = "1003"  # an account with the queue's skill, logged in: the ACD reserves it
 

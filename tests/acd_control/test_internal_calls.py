@@ -24,6 +24,7 @@ from callcenter._stack import controller_argv
 from configuration import ConfigError, load_config
 from eventlog import CALL_ANSWERED, CALL_ARRIVED, CALL_ENDED, CALL_NO_ANSWER
 from simulators import RtpEndpoint, free_port, start_sipp
+from testbed import ROOT, Controller, exchange, media_of, track, wait_until
 from tests.acd_control.conftest import (
     CTL_NODE,
     QUEUE,
@@ -36,11 +37,8 @@ from tests.acd_control.conftest import (
     trigger,
 )
 from tests.acd_control.test_driver_logic import CID, World, _config, action, offer
-from tests.controller.harness import Controller, exchange, media_of
-from tests.support.parties import track
-from tests.support.waiting import wait_until
 
-SIPP = Path(__file__).resolve().parent / "sipp"
+SIPP = ROOT / "sipp"
 
 # ---------------------------------------------------------------- driver logic (fakes)
 

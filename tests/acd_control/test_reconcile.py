@@ -30,6 +30,7 @@ from configuration import ConfigError, load_config
 from controller._app import parse_args
 from controller._registry import RegistryOptions, registry_for
 from simulators import free_port
+from testbed import Controller, Rtpengine, exchange, media_of, running_controller, wait_until
 from tests.acd_control.conftest import (
     ACD_NODE,
     AGENTS,
@@ -44,8 +45,6 @@ from tests.acd_control.conftest import (
     trigger,
     write_config,
 )
-from tests.controller.harness import Controller, Rtpengine, exchange, media_of, running_controller
-from tests.support.waiting import wait_until
 
 INTERVAL_MS = 500
 GRACE_MS = 1000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from simulators import free_port
+from testbed import wait_until
 from tests.acd_control.conftest import (
     ACD_NODE,
     CTL_NODE,
@@ -14,7 +15,6 @@ from tests.acd_control.conftest import (
     new_cid,
     trigger,
 )
-from tests.support.waiting import wait_until
 
 
 def test_a_number_without_a_queue_is_refused_before_answering(rig: Rig) -> None:

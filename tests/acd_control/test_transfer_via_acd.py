@@ -19,6 +19,7 @@ from acd_api.v1 import acd_pb2 as pb
 from analytics import build_records
 from eventlog import CALL_ANSWERED, CALL_ENDED, CALL_NO_ANSWER, Event
 from simulators import free_port
+from testbed import Controller, exchange, media_of, wait_until
 from tests.acd_control.conftest import (
     ACD_NODE,
     CTL_NODE,
@@ -34,8 +35,6 @@ from tests.acd_control.conftest import (
 )
 from tests.acd_control.test_driver_logic import CID, World, action, enqueued_with, offer
 from tests.acd_control.test_queue_media import heard
-from tests.controller.harness import Controller, exchange, media_of
-from tests.support.waiting import wait_until
 
 # ---------------------------------------------------------------- driver logic (fakes)
 

@@ -21,8 +21,8 @@ import acd_client
 import acdsvc
 from configuration import load_config
 from simulators import free_port
-from tests.support.redis_server import redis_server as start_redis
-from tests.support.waiting import wait_until
+from testbed import redis_server as start_redis
+from testbed import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 _FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -13,6 +13,7 @@ import pytest
 from acd_api.v1 import acd_pb2 as pb
 from acd_client import AcdClient, ActionFeed
 from dashboards.queries import GrpcAcdCommands, GrpcLive, GrpcLiveStream, Supervisor
+from testbed import wait_until
 from tests.acd_service.conftest import (
     ADMIN,
     SUPERVISOR,
@@ -21,7 +22,6 @@ from tests.acd_service.conftest import (
     password_of,
 )
 from tests.acd_service.test_agent_rpcs import login
-from tests.support.waiting import wait_until
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from acd_client import AcdClient, ControllerRecord, make_source, split_source
 from acdsvc import Replica
 from acdsvc._reconciler import Lost, decide, judge
 from controller._registry import CallRegistry, RegistryOptions
+from testbed import wait_until
 from tests.acd_service.conftest import RedisServer, ReplicaFactory, password_of, write_config
-from tests.support.waiting import wait_until
 
 OK = pb.ERROR_CODE_UNSPECIFIED
 GRACE = 10.0

@@ -17,8 +17,8 @@ from acd_api.v1 import acd_pb2 as pb
 from acd_client import AcdClient, ActionFeed
 from configuration import load_config
 from simulators import free_port
+from testbed import wait_until
 from tests.acd_service.conftest import RedisServer, ReplicaFactory, password_of, write_config
-from tests.support.waiting import wait_until
 
 OK = pb.ERROR_CODE_UNSPECIFIED
 

@@ -22,8 +22,7 @@ import yaml
 import callcenter
 import configuration
 from simulators import free_port
-from tests.support.stack import base_config
-from tests.support.waiting import wait_until
+from testbed import base_config, wait_until
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,7 @@ import eventlog as ev
 from analytics import build_records, daemon_argv, health_probe
 from configuration import AnalyticsConfig, parse_dsn
 from eventlog import Event, EventLog
-from tests.support.cdr_stack import REDIS_SERVER, redis_server, start_cdr_service
-from tests.support.waiting import wait_until
+from testbed import REDIS_SERVER, redis_server, start_cdr_service, wait_until
 from tests.unit.analytics.analytics_scenarios import T0, Script, agent
 
 pytestmark = pytest.mark.skipif(

@@ -30,8 +30,7 @@ from websockets.asyncio.client import connect as ws_connect
 import eventlog as ev
 from eventlog import Event, EventLog
 from simulators import free_port
-from tests.support.cdr_stack import ROOT, redis_server, start_cdr_service
-from tests.support.waiting import wait_until
+from testbed import ROOT, redis_server, start_cdr_service, wait_until
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACT = ROOT / "test-artifacts" / "dashboards" / "wallboard.png"

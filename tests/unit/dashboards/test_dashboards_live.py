@@ -10,7 +10,7 @@ import redis
 import eventlog as ev
 from dashboards.queries import EventLogLive
 from eventlog import Event, EventLog
-from tests.support.cdr_stack import REDIS_SERVER, redis_server
+from testbed import REDIS_SERVER, redis_server
 
 pytestmark = pytest.mark.skipif(
     not Path(REDIS_SERVER).exists(), reason="redis-server binary not installed")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support.redis_server import REDIS_SERVER, redis_server
+from testbed import REDIS_SERVER, redis_server
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:

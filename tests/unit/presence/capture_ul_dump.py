@@ -18,10 +18,7 @@ from typing import Any
 
 from presence import KamailioRpc
 from presence._kamailio import rpc_fifo
-from tests.integration._sip import register_agent
-from tests.support.options_responder import OptionsResponder
-from tests.support.stack import base_config, running_stack
-from tests.support.waiting import wait_until
+from testbed import OptionsResponder, base_config, register_agent, running_stack, wait_until
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the integration tests: raw SIP over UDP, registrations, sipp logs.
+"""Talking to a running stack: raw SIP over UDP, registrations, sipp logs.
 
 Raw SIP is for what sipp cannot send (garbage, broken headers) and for timing a
 reply precisely; every call party that must follow a dialog is a sipp scenario.
@@ -18,8 +18,8 @@ from pathlib import Path
 from callcenter import sip_options_ping
 from configuration import split_hostport
 from simulators import AgentPhone, SippRun, registration, start_agent_phone
-from tests.support.stack import Stack
-from tests.support.waiting import wait_until
+from testbed._stack import Stack
+from testbed._waiting import wait_until
 
 AGENTS = ("1001", "1002", "1003")
 
@@ -212,11 +212,6 @@ def log_value(line: str, key: str) -> str:
     match = re.search(rf"\b{re.escape(key)}=(\S+)", line)
     assert match, f"no {key}= in {line!r}"
     return match.group(1)
-
-
-def media_of(line: str) -> tuple[str, int]:
-    host, _, port = log_value(line, "media").rpartition(":")
-    return host, int(port)
 
 
 def no_rtpengine_session(stack: Stack, index: int = 0, timeout: float = 5.0) -> None:

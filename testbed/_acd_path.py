@@ -1,6 +1,6 @@
 """The whole call path on real processes: `callcenter up` with a controller and an ACD.
 
-`acd_path_config` extends `tests.support.stack.base_config` (its keyword overrides,
+`acd_path_config` extends `testbed.base_config` (its keyword overrides,
 plus the agents' ACD fields on the accounts it generated): one managed controller
 replica, an `acd:` section, queues and numbers with `target: controller` and a
 `queue:`. `AcdPath` bundles what a test reads back: the ACD over gRPC (snapshot,
@@ -20,29 +20,31 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pytest
 import redis
 
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
 from acd_client import AcdClient
 from configuration import split_hostport
-from simulators import RtpEndpoint, SippRun, free_port, start_sipp
+from simulators import RtpEndpoint, SippRun, free_port, scenario_path, start_sipp
 from simulators.acd_agent import AgentProfile, SimulatedAgents
-from tests.conftest import artifact_dir
-from tests.integration._sip import start_phone
-from tests.support.parties import track
-from tests.support.stack import ReplicaControl, Stack, base_config, running_stack
-from tests.support.waiting import wait_until
+from testbed._parties import track
+from testbed._paths import artifact_dir
+from testbed._sip import start_phone
+from testbed._stack import ReplicaControl, Stack, base_config, running_stack
+from testbed._waiting import wait_until
 
-TESTS = Path(__file__).resolve().parents[1]
+if TYPE_CHECKING:
+    import pytest
+
 # The ACD-driven caller: parked, bridged by re-INVITE, hangs up when sent a MESSAGE.
-CALLER_SCENARIO = TESTS / "acd_control" / "sipp" / "acd_caller.xml"
+CALLER_SCENARIO = scenario_path("acd_caller")
 # What that scenario sends as its From user (a national mobile: the edge keeps it).
 CALLER = "13912345678"
 
+# The error code of an ACD reply that succeeded.
 OK = pb.ERROR_CODE_UNSPECIFIED
 
 

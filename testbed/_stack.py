@@ -1,4 +1,5 @@
-"""A real local stack (Kamailio, rtpengine, Redis) on free loopback ports, for tests."""
+"""A real local stack (Kamailio, rtpengine, Redis) on free loopback ports, for tests and
+benchmarks."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ import yaml
 
 import callcenter
 import configuration
-from callcenter._accounts import account_entry
+from callcenter import account_entry
 from rtpengine import NgClient
 from simulators import free_port
-from tests.support.waiting import wait_until
+from testbed._waiting import wait_until
 
 REALM = "huaan.test"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import redis
 
 from simulators import free_port
-from tests.support.waiting import wait_until
+from testbed._waiting import wait_until
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 

@@ -1,4 +1,5 @@
-"""Real processes for controller tests: rtpengine, the controller, sipp parties."""
+"""A controller process on its own, for its tests and benchmarks: rtpengine, the
+controller, and RTP exchanged through them."""
 
 from __future__ import annotations
 
@@ -22,9 +23,8 @@ from typing import Any
 
 from controller import RtpengineNg
 from simulators import RtpEndpoint, free_port
-from tests.support.waiting import wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
+from testbed._paths import ROOT
+from testbed._waiting import wait_until
 
 
 @dataclass

@@ -22,10 +22,8 @@ import pandas as pd  # type: ignore[import-untyped]
 from analytics import ServiceClient, write_service_settings
 from configuration import AnalyticsConfig
 from simulators import free_port
-from tests.support.redis_server import REDIS_SERVER, redis_server
-from tests.support.waiting import wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
+from testbed._paths import ROOT
+from testbed._waiting import wait_until
 
 
 @dataclass
@@ -110,6 +108,3 @@ def is_null(value: Any) -> bool:
     """A NULL column as it comes back in a DataFrame (None, NaT or NaN)."""
     return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
 
-
-__all__ = ["REDIS_SERVER", "ROOT", "CdrServiceProcess", "cdr_row", "is_null", "leg_rows",
-           "redis_server", "start_cdr_service"]
