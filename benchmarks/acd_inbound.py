@@ -133,7 +133,7 @@ AGENT_BASE = 10000  # agent i is SIP user, account and employee ID 10000 + i, se
 PORT_MIN, PORT_MAX = 7000, 9999
 PACE = 0.97  # calls reaching the controllers / offered rate, at least
 RECV_TIMEOUT_MS = 10_000
-# tests/acd_service/conftest.py's _FAST_HASHER: 1,000 logins in seconds, not minutes.
+# tests/acdsvc/conftest.py's _FAST_HASHER: 1,000 logins in seconds, not minutes.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 

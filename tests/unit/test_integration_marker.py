@@ -21,7 +21,7 @@ SAMPLE = {
         ("test_busy_agent_moves_to_the_next_agent_at_once", False),
     "tests/acd_control/test_answered.py":
         ("test_offered_rung_answered_audio_both_ways_then_caller_hangs_up", False),
-    "tests/acd_service/test_agent_rpcs.py": (None, False),
+    "tests/acdsvc/test_agent_rpcs.py": (None, False),
     "tests/controller/test_transfer.py": (None, False),
     # through a fixture that starts redis-server (`r` -> `redis_url`)
     "tests/unit/eventlog/test_eventlog_redis.py":

@@ -17,7 +17,7 @@ import pytest
 import acdsvc
 from acd_api.v1 import acd_pb2 as pb
 from acd_client import AcdClient, TokenError, ensure_token_file, read_token
-from tests.acd_service.conftest import RedisServer, ReplicaProcess, password_of, write_config
+from tests.acdsvc.conftest import RedisServer, ReplicaProcess, password_of, write_config
 
 CALL = pb.EnqueueRequest(call_id="c-token-1", queue="billing", caller="13800000001")
 

@@ -9,8 +9,8 @@ import pytest
 from acd_api.v1 import acd_pb2 as pb
 from acd_client import AcdClient
 from testbed import wait_until
-from tests.acd_service.conftest import ADMIN, ReplicaFactory
-from tests.acd_service.test_agent_rpcs import login
+from tests.acdsvc.conftest import ADMIN, ReplicaFactory
+from tests.acdsvc.test_agent_rpcs import login
 
 OK = pb.ERROR_CODE_UNSPECIFIED
 

@@ -10,7 +10,7 @@ from acd_client import health_ping
 from callcenter import _process
 from callcenter._stack import _wait_healthy, layout_for, plan, write_runtime_config
 from configuration import load_config
-from tests.acd_service.conftest import free_port
+from tests.acdsvc.conftest import free_port
 
 
 def test_plan_starts_the_acd_after_redis_and_before_kamailio(config_path: Path) -> None:

@@ -24,7 +24,7 @@ from acdsvc import Replica
 from acdsvc._reconciler import Lost, decide, judge
 from controller._registry import CallRegistry, RegistryOptions
 from testbed import wait_until
-from tests.acd_service.conftest import RedisServer, ReplicaFactory, password_of, write_config
+from tests.acdsvc.conftest import RedisServer, ReplicaFactory, password_of, write_config
 
 OK = pb.ERROR_CODE_UNSPECIFIED
 GRACE = 10.0

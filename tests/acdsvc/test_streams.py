@@ -18,7 +18,7 @@ from acd_client import AcdClient, ActionFeed
 from configuration import load_config
 from simulators import free_port
 from testbed import wait_until
-from tests.acd_service.conftest import RedisServer, ReplicaFactory, password_of, write_config
+from tests.acdsvc.conftest import RedisServer, ReplicaFactory, password_of, write_config
 
 OK = pb.ERROR_CODE_UNSPECIFIED
 

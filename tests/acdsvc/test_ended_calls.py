@@ -22,8 +22,8 @@ from acd_client import AcdClient
 from acdsvc import StateStore, settings_from_config
 from acdsvc._engine import Engine
 from configuration import load_config
-from tests.acd_service.conftest import ReplicaFactory, password_of, write_config
-from tests.acd_service.test_group_commit import GatedStore
+from tests.acdsvc.conftest import ReplicaFactory, password_of, write_config
+from tests.acdsvc.test_group_commit import GatedStore
 
 OK = pb.ERROR_CODE_UNSPECIFIED
 AGENT = Account("a1", 1, frozenset({"agent"}), {"billing": 1})

@@ -14,14 +14,14 @@ from acd_api.v1 import acd_pb2 as pb
 from acd_client import AcdClient, ActionFeed
 from dashboards.queries import GrpcAcdCommands, GrpcLive, GrpcLiveStream, Supervisor
 from testbed import wait_until
-from tests.acd_service.conftest import (
+from tests.acdsvc.conftest import (
     ADMIN,
     SUPERVISOR,
     ReplicaFactory,
     free_port,
     password_of,
 )
-from tests.acd_service.test_agent_rpcs import login
+from tests.acdsvc.test_agent_rpcs import login
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from acdsvc import StateStore, settings_from_config
 from configuration import load_config
 from simulators.acd_agent import AgentProfile, SimulatedAgents
 from testbed import wait_until
-from tests.acd_service.conftest import ReplicaProcess, password_of
+from tests.acdsvc.conftest import ReplicaProcess, password_of
 
 OK = pb.ERROR_CODE_UNSPECIFIED
 AGENTS = 8

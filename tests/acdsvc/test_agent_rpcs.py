@@ -6,7 +6,7 @@ import pytest
 
 from acd_api.v1 import acd_pb2 as pb
 from acd_client import AcdClient
-from tests.acd_service.conftest import ADMIN, SUPERVISOR, ReplicaFactory, password_of
+from tests.acdsvc.conftest import ADMIN, SUPERVISOR, ReplicaFactory, password_of
 
 OK = pb.ERROR_CODE_UNSPECIFIED
 
