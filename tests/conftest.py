@@ -20,7 +20,7 @@ TESTS = Path(__file__).resolve().parent
 # `pytestmark` in a conftest.py is not applied to its tests; this hook is.
 # Every test under these folders runs against real processes:
 PROCESS_DIRS: Final = tuple(TESTS / name for name in
-                            ("integration", "acd_control", "acdsvc", "controller"))
+                            ("integration", "acdsvc", "controller"))
 # Every test using one of these fixtures (directly or through another fixture) does too:
 PROCESS_FIXTURES: Final = frozenset({
     "ksr_api",  # Kamailio, for its KEMI function list

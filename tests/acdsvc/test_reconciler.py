@@ -4,7 +4,7 @@ The decision is pure and tested as such first. Then a real replica (in this proc
 and a real Redis, with the controllers' side played by the real `CallRegistry`
 (controller/_registry.py) fed a set of call IDs the test controls: the registry
 record in Redis is the whole interface between a controller and the reconciler.
-tests/acd_control/test_reconcile.py runs the same through real controller processes.
+tests/controller/acd_driver/test_reconcile.py runs the same through real controller processes.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ SAMPLE = {
     # under a process folder
     "tests/integration/test_hunting.py":
         ("test_busy_agent_moves_to_the_next_agent_at_once", False),
-    "tests/acd_control/test_answered.py":
+    "tests/controller/acd_driver/test_answered.py":
         ("test_offered_rung_answered_audio_both_ways_then_caller_hangs_up", False),
     "tests/acdsvc/test_agent_rpcs.py": (None, False),
     "tests/controller/test_transfer.py": (None, False),

@@ -1,6 +1,6 @@
 """`QueueMedia` and `AcdAnnouncements` against fakes: the loop, the worker threads,
 rtpengine, the controller's `call` command and the ACD are all driven by hand, with a
-fake clock. The real path (every process) is tests/acd_control/test_queue_media.py."""
+fake clock. The real path (every process) is tests/controller/acd_driver/test_queue_media.py."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import time
 
 from simulators import free_port
 from testbed import wait_until
-from tests.acd_control.conftest import (
+from tests.controller.acd_driver.conftest import (
     ACD_NODE,
     CTL_NODE,
     Rig,

@@ -20,7 +20,7 @@ from acd_api.v1 import acd_pb2 as pb
 from controller._ringback import RINGBACK_LEVEL_DBFS
 from simulators import RtpEndpoint, free_port
 from testbed import Controller, exchange, media_of, wait_until
-from tests.acd_control.conftest import (
+from tests.controller.acd_driver.conftest import (
     CTL_NODE,
     OK,
     QUEUE,
@@ -32,9 +32,9 @@ from tests.acd_control.conftest import (
     new_cid,
     trigger,
 )
-from tests.acd_control.test_internal_calls import _agent_dials
-from tests.acd_control.test_queue_media import _ULAW
-from tests.acd_control.test_transfer_via_acd import _settled_media
+from tests.controller.acd_driver.test_internal_calls import _agent_dials
+from tests.controller.acd_driver.test_queue_media import _ULAW
+from tests.controller.acd_driver.test_transfer_via_acd import _settled_media
 from tests.controller.call_parties import talk
 
 SUPERVISOR = "1003"  # an account with the queue's skill, logged in: the ACD reserves it

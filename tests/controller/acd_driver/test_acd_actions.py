@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from acd_api.v1 import acd_pb2 as pb
 from testbed import wait_until
-from tests.acd_control.conftest import (
+from tests.controller.acd_driver.conftest import (
     ACD_NODE,
     CTL_NODE,
     OK,

@@ -31,7 +31,7 @@ from controller._app import parse_args
 from controller._registry import RegistryOptions, registry_for
 from simulators import free_port
 from testbed import Controller, Rtpengine, exchange, media_of, running_controller, wait_until
-from tests.acd_control.conftest import (
+from tests.controller.acd_driver.conftest import (
     ACD_NODE,
     AGENTS,
     NUMBER,

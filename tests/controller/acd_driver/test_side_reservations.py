@@ -34,7 +34,7 @@ from eventlog import (
     CALL_RINGING,
     CALL_TRANSFERRED,
 )
-from tests.acd_control.test_driver_logic import CID, World, action, enqueued_with, offer
+from tests.controller.acd_driver.test_driver_logic import CID, World, action, enqueued_with, offer
 from tests.controller.test_call_control_rules import CID as SCID
 from tests.controller.test_call_control_rules import World as Service
 from tests.controller.test_service import sdp

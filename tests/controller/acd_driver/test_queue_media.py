@@ -22,7 +22,7 @@ import yaml
 from acd_api.v1 import acd_pb2 as pb
 from simulators import RtpEndpoint
 from testbed import Rtpengine, exchange, media_of, non_silent, wait_until
-from tests.acd_control.conftest import OK, QUEUE, Rig, caller_call_id, new_cid, trigger
+from tests.controller.acd_driver.conftest import OK, QUEUE, Rig, caller_call_id, new_cid, trigger
 
 # Announcements fast enough for a test: the first 2 s after parking (a second after the
 # music, which starts 1 s after parking by default), then every 6 s.

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from testbed import exchange, media_of
-from tests.acd_control.conftest import CTL_NODE, Rig, agent_states, calls, new_cid, trigger
+from tests.controller.acd_driver.conftest import (
+    CTL_NODE,
+    Rig,
+    agent_states,
+    calls,
+    new_cid,
+    trigger,
+)
 
 
 def test_agent_hangs_up_the_acd_gets_side_agent_and_the_agent_wraps_up(rig: Rig) -> None:

@@ -23,7 +23,7 @@ import statistics
 from acd_api.v1 import acd_pb2 as pb
 from simulators.acd_agent import SimulatedAgents
 from testbed import Controller, wait_until
-from tests.acd_control.conftest import OK, Rig, caller_call_id, new_cid, trigger
+from tests.controller.acd_driver.conftest import OK, Rig, caller_call_id, new_cid, trigger
 
 CALLS = int(os.environ.get("ACD_LATENCY_CALLS", "5"))
 

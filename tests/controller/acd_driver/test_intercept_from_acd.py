@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from acd_api.v1 import acd_pb2 as pb
 from simulators import free_port
-from tests.acd_control.conftest import (
+from tests.controller.acd_driver.conftest import (
     CTL_NODE,
     OK,
     Rig,
@@ -22,7 +22,7 @@ from tests.acd_control.conftest import (
     password_of,
     trigger,
 )
-from tests.acd_control.test_intercept_via_acd import (
+from tests.controller.acd_driver.test_intercept_via_acd import (
     SUPERVISOR,
     _first_media,
     _supervisor_took_over,
@@ -30,7 +30,7 @@ from tests.acd_control.test_intercept_via_acd import (
     _view,
     _wait_view,
 )
-from tests.acd_control.test_transfer_via_acd import _settled_media
+from tests.controller.acd_driver.test_transfer_via_acd import _settled_media
 from tests.controller.call_parties import talk
 
 

@@ -25,7 +25,7 @@ from configuration import ConfigError, load_config
 from eventlog import CALL_ANSWERED, CALL_ARRIVED, CALL_ENDED, CALL_NO_ANSWER
 from simulators import RtpEndpoint, free_port, start_sipp
 from testbed import ROOT, Controller, exchange, media_of, track, wait_until
-from tests.acd_control.conftest import (
+from tests.controller.acd_driver.conftest import (
     CTL_NODE,
     QUEUE,
     Party,
@@ -36,7 +36,7 @@ from tests.acd_control.conftest import (
     new_cid,
     trigger,
 )
-from tests.acd_control.test_driver_logic import CID, World, _config, action, offer
+from tests.controller.acd_driver.test_driver_logic import CID, World, _config, action, offer
 
 SIPP = ROOT / "sipp"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.acd_control.conftest import (
+from tests.controller.acd_driver.conftest import (
     ACD_NODE,
     CTL_NODE,
     RING_TIMEOUT_MS,

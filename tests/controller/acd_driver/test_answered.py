@@ -13,7 +13,7 @@ from collections import Counter
 import eventlog
 from analytics import build_records
 from testbed import exchange, media_of, wait_until
-from tests.acd_control.conftest import (
+from tests.controller.acd_driver.conftest import (
     ACD_NODE,
     CTL_NODE,
     QUEUE,

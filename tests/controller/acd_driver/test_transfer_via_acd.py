@@ -20,7 +20,7 @@ from analytics import build_records
 from eventlog import CALL_ANSWERED, CALL_ENDED, CALL_NO_ANSWER, Event
 from simulators import free_port
 from testbed import Controller, exchange, media_of, wait_until
-from tests.acd_control.conftest import (
+from tests.controller.acd_driver.conftest import (
     ACD_NODE,
     CTL_NODE,
     OK,
@@ -33,8 +33,8 @@ from tests.acd_control.conftest import (
     new_cid,
     trigger,
 )
-from tests.acd_control.test_driver_logic import CID, World, action, enqueued_with, offer
-from tests.acd_control.test_queue_media import heard
+from tests.controller.acd_driver.test_driver_logic import CID, World, action, enqueued_with, offer
+from tests.controller.acd_driver.test_queue_media import heard
 
 # ---------------------------------------------------------------- driver logic (fakes)
 
