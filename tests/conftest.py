@@ -24,10 +24,10 @@ PROCESS_DIRS: Final = tuple(TESTS / name for name in
 # Every test using one of these fixtures (directly or through another fixture) does too:
 PROCESS_FIXTURES: Final = frozenset({
     "ksr_api",  # Kamailio, for its KEMI function list
-    "redis_url",  # tests/unit/eventlog: redis-server
+    "redis_url",  # tests/eventlog: redis-server
 })
 # Unit modules that start a process inside the test itself (no fixture to see):
-PROCESS_MODULES: Final = frozenset(TESTS / "unit" / name for name in (
+PROCESS_MODULES: Final = frozenset(TESTS / name for name in (
     "analytics/test_analytics_clickhouse.py",  # clickhouse-server
     "analytics/test_analytics_service.py",  # redis-server and the CDR service
     "dashboards/test_dashboards_browser.py",  # Streamlit, Chromium, the CDR service

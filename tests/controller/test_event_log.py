@@ -29,7 +29,7 @@ from testbed import (
     track,
     wait_until,
 )
-from tests.unit.eventlog.conftest import redis_url  # noqa: F401  (session redis-server)
+from tests.eventlog.conftest import redis_url  # noqa: F401  (session redis-server)
 
 pytestmark = pytest.mark.integration
 

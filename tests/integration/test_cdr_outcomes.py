@@ -19,7 +19,7 @@ Outcomes: abandoned in the queue and while ringing, ring-no-answer then answered
 overflow at once and after the max wait, blind transfer to an agent and to a queue,
 failed (the agent's leg answers without SDP), and originated calls (the customer busy,
 no route to the customer at the edge, the customer answering). The attended transfer
-and intercept are in the fold's unit tests (tests/unit/analytics/test_fold_outcomes.py);
+and intercept are in the fold's unit tests (tests/analytics/test_fold_outcomes.py);
 the controller alone, without the ACD, in test_cdr_from_sip.py.
 """
 
