@@ -18,20 +18,26 @@ TESTS = Path(__file__).resolve().parent
 # Streamlit, Chromium, a controller, an ACD replica, the CDR service) gets the
 # `integration` marker here, so `pytest -m "not integration"` starts none. A
 # `pytestmark` in a conftest.py is not applied to its tests; this hook is.
-# Every test under these folders runs against real processes:
-PROCESS_DIRS: Final = tuple(TESTS / name for name in
-                            ("integration", "acdsvc", "controller"))
-# Every test using one of these fixtures (directly or through another fixture) does too:
+# Every test of the whole stack (tests/integration/) runs against real processes:
+PROCESS_DIRS: Final = (TESTS / "integration",)
+# Elsewhere a package's folder holds its pure unit tests and its component tests side
+# by side, so the marker goes by what a test uses. Every test using one of these
+# fixtures (directly or through another fixture) starts a process:
 PROCESS_FIXTURES: Final = frozenset({
-    "ksr_api",  # Kamailio, for its KEMI function list
+    "ksr_api",  # tests/routing: Kamailio, for its KEMI function list
     "redis_url",  # tests/eventlog: redis-server
+    "redis_server",  # tests/acdsvc: redis-server (its replicas run on it)
+    "engine",  # tests/controller and its acd_driver/: rtpengine (and the controller)
+    "redis_port",  # tests/controller/acd_driver: redis-server (and the ACD replica)
 })
-# Unit modules that start a process inside the test itself (no fixture to see):
+# Modules that start a process inside the test itself (no fixture to see):
 PROCESS_MODULES: Final = frozenset(TESTS / name for name in (
     "analytics/test_analytics_clickhouse.py",  # clickhouse-server
     "analytics/test_analytics_service.py",  # redis-server and the CDR service
     "dashboards/test_dashboards_browser.py",  # Streamlit, Chromium, the CDR service
     "dashboards/test_dashboards_live.py",  # redis-server
+    "controller/test_event_publisher.py",  # redis-server, restarted mid-test
+    "controller/test_sippy_fixes.py",  # a controller process refusing a taken port
 ))
 
 

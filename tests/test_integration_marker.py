@@ -3,7 +3,8 @@
 The marker is applied by tests/conftest.py's collection hook (a `pytestmark` in a
 conftest.py is not). This collects a sample of modules the way a quick run does, in a
 separate pytest (collection only: it imports the modules, starts nothing), and checks
-which tests it keeps: one of each way a test gets the marker, and a pure unit test.
+which tests it keeps: one of each way a test gets the marker, and pure unit tests,
+also those beside component tests in their package's folder.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # module -> a test in it, and whether a quick run keeps it
 SAMPLE = {
-    # under a process folder
+    # under tests/integration/, the whole stack
     "tests/integration/test_hunting.py":
         ("test_busy_agent_moves_to_the_next_agent_at_once", False),
+    # through a fixture that starts a process: `rig` -> `engine` (rtpengine) and
+    # `redis_port`; `make_replica` -> `redis_server`; `controller` -> `engine`
     "tests/controller/acd_driver/test_answered.py":
         ("test_offered_rung_answered_audio_both_ways_then_caller_hangs_up", False),
     "tests/acdsvc/test_agent_rpcs.py": (None, False),
@@ -26,11 +29,18 @@ SAMPLE = {
     # through a fixture that starts redis-server (`r` -> `redis_url`)
     "tests/eventlog/test_eventlog_redis.py":
         ("test_every_kind_round_trips_through_redis", False),
-    # a unit module that starts redis-server and the CDR service itself
+    # modules that start redis-server (and the CDR service) themselves
     "tests/analytics/test_analytics_service.py": (None, False),
+    "tests/controller/test_event_publisher.py": (None, False),
     # pure: chDB runs in-process
     "tests/analytics/test_analytics_store.py":
         ("test_split_statements_ignores_comments", True),
+    # pure, beside component tests in their package's folder: the controller's call
+    # logic and its ACD driver against fakes
+    "tests/controller/test_call_control_rules.py":
+        ("test_transition_table_has_the_new_states_and_nothing_more", True),
+    "tests/controller/acd_driver/test_driver_logic.py":
+        ("test_the_offer_in_the_reply_and_on_the_feed_rings_once", True),
 }
 
 
