@@ -107,7 +107,7 @@ def legacy_ddl(sql: str) -> str:
       readers merge it with `fMerge`.
     Anything else passes unchanged: a construct this cannot express (CREATE OR
     REPLACE, table SETTINGS, TTL, codecs) needs an override in `schema/legacy/`,
-    and tests/unit/analytics/test_migration_sources.py fails until it has one.
+    and tests/analytics/test_migration_sources.py fails until it has one.
     """
     states: list[tuple[str, str]] = []
 

@@ -2,7 +2,7 @@
 
 The rig is the local stack of benchmarks/_harness.py (its rtpengine and Redis; its
 Kamailio idles, since callers reach the controller directly) plus one controller
-process started as the tests start it (tests/controller/harness.py), with the event
+process started as the tests start it (testbed.running_controller), with the event
 log on and production timers: `--dead-linger 32` and the default dead-leg check
 (`--rtp-timeout 30`, `--media-check-interval 5`).
 
@@ -37,9 +37,7 @@ import redis
 from benchmarks._harness import bench_stack, daemon_pid, session_pids, stat_args
 from eventlog import CALL_ARRIVED, Consumer, Delivery
 from simulators import SippRun, start_sipp
-from tests.controller.harness import Controller, running_controller
-from tests.support.stack import Stack
-from tests.support.waiting import wait_until
+from testbed import Controller, Stack, running_controller, wait_until
 
 AGENT = "1001"
 SERVICE = "95598"

@@ -27,10 +27,14 @@ if str(ROOT) not in sys.path:  # so `python benchmarks/x.py` works as well as `-
     sys.path.insert(0, str(ROOT))
 
 from callcenter import (  # noqa: E402
-    _process,
+    ProcessSpec,
+    is_alive,
     kamailio_module_path,
+    log_tail,
+    read_pid,
     require_binary,
     sip_options_ping,
+    start_process,
 )
 from simulators import (  # noqa: E402
     SippRun,
@@ -38,7 +42,7 @@ from simulators import (  # noqa: E402
     register,
     start_sipp,
 )
-from tests.support.stack import Stack, base_config, running_stack  # noqa: E402
+from testbed import Stack, base_config, running_stack  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NATIVE_TEMPLATE = Path(__file__).resolve().parent / "native" / "kamailio-native.cfg.tmpl"
@@ -148,7 +152,7 @@ def bench_stack(workdir: Path, **kwargs: Any) -> Iterator[Stack]:
 
 
 def daemon_pid(stack: Stack, name: str) -> int:
-    pid = _process.read_pid(stack.layout, name)
+    pid = read_pid(stack.layout, name)
     if pid is None:
         raise RuntimeError(f"no PID recorded for {name}")
     return pid
@@ -211,19 +215,19 @@ def start_native_kamailio(stack: Stack) -> tuple[str, int]:
                            capture_output=True, text=True, timeout=60, check=False)
     if check.returncode != 0:
         raise RuntimeError(f"native config does not parse:\n{check.stdout}{check.stderr}")
-    pid = _process.start(stack.layout, _process.ProcessSpec(NATIVE_NAME, [
+    pid = start_process(stack.layout, ProcessSpec(NATIVE_NAME, [
         kamailio, "-f", str(cfg), "-DD", "-E", "-x", "tlsf",
         "-m", str(stack.config.sip.shm_mb), "-M", str(stack.config.sip.pkg_mb),
     ]))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        if not _process.is_alive(pid):
-            raise RuntimeError("native kamailio exited:\n" + _process.tail(
+        if not is_alive(pid):
+            raise RuntimeError("native kamailio exited:\n" + log_tail(
                 stack.layout, NATIVE_NAME, 30))
         if sip_options_ping(listen, timeout=0.3) == 200:
             return listen, pid
         time.sleep(0.1)
-    raise RuntimeError("native kamailio not healthy:\n" + _process.tail(
+    raise RuntimeError("native kamailio not healthy:\n" + log_tail(
         stack.layout, NATIVE_NAME, 30))
 
 

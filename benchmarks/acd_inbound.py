@@ -1,9 +1,9 @@
 """Inbound calls end to end: Kamailio, the ACD, call controllers and rtpengine, 1,000 agents.
 
-The whole stack runs as `callcenter up` starts it (tests/support/stack.py
-running_stack), in a temporary run directory: Redis, rtpengine (ports 7000-9999, see
-PORT_MIN), N call-controller replicas (`--controllers`, dispatched round robin by
-Kamailio), the ACD replica and Kamailio (4 workers), with the product's defaults
+The whole stack runs as `callcenter up` starts it (testbed.running_stack), in a
+temporary run directory: Redis, rtpengine (ports 7000-9999, see PORT_MIN), N
+call-controller replicas (`--controllers`, dispatched round robin by Kamailio), the
+ACD replica and Kamailio (4 workers), with the product's defaults
 (SIP timers, ACD lease and workers, music on hold for queued callers). No CDR
 service, no dashboards, no presence watcher; phone keepalive is off (sipp cannot
 answer OPTIONS). The queue: longest idle, ring timeout `--ring-timeout-ms` (5 s),
@@ -114,8 +114,7 @@ from eventlog import (
 )
 from identity import sip_ha1
 from simulators import SippRun, free_port, start_sipp
-from tests.support.acd_stack import controller_feed_subscribed
-from tests.support.stack import REALM, Stack, base_config, running_stack
+from testbed import REALM, Stack, base_config, controller_feed_subscribed, running_stack
 
 TARGET_RATE = 100
 TARGET_DURATION_S = 60
@@ -134,7 +133,7 @@ AGENT_BASE = 10000  # agent i is SIP user, account and employee ID 10000 + i, se
 PORT_MIN, PORT_MAX = 7000, 9999
 PACE = 0.97  # calls reaching the controllers / offered rate, at least
 RECV_TIMEOUT_MS = 10_000
-# tests/acd_service/conftest.py's _FAST_HASHER: 1,000 logins in seconds, not minutes.
+# tests/acdsvc/conftest.py's _FAST_HASHER: 1,000 logins in seconds, not minutes.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 

@@ -12,7 +12,7 @@ and an ASA 30 times smaller.
 The experiment (the defaults are the DESIGN.md vector: A = 10 Erlang, N = 14):
 - Agents: N accounts (1001...), logged in at the ACD over gRPC by the agent
   simulator in controller mode (heartbeats only; the controller reports the
-  calls), in order, through tests.support.acd_stack.AcdPath. Their phones are ONE
+  calls), in order, through testbed.AcdPath. Their phones are ONE
   sipp UAS (sipp/bench_queue_agent.xml) on which every agent registers its Contact
   with digest auth; it answers at once (180 then 200, no ring time).
 - Queue: longest idle, FIFO (one priority), ring timeout 30 s (never reached),
@@ -99,7 +99,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -118,7 +117,6 @@ from benchmarks._harness import (
     stop_run,
     wait_for,
 )
-from callcenter import _stack
 from configuration import split_hostport
 from eventlog import (
     AGENT_STATE,
@@ -132,8 +130,7 @@ from eventlog import (
 )
 from simulators import SippRun, free_port, register, start_sipp
 from teletraffic import average_speed_of_answer, erlang_c, service_level
-from tests.support.acd_stack import AcdPath, acd_path_config, controller_feed_subscribed
-from tests.support.stack import Stack, running_stack
+from testbed import AcdPath, Stack, acd_path_config, controller_feed_subscribed, running_stack
 
 AHT_S = 180.0  # uncompressed: the DESIGN.md vector
 TARGET_S = 20.0
@@ -202,26 +199,10 @@ def queueing_config(workdir: Path, agents: tuple[str, ...]
     config["node"] = {**config["node"], "name": "qbench"}
     config["rtpengine"]["nodes"][0].update(port_min=PORT_MIN, port_max=PORT_MAX)
     config["rtpengine"]["rtp_timeout_s"] = 3600  # nobody sends RTP; keep the sessions
+    # dead_leg_timeout_ms 0: the controllers' `--rtp-timeout 0` (module docstring).
     config["timers"] = {"ring_timeout_ms": RING_TIMEOUT_MS, "transaction_timeout_ms": 2000,
-                        "invite_timeout_ms": 60_000}
+                        "invite_timeout_ms": 60_000, "dead_leg_timeout_ms": 0}
     return config, passwords
-
-
-@contextlib.contextmanager
-def stack_up(workdir: Path, config: dict[str, Any], passwords: dict[str, str]
-             ) -> Iterator[Stack]:
-    """tests.support.stack.running_stack (i.e. `callcenter up`, and `down` on the way
-    out), with one change to the controller replicas' command line: `--rtp-timeout 0`
-    (module docstring). The patch only lasts while `up` builds the command lines."""
-    original = _stack.controller_argv
-
-    def argv(*args: Any, **kwargs: Any) -> list[str]:
-        return [*original(*args, **kwargs), "--rtp-timeout", "0"]
-
-    with contextlib.ExitStack() as stack:
-        with mock.patch.object(_stack, "controller_argv", argv):
-            running = stack.enter_context(running_stack(workdir, config, passwords))
-        yield running
 
 
 
@@ -812,7 +793,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             agents = agent_names(args.agents)
             config, passwords = queueing_config(workdir / "stack", agents)
             t0 = time.monotonic()
-            with stack_up(workdir / "stack", config, passwords) as stack:
+            with running_stack(workdir / "stack", config, passwords) as stack:
                 assert stack.config.acd is not None
                 host, port = split_hostport(stack.config.redis.listen)
                 events = redis.Redis(host=host, port=port)

@@ -51,7 +51,7 @@ from benchmarks._harness import (
     udp_rcvbuf_errors,
 )
 from simulators import free_port, start_sipp
-from tests.support.stack import Stack
+from testbed import Stack
 
 TARGET_RATE = 1000
 TARGET_RATIO = 1.2

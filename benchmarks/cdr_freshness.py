@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 import eventlog as ev  # noqa: E402
 from benchmarks._freshness import FreshnessProbe  # noqa: E402
 from eventlog import Event, EventLog  # noqa: E402
-from tests.support.cdr_stack import redis_server, start_cdr_service  # noqa: E402
+from testbed import redis_server, start_cdr_service  # noqa: E402
 
 
 def call_events(cid: str, t: float) -> tuple[list[Event], Event]:

@@ -54,7 +54,7 @@ from benchmarks._rtp_load import (
     write_inf,
 )
 from simulators import free_port, start_sipp
-from tests.support.stack import Stack
+from testbed import Stack
 
 SETUP_RATE = 200  # calls/s while setting up a step
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -11,29 +10,34 @@ from typing import Final
 
 import pytest
 
-from tests.support.parties import stop_all
+from testbed import artifact_dir, stop_all
 
 TESTS = Path(__file__).resolve().parent
-ARTIFACTS = TESTS.parent / "test-artifacts"
 
 # What starts a service process (Kamailio, rtpengine, redis-server, sipp, ClickHouse,
 # Streamlit, Chromium, a controller, an ACD replica, the CDR service) gets the
 # `integration` marker here, so `pytest -m "not integration"` starts none. A
 # `pytestmark` in a conftest.py is not applied to its tests; this hook is.
-# Every test under these folders runs against real processes:
-PROCESS_DIRS: Final = tuple(TESTS / name for name in
-                            ("integration", "acd_control", "acd_service", "controller"))
-# Every test using one of these fixtures (directly or through another fixture) does too:
+# Every test of the whole stack (tests/integration/) runs against real processes:
+PROCESS_DIRS: Final = (TESTS / "integration",)
+# Elsewhere a package's folder holds its pure unit tests and its component tests side
+# by side, so the marker goes by what a test uses. Every test using one of these
+# fixtures (directly or through another fixture) starts a process:
 PROCESS_FIXTURES: Final = frozenset({
-    "ksr_api",  # Kamailio, for its KEMI function list
-    "redis_url",  # tests/unit/eventlog: redis-server
+    "ksr_api",  # tests/routing: Kamailio, for its KEMI function list
+    "redis_url",  # tests/eventlog: redis-server
+    "redis_server",  # tests/acdsvc: redis-server (its replicas run on it)
+    "engine",  # tests/controller and its acd_driver/: rtpengine (and the controller)
+    "redis_port",  # tests/controller/acd_driver: redis-server (and the ACD replica)
 })
-# Unit modules that start a process inside the test itself (no fixture to see):
-PROCESS_MODULES: Final = frozenset(TESTS / "unit" / name for name in (
+# Modules that start a process inside the test itself (no fixture to see):
+PROCESS_MODULES: Final = frozenset(TESTS / name for name in (
     "analytics/test_analytics_clickhouse.py",  # clickhouse-server
     "analytics/test_analytics_service.py",  # redis-server and the CDR service
     "dashboards/test_dashboards_browser.py",  # Streamlit, Chromium, the CDR service
     "dashboards/test_dashboards_live.py",  # redis-server
+    "controller/test_event_publisher.py",  # redis-server, restarted mid-test
+    "controller/test_sippy_fixes.py",  # a controller process refusing a taken port
 ))
 
 
@@ -58,13 +62,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setattr(item, f"rep_{report.when}", report)
 
 
-def artifact_dir(node_id: str) -> Path:
-    return ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", node_id)
-
-
 @pytest.fixture(autouse=True)
 def _stop_sipp_parties() -> Iterator[None]:
-    """Stop any sipp party (tests.support.parties.track) a test left running."""
+    """Stop any sipp party (testbed.track) a test left running."""
     yield
     stop_all()
 

@@ -20,17 +20,17 @@ import redis
 
 from eventlog import Event, replay
 from simulators import RtpEndpoint, SippRun, start_sipp
-from tests.controller.harness import (
+from testbed import (
     Controller,
     Rtpengine,
     assert_clean,
     fresh_markers,
     media_of,
+    redis_server,
     running_controller,
+    track,
+    wait_until,
 )
-from tests.support.parties import track
-from tests.support.redis_server import redis_server
-from tests.support.waiting import wait_until
 
 CID_HEADER = "X-CC-Correlation-ID"
 CALLER = "13912345678"

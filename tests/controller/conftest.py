@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.controller.harness import (
+from testbed import (
     Controller,
     Rtpengine,
     assert_clean,

@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 
 from simulators import RtpEndpoint, SippRun, start_sipp
-from tests.controller.harness import Controller, exchange, media_of, non_silent
-from tests.support.parties import track
-from tests.support.waiting import wait_until
+from testbed import Controller, exchange, media_of, non_silent, track, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -20,11 +20,16 @@ import redis
 from analytics import build_records
 from eventlog import Event, replay
 from simulators import RtpEndpoint, SippRun, start_sipp
-from tests.controller.harness import Controller, Rtpengine, assert_clean, running_controller
-from tests.support.parties import track
-from tests.support.redis_server import redis_server
-from tests.support.waiting import wait_until
-from tests.unit.eventlog.conftest import redis_url  # noqa: F401  (session redis-server)
+from testbed import (
+    Controller,
+    Rtpengine,
+    assert_clean,
+    redis_server,
+    running_controller,
+    track,
+    wait_until,
+)
+from tests.eventlog.conftest import redis_url  # noqa: F401  (session redis-server)
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,7 @@ import redis
 from controller import RedisPublisher
 from eventlog import CALL_ARRIVED, Event, replay
 from simulators import free_port
-from tests.support.redis_server import redis_server
-from tests.support.waiting import wait_until
+from testbed import redis_server, wait_until
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.controller.harness import fresh_markers
+from testbed import fresh_markers
 
 
 def test_an_exchange_never_reuses_a_marker_of_the_49_before_it() -> None:

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from simulators import RtpEndpoint
+from testbed import Rtpengine, media_of
 from tests.controller.call_parties import (
     CALLER,
     answered,
@@ -30,7 +31,6 @@ from tests.controller.call_parties import (
     talk,
     transferred,
 )
-from tests.controller.harness import Rtpengine, media_of
 
 pytestmark = pytest.mark.integration
 

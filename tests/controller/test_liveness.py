@@ -19,17 +19,17 @@ import redis
 
 from eventlog import Event, replay
 from simulators import RtpEndpoint, SippRun, start_sipp
-from tests.controller.harness import (
+from testbed import (
     Controller,
     Rtpengine,
+    Talker,
     assert_clean,
     media_of,
+    redis_server,
     running_controller,
+    track,
+    wait_until,
 )
-from tests.support.parties import track
-from tests.support.redis_server import redis_server
-from tests.support.talker import Talker
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from controller import MediaError, RtpengineNg
-from tests.controller.harness import Rtpengine
-from tests.support.waiting import wait_until
+from testbed import Rtpengine, wait_until
 
 
 class Clock:

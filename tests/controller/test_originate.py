@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from simulators import RtpEndpoint, free_port
+from testbed import Rtpengine, media_of
 from tests.controller.call_parties import (
     answered,
     call_events,
@@ -28,7 +29,6 @@ from tests.controller.call_parties import (
     ringing,
     talk,
 )
-from tests.controller.harness import Rtpengine, media_of
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from sippy.Time import clock_dtime
 from sippy.Udp_server import Udp_server, Udp_server_opts
 
 from controller import _sippy_fixes
-from tests.controller.harness import ROOT
+from testbed import ROOT
 
 
 @pytest.fixture

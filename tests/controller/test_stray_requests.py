@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from simulators import start_sipp
-from tests.controller.harness import Controller
+from testbed import Controller
 
 pytestmark = pytest.mark.integration
 

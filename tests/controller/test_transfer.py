@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from simulators import RtpEndpoint
+from testbed import Rtpengine, media_of, non_silent, wait_until
 from tests.controller.call_parties import (
     CALLER,
     answered,
@@ -32,8 +33,6 @@ from tests.controller.call_parties import (
     talk,
     transferred,
 )
-from tests.controller.harness import Rtpengine, media_of, non_silent
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import artifact_dir
-from tests.integration._sip import unregister_all
-from tests.support.stack import Stack, base_config, running_stack
+from testbed import Stack, artifact_dir, base_config, running_stack, unregister_all
 
 
 @pytest.fixture(scope="module")

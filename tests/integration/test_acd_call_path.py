@@ -1,7 +1,7 @@
 """The whole inbound path: carrier -> Kamailio -> controller -> ACD -> agent's phone.
 
 Everything is a real process on loopback, started by `callcenter up` from one config
-(tests.support.acd_stack.acd_path_config): Redis, rtpengine, one controller replica
+(testbed.acd_path_config): Redis, rtpengine, one controller replica
 (with `--edge`, `--acd` and `--queue-for`, as `up` builds them), the ACD replica and
 Kamailio. Agents log in at the ACD over gRPC with the agent simulator in controller
 mode (it heartbeats; the controller reports what the phones did), and their sipp
@@ -27,24 +27,25 @@ import pytest
 from acd_api.v1 import acd_pb2 as pb
 from acd_client import AcdClient
 from analytics import build_records
-from tests.controller.harness import exchange, media_of
-from tests.integration._sip import unregister_all
-from tests.support.acd_stack import (
+from testbed import (
     CALLER,
     OK,
     AcdPath,
     Party,
+    Stack,
     acd_node,
     acd_path_config,
     agent_phone,
     agent_states,
     call_events,
     carrier_call,
+    exchange,
     hang_up,
+    media_of,
     running_acd_path,
+    unregister_all,
+    wait_until,
 )
-from tests.support.stack import Stack
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -27,12 +27,19 @@ import redis
 from analytics import Records, ServiceClient, build_records
 from eventlog import replay
 from simulators import RtpEndpoint, SippRun, free_port, start_sipp
-from tests.conftest import artifact_dir
-from tests.integration._sip import start_phone, unregister_all
-from tests.support.cdr_stack import cdr_row, is_null
-from tests.support.parties import track
-from tests.support.stack import ReplicaControl, Stack, base_config, running_stack
-from tests.support.waiting import wait_until
+from testbed import (
+    ReplicaControl,
+    Stack,
+    artifact_dir,
+    base_config,
+    cdr_row,
+    is_null,
+    running_stack,
+    start_phone,
+    track,
+    unregister_all,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,7 @@
 """A CDR for each outcome of the ACD-driven call path, read back from the CDR service.
 
 The stack is `callcenter up` with an `acd:`, a `controllers:` and an `analytics:`
-section (tests.support.acd_stack): Kamailio, rtpengine, Redis, one controller replica
+section (testbed.running_acd_path): Kamailio, rtpengine, Redis, one controller replica
 (`--edge`, `--acd`), the ACD replica and the CDR service, each its own process. The
 carrier, the agents' registered phones and a trunk's gateway are sipp. Calls are
 queued, offered and rung by the ACD, transferred with the ACD's own RPC, or
@@ -19,7 +19,7 @@ Outcomes: abandoned in the queue and while ringing, ring-no-answer then answered
 overflow at once and after the max wait, blind transfer to an agent and to a queue,
 failed (the agent's leg answers without SDP), and originated calls (the customer busy,
 no route to the customer at the edge, the customer answering). The attended transfer
-and intercept are in the fold's unit tests (tests/unit/analytics/test_fold_outcomes.py);
+and intercept are in the fold's unit tests (tests/analytics/test_fold_outcomes.py);
 the controller alone, without the ACD, in test_cdr_from_sip.py.
 """
 
@@ -38,9 +38,7 @@ import eventlog
 from acd_api.v1 import acd_pb2 as pb
 from analytics import ServiceClient, build_records
 from simulators import RtpEndpoint, SippRun, free_port, start_sipp
-from tests.controller.harness import exchange, media_of
-from tests.integration._sip import unregister_all
-from tests.support.acd_stack import (
+from testbed import (
     CALLER,
     OK,
     AcdPath,
@@ -48,12 +46,17 @@ from tests.support.acd_stack import (
     acd_path_config,
     agent_phone,
     carrier_call,
+    cdr_row,
+    exchange,
     hang_up,
+    is_null,
+    leg_rows,
+    media_of,
     running_acd_path,
+    track,
+    unregister_all,
+    wait_until,
 )
-from tests.support.cdr_stack import cdr_row, is_null, leg_rows
-from tests.support.parties import track
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import yaml
 
 from callcenter._stack import check_kamailio_cfg, layout_for
 from configuration import load_config
-from tests.support.stack import base_config
+from testbed import base_config
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -24,11 +24,7 @@ import redis
 from callcenter import _process
 from eventlog import Event, replay
 from simulators import RtpEndpoint, SippRun, free_port, start_sipp
-from tests.conftest import artifact_dir
-from tests.integration._sip import media_of
-from tests.support.parties import track
-from tests.support.stack import Stack, base_config, running_stack
-from tests.support.waiting import wait_until
+from testbed import Stack, artifact_dir, base_config, media_of, running_stack, track, wait_until
 
 pytestmark = pytest.mark.integration
 

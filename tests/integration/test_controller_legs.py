@@ -27,12 +27,21 @@ from typing import Any
 import pytest
 
 from simulators import RtpEndpoint, SippRun, free_port, start_sipp
-from tests.conftest import artifact_dir
-from tests.controller.harness import exchange, media_of
-from tests.integration._sip import SDP, Reply, start_phone, unregister_all
-from tests.support.parties import track
-from tests.support.stack import ReplicaControl, Stack, base_config, running_stack
-from tests.support.waiting import wait_until
+from testbed import (
+    SDP,
+    ReplicaControl,
+    Reply,
+    Stack,
+    artifact_dir,
+    base_config,
+    exchange,
+    media_of,
+    running_stack,
+    start_phone,
+    track,
+    unregister_all,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ from configuration import RunLayout
 from dashboards.queries import ConfigAccounts, DashboardSettings
 from identity import verify_password
 from simulators import RegistrationError, free_port, register
-from tests.support.waiting import wait_until
+from testbed import wait_until
 
 pytestmark = pytest.mark.integration
 

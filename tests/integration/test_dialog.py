@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from simulators import RtpEndpoint, free_port, start_sipp
-from tests.integration._sip import (
+from testbed import (
+    Stack,
     log_value,
     media_of,
     no_rtpengine_session,
     start_phone,
 )
-from tests.support.stack import Stack
 
 PACKETS = 40
 CALLER = "+8613912345678"

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from simulators import AgentPhone, SippRun, start_sipp
-from tests.integration._sip import (
+from testbed import (
+    Stack,
     final_code,
     log_value,
     no_rtpengine_session,
     start_phone,
 )
-from tests.support.stack import Stack
 
 RING_TIMEOUT_S = 1.5
 

@@ -10,8 +10,7 @@ import re
 from pathlib import Path
 
 from simulators import RtpEndpoint, call_with_media, start_agent_phone
-from tests.support.stack import Stack
-from tests.support.waiting import wait_until
+from testbed import Stack, wait_until
 
 
 def test_trunk_call_reaches_agent_with_caller_id_category_and_media_both_ways(

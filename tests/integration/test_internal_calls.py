@@ -1,7 +1,7 @@
 """Internal calls through the edge, a controller replica and the ACD, on real processes.
 
 `callcenter up` from one config with an `acd:` section and a controller replica
-(tests.support.acd_stack.acd_path_config): an agent's phone (sipp, digest auth, outside
+(testbed.acd_path_config): an agent's phone (sipp, digest auth, outside
 the trunk's network) dials another agent's account at Kamailio; the edge sends it to
 the replica (category `internal`), which reserves the callee at the ACD, is answered
 when the callee's phone rings (through the edge's registrar), and bridges them.
@@ -23,27 +23,28 @@ from pathlib import Path
 import pytest
 
 from analytics import build_records
-from simulators import RtpEndpoint, SippRun, free_port, start_sipp
-from tests.controller.harness import exchange, media_of
-from tests.integration._sip import start_phone, unregister_all
-from tests.support.acd_stack import (
+from simulators import RtpEndpoint, SippRun, free_port, scenario_path, start_sipp
+from testbed import (
     AcdPath,
     acd_path_config,
     agent_states,
     call_events,
+    exchange,
+    media_of,
     running_acd_path,
+    start_phone,
+    track,
+    unregister_all,
+    wait_until,
 )
-from tests.support.parties import track
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 AGENTS = ("1001", "1002", "1003")
 NUMBER, QUEUE = "95598", "billing"
 CTL_NODE = "int-ctl0"
-TESTS = Path(__file__).resolve().parents[1]
-INTERNAL_CALLER = TESTS / "acd_control" / "sipp" / "internal_caller_auth.xml"
-CUSTOMER = TESTS / "acd_control" / "sipp" / "acd_caller.xml"
+INTERNAL_CALLER = scenario_path("internal_caller_auth")
+CUSTOMER = scenario_path("acd_caller")
 AGENT_IP = "127.0.0.5"  # the calling phone is an agent, not the trunk (127.0.0.1/32)
 
 

@@ -16,16 +16,16 @@ import pytest
 
 from callcenter import _process
 from simulators import RtpEndpoint, start_sipp
-from tests.integration._sip import (
+from testbed import (
     RawSip,
+    Stack,
     media_of,
     no_rtpengine_session,
     options_rtt,
     start_phone,
     unregister_all,
+    wait_until,
 )
-from tests.support.stack import Stack
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -25,16 +25,20 @@ import pytest
 
 from acd_api.v1 import acd_pb2 as pb
 from acd_client import AcdClient
-from callcenter import _process
-from callcenter._accounts import account_entry
+from callcenter import _process, account_entry
 from callcenter._stack import _wait_healthy, plan, status
 from presence import KamailioRpc, KamailioRpcError, registered_users
 from presence._kamailio import rpc_fifo, status_file
 from simulators import free_port, registration
-from tests.conftest import artifact_dir
-from tests.support.options_responder import OptionsResponder
-from tests.support.stack import REALM, Stack, base_config, running_stack
-from tests.support.waiting import wait_until
+from testbed import (
+    REALM,
+    OptionsResponder,
+    Stack,
+    artifact_dir,
+    base_config,
+    running_stack,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 
 from simulators import start_sipp
-from tests.integration._sip import (
+from testbed import (
     RawSip,
+    Stack,
     final_code,
     no_rtpengine_session,
     register_agent,
     registered,
     start_phone,
 )
-from tests.support.stack import Stack
 
 # Each test starts from an empty registrar, so one test's phone never answers another's call.
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_registrations")]

@@ -21,16 +21,18 @@ from typing import Any
 import pytest
 
 from simulators import RtpEndpoint, free_port, start_sipp
-from tests.conftest import artifact_dir
-from tests.integration._sip import (
+from testbed import (
     RawSip,
+    Stack,
+    artifact_dir,
+    base_config,
     media_of,
     no_rtpengine_session,
     options_rtt,
     register_agent,
+    running_stack,
     start_phone,
 )
-from tests.support.stack import Stack, base_config, running_stack
 
 FAST_503_S = 0.8
 PROMPT_OPTIONS_S = 0.25

@@ -2,7 +2,7 @@
 that vanishes mid-call without a BYE, and a Redis restart mid-call.
 
 The stack is `callcenter up` with an `acd:`, one controller replica and an `analytics:`
-section (tests.support.acd_stack), as in test_cdr_outcomes.py. Dead-leg detection is set
+section (testbed.running_acd_path), as in test_cdr_outcomes.py. Dead-leg detection is set
 short through the YAML config (`timers.dead_leg_timeout_ms`, `media_check_interval_ms`),
 the keys `callcenter up` turns into the replica's `--rtp-timeout` and
 `--media-check-interval`: no command-line override, so the test goes through that
@@ -32,20 +32,21 @@ from callcenter import _process
 from callcenter._stack import _wait_healthy, plan
 from eventlog import CALL_ENDED
 from simulators import RtpEndpoint, free_port
-from tests.controller.harness import media_of
-from tests.support.acd_stack import (
+from testbed import (
     AcdPath,
     Party,
+    Talker,
     acd_path_config,
     agent_phone,
     agent_states,
     carrier_call,
+    cdr_row,
     hang_up,
+    is_null,
+    media_of,
     running_acd_path,
+    wait_until,
 )
-from tests.support.cdr_stack import cdr_row, is_null
-from tests.support.talker import Talker
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """Each agent-selection strategy, and skill filtering, on the whole call path.
 
-One `callcenter up` stack (tests.support.acd_stack) holds a queue per strategy, each
+One `callcenter up` stack (testbed.running_acd_path) holds a queue per strategy, each
 with its own number, as the YAML config sets them (acd/_strategies.py lists them;
 `queues[].strategy` in configuration/_schema.py). Two agents: 1001 (billing 1) and 1002
 (billing 5, and the only one with `special`). Each test logs them in in an order that
@@ -16,17 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration._sip import log_value, unregister_all
-from tests.support.acd_stack import (
+from testbed import (
     AcdPath,
     Party,
     acd_path_config,
     agent_phone,
     carrier_call,
     hang_up,
+    log_value,
     running_acd_path,
+    unregister_all,
+    wait_until,
 )
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,253 @@
+"""Every dashboard page rendered with streamlit's AppTest on a small chDB fixture store."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from analytics import ChdbStore, build_records
+from dashboards import queries
+from dashboards.queries import (
+    AccountInfo,
+    Backend,
+    CommandResult,
+    LiveSnapshot,
+    StaticAccounts,
+    StoreReports,
+    Supervisor,
+)
+from identity import hash_password
+from tests.analytics.analytics_scenarios import T0
+from tests.analytics.test_analytics_store import fixture_events
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
+NOW = T0 + 3000  # the fixture day (2023-11-15 UTC), after every fixture call
+
+
+class FixedLive:
+    def snapshot(self) -> LiveSnapshot:
+        return LiveSnapshot(
+            NOW,
+            (queries.AgentLive("1001", "12", "talking", NOW - 42, ""),
+             queries.AgentLive("1002", "13", "busy", NOW - 300, "lunch"),
+             # The ACD keeps the reason an idle agent last had (here: it logged in busy).
+             queries.AgentLive("1003", "14", "idle", NOW - 7, "LOGIN")),
+            (queries.QueueLive("billing", 3, 75.0),),
+            "test",
+        )
+
+
+class RecordingCommands:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        self.intercept_refusal = ""
+
+    def force_logout(self, agent: str, actor: Supervisor) -> CommandResult:
+        self.calls.append(("logout", agent, actor.username))
+        return CommandResult(True, "done")
+
+    def force_busy(self, agent: str, reason: str, actor: Supervisor) -> CommandResult:
+        self.calls.append(("busy:" + reason, agent, actor.username))
+        return CommandResult(True, "done")
+
+    def force_idle(self, agent: str, actor: Supervisor) -> CommandResult:
+        self.calls.append(("idle", agent, actor.username))
+        return CommandResult(False, "INVALID_TRANSITION: talking")
+
+    def intercept(self, agent: str, supervisor: str, actor: Supervisor) -> CommandResult:
+        self.calls.append(("intercept:" + supervisor, agent, actor.username))
+        if self.intercept_refusal:
+            return CommandResult(False, self.intercept_refusal)
+        return CommandResult(True, "call c1: ringing boss to take it over")
+
+
+PASSWORDS = {"boss": "s3cret-boss", "agent1": "s3cret-agent"}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbStore]:
+    s = ChdbStore(tmp_path_factory.mktemp("dash") / "chdb", database="dash")
+    s.insert_records(build_records(fixture_events()))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def backend(store: ChdbStore) -> Iterator[Backend]:
+    accounts = StaticAccounts({
+        "boss": AccountInfo("boss", ("agent", "supervisor"), hash_password(PASSWORDS["boss"])),
+        "agent1": AccountInfo("agent1", ("agent",), hash_password(PASSWORDS["agent1"])),
+    })
+    b = Backend(reports=StoreReports(store), live=FixedLive(), accounts=accounts,
+                commands=RecordingCommands(), sl_threshold_s=20.0, timezone="UTC",
+                clock=lambda: NOW)
+    queries.set_backend(b)
+    yield b
+    queries.set_backend(None)
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    if name != "wallboard":
+        at.switch_page(f"app_pages/{name}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return str(next(m.value for m in at.metric if m.label.startswith(label)))
+
+
+def test_wallboard_shows_live_and_today(backend: Backend) -> None:
+    at = page("wallboard")
+    # Today: billing 2 of 2 answered within 20 s, general 0 of 1 -> 2/3; 2 of 7 abandoned.
+    assert metric(at, "SL today") == "66.7%"
+    assert metric(at, "Abandon rate today") == "28.6%"
+    assert metric(at, "Waiting now") == "3"
+    assert metric(at, "Longest wait") == "75 s"
+    assert metric(at, "Agents logged in") == "3"
+    queues, agents = at.dataframe[0].value, at.dataframe[1].value
+    assert set(queues["queue"]) == {"billing", "general"}
+    billing = queues.set_index("queue").loc["billing"]
+    assert billing["waiting"] == 3 and billing["sl_today"] == 1.0
+    assert list(agents["agent"]) == ["1001", "1002", "1003"]
+    assert list(agents["time_in_state_s"]) == [42.0, 300.0, 7.0]
+    # A reason belongs to a not-ready agent only: talking and idle show none.
+    assert list(agents["reason"]) == ["", "lunch", ""]
+
+
+def test_wallboard_survives_a_dead_statistics_service(backend: Backend) -> None:
+    backend.reports = queries.ServiceReports("http://127.0.0.1:1", timeout=0.5)
+    at = page("wallboard")
+    assert any("statistics unavailable" in w.value for w in at.warning)
+    assert metric(at, "Waiting now") == "3"  # live data still shown
+    assert metric(at, "SL today") == "—"
+
+
+def test_reports_page_and_csv_export(backend: Backend, monkeypatch: pytest.MonkeyPatch
+                                     ) -> None:
+    saved: list[tuple[bytes, str, str | None]] = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self: Any, path_or_data: Any, mimetype: str, kind: Any,
+             filename: str | None = None) -> str:
+        if isinstance(path_or_data, bytes):
+            saved.append((path_or_data, mimetype, filename))
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    at = page("reports")
+    labels = [d.label for d in at.get("download_button")]
+    assert labels == ["Download CDRs (CSV)", "Download queue summary (CSV)"]
+    summary = at.dataframe[0].value
+    assert set(summary["queue"]) == {"billing", "general"}
+    cdr_csv = next(data for data, _, name in saved if name and name.startswith("cdr_"))
+    assert cdr_csv.startswith("\ufeff".encode())
+    table = pd.read_csv(pd.io.common.BytesIO(cdr_csv[3:]))
+    assert sorted(table["correlation_id"]) == list("ABCDEFGHJ")
+    a = table.set_index("correlation_id").loc["A"]
+    assert (a["queue"], a["disposition"], a["wait_s"], a["agent"]) == (
+        "billing", "answered", 5.0, "a1")
+    assert a["arrived_at"] == "2023-11-15 00:00:00.000Z"
+
+    at.multiselect(key="queues").set_value(["general"]).run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["queue"]) == ["general"]
+    assert list(at.dataframe[-1].value["correlation_id"]) == ["G"]
+
+
+def test_csv_export_joins_array_columns() -> None:
+    # cdr_list returns ivr_path as an array; the CSV must not show numpy's repr of it.
+    df = pd.DataFrame({"correlation_id": ["A", "B"],
+                       "ivr_path": [np.array(["main", "billing"]), np.array([], dtype=str)]})
+    table = pd.read_csv(pd.io.common.BytesIO(queries.csv_bytes(df)[3:]), keep_default_na=False)
+    assert list(table["ivr_path"]) == ["main > billing", ""]
+
+
+def test_staffing_page_matches_the_erlang_c_check(backend: Backend) -> None:
+    at = page("staffing")
+    # DESIGN.md: 100 calls / 30 min, AHT 180 s, 80 % in 20 s -> 14 agents, SL 0.888.
+    assert metric(at, "Agents needed") == "14"
+    assert metric(at, "Traffic (Erlang)") == "10.00"
+    table = at.dataframe[0].value.set_index("agents")
+    assert table.loc[14, "service_level"] == pytest.approx(0.888, abs=1e-3)
+    assert table.loc[13, "service_level"] == pytest.approx(0.796, abs=1e-3)
+    at.number_input(key="calls").set_value(50.0).run()
+    assert metric(at, "Agents needed") != "14"
+
+
+def login(at: AppTest, user: str, password: str) -> AppTest:
+    at.text_input(key="login_user").input(user)
+    at.text_input(key="login_password").input(password)
+    return at.button[0].click().run()
+
+
+def test_login_refused_without_supervisor_role(backend: Backend) -> None:
+    at = page("supervisor")
+    login(at, "agent1", PASSWORDS["agent1"])
+    assert any("no supervisor role" in e.value for e in at.error)
+    assert "supervisor" not in at.session_state
+    assert not [b for b in at.button if b.key and b.key.startswith("force_")]
+    login(at, "boss", "wrong")
+    assert any("invalid username or password" in e.value for e in at.error)
+    login(at, "nobody", "x")
+    assert any("invalid username or password" in e.value for e in at.error)
+
+
+def test_supervisor_actions_after_login(backend: Backend) -> None:
+    at = page("supervisor")
+    login(at, "boss", PASSWORDS["boss"])
+    assert not at.exception
+    assert any("Logged in as boss" in s.value for s in at.success)
+    at.selectbox(key="target_agent").set_value("1002").run()
+    at.button(key="force_busy").click().run()
+    at.button(key="force_idle").click().run()
+    commands = backend.commands
+    assert isinstance(commands, RecordingCommands)
+    assert commands.calls == [("busy:supervisor", "1002", "boss"), ("idle", "1002", "boss")]
+    assert any("INVALID_TRANSITION" in e.value for e in at.error)
+    at.button(key="logout").click().run()
+    assert "supervisor" not in at.session_state
+
+
+def test_supervisor_intercepts_a_talking_agents_call_and_sees_a_refusal(
+        backend: Backend) -> None:
+    at = page("supervisor")
+    login(at, "boss", PASSWORDS["boss"])
+    assert not at.exception
+    # Only agents with a call to take over are offered (1002 is busy).
+    assert at.selectbox(key="intercept_agent").options == ["1001"]
+    assert any("Your phone (boss) rings" in c.value for c in at.caption)
+    at.button(key="intercept").click().run()
+    commands = backend.commands
+    assert isinstance(commands, RecordingCommands)
+    assert commands.calls == [("intercept:boss", "1001", "boss")]
+    assert any("ringing boss to take it over" in s.value for s in at.success)
+    commands.intercept_refusal = "AGENT_NOT_AVAILABLE: supervisor 'boss' is busy"
+    at.button(key="intercept").click().run()
+    assert any("Intercept 1001: AGENT_NOT_AVAILABLE: supervisor 'boss' is busy" in e.value
+               for e in at.error)
+
+
+def test_read_only_when_no_acd_api(backend: Backend) -> None:
+    backend.commands = None
+    at = page("supervisor")
+    login(at, "boss", PASSWORDS["boss"])
+    assert any("not configured" in w.value for w in at.warning)
+
+
+def test_authenticate_and_staffing_helpers(backend: Backend) -> None:
+    with pytest.raises(queries.LoginError):
+        queries.authenticate(backend, "agent1", PASSWORDS["agent1"])
+    assert queries.authenticate(backend, "boss", PASSWORDS["boss"]).username == "boss"
+    needed, table = queries.staffing_table(100, 1800, 180, 20, 0.8)
+    assert needed == 14 and not math.isnan(table["asa_s"].iloc[0])
