@@ -28,7 +28,7 @@ def test_every_path_the_architecture_doc_names_exists() -> None:
 
 
 def test_every_package_in_the_layers_contract_is_on_the_map() -> None:
-    import tomllib  # noqa: PLC0415
+    import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     layers = next(c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers")
