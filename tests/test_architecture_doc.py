@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +29,6 @@ def test_every_path_the_architecture_doc_names_exists() -> None:
 
 
 def test_every_package_in_the_layers_contract_is_on_the_map() -> None:
-    import tomllib
-
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     layers = next(c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers")
     packages = {name.strip("() ") for layer in layers["layers"] for name in layer.split("|")}
