@@ -7,8 +7,17 @@ from typing import Any, ClassVar
 
 from ._errors import AcdError, Refusal
 
-__all__ = ["Action", "CancelRing", "Event", "InterceptCall", "Offer", "Release", "Result",
-           "Route", "Undelivered"]
+__all__ = [
+    "Action",
+    "CancelRing",
+    "Event",
+    "InterceptCall",
+    "Offer",
+    "Release",
+    "Result",
+    "Route",
+    "Undelivered",
+]
 
 # Events are flat JSON-able dicts: {"kind": "agent.state", "ts": ..., "agent": 7, ...}.
 Event = dict[str, str | int | float | bool | None]

@@ -96,8 +96,10 @@ def validate_config(config: AcdConfig, strategies: Collection[str]) -> None:
 
 def _global_problems(config: AcdConfig) -> list[str]:
     problems: list[str] = []
-    for label, (lo, hi) in (("seat_range", config.seat_range),
-                            ("employee_id_range", config.employee_id_range)):
+    for label, (lo, hi) in (
+        ("seat_range", config.seat_range),
+        ("employee_id_range", config.employee_id_range),
+    ):
         if lo > hi:
             problems.append(f"{label}: lower bound {lo} is above upper bound {hi}")
     if not _positive(config.lease_seconds):
@@ -115,24 +117,37 @@ def _queue_problems(
     where = f"queue {q.name!r}"
     checks = [
         (not q.name, "a queue has an empty name"),
-        (q.strategy not in strategies,
-         f"{where}: unknown strategy {q.strategy!r} (known: {', '.join(sorted(strategies))})"),
+        (
+            q.strategy not in strategies,
+            f"{where}: unknown strategy {q.strategy!r} (known: {', '.join(sorted(strategies))})",
+        ),
         # Zero timers would make a timer due again the moment it is set.
         (not _positive(q.ring_timeout), f"{where}: ring_timeout must be > 0"),
-        (q.max_wait is not None and not _positive(q.max_wait),
-         f"{where}: max_wait must be > 0 or unset"),
+        (
+            q.max_wait is not None and not _positive(q.max_wait),
+            f"{where}: max_wait must be > 0 or unset",
+        ),
         (q.wrap_up < 0, f"{where}: wrap_up must be >= 0"),
         (q.max_no_answers < 0, f"{where}: max_no_answers must be >= 0"),
-        (q.overflow_queue is not None and q.overflow_target is not None,
-         f"{where}: set overflow_queue or overflow_target, not both"),
-        (q.overflow_queue is not None and q.overflow_queue not in by_name,
-         f"{where}: overflow_queue {q.overflow_queue!r} does not exist"),
-        (q.max_wait is not None and q.overflow_queue is None and q.overflow_target is None,
-         f"{where}: max_wait needs an overflow_queue or overflow_target"),
+        (
+            q.overflow_queue is not None and q.overflow_target is not None,
+            f"{where}: set overflow_queue or overflow_target, not both",
+        ),
+        (
+            q.overflow_queue is not None and q.overflow_queue not in by_name,
+            f"{where}: overflow_queue {q.overflow_queue!r} does not exist",
+        ),
+        (
+            q.max_wait is not None and q.overflow_queue is None and q.overflow_target is None,
+            f"{where}: max_wait needs an overflow_queue or overflow_target",
+        ),
     ]
     problems = [message for failed, message in checks if failed]
-    problems += [f"{where}: skill {skill!r} needs a level >= 1"
-                 for skill, level in q.skills.items() if level < 1]
+    problems += [
+        f"{where}: skill {skill!r} needs a level >= 1"
+        for skill, level in q.skills.items()
+        if level < 1
+    ]
     return problems
 
 

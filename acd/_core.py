@@ -99,9 +99,17 @@ class Acd(Machine):
         session = f"s{self._sessions}-{self._session_secret()}"
         now = self._now
         agent = AgentRecord(
-            employee_id=employee_id, username=account.username, seat=seat, role=role,
-            skills=requested, session=session, state=AgentState.LOGGED_OUT, since=now,
-            lease_until=now + self._config.lease_seconds, idle_since=now, logged_in_at=now,
+            employee_id=employee_id,
+            username=account.username,
+            seat=seat,
+            role=role,
+            skills=requested,
+            session=session,
+            state=AgentState.LOGGED_OUT,
+            since=now,
+            lease_until=now + self._config.lease_seconds,
+            idle_since=now,
+            logged_in_at=now,
         )
         self._agents[employee_id] = agent
         self._seats[seat] = employee_id
@@ -154,8 +162,9 @@ class Acd(Machine):
         if agent.state is AgentState.BUSY and agent.reason == INTERNAL_CALL:
             # Its phone is in a call the agent placed: ready would mean a second call.
             # The call's end makes it idle; a supervisor's force_idle still works.
-            return self._refuse(ErrorCode.NOT_ON_HOOK,
-                                f"employee {employee_id} is on an internal call")
+            return self._refuse(
+                ErrorCode.NOT_ON_HOOK, f"employee {employee_id} is on an internal call"
+            )
         refused = self._to_idle(agent, Trigger.GO_IDLE, "READY")
         return self._refused(refused) if refused else self._finish()
 
@@ -250,24 +259,33 @@ class Acd(Machine):
         call_id = call.call_id
         taker = self._logged_in(supervisor)
         if taker is None:
-            return self._refuse(ErrorCode.NOT_LOGGED_IN,
-                                f"supervisor {supervisor!r} is not logged in")
+            return self._refuse(
+                ErrorCode.NOT_LOGGED_IN, f"supervisor {supervisor!r} is not logged in"
+            )
         if taker.role != "supervisor":
-            return self._refuse(ErrorCode.PERMISSION_DENIED,
-                                f"{supervisor!r} is logged in as {taker.role}; "
-                                "only a supervisor can intercept")
+            return self._refuse(
+                ErrorCode.PERMISSION_DENIED,
+                f"{supervisor!r} is logged in as {taker.role}; only a supervisor can intercept",
+            )
         if taker.employee_id == call.agent or taker.employee_id in call.ringing:
-            return self._refuse(ErrorCode.INVALID_ARGUMENT,
-                                f"{supervisor!r} is the agent on call {call_id!r}")
+            return self._refuse(
+                ErrorCode.INVALID_ARGUMENT, f"{supervisor!r} is the agent on call {call_id!r}"
+            )
         code = refusal_for(Trigger.RESERVE, taker.state)
         if code is not None:
-            return self._refuse(code, f"supervisor {supervisor!r} is {taker.state}, "
-                                      "cannot take a call")
+            return self._refuse(
+                code, f"supervisor {supervisor!r} is {taker.state}, cannot take a call"
+            )
         limit = self._config.direct_ring_timeout
-        self._actions.append(InterceptCall(
-            call_id=call_id, username=taker.username, employee_id=taker.employee_id,
-            ring_timeout=min(ring_timeout, limit) if ring_timeout else limit,
-            requested_by=actor.username))
+        self._actions.append(
+            InterceptCall(
+                call_id=call_id,
+                username=taker.username,
+                employee_id=taker.employee_id,
+                ring_timeout=min(ring_timeout, limit) if ring_timeout else limit,
+                requested_by=actor.username,
+            )
+        )
         return self._finish()
 
     # ------------------------------------------------------------------ call commands
@@ -298,8 +316,16 @@ class Acd(Machine):
         now = self._now
         self._seq += 1
         call = CallRecord(
-            call_id=call_id, queue=queue, caller=caller, category=category, priority=priority,
-            seq=self._seq, state=CallState.QUEUED, arrived=now, enqueued=now, source=source,
+            call_id=call_id,
+            queue=queue,
+            caller=caller,
+            category=category,
+            priority=priority,
+            seq=self._seq,
+            state=CallState.QUEUED,
+            arrived=now,
+            enqueued=now,
+            source=source,
         )
         self._calls[call_id] = call
         self._into_queue(call, queue, "NEW")
@@ -336,8 +362,9 @@ class Acd(Machine):
         if not call_id:
             return self._refuse(ErrorCode.INVALID_ARGUMENT, "need a call ID")
         if origin is not None and origin == employee_id:
-            return self._refuse(ErrorCode.INVALID_ARGUMENT,
-                                f"employee {employee_id} cannot call itself")
+            return self._refuse(
+                ErrorCode.INVALID_ARGUMENT, f"employee {employee_id} cannot call itself"
+            )
         exists = self._exists(call_id)
         if exists is not None:
             return self._refused(exists)
@@ -345,29 +372,44 @@ class Acd(Machine):
         state = AgentState.LOGGED_OUT if agent is None else agent.state
         code = refusal_for(Trigger.RESERVE, state)
         if code is not None or agent is None:  # agent None implies a code; this narrows the type
-            return self._refuse(code or ErrorCode.NOT_LOGGED_IN,
-                                f"employee {employee_id} is {state}, cannot take a call")
+            return self._refuse(
+                code or ErrorCode.NOT_LOGGED_IN,
+                f"employee {employee_id} is {state}, cannot take a call",
+            )
         if kind == "intercept" and agent.role != "supervisor":
             # Taking over another agent's customer is a supervisor's action: the person
             # reserved for it must be logged in with that role (which Login checked
             # against the account's roles).
-            return self._refuse(ErrorCode.PERMISSION_DENIED,
-                                f"employee {employee_id} is logged in as {agent.role}; "
-                                "only a supervisor can intercept")
+            return self._refuse(
+                ErrorCode.PERMISSION_DENIED,
+                f"employee {employee_id} is logged in as {agent.role}; "
+                "only a supervisor can intercept",
+            )
         placer = self._agents.get(origin) if origin is not None else None
         if placer is not None:
             code = refusal_for(Trigger.PLACE_CALL, placer.state)
             if code is not None:
-                return self._refuse(code, f"the calling employee {origin} is {placer.state}: "
-                                          "it already has a call")
+                return self._refuse(
+                    code, f"the calling employee {origin} is {placer.state}: it already has a call"
+                )
             if placer.reason == INTERNAL_CALL:
-                return self._refuse(ErrorCode.NOT_ON_HOOK,
-                                    f"the calling employee {origin} is on an internal call")
+                return self._refuse(
+                    ErrorCode.NOT_ON_HOOK, f"the calling employee {origin} is on an internal call"
+                )
         self._seq += 1
         call = CallRecord(
-            call_id=call_id, queue=None, caller=caller, category=category, priority=0,
-            seq=self._seq, state=CallState.RINGING, arrived=self._now, enqueued=self._now,
-            kind=kind, direct=True, source=source,
+            call_id=call_id,
+            queue=None,
+            caller=caller,
+            category=category,
+            priority=0,
+            seq=self._seq,
+            state=CallState.RINGING,
+            arrived=self._now,
+            enqueued=self._now,
+            kind=kind,
+            direct=True,
+            source=source,
         )
         self._calls[call_id] = call
         if placer is not None:
@@ -402,8 +444,13 @@ class Acd(Machine):
         agent.calls += 1
         agent.no_answers = 0
         self._move(agent, Trigger.ANSWER, AgentState.TALKING, "ANSWERED")
-        self._emit("call.answered", call=call_id, agent=employee_id, queue=call.queue,
-                   wait=self._now - call.arrived)
+        self._emit(
+            "call.answered",
+            call=call_id,
+            agent=employee_id,
+            queue=call.queue,
+            wait=self._now - call.arrived,
+        )
         return self._finish()
 
     def no_answer(self, call_id: str, employee_id: int) -> Result:
@@ -463,13 +510,26 @@ class Acd(Machine):
         target = self._agents.get(to_agent) if to_agent is not None else None
 
         from_agent = self._agents[call.agent]
-        self._emit("call.transferred", call=call_id, agent=from_agent.employee_id,
-                   queue=call.queue, to_agent=to_agent, to_queue=to_queue)
+        self._emit(
+            "call.transferred",
+            call=call_id,
+            agent=from_agent.employee_id,
+            queue=call.queue,
+            to_agent=to_agent,
+            to_queue=to_queue,
+        )
         # First, so the controller drops the agent's leg before any Offer of this commit
         # rings the next one (and without an Offer, when nobody is idle in to_queue).
-        self._actions.append(Release(call_id, from_agent.employee_id, from_agent.seat,
-                                     "TRANSFERRED", from_agent.username,
-                                     to_queue if to_queue is not None else call.queue))
+        self._actions.append(
+            Release(
+                call_id,
+                from_agent.employee_id,
+                from_agent.seat,
+                "TRANSFERRED",
+                from_agent.username,
+                to_queue if to_queue is not None else call.queue,
+            )
+        )
         self._release_talker(call, from_agent, "TRANSFERRED", wrap=True)
         call.agent = None
         call.answered = None
@@ -581,7 +641,6 @@ class Acd(Machine):
         self._staffing_changed = True
         return self._finish()
 
-
     # ------------------------------------------------------------------- read-only
 
     @property
@@ -619,7 +678,6 @@ class Acd(Machine):
         """Call IDs waiting in `queue`, next to be served first."""
         return [key[2] for key in self._waiting.get(queue, [])]
 
-
     def call_position(self, call_id: str) -> dict[str, Any] | None:
         """Where a call stands in its queue, for the caller's announcements; None if unknown.
 
@@ -642,7 +700,6 @@ class Acd(Machine):
         """When the earliest timer falls due, so the service knows when to tick()."""
         self._sync_timers()
         return self._timer_index.next()
-
 
     def snapshot(self) -> dict[str, Any]:
         """R-SUP-4 live view: agents with state and time in state; queues with size and wait."""
@@ -742,23 +799,28 @@ class Acd(Machine):
             if on_call is None:
                 return Refusal(ErrorCode.NOT_LOGGED_IN, f"agent {agent!r} is not logged in")
             if on_call.call is None:
-                return Refusal(ErrorCode.CALL_NOT_TALKING,
-                               f"agent {agent!r} is {on_call.state}, on no call")
+                return Refusal(
+                    ErrorCode.CALL_NOT_TALKING, f"agent {agent!r} is {on_call.state}, on no call"
+                )
             call_id = on_call.call
         call = self._calls.get(call_id)
         if call is None:
             return self._unknown_call(call_id)
         if call.state is CallState.QUEUED or not (call.ringing or call.agent is not None):
-            return Refusal(ErrorCode.CALL_NOT_TALKING,
-                           f"call {call_id!r} is {call.state}: no agent to take it from")
+            return Refusal(
+                ErrorCode.CALL_NOT_TALKING,
+                f"call {call_id!r} is {call.state}: no agent to take it from",
+            )
         if call.kind == "intercept":
-            return Refusal(ErrorCode.INVALID_ARGUMENT,
-                           f"call {call_id!r} is a supervisor's already")
+            return Refusal(
+                ErrorCode.INVALID_ARGUMENT, f"call {call_id!r} is a supervisor's already"
+            )
         if call.kind == "internal":
             # Two agents talking to each other: no customer to take over, and the call
             # controller refuses it too; say so here, where the supervisor reads it.
-            return Refusal(ErrorCode.INVALID_ARGUMENT,
-                           f"call {call_id!r} is an internal call between agents")
+            return Refusal(
+                ErrorCode.INVALID_ARGUMENT, f"call {call_id!r} is an internal call between agents"
+            )
         return call
 
     def _logged_in(self, who: str) -> AgentRecord | None:
@@ -779,4 +841,3 @@ class Acd(Machine):
         if agent is None:
             return None, self._not_logged_in(employee_id)
         return agent, None
-

@@ -148,6 +148,7 @@ class TimerIndex:
         return [f"timer {missing[0]} is not in the heap"] if missing else []
 
     def _compact(self) -> None:
-        self._heap = [(d, TIMER_ORDER[k[0]], str(k[1]), k[0], k[1])
-                      for k, d in self._deadlines.items()]
+        self._heap = [
+            (d, TIMER_ORDER[k[0]], str(k[1]), k[0], k[1]) for k, d in self._deadlines.items()
+        ]
         heapq.heapify(self._heap)

@@ -32,8 +32,11 @@ def _index_problems(m: Machine) -> list[str]:
         members = {a.employee_id for a in m._agents.values() if m._qualifies(a, queue)}
         if m._members.get(name) != members:
             bad.append(f"member index of queue {name} out of step")
-        idle = sorted((a.idle_since, a.employee_id) for a in m._agents.values()
-                      if a.state is AgentState.IDLE and a.employee_id in members)
+        idle = sorted(
+            (a.idle_since, a.employee_id)
+            for a in m._agents.values()
+            if a.state is AgentState.IDLE and a.employee_id in members
+        )
         if m._idle_keys.get(name) != idle:
             bad.append(f"idle index of queue {name} out of step")
     if set(m._members) != set(m._queues) or set(m._idle_keys) != set(m._queues):
@@ -69,9 +72,7 @@ def _agent_problems(m: Machine) -> list[str]:
     for a in m._agents.values():
         call = m._calls.get(a.call) if a.call else None
         if a.state is AgentState.RESERVED and (
-            call is None
-            or call.state is not CallState.RINGING
-            or a.employee_id not in call.ringing
+            call is None or call.state is not CallState.RINGING or a.employee_id not in call.ringing
         ):
             bad.append(f"agent {a.employee_id} reserved without a call ringing it")
         elif a.state is AgentState.TALKING and (call is None or call.agent != a.employee_id):
@@ -110,8 +111,7 @@ def _call_problems(m: Machine) -> list[str]:
             bad.append("a queue is out of order")
     if queued - set(m._calls):
         bad.append("a queue holds calls that do not exist")
-    bad += [f"call {cid} is live but recorded as ended"
-            for cid in m._calls if cid in m._ended]
+    bad += [f"call {cid} is live but recorded as ended" for cid in m._calls if cid in m._ended]
     if len(m._ended_order) < len(m._ended):
         bad.append("ended calls missing from their expiry order")
     return bad

@@ -115,7 +115,6 @@ class Machine:
                 wait = c.enqueued + max_wait
         return ("ring", ring), ("wait", wait)
 
-
     def _sync_timers(self) -> None:
         """Re-read the deadlines of the records changed since the last sync."""
         index = self._timer_index
@@ -140,7 +139,6 @@ class Machine:
                         index.set(kind, cid, deadline)
             self._dirty_calls = set()
 
-
     def _run_timers(self) -> None:
         # Each timer can change what else is due (a freed agent, a re-queued
         # call), so each is re-checked before it is applied and dispatch runs
@@ -154,25 +152,30 @@ class Machine:
             self._apply_timers(due)
             self._timers_applied(due)
 
-
     def _apply_timers(self, due: list[TimerEntry]) -> None:
         now = self._now
         for _deadline, _order, _text, kind, ident in due:
             if kind == "lease":
                 agent = self._agents.get(int(ident))
-                if (agent is not None and agent.lease_until <= now
-                        and agent.after_call != "logout"):
+                if agent is not None and agent.lease_until <= now and agent.after_call != "logout":
                     self._leave(agent, Trigger.LEASE_EXPIRED, "LEASE_EXPIRED")
             elif kind == "wrap":
                 agent = self._agents.get(int(ident))
-                if (agent is not None and agent.state is AgentState.WRAP_UP
-                        and agent.wrap_until is not None and agent.wrap_until <= now):
+                if (
+                    agent is not None
+                    and agent.state is AgentState.WRAP_UP
+                    and agent.wrap_until is not None
+                    and agent.wrap_until <= now
+                ):
                     self._move(agent, Trigger.WRAP_END, AgentState.IDLE, "WRAP_UP_DONE")
             elif kind == "ring":
                 call = self._calls.get(str(ident))
-                if (call is not None and call.state is CallState.RINGING
-                        and call.ring_started is not None
-                        and call.ring_started + self._ring_timeout(call) <= now):
+                if (
+                    call is not None
+                    and call.state is CallState.RINGING
+                    and call.ring_started is not None
+                    and call.ring_started + self._ring_timeout(call) <= now
+                ):
                     for eid in list(call.ringing):
                         self._ring_out(call, self._agents[eid], cancel=True)
             else:
@@ -195,8 +198,9 @@ class Machine:
     def _finish(self, *, session_id: str | None = None, deferred: bool = False) -> Result:
         self._dispatch()
         self._sync_timers()
-        result = Result(events=self._events, actions=self._actions,
-                        session_id=session_id, deferred=deferred)
+        result = Result(
+            events=self._events, actions=self._actions, session_id=session_id, deferred=deferred
+        )
         self._events, self._actions = [], []
         return result
 
@@ -267,7 +271,11 @@ class Machine:
         return AgentState.LOGGED_OUT if agent is None else agent.state
 
     def _move(
-        self, agent: AgentRecord, trigger: Trigger, to: AgentState, reason: str | None,
+        self,
+        agent: AgentRecord,
+        trigger: Trigger,
+        to: AgentState,
+        reason: str | None,
         call: str | None = None,
     ) -> None:
         """The only place an agent's state changes; checked against TRANSITIONS.
@@ -299,14 +307,22 @@ class Machine:
             agent.wrap_until = None
         if to not in (AgentState.RESERVED, AgentState.TALKING):
             agent.call = None
-        self._events.append({
-            "kind": "agent.state", "ts": self._now, "agent": agent.employee_id,
-            # The account name too: the event log names agents by it, as the call
-            # controller's events (which ring SIP accounts) do.
-            "username": agent.username, "seat": agent.seat, "from": frm.value,
-            "to": to.value, "reason": reason,
-            "trigger": trigger.value, "call": call_id,
-        })
+        self._events.append(
+            {
+                "kind": "agent.state",
+                "ts": self._now,
+                "agent": agent.employee_id,
+                # The account name too: the event log names agents by it, as the call
+                # controller's events (which ring SIP accounts) do.
+                "username": agent.username,
+                "seat": agent.seat,
+                "from": frm.value,
+                "to": to.value,
+                "reason": reason,
+                "trigger": trigger.value,
+                "call": call_id,
+            }
+        )
         if to is AgentState.LOGGED_OUT:
             del self._agents[eid]
             del self._seats[agent.seat]
@@ -319,8 +335,10 @@ class Machine:
         if code is not None:
             return Refusal(code, f"employee {agent.employee_id} is {agent.state}")
         if not agent.phone_ok:
-            return Refusal(ErrorCode.PHONE_UNREACHABLE,
-                           f"employee {agent.employee_id}'s phone is not reachable")
+            return Refusal(
+                ErrorCode.PHONE_UNREACHABLE,
+                f"employee {agent.employee_id}'s phone is not reachable",
+            )
         if agent.state is not AgentState.IDLE:
             self._move(agent, trigger, AgentState.IDLE, reason)
         return None
@@ -421,8 +439,14 @@ class Machine:
         call.ringing = []
         call.ring_started = None
         bisect.insort(self._waiting[queue], self._key(call))
-        self._emit("call.queued", call=call.call_id, queue=queue, priority=call.priority,
-                   caller=call.caller, reason=reason)
+        self._emit(
+            "call.queued",
+            call=call.call_id,
+            queue=queue,
+            priority=call.priority,
+            caller=call.caller,
+            reason=reason,
+        )
         if not self._staffed(self._queues[queue]):
             self._overflow(call, "NO_AGENTS")
 
@@ -434,8 +458,14 @@ class Machine:
         call.ringing = []
         call.ring_started = None
         bisect.insort(self._waiting[call.queue], self._key(call))
-        self._emit("call.queued", call=call.call_id, queue=call.queue, priority=call.priority,
-                   caller=call.caller, reason="REQUEUED")
+        self._emit(
+            "call.queued",
+            call=call.call_id,
+            queue=call.queue,
+            priority=call.priority,
+            caller=call.caller,
+            reason="REQUEUED",
+        )
 
     def _unqueue(self, call: CallRecord) -> None:
         if call.queue is not None and call.state is CallState.QUEUED:
@@ -450,14 +480,24 @@ class Machine:
             return  # nowhere to go: the call keeps waiting
         self._unqueue(call)
         if queue.overflow_queue is not None:
-            self._emit("call.overflow", call=call.call_id, queue=queue.name,
-                       target=queue.overflow_queue, reason=reason)
+            self._emit(
+                "call.overflow",
+                call=call.call_id,
+                queue=queue.name,
+                target=queue.overflow_queue,
+                reason=reason,
+            )
             call.tried = []
             # Keeps its seq, so it is served ahead of calls that arrived later.
             self._into_queue(call, queue.overflow_queue, "OVERFLOW")
         elif queue.overflow_target is not None:
-            self._emit("call.overflow", call=call.call_id, queue=queue.name,
-                       target=queue.overflow_target, reason=reason)
+            self._emit(
+                "call.overflow",
+                call=call.call_id,
+                queue=queue.name,
+                target=queue.overflow_target,
+                reason=reason,
+            )
             self._forget_call(call)
             self._actions.append(Route(call.call_id, queue.overflow_target, reason))
 
@@ -469,21 +509,44 @@ class Machine:
         for agent in agents:
             agent.call = call.call_id  # before the move, so its event names the call
             self._move(agent, Trigger.RESERVE, AgentState.RESERVED, call.kind.upper())
-            self._emit("call.ringing", call=call.call_id, agent=agent.employee_id,
-                       queue=call.queue, caller=call.caller, category=call.category)
-            self._actions.append(Offer(call.call_id, agent.employee_id, agent.seat, call.caller,
-                                       call.category, call.queue, timeout, agent.username))
+            self._emit(
+                "call.ringing",
+                call=call.call_id,
+                agent=agent.employee_id,
+                queue=call.queue,
+                caller=call.caller,
+                category=call.category,
+            )
+            self._actions.append(
+                Offer(
+                    call.call_id,
+                    agent.employee_id,
+                    agent.seat,
+                    call.caller,
+                    call.category,
+                    call.queue,
+                    timeout,
+                    agent.username,
+                )
+            )
 
     def _ring_timeout(self, call: CallRecord) -> float:
         if call.direct or call.queue is None:
             return self._config.direct_ring_timeout
         return self._queues[call.queue].ring_timeout
 
-    def _stop_ringing(self, call: CallRecord, agent: AgentRecord, trigger: Trigger, reason: str,
-                      to: AgentState = AgentState.IDLE) -> None:
+    def _stop_ringing(
+        self,
+        call: CallRecord,
+        agent: AgentRecord,
+        trigger: Trigger,
+        reason: str,
+        to: AgentState = AgentState.IDLE,
+    ) -> None:
         call.ringing.remove(agent.employee_id)
-        self._actions.append(CancelRing(call.call_id, agent.employee_id, agent.seat, reason,
-                                              agent.username))
+        self._actions.append(
+            CancelRing(call.call_id, agent.employee_id, agent.seat, reason, agent.username)
+        )
         self._move(agent, trigger, to, reason)
 
     def _ring_out(self, call: CallRecord, agent: AgentRecord, *, cancel: bool) -> None:
@@ -523,8 +586,9 @@ class Machine:
         if call is None:
             raise RuntimeError(f"reserved agent {agent.employee_id} has no call")
         call.ringing.remove(agent.employee_id)
-        self._actions.append(CancelRing(call.call_id, agent.employee_id, agent.seat, reason,
-                                              agent.username))
+        self._actions.append(
+            CancelRing(call.call_id, agent.employee_id, agent.seat, reason, agent.username)
+        )
         if not call.ringing:
             self._call_unanswered(call, reason)
 
@@ -542,27 +606,46 @@ class Machine:
         now = self._now
         if call.state is CallState.QUEUED:
             self._unqueue(call)
-            self._emit("call.abandoned", call=call.call_id, queue=call.queue, where="queued",
-                       wait=now - call.arrived, reason=reason)
+            self._emit(
+                "call.abandoned",
+                call=call.call_id,
+                queue=call.queue,
+                where="queued",
+                wait=now - call.arrived,
+                reason=reason,
+            )
         elif call.state is CallState.RINGING:
             for eid in list(call.ringing):
                 self._stop_ringing(call, self._agents[eid], Trigger.RELEASE, reason)
-            self._emit("call.abandoned", call=call.call_id, queue=call.queue, where="ringing",
-                       wait=now - call.arrived, reason=reason)
+            self._emit(
+                "call.abandoned",
+                call=call.call_id,
+                queue=call.queue,
+                where="ringing",
+                wait=now - call.arrived,
+                reason=reason,
+            )
         else:
             talk = now - call.answered if call.answered is not None else 0.0
             if call.answered is not None and call.kind == "queue" and call.queue is not None:
                 self._record_talk(call.queue, talk)
             if call.agent is not None:
                 self._release_talker(call, self._agents[call.agent], reason, wrap=wrap)
-            self._emit("call.ended", call=call.call_id, queue=call.queue, agent=call.agent,
-                       talk=talk, reason=reason)
+            self._emit(
+                "call.ended",
+                call=call.call_id,
+                queue=call.queue,
+                agent=call.agent,
+                talk=talk,
+                reason=reason,
+            )
         self._forget_call(call)
 
     def _record_talk(self, queue: str, talk: float) -> None:
         previous = self._talk_average.get(queue)
-        self._talk_average[queue] = (talk if previous is None
-                                     else previous + HANDLE_WEIGHT * (talk - previous))
+        self._talk_average[queue] = (
+            talk if previous is None else previous + HANDLE_WEIGHT * (talk - previous)
+        )
 
     # ---------------------------------------------------------------- dispatch
 
@@ -600,9 +683,11 @@ class Machine:
         if not keys:
             return None
         if call.tried:
-            tried = {eid for eid in call.tried
-                     if self._state_of(eid) is AgentState.IDLE
-                     and queue.name in self._agent_queues[eid]}
+            tried = {
+                eid
+                for eid in call.tried
+                if self._state_of(eid) is AgentState.IDLE and queue.name in self._agent_queues[eid]
+            }
             if tried and len(tried) < len(keys):
                 keys = [k for k in keys if k[1] not in tried]
         return IdlePool(self._agents, keys)

@@ -61,8 +61,9 @@ def restore(m: Machine, data: Mapping[str, Any]) -> None:
     m._sessions = int(data["sessions"])
     m._memory = {str(k): dict(v) for k, v in data["memory"].items()}
     # Absent from states written before the history existed: start without one.
-    m._talk_average = {str(k): float(v) for k, v in data.get("talk_average", {}).items()
-                       if k in m._queues}
+    m._talk_average = {
+        str(k): float(v) for k, v in data.get("talk_average", {}).items() if k in m._queues
+    }
     for raw in data["agents"]:
         agent = AgentRecord.from_dict(raw)
         m._agents[agent.employee_id] = agent
@@ -77,8 +78,9 @@ def restore(m: Machine, data: Mapping[str, Any]) -> None:
         if call.state is CallState.QUEUED and call.queue is not None:
             bisect.insort(m._waiting[call.queue], m._key(call))
     # Optional (older data has none); forgotten at the next command once past retention.
-    ended = sorted(((float(when), str(cid)) for cid, when in data.get("ended", ())),
-                   key=lambda item: item[0])
+    ended = sorted(
+        ((float(when), str(cid)) for cid, when in data.get("ended", ())), key=lambda item: item[0]
+    )
     for when, cid in ended:
         m._ended[cid] = when
         m._ended_order.append((when, cid))

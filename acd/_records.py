@@ -36,13 +36,25 @@ class AgentRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "employee_id": self.employee_id, "username": self.username, "seat": self.seat,
-            "role": self.role, "skills": dict(self.skills), "session": self.session,
-            "state": self.state.value, "since": self.since, "lease_until": self.lease_until,
-            "idle_since": self.idle_since, "reason": self.reason, "call": self.call,
-            "wrap_until": self.wrap_until, "calls": self.calls, "no_answers": self.no_answers,
-            "phone_ok": self.phone_ok, "after_call": self.after_call,
-            "after_call_reason": self.after_call_reason, "logged_in_at": self.logged_in_at,
+            "employee_id": self.employee_id,
+            "username": self.username,
+            "seat": self.seat,
+            "role": self.role,
+            "skills": dict(self.skills),
+            "session": self.session,
+            "state": self.state.value,
+            "since": self.since,
+            "lease_until": self.lease_until,
+            "idle_since": self.idle_since,
+            "reason": self.reason,
+            "call": self.call,
+            "wrap_until": self.wrap_until,
+            "calls": self.calls,
+            "no_answers": self.no_answers,
+            "phone_ok": self.phone_ok,
+            "after_call": self.after_call,
+            "after_call_reason": self.after_call_reason,
+            "logged_in_at": self.logged_in_at,
         }
 
     @classmethod
@@ -84,12 +96,24 @@ class CallRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "call_id": self.call_id, "queue": self.queue, "caller": self.caller,
-            "category": self.category, "priority": self.priority, "seq": self.seq,
-            "state": self.state.value, "arrived": self.arrived, "enqueued": self.enqueued,
-            "kind": self.kind, "direct": self.direct, "ring_started": self.ring_started,
-            "ringing": list(self.ringing), "agent": self.agent, "answered": self.answered,
-            "tried": list(self.tried), "source": self.source, "origin": self.origin,
+            "call_id": self.call_id,
+            "queue": self.queue,
+            "caller": self.caller,
+            "category": self.category,
+            "priority": self.priority,
+            "seq": self.seq,
+            "state": self.state.value,
+            "arrived": self.arrived,
+            "enqueued": self.enqueued,
+            "kind": self.kind,
+            "direct": self.direct,
+            "ring_started": self.ring_started,
+            "ringing": list(self.ringing),
+            "agent": self.agent,
+            "answered": self.answered,
+            "tried": list(self.tried),
+            "source": self.source,
+            "origin": self.origin,
             "origin_reason": self.origin_reason,
         }
 

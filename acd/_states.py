@@ -60,11 +60,15 @@ class Trigger(StrEnum):
 
 
 S = AgentState
-_LEAVE = {S.IDLE: {S.LOGGED_OUT}, S.BUSY: {S.LOGGED_OUT}, S.WRAP_UP: {S.LOGGED_OUT},
-          # reserved: the ringing call is released back to its queue
-          S.RESERVED: {S.LOGGED_OUT},
-          # talking: the agent stays in the call and leaves when it ends (deferred)
-          S.TALKING: {S.TALKING}}
+_LEAVE = {
+    S.IDLE: {S.LOGGED_OUT},
+    S.BUSY: {S.LOGGED_OUT},
+    S.WRAP_UP: {S.LOGGED_OUT},
+    # reserved: the ringing call is released back to its queue
+    S.RESERVED: {S.LOGGED_OUT},
+    # talking: the agent stays in the call and leaves when it ends (deferred)
+    S.TALKING: {S.TALKING},
+}
 _TO_BUSY = {S.IDLE: {S.BUSY}, S.WRAP_UP: {S.BUSY}, S.BUSY: {S.BUSY}}
 # Supervisor or phone loss: a ringing call is taken back; talking goes busy after the call.
 _FORCED_BUSY = {**_TO_BUSY, S.RESERVED: {S.BUSY}, S.TALKING: {S.TALKING}}
@@ -85,9 +89,13 @@ TRANSITIONS: Mapping[Trigger, Mapping[AgentState, frozenset[AgentState]]] = {
         Trigger.GO_IDLE: _TO_IDLE,
         Trigger.FORCE_IDLE: _TO_IDLE,
         Trigger.PHONE_LOST: _FORCED_BUSY,
-        Trigger.PHONE_BACK: {S.BUSY: {S.IDLE, S.BUSY}, S.IDLE: {S.IDLE},
-                             S.WRAP_UP: {S.WRAP_UP}, S.RESERVED: {S.RESERVED},
-                             S.TALKING: {S.TALKING}},
+        Trigger.PHONE_BACK: {
+            S.BUSY: {S.IDLE, S.BUSY},
+            S.IDLE: {S.IDLE},
+            S.WRAP_UP: {S.WRAP_UP},
+            S.RESERVED: {S.RESERVED},
+            S.TALKING: {S.TALKING},
+        },
         Trigger.RESERVE: {S.IDLE: {S.RESERVED}},
         Trigger.ANSWER: {S.RESERVED: {S.TALKING}},
         Trigger.NO_ANSWER: {S.RESERVED: {S.IDLE, S.BUSY}},

@@ -65,6 +65,7 @@ def skill_level_first(
     candidates: Sequence[AgentRecord], queue: QueueConfig, memory: StrategyMemory
 ) -> list[AgentRecord]:
     """Highest level in the queue's skills (summed if it needs several), then longest idle."""
+
     def level(agent: AgentRecord) -> int:
         return sum(agent.skills.get(skill, 0) for skill in queue.skills)
 

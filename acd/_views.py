@@ -22,10 +22,17 @@ def snapshot(m: Machine) -> dict[str, Any]:
     now = m._clock.now()
     agents = [
         {
-            "employee_id": a.employee_id, "username": a.username, "seat": a.seat,
-            "role": a.role, "state": a.state.value, "reason": a.reason, "call": a.call,
-            "time_in_state": max(0.0, now - a.since), "calls": a.calls,
-            "pending": a.after_call, "phone_ok": a.phone_ok,
+            "employee_id": a.employee_id,
+            "username": a.username,
+            "seat": a.seat,
+            "role": a.role,
+            "state": a.state.value,
+            "reason": a.reason,
+            "call": a.call,
+            "time_in_state": max(0.0, now - a.since),
+            "calls": a.calls,
+            "pending": a.after_call,
+            "phone_ok": a.phone_ok,
         }
         for a in sorted(m._agents.values(), key=lambda a: a.employee_id)
     ]
@@ -34,15 +41,17 @@ def snapshot(m: Machine) -> dict[str, Any]:
         waiting = [m._calls[key[2]] for key in m._waiting[name]]
         members = [m._agents[eid] for eid in m._members[name]]
         calls_here = [c for c in m._calls.values() if c.queue == name]
-        queues.append({
-            "name": name,
-            "waiting": len(waiting),
-            "longest_wait": max((now - c.enqueued for c in waiting), default=0.0),
-            "ringing": sum(c.state is CallState.RINGING for c in calls_here),
-            "talking": sum(c.state is CallState.TALKING for c in calls_here),
-            "agents_logged_in": len(members),
-            "agents_idle": sum(a.state is AgentState.IDLE for a in members),
-        })
+        queues.append(
+            {
+                "name": name,
+                "waiting": len(waiting),
+                "longest_wait": max((now - c.enqueued for c in waiting), default=0.0),
+                "ringing": sum(c.state is CallState.RINGING for c in calls_here),
+                "talking": sum(c.state is CallState.TALKING for c in calls_here),
+                "agents_logged_in": len(members),
+                "agents_idle": sum(a.state is AgentState.IDLE for a in members),
+            }
+        )
     return {"ts": now, "agents": agents, "queues": queues}
 
 
@@ -61,25 +70,38 @@ def call_position(m: Machine, call_id: str) -> dict[str, Any] | None:
         i = bisect.bisect_left(keys, key)
         position = i + 1 if i < len(keys) and keys[i] == key else keys.index(key) + 1
     return {
-        "call_id": call_id, "queue": queue or "", "state": call.state.value,
-        "waiting": waiting, "position": position, "queue_length": len(keys),
+        "call_id": call_id,
+        "queue": queue or "",
+        "state": call.state.value,
+        "waiting": waiting,
+        "position": position,
+        "queue_length": len(keys),
         "waited": max(0.0, now - call.enqueued),
-        "expected_wait": (_expected_wait(m, queue, position, now)
-                          if waiting and queue is not None else None),
+        "expected_wait": (
+            _expected_wait(m, queue, position, now) if waiting and queue is not None else None
+        ),
     }
 
 
 def _expected_wait(m: Machine, queue: str, position: int, now: float) -> float | None:
-    serving = [m._agents[eid] for eid in m._members[queue]
-               if m._agents[eid].state in (AgentState.IDLE, AgentState.RESERVED,
-                                           AgentState.TALKING, AgentState.WRAP_UP)]
+    serving = [
+        m._agents[eid]
+        for eid in m._members[queue]
+        if m._agents[eid].state
+        in (AgentState.IDLE, AgentState.RESERVED, AgentState.TALKING, AgentState.WRAP_UP)
+    ]
     if not serving:
         return None
     talk = m._talk_average.get(queue)
     if talk is None:
-        ages = [now - c.answered for a in serving
-                if a.state is AgentState.TALKING and a.call is not None
-                and (c := m._calls.get(a.call)) is not None and c.answered is not None]
+        ages = [
+            now - c.answered
+            for a in serving
+            if a.state is AgentState.TALKING
+            and a.call is not None
+            and (c := m._calls.get(a.call)) is not None
+            and c.answered is not None
+        ]
         if not ages:
             return None
         talk = sum(ages) / len(ages)

@@ -40,8 +40,14 @@ CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
 
 
 class AcdClient:
-    def __init__(self, addresses: Sequence[str] | str, *, timeout: float = 2.0,
-                 retry_for: float = 15.0, token: str | None = None) -> None:
+    def __init__(
+        self,
+        addresses: Sequence[str] | str,
+        *,
+        timeout: float = 2.0,
+        retry_for: float = 15.0,
+        token: str | None = None,
+    ) -> None:
         """`token`: the stack's service token (`read_token`), which the call
         methods need; agents' and supervisors' own methods work without it."""
         self.addresses = [addresses] if isinstance(addresses, str) else list(addresses)
@@ -75,9 +81,15 @@ class AcdClient:
             if self._current == failed:
                 self._current = (failed + 1) % len(self._stubs)
 
-    def call(self, method: str, request: Message, reply_type: type[M], *,
-             retry_for: float | None = None,
-             cancelled: Callable[[], bool] | None = None) -> M:
+    def call(
+        self,
+        method: str,
+        request: Message,
+        reply_type: type[M],
+        *,
+        retry_for: float | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> M:
         """One RPC, retried on the next replica while UNAVAILABLE/DEADLINE_EXCEEDED.
 
         `retry_for` overrides the client's retry window for this call (0: one
@@ -93,8 +105,11 @@ class AcdClient:
                 reply = getattr(self._stubs[index], method)(request, timeout=self.timeout)
                 return cast(M, reply)
             except grpc.RpcError as exc:
-                if exc.code() not in RETRYABLE or time.monotonic() > deadline \
-                        or (cancelled is not None and cancelled()):
+                if (
+                    exc.code() not in RETRYABLE
+                    or time.monotonic() > deadline
+                    or (cancelled is not None and cancelled())
+                ):
                     raise
                 attempt += 1
                 self.retries += 1
@@ -153,8 +168,9 @@ class AcdClient:
     def transfer_to_agent(self, r: pb.TransferToAgentRequest) -> pb.TransferToAgentResponse:
         return self.call("TransferToAgent", r, pb.TransferToAgentResponse)
 
-    def reserve_for_internal_call(self, r: pb.ReserveForInternalCallRequest
-                                  ) -> pb.ReserveForInternalCallResponse:
+    def reserve_for_internal_call(
+        self, r: pb.ReserveForInternalCallRequest
+    ) -> pb.ReserveForInternalCallResponse:
         return self.call("ReserveForInternalCall", r, pb.ReserveForInternalCallResponse)
 
     def reconcile(self, r: pb.ReconcileRequest) -> pb.ReconcileResponse:
@@ -169,11 +185,13 @@ class AcdClient:
     def watch_snapshot(self, max_interval: float = 2.0) -> Iterator[pb.WatchSnapshotResponse]:
         """The raw stream from the replica in use; `.cancel()` it when done."""
         stream: Iterator[pb.WatchSnapshotResponse] = self.stub.WatchSnapshot(
-            pb.WatchSnapshotRequest(max_interval_seconds=max_interval))
+            pb.WatchSnapshotRequest(max_interval_seconds=max_interval)
+        )
         return stream
 
-    def actions(self, on_action: Callable[[pb.Action], None], *, employee_id: int = 0
-                ) -> ActionFeed:
+    def actions(
+        self, on_action: Callable[[pb.Action], None], *, employee_id: int = 0
+    ) -> ActionFeed:
         return ActionFeed(self, on_action, employee_id=employee_id).start()
 
 
@@ -189,9 +207,15 @@ class ActionFeed:
     WARNING at once.
     """
 
-    def __init__(self, client: AcdClient, on_action: Callable[[pb.Action], None], *,
-                 employee_id: int = 0, max_backoff: float = 2.0,
-                 startup_grace_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        client: AcdClient,
+        on_action: Callable[[pb.Action], None],
+        *,
+        employee_id: int = 0,
+        max_backoff: float = 2.0,
+        startup_grace_s: float = 30.0,
+    ) -> None:
         self._client = client
         self._on_action = on_action
         self._employee_id = employee_id
@@ -229,8 +253,9 @@ class ActionFeed:
         health = _FeedHealth(time.monotonic(), self._startup_grace_s)
         while not self._stop.is_set():
             index = self._client._current
-            request = pb.WatchActionsRequest(after_commit=self.last_commit,
-                                             employee_id=self._employee_id)
+            request = pb.WatchActionsRequest(
+                after_commit=self.last_commit, employee_id=self._employee_id
+            )
             error = ""
             try:
                 self._call = self._client._stubs[index].WatchActions(request)
@@ -275,8 +300,12 @@ class _FeedHealth:
 
     def up(self, address: str, last_commit: str) -> None:
         if self._was_up and self._down_since is not None:
-            log.warning("WatchActions resumed on %s after %.1f s (after commit %s)",
-                        address, time.monotonic() - self._down_since, last_commit)
+            log.warning(
+                "WatchActions resumed on %s after %.1f s (after commit %s)",
+                address,
+                time.monotonic() - self._down_since,
+                last_commit,
+            )
         else:
             log.info("WatchActions subscribed on %s (after commit %s)", address, last_commit)
         self._down_since, self._was_up = None, True
@@ -289,8 +318,15 @@ class _FeedHealth:
                 log.warning("WatchActions on %s lost (%s); reconnecting", address, why)
             else:
                 log.info("WatchActions: no ACD on %s yet (%s); retrying", address, why)
-        elif (not self._was_up and not self._late_warned
-              and now - self._started >= self._startup_grace_s):
+        elif (
+            not self._was_up
+            and not self._late_warned
+            and now - self._started >= self._startup_grace_s
+        ):
             self._late_warned = True
-            log.warning("WatchActions: still no ACD on %s after %.0f s (%s); retrying",
-                        address, now - self._started, why)
+            log.warning(
+                "WatchActions: still no ACD on %s after %.0f s (%s); retrying",
+                address,
+                now - self._started,
+                why,
+            )

@@ -44,9 +44,18 @@ class ControllerRecord:
     stopped: bool = False  # written at a clean shutdown: its calls were ended and logged
 
     def encode(self) -> str:
-        return json.dumps({"v": RECORD_VERSION, "node": self.node, "instance": self.instance,
-                           "started": self.started, "ts": self.ts, "stopped": self.stopped,
-                           "calls": sorted(self.calls)}, separators=(",", ":"))
+        return json.dumps(
+            {
+                "v": RECORD_VERSION,
+                "node": self.node,
+                "instance": self.instance,
+                "started": self.started,
+                "ts": self.ts,
+                "stopped": self.stopped,
+                "calls": sorted(self.calls),
+            },
+            separators=(",", ":"),
+        )
 
     @classmethod
     def decode(cls, raw: bytes | str) -> ControllerRecord:
@@ -54,13 +63,21 @@ class ControllerRecord:
         try:
             data: Any = json.loads(raw)
             if not isinstance(data, dict) or data.get("v") != RECORD_VERSION:
-                raise ValueError(f"unknown record version {data.get('v')!r}"
-                                 if isinstance(data, dict) else "not a JSON object")
+                raise ValueError(
+                    f"unknown record version {data.get('v')!r}"
+                    if isinstance(data, dict)
+                    else "not a JSON object"
+                )
             calls = data["calls"]
             if not isinstance(calls, list) or not all(isinstance(c, str) for c in calls):
                 raise ValueError("calls must be a list of call IDs")
-            return cls(node=str(data["node"]), instance=str(data["instance"]),
-                       calls=frozenset(calls), started=float(data.get("started", 0.0)),
-                       ts=float(data.get("ts", 0.0)), stopped=bool(data.get("stopped", False)))
+            return cls(
+                node=str(data["node"]),
+                instance=str(data["instance"]),
+                calls=frozenset(calls),
+                started=float(data.get("started", 0.0)),
+                ts=float(data.get("ts", 0.0)),
+                stopped=bool(data.get("stopped", False)),
+            )
         except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"bad controller record: {exc}") from None

@@ -43,6 +43,7 @@ __all__ = [
 AUTH_METADATA_KEY = "authorization"
 _MIN_TOKEN_CHARS = 32
 
+
 class TokenError(Exception):
     """The token file is missing, empty, too short or readable by others."""
 
@@ -56,11 +57,14 @@ def read_token(path: Path | str) -> str:
     except OSError as exc:
         raise TokenError(f"cannot read the ACD service token {path}: {exc.strerror}") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise TokenError(f"the ACD service token {path} is readable by others "
-                         f"(mode {stat.S_IMODE(mode):o}); chmod 600 it")
+        raise TokenError(
+            f"the ACD service token {path} is readable by others "
+            f"(mode {stat.S_IMODE(mode):o}); chmod 600 it"
+        )
     if len(token) < _MIN_TOKEN_CHARS:
-        raise TokenError(f"the ACD service token in {path} is shorter than "
-                         f"{_MIN_TOKEN_CHARS} characters")
+        raise TokenError(
+            f"the ACD service token in {path} is shorter than {_MIN_TOKEN_CHARS} characters"
+        )
     return token
 
 
@@ -81,24 +85,32 @@ def _bearer(token: str) -> tuple[tuple[str, str], ...]:
     return ((AUTH_METADATA_KEY, f"Bearer {token}"),)
 
 
-class _AddToken(grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-                grpc.UnaryStreamClientInterceptor):  # type: ignore[misc]
+class _AddToken(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
+):
     def __init__(self, token: str) -> None:
         self._metadata = _bearer(token)
 
     def _with_token(self, details: Any) -> Any:
         metadata = tuple(details.metadata or ()) + self._metadata
-        return _CallDetails(method=details.method, timeout=details.timeout, metadata=metadata,
-                            credentials=details.credentials,
-                            wait_for_ready=details.wait_for_ready,
-                            compression=details.compression)
+        return _CallDetails(
+            method=details.method,
+            timeout=details.timeout,
+            metadata=metadata,
+            credentials=details.credentials,
+            wait_for_ready=details.wait_for_ready,
+            compression=details.compression,
+        )
 
-    def intercept_unary_unary(self, continuation: Callable[..., Any], details: Any,
-                              request: Any) -> Any:
+    def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
         return continuation(self._with_token(details), request)
 
-    def intercept_unary_stream(self, continuation: Callable[..., Any], details: Any,
-                               request: Any) -> Any:
+    def intercept_unary_stream(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
         return continuation(self._with_token(details), request)
 
 
@@ -114,8 +126,9 @@ class _CallDetails(grpc.ClientCallDetails):  # type: ignore[misc]
     compression: Any
 
 
-def service_channel(address: str, token: str | None,
-                    options: Sequence[tuple[str, Any]] = ()) -> grpc.Channel:
+def service_channel(
+    address: str, token: str | None, options: Sequence[tuple[str, Any]] = ()
+) -> grpc.Channel:
     """A channel to an ACD replica that sends the service token on every call.
 
     Without a token (an ACD started without acd.token_file) it is a plain channel.

@@ -23,23 +23,32 @@ from ._settings import ReloadingAccounts, settings_from_config
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m acdsvc", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True,
-                        help="the callcenter YAML (or the runtime.json `callcenter up` writes)")
+    parser.add_argument(
+        "--config",
+        required=True,
+        help="the callcenter YAML (or the runtime.json `callcenter up` writes)",
+    )
     parser.add_argument("--listen", help="HOST:PORT to serve on (default: acd.listen)")
     parser.add_argument("--advertise", help="HOST:PORT other replicas dial (default: --listen)")
     parser.add_argument("--node", help="replica name in events and logs")
     parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--verify-commits", action="store_true",
-                        help="test aid: re-read the state after every commit and compare")
+    parser.add_argument(
+        "--verify-commits",
+        action="store_true",
+        help="test aid: re-read the state after every commit and compare",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
-        settings = settings_from_config(load_config(args.config), listen=args.listen,
-                                        advertise=args.advertise, node=args.node)
+        settings = settings_from_config(
+            load_config(args.config), listen=args.listen, advertise=args.advertise, node=args.node
+        )
         # `callcenter account add` changes the accounts of a running replica.
         settings = dataclasses.replace(
-            settings, accounts=ReloadingAccounts(args.config, settings.accounts))
+            settings, accounts=ReloadingAccounts(args.config, settings.accounts)
+        )
         replica = Replica(settings, verify_commits=args.verify_commits).start()
     except (ConfigError, AcdConfigError, ReplicaError, TokenError) as exc:
         print(f"error: {exc}", file=sys.stderr)

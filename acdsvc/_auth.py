@@ -22,20 +22,29 @@ _SERVICE = "/acd.v1.AcdService/"
 # Methods whose requests carry the caller's own credentials (password, desk session
 # or AdminCredentials): open without the service token. Every other acd.v1 method
 # needs it; a new method is therefore closed until someone decides otherwise.
-AGENT_METHODS = frozenset(_SERVICE + m for m in (
-    "Login", "Logout", "Heartbeat", "SetBusy", "SetIdle",
-    "ForceLogout", "ForceBusy", "ForceIdle",
-    # Carries the supervisor's own Actor like Force*, and the core refuses any other
-    # actor: the token would add nothing a supervisor's tool could be trusted with.
-    "Intercept",
-))
+AGENT_METHODS = frozenset(
+    _SERVICE + m
+    for m in (
+        "Login",
+        "Logout",
+        "Heartbeat",
+        "SetBusy",
+        "SetIdle",
+        "ForceLogout",
+        "ForceBusy",
+        "ForceIdle",
+        # Carries the supervisor's own Actor like Force*, and the core refuses any other
+        # actor: the token would add nothing a supervisor's tool could be trusted with.
+        "Intercept",
+    )
+)
 
 
 def _authorized(metadata: Sequence[Any] | None, expected: str) -> bool:
     for key, value in metadata or ():
         if key == AUTH_METADATA_KEY and isinstance(value, str) and value.startswith("Bearer "):
             # Constant time: the reply's timing must not reveal how much matched.
-            return hmac.compare_digest(value[len("Bearer "):].encode(), expected.encode())
+            return hmac.compare_digest(value[len("Bearer ") :].encode(), expected.encode())
     return False
 
 
@@ -43,19 +52,25 @@ class _TokenInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, token: str) -> None:
         self._token = token
 
-    def intercept_service(self, continuation: Callable[[Any], Any],
-                          handler_call_details: Any) -> Any:
+    def intercept_service(
+        self, continuation: Callable[[Any], Any], handler_call_details: Any
+    ) -> Any:
         method = handler_call_details.method
-        if not method.startswith(_SERVICE) or method in AGENT_METHODS \
-                or _authorized(handler_call_details.invocation_metadata, self._token):
+        if (
+            not method.startswith(_SERVICE)
+            or method in AGENT_METHODS
+            or _authorized(handler_call_details.invocation_metadata, self._token)
+        ):
             return continuation(handler_call_details)
         return _refusal(continuation(handler_call_details), method)
 
 
 def _refusal(handler: Any, method: str) -> Any:
     """A handler of the same shape as `handler` that aborts with UNAUTHENTICATED."""
-    details = (f"{method.removeprefix(_SERVICE)} needs the ACD service token "
-               "(authorization: Bearer, from acd.token_file)")
+    details = (
+        f"{method.removeprefix(_SERVICE)} needs the ACD service token "
+        "(authorization: Bearer, from acd.token_file)"
+    )
 
     def abort(_request: Any, context: grpc.ServicerContext) -> Any:
         context.abort(grpc.StatusCode.UNAUTHENTICATED, details)
@@ -64,11 +79,15 @@ def _refusal(handler: Any, method: str) -> Any:
         return None
     if handler.unary_stream:
         return grpc.unary_stream_rpc_method_handler(
-            abort, request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer)
+            abort,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
     return grpc.unary_unary_rpc_method_handler(
-        abort, request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer)
+        abort,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 def token_interceptor(token: str) -> grpc.ServerInterceptor:

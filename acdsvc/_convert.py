@@ -82,27 +82,62 @@ def action_from_dict(data: Mapping[str, Any]) -> Action:
 
 def action_to_proto(action: Action, commit_id: str) -> pb.Action:
     if isinstance(action, Offer):
-        return pb.Action(commit_id=commit_id, offer=pb.Offer(
-            call_id=action.call_id, employee_id=action.agent, seat=action.seat,
-            caller=action.caller, category=action.category, queue=action.queue or "",
-            ring_timeout_seconds=action.ring_timeout, username=action.username))
+        return pb.Action(
+            commit_id=commit_id,
+            offer=pb.Offer(
+                call_id=action.call_id,
+                employee_id=action.agent,
+                seat=action.seat,
+                caller=action.caller,
+                category=action.category,
+                queue=action.queue or "",
+                ring_timeout_seconds=action.ring_timeout,
+                username=action.username,
+            ),
+        )
     if isinstance(action, CancelRing):
-        return pb.Action(commit_id=commit_id, cancel_ring=pb.CancelRing(
-            call_id=action.call_id, employee_id=action.agent, seat=action.seat,
-            reason=action.reason, username=action.username))
+        return pb.Action(
+            commit_id=commit_id,
+            cancel_ring=pb.CancelRing(
+                call_id=action.call_id,
+                employee_id=action.agent,
+                seat=action.seat,
+                reason=action.reason,
+                username=action.username,
+            ),
+        )
     if isinstance(action, Route):
-        return pb.Action(commit_id=commit_id, route=pb.Route(
-            call_id=action.call_id, target=action.target, reason=action.reason))
+        return pb.Action(
+            commit_id=commit_id,
+            route=pb.Route(call_id=action.call_id, target=action.target, reason=action.reason),
+        )
     if isinstance(action, Release):
-        return pb.Action(commit_id=commit_id, release=pb.Release(
-            call_id=action.call_id, employee_id=action.agent, seat=action.seat,
-            reason=action.reason, username=action.username, queue=action.queue or ""))
+        return pb.Action(
+            commit_id=commit_id,
+            release=pb.Release(
+                call_id=action.call_id,
+                employee_id=action.agent,
+                seat=action.seat,
+                reason=action.reason,
+                username=action.username,
+                queue=action.queue or "",
+            ),
+        )
     if isinstance(action, InterceptCall):
-        return pb.Action(commit_id=commit_id, intercept_call=pb.InterceptCall(
-            call_id=action.call_id, username=action.username, employee_id=action.employee_id,
-            ring_timeout_seconds=action.ring_timeout, requested_by=action.requested_by))
-    return pb.Action(commit_id=commit_id, undelivered=pb.Undelivered(
-        call_id=action.call_id, reason=action.reason))
+        return pb.Action(
+            commit_id=commit_id,
+            intercept_call=pb.InterceptCall(
+                call_id=action.call_id,
+                username=action.username,
+                employee_id=action.employee_id,
+                ring_timeout_seconds=action.ring_timeout,
+                requested_by=action.requested_by,
+            ),
+        )
+    return pb.Action(
+        commit_id=commit_id,
+        undelivered=pb.Undelivered(call_id=action.call_id, reason=action.reason),
+    )
 
 
 def actions_to_proto(actions: Iterable[Action], commit_id: str) -> list[pb.Action]:
@@ -115,19 +150,30 @@ def snapshot_to_proto(snapshot: Mapping[str, Any], node: str) -> pb.Snapshot:
         node=node,
         agents=[
             pb.AgentView(
-                employee_id=a["employee_id"], username=a["username"], seat=a["seat"],
+                employee_id=a["employee_id"],
+                username=a["username"],
+                seat=a["seat"],
                 role=_ROLE_ENUM.get(a["role"], pb.ROLE_UNSPECIFIED),
                 state=_STATES.get(a["state"], pb.AGENT_STATE_UNSPECIFIED),
-                reason=a["reason"] or "", call_id=a["call"] or "",
-                time_in_state_seconds=a["time_in_state"], calls=a["calls"],
-                pending=a["pending"] or "", phone_ok=a["phone_ok"])
+                reason=a["reason"] or "",
+                call_id=a["call"] or "",
+                time_in_state_seconds=a["time_in_state"],
+                calls=a["calls"],
+                pending=a["pending"] or "",
+                phone_ok=a["phone_ok"],
+            )
             for a in snapshot["agents"]
         ],
         queues=[
             pb.QueueView(
-                name=q["name"], waiting=q["waiting"], longest_wait_seconds=q["longest_wait"],
-                ringing=q["ringing"], talking=q["talking"],
-                agents_logged_in=q["agents_logged_in"], agents_idle=q["agents_idle"])
+                name=q["name"],
+                waiting=q["waiting"],
+                longest_wait_seconds=q["longest_wait"],
+                ringing=q["ringing"],
+                talking=q["talking"],
+                agents_logged_in=q["agents_logged_in"],
+                agents_idle=q["agents_idle"],
+            )
             for q in snapshot["queues"]
         ],
     )

@@ -88,8 +88,9 @@ def _meta(acd: Acd) -> dict[str, Any]:
     return meta
 
 
-def _touched(result: Result, agents: Iterable[int], calls: Iterable[str]
-             ) -> tuple[set[int], set[str]]:
+def _touched(
+    result: Result, agents: Iterable[int], calls: Iterable[str]
+) -> tuple[set[int], set[str]]:
     """Records a command may have changed: the ones it named, and every agent and call
     its events and actions mention (the core reports every state change as an event)."""
     agent_ids, call_ids = set(agents), set(calls)
@@ -134,7 +135,8 @@ class Engine:
         # (commit id, actions) per command. The fanout delivers these without
         # reading back what this replica just wrote.
         self.on_batch: Callable[[str, list[tuple[str, list[dict[str, Any]]]]], None] = (
-            lambda prev, entries: None)
+            lambda prev, entries: None
+        )
 
     # ------------------------------------------------------------------ leadership
 
@@ -151,20 +153,30 @@ class Engine:
         """Become leader under `lease`: load the shared state, then apply overdue timers."""
         with self._lock:
             data = self._store.load()
-            acd = (Acd(self._settings.acd, self._clock) if data is None
-                   else Acd.from_dict(data, self._settings.acd, self._clock))
+            acd = (
+                Acd(self._settings.acd, self._clock)
+                if data is None
+                else Acd.from_dict(data, self._settings.acd, self._clock)
+            )
             self._leading = _Leading(acd, lease)
-        log.info("leading with epoch %s: %d agents, %d calls", lease.epoch,
-                 len(data["agents"]) if data else 0, len(data["calls"]) if data else 0)
+        log.info(
+            "leading with epoch %s: %d agents, %d calls",
+            lease.epoch,
+            len(data["agents"]) if data else 0,
+            len(data["calls"]) if data else 0,
+        )
         self.execute(lambda a: a.tick())
 
     def step_down(self, *, stopping: bool = False) -> None:
         """Stop leading; `stopping`: this replica is shutting down (nothing went wrong)."""
         with self._lock:
             if self._leading is not None:
-                log.log(logging.INFO if stopping else logging.WARNING,
-                        "no longer leading (epoch %s)%s", self._leading.lease.epoch,
-                        ": this replica stops" if stopping else "")
+                log.log(
+                    logging.INFO if stopping else logging.WARNING,
+                    "no longer leading (epoch %s)%s",
+                    self._leading.lease.epoch,
+                    ": this replica stops" if stopping else "",
+                )
                 # Commands applied but not yet committed will not be: they fail.
                 self._drop(self._leading, NotLeader("stepped down"))
 
@@ -216,15 +228,26 @@ class Engine:
                     meta=json.dumps(_meta(acd), separators=(",", ":")),
                     # Removed calls are remembered (and trimmed) in Redis as in the core,
                     # so a new leader also refuses a retried Enqueue for them.
-                    ended={cid: when for cid, rec in calls.items() if rec is None
-                           and (when := acd.ended_at(cid)) is not None},
+                    ended={
+                        cid: when
+                        for cid, rec in calls.items()
+                        if rec is None and (when := acd.ended_at(cid)) is not None
+                    },
                     ended_cutoff=acd.ended_cutoff(),
                     actions=[a.to_dict() for a in result.actions],
-                    events=[eventlog.encode(e) for e in to_log_events(
-                        result.events, result.actions, agent=acd.agent, call=acd.call,
-                        node=self._settings.node, side=side,
-                        call_events=self._settings.section.call_events,
-                        reconciled=reconciled)],
+                    events=[
+                        eventlog.encode(e)
+                        for e in to_log_events(
+                            result.events,
+                            result.actions,
+                            agent=acd.agent,
+                            call=acd.call,
+                            node=self._settings.node,
+                            side=side,
+                            call_events=self._settings.section.call_events,
+                            reconciled=reconciled,
+                        )
+                    ],
                 )
                 self._tickets += 1
                 barrier = self._tickets
@@ -262,8 +285,7 @@ class Engine:
                 p.error = NotLeader("the state this command was applied to was dropped")
         if live and current is not None:
             try:
-                prev, ids = self._store.commit_many(current.lease.epoch,
-                                                    [p.change for p in live])
+                prev, ids = self._store.commit_many(current.lease.epoch, [p.change for p in live])
             except Fenced as exc:
                 log.warning("fenced out: %s", exc)
                 self._fail(current, live, NotLeader, str(exc), exc)
@@ -287,12 +309,24 @@ class Engine:
                 p.done = True
             if batch:
                 self._committed = max(self._committed, batch[-1].ticket)
-            if self._verify and live and current is not None and current.failed is None \
-                    and not self._queue and self._leading is current:
+            if (
+                self._verify
+                and live
+                and current is not None
+                and current.failed is None
+                and not self._queue
+                and self._leading is current
+            ):
                 self._check_stored(current.acd)  # nothing applied but uncommitted
 
-    def _fail(self, leading: _Leading, batch: list[_Pending], kind: type[Exception],
-              message: str, cause: BaseException) -> None:
+    def _fail(
+        self,
+        leading: _Leading,
+        batch: list[_Pending],
+        kind: type[Exception],
+        message: str,
+        cause: BaseException,
+    ) -> None:
         for p in batch:  # one exception each: every waiting thread raises its own
             p.error = kind(message)
             p.error.__cause__ = cause

@@ -70,6 +70,7 @@ def to_log_events(
         employee ID only when the agent is gone from the state (logged out)."""
         record = agent(eid)
         return _s(record.get("username") if record else None) or str(eid)
+
     seats = {(a.call_id, a.agent): a.seat for a in actions if isinstance(a, Offer)}
     out: list[eventlog.Event] = []
     for e in events:
@@ -81,35 +82,56 @@ def to_log_events(
             return eventlog.Event.new(log_kind, correlation_id=_cid, node=node, ts=_ts, **data)
 
         if kind == "agent.state":
-            out.append(new(eventlog.AGENT_STATE, agent=_s(e.get("username") or e["agent"]),
-                           seat=_s(e["seat"]),
-                           state=_s(e["to"]), previous=_s(e["from"]), reason=_s(e["reason"])))
+            out.append(
+                new(
+                    eventlog.AGENT_STATE,
+                    agent=_s(e.get("username") or e["agent"]),
+                    seat=_s(e["seat"]),
+                    state=_s(e["to"]),
+                    previous=_s(e["from"]),
+                    reason=_s(e["reason"]),
+                )
+            )
         elif kind == "call.queued":
-            out.append(new(eventlog.CALL_QUEUED, queue=_s(e["queue"]),
-                           priority=_s(e["priority"])))
+            out.append(new(eventlog.CALL_QUEUED, queue=_s(e["queue"]), priority=_s(e["priority"])))
         elif kind == "call.ringing" and legs:
             eid = int(e["agent"] or 0)
             record = call(cid)
             attempt = len(record["tried"]) + 1 if record is not None else 1
-            out.append(new(eventlog.CALL_RINGING, agent=name_of(eid),
-                           seat=_s(seats.get((cid, eid))), leg_id="", attempt=str(attempt)))
+            out.append(
+                new(
+                    eventlog.CALL_RINGING,
+                    agent=name_of(eid),
+                    seat=_s(seats.get((cid, eid))),
+                    leg_id="",
+                    attempt=str(attempt),
+                )
+            )
         elif kind == "call.no_answer" and legs:
-            out.append(new(eventlog.CALL_NO_ANSWER, agent=name_of(int(e["agent"] or 0)),
-                           leg_id=""))
+            out.append(new(eventlog.CALL_NO_ANSWER, agent=name_of(int(e["agent"] or 0)), leg_id=""))
         elif kind == "call.answered" and legs:
             who = agent(int(e["agent"] or 0))
-            out.append(new(eventlog.CALL_ANSWERED, agent=name_of(int(e["agent"] or 0)),
-                           seat=_s(who["seat"] if who else None), leg_id=""))
+            out.append(
+                new(
+                    eventlog.CALL_ANSWERED,
+                    agent=name_of(int(e["agent"] or 0)),
+                    seat=_s(who["seat"] if who else None),
+                    leg_id="",
+                )
+            )
         elif kind == "call.overflow":
-            out.append(new(eventlog.CALL_OVERFLOW, from_queue=_s(e["queue"]),
-                           to=_s(e["target"])))
+            out.append(new(eventlog.CALL_OVERFLOW, from_queue=_s(e["queue"]), to=_s(e["target"])))
         elif kind == "call.transferred":
             to_agent = e.get("to_agent")
-            out.append(new(eventlog.CALL_TRANSFERRED, from_agent=name_of(int(e["agent"] or 0)),
-                           to_kind="agent" if to_agent is not None else "queue",
-                           to=name_of(int(to_agent)) if to_agent is not None
-                           else _s(e.get("to_queue")),
-                           mode="blind"))
+            out.append(
+                new(
+                    eventlog.CALL_TRANSFERRED,
+                    from_agent=name_of(int(e["agent"] or 0)),
+                    to_kind="agent" if to_agent is not None else "queue",
+                    to=name_of(int(to_agent)) if to_agent is not None else _s(e.get("to_queue")),
+                    mode="blind",
+                )
+            )
         elif kind in ("call.abandoned", "call.ended"):
             end = _end(e, legs=legs, side=side, reconciled=reconciled or {})
             if end is not None:
@@ -117,8 +139,9 @@ def to_log_events(
     return out
 
 
-def _end(e: Event, *, legs: bool, side: str, reconciled: Mapping[str, bool]
-         ) -> tuple[str, str] | None:
+def _end(
+    e: Event, *, legs: bool, side: str, reconciled: Mapping[str, bool]
+) -> tuple[str, str] | None:
     """(cause, side) of the `call.ended` for a core call.abandoned/call.ended, or None
     when the ACD does not write it."""
     cid = _s(e.get("call"))

@@ -112,8 +112,11 @@ class Fanout:
             if not entries:
                 return out, last
             for commit_id, actions in entries:
-                out += [a for a in (action_to_proto(action_from_dict(d), commit_id)
-                                    for d in actions) if _wanted(a, employee_id)]
+                out += [
+                    a
+                    for a in (action_to_proto(action_from_dict(d), commit_id) for d in actions)
+                    if _wanted(a, employee_id)
+                ]
                 last = commit_id
 
     def wait_change(self, seen: int, timeout: float) -> int:
@@ -128,8 +131,9 @@ class Fanout:
         if not entries:
             return
         with self._lock:
-            contiguous = (self.last_commit == prev
-                          or stream_id(self.last_commit) >= stream_id(entries[0][0]))
+            contiguous = self.last_commit == prev or stream_id(self.last_commit) >= stream_id(
+                entries[0][0]
+            )
             if contiguous:
                 delivered = self._deliver(entries)
         if not contiguous:  # commits we have not seen come first: read them from Redis
@@ -169,8 +173,9 @@ class Fanout:
         while not self._stop.is_set():
             local = self._local()
             try:
-                entries = self._store.read_commits(self.last_commit,
-                                                   block_ms=None if local else 500)
+                entries = self._store.read_commits(
+                    self.last_commit, block_ms=None if local else 500
+                )
             except redis.RedisError as exc:
                 log.warning("commit stream: %s", exc)
                 self._stop.wait(0.2)

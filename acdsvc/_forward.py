@@ -23,8 +23,9 @@ class NoLeader(Exception):
 
 
 class Forwarder:
-    def __init__(self, leadership: Leadership, *, own_address: str, node: str,
-                 token: str | None) -> None:
+    def __init__(
+        self, leadership: Leadership, *, own_address: str, node: str, token: str | None
+    ) -> None:
         self._leadership = leadership
         self._token = token  # the leader checks it like any other caller's
         self._own = own_address
@@ -51,8 +52,9 @@ class Forwarder:
         """Call `method` on the leader; raises NoLeader or grpc.RpcError."""
         stub = self._stub(self._leader_address())
         try:
-            return getattr(stub, method)(request, timeout=min(timeout, _MAX_TIMEOUT),
-                                         metadata=((FORWARDED, self._node),))
+            return getattr(stub, method)(
+                request, timeout=min(timeout, _MAX_TIMEOUT), metadata=((FORWARDED, self._node),)
+            )
         except grpc.RpcError:
             self._leadership.refresh()
             raise

@@ -27,18 +27,23 @@ class HealthServicer(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
     def _status(self) -> health_pb2.HealthCheckResponse.ServingStatus:
         return _SERVING if self._serving() and not self._stopping() else _NOT_SERVING
 
-    def Check(self, request: health_pb2.HealthCheckRequest, context: Any
-              ) -> health_pb2.HealthCheckResponse:
+    def Check(
+        self, request: health_pb2.HealthCheckRequest, context: Any
+    ) -> health_pb2.HealthCheckResponse:
         if request.service not in ("", SERVICE_NAME):
             context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
         return health_pb2.HealthCheckResponse(status=self._status())
 
-    def Watch(self, request: health_pb2.HealthCheckRequest, context: Any
-              ) -> Iterator[health_pb2.HealthCheckResponse]:
+    def Watch(
+        self, request: health_pb2.HealthCheckRequest, context: Any
+    ) -> Iterator[health_pb2.HealthCheckResponse]:
         last = None
         while context.is_active() and not self._stopping():
-            status = (self._status() if request.service in ("", SERVICE_NAME)
-                      else health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
+            status = (
+                self._status()
+                if request.service in ("", SERVICE_NAME)
+                else health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+            )
             if status != last:
                 yield health_pb2.HealthCheckResponse(status=status)
                 last = status

@@ -73,8 +73,7 @@ class Lost:
     write_end: bool
 
 
-def judge(call_id: str, source: str, record: ControllerRecord | None
-          ) -> tuple[str, bool] | None:
+def judge(call_id: str, source: str, record: ControllerRecord | None) -> tuple[str, bool] | None:
     """Is the call missing from its controller? (cause, ACD writes the end), or None.
     `record` is the one of the call's source, None when Redis has none."""
     node, _ = split_source(source)
@@ -122,9 +121,17 @@ def decide(
 class Reconciler:
     """The leader's periodic check (a thread of every replica; only the leader acts)."""
 
-    def __init__(self, engine: Engine, client: redis.Redis, *, prefix: str,
-                 interval_s: float, grace_s: float, needed: int = STRIKES,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        client: redis.Redis,
+        *,
+        prefix: str,
+        interval_s: float,
+        grace_s: float,
+        needed: int = STRIKES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if interval_s <= 0 or grace_s < 0 or needed < 1:
             raise ValueError("need interval > 0, grace >= 0 and at least one strike")
         self._engine = engine
@@ -173,10 +180,21 @@ class Reconciler:
         if records is None:
             return []  # Redis unreadable: no verdict, and the strikes stay as they were
         self.checks += 1
-        lost, self._strikes = decide(calls, records, now=self._clock(), grace_s=self.grace_s,
-                                     strikes=self._strikes, needed=self._needed)
-        log.debug("reconcile: %d calls of %d controllers checked, %d missing once, %d lost",
-                  len(calls), len(records), len(self._strikes), len(lost))
+        lost, self._strikes = decide(
+            calls,
+            records,
+            now=self._clock(),
+            grace_s=self.grace_s,
+            strikes=self._strikes,
+            needed=self._needed,
+        )
+        log.debug(
+            "reconcile: %d calls of %d controllers checked, %d missing once, %d lost",
+            len(calls),
+            len(records),
+            len(self._strikes),
+            len(lost),
+        )
         if not lost:
             return []
         return self._end(lost)
@@ -199,8 +217,9 @@ class Reconciler:
                 records[source] = ControllerRecord.decode(value)
             except ValueError as exc:
                 if source not in self._unreadable:  # once: it is rewritten every heartbeat
-                    log.error("reconcile: controller %s: %s; its calls are not checked",
-                              source, exc)
+                    log.error(
+                        "reconcile: controller %s: %s; its calls are not checked", source, exc
+                    )
                     self._unreadable.add(source)
                 continue
             self._unreadable.discard(source)
@@ -213,17 +232,24 @@ class Reconciler:
         try:
             out = self._engine.execute(
                 lambda acd: acd.end_calls({item.call_id: item.cause for item in lost}),
-                reconciled=reconciled)
+                reconciled=reconciled,
+            )
         except (NotLeader, StoreUnavailable) as exc:
             log.warning("reconcile: ending %d calls failed (%s); next check", len(lost), exc)
             return []
-        ended_ids = {str(e["call"]) for e in out.result.events
-                     if e["kind"] in ("call.ended", "call.abandoned")}
+        ended_ids = {
+            str(e["call"])
+            for e in out.result.events
+            if e["kind"] in ("call.ended", "call.abandoned")
+        }
         done = [item for item in lost if item.call_id in ended_ids]
         for item in done:
             self._strikes.pop(item.call_id, None)
-            log.warning("cid=%s %s: the ACD ended the call (event log end %s)", item.call_id,
-                        item.cause, "written by the ACD" if item.write_end else
-                        "left to the controller")
+            log.warning(
+                "cid=%s %s: the ACD ended the call (event log end %s)",
+                item.call_id,
+                item.cause,
+                "written by the ACD" if item.write_end else "left to the controller",
+            )
         self.ended += len(done)
         return done

@@ -44,26 +44,36 @@ class Replica:
     ) -> None:
         self.settings = settings
         host, port = split_hostport(settings.redis)
-        self._redis = redis.Redis(host=host, port=port, socket_timeout=2.0,
-                                  socket_connect_timeout=2.0, health_check_interval=10)
-        self.store = StateStore(self._redis, prefix=settings.section.redis_prefix,
-                                events_stream=settings.section.events_stream,
-                                commits_maxlen=commits_maxlen)
+        self._redis = redis.Redis(
+            host=host,
+            port=port,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+            health_check_interval=10,
+        )
+        self.store = StateStore(
+            self._redis,
+            prefix=settings.section.redis_prefix,
+            events_stream=settings.section.events_stream,
+            commits_maxlen=commits_maxlen,
+        )
         self.engine = Engine(settings, self.store, verify_commits=verify_commits)
         self.fanout = Fanout(self.store, local=lambda: self.engine.is_leader)
         self.engine.on_batch = self.fanout.publish
         self.stopping = threading.Event()
         self._server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=settings.section.workers,
-                                       thread_name_prefix="acd-grpc"),
+            futures.ThreadPoolExecutor(
+                max_workers=settings.section.workers, thread_name_prefix="acd-grpc"
+            ),
             # A second server must not bind the same port silently (DESIGN.md).
             options=[("grpc.so_reuseport", 0)],
             maximum_concurrent_rpcs=settings.section.workers * 4,
             interceptors=[] if settings.token is None else [token_interceptor(settings.token)],
         )
         if settings.token is None:
-            log.warning("acd.token_file is not set: anyone who reaches %s can drive calls",
-                        settings.listen)
+            log.warning(
+                "acd.token_file is not set: anyone who reaches %s can drive calls", settings.listen
+            )
         try:
             port_bound = self._server.add_insecure_port(settings.listen)
         except RuntimeError as exc:
@@ -75,27 +85,38 @@ class Replica:
         if advertise.endswith(":0"):
             advertise = join_hostport(split_hostport(advertise)[0], port_bound)
         self.advertise = advertise
-        self.leadership = Leadership(self.engine, self.store, node=settings.node,
-                                     address=advertise,
-                                     lease_seconds=settings.leader_lease_seconds)
-        self._forwarder = Forwarder(self.leadership, own_address=advertise, node=settings.node,
-                                    token=settings.token)
+        self.leadership = Leadership(
+            self.engine,
+            self.store,
+            node=settings.node,
+            address=advertise,
+            lease_seconds=settings.leader_lease_seconds,
+        )
+        self._forwarder = Forwarder(
+            self.leadership, own_address=advertise, node=settings.node, token=settings.token
+        )
         self._ticker = Ticker(self.engine)
         section = settings.section
         # Ends the calls controller replicas lost (docs/acd-service.md, "Reconcile").
         self.reconciler: Reconciler | None = None
         if section.reconcile_interval_ms > 0:
-            self.reconciler = Reconciler(self.engine, self._redis, prefix=section.redis_prefix,
-                                         interval_s=section.reconcile_interval_ms / 1000,
-                                         grace_s=section.reconcile_grace_ms / 1000)
+            self.reconciler = Reconciler(
+                self.engine,
+                self._redis,
+                prefix=section.redis_prefix,
+                interval_s=section.reconcile_interval_ms / 1000,
+                grace_s=section.reconcile_grace_ms / 1000,
+            )
         servicer = AcdServicer(settings, self.engine, self.fanout, self._forwarder, self.stopping)
         acd_pb2_grpc.add_AcdServiceServicer_to_server(servicer, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(
-            HealthServicer(self._serving, self.stopping.is_set), self._server)
+            HealthServicer(self._serving, self.stopping.is_set), self._server
+        )
 
     def _serving(self) -> bool:
         return self.leadership.redis_ok and (
-            self.engine.is_leader or self.leadership.leader is not None)
+            self.engine.is_leader or self.leadership.leader is not None
+        )
 
     def start(self) -> Replica:
         try:
@@ -108,8 +129,12 @@ class Replica:
         if self.reconciler is not None:
             self.reconciler.start()
         self._server.start()
-        log.info("ACD replica %s listening on %s (leader: %s)", self.settings.node,
-                 self.address, self.engine.is_leader)
+        log.info(
+            "ACD replica %s listening on %s (leader: %s)",
+            self.settings.node,
+            self.address,
+            self.engine.is_leader,
+        )
         return self
 
     def stop(self, grace: float = 1.0) -> None:

@@ -96,59 +96,87 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
     def _login(self, req: pb.LoginRequest) -> pb.LoginResponse:
         entry = self._settings.accounts.get(req.username)
         if entry is None or not verify_password(entry.password_hash, req.password):
-            return pb.LoginResponse(error=pb.Error(
-                code=AUTH_FAILED, message="unknown account or wrong password"))
+            return pb.LoginResponse(
+                error=pb.Error(code=AUTH_FAILED, message="unknown account or wrong password")
+            )
         account = entry.account
         if account is None:
-            return pb.LoginResponse(error=pb.Error(
-                code=pb.ERROR_CODE_EMPLOYEE_ID_MISMATCH,
-                message=f"account {req.username!r} has no numeric employee ID"))
+            return pb.LoginResponse(
+                error=pb.Error(
+                    code=pb.ERROR_CODE_EMPLOYEE_ID_MISMATCH,
+                    message=f"account {req.username!r} has no numeric employee ID",
+                )
+            )
         skills = {k: int(v) for k, v in req.skills.items()} or None
-        out = self._run(lambda acd: acd.login(
-            account, seat=req.seat, employee_id=req.employee_id, role=role_name(req.role),
-            skills=skills, ready=not req.start_busy))
-        return pb.LoginResponse(error=error_to_proto(out.result.error),
-                                session_id=out.result.session_id or "",
-                                lease_seconds=self._settings.acd.lease_seconds)
+        out = self._run(
+            lambda acd: acd.login(
+                account,
+                seat=req.seat,
+                employee_id=req.employee_id,
+                role=role_name(req.role),
+                skills=skills,
+                ready=not req.start_busy,
+            )
+        )
+        return pb.LoginResponse(
+            error=error_to_proto(out.result.error),
+            session_id=out.result.session_id or "",
+            lease_seconds=self._settings.acd.lease_seconds,
+        )
 
     def Logout(self, request: pb.LogoutRequest, context: Any) -> pb.LogoutResponse:
         def local(req: pb.LogoutRequest) -> pb.LogoutResponse:
             out = self._run(lambda acd: acd.logout(req.employee_id, req.session_id))
-            return pb.LogoutResponse(error=error_to_proto(out.result.error),
-                                     deferred=out.result.deferred,
-                                     actions=actions_to_proto(out.result.actions, out.commit_id))
+            return pb.LogoutResponse(
+                error=error_to_proto(out.result.error),
+                deferred=out.result.deferred,
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("Logout", request, context, local)
 
     def Heartbeat(self, request: pb.HeartbeatRequest, context: Any) -> pb.HeartbeatResponse:
         def local(req: pb.HeartbeatRequest) -> pb.HeartbeatResponse:
-            out = self._run(lambda acd: acd.heartbeat(req.employee_id, req.session_id),
-                            agents=[req.employee_id])
-            return pb.HeartbeatResponse(error=error_to_proto(out.result.error),
-                                        lease_seconds=self._settings.acd.lease_seconds)
+            out = self._run(
+                lambda acd: acd.heartbeat(req.employee_id, req.session_id), agents=[req.employee_id]
+            )
+            return pb.HeartbeatResponse(
+                error=error_to_proto(out.result.error),
+                lease_seconds=self._settings.acd.lease_seconds,
+            )
+
         return self._serve("Heartbeat", request, context, local)
 
     def SetBusy(self, request: pb.SetBusyRequest, context: Any) -> pb.SetBusyResponse:
         def local(req: pb.SetBusyRequest) -> pb.SetBusyResponse:
             out = self._run(lambda acd: acd.go_busy(req.employee_id, req.reason, req.session_id))
             return pb.SetBusyResponse(error=error_to_proto(out.result.error))
+
         return self._serve("SetBusy", request, context, local)
 
     def SetIdle(self, request: pb.SetIdleRequest, context: Any) -> pb.SetIdleResponse:
         def local(req: pb.SetIdleRequest) -> pb.SetIdleResponse:
             out = self._run(lambda acd: acd.go_idle(req.employee_id, req.session_id))
-            return pb.SetIdleResponse(error=error_to_proto(out.result.error),
-                                      actions=actions_to_proto(out.result.actions, out.commit_id))
+            return pb.SetIdleResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("SetIdle", request, context, local)
 
-    def SetPhonePresence(self, request: pb.SetPhonePresenceRequest, context: Any
-                         ) -> pb.SetPhonePresenceResponse:
+    def SetPhonePresence(
+        self, request: pb.SetPhonePresenceRequest, context: Any
+    ) -> pb.SetPhonePresenceResponse:
         def local(req: pb.SetPhonePresenceRequest) -> pb.SetPhonePresenceResponse:
-            out = self._run(lambda acd: acd.phone_presence(req.employee_id,
-                                                           reachable=req.reachable),
-                            agents=[req.employee_id])
+            out = self._run(
+                lambda acd: acd.phone_presence(req.employee_id, reachable=req.reachable),
+                agents=[req.employee_id],
+            )
             return pb.SetPhonePresenceResponse(
                 error=error_to_proto(out.result.error),
-                actions=actions_to_proto(out.result.actions, out.commit_id))
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("SetPhonePresence", request, context, local)
 
     # ------------------------------------------------------------------ supervisor commands
@@ -168,8 +196,10 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
             def as_desk(acd: Acd) -> Result:
                 record = acd.agent(desk.employee_id)
                 if record is None or record["session"] != desk.session_id:
-                    return _refusal(ErrorCode.PERMISSION_DENIED,
-                                    f"employee {desk.employee_id} has no such session")
+                    return _refusal(
+                        ErrorCode.PERMISSION_DENIED,
+                        f"employee {desk.employee_id} has no such session",
+                    )
                 entry = self._settings.accounts.get(record["username"])
                 if entry is None or entry.account is None:
                     return _refusal(ErrorCode.PERMISSION_DENIED, "the desk's account is gone")
@@ -178,58 +208,90 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
             return self._run(as_desk)
         return Outcome(_refusal(ErrorCode.PERMISSION_DENIED, "a supervisor command needs an actor"))
 
-    def ForceLogout(self, request: pb.ForceLogoutRequest, context: Any
-                    ) -> pb.ForceLogoutResponse:
+    def ForceLogout(self, request: pb.ForceLogoutRequest, context: Any) -> pb.ForceLogoutResponse:
         def local(req: pb.ForceLogoutRequest) -> pb.ForceLogoutResponse:
-            out = self._supervise(req.actor, lambda acd, who: acd.force_logout(
-                who, req.employee_id))
+            out = self._supervise(
+                req.actor, lambda acd, who: acd.force_logout(who, req.employee_id)
+            )
             return pb.ForceLogoutResponse(
-                error=error_to_proto(out.result.error), deferred=out.result.deferred,
-                actions=actions_to_proto(out.result.actions, out.commit_id))
+                error=error_to_proto(out.result.error),
+                deferred=out.result.deferred,
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("ForceLogout", request, context, local)
 
     def ForceBusy(self, request: pb.ForceBusyRequest, context: Any) -> pb.ForceBusyResponse:
         def local(req: pb.ForceBusyRequest) -> pb.ForceBusyResponse:
-            out = self._supervise(req.actor, lambda acd, who: acd.force_busy(
-                who, req.employee_id, req.reason or "SUPERVISOR"))
+            out = self._supervise(
+                req.actor,
+                lambda acd, who: acd.force_busy(who, req.employee_id, req.reason or "SUPERVISOR"),
+            )
             return pb.ForceBusyResponse(
-                error=error_to_proto(out.result.error), deferred=out.result.deferred,
-                actions=actions_to_proto(out.result.actions, out.commit_id))
+                error=error_to_proto(out.result.error),
+                deferred=out.result.deferred,
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("ForceBusy", request, context, local)
 
     def ForceIdle(self, request: pb.ForceIdleRequest, context: Any) -> pb.ForceIdleResponse:
         def local(req: pb.ForceIdleRequest) -> pb.ForceIdleResponse:
-            out = self._supervise(req.actor, lambda acd, who: acd.force_idle(
-                who, req.employee_id))
+            out = self._supervise(req.actor, lambda acd, who: acd.force_idle(who, req.employee_id))
             return pb.ForceIdleResponse(
                 error=error_to_proto(out.result.error),
-                actions=actions_to_proto(out.result.actions, out.commit_id))
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("ForceIdle", request, context, local)
 
     def Intercept(self, request: pb.InterceptRequest, context: Any) -> pb.InterceptResponse:
         def local(req: pb.InterceptRequest) -> pb.InterceptResponse:
-            out = self._supervise(req.actor, lambda acd, who: acd.intercept(
-                who, req.supervisor, call_id=req.call_id, agent=req.agent,
-                ring_timeout=req.ring_timeout_seconds))
+            out = self._supervise(
+                req.actor,
+                lambda acd, who: acd.intercept(
+                    who,
+                    req.supervisor,
+                    call_id=req.call_id,
+                    agent=req.agent,
+                    ring_timeout=req.ring_timeout_seconds,
+                ),
+            )
             actions = actions_to_proto(out.result.actions, out.commit_id)
             # Due timers may have added actions for other calls: the call is the
             # InterceptCall's.
-            found = [a.intercept_call.call_id for a in actions
-                     if a.WhichOneof("kind") == "intercept_call"]
-            return pb.InterceptResponse(error=error_to_proto(out.result.error),
-                                        actions=actions,
-                                        call_id=found[0] if found and out.result.ok else "")
+            found = [
+                a.intercept_call.call_id
+                for a in actions
+                if a.WhichOneof("kind") == "intercept_call"
+            ]
+            return pb.InterceptResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions,
+                call_id=found[0] if found and out.result.ok else "",
+            )
+
         return self._serve("Intercept", request, context, local)
 
     # ------------------------------------------------------------------ call commands
 
     def Enqueue(self, request: pb.EnqueueRequest, context: Any) -> pb.EnqueueResponse:
         def local(req: pb.EnqueueRequest) -> pb.EnqueueResponse:
-            out = self._run(lambda acd: acd.enqueue(
-                req.call_id, req.queue, caller=req.caller, category=req.category,
-                priority=req.priority, source=req.source))
-            return pb.EnqueueResponse(error=error_to_proto(out.result.error),
-                                      actions=actions_to_proto(out.result.actions, out.commit_id))
+            out = self._run(
+                lambda acd: acd.enqueue(
+                    req.call_id,
+                    req.queue,
+                    caller=req.caller,
+                    category=req.category,
+                    priority=req.priority,
+                    source=req.source,
+                )
+            )
+            return pb.EnqueueResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("Enqueue", request, context, local)
 
     def Answered(self, request: pb.AnsweredRequest, context: Any) -> pb.AnsweredResponse:
@@ -238,8 +300,11 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
             # fail-over (its first attempt committed, the reply lost) must not be told
             # CALL_ALREADY_ANSWERED, or it would never hang up and strand the agent.
             record = acd.call(call_id)
-            if record is not None and record["state"] == "talking" \
-                    and record["agent"] == employee_id:
+            if (
+                record is not None
+                and record["state"] == "talking"
+                and record["agent"] == employee_id
+            ):
                 return Result()
             return acd.answered(call_id, employee_id)
 
@@ -247,7 +312,9 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
             out = self._run(lambda acd: command(acd, req.call_id, req.employee_id))
             return pb.AnsweredResponse(
                 error=error_to_proto(out.result.error),
-                actions=actions_to_proto(out.result.actions, out.commit_id))
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("Answered", request, context, local)
 
     def NoAnswer(self, request: pb.NoAnswerRequest, context: Any) -> pb.NoAnswerResponse:
@@ -255,73 +322,106 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
             out = self._run(lambda acd: acd.no_answer(req.call_id, req.employee_id))
             return pb.NoAnswerResponse(
                 error=error_to_proto(out.result.error),
-                actions=actions_to_proto(out.result.actions, out.commit_id))
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("NoAnswer", request, context, local)
 
     def Hangup(self, request: pb.HangupRequest, context: Any) -> pb.HangupResponse:
         def local(req: pb.HangupRequest) -> pb.HangupResponse:
-            out = self._run(lambda acd: acd.hangup(req.call_id),
-                            side=_SIDES.get(req.side, "system"))
+            out = self._run(
+                lambda acd: acd.hangup(req.call_id), side=_SIDES.get(req.side, "system")
+            )
             return pb.HangupResponse(
                 error=error_to_proto(out.result.error),
-                actions=actions_to_proto(out.result.actions, out.commit_id))
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("Hangup", request, context, local)
 
     def Abandon(self, request: pb.AbandonRequest, context: Any) -> pb.AbandonResponse:
         def command(acd: Acd, call_id: str) -> Result:
             record = acd.call(call_id)
             if record is not None and record["state"] == "talking":
-                return _refusal(ErrorCode.CALL_ALREADY_ANSWERED,
-                                f"call {call_id!r} was answered; use Hangup")
+                return _refusal(
+                    ErrorCode.CALL_ALREADY_ANSWERED, f"call {call_id!r} was answered; use Hangup"
+                )
             return acd.hangup(call_id)
 
         def local(req: pb.AbandonRequest) -> pb.AbandonResponse:
             out = self._run(lambda acd: command(acd, req.call_id), side="caller")
             return pb.AbandonResponse(
                 error=error_to_proto(out.result.error),
-                actions=actions_to_proto(out.result.actions, out.commit_id))
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("Abandon", request, context, local)
 
-    def TransferToQueue(self, request: pb.TransferToQueueRequest, context: Any
-                        ) -> pb.TransferToQueueResponse:
+    def TransferToQueue(
+        self, request: pb.TransferToQueueRequest, context: Any
+    ) -> pb.TransferToQueueResponse:
         def local(req: pb.TransferToQueueRequest) -> pb.TransferToQueueResponse:
             priority = req.priority if req.HasField("priority") else None
-            out = self._run(lambda acd: acd.transfer(
-                req.call_id, to_queue=req.queue, front=not req.to_back, priority=priority))
+            out = self._run(
+                lambda acd: acd.transfer(
+                    req.call_id, to_queue=req.queue, front=not req.to_back, priority=priority
+                )
+            )
             return pb.TransferToQueueResponse(
                 error=error_to_proto(out.result.error),
-                actions=actions_to_proto(out.result.actions, out.commit_id))
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("TransferToQueue", request, context, local)
 
-    def TransferToAgent(self, request: pb.TransferToAgentRequest, context: Any
-                        ) -> pb.TransferToAgentResponse:
+    def TransferToAgent(
+        self, request: pb.TransferToAgentRequest, context: Any
+    ) -> pb.TransferToAgentResponse:
         def local(req: pb.TransferToAgentRequest) -> pb.TransferToAgentResponse:
             out = self._run(lambda acd: acd.transfer(req.call_id, to_agent=req.employee_id))
             return pb.TransferToAgentResponse(
                 error=error_to_proto(out.result.error),
-                actions=actions_to_proto(out.result.actions, out.commit_id))
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("TransferToAgent", request, context, local)
 
-    def ReserveForInternalCall(self, request: pb.ReserveForInternalCallRequest, context: Any
-                               ) -> pb.ReserveForInternalCallResponse:
+    def ReserveForInternalCall(
+        self, request: pb.ReserveForInternalCallRequest, context: Any
+    ) -> pb.ReserveForInternalCallResponse:
         def local(req: pb.ReserveForInternalCallRequest) -> pb.ReserveForInternalCallResponse:
             kind = "intercept" if req.kind == pb.CALL_KIND_INTERCEPT else "internal"
             callee = req.employee_id or self._employee_of(req.username)
             if callee is None:
                 # Not an account the ACD knows, or one without an employee ID: it can
                 # never be logged in, so it can never take a call through the ACD.
-                return pb.ReserveForInternalCallResponse(error=pb.Error(
-                    code=pb.ERROR_CODE_NOT_LOGGED_IN if req.username
-                    else pb.ERROR_CODE_INVALID_ARGUMENT,
-                    message=f"no agent account {req.username!r}" if req.username
-                    else "give employee_id or username"))
+                return pb.ReserveForInternalCallResponse(
+                    error=pb.Error(
+                        code=pb.ERROR_CODE_NOT_LOGGED_IN
+                        if req.username
+                        else pb.ERROR_CODE_INVALID_ARGUMENT,
+                        message=f"no agent account {req.username!r}"
+                        if req.username
+                        else "give employee_id or username",
+                    )
+                )
             origin = self._employee_of(req.calling_agent) if req.calling_agent else None
-            out = self._run(lambda acd: acd.reserve_for_internal_call(
-                callee, req.call_id, caller=req.caller, category=req.category,
-                kind=kind, source=req.source, origin=origin))
+            out = self._run(
+                lambda acd: acd.reserve_for_internal_call(
+                    callee,
+                    req.call_id,
+                    caller=req.caller,
+                    category=req.category,
+                    kind=kind,
+                    source=req.source,
+                    origin=origin,
+                )
+            )
             return pb.ReserveForInternalCallResponse(
                 error=error_to_proto(out.result.error),
-                actions=actions_to_proto(out.result.actions, out.commit_id))
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("ReserveForInternalCall", request, context, local)
 
     def Reconcile(self, request: pb.ReconcileRequest, context: Any) -> pb.ReconcileResponse:
@@ -329,11 +429,14 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
             out = self._run(lambda acd: acd.reconcile(list(req.active_call_ids)))
             return pb.ReconcileResponse(
                 error=error_to_proto(out.result.error),
-                actions=actions_to_proto(out.result.actions, out.commit_id))
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
         return self._serve("Reconcile", request, context, local)
 
-    def GetCallPosition(self, request: pb.GetCallPositionRequest, context: Any
-                        ) -> pb.GetCallPositionResponse:
+    def GetCallPosition(
+        self, request: pb.GetCallPositionRequest, context: Any
+    ) -> pb.GetCallPositionResponse:
         return self._serve("GetCallPosition", request, context, self._call_position)
 
     def _call_position(self, req: pb.GetCallPositionRequest) -> pb.GetCallPositionResponse:
@@ -346,11 +449,16 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
 
         found = self._engine.read(read)
         if isinstance(found, str):
-            return pb.GetCallPositionResponse(error=pb.Error(
-                code=pb.ERROR_CODE_UNKNOWN_CALL, message=found))
+            return pb.GetCallPositionResponse(
+                error=pb.Error(code=pb.ERROR_CODE_UNKNOWN_CALL, message=found)
+            )
         reply = pb.GetCallPositionResponse(
-            queue=found["queue"], waiting=found["waiting"], position=found["position"],
-            queue_length=found["queue_length"], waited_seconds=found["waited"])
+            queue=found["queue"],
+            waiting=found["waiting"],
+            position=found["position"],
+            queue_length=found["queue_length"],
+            waited_seconds=found["waited"],
+        )
         if found["expected_wait"] is not None:
             reply.expected_wait_seconds = found["expected_wait"]
         return reply
@@ -361,8 +469,7 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
         snapshot = self._engine.read(lambda acd: acd.snapshot())
         return pb.GetSnapshotResponse(snapshot=snapshot_to_proto(snapshot, self._settings.node))
 
-    def GetSnapshot(self, request: pb.GetSnapshotRequest, context: Any
-                    ) -> pb.GetSnapshotResponse:
+    def GetSnapshot(self, request: pb.GetSnapshotRequest, context: Any) -> pb.GetSnapshotResponse:
         return self._serve("GetSnapshot", request, context, self._local_snapshot)
 
     def _snapshot_anywhere(self) -> pb.Snapshot | None:
@@ -370,13 +477,15 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
             if self._engine.is_leader:
                 return self._local_snapshot().snapshot
             reply: pb.GetSnapshotResponse = self._forwarder.unary(
-                "GetSnapshot", pb.GetSnapshotRequest(), timeout=1.0)
+                "GetSnapshot", pb.GetSnapshotRequest(), timeout=1.0
+            )
             return reply.snapshot
         except (NotLeader, NoLeader, grpc.RpcError):
             return None
 
-    def WatchSnapshot(self, request: pb.WatchSnapshotRequest, context: Any
-                      ) -> Iterator[pb.WatchSnapshotResponse]:
+    def WatchSnapshot(
+        self, request: pb.WatchSnapshotRequest, context: Any
+    ) -> Iterator[pb.WatchSnapshotResponse]:
         interval = request.max_interval_seconds
         interval = _MAX_PUSH_INTERVAL if not 0 < interval < _MAX_PUSH_INTERVAL else interval
         failures = 0
@@ -394,8 +503,9 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
             if self._fanout.wait_change(version, interval) != version:
                 self._stopping.wait(_COALESCE)
 
-    def WatchActions(self, request: pb.WatchActionsRequest, context: Any
-                     ) -> Iterator[pb.WatchActionsResponse]:
+    def WatchActions(
+        self, request: pb.WatchActionsRequest, context: Any
+    ) -> Iterator[pb.WatchActionsResponse]:
         sub, last_commit = self._fanout.subscribe(request.employee_id)
         try:
             # Headers now: once the client has them, it is subscribed and misses nothing.
@@ -412,8 +522,10 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
                 except queue.Empty:
                     continue
                 if item is None:
-                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                  "watcher fell behind; resume with after_commit")
+                    context.abort(
+                        grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        "watcher fell behind; resume with after_commit",
+                    )
                     return
                 if stream_id(item.commit_id) > skip:
                     yield pb.WatchActionsResponse(action=item)

@@ -20,8 +20,13 @@ from configuration import (
     split_hostport,
 )
 
-__all__ = ["AccountEntry", "ReloadingAccounts", "Settings", "accounts_from_config",
-           "settings_from_config"]
+__all__ = [
+    "AccountEntry",
+    "ReloadingAccounts",
+    "Settings",
+    "accounts_from_config",
+    "settings_from_config",
+]
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +93,14 @@ class ReloadingAccounts(Mapping[str, AccountEntry]):
     accounts already loaded stay in force.
     """
 
-    def __init__(self, path: str | Path, accounts: Mapping[str, AccountEntry], *,
-                 check_every_s: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        accounts: Mapping[str, AccountEntry],
+        *,
+        check_every_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._path = Path(path)
         self._accounts = dict(accounts)
         self._version = _file_version(self._path)
@@ -113,15 +123,19 @@ class ReloadingAccounts(Mapping[str, AccountEntry]):
         try:
             accounts = accounts_from_config(load_config(self._path))
         except ConfigError as exc:
-            log.error("accounts not reloaded, keeping the %d loaded: %s",
-                      len(self._accounts), exc)
+            log.error("accounts not reloaded, keeping the %d loaded: %s", len(self._accounts), exc)
             return
         self._version = version
         added = sorted(accounts.keys() - self._accounts.keys())
         removed = sorted(self._accounts.keys() - accounts.keys())
         self._accounts = accounts
-        log.info("accounts reloaded from %s: %d (added %s, removed %s)", self._path,
-                 len(accounts), ", ".join(added) or "none", ", ".join(removed) or "none")
+        log.info(
+            "accounts reloaded from %s: %d (added %s, removed %s)",
+            self._path,
+            len(accounts),
+            ", ".join(added) or "none",
+            ", ".join(removed) or "none",
+        )
 
     def __getitem__(self, username: str) -> AccountEntry:
         return self._current()[username]

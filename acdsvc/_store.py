@@ -121,8 +121,15 @@ class StateStore:
         self.commits_maxlen = commits_maxlen
         self.commits_key = f"{prefix}commits"
         self.ended_key = f"{prefix}ended"
-        self._keys = [f"{prefix}epoch", f"{prefix}agents", f"{prefix}calls", f"{prefix}meta",
-                      self.commits_key, events_stream, self.ended_key]
+        self._keys = [
+            f"{prefix}epoch",
+            f"{prefix}agents",
+            f"{prefix}calls",
+            f"{prefix}meta",
+            self.commits_key,
+            events_stream,
+            self.ended_key,
+        ]
         self._leader_key = f"{prefix}leader"
         self._commit = client.register_script(_COMMIT)
         # Commits go over a connection of their own, without redis-py's per-command
@@ -166,20 +173,29 @@ class StateStore:
         """
         if not changes:
             return "", []
-        payload = [{
-            "agents_set": {str(k): v for k, v in change.agents.items() if v is not None},
-            "agents_del": [str(k) for k, v in change.agents.items() if v is None],
-            "calls_set": {k: v for k, v in change.calls.items() if v is not None},
-            "calls_del": [k for k, v in change.calls.items() if v is None],
-            # flat [id, score, ...]; scores as repr() text so Redis keeps the exact double
-            "ended": [x for cid, when in change.ended.items() for x in (cid, repr(when))],
-            "actions": json.dumps(change.actions, separators=(",", ":")),
-            "events": [[x for kv in ev.items() for x in kv] for ev in change.events],
-        } for change in changes]
+        payload = [
+            {
+                "agents_set": {str(k): v for k, v in change.agents.items() if v is not None},
+                "agents_del": [str(k) for k, v in change.agents.items() if v is None],
+                "calls_set": {k: v for k, v in change.calls.items() if v is not None},
+                "calls_del": [k for k, v in change.calls.items() if v is None],
+                # flat [id, score, ...]; scores as repr() text so Redis keeps the exact double
+                "ended": [x for cid, when in change.ended.items() for x in (cid, repr(when))],
+                "actions": json.dumps(change.actions, separators=(",", ":")),
+                "events": [[x for kv in ev.items() for x in kv] for ev in change.events],
+            }
+            for change in changes
+        ]
         # cjson decodes an empty JSON object and array alike; both iterate as empty.
-        result = self._run_commit([str(epoch), json.dumps(payload, separators=(",", ":")),
-                                   self.commits_maxlen, changes[-1].meta,
-                                   _score(changes[-1].ended_cutoff)])
+        result = self._run_commit(
+            [
+                str(epoch),
+                json.dumps(payload, separators=(",", ":")),
+                self.commits_maxlen,
+                changes[-1].meta,
+                _score(changes[-1].ended_cutoff),
+            ]
+        )
         if result is None:
             raise Fenced(f"epoch {epoch} is no longer current")
         ids = [_text(r) for r in result]
@@ -244,8 +260,9 @@ class StateStore:
         reply: Any = self.client.xread({self.commits_key: after}, count=count, block=block_ms)
         return _entries(reply[0][1]) if reply else []
 
-    def commits_between(self, after: str, *, count: int = 1000
-                        ) -> list[tuple[str, list[dict[str, Any]]]]:
+    def commits_between(
+        self, after: str, *, count: int = 1000
+    ) -> list[tuple[str, list[dict[str, Any]]]]:
         """Commits after `after` (exclusive), oldest first, for resuming a watcher."""
         raw: Any = self.client.xrange(self.commits_key, f"({after}", "+", count=count)
         return _entries(raw)
@@ -255,8 +272,9 @@ class StateStore:
         return _text(last[0][0]) if last else "0-0"
 
 
-def _entries(raw: Sequence[tuple[object, Mapping[object, object]]]
-             ) -> list[tuple[str, list[dict[str, Any]]]]:
+def _entries(
+    raw: Sequence[tuple[object, Mapping[object, object]]],
+) -> list[tuple[str, list[dict[str, Any]]]]:
     """Stream entries as (id, actions); redis-py's reply types are too wide to be useful."""
     out = []
     for entry_id, fields in raw:

@@ -95,9 +95,7 @@ class CdrService:
         self.stats = Statistics(self.store)
         self.state = ServiceState()
         host, port = split_hostport(settings.redis)
-        self.redis = redis.Redis(
-            host=host, port=port, socket_timeout=max(5.0, cfg.block_ms / 500)
-        )
+        self.redis = redis.Redis(host=host, port=port, socket_timeout=max(5.0, cfg.block_ms / 500))
         fault = os.environ.get(FAULT_ENV, "")
         self._write_store: CdrStore = self.store
         if fault.startswith("exit_after_insert:"):

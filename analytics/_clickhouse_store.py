@@ -84,10 +84,7 @@ class ClickHouseStore:
         if not rows:
             return pd.DataFrame({name: [] for name in names})
         return pd.DataFrame(
-            {
-                name: _numeric_nulls(col, typ)
-                for (name, typ), col in zip(types, rows, strict=True)
-            }
+            {name: _numeric_nulls(col, typ) for (name, typ), col in zip(types, rows, strict=True)}
         )
 
     def insert_columns(self, table: str, columns: Mapping[str, Any]) -> int:

@@ -127,9 +127,7 @@ def to_driver_columns(table: str, columns: dict[str, list[Any]]) -> list[list[An
         values = columns[name]
         kind = column_kind(table, name)
         if kind in ("t", "tn"):
-            values = [
-                None if v is None else datetime.fromtimestamp(float(v), UTC) for v in values
-            ]
+            values = [None if v is None else datetime.fromtimestamp(float(v), UTC) for v in values]
         elif kind == "as":
             values = [list(v) for v in values]
         out.append(list(values))

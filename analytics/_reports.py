@@ -59,9 +59,7 @@ def _queues(queues: list[str] | None) -> str:
     return _in("queue", queues)
 
 
-def _interval_key(
-    interval_minutes: int | None, dialect: Dialect = MODERN
-) -> tuple[str, str]:
+def _interval_key(interval_minutes: int | None, dialect: Dialect = MODERN) -> tuple[str, str]:
     """(select expression, group-by suffix) for an optional time bucket."""
     if interval_minutes is None:
         return "", ""

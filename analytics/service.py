@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=args.log_level, stream=sys.stderr,
+        level=args.log_level,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     settings = load_service_settings(args.config)
@@ -39,8 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     host, port = service.start_http()
     logging.getLogger("analytics.service").info(
         "CDR service: store=%s dialect=%s api=http://%s:%d stream=%s group=%s consumer=%s",
-        settings.analytics.store, service.store.dialect.name, host, port,
-        settings.analytics.stream, settings.analytics.group, settings.analytics.consumer,
+        settings.analytics.store,
+        service.store.dialect.name,
+        host,
+        port,
+        settings.analytics.stream,
+        settings.analytics.group,
+        settings.analytics.consumer,
     )
     service.stop_event.wait()
     collector.join()

@@ -42,9 +42,15 @@ def _desks_main(conn: Connection, address: str, desks: list[Desk], threads: int)
     lease = 30.0
 
     def login(desk: Desk) -> tuple[Desk, pb.LoginResponse]:
-        return desk, client.login(pb.LoginRequest(
-            username=desk.username, password=desk.password, seat=desk.seat,
-            employee_id=desk.employee_id, role=pb.ROLE_AGENT))
+        return desk, client.login(
+            pb.LoginRequest(
+                username=desk.username,
+                password=desk.password,
+                seat=desk.seat,
+                employee_id=desk.employee_id,
+                role=pb.ROLE_AGENT,
+            )
+        )
 
     t0 = time.monotonic()
     with ThreadPoolExecutor(threads) as pool:
@@ -54,8 +60,14 @@ def _desks_main(conn: Connection, address: str, desks: list[Desk], threads: int)
                 lease = reply.lease_seconds or lease
             else:
                 refused[pb.ErrorCode.Name(reply.error.code)] += 1
-    conn.send({"logged_in": len(sessions), "refused": dict(refused),
-               "seconds": time.monotonic() - t0, "lease_s": lease})
+    conn.send(
+        {
+            "logged_in": len(sessions),
+            "refused": dict(refused),
+            "seconds": time.monotonic() - t0,
+            "lease_s": lease,
+        }
+    )
 
     stop = threading.Event()
     counts: Counter[str] = Counter()
@@ -72,8 +84,9 @@ def _desks_main(conn: Connection, address: str, desks: list[Desk], threads: int)
                 if delay > 0 and stop.wait(delay):
                     return
                 try:
-                    reply = client.heartbeat(pb.HeartbeatRequest(employee_id=eid,
-                                                                 session_id=session))
+                    reply = client.heartbeat(
+                        pb.HeartbeatRequest(employee_id=eid, session_id=session)
+                    )
                 except Exception:  # counted; the benchmark reports it
                     counts["heartbeat_error"] += 1
                     continue
@@ -103,8 +116,9 @@ class Desks:
     def __init__(self, address: str, desks: list[Desk], *, threads: int = 8) -> None:
         ctx = mp.get_context("spawn")
         self._pipe, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_desks_main, args=(child, address, desks, threads),
-                                 daemon=True, name="acd-desks")
+        self._proc = ctx.Process(
+            target=_desks_main, args=(child, address, desks, threads), daemon=True, name="acd-desks"
+        )
         self.login: dict[str, Any] = {}
 
     @property

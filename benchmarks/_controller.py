@@ -66,23 +66,41 @@ class Rig:
 
 
 @contextmanager
-def controller_rig(workdir: Path, *, port_min: int = 20000, port_max: int = 29999,
-                   controller_args: Sequence[str] = ()) -> Iterator[Rig]:
+def controller_rig(
+    workdir: Path,
+    *,
+    port_min: int = 20000,
+    port_max: int = 29999,
+    controller_args: Sequence[str] = (),
+) -> Iterator[Rig]:
     """rtpengine, Redis (and an idle Kamailio) from the stack, and one controller."""
-    with bench_stack(workdir / "stack", workers=1, port_min=port_min, port_max=port_max,
-                     rtp_timeout_s=60) as stack:
+    with bench_stack(
+        workdir / "stack", workers=1, port_min=port_min, port_max=port_max, rtp_timeout_s=60
+    ) as stack:
         redis_port = int(stack.config.redis.listen.rpartition(":")[2])
         stream = f"cc:events:bench:{secrets.token_hex(3)}"
         ng = stack.config.rtpengine.nodes[0].ng
         # The harness's test flags come first; these override them (argparse: last wins).
-        args = ["--redis", f"127.0.0.1:{redis_port}", "--node", NODE, "--event-stream", stream,
-                "--log-level", "WARNING", "--dead-linger", "32", *controller_args]
+        args = [
+            "--redis",
+            f"127.0.0.1:{redis_port}",
+            "--node",
+            NODE,
+            "--event-stream",
+            stream,
+            "--log-level",
+            "WARNING",
+            "--dead-linger",
+            "32",
+            *controller_args,
+        ]
         with running_controller(workdir, ng, (AGENT,), *args) as controller:
             yield Rig(stack, controller, redis_port, stream)
 
 
 def controller_idle(rig: Rig, timeout: float = 15.0) -> dict[str, int]:
     """Wait until the controller holds no call and rtpengine no session; the last status."""
+
     def idle() -> bool:
         status = rig.controller.cmd("status")
         return bool(status["calls"] == 0 and status["media_sessions"] == 0)
@@ -94,13 +112,20 @@ def controller_idle(rig: Rig, timeout: float = 15.0) -> dict[str, int]:
 
 
 # -- sipp parties ---------------------------------------------------------------------------
-def start_agent(rig: Rig, workdir: Path, name: str, *, calls: int, inf: Path,
-                timeout_s: int) -> SippRun:
+def start_agent(
+    rig: Rig, workdir: Path, name: str, *, calls: int, inf: Path, timeout_s: int
+) -> SippRun:
     """The agent's phone: a sipp UAS on the port the controller has for agent 1001."""
-    run = start_sipp(name, "bench_ctl_agent", rig.controller.sip, workdir=workdir,
-                     port=rig.agent_port(), calls=calls, timeout_s=timeout_s,
-                     extra=["-inf", str(inf), *stat_args(workdir, name),
-                            "-buff_size", "4194304"])
+    run = start_sipp(
+        name,
+        "bench_ctl_agent",
+        rig.controller.sip,
+        workdir=workdir,
+        port=rig.agent_port(),
+        calls=calls,
+        timeout_s=timeout_s,
+        extra=["-inf", str(inf), *stat_args(workdir, name), "-buff_size", "4194304"],
+    )
     # sipp has no "ready" signal; a UAS that fails to bind exits at once.
     deadline = time.monotonic() + 0.3
     while time.monotonic() < deadline and run.process.poll() is None:
@@ -110,16 +135,45 @@ def start_agent(rig: Rig, workdir: Path, name: str, *, calls: int, inf: Path,
     return run
 
 
-def start_caller(rig: Rig, workdir: Path, name: str, *, calls: int, rate: float,
-                 hold_ms: int, inf: Path, timeout_s: int, limit: int) -> SippRun:
+def start_caller(
+    rig: Rig,
+    workdir: Path,
+    name: str,
+    *,
+    calls: int,
+    rate: float,
+    hold_ms: int,
+    inf: Path,
+    timeout_s: int,
+    limit: int,
+) -> SippRun:
     """Callers at `rate`/s straight to the controller; each hangs up `hold_ms` after bridge."""
     return start_sipp(
-        name, "bench_ctl_caller", rig.controller.sip, workdir=workdir, service=SERVICE,
-        calls=calls, rate=rate, rate_period_ms=1000, limit=limit, pause_ms=hold_ms,
+        name,
+        "bench_ctl_caller",
+        rig.controller.sip,
+        workdir=workdir,
+        service=SERVICE,
+        calls=calls,
+        rate=rate,
+        rate_period_ms=1000,
+        limit=limit,
+        pause_ms=hold_ms,
         timeout_s=timeout_s,
-        extra=["-inf", str(inf), *stat_args(workdir, name), "-recv_timeout", "10000",
-               "-buff_size", "4194304", "-max_recv_loops", "10000",
-               "-max_sched_loops", "10000"])
+        extra=[
+            "-inf",
+            str(inf),
+            *stat_args(workdir, name),
+            "-recv_timeout",
+            "10000",
+            "-buff_size",
+            "4194304",
+            "-max_recv_loops",
+            "10000",
+            "-max_sched_loops",
+            "10000",
+        ],
+    )
 
 
 # -- the ACD stand-in ----------------------------------------------------------------------
@@ -184,8 +238,15 @@ class _Link:
 
 def _driver_main(conn: Connection, spec: _DriverSpec) -> None:
     client = redis.Redis(port=spec.redis_port, socket_timeout=5)
-    consumer = Consumer(client, group=spec.group, name="driver", stream=spec.stream,
-                        batch_size=500, block_ms=20, start_id="$")
+    consumer = Consumer(
+        client,
+        group=spec.group,
+        name="driver",
+        stream=spec.stream,
+        batch_size=500,
+        block_ms=20,
+        start_id="$",
+    )
     consumer.ensure_group()  # from now on: calls that arrive after this point
     tally = _Tally()
     links = [_Link(spec.control, tally) for _ in range(spec.connections)]
@@ -203,8 +264,12 @@ def _driver_main(conn: Connection, spec: _DriverSpec) -> None:
             lines, arrived = per_link[turn % len(links)]
             turn += 1
             arrived.append(event.ts)
-            lines.append(json.dumps({"cmd": "connect", "cid": event.correlation_id,
-                                     "agents": spec.agents}).encode() + b"\n")
+            lines.append(
+                json.dumps(
+                    {"cmd": "connect", "cid": event.correlation_id, "agents": spec.agents}
+                ).encode()
+                + b"\n"
+            )
         for link, (lines, arrived) in zip(links, per_link, strict=True):
             if lines:
                 link.send(lines, arrived)
@@ -223,11 +288,16 @@ def _driver_main(conn: Connection, spec: _DriverSpec) -> None:
         latencies = sorted(tally.latencies)
         counts, errors = dict(tally.counts), list(tally.errors)
     span = max(arrivals) - min(arrivals) if len(arrivals) > 1 else 0.0
-    conn.send({**counts, "errors": errors,
-               "arrival_rate": (len(arrivals) - 1) / span if span > 0 else 0.0,
-               "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else 0.0,
-               "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else 0.0,
-               "mean_ms": 1000 * statistics.fmean(latencies) if latencies else 0.0})
+    conn.send(
+        {
+            **counts,
+            "errors": errors,
+            "arrival_rate": (len(arrivals) - 1) / span if span > 0 else 0.0,
+            "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else 0.0,
+            "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else 0.0,
+            "mean_ms": 1000 * statistics.fmean(latencies) if latencies else 0.0,
+        }
+    )
     for link in links:
         link.close()
     client.close()
@@ -236,14 +306,24 @@ def _driver_main(conn: Connection, spec: _DriverSpec) -> None:
 class ConnectDriver:
     """The ACD stand-in, in a child process: `call.arrived` in, `connect` out."""
 
-    def __init__(self, rig: Rig, agents: Sequence[str] = (AGENT,), *,
-                 connections: int = 1) -> None:
+    def __init__(self, rig: Rig, agents: Sequence[str] = (AGENT,), *, connections: int = 1) -> None:
         ctx = mp.get_context("fork")
         self._pipe, child = ctx.Pipe()
         self._proc = ctx.Process(
-            target=_driver_main, daemon=True,
-            args=(child, _DriverSpec(rig.redis_port, rig.stream, f"acd-{secrets.token_hex(3)}",
-                                     rig.controller.control, list(agents), connections)))
+            target=_driver_main,
+            daemon=True,
+            args=(
+                child,
+                _DriverSpec(
+                    rig.redis_port,
+                    rig.stream,
+                    f"acd-{secrets.token_hex(3)}",
+                    rig.controller.control,
+                    list(agents),
+                    connections,
+                ),
+            ),
+        )
         self._proc.start()
         if not self._pipe.poll(10) or self._pipe.recv() != "ready":
             self._proc.kill()

@@ -34,17 +34,20 @@ class Freshness:
         return self.calls - self.seen
 
     def line(self) -> str:
-        return (f"hang-up -> CDR visible: {self.seen}/{self.calls} calls, p50 "
-                f"{self.p50_ms:.0f} ms, p99 {self.p99_ms:.0f} ms, max {self.max_ms:.0f} ms "
-                f"(target p99 < 5000 ms: "
-                f"{'MET' if self.p99_ms < 5000 and not self.missing else 'NOT MET'})")
+        return (
+            f"hang-up -> CDR visible: {self.seen}/{self.calls} calls, p50 "
+            f"{self.p50_ms:.0f} ms, p99 {self.p99_ms:.0f} ms, max {self.max_ms:.0f} ms "
+            f"(target p99 < 5000 ms: "
+            f"{'MET' if self.p99_ms < 5000 and not self.missing else 'NOT MET'})"
+        )
 
 
 class FreshnessProbe:
     """Start before the calls, `stop()` after the last hang-up (it waits for the CDRs)."""
 
-    def __init__(self, events: redis.Redis, stream: str, service: ServiceClient, *,
-                 poll_s: float = 0.05) -> None:
+    def __init__(
+        self, events: redis.Redis, stream: str, service: ServiceClient, *, poll_s: float = 0.05
+    ) -> None:
         self._events = events
         self._stream = stream
         self._service = service
@@ -54,8 +57,10 @@ class FreshnessProbe:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._last_id = "$"
-        self._threads = [threading.Thread(target=self._tail, name="fresh-tail", daemon=True),
-                         threading.Thread(target=self._poll, name="fresh-poll", daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._tail, name="fresh-tail", daemon=True),
+            threading.Thread(target=self._poll, name="fresh-poll", daemon=True),
+        ]
 
     def start(self) -> FreshnessProbe:
         # "$" resolved now, so hang-ups before the start are not counted.
@@ -67,8 +72,7 @@ class FreshnessProbe:
 
     def _tail(self) -> None:
         while not self._stopping.is_set():
-            reply: Any = self._events.xread({self._stream: self._last_id}, count=1000,
-                                            block=200)
+            reply: Any = self._events.xread({self._stream: self._last_id}, count=1000, block=200)
             for _, entries in reply or ():
                 for entry_id, fields in entries:
                     self._last_id = entry_id.decode()
@@ -105,5 +109,6 @@ class FreshnessProbe:
         if not lat:
             return Freshness(len(self._ended), 0, float("nan"), float("nan"), float("nan"))
         p99 = statistics.quantiles(lat, n=100, method="inclusive")[98] if len(lat) > 1 else lat[0]
-        return Freshness(len(self._ended), len(lat), statistics.median(lat) * 1000,
-                         p99 * 1000, lat[-1] * 1000)
+        return Freshness(
+            len(self._ended), len(lat), statistics.median(lat) * 1000, p99 * 1000, lat[-1] * 1000
+        )

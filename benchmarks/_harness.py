@@ -112,8 +112,9 @@ class CpuMeter:
         self._start = {name: cpu_seconds(pids) for name, pids in self.groups.items()}
 
     def stop(self) -> None:
-        self.used = {name: cpu_seconds(pids) - self._start[name]
-                     for name, pids in self.groups.items()}
+        self.used = {
+            name: cpu_seconds(pids) - self._start[name] for name, pids in self.groups.items()
+        }
         self.wall = time.monotonic() - self._t0
         busy, total = machine_busy_seconds()
         span = total - self._machine[1]
@@ -124,14 +125,18 @@ class CpuMeter:
 
 def udp_rcvbuf_errors() -> int:
     """Datagrams the kernel dropped for a full receive buffer, machine-wide."""
-    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()
-             if line.startswith("Udp:")]
+    lines = [
+        line.split()
+        for line in Path("/proc/net/snmp").read_text().splitlines()
+        if line.startswith("Udp:")
+    ]
     return int(lines[1][lines[0].index("RcvbufErrors")])
 
 
 # -- the stack ------------------------------------------------------------------------
-def bench_config(workdir: Path, *, workers: int, port_min: int, port_max: int,
-                 rtp_timeout_s: int = 30) -> tuple[dict[str, Any], dict[str, str]]:
+def bench_config(
+    workdir: Path, *, workers: int, port_min: int, port_max: int, rtp_timeout_s: int = 30
+) -> tuple[dict[str, Any], dict[str, str]]:
     config, passwords = base_config(workdir, agents=("1001", "1002", "1003"))
     sip = copy.deepcopy(config["sip"])
     sip.update(workers=workers, shm_mb=1024, rtpengine_timeout_ms=500)
@@ -139,8 +144,11 @@ def bench_config(workdir: Path, *, workers: int, port_min: int, port_max: int,
     config["rtpengine"]["nodes"][0].update(port_min=port_min, port_max=port_max)
     config["rtpengine"]["rtp_timeout_s"] = rtp_timeout_s
     # Calls are answered at once; short timers keep a stuck call from lingering.
-    config["timers"] = {"ring_timeout_ms": 5000, "transaction_timeout_ms": 2000,
-                        "invite_timeout_ms": 10000}
+    config["timers"] = {
+        "ring_timeout_ms": 5000,
+        "transaction_timeout_ms": 2000,
+        "invite_timeout_ms": 10000,
+    }
     return config, passwords
 
 
@@ -170,7 +178,8 @@ def render_native_cfg(stack: Stack, listen: str) -> str:
     c = stack.config
     trunk_check = "\n".join(
         f'\tif ($var(trunk) == "" && src_ip == {source}) {{ $var(trunk) = "{trunk.name}"; }}'
-        for trunk in c.trunks for source in trunk.sources
+        for trunk in c.trunks
+        for source in trunk.sources
     )
     cases = []
     for route in c.numbers:
@@ -182,24 +191,27 @@ def render_native_cfg(stack: Stack, listen: str) -> str:
         f'\tif ($tU == "{a.username}") {{ $var(ha1) = "{a.ha1}"; }}' for a in c.accounts
     )
     socks = " ".join(f"udp:{n.ng}={n.weight}" for n in c.rtpengine.nodes)
-    return _render(NATIVE_TEMPLATE.read_text(), {
-        "workers": c.sip.workers,
-        "sip_listen": listen,
-        "realm": c.sip.realm,
-        "module_path": kamailio_module_path(),
-        "ctl_socket": stack.layout.root / "kamailio-native.ctl",
-        "transaction_timeout_ms": c.timers.transaction_timeout_ms,
-        "invite_timeout_ms": c.timers.invite_timeout_ms,
-        "auth_secret": secrets.token_hex(16),
-        "rtpengine_socks": socks,
-        "rtpengine_timeout_ms": c.sip.rtpengine_timeout_ms,
-        "rtpengine_disable_s": c.sip.rtpengine_disable_s,
-        "max_forwards": c.sip.max_forwards,
-        "ring_timeout_ms": c.timers.ring_timeout_ms,
-        "trunk_check": trunk_check,
-        "number_lookup": "\n".join(cases),
-        "ha1_lookup": ha1,
-    })
+    return _render(
+        NATIVE_TEMPLATE.read_text(),
+        {
+            "workers": c.sip.workers,
+            "sip_listen": listen,
+            "realm": c.sip.realm,
+            "module_path": kamailio_module_path(),
+            "ctl_socket": stack.layout.root / "kamailio-native.ctl",
+            "transaction_timeout_ms": c.timers.transaction_timeout_ms,
+            "invite_timeout_ms": c.timers.invite_timeout_ms,
+            "auth_secret": secrets.token_hex(16),
+            "rtpengine_socks": socks,
+            "rtpengine_timeout_ms": c.sip.rtpengine_timeout_ms,
+            "rtpengine_disable_s": c.sip.rtpengine_disable_s,
+            "max_forwards": c.sip.max_forwards,
+            "ring_timeout_ms": c.timers.ring_timeout_ms,
+            "trunk_check": trunk_check,
+            "number_lookup": "\n".join(cases),
+            "ha1_lookup": ha1,
+        },
+    )
 
 
 NATIVE_NAME = "kamailio-native"
@@ -211,24 +223,44 @@ def start_native_kamailio(stack: Stack) -> tuple[str, int]:
     cfg = stack.layout.root / "kamailio-native.cfg"
     cfg.write_text(render_native_cfg(stack, listen))
     kamailio = require_binary("kamailio")
-    check = subprocess.run([kamailio, "-c", "-f", str(cfg), "-x", "tlsf"],
-                           capture_output=True, text=True, timeout=60, check=False)
+    check = subprocess.run(
+        [kamailio, "-c", "-f", str(cfg), "-x", "tlsf"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     if check.returncode != 0:
         raise RuntimeError(f"native config does not parse:\n{check.stdout}{check.stderr}")
-    pid = start_process(stack.layout, ProcessSpec(NATIVE_NAME, [
-        kamailio, "-f", str(cfg), "-DD", "-E", "-x", "tlsf",
-        "-m", str(stack.config.sip.shm_mb), "-M", str(stack.config.sip.pkg_mb),
-    ]))
+    pid = start_process(
+        stack.layout,
+        ProcessSpec(
+            NATIVE_NAME,
+            [
+                kamailio,
+                "-f",
+                str(cfg),
+                "-DD",
+                "-E",
+                "-x",
+                "tlsf",
+                "-m",
+                str(stack.config.sip.shm_mb),
+                "-M",
+                str(stack.config.sip.pkg_mb),
+            ],
+        ),
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if not is_alive(pid):
-            raise RuntimeError("native kamailio exited:\n" + log_tail(
-                stack.layout, NATIVE_NAME, 30))
+            raise RuntimeError(
+                "native kamailio exited:\n" + log_tail(stack.layout, NATIVE_NAME, 30)
+            )
         if sip_options_ping(listen, timeout=0.3) == 200:
             return listen, pid
         time.sleep(0.1)
-    raise RuntimeError("native kamailio not healthy:\n" + log_tail(
-        stack.layout, NATIVE_NAME, 30))
+    raise RuntimeError("native kamailio not healthy:\n" + log_tail(stack.layout, NATIVE_NAME, 30))
 
 
 # -- sipp -------------------------------------------------------------------------------
@@ -283,21 +315,38 @@ def stop_run(run: SippRun, timeout: float) -> int | None:
         return None
 
 
-def start_agent_uas(target: str, stack: Stack, workdir: Path, name: str, *, calls: int,
-                    scenario: str = "bench_agent", timeout_s: int = 120,
-                    extra: tuple[str, ...] = (), keys: Mapping[str, str | int] | None = None,
-                    ) -> SippRun:
+def start_agent_uas(
+    target: str,
+    stack: Stack,
+    workdir: Path,
+    name: str,
+    *,
+    calls: int,
+    scenario: str = "bench_agent",
+    timeout_s: int = 120,
+    extra: tuple[str, ...] = (),
+    keys: Mapping[str, str | int] | None = None,
+) -> SippRun:
     """The agent's phone (a sipp UAS) registered as AGENT at `target`."""
     port = free_port()
-    run = start_sipp(name, scenario, target, workdir=workdir, port=port,
-                     media_port=free_port(), calls=calls, timeout_s=timeout_s,
-                     keys={"rtp_port": 6000, **(keys or {})},
-                     extra=[*stat_args(workdir, name), "-buff_size", "4194304", *extra])
+    run = start_sipp(
+        name,
+        scenario,
+        target,
+        workdir=workdir,
+        port=port,
+        media_port=free_port(),
+        calls=calls,
+        timeout_s=timeout_s,
+        keys={"rtp_port": 6000, **(keys or {})},
+        extra=[*stat_args(workdir, name), "-buff_size", "4194304", *extra],
+    )
     time.sleep(0.2)
     if run.process.poll() is not None:
         raise RuntimeError(f"agent sipp exited at once: {run.errors()}")
-    register(target, AGENT, stack.passwords[AGENT], stack.realm, port, workdir=workdir,
-             expires=3600)
+    register(
+        target, AGENT, stack.passwords[AGENT], stack.realm, port, workdir=workdir, expires=3600
+    )
     return run
 
 
@@ -343,8 +392,7 @@ def print_facts(facts: Mapping[str, str]) -> None:
     print("machine: " + ", ".join(f"{k}={v}" for k, v in facts.items()))
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str,
-             interval: float = 0.1) -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
     """Poll `condition` until it returns something truthy; RuntimeError after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:

@@ -98,8 +98,16 @@ def generator(conn: Connection, count: int) -> None:
     while time.time() < end:
         drain(end - time.time())
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    conn.send({"sent": sent, "received": received, "foreign": foreign, "late_ticks": late,
-               "ticks": ticks, "cpu_s": usage.ru_utime + usage.ru_stime})
+    conn.send(
+        {
+            "sent": sent,
+            "received": received,
+            "foreign": foreign,
+            "late_ticks": late,
+            "ticks": ticks,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+        }
+    )
     for s in socks:
         s.close()
     conn.close()
@@ -142,14 +150,26 @@ class GeneratorPair:
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs if p.pid is not None]
 
-    def send_plans(self, caller_streams: Mapping[int, Stream],
-                   agent_streams: Mapping[int, Stream], *, start_at: float,
-                   window_s: float) -> None:
+    def send_plans(
+        self,
+        caller_streams: Mapping[int, Stream],
+        agent_streams: Mapping[int, Stream],
+        *,
+        start_at: float,
+        window_s: float,
+    ) -> None:
         """Start sending at `start_at` (epoch seconds): each port to its stream's address."""
-        for pipe, side_ports, streams in ((self.pipes[0], self.caller_ports, caller_streams),
-                                          (self.pipes[1], self.agent_ports, agent_streams)):
-            pipe.send({"streams": [streams.get(p, IDLE_STREAM) for p in side_ports],
-                       "start_at": start_at, "window_s": window_s})
+        for pipe, side_ports, streams in (
+            (self.pipes[0], self.caller_ports, caller_streams),
+            (self.pipes[1], self.agent_ports, agent_streams),
+        ):
+            pipe.send(
+                {
+                    "streams": [streams.get(p, IDLE_STREAM) for p in side_ports],
+                    "start_at": start_at,
+                    "window_s": window_s,
+                }
+            )
 
     def collect(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(caller report, agent report); blocks until the window and the drain end."""
@@ -185,8 +205,12 @@ class Tally:
         return 100 * self.sent / self.expected if self.expected else 0.0
 
 
-def tally(pairs: Sequence[tuple[int, int]], generators: GeneratorPair,
-          caller_report: Mapping[str, Any], agent_report: Mapping[str, Any]) -> Tally:
+def tally(
+    pairs: Sequence[tuple[int, int]],
+    generators: GeneratorPair,
+    caller_report: Mapping[str, Any],
+    agent_report: Mapping[str, Any],
+) -> Tally:
     """Sent and received over the calls that came up: `pairs` of (caller port, agent port)."""
     c_index = {p: i for i, p in enumerate(generators.caller_ports)}
     a_index = {p: i for i, p in enumerate(generators.agent_ports)}
@@ -200,15 +224,18 @@ def tally(pairs: Sequence[tuple[int, int]], generators: GeneratorPair,
         if c_recv < a_sent or a_recv < c_sent:
             calls_with_loss += 1
     return Tally(
-        sent=sent, received=received, calls_with_loss=calls_with_loss,
+        sent=sent,
+        received=received,
+        calls_with_loss=calls_with_loss,
         foreign=sum(caller_report["foreign"]) + sum(agent_report["foreign"]),
         late_ticks=caller_report["late_ticks"] + agent_report["late_ticks"],
         expected=2 * len(pairs) * caller_report["ticks"],
     )
 
 
-def assign_streams(pairs: Sequence[tuple[int, str, int, int, str, int]],
-                   ) -> tuple[dict[int, Stream], dict[int, Stream], list[tuple[int, int]]]:
+def assign_streams(
+    pairs: Sequence[tuple[int, str, int, int, str, int]],
+) -> tuple[dict[int, Stream], dict[int, Stream], list[tuple[int, int]]]:
     """Plans for paired calls: (caller port, its dest ip, dest port, agent port, ...).
 
     Each call gets its own SSRC per side, so a packet delivered to the wrong call

@@ -62,13 +62,31 @@ def write_config(path: Path, redis_port: int, agents: int) -> None:
         "version": 1,
         "rtpengine": {"nodes": [{"ng": "127.0.0.1:2223", "managed": False}]},
         "redis": {"listen": f"127.0.0.1:{redis_port}", "managed": False},
-        "queues": [{"name": "billing", "skills": {"billing": 1}, "ring_timeout_ms": 60_000,
-                    "max_no_answers": 0}],
-        "acd": {"seat_range": [1, agents], "employee_id_range": [1, 100_000],
-                "lease_ms": 600_000, "workers": 8},
-        "accounts": [{"username": f"b{i}", "roles": ["agent"], "employee_id": str(i),
-                      "skills": {"billing": 1}, "ha1": "0" * 32, "password_hash": digest}
-                     for i in range(1, agents + 1)],
+        "queues": [
+            {
+                "name": "billing",
+                "skills": {"billing": 1},
+                "ring_timeout_ms": 60_000,
+                "max_no_answers": 0,
+            }
+        ],
+        "acd": {
+            "seat_range": [1, agents],
+            "employee_id_range": [1, 100_000],
+            "lease_ms": 600_000,
+            "workers": 8,
+        },
+        "accounts": [
+            {
+                "username": f"b{i}",
+                "roles": ["agent"],
+                "employee_id": str(i),
+                "skills": {"billing": 1},
+                "ha1": "0" * 32,
+                "password_hash": digest,
+            }
+            for i in range(1, agents + 1)
+        ],
     }
     path.write_text(yaml.safe_dump(config))
 
@@ -97,28 +115,67 @@ def main(argv: list[str] | None = None) -> int:
     address = f"127.0.0.1:{acd_port}"
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        procs.append(subprocess.Popen(
-            [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(redis_port),
-             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    shutil.which("redis-server") or "/usr/bin/redis-server",
+                    "--port",
+                    str(redis_port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(workdir),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         r = redis.Redis(port=redis_port)
         wait(lambda: _ping(r), 10, "redis")
         config = workdir / "bench.yaml"
         write_config(config, redis_port, args.agents)
         log = (workdir / "acd.log").open("wb")
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "acdsvc", "--config", str(config), "--listen", address,
-             "--log-level", "WARNING"], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "acdsvc",
+                    "--config",
+                    str(config),
+                    "--listen",
+                    address,
+                    "--log-level",
+                    "WARNING",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+        )
         wait(lambda: health_ping(address, 0.3), 20, "the ACD replica")
         channel = grpc.insecure_channel(address)
         stub = acd_pb2_grpc.AcdServiceStub(channel)
 
         t0 = time.monotonic()
+
         def login(i: int) -> int:
-            reply = stub.Login(pb.LoginRequest(
-                username=f"b{i}", password="bench-password", seat=i, employee_id=i,
-                role=pb.ROLE_AGENT), timeout=10)
+            reply = stub.Login(
+                pb.LoginRequest(
+                    username=f"b{i}",
+                    password="bench-password",
+                    seat=i,
+                    employee_id=i,
+                    role=pb.ROLE_AGENT,
+                ),
+                timeout=10,
+            )
             return int(reply.error.code)
+
         with ThreadPoolExecutor(16) as pool:
             codes = list(pool.map(login, range(1, args.agents + 1)))
         bad = collections.Counter(c for c in codes if c)
@@ -137,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             with lock:
                 pending.add(future)
             future.add_done_callback(lambda f: _discard(pending, lock, f))
+
         done = threading.Event()
 
         def on_enqueue(sent: float, call_id: str, future: Any) -> None:
@@ -150,8 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             offers = [a.offer for a in reply.actions if a.WhichOneof("kind") == "offer"]
             with lock:
                 if reply.error.code or len(offers) != 1:
-                    errors[pb.ErrorCode.Name(reply.error.code) if reply.error.code
-                           else "no_offer"] += 1
+                    errors[
+                        pb.ErrorCode.Name(reply.error.code) if reply.error.code else "no_offer"
+                    ] += 1
                     return
                 latencies.append(now - sent)
                 hangups.append((time.monotonic() + args.hold, call_id))
@@ -182,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(delay)  # open-loop pacing of the offered load
             call_id = f"bench-{n}"
             sent = time.perf_counter()
-            future = stub.Enqueue.future(pb.EnqueueRequest(call_id=call_id, queue="billing"),
-                                         timeout=5)
+            future = stub.Enqueue.future(
+                pb.EnqueueRequest(call_id=call_id, queue="billing"), timeout=5
+            )
             future.add_done_callback(lambda f, s=sent, c=call_id: on_enqueue(s, c, f))
             keep(future)
         wait(lambda: len(latencies) + sum(errors.values()) >= total, 30, "the last replies")
@@ -196,14 +256,20 @@ def main(argv: list[str] | None = None) -> int:
         ms = sorted(x * 1000 for x in latencies)
         p50 = statistics.median(ms)
         p99 = ms[int(len(ms) * 0.99) - 1]
-        print(f"agents {args.agents}, offered {args.rate:.0f}/s for {args.seconds:.0f} s, "
-              f"hold {args.hold} s")
+        print(
+            f"agents {args.agents}, offered {args.rate:.0f}/s for {args.seconds:.0f} s, "
+            f"hold {args.hold} s"
+        )
         print(f"decisions {len(ms)}  rate {len(ms) / elapsed:.0f}/s  errors {dict(errors)}")
-        print(f"Enqueue->Offer latency ms: p50 {p50:.2f}  p90 {ms[int(len(ms) * 0.9) - 1]:.2f}"
-              f"  p99 {p99:.2f}  max {ms[-1]:.2f}")
-        print(f"server CPU {cpu / elapsed * 100:.0f}% of one core "
-              f"(Enqueue + Hangup, {2 * len(ms) / elapsed:.0f} RPC/s); "
-              f"load generator {own / elapsed * 100:.0f}%")
+        print(
+            f"Enqueue->Offer latency ms: p50 {p50:.2f}  p90 {ms[int(len(ms) * 0.9) - 1]:.2f}"
+            f"  p99 {p99:.2f}  max {ms[-1]:.2f}"
+        )
+        print(
+            f"server CPU {cpu / elapsed * 100:.0f}% of one core "
+            f"(Enqueue + Hangup, {2 * len(ms) / elapsed:.0f} RPC/s); "
+            f"load generator {own / elapsed * 100:.0f}%"
+        )
         print(f"total run {time.monotonic() - started:.0f} s")
         ok = not errors and p99 <= args.target_p99_ms
         print(f"target p99 <= {args.target_p99_ms} ms: {'met' if ok else 'MISSED'}")

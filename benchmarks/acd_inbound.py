@@ -146,24 +146,49 @@ def make_agents(count: int) -> dict[str, str]:
     return {str(AGENT_BASE + i): secrets.token_hex(12) for i in range(1, count + 1)}
 
 
-def inbound_config(workdir: Path, agents: dict[str, str], *, controllers: int,
-                   kamailio_workers: int, ring_timeout_ms: int, wrap_up_ms: int,
-                   ) -> tuple[dict[str, Any], dict[str, str]]:
-    accounts = [{"username": user, "roles": ["agent"], "employee_id": user,
-                 "skills": {"billing": 1}, "ha1": sip_ha1(user, REALM, password),
-                 "password_hash": FAST_HASHER.hash(password)}
-                for user, password in agents.items()]
+def inbound_config(
+    workdir: Path,
+    agents: dict[str, str],
+    *,
+    controllers: int,
+    kamailio_workers: int,
+    ring_timeout_ms: int,
+    wrap_up_ms: int,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    accounts = [
+        {
+            "username": user,
+            "roles": ["agent"],
+            "employee_id": user,
+            "skills": {"billing": 1},
+            "ha1": sip_ha1(user, REALM, password),
+            "password_hash": FAST_HASHER.hash(password),
+        }
+        for user, password in agents.items()
+    ]
     config, _ = base_config(
-        workdir, agents=(),
-        numbers=[{"number": NUMBER, "category": "bench", "target": "controller",
-                  "queue": QUEUE}],
-        queues=[{"name": QUEUE, "skills": {"billing": 1}, "strategy": "longest_idle",
-                 "ring_timeout_ms": ring_timeout_ms, "wrap_up_ms": wrap_up_ms,
-                 # a missed ring is a failure here; it must not also shrink the pool
-                 "max_no_answers": 0}],
-        controllers=[{"sip": f"127.0.0.1:{free_port()}",
-                      "control": f"127.0.0.1:{free_port()}", "name": f"bench-ctl{i}"}
-                     for i in range(controllers)],
+        workdir,
+        agents=(),
+        numbers=[{"number": NUMBER, "category": "bench", "target": "controller", "queue": QUEUE}],
+        queues=[
+            {
+                "name": QUEUE,
+                "skills": {"billing": 1},
+                "strategy": "longest_idle",
+                "ring_timeout_ms": ring_timeout_ms,
+                "wrap_up_ms": wrap_up_ms,
+                # a missed ring is a failure here; it must not also shrink the pool
+                "max_no_answers": 0,
+            }
+        ],
+        controllers=[
+            {
+                "sip": f"127.0.0.1:{free_port()}",
+                "control": f"127.0.0.1:{free_port()}",
+                "name": f"bench-ctl{i}",
+            }
+            for i in range(controllers)
+        ],
         acd={"listen": f"127.0.0.1:{free_port()}", "seat_range": [1, len(agents)]},
         presence={"managed": False},
         accounts=accounts,
@@ -242,8 +267,6 @@ class Rig:
         return self.stack.layout.log_file(name)
 
 
-
-
 def register_phones(rig: Rig, passwords: dict[str, str], *, rate: int = 200) -> float:
     """Every agent registers (digest) with its Contact on the answering sipp's port.
 
@@ -257,20 +280,30 @@ def register_phones(rig: Rig, passwords: dict[str, str], *, rate: int = 200) -> 
             out.write(f"{user};[authentication username={user} password={password}]\n")
     t0 = time.monotonic()
     try:
-        run = start_sipp("register", "bench_acd_register", rig.stack.sip, workdir=rig.workdir,
-                         port=free_port(), calls=len(passwords), rate=rate,
-                         rate_period_ms=1000, limit=100, timeout_s=60,
-                         keys={"realm": rig.stack.realm, "contact_port": rig.uas_port,
-                               "expires": 3600},
-                         extra=["-inf", str(csv), *stat_args(rig.workdir, "register")])
+        run = start_sipp(
+            "register",
+            "bench_acd_register",
+            rig.stack.sip,
+            workdir=rig.workdir,
+            port=free_port(),
+            calls=len(passwords),
+            rate=rate,
+            rate_period_ms=1000,
+            limit=100,
+            timeout_s=60,
+            keys={"realm": rig.stack.realm, "contact_port": rig.uas_port, "expires": 3600},
+            extra=["-inf", str(csv), *stat_args(rig.workdir, "register")],
+        )
         rig.live.append(run)
         code = stop_run(run, timeout=75)
     finally:
         csv.unlink(missing_ok=True)
     stats = sipp_stats(run)
     if code != 0 or stats["successful"] != len(passwords):
-        raise RuntimeError(f"registration: {stats['successful']}/{len(passwords)} phones "
-                           f"registered (sipp exit {code}): {run.errors()[-1500:]}")
+        raise RuntimeError(
+            f"registration: {stats['successful']}/{len(passwords)} phones "
+            f"registered (sipp exit {code}): {run.errors()[-1500:]}"
+        )
     return time.monotonic() - t0
 
 
@@ -287,14 +320,15 @@ def thread_ticks(pid: int) -> dict[int, tuple[str, int]]:
             raw = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
         except OSError:
             continue
-        comm = raw[raw.index("(") + 1:raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2:].split()
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
         out[int(tid)] = (comm, int(fields[11]) + int(fields[12]))
     return out
 
 
-def busiest_threads(pid: int, before: dict[int, tuple[str, int]], wall: float,
-                    top: int = 3) -> list[str]:
+def busiest_threads(
+    pid: int, before: dict[int, tuple[str, int]], wall: float, top: int = 3
+) -> list[str]:
     """The main thread's CPU since `before`, all the others' together, and the busiest
     of them, as 'name pct%' (of one core). A Python process's main thread is the
     controller's SIP loop; its other threads carry gRPC, Redis and the workers."""
@@ -312,8 +346,11 @@ def busiest_threads(pid: int, before: dict[int, tuple[str, int]], wall: float,
     def pct(ticks: int) -> str:
         return f"{ticks / CLK_TCK / wall * 100:.0f}%"
 
-    return [f"main {pct(main)}", f"other threads {pct(others)}",
-            *(f"{name} {pct(used)}" for used, name in deltas[:top] if used > 0)]
+    return [
+        f"main {pct(main)}",
+        f"other threads {pct(others)}",
+        *(f"{name} {pct(used)}" for used, name in deltas[:top] if used > 0),
+    ]
 
 
 OWN_NG_COMMANDS = {"ping", "stats", "list"}  # this benchmark's own probes
@@ -326,9 +363,11 @@ def ng_counts(stack: Stack) -> dict[str, int]:
     except Exception:  # an older rtpengine: no figures, not a failure
         return {}
     control = stats.get("controlstatistics", {})
-    return {key.removeprefix("total").removesuffix("count"): int(value)
-            for key, value in control.items()
-            if key.startswith("total") and key.endswith("count") and str(value).isdigit()}
+    return {
+        key.removeprefix("total").removesuffix("count"): int(value)
+        for key, value in control.items()
+        if key.startswith("total") and key.endswith("count") and str(value).isdigit()
+    }
 
 
 def ng_ping_ms(stack: Stack) -> float:
@@ -380,18 +419,26 @@ def event_counts(client: redis.Redis, since: str) -> LogCounts:
         elif event.kind == CALL_ENDED:
             causes[str(event.data.get("cause", ""))] += 1
     span = max(arrivals) - min(arrivals) if len(arrivals) > 1 else 0.0
-    return LogCounts(dict(kinds), dict(nodes), dict(causes),
-                     (len(arrivals) - 1) / span if span > 0 else 0.0, span)
+    return LogCounts(
+        dict(kinds),
+        dict(nodes),
+        dict(causes),
+        (len(arrivals) - 1) / span if span > 0 else 0.0,
+        span,
+    )
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
     ms = sorted(values)
     if not ms:
         return {"n": 0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
-    return {"n": len(ms), "p50": statistics.median(ms),
-            "p90": ms[int(len(ms) * 0.9) - 1] if len(ms) >= 10 else ms[-1],
-            "p99": ms[int(len(ms) * 0.99) - 1] if len(ms) >= 100 else ms[-1],
-            "max": ms[-1]}
+    return {
+        "n": len(ms),
+        "p50": statistics.median(ms),
+        "p90": ms[int(len(ms) * 0.9) - 1] if len(ms) >= 10 else ms[-1],
+        "p99": ms[int(len(ms) * 0.99) - 1] if len(ms) >= 100 else ms[-1],
+        "max": ms[-1],
+    }
 
 
 def rtt_percentiles(run: SippRun) -> dict[str, dict[str, float]]:
@@ -413,8 +460,11 @@ def log_problems(path: Path, offset: int) -> tuple[int, str]:
             text = f.read().decode(errors="replace")
     except OSError:
         return 0, ""
-    bad = [line for line in text.splitlines()
-           if " ERROR" in line or "Traceback" in line or "CRITICAL" in line]
+    bad = [
+        line
+        for line in text.splitlines()
+        if " ERROR" in line or "Traceback" in line or "CRITICAL" in line
+    ]
     return len(bad), bad[0][:300] if bad else ""
 
 
@@ -437,9 +487,13 @@ class Leftovers:
 
     @property
     def clean(self) -> bool:
-        return (self.rtpengine_sessions == 0 and self.controller_calls == 0
-                and self.controller_media == 0 and self.queue_waiting == 0
-                and set(self.agent_states) == {"IDLE"})
+        return (
+            self.rtpengine_sessions == 0
+            and self.controller_calls == 0
+            and self.controller_media == 0
+            and self.queue_waiting == 0
+            and set(self.agent_states) == {"IDLE"}
+        )
 
 
 def leftovers(rig: Rig, timeout: float) -> Leftovers:
@@ -450,8 +504,9 @@ def leftovers(rig: Rig, timeout: float) -> Leftovers:
         while True:
             statuses = [c.cmd("status") for c in controls]
             snapshot = rig.acd.get_snapshot()
-            states = Counter(pb.AgentState.Name(a.state).removeprefix("AGENT_STATE_")
-                             for a in snapshot.agents)
+            states = Counter(
+                pb.AgentState.Name(a.state).removeprefix("AGENT_STATE_") for a in snapshot.agents
+            )
             states["LOGGED_OUT"] += rig.agents - len(snapshot.agents)
             if not states["LOGGED_OUT"]:
                 del states["LOGGED_OUT"]
@@ -461,7 +516,8 @@ def leftovers(rig: Rig, timeout: float) -> Leftovers:
                 controller_media=sum(int(s["media_sessions"]) for s in statuses),
                 agent_states=dict(states),
                 queue_waiting=sum(q.waiting for q in snapshot.queues),
-                waited_s=time.monotonic() - t0)
+                waited_s=time.monotonic() - t0,
+            )
             if result.clean or time.monotonic() - t0 > timeout:
                 return result
             time.sleep(0.25)
@@ -519,17 +575,22 @@ class StepResult:
         if self.agent_failed or self.agent_successful != self.successful:
             why.append(f"agents' phones: {self.agent_successful} ok, {self.agent_failed} failed")
         ev = self.events
-        if not (ev.get(CALL_ARRIVED, 0) == ev.get(CALL_ANSWERED, 0)
-                == ev.get(CALL_ENDED, 0) == calls):
-            why.append(f"event log: arrived {ev.get(CALL_ARRIVED, 0)}, answered "
-                       f"{ev.get(CALL_ANSWERED, 0)}, ended {ev.get(CALL_ENDED, 0)}")
+        if not (
+            ev.get(CALL_ARRIVED, 0) == ev.get(CALL_ANSWERED, 0) == ev.get(CALL_ENDED, 0) == calls
+        ):
+            why.append(
+                f"event log: arrived {ev.get(CALL_ARRIVED, 0)}, answered "
+                f"{ev.get(CALL_ANSWERED, 0)}, ended {ev.get(CALL_ENDED, 0)}"
+            )
         if ev.get(CALL_NO_ANSWER, 0):
             why.append(f"{ev[CALL_NO_ANSWER]} rings not answered")
         # Kept pace: the arrivals spread over no more than the offered span / PACE, plus
         # a second for the jitter of the first and last call's setup.
         if self.arrival_span_s > (calls - 1) / self.rate / PACE + 1.0:
-            why.append(f"calls reached the controllers at {self.arrival_rate:.1f}/s "
-                       f"(over {self.arrival_span_s:.1f} s)")
+            why.append(
+                f"calls reached the controllers at {self.arrival_rate:.1f}/s "
+                f"(over {self.arrival_span_s:.1f} s)"
+            )
         if not self.left.clean:
             why.append(f"left over: {self.left}")
         return why
@@ -539,26 +600,52 @@ class StepResult:
         return not self.failures()
 
 
-def run_step(rig: Rig, index: int, *, rate: int, duration_s: int, hold_ms: int,
-             ring_ms: int, settle_s: float, desks_pid: int, idle_s: float) -> StepResult:
+def run_step(
+    rig: Rig,
+    index: int,
+    *,
+    rate: int,
+    duration_s: int,
+    hold_ms: int,
+    ring_ms: int,
+    settle_s: float,
+    desks_pid: int,
+    idle_s: float,
+) -> StepResult:
     calls = rate * duration_s
     name = f"{index:02d}-{rate}cps"
     mark = log_mark(rig.events)
-    logs = {n: rig.log_path(n) for n in
-            ["kamailio", "acd", *[f"controller{i}" for i in range(rig.controllers)]]}
+    logs = {
+        n: rig.log_path(n)
+        for n in ["kamailio", "acd", *[f"controller{i}" for i in range(rig.controllers)]]
+    }
     offsets = {n: log_size(p) for n, p in logs.items()}
     load = os.getloadavg()[0]
     timeout_s = duration_s * 2 + 60
 
     agent = None
     for _ in range(5):  # the port is fixed (every Contact points at it); retry a slow unbind
-        agent = start_sipp(f"{name}-agents", "bench_acd_agent", rig.stack.sip,
-                           workdir=rig.workdir, port=rig.uas_port, media_port=free_port(),
-                           calls=calls, pause_ms=ring_ms, timeout_s=timeout_s,
-                           keys={"rtp_port": rig.sink.port},
-                           extra=[*stat_args(rig.workdir, f"{name}-agents"),
-                                  "-buff_size", "4194304", "-max_recv_loops", "10000",
-                                  "-max_sched_loops", "10000"])
+        agent = start_sipp(
+            f"{name}-agents",
+            "bench_acd_agent",
+            rig.stack.sip,
+            workdir=rig.workdir,
+            port=rig.uas_port,
+            media_port=free_port(),
+            calls=calls,
+            pause_ms=ring_ms,
+            timeout_s=timeout_s,
+            keys={"rtp_port": rig.sink.port},
+            extra=[
+                *stat_args(rig.workdir, f"{name}-agents"),
+                "-buff_size",
+                "4194304",
+                "-max_recv_loops",
+                "10000",
+                "-max_sched_loops",
+                "10000",
+            ],
+        )
         rig.live.append(agent)
         time.sleep(0.3)
         if agent.process.poll() is None:
@@ -587,13 +674,35 @@ def run_step(rig: Rig, index: int, *, rate: int, duration_s: int, hold_ms: int,
     rig.sink.take()
     meter.start()
     caller = start_sipp(
-        f"{name}-callers", "bench_acd_caller", rig.stack.sip, workdir=rig.workdir,
-        port=free_port(), media_port=free_port(), service=NUMBER, calls=calls,
-        rate=rate, rate_period_ms=1000, limit=max(50, rate * 10), pause_ms=hold_ms,
-        timeout_s=timeout_s, keys={"caller": CALLER, "rtp_port": rig.sink.port},
-        extra=[*stat_args(rig.workdir, f"{name}-callers"), "-trace_rtt", "-rtt_freq", "1",
-               "-recv_timeout", str(RECV_TIMEOUT_MS), "-buff_size", "4194304",
-               "-max_recv_loops", "10000", "-max_sched_loops", "10000"])
+        f"{name}-callers",
+        "bench_acd_caller",
+        rig.stack.sip,
+        workdir=rig.workdir,
+        port=free_port(),
+        media_port=free_port(),
+        service=NUMBER,
+        calls=calls,
+        rate=rate,
+        rate_period_ms=1000,
+        limit=max(50, rate * 10),
+        pause_ms=hold_ms,
+        timeout_s=timeout_s,
+        keys={"caller": CALLER, "rtp_port": rig.sink.port},
+        extra=[
+            *stat_args(rig.workdir, f"{name}-callers"),
+            "-trace_rtt",
+            "-rtt_freq",
+            "1",
+            "-recv_timeout",
+            str(RECV_TIMEOUT_MS),
+            "-buff_size",
+            "4194304",
+            "-max_recv_loops",
+            "10000",
+            "-max_sched_loops",
+            "10000",
+        ],
+    )
     rig.live.append(caller)
     meter.groups["sipp"].append(caller.process.pid)
     # While the callers run: rtpengine's ports in use, once a second (its peak is
@@ -621,26 +730,45 @@ def run_step(rig: Rig, index: int, *, rate: int, duration_s: int, hold_ms: int,
     ok = max(c["successful"], 1)
     wall = meter.wall or 1.0
     return StepResult(
-        rate=rate, duration_s=duration_s, controllers=rig.controllers, agents=rig.agents,
-        attempted=c["outgoing"], successful=c["successful"], failed=c["failed"],
-        agent_successful=a["successful"], agent_failed=a["failed"],
+        rate=rate,
+        duration_s=duration_s,
+        controllers=rig.controllers,
+        agents=rig.agents,
+        attempted=c["outgoing"],
+        successful=c["successful"],
+        failed=c["failed"],
+        agent_successful=a["successful"],
+        agent_failed=a["failed"],
         retransmissions=c["retransmissions"] + a["retransmissions"],
-        caller_exit=caller_exit, agent_exit=agent_exit, wall_s=meter.wall,
-        arrival_rate=counts.arrival_rate, arrival_span_s=counts.arrival_span_s,
+        caller_exit=caller_exit,
+        agent_exit=agent_exit,
+        wall_s=meter.wall,
+        arrival_rate=counts.arrival_rate,
+        arrival_span_s=counts.arrival_span_s,
         events=counts.kinds,
-        arrived_by_node=counts.arrived_by_node, ended_causes=counts.ended_causes,
+        arrived_by_node=counts.arrived_by_node,
+        ended_causes=counts.ended_causes,
         latency_ms=rtt_percentiles(caller),
         cpu_s=dict(meter.used),
         us_per_call={n: s * 1e6 / ok for n, s in meter.used.items()},
         core_pct={n: s / wall * 100 for n, s in meter.used.items()},
         idle_core_pct=idle_pct,
-        net_us_per_call={n: max(0.0, s - idle_pct[n] / 100 * wall) * 1e6 / ok
-                         for n, s in meter.used.items()},
-        machine_busy_pct=meter.machine_busy * 100, others_busy_pct=meter.others_busy * 100,
-        load_at_start=load, threads=threads, udp_rcvbuf_drops=drops, left=left,
-        ng_per_call={k: (v - ng_before.get(k, 0)) / ok for k, v in ng_after.items()
-                     if v - ng_before.get(k, 0) > 0 and k not in OWN_NG_COMMANDS},
-        rtpengine_ports_peak=ports_peak, media_sink_packets=rig.sink.take(),
+        net_us_per_call={
+            n: max(0.0, s - idle_pct[n] / 100 * wall) * 1e6 / ok for n, s in meter.used.items()
+        },
+        machine_busy_pct=meter.machine_busy * 100,
+        others_busy_pct=meter.others_busy * 100,
+        load_at_start=load,
+        threads=threads,
+        udp_rcvbuf_drops=drops,
+        left=left,
+        ng_per_call={
+            k: (v - ng_before.get(k, 0)) / ok
+            for k, v in ng_after.items()
+            if v - ng_before.get(k, 0) > 0 and k not in OWN_NG_COMMANDS
+        },
+        rtpengine_ports_peak=ports_peak,
+        media_sink_packets=rig.sink.take(),
         ng_ping_ms=percentiles(pings),
         log_errors={n: count for n, (count, _) in problems.items()},
         first_errors={n: first for n, (_, first) in problems.items() if first},
@@ -651,40 +779,64 @@ def report(result: StepResult) -> None:
     r = result
     calls = r.rate * r.duration_s
     verdict = "PASS" if r.passed else "FAIL"
-    print(f"\n== {r.rate} calls/s x {r.duration_s} s, {r.agents} agents, "
-          f"{r.controllers} controller(s): {verdict}")
-    print(f"calls: offered {calls}, attempted {r.attempted}, ok {r.successful}, failed "
-          f"{r.failed}; agents' phones ok {r.agent_successful}, failed {r.agent_failed}; "
-          f"retransmissions {r.retransmissions}; sipp exit {r.caller_exit}/{r.agent_exit}")
+    print(
+        f"\n== {r.rate} calls/s x {r.duration_s} s, {r.agents} agents, "
+        f"{r.controllers} controller(s): {verdict}"
+    )
+    print(
+        f"calls: offered {calls}, attempted {r.attempted}, ok {r.successful}, failed "
+        f"{r.failed}; agents' phones ok {r.agent_successful}, failed {r.agent_failed}; "
+        f"retransmissions {r.retransmissions}; sipp exit {r.caller_exit}/{r.agent_exit}"
+    )
     print(f"event log: {', '.join(f'{k} {v}' for k, v in sorted(r.events.items()))}")
-    print(f"  arrived by controller: {r.arrived_by_node}; ended causes: {r.ended_causes}; "
-          f"arrival rate at the controllers {r.arrival_rate:.1f}/s")
+    print(
+        f"  arrived by controller: {r.arrived_by_node}; ended causes: {r.ended_causes}; "
+        f"arrival rate at the controllers {r.arrival_rate:.1f}/s"
+    )
     for rtd, p in sorted(r.latency_ms.items()):
-        print(f"latency {rtd:9s} (n={p['n']:.0f}): p50 {p['p50']:.0f} ms, p90 {p['p90']:.0f} ms,"
-              f" p99 {p['p99']:.0f} ms, max {p['max']:.0f} ms")
-    print(f"CPU over {r.wall_s:.1f} s (load average at start {r.load_at_start:.2f}; machine "
-          f"busy {r.machine_busy_pct:.0f}% of {os.cpu_count()} cores, of which other "
-          f"processes {r.others_busy_pct:.0f}%):")
-    print(f"  {'component':12s} {'us/call':>8s} {'net of idle':>11s} {'% of a core':>11s} "
-          f"{'idle %':>7s}  busiest threads (% of a core)")
+        print(
+            f"latency {rtd:9s} (n={p['n']:.0f}): p50 {p['p50']:.0f} ms, p90 {p['p90']:.0f} ms,"
+            f" p99 {p['p99']:.0f} ms, max {p['max']:.0f} ms"
+        )
+    print(
+        f"CPU over {r.wall_s:.1f} s (load average at start {r.load_at_start:.2f}; machine "
+        f"busy {r.machine_busy_pct:.0f}% of {os.cpu_count()} cores, of which other "
+        f"processes {r.others_busy_pct:.0f}%):"
+    )
+    print(
+        f"  {'component':12s} {'us/call':>8s} {'net of idle':>11s} {'% of a core':>11s} "
+        f"{'idle %':>7s}  busiest threads (% of a core)"
+    )
     for name, us in r.us_per_call.items():
         extra = f"  {', '.join(r.threads[name])}" if r.threads.get(name) else ""
-        print(f"  {name:12s} {us:8.0f} {r.net_us_per_call[name]:11.0f} "
-              f"{r.core_pct[name]:11.1f} {r.idle_core_pct[name]:7.1f}{extra}")
-    print(f"  {'all measured':12s} {sum(r.us_per_call.values()):8.0f} "
-          f"{sum(r.net_us_per_call.values()):11.0f} {sum(r.core_pct.values()):11.1f} "
-          f"{sum(r.idle_core_pct.values()):7.1f}")
-    print("rtpengine ng commands per call: " + ", ".join(
-        f"{k} {v:.2f}" for k, v in sorted(r.ng_per_call.items(), key=lambda kv: -kv[1])))
+        print(
+            f"  {name:12s} {us:8.0f} {r.net_us_per_call[name]:11.0f} "
+            f"{r.core_pct[name]:11.1f} {r.idle_core_pct[name]:7.1f}{extra}"
+        )
+    print(
+        f"  {'all measured':12s} {sum(r.us_per_call.values()):8.0f} "
+        f"{sum(r.net_us_per_call.values()):11.0f} {sum(r.core_pct.values()):11.1f} "
+        f"{sum(r.idle_core_pct.values()):7.1f}"
+    )
+    print(
+        "rtpengine ng commands per call: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.ng_per_call.items(), key=lambda kv: -kv[1]))
+    )
     p = r.ng_ping_ms
-    print(f"rtpengine ng ping round trip during the step (n={p['n']:.0f}): p50 {p['p50']:.1f} ms,"
-          f" p90 {p['p90']:.1f} ms, p99 {p['p99']:.1f} ms, max {p['max']:.1f} ms")
-    print(f"rtpengine ports in use at most {r.rtpengine_ports_peak}; RTP packets that reached "
-          f"the parties' SDP address (music on hold while parked): {r.media_sink_packets}")
-    print(f"after the step (waited {r.left.waited_s:.1f} s): rtpengine sessions "
-          f"{r.left.rtpengine_sessions}, controller calls {r.left.controller_calls}, media "
-          f"sessions {r.left.controller_media}, queue waiting {r.left.queue_waiting}, "
-          f"agents {r.left.agent_states}")
+    print(
+        f"rtpengine ng ping round trip during the step (n={p['n']:.0f}): p50 {p['p50']:.1f} ms,"
+        f" p90 {p['p90']:.1f} ms, p99 {p['p99']:.1f} ms, max {p['max']:.1f} ms"
+    )
+    print(
+        f"rtpengine ports in use at most {r.rtpengine_ports_peak}; RTP packets that reached "
+        f"the parties' SDP address (music on hold while parked): {r.media_sink_packets}"
+    )
+    print(
+        f"after the step (waited {r.left.waited_s:.1f} s): rtpengine sessions "
+        f"{r.left.rtpengine_sessions}, controller calls {r.left.controller_calls}, media "
+        f"sessions {r.left.controller_media}, queue waiting {r.left.queue_waiting}, "
+        f"agents {r.left.agent_states}"
+    )
     print(f"UDP receive-buffer drops {r.udp_rcvbuf_drops}; log ERROR lines {r.log_errors}")
     for name, line in r.first_errors.items():
         print(f"  first in {name}: {line}")
@@ -696,6 +848,7 @@ def report(result: StepResult) -> None:
 @contextlib.contextmanager
 def terminate_on_sigterm() -> Iterator[None]:
     """SIGTERM raises KeyboardInterrupt, so every `finally` below stops what it started."""
+
     def handler(*_: object) -> None:
         raise KeyboardInterrupt
 
@@ -709,8 +862,12 @@ def terminate_on_sigterm() -> Iterator[None]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=int, default=TARGET_RATE, help="calls per second")
-    parser.add_argument("--duration", type=int, default=None,
-                        help=f"seconds per step (default {TARGET_DURATION_S}; 30 with --sweep)")
+    parser.add_argument(
+        "--duration",
+        type=int,
+        default=None,
+        help=f"seconds per step (default {TARGET_DURATION_S}; 30 with --sweep)",
+    )
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--controllers", type=int, default=1, help="controller replicas")
     parser.add_argument("--kamailio-workers", type=int, default=4)
@@ -718,18 +875,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--ring-ms", type=int, default=100, help="phones answer after this")
     parser.add_argument("--ring-timeout-ms", type=int, default=5000, help="the queue's")
     parser.add_argument("--wrap-up-ms", type=int, default=0, help="the queue's")
-    parser.add_argument("--sweep", action="store_true",
-                        help="step the rate up (--steps) until a step fails")
-    parser.add_argument("--steps", default="25,50,60,70,80,90,100,125,150",
-                        help="rates for --sweep")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 200 agents, 20 calls/s for 8 s (~30 s in all)")
+    parser.add_argument(
+        "--sweep", action="store_true", help="step the rate up (--steps) until a step fails"
+    )
+    parser.add_argument(
+        "--steps", default="25,50,60,70,80,90,100,125,150", help="rates for --sweep"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 200 agents, 20 calls/s for 8 s (~30 s in all)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--cdr", action="store_true",
-                        help="also run the CDR service (chDB) and measure hang-up -> CDR "
-                             "visible in a dashboard query for every call of each step")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the work directory (logs, sipp files) even on success")
+    parser.add_argument(
+        "--cdr",
+        action="store_true",
+        help="also run the CDR service (chDB) and measure hang-up -> CDR "
+        "visible in a dashboard query for every call of each step",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the work directory (logs, sipp files) even on success",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.agents = min(args.agents, 200)
@@ -740,8 +908,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.duration = 30 if args.sweep else TARGET_DURATION_S
     busy_agents = args.rate * (args.hold_ms + args.ring_ms + args.wrap_up_ms + 500) / 1000
     if busy_agents > args.agents * 0.8:
-        parser.error(f"{args.agents} agents are too few for {args.rate} calls/s "
-                     f"(about {busy_agents:.0f} would be busy at once)")
+        parser.error(
+            f"{args.agents} agents are too few for {args.rate} calls/s "
+            f"(about {busy_agents:.0f} would be busy at once)"
+        )
     return args
 
 
@@ -772,19 +942,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         passing = [r.rate for r in results if r.passed]
         best = max(passing) if passing else None
         if args.sweep:
-            print(f"\nhighest zero-failure rate: {best if best else 'none'} calls/s "
-                  f"({args.duration} s steps, {args.agents} agents, "
-                  f"{args.controllers} controller(s))")
+            print(
+                f"\nhighest zero-failure rate: {best if best else 'none'} calls/s "
+                f"({args.duration} s steps, {args.agents} agents, "
+                f"{args.controllers} controller(s))"
+            )
         else:
             r = results[0]
             met = r.passed and r.rate >= TARGET_RATE and r.duration_s >= TARGET_DURATION_S
-            print(f"\ntarget {TARGET_RATE} calls/s for {TARGET_DURATION_S} s with zero failures: "
-                  f"{'MET' if met else 'not met'} (this run: {r.rate}/s x {r.duration_s} s, "
-                  f"{'PASS' if r.passed else 'FAIL'})")
+            print(
+                f"\ntarget {TARGET_RATE} calls/s for {TARGET_DURATION_S} s with zero failures: "
+                f"{'MET' if met else 'not met'} (this run: {r.rate}/s x {r.duration_s} s, "
+                f"{'PASS' if r.passed else 'FAIL'})"
+            )
         if args.json:
-            args.json.write_text(json.dumps(
-                {"facts": facts, "load_at_start": load, "args": vars(args) | {"json": None},
-                 "steps": [asdict(r) for r in results]}, indent=2, default=str))
+            args.json.write_text(
+                json.dumps(
+                    {
+                        "facts": facts,
+                        "load_at_start": load,
+                        "args": vars(args) | {"json": None},
+                        "steps": [asdict(r) for r in results],
+                    },
+                    indent=2,
+                    default=str,
+                )
+            )
     if args.sweep:  # a sweep ends on its first failing step by design
         return 0 if results and results[0].passed else 1
     return 0 if ok else 1
@@ -794,53 +977,82 @@ def run(args: argparse.Namespace, rates: list[int], workdir: Path) -> list[StepR
     agents = make_agents(args.agents)
     t0 = time.monotonic()
     config, passwords = inbound_config(
-        workdir / "stack", agents, controllers=args.controllers,
-        kamailio_workers=args.kamailio_workers, ring_timeout_ms=args.ring_timeout_ms,
-        wrap_up_ms=args.wrap_up_ms)
+        workdir / "stack",
+        agents,
+        controllers=args.controllers,
+        kamailio_workers=args.kamailio_workers,
+        ring_timeout_ms=args.ring_timeout_ms,
+        wrap_up_ms=args.wrap_up_ms,
+    )
     if args.cdr:  # the CDR service as `callcenter up` runs it, on the embedded store
-        config["analytics"] = {"data_dir": str(workdir / "chdb"),
-                               "listen": f"127.0.0.1:{free_port()}"}
+        config["analytics"] = {
+            "data_dir": str(workdir / "chdb"),
+            "listen": f"127.0.0.1:{free_port()}",
+        }
     print(f"{args.agents} accounts hashed in {time.monotonic() - t0:.1f} s; starting the stack")
     results: list[StepResult] = []
     t0 = time.monotonic()
     with running_stack(workdir / "stack", config, passwords) as stack:
         assert stack.config.acd is not None
-        print(f"stack up in {time.monotonic() - t0:.1f} s: kamailio {stack.sip} "
-              f"({args.kamailio_workers} workers), {args.controllers} controller(s), ACD "
-              f"{stack.config.acd.listen}, rtpengine ports {PORT_MIN}-{PORT_MAX}")
+        print(
+            f"stack up in {time.monotonic() - t0:.1f} s: kamailio {stack.sip} "
+            f"({args.kamailio_workers} workers), {args.controllers} controller(s), ACD "
+            f"{stack.config.acd.listen}, rtpengine ports {PORT_MIN}-{PORT_MAX}"
+        )
         host, port = split_hostport(stack.config.redis.listen)
         events = redis.Redis(host=host, port=port)
-        acd = AcdClient(stack.config.acd.listen, timeout=5.0, retry_for=10.0,
-                        token=stack.acd_token)
-        rig = Rig(stack, acd, events, args.controllers, args.agents, free_port(), workdir,
-                  MediaSink())
-        desks = Desks(stack.config.acd.listen, [
-            Desk(user, password, int(user), int(user) - AGENT_BASE)
-            for user, password in agents.items()])
+        acd = AcdClient(stack.config.acd.listen, timeout=5.0, retry_for=10.0, token=stack.acd_token)
+        rig = Rig(
+            stack, acd, events, args.controllers, args.agents, free_port(), workdir, MediaSink()
+        )
+        desks = Desks(
+            stack.config.acd.listen,
+            [
+                Desk(user, password, int(user), int(user) - AGENT_BASE)
+                for user, password in agents.items()
+            ],
+        )
         try:
             for i in range(args.controllers):
                 path = rig.log_path(f"controller{i}")
                 log = path.read_text
-                wait_for(lambda: controller_feed_subscribed(log()), 15,  # noqa: B023 (waited here)
-                         f"controller{i}'s ACD action feed")
+                wait_for(
+                    lambda: controller_feed_subscribed(log()),  # noqa: B023 (waited here)
+                    15,
+                    f"controller{i}'s ACD action feed",
+                )
             took = register_phones(rig, passwords)
-            print(f"{args.agents} phones registered at Kamailio in {took:.1f} s, every Contact "
-                  f"on one sipp at 127.0.0.1:{rig.uas_port}")
+            print(
+                f"{args.agents} phones registered at Kamailio in {took:.1f} s, every Contact "
+                f"on one sipp at 127.0.0.1:{rig.uas_port}"
+            )
             login = desks.start()
             if login["logged_in"] != args.agents:
                 raise RuntimeError(f"logins: {login}")
-            print(f"{args.agents} agents logged in at the ACD in {login['seconds']:.1f} s "
-                  f"(lease {login['lease_s']:.0f} s: {args.agents / (login['lease_s'] / 3):.0f}"
-                  f" heartbeats/s during the run)")
+            print(
+                f"{args.agents} agents logged in at the ACD in {login['seconds']:.1f} s "
+                f"(lease {login['lease_s']:.0f} s: {args.agents / (login['lease_s'] / 3):.0f}"
+                f" heartbeats/s during the run)"
+            )
             for index, rate in enumerate(rates):
                 probe = None
                 if stack.config.analytics is not None:
-                    probe = FreshnessProbe(events, stack.config.analytics.stream,
-                                           ServiceClient(stack.config.analytics.url())).start()
-                result = run_step(rig, index, rate=rate, duration_s=args.duration,
-                                  hold_ms=args.hold_ms, ring_ms=args.ring_ms,
-                                  settle_s=15 + args.wrap_up_ms / 1000, desks_pid=desks.pid,
-                                  idle_s=3 if args.quick else 5)
+                    probe = FreshnessProbe(
+                        events,
+                        stack.config.analytics.stream,
+                        ServiceClient(stack.config.analytics.url()),
+                    ).start()
+                result = run_step(
+                    rig,
+                    index,
+                    rate=rate,
+                    duration_s=args.duration,
+                    hold_ms=args.hold_ms,
+                    ring_ms=args.ring_ms,
+                    settle_s=15 + args.wrap_up_ms / 1000,
+                    desks_pid=desks.pid,
+                    idle_s=3 if args.quick else 5,
+                )
                 results.append(result)
                 report(result)
                 if probe is not None:

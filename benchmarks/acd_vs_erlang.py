@@ -83,9 +83,10 @@ class Outcome:
 def estimate(values: list[float]) -> Estimate:
     """Mean and 95 % half-width from batch means."""
     size = len(values) // BATCHES
-    means = [statistics.fmean(values[i * size:(i + 1) * size]) for i in range(BATCHES)]
-    return Estimate(statistics.fmean(means),
-                    T_975_DF19 * statistics.stdev(means) / math.sqrt(BATCHES))
+    means = [statistics.fmean(values[i * size : (i + 1) * size]) for i in range(BATCHES)]
+    return Estimate(
+        statistics.fmean(means), T_975_DF19 * statistics.stdev(means) / math.sqrt(BATCHES)
+    )
 
 
 def simulate(point: Point) -> Outcome:
@@ -94,8 +95,11 @@ def simulate(point: Point) -> Outcome:
     clock = ManualClock(0.0)
     n = point.agents
     config = AcdConfig(
-        queues=[QueueConfig("q", strategy="longest_idle", ring_timeout=30.0, wrap_up=0.0,
-                            max_no_answers=0)],
+        queues=[
+            QueueConfig(
+                "q", strategy="longest_idle", ring_timeout=30.0, wrap_up=0.0, max_no_answers=0
+            )
+        ],
         seat_range=(1, n),
         employee_id_range=(1, n),
         lease_seconds=1e15,  # sessions never expire within the run
@@ -137,7 +141,7 @@ def simulate(point: Point) -> Outcome:
     problems = acd.check_invariants()
     if problems:
         raise RuntimeError(f"ACD state inconsistent after the run: {problems}")
-    measured = waits[point.warmup:]
+    measured = waits[point.warmup :]
     if any(math.isnan(w) for w in measured):
         raise RuntimeError("some calls were never answered")
     return Outcome(
@@ -165,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     demand_precision = not args.quick and args.calls is None
 
     print("ACD core (longest_idle, FIFO, ring 0, wrap-up 0, no abandonment) vs Erlang C")
-    print(f"AHT {AHT:.0f} s, SL target {TARGET:.0f} s, 2 % warm-up discarded, "
-          f"{BATCHES} batch means, 95 % CI" + (" [quick]" if args.quick else "") + "\n")
+    print(
+        f"AHT {AHT:.0f} s, SL target {TARGET:.0f} s, 2 % warm-up discarded, "
+        f"{BATCHES} batch means, 95 % CI" + (" [quick]" if args.quick else "") + "\n"
+    )
     started = time.perf_counter()
     # Longest points first, so that the pool's workers finish together.
     ordered = sorted(points, key=lambda p: -p.calls * p.traffic)
@@ -174,9 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         done = {(o.point.traffic, o.point.agents): o for o in pool.map(simulate, ordered)}
     outcomes = [done[(p.traffic, p.agents)] for p in points]
 
-    header = (f"{'A':>5} {'N':>3} {'calls':>7} | {'SL sim':>15} {'Erlang C':>8} {'diff':>7} | "
-              f"{'ASA sim (s)':>15} {'Erlang C':>8} {'diff':>6} | "
-              f"{'P(wait) sim':>15} {'Erlang C':>8} | {'time':>5}  check")
+    header = (
+        f"{'A':>5} {'N':>3} {'calls':>7} | {'SL sim':>15} {'Erlang C':>8} {'diff':>7} | "
+        f"{'ASA sim (s)':>15} {'Erlang C':>8} {'diff':>6} | "
+        f"{'P(wait) sim':>15} {'Erlang C':>8} | {'time':>5}  check"
+    )
     print(header)
     print("-" * len(header))
     failed = False
@@ -193,14 +201,18 @@ def main(argv: list[str] | None = None) -> int:
         if not precise:
             verdict += " (SL CI >= 1 point)"
         failed |= not agree or (demand_precision and not precise)
-        print(f"{a:5.1f} {n:3d} {o.point.calls:7d} | "
-              f"{o.sl.mean:7.4f} ±{o.sl.half_width:6.4f} {sl:8.4f} {o.sl.mean - sl:+7.4f} | "
-              f"{o.asa.mean:7.2f} ±{o.asa.half_width:6.2f} {asa:8.2f} {o.asa.mean - asa:+6.2f} | "
-              f"{o.p_wait.mean:7.4f} ±{o.p_wait.half_width:6.4f} {pw:8.4f} | "
-              f"{o.seconds:4.0f}s  {verdict}")
+        print(
+            f"{a:5.1f} {n:3d} {o.point.calls:7d} | "
+            f"{o.sl.mean:7.4f} ±{o.sl.half_width:6.4f} {sl:8.4f} {o.sl.mean - sl:+7.4f} | "
+            f"{o.asa.mean:7.2f} ±{o.asa.half_width:6.2f} {asa:8.2f} {o.asa.mean - asa:+6.2f} | "
+            f"{o.p_wait.mean:7.4f} ±{o.p_wait.half_width:6.4f} {pw:8.4f} | "
+            f"{o.seconds:4.0f}s  {verdict}"
+        )
     total_calls = sum(o.point.calls + o.point.warmup for o in outcomes)
-    print(f"\n{total_calls} calls simulated in {time.perf_counter() - started:.0f} s wall "
-          f"({args.jobs} processes)")
+    print(
+        f"\n{total_calls} calls simulated in {time.perf_counter() - started:.0f} s wall "
+        f"({args.jobs} processes)"
+    )
     print("FAIL" if failed else "PASS: the ACD core reproduces Erlang C within the CI")
     return 1 if failed else 0
 

@@ -61,15 +61,21 @@ def make_call_events(n_calls: int, seed: int = 1) -> list[Event]:
         def e(dt: float, kind: str, data: dict[str, str], cid: str = cid, t: float = t) -> None:
             out.append(mk(kind=kind, ts=t + dt, correlation_id=cid, node="bench", data=data))
 
-        e(0, ev.CALL_ARRIVED, {"trunk": "t1", "caller": "138", "dialled": "95598",
-                               "category": "billing"})
+        e(
+            0,
+            ev.CALL_ARRIVED,
+            {"trunk": "t1", "caller": "138", "dialled": "95598", "category": "billing"},
+        )
         e(1, ev.CALL_IVR_STEP, {"ivr_node": "main", "input": "1"})
         e(3, ev.CALL_QUEUED, {"queue": q, "priority": "0"})
         roll = rng.random()
         wait = rng.uniform(1, 60)
         if roll < 0.8:
-            e(3 + wait - 2, ev.CALL_RINGING, {"agent": a, "seat": "s", "leg_id": "L1",
-                                              "attempt": "1"})
+            e(
+                3 + wait - 2,
+                ev.CALL_RINGING,
+                {"agent": a, "seat": "s", "leg_id": "L1", "attempt": "1"},
+            )
             e(3 + wait, ev.CALL_ANSWERED, {"agent": a, "seat": "s", "leg_id": "L1"})
             e(3 + wait + 120, ev.CALL_ENDED, {"cause": "200", "side": "caller"})
         else:
@@ -100,9 +106,11 @@ def bench_events_to_chdb(
     if freeze_events:
         gc.unfreeze()
     rate = n_calls / elapsed
-    print(f"events->CDRs->chDB : {n_calls:>10,} calls ({len(events):,} events) "
-          f"in {elapsed:6.2f} s = {rate:>12,.0f} calls/s   (target >= 50,000"
-          f"{'' if freeze_events else '; setup events not GC-frozen'})")
+    print(
+        f"events->CDRs->chDB : {n_calls:>10,} calls ({len(events):,} events) "
+        f"in {elapsed:6.2f} s = {rate:>12,.0f} calls/s   (target >= 50,000"
+        f"{'' if freeze_events else '; setup events not GC-frozen'})"
+    )
     return rate
 
 
@@ -144,8 +152,9 @@ def synthetic_cdrs(
         "queue": _dict(rng.integers(0, len(QUEUES), n), QUEUES),
         "agent": _dict(np.where(answered, agent_idx, len(AGENTS)), [*AGENTS, ""]),
         "seat": _dict(np.zeros(n), ["s"]),
-        "ivr_path": pa.ListArray.from_arrays(pa.array(ivr_offsets),
-                                             pa.array(["main"] * 1).take(np.zeros(n, "int32"))),
+        "ivr_path": pa.ListArray.from_arrays(
+            pa.array(ivr_offsets), pa.array(["main"] * 1).take(np.zeros(n, "int32"))
+        ),
         "wait_s": np.where(queued_mask, wait, 0.0),
         "talk_s": talk,
         "hold_s": np.zeros(n),
@@ -197,8 +206,9 @@ def intervals(span_s: float, rng: np.random.Generator) -> dict[str, object]:
     return {
         "agent": _dict(agent_idx, AGENTS),
         "seat": _dict(np.zeros(n), ["s"]),
-        "state": _dict(np.tile(np.arange(per_agent) % 3, len(AGENTS)),
-                       ["idle", "talking", "wrap_up"]),
+        "state": _dict(
+            np.tile(np.arange(per_agent) % 3, len(AGENTS)), ["idle", "talking", "wrap_up"]
+        ),
         "start": start,
         "end": start + 100.0,
         "reason": _dict(np.zeros(n), [""]),
@@ -232,10 +242,14 @@ def bench_bulk(store: ChdbStore, rows: int, chunk: int, *, spread: bool = False)
         leg_s += time.perf_counter() - t
     store.insert_columns("agent_state_interval", intervals(span, rng))
     rate = total / insert_s
-    print(f"bulk insert cdr    : {total:>10,} rows in {insert_s:6.2f} s = {rate:>12,.0f} rows/s"
-          f"   (target >= 1,000,000)")
-    print(f"bulk insert legs   : {leg_rows:>10,} rows in {leg_s:6.2f} s = "
-          f"{leg_rows / leg_s:>12,.0f} rows/s")
+    print(
+        f"bulk insert cdr    : {total:>10,} rows in {insert_s:6.2f} s = {rate:>12,.0f} rows/s"
+        f"   (target >= 1,000,000)"
+    )
+    print(
+        f"bulk insert legs   : {leg_rows:>10,} rows in {leg_s:6.2f} s = "
+        f"{leg_rows / leg_s:>12,.0f} rows/s"
+    )
     return rate
 
 
@@ -259,8 +273,10 @@ def bench_queries(store: ChdbStore, repeat: int) -> dict[str, float]:
             times.append(time.perf_counter() - t)
         best[name] = min(times)
         flag = "ok" if best[name] < 0.5 else "SLOW"
-        print(f"query {name:<24}: best {best[name]:6.3f} s, first {times[0]:6.3f} s, "
-              f"{len(df):>6} rows  [{flag}]")
+        print(
+            f"query {name:<24}: best {best[name]:6.3f} s, first {times[0]:6.3f} s, "
+            f"{len(df):>6} rows  [{flag}]"
+        )
     return best
 
 
@@ -274,17 +290,20 @@ def merge_all_but_newest_day(store: ChdbStore) -> float:
     for table in TABLES:
         ids = store.query_df(
             "SELECT DISTINCT partition_id FROM system.parts WHERE active "
-            f"AND database = '{store.database}' AND table = '{table}' ORDER BY partition_id")
+            f"AND database = '{store.database}' AND table = '{table}' ORDER BY partition_id"
+        )
         for partition in ids["partition_id"].tolist()[:-1]:
-            store.execute(f"OPTIMIZE TABLE {store.database}.{table} "
-                          f"PARTITION ID '{partition}' FINAL")
+            store.execute(
+                f"OPTIMIZE TABLE {store.database}.{table} PARTITION ID '{partition}' FINAL"
+            )
     return time.perf_counter() - started
 
 
 def parts_note(store: ChdbStore) -> str:
     df = store.query_df(
         "SELECT count() AS parts, uniqExact(partition_id) AS days, countIf(level = 0) AS l0 "
-        f"FROM system.parts WHERE active AND database = '{store.database}' AND table = 'cdr'")
+        f"FROM system.parts WHERE active AND database = '{store.database}' AND table = 'cdr'"
+    )
     r = df.iloc[0]
     return f"cdr: {r['parts']} parts in {r['days']} daily partitions, {r['l0']} never merged"
 
@@ -294,15 +313,26 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000, help="CDRs for bulk + queries")
     parser.add_argument("--calls", type=int, default=100_000, help="calls for events->chDB")
     parser.add_argument("--chunk", type=int, default=1_000_000, help="rows per bulk insert")
-    parser.add_argument("--batch-events", type=int, default=100_000,
-                        help="events per builder batch (one insert per table per batch)")
+    parser.add_argument(
+        "--batch-events",
+        type=int,
+        default=100_000,
+        help="events per builder batch (one insert per table per batch)",
+    )
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--no-gc-freeze", action="store_true",
-                        help="leave the pre-made events to the cyclic GC (the old method)")
-    parser.add_argument("--insert-threads", type=int, default=2,
-                        help="parallel chDB sessions for bulk inserts")
-    parser.add_argument("--spread-chunks", action="store_true",
-                        help="every bulk chunk spans all 30 days (worst case for FINAL)")
+    parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="leave the pre-made events to the cyclic GC (the old method)",
+    )
+    parser.add_argument(
+        "--insert-threads", type=int, default=2, help="parallel chDB sessions for bulk inserts"
+    )
+    parser.add_argument(
+        "--spread-chunks",
+        action="store_true",
+        help="every bulk chunk spans all 30 days (worst case for FINAL)",
+    )
     parser.add_argument("--dir", type=Path, default=None, help="chDB data dir (default: tmp)")
     args = parser.parse_args()
 
@@ -311,24 +341,32 @@ def main() -> None:
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="cc-bench-"))
     try:
         with ChdbStore(workdir, database="bench_events") as store:
-            bench_events_to_chdb(store, args.calls, args.batch_events,
-                                 freeze_events=not args.no_gc_freeze)
-            bulk_store = ChdbStore(workdir, database="bench_bulk",
-                                   insert_threads=args.insert_threads)
+            bench_events_to_chdb(
+                store, args.calls, args.batch_events, freeze_events=not args.no_gc_freeze
+            )
+            bulk_store = ChdbStore(
+                workdir, database="bench_bulk", insert_threads=args.insert_threads
+            )
             with bulk_store as bulk:
                 bench_bulk(bulk, args.rows, args.chunk, spread=args.spread_chunks)
-                print(f"-- reports as inserted (unmerged parts: FINAL merges at read time; "
-                      f"{parts_note(bulk)})")
+                print(
+                    f"-- reports as inserted (unmerged parts: FINAL merges at read time; "
+                    f"{parts_note(bulk)})"
+                )
                 bench_queries(bulk, args.repeat)
                 took = merge_all_but_newest_day(bulk)
-                print(f"-- reports with every day but the newest merged ({took:.1f} s; "
-                      f"{parts_note(bulk)})")
+                print(
+                    f"-- reports with every day but the newest merged ({took:.1f} s; "
+                    f"{parts_note(bulk)})"
+                )
                 bench_queries(bulk, args.repeat)
                 t = time.perf_counter()
                 for table in TABLES:
                     bulk.execute(f"OPTIMIZE TABLE {bulk.database}.{table} FINAL")
-                print(f"-- reports after OPTIMIZE ... FINAL ({time.perf_counter() - t:.1f} s), "
-                      "the steady state once background merges caught up")
+                print(
+                    f"-- reports after OPTIMIZE ... FINAL ({time.perf_counter() - t:.1f} s), "
+                    "the steady state once background merges caught up"
+                )
                 bench_queries(bulk, args.repeat)
     finally:
         if args.dir is None:

@@ -82,8 +82,13 @@ class RunResult:
 
     @property
     def passed(self) -> bool:
-        return (self.failed == 0 and self.agent_failed == 0 and self.caller_exit == 0
-                and self.successful == self.attempted and self.rtpengine_sessions_left == 0)
+        return (
+            self.failed == 0
+            and self.agent_failed == 0
+            and self.caller_exit == 0
+            and self.successful == self.attempted
+            and self.rtpengine_sessions_left == 0
+        )
 
     def line(self) -> str:
         return (
@@ -109,26 +114,60 @@ def sessions_left(stack: Stack, wait_s: float = 5.0) -> int:
         time.sleep(0.2)
 
 
-def run_once(stack: Stack, engine: str, target: str, kamailio_pid: int, *, workdir: Path,
-             index: int, rate: int, duration_s: int, trace: bool = False) -> RunResult:
+def run_once(
+    stack: Stack,
+    engine: str,
+    target: str,
+    kamailio_pid: int,
+    *,
+    workdir: Path,
+    index: int,
+    rate: int,
+    duration_s: int,
+    trace: bool = False,
+) -> RunResult:
     calls = rate * duration_s
     trace_args = ("-trace_msg",) if trace else ()
     name = f"{index:02d}-{engine}"
-    agent = start_agent_uas(target, stack, workdir, f"{name}-agent", calls=calls,
-                            timeout_s=duration_s * 3 + 60, extra=trace_args)
+    agent = start_agent_uas(
+        target,
+        stack,
+        workdir,
+        f"{name}-agent",
+        calls=calls,
+        timeout_s=duration_s * 3 + 60,
+        extra=trace_args,
+    )
     kamailio = session_pids(kamailio_pid)
     rtpengine = session_pids(daemon_pid(stack, "rtpengine0"))
-    meter = CpuMeter({"kamailio": kamailio, "rtpengine": rtpengine,
-                      "sipp": [agent.process.pid]})
+    meter = CpuMeter({"kamailio": kamailio, "rtpengine": rtpengine, "sipp": [agent.process.pid]})
     drops_before = udp_rcvbuf_errors()
     meter.start()
     caller = start_sipp(
-        f"{name}-caller", "bench_caller", target, workdir=workdir, port=free_port(),
-        service=SERVICE, calls=calls, rate=rate, rate_period_ms=1000, limit=20_000,
-        timeout_s=duration_s * 3 + 30, keys={"caller": CALLER, "rtp_port": 6000},
-        extra=[*stat_args(workdir, f"{name}-caller"), "-recv_timeout", "8000",
-               "-buff_size", "4194304",
-               "-max_recv_loops", "10000", "-max_sched_loops", "10000", *trace_args],
+        f"{name}-caller",
+        "bench_caller",
+        target,
+        workdir=workdir,
+        port=free_port(),
+        service=SERVICE,
+        calls=calls,
+        rate=rate,
+        rate_period_ms=1000,
+        limit=20_000,
+        timeout_s=duration_s * 3 + 30,
+        keys={"caller": CALLER, "rtp_port": 6000},
+        extra=[
+            *stat_args(workdir, f"{name}-caller"),
+            "-recv_timeout",
+            "8000",
+            "-buff_size",
+            "4194304",
+            "-max_recv_loops",
+            "10000",
+            "-max_sched_loops",
+            "10000",
+            *trace_args,
+        ],
     )
     meter.groups["sipp"].append(caller.process.pid)
     # sipp's own bound: -timeout; this wait is only a safety net above it.
@@ -142,11 +181,18 @@ def run_once(stack: Stack, engine: str, target: str, kamailio_pid: int, *, workd
     if c["successful"] == 0:
         print(f"  {name}: no successful call; see {caller.error_file}", flush=True)
     return RunResult(
-        engine=engine, rate=rate, duration_s=duration_s,
-        attempted=c["outgoing"], successful=c["successful"], failed=c["failed"],
-        agent_successful=a["successful"], agent_failed=a["failed"],
+        engine=engine,
+        rate=rate,
+        duration_s=duration_s,
+        attempted=c["outgoing"],
+        successful=c["successful"],
+        failed=c["failed"],
+        agent_successful=a["successful"],
+        agent_failed=a["failed"],
         retransmissions=c["retransmissions"] + a["retransmissions"],
-        caller_exit=caller_exit, agent_exit=agent_exit, wall_s=meter.wall,
+        caller_exit=caller_exit,
+        agent_exit=agent_exit,
+        wall_s=meter.wall,
         achieved_cps=c["outgoing"] / meter.wall if meter.wall else 0.0,
         kamailio_us_per_call=meter.used["kamailio"] * 1e6 / successful,
         rtpengine_us_per_call=meter.used["rtpengine"] * 1e6 / successful,
@@ -163,13 +209,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=TARGET_RATE, help="calls per second")
     parser.add_argument("--duration", type=int, default=30, help="seconds per run")
     parser.add_argument("--workers", type=int, default=4, help="Kamailio children")
-    parser.add_argument("--compare-native", action="store_true",
-                        help="alternate with a native-config Kamailio and report the ratio")
+    parser.add_argument(
+        "--compare-native",
+        action="store_true",
+        help="alternate with a native-config Kamailio and report the ratio",
+    )
     parser.add_argument("--pairs", type=int, default=3, help="Python/native pairs")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 5 s per run, 1 pair")
-    parser.add_argument("--trace-msg", action="store_true",
-                        help="sipp -trace_msg on both sides (debugging; costs CPU)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 5 s per run, 1 pair")
+    parser.add_argument(
+        "--trace-msg",
+        action="store_true",
+        help="sipp -trace_msg on both sides (debugging; costs CPU)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--workdir", type=Path, help="keep sipp files and logs here")
     args = parser.parse_args(argv)
@@ -185,8 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     # 4 ports a call; calls last milliseconds, but a slow second can pile some up.
     # 20000-29999: below the ephemeral range and above the service ports that
     # simulators.free_port hands out (10000-19999).
-    with bench_stack(workdir / "stack", workers=args.workers, port_min=20000,
-                     port_max=29999) as stack:
+    with bench_stack(
+        workdir / "stack", workers=args.workers, port_min=20000, port_max=29999
+    ) as stack:
         py_pid = daemon_pid(stack, "kamailio")
         engines = {"python": (stack.sip, py_pid)}
         if args.compare_native:
@@ -197,32 +249,43 @@ def main(argv: list[str] | None = None) -> int:
                 order += ["python", "native"] if i % 2 == 0 else ["native", "python"]
         else:
             order = ["python"]
-        print(f"kamailio workers={args.workers}, shm 1024 MB tlsf; rtpengine userspace; "
-              f"runs: {', '.join(order)}")
+        print(
+            f"kamailio workers={args.workers}, shm 1024 MB tlsf; rtpengine userspace; "
+            f"runs: {', '.join(order)}"
+        )
         for index, engine in enumerate(order):
             target, pid = engines[engine]
-            result = run_once(stack, engine, target, pid, workdir=workdir, index=index,
-                              rate=args.rate, duration_s=args.duration,
-                              trace=args.trace_msg)
+            result = run_once(
+                stack,
+                engine,
+                target,
+                pid,
+                workdir=workdir,
+                index=index,
+                rate=args.rate,
+                duration_s=args.duration,
+                trace=args.trace_msg,
+            )
             results.append(result)
             print(result.line(), flush=True)
         if args.compare_native:
-            tail = (stack.layout.log_file(NATIVE_NAME).read_text(errors="replace")
-                    .count(" ERROR: "))
+            tail = stack.layout.log_file(NATIVE_NAME).read_text(errors="replace").count(" ERROR: ")
             print(f"native kamailio log ERROR lines: {tail}")
         py_errors = stack.kamailio_log().count(" ERROR: ")
         print(f"python kamailio log ERROR lines: {py_errors}")
 
     ok = all(r.passed for r in results)
     py = [r for r in results if r.engine == "python"]
-    print(f"\ncall setup at {args.rate}/s for {args.duration}s (python): "
-          f"{'PASS' if all(r.passed for r in py) else 'FAIL'}; Kamailio CPU/call median "
-          f"{statistics.median(r.kamailio_us_per_call for r in py):.0f} us, rtpengine "
-          f"{statistics.median(r.rtpengine_us_per_call for r in py):.0f} us")
+    print(
+        f"\ncall setup at {args.rate}/s for {args.duration}s (python): "
+        f"{'PASS' if all(r.passed for r in py) else 'FAIL'}; Kamailio CPU/call median "
+        f"{statistics.median(r.kamailio_us_per_call for r in py):.0f} us, rtpengine "
+        f"{statistics.median(r.rtpengine_us_per_call for r in py):.0f} us"
+    )
     summary: dict[str, object] = {"facts": facts, "runs": [asdict(r) for r in results]}
     if args.compare_native:
         ratios, clean = [], []
-        pairs = [results[i:i + 2] for i in range(0, len(results), 2)]
+        pairs = [results[i : i + 2] for i in range(0, len(results), 2)]
         for pair in pairs:
             p = next(r for r in pair if r.engine == "python")
             n = next(r for r in pair if r.engine == "native")
@@ -235,13 +298,16 @@ def main(argv: list[str] | None = None) -> int:
         if not ratios:
             print("no pair completed: no ratio")
             return 1
-        print(f"pairs where both runs passed without retransmissions: {len(clean)}"
-              f" of {len(ratios)}")
+        print(
+            f"pairs where both runs passed without retransmissions: {len(clean)} of {len(ratios)}"
+        )
         median = statistics.median(clean or ratios)
         verdict = "PASS" if median <= TARGET_RATIO else "OVER TARGET"
-        print(f"python/native Kamailio CPU per call: pairs {', '.join(f'{r:.2f}' for r in ratios)}"
-              f"; median{' of clean pairs' if clean else ''} {median:.2f}x "
-              f"(target <= {TARGET_RATIO}x): {verdict}")
+        print(
+            f"python/native Kamailio CPU per call: pairs {', '.join(f'{r:.2f}' for r in ratios)}"
+            f"; median{' of clean pairs' if clean else ''} {median:.2f}x "
+            f"(target <= {TARGET_RATIO}x): {verdict}"
+        )
         summary["ratios"] = ratios
         summary["clean_ratios"] = clean
         summary["median_ratio"] = median

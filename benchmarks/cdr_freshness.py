@@ -31,12 +31,19 @@ from testbed import redis_server, start_cdr_service  # noqa: E402
 
 def call_events(cid: str, t: float) -> tuple[list[Event], Event]:
     before = [
-        Event.new(ev.CALL_ARRIVED, correlation_id=cid, ts=t - 30, trunk="t1", caller="138",
-                  dialled="95598", category="billing"),
-        Event.new(ev.CALL_QUEUED, correlation_id=cid, ts=t - 29, queue="billing",
-                  priority="0"),
-        Event.new(ev.CALL_ANSWERED, correlation_id=cid, ts=t - 20, agent="1001", seat="1",
-                  leg_id=""),
+        Event.new(
+            ev.CALL_ARRIVED,
+            correlation_id=cid,
+            ts=t - 30,
+            trunk="t1",
+            caller="138",
+            dialled="95598",
+            category="billing",
+        ),
+        Event.new(ev.CALL_QUEUED, correlation_id=cid, ts=t - 29, queue="billing", priority="0"),
+        Event.new(
+            ev.CALL_ANSWERED, correlation_id=cid, ts=t - 20, agent="1001", seat="1", leg_id=""
+        ),
     ]
     end = Event.new(ev.CALL_ENDED, correlation_id=cid, ts=t, cause="200", side="caller")
     return before, end
@@ -55,8 +62,7 @@ def main() -> None:
             svc.wait_healthy()
             client = redis.Redis(port=port)
             log = EventLog(client)
-            probe = FreshnessProbe(client, ev.DEFAULT_STREAM, svc.client,
-                                   poll_s=args.poll).start()
+            probe = FreshnessProbe(client, ev.DEFAULT_STREAM, svc.client, poll_s=args.poll).start()
             start = time.monotonic()
             for i in range(args.calls):
                 target = start + i / args.rate

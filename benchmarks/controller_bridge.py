@@ -57,7 +57,7 @@ from benchmarks._rtp_load import write_inf
 
 TARGET_RATE = 150
 HOLD_MS = 1000
-PACE = 0.97                 # arrival rate at the controller / offered rate
+PACE = 0.97  # arrival rate at the controller / offered rate
 MAX_CONNECT_P99_MS = 1000.0
 
 
@@ -93,14 +93,18 @@ class StepResult:
 
     @property
     def kept_pace(self) -> bool:
-        return (self.arrival_rate >= PACE * self.rate
-                and self.arrival_to_connected_p99_ms < MAX_CONNECT_P99_MS)
+        return (
+            self.arrival_rate >= PACE * self.rate
+            and self.arrival_to_connected_p99_ms < MAX_CONNECT_P99_MS
+        )
 
     def problems(self) -> list[str]:
         """Why the step failed (empty: passed)."""
         checks = [
-            (self.failed == 0 and self.successful == self.attempted and self.caller_exit == 0,
-             f"caller: {self.failed} failed of {self.attempted}, exit {self.caller_exit}"),
+            (
+                self.failed == 0 and self.successful == self.attempted and self.caller_exit == 0,
+                f"caller: {self.failed} failed of {self.attempted}, exit {self.caller_exit}",
+            ),
             (self.agent_failed == 0, f"agent: {self.agent_failed} failed"),
             (self.connects_failed == 0, f"{self.connects_failed} connects refused"),
             (self.calls_left == 0 and self.sessions_left == 0, "calls or sessions left"),
@@ -132,25 +136,39 @@ class StepResult:
         )
 
 
-def run_step(rig: Rig, rate: int, duration_s: int, *, workdir: Path,
-             connections: int) -> StepResult:
+def run_step(
+    rig: Rig, rate: int, duration_s: int, *, workdir: Path, connections: int
+) -> StepResult:
     calls = rate * duration_s
     name = f"{rate:04d}"
     # No RTP flows: every call offers the same (unused) port.
     inf = workdir / f"{name}.inf"
     write_inf(inf, [6000])
     timeout_s = duration_s * 3 + 60
-    agent = start_agent(rig, workdir, f"{name}-agent", calls=calls, inf=inf,
-                        timeout_s=timeout_s)
+    agent = start_agent(rig, workdir, f"{name}-agent", calls=calls, inf=inf, timeout_s=timeout_s)
     driver = ConnectDriver(rig, connections=connections)
-    meter = CpuMeter({"controller": [rig.controller_pid], "rtpengine": rig.rtpengine_pids(),
-                      "driver": [driver.pid], "redis": rig.redis_pids(),
-                      "sipp": [agent.process.pid]})
+    meter = CpuMeter(
+        {
+            "controller": [rig.controller_pid],
+            "rtpengine": rig.rtpengine_pids(),
+            "driver": [driver.pid],
+            "redis": rig.redis_pids(),
+            "sipp": [agent.process.pid],
+        }
+    )
     drops = udp_rcvbuf_errors()
     meter.start()
-    caller = start_caller(rig, workdir, f"{name}-caller", calls=calls, rate=rate,
-                          hold_ms=HOLD_MS, inf=inf, timeout_s=timeout_s,
-                          limit=max(100, rate * 10))
+    caller = start_caller(
+        rig,
+        workdir,
+        f"{name}-caller",
+        calls=calls,
+        rate=rate,
+        hold_ms=HOLD_MS,
+        inf=inf,
+        timeout_s=timeout_s,
+        limit=max(100, rate * 10),
+    )
     meter.groups["sipp"].append(caller.process.pid)
     # sipp's own bounds (-timeout, -recv_timeout) end it; this wait is a safety net.
     caller_exit = stop_run(caller, timeout=timeout_s + 15)
@@ -163,11 +181,18 @@ def run_step(rig: Rig, rate: int, duration_s: int, *, workdir: Path,
     ok = max(c["successful"], 1)
     cores_pct = 100 / (meter.wall or 1.0)
     return StepResult(
-        rate=rate, duration_s=duration_s, attempted=c["outgoing"], successful=c["successful"],
-        failed=c["failed"], agent_successful=a["successful"], agent_failed=a["failed"],
+        rate=rate,
+        duration_s=duration_s,
+        attempted=c["outgoing"],
+        successful=c["successful"],
+        failed=c["failed"],
+        agent_successful=a["successful"],
+        agent_failed=a["failed"],
         retransmissions=c["retransmissions"] + a["retransmissions"],
-        caller_exit=caller_exit, agent_exit=agent_exit,
-        connects_ok=int(connects.get("ok", 0)), connects_failed=int(connects.get("failed", 0)),
+        caller_exit=caller_exit,
+        agent_exit=agent_exit,
+        connects_ok=int(connects.get("ok", 0)),
+        connects_failed=int(connects.get("failed", 0)),
         connect_errors=list(connects.get("errors", [])),
         arrival_to_connected_p50_ms=float(connects.get("p50_ms", 0.0)),
         arrival_to_connected_p99_ms=float(connects.get("p99_ms", 0.0)),
@@ -178,8 +203,10 @@ def run_step(rig: Rig, rate: int, duration_s: int, *, workdir: Path,
         driver_us_per_call=meter.used["driver"] * 1e6 / ok,
         driver_core_pct=meter.used["driver"] * cores_pct,
         redis_us_per_call=meter.used["redis"] * 1e6 / ok,
-        machine_busy_pct=100 * meter.machine_busy, others_busy_pct=100 * meter.others_busy,
-        udp_rcvbuf_drops=drops, calls_left=status["calls"],
+        machine_busy_pct=100 * meter.machine_busy,
+        others_busy_pct=100 * meter.others_busy,
+        udp_rcvbuf_drops=drops,
+        calls_left=status["calls"],
         sessions_left=status["media_sessions"],
     )
 
@@ -187,13 +214,17 @@ def run_step(rig: Rig, rate: int, duration_s: int, *, workdir: Path,
 def diagnose(result: StepResult) -> str:
     """A first guess at what limited a failed step, from the CPU figures."""
     if result.others_busy_pct >= 25 and result.machine_busy_pct >= 85:
-        return (f"other processes held {result.others_busy_pct:.0f}% of the machine; "
-                "rerun on a quiet machine")
+        return (
+            f"other processes held {result.others_busy_pct:.0f}% of the machine; "
+            "rerun on a quiet machine"
+        )
     if result.controller_core_pct >= 70 and not result.kept_pace:
         # Its loop also waits on each blocking ng request (rtpengine runs on the other
         # core), so it stops keeping pace before it uses a whole core.
-        return ("the controller's SIP loop fell behind (its CPU plus its blocking ng "
-                "requests fill the loop)")
+        return (
+            "the controller's SIP loop fell behind (its CPU plus its blocking ng "
+            "requests fill the loop)"
+        )
     if result.controller_core_pct >= 85:
         return "the controller process is near one full core (its SIP loop is one thread)"
     if result.driver_core_pct >= 85:
@@ -205,15 +236,25 @@ def diagnose(result: StepResult) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", default="50,100,150,200,250",
-                        help="calls per second, ascending; stops at the first failed step")
+    parser.add_argument(
+        "--rates",
+        default="50,100,150,200,250",
+        help="calls per second, ascending; stops at the first failed step",
+    )
     parser.add_argument("--duration", type=int, default=30, help="seconds per step")
     parser.add_argument("--quick", action="store_true", help="rates 20,40 for 5 s each")
-    parser.add_argument("--connections", type=int, default=1,
-                        help="control-socket connections the connect driver deals calls over")
-    parser.add_argument("--controller-args", default="",
-                        help="extra controller options, e.g. '--rtp-timeout 0' to compare "
-                             "without the dead-leg check")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=1,
+        help="control-socket connections the connect driver deals calls over",
+    )
+    parser.add_argument(
+        "--controller-args",
+        default="",
+        help="extra controller options, e.g. '--rtp-timeout 0' to compare "
+        "without the dead-leg check",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--workdir", type=Path, help="keep sipp files and logs here")
     args = parser.parse_args(argv)
@@ -228,28 +269,43 @@ def main(argv: list[str] | None = None) -> int:
     results: list[StepResult] = []
     with controller_rig(workdir, controller_args=args.controller_args.split()) as rig:
         options = args.controller_args or "default options"
-        print(f"controller pid {rig.controller_pid} [{options}]; calls hold {HOLD_MS} ms "
-              f"after bridge; connect driver on {args.connections} connection(s); rates "
-              f"{rates} x {args.duration} s")
+        print(
+            f"controller pid {rig.controller_pid} [{options}]; calls hold {HOLD_MS} ms "
+            f"after bridge; connect driver on {args.connections} connection(s); rates "
+            f"{rates} x {args.duration} s"
+        )
         for rate in rates:
-            result = run_step(rig, rate, args.duration, workdir=workdir,
-                              connections=args.connections)
+            result = run_step(
+                rig, rate, args.duration, workdir=workdir, connections=args.connections
+            )
             results.append(result)
             print(result.line(), flush=True)
             if not result.passed:
-                print(f"stopping at {rate}/s: {'; '.join(result.problems())}. Likely limit: "
-                      f"{diagnose(result)}; connect errors: {result.connect_errors or 'none'}")
+                print(
+                    f"stopping at {rate}/s: {'; '.join(result.problems())}. Likely limit: "
+                    f"{diagnose(result)}; connect errors: {result.connect_errors or 'none'}"
+                )
                 break
-        log_errors = [line for line in rig.controller.log_text().splitlines()
-                      if " ERROR " in line or "Traceback" in line]
+        log_errors = [
+            line
+            for line in rig.controller.log_text().splitlines()
+            if " ERROR " in line or "Traceback" in line
+        ]
     best = max((r.rate for r in results if r.passed), default=0)
-    print(f"controller log ERROR/Traceback lines: {len(log_errors)}"
-          + (f" (first: {log_errors[0]})" if log_errors else ""))
-    print(f"\nhighest zero-failure rate: {best} calls/s for {args.duration} s "
-          f"(target {TARGET_RATE}/s: {'met' if best >= TARGET_RATE else 'not met'})")
+    print(
+        f"controller log ERROR/Traceback lines: {len(log_errors)}"
+        + (f" (first: {log_errors[0]})" if log_errors else "")
+    )
+    print(
+        f"\nhighest zero-failure rate: {best} calls/s for {args.duration} s "
+        f"(target {TARGET_RATE}/s: {'met' if best >= TARGET_RATE else 'not met'})"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"facts": facts, "steps": [asdict(r) for r in results],
-                                         "best_rate": best}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"facts": facts, "steps": [asdict(r) for r in results], "best_rate": best}, indent=2
+            )
+        )
     return 0 if best >= min(rates) else 1
 
 

@@ -74,9 +74,9 @@ class StepResult:
     foreign_packets: int
     calls_with_loss: int
     pace_pct: float
-    rtpengine_cpu_pct: float     # of all cores, over the media window
+    rtpengine_cpu_pct: float  # of all cores, over the media window
     rtpengine_us_per_packet: float
-    controller_core_pct: float   # of one core, over the media window
+    controller_core_pct: float  # of one core, over the media window
     generators_cpu_pct: float
     machine_busy_pct: float
     others_busy_pct: float
@@ -130,11 +130,19 @@ def run_step(rig: Rig, n: int, *, workdir: Path, window_s: float) -> StepResult:
     # Held past the media window and its drain; the caller hangs up after that.
     hold_ms = int((ramp_s + 3 + window_s + DRAIN_S + 2) * 1000)
     timeout_s = int(hold_ms / 1000 + 2 * ramp_s + 40)
-    agent = start_agent(rig, workdir, f"{n}-agent", calls=n, inf=agent_inf,
-                        timeout_s=timeout_s)
+    agent = start_agent(rig, workdir, f"{n}-agent", calls=n, inf=agent_inf, timeout_s=timeout_s)
     driver = ConnectDriver(rig)
-    caller = start_caller(rig, workdir, f"{n}-caller", calls=n, rate=SETUP_RATE,
-                          hold_ms=hold_ms, inf=caller_inf, timeout_s=timeout_s, limit=n)
+    caller = start_caller(
+        rig,
+        workdir,
+        f"{n}-caller",
+        calls=n,
+        rate=SETUP_RATE,
+        hold_ms=hold_ms,
+        inf=caller_inf,
+        timeout_s=timeout_s,
+        limit=n,
+    )
     try:
         deadline = time.monotonic() + ramp_s + 3
         while time.monotonic() < deadline:
@@ -146,13 +154,17 @@ def run_step(rig: Rig, n: int, *, workdir: Path, window_s: float) -> StepResult:
         # correlation ID (the caller sent it, the agent's INVITE carries it).
         paired = [cid for cid in by_caller if cid in by_agent]
         caller_streams, agent_streams, pairs = assign_streams(
-            [(*by_caller[cid], *by_agent[cid]) for cid in paired])
+            [(*by_caller[cid], *by_agent[cid]) for cid in paired]
+        )
         start_at = time.time() + 0.5
-        generators.send_plans(caller_streams, agent_streams, start_at=start_at,
-                              window_s=window_s)
-        meter = CpuMeter({"rtpengine": rig.rtpengine_pids(),
-                          "controller": [rig.controller_pid],
-                          "generators": generators.pids})
+        generators.send_plans(caller_streams, agent_streams, start_at=start_at, window_s=window_s)
+        meter = CpuMeter(
+            {
+                "rtpengine": rig.rtpengine_pids(),
+                "controller": [rig.controller_pid],
+                "generators": generators.pids,
+            }
+        )
         drops = udp_rcvbuf_errors()
         time.sleep(max(0.0, start_at - time.time()))
         meter.start()
@@ -171,31 +183,47 @@ def run_step(rig: Rig, n: int, *, workdir: Path, window_s: float) -> StepResult:
     cores = mp.cpu_count()
     rtp_cpu = meter.used["rtpengine"]
     return StepResult(
-        calls=n, calls_up=len(paired), window_s=window_s, sent=counted.sent,
-        received=counted.received, lost=counted.lost, loss_pct=counted.loss_pct,
-        foreign_packets=counted.foreign, calls_with_loss=counted.calls_with_loss,
+        calls=n,
+        calls_up=len(paired),
+        window_s=window_s,
+        sent=counted.sent,
+        received=counted.received,
+        lost=counted.lost,
+        loss_pct=counted.loss_pct,
+        foreign_packets=counted.foreign,
+        calls_with_loss=counted.calls_with_loss,
         pace_pct=counted.pace_pct,
         rtpengine_cpu_pct=100 * rtp_cpu / wall / cores,
         rtpengine_us_per_packet=rtp_cpu * 1e6 / counted.received if counted.received else 0.0,
         controller_core_pct=100 * meter.used["controller"] / wall,
         generators_cpu_pct=100 * meter.used["generators"] / wall / cores,
-        machine_busy_pct=100 * meter.machine_busy, others_busy_pct=100 * meter.others_busy,
-        udp_rcvbuf_drops=drops, caller_failed=c["failed"], agent_failed=a["failed"],
-        caller_exit=caller_exit, connects_failed=int(connects.get("failed", 0)),
-        calls_left=status["calls"], sessions_left=status["media_sessions"],
+        machine_busy_pct=100 * meter.machine_busy,
+        others_busy_pct=100 * meter.others_busy,
+        udp_rcvbuf_drops=drops,
+        caller_failed=c["failed"],
+        agent_failed=a["failed"],
+        caller_exit=caller_exit,
+        connects_failed=int(connects.get("failed", 0)),
+        calls_left=status["calls"],
+        sessions_left=status["media_sessions"],
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", default="100,200,300,400,500,600",
-                        help="concurrent call counts, ascending")
+    parser.add_argument(
+        "--steps", default="100,200,300,400,500,600", help="concurrent call counts, ascending"
+    )
     parser.add_argument("--window", type=float, default=10.0, help="media seconds per step")
-    parser.add_argument("--budget", type=float, default=300.0,
-                        help="stop starting steps after this many seconds")
+    parser.add_argument(
+        "--budget", type=float, default=300.0, help="stop starting steps after this many seconds"
+    )
     parser.add_argument("--quick", action="store_true", help="steps 20,50 with 4 s windows")
-    parser.add_argument("--controller-args", default="",
-                        help="extra controller options, e.g. '--media-check-interval 1'")
+    parser.add_argument(
+        "--controller-args",
+        default="",
+        help="extra controller options, e.g. '--media-check-interval 1'",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--workdir", type=Path, help="keep sipp files and logs here")
     args = parser.parse_args(argv)
@@ -210,9 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: list[StepResult] = []
     with controller_rig(workdir, controller_args=args.controller_args.split()) as rig:
-        print(f"G.711 PCMU 20 ms both ways through controller pid {rig.controller_pid} "
-              f"[{args.controller_args or 'default options'}] and rtpengine; set-up "
-              f"{SETUP_RATE} calls/s; window {args.window:.0f} s per step; steps {steps}")
+        print(
+            f"G.711 PCMU 20 ms both ways through controller pid {rig.controller_pid} "
+            f"[{args.controller_args or 'default options'}] and rtpengine; set-up "
+            f"{SETUP_RATE} calls/s; window {args.window:.0f} s per step; steps {steps}"
+        )
         for n in steps:
             estimate = 2 * n / SETUP_RATE + args.window + 15
             if time.monotonic() - started + estimate > args.budget:
@@ -224,18 +254,27 @@ def main(argv: list[str] | None = None) -> int:
             if not result.clean:
                 print(f"stopping at {n} calls: {'; '.join(result.problems())}")
                 break
-            ours = (result.rtpengine_cpu_pct + result.generators_cpu_pct
-                    + result.controller_core_pct / mp.cpu_count())
+            ours = (
+                result.rtpengine_cpu_pct
+                + result.generators_cpu_pct
+                + result.controller_core_pct / mp.cpu_count()
+            )
             if ours > 90:
                 print(f"stopping: machine saturated at {n} calls")
                 break
     best = max((r.calls for r in results if r.clean), default=0)
-    print(f"\nhighest step with zero loss: {best} concurrent bridged calls "
-          f"({best * 2 * 50} packets/s through rtpengine; target {TARGET_CALLS}: "
-          f"{'met' if best >= TARGET_CALLS else 'not met'})")
+    print(
+        f"\nhighest step with zero loss: {best} concurrent bridged calls "
+        f"({best * 2 * 50} packets/s through rtpengine; target {TARGET_CALLS}: "
+        f"{'met' if best >= TARGET_CALLS else 'not met'})"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"facts": facts, "steps": [asdict(r) for r in results],
-                                         "zero_loss_calls": best}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"facts": facts, "steps": [asdict(r) for r in results], "zero_loss_calls": best},
+                indent=2,
+            )
+        )
     return 0 if best >= min(steps) else 1
 
 

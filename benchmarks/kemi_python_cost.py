@@ -45,14 +45,27 @@ class StubKsr:
         self.module = types.ModuleType("KSR")
         functions = {
             "": ["info", "notice", "err", "is_CANCEL", "is_ACK"],
-            "pv": ["sets"], "maxfwd": ["process_maxfwd"], "sanity": ["sanity_check"],
-            "siputils": ["has_totag"], "tmx": ["t_precheck_trans"],
-            "tm": ["t_check_trans", "t_set_fr", "t_on_failure", "t_on_reply", "t_relay",
-                   "t_is_canceled"],
-            "sdpops": ["sdp_content"], "registrar": ["lookup", "save"],
-            "textops": ["remove_hf_re"], "hdr": ["append"], "uac": ["uac_replace_from_uri"],
+            "pv": ["sets"],
+            "maxfwd": ["process_maxfwd"],
+            "sanity": ["sanity_check"],
+            "siputils": ["has_totag"],
+            "tmx": ["t_precheck_trans"],
+            "tm": [
+                "t_check_trans",
+                "t_set_fr",
+                "t_on_failure",
+                "t_on_reply",
+                "t_relay",
+                "t_is_canceled",
+            ],
+            "sdpops": ["sdp_content"],
+            "registrar": ["lookup", "save"],
+            "textops": ["remove_hf_re"],
+            "hdr": ["append"],
+            "uac": ["uac_replace_from_uri"],
             "rtpengine": ["rtpengine_offer", "rtpengine_answer", "rtpengine_delete0"],
-            "dialog": ["dlg_manage"], "rr": ["record_route", "loose_route"],
+            "dialog": ["dlg_manage"],
+            "rr": ["record_route", "loose_route"],
             "sl": ["sl_send_reply", "sl_reply_error"],
         }
         for sub, names in functions.items():
@@ -83,11 +96,25 @@ class StubKsr:
         self.pvs[name] = value
 
 
-INVITE = {"$rm": "INVITE", "$si": "127.0.0.1", "$sp": 5070, "$rU": "+8695598",
-          "$fU": "+8613912345678", "$tU": "+8695598", "$ci": "1-1@127.0.0.1",
-          "$fd": "127.0.0.1", "$au": None, "$ru": "sip:1001@127.0.0.1:5080"}
-INITIAL = {"siputils.has_totag": -1, "tmx.t_precheck_trans": -1, "tm.t_check_trans": -1,
-           "is_CANCEL": False, "is_ACK": False}
+INVITE = {
+    "$rm": "INVITE",
+    "$si": "127.0.0.1",
+    "$sp": 5070,
+    "$rU": "+8695598",
+    "$fU": "+8613912345678",
+    "$tU": "+8695598",
+    "$ci": "1-1@127.0.0.1",
+    "$fd": "127.0.0.1",
+    "$au": None,
+    "$ru": "sip:1001@127.0.0.1:5080",
+}
+INITIAL = {
+    "siputils.has_totag": -1,
+    "tmx.t_precheck_trans": -1,
+    "tm.t_check_trans": -1,
+    "is_CANCEL": False,
+    "is_ACK": False,
+}
 IN_DIALOG = {"siputils.has_totag": 1, "is_CANCEL": False}
 
 
@@ -119,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         config, _ = bench_config(Path(tmp), workers=4, port_min=20000, port_max=29999)
         runtime = Path(tmp) / "runtime.json"
         # What `callcenter up` writes: the validated model's dump, defaults filled in.
-        runtime.write_text(json.dumps(
-            configuration.CallCenterConfig.model_validate(config).model_dump(mode="json")))
+        runtime.write_text(
+            json.dumps(
+                configuration.CallCenterConfig.model_validate(config).model_dump(mode="json")
+            )
+        )
         router = build_router(str(runtime))
     for _ in range(200):  # warm up
         one_call(router, ksr)
@@ -130,11 +160,15 @@ def main(argv: list[str] | None = None) -> int:
         one_call(router, ksr)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     per_call = {k: v / args.calls for k, v in ksr.counts.items()}
-    print(f"pure Python per benchmark call (INVITE + 200 reply route + ACK + BYE), "
-          f"stub KSR: {cpu * 1e6 / args.calls:.1f} us CPU ({wall * 1e6 / args.calls:.1f} us "
-          f"wall) over {args.calls} calls")
-    print(f"KSR calls per call: {sum(per_call.values()):.0f} "
-          f"({', '.join(f'{k} {v:.0f}' for k, v in sorted(per_call.items()))})")
+    print(
+        f"pure Python per benchmark call (INVITE + 200 reply route + ACK + BYE), "
+        f"stub KSR: {cpu * 1e6 / args.calls:.1f} us CPU ({wall * 1e6 / args.calls:.1f} us "
+        f"wall) over {args.calls} calls"
+    )
+    print(
+        f"KSR calls per call: {sum(per_call.values()):.0f} "
+        f"({', '.join(f'{k} {v:.0f}' for k, v in sorted(per_call.items()))})"
+    )
     profile = cProfile.Profile()
     profile.enable()
     for _ in range(min(args.calls, 5000)):

@@ -106,15 +106,41 @@ def run_step(stack: Stack, n: int, *, workdir: Path, window_s: float) -> StepRes
     ramp_s = n / SETUP_RATE
     hold_ms = int((ramp_s + 3 + window_s + DRAIN_S + 2) * 1000)
     timeout_s = int(hold_ms / 1000 + 2 * ramp_s + 40)
-    agent = start_agent_uas(stack.sip, stack, workdir, f"{n}-agent", calls=n,
-                            scenario="bench_media_agent", timeout_s=timeout_s,
-                            extra=("-inf", str(workdir / f"{n}-agent.csv.inf")))
+    agent = start_agent_uas(
+        stack.sip,
+        stack,
+        workdir,
+        f"{n}-agent",
+        calls=n,
+        scenario="bench_media_agent",
+        timeout_s=timeout_s,
+        extra=("-inf", str(workdir / f"{n}-agent.csv.inf")),
+    )
     caller = start_sipp(
-        f"{n}-caller", "bench_media_caller", stack.sip, workdir=workdir, port=free_port(),
-        service=SERVICE, calls=n, rate=SETUP_RATE, rate_period_ms=1000, limit=n,
-        pause_ms=hold_ms, timeout_s=timeout_s, keys={"caller": CALLER},
-        extra=["-inf", str(workdir / f"{n}-caller.csv.inf"), "-buff_size", "4194304",
-               "-trace_stat", "-stf", str(workdir / f"{n}-caller.csv"), "-fd", "1"],
+        f"{n}-caller",
+        "bench_media_caller",
+        stack.sip,
+        workdir=workdir,
+        port=free_port(),
+        service=SERVICE,
+        calls=n,
+        rate=SETUP_RATE,
+        rate_period_ms=1000,
+        limit=n,
+        pause_ms=hold_ms,
+        timeout_s=timeout_s,
+        keys={"caller": CALLER},
+        extra=[
+            "-inf",
+            str(workdir / f"{n}-caller.csv.inf"),
+            "-buff_size",
+            "4194304",
+            "-trace_stat",
+            "-stf",
+            str(workdir / f"{n}-caller.csv"),
+            "-fd",
+            "1",
+        ],
     )
     try:
         deadline = time.monotonic() + ramp_s + 3
@@ -126,15 +152,17 @@ def run_step(stack: Stack, n: int, *, workdir: Path, window_s: float) -> StepRes
         # Pair the two legs of each call by Call-ID (a stateful proxy keeps it).
         paired = [cid for cid in by_caller if cid in by_agent]
         caller_streams, agent_streams, pairs = assign_streams(
-            [(*by_caller[cid], *by_agent[cid]) for cid in paired])
+            [(*by_caller[cid], *by_agent[cid]) for cid in paired]
+        )
         start_at = time.time() + 0.5
-        generators.send_plans(caller_streams, agent_streams, start_at=start_at,
-                              window_s=window_s)
-        meter = CpuMeter({
-            "rtpengine": session_pids(daemon_pid(stack, "rtpengine0")),
-            "kamailio": session_pids(daemon_pid(stack, "kamailio")),
-            "generators": generators.pids,
-        })
+        generators.send_plans(caller_streams, agent_streams, start_at=start_at, window_s=window_s)
+        meter = CpuMeter(
+            {
+                "rtpengine": session_pids(daemon_pid(stack, "rtpengine0")),
+                "kamailio": session_pids(daemon_pid(stack, "kamailio")),
+                "generators": generators.pids,
+            }
+        )
         drops = udp_rcvbuf_errors()
         time.sleep(max(0.0, start_at - time.time()))
         meter.start()
@@ -154,9 +182,16 @@ def run_step(stack: Stack, n: int, *, workdir: Path, window_s: float) -> StepRes
     cores = mp.cpu_count()
     rtp_cpu = meter.used["rtpengine"]
     return StepResult(
-        calls=n, calls_up=len(paired), window_s=window_s, sent=sent, received=received,
-        lost=counted.lost, loss_pct=counted.loss_pct, foreign_packets=counted.foreign,
-        calls_with_loss=counted.calls_with_loss, generator_late_ticks=counted.late_ticks,
+        calls=n,
+        calls_up=len(paired),
+        window_s=window_s,
+        sent=sent,
+        received=received,
+        lost=counted.lost,
+        loss_pct=counted.loss_pct,
+        foreign_packets=counted.foreign,
+        calls_with_loss=counted.calls_with_loss,
+        generator_late_ticks=counted.late_ticks,
         pace_pct=counted.pace_pct,
         rtpengine_cpu_pct=100 * rtp_cpu / wall / cores,
         kamailio_cpu_pct=100 * meter.used["kamailio"] / wall / cores,
@@ -182,11 +217,15 @@ def _sessions_left(stack: Stack, wait_s: float = 5.0) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", default="50,100,200,300,400,600,800,1000",
-                        help="concurrent call counts, ascending")
+    parser.add_argument(
+        "--steps",
+        default="50,100,200,300,400,600,800,1000",
+        help="concurrent call counts, ascending",
+    )
     parser.add_argument("--window", type=float, default=10.0, help="media seconds per step")
-    parser.add_argument("--budget", type=float, default=270.0,
-                        help="stop starting steps after this many seconds")
+    parser.add_argument(
+        "--budget", type=float, default=270.0, help="stop starting steps after this many seconds"
+    )
     parser.add_argument("--quick", action="store_true", help="steps 20,50 with 4 s windows")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--workdir", type=Path, help="keep sipp files and logs here")
@@ -202,10 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: list[StepResult] = []
     # 4 ports a call in rtpengine: 10,000 ports hold 2,500 calls.
-    with bench_stack(workdir / "stack", workers=4, port_min=20000, port_max=29999,
-                     rtp_timeout_s=60) as stack:
-        print(f"G.711 PCMU 20 ms both ways; window {args.window:.0f} s per step; "
-              f"steps {steps}")
+    with bench_stack(
+        workdir / "stack", workers=4, port_min=20000, port_max=29999, rtp_timeout_s=60
+    ) as stack:
+        print(f"G.711 PCMU 20 ms both ways; window {args.window:.0f} s per step; steps {steps}")
         for n in steps:
             elapsed = time.monotonic() - started
             estimate = 2 * n / SETUP_RATE + args.window + 10
@@ -227,11 +266,17 @@ def main(argv: list[str] | None = None) -> int:
                 break
     clean = [r for r in results if r.lost == 0 and r.calls_up == r.calls and r.pace_pct >= 95]
     best = max((r.calls for r in clean), default=0)
-    print(f"\nhighest step with zero loss: {best} concurrent calls "
-          f"({best * 2 * 50} packets/s through rtpengine)")
+    print(
+        f"\nhighest step with zero loss: {best} concurrent calls "
+        f"({best * 2 * 50} packets/s through rtpengine)"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"facts": facts, "steps": [asdict(r) for r in results],
-                                         "zero_loss_calls": best}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"facts": facts, "steps": [asdict(r) for r in results], "zero_loss_calls": best},
+                indent=2,
+            )
+        )
     return 0
 
 

@@ -47,15 +47,20 @@ from prompts import hold_music
 from rtpengine import NgClient
 from simulators import free_port
 
-FLAGS: dict[str, Any] = {"flags": ["trust-address"], "replace": ["origin", "session-connection"],
-                         "ICE": "remove"}
+FLAGS: dict[str, Any] = {
+    "flags": ["trust-address"],
+    "replace": ["origin", "session-connection"],
+    "ICE": "remove",
+}
 PORT_MIN, PORT_MAX = 7000, 7999  # below the ephemeral range; see acd_inbound.py
 
 
 def sdp(port: int, origin: str) -> str:
-    return (f"v=0\r\no={origin} 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-            f"m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
-            "a=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=sendrecv\r\n")
+    return (
+        f"v=0\r\no={origin} 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        f"m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+        "a=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=sendrecv\r\n"
+    )
 
 
 class Sink:
@@ -99,28 +104,46 @@ def timed(pid: int, calls: list[str], step: Callable[[str], object]) -> tuple[fl
 
 def line(name: str, cpu: float, rtts: list[float]) -> str:
     ms = sorted(x * 1000 for x in rtts)
-    return (f"  {name:24s} {cpu / len(rtts) * 1e6:8.0f} us CPU/command   round trip p50 "
-            f"{statistics.median(ms):6.2f} ms  p99 {ms[int(len(ms) * 0.99) - 1]:6.2f} ms")
+    return (
+        f"  {name:24s} {cpu / len(rtts) * 1e6:8.0f} us CPU/command   round trip p50 "
+        f"{statistics.median(ms):6.2f} ms  p99 {ms[int(len(ms) * 0.99) - 1]:6.2f} ms"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--music-seconds", type=float, default=5.0)
-    parser.add_argument("--lengths", type=lambda v: [float(x) for x in v.split(",")],
-                        default=[1.0, 4.0, 12.0], help="tone lengths (s) to play, e.g. 1,4,12")
+    parser.add_argument(
+        "--lengths",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[1.0, 4.0, 12.0],
+        help="tone lengths (s) to play, e.g. 1,4,12",
+    )
     args = parser.parse_args(argv)
     print_facts(machine_facts())
     workdir = Path(tempfile.mkdtemp(prefix="bench-rtp-play-"))
     ng_port = free_port()
     sink = Sink()
     proc = subprocess.Popen(
-        [require_binary("rtpengine"), "--config-file=none", "--foreground", "--table=-1",
-         "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{ng_port}",
-         f"--port-min={PORT_MIN}", f"--port-max={PORT_MAX}", "--timeout=60",
-         "--delete-delay=0", "--log-stderr", "--log-level=5"],
-        stdout=subprocess.DEVNULL, stderr=(workdir / "rtpengine.log").open("wb"),
-        start_new_session=True)
+        [
+            require_binary("rtpengine"),
+            "--config-file=none",
+            "--foreground",
+            "--table=-1",
+            "--interface=127.0.0.1",
+            f"--listen-ng=127.0.0.1:{ng_port}",
+            f"--port-min={PORT_MIN}",
+            f"--port-max={PORT_MAX}",
+            "--timeout=60",
+            "--delete-delay=0",
+            "--log-stderr",
+            "--log-level=5",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "rtpengine.log").open("wb"),
+        start_new_session=True,
+    )
     ng = NgClient("127.0.0.1", ng_port, timeout=2.0)
     try:
         deadline = time.monotonic() + 10
@@ -132,14 +155,22 @@ def main(argv: list[str] | None = None) -> int:
         calls = [f"bench-{i}" for i in range(args.calls)]
 
         def park(cid: str) -> None:
-            ng.request("offer", **{"call-id": cid, "from-tag": "caller",
-                                   "sdp": sdp(sink.port, "caller")}, **FLAGS)
-            ng.request("answer", **{"call-id": cid, "from-tag": "caller", "to-tag": "park",
-                                    "sdp": sdp(9, "park")}, **FLAGS)
+            ng.request(
+                "offer",
+                **{"call-id": cid, "from-tag": "caller", "sdp": sdp(sink.port, "caller")},
+                **FLAGS,
+            )
+            ng.request(
+                "answer",
+                **{"call-id": cid, "from-tag": "caller", "to-tag": "park", "sdp": sdp(9, "park")},
+                **FLAGS,
+            )
 
         def play(cid: str) -> None:
-            ng.request("play media", **{"call-id": cid, "from-tag": "caller", "file": music,
-                                        "repeat-times": 10_000})
+            ng.request(
+                "play media",
+                **{"call-id": cid, "from-tag": "caller", "file": music, "repeat-times": 10_000},
+            )
 
         def stop(cid: str) -> None:
             ng.request("stop media", **{"call-id": cid, "from-tag": "caller"})
@@ -151,8 +182,12 @@ def main(argv: list[str] | None = None) -> int:
         spent: dict[str, float] = {}
         trips: dict[str, list[float]] = {}
         for cid in calls:  # one call at a time: park, play, stop at once, delete
-            for name, step in (("offer+answer (park)", park), ("play media (music)", play),
-                               ("stop media", stop), ("delete", delete)):
+            for name, step in (
+                ("offer+answer (park)", park),
+                ("play media (music)", play),
+                ("stop media", stop),
+                ("delete", delete),
+            ):
                 cpu, rtts = timed(proc.pid, [cid], step)
                 spent[name] = spent.get(name, 0.0) + cpu
                 trips.setdefault(name, []).extend(rtts)
@@ -173,9 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(args.music_seconds)
         cpu = cpu_seconds(pids) - before
         packets = sink.count
-        print(f"  music streaming to {len(streaming)} parked calls: {packets} packets in "
-              f"{args.music_seconds:.0f} s, {cpu / max(packets, 1) * 1e6:.1f} us CPU/packet, "
-              f"{cpu / args.music_seconds * 100:.0f}% of a core")
+        print(
+            f"  music streaming to {len(streaming)} parked calls: {packets} packets in "
+            f"{args.music_seconds:.0f} s, {cpu / max(packets, 1) * 1e6:.1f} us CPU/packet, "
+            f"{cpu / args.music_seconds * 100:.0f}% of a core"
+        )
         for cid in streaming:
             delete(cid)
 
@@ -183,12 +220,33 @@ def main(argv: list[str] | None = None) -> int:
         # lengths (sox, 8 kHz mono 16-bit like the music).
         for seconds in args.lengths:
             tone = workdir / f"tone-{seconds:g}s.wav"
-            subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tone),
-                            "synth", str(seconds), "sine", "440", "vol", "0.1"],
-                           check=True, timeout=30)
+            subprocess.run(
+                [
+                    "sox",
+                    "-n",
+                    "-r",
+                    "8000",
+                    "-c",
+                    "1",
+                    "-b",
+                    "16",
+                    str(tone),
+                    "synth",
+                    str(seconds),
+                    "sine",
+                    "440",
+                    "vol",
+                    "0.1",
+                ],
+                check=True,
+                timeout=30,
+            )
+
             def play_tone(cid: str, file: str = str(tone)) -> None:
-                ng.request("play media", **{"call-id": cid, "from-tag": "caller",
-                                            "file": file, "repeat-times": 10_000})
+                ng.request(
+                    "play media",
+                    **{"call-id": cid, "from-tag": "caller", "file": file, "repeat-times": 10_000},
+                )
 
             spent_s = 0.0
             trip_s: list[float] = []

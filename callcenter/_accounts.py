@@ -12,8 +12,13 @@ from identity import hash_password, sip_ha1
 
 
 def account_entry(
-    username: str, password: str, realm: str, roles: Iterable[str], *,
-    employee_id: str | None = None, skills: dict[str, int] | None = None,
+    username: str,
+    password: str,
+    realm: str,
+    roles: Iterable[str],
+    *,
+    employee_id: str | None = None,
+    skills: dict[str, int] | None = None,
 ) -> dict[str, object]:
     entry: dict[str, object] = {
         "username": username,

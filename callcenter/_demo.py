@@ -49,8 +49,14 @@ from configuration import (
 from rtpengine import NgClient
 
 # Callers in the formats carriers really send, to show normalisation.
-DEMO_CALLERS = ("+8613912345678", "008613800138000", "13700001111", "+861088886666",
-                "+8615011112222", "+862161234567")
+DEMO_CALLERS = (
+    "+8613912345678",
+    "008613800138000",
+    "13700001111",
+    "+861088886666",
+    "+8615011112222",
+    "+862161234567",
+)
 # Username = SIP user = employee ID. Logged in in this order: 1001 is idle the longest.
 DEMO_AGENTS = (DemoAgent("1001", seat=1), DemoAgent("1002", seat=2))
 DEMO_SUPERVISOR = "supervisor"  # the dashboards' login the demo prints
@@ -66,8 +72,10 @@ def demo_route(config: CallCenterConfig, source: str) -> tuple[NumberRoute, Queu
     for route in config.numbers:
         if route.target == "controller" and route.queue in queues:
             return route, queues[route.queue]
-    raise ConfigError(f"{source}: the demo calls a number with `target: controller` and a "
-                      "`queue:` (and an `acd:` section); this config has none")
+    raise ConfigError(
+        f"{source}: the demo calls a number with `target: controller` and a "
+        "`queue:` (and an `acd:` section); this config has none"
+    )
 
 
 def run_demo(config_path: Path, *, calls: int) -> int:
@@ -78,12 +86,23 @@ def run_demo(config_path: Path, *, calls: int) -> int:
     agents = list(DEMO_AGENTS)
     passwords = {a.username: secrets.token_urlsafe(12) for a in agents}
     supervisor_password = secrets.token_urlsafe(12)
-    upsert_accounts(config_path.parent / base.accounts_file, [
-        *(account_entry(a.username, passwords[a.username], base.sip.realm, ["agent"],
-                        employee_id=a.username, skills=dict(queue.skills))
-          for a in agents),
-        account_entry(DEMO_SUPERVISOR, supervisor_password, base.sip.realm, ["supervisor"]),
-    ])
+    upsert_accounts(
+        config_path.parent / base.accounts_file,
+        [
+            *(
+                account_entry(
+                    a.username,
+                    passwords[a.username],
+                    base.sip.realm,
+                    ["agent"],
+                    employee_id=a.username,
+                    skills=dict(queue.skills),
+                )
+                for a in agents
+            ),
+            account_entry(DEMO_SUPERVISOR, supervisor_password, base.sip.realm, ["supervisor"]),
+        ],
+    )
     config = load_config(config_path)
     if config.acd is None:  # validation refuses a queue without one; this is for mypy
         raise ConfigError(f"{config_path}: the demo needs an `acd:` section")
@@ -93,15 +112,18 @@ def run_demo(config_path: Path, *, calls: int) -> int:
     for name in _stack.up(config, layout):
         print(f"started {name}")
     acd_address = config.acd.advertise or config.acd.listen
-    print(f"\nDemo: {calls} carrier calls to {route.number} ({route.category})\n"
-          f"  carrier (sipp) -> Kamailio {config.sip.listen} -> call controller "
-          f"{', '.join(c.sip for c in config.controllers)} -> ACD {acd_address} queue "
-          f"{queue.name} ({queue.strategy}) -> agent's phone, rung through Kamailio\n"
-          f"  media anchored in rtpengine {config.rtpengine.nodes[0].ng}; events -> CDR "
-          "service -> dashboards\n")
+    print(
+        f"\nDemo: {calls} carrier calls to {route.number} ({route.category})\n"
+        f"  carrier (sipp) -> Kamailio {config.sip.listen} -> call controller "
+        f"{', '.join(c.sip for c in config.controllers)} -> ACD {acd_address} queue "
+        f"{queue.name} ({queue.strategy}) -> agent's phone, rung through Kamailio\n"
+        f"  media anchored in rtpengine {config.rtpengine.nodes[0].ng}; events -> CDR "
+        "service -> dashboards\n"
+    )
     workdir = Path(tempfile.mkdtemp(prefix="demo-", dir=layout.root))
-    client = AcdClient(acd_address, timeout=2.0, retry_for=10.0,
-                       token=_stack.acd_token(config, layout))
+    client = AcdClient(
+        acd_address, timeout=2.0, retry_for=10.0, token=_stack.acd_token(config, layout)
+    )
     run = _DemoRun(config, route, queue, agents, passwords, client, workdir)
     try:
         run.calls(calls)
@@ -112,18 +134,24 @@ def run_demo(config_path: Path, *, calls: int) -> int:
     ok = sum(o.ok for o in run.outcomes)
     cdrs_ok = _show_cdrs(config, run.outcomes)
     left = _sessions_left(config)
-    print(f"\n{ok}/{calls} calls answered by an agent the ACD chose, with audio both ways; "
-          f"rtpengine sessions left: {left['rtpengine']}, calls left in the controller: "
-          f"{left['controller']}")
+    print(
+        f"\n{ok}/{calls} calls answered by an agent the ACD chose, with audio both ways; "
+        f"rtpengine sessions left: {left['rtpengine']}, calls left in the controller: "
+        f"{left['controller']}"
+    )
     for failure in run.failures:
         print(f"problem: {failure}")
     if config.dashboards is not None:
-        print(f"Dashboards (wallboard, reports with these calls): "
-              f"http://{config.dashboards.listen}\n"
-              f"  log in as {DEMO_SUPERVISOR!r} with password {supervisor_password!r} "
-              "(new on every run; only its hashes are stored)")
-    print(f"The stack is still running: `callcenter status`, logs in {layout.logs}, "
-          "`callcenter down` to stop.")
+        print(
+            f"Dashboards (wallboard, reports with these calls): "
+            f"http://{config.dashboards.listen}\n"
+            f"  log in as {DEMO_SUPERVISOR!r} with password {supervisor_password!r} "
+            "(new on every run; only its hashes are stored)"
+        )
+    print(
+        f"The stack is still running: `callcenter status`, logs in {layout.logs}, "
+        "`callcenter down` to stop."
+    )
     clean = left == {"rtpengine": 0, "controller": 0}
     return 0 if ok == calls and cdrs_ok and clean and not run.failures else 1
 
@@ -147,30 +175,50 @@ class _DemoRun:
         sip = config.sip.listen
         # Phones first: an agent whose phone is not registered would be offered calls it
         # cannot take (and the presence watcher would make it not ready).
-        phones = start_phones(sip, agents, self.passwords, config.sip.realm,
-                              workdir=self.workdir, calls=count,
-                              answer_after_ms=ANSWER_AFTER_MS)
+        phones = start_phones(
+            sip,
+            agents,
+            self.passwords,
+            config.sip.realm,
+            workdir=self.workdir,
+            calls=count,
+            answer_after_ms=ANSWER_AFTER_MS,
+        )
         try:
             for phone in phones.values():
-                print(f"agent {phone.agent.username}: phone registered at Kamailio "
-                      f"(SIP digest), SIP port {phone.phone.sip_port}, "
-                      f"RTP port {phone.rtp.port}")
-            simulated = log_agents_in(client, agents, self.passwords,
-                                      retry_for=config.acd.lease_ms / 1000 + 5)
+                print(
+                    f"agent {phone.agent.username}: phone registered at Kamailio "
+                    f"(SIP digest), SIP port {phone.phone.sip_port}, "
+                    f"RTP port {phone.rtp.port}"
+                )
+            simulated = log_agents_in(
+                client, agents, self.passwords, retry_for=config.acd.lease_ms / 1000 + 5
+            )
             try:
-                print("agents logged in at the ACD (gRPC): " + ", ".join(
-                    f"{a.username} {agent_state(client, a.username)[0]}" for a in agents)
-                    + "\n")
+                print(
+                    "agents logged in at the ACD (gRPC): "
+                    + ", ".join(
+                        f"{a.username} {agent_state(client, a.username)[0]}" for a in agents
+                    )
+                    + "\n"
+                )
                 # A call waits for an agent while both are busy or wrapping up.
-                queue_wait_s = (self.queue.wrap_up_ms + 2 * self.queue.ring_timeout_ms) / 1000 \
-                    + 10
+                queue_wait_s = (self.queue.wrap_up_ms + 2 * self.queue.ring_timeout_ms) / 1000 + 10
                 for i in range(count):
                     caller = DEMO_CALLERS[i % len(DEMO_CALLERS)]
                     try:
                         outcome = carrier_call(
-                            sip, self.route.number, caller, phones, client,
-                            workdir=self.workdir, name=f"call{i}", talk_ms=TALK_MS,
-                            packets=PACKETS, queue_wait_s=queue_wait_s)
+                            sip,
+                            self.route.number,
+                            caller,
+                            phones,
+                            client,
+                            workdir=self.workdir,
+                            name=f"call{i}",
+                            talk_ms=TALK_MS,
+                            packets=PACKETS,
+                            queue_wait_s=queue_wait_s,
+                        )
                     except (DemoError, TimeoutError, AssertionError) as exc:
                         self.failures.append(f"call {i + 1} from {caller}: {exc}")
                         label = f"call {i + 1}:"
@@ -181,43 +229,57 @@ class _DemoRun:
                 offered = {o.call_id: o.username for o in simulated.offers}
                 wrong = [o.cid for o in self.outcomes if offered.get(o.cid) != o.agent]
                 if wrong:
-                    self.failures.append("the phone that rang is not the agent the ACD "
-                                         f"offered the call to: {', '.join(wrong)}")
+                    self.failures.append(
+                        "the phone that rang is not the agent the ACD "
+                        f"offered the call to: {', '.join(wrong)}"
+                    )
                 _show_agents_after(client, agents, self.queue, self.failures)
             finally:
                 simulated.stop(logout=True)
         finally:
-            self.failures.extend(stop_phones(phones, sip, self.passwords, config.sip.realm,
-                                             workdir=self.workdir))
+            self.failures.extend(
+                stop_phones(phones, sip, self.passwords, config.sip.realm, workdir=self.workdir)
+            )
 
 
 def _print_call(number: int, o: CallOutcome) -> None:
     label = f"call {number}:"
-    print(f"{label:<9}{o.caller:>17} -> ACD chose agent {o.agent} "
-          f"({' -> '.join(o.acd_states)})  cid={o.cid[:8]}…  {'OK' if o.ok else 'FAILED'}")
-    print(f"{'':<9}SIP {o.sip}; phone {o.agent} saw caller={o.seen_caller}; "
-          f"RTP {o.to_agent}/{o.packets} to agent, {o.to_caller}/{o.packets} to caller")
+    print(
+        f"{label:<9}{o.caller:>17} -> ACD chose agent {o.agent} "
+        f"({' -> '.join(o.acd_states)})  cid={o.cid[:8]}…  {'OK' if o.ok else 'FAILED'}"
+    )
+    print(
+        f"{'':<9}SIP {o.sip}; phone {o.agent} saw caller={o.seen_caller}; "
+        f"RTP {o.to_agent}/{o.packets} to agent, {o.to_caller}/{o.packets} to caller"
+    )
 
 
-def _show_agents_after(client: AcdClient, agents: list[DemoAgent], queue: QueueSpec,
-                       failures: list[str]) -> None:
+def _show_agents_after(
+    client: AcdClient, agents: list[DemoAgent], queue: QueueSpec, failures: list[str]
+) -> None:
     """The ACD's view once wrap-up is over: every agent idle, none stuck on a call."""
+
     def all_idle() -> bool:
         return all(agent_state(client, a.username)[0] == "idle" for a in agents)
 
     try:
-        wait_for(all_idle, timeout=queue.wrap_up_ms / 1000 + 5,
-                 what="every agent idle after wrap-up")
+        wait_for(
+            all_idle, timeout=queue.wrap_up_ms / 1000 + 5, what="every agent idle after wrap-up"
+        )
     except DemoError as exc:
         failures.append(str(exc))
     views = [(a.username, *agent_state(client, a.username)) for a in agents]
-    print("\nACD after wrap-up: " + "; ".join(
-        f"{name} {state}, {taken} call(s)" for name, state, taken, _ in views))
+    print(
+        "\nACD after wrap-up: "
+        + "; ".join(f"{name} {state}, {taken} call(s)" for name, state, taken, _ in views)
+    )
     for queue_view in client.get_snapshot().queues:
         if queue_view.name == queue.name:
-            print(f"queue {queue.name}: {queue_view.waiting} waiting, "
-                  f"{queue_view.agents_logged_in} agents logged in, "
-                  f"{queue_view.agents_idle} idle")
+            print(
+                f"queue {queue.name}: {queue_view.waiting} waiting, "
+                f"{queue_view.agents_logged_in} agents logged in, "
+                f"{queue_view.agents_idle} idle"
+            )
 
 
 def _show_cdrs(config: CallCenterConfig, outcomes: list[CallOutcome]) -> bool:
@@ -248,9 +310,11 @@ def _show_cdrs(config: CallCenterConfig, outcomes: list[CallOutcome]) -> bool:
         cid = str(row["correlation_id"])
         match = row["disposition"] == "answered" and row["agent"] == agent_of.get(cid)
         good += match
-        print(f"  {cid[:8]}…  {row['disposition']:<9} agent {row['agent']:<5} "
-              f"queue {row['queue']:<8} wait {row['wait_s']:.1f} s  talk {row['talk_s']:.1f} s"
-              f"  {'OK' if match else 'UNEXPECTED'}")
+        print(
+            f"  {cid[:8]}…  {row['disposition']:<9} agent {row['agent']:<5} "
+            f"queue {row['queue']:<8} wait {row['wait_s']:.1f} s  talk {row['talk_s']:.1f} s"
+            f"  {'OK' if match else 'UNEXPECTED'}"
+        )
     print(f"  {good}/{len(cids)} CDRs as expected")
     return good == len(cids)
 
@@ -259,6 +323,7 @@ def _sessions_left(config: CallCenterConfig) -> dict[str, int]:
     """rtpengine sessions, and calls the controller replicas still have (-1: unknown)."""
     ng = NgClient(*split_hostport(config.rtpengine.nodes[0].ng))
     try:
+
         def rtpengine_empty() -> bool:
             return not ng.list_calls()
 

@@ -40,8 +40,9 @@ class DemoError(Exception):
     """A party did not do what the demo expected in time; the message says which."""
 
 
-def wait_for(condition: Callable[[], T | None], *, timeout: float, what: str,
-             interval: float = 0.05) -> T:
+def wait_for(
+    condition: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.05
+) -> T:
     """Poll `condition` until it returns something truthy; DemoError after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -75,8 +76,16 @@ class Phone:
         return [line for line in self.run.log_lines() if line.startswith(prefix)]
 
 
-def start_phones(sip: str, agents: list[DemoAgent], passwords: dict[str, str], realm: str,
-                 *, workdir: Path, calls: int, answer_after_ms: int) -> dict[str, Phone]:
+def start_phones(
+    sip: str,
+    agents: list[DemoAgent],
+    passwords: dict[str, str],
+    realm: str,
+    *,
+    workdir: Path,
+    calls: int,
+    answer_after_ms: int,
+) -> dict[str, Phone]:
     """Each agent's phone answers up to `calls` calls rung through the edge
     (sipp/ctl_via_edge_agent.xml) and registers with SIP digest auth."""
     phones: dict[str, Phone] = {}
@@ -84,10 +93,17 @@ def start_phones(sip: str, agents: list[DemoAgent], passwords: dict[str, str], r
         for agent in agents:
             rtp = RtpEndpoint()
             try:
-                phone = start_agent_phone(sip, agent.username, passwords[agent.username],
-                                          realm, workdir=workdir,
-                                          scenario="ctl_via_edge_agent", calls=calls,
-                                          answer_after_ms=answer_after_ms, rtp_port=rtp.port)
+                phone = start_agent_phone(
+                    sip,
+                    agent.username,
+                    passwords[agent.username],
+                    realm,
+                    workdir=workdir,
+                    scenario="ctl_via_edge_agent",
+                    calls=calls,
+                    answer_after_ms=answer_after_ms,
+                    rtp_port=rtp.port,
+                )
             except BaseException:
                 rtp.close()
                 raise
@@ -98,8 +114,9 @@ def start_phones(sip: str, agents: list[DemoAgent], passwords: dict[str, str], r
     return phones
 
 
-def stop_phones(phones: dict[str, Phone], sip: str, passwords: dict[str, str], realm: str,
-                *, workdir: Path) -> list[str]:
+def stop_phones(
+    phones: dict[str, Phone], sip: str, passwords: dict[str, str], realm: str, *, workdir: Path
+) -> list[str]:
     """Stop the phones and remove their registrations (REGISTER with Expires: 0), so
     Kamailio keeps no Contact of a phone that is gone. Returns what went wrong."""
     problems = []
@@ -107,26 +124,30 @@ def stop_phones(phones: dict[str, Phone], sip: str, passwords: dict[str, str], r
         phone.run.stop()
         phone.rtp.close()
         try:
-            register(sip, name, passwords[name], realm, phone.phone.sip_port,
-                     workdir=workdir, expires=0)
+            register(
+                sip, name, passwords[name], realm, phone.phone.sip_port, workdir=workdir, expires=0
+            )
         except Exception as exc:  # reported; the other phones still unregister
             problems.append(f"{name} did not unregister: {exc}")
     return problems
 
 
-def log_agents_in(client: AcdClient, agents: list[DemoAgent], passwords: dict[str, str],
-                  *, retry_for: float) -> SimulatedAgents:
+def log_agents_in(
+    client: AcdClient, agents: list[DemoAgent], passwords: dict[str, str], *, retry_for: float
+) -> SimulatedAgents:
     """Log the agents in at the ACD, in order (the first is idle the longest).
 
     An agent still logged in from an earlier demo that was killed is refused
     (ALREADY_LOGGED_IN) until its session lease runs out; that is retried for
     `retry_for` seconds. Any other refusal is an error.
     """
-    profiles = [AgentProfile(a.username, passwords[a.username], int(a.username), a.seat)
-                for a in agents]
+    profiles = [
+        AgentProfile(a.username, passwords[a.username], int(a.username), a.seat) for a in agents
+    ]
     simulated = SimulatedAgents(client, profiles, reports_calls=False)
     simulated.start()
     try:
+
         def logged_in() -> bool:
             missing = [a for a in simulated.agents.values() if not a.session]
             if not missing:
@@ -135,13 +156,17 @@ def log_agents_in(client: AcdClient, agents: list[DemoAgent], passwords: dict[st
             for agent in missing:
                 code = replies[agent.profile.employee_id].error.code
                 if code not in (OK, pb.ERROR_CODE_ALREADY_LOGGED_IN):
-                    raise DemoError(f"agent {agent.profile.username} cannot log in: "
-                                    f"{replies[agent.profile.employee_id].error.message}")
+                    raise DemoError(
+                        f"agent {agent.profile.username} cannot log in: "
+                        f"{replies[agent.profile.employee_id].error.message}"
+                    )
             return all(a.session for a in simulated.agents.values())
 
         if not logged_in():
-            print(f"an agent is still logged in from an earlier run; waiting up to "
-                  f"{retry_for:.0f} s for its session to expire")
+            print(
+                f"an agent is still logged in from an earlier run; waiting up to "
+                f"{retry_for:.0f} s for its session to expire"
+            )
             wait_for(logged_in, timeout=retry_for, what="the agents to log in", interval=1.0)
     except BaseException:
         simulated.stop(logout=True)
@@ -173,13 +198,26 @@ class CallOutcome:
 
     @property
     def ok(self) -> bool:
-        return (self.sip_ok and self.to_agent >= self.packets * 0.95
-                and self.to_caller >= self.packets * 0.95)
+        return (
+            self.sip_ok
+            and self.to_agent >= self.packets * 0.95
+            and self.to_caller >= self.packets * 0.95
+        )
 
 
-def carrier_call(sip: str, number: str, caller: str, phones: dict[str, Phone],
-                 client: AcdClient, *, workdir: Path, name: str, talk_ms: int,
-                 packets: int, queue_wait_s: float) -> CallOutcome:
+def carrier_call(
+    sip: str,
+    number: str,
+    caller: str,
+    phones: dict[str, Phone],
+    client: AcdClient,
+    *,
+    workdir: Path,
+    name: str,
+    talk_ms: int,
+    packets: int,
+    queue_wait_s: float,
+) -> CallOutcome:
     """One carrier call through the whole path; RTP both ways while it is bridged.
 
     The carrier (sipp/ctl_caller_talk_hangup.xml) is answered by the controller and
@@ -192,39 +230,66 @@ def carrier_call(sip: str, number: str, caller: str, phones: dict[str, Phone],
     for phone in phones.values():
         phone.rtp.received.clear()  # each phone's endpoint serves all its calls
     try:
-        carrier = start_sipp(name, "ctl_caller_talk_hangup", sip, workdir=workdir,
-                             service=number, pause_ms=talk_ms, timeout_s=60,
-                             keys={"caller": caller, "rtp_port": carrier_rtp.port})
+        carrier = start_sipp(
+            name,
+            "ctl_caller_talk_hangup",
+            sip,
+            workdir=workdir,
+            service=number,
+            pause_ms=talk_ms,
+            timeout_s=60,
+            keys={"caller": caller, "rtp_port": carrier_rtp.port},
+        )
         try:
             carrier.wait_for_log("ANSWERED ", timeout=10)  # the controller parks it
             agent = wait_for(
-                lambda: next((n for n, p in phones.items()
-                              if len(p.lines("CALL ")) > rung_before[n]), None),
-                timeout=queue_wait_s, what=f"an agent's phone to ring for {caller}")
+                lambda: next(
+                    (n for n, p in phones.items() if len(p.lines("CALL ")) > rung_before[n]), None
+                ),
+                timeout=queue_wait_s,
+                what=f"an agent's phone to ring for {caller}",
+            )
             phone = phones[agent]
             delivered = parse_log_fields(phone.lines("CALL ")[-1])
             bridged = parse_log_fields(carrier.wait_for_log("REINVITE1 ", timeout=10)[-1])
             cid = delivered["cid"]
-            during = wait_for(lambda: _on_call(client, agent, cid), timeout=5,
-                              what=f"the ACD to show {agent} talking on {cid}")
+            during = wait_for(
+                lambda: _on_call(client, agent, cid),
+                timeout=5,
+                what=f"the ACD to show {agent} talking on {cid}",
+            )
             carrier_rtp.send(media_address(bridged), marker=CARRIER_MARKER, count=packets)
             phone.rtp.send(media_address(delivered), marker=AGENT_MARKER, count=packets)
             phone.rtp.wait_received(packets, timeout=3)
             carrier_rtp.wait_received(packets, timeout=3)
             exit_code = carrier.wait(timeout=talk_ms / 1000 + 15)
             hung_up = any(line.startswith("HUNG_UP") for line in carrier.log_lines())
-            wait_for(lambda: len(phone.lines("BYE ")) > byes_before[agent], timeout=5,
-                     what=f"the BYE at {agent}'s phone")
-            after = wait_for(lambda: _left_call(client, agent), timeout=5,
-                             what=f"the ACD to take {agent} off the call")
+            wait_for(
+                lambda: len(phone.lines("BYE ")) > byes_before[agent],
+                timeout=5,
+                what=f"the BYE at {agent}'s phone",
+            )
+            after = wait_for(
+                lambda: _left_call(client, agent),
+                timeout=5,
+                what=f"the ACD to take {agent} off the call",
+            )
         finally:
             carrier.stop()
         sip_ok = exit_code == 0 and hung_up
         return CallOutcome(
-            caller=caller, cid=cid, agent=agent, seen_caller=delivered["caller"],
-            sip=("200 (parked), re-INVITE (bridged), BYE 200" if sip_ok
-                 else f"sipp exit {exit_code}: {carrier.errors()[-300:]}"),
-            sip_ok=sip_ok, acd_states=(during, after), packets=packets,
+            caller=caller,
+            cid=cid,
+            agent=agent,
+            seen_caller=delivered["caller"],
+            sip=(
+                "200 (parked), re-INVITE (bridged), BYE 200"
+                if sip_ok
+                else f"sipp exit {exit_code}: {carrier.errors()[-300:]}"
+            ),
+            sip_ok=sip_ok,
+            acd_states=(during, after),
+            packets=packets,
             to_agent=phone.rtp.received_from(CARRIER_MARKER),
             to_caller=carrier_rtp.received_from(AGENT_MARKER),
         )
@@ -233,7 +298,7 @@ def carrier_call(sip: str, number: str, caller: str, phones: dict[str, Phone],
 
 
 def _on_call(client: AcdClient, agent: str, cid: str) -> str | None:
-    """"talking" once the ACD counts the agent as talking on this call (the controller
+    """ "talking" once the ACD counts the agent as talking on this call (the controller
     reports the answer to the ACD just after it bridged the two)."""
     state, _, call = agent_state(client, agent)
     return state if state == "talking" and call == cid else None

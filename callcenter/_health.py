@@ -58,8 +58,9 @@ def ng_ping(hostport: str, timeout: float = 1.0) -> bool:
 
 def redis_ping(hostport: str, timeout: float = 1.0) -> bool:
     host, port = split_hostport(hostport)
-    client = redis.Redis(host=host, port=port, socket_timeout=timeout,
-                         socket_connect_timeout=timeout)
+    client = redis.Redis(
+        host=host, port=port, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
     try:
         return bool(client.ping())
     except redis.RedisError:

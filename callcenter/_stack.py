@@ -59,8 +59,9 @@ def layout_for(config: CallCenterConfig, config_dir: Path) -> RunLayout:
     return RunLayout((config_dir / config.node.run_dir).resolve())
 
 
-def render_kamailio_cfg(config: CallCenterConfig, layout: RunLayout, *,
-                        create_dirs: bool = True) -> str:
+def render_kamailio_cfg(
+    config: CallCenterConfig, layout: RunLayout, *, create_dirs: bool = True
+) -> str:
     """kamailio.cfg for `layout`; create_dirs=False: create nothing, only render."""
     socks = " ".join(f"udp:{n.ng}={n.weight}" for n in config.rtpengine.nodes)
     template = string.Template(KAMAILIO_TEMPLATE.read_text())
@@ -103,19 +104,34 @@ def render_dispatcher_list(config: CallCenterConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def controller_argv(config: CallCenterConfig, index: int,
-                    prompt_cache: Path | None = None) -> list[str]:
+def controller_argv(
+    config: CallCenterConfig, index: int, prompt_cache: Path | None = None
+) -> list[str]:
     replica = config.controllers[index]
     rtpengine = replica.rtpengine or config.rtpengine.nodes[0].ng
     return [
-        sys.executable, "-m", "controller", "--sip", replica.sip, "--rtpengine", rtpengine,
-        "--control", replica.control, "--redis", config.redis.listen,
-        "--node", replica.name or f"{config.node.name}-ctl{index}",
-        "--ring-timeout", str(config.timers.ring_timeout_ms / 1000),
-        "--rtp-timeout", f"{config.timers.dead_leg_timeout_ms / 1000:g}",
-        "--media-check-interval", f"{config.timers.media_check_interval_ms / 1000:g}",
+        sys.executable,
+        "-m",
+        "controller",
+        "--sip",
+        replica.sip,
+        "--rtpengine",
+        rtpengine,
+        "--control",
+        replica.control,
+        "--redis",
+        config.redis.listen,
+        "--node",
+        replica.name or f"{config.node.name}-ctl{index}",
+        "--ring-timeout",
+        str(config.timers.ring_timeout_ms / 1000),
+        "--rtp-timeout",
+        f"{config.timers.dead_leg_timeout_ms / 1000:g}",
+        "--media-check-interval",
+        f"{config.timers.media_check_interval_ms / 1000:g}",
         # Legs to registered agents and to trunks go back through Kamailio.
-        "--edge", edge_address(config),
+        "--edge",
+        edge_address(config),
         *controller_acd_args(config),
         *controller_queue_media_args(config, prompt_cache),
     ]
@@ -140,16 +156,20 @@ def controller_acd_args(config: CallCenterConfig) -> list[str]:
         return []
     acd = config.acd
     # The live-call record the ACD reconciles against (docs/acd-service.md, "Reconcile").
-    registry = ["--acd-heartbeat", str(acd.controller_heartbeat_ms / 1000),
-                "--acd-heartbeat-ttl", str(acd.controller_record_ttl_ms / 1000),
-                "--acd-prefix", acd.redis_prefix]
+    registry = [
+        "--acd-heartbeat",
+        str(acd.controller_heartbeat_ms / 1000),
+        "--acd-heartbeat-ttl",
+        str(acd.controller_record_ttl_ms / 1000),
+        "--acd-prefix",
+        acd.redis_prefix,
+    ]
     queues = ["--queue-for", queue_for] if queue_for else []
     token = [] if acd.token_file is None else ["--acd-token-file", str(acd.token_file)]
     return ["--acd", acd.advertise or acd.listen, *queues, *registry, *token]
 
 
-def controller_queue_media_args(config: CallCenterConfig,
-                                prompt_cache: Path | None) -> list[str]:
+def controller_queue_media_args(config: CallCenterConfig, prompt_cache: Path | None) -> list[str]:
     """Music on hold for the calls the ACD queues (docs/call-control.md): the prompt cache
     (under the run directory, so rtpengine on this host reads the files) and every
     queue's language, announcement interval, music and delay before the music. Nothing
@@ -159,8 +179,12 @@ def controller_queue_media_args(config: CallCenterConfig,
     args = ["--prompt-cache", str(prompt_cache.resolve())]
     for q in config.queues:
         music = f":{q.music_file}" if q.music_file else ""
-        args += ["--queue-media", f"{q.name}:{q.language}:{q.announce_every_ms / 1000:g}{music}",
-                 "--music-after", f"{q.name}={q.music_after_ms / 1000:g}"]
+        args += [
+            "--queue-media",
+            f"{q.name}:{q.language}:{q.announce_every_ms / 1000:g}{music}",
+            "--music-after",
+            f"{q.name}={q.music_after_ms / 1000:g}",
+        ]
     return args
 
 
@@ -174,15 +198,32 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
     if config.redis.managed:
         host, port = split_hostport(config.redis.listen)
         redis_dir = layout.data / "redis"
-        daemons.append(Daemon(
-            _process.ProcessSpec("redis", [
-                require_binary("redis-server"), "--bind", host, "--port", str(port),
-                "--dir", str(redis_dir), "--appendonly", "yes", "--save", "",
-                "--daemonize", "no", "--protected-mode", "yes",
-            ]),
-            lambda: redis_ping(config.redis.listen, timeout=0.3),
-            f"redis {config.redis.listen}",
-        ))
+        daemons.append(
+            Daemon(
+                _process.ProcessSpec(
+                    "redis",
+                    [
+                        require_binary("redis-server"),
+                        "--bind",
+                        host,
+                        "--port",
+                        str(port),
+                        "--dir",
+                        str(redis_dir),
+                        "--appendonly",
+                        "yes",
+                        "--save",
+                        "",
+                        "--daemonize",
+                        "no",
+                        "--protected-mode",
+                        "yes",
+                    ],
+                ),
+                lambda: redis_ping(config.redis.listen, timeout=0.3),
+                f"redis {config.redis.listen}",
+            )
+        )
     for i, node in enumerate(config.rtpengine.nodes):
         if not node.managed:
             continue
@@ -191,18 +232,30 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
         def probe(ng: str = ng) -> bool:
             return ng_ping(ng, timeout=0.3)
 
-        daemons.append(Daemon(
-            _process.ProcessSpec(f"rtpengine{i}", [
-                require_binary("rtpengine"), "--config-file=none", "--foreground",
-                "--table=-1", f"--interface={node.interface}", f"--listen-ng={ng}",
-                f"--port-min={node.port_min}", f"--port-max={node.port_max}",
-                f"--timeout={config.rtpengine.rtp_timeout_s}",
-                # Forget a call at once on delete, so "no session left" is checkable.
-                "--delete-delay=0", "--log-stderr", "--log-level=5",
-            ]),
-            probe,
-            f"rtpengine ng {ng}",
-        ))
+        daemons.append(
+            Daemon(
+                _process.ProcessSpec(
+                    f"rtpengine{i}",
+                    [
+                        require_binary("rtpengine"),
+                        "--config-file=none",
+                        "--foreground",
+                        "--table=-1",
+                        f"--interface={node.interface}",
+                        f"--listen-ng={ng}",
+                        f"--port-min={node.port_min}",
+                        f"--port-max={node.port_max}",
+                        f"--timeout={config.rtpengine.rtp_timeout_s}",
+                        # Forget a call at once on delete, so "no session left" is checkable.
+                        "--delete-delay=0",
+                        "--log-stderr",
+                        "--log-level=5",
+                    ],
+                ),
+                probe,
+                f"rtpengine ng {ng}",
+            )
+        )
     # Controllers after rtpengine (their media) and Redis (their event log), before
     # Kamailio, whose dispatcher probes them from the start.
     for i, replica in enumerate(config.controllers):
@@ -213,67 +266,118 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
         def controller_probe(control: str = control) -> bool:
             return controller_status(control, timeout=0.3)
 
-        daemons.append(Daemon(
-            _process.ProcessSpec(f"controller{i}", controller_argv(
-                config, i, layout.root / "prompts"), env={
-                "PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}),
-            controller_probe,
-            f"call controller {i} sip {replica.sip} control {control}",
-        ))
+        daemons.append(
+            Daemon(
+                _process.ProcessSpec(
+                    f"controller{i}",
+                    controller_argv(config, i, layout.root / "prompts"),
+                    env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
+                ),
+                controller_probe,
+                f"call controller {i} sip {replica.sip} control {control}",
+            )
+        )
     if config.acd is not None and config.acd.managed:
         acd_listen = config.acd.listen
-        daemons.append(Daemon(
-            _process.ProcessSpec("acd", [
-                sys.executable, "-m", "acdsvc", "--config", str(layout.runtime_config),
-                "--listen", acd_listen,
-            ], env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}),
-            lambda: health_ping(acd_listen, timeout=0.3),
-            f"acd grpc {acd_listen}",
-        ))
+        daemons.append(
+            Daemon(
+                _process.ProcessSpec(
+                    "acd",
+                    [
+                        sys.executable,
+                        "-m",
+                        "acdsvc",
+                        "--config",
+                        str(layout.runtime_config),
+                        "--listen",
+                        acd_listen,
+                    ],
+                    env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
+                ),
+                lambda: health_ping(acd_listen, timeout=0.3),
+                f"acd grpc {acd_listen}",
+            )
+        )
     if config.analytics is not None:
-        daemons.append(Daemon(
-            _process.ProcessSpec("cdr", analytics.daemon_argv(layout.cdr_settings)),
-            analytics.health_probe(config.analytics),
-            f"cdr service {config.analytics.listen}",
-        ))
+        daemons.append(
+            Daemon(
+                _process.ProcessSpec("cdr", analytics.daemon_argv(layout.cdr_settings)),
+                analytics.health_probe(config.analytics),
+                f"cdr service {config.analytics.listen}",
+            )
+        )
     if config.dashboards is not None and config.dashboards.managed:
         dashboards_url = f"http://{config.dashboards.listen}"
         host, port = split_hostport(config.dashboards.listen)
-        daemons.append(Daemon(
-            _process.ProcessSpec("dashboards", [
-                sys.executable, "-m", "streamlit", "run",
-                str(PROJECT_ROOT / "dashboards" / "app.py"), "--server.headless", "true",
-                "--server.address", host, "--server.port", str(port),
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-                "--client.toolbarMode", "minimal",
-            ], env={"HUAAN_DASHBOARD_CONFIG": str(layout.dashboard_settings)}),
-            lambda: _http_ok(f"{dashboards_url}/_stcore/health"),
-            f"dashboards {dashboards_url}",
-        ))
-    daemons.append(Daemon(
-        _process.ProcessSpec(
-            "kamailio",
-            [
-                require_binary("kamailio"), "-f", str(layout.kamailio_cfg), "-DD", "-E",
-                # TLSF: q_malloc costs 3-4x the CPU per call at load (DESIGN.md).
-                "-x", "tlsf", "-m", str(config.sip.shm_mb), "-M", str(config.sip.pkg_mb),
-            ],
-            env={
-                "HUAAN_SITE_PACKAGES": venv_site_packages(),
-                "HUAAN_RUNTIME_CONFIG": str(layout.runtime_config),
-                "PYTHONDONTWRITEBYTECODE": "1",
-            },
-        ),
-        lambda: sip_options_ping(config.sip.listen, timeout=0.3) == 200,
-        f"kamailio sip {config.sip.listen}",
-    ))
+        daemons.append(
+            Daemon(
+                _process.ProcessSpec(
+                    "dashboards",
+                    [
+                        sys.executable,
+                        "-m",
+                        "streamlit",
+                        "run",
+                        str(PROJECT_ROOT / "dashboards" / "app.py"),
+                        "--server.headless",
+                        "true",
+                        "--server.address",
+                        host,
+                        "--server.port",
+                        str(port),
+                        "--browser.gatherUsageStats",
+                        "false",
+                        "--server.fileWatcherType",
+                        "none",
+                        "--client.toolbarMode",
+                        "minimal",
+                    ],
+                    env={"HUAAN_DASHBOARD_CONFIG": str(layout.dashboard_settings)},
+                ),
+                lambda: _http_ok(f"{dashboards_url}/_stcore/health"),
+                f"dashboards {dashboards_url}",
+            )
+        )
+    daemons.append(
+        Daemon(
+            _process.ProcessSpec(
+                "kamailio",
+                [
+                    require_binary("kamailio"),
+                    "-f",
+                    str(layout.kamailio_cfg),
+                    "-DD",
+                    "-E",
+                    # TLSF: q_malloc costs 3-4x the CPU per call at load (DESIGN.md).
+                    "-x",
+                    "tlsf",
+                    "-m",
+                    str(config.sip.shm_mb),
+                    "-M",
+                    str(config.sip.pkg_mb),
+                ],
+                env={
+                    "HUAAN_SITE_PACKAGES": venv_site_packages(),
+                    "HUAAN_RUNTIME_CONFIG": str(layout.runtime_config),
+                    "PYTHONDONTWRITEBYTECODE": "1",
+                },
+            ),
+            lambda: sip_options_ping(config.sip.listen, timeout=0.3) == 200,
+            f"kamailio sip {config.sip.listen}",
+        )
+    )
     if presence_wanted(config):  # after Kamailio, whose registrations it reads
-        daemons.append(Daemon(
-            _process.ProcessSpec(PRESENCE_DAEMON, presence_argv(config, layout), env={
-                "PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}),
-            lambda: presence_healthy(config, layout),
-            presence_describe(config, layout),
-        ))
+        daemons.append(
+            Daemon(
+                _process.ProcessSpec(
+                    PRESENCE_DAEMON,
+                    presence_argv(config, layout),
+                    env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
+                ),
+                lambda: presence_healthy(config, layout),
+                presence_describe(config, layout),
+            )
+        )
     return daemons
 
 
@@ -293,9 +397,15 @@ def check_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
         scratch.kamailio_cfg.write_text(render_kamailio_cfg(config, scratch))
         result = subprocess.run(
             [require_binary("kamailio"), "-c", "-f", str(scratch.kamailio_cfg), "-x", "tlsf"],
-            capture_output=True, text=True, timeout=60, check=False,
-            env={"HUAAN_SITE_PACKAGES": venv_site_packages(),
-                 "HUAAN_RUNTIME_CONFIG": str(scratch.runtime_config), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={
+                "HUAAN_SITE_PACKAGES": venv_site_packages(),
+                "HUAAN_RUNTIME_CONFIG": str(scratch.runtime_config),
+                "PATH": "/usr/bin:/bin",
+            },
         )
     if result.returncode != 0:
         raise StackError(f"kamailio -c failed:\n{result.stdout}{result.stderr}")
@@ -349,8 +459,9 @@ def write_runtime_config(config: CallCenterConfig, layout: RunLayout) -> None:
     """
     layout.runtime_config.write_text(json.dumps(config.model_dump(mode="json"), indent=2))
     if config.analytics is not None:
-        analytics.write_service_settings(layout.cdr_settings, config.analytics,
-                                         redis=config.redis.listen, run_dir=layout.root)
+        analytics.write_service_settings(
+            layout.cdr_settings, config.analytics, redis=config.redis.listen, run_dir=layout.root
+        )
     if config.dashboards is not None:
         settings = DashboardSettings(
             analytics_url=config.analytics.url() if config.analytics else "",
@@ -380,8 +491,9 @@ def update_runtime_accounts(config: CallCenterConfig, layout: RunLayout) -> bool
     try:
         CallCenterConfig.model_validate(runtime)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: the accounts do not fit the running config: "
-                          f"{exc.errors()[0]['msg']}") from None
+        raise ConfigError(
+            f"{path}: the accounts do not fit the running config: {exc.errors()[0]['msg']}"
+        ) from None
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(runtime, indent=2), encoding="utf-8")
     tmp.chmod(path.stat().st_mode & 0o777)
@@ -474,7 +586,9 @@ def status(config: CallCenterConfig, layout: RunLayout) -> list[DaemonStatus]:
     for daemon in plan(config, layout):
         pid = _process.read_pid(layout, daemon.spec.name)
         running = pid is not None and _process.is_alive(pid)
-        result.append(DaemonStatus(
-            daemon.spec.name, daemon.describe, pid, running, running and daemon.healthy()
-        ))
+        result.append(
+            DaemonStatus(
+                daemon.spec.name, daemon.describe, pid, running, running and daemon.healthy()
+            )
+        )
     return result

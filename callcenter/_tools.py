@@ -12,8 +12,11 @@ __all__ = ["kamailio_module_path", "require_binary", "venv_site_packages"]
 
 def kamailio_module_path() -> str:
     """Debian puts modules under the multiarch triplet; find them rather than assume it."""
-    for pattern in ("/usr/lib/*/kamailio/modules", "/usr/lib/kamailio/modules",
-                    "/usr/local/lib*/kamailio/modules"):
+    for pattern in (
+        "/usr/lib/*/kamailio/modules",
+        "/usr/lib/kamailio/modules",
+        "/usr/local/lib*/kamailio/modules",
+    ):
         for candidate in sorted(glob.glob(pattern)):
             if Path(candidate, "tm.so").exists():
                 return candidate

@@ -69,18 +69,30 @@ def cmd_account_add(args: argparse.Namespace) -> int:
         print("refused: a password needs at least 8 characters", file=sys.stderr)
         return 2
     skills = dict(_parse_skill(s) for s in args.skill)
-    upsert_accounts(path, [account_entry(
-        args.username, password, config.sip.realm, args.role,
-        employee_id=args.employee_id, skills=skills,
-    )])
+    upsert_accounts(
+        path,
+        [
+            account_entry(
+                args.username,
+                password,
+                config.sip.realm,
+                args.role,
+                employee_id=args.employee_id,
+                skills=skills,
+            )
+        ],
+    )
     print(f"{args.username}: stored HA1 and argon2id hash in {path}")
     # A running stack (its run directory has a runtime.json) takes the account at once.
     merged = load_config(config_path)
     layout = _stack.layout_for(merged, config_dir)
-    if any(a.username == args.username for a in merged.accounts) and \
-            _stack.update_runtime_accounts(merged, layout):
-        print(f"{args.username}: updated {layout.runtime_config}; a stack running from it "
-              "(Kamailio, ACD, dashboards) takes the account within 5 s, no restart")
+    if any(a.username == args.username for a in merged.accounts) and _stack.update_runtime_accounts(
+        merged, layout
+    ):
+        print(
+            f"{args.username}: updated {layout.runtime_config}; a stack running from it "
+            "(Kamailio, ACD, dashboards) takes the account within 5 s, no restart"
+        )
     return 0
 
 
@@ -95,23 +107,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callcenter", description=__doc__)
-    parser.add_argument("-c", "--config", default=str(DEFAULT_CONFIG),
-                        help="YAML config (default: %(default)s)")
+    parser.add_argument(
+        "-c", "--config", default=str(DEFAULT_CONFIG), help="YAML config (default: %(default)s)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start the local stack").set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop what `up` started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="processes and health").set_defaults(func=cmd_status)
     sub.add_parser("check-config", help="validate YAML and `kamailio -c`").set_defaults(
-        func=cmd_check_config)
+        func=cmd_check_config
+    )
     demo = sub.add_parser("demo", help="start the stack and send demo calls through it")
     demo.add_argument("--calls", type=int, default=10)
     demo.set_defaults(func=cmd_demo)
     account = sub.add_parser("account", help="manage accounts").add_subparsers(
-        dest="account_command", required=True)
+        dest="account_command", required=True
+    )
     add = account.add_parser("add", help="add or replace an account (stores hashes only)")
     add.add_argument("username")
-    add.add_argument("--role", action="append", choices=["agent", "supervisor", "admin"],
-                     required=True)
+    add.add_argument(
+        "--role", action="append", choices=["agent", "supervisor", "admin"], required=True
+    )
     add.add_argument("--employee-id")
     add.add_argument("--skill", action="append", default=[], help="name[:level]")
     add.add_argument("--file", help="accounts file (default: the config's accounts_file)")

@@ -68,12 +68,27 @@ __all__ = [
 # The names that need pydantic or PyYAML, and the module each one lives in.
 _LAZY = {
     **dict.fromkeys(("AnalyticsConfig", "ClickHouseDsn", "parse_dsn"), "_analytics"),
-    **dict.fromkeys(("MAX_PORT", "HostPort", "StrictModel", "check_identifier", "check_port"),
-                    "_fields"),
-    **dict.fromkeys(("Account", "AcdSection", "CallCenterConfig", "ConfigError",
-                     "ControllerReplica", "DashboardsSection", "NumberRoute",
-                     "PresenceSection", "QueueSpec", "load_config", "parse_config",
-                     "parse_yaml", "yaml_error_message"), "_schema"),
+    **dict.fromkeys(
+        ("MAX_PORT", "HostPort", "StrictModel", "check_identifier", "check_port"), "_fields"
+    ),
+    **dict.fromkeys(
+        (
+            "Account",
+            "AcdSection",
+            "CallCenterConfig",
+            "ConfigError",
+            "ControllerReplica",
+            "DashboardsSection",
+            "NumberRoute",
+            "PresenceSection",
+            "QueueSpec",
+            "load_config",
+            "parse_config",
+            "parse_yaml",
+            "yaml_error_message",
+        ),
+        "_schema",
+    ),
 }
 
 

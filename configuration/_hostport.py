@@ -10,7 +10,7 @@ __all__ = ["join_hostport", "split_hostport"]
 
 
 def split_hostport(value: str) -> tuple[str, int]:
-    """"host:port" -> (host, port), the host without IPv6 brackets.
+    """ "host:port" -> (host, port), the host without IPv6 brackets.
 
     Raises ValueError naming the value when it has no host or no numeric port.
     """

@@ -64,8 +64,10 @@ class SipConfig(StrictModel):
         if interval > 0 and 0 < timeout < 2 * interval:
             # Kamailio checks the last answer only once per interval: a shorter timeout
             # drops a phone after one lost ping (usrloc README, ka_timeout).
-            raise ValueError(f"phone_keepalive_timeout_s ({timeout}) must be at least twice "
-                             f"phone_keepalive_s ({interval}), or 0")
+            raise ValueError(
+                f"phone_keepalive_timeout_s ({timeout}) must be at least twice "
+                f"phone_keepalive_s ({interval}), or 0"
+            )
         return self
 
 
@@ -165,11 +167,14 @@ class NumberRoute(StrictModel):
         if self.target == "agents" and not self.agents:
             raise ValueError("a number with target agents needs at least one agent")
         if self.target == "controller" and self.agents:
-            raise ValueError("a number with target controller takes no agents "
-                             "(the controller chooses them)")
+            raise ValueError(
+                "a number with target controller takes no agents (the controller chooses them)"
+            )
         if self.target == "agents" and self.queue is not None:
-            raise ValueError("a queue needs target controller (the controller enqueues "
-                             "the call at the ACD; Kamailio hunts `agents` itself)")
+            raise ValueError(
+                "a queue needs target controller (the controller enqueues "
+                "the call at the ACD; Kamailio hunts `agents` itself)"
+            )
         if self.category == "internal":
             # The edge's category for calls between agents: a controller takes such a
             # call for one (it reserves the dialled account at the ACD).
@@ -246,8 +251,11 @@ class QueueSpec(StrictModel):
     def _overflow(self) -> QueueSpec:
         if self.overflow_queue is not None and self.overflow_target is not None:
             raise ValueError("set overflow_queue or overflow_target, not both")
-        if self.max_wait_ms is not None and self.overflow_queue is None \
-                and self.overflow_target is None:
+        if (
+            self.max_wait_ms is not None
+            and self.overflow_queue is None
+            and self.overflow_target is None
+        ):
             raise ValueError("max_wait_ms needs an overflow_queue or overflow_target")
         return self
 
@@ -305,8 +313,10 @@ class AcdSection(StrictModel):
         heartbeat, ttl = self.controller_heartbeat_ms, self.controller_record_ttl_ms
         if heartbeat > 0 and ttl < 2 * heartbeat:
             # One late or lost write must not make a live replica look dead.
-            raise ValueError(f"controller_record_ttl_ms ({ttl}) must be at least twice "
-                             f"controller_heartbeat_ms ({heartbeat})")
+            raise ValueError(
+                f"controller_record_ttl_ms ({ttl}) must be at least twice "
+                f"controller_heartbeat_ms ({heartbeat})"
+            )
         return self
 
 
@@ -382,9 +392,13 @@ class CallCenterConfig(StrictModel):
         if not self.controllers:
             for i, route in enumerate(self.numbers):
                 if route.target == "controller":
-                    problems.append((("numbers", i, "target"),
-                                     f"number {route.number} has target controller but "
-                                     "there is no `controllers:` replica"))
+                    problems.append(
+                        (
+                            ("numbers", i, "target"),
+                            f"number {route.number} has target controller but "
+                            "there is no `controllers:` replica",
+                        )
+                    )
         return problems
 
     def _queue_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
@@ -395,17 +409,28 @@ class CallCenterConfig(StrictModel):
             if route.queue is None:
                 if route.target == "controller" and self.acd is not None:
                     # The replicas run with --acd: a call no queue takes is hung up.
-                    problems.append((("numbers", i, "target"),
-                                     f"number {route.number} has target controller and "
-                                     "the ACD drives the controllers: it needs a `queue`"))
+                    problems.append(
+                        (
+                            ("numbers", i, "target"),
+                            f"number {route.number} has target controller and "
+                            "the ACD drives the controllers: it needs a `queue`",
+                        )
+                    )
                 continue
             if route.queue not in names:
-                problems.append((("numbers", i, "queue"),
-                                 f"number {route.number}: queue {route.queue!r} is not in "
-                                 "`queues:`"))
+                problems.append(
+                    (
+                        ("numbers", i, "queue"),
+                        f"number {route.number}: queue {route.queue!r} is not in `queues:`",
+                    )
+                )
             elif self.acd is None:
-                problems.append((("numbers", i, "queue"),
-                                 f"number {route.number}: a queue needs an `acd:` section"))
+                problems.append(
+                    (
+                        ("numbers", i, "queue"),
+                        f"number {route.number}: a queue needs an `acd:` section",
+                    )
+                )
         return problems
 
     def _check_queues(self) -> None:
@@ -414,8 +439,9 @@ class CallCenterConfig(StrictModel):
             raise ValueError("queues: a queue name is listed twice")
         for q in self.queues:
             if q.overflow_queue is not None and q.overflow_queue not in by_name:
-                raise ValueError(f"queue {q.name}: overflow_queue {q.overflow_queue!r} "
-                                 "does not exist")
+                raise ValueError(
+                    f"queue {q.name}: overflow_queue {q.overflow_queue!r} does not exist"
+                )
             seen, nxt = [q.name], q.overflow_queue
             while nxt is not None:
                 if nxt in seen:
@@ -475,8 +501,10 @@ def yaml_error_message(exc: yaml.YAMLError, text: str, source: str) -> str:
     if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        return (f"{source}:{line}:{column}: not valid YAML: character "
-                f"#x{exc.character:04x} is not allowed ({exc.reason})")
+        return (
+            f"{source}:{line}:{column}: not valid YAML: character "
+            f"#x{exc.character:04x} is not allowed ({exc.reason})"
+        )
     if not isinstance(exc, yaml.MarkedYAMLError):
         return f"{source}: not valid YAML: {exc}"
     mark = exc.problem_mark or exc.context_mark

@@ -11,6 +11,7 @@ from typing import Literal, get_args
 
 __all__ = ["STRATEGY_NAMES", "StrategyName"]
 
-StrategyName = Literal["longest_idle", "fewest_calls", "round_robin", "skill_level_first",
-                       "ring_all"]
+StrategyName = Literal[
+    "longest_idle", "fewest_calls", "round_robin", "skill_level_first", "ring_all"
+]
 STRATEGY_NAMES: tuple[StrategyName, ...] = get_args(StrategyName)

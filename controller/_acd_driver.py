@@ -83,8 +83,11 @@ M = TypeVar("M", bound=Message)
 # calling agent's. Config validation keeps every number's category different.
 INTERNAL_CATEGORY = "internal"
 
-_SIDES = {"caller": pb.HANGUP_SIDE_CALLER, "agent": pb.HANGUP_SIDE_AGENT,
-          "system": pb.HANGUP_SIDE_SYSTEM}
+_SIDES = {
+    "caller": pb.HANGUP_SIDE_CALLER,
+    "agent": pb.HANGUP_SIDE_AGENT,
+    "system": pb.HANGUP_SIDE_SYSTEM,
+}
 
 
 # ---------------------------------------------------------------- ports
@@ -120,10 +123,17 @@ def _commit_key(commit_id: str) -> tuple[int, int]:
 class AcdDriver:
     """Enqueues this replica's calls and acts on the ACD's actions for them."""
 
-    def __init__(self, options: AcdOptions, rpc: AcdRpc, *, post: Post, later: Later,
-                 feed: FeedFactory | None = None,
-                 on_close: Callable[[], None] | None = None,
-                 submit: Submit | None = None) -> None:
+    def __init__(
+        self,
+        options: AcdOptions,
+        rpc: AcdRpc,
+        *,
+        post: Post,
+        later: Later,
+        feed: FeedFactory | None = None,
+        on_close: Callable[[], None] | None = None,
+        submit: Submit | None = None,
+    ) -> None:
         """`submit(cid, job)` runs RPC jobs in order per call (default: an `RpcChains`
         pool of `options.workers` threads; unit tests run them by hand)."""
         self.options = options
@@ -145,9 +155,18 @@ class AcdDriver:
         # an action for a call can only follow its Enqueue, which follows registration.
         self._calls: dict[str, DrivenCall] = {}
         self._sides = SideReservations(
-            options, rpc, self._calls, stopping=self._stopping, post=post, submit=submit,
-            run=self._run, apply=self._apply, send=self._send, hangup=self._hangup,
-            parked=self._parked)
+            options,
+            rpc,
+            self._calls,
+            stopping=self._stopping,
+            post=post,
+            submit=submit,
+            run=self._run,
+            apply=self._apply,
+            send=self._send,
+            hangup=self._hangup,
+            parked=self._parked,
+        )
         # The ACD call IDs a call has besides its own (its consult and intercept
         # reservations) -> the call; the side reservations' own dict, which the feed
         # thread tests as it does `_calls`.
@@ -170,10 +189,12 @@ class AcdDriver:
     def start(self) -> AcdDriver:
         if self._feed_factory is not None:
             self._feed = self._feed_factory(self._on_feed_action)
-        log.info("ACD %s: queues %s, default queue %s; internal calls reserve through it",
-                 ",".join(self.options.addresses),
-                 ",".join(f"{n}={q}" for n, q in sorted(self.options.queue_for.items())) or "-",
-                 self.options.default_queue or "- (other numbers are hung up)")
+        log.info(
+            "ACD %s: queues %s, default queue %s; internal calls reserve through it",
+            ",".join(self.options.addresses),
+            ",".join(f"{n}={q}" for n, q in sorted(self.options.queue_for.items())) or "-",
+            self.options.default_queue or "- (other numbers are hung up)",
+        )
         return self
 
     def stop(self, timeout_s: float = 2.0) -> None:
@@ -234,20 +255,34 @@ class AcdDriver:
     def _arrived(self, cid: str, data: Mapping[str, str]) -> None:
         dialled = data.get("dialled", "")
         if data.get("category") == INTERNAL_CATEGORY:
-            call = DrivenCall(cid, "", data.get("caller", ""), INTERNAL_CATEGORY,
-                         deadline=time.monotonic() + self.options.enqueue_timeout_s,
-                         callee=dialled)
+            call = DrivenCall(
+                cid,
+                "",
+                data.get("caller", ""),
+                INTERNAL_CATEGORY,
+                deadline=time.monotonic() + self.options.enqueue_timeout_s,
+                callee=dialled,
+            )
             self._calls[cid] = call
             self._post(partial(self._reserve, call))
             return
         queue = self.options.queue_for.get(dialled, self.options.default_queue)
         if queue is None:
-            acd_log(cid, "dialled number %r has no ACD queue (--queue-for, --default-queue); "
-                         "hanging up", dialled, level=logging.WARNING)
+            acd_log(
+                cid,
+                "dialled number %r has no ACD queue (--queue-for, --default-queue); hanging up",
+                dialled,
+                level=logging.WARNING,
+            )
             self._post(partial(self._hangup, cid, CAUSE_NO_QUEUE))
             return
-        call = DrivenCall(cid, queue, data.get("caller", ""), data.get("category", ""),
-                     deadline=time.monotonic() + self.options.enqueue_timeout_s)
+        call = DrivenCall(
+            cid,
+            queue,
+            data.get("caller", ""),
+            data.get("category", ""),
+            deadline=time.monotonic() + self.options.enqueue_timeout_s,
+        )
         self._calls[cid] = call
         self._post(partial(self._answer_and_enqueue, call))
 
@@ -256,8 +291,12 @@ class AcdDriver:
             return  # the caller left before we got here
         reply = self._run({"cmd": "answer", "cid": call.cid})
         if not reply.get("ok"):
-            acd_log(call.cid, "cannot answer the caller (%s); hanging up", reply.get("error"),
-                    level=logging.WARNING)
+            acd_log(
+                call.cid,
+                "cannot answer the caller (%s); hanging up",
+                reply.get("error"),
+                level=logging.WARNING,
+            )
             call.acd_done = True
             self._hangup(call.cid, None)
             return
@@ -266,7 +305,8 @@ class AcdDriver:
         # got to the call (every thread busy retrying during an outage).
         call.guard = self._later(
             max(0.0, call.deadline - time.monotonic()) + self.options.rpc_timeout_s,
-            partial(self._enqueue_overdue, call))
+            partial(self._enqueue_overdue, call),
+        )
         self._submit(call.cid, partial(self._enqueue_job, call))
         # After the Enqueue is on its way: music never delays it.
         self._parked(call.cid, call.queue)
@@ -278,11 +318,17 @@ class AcdDriver:
         answers it (the controller cannot ring a leg for an unanswered caller)."""
         if self._calls.get(call.cid) is not call:
             return  # the calling agent gave up before we got here
-        acd_log(call.cid, "internal call from %s to %s; reserving %s at the ACD", call.caller,
-                call.callee, call.callee)
+        acd_log(
+            call.cid,
+            "internal call from %s to %s; reserving %s at the ACD",
+            call.caller,
+            call.callee,
+            call.callee,
+        )
         call.guard = self._later(
             max(0.0, call.deadline - time.monotonic()) + self.options.rpc_timeout_s,
-            partial(self._enqueue_overdue, call))
+            partial(self._enqueue_overdue, call),
+        )
         self._submit(call.cid, partial(self._reserve_job, call))
 
     def _answered(self, call: DrivenCall, data: Mapping[str, str]) -> None:
@@ -290,24 +336,36 @@ class AcdDriver:
         if ring is None or data.get("leg_id") != ring.leg_id:
             if call.agent is not None and data.get("leg_id") == call.agent.leg_id:
                 return  # a consult target that took the call over: reported already
-            acd_log(call.cid, "agent %s answered but was not offered the call by the ACD; "
-                              "not reported", data.get("agent"), level=logging.WARNING)
+            acd_log(
+                call.cid,
+                "agent %s answered but was not offered the call by the ACD; not reported",
+                data.get("agent"),
+                level=logging.WARNING,
+            )
             return
         call.ring, call.agent = None, ring
         request = pb.AnsweredRequest(call_id=call.cid, employee_id=ring.employee_id)
-        self._send(call, "Answered", request, pb.AnsweredResponse,
-                   partial(self._answered_reply, ring))
+        self._send(
+            call, "Answered", request, pb.AnsweredResponse, partial(self._answered_reply, ring)
+        )
 
-    def _answered_reply(self, ring: AgentRing, call: DrivenCall,
-                        reply: pb.AnsweredResponse) -> None:
+    def _answered_reply(
+        self, ring: AgentRing, call: DrivenCall, reply: pb.AnsweredResponse
+    ) -> None:
         code = reply_code(reply)
         if code != OK:
             # The caller keeps talking to the agent (hanging up on a person who answered
             # would be worse); the ACD's view of the agent is wrong until the call's
             # Hangup, and an Offer it makes meanwhile is ignored (see _offer).
-            acd_log(call.cid, "the ACD refused Answered by agent %s (%s: %s): the call goes on, "
-                              "the ACD does not count the agent as talking", ring.username,
-                    code_name(code), reply.error.message, level=logging.ERROR)
+            acd_log(
+                call.cid,
+                "the ACD refused Answered by agent %s (%s: %s): the call goes on, "
+                "the ACD does not count the agent as talking",
+                ring.username,
+                code_name(code),
+                reply.error.message,
+                level=logging.ERROR,
+            )
         self._apply(reply.actions)
 
     def _no_answer(self, call: DrivenCall, data: Mapping[str, str]) -> None:
@@ -324,8 +382,14 @@ class AcdDriver:
         def done(call: DrivenCall, reply: pb.NoAnswerResponse) -> None:
             code = reply_code(reply)
             if code != OK:  # e.g. NOT_RINGING: the ACD's ring timer was first
-                acd_log(call.cid, "the ACD refused NoAnswer for %s (%s: %s)", employee_id,
-                        code_name(code), reply.error.message, level=logging.DEBUG)
+                acd_log(
+                    call.cid,
+                    "the ACD refused NoAnswer for %s (%s: %s)",
+                    employee_id,
+                    code_name(code),
+                    reply.error.message,
+                    level=logging.DEBUG,
+                )
             self._apply(reply.actions)
 
         self._send(call, "NoAnswer", request, pb.NoAnswerResponse, done)
@@ -349,8 +413,10 @@ class AcdDriver:
     def _on_feed_action(self, action: pb.Action) -> None:
         """On the feed thread: only this replica's calls go to the loop."""
         which = action.WhichOneof("kind")
-        if which is not None and (getattr(action, which).call_id in self._calls
-                                  or getattr(action, which).call_id in self._aliases):
+        if which is not None and (
+            getattr(action, which).call_id in self._calls
+            or getattr(action, which).call_id in self._aliases
+        ):
             self._post(partial(self._apply, [action]))
 
     def _apply(self, actions: Sequence[pb.Action]) -> None:
@@ -391,51 +457,83 @@ class AcdDriver:
         elif which == "release":
             self._release(call, body)
         elif which == "route":
-            acd_log(call.cid, "the ACD routes the call to %s (%s); hanging up (no route "
-                              "targets yet)", body.target, body.reason, level=logging.WARNING)
+            acd_log(
+                call.cid,
+                "the ACD routes the call to %s (%s); hanging up (no route targets yet)",
+                body.target,
+                body.reason,
+                level=logging.WARNING,
+            )
             call.acd_done = True
             self._hangup(call.cid, f"{CAUSE_OVERFLOW}:{body.target}")
         elif which == "undelivered":
-            acd_log(call.cid, "the ACD gave up on the call (%s); hanging up", body.reason,
-                    level=logging.WARNING)
+            acd_log(
+                call.cid,
+                "the ACD gave up on the call (%s); hanging up",
+                body.reason,
+                level=logging.WARNING,
+            )
             call.acd_done = True
             self._hangup(call.cid, f"{CAUSE_UNDELIVERED}:{body.reason}")
 
     def _offer(self, call: DrivenCall, offer: pb.Offer) -> None:
         if call.agent is not None:
             # Only if the ACD lost our Answered: its own ring timer re-offered the call.
-            acd_log(call.cid, "offer to %s ignored: agent %s already answered", offer.employee_id,
-                    call.agent.username, level=logging.WARNING)
+            acd_log(
+                call.cid,
+                "offer to %s ignored: agent %s already answered",
+                offer.employee_id,
+                call.agent.username,
+                level=logging.WARNING,
+            )
             return
         if call.ring is not None:
             if call.ring.employee_id == offer.employee_id:
                 return
             # One agent rings at a time (no forking yet, so no ring_all): the ACD gets
             # a no-answer for the others at once and moves on without them.
-            acd_log(call.cid, "offer to %s refused: agent %s is ringing (the controller rings "
-                              "one agent at a time)", offer.employee_id, call.ring.username,
-                    level=logging.WARNING)
+            acd_log(
+                call.cid,
+                "offer to %s refused: agent %s is ringing (the controller rings "
+                "one agent at a time)",
+                offer.employee_id,
+                call.ring.username,
+                level=logging.WARNING,
+            )
             self._report_no_answer(call, offer.employee_id)
             return
         username = offer.username or str(offer.employee_id)
         ring = AgentRing(offer.employee_id, username)
         call.ring = ring
-        request: dict[str, Any] = {"cmd": "connect", "cid": call.cid, "agents": [username],
-                                   "seats": {username: str(offer.seat)}}
+        request: dict[str, Any] = {
+            "cmd": "connect",
+            "cid": call.cid,
+            "agents": [username],
+            "seats": {username: str(offer.seat)},
+        }
         timeout = ring_time(offer.ring_timeout_seconds, self.options.ring_margin_s)
         if timeout is not None:
             request["ring_timeout_s"] = timeout
-        acd_log(call.cid, "ACD offers the call to %s (employee %s, seat %s)", username,
-                offer.employee_id, offer.seat)
+        acd_log(
+            call.cid,
+            "ACD offers the call to %s (employee %s, seat %s)",
+            username,
+            offer.employee_id,
+            offer.seat,
+        )
         reply = self._run(request)
         if self._calls.get(call.cid) is not call or call.ring is not ring:
             return  # the call ended, or the ring already ended, while connecting
         if not reply.get("ok") or ring.leg_id is None:
             # No INVITE went out (no address for the agent, a call in the wrong state):
             # the ACD moves on now instead of at its ring timeout.
-            acd_log(call.cid, "cannot ring %s (%s); telling the ACD", username,
-                    reply.get("error") or "no address for this agent (--agents, --edge)",
-                    level=logging.WARNING)
+            acd_log(
+                call.cid,
+                "cannot ring %s (%s); telling the ACD",
+                username,
+                reply.get("error") or "no address for this agent (--agents, --edge)",
+                level=logging.WARNING,
+            )
             call.ring = None
             self._report_no_answer(call, offer.employee_id)
             return
@@ -445,8 +543,13 @@ class AcdDriver:
             # this loop turn, before the callee can answer.
             played = self._run({"cmd": "play", "cid": call.cid, "file": self.ringback})
             if not played.get("ok"):
-                acd_log(call.cid, "no ringback for %s (%s)", call.caller, played.get("error"),
-                        level=logging.WARNING)
+                acd_log(
+                    call.cid,
+                    "no ringback for %s (%s)",
+                    call.caller,
+                    played.get("error"),
+                    level=logging.WARNING,
+                )
 
     def _cancel_ring(self, call: DrivenCall, cancel: pb.CancelRing) -> None:
         ring = call.ring
@@ -467,20 +570,33 @@ class AcdDriver:
         ACD writes the call's one `call.transferred` (docs/call-control.md)."""
         agent = call.agent
         if agent is None or agent.employee_id != release.employee_id:
-            acd_log(call.cid, "release of %s ignored: not the agent on the call",
-                    release.employee_id, level=logging.DEBUG)
+            acd_log(
+                call.cid,
+                "release of %s ignored: not the agent on the call",
+                release.employee_id,
+                level=logging.DEBUG,
+            )
             return
         call.agent = None  # the ACD moved it on: no Hangup for it, now or at the end
         if release.queue:
             call.queue = release.queue
-        acd_log(call.cid, "the ACD takes the call from agent %s (%s); releasing its leg",
-                agent.username, release.reason)
+        acd_log(
+            call.cid,
+            "the ACD takes the call from agent %s (%s); releasing its leg",
+            agent.username,
+            release.reason,
+        )
         reply = self._run({"cmd": "release", "cid": call.cid})
         if not reply.get("ok"):
             # E.g. a consult in progress: the agent stays on the call while the ACD
             # counts it free. Rare, and loud; the Offer that follows cannot ring.
-            acd_log(call.cid, "cannot release agent %s (%s)", agent.username, reply.get("error"),
-                    level=logging.ERROR)
+            acd_log(
+                call.cid,
+                "cannot release agent %s (%s)",
+                agent.username,
+                reply.get("error"),
+                level=logging.ERROR,
+            )
             return
         if call.queue:
             self._parked(call.cid, call.queue)
@@ -515,8 +631,11 @@ class AcdDriver:
     def _blind_transfer_refusal(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
         if request.get("cid") not in self._calls:
             return None
-        return {"ok": False, "error": "this call is driven by the ACD: a blind transfer goes "
-                                      "through it (TransferToAgent, TransferToQueue)"}
+        return {
+            "ok": False,
+            "error": "this call is driven by the ACD: a blind transfer goes "
+            "through it (TransferToAgent, TransferToQueue)",
+        }
 
     # ------------------------------------------------------------ commands (SIP loop)
 
@@ -544,21 +663,30 @@ class AcdDriver:
         call.guard = None
         if call.enqueued or self._calls.get(call.cid) is not call:
             return
-        acd_log(call.cid, "the ACD did not take the call within %ss; hanging up",
-                self.options.enqueue_timeout_s, level=logging.ERROR)
+        acd_log(
+            call.cid,
+            "the ACD did not take the call within %ss; hanging up",
+            self.options.enqueue_timeout_s,
+            level=logging.ERROR,
+        )
         call.gone.set()
         self._hangup(call.cid, CAUSE_ACD_UNAVAILABLE)
 
-    def _enqueued(self, call: DrivenCall,
-                  reply: pb.EnqueueResponse | pb.ReserveForInternalCallResponse) -> None:
+    def _enqueued(
+        self, call: DrivenCall, reply: pb.EnqueueResponse | pb.ReserveForInternalCallResponse
+    ) -> None:
         """The reply to the call's Enqueue, or to an internal call's reservation."""
         live = self._calls.get(call.cid) is call
         code = reply_code(reply)
         if code in (OK, pb.ERROR_CODE_CALL_EXISTS):
             if code != OK:  # a retry whose first attempt was committed
-                acd_log(call.cid, "%s: %s (taken as done)",
-                        "ReserveForInternalCall" if call.callee else "Enqueue",
-                        reply.error.message, level=logging.WARNING)
+                acd_log(
+                    call.cid,
+                    "%s: %s (taken as done)",
+                    "ReserveForInternalCall" if call.callee else "Enqueue",
+                    reply.error.message,
+                    level=logging.WARNING,
+                )
             call.enqueued = True
             if call.guard is not None:
                 call.guard.cancel()
@@ -576,18 +704,29 @@ class AcdDriver:
         if call.callee:
             # Routine (the callee is busy, not logged in): the calling agent's INVITE is
             # refused (480, nothing was answered) and nobody's state changed.
-            acd_log(call.cid, "the ACD refused the internal call from %s to %s (%s: %s); "
-                              "refusing it", call.caller, call.callee, code_name(code),
-                    reply.error.message, level=logging.WARNING)
+            acd_log(
+                call.cid,
+                "the ACD refused the internal call from %s to %s (%s: %s); refusing it",
+                call.caller,
+                call.callee,
+                code_name(code),
+                reply.error.message,
+                level=logging.WARNING,
+            )
         else:
-            acd_log(call.cid, "the ACD refused the call for queue %s (%s: %s); hanging up",
-                    call.queue, code_name(code), reply.error.message, level=logging.ERROR)
+            acd_log(
+                call.cid,
+                "the ACD refused the call for queue %s (%s: %s); hanging up",
+                call.queue,
+                code_name(code),
+                reply.error.message,
+                level=logging.ERROR,
+            )
         # A colleague the ACD will not give the call to (on a call, ringing, wrapping
         # up, not ready) is busy: 486, as a PBX says. Not logged in, or any other
         # refusal: unavailable (480, the default).
         busy = call.callee and code == pb.ERROR_CODE_AGENT_NOT_AVAILABLE
-        self._hangup(call.cid, f"{CAUSE_ACD_REFUSED}:{code_name(code)}",
-                     486 if busy else None)
+        self._hangup(call.cid, f"{CAUSE_ACD_REFUSED}:{code_name(code)}", 486 if busy else None)
 
     def _enqueue_failed(self, call: DrivenCall, error: str) -> None:
         if self._calls.get(call.cid) is not call:
@@ -601,19 +740,42 @@ class AcdDriver:
     # ------------------------------------------------------------ RPCs (worker threads)
 
     def _enqueue_job(self, call: DrivenCall) -> None:
-        self._take_job(call, "Enqueue", pb.EnqueueRequest(
-            call_id=call.cid, queue=call.queue, caller=call.caller, category=call.category,
-            source=self.options.source), pb.EnqueueResponse)
+        self._take_job(
+            call,
+            "Enqueue",
+            pb.EnqueueRequest(
+                call_id=call.cid,
+                queue=call.queue,
+                caller=call.caller,
+                category=call.category,
+                source=self.options.source,
+            ),
+            pb.EnqueueResponse,
+        )
 
     def _reserve_job(self, call: DrivenCall) -> None:
-        self._take_job(call, "ReserveForInternalCall", pb.ReserveForInternalCallRequest(
-            call_id=call.cid, username=call.callee, calling_agent=call.caller,
-            caller=call.caller, category=call.category, kind=pb.CALL_KIND_INTERNAL,
-            source=self.options.source), pb.ReserveForInternalCallResponse)
+        self._take_job(
+            call,
+            "ReserveForInternalCall",
+            pb.ReserveForInternalCallRequest(
+                call_id=call.cid,
+                username=call.callee,
+                calling_agent=call.caller,
+                caller=call.caller,
+                category=call.category,
+                kind=pb.CALL_KIND_INTERNAL,
+                source=self.options.source,
+            ),
+            pb.ReserveForInternalCallResponse,
+        )
 
-    def _take_job(self, call: DrivenCall, method: str, request: Message,
-                  reply_type: type[pb.EnqueueResponse] | type[pb.ReserveForInternalCallResponse]
-                  ) -> None:
+    def _take_job(
+        self,
+        call: DrivenCall,
+        method: str,
+        request: Message,
+        reply_type: type[pb.EnqueueResponse] | type[pb.ReserveForInternalCallResponse],
+    ) -> None:
         """Hand a new call to the ACD (a queue, or an internal call's callee), retried
         until the call's deadline; the outcome is handled on the loop."""
         if call.gone.is_set():
@@ -621,26 +783,45 @@ class AcdDriver:
         call.enqueue_sent = True
         try:
             reply = self._rpc.call(
-                method, request, reply_type,
+                method,
+                request,
+                reply_type,
                 retry_for=max(0.0, call.deadline - time.monotonic()),
-                cancelled=lambda: call.gone.is_set() or self._stopping.is_set())
+                cancelled=lambda: call.gone.is_set() or self._stopping.is_set(),
+            )
         except grpc.RpcError as exc:
             self._post(partial(self._enqueue_failed, call, rpc_error(exc)))
             return
         self._post(partial(self._enqueued, call, reply))
 
-    def _send(self, call: DrivenCall, method: str, request: Message, reply_type: type[M],
-              on_reply: Callable[[DrivenCall, M], None]) -> None:
+    def _send(
+        self,
+        call: DrivenCall,
+        method: str,
+        request: Message,
+        reply_type: type[M],
+        on_reply: Callable[[DrivenCall, M], None],
+    ) -> None:
         """Send on the call's chain; the reply is handled on the loop."""
+
         def job() -> None:
             try:
-                reply = self._rpc.call(method, request, reply_type,
-                                       retry_for=self.options.retry_s,
-                                       cancelled=self._stopping.is_set)
+                reply = self._rpc.call(
+                    method,
+                    request,
+                    reply_type,
+                    retry_for=self.options.retry_s,
+                    cancelled=self._stopping.is_set,
+                )
             except grpc.RpcError as exc:
-                acd_log(call.cid, "%s not delivered to the ACD (%s): its agent state may be "
-                                  "wrong until the ACD's ring timer or Reconcile", method,
-                        rpc_error(exc), level=logging.ERROR)
+                acd_log(
+                    call.cid,
+                    "%s not delivered to the ACD (%s): its agent state may be "
+                    "wrong until the ACD's ring timer or Reconcile",
+                    method,
+                    rpc_error(exc),
+                    level=logging.ERROR,
+                )
                 return
             self._post(partial(on_reply, call, reply))
 
@@ -650,12 +831,20 @@ class AcdDriver:
         if not call.enqueue_sent:
             return  # the ACD never heard of the call
         try:
-            reply = self._rpc.call("Abandon", pb.AbandonRequest(call_id=call.acd_call),
-                                   pb.AbandonResponse, retry_for=self.options.retry_s,
-                                   cancelled=self._stopping.is_set)
+            reply = self._rpc.call(
+                "Abandon",
+                pb.AbandonRequest(call_id=call.acd_call),
+                pb.AbandonResponse,
+                retry_for=self.options.retry_s,
+                cancelled=self._stopping.is_set,
+            )
         except grpc.RpcError as exc:
-            acd_log(call.cid, "Abandon not delivered to the ACD (%s)", rpc_error(exc),
-                    level=logging.ERROR)
+            acd_log(
+                call.cid,
+                "Abandon not delivered to the ACD (%s)",
+                rpc_error(exc),
+                level=logging.ERROR,
+            )
             return
         code = reply_code(reply)
         if code == pb.ERROR_CODE_CALL_ALREADY_ANSWERED:
@@ -663,26 +852,46 @@ class AcdDriver:
             # not for us to see): end it as answered so the agent wraps up.
             self._hangup_job(call, side)
         elif code not in (OK, pb.ERROR_CODE_UNKNOWN_CALL):
-            acd_log(call.cid, "the ACD refused Abandon (%s: %s)", code_name(code),
-                    reply.error.message, level=logging.WARNING)
+            acd_log(
+                call.cid,
+                "the ACD refused Abandon (%s: %s)",
+                code_name(code),
+                reply.error.message,
+                level=logging.WARNING,
+            )
         else:
             acd_log(call.cid, "abandoned at the ACD")
 
     def _hangup_job(self, call: DrivenCall, side: str) -> None:
-        request = pb.HangupRequest(call_id=call.acd_call,
-                                   side=_SIDES.get(side, pb.HANGUP_SIDE_SYSTEM))
+        request = pb.HangupRequest(
+            call_id=call.acd_call, side=_SIDES.get(side, pb.HANGUP_SIDE_SYSTEM)
+        )
         try:
-            reply = self._rpc.call("Hangup", request, pb.HangupResponse,
-                                   retry_for=self.options.retry_s,
-                                   cancelled=self._stopping.is_set)
+            reply = self._rpc.call(
+                "Hangup",
+                request,
+                pb.HangupResponse,
+                retry_for=self.options.retry_s,
+                cancelled=self._stopping.is_set,
+            )
         except grpc.RpcError as exc:
-            acd_log(call.cid, "Hangup not delivered to the ACD (%s): the agent stays talking "
-                              "there until Reconcile", rpc_error(exc), level=logging.ERROR)
+            acd_log(
+                call.cid,
+                "Hangup not delivered to the ACD (%s): the agent stays talking "
+                "there until Reconcile",
+                rpc_error(exc),
+                level=logging.ERROR,
+            )
             return
         code = reply_code(reply)
         if code not in (OK, pb.ERROR_CODE_UNKNOWN_CALL):
-            acd_log(call.cid, "the ACD refused Hangup (%s: %s)", code_name(code),
-                    reply.error.message, level=logging.WARNING)
+            acd_log(
+                call.cid,
+                "the ACD refused Hangup (%s: %s)",
+                code_name(code),
+                reply.error.message,
+                level=logging.WARNING,
+            )
         else:
             acd_log(call.cid, "hung up at the ACD (side %s)", side)
 
@@ -694,8 +903,12 @@ def sippy_driver(options: AcdOptions) -> AcdDriver:
 
     from acd_client import AcdClient, ActionFeed  # noqa: PLC0415
 
-    client = AcdClient(list(options.addresses), timeout=options.rpc_timeout_s,
-                       retry_for=options.retry_s, token=options.token)
+    client = AcdClient(
+        list(options.addresses),
+        timeout=options.rpc_timeout_s,
+        retry_for=options.retry_s,
+        token=options.token,
+    )
 
     def later(delay_s: float, callback: Callable[[], None]) -> Cancellable:
         timeout: Cancellable = Timeout(callback, delay_s)
@@ -704,5 +917,6 @@ def sippy_driver(options: AcdOptions) -> AcdDriver:
     def feed(on_action: Callable[[pb.Action], None]) -> Feed:
         return ActionFeed(client, on_action).start(timeout=None)
 
-    return AcdDriver(options, client, post=ED2.callFromThread, later=later, feed=feed,
-                     on_close=client.close)
+    return AcdDriver(
+        options, client, post=ED2.callFromThread, later=later, feed=feed, on_close=client.close
+    )

@@ -56,27 +56,52 @@ def parse_queue_for(value: str) -> dict[str, str]:
 
 def add_acd_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("ACD", "the ACD drives the calls (docs/call-control.md)")
-    group.add_argument("--acd", default=None, metavar="HOST:PORT[,HOST:PORT...]",
-                       help="ACD replicas (gRPC acd.v1): enqueue every call (reserve the "
-                            "callee of an internal call) and ring the agents it offers; "
-                            "without --queue-for/--default-queue only internal calls are "
-                            "taken, others are refused (cause 'no queue')")
-    group.add_argument("--queue-for", action="append", default=[], metavar="NUMBER=QUEUE,...",
-                       help="the ACD queue for calls to a dialled number (repeatable)")
-    group.add_argument("--default-queue", default=None,
-                       help="the queue for dialled numbers without --queue-for "
-                            "(default: such calls are hung up)")
-    group.add_argument("--acd-timeout", type=float, default=1.0,
-                       help="seconds per ACD request attempt")
-    group.add_argument("--acd-enqueue-timeout", type=float, default=5.0,
-                       help="seconds from a call's arrival for the ACD to take it; then "
-                            "the caller is hung up (cause 'acd unavailable')")
-    group.add_argument("--acd-retry", type=float, default=30.0,
-                       help="seconds Answered/NoAnswer/Hangup/Abandon are retried")
-    group.add_argument("--acd-workers", type=int, default=4,
-                       help="threads sending requests to the ACD")
-    group.add_argument("--acd-token-file", type=Path, default=None,
-                       help="file with the ACD's service token (acd.token_file)")
+    group.add_argument(
+        "--acd",
+        default=None,
+        metavar="HOST:PORT[,HOST:PORT...]",
+        help="ACD replicas (gRPC acd.v1): enqueue every call (reserve the "
+        "callee of an internal call) and ring the agents it offers; "
+        "without --queue-for/--default-queue only internal calls are "
+        "taken, others are refused (cause 'no queue')",
+    )
+    group.add_argument(
+        "--queue-for",
+        action="append",
+        default=[],
+        metavar="NUMBER=QUEUE,...",
+        help="the ACD queue for calls to a dialled number (repeatable)",
+    )
+    group.add_argument(
+        "--default-queue",
+        default=None,
+        help="the queue for dialled numbers without --queue-for (default: such calls are hung up)",
+    )
+    group.add_argument(
+        "--acd-timeout", type=float, default=1.0, help="seconds per ACD request attempt"
+    )
+    group.add_argument(
+        "--acd-enqueue-timeout",
+        type=float,
+        default=5.0,
+        help="seconds from a call's arrival for the ACD to take it; then "
+        "the caller is hung up (cause 'acd unavailable')",
+    )
+    group.add_argument(
+        "--acd-retry",
+        type=float,
+        default=30.0,
+        help="seconds Answered/NoAnswer/Hangup/Abandon are retried",
+    )
+    group.add_argument(
+        "--acd-workers", type=int, default=4, help="threads sending requests to the ACD"
+    )
+    group.add_argument(
+        "--acd-token-file",
+        type=Path,
+        default=None,
+        help="file with the ACD's service token (acd.token_file)",
+    )
 
 
 def _addresses(value: str) -> tuple[str, ...]:
@@ -126,10 +151,16 @@ def acd_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Ac
         token = None if args.acd_token_file is None else read_token(args.acd_token_file)
     except TokenError as exc:
         parser.error(str(exc))
-    return AcdOptions(addresses=addresses, queue_for=queue_for,
-                      default_queue=args.default_queue, rpc_timeout_s=args.acd_timeout,
-                      enqueue_timeout_s=args.acd_enqueue_timeout, retry_s=args.acd_retry,
-                      workers=args.acd_workers, token=token)
+    return AcdOptions(
+        addresses=addresses,
+        queue_for=queue_for,
+        default_queue=args.default_queue,
+        rpc_timeout_s=args.acd_timeout,
+        enqueue_timeout_s=args.acd_enqueue_timeout,
+        retry_s=args.acd_retry,
+        workers=args.acd_workers,
+        token=token,
+    )
 
 
 def ring_time(acd_ring_timeout_s: float, margin_s: float) -> float | None:

@@ -20,9 +20,15 @@ OK = pb.ERROR_CODE_UNSPECIFIED
 class AcdRpc(Protocol):
     """What the driver needs of `acd_client.AcdClient`."""
 
-    def call(self, method: str, request: Message, reply_type: type[M], *,
-             retry_for: float | None = None,
-             cancelled: Callable[[], bool] | None = None) -> M: ...
+    def call(
+        self,
+        method: str,
+        request: Message,
+        reply_type: type[M],
+        *,
+        retry_for: float | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> M: ...
 
 
 def reply_code(reply: Any) -> int:

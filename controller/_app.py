@@ -64,12 +64,12 @@ class ControllerConfig:
     rtpengine: tuple[str, int]
     control: tuple[str, int] = ("127.0.0.1", 0)
     agents: Mapping[str, tuple[str, int]] = field(default_factory=dict)
-    edge: tuple[str, int] | None = None   # Kamailio: reaches registered agents and trunks
+    edge: tuple[str, int] | None = None  # Kamailio: reaches registered agents and trunks
     park: tuple[str, int] = ("127.0.0.1", 9)
     ring_timeout_s: float = 15.0
     ng_timeout_s: float = 0.5
     dead_linger_s: float = 32.0
-    redis: tuple[str, int] | None = None     # the call event log; None: no events
+    redis: tuple[str, int] | None = None  # the call event log; None: no events
     node: str = field(default_factory=socket.gethostname)
     event_stream: str = DEFAULT_STREAM
     event_queue: int = 10_000
@@ -77,62 +77,109 @@ class ControllerConfig:
     acd: AcdOptions | None = None  # --acd: the ACD drives the calls (controller/_acd_driver.py)
     # --acd-heartbeat: live calls in Redis for the ACD's reconciler (controller/_registry.py)
     registry: RegistryOptions | None = None
-    rtp_timeout_s: float = DEFAULT_RTP_TIMEOUT_S          # dead-leg detection; 0: off
+    rtp_timeout_s: float = DEFAULT_RTP_TIMEOUT_S  # dead-leg detection; 0: off
     media_check_interval_s: float = DEFAULT_CHECK_INTERVAL_S
     queue_media: QueueMediaOptions | None = None  # --prompt-cache: music on hold (ACD calls)
 
 
 def parse_args(argv: Sequence[str]) -> ControllerConfig:
-    parser = argparse.ArgumentParser(prog="python -m controller",
-                                     description="Huaan call controller (B2BUA on Sippy)")
+    parser = argparse.ArgumentParser(
+        prog="python -m controller", description="Huaan call controller (B2BUA on Sippy)"
+    )
     parser.add_argument("--sip", required=True, help="HOST:PORT to take SIP on (UDP)")
     parser.add_argument("--rtpengine", required=True, help="rtpengine ng HOST:PORT")
-    parser.add_argument("--control", default="127.0.0.1:0",
-                        help="HOST:PORT of the line-based control socket (0: any free port)")
-    parser.add_argument("--agents", default="",
-                        help="AGENT=HOST:PORT,... agents at fixed addresses (tests, labs)")
-    parser.add_argument("--edge", default=None,
-                        help="HOST:PORT of the SIP edge (Kamailio): every other agent, and "
-                             "external numbers, are reached through it")
-    parser.add_argument("--park", default="127.0.0.1:9",
-                        help="discard address rtpengine sends a parked caller's audio to")
+    parser.add_argument(
+        "--control",
+        default="127.0.0.1:0",
+        help="HOST:PORT of the line-based control socket (0: any free port)",
+    )
+    parser.add_argument(
+        "--agents", default="", help="AGENT=HOST:PORT,... agents at fixed addresses (tests, labs)"
+    )
+    parser.add_argument(
+        "--edge",
+        default=None,
+        help="HOST:PORT of the SIP edge (Kamailio): every other agent, and "
+        "external numbers, are reached through it",
+    )
+    parser.add_argument(
+        "--park",
+        default="127.0.0.1:9",
+        help="discard address rtpengine sends a parked caller's audio to",
+    )
     parser.add_argument("--ring-timeout", type=float, default=15.0)
     parser.add_argument("--ng-timeout", type=float, default=0.5)
-    parser.add_argument("--dead-linger", type=float, default=32.0,
-                        help="seconds a finished dialog absorbs retransmissions")
-    parser.add_argument("--redis", default=None,
-                        help="HOST:PORT of the Redis holding the call event log (none: no events)")
-    parser.add_argument("--node", default=socket.gethostname(),
-                        help="this instance's name in the events' `node` field")
+    parser.add_argument(
+        "--dead-linger",
+        type=float,
+        default=32.0,
+        help="seconds a finished dialog absorbs retransmissions",
+    )
+    parser.add_argument(
+        "--redis",
+        default=None,
+        help="HOST:PORT of the Redis holding the call event log (none: no events)",
+    )
+    parser.add_argument(
+        "--node",
+        default=socket.gethostname(),
+        help="this instance's name in the events' `node` field",
+    )
     parser.add_argument("--event-stream", default=DEFAULT_STREAM, help="event log stream key")
-    parser.add_argument("--event-queue", type=int, default=10_000,
-                        help="events buffered for Redis before new ones are dropped")
-    parser.add_argument("--redis-timeout", type=float, default=0.2,
-                        help="Redis connect and socket timeout (seconds) of the event sender")
-    parser.add_argument("--rtp-timeout", type=seconds, default=DEFAULT_RTP_TIMEOUT_S,
-                        help="end a call when an answered leg sends no media for this many "
-                             "seconds, except on hold (0: never)")
-    parser.add_argument("--media-check-interval", type=positive_seconds,
-                        default=DEFAULT_CHECK_INTERVAL_S,
-                        help="seconds between two rtpengine queries about the same call")
+    parser.add_argument(
+        "--event-queue",
+        type=int,
+        default=10_000,
+        help="events buffered for Redis before new ones are dropped",
+    )
+    parser.add_argument(
+        "--redis-timeout",
+        type=float,
+        default=0.2,
+        help="Redis connect and socket timeout (seconds) of the event sender",
+    )
+    parser.add_argument(
+        "--rtp-timeout",
+        type=seconds,
+        default=DEFAULT_RTP_TIMEOUT_S,
+        help="end a call when an answered leg sends no media for this many "
+        "seconds, except on hold (0: never)",
+    )
+    parser.add_argument(
+        "--media-check-interval",
+        type=positive_seconds,
+        default=DEFAULT_CHECK_INTERVAL_S,
+        help="seconds between two rtpengine queries about the same call",
+    )
     add_acd_arguments(parser)
     add_queue_media_arguments(parser)
     add_registry_arguments(parser)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     return ControllerConfig(
-        sip=split_hostport(args.sip), rtpengine=split_hostport(args.rtpengine),
-        control=split_hostport(args.control), agents=parse_agents(args.agents),
+        sip=split_hostport(args.sip),
+        rtpengine=split_hostport(args.rtpengine),
+        control=split_hostport(args.control),
+        agents=parse_agents(args.agents),
         edge=None if args.edge is None else split_hostport(args.edge),
-        park=split_hostport(args.park), ring_timeout_s=args.ring_timeout,
-        ng_timeout_s=args.ng_timeout, dead_linger_s=args.dead_linger,
-        redis=None if args.redis is None else split_hostport(args.redis), node=args.node,
-        event_stream=args.event_stream, event_queue=args.event_queue,
+        park=split_hostport(args.park),
+        ring_timeout_s=args.ring_timeout,
+        ng_timeout_s=args.ng_timeout,
+        dead_linger_s=args.dead_linger,
+        redis=None if args.redis is None else split_hostport(args.redis),
+        node=args.node,
+        event_stream=args.event_stream,
+        event_queue=args.event_queue,
         redis_timeout_s=args.redis_timeout,
-        acd=acd_options(args, parser), registry=registry_options(args, parser),
-        rtp_timeout_s=args.rtp_timeout, media_check_interval_s=args.media_check_interval,
+        acd=acd_options(args, parser),
+        registry=registry_options(args, parser),
+        rtp_timeout_s=args.rtp_timeout,
+        media_check_interval_s=args.media_check_interval,
         queue_media=queue_media_options(args, parser),
     )
 
@@ -142,29 +189,42 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
     _sippy_fixes.claim_event_loop()
     sip = SippyLegs(*config.sip, dead_linger_s=config.dead_linger_s)
     # The SIP loop does not wait for a `delete` (the call is over): a thread sends it.
-    media = RtpengineNg(*config.rtpengine, timeout=config.ng_timeout_s,
-                        delete_in_background=True)
+    media = RtpengineNg(*config.rtpengine, timeout=config.ng_timeout_s, delete_in_background=True)
     publisher: NullPublisher | RedisPublisher = NullPublisher()
     if config.redis is not None:
-        publisher = RedisPublisher.connect(*config.redis, timeout_s=config.redis_timeout_s,
-                                           stream=config.event_stream,
-                                           capacity=config.event_queue)
+        publisher = RedisPublisher.connect(
+            *config.redis,
+            timeout_s=config.redis_timeout_s,
+            stream=config.event_stream,
+            capacity=config.event_queue,
+        )
     # With --acd the ACD drives the calls: its tap sees every event and forwards it.
     # The live-call record the ACD reconciles against; the Enqueues then name it.
     registry = registry_for(config.acd, config.registry, config.redis, config.node)
-    acd = None if config.acd is None else sippy_driver(
-        config.acd if registry is None else registry.sourced(config.acd))
-    service = CallService(sip, media, SippyTimers(), agents=config.agents, edge=config.edge,
-                          park_address=config.park, ring_timeout_s=config.ring_timeout_s,
-                          events=publisher if acd is None else acd.tap(publisher),
-                          node=config.node)
+    acd = (
+        None
+        if config.acd is None
+        else sippy_driver(config.acd if registry is None else registry.sourced(config.acd))
+    )
+    service = CallService(
+        sip,
+        media,
+        SippyTimers(),
+        agents=config.agents,
+        edge=config.edge,
+        park_address=config.park,
+        ring_timeout_s=config.ring_timeout_s,
+        events=publisher if acd is None else acd.tap(publisher),
+        node=config.node,
+    )
     commands = Commands(service, media, sip.status, publisher.stats)
     if acd is not None:
         acd.bind(commands.execute)
         service.on_consult_answered = acd.consult_answered
         # With the prompt cache (music on hold), where rtpengine reads files.
         acd.ringback = ringback_file(
-            None if config.queue_media is None else config.queue_media.cache_dir)
+            None if config.queue_media is None else config.queue_media.cache_dir
+        )
     # --prompt-cache: music on hold and announcements for the calls the ACD queues.
     attach_queue_media(config.queue_media, acd, config.acd, media, commands.execute)
     try:
@@ -187,12 +247,17 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
     if acd is not None:
         acd.start()
     if registry is not None:  # after sip.start: a replica refused its port writes nothing
-        registry.start(lambda: [*service.calls, *(acd.acd_call_ids() if acd else ())],
-                       ED2.callFromThread)
+        registry.start(
+            lambda: [*service.calls, *(acd.acd_call_ids() if acd else ())], ED2.callFromThread
+        )
     liveness = LivenessChecker.start_if_enabled(
-        service, config.rtpengine, rtp_timeout_s=config.rtp_timeout_s,
-        interval_s=config.media_check_interval_s, ng_timeout_s=config.ng_timeout_s,
-        post=ED2.callFromThread)
+        service,
+        config.rtpengine,
+        rtp_timeout_s=config.rtp_timeout_s,
+        interval_s=config.media_check_interval_s,
+        ng_timeout_s=config.ng_timeout_s,
+        post=ED2.callFromThread,
+    )
     if liveness is not None:
         commands.liveness_stats = liveness.stats
 
@@ -202,11 +267,17 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
     for signum in (signal.SIGTERM, signal.SIGINT):
         ED2.regSignal(signum, stop)
     host, port = control.address
-    log.info("ready sip=%s:%s control=%s:%s rtpengine=%s:%s agents=%s events=%s", *config.sip,
-             host, port, *config.rtpengine, ",".join(sorted(config.agents)) or "-",
-             "-" if config.redis is None else
-             f"redis {config.redis[0]}:{config.redis[1]} {config.event_stream} "
-             f"node {config.node}")
+    log.info(
+        "ready sip=%s:%s control=%s:%s rtpengine=%s:%s agents=%s events=%s",
+        *config.sip,
+        host,
+        port,
+        *config.rtpengine,
+        ",".join(sorted(config.agents)) or "-",
+        "-"
+        if config.redis is None
+        else f"redis {config.redis[0]}:{config.redis[1]} {config.event_stream} node {config.node}",
+    )
     print(f"READY sip={config.sip[0]}:{config.sip[1]} control={host}:{port}", flush=True)
     try:
         ED2.loop()

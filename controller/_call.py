@@ -26,11 +26,11 @@ class LegRole(enum.Enum):
 
 
 class LegState(enum.Enum):
-    PENDING = "pending"      # originated customer leg, dialled once the agent answers
-    OFFERED = "offered"      # caller's INVITE received, not answered yet
-    CALLING = "calling"      # our INVITE sent (to an agent, or to the customer)
-    RINGING = "ringing"      # the party's phone rings (1xx)
-    ANSWERED = "answered"    # 200 sent or received
+    PENDING = "pending"  # originated customer leg, dialled once the agent answers
+    OFFERED = "offered"  # caller's INVITE received, not answered yet
+    CALLING = "calling"  # our INVITE sent (to an agent, or to the customer)
+    RINGING = "ringing"  # the party's phone rings (1xx)
+    ANSWERED = "answered"  # 200 sent or received
     ENDED = "ended"
 
 
@@ -39,15 +39,15 @@ class CallPhase(enum.Enum):
     consulting...). Not the ACD's `acd.CallState`, which says where a call stands in the
     queue work (queued, ringing, talking)."""
 
-    NEW = "new"              # caller offered, waiting for a command
-    PARKED = "parked"        # caller answered locally; media goes to the park side
-    RINGING = "ringing"      # caller parked, an agent leg is being tried
-    BRIDGED = "bridged"      # caller and agent talk through rtpengine
+    NEW = "new"  # caller offered, waiting for a command
+    PARKED = "parked"  # caller answered locally; media goes to the park side
+    RINGING = "ringing"  # caller parked, an agent leg is being tried
+    BRIDGED = "bridged"  # caller and agent talk through rtpengine
     CONSULT_RINGING = "consult_ringing"  # caller parked, the agent waits, the consult leg rings
-    CONSULTING = "consulting"            # caller parked, the agent talks to the consult leg
-    INTERCEPTING = "intercepting"        # caller and agent talk, the supervisor's leg rings
+    CONSULTING = "consulting"  # caller parked, the agent talks to the consult leg
+    INTERCEPTING = "intercepting"  # caller and agent talk, the supervisor's leg rings
     ORIGINATING = "originating"  # outbound: the agent rings; the customer is not dialled yet
-    DIALING = "dialing"          # outbound: the agent answered and waits; the customer rings
+    DIALING = "dialing"  # outbound: the agent answered and waits; the customer rings
     ENDED = "ended"
 
 
@@ -57,12 +57,20 @@ _ALLOWED: dict[CallPhase, set[CallPhase]] = {
     CallPhase.PARKED: {CallPhase.RINGING, CallPhase.ENDED},
     # RINGING -> RINGING: the next target, or an intercept of the ringing call.
     CallPhase.RINGING: {CallPhase.RINGING, CallPhase.BRIDGED, CallPhase.PARKED, CallPhase.ENDED},
-    CallPhase.BRIDGED: {CallPhase.PARKED, CallPhase.CONSULT_RINGING, CallPhase.INTERCEPTING,
-                        CallPhase.ENDED},
+    CallPhase.BRIDGED: {
+        CallPhase.PARKED,
+        CallPhase.CONSULT_RINGING,
+        CallPhase.INTERCEPTING,
+        CallPhase.ENDED,
+    },
     # -> BRIDGED: back to the agent (no answer, refusal, cancel_consult).
     # -> RINGING: the agent hung up before the consult leg answered; it rings for the caller.
-    CallPhase.CONSULT_RINGING: {CallPhase.CONSULTING, CallPhase.BRIDGED, CallPhase.RINGING,
-                                CallPhase.ENDED},
+    CallPhase.CONSULT_RINGING: {
+        CallPhase.CONSULTING,
+        CallPhase.BRIDGED,
+        CallPhase.RINGING,
+        CallPhase.ENDED,
+    },
     # -> BRIDGED: with the consult leg (complete_transfer, the agent hung up) or back
     # with the agent (cancel_consult, the consult leg hung up).
     CallPhase.CONSULTING: {CallPhase.BRIDGED, CallPhase.ENDED},
@@ -88,14 +96,14 @@ class CallLeg:
     """One SIP dialog of a controlled call. Not the CDR's `analytics.Leg`, the record
     written about it afterwards."""
 
-    leg_id: str              # also the leg's rtpengine tag
+    leg_id: str  # also the leg's rtpengine tag
     role: LegRole
     state: LegState
-    target: str | None = None      # agent id for agent legs; the dialled number of a customer
+    target: str | None = None  # agent id for agent legs; the dialled number of a customer
     remote_sdp: str | None = None  # what the party last sent us
-    local_sdp: str | None = None   # what we last sent the party
-    pending_update: bool = False   # our re-INVITE to this party awaits its answer
-    relay_to: str | None = None    # leg id whose re-INVITE this update answers
+    local_sdp: str | None = None  # what we last sent the party
+    pending_update: bool = False  # our re-INVITE to this party awaits its answer
+    relay_to: str | None = None  # leg id whose re-INVITE this update answers
     media_peer: str | None = None  # the rtpengine tag this leg's monologue is paired with
 
 
@@ -106,13 +114,13 @@ class Call:
     state: CallPhase = CallPhase.NEW
     agent: CallLeg | None = None
     consult: CallLeg | None = None
-    outbound: bool = False         # created by `originate`: no inbound leg
-    caller_id: str | None = None   # outbound: the number presented to the customer
+    outbound: bool = False  # created by `originate`: no inbound leg
+    caller_id: str | None = None  # outbound: the number presented to the customer
     targets: deque[str] = field(default_factory=deque)
     ring_timeout_s: float = 15.0
     attempts: list[tuple[str, str]] = field(default_factory=list)  # (agent, outcome)
     seats: dict[str, str] = field(default_factory=dict)  # agent -> seat, from `connect`
-    ring_attempts: int = 0         # agent INVITEs sent so far (call.ringing `attempt`)
+    ring_attempts: int = 0  # agent INVITEs sent so far (call.ringing `attempt`)
     held_by: set[str] = field(default_factory=set)  # leg ids whose last offer holds
     _leg_counter: int = 1
 
@@ -163,8 +171,11 @@ class Call:
         """The two legs whose media rtpengine bridges now, if any."""
         if self.state in (CallPhase.BRIDGED, CallPhase.INTERCEPTING) and self.agent is not None:
             return self.caller, self.agent
-        if self.state is CallPhase.CONSULTING and self.agent is not None and \
-                self.consult is not None:
+        if (
+            self.state is CallPhase.CONSULTING
+            and self.agent is not None
+            and self.consult is not None
+        ):
             return self.agent, self.consult
         return None
 
@@ -185,8 +196,15 @@ class Call:
             "cid": self.correlation_id,
             "state": self.state.value,
             "direction": "outbound" if self.outbound else "inbound",
-            "legs": [{"id": leg.leg_id, "role": self.slot_of(leg), "state": leg.state.value,
-                      "target": leg.target, "updating": leg.pending_update}
-                     for leg in self.legs()],
+            "legs": [
+                {
+                    "id": leg.leg_id,
+                    "role": self.slot_of(leg),
+                    "state": leg.state.value,
+                    "target": leg.target,
+                    "updating": leg.pending_update,
+                }
+                for leg in self.legs()
+            ],
             "attempts": [list(a) for a in self.attempts],
         }

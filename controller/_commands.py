@@ -56,8 +56,12 @@ def _ring_timeout(request: Mapping[str, Any]) -> float | None:
 
 # Final responses `hangup` may refuse an unanswered caller with (`code`).
 REFUSALS: dict[int, str] = {
-    403: "Forbidden", 404: "Not Found", 480: "Temporarily Unavailable",
-    486: "Busy Here", 503: "Service Unavailable", 603: "Decline",
+    403: "Forbidden",
+    404: "Not Found",
+    480: "Temporarily Unavailable",
+    486: "Busy Here",
+    503: "Service Unavailable",
+    603: "Decline",
 }
 
 
@@ -73,15 +77,20 @@ def _refusal(request: Mapping[str, Any]) -> tuple[int, str] | None:
 def _seats(request: Mapping[str, Any]) -> dict[str, str]:
     seats = request.get("seats") or {}
     if not isinstance(seats, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in seats.items()):
+        isinstance(k, str) and isinstance(v, str) for k, v in seats.items()
+    ):
         raise CommandError("seats must map agent ids to seat names")
     return seats
 
 
 class Commands:
-    def __init__(self, service: CallService, media: MediaServer,
-                 sip_status: Callable[[], Mapping[str, int]],
-                 event_stats: Callable[[], Mapping[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        service: CallService,
+        media: MediaServer,
+        sip_status: Callable[[], Mapping[str, int]],
+        event_stats: Callable[[], Mapping[str, Any]] | None = None,
+    ) -> None:
         self.service = service
         self.media = media
         self.sip_status = sip_status
@@ -120,20 +129,26 @@ class Commands:
             "release": lambda r: service.release(_arg(r, "cid")),
             "hangup": lambda r: service.hangup(_arg(r, "cid"), _refusal(r)),
             "transfer": lambda r: service.transfer(
-                _arg(r, "cid"), _agents(r, "transfer"), _ring_timeout(r), _seats(r)),
+                _arg(r, "cid"), _agents(r, "transfer"), _ring_timeout(r), _seats(r)
+            ),
             "consult": lambda r: service.consult(
-                _arg(r, "cid"), _arg(r, "agent"), _ring_timeout(r),
-                _optional_arg(r, "hold_file")),
+                _arg(r, "cid"), _arg(r, "agent"), _ring_timeout(r), _optional_arg(r, "hold_file")
+            ),
             "complete_transfer": lambda r: service.complete_transfer(_arg(r, "cid")),
             "cancel_consult": lambda r: service.cancel_consult(_arg(r, "cid")),
             "intercept": lambda r: service.intercept(
-                _arg(r, "cid"), _arg(r, "agent"), _ring_timeout(r)),
+                _arg(r, "cid"), _arg(r, "agent"), _ring_timeout(r)
+            ),
             "cancel_intercept": lambda r: service.cancel_intercept(_arg(r, "cid")),
             "check_consult": self._check_consult,
             "check_intercept": self._check_intercept,
             "originate": lambda r: service.originate(
-                _arg(r, "agent"), _arg(r, "number"), _optional_arg(r, "caller_id"),
-                _ring_timeout(r), _optional_arg(r, "cid")),
+                _arg(r, "agent"),
+                _arg(r, "number"),
+                _optional_arg(r, "caller_id"),
+                _ring_timeout(r),
+                _optional_arg(r, "cid"),
+            ),
         }
 
     def _status(self) -> dict[str, int]:
@@ -141,8 +156,7 @@ class Commands:
             sessions = len(self.media.list_calls())
         except MediaError:
             sessions = -1
-        return {"calls": len(self.service.calls), "media_sessions": sessions,
-                **self.sip_status()}
+        return {"calls": len(self.service.calls), "media_sessions": sessions, **self.sip_status()}
 
     def _events(self) -> dict[str, Any]:
         """The event publisher's counters (published, dropped, queued, ...)."""
@@ -170,5 +184,9 @@ class Commands:
         return self.service.check_intercept(_arg(request, "cid"), _arg(request, "agent"))
 
     def _connect(self, request: Mapping[str, Any]) -> Any:
-        return self.service.connect(_arg(request, "cid"), _agents(request, "connect"),
-                                    _ring_timeout(request), _seats(request))
+        return self.service.connect(
+            _arg(request, "cid"),
+            _agents(request, "connect"),
+            _ring_timeout(request),
+            _seats(request),
+        )

@@ -54,8 +54,9 @@ class ControlServer:
     def __init__(self, host: str, port: int, run_on_loop: Executor) -> None:
         self._server = _Server((host, port), run_on_loop)
         self.address: tuple[str, int] = self._server.server_address[:2]  # type: ignore[assignment]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="control", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="control", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()

@@ -48,8 +48,7 @@ class EventTap:
             log.exception("cid=%s reacting to %s failed", event.correlation_id, event.kind)
         hold = self._driver.hold
         if hold is not None:  # synchronously: an answer stops the queue media before
-            try:              # anything else on the loop can start an announcement
+            try:  # anything else on the loop can start an announcement
                 hold.observe(event)
             except Exception:
-                log.exception("cid=%s queue media on %s failed", event.correlation_id,
-                              event.kind)
+                log.exception("cid=%s queue media on %s failed", event.correlation_id, event.kind)

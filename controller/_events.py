@@ -86,9 +86,16 @@ class RedisPublisher:
     when the backlog has drained, not a line per event.
     """
 
-    def __init__(self, client: redis.Redis, *, stream: str = DEFAULT_STREAM,
-                 capacity: int = 10_000, batch: int = 200, linger_s: float = 0.02,
-                 max_backoff_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        stream: str = DEFAULT_STREAM,
+        capacity: int = 10_000,
+        batch: int = 200,
+        linger_s: float = 0.02,
+        max_backoff_s: float = 1.0,
+    ) -> None:
         self._log = EventLog(client, stream=stream)
         self._client = client
         self._queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
@@ -102,13 +109,13 @@ class RedisPublisher:
         # retrying every second at most delivers the backlog soon after a restart.
         self._max_backoff_s = max_backoff_s
         # Each counter has exactly one writing thread: no lock needed.
-        self._dropped_full = 0       # SIP loop thread
-        self._dropped_unsent = 0     # sender thread: still unsent when close() gave up
-        self._published = 0          # sender thread
-        self._batches = 0            # sender thread: round trips that succeeded
-        self._buffered = 0           # sender thread: events held back by an outage
-        self._retried = 0            # sender thread: events sent again after a failure
-        self._holding = 0            # sender thread: the batch it has taken and not sent
+        self._dropped_full = 0  # SIP loop thread
+        self._dropped_unsent = 0  # sender thread: still unsent when close() gave up
+        self._published = 0  # sender thread
+        self._batches = 0  # sender thread: round trips that succeeded
+        self._buffered = 0  # sender thread: events held back by an outage
+        self._retried = 0  # sender thread: events sent again after a failure
+        self._holding = 0  # sender thread: the batch it has taken and not sent
         self._outage_since: float | None = None  # sender thread: first failure, until drained
         self._outage_counts = (0, 0)  # sender thread: (buffered, dropped) as it began
         self._last_error = ""
@@ -118,13 +125,25 @@ class RedisPublisher:
         self._thread.start()
 
     @classmethod
-    def connect(cls, host: str, port: int, *, timeout_s: float = 0.2,
-                stream: str = DEFAULT_STREAM, capacity: int = 10_000) -> RedisPublisher:
+    def connect(
+        cls,
+        host: str,
+        port: int,
+        *,
+        timeout_s: float = 0.2,
+        stream: str = DEFAULT_STREAM,
+        capacity: int = 10_000,
+    ) -> RedisPublisher:
         """A client that fails fast: short connect/read timeouts, no retries of its own
         (the publisher retries, without holding up the events behind)."""
-        client = redis.Redis(host=host, port=port, socket_timeout=timeout_s,
-                             socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0),
-                             health_check_interval=0)
+        client = redis.Redis(
+            host=host,
+            port=port,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+        )
         return cls(client, stream=stream, capacity=capacity)
 
     # -------------------------------------------------------- SIP loop thread
@@ -144,13 +163,19 @@ class RedisPublisher:
 
     def stats(self) -> dict[str, Any]:
         queued = self._queue.qsize()
-        return {"enabled": True, "published": self._published, "batches": self._batches,
-                "buffered": self._buffered, "retried": self._retried,
-                "backlog": queued + self._holding,
-                "dropped": self._dropped_full + self._dropped_unsent,
-                "dropped_buffer_full": self._dropped_full,
-                "dropped_unsent_at_close": self._dropped_unsent,
-                "queued": queued, "last_error": self._last_error}
+        return {
+            "enabled": True,
+            "published": self._published,
+            "batches": self._batches,
+            "buffered": self._buffered,
+            "retried": self._retried,
+            "backlog": queued + self._holding,
+            "dropped": self._dropped_full + self._dropped_unsent,
+            "dropped_buffer_full": self._dropped_full,
+            "dropped_unsent_at_close": self._dropped_unsent,
+            "queued": queued,
+            "last_error": self._last_error,
+        }
 
     def close(self, timeout_s: float = 2.0) -> None:
         """Stop taking events, send what is buffered (retrying within `timeout_s`), stop
@@ -165,8 +190,12 @@ class RedisPublisher:
         self._thread.join(max(0.0, deadline - time.monotonic()) + _CLOSE_GRACE_S)
         stats = self.stats()
         if stats["dropped"] or self._thread.is_alive():
-            log.warning("event log closed: %s published, %s dropped, %s still buffered",
-                        stats["published"], stats["dropped"], stats["backlog"])
+            log.warning(
+                "event log closed: %s published, %s dropped, %s still buffered",
+                stats["published"],
+                stats["dropped"],
+                stats["backlog"],
+            )
         self._client.close()
 
     # ---------------------------------------------------------- sender thread
@@ -203,9 +232,11 @@ class RedisPublisher:
                 self._outage_since = time.monotonic()
                 self._outage_counts = (self._buffered, self._dropped_full)
                 self._buffered += len(events)
-                log.warning("event log: redis unavailable (%s); buffering events and "
-                            "retrying (%s waiting)", self._last_error,
-                            len(events) + self._queue.qsize())
+                log.warning(
+                    "event log: redis unavailable (%s); buffering events and retrying (%s waiting)",
+                    self._last_error,
+                    len(events) + self._queue.qsize(),
+                )
             backoff = min(self._max_backoff_s, backoff * 2 or 0.1)
             if self._closing.is_set():
                 wait = min(backoff, self._give_up_at - time.monotonic())
@@ -219,10 +250,13 @@ class RedisPublisher:
         self._holding = 0
         if self._outage_since is not None and self._queue.empty():
             buffered, dropped = self._outage_counts
-            log.info("event log: redis is back; backlog delivered %.1fs after the first "
-                     "failure (%s events buffered, %s dropped as the buffer was full)",
-                     time.monotonic() - self._outage_since, self._buffered - buffered,
-                     self._dropped_full - dropped)
+            log.info(
+                "event log: redis is back; backlog delivered %.1fs after the first "
+                "failure (%s events buffered, %s dropped as the buffer was full)",
+                time.monotonic() - self._outage_since,
+                self._buffered - buffered,
+                self._dropped_full - dropped,
+            )
             self._outage_since = None
         return True
 

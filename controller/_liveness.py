@@ -87,14 +87,14 @@ class Heard:
     """What was last seen of one leg: its packet count, and when that count last moved."""
 
     packets: int | None  # None: rtpengine had no such leg (or no such call) at first sight
-    since: float         # the checker's clock when the count last changed, or watching began
+    since: float  # the checker's clock when the count last changed, or watching began
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    tracks: dict[str, Heard]   # the legs still watched, to pass to the next `judge`
-    dead_leg: str | None       # the leg to end the call for, if any
-    silent_s: float = 0.0      # how long that leg has been silent
+    tracks: dict[str, Heard]  # the legs still watched, to pass to the next `judge`
+    dead_leg: str | None  # the leg to end the call for, if any
+    silent_s: float = 0.0  # how long that leg has been silent
 
 
 def sends_media(sdp: str | None) -> bool:
@@ -102,8 +102,9 @@ def sends_media(sdp: str | None) -> bool:
     if sdp is None:
         return False
     endpoint = media_endpoint(sdp)
-    return direction(sdp) == "sendrecv" and not (endpoint is not None and
-                                                  endpoint[0] in ("0.0.0.0", "::"))
+    return direction(sdp) == "sendrecv" and not (
+        endpoint is not None and endpoint[0] in ("0.0.0.0", "::")
+    )
 
 
 def watched_legs(call: Call) -> list[str]:
@@ -119,13 +120,20 @@ def watched_legs(call: Call) -> list[str]:
         return []
     # The third slot (transfer target, intercepting supervisor) where the call has one.
     consult: CallLeg | None = getattr(call, "consult", None)
-    return [leg.leg_id for leg in (call.caller, call.agent, consult)
-            if leg is not None and leg.state is LegState.ANSWERED
-            and sends_media(leg.remote_sdp)]
+    return [
+        leg.leg_id
+        for leg in (call.caller, call.agent, consult)
+        if leg is not None and leg.state is LegState.ANSWERED and sends_media(leg.remote_sdp)
+    ]
 
 
-def judge(previous: Mapping[str, Heard], watched: Sequence[str],
-          packets: Mapping[str, int], now: float, timeout_s: float) -> Verdict:
+def judge(
+    previous: Mapping[str, Heard],
+    watched: Sequence[str],
+    packets: Mapping[str, int],
+    now: float,
+    timeout_s: float,
+) -> Verdict:
     """Which watched leg (if any) has sent nothing for `timeout_s`, given a fresh query.
 
     `packets` maps rtpengine tags (leg ids) to packets received from that leg. A leg
@@ -201,9 +209,16 @@ Probe = Callable[[str], Mapping[str, int]]
 class LivenessChecker:
     """Asks rtpengine about every call's legs from a worker thread; decides on the loop."""
 
-    def __init__(self, service: LivenessService, probe: Probe, *, rtp_timeout_s: float,
-                 interval_s: float, post: Post,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        service: LivenessService,
+        probe: Probe,
+        *,
+        rtp_timeout_s: float,
+        interval_s: float,
+        post: Post,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if rtp_timeout_s <= 0 or interval_s <= 0:
             raise ValueError("rtp timeout and check interval must be positive")
         self.service = service
@@ -224,30 +239,45 @@ class LivenessChecker:
         self._failing = False  # worker thread: the last query got no answer
 
     @classmethod
-    def start_if_enabled(cls, service: LivenessService, rtpengine: tuple[str, int], *,
-                         rtp_timeout_s: float, interval_s: float, ng_timeout_s: float,
-                         post: Post) -> LivenessChecker | None:
+    def start_if_enabled(
+        cls,
+        service: LivenessService,
+        rtpengine: tuple[str, int],
+        *,
+        rtp_timeout_s: float,
+        interval_s: float,
+        ng_timeout_s: float,
+        post: Post,
+    ) -> LivenessChecker | None:
         """The controller's checker on `rtpengine`, running; None when the timeout is 0."""
         if rtp_timeout_s <= 0:
             log.info("media liveness check off (--rtp-timeout 0)")
             return None
         probe = RtpengineProbe(*rtpengine, timeout=ng_timeout_s)
-        checker = cls(service, probe, rtp_timeout_s=rtp_timeout_s, interval_s=interval_s,
-                      post=post)
+        checker = cls(service, probe, rtp_timeout_s=rtp_timeout_s, interval_s=interval_s, post=post)
         checker.start(close=probe.close)
-        log.info("media liveness check: rtp timeout %ss, every call queried every %ss",
-                 rtp_timeout_s, interval_s)
+        log.info(
+            "media liveness check: rtp timeout %ss, every call queried every %ss",
+            rtp_timeout_s,
+            interval_s,
+        )
         return checker
 
     def stats(self) -> dict[str, Any]:
         """What the `liveness` control command reports (read from any thread)."""
-        return {"enabled": True, "rtp_timeout_s": self.rtp_timeout_s,
-                "check_interval_s": self.interval_s, "queries": self.queries,
-                "probe_errors": self.probe_errors, "ended": self.ended}
+        return {
+            "enabled": True,
+            "rtp_timeout_s": self.rtp_timeout_s,
+            "check_interval_s": self.interval_s,
+            "queries": self.queries,
+            "probe_errors": self.probe_errors,
+            "ended": self.ended,
+        }
 
     def start(self, close: Callable[[], None] | None = None) -> None:
-        self._thread = threading.Thread(target=self._run, args=(close,), name="liveness",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(close,), name="liveness", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -286,8 +316,7 @@ class LivenessChecker:
             except ProbeError as exc:  # rtpengine slow or down: decide nothing this time
                 self.probe_errors += 1
                 if not self._failing:
-                    log.warning("media check: %s; no call is judged until rtpengine answers",
-                                exc)
+                    log.warning("media check: %s; no call is judged until rtpengine answers", exc)
                 self._failing = True
             else:
                 if self._failing:
@@ -337,15 +366,21 @@ class LivenessChecker:
         if call is None:
             self._tracks.pop(cid, None)
             return
-        verdict = judge(self._tracks.get(cid, {}), watched_legs(call), packets, observed_at,
-                        self.rtp_timeout_s)
+        verdict = judge(
+            self._tracks.get(cid, {}), watched_legs(call), packets, observed_at, self.rtp_timeout_s
+        )
         if verdict.dead_leg is None:
             self._tracks[cid] = verdict.tracks
             return
         self._tracks.pop(cid, None)
         self.ended += 1
-        log.info("cid=%s leg %s sent no media for %.1fs (rtp timeout %ss)", cid,
-                 verdict.dead_leg, verdict.silent_s, self.rtp_timeout_s)
+        log.info(
+            "cid=%s leg %s sent no media for %.1fs (rtp timeout %ss)",
+            cid,
+            verdict.dead_leg,
+            verdict.silent_s,
+            self.rtp_timeout_s,
+        )
         self.service.media_timeout(cid, verdict.dead_leg)
 
 

@@ -59,8 +59,10 @@ class _Deleter:
         self._queue.put(_STOP)
         self._thread.join(timeout_s)
         if self._thread.is_alive():
-            log.warning("rtpengine deletes still queued at exit; rtpengine's own "
-                        "timeout will remove those sessions")
+            log.warning(
+                "rtpengine deletes still queued at exit; rtpengine's own "
+                "timeout will remove those sessions"
+            )
         else:
             self._ng.close()
 
@@ -88,15 +90,22 @@ class MediaServer(Protocol):
 class RtpengineNg:
     """The controller's media commands over rtpengine.NgClient. Event-loop thread only."""
 
-    def __init__(self, host: str, port: int, *, timeout: float = 0.5,
-                 down_for_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic,
-                 delete_in_background: bool = False) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float = 0.5,
+        down_for_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        delete_in_background: bool = False,
+    ) -> None:
         """`delete_in_background`: `delete` returns at once and a thread of this
         client sends it (`_Deleter`); its failures are logged, not raised."""
         self._ng = NgClient(host, port, timeout=timeout)
-        self._deleter = _Deleter(NgClient(host, port, timeout=timeout)) \
-            if delete_in_background else None
+        self._deleter = (
+            _Deleter(NgClient(host, port, timeout=timeout)) if delete_in_background else None
+        )
         # Circuit breaker: requests run on the SIP loop, so an rtpengine that stopped
         # answering would cost every call event a full timeout and stall all calls.
         # After one unanswered request the node is "down" for `down_for_s`: requests
@@ -117,8 +126,10 @@ class RtpengineNg:
     def request(self, command: str, **params: Any) -> dict[str, Any]:
         now = self._clock()
         if now < self._down_until:
-            raise MediaError(f"rtpengine {self._ng.address} marked down for another "
-                             f"{self._down_until - now:.1f} s after it stopped answering")
+            raise MediaError(
+                f"rtpengine {self._ng.address} marked down for another "
+                f"{self._down_until - now:.1f} s after it stopped answering"
+            )
         try:
             return self._ng.request(command, **params)
         except NgUnreachable as exc:
@@ -134,8 +145,11 @@ class RtpengineNg:
         return str(self.request("offer", **params, **_SDP_FLAGS)["sdp"])
 
     def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str) -> str:
-        reply = self.request("answer", **{"call-id": call_id, "from-tag": from_tag,
-                                          "to-tag": to_tag, "sdp": sdp}, **_SDP_FLAGS)
+        reply = self.request(
+            "answer",
+            **{"call-id": call_id, "from-tag": from_tag, "to-tag": to_tag, "sdp": sdp},
+            **_SDP_FLAGS,
+        )
         return str(reply["sdp"])
 
     def play(self, call_id: str, tag: str, file: str, *, repeat: int | None = None) -> None:

@@ -166,31 +166,58 @@ def _language(value: str) -> Language:
 
 def add_queue_media_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
-        "music on hold", "for callers waiting in an ACD queue (docs/call-control.md)")
-    group.add_argument("--prompt-cache", default=None, metavar="DIR",
-                       help="play music on hold and position announcements to callers "
-                            "queued at the ACD; rendered prompts are cached here (rtpengine "
-                            "must read them at the same path). Needs --acd")
-    group.add_argument("--hold-language", default="zh", choices=prompts.LANGUAGES,
-                       help="announcement language of queues without --queue-media")
-    group.add_argument("--announce-every", type=float, default=30.0, metavar="SECONDS",
-                       help="seconds between two announcements, for queues without "
-                            "--queue-media (0: music only)")
-    group.add_argument("--announce-first", type=float, default=5.0, metavar="SECONDS",
-                       help="seconds from parking to the first announcement")
-    group.add_argument("--queue-media", action="append", default=[],
-                       metavar="QUEUE:LANGUAGE:SECONDS[:MUSIC_FILE]",
-                       help="one queue's language, announcement interval and music "
-                            "(an 8 kHz mono WAV; default: the built-in melody); repeatable")
-    group.add_argument("--music-after", action="append", default=[],
-                       metavar="[QUEUE=]SECONDS",
-                       help="seconds from parking to the music, for every queue or, with "
-                            f"QUEUE=, for one (default {DEFAULT_MUSIC_AFTER_S:g}; 0: at once): "
-                            "a caller bridged sooner costs no 'play media'; repeatable")
+        "music on hold", "for callers waiting in an ACD queue (docs/call-control.md)"
+    )
+    group.add_argument(
+        "--prompt-cache",
+        default=None,
+        metavar="DIR",
+        help="play music on hold and position announcements to callers "
+        "queued at the ACD; rendered prompts are cached here (rtpengine "
+        "must read them at the same path). Needs --acd",
+    )
+    group.add_argument(
+        "--hold-language",
+        default="zh",
+        choices=prompts.LANGUAGES,
+        help="announcement language of queues without --queue-media",
+    )
+    group.add_argument(
+        "--announce-every",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between two announcements, for queues without --queue-media (0: music only)",
+    )
+    group.add_argument(
+        "--announce-first",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds from parking to the first announcement",
+    )
+    group.add_argument(
+        "--queue-media",
+        action="append",
+        default=[],
+        metavar="QUEUE:LANGUAGE:SECONDS[:MUSIC_FILE]",
+        help="one queue's language, announcement interval and music "
+        "(an 8 kHz mono WAV; default: the built-in melody); repeatable",
+    )
+    group.add_argument(
+        "--music-after",
+        action="append",
+        default=[],
+        metavar="[QUEUE=]SECONDS",
+        help="seconds from parking to the music, for every queue or, with "
+        f"QUEUE=, for one (default {DEFAULT_MUSIC_AFTER_S:g}; 0: at once): "
+        "a caller bridged sooner costs no 'play media'; repeatable",
+    )
 
 
-def queue_media_options(args: argparse.Namespace,
-                        parser: argparse.ArgumentParser) -> QueueMediaOptions | None:
+def queue_media_options(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> QueueMediaOptions | None:
     """The parsed options, or None without `--prompt-cache`; misuse exits via parser.error.
     Reads `--acd` and `--acd-timeout` too (add_acd_arguments)."""
     if args.prompt_cache is None:
@@ -211,8 +238,9 @@ def queue_media_options(args: argparse.Namespace,
             parser.error(f"--music-after: {which or 'the default'} is given twice")
         music_after[which] = seconds
     default_after = music_after.pop(None, DEFAULT_MUSIC_AFTER_S)
-    default = QueueMediaSettings(_language(args.hold_language), args.announce_every,
-                                 music_after_s=default_after)
+    default = QueueMediaSettings(
+        _language(args.hold_language), args.announce_every, music_after_s=default_after
+    )
     queues: dict[str, QueueMediaSettings] = {}
     for value in args.queue_media:
         try:
@@ -226,9 +254,12 @@ def queue_media_options(args: argparse.Namespace,
         assert which is not None
         queues[which] = replace(queues.get(which, default), music_after_s=seconds)
     return QueueMediaOptions(
-        cache_dir=Path(args.prompt_cache).resolve(), default=default,
-        queues=queues, first_announce_s=args.announce_first,
-        rpc_timeout_s=getattr(args, "acd_timeout", 1.0))
+        cache_dir=Path(args.prompt_cache).resolve(),
+        default=default,
+        queues=queues,
+        first_announce_s=args.announce_first,
+        rpc_timeout_s=getattr(args, "acd_timeout", 1.0),
+    )
 
 
 # ---------------------------------------------------------------- the pure timeline
@@ -301,12 +332,15 @@ class HoldTimeline:
     @property
     def wants_music(self) -> bool:
         """The music should be playing now (not done, started, no announcement playing)."""
-        return (self.phase is not Phase.DONE and self.music_back_at is None
-                and self.music_at is None)
+        return self.phase is not Phase.DONE and self.music_back_at is None and self.music_at is None
 
     def _may_announce(self) -> bool:
-        return (self.phase is Phase.WAITING and not self.fetching
-                and self.music_back_at is None and self.next_announce_at is not None)
+        return (
+            self.phase is Phase.WAITING
+            and not self.fetching
+            and self.music_back_at is None
+            and self.next_announce_at is not None
+        )
 
     def next_wakeup(self) -> float | None:
         """When `due` has something to do next (None: nothing until another input)."""
@@ -330,8 +364,7 @@ class HoldTimeline:
             steps.append(Step.MUSIC)
             if self.next_announce_at is not None:
                 self.next_announce_at = max(self.next_announce_at, now + self.every_s / 2)
-        elif (self.music_at is not None and self.music_back_at is None
-              and now >= self.music_at):
+        elif self.music_at is not None and self.music_back_at is None and now >= self.music_at:
             self.music_at = None
             steps.append(Step.MUSIC)
         if self._may_announce():
@@ -342,8 +375,9 @@ class HoldTimeline:
                 steps.append(Step.FETCH)
         return steps
 
-    def fetched(self, now: float,
-                announcement: Announcement | None) -> list[Step | PlayAnnouncement]:
+    def fetched(
+        self, now: float, announcement: Announcement | None
+    ) -> list[Step | PlayAnnouncement]:
         """The fetch came back: the sentence to play, or None (nothing to say)."""
         self.fetching = False
         if self.phase is Phase.DONE:
@@ -363,8 +397,7 @@ class HoldTimeline:
         silence before it if the music is not due yet."""
         if self.phase is Phase.DONE:
             return []
-        self.music_back_at = None if self.music_at is not None and now < self.music_at \
-            else now
+        self.music_back_at = None if self.music_at is not None and now < self.music_at else now
         return self.due(now)
 
     def ringing(self, now: float) -> list[Step | PlayAnnouncement]:
@@ -396,8 +429,9 @@ class Player(Protocol):
 class AnnouncementSource(Protocol):
     """Runs on a worker thread: the announcement for a call now, or None."""
 
-    def announcement(self, cid: str, language: Language,
-                     cancelled: Callable[[], bool]) -> Announcement | None: ...
+    def announcement(
+        self, cid: str, language: Language, cancelled: Callable[[], bool]
+    ) -> Announcement | None: ...
 
 
 Submit = Callable[[Callable[[], None]], None]
@@ -424,8 +458,14 @@ class RtpenginePlayer:
 class AcdAnnouncements:
     """GetCallPosition, then `prompts.queue_position_text` rendered into the cache."""
 
-    def __init__(self, rpc: Any, cache_dir: Path, *, retry_s: float = 2.0,
-                 render: Callable[[str, Language, Path], Path] = prompts.render) -> None:
+    def __init__(
+        self,
+        rpc: Any,
+        cache_dir: Path,
+        *,
+        retry_s: float = 2.0,
+        render: Callable[[str, Language, Path], Path] = prompts.render,
+    ) -> None:
         self._rpc = rpc  # acd_client.AcdClient (or a fake with its `call`)
         self._cache_dir = cache_dir
         self._retry_s = retry_s
@@ -433,16 +473,24 @@ class AcdAnnouncements:
         self._lock = threading.Lock()
         self._reported: set[str] = set()  # failures already logged at WARNING
 
-    def announcement(self, cid: str, language: Language,
-                     cancelled: Callable[[], bool]) -> Announcement | None:
+    def announcement(
+        self, cid: str, language: Language, cancelled: Callable[[], bool]
+    ) -> Announcement | None:
         try:
             reply: pb.GetCallPositionResponse = self._rpc.call(
-                "GetCallPosition", pb.GetCallPositionRequest(call_id=cid),
-                pb.GetCallPositionResponse, retry_for=self._retry_s, cancelled=cancelled)
+                "GetCallPosition",
+                pb.GetCallPositionRequest(call_id=cid),
+                pb.GetCallPositionResponse,
+                retry_for=self._retry_s,
+                cancelled=cancelled,
+            )
         except grpc.RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else None
-            self._report(f"the ACD did not answer GetCallPosition ({code}); "
-                         "no announcement, the music goes on", cid)
+            self._report(
+                f"the ACD did not answer GetCallPosition ({code}); "
+                "no announcement, the music goes on",
+                cid,
+            )
             return None
         if reply.HasField("error"):
             # UNKNOWN_CALL: not enqueued yet (Enqueue still in flight), or gone.
@@ -492,11 +540,19 @@ class _Held:
 class QueueMedia:
     """Queue media for this replica's waiting calls. Loop-owned, except the jobs it submits."""
 
-    def __init__(self, options: QueueMediaOptions, *, player: Player,
-                 source: AnnouncementSource, post: Post, later: Later, submit: Submit,
-                 clock: Callable[[], float] = time.monotonic,
-                 default_music: Callable[[], Path] | None = None,
-                 on_close: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        options: QueueMediaOptions,
+        *,
+        player: Player,
+        source: AnnouncementSource,
+        post: Post,
+        later: Later,
+        submit: Submit,
+        clock: Callable[[], float] = time.monotonic,
+        default_music: Callable[[], Path] | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         """`default_music()` renders the stock music (worker thread; default
         `prompts.hold_music` into the cache); `submit(job)` runs a job on a worker."""
         self.options = options
@@ -507,7 +563,8 @@ class QueueMedia:
         self._submit = submit
         self._clock = clock
         self._default_music_factory = default_music or partial(
-            prompts.hold_music, options.cache_dir)
+            prompts.hold_music, options.cache_dir
+        )
         self._on_close = on_close
         self._execute: Execute | None = None
         self._calls: dict[str, _Held] = {}
@@ -522,21 +579,28 @@ class QueueMedia:
 
     def start(self) -> QueueMedia:
         """Render the stock music in the background: start-up does not wait for sox."""
+
         def job() -> None:
             try:
                 path: Path | None = self._default_music_factory().resolve()
             except (PromptError, OSError) as exc:
-                log.error("cannot render the music on hold (%s): callers waiting in queues "
-                          "without their own music hear silence between announcements", exc)
+                log.error(
+                    "cannot render the music on hold (%s): callers waiting in queues "
+                    "without their own music hear silence between announcements",
+                    exc,
+                )
                 path = None
             self._post(partial(self._music_ready, path))
 
         self._submit(job)
         languages = {q: s.language for q, s in self.options.queues.items()}
-        log.info("queue media: cache %s, default %s every %ss, queues %s",
-                 self.options.cache_dir, self.options.default.language,
-                 self.options.default.announce_every_s,
-                 ",".join(f"{q}={lang}" for q, lang in sorted(languages.items())) or "-")
+        log.info(
+            "queue media: cache %s, default %s every %ss, queues %s",
+            self.options.cache_dir,
+            self.options.default.language,
+            self.options.default.announce_every_s,
+            ",".join(f"{q}={lang}" for q, lang in sorted(languages.items())) or "-",
+        )
         return self
 
     def close(self) -> None:
@@ -558,9 +622,14 @@ class QueueMedia:
             if cid in self._calls:
                 return
             settings = self.options.for_queue(queue)
-            held = _Held(cid, queue, settings,
-                         HoldTimeline(settings.announce_every_s, self.options.first_announce_s,
-                                      settings.music_after_s))
+            held = _Held(
+                cid,
+                queue,
+                settings,
+                HoldTimeline(
+                    settings.announce_every_s, self.options.first_announce_s, settings.music_after_s
+                ),
+            )
             self._calls[cid] = held
             self._run(held, held.timeline.start(self._clock()))
         except Exception:
@@ -599,9 +668,13 @@ class QueueMedia:
     def _announce(self, held: _Held, announcement: Announcement) -> None:
         if self._play(held, announcement.file, 1):
             wait = announcement.expected_wait_s
-            log.info("cid=%s announcement (position %d, expected wait %s): %s", held.cid,
-                     announcement.position, "-" if wait is None else f"{wait:.0f}s",
-                     announcement.text)
+            log.info(
+                "cid=%s announcement (position %d, expected wait %s): %s",
+                held.cid,
+                announcement.position,
+                "-" if wait is None else f"{wait:.0f}s",
+                announcement.text,
+            )
         else:
             self._run(held, held.timeline.announcement_failed(self._clock()))
 
@@ -645,8 +718,7 @@ class QueueMedia:
         if not reply.get("ok"):
             return None, None
         call = reply["result"]
-        tag = next((leg["id"] for leg in call.get("legs", ()) if leg.get("role") == "caller"),
-                   None)
+        tag = next((leg["id"] for leg in call.get("legs", ()) if leg.get("role") == "caller"), None)
         return str(call.get("state")), tag
 
     def _fetch(self, held: _Held) -> None:
@@ -690,9 +762,13 @@ class QueueMedia:
             del self._calls[held.cid]
 
 
-def attach_queue_media(options: QueueMediaOptions | None, driver: AcdDriver | None,
-                       acd: AcdOptions | None, media: RtpengineNg,
-                       execute: Execute) -> None:
+def attach_queue_media(
+    options: QueueMediaOptions | None,
+    driver: AcdDriver | None,
+    acd: AcdOptions | None,
+    media: RtpengineNg,
+    execute: Execute,
+) -> None:
     """With `--prompt-cache`, give the ACD driver its queue media (on Sippy's loop) and
     start it; the driver's `stop` closes it. Without, nothing."""
     if options is None or driver is None or acd is None:
@@ -703,8 +779,9 @@ def attach_queue_media(options: QueueMediaOptions | None, driver: AcdDriver | No
     hold.start()
 
 
-def sippy_queue_media(options: QueueMediaOptions, acd: AcdOptions,
-                      media: RtpengineNg) -> QueueMedia:
+def sippy_queue_media(
+    options: QueueMediaOptions, acd: AcdOptions, media: RtpengineNg
+) -> QueueMedia:
     """Queue media on Sippy's loop: its own ACD client (queries fail over like the
     driver's) and two worker threads for the queries and the rendering."""
     from sippy.Core.EventDispatcher import ED2  # noqa: PLC0415
@@ -712,8 +789,12 @@ def sippy_queue_media(options: QueueMediaOptions, acd: AcdOptions,
 
     from acd_client import AcdClient  # noqa: PLC0415
 
-    client = AcdClient(list(acd.addresses), timeout=options.rpc_timeout_s,
-                       retry_for=options.rpc_retry_s, token=acd.token)
+    client = AcdClient(
+        list(acd.addresses),
+        timeout=options.rpc_timeout_s,
+        retry_for=options.rpc_retry_s,
+        token=acd.token,
+    )
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="queue-media")
 
     def submit(job: Callable[[], None]) -> None:
@@ -734,5 +815,12 @@ def sippy_queue_media(options: QueueMediaOptions, acd: AcdOptions,
         client.close()
 
     source = AcdAnnouncements(client, options.cache_dir, retry_s=options.rpc_retry_s)
-    return QueueMedia(options, player=RtpenginePlayer(media), source=source,
-                      post=ED2.callFromThread, later=later, submit=submit, on_close=close)
+    return QueueMedia(
+        options,
+        player=RtpenginePlayer(media),
+        source=source,
+        post=ED2.callFromThread,
+        later=later,
+        submit=submit,
+        on_close=close,
+    )

@@ -69,21 +69,34 @@ class RegistryOptions:
 
 def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
-        "ACD reconcile", "this replica's live calls in Redis, so that the ACD frees the "
-        "agents of calls it lost (docs/call-control.md, \"Reconcile\"); needs --acd and --redis")
-    group.add_argument("--acd-heartbeat", type=float, default=DEFAULT_HEARTBEAT_S,
-                       metavar="SECONDS",
-                       help="rewrite the record this often (0: no record, and the ACD never "
-                            "ends this replica's calls by itself)")
-    group.add_argument("--acd-heartbeat-ttl", type=float, default=None, metavar="SECONDS",
-                       help="the record's TTL: this long after the last write the ACD "
-                            "takes the replica for dead (default: 3 heartbeats)")
-    group.add_argument("--acd-prefix", default=DEFAULT_PREFIX,
-                       help="the ACD's Redis key prefix (acd.redis_prefix)")
+        "ACD reconcile",
+        "this replica's live calls in Redis, so that the ACD frees the "
+        'agents of calls it lost (docs/call-control.md, "Reconcile"); needs --acd and --redis',
+    )
+    group.add_argument(
+        "--acd-heartbeat",
+        type=float,
+        default=DEFAULT_HEARTBEAT_S,
+        metavar="SECONDS",
+        help="rewrite the record this often (0: no record, and the ACD never "
+        "ends this replica's calls by itself)",
+    )
+    group.add_argument(
+        "--acd-heartbeat-ttl",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="the record's TTL: this long after the last write the ACD "
+        "takes the replica for dead (default: 3 heartbeats)",
+    )
+    group.add_argument(
+        "--acd-prefix", default=DEFAULT_PREFIX, help="the ACD's Redis key prefix (acd.redis_prefix)"
+    )
 
 
-def registry_options(args: argparse.Namespace, parser: argparse.ArgumentParser
-                     ) -> RegistryOptions | None:
+def registry_options(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> RegistryOptions | None:
     """The parsed options, or None when off (`--acd-heartbeat 0`); misuse exits."""
     heartbeat = float(args.acd_heartbeat)
     if heartbeat < 0:
@@ -102,9 +115,15 @@ def registry_options(args: argparse.Namespace, parser: argparse.ArgumentParser
 class CallRegistry:
     """Writes this replica's registry record from its own thread."""
 
-    def __init__(self, client: Any, *, node: str, options: RegistryOptions,
-                 clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        node: str,
+        options: RegistryOptions,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = client
         self.node = node
         self.options = options
@@ -139,8 +158,12 @@ class CallRegistry:
         self.write(read_calls())
         self._thread = threading.Thread(target=self._run, name="acd-registry", daemon=True)
         self._thread.start()
-        log.info("live calls registered at %s every %ss (ttl %ss)", self.key,
-                 self.options.heartbeat_s, self.options.ttl_s)
+        log.info(
+            "live calls registered at %s every %ss (ttl %ss)",
+            self.key,
+            self.options.heartbeat_s,
+            self.options.ttl_s,
+        )
         return self
 
     def stop(self, *, final: bool = True) -> None:
@@ -182,25 +205,38 @@ class CallRegistry:
                 self._stalled = False
             return calls
         if not self._stop.is_set() and not self._stalled:
-            log.error("the SIP loop did not list its calls within %ss; no record written "
-                      "(after %ss without one the ACD ends this replica's calls)",
-                      self.options.heartbeat_s, self.options.ttl_s)
+            log.error(
+                "the SIP loop did not list its calls within %ss; no record written "
+                "(after %ss without one the ACD ends this replica's calls)",
+                self.options.heartbeat_s,
+                self.options.ttl_s,
+            )
             self._stalled = True
         return None
 
     def write(self, calls: Collection[str], *, stopped: bool = False) -> bool:
         """One record write (SET ... PX); False if Redis failed."""
         now = self._clock()
-        record = ControllerRecord(self.node, self.instance, frozenset(calls),
-                                  started=self._started, ts=now, stopped=stopped)
+        record = ControllerRecord(
+            self.node,
+            self.instance,
+            frozenset(calls),
+            started=self._started,
+            ts=now,
+            stopped=stopped,
+        )
         ttl_s = STOPPED_TTL_S if stopped else self.options.ttl_s
         try:
             self._client.set(self.key, record.encode(), px=int(ttl_s * 1000))
         except redis.RedisError as exc:
             if not self._failing:
-                log.error("cannot write the live-call record %s: %s (after %ss without one "
-                          "the ACD ends this replica's calls)", self.key, exc,
-                          self.options.ttl_s)
+                log.error(
+                    "cannot write the live-call record %s: %s (after %ss without one "
+                    "the ACD ends this replica's calls)",
+                    self.key,
+                    exc,
+                    self.options.ttl_s,
+                )
                 self._failing = True
             return False
         if self._failing:
@@ -210,22 +246,35 @@ class CallRegistry:
         return True
 
 
-def registry_for(acd: AcdOptions | None, options: RegistryOptions | None,
-                 redis_address: tuple[str, int] | None, node: str) -> CallRegistry | None:
+def registry_for(
+    acd: AcdOptions | None,
+    options: RegistryOptions | None,
+    redis_address: tuple[str, int] | None,
+    node: str,
+) -> CallRegistry | None:
     """The replica's registry, not started; None (and why, logged) when there is none."""
     if acd is None:
         return None
     if options is None:
-        log.warning("--acd-heartbeat 0: no live-call record; the ACD will not free the "
-                    "agents of calls this replica loses")
+        log.warning(
+            "--acd-heartbeat 0: no live-call record; the ACD will not free the "
+            "agents of calls this replica loses"
+        )
         return None
     if redis_address is None:
-        log.warning("no --redis: no live-call record; the ACD will not free the agents of "
-                    "calls this replica loses")
+        log.warning(
+            "no --redis: no live-call record; the ACD will not free the agents of "
+            "calls this replica loses"
+        )
         return None
     host, port = redis_address
     timeout = min(1.0, options.heartbeat_s)
-    client = redis.Redis(host=host, port=port, socket_timeout=timeout,
-                         socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
-                         health_check_interval=0)
+    client = redis.Redis(
+        host=host,
+        port=port,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
     return CallRegistry(client, node=node, options=options)

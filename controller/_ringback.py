@@ -38,8 +38,10 @@ _VERSION = 1  # part of the file name: a changed tone is written afresh
 def ringback_samples(*, cycles: int = CYCLES) -> list[int]:
     """The tone as 16-bit samples: `cycles` times 1 s of 450 Hz then 4 s of silence."""
     amplitude = round(32767 * 10 ** (RINGBACK_LEVEL_DBFS / 20))
-    on = [round(amplitude * math.sin(2 * math.pi * FREQUENCY_HZ * n / SAMPLE_RATE))
-          for n in range(int(ON_S * SAMPLE_RATE))]
+    on = [
+        round(amplitude * math.sin(2 * math.pi * FREQUENCY_HZ * n / SAMPLE_RATE))
+        for n in range(int(ON_S * SAMPLE_RATE))
+    ]
     off = [0] * int(OFF_S * SAMPLE_RATE)
     return (on + off) * cycles
 
@@ -81,6 +83,10 @@ def ringback_file(cache_dir: Path | str | None) -> str | None:
     try:
         return str(ringback_tone(cache_dir))
     except OSError as exc:
-        log.warning("cannot write the ringback tone in %s (%s): calling agents of internal "
-                    "calls hear silence while the callee rings", cache_dir, exc)
+        log.warning(
+            "cannot write the ringback tone in %s (%s): calling agents of internal "
+            "calls hear silence while the callee rings",
+            cache_dir,
+            exc,
+        )
         return None

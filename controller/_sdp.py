@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 
-_MIRROR = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly",
-           "inactive": "inactive"}
+_MIRROR = {
+    "sendrecv": "sendrecv",
+    "sendonly": "recvonly",
+    "recvonly": "sendonly",
+    "inactive": "inactive",
+}
 
 
 def media_endpoint(sdp: str) -> tuple[str, int] | None:
@@ -36,7 +40,8 @@ def is_hold(sdp: str | None) -> bool:
         return False
     endpoint = media_endpoint(sdp)
     return direction(sdp) in ("sendonly", "inactive") or (
-        endpoint is not None and endpoint[0] == "0.0.0.0")
+        endpoint is not None and endpoint[0] == "0.0.0.0"
+    )
 
 
 def same_media(a: str | None, b: str | None) -> bool:
@@ -61,9 +66,14 @@ def park_answer(offer: str, address: str, port: int, version: int = 1) -> str:
         if attribute is not None and attribute.group(1) in formats:
             lines.append(line)
     body = [
-        "v=0", f"o=park 1 {version} IN {family} {address}", "s=-",
-        f"c=IN {family} {address}", "t=0 0", f"m=audio {port} {proto} {' '.join(formats)}",
-        *lines, f"a={mirror(direction(offer))}",
+        "v=0",
+        f"o=park 1 {version} IN {family} {address}",
+        "s=-",
+        f"c=IN {family} {address}",
+        "t=0 0",
+        f"m=audio {port} {proto} {' '.join(formats)}",
+        *lines,
+        f"a={mirror(direction(offer))}",
     ]
     return "\r\n".join(body) + "\r\n"
 
@@ -85,8 +95,12 @@ def park_offer(address: str, port: int, version: int = 1) -> str:
     family = "IP6" if ":" in address else "IP4"
     formats = " ".join(number for number, _ in _PARK_OFFER_FORMATS)
     body = [
-        "v=0", f"o=park 1 {version} IN {family} {address}", "s=-",
-        f"c=IN {family} {address}", "t=0 0", f"m=audio {port} RTP/AVP {formats}",
+        "v=0",
+        f"o=park 1 {version} IN {family} {address}",
+        "s=-",
+        f"c=IN {family} {address}",
+        "t=0 0",
+        f"m=audio {port} RTP/AVP {formats}",
         *(f"a=rtpmap:{number} {name}" for number, name in _PARK_OFFER_FORMATS),
         "a=sendrecv",
     ]

@@ -63,8 +63,16 @@ class UnknownCallError(KeyError):
 
 class SipLegs(Protocol):
     def answer(self, cid: str, leg_id: str, sdp: str) -> None: ...
-    def originate(self, cid: str, leg_id: str, *, address: tuple[str, int], user: str,
-                  sdp: str, caller: str | None) -> None: ...
+    def originate(
+        self,
+        cid: str,
+        leg_id: str,
+        *,
+        address: tuple[str, int],
+        user: str,
+        sdp: str,
+        caller: str | None,
+    ) -> None: ...
     def update(self, cid: str, leg_id: str, sdp: str) -> None: ...
     def answer_update(self, cid: str, leg_id: str, sdp: str) -> None: ...
     def reject_update(self, cid: str, leg_id: str, code: int, reason: str) -> None: ...
@@ -109,12 +117,20 @@ def call_log(cid: str, message: str, *args: object, level: int = logging.INFO) -
 
 
 class CallService:
-    def __init__(self, sip: SipLegs, media: MediaServer, timers: Timers, *,
-                 agents: Mapping[str, tuple[str, int]],
-                 edge: tuple[str, int] | None = None,
-                 park_address: tuple[str, int] = ("127.0.0.1", 9),
-                 ring_timeout_s: float = 15.0, events: EventPublisher | None = None,
-                 node: str = "", clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        sip: SipLegs,
+        media: MediaServer,
+        timers: Timers,
+        *,
+        agents: Mapping[str, tuple[str, int]],
+        edge: tuple[str, int] | None = None,
+        park_address: tuple[str, int] = ("127.0.0.1", 9),
+        ring_timeout_s: float = 15.0,
+        events: EventPublisher | None = None,
+        node: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.sip = sip
         self.media = media
         self.timers = timers
@@ -139,8 +155,14 @@ class CallService:
         self.on_consult_answered: Callable[[str, str, str], None] | None = None
 
     # ------------------------------------------------------------------ events
-    def incoming(self, header_cid: str | None, sdp: str | None, caller: str | None,
-                 dialled: str | None, category: str | None = None) -> tuple[str, str]:
+    def incoming(
+        self,
+        header_cid: str | None,
+        sdp: str | None,
+        caller: str | None,
+        dialled: str | None,
+        category: str | None = None,
+    ) -> tuple[str, str]:
         """A new INVITE: register the call and wait for a command."""
         cid = header_cid if header_cid and _CID.match(header_cid) else None
         if cid is None or cid in self.calls or set(cid) == {"0"}:
@@ -148,15 +170,29 @@ class CallService:
             if cid is not None:
                 call_log(fresh, "replaces correlation ID %s from the INVITE", cid)
             cid = fresh
-        call = Call(cid, CallLeg("L1", LegRole.CALLER, LegState.OFFERED, remote_sdp=sdp),
-                    ring_timeout_s=self.ring_timeout_s)
+        call = Call(
+            cid,
+            CallLeg("L1", LegRole.CALLER, LegState.OFFERED, remote_sdp=sdp),
+            ring_timeout_s=self.ring_timeout_s,
+        )
         self.calls[cid] = call
         self._caller_numbers[cid] = caller
-        call_log(cid, "incoming call from %s to %s (offer %s)", caller, dialled,
-                 "with SDP" if sdp else "without SDP")
+        call_log(
+            cid,
+            "incoming call from %s to %s (offer %s)",
+            caller,
+            dialled,
+            "with SDP" if sdp else "without SDP",
+        )
         # The controller does not know the trunk (the edge does): "" until it passes it on.
-        self._emit(cid, CALL_ARRIVED, trunk="", caller=caller or "", dialled=dialled or "",
-                   category=category or "")
+        self._emit(
+            cid,
+            CALL_ARRIVED,
+            trunk="",
+            caller=caller or "",
+            dialled=dialled or "",
+            category=category or "",
+        )
         return cid, call.caller.leg_id
 
     def ringing(self, cid: str, leg_id: str) -> None:
@@ -196,8 +232,14 @@ class CallService:
             return
         if leg.pending_update:
             leg.pending_update = False
-            call_log(cid, "re-INVITE to leg %s failed: %s %s", leg_id, code, reason,
-                     level=logging.WARNING)
+            call_log(
+                cid,
+                "re-INVITE to leg %s failed: %s %s",
+                leg_id,
+                code,
+                reason,
+                level=logging.WARNING,
+            )
             if leg.relay_to is not None:
                 origin = call.leg(leg.relay_to)
                 leg.relay_to = None
@@ -213,8 +255,7 @@ class CallService:
             self._end(call, str(code), SIDE_SYSTEM)
         elif was in (LegState.CALLING, LegState.RINGING):
             call_log(cid, "%s %s refused: %s %s", call.slot_of(leg), leg.target, code, reason)
-            self._unanswered(call, leg, f"failed {code}", str(code),
-                             (code, reason or "Refused"))
+            self._unanswered(call, leg, f"failed {code}", str(code), (code, reason or "Refused"))
         else:
             self._hung_up(call, leg)
 
@@ -285,8 +326,14 @@ class CallService:
 
     def play(self, cid: str, file: str) -> dict[str, object]:
         call = self._call(cid)
-        call.require(CallPhase.PARKED, CallPhase.RINGING, CallPhase.BRIDGED,
-                     CallPhase.CONSULT_RINGING, CallPhase.CONSULTING, CallPhase.INTERCEPTING)
+        call.require(
+            CallPhase.PARKED,
+            CallPhase.RINGING,
+            CallPhase.BRIDGED,
+            CallPhase.CONSULT_RINGING,
+            CallPhase.CONSULTING,
+            CallPhase.INTERCEPTING,
+        )
         self.media.play(cid, call.caller.leg_id, file)
         call_log(cid, "playing %s to the caller", file)
         return call.describe()
@@ -296,8 +343,13 @@ class CallService:
         self._stop_media(call)
         return call.describe()
 
-    def connect(self, cid: str, agents: Sequence[str], ring_timeout_s: float | None = None,
-                seats: Mapping[str, str] | None = None) -> dict[str, object]:
+    def connect(
+        self,
+        cid: str,
+        agents: Sequence[str],
+        ring_timeout_s: float | None = None,
+        seats: Mapping[str, str] | None = None,
+    ) -> dict[str, object]:
         """Ring the agents in turn (ring-no-answer moves on) and bridge the first to answer.
 
         `seats` (agent -> seat, from the ACD) only fills the events' `seat` field.
@@ -312,8 +364,7 @@ class CallService:
         call.seats.update(seats or {})
         if ring_timeout_s is not None:
             call.ring_timeout_s = ring_timeout_s
-        call_log(cid, "connecting to %s (ring timeout %ss)", ",".join(agents),
-                 call.ring_timeout_s)
+        call_log(cid, "connecting to %s (ring timeout %ss)", ",".join(agents), call.ring_timeout_s)
         self._try_next(call)
         return call.describe()
 
@@ -324,8 +375,7 @@ class CallService:
         self._release_agent(call)
         return call.describe()
 
-    def hangup(self, cid: str, refuse_with: tuple[int, str] | None = None
-               ) -> dict[str, object]:
+    def hangup(self, cid: str, refuse_with: tuple[int, str] | None = None) -> dict[str, object]:
         """End the call on the system's behalf (the ACD, an operator, an IVR script).
 
         `refuse_with` (code, reason) is the final response to a caller not answered
@@ -345,8 +395,13 @@ class CallService:
         self._end(call, cause, SIDE_SYSTEM, reason=reason)
         return call.describe()
 
-    def transfer(self, cid: str, agents: Sequence[str], ring_timeout_s: float | None = None,
-                 seats: Mapping[str, str] | None = None) -> dict[str, object]:
+    def transfer(
+        self,
+        cid: str,
+        agents: Sequence[str],
+        ring_timeout_s: float | None = None,
+        seats: Mapping[str, str] | None = None,
+    ) -> dict[str, object]:
         """Blind transfer: hang up the bridged agent, park the caller, ring `agents` in turn.
 
         A transfer to a queue is the ACD's: it sends `release`, queues the call again,
@@ -363,15 +418,26 @@ class CallService:
             raise ValueError(f"unknown agent(s) {','.join(agents)}: nobody to transfer to")
         self._require_no_relay(call)
         call_log(cid, "blind transfer from agent %s to %s", agent.target, ",".join(agents))
-        self._emit(cid, CALL_TRANSFERRED, from_agent=agent.target or "", to_kind="agent",
-                   to=",".join(agents), mode=MODE_BLIND)
+        self._emit(
+            cid,
+            CALL_TRANSFERRED,
+            from_agent=agent.target or "",
+            to_kind="agent",
+            to=",".join(agents),
+            mode=MODE_BLIND,
+        )
         self._release_agent(call)
         if call.state is CallPhase.ENDED:  # rtpengine failed while parking the caller
             return call.describe()
         return self.connect(cid, agents, ring_timeout_s, seats)
 
-    def consult(self, cid: str, agent: str, ring_timeout_s: float | None = None,
-                hold_file: str | None = None) -> dict[str, object]:
+    def consult(
+        self,
+        cid: str,
+        agent: str,
+        ring_timeout_s: float | None = None,
+        hold_file: str | None = None,
+    ) -> dict[str, object]:
         """Attended transfer, step 1: park the caller (optionally with `hold_file`) and
         ring `agent` for the bridged agent; the two talk when it answers."""
         call = self._call(cid)
@@ -397,9 +463,14 @@ class CallService:
         self._set_hold(call, CONSULT_HOLD, True)
         self._send_update(call, call.caller, caller_sdp, only_if_changed=True)
         # The consult target sees the consulting agent calling, not the customer.
-        self._ring_leg(call, leg, offer, address,
-                       call.ring_timeout_s if ring_timeout_s is None else ring_timeout_s,
-                       caller=current.target)
+        self._ring_leg(
+            call,
+            leg,
+            offer,
+            address,
+            call.ring_timeout_s if ring_timeout_s is None else ring_timeout_s,
+            caller=current.target,
+        )
         return call.describe()
 
     def complete_transfer(self, cid: str) -> dict[str, object]:
@@ -434,8 +505,9 @@ class CallService:
         self._consult_leg_gone(call, leg, "consult cancelled")
         return call.describe()
 
-    def intercept(self, cid: str, agent: str,
-                  ring_timeout_s: float | None = None) -> dict[str, object]:
+    def intercept(
+        self, cid: str, agent: str, ring_timeout_s: float | None = None
+    ) -> dict[str, object]:
         """A supervisor takes the call over.
 
         Ringing call: stop ringing the agent and ring the supervisor instead. Bridged
@@ -447,8 +519,7 @@ class CallService:
         current = self._agent_leg(call)
         timeout_s = call.ring_timeout_s if ring_timeout_s is None else ring_timeout_s
         if call.state is CallPhase.RINGING:
-            call_log(cid, "supervisor %s intercepts; stop ringing agent %s", agent,
-                     current.target)
+            call_log(cid, "supervisor %s intercepts; stop ringing agent %s", agent, current.target)
             call.attempts.append((current.target or "?", "intercepted"))
             self._emit(cid, CALL_NO_ANSWER, agent=current.target or "", leg_id=current.leg_id)
             self._leave(call, current)
@@ -464,8 +535,7 @@ class CallService:
             return call.describe()
         call.transition(CallPhase.INTERCEPTING)
         call_log(cid, "supervisor %s intercepts agent %s", agent, current.target)
-        self._ring_leg(call, leg, offer, address, timeout_s,
-                       caller=self._caller_numbers.get(cid))
+        self._ring_leg(call, leg, offer, address, timeout_s, caller=self._caller_numbers.get(cid))
         return call.describe()
 
     def check_consult(self, cid: str, agent: str) -> dict[str, object]:
@@ -512,15 +582,21 @@ class CallService:
         self._consult_leg_gone(call, leg, "intercept cancelled")
         return call.describe()
 
-    def originate(self, agent: str, number: str, caller_id: str | None = None,
-                  ring_timeout_s: float | None = None,
-                  cid: str | None = None) -> dict[str, object]:
+    def originate(
+        self,
+        agent: str,
+        number: str,
+        caller_id: str | None = None,
+        ring_timeout_s: float | None = None,
+        cid: str | None = None,
+    ) -> dict[str, object]:
         """An outbound call: ring `agent`; when it answers, dial `number` through the edge
         and bridge the two when the customer answers."""
         edge = self.edge
         if edge is None:
-            raise ValueError("originate needs the SIP edge (--edge): external numbers "
-                             "are dialled through it")
+            raise ValueError(
+                "originate needs the SIP edge (--edge): external numbers are dialled through it"
+            )
         if not _NUMBER.match(number):
             raise ValueError(f"bad number {number!r}: digits, optionally with a leading +")
         if caller_id is not None and not _NUMBER.match(caller_id):
@@ -536,14 +612,19 @@ class CallService:
         elif cid in self.calls:
             raise ValueError(f"call {cid} already exists")
         # No inbound leg: the customer is the call's caller leg (L1), dialled later.
-        call = Call(cid, CallLeg("L1", LegRole.CALLER, LegState.PENDING, target=number),
-                    state=CallPhase.ORIGINATING, outbound=True, caller_id=caller_id,
-                    ring_timeout_s=self.ring_timeout_s if ring_timeout_s is None
-                    else ring_timeout_s)
+        call = Call(
+            cid,
+            CallLeg("L1", LegRole.CALLER, LegState.PENDING, target=number),
+            state=CallPhase.ORIGINATING,
+            outbound=True,
+            caller_id=caller_id,
+            ring_timeout_s=self.ring_timeout_s if ring_timeout_s is None else ring_timeout_s,
+        )
         self.calls[cid] = call
         self._caller_numbers[cid] = number  # the agent's phone shows whom it calls
-        call_log(cid, "originating: agent %s, then %s (caller ID %s)", agent, number,
-                 caller_id or "-")
+        call_log(
+            cid, "originating: agent %s, then %s (caller ID %s)", agent, number, caller_id or "-"
+        )
         self._emit(cid, CALL_ORIGINATED, agent=agent, number=number, caller_id=caller_id or "")
         leg = call.new_agent_leg(agent)
         offer = self._offer_from_park(call, leg)
@@ -556,8 +637,9 @@ class CallService:
         agent of an originated call): from the leg's own park tag, which leaves every
         other monologue alone. None: rtpengine failed and the call has ended."""
         try:
-            offer = self.media.offer(call.correlation_id, park_tag(call, leg), leg.leg_id,
-                                     park_offer(*self.park_address))
+            offer = self.media.offer(
+                call.correlation_id, park_tag(call, leg), leg.leg_id, park_offer(*self.park_address)
+            )
         except MediaError as exc:
             self._media_failed(call, exc)
             return None
@@ -574,8 +656,9 @@ class CallService:
         if call is None or leg is None or leg.state is LegState.ENDED:
             return
         side = SIDE_CALLER if leg.role is LegRole.CALLER else SIDE_AGENT
-        call_log(cid, "no RTP from leg %s (%s); ending the call", leg_id, side,
-                 level=logging.WARNING)
+        call_log(
+            cid, "no RTP from leg %s (%s); ending the call", leg_id, side, level=logging.WARNING
+        )
         self._end(call, "media timeout", side)
 
     def shutdown(self) -> None:
@@ -590,8 +673,7 @@ class CallService:
         return self._call(cid).describe()
 
     # ------------------------------------------------------- answers, per state
-    def _answer_rule(self, call: Call,
-                     leg: CallLeg) -> Callable[[Call, CallLeg], None] | None:
+    def _answer_rule(self, call: Call, leg: CallLeg) -> Callable[[Call, CallLeg], None] | None:
         """What a 200 from `leg` means in the call's state; None: nothing (a leg we
         no longer want, e.g. a cancelled agent's late 200, which Sippy ends with BYE)."""
         if leg is call.agent:
@@ -623,8 +705,9 @@ class CallService:
             self._pair_media(call, caller, leg)
         self._stop_media(call)
         call.transition(CallPhase.BRIDGED)
-        call_log(cid, "bridged caller %s with agent %s (leg %s)", caller.leg_id,
-                 leg.target, leg.leg_id)
+        call_log(
+            cid, "bridged caller %s with agent %s (leg %s)", caller.leg_id, leg.target, leg.leg_id
+        )
         self._emit_answered(call, leg)
 
     def _consult_answered(self, call: Call, leg: CallLeg) -> None:
@@ -652,10 +735,20 @@ class CallService:
         self._leave(call, agent)
         call.promote_consult()
         call.transition(CallPhase.BRIDGED)
-        call_log(call.correlation_id, "supervisor %s took the call from agent %s",
-                 leg.target, agent.target)
-        self._emit(call.correlation_id, CALL_TRANSFERRED, from_agent=agent.target or "",
-                   to_kind="agent", to=leg.target or "", mode=MODE_INTERCEPT)
+        call_log(
+            call.correlation_id,
+            "supervisor %s took the call from agent %s",
+            leg.target,
+            agent.target,
+        )
+        self._emit(
+            call.correlation_id,
+            CALL_TRANSFERRED,
+            from_agent=agent.target or "",
+            to_kind="agent",
+            to=leg.target or "",
+            mode=MODE_INTERCEPT,
+        )
         self._emit_answered(call, leg)
 
     def _originated_agent_answered(self, call: Call, leg: CallLeg) -> None:
@@ -668,11 +761,22 @@ class CallService:
         customer.media_peer, leg.media_peer = leg.leg_id, customer.leg_id
         customer.state = LegState.CALLING
         call.transition(CallPhase.DIALING)
-        call_log(cid, "agent %s answered; dialling %s through the edge %s:%s", leg.target,
-                 customer.target, *edge)
+        call_log(
+            cid,
+            "agent %s answered; dialling %s through the edge %s:%s",
+            leg.target,
+            customer.target,
+            *edge,
+        )
         self._start_ring_timer(call, customer, call.ring_timeout_s)
-        self.sip.originate(cid, customer.leg_id, address=edge, user=customer.target,
-                           sdp=offer, caller=call.caller_id)
+        self.sip.originate(
+            cid,
+            customer.leg_id,
+            address=edge,
+            user=customer.target,
+            sdp=offer,
+            caller=call.caller_id,
+        )
 
     def _customer_answered(self, call: Call, leg: CallLeg) -> None:
         """DIALING: bridge the waiting agent with the customer."""
@@ -687,8 +791,9 @@ class CallService:
 
     def _answered_without_sdp(self, call: Call, leg: CallLeg) -> None:
         cid = call.correlation_id
-        call_log(cid, "%s %s answered without SDP", call.slot_of(leg), leg.target,
-                 level=logging.WARNING)
+        call_log(
+            cid, "%s %s answered without SDP", call.slot_of(leg), leg.target, level=logging.WARNING
+        )
         if leg is call.consult:
             # Only the consult failed: the caller goes on with its agent.
             self._leave(call, leg)
@@ -698,8 +803,9 @@ class CallService:
         self._end(call, f"{who} answered without SDP", SIDE_SYSTEM)
 
     # ------------------------------------------------- rings that end unanswered
-    def _unanswered(self, call: Call, leg: CallLeg, outcome: str, cause: str,
-                    reason: tuple[int, str] | None) -> None:
+    def _unanswered(
+        self, call: Call, leg: CallLeg, outcome: str, cause: str, reason: tuple[int, str] | None
+    ) -> None:
         """A leg we rang will not answer: ring timeout, refusal, or gone. `leg` has ended."""
         cid = call.correlation_id
         self._cancel_ring_timer(cid, leg.leg_id)
@@ -725,8 +831,13 @@ class CallService:
         call, leg = self._find(cid, leg_id)
         if call is None or leg is None or leg.state not in (LegState.CALLING, LegState.RINGING):
             return
-        call_log(cid, "%s %s did not answer in time; cancelling leg %s", call.slot_of(leg),
-                 leg.target, leg_id)
+        call_log(
+            cid,
+            "%s %s did not answer in time; cancelling leg %s",
+            call.slot_of(leg),
+            leg.target,
+            leg_id,
+        )
         leg.state = LegState.ENDED
         self.sip.hangup(cid, leg_id)
         self._unanswered(call, leg, "no answer", CAUSE_NO_ANSWER, REASON_NO_ANSWER)
@@ -737,8 +848,9 @@ class CallService:
         no-answer (None: already done by `_unanswered`)."""
         if outcome is not None:
             call.attempts.append((leg.target or "?", outcome))
-            self._emit(call.correlation_id, CALL_NO_ANSWER, agent=leg.target or "",
-                       leg_id=leg.leg_id)
+            self._emit(
+                call.correlation_id, CALL_NO_ANSWER, agent=leg.target or "", leg_id=leg.leg_id
+            )
         call.consult = None
         if call.state is CallPhase.INTERCEPTING:
             # The caller never left its agent: nothing to move.
@@ -774,8 +886,12 @@ class CallService:
                 except MediaError as exc:
                     self._media_failed(call, exc)
             elif call.state in (CallPhase.CONSULT_RINGING, CallPhase.INTERCEPTING):
-                call_log(cid, "agent %s hung up; %s rings on for the caller", leg.target,
-                         self._consult_target(call))
+                call_log(
+                    cid,
+                    "agent %s hung up; %s rings on for the caller",
+                    leg.target,
+                    self._consult_target(call),
+                )
                 self._leave(call, leg)
                 self._agent_left_during_consult(call, leg)
             else:  # BRIDGED, or DIALING (the agent gave up on the customer)
@@ -793,10 +909,20 @@ class CallService:
         self._leave(call, agent)
         call.promote_consult()
         call.transition(CallPhase.BRIDGED)
-        call_log(call.correlation_id, "attended transfer from agent %s to %s", agent.target,
-                 target.target)
-        self._emit(call.correlation_id, CALL_TRANSFERRED, from_agent=agent.target or "",
-                   to_kind="agent", to=target.target or "", mode=MODE_ATTENDED)
+        call_log(
+            call.correlation_id,
+            "attended transfer from agent %s to %s",
+            agent.target,
+            target.target,
+        )
+        self._emit(
+            call.correlation_id,
+            CALL_TRANSFERRED,
+            from_agent=agent.target or "",
+            to_kind="agent",
+            to=target.target or "",
+            mode=MODE_ATTENDED,
+        )
         self._emit_answered(call, target)
 
     def _agent_left_during_consult(self, call: Call, agent: CallLeg) -> None:
@@ -805,8 +931,14 @@ class CallService:
         target = call.consult
         assert target is not None
         mode = MODE_INTERCEPT if call.state is CallPhase.INTERCEPTING else MODE_BLIND
-        self._emit(call.correlation_id, CALL_TRANSFERRED, from_agent=agent.target or "",
-                   to_kind="agent", to=target.target or "", mode=mode)
+        self._emit(
+            call.correlation_id,
+            CALL_TRANSFERRED,
+            from_agent=agent.target or "",
+            to_kind="agent",
+            to=target.target or "",
+            mode=mode,
+        )
         self._end_holds(call)
         call.promote_consult()
         call.targets.clear()
@@ -862,7 +994,8 @@ class CallService:
         if any(leg.relay_to is not None for leg in call.legs()):
             raise InvalidTransitionError(
                 f"call {call.correlation_id}: a re-INVITE between the legs is in progress; "
-                "try again")
+                "try again"
+            )
 
     def _park(self, call: Call) -> str:
         """Point the caller's media at the park side; return the caller-facing SDP."""
@@ -938,8 +1071,7 @@ class CallService:
             try:
                 self.media.block(cid, leg.leg_id)
             except MediaError as exc:  # it is hung up anyway; its phone stops sending
-                call_log(cid, "block media of leg %s: %s", leg.leg_id, exc,
-                         level=logging.WARNING)
+                call_log(cid, "block media of leg %s: %s", leg.leg_id, exc, level=logging.WARNING)
         if leg.state is not LegState.ENDED:
             leg.state = LegState.ENDED
             self.sip.hangup(cid, leg.leg_id)
@@ -973,8 +1105,7 @@ class CallService:
                     return
                 origin.local_sdp = back
                 self.sip.answer_update(cid, origin.leg_id, back)
-                call_log(cid, "re-INVITE from leg %s answered by leg %s", origin.leg_id,
-                         leg.leg_id)
+                call_log(cid, "re-INVITE from leg %s answered by leg %s", origin.leg_id, leg.leg_id)
                 if call.state in (CallPhase.BRIDGED, CallPhase.INTERCEPTING):
                     self._set_hold(call, origin.leg_id, is_hold(origin.remote_sdp))
         queued = self._queued.pop((cid, leg.leg_id), None)
@@ -1001,34 +1132,50 @@ class CallService:
             leg.local_sdp = offer
             leg.media_peer = call.caller.leg_id
             call.transition(CallPhase.RINGING)
-            self._ring_leg(call, leg, offer, address, call.ring_timeout_s,
-                           caller=self._caller_numbers.get(cid))
+            self._ring_leg(
+                call, leg, offer, address, call.ring_timeout_s, caller=self._caller_numbers.get(cid)
+            )
             return
         call_log(cid, "no agent answered; caller stays parked")
         call.agent = None
         call.transition(CallPhase.PARKED)
         self._repark(call)
 
-    def _ring_leg(self, call: Call, leg: CallLeg, offer: str, address: tuple[str, int],
-                  timeout_s: float, *, caller: str | None) -> None:
+    def _ring_leg(
+        self,
+        call: Call,
+        leg: CallLeg,
+        offer: str,
+        address: tuple[str, int],
+        timeout_s: float,
+        *,
+        caller: str | None,
+    ) -> None:
         """Send the INVITE to an agent's leg (agent, consult target or supervisor)."""
         cid = call.correlation_id
         agent = leg.target or ""
         call.ring_attempts += 1
-        call_log(cid, "calling %s %s at %s:%s (leg %s)", call.slot_of(leg), agent, *address,
-                 leg.leg_id)
+        call_log(
+            cid, "calling %s %s at %s:%s (leg %s)", call.slot_of(leg), agent, *address, leg.leg_id
+        )
         # Emitted when the INVITE goes out, where the ring timer starts (not at 180,
         # which some phones never send): ringing..no_answer spans the ring timeout.
-        self._emit(cid, CALL_RINGING, agent=agent, seat=call.seats.get(agent, ""),
-                   leg_id=leg.leg_id, attempt=str(call.ring_attempts))
+        self._emit(
+            cid,
+            CALL_RINGING,
+            agent=agent,
+            seat=call.seats.get(agent, ""),
+            leg_id=leg.leg_id,
+            attempt=str(call.ring_attempts),
+        )
         self._start_ring_timer(call, leg, timeout_s)
-        self.sip.originate(cid, leg.leg_id, address=address, user=agent, sdp=offer,
-                           caller=caller)
+        self.sip.originate(cid, leg.leg_id, address=address, user=agent, sdp=offer, caller=caller)
 
     def _start_ring_timer(self, call: Call, leg: CallLeg, timeout_s: float) -> None:
         cid = call.correlation_id
         self._ring_timers[(cid, leg.leg_id)] = self.timers.call_later(
-            timeout_s, partial(self._ring_timeout, cid, leg.leg_id))
+            timeout_s, partial(self._ring_timeout, cid, leg.leg_id)
+        )
 
     def _cancel_ring_timer(self, cid: str, leg_id: str) -> None:
         timer = self._ring_timers.pop((cid, leg_id), None)
@@ -1042,12 +1189,17 @@ class CallService:
             call_log(call.correlation_id, "stop media: %s", exc, level=logging.DEBUG)
 
     def _media_failed(self, call: Call, exc: MediaError) -> None:
-        call_log(call.correlation_id, "media server failed: %s; ending the call", exc,
-                 level=logging.ERROR)
+        call_log(
+            call.correlation_id,
+            "media server failed: %s; ending the call",
+            exc,
+            level=logging.ERROR,
+        )
         self._end(call, "media failure", SIDE_SYSTEM)
 
-    def _end(self, call: Call, cause: str, side: str,
-             reason: tuple[int, str] | None = None) -> None:
+    def _end(
+        self, call: Call, cause: str, side: str, reason: tuple[int, str] | None = None
+    ) -> None:
         """End the call: hang up every live leg, free the media, write `call.ended`.
 
         `reason` goes to the legs we hang up (the agent of an originated call learns
@@ -1088,14 +1240,20 @@ class CallService:
 
     def _emit_answered(self, call: Call, leg: CallLeg) -> None:
         agent = leg.target or ""
-        self._emit(call.correlation_id, CALL_ANSWERED, agent=agent,
-                   seat=call.seats.get(agent, ""), leg_id=leg.leg_id)
+        self._emit(
+            call.correlation_id,
+            CALL_ANSWERED,
+            agent=agent,
+            seat=call.seats.get(agent, ""),
+            leg_id=leg.leg_id,
+        )
 
     def _emit(self, cid: str, kind: str, **data: str) -> None:
         """Publish one event; never lets a publishing problem reach call handling."""
         try:
-            self.events.publish(Event.new(kind, correlation_id=cid, node=self.node,
-                                          ts=self.clock(), **data))
+            self.events.publish(
+                Event.new(kind, correlation_id=cid, node=self.node, ts=self.clock(), **data)
+            )
         except Exception:  # a schema bug or a broken adapter must not drop the call
             self.events_failed += 1
             call_log(cid, "could not publish %s", kind, level=logging.ERROR)

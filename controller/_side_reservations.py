@@ -46,15 +46,23 @@ M = TypeVar("M", bound=Message)
 # Commands that ring an agent beside the call's own, and the reservation kind they make.
 SIDE_KINDS = {"consult": pb.CALL_KIND_INTERNAL, "intercept": pb.CALL_KIND_INTERCEPT}
 _REPLY_TYPES: dict[str, type[Message]] = {
-    "Abandon": pb.AbandonResponse, "Hangup": pb.HangupResponse,
-    "NoAnswer": pb.NoAnswerResponse}
+    "Abandon": pb.AbandonResponse,
+    "Hangup": pb.HangupResponse,
+    "NoAnswer": pb.NoAnswerResponse,
+}
 
 
 class Send(Protocol):
     """The driver's `_send`: an RPC on the call's chain, its reply handled on the loop."""
 
-    def __call__(self, call: DrivenCall, method: str, request: Message, reply_type: type[M],
-                 on_reply: Callable[[DrivenCall, M], None]) -> None: ...
+    def __call__(
+        self,
+        call: DrivenCall,
+        method: str,
+        request: Message,
+        reply_type: type[M],
+        on_reply: Callable[[DrivenCall, M], None],
+    ) -> None: ...
 
 
 class SideReservations:
@@ -64,11 +72,21 @@ class SideReservations:
     a call goes through the driver's own steps (`run` a command, `apply` the ACD's
     actions, `send` a report, `hangup`, `parked` for the queue's music)."""
 
-    def __init__(self, options: AcdOptions, rpc: AcdRpc, calls: Mapping[str, DrivenCall], *,
-                 stopping: threading.Event, post: Post, submit: Submit, run: Execute,
-                 apply: Callable[[Sequence[pb.Action]], None], send: Send,
-                 hangup: Callable[[str, str], None],
-                 parked: Callable[[str, str], None]) -> None:
+    def __init__(
+        self,
+        options: AcdOptions,
+        rpc: AcdRpc,
+        calls: Mapping[str, DrivenCall],
+        *,
+        stopping: threading.Event,
+        post: Post,
+        submit: Submit,
+        run: Execute,
+        apply: Callable[[Sequence[pb.Action]], None],
+        send: Send,
+        hangup: Callable[[str, str], None],
+        parked: Callable[[str, str], None],
+    ) -> None:
         self.options = options
         self._rpc = rpc
         self._calls = calls
@@ -94,13 +112,15 @@ class SideReservations:
         the call changed. `on_loop(fn)` runs `fn` on the loop and returns its result.
         """
         prepared: dict[str, Any] | tuple[DrivenCall, SideReservation] = on_loop(
-            partial(self._prepare_side, request))
+            partial(self._prepare_side, request)
+        )
         if isinstance(prepared, dict):
             return prepared  # refused before the ACD was asked, or no ACD call to guard
         call, side = prepared
         outcome = self._reserve_side(call, side)
         reply: dict[str, Any] | None = on_loop(
-            partial(self._start_side, call, side, request, outcome))
+            partial(self._start_side, call, side, request, outcome)
+        )
         assert reply is not None
         return reply
 
@@ -110,12 +130,15 @@ class SideReservations:
         steps, the reservation on the RPC pool (never on the loop or the feed thread);
         nobody waits for a reply, so a refusal is logged. The supervisor is reserved (or
         refused) at the ACD, which its state and the event log show."""
-        request: dict[str, Any] = {"cmd": "intercept", "cid": call.cid,
-                                   "agent": action.username}
+        request: dict[str, Any] = {"cmd": "intercept", "cid": call.cid, "agent": action.username}
         if action.ring_timeout_seconds > 0:
             request["ring_timeout_s"] = action.ring_timeout_seconds
-        acd_log(call.cid, "the ACD asks for an intercept by %s (requested by %s)",
-                action.username, action.requested_by or "?")
+        acd_log(
+            call.cid,
+            "the ACD asks for an intercept by %s (requested by %s)",
+            action.username,
+            action.requested_by or "?",
+        )
         if action.call_id != call.acd_call or call.acd_gone:
             # A consult target's reservation, or an ACD call another has taken over since.
             self._intercept_refused(call, action, "the call is no longer that ACD call")
@@ -134,21 +157,32 @@ class SideReservations:
         # own reports; an undo (Abandon) is only sent once this reply is in.
         self._submit(side.rid, reserve)
 
-    def _intercept_reserved(self, call: DrivenCall, side: SideReservation,
-                            request: Mapping[str, Any],
-                            outcome: pb.ReserveForInternalCallResponse | str,
-                            action: pb.InterceptCall) -> None:
+    def _intercept_reserved(
+        self,
+        call: DrivenCall,
+        side: SideReservation,
+        request: Mapping[str, Any],
+        outcome: pb.ReserveForInternalCallResponse | str,
+        action: pb.InterceptCall,
+    ) -> None:
         reply = self._start_side(call, side, request, outcome)
         if not reply.get("ok"):
             self._intercept_refused(call, action, str(reply.get("error")))
 
     @staticmethod
     def _intercept_refused(call: DrivenCall, action: pb.InterceptCall, why: str) -> None:
-        acd_log(call.cid, "intercept by %s (requested by %s) not carried out: %s",
-                action.username, action.requested_by or "?", why, level=logging.WARNING)
+        acd_log(
+            call.cid,
+            "intercept by %s (requested by %s) not carried out: %s",
+            action.username,
+            action.requested_by or "?",
+            why,
+            level=logging.WARNING,
+        )
 
-    def _prepare_side(self, request: Mapping[str, Any]
-                      ) -> dict[str, Any] | tuple[DrivenCall, SideReservation]:
+    def _prepare_side(
+        self, request: Mapping[str, Any]
+    ) -> dict[str, Any] | tuple[DrivenCall, SideReservation]:
         """On the loop: the command's own checks, then a reservation ID for the target."""
         cmd = str(request.get("cmd"))
         call = self._calls.get(str(request.get("cid")))
@@ -162,11 +196,16 @@ class SideReservations:
         if call.callee:
             # Its calling agent is an agent too, who would be freed at the ACD when the
             # new party took over while still talking to it.
-            return {"ok": False, "error": f"{cmd} of an internal call (agent to agent) is "
-                                          "not supported with the ACD"}
+            return {
+                "ok": False,
+                "error": f"{cmd} of an internal call (agent to agent) is "
+                "not supported with the ACD",
+            }
         if call.side is not None or call.acd_done or not call.enqueued:
-            return {"ok": False, "error": f"call {call.cid}: the ACD is not ready for a "
-                                          f"{cmd} now; try again"}
+            return {
+                "ok": False,
+                "error": f"call {call.cid}: the ACD is not ready for a {cmd} now; try again",
+            }
         call.sides += 1
         side = SideReservation(f"{call.cid}.{cmd}{call.sides}", cmd, str(request.get("agent")))
         call.side = side
@@ -176,26 +215,39 @@ class SideReservations:
         self.aliases[side.rid] = call
         return call, side
 
-    def _reserve_side(self, call: DrivenCall, side: SideReservation
-                      ) -> pb.ReserveForInternalCallResponse | str:
+    def _reserve_side(
+        self, call: DrivenCall, side: SideReservation
+    ) -> pb.ReserveForInternalCallResponse | str:
         """Off the loop: reserve the target. The reply, or why there is none."""
         kind = SIDE_KINDS[side.command]
         agent = call.agent.username if call.agent is not None else ""
         request = pb.ReserveForInternalCallRequest(
-            call_id=side.rid, username=side.username, kind=kind, source=self.options.source,
+            call_id=side.rid,
+            username=side.username,
+            kind=kind,
+            source=self.options.source,
             # What the target's desk shows: the consulting agent, or the customer.
             caller=agent if side.command == "consult" else call.caller,
-            category=call.category)
+            category=call.category,
+        )
         try:
-            return self._rpc.call("ReserveForInternalCall", request,
-                                  pb.ReserveForInternalCallResponse,
-                                  retry_for=self.options.enqueue_timeout_s,
-                                  cancelled=self._stopping.is_set)
+            return self._rpc.call(
+                "ReserveForInternalCall",
+                request,
+                pb.ReserveForInternalCallResponse,
+                retry_for=self.options.enqueue_timeout_s,
+                cancelled=self._stopping.is_set,
+            )
         except grpc.RpcError as exc:
             return rpc_error(exc)
 
-    def _start_side(self, call: DrivenCall, side: SideReservation, request: Mapping[str, Any],
-                    outcome: pb.ReserveForInternalCallResponse | str) -> dict[str, Any]:
+    def _start_side(
+        self,
+        call: DrivenCall,
+        side: SideReservation,
+        request: Mapping[str, Any],
+        outcome: pb.ReserveForInternalCallResponse | str,
+    ) -> dict[str, Any]:
         """On the loop: ring the reserved target (the command itself), or report why not."""
         cmd, agent = side.command, side.username
         code = OK if isinstance(outcome, str) else reply_code(outcome)
@@ -204,15 +256,28 @@ class SideReservations:
             # hold the reservation, so it is undone.
             self._drop_side(call, side, abandon=True)
             why = outcome if isinstance(outcome, str) else "reservation uncertain"
-            return {"ok": False, "error": f"the ACD did not reserve {agent} for the {cmd} "
-                                          f"({why}); nothing changed, try again"}
+            return {
+                "ok": False,
+                "error": f"the ACD did not reserve {agent} for the {cmd} "
+                f"({why}); nothing changed, try again",
+            }
         if code != OK:
             self._drop_side(call, side, abandon=False)
-            acd_log(call.cid, "the ACD refused %s for the %s (%s: %s)", agent, cmd,
-                    code_name(code), outcome.error.message, level=logging.WARNING)
-            return {"ok": False, "error": f"the ACD refused {agent} for the {cmd}: "
-                                          f"{code_name(code)} ({outcome.error.message})",
-                    "acd_error": code_name(code)}
+            acd_log(
+                call.cid,
+                "the ACD refused %s for the %s (%s: %s)",
+                agent,
+                cmd,
+                code_name(code),
+                outcome.error.message,
+                level=logging.WARNING,
+            )
+            return {
+                "ok": False,
+                "error": f"the ACD refused {agent} for the {cmd}: "
+                f"{code_name(code)} ({outcome.error.message})",
+                "acd_error": code_name(code),
+            }
         if self._calls.get(call.cid) is not call or call.side is not side:
             self._drop_side(call, side, abandon=True)
             return {"ok": False, "error": f"no such call {call.cid}"}
@@ -223,8 +288,7 @@ class SideReservations:
         for action in outcome.actions:
             if action.WhichOneof("kind") == "offer" and action.offer.call_id == side.rid:
                 side.employee_id = action.offer.employee_id
-                ring_s = ring_time(action.offer.ring_timeout_seconds,
-                                   self.options.ring_margin_s)
+                ring_s = ring_time(action.offer.ring_timeout_seconds, self.options.ring_margin_s)
         run = dict(request)
         if ring_s is not None:
             # The controller's ring timer fires before the ACD's (as for an Offer).
@@ -243,15 +307,25 @@ class SideReservations:
             self._drop_side(call, side, abandon=True)
             return reply
         side.started = True
-        acd_log(call.cid, "the ACD reserved %s (employee %s) for the %s as %s", agent,
-                side.employee_id, cmd, side.rid)
+        acd_log(
+            call.cid,
+            "the ACD reserved %s (employee %s) for the %s as %s",
+            agent,
+            side.employee_id,
+            cmd,
+            side.rid,
+        )
         if ringing is not None and call.ring is None:
             # The ACD's call for the ringing agent ends here (the agent back to idle, not
             # a no-answer); the supervisor's reservation carries the call from now on.
             call.agent_left = True
             call.acd_gone = True
-            self._submit(call.cid, partial(self._side_rpc, call.cid, "Abandon",
-                                           pb.AbandonRequest(call_id=call.acd_call)))
+            self._submit(
+                call.cid,
+                partial(
+                    self._side_rpc, call.cid, "Abandon", pb.AbandonRequest(call_id=call.acd_call)
+                ),
+            )
         self._apply(outcome.actions)
         return reply
 
@@ -260,11 +334,14 @@ class SideReservations:
             call.side = None
         self.aliases.pop(side.rid, None)
         if abandon:
-            self._submit(call.cid, partial(self._side_rpc, call.cid, "Abandon",
-                                           pb.AbandonRequest(call_id=side.rid)))
+            self._submit(
+                call.cid,
+                partial(self._side_rpc, call.cid, "Abandon", pb.AbandonRequest(call_id=side.rid)),
+            )
 
-    def event(self, call: DrivenCall, side: SideReservation, kind: str, data: Mapping[str, str]
-                    ) -> bool:
+    def event(
+        self, call: DrivenCall, side: SideReservation, kind: str, data: Mapping[str, str]
+    ) -> bool:
         """The call's events that concern its side leg; True if consumed."""
         if kind == CALL_RINGING and side.leg_id is None and data.get("agent") == side.username:
             side.leg_id = data.get("leg_id", "")
@@ -297,32 +374,47 @@ class SideReservations:
     def _side_answered(self, call: DrivenCall, side: SideReservation) -> None:
         if not side.answered:
             side.answered = True
-            self._send(call, "Answered", pb.AnsweredRequest(
-                call_id=side.rid, employee_id=side.employee_id), pb.AnsweredResponse,
-                partial(self._side_answered_reply, side))
+            self._send(
+                call,
+                "Answered",
+                pb.AnsweredRequest(call_id=side.rid, employee_id=side.employee_id),
+                pb.AnsweredResponse,
+                partial(self._side_answered_reply, side),
+            )
         if call.agent_left:
             self._side_took_call(call, side)
 
-    def _side_answered_reply(self, side: SideReservation, call: DrivenCall,
-                             reply: pb.AnsweredResponse) -> None:
+    def _side_answered_reply(
+        self, side: SideReservation, call: DrivenCall, reply: pb.AnsweredResponse
+    ) -> None:
         code = reply_code(reply)
         if code != OK:
-            acd_log(call.cid, "the ACD refused Answered by %s (%s: %s): it does not count it "
-                              "as talking", side.username, code_name(code), reply.error.message,
-                    level=logging.ERROR)
+            acd_log(
+                call.cid,
+                "the ACD refused Answered by %s (%s: %s): it does not count it as talking",
+                side.username,
+                code_name(code),
+                reply.error.message,
+                level=logging.ERROR,
+            )
         self._apply(reply.actions)
 
     def _side_took_call(self, call: DrivenCall, side: SideReservation) -> None:
         """The side leg has the caller and the agent is gone: the agent's ACD call ends
         (it wraps up as after a hang-up) and the reservation carries the call."""
         if not call.acd_gone:
-            self._submit(call.cid, partial(self._side_rpc, call.cid, "Hangup",
-                                           pb.HangupRequest(call_id=call.acd_call,
-                                                            side=pb.HANGUP_SIDE_AGENT)))
+            self._submit(
+                call.cid,
+                partial(
+                    self._side_rpc,
+                    call.cid,
+                    "Hangup",
+                    pb.HangupRequest(call_id=call.acd_call, side=pb.HANGUP_SIDE_AGENT),
+                ),
+            )
         if call.acd_id:
             self.aliases.pop(call.acd_id, None)
-        acd_log(call.cid, "%s took the call over; the ACD call is now %s", side.username,
-                side.rid)
+        acd_log(call.cid, "%s took the call over; the ACD call is now %s", side.username, side.rid)
         call.acd_id, call.acd_gone = side.rid, False
         call.agent = AgentRing(side.employee_id, side.username, side.leg_id)
         call.ring, call.side, call.agent_left = None, None, False
@@ -333,14 +425,26 @@ class SideReservations:
         call.side = None
         self.aliases.pop(side.rid, None)
         if side.answered:
-            self._submit(call.cid, partial(self._side_rpc, call.cid, "Hangup",
-                                           pb.HangupRequest(call_id=side.rid,
-                                                            side=pb.HANGUP_SIDE_AGENT)))
+            self._submit(
+                call.cid,
+                partial(
+                    self._side_rpc,
+                    call.cid,
+                    "Hangup",
+                    pb.HangupRequest(call_id=side.rid, side=pb.HANGUP_SIDE_AGENT),
+                ),
+            )
         elif not side.acd_dropped:
             # Its Undelivered is dropped: the reservation has no caller of its own.
-            self._submit(call.cid, partial(self._side_rpc, call.cid, "NoAnswer",
-                                           pb.NoAnswerRequest(call_id=side.rid,
-                                                              employee_id=side.employee_id)))
+            self._submit(
+                call.cid,
+                partial(
+                    self._side_rpc,
+                    call.cid,
+                    "NoAnswer",
+                    pb.NoAnswerRequest(call_id=side.rid, employee_id=side.employee_id),
+                ),
+            )
         if call.agent_left:
             call.agent_left = False
             self._nobody_took_call(call, side)
@@ -351,8 +455,12 @@ class SideReservations:
         not answer goes (the agent wraps up); without a queue, or without an ACD call
         left to move, the caller is hung up."""
         if call.acd_gone or not call.queue:
-            acd_log(call.cid, "%s did not take the call and it has no queue to go back to; "
-                              "hanging up", side.username, level=logging.WARNING)
+            acd_log(
+                call.cid,
+                "%s did not take the call and it has no queue to go back to; hanging up",
+                side.username,
+                level=logging.WARNING,
+            )
             if call.acd_gone:
                 call.acd_done = True
             # Posted: this runs inside the service's publish of the no-answer.
@@ -365,8 +473,13 @@ class SideReservations:
         def done(call: DrivenCall, reply: pb.TransferToQueueResponse) -> None:
             code = reply_code(reply)
             if code != OK:
-                acd_log(call.cid, "the ACD refused to queue the call again (%s: %s); hanging up",
-                        code_name(code), reply.error.message, level=logging.ERROR)
+                acd_log(
+                    call.cid,
+                    "the ACD refused to queue the call again (%s: %s); hanging up",
+                    code_name(code),
+                    reply.error.message,
+                    level=logging.ERROR,
+                )
                 self._hangup(call.cid, f"{CAUSE_UNDELIVERED}:{NO_ANSWER}")
                 return
             self._parked(call.cid, call.queue)
@@ -386,15 +499,27 @@ class SideReservations:
         # The ACD takes the reservation back while it rings (the target logged out, a
         # supervisor made it busy, the ACD's ring timer): stop ringing it.
         side.acd_dropped = True
-        acd_log(call.cid, "the ACD takes %s back (%s); stopping its ring", side.username,
-                getattr(body, "reason", ""))
+        acd_log(
+            call.cid,
+            "the ACD takes %s back (%s); stopping its ring",
+            side.username,
+            getattr(body, "reason", ""),
+        )
         state = self._run({"cmd": "call", "cid": call.cid}).get("result", {}).get("state")
-        cmd = {"consult_ringing": "cancel_consult", "intercepting": "cancel_intercept",
-               "ringing": "release"}.get(str(state))
+        cmd = {
+            "consult_ringing": "cancel_consult",
+            "intercepting": "cancel_intercept",
+            "ringing": "release",
+        }.get(str(state))
         reply = self._run({"cmd": cmd, "cid": call.cid}) if cmd else {"ok": False}
         if not reply.get("ok"):
-            acd_log(call.cid, "cannot stop ringing %s (%s)", side.username, reply.get("error"),
-                    level=logging.WARNING)
+            acd_log(
+                call.cid,
+                "cannot stop ringing %s (%s)",
+                side.username,
+                reply.get("error"),
+                level=logging.WARNING,
+            )
 
     def call_ended(self, call: DrivenCall) -> None:
         """The call ended: a side leg still there leaves the ACD too, and the call's
@@ -414,8 +539,10 @@ class SideReservations:
             request: Message = pb.HangupRequest(call_id=side.rid, side=pb.HANGUP_SIDE_SYSTEM)
             self._submit(call.cid, partial(self._side_rpc, call.cid, "Hangup", request))
         elif not side.acd_dropped:
-            self._submit(call.cid, partial(self._side_rpc, call.cid, "Abandon",
-                                           pb.AbandonRequest(call_id=side.rid)))
+            self._submit(
+                call.cid,
+                partial(self._side_rpc, call.cid, "Abandon", pb.AbandonRequest(call_id=side.rid)),
+            )
 
     def _side_rpc(self, cid: str, method: str, request: Message) -> None:
         """On a worker: one report about a reservation or a call handed over; its reply
@@ -423,16 +550,34 @@ class SideReservations:
         reply_type = _REPLY_TYPES[method]
         reply: Any
         try:
-            reply = self._rpc.call(method, request, reply_type, retry_for=self.options.retry_s,
-                                   cancelled=self._stopping.is_set)
+            reply = self._rpc.call(
+                method,
+                request,
+                reply_type,
+                retry_for=self.options.retry_s,
+                cancelled=self._stopping.is_set,
+            )
         except grpc.RpcError as exc:
-            acd_log(cid, "%s(%s) not delivered to the ACD (%s): the agent's state stays wrong "
-                         "there until Reconcile", method, getattr(request, "call_id", ""),
-                    rpc_error(exc), level=logging.ERROR)
+            acd_log(
+                cid,
+                "%s(%s) not delivered to the ACD (%s): the agent's state stays wrong "
+                "there until Reconcile",
+                method,
+                getattr(request, "call_id", ""),
+                rpc_error(exc),
+                level=logging.ERROR,
+            )
             return
         code = reply_code(reply)
         if code not in (OK, pb.ERROR_CODE_UNKNOWN_CALL, pb.ERROR_CODE_NOT_RINGING):
-            acd_log(cid, "the ACD refused %s(%s) (%s: %s)", method, getattr(request, "call_id", ""),
-                    code_name(code), reply.error.message, level=logging.WARNING)
+            acd_log(
+                cid,
+                "the ACD refused %s(%s) (%s: %s)",
+                method,
+                getattr(request, "call_id", ""),
+                code_name(code),
+                reply.error.message,
+                level=logging.WARNING,
+            )
         else:
             acd_log(cid, "%s(%s) at the ACD", method, getattr(request, "call_id", ""))

@@ -45,8 +45,14 @@ _DIALOG_ONLY = frozenset({"BYE", "PRACK", "UPDATE"})
 
 
 class SipEvents(Protocol):
-    def incoming(self, header_cid: str | None, sdp: str | None, caller: str | None,
-                 dialled: str | None, category: str | None = None) -> tuple[str, str]: ...
+    def incoming(
+        self,
+        header_cid: str | None,
+        sdp: str | None,
+        caller: str | None,
+        dialled: str | None,
+        category: str | None = None,
+    ) -> tuple[str, str]: ...
     def ringing(self, cid: str, leg_id: str) -> None: ...
     def answered(self, cid: str, leg_id: str, sdp: str | None) -> None: ...
     def failed(self, cid: str, leg_id: str, code: int, reason: str = "") -> None: ...
@@ -107,8 +113,14 @@ def _header(req: Any, name: str) -> str | None:
 class SippyLegs:
     """Implements the service's `SipLegs` port on Sippy; feeds its events to `SipEvents`."""
 
-    def __init__(self, host: str, port: int, *, dead_linger_s: float = 32.0,
-                 user_agent: str = "Huaan call controller") -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        dead_linger_s: float = 32.0,
+        user_agent: str = "Huaan call controller",
+    ) -> None:
         self.host = host
         self.port = port
         self.dead_linger_s = dead_linger_s
@@ -137,8 +149,7 @@ class SippyLegs:
             "_sip_port": self.port,
             "_sip_logger": _SipMessageLog(self._sip_call_ids.get),
         }
-        self._tm = _sippy_fixes.FixedSipTransactionManager(self.global_config,
-                                                          self._recv_request)
+        self._tm = _sippy_fixes.FixedSipTransactionManager(self.global_config, self._recv_request)
         self.global_config["_sip_tm"] = self._tm
 
     def stop(self) -> None:
@@ -169,13 +180,11 @@ class SippyLegs:
         return (req.genResponse(501, "Not Implemented"), None, None)
 
     def _new_ua(self, **kwargs: Any) -> Any:
-        ua = UA(self.global_config, event_cb=self._on_event, dead_cbs=(self._on_dead,),
-                **kwargs)
+        ua = UA(self.global_config, event_cb=self._on_event, dead_cbs=(self._on_dead,), **kwargs)
         ua.godead_timeout = self.dead_linger_s
         # Sippy's default Contact carries the display name "Anonymous"; sipp's [next_url]
         # then sends in-dialog requests to "Anonymous <sip:...>". A bare URI avoids that.
-        url = SipURL(host=SipConf.my_address, port=SipConf.my_port,
-                     transport=SipConf.my_transport)
+        url = SipURL(host=SipConf.my_address, port=SipConf.my_port, transport=SipConf.my_transport)
         ua.lContact = SipContact(address=SipAddress(url=url, hadbrace=True))
         self._live[id(ua)] = ua
         return ua
@@ -204,8 +213,13 @@ class SippyLegs:
         if ref is None:
             if isinstance(event, CCEventTry):
                 sip_call_id, caller, dialled, body = event.getData()[:4]
-                cid, leg_id = events.incoming(self._header_cid.get(id(ua)), _body_text(body),
-                                              caller, dialled, self._category.get(id(ua)))
+                cid, leg_id = events.incoming(
+                    self._header_cid.get(id(ua)),
+                    _body_text(body),
+                    caller,
+                    dialled,
+                    self._category.get(id(ua)),
+                )
                 self._bind(ua, cid, leg_id, str(sip_call_id))
             return
         cid, leg_id = ref
@@ -255,14 +269,25 @@ class SippyLegs:
         if ua is not None:
             ua.recvEvent(CCEventConnect((200, "OK", MsgBody(sdp))))
 
-    def originate(self, cid: str, leg_id: str, *, address: tuple[str, int], user: str,
-                  sdp: str, caller: str | None) -> None:
+    def originate(
+        self,
+        cid: str,
+        leg_id: str,
+        *,
+        address: tuple[str, int],
+        user: str,
+        sdp: str,
+        caller: str | None,
+    ) -> None:
         header = SipHeader(name=CORRELATION_HEADER, body=_CorrelationHF(cid))
         ua = self._new_ua(nh_address=address, extra_headers=[header])
         sip_call_id = f"{cid}-{leg_id}"
         self._bind(ua, cid, leg_id, sip_call_id)
-        ua.recvEvent(CCEventTry((SipCallId(sip_call_id), caller or "controller", user,
-                                 MsgBody(sdp), None, None)))
+        ua.recvEvent(
+            CCEventTry(
+                (SipCallId(sip_call_id), caller or "controller", user, MsgBody(sdp), None, None)
+            )
+        )
 
     def update(self, cid: str, leg_id: str, sdp: str) -> None:
         ua = self._ua(cid, leg_id)

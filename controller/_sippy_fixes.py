@@ -81,10 +81,15 @@ class LoopSendUdpServer(Udp_server):  # type: ignore[misc]
 
     def send_to(self, data: bytes | str, address: Any, delayed: bool = False) -> None:
         opts = self.uopts
-        if (opts.family != socket.AF_INET or opts.ploss_out_rate > 0
-                or opts.pdelay_out_max > 0 or not isinstance(address, tuple)
-                or len(address) != 2 or not isinstance(address[0], str)
-                or not _ipv4_literal(address[0])):
+        if (
+            opts.family != socket.AF_INET
+            or opts.ploss_out_rate > 0
+            or opts.pdelay_out_max > 0
+            or not isinstance(address, tuple)
+            or len(address) != 2
+            or not isinstance(address[0], str)
+            or not _ipv4_literal(address[0])
+        ):
             super().send_to(data, address, delayed)
             return
         try:

@@ -51,10 +51,13 @@ class ConfigAccounts:
         mtime = self._path.stat().st_mtime
         if self._cache is None or self._cache[0] != mtime:
             config = load_config(self._path)
-            self._cache = (mtime, {
-                a.username: AccountInfo(a.username, tuple(a.roles), a.password_hash)
-                for a in config.accounts
-            })
+            self._cache = (
+                mtime,
+                {
+                    a.username: AccountInfo(a.username, tuple(a.roles), a.password_hash)
+                    for a in config.accounts
+                },
+            )
         return self._cache[1].get(username)
 
 
@@ -62,8 +65,9 @@ class LoginError(Exception):
     pass
 
 
-def check_login(accounts: AccountDirectory, supervisor_roles: tuple[str, ...], username: str,
-                password: str) -> Supervisor:
+def check_login(
+    accounts: AccountDirectory, supervisor_roles: tuple[str, ...], username: str, password: str
+) -> Supervisor:
     """A supervisor for the actions page; LoginError (one message for unknown user and
     wrong password, another for a valid account without a supervisor role)."""
     account = accounts.get(username.strip())

@@ -33,8 +33,7 @@ class Backend:
 
 def backend_from_settings(settings: DashboardSettings) -> Backend:
     host, port = split_hostport(settings.redis)
-    client = redis.Redis(host=host, port=port, socket_timeout=2.0,
-                         socket_connect_timeout=2.0)
+    client = redis.Redis(host=host, port=port, socket_timeout=2.0, socket_connect_timeout=2.0)
     live: LiveSource = EventLogLive(client, stream=settings.stream)
     commands: AcdCommands | None = None
     if settings.acd_address:

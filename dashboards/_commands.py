@@ -43,7 +43,8 @@ class GrpcAcdCommands:
 
     def _actor(self, who: Supervisor) -> Any:
         return self._pb.Actor(
-            admin=self._pb.AdminCredentials(username=who.username, password=who.password))
+            admin=self._pb.AdminCredentials(username=who.username, password=who.password)
+        )
 
     def _call(self, method: str, request: Any) -> CommandResult:
         try:
@@ -70,10 +71,12 @@ class GrpcAcdCommands:
     def _force(self, method: str, agent: str, **fields: Any) -> CommandResult:
         eid = self._employee_id(agent)
         if eid is None:
-            return CommandResult(False, f"agent {agent} is not logged in (or the ACD is "
-                                 "unreachable)")
+            return CommandResult(
+                False, f"agent {agent} is not logged in (or the ACD is unreachable)"
+            )
         request = getattr(self._pb, f"{method}Request")(
-            actor=self._actor(fields.pop("actor")), employee_id=eid, **fields)
+            actor=self._actor(fields.pop("actor")), employee_id=eid, **fields
+        )
         return self._call(method, request)
 
     def force_logout(self, agent: str, actor: Supervisor) -> CommandResult:
@@ -90,8 +93,9 @@ class GrpcAcdCommands:
         the call `agent` rings or talks on. The ACD resolves the agent's call itself (no
         snapshot read here: the call may have moved on since the page showed it), checks
         everything, and has the call's controller ring the supervisor."""
-        request = self._pb.InterceptRequest(actor=self._actor(actor), agent=agent,
-                                            supervisor=supervisor)
+        request = self._pb.InterceptRequest(
+            actor=self._actor(actor), agent=agent, supervisor=supervisor
+        )
         try:
             reply = self._stub.Intercept(request, timeout=self._timeout)
         except self._grpc.RpcError as exc:

@@ -86,7 +86,8 @@ class EventLogLive:
                 self._agents.pop(name, None)
             else:
                 self._agents[name] = AgentLive(
-                    name, event["seat"], event["state"], event.ts, event["reason"])
+                    name, event["seat"], event["state"], event.ts, event["reason"]
+                )
         elif kind == ev.CALL_QUEUED:
             self._queues.add(event["queue"])
             self._waiting[cid] = (event["queue"], event.ts)
@@ -98,7 +99,8 @@ class EventLogLive:
             start = self._last
             while True:
                 entries: Any = self._client.xrange(
-                    self._stream, min=start, max="+", count=self._page)
+                    self._stream, min=start, max="+", count=self._page
+                )
                 for entry_id, fields in entries:
                     eid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
                     self._last = "(" + eid
@@ -124,8 +126,15 @@ class EventLogLive:
         return LiveSnapshot(now, agents, queues, "event log")
 
 
-ACD_STATES = {0: "unknown", 1: "logged_out", 2: "idle", 3: "reserved", 4: "talking",
-               5: "wrap_up", 6: "busy"}
+ACD_STATES = {
+    0: "unknown",
+    1: "logged_out",
+    2: "idle",
+    3: "reserved",
+    4: "talking",
+    5: "wrap_up",
+    6: "busy",
+}
 
 
 class GrpcLive:
@@ -150,10 +159,15 @@ def _live_snapshot(snap: Any) -> LiveSnapshot:
     now = snap.ts or time.time()
     agents = tuple(
         # Named by account, as the event log names agents (EventLogLive agrees).
-        AgentLive(a.username or str(a.employee_id), str(a.seat),
-                  ACD_STATES.get(a.state, str(a.state)),
-                  now - a.time_in_state_seconds, a.reason)
-        for a in snap.agents if a.state != 1
+        AgentLive(
+            a.username or str(a.employee_id),
+            str(a.seat),
+            ACD_STATES.get(a.state, str(a.state)),
+            now - a.time_in_state_seconds,
+            a.reason,
+        )
+        for a in snap.agents
+        if a.state != 1
     )
     queues = tuple(QueueLive(q.name, q.waiting, q.longest_wait_seconds) for q in snap.queues)
     return LiveSnapshot(now, agents, queues, f"ACD {snap.node}".strip())
@@ -171,8 +185,14 @@ class GrpcLiveStream(GrpcLive):
     the wallboard says the live view is unavailable rather than show old states.
     """
 
-    def __init__(self, address: str, *, token: str | None = None,
-                 max_interval_s: float = 1.0, stale_s: float = 3.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        token: str | None = None,
+        max_interval_s: float = 1.0,
+        stale_s: float = 3.0,
+    ) -> None:
         super().__init__(address, token=token)
         self._max_interval_s = max_interval_s
         self._stale_s = stale_s
@@ -181,16 +201,16 @@ class GrpcLiveStream(GrpcLive):
         self._stop = threading.Event()
         self._call: Any = None
         self.reconnects = 0
-        self._thread = threading.Thread(target=self._run, name="acd-watch-snapshot",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="acd-watch-snapshot", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         backoff = 0.1
         while not self._stop.is_set():
             try:
-                self._call = self._stub.WatchSnapshot(self._pb.WatchSnapshotRequest(
-                    max_interval_seconds=self._max_interval_s))
+                self._call = self._stub.WatchSnapshot(
+                    self._pb.WatchSnapshotRequest(max_interval_seconds=self._max_interval_s)
+                )
                 for reply in self._call:
                     with self._lock:
                         self._latest = (time.monotonic(), _live_snapshot(reply.snapshot))

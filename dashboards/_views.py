@@ -43,26 +43,42 @@ def _ratio(num: float, den: float) -> float:
     return num / den if den else math.nan
 
 
-def wallboard_view(snap: LiveSnapshot, today: pd.DataFrame,
-                   problems: Sequence[str] = ()) -> Wallboard:
+def wallboard_view(
+    snap: LiveSnapshot, today: pd.DataFrame, problems: Sequence[str] = ()
+) -> Wallboard:
     """The wallboard from a live snapshot and today's queue_summary (TODAY_COLUMNS at
     least): live agents and queues plus today's SL and abandon rate per queue and total."""
     agents = pd.DataFrame(
-        [{"agent": a.agent, "seat": a.seat, "state": a.state,
-          "time_in_state_s": round(max(0.0, snap.ts - a.since), 1),
-          "reason": a.reason if a.state in NOT_READY_STATES else ""}
-         for a in snap.agents], columns=AGENT_COLUMNS)
+        [
+            {
+                "agent": a.agent,
+                "seat": a.seat,
+                "state": a.state,
+                "time_in_state_s": round(max(0.0, snap.ts - a.since), 1),
+                "reason": a.reason if a.state in NOT_READY_STATES else "",
+            }
+            for a in snap.agents
+        ],
+        columns=AGENT_COLUMNS,
+    )
     queues = pd.DataFrame(
-        [{"queue": q.queue, "waiting": q.waiting, "longest_wait_s": round(q.longest_wait_s, 1)}
-         for q in snap.queues], columns=QUEUE_COLUMNS)
+        [
+            {"queue": q.queue, "waiting": q.waiting, "longest_wait_s": round(q.longest_wait_s, 1)}
+            for q in snap.queues
+        ],
+        columns=QUEUE_COLUMNS,
+    )
     per_queue = today[TODAY_COLUMNS].copy()
     per_queue["sl_today"] = [
-        _ratio(w, a) for w, a in zip(per_queue["answered_within"], per_queue["answered"],
-                                     strict=True)]
+        _ratio(w, a)
+        for w, a in zip(per_queue["answered_within"], per_queue["answered"], strict=True)
+    ]
     per_queue["abandon_rate_today"] = [
-        _ratio(x, o) for x, o in zip(per_queue["abandoned"], per_queue["offered"], strict=True)]
-    queues = queues.merge(per_queue[["queue", "offered", "sl_today", "abandon_rate_today"]],
-                          on="queue", how="outer").fillna({"waiting": 0, "longest_wait_s": 0.0})
+        _ratio(x, o) for x, o in zip(per_queue["abandoned"], per_queue["offered"], strict=True)
+    ]
+    queues = queues.merge(
+        per_queue[["queue", "offered", "sl_today", "abandon_rate_today"]], on="queue", how="outer"
+    ).fillna({"waiting": 0, "longest_wait_s": 0.0})
     offered = int(today["offered"].sum()) if len(today) else 0
     answered = int(today["answered"].sum()) if len(today) else 0
     return Wallboard(
@@ -94,8 +110,9 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     return ("\ufeff" + text).encode("utf-8")
 
 
-def staffing_table(calls: float, interval_s: float, aht_s: float, target_s: float,
-                   goal: float, *, span: int = 6) -> tuple[int, pd.DataFrame]:
+def staffing_table(
+    calls: float, interval_s: float, aht_s: float, target_s: float, goal: float, *, span: int = 6
+) -> tuple[int, pd.DataFrame]:
     """Erlang C: agents needed for `goal` SL within `target_s`, and the table around it."""
     traffic = teletraffic.offered_load(calls, interval_s, aht_s)
     needed = teletraffic.agents_for_service_level(traffic, aht_s, target_s, goal)
@@ -103,9 +120,16 @@ def staffing_table(calls: float, interval_s: float, aht_s: float, target_s: floa
     rows = []
     for n in range(lo, lo + span + 1):
         p = teletraffic.staffing(traffic, n, aht_s, target_s)
-        rows.append({"agents": n, "service_level": p.service_level, "p_wait": p.p_wait,
-                     "asa_s": p.asa, "occupancy": p.occupancy,
-                     "meets_goal": p.service_level >= goal})
+        rows.append(
+            {
+                "agents": n,
+                "service_level": p.service_level,
+                "p_wait": p.p_wait,
+                "asa_s": p.asa,
+                "occupancy": p.occupancy,
+                "meets_goal": p.service_level >= goal,
+            }
+        )
     return needed, pd.DataFrame(rows)
 
 

@@ -18,11 +18,11 @@ st.set_page_config(page_title="Huaan Call Center", layout="wide")
 _PAGES = Path(__file__).resolve().parent / "app_pages"
 page = st.navigation(
     [
-        st.Page(_PAGES / "wallboard.py", title="Wallboard", icon=":material/monitor:",
-                default=True),
+        st.Page(
+            _PAGES / "wallboard.py", title="Wallboard", icon=":material/monitor:", default=True
+        ),
         st.Page(_PAGES / "reports.py", title="Reports", icon=":material/bar_chart:"),
-        st.Page(_PAGES / "staffing.py", title="Staffing (Erlang C)",
-                icon=":material/calculate:"),
+        st.Page(_PAGES / "staffing.py", title="Staffing (Erlang C)", icon=":material/calculate:"),
         st.Page(_PAGES / "supervisor.py", title="Supervisor", icon=":material/shield_person:"),
     ]
 )

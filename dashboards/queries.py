@@ -130,39 +130,64 @@ def wallboard(b: Backend) -> Wallboard:
         problems.append(f"live view unavailable: {exc}")
         snap = LiveSnapshot(b.clock(), (), (), "none")
     try:
-        today = b.reports.report("queue_summary", threshold_s=b.sl_threshold_s,
-                                 start=day_start(b).timestamp())
+        today = b.reports.report(
+            "queue_summary", threshold_s=b.sl_threshold_s, start=day_start(b).timestamp()
+        )
     except Exception as exc:
         problems.append(f"statistics unavailable: {exc}")
         today = pd.DataFrame(columns=TODAY_COLUMNS)
     return wallboard_view(snap, today, problems)
 
 
-def history(b: Backend, first: date, last: date, *, queues: list[str] | None = None,
-            agents: list[str] | None = None, interval_minutes: int = 60
-            ) -> dict[str, pd.DataFrame]:
+def history(
+    b: Backend,
+    first: date,
+    last: date,
+    *,
+    queues: list[str] | None = None,
+    agents: list[str] | None = None,
+    interval_minutes: int = 60,
+) -> dict[str, pd.DataFrame]:
     start, end = date_range(b, first, last)
     return {
-        "summary": b.reports.report("queue_summary", threshold_s=b.sl_threshold_s,
-                                    start=start, end=end, queues=queues or None),
-        "intervals": b.reports.report("queue_summary", threshold_s=b.sl_threshold_s,
-                                      start=start, end=end, queues=queues or None,
-                                      interval_minutes=interval_minutes),
-        "agents": b.reports.report("agent_summary", start=start, end=end,
-                                   agents=agents or None),
-        "cdrs": b.reports.report("cdr_list", start=start, end=end, queues=queues or None,
-                                 agents=agents or None),
+        "summary": b.reports.report(
+            "queue_summary",
+            threshold_s=b.sl_threshold_s,
+            start=start,
+            end=end,
+            queues=queues or None,
+        ),
+        "intervals": b.reports.report(
+            "queue_summary",
+            threshold_s=b.sl_threshold_s,
+            start=start,
+            end=end,
+            queues=queues or None,
+            interval_minutes=interval_minutes,
+        ),
+        "agents": b.reports.report("agent_summary", start=start, end=end, agents=agents or None),
+        "cdrs": b.reports.report(
+            "cdr_list", start=start, end=end, queues=queues or None, agents=agents or None
+        ),
     }
 
 
-def forecast_from_history(b: Backend, queue: str | None, days: int = 7,
-                          interval_minutes: int = 30) -> tuple[float, float]:
+def forecast_from_history(
+    b: Backend, queue: str | None, days: int = 7, interval_minutes: int = 30
+) -> tuple[float, float]:
     """Mean offered calls per busy interval and mean AHT over the last `days` days."""
     end = day_start(b).timestamp() + 86400
     start = end - days * 86400
-    return forecast(b.reports.report(
-        "queue_summary", threshold_s=b.sl_threshold_s, start=start, end=end,
-        queues=[queue] if queue else None, interval_minutes=interval_minutes))
+    return forecast(
+        b.reports.report(
+            "queue_summary",
+            threshold_s=b.sl_threshold_s,
+            start=start,
+            end=end,
+            queues=[queue] if queue else None,
+            interval_minutes=interval_minutes,
+        )
+    )
 
 
 def authenticate(b: Backend, username: str, password: str) -> Supervisor:

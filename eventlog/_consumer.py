@@ -157,9 +157,7 @@ class Consumer:
         self._claim_cursor = _text(next_cursor)
         return [(_text(entry_id), fields) for entry_id, fields in entries]
 
-    def _deliver(
-        self, raw: list[tuple[str, dict[Any, Any] | None]], handler: Handler
-    ) -> int:
+    def _deliver(self, raw: list[tuple[str, dict[Any, Any] | None]], handler: Handler) -> int:
         if not raw:
             return 0
         batch: list[Delivery] = []

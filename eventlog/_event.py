@@ -18,9 +18,7 @@ class EventError(ValueError):
     """An event that breaks the schema: unknown kind, wrong version, bad fields."""
 
 
-def _check(
-    kind: str, schema: int, data: Mapping[str, str], *, where: str = ""
-) -> None:
+def _check(kind: str, schema: int, data: Mapping[str, str], *, where: str = "") -> None:
     if schema != SCHEMA_VERSION:
         raise EventError(
             f"{where}schema version {schema} is not supported (this build reads {SCHEMA_VERSION})"

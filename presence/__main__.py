@@ -31,31 +31,51 @@ def _positive(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m presence",
-                                     description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--kamailio-rpc", required=True, type=Path,
-                        help="Kamailio's jsonrpcs FIFO (its fifo_name)")
-    parser.add_argument("--rpc-reply-dir", type=Path,
-                        help="Kamailio's jsonrpcs fifo_reply_dir (default: the FIFO's folder)")
-    parser.add_argument("--acd", required=True,
-                        help="ACD replica HOST:PORT, or several separated by commas")
-    parser.add_argument("--config", required=True, type=Path,
-                        help="the callcenter YAML (or the runtime.json `callcenter up` writes):"
-                             " its accounts map SIP usernames to employee IDs")
-    parser.add_argument("--interval", type=_positive, default=2.0,
-                        help="seconds between polls (default: %(default)s)")
-    parser.add_argument("--rpc-timeout", type=_positive, default=5.0,
-                        help="seconds to wait for Kamailio's reply (default: %(default)s)")
-    parser.add_argument("--status-file", type=Path,
-                        help="JSON written after every poll, for `callcenter status`")
+    parser = argparse.ArgumentParser(
+        prog="python -m presence", description=(__doc__ or "").splitlines()[0]
+    )
+    parser.add_argument(
+        "--kamailio-rpc", required=True, type=Path, help="Kamailio's jsonrpcs FIFO (its fifo_name)"
+    )
+    parser.add_argument(
+        "--rpc-reply-dir",
+        type=Path,
+        help="Kamailio's jsonrpcs fifo_reply_dir (default: the FIFO's folder)",
+    )
+    parser.add_argument(
+        "--acd", required=True, help="ACD replica HOST:PORT, or several separated by commas"
+    )
+    parser.add_argument(
+        "--config",
+        required=True,
+        type=Path,
+        help="the callcenter YAML (or the runtime.json `callcenter up` writes):"
+        " its accounts map SIP usernames to employee IDs",
+    )
+    parser.add_argument(
+        "--interval",
+        type=_positive,
+        default=2.0,
+        help="seconds between polls (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rpc-timeout",
+        type=_positive,
+        default=5.0,
+        help="seconds to wait for Kamailio's reply (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--status-file", type=Path, help="JSON written after every poll, for `callcenter status`"
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         config = load_config(args.config)
         agents = agents_from_config(config)

@@ -17,6 +17,5 @@ def agents_from_config(config: CallCenterConfig) -> dict[str, int]:
     return {
         account.username: employee_id
         for account in config.accounts
-        if (employee_id := account.numeric_employee_id) is not None
-        and "agent" in account.roles
+        if (employee_id := account.numeric_employee_id) is not None and "agent" in account.roles
     }

@@ -60,6 +60,5 @@ def _live(contact: Mapping[str, Any]) -> bool:
 
 def _field(value: Any, name: str, kind: type) -> Any:
     if not isinstance(value, dict) or not isinstance(value.get(name), kind):
-        raise DumpFormatError(f"ul.dump: expected {name!r} ({kind.__name__}) in "
-                              f"{str(value)[:120]}")
+        raise DumpFormatError(f"ul.dump: expected {name!r} ({kind.__name__}) in {str(value)[:120]}")
     return value[name]

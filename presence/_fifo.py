@@ -43,8 +43,9 @@ class KamailioRpcError(Exception):
 class KamailioRpc:
     """A client of one Kamailio's jsonrpcs FIFO; `reply_dir` is its fifo_reply_dir."""
 
-    def __init__(self, fifo: str | Path, *, reply_dir: str | Path | None = None,
-                 timeout: float = 5.0) -> None:
+    def __init__(
+        self, fifo: str | Path, *, reply_dir: str | Path | None = None, timeout: float = 5.0
+    ) -> None:
         self.fifo = Path(fifo)
         self.reply_dir = Path(reply_dir) if reply_dir is not None else self.fifo.parent
         self.timeout = timeout
@@ -54,8 +55,12 @@ class KamailioRpc:
         """Run one RPC command; return its `result`, or raise KamailioRpcError."""
         request_id = next(self._ids)
         name = _REPLY_PREFIX + secrets.token_hex(8)
-        request: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": request_id,
-                                   "reply_name": name}
+        request: dict[str, Any] = {
+            "jsonrpc": "2.0",
+            "method": method,
+            "id": request_id,
+            "reply_name": name,
+        }
         if params:
             request["params"] = list(params)
         data = json.dumps(request).encode()
@@ -107,8 +112,9 @@ class KamailioRpc:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise KamailioRpcError(f"{method}: no complete reply from Kamailio within "
-                                           f"{self.timeout:g}s")
+                    raise KamailioRpcError(
+                        f"{method}: no complete reply from Kamailio within {self.timeout:g}s"
+                    )
                 if not selector.select(left):
                     continue
                 try:

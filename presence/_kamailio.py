@@ -51,8 +51,9 @@ def status_file(layout: RunLayout) -> Path:
     return layout.root / "presence.json"
 
 
-def kamailio_template_values(config: CallCenterConfig, layout: RunLayout, *,
-                             create_dirs: bool = True) -> dict[str, object]:
+def kamailio_template_values(
+    config: CallCenterConfig, layout: RunLayout, *, create_dirs: bool = True
+) -> dict[str, object]:
     """The kamailio.cfg.tmpl values for the phone keepalive and the JSON-RPC FIFO.
 
     Creates the RPC directory: jsonrpcs refuses to start when its fifo_reply_dir does
@@ -64,7 +65,8 @@ def kamailio_template_values(config: CallCenterConfig, layout: RunLayout, *,
         raise PresenceSetupError(
             f"node.run_dir: {layout.root} ({len(str(layout.root))} characters) is too long "
             f"for Kamailio's RPC replies: jsonrpcs takes reply FIFO paths of at most "
-            f"{MAX_REPLY_PATH} characters, so the run directory may have at most {longest}")
+            f"{MAX_REPLY_PATH} characters, so the run directory may have at most {longest}"
+        )
     if create_dirs:
         rpc_dir(layout).mkdir(mode=0o700, parents=True, exist_ok=True)
     interval = config.sip.phone_keepalive_s
@@ -90,10 +92,19 @@ def acd_address(config: CallCenterConfig) -> str:
 
 def presence_argv(config: CallCenterConfig, layout: RunLayout) -> list[str]:
     return [
-        sys.executable, "-m", "presence", "--kamailio-rpc", str(rpc_fifo(layout)),
-        "--acd", acd_address(config), "--config", str(layout.runtime_config),
-        "--interval", str(config.presence.poll_ms / 1000),
-        "--status-file", str(status_file(layout)),
+        sys.executable,
+        "-m",
+        "presence",
+        "--kamailio-rpc",
+        str(rpc_fifo(layout)),
+        "--acd",
+        acd_address(config),
+        "--config",
+        str(layout.runtime_config),
+        "--interval",
+        str(config.presence.poll_ms / 1000),
+        "--status-file",
+        str(status_file(layout)),
     ]
 
 

@@ -25,8 +25,9 @@ class Change:
     reachable: bool
 
 
-def changes(agents: Mapping[str, int], registered: Set[str],
-            acd_phone_ok: Mapping[int, bool]) -> list[Change]:
+def changes(
+    agents: Mapping[str, int], registered: Set[str], acd_phone_ok: Mapping[int, bool]
+) -> list[Change]:
     """The reports that bring the ACD in line with the registrations, by employee ID.
 
     agents: SIP username -> employee ID, for the accounts the ACD takes calls for.

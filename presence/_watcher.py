@@ -39,8 +39,7 @@ class Rpc(Protocol):
 class Acd(Protocol):
     def get_snapshot(self) -> pb.Snapshot: ...
 
-    def set_phone_presence(self, r: pb.SetPhonePresenceRequest
-                           ) -> pb.SetPhonePresenceResponse: ...
+    def set_phone_presence(self, r: pb.SetPhonePresenceRequest) -> pb.SetPhonePresenceResponse: ...
 
 
 @dataclass(frozen=True)
@@ -53,8 +52,9 @@ class PollResult:
 
 
 class Watcher:
-    def __init__(self, rpc: Rpc, acd: Acd, agents: Mapping[str, int], *,
-                 status_file: Path | None = None) -> None:
+    def __init__(
+        self, rpc: Rpc, acd: Acd, agents: Mapping[str, int], *, status_file: Path | None = None
+    ) -> None:
         self._rpc = rpc
         self._acd = acd
         self._agents = dict(agents)
@@ -91,19 +91,28 @@ class Watcher:
         done: list[Change] = []
         for change in todo:
             if not self._report(change):
-                return PollResult(kamailio_ok=True, acd_ok=False, registered=len(registered),
-                                  reported=tuple(done), pending=len(todo) - len(done))
+                return PollResult(
+                    kamailio_ok=True,
+                    acd_ok=False,
+                    registered=len(registered),
+                    reported=tuple(done),
+                    pending=len(todo) - len(done),
+                )
             done.append(change)
-        return PollResult(kamailio_ok=True, acd_ok=True, registered=len(registered),
-                          reported=tuple(done))
+        return PollResult(
+            kamailio_ok=True, acd_ok=True, registered=len(registered), reported=tuple(done)
+        )
 
     def _read_registered(self) -> frozenset[str] | None:
         try:
             users = registered_users(self._rpc.call("ul.dump"))
         except (KamailioRpcError, DumpFormatError) as exc:
             if self._kamailio_down is None:
-                log.error("cannot read registrations from Kamailio (reporting nothing until "
-                          "it answers): %s", exc)
+                log.error(
+                    "cannot read registrations from Kamailio (reporting nothing until "
+                    "it answers): %s",
+                    exc,
+                )
             self._kamailio_down = str(exc)
             return None
         if self._kamailio_down is not None:
@@ -122,8 +131,9 @@ class Watcher:
 
     def _report(self, change: Change) -> bool:
         """One SetPhonePresence; False when the ACD could not be reached (retry next poll)."""
-        request = pb.SetPhonePresenceRequest(employee_id=change.employee_id,
-                                             reachable=change.reachable)
+        request = pb.SetPhonePresenceRequest(
+            employee_id=change.employee_id, reachable=change.reachable
+        )
         try:
             reply = self._acd.set_phone_presence(request)
         except grpc.RpcError as exc:
@@ -133,16 +143,15 @@ class Watcher:
         what = "reachable" if change.reachable else "unreachable"
         if reply.error.code == OK:
             self._refusals.pop(change.employee_id, None)
-            log.info("agent %s (employee %d): phone %s", change.username,
-                     change.employee_id, what)
+            log.info("agent %s (employee %d): phone %s", change.username, change.employee_id, what)
         elif reply.error.code == pb.ERROR_CODE_NOT_LOGGED_IN:
-            log.debug("agent %s logged out before its phone could be reported %s",
-                      change.username, what)
+            log.debug(
+                "agent %s logged out before its phone could be reported %s", change.username, what
+            )
         else:
             refusal = f"{pb.ErrorCode.Name(reply.error.code)}: {reply.error.message}"
             if self._refusals.get(change.employee_id) != refusal:
-                log.warning("ACD refused phone %s for agent %s: %s", what, change.username,
-                            refusal)
+                log.warning("ACD refused phone %s for agent %s: %s", what, change.username, refusal)
             self._refusals[change.employee_id] = refusal
         return True
 
@@ -161,13 +170,19 @@ class Watcher:
         """The status file `callcenter status` reads, replaced atomically."""
         if self._status_file is None:
             return
-        status = {"pid": os.getpid(), "updated": time.time(),
-                  "kamailio_ok": result.kamailio_ok, "acd_ok": result.acd_ok,
-                  "registered": result.registered, "pending": result.pending}
+        status = {
+            "pid": os.getpid(),
+            "updated": time.time(),
+            "kamailio_ok": result.kamailio_ok,
+            "acd_ok": result.acd_ok,
+            "registered": result.registered,
+            "pending": result.pending,
+        }
         directory = self._status_file.parent
         try:
-            with tempfile.NamedTemporaryFile("w", dir=directory, delete=False,
-                                             prefix=".presence-", suffix=".tmp") as out:
+            with tempfile.NamedTemporaryFile(
+                "w", dir=directory, delete=False, prefix=".presence-", suffix=".tmp"
+            ) as out:
                 json.dump(status, out)
             os.replace(out.name, self._status_file)
         except OSError as exc:

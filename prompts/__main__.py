@@ -23,10 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("text", help="what to say")
     parser.add_argument("--lang", required=True, choices=LANGUAGES)
     parser.add_argument("--out", type=Path, help="also copy the WAV here")
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
-                        help=f"where rendered prompts are kept (default: {DEFAULT_CACHE_DIR})")
-    parser.add_argument("--show-text", action="store_true",
-                        help="print the text espeak-ng is given (pinyin for zh) on stderr")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=DEFAULT_CACHE_DIR,
+        help=f"where rendered prompts are kept (default: {DEFAULT_CACHE_DIR})",
+    )
+    parser.add_argument(
+        "--show-text",
+        action="store_true",
+        help="print the text espeak-ng is given (pinyin for zh) on stderr",
+    )
     args = parser.parse_args(argv)
     try:
         if args.show_text:

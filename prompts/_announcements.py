@@ -73,8 +73,10 @@ def _zh(position: int, has_wait: bool, minutes: int | None) -> str:
 
 
 def _en(position: int, has_wait: bool, minutes: int | None) -> str:
-    first = "You are next in the queue." if position == 1 else (
-        f"You are number {position} in the queue."
+    first = (
+        "You are next in the queue."
+        if position == 1
+        else (f"You are number {position} in the queue.")
     )
     if not has_wait:
         return first

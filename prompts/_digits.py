@@ -31,7 +31,5 @@ def spell_digit_strings(text: str, language: str) -> str:
     English: digits separated by spaces, which espeak-ng reads one by one.
     """
     if language == "zh":
-        return _IDENTIFIER.sub(
-            lambda m: m[0].translate(_MANDARIN_DIGITS).replace("-", ","), text)
-    return _IDENTIFIER.sub(
-        lambda m: ", ".join(" ".join(group) for group in m[0].split("-")), text)
+        return _IDENTIFIER.sub(lambda m: m[0].translate(_MANDARIN_DIGITS).replace("-", ","), text)
+    return _IDENTIFIER.sub(lambda m: ", ".join(" ".join(group) for group in m[0].split("-")), text)

@@ -49,12 +49,23 @@ class EspeakSox:
             self._run(
                 self.sox,
                 [
-                    self.sox, str(spoken),
-                    "-r", str(SAMPLE_RATE), "-c", str(CHANNELS),
-                    "-b", str(SAMPLE_WIDTH * 8), "-e", "signed-integer", "-t", "wav", str(dest),
+                    self.sox,
+                    str(spoken),
+                    "-r",
+                    str(SAMPLE_RATE),
+                    "-c",
+                    str(CHANNELS),
+                    "-b",
+                    str(SAMPLE_WIDTH * 8),
+                    "-e",
+                    "signed-integer",
+                    "-t",
+                    "wav",
+                    str(dest),
                     # Peak at -3 dBFS: English and Mandarin prompts come out of
                     # espeak-ng at different levels, and callers hear them back to back.
-                    "norm", "-3",
+                    "norm",
+                    "-3",
                 ],
             )
 

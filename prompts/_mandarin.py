@@ -30,10 +30,23 @@ _TWO_BEFORE_MEASURE_WORD: Final = re.compile(
 )
 
 # Full-width punctuation to ASCII, so espeak-ng pauses at it as it does in English.
-_PUNCTUATION: Final = str.maketrans({
-    "，": ",", "、": ",", "。": ".", "？": "?", "！": "!", "；": ";", "：": ":",
-    "（": "(", "）": ")", "“": '"', "”": '"', "‘": "'", "’": "'",
-})
+_PUNCTUATION: Final = str.maketrans(
+    {
+        "，": ",",
+        "、": ",",
+        "。": ".",
+        "？": "?",
+        "！": "!",
+        "；": ";",
+        "：": ":",
+        "（": "(",
+        "）": ")",
+        "“": '"',
+        "”": '"',
+        "‘": "'",
+        "’": "'",
+    }
+)
 
 _SPACE_BEFORE_PUNCTUATION: Final = re.compile(r"\s+([,.?!;:)])")
 
@@ -46,9 +59,7 @@ def normalise_numbers(text: str) -> str:
     """
     text = _THOUSANDS_SEPARATOR.sub("", text)
     text = spell_digit_strings(text, "zh")
-    text = _TRAILING_ZEROS_IN_YUAN.sub(
-        lambda m: f"{m[1]}.{m[2]}" if m[2] else m[1], text
-    )
+    text = _TRAILING_ZEROS_IN_YUAN.sub(lambda m: f"{m[1]}.{m[2]}" if m[2] else m[1], text)
     text = _TWO_BEFORE_MEASURE_WORD.sub("两", text)
     try:
         converted: str = cn2an.transform(text, "an2cn")

@@ -20,9 +20,32 @@ from ._engine import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, run_tool
 
 # Notes of a C-major pentatonic line (two bars, answered an octave lower), in sox's
 # note names; each lasts NOTE_S seconds.
-MELODY: Final = ("C4", "D4", "E4", "G4", "A4", "G4", "E4", "D4",
-                 "E4", "G4", "A4", "C5", "A4", "G4", "E4", "D4",
-                 "C4", "E4", "D4", "C4", "A3", "C4", "D4", "C4")
+MELODY: Final = (
+    "C4",
+    "D4",
+    "E4",
+    "G4",
+    "A4",
+    "G4",
+    "E4",
+    "D4",
+    "E4",
+    "G4",
+    "A4",
+    "C5",
+    "A4",
+    "G4",
+    "E4",
+    "D4",
+    "C4",
+    "E4",
+    "D4",
+    "C4",
+    "A3",
+    "C4",
+    "D4",
+    "C4",
+)
 NOTE_S: Final = 0.5
 LEVEL_DBFS: Final = -18
 
@@ -41,16 +64,40 @@ def hold_music(cache_dir: Path | str, *, sox: str = "sox", timeout_s: float = 30
 
 
 def _synthesise(dest: Path, sox: str, timeout_s: float) -> None:
-    fmt = ["-r", str(SAMPLE_RATE), "-c", str(CHANNELS), "-b", str(SAMPLE_WIDTH * 8),
-           "-e", "signed-integer"]
+    fmt = [
+        "-r",
+        str(SAMPLE_RATE),
+        "-c",
+        str(CHANNELS),
+        "-b",
+        str(SAMPLE_WIDTH * 8),
+        "-e",
+        "signed-integer",
+    ]
     with tempfile.TemporaryDirectory(prefix=".moh-", dir=dest.parent) as work:
         notes = []
         for i, note in enumerate(MELODY):
             path = Path(work) / f"{i:02d}.wav"
             # A plucked string with a short fade: soft attack, no click between notes.
-            run_tool([sox, "-n", *fmt, str(path), "synth", str(NOTE_S), "pluck", note,
-                      "fade", "0.01", str(NOTE_S), "0.1"], timeout_s=timeout_s)
+            run_tool(
+                [
+                    sox,
+                    "-n",
+                    *fmt,
+                    str(path),
+                    "synth",
+                    str(NOTE_S),
+                    "pluck",
+                    note,
+                    "fade",
+                    "0.01",
+                    str(NOTE_S),
+                    "0.1",
+                ],
+                timeout_s=timeout_s,
+            )
             notes.append(str(path))
-        run_tool([sox, *notes, *fmt, "-t", "wav", str(dest), "norm", str(LEVEL_DBFS)],
-                 timeout_s=timeout_s)
-
+        run_tool(
+            [sox, *notes, *fmt, "-t", "wav", str(dest), "norm", str(LEVEL_DBFS)],
+            timeout_s=timeout_s,
+        )

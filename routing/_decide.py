@@ -164,29 +164,39 @@ def _from_controller(ctx: RequestContext, table: RoutingTable, controller: str) 
     return _to_trunk(ctx, table, controller, cid)
 
 
-def _to_trunk(ctx: RequestContext, table: RoutingTable, controller: str,
-              cid: str) -> Decision:
+def _to_trunk(ctx: RequestContext, table: RoutingTable, controller: str, cid: str) -> Decision:
     """An external number, sent as the controller wrote it (no numbering rules: those
     describe what carriers send us, not what they expect from us)."""
     number = ctx.ruri_user
     where = f"cid={cid} controller {controller}"
     if not DIALLABLE.fullmatch(number):
-        return Reject(404, "Not Found",
-                      f"{where}: {number!r} is neither an agent nor a diallable number")
+        return Reject(
+            404, "Not Found", f"{where}: {number!r} is neither an agent nor a diallable number"
+        )
     if ctx.trunk_hint:
         trunk = table.trunk_named(ctx.trunk_hint)
         if trunk is None:
-            return Reject(404, "Unknown Trunk",
-                          f"{where}: X-CC-Trunk names no trunk {ctx.trunk_hint!r}")
+            return Reject(
+                404, "Unknown Trunk", f"{where}: X-CC-Trunk names no trunk {ctx.trunk_hint!r}"
+            )
     else:
         trunk = table.default_outbound_trunk()
         if trunk is None:
-            return Reject(503, "No Outbound Gateway",
-                          f"{where}: no trunk has a gateway; cannot reach {number}")
+            return Reject(
+                503,
+                "No Outbound Gateway",
+                f"{where}: no trunk has a gateway; cannot reach {number}",
+            )
     if trunk.gateway is None:
-        return Reject(503, "No Outbound Gateway",
-                      f"{where}: trunk {trunk.name} has no gateway; cannot reach {number}")
+        return Reject(
+            503,
+            "No Outbound Gateway",
+            f"{where}: trunk {trunk.name} has no gateway; cannot reach {number}",
+        )
     if trunk.outbound_prefixes and not number.startswith(trunk.outbound_prefixes):
-        return Reject(403, "Number Not Allowed",
-                      f"{where}: {number} matches no outbound_prefixes of trunk {trunk.name}")
+        return Reject(
+            403,
+            "Number Not Allowed",
+            f"{where}: {number} matches no outbound_prefixes of trunk {trunk.name}",
+        )
     return LegToTrunk(cid, controller, number, trunk.name, trunk.gateway)

@@ -103,6 +103,14 @@ class LegToTrunk:
 
 
 Decision = (
-    Reject | DropAck | AnswerOptions | Register | Authenticate | DeliverToAgents
-    | DeliverToController | InternalToController | LegToAgent | LegToTrunk
+    Reject
+    | DropAck
+    | AnswerOptions
+    | Register
+    | Authenticate
+    | DeliverToAgents
+    | DeliverToController
+    | InternalToController
+    | LegToAgent
+    | LegToTrunk
 )

@@ -79,8 +79,9 @@ class RoutingTable:
         return None
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any],
-                    resolve: Callable[[str], tuple[str, ...]] | None = None) -> RoutingTable:
+    def from_config(
+        cls, config: Mapping[str, Any], resolve: Callable[[str], tuple[str, ...]] | None = None
+    ) -> RoutingTable:
         """Build from the validated config as dumped to runtime.json.
 
         `resolve` turns a replica's host name into its IPs (default: the system
@@ -115,7 +116,9 @@ class RoutingTable:
             ),
             numbers={
                 n["number"]: NumberTarget(
-                    n["number"], n["category"], tuple(n.get("agents", ())),
+                    n["number"],
+                    n["category"],
+                    tuple(n.get("agents", ())),
                     to_controller=n.get("target", "agents") == "controller",
                 )
                 for n in config.get("numbers", [])

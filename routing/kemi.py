@@ -80,8 +80,14 @@ def _new_correlation_id() -> str:
 class KemiRouter:
     """The object app_python3 calls; method names are Kamailio's route names."""
 
-    def __init__(self, table: RoutingTable, max_forwards: int, realm: str,
-                 media_retry_after_s: float, runtime_config_path: str | None = None) -> None:
+    def __init__(
+        self,
+        table: RoutingTable,
+        max_forwards: int,
+        realm: str,
+        media_retry_after_s: float,
+        runtime_config_path: str | None = None,
+    ) -> None:
         self.table = table
         # The accounts (HA1s) are re-read from here when the file changes.
         self._runtime_config_path = runtime_config_path
@@ -184,8 +190,7 @@ class KemiRouter:
         )
 
     @staticmethod
-    def _read_controller_context(method: str, source_ip: str,
-                                 source_port: int) -> RequestContext:
+    def _read_controller_context(method: str, source_ip: str, source_port: int) -> RequestContext:
         """A replica's request: the From user and SDP do not matter (the edge rewrites
         nothing and anchors nothing), its X-CC-* headers do."""
         invite = method == "INVITE"
@@ -282,8 +287,7 @@ class KemiRouter:
         )
         self._relay_branch(call.ring_timeout_ms)
 
-    def _tag(self, ctx: RequestContext, cid: str, caller: str, dialled: str,
-             category: str) -> None:
+    def _tag(self, ctx: RequestContext, cid: str, caller: str, dialled: str, category: str) -> None:
         # Headers the edge owns are never trusted from outside.
         KSR.textops.remove_hf_re("^X-CC-")
         KSR.hdr.append(  # one call for all three: each KSR call costs about 2 us
@@ -375,13 +379,22 @@ class KemiRouter:
         rewrite): otherwise the caller gets 480 now, as the replica's leg would get from
         `_leg_to_agent`, without the ACD reserving an agent nobody can ring."""
         if KSR.registrar.registered("location") < 0:
-            KSR.notice(f"cid={call.correlation_id} internal call from {call.caller}: agent "
-                       f"{call.callee} is not registered\n")
+            KSR.notice(
+                f"cid={call.correlation_id} internal call from {call.caller}: agent "
+                f"{call.callee} is not registered\n"
+            )
             KSR.sl.sl_send_reply(480, "Not Registered")
             return
-        self._deliver_to_controller(ctx, DeliverToController(
-            correlation_id=call.correlation_id, trunk="", caller=call.caller,
-            dialled=call.callee, category="internal"))
+        self._deliver_to_controller(
+            ctx,
+            DeliverToController(
+                correlation_id=call.correlation_id,
+                trunk="",
+                caller=call.caller,
+                dialled=call.callee,
+                category="internal",
+            ),
+        )
 
     def _relay_to_controller(self) -> None:
         # fr_timer (timers.transaction_timeout_ms) bounds the wait for a dead replica's
@@ -403,8 +416,9 @@ class KemiRouter:
                 # at its next failed probe; an answered probe brings it back.
                 KSR.dispatcher.ds_mark_dst_state("ip")
             if KSR.dispatcher.ds_next_dst() > 0:
-                KSR.warn(f"cid={cid} controller {replica} gave {code}; "
-                         f"failing over to {_pv('$du')}\n")
+                KSR.warn(
+                    f"cid={cid} controller {replica} gave {code}; failing over to {_pv('$du')}\n"
+                )
                 self._relay_to_controller()
                 return 1
         KSR.info(f"cid={cid} controller call failed with {code}\n")
@@ -417,19 +431,25 @@ class KemiRouter:
         (the controller moves on to its next target when this leg fails)."""
         # The R-URI is sip:<agent>@<edge>; lookup rewrites it to the phone's Contact.
         if KSR.registrar.lookup("location") < 0:
-            KSR.notice(f"refused INVITE from {ctx.source_ip}: cid={leg.correlation_id} "
-                       f"controller {leg.controller}: agent {leg.agent} is not registered\n")
+            KSR.notice(
+                f"refused INVITE from {ctx.source_ip}: cid={leg.correlation_id} "
+                f"controller {leg.controller}: agent {leg.agent} is not registered\n"
+            )
             KSR.sl.sl_send_reply(480, "Not Registered")
             return
-        self._relay_for_controller(leg.correlation_id, leg.controller,
-                                   f"agent {leg.agent} at {KSR.kx.get_ruri()}")
+        self._relay_for_controller(
+            leg.correlation_id, leg.controller, f"agent {leg.agent} at {KSR.kx.get_ruri()}"
+        )
 
     def _leg_to_trunk(self, ctx: RequestContext, leg: LegToTrunk) -> None:
         if ctx.trunk_hint:
             KSR.hdr.remove(TRUNK_HEADER)
         KSR.pv.sets("$ru", f"sip:{leg.number}@{leg.gateway}")
-        self._relay_for_controller(leg.correlation_id, leg.controller,
-                                   f"{leg.number} via trunk {leg.trunk} at {leg.gateway}")
+        self._relay_for_controller(
+            leg.correlation_id,
+            leg.controller,
+            f"{leg.number} via trunk {leg.trunk} at {leg.gateway}",
+        )
 
     def _relay_for_controller(self, cid: str, controller: str, target: str) -> None:
         # The dialog only carries the correlation ID for the in-dialog log lines.
@@ -453,9 +473,7 @@ class KemiRouter:
     # -- within a dialog ---------------------------------------------------------
     def _within_dialog(self, method: str) -> None:
         # Absorb retransmissions (a repeated BYE) before any ng round trip.
-        if method != "ACK" and (
-            KSR.tmx.t_precheck_trans() > 0 or KSR.tm.t_check_trans() == 0
-        ):
+        if method != "ACK" and (KSR.tmx.t_precheck_trans() > 0 or KSR.tm.t_check_trans() == 0):
             return
         if KSR.rr.loose_route() > 0:
             if method == "BYE":
@@ -470,8 +488,9 @@ class KemiRouter:
                         KSR.sl.sl_send_reply(503, "Media Unavailable")
                         return
                     KSR.tm.t_on_reply("ksr_reply_media")
-            elif (method == "ACK" and KSR.sdpops.sdp_content() > 0
-                  and not self._media_at_controller()):
+            elif (
+                method == "ACK" and KSR.sdpops.sdp_content() > 0 and not self._media_at_controller()
+            ):
                 KSR.rtpengine.rtpengine_answer(RTPENGINE_FLAGS)
             if KSR.tm.t_relay() < 0:
                 KSR.sl.sl_reply_error()
@@ -487,7 +506,6 @@ class KemiRouter:
             return
         # No Route entry of ours: not a dialog this edge record-routed (RFC 3261 12.2.2).
         self._unmatched(method)
-
 
     @staticmethod
     def _media_at_controller() -> bool:

@@ -79,7 +79,8 @@ class NgClient:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise NgUnreachable(
-                        f"rtpengine {self.address} did not answer {command!r} in time")
+                        f"rtpengine {self.address} did not answer {command!r} in time"
+                    )
                 sock.settimeout(remaining)
                 data = sock.recv(65535)
                 got_cookie, _, payload = data.partition(b" ")

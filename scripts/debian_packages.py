@@ -61,7 +61,10 @@ def parse_policy(output: str) -> dict[str, Policy]:
 
 def apt_policy(packages: list[str]) -> dict[str, Policy]:
     run = subprocess.run(
-        ["apt-cache", "policy", *packages], capture_output=True, text=True, check=True,
+        ["apt-cache", "policy", *packages],
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, "LC_ALL": "C"},  # the field names are translated otherwise
     )
     return parse_policy(run.stdout)
@@ -76,12 +79,14 @@ def main(argv: list[str]) -> int:
         return 0
     if len(argv) >= 2 and argv[0] == "versions":
         policies = apt_policy(argv[1:])
-        print(", ".join(
-            f"{name} {getattr(policies.get(name), 'installed', None) or 'none'}"
-            for name in argv[1:]))
+        print(
+            ", ".join(
+                f"{name} {getattr(policies.get(name), 'installed', None) or 'none'}"
+                for name in argv[1:]
+            )
+        )
         return 0
-    print("usage: debian_packages.py candidate PKG | versions PKG...",
-          file=sys.stderr)
+    print("usage: debian_packages.py candidate PKG | versions PKG...", file=sys.stderr)
     return 2
 
 

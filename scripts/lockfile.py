@@ -56,8 +56,7 @@ def inputs_digest(pyproject_text: str) -> str:
 
 def recorded_digest(lock_text: str) -> str | None:
     first = lock_text.partition("\n")[0]
-    return first.removeprefix(DIGEST_PREFIX).split()[0] if first.startswith(DIGEST_PREFIX) \
-        else None
+    return first.removeprefix(DIGEST_PREFIX).split()[0] if first.startswith(DIGEST_PREFIX) else None
 
 
 def with_digest(lock_text: str, digest: str) -> str:
@@ -74,8 +73,10 @@ def staleness(pyproject_text: str, lock_text: str | None) -> str | None:
     if recorded is None:
         return f"requirements.lock has no '{DIGEST_PREFIX.strip()}' header line: {REGENERATE}"
     if recorded != inputs_digest(pyproject_text):
-        return ("requirements.lock is out of date: pyproject.toml's dependencies changed "
-                f"since it was compiled; {REGENERATE}")
+        return (
+            "requirements.lock is out of date: pyproject.toml's dependencies changed "
+            f"since it was compiled; {REGENERATE}"
+        )
     return None
 
 

@@ -14,8 +14,15 @@ class RegistrationError(Exception):
 
 
 def registration(
-    target: str, user: str, password: str, realm: str, contact_port: int, *,
-    workdir: Path, expires: int = 300, local_ip: str = "127.0.0.1",
+    target: str,
+    user: str,
+    password: str,
+    realm: str,
+    contact_port: int,
+    *,
+    workdir: Path,
+    expires: int = 300,
+    local_ip: str = "127.0.0.1",
 ) -> SippRun:
     """REGISTER `user` with its Contact at contact_port; return the finished sipp run.
 
@@ -23,22 +30,42 @@ def registration(
     without retrying, which fails when that neighbouring port is taken.
     """
     run = start_sipp(
-        f"register-{user}-{contact_port}-{expires}", "agent_register", target, workdir=workdir,
-        local_ip=local_ip, port=free_port(local_ip),
+        f"register-{user}-{contact_port}-{expires}",
+        "agent_register",
+        target,
+        workdir=workdir,
+        local_ip=local_ip,
+        port=free_port(local_ip),
         keys={"user": user, "realm": realm, "contact_port": contact_port, "expires": expires},
-        auth=(user, password), timeout_s=10,
+        auth=(user, password),
+        timeout_s=10,
     )
     run.wait(timeout=15)
     return run
 
 
 def register(
-    target: str, user: str, password: str, realm: str, contact_port: int, *,
-    workdir: Path, expires: int = 300, local_ip: str = "127.0.0.1",
+    target: str,
+    user: str,
+    password: str,
+    realm: str,
+    contact_port: int,
+    *,
+    workdir: Path,
+    expires: int = 300,
+    local_ip: str = "127.0.0.1",
 ) -> None:
     """REGISTER `user`; raise RegistrationError unless it got 200."""
-    run = registration(target, user, password, realm, contact_port, workdir=workdir,
-                       expires=expires, local_ip=local_ip)
+    run = registration(
+        target,
+        user,
+        password,
+        realm,
+        contact_port,
+        workdir=workdir,
+        expires=expires,
+        local_ip=local_ip,
+    )
     if run.process.returncode != 0 or not any(
         line.startswith("REGISTERED") for line in run.log_lines()
     ):
@@ -58,23 +85,37 @@ class AgentPhone:
 
 
 def start_agent_phone(
-    target: str, user: str, password: str, realm: str, *, workdir: Path,
-    scenario: str = "agent_answer", calls: int = 1, answer_after_ms: int = 100,
-    rtp_port: int | None = None, local_ip: str = "127.0.0.1", register_phone: bool = True,
+    target: str,
+    user: str,
+    password: str,
+    realm: str,
+    *,
+    workdir: Path,
+    scenario: str = "agent_answer",
+    calls: int = 1,
+    answer_after_ms: int = 100,
+    rtp_port: int | None = None,
+    local_ip: str = "127.0.0.1",
+    register_phone: bool = True,
     keys: dict[str, str | int] | None = None,
 ) -> AgentPhone:
     """Start the answering sipp first, then register its address, so no call is missed."""
     sip_port = free_port(local_ip)
     rtp_port = rtp_port or free_port(local_ip)
     run = start_sipp(
-        f"agent-{user}-{sip_port}", scenario, target, workdir=workdir, local_ip=local_ip,
-        port=sip_port, calls=calls,
-        pause_ms=answer_after_ms, keys={"rtp_port": rtp_port, **(keys or {})},
+        f"agent-{user}-{sip_port}",
+        scenario,
+        target,
+        workdir=workdir,
+        local_ip=local_ip,
+        port=sip_port,
+        calls=calls,
+        pause_ms=answer_after_ms,
+        keys={"rtp_port": rtp_port, **(keys or {})},
     )
     if register_phone:
         try:
-            register(target, user, password, realm, sip_port, workdir=workdir,
-                     local_ip=local_ip)
+            register(target, user, password, realm, sip_port, workdir=workdir, local_ip=local_ip)
         except RegistrationError:
             run.stop()
             raise

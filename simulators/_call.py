@@ -43,8 +43,16 @@ class CallReport:
 
 
 def call_with_media(
-    target: str, phone: AgentPhone, agent_rtp: RtpEndpoint, *, caller: str, service: str,
-    workdir: Path, name: str = "carrier", packets: int = 40, hold_ms: int = 2500,
+    target: str,
+    phone: AgentPhone,
+    agent_rtp: RtpEndpoint,
+    *,
+    caller: str,
+    service: str,
+    workdir: Path,
+    name: str = "carrier",
+    packets: int = 40,
+    hold_ms: int = 2500,
 ) -> CallReport:
     """Place one call, exchange `packets` RTP packets each way while it is up, wait for BYE.
 
@@ -54,9 +62,15 @@ def call_with_media(
     calls_before = sum(1 for line in phone.run.log_lines() if line.startswith("CALL "))
     agent_rtp.received.clear()  # the phone's endpoint may have served earlier calls
     try:
-        carrier = start_sipp(name, "trunk_call", target, workdir=workdir, service=service,
-                             pause_ms=hold_ms,
-                             keys={"caller": caller, "rtp_port": carrier_rtp.port})
+        carrier = start_sipp(
+            name,
+            "trunk_call",
+            target,
+            workdir=workdir,
+            service=service,
+            pause_ms=hold_ms,
+            keys={"caller": caller, "rtp_port": carrier_rtp.port},
+        )
         delivered = parse_log_fields(phone.run.wait_for_log("CALL ", calls_before + 1)[-1])
         answered = parse_log_fields(carrier.wait_for_log("ANSWERED ")[-1])
         carrier_rtp.send(media_address(answered), marker=CARRIER_MARKER, count=packets)

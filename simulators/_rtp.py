@@ -53,12 +53,18 @@ class RtpEndpoint:
                 seq = struct.unpack("!H", data[2:4])[0]
                 self.received.append((seq, data[12:]))
 
-    def send(self, dest: tuple[str, int], *, marker: int, count: int,
-             interval_s: float = 0.005, ssrc: int = 0x1234) -> None:
+    def send(
+        self,
+        dest: tuple[str, int],
+        *,
+        marker: int,
+        count: int,
+        interval_s: float = 0.005,
+        ssrc: int = 0x1234,
+    ) -> None:
         assert self._sock is not None
         for seq in range(count):
-            header = struct.pack("!BBHII", 0x80, PCMU, seq, seq * SAMPLES_PER_PACKET,
-                                 ssrc ^ marker)
+            header = struct.pack("!BBHII", 0x80, PCMU, seq, seq * SAMPLES_PER_PACKET, ssrc ^ marker)
             self._sock.sendto(header + payload_for(marker, seq), dest)
             time.sleep(interval_s)  # pacing, like a real 20 ms ptime source (scaled down)
 

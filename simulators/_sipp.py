@@ -118,10 +118,24 @@ def start_sipp(
         raise FileNotFoundError("sipp is not installed; run scripts/install")
     workdir.mkdir(parents=True, exist_ok=True)
     argv = [
-        binary, target, "-sf", str(scenario_path(scenario)), "-i", local_ip,
-        "-m", str(calls), "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
-        "-trace_logs", "-log_file", str(workdir / f"{name}.log"),
-        "-trace_err", "-error_file", str(workdir / f"{name}.err"),
+        binary,
+        target,
+        "-sf",
+        str(scenario_path(scenario)),
+        "-i",
+        local_ip,
+        "-m",
+        str(calls),
+        "-nostdin",
+        "-timeout",
+        f"{timeout_s}s",
+        "-timeout_error",
+        "-trace_logs",
+        "-log_file",
+        str(workdir / f"{name}.log"),
+        "-trace_err",
+        "-error_file",
+        str(workdir / f"{name}.err"),
     ]
     if port:
         argv += ["-p", str(port)]
@@ -144,7 +158,10 @@ def start_sipp(
     argv += list(extra)
     with open(workdir / f"{name}.screen", "wb") as screen:
         process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=screen, stderr=subprocess.STDOUT,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=screen,
+            stderr=subprocess.STDOUT,
             cwd=workdir,
         )
     return SippRun(name, workdir, argv, process)

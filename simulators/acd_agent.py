@@ -69,9 +69,16 @@ class AgentStats:
 
 
 class _Agent:
-    def __init__(self, profile: AgentProfile, client: AcdClient, stats: AgentStats,
-                 rng: random.Random, stop: threading.Event, *, reports_calls: bool = True
-                 ) -> None:
+    def __init__(
+        self,
+        profile: AgentProfile,
+        client: AcdClient,
+        stats: AgentStats,
+        rng: random.Random,
+        stop: threading.Event,
+        *,
+        reports_calls: bool = True,
+    ) -> None:
         self.profile = profile
         self.reports_calls = reports_calls
         self.session = ""
@@ -82,8 +89,9 @@ class _Agent:
         self._lock = threading.Lock()
         self.inbox: queue.Queue[pb.Action] = queue.Queue()
         self._cancelled: set[str] = set()
-        self.thread = threading.Thread(target=self._run, daemon=True,
-                                       name=f"agent-{profile.employee_id}")
+        self.thread = threading.Thread(
+            target=self._run, daemon=True, name=f"agent-{profile.employee_id}"
+        )
 
     def cancel(self, call_id: str) -> None:
         with self._lock:
@@ -102,8 +110,9 @@ class _Agent:
             try:
                 self._take(action.offer)
             except Exception:
-                log.exception("agent %s failed on %s", self.profile.employee_id,
-                              action.offer.call_id)
+                log.exception(
+                    "agent %s failed on %s", self.profile.employee_id, action.offer.call_id
+                )
 
     def _take(self, offer: pb.Offer) -> None:
         delay = self.profile.answer_delay
@@ -112,15 +121,17 @@ class _Agent:
         # The stop event doubles as an interruptible sleep: ringing time.
         if self._stop.wait(delay) or self._was_cancelled(offer.call_id):
             return
-        reply = self._client.answered(pb.AnsweredRequest(call_id=offer.call_id,
-                                                         employee_id=offer.employee_id))
+        reply = self._client.answered(
+            pb.AnsweredRequest(call_id=offer.call_id, employee_id=offer.employee_id)
+        )
         if reply.error.code != OK:
             self._stats.refuse("answered", reply.error.code)
             return
         self._stats.count("answered")
         self._stop.wait(self._rng.uniform(*self.profile.hold))  # talking
-        hang = self._client.hangup(pb.HangupRequest(call_id=offer.call_id,
-                                                    side=pb.HANGUP_SIDE_AGENT))
+        hang = self._client.hangup(
+            pb.HangupRequest(call_id=offer.call_id, side=pb.HANGUP_SIDE_AGENT)
+        )
         if hang.error.code == OK:
             self._stats.count("hung_up")
         else:  # UNKNOWN_CALL after a fail-over: the first attempt was carried out
@@ -130,32 +141,53 @@ class _Agent:
 class SimulatedAgents:
     """A group of agents sharing one client and one action feed."""
 
-    def __init__(self, client: AcdClient, profiles: Sequence[AgentProfile], *,
-                 heartbeat_every: float | None = None, seed: int = 1,
-                 reports_calls: bool = True) -> None:
+    def __init__(
+        self,
+        client: AcdClient,
+        profiles: Sequence[AgentProfile],
+        *,
+        heartbeat_every: float | None = None,
+        seed: int = 1,
+        reports_calls: bool = True,
+    ) -> None:
         """`reports_calls=False`: the call controller reports Answered/Hangup (see above)."""
         self.client = client
         self.stats = AgentStats()
         self._stop = threading.Event()
         rng = random.Random(seed)  # noqa: S311 - simulated holding times, not secrets
-        self.agents = {p.employee_id: _Agent(p, client, self.stats,
-                                             random.Random(rng.random()),  # noqa: S311
-                                             self._stop, reports_calls=reports_calls)
-                       for p in profiles}
+        self.agents = {
+            p.employee_id: _Agent(
+                p,
+                client,
+                self.stats,
+                random.Random(rng.random()),  # noqa: S311
+                self._stop,
+                reports_calls=reports_calls,
+            )
+            for p in profiles
+        }
         self.offers: list[pb.Offer] = []  # every offer seen for these agents, in order
         self._heartbeat_every = heartbeat_every
         self._feed: ActionFeed | None = None
-        self._heartbeats = threading.Thread(target=self._heartbeat, daemon=True,
-                                            name="agent-heartbeats")
+        self._heartbeats = threading.Thread(
+            target=self._heartbeat, daemon=True, name="agent-heartbeats"
+        )
 
     def login(self) -> dict[int, pb.LoginResponse]:
         """Log every agent in; returns each reply (refusals included)."""
         replies = {}
         for eid, agent in self.agents.items():
             p = agent.profile
-            reply = self.client.login(pb.LoginRequest(
-                username=p.username, password=p.password, seat=p.seat, employee_id=eid,
-                role=p.role, start_busy=p.start_busy))
+            reply = self.client.login(
+                pb.LoginRequest(
+                    username=p.username,
+                    password=p.password,
+                    seat=p.seat,
+                    employee_id=eid,
+                    role=p.role,
+                    start_busy=p.start_busy,
+                )
+            )
             replies[eid] = reply
             if reply.error.code == OK:
                 agent.session = reply.session_id
@@ -193,8 +225,9 @@ class SimulatedAgents:
                 if not agent.session:
                     continue
                 try:
-                    reply = self.client.heartbeat(pb.HeartbeatRequest(
-                        employee_id=eid, session_id=agent.session))
+                    reply = self.client.heartbeat(
+                        pb.HeartbeatRequest(employee_id=eid, session_id=agent.session)
+                    )
                 except Exception:
                     log.exception("heartbeat for %s failed", eid)
                     continue
@@ -212,32 +245,43 @@ class SimulatedAgents:
         if logout:
             for eid, agent in self.agents.items():
                 if agent.session:
-                    self.client.logout(pb.LogoutRequest(employee_id=eid,
-                                                        session_id=agent.session))
+                    self.client.logout(pb.LogoutRequest(employee_id=eid, session_id=agent.session))
 
 
 def _profile(spec: str, args: argparse.Namespace) -> AgentProfile:
     user, password, eid, seat = spec.split(":", 3)
     low, _, high = args.hold.partition(":")
-    return AgentProfile(user, password, int(eid), int(seat),
-                        answer_delay=None if args.no_answer else args.answer_delay,
-                        hold=(float(low), float(high or low)))
+    return AgentProfile(
+        user,
+        password,
+        int(eid),
+        int(seat),
+        answer_delay=None if args.no_answer else args.answer_delay,
+        hold=(float(low), float(high or low)),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Simulated ACD agents")
     parser.add_argument("--acd", required=True, help="replica addresses, comma-separated")
-    parser.add_argument("--agent", action="append", required=True,
-                        metavar="USER:PASSWORD:EMPLOYEE_ID:SEAT")
+    parser.add_argument(
+        "--agent", action="append", required=True, metavar="USER:PASSWORD:EMPLOYEE_ID:SEAT"
+    )
     parser.add_argument("--answer-delay", type=float, default=2.0)
     parser.add_argument("--no-answer", action="store_true", help="never answer")
     parser.add_argument("--hold", default="30:120", help="talk time MIN:MAX seconds")
-    parser.add_argument("--controller", action="store_true",
-                        help="the call controller rings SIP phones and reports the calls: "
-                             "only log in and heartbeat")
-    parser.add_argument("--acd-token-file", type=Path,
-                        help="the ACD's service token (acd.token_file); needed to report "
-                             "calls, not with --controller")
+    parser.add_argument(
+        "--controller",
+        action="store_true",
+        help="the call controller rings SIP phones and reports the calls: "
+        "only log in and heartbeat",
+    )
+    parser.add_argument(
+        "--acd-token-file",
+        type=Path,
+        help="the ACD's service token (acd.token_file); needed to report "
+        "calls, not with --controller",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     try:
@@ -245,8 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     except TokenError as exc:
         parser.error(str(exc))
     client = AcdClient(args.acd.split(","), token=token)
-    agents = SimulatedAgents(client, [_profile(s, args) for s in args.agent],
-                             reports_calls=not args.controller)
+    agents = SimulatedAgents(
+        client, [_profile(s, args) for s in args.agent], reports_calls=not args.controller
+    )
     agents.start()
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

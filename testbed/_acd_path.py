@@ -48,9 +48,15 @@ CALLER = "13912345678"
 OK = pb.ERROR_CODE_UNSPECIFIED
 
 
-def acd_path_config(workdir: Path, agents: tuple[str, ...], *, numbers: list[dict[str, Any]],
-                    queues: list[dict[str, Any]], skills: dict[str, int],
-                    controller_name: str) -> tuple[dict[str, Any], dict[str, str]]:
+def acd_path_config(
+    workdir: Path,
+    agents: tuple[str, ...],
+    *,
+    numbers: list[dict[str, Any]],
+    queues: list[dict[str, Any]],
+    skills: dict[str, int],
+    controller_name: str,
+) -> tuple[dict[str, Any], dict[str, str]]:
     """base_config with the ACD driving one managed controller replica.
 
     Each agent's account gets employee ID = its username (numeric) and `skills`, which
@@ -58,11 +64,17 @@ def acd_path_config(workdir: Path, agents: tuple[str, ...], *, numbers: list[dic
     controller rings through the edge.
     """
     config, passwords = base_config(
-        workdir, agents,
+        workdir,
+        agents,
         numbers=numbers,
         queues=queues,
-        controllers=[{"sip": f"127.0.0.1:{free_port()}",
-                      "control": f"127.0.0.1:{free_port()}", "name": controller_name}],
+        controllers=[
+            {
+                "sip": f"127.0.0.1:{free_port()}",
+                "control": f"127.0.0.1:{free_port()}",
+                "name": controller_name,
+            }
+        ],
         acd={"listen": f"127.0.0.1:{free_port()}"},
         # The presence watcher turns unregistered phones into "not ready"; these tests
         # register and log in by hand and do not test it.
@@ -95,9 +107,16 @@ class AcdPath:
     def log_in(self, *names: str, busy: tuple[str, ...] = ()) -> SimulatedAgents:
         """Log agents in at the ACD in this order (the first is idle the longest), as the
         agent simulator in controller mode: it heartbeats; the controller reports calls."""
-        profiles = [AgentProfile(name, self.stack.passwords[name], int(name),
-                                 int(name) % 1000, start_busy=name in busy)
-                    for name in names]
+        profiles = [
+            AgentProfile(
+                name,
+                self.stack.passwords[name],
+                int(name),
+                int(name) % 1000,
+                start_busy=name in busy,
+            )
+            for name in names
+        ]
         agents = SimulatedAgents(self.acd, profiles, reports_calls=False)
         agents.start()
         self._cleanups.append(lambda: agents.stop(logout=True))
@@ -112,26 +131,35 @@ class AcdPath:
 
     def state_of(self, name: str) -> str:
         view = self.agent_view(name)
-        return "LOGGED_OUT" if view is None else \
-            pb.AgentState.Name(view.state).removeprefix("AGENT_STATE_")
+        return (
+            "LOGGED_OUT"
+            if view is None
+            else pb.AgentState.Name(view.state).removeprefix("AGENT_STATE_")
+        )
 
     def wait_clean(self) -> None:
         """No call in the replica, no rtpengine session (the replica's and rtpengine's
         own lists), and no traceback in the replica's log. Finished Sippy dialogs are not
         counted: `callcenter up` runs the replica with the default --dead-linger of 32 s,
         in which they absorb retransmissions."""
+
         def clean() -> bool:
             status = self.control.cmd("status")
-            return (status["calls"], status["media_sessions"]) == (0, 0) \
-                and not self.stack.rtpengine_calls()
+            return (status["calls"], status["media_sessions"]) == (
+                0,
+                0,
+            ) and not self.stack.rtpengine_calls()
 
         wait_until(clean, timeout=8, what="no call in the replica and no rtpengine session")
         log = self.stack.layout.log_file("controller0").read_text(errors="replace")
         assert "Traceback" not in log, log[-3000:]  # e.g. a SIP message Sippy could not parse
 
     def wait_agent(self, name: str, state: str, timeout: float = 10.0) -> None:
-        wait_until(lambda: self.state_of(name) == state, timeout=timeout,
-                   what=f"agent {name} {state} in the ACD (now {self.state_of(name)})")
+        wait_until(
+            lambda: self.state_of(name) == state,
+            timeout=timeout,
+            what=f"agent {name} {state} in the ACD (now {self.state_of(name)})",
+        )
 
     def queue_view(self, name: str) -> pb.QueueView:
         for queue in self.acd.get_snapshot().queues:
@@ -155,13 +183,19 @@ class AcdPath:
     def arrivals(self, since: str) -> list[eventlog.Event]:
         """call.arrived events after `log_mark()`: how a test learns the correlation ID of
         a call too short-lived to be seen in the replica's `calls`."""
-        return [d.event for d in eventlog.replay(self.events_redis, from_id=since)
-                if d.event.kind == "call.arrived"]
+        return [
+            d.event
+            for d in eventlog.replay(self.events_redis, from_id=since)
+            if d.event.kind == "call.arrived"
+        ]
 
     def ended_events(self, cid: str, timeout: float = 10.0) -> list[eventlog.Event]:
         """The call's events once its call.ended is in the log."""
-        wait_until(lambda: any(e.kind == "call.ended" for e in self.events(cid)),
-                   timeout=timeout, what=f"call.ended of {cid} in the event log")
+        wait_until(
+            lambda: any(e.kind == "call.ended" for e in self.events(cid)),
+            timeout=timeout,
+            what=f"call.ended of {cid} in the event log",
+        )
         return self.events(cid)
 
     def on_close(self, cleanup: Callable[[], None]) -> None:
@@ -187,13 +221,17 @@ def call_events(events: list[eventlog.Event]) -> list[tuple[str, str, dict[str, 
 
 
 def agent_states(events: list[eventlog.Event], agent: str) -> list[tuple[str, str]]:
-    return [(e["previous"], e["state"]) for e in events
-            if e.kind == "agent.state" and e["agent"] == agent]
+    return [
+        (e["previous"], e["state"])
+        for e in events
+        if e.kind == "agent.state" and e["agent"] == agent
+    ]
 
 
 @contextmanager
-def running_acd_path(request: pytest.FixtureRequest, workdir: Path, config: dict[str, Any],
-                     passwords: dict[str, str]) -> Iterator[AcdPath]:
+def running_acd_path(
+    request: pytest.FixtureRequest, workdir: Path, config: dict[str, Any], passwords: dict[str, str]
+) -> Iterator[AcdPath]:
     """`callcenter up` from `config` (acd_path_config's shape), until the replica's ACD
     action feed is subscribed; the stack's logs go to test-artifacts/ if a test of the
     module failed."""
@@ -202,13 +240,15 @@ def running_acd_path(request: pytest.FixtureRequest, workdir: Path, config: dict
         assert stack.config.acd is not None
         host, port = split_hostport(stack.config.redis.listen)
         events = redis.Redis(host=host, port=port)
-        acd = AcdClient(stack.config.acd.listen, timeout=2.0, retry_for=5.0,
-                        token=stack.acd_token)
+        acd = AcdClient(stack.config.acd.listen, timeout=2.0, retry_for=5.0, token=stack.acd_token)
         control = stack.replica_control(0)
         try:
             log = stack.layout.log_file("controller0")
-            wait_until(lambda: controller_feed_subscribed(log.read_text()), timeout=10,
-                       what="the replica's ACD action feed is subscribed")
+            wait_until(
+                lambda: controller_feed_subscribed(log.read_text()),
+                timeout=10,
+                what="the replica's ACD action feed is subscribed",
+            )
             yield AcdPath(stack, acd, events, control)
         finally:
             control.close()
@@ -229,15 +269,23 @@ class Party:
     call_id: str = ""  # a caller's SIP Call-ID (for hang_up)
 
 
-def agent_phone(path: AcdPath, workdir: Path, agent: str, scenario: str, *,
-                calls: int = 1) -> Party:
+def agent_phone(
+    path: AcdPath, workdir: Path, agent: str, scenario: str, *, calls: int = 1
+) -> Party:
     """Agent's sipp phone running `scenario` for `calls` calls (answering ones pick up
     after 100 ms), registered at Kamailio with digest auth; its media goes to its own
     RTP endpoint. Stopped and closed at the end of the test (`path.close()`)."""
     rtp = RtpEndpoint()
     path.on_close(rtp.close)
-    phone = start_phone(path.stack, agent, workdir=workdir, scenario=scenario, calls=calls,
-                        answer_after_ms=100, rtp_port=rtp.port)
+    phone = start_phone(
+        path.stack,
+        agent,
+        workdir=workdir,
+        scenario=scenario,
+        calls=calls,
+        answer_after_ms=100,
+        rtp_port=rtp.port,
+    )
     track(phone.run)
     return Party(phone.run, rtp, phone.sip_port)
 
@@ -249,23 +297,33 @@ def carrier_call(path: AcdPath, workdir: Path, number: str) -> Party:
     rtp, port = RtpEndpoint(), free_port()
     path.on_close(rtp.close)
     call_id = f"caller-{secrets.token_hex(8)}"
-    run = track(start_sipp("caller", str(CALLER_SCENARIO), path.stack.sip, workdir=workdir,
-                           port=port, service=f"+86{number}", timeout_s=60,
-                           keys={"rtp_port": rtp.port, "cid": "f" * 32,
-                                 "category": "spoofed"},
-                           extra=["-cid_str", call_id]))
+    run = track(
+        start_sipp(
+            "caller",
+            str(CALLER_SCENARIO),
+            path.stack.sip,
+            workdir=workdir,
+            port=port,
+            service=f"+86{number}",
+            timeout_s=60,
+            keys={"rtp_port": rtp.port, "cid": "f" * 32, "category": "spoofed"},
+            extra=["-cid_str", call_id],
+        )
+    )
     return Party(run, rtp, port, call_id)
 
 
 def hang_up(caller: Party) -> None:
     """Tell the caller to hang up: a MESSAGE in its dialog (acd_caller.xml's contract),
     sent straight to it, so the test never waits on a timer for the caller to act."""
-    message = (f"MESSAGE sip:caller@127.0.0.1:{caller.port} SIP/2.0\r\n"
-               f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-{secrets.token_hex(6)}\r\n"
-               f"From: <sip:test@127.0.0.1>;tag={secrets.token_hex(4)}\r\n"
-               "To: <sip:caller@127.0.0.1>\r\n"
-               f"Call-ID: {caller.call_id}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
-               "Content-Length: 0\r\n\r\n")
+    message = (
+        f"MESSAGE sip:caller@127.0.0.1:{caller.port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-{secrets.token_hex(6)}\r\n"
+        f"From: <sip:test@127.0.0.1>;tag={secrets.token_hex(4)}\r\n"
+        "To: <sip:caller@127.0.0.1>\r\n"
+        f"Call-ID: {caller.call_id}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
+        "Content-Length: 0\r\n\r\n"
+    )
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(message.encode(), ("127.0.0.1", caller.port))
 

@@ -63,11 +63,14 @@ def start_cdr_service(
     workdir.mkdir(parents=True, exist_ok=True)
     port = api_port or free_port()
     config = AnalyticsConfig(
-        data_dir=str(workdir / "chdb"), listen=f"127.0.0.1:{port}",
-        batch_size=batch_size, block_ms=block_ms,
+        data_dir=str(workdir / "chdb"),
+        listen=f"127.0.0.1:{port}",
+        batch_size=batch_size,
+        block_ms=block_ms,
     )
     settings = write_service_settings(
-        workdir / "cdr.json", config, redis=f"127.0.0.1:{redis_port}", run_dir=workdir)
+        workdir / "cdr.json", config, redis=f"127.0.0.1:{redis_port}", run_dir=workdir
+    )
     env = {k: v for k, v in os.environ.items() if k != "HUAAN_CDR_FAULT"}
     env["PYTHONPATH"] = str(ROOT)
     if fault:
@@ -76,14 +79,22 @@ def start_cdr_service(
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "analytics.service", "--config", str(settings)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
         )
     return CdrServiceProcess(proc, ServiceClient(config.url(), timeout=10), log_path)
 
 
-def cdr_row(client: ServiceClient, cid: str, *,
-            until: Callable[[dict[str, Any]], bool] = lambda row: True,
-            timeout: float = 10.0, what: str = "") -> dict[str, Any]:
+def cdr_row(
+    client: ServiceClient,
+    cid: str,
+    *,
+    until: Callable[[dict[str, Any]], bool] = lambda row: True,
+    timeout: float = 10.0,
+    what: str = "",
+) -> dict[str, Any]:
     """The call's CDR from the CDR service (`cdr_list`), once it is there and `until`
     holds for it: a CDR is re-emitted when later events (the wrap-up) arrive."""
     found: list[dict[str, Any]] = []
@@ -93,8 +104,9 @@ def cdr_row(client: ServiceClient, cid: str, *,
         found[:] = [dict(row) for row in rows]
         return len(found) == 1 and until(found[0])
 
-    wait_until(there, timeout=timeout,
-               what=f"the CDR of {cid} from the CDR service {what}(now {found})")
+    wait_until(
+        there, timeout=timeout, what=f"the CDR of {cid} from the CDR service {what}(now {found})"
+    )
     return found[0]
 
 
@@ -107,4 +119,3 @@ def leg_rows(client: ServiceClient, cid: str) -> list[dict[str, Any]]:
 def is_null(value: Any) -> bool:
     """A NULL column as it comes back in a DataFrame (None, NaT or NaN)."""
     return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
-

@@ -47,11 +47,24 @@ def running_rtpengine(workdir: Path) -> Iterator[Rtpengine]:
     log = workdir / "rtpengine.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [binary, "--config-file=none", "--foreground", "--table=-1",
-             "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{ng_port}",
-             f"--port-min={base}", f"--port-max={base + 199}", "--timeout=30",
-             "--delete-delay=0", "--log-stderr", "--log-level=6", "--no-fallback"],
-            stdout=out, stderr=subprocess.STDOUT)
+            [
+                binary,
+                "--config-file=none",
+                "--foreground",
+                "--table=-1",
+                "--interface=127.0.0.1",
+                f"--listen-ng=127.0.0.1:{ng_port}",
+                f"--port-min={base}",
+                f"--port-max={base + 199}",
+                "--timeout=30",
+                "--delete-delay=0",
+                "--log-stderr",
+                "--log-level=6",
+                "--no-fallback",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     engine = Rtpengine(ng_port, process, log)
     client = engine.client()
 
@@ -62,8 +75,11 @@ def running_rtpengine(workdir: Path) -> Iterator[Rtpengine]:
             return False
 
     try:
-        wait_until(lambda: process.poll() is not None or pong(), timeout=15,
-                   what="rtpengine answers an ng ping")
+        wait_until(
+            lambda: process.poll() is not None or pong(),
+            timeout=15,
+            what="rtpengine answers an ng ping",
+        )
         assert process.poll() is None, log.read_text(errors="replace")[-2000:]
         yield engine
     finally:
@@ -114,12 +130,18 @@ class Controller:
     def wait_state(self, cid: str, state: str, timeout: float = 5.0) -> dict[str, Any]:
         """The call in `state` with no re-INVITE outstanding on any leg: only then has
         the media moved for every party (a bridge re-points the caller with one)."""
+
         def settled() -> bool:
             call = self.call(cid) or {}
             return call.get("state") == state and not any(
-                leg.get("updating") for leg in call.get("legs", ()))
-        wait_until(settled, timeout=timeout,
-                   what=f"call {cid} settled in state {state} (now {self.call(cid)})")
+                leg.get("updating") for leg in call.get("legs", ())
+            )
+
+        wait_until(
+            settled,
+            timeout=timeout,
+            what=f"call {cid} settled in state {state} (now {self.call(cid)})",
+        )
         call = self.call(cid)
         assert call is not None
         return call
@@ -141,18 +163,37 @@ class Controller:
 
 
 @contextmanager
-def running_controller(workdir: Path, engine: Rtpengine | str, agents: tuple[str, ...] = (),
-                       *extra: str, sip_port: int = 0) -> Iterator[Controller]:
+def running_controller(
+    workdir: Path,
+    engine: Rtpengine | str,
+    agents: tuple[str, ...] = (),
+    *extra: str,
+    sip_port: int = 0,
+) -> Iterator[Controller]:
     """A controller replica on `sip_port` (default: a free one); `engine` is the test's
     rtpengine or the ng HOST:PORT of another one (a stack's)."""
     sip_port = sip_port or free_port()
     ng = engine if isinstance(engine, str) else f"127.0.0.1:{engine.ng_port}"
     agent_ports = {agent: free_port() for agent in agents}
     log = workdir / "controller.log"
-    argv = [sys.executable, "-m", "controller", "--sip", f"127.0.0.1:{sip_port}",
-            "--rtpengine", ng, "--control", "127.0.0.1:0",
-            "--agents", ",".join(f"{a}=127.0.0.1:{p}" for a, p in agent_ports.items()),
-            "--dead-linger", "0.5", "--log-level", "DEBUG", *extra]
+    argv = [
+        sys.executable,
+        "-m",
+        "controller",
+        "--sip",
+        f"127.0.0.1:{sip_port}",
+        "--rtpengine",
+        ng,
+        "--control",
+        "127.0.0.1:0",
+        "--agents",
+        ",".join(f"{a}=127.0.0.1:{p}" for a, p in agent_ports.items()),
+        "--dead-linger",
+        "0.5",
+        "--log-level",
+        "DEBUG",
+        *extra,
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     with open(log, "wb") as err:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, cwd=ROOT, env=env)
@@ -171,8 +212,13 @@ def running_controller(workdir: Path, engine: Rtpengine | str, agents: tuple[str
             line += process.stdout.read1(1024)  # type: ignore[attr-defined]
     found = re.search(rb"control=([0-9.]+):(\d+)", line)
     assert found, line
-    controller = Controller(process, f"127.0.0.1:{sip_port}",
-                            (found.group(1).decode(), int(found.group(2))), log, agent_ports)
+    controller = Controller(
+        process,
+        f"127.0.0.1:{sip_port}",
+        (found.group(1).decode(), int(found.group(2))),
+        log,
+        agent_ports,
+    )
     try:
         yield controller
     finally:
@@ -191,10 +237,20 @@ def assert_clean(controller: Controller, engine: Rtpengine, timeout: float = 6.0
     """No calls, no Sippy dialogs, no transaction consumers, no rtpengine sessions left."""
     client = engine.client()
     try:
-        wait_until(lambda: controller.cmd("status") == {
-            "calls": 0, "media_sessions": 0, "dialogs": 0, "sip_consumers": 0,
-        } and not client.list_calls(), timeout=timeout,
-            what=f"clean teardown (status {controller.cmd('status')})")
+        wait_until(
+            lambda: (
+                controller.cmd("status")
+                == {
+                    "calls": 0,
+                    "media_sessions": 0,
+                    "dialogs": 0,
+                    "sip_consumers": 0,
+                }
+                and not client.list_calls()
+            ),
+            timeout=timeout,
+            what=f"clean teardown (status {controller.cmd('status')})",
+        )
     finally:
         client.close()
 
@@ -227,16 +283,22 @@ def fresh_markers() -> tuple[int, int, int]:
     return 1 + n % 100, 101 + n % 100, 201 + n % 50
 
 
-def exchange(a: RtpEndpoint, a_to: tuple[str, int], b: RtpEndpoint, b_to: tuple[str, int],
-             count: int = 50) -> tuple[int, int]:
+def exchange(
+    a: RtpEndpoint, a_to: tuple[str, int], b: RtpEndpoint, b_to: tuple[str, int], count: int = 50
+) -> tuple[int, int]:
     """Send `count` packets each way at once; return (b got a's audio, a got b's audio)."""
     marker_a, marker_b, _ = fresh_markers()
-    sender = threading.Thread(target=a.send, args=(a_to,),
-                              kwargs={"marker": marker_a, "count": count})
+    sender = threading.Thread(
+        target=a.send, args=(a_to,), kwargs={"marker": marker_a, "count": count}
+    )
     sender.start()
     b.send(b_to, marker=marker_b, count=count)
     sender.join()
-    wait_until(lambda: b.received_from(marker_a) >= count * 0.95
-               and a.received_from(marker_b) >= count * 0.95, timeout=5,
-               what="RTP through rtpengine both ways")
+    wait_until(
+        lambda: (
+            b.received_from(marker_a) >= count * 0.95 and a.received_from(marker_b) >= count * 0.95
+        ),
+        timeout=5,
+        what="RTP through rtpengine both ways",
+    )
     return b.received_from(marker_a), a.received_from(marker_b)

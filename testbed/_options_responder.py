@@ -35,12 +35,23 @@ class OptionsResponder:
             if not text.startswith("OPTIONS "):
                 continue
             head = text.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
-            keep = [h for h in head if h.split(":", 1)[0].strip().lower()
-                    in ("via", "from", "call-id", "cseq")]
+            keep = [
+                h
+                for h in head
+                if h.split(":", 1)[0].strip().lower() in ("via", "from", "call-id", "cseq")
+            ]
             to = next(h for h in head if h.lower().startswith("to:"))
             # usrloc matches the reply by its From URI and tag, copied here unchanged.
-            reply = "\r\n".join(["SIP/2.0 200 OK", *keep, f"{to};tag={secrets.token_hex(4)}",
-                                 "Content-Length: 0", "", ""])
+            reply = "\r\n".join(
+                [
+                    "SIP/2.0 200 OK",
+                    *keep,
+                    f"{to};tag={secrets.token_hex(4)}",
+                    "Content-Length: 0",
+                    "",
+                    "",
+                ]
+            )
             self.sock.sendto(reply.encode(), peer)
             self.answered += 1
 

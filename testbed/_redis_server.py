@@ -25,9 +25,21 @@ def redis_server(workdir: Path, port: int | None = None) -> Iterator[int]:
     port = free_port() if port is None else port
     log = (workdir / "redis.log").open("a")
     proc = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(workdir)],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            REDIS_SERVER,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     client = redis.Redis(port=port, socket_connect_timeout=0.2, socket_timeout=0.5)
 

@@ -70,8 +70,9 @@ class RawSip:
         self.sock.sendto(data.encode() if isinstance(data, str) else data, self.target)
         return sent_at
 
-    def replies(self, *, timeout: float, sent_at: float | None = None,
-                until_final: bool = True) -> list[Reply]:
+    def replies(
+        self, *, timeout: float, sent_at: float | None = None, until_final: bool = True
+    ) -> list[Reply]:
         """Collect replies until a final one (or the deadline); elapsed is since sent_at."""
         start = time.monotonic() if sent_at is None else sent_at
         deadline = time.monotonic() + timeout
@@ -94,8 +95,15 @@ class RawSip:
             if until_final and reply.code >= 200:
                 return got
 
-    def invite(self, service: str, *, caller: str = "+8613912345678", sdp: bool = True,
-               max_forwards: int = 70, rtp_port: int = 9) -> Dialog:
+    def invite(
+        self,
+        service: str,
+        *,
+        caller: str = "+8613912345678",
+        sdp: bool = True,
+        max_forwards: int = 70,
+        rtp_port: int = 9,
+    ) -> Dialog:
         """Send an INVITE from this socket; return what is needed to ACK it."""
         tag, branch = secrets.token_hex(6), "z9hG4bK" + secrets.token_hex(8)
         call_id = f"raw-{secrets.token_hex(8)}"
@@ -147,23 +155,51 @@ class Dialog:
         )
 
 
-def register_agent(stack: Stack, user: str, contact_port: int, *, workdir: Path,
-                   password: str | None = None, expires: int = 300,
-                   local_ip: str = "127.0.0.1") -> SippRun:
+def register_agent(
+    stack: Stack,
+    user: str,
+    contact_port: int,
+    *,
+    workdir: Path,
+    password: str | None = None,
+    expires: int = 300,
+    local_ip: str = "127.0.0.1",
+) -> SippRun:
     """One REGISTER through sipp, with the stack's realm; returns the finished run."""
     return registration(
-        stack.sip, user, stack.passwords[user] if password is None else password, stack.realm,
-        contact_port, workdir=workdir, expires=expires, local_ip=local_ip,
+        stack.sip,
+        user,
+        stack.passwords[user] if password is None else password,
+        stack.realm,
+        contact_port,
+        workdir=workdir,
+        expires=expires,
+        local_ip=local_ip,
     )
 
 
-def start_phone(stack: Stack, user: str, *, workdir: Path, scenario: str = "agent_answer",
-                calls: int = 1, answer_after_ms: int = 100, rtp_port: int | None = None,
-                local_ip: str = "127.0.0.1") -> AgentPhone:
+def start_phone(
+    stack: Stack,
+    user: str,
+    *,
+    workdir: Path,
+    scenario: str = "agent_answer",
+    calls: int = 1,
+    answer_after_ms: int = 100,
+    rtp_port: int | None = None,
+    local_ip: str = "127.0.0.1",
+) -> AgentPhone:
     """An answering, registered phone for `user` on this stack."""
     return start_agent_phone(
-        stack.sip, user, stack.passwords[user], stack.realm, workdir=workdir,
-        scenario=scenario, calls=calls, answer_after_ms=answer_after_ms, rtp_port=rtp_port,
+        stack.sip,
+        user,
+        stack.passwords[user],
+        stack.realm,
+        workdir=workdir,
+        scenario=scenario,
+        calls=calls,
+        answer_after_ms=answer_after_ms,
+        rtp_port=rtp_port,
         local_ip=local_ip,
     )
 
@@ -182,18 +218,21 @@ def unregister_all(stack: Stack, agents: tuple[str, ...] = AGENTS) -> None:
         # An AOR that is not registered answers with an error: that is fine here.
         # "s:" keeps kamcmd from sending the numeric AOR as an integer.
         subprocess.run(
-            [kamcmd, "-s", f"unix:{stack.layout.kamailio_ctl}", "ul.rm", "location",
-             f"s:{agent}"],
-            capture_output=True, timeout=10, check=False,
+            [kamcmd, "-s", f"unix:{stack.layout.kamailio_ctl}", "ul.rm", "location", f"s:{agent}"],
+            capture_output=True,
+            timeout=10,
+            check=False,
         )
 
 
 def registered(stack: Stack, agent: str) -> bool:
     kamcmd = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
     out = subprocess.run(
-        [kamcmd, "-s", f"unix:{stack.layout.kamailio_ctl}", "ul.lookup", "location",
-         f"s:{agent}"],
-        capture_output=True, text=True, timeout=10, check=False,
+        [kamcmd, "-s", f"unix:{stack.layout.kamailio_ctl}", "ul.lookup", "location", f"s:{agent}"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
     )
     if out.returncode != 0 or out.stdout.startswith("error:"):
         if "AOR not found" in out.stdout:
@@ -215,5 +254,8 @@ def log_value(line: str, key: str) -> str:
 
 
 def no_rtpengine_session(stack: Stack, index: int = 0, timeout: float = 5.0) -> None:
-    wait_until(lambda: not stack.rtpengine_calls(index), timeout=timeout,
-               what="rtpengine has no session left")
+    wait_until(
+        lambda: not stack.rtpengine_calls(index),
+        timeout=timeout,
+        what="rtpengine has no session left",
+    )

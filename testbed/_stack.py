@@ -45,15 +45,17 @@ class ReplicaControl:
 
     def wait_new_call(self, timeout: float = 10.0) -> dict[str, Any]:
         """The one call this replica has, once it has one."""
-        wait_until(lambda: self.cmd("calls"), timeout=timeout,
-                   what="a call reaches the replica")
+        wait_until(lambda: self.cmd("calls"), timeout=timeout, what="a call reaches the replica")
         calls = self.cmd("calls")
         assert len(calls) == 1, calls
         return dict(calls[0])
 
     def wait_state(self, cid: str, state: str, timeout: float = 10.0) -> dict[str, Any]:
-        wait_until(lambda: (self.call(cid) or {}).get("state") == state, timeout=timeout,
-                   what=f"call {cid} in state {state} (now {self.call(cid)})")
+        wait_until(
+            lambda: (self.call(cid) or {}).get("state") == state,
+            timeout=timeout,
+            what=f"call {cid} in state {state} (now {self.call(cid)})",
+        )
         call = self.call(cid)
         assert call is not None
         return call
@@ -106,8 +108,9 @@ class Stack:
             client.close()
 
 
-def base_config(workdir: Path, agents: tuple[str, ...] = ("1001", "1002", "1003"),
-                **overrides: Any) -> tuple[dict[str, Any], dict[str, str]]:
+def base_config(
+    workdir: Path, agents: tuple[str, ...] = ("1001", "1002", "1003"), **overrides: Any
+) -> tuple[dict[str, Any], dict[str, str]]:
     """A config dict on free ports, plus clear passwords generated for this run only."""
     passwords = {a: secrets.token_urlsafe(12) for a in agents}
     # Below Linux's ephemeral range, so the free ports picked above cannot collide.
@@ -115,17 +118,33 @@ def base_config(workdir: Path, agents: tuple[str, ...] = ("1001", "1002", "1003"
     config: dict[str, Any] = {
         "version": 1,
         "node": {"run_dir": str(workdir / "run"), "name": "test"},
-        "sip": {"listen": f"127.0.0.1:{free_port()}", "realm": REALM, "workers": 2,
-                "shm_mb": 128, "rtpengine_timeout_ms": 200, "rtpengine_disable_s": 30,
-                # sipp phones cannot answer keepalive OPTIONS (each new Call-ID starts a
-                # call of their scenario); tests of the keepalive turn it on.
-                "phone_keepalive_s": 0},
-        "rtpengine": {"nodes": [{"ng": f"127.0.0.1:{free_port()}",
-                                 "port_min": port_base, "port_max": port_base + 199}],
-                      "rtp_timeout_s": 30},
+        "sip": {
+            "listen": f"127.0.0.1:{free_port()}",
+            "realm": REALM,
+            "workers": 2,
+            "shm_mb": 128,
+            "rtpengine_timeout_ms": 200,
+            "rtpengine_disable_s": 30,
+            # sipp phones cannot answer keepalive OPTIONS (each new Call-ID starts a
+            # call of their scenario); tests of the keepalive turn it on.
+            "phone_keepalive_s": 0,
+        },
+        "rtpengine": {
+            "nodes": [
+                {
+                    "ng": f"127.0.0.1:{free_port()}",
+                    "port_min": port_base,
+                    "port_max": port_base + 199,
+                }
+            ],
+            "rtp_timeout_s": 30,
+        },
         "redis": {"listen": f"127.0.0.1:{free_port()}"},
-        "timers": {"ring_timeout_ms": 1500, "transaction_timeout_ms": 2000,
-                   "invite_timeout_ms": 8000},
+        "timers": {
+            "ring_timeout_ms": 1500,
+            "transaction_timeout_ms": 2000,
+            "invite_timeout_ms": 8000,
+        },
         "trunks": [{"name": "carrier-a", "sources": ["127.0.0.1/32"]}],
         "numbering": {
             "caller_rules": [
@@ -146,8 +165,12 @@ def base_config(workdir: Path, agents: tuple[str, ...] = ("1001", "1002", "1003"
 
 
 @contextmanager
-def running_stack(workdir: Path, config: dict[str, Any], passwords: dict[str, str],
-                  keep_logs_in: Path | None = None) -> Iterator[Stack]:
+def running_stack(
+    workdir: Path,
+    config: dict[str, Any],
+    passwords: dict[str, str],
+    keep_logs_in: Path | None = None,
+) -> Iterator[Stack]:
     path = workdir / "callcenter.yaml"
     workdir.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -16,8 +16,9 @@ from simulators import RtpEndpoint
 class Talker:
     """Sends audio from `endpoint` every 20 ms to wherever `dest()` says, until stopped."""
 
-    def __init__(self, endpoint: RtpEndpoint, dest: Callable[[], tuple[str, int]],
-                 marker: int) -> None:
+    def __init__(
+        self, endpoint: RtpEndpoint, dest: Callable[[], tuple[str, int]], marker: int
+    ) -> None:
         self.endpoint, self.dest, self.marker = endpoint, dest, marker
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)

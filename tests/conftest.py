@@ -23,29 +23,36 @@ PROCESS_DIRS: Final = (TESTS / "integration",)
 # Elsewhere a package's folder holds its pure unit tests and its component tests side
 # by side, so the marker goes by what a test uses. Every test using one of these
 # fixtures (directly or through another fixture) starts a process:
-PROCESS_FIXTURES: Final = frozenset({
-    "ksr_api",  # tests/routing: Kamailio, for its KEMI function list
-    "redis_url",  # tests/eventlog: redis-server
-    "redis_server",  # tests/acdsvc: redis-server (its replicas run on it)
-    "engine",  # tests/controller and its acd_driver/: rtpengine (and the controller)
-    "redis_port",  # tests/controller/acd_driver: redis-server (and the ACD replica)
-})
+PROCESS_FIXTURES: Final = frozenset(
+    {
+        "ksr_api",  # tests/routing: Kamailio, for its KEMI function list
+        "redis_url",  # tests/eventlog: redis-server
+        "redis_server",  # tests/acdsvc: redis-server (its replicas run on it)
+        "engine",  # tests/controller and its acd_driver/: rtpengine (and the controller)
+        "redis_port",  # tests/controller/acd_driver: redis-server (and the ACD replica)
+    }
+)
 # Modules that start a process inside the test itself (no fixture to see):
-PROCESS_MODULES: Final = frozenset(TESTS / name for name in (
-    "analytics/test_analytics_clickhouse.py",  # clickhouse-server
-    "analytics/test_analytics_service.py",  # redis-server and the CDR service
-    "dashboards/test_dashboards_browser.py",  # Streamlit, Chromium, the CDR service
-    "dashboards/test_dashboards_live.py",  # redis-server
-    "controller/test_event_publisher.py",  # redis-server, restarted mid-test
-    "controller/test_sippy_fixes.py",  # a controller process refusing a taken port
-))
+PROCESS_MODULES: Final = frozenset(
+    TESTS / name
+    for name in (
+        "analytics/test_analytics_clickhouse.py",  # clickhouse-server
+        "analytics/test_analytics_service.py",  # redis-server and the CDR service
+        "dashboards/test_dashboards_browser.py",  # Streamlit, Chromium, the CDR service
+        "dashboards/test_dashboards_live.py",  # redis-server
+        "controller/test_event_publisher.py",  # redis-server, restarted mid-test
+        "controller/test_sippy_fixes.py",  # a controller process refusing a taken port
+    )
+)
 
 
 def starts_processes(item: pytest.Item) -> bool:
     path = item.path
-    return (any(path.is_relative_to(folder) for folder in PROCESS_DIRS)
-            or path in PROCESS_MODULES
-            or not PROCESS_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())))
+    return (
+        any(path.is_relative_to(folder) for folder in PROCESS_DIRS)
+        or path in PROCESS_MODULES
+        or not PROCESS_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+    )
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
@@ -76,8 +83,27 @@ def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if sox is None:
         pytest.fail("sox is not installed; run scripts/install")
     path = tmp_path_factory.mktemp("prompts") / "tone.wav"
-    subprocess.run([sox, "-n", "-r", "8000", "-c", "1", "-b", "16", str(path),
-                    "synth", "3", "sine", "440", "vol", "0.5"], check=True, timeout=30)
+    subprocess.run(
+        [
+            sox,
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "synth",
+            "3",
+            "sine",
+            "440",
+            "vol",
+            "0.5",
+        ],
+        check=True,
+        timeout=30,
+    )
     return path
 
 

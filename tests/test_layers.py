@@ -18,26 +18,58 @@ import configuration
 from configuration import STRATEGY_NAMES, join_hostport, split_hostport
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_PACKAGES = ("acd", "acd_api", "acd_client", "acdsvc", "analytics", "callcenter",
-                    "controller", "dashboards", "eventlog", "identity", "presence", "prompts",
-                    "routing", "rtpengine", "simulators", "teletraffic")
+PROJECT_PACKAGES = (
+    "acd",
+    "acd_api",
+    "acd_client",
+    "acdsvc",
+    "analytics",
+    "callcenter",
+    "controller",
+    "dashboards",
+    "eventlog",
+    "identity",
+    "presence",
+    "prompts",
+    "routing",
+    "rtpengine",
+    "simulators",
+    "teletraffic",
+)
 
 
 def loaded_after(code: str) -> set[str]:
     """The top-level names in sys.modules after running `code` in a fresh interpreter.
     A SystemExit (a __main__ that parses an empty command line) still counts its imports."""
-    script = (f"import json, sys\ntry:\n    {code}\nexcept SystemExit:\n    pass\n"
-              "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60, check=True)
+    script = (
+        f"import json, sys\ntry:\n    {code}\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return set(json.loads(result.stdout.splitlines()[-1]))
 
 
 def test_the_controller_does_not_load_dashboards_or_analytics() -> None:
     # acd_client: what a controller with --acd imports when its driver starts.
     loaded = loaded_after("import controller, controller.__main__, acd_client")
-    heavy = {"dashboards", "analytics", "pandas", "pyarrow", "chdb", "streamlit",
-             "callcenter", "acdsvc", "presence"}
+    heavy = {
+        "dashboards",
+        "analytics",
+        "pandas",
+        "pyarrow",
+        "chdb",
+        "streamlit",
+        "callcenter",
+        "acdsvc",
+        "presence",
+    }
     assert "controller" in loaded
     assert loaded & heavy == set()
 
@@ -65,11 +97,14 @@ def test_the_acd_has_a_strategy_for_every_name_the_config_accepts() -> None:
     assert set(acd.BUILTIN_STRATEGIES) == set(STRATEGY_NAMES)
 
 
-@pytest.mark.parametrize(("text", "parts"), [
-    ("127.0.0.1:5060", ("127.0.0.1", 5060)),
-    ("[::1]:50051", ("::1", 50051)),
-    ("redis.local:6379", ("redis.local", 6379)),
-])
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("127.0.0.1:5060", ("127.0.0.1", 5060)),
+        ("[::1]:50051", ("::1", 50051)),
+        ("redis.local:6379", ("redis.local", 6379)),
+    ],
+)
 def test_split_hostport_and_back(text: str, parts: tuple[str, int]) -> None:
     assert split_hostport(text) == parts
     assert join_hostport(*parts) == text

@@ -77,11 +77,13 @@ if who is not None:
         if len(on_calls) == 0:
             st.info("No agent is ringing or talking.")
         else:
-            victim = st.selectbox("Agent on the call", list(on_calls["agent"]),
-                                  key="intercept_agent")
-            st.caption(f"Your phone ({who.username}) rings; your desk must be logged in "
-                       "as a supervisor and idle.")
+            victim = st.selectbox(
+                "Agent on the call", list(on_calls["agent"]), key="intercept_agent"
+            )
+            st.caption(
+                f"Your phone ({who.username}) rings; your desk must be logged in "
+                "as a supervisor and idle."
+            )
             if st.button("Intercept", key="intercept"):
                 taken = b.commands.intercept(str(victim), who.username, who)
-                (st.success if taken.ok else st.error)(
-                    f"Intercept {victim}: {taken.message}")
+                (st.success if taken.ok else st.error)(f"Intercept {victim}: {taken.message}")

@@ -32,7 +32,9 @@ def live() -> None:
     c5.metric("Agents logged in", len(board.agents))
     st.subheader("Queues")
     st.dataframe(
-        board.queues, hide_index=True, width="stretch",
+        board.queues,
+        hide_index=True,
+        width="stretch",
         column_config={
             "sl_today": st.column_config.NumberColumn("SL today", format="percent"),
             "abandon_rate_today": st.column_config.NumberColumn("abandoned", format="percent"),
@@ -41,13 +43,17 @@ def live() -> None:
     )
     st.subheader("Agents")
     st.dataframe(
-        board.agents, hide_index=True, width="stretch",
+        board.agents,
+        hide_index=True,
+        width="stretch",
         column_config={
             "time_in_state_s": st.column_config.NumberColumn("time in state (s)", format="%.0f"),
         },
     )
-    st.caption(f"live source: {board.source} · offered today {board.offered}, "
-               f"answered {board.answered} · refresh every {queries.REFRESH_S:g} s")
+    st.caption(
+        f"live source: {board.source} · offered today {board.offered}, "
+        f"answered {board.answered} · refresh every {queries.REFRESH_S:g} s"
+    )
 
 
 live()

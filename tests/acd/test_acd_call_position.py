@@ -28,15 +28,15 @@ def test_positions_follow_the_core_order_priority_first(two_queues: Acd) -> None
     acd.enqueue("vip", "billing", priority=5).raise_for_error()
     acd.enqueue("s", "sales").raise_for_error()
     got = {cid: acd.call_position(cid) for cid in ("a", "b", "vip", "s")}
-    assert {cid: (p["position"], p["queue_length"], p["waiting"])  # type: ignore[index]
-            for cid, p in got.items()} == {
-        "vip": (1, 3, True), "a": (2, 3, True), "b": (3, 3, True), "s": (1, 1, True)}
+    assert {
+        cid: (p["position"], p["queue_length"], p["waiting"])  # type: ignore[index]
+        for cid, p in got.items()
+    } == {"vip": (1, 3, True), "a": (2, 3, True), "b": (3, 3, True), "s": (1, 1, True)}
     assert acd.call_position("nope") is None
     sound(acd)
 
 
-def test_query_changes_nothing_and_applies_no_timer(two_queues: Acd,
-                                                   clock: ManualClock) -> None:
+def test_query_changes_nothing_and_applies_no_timer(two_queues: Acd, clock: ManualClock) -> None:
     acd = two_queues
     login(acd, 1001)
     acd.enqueue("c1", "billing")  # rings 1001 at once
@@ -44,14 +44,14 @@ def test_query_changes_nothing_and_applies_no_timer(two_queues: Acd,
     clock.advance(60)  # the ring timeout (15 s) is overdue, but a query must not apply it
     position = acd.call_position("c1")
     assert position is not None
-    assert (position["state"], position["waiting"], position["position"]) == (
-        "ringing", False, 0)
+    assert (position["state"], position["waiting"], position["position"]) == ("ringing", False, 0)
     assert position["expected_wait"] is None
     assert acd.to_dict() == before
 
 
-def test_expected_wait_from_the_age_of_calls_in_progress(two_queues: Acd,
-                                                        clock: ManualClock) -> None:
+def test_expected_wait_from_the_age_of_calls_in_progress(
+    two_queues: Acd, clock: ManualClock
+) -> None:
     acd = two_queues
     login(acd, 1001)
     login(acd, 1002)
@@ -83,7 +83,8 @@ def test_no_estimate_while_nobody_talks(two_queues: Acd) -> None:
 
 
 def test_expected_wait_from_the_talk_times_of_finished_calls(
-        two_queues: Acd, clock: ManualClock) -> None:
+    two_queues: Acd, clock: ManualClock
+) -> None:
     """Finished calls of 100 s then 20 s: average 100 + 0.25 x (20 - 100) = 80 s; the
     call in progress (lasting 500 s by then) no longer counts. Sales keeps no history."""
     acd = two_queues
@@ -107,8 +108,9 @@ def test_expected_wait_from_the_talk_times_of_finished_calls(
     assert position["expected_wait"] == pytest.approx(1 * (80 + 10) / 2)  # N = 2 talking
 
     # The history survives a restart (a new leader loads the state from Redis).
-    restored = Acd.from_dict(json.loads(json.dumps(acd.to_dict())),
-                             default_config(BILLING, SALES), clock)
+    restored = Acd.from_dict(
+        json.loads(json.dumps(acd.to_dict())), default_config(BILLING, SALES), clock
+    )
     again = restored.call_position("w1")
     assert again is not None and again["expected_wait"] == pytest.approx(45.0)
     sound(acd)

@@ -101,7 +101,9 @@ def test_ring_timeout_is_enforced_by_the_core(acd: Acd, clock: ManualClock) -> N
     clock.advance(0.1)
     result = acd.tick()
     assert [(a.kind, a.agent, a.username) for a in result.actions] == [
-        ("cancel_ring", 1001, "user1001"), ("offer", 1002, "user1002")]
+        ("cancel_ring", 1001, "user1001"),
+        ("offer", 1002, "user1002"),
+    ]
 
 
 def test_agent_who_let_it_ring_is_asked_again_only_if_nobody_else_is_idle(acd: Acd) -> None:
@@ -214,8 +216,9 @@ def test_priority_can_be_switched_off_per_queue(make_acd: Callable[..., Acd]) ->
 
 
 def test_agent_in_two_queues_takes_the_most_urgent_call(make_acd: Callable[..., Acd]) -> None:
-    acd = make_acd(QueueConfig("billing", skills={"billing": 1}),
-                   QueueConfig("outage", skills={"outage": 1}))
+    acd = make_acd(
+        QueueConfig("billing", skills={"billing": 1}), QueueConfig("outage", skills={"outage": 1})
+    )
     login(acd, 1001, skills={"billing": 1, "outage": 1}, ready=False)
     login(acd, 1002, skills={"outage": 1}, ready=False)  # keeps outage staffed
     acd.enqueue("old-billing", "billing")
@@ -377,7 +380,9 @@ def test_reconcile_releases_agents_of_vanished_calls(
     assert acd.agent_state(1003) is AgentState.TALKING
     assert acd.waiting("billing") == []
     assert {e["call"] for e in result.events if e["kind"] in ("call.ended", "call.abandoned")} == {
-        "talk-lost", "ring-lost", "ghost"
+        "talk-lost",
+        "ring-lost",
+        "ghost",
     }
     assert {e.get("reason") for e in result.events if e["kind"] == "call.ended"} == {"RECONCILED"}
     sound(acd)

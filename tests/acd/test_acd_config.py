@@ -21,10 +21,18 @@ from tests.acd.acd_testkit import default_config, login
         ((QueueConfig("a", skills={"x": 0}),), "level >= 1"),
         ((QueueConfig("a", overflow_queue="b"),), "does not exist"),
         ((QueueConfig("a", overflow_queue="a"),), "overflow loop"),
-        ((QueueConfig("a", overflow_queue="b", overflow_target="vm"), QueueConfig("b")),
-         "not both"),
-        ((QueueConfig("a", overflow_queue="b"), QueueConfig("b", overflow_queue="c"),
-          QueueConfig("c", overflow_queue="a")), "overflow loop"),
+        (
+            (QueueConfig("a", overflow_queue="b", overflow_target="vm"), QueueConfig("b")),
+            "not both",
+        ),
+        (
+            (
+                QueueConfig("a", overflow_queue="b"),
+                QueueConfig("b", overflow_queue="c"),
+                QueueConfig("c", overflow_queue="a"),
+            ),
+            "overflow loop",
+        ),
     ],
 )
 def test_invalid_queue_config(
@@ -36,8 +44,12 @@ def test_invalid_queue_config(
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"seat_range": (10, 1)}, {"employee_id_range": (5, 4)}, {"lease_seconds": 0},
-     {"direct_ring_timeout": -1}],
+    [
+        {"seat_range": (10, 1)},
+        {"employee_id_range": (5, 4)},
+        {"lease_seconds": 0},
+        {"direct_ring_timeout": -1},
+    ],
 )
 def test_invalid_global_config(clock: ManualClock, overrides: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
@@ -51,14 +63,21 @@ def test_config_error_lists_every_problem(clock: ManualClock) -> None:
 
 
 def test_config_from_plain_data(clock: ManualClock) -> None:
-    config = AcdConfig.from_dict({
-        "seat_range": [1, 50],
-        "lease_seconds": 20,
-        "queues": [
-            {"name": "billing", "skills": {"billing": 2}, "strategy": "round_robin",
-             "max_wait": 120, "overflow_target": "voicemail"},
-        ],
-    })
+    config = AcdConfig.from_dict(
+        {
+            "seat_range": [1, 50],
+            "lease_seconds": 20,
+            "queues": [
+                {
+                    "name": "billing",
+                    "skills": {"billing": 2},
+                    "strategy": "round_robin",
+                    "max_wait": 120,
+                    "overflow_target": "voicemail",
+                },
+            ],
+        }
+    )
     assert config.seat_range == (1, 50)
     assert config.queues[0].skills == {"billing": 2}
     Acd(config, clock)

@@ -11,7 +11,8 @@ WRAPPING = QueueConfig("billing", skills={"billing": 1}, ring_timeout=15.0, wrap
 
 
 def test_end_calls_ends_like_a_hangup_with_the_given_reason(
-        make_acd: Callable[..., Acd], clock: ManualClock) -> None:
+    make_acd: Callable[..., Acd], clock: ManualClock
+) -> None:
     acd = make_acd(WRAPPING)
     for agent in (1001, 1002, 1003):
         login(acd, agent)
@@ -23,8 +24,9 @@ def test_end_calls_ends_like_a_hangup_with_the_given_reason(
     acd.enqueue("queued", "billing", source="ctl-a#1").raise_for_error()  # nobody idle
     clock.advance(5)
 
-    result = acd.end_calls({"talk": "gone-a", "ring": "gone-a", "queued": "gone-a",
-                            "unknown": "gone-a"})
+    result = acd.end_calls(
+        {"talk": "gone-a", "ring": "gone-a", "queued": "gone-a", "unknown": "gone-a"}
+    )
 
     assert result.ok
     # Unlike reconcile(): the talking agent wraps up, as after a hang-up.
@@ -32,13 +34,18 @@ def test_end_calls_ends_like_a_hangup_with_the_given_reason(
     assert acd.agent_state(1002) is AgentState.IDLE
     assert acd.agent_state(1003) is AgentState.TALKING
     assert acd.waiting("billing") == []
-    ends = {e["call"]: (e["kind"], e["reason"]) for e in result.events
-            if e["kind"] in ("call.ended", "call.abandoned")}
-    assert ends == {"talk": ("call.ended", "gone-a"), "ring": ("call.abandoned", "gone-a"),
-                    "queued": ("call.abandoned", "gone-a")}
+    ends = {
+        e["call"]: (e["kind"], e["reason"])
+        for e in result.events
+        if e["kind"] in ("call.ended", "call.abandoned")
+    }
+    assert ends == {
+        "talk": ("call.ended", "gone-a"),
+        "ring": ("call.abandoned", "gone-a"),
+        "queued": ("call.abandoned", "gone-a"),
+    }
     wrap = [e for e in result.events if e["kind"] == "agent.state" and e["agent"] == 1001]
-    assert [(e["from"], e["to"], e["reason"]) for e in wrap] == [
-        ("talking", "wrap_up", "gone-a")]
+    assert [(e["from"], e["to"], e["reason"]) for e in wrap] == [("talking", "wrap_up", "gone-a")]
     clock.advance(30)
     acd.tick()
     assert acd.agent_state(1001) is AgentState.IDLE
@@ -49,7 +56,8 @@ def test_end_calls_ends_like_a_hangup_with_the_given_reason(
 
 
 def test_sources_are_kept_and_listed_only_for_calls_that_have_one(
-        make_acd: Callable[..., Acd], clock: ManualClock) -> None:
+    make_acd: Callable[..., Acd], clock: ManualClock
+) -> None:
     acd = make_acd(WRAPPING)
     login(acd, 1001, ready=False)  # staffed, nobody idle: the calls wait
     acd.enqueue("c1", "billing", source="ctl-a#1").raise_for_error()

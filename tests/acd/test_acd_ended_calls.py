@@ -32,7 +32,8 @@ def _served(acd: Acd, call_id: str = "c1") -> None:
 
 
 def test_enqueue_after_the_call_ended_is_refused_and_changes_nothing(
-        acd: Acd, clock: ManualClock) -> None:
+    acd: Acd, clock: ManualClock
+) -> None:
     login(acd, 1001)
     _served(acd)
     clock.advance(5)
@@ -66,8 +67,13 @@ def test_commands_on_an_ended_call_say_it_ended(acd: Acd) -> None:
     login(acd, 1001)
     login(acd, 1002)
     _served(acd)
-    for result in (acd.answered("c1", 1001), acd.no_answer("c1", 1001), acd.hangup("c1"),
-                   acd.transfer("c1", to_queue="billing"), acd.transfer("c1", to_agent=1002)):
+    for result in (
+        acd.answered("c1", 1001),
+        acd.no_answer("c1", 1001),
+        acd.hangup("c1"),
+        acd.transfer("c1", to_queue="billing"),
+        acd.transfer("c1", to_agent=1002),
+    ):
         assert result.error is not None and result.error.code is ErrorCode.UNKNOWN_CALL
         assert result.error.message == "call 'c1' already ended"
     unknown = acd.hangup("never")
@@ -76,10 +82,16 @@ def test_commands_on_an_ended_call_say_it_ended(acd: Acd) -> None:
 
 
 def test_every_way_out_of_the_acd_is_remembered(
-        make_acd: Callable[..., Acd], clock: ManualClock) -> None:
+    make_acd: Callable[..., Acd], clock: ManualClock
+) -> None:
     acd = make_acd(
-        QueueConfig("billing", skills={"billing": 1}, ring_timeout=15.0, max_wait=30.0,
-                    overflow_target="voicemail"),
+        QueueConfig(
+            "billing",
+            skills={"billing": 1},
+            ring_timeout=15.0,
+            max_wait=30.0,
+            overflow_target="voicemail",
+        ),
         QueueConfig("sales", skills={"sales": 1}, ring_timeout=15.0),
     )
     login(acd, 1001)
@@ -104,7 +116,8 @@ def test_every_way_out_of_the_acd_is_remembered(
 
 
 def test_ended_ids_are_forgotten_after_the_retention(
-        make_acd: Callable[..., Acd], clock: ManualClock) -> None:
+    make_acd: Callable[..., Acd], clock: ManualClock
+) -> None:
     acd = make_acd(ended_call_retention=RETENTION)
     login(acd, 1001)
     _served(acd, "old")
@@ -130,8 +143,7 @@ def test_retention_zero_remembers_nothing(make_acd: Callable[..., Acd]) -> None:
     assert acd.enqueue("c1", "billing").ok
 
 
-def test_ended_ids_survive_serialisation_but_stay_out_of_meta(
-        acd: Acd, clock: ManualClock) -> None:
+def test_ended_ids_survive_serialisation_but_stay_out_of_meta(acd: Acd, clock: ManualClock) -> None:
     login(acd, 1001)
     _served(acd, "a")
     clock.advance(1)
@@ -147,8 +159,7 @@ def test_ended_ids_survive_serialisation_but_stay_out_of_meta(
     assert Acd.from_dict(older, acd.config, clock).enqueue("a", "billing").ok
 
 
-def test_state_with_a_live_call_recorded_as_ended_is_rejected(
-        acd: Acd, clock: ManualClock) -> None:
+def test_state_with_a_live_call_recorded_as_ended_is_rejected(acd: Acd, clock: ManualClock) -> None:
     assert acd.enqueue("c1", "billing").ok
     data = acd.to_dict()
     data["ended"] = [["c1", 1.0]]

@@ -84,19 +84,46 @@ def picky(candidates: Sequence[AgentRecord], queue: QueueConfig, memory: dict) -
 
 
 QUEUES = (
-    QueueConfig("billing", skills={"billing": 1}, strategy="longest_idle", wrap_up=4,
-                ring_timeout=8, max_wait=40, overflow_queue="general", max_no_answers=2),
-    QueueConfig("general", skills={"general": 1}, strategy="ring_all", ring_timeout=6,
-                max_wait=60, overflow_target="voicemail"),
+    QueueConfig(
+        "billing",
+        skills={"billing": 1},
+        strategy="longest_idle",
+        wrap_up=4,
+        ring_timeout=8,
+        max_wait=40,
+        overflow_queue="general",
+        max_no_answers=2,
+    ),
+    QueueConfig(
+        "general",
+        skills={"general": 1},
+        strategy="ring_all",
+        ring_timeout=6,
+        max_wait=60,
+        overflow_target="voicemail",
+    ),
     QueueConfig("vip", skills={"billing": 3}, strategy="skill_level_first", wrap_up=2),
-    QueueConfig("sales", skills={"sales": 1}, strategy="fewest_calls", ring_timeout=5,
-                honour_priority=False),
-    QueueConfig("tech", skills={"sales": 1, "billing": 2}, strategy="round_robin",
-                ring_timeout=7, max_wait=30, overflow_queue="sales"),
+    QueueConfig(
+        "sales", skills={"sales": 1}, strategy="fewest_calls", ring_timeout=5, honour_priority=False
+    ),
+    QueueConfig(
+        "tech",
+        skills={"sales": 1, "billing": 2},
+        strategy="round_robin",
+        ring_timeout=7,
+        max_wait=30,
+        overflow_queue="sales",
+    ),
     QueueConfig("odd", skills={"general": 2}, strategy="picky", ring_timeout=4),
 )
-SKILLS = [{"billing": 3, "general": 2}, {"billing": 1}, {"general": 1}, {"billing": 4, "sales": 1},
-          {"sales": 2, "billing": 2, "general": 2}, {"general": 2, "sales": 1}]
+SKILLS = [
+    {"billing": 3, "general": 2},
+    {"billing": 1},
+    {"general": 1},
+    {"billing": 4, "sales": 1},
+    {"sales": 2, "billing": 2, "general": 2},
+    {"general": 2, "sales": 1},
+]
 
 
 def _outcome(r: Result) -> tuple[object, ...]:
@@ -109,6 +136,7 @@ def test_indexed_core_matches_brute_force(seed: int) -> None:
     clock = ManualClock(0.0)
     config = default_config(*QUEUES, lease_seconds=50)
     from acd import BUILTIN_STRATEGIES
+
     strategies = {**BUILTIN_STRATEGIES, "picky": picky}
     # The twins must hand out the same session IDs: a fixed secret instead of a random one.
     fast = Acd(config, clock, strategies=strategies, session_secret=lambda: "x")
@@ -123,14 +151,24 @@ def test_indexed_core_matches_brute_force(seed: int) -> None:
         op = rng.randrange(17)
         ringing = [c for c in calls if (fast.call(c) or {}).get("ringing")]
 
-        def run(acd: Acd, *, op: int = op, agent: int = agent, call: str = call,
-                ringing: list[str] = ringing, step: int = step) -> Result:
+        def run(
+            acd: Acd,
+            *,
+            op: int = op,
+            agent: int = agent,
+            call: str = call,
+            ringing: list[str] = ringing,
+            step: int = step,
+        ) -> Result:
             r = random.Random(step)  # the same choices for both
             if op in (0, 1):
                 return acd.login(
                     account(agent, roles=("agent", "supervisor"), skills=SKILLS[agent % 6]),
-                    seat=agent - 1000, employee_id=agent,
-                    role=r.choice(["agent", "supervisor"]), ready=r.random() < 0.8)
+                    seat=agent - 1000,
+                    employee_id=agent,
+                    role=r.choice(["agent", "supervisor"]),
+                    ready=r.random() < 0.8,
+                )
             if op == 2:
                 return acd.logout(agent)
             if op == 3:
@@ -138,8 +176,9 @@ def test_indexed_core_matches_brute_force(seed: int) -> None:
             if op in (4, 5):
                 return acd.go_idle(agent)
             if op in (6, 7, 8):
-                return acd.enqueue(call, r.choice([q.name for q in QUEUES]),
-                                   priority=r.choice([0, 0, 1, 5]))
+                return acd.enqueue(
+                    call, r.choice([q.name for q in QUEUES]), priority=r.choice([0, 0, 1, 5])
+                )
             if op in (9, 10) and ringing:
                 c = r.choice(ringing)
                 return acd.answered(c, r.choice(acd.call(c)["ringing"]))  # type: ignore[index]
@@ -150,8 +189,9 @@ def test_indexed_core_matches_brute_force(seed: int) -> None:
                 return acd.hangup(call)
             if op == 13:
                 if r.random() < 0.5:
-                    return acd.transfer(call, to_queue=r.choice(["billing", "sales"]),
-                                        front=r.random() < 0.5)
+                    return acd.transfer(
+                        call, to_queue=r.choice(["billing", "sales"]), front=r.random() < 0.5
+                    )
                 return acd.transfer(call, to_agent=agent)
             if op == 14:
                 if r.random() < 0.5:
@@ -173,21 +213,28 @@ def test_indexed_core_matches_brute_force(seed: int) -> None:
         assert fast.next_deadline() == slow.next_deadline(), (step, op)
         assert fast.check_invariants() == [], (step, op)
         if step % 100 == 0:
-            fast = Acd.from_dict(json.loads(json.dumps(fast.to_dict())), config, clock,
-                                 strategies=strategies, session_secret=lambda: "x")
+            fast = Acd.from_dict(
+                json.loads(json.dumps(fast.to_dict())),
+                config,
+                clock,
+                strategies=strategies,
+                session_secret=lambda: "x",
+            )
             assert fast.check_invariants() == []
     assert slow.snapshot() == fast.snapshot()
 
 
 def test_apply_config_rebuilds_the_indexes(clock: ManualClock) -> None:
-    acd = Acd(default_config(QueueConfig("billing", skills={"billing": 1}, ring_timeout=15)),
-              clock)
+    acd = Acd(default_config(QueueConfig("billing", skills={"billing": 1}, ring_timeout=15)), clock)
     login(acd, 1001, skills={"billing": 2})
     login(acd, 1002, skills={"billing": 1})
     acd.reserve_for_internal_call(1002, "i1")
-    new = default_config(QueueConfig("billing", skills={"billing": 2}, ring_timeout=15),
-                         QueueConfig("other", skills={"billing": 1}, ring_timeout=3,
-                                     max_wait=5, overflow_target="voicemail"))
+    new = default_config(
+        QueueConfig("billing", skills={"billing": 2}, ring_timeout=15),
+        QueueConfig(
+            "other", skills={"billing": 1}, ring_timeout=3, max_wait=5, overflow_target="voicemail"
+        ),
+    )
     assert acd.apply_config(new).ok
     assert acd.check_invariants() == []
     acd.enqueue("c1", "billing")
@@ -211,9 +258,18 @@ def test_a_stale_index_is_reported(clock: ManualClock) -> None:
 
 
 def _agent(eid: int, idle_since: float) -> AgentRecord:
-    return AgentRecord(employee_id=eid, username=f"u{eid}", seat=eid, role="agent", skills={},
-                       session="s", state=AgentState.IDLE, since=0.0, lease_until=99.0,
-                       idle_since=idle_since)
+    return AgentRecord(
+        employee_id=eid,
+        username=f"u{eid}",
+        seat=eid,
+        role="agent",
+        skills={},
+        session="s",
+        state=AgentState.IDLE,
+        since=0.0,
+        lease_until=99.0,
+        idle_since=idle_since,
+    )
 
 
 def test_idle_pool_is_a_sequence_in_key_order() -> None:
@@ -244,17 +300,30 @@ def test_timer_index_orders_by_deadline_then_kind_then_id() -> None:
     assert ix.next() == 3.0
     due = ix.pop_due(10.0)
     assert [(e[3], e[4]) for e in due] == [
-        ("wrap", 1001), ("lease", 1002), ("lease", 999), ("ring", "c0"), ("wait", "c1")]
+        ("wrap", 1001),
+        ("lease", 1002),
+        ("lease", 999),
+        ("ring", "c0"),
+        ("wait", "c1"),
+    ]
     assert ix.next() == 50.0  # popped, but still pending until restored or changed
     ix.set("wrap", 1001, None)
     ix.set("lease", 1002, 40.0)
     ix.restore(due)
     assert ix.next() == 10.0
-    assert {(e[3], e[4]) for e in ix.pop_due(10.0)} == {("lease", 999), ("ring", "c0"),
-                                                        ("wait", "c1")}
+    assert {(e[3], e[4]) for e in ix.pop_due(10.0)} == {
+        ("lease", 999),
+        ("ring", "c0"),
+        ("wait", "c1"),
+    }
     assert ix.problems() != []  # popped and not restored: reported
-    assert ix.deadlines() == {("lease", 999): 10.0, ("ring", "c0"): 10.0, ("wait", "c1"): 10.0,
-                              ("lease", 1002): 40.0, ("ring", "c9"): 50.0}
+    assert ix.deadlines() == {
+        ("lease", 999): 10.0,
+        ("ring", "c0"): 10.0,
+        ("wait", "c1"): 10.0,
+        ("lease", 1002): 40.0,
+        ("ring", "c9"): 50.0,
+    }
 
 
 def test_timer_index_skips_stale_entries_and_compacts() -> None:

@@ -32,9 +32,15 @@ def test_by_call_or_by_agent_asks_the_controller_and_changes_nothing(floor: Acd)
     before = floor.to_dict()
     by_call = floor.intercept(SUP, "user2001", call_id="c1")
     assert by_call.ok, by_call.error
-    assert by_call.actions == [InterceptCall(call_id="c1", username="user2001",
-                                             employee_id=2001, ring_timeout=20.0,
-                                             requested_by="user2001")]
+    assert by_call.actions == [
+        InterceptCall(
+            call_id="c1",
+            username="user2001",
+            employee_id=2001,
+            ring_timeout=20.0,
+            requested_by="user2001",
+        )
+    ]
     assert by_call.events == []
     # The wallboard names agents by account or employee ID; an admin needs no desk.
     for agent in ("user1001", "1001"):
@@ -42,15 +48,18 @@ def test_by_call_or_by_agent_asks_the_controller_and_changes_nothing(floor: Acd)
         assert by_agent.ok, by_agent.error
         (action,) = by_agent.actions
         assert isinstance(action, InterceptCall)
-        assert (action.call_id, action.username, action.ring_timeout, action.requested_by) \
-            == ("c1", "user2001", 5.0, "root")
+        assert (action.call_id, action.username, action.ring_timeout, action.requested_by) == (
+            "c1",
+            "user2001",
+            5.0,
+            "root",
+        )
     assert floor.to_dict() == before  # the controller's reservation does the rest
     assert floor.agent_state(2001) is AgentState.IDLE
     sound(floor)
 
 
-def test_a_ringing_call_can_be_intercepted_and_a_long_ring_timeout_is_cut(
-        acd: Acd) -> None:
+def test_a_ringing_call_can_be_intercepted_and_a_long_ring_timeout_is_cut(acd: Acd) -> None:
     login(acd, 1001)
     login(acd, 2001, role="supervisor", seat=100)
     assert acd.enqueue("c1", "billing").ok  # offered to 1001 (idle the longest)
@@ -61,13 +70,17 @@ def test_a_ringing_call_can_be_intercepted_and_a_long_ring_timeout_is_cut(
     assert isinstance(action, InterceptCall) and action.ring_timeout == 20.0
 
 
-@pytest.mark.parametrize(("actor", "setup"), [
-    (account(1002), "plain agent"),
-    (SUP, "supervisor logged in as an agent"),
-    (SUP, "supervisor not logged in"),
-])
+@pytest.mark.parametrize(
+    ("actor", "setup"),
+    [
+        (account(1002), "plain agent"),
+        (SUP, "supervisor logged in as an agent"),
+        (SUP, "supervisor not logged in"),
+    ],
+)
 def test_only_a_supervisor_desk_or_an_admin_may_intercept(
-        acd: Acd, actor: object, setup: str) -> None:
+    acd: Acd, actor: object, setup: str
+) -> None:
     login(acd, 1001)
     talking(acd)
     login(acd, 1002)
@@ -79,17 +92,19 @@ def test_only_a_supervisor_desk_or_an_admin_may_intercept(
     assert result.actions == []
 
 
-@pytest.mark.parametrize(("kwargs", "code"), [
-    ({}, ErrorCode.INVALID_ARGUMENT),  # neither call nor agent
-    ({"call_id": "c1", "agent": "user1001"}, ErrorCode.INVALID_ARGUMENT),  # both
-    ({"call_id": "c1", "ring_timeout": -1.0}, ErrorCode.INVALID_ARGUMENT),
-    ({"call_id": "c1", "ring_timeout": math.nan}, ErrorCode.INVALID_ARGUMENT),
-    ({"call_id": "nosuch"}, ErrorCode.UNKNOWN_CALL),
-    ({"agent": "user1009"}, ErrorCode.NOT_LOGGED_IN),  # the agent is not logged in
-    ({"agent": "user1002"}, ErrorCode.CALL_NOT_TALKING),  # idle, on no call
-])
-def test_refusals_about_the_call(floor: Acd, kwargs: dict[str, object],
-                                 code: ErrorCode) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({}, ErrorCode.INVALID_ARGUMENT),  # neither call nor agent
+        ({"call_id": "c1", "agent": "user1001"}, ErrorCode.INVALID_ARGUMENT),  # both
+        ({"call_id": "c1", "ring_timeout": -1.0}, ErrorCode.INVALID_ARGUMENT),
+        ({"call_id": "c1", "ring_timeout": math.nan}, ErrorCode.INVALID_ARGUMENT),
+        ({"call_id": "nosuch"}, ErrorCode.UNKNOWN_CALL),
+        ({"agent": "user1009"}, ErrorCode.NOT_LOGGED_IN),  # the agent is not logged in
+        ({"agent": "user1002"}, ErrorCode.CALL_NOT_TALKING),  # idle, on no call
+    ],
+)
+def test_refusals_about_the_call(floor: Acd, kwargs: dict[str, object], code: ErrorCode) -> None:
     result = floor.intercept(SUP, "user2001", **kwargs)  # type: ignore[arg-type]
     assert result.error is not None and result.error.code is code, result.error
     assert result.actions == []
@@ -128,14 +143,17 @@ def test_an_internal_call_between_agents_is_refused(floor: Acd) -> None:
     assert result.actions == []
 
 
-@pytest.mark.parametrize(("setup", "code"), [
-    ("unknown", ErrorCode.NOT_LOGGED_IN),
-    ("logged out", ErrorCode.NOT_LOGGED_IN),
-    ("as agent", ErrorCode.PERMISSION_DENIED),
-    ("busy", ErrorCode.AGENT_NOT_AVAILABLE),
-    ("ringing", ErrorCode.AGENT_NOT_AVAILABLE),
-    ("same person", ErrorCode.INVALID_ARGUMENT),
-])
+@pytest.mark.parametrize(
+    ("setup", "code"),
+    [
+        ("unknown", ErrorCode.NOT_LOGGED_IN),
+        ("logged out", ErrorCode.NOT_LOGGED_IN),
+        ("as agent", ErrorCode.PERMISSION_DENIED),
+        ("busy", ErrorCode.AGENT_NOT_AVAILABLE),
+        ("ringing", ErrorCode.AGENT_NOT_AVAILABLE),
+        ("same person", ErrorCode.INVALID_ARGUMENT),
+    ],
+)
 def test_refusals_about_the_supervisor(acd: Acd, setup: str, code: ErrorCode) -> None:
     login(acd, 1001)
     talking(acd)

@@ -113,8 +113,9 @@ def test_logout_when_not_logged_in_is_refused(acd: Acd) -> None:
 
 
 def test_logout_removes_agent_from_every_queue(make_acd: Callable[..., Acd]) -> None:
-    acd = make_acd(QueueConfig("billing", skills={"billing": 1}),
-                   QueueConfig("outage", skills={"outage": 1}))
+    acd = make_acd(
+        QueueConfig("billing", skills={"billing": 1}), QueueConfig("outage", skills={"outage": 1})
+    )
     login(acd, 1001, skills={"billing": 1, "outage": 1})
     acd.logout(1001).raise_for_error()
     acd.enqueue("c1", "billing").raise_for_error()
@@ -169,8 +170,9 @@ def test_logout_with_a_stale_session_is_refused(acd: Acd) -> None:
 
 @pytest.fixture
 def leased(make_acd: Callable[..., Acd]) -> Acd:
-    return make_acd(QueueConfig("billing", skills={"billing": 1}, ring_timeout=60),
-                    lease_seconds=30.0)
+    return make_acd(
+        QueueConfig("billing", skills={"billing": 1}, ring_timeout=60), lease_seconds=30.0
+    )
 
 
 def test_heartbeat_keeps_the_session(leased: Acd, clock: ManualClock) -> None:

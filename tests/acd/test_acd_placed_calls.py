@@ -27,13 +27,15 @@ def _state(acd: Acd, eid: int) -> tuple[AgentState, str | None]:
 def test_the_calling_agent_is_busy_for_the_call_and_idle_after_it(acd: Acd) -> None:
     login(acd, 1001)
     login(acd, 1002)
-    result = acd.reserve_for_internal_call(1002, "i1", caller="user1001", origin=1001,
-                                           source="ctl#1")
+    result = acd.reserve_for_internal_call(
+        1002, "i1", caller="user1001", origin=1001, source="ctl#1"
+    )
     assert rung(result) == [("i1", 1002)]
     assert _state(acd, 1001) == (BUSY, "INTERNAL_CALL")
     moved = [e for e in result.events if e["kind"] == "agent.state" and e["agent"] == 1001]
     assert [(e["from"], e["to"], e["trigger"], e["call"]) for e in moved] == [
-        ("idle", "busy", "place_call", "i1")]  # the log ties the busy time to the call
+        ("idle", "busy", "place_call", "i1")
+    ]  # the log ties the busy time to the call
     assert acd.sourced_calls() == [("i1", "ctl#1", acd.call("i1")["arrived"])]  # type: ignore[index]
     # A queue call now goes to nobody: the callee rings, the caller is busy.
     assert rung(acd.enqueue("q1", "billing")) == []
@@ -44,15 +46,18 @@ def test_the_calling_agent_is_busy_for_the_call_and_idle_after_it(acd: Acd) -> N
     # the waiting queue call is offered in the same command.
     placed = next(e for e in ended.events if e["kind"] == "agent.state" and e["agent"] == 1001)
     assert (placed["from"], placed["to"], placed["trigger"], placed["call"]) == (
-        "busy", "idle", "placed_call_end", "i1")
+        "busy",
+        "idle",
+        "placed_call_end",
+        "i1",
+    )
     ((call, agent),) = rung(ended)
     assert call == "q1" and agent in (1001, 1002)
     sound(acd)
 
 
 @pytest.mark.parametrize("how", ["abandon", "undelivered", "reconcile", "end_calls"])
-def test_every_way_out_puts_the_calling_agent_back(acd: Acd, clock: ManualClock,
-                                                   how: str) -> None:
+def test_every_way_out_puts_the_calling_agent_back(acd: Acd, clock: ManualClock, how: str) -> None:
     login(acd, 1001)
     login(acd, 1002)
     acd.reserve_for_internal_call(1002, "i1", origin=1001)
@@ -82,7 +87,8 @@ def test_an_agent_busy_before_the_call_is_busy_with_its_reason_after_it(acd: Acd
 
 
 def test_from_wrap_up_the_calling_agent_is_idle_after_the_call(
-        make_acd: Callable[..., Acd]) -> None:
+    make_acd: Callable[..., Acd],
+) -> None:
     """The call took the rest of its wrap-up; an internal call has no wrap-up of its own."""
     acd = make_acd(QueueConfig("billing", skills={"billing": 1}, wrap_up=60.0))
     login(acd, 1001)
@@ -135,20 +141,21 @@ def test_the_calling_agent_cannot_make_itself_ready_during_the_call(acd: Acd) ->
     assert "internal call" in refused.error.message
     # Only a placed call sets that reason (its end clears it): nobody may give it.
     login(acd, 1003)
-    for bad in (acd.go_busy(1003, "INTERNAL_CALL"),
-                acd.force_busy(ADMIN, 1003, "INTERNAL_CALL")):
+    for bad in (acd.go_busy(1003, "INTERNAL_CALL"), acd.force_busy(ADMIN, 1003, "INTERNAL_CALL")):
         assert bad.error is not None and bad.error.code is ErrorCode.INVALID_ARGUMENT
     assert _state(acd, 1003) == (IDLE, "LOGIN")
 
 
-@pytest.mark.parametrize(("setup", "code"), [
-    ("ringing", ErrorCode.NOT_ON_HOOK),
-    ("talking", ErrorCode.NOT_ON_HOOK),
-    ("placing", ErrorCode.NOT_ON_HOOK),
-    ("itself", ErrorCode.INVALID_ARGUMENT),
-])
-def test_an_agent_with_a_call_cannot_place_another(acd: Acd, setup: str,
-                                                   code: ErrorCode) -> None:
+@pytest.mark.parametrize(
+    ("setup", "code"),
+    [
+        ("ringing", ErrorCode.NOT_ON_HOOK),
+        ("talking", ErrorCode.NOT_ON_HOOK),
+        ("placing", ErrorCode.NOT_ON_HOOK),
+        ("itself", ErrorCode.INVALID_ARGUMENT),
+    ],
+)
+def test_an_agent_with_a_call_cannot_place_another(acd: Acd, setup: str, code: ErrorCode) -> None:
     """One call per agent, for the calling agent too; refused before anything changed."""
     login(acd, 1001)
     login(acd, 1002)
@@ -197,8 +204,7 @@ def _talking(acd: Acd) -> None:
     acd.answered("c1", 1001)
 
 
-def test_transfer_to_an_agent_releases_the_old_agent_before_offering_the_new(
-        acd: Acd) -> None:
+def test_transfer_to_an_agent_releases_the_old_agent_before_offering_the_new(acd: Acd) -> None:
     _talking(acd)
     login(acd, 1002)
     result = acd.transfer("c1", to_agent=1002)
@@ -209,7 +215,8 @@ def test_transfer_to_an_agent_releases_the_old_agent_before_offering_the_new(
 
 
 def test_transfer_to_a_queue_with_nobody_idle_is_a_release_alone(
-        make_acd: Callable[..., Acd]) -> None:
+    make_acd: Callable[..., Acd],
+) -> None:
     """Without the Release the controller would never learn that the agent is off the
     call: the call waits in the queue (the agent wraps up) and no Offer comes yet."""
     acd = make_acd(QueueConfig("billing", skills={"billing": 1}, wrap_up=60.0))
@@ -218,12 +225,19 @@ def test_transfer_to_a_queue_with_nobody_idle_is_a_release_alone(
     assert [a.kind for a in result.actions] == ["release"]
     assert acd.waiting("billing") == ["c1"]
     assert result.actions[0].to_dict() == {
-        "kind": "release", "call_id": "c1", "agent": 1001, "seat": 1,
-        "reason": "TRANSFERRED", "username": "user1001", "queue": "billing"}
+        "kind": "release",
+        "call_id": "c1",
+        "agent": 1001,
+        "seat": 1,
+        "reason": "TRANSFERRED",
+        "username": "user1001",
+        "queue": "billing",
+    }
 
 
 def test_the_agent_who_takes_a_transferred_call_wraps_up_for_its_queue(
-        make_acd: Callable[..., Acd]) -> None:
+    make_acd: Callable[..., Acd],
+) -> None:
     """The transfer target rings `direct` (its own ring timeout), but the caller is still
     a customer of the queue: after the call the target wraps up like any queue agent."""
     acd = make_acd(QueueConfig("billing", skills={"billing": 1}, wrap_up=60.0))

@@ -12,10 +12,24 @@ from acd import Acd, ManualClock, QueueConfig, Result
 from tests.acd.acd_testkit import ADMIN, account, default_config, login
 
 QUEUES = (
-    QueueConfig("billing", skills={"billing": 1}, strategy="round_robin", wrap_up=10,
-                ring_timeout=8, max_wait=90, overflow_queue="general", max_no_answers=2),
-    QueueConfig("general", skills={"general": 1}, strategy="ring_all", ring_timeout=6,
-                max_wait=60, overflow_target="voicemail"),
+    QueueConfig(
+        "billing",
+        skills={"billing": 1},
+        strategy="round_robin",
+        wrap_up=10,
+        ring_timeout=8,
+        max_wait=90,
+        overflow_queue="general",
+        max_no_answers=2,
+    ),
+    QueueConfig(
+        "general",
+        skills={"general": 1},
+        strategy="ring_all",
+        ring_timeout=6,
+        max_wait=60,
+        overflow_target="voicemail",
+    ),
     QueueConfig("vip", skills={"billing": 3}, strategy="skill_level_first"),
 )
 
@@ -76,8 +90,10 @@ def test_records_are_flat_and_small(make_acd: Callable[..., Acd], clock: ManualC
         for value in record.values():
             assert isinstance(value, (str, int, float, bool, type(None), list, dict))
             if isinstance(value, (list, dict)):  # only skills and agent-ID lists nest
-                assert all(not isinstance(v, (list, dict)) for v in
-                           (value.values() if isinstance(value, dict) else value))
+                assert all(
+                    not isinstance(v, (list, dict))
+                    for v in (value.values() if isinstance(value, dict) else value)
+                )
 
 
 def test_bad_version_or_inconsistent_state_is_rejected(
@@ -118,7 +134,10 @@ def test_random_commands_keep_the_state_consistent(seed: int) -> None:
             role = rng.choice(["agent", "supervisor"])
             result = acd.login(
                 account(agent, roles=("agent", "supervisor"), skills=skills[agent % 4]),
-                seat=agent - 1000, employee_id=agent, role=role, ready=rng.random() < 0.8,
+                seat=agent - 1000,
+                employee_id=agent,
+                role=role,
+                ready=rng.random() < 0.8,
             )
             if result.session_id:
                 sessions[agent] = result.session_id
@@ -129,8 +148,9 @@ def test_random_commands_keep_the_state_consistent(seed: int) -> None:
         elif op == 3:
             acd.go_idle(agent)
         elif op in (4, 5):
-            acd.enqueue(call, rng.choice(["billing", "general", "vip"]),
-                        priority=rng.choice([0, 0, 1, 5]))
+            acd.enqueue(
+                call, rng.choice(["billing", "general", "vip"]), priority=rng.choice([0, 0, 1, 5])
+            )
         elif op in (6, 7):
             ringing = [c for c in calls if (acd.call(c) or {}).get("ringing")]
             if ringing:

@@ -63,7 +63,7 @@ def test_round_robin_cycles_through_employee_ids(make_acd: Callable[..., Acd]) -
         login(acd, agent)
     order = []
     for n in range(6):
-        (_, agent), = rung(acd.enqueue(f"c{n}", "q"))
+        ((_, agent),) = rung(acd.enqueue(f"c{n}", "q"))
         order.append(agent)
         serve(acd, f"c{n}", agent)
     assert order == [1001, 1002, 1003, 1001, 1002, 1003]
@@ -102,7 +102,8 @@ def test_ring_all_first_answer_wins(make_acd: Callable[..., Acd]) -> None:
     assert rung(acd.enqueue("c2", "q")) == []  # everyone is reserved for c1
     won = acd.answered("c1", 1002)
     assert sorted((a.kind, a.agent) for a in won.actions if a.kind == "cancel_ring") == [
-        ("cancel_ring", 1001), ("cancel_ring", 1003)
+        ("cancel_ring", 1001),
+        ("cancel_ring", 1003),
     ]
     assert acd.agent_state(1002) is AgentState.TALKING
     # The released agents are idle again and c2 rings both of them.

@@ -60,35 +60,74 @@ def r(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client.close()
 
 
-def agent_accounts(count: int, *, first: int = 1001, skills: dict[str, int] | None = None
-                   ) -> list[dict[str, Any]]:
-    return [{"username": f"a{eid}", "roles": ["agent"], "employee_id": str(eid),
-             "skills": skills or {"billing": 3}, "ha1": "0" * 32,
-             "password_hash": _FAST_HASHER.hash(password_of(f"a{eid}"))}
-            for eid in range(first, first + count)]
+def agent_accounts(
+    count: int, *, first: int = 1001, skills: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "username": f"a{eid}",
+            "roles": ["agent"],
+            "employee_id": str(eid),
+            "skills": skills or {"billing": 3},
+            "ha1": "0" * 32,
+            "password_hash": _FAST_HASHER.hash(password_of(f"a{eid}")),
+        }
+        for eid in range(first, first + count)
+    ]
 
 
-def write_config(path: Path, redis_address: str, *, agents: int = 10,
-                 queues: list[dict[str, Any]] | None = None, **acd: Any) -> Path:
+def write_config(
+    path: Path,
+    redis_address: str,
+    *,
+    agents: int = 10,
+    queues: list[dict[str, Any]] | None = None,
+    **acd: Any,
+) -> Path:
     accounts = agent_accounts(agents)
-    accounts.append({"username": "sup", "roles": ["agent", "supervisor"],
-                     "employee_id": str(SUPERVISOR), "skills": {"billing": 5}, "ha1": "0" * 32,
-                     "password_hash": _FAST_HASHER.hash(password_of("sup"))})
-    accounts.append({"username": ADMIN, "roles": ["admin"], "ha1": "0" * 32,
-                     "password_hash": _FAST_HASHER.hash(password_of(ADMIN))})
+    accounts.append(
+        {
+            "username": "sup",
+            "roles": ["agent", "supervisor"],
+            "employee_id": str(SUPERVISOR),
+            "skills": {"billing": 5},
+            "ha1": "0" * 32,
+            "password_hash": _FAST_HASHER.hash(password_of("sup")),
+        }
+    )
+    accounts.append(
+        {
+            "username": ADMIN,
+            "roles": ["admin"],
+            "ha1": "0" * 32,
+            "password_hash": _FAST_HASHER.hash(password_of(ADMIN)),
+        }
+    )
     config = {
         "version": 1,
         "node": {"name": "test"},
         "rtpengine": {"nodes": [{"ng": "127.0.0.1:2223", "managed": False}]},
         "redis": {"listen": redis_address, "managed": False},
-        "queues": queues if queues is not None else [
-            {"name": "billing", "skills": {"billing": 1}, "ring_timeout_ms": 2000,
-             "max_no_answers": 0},
+        "queues": queues
+        if queues is not None
+        else [
+            {
+                "name": "billing",
+                "skills": {"billing": 1},
+                "ring_timeout_ms": 2000,
+                "max_no_answers": 0,
+            },
         ],
         # call_events acd: no call controller here; the simulated agents report the calls
         # and the ACD writes every call event (a test passes call_events="controller").
-        "acd": {"leader_lease_ms": 1000, "lease_ms": 30_000, "seat_range": [1, 2000],
-                "employee_id_range": [1, 99_999], "call_events": "acd", **acd},
+        "acd": {
+            "leader_lease_ms": 1000,
+            "lease_ms": 30_000,
+            "seat_range": [1, 2000],
+            "employee_id_range": [1, 99_999],
+            "call_events": "acd",
+            **acd,
+        },
         "accounts": accounts,
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -110,8 +149,8 @@ def make_replica(config_path: Path) -> Iterator[ReplicaFactory]:
 
     def make(path: Path = config_path, *, node: str | None = None) -> acdsvc.Replica:
         settings = acdsvc.settings_from_config(
-            load_config(path), listen="127.0.0.1:0",
-            node=node or f"r{len(started) + 1}")
+            load_config(path), listen="127.0.0.1:0", node=node or f"r{len(started) + 1}"
+        )
         replica = acdsvc.Replica(settings, verify_commits=True).start()
         started.append(replica)
         return replica
@@ -141,8 +180,9 @@ class ReplicaProcess:
 
 
 @pytest.fixture
-def spawn_replica(config_path: Path, keep_on_failure: Path
-                  ) -> Iterator[Callable[..., ReplicaProcess]]:
+def spawn_replica(
+    config_path: Path, keep_on_failure: Path
+) -> Iterator[Callable[..., ReplicaProcess]]:
     """Replicas as `python -m acdsvc` subprocesses, healthy before they are returned."""
     started: list[ReplicaProcess] = []
 
@@ -151,14 +191,30 @@ def spawn_replica(config_path: Path, keep_on_failure: Path
         log = keep_on_failure / f"{name}.log"
         with log.open("wb") as out:  # the child keeps its own copy of the descriptor
             process = subprocess.Popen(
-                [sys.executable, "-m", "acdsvc", "--config", str(path),
-                 "--listen", f"127.0.0.1:{port}", "--node", name, "--verify-commits"],
-                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)})
+                [
+                    sys.executable,
+                    "-m",
+                    "acdsvc",
+                    "--config",
+                    str(path),
+                    "--listen",
+                    f"127.0.0.1:{port}",
+                    "--node",
+                    name,
+                    "--verify-commits",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
         replica = ReplicaProcess(f"127.0.0.1:{port}", process, log)
         started.append(replica)
-        wait_until(lambda: process.poll() is not None or acd_client.health_ping(replica.address),
-                   timeout=20, what=f"{name} healthy")
+        wait_until(
+            lambda: process.poll() is not None or acd_client.health_ping(replica.address),
+            timeout=20,
+            what=f"{name} healthy",
+        )
         assert process.poll() is None, log.read_text()
         return replica
 

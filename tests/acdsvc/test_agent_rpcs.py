@@ -11,13 +11,27 @@ from tests.acdsvc.conftest import ADMIN, SUPERVISOR, ReplicaFactory, password_of
 OK = pb.ERROR_CODE_UNSPECIFIED
 
 
-def login(client: AcdClient, eid: int, seat: int, *, user: str | None = None,
-          password: str | None = None, role: pb.Role = pb.ROLE_AGENT,
-          start_busy: bool = False) -> pb.LoginResponse:
+def login(
+    client: AcdClient,
+    eid: int,
+    seat: int,
+    *,
+    user: str | None = None,
+    password: str | None = None,
+    role: pb.Role = pb.ROLE_AGENT,
+    start_busy: bool = False,
+) -> pb.LoginResponse:
     user = user or f"a{eid}"
-    return client.login(pb.LoginRequest(
-        username=user, password=password or password_of(user), seat=seat, employee_id=eid,
-        role=role, start_busy=start_busy))
+    return client.login(
+        pb.LoginRequest(
+            username=user,
+            password=password or password_of(user),
+            seat=seat,
+            employee_id=eid,
+            role=role,
+            start_busy=start_busy,
+        )
+    )
 
 
 @pytest.fixture
@@ -42,16 +56,20 @@ def test_login_busy_idle_logout_round_trip(client: AcdClient) -> None:
     assert not client.get_snapshot().agents
 
 
-@pytest.mark.parametrize(("kwargs", "code"), [
-    ({"password": "wrong"}, pb.ERROR_CODE_AUTH_FAILED),
-    ({"user": "nobody", "password": "x"}, pb.ERROR_CODE_AUTH_FAILED),
-    ({"seat": 5000}, pb.ERROR_CODE_SEAT_OUT_OF_RANGE),
-    ({"eid": 1002}, pb.ERROR_CODE_EMPLOYEE_ID_MISMATCH),
-    ({"role": pb.ROLE_SUPERVISOR}, pb.ERROR_CODE_ROLE_INVALID),
-    ({"role": pb.ROLE_UNSPECIFIED}, pb.ERROR_CODE_ROLE_INVALID),
-])
-def test_login_refusals_carry_code_and_reason(client: AcdClient, kwargs: dict[str, object],
-                                              code: int) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"password": "wrong"}, pb.ERROR_CODE_AUTH_FAILED),
+        ({"user": "nobody", "password": "x"}, pb.ERROR_CODE_AUTH_FAILED),
+        ({"seat": 5000}, pb.ERROR_CODE_SEAT_OUT_OF_RANGE),
+        ({"eid": 1002}, pb.ERROR_CODE_EMPLOYEE_ID_MISMATCH),
+        ({"role": pb.ROLE_SUPERVISOR}, pb.ERROR_CODE_ROLE_INVALID),
+        ({"role": pb.ROLE_UNSPECIFIED}, pb.ERROR_CODE_ROLE_INVALID),
+    ],
+)
+def test_login_refusals_carry_code_and_reason(
+    client: AcdClient, kwargs: dict[str, object], code: int
+) -> None:
     args: dict[str, object] = {"eid": 1001, "seat": 1, "user": "a1001"} | kwargs
     reply = login(client, args.pop("eid"), args.pop("seat"), **args)  # type: ignore[arg-type]
     assert reply.error.code == code and reply.error.message
@@ -68,8 +86,11 @@ def test_second_login_and_taken_seat_are_refused(client: AcdClient) -> None:
 
 def test_busy_refused_while_ringing_and_stale_session_refused(client: AcdClient) -> None:
     session = login(client, 1001, 1).session_id
-    enq = client.enqueue(pb.EnqueueRequest(call_id="c1", queue="billing", caller="13800138000",
-                                           category="electricity-bill"))
+    enq = client.enqueue(
+        pb.EnqueueRequest(
+            call_id="c1", queue="billing", caller="13800138000", category="electricity-bill"
+        )
+    )
     assert enq.error.code == OK
     (offer,) = [a.offer for a in enq.actions]
     assert (offer.call_id, offer.employee_id, offer.seat) == ("c1", 1001, 1)
@@ -90,8 +111,10 @@ def test_call_flow_answer_hangup_abandon_transfer(client: AcdClient) -> None:
     agents = {a.employee_id: a for a in client.get_snapshot().agents}
     ringing = {a.call_id: eid for eid, a in agents.items()}
     assert set(ringing) == {"c1", "c2"}
-    assert client.answered(pb.AnsweredRequest(call_id="c1", employee_id=ringing["c1"])
-                           ).error.code == OK
+    assert (
+        client.answered(pb.AnsweredRequest(call_id="c1", employee_id=ringing["c1"])).error.code
+        == OK
+    )
     retried = client.answered(pb.AnsweredRequest(call_id="c1", employee_id=ringing["c1"]))
     assert retried.error.code == OK  # idempotent for the answering agent (fail-over retries)
     other = client.answered(pb.AnsweredRequest(call_id="c1", employee_id=ringing["c2"]))
@@ -101,14 +124,18 @@ def test_call_flow_answer_hangup_abandon_transfer(client: AcdClient) -> None:
     gone = client.abandon(pb.AbandonRequest(call_id="c2"))
     assert gone.error.code == OK
     assert [a.cancel_ring.call_id for a in gone.actions] == ["c2"]
-    moved = client.transfer_to_agent(pb.TransferToAgentRequest(call_id="c1",
-                                                               employee_id=ringing["c2"]))
+    moved = client.transfer_to_agent(
+        pb.TransferToAgentRequest(call_id="c1", employee_id=ringing["c2"])
+    )
     assert moved.error.code == OK
     # The controller drops the transferring agent's leg, then rings the target.
-    assert [(a.WhichOneof("kind"), getattr(a, a.WhichOneof("kind")).employee_id)
-            for a in moved.actions] == [("release", ringing["c1"]), ("offer", ringing["c2"])]
-    assert client.answered(pb.AnsweredRequest(call_id="c1", employee_id=ringing["c2"])
-                           ).error.code == OK
+    assert [
+        (a.WhichOneof("kind"), getattr(a, a.WhichOneof("kind")).employee_id) for a in moved.actions
+    ] == [("release", ringing["c1"]), ("offer", ringing["c2"])]
+    assert (
+        client.answered(pb.AnsweredRequest(call_id="c1", employee_id=ringing["c2"])).error.code
+        == OK
+    )
     assert client.hangup(pb.HangupRequest(call_id="c1")).error.code == OK
     again = client.hangup(pb.HangupRequest(call_id="c1"))
     assert again.error.code == pb.ERROR_CODE_UNKNOWN_CALL
@@ -139,10 +166,8 @@ def test_supervisor_commands_need_a_supervisor_desk_or_admin(client: AcdClient) 
     forged = force(pb.Actor(desk=pb.DeskSession(employee_id=SUPERVISOR, session_id="s1")))
     assert forged.error.code == pb.ERROR_CODE_PERMISSION_DENIED
     admin = pb.Actor(admin=pb.AdminCredentials(username=ADMIN, password=password_of(ADMIN)))
-    assert client.force_idle(pb.ForceIdleRequest(actor=admin, employee_id=1002)
-                             ).error.code == OK
-    assert client.force_logout(pb.ForceLogoutRequest(actor=desk, employee_id=1002)
-                               ).error.code == OK
+    assert client.force_idle(pb.ForceIdleRequest(actor=admin, employee_id=1002)).error.code == OK
+    assert client.force_logout(pb.ForceLogoutRequest(actor=desk, employee_id=1002)).error.code == OK
     states = {a.employee_id: a.state for a in client.get_snapshot().agents}
     assert 1002 not in states and states[1001] == pb.AGENT_STATE_IDLE
     assert other

@@ -13,14 +13,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_generated_stubs_have_not_drifted_from_the_protos(tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen-proto"), "--out",
-                          str(tmp_path)], capture_output=True, text=True, timeout=120,
-                         check=False)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen-proto"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert generated, "gen-proto wrote nothing"
-    stale = [str(rel) for rel in generated
-             if (ROOT / rel).read_text() != (tmp_path / rel).read_text()]
+    stale = [
+        str(rel) for rel in generated if (ROOT / rel).read_text() != (tmp_path / rel).read_text()
+    ]
     assert not stale, f"run scripts/gen-proto and commit: {stale}"
 
 

@@ -42,13 +42,22 @@ class Load:
         self._ids = itertools.count()
         self.offers: list[pb.Action] = []
         self.observer = AcdClient(addresses).actions(self._observe)
-        profiles = [AgentProfile(f"a{eid}", password_of(f"a{eid}"), eid, eid - 1000,
-                                 answer_delay=0.0, hold=(0.002, 0.02))
-                    for eid in range(1001, 1001 + AGENTS)]
+        profiles = [
+            AgentProfile(
+                f"a{eid}",
+                password_of(f"a{eid}"),
+                eid,
+                eid - 1000,
+                answer_delay=0.0,
+                hold=(0.002, 0.02),
+            )
+            for eid in range(1001, 1001 + AGENTS)
+        ]
         self.agents = SimulatedAgents(AcdClient(addresses), profiles).start()
         assert all(a.session for a in self.agents.agents.values())
-        self.callers = [threading.Thread(target=self._call, args=(i,), daemon=True)
-                        for i in range(CALLERS)]
+        self.callers = [
+            threading.Thread(target=self._call, args=(i,), daemon=True) for i in range(CALLERS)
+        ]
 
     def _observe(self, action: pb.Action) -> None:
         if action.WhichOneof("kind") in ("offer", "cancel_ring"):
@@ -56,7 +65,7 @@ class Load:
 
     def _call(self, index: int) -> None:
         # Half the callers start on each replica; each fails over to the other.
-        order = self.addresses[index % 2:] + self.addresses[:index % 2]
+        order = self.addresses[index % 2 :] + self.addresses[: index % 2]
         client = AcdClient(order, retry_for=20)
         while True:
             n = next(self._ids)
@@ -64,15 +73,17 @@ class Load:
                 return
             call_id = f"call-{n}"
             try:
-                reply = client.enqueue(pb.EnqueueRequest(call_id=call_id, queue="billing",
-                                                         caller=f"1380000{n:04d}"))
+                reply = client.enqueue(
+                    pb.EnqueueRequest(call_id=call_id, queue="billing", caller=f"1380000{n:04d}")
+                )
             except Exception as exc:
                 with self._lock:
                     self.failed.append(f"{call_id}: {exc}")
                 continue
             # CALL_EXISTS: a retry of an Enqueue whose first attempt was committed.
-            if reply.error.code == OK or (reply.error.code == pb.ERROR_CODE_CALL_EXISTS
-                                          and client.retries):
+            if reply.error.code == OK or (
+                reply.error.code == pb.ERROR_CODE_CALL_EXISTS and client.retries
+            ):
                 with self._lock:
                     self.acked.add(call_id)
 
@@ -99,6 +110,7 @@ def _state(config: Path, r: redis.Redis) -> Acd:
 class _Clock:
     def now(self) -> float:
         import time
+
         return time.time()
 
 
@@ -117,8 +129,9 @@ def _check_log(r: redis.Redis, acked: set[str]) -> dict[int, list[str]]:
             agent, to = int(e["agent"].removeprefix("a")), e["state"]
             if to == "reserved":
                 assert e["previous"] == "idle", e
-                assert holding[agent] is None, f"agent {agent} offered {e.correlation_id} " \
-                                               f"while holding {holding[agent]}"
+                assert holding[agent] is None, (
+                    f"agent {agent} offered {e.correlation_id} while holding {holding[agent]}"
+                )
                 holding[agent] = e.correlation_id
                 rung[agent].append(e.correlation_id)
             elif to == "talking":
@@ -146,14 +159,19 @@ def _settled(config: Path, r: redis.Redis) -> Callable[[], bool]:
     def check() -> bool:
         acd = _state(config, r)
         snap = acd.snapshot()
-        return not snap["queues"][0]["waiting"] and all(
-            a["state"] == "idle" for a in snap["agents"]) and len(snap["agents"]) == AGENTS \
+        return (
+            not snap["queues"][0]["waiting"]
+            and all(a["state"] == "idle" for a in snap["agents"])
+            and len(snap["agents"]) == AGENTS
             and not any(q["ringing"] or q["talking"] for q in snap["queues"])
+        )
+
     return check
 
 
 def test_two_replicas_under_load_never_give_an_agent_two_calls(
-        spawn_replica: Callable[..., ReplicaProcess], config_path: Path, r: redis.Redis) -> None:
+    spawn_replica: Callable[..., ReplicaProcess], config_path: Path, r: redis.Redis
+) -> None:
     replicas = [spawn_replica("r1"), spawn_replica("r2")]
     load = Load([p.address for p in replicas])
     try:
@@ -162,8 +180,7 @@ def test_two_replicas_under_load_never_give_an_agent_two_calls(
         assert not load.failed
         assert len(load.acked) == CALLS
         wait_until(_settled(config_path, r), timeout=30, what="every call served")
-        wait_until(lambda: load.agents.stats.hung_up >= CALLS, timeout=10,
-                   what="agents to hang up")
+        wait_until(lambda: load.agents.stats.hung_up >= CALLS, timeout=10, what="agents to hang up")
     finally:
         load.stop()
     rung = _check_log(r, load.acked)
@@ -173,7 +190,8 @@ def test_two_replicas_under_load_never_give_an_agent_two_calls(
 
 
 def test_replica_killed_mid_load_loses_no_call_and_strands_no_agent(
-        spawn_replica: Callable[..., ReplicaProcess], config_path: Path, r: redis.Redis) -> None:
+    spawn_replica: Callable[..., ReplicaProcess], config_path: Path, r: redis.Redis
+) -> None:
     leader = spawn_replica("r1")
     survivor = spawn_replica("r2")
     assert AcdClient(leader.address).get_snapshot().node == "r1"
@@ -194,23 +212,40 @@ def test_replica_killed_mid_load_loses_no_call_and_strands_no_agent(
     assert load.observer.reconnects >= 1  # the watcher was on the killed replica
     # Refusals allowed only as fail-over echoes of commands the dead leader carried out
     # or a ring timeout that fired while no leader could take the answer.
-    allowed = {"answered:ERROR_CODE_NOT_RINGING", "answered:ERROR_CODE_CALL_ALREADY_ANSWERED",
-               "hangup:ERROR_CODE_UNKNOWN_CALL", "answered:ERROR_CODE_UNKNOWN_CALL"}
+    allowed = {
+        "answered:ERROR_CODE_NOT_RINGING",
+        "answered:ERROR_CODE_CALL_ALREADY_ANSWERED",
+        "hangup:ERROR_CODE_UNKNOWN_CALL",
+        "answered:ERROR_CODE_UNKNOWN_CALL",
+    }
     assert set(load.agents.stats.refused) <= allowed, load.agents.stats.refused
 
 
 def test_timers_still_fire_after_the_leader_dies(
-        spawn_replica: Callable[..., ReplicaProcess], config_path: Path, r: redis.Redis) -> None:
+    spawn_replica: Callable[..., ReplicaProcess], config_path: Path, r: redis.Redis
+) -> None:
     leader = spawn_replica("r1")
     survivor = spawn_replica("r2")
     client = AcdClient([leader.address, survivor.address])
-    reply = client.login(pb.LoginRequest(username="a1001", password=password_of("a1001"),
-                                         seat=1, employee_id=1001, role=pb.ROLE_AGENT))
+    reply = client.login(
+        pb.LoginRequest(
+            username="a1001",
+            password=password_of("a1001"),
+            seat=1,
+            employee_id=1001,
+            role=pb.ROLE_AGENT,
+        )
+    )
     assert reply.error.code == OK
     offer = client.enqueue(pb.EnqueueRequest(call_id="c1", queue="billing")).actions[0].offer
     assert offer.employee_id == 1001
     leader.kill()
     # Nobody answers: the survivor's ticker applies the 2 s ring timeout (then re-offers).
-    wait_until(lambda: any(
-        d.event.kind == "call.no_answer" and d.event.node.startswith("r2")
-        for d in eventlog.replay(r)), timeout=8, what="ring timeout applied by r2")
+    wait_until(
+        lambda: any(
+            d.event.kind == "call.no_answer" and d.event.node.startswith("r2")
+            for d in eventlog.replay(r)
+        ),
+        timeout=8,
+        what="ring timeout applied by r2",
+    )

@@ -78,8 +78,7 @@ def test_supervisor_intercept_reaches_the_action_feed_and_refusals_say_why(acd: 
     desk = login(client, SUPERVISOR, 9, user="sup", role=pb.ROLE_SUPERVISOR, start_busy=True)
     assert desk.error.code == pb.ERROR_CODE_UNSPECIFIED
     assert client.enqueue(pb.EnqueueRequest(call_id="c-int", queue="billing")).error.code == 0
-    assert client.answered(pb.AnsweredRequest(call_id="c-int", employee_id=1001)
-                           ).error.code == 0
+    assert client.answered(pb.AnsweredRequest(call_id="c-int", employee_id=1001)).error.code == 0
     seen: list[pb.Action] = []
     feed = ActionFeed(client, seen.append).start()
     commands = GrpcAcdCommands(acd)
@@ -92,19 +91,30 @@ def test_supervisor_intercept_reaches_the_action_feed_and_refusals_say_why(acd: 
         assert not busy.ok and "AGENT_NOT_AVAILABLE" in busy.message, busy.message
         no_call = commands.intercept("a1002", "sup", sup)
         assert not no_call.ok and "CALL_NOT_TALKING" in no_call.message
-        assert client.set_idle(pb.SetIdleRequest(employee_id=SUPERVISOR,
-                                                 session_id=desk.session_id)).error.code == 0
+        assert (
+            client.set_idle(
+                pb.SetIdleRequest(employee_id=SUPERVISOR, session_id=desk.session_id)
+            ).error.code
+            == 0
+        )
 
         done = commands.intercept("1001", "sup", sup)  # by employee ID, as shown too
 
         assert done.ok and done.message == "call c-int: ringing sup to take it over", done.message
-        wait_until(lambda: any(a.WhichOneof("kind") == "intercept_call" for a in seen),
-                   timeout=5, what="the InterceptCall on WatchActions")
+        wait_until(
+            lambda: any(a.WhichOneof("kind") == "intercept_call" for a in seen),
+            timeout=5,
+            what="the InterceptCall on WatchActions",
+        )
     finally:
         feed.close()
     (asked,) = [a.intercept_call for a in seen if a.WhichOneof("kind") == "intercept_call"]
     assert (asked.call_id, asked.username, asked.employee_id, asked.requested_by) == (
-        "c-int", "sup", SUPERVISOR, "sup")
+        "c-int",
+        "sup",
+        SUPERVISOR,
+        "sup",
+    )
     assert asked.ring_timeout_seconds > 0
     states = {a.agent: a.state for a in GrpcLive(acd).snapshot().agents}
     assert states == {"a1001": "talking", "a1002": "busy", "sup": "idle"}
@@ -113,18 +123,21 @@ def test_supervisor_intercept_reaches_the_action_feed_and_refusals_say_why(acd: 
 def test_supervisor_action_with_the_acd_down_says_so() -> None:
     nowhere = f"127.0.0.1:{free_port()}"
     result = GrpcAcdCommands(nowhere, timeout=0.5).force_idle(
-        "1001", Supervisor(ADMIN, password_of(ADMIN), ("admin",)))
+        "1001", Supervisor(ADMIN, password_of(ADMIN), ("admin",))
+    )
     assert not result.ok and "ACD is unreachable" in result.message
 
 
 def test_supervisor_action_on_an_agent_not_logged_in_is_refused(acd: str) -> None:
     result = GrpcAcdCommands(acd).force_idle(
-        "a1009", Supervisor(ADMIN, password_of(ADMIN), ("admin",)))
+        "a1009", Supervisor(ADMIN, password_of(ADMIN), ("admin",))
+    )
     assert not result.ok and "not logged in" in result.message
 
 
 def test_live_stream_pushes_changes_and_refuses_to_show_a_stale_view(
-        make_replica: ReplicaFactory) -> None:
+    make_replica: ReplicaFactory,
+) -> None:
     """The wallboard's source: a login reaches it from the stream (no GetSnapshot per
     refresh); once the ACD is gone the view is not passed off as live."""
     replica = make_replica()
@@ -132,11 +145,17 @@ def test_live_stream_pushes_changes_and_refuses_to_show_a_stale_view(
     try:
         wait_until(lambda: stream.snapshot().queues != (), timeout=5, what="first push")
         assert login(AcdClient(replica.address), 1001, 7).error.code == 0
-        wait_until(lambda: [a.agent for a in stream.snapshot().agents] == ["a1001"],
-                   timeout=5, what="the login pushed to the stream")
+        wait_until(
+            lambda: [a.agent for a in stream.snapshot().agents] == ["a1001"],
+            timeout=5,
+            what="the login pushed to the stream",
+        )
         replica.stop(grace=0.2)
         with pytest.raises(grpc.RpcError):
-            wait_until(lambda: stream.snapshot() is None, timeout=10,  # raises once stale
-                       what="the stale view refused")
+            wait_until(
+                lambda: stream.snapshot() is None,
+                timeout=10,  # raises once stale
+                what="the stale view refused",
+            )
     finally:
         stream.close()

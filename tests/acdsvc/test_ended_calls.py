@@ -30,19 +30,26 @@ AGENT = Account("a1", 1, frozenset({"agent"}), {"billing": 1})
 
 
 def _settings(node: str, retention: float = 600.0) -> types.SimpleNamespace:
-    config = AcdConfig(queues=[QueueConfig("billing", skills={"billing": 1})],
-                       employee_id_range=(1, 9999), ended_call_retention=retention)
-    return types.SimpleNamespace(acd=config, node=node,
-                                 section=types.SimpleNamespace(call_events="acd"))
+    config = AcdConfig(
+        queues=[QueueConfig("billing", skills={"billing": 1})],
+        employee_id_range=(1, 9999),
+        ended_call_retention=retention,
+    )
+    return types.SimpleNamespace(
+        acd=config, node=node, section=types.SimpleNamespace(call_events="acd")
+    )
 
 
-def _lead(store: StateStore, clock: ManualClock, node: str, retention: float = 600.0
-          ) -> Engine:
+def _lead(store: StateStore, clock: ManualClock, node: str, retention: float = 600.0) -> Engine:
     """A replica's engine that has just won the lease and loaded the state."""
     lease = store.try_acquire(node, f"{node}:1", 60_000)
     assert lease is not None
-    engine = Engine(_settings(node, retention), store, clock=clock,  # type: ignore[arg-type]
-                    verify_commits=True)  # every commit re-read and compared, ended included
+    engine = Engine(
+        _settings(node, retention),
+        store,
+        clock=clock,  # type: ignore[arg-type]
+        verify_commits=True,
+    )  # every commit re-read and compared, ended included
     engine.take_over(lease)
     return engine
 
@@ -53,12 +60,14 @@ def _die(r: redis.Redis) -> None:
 
 
 def _per_call(r: redis.Redis, call_id: str) -> Counter[str]:
-    return Counter(d.event.kind for d in eventlog.replay(r)
-                   if d.event.correlation_id == call_id and d.event.kind.startswith("call."))
+    return Counter(
+        d.event.kind
+        for d in eventlog.replay(r)
+        if d.event.correlation_id == call_id and d.event.kind.startswith("call.")
+    )
 
 
-def test_enqueue_retried_on_the_new_leader_after_the_call_ended_is_refused(
-        r: redis.Redis) -> None:
+def test_enqueue_retried_on_the_new_leader_after_the_call_ended_is_refused(r: redis.Redis) -> None:
     store, clock = StateStore(r), ManualClock(1000.0)
     r1 = _lead(store, clock, "r1")
     r1.execute(lambda a: a.login(AGENT, seat=1, employee_id=1, role="agent"))
@@ -79,8 +88,12 @@ def test_enqueue_retried_on_the_new_leader_after_the_call_ended_is_refused(
     assert "already ended" in retried.result.error.message
     assert not retried.commit_id  # nothing written
     assert r2.read(lambda a: a.agent_state(1)).value == "idle"
-    assert _per_call(r, "call-101") == {"call.queued": 1, "call.ringing": 1,
-                                        "call.answered": 1, "call.ended": 1}
+    assert _per_call(r, "call-101") == {
+        "call.queued": 1,
+        "call.ringing": 1,
+        "call.answered": 1,
+        "call.ended": 1,
+    }
     store.close()
 
 
@@ -96,8 +109,10 @@ def test_a_new_leader_loads_the_ended_calls_and_refuses_the_retry(r: redis.Redis
 
     r2 = _lead(store, clock, "r2")
     assert r2.read(lambda a: a.ended_at("c1")) == 1000.0
-    for command in (lambda a: a.enqueue("c1", "billing"),
-                    lambda a: a.reserve_for_internal_call(1, "c1")):
+    for command in (
+        lambda a: a.enqueue("c1", "billing"),
+        lambda a: a.reserve_for_internal_call(1, "c1"),
+    ):
         refused = r2.execute(command).result.error
         assert refused is not None and refused.code is ErrorCode.CALL_EXISTS
     gone = r2.execute(lambda a: a.answered("c1", 1)).result.error
@@ -140,17 +155,22 @@ def test_a_call_ended_by_a_command_not_yet_committed_is_already_refused() -> Non
     store = GatedStore()
     engine = Engine(_settings("n1"), store, clock=ManualClock(1000.0))  # type: ignore[arg-type]
     from acdsvc._store import LeaderInfo
+
     engine.take_over(LeaderInfo("n1", "x", 1, "v"))
     engine.execute(lambda a: a.enqueue("c1", "billing"))
     store.gate.clear()
     store.entered.clear()
     out: dict[str, object] = {}
-    hangup = threading.Thread(target=lambda: out.__setitem__(
-        "hangup", engine.execute(lambda a: a.hangup("c1"))))
+    hangup = threading.Thread(
+        target=lambda: out.__setitem__("hangup", engine.execute(lambda a: a.hangup("c1")))
+    )
     hangup.start()
     assert store.entered.wait(5)  # the hangup is applied; its commit is held open
-    retry = threading.Thread(target=lambda: out.__setitem__(
-        "retry", engine.execute(lambda a: a.enqueue("c1", "billing"))))
+    retry = threading.Thread(
+        target=lambda: out.__setitem__(
+            "retry", engine.execute(lambda a: a.enqueue("c1", "billing"))
+        )
+    )
     retry.start()
     hangup.join(0.2)
     assert not out  # nobody replies before the hangup is committed
@@ -164,21 +184,38 @@ def test_a_call_ended_by_a_command_not_yet_committed_is_already_refused() -> Non
 
 def test_rpcs_on_an_ended_call_over_grpc(make_replica: ReplicaFactory, r: redis.Redis) -> None:
     client = AcdClient(make_replica().address)
-    client.login(pb.LoginRequest(username="a1001", password=password_of("a1001"), seat=1,
-                                 employee_id=1001, role=pb.ROLE_AGENT))
-    client.login(pb.LoginRequest(username="a1002", password=password_of("a1002"), seat=2,
-                                 employee_id=1002, role=pb.ROLE_AGENT))
+    client.login(
+        pb.LoginRequest(
+            username="a1001",
+            password=password_of("a1001"),
+            seat=1,
+            employee_id=1001,
+            role=pb.ROLE_AGENT,
+        )
+    )
+    client.login(
+        pb.LoginRequest(
+            username="a1002",
+            password=password_of("a1002"),
+            seat=2,
+            employee_id=1002,
+            role=pb.ROLE_AGENT,
+        )
+    )
     offer = client.enqueue(pb.EnqueueRequest(call_id="c1", queue="billing")).actions[0].offer
-    assert client.answered(pb.AnsweredRequest(call_id="c1", employee_id=offer.employee_id)
-                           ).error.code == OK
+    assert (
+        client.answered(pb.AnsweredRequest(call_id="c1", employee_id=offer.employee_id)).error.code
+        == OK
+    )
     assert client.hangup(pb.HangupRequest(call_id="c1")).error.code == OK
     assert r.zscore("acd:ended", "c1") is not None
 
     again = client.enqueue(pb.EnqueueRequest(call_id="c1", queue="billing"))
     assert again.error.code == pb.ERROR_CODE_CALL_EXISTS and not again.actions
     assert "already ended" in again.error.message
-    internal = client.reserve_for_internal_call(pb.ReserveForInternalCallRequest(
-        employee_id=1002, call_id="c1"))
+    internal = client.reserve_for_internal_call(
+        pb.ReserveForInternalCallRequest(employee_id=1002, call_id="c1")
+    )
     assert internal.error.code == pb.ERROR_CODE_CALL_EXISTS
     for reply in (
         client.answered(pb.AnsweredRequest(call_id="c1", employee_id=offer.employee_id)),

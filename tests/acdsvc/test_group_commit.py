@@ -46,16 +46,23 @@ class GatedStore:
 
 
 def _engine(store: GatedStore) -> Engine:
-    config = AcdConfig(queues=[QueueConfig("billing", skills={"billing": 1})],
-                       employee_id_range=(1, 9999))
-    settings = types.SimpleNamespace(acd=config, node="n1",
-                                     section=types.SimpleNamespace(call_events="acd"))
+    config = AcdConfig(
+        queues=[QueueConfig("billing", skills={"billing": 1})], employee_id_range=(1, 9999)
+    )
+    settings = types.SimpleNamespace(
+        acd=config, node="n1", section=types.SimpleNamespace(call_events="acd")
+    )
     engine = Engine(settings, store, clock=ManualClock(1000.0))  # type: ignore[arg-type]
     engine.take_over(LeaderInfo("n1", "x", 1, "v"))
     for eid in range(1, 6):
-        engine.execute(lambda a, e=eid: a.login(
-            Account(f"u{e}", e, frozenset({"agent"}), {"billing": 1}),
-            seat=e, employee_id=e, role="agent"))
+        engine.execute(
+            lambda a, e=eid: a.login(
+                Account(f"u{e}", e, frozenset({"agent"}), {"billing": 1}),
+                seat=e,
+                employee_id=e,
+                role="agent",
+            )
+        )
     return engine
 
 
@@ -72,12 +79,14 @@ def _start(engine: Engine, n: int, out: dict[int, object]) -> list[threading.Thr
     return threads
 
 
-def _hold_first_commit(engine: Engine, store: GatedStore, out: dict[int, object]
-                       ) -> threading.Thread:
+def _hold_first_commit(
+    engine: Engine, store: GatedStore, out: dict[int, object]
+) -> threading.Thread:
     store.gate.clear()
     store.entered.clear()
-    first = threading.Thread(target=lambda: out.__setitem__(
-        -1, engine.execute(lambda a: a.enqueue("first", "billing"))))
+    first = threading.Thread(
+        target=lambda: out.__setitem__(-1, engine.execute(lambda a: a.enqueue("first", "billing")))
+    )
     first.start()
     assert store.entered.wait(5)
     return first
@@ -108,10 +117,13 @@ def test_commands_queued_behind_a_commit_go_out_in_one_batch_in_order() -> None:
     assert engine.read(lambda a: a.check_invariants()) == []
 
 
-@pytest.mark.parametrize(("error", "raised"), [
-    (Fenced("epoch 1 is no longer current"), NotLeader),
-    (redis.ConnectionError("gone"), StoreUnavailable),
-])
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [
+        (Fenced("epoch 1 is no longer current"), NotLeader),
+        (redis.ConnectionError("gone"), StoreUnavailable),
+    ],
+)
 def test_a_failed_commit_fails_everything_applied_after_it(
     error: BaseException, raised: type[Exception]
 ) -> None:
@@ -155,8 +167,9 @@ def test_a_command_that_changes_nothing_waits_for_earlier_commits() -> None:
     first = _hold_first_commit(engine, store, out)
     seen: list[object] = []
     # A refusal that rests on the held command (the call exists only in memory so far).
-    reader = threading.Thread(target=lambda: seen.append(
-        engine.execute(lambda a: a.enqueue("first", "billing"))))
+    reader = threading.Thread(
+        target=lambda: seen.append(engine.execute(lambda a: a.enqueue("first", "billing")))
+    )
     reader.start()
     reader.join(0.2)
     assert reader.is_alive() and not seen  # not before "first" is committed

@@ -45,9 +45,13 @@ def test_judge_names_why_a_call_is_missing_and_who_writes_its_end() -> None:
     assert judge("c1", source, None) == ("reconciled: controller ctl-a gone", True)
     # The controller ended (and logged) these calls itself; only the agent is left to free.
     assert judge("c1", source, record("i1", "c2")) == (
-        "reconciled: call not at controller ctl-a", False)
+        "reconciled: call not at controller ctl-a",
+        False,
+    )
     assert judge("c1", source, record("i1", stopped=True)) == (
-        "reconciled: controller ctl-a stopped", False)
+        "reconciled: controller ctl-a stopped",
+        False,
+    )
     assert split_source("ctl#a#i1") == ("ctl#a", "i1")
     assert split_source("ctl-a") == ("ctl-a", "")
 
@@ -56,22 +60,22 @@ def test_a_call_is_ended_at_the_second_check_in_a_row_it_is_missing() -> None:
     calls = [("c1", "ctl-a#i1", 0.0)]
     lost, strikes = decide(calls, {"ctl-a#i1": None}, now=100.0, grace_s=GRACE, strikes={})
     assert (lost, strikes) == ([], {"c1": 1})
-    lost, strikes = decide(calls, {"ctl-a#i1": None}, now=105.0, grace_s=GRACE,
-                           strikes=strikes)
+    lost, strikes = decide(calls, {"ctl-a#i1": None}, now=105.0, grace_s=GRACE, strikes=strikes)
     assert lost == [Lost("c1", "ctl-a#i1", "reconciled: controller ctl-a gone", True)]
     assert strikes == {}
 
 
 def test_a_call_seen_again_starts_from_zero() -> None:
     calls = [("c1", "ctl-a#i1", 0.0)]
-    _, strikes = decide(calls, {"ctl-a#i1": record("i1")}, now=100.0, grace_s=GRACE,
-                        strikes={})
+    _, strikes = decide(calls, {"ctl-a#i1": record("i1")}, now=100.0, grace_s=GRACE, strikes={})
     assert strikes == {"c1": 1}
-    _, strikes = decide(calls, {"ctl-a#i1": record("i1", "c1")}, now=105.0, grace_s=GRACE,
-                        strikes=strikes)
+    _, strikes = decide(
+        calls, {"ctl-a#i1": record("i1", "c1")}, now=105.0, grace_s=GRACE, strikes=strikes
+    )
     assert strikes == {}
-    lost, strikes = decide(calls, {"ctl-a#i1": record("i1")}, now=110.0, grace_s=GRACE,
-                           strikes=strikes)
+    lost, strikes = decide(
+        calls, {"ctl-a#i1": record("i1")}, now=110.0, grace_s=GRACE, strikes=strikes
+    )
     assert (lost, strikes) == ([], {"c1": 1})
 
 
@@ -88,8 +92,10 @@ def test_young_calls_and_unreadable_records_are_not_judged() -> None:
 
 def test_only_the_dead_controllers_calls_are_lost() -> None:
     calls = [("a1", "ctl-a#i1", 0.0), ("b1", "ctl-b#j1", 0.0), ("b2", "ctl-b#j1", 0.0)]
-    records = {"ctl-a#i1": None,
-               "ctl-b#j1": ControllerRecord("ctl-b", "j1", frozenset({"b1", "b2"}))}
+    records = {
+        "ctl-a#i1": None,
+        "ctl-b#j1": ControllerRecord("ctl-b", "j1", frozenset({"b1", "b2"})),
+    }
     lost, _ = decide(calls, records, now=100.0, grace_s=GRACE, strikes={"a1": 1})
     assert [item.call_id for item in lost] == ["a1"]
 
@@ -98,8 +104,13 @@ def test_records_round_trip_and_bad_ones_are_refused() -> None:
     original = ControllerRecord("ctl-a", "i1", frozenset({"c1", "c2"}), started=1.5, ts=2.5)
     assert ControllerRecord.decode(original.encode()) == original
     assert ControllerRecord.decode(original.encode().encode()) == original  # bytes from Redis
-    for bad in ("", "[]", '{"v": 2}', '{"v": 1, "node": "x"}',
-                '{"v": 1, "node": "x", "instance": "i", "calls": [1]}'):
+    for bad in (
+        "",
+        "[]",
+        '{"v": 2}',
+        '{"v": 1, "node": "x"}',
+        '{"v": 1, "node": "x", "instance": "i", "calls": [1]}',
+    ):
         with pytest.raises(ValueError, match=r"record|version|object|calls"):
             ControllerRecord.decode(bad)
 
@@ -122,22 +133,31 @@ class Rig:
 
     def registry(self, calls: set[str], node: str = "ctl-x") -> CallRegistry:
         """A controller's registry on a 0.2 s heartbeat, listing `calls` (read each beat)."""
-        registry = CallRegistry(self.redis_server.client(), node=node,
-                                options=RegistryOptions(heartbeat_s=0.2, ttl_s=0.6))
+        registry = CallRegistry(
+            self.redis_server.client(),
+            node=node,
+            options=RegistryOptions(heartbeat_s=0.2, ttl_s=0.6),
+        )
         registry.start(lambda: list(calls), lambda fn: fn())
         self.registries.append(registry)
         return registry
 
     def login(self, eid: int, *, busy: bool = False) -> None:
-        reply = self.client.login(pb.LoginRequest(
-            username=f"a{eid}", password=password_of(f"a{eid}"), seat=eid - 1000,
-            employee_id=eid, role=pb.ROLE_AGENT, start_busy=busy))
+        reply = self.client.login(
+            pb.LoginRequest(
+                username=f"a{eid}",
+                password=password_of(f"a{eid}"),
+                seat=eid - 1000,
+                employee_id=eid,
+                role=pb.ROLE_AGENT,
+                start_busy=busy,
+            )
+        )
         assert reply.error.code == OK, reply.error
 
     def talking(self, cid: str, eid: int, source: str) -> None:
         """Enqueue with `source`; the idle agent `eid` is offered the call and answers."""
-        reply = self.client.enqueue(pb.EnqueueRequest(call_id=cid, queue="billing",
-                                                      source=source))
+        reply = self.client.enqueue(pb.EnqueueRequest(call_id=cid, queue="billing", source=source))
         assert reply.error.code == OK, reply.error
         assert [a.offer.employee_id for a in reply.actions] == [eid]
         answered = self.client.answered(pb.AnsweredRequest(call_id=cid, employee_id=eid))
@@ -151,30 +171,48 @@ class Rig:
         return "LOGGED_OUT"
 
     def wait_state(self, eid: int, state: str, timeout: float = 5.0) -> None:
-        wait_until(lambda: self.state(eid) == state, timeout=timeout,
-                   what=f"agent {eid} {state} (now {self.state(eid)})")
+        wait_until(
+            lambda: self.state(eid) == state,
+            timeout=timeout,
+            what=f"agent {eid} {state} (now {self.state(eid)})",
+        )
 
     def checks_pass(self, count: int) -> None:
         """Wait for `count` more reconcile checks: a positive sign the reconciler looked."""
         reconciler = self.replica.reconciler
         assert reconciler is not None
         target = reconciler.checks + count
-        wait_until(lambda: reconciler.checks >= target, timeout=count * 1.0 + 5,
-                   what=f"{count} reconcile checks")
+        wait_until(
+            lambda: reconciler.checks >= target,
+            timeout=count * 1.0 + 5,
+            what=f"{count} reconcile checks",
+        )
 
     def log(self, cid: str) -> list[eventlog.Event]:
         return [d.event for d in eventlog.replay(self.r) if d.event.correlation_id == cid]
 
 
 @pytest.fixture
-def rig(tmp_path: Path, redis_server: RedisServer, r: redis.Redis,
-        make_replica: ReplicaFactory) -> Iterator[Rig]:
-    path = write_config(tmp_path / "reconcile.yaml", redis_server.address, agents=3,
-                        queues=[{"name": "billing", "skills": {"billing": 1},
-                                 "ring_timeout_ms": 5000, "wrap_up_ms": WRAP_UP_MS,
-                                 "max_no_answers": 0}],
-                        call_events="controller", reconcile_interval_ms=INTERVAL_MS,
-                        reconcile_grace_ms=GRACE_MS)
+def rig(
+    tmp_path: Path, redis_server: RedisServer, r: redis.Redis, make_replica: ReplicaFactory
+) -> Iterator[Rig]:
+    path = write_config(
+        tmp_path / "reconcile.yaml",
+        redis_server.address,
+        agents=3,
+        queues=[
+            {
+                "name": "billing",
+                "skills": {"billing": 1},
+                "ring_timeout_ms": 5000,
+                "wrap_up_ms": WRAP_UP_MS,
+                "max_no_answers": 0,
+            }
+        ],
+        call_events="controller",
+        reconcile_interval_ms=INTERVAL_MS,
+        reconcile_grace_ms=GRACE_MS,
+    )
     replica = make_replica(path)
     client = AcdClient(replica.address, timeout=2.0, retry_for=5.0)
     rig = Rig(replica, client, r, redis_server)
@@ -189,8 +227,11 @@ def ends(events: list[eventlog.Event]) -> list[tuple[str, str, str]]:
 
 
 def wraps(events: list[eventlog.Event]) -> list[tuple[str, str, str]]:
-    return [(e["previous"], e["state"], e["reason"]) for e in events
-            if e.kind == "agent.state" and e["previous"] == "talking"]
+    return [
+        (e["previous"], e["state"], e["reason"])
+        for e in events
+        if e.kind == "agent.state" and e["previous"] == "talking"
+    ]
 
 
 def test_a_live_controller_keeps_its_call_and_a_dead_ones_call_ends(rig: Rig) -> None:
@@ -213,8 +254,7 @@ def test_a_live_controller_keeps_its_call_and_a_dead_ones_call_ends(rig: Rig) ->
     rig.wait_state(1001, "IDLE")
     log = rig.log("call-x")
     # Nobody else can write this call's end: the ACD does, for the dead controller.
-    assert ends(log) == [(rig.replica.settings.node, "reconciled: controller ctl-x gone",
-                          "system")]
+    assert ends(log) == [(rig.replica.settings.node, "reconciled: controller ctl-x gone", "system")]
     assert wraps(log) == [("talking", "wrap_up", "reconciled: controller ctl-x gone")]
     # The call without a source is never touched, whatever the registry says.
     rig.checks_pass(3)
@@ -222,8 +262,7 @@ def test_a_live_controller_keeps_its_call_and_a_dead_ones_call_ends(rig: Rig) ->
     assert ends(rig.log("call-free")) == []
 
 
-def test_a_call_its_live_controller_no_longer_has_is_ended_without_a_second_end(
-        rig: Rig) -> None:
+def test_a_call_its_live_controller_no_longer_has_is_ended_without_a_second_end(rig: Rig) -> None:
     rig.login(1001)
     calls = {"call-y"}
     registry = rig.registry(calls)
@@ -257,7 +296,8 @@ def test_a_restarted_controllers_old_calls_end_and_a_stopped_ones_too(rig: Rig) 
     rig.talking("call-new", 1002, new.source)
     rig.wait_state(1001, "WRAP_UP")
     assert ends(rig.log("call-old")) == [
-        (rig.replica.settings.node, "reconciled: controller ctl-x gone", "system")]
+        (rig.replica.settings.node, "reconciled: controller ctl-x gone", "system")
+    ]
     assert rig.state(1002) == "TALKING"
 
     # A clean stop ended and logged the call itself (the Hangup was lost here): the
@@ -266,48 +306,74 @@ def test_a_restarted_controllers_old_calls_end_and_a_stopped_ones_too(rig: Rig) 
     rig.wait_state(1002, "WRAP_UP")
     assert ends(rig.log("call-new")) == []
     assert wraps(rig.log("call-new")) == [
-        ("talking", "wrap_up", "reconciled: controller ctl-x stopped")]
+        ("talking", "wrap_up", "reconciled: controller ctl-x stopped")
+    ]
 
 
 def test_a_queued_call_of_a_dead_controller_is_not_judged_within_the_grace(
-        tmp_path: Path, redis_server: RedisServer, r: redis.Redis,
-        make_replica: ReplicaFactory) -> None:
+    tmp_path: Path, redis_server: RedisServer, r: redis.Redis, make_replica: ReplicaFactory
+) -> None:
     grace = 2.0
-    path = write_config(tmp_path / "grace.yaml", redis_server.address, agents=1,
-                        call_events="controller", reconcile_interval_ms=INTERVAL_MS,
-                        reconcile_grace_ms=int(grace * 1000))
+    path = write_config(
+        tmp_path / "grace.yaml",
+        redis_server.address,
+        agents=1,
+        call_events="controller",
+        reconcile_interval_ms=INTERVAL_MS,
+        reconcile_grace_ms=int(grace * 1000),
+    )
     leader = make_replica(path)
     follower = make_replica(path)
     assert leader.engine.is_leader and not follower.engine.is_leader
     client = AcdClient(leader.address)
     try:
-        reply = client.login(pb.LoginRequest(
-            username="a1001", password=password_of("a1001"), seat=1, employee_id=1001,
-            role=pb.ROLE_AGENT, start_busy=True))  # staffed but busy: the call waits
+        reply = client.login(
+            pb.LoginRequest(
+                username="a1001",
+                password=password_of("a1001"),
+                seat=1,
+                employee_id=1001,
+                role=pb.ROLE_AGENT,
+                start_busy=True,
+            )
+        )  # staffed but busy: the call waits
         assert reply.error.code == OK
         # A controller that never wrote a record (died at once): gone from the start.
         enqueued = time.monotonic()
-        assert client.enqueue(pb.EnqueueRequest(call_id="call-q", queue="billing",
-                                                source="ctl-dead#i1")).error.code == OK
+        assert (
+            client.enqueue(
+                pb.EnqueueRequest(call_id="call-q", queue="billing", source="ctl-dead#i1")
+            ).error.code
+            == OK
+        )
         assert leader.reconciler is not None and follower.reconciler is not None
         target = leader.reconciler.checks + 5  # 1 s of checks, all within the grace
-        wait_until(lambda: leader.reconciler is not None and leader.reconciler.checks >= target,
-                   timeout=6, what="five checks")
+        wait_until(
+            lambda: leader.reconciler is not None and leader.reconciler.checks >= target,
+            timeout=6,
+            what="five checks",
+        )
         assert client.get_snapshot().queues[0].waiting == 1
-        wait_until(lambda: client.get_snapshot().queues[0].waiting == 0, timeout=grace + 5,
-                   what="the dead controller's queued call removed")
+        wait_until(
+            lambda: client.get_snapshot().queues[0].waiting == 0,
+            timeout=grace + 5,
+            what="the dead controller's queued call removed",
+        )
         assert time.monotonic() - enqueued >= grace
-        (ended,) = [d.event for d in eventlog.replay(r)
-                    if d.event.correlation_id == "call-q" and d.event.kind == "call.ended"]
-        assert (ended["cause"], ended["side"]) == ("reconciled: controller ctl-dead gone",
-                                                   "system")
+        (ended,) = [
+            d.event
+            for d in eventlog.replay(r)
+            if d.event.correlation_id == "call-q" and d.event.kind == "call.ended"
+        ]
+        assert (ended["cause"], ended["side"]) == ("reconciled: controller ctl-dead gone", "system")
         assert follower.reconciler.checks == 0  # only the leader checks
     finally:
         client.close()
 
 
 def test_an_unreadable_record_is_reported_and_its_calls_left_alone(
-        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
     rig.login(1001)
     rig.talking("call-z", 1001, "ctl-bad#i1")
     rig.r.set("acd:controllers:ctl-bad#i1", "not json")
@@ -318,13 +384,14 @@ def test_an_unreadable_record_is_reported_and_its_calls_left_alone(
     rig.wait_state(1001, "WRAP_UP")
 
 
-
 def test_a_registry_whose_loop_does_not_answer_lets_its_record_expire(
-        redis_server: RedisServer, r: redis.Redis, caplog: pytest.LogCaptureFixture) -> None:
+    redis_server: RedisServer, r: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
     """The record says "this replica's SIP loop is alive": a loop that never runs the
     registry's read (wedged) gets no more writes, so the ACD will take it for dead."""
-    registry = CallRegistry(redis_server.client(), node="ctl-w",
-                            options=RegistryOptions(heartbeat_s=0.2, ttl_s=0.6))
+    registry = CallRegistry(
+        redis_server.client(), node="ctl-w", options=RegistryOptions(heartbeat_s=0.2, ttl_s=0.6)
+    )
     registry.start(lambda: ["c1"], lambda fn: None)  # posted reads never run
     try:
         first = r.get(registry.key)

@@ -29,8 +29,9 @@ def token_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def guarded(tmp_path: Path, redis_server: RedisServer, r: object, token_file: Path) -> Path:
-    return write_config(tmp_path / "callcenter.yaml", redis_server.address,
-                        token_file=str(token_file))
+    return write_config(
+        tmp_path / "callcenter.yaml", redis_server.address, token_file=str(token_file)
+    )
 
 
 def _code(call: Callable[[], object]) -> grpc.StatusCode:
@@ -40,7 +41,8 @@ def _code(call: Callable[[], object]) -> grpc.StatusCode:
 
 
 def test_call_methods_without_the_token_are_refused_and_change_nothing(
-        make_replica: Callable[..., acdsvc.Replica], guarded: Path, token_file: Path) -> None:
+    make_replica: Callable[..., acdsvc.Replica], guarded: Path, token_file: Path
+) -> None:
     replica = make_replica(guarded)
     stranger = AcdClient(replica.address, retry_for=0)
     wrong = AcdClient(replica.address, retry_for=0, token="x" * 43)
@@ -59,19 +61,28 @@ def test_call_methods_without_the_token_are_refused_and_change_nothing(
     assert service.get_snapshot().queues[0].waiting == 1
 
 
-def test_agents_log_in_without_the_token(make_replica: Callable[..., acdsvc.Replica],
-                                         guarded: Path) -> None:
+def test_agents_log_in_without_the_token(
+    make_replica: Callable[..., acdsvc.Replica], guarded: Path
+) -> None:
     replica = make_replica(guarded)
     agent = AcdClient(replica.address, retry_for=0)
-    reply = agent.login(pb.LoginRequest(username="a1001", password=password_of("a1001"),
-                                        seat=1, employee_id=1001, role=pb.ROLE_AGENT))
+    reply = agent.login(
+        pb.LoginRequest(
+            username="a1001",
+            password=password_of("a1001"),
+            seat=1,
+            employee_id=1001,
+            role=pb.ROLE_AGENT,
+        )
+    )
     assert reply.error.code == 0, reply.error.message
     beat = pb.HeartbeatRequest(employee_id=1001, session_id=reply.session_id)
     assert agent.heartbeat(beat).error.code == 0
 
 
-def test_a_follower_forwards_with_the_token(make_replica: Callable[..., acdsvc.Replica],
-                                           guarded: Path, token_file: Path) -> None:
+def test_a_follower_forwards_with_the_token(
+    make_replica: Callable[..., acdsvc.Replica], guarded: Path, token_file: Path
+) -> None:
     make_replica(guarded, node="leader")
     follower = make_replica(guarded, node="follower")
     service = AcdClient(follower.address, token=read_token(token_file))
@@ -82,19 +93,24 @@ def test_a_follower_forwards_with_the_token(make_replica: Callable[..., acdsvc.R
 
 
 def test_a_replica_refuses_to_start_with_a_token_others_can_read(
-        spawn_replica: Callable[..., ReplicaProcess], guarded: Path, token_file: Path) -> None:
+    spawn_replica: Callable[..., ReplicaProcess], guarded: Path, token_file: Path
+) -> None:
     os.chmod(token_file, 0o644)
     with pytest.raises(AssertionError, match="readable by others"):
         spawn_replica("loose", guarded)
 
 
-@pytest.mark.parametrize(("content", "mode", "message"), [
-    (None, 0o600, "cannot read"),
-    ("short", 0o600, "shorter than 32"),
-    ("y" * 43, 0o640, "readable by others"),
-])
-def test_read_token_refuses_bad_files(tmp_path: Path, content: str | None, mode: int,
-                                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "mode", "message"),
+    [
+        (None, 0o600, "cannot read"),
+        ("short", 0o600, "shorter than 32"),
+        ("y" * 43, 0o640, "readable by others"),
+    ],
+)
+def test_read_token_refuses_bad_files(
+    tmp_path: Path, content: str | None, mode: int, message: str
+) -> None:
     path = tmp_path / "token"
     if content is not None:
         path.write_text(content)

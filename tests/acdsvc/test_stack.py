@@ -20,14 +20,16 @@ def test_plan_starts_the_acd_after_redis_and_before_kamailio(config_path: Path) 
     data = yaml.safe_load(config_path.read_text())
     data["redis"]["managed"] = True
     config_path.write_text(yaml.safe_dump(data))
-    names = [d.spec.name for d in plan(load_config(config_path), layout_for(config,
-                                                                            config_path.parent))]
+    names = [
+        d.spec.name for d in plan(load_config(config_path), layout_for(config, config_path.parent))
+    ]
     # The presence watcher runs beside Kamailio whenever there is an ACD (docs/presence.md).
     assert names == ["redis", "acd", "kamailio", "presence"]
     data.pop("acd")
     config_path.write_text(yaml.safe_dump(data))
-    names = [d.spec.name for d in plan(load_config(config_path), layout_for(config,
-                                                                            config_path.parent))]
+    names = [
+        d.spec.name for d in plan(load_config(config_path), layout_for(config, config_path.parent))
+    ]
     assert names == ["redis", "kamailio"]  # no acd: section, no ACD daemon
 
 

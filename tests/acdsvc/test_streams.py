@@ -24,8 +24,15 @@ OK = pb.ERROR_CODE_UNSPECIFIED
 
 
 def _login(client: AcdClient, eid: int, seat: int) -> str:
-    reply = client.login(pb.LoginRequest(username=f"a{eid}", password=password_of(f"a{eid}"),
-                                         seat=seat, employee_id=eid, role=pb.ROLE_AGENT))
+    reply = client.login(
+        pb.LoginRequest(
+            username=f"a{eid}",
+            password=password_of(f"a{eid}"),
+            seat=seat,
+            employee_id=eid,
+            role=pb.ROLE_AGENT,
+        )
+    )
     assert reply.error.code == OK
     return reply.session_id
 
@@ -54,8 +61,9 @@ def test_watch_snapshot_pushes_changes_within_two_seconds(make_replica: ReplicaF
         wait_until(lambda: seen, timeout=3, what="first snapshot")
         changed_at = time.monotonic()
         _login(client, 1001, 1)
-        wait_until(lambda: any(s.agents for _, s in seen), timeout=2,
-                   what="the login in a pushed snapshot")
+        wait_until(
+            lambda: any(s.agents for _, s in seen), timeout=2, what="the login in a pushed snapshot"
+        )
         pushed_at = next(t for t, s in seen if s.agents)
         assert pushed_at - changed_at < 2.0
         # Without changes it still pushes at least every 2 s (time in state moves on).
@@ -77,14 +85,16 @@ def test_queue_view_shows_waiting_calls_and_longest_wait(make_replica: ReplicaFa
     client.set_busy(pb.SetBusyRequest(employee_id=1001, session_id=session, reason="BREAK"))
     for i in range(3):
         client.enqueue(pb.EnqueueRequest(call_id=f"w{i}", queue="billing"))
-    wait_until(lambda: client.get_snapshot().queues[0].longest_wait_seconds > 0.05,
-               timeout=2, what="wait time to grow")
+    wait_until(
+        lambda: client.get_snapshot().queues[0].longest_wait_seconds > 0.05,
+        timeout=2,
+        what="wait time to grow",
+    )
     (queue,) = client.get_snapshot().queues
     assert queue.waiting == 3 and queue.agents_idle == 0
 
 
-def test_watch_actions_resumes_after_a_commit_on_any_replica(make_replica: ReplicaFactory
-                                                             ) -> None:
+def test_watch_actions_resumes_after_a_commit_on_any_replica(make_replica: ReplicaFactory) -> None:
     leader = make_replica()
     follower = make_replica()
     client = AcdClient(leader.address)
@@ -111,29 +121,36 @@ def test_watch_actions_resumes_after_a_commit_on_any_replica(make_replica: Repli
 
 
 def test_watch_actions_started_before_the_acd_warns_only_when_a_live_stream_is_lost(
-        config_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """`callcenter up` starts the controllers before the ACD: their feeds wait quietly
     (INFO) for it, and only a stream lost once it was up is a WARNING."""
     caplog.set_level(logging.INFO, logger="acdsvc._client")
 
     def lines(level: int) -> list[str]:
-        return [r.getMessage() for r in caplog.records
-                if r.name == "acdsvc._client" and r.levelno == level]
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == "acdsvc._client" and r.levelno == level
+        ]
 
     address = f"127.0.0.1:{free_port()}"
     feed = ActionFeed(AcdClient(address), lambda action: None).start(timeout=None)
     replica = None
     try:
         wait_until(lambda: feed.reconnects >= 3, timeout=10, what="three failed attempts")
-        settings = acdsvc.settings_from_config(load_config(config_path), listen=address,
-                                               node="late")
+        settings = acdsvc.settings_from_config(
+            load_config(config_path), listen=address, node="late"
+        )
         replica = acdsvc.Replica(settings).start()
         wait_until(lambda: feed.subscribed, timeout=10, what="the feed subscribed")
         assert lines(logging.WARNING) == []
-        assert [m for m in lines(logging.INFO) if "no ACD on" in m] == [
-            lines(logging.INFO)[0]], "the outage before the start is logged once"
-        assert any(m.startswith(f"WatchActions subscribed on {address}")
-                   for m in lines(logging.INFO))
+        assert [m for m in lines(logging.INFO) if "no ACD on" in m] == [lines(logging.INFO)[0]], (
+            "the outage before the start is logged once"
+        )
+        assert any(
+            m.startswith(f"WatchActions subscribed on {address}") for m in lines(logging.INFO)
+        )
 
         replica.stop(grace=0.2)
         replica = None
@@ -147,27 +164,34 @@ def test_watch_actions_started_before_the_acd_warns_only_when_a_live_stream_is_l
 
 
 def test_a_feed_that_never_reaches_the_acd_warns_after_its_grace(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """A wrong address must not stay an INFO line forever."""
     caplog.set_level(logging.INFO, logger="acdsvc._client")
     address = f"127.0.0.1:{free_port()}"
-    feed = ActionFeed(AcdClient(address), lambda action: None, max_backoff=0.1,
-                      startup_grace_s=0.5).start(timeout=None)
+    feed = ActionFeed(
+        AcdClient(address), lambda action: None, max_backoff=0.1, startup_grace_s=0.5
+    ).start(timeout=None)
     try:
-        wait_until(lambda: any(r.levelno == logging.WARNING for r in caplog.records),
-                   timeout=10, what="the late warning")
+        wait_until(
+            lambda: any(r.levelno == logging.WARNING for r in caplog.records),
+            timeout=10,
+            what="the late warning",
+        )
     finally:
         feed.close()
     (late,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert late.startswith(f"WatchActions: still no ACD on {address} after ")
 
 
-def test_every_agent_and_call_event_reaches_the_event_log(make_replica: ReplicaFactory,
-                                                          r: redis.Redis) -> None:
+def test_every_agent_and_call_event_reaches_the_event_log(
+    make_replica: ReplicaFactory, r: redis.Redis
+) -> None:
     client = AcdClient(make_replica().address)
     _login(client, 1001, 7)
-    client.enqueue(pb.EnqueueRequest(call_id="corr-1", queue="billing", caller="1380000",
-                                     priority=2))
+    client.enqueue(
+        pb.EnqueueRequest(call_id="corr-1", queue="billing", caller="1380000", priority=2)
+    )
     client.answered(pb.AnsweredRequest(call_id="corr-1", employee_id=1001))
     client.hangup(pb.HangupRequest(call_id="corr-1", side=pb.HANGUP_SIDE_CALLER))
     events = [d.event for d in eventlog.replay(r)]
@@ -185,37 +209,41 @@ def test_every_agent_and_call_event_reaches_the_event_log(make_replica: ReplicaF
     ringing = events[3]
     # Agents are named by account in every event, as the controller names them.
     assert (ringing["agent"], ringing["seat"], ringing["attempt"]) == ("a1001", "7", "1")
-    assert {e["agent"] for e in events if e.kind in ("agent.state", "call.answered")} == {
-        "a1001"}
+    assert {e["agent"] for e in events if e.kind in ("agent.state", "call.answered")} == {"a1001"}
     assert events[1]["priority"] == "2"
     assert events[5]["seat"] == "7"
     assert (events[7]["cause"], events[7]["side"]) == ("HANGUP", "caller")
     states = [(e["previous"], e["state"]) for e in events if e.kind == "agent.state"]
-    assert states == [("logged_out", "idle"), ("idle", "reserved"), ("reserved", "talking"),
-                      ("talking", "idle")]
+    assert states == [
+        ("logged_out", "idle"),
+        ("idle", "reserved"),
+        ("reserved", "talking"),
+        ("talking", "idle"),
+    ]
     assert {e.node for e in events} == {"r1"}
 
 
 def test_with_call_events_controller_the_acd_writes_only_what_it_alone_knows(
-        make_replica: ReplicaFactory, redis_server: RedisServer, r: redis.Redis,
-        tmp_path: Path) -> None:
+    make_replica: ReplicaFactory, redis_server: RedisServer, r: redis.Redis, tmp_path: Path
+) -> None:
     """acd.call_events: controller (the default): the call controller writes ringing,
     no-answer, answered and ended with its leg IDs; the ACD writing them too would
     double every leg in the CDR (docs/events.md)."""
-    path = write_config(tmp_path / "controller.yaml", redis_server.address,
-                        call_events="controller")
+    path = write_config(
+        tmp_path / "controller.yaml", redis_server.address, call_events="controller"
+    )
     client = AcdClient(make_replica(path).address)
     _login(client, 1001, 7)
     _login(client, 1002, 8)
     client.enqueue(pb.EnqueueRequest(call_id="corr-2", queue="billing", caller="1380000"))
-    assert client.no_answer(pb.NoAnswerRequest(call_id="corr-2", employee_id=1001)
-                            ).error.code == OK
+    assert client.no_answer(pb.NoAnswerRequest(call_id="corr-2", employee_id=1001)).error.code == OK
     client.answered(pb.AnsweredRequest(call_id="corr-2", employee_id=1002))
     client.hangup(pb.HangupRequest(call_id="corr-2", side=pb.HANGUP_SIDE_AGENT))
     client.enqueue(pb.EnqueueRequest(call_id="corr-3", queue="billing"))
     client.abandon(pb.AbandonRequest(call_id="corr-3"))
-    kinds = [(d.event.kind, d.event.correlation_id) for d in eventlog.replay(r)
-             if d.event.correlation_id]
+    kinds = [
+        (d.event.kind, d.event.correlation_id) for d in eventlog.replay(r) if d.event.correlation_id
+    ]
     assert kinds == [
         ("call.queued", "corr-2"),
         ("agent.state", "corr-2"),  # 1001 idle -> reserved

@@ -12,7 +12,10 @@ T0 = 1_700_006_400.0
 
 _DEFAULTS: dict[str, dict[str, str]] = {
     ev.CALL_ARRIVED: {
-        "trunk": "cmcc-1", "caller": "13800138000", "dialled": "95598", "category": "billing",
+        "trunk": "cmcc-1",
+        "caller": "13800138000",
+        "dialled": "95598",
+        "category": "billing",
     },
     ev.CALL_IVR_STEP: {"ivr_node": "main", "input": ""},
     ev.CALL_QUEUED: {"queue": "billing", "priority": "0"},
@@ -59,8 +62,13 @@ def agent(name: str, base: float, *steps: tuple[float, str, str]) -> list[Event]
                 ts=base + dt,
                 correlation_id=cid,
                 node="acd",
-                data={"agent": name, "seat": f"seat-{name}", "state": state,
-                      "previous": previous, "reason": "break" if state == "busy" else ""},
+                data={
+                    "agent": name,
+                    "seat": f"seat-{name}",
+                    "state": state,
+                    "previous": previous,
+                    "reason": "break" if state == "busy" else "",
+                },
             )
         )
         previous = state

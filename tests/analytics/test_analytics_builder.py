@@ -19,24 +19,22 @@ def one_cdr(events: list[ev.Event]) -> tuple[Cdr, list[Leg]]:
 
 
 def answered_script() -> Script:
-    return (
-        Script("c-ans")(0, ev.CALL_ARRIVED)
-        (1, ev.CALL_IVR_STEP, ivr_node="main", input="1")
-        (3, ev.CALL_IVR_STEP, ivr_node="billing", input="2")
-        (5, ev.CALL_QUEUED)
-        (8, ev.CALL_RINGING)
-        (10, ev.CALL_ANSWERED)
-        (10, ev.CALL_RECORDING, ref="rec/c-ans.pcap")
-        (40, ev.CALL_HOLD)
-        (50, ev.CALL_RESUME)
-        (130, ev.CALL_ENDED, cause="200", side="agent")
-    )
+    return Script("c-ans")(0, ev.CALL_ARRIVED)(1, ev.CALL_IVR_STEP, ivr_node="main", input="1")(
+        3, ev.CALL_IVR_STEP, ivr_node="billing", input="2"
+    )(5, ev.CALL_QUEUED)(8, ev.CALL_RINGING)(10, ev.CALL_ANSWERED)(
+        10, ev.CALL_RECORDING, ref="rec/c-ans.pcap"
+    )(40, ev.CALL_HOLD)(50, ev.CALL_RESUME)(130, ev.CALL_ENDED, cause="200", side="agent")
 
 
 def test_answered_call_every_field() -> None:
     events = answered_script().events + agent(
-        "a1", T0, (-100, "idle", ""), (8, "reserved", ""), (10, "talking", "c-ans"),
-        (130, "wrap_up", "c-ans"), (145, "idle", ""),
+        "a1",
+        T0,
+        (-100, "idle", ""),
+        (8, "reserved", ""),
+        (10, "talking", "c-ans"),
+        (130, "wrap_up", "c-ans"),
+        (145, "idle", ""),
     )
     cdr, legs = one_cdr(sorted(events, key=lambda e: e.ts))
     assert cdr == Cdr(
@@ -65,21 +63,35 @@ def test_answered_call_every_field() -> None:
         version=11,  # 10 call events + 1 wrap-up attribution
     )
     (leg,) = legs
-    assert (leg.leg_kind, leg.agent, leg.seat, leg.leg_id, leg.attempt) == ("ring", "a1", "s1",
-                                                                            "L1", 1)
+    assert (leg.leg_kind, leg.agent, leg.seat, leg.leg_id, leg.attempt) == (
+        "ring",
+        "a1",
+        "s1",
+        "L1",
+        1,
+    )
     assert (leg.started_at, leg.answered_at, leg.ended_at) == (T0 + 8, T0 + 10, T0 + 130)
     assert (leg.outcome, leg.talk_s, leg.hold_s) == ("answered", 110.0, 10.0)
 
 
 def test_agent_intervals_close_on_each_change() -> None:
     events = answered_script().events + agent(
-        "a1", T0, (-100, "idle", ""), (8, "reserved", ""), (10, "talking", "c-ans"),
-        (130, "wrap_up", "c-ans"), (145, "idle", ""), (300, "logged_out", ""),
+        "a1",
+        T0,
+        (-100, "idle", ""),
+        (8, "reserved", ""),
+        (10, "talking", "c-ans"),
+        (130, "wrap_up", "c-ans"),
+        (145, "idle", ""),
+        (300, "logged_out", ""),
     )
     intervals = build_records(sorted(events, key=lambda e: e.ts)).intervals
     assert [(i.state, i.start - T0, i.end - T0) for i in intervals] == [
-        ("idle", -100, 8), ("reserved", 8, 10), ("talking", 10, 130),
-        ("wrap_up", 130, 145), ("idle", 145, 300),
+        ("idle", -100, 8),
+        ("reserved", 8, 10),
+        ("talking", 10, 130),
+        ("wrap_up", 130, 145),
+        ("idle", 145, 300),
     ]
     assert intervals[3].correlation_id == "c-ans"
     assert all(i.seat == "seat-a1" for i in intervals)
@@ -87,8 +99,9 @@ def test_agent_intervals_close_on_each_change() -> None:
 
 def test_abandoned_in_queue() -> None:
     cdr, legs = one_cdr(
-        Script("c")(0, ev.CALL_ARRIVED)(2, ev.CALL_QUEUED)
-        (32, ev.CALL_ENDED, cause="487", side="caller").events
+        Script("c")(0, ev.CALL_ARRIVED)(2, ev.CALL_QUEUED)(
+            32, ev.CALL_ENDED, cause="487", side="caller"
+        ).events
     )
     assert cdr.disposition == "abandoned_queue"
     assert (cdr.queued_at, cdr.answered_at, cdr.ended_at) == (T0 + 2, None, T0 + 32)
@@ -100,26 +113,32 @@ def test_abandoned_in_queue() -> None:
 
 def test_abandoned_while_ringing() -> None:
     cdr, legs = one_cdr(
-        Script("c")(0, ev.CALL_ARRIVED)(1, ev.CALL_QUEUED)
-        (5, ev.CALL_RINGING, agent="a2", seat="s2", leg_id="L7")
-        (9, ev.CALL_ENDED, cause="487", side="caller").events
+        Script("c")(0, ev.CALL_ARRIVED)(1, ev.CALL_QUEUED)(
+            5, ev.CALL_RINGING, agent="a2", seat="s2", leg_id="L7"
+        )(9, ev.CALL_ENDED, cause="487", side="caller").events
     )
     assert cdr.disposition == "abandoned_ringing"
     assert (cdr.wait_s, cdr.agent, cdr.answered_at) == (8.0, "", None)
     (leg,) = legs
     assert (leg.agent, leg.leg_id, leg.outcome, leg.started_at, leg.ended_at) == (
-        "a2", "L7", "abandoned", T0 + 5, T0 + 9)
+        "a2",
+        "L7",
+        "abandoned",
+        T0 + 5,
+        T0 + 9,
+    )
     assert leg.answered_at is None and leg.talk_s == 0.0
 
 
 def test_ring_no_answer_then_answered_by_next_agent() -> None:
     cdr, legs = one_cdr(
-        Script("c")(0, ev.CALL_ARRIVED)(0, ev.CALL_QUEUED)
-        (1, ev.CALL_RINGING, agent="a1", seat="s1", leg_id="L1", attempt=1)
-        (16, ev.CALL_NO_ANSWER, agent="a1", leg_id="L1")
-        (16.5, ev.CALL_RINGING, agent="a2", seat="s2", leg_id="L2", attempt=2)
-        (20, ev.CALL_ANSWERED, agent="a2", seat="s2", leg_id="L2")
-        (80, ev.CALL_ENDED, cause="200", side="caller").events
+        Script("c")(0, ev.CALL_ARRIVED)(0, ev.CALL_QUEUED)(
+            1, ev.CALL_RINGING, agent="a1", seat="s1", leg_id="L1", attempt=1
+        )(16, ev.CALL_NO_ANSWER, agent="a1", leg_id="L1")(
+            16.5, ev.CALL_RINGING, agent="a2", seat="s2", leg_id="L2", attempt=2
+        )(20, ev.CALL_ANSWERED, agent="a2", seat="s2", leg_id="L2")(
+            80, ev.CALL_ENDED, cause="200", side="caller"
+        ).events
     )
     assert cdr.disposition == "answered"
     assert (cdr.agent, cdr.seat, cdr.wait_s, cdr.talk_s) == ("a2", "s2", 20.0, 60.0)
@@ -132,12 +151,13 @@ def test_ring_no_answer_then_answered_by_next_agent() -> None:
 
 def test_blind_transfer_to_another_agent() -> None:
     cdr, legs = one_cdr(
-        Script("c")(0, ev.CALL_ARRIVED)(2, ev.CALL_QUEUED)
-        (4, ev.CALL_RINGING)(10, ev.CALL_ANSWERED)
-        (70, ev.CALL_TRANSFERRED, from_agent="a1", to_kind="agent", to="a3", mode="blind")
-        (70, ev.CALL_RINGING, agent="a3", seat="s3", leg_id="L2", attempt=2)
-        (72, ev.CALL_ANSWERED, agent="a3", seat="s3", leg_id="L2")
-        (100, ev.CALL_ENDED, cause="200", side="caller").events
+        Script("c")(0, ev.CALL_ARRIVED)(2, ev.CALL_QUEUED)(4, ev.CALL_RINGING)(
+            10, ev.CALL_ANSWERED
+        )(70, ev.CALL_TRANSFERRED, from_agent="a1", to_kind="agent", to="a3", mode="blind")(
+            70, ev.CALL_RINGING, agent="a3", seat="s3", leg_id="L2", attempt=2
+        )(72, ev.CALL_ANSWERED, agent="a3", seat="s3", leg_id="L2")(
+            100, ev.CALL_ENDED, cause="200", side="caller"
+        ).events
     )
     assert cdr.disposition == "answered"
     # Talk is the agents' (60 s + 28 s), not the 2 s the caller waited for a3 to answer.
@@ -152,19 +172,18 @@ def test_blind_transfer_to_another_agent() -> None:
 
 def test_overflow_out_of_the_acd() -> None:
     cdr, _ = one_cdr(
-        Script("c")(0, ev.CALL_ARRIVED)(1, ev.CALL_QUEUED)
-        (61, ev.CALL_OVERFLOW, from_queue="billing", to="+861012345")
-        (120, ev.CALL_ENDED, cause="200", side="system").events
+        Script("c")(0, ev.CALL_ARRIVED)(1, ev.CALL_QUEUED)(
+            61, ev.CALL_OVERFLOW, from_queue="billing", to="+861012345"
+        )(120, ev.CALL_ENDED, cause="200", side="system").events
     )
     assert (cdr.disposition, cdr.queue, cdr.wait_s) == ("overflow", "billing", 60.0)
 
 
 def test_overflow_to_another_queue_then_abandoned_there() -> None:
     cdr, _ = one_cdr(
-        Script("c")(0, ev.CALL_ARRIVED)(1, ev.CALL_QUEUED)
-        (61, ev.CALL_OVERFLOW, from_queue="billing", to="general")
-        (61, ev.CALL_QUEUED, queue="general")
-        (91, ev.CALL_ENDED, cause="487", side="caller").events
+        Script("c")(0, ev.CALL_ARRIVED)(1, ev.CALL_QUEUED)(
+            61, ev.CALL_OVERFLOW, from_queue="billing", to="general"
+        )(61, ev.CALL_QUEUED, queue="general")(91, ev.CALL_ENDED, cause="487", side="caller").events
     )
     # The later queue decides; the wait runs from the first time the call queued.
     assert (cdr.disposition, cdr.queue, cdr.wait_s) == ("abandoned_queue", "general", 90.0)
@@ -174,8 +193,7 @@ def test_failed_before_any_queue() -> None:
     cdr, _ = one_cdr(
         Script("c")(0, ev.CALL_ARRIVED)(0.5, ev.CALL_ENDED, cause="503", side="system").events
     )
-    assert (cdr.disposition, cdr.queue, cdr.wait_s, cdr.hangup_cause) == ("failed", "", 0.0,
-                                                                         "503")
+    assert (cdr.disposition, cdr.queue, cdr.wait_s, cdr.hangup_cause) == ("failed", "", 0.0, "503")
 
 
 def test_queue_timeout_by_the_system_is_failed_not_abandoned() -> None:
@@ -187,25 +205,32 @@ def test_queue_timeout_by_the_system_is_failed_not_abandoned() -> None:
 
 def test_voicemail() -> None:
     cdr, _ = one_cdr(
-        Script("c")(0, ev.CALL_ARRIVED)(1, ev.CALL_QUEUED)(31, ev.CALL_VOICEMAIL)
-        (90, ev.CALL_ENDED, cause="200", side="caller").events
+        Script("c")(0, ev.CALL_ARRIVED)(1, ev.CALL_QUEUED)(31, ev.CALL_VOICEMAIL)(
+            90, ev.CALL_ENDED, cause="200", side="caller"
+        ).events
     )
-    assert (cdr.disposition, cdr.wait_s, cdr.talk_s, cdr.answered_at) == ("voicemail", 30.0,
-                                                                          0.0, None)
+    assert (cdr.disposition, cdr.wait_s, cdr.talk_s, cdr.answered_at) == (
+        "voicemail",
+        30.0,
+        0.0,
+        None,
+    )
 
 
 def test_abandoned_in_ivr() -> None:
     cdr, _ = one_cdr(
-        Script("c")(0, ev.CALL_ARRIVED)(1, ev.CALL_IVR_STEP, ivr_node="main", input="9")
-        (20, ev.CALL_ENDED, cause="200", side="caller").events
+        Script("c")(0, ev.CALL_ARRIVED)(1, ev.CALL_IVR_STEP, ivr_node="main", input="9")(
+            20, ev.CALL_ENDED, cause="200", side="caller"
+        ).events
     )
     assert (cdr.disposition, cdr.ivr_path, cdr.queued_at) == ("abandoned_ivr", ("main",), None)
 
 
 def test_hang_up_while_on_hold_counts_hold_until_the_end() -> None:
     cdr, legs = one_cdr(
-        Script("c")(0, ev.CALL_QUEUED)(1, ev.CALL_ANSWERED)(11, ev.CALL_HOLD)
-        (41, ev.CALL_ENDED, side="caller").events
+        Script("c")(0, ev.CALL_QUEUED)(1, ev.CALL_ANSWERED)(11, ev.CALL_HOLD)(
+            41, ev.CALL_ENDED, side="caller"
+        ).events
     )
     assert (cdr.talk_s, cdr.hold_s) == (10.0, 30.0)
     assert (legs[0].talk_s, legs[0].hold_s) == (10.0, 30.0)

@@ -74,8 +74,10 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module", autouse=True)
 def _server_installed_where_apt_has_one() -> None:
     if SERVER is None:
-        pytest.fail(f"clickhouse-server is not installed, but apt offers {_CANDIDATE}: "
-                    "run scripts/install")
+        pytest.fail(
+            f"clickhouse-server is not installed, but apt offers {_CANDIDATE}: run scripts/install"
+        )
+
 
 _CONFIG = """<?xml version="1.0"?>
 <yandex>
@@ -115,8 +117,10 @@ def binary_version(binary: str) -> tuple[int, int]:
     18.16's server binary has no --version ("Unknown option specified: version",
     which is why this used to read (0, 0)); its client and the Debian package do.
     """
-    candidates = [[binary, "--version"], [str(Path(binary).with_name("clickhouse-client")),
-                                          "--version"]]
+    candidates = [
+        [binary, "--version"],
+        [str(Path(binary).with_name("clickhouse-client")), "--version"],
+    ]
     if shutil.which("clickhouse-client"):
         candidates.append(["clickhouse-client", "--version"])
     candidates.append(["dpkg-query", "-W", "-f=${Version}", "clickhouse-server"])
@@ -148,7 +152,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     cmd = [SERVER] if SERVER.endswith("clickhouse-server") else [SERVER, "server"]
     proc = subprocess.Popen(
         [*cmd, f"--config-file={work}/config.xml"],
-        cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     try:
@@ -191,7 +197,8 @@ def test_schema_follows_the_server_version(store: ClickHouseStore) -> None:
     assert installed == store.server_version, (installed, store.server_version)
     columns = store.query_df(
         "SELECT name, type FROM system.columns "
-        f"WHERE database = '{store.database}' AND table = 'cdr'")
+        f"WHERE database = '{store.database}' AND table = 'cdr'"
+    )
     types = dict(zip(columns["name"], columns["type"], strict=True))
     if expected is LEGACY:
         assert types["arrived_at"] == "DateTime('UTC')"
@@ -207,8 +214,8 @@ def test_the_server_has_the_tables_and_columns_chdb_has(
     # columns in the same order, and on 18.16 each type is the rewrite of chDB's.
     def columns(run: ChdbStore | ClickHouseStore) -> dict[str, list[tuple[str, str]]]:
         df = run.query_df(
-            "SELECT table, name, type FROM system.columns "
-            f"WHERE database = '{store.database}'")
+            f"SELECT table, name, type FROM system.columns WHERE database = '{store.database}'"
+        )
         got: dict[str, list[tuple[str, str]]] = {}
         for table, name, type_ in zip(df["table"], df["name"], df["type"], strict=True):
             got.setdefault(str(table), []).append((str(name), str(type_)))
@@ -221,8 +228,11 @@ def test_the_server_has_the_tables_and_columns_chdb_has(
         embedded.execute(f"DROP DATABASE IF EXISTS {store.database}")
         embedded.close()
     served = columns(store)
-    assert sorted(served) == sorted(full) == [
-        "agent_state_interval", "cdr", "cdr_leg", "schema_migrations"]
+    assert (
+        sorted(served)
+        == sorted(full)
+        == ["agent_state_interval", "cdr", "cdr_leg", "schema_migrations"]
+    )
     for table, typed in full.items():
         expected = typed
         if store.dialect is LEGACY:
@@ -232,8 +242,10 @@ def test_the_server_has_the_tables_and_columns_chdb_has(
 
 def test_clickhouse_store_round_trip_and_idempotency(store: ClickHouseStore) -> None:
     assert store.migrate() == []
-    events = (Script("X")(0, ev.CALL_QUEUED)(4, ev.CALL_ANSWERED)(64, ev.CALL_ENDED).events
-              + Script("Y")(1, ev.CALL_QUEUED)(31, ev.CALL_ENDED).events)
+    events = (
+        Script("X")(0, ev.CALL_QUEUED)(4, ev.CALL_ANSWERED)(64, ev.CALL_ENDED).events
+        + Script("Y")(1, ev.CALL_QUEUED)(31, ev.CALL_ENDED).events
+    )
     records = build_records(events)
     store.insert_records(records)
     store.insert_records(records)

@@ -24,7 +24,8 @@ from testbed import REDIS_SERVER, redis_server, start_cdr_service, wait_until
 from tests.analytics.analytics_scenarios import T0, Script, agent
 
 pytestmark = pytest.mark.skipif(
-    not Path(REDIS_SERVER).exists(), reason="redis-server binary not installed")
+    not Path(REDIS_SERVER).exists(), reason="redis-server binary not installed"
+)
 
 
 def calls(n: int, seed: int = 7) -> list[Event]:
@@ -57,8 +58,18 @@ def calls(n: int, seed: int = 7) -> list[Event]:
 def expected_cdrs(events: list[Event]) -> pd.DataFrame:
     records = build_records(events)
     df = pd.DataFrame(
-        [{"correlation_id": c.correlation_id, "queue": c.queue, "disposition": c.disposition,
-          "wait_s": c.wait_s, "talk_s": c.talk_s, "hold_s": c.hold_s} for c in records.cdrs])
+        [
+            {
+                "correlation_id": c.correlation_id,
+                "queue": c.queue,
+                "disposition": c.disposition,
+                "wait_s": c.wait_s,
+                "talk_s": c.talk_s,
+                "hold_s": c.hold_s,
+            }
+            for c in records.cdrs
+        ]
+    )
     return df.sort_values("correlation_id").reset_index(drop=True)
 
 
@@ -69,16 +80,20 @@ def got_cdrs(df: pd.DataFrame) -> pd.DataFrame:
 
 def test_service_restart_and_crashes_lose_and_double_nothing(tmp_path: Path) -> None:
     events = calls(90)
-    thirds = [events[: len(events) // 3], events[len(events) // 3: 2 * len(events) // 3],
-              events[2 * len(events) // 3:]]
+    thirds = [
+        events[: len(events) // 3],
+        events[len(events) // 3 : 2 * len(events) // 3],
+        events[2 * len(events) // 3 :],
+    ]
     with redis_server(tmp_path / "redis") as port:
         r = redis.Redis(port=port)
         log = EventLog(r)
         log.append_many(thirds[0])
 
         # 1. Dies right after its 2nd insert, before the ack: that batch stays pending.
-        svc = start_cdr_service(tmp_path, port, fault="exit_after_insert:2", batch_size=17,
-                                tag="run1")
+        svc = start_cdr_service(
+            tmp_path, port, fault="exit_after_insert:2", batch_size=17, tag="run1"
+        )
         assert svc.proc.wait(timeout=60) == 70, svc.log()
         pending = r.xpending("cc:events", "cdr")
         assert pending["pending"] > 0  # the crash left unacknowledged entries
@@ -87,9 +102,10 @@ def test_service_restart_and_crashes_lose_and_double_nothing(tmp_path: Path) -> 
         svc = start_cdr_service(tmp_path, port, batch_size=17, tag="run2")
         svc.wait_healthy()
         log.append_many(thirds[1][: len(thirds[1]) // 2])
-        wait_until(lambda: svc.client.health()["events"] > 0, timeout=30,
-                   what="second run consumed events")
-        log.append_many(thirds[1][len(thirds[1]) // 2:])
+        wait_until(
+            lambda: svc.client.health()["events"] > 0, timeout=30, what="second run consumed events"
+        )
+        log.append_many(thirds[1][len(thirds[1]) // 2 :])
         assert svc.stop(signal.SIGKILL) == -signal.SIGKILL
 
         # 3. Restarted again: the rest arrives, then a clean SIGTERM.
@@ -102,8 +118,11 @@ def test_service_restart_and_crashes_lose_and_double_nothing(tmp_path: Path) -> 
             return len(svc.client.report("cdr_list")) == len(expected)
 
         wait_until(complete, timeout=60, what=f"{len(expected)} CDRs through the API")
-        wait_until(lambda: r.xpending("cc:events", "cdr")["pending"] == 0, timeout=30,
-                   what="every entry acknowledged")
+        wait_until(
+            lambda: r.xpending("cc:events", "cdr")["pending"] == 0,
+            timeout=30,
+            what="every entry acknowledged",
+        )
         got = got_cdrs(svc.client.report("cdr_list"))
         pd.testing.assert_frame_equal(got, expected, check_dtype=False)
 
@@ -135,10 +154,16 @@ def test_report_errors_are_http_400(tmp_path: Path) -> None:
 
 def test_config_model_and_daemon_spec() -> None:
     cfg = AnalyticsConfig.model_validate(
-        {"store": "clickhouse", "clickhouse_dsn": "clickhouse://u:p%40ss@db:9440/cc"})
+        {"store": "clickhouse", "clickhouse_dsn": "clickhouse://u:p%40ss@db:9440/cc"}
+    )
     dsn = cfg.dsn()
     assert (dsn.host, dsn.port, dsn.user, dsn.password, dsn.database) == (
-        "db", 9440, "u", "p@ss", "cc")
+        "db",
+        9440,
+        "u",
+        "p@ss",
+        "cc",
+    )
     assert parse_dsn("clickhouse://127.0.0.1").database == "callcenter"
     with pytest.raises(ValueError):
         AnalyticsConfig.model_validate({"bogus": 1})

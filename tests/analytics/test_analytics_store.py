@@ -30,34 +30,49 @@ from tests.analytics.analytics_scenarios import T0, Script, agent
 
 def fixture_events() -> list[ev.Event]:
     calls = [
-        Script("A")(0, ev.CALL_ARRIVED)(1, ev.CALL_IVR_STEP, ivr_node="main")
-        (3, ev.CALL_IVR_STEP, ivr_node="billing")(5, ev.CALL_QUEUED)(8, ev.CALL_RINGING)
-        (10, ev.CALL_ANSWERED)(40, ev.CALL_HOLD)(50, ev.CALL_RESUME)
-        (130, ev.CALL_ENDED, side="agent"),
+        Script("A")(0, ev.CALL_ARRIVED)(1, ev.CALL_IVR_STEP, ivr_node="main")(
+            3, ev.CALL_IVR_STEP, ivr_node="billing"
+        )(5, ev.CALL_QUEUED)(8, ev.CALL_RINGING)(10, ev.CALL_ANSWERED)(40, ev.CALL_HOLD)(
+            50, ev.CALL_RESUME
+        )(130, ev.CALL_ENDED, side="agent"),
         Script("B")(99, ev.CALL_ARRIVED)(100, ev.CALL_QUEUED)(130, ev.CALL_ENDED, cause="487"),
-        Script("C")(199, ev.CALL_ARRIVED)(200, ev.CALL_QUEUED)
-        (205, ev.CALL_RINGING, agent="a2", seat="s2", leg_id="C1")(208, ev.CALL_ENDED),
-        Script("D")(299, ev.CALL_ARRIVED)(300, ev.CALL_QUEUED)
-        (310, ev.CALL_RINGING, agent="a2", seat="s2", leg_id="D1")
-        (320, ev.CALL_ANSWERED, agent="a2", seat="s2", leg_id="D1")(380, ev.CALL_ENDED),
-        Script("E")(909, ev.CALL_ARRIVED)(910, ev.CALL_QUEUED)(970, ev.CALL_OVERFLOW)
-        (1000, ev.CALL_ENDED, side="system"),
-        Script("F")(919, ev.CALL_ARRIVED)(920, ev.CALL_QUEUED)(950, ev.CALL_VOICEMAIL)
-        (1010, ev.CALL_ENDED),
-        Script("G")(1799, ev.CALL_ARRIVED, category="general")
-        (1800, ev.CALL_QUEUED, queue="general")
-        (1830, ev.CALL_RINGING, agent="a3", seat="s3", leg_id="G1")
-        (1840, ev.CALL_ANSWERED, agent="a3", seat="s3", leg_id="G1")(1870, ev.CALL_ENDED),
+        Script("C")(199, ev.CALL_ARRIVED)(200, ev.CALL_QUEUED)(
+            205, ev.CALL_RINGING, agent="a2", seat="s2", leg_id="C1"
+        )(208, ev.CALL_ENDED),
+        Script("D")(299, ev.CALL_ARRIVED)(300, ev.CALL_QUEUED)(
+            310, ev.CALL_RINGING, agent="a2", seat="s2", leg_id="D1"
+        )(320, ev.CALL_ANSWERED, agent="a2", seat="s2", leg_id="D1")(380, ev.CALL_ENDED),
+        Script("E")(909, ev.CALL_ARRIVED)(910, ev.CALL_QUEUED)(970, ev.CALL_OVERFLOW)(
+            1000, ev.CALL_ENDED, side="system"
+        ),
+        Script("F")(919, ev.CALL_ARRIVED)(920, ev.CALL_QUEUED)(950, ev.CALL_VOICEMAIL)(
+            1010, ev.CALL_ENDED
+        ),
+        Script("G")(1799, ev.CALL_ARRIVED, category="general")(
+            1800, ev.CALL_QUEUED, queue="general"
+        )(1830, ev.CALL_RINGING, agent="a3", seat="s3", leg_id="G1")(
+            1840, ev.CALL_ANSWERED, agent="a3", seat="s3", leg_id="G1"
+        )(1870, ev.CALL_ENDED),
         Script("H")(2000, ev.CALL_ARRIVED)(2001, ev.CALL_IVR_STEP)(2030, ev.CALL_ENDED),
-        Script("J")(2100, ev.CALL_ARRIVED, category="outage")(2101, ev.CALL_IVR_STEP)
-        (2102, ev.CALL_ENDED, cause="500", side="system"),
+        Script("J")(2100, ev.CALL_ARRIVED, category="outage")(2101, ev.CALL_IVR_STEP)(
+            2102, ev.CALL_ENDED, cause="500", side="system"
+        ),
     ]
     events = [e for script in calls for e in script.events]
-    events += agent("a1", T0, (-100, "idle", ""), (8, "reserved", ""), (10, "talking", "A"),
-                    (130, "wrap_up", "A"), (145, "idle", ""), (200, "busy", ""),
-                    (400, "logged_out", ""))
-    events += agent("a2", T0, (0, "idle", ""), (320, "talking", "D"), (380, "idle", ""),
-                    (400, "logged_out", ""))
+    events += agent(
+        "a1",
+        T0,
+        (-100, "idle", ""),
+        (8, "reserved", ""),
+        (10, "talking", "A"),
+        (130, "wrap_up", "A"),
+        (145, "idle", ""),
+        (200, "busy", ""),
+        (400, "logged_out", ""),
+    )
+    events += agent(
+        "a2", T0, (0, "idle", ""), (320, "talking", "D"), (380, "idle", ""), (400, "logged_out", "")
+    )
     return sorted(events, key=lambda e: e.ts)
 
 
@@ -81,14 +96,14 @@ def test_migrations_are_numbered_idempotent_and_recorded(store: ChdbStore) -> No
     assert store.schema_version() == len(migrations)
     assert store.migrate() == []  # already applied
     tables = set(store.query_df(f"SHOW TABLES FROM {store.database}")["name"])
-    assert {"cdr", "cdr_leg", "agent_state_interval",
-            "schema_migrations"} <= tables
+    assert {"cdr", "cdr_leg", "agent_state_interval", "schema_migrations"} <= tables
 
 
 def test_tables_are_partitioned_by_day_and_merge_each_quiet_day(store: ChdbStore) -> None:
     tables = store.query_df(
         "SELECT name, partition_key, engine_full FROM system.tables "
-        f"WHERE database = '{store.database}'")
+        f"WHERE database = '{store.database}'"
+    )
     got = {r["name"]: r for r in tables.to_dict("records")}
     assert got["cdr"]["partition_key"] == "toDate(arrived_at)"
     assert got["cdr_leg"]["partition_key"] == "toDate(started_at)"
@@ -119,7 +134,8 @@ def test_migration_005_upgrades_a_version_4_store(
         assert rows(stats.agent_summary(), "agent")["a1"]["login_s"] == 500
         parts = old.query_df(
             "SELECT name, partition_key FROM system.tables "
-            f"WHERE database = '{old.database}' AND name = 'cdr'")
+            f"WHERE database = '{old.database}' AND name = 'cdr'"
+        )
         assert parts["partition_key"].tolist() == ["toDate(arrived_at)"]
         # A crash before the version is recorded re-runs the whole file: harmless.
         for statement in load_migrations()[4].statements:
@@ -165,20 +181,24 @@ def test_a_batch_spanning_days_goes_in_one_insert_per_day(store: ChdbStore) -> N
     columns["correlation_id"] = [f"x{i}" for i in range(5)]
     table = to_arrow("cdr", columns)
     pieces = _split_by_day(table, "arrived_at")
-    days = [sorted({int(v.timestamp() // day) for v in p["arrived_at"].to_pylist()})
-            for p in pieces]
+    days = [
+        sorted({int(v.timestamp() // day) for v in p["arrived_at"].to_pylist()}) for p in pieces
+    ]
     assert [len(d) for d in days] == [1, 1, 1] and days == sorted(days)
     assert sorted(x for p in pieces for x in p["correlation_id"].to_pylist()) == [
-        f"x{i}" for i in range(5)]
+        f"x{i}" for i in range(5)
+    ]
     # Through the store, split further over two sessions: every row lands once.
-    parallel = ChdbStore(store.path, database=store.database, migrate=False,
-                         insert_threads=2, parallel_min_rows=1)
+    parallel = ChdbStore(
+        store.path, database=store.database, migrate=False, insert_threads=2, parallel_min_rows=1
+    )
     try:
         assert parallel.insert_columns("cdr", columns) == 5
     finally:
         parallel.close()
     got = store.query_df(
-        f"SELECT count() AS n, uniqExact(toDate(arrived_at)) AS d FROM {store.database}.cdr")
+        f"SELECT count() AS n, uniqExact(toDate(arrived_at)) AS d FROM {store.database}.cdr"
+    )
     assert (int(got["n"].iloc[0]), int(got["d"].iloc[0])) == (5, 3)
 
 
@@ -190,8 +210,15 @@ def test_split_statements_ignores_comments() -> None:
 def test_queue_volume_per_15_minutes(loaded: Statistics) -> None:
     df = loaded.queue_volume()
     got = [
-        (r["queue"], r["interval_start"], r["offered"], r["answered"], r["abandoned"],
-         r["overflowed"], r["max_wait_s"])
+        (
+            r["queue"],
+            r["interval_start"],
+            r["offered"],
+            r["answered"],
+            r["abandoned"],
+            r["overflowed"],
+            r["max_wait_s"],
+        )
         for r in df.to_dict("records")
     ]
     assert got == [
@@ -206,17 +233,21 @@ def test_queue_volume_per_15_minutes(loaded: Statistics) -> None:
 def test_queue_summary_service_level_and_times(loaded: Statistics) -> None:
     billing = rows(loaded.queue_summary(threshold_s=20), "queue")["billing"]
     expected = {
-        "offered": 6, "answered": 2, "abandoned": 2, "overflowed": 1,
-        "answered_within": 2, "abandoned_within": 1,
-        "sl": 1.0,                   # Asterisk SL: 2 of 2 answered within 20 s
-        "sl2": 0.75,                 # Asterisk SL2: (2 + 1) / (2 + 2)
-        "sl_with_abandoned": 0.5,    # 2 / (2 + 2)
-        "sl2_of_offered": 0.5,       # (2 + 1) / 6
+        "offered": 6,
+        "answered": 2,
+        "abandoned": 2,
+        "overflowed": 1,
+        "answered_within": 2,
+        "abandoned_within": 1,
+        "sl": 1.0,  # Asterisk SL: 2 of 2 answered within 20 s
+        "sl2": 0.75,  # Asterisk SL2: (2 + 1) / (2 + 2)
+        "sl_with_abandoned": 0.5,  # 2 / (2 + 2)
+        "sl2_of_offered": 0.5,  # (2 + 1) / 6
         "abandon_rate": 2 / 6,
-        "asa_s": 12.5,               # (5 + 20) / 2
-        "aht_s": 97.5,               # ((110 + 10 + 15) + 60) / 2
+        "asa_s": 12.5,  # (5 + 20) / 2
+        "aht_s": 97.5,  # ((110 + 10 + 15) + 60) / 2
         "avg_talk_s": 85.0,
-        "wait_p50_s": 12.5,          # linear interpolation between 5 and 20
+        "wait_p50_s": 12.5,  # linear interpolation between 5 and 20
         "wait_p90_s": 18.5,
         "max_wait_s": 60.0,
     }
@@ -227,14 +258,25 @@ def test_queue_summary_service_level_and_times(loaded: Statistics) -> None:
     assert (tight["billing"]["sl"], tight["billing"]["sl2"]) == (0.5, 0.5)
     assert tight["general"]["sl"] == 0.0
     assert set(tight["billing"]) == {
-        "queue", "offered", "answered", "abandoned", "answered_within", "abandoned_within",
-        "sl", "sl2", "sl_with_abandoned", "sl2_of_offered"}
+        "queue",
+        "offered",
+        "answered",
+        "abandoned",
+        "answered_within",
+        "abandoned_within",
+        "sl",
+        "sl2",
+        "sl_with_abandoned",
+        "sl2_of_offered",
+    }
 
 
 def test_queue_summary_by_interval_and_range(loaded: Statistics) -> None:
     df = loaded.queue_summary(interval_minutes=15, queues=["billing"])
     assert [(r["interval_start"], r["offered"]) for r in df.to_dict("records")] == [
-        (ts(0), 4), (ts(900), 2)]
+        (ts(0), 4),
+        (ts(900), 2),
+    ]
     later = loaded.queue_summary(start=T0 + 900, end=T0 + 1800)
     assert list(later["queue"]) == ["billing"]
     assert list(later["offered"]) == [2]
@@ -245,8 +287,7 @@ def test_agent_summary(loaded: Statistics) -> None:
     agents = rows(loaded.agent_summary(), "agent")
     a1, a2, a3 = agents["a1"], agents["a2"], agents["a3"]
     assert (a1["calls"], a1["talk_s"], a1["hold_s"], a1["ring_no_answer"]) == (1, 110, 10, 0)
-    assert (a1["login_s"], a1["busy_s"], a1["talking_s"], a1["wrapup_s"]) == (
-        500, 200, 120, 15)
+    assert (a1["login_s"], a1["busy_s"], a1["talking_s"], a1["wrapup_s"]) == (500, 200, 120, 15)
     assert a1["idle_s"] == pytest.approx(108 + 55)
     assert a1["occupancy"] == pytest.approx((120 + 15) / (500 - 200))
     assert (a2["calls"], a2["talk_s"], a2["login_s"]) == (1, 60, 400)
@@ -266,8 +307,11 @@ def test_agent_summary_clips_intervals_to_the_range(loaded: Statistics) -> None:
 
 def test_ivr_containment(loaded: Statistics) -> None:
     df = rows(loaded.ivr_containment(), "category")
-    assert (df["billing"]["entered_ivr"], df["billing"]["contained"],
-            df["billing"]["to_queue"]) == (2, 1, 1)
+    assert (
+        df["billing"]["entered_ivr"],
+        df["billing"]["contained"],
+        df["billing"]["to_queue"],
+    ) == (2, 1, 1)
     assert (df["outage"]["entered_ivr"], df["outage"]["contained"]) == (1, 0)
     assert df["*"]["containment_rate"] == pytest.approx(1 / 3)
 
@@ -283,7 +327,10 @@ def test_same_batch_twice_does_not_double(store: ChdbStore) -> None:
         f" (SELECT count() FROM {store.database}.agent_state_interval FINAL) AS iv"
     ).iloc[0]
     assert (counts["cdr"], counts["legs"], counts["iv"]) == (
-        len(records.cdrs), len(records.legs), len(records.intervals))
+        len(records.cdrs),
+        len(records.legs),
+        len(records.intervals),
+    )
     assert list(stats.queue_volume()["offered"]) == [4, 2, 1]
     assert rows(stats.queue_summary(), "queue")["billing"]["aht_s"] == pytest.approx(97.5)
     assert rows(stats.agent_summary(), "agent")["a1"]["login_s"] == 500
@@ -295,7 +342,8 @@ def test_re_emitted_call_replaces_the_earlier_version(store: ChdbStore) -> None:
     store.insert_records(first)  # A without wrap-up, version 9
     store.insert_records(build_records(events))  # A with wrap-up, version 10
     df = store.query_df(
-        f"SELECT wrapup_s, version FROM {store.database}.cdr FINAL WHERE correlation_id = 'A'")
+        f"SELECT wrapup_s, version FROM {store.database}.cdr FINAL WHERE correlation_id = 'A'"
+    )
     assert df.to_dict("records") == [{"wrapup_s": 15.0, "version": 10}]
 
 
@@ -319,8 +367,10 @@ def test_store_refuses_bad_database_name(tmp_path: Path) -> None:
 
 def test_leg_list_has_each_ring_attempt_by_call_and_agent(loaded: Statistics) -> None:
     legs = loaded.leg_list(correlation_ids=["C", "D"])
-    got = [(r["correlation_id"], r["agent"], r["outcome"], r["started_at"])
-           for r in legs.to_dict("records")]
+    got = [
+        (r["correlation_id"], r["agent"], r["outcome"], r["started_at"])
+        for r in legs.to_dict("records")
+    ]
     assert [g[:3] for g in got] == [("C", "a2", "abandoned"), ("D", "a2", "answered")]
     assert [g[3] for g in got] == [ts(205), ts(310)]
     assert loaded.leg_list(agents=["a3"])["correlation_id"].tolist() == ["G"]
@@ -332,16 +382,18 @@ def test_cdr_list_returns_seat_ivr_path_and_recording_ref(store: ChdbStore) -> N
     """The columns a CDR export needs besides the times: the answering seat, the IVR
     nodes in order, the recording; and the stored empties for a call without them."""
     events = (
-        Script("R")(0, ev.CALL_ARRIVED)(1, ev.CALL_IVR_STEP, ivr_node="main")
-        (2, ev.CALL_IVR_STEP, ivr_node="billing")(3, ev.CALL_QUEUED)
-        (4, ev.CALL_RINGING, agent="a7", seat="s7", leg_id="R1")
-        (5, ev.CALL_ANSWERED, agent="a7", seat="s7", leg_id="R1")
-        (6, ev.CALL_RECORDING, ref="rec/R.pcap")(9, ev.CALL_ENDED).events
-        + Script("N")(10, ev.CALL_ARRIVED)(11, ev.CALL_QUEUED)(15, ev.CALL_ENDED).events)
+        Script("R")(0, ev.CALL_ARRIVED)(1, ev.CALL_IVR_STEP, ivr_node="main")(
+            2, ev.CALL_IVR_STEP, ivr_node="billing"
+        )(3, ev.CALL_QUEUED)(4, ev.CALL_RINGING, agent="a7", seat="s7", leg_id="R1")(
+            5, ev.CALL_ANSWERED, agent="a7", seat="s7", leg_id="R1"
+        )(6, ev.CALL_RECORDING, ref="rec/R.pcap")(9, ev.CALL_ENDED).events
+        + Script("N")(10, ev.CALL_ARRIVED)(11, ev.CALL_QUEUED)(15, ev.CALL_ENDED).events
+    )
     store.insert_records(build_records(events))
     listed = Statistics(store).cdr_list()
     assert set(listed.columns) == set(CDR_COLUMNS) - {"version"}
-    got = {r["correlation_id"]: (r["agent"], r["seat"], list(r["ivr_path"]), r["recording_ref"])
-           for r in listed.to_dict("records")}
-    assert got == {"R": ("a7", "s7", ["main", "billing"], "rec/R.pcap"),
-                   "N": ("", "", [], "")}
+    got = {
+        r["correlation_id"]: (r["agent"], r["seat"], list(r["ivr_path"]), r["recording_ref"])
+        for r in listed.to_dict("records")
+    }
+    assert got == {"R": ("a7", "s7", ["main", "billing"], "rec/R.pcap"), "N": ("", "", [], "")}

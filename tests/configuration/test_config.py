@@ -65,33 +65,43 @@ def _port_in(field: str) -> str:
     if section == "controllers":  # the other address of the replica stays valid
         addresses = {"sip": "127.0.0.1:5070", "control": "127.0.0.1:5071"}
         addresses[rest[-1]] = "127.0.0.1:{port}"
-        return braced + "controllers:\n  - {{" + ", ".join(
-            f"{k}: {v}" for k, v in addresses.items()) + "}}\n"
+        return (
+            braced
+            + "controllers:\n  - {{"
+            + ", ".join(f"{k}: {v}" for k, v in addresses.items())
+            + "}}\n"
+        )
     return braced + f"{section}:\n  {rest[0]}: 127.0.0.1:{{port}}\n"
 
 
 # Every host:port field of the config, and the line of MINIMAL + _port_in's text it is on.
 PORT_FIELDS = [
-    ("rtpengine.nodes.0.ng", 4), ("trunks.0.gateway", 8), ("sip.listen", 15),
-    ("redis.listen", 15), ("acd.listen", 15), ("acd.advertise", 15),
-    ("dashboards.listen", 15), ("analytics.listen", 15), ("controllers.0.sip", 15),
+    ("rtpengine.nodes.0.ng", 4),
+    ("trunks.0.gateway", 8),
+    ("sip.listen", 15),
+    ("redis.listen", 15),
+    ("acd.listen", 15),
+    ("acd.advertise", 15),
+    ("dashboards.listen", 15),
+    ("analytics.listen", 15),
+    ("controllers.0.sip", 15),
     ("controllers.0.control", 15),
 ]
 
 
 @pytest.mark.parametrize("port", ["0", "65536", "70000", "99999"])
 @pytest.mark.parametrize(("field", "line"), PORT_FIELDS)
-def test_ports_out_of_range_are_refused_naming_the_field(field: str, line: int,
-                                                         port: str) -> None:
+def test_ports_out_of_range_are_refused_naming_the_field(field: str, line: int, port: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_config(_port_in(field).format(port=port), "x.yaml")
-    assert str(err.value) == (f"x.yaml:{line}: {field}: Value error, port {port} in "
-                              f"'{ADDRESS_HOST[field]}:{port}' is out of range: a port is "
-                              "1 to 65535")
+    assert str(err.value) == (
+        f"x.yaml:{line}: {field}: Value error, port {port} in "
+        f"'{ADDRESS_HOST[field]}:{port}' is out of range: a port is "
+        "1 to 65535"
+    )
 
 
-ADDRESS_HOST = {field: "127.0.0.1" for field, _ in PORT_FIELDS} | {
-    "trunks.0.gateway": "192.0.2.1"}
+ADDRESS_HOST = {field: "127.0.0.1" for field, _ in PORT_FIELDS} | {"trunks.0.gateway": "192.0.2.1"}
 
 
 @pytest.mark.parametrize("port", ["1", "4711", "65535"])
@@ -103,10 +113,13 @@ def test_ports_in_range_are_accepted(field: str, line: int, port: str) -> None:
     assert value == f"{ADDRESS_HOST[field]}:{port}"
 
 
-@pytest.mark.parametrize(("dsn", "expected"), [
-    ("clickhouse://default@127.0.0.1:0/cc", "port 0 in clickhouse_dsn is out of range"),
-    ("clickhouse://default@127.0.0.1:70000/cc", "clickhouse_dsn: Port out of range"),
-])
+@pytest.mark.parametrize(
+    ("dsn", "expected"),
+    [
+        ("clickhouse://default@127.0.0.1:0/cc", "port 0 in clickhouse_dsn is out of range"),
+        ("clickhouse://default@127.0.0.1:70000/cc", "clickhouse_dsn: Port out of range"),
+    ],
+)
 def test_clickhouse_dsn_port_out_of_range_is_refused(dsn: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
         parse_config(MINIMAL + f"analytics:\n  clickhouse_dsn: {dsn}\n", "x.yaml")
@@ -116,19 +129,31 @@ def test_clickhouse_dsn_port_out_of_range_is_refused(dsn: str, expected: str) ->
     ("text", "expected"),
     [
         # The fault's line and column, and the line itself with a caret under it.
-        ("version: 1\nrtpengine:\n  nodes: [1\n", "x.yaml:4:1: not valid YAML: expected ',' or"
-         " ']', but got '<stream end>' (while parsing a flow sequence that starts at line 3,"
-         " column 10)"),
-        ("version: 1\n rtpengine: 2\n", "x.yaml:2:11: not valid YAML: mapping values are not"
-         " allowed here\n     rtpengine: 2\n              ^"),
-        ("version: 1\nsip: {realm: \"x}\n", "x.yaml:3:1: not valid YAML: found unexpected end "
-         "of stream (while scanning a quoted scalar that starts at line 2, column 14)"),
-        ("version: 1\nsip:\n\trealm: x\n", "x.yaml:3:1: not valid YAML: found character "
-         "'\\t' that cannot start any token"),
-        ("version: 1\nsip: !!python/object x\n", "x.yaml:2:6: not valid YAML: could not "
-         "determine a constructor"),
-        ("version: 1\nsip: \x07\n", "x.yaml:2:6: not valid YAML: character #x0007 is not "
-         "allowed"),
+        (
+            "version: 1\nrtpengine:\n  nodes: [1\n",
+            "x.yaml:4:1: not valid YAML: expected ',' or"
+            " ']', but got '<stream end>' (while parsing a flow sequence that starts at line 3,"
+            " column 10)",
+        ),
+        (
+            "version: 1\n rtpengine: 2\n",
+            "x.yaml:2:11: not valid YAML: mapping values are not"
+            " allowed here\n     rtpengine: 2\n              ^",
+        ),
+        (
+            'version: 1\nsip: {realm: "x}\n',
+            "x.yaml:3:1: not valid YAML: found unexpected end "
+            "of stream (while scanning a quoted scalar that starts at line 2, column 14)",
+        ),
+        (
+            "version: 1\nsip:\n\trealm: x\n",
+            "x.yaml:3:1: not valid YAML: found character '\\t' that cannot start any token",
+        ),
+        (
+            "version: 1\nsip: !!python/object x\n",
+            "x.yaml:2:6: not valid YAML: could not determine a constructor",
+        ),
+        ("version: 1\nsip: \x07\n", "x.yaml:2:6: not valid YAML: character #x0007 is not allowed"),
     ],
 )
 def test_yaml_syntax_errors_name_file_line_and_column(text: str, expected: str) -> None:
@@ -185,8 +210,10 @@ def test_duplicate_numbers_are_refused() -> None:
 def test_accounts_file_stores_hashes_only_and_merges(tmp_path: Path) -> None:
     path = tmp_path / "cc.yaml"
     path.write_text(MINIMAL)
-    upsert_accounts(tmp_path / "accounts.yaml",
-                    [account_entry("1001", "correct horse", "huaan.local", ["agent"])])
+    upsert_accounts(
+        tmp_path / "accounts.yaml",
+        [account_entry("1001", "correct horse", "huaan.local", ["agent"])],
+    )
     stored = (tmp_path / "accounts.yaml").read_text()
     assert "correct horse" not in stored
     assert (tmp_path / "accounts.yaml").stat().st_mode & 0o077 == 0
@@ -221,7 +248,9 @@ def test_number_with_target_controller_and_controller_replicas() -> None:
     assert [n.target for n in config.numbers] == ["agents", "controller"]
     assert config.numbers[1].agents == []
     assert [(c.sip, c.managed) for c in config.controllers] == [
-        ("127.0.0.1:5070", True), ("127.0.0.1:5072", False)]
+        ("127.0.0.1:5070", True),
+        ("127.0.0.1:5072", False),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -229,16 +258,27 @@ def test_number_with_target_controller_and_controller_replicas() -> None:
     [
         # A controller number needs a replica to go to: the error names the target line.
         (CONTROLLER_NUMBER, r"x.yaml:14: numbers.1.target: number 95599 has target controller"),
-        (CONTROLLER_NUMBER.replace("target: controller", "target: ivr") + CONTROLLERS,
-         r"x.yaml:14: numbers.1.target: Input should be 'agents' or 'controller'"),
-        (CONTROLLER_NUMBER.replace("target: controller", "target: controller\n    agents: [a]")
-         + CONTROLLERS, r"x.yaml:12: numbers.1: Value error, a number with target controller"),
-        (MINIMAL.replace('    agents: ["1001"]\n', ""),
-         r"x.yaml:9: numbers.0: Value error, a number with target agents needs"),
-        (CONTROLLER_NUMBER + CONTROLLERS.replace("5073", "5071"),
-         r"control address listed twice: 127.0.0.1:5071"),
-        (CONTROLLER_NUMBER + CONTROLLERS.replace("    control: 127.0.0.1:5071\n", ""),
-         r"x.yaml:18: controllers.0.control: Field required"),
+        (
+            CONTROLLER_NUMBER.replace("target: controller", "target: ivr") + CONTROLLERS,
+            r"x.yaml:14: numbers.1.target: Input should be 'agents' or 'controller'",
+        ),
+        (
+            CONTROLLER_NUMBER.replace("target: controller", "target: controller\n    agents: [a]")
+            + CONTROLLERS,
+            r"x.yaml:12: numbers.1: Value error, a number with target controller",
+        ),
+        (
+            MINIMAL.replace('    agents: ["1001"]\n', ""),
+            r"x.yaml:9: numbers.0: Value error, a number with target agents needs",
+        ),
+        (
+            CONTROLLER_NUMBER + CONTROLLERS.replace("5073", "5071"),
+            r"control address listed twice: 127.0.0.1:5071",
+        ),
+        (
+            CONTROLLER_NUMBER + CONTROLLERS.replace("    control: 127.0.0.1:5071\n", ""),
+            r"x.yaml:18: controllers.0.control: Field required",
+        ),
     ],
 )
 def test_controller_config_errors_name_file_and_line(text: str, expected: str) -> None:

@@ -53,21 +53,50 @@ def hold_tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if sox is None:
         pytest.fail("sox is not installed; run scripts/install")
     path = tmp_path_factory.mktemp("hold") / "hold.wav"
-    subprocess.run([sox, "-n", "-r", "8000", "-c", "1", "-b", "16", str(path),
-                    "synth", "20", "sine", "440", "vol", "0.5"], check=True, timeout=30)
+    subprocess.run(
+        [
+            sox,
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "synth",
+            "20",
+            "sine",
+            "440",
+            "vol",
+            "0.5",
+        ],
+        check=True,
+        timeout=30,
+    )
     return path
 
 
 @contextmanager
-def controller_logging(workdir: Path, engine: Rtpengine, r: redis.Redis,
-                       *extra: str) -> Iterator[tuple[Controller, str]]:
+def controller_logging(
+    workdir: Path, engine: Rtpengine, r: redis.Redis, *extra: str
+) -> Iterator[tuple[Controller, str]]:
     """The controller with the three agents, writing events to a fresh stream; on exit,
     the `controller` fixture's checks: nothing left anywhere, a clean exit, no traceback."""
     stream = f"cc:events:{secrets.token_hex(4)}"
     kwargs = r.connection_pool.connection_kwargs
-    with running_controller(workdir, engine, AGENTS, "--redis",
-                            f"{kwargs['host']}:{kwargs['port']}", "--node", NODE,
-                            "--event-stream", stream, *extra) as running:
+    with running_controller(
+        workdir,
+        engine,
+        AGENTS,
+        "--redis",
+        f"{kwargs['host']}:{kwargs['port']}",
+        "--node",
+        NODE,
+        "--event-stream",
+        stream,
+        *extra,
+    ) as running:
         yield running, stream
         assert_clean(running, engine)
         running.close()
@@ -76,28 +105,73 @@ def controller_logging(workdir: Path, engine: Rtpengine, r: redis.Redis,
         assert "Traceback" not in running.log_text(), running.log_text()[-3000:]
 
 
-def caller(controller: Controller, workdir: Path, scenario: str, rtp: RtpEndpoint, cid: str,
-           *, pause_ms: int | None = None) -> SippRun:
-    run = start_sipp("caller", scenario, controller.sip, workdir=workdir,
-                     keys={"rtp_port": rtp.port, "cidhdr": CID_HEADER, "cid": cid},
-                     service="95598", pause_ms=pause_ms, timeout_s=40)
+def caller(
+    controller: Controller,
+    workdir: Path,
+    scenario: str,
+    rtp: RtpEndpoint,
+    cid: str,
+    *,
+    pause_ms: int | None = None,
+) -> SippRun:
+    run = start_sipp(
+        "caller",
+        scenario,
+        controller.sip,
+        workdir=workdir,
+        keys={"rtp_port": rtp.port, "cidhdr": CID_HEADER, "cid": cid},
+        service="95598",
+        pause_ms=pause_ms,
+        timeout_s=40,
+    )
     track(run)
     return run
 
 
-def party(controller: Controller, workdir: Path, agent: str, scenario: str, rtp: RtpEndpoint,
-          *, pause_ms: int = 100, keys: dict[str, str] | None = None) -> SippRun:
+def party(
+    controller: Controller,
+    workdir: Path,
+    agent: str,
+    scenario: str,
+    rtp: RtpEndpoint,
+    *,
+    pause_ms: int = 100,
+    keys: dict[str, str] | None = None,
+) -> SippRun:
     """A sipp party at the agent's fixed address (`--agents`)."""
-    return party_at(controller, workdir, f"agent{agent}", controller.agents[agent],
-                    scenario=scenario, rtp=rtp, pause_ms=pause_ms, keys=keys)
+    return party_at(
+        controller,
+        workdir,
+        f"agent{agent}",
+        controller.agents[agent],
+        scenario=scenario,
+        rtp=rtp,
+        pause_ms=pause_ms,
+        keys=keys,
+    )
 
 
-def party_at(controller: Controller, workdir: Path, name: str, port: int, *, scenario: str,
-             rtp: RtpEndpoint, pause_ms: int = 100,
-             keys: dict[str, str] | None = None) -> SippRun:
-    run = start_sipp(name, scenario, controller.sip, workdir=workdir, port=port,
-                     keys={"rtp_port": rtp.port, **(keys or {})}, pause_ms=pause_ms,
-                     timeout_s=40)
+def party_at(
+    controller: Controller,
+    workdir: Path,
+    name: str,
+    port: int,
+    *,
+    scenario: str,
+    rtp: RtpEndpoint,
+    pause_ms: int = 100,
+    keys: dict[str, str] | None = None,
+) -> SippRun:
+    run = start_sipp(
+        name,
+        scenario,
+        controller.sip,
+        workdir=workdir,
+        port=port,
+        keys={"rtp_port": rtp.port, **(keys or {})},
+        pause_ms=pause_ms,
+        timeout_s=40,
+    )
     track(run)
     return run
 
@@ -107,8 +181,14 @@ def nth_media(run: SippRun, prefix: str, n: int) -> tuple[str, int]:
     return media_of(run.wait_for_log(prefix, count=n)[n - 1])
 
 
-def talk(a: RtpEndpoint, a_to: tuple[str, int], b: RtpEndpoint, b_to: tuple[str, int],
-         *, released: tuple[tuple[RtpEndpoint, tuple[str, int]], ...] = ()) -> None:
+def talk(
+    a: RtpEndpoint,
+    a_to: tuple[str, int],
+    b: RtpEndpoint,
+    b_to: tuple[str, int],
+    *,
+    released: tuple[tuple[RtpEndpoint, tuple[str, int]], ...] = (),
+) -> None:
     """`a` and `b` hear each other; each released or parked party (endpoint, where it
     last sent) hears neither of them, and neither hears it.
 
@@ -118,28 +198,35 @@ def talk(a: RtpEndpoint, a_to: tuple[str, int], b: RtpEndpoint, b_to: tuple[str,
     marker_a, marker_b, marker_r = fresh_markers()
     for endpoint, dest in released:
         endpoint.send(dest, marker=marker_r, count=20)
-    sender = threading.Thread(target=a.send, args=(a_to,),
-                              kwargs={"marker": marker_a, "count": 50})
+    sender = threading.Thread(target=a.send, args=(a_to,), kwargs={"marker": marker_a, "count": 50})
     sender.start()
     b.send(b_to, marker=marker_b, count=50)
     sender.join()
-    wait_until(lambda: b.received_from(marker_a) >= 48 and a.received_from(marker_b) >= 48,
-               timeout=5, what=f"RTP both ways ({b.received_from(marker_a)} and "
-                               f"{a.received_from(marker_b)} of 50)")
+    wait_until(
+        lambda: b.received_from(marker_a) >= 48 and a.received_from(marker_b) >= 48,
+        timeout=5,
+        what=f"RTP both ways ({b.received_from(marker_a)} and {a.received_from(marker_b)} of 50)",
+    )
     for endpoint, _ in released:
-        assert endpoint.received_from(marker_a) == endpoint.received_from(marker_b) == 0, \
+        assert endpoint.received_from(marker_a) == endpoint.received_from(marker_b) == 0, (
             "a released or parked party hears the conversation"
-    assert a.received_from(marker_r) == b.received_from(marker_r) == 0, \
+        )
+    assert a.received_from(marker_r) == b.received_from(marker_r) == 0, (
         "a released or parked party is heard"
+    )
 
 
 def call_events(r: redis.Redis, stream: str, cid: str) -> list[tuple[str, dict[str, str]]]:
     """The call's events as (kind, fields), once its call.ended is in the stream."""
+
     def read() -> list[Event]:
         return [d.event for d in replay(r, stream=stream) if d.event.correlation_id == cid]
 
-    wait_until(lambda: any(e.kind == "call.ended" for e in read()), timeout=5,
-               what=f"call.ended of {cid} in {stream}")
+    wait_until(
+        lambda: any(e.kind == "call.ended" for e in read()),
+        timeout=5,
+        what=f"call.ended of {cid} in {stream}",
+    )
     events = read()
     assert all(e.node == NODE for e in events)
     return [(e.kind, dict(e.data)) for e in events]
@@ -158,8 +245,10 @@ def no_answer(agent: str, leg: str) -> tuple[str, dict[str, str]]:
 
 
 def transferred(from_agent: str, to: str, mode: str) -> tuple[str, dict[str, str]]:
-    return ("call.transferred", {"from_agent": from_agent, "to_kind": "agent", "to": to,
-                                 "mode": mode})
+    return (
+        "call.transferred",
+        {"from_agent": from_agent, "to_kind": "agent", "to": to, "mode": mode},
+    )
 
 
 def ended(cause: str, side: str) -> tuple[str, dict[str, str]]:
@@ -167,5 +256,4 @@ def ended(cause: str, side: str) -> tuple[str, dict[str, str]]:
 
 
 def arrived() -> tuple[str, dict[str, str]]:
-    return ("call.arrived", {"trunk": "", "caller": CALLER, "dialled": "95598",
-                             "category": ""})
+    return ("call.arrived", {"trunk": "", "caller": CALLER, "dialled": "95598", "category": ""})

@@ -22,8 +22,6 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rtpengine]:
         yield running
 
 
-
-
 @pytest.fixture
 def controller(workdir: Path, engine: Rtpengine) -> Iterator[Controller]:
     """The controller process with agents 1001 and 1002; checks clean teardown after."""

@@ -35,8 +35,16 @@ class Sip:
     def answer(self, cid: str, leg_id: str, sdp_: str) -> None:
         self.actions.append(("answer", leg_id))
 
-    def originate(self, cid: str, leg_id: str, *, address: tuple[str, int], user: str,
-                  sdp: str, caller: str | None) -> None:
+    def originate(
+        self,
+        cid: str,
+        leg_id: str,
+        *,
+        address: tuple[str, int],
+        user: str,
+        sdp: str,
+        caller: str | None,
+    ) -> None:
         self.actions.append(("invite", leg_id, user, caller, address))
 
     def update(self, cid: str, leg_id: str, sdp_: str) -> None:
@@ -70,6 +78,7 @@ class Media:
     def _check(self, op: str) -> None:
         if op in self.fail:
             from controller import MediaError
+
             raise MediaError(f"{op} failed")
 
     def offer(self, call_id: str, from_tag: str, to_tag: str | None, sdp_: str) -> str:
@@ -145,9 +154,15 @@ class World:
         self.published = MemoryPublisher()
         ticks = itertools.count()
         self.service = CallService(
-            self.sip, self.media, self.timers, edge=edge,
+            self.sip,
+            self.media,
+            self.timers,
+            edge=edge,
             agents={"1001": ("h", 1), "1002": ("h", 2), "2001": ("h", 3)},
-            events=self.published, node=NODE, clock=lambda: T0 + next(ticks))
+            events=self.published,
+            node=NODE,
+            clock=lambda: T0 + next(ticks),
+        )
         self.commands = Commands(self.service, self.media, lambda: {})
 
     @property
@@ -218,14 +233,16 @@ def test_transition_table_has_the_new_states_and_nothing_more() -> None:
     for target in (CallPhase.CONSULT_RINGING, CallPhase.INTERCEPTING, CallPhase.PARKED):
         call.state = CallPhase.BRIDGED
         call.transition(target)
-    refused = [(CallPhase.PARKED, CallPhase.CONSULTING),
-               (CallPhase.RINGING, CallPhase.CONSULT_RINGING),
-               (CallPhase.CONSULTING, CallPhase.RINGING),
-               (CallPhase.CONSULTING, CallPhase.CONSULT_RINGING),
-               (CallPhase.INTERCEPTING, CallPhase.CONSULTING),
-               (CallPhase.ORIGINATING, CallPhase.BRIDGED),
-               (CallPhase.DIALING, CallPhase.PARKED),
-               (CallPhase.NEW, CallPhase.ORIGINATING)]
+    refused = [
+        (CallPhase.PARKED, CallPhase.CONSULTING),
+        (CallPhase.RINGING, CallPhase.CONSULT_RINGING),
+        (CallPhase.CONSULTING, CallPhase.RINGING),
+        (CallPhase.CONSULTING, CallPhase.CONSULT_RINGING),
+        (CallPhase.INTERCEPTING, CallPhase.CONSULTING),
+        (CallPhase.ORIGINATING, CallPhase.BRIDGED),
+        (CallPhase.DIALING, CallPhase.PARKED),
+        (CallPhase.NEW, CallPhase.ORIGINATING),
+    ]
     for start, target in refused:
         call.state = start
         with pytest.raises(InvalidTransitionError, match="is not allowed"):
@@ -245,23 +262,32 @@ def test_who_hears_whom_per_state_and_the_consult_slot() -> None:
     call.state = CallPhase.CONSULTING
     assert call.peer_of(agent) is target and call.peer_of(call.caller) is None
     assert [leg["role"] for leg in call.describe()["legs"]] == [  # type: ignore[index]
-        "caller", "agent", "consult"]
+        "caller",
+        "agent",
+        "consult",
+    ]
     assert call.promote_consult() is target and call.agent is target and call.consult is None
     with pytest.raises(InvalidTransitionError, match="no consult leg"):
         call.promote_consult()
 
 
 # --------------------------------------------------------------- blind transfer
-def test_blind_transfer_hangs_up_the_agent_parks_the_caller_and_rings_the_target(
-        w: World) -> None:
+def test_blind_transfer_hangs_up_the_agent_parks_the_caller_and_rings_the_target(w: World) -> None:
     w.inbound_bridged()
     sip, ops = len(w.sip.actions), len(w.media.ops)
     reply = w.cmd("transfer", cid=CID, agents=["1002"], ring_timeout_s=5)
     assert reply["ok"], reply
-    assert w.sip.since(sip) == [("hangup", "L2"), ("update", "L1"),
-                                ("invite", "L3", "1002", "13912345678", ("h", 2))]
-    assert w.media.since(ops) == [("block", "L2"), ("offer", "L1", "park"),
-                                  ("answer", "L1", "park"), ("offer", "L1", "L3")]
+    assert w.sip.since(sip) == [
+        ("hangup", "L2"),
+        ("update", "L1"),
+        ("invite", "L3", "1002", "13912345678", ("h", 2)),
+    ]
+    assert w.media.since(ops) == [
+        ("block", "L2"),
+        ("offer", "L1", "park"),
+        ("answer", "L1", "park"),
+        ("offer", "L1", "L3"),
+    ]
     assert w.call.state is CallPhase.RINGING and w.timers.live()[0].delay_s == 5
     w.service.answered(CID, "L1", sdp(4000))  # the caller takes the park re-INVITE
     w.service.answered(CID, "L3", sdp(5003))
@@ -274,7 +300,8 @@ def test_blind_transfer_hangs_up_the_agent_parks_the_caller_and_rings_the_target
         transferred("1001", "1002", "blind"),
         ev("ringing", agent="1002", seat="", leg_id="L3", attempt="2"),
         ev("answered", agent="1002", seat="", leg_id="L3"),
-        ev("ended", cause="200", side="caller")]
+        ev("ended", cause="200", side="caller"),
+    ]
     (cdr,) = build_records(w.published.events).cdrs
     assert (cdr.agent, cdr.transfers, cdr.disposition) == ("1001", 1, "answered")
 
@@ -300,8 +327,12 @@ def test_consult_parks_the_caller_and_offers_the_target_the_agents_media(w: Worl
     w.inbound_bridged()
     sip, ops = len(w.sip.actions), len(w.media.ops)
     w.service.consult(CID, "1002", hold_file="/prompts/hold.wav")
-    assert w.media.since(ops) == [("play", "L1", "/prompts/hold.wav"), ("offer", "L1", "park"),
-                                  ("answer", "L1", "park"), ("offer", "L2", "L3")]
+    assert w.media.since(ops) == [
+        ("play", "L1", "/prompts/hold.wav"),
+        ("offer", "L1", "park"),
+        ("answer", "L1", "park"),
+        ("offer", "L2", "L3"),
+    ]
     # The caller's port moves back to the park's; the target sees the agent calling.
     assert w.sip.since(sip) == [("update", "L1"), ("invite", "L3", "1002", "1001", ("h", 2))]
     w.settle()
@@ -319,24 +350,34 @@ def test_complete_transfer_bridges_caller_and_target_and_hangs_up_the_agent(w: W
     w.settle()
     sip, ops = len(w.sip.actions), len(w.media.ops)
     assert w.cmd("complete_transfer", cid=CID)["ok"]
-    assert w.media.since(ops) == [("offer", "L1", "L3"), ("answer", "L1", "L3"),
-                                  ("stop", "L1"), ("block", "L2")]
+    assert w.media.since(ops) == [
+        ("offer", "L1", "L3"),
+        ("answer", "L1", "L3"),
+        ("stop", "L1"),
+        ("block", "L2"),
+    ]
     assert w.sip.since(sip) == [("update", "L3"), ("update", "L1"), ("hangup", "L2")]
     assert w.call.state is CallPhase.BRIDGED and w.call.agent is w.leg("L3")
     assert w.call.consult is None and not w.call.held_by
     w.settle()
     w.service.hangup(CID)
     assert w.events()[3:] == [
-        ev("hold"), ev("ringing", agent="1002", seat="", leg_id="L3", attempt="2"),
-        ev("resume"), transferred("1001", "1002", "attended"),
-        ev("answered", agent="1002", seat="", leg_id="L3"), ev("ended", cause="200",
-                                                               side="system")]
+        ev("hold"),
+        ev("ringing", agent="1002", seat="", leg_id="L3", attempt="2"),
+        ev("resume"),
+        transferred("1001", "1002", "attended"),
+        ev("answered", agent="1002", seat="", leg_id="L3"),
+        ev("ended", cause="200", side="system"),
+    ]
     records = build_records(w.published.events)
     (cdr,) = records.cdrs
     assert (cdr.agent, cdr.transfers, cdr.hold_s) == ("1001", 1, 2.0)
     legs = sorted(records.legs, key=lambda leg: leg.seq)
     assert [(leg.agent, leg.outcome, leg.mode) for leg in legs] == [
-        ("1001", "answered", ""), ("1002", "answered", ""), ("1001", "transferred", "attended")]
+        ("1001", "answered", ""),
+        ("1002", "answered", ""),
+        ("1001", "transferred", "attended"),
+    ]
     assert legs[0].ended_at == T0 + 6, "the transferring agent's leg ends with the transfer"
     assert (legs[0].talk_s, legs[0].hold_s) == (2.0, 2.0), "the consult is its hold"
 
@@ -347,8 +388,12 @@ def test_cancel_consult_hangs_up_the_target_and_rebridges_the_agent(w: World) ->
     w.settle()
     sip, ops = len(w.sip.actions), len(w.media.ops)
     assert w.cmd("cancel_consult", cid=CID)["ok"]
-    assert w.media.since(ops) == [("block", "L3"), ("offer", "L1", "L2"),
-                                  ("answer", "L1", "L2"), ("stop", "L1")]
+    assert w.media.since(ops) == [
+        ("block", "L3"),
+        ("offer", "L1", "L2"),
+        ("answer", "L1", "L2"),
+        ("stop", "L1"),
+    ]
     # Both return to the ports of their first bridge: each is re-INVITEd back to it.
     assert w.sip.since(sip) == [("hangup", "L3"), ("update", "L2"), ("update", "L1")]
     assert port_of(w.leg("L1").local_sdp or "") == w.media.ports[("L1", "L2")]
@@ -375,8 +420,7 @@ def test_an_unanswered_consult_goes_back_to_the_agent(w: World, how: str) -> Non
     assert not w.timers.live()
 
 
-def test_the_agent_hanging_up_after_the_target_answered_completes_the_transfer(
-        w: World) -> None:
+def test_the_agent_hanging_up_after_the_target_answered_completes_the_transfer(w: World) -> None:
     start_consult(w)
     w.service.answered(CID, "L3", sdp(5003))
     w.settle()
@@ -388,8 +432,7 @@ def test_the_agent_hanging_up_after_the_target_answered_completes_the_transfer(
 
 
 @pytest.mark.parametrize("how", ["agent hangs up", "complete while ringing"])
-def test_the_agent_leaving_before_the_target_answered_makes_it_blind(w: World,
-                                                                      how: str) -> None:
+def test_the_agent_leaving_before_the_target_answered_makes_it_blind(w: World, how: str) -> None:
     start_consult(w)
     w.settle()
     if how == "agent hangs up":
@@ -407,8 +450,7 @@ def test_the_agent_leaving_before_the_target_answered_makes_it_blind(w: World,
     assert w.kinds()[-1] == "call.answered"
 
 
-def test_the_target_hanging_up_during_the_consult_returns_the_caller_to_the_agent(
-        w: World) -> None:
+def test_the_target_hanging_up_during_the_consult_returns_the_caller_to_the_agent(w: World) -> None:
     start_consult(w)
     w.service.answered(CID, "L3", sdp(5003))
     w.settle()
@@ -438,8 +480,10 @@ def test_reinvites_during_a_consult_go_to_the_right_party(w: World) -> None:
     w.service.reinvite(CID, "L3", sdp(5003).replace("sendrecv", "sendonly"))
     assert w.sip.actions[-1] == ("update", "L2"), "consulting: relayed between the agents"
     result = w.cmd("complete_transfer", cid=CID)
-    assert result == {"ok": False, "error": f"call {CID}: a re-INVITE between the legs is "
-                                            "in progress; try again"}
+    assert result == {
+        "ok": False,
+        "error": f"call {CID}: a re-INVITE between the legs is in progress; try again",
+    }
     w.service.answered(CID, "L2", sdp(5002).replace("sendrecv", "recvonly"))
     assert w.sip.actions[-1] == ("answer_update", "L3")
     assert "call.hold" not in w.kinds()[4:], "the agents' own hold is not the caller's"
@@ -447,13 +491,14 @@ def test_reinvites_during_a_consult_go_to_the_right_party(w: World) -> None:
 
 
 # ------------------------------------------------------------------------ intercept
-def test_intercept_a_ringing_call_cancels_the_agent_and_rings_the_supervisor(
-        w: World) -> None:
+def test_intercept_a_ringing_call_cancels_the_agent_and_rings_the_supervisor(w: World) -> None:
     w.service.incoming(CID, sdp(4000), "13912345678", "95598")
     w.service.connect(CID, ["1001", "1002"])
     assert w.cmd("intercept", cid=CID, agent="2001", ring_timeout_s=3)["ok"]
-    assert w.sip.actions[-2:] == [("hangup", "L2"),
-                                  ("invite", "L3", "2001", "13912345678", ("h", 3))]
+    assert w.sip.actions[-2:] == [
+        ("hangup", "L2"),
+        ("invite", "L3", "2001", "13912345678", ("h", 3)),
+    ]
     assert [t.delay_s for t in w.timers.live()] == [3]
     w.service.answered(CID, "L3", sdp(5003))
     assert w.call.state is CallPhase.BRIDGED and w.call.agent is w.leg("L3")
@@ -461,12 +506,12 @@ def test_intercept_a_ringing_call_cancels_the_agent_and_rings_the_supervisor(
         ev("ringing", agent="1001", seat="", leg_id="L2", attempt="1"),
         ev("no_answer", agent="1001", leg_id="L2"),
         ev("ringing", agent="2001", seat="", leg_id="L3", attempt="2"),
-        ev("answered", agent="2001", seat="", leg_id="L3")]
+        ev("answered", agent="2001", seat="", leg_id="L3"),
+    ]
     assert w.call.attempts == [("1001", "intercepted"), ("2001", "answered")]
 
 
-def test_intercept_a_bridged_call_moves_the_caller_when_the_supervisor_answers(
-        w: World) -> None:
+def test_intercept_a_bridged_call_moves_the_caller_when_the_supervisor_answers(w: World) -> None:
     w.inbound_bridged()
     sip, ops = len(w.sip.actions), len(w.media.ops)
     w.service.intercept(CID, "2001")
@@ -477,12 +522,13 @@ def test_intercept_a_bridged_call_moves_the_caller_when_the_supervisor_answers(
     assert w.call.peer_of(w.call.caller) is w.leg("L2"), "caller and agent talk on"
     sip, ops = len(w.sip.actions), len(w.media.ops)
     w.service.answered(CID, "L3", sdp(5003))
-    assert w.media.since(ops) == [("offer", "L1", "L3"), ("answer", "L1", "L3"),
-                                  ("block", "L2")]
+    assert w.media.since(ops) == [("offer", "L1", "L3"), ("answer", "L1", "L3"), ("block", "L2")]
     assert w.sip.since(sip) == [("update", "L3"), ("update", "L1"), ("hangup", "L2")]
-    assert w.events()[3:] == [ev("ringing", agent="2001", seat="", leg_id="L3", attempt="2"),
-                              transferred("1001", "2001", "intercept"),
-                              ev("answered", agent="2001", seat="", leg_id="L3")]
+    assert w.events()[3:] == [
+        ev("ringing", agent="2001", seat="", leg_id="L3", attempt="2"),
+        transferred("1001", "2001", "intercept"),
+        ev("answered", agent="2001", seat="", leg_id="L3"),
+    ]
 
 
 @pytest.mark.parametrize("how", ["timeout", "refused"])
@@ -502,7 +548,8 @@ def test_an_unanswered_intercept_leaves_the_call_untouched(w: World, how: str) -
 
 
 def test_the_agent_hanging_up_during_an_intercept_leaves_the_caller_to_the_supervisor(
-        w: World) -> None:
+    w: World,
+) -> None:
     w.inbound_bridged()
     w.service.intercept(CID, "2001")
     w.service.ended(CID, "L2")
@@ -516,8 +563,9 @@ def test_the_agent_hanging_up_during_an_intercept_leaves_the_caller_to_the_super
 
 # ------------------------------------------------------------------------ originate
 def originate(w: World, **args: Any) -> dict[str, Any]:
-    reply = w.cmd("originate", agent="1001", number="+8613912345678", caller_id="95598",
-                  cid=CID, **args)
+    reply = w.cmd(
+        "originate", agent="1001", number="+8613912345678", caller_id="95598", cid=CID, **args
+    )
     assert reply["ok"], reply
     return dict(reply["result"])
 
@@ -526,9 +574,15 @@ def test_originate_rings_the_agent_then_dials_the_customer_and_bridges(out: Worl
     call = originate(out, ring_timeout_s=7)
     assert (call["state"], call["direction"]) == ("originating", "outbound")
     assert call["legs"] == [
-        {"id": "L1", "role": "caller", "state": "pending", "target": "+8613912345678",
-         "updating": False},
-        {"id": "L2", "role": "agent", "state": "calling", "target": "1001", "updating": False}]
+        {
+            "id": "L1",
+            "role": "caller",
+            "state": "pending",
+            "target": "+8613912345678",
+            "updating": False,
+        },
+        {"id": "L2", "role": "agent", "state": "calling", "target": "1001", "updating": False},
+    ]
     assert out.media.ops == [("offer", "park-L2", "L2")]
     assert out.sip.actions == [("invite", "L2", "1001", "+8613912345678", ("h", 1))]
     out.service.answered(CID, "L2", sdp(5002))
@@ -547,16 +601,21 @@ def test_originate_rings_the_agent_then_dials_the_customer_and_bridges(out: Worl
         ev("originated", agent="1001", number="+8613912345678", caller_id="95598"),
         ev("ringing", agent="1001", seat="", leg_id="L2", attempt="1"),
         ev("answered", agent="1001", seat="", leg_id="L2"),
-        ev("ended", cause="200", side="caller")]
+        ev("ended", cause="200", side="caller"),
+    ]
     assert not out.media.sessions
 
 
-@pytest.mark.parametrize(("how", "reason", "cause", "side"), [
-    ("busy", (486, "Busy Here"), "486", "caller"),
-    ("no answer", (480, "No Answer"), "no answer", "system"),
-])
+@pytest.mark.parametrize(
+    ("how", "reason", "cause", "side"),
+    [
+        ("busy", (486, "Busy Here"), "486", "caller"),
+        ("no answer", (480, "No Answer"), "no answer", "system"),
+    ],
+)
 def test_a_customer_who_does_not_answer_ends_the_call_and_the_agent_learns_why(
-        out: World, how: str, reason: tuple[int, str], cause: str, side: str) -> None:
+    out: World, how: str, reason: tuple[int, str], cause: str, side: str
+) -> None:
     originate(out)
     out.service.answered(CID, "L2", sdp(5002))
     mark = len(out.sip.actions)
@@ -571,19 +630,23 @@ def test_a_customer_who_does_not_answer_ends_the_call_and_the_agent_learns_why(
     assert "call.answered" not in out.kinds()
 
 
-@pytest.mark.parametrize(("how", "cause", "side"), [
-    ("timeout", "no answer", "system"), ("refused", "603", "agent")])
+@pytest.mark.parametrize(
+    ("how", "cause", "side"), [("timeout", "no answer", "system"), ("refused", "603", "agent")]
+)
 def test_an_agent_who_does_not_answer_ends_an_originated_call_before_dialling(
-        out: World, how: str, cause: str, side: str) -> None:
+    out: World, how: str, cause: str, side: str
+) -> None:
     originate(out)
     if how == "timeout":
         out.timers.fire("L2")
     else:
         out.service.failed(CID, "L2", 603, "Decline")
     assert [a for a in out.sip.actions if a[1] == "L1"] == [], "the customer is never dialled"
-    assert out.events()[1:] == [ev("ringing", agent="1001", seat="", leg_id="L2", attempt="1"),
-                              ev("no_answer", agent="1001", leg_id="L2"),
-                              ev("ended", cause=cause, side=side)]
+    assert out.events()[1:] == [
+        ev("ringing", agent="1001", seat="", leg_id="L2", attempt="1"),
+        ev("no_answer", agent="1001", leg_id="L2"),
+        ev("ended", cause=cause, side=side),
+    ]
 
 
 def test_the_agent_giving_up_while_the_customer_rings_cancels_the_customer(out: World) -> None:
@@ -611,47 +674,71 @@ def test_an_answered_originated_call_can_be_transferred(out: World) -> None:
 
 
 # ------------------------------------------------------------------------ refusals
-@pytest.mark.parametrize(("request_", "error"), [
-    ({"cmd": "transfer", "cid": "nope", "agents": ["1002"]}, "no such call nope"),
-    ({"cmd": "transfer", "cid": CID}, "transfer needs 'agents': a list of agent ids"),
-    ({"cmd": "transfer", "cid": CID, "agents": []}, "transfer needs at least one agent"),
-    ({"cmd": "transfer", "cid": CID, "agents": ["1001"]},
-     f"agent 1001 is already on call {CID}"),
-    ({"cmd": "transfer", "cid": CID, "agents": ["x", "y"]},
-     "unknown agent(s) x,y: nobody to transfer to"),
-    ({"cmd": "transfer", "cid": CID, "agents": ["1002"], "ring_timeout_s": 0},
-     "ring_timeout_s must be a number of seconds above 0"),
-    ({"cmd": "consult", "cid": CID}, "missing argument 'agent'"),
-    ({"cmd": "consult", "cid": CID, "agent": "1001"}, f"agent 1001 is already on call {CID}"),
-    ({"cmd": "consult", "cid": CID, "agent": "x"}, "unknown agent x"),
-    ({"cmd": "consult", "cid": CID, "agent": "1002", "hold_file": ""},
-     "hold_file must be a non-empty string"),
-    ({"cmd": "complete_transfer", "cid": CID},
-     f"call {CID} is bridged; this needs consulting, consult_ringing"),
-    ({"cmd": "cancel_consult", "cid": CID},
-     f"call {CID} is bridged; this needs consult_ringing, consulting"),
-    ({"cmd": "intercept", "cid": CID, "agent": "1001"}, f"agent 1001 is already on call {CID}"),
-    ({"cmd": "intercept", "cid": CID, "agent": "x"}, "unknown agent x"),
-    ({"cmd": "intercept", "cid": CID, "agent": "2001", "ring_timeout_s": "soon"},
-     "ring_timeout_s must be a number of seconds above 0"),
-    ({"cmd": "hangup", "cid": CID, "code": 499},
-     "code must be one of [403, 404, 480, 486, 503, 603]"),
-    ({"cmd": "hangup", "cid": CID, "code": "486"},
-     "code must be one of [403, 404, 480, 486, 503, 603]"),
-])
-def test_refused_commands_say_why_and_change_nothing(w: World, request_: dict[str, Any],
-                                                     error: str) -> None:
+@pytest.mark.parametrize(
+    ("request_", "error"),
+    [
+        ({"cmd": "transfer", "cid": "nope", "agents": ["1002"]}, "no such call nope"),
+        ({"cmd": "transfer", "cid": CID}, "transfer needs 'agents': a list of agent ids"),
+        ({"cmd": "transfer", "cid": CID, "agents": []}, "transfer needs at least one agent"),
+        (
+            {"cmd": "transfer", "cid": CID, "agents": ["1001"]},
+            f"agent 1001 is already on call {CID}",
+        ),
+        (
+            {"cmd": "transfer", "cid": CID, "agents": ["x", "y"]},
+            "unknown agent(s) x,y: nobody to transfer to",
+        ),
+        (
+            {"cmd": "transfer", "cid": CID, "agents": ["1002"], "ring_timeout_s": 0},
+            "ring_timeout_s must be a number of seconds above 0",
+        ),
+        ({"cmd": "consult", "cid": CID}, "missing argument 'agent'"),
+        ({"cmd": "consult", "cid": CID, "agent": "1001"}, f"agent 1001 is already on call {CID}"),
+        ({"cmd": "consult", "cid": CID, "agent": "x"}, "unknown agent x"),
+        (
+            {"cmd": "consult", "cid": CID, "agent": "1002", "hold_file": ""},
+            "hold_file must be a non-empty string",
+        ),
+        (
+            {"cmd": "complete_transfer", "cid": CID},
+            f"call {CID} is bridged; this needs consulting, consult_ringing",
+        ),
+        (
+            {"cmd": "cancel_consult", "cid": CID},
+            f"call {CID} is bridged; this needs consult_ringing, consulting",
+        ),
+        ({"cmd": "intercept", "cid": CID, "agent": "1001"}, f"agent 1001 is already on call {CID}"),
+        ({"cmd": "intercept", "cid": CID, "agent": "x"}, "unknown agent x"),
+        (
+            {"cmd": "intercept", "cid": CID, "agent": "2001", "ring_timeout_s": "soon"},
+            "ring_timeout_s must be a number of seconds above 0",
+        ),
+        (
+            {"cmd": "hangup", "cid": CID, "code": 499},
+            "code must be one of [403, 404, 480, 486, 503, 603]",
+        ),
+        (
+            {"cmd": "hangup", "cid": CID, "code": "486"},
+            "code must be one of [403, 404, 480, 486, 503, 603]",
+        ),
+    ],
+)
+def test_refused_commands_say_why_and_change_nothing(
+    w: World, request_: dict[str, Any], error: str
+) -> None:
     w.inbound_bridged()
     before = (w.call.describe(), len(w.sip.actions), len(w.media.ops), len(w.events()))
     assert w.commands.execute(request_) == {"ok": False, "error": error}
-    assert before == (w.call.describe(), len(w.sip.actions), len(w.media.ops),
-                      len(w.events()))
+    assert before == (w.call.describe(), len(w.sip.actions), len(w.media.ops), len(w.events()))
 
 
-@pytest.mark.parametrize(("cmd", "states"), [
-    ("transfer", "bridged"), ("consult", "bridged"), ("intercept", "ringing, bridged")])
-def test_transfer_consult_and_intercept_need_a_connected_call(w: World, cmd: str,
-                                                              states: str) -> None:
+@pytest.mark.parametrize(
+    ("cmd", "states"),
+    [("transfer", "bridged"), ("consult", "bridged"), ("intercept", "ringing, bridged")],
+)
+def test_transfer_consult_and_intercept_need_a_connected_call(
+    w: World, cmd: str, states: str
+) -> None:
     w.service.incoming(CID, sdp(4000), "139", "95598")
     w.service.answer(CID)
     reply = w.cmd(cmd, cid=CID, agent="1002", agents=["1002"])
@@ -669,22 +756,36 @@ def test_commands_on_a_consulting_or_intercepting_call_are_refused(w: World) -> 
     assert reply == {"ok": False, "error": f"call {CID} is intercepting; this needs bridged"}
 
 
-@pytest.mark.parametrize(("request_", "error"), [
-    ({"cmd": "originate", "number": "123"}, "missing argument 'agent'"),
-    ({"cmd": "originate", "agent": "1001"}, "missing argument 'number'"),
-    ({"cmd": "originate", "agent": "1001", "number": "12; drop"},
-     "bad number '12; drop': digits, optionally with a leading +"),
-    ({"cmd": "originate", "agent": "1001", "number": "123", "caller_id": "x"},
-     "bad caller_id 'x': digits, optionally with a leading +"),
-    ({"cmd": "originate", "agent": "1001", "number": "123", "cid": CID},
-     f"call {CID} already exists"),
-    ({"cmd": "originate", "agent": "1001", "number": "123", "cid": "short"},
-     "bad cid 'short': 8-64 of 0-9 A-Z a-z . _ -, not all zeros"),
-    ({"cmd": "originate", "agent": "1001", "number": "123", "ring_timeout_s": -1},
-     "ring_timeout_s must be a number of seconds above 0"),
-])
-def test_refused_originates_say_why_and_create_nothing(out: World, request_: dict[str, Any],
-                                                       error: str) -> None:
+@pytest.mark.parametrize(
+    ("request_", "error"),
+    [
+        ({"cmd": "originate", "number": "123"}, "missing argument 'agent'"),
+        ({"cmd": "originate", "agent": "1001"}, "missing argument 'number'"),
+        (
+            {"cmd": "originate", "agent": "1001", "number": "12; drop"},
+            "bad number '12; drop': digits, optionally with a leading +",
+        ),
+        (
+            {"cmd": "originate", "agent": "1001", "number": "123", "caller_id": "x"},
+            "bad caller_id 'x': digits, optionally with a leading +",
+        ),
+        (
+            {"cmd": "originate", "agent": "1001", "number": "123", "cid": CID},
+            f"call {CID} already exists",
+        ),
+        (
+            {"cmd": "originate", "agent": "1001", "number": "123", "cid": "short"},
+            "bad cid 'short': 8-64 of 0-9 A-Z a-z . _ -, not all zeros",
+        ),
+        (
+            {"cmd": "originate", "agent": "1001", "number": "123", "ring_timeout_s": -1},
+            "ring_timeout_s must be a number of seconds above 0",
+        ),
+    ],
+)
+def test_refused_originates_say_why_and_create_nothing(
+    out: World, request_: dict[str, Any], error: str
+) -> None:
     originate(out)  # the call CID exists
     calls, events = len(out.service.calls), len(out.events())
     assert out.commands.execute(request_) == {"ok": False, "error": error}
@@ -695,8 +796,8 @@ def test_originate_without_an_edge_is_refused() -> None:
     w = World(edge=None)
     assert w.cmd("originate", agent="1001", number="123") == {
         "ok": False,
-        "error": "originate needs the SIP edge (--edge): external numbers are dialled "
-                 "through it"}
+        "error": "originate needs the SIP edge (--edge): external numbers are dialled through it",
+    }
     assert not w.service.calls and not w.published.events
 
 
@@ -704,7 +805,9 @@ def test_a_hold_file_rtpengine_cannot_play_refuses_the_consult(w: World) -> None
     w.inbound_bridged()
     w.media.fail.add("play")
     assert w.cmd("consult", cid=CID, agent="1002", hold_file="/nope.wav") == {
-        "ok": False, "error": "play failed"}
+        "ok": False,
+        "error": "play failed",
+    }
     assert w.call.state is CallPhase.BRIDGED and w.call.consult is None
 
 
@@ -729,12 +832,16 @@ def test_a_hold_ends_when_the_agent_leaves_an_intercepted_caller_parked(w: World
     assert w.kinds()[-3:] == ["call.ringing", "call.transferred", "call.resume"]
 
 
-@pytest.mark.parametrize(("args", "final", "cause"), [
-    ({}, None, "480"),  # the default refusal; the adapter sends 480
-    ({"code": 486}, (486, "Busy Here"), "486"),
-])
+@pytest.mark.parametrize(
+    ("args", "final", "cause"),
+    [
+        ({}, None, "480"),  # the default refusal; the adapter sends 480
+        ({"code": 486}, (486, "Busy Here"), "486"),
+    ],
+)
 def test_hangup_refuses_an_unanswered_caller_with_the_code_given(
-        w: World, args: dict[str, Any], final: tuple[int, str] | None, cause: str) -> None:
+    w: World, args: dict[str, Any], final: tuple[int, str] | None, cause: str
+) -> None:
     w.service.incoming(CID, sdp(4000), "1001", "1002", "internal")
     assert w.cmd("hangup", cid=CID, **args)["ok"]
     assert w.sip.actions[-1] == (("hangup", "L1") if final is None else ("hangup", "L1", final))

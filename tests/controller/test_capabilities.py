@@ -20,28 +20,60 @@ pytestmark = pytest.mark.integration
 CID_HEADER = "X-CC-Correlation-ID"
 
 
-
-def _caller(controller: Controller, workdir: Path, scenario: str, rtp: RtpEndpoint,
-            cid: str | None, *, pause_ms: int | None = None) -> SippRun:
-    keys = {"rtp_port": rtp.port, "cidhdr": CID_HEADER if cid else "X-Nothing",
-            "cid": cid or "none"}
-    run = start_sipp("caller", scenario, controller.sip, workdir=workdir, keys=keys,
-                     service="95598", pause_ms=pause_ms, timeout_s=30)
+def _caller(
+    controller: Controller,
+    workdir: Path,
+    scenario: str,
+    rtp: RtpEndpoint,
+    cid: str | None,
+    *,
+    pause_ms: int | None = None,
+) -> SippRun:
+    keys = {
+        "rtp_port": rtp.port,
+        "cidhdr": CID_HEADER if cid else "X-Nothing",
+        "cid": cid or "none",
+    }
+    run = start_sipp(
+        "caller",
+        scenario,
+        controller.sip,
+        workdir=workdir,
+        keys=keys,
+        service="95598",
+        pause_ms=pause_ms,
+        timeout_s=30,
+    )
     track(run)
     return run
 
 
-def _agent(controller: Controller, workdir: Path, agent: str, scenario: str,
-           rtp: RtpEndpoint, *, pause_ms: int = 100) -> SippRun:
-    run = start_sipp(f"agent{agent}", scenario, controller.sip, workdir=workdir,
-                     port=controller.agents[agent], keys={"rtp_port": rtp.port},
-                     pause_ms=pause_ms, timeout_s=30)
+def _agent(
+    controller: Controller,
+    workdir: Path,
+    agent: str,
+    scenario: str,
+    rtp: RtpEndpoint,
+    *,
+    pause_ms: int = 100,
+) -> SippRun:
+    run = start_sipp(
+        f"agent{agent}",
+        scenario,
+        controller.sip,
+        workdir=workdir,
+        port=controller.agents[agent],
+        keys={"rtp_port": rtp.port},
+        pause_ms=pause_ms,
+        timeout_s=30,
+    )
     track(run)
     return run
 
 
-def test_answer_locally_play_prompt_and_hang_up(controller: Controller, workdir: Path,
-                                                tone: Path) -> None:
+def test_answer_locally_play_prompt_and_hang_up(
+    controller: Controller, workdir: Path, tone: Path
+) -> None:
     caller_rtp = RtpEndpoint()
     cid = secrets.token_hex(16)
     try:
@@ -53,8 +85,11 @@ def test_answer_locally_play_prompt_and_hang_up(controller: Controller, workdir:
         answered = caller.wait_for_log("ANSWERED")[0]
         assert media_of(answered)[1] != caller_rtp.port, "media must be anchored at rtpengine"
         controller.cmd("play", cid=cid, file=str(tone))
-        wait_until(lambda: non_silent(caller_rtp) >= 50, timeout=5,
-                   what="the caller hears the tone (non-silent PCMU)")
+        wait_until(
+            lambda: non_silent(caller_rtp) >= 50,
+            timeout=5,
+            what="the caller hears the tone (non-silent PCMU)",
+        )
 
         controller.cmd("hangup", cid=cid)
         caller.wait_for_log("BYE")
@@ -63,8 +98,7 @@ def test_answer_locally_play_prompt_and_hang_up(controller: Controller, workdir:
         caller_rtp.close()
 
 
-def test_bridge_caller_to_agent_with_media_both_ways(controller: Controller,
-                                                     workdir: Path) -> None:
+def test_bridge_caller_to_agent_with_media_both_ways(controller: Controller, workdir: Path) -> None:
     caller_rtp, agent_rtp = RtpEndpoint(), RtpEndpoint()
     cid = secrets.token_hex(16)
     try:
@@ -97,8 +131,7 @@ def test_bridge_caller_to_agent_with_media_both_ways(controller: Controller,
         agent_rtp.close()
 
 
-def test_ring_no_answer_cancels_and_tries_next_agent(controller: Controller,
-                                                     workdir: Path) -> None:
+def test_ring_no_answer_cancels_and_tries_next_agent(controller: Controller, workdir: Path) -> None:
     caller_rtp, first_rtp, second_rtp = RtpEndpoint(), RtpEndpoint(), RtpEndpoint()
     try:
         first = _agent(controller, workdir, "1001", "ctl_agent_noanswer", first_rtp)
@@ -128,8 +161,9 @@ def test_ring_no_answer_cancels_and_tries_next_agent(controller: Controller,
             endpoint.close()
 
 
-def test_release_agent_then_prompt_caller_and_hang_up(controller: Controller, workdir: Path,
-                                                      tone: Path) -> None:
+def test_release_agent_then_prompt_caller_and_hang_up(
+    controller: Controller, workdir: Path, tone: Path
+) -> None:
     caller_rtp, agent_rtp = RtpEndpoint(), RtpEndpoint()
     cid = secrets.token_hex(16)
     try:
@@ -152,8 +186,11 @@ def test_release_agent_then_prompt_caller_and_hang_up(controller: Controller, wo
 
         caller_rtp.received.clear()
         controller.cmd("play", cid=cid, file=str(tone))
-        wait_until(lambda: non_silent(caller_rtp) >= 50, timeout=5,
-                   what="the released caller hears the prompt")
+        wait_until(
+            lambda: non_silent(caller_rtp) >= 50,
+            timeout=5,
+            what="the released caller hears the prompt",
+        )
         controller.cmd("hangup", cid=cid)
         assert caller.wait(timeout=10) == 0, caller.errors()
     finally:
@@ -161,8 +198,7 @@ def test_release_agent_then_prompt_caller_and_hang_up(controller: Controller, wo
         agent_rtp.close()
 
 
-def test_hold_and_resume_by_reinvite_from_the_caller(controller: Controller,
-                                                     workdir: Path) -> None:
+def test_hold_and_resume_by_reinvite_from_the_caller(controller: Controller, workdir: Path) -> None:
     caller_rtp, agent_rtp = RtpEndpoint(), RtpEndpoint()
     cid = secrets.token_hex(16)
     try:
@@ -181,8 +217,9 @@ def test_hold_and_resume_by_reinvite_from_the_caller(controller: Controller,
         assert "dir=sendrecv" in agent_line
         assert controller.call(cid)["state"] == "bridged"  # type: ignore[index]
 
-        got_agent, got_caller = exchange(caller_rtp, media_of(resumed), agent_rtp,
-                                         media_of(agent_line))
+        got_agent, got_caller = exchange(
+            caller_rtp, media_of(resumed), agent_rtp, media_of(agent_line)
+        )
         assert got_agent >= 48 and got_caller >= 48
 
         controller.cmd("hangup", cid=cid)
@@ -194,7 +231,8 @@ def test_hold_and_resume_by_reinvite_from_the_caller(controller: Controller,
 
 
 def test_correlation_id_generated_when_absent_and_on_every_log_line(
-        controller: Controller, workdir: Path) -> None:
+    controller: Controller, workdir: Path
+) -> None:
     caller_rtp, agent_rtp = RtpEndpoint(), RtpEndpoint()
     try:
         agent = _agent(controller, workdir, "1001", "ctl_agent", agent_rtp)
@@ -211,11 +249,16 @@ def test_correlation_id_generated_when_absent_and_on_every_log_line(
     finally:
         caller_rtp.close()
         agent_rtp.close()
-    call_lines = [line for line in controller.log_text().splitlines()
-                  if re.search(r" (INFO|WARNING|ERROR) controller ", line)
-                  and " ready " not in line]
+    call_lines = [
+        line
+        for line in controller.log_text().splitlines()
+        if re.search(r" (INFO|WARNING|ERROR) controller ", line) and " ready " not in line
+    ]
     assert call_lines, "the controller logged the call"
     assert all(f"cid={cid}" in line for line in call_lines), call_lines
-    sip_lines = [line for line in controller.log_text().splitlines()
-                 if " controller.sip " in line and "cid=-" not in line]
+    sip_lines = [
+        line
+        for line in controller.log_text().splitlines()
+        if " controller.sip " in line and "cid=-" not in line
+    ]
     assert sip_lines and all(f"cid={cid}" in line for line in sip_lines)

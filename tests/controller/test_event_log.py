@@ -36,7 +36,6 @@ pytestmark = pytest.mark.integration
 NODE = "ctl-e2e"
 
 
-
 @pytest.fixture
 def r(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
     client = redis.Redis.from_url(redis_url)
@@ -57,37 +56,70 @@ def controller_with(workdir: Path, engine: Rtpengine, *extra: str) -> Iterator[C
 
 
 def logging_to(r: redis.Redis, stream: str) -> tuple[str, ...]:
-    host, port = r.connection_pool.connection_kwargs["host"], \
-        r.connection_pool.connection_kwargs["port"]
+    host, port = (
+        r.connection_pool.connection_kwargs["host"],
+        r.connection_pool.connection_kwargs["port"],
+    )
     return ("--redis", f"{host}:{port}", "--node", NODE, "--event-stream", stream)
 
 
-def caller(controller: Controller, workdir: Path, scenario: str, rtp: RtpEndpoint, cid: str,
-           *, pause_ms: int | None = None, category: str = "") -> SippRun:
-    run = start_sipp("caller", scenario, controller.sip, workdir=workdir,
-                     keys={"rtp_port": rtp.port, "cidhdr": "X-CC-Correlation-ID", "cid": cid,
-                           "category": category},
-                     service="95598", pause_ms=pause_ms, timeout_s=30)
+def caller(
+    controller: Controller,
+    workdir: Path,
+    scenario: str,
+    rtp: RtpEndpoint,
+    cid: str,
+    *,
+    pause_ms: int | None = None,
+    category: str = "",
+) -> SippRun:
+    run = start_sipp(
+        "caller",
+        scenario,
+        controller.sip,
+        workdir=workdir,
+        keys={
+            "rtp_port": rtp.port,
+            "cidhdr": "X-CC-Correlation-ID",
+            "cid": cid,
+            "category": category,
+        },
+        service="95598",
+        pause_ms=pause_ms,
+        timeout_s=30,
+    )
     track(run)
     return run
 
 
-def agent(controller: Controller, workdir: Path, name: str, scenario: str,
-          rtp: RtpEndpoint) -> SippRun:
-    run = start_sipp(f"agent{name}", scenario, controller.sip, workdir=workdir,
-                     port=controller.agents[name], keys={"rtp_port": rtp.port},
-                     pause_ms=100, timeout_s=30)
+def agent(
+    controller: Controller, workdir: Path, name: str, scenario: str, rtp: RtpEndpoint
+) -> SippRun:
+    run = start_sipp(
+        f"agent{name}",
+        scenario,
+        controller.sip,
+        workdir=workdir,
+        port=controller.agents[name],
+        keys={"rtp_port": rtp.port},
+        pause_ms=100,
+        timeout_s=30,
+    )
     track(run)
     return run
 
 
 def call_events(r: redis.Redis, stream: str, cid: str) -> list[Event]:
     """The call's events from the stream, once its call.ended is there."""
+
     def read() -> list[Event]:
         return [d.event for d in replay(r, stream=stream) if d.event.correlation_id == cid]
 
-    wait_until(lambda: any(e.kind == "call.ended" for e in read()), timeout=5,
-               what=f"call.ended of {cid} in {stream}")
+    wait_until(
+        lambda: any(e.kind == "call.ended" for e in read()),
+        timeout=5,
+        what=f"call.ended of {cid} in {stream}",
+    )
     events = read()
     assert all(e.node == NODE for e in events)
     ts = [e.ts for e in events]
@@ -99,16 +131,24 @@ def shape(events: list[Event]) -> list[tuple[str, dict[str, str]]]:
     return [(e.kind, dict(e.data)) for e in events]
 
 
-def test_answered_held_and_hung_up_by_the_caller(workdir: Path, engine: Rtpengine,
-                                                 r: redis.Redis) -> None:
+def test_answered_held_and_hung_up_by_the_caller(
+    workdir: Path, engine: Rtpengine, r: redis.Redis
+) -> None:
     stream = f"cc:events:{secrets.token_hex(4)}"
     cid = secrets.token_hex(16)
     caller_rtp, agent_rtp = RtpEndpoint(), RtpEndpoint()
     try:
         with controller_with(workdir, engine, *logging_to(r, stream)) as controller:
             a = agent(controller, workdir, "1001", "ctl_agent_hold", agent_rtp)
-            c = caller(controller, workdir, "ctl_caller_hold_hangup",
-                       caller_rtp, cid, pause_ms=300, category="billing")
+            c = caller(
+                controller,
+                workdir,
+                "ctl_caller_hold_hangup",
+                caller_rtp,
+                cid,
+                pause_ms=300,
+                category="billing",
+            )
             controller.wait_new_call()
             controller.cmd("connect", cid=cid, agents=["1001"])
             c.wait_for_log("HUNG_UP", timeout=10)
@@ -121,8 +161,10 @@ def test_answered_held_and_hung_up_by_the_caller(workdir: Path, engine: Rtpengin
         agent_rtp.close()
 
     assert shape(events) == [
-        ("call.arrived", {"trunk": "", "caller": "13912345678", "dialled": "95598",
-                          "category": "billing"}),
+        (
+            "call.arrived",
+            {"trunk": "", "caller": "13912345678", "dialled": "95598", "category": "billing"},
+        ),
         ("call.ringing", {"agent": "1001", "seat": "", "leg_id": "L2", "attempt": "1"}),
         ("call.answered", {"agent": "1001", "seat": "", "leg_id": "L2"}),
         ("call.hold", {}),
@@ -131,9 +173,15 @@ def test_answered_held_and_hung_up_by_the_caller(workdir: Path, engine: Rtpengin
     ]
     records = build_records(events)
     (cdr,) = records.cdrs
-    assert (cdr.correlation_id, cdr.disposition, cdr.agent, cdr.category, cdr.caller,
-            cdr.hangup_side, cdr.hangup_cause) == (
-        cid, "answered", "1001", "billing", "13912345678", "caller", "200")
+    assert (
+        cdr.correlation_id,
+        cdr.disposition,
+        cdr.agent,
+        cdr.category,
+        cdr.caller,
+        cdr.hangup_side,
+        cdr.hangup_cause,
+    ) == (cid, "answered", "1001", "billing", "13912345678", "caller", "200")
     assert cdr.wait_s == 0.0  # no queue in this slice: the ACD writes call.queued
     # The caller held for one pause (300 ms) and talked for two.
     assert 0.25 <= cdr.hold_s < 3.0, cdr
@@ -144,7 +192,8 @@ def test_answered_held_and_hung_up_by_the_caller(workdir: Path, engine: Rtpengin
 
 
 def test_ring_no_answer_then_answered_and_hung_up_by_the_system(
-        workdir: Path, engine: Rtpengine, r: redis.Redis) -> None:
+    workdir: Path, engine: Rtpengine, r: redis.Redis
+) -> None:
     stream = f"cc:events:{secrets.token_hex(4)}"
     cid = secrets.token_hex(16)
     rtps = [RtpEndpoint(), RtpEndpoint(), RtpEndpoint()]
@@ -154,8 +203,13 @@ def test_ring_no_answer_then_answered_and_hung_up_by_the_system(
             second = agent(controller, workdir, "1002", "ctl_agent", rtps[2])
             c = caller(controller, workdir, "ctl_caller_bridged", rtps[0], cid)
             controller.wait_new_call()
-            controller.cmd("connect", cid=cid, agents=["1001", "1002"], ring_timeout_s=1.0,
-                           seats={"1002": "S-7"})
+            controller.cmd(
+                "connect",
+                cid=cid,
+                agents=["1001", "1002"],
+                ring_timeout_s=1.0,
+                seats={"1002": "S-7"},
+            )
             controller.wait_state(cid, "bridged", timeout=10)
             c.wait_for_log("REINVITE1")
             controller.cmd("hangup", cid=cid)
@@ -168,8 +222,10 @@ def test_ring_no_answer_then_answered_and_hung_up_by_the_system(
             rtp.close()
 
     assert shape(events) == [
-        ("call.arrived", {"trunk": "", "caller": "13912345678", "dialled": "95598",
-                          "category": ""}),
+        (
+            "call.arrived",
+            {"trunk": "", "caller": "13912345678", "dialled": "95598", "category": ""},
+        ),
         ("call.ringing", {"agent": "1001", "seat": "", "leg_id": "L2", "attempt": "1"}),
         ("call.no_answer", {"agent": "1001", "leg_id": "L2"}),
         ("call.ringing", {"agent": "1002", "seat": "S-7", "leg_id": "L3", "attempt": "2"}),
@@ -179,11 +235,17 @@ def test_ring_no_answer_then_answered_and_hung_up_by_the_system(
     records = build_records(events)
     (cdr,) = records.cdrs
     assert (cdr.disposition, cdr.agent, cdr.seat, cdr.hangup_side) == (
-        "answered", "1002", "S-7", "system")
+        "answered",
+        "1002",
+        "S-7",
+        "system",
+    )
     assert cdr.talk_s >= 0.0 and cdr.hold_s == 0.0
     legs = sorted(records.legs, key=lambda leg: leg.seq)
     assert [(leg.agent, leg.attempt, leg.outcome) for leg in legs] == [
-        ("1001", 1, "no_answer"), ("1002", 2, "answered")]
+        ("1001", 1, "no_answer"),
+        ("1002", 2, "answered"),
+    ]
     rang = legs[0].ended_at - legs[0].started_at
     assert 0.9 <= rang < 3.0, f"the first agent rang for the ring timeout (1 s), not {rang}"
 
@@ -199,7 +261,8 @@ def blackhole() -> Iterator[socket.socket]:
 
 
 def test_a_hung_redis_does_not_stall_calls_and_its_events_arrive_when_it_is_back(
-        workdir: Path, engine: Rtpengine) -> None:
+    workdir: Path, engine: Rtpengine
+) -> None:
     """Redis takes connections and never answers for a whole call: the call goes on
     at full speed, its four events wait in the publisher's buffer, and once a real
     Redis answers on that port they are all written, once, in order."""
@@ -210,9 +273,18 @@ def test_a_hung_redis_does_not_stall_calls_and_its_events_arrive_when_it_is_back
     try:
         with blackhole() as hung:
             port = int(hung.getsockname()[1])
-            with controller_with(workdir, engine, "--redis", f"127.0.0.1:{port}",
-                                 "--node", NODE, "--event-stream", stream,
-                                 "--redis-timeout", str(timeout_s)) as controller:
+            with controller_with(
+                workdir,
+                engine,
+                "--redis",
+                f"127.0.0.1:{port}",
+                "--node",
+                NODE,
+                "--event-stream",
+                stream,
+                "--redis-timeout",
+                str(timeout_s),
+            ) as controller:
                 a = agent(controller, workdir, "1001", "ctl_agent", agent_rtp)
                 c = caller(controller, workdir, "ctl_caller_bridged", caller_rtp, cid)
                 controller.wait_new_call()
@@ -228,14 +300,18 @@ def test_a_hung_redis_does_not_stall_calls_and_its_events_arrive_when_it_is_back
                 assert timed("hangup", cid=cid) < timeout_s / 2
                 assert c.wait(timeout=10) == 0, c.errors()
                 assert a.wait(timeout=10) == 0, a.errors()
+
                 # arrived, ringing, answered, ended: each held back, none lost; the
                 # first send has timed out (the call may be quicker than the timeout).
                 def held_back() -> bool:
                     stats = controller.cmd("events")
                     return bool(stats["backlog"] == 4 and stats["buffered"] >= 1)
 
-                wait_until(held_back, timeout=15,
-                           what=f"4 events in the backlog (now {controller.cmd('events')})")
+                wait_until(
+                    held_back,
+                    timeout=15,
+                    what=f"4 events in the backlog (now {controller.cmd('events')})",
+                )
                 stats = controller.cmd("events")
                 assert (stats["published"], stats["dropped"]) == (0, 0), stats
                 assert "Timeout" in stats["last_error"], stats
@@ -245,9 +321,11 @@ def test_a_hung_redis_does_not_stall_calls_and_its_events_arrive_when_it_is_back
                 with redis_server(workdir / "redis", port=port):
                     r = redis.Redis(port=port)
                     try:
-                        wait_until(lambda: controller.cmd("events")["backlog"] == 0,
-                                   timeout=15, what="the backlog written "
-                                                    f"(now {controller.cmd('events')})")
+                        wait_until(
+                            lambda: controller.cmd("events")["backlog"] == 0,
+                            timeout=15,
+                            what=f"the backlog written (now {controller.cmd('events')})",
+                        )
                         stats = controller.cmd("events")
                         assert (stats["published"], stats["dropped"]) == (4, 0), stats
                         assert stats["buffered"] == 4 and stats["retried"] >= 1, stats
@@ -259,6 +337,10 @@ def test_a_hung_redis_does_not_stall_calls_and_its_events_arrive_when_it_is_back
         caller_rtp.close()
         agent_rtp.close()
     assert [e.kind for e in events] == [
-        "call.arrived", "call.ringing", "call.answered", "call.ended"]
+        "call.arrived",
+        "call.ringing",
+        "call.answered",
+        "call.ended",
+    ]
     (cdr,) = build_records(events).cdrs
     assert (cdr.disposition, cdr.agent, cdr.hangup_side) == ("answered", "1001", "system")

@@ -27,8 +27,16 @@ def client(tmp_path: Path) -> Iterator[redis.Redis]:
 
 
 def arrived(n: int) -> Event:
-    return Event.new(CALL_ARRIVED, correlation_id=f"{n:032x}", node="ctl", ts=float(n),
-                     trunk="", caller="1390000", dialled="95598", category="")
+    return Event.new(
+        CALL_ARRIVED,
+        correlation_id=f"{n:032x}",
+        node="ctl",
+        ts=float(n),
+        trunk="",
+        caller="1390000",
+        dialled="95598",
+        category="",
+    )
 
 
 def test_events_close_together_share_one_round_trip(client: redis.Redis) -> None:
@@ -36,8 +44,9 @@ def test_events_close_together_share_one_round_trip(client: redis.Redis) -> None
     try:
         for n in range(10):  # microseconds apart: all within the sender's linger
             publisher.publish(arrived(n))
-        wait_until(lambda: publisher.stats()["published"] == 10, timeout=10,
-                   what="the ten events written")
+        wait_until(
+            lambda: publisher.stats()["published"] == 10, timeout=10, what="the ten events written"
+        )
         assert publisher.stats()["batches"] == 1
         written = [d.event.correlation_id for d in replay(client, stream="events")]
         assert written == [f"{n:032x}" for n in range(10)], "in the order published"
@@ -45,10 +54,12 @@ def test_events_close_together_share_one_round_trip(client: redis.Redis) -> None
         publisher.close()
 
 
-def test_close_sends_what_is_queued_without_waiting_for_the_linger(
-        client: redis.Redis) -> None:
-    publisher = RedisPublisher(redis.Redis(port=client.connection_pool.connection_kwargs["port"]),
-                               stream="events", linger_s=60.0)
+def test_close_sends_what_is_queued_without_waiting_for_the_linger(client: redis.Redis) -> None:
+    publisher = RedisPublisher(
+        redis.Redis(port=client.connection_pool.connection_kwargs["port"]),
+        stream="events",
+        linger_s=60.0,
+    )
     publisher.publish(arrived(1))
     started = time.monotonic()
     publisher.close(timeout_s=5.0)
@@ -62,7 +73,8 @@ def written(client: redis.Redis, stream: str = "events") -> list[str]:
 
 
 def test_a_redis_restart_loses_no_event_and_keeps_their_order(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Events published while Redis is down wait in the buffer and are written, once
     each and in order, with their own timestamps, when it is back on the same port."""
     port = free_port()
@@ -71,22 +83,34 @@ def test_a_redis_restart_loses_no_event_and_keeps_their_order(
     try:
         with redis_server(tmp_path / "first", port=port):
             publisher.publish(arrived(1))  # the sender's connection is open when Redis dies
-            wait_until(lambda: publisher.stats()["published"] == 1, timeout=10,
-                       what="the first event written")
+            wait_until(
+                lambda: publisher.stats()["published"] == 1,
+                timeout=10,
+                what="the first event written",
+            )
         for n in (2, 3, 4):
             publisher.publish(arrived(n))
-        wait_until(lambda: publisher.stats()["retried"] > 0, timeout=10,
-                   what="a retry against the stopped Redis")
+        wait_until(
+            lambda: publisher.stats()["retried"] > 0,
+            timeout=10,
+            what="a retry against the stopped Redis",
+        )
         down = publisher.stats()
         assert (down["backlog"], down["dropped"], down["published"]) == (3, 0, 1), down
         with redis_server(tmp_path / "second", port=port) as same_port:
             client = redis.Redis(port=same_port)
             try:
-                wait_until(lambda: publisher.stats()["backlog"] == 0, timeout=10,
-                           what="the backlog delivered")
+                wait_until(
+                    lambda: publisher.stats()["backlog"] == 0,
+                    timeout=10,
+                    what="the backlog delivered",
+                )
                 publisher.publish(arrived(5))
-                wait_until(lambda: publisher.stats()["published"] == 5, timeout=10,
-                           what="the event after the outage written")
+                wait_until(
+                    lambda: publisher.stats()["published"] == 5,
+                    timeout=10,
+                    what="the event after the outage written",
+                )
                 # The restarted Redis has no persistence here: the first event went with
                 # it. Every event published after the connection broke is there, once.
                 events = [d.event for d in replay(client, stream="events")]
@@ -113,8 +137,11 @@ def test_a_full_buffer_drops_the_newest_events_and_counts_them(tmp_path: Path) -
     publisher = RedisPublisher.connect("127.0.0.1", port, stream="events", capacity=3)
     try:
         publisher.publish(arrived(1))
-        wait_until(lambda: publisher.stats()["buffered"] == 1, timeout=10,
-                   what="the sender holding the first event for a retry")
+        wait_until(
+            lambda: publisher.stats()["buffered"] == 1,
+            timeout=10,
+            what="the sender holding the first event for a retry",
+        )
         for n in range(2, 8):  # 2, 3, 4 fill the queue; 5, 6, 7 find it full
             publisher.publish(arrived(n))
         full = publisher.stats()
@@ -122,8 +149,11 @@ def test_a_full_buffer_drops_the_newest_events_and_counts_them(tmp_path: Path) -
         with redis_server(tmp_path / "redis", port=port):
             client = redis.Redis(port=port)
             try:
-                wait_until(lambda: publisher.stats()["published"] == 4, timeout=10,
-                           what="the buffered events written")
+                wait_until(
+                    lambda: publisher.stats()["published"] == 4,
+                    timeout=10,
+                    what="the buffered events written",
+                )
                 assert written(client) == [f"{n:032x}" for n in (1, 2, 3, 4)]
             finally:
                 client.close()
@@ -140,5 +170,6 @@ def test_close_gives_up_on_a_dead_redis_within_its_deadline(tmp_path: Path) -> N
     publisher.close(timeout_s=1.0)
     assert time.monotonic() - started < 3.0
     stats = publisher.stats()
-    assert (stats["published"], stats["dropped_unsent_at_close"], stats["backlog"]) == (
-        0, 2, 0), stats
+    assert (stats["published"], stats["dropped_unsent_at_close"], stats["backlog"]) == (0, 2, 0), (
+        stats
+    )

@@ -28,10 +28,15 @@ class Parts:
         self.sip, self.media, self.timers = FakeSip(), FakeMedia(), FakeTimers()
         self.published = MemoryPublisher()
         ticks = itertools.count()
-        self.service = CallService(self.sip, self.media, self.timers,
-                                   agents={"1001": ("h", 1), "1002": ("h", 2)},
-                                   events=self.published, node=NODE,
-                                   clock=lambda: T0 + next(ticks))
+        self.service = CallService(
+            self.sip,
+            self.media,
+            self.timers,
+            agents={"1001": ("h", 1), "1002": ("h", 2)},
+            events=self.published,
+            node=NODE,
+            clock=lambda: T0 + next(ticks),
+        )
 
     def incoming(self, category: str | None = "billing") -> str:
         cid, _ = self.service.incoming(CID, sdp(4000), "13912345678", "95598", category)
@@ -58,13 +63,14 @@ def p() -> Parts:
 
 
 def arrived(category: str = "billing") -> tuple[str, dict[str, str]]:
-    return ("call.arrived",
-            {"trunk": "", "caller": "13912345678", "dialled": "95598", "category": category})
+    return (
+        "call.arrived",
+        {"trunk": "", "caller": "13912345678", "dialled": "95598", "category": category},
+    )
 
 
 def ringing(agent: str, leg: str, attempt: int, seat: str = "") -> tuple[str, dict[str, str]]:
-    return ("call.ringing",
-            {"agent": agent, "seat": seat, "leg_id": leg, "attempt": str(attempt)})
+    return ("call.ringing", {"agent": agent, "seat": seat, "leg_id": leg, "attempt": str(attempt)})
 
 
 def answered(agent: str, leg: str, seat: str = "") -> tuple[str, dict[str, str]]:
@@ -91,11 +97,19 @@ def test_answered_then_the_caller_hangs_up(p: Parts) -> None:
     p.service.connect(CID, ["1001"])
     bridge(p)
     p.service.ended(CID, "L1")
-    assert p.events == [arrived(), ringing("1001", "L2", 1), answered("1001", "L2"),
-                        ended("200", "caller")]
+    assert p.events == [
+        arrived(),
+        ringing("1001", "L2", 1),
+        answered("1001", "L2"),
+        ended("200", "caller"),
+    ]
     cdr, legs = p.cdr()
     assert (cdr.disposition, cdr.agent, cdr.category, cdr.hangup_side) == (
-        "answered", "1001", "billing", "caller")
+        "answered",
+        "1001",
+        "billing",
+        "caller",
+    )
     assert (cdr.answered_at, cdr.ended_at, cdr.talk_s) == (T0 + 2, T0 + 3, 1.0)
     assert [(leg.agent, leg.attempt, leg.outcome) for leg in legs] == [("1001", 1, "answered")]
 
@@ -106,14 +120,25 @@ def test_ring_no_answer_then_the_next_agent_answers(p: Parts) -> None:
     p.timers.fire()  # 1001's ring timer
     bridge(p, "L3")
     p.service.hangup(CID)
-    assert p.events == [arrived(""), ringing("1001", "L2", 1), no_answer("1001", "L2"),
-                        ringing("1002", "L3", 2, "S-7"), answered("1002", "L3", "S-7"),
-                        ended("200", "system")]
+    assert p.events == [
+        arrived(""),
+        ringing("1001", "L2", 1),
+        no_answer("1001", "L2"),
+        ringing("1002", "L3", 2, "S-7"),
+        answered("1002", "L3", "S-7"),
+        ended("200", "system"),
+    ]
     cdr, legs = p.cdr()
     assert (cdr.disposition, cdr.agent, cdr.seat, cdr.hangup_side) == (
-        "answered", "1002", "S-7", "system")
+        "answered",
+        "1002",
+        "S-7",
+        "system",
+    )
     assert [(leg.leg_id, leg.attempt, leg.outcome) for leg in legs] == [
-        ("L2", 1, "no_answer"), ("L3", 2, "answered")]
+        ("L2", 1, "no_answer"),
+        ("L3", 2, "answered"),
+    ]
 
 
 def test_a_refusing_or_unknown_agent_is_a_no_answer_or_nothing(p: Parts) -> None:
@@ -123,9 +148,14 @@ def test_a_refusing_or_unknown_agent_is_a_no_answer_or_nothing(p: Parts) -> None
     p.timers.fire()
     assert p.service.calls[CID].state is CallPhase.PARKED
     p.service.ended(CID, "L1")
-    assert p.events == [arrived(), ringing("1001", "L2", 1), no_answer("1001", "L2"),
-                        ringing("1002", "L3", 2), no_answer("1002", "L3"),
-                        ended("200", "caller")]
+    assert p.events == [
+        arrived(),
+        ringing("1001", "L2", 1),
+        no_answer("1001", "L2"),
+        ringing("1002", "L3", 2),
+        no_answer("1002", "L3"),
+        ended("200", "caller"),
+    ]
 
 
 def test_the_caller_hangs_up_while_an_agent_rings(p: Parts) -> None:
@@ -157,8 +187,12 @@ def test_released_agent_then_prompt_then_system_hang_up(p: Parts) -> None:
     p.service.play(CID, "goodbye.wav")
     p.service.hangup(CID)
     # Schema v1 has no kind for "agent leg released, call goes on" (see docs/events.md).
-    assert p.events == [arrived(), ringing("1001", "L2", 1), answered("1001", "L2"),
-                        ended("200", "system")]
+    assert p.events == [
+        arrived(),
+        ringing("1001", "L2", 1),
+        answered("1001", "L2"),
+        ended("200", "system"),
+    ]
     assert p.cdr()[0].hangup_side == "system"
 
 
@@ -169,9 +203,14 @@ def test_release_while_ringing_is_a_no_answer_and_reconnect_counts_on(p: Parts) 
     p.service.connect(CID, ["1002"])
     bridge(p, "L3")
     p.service.ended(CID, "L3")
-    assert p.events == [arrived(), ringing("1001", "L2", 1), no_answer("1001", "L2"),
-                        ringing("1002", "L3", 2), answered("1002", "L3"),
-                        ended("200", "agent")]
+    assert p.events == [
+        arrived(),
+        ringing("1001", "L2", 1),
+        no_answer("1001", "L2"),
+        ringing("1002", "L3", 2),
+        answered("1002", "L3"),
+        ended("200", "agent"),
+    ]
     assert p.cdr()[0].hangup_side == "agent"
 
 
@@ -186,8 +225,14 @@ def test_hold_and_resume_by_the_caller_then_the_agent_hangs_up(p: Parts) -> None
     p.service.reinvite(CID, "L1", sdp(4000))
     p.service.answered(CID, "L2", sdp(5000))
     p.service.ended(CID, "L2")
-    assert p.events == [arrived(), ringing("1001", "L2", 1), answered("1001", "L2"),
-                        ("call.hold", {}), ("call.resume", {}), ended("200", "agent")]
+    assert p.events == [
+        arrived(),
+        ringing("1001", "L2", 1),
+        answered("1001", "L2"),
+        ("call.hold", {}),
+        ("call.resume", {}),
+        ended("200", "agent"),
+    ]
     cdr, _ = p.cdr()
     assert (cdr.hold_s, cdr.talk_s, cdr.hangup_side) == (1.0, 2.0, "agent")
 
@@ -207,8 +252,13 @@ def test_hold_lasts_until_the_last_side_resumes_and_ends_with_the_release(p: Par
     p.service.answered(CID, "L1", sdp(4000))
     p.service.hangup(CID)
     assert [kind for kind, _ in p.events] == [
-        "call.arrived", "call.ringing", "call.answered", "call.hold", "call.resume",
-        "call.ended"]
+        "call.arrived",
+        "call.ringing",
+        "call.answered",
+        "call.hold",
+        "call.resume",
+        "call.ended",
+    ]
 
 
 def test_a_refused_hold_is_no_hold(p: Parts) -> None:
@@ -220,7 +270,11 @@ def test_a_refused_hold_is_no_hold(p: Parts) -> None:
     assert p.sip.actions[-1] == ("reject_update", "L1", "488")
     p.service.ended(CID, "L1")
     assert [kind for kind, _ in p.events] == [
-        "call.arrived", "call.ringing", "call.answered", "call.ended"]
+        "call.arrived",
+        "call.ringing",
+        "call.answered",
+        "call.ended",
+    ]
 
 
 def test_system_ends_media_failure_and_shutdown(p: Parts) -> None:
@@ -238,7 +292,8 @@ def test_system_ends_media_failure_and_shutdown(p: Parts) -> None:
     p.service.shutdown()
     assert [(e.correlation_id, e.kind, dict(e.data)) for e in p.published.events] == [
         (second, "call.arrived", {"trunk": "", "caller": "", "dialled": "", "category": ""}),
-        (second, "call.ended", {"cause": "shutdown", "side": "system"})]
+        (second, "call.ended", {"cause": "shutdown", "side": "system"}),
+    ]
 
 
 def test_a_failing_publisher_never_breaks_the_call() -> None:

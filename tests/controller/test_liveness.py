@@ -53,14 +53,26 @@ def events_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Red
 
 
 @contextmanager
-def controller_logging(workdir: Path, engine: Rtpengine, r: redis.Redis,
-                       stream: str) -> Iterator[Controller]:
+def controller_logging(
+    workdir: Path, engine: Rtpengine, r: redis.Redis, stream: str
+) -> Iterator[Controller]:
     """A controller with a short RTP timeout, writing events; checks clean teardown after."""
     port = r.connection_pool.connection_kwargs["port"]
-    with running_controller(workdir, engine, ("1001",), "--rtp-timeout", str(RTP_TIMEOUT),
-                            "--media-check-interval", str(INTERVAL),
-                            "--redis", f"127.0.0.1:{port}", "--node", NODE,
-                            "--event-stream", stream) as running:
+    with running_controller(
+        workdir,
+        engine,
+        ("1001",),
+        "--rtp-timeout",
+        str(RTP_TIMEOUT),
+        "--media-check-interval",
+        str(INTERVAL),
+        "--redis",
+        f"127.0.0.1:{port}",
+        "--node",
+        NODE,
+        "--event-stream",
+        stream,
+    ) as running:
         yield running
         assert_clean(running, engine)
         running.close()
@@ -69,20 +81,47 @@ def controller_logging(workdir: Path, engine: Rtpengine, r: redis.Redis,
         assert "Traceback" not in running.log_text(), running.log_text()[-3000:]
 
 
-def parties(controller: Controller, workdir: Path, scenarios: tuple[str, str], *,
-            rtp: tuple[RtpEndpoint, RtpEndpoint], cid: str,
-            pause_ms: int = 100) -> tuple[SippRun, SippRun]:
+def parties(
+    controller: Controller,
+    workdir: Path,
+    scenarios: tuple[str, str],
+    *,
+    rtp: tuple[RtpEndpoint, RtpEndpoint],
+    cid: str,
+    pause_ms: int = 100,
+) -> tuple[SippRun, SippRun]:
     """(caller, agent) sipp parties for `scenarios` (caller's, agent's), media on `rtp`."""
     caller_scenario, agent_scenario = scenarios
     caller_rtp, agent_rtp = rtp
-    agent = track(start_sipp("agent1001", agent_scenario, controller.sip, workdir=workdir,
-                             port=controller.agents["1001"],
-                             keys={"rtp_port": agent_rtp.port}, pause_ms=100, timeout_s=40))
-    caller = track(start_sipp("caller", caller_scenario, controller.sip, workdir=workdir,
-                              keys={"rtp_port": caller_rtp.port,
-                                    "cidhdr": "X-CC-Correlation-ID", "cid": cid,
-                                    "category": ""},
-                              service="95598", pause_ms=pause_ms, timeout_s=40))
+    agent = track(
+        start_sipp(
+            "agent1001",
+            agent_scenario,
+            controller.sip,
+            workdir=workdir,
+            port=controller.agents["1001"],
+            keys={"rtp_port": agent_rtp.port},
+            pause_ms=100,
+            timeout_s=40,
+        )
+    )
+    caller = track(
+        start_sipp(
+            "caller",
+            caller_scenario,
+            controller.sip,
+            workdir=workdir,
+            keys={
+                "rtp_port": caller_rtp.port,
+                "cidhdr": "X-CC-Correlation-ID",
+                "cid": cid,
+                "category": "",
+            },
+            service="95598",
+            pause_ms=pause_ms,
+            timeout_s=40,
+        )
+    )
     return caller, agent
 
 
@@ -90,22 +129,29 @@ def ended_event(r: redis.Redis, stream: str, cid: str) -> list[Event]:
     def read() -> list[Event]:
         return [d.event for d in replay(r, stream=stream) if d.event.correlation_id == cid]
 
-    wait_until(lambda: any(e.kind == "call.ended" for e in read()), timeout=5,
-               what=f"call.ended of {cid}")
+    wait_until(
+        lambda: any(e.kind == "call.ended" for e in read()), timeout=5, what=f"call.ended of {cid}"
+    )
     return read()
 
 
 @pytest.mark.parametrize("silent", ["agent", "caller"])
 def test_a_leg_that_stops_sending_rtp_ends_the_call(
-        silent: str, workdir: Path, engine: Rtpengine, events_redis: redis.Redis) -> None:
+    silent: str, workdir: Path, engine: Rtpengine, events_redis: redis.Redis
+) -> None:
     stream = f"cc:events:{secrets.token_hex(4)}"
     cid = secrets.token_hex(16)
     caller_rtp, agent_rtp = RtpEndpoint(), RtpEndpoint()
     talkers: list[Talker] = []
     try:
         with controller_logging(workdir, engine, events_redis, stream) as controller:
-            caller, agent = parties(controller, workdir, ("ctl_caller_bridged", "ctl_agent"),
-                                    rtp=(caller_rtp, agent_rtp), cid=cid)
+            caller, agent = parties(
+                controller,
+                workdir,
+                ("ctl_caller_bridged", "ctl_agent"),
+                rtp=(caller_rtp, agent_rtp),
+                cid=cid,
+            )
             controller.wait_new_call()
             controller.cmd("connect", cid=cid, agents=["1001"])
             agent_media = media_of(agent.wait_for_log("CALL")[0])
@@ -116,9 +162,14 @@ def test_a_leg_that_stops_sending_rtp_ends_the_call(
             talkers += [by_caller, by_agent]
 
             # Both talk for longer than a dead leg takes to be found: the call stays up.
-            wait_until(lambda: agent_rtp.received_from(7) >= OUTLIVES_TIMEOUT
-                       and caller_rtp.received_from(9) >= OUTLIVES_TIMEOUT, timeout=10,
-                       what="audio both ways through rtpengine for longer than the timeout")
+            wait_until(
+                lambda: (
+                    agent_rtp.received_from(7) >= OUTLIVES_TIMEOUT
+                    and caller_rtp.received_from(9) >= OUTLIVES_TIMEOUT
+                ),
+                timeout=10,
+                what="audio both ways through rtpengine for longer than the timeout",
+            )
             assert controller.call(cid) is not None, "a call with audio both ways was ended"
 
             dead, alive = (by_agent, caller) if silent == "agent" else (by_caller, agent)
@@ -137,13 +188,19 @@ def test_a_leg_that_stops_sending_rtp_ends_the_call(
 
     assert ended_after >= RTP_TIMEOUT - 0.1, f"ended {ended_after:.2f}s after the silence"
     assert [(e.kind, dict(e.data)) for e in events if e.kind == "call.ended"] == [
-        ("call.ended", {"cause": "media timeout", "side": silent})]
-    assert [e.kind for e in events] == ["call.arrived", "call.ringing", "call.answered",
-                                        "call.ended"]
+        ("call.ended", {"cause": "media timeout", "side": silent})
+    ]
+    assert [e.kind for e in events] == [
+        "call.arrived",
+        "call.ringing",
+        "call.answered",
+        "call.ended",
+    ]
 
 
 def test_a_silent_held_call_is_not_ended_and_the_timeout_restarts_at_resume(
-        workdir: Path, engine: Rtpengine, events_redis: redis.Redis) -> None:
+    workdir: Path, engine: Rtpengine, events_redis: redis.Redis
+) -> None:
     stream = f"cc:events:{secrets.token_hex(4)}"
     cid = secrets.token_hex(16)
     caller_rtp, agent_rtp = RtpEndpoint(), RtpEndpoint()
@@ -152,16 +209,23 @@ def test_a_silent_held_call_is_not_ended_and_the_timeout_restarts_at_resume(
     talkers: list[Talker] = []
     try:
         with controller_logging(workdir, engine, events_redis, stream) as controller:
-            caller, agent = parties(controller, workdir, ("ctl_caller_hold", "ctl_agent_hold"),
-                                    rtp=(caller_rtp, agent_rtp), cid=cid,
-                                    pause_ms=int(phase_s * 1000))
+            caller, agent = parties(
+                controller,
+                workdir,
+                ("ctl_caller_hold", "ctl_agent_hold"),
+                rtp=(caller_rtp, agent_rtp),
+                cid=cid,
+                pause_ms=int(phase_s * 1000),
+            )
             controller.wait_new_call()
             controller.cmd("connect", cid=cid, agents=["1001"])
             agent_media = media_of(agent.wait_for_log("CALL")[0])
             controller.wait_state(cid, "bridged")
             caller_media = [media_of(caller.wait_for_log("REINVITE1")[0])]
-            talkers += [Talker(caller_rtp, lambda: caller_media[-1], marker=7),
-                        Talker(agent_rtp, lambda: agent_media, marker=9)]
+            talkers += [
+                Talker(caller_rtp, lambda: caller_media[-1], marker=7),
+                Talker(agent_rtp, lambda: agent_media, marker=9),
+            ]
 
             # On hold, neither side sends anything (the held agent answered recvonly).
             caller.wait_for_log("HELD", timeout=phase_s + 5)

@@ -26,8 +26,10 @@ TIMEOUT = 30.0
 
 
 def sdp(direction: str = "sendrecv", address: str = "192.0.2.10") -> str:
-    return (f"v=0\r\no=x 1 1 IN IP4 {address}\r\ns=-\r\nc=IN IP4 {address}\r\nt=0 0\r\n"
-            f"m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na={direction}\r\n")
+    return (
+        f"v=0\r\no=x 1 1 IN IP4 {address}\r\ns=-\r\nc=IN IP4 {address}\r\nt=0 0\r\n"
+        f"m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na={direction}\r\n"
+    )
 
 
 # -------------------------------------------------------------------------- judge
@@ -98,20 +100,65 @@ def test_only_the_silent_leg_is_named_when_the_other_talks() -> None:
 # Trimmed from rtpengine 10.5's reply to `query` for a bridged call (L1 sent 20
 # RTP packets, L2 sent 5 RTP and 2 RTCP); the park monologue never sends.
 QUERY_REPLY: dict[str, Any] = {
-    "created": 1795645772, "last signal": 1795645773, "result": "ok",
+    "created": 1795645772,
+    "last signal": 1795645773,
+    "result": "ok",
     "tags": {
-        "L1": {"tag": "L1", "medias": [{"index": 1, "type": "audio", "streams": [
-            {"local port": 28220, "last packet": 1795645773, "flags": ["RTP", "filled"],
-             "stats": {"packets": 20, "bytes": 3440, "errors": 0}},
-            {"local port": 28221, "last packet": 1795645772, "flags": ["RTCP", "filled"],
-             "stats": {"packets": 0, "bytes": 0, "errors": 0}}]}]},
-        "L2": {"tag": "L2", "medias": [{"index": 1, "type": "audio", "streams": [
-            {"local port": 28200, "flags": ["RTP", "filled"],
-             "stats": {"packets": 5, "bytes": 860, "errors": 0}},
-            {"local port": 28201, "flags": ["RTCP", "filled"],
-             "stats": {"packets": 2, "bytes": 120, "errors": 0}}]}]},
-        "park": {"tag": "park", "medias": [{"index": 1, "streams": [
-            {"local port": 28210, "stats": {"packets": 0, "bytes": 0, "errors": 0}}]}]},
+        "L1": {
+            "tag": "L1",
+            "medias": [
+                {
+                    "index": 1,
+                    "type": "audio",
+                    "streams": [
+                        {
+                            "local port": 28220,
+                            "last packet": 1795645773,
+                            "flags": ["RTP", "filled"],
+                            "stats": {"packets": 20, "bytes": 3440, "errors": 0},
+                        },
+                        {
+                            "local port": 28221,
+                            "last packet": 1795645772,
+                            "flags": ["RTCP", "filled"],
+                            "stats": {"packets": 0, "bytes": 0, "errors": 0},
+                        },
+                    ],
+                }
+            ],
+        },
+        "L2": {
+            "tag": "L2",
+            "medias": [
+                {
+                    "index": 1,
+                    "type": "audio",
+                    "streams": [
+                        {
+                            "local port": 28200,
+                            "flags": ["RTP", "filled"],
+                            "stats": {"packets": 5, "bytes": 860, "errors": 0},
+                        },
+                        {
+                            "local port": 28201,
+                            "flags": ["RTCP", "filled"],
+                            "stats": {"packets": 2, "bytes": 120, "errors": 0},
+                        },
+                    ],
+                }
+            ],
+        },
+        "park": {
+            "tag": "park",
+            "medias": [
+                {
+                    "index": 1,
+                    "streams": [
+                        {"local port": 28210, "stats": {"packets": 0, "bytes": 0, "errors": 0}}
+                    ],
+                }
+            ],
+        },
     },
     "totals": {"RTP": {"packets": 25}, "RTCP": {"packets": 2}},
 }
@@ -121,10 +168,23 @@ def test_packets_per_leg_from_a_query_reply_count_rtp_and_rtcp() -> None:
     assert leg_packets(QUERY_REPLY) == {"L1": 20, "L2": 7, "park": 0}
 
 
-@pytest.mark.parametrize("reply", [
-    {}, {"tags": []}, {"tags": {"L1": "x"}}, {"tags": {"L1": {"medias": [{"streams": [
-        {"stats": {"packets": "many"}}, {"stats": None}, "junk"]}]}}},
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {},
+        {"tags": []},
+        {"tags": {"L1": "x"}},
+        {
+            "tags": {
+                "L1": {
+                    "medias": [
+                        {"streams": [{"stats": {"packets": "many"}}, {"stats": None}, "junk"]}
+                    ]
+                }
+            }
+        },
+    ],
+)
 def test_an_odd_query_reply_counts_nothing_rather_than_failing(reply: dict[str, Any]) -> None:
     assert all(count == 0 for count in leg_packets(reply).values())
 
@@ -135,8 +195,9 @@ def caller(remote: str | None = None, state: LegState = LegState.ANSWERED) -> Ca
 
 
 def agent(remote: str | None = None, state: LegState = LegState.ANSWERED) -> CallLeg:
-    return CallLeg("L2", LegRole.AGENT, state, target="1001",
-               remote_sdp=sdp() if remote is None else remote)
+    return CallLeg(
+        "L2", LegRole.AGENT, state, target="1001", remote_sdp=sdp() if remote is None else remote
+    )
 
 
 def test_a_bridged_call_watches_both_legs_caller_first() -> None:
@@ -150,19 +211,29 @@ def test_an_unanswered_caller_is_not_watched() -> None:
 
 @pytest.mark.parametrize("state", [CallPhase.PARKED, CallPhase.RINGING])
 def test_a_parked_caller_is_watched_and_a_ringing_agent_is_not(state: CallPhase) -> None:
-    call = Call("c" * 16, caller(), state=state,
-                agent=agent(state=LegState.RINGING) if state is CallPhase.RINGING else None)
+    call = Call(
+        "c" * 16,
+        caller(),
+        state=state,
+        agent=agent(state=LegState.RINGING) if state is CallPhase.RINGING else None,
+    )
     assert watched_legs(call) == ["L1"]
 
 
 def test_nothing_is_watched_while_the_call_is_on_hold() -> None:
-    call = Call("c" * 16, caller(sdp("sendonly")), state=CallPhase.BRIDGED,
-                agent=agent(sdp("recvonly")), held_by={"L1"})
+    call = Call(
+        "c" * 16,
+        caller(sdp("sendonly")),
+        state=CallPhase.BRIDGED,
+        agent=agent(sdp("recvonly")),
+        held_by={"L1"},
+    )
     assert watched_legs(call) == []
 
 
-@pytest.mark.parametrize("remote", [sdp("recvonly"), sdp("inactive"), sdp("sendonly"),
-                                    sdp(address="0.0.0.0")])
+@pytest.mark.parametrize(
+    "remote", [sdp("recvonly"), sdp("inactive"), sdp("sendonly"), sdp(address="0.0.0.0")]
+)
 def test_a_leg_whose_sdp_says_it_may_not_send_is_not_watched(remote: str) -> None:
     # e.g. a parked caller's hold re-INVITE answered by the park side: no held_by.
     call = Call("c" * 16, caller(remote), state=CallPhase.PARKED)
@@ -180,8 +251,10 @@ def test_an_agent_that_answered_is_watched_whatever_the_call_does_next() -> None
     assert watched_legs(call) == ["L1"]
 
 
-@pytest.mark.skipif(not hasattr(CallPhase, "INTERCEPTING"),
-                    reason="needs the controller's transfer/intercept call states")
+@pytest.mark.skipif(
+    not hasattr(CallPhase, "INTERCEPTING"),
+    reason="needs the controller's transfer/intercept call states",
+)
 def test_an_intercepting_supervisor_is_watched_once_it_answers() -> None:
     supervisor = CallLeg("L3", LegRole.AGENT, LegState.RINGING, target="2001", remote_sdp=None)
     call = Call("c" * 16, caller(), state=CallPhase.INTERCEPTING, agent=agent())
@@ -216,13 +289,18 @@ class Clock:
         return False
 
 
-def checker_with(service: FakeService, probe: Callable[[str], Mapping[str, int]],
-                 clock: Clock, interval_s: float = 5.0) -> LivenessChecker:
+def checker_with(
+    service: FakeService,
+    probe: Callable[[str], Mapping[str, int]],
+    clock: Clock,
+    interval_s: float = 5.0,
+) -> LivenessChecker:
     def inline(fn: Callable[..., None], *args: object) -> None:
         fn(*args)  # the "loop" is this thread
 
-    checker = LivenessChecker(service, probe, rtp_timeout_s=TIMEOUT, interval_s=interval_s,
-                              post=inline, clock=clock)
+    checker = LivenessChecker(
+        service, probe, rtp_timeout_s=TIMEOUT, interval_s=interval_s, post=inline, clock=clock
+    )
     checker.wait = clock.wait  # pacing advances the fake clock instead of sleeping
     return checker
 
@@ -293,12 +371,12 @@ def test_a_held_call_is_not_queried_and_gets_fresh_grace_after_resume() -> None:
         return {"L1": 7, "L2": 7}  # nobody sends at all
 
     checker = checker_with(service, probe, clock)
-    checker.run_round()              # t=1000: first sight
-    call.held_by.add("L1")           # on hold for 60 s, twice the timeout
+    checker.run_round()  # t=1000: first sight
+    call.held_by.add("L1")  # on hold for 60 s, twice the timeout
     while clock.now < 1065:
         checker.run_round()
     assert asked == [1000.0] and service.timeouts == []
-    call.held_by.clear()             # resumed at t=1065; both stay silent
+    call.held_by.clear()  # resumed at t=1065; both stay silent
     while service.calls and clock.now < 1200:
         checker.run_round()
     assert service.timeouts == [(cid, "L1")]
@@ -312,7 +390,7 @@ def test_a_hold_that_starts_while_the_query_is_in_flight_wins() -> None:
 
     def probe(_: str) -> dict[str, int]:
         if clock.now >= 1030:
-            call.held_by.add("L2")   # the hold re-INVITE lands before the reply is applied
+            call.held_by.add("L2")  # the hold re-INVITE lands before the reply is applied
         return {"L1": 7, "L2": 7}
 
     checker = checker_with(service, probe, clock)

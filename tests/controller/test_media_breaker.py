@@ -44,8 +44,7 @@ def received(sock: socket.socket) -> int:
         sock.settimeout(0.5)
 
 
-def test_a_hung_node_costs_one_timeout_then_fails_fast_until_the_retry(
-        hung: socket.socket) -> None:
+def test_a_hung_node_costs_one_timeout_then_fails_fast_until_the_retry(hung: socket.socket) -> None:
     clock = Clock()
     ng = RtpengineNg(*hung.getsockname(), timeout=0.2, down_for_s=5.0, clock=clock)
     started = time.monotonic()
@@ -75,12 +74,15 @@ def test_an_error_reply_does_not_mark_the_node_down(engine: Rtpengine) -> None:
     ng.close()
 
 
-OFFER = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-         "m=audio 40000 RTP/AVP 0\r\n")
+OFFER = (
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 40000 RTP/AVP 0\r\n"
+)
 
 
 def test_background_deletes_do_not_wait_and_are_all_sent_by_close(
-        engine: Rtpengine, hung: socket.socket) -> None:
+    engine: Rtpengine, hung: socket.socket
+) -> None:
     """`delete_in_background` (what the controller uses): `delete` returns without a
     round trip, even to a node that never answers; the sessions do go, in rtpengine's
     own list, and `close` sends what is still queued."""
@@ -92,8 +94,11 @@ def test_background_deletes_do_not_wait_and_are_all_sent_by_close(
             ng.offer(cid, "L1", None, OFFER)
         assert set(calls) <= set(probe.list_calls())
         ng.delete(calls[0])
-        wait_until(lambda: calls[0] not in probe.list_calls(), timeout=5,
-                   what="the first session deleted by the background thread")
+        wait_until(
+            lambda: calls[0] not in probe.list_calls(),
+            timeout=5,
+            what="the first session deleted by the background thread",
+        )
         for cid in calls[1:]:
             ng.delete(cid)
         ng.close()

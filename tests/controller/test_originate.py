@@ -49,22 +49,35 @@ def originated(agent: str = "1001") -> tuple[str, dict[str, str]]:
 
 
 def test_originate_rings_the_agent_dials_the_customer_and_bridges(
-        workdir: Path, engine: Rtpengine, events_redis: redis.Redis,  # noqa: F811
-        rtp: dict[str, RtpEndpoint]) -> None:
+    workdir: Path,
+    engine: Rtpengine,
+    events_redis: redis.Redis,  # noqa: F811
+    rtp: dict[str, RtpEndpoint],
+) -> None:
     edge = free_port()
     cid = secrets.token_hex(16)
-    with controller_logging(workdir, engine, events_redis,
-                            "--edge", f"127.0.0.1:{edge}") as (controller, stream):
+    with controller_logging(workdir, engine, events_redis, "--edge", f"127.0.0.1:{edge}") as (
+        controller,
+        stream,
+    ):
         agent = party(controller, workdir, "1001", "ctl_party", rtp["1001"])
-        customer = party_at(controller, workdir, "customer", edge, scenario="ctl_party",
-                            rtp=rtp["customer"], pause_ms=300)
-        call = controller.cmd("originate", agent="1001", number=NUMBER, caller_id=CALLER_ID,
-                              cid=cid)
-        assert (call["cid"], call["state"], call["direction"]) == (cid, "originating",
-                                                                    "outbound")
+        customer = party_at(
+            controller,
+            workdir,
+            "customer",
+            edge,
+            scenario="ctl_party",
+            rtp=rtp["customer"],
+            pause_ms=300,
+        )
+        call = controller.cmd(
+            "originate", agent="1001", number=NUMBER, caller_id=CALLER_ID, cid=cid
+        )
+        assert (call["cid"], call["state"], call["direction"]) == (cid, "originating", "outbound")
         seen_by_agent = agent.wait_for_log("CALL")[0]
-        assert seen_by_agent.startswith(f"CALL cid={cid} from={NUMBER} to=1001 "), \
+        assert seen_by_agent.startswith(f"CALL cid={cid} from={NUMBER} to=1001 "), (
             "the agent's phone shows whom it calls"
+        )
         seen = customer.wait_for_log("CALL")[0]
         assert seen.startswith(f"CALL cid={cid} from={CALLER_ID} to={NUMBER} ")
         controller.wait_state(cid, "bridged")
@@ -78,20 +91,36 @@ def test_originate_rings_the_agent_dials_the_customer_and_bridges(
             assert run.wait(timeout=10) == 0, run.errors()
         assert not [line for line in customer.log_lines() if line.startswith("REINVITE")]
         events = call_events(events_redis, stream, cid)
-    assert events == [originated(), ringing("1001", "L2", 1), answered("1001", "L2"),
-                      ended("200", "system")]
+    assert events == [
+        originated(),
+        ringing("1001", "L2", 1),
+        answered("1001", "L2"),
+        ended("200", "system"),
+    ]
 
 
 def test_the_customer_hanging_up_ends_the_call(
-        workdir: Path, engine: Rtpengine, events_redis: redis.Redis,  # noqa: F811
-        rtp: dict[str, RtpEndpoint]) -> None:
+    workdir: Path,
+    engine: Rtpengine,
+    events_redis: redis.Redis,  # noqa: F811
+    rtp: dict[str, RtpEndpoint],
+) -> None:
     edge = free_port()
     cid = secrets.token_hex(16)
-    with controller_logging(workdir, engine, events_redis,
-                            "--edge", f"127.0.0.1:{edge}") as (controller, stream):
+    with controller_logging(workdir, engine, events_redis, "--edge", f"127.0.0.1:{edge}") as (
+        controller,
+        stream,
+    ):
         agent = party(controller, workdir, "1001", "ctl_party", rtp["1001"])
-        customer = party_at(controller, workdir, "customer", edge,
-                            scenario="ctl_party_hangup", rtp=rtp["customer"], pause_ms=1500)
+        customer = party_at(
+            controller,
+            workdir,
+            "customer",
+            edge,
+            scenario="ctl_party_hangup",
+            rtp=rtp["customer"],
+            pause_ms=1500,
+        )
         controller.cmd("originate", agent="1001", number=NUMBER, caller_id=CALLER_ID, cid=cid)
         seen = customer.wait_for_log("CALL")[0]
         controller.wait_state(cid, "bridged")
@@ -113,18 +142,31 @@ NOT_REACHED = {
 
 @pytest.mark.parametrize("scenario", sorted(NOT_REACHED))
 def test_a_customer_who_does_not_answer_hangs_up_the_agent_with_the_reason(
-        workdir: Path, engine: Rtpengine, events_redis: redis.Redis,  # noqa: F811
-        rtp: dict[str, RtpEndpoint], scenario: str) -> None:
+    workdir: Path,
+    engine: Rtpengine,
+    events_redis: redis.Redis,  # noqa: F811
+    rtp: dict[str, RtpEndpoint],
+    scenario: str,
+) -> None:
     reason, cause, side = NOT_REACHED[scenario]
     edge = free_port()
     cid = secrets.token_hex(16)
-    with controller_logging(workdir, engine, events_redis,
-                            "--edge", f"127.0.0.1:{edge}") as (controller, stream):
+    with controller_logging(workdir, engine, events_redis, "--edge", f"127.0.0.1:{edge}") as (
+        controller,
+        stream,
+    ):
         agent = party(controller, workdir, "1001", "ctl_party", rtp["1001"])
-        customer = party_at(controller, workdir, "customer", edge, scenario=scenario,
-                            rtp=rtp["customer"])
-        controller.cmd("originate", agent="1001", number=NUMBER, caller_id=CALLER_ID, cid=cid,
-                       ring_timeout_s=1.5)
+        customer = party_at(
+            controller, workdir, "customer", edge, scenario=scenario, rtp=rtp["customer"]
+        )
+        controller.cmd(
+            "originate",
+            agent="1001",
+            number=NUMBER,
+            caller_id=CALLER_ID,
+            cid=cid,
+            ring_timeout_s=1.5,
+        )
         assert agent.wait_for_log("BYE", timeout=8)[0] == f"BYE cid={cid} reason={reason}"
         for run in (agent, customer):
             assert run.wait(timeout=10) == 0, run.errors()
@@ -134,32 +176,55 @@ def test_a_customer_who_does_not_answer_hangs_up_the_agent_with_the_reason(
 
 
 def test_an_agent_who_does_not_answer_ends_the_call_before_dialling(
-        workdir: Path, engine: Rtpengine, events_redis: redis.Redis,  # noqa: F811
-        rtp: dict[str, RtpEndpoint]) -> None:
+    workdir: Path,
+    engine: Rtpengine,
+    events_redis: redis.Redis,  # noqa: F811
+    rtp: dict[str, RtpEndpoint],
+) -> None:
     edge = free_port()  # nobody listens: the customer must never be dialled
     cid = secrets.token_hex(16)
-    with controller_logging(workdir, engine, events_redis,
-                            "--edge", f"127.0.0.1:{edge}") as (controller, stream):
+    with controller_logging(workdir, engine, events_redis, "--edge", f"127.0.0.1:{edge}") as (
+        controller,
+        stream,
+    ):
         agent = party(controller, workdir, "1001", "ctl_agent_noanswer", rtp["1001"])
-        controller.cmd("originate", agent="1001", number=NUMBER, caller_id=CALLER_ID, cid=cid,
-                       ring_timeout_s=1.0)
+        controller.cmd(
+            "originate",
+            agent="1001",
+            number=NUMBER,
+            caller_id=CALLER_ID,
+            cid=cid,
+            ring_timeout_s=1.0,
+        )
         assert f"CANCELLED cid={cid}" in agent.wait_for_log("CANCELLED", timeout=5)[0]
         assert agent.wait(timeout=10) == 0, agent.errors()
         events = call_events(events_redis, stream, cid)
         assert "-L1" not in controller.log_text(), "no INVITE to the customer"
-    assert events == [originated(), ringing("1001", "L2", 1), no_answer("1001", "L2"),
-                      ended("no answer", "system")]
+    assert events == [
+        originated(),
+        ringing("1001", "L2", 1),
+        no_answer("1001", "L2"),
+        ended("no answer", "system"),
+    ]
 
 
 def test_commands_are_refused_with_a_reason_over_the_control_socket(
-        workdir: Path, engine: Rtpengine, events_redis: redis.Redis) -> None:  # noqa: F811
+    workdir: Path,
+    engine: Rtpengine,
+    events_redis: redis.Redis,  # noqa: F811
+) -> None:
     with controller_logging(workdir, engine, events_redis) as (controller, _):
         assert controller.try_cmd("originate", agent="1001", number=NUMBER) == {
-            "ok": False, "error": "originate needs the SIP edge (--edge): external numbers "
-                                  "are dialled through it"}
-        for cmd in ("transfer", "consult", "complete_transfer", "cancel_consult",
-                    "intercept"):
+            "ok": False,
+            "error": "originate needs the SIP edge (--edge): external numbers "
+            "are dialled through it",
+        }
+        for cmd in ("transfer", "consult", "complete_transfer", "cancel_consult", "intercept"):
             assert controller.try_cmd(cmd, cid="nope", agent="1002", agents=["1002"]) == {
-                "ok": False, "error": "no such call nope"}, cmd
+                "ok": False,
+                "error": "no such call nope",
+            }, cmd
         assert controller.try_cmd("consult", cid="nope") == {
-            "ok": False, "error": "missing argument 'agent'"}
+            "ok": False,
+            "error": "missing argument 'agent'",
+        }

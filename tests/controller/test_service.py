@@ -11,9 +11,11 @@ from controller import CallPhase, CallService, InvalidTransitionError
 from controller._sdp import direction, media_endpoint, park_answer, same_media
 from rtpengine._bencode import BencodeError, bdecode
 
-OFFER = ("v=0\r\no=c 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
-         "m=audio 4000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n"
-         "a=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n")
+OFFER = (
+    "v=0\r\no=c 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+    "m=audio 4000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n"
+)
 
 
 def sdp(port: int) -> str:
@@ -27,8 +29,16 @@ class FakeSip:
     def answer(self, cid: str, leg_id: str, sdp: str) -> None:
         self.actions.append(("answer", leg_id))
 
-    def originate(self, cid: str, leg_id: str, *, address: tuple[str, int], user: str,
-                  sdp: str, caller: str | None) -> None:
+    def originate(
+        self,
+        cid: str,
+        leg_id: str,
+        *,
+        address: tuple[str, int],
+        user: str,
+        sdp: str,
+        caller: str | None,
+    ) -> None:
         self.actions.append(("originate", leg_id, user))
 
     def update(self, cid: str, leg_id: str, sdp: str) -> None:
@@ -108,8 +118,11 @@ def test_ring_timeout_cancels_and_tries_next_then_parks_when_nobody_answers(part
     timers.fire()
     call = service.calls[cid]
     assert call.state is CallPhase.PARKED
-    assert call.attempts == [("1001", "no answer"), ("nobody", "unknown agent"),
-                             ("1002", "no answer")]
+    assert call.attempts == [
+        ("1001", "no answer"),
+        ("nobody", "unknown agent"),
+        ("1002", "no answer"),
+    ]
 
 
 def test_a_late_answer_from_a_cancelled_agent_is_ignored(parts) -> None:

@@ -60,9 +60,21 @@ def test_probe_bind_refuses_a_taken_port(held_port: int) -> None:
 
 def test_controller_process_refuses_to_start_on_a_taken_port(held_port: int) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "controller", "--sip", f"127.0.0.1:{held_port}",
-         "--rtpengine", "127.0.0.1:9"], capture_output=True, text=True, timeout=30,
-        cwd=ROOT, check=False)
+        [
+            sys.executable,
+            "-m",
+            "controller",
+            "--sip",
+            f"127.0.0.1:{held_port}",
+            "--rtpengine",
+            "127.0.0.1:9",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        check=False,
+    )
     assert result.returncode == 2
     assert "already bound" in result.stderr
     assert "READY" not in result.stdout
@@ -74,8 +86,10 @@ def test_one_udp_sender_so_1xx_and_200_keep_their_order() -> None:
     try:
         assert len(stock.asenders) == 3
         assert len(ours.asenders) == 1
-        assert _sippy_fixes.FixedSipTransactionManager.model_udp_server[1] is \
-            _sippy_fixes.SingleSenderUdpOpts
+        assert (
+            _sippy_fixes.FixedSipTransactionManager.model_udp_server[1]
+            is _sippy_fixes.SingleSenderUdpOpts
+        )
     finally:
         stock.shutdown()
         ours.shutdown()
@@ -127,8 +141,13 @@ def test_monotime_reads_the_same_clocks_without_ctypes() -> None:
         after = clock_dtime.clock_getitime(clock)
         assert before[0] + before[1] * 1e-9 <= ours <= after[0] + after[1] * 1e-9 + 1e-6
     if ctypes_read is not _sippy_fixes._clock_getdtime:  # first apply() in this process
-        assert abs(ctypes_read(clock_dtime.CLOCK_MONOTONIC)
-                   - monotime_module.clock_getdtime(clock_dtime.CLOCK_MONOTONIC)) < 0.1
+        assert (
+            abs(
+                ctypes_read(clock_dtime.CLOCK_MONOTONIC)
+                - monotime_module.clock_getdtime(clock_dtime.CLOCK_MONOTONIC)
+            )
+            < 0.1
+        )
     first, second = monotime_module.MonoTime(), monotime_module.MonoTime()
     assert first.monot <= second.monot and abs(first.realt - second.realt) < 1.0
 
@@ -136,15 +155,18 @@ def test_monotime_reads_the_same_clocks_without_ctypes() -> None:
 def test_ipv4_datagrams_leave_from_the_calling_thread_in_order() -> None:
     """Fix 6: a name still goes through Sippy's sender thread, which resolves it; to an
     IPv4 address the calling thread sends, in order, even with that thread gone."""
-    server = _sippy_fixes.LoopSendUdpServer({}, _sippy_fixes.SingleSenderUdpOpts(
-        ("127.0.0.1", 0), None))
+    server = _sippy_fixes.LoopSendUdpServer(
+        {}, _sippy_fixes.SingleSenderUdpOpts(("127.0.0.1", 0), None)
+    )
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(5)
     port = receiver.getsockname()[1]
     try:
-        assert _sippy_fixes.FixedSipTransactionManager.model_udp_server[0] is \
-            _sippy_fixes.LoopSendUdpServer
+        assert (
+            _sippy_fixes.FixedSipTransactionManager.model_udp_server[0]
+            is _sippy_fixes.LoopSendUdpServer
+        )
         server.send_to(b"by name", ("localhost", port))
         assert receiver.recv(100) == b"by name"
         server.sendqueue.put(None)  # Sippy's stop request: its sender thread exits
@@ -153,8 +175,9 @@ def test_ipv4_datagrams_leave_from_the_calling_thread_in_order() -> None:
         assert not sender.is_alive()
         for n in range(50):
             server.send_to(f"message {n}", ("127.0.0.1", port))
-        assert [receiver.recv(100) for _ in range(50)] == \
-            [f"message {n}".encode() for n in range(50)]
+        assert [receiver.recv(100) for _ in range(50)] == [
+            f"message {n}".encode() for n in range(50)
+        ]
     finally:
         receiver.close()
         server.shutdown()

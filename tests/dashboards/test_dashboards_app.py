@@ -36,10 +36,12 @@ class FixedLive:
     def snapshot(self) -> LiveSnapshot:
         return LiveSnapshot(
             NOW,
-            (queries.AgentLive("1001", "12", "talking", NOW - 42, ""),
-             queries.AgentLive("1002", "13", "busy", NOW - 300, "lunch"),
-             # The ACD keeps the reason an idle agent last had (here: it logged in busy).
-             queries.AgentLive("1003", "14", "idle", NOW - 7, "LOGIN")),
+            (
+                queries.AgentLive("1001", "12", "talking", NOW - 42, ""),
+                queries.AgentLive("1002", "13", "busy", NOW - 300, "lunch"),
+                # The ACD keeps the reason an idle agent last had (here: it logged in busy).
+                queries.AgentLive("1003", "14", "idle", NOW - 7, "LOGIN"),
+            ),
             (queries.QueueLive("billing", 3, 75.0),),
             "test",
         )
@@ -82,13 +84,21 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbStore]:
 
 @pytest.fixture
 def backend(store: ChdbStore) -> Iterator[Backend]:
-    accounts = StaticAccounts({
-        "boss": AccountInfo("boss", ("agent", "supervisor"), hash_password(PASSWORDS["boss"])),
-        "agent1": AccountInfo("agent1", ("agent",), hash_password(PASSWORDS["agent1"])),
-    })
-    b = Backend(reports=StoreReports(store), live=FixedLive(), accounts=accounts,
-                commands=RecordingCommands(), sl_threshold_s=20.0, timezone="UTC",
-                clock=lambda: NOW)
+    accounts = StaticAccounts(
+        {
+            "boss": AccountInfo("boss", ("agent", "supervisor"), hash_password(PASSWORDS["boss"])),
+            "agent1": AccountInfo("agent1", ("agent",), hash_password(PASSWORDS["agent1"])),
+        }
+    )
+    b = Backend(
+        reports=StoreReports(store),
+        live=FixedLive(),
+        accounts=accounts,
+        commands=RecordingCommands(),
+        sl_threshold_s=20.0,
+        timezone="UTC",
+        clock=lambda: NOW,
+    )
     queries.set_backend(b)
     yield b
     queries.set_backend(None)
@@ -133,13 +143,13 @@ def test_wallboard_survives_a_dead_statistics_service(backend: Backend) -> None:
     assert metric(at, "SL today") == "—"
 
 
-def test_reports_page_and_csv_export(backend: Backend, monkeypatch: pytest.MonkeyPatch
-                                     ) -> None:
+def test_reports_page_and_csv_export(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     saved: list[tuple[bytes, str, str | None]] = []
     original = MemoryMediaFileStorage.load_and_get_id
 
-    def keep(self: Any, path_or_data: Any, mimetype: str, kind: Any,
-             filename: str | None = None) -> str:
+    def keep(
+        self: Any, path_or_data: Any, mimetype: str, kind: Any, filename: str | None = None
+    ) -> str:
         if isinstance(path_or_data, bytes):
             saved.append((path_or_data, mimetype, filename))
         return original(self, path_or_data, mimetype, kind, filename)
@@ -156,7 +166,11 @@ def test_reports_page_and_csv_export(backend: Backend, monkeypatch: pytest.Monke
     assert sorted(table["correlation_id"]) == list("ABCDEFGHJ")
     a = table.set_index("correlation_id").loc["A"]
     assert (a["queue"], a["disposition"], a["wait_s"], a["agent"]) == (
-        "billing", "answered", 5.0, "a1")
+        "billing",
+        "answered",
+        5.0,
+        "a1",
+    )
     assert a["arrived_at"] == "2023-11-15 00:00:00.000Z"
 
     at.multiselect(key="queues").set_value(["general"]).run()
@@ -167,8 +181,12 @@ def test_reports_page_and_csv_export(backend: Backend, monkeypatch: pytest.Monke
 
 def test_csv_export_joins_array_columns() -> None:
     # cdr_list returns ivr_path as an array; the CSV must not show numpy's repr of it.
-    df = pd.DataFrame({"correlation_id": ["A", "B"],
-                       "ivr_path": [np.array(["main", "billing"]), np.array([], dtype=str)]})
+    df = pd.DataFrame(
+        {
+            "correlation_id": ["A", "B"],
+            "ivr_path": [np.array(["main", "billing"]), np.array([], dtype=str)],
+        }
+    )
     table = pd.read_csv(pd.io.common.BytesIO(queries.csv_bytes(df)[3:]), keep_default_na=False)
     assert list(table["ivr_path"]) == ["main > billing", ""]
 
@@ -219,8 +237,7 @@ def test_supervisor_actions_after_login(backend: Backend) -> None:
     assert "supervisor" not in at.session_state
 
 
-def test_supervisor_intercepts_a_talking_agents_call_and_sees_a_refusal(
-        backend: Backend) -> None:
+def test_supervisor_intercepts_a_talking_agents_call_and_sees_a_refusal(backend: Backend) -> None:
     at = page("supervisor")
     login(at, "boss", PASSWORDS["boss"])
     assert not at.exception
@@ -234,8 +251,10 @@ def test_supervisor_intercepts_a_talking_agents_call_and_sees_a_refusal(
     assert any("ringing boss to take it over" in s.value for s in at.success)
     commands.intercept_refusal = "AGENT_NOT_AVAILABLE: supervisor 'boss' is busy"
     at.button(key="intercept").click().run()
-    assert any("Intercept 1001: AGENT_NOT_AVAILABLE: supervisor 'boss' is busy" in e.value
-               for e in at.error)
+    assert any(
+        "Intercept 1001: AGENT_NOT_AVAILABLE: supervisor 'boss' is busy" in e.value
+        for e in at.error
+    )
 
 
 def test_read_only_when_no_acd_api(backend: Backend) -> None:

@@ -36,10 +36,15 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACT = ROOT / "test-artifacts" / "dashboards" / "wallboard.png"
 
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed "
-                       "(apt-get install -y chromium); the wallboard screenshot is untested"),
-    pytest.mark.skipif(not Path("/usr/bin/redis-server").exists() and not shutil.which(
-        "redis-server"), reason="redis-server binary not installed"),
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="chromium not installed "
+        "(apt-get install -y chromium); the wallboard screenshot is untested",
+    ),
+    pytest.mark.skipif(
+        not Path("/usr/bin/redis-server").exists() and not shutil.which("redis-server"),
+        reason="redis-server binary not installed",
+    ),
 ]
 
 
@@ -54,27 +59,53 @@ def midday_zone(now: float) -> str:
 
 def live_events(now: float) -> list[Event]:
     out: list[Event] = []
-    for i, (agent, state) in enumerate([("1001", "talking"), ("1002", "idle"),
-                                        ("1003", "busy")]):
-        out.append(Event.new(ev.AGENT_STATE, ts=now - 100 - i * 30, node="acd",
-                             agent=agent, seat=str(10 + i), state=state, previous="idle",
-                             # The ACD keeps an idle agent's last reason; the board hides it.
-                             reason={"busy": "lunch", "idle": "NO_ANSWER"}.get(state, "")))
+    for i, (agent, state) in enumerate([("1001", "talking"), ("1002", "idle"), ("1003", "busy")]):
+        out.append(
+            Event.new(
+                ev.AGENT_STATE,
+                ts=now - 100 - i * 30,
+                node="acd",
+                agent=agent,
+                seat=str(10 + i),
+                state=state,
+                previous="idle",
+                # The ACD keeps an idle agent's last reason; the board hides it.
+                reason={"busy": "lunch", "idle": "NO_ANSWER"}.get(state, ""),
+            )
+        )
     for i in range(6):  # finished calls today: 4 answered quickly, 2 abandoned
         cid, t = f"done-{i}", now - 900 + i * 60
-        out.append(Event.new(ev.CALL_QUEUED, correlation_id=cid, ts=t, queue="billing",
-                             priority="0"))
+        out.append(
+            Event.new(ev.CALL_QUEUED, correlation_id=cid, ts=t, queue="billing", priority="0")
+        )
         if i < 4:
-            out.append(Event.new(ev.CALL_ANSWERED, correlation_id=cid, ts=t + 5,
-                                 agent="1001", seat="10", leg_id=""))
-            out.append(Event.new(ev.CALL_ENDED, correlation_id=cid, ts=t + 50, cause="200",
-                                 side="agent"))
+            out.append(
+                Event.new(
+                    ev.CALL_ANSWERED,
+                    correlation_id=cid,
+                    ts=t + 5,
+                    agent="1001",
+                    seat="10",
+                    leg_id="",
+                )
+            )
+            out.append(
+                Event.new(ev.CALL_ENDED, correlation_id=cid, ts=t + 50, cause="200", side="agent")
+            )
         else:
-            out.append(Event.new(ev.CALL_ENDED, correlation_id=cid, ts=t + 30, cause="487",
-                                 side="caller"))
+            out.append(
+                Event.new(ev.CALL_ENDED, correlation_id=cid, ts=t + 30, cause="487", side="caller")
+            )
     for i in range(2):  # waiting now
-        out.append(Event.new(ev.CALL_QUEUED, correlation_id=f"wait-{i}", ts=now - 40 + i * 10,
-                             queue="billing", priority="0"))
+        out.append(
+            Event.new(
+                ev.CALL_QUEUED,
+                correlation_id=f"wait-{i}",
+                ts=now - 40 + i * 10,
+                queue="billing",
+                priority="0",
+            )
+        )
     return out
 
 
@@ -96,8 +127,9 @@ class Cdp:
                 return result
 
     async def text(self) -> str:
-        reply = await self.call("Runtime.evaluate", expression="document.body.textContent",
-                                returnByValue=True)
+        reply = await self.call(
+            "Runtime.evaluate", expression="document.body.textContent", returnByValue=True
+        )
         return str(reply.get("result", {}).get("value", ""))
 
     async def wait_text(self, *needles: str, timeout: float = 60) -> str:
@@ -122,28 +154,54 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
         stack = contextlib.ExitStack()
         try:
             svc.wait_healthy()
-            wait_until(lambda: len(svc.client.report("cdr_list")) == 6, timeout=30,
-                       what="CDRs stored")
+            wait_until(
+                lambda: len(svc.client.report("cdr_list")) == 6, timeout=30, what="CDRs stored"
+            )
             settings = tmp_path / "dashboard.json"
-            settings.write_text(json.dumps({
-                "analytics_url": svc.client.url, "redis": f"127.0.0.1:{rport}",
-                "timezone": midday_zone(now),
-                "callcenter_config": str(tmp_path / "none.yaml")}))
+            settings.write_text(
+                json.dumps(
+                    {
+                        "analytics_url": svc.client.url,
+                        "redis": f"127.0.0.1:{rport}",
+                        "timezone": midday_zone(now),
+                        "callcenter_config": str(tmp_path / "none.yaml"),
+                    }
+                )
+            )
             port = free_port()
-            env = {**os.environ, "HUAAN_DASHBOARD_CONFIG": str(settings),
-                   "PYTHONPATH": str(ROOT)}
+            env = {**os.environ, "HUAAN_DASHBOARD_CONFIG": str(settings), "PYTHONPATH": str(ROOT)}
             st_log = stack.enter_context((tmp_path / "streamlit.log").open("wb"))
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"),
-                 "--server.headless", "true", "--server.address", "127.0.0.1",
-                 "--server.port", str(port), "--browser.gatherUsageStats", "false",
-                 "--server.fileWatcherType", "none"],
-                cwd=ROOT, env=env, stdout=st_log, stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "streamlit",
+                        "run",
+                        str(ROOT / "dashboards" / "app.py"),
+                        "--server.headless",
+                        "true",
+                        "--server.address",
+                        "127.0.0.1",
+                        "--server.port",
+                        str(port),
+                        "--browser.gatherUsageStats",
+                        "false",
+                        "--server.fileWatcherType",
+                        "none",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=st_log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
 
             def st_up() -> bool:
                 try:
                     with urllib.request.urlopen(
-                            f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as reply:
+                        f"http://127.0.0.1:{port}/_stcore/health", timeout=1
+                    ) as reply:
                         return bool(reply.read() == b"ok")
                 except OSError:
                     return False
@@ -151,20 +209,36 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
             wait_until(st_up, timeout=60, what="streamlit /_stcore/health")
             profile = tmp_path / "chromium"
             assert CHROMIUM is not None
-            procs.append(subprocess.Popen(
-                [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-dev-shm-usage", "--no-first-run", "--remote-debugging-port=0",
-                 f"--user-data-dir={profile}", "--window-size=1400,1100", "about:blank"],
-                stdout=subprocess.DEVNULL,
-                stderr=stack.enter_context((tmp_path / "chromium.log").open("wb"))))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        CHROMIUM,
+                        "--headless=new",
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--disable-dev-shm-usage",
+                        "--no-first-run",
+                        "--remote-debugging-port=0",
+                        f"--user-data-dir={profile}",
+                        "--window-size=1400,1100",
+                        "about:blank",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=stack.enter_context((tmp_path / "chromium.log").open("wb")),
+                )
+            )
             port_file = profile / "DevToolsActivePort"
-            wait_until(lambda: port_file.exists() and port_file.read_text().strip() != "",
-                       timeout=30, what="chromium DevToolsActivePort")
+            wait_until(
+                lambda: port_file.exists() and port_file.read_text().strip() != "",
+                timeout=30,
+                what="chromium DevToolsActivePort",
+            )
             devtools = int(port_file.read_text().split()[0])
 
             def page_ws() -> str | None:
-                with urllib.request.urlopen(f"http://127.0.0.1:{devtools}/json/list",
-                                            timeout=2) as reply:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{devtools}/json/list", timeout=2
+                ) as reply:
                     pages = [p for p in json.loads(reply.read()) if p.get("type") == "page"]
                 return str(pages[0]["webSocketDebuggerUrl"]) if pages else None
 
@@ -177,13 +251,22 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
                 cdp = Cdp(ws)
                 await cdp.call("Page.enable")
                 await cdp.call("Page.navigate", url=f"http://127.0.0.1:{port}/")
-                text = await cdp.wait_text("Wallboard", "1001", "1003", "lunch",
-                                           "Agents logged in", "100.0%", "33.3%")
+                text = await cdp.wait_text(
+                    "Wallboard", "1001", "1003", "lunch", "Agents logged in", "100.0%", "33.3%"
+                )
                 assert "Waiting now" in text
                 # A new agent logs in: the 2 s fragment refresh must show it.
-                EventLog(r).append(Event.new(ev.AGENT_STATE, node="acd", agent="1004",
-                                             seat="13", state="idle", previous="logged_out",
-                                             reason="LOGIN"))
+                EventLog(r).append(
+                    Event.new(
+                        ev.AGENT_STATE,
+                        node="acd",
+                        agent="1004",
+                        seat="13",
+                        state="idle",
+                        previous="logged_out",
+                        reason="LOGIN",
+                    )
+                )
                 text = await cdp.wait_text("1004", timeout=15)
                 # Reasons belong to not-ready agents: the busy one's shows, idle ones' not.
                 assert "lunch" in text

@@ -65,11 +65,11 @@ def test_collector_restart_rebuilds_open_calls_without_doubles(
 
     df = chdb_store.query_df(
         "SELECT correlation_id, disposition, wait_s, talk_s "
-        "FROM callcenter.cdr FINAL ORDER BY correlation_id")
+        "FROM callcenter.cdr FINAL ORDER BY correlation_id"
+    )
     assert df.to_dict("records") == [
         {"correlation_id": "A", "disposition": "answered", "wait_s": 5.0, "talk_s": 60.0},
-        {"correlation_id": "B", "disposition": "abandoned_queue", "wait_s": 10.0,
-         "talk_s": 0.0},
+        {"correlation_id": "B", "disposition": "abandoned_queue", "wait_s": 10.0, "talk_s": 0.0},
     ]
     summary = Statistics(chdb_store).queue_summary()
     assert list(summary["offered"]) == [2]

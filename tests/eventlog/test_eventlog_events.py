@@ -73,9 +73,7 @@ def test_closed_value_sets_are_checked() -> None:
     with pytest.raises(EventError, match="side='nobody'"):
         Event.new(eventlog.CALL_ENDED, correlation_id="c", cause="200", side="nobody")
     with pytest.raises(EventError, match="mode='warm'"):
-        Event.new(
-            eventlog.CALL_TRANSFERRED, from_agent="a", to_kind="agent", to="b", mode="warm"
-        )
+        Event.new(eventlog.CALL_TRANSFERRED, from_agent="a", to_kind="agent", to="b", mode="warm")
 
 
 def test_every_kind_and_field_is_documented() -> None:

@@ -19,8 +19,13 @@ class Crash(RuntimeError):
 
 def events(n: int, call: str = "c") -> list[Event]:
     return [
-        Event.new(eventlog.CALL_IVR_STEP, correlation_id=f"{call}{i}", ts=1000.0 + i,
-                  ivr_node="main", input=str(i % 10))
+        Event.new(
+            eventlog.CALL_IVR_STEP,
+            correlation_id=f"{call}{i}",
+            ts=1000.0 + i,
+            ivr_node="main",
+            input=str(i % 10),
+        )
         for i in range(n)
     ]
 
@@ -34,8 +39,11 @@ def test_every_kind_round_trips_through_redis(r: redis.Redis) -> None:
     sent = []
     for kind, fields in sorted(KIND_FIELDS.items()):
         data = {name: f"v-{name}" for name in fields}
-        data |= {k: v for k, v in {"to_kind": "external", "mode": "attended",
-                                   "side": "agent"}.items() if k in data}
+        data |= {
+            k: v
+            for k, v in {"to_kind": "external", "mode": "attended", "side": "agent"}.items()
+            if k in data
+        }
         event = Event(kind=kind, ts=1.5, correlation_id="call-1", node="n1", data=data)
         sent.append(event)
         log.append(event)
@@ -98,9 +106,7 @@ def test_consumer_acks_after_handler_and_restart_loses_nothing(r: redis.Redis) -
 def test_two_consumers_share_the_work(r: redis.Redis, wait_for: WaitFor) -> None:
     EventLog(r).append_many(events(40))
     got: dict[str, list[str]] = {"a": [], "b": []}
-    consumers = {
-        name: Consumer(r, group="g", name=name, batch_size=5, block_ms=10) for name in got
-    }
+    consumers = {name: Consumer(r, group="g", name=name, batch_size=5, block_ms=10) for name in got}
 
     def drain() -> bool:
         for name, consumer in consumers.items():
@@ -121,11 +127,15 @@ def test_dead_consumers_pending_entries_are_claimed(r: redis.Redis, wait_for: Wa
         dead.poll(lambda batch: (_ for _ in ()).throw(Crash()))
     assert pending_count(r, "g") == 12
 
-    survivor = Consumer(r, group="g", name="live-pod", batch_size=100, block_ms=10,
-                        claim_idle_ms=50)
+    survivor = Consumer(
+        r, group="g", name="live-pod", batch_size=100, block_ms=10, claim_idle_ms=50
+    )
     got: list[str] = []
-    wait_for(lambda: bool(survivor.poll(lambda b: got.extend(d.entry_id for d in b)) or got),
-             timeout=5, what="XAUTOCLAIM of the dead consumer's entries")
+    wait_for(
+        lambda: bool(survivor.poll(lambda b: got.extend(d.entry_id for d in b)) or got),
+        timeout=5,
+        what="XAUTOCLAIM of the dead consumer's entries",
+    )
     assert len(got) == 12
     assert pending_count(r, "g") == 0
 
@@ -154,6 +164,11 @@ def test_new_group_can_start_at_the_tail(r: redis.Redis, wait_for: WaitFor) -> N
     consumer.ensure_group()  # idempotent
     log.append_many(events(2, call="new"))
     got: list[str] = []
-    wait_for(lambda: bool(consumer.poll(lambda b: got.extend(
-        d.event.correlation_id for d in b))) or len(got) == 2, what="new entries")
+    wait_for(
+        lambda: (
+            bool(consumer.poll(lambda b: got.extend(d.event.correlation_id for d in b)))
+            or len(got) == 2
+        ),
+        what="new entries",
+    )
     assert got == ["new0", "new1"]

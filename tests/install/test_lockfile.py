@@ -32,12 +32,15 @@ def test_the_committed_lock_is_current_with_pyproject() -> None:
     assert staleness(PYPROJECT, LOCK) is None
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    ('"redis>=5",', '"redis>=6",'),                          # a runtime range moved
-    ('"pytest>=8",', '"pytest>=8",\n    "hypothesis",'),     # a dev tool added
-    ('requires = ["setuptools>=77"]', 'requires = ["setuptools>=80"]'),  # the build backend
-    ('requires-python = ">=3.11"', 'requires-python = ">=3.12"'),
-])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('"redis>=5",', '"redis>=6",'),  # a runtime range moved
+        ('"pytest>=8",', '"pytest>=8",\n    "hypothesis",'),  # a dev tool added
+        ('requires = ["setuptools>=77"]', 'requires = ["setuptools>=80"]'),  # the build backend
+        ('requires-python = ">=3.11"', 'requires-python = ">=3.12"'),
+    ],
+)
 def test_a_changed_dependency_spec_makes_the_lock_stale(old: str, new: str) -> None:
     assert old in PYPROJECT
     problem = staleness(PYPROJECT.replace(old, new, 1), LOCK)
@@ -48,7 +51,8 @@ def test_a_changed_dependency_spec_makes_the_lock_stale(old: str, new: str) -> N
 
 def test_edits_outside_the_dependency_spec_keep_the_lock_current() -> None:
     edited = PYPROJECT.replace("line-length = 100", "line-length = 99").replace(
-        'version = "0.1.0"', 'version = "0.2.0"')
+        'version = "0.1.0"', 'version = "0.2.0"'
+    )
     assert edited != PYPROJECT
     assert staleness(edited, LOCK) is None
 
@@ -65,14 +69,26 @@ def test_the_install_check_fails_clearly_on_a_stale_lock(tmp_path: Path) -> None
     shutil.copy(ROOT / "scripts" / "lockfile.py", tmp_path / "scripts")
     shutil.copy(ROOT / "requirements.lock", tmp_path)
     (tmp_path / "pyproject.toml").write_text(PYPROJECT.replace('"redis>=5",', '"redis>=6",'))
-    stale = subprocess.run(["/usr/bin/python3", "scripts/lockfile.py", "check"], cwd=tmp_path,
-                           capture_output=True, text=True, check=False, timeout=60)
+    stale = subprocess.run(
+        ["/usr/bin/python3", "scripts/lockfile.py", "check"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert stale.returncode == 1
     assert "requirements.lock is out of date" in stale.stderr
     assert "run scripts/lock" in stale.stderr
     (tmp_path / "pyproject.toml").write_text(PYPROJECT)
-    current = subprocess.run(["/usr/bin/python3", "scripts/lockfile.py", "check"], cwd=tmp_path,
-                             capture_output=True, text=True, check=False, timeout=60)
+    current = subprocess.run(
+        ["/usr/bin/python3", "scripts/lockfile.py", "check"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert (current.returncode, current.stderr) == (0, "")
 
 
@@ -86,10 +102,14 @@ def test_every_package_is_pinned_with_hashes() -> None:
 
 
 def test_the_lock_pins_the_generator_of_the_committed_stubs() -> None:
-    generated = re.search(r"GRPC_GENERATED_VERSION = '([0-9.]+)'",
-                          (ROOT / "acd_api" / "v1" / "acd_pb2_grpc.py").read_text())
-    protobuf_gencode = re.search(r"# Protobuf Python Version: ([0-9.]+)",
-                                 (ROOT / "acd_api" / "v1" / "acd_pb2.py").read_text())
+    generated = re.search(
+        r"GRPC_GENERATED_VERSION = '([0-9.]+)'",
+        (ROOT / "acd_api" / "v1" / "acd_pb2_grpc.py").read_text(),
+    )
+    protobuf_gencode = re.search(
+        r"# Protobuf Python Version: ([0-9.]+)",
+        (ROOT / "acd_api" / "v1" / "acd_pb2.py").read_text(),
+    )
     assert generated and protobuf_gencode
     locked = pins(LOCK)
     assert locked["grpcio-tools"] == generated.group(1)

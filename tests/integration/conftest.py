@@ -11,8 +11,9 @@ from testbed import Stack, artifact_dir, base_config, running_stack, unregister_
 
 
 @pytest.fixture(scope="module")
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("stack")
     config, passwords = base_config(workdir)
     failed_before = request.session.testsfailed

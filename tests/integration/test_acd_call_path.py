@@ -64,22 +64,32 @@ NO_ANSWER_PHONE = TESTS.parent / "sipp" / "ctl_via_edge_agent_noanswer.xml"
 
 
 @pytest.fixture(scope="module")
-def running_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[AcdPath]:
+def running_path(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AcdPath]:
     """One stack for the module's call-path tests (test_demo.py runs the demo's own)."""
     workdir = tmp_path_factory.mktemp("acdpath")
     config, passwords = acd_path_config(
-        workdir, AGENTS,
+        workdir,
+        AGENTS,
         numbers=[
             {"number": NUMBER, "category": CATEGORY, "target": "controller", "queue": QUEUE},
-            {"number": OVERFLOW_NUMBER, "category": "outage", "target": "controller",
-             "queue": OVERFLOW_QUEUE},
+            {
+                "number": OVERFLOW_NUMBER,
+                "category": "outage",
+                "target": "controller",
+                "queue": OVERFLOW_QUEUE,
+            },
         ],
         queues=[
-            {"name": QUEUE, "skills": {"billing": 1}, "strategy": "longest_idle",
-             "ring_timeout_ms": RING_TIMEOUT_MS, "wrap_up_ms": WRAP_UP_MS},
-            {"name": OVERFLOW_QUEUE, "skills": {"billing": 1},
-             "overflow_target": "voicemail"},
+            {
+                "name": QUEUE,
+                "skills": {"billing": 1},
+                "strategy": "longest_idle",
+                "ring_timeout_ms": RING_TIMEOUT_MS,
+                "wrap_up_ms": WRAP_UP_MS,
+            },
+            {"name": OVERFLOW_QUEUE, "skills": {"billing": 1}, "overflow_target": "voicemail"},
         ],
         skills={"billing": 2},
         controller_name=CTL_NODE,
@@ -104,8 +114,9 @@ def _new_call(path: AcdPath) -> str:
     return cid
 
 
-def _talk_then_caller_hangs_up(path: AcdPath, caller: Party, phone: Party, cid: str,
-                               agent: str) -> None:
+def _talk_then_caller_hangs_up(
+    path: AcdPath, caller: Party, phone: Party, cid: str, agent: str
+) -> None:
     """Bridged: RTP both ways (counted at each party), then the caller's BYE reaches
     the agent through the controller and the edge."""
     seen = phone.run.wait_for_log("CALL ")[-1]
@@ -125,7 +136,8 @@ def _talk_then_caller_hangs_up(path: AcdPath, caller: Party, phone: Party, cid: 
 
 # -- (a) answered -----------------------------------------------------------------------
 def test_trunk_call_is_queued_offered_to_the_longest_idle_agent_and_answered(
-    path: AcdPath, workdir: Path,
+    path: AcdPath,
+    workdir: Path,
 ) -> None:
     """The controller answers and enqueues; the ACD offers the longest-idle agent
     (1002, logged in first); the controller rings 1002's registered phone through
@@ -149,31 +161,43 @@ def test_trunk_call_is_queued_offered_to_the_longest_idle_agent_and_answered(
     path.wait_clean()
 
     assert [(o.call_id, o.username, o.ring_timeout_seconds) for o in agents.offers] == [
-        (cid, "1002", RING_TIMEOUT_MS / 1000)]
+        (cid, "1002", RING_TIMEOUT_MS / 1000)
+    ]
     log = path.stack.kamailio_log()
-    assert re.search(rf"cid={cid} controller \S+ leg to agent 1002 at sip:\S+", log), \
+    assert re.search(rf"cid={cid} controller \S+ leg to agent 1002 at sip:\S+", log), (
         "the controller's leg went through the edge's registrar"
+    )
     events = path.ended_events(cid)
     assert call_events(events) == [
-        ("call.arrived", CTL_NODE, {"trunk": "", "caller": CALLER, "dialled": NUMBER,
-                                    "category": CATEGORY}),
+        (
+            "call.arrived",
+            CTL_NODE,
+            {"trunk": "", "caller": CALLER, "dialled": NUMBER, "category": CATEGORY},
+        ),
         ("call.queued", acd_node(path.stack), {"queue": QUEUE, "priority": "0"}),
-        ("call.ringing", CTL_NODE, {"agent": "1002", "seat": "2", "leg_id": "L2",
-                                    "attempt": "1"}),
+        ("call.ringing", CTL_NODE, {"agent": "1002", "seat": "2", "leg_id": "L2", "attempt": "1"}),
         ("call.answered", CTL_NODE, {"agent": "1002", "seat": "2", "leg_id": "L2"}),
         ("call.ended", CTL_NODE, {"cause": "200", "side": "caller"}),
     ]
-    assert agent_states(events, "1002") == [("idle", "reserved"), ("reserved", "talking"),
-                                            ("talking", "wrap_up")]
+    assert agent_states(events, "1002") == [
+        ("idle", "reserved"),
+        ("reserved", "talking"),
+        ("talking", "wrap_up"),
+    ]
     assert agent_states(events, "1001") == []
     (cdr,) = build_records(events).cdrs
     assert (cdr.disposition, cdr.agent, cdr.queue, cdr.hangup_side) == (
-        "answered", "1002", QUEUE, "caller")
+        "answered",
+        "1002",
+        QUEUE,
+        "caller",
+    )
 
 
 # -- (b) ring no answer ------------------------------------------------------------------
 def test_first_agent_does_not_answer_and_the_second_gets_the_call(
-    path: AcdPath, workdir: Path,
+    path: AcdPath,
+    workdir: Path,
 ) -> None:
     """1001 (idle longest) never picks up: after the queue's ring timeout (less the
     controller's margin) its phone gets CANCEL through the edge, the ACD offers 1002
@@ -198,12 +222,20 @@ def test_first_agent_does_not_answer_and_the_second_gets_the_call(
     events = path.ended_events(cid)
     acd = acd_node(path.stack)
     assert [(k, n) for k, n, _ in call_events(events)] == [
-        ("call.arrived", CTL_NODE), ("call.queued", acd),
-        ("call.ringing", CTL_NODE), ("call.no_answer", CTL_NODE),
+        ("call.arrived", CTL_NODE),
+        ("call.queued", acd),
+        ("call.ringing", CTL_NODE),
+        ("call.no_answer", CTL_NODE),
         ("call.queued", acd),  # back at its place in the queue, then offered again
-        ("call.ringing", CTL_NODE), ("call.answered", CTL_NODE), ("call.ended", CTL_NODE)]
-    fields = [(k, d) for k, _, d in call_events(events)
-              if k in ("call.ringing", "call.no_answer", "call.answered")]
+        ("call.ringing", CTL_NODE),
+        ("call.answered", CTL_NODE),
+        ("call.ended", CTL_NODE),
+    ]
+    fields = [
+        (k, d)
+        for k, _, d in call_events(events)
+        if k in ("call.ringing", "call.no_answer", "call.answered")
+    ]
     assert fields == [
         ("call.ringing", {"agent": "1001", "seat": "1", "leg_id": "L2", "attempt": "1"}),
         ("call.no_answer", {"agent": "1001", "leg_id": "L2"}),
@@ -221,7 +253,8 @@ def test_first_agent_does_not_answer_and_the_second_gets_the_call(
 
 # -- (c) nobody logged in ----------------------------------------------------------------
 def test_call_waits_with_nobody_logged_in_and_the_caller_abandons_cleanly(
-    path: AcdPath, workdir: Path,
+    path: AcdPath,
+    workdir: Path,
 ) -> None:
     """billing has no overflow: with nobody logged in the call waits, parked. The
     caller hangs up: the ACD drops the call (abandoned in the queue), and an agent who
@@ -229,30 +262,38 @@ def test_call_waits_with_nobody_logged_in_and_the_caller_abandons_cleanly(
     caller = carrier_call(path, workdir, NUMBER)
     cid = _new_call(path)
     caller.run.wait_for_log("ANSWERED", timeout=10)
-    wait_until(lambda: path.queue_view(QUEUE).waiting == 1, timeout=5,
-               what="the call waits in billing")
+    wait_until(
+        lambda: path.queue_view(QUEUE).waiting == 1, timeout=5, what="the call waits in billing"
+    )
     assert path.control.call(cid)["state"] == "parked"  # type: ignore[index]
     assert path.stack.rtpengine_calls() == [cid]
     hang_up(caller)
     caller.run.wait_for_log("HUNG_UP", timeout=10)
     assert caller.run.wait(timeout=10) == 0, caller.run.errors()
-    wait_until(lambda: path.queue_view(QUEUE).waiting == 0, timeout=5,
-               what="the abandoned call leaves billing")
+    wait_until(
+        lambda: path.queue_view(QUEUE).waiting == 0,
+        timeout=5,
+        what="the abandoned call leaves billing",
+    )
     path.wait_clean()
 
     # Logged in not ready, then ready: SetIdle's own commit would carry an Offer for a
     # waiting call, so its reply proves nothing is left to offer.
     agents = path.log_in("1001", busy=("1001",))
-    ready = path.acd.set_idle(pb.SetIdleRequest(
-        employee_id=1001, session_id=agents.agents[1001].session))
+    ready = path.acd.set_idle(
+        pb.SetIdleRequest(employee_id=1001, session_id=agents.agents[1001].session)
+    )
     assert ready.error.code == OK and not ready.actions, ready
     assert path.state_of("1001") == "IDLE"
     assert path.agent_view("1001").call_id == ""  # type: ignore[union-attr]
 
     events = path.ended_events(cid)
     assert call_events(events) == [
-        ("call.arrived", CTL_NODE, {"trunk": "", "caller": CALLER, "dialled": NUMBER,
-                                    "category": CATEGORY}),
+        (
+            "call.arrived",
+            CTL_NODE,
+            {"trunk": "", "caller": CALLER, "dialled": NUMBER, "category": CATEGORY},
+        ),
         ("call.queued", acd_node(path.stack), {"queue": QUEUE, "priority": "0"}),
         ("call.ended", CTL_NODE, {"cause": "200", "side": "caller"}),
     ]
@@ -262,7 +303,8 @@ def test_call_waits_with_nobody_logged_in_and_the_caller_abandons_cleanly(
 
 
 def test_queue_with_an_overflow_target_and_nobody_logged_in_routes_at_once(
-    path: AcdPath, workdir: Path,
+    path: AcdPath,
+    workdir: Path,
 ) -> None:
     """outage overflows to voicemail when nobody who could take it is logged in: the
     ACD routes the call away at Enqueue, and the controller, which has no route
@@ -280,18 +322,19 @@ def test_queue_with_an_overflow_target_and_nobody_logged_in_routes_at_once(
 
     events = path.ended_events(cid)
     assert call_events(events) == [
-        ("call.arrived", CTL_NODE, {"trunk": "", "caller": CALLER,
-                                    "dialled": OVERFLOW_NUMBER, "category": "outage"}),
+        (
+            "call.arrived",
+            CTL_NODE,
+            {"trunk": "", "caller": CALLER, "dialled": OVERFLOW_NUMBER, "category": "outage"},
+        ),
         ("call.queued", acd_node(path.stack), {"queue": OVERFLOW_QUEUE, "priority": "0"}),
-        ("call.overflow", acd_node(path.stack), {"from_queue": OVERFLOW_QUEUE,
-                                            "to": "voicemail"}),
+        ("call.overflow", acd_node(path.stack), {"from_queue": OVERFLOW_QUEUE, "to": "voicemail"}),
         ("call.ended", CTL_NODE, {"cause": "overflow:voicemail", "side": "system"}),
     ]
 
 
 # -- the service token --------------------------------------------------------------------
-def test_up_generates_a_private_token_and_the_acd_refuses_calls_without_it(
-        path: AcdPath) -> None:
+def test_up_generates_a_private_token_and_the_acd_refuses_calls_without_it(path: AcdPath) -> None:
     """`callcenter up` made the token (0600) and gave it to the controller, whose feed is
     subscribed (the fixture waited for it); a peer without it cannot enqueue or watch."""
     token_file = path.stack.layout.acd_token
@@ -300,8 +343,8 @@ def test_up_generates_a_private_token_and_the_acd_refuses_calls_without_it(
     assert runtime["acd"]["token_file"] == str(token_file.resolve())
     assert path.stack.acd_token is not None
     assert path.stack.acd_token not in " ".join(
-        Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
-        for pid in _pids(path.stack))  # a file path on the command lines, never the token
+        Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ") for pid in _pids(path.stack)
+    )  # a file path on the command lines, never the token
     stranger = AcdClient(path.stack.config.acd.listen, retry_for=0)  # type: ignore[union-attr]
     try:
         with pytest.raises(grpc.RpcError) as refused:
@@ -313,5 +356,8 @@ def test_up_generates_a_private_token_and_the_acd_refuses_calls_without_it(
 
 
 def _pids(stack: Stack) -> list[int]:
-    return [int(p.read_text()) for p in stack.layout.pids.glob("*.pid")
-            if Path(f"/proc/{p.read_text().strip()}").exists()]
+    return [
+        int(p.read_text())
+        for p in stack.layout.pids.glob("*.pid")
+        if Path(f"/proc/{p.read_text().strip()}").exists()
+    ]

@@ -62,17 +62,22 @@ class CdrStack:
 
 
 @pytest.fixture(scope="module")
-def cdr_stack(request: pytest.FixtureRequest,
-              tmp_path_factory: pytest.TempPathFactory) -> Iterator[CdrStack]:
+def cdr_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CdrStack]:
     workdir = tmp_path_factory.mktemp("cdrsip")
     # base_config's numbers hunt 1001-1003; AGENTS are the controller's.
     config, passwords = base_config(workdir, ("1001", "1002", "1003", *AGENTS))
     config["numbers"].append({"number": SERVICE, "category": CATEGORY, "target": "controller"})
-    config["controllers"] = [{"sip": f"127.0.0.1:{free_port()}",
-                              "control": f"127.0.0.1:{free_port()}", "name": NODE}]
+    config["controllers"] = [
+        {"sip": f"127.0.0.1:{free_port()}", "control": f"127.0.0.1:{free_port()}", "name": NODE}
+    ]
     config["sip"]["controller_ping_interval_s"] = 1
-    config["analytics"] = {"data_dir": str(workdir / "chdb"),
-                           "listen": f"127.0.0.1:{free_port()}", "block_ms": 100}
+    config["analytics"] = {
+        "data_dir": str(workdir / "chdb"),
+        "listen": f"127.0.0.1:{free_port()}",
+        "block_ms": 100,
+    }
     failed_before = request.session.testsfailed
     with running_stack(workdir, config, passwords) as stack:
         assert stack.config.analytics is not None
@@ -110,17 +115,25 @@ def _rtp() -> RtpEndpoint:
 
 
 def _carrier(s: CdrStack, workdir: Path, scenario: str) -> SippRun:
-    run = start_sipp("carrier", scenario, s.stack.sip, workdir=workdir,
-                     keys={"rtp_port": _rtp().port, "caller": CALLER},
-                     service=f"+86{SERVICE}", pause_ms=TALK_MS, timeout_s=30)
+    run = start_sipp(
+        "carrier",
+        scenario,
+        s.stack.sip,
+        workdir=workdir,
+        keys={"rtp_port": _rtp().port, "caller": CALLER},
+        service=f"+86{SERVICE}",
+        pause_ms=TALK_MS,
+        timeout_s=30,
+    )
     track(run)
     return run
 
 
 def _agent(s: CdrStack, workdir: Path, name: str, scenario: str) -> SippRun:
     """A registered phone for `name`, rung by the replica through the edge."""
-    phone = start_phone(s.stack, name, workdir=workdir, scenario=scenario,
-                        answer_after_ms=100, rtp_port=_rtp().port)
+    phone = start_phone(
+        s.stack, name, workdir=workdir, scenario=scenario, answer_after_ms=100, rtp_port=_rtp().port
+    )
     return track(phone.run)
 
 
@@ -134,8 +147,7 @@ def _records(s: CdrStack, cid: str) -> Records:
     host, _, port = s.stack.config.redis.listen.rpartition(":")
     client = redis.Redis(host=host, port=int(port), socket_timeout=2)
     try:
-        return build_records([d.event for d in replay(client)
-                              if d.event.correlation_id == cid])
+        return build_records([d.event for d in replay(client) if d.event.correlation_id == cid])
     finally:
         client.close()
 
@@ -148,13 +160,19 @@ def _agents(s: CdrStack, *names: str) -> dict[str, dict[str, Any]]:
 def _assert_clean(s: CdrStack) -> None:
     """(A managed replica's Sippy dialogs linger its default `--dead-linger`, 32 s, to
     absorb retransmissions, so `dialogs` and `sip_consumers` are not checked here.)"""
+
     def clean() -> bool:
         status = s.controller.cmd("status")
-        return (status["calls"], status["media_sessions"]) == (0, 0) \
-            and not s.stack.rtpengine_calls()
+        return (status["calls"], status["media_sessions"]) == (
+            0,
+            0,
+        ) and not s.stack.rtpengine_calls()
 
-    wait_until(clean, timeout=8,
-               what=f"no call or rtpengine session left (status {s.controller.cmd('status')})")
+    wait_until(
+        clean,
+        timeout=8,
+        what=f"no call or rtpengine session left (status {s.controller.cmd('status')})",
+    )
 
 
 def _assert_common(cdr: dict[str, Any], cid: str) -> None:
@@ -199,8 +217,9 @@ def test_answered_call_hung_up_by_the_caller(cdr_stack: CdrStack, workdir: Path)
     _assert_clean(s)
 
 
-def test_ring_no_answer_then_answered_by_the_second_agent(cdr_stack: CdrStack,
-                                                          workdir: Path) -> None:
+def test_ring_no_answer_then_answered_by_the_second_agent(
+    cdr_stack: CdrStack, workdir: Path
+) -> None:
     s = cdr_stack
     first = _agent(s, workdir, "2002", "ctl_via_edge_agent_noanswer")
     second = _agent(s, workdir, "2003", "ctl_via_edge_agent")
@@ -228,7 +247,9 @@ def test_ring_no_answer_then_answered_by_the_second_agent(cdr_stack: CdrStack,
     records = _records(s, cid)
     legs = sorted(records.legs, key=lambda leg: leg.seq)
     assert [(leg.agent, leg.attempt, leg.outcome) for leg in legs] == [
-        ("2002", 1, "no_answer"), ("2003", 2, "answered")]
+        ("2002", 1, "no_answer"),
+        ("2003", 2, "answered"),
+    ]
     rang = legs[0].ended_at - legs[0].started_at
     assert 0.9 <= rang < 3.0, f"the first agent rang for the ring timeout (1 s), not {rang}"
     (folded,) = records.cdrs

@@ -77,34 +77,62 @@ MS = 0.0015
 
 
 @pytest.fixture(scope="module")
-def running_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[tuple[AcdPath, ServiceClient, str]]:
+def running_path(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[AcdPath, ServiceClient, str]]:
     """The stack, the CDR service's client, and carrier-a's gateway address."""
     workdir = tmp_path_factory.mktemp("cdrout")
     config, passwords = acd_path_config(
-        workdir, AGENTS,
+        workdir,
+        AGENTS,
         numbers=[
             {"number": NUMBER, "category": CATEGORY, "target": "controller", "queue": QUEUE},
-            {"number": OUTAGE_NUMBER, "category": "outage", "target": "controller",
-             "queue": OUTAGE_QUEUE},
-            {"number": SLOW_NUMBER, "category": "slow", "target": "controller",
-             "queue": SLOW_QUEUE},
+            {
+                "number": OUTAGE_NUMBER,
+                "category": "outage",
+                "target": "controller",
+                "queue": OUTAGE_QUEUE,
+            },
+            {
+                "number": SLOW_NUMBER,
+                "category": "slow",
+                "target": "controller",
+                "queue": SLOW_QUEUE,
+            },
         ],
         queues=[
-            {"name": QUEUE, "skills": {"billing": 1}, "strategy": "longest_idle",
-             "ring_timeout_ms": RING_TIMEOUT_MS, "wrap_up_ms": WRAP_UP_MS},
+            {
+                "name": QUEUE,
+                "skills": {"billing": 1},
+                "strategy": "longest_idle",
+                "ring_timeout_ms": RING_TIMEOUT_MS,
+                "wrap_up_ms": WRAP_UP_MS,
+            },
             {"name": OUTAGE_QUEUE, "skills": {"outage": 1}, "overflow_target": "voicemail"},
-            {"name": SLOW_QUEUE, "skills": {"billing": 1}, "max_wait_ms": MAX_WAIT_MS,
-             "overflow_target": "callback"},
+            {
+                "name": SLOW_QUEUE,
+                "skills": {"billing": 1},
+                "max_wait_ms": MAX_WAIT_MS,
+                "overflow_target": "callback",
+            },
         ],
         skills={"billing": 2},
         controller_name=CTL_NODE,
     )
     gateway = f"127.0.0.1:{free_port()}"
-    config["trunks"] = [{"name": "carrier-a", "sources": ["127.0.0.1/32"], "gateway": gateway,
-                         "outbound_prefixes": ["+86"]}]
-    config["analytics"] = {"data_dir": str(workdir / "chdb"),
-                           "listen": f"127.0.0.1:{free_port()}", "block_ms": 100}
+    config["trunks"] = [
+        {
+            "name": "carrier-a",
+            "sources": ["127.0.0.1/32"],
+            "gateway": gateway,
+            "outbound_prefixes": ["+86"],
+        }
+    ]
+    config["analytics"] = {
+        "data_dir": str(workdir / "chdb"),
+        "listen": f"127.0.0.1:{free_port()}",
+        "block_ms": 100,
+    }
     with running_acd_path(request, workdir, config, passwords) as path:
         assert path.stack.config.analytics is not None
         yield path, ServiceClient(path.stack.config.analytics.url()), gateway
@@ -142,16 +170,26 @@ def _matches(row: dict[str, Any], record: Any, skip: tuple[str, ...] = ()) -> No
         if column == "ivr_path":  # an array column: a list or numpy array, the fold a tuple
             assert list(value) == list(folded), (column, value, folded)
         elif column.endswith("_at"):
-            assert (is_null(value) if folded is None
-                    else abs(_epoch(value) - folded) < MS), (column, value, folded)
+            assert is_null(value) if folded is None else abs(_epoch(value) - folded) < MS, (
+                column,
+                value,
+                folded,
+            )
         else:
-            assert value == pytest.approx(folded, abs=1e-9) if isinstance(folded, float) \
-                else value == folded, (column, value, folded)
+            assert (
+                value == pytest.approx(folded, abs=1e-9)
+                if isinstance(folded, float)
+                else value == folded
+            ), (column, value, folded)
 
 
-def _cdr(path: AcdPath, cdrs: ServiceClient, cid: str,
-         until: Callable[[dict[str, Any]], bool] = lambda row: True,
-         what: str = "") -> dict[str, Any]:
+def _cdr(
+    path: AcdPath,
+    cdrs: ServiceClient,
+    cid: str,
+    until: Callable[[dict[str, Any]], bool] = lambda row: True,
+    what: str = "",
+) -> dict[str, Any]:
     """The call's CDR from the service, after checking that the pure fold of the call's
     events in the stack's log agrees with it (wrap-up aside: the fold of the call's
     events alone has no agent intervals). Tests check its columns against literals."""
@@ -199,17 +237,33 @@ def _call_over(path: AcdPath, *runs: SippRun, idle: tuple[str, ...] = ()) -> flo
     return time.time()
 
 
-def _assert_inbound(cdr: dict[str, Any], cid: str, *, number: str, category: str,
-                    queue: str, within: tuple[float, float]) -> None:
+def _assert_inbound(
+    cdr: dict[str, Any],
+    cid: str,
+    *,
+    number: str,
+    category: str,
+    queue: str,
+    within: tuple[float, float],
+) -> None:
     """What every carrier call has: who called what, and when, from the test's clock."""
     assert cdr["correlation_id"] == cid
     assert (cdr["caller"], cdr["dialled"], cdr["category"], cdr["trunk"]) == (
-        CALLER, number, category, "")  # the edge does not pass the trunk on yet
+        CALLER,
+        number,
+        category,
+        "",
+    )  # the edge does not pass the trunk on yet
     assert cdr["queue"] == queue
     _assert_no_ivr_nor_recording(cdr)
     start, end = within
-    assert start - MS <= _epoch(cdr["arrived_at"]) <= _epoch(cdr["queued_at"]) \
-        <= _epoch(cdr["ended_at"]) <= end + MS, (within, cdr)
+    assert (
+        start - MS
+        <= _epoch(cdr["arrived_at"])
+        <= _epoch(cdr["queued_at"])
+        <= _epoch(cdr["ended_at"])
+        <= end + MS
+    ), (within, cdr)
 
 
 def _assert_no_ivr_nor_recording(cdr: dict[str, Any]) -> None:
@@ -220,41 +274,49 @@ def _assert_no_ivr_nor_recording(cdr: dict[str, Any]) -> None:
 def _assert_unanswered(cdr: dict[str, Any]) -> None:
     assert (cdr["agent"], cdr["seat"]) == ("", "")
     assert is_null(cdr["answered_at"])
-    assert (cdr["talk_s"], cdr["hold_s"], cdr["wrapup_s"], cdr["transfers"]) == (
-        0.0, 0.0, 0.0, 0)
+    assert (cdr["talk_s"], cdr["hold_s"], cdr["wrapup_s"], cdr["transfers"]) == (0.0, 0.0, 0.0, 0)
 
 
 def _wrap_ups(path: AcdPath, cid: str, agent: str) -> list[float]:
     """The agent's wrap-up spans for this call: from each agent.state `wrap_up` the ACD
     tagged with the call to the agent's next state change."""
-    states = sorted((d.event for d in eventlog.replay(path.events_redis)
-                     if d.event.kind == "agent.state" and d.event["agent"] == agent),
-                    key=lambda e: e.ts)
-    return [after.ts - started.ts for started, after in itertools.pairwise(states)
-            if started["state"] == "wrap_up" and started.correlation_id == cid]
+    states = sorted(
+        (
+            d.event
+            for d in eventlog.replay(path.events_redis)
+            if d.event.kind == "agent.state" and d.event["agent"] == agent
+        ),
+        key=lambda e: e.ts,
+    )
+    return [
+        after.ts - started.ts
+        for started, after in itertools.pairwise(states)
+        if started["state"] == "wrap_up" and started.correlation_id == cid
+    ]
 
 
 # ---------------------------------------------------------------- abandoned
 
 
-def test_abandoned_in_queue_with_no_agent_free(path: AcdPath, cdrs: ServiceClient,
-                                               workdir: Path) -> None:
+def test_abandoned_in_queue_with_no_agent_free(
+    path: AcdPath, cdrs: ServiceClient, workdir: Path
+) -> None:
     """1001 is logged in but not ready: the call waits, parked, and the caller hangs up."""
     path.log_in("1001", busy=("1001",))
     before = time.time()
     caller = carrier_call(path, workdir, NUMBER)
     cid = _new_call(path)
     caller.run.wait_for_log("ANSWERED", timeout=10)
-    wait_until(lambda: path.queue_view(QUEUE).waiting == 1, timeout=5,
-               what="the call waits in billing")
+    wait_until(
+        lambda: path.queue_view(QUEUE).waiting == 1, timeout=5, what="the call waits in billing"
+    )
     seen_waiting = time.time()
     hang_up(caller)
     caller.run.wait_for_log("HUNG_UP", timeout=10)
     after = _call_over(path, caller.run)
 
     cdr = _cdr(path, cdrs, cid)
-    _assert_inbound(cdr, cid, number=NUMBER, category=CATEGORY, queue=QUEUE,
-                    within=(before, after))
+    _assert_inbound(cdr, cid, number=NUMBER, category=CATEGORY, queue=QUEUE, within=(before, after))
     _assert_unanswered(cdr)
     assert cdr["disposition"] == "abandoned_queue"
     assert (cdr["hangup_cause"], cdr["hangup_side"]) == ("200", "caller")
@@ -265,8 +327,9 @@ def test_abandoned_in_queue_with_no_agent_free(path: AcdPath, cdrs: ServiceClien
     assert _legs(path, cdrs, cid) == []
 
 
-def test_abandoned_while_the_offered_agent_rings(path: AcdPath, cdrs: ServiceClient,
-                                                 workdir: Path) -> None:
+def test_abandoned_while_the_offered_agent_rings(
+    path: AcdPath, cdrs: ServiceClient, workdir: Path
+) -> None:
     """The ACD offers 1001, whose phone rings without answering; the caller hangs up.
     The ring leg is `abandoned`, and 1001 is idle again (the controller's Abandon)."""
     path.log_in("1001")
@@ -282,24 +345,30 @@ def test_abandoned_while_the_offered_agent_rings(path: AcdPath, cdrs: ServiceCli
     after = _call_over(path, caller.run, phone.run, idle=("1001",))
 
     cdr = _cdr(path, cdrs, cid)
-    _assert_inbound(cdr, cid, number=NUMBER, category=CATEGORY, queue=QUEUE,
-                    within=(before, after))
+    _assert_inbound(cdr, cid, number=NUMBER, category=CATEGORY, queue=QUEUE, within=(before, after))
     _assert_unanswered(cdr)
     assert cdr["disposition"] == "abandoned_ringing"
     assert (cdr["hangup_cause"], cdr["hangup_side"]) == ("200", "caller")
     waited = _epoch(cdr["ended_at"]) - _epoch(cdr["queued_at"])
     assert cdr["wait_s"] == pytest.approx(waited, abs=MS)
     (leg,) = _legs(path, cdrs, cid)
-    assert (leg["leg_kind"], leg["agent"], leg["seat"], leg["attempt"], leg["leg_id"],
-            leg["outcome"]) == ("ring", "1001", "1", 1, "L2", "abandoned")
+    assert (
+        leg["leg_kind"],
+        leg["agent"],
+        leg["seat"],
+        leg["attempt"],
+        leg["leg_id"],
+        leg["outcome"],
+    ) == ("ring", "1001", "1", 1, "L2", "abandoned")
     assert _epoch(cdr["queued_at"]) <= _epoch(leg["started_at"]) <= rang + MS
     assert leg["ended_at"] == cdr["ended_at"]
     assert is_null(leg["answered_at"]) and (leg["talk_s"], leg["hold_s"]) == (0.0, 0.0)
     assert (leg["to_kind"], leg["to_target"], leg["mode"]) == ("", "", "")
 
 
-def test_ring_no_answer_then_the_next_agent_answers(path: AcdPath, cdrs: ServiceClient,
-                                                    workdir: Path) -> None:
+def test_ring_no_answer_then_the_next_agent_answers(
+    path: AcdPath, cdrs: ServiceClient, workdir: Path
+) -> None:
     """1001 (idle the longest) is offered the call and does not pick up: after the
     controller's ring time the ACD offers 1002, who answers; the caller hangs up."""
     path.log_in("1001", "1002")
@@ -320,12 +389,16 @@ def test_ring_no_answer_then_the_next_agent_answers(path: AcdPath, cdrs: Service
 
     (wrap_up,) = _wrap_ups(path, cid, "1002")
     assert _wrap_ups(path, cid, "1001") == []
-    cdr = _cdr(path, cdrs, cid, until=lambda row: row["wrapup_s"] > 0.0,
-               what="with 1002's wrap-up ")
-    _assert_inbound(cdr, cid, number=NUMBER, category=CATEGORY, queue=QUEUE,
-                    within=(before, after))
+    cdr = _cdr(
+        path, cdrs, cid, until=lambda row: row["wrapup_s"] > 0.0, what="with 1002's wrap-up "
+    )
+    _assert_inbound(cdr, cid, number=NUMBER, category=CATEGORY, queue=QUEUE, within=(before, after))
     assert (cdr["disposition"], cdr["agent"], cdr["seat"], cdr["transfers"]) == (
-        "answered", "1002", "2", 0)
+        "answered",
+        "1002",
+        "2",
+        0,
+    )
     assert (cdr["hangup_cause"], cdr["hangup_side"]) == ("200", "caller")
     queued, answered, ended = (_epoch(cdr[k]) for k in ("queued_at", "answered_at", "ended_at"))
     # The caller waited through 1001's whole ring: the queue's ring timeout less the
@@ -337,14 +410,18 @@ def test_ring_no_answer_then_the_next_agent_answers(path: AcdPath, cdrs: Service
     assert cdr["wrapup_s"] == pytest.approx(wrap_up, abs=MS) and wrap_up >= WRAP_UP_MS / 1000
 
     legs = _legs(path, cdrs, cid)
-    assert [(x["seq"], x["leg_kind"], x["agent"], x["seat"], x["attempt"], x["leg_id"],
-             x["outcome"]) for x in legs] == [
+    assert [
+        (x["seq"], x["leg_kind"], x["agent"], x["seat"], x["attempt"], x["leg_id"], x["outcome"])
+        for x in legs
+    ] == [
         (1, "ring", "1001", "1", 1, "L2", "no_answer"),
-        (2, "ring", "1002", "2", 2, "L3", "answered")]
+        (2, "ring", "1002", "2", 2, "L3", "answered"),
+    ]
     missed, taken = legs
     assert queued <= _epoch(missed["started_at"])
-    assert rang <= _epoch(missed["ended_at"]) - _epoch(missed["started_at"]) \
-        < RING_TIMEOUT_MS / 1000
+    assert (
+        rang <= _epoch(missed["ended_at"]) - _epoch(missed["started_at"]) < RING_TIMEOUT_MS / 1000
+    )
     assert is_null(missed["answered_at"]) and missed["talk_s"] == 0.0
     assert _epoch(missed["ended_at"]) <= _epoch(taken["started_at"]) <= answered
     assert taken["answered_at"] == cdr["answered_at"] and taken["ended_at"] == cdr["ended_at"]
@@ -354,8 +431,9 @@ def test_ring_no_answer_then_the_next_agent_answers(path: AcdPath, cdrs: Service
 # ---------------------------------------------------------------- overflow
 
 
-def test_overflow_at_once_when_nobody_can_take_the_queue(path: AcdPath, cdrs: ServiceClient,
-                                                         workdir: Path) -> None:
+def test_overflow_at_once_when_nobody_can_take_the_queue(
+    path: AcdPath, cdrs: ServiceClient, workdir: Path
+) -> None:
     """Nobody logged in has `outage`'s skill: the ACD routes the call to voicemail at
     Enqueue, and the controller (no route targets yet) hangs the caller up."""
     mark = path.log_mark()
@@ -366,8 +444,14 @@ def test_overflow_at_once_when_nobody_can_take_the_queue(path: AcdPath, cdrs: Se
     after = _call_over(path, caller.run)
 
     cdr = _cdr(path, cdrs, cid)
-    _assert_inbound(cdr, cid, number=OUTAGE_NUMBER, category="outage", queue=OUTAGE_QUEUE,
-                    within=(before, after))
+    _assert_inbound(
+        cdr,
+        cid,
+        number=OUTAGE_NUMBER,
+        category="outage",
+        queue=OUTAGE_QUEUE,
+        within=(before, after),
+    )
     _assert_unanswered(cdr)
     assert cdr["disposition"] == "overflow"
     assert (cdr["hangup_cause"], cdr["hangup_side"]) == ("overflow:voicemail", "system")
@@ -377,8 +461,9 @@ def test_overflow_at_once_when_nobody_can_take_the_queue(path: AcdPath, cdrs: Se
     assert _legs(path, cdrs, cid) == []
 
 
-def test_overflow_after_the_queues_max_wait(path: AcdPath, cdrs: ServiceClient,
-                                            workdir: Path) -> None:
+def test_overflow_after_the_queues_max_wait(
+    path: AcdPath, cdrs: ServiceClient, workdir: Path
+) -> None:
     """1001 could take `slow` but is not ready: the call waits MAX_WAIT_MS, then the ACD
     routes it to `callback` and the controller hangs the caller up."""
     path.log_in("1001", busy=("1001",))
@@ -389,8 +474,9 @@ def test_overflow_after_the_queues_max_wait(path: AcdPath, cdrs: ServiceClient,
     after = _call_over(path, caller.run)
 
     cdr = _cdr(path, cdrs, cid)
-    _assert_inbound(cdr, cid, number=SLOW_NUMBER, category="slow", queue=SLOW_QUEUE,
-                    within=(before, after))
+    _assert_inbound(
+        cdr, cid, number=SLOW_NUMBER, category="slow", queue=SLOW_QUEUE, within=(before, after)
+    )
     _assert_unanswered(cdr)
     assert cdr["disposition"] == "overflow"
     assert (cdr["hangup_cause"], cdr["hangup_side"]) == ("overflow:callback", "system")
@@ -405,7 +491,8 @@ def test_overflow_after_the_queues_max_wait(path: AcdPath, cdrs: ServiceClient,
 
 @pytest.mark.parametrize("to_kind", ["agent", "queue"])
 def test_blind_transfer_to_another_agent_or_back_to_the_queue(
-        path: AcdPath, cdrs: ServiceClient, workdir: Path, to_kind: str) -> None:
+    path: AcdPath, cdrs: ServiceClient, workdir: Path, to_kind: str
+) -> None:
     """1001 (idle the longest) answers; a desk asks the ACD to transfer the call to
     1002 (TransferToAgent), or to billing again (TransferToQueue), where 1002 is the
     idle agent: 1001's leg ends, 1002's phone rings and answers; the caller hangs up.
@@ -422,11 +509,9 @@ def test_blind_transfer_to_another_agent_or_back_to_the_queue(
     asked = time.time()
     reply: pb.TransferToAgentResponse | pb.TransferToQueueResponse
     if to_kind == "agent":
-        reply = path.acd.transfer_to_agent(pb.TransferToAgentRequest(call_id=cid,
-                                                                     employee_id=1002))
+        reply = path.acd.transfer_to_agent(pb.TransferToAgentRequest(call_id=cid, employee_id=1002))
     else:
-        reply = path.acd.transfer_to_queue(pb.TransferToQueueRequest(call_id=cid,
-                                                                     queue=QUEUE))
+        reply = path.acd.transfer_to_queue(pb.TransferToQueueRequest(call_id=cid, queue=QUEUE))
     assert reply.error.code == OK, reply
     assert f"BYE cid={cid}" in first.run.wait_for_log("BYE", timeout=10)[0]
     released = time.time()
@@ -440,12 +525,20 @@ def test_blind_transfer_to_another_agent_or_back_to_the_queue(
 
     wrap_ups = _wrap_ups(path, cid, "1001") + _wrap_ups(path, cid, "1002")
     assert len(wrap_ups) == 2 and all(w >= WRAP_UP_MS / 1000 for w in wrap_ups), wrap_ups
-    cdr = _cdr(path, cdrs, cid, until=lambda row: row["wrapup_s"] >= sum(wrap_ups) - MS,
-               what="with both agents' wrap-up ")
-    _assert_inbound(cdr, cid, number=NUMBER, category=CATEGORY, queue=QUEUE,
-                    within=(before, after))
+    cdr = _cdr(
+        path,
+        cdrs,
+        cid,
+        until=lambda row: row["wrapup_s"] >= sum(wrap_ups) - MS,
+        what="with both agents' wrap-up ",
+    )
+    _assert_inbound(cdr, cid, number=NUMBER, category=CATEGORY, queue=QUEUE, within=(before, after))
     assert (cdr["disposition"], cdr["agent"], cdr["seat"], cdr["transfers"]) == (
-        "answered", "1001", "1", 1)
+        "answered",
+        "1001",
+        "1",
+        1,
+    )
     assert (cdr["hangup_cause"], cdr["hangup_side"]) == ("200", "caller")
     queued, answered, ended = (_epoch(cdr[k]) for k in ("queued_at", "answered_at", "ended_at"))
     assert queued <= answered <= asked + MS
@@ -454,12 +547,36 @@ def test_blind_transfer_to_another_agent_or_back_to_the_queue(
     assert cdr["wrapup_s"] == pytest.approx(sum(wrap_ups), abs=MS)
 
     legs = _legs(path, cdrs, cid)
-    assert [(x["seq"], x["leg_kind"], x["agent"], x["seat"], x["attempt"], x["leg_id"],
-             x["outcome"], x["to_kind"], x["to_target"], x["mode"]) for x in legs] == [
+    assert [
+        (
+            x["seq"],
+            x["leg_kind"],
+            x["agent"],
+            x["seat"],
+            x["attempt"],
+            x["leg_id"],
+            x["outcome"],
+            x["to_kind"],
+            x["to_target"],
+            x["mode"],
+        )
+        for x in legs
+    ] == [
         (1, "ring", "1001", "1", 1, "L2", "answered", "", "", ""),
-        (2, "transfer", "1001", "", 0, "", "transferred", to_kind,
-         "1002" if to_kind == "agent" else QUEUE, "blind"),
-        (3, "ring", "1002", "2", 2, "L3", "answered", "", "", "")]
+        (
+            2,
+            "transfer",
+            "1001",
+            "",
+            0,
+            "",
+            "transferred",
+            to_kind,
+            "1002" if to_kind == "agent" else QUEUE,
+            "blind",
+        ),
+        (3, "ring", "1002", "2", 2, "L3", "answered", "", "", ""),
+    ]
     ring1, xfer, ring2 = legs
     assert ring1["answered_at"] == cdr["answered_at"]
     # 1001's part ends at the ACD's transfer, which the desk asked for.
@@ -467,47 +584,61 @@ def test_blind_transfer_to_another_agent_or_back_to_the_queue(
     assert ring1["talk_s"] == pytest.approx(_epoch(ring1["ended_at"]) - answered, abs=MS)
     assert xfer["started_at"] == xfer["ended_at"] == ring1["ended_at"]
     assert is_null(xfer["answered_at"]) and xfer["talk_s"] == 0.0
-    assert _epoch(ring1["ended_at"]) <= _epoch(ring2["started_at"]) \
-        <= _epoch(ring2["answered_at"]) <= ended
+    assert (
+        _epoch(ring1["ended_at"])
+        <= _epoch(ring2["started_at"])
+        <= _epoch(ring2["answered_at"])
+        <= ended
+    )
     assert ring2["ended_at"] == cdr["ended_at"]
     assert ring2["talk_s"] == pytest.approx(ended - _epoch(ring2["answered_at"]), abs=MS)
     assert (ring1["hold_s"], ring2["hold_s"]) == (0.0, 0.0)
     # Talk is both agents' talk; the caller's wait for 1002 between them is not.
     assert cdr["talk_s"] == pytest.approx(ring1["talk_s"] + ring2["talk_s"], abs=MS)
-    assert cdr["talk_s"] < ended - answered - (_epoch(ring2["answered_at"])
-                                               - _epoch(ring1["ended_at"])) + MS
+    assert (
+        cdr["talk_s"]
+        < ended - answered - (_epoch(ring2["answered_at"]) - _epoch(ring1["ended_at"])) + MS
+    )
 
 
 def _lines(party: Party, prefix: str) -> list[str]:
     return [line for line in party.run.log_lines() if line.startswith(prefix)]
 
 
-def _wait_bridged(path: AcdPath, caller: Party, cid: str, agent: str, *,
-                  reinvites: int) -> None:
+def _wait_bridged(path: AcdPath, caller: Party, cid: str, agent: str, *, reinvites: int) -> None:
     """The replica has the caller bridged to `agent` with no re-INVITE outstanding, and
     the caller took at least `reinvites` re-INVITEs, each ACKed: only then may it hang
     up without crossing a re-INVITE (the replica is bridged before its re-INVITE)."""
+
     def settled() -> bool:
         call = path.control.call(cid)
-        if call is None or call["state"] != "bridged" or any(
-                leg["updating"] for leg in call["legs"]):
+        if (
+            call is None
+            or call["state"] != "bridged"
+            or any(leg["updating"] for leg in call["legs"])
+        ):
             return False
-        if not any(leg["role"] == "agent" and leg["target"] == agent
-                   and leg["state"] == "answered" for leg in call["legs"]):
+        if not any(
+            leg["role"] == "agent" and leg["target"] == agent and leg["state"] == "answered"
+            for leg in call["legs"]
+        ):
             return False
         done = len(_lines(caller, "SETTLED"))
         return done >= reinvites and done == len(_lines(caller, "REINVITE "))
 
-    wait_until(settled, timeout=10,
-               what=f"the caller bridged to {agent}, its re-INVITEs done "
-                    f"(now {path.control.call(cid)})")
+    wait_until(
+        settled,
+        timeout=10,
+        what=f"the caller bridged to {agent}, its re-INVITEs done (now {path.control.call(cid)})",
+    )
 
 
 # ---------------------------------------------------------------- failed
 
 
-def test_failed_when_the_agents_phone_answers_without_sdp(path: AcdPath, cdrs: ServiceClient,
-                                                          workdir: Path) -> None:
+def test_failed_when_the_agents_phone_answers_without_sdp(
+    path: AcdPath, cdrs: ServiceClient, workdir: Path
+) -> None:
     """The agent's leg fails: its phone answers the offer with no SDP. The controller
     gives the call up (BYE to both), the ACD frees 1001: `failed`, the ring cancelled."""
     path.log_in("1001")
@@ -521,17 +652,20 @@ def test_failed_when_the_agents_phone_answers_without_sdp(path: AcdPath, cdrs: S
     after = _call_over(path, caller.run, phone.run, idle=("1001",))
 
     cdr = _cdr(path, cdrs, cid)
-    _assert_inbound(cdr, cid, number=NUMBER, category=CATEGORY, queue=QUEUE,
-                    within=(before, after))
+    _assert_inbound(cdr, cid, number=NUMBER, category=CATEGORY, queue=QUEUE, within=(before, after))
     _assert_unanswered(cdr)
     assert cdr["disposition"] == "failed"
-    assert (cdr["hangup_cause"], cdr["hangup_side"]) == ("agent answered without SDP",
-                                                         "system")
+    assert (cdr["hangup_cause"], cdr["hangup_side"]) == ("agent answered without SDP", "system")
     waited = _epoch(cdr["ended_at"]) - _epoch(cdr["queued_at"])
     assert cdr["wait_s"] == pytest.approx(waited, abs=MS)
     (leg,) = _legs(path, cdrs, cid)
     assert (leg["leg_kind"], leg["agent"], leg["seat"], leg["attempt"], leg["outcome"]) == (
-        "ring", "1001", "1", 1, "cancelled")
+        "ring",
+        "1001",
+        "1",
+        1,
+        "cancelled",
+    )
     assert leg["ended_at"] == cdr["ended_at"] and is_null(leg["answered_at"])
 
 
@@ -545,8 +679,12 @@ NOT_REACHED = {"busy": (CUSTOMER, "486"), "no-route": ("9995551234", "403")}
 
 @pytest.mark.parametrize("case", sorted(NOT_REACHED))
 def test_originated_call_the_customer_is_not_reached(
-        path: AcdPath, cdrs: ServiceClient, workdir: Path,
-        running_path: tuple[AcdPath, ServiceClient, str], case: str) -> None:
+    path: AcdPath,
+    cdrs: ServiceClient,
+    workdir: Path,
+    running_path: tuple[AcdPath, ServiceClient, str],
+    case: str,
+) -> None:
     """`originate`: 1001's phone rings and answers, the customer is dialled through the
     edge: carrier-a's gateway answers 486 (busy), or the edge itself refuses a number
     no trunk may call (403). The CDR is the outbound call's (category outbound),
@@ -556,12 +694,21 @@ def test_originated_call_the_customer_is_not_reached(
     phone = agent_phone(path, workdir, "1001", "ctl_via_edge_agent")
     busy = None
     if case == "busy":
-        busy = track(start_sipp("gateway", "ctl_party_refuses", path.stack.sip,
-                                workdir=workdir, port=int(gateway.rpartition(":")[2]),
-                                keys={"rtp_port": 9}, timeout_s=30))
+        busy = track(
+            start_sipp(
+                "gateway",
+                "ctl_party_refuses",
+                path.stack.sip,
+                workdir=workdir,
+                port=int(gateway.rpartition(":")[2]),
+                keys={"rtp_port": 9},
+                timeout_s=30,
+            )
+        )
     before = time.time()
-    call = path.control.cmd("originate", agent="1001", number=number, caller_id=NUMBER,
-                            ring_timeout_s=5.0)
+    call = path.control.cmd(
+        "originate", agent="1001", number=number, caller_id=NUMBER, ring_timeout_s=5.0
+    )
     cid = str(call["cid"])
     assert f"cid={cid} caller={number} " in phone.run.wait_for_log("CALL ", timeout=10)[0]
     if busy is not None:
@@ -572,24 +719,42 @@ def test_originated_call_the_customer_is_not_reached(
     cdr = _cdr(path, cdrs, cid)
     assert cdr["correlation_id"] == cid
     assert (cdr["caller"], cdr["dialled"], cdr["category"], cdr["trunk"], cdr["queue"]) == (
-        NUMBER, number, "outbound", "", "")
+        NUMBER,
+        number,
+        "outbound",
+        "",
+        "",
+    )
     assert (cdr["disposition"], cdr["agent"], cdr["seat"]) == ("failed", "1001", "")
     _assert_no_ivr_nor_recording(cdr)
     assert (cdr["hangup_cause"], cdr["hangup_side"]) == (code, "caller")
     assert before - MS <= _epoch(cdr["arrived_at"]) <= _epoch(cdr["ended_at"]) <= after + MS
     assert is_null(cdr["queued_at"]) and is_null(cdr["answered_at"])
-    assert (cdr["wait_s"], cdr["talk_s"], cdr["hold_s"], cdr["wrapup_s"], cdr["transfers"]) \
-        == (0.0, 0.0, 0.0, 0.0, 0)
+    assert (cdr["wait_s"], cdr["talk_s"], cdr["hold_s"], cdr["wrapup_s"], cdr["transfers"]) == (
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0,
+    )
     (leg,) = _legs(path, cdrs, cid)
     assert (leg["leg_kind"], leg["agent"], leg["attempt"], leg["leg_id"], leg["outcome"]) == (
-        "ring", "1001", 1, "L2", "cancelled")
+        "ring",
+        "1001",
+        1,
+        "L2",
+        "cancelled",
+    )
     assert _epoch(cdr["arrived_at"]) <= _epoch(leg["started_at"])
     assert leg["ended_at"] == cdr["ended_at"] and is_null(leg["answered_at"])
 
 
 def test_originated_call_answered_by_the_customer(
-        path: AcdPath, cdrs: ServiceClient, workdir: Path,
-        running_path: tuple[AcdPath, ServiceClient, str]) -> None:
+    path: AcdPath,
+    cdrs: ServiceClient,
+    workdir: Path,
+    running_path: tuple[AcdPath, ServiceClient, str],
+) -> None:
     """`originate`: 1001's phone answers, the customer behind carrier-a's gateway
     answers, the two talk (RTP both ways), then the replica's `hangup` ends the call.
     The answer and talk time are the conversation's (the customer's answer), not the
@@ -598,20 +763,32 @@ def test_originated_call_answered_by_the_customer(
     phone = agent_phone(path, workdir, "1001", str(SIPP / "ctl_via_edge_agent_reinvite.xml"))
     customer_rtp = RtpEndpoint()
     path.on_close(customer_rtp.close)
-    customer = track(start_sipp("gateway", "ctl_via_edge_gateway", path.stack.sip,
-                                workdir=workdir, port=int(gateway.rpartition(":")[2]),
-                                keys={"rtp_port": customer_rtp.port}, pause_ms=300,
-                                timeout_s=30))
+    customer = track(
+        start_sipp(
+            "gateway",
+            "ctl_via_edge_gateway",
+            path.stack.sip,
+            workdir=workdir,
+            port=int(gateway.rpartition(":")[2]),
+            keys={"rtp_port": customer_rtp.port},
+            pause_ms=300,
+            timeout_s=30,
+        )
+    )
     before = time.time()
-    cid = str(path.control.cmd("originate", agent="1001", number=CUSTOMER, caller_id=NUMBER,
-                               ring_timeout_s=5.0)["cid"])
+    cid = str(
+        path.control.cmd(
+            "originate", agent="1001", number=CUSTOMER, caller_id=NUMBER, ring_timeout_s=5.0
+        )["cid"]
+    )
     assert f"cid={cid} caller={CUSTOMER} " in phone.run.wait_for_log("CALL ", timeout=10)[0]
     seen = customer.wait_for_log("CALL ", timeout=10)[0]
     assert f"cid={cid} " in seen and f" caller={NUMBER} " in seen
     phone.run.wait_for_log("SETTLED", timeout=10)  # moved from its park to the customer
     bridged = time.time()
-    to_customer, to_agent = exchange(phone.rtp, media_of(_lines(phone, "REINVITE ")[0]),
-                                     customer_rtp, media_of(seen))
+    to_customer, to_agent = exchange(
+        phone.rtp, media_of(_lines(phone, "REINVITE ")[0]), customer_rtp, media_of(seen)
+    )
     assert to_customer >= 48 and to_agent >= 48, (to_customer, to_agent)
     hung = time.time()
     path.control.cmd("hangup", cid=cid)
@@ -624,13 +801,21 @@ def test_originated_call_answered_by_the_customer(
 
     cdr = _cdr(path, cdrs, cid)
     assert (cdr["caller"], cdr["dialled"], cdr["category"], cdr["trunk"], cdr["queue"]) == (
-        NUMBER, CUSTOMER, "outbound", "", "")
+        NUMBER,
+        CUSTOMER,
+        "outbound",
+        "",
+        "",
+    )
     assert (cdr["disposition"], cdr["agent"], cdr["seat"], cdr["transfers"]) == (
-        "answered", "1001", "", 0)
+        "answered",
+        "1001",
+        "",
+        0,
+    )
     _assert_no_ivr_nor_recording(cdr)
     assert (cdr["hangup_cause"], cdr["hangup_side"]) == ("200", "system")
-    arrived, answered, ended = (_epoch(cdr[k]) for k in ("arrived_at", "answered_at",
-                                                          "ended_at"))
+    arrived, answered, ended = (_epoch(cdr[k]) for k in ("arrived_at", "answered_at", "ended_at"))
     # The gateway answers 300 ms after its INVITE, itself sent after the agent answered.
     assert before - MS <= arrived <= answered - 0.3 and answered <= bridged + MS
     assert hung - MS <= ended <= after + MS
@@ -639,7 +824,12 @@ def test_originated_call_answered_by_the_customer(
     assert (cdr["hold_s"], cdr["wrapup_s"]) == (0.0, 0.0)
     (leg,) = _legs(path, cdrs, cid)
     assert (leg["leg_kind"], leg["agent"], leg["attempt"], leg["leg_id"], leg["outcome"]) == (
-        "ring", "1001", 1, "L2", "answered")
+        "ring",
+        "1001",
+        1,
+        "L2",
+        "answered",
+    )
     assert arrived - MS <= _epoch(leg["started_at"]) <= answered
     assert (leg["answered_at"], leg["ended_at"]) == (cdr["answered_at"], cdr["ended_at"])
     assert leg["talk_s"] == pytest.approx(cdr["talk_s"], abs=MS)

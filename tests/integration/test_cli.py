@@ -14,8 +14,14 @@ from testbed import base_config
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "callcenter.cli", *args], input=stdin,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "callcenter.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def write(workdir: Path, config: dict[str, object]) -> Path:
@@ -32,8 +38,10 @@ def test_kamailio_accepts_the_rendered_config(workdir: Path) -> None:
 
 def _tree(root: Path) -> dict[str, tuple[bytes, int] | None]:
     """Every path under root: a file's content and mtime, None for a directory."""
-    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) if p.is_file()
-            else None for p in root.rglob("*")}
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) if p.is_file() else None
+        for p in root.rglob("*")
+    }
 
 
 def test_check_config_changes_nothing_in_the_run_directory(workdir: Path) -> None:
@@ -105,15 +113,35 @@ def test_account_add_stores_hashes_never_the_password(workdir: Path) -> None:
     config["accounts_file"] = "accounts.yaml"
     config["numbers"] = []
     path = write(workdir, config)
-    result = cli("-c", str(path), "account", "add", "2001", "--role", "supervisor",
-                 "--employee-id", "E2001", "--skill", "billing:3", "--password-stdin",
-                 stdin="a long enough secret\n")
+    result = cli(
+        "-c",
+        str(path),
+        "account",
+        "add",
+        "2001",
+        "--role",
+        "supervisor",
+        "--employee-id",
+        "E2001",
+        "--skill",
+        "billing:3",
+        "--password-stdin",
+        stdin="a long enough secret\n",
+    )
     assert result.returncode == 0, result.stderr
     stored = (workdir / "accounts.yaml").read_text()
     assert "a long enough secret" not in stored
     (account,) = load_config(path).accounts
     assert account.roles == ["supervisor"] and account.skills == {"billing": 3}
-    short = cli("-c", str(path), "account", "add", "2002", "--role", "agent",
-                "--password-stdin", stdin="short\n")
+    short = cli(
+        "-c",
+        str(path),
+        "account",
+        "add",
+        "2002",
+        "--role",
+        "agent",
+        "--password-stdin",
+        stdin="short\n",
+    )
     assert short.returncode == 2 and "8 characters" in short.stderr
-

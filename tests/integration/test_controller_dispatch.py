@@ -59,14 +59,14 @@ class Control:
 
 
 @pytest.fixture(scope="module")
-def controller_stack(request: pytest.FixtureRequest,
-                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def controller_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("ctlstack")
     config, passwords = base_config(workdir)
     config["numbers"].append({"number": SERVICE, "category": CATEGORY, "target": "controller"})
     config["controllers"] = [
-        {"sip": f"127.0.0.1:{free_port()}", "control": f"127.0.0.1:{free_port()}"}
-        for _ in range(2)
+        {"sip": f"127.0.0.1:{free_port()}", "control": f"127.0.0.1:{free_port()}"} for _ in range(2)
     ]
     config["sip"]["controller_ping_interval_s"] = 1
     failed_before = request.session.testsfailed
@@ -85,17 +85,17 @@ def controls(controller_stack: Stack) -> Iterator[list[Control]]:
         client.close()
 
 
-
-
-
-
-
 def _trunk_call(stack: Stack, workdir: Path, rtp: RtpEndpoint) -> SippRun:
     # The carrier sends its own correlation header: the edge must replace it.
-    run = start_sipp("caller", "ctl_caller", stack.sip, workdir=workdir,
-                     keys={"rtp_port": rtp.port, "cidhdr": "X-CC-Correlation-ID",
-                           "cid": "f" * 32},
-                     service=f"+86{SERVICE}", timeout_s=30)
+    run = start_sipp(
+        "caller",
+        "ctl_caller",
+        stack.sip,
+        workdir=workdir,
+        keys={"rtp_port": rtp.port, "cidhdr": "X-CC-Correlation-ID", "cid": "f" * 32},
+        service=f"+86{SERVICE}",
+        timeout_s=30,
+    )
     track(run)
     return run
 
@@ -105,8 +105,7 @@ def _wait_call(controls: list[Control], timeout: float = 10.0) -> tuple[int, str
     found: list[tuple[int, str]] = []
 
     def arrived() -> bool:
-        found[:] = [(i, call["cid"]) for i, c in enumerate(controls)
-                    for call in c.cmd("calls")]
+        found[:] = [(i, call["cid"]) for i, c in enumerate(controls) for call in c.cmd("calls")]
         return bool(found)
 
     wait_until(arrived, timeout=timeout, what="the call reaches a controller replica")
@@ -128,16 +127,18 @@ def _assert_clean(stack: Stack, controls: list[Control]) -> None:
 
     (Sippy dialogs linger `--dead-linger`, 32 s, to absorb retransmissions; not checked.)
     """
+
     def clean() -> bool:
         return not stack.rtpengine_calls() and all(
-            (s := c.cmd("status"))["calls"] == 0 and s["media_sessions"] == 0
-            for c in controls)
+            (s := c.cmd("status"))["calls"] == 0 and s["media_sessions"] == 0 for c in controls
+        )
 
     wait_until(clean, timeout=8, what="no call or rtpengine session left")
 
 
-def _answer_play_hang_up(stack: Stack, controls: list[Control], workdir: Path,
-                         tone: Path) -> tuple[int, str]:
+def _answer_play_hang_up(
+    stack: Stack, controls: list[Control], workdir: Path, tone: Path
+) -> tuple[int, str]:
     caller_rtp = RtpEndpoint()
     try:
         caller = _trunk_call(stack, workdir, caller_rtp)
@@ -148,9 +149,14 @@ def _answer_play_hang_up(stack: Stack, controls: list[Control], workdir: Path,
         # The caller talks to the controller's rtpengine port, not to itself.
         assert media_of(answered)[1] != caller_rtp.port
         ctl.cmd("play", cid=cid, file=str(tone))
-        wait_until(lambda: sum(1 for _, body in caller_rtp.received
-                               if len(body) >= 160 and len(set(body)) > 8) >= 50,
-                   timeout=5, what="the caller hears the controller's prompt")
+        wait_until(
+            lambda: (
+                sum(1 for _, body in caller_rtp.received if len(body) >= 160 and len(set(body)) > 8)
+                >= 50
+            ),
+            timeout=5,
+            what="the caller hears the controller's prompt",
+        )
         ctl.cmd("hangup", cid=cid)
         caller.wait_for_log("BYE")
         assert caller.wait(timeout=10) == 0, caller.errors()
@@ -160,14 +166,18 @@ def _answer_play_hang_up(stack: Stack, controls: list[Control], workdir: Path,
 
 
 def test_callcenter_up_runs_every_replica_with_dead_leg_detection_on(
-        controller_stack: Stack, controls: list[Control]) -> None:
+    controller_stack: Stack, controls: list[Control]
+) -> None:
     """The config sets no `timers.dead_leg_timeout_ms`: each running replica checks its
     calls' media with the documented defaults (docs/configuration.md: 30 s, checked every
     10 s), as it reports them and as its command line says."""
     for index, control in enumerate(controls):
         liveness = control.cmd("liveness")
-        assert (liveness["enabled"], liveness["rtp_timeout_s"],
-                liveness["check_interval_s"]) == (True, 30.0, 10.0), liveness
+        assert (liveness["enabled"], liveness["rtp_timeout_s"], liveness["check_interval_s"]) == (
+            True,
+            30.0,
+            10.0,
+        ), liveness
         pid = _process.read_pid(controller_stack.layout, f"controller{index}")
         assert pid is not None
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
@@ -176,14 +186,20 @@ def test_callcenter_up_runs_every_replica_with_dead_leg_detection_on(
 
 
 def test_trunk_call_to_controller_number_is_answered_and_hears_a_prompt(
-    controller_stack: Stack, controls: list[Control], workdir: Path, tone: Path,
+    controller_stack: Stack,
+    controls: list[Control],
+    workdir: Path,
+    tone: Path,
 ) -> None:
     stack = controller_stack
     replica, cid = _answer_play_hang_up(stack, controls, workdir, tone)
     # The edge's correlation ID, not the carrier's, reached the controller.
     assert re.fullmatch(r"[0-9a-f]{32}", cid) and cid != "f" * 32
-    wait_until(lambda: any(e.kind == "call.ended" for e in _events(stack, cid)), timeout=5,
-               what="the controller logs the call's end")
+    wait_until(
+        lambda: any(e.kind == "call.ended" for e in _events(stack, cid)),
+        timeout=5,
+        what="the controller logs the call's end",
+    )
     (arrived,) = [e for e in _events(stack, cid) if e.kind == "call.arrived"]
     assert arrived.data["category"] == CATEGORY
     assert arrived.data["dialled"] == SERVICE  # normalised at the edge
@@ -195,16 +211,23 @@ def test_trunk_call_to_controller_number_is_answered_and_hears_a_prompt(
 
 
 def test_round_robin_spreads_calls_over_both_replicas(
-    controller_stack: Stack, controls: list[Control], workdir: Path, tone: Path,
+    controller_stack: Stack,
+    controls: list[Control],
+    workdir: Path,
+    tone: Path,
 ) -> None:
-    replicas = {_answer_play_hang_up(controller_stack, controls, workdir, tone)[0]
-                for _ in range(2)}
+    replicas = {
+        _answer_play_hang_up(controller_stack, controls, workdir, tone)[0] for _ in range(2)
+    }
     assert replicas == {0, 1}
     _assert_clean(controller_stack, controls)
 
 
 def test_killed_replica_new_calls_go_to_the_other(
-    controller_stack: Stack, controls: list[Control], workdir: Path, tone: Path,
+    controller_stack: Stack,
+    controls: list[Control],
+    workdir: Path,
+    tone: Path,
 ) -> None:
     """Runs last in this module: it leaves replica 0 dead."""
     stack = controller_stack
@@ -229,8 +252,11 @@ def test_killed_replica_new_calls_go_to_the_other(
         finally:
             caller_rtp.close()
     # A probe (every second) has found replica 0 dead by now.
-    wait_until(lambda: "sip:" + stack.config.controllers[0].sip in _inactive(stack),
-               timeout=5, what="dispatcher marks the killed replica inactive")
+    wait_until(
+        lambda: "sip:" + stack.config.controllers[0].sip in _inactive(stack),
+        timeout=5,
+        what="dispatcher marks the killed replica inactive",
+    )
     _assert_clean(stack, alive)
 
 
@@ -238,7 +264,10 @@ def _inactive(stack: Stack) -> str:
     """The destinations Kamailio's dispatcher lists with an inactive flag."""
     text = subprocess.run(
         ["kamcmd", "-s", f"unix:{stack.layout.kamailio_ctl}", "dispatcher.list"],
-        capture_output=True, text=True, check=True, timeout=10,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
     ).stdout
     entries = re.findall(r"URI: (sip:\S+)\s+FLAGS: (\w+)", text)
     return " ".join(uri for uri, flags in entries if flags.startswith("I"))

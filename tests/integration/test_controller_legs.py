@@ -68,25 +68,37 @@ def _inactive(stack: Stack) -> set[str]:
     """The destinations Kamailio's dispatcher lists with an inactive flag."""
     text = subprocess.run(
         ["kamcmd", "-s", f"unix:{stack.layout.kamailio_ctl}", "dispatcher.list"],
-        capture_output=True, text=True, check=True, timeout=10,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
     ).stdout
-    return {uri for uri, flags in re.findall(r"URI: (sip:\S+)\s+FLAGS: (\w+)", text)
-            if flags.startswith("I")}
+    return {
+        uri
+        for uri, flags in re.findall(r"URI: (sip:\S+)\s+FLAGS: (\w+)", text)
+        if flags.startswith("I")
+    }
 
 
 @pytest.fixture(scope="module")
-def legs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[Legs]:
+def legs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Legs]:
     workdir = tmp_path_factory.mktemp("ctllegs")
     config, passwords = base_config(workdir, AGENTS)
-    config["numbers"].append({"number": SERVICE, "category": "self-service",
-                              "target": "controller"})
+    config["numbers"].append(
+        {"number": SERVICE, "category": "self-service", "target": "controller"}
+    )
     replica, fake = (f"127.0.0.1:{free_port()}" for _ in range(2))
     gateway = f"127.0.0.1:{free_port()}"
     # Carrier-a is the demo's shape: its sources include the replicas' IP.
     config["trunks"] = [
-        {"name": "carrier-a", "sources": ["127.0.0.1/32"], "gateway": gateway,
-         "outbound_prefixes": ["+86", "400"]},
+        {
+            "name": "carrier-a",
+            "sources": ["127.0.0.1/32"],
+            "gateway": gateway,
+            "outbound_prefixes": ["+86", "400"],
+        },
         {"name": "carrier-b", "sources": ["192.0.2.0/24"]},  # inbound only
     ]
     config["controllers"] = [
@@ -98,8 +110,11 @@ def legs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     with running_stack(workdir, config, passwords) as stack:
         # Nothing answers the fake replica's probes: once marked inactive, trunk calls
         # to SERVICE all go to the real one (nothing in these tests answers them later).
-        wait_until(lambda: f"sip:{fake}" in _inactive(stack), timeout=10,
-                   what="the dispatcher marks the unmanaged entry inactive")
+        wait_until(
+            lambda: f"sip:{fake}" in _inactive(stack),
+            timeout=10,
+            what="the dispatcher marks the unmanaged entry inactive",
+        )
         control = stack.replica_control(0)
         try:
             yield Legs(stack, control, replica, fake, gateway)
@@ -133,19 +148,47 @@ def _rtp() -> RtpEndpoint:
     return endpoint
 
 
-def _phone(legs: Legs, workdir: Path, agent: str, scenario: str, rtp: RtpEndpoint, *,
-           answer_after_ms: int = 100) -> SippRun:
-    phone = start_phone(legs.stack, agent, workdir=workdir, scenario=scenario,
-                        answer_after_ms=answer_after_ms, rtp_port=rtp.port)
+def _phone(
+    legs: Legs,
+    workdir: Path,
+    agent: str,
+    scenario: str,
+    rtp: RtpEndpoint,
+    *,
+    answer_after_ms: int = 100,
+) -> SippRun:
+    phone = start_phone(
+        legs.stack,
+        agent,
+        workdir=workdir,
+        scenario=scenario,
+        answer_after_ms=answer_after_ms,
+        rtp_port=rtp.port,
+    )
     return track(phone.run)
 
 
-def _carrier(legs: Legs, workdir: Path, scenario: str, rtp: RtpEndpoint,
-             pause_ms: int | None = None) -> SippRun:
-    keys: dict[str, str | int] = {"rtp_port": rtp.port, "caller": CALLER,
-                                  "cidhdr": "X-CC-Correlation-ID", "cid": "f" * 32}
-    return track(start_sipp("carrier", scenario, legs.stack.sip, workdir=workdir, keys=keys,
-                            service=f"+86{SERVICE}", pause_ms=pause_ms, timeout_s=30))
+def _carrier(
+    legs: Legs, workdir: Path, scenario: str, rtp: RtpEndpoint, pause_ms: int | None = None
+) -> SippRun:
+    keys: dict[str, str | int] = {
+        "rtp_port": rtp.port,
+        "caller": CALLER,
+        "cidhdr": "X-CC-Correlation-ID",
+        "cid": "f" * 32,
+    }
+    return track(
+        start_sipp(
+            "carrier",
+            scenario,
+            legs.stack.sip,
+            workdir=workdir,
+            keys=keys,
+            service=f"+86{SERVICE}",
+            pause_ms=pause_ms,
+            timeout_s=30,
+        )
+    )
 
 
 def _new_call(legs: Legs) -> str:
@@ -158,8 +201,10 @@ def _new_call(legs: Legs) -> str:
 def _assert_clean(legs: Legs) -> None:
     def clean() -> bool:
         status = legs.control.cmd("status")
-        return (status["calls"], status["media_sessions"]) == (0, 0) \
-            and not legs.stack.rtpengine_calls()
+        return (status["calls"], status["media_sessions"]) == (
+            0,
+            0,
+        ) and not legs.stack.rtpengine_calls()
 
     wait_until(clean, timeout=8, what="no call and no rtpengine session left")
 
@@ -179,7 +224,8 @@ def _deletes_since(legs: Legs, before: tuple[int, int]) -> int:
 
 # -- (a) a leg to a registered agent --------------------------------------------------
 def test_agent_rings_through_the_edge_talks_and_the_caller_hangs_up(
-    legs: Legs, workdir: Path,
+    legs: Legs,
+    workdir: Path,
 ) -> None:
     ng_before = _ng_counts(legs)
     caller_rtp, agent_rtp = _rtp(), _rtp()
@@ -205,8 +251,11 @@ def test_agent_rings_through_the_edge_talks_and_the_caller_hangs_up(
     assert carrier.wait(timeout=10) == 0, carrier.errors()
     assert agent.wait(timeout=10) == 0, agent.errors()
     log = legs.stack.kamailio_log()
-    assert re.search(rf"cid={cid} controller {legs.replica} leg to agent 1001 at "
-                     r"sip:\S+ \(media at the controller\)", log)
+    assert re.search(
+        rf"cid={cid} controller {legs.replica} leg to agent 1001 at "
+        r"sip:\S+ \(media at the controller\)",
+        log,
+    )
     # Both BYEs passed the edge: the carrier's to the replica, the replica's to the agent.
     assert len(re.findall(rf"cid={cid} BYE from 127\.0\.0\.1", log)) == 2
     _assert_clean(legs)
@@ -216,8 +265,9 @@ def test_agent_rings_through_the_edge_talks_and_the_caller_hangs_up(
 def test_agent_hangs_up_through_the_edge(legs: Legs, workdir: Path) -> None:
     ng_before = _ng_counts(legs)
     caller_rtp, agent_rtp = _rtp(), _rtp()
-    agent = _phone(legs, workdir, "1002", "ctl_via_edge_agent_hangup", agent_rtp,
-                   answer_after_ms=1000)  # here: how long the agent talks before its BYE
+    agent = _phone(
+        legs, workdir, "1002", "ctl_via_edge_agent_hangup", agent_rtp, answer_after_ms=1000
+    )  # here: how long the agent talks before its BYE
     carrier = _carrier(legs, workdir, "ctl_caller_bridged", caller_rtp)
     cid = _new_call(legs)
     legs.control.cmd("connect", cid=cid, agents=["1002"], ring_timeout_s=5.0)
@@ -226,15 +276,15 @@ def test_agent_hangs_up_through_the_edge(legs: Legs, workdir: Path) -> None:
     carrier.wait_for_log("BYE", timeout=10)  # the controller ends the call
     assert agent.wait(timeout=10) == 0, agent.errors()
     assert carrier.wait(timeout=10) == 0, carrier.errors()
-    assert len(re.findall(rf"cid={cid} BYE from 127\.0\.0\.1",
-                          legs.stack.kamailio_log())) == 2
+    assert len(re.findall(rf"cid={cid} BYE from 127\.0\.0\.1", legs.stack.kamailio_log())) == 2
     _assert_clean(legs)
     assert _deletes_since(legs, ng_before) == 1
 
 
 # -- (b) an unregistered agent --------------------------------------------------------
 def test_unregistered_agent_gets_480_and_the_controller_tries_the_next(
-    legs: Legs, workdir: Path,
+    legs: Legs,
+    workdir: Path,
 ) -> None:
     ng_before = _ng_counts(legs)
     caller_rtp, agent_rtp = _rtp(), _rtp()
@@ -246,8 +296,10 @@ def test_unregistered_agent_gets_480_and_the_controller_tries_the_next(
     call = legs.control.wait_state(cid, "bridged")
     assert call["attempts"] == [["1003", "failed 480"], ["1001", "answered"]]
     log = legs.stack.kamailio_log()
-    assert f"refused INVITE from 127.0.0.1: cid={cid} controller {legs.replica}: " \
-           "agent 1003 is not registered" in log
+    assert (
+        f"refused INVITE from 127.0.0.1: cid={cid} controller {legs.replica}: "
+        "agent 1003 is not registered" in log
+    )
 
     legs.control.cmd("hangup", cid=cid)
     assert f"BYE cid={cid}" in agent.wait_for_log("BYE")[0]
@@ -260,7 +312,8 @@ def test_unregistered_agent_gets_480_and_the_controller_tries_the_next(
 
 # -- CANCEL ------------------------------------------------------------------------------
 def test_ring_timeout_cancel_passes_the_edge_without_an_rtpengine_delete(
-    legs: Legs, workdir: Path,
+    legs: Legs,
+    workdir: Path,
 ) -> None:
     ng_before = _ng_counts(legs)
     caller_rtp = _rtp()
@@ -291,8 +344,11 @@ def test_carrier_cancel_of_a_controller_call_leaves_rtpengine_alone(legs: Legs) 
         assert cancel.final().code == 200
         assert invite.final().code == 487
         invite.ack()
-    wait_until(lambda: legs.control.call(cid) is None, timeout=5,
-               what="the replica ends the cancelled call")
+    wait_until(
+        lambda: legs.control.call(cid) is None,
+        timeout=5,
+        what="the replica ends the cancelled call",
+    )
     _assert_clean(legs)
     assert _deletes_since(legs, ng_before) == 1
 
@@ -300,19 +356,44 @@ def test_carrier_cancel_of_a_controller_call_leaves_rtpengine_alone(legs: Legs) 
 # -- (c) outbound: a leg to an external number --------------------------------------
 @pytest.mark.parametrize("trunk_header", ["X-CC-Trunk", "X-Not-A-Trunk"])
 def test_leg_to_an_external_number_reaches_the_carrier_gateway(
-    legs: Legs, workdir: Path, trunk_header: str,
+    legs: Legs,
+    workdir: Path,
+    trunk_header: str,
 ) -> None:
     """With X-CC-Trunk, or without (the first trunk with a gateway): carrier-a."""
     cid = secrets.token_hex(16)
     ng_before = _ng_counts(legs)
-    gateway = track(start_sipp("gateway", "ctl_via_edge_gateway", legs.stack.sip,
-                               workdir=workdir, port=int(legs.gateway.rpartition(":")[2]),
-                               keys={"rtp_port": _rtp().port}, pause_ms=100, timeout_s=30))
-    controller = track(start_sipp(
-        "controller", "ctl_via_edge_originate", legs.stack.sip, workdir=workdir,
-        port=legs.fake_port, service=EXTERNAL, pause_ms=500, timeout_s=30,
-        keys={"caller": "95598", "cid": cid, "trunkhdr": trunk_header, "trunk": "carrier-a",
-              "rtp_port": _rtp().port}))
+    gateway = track(
+        start_sipp(
+            "gateway",
+            "ctl_via_edge_gateway",
+            legs.stack.sip,
+            workdir=workdir,
+            port=int(legs.gateway.rpartition(":")[2]),
+            keys={"rtp_port": _rtp().port},
+            pause_ms=100,
+            timeout_s=30,
+        )
+    )
+    controller = track(
+        start_sipp(
+            "controller",
+            "ctl_via_edge_originate",
+            legs.stack.sip,
+            workdir=workdir,
+            port=legs.fake_port,
+            service=EXTERNAL,
+            pause_ms=500,
+            timeout_s=30,
+            keys={
+                "caller": "95598",
+                "cid": cid,
+                "trunkhdr": trunk_header,
+                "trunk": "carrier-a",
+                "rtp_port": _rtp().port,
+            },
+        )
+    )
 
     seen = gateway.wait_for_log("CALL")[0]
     assert f"ruri=sip:{EXTERNAL}@{legs.gateway} " in seen  # as the controller wrote it
@@ -328,8 +409,10 @@ def test_leg_to_an_external_number_reaches_the_carrier_gateway(
     # 0 also says the gateway saw no X-CC-Trunk: the edge consumed its instruction.
     assert gateway.wait(timeout=10) == 0, gateway.errors()
     log = legs.stack.kamailio_log()
-    assert f"cid={cid} controller {legs.fake} leg to {EXTERNAL} via trunk carrier-a at " \
-           f"{legs.gateway} (media at the controller)" in log
+    assert (
+        f"cid={cid} controller {legs.fake} leg to {EXTERNAL} via trunk carrier-a at "
+        f"{legs.gateway} (media at the controller)" in log
+    )
     assert f"cid={cid} BYE from 127.0.0.1" in log
     # No controller here, so any ng offer or delete would have been the edge's.
     assert _ng_counts(legs) == ng_before
@@ -349,14 +432,38 @@ class Refusal:
 @pytest.mark.parametrize(
     "case",
     [
-        Refusal("INVITE", EXTERNAL, {"X-CC-Trunk": "nosuch"}, 404, "Unknown Trunk",
-                "X-CC-Trunk names no trunk 'nosuch'"),
-        Refusal("INVITE", EXTERNAL, {"X-CC-Trunk": "carrier-b"}, 503, "No Outbound Gateway",
-                f"trunk carrier-b has no gateway; cannot reach {EXTERNAL}"),
-        Refusal("INVITE", "9995551234", {}, 403, "Number Not Allowed",
-                "9995551234 matches no outbound_prefixes of trunk carrier-a"),
-        Refusal("INVITE", "alice", {}, 404, "Not Found",
-                "'alice' is neither an agent nor a diallable number"),
+        Refusal(
+            "INVITE",
+            EXTERNAL,
+            {"X-CC-Trunk": "nosuch"},
+            404,
+            "Unknown Trunk",
+            "X-CC-Trunk names no trunk 'nosuch'",
+        ),
+        Refusal(
+            "INVITE",
+            EXTERNAL,
+            {"X-CC-Trunk": "carrier-b"},
+            503,
+            "No Outbound Gateway",
+            f"trunk carrier-b has no gateway; cannot reach {EXTERNAL}",
+        ),
+        Refusal(
+            "INVITE",
+            "9995551234",
+            {},
+            403,
+            "Number Not Allowed",
+            "9995551234 matches no outbound_prefixes of trunk carrier-a",
+        ),
+        Refusal(
+            "INVITE",
+            "alice",
+            {},
+            404,
+            "Not Found",
+            "'alice' is neither an agent nor a diallable number",
+        ),
         Refusal("INVITE", "1002", {}, 480, "Not Registered", "agent 1002 is not registered"),
         Refusal("MESSAGE", "1002", {}, 405, "Method Not Allowed", "sent MESSAGE"),
         Refusal("REGISTER", "1002", {}, 405, "Method Not Allowed", "sent REGISTER"),
@@ -365,14 +472,16 @@ class Refusal:
     ids=lambda case: f"{case.method}-{case.user}-{case.code}",
 )
 def test_requests_from_a_controller_address_are_refused_with_clear_codes(
-    legs: Legs, case: Refusal,
+    legs: Legs,
+    case: Refusal,
 ) -> None:
     cid = secrets.token_hex(16)
     invite = case.method == "INVITE"
     ng_before = _ng_counts(legs)
     with _Raw(legs.stack.sip, port=legs.fake_port) as raw:
-        sent = raw.request(case.method, case.user, sdp=invite,
-                           headers={"X-CC-Correlation-ID": cid, **case.headers})
+        sent = raw.request(
+            case.method, case.user, sdp=invite, headers={"X-CC-Correlation-ID": cid, **case.headers}
+        )
         reply = sent.final()
         if invite:
             sent.ack()
@@ -391,8 +500,12 @@ def test_a_trunk_on_the_replicas_ip_is_no_controller(legs: Legs) -> None:
     instructions (removed, see _new_call), and an agent's name is no number to it."""
     cid = secrets.token_hex(16)
     with _Raw(legs.stack.sip) as raw:
-        sent = raw.request("INVITE", "1001", sdp=True,
-                           headers={"X-CC-Correlation-ID": cid, "X-CC-Trunk": "carrier-a"})
+        sent = raw.request(
+            "INVITE",
+            "1001",
+            sdp=True,
+            headers={"X-CC-Correlation-ID": cid, "X-CC-Trunk": "carrier-a"},
+        )
         reply = sent.final()
         sent.ack()
     assert reply.code == 404
@@ -428,9 +541,11 @@ class _Sent:
         """ACK a non-2xx final reply on the INVITE's branch (RFC 3261 17.1.1.3)."""
         to = self.final().header("To")
         via, from_, _, call_id = self.headers.split("\r\n")
-        self.raw.send(f"ACK {self.ruri} SIP/2.0\r\n{via}\r\n{from_}\r\nTo: {to}\r\n"
-                      f"{call_id}\r\nCSeq: {self.cseq} ACK\r\nMax-Forwards: 70\r\n"
-                      "Content-Length: 0\r\n\r\n")
+        self.raw.send(
+            f"ACK {self.ruri} SIP/2.0\r\n{via}\r\n{from_}\r\nTo: {to}\r\n"
+            f"{call_id}\r\nCSeq: {self.cseq} ACK\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
 
 
 class _Raw:
@@ -463,25 +578,38 @@ class _Raw:
             except BlockingIOError:
                 break
         call_id = headers.rsplit("\r\n", 1)[1]
-        mine = [m for m in self._inbox if m.startswith("SIP/2.0 ") and call_id in m
-                and re.search(rf"^CSeq: *{cseq} {method}\r?$", m, re.M | re.I)]
+        mine = [
+            m
+            for m in self._inbox
+            if m.startswith("SIP/2.0 ")
+            and call_id in m
+            and re.search(rf"^CSeq: *{cseq} {method}\r?$", m, re.M | re.I)
+        ]
         self._inbox = [m for m in self._inbox if m not in mine]
         return [Reply(int(m[8:11]), m, 0.0) for m in mine]
 
-    def request(self, method: str, user: str, *, sdp: bool = False,
-                headers: dict[str, str] | None = None) -> _Sent:
+    def request(
+        self, method: str, user: str, *, sdp: bool = False, headers: dict[str, str] | None = None
+    ) -> _Sent:
         host, port = self.target
         ruri = f"sip:{user}@{host}:{port}"
         tag, branch = secrets.token_hex(6), "z9hG4bK" + secrets.token_hex(8)
-        dialog = "\r\n".join([
-            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch={branch};rport",
-            f"From: <sip:95598@127.0.0.1:{self.port}>;tag={tag}",
-            f"To: <{ruri}>",
-            f"Call-ID: legs-{secrets.token_hex(8)}",
-        ])
+        dialog = "\r\n".join(
+            [
+                f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch={branch};rport",
+                f"From: <sip:95598@127.0.0.1:{self.port}>;tag={tag}",
+                f"To: <{ruri}>",
+                f"Call-ID: legs-{secrets.token_hex(8)}",
+            ]
+        )
         body = SDP.format(ip="127.0.0.1", port=9) if sdp else ""
-        lines = [f"{method} {ruri} SIP/2.0", dialog, f"CSeq: 1 {method}",
-                 f"Contact: <sip:95598@127.0.0.1:{self.port}>", "Max-Forwards: 70"]
+        lines = [
+            f"{method} {ruri} SIP/2.0",
+            dialog,
+            f"CSeq: 1 {method}",
+            f"Contact: <sip:95598@127.0.0.1:{self.port}>",
+            "Max-Forwards: 70",
+        ]
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
         if sdp:
             lines.append("Content-Type: application/sdp")
@@ -491,7 +619,9 @@ class _Raw:
 
     def cancel(self, invite: _Sent) -> _Sent:
         """CANCEL an INVITE: same R-URI, Via (branch), From, To and Call-ID."""
-        self.send(f"CANCEL {invite.ruri} SIP/2.0\r\n{invite.headers}\r\n"
-                  f"CSeq: {invite.cseq} CANCEL\r\nMax-Forwards: 70\r\n"
-                  "Content-Length: 0\r\n\r\n")
+        self.send(
+            f"CANCEL {invite.ruri} SIP/2.0\r\n{invite.headers}\r\n"
+            f"CSeq: {invite.cseq} CANCEL\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
         return _Sent(self, "CANCEL", invite.ruri, invite.headers, invite.cseq, [])

@@ -44,12 +44,15 @@ ALLOWED_WARNINGS = [
     re.compile(r"redis\.log: .*WARNING Memory overcommit must be enabled"),
     # Kamailio's main process reports each worker's normal exit at ALERT when
     # `callcenter down` stops it; status=0 is the clean case (any other status is not allowed).
-    re.compile(r"kamailio\.log: .*ALERT: <core> .*handle_sigs\(\): child process \d+ "
-               r"exited normally, status=0$"),
+    re.compile(
+        r"kamailio\.log: .*ALERT: <core> .*handle_sigs\(\): child process \d+ "
+        r"exited normally, status=0$"
+    ),
 ]
 # The level words Python's logging, Kamailio, rtpengine and Redis write.
 WARNING_OR_WORSE = re.compile(
-    r"\b(WARNING|WARN|ERROR|ERR|CRITICAL|CRIT|ALERT|EMERG|FATAL|Traceback)\b")
+    r"\b(WARNING|WARN|ERROR|ERR|CRITICAL|CRIT|ALERT|EMERG|FATAL|Traceback)\b"
+)
 
 
 @dataclass
@@ -68,8 +71,7 @@ def _demo_config_on_free_ports(workdir: Path) -> Path:
     config["sip"]["listen"] = f"127.0.0.1:{free_port()}"
     port_base = 20000 + secrets.randbelow(60) * 200
     (node,) = config["rtpengine"]["nodes"]
-    node.update(ng=f"127.0.0.1:{free_port()}", port_min=port_base,
-                port_max=port_base + 199)
+    node.update(ng=f"127.0.0.1:{free_port()}", port_min=port_base, port_max=port_base + 199)
     config["redis"]["listen"] = f"127.0.0.1:{free_port()}"
     for replica in config["controllers"]:
         replica.update(sip=f"127.0.0.1:{free_port()}", control=f"127.0.0.1:{free_port()}")
@@ -104,21 +106,28 @@ def test_the_demo_takes_this_path_and_runs_twice(demo: DemoStack) -> None:
     """Every call is answered by the agent the ACD chose, with audio both ways, its CDR
     arrives, nothing is left; the second run right after the first does the same."""
     for out in demo.outputs:
-        calls = re.findall(r"^call \d: +\S+ -> ACD chose agent (100[12]) "
-                           r"\(talking -> (?:wrap_up|idle)\) +cid=\S+ +OK$", out, re.M)
+        calls = re.findall(
+            r"^call \d: +\S+ -> ACD chose agent (100[12]) "
+            r"\(talking -> (?:wrap_up|idle)\) +cid=\S+ +OK$",
+            out,
+            re.M,
+        )
         assert len(calls) == 3, out
         assert set(calls) == {"1001", "1002"}, out  # longest idle: they take turns
         assert out.count("SIP 200 (parked), re-INVITE (bridged), BYE 200;") == 3, out
         assert out.count("RTP 50/50 to agent, 50/50 to caller") == 3, out
-        assert re.search(r"^ACD after wrap-up: 1001 idle, \d call\(s\); 1002 idle", out,
-                         re.M), out
+        assert re.search(r"^ACD after wrap-up: 1001 idle, \d call\(s\); 1002 idle", out, re.M), out
         assert "3/3 CDRs as expected" in out, out
         assert "rtpengine sessions left: 0, calls left in the controller: 0" in out, out
 
 
 def _supervisor_login(out: str) -> tuple[str, str, str]:
-    match = re.search(r"^Dashboards \(wallboard, reports with these calls\): (http://\S+)\n"
-                      r"  log in as '(\S+)' with password '(\S+)'", out, re.M)
+    match = re.search(
+        r"^Dashboards \(wallboard, reports with these calls\): (http://\S+)\n"
+        r"  log in as '(\S+)' with password '(\S+)'",
+        out,
+        re.M,
+    )
     assert match is not None, out
     return match[1], match[2], match[3]
 
@@ -144,15 +153,25 @@ def test_the_demo_prints_a_supervisor_login_that_the_dashboards_accept(
     assert verify_password(account.password_hash, last)
     assert not verify_password(account.password_hash, first)
     # Only hashes are stored, never the password.
-    stored = Path(str(config.accounts_file or "")).read_text() if config.accounts_file \
+    stored = (
+        Path(str(config.accounts_file or "")).read_text()
+        if config.accounts_file
         else (demo.config_path.parent / "accounts.yaml").read_text()
+    )
     assert last not in stored and last not in demo.layout.runtime_config.read_text()
 
 
 def _acd_login(client: AcdClient, username: str, password: str) -> pb.LoginResponse:
-    return client.login(pb.LoginRequest(username=username, password=password,
-                                        employee_id=int(username), seat=9, start_busy=True,
-                                        role=pb.ROLE_AGENT))
+    return client.login(
+        pb.LoginRequest(
+            username=username,
+            password=password,
+            employee_id=int(username),
+            seat=9,
+            start_busy=True,
+            role=pb.ROLE_AGENT,
+        )
+    )
 
 
 def _registers(sip: str, username: str, password: str, realm: str, workdir: Path) -> bool:
@@ -164,7 +183,8 @@ def _registers(sip: str, username: str, password: str, realm: str, workdir: Path
 
 
 def test_an_account_added_while_the_stack_runs_works_within_5_s(
-    demo: DemoStack, tmp_path: Path,
+    demo: DemoStack,
+    tmp_path: Path,
 ) -> None:
     """`callcenter account add` on the running demo stack, no restart: within 5 s the new
     agent logs in at the ACD, its phone registers with SIP digest at Kamailio, and the
@@ -172,18 +192,35 @@ def test_an_account_added_while_the_stack_runs_works_within_5_s(
     config = configuration.load_config(demo.config_path)
     assert config.acd is not None
     username, password = "1003", secrets.token_urlsafe(12)
-    client = AcdClient(config.acd.listen, timeout=2.0,
-                       token=callcenter.acd_token(config, demo.layout))
+    client = AcdClient(
+        config.acd.listen, timeout=2.0, token=callcenter.acd_token(config, demo.layout)
+    )
     try:
         refused = _acd_login(client, username, password)
         assert refused.error.code == pb.ERROR_CODE_AUTH_FAILED, refused
-        assert not _registers(config.sip.listen, username, password, config.sip.realm,
-                              tmp_path)
+        assert not _registers(config.sip.listen, username, password, config.sip.realm, tmp_path)
         added = subprocess.run(
-            [sys.executable, "-m", "callcenter.cli", "-c", str(demo.config_path), "account",
-             "add", username, "--role", "agent", "--employee-id", username,
-             "--password-stdin"],
-            input=password + "\n", capture_output=True, text=True, timeout=60, check=False)
+            [
+                sys.executable,
+                "-m",
+                "callcenter.cli",
+                "-c",
+                str(demo.config_path),
+                "account",
+                "add",
+                username,
+                "--role",
+                "agent",
+                "--employee-id",
+                username,
+                "--password-stdin",
+            ],
+            input=password + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert added.returncode == 0, added.stderr
         assert "within 5 s, no restart" in added.stdout, added.stdout
         replies = []
@@ -193,18 +230,22 @@ def test_an_account_added_while_the_stack_runs_works_within_5_s(
             return replies[-1].error.code == pb.ERROR_CODE_UNSPECIFIED
 
         try:
-            wait_until(logged_in, timeout=ACCOUNT_TAKES_EFFECT_S,
-                       what="the ACD to accept the new account")
+            wait_until(
+                logged_in, timeout=ACCOUNT_TAKES_EFFECT_S, what="the ACD to accept the new account"
+            )
         except AssertionError as exc:
             raise AssertionError(f"{exc}; its last reply: {replies[-1]}") from None
-        wait_until(lambda: _registers(config.sip.listen, username, password,
-                                      config.sip.realm, tmp_path),
-                   timeout=ACCOUNT_TAKES_EFFECT_S, what="Kamailio to accept its REGISTER",
-                   interval=0.2)
+        wait_until(
+            lambda: _registers(config.sip.listen, username, password, config.sip.realm, tmp_path),
+            timeout=ACCOUNT_TAKES_EFFECT_S,
+            what="Kamailio to accept its REGISTER",
+            interval=0.2,
+        )
         account = _dashboard_accounts(demo.layout).get(username)
         assert account is not None and verify_password(account.password_hash, password)
-        client.logout(pb.LogoutRequest(employee_id=int(username),
-                                       session_id=replies[-1].session_id))
+        client.logout(
+            pb.LogoutRequest(employee_id=int(username), session_id=replies[-1].session_id)
+        )
     finally:
         client.close()
 
@@ -216,12 +257,14 @@ def test_the_demo_logs_no_unexpected_warning_or_error(demo: DemoStack) -> None:
     assert callcenter.down(demo.layout), "the demo stack was not running"
     found = []
     sources = {f"demo run {i + 1}": out for i, out in enumerate(demo.outputs)}
-    sources |= {log.name: log.read_text(errors="replace")
-                for log in sorted(demo.layout.logs.glob("*.log"))}
+    sources |= {
+        log.name: log.read_text(errors="replace") for log in sorted(demo.layout.logs.glob("*.log"))
+    }
     for name, text in sources.items():
         for line in text.splitlines():
             where = f"{name}: {line}"
             if WARNING_OR_WORSE.search(line) and not any(
-                    allowed.search(where) for allowed in ALLOWED_WARNINGS):
+                allowed.search(where) for allowed in ALLOWED_WARNINGS
+            ):
                 found.append(where)
     assert not found, "\n".join(found)

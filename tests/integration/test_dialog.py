@@ -27,10 +27,15 @@ CALLER = "+8613912345678"
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_registrations")]
 
 
-
-def _media_both_ways(caller_rtp: RtpEndpoint, caller_dest: tuple[str, int],
-                     agent_rtp: RtpEndpoint, agent_dest: tuple[str, int], *,
-                     caller_marker: int, agent_marker: int) -> None:
+def _media_both_ways(
+    caller_rtp: RtpEndpoint,
+    caller_dest: tuple[str, int],
+    agent_rtp: RtpEndpoint,
+    agent_dest: tuple[str, int],
+    *,
+    caller_marker: int,
+    agent_marker: int,
+) -> None:
     """Send from each side to the address it was given; each must get the other's audio."""
     agent_had, caller_had = len(agent_rtp.received), len(caller_rtp.received)
     caller_rtp.send(caller_dest, marker=caller_marker, count=PACKETS)
@@ -45,9 +50,16 @@ def _media_both_ways(caller_rtp: RtpEndpoint, caller_dest: tuple[str, int],
 def test_caller_cancels_while_the_agent_rings(stack: Stack, workdir: Path) -> None:
     ringing = start_phone(stack, "1001", workdir=workdir, scenario="agent_ring_no_answer")
     next_agent = start_phone(stack, "1002", workdir=workdir)
-    carrier = start_sipp("carrier", "trunk_call_cancel", stack.sip, workdir=workdir,
-                         service="95598", pause_ms=300, timeout_s=20,
-                         keys={"caller": CALLER, "rtp_port": 9})
+    carrier = start_sipp(
+        "carrier",
+        "trunk_call_cancel",
+        stack.sip,
+        workdir=workdir,
+        service="95598",
+        pause_ms=300,
+        timeout_s=20,
+        keys={"caller": CALLER, "rtp_port": 9},
+    )
     try:
         (rang,) = ringing.run.wait_for_log("RANG ")
         cid = log_value(rang, "cid")
@@ -70,18 +82,37 @@ def test_agent_hangs_up_and_the_bye_reaches_the_caller_through_the_edge(
 ) -> None:
     agent_rtp, caller_rtp = RtpEndpoint(), RtpEndpoint()
     # The agent holds the answered call for 3 s, then sends BYE (answer_after_ms is -d).
-    phone = start_phone(stack, "1001", workdir=workdir, scenario="agent_answer_hangup",
-                        answer_after_ms=3000, rtp_port=agent_rtp.port)
-    carrier = start_sipp("carrier", "trunk_call_await_bye", stack.sip, workdir=workdir,
-                         service="95598", timeout_s=30,
-                         keys={"caller": CALLER, "rtp_port": caller_rtp.port})
+    phone = start_phone(
+        stack,
+        "1001",
+        workdir=workdir,
+        scenario="agent_answer_hangup",
+        answer_after_ms=3000,
+        rtp_port=agent_rtp.port,
+    )
+    carrier = start_sipp(
+        "carrier",
+        "trunk_call_await_bye",
+        stack.sip,
+        workdir=workdir,
+        service="95598",
+        timeout_s=30,
+        keys={"caller": CALLER, "rtp_port": caller_rtp.port},
+    )
     try:
         (delivered,) = phone.run.wait_for_log("CALL ")
         (answered,) = carrier.wait_for_log("ANSWERED ")
-        _media_both_ways(caller_rtp, media_of(answered), agent_rtp, media_of(delivered),
-                         caller_marker=0xCA, agent_marker=0xA6)
+        _media_both_ways(
+            caller_rtp,
+            media_of(answered),
+            agent_rtp,
+            media_of(delivered),
+            caller_marker=0xCA,
+            agent_marker=0xA6,
+        )
         assert not [ln for ln in carrier.log_lines() if ln.startswith("BYE-RECEIVED")], (
-            "media must be checked while the call is up; raise the agent's hold time")
+            "media must be checked while the call is up; raise the agent's hold time"
+        )
 
         (bye,) = carrier.wait_for_log("BYE-RECEIVED ", timeout=15)
         # The BYE came from the edge (its Via on top), not straight from the phone.
@@ -103,12 +134,20 @@ def test_agent_hangs_up_and_the_bye_reaches_the_caller_through_the_edge(
 
 def test_reinvites_both_ways_keep_media_flowing(stack: Stack, workdir: Path) -> None:
     agent_rtp, caller_rtp = RtpEndpoint(), RtpEndpoint()
-    phone = start_phone(stack, "1001", workdir=workdir, scenario="agent_answer_reinvite",
-                        rtp_port=agent_rtp.port)
+    phone = start_phone(
+        stack, "1001", workdir=workdir, scenario="agent_answer_reinvite", rtp_port=agent_rtp.port
+    )
     # After the agent's re-INVITE the caller holds the call 3 s (-d) for media checks.
-    carrier = start_sipp("carrier", "trunk_call_reinvite", stack.sip, workdir=workdir,
-                         service="95598", pause_ms=3000, timeout_s=30,
-                         keys={"caller": CALLER, "rtp_port": caller_rtp.port})
+    carrier = start_sipp(
+        "carrier",
+        "trunk_call_reinvite",
+        stack.sip,
+        workdir=workdir,
+        service="95598",
+        pause_ms=3000,
+        timeout_s=30,
+        keys={"caller": CALLER, "rtp_port": caller_rtp.port},
+    )
     try:
         phone.run.wait_for_log("CALL ")
         carrier.wait_for_log("ANSWERED ")
@@ -130,10 +169,12 @@ def test_reinvites_both_ways_keep_media_flowing(stack: Stack, workdir: Path) -> 
         assert caller_dest[1] != agent_rtp.port and agent_dest[1] != caller_rtp.port
         assert stack.rtpengine_calls(), "rtpengine holds the call after the re-INVITEs"
 
-        _media_both_ways(caller_rtp, caller_dest, agent_rtp, agent_dest,
-                         caller_marker=0xCB, agent_marker=0xA7)
+        _media_both_ways(
+            caller_rtp, caller_dest, agent_rtp, agent_dest, caller_marker=0xCB, agent_marker=0xA7
+        )
         assert not [ln for ln in carrier.log_lines() if ln.startswith("HUNGUP")], (
-            "media must be checked while the call is up; raise the caller's hold time")
+            "media must be checked while the call is up; raise the caller's hold time"
+        )
 
         assert carrier.wait_for_log("HUNGUP", timeout=15)
         assert phone.run.wait_for_log("HUNGUP")
@@ -154,8 +195,14 @@ def test_internal_call_between_agents_is_authenticated_and_categorised(
     # Agents are not trunks: the calling phone sits outside 127.0.0.1/32.
     agent_ip = "127.0.0.5"
     caller = start_sipp(
-        "agent-1001-calls", "agent_internal_call", stack.sip, workdir=workdir,
-        local_ip=agent_ip, port=free_port(agent_ip), pause_ms=300, timeout_s=20,
+        "agent-1001-calls",
+        "agent_internal_call",
+        stack.sip,
+        workdir=workdir,
+        local_ip=agent_ip,
+        port=free_port(agent_ip),
+        pause_ms=300,
+        timeout_s=20,
         auth=("1001", stack.passwords["1001"]),
         keys={"user": "1001", "callee": "1002", "realm": stack.realm, "rtp_port": 9},
     )
@@ -172,7 +219,8 @@ def test_internal_call_between_agents_is_authenticated_and_categorised(
         no_rtpengine_session(stack)
         cid = log_value(delivered, "cid")
         assert f"cid={cid} trunk= caller=1001 dialled=1002 category=internal" in (
-            stack.kamailio_log())
+            stack.kamailio_log()
+        )
     finally:
         caller.stop()
         callee.run.stop()

@@ -27,15 +27,21 @@ RING_TIMEOUT_S = 1.5
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_registrations")]
 
 
-
 def _phone(stack: Stack, workdir: Path, user: str, scenario: str) -> AgentPhone:
     return start_phone(stack, user, workdir=workdir, scenario=scenario)
 
 
 def _carrier(stack: Stack, workdir: Path, scenario: str = "trunk_call") -> SippRun:
-    return start_sipp("carrier", scenario, stack.sip, workdir=workdir, service="95598",
-                      pause_ms=300, timeout_s=30,
-                      keys={"caller": "+8613912345678", "rtp_port": 9})
+    return start_sipp(
+        "carrier",
+        scenario,
+        stack.sip,
+        workdir=workdir,
+        service="95598",
+        pause_ms=300,
+        timeout_s=30,
+        keys={"caller": "+8613912345678", "rtp_port": 9},
+    )
 
 
 def test_ring_no_answer_moves_to_the_next_agent_after_the_ring_timeout(
@@ -62,8 +68,9 @@ def test_ring_no_answer_moves_to_the_next_agent_after_the_ring_timeout(
         assert first.run.wait(timeout=15) == 0, first.run.errors()
         assert second.run.wait(timeout=15) == 0, second.run.errors()
         log = stack.kamailio_log()
-        assert (f"cid={cid} agent sip:1001@127.0.0.1:{first.sip_port} gave 408;"
-                f" hunting on ['1002']") in log
+        assert (
+            f"cid={cid} agent sip:1001@127.0.0.1:{first.sip_port} gave 408; hunting on ['1002']"
+        ) in log
         no_rtpengine_session(stack)
     finally:
         for run in (carrier, first.run, second.run):
@@ -97,8 +104,7 @@ def test_busy_agent_moves_to_the_next_agent_at_once(stack: Stack, workdir: Path)
             run.stop()
 
 
-def test_no_agent_answers_the_caller_gets_a_final_failure(stack: Stack, workdir: Path
-                                                          ) -> None:
+def test_no_agent_answers_the_caller_gets_a_final_failure(stack: Stack, workdir: Path) -> None:
     first = _phone(stack, workdir, "1001", "agent_ring_no_answer")
     second = _phone(stack, workdir, "1002", "agent_ring_no_answer")
     carrier = _carrier(stack, workdir, scenario="trunk_call_refused")

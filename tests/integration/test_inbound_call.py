@@ -18,10 +18,22 @@ def test_trunk_call_reaches_agent_with_caller_id_category_and_media_both_ways(
 ) -> None:
     agent_rtp = RtpEndpoint()
     try:
-        phone = start_agent_phone(stack.sip, "1001", stack.passwords["1001"], stack.realm,
-                                  workdir=workdir, rtp_port=agent_rtp.port)
-        report = call_with_media(stack.sip, phone, agent_rtp, caller="+8613912345678",
-                                 service="+8695598", workdir=workdir)
+        phone = start_agent_phone(
+            stack.sip,
+            "1001",
+            stack.passwords["1001"],
+            stack.realm,
+            workdir=workdir,
+            rtp_port=agent_rtp.port,
+        )
+        report = call_with_media(
+            stack.sip,
+            phone,
+            agent_rtp,
+            caller="+8613912345678",
+            service="+8695598",
+            workdir=workdir,
+        )
         seen = report.delivered
         # What the agent saw: normalised caller ID, category, dialled number, a fresh ID.
         assert seen["caller"] == "13912345678"
@@ -39,8 +51,11 @@ def test_trunk_call_reaches_agent_with_caller_id_category_and_media_both_ways(
 
         assert report.carrier_exit == 0, report.carrier_errors
         assert phone.run.wait(timeout=15) == 0, phone.run.errors()
-        wait_until(lambda: not stack.rtpengine_calls(), timeout=5,
-                   what="rtpengine session deleted after BYE")
+        wait_until(
+            lambda: not stack.rtpengine_calls(),
+            timeout=5,
+            what="rtpengine session deleted after BYE",
+        )
         assert f"cid={seen['cid']}" in stack.kamailio_log()
     finally:
         agent_rtp.close()

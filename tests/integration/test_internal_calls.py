@@ -49,15 +49,24 @@ AGENT_IP = "127.0.0.5"  # the calling phone is an agent, not the trunk (127.0.0.
 
 
 @pytest.fixture(scope="module")
-def running_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[AcdPath]:
+def running_path(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AcdPath]:
     workdir = tmp_path_factory.mktemp("internal")
     config, passwords = acd_path_config(
-        workdir, AGENTS,
-        numbers=[{"number": NUMBER, "category": "electricity-billing", "target": "controller",
-                  "queue": QUEUE}],
-        queues=[{"name": QUEUE, "skills": {"billing": 1}, "ring_timeout_ms": 4000,
-                 "wrap_up_ms": 1000}],
+        workdir,
+        AGENTS,
+        numbers=[
+            {
+                "number": NUMBER,
+                "category": "electricity-billing",
+                "target": "controller",
+                "queue": QUEUE,
+            }
+        ],
+        queues=[
+            {"name": QUEUE, "skills": {"billing": 1}, "ring_timeout_ms": 4000, "wrap_up_ms": 1000}
+        ],
         skills={"billing": 2},
         controller_name=CTL_NODE,
     )
@@ -84,8 +93,9 @@ def rtp() -> Iterator[list[RtpEndpoint]]:
 class Dialler:
     """A sipp UAC: an agent's phone dialling through the edge, or a carrier's caller."""
 
-    def __init__(self, run: SippRun, endpoint: RtpEndpoint, ip: str, port: int,
-                 call_id: str) -> None:
+    def __init__(
+        self, run: SippRun, endpoint: RtpEndpoint, ip: str, port: int, call_id: str
+    ) -> None:
         self.run, self.rtp, self.ip, self.port, self.call_id = run, endpoint, ip, port, call_id
 
     def lines(self, prefix: str) -> list[str]:
@@ -93,28 +103,44 @@ class Dialler:
 
     def hang_up(self) -> None:
         """A MESSAGE in its dialog: the scenario's "hang up now" (acd_caller.xml)."""
-        message = (f"MESSAGE sip:party@{self.ip}:{self.port} SIP/2.0\r\n"
-                   f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-{secrets.token_hex(6)}\r\n"
-                   f"From: <sip:test@127.0.0.1>;tag={secrets.token_hex(4)}\r\n"
-                   f"To: <sip:party@{self.ip}>\r\nCall-ID: {self.call_id}\r\nCSeq: 1 MESSAGE\r\n"
-                   "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+        message = (
+            f"MESSAGE sip:party@{self.ip}:{self.port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-{secrets.token_hex(6)}\r\n"
+            f"From: <sip:test@127.0.0.1>;tag={secrets.token_hex(4)}\r\n"
+            f"To: <sip:party@{self.ip}>\r\nCall-ID: {self.call_id}\r\nCSeq: 1 MESSAGE\r\n"
+            "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.sendto(message.encode(), (self.ip, self.port))
 
 
-def _agent_dials(path: AcdPath, workdir: Path, rtp: list[RtpEndpoint], caller: str,
-                 callee: str) -> Dialler:
+def _agent_dials(
+    path: AcdPath, workdir: Path, rtp: list[RtpEndpoint], caller: str, callee: str
+) -> Dialler:
     endpoint = RtpEndpoint(AGENT_IP)
     rtp.append(endpoint)
     port, call_id = free_port(AGENT_IP), f"agent-{secrets.token_hex(8)}"
-    run = track(start_sipp(
-        f"agent{caller}-dials-{callee}", str(INTERNAL_CALLER), path.stack.sip,
-        workdir=workdir, local_ip=AGENT_IP, port=port, service=callee, timeout_s=60,
-        auth=(caller, path.stack.passwords[caller]),
-        # X-CC-* from a phone: the edge must replace them with its own.
-        keys={"caller": caller, "rtp_port": endpoint.port, "cid": "f" * 32,
-              "category": "spoofed"},
-        extra=["-cid_str", call_id]))
+    run = track(
+        start_sipp(
+            f"agent{caller}-dials-{callee}",
+            str(INTERNAL_CALLER),
+            path.stack.sip,
+            workdir=workdir,
+            local_ip=AGENT_IP,
+            port=port,
+            service=callee,
+            timeout_s=60,
+            auth=(caller, path.stack.passwords[caller]),
+            # X-CC-* from a phone: the edge must replace them with its own.
+            keys={
+                "caller": caller,
+                "rtp_port": endpoint.port,
+                "cid": "f" * 32,
+                "category": "spoofed",
+            },
+            extra=["-cid_str", call_id],
+        )
+    )
     return Dialler(run, endpoint, AGENT_IP, port, call_id)
 
 
@@ -122,28 +148,45 @@ def _customer_calls(path: AcdPath, workdir: Path, rtp: list[RtpEndpoint]) -> Dia
     endpoint = RtpEndpoint()
     rtp.append(endpoint)
     port, call_id = free_port(), f"caller-{secrets.token_hex(8)}"
-    run = track(start_sipp("customer", str(CUSTOMER), path.stack.sip, workdir=workdir,
-                           port=port, service=f"+86{NUMBER}", timeout_s=60,
-                           keys={"rtp_port": endpoint.port, "cid": "f" * 32,
-                                 "category": "spoofed"},
-                           extra=["-cid_str", call_id]))
+    run = track(
+        start_sipp(
+            "customer",
+            str(CUSTOMER),
+            path.stack.sip,
+            workdir=workdir,
+            port=port,
+            service=f"+86{NUMBER}",
+            timeout_s=60,
+            keys={"rtp_port": endpoint.port, "cid": "f" * 32, "category": "spoofed"},
+            extra=["-cid_str", call_id],
+        )
+    )
     return Dialler(run, endpoint, "127.0.0.1", port, call_id)
 
 
-def _phone(path: AcdPath, workdir: Path, rtp: list[RtpEndpoint], agent: str) -> tuple[
-        SippRun, RtpEndpoint]:
+def _phone(
+    path: AcdPath, workdir: Path, rtp: list[RtpEndpoint], agent: str
+) -> tuple[SippRun, RtpEndpoint]:
     endpoint = RtpEndpoint()
     rtp.append(endpoint)
-    phone = start_phone(path.stack, agent, workdir=workdir, scenario="ctl_via_edge_agent",
-                        answer_after_ms=100, rtp_port=endpoint.port)
+    phone = start_phone(
+        path.stack,
+        agent,
+        workdir=workdir,
+        scenario="ctl_via_edge_agent",
+        answer_after_ms=100,
+        rtp_port=endpoint.port,
+    )
     return track(phone.run), endpoint
 
 
 def _clean(path: AcdPath) -> None:
     def clean() -> bool:
         status = path.control.cmd("status")
-        return (status["calls"], status["media_sessions"]) == (0, 0) \
-            and not path.stack.rtpengine_calls()
+        return (status["calls"], status["media_sessions"]) == (
+            0,
+            0,
+        ) and not path.stack.rtpengine_calls()
 
     wait_until(clean, timeout=8, what="no call in the replica and no rtpengine session")
     log = path.stack.layout.log_file("controller0").read_text(errors="replace")
@@ -156,7 +199,8 @@ def _reason(path: AcdPath, agent: str) -> str:
 
 
 def test_agent_calls_agent_through_the_edge_and_the_acd(
-        path: AcdPath, workdir: Path, rtp: list[RtpEndpoint]) -> None:
+    path: AcdPath, workdir: Path, rtp: list[RtpEndpoint]
+) -> None:
     """(a) 1001's phone dials 1002: challenged, then sent to the replica; the ACD
     reserves 1002, whose registered phone rings through the edge and answers; RTP both
     ways between the two phones. 1001 is busy (INTERNAL_CALL) meanwhile, so a carrier
@@ -200,29 +244,39 @@ def test_agent_calls_agent_through_the_edge_and_the_acd(
     _clean(path)
 
     log = path.stack.kamailio_log()
-    assert re.search(rf"cid={cid} trunk= caller=1001 dialled=1002 category=internal "
-                     r"to controller sip:\S+", log)
+    assert re.search(
+        rf"cid={cid} trunk= caller=1001 dialled=1002 category=internal "
+        r"to controller sip:\S+",
+        log,
+    )
     assert re.search(rf"cid={cid} controller \S+ leg to agent 1002 at sip:\S+", log)
     events = path.ended_events(cid)
     assert call_events(events) == [
-        ("call.arrived", CTL_NODE, {"trunk": "", "caller": "1001", "dialled": "1002",
-                                    "category": "internal"}),
-        ("call.ringing", CTL_NODE, {"agent": "1002", "seat": "2", "leg_id": "L2",
-                                    "attempt": "1"}),
+        (
+            "call.arrived",
+            CTL_NODE,
+            {"trunk": "", "caller": "1001", "dialled": "1002", "category": "internal"},
+        ),
+        ("call.ringing", CTL_NODE, {"agent": "1002", "seat": "2", "leg_id": "L2", "attempt": "1"}),
         ("call.answered", CTL_NODE, {"agent": "1002", "seat": "2", "leg_id": "L2"}),
         ("call.ended", CTL_NODE, {"cause": "200", "side": "caller"}),
     ]
     assert agent_states(events, "1001") == [("idle", "busy"), ("busy", "idle")]
-    assert agent_states(events, "1002") == [("idle", "reserved"), ("reserved", "talking"),
-                                            ("talking", "idle")]
+    assert agent_states(events, "1002") == [
+        ("idle", "reserved"),
+        ("reserved", "talking"),
+        ("talking", "idle"),
+    ]
     (cdr,) = build_records(events).cdrs
     assert (cdr.disposition, cdr.agent) == ("answered", "1002")
-    assert [e.data["agent"] for e in path.ended_events(queued)
-            if e.kind == "call.answered"] == ["1003"]
+    assert [e.data["agent"] for e in path.ended_events(queued) if e.kind == "call.answered"] == [
+        "1003"
+    ]
 
 
 def test_a_busy_callee_refuses_the_call_with_486_and_nothing_is_left(
-        path: AcdPath, workdir: Path, rtp: list[RtpEndpoint]) -> None:
+    path: AcdPath, workdir: Path, rtp: list[RtpEndpoint]
+) -> None:
     """(b) 1002's phone is registered but 1002 is not ready at the ACD: the replica's
     reservation is refused and the calling phone gets 486 through the edge, never an
     answer; 1002's phone never rings; 1001 stays idle; no call or session is left."""
@@ -236,9 +290,12 @@ def test_a_busy_callee_refuses_the_call_with_486_and_nothing_is_left(
     (arrived,) = path.arrivals(mark)
     events = path.ended_events(arrived.correlation_id)
     assert [(k, d) for k, _, d in call_events(events)] == [
-        ("call.arrived", {"trunk": "", "caller": "1001", "dialled": "1002",
-                          "category": "internal"}),
-        ("call.ended", {"cause": "acd refused:AGENT_NOT_AVAILABLE", "side": "system"})]
+        (
+            "call.arrived",
+            {"trunk": "", "caller": "1001", "dialled": "1002", "category": "internal"},
+        ),
+        ("call.ended", {"cause": "acd refused:AGENT_NOT_AVAILABLE", "side": "system"}),
+    ]
     assert path.state_of("1001") == "IDLE" and path.state_of("1002") == "BUSY"
     assert not [line for line in callee.log_lines() if line.startswith("CALL ")]
     callee.stop()
@@ -246,7 +303,8 @@ def test_a_busy_callee_refuses_the_call_with_486_and_nothing_is_left(
 
 
 def test_a_callee_whose_phone_is_not_registered_gets_480_at_the_edge(
-        path: AcdPath, workdir: Path, rtp: list[RtpEndpoint]) -> None:
+    path: AcdPath, workdir: Path, rtp: list[RtpEndpoint]
+) -> None:
     """(b) 1002 is logged in at the ACD but its phone is not registered: the edge
     answers 480 Not Registered itself, so neither the replica nor the ACD hears of the
     call and 1002 is never reserved."""
@@ -255,8 +313,9 @@ def test_a_callee_whose_phone_is_not_registered_gets_480_at_the_edge(
     a = _agent_dials(path, workdir, rtp, "1001", "1002")
     a.run.wait_for_log("REFUSED code=480", timeout=10)
     assert a.run.wait(timeout=10) == 0, a.run.errors()
-    assert re.search(r"internal call from 1001: agent 1002 is not registered",
-                     path.stack.kamailio_log())
+    assert re.search(
+        r"internal call from 1001: agent 1002 is not registered", path.stack.kamailio_log()
+    )
     assert path.arrivals(mark) == []
     assert path.state_of("1001") == "IDLE" and path.state_of("1002") == "IDLE"
     _clean(path)

@@ -30,8 +30,15 @@ from testbed import (
 pytestmark = pytest.mark.integration
 
 
-def _invite(host: str, port: int, raw: RawSip, *, drop: tuple[str, ...] = (),
-            content_length: str | None = None, body: str = "v=0\r\n") -> bytes:
+def _invite(
+    host: str,
+    port: int,
+    raw: RawSip,
+    *,
+    drop: tuple[str, ...] = (),
+    content_length: str | None = None,
+    body: str = "v=0\r\n",
+) -> bytes:
     """An INVITE from the trunk with some headers left out or a forged Content-Length."""
     tag = secrets.token_hex(4)
     headers = {
@@ -100,19 +107,30 @@ def _warnings(lines: list[str]) -> list[str]:
     return [line for line in lines if " WARNING: " in line or " ERROR: " in line]
 
 
-def test_stray_bye_and_cancel_get_481_and_a_stray_ack_no_reply(stack: Stack,
-                                                                workdir: Path) -> None:
+def test_stray_bye_and_cancel_get_481_and_a_stray_ack_no_reply(stack: Stack, workdir: Path) -> None:
     """RFC 3261 9.2, 12.2.2, 15.1.2: 481, not 405 or silence. The scenario fails on any
     other reply, and on a reply to its ACK."""
     offset = len(stack.kamailio_log())
-    run = start_sipp("stray", "stray_requests", stack.sip, workdir=workdir, service="95598",
-                     keys={"caller": "+8613912345678"}, timeout_s=20)
+    run = start_sipp(
+        "stray",
+        "stray_requests",
+        stack.sip,
+        workdir=workdir,
+        service="95598",
+        keys={"caller": "+8613912345678"},
+        timeout_s=20,
+    )
     assert run.wait(timeout=15) == 0, run.errors()
     assert [line.split()[0:2] for line in run.log_lines()] == [
-        ["BYE-IN-DIALOG", "481"], ["BYE-NO-TAG", "481"], ["CANCEL", "481"]]
+        ["BYE-IN-DIALOG", "481"],
+        ["BYE-NO-TAG", "481"],
+        ["CANCEL", "481"],
+    ]
     lines = _log_after(stack, offset)
-    for refused in ("refused BYE from 127.0.0.1: BYE matches no dialog",
-                    "refused CANCEL from 127.0.0.1: CANCEL matches no transaction"):
+    for refused in (
+        "refused BYE from 127.0.0.1: BYE matches no dialog",
+        "refused CANCEL from 127.0.0.1: CANCEL matches no transaction",
+    ):
         assert any(refused in line and " NOTICE: " in line for line in lines), refused
     (dropped,) = [line for line in lines if "dropped ACK" in line]
     assert " INFO: " in dropped, dropped
@@ -131,23 +149,28 @@ def test_the_ack_of_a_refused_invite_is_absorbed_without_a_log_line(stack: Stack
         # sent before it has been handled too.
         stray = f"stray-{secrets.token_hex(6)}"
         host, port = raw.target
-        raw.send(f"ACK sip:95598@{host}:{port} SIP/2.0\r\n"
-                 f"Via: SIP/2.0/UDP {raw.local_ip}:{raw.local_port};"
-                 f"branch=z9hG4bK{secrets.token_hex(8)};rport\r\n"
-                 f"From: <sip:+8613912345678@{raw.local_ip}>;tag={secrets.token_hex(4)}\r\n"
-                 f"To: <sip:95598@{host}:{port}>\r\nCall-ID: {stray}\r\n"
-                 "CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
-        wait_until(lambda: any(stray in line and "dropped ACK" in line
-                               for line in _log_after(stack, offset)),
-                   timeout=5, what="the stray ACK's log line")
+        raw.send(
+            f"ACK sip:95598@{host}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {raw.local_ip}:{raw.local_port};"
+            f"branch=z9hG4bK{secrets.token_hex(8)};rport\r\n"
+            f"From: <sip:+8613912345678@{raw.local_ip}>;tag={secrets.token_hex(4)}\r\n"
+            f"To: <sip:95598@{host}:{port}>\r\nCall-ID: {stray}\r\n"
+            "CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        wait_until(
+            lambda: any(
+                stray in line and "dropped ACK" in line for line in _log_after(stack, offset)
+            ),
+            timeout=5,
+            what="the stray ACK's log line",
+        )
         assert raw.replies(timeout=0.2) == [], "an ACK was answered"
     lines = _log_after(stack, offset)
     assert [line for line in lines if refused.call_id in line and "ACK" in line] == []
     assert _warnings(lines) == []
 
 
-def test_after_malformed_input_the_edge_still_completes_a_call(stack: Stack, workdir: Path
-                                                               ) -> None:
+def test_after_malformed_input_the_edge_still_completes_a_call(stack: Stack, workdir: Path) -> None:
     # Runs after the cases above (pytest keeps file order): the same Kamailio.
     pid = _process.read_pid(stack.layout, "kamailio")
     assert pid is not None and _process.is_alive(pid)
@@ -158,9 +181,15 @@ def test_after_malformed_input_the_edge_still_completes_a_call(stack: Stack, wor
     unregister_all(stack)
     agent_rtp, carrier_rtp = RtpEndpoint(), RtpEndpoint()
     phone = start_phone(stack, "1001", workdir=workdir, rtp_port=agent_rtp.port)
-    carrier = start_sipp("carrier", "trunk_call", stack.sip, workdir=workdir,
-                         service="95598", pause_ms=2500,
-                         keys={"caller": "+8613912345678", "rtp_port": carrier_rtp.port})
+    carrier = start_sipp(
+        "carrier",
+        "trunk_call",
+        stack.sip,
+        workdir=workdir,
+        service="95598",
+        pause_ms=2500,
+        keys={"caller": "+8613912345678", "rtp_port": carrier_rtp.port},
+    )
     try:
         (delivered,) = phone.run.wait_for_log("CALL ")
         (answered,) = carrier.wait_for_log("ANSWERED ")

@@ -59,24 +59,39 @@ class PresenceStack:
     sessions: dict[str, str] = field(default_factory=dict)
 
     def agent(self, employee_id: int) -> pb.AgentView | None:
-        return next((a for a in self.acd.get_snapshot().agents
-                     if a.employee_id == employee_id), None)
+        return next(
+            (a for a in self.acd.get_snapshot().agents if a.employee_id == employee_id), None
+        )
 
     def login(self, user: str, seat: int) -> None:
-        reply = self.acd.login(pb.LoginRequest(
-            username=user, password=self.stack.passwords[user], seat=seat,
-            employee_id=int(user), role=pb.ROLE_AGENT))
+        reply = self.acd.login(
+            pb.LoginRequest(
+                username=user,
+                password=self.stack.passwords[user],
+                seat=seat,
+                employee_id=int(user),
+                role=pb.ROLE_AGENT,
+            )
+        )
         assert reply.error.code == OK, reply.error
         self.sessions[user] = reply.session_id
 
     def logout(self, user: str) -> None:
-        reply = self.acd.logout(pb.LogoutRequest(employee_id=int(user),
-                                                 session_id=self.sessions.pop(user)))
+        reply = self.acd.logout(
+            pb.LogoutRequest(employee_id=int(user), session_id=self.sessions.pop(user))
+        )
         assert reply.error.code == OK, reply.error
 
     def register(self, user: str, contact_port: int, *, expires: int = 300) -> None:
-        run = registration(self.stack.sip, user, self.stack.passwords[user], REALM,
-                           contact_port, workdir=self.workdir / "sipp", expires=expires)
+        run = registration(
+            self.stack.sip,
+            user,
+            self.stack.passwords[user],
+            REALM,
+            contact_port,
+            workdir=self.workdir / "sipp",
+            expires=expires,
+        )
         assert any(line.startswith("REGISTERED") for line in run.log_lines()), run.errors()
 
     def registered(self) -> frozenset[str]:
@@ -86,9 +101,13 @@ class PresenceStack:
         def settled() -> bool:
             view = self.agent(int(user))
             return view is not None and view.phone_ok is reachable
-        wait_until(settled, timeout=timeout,
-                   what=f"ACD shows {user}'s phone {'reachable' if reachable else 'unreachable'}"
-                        f" (now {self.agent(int(user))})")
+
+        wait_until(
+            settled,
+            timeout=timeout,
+            what=f"ACD shows {user}'s phone {'reachable' if reachable else 'unreachable'}"
+            f" (now {self.agent(int(user))})",
+        )
         view = self.agent(int(user))
         assert view is not None
         return view
@@ -104,26 +123,39 @@ class PresenceStack:
 
 
 @pytest.fixture(scope="module")
-def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-        ) -> Iterator[PresenceStack]:
+def env(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PresenceStack]:
     workdir = tmp_path_factory.mktemp("presence")
     config, passwords = base_config(workdir, AGENTS)
-    config["sip"].update(phone_keepalive_s=KEEPALIVE_S,
-                         phone_keepalive_timeout_s=KEEPALIVE_TIMEOUT_S)
+    config["sip"].update(
+        phone_keepalive_s=KEEPALIVE_S, phone_keepalive_timeout_s=KEEPALIVE_TIMEOUT_S
+    )
     config["accounts"] = [
         account_entry(a, passwords[a], REALM, ["agent"], employee_id=a, skills={"billing": 1})
-        for a in AGENTS]
-    config["queues"] = [{"name": "billing", "skills": {"billing": 1},
-                         "ring_timeout_ms": 60_000, "max_no_answers": 0}]
+        for a in AGENTS
+    ]
+    config["queues"] = [
+        {
+            "name": "billing",
+            "skills": {"billing": 1},
+            "ring_timeout_ms": 60_000,
+            "max_no_answers": 0,
+        }
+    ]
     # call_events acd: no call controller here; the test drives the calls at the ACD.
-    config["acd"] = {"listen": f"127.0.0.1:{free_port()}", "call_events": "acd",
-                     "lease_ms": 600_000, "leader_lease_ms": 1000, "seat_range": [1, 100],
-                     "employee_id_range": [1, 99_999]}
+    config["acd"] = {
+        "listen": f"127.0.0.1:{free_port()}",
+        "call_events": "acd",
+        "lease_ms": 600_000,
+        "leader_lease_ms": 1000,
+        "seat_range": [1, 100],
+        "employee_id_range": [1, 99_999],
+    }
     config["presence"] = {"poll_ms": int(POLL_S * 1000)}
     failed_before = request.session.testsfailed
     with running_stack(workdir, config, passwords) as stack:
-        acd = AcdClient(config["acd"]["listen"], timeout=2.0, retry_for=10.0,
-                        token=stack.acd_token)
+        acd = AcdClient(config["acd"]["listen"], timeout=2.0, retry_for=10.0, token=stack.acd_token)
         try:
             yield PresenceStack(stack, acd, workdir)
         finally:
@@ -147,7 +179,8 @@ def test_up_starts_the_watcher_and_status_probes_it(env: PresenceStack) -> None:
 
 
 def test_unregistering_makes_the_agent_not_ready_and_registering_ready_again(
-        env: PresenceStack, phone: OptionsResponder) -> None:
+    env: PresenceStack, phone: OptionsResponder
+) -> None:
     env.login("1001", seat=1)
     try:
         # Login starts with phone_ok true; with no registration the watcher corrects it.
@@ -165,8 +198,11 @@ def test_unregistering_makes_the_agent_not_ready_and_registering_ready_again(
 
         # Not ready means not offered: a call for the agent's only queue waits.
         call_id = secrets.token_hex(16)
-        queued = env.acd.enqueue(pb.EnqueueRequest(call_id=call_id, queue="billing",
-                                                   caller="13912345678", category="billing"))
+        queued = env.acd.enqueue(
+            pb.EnqueueRequest(
+                call_id=call_id, queue="billing", caller="13912345678", category="billing"
+            )
+        )
         assert queued.error.code == OK, queued.error
         assert not [a for a in queued.actions if a.WhichOneof("kind") == "offer"]
         billing = next(q for q in env.acd.get_snapshot().queues if q.name == "billing")
@@ -174,8 +210,11 @@ def test_unregistering_makes_the_agent_not_ready_and_registering_ready_again(
         try:
             env.register("1001", phone.port)  # registered again: ready, and offered the call
             env.wait_phone("1001", reachable=True)
-            wait_until(lambda: (v := env.agent(1001)) is not None and v.call_id == call_id,
-                       timeout=10, what="the waiting call is offered to 1001")
+            wait_until(
+                lambda: (v := env.agent(1001)) is not None and v.call_id == call_id,
+                timeout=10,
+                what="the waiting call is offered to 1001",
+            )
             assert env.agent(1001).state == pb.AGENT_STATE_RESERVED  # type: ignore[union-attr]
         finally:
             env.acd.abandon(pb.AbandonRequest(call_id=call_id))
@@ -185,16 +224,19 @@ def test_unregistering_makes_the_agent_not_ready_and_registering_ready_again(
 
 
 def test_a_phone_that_stops_answering_options_becomes_unreachable(
-        env: PresenceStack, phone: OptionsResponder) -> None:
+    env: PresenceStack, phone: OptionsResponder
+) -> None:
     env.register("1002", phone.port)
     env.login("1002", seat=2)
     try:
         env.wait_phone("1002", reachable=True)
         # A phone that answers survives the keepalive: well past the timeout, with
         # every ping answered, it is still registered and reachable.
-        wait_until(lambda: phone.answered >= 2 * KEEPALIVE_TIMEOUT_S // KEEPALIVE_S + 1,
-                   timeout=KEEPALIVE_TIMEOUT_S * 4,
-                   what=f"Kamailio's keepalive OPTIONS answered (so far {phone.answered})")
+        wait_until(
+            lambda: phone.answered >= 2 * KEEPALIVE_TIMEOUT_S // KEEPALIVE_S + 1,
+            timeout=KEEPALIVE_TIMEOUT_S * 4,
+            what=f"Kamailio's keepalive OPTIONS answered (so far {phone.answered})",
+        )
         assert "1002" in env.registered()
         assert env.wait_phone("1002", reachable=True).state == pb.AGENT_STATE_IDLE
 
@@ -215,8 +257,9 @@ def _kamailio_fifo_process(env: PresenceStack) -> int:
     return int(pid)
 
 
-def test_an_rpc_outage_marks_nobody_unreachable(env: PresenceStack,
-                                                phone: OptionsResponder) -> None:
+def test_an_rpc_outage_marks_nobody_unreachable(
+    env: PresenceStack, phone: OptionsResponder
+) -> None:
     env.register("1003", phone.port)
     env.login("1003", seat=3)
     fifo_pid = _kamailio_fifo_process(env)
@@ -224,13 +267,19 @@ def test_an_rpc_outage_marks_nobody_unreachable(env: PresenceStack,
         env.wait_phone("1003", reachable=True)
         os.kill(fifo_pid, signal.SIGSTOP)  # Kamailio's RPC process hangs
         try:
-            wait_until(lambda: env.watcher_status()["kamailio_ok"] is False, timeout=20,
-                       what="the watcher's poll fails (its RPC times out)")
+            wait_until(
+                lambda: env.watcher_status()["kamailio_ok"] is False,
+                timeout=20,
+                what="the watcher's poll fails (its RPC times out)",
+            )
             assert not env.presence_healthy()  # what `callcenter status` shows
             # Polls keep failing, and nobody is reported unreachable meanwhile.
             failed_at = env.watcher_status()["updated"]
-            wait_until(lambda: env.watcher_status()["updated"] > failed_at, timeout=20,
-                       what="another failed poll")
+            wait_until(
+                lambda: env.watcher_status()["updated"] > failed_at,
+                timeout=20,
+                what="another failed poll",
+            )
             assert env.agent(1003).phone_ok  # type: ignore[union-attr]
         finally:
             os.kill(fifo_pid, signal.SIGCONT)
@@ -241,8 +290,9 @@ def test_an_rpc_outage_marks_nobody_unreachable(env: PresenceStack,
         env.register("1003", phone.port, expires=0)
 
 
-def test_a_report_the_acd_missed_is_made_once_it_is_back(env: PresenceStack,
-                                                          phone: OptionsResponder) -> None:
+def test_a_report_the_acd_missed_is_made_once_it_is_back(
+    env: PresenceStack, phone: OptionsResponder
+) -> None:
     layout = env.stack.layout
     (acd_daemon,) = [d for d in plan(env.stack.config, layout) if d.spec.name == "acd"]
     env.register("1004", phone.port)
@@ -252,8 +302,11 @@ def test_a_report_the_acd_missed_is_made_once_it_is_back(env: PresenceStack,
         _process.stop(layout, "acd", grace=5)
         try:
             env.register("1004", phone.port, expires=0)  # unregisters while the ACD is down
-            wait_until(lambda: env.watcher_status()["acd_ok"] is False, timeout=10,
-                       what="the watcher sees the ACD down")
+            wait_until(
+                lambda: env.watcher_status()["acd_ok"] is False,
+                timeout=10,
+                what="the watcher sees the ACD down",
+            )
         finally:
             _wait_healthy(layout, acd_daemon, _process.start(layout, acd_daemon.spec))
         # Its state (the login) is in Redis; the watcher now makes the missed report.
@@ -270,8 +323,9 @@ def test_the_fifo_carries_a_dump_too_big_for_a_datagram(env: PresenceStack) -> N
     aors = [f"load{i:04d}" for i in range(1000)]
     try:
         for aor in aors:  # table, AoR, contact, expires, q, path, flags, cflags, methods
-            rpc.call("ul.add", "location", aor, f"sip:{aor}@127.0.0.1:9", 600, 1.0, "",
-                     0, 0, 4294967295)
+            rpc.call(
+                "ul.add", "location", aor, f"sip:{aor}@127.0.0.1:9", 600, 1.0, "", 0, 0, 4294967295
+            )
         result = rpc.call("ul.dump")
         assert len(json.dumps(result, separators=(",", ":"))) > 4 * 128 * 1024
         assert set(aors) <= registered_users(result)

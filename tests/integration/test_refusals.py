@@ -27,12 +27,26 @@ from testbed import (
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_registrations")]
 
 
-
-def _refused_call(stack: Stack, workdir: Path, name: str, *, service: str,
-                  caller: str = "+8613912345678", scenario: str = "trunk_call_refused",
-                  local_ip: str = "127.0.0.1") -> int:
-    run = start_sipp(name, scenario, stack.sip, workdir=workdir, local_ip=local_ip,
-                     service=service, keys={"caller": caller, "rtp_port": 9}, timeout_s=20)
+def _refused_call(
+    stack: Stack,
+    workdir: Path,
+    name: str,
+    *,
+    service: str,
+    caller: str = "+8613912345678",
+    scenario: str = "trunk_call_refused",
+    local_ip: str = "127.0.0.1",
+) -> int:
+    run = start_sipp(
+        name,
+        scenario,
+        stack.sip,
+        workdir=workdir,
+        local_ip=local_ip,
+        service=service,
+        keys={"caller": caller, "rtp_port": 9},
+        timeout_s=20,
+    )
     code = final_code(run)
     assert run.wait(timeout=15) == 0, run.errors()
     return code
@@ -45,7 +59,8 @@ def test_unknown_number_from_a_trunk_is_refused_with_404(stack: Stack, workdir: 
         assert code == 404
         assert "no route for number '12345'" in stack.kamailio_log()
         assert not [ln for ln in phone.run.log_lines() if ln.startswith("CALL ")], (
-            "no agent may ring for an unknown number")
+            "no agent may ring for an unknown number"
+        )
     finally:
         phone.run.stop()
     no_rtpengine_session(stack)
@@ -54,20 +69,21 @@ def test_unknown_number_from_a_trunk_is_refused_with_404(stack: Stack, workdir: 
 def test_unknown_source_is_refused_with_403_and_logged(stack: Stack, workdir: Path) -> None:
     # 127.0.0.9 is on loopback but outside the trunk's 127.0.0.1/32, and the From
     # user is no account: neither a trunk nor an agent.
-    code = _refused_call(stack, workdir, "stranger", service="95598", local_ip="127.0.0.9",
-                         caller="66668888")
+    code = _refused_call(
+        stack, workdir, "stranger", service="95598", local_ip="127.0.0.9", caller="66668888"
+    )
     assert code == 403
     log = stack.kamailio_log()
     assert "refused INVITE from 127.0.0.9: unknown source 127.0.0.9" in log
     no_rtpengine_session(stack)
 
 
-def test_invite_without_sdp_from_a_trunk_is_refused_with_488(stack: Stack, workdir: Path
-                                                              ) -> None:
+def test_invite_without_sdp_from_a_trunk_is_refused_with_488(stack: Stack, workdir: Path) -> None:
     phone = start_phone(stack, "1001", workdir=workdir)
     try:
-        code = _refused_call(stack, workdir, "carrier", service="95598",
-                             scenario="trunk_call_no_sdp")
+        code = _refused_call(
+            stack, workdir, "carrier", service="95598", scenario="trunk_call_no_sdp"
+        )
         assert code == 488
         assert "INVITE without SDP offer" in stack.kamailio_log()
         assert not [ln for ln in phone.run.log_lines() if ln.startswith("CALL ")]
@@ -87,8 +103,9 @@ def test_number_whose_agents_are_not_registered_gets_480(stack: Stack, workdir: 
 
 def test_register_with_a_wrong_password_gets_403(stack: Stack, workdir: Path) -> None:
     contact = 5999
-    run = register_agent(stack, "1001", contact, workdir=workdir,
-                         password="not-" + stack.passwords["1001"])
+    run = register_agent(
+        stack, "1001", contact, workdir=workdir, password="not-" + stack.passwords["1001"]
+    )
     assert run.process.returncode == 0, run.errors()
     lines = run.log_lines()
     # agent_register.xml jumps to its `refused` label on 403: REGISTER-DONE, no REGISTERED.

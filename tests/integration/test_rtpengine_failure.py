@@ -42,26 +42,28 @@ pytestmark = pytest.mark.integration
 
 
 @contextmanager
-def _stack_with_nodes(request: pytest.FixtureRequest, workdir: Path,
-                      nodes: list[dict[str, Any]]) -> Iterator[Stack]:
+def _stack_with_nodes(
+    request: pytest.FixtureRequest, workdir: Path, nodes: list[dict[str, Any]]
+) -> Iterator[Stack]:
     config, passwords = base_config(workdir)
     config["rtpengine"]["nodes"] = nodes
     failed_before = request.session.testsfailed
     with running_stack(workdir, config, passwords) as stack:
         yield stack
         if request.session.testsfailed > failed_before:
-            shutil.copytree(stack.layout.logs, artifact_dir(f"{request.node.nodeid}-stack"),
-                            dirs_exist_ok=True)
+            shutil.copytree(
+                stack.layout.logs, artifact_dir(f"{request.node.nodeid}-stack"), dirs_exist_ok=True
+            )
 
 
 def _unmanaged(port: int) -> dict[str, Any]:
     base = 20000 + secrets.randbelow(60) * 200
-    return {"ng": f"127.0.0.1:{port}", "managed": False, "port_min": base,
-            "port_max": base + 99}
+    return {"ng": f"127.0.0.1:{port}", "managed": False, "port_min": base, "port_max": base + 99}
 
 
-def _storm(stack: Stack, calls: int) -> tuple[list[tuple[int, float] | None],
-                                               list[tuple[int | None, float]]]:
+def _storm(
+    stack: Stack, calls: int
+) -> tuple[list[tuple[int, float] | None], list[tuple[int | None, float]]]:
     """Send `calls` INVITEs at once; ping OPTIONS for as long as any is unanswered."""
     results: list[tuple[int, float] | None] = [None] * calls
 
@@ -186,8 +188,7 @@ def test_calls_succeed_through_the_live_node_when_the_other_is_dead(
     live_ng = f"127.0.0.1:{free_port()}"
     base = 20000 + secrets.randbelow(60) * 200
     nodes = [
-        {"ng": f"127.0.0.1:{fake.port}", "managed": False, "port_min": base,
-         "port_max": base + 99},
+        {"ng": f"127.0.0.1:{fake.port}", "managed": False, "port_min": base, "port_max": base + 99},
         {"ng": live_ng, "port_min": base + 100, "port_max": base + 199},
     ]
     calls = 4
@@ -197,8 +198,9 @@ def test_calls_succeed_through_the_live_node_when_the_other_is_dead(
             # The first node was alive when Kamailio started, and dies now.
             assert fake.pinged.is_set(), "Kamailio never pinged the first node"
             fake.close()
-            phone = start_phone(stack, "1001", workdir=tmp_path, calls=calls,
-                                rtp_port=agent_rtp.port)
+            phone = start_phone(
+                stack, "1001", workdir=tmp_path, calls=calls, rtp_port=agent_rtp.port
+            )
             try:
                 for i in range(calls):
                     carrier_rtp = RtpEndpoint()
@@ -207,8 +209,14 @@ def test_calls_succeed_through_the_live_node_when_the_other_is_dead(
                         # land where the hash puts them.
                         extra = ["-cid_str", _call_id_for_first_node()] if i == 0 else []
                         carrier = start_sipp(
-                            f"carrier{i}", "trunk_call", stack.sip, workdir=tmp_path,
-                            service="95598", pause_ms=1500, timeout_s=20, extra=extra,
+                            f"carrier{i}",
+                            "trunk_call",
+                            stack.sip,
+                            workdir=tmp_path,
+                            service="95598",
+                            pause_ms=1500,
+                            timeout_s=20,
+                            extra=extra,
                             keys={"caller": "+8613912345678", "rtp_port": carrier_rtp.port},
                         )
                         (answered,) = carrier.wait_for_log("ANSWERED ")
@@ -229,7 +237,8 @@ def test_calls_succeed_through_the_live_node_when_the_other_is_dead(
             log = stack.kamailio_log()
             # The hash did pick the dead node for the first call; the module moved on.
             assert f'"offer" from RTPEngine <udp:127.0.0.1:{fake.port}>' in log, (
-                "the dead node was never tried")
+                "the dead node was never tried"
+            )
             assert "rtpengine offer failed" not in log
     finally:
         fake.close()

@@ -62,22 +62,34 @@ CALLER_MARK, AGENT_MARK = 7, 9
 
 
 @pytest.fixture(scope="module")
-def running_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[tuple[AcdPath, ServiceClient]]:
+def running_path(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[AcdPath, ServiceClient]]:
     workdir = tmp_path_factory.mktemp("faults")
     config, passwords = acd_path_config(
-        workdir, (AGENT,),
-        numbers=[{"number": NUMBER, "category": "billing", "target": "controller",
-                  "queue": QUEUE}],
-        queues=[{"name": QUEUE, "skills": {"billing": 1}, "strategy": "longest_idle",
-                 "wrap_up_ms": WRAP_UP_MS}],
+        workdir,
+        (AGENT,),
+        numbers=[{"number": NUMBER, "category": "billing", "target": "controller", "queue": QUEUE}],
+        queues=[
+            {
+                "name": QUEUE,
+                "skills": {"billing": 1},
+                "strategy": "longest_idle",
+                "wrap_up_ms": WRAP_UP_MS,
+            }
+        ],
         skills={"billing": 2},
         controller_name="faults-ctl0",
     )
-    config["timers"] |= {"dead_leg_timeout_ms": DEAD_LEG_TIMEOUT_MS,
-                         "media_check_interval_ms": MEDIA_CHECK_INTERVAL_MS}
-    config["analytics"] = {"data_dir": str(workdir / "chdb"),
-                           "listen": f"127.0.0.1:{free_port()}", "block_ms": 100}
+    config["timers"] |= {
+        "dead_leg_timeout_ms": DEAD_LEG_TIMEOUT_MS,
+        "media_check_interval_ms": MEDIA_CHECK_INTERVAL_MS,
+    }
+    config["analytics"] = {
+        "data_dir": str(workdir / "chdb"),
+        "listen": f"127.0.0.1:{free_port()}",
+        "block_ms": 100,
+    }
     with running_acd_path(request, workdir, config, passwords) as path:
         assert path.stack.config.analytics is not None
         yield path, ServiceClient(path.stack.config.analytics.url())
@@ -96,8 +108,9 @@ def _latest_media(party: Party, *prefixes: str) -> tuple[str, int]:
     return media_of(lines[-1])
 
 
-def _talker(path: AcdPath, endpoint: RtpEndpoint, dest: Callable[[], tuple[str, int]],
-            marker: int) -> Talker:
+def _talker(
+    path: AcdPath, endpoint: RtpEndpoint, dest: Callable[[], tuple[str, int]], marker: int
+) -> Talker:
     """A party's audio from now until it is stopped, or the test ends."""
     talker = Talker(endpoint, dest, marker)
 
@@ -116,16 +129,22 @@ def _talking_call(path: AcdPath, workdir: Path) -> tuple[str, Party, Party, Talk
     phone = agent_phone(path, workdir, AGENT, "ctl_via_edge_agent")
     caller = carrier_call(path, workdir, NUMBER)
     caller.run.wait_for_log("ANSWERED", timeout=10)
-    by_caller = _talker(path, caller.rtp,
-                        lambda: _latest_media(caller, "ANSWERED", "REINVITE"), CALLER_MARK)
+    by_caller = _talker(
+        path, caller.rtp, lambda: _latest_media(caller, "ANSWERED", "REINVITE"), CALLER_MARK
+    )
     cid = str(path.control.wait_new_call()["cid"])
     assert f"cid={cid} " in phone.run.wait_for_log("CALL ", timeout=10)[0]
     by_agent = _talker(path, phone.rtp, lambda: _latest_media(phone, "CALL "), AGENT_MARK)
     path.control.wait_state(cid, "bridged")
     path.wait_agent(AGENT, "TALKING")
-    wait_until(lambda: phone.rtp.received_from(CALLER_MARK) >= 25
-               and caller.rtp.received_from(AGENT_MARK) >= 25, timeout=10,
-               what="audio both ways through rtpengine")
+    wait_until(
+        lambda: (
+            phone.rtp.received_from(CALLER_MARK) >= 25
+            and caller.rtp.received_from(AGENT_MARK) >= 25
+        ),
+        timeout=10,
+        what="audio both ways through rtpengine",
+    )
     return cid, caller, phone, by_caller, by_agent
 
 
@@ -134,19 +153,25 @@ def _wrapped_up(path: AcdPath, cid: str) -> list[tuple[str, str]]:
     change back to idle belongs to no call, so the whole log is read)."""
     path.wait_agent(AGENT, "IDLE", timeout=WRAP_UP_MS / 1000 + 10)
     arrived = next(e.ts for e in path.ended_events(cid) if e.kind == "call.arrived")
-    later = sorted((d.event for d in eventlog.replay(path.events_redis)
-                    if d.event.ts >= arrived), key=lambda e: e.ts)
+    later = sorted(
+        (d.event for d in eventlog.replay(path.events_redis) if d.event.ts >= arrived),
+        key=lambda e: e.ts,
+    )
     return agent_states(later, AGENT)
 
 
 def test_the_yaml_timers_reach_the_replicas_dead_leg_detection(path: AcdPath) -> None:
     liveness = path.control.cmd("liveness")
     assert (liveness["enabled"], liveness["rtp_timeout_s"], liveness["check_interval_s"]) == (
-        True, DEAD_LEG_TIMEOUT_MS / 1000, MEDIA_CHECK_INTERVAL_MS / 1000)
+        True,
+        DEAD_LEG_TIMEOUT_MS / 1000,
+        MEDIA_CHECK_INTERVAL_MS / 1000,
+    )
 
 
 def test_an_agent_phone_that_vanishes_without_a_bye_leaves_no_agent_stuck(
-        path: AcdPath, workdir: Path) -> None:
+    path: AcdPath, workdir: Path
+) -> None:
     """The agent's phone stops sending RTP and sends no BYE (power or network lost): the
     replica ends the call by detection, the caller gets a BYE, and the ACD takes the
     agent through wrap-up back to idle, as after any call."""
@@ -160,15 +185,20 @@ def test_an_agent_phone_that_vanishes_without_a_bye_leaves_no_agent_stuck(
     assert f"BYE cid={cid}" in phone.run.wait_for_log("BYE", timeout=10)[0]
     assert phone.run.wait(timeout=10) == 0, phone.run.errors()
 
-    assert _wrapped_up(path, cid) == [("idle", "reserved"), ("reserved", "talking"),
-                                      ("talking", "wrap_up"), ("wrap_up", "idle")]
+    assert _wrapped_up(path, cid) == [
+        ("idle", "reserved"),
+        ("reserved", "talking"),
+        ("talking", "wrap_up"),
+        ("wrap_up", "idle"),
+    ]
     ended = [dict(e.data) for e in path.events(cid) if e.kind == CALL_ENDED]
     assert ended == [{"cause": "media timeout", "side": "agent"}]
     path.wait_clean()
 
 
 def test_a_redis_restart_mid_call_loses_none_of_its_events(
-        path: AcdPath, running_path: tuple[AcdPath, ServiceClient], workdir: Path) -> None:
+    path: AcdPath, running_path: tuple[AcdPath, ServiceClient], workdir: Path
+) -> None:
     """Redis stops while the call is up, the caller hangs up while it is down, and Redis
     starts again: the replica's call.ended waited in its buffer and was written then,
     with the time the call ended, once; the CDR read back from the CDR service is that of
@@ -192,33 +222,44 @@ def test_a_redis_restart_mid_call_loses_none_of_its_events(
             stats: dict[str, Any] = path.control.cmd("events")
             return stats if stats["buffered"] >= 1 and stats["backlog"] >= 1 else None
 
-        wait_until(held_back, timeout=10,
-                   what=f"call.ended held back (now {path.control.cmd('events')})")
-        _wait_healthy(stack.layout, redis_daemon,
-                      _process.start(stack.layout, redis_daemon.spec))
+        wait_until(
+            held_back, timeout=10, what=f"call.ended held back (now {path.control.cmd('events')})"
+        )
+        _wait_healthy(stack.layout, redis_daemon, _process.start(stack.layout, redis_daemon.spec))
         restarted = True
         back = time.time()
     finally:
         if not restarted:  # the rest of the module needs its Redis
-            _wait_healthy(stack.layout, redis_daemon,
-                          _process.start(stack.layout, redis_daemon.spec))
+            _wait_healthy(
+                stack.layout, redis_daemon, _process.start(stack.layout, redis_daemon.spec)
+            )
 
-    wait_until(lambda: path.control.cmd("events")["backlog"] == 0, timeout=10,
-               what=f"the replica's backlog written (now {path.control.cmd('events')})")
+    wait_until(
+        lambda: path.control.cmd("events")["backlog"] == 0,
+        timeout=10,
+        what=f"the replica's backlog written (now {path.control.cmd('events')})",
+    )
     assert path.control.cmd("events")["dropped"] == 0
     assert caller.run.wait(timeout=10) == 0, caller.run.errors()
     assert phone.run.wait(timeout=10) == 0, phone.run.errors()
-    assert _wrapped_up(path, cid) == [("idle", "reserved"), ("reserved", "talking"),
-                                      ("talking", "wrap_up"), ("wrap_up", "idle")]
+    assert _wrapped_up(path, cid) == [
+        ("idle", "reserved"),
+        ("reserved", "talking"),
+        ("talking", "wrap_up"),
+        ("wrap_up", "idle"),
+    ]
     path.wait_clean()
 
     ended = [e for e in path.events(cid) if e.kind == CALL_ENDED]
     assert [dict(e.data) for e in ended] == [{"cause": "200", "side": "caller"}]
     assert before < ended[0].ts <= hung_up < back, "stamped when it ended, not when written"
-    cdr = cdr_row(cdrs, cid, until=lambda row: row["wrapup_s"] > 0.0,
-                  what="with the wrap-up ")
+    cdr = cdr_row(cdrs, cid, until=lambda row: row["wrapup_s"] > 0.0, what="with the wrap-up ")
     assert (cdr["disposition"], cdr["agent"], cdr["queue"], cdr["caller"]) == (
-        "answered", AGENT, QUEUE, "13912345678")
+        "answered",
+        AGENT,
+        QUEUE,
+        "13912345678",
+    )
     assert (cdr["hangup_cause"], cdr["hangup_side"]) == ("200", "caller")
     assert not is_null(cdr["answered_at"])
     assert cdr["wait_s"] > 0.0 and cdr["talk_s"] > 0.0, cdr

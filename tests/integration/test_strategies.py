@@ -46,15 +46,21 @@ QUEUES = {
 
 
 @pytest.fixture(scope="module")
-def running_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[AcdPath]:
+def running_path(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AcdPath]:
     workdir = tmp_path_factory.mktemp("strategies")
     config, passwords = acd_path_config(
-        workdir, AGENTS,
-        numbers=[{"number": number, "category": name, "target": "controller", "queue": name}
-                 for name, (number, _) in QUEUES.items()],
-        queues=[{"name": name, "strategy": name, "ring_timeout_ms": 5000, "wrap_up_ms": 0}
-                | spec for name, (_, spec) in QUEUES.items()],
+        workdir,
+        AGENTS,
+        numbers=[
+            {"number": number, "category": name, "target": "controller", "queue": name}
+            for name, (number, _) in QUEUES.items()
+        ],
+        queues=[
+            {"name": name, "strategy": name, "ring_timeout_ms": 5000, "wrap_up_ms": 0} | spec
+            for name, (_, spec) in QUEUES.items()
+        ],
         skills={},
         controller_name="strat-ctl0",
     )
@@ -104,9 +110,10 @@ def _call(path: AcdPath, workdir: Path, queue: str, phones: dict[str, Party]) ->
 
 def _phones(path: AcdPath, workdir: Path) -> dict[str, Party]:
     """Both agents' answering phones, registered."""
-    return {agent: agent_phone(path, workdir, agent, "ctl_via_edge_agent",
-                               calls=PHONE_CALLS)
-            for agent in AGENTS}
+    return {
+        agent: agent_phone(path, workdir, agent, "ctl_via_edge_agent", calls=PHONE_CALLS)
+        for agent in AGENTS
+    }
 
 
 def test_round_robin_takes_employee_ids_in_turn(path: AcdPath, workdir: Path) -> None:
@@ -116,11 +123,15 @@ def test_round_robin_takes_employee_ids_in_turn(path: AcdPath, workdir: Path) ->
     phones = _phones(path, workdir)
     path.log_in("1002", "1001")
     assert [_call(path, workdir, "round_robin", phones) for _ in range(3)] == [
-        "1001", "1002", "1001"]
+        "1001",
+        "1002",
+        "1001",
+    ]
 
 
 def test_fewest_calls_prefers_the_agent_with_fewer_answered_calls(
-        path: AcdPath, workdir: Path) -> None:
+    path: AcdPath, workdir: Path
+) -> None:
     """1001 takes a call, then 1002 logs in: 1001 has been idle longer, but 1002 has
     answered fewer calls since login, so the next call rings 1002."""
     phones = _phones(path, workdir)
@@ -132,12 +143,12 @@ def test_fewest_calls_prefers_the_agent_with_fewer_answered_calls(
 
 
 def test_skill_level_first_prefers_the_higher_level_every_time(
-        path: AcdPath, workdir: Path) -> None:
+    path: AcdPath, workdir: Path
+) -> None:
     """1001 (billing 1) is idle the longest; 1002 (billing 5) gets both calls."""
     phones = _phones(path, workdir)
     path.log_in("1001", "1002")
-    assert [_call(path, workdir, "skill_level_first", phones) for _ in range(2)] == [
-        "1002", "1002"]
+    assert [_call(path, workdir, "skill_level_first", phones) for _ in range(2)] == ["1002", "1002"]
 
 
 def test_ring_all_rings_the_longest_idle_agent_first(path: AcdPath, workdir: Path) -> None:
@@ -155,6 +166,5 @@ def test_a_queue_rings_only_agents_with_its_skill(path: AcdPath, workdir: Path) 
     longest (the queue's strategy), both calls ring 1002."""
     phones = _phones(path, workdir)
     path.log_in("1001", "1002")
-    assert [_call(path, workdir, "skill_filter", phones) for _ in range(2)] == [
-        "1002", "1002"]
+    assert [_call(path, workdir, "skill_filter", phones) for _ in range(2)] == ["1002", "1002"]
     assert path.state_of("1001") == "IDLE"

@@ -37,12 +37,17 @@ def main() -> int:
         with running_stack(workdir, config, passwords) as stack:
             rpc = KamailioRpc(rpc_fifo(stack.layout))
             (HERE / "ul_dump_empty.json").write_text(
-                json.dumps(rpc.call("ul.dump"), indent=1) + "\n")
+                json.dumps(rpc.call("ul.dump"), indent=1) + "\n"
+            )
             register_agent(stack, "1001", live.port, workdir=workdir / "sipp")
             # A round trip appears at a usrloc timer run; register 1002 right after one,
             # so it expires (10 s) well before the next run (20 s) removes it.
-            wait_until(lambda: _contacts(rpc.call("ul.dump"))["1001"]["KA-Roundtrip"] > 0,
-                       timeout=45, interval=0.2, what="a keepalive round trip for 1001")
+            wait_until(
+                lambda: _contacts(rpc.call("ul.dump"))["1001"]["KA-Roundtrip"] > 0,
+                timeout=45,
+                interval=0.2,
+                what="a keepalive round trip for 1001",
+            )
             register_agent(stack, "1002", short.port, workdir=workdir / "sipp", expires=10)
             captured: dict[str, Any] = {}
 

@@ -20,8 +20,7 @@ def real_dump() -> Any:
 
 
 def contact(dump: Any, aor: str) -> dict[str, Any]:
-    (info,) = [a["Info"] for a in dump["Domains"][0]["Domain"]["AoRs"]
-               if a["Info"]["AoR"] == aor]
+    (info,) = [a["Info"] for a in dump["Domains"][0]["Domain"]["AoRs"] if a["Info"]["AoR"] == aor]
     result: dict[str, Any] = info["Contacts"][0]["Contact"]
     return result
 
@@ -36,8 +35,10 @@ def test_an_empty_location_table_is_nobody() -> None:
     assert registered_users(json.loads((HERE / "ul_dump_empty.json").read_text())) == set()
 
 
-@pytest.mark.parametrize(("expires", "registered"), [
-    (1, True), ("permanent", True), (0, False), ("deleted", False), ("expired", False)])
+@pytest.mark.parametrize(
+    ("expires", "registered"),
+    [(1, True), ("permanent", True), (0, False), ("deleted", False), ("expired", False)],
+)
 def test_expires_values(expires: object, registered: bool) -> None:
     dump = real_dump()
     contact(dump, "1002")["Expires"] = expires
@@ -68,18 +69,31 @@ def test_other_tables_are_not_read() -> None:
     assert registered_users(dump) == {"1001"}
 
 
-@pytest.mark.parametrize("break_it", [
-    lambda d: d.clear(),
-    lambda d: d.update(Domains={}),
-    lambda d: d["Domains"][0]["Domain"].update(Domain="other"),
-    lambda d: d["Domains"][0]["Domain"].pop("AoRs"),
-    lambda d: d["Domains"][0]["Domain"]["AoRs"][0]["Info"].update(Contacts=None),
-    lambda d: d["Domains"][0]["Domain"]["AoRs"][0]["Info"]["Contacts"][0]["Contact"]
-    .update(Expires="soon"),
-    lambda d: d["Domains"][0]["Domain"]["AoRs"][0]["Info"]["Contacts"][0]["Contact"]
-    .update(Expires=True),
-], ids=["no-domains", "domains-not-a-list", "no-location-table", "no-aors",
-        "contacts-not-a-list", "unknown-expires", "boolean-expires"])
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda d: d.clear(),
+        lambda d: d.update(Domains={}),
+        lambda d: d["Domains"][0]["Domain"].update(Domain="other"),
+        lambda d: d["Domains"][0]["Domain"].pop("AoRs"),
+        lambda d: d["Domains"][0]["Domain"]["AoRs"][0]["Info"].update(Contacts=None),
+        lambda d: d["Domains"][0]["Domain"]["AoRs"][0]["Info"]["Contacts"][0]["Contact"].update(
+            Expires="soon"
+        ),
+        lambda d: d["Domains"][0]["Domain"]["AoRs"][0]["Info"]["Contacts"][0]["Contact"].update(
+            Expires=True
+        ),
+    ],
+    ids=[
+        "no-domains",
+        "domains-not-a-list",
+        "no-location-table",
+        "no-aors",
+        "contacts-not-a-list",
+        "unknown-expires",
+        "boolean-expires",
+    ],
+)
 def test_another_shape_is_refused_not_read_as_nobody(break_it: Any) -> None:
     dump = real_dump()
     break_it(dump)

@@ -84,15 +84,20 @@ def test_the_request_names_the_reply_fifo_as_jsonrpcs_requires(fifo: Path) -> No
     assert not set(request["reply_name"]) & set("./\\")
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    (b"", "not JSON"),
-    (b"{\"jsonrpc\": \"2.0\", \"res", "not JSON"),
-    (b"[1, 2]", "not a JSON-RPC object"),
-    (b'{"jsonrpc": "2.0", "error": {"code": 500, "message": "Method Not Found"}, "id": 7}',
-     "Kamailio answered .*Method Not Found"),
-    (b'{"jsonrpc": "2.0", "result": {}, "id": 6}', "unexpected reply"),
-    (b'{"jsonrpc": "2.0", "id": 7}', "unexpected reply"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"", "not JSON"),
+        (b'{"jsonrpc": "2.0", "res', "not JSON"),
+        (b"[1, 2]", "not a JSON-RPC object"),
+        (
+            b'{"jsonrpc": "2.0", "error": {"code": 500, "message": "Method Not Found"}, "id": 7}',
+            "Kamailio answered .*Method Not Found",
+        ),
+        (b'{"jsonrpc": "2.0", "result": {}, "id": 6}', "unexpected reply"),
+        (b'{"jsonrpc": "2.0", "id": 7}', "unexpected reply"),
+    ],
+)
 def test_replies_that_are_not_a_result_are_errors(raw: bytes, message: str) -> None:
     with pytest.raises(KamailioRpcError, match=message):
         _result(raw, 7, "ul.dump")

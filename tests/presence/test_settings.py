@@ -42,13 +42,19 @@ def test_a_timeout_under_two_intervals_is_refused_with_its_line() -> None:
     with pytest.raises(ConfigError) as refused:
         parse_config(text, "cc.yaml")
     assert "cc.yaml:6: sip:" in str(refused.value)
-    assert "phone_keepalive_timeout_s (30) must be at least twice phone_keepalive_s (20)" \
-        in str(refused.value)
+    assert "phone_keepalive_timeout_s (30) must be at least twice phone_keepalive_s (20)" in str(
+        refused.value
+    )
 
 
-@pytest.mark.parametrize("sip", ["phone_keepalive_s: 0\n  phone_keepalive_timeout_s: 5",
-                                 "phone_keepalive_s: 10\n  phone_keepalive_timeout_s: 0",
-                                 "phone_keepalive_s: 10\n  phone_keepalive_timeout_s: 20"])
+@pytest.mark.parametrize(
+    "sip",
+    [
+        "phone_keepalive_s: 0\n  phone_keepalive_timeout_s: 5",
+        "phone_keepalive_s: 10\n  phone_keepalive_timeout_s: 0",
+        "phone_keepalive_s: 10\n  phone_keepalive_timeout_s: 20",
+    ],
+)
 def test_disabled_ping_only_and_exactly_twice_are_accepted(sip: str) -> None:
     parse_config(BASE + f"sip:\n  {sip}\n")
 
@@ -63,8 +69,11 @@ def test_kamailio_values_with_keepalive(tmp_path: Path) -> None:
     layout = RunLayout(tmp_path / "run")
     values = kamailio_template_values(config, layout)
     assert values == {
-        "usrloc_timer_s": 20, "phone_keepalive_mode": 1, "phone_keepalive_timeout_s": 60,
-        "phone_keepalive_from": "sip:keepalive@cc.test", "rpc_fifo": rpc_fifo(layout),
+        "usrloc_timer_s": 20,
+        "phone_keepalive_mode": 1,
+        "phone_keepalive_timeout_s": 60,
+        "phone_keepalive_from": "sip:keepalive@cc.test",
+        "rpc_fifo": rpc_fifo(layout),
         "rpc_reply_dir": f"{tmp_path}/run/rpc/",
     }
     assert (tmp_path / "run" / "rpc").is_dir()  # jsonrpcs needs it before it starts
@@ -73,8 +82,11 @@ def test_kamailio_values_with_keepalive(tmp_path: Path) -> None:
 def test_kamailio_values_without_keepalive_keep_usrloc_defaults(tmp_path: Path) -> None:
     config = parse_config(BASE + "sip:\n  phone_keepalive_s: 0\n")
     values = kamailio_template_values(config, RunLayout(tmp_path))
-    assert (values["usrloc_timer_s"], values["phone_keepalive_mode"],
-            values["phone_keepalive_timeout_s"]) == (60, 0, 0)
+    assert (
+        values["usrloc_timer_s"],
+        values["phone_keepalive_mode"],
+        values["phone_keepalive_timeout_s"],
+    ) == (60, 0, 0)
 
 
 def test_the_rendered_config_pings_phones_and_opens_the_fifo(tmp_path: Path) -> None:
@@ -106,25 +118,40 @@ def test_the_watcher_argv(tmp_path: Path) -> None:
     argv = presence_argv(config, layout)
     assert argv[1:3] == ["-m", "presence"]
     args = dict(zip(argv[3::2], argv[4::2], strict=True))
-    assert args == {"--kamailio-rpc": str(rpc_fifo(layout)), "--acd": "10.0.0.5:50051",
-                    "--config": str(layout.runtime_config), "--interval": "0.5",
-                    "--status-file": str(status_file(layout))}
+    assert args == {
+        "--kamailio-rpc": str(rpc_fifo(layout)),
+        "--acd": "10.0.0.5:50051",
+        "--config": str(layout.runtime_config),
+        "--interval": "0.5",
+        "--status-file": str(status_file(layout)),
+    }
 
 
-@pytest.mark.parametrize(("pid_offset", "age_s", "kamailio_ok", "healthy"), [
-    (0, 0.0, True, True),
-    (0, 0.0, False, False),  # polling, but Kamailio's RPC fails
-    (0, 30.0, True, False),  # the loop is stuck
-    (1, 0.0, True, False),  # a file left by another (earlier) watcher
-])
-def test_the_health_probe(tmp_path: Path, pid_offset: int, age_s: float, kamailio_ok: bool,
-                          healthy: bool) -> None:
+@pytest.mark.parametrize(
+    ("pid_offset", "age_s", "kamailio_ok", "healthy"),
+    [
+        (0, 0.0, True, True),
+        (0, 0.0, False, False),  # polling, but Kamailio's RPC fails
+        (0, 30.0, True, False),  # the loop is stuck
+        (1, 0.0, True, False),  # a file left by another (earlier) watcher
+    ],
+)
+def test_the_health_probe(
+    tmp_path: Path, pid_offset: int, age_s: float, kamailio_ok: bool, healthy: bool
+) -> None:
     config = parse_config(BASE + ACD)
     layout = RunLayout(tmp_path)
     layout.create()
     assert not presence_healthy(config, layout)  # nothing written yet
     layout.pid_file("presence").write_text(f"{os.getpid()}\n")
-    status_file(layout).write_text(json.dumps({
-        "pid": os.getpid() + pid_offset, "updated": time.time() - age_s,
-        "kamailio_ok": kamailio_ok, "acd_ok": True}))
+    status_file(layout).write_text(
+        json.dumps(
+            {
+                "pid": os.getpid() + pid_offset,
+                "updated": time.time() - age_s,
+                "kamailio_ok": kamailio_ok,
+                "acd_ok": True,
+            }
+        )
+    )
     assert presence_healthy(config, layout) is healthy

@@ -34,7 +34,10 @@ def test_registrations_of_non_agents_change_nothing() -> None:
 
 def test_reports_come_in_employee_order() -> None:
     assert changes(AGENTS, {"1003"}, {1003: False, 1001: True, 1002: True}) == [
-        Change(1001, "1001", False), Change(1002, "1002", False), Change(1003, "1003", True)]
+        Change(1001, "1001", False),
+        Change(1002, "1002", False),
+        Change(1003, "1003", True),
+    ]
 
 
 def test_a_report_that_was_not_made_is_derived_again() -> None:

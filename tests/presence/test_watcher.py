@@ -49,8 +49,9 @@ class Acd:
     def get_snapshot(self) -> pb.Snapshot:
         if self.down_after == 0:
             raise Unavailable()
-        return pb.Snapshot(agents=[pb.AgentView(employee_id=e, phone_ok=ok)
-                                   for e, ok in self.phone_ok.items()])
+        return pb.Snapshot(
+            agents=[pb.AgentView(employee_id=e, phone_ok=ok) for e, ok in self.phone_ok.items()]
+        )
 
     def set_phone_presence(self, r: pb.SetPhonePresenceRequest) -> pb.SetPhonePresenceResponse:
         if self.down_after is not None:
@@ -63,8 +64,9 @@ class Acd:
 
 
 @pytest.mark.parametrize("failure", [KamailioRpcError("no reply within 5s"), None])
-def test_a_failed_read_reports_nobody_unreachable(failure: Exception | None,
-                                                  tmp_path: Path) -> None:
+def test_a_failed_read_reports_nobody_unreachable(
+    failure: Exception | None, tmp_path: Path
+) -> None:
     kamailio, acd = Kamailio(), Acd({1001: True, 1002: True})
     if failure is None:
         kamailio.result = {"Domains": "garbage"}  # a reply of another shape

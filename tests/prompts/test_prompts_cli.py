@@ -15,8 +15,18 @@ def test_renders_to_out_and_prints_its_path(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "x.wav"
-    code = main(["您的余额是123.45元", "--lang", "zh", "--out", str(out),
-                 "--cache-dir", str(tmp_path / "cache"), "--show-text"])
+    code = main(
+        [
+            "您的余额是123.45元",
+            "--lang",
+            "zh",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--show-text",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0
     assert captured.out.strip() == str(out.resolve())
@@ -25,9 +35,7 @@ def test_renders_to_out_and_prints_its_path(
     assert len(list((tmp_path / "cache").glob("zh-*.wav"))) == 1
 
 
-def test_prints_cached_path_without_out(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_prints_cached_path_without_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["Hello", "--lang", "en", "--cache-dir", str(tmp_path)]) == 0
     printed = Path(capsys.readouterr().out.strip())
     assert printed.parent == tmp_path.resolve()

@@ -55,7 +55,9 @@ def test_cn2an_and_pypinyin_import_without_warnings() -> None:
     # since by now this process has imported both already.
     done = subprocess.run(
         [sys.executable, "-W", "error", "-c", "import prompts; prompts.mandarin_speakable('1元')"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
 

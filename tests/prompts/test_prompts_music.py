@@ -13,8 +13,7 @@ from tests.prompts.prompts_testkit import read_wav
 
 def test_hold_music_is_playable_audible_and_below_prompts(tmp_path: Path) -> None:
     music = read_wav(hold_music(tmp_path))
-    assert (music.rate, music.channels, music.sample_width) == (
-        SAMPLE_RATE, CHANNELS, SAMPLE_WIDTH)
+    assert (music.rate, music.channels, music.sample_width) == (SAMPLE_RATE, CHANNELS, SAMPLE_WIDTH)
     assert music.duration_s == pytest.approx(len(MELODY) * NOTE_S, abs=0.05)
     prompt = read_wav(render("Please hold.", "en", tmp_path))
     # Audible, yet clearly under an announcement spoken over it.

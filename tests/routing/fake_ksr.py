@@ -37,9 +37,11 @@ def parse_api_list(text: str) -> list[KsrFunction]:
     for block in re.findall(r"func: \{(.*?)\}", text, flags=re.S):
         fields = dict(re.findall(r"^\s*(\w+):[ \t]*(.*?)\s*$", block, flags=re.M))
         params = tuple(p.strip() for p in fields.get("params", "").split(",") if p.strip())
-        functions.append(KsrFunction(
-            fields.get("module", ""), fields["name"], () if params == ("none",) else params
-        ))
+        functions.append(
+            KsrFunction(
+                fields.get("module", ""), fields["name"], () if params == ("none",) else params
+            )
+        )
     return functions
 
 
@@ -58,7 +60,10 @@ def dump_api_from_kamailio(workdir: Path) -> list[KsrFunction]:
         wait_until(layout.kamailio_ctl.exists, timeout=10, what="kamailio ctl socket")
         text = subprocess.run(
             ["kamcmd", "-s", f"unix:{layout.kamailio_ctl}", "app_python.api_list"],
-            capture_output=True, text=True, check=True, timeout=10,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout
     finally:
         callcenter.down(layout)
@@ -70,8 +75,17 @@ def dump_api_from_kamailio(workdir: Path) -> list[KsrFunction]:
 
 # kx accessors read the same message fields as these pseudo-variables.
 KX_FIELDS = {
-    "method": "$rm", "srcip": "$si", "srcport": "$sp", "ruser": "$rU", "fuser": "$fU",
-    "tuser": "$tU", "callid": "$ci", "au": "$au", "fhost": "$fd", "ruri": "$ru", "status": "$rs",
+    "method": "$rm",
+    "srcip": "$si",
+    "srcport": "$sp",
+    "ruser": "$rU",
+    "fuser": "$fU",
+    "tuser": "$tU",
+    "callid": "$ci",
+    "au": "$au",
+    "fhost": "$fd",
+    "ruri": "$ru",
+    "status": "$rs",
 }
 
 

@@ -11,8 +11,12 @@ CONFIG = {
         # Inbound only (no gateway); its sources include the first replica's IP.
         {"name": "carrier-a", "sources": ["192.0.2.0/24", "2001:db8::/32"]},
         {"name": "carrier-b", "sources": ["203.0.113.0/24"], "gateway": "203.0.113.5:5060"},
-        {"name": "carrier-c", "sources": ["198.18.0.0/24"], "gateway": "198.18.0.5:5060",
-         "outbound_prefixes": ["+86", "400"]},
+        {
+            "name": "carrier-c",
+            "sources": ["198.18.0.0/24"],
+            "gateway": "198.18.0.5:5060",
+            "outbound_prefixes": ["+86", "400"],
+        },
     ],
     # Call-controller replicas: trusted by address *and* port.
     "controllers": [{"sip": "192.0.2.10:5070"}, {"sip": "[2001:db8::7]:5070"}],
@@ -34,8 +38,13 @@ TABLE = RoutingTable.from_config(CONFIG)
 
 def request(**overrides: object) -> RequestContext:
     fields: dict[str, object] = {
-        "method": "INVITE", "source_ip": "192.0.2.10", "ruri_user": "95598",
-        "from_user": "+8613912345678", "to_user": "", "has_sdp": True, "auth_user": None,
+        "method": "INVITE",
+        "source_ip": "192.0.2.10",
+        "ruri_user": "95598",
+        "from_user": "+8613912345678",
+        "to_user": "",
+        "has_sdp": True,
+        "auth_user": None,
     }
     fields.update(overrides)
     return RequestContext(**fields)  # type: ignore[arg-type]

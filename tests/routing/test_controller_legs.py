@@ -33,9 +33,14 @@ def new_id() -> str:
 
 
 def from_replica(**overrides: object) -> Any:
-    fields: dict[str, object] = {"source_ip": "192.0.2.10", "source_port": 5070,
-                                 "ruri_user": "1001", "from_user": "", "has_sdp": False,
-                                 "correlation_id": CID}
+    fields: dict[str, object] = {
+        "source_ip": "192.0.2.10",
+        "source_port": 5070,
+        "ruri_user": "1001",
+        "from_user": "",
+        "has_sdp": False,
+        "correlation_id": CID,
+    }
     fields.update(overrides)
     return request(**fields)
 
@@ -44,15 +49,18 @@ def from_replica(**overrides: object) -> Any:
 def test_a_replica_is_trusted_by_address_and_port_before_the_trunk_check() -> None:
     """192.0.2.10 is also inside carrier-a's sources: only the replica's port decides."""
     assert decide_initial(from_replica(), TABLE, new_id) == LegToAgent(CID, REPLICA, "1001")
-    as_trunk = decide_initial(from_replica(source_port=5071, ruri_user="95598",
-                                           from_user="+8613912345678", has_sdp=True),
-                              TABLE, new_id)
+    as_trunk = decide_initial(
+        from_replica(source_port=5071, ruri_user="95598", from_user="+8613912345678", has_sdp=True),
+        TABLE,
+        new_id,
+    )
     assert isinstance(as_trunk, DeliverToAgents) and as_trunk.trunk == "carrier-a"
 
 
 def test_same_port_on_another_ip_is_not_a_controller() -> None:
-    decision = decide_initial(from_replica(source_ip="198.51.100.7", from_user="1002"),
-                              TABLE, new_id)
+    decision = decide_initial(
+        from_replica(source_ip="198.51.100.7", from_user="1002"), TABLE, new_id
+    )
     assert decision == Authenticate("1002", "b" * 32)  # an agent, must prove it
 
 
@@ -85,8 +93,7 @@ def test_options_from_a_replica_is_answered_even_with_a_user() -> None:
 
 # -- to an agent ---------------------------------------------------------------------
 def test_an_account_is_an_agent_leg_whatever_the_trunk_header_says() -> None:
-    decision = decide_initial(from_replica(ruri_user="1002", trunk_hint="nosuch"),
-                              TABLE, new_id)
+    decision = decide_initial(from_replica(ruri_user="1002", trunk_hint="nosuch"), TABLE, new_id)
     assert decision == LegToAgent(CID, REPLICA, "1002")
 
 
@@ -99,13 +106,13 @@ def test_a_missing_correlation_id_is_logged_as_a_dash() -> None:
 def test_external_number_leaves_by_the_first_trunk_with_a_gateway() -> None:
     decision = decide_initial(from_replica(ruri_user="+8613912345678"), TABLE, new_id)
     # Sent as the controller wrote it: the dialled rules (+86 stripped) are for inbound.
-    assert decision == LegToTrunk(CID, REPLICA, "+8613912345678", "carrier-b",
-                                  "203.0.113.5:5060")
+    assert decision == LegToTrunk(CID, REPLICA, "+8613912345678", "carrier-b", "203.0.113.5:5060")
 
 
 def test_x_cc_trunk_picks_the_trunk() -> None:
-    decision = decide_initial(from_replica(ruri_user="4008001234", trunk_hint="carrier-c"),
-                              TABLE, new_id)
+    decision = decide_initial(
+        from_replica(ruri_user="4008001234", trunk_hint="carrier-c"), TABLE, new_id
+    )
     assert decision == LegToTrunk(CID, REPLICA, "4008001234", "carrier-c", "198.18.0.5:5060")
 
 
@@ -116,16 +123,27 @@ def test_x_cc_trunk_picks_the_trunk() -> None:
         ({"ruri_user": "alice"}, 404, "Not Found", "'alice' is neither"),
         ({"ruri_user": "12ab"}, 404, "Not Found", "neither"),
         ({"ruri_user": "1"}, 404, "Not Found", "neither"),
-        ({"ruri_user": "13912345678", "trunk_hint": "nosuch"}, 404, "Unknown Trunk",
-         "names no trunk 'nosuch'"),
-        ({"ruri_user": "13912345678", "trunk_hint": "carrier-a"}, 503,
-         "No Outbound Gateway", "trunk carrier-a has no gateway"),
-        ({"ruri_user": "13912345678", "trunk_hint": "carrier-c"}, 403,
-         "Number Not Allowed", "matches no outbound_prefixes of trunk carrier-c"),
+        (
+            {"ruri_user": "13912345678", "trunk_hint": "nosuch"},
+            404,
+            "Unknown Trunk",
+            "names no trunk 'nosuch'",
+        ),
+        (
+            {"ruri_user": "13912345678", "trunk_hint": "carrier-a"},
+            503,
+            "No Outbound Gateway",
+            "trunk carrier-a has no gateway",
+        ),
+        (
+            {"ruri_user": "13912345678", "trunk_hint": "carrier-c"},
+            403,
+            "Number Not Allowed",
+            "matches no outbound_prefixes of trunk carrier-c",
+        ),
     ],
 )
-def test_outbound_refusals(overrides: dict[str, str], code: int, reason: str,
-                           why: str) -> None:
+def test_outbound_refusals(overrides: dict[str, str], code: int, reason: str, why: str) -> None:
     decision = decide_initial(from_replica(**overrides), TABLE, new_id)
     assert isinstance(decision, Reject)
     assert (decision.code, decision.reason) == (code, reason)
@@ -134,8 +152,9 @@ def test_outbound_refusals(overrides: dict[str, str], code: int, reason: str,
 
 def test_no_trunk_with_a_gateway_gives_503() -> None:
     config = {**CONFIG, "trunks": [CONFIG["trunks"][0]]}  # type: ignore[index]
-    decision = decide_initial(from_replica(ruri_user="13912345678"),
-                              RoutingTable.from_config(config), new_id)
+    decision = decide_initial(
+        from_replica(ruri_user="13912345678"), RoutingTable.from_config(config), new_id
+    )
     assert isinstance(decision, Reject) and decision.code == 503
     assert "no trunk has a gateway" in decision.detail
 
@@ -148,8 +167,15 @@ def test_x_cc_trunk_from_outside_is_no_instruction() -> None:
 
 # -- the adapter -------------------------------------------------------------------------
 INITIAL = {"siputils.has_totag": -1, "tmx.t_precheck_trans": -1, "tm.t_check_trans": -1}
-LEG_INVITE = {"$rm": "INVITE", "$si": "192.0.2.10", "$sp": 5070, "$rU": "1001",
-              "$fU": "13912345678", "$fd": "192.0.2.10", "$ru": "sip:1001@127.0.0.1:5060"}
+LEG_INVITE = {
+    "$rm": "INVITE",
+    "$si": "192.0.2.10",
+    "$sp": 5070,
+    "$rU": "1001",
+    "$fU": "13912345678",
+    "$fd": "192.0.2.10",
+    "$ru": "sip:1001@127.0.0.1:5060",
+}
 
 
 def _headers(cid: str = CID, trunk: str = "") -> Any:
@@ -182,20 +208,24 @@ def test_leg_to_a_registered_agent_is_relayed_untouched_and_marked(router_with: 
 
 
 def test_leg_to_an_unregistered_agent_gets_480(router_with: Any) -> None:
-    router, ksr = router_with(LEG_INVITE, {**INITIAL, "hdr.gete": _headers(),
-                                           "registrar.lookup": -1})
+    router, ksr = router_with(
+        LEG_INVITE, {**INITIAL, "hdr.gete": _headers(), "registrar.lookup": -1}
+    )
     router.ksr_request_route(None)
     assert ksr.called("sl.sl_send_reply") == [(480, "Not Registered")]
     assert not ksr.called("tm.t_relay")
     _no_media(ksr)
     (line,) = (args[0] for args in ksr.called("notice"))
-    assert line == (f"refused INVITE from 192.0.2.10: cid={CID} controller {REPLICA}: "
-                    "agent 1001 is not registered\n")
+    assert line == (
+        f"refused INVITE from 192.0.2.10: cid={CID} controller {REPLICA}: "
+        "agent 1001 is not registered\n"
+    )
 
 
 def test_leg_to_an_external_number_goes_to_the_gateway(router_with: Any) -> None:
-    router, ksr = router_with({**LEG_INVITE, "$rU": "4008001234"},
-                              {**INITIAL, "hdr.gete": _headers(trunk="carrier-c")})
+    router, ksr = router_with(
+        {**LEG_INVITE, "$rU": "4008001234"}, {**INITIAL, "hdr.gete": _headers(trunk="carrier-c")}
+    )
     router.ksr_request_route(None)
     assert ksr.pvs["$ru"] == "sip:4008001234@198.18.0.5:5060"
     # The edge consumes X-CC-Trunk; the correlation ID goes on to the carrier.
@@ -209,8 +239,9 @@ def test_leg_to_an_external_number_goes_to_the_gateway(router_with: Any) -> None
 
 
 def test_refused_outbound_leg_is_logged_and_answered(router_with: Any) -> None:
-    router, ksr = router_with({**LEG_INVITE, "$rU": "13912345678"},
-                              {**INITIAL, "hdr.gete": _headers(trunk="nosuch")})
+    router, ksr = router_with(
+        {**LEG_INVITE, "$rU": "13912345678"}, {**INITIAL, "hdr.gete": _headers(trunk="nosuch")}
+    )
     router.ksr_request_route(None)
     assert ksr.called("sl.sl_send_reply") == [(404, "Unknown Trunk")]
     (line,) = (args[0] for args in ksr.called("notice"))
@@ -218,8 +249,9 @@ def test_refused_outbound_leg_is_logged_and_answered(router_with: Any) -> None:
 
 
 def test_port_is_read_only_for_a_replicas_ip(router_with: Any) -> None:
-    router, ksr = router_with({**LEG_INVITE, "$si": "198.51.100.7", "$rU": "95598"},
-                              {**INITIAL, "auth.pv_auth_check": -5})
+    router, ksr = router_with(
+        {**LEG_INVITE, "$si": "198.51.100.7", "$rU": "95598"}, {**INITIAL, "auth.pv_auth_check": -5}
+    )
     router.ksr_request_route(None)
     assert not ksr.called("kx.get_srcport") and not ksr.called("hdr.gete")
 

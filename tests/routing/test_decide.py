@@ -25,15 +25,23 @@ def new_id() -> str:
 def test_trunk_call_to_known_number_is_delivered_with_normalised_caller() -> None:
     decision = decide_initial(request(ruri_user="+8695598"), TABLE, new_id)
     assert decision == DeliverToAgents(
-        correlation_id="f" * 32, trunk="carrier-a", caller="13912345678", dialled="95598",
-        category="billing", agents=("1001", "1002"), ring_timeout_ms=1500,
+        correlation_id="f" * 32,
+        trunk="carrier-a",
+        caller="13912345678",
+        dialled="95598",
+        category="billing",
+        agents=("1001", "1002"),
+        ring_timeout_ms=1500,
     )
 
 
 def test_trunk_call_to_a_controller_number_goes_to_the_controller() -> None:
     decision = decide_initial(request(ruri_user="+8695599"), TABLE, new_id)
     assert decision == DeliverToController(
-        correlation_id="f" * 32, trunk="carrier-a", caller="13912345678", dialled="95599",
+        correlation_id="f" * 32,
+        trunk="carrier-a",
+        caller="13912345678",
+        dialled="95599",
         category="outage",
     )
 
@@ -44,20 +52,21 @@ def test_controller_number_without_sdp_offer_is_refused() -> None:
 
 
 def test_ipv6_trunk_source_is_recognised() -> None:
-    assert isinstance(decide_initial(request(source_ip="2001:db8::5"), TABLE, new_id),
-                      DeliverToAgents)
+    assert isinstance(
+        decide_initial(request(source_ip="2001:db8::5"), TABLE, new_id), DeliverToAgents
+    )
 
 
 @pytest.mark.parametrize(
     ("ctx", "code"),
     [
-        (request(ruri_user="12345"), 404),                       # unknown number
-        (request(has_sdp=False), 488),                           # no offer
-        (request(method="MESSAGE"), 405),                        # trunk sends a non-call
-        (request(method="PUBLISH"), 405),                        # not allowed at all
-        (request(source_ip="198.51.100.7"), 403),                # unknown source, unknown user
+        (request(ruri_user="12345"), 404),  # unknown number
+        (request(has_sdp=False), 488),  # no offer
+        (request(method="MESSAGE"), 405),  # trunk sends a non-call
+        (request(method="PUBLISH"), 405),  # not allowed at all
+        (request(source_ip="198.51.100.7"), 403),  # unknown source, unknown user
         (request(source_ip="not-an-ip"), 403),
-        (request(method="REGISTER", to_user="9999"), 403),       # unknown account
+        (request(method="REGISTER", to_user="9999"), 403),  # unknown account
     ],
 )
 def test_refusals(ctx: object, code: int) -> None:
@@ -71,13 +80,11 @@ def test_refusals(ctx: object, code: int) -> None:
 # a dialog or transaction we do not have gets 481, whatever its source.
 @pytest.mark.parametrize("source", ["192.0.2.10", "198.51.100.7", "192.0.2.10:5070"])
 @pytest.mark.parametrize("method", ["BYE", "PRACK", "UPDATE"])
-def test_an_in_dialog_method_outside_a_dialog_gets_481_not_405(source: str,
-                                                               method: str) -> None:
+def test_an_in_dialog_method_outside_a_dialog_gets_481_not_405(source: str, method: str) -> None:
     ip, _, port = source.partition(":")
     ctx = request(method=method, source_ip=ip, source_port=int(port or 0))
     decision = decide_initial(ctx, TABLE, new_id)
-    assert decision == Reject(481, "Call/Transaction Does Not Exist",
-                              f"{method} matches no dialog")
+    assert decision == Reject(481, "Call/Transaction Does Not Exist", f"{method} matches no dialog")
 
 
 @pytest.mark.parametrize("method", ["BYE", "INVITE", "INFO", "CANCEL"])
@@ -85,7 +92,8 @@ def test_a_request_matching_nothing_gets_481(method: str) -> None:
     decision = decide_unmatched(method)
     assert isinstance(decision, Reject) and decision.code == 481
     assert decision.detail == f"{method} matches no " + (
-        "transaction" if method == "CANCEL" else "dialog")
+        "transaction" if method == "CANCEL" else "dialog"
+    )
 
 
 @pytest.mark.parametrize("source", ["192.0.2.10", "198.51.100.7"])

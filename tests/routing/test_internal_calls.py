@@ -38,22 +38,27 @@ def test_the_acd_and_replicas_send_internal_calls_to_a_replica() -> None:
     assert ACD_TABLE.internal_via_controller and not TABLE.internal_via_controller
     assert not RoutingTable.from_config({**WITH_ACD, "controllers": []}).internal_via_controller
     ctx = request(source_ip=AGENT_IP, from_user="1001", ruri_user="1002")
-    assert decide_initial(ctx, ACD_TABLE, new_id, authenticated_user="1001") == \
-        InternalToController("f" * 32, "1001", "1002")
+    assert decide_initial(
+        ctx, ACD_TABLE, new_id, authenticated_user="1001"
+    ) == InternalToController("f" * 32, "1001", "1002")
     # Without the ACD the edge hunts the callee's phone itself, as before.
-    assert isinstance(decide_initial(ctx, TABLE, new_id, authenticated_user="1001"),
-                      DeliverToAgents)
+    assert isinstance(
+        decide_initial(ctx, TABLE, new_id, authenticated_user="1001"), DeliverToAgents
+    )
 
 
-@pytest.mark.parametrize(("overrides", "code", "detail"), [
-    ({"ruri_user": "1001"}, 486, "agent 1001 dialled itself"),
-    ({"has_sdp": False}, 488, "INVITE without SDP offer"),
-    ({"ruri_user": "777"}, 404, "dialled unknown '777'"),
-])
-def test_refusals_before_any_replica_or_acd(overrides: dict[str, object], code: int,
-                                           detail: str) -> None:
-    ctx = request(**{"source_ip": AGENT_IP, "from_user": "1001", "ruri_user": "1002",
-                     **overrides})
+@pytest.mark.parametrize(
+    ("overrides", "code", "detail"),
+    [
+        ({"ruri_user": "1001"}, 486, "agent 1001 dialled itself"),
+        ({"has_sdp": False}, 488, "INVITE without SDP offer"),
+        ({"ruri_user": "777"}, 404, "dialled unknown '777'"),
+    ],
+)
+def test_refusals_before_any_replica_or_acd(
+    overrides: dict[str, object], code: int, detail: str
+) -> None:
+    ctx = request(**{"source_ip": AGENT_IP, "from_user": "1001", "ruri_user": "1002", **overrides})
     decision = decide_initial(ctx, ACD_TABLE, new_id, authenticated_user="1001")
     assert isinstance(decision, Reject) and decision.code == code, decision
     assert detail in decision.detail
@@ -67,9 +72,17 @@ def test_the_agent_still_authenticates_first() -> None:
 # ---------------------------------------------------------------- the adapter
 
 AGENT_INVITE = {
-    "$rm": "INVITE", "$si": AGENT_IP, "$sp": 5060, "$rU": "1002", "$fU": "1001",
-    "$tU": "1002", "$ci": "call-2", "$fd": "huaan.test", "$au": None,
-    "$ru": "sip:1002@huaan.test", "$du": "sip:192.0.2.10:5070",
+    "$rm": "INVITE",
+    "$si": AGENT_IP,
+    "$sp": 5060,
+    "$rU": "1002",
+    "$fU": "1001",
+    "$tU": "1002",
+    "$ci": "call-2",
+    "$fd": "huaan.test",
+    "$au": None,
+    "$ru": "sip:1002@huaan.test",
+    "$du": "sip:192.0.2.10:5070",
 }
 INITIAL = {"siputils.has_totag": -1, "tmx.t_precheck_trans": -1, "tm.t_check_trans": -1}
 
@@ -93,8 +106,7 @@ def acd_router(ksr_api: list[KsrFunction], tmp_path: Path) -> Iterator[Any]:
         ctx.__exit__(None, None, None)
 
 
-def test_internal_call_goes_to_a_replica_tagged_internal_without_media(acd_router: Any
-                                                                       ) -> None:
+def test_internal_call_goes_to_a_replica_tagged_internal_without_media(acd_router: Any) -> None:
     router, ksr = acd_router({"auth.pv_auth_check": 1})
     router.ksr_request_route(None)
     assert ksr.called("auth.pv_auth_check") == [("huaan.test", "a" * 32, 1, 1)]
@@ -115,8 +127,7 @@ def test_internal_call_goes_to_a_replica_tagged_internal_without_media(acd_route
     assert ksr.called("tm.t_relay") == [()]
 
 
-def test_a_callee_whose_phone_is_not_registered_gets_480_at_the_edge(acd_router: Any
-                                                                     ) -> None:
+def test_a_callee_whose_phone_is_not_registered_gets_480_at_the_edge(acd_router: Any) -> None:
     router, ksr = acd_router({"auth.pv_auth_check": 1, "registrar.registered": -1})
     router.ksr_request_route(None)
     assert ksr.called("sl.sl_send_reply") == [(480, "Not Registered")]

@@ -32,9 +32,16 @@ def test_route_names_armed_in_tm_are_methods_of_the_router(ksr_api: list[KsrFunc
 
 
 TRUNK_INVITE = {
-    "$rm": "INVITE", "$si": "192.0.2.10", "$sp": 5060, "$rU": "95598",
-    "$fU": "+8613912345678", "$tU": "95598", "$ci": "call-1", "$fd": "192.0.2.10",
-    "$au": None, "$ru": "sip:95598@proxy",
+    "$rm": "INVITE",
+    "$si": "192.0.2.10",
+    "$sp": 5060,
+    "$rU": "95598",
+    "$fU": "+8613912345678",
+    "$tU": "95598",
+    "$ci": "call-1",
+    "$fd": "192.0.2.10",
+    "$au": None,
+    "$ru": "sip:95598@proxy",
 }
 INITIAL = {"siputils.has_totag": -1, "tmx.t_precheck_trans": -1, "tm.t_check_trans": -1}
 
@@ -123,10 +130,13 @@ def test_failure_route_hunts_to_next_registered_agent(router_with: Any) -> None:
     assert not ksr.called("rtpengine.rtpengine_delete0")
 
 
-@pytest.mark.parametrize("pvs", [
-    {"$avp(cc_hunt)": "", "$T_reply_code": 408},        # list exhausted
-    {"$avp(cc_hunt)": "1002", "$T_reply_code": 404},    # not a reason to hunt
-])
+@pytest.mark.parametrize(
+    "pvs",
+    [
+        {"$avp(cc_hunt)": "", "$T_reply_code": 408},  # list exhausted
+        {"$avp(cc_hunt)": "1002", "$T_reply_code": 404},  # not a reason to hunt
+    ],
+)
 def test_failure_route_ends_media_when_it_gives_up(router_with: Any, pvs: dict[str, Any]) -> None:
     router, ksr = router_with(pvs, {"tm.t_is_canceled": -1})
     router.ksr_failure_hunt(None)
@@ -142,8 +152,12 @@ def test_cancelled_call_ends_media(router_with: Any) -> None:
 
 
 # rr.check_route_param -1: an agent call (no controller mark in our Route entry).
-IN_DIALOG = {"siputils.has_totag": 1, "tmx.t_precheck_trans": -1,
-             "tm.t_check_trans": -1, "rr.check_route_param": -1}
+IN_DIALOG = {
+    "siputils.has_totag": 1,
+    "tmx.t_precheck_trans": -1,
+    "tm.t_check_trans": -1,
+    "rr.check_route_param": -1,
+}
 
 
 def test_bye_in_dialog_deletes_media_and_relays(router_with: Any) -> None:
@@ -180,8 +194,9 @@ def test_reply_with_sdp_is_answered_in_rtpengine(router_with: Any) -> None:
 
 
 def test_cancel_of_a_known_transaction_ends_media_and_is_relayed(router_with: Any) -> None:
-    router, ksr = router_with({**TRUNK_INVITE, "$rm": "CANCEL"},
-                              {"tm.t_lookup_cancel_flags": 1, "isflagset": False})
+    router, ksr = router_with(
+        {**TRUNK_INVITE, "$rm": "CANCEL"}, {"tm.t_lookup_cancel_flags": 1, "isflagset": False}
+    )
     router.ksr_request_route(None)
     # The INVITE's flags are imported onto the CANCEL, then the controller flag is read.
     assert ksr.called("tm.t_lookup_cancel_flags") == [(1,)]
@@ -192,16 +207,16 @@ def test_cancel_of_a_known_transaction_ends_media_and_is_relayed(router_with: An
 
 def test_cancel_of_a_controller_call_leaves_rtpengine_alone(router_with: Any) -> None:
     """The INVITE was a call to a replica or a leg from one: the flag came with it."""
-    router, ksr = router_with({**TRUNK_INVITE, "$rm": "CANCEL"},
-                              {"tm.t_lookup_cancel_flags": 1, "isflagset": True})
+    router, ksr = router_with(
+        {**TRUNK_INVITE, "$rm": "CANCEL"}, {"tm.t_lookup_cancel_flags": 1, "isflagset": True}
+    )
     router.ksr_request_route(None)
     assert not [n for n in ksr.names() if n.startswith("rtpengine.")]
     assert ksr.called("tm.t_relay") == [()]
 
 
 def test_cancel_without_a_transaction_gets_481(router_with: Any) -> None:
-    router, ksr = router_with({**TRUNK_INVITE, "$rm": "CANCEL"},
-                              {"tm.t_lookup_cancel_flags": -1})
+    router, ksr = router_with({**TRUNK_INVITE, "$rm": "CANCEL"}, {"tm.t_lookup_cancel_flags": -1})
     router.ksr_request_route(None)
     assert ksr.called("sl.sl_send_reply") == [(481, "Call/Transaction Does Not Exist")]
     assert not ksr.called("tm.t_relay") and not ksr.called("rtpengine.rtpengine_delete0")
@@ -211,35 +226,51 @@ def test_cancel_without_a_transaction_gets_481(router_with: Any) -> None:
 def test_a_bye_matching_no_dialog_gets_481(router_with: Any, totag: int) -> None:
     """With a To tag: not loose-routable (no Route entry of ours). Without: the pure
     decision. Either way 481, and rtpengine is not asked about a call it never had."""
-    router, ksr = router_with({**TRUNK_INVITE, "$rm": "BYE"},
-                              {**IN_DIALOG, "siputils.has_totag": totag, "rr.loose_route": -1})
+    router, ksr = router_with(
+        {**TRUNK_INVITE, "$rm": "BYE"},
+        {**IN_DIALOG, "siputils.has_totag": totag, "rr.loose_route": -1},
+    )
     router.ksr_request_route(None)
     assert ksr.called("sl.sl_send_reply") == [(481, "Call/Transaction Does Not Exist")]
     assert not ksr.called("tm.t_relay")
     assert not [n for n in ksr.names() if n.startswith("rtpengine.")]
 
 
-@pytest.mark.parametrize(("totag", "check_trans", "dropped"), [
-    (1, 0, False),    # the ACK of a refused INVITE: tm absorbs it, nothing to say
-    (1, -1, True),    # a To tag, but neither a transaction nor a dialog knows it
-    (-1, -1, True),   # no To tag and no transaction
-])
+@pytest.mark.parametrize(
+    ("totag", "check_trans", "dropped"),
+    [
+        (1, 0, False),  # the ACK of a refused INVITE: tm absorbs it, nothing to say
+        (1, -1, True),  # a To tag, but neither a transaction nor a dialog knows it
+        (-1, -1, True),  # no To tag and no transaction
+    ],
+)
 def test_an_ack_is_never_answered_and_only_a_stray_one_is_logged(
-    router_with: Any, totag: int, check_trans: int, dropped: bool,
+    router_with: Any,
+    totag: int,
+    check_trans: int,
+    dropped: bool,
 ) -> None:
-    router, ksr = router_with({**TRUNK_INVITE, "$rm": "ACK"},
-                              {**IN_DIALOG, "siputils.has_totag": totag, "rr.loose_route": -1,
-                               "tm.t_check_trans": check_trans})
+    router, ksr = router_with(
+        {**TRUNK_INVITE, "$rm": "ACK"},
+        {
+            **IN_DIALOG,
+            "siputils.has_totag": totag,
+            "rr.loose_route": -1,
+            "tm.t_check_trans": check_trans,
+        },
+    )
     router.ksr_request_route(None)
     assert not ksr.called("sl.sl_send_reply") and not ksr.called("tm.t_relay")
     assert not ksr.called("notice") and not ksr.called("warn")
     logged = ksr.called("info")
-    assert logged == ([("dropped ACK from 192.0.2.10: ACK matches no transaction or "
-                        "dialog\n",)] if dropped else [])
+    assert logged == (
+        [("dropped ACK from 192.0.2.10: ACK matches no transaction or dialog\n",)]
+        if dropped
+        else []
+    )
 
 
-CONTROLLER_INVITE = {**TRUNK_INVITE, "$rU": "+8695599", "$tU": "95599",
-                     "$du": "sip:127.0.0.1:5070"}
+CONTROLLER_INVITE = {**TRUNK_INVITE, "$rU": "+8695599", "$tU": "95599", "$du": "sip:127.0.0.1:5070"}
 
 
 def test_controller_number_is_dispatched_tagged_and_record_routed_without_media(
@@ -268,8 +299,7 @@ def test_controller_number_is_dispatched_tagged_and_record_routed_without_media(
 
 
 def test_no_active_controller_gives_503_without_relay(router_with: Any) -> None:
-    router, ksr = router_with(CONTROLLER_INVITE,
-                              {**INITIAL, "dispatcher.ds_select_dst": -1})
+    router, ksr = router_with(CONTROLLER_INVITE, {**INITIAL, "dispatcher.ds_select_dst": -1})
     router.ksr_request_route(None)
     assert ksr.called("sl.sl_send_reply") == [(503, "Service Unavailable")]
     assert not ksr.called("tm.t_relay")
@@ -289,21 +319,23 @@ def test_controller_failure_fails_over_to_the_next_replica(router_with: Any, cod
 
 def test_silent_replica_is_marked_inactive_before_failing_over(router_with: Any) -> None:
     pvs = {"$dlg_var(cid)": "c" * 32, "$T_reply_code": 408, "$du": "sip:127.0.0.1:5070"}
-    router, ksr = router_with(pvs, {"tm.t_is_canceled": -1, "tm.t_branch_timeout": 1,
-                                    "tm.t_branch_replied": -1})
+    router, ksr = router_with(
+        pvs, {"tm.t_is_canceled": -1, "tm.t_branch_timeout": 1, "tm.t_branch_replied": -1}
+    )
     router.ksr_failure_controller(None)
     assert ksr.called("dispatcher.ds_mark_dst_state") == [("ip",)]
     assert ksr.called("tm.t_relay") == [()]
 
 
 @pytest.mark.parametrize(
-    ("code", "next_dst"), [(486, 1), (408, -1)],  # not a failover code; no replica left
+    ("code", "next_dst"),
+    [(486, 1), (408, -1)],  # not a failover code; no replica left
 )
-def test_controller_failure_is_final_otherwise(router_with: Any, code: int,
-                                               next_dst: int) -> None:
+def test_controller_failure_is_final_otherwise(router_with: Any, code: int, next_dst: int) -> None:
     pvs = {"$dlg_var(cid)": "c" * 32, "$T_reply_code": code}
-    router, ksr = router_with(pvs, {"tm.t_is_canceled": -1, "tm.t_branch_timeout": -1,
-                                    "dispatcher.ds_next_dst": next_dst})
+    router, ksr = router_with(
+        pvs, {"tm.t_is_canceled": -1, "tm.t_branch_timeout": -1, "dispatcher.ds_next_dst": next_dst}
+    )
     router.ksr_failure_controller(None)
     assert not ksr.called("tm.t_relay")
     assert not [n for n in ksr.names() if n.startswith("rtpengine.")]
@@ -321,10 +353,10 @@ WITHIN = {"siputils.has_totag": 1, "tmx.t_precheck_trans": -1, "tm.t_check_trans
 
 @pytest.mark.parametrize("method", ["BYE", "INVITE", "ACK"])
 def test_in_dialog_requests_of_controller_calls_leave_media_alone(
-    router_with: Any, method: str,
+    router_with: Any,
+    method: str,
 ) -> None:
-    router, ksr = router_with({**CTL_DIALOG, "$rm": method},
-                              {**WITHIN, "rr.check_route_param": 1})
+    router, ksr = router_with({**CTL_DIALOG, "$rm": method}, {**WITHIN, "rr.check_route_param": 1})
     router.ksr_request_route(None)
     assert ksr.called("rr.check_route_param") == [("cc=ctl",)]
     assert not [n for n in ksr.names() if n.startswith("rtpengine.")]
@@ -332,14 +364,19 @@ def test_in_dialog_requests_of_controller_calls_leave_media_alone(
     assert ksr.called("tm.t_relay") == [()]
 
 
-@pytest.mark.parametrize(("method", "media"), [
-    ("BYE", "rtpengine.rtpengine_delete0"), ("INVITE", "rtpengine.rtpengine_offer"),
-    ("ACK", "rtpengine.rtpengine_answer"),
-])
+@pytest.mark.parametrize(
+    ("method", "media"),
+    [
+        ("BYE", "rtpengine.rtpengine_delete0"),
+        ("INVITE", "rtpengine.rtpengine_offer"),
+        ("ACK", "rtpengine.rtpengine_answer"),
+    ],
+)
 def test_in_dialog_requests_of_agent_calls_still_touch_media(
-    router_with: Any, method: str, media: str,
+    router_with: Any,
+    method: str,
+    media: str,
 ) -> None:
-    router, ksr = router_with({**CTL_DIALOG, "$rm": method},
-                              {**WITHIN, "rr.check_route_param": -1})
+    router, ksr = router_with({**CTL_DIALOG, "$rm": method}, {**WITHIN, "rr.check_route_param": -1})
     router.ksr_request_route(None)
     assert ksr.called(media)

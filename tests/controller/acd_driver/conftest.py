@@ -66,27 +66,42 @@ def password_of(username: str) -> str:
 def write_config(path: Path, redis_port: int, acd_port: int) -> Path:
     """Agents whose account (= SIP user) is their employee ID; three queues."""
     # 1003 may also log in as a supervisor: the intercept tests reserve it as one.
-    accounts = [{"username": name,
-                 "roles": ["agent", "supervisor"] if name == "1003" else ["agent"],
-                 "employee_id": name,
-                 "skills": {"billing": 3}, "ha1": "0" * 32,
-                 "password_hash": _FAST_HASHER.hash(password_of(name))}
-                for name in (*AGENTS, "1003")]
+    accounts = [
+        {
+            "username": name,
+            "roles": ["agent", "supervisor"] if name == "1003" else ["agent"],
+            "employee_id": name,
+            "skills": {"billing": 3},
+            "ha1": "0" * 32,
+            "password_hash": _FAST_HASHER.hash(password_of(name)),
+        }
+        for name in (*AGENTS, "1003")
+    ]
     config = {
         "version": 1,
         "node": {"name": "test"},
         "rtpengine": {"nodes": [{"ng": "127.0.0.1:2223", "managed": False}]},
         "redis": {"listen": f"127.0.0.1:{redis_port}", "managed": False},
         "queues": [
-            {"name": QUEUE, "skills": {"billing": 1}, "ring_timeout_ms": RING_TIMEOUT_MS,
-             "wrap_up_ms": WRAP_UP_MS, "max_no_answers": 0},
+            {
+                "name": QUEUE,
+                "skills": {"billing": 1},
+                "ring_timeout_ms": RING_TIMEOUT_MS,
+                "wrap_up_ms": WRAP_UP_MS,
+                "max_no_answers": 0,
+            },
             # Nobody has the skill: a call overflows at once to a target outside the ACD.
             {"name": "sales", "skills": {"sales": 1}, "overflow_target": "voicemail"},
         ],
         # call_events: controller is the default; spelled out because these tests check it.
-        "acd": {"listen": f"127.0.0.1:{acd_port}", "leader_lease_ms": 1000,
-                "lease_ms": 30_000, "seat_range": [1, 2000],
-                "employee_id_range": [1, 99_999], "call_events": "controller"},
+        "acd": {
+            "listen": f"127.0.0.1:{acd_port}",
+            "leader_lease_ms": 1000,
+            "lease_ms": 30_000,
+            "seat_range": [1, 2000],
+            "employee_id_range": [1, 99_999],
+            "call_events": "controller",
+        },
         "accounts": accounts,
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -109,13 +124,29 @@ class AcdProcess:
     def start(self) -> AcdProcess:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "acdsvc", "--config", str(self.config),
-                 "--listen", self.address, "--node", ACD_NODE, "--verify-commits"],
-                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)})
+                [
+                    sys.executable,
+                    "-m",
+                    "acdsvc",
+                    "--config",
+                    str(self.config),
+                    "--listen",
+                    self.address,
+                    "--node",
+                    ACD_NODE,
+                    "--verify-commits",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
         process = self.process
-        wait_until(lambda: process.poll() is not None or acd_client.health_ping(self.address),
-                   timeout=20, what="the ACD replica is healthy")
+        wait_until(
+            lambda: process.poll() is not None or acd_client.health_ping(self.address),
+            timeout=20,
+            what="the ACD replica is healthy",
+        )
         assert process.poll() is None, self.log.read_text()[-3000:]
         return self
 
@@ -150,12 +181,14 @@ class Party:
 
 def trigger(party: Party, call_id: str) -> None:
     """A SIP MESSAGE in `call_id`'s dialog: the party's scenario hangs up on it."""
-    message = (f"MESSAGE sip:party@127.0.0.1:{party.port} SIP/2.0\r\n"
-               f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-{secrets.token_hex(6)}\r\n"
-               f"From: <sip:test@127.0.0.1>;tag={secrets.token_hex(4)}\r\n"
-               f"To: <sip:party@127.0.0.1>\r\n"
-               f"Call-ID: {call_id}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
-               "Content-Length: 0\r\n\r\n")
+    message = (
+        f"MESSAGE sip:party@127.0.0.1:{party.port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-{secrets.token_hex(6)}\r\n"
+        f"From: <sip:test@127.0.0.1>;tag={secrets.token_hex(4)}\r\n"
+        f"To: <sip:party@127.0.0.1>\r\n"
+        f"Call-ID: {call_id}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
+        "Content-Length: 0\r\n\r\n"
+    )
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(message.encode(), ("127.0.0.1", party.port))
 
@@ -176,15 +209,30 @@ class Rig:
     # ---------------------------------------------------------------- processes
 
     @contextmanager
-    def controller(self, *extra: str, node: str = CTL_NODE, acd: str | None = None,
-                   queue_for: str = f"{NUMBER}=billing,95597=nosuch,95596=sales",
-                   check_clean: bool = True) -> Iterator[Controller]:
+    def controller(
+        self,
+        *extra: str,
+        node: str = CTL_NODE,
+        acd: str | None = None,
+        queue_for: str = f"{NUMBER}=billing,95597=nosuch,95596=sales",
+        check_clean: bool = True,
+    ) -> Iterator[Controller]:
         """A controller replica driven by the ACD; its agents are this rig's sipp phones.
         After the test: no call, dialog or media session left, a clean exit, no traceback."""
         agents = ",".join(f"{a}=127.0.0.1:{p}" for a, p in self.agent_ports.items())
-        argv = ["--acd", acd or self.acd.address, "--queue-for", queue_for,
-                "--redis", f"127.0.0.1:{self.redis_port}", "--node", node,
-                "--agents", agents, *extra]
+        argv = [
+            "--acd",
+            acd or self.acd.address,
+            "--queue-for",
+            queue_for,
+            "--redis",
+            f"127.0.0.1:{self.redis_port}",
+            "--node",
+            node,
+            "--agents",
+            agents,
+            *extra,
+        ]
         workdir = self.workdir / node
         workdir.mkdir(exist_ok=True)
         with running_controller(workdir, self.engine, (), *argv) as running:
@@ -196,15 +244,22 @@ class Rig:
             assert running.process.wait(timeout=10) == 0
             assert "Traceback" not in running.log_text(), running.log_text()[-3000:]
 
-    def agents(self, *names: str, busy: tuple[str, ...] = (),
-               supervisors: tuple[str, ...] = ()) -> SimulatedAgents:
+    def agents(
+        self, *names: str, busy: tuple[str, ...] = (), supervisors: tuple[str, ...] = ()
+    ) -> SimulatedAgents:
         """Log agents in over gRPC (in this order: the first is idle the longest);
         `supervisors` log in with the supervisor role (their account must have it)."""
-        profiles = [AgentProfile(name, password_of(name), int(name), int(name) - 1000,
-                                 start_busy=name in busy,
-                                 role=pb.ROLE_SUPERVISOR if name in supervisors
-                                 else pb.ROLE_AGENT)
-                    for name in names]
+        profiles = [
+            AgentProfile(
+                name,
+                password_of(name),
+                int(name),
+                int(name) - 1000,
+                start_busy=name in busy,
+                role=pb.ROLE_SUPERVISOR if name in supervisors else pb.ROLE_AGENT,
+            )
+            for name in names
+        ]
         agents = SimulatedAgents(self.client, profiles, reports_calls=False)
         agents.start()
         self._cleanups.append(lambda: agents.stop(logout=False))
@@ -216,20 +271,45 @@ class Rig:
         """Agent `name`'s SIP phone: a sipp UAS at the address the controller has for it."""
         rtp = RtpEndpoint()
         self._cleanups.append(rtp.close)
-        run = track(start_sipp(f"agent{name}", _scenario(scenario), "127.0.0.1:9",
-                               workdir=self.workdir, port=self.agent_ports[name],
-                               keys={"rtp_port": rtp.port}, pause_ms=pause_ms, timeout_s=60))
+        run = track(
+            start_sipp(
+                f"agent{name}",
+                _scenario(scenario),
+                "127.0.0.1:9",
+                workdir=self.workdir,
+                port=self.agent_ports[name],
+                keys={"rtp_port": rtp.port},
+                pause_ms=pause_ms,
+                timeout_s=60,
+            )
+        )
         return Party(run, rtp, self.agent_ports[name])
 
-    def caller(self, controller: Controller, cid: str, *, number: str = NUMBER,
-               scenario: str = "acd_caller", category: str = "electricity-billing") -> Party:
+    def caller(
+        self,
+        controller: Controller,
+        cid: str,
+        *,
+        number: str = NUMBER,
+        scenario: str = "acd_caller",
+        category: str = "electricity-billing",
+    ) -> Party:
         rtp = RtpEndpoint()
         self._cleanups.append(rtp.close)
         port = free_port()
-        run = track(start_sipp("caller", _scenario(scenario), controller.sip,
-                               workdir=self.workdir / cid, port=port, service=number,
-                               keys={"rtp_port": rtp.port, "cid": cid, "category": category},
-                               extra=["-cid_str", caller_call_id(cid)], timeout_s=60))
+        run = track(
+            start_sipp(
+                "caller",
+                _scenario(scenario),
+                controller.sip,
+                workdir=self.workdir / cid,
+                port=port,
+                service=number,
+                keys={"rtp_port": rtp.port, "cid": cid, "category": category},
+                extra=["-cid_str", caller_call_id(cid)],
+                timeout_s=60,
+            )
+        )
         return Party(run, rtp, port)
 
     # ---------------------------------------------------------------- observations
@@ -242,12 +322,18 @@ class Rig:
 
     def state_of(self, name: str) -> str:
         view = self.agent_view(name)
-        return "LOGGED_OUT" if view is None else \
-            pb.AgentState.Name(view.state).removeprefix("AGENT_STATE_")
+        return (
+            "LOGGED_OUT"
+            if view is None
+            else pb.AgentState.Name(view.state).removeprefix("AGENT_STATE_")
+        )
 
     def wait_agent(self, name: str, state: str, timeout: float = 10.0) -> None:
-        wait_until(lambda: self.state_of(name) == state, timeout=timeout,
-                   what=f"agent {name} {state} in the ACD (now {self.state_of(name)})")
+        wait_until(
+            lambda: self.state_of(name) == state,
+            timeout=timeout,
+            what=f"agent {name} {state} in the ACD (now {self.state_of(name)})",
+        )
 
     def queue_view(self, name: str = QUEUE) -> pb.QueueView:
         for queue in self.client.get_snapshot().queues:
@@ -260,8 +346,11 @@ class Rig:
 
     def ended_events(self, cid: str, timeout: float = 10.0) -> list[eventlog.Event]:
         """The call's events once its call.ended is in the log."""
-        wait_until(lambda: any(e.kind == "call.ended" for e in self.events(cid)),
-                   timeout=timeout, what=f"call.ended of {cid}")
+        wait_until(
+            lambda: any(e.kind == "call.ended" for e in self.events(cid)),
+            timeout=timeout,
+            what=f"call.ended of {cid}",
+        )
         return self.events(cid)
 
     def close(self) -> None:
@@ -285,8 +374,11 @@ def calls(events: list[eventlog.Event]) -> list[tuple[str, str, dict[str, str]]]
 
 
 def agent_states(events: list[eventlog.Event], agent: str) -> list[tuple[str, str]]:
-    return [(e["previous"], e["state"]) for e in events
-            if e.kind == "agent.state" and e["agent"] == agent]
+    return [
+        (e["previous"], e["state"])
+        for e in events
+        if e.kind == "agent.state" and e["agent"] == agent
+    ]
 
 
 def new_cid() -> str:
@@ -317,8 +409,15 @@ def rig(workdir: Path, engine: Rtpengine, redis_port: int) -> Iterator[Rig]:
     config = write_config(workdir / "callcenter.yaml", redis_port, acd_port)
     acd = AcdProcess(config, acd_port, workdir / "acd.log").start()
     client = AcdClient(acd.address, timeout=2.0, retry_for=5.0)
-    rig = Rig(workdir, engine, redis_port, r, acd, client,
-              agent_ports={name: free_port() for name in AGENTS})
+    rig = Rig(
+        workdir,
+        engine,
+        redis_port,
+        r,
+        acd,
+        client,
+        agent_ports={name: free_port() for name in AGENTS},
+    )
     try:
         yield rig
     finally:

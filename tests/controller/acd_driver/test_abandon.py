@@ -38,15 +38,22 @@ def test_caller_abandons_while_queued_and_no_agent_is_left_stuck(rig: Rig) -> No
         assert "already ended" in again.error.message
 
         agent = agents.agents[1001]
-        ready = rig.client.set_idle(pb.SetIdleRequest(employee_id=1001,
-                                                      session_id=agent.session))
+        ready = rig.client.set_idle(pb.SetIdleRequest(employee_id=1001, session_id=agent.session))
         assert ready.error.code == OK and not ready.actions
         assert rig.state_of("1001") == "IDLE"
         assert rig.agent_view("1001").call_id == ""  # type: ignore[union-attr]
     events = rig.ended_events(cid)
     assert [(k, n, d) for k, n, d in calls(events)] == [
-        ("call.arrived", CTL_NODE, {"trunk": "", "caller": "13912345678", "dialled": "95598",
-                                    "category": "electricity-billing"}),
+        (
+            "call.arrived",
+            CTL_NODE,
+            {
+                "trunk": "",
+                "caller": "13912345678",
+                "dialled": "95598",
+                "category": "electricity-billing",
+            },
+        ),
         ("call.queued", ACD_NODE, {"queue": QUEUE, "priority": "0"}),
         ("call.ended", CTL_NODE, {"cause": "200", "side": "caller"}),
     ]
@@ -71,7 +78,11 @@ def test_caller_abandons_while_an_agent_rings(rig: Rig) -> None:
         rig.wait_agent("1001", "IDLE")
     events = rig.ended_events(cid)
     assert [k for k, _, _ in calls(events)] == [
-        "call.arrived", "call.queued", "call.ringing", "call.ended"]
+        "call.arrived",
+        "call.queued",
+        "call.ringing",
+        "call.ended",
+    ]
     assert agent_states(events, "1001") == [("idle", "reserved"), ("reserved", "idle")]
     (cdr,) = build_records(events).cdrs
     assert cdr.disposition == "abandoned_ringing"

@@ -37,8 +37,11 @@ def test_agent_hangs_up_the_acd_gets_side_agent_and_the_agent_wraps_up(rig: Rig)
         assert f"cid={cid} hung up at the ACD (side agent)" in controller.log_text()
     events = rig.ended_events(cid)
     assert calls(events)[-1] == ("call.ended", CTL_NODE, {"cause": "200", "side": "agent"})
-    assert agent_states(events, "1001") == [("idle", "reserved"), ("reserved", "talking"),
-                                            ("talking", "wrap_up")]
+    assert agent_states(events, "1001") == [
+        ("idle", "reserved"),
+        ("reserved", "talking"),
+        ("talking", "wrap_up"),
+    ]
 
 
 def test_a_stopping_controller_ends_its_calls_at_the_acd_too(rig: Rig) -> None:
@@ -57,4 +60,7 @@ def test_a_stopping_controller_ends_its_calls_at_the_acd_too(rig: Rig) -> None:
         phone.run.wait_for_log("BYE", timeout=10)
     rig.wait_agent("1001", "WRAP_UP", timeout=5)
     assert calls(rig.ended_events(cid))[-1] == (
-        "call.ended", CTL_NODE, {"cause": "shutdown", "side": "system"})
+        "call.ended",
+        CTL_NODE,
+        {"cause": "shutdown", "side": "system"},
+    )

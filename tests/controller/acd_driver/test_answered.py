@@ -66,28 +66,48 @@ def test_offered_rung_answered_audio_both_ways_then_caller_hangs_up(rig: Rig) ->
 
     events = rig.ended_events(cid)
     assert calls(events) == [
-        ("call.arrived", CTL_NODE, {"trunk": "", "caller": "13912345678", "dialled": "95598",
-                                    "category": "electricity-billing"}),
+        (
+            "call.arrived",
+            CTL_NODE,
+            {
+                "trunk": "",
+                "caller": "13912345678",
+                "dialled": "95598",
+                "category": "electricity-billing",
+            },
+        ),
         ("call.queued", ACD_NODE, {"queue": QUEUE, "priority": "0"}),
-        ("call.ringing", CTL_NODE, {"agent": "1001", "seat": "1", "leg_id": "L2",
-                                    "attempt": "1"}),
+        ("call.ringing", CTL_NODE, {"agent": "1001", "seat": "1", "leg_id": "L2", "attempt": "1"}),
         ("call.answered", CTL_NODE, {"agent": "1001", "seat": "1", "leg_id": "L2"}),
         ("call.ended", CTL_NODE, {"cause": "200", "side": "caller"}),
     ]
-    assert agent_states(events, "1001") == [("idle", "reserved"), ("reserved", "talking"),
-                                            ("talking", "wrap_up")]
+    assert agent_states(events, "1001") == [
+        ("idle", "reserved"),
+        ("reserved", "talking"),
+        ("talking", "wrap_up"),
+    ]
     (cdr,) = build_records(events).cdrs
     assert (cdr.disposition, cdr.agent, cdr.seat, cdr.queue, cdr.hangup_side) == (
-        "answered", "1001", "1", QUEUE, "caller")
+        "answered",
+        "1001",
+        "1",
+        QUEUE,
+        "caller",
+    )
+
     # The wrap-up's end (agent.state wrap_up -> idle) carries no correlation ID: fold
     # the whole log (this test's alone: the rig flushed Redis), as the CDR service does.
     def whole_log() -> list[eventlog.Event]:
         return [d.event for d in eventlog.replay(rig.r)]
 
-    wait_until(lambda: ("wrap_up", "idle") in agent_states(whole_log(), "1001"), timeout=5,
-               what="1001's wrap_up -> idle in the event log")
+    wait_until(
+        lambda: ("wrap_up", "idle") in agent_states(whole_log(), "1001"),
+        timeout=5,
+        what="1001's wrap_up -> idle in the event log",
+    )
     (with_wrap_up,) = [c for c in build_records(whole_log()).cdrs if c.correlation_id == cid]
     configured = WRAP_UP_MS / 1000
-    assert configured - 1e-6 <= with_wrap_up.wrapup_s <= configured + WRAP_UP_LATE_S, \
+    assert configured - 1e-6 <= with_wrap_up.wrapup_s <= configured + WRAP_UP_LATE_S, (
         with_wrap_up.wrapup_s
+    )
     assert Counter(o.call_id for o in agents.offers) == {cid: 1}

@@ -44,9 +44,17 @@ def action(commit: str, **kind: Message) -> pb.Action:
 
 
 def offer(commit: str, eid: int, *, cid: str = CID, username: str | None = None) -> pb.Action:
-    return action(commit, offer=pb.Offer(call_id=cid, employee_id=eid, seat=eid - 1000,
-                                         username=str(eid) if username is None else username,
-                                         ring_timeout_seconds=20.0, queue="billing"))
+    return action(
+        commit,
+        offer=pb.Offer(
+            call_id=cid,
+            employee_id=eid,
+            seat=eid - 1000,
+            username=str(eid) if username is None else username,
+            ring_timeout_seconds=20.0,
+            queue="billing",
+        ),
+    )
 
 
 class World:
@@ -63,15 +71,26 @@ class World:
         self.legs = 1
         self.ringing: dict[str, str] = {}  # leg -> agent
         self.timers: list[tuple[float, Callable[[], None]]] = []
-        self.driver = AcdDriver(options, self, post=self.loop.append, later=self.later,
-                                submit=lambda key, job: self.jobs.append(job))
+        self.driver = AcdDriver(
+            options,
+            self,
+            post=self.loop.append,
+            later=self.later,
+            submit=lambda key, job: self.jobs.append(job),
+        )
         self.tap = self.driver.tap(self)
         self.driver.bind(self.execute)
 
     # the fake ACD (AcdRpc)
-    def call(self, method: str, request: Message, reply_type: type[Any], *,
-             retry_for: float | None = None, cancelled: Callable[[], bool] | None = None
-             ) -> Any:
+    def call(
+        self,
+        method: str,
+        request: Message,
+        reply_type: type[Any],
+        *,
+        retry_for: float | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Any:
         self.sent.append((method, request))
         handler = self.replies.get(method)
         return handler(request) if handler is not None else reply_type()
@@ -100,8 +119,9 @@ class World:
                 self.legs += 1
                 leg = f"L{self.legs}"
                 self.ringing[leg] = agent
-                self.emit(CALL_RINGING, agent=agent, seat=request["seats"][agent],
-                          leg_id=leg, attempt="1")
+                self.emit(
+                    CALL_RINGING, agent=agent, seat=request["seats"][agent], leg_id=leg, attempt="1"
+                )
         elif cmd == "release":
             for leg, agent in list(self.ringing.items()):
                 del self.ringing[leg]
@@ -146,9 +166,18 @@ def test_the_offer_in_the_reply_and_on_the_feed_rings_once() -> None:
     assert [c["cmd"] for c in w.commands] == ["answer", "connect"]
     (enqueue,) = w.rpcs("Enqueue")
     assert (enqueue.call_id, enqueue.queue, enqueue.caller, enqueue.category) == (
-        CID, "billing", "139", "bill")
-    assert w.cmds("connect")[0] == {"cmd": "connect", "cid": CID, "agents": ["1001"],
-                                    "seats": {"1001": "1"}, "ring_timeout_s": 19.5}
+        CID,
+        "billing",
+        "139",
+        "bill",
+    )
+    assert w.cmds("connect")[0] == {
+        "cmd": "connect",
+        "cid": CID,
+        "agents": ["1001"],
+        "seats": {"1001": "1"},
+        "ring_timeout_s": 19.5,
+    }
     w.feed(offer("5-0", 1001))
     w.feed(offer("4-0", 1002))  # older than what was acted on
     assert len(w.cmds("connect")) == 1
@@ -210,8 +239,9 @@ def test_cancel_ring_releases_the_ring_and_reports_no_no_answer() -> None:
 def test_caller_leaves_before_an_answer_is_an_abandon_or_a_hangup_if_the_acd_says_so() -> None:
     w = World()
     w.replies["Enqueue"] = enqueued_with()
-    w.replies["Abandon"] = lambda r: pb.AbandonResponse(error=pb.Error(
-        code=pb.ERROR_CODE_CALL_ALREADY_ANSWERED, message="use Hangup"))
+    w.replies["Abandon"] = lambda r: pb.AbandonResponse(
+        error=pb.Error(code=pb.ERROR_CODE_CALL_ALREADY_ANSWERED, message="use Hangup")
+    )
     w.arrive()
     w.emit(CALL_ENDED, cause="200", side="caller")
     w.run()
@@ -231,10 +261,13 @@ def test_a_call_that_ends_before_its_enqueue_ran_costs_the_acd_nothing() -> None
 
 def test_route_and_undelivered_hang_up_with_their_cause_and_nothing_is_reported() -> None:
     for kind, body, cause in (
-            ("route", pb.Route(call_id=CID, target="voicemail", reason="MAX_WAIT"),
-             "overflow:voicemail"),
-            ("undelivered", pb.Undelivered(call_id=CID, reason="NO_ANSWER"),
-             "undelivered:NO_ANSWER")):
+        (
+            "route",
+            pb.Route(call_id=CID, target="voicemail", reason="MAX_WAIT"),
+            "overflow:voicemail",
+        ),
+        ("undelivered", pb.Undelivered(call_id=CID, reason="NO_ANSWER"), "undelivered:NO_ANSWER"),
+    ):
         w = World()
         w.replies["Enqueue"] = enqueued_with()
         w.arrive()
@@ -253,25 +286,25 @@ def test_only_the_drivers_own_hangups_get_a_cause_of_their_own() -> None:
 
 
 def test_a_refused_enqueue_hangs_up_with_the_reason_and_sends_nothing_more(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     w = World()
-    w.replies["Enqueue"] = lambda r: pb.EnqueueResponse(error=pb.Error(
-        code=pb.ERROR_CODE_UNKNOWN_QUEUE, message="no queue 'billing'"))
+    w.replies["Enqueue"] = lambda r: pb.EnqueueResponse(
+        error=pb.Error(code=pb.ERROR_CODE_UNKNOWN_QUEUE, message="no queue 'billing'")
+    )
     with caplog.at_level(logging.ERROR, "controller.acd"):
         w.arrive()
-    assert dict(w.published[-1].data) == {"cause": "acd refused:UNKNOWN_QUEUE",
-                                          "side": "system"}
+    assert dict(w.published[-1].data) == {"cause": "acd refused:UNKNOWN_QUEUE", "side": "system"}
     assert [m for m, _ in w.rpcs()] == ["Enqueue"]
-    assert "refused the call for queue billing (UNKNOWN_QUEUE: no queue 'billing')" \
-        in caplog.text
+    assert "refused the call for queue billing (UNKNOWN_QUEUE: no queue 'billing')" in caplog.text
 
 
-def test_a_refused_answered_keeps_the_call_and_says_so(caplog: pytest.LogCaptureFixture
-                                                       ) -> None:
+def test_a_refused_answered_keeps_the_call_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
     w = World()
     w.replies["Enqueue"] = enqueued_with(offer("5-0", 1001))
-    w.replies["Answered"] = lambda r: pb.AnsweredResponse(error=pb.Error(
-        code=pb.ERROR_CODE_NOT_RINGING, message="agent 1001 is not ringing"))
+    w.replies["Answered"] = lambda r: pb.AnsweredResponse(
+        error=pb.Error(code=pb.ERROR_CODE_NOT_RINGING, message="agent 1001 is not ringing")
+    )
     w.arrive()
     with caplog.at_level(logging.ERROR, "controller.acd"):
         w.emit(CALL_ANSWERED, agent="1001", seat="1", leg_id="L2")
@@ -303,7 +336,8 @@ def test_the_enqueue_guard_hangs_up_a_call_the_acd_never_took() -> None:
 
 
 def test_the_tap_forwards_every_event_even_when_the_driver_fails(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     w = World()
 
     def broken(event: Event) -> None:
@@ -326,10 +360,12 @@ def test_ring_time_leaves_the_acd_a_margin() -> None:
 
 
 def test_queue_for_parsing() -> None:
-    assert parse_queue_for("95598=billing, 95599=sales") == {"95598": "billing",
-                                                             "95599": "sales"}
-    for bad, message in (("95598", "expected NUMBER=QUEUE"), ("=q", "expected NUMBER=QUEUE"),
-                         ("1=a,1=b", "mapped twice")):
+    assert parse_queue_for("95598=billing, 95599=sales") == {"95598": "billing", "95599": "sales"}
+    for bad, message in (
+        ("95598", "expected NUMBER=QUEUE"),
+        ("=q", "expected NUMBER=QUEUE"),
+        ("1=a,1=b", "mapped twice"),
+    ):
         with pytest.raises(ValueError, match=message):
             parse_queue_for(bad)
 
@@ -337,18 +373,24 @@ def test_queue_for_parsing() -> None:
 BASE = ["--sip", "127.0.0.1:5070", "--rtpengine", "127.0.0.1:2223"]
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--queue-for", "1=a"], "--queue-for and --default-queue need --acd"),
-    (["--acd", "nowhere"], "--acd: expected HOST:PORT, got 'nowhere'"),
-    (["--acd", "127.0.0.1:1", "--queue-for", "1=a", "--queue-for", "1=b"], "mapped twice"),
-    (["--acd", "127.0.0.1:1", "--queue-for", "1"], "expected NUMBER=QUEUE"),
-    (["--acd", "127.0.0.1:1", "--default-queue", "q", "--acd-enqueue-timeout", "0"],
-     "--acd-enqueue-timeout must be positive"),
-    (["--acd", "127.0.0.1:1", "--default-queue", "q", "--acd-workers", "0"],
-     "--acd-workers must be at least 1"),
-])
-def test_cli_refusals(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
-                      ) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--queue-for", "1=a"], "--queue-for and --default-queue need --acd"),
+        (["--acd", "nowhere"], "--acd: expected HOST:PORT, got 'nowhere'"),
+        (["--acd", "127.0.0.1:1", "--queue-for", "1=a", "--queue-for", "1=b"], "mapped twice"),
+        (["--acd", "127.0.0.1:1", "--queue-for", "1"], "expected NUMBER=QUEUE"),
+        (
+            ["--acd", "127.0.0.1:1", "--default-queue", "q", "--acd-enqueue-timeout", "0"],
+            "--acd-enqueue-timeout must be positive",
+        ),
+        (
+            ["--acd", "127.0.0.1:1", "--default-queue", "q", "--acd-workers", "0"],
+            "--acd-workers must be at least 1",
+        ),
+    ],
+)
+def test_cli_refusals(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         parse_args([*BASE, *argv])
     assert exit_.value.code == 2
@@ -356,8 +398,19 @@ def test_cli_refusals(argv: list[str], message: str, capsys: pytest.CaptureFixtu
 
 
 def test_cli_options() -> None:
-    config = parse_args([*BASE, "--acd", "10.0.0.1:50051,10.0.0.2:50051", "--queue-for",
-                         "95598=billing", "--queue-for", "95599=sales", "--acd-timeout", "0.5"])
+    config = parse_args(
+        [
+            *BASE,
+            "--acd",
+            "10.0.0.1:50051,10.0.0.2:50051",
+            "--queue-for",
+            "95598=billing",
+            "--queue-for",
+            "95599=sales",
+            "--acd-timeout",
+            "0.5",
+        ]
+    )
     assert config.acd is not None
     assert config.acd.addresses == ("10.0.0.1:50051", "10.0.0.2:50051")
     assert config.acd.queue_for == {"95598": "billing", "95599": "sales"}
@@ -373,8 +426,16 @@ def test_cli_options() -> None:
 
 
 def test_offers_and_cancels_carry_the_agents_sip_user_and_old_commits_still_load() -> None:
-    old = {"kind": "offer", "call_id": "c", "agent": 7, "seat": 1, "caller": "", "category": "",
-           "queue": "q", "ring_timeout": 5.0}  # committed before `username` existed
+    old = {
+        "kind": "offer",
+        "call_id": "c",
+        "agent": 7,
+        "seat": 1,
+        "caller": "",
+        "category": "",
+        "queue": "q",
+        "ring_timeout": 5.0,
+    }  # committed before `username` existed
     assert action_from_dict(old) == Offer("c", 7, 1, "", "", "q", 5.0, "")
     proto = action_to_proto(Offer("c", 7, 1, "", "", "q", 5.0, "a7"), "1-0")
     assert proto.offer.username == "a7"
@@ -384,8 +445,9 @@ def test_offers_and_cancels_carry_the_agents_sip_user_and_old_commits_still_load
 
 def test_call_events_must_be_controller_or_acd() -> None:
     with pytest.raises(ValueError, match="call_events must be"):
-        to_log_events([], [], agent=lambda e: None, call=lambda c: None, node="n",
-                      call_events="both")
+        to_log_events(
+            [], [], agent=lambda e: None, call=lambda c: None, node="n", call_events="both"
+        )
 
 
 # ---------------------------------------------------------------- config and stack
@@ -407,28 +469,56 @@ def _config(tmp_path: Path, numbers: list[dict[str, Any]], *, acd: bool = True) 
 
 
 def test_config_number_queue_is_checked_and_reaches_the_replicas(tmp_path: Path) -> None:
-    ok = load_config(_config(tmp_path, [
-        {"number": "95598", "category": "billing", "target": "controller", "queue": "billing"}]))
+    ok = load_config(
+        _config(
+            tmp_path,
+            [
+                {
+                    "number": "95598",
+                    "category": "billing",
+                    "target": "controller",
+                    "queue": "billing",
+                }
+            ],
+        )
+    )
     assert ok.acd is not None and ok.acd.call_events == "controller"
     argv = controller_argv(ok, 0)
     assert argv[argv.index("--acd") + 1] == "10.1.1.1:50051"  # advertise, else listen
     assert argv[argv.index("--queue-for") + 1] == "95598=billing"
 
     for numbers, acd, message in (
-        ([{"number": "95598", "category": "b", "target": "controller", "queue": "nosuch"}],
-         True, "numbers.0.queue: number 95598: queue 'nosuch' is not in `queues:`"),
-        ([{"number": "95598", "category": "b", "target": "controller"}],
-         True, "numbers.0.target: number 95598 has target controller and the ACD drives"),
-        ([{"number": "95598", "category": "b", "target": "controller", "queue": "billing"}],
-         False, "a queue needs an `acd:` section"),
-        ([{"number": "95598", "category": "b", "agents": ["1001"], "queue": "billing"}],
-         True, "a queue needs target controller"),
+        (
+            [{"number": "95598", "category": "b", "target": "controller", "queue": "nosuch"}],
+            True,
+            "numbers.0.queue: number 95598: queue 'nosuch' is not in `queues:`",
+        ),
+        (
+            [{"number": "95598", "category": "b", "target": "controller"}],
+            True,
+            "numbers.0.target: number 95598 has target controller and the ACD drives",
+        ),
+        (
+            [{"number": "95598", "category": "b", "target": "controller", "queue": "billing"}],
+            False,
+            "a queue needs an `acd:` section",
+        ),
+        (
+            [{"number": "95598", "category": "b", "agents": ["1001"], "queue": "billing"}],
+            True,
+            "a queue needs target controller",
+        ),
     ):
         with pytest.raises(ConfigError, match=message.replace("`", ".")):
             load_config(_config(tmp_path, numbers, acd=acd))
 
 
 def test_without_an_acd_the_replicas_get_no_acd_arguments(tmp_path: Path) -> None:
-    config = load_config(_config(tmp_path, [
-        {"number": "95598", "category": "billing", "target": "controller"}], acd=False))
+    config = load_config(
+        _config(
+            tmp_path,
+            [{"number": "95598", "category": "billing", "target": "controller"}],
+            acd=False,
+        )
+    )
     assert "--acd" not in controller_argv(config, 0)

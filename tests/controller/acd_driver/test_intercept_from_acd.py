@@ -36,12 +36,10 @@ from tests.controller.call_parties import talk
 
 def _as(account: str) -> pb.Actor:
     """The account's own credentials, as the Supervisor page sends them."""
-    return pb.Actor(admin=pb.AdminCredentials(username=account,
-                                              password=password_of(account)))
+    return pb.Actor(admin=pb.AdminCredentials(username=account, password=password_of(account)))
 
 
-def test_a_supervisor_intercepts_over_grpc_and_takes_the_call_the_agent_wraps_up(
-        rig: Rig) -> None:
+def test_a_supervisor_intercepts_over_grpc_and_takes_the_call_the_agent_wraps_up(rig: Rig) -> None:
     """A queue call bridged with 1001; `Intercept` names the agent (as the wallboard
     shows it) with the supervisor's credentials: the supervisor's phone rings, answers,
     and the caller's RTP now reaches it and only it (counted at each party); 1001 gets
@@ -56,27 +54,45 @@ def test_a_supervisor_intercepts_over_grpc_and_takes_the_call_the_agent_wraps_up
         caller = _talking_with_1001(rig, controller, cid, agent)
         agent_media = _first_media(agent)
 
-        reply = rig.client.intercept(pb.InterceptRequest(
-            actor=_as(SUPERVISOR), agent="1001", supervisor=SUPERVISOR))
+        reply = rig.client.intercept(
+            pb.InterceptRequest(actor=_as(SUPERVISOR), agent="1001", supervisor=SUPERVISOR)
+        )
 
         assert reply.error.code == OK, reply.error
         assert reply.call_id == cid
         seen = supervisor.run.wait_for_log("CALL", timeout=10)[0]
         assert f"cid={cid}" in seen and f"to={SUPERVISOR}" in seen
-        _supervisor_took_over(rig, controller, cid, caller=caller, agent=agent,
-                              agent_media=agent_media, supervisor=supervisor)
+        _supervisor_took_over(
+            rig,
+            controller,
+            cid,
+            caller=caller,
+            agent=agent,
+            agent_media=agent_media,
+            supervisor=supervisor,
+        )
         assert "asks for an intercept by 1003 (requested by 1003)" in controller.log_text()
 
     events = rig.ended_events(cid)
-    assert [(k, d.get("agent") or d.get("mode")) for k, n, d in calls(events)
-            if n == CTL_NODE] == [
-        ("call.arrived", None), ("call.ringing", "1001"), ("call.answered", "1001"),
-        ("call.ringing", SUPERVISOR), ("call.transferred", "intercept"),
-        ("call.answered", SUPERVISOR), ("call.ended", None)]
-    assert agent_states(events, "1001") == [("idle", "reserved"), ("reserved", "talking"),
-                                            ("talking", "wrap_up")]
+    assert [(k, d.get("agent") or d.get("mode")) for k, n, d in calls(events) if n == CTL_NODE] == [
+        ("call.arrived", None),
+        ("call.ringing", "1001"),
+        ("call.answered", "1001"),
+        ("call.ringing", SUPERVISOR),
+        ("call.transferred", "intercept"),
+        ("call.answered", SUPERVISOR),
+        ("call.ended", None),
+    ]
+    assert agent_states(events, "1001") == [
+        ("idle", "reserved"),
+        ("reserved", "talking"),
+        ("talking", "wrap_up"),
+    ]
     assert agent_states(rig.events(rid), SUPERVISOR) == [
-        ("idle", "reserved"), ("reserved", "talking"), ("talking", "idle")]
+        ("idle", "reserved"),
+        ("reserved", "talking"),
+        ("talking", "idle"),
+    ]
 
 
 def test_a_plain_agents_credentials_are_refused_and_nothing_changes(rig: Rig) -> None:
@@ -90,8 +106,9 @@ def test_a_plain_agents_credentials_are_refused_and_nothing_changes(rig: Rig) ->
     with rig.controller() as controller:
         caller = _talking_with_1001(rig, controller, cid, agent)
 
-        reply = rig.client.intercept(pb.InterceptRequest(
-            actor=_as("1002"), call_id=cid, supervisor=SUPERVISOR))
+        reply = rig.client.intercept(
+            pb.InterceptRequest(actor=_as("1002"), call_id=cid, supervisor=SUPERVISOR)
+        )
 
         assert reply.error.code == pb.ERROR_CODE_PERMISSION_DENIED, reply
         assert list(reply.actions) == [] and reply.call_id == ""
@@ -100,10 +117,14 @@ def test_a_plain_agents_credentials_are_refused_and_nothing_changes(rig: Rig) ->
         assert controller.call(cid)["state"] == "bridged"  # type: ignore[index]
         assert len(caller.lines("REINVITE ")) == 1, "the caller was never moved"
         assert (_view(rig, "1001"), _view(rig, "1002"), _view(rig, SUPERVISOR)) == (
-            ("TALKING", cid), ("IDLE", ""), ("IDLE", ""))
+            ("TALKING", cid),
+            ("IDLE", ""),
+            ("IDLE", ""),
+        )
         assert "intercept" not in controller.log_text()
         trigger(caller, caller_call_id(cid))
         caller.run.wait_for_log("HUNG_UP", timeout=10)
         _wait_view(rig, "1001", "WRAP_UP", "")
     assert [k for k, n, _ in calls(rig.ended_events(cid)) if n == CTL_NODE].count(
-        "call.ringing") == 1
+        "call.ringing"
+    ) == 1

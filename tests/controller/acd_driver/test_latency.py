@@ -28,33 +28,39 @@ from tests.controller.acd_driver.conftest import OK, Rig, caller_call_id, new_ci
 CALLS = int(os.environ.get("ACD_LATENCY_CALLS", "5"))
 
 
-def _one_call(rig: Rig, controller: Controller, agents: SimulatedAgents, *, feed: bool
-              ) -> float:
+def _one_call(rig: Rig, controller: Controller, agents: SimulatedAgents, *, feed: bool) -> float:
     session = agents.agents[1001].session
     if feed:
-        assert rig.client.set_busy(pb.SetBusyRequest(
-            employee_id=1001, session_id=session, reason="BREAK")).error.code == OK
+        assert (
+            rig.client.set_busy(
+                pb.SetBusyRequest(employee_id=1001, session_id=session, reason="BREAK")
+            ).error.code
+            == OK
+        )
     phone = rig.phone("1001", "acd_agent", pause_ms=0)
     cid = new_cid()
     caller = rig.caller(controller, cid)
     if feed:
         caller.run.wait_for_log("ANSWERED", timeout=10)
         wait_until(lambda: rig.queue_view().waiting == 1, timeout=5, what="queued")
-        assert rig.client.set_idle(pb.SetIdleRequest(
-            employee_id=1001, session_id=session)).error.code == OK
+        assert (
+            rig.client.set_idle(pb.SetIdleRequest(employee_id=1001, session_id=session)).error.code
+            == OK
+        )
     phone.run.wait_for_log("ANSWERED", timeout=10)
     caller.wait_bridged()
     trigger(caller, caller_call_id(cid))
     caller.run.wait_for_log("HUNG_UP", timeout=10)
     assert phone.run.wait(timeout=10) == 0, phone.run.errors()
     events = rig.ended_events(cid)
-    reserved = next(e.ts for e in events if e.kind == "agent.state"
-                    and e["state"] == "reserved")
+    reserved = next(e.ts for e in events if e.kind == "agent.state" and e["state"] == "reserved")
     ringing = next(e.ts for e in events if e.kind == "call.ringing")
     rig.wait_agent("1001", "WRAP_UP")
     # Back to ready at once (go_idle from wrap-up) for the next call.
-    assert rig.client.set_idle(pb.SetIdleRequest(employee_id=1001, session_id=session)
-                               ).error.code == OK
+    assert (
+        rig.client.set_idle(pb.SetIdleRequest(employee_id=1001, session_id=session)).error.code
+        == OK
+    )
     return (ringing - reserved) * 1000
 
 
@@ -67,8 +73,10 @@ def test_offer_to_invite_latency(rig: Rig) -> None:
             figures["feed"].append(_one_call(rig, controller, agents, feed=True))
     for path, ms in figures.items():
         ms.sort()
-        print(f"\nOffer -> INVITE, {path} path, {len(ms)} calls: p50 {statistics.median(ms):.1f} ms"
-              f", min {ms[0]:.1f} ms, max {ms[-1]:.1f} ms")
+        print(
+            f"\nOffer -> INVITE, {path} path, {len(ms)} calls: p50 {statistics.median(ms):.1f} ms"
+            f", min {ms[0]:.1f} ms, max {ms[-1]:.1f} ms"
+        )
         assert all(m >= 0 for m in ms), ms
         # Loose bounds: a shared 2-core VM; the figures in the docs come from -s runs.
         assert statistics.median(ms) < 100, ms

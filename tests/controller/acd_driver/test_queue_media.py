@@ -61,8 +61,11 @@ def music_announcement_music(rtp: RtpEndpoint) -> bool:
         return False
     first = kinds.index("loud")
     last = len(kinds) - 1 - kinds[::-1].index("loud")
-    return (kinds[:first].count("music") >= 25 and kinds[first:last + 1].count("loud") >= 10
-            and kinds[last:].count("music") >= 25)
+    return (
+        kinds[:first].count("music") >= 25
+        and kinds[first : last + 1].count("loud") >= 10
+        and kinds[last:].count("music") >= 25
+    )
 
 
 def media_commands(engine: Rtpengine) -> dict[str, int]:
@@ -77,14 +80,20 @@ def media_commands(engine: Rtpengine) -> dict[str, int]:
 
 def announced(log: str, cid: str) -> list[tuple[datetime, str]]:
     """(when, text) of the announcements the controller played to `cid`."""
-    pattern = re.compile(rf"^(\S+ \S+) INFO controller\.queue_media cid={cid} announcement "
-                         r"\(position \d+, expected wait [^)]*\): (.*)$", re.M)
-    return [(datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f"), m.group(2))
-            for m in pattern.finditer(log)]
+    pattern = re.compile(
+        rf"^(\S+ \S+) INFO controller\.queue_media cid={cid} announcement "
+        r"\(position \d+, expected wait [^)]*\): (.*)$",
+        re.M,
+    )
+    return [
+        (datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f"), m.group(2))
+        for m in pattern.finditer(log)
+    ]
 
 
 def test_waiting_caller_hears_music_and_announcements_then_only_the_agent(
-        rig: Rig, workdir: Path) -> None:
+    rig: Rig, workdir: Path
+) -> None:
     """Mandarin, the product's default. The caller waits (1001 not ready): music, the
     announcement "you are next" at the interval, music again; then 1001 is ready, the
     phone rings and answers: the caller hears the agent and nothing else."""
@@ -96,12 +105,21 @@ def test_waiting_caller_hears_music_and_announcements_then_only_the_agent(
         caller = rig.caller(controller, cid)
         caller.run.wait_for_log("ANSWERED", timeout=10)
         # The product's default: the music starts once the caller has waited 1 s.
-        wait_until(lambda: heard(caller.rtp).count("music") >= 50, timeout=10,
-                   what="the parked caller hears the music on hold")
-        wait_until(lambda: music_announcement_music(caller.rtp), timeout=15,
-                   what="music, an announcement, music again")
-        wait_until(lambda: len(announced(controller.log_text(), cid)) >= 2, timeout=15,
-                   what="a second announcement")
+        wait_until(
+            lambda: heard(caller.rtp).count("music") >= 50,
+            timeout=10,
+            what="the parked caller hears the music on hold",
+        )
+        wait_until(
+            lambda: music_announcement_music(caller.rtp),
+            timeout=15,
+            what="music, an announcement, music again",
+        )
+        wait_until(
+            lambda: len(announced(controller.log_text(), cid)) >= 2,
+            timeout=15,
+            what="a second announcement",
+        )
         (first, text), (second, _) = announced(controller.log_text(), cid)[:2]
         assert text == "您是下一位接听的客户。"
         # Start to start: 6 s less the first one's rendering (the second is cached), with
@@ -109,12 +127,21 @@ def test_waiting_caller_hears_music_and_announcements_then_only_the_agent(
         assert 4.5 <= (second - first).total_seconds() <= 7.5, (first, second)
 
         position = rig.client.get_call_position(pb.GetCallPositionRequest(call_id=cid))
-        assert (position.error.code, position.queue, position.waiting, position.position,
-                position.queue_length) == (OK, QUEUE, True, 1, 1)
+        assert (
+            position.error.code,
+            position.queue,
+            position.waiting,
+            position.position,
+            position.queue_length,
+        ) == (OK, QUEUE, True, 1, 1)
         assert not position.HasField("expected_wait_seconds"), "nobody talks: no estimate"
 
-        assert rig.client.set_idle(pb.SetIdleRequest(
-            employee_id=1001, session_id=agents.agents[1001].session)).error.code == OK
+        assert (
+            rig.client.set_idle(
+                pb.SetIdleRequest(employee_id=1001, session_id=agents.agents[1001].session)
+            ).error.code
+            == OK
+        )
         (call,) = phone.run.wait_for_log("CALL", timeout=10)
         bridged = caller.wait_bridged()
         played = len(announced(controller.log_text(), cid))
@@ -142,7 +169,8 @@ def test_waiting_caller_hears_music_and_announcements_then_only_the_agent(
 
 
 def test_a_caller_answered_before_the_music_is_due_is_played_nothing(
-        rig: Rig, workdir: Path) -> None:
+    rig: Rig, workdir: Path
+) -> None:
     """1001 is idle: its phone rings at once and answers 100 ms later. The caller is
     bridged before its music is due, so rtpengine gets neither a `play media` nor, at
     the bridge, a `stop media`, and the caller hears nothing before the agent. The
@@ -152,8 +180,9 @@ def test_a_caller_answered_before_the_music_is_due_is_played_nothing(
     phone = rig.phone("1001", "acd_agent", pause_ms=100)
     cid = new_cid()
     before = media_commands(rig.engine)
-    with rig.controller("--prompt-cache", str(workdir / "prompts"), *FAST,
-                        "--music-after", "3") as controller:
+    with rig.controller(
+        "--prompt-cache", str(workdir / "prompts"), *FAST, "--music-after", "3"
+    ) as controller:
         caller = rig.caller(controller, cid)
         (call,) = phone.run.wait_for_log("CALL", timeout=10)
         bridged = caller.wait_bridged()
@@ -175,14 +204,23 @@ def test_positions_are_announced_in_the_queue_language(rig: Rig, workdir: Path) 
     """Two callers wait in an English queue: each hears its own place, in order."""
     rig.agents("1001", busy=("1001",))
     first, second = new_cid(), new_cid()
-    with rig.controller("--prompt-cache", str(workdir / "prompts"), "--announce-first", "1",
-                        "--queue-media", f"{QUEUE}:en:30") as controller:
+    with rig.controller(
+        "--prompt-cache",
+        str(workdir / "prompts"),
+        "--announce-first",
+        "1",
+        "--queue-media",
+        f"{QUEUE}:en:30",
+    ) as controller:
         a = rig.caller(controller, first)
         a.run.wait_for_log("ANSWERED", timeout=10)
         wait_until(lambda: rig.queue_view().waiting == 1, timeout=5, what="the first queued")
         b = rig.caller(controller, second)
-        wait_until(lambda: all(announced(controller.log_text(), c) for c in (first, second)),
-                   timeout=15, what="an announcement to each caller")
+        wait_until(
+            lambda: all(announced(controller.log_text(), c) for c in (first, second)),
+            timeout=15,
+            what="an announcement to each caller",
+        )
         assert announced(controller.log_text(), first)[0][1] == "You are next in the queue."
         assert announced(controller.log_text(), second)[0][1] == "You are number 2 in the queue."
         wait_until(lambda: "loud" in heard(b.rtp), timeout=10, what="the second hears it")
@@ -193,8 +231,9 @@ def test_positions_are_announced_in_the_queue_language(rig: Rig, workdir: Path) 
         assert f"cid={first} queue media over (call.ended)" in controller.log_text()
 
 
-def test_without_espeak_the_caller_keeps_the_music(rig: Rig, workdir: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_espeak_the_caller_keeps_the_music(
+    rig: Rig, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """espeak-ng missing: one WARNING, no announcement, the music goes on and the call
     is answered as usual."""
     agents = rig.agents("1001", busy=("1001",))
@@ -209,20 +248,32 @@ def test_without_espeak_the_caller_keeps_the_music(rig: Rig, workdir: Path,
         with monkeypatch.context() as env:
             env.setenv("PATH", str(tools))  # the controller's, from its start; sipp's is not
             controller = stack.enter_context(
-                rig.controller("--prompt-cache", str(workdir / "prompts"), *FAST))
+                rig.controller("--prompt-cache", str(workdir / "prompts"), *FAST)
+            )
         caller = rig.caller(controller, cid)
-        wait_until(lambda: "cannot render the announcement" in controller.log_text(),
-                   timeout=15, what="the rendering failure is logged")
-        warnings = [line for line in controller.log_text().splitlines()
-                    if "cannot render the announcement" in line]
+        wait_until(
+            lambda: "cannot render the announcement" in controller.log_text(),
+            timeout=15,
+            what="the rendering failure is logged",
+        )
+        warnings = [
+            line
+            for line in controller.log_text().splitlines()
+            if "cannot render the announcement" in line
+        ]
         assert len(warnings) == 1 and " WARNING " in warnings[0] and "espeak-ng" in warnings[0]
-        wait_until(lambda: heard(caller.rtp).count("music") >= 100, timeout=10,
-                   what="the music goes on")
+        wait_until(
+            lambda: heard(caller.rtp).count("music") >= 100, timeout=10, what="the music goes on"
+        )
         assert "loud" not in heard(caller.rtp)
         assert non_silent(caller.rtp) >= 100
 
-        assert rig.client.set_idle(pb.SetIdleRequest(
-            employee_id=1001, session_id=agents.agents[1001].session)).error.code == OK
+        assert (
+            rig.client.set_idle(
+                pb.SetIdleRequest(employee_id=1001, session_id=agents.agents[1001].session)
+            ).error.code
+            == OK
+        )
         (call,) = phone.run.wait_for_log("CALL", timeout=10)
         bridged = caller.wait_bridged()
         caller.rtp.received.clear()
@@ -234,7 +285,8 @@ def test_without_espeak_the_caller_keeps_the_music(rig: Rig, workdir: Path,
 
 
 def test_music_goes_on_while_an_agent_rings_and_the_announcement_waits_for_the_ring(
-        rig: Rig, workdir: Path) -> None:
+    rig: Rig, workdir: Path
+) -> None:
     """1001's phone rings and is not answered: the caller hears the music all along, and
     no announcement starts while it rings (the one due 1 s after parking waits). When
     1001 logs out, the ACD takes the ring back (CancelRing, the controller releases the
@@ -247,26 +299,42 @@ def test_music_goes_on_while_an_agent_rings_and_the_announcement_waits_for_the_r
     agents = rig.agents("1001", "1002", busy=("1002",))  # 1002 keeps the queue staffed
     phone = rig.phone("1001", "ctl_agent_noanswer")
     cid = new_cid()
-    with rig.controller("--prompt-cache", str(workdir / "prompts"), "--announce-first", "1",
-                        "--announce-every", "30") as controller:
+    with rig.controller(
+        "--prompt-cache",
+        str(workdir / "prompts"),
+        "--announce-first",
+        "1",
+        "--announce-every",
+        "30",
+    ) as controller:
         caller = rig.caller(controller, cid)
         phone.run.wait_for_log("RANG", timeout=10)
         ringing = len(caller.rtp.received)
-        wait_until(lambda: heard(caller.rtp)[ringing:].count("music") >= 100, timeout=10,
-                   what="two seconds of music while the agent's phone rings")
+        wait_until(
+            lambda: heard(caller.rtp)[ringing:].count("music") >= 100,
+            timeout=10,
+            what="two seconds of music while the agent's phone rings",
+        )
         assert "loud" not in heard(caller.rtp), "no announcement while an agent rings"
         assert announced(controller.log_text(), cid) == []
         assert controller.call(cid)["state"] == "ringing"  # type: ignore[index]
 
-        out = rig.client.logout(pb.LogoutRequest(employee_id=1001,
-                                                 session_id=agents.agents[1001].session))
+        out = rig.client.logout(
+            pb.LogoutRequest(employee_id=1001, session_id=agents.agents[1001].session)
+        )
         assert [a.WhichOneof("kind") for a in out.actions] == ["cancel_ring"]
         phone.run.wait_for_log("CANCELLED", timeout=5)
-        wait_until(lambda: announced(controller.log_text(), cid), timeout=10,
-                   what="the deferred announcement")
+        wait_until(
+            lambda: announced(controller.log_text(), cid),
+            timeout=10,
+            what="the deferred announcement",
+        )
         assert announced(controller.log_text(), cid)[0][1] == "您是下一位接听的客户。"
-        wait_until(lambda: music_announcement_music(caller.rtp), timeout=15,
-                   what="music, the announcement, music again")
+        wait_until(
+            lambda: music_announcement_music(caller.rtp),
+            timeout=15,
+            what="music, the announcement, music again",
+        )
         trigger(caller, caller_call_id(cid))
         caller.run.wait_for_log("HUNG_UP", timeout=10)
         assert caller.run.wait(timeout=10) == 0, caller.run.errors()

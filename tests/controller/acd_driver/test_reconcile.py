@@ -62,14 +62,31 @@ class DebugAcd(AcdProcess):
     def start(self) -> DebugAcd:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "acdsvc", "--config", str(self.config),
-                 "--listen", self.address, "--node", ACD_NODE, "--verify-commits",
-                 "--log-level", "DEBUG"],
-                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)})
+                [
+                    sys.executable,
+                    "-m",
+                    "acdsvc",
+                    "--config",
+                    str(self.config),
+                    "--listen",
+                    self.address,
+                    "--node",
+                    ACD_NODE,
+                    "--verify-commits",
+                    "--log-level",
+                    "DEBUG",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
         process = self.process
-        wait_until(lambda: process.poll() is not None or acd_client.health_ping(self.address),
-                   timeout=20, what="the ACD replica is healthy")
+        wait_until(
+            lambda: process.poll() is not None or acd_client.health_ping(self.address),
+            timeout=20,
+            what="the ACD replica is healthy",
+        )
         assert process.poll() is None, self.log.read_text()[-3000:]
         return self
 
@@ -79,8 +96,11 @@ class DebugAcd(AcdProcess):
     def wait_checks(self, count: int) -> None:
         """`count` more checks by the leader (a positive sign it looked, not a sleep)."""
         target = self.checks() + count
-        wait_until(lambda: self.checks() >= target, timeout=count * INTERVAL_MS / 1000 + 10,
-                   what=f"{count} reconcile checks")
+        wait_until(
+            lambda: self.checks() >= target,
+            timeout=count * INTERVAL_MS / 1000 + 10,
+            what=f"{count} reconcile checks",
+        )
 
 
 def debug_acd(rig: Rig) -> DebugAcd:
@@ -100,8 +120,15 @@ def rig(workdir: Path, engine: Rtpengine, redis_port: int) -> Iterator[Rig]:
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     acd = DebugAcd(config, acd_port, workdir / "acd.log").start()
     client = AcdClient(acd.address, timeout=2.0, retry_for=5.0)
-    rig = Rig(workdir, engine, redis_port, r, acd, client,
-              agent_ports={name: free_port() for name in AGENTS})
+    rig = Rig(
+        workdir,
+        engine,
+        redis_port,
+        r,
+        acd,
+        client,
+        agent_ports={name: free_port() for name in AGENTS},
+    )
     try:
         yield rig
     finally:
@@ -117,10 +144,23 @@ def replica(rig: Rig, node: str, *extra: str) -> Iterator[Controller]:
     agents = ",".join(f"{a}=127.0.0.1:{p}" for a, p in rig.agent_ports.items())
     workdir = rig.workdir / node
     workdir.mkdir(exist_ok=True)
-    with running_controller(workdir, rig.engine, (), "--acd", rig.acd.address,
-                            "--queue-for", f"{NUMBER}=billing",
-                            "--redis", f"127.0.0.1:{rig.redis_port}", "--node", node,
-                            "--agents", agents, *FAST, *extra) as running:
+    with running_controller(
+        workdir,
+        rig.engine,
+        (),
+        "--acd",
+        rig.acd.address,
+        "--queue-for",
+        f"{NUMBER}=billing",
+        "--redis",
+        f"127.0.0.1:{rig.redis_port}",
+        "--node",
+        node,
+        "--agents",
+        agents,
+        *FAST,
+        *extra,
+    ) as running:
         yield running
 
 
@@ -144,8 +184,11 @@ def ended(rig: Rig, cid: str) -> list[tuple[str, str, dict[str, str]]]:
 
 
 def wrap_reason(rig: Rig, cid: str, agent: str) -> str:
-    (wrap,) = [e for e in rig.events(cid) if e.kind == "agent.state" and e["agent"] == agent
-               and e["previous"] == "talking"]
+    (wrap,) = [
+        e
+        for e in rig.events(cid)
+        if e.kind == "agent.state" and e["agent"] == agent and e["previous"] == "talking"
+    ]
     return f"{wrap['state']}: {wrap['reason']}"
 
 
@@ -169,13 +212,16 @@ def test_a_killed_replicas_agent_is_freed_and_takes_the_next_call(rig: Rig) -> N
         # The caller's and the agent's SIP dialogs died with the process, but rtpengine
         # still relays their media: they can go on talking while the ACD counts the
         # agent free (docs/call-control.md, "Reconcile").
-        to_agent, to_caller = exchange(caller.rtp, media_of(bridged), phone.rtp,
-                                       media_of(call))
+        to_agent, to_caller = exchange(caller.rtp, media_of(bridged), phone.rtp, media_of(call))
         assert to_agent >= 48 and to_caller >= 48
-    assert ended(rig, cid) == [("call.ended", ACD_NODE, {
-        "cause": "reconciled: controller ctl-a gone", "side": "system"})]
+    assert ended(rig, cid) == [
+        ("call.ended", ACD_NODE, {"cause": "reconciled: controller ctl-a gone", "side": "system"})
+    ]
     assert agent_states(rig.events(cid), "1001")[:3] == [
-        ("idle", "reserved"), ("reserved", "talking"), ("talking", "wrap_up")]
+        ("idle", "reserved"),
+        ("reserved", "talking"),
+        ("talking", "wrap_up"),
+    ]
     assert wrap_reason(rig, cid, "1001") == "wrap_up: reconciled: controller ctl-a gone"
     assert freed_after < FREED_WITHIN_S
     drop_media(rig, cid)
@@ -237,8 +283,11 @@ def test_a_lost_hangup_is_reconciled_without_a_second_end(rig: Rig) -> None:
         trigger(caller, caller_call_id(cid))
         caller.run.wait_for_log("HUNG_UP", timeout=10)
         phone.run.wait_for_log("BYE", timeout=10)
-        wait_until(lambda: f"cid={cid} Hangup not delivered" in controller.log_text(),
-                   timeout=15, what="the driver gives up the Hangup")
+        wait_until(
+            lambda: f"cid={cid} Hangup not delivered" in controller.log_text(),
+            timeout=15,
+            what="the driver gives up the Hangup",
+        )
         rig.acd.start()
         # Back with the state from Redis (agent talking) until the reconciler finds the
         # call missing from the replica's record.
@@ -246,8 +295,7 @@ def test_a_lost_hangup_is_reconciled_without_a_second_end(rig: Rig) -> None:
         rig.wait_agent("1001", "IDLE")
     # The controller wrote the end when the caller hung up; the ACD adds none.
     assert ended(rig, cid) == [("call.ended", "ctl-a", {"cause": "200", "side": "caller"})]
-    assert wrap_reason(rig, cid, "1001") == \
-        "wrap_up: reconciled: call not at controller ctl-a"
+    assert wrap_reason(rig, cid, "1001") == "wrap_up: reconciled: call not at controller ctl-a"
 
 
 def test_two_replicas_one_killed_only_its_call_is_reconciled(rig: Rig) -> None:
@@ -273,8 +321,9 @@ def test_two_replicas_one_killed_only_its_call_is_reconciled(rig: Rig) -> None:
         rig.wait_agent("1002", "WRAP_UP")
         rig.wait_agent("1002", "IDLE")
         assert b.cmd("status")["calls"] == 0
-    assert ended(rig, cid_a) == [("call.ended", ACD_NODE, {
-        "cause": "reconciled: controller ctl-a gone", "side": "system"})]
+    assert ended(rig, cid_a) == [
+        ("call.ended", ACD_NODE, {"cause": "reconciled: controller ctl-a gone", "side": "system"})
+    ]
     assert ended(rig, cid_b) == [("call.ended", "ctl-b", {"cause": "200", "side": "caller"})]
     assert wrap_reason(rig, cid_b, "1002") == "wrap_up: HANGUP"
     drop_media(rig, cid_a)
@@ -284,8 +333,16 @@ def test_two_replicas_one_killed_only_its_call_is_reconciled(rig: Rig) -> None:
 
 # ---------------------------------------------------------------- options (no processes)
 
-BASE = ["--sip", "127.0.0.1:5070", "--rtpengine", "127.0.0.1:2223", "--acd", "127.0.0.1:1",
-        "--default-queue", "q"]
+BASE = [
+    "--sip",
+    "127.0.0.1:5070",
+    "--rtpengine",
+    "127.0.0.1:2223",
+    "--acd",
+    "127.0.0.1:1",
+    "--default-queue",
+    "q",
+]
 
 
 def test_registry_options_and_their_refusals(capsys: pytest.CaptureFixture[str]) -> None:
@@ -294,9 +351,13 @@ def test_registry_options_and_their_refusals(capsys: pytest.CaptureFixture[str])
     config = parse_args([*BASE, "--acd-heartbeat", "1", "--acd-prefix", "x:"])
     assert config.registry == RegistryOptions(heartbeat_s=1.0, ttl_s=3.0, prefix="x:")
     assert parse_args([*BASE, "--acd-heartbeat", "0"]).registry is None
-    for argv, message in ((["--acd-heartbeat", "-1"], "--acd-heartbeat must be 0"),
-                          (["--acd-heartbeat", "2", "--acd-heartbeat-ttl", "3"],
-                           "--acd-heartbeat-ttl must be at least twice")):
+    for argv, message in (
+        (["--acd-heartbeat", "-1"], "--acd-heartbeat must be 0"),
+        (
+            ["--acd-heartbeat", "2", "--acd-heartbeat-ttl", "3"],
+            "--acd-heartbeat-ttl must be at least twice",
+        ),
+    ):
         with pytest.raises(SystemExit):
             parse_args([*BASE, *argv])
         assert message in capsys.readouterr().err
@@ -317,10 +378,14 @@ def test_callcenter_up_passes_the_acd_sections_timers_to_the_replicas(tmp_path: 
         "rtpengine": {"nodes": [{"ng": "127.0.0.1:2223"}]},
         "controllers": [{"sip": "127.0.0.1:5070", "control": "127.0.0.1:5071"}],
         "queues": [{"name": "billing"}],
-        "numbers": [{"number": "95598", "category": "b", "target": "controller",
-                     "queue": "billing"}],
-        "acd": {"redis_prefix": "acd2:", "controller_heartbeat_ms": 1000,
-                "controller_record_ttl_ms": 4000},
+        "numbers": [
+            {"number": "95598", "category": "b", "target": "controller", "queue": "billing"}
+        ],
+        "acd": {
+            "redis_prefix": "acd2:",
+            "controller_heartbeat_ms": 1000,
+            "controller_record_ttl_ms": 4000,
+        },
     }
     path = tmp_path / "callcenter.yaml"
     path.write_text(yaml.safe_dump(data))

@@ -39,15 +39,24 @@ def test_first_agent_does_not_answer_the_next_one_gets_the_offer_and_answers(rig
     events = rig.ended_events(cid)
     call_events = calls(events)
     assert [(k, n) for k, n, _ in call_events] == [
-        ("call.arrived", CTL_NODE), ("call.queued", ACD_NODE),
-        ("call.ringing", CTL_NODE), ("call.no_answer", CTL_NODE),
+        ("call.arrived", CTL_NODE),
+        ("call.queued", ACD_NODE),
+        ("call.ringing", CTL_NODE),
+        ("call.no_answer", CTL_NODE),
         ("call.queued", ACD_NODE),  # back at its place in the queue, then offered again
-        ("call.ringing", CTL_NODE), ("call.answered", CTL_NODE), ("call.ended", CTL_NODE)]
+        ("call.ringing", CTL_NODE),
+        ("call.answered", CTL_NODE),
+        ("call.ended", CTL_NODE),
+    ]
     ringing = [d for k, _, d in call_events if k == "call.ringing"]
-    assert ringing == [{"agent": "1001", "seat": "1", "leg_id": "L2", "attempt": "1"},
-                       {"agent": "1002", "seat": "2", "leg_id": "L3", "attempt": "2"}]
+    assert ringing == [
+        {"agent": "1001", "seat": "1", "leg_id": "L2", "attempt": "1"},
+        {"agent": "1002", "seat": "2", "leg_id": "L3", "attempt": "2"},
+    ]
     assert [d for k, _, d in call_events if k in ("call.no_answer", "call.answered")] == [
-        {"agent": "1001", "leg_id": "L2"}, {"agent": "1002", "seat": "2", "leg_id": "L3"}]
+        {"agent": "1001", "leg_id": "L2"},
+        {"agent": "1002", "seat": "2", "leg_id": "L3"},
+    ]
     # The controller's CANCEL reached the ACD before its own ring timer: the ring lasted
     # the controller's 1.5 s, not the ACD's 2 s.
     rung = next(e for e in events if e.kind == "call.ringing")

@@ -78,11 +78,13 @@ class Controller(World):
                 self.state = "consult_ringing" if cmd == "consult" else "intercepting"
             self.legs += 1
             self.side_leg = f"L{self.legs}"
-            self.emit(CALL_RINGING, agent=request["agent"], seat="", leg_id=self.side_leg,
-                      attempt="2")
+            self.emit(
+                CALL_RINGING, agent=request["agent"], seat="", leg_id=self.side_leg, attempt="2"
+            )
             return {"ok": True, "result": {"cid": CID}}
         elif cmd in ("cancel_consult", "cancel_intercept") or (
-                cmd == "release" and self.side_leg is not None):
+            cmd == "release" and self.side_leg is not None
+        ):
             self.commands.append(dict(request))
             self.side_gone()
             return {"ok": True, "result": {"cid": CID}}
@@ -109,7 +111,8 @@ class Controller(World):
 
     def reserves(self, rid: str, eid: int = 2001, commit: str = "7-0") -> None:
         self.replies["ReserveForInternalCall"] = lambda r: pb.ReserveForInternalCallResponse(
-            actions=[offer(commit, eid, cid=rid)])
+            actions=[offer(commit, eid, cid=rid)]
+        )
 
 
 def _methods(w: World) -> list[tuple[str, str]]:
@@ -125,7 +128,11 @@ def test_consult_reserves_the_target_first_and_rings_it_for_less_than_the_acd() 
     assert reply["ok"], reply
     (reserve,) = w.rpcs("ReserveForInternalCall")
     assert (reserve.call_id, reserve.username, reserve.kind, reserve.caller) == (
-        CONSULT_ID, "1002", pb.CALL_KIND_INTERNAL, "1001")
+        CONSULT_ID,
+        "1002",
+        pb.CALL_KIND_INTERNAL,
+        "1001",
+    )
     # Checked first (nothing reserved for a command the call refuses), then rung for
     # the ACD's 20 s less the margin, not the 30 s asked for.
     assert [c["cmd"] for c in w.commands][-2:] == ["check_consult", "consult"]
@@ -133,20 +140,25 @@ def test_consult_reserves_the_target_first_and_rings_it_for_less_than_the_acd() 
     assert w.driver.acd_call_ids() == [CONSULT_ID]
 
 
-@pytest.mark.parametrize(("code", "name"), [
-    (pb.ERROR_CODE_AGENT_NOT_AVAILABLE, "AGENT_NOT_AVAILABLE"),
-    (pb.ERROR_CODE_NOT_LOGGED_IN, "NOT_LOGGED_IN"),
-])
-def test_a_refused_reservation_is_the_commands_error_and_rings_nobody(
-        code: int, name: str) -> None:
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        (pb.ERROR_CODE_AGENT_NOT_AVAILABLE, "AGENT_NOT_AVAILABLE"),
+        (pb.ERROR_CODE_NOT_LOGGED_IN, "NOT_LOGGED_IN"),
+    ],
+)
+def test_a_refused_reservation_is_the_commands_error_and_rings_nobody(code: int, name: str) -> None:
     w = Controller()
     w.bridged_with_1001()
     w.replies["ReserveForInternalCall"] = lambda r: pb.ReserveForInternalCallResponse(
-        error=pb.Error(code=code, message="employee 2001 is talking"))  # type: ignore[arg-type]
+        error=pb.Error(code=code, message="employee 2001 is talking")
+    )  # type: ignore[arg-type]
     reply = w.command(cmd="intercept", agent="2001")
-    assert reply == {"ok": False, "acd_error": name,
-                     "error": f"the ACD refused 2001 for the intercept: {name} "
-                              "(employee 2001 is talking)"}
+    assert reply == {
+        "ok": False,
+        "acd_error": name,
+        "error": f"the ACD refused 2001 for the intercept: {name} (employee 2001 is talking)",
+    }
     assert [c["cmd"] for c in w.commands][-1] == "check_intercept"
     assert _methods(w)[-1] == ("ReserveForInternalCall", INTERCEPT_ID)
     assert w.driver.acd_call_ids() == [] and w.driver.calls[CID].side is None
@@ -176,7 +188,8 @@ def test_an_unanswered_reservation_is_undone_and_refused() -> None:
 
 
 def test_consult_answered_completed_the_agent_wraps_up_and_the_target_carries_the_call(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.WARNING, "controller.acd")
     w = Controller()
     w.bridged_with_1001()
@@ -207,8 +220,9 @@ def test_a_cancelled_consult_is_a_no_answer_and_its_undelivered_is_no_news() -> 
     w.bridged_with_1001()
     w.reserves(CONSULT_ID, 1002)
     w.command(cmd="consult", agent="1002")
-    w.replies["NoAnswer"] = lambda r: pb.NoAnswerResponse(actions=[action(
-        "9-0", undelivered=pb.Undelivered(call_id=CONSULT_ID, reason="NO_ANSWER"))])
+    w.replies["NoAnswer"] = lambda r: pb.NoAnswerResponse(
+        actions=[action("9-0", undelivered=pb.Undelivered(call_id=CONSULT_ID, reason="NO_ANSWER"))]
+    )
     assert w.command(cmd="cancel_consult")["ok"]
     assert _methods(w)[-1] == ("NoAnswer", CONSULT_ID)
     assert [c["cmd"] for c in w.commands][-1] == "cancel_consult"  # no hangup
@@ -217,8 +231,7 @@ def test_a_cancelled_consult_is_a_no_answer_and_its_undelivered_is_no_news() -> 
     assert _methods(w)[-1] == ("Hangup", CID)
 
 
-def test_a_consult_target_hanging_up_after_answering_is_a_hangup_of_its_reservation(
-) -> None:
+def test_a_consult_target_hanging_up_after_answering_is_a_hangup_of_its_reservation() -> None:
     w = Controller()
     w.bridged_with_1001()
     w.reserves(CONSULT_ID, 1002)
@@ -258,7 +271,8 @@ def test_the_caller_hanging_up_while_the_supervisor_rings_frees_both() -> None:
 
 
 def test_intercept_of_a_ringing_call_abandons_the_agents_ring_not_a_no_answer(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     w = Controller()
     w.replies["Enqueue"] = enqueued_with(offer("5-0", 1001))
     w.arrive()
@@ -286,8 +300,11 @@ def test_intercept_of_a_ringing_call_answered_then_ended() -> None:
     w.emit(CALL_ANSWERED, agent="2001", seat="", leg_id="L3")
     w.emit(CALL_ENDED, cause="200", side="caller")
     w.run()
-    assert _methods(w)[-3:] == [("Abandon", CID), ("Answered", INTERCEPT_ID),
-                                ("Hangup", INTERCEPT_ID)]
+    assert _methods(w)[-3:] == [
+        ("Abandon", CID),
+        ("Answered", INTERCEPT_ID),
+        ("Hangup", INTERCEPT_ID),
+    ]
 
 
 def test_the_agent_leaving_for_a_target_that_does_not_answer_requeues_the_call() -> None:
@@ -300,9 +317,12 @@ def test_the_agent_leaving_for_a_target_that_does_not_answer_requeues_the_call()
     w.emit(CALL_TRANSFERRED, from_agent="1001", to_kind="agent", to="1002", mode="blind")
     w.run()
     assert w.rpcs("Hangup") == []  # 1001 stays on the ACD's books while 1002 rings
-    w.replies["TransferToQueue"] = lambda r: pb.TransferToQueueResponse(actions=[
-        action("9-0", release=pb.Release(call_id=CID, employee_id=1001, queue="billing")),
-        offer("9-0", 1003)])
+    w.replies["TransferToQueue"] = lambda r: pb.TransferToQueueResponse(
+        actions=[
+            action("9-0", release=pb.Release(call_id=CID, employee_id=1001, queue="billing")),
+            offer("9-0", 1003),
+        ]
+    )
     w.reachable.add("1003")
     w.state = "parked"
     w.side_gone()
@@ -319,8 +339,12 @@ def test_cancel_ring_of_the_target_stops_its_ring_and_reports_nothing_back() -> 
     w.bridged_with_1001()
     w.reserves(CONSULT_ID, 1002)
     w.command(cmd="consult", agent="1002")
-    w.feed(action("9-0", cancel_ring=pb.CancelRing(call_id=CONSULT_ID, employee_id=1002,
-                                                   reason="LOGGED_OUT")))
+    w.feed(
+        action(
+            "9-0",
+            cancel_ring=pb.CancelRing(call_id=CONSULT_ID, employee_id=1002, reason="LOGGED_OUT"),
+        )
+    )
     assert [c["cmd"] for c in w.commands][-1] == "cancel_consult"
     assert w.rpcs("NoAnswer") == []
     assert w.driver.acd_call_ids() == []
@@ -332,8 +356,7 @@ def test_a_call_that_ends_while_its_reservation_is_on_its_way_undoes_it() -> Non
 
     def reserve_while_the_caller_leaves(request: Any) -> Message:
         w.emit(CALL_ENDED, cause="200", side="caller")
-        return pb.ReserveForInternalCallResponse(actions=[offer("7-0", 2001,
-                                                                cid=INTERCEPT_ID)])
+        return pb.ReserveForInternalCallResponse(actions=[offer("7-0", 2001, cid=INTERCEPT_ID)])
 
     w.replies["ReserveForInternalCall"] = reserve_while_the_caller_leaves
     reply = w.command(cmd="intercept", agent="2001")
@@ -349,7 +372,8 @@ def test_blind_transfer_and_internal_calls_are_refused_on_driven_calls() -> None
     assert not reply["ok"] and "TransferToAgent" in reply["error"]
     internal = Controller()
     internal.replies["ReserveForInternalCall"] = lambda r: pb.ReserveForInternalCallResponse(
-        actions=[offer("5-0", 1002)])
+        actions=[offer("5-0", 1002)]
+    )
     internal.emit(CALL_ARRIVED, trunk="", caller="1001", dialled="1002", category="internal")
     internal.run()
     reply = internal.command(cmd="intercept", agent="2001")
@@ -360,7 +384,8 @@ def test_an_internal_call_plays_the_ringback_while_the_callee_rings(tmp_path: Pa
     w = Controller()
     w.driver.ringback = str(tmp_path / "tone.wav")
     w.replies["ReserveForInternalCall"] = lambda r: pb.ReserveForInternalCallResponse(
-        actions=[offer("5-0", 1002)])
+        actions=[offer("5-0", 1002)]
+    )
     w.emit(CALL_ARRIVED, trunk="", caller="1001", dialled="1002", category="internal")
     w.run()
     assert [c["cmd"] for c in w.commands] == ["connect", "play"]
@@ -375,7 +400,7 @@ def test_the_ringback_tone_is_one_second_on_four_off(tmp_path: Path) -> None:
     samples = ringback_samples(cycles=2)
     on = int(ON_S * SAMPLE_RATE)
     assert len(samples) == 2 * 5 * SAMPLE_RATE
-    assert max(samples[:on]) > 10_000 and set(samples[on:5 * SAMPLE_RATE]) == {0}
+    assert max(samples[:on]) > 10_000 and set(samples[on : 5 * SAMPLE_RATE]) == {0}
     path = ringback_tone(tmp_path)
     with wave.open(str(path)) as wav:
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
@@ -393,7 +418,9 @@ def test_cancel_intercept_stops_the_supervisors_ring_and_touches_nothing_else() 
     s = Service()
     s.inbound_bridged()
     assert s.cmd("cancel_intercept", cid=SCID) == {
-        "ok": False, "error": f"call {SCID} is bridged; this needs intercepting"}
+        "ok": False,
+        "error": f"call {SCID} is bridged; this needs intercepting",
+    }
     s.service.intercept(SCID, "2001")
     sip, ops = len(s.sip.actions), len(s.media.ops)
     assert s.cmd("cancel_intercept", cid=SCID)["ok"]
@@ -411,16 +438,22 @@ def test_the_check_commands_refuse_as_the_commands_do_and_change_nothing() -> No
     assert s.cmd("check_consult", cid=SCID, agent="1002")["ok"]
     assert s.cmd("check_intercept", cid=SCID, agent="2001")["ok"]
     refusals: list[tuple[str, dict[str, Any], str]] = [
-            ("check_consult", {"agent": "1001"}, f"agent 1001 is already on call {SCID}"),
-            ("check_intercept", {"agent": "x"}, "unknown agent x"),
-            ("check_consult", {"agent": "1002", "hold_file": ""},
-             "hold_file must be a non-empty string"),
-            ("check_intercept", {"agent": "2001", "ring_timeout_s": 0},
-             "ring_timeout_s must be a number of seconds above 0")]
+        ("check_consult", {"agent": "1001"}, f"agent 1001 is already on call {SCID}"),
+        ("check_intercept", {"agent": "x"}, "unknown agent x"),
+        (
+            "check_consult",
+            {"agent": "1002", "hold_file": ""},
+            "hold_file must be a non-empty string",
+        ),
+        (
+            "check_intercept",
+            {"agent": "2001", "ring_timeout_s": 0},
+            "ring_timeout_s must be a number of seconds above 0",
+        ),
+    ]
     for cmd, args, error in refusals:
         assert s.cmd(cmd, cid=SCID, **args) == {"ok": False, "error": error}, cmd
-    assert before == (s.call.describe(), len(s.sip.actions), len(s.media.ops),
-                      len(s.events()))
+    assert before == (s.call.describe(), len(s.sip.actions), len(s.media.ops), len(s.events()))
 
 
 def test_the_service_tells_who_answers_a_consult() -> None:
@@ -439,15 +472,24 @@ def test_the_service_tells_who_answers_a_consult() -> None:
 # ------------------------------------------------------ a supervisor's Intercept at the ACD
 
 
-def intercept_call(commit: str, cid: str = CID, username: str = "2001",
-                   ring_s: float = 20.0) -> pb.Action:
-    return action(commit, intercept_call=pb.InterceptCall(
-        call_id=cid, username=username, employee_id=2001, ring_timeout_seconds=ring_s,
-        requested_by="boss"))
+def intercept_call(
+    commit: str, cid: str = CID, username: str = "2001", ring_s: float = 20.0
+) -> pb.Action:
+    return action(
+        commit,
+        intercept_call=pb.InterceptCall(
+            call_id=cid,
+            username=username,
+            employee_id=2001,
+            ring_timeout_seconds=ring_s,
+            requested_by="boss",
+        ),
+    )
 
 
-def test_the_acds_intercept_call_runs_the_intercept_path_with_the_reservation_off_the_loop(
-) -> None:
+def test_the_acds_intercept_call_runs_the_intercept_path_with_the_reservation_off_the_loop() -> (
+    None
+):
     """InterceptCall on the feed: the command's own check on the loop, the reservation
     as an RPC job (never run inside a loop callback), then the intercept itself."""
     w = Controller()
@@ -462,7 +504,10 @@ def test_the_acds_intercept_call_runs_the_intercept_path_with_the_reservation_of
     w.run()
     (reserve,) = w.rpcs("ReserveForInternalCall")
     assert (reserve.call_id, reserve.username, reserve.kind) == (
-        INTERCEPT_ID, "2001", pb.CALL_KIND_INTERCEPT)
+        INTERCEPT_ID,
+        "2001",
+        pb.CALL_KIND_INTERCEPT,
+    )
     (run,) = w.cmds("intercept")
     # The ACD's 6 s, below the Offer's ring time less the margin.
     assert (run["agent"], run["ring_timeout_s"]) == ("2001", 6.0)
@@ -485,12 +530,14 @@ def test_an_intercept_call_for_another_replicas_call_is_not_taken() -> None:
 
 @pytest.mark.parametrize("why", ["reservation refused", "call refuses", "not its acd call"])
 def test_a_refused_intercept_call_is_logged_and_changes_nothing(
-        caplog: pytest.LogCaptureFixture, why: str) -> None:
+    caplog: pytest.LogCaptureFixture, why: str
+) -> None:
     w = Controller()
     w.bridged_with_1001()
     if why == "reservation refused":
         w.replies["ReserveForInternalCall"] = lambda r: pb.ReserveForInternalCallResponse(
-            error=pb.Error(code=pb.ERROR_CODE_AGENT_NOT_AVAILABLE, message="2001 is busy"))
+            error=pb.Error(code=pb.ERROR_CODE_AGENT_NOT_AVAILABLE, message="2001 is busy")
+        )
     elif why == "call refuses":
         w.refuse_check = "call is consult_ringing"
     with caplog.at_level(logging.WARNING, "controller.acd"):

@@ -114,8 +114,9 @@ def test_one_fetch_at_a_time() -> None:
 # ---------------------------------------------------------------- music only after a wait
 
 
-def delayed(every: float = 30.0, first: float = 5.0, after: float = 1.0,
-            at: float = 100.0) -> HoldTimeline:
+def delayed(
+    every: float = 30.0, first: float = 5.0, after: float = 1.0, at: float = 100.0
+) -> HoldTimeline:
     t = HoldTimeline(every_s=every, first_s=first, music_after_s=after)
     assert t.start(at) == [], "silence while the caller has barely waited"
     return t

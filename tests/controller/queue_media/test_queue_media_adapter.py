@@ -71,8 +71,9 @@ class World:
             raise MediaError("rtpengine 'play media': Failed to start media playback")
         self.plays.append((cid, tag, file, repeat))
 
-    def announcement(self, cid: str, language: Language,
-                     cancelled: Callable[[], bool]) -> Announcement | None:
+    def announcement(
+        self, cid: str, language: Language, cancelled: Callable[[], bool]
+    ) -> Announcement | None:
         self.asked.append((cid, language))
         return self.answers.pop(0) if self.answers else None
 
@@ -97,8 +98,9 @@ class World:
         """Move the clock, firing due timers in order (and whatever they start)."""
         end = self.now + seconds
         while True:
-            due = sorted((t for t in self.timers if not t.cancelled and t.at <= end),
-                         key=lambda t: t.at)
+            due = sorted(
+                (t for t in self.timers if not t.cancelled and t.at <= end), key=lambda t: t.at
+            )
             if not due:
                 break
             timer = due[0]
@@ -118,26 +120,39 @@ OPTIONS = QueueMediaOptions(
     cache_dir=Path("/cache"),
     default=QueueMediaSettings("zh", 30.0, music_after_s=0.0),
     queues={"vip": QueueMediaSettings("en", 20.0, OWN_MUSIC, music_after_s=0.0)},
-    first_announce_s=5.0)
+    first_announce_s=5.0,
+)
 DELAYED = QueueMediaOptions(
-    cache_dir=Path("/cache"), default=QueueMediaSettings("zh", 30.0),
+    cache_dir=Path("/cache"),
+    default=QueueMediaSettings("zh", 30.0),
     queues={"vip": QueueMediaSettings("en", 20.0, OWN_MUSIC, music_after_s=2.5)},
-    first_announce_s=5.0)
+    first_announce_s=5.0,
+)
 
 
-def make(world: World, options: QueueMediaOptions = OPTIONS, *,
-         music: Callable[[], Path] = lambda: MUSIC) -> QueueMedia:
-    media = QueueMedia(options, player=world, source=world, post=world.loop.append,
-                       later=world.later, submit=world.jobs.append, clock=lambda: world.now,
-                       default_music=music)
+def make(
+    world: World, options: QueueMediaOptions = OPTIONS, *, music: Callable[[], Path] = lambda: MUSIC
+) -> QueueMedia:
+    media = QueueMedia(
+        options,
+        player=world,
+        source=world,
+        post=world.loop.append,
+        later=world.later,
+        submit=world.jobs.append,
+        clock=lambda: world.now,
+        default_music=music,
+    )
     media.bind(world.execute)
     return media.start()
 
 
-_FIELDS = {CALL_RINGING: {"agent": "1001", "seat": "1", "leg_id": "L2", "attempt": "1"},
-           CALL_NO_ANSWER: {"agent": "1001", "leg_id": "L2"},
-           CALL_ANSWERED: {"agent": "1001", "seat": "1", "leg_id": "L2"},
-           CALL_ENDED: {"cause": "200", "side": "caller"}}
+_FIELDS = {
+    CALL_RINGING: {"agent": "1001", "seat": "1", "leg_id": "L2", "attempt": "1"},
+    CALL_NO_ANSWER: {"agent": "1001", "leg_id": "L2"},
+    CALL_ANSWERED: {"agent": "1001", "seat": "1", "leg_id": "L2"},
+    CALL_ENDED: {"cause": "200", "side": "caller"},
+}
 
 
 def event(kind: str, cid: str = CID) -> Event:
@@ -167,7 +182,8 @@ def test_music_rendered_after_the_call_parked_starts_when_ready() -> None:
 
 
 def test_music_that_cannot_be_rendered_leaves_silence_not_a_broken_call(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     def no_sox() -> Path:
         raise PromptError("sox not found; install the Debian package sox")
 
@@ -269,7 +285,8 @@ def test_nothing_to_say_leaves_the_music_alone() -> None:
 
 
 def test_rtpengine_refusing_the_announcement_brings_the_music_back(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     world = World(states={CID: "parked"}, fail_play={Path("/cache/zh-1.wav")})
     media = make(world)
     world.run()
@@ -294,9 +311,17 @@ def test_call_end_cancels_everything() -> None:
 def test_close_drops_every_call() -> None:
     world = World(states={CID: "parked", "d" * 32: "parked"})
     closed: list[bool] = []
-    media = QueueMedia(OPTIONS, player=world, source=world, post=world.loop.append,
-                       later=world.later, submit=world.jobs.append, clock=lambda: world.now,
-                       default_music=lambda: MUSIC, on_close=partial(closed.append, True))
+    media = QueueMedia(
+        OPTIONS,
+        player=world,
+        source=world,
+        post=world.loop.append,
+        later=world.later,
+        submit=world.jobs.append,
+        clock=lambda: world.now,
+        default_music=lambda: MUSIC,
+        on_close=partial(closed.append, True),
+    )
     media.bind(world.execute)
     media.parked(CID, "billing")
     media.parked("d" * 32, "billing")
@@ -375,9 +400,15 @@ class FakeAcd:
         self.reply = reply
         self.sent: list[tuple[str, Any, float | None]] = []
 
-    def call(self, method: str, request: Any, reply_type: type[Any], *,
-             retry_for: float | None = None,
-             cancelled: Callable[[], bool] | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        request: Any,
+        reply_type: type[Any],
+        *,
+        retry_for: float | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Any:
         self.sent.append((method, request, retry_for))
         if isinstance(self.reply, Exception):
             raise self.reply
@@ -399,8 +430,7 @@ def fake_wav(tmp_path: Path, seconds: float = 2.0) -> Path:
     return path
 
 
-def test_announcement_words_the_position_and_wait_in_the_queue_language(
-        tmp_path: Path) -> None:
+def test_announcement_words_the_position_and_wait_in_the_queue_language(tmp_path: Path) -> None:
     wav = fake_wav(tmp_path, 2.5)
     rendered: list[tuple[str, str, Path]] = []
 
@@ -408,12 +438,20 @@ def test_announcement_words_the_position_and_wait_in_the_queue_language(
         rendered.append((text, language, cache))
         return wav
 
-    acd = FakeAcd(pb.GetCallPositionResponse(queue="billing", waiting=True, position=3,
-                                             queue_length=4, expected_wait_seconds=110))
+    acd = FakeAcd(
+        pb.GetCallPositionResponse(
+            queue="billing", waiting=True, position=3, queue_length=4, expected_wait_seconds=110
+        )
+    )
     source = AcdAnnouncements(acd, tmp_path, retry_s=2.0, render=render)
     got = source.announcement(CID, "en", lambda: False)
-    assert got == Announcement(wav.resolve(), 2.5, "You are number 3 in the queue. The expected "
-                               "wait is about 2 minutes.", 3, 110.0)
+    assert got == Announcement(
+        wav.resolve(),
+        2.5,
+        "You are number 3 in the queue. The expected wait is about 2 minutes.",
+        3,
+        110.0,
+    )
     assert acd.sent[0][0] == "GetCallPosition" and acd.sent[0][1].call_id == CID
     assert acd.sent[0][2] == 2.0
     zh = source.announcement(CID, "zh", lambda: False)
@@ -421,17 +459,21 @@ def test_announcement_words_the_position_and_wait_in_the_queue_language(
     assert rendered[1][1:] == ("zh", tmp_path)
 
 
-@pytest.mark.parametrize("reply", [
-    pb.GetCallPositionResponse(error=pb.Error(code=pb.ERROR_CODE_UNKNOWN_CALL, message="x")),
-    pb.GetCallPositionResponse(queue="billing", waiting=False),  # an agent rings
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pb.GetCallPositionResponse(error=pb.Error(code=pb.ERROR_CODE_UNKNOWN_CALL, message="x")),
+        pb.GetCallPositionResponse(queue="billing", waiting=False),  # an agent rings
+    ],
+)
 def test_nothing_to_announce(reply: pb.GetCallPositionResponse, tmp_path: Path) -> None:
     source = AcdAnnouncements(FakeAcd(reply), tmp_path, render=lambda *a: fake_wav(tmp_path))
     assert source.announcement(CID, "zh", lambda: False) is None
 
 
 def test_failures_are_logged_once_and_give_no_announcement(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     def no_espeak(text: str, language: Language, cache: Path) -> Path:
         raise PromptError("espeak-ng not found; install the Debian package espeak-ng")
 
@@ -453,9 +495,18 @@ def test_failures_are_logged_once_and_give_no_announcement(
 def test_queue_media_option_parsing() -> None:
     assert parse_queue_media("billing:en:20") == ("billing", QueueMediaSettings("en", 20.0))
     assert parse_queue_media("vip:zh:0:/srv/moh/a:b.wav") == (
-        "vip", QueueMediaSettings("zh", 0.0, Path("/srv/moh/a:b.wav")))
-    for bad in ("billing", "billing:fr:20", "billing:en:soon", "billing:en:-1", ":en:3",
-                "billing:en:inf", "billing:en:nan"):
+        "vip",
+        QueueMediaSettings("zh", 0.0, Path("/srv/moh/a:b.wav")),
+    )
+    for bad in (
+        "billing",
+        "billing:fr:20",
+        "billing:en:soon",
+        "billing:en:-1",
+        ":en:3",
+        "billing:en:inf",
+        "billing:en:nan",
+    ):
         with pytest.raises(ValueError):
             parse_queue_media(bad)
 
@@ -464,30 +515,74 @@ def test_controller_cli(tmp_path: Path) -> None:
     base = ["--sip", "127.0.0.1:5070", "--rtpengine", "127.0.0.1:2223"]
     acd = ["--acd", "127.0.0.1:50051", "--queue-for", "95598=billing", "--acd-timeout", "0.5"]
     assert parse_args([*base, *acd]).queue_media is None
-    config = parse_args([*base, *acd, "--prompt-cache", str(tmp_path), "--hold-language",
-                         "en", "--announce-every", "45", "--announce-first", "2",
-                         "--queue-media", "vip:zh:20"])
+    config = parse_args(
+        [
+            *base,
+            *acd,
+            "--prompt-cache",
+            str(tmp_path),
+            "--hold-language",
+            "en",
+            "--announce-every",
+            "45",
+            "--announce-first",
+            "2",
+            "--queue-media",
+            "vip:zh:20",
+        ]
+    )
     options = config.queue_media
     assert options is not None
     assert options.cache_dir == tmp_path.resolve() and options.first_announce_s == 2.0
     assert options.default == QueueMediaSettings("en", 45.0)
     assert options.for_queue("vip") == QueueMediaSettings("zh", 20.0)
     assert options.rpc_timeout_s == 0.5
-    for argv in ([*base, "--prompt-cache", str(tmp_path)],  # needs --acd
-                 [*base, *acd, "--queue-media", "vip:zh:20"],  # needs --prompt-cache
-                 [*base, *acd, "--prompt-cache", str(tmp_path), "--queue-media", "v:zh:1",
-                  "--queue-media", "v:en:2"]):
+    for argv in (
+        [*base, "--prompt-cache", str(tmp_path)],  # needs --acd
+        [*base, *acd, "--queue-media", "vip:zh:20"],  # needs --prompt-cache
+        [
+            *base,
+            *acd,
+            "--prompt-cache",
+            str(tmp_path),
+            "--queue-media",
+            "v:zh:1",
+            "--queue-media",
+            "v:en:2",
+        ],
+    ):
         with pytest.raises(SystemExit):
             parse_args(argv)
 
 
 def test_music_after_option() -> None:
-    base = ["--sip", "127.0.0.1:5070", "--rtpengine", "127.0.0.1:2223",
-            "--acd", "127.0.0.1:50051", "--queue-for", "95598=billing", "--prompt-cache", "/c"]
+    base = [
+        "--sip",
+        "127.0.0.1:5070",
+        "--rtpengine",
+        "127.0.0.1:2223",
+        "--acd",
+        "127.0.0.1:50051",
+        "--queue-for",
+        "95598=billing",
+        "--prompt-cache",
+        "/c",
+    ]
     options = parse_args(base).queue_media
     assert options is not None and options.for_queue("any").music_after_s == 1.0
-    options = parse_args([*base, "--queue-media", "vip:en:20", "--music-after", "0.5",
-                          "--music-after", "vip=0", "--music-after", "sales=3"]).queue_media
+    options = parse_args(
+        [
+            *base,
+            "--queue-media",
+            "vip:en:20",
+            "--music-after",
+            "0.5",
+            "--music-after",
+            "vip=0",
+            "--music-after",
+            "sales=3",
+        ]
+    ).queue_media
     assert options is not None
     assert options.default.music_after_s == 0.5
     assert options.for_queue("billing").music_after_s == 0.5, "the default for the rest"
@@ -498,7 +593,9 @@ def test_music_after_option() -> None:
     for bad in ("=1", "vip=", "vip=-1", "soon", "inf"):
         with pytest.raises(ValueError):
             parse_music_after(bad)
-    for twice in (["--music-after", "1", "--music-after", "2"],
-                  ["--music-after", "v=1", "--music-after", "v=2"]):
+    for twice in (
+        ["--music-after", "1", "--music-after", "2"],
+        ["--music-after", "v=1", "--music-after", "v=2"],
+    ):
         with pytest.raises(SystemExit):
             parse_args([*base, *twice])
