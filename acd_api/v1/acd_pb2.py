@@ -6,164 +6,167 @@
 # source: acd/v1/acd.proto
 # Protobuf Python Version: 7.35.1
 """Generated protocol buffer code."""
-
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import runtime_version as _runtime_version
 from google.protobuf import symbol_database as _symbol_database
 from google.protobuf.internal import builder as _builder
-
 _runtime_version.ValidateProtobufRuntimeVersion(
-    _runtime_version.Domain.PUBLIC, 7, 35, 1, "", "acd/v1/acd.proto"
+    _runtime_version.Domain.PUBLIC,
+    7,
+    35,
+    1,
+    '',
+    'acd/v1/acd.proto'
 )
 # @@protoc_insertion_point(imports)
 
 _sym_db = _symbol_database.Default()
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n\x10\x61\x63\x64/v1/acd.proto\x12\x06\x61\x63\x64.v1"9\n\x05\x45rror\x12\x1f\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x11.acd.v1.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t"\x9c\x01\n\x05Offer\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\x12\x0c\n\x04seat\x18\x03 \x01(\x05\x12\x0e\n\x06\x63\x61ller\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x05 \x01(\t\x12\r\n\x05queue\x18\x06 \x01(\t\x12\x1c\n\x14ring_timeout_seconds\x18\x07 \x01(\x01\x12\x10\n\x08username\x18\x08 \x01(\t"b\n\nCancelRing\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\x12\x0c\n\x04seat\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08username\x18\x05 \x01(\t"8\n\x05Route\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t".\n\x0bUndelivered\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t"n\n\x07Release\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\x12\x0c\n\x04seat\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08username\x18\x05 \x01(\t\x12\r\n\x05queue\x18\x06 \x01(\t"{\n\rInterceptCall\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x03 \x01(\x03\x12\x1c\n\x14ring_timeout_seconds\x18\x04 \x01(\x01\x12\x14\n\x0crequested_by\x18\x05 \x01(\t"\x8f\x02\n\x06\x41\x63tion\x12\x11\n\tcommit_id\x18\x01 \x01(\t\x12\x1e\n\x05offer\x18\x02 \x01(\x0b\x32\r.acd.v1.OfferH\x00\x12)\n\x0b\x63\x61ncel_ring\x18\x03 \x01(\x0b\x32\x12.acd.v1.CancelRingH\x00\x12\x1e\n\x05route\x18\x04 \x01(\x0b\x32\r.acd.v1.RouteH\x00\x12*\n\x0bundelivered\x18\x05 \x01(\x0b\x32\x13.acd.v1.UndeliveredH\x00\x12"\n\x07release\x18\x06 \x01(\x0b\x32\x0f.acd.v1.ReleaseH\x00\x12/\n\x0eintercept_call\x18\x07 \x01(\x0b\x32\x15.acd.v1.InterceptCallH\x00\x42\x06\n\x04kind"\xe6\x01\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x0c\n\x04seat\x18\x03 \x01(\x05\x12\x13\n\x0b\x65mployee_id\x18\x04 \x01(\x03\x12\x1a\n\x04role\x18\x05 \x01(\x0e\x32\x0c.acd.v1.Role\x12\x30\n\x06skills\x18\x06 \x03(\x0b\x32 .acd.v1.LoginRequest.SkillsEntry\x12\x12\n\nstart_busy\x18\x07 \x01(\x08\x1a-\n\x0bSkillsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01"X\n\rLoginResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x15\n\rlease_seconds\x18\x03 \x01(\x01"8\n\rLogoutRequest\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x12\n\nsession_id\x18\x02 \x01(\t"a\n\x0eLogoutResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x10\n\x08\x64\x65\x66\x65rred\x18\x02 \x01(\x08\x12\x1f\n\x07\x61\x63tions\x18\x03 \x03(\x0b\x32\x0e.acd.v1.Action";\n\x10HeartbeatRequest\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x12\n\nsession_id\x18\x02 \x01(\t"H\n\x11HeartbeatResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x15\n\rlease_seconds\x18\x02 \x01(\x01"I\n\x0eSetBusyRequest\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t"/\n\x0fSetBusyResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error"9\n\x0eSetIdleRequest\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x12\n\nsession_id\x18\x02 \x01(\t"P\n\x0fSetIdleResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action"6\n\x0b\x44\x65skSession\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x12\n\nsession_id\x18\x02 \x01(\t"6\n\x10\x41\x64minCredentials\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t"c\n\x05\x41\x63tor\x12#\n\x04\x64\x65sk\x18\x01 \x01(\x0b\x32\x13.acd.v1.DeskSessionH\x00\x12)\n\x05\x61\x64min\x18\x02 \x01(\x0b\x32\x18.acd.v1.AdminCredentialsH\x00\x42\n\n\x08identity"G\n\x12\x46orceLogoutRequest\x12\x1c\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\r.acd.v1.Actor\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03"f\n\x13\x46orceLogoutResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x10\n\x08\x64\x65\x66\x65rred\x18\x02 \x01(\x08\x12\x1f\n\x07\x61\x63tions\x18\x03 \x03(\x0b\x32\x0e.acd.v1.Action"U\n\x10\x46orceBusyRequest\x12\x1c\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\r.acd.v1.Actor\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t"d\n\x11\x46orceBusyResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x10\n\x08\x64\x65\x66\x65rred\x18\x02 \x01(\x08\x12\x1f\n\x07\x61\x63tions\x18\x03 \x03(\x0b\x32\x0e.acd.v1.Action"E\n\x10\x46orceIdleRequest\x12\x1c\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\r.acd.v1.Actor\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03"R\n\x11\x46orceIdleResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action"\x82\x01\n\x10InterceptRequest\x12\x1c\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\r.acd.v1.Actor\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x12\n\nsupervisor\x18\x04 \x01(\t\x12\x1c\n\x14ring_timeout_seconds\x18\x05 \x01(\x01"c\n\x11InterceptResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\x12\x0f\n\x07\x63\x61ll_id\x18\x03 \x01(\t"A\n\x17SetPhonePresenceRequest\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x11\n\treachable\x18\x02 \x01(\x08"Y\n\x18SetPhonePresenceResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action"t\n\x0e\x45nqueueRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x10\n\x08priority\x18\x05 \x01(\x05\x12\x0e\n\x06source\x18\x06 \x01(\t"P\n\x0f\x45nqueueResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action"7\n\x0f\x41nsweredRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03"Q\n\x10\x41nsweredResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action"7\n\x0fNoAnswerRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03"Q\n\x10NoAnswerResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action"B\n\rHangupRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12 \n\x04side\x18\x02 \x01(\x0e\x32\x12.acd.v1.HangupSide"O\n\x0eHangupResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action"!\n\x0e\x41\x62\x61ndonRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t"P\n\x0f\x41\x62\x61ndonResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action"m\n\x16TransferToQueueRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x0f\n\x07to_back\x18\x03 \x01(\x08\x12\x15\n\x08priority\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x0b\n\t_priority"X\n\x17TransferToQueueResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action">\n\x16TransferToAgentRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03"X\n\x17TransferToAgentResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action"\xc0\x01\n\x1dReserveForInternalCallRequest\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x1e\n\x04kind\x18\x05 \x01(\x0e\x32\x10.acd.v1.CallKind\x12\x10\n\x08username\x18\x06 \x01(\t\x12\x15\n\rcalling_agent\x18\x07 \x01(\t\x12\x0e\n\x06source\x18\x08 \x01(\t"_\n\x1eReserveForInternalCallResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action"+\n\x10ReconcileRequest\x12\x17\n\x0f\x61\x63tive_call_ids\x18\x01 \x03(\t"R\n\x11ReconcileResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action"\xf1\x01\n\tAgentView\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x0c\n\x04seat\x18\x03 \x01(\x05\x12\x1a\n\x04role\x18\x04 \x01(\x0e\x32\x0c.acd.v1.Role\x12!\n\x05state\x18\x05 \x01(\x0e\x32\x12.acd.v1.AgentState\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x07 \x01(\t\x12\x1d\n\x15time_in_state_seconds\x18\x08 \x01(\x01\x12\r\n\x05\x63\x61lls\x18\t \x01(\x05\x12\x0f\n\x07pending\x18\n \x01(\t\x12\x10\n\x08phone_ok\x18\x0b \x01(\x08"\x99\x01\n\tQueueView\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07waiting\x18\x02 \x01(\x05\x12\x1c\n\x14longest_wait_seconds\x18\x03 \x01(\x01\x12\x0f\n\x07ringing\x18\x04 \x01(\x05\x12\x0f\n\x07talking\x18\x05 \x01(\x05\x12\x18\n\x10\x61gents_logged_in\x18\x06 \x01(\x05\x12\x13\n\x0b\x61gents_idle\x18\x07 \x01(\x05"j\n\x08Snapshot\x12\n\n\x02ts\x18\x01 \x01(\x01\x12!\n\x06\x61gents\x18\x02 \x03(\x0b\x32\x11.acd.v1.AgentView\x12!\n\x06queues\x18\x03 \x03(\x0b\x32\x11.acd.v1.QueueView\x12\x0c\n\x04node\x18\x04 \x01(\t"\x14\n\x12GetSnapshotRequest"9\n\x13GetSnapshotResponse\x12"\n\x08snapshot\x18\x01 \x01(\x0b\x32\x10.acd.v1.Snapshot"4\n\x14WatchSnapshotRequest\x12\x1c\n\x14max_interval_seconds\x18\x01 \x01(\x01";\n\x15WatchSnapshotResponse\x12"\n\x08snapshot\x18\x01 \x01(\x0b\x32\x10.acd.v1.Snapshot"@\n\x13WatchActionsRequest\x12\x14\n\x0c\x61\x66ter_commit\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03"6\n\x14WatchActionsResponse\x12\x1e\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x0e.acd.v1.Action")\n\x16GetCallPositionRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t"\xd5\x01\n\x17GetCallPositionResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x0f\n\x07waiting\x18\x03 \x01(\x08\x12\x10\n\x08position\x18\x04 \x01(\x05\x12\x14\n\x0cqueue_length\x18\x05 \x01(\x05\x12\x16\n\x0ewaited_seconds\x18\x06 \x01(\x01\x12"\n\x15\x65xpected_wait_seconds\x18\x07 \x01(\x01H\x00\x88\x01\x01\x42\x18\n\x16_expected_wait_seconds*\xac\x06\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12 \n\x1c\x45RROR_CODE_ALREADY_LOGGED_IN\x10\x01\x12\x1c\n\x18\x45RROR_CODE_SEAT_OCCUPIED\x10\x02\x12 \n\x1c\x45RROR_CODE_SEAT_OUT_OF_RANGE\x10\x03\x12\'\n#ERROR_CODE_EMPLOYEE_ID_OUT_OF_RANGE\x10\x04\x12#\n\x1f\x45RROR_CODE_EMPLOYEE_ID_MISMATCH\x10\x05\x12\x1b\n\x17\x45RROR_CODE_ROLE_INVALID\x10\x06\x12 \n\x1c\x45RROR_CODE_SKILL_NOT_ALLOWED\x10\x07\x12\x1c\n\x18\x45RROR_CODE_NOT_LOGGED_IN\x10\x08\x12\x1c\n\x18\x45RROR_CODE_STALE_SESSION\x10\t\x12\x1a\n\x16\x45RROR_CODE_NOT_ON_HOOK\x10\n\x12 \n\x1c\x45RROR_CODE_PHONE_UNREACHABLE\x10\x0b\x12 \n\x1c\x45RROR_CODE_PERMISSION_DENIED\x10\x0c\x12!\n\x1d\x45RROR_CODE_INVALID_TRANSITION\x10\r\x12\x1f\n\x1b\x45RROR_CODE_INVALID_ARGUMENT\x10\x0e\x12"\n\x1e\x45RROR_CODE_AGENT_NOT_AVAILABLE\x10\x0f\x12\x1c\n\x18\x45RROR_CODE_UNKNOWN_QUEUE\x10\x10\x12\x1b\n\x17\x45RROR_CODE_UNKNOWN_CALL\x10\x11\x12\x1a\n\x16\x45RROR_CODE_CALL_EXISTS\x10\x12\x12\x1a\n\x16\x45RROR_CODE_NOT_RINGING\x10\x13\x12$\n ERROR_CODE_CALL_ALREADY_ANSWERED\x10\x14\x12\x1f\n\x1b\x45RROR_CODE_CALL_NOT_TALKING\x10\x15\x12\x1d\n\x19\x45RROR_CODE_CONFIG_INVALID\x10\x16\x12\x1b\n\x17\x45RROR_CODE_QUEUE_IN_USE\x10\x17\x12\x1a\n\x16\x45RROR_CODE_AUTH_FAILED\x10\x64*A\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n\nROLE_AGENT\x10\x01\x12\x13\n\x0fROLE_SUPERVISOR\x10\x02*\xbd\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41GENT_STATE_LOGGED_OUT\x10\x01\x12\x14\n\x10\x41GENT_STATE_IDLE\x10\x02\x12\x18\n\x14\x41GENT_STATE_RESERVED\x10\x03\x12\x17\n\x13\x41GENT_STATE_TALKING\x10\x04\x12\x17\n\x13\x41GENT_STATE_WRAP_UP\x10\x05\x12\x14\n\x10\x41GENT_STATE_BUSY\x10\x06*V\n\x08\x43\x61llKind\x12\x19\n\x15\x43\x41LL_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43\x41LL_KIND_INTERNAL\x10\x01\x12\x17\n\x13\x43\x41LL_KIND_INTERCEPT\x10\x02*p\n\nHangupSide\x12\x1b\n\x17HANGUP_SIDE_UNSPECIFIED\x10\x00\x12\x16\n\x12HANGUP_SIDE_CALLER\x10\x01\x12\x15\n\x11HANGUP_SIDE_AGENT\x10\x02\x12\x16\n\x12HANGUP_SIDE_SYSTEM\x10\x03\x32\xd5\x0c\n\nAcdService\x12\x34\n\x05Login\x12\x14.acd.v1.LoginRequest\x1a\x15.acd.v1.LoginResponse\x12\x37\n\x06Logout\x12\x15.acd.v1.LogoutRequest\x1a\x16.acd.v1.LogoutResponse\x12@\n\tHeartbeat\x12\x18.acd.v1.HeartbeatRequest\x1a\x19.acd.v1.HeartbeatResponse\x12:\n\x07SetBusy\x12\x16.acd.v1.SetBusyRequest\x1a\x17.acd.v1.SetBusyResponse\x12:\n\x07SetIdle\x12\x16.acd.v1.SetIdleRequest\x1a\x17.acd.v1.SetIdleResponse\x12\x46\n\x0b\x46orceLogout\x12\x1a.acd.v1.ForceLogoutRequest\x1a\x1b.acd.v1.ForceLogoutResponse\x12@\n\tForceBusy\x12\x18.acd.v1.ForceBusyRequest\x1a\x19.acd.v1.ForceBusyResponse\x12@\n\tForceIdle\x12\x18.acd.v1.ForceIdleRequest\x1a\x19.acd.v1.ForceIdleResponse\x12@\n\tIntercept\x12\x18.acd.v1.InterceptRequest\x1a\x19.acd.v1.InterceptResponse\x12U\n\x10SetPhonePresence\x12\x1f.acd.v1.SetPhonePresenceRequest\x1a .acd.v1.SetPhonePresenceResponse\x12:\n\x07\x45nqueue\x12\x16.acd.v1.EnqueueRequest\x1a\x17.acd.v1.EnqueueResponse\x12=\n\x08\x41nswered\x12\x17.acd.v1.AnsweredRequest\x1a\x18.acd.v1.AnsweredResponse\x12=\n\x08NoAnswer\x12\x17.acd.v1.NoAnswerRequest\x1a\x18.acd.v1.NoAnswerResponse\x12\x37\n\x06Hangup\x12\x15.acd.v1.HangupRequest\x1a\x16.acd.v1.HangupResponse\x12:\n\x07\x41\x62\x61ndon\x12\x16.acd.v1.AbandonRequest\x1a\x17.acd.v1.AbandonResponse\x12R\n\x0fTransferToQueue\x12\x1e.acd.v1.TransferToQueueRequest\x1a\x1f.acd.v1.TransferToQueueResponse\x12R\n\x0fTransferToAgent\x12\x1e.acd.v1.TransferToAgentRequest\x1a\x1f.acd.v1.TransferToAgentResponse\x12g\n\x16ReserveForInternalCall\x12%.acd.v1.ReserveForInternalCallRequest\x1a&.acd.v1.ReserveForInternalCallResponse\x12@\n\tReconcile\x12\x18.acd.v1.ReconcileRequest\x1a\x19.acd.v1.ReconcileResponse\x12\x46\n\x0bGetSnapshot\x12\x1a.acd.v1.GetSnapshotRequest\x1a\x1b.acd.v1.GetSnapshotResponse\x12N\n\rWatchSnapshot\x12\x1c.acd.v1.WatchSnapshotRequest\x1a\x1d.acd.v1.WatchSnapshotResponse0\x01\x12K\n\x0cWatchActions\x12\x1b.acd.v1.WatchActionsRequest\x1a\x1c.acd.v1.WatchActionsResponse0\x01\x12R\n\x0fGetCallPosition\x12\x1e.acd.v1.GetCallPositionRequest\x1a\x1f.acd.v1.GetCallPositionResponseb\x06proto3'
-)
+
+
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10\x61\x63\x64/v1/acd.proto\x12\x06\x61\x63\x64.v1\"9\n\x05\x45rror\x12\x1f\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x11.acd.v1.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x9c\x01\n\x05Offer\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\x12\x0c\n\x04seat\x18\x03 \x01(\x05\x12\x0e\n\x06\x63\x61ller\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x05 \x01(\t\x12\r\n\x05queue\x18\x06 \x01(\t\x12\x1c\n\x14ring_timeout_seconds\x18\x07 \x01(\x01\x12\x10\n\x08username\x18\x08 \x01(\t\"b\n\nCancelRing\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\x12\x0c\n\x04seat\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08username\x18\x05 \x01(\t\"8\n\x05Route\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\".\n\x0bUndelivered\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"n\n\x07Release\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\x12\x0c\n\x04seat\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08username\x18\x05 \x01(\t\x12\r\n\x05queue\x18\x06 \x01(\t\"{\n\rInterceptCall\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x03 \x01(\x03\x12\x1c\n\x14ring_timeout_seconds\x18\x04 \x01(\x01\x12\x14\n\x0crequested_by\x18\x05 \x01(\t\"\x8f\x02\n\x06\x41\x63tion\x12\x11\n\tcommit_id\x18\x01 \x01(\t\x12\x1e\n\x05offer\x18\x02 \x01(\x0b\x32\r.acd.v1.OfferH\x00\x12)\n\x0b\x63\x61ncel_ring\x18\x03 \x01(\x0b\x32\x12.acd.v1.CancelRingH\x00\x12\x1e\n\x05route\x18\x04 \x01(\x0b\x32\r.acd.v1.RouteH\x00\x12*\n\x0bundelivered\x18\x05 \x01(\x0b\x32\x13.acd.v1.UndeliveredH\x00\x12\"\n\x07release\x18\x06 \x01(\x0b\x32\x0f.acd.v1.ReleaseH\x00\x12/\n\x0eintercept_call\x18\x07 \x01(\x0b\x32\x15.acd.v1.InterceptCallH\x00\x42\x06\n\x04kind\"\xe6\x01\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x0c\n\x04seat\x18\x03 \x01(\x05\x12\x13\n\x0b\x65mployee_id\x18\x04 \x01(\x03\x12\x1a\n\x04role\x18\x05 \x01(\x0e\x32\x0c.acd.v1.Role\x12\x30\n\x06skills\x18\x06 \x03(\x0b\x32 .acd.v1.LoginRequest.SkillsEntry\x12\x12\n\nstart_busy\x18\x07 \x01(\x08\x1a-\n\x0bSkillsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"X\n\rLoginResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x15\n\rlease_seconds\x18\x03 \x01(\x01\"8\n\rLogoutRequest\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x12\n\nsession_id\x18\x02 \x01(\t\"a\n\x0eLogoutResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x10\n\x08\x64\x65\x66\x65rred\x18\x02 \x01(\x08\x12\x1f\n\x07\x61\x63tions\x18\x03 \x03(\x0b\x32\x0e.acd.v1.Action\";\n\x10HeartbeatRequest\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x12\n\nsession_id\x18\x02 \x01(\t\"H\n\x11HeartbeatResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x15\n\rlease_seconds\x18\x02 \x01(\x01\"I\n\x0eSetBusyRequest\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"/\n\x0fSetBusyResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\"9\n\x0eSetIdleRequest\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x12\n\nsession_id\x18\x02 \x01(\t\"P\n\x0fSetIdleResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\"6\n\x0b\x44\x65skSession\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x12\n\nsession_id\x18\x02 \x01(\t\"6\n\x10\x41\x64minCredentials\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"c\n\x05\x41\x63tor\x12#\n\x04\x64\x65sk\x18\x01 \x01(\x0b\x32\x13.acd.v1.DeskSessionH\x00\x12)\n\x05\x61\x64min\x18\x02 \x01(\x0b\x32\x18.acd.v1.AdminCredentialsH\x00\x42\n\n\x08identity\"G\n\x12\x46orceLogoutRequest\x12\x1c\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\r.acd.v1.Actor\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\"f\n\x13\x46orceLogoutResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x10\n\x08\x64\x65\x66\x65rred\x18\x02 \x01(\x08\x12\x1f\n\x07\x61\x63tions\x18\x03 \x03(\x0b\x32\x0e.acd.v1.Action\"U\n\x10\x46orceBusyRequest\x12\x1c\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\r.acd.v1.Actor\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t\"d\n\x11\x46orceBusyResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x10\n\x08\x64\x65\x66\x65rred\x18\x02 \x01(\x08\x12\x1f\n\x07\x61\x63tions\x18\x03 \x03(\x0b\x32\x0e.acd.v1.Action\"E\n\x10\x46orceIdleRequest\x12\x1c\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\r.acd.v1.Actor\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\"R\n\x11\x46orceIdleResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\"\x82\x01\n\x10InterceptRequest\x12\x1c\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\r.acd.v1.Actor\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x12\n\nsupervisor\x18\x04 \x01(\t\x12\x1c\n\x14ring_timeout_seconds\x18\x05 \x01(\x01\"c\n\x11InterceptResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\x12\x0f\n\x07\x63\x61ll_id\x18\x03 \x01(\t\"A\n\x17SetPhonePresenceRequest\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x11\n\treachable\x18\x02 \x01(\x08\"Y\n\x18SetPhonePresenceResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\"t\n\x0e\x45nqueueRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x10\n\x08priority\x18\x05 \x01(\x05\x12\x0e\n\x06source\x18\x06 \x01(\t\"P\n\x0f\x45nqueueResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\"7\n\x0f\x41nsweredRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\"Q\n\x10\x41nsweredResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\"7\n\x0fNoAnswerRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\"Q\n\x10NoAnswerResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\"B\n\rHangupRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12 \n\x04side\x18\x02 \x01(\x0e\x32\x12.acd.v1.HangupSide\"O\n\x0eHangupResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\"!\n\x0e\x41\x62\x61ndonRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\"P\n\x0f\x41\x62\x61ndonResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\"m\n\x16TransferToQueueRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x0f\n\x07to_back\x18\x03 \x01(\x08\x12\x15\n\x08priority\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x0b\n\t_priority\"X\n\x17TransferToQueueResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\">\n\x16TransferToAgentRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\"X\n\x17TransferToAgentResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\"\xc0\x01\n\x1dReserveForInternalCallRequest\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x1e\n\x04kind\x18\x05 \x01(\x0e\x32\x10.acd.v1.CallKind\x12\x10\n\x08username\x18\x06 \x01(\t\x12\x15\n\rcalling_agent\x18\x07 \x01(\t\x12\x0e\n\x06source\x18\x08 \x01(\t\"_\n\x1eReserveForInternalCallResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\"+\n\x10ReconcileRequest\x12\x17\n\x0f\x61\x63tive_call_ids\x18\x01 \x03(\t\"R\n\x11ReconcileResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\x1f\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x0e.acd.v1.Action\"\xf1\x01\n\tAgentView\x12\x13\n\x0b\x65mployee_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x0c\n\x04seat\x18\x03 \x01(\x05\x12\x1a\n\x04role\x18\x04 \x01(\x0e\x32\x0c.acd.v1.Role\x12!\n\x05state\x18\x05 \x01(\x0e\x32\x12.acd.v1.AgentState\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x07 \x01(\t\x12\x1d\n\x15time_in_state_seconds\x18\x08 \x01(\x01\x12\r\n\x05\x63\x61lls\x18\t \x01(\x05\x12\x0f\n\x07pending\x18\n \x01(\t\x12\x10\n\x08phone_ok\x18\x0b \x01(\x08\"\x99\x01\n\tQueueView\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07waiting\x18\x02 \x01(\x05\x12\x1c\n\x14longest_wait_seconds\x18\x03 \x01(\x01\x12\x0f\n\x07ringing\x18\x04 \x01(\x05\x12\x0f\n\x07talking\x18\x05 \x01(\x05\x12\x18\n\x10\x61gents_logged_in\x18\x06 \x01(\x05\x12\x13\n\x0b\x61gents_idle\x18\x07 \x01(\x05\"j\n\x08Snapshot\x12\n\n\x02ts\x18\x01 \x01(\x01\x12!\n\x06\x61gents\x18\x02 \x03(\x0b\x32\x11.acd.v1.AgentView\x12!\n\x06queues\x18\x03 \x03(\x0b\x32\x11.acd.v1.QueueView\x12\x0c\n\x04node\x18\x04 \x01(\t\"\x14\n\x12GetSnapshotRequest\"9\n\x13GetSnapshotResponse\x12\"\n\x08snapshot\x18\x01 \x01(\x0b\x32\x10.acd.v1.Snapshot\"4\n\x14WatchSnapshotRequest\x12\x1c\n\x14max_interval_seconds\x18\x01 \x01(\x01\";\n\x15WatchSnapshotResponse\x12\"\n\x08snapshot\x18\x01 \x01(\x0b\x32\x10.acd.v1.Snapshot\"@\n\x13WatchActionsRequest\x12\x14\n\x0c\x61\x66ter_commit\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployee_id\x18\x02 \x01(\x03\"6\n\x14WatchActionsResponse\x12\x1e\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x0e.acd.v1.Action\")\n\x16GetCallPositionRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\"\xd5\x01\n\x17GetCallPositionResponse\x12\x1c\n\x05\x65rror\x18\x01 \x01(\x0b\x32\r.acd.v1.Error\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x0f\n\x07waiting\x18\x03 \x01(\x08\x12\x10\n\x08position\x18\x04 \x01(\x05\x12\x14\n\x0cqueue_length\x18\x05 \x01(\x05\x12\x16\n\x0ewaited_seconds\x18\x06 \x01(\x01\x12\"\n\x15\x65xpected_wait_seconds\x18\x07 \x01(\x01H\x00\x88\x01\x01\x42\x18\n\x16_expected_wait_seconds*\xac\x06\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12 \n\x1c\x45RROR_CODE_ALREADY_LOGGED_IN\x10\x01\x12\x1c\n\x18\x45RROR_CODE_SEAT_OCCUPIED\x10\x02\x12 \n\x1c\x45RROR_CODE_SEAT_OUT_OF_RANGE\x10\x03\x12\'\n#ERROR_CODE_EMPLOYEE_ID_OUT_OF_RANGE\x10\x04\x12#\n\x1f\x45RROR_CODE_EMPLOYEE_ID_MISMATCH\x10\x05\x12\x1b\n\x17\x45RROR_CODE_ROLE_INVALID\x10\x06\x12 \n\x1c\x45RROR_CODE_SKILL_NOT_ALLOWED\x10\x07\x12\x1c\n\x18\x45RROR_CODE_NOT_LOGGED_IN\x10\x08\x12\x1c\n\x18\x45RROR_CODE_STALE_SESSION\x10\t\x12\x1a\n\x16\x45RROR_CODE_NOT_ON_HOOK\x10\n\x12 \n\x1c\x45RROR_CODE_PHONE_UNREACHABLE\x10\x0b\x12 \n\x1c\x45RROR_CODE_PERMISSION_DENIED\x10\x0c\x12!\n\x1d\x45RROR_CODE_INVALID_TRANSITION\x10\r\x12\x1f\n\x1b\x45RROR_CODE_INVALID_ARGUMENT\x10\x0e\x12\"\n\x1e\x45RROR_CODE_AGENT_NOT_AVAILABLE\x10\x0f\x12\x1c\n\x18\x45RROR_CODE_UNKNOWN_QUEUE\x10\x10\x12\x1b\n\x17\x45RROR_CODE_UNKNOWN_CALL\x10\x11\x12\x1a\n\x16\x45RROR_CODE_CALL_EXISTS\x10\x12\x12\x1a\n\x16\x45RROR_CODE_NOT_RINGING\x10\x13\x12$\n ERROR_CODE_CALL_ALREADY_ANSWERED\x10\x14\x12\x1f\n\x1b\x45RROR_CODE_CALL_NOT_TALKING\x10\x15\x12\x1d\n\x19\x45RROR_CODE_CONFIG_INVALID\x10\x16\x12\x1b\n\x17\x45RROR_CODE_QUEUE_IN_USE\x10\x17\x12\x1a\n\x16\x45RROR_CODE_AUTH_FAILED\x10\x64*A\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n\nROLE_AGENT\x10\x01\x12\x13\n\x0fROLE_SUPERVISOR\x10\x02*\xbd\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41GENT_STATE_LOGGED_OUT\x10\x01\x12\x14\n\x10\x41GENT_STATE_IDLE\x10\x02\x12\x18\n\x14\x41GENT_STATE_RESERVED\x10\x03\x12\x17\n\x13\x41GENT_STATE_TALKING\x10\x04\x12\x17\n\x13\x41GENT_STATE_WRAP_UP\x10\x05\x12\x14\n\x10\x41GENT_STATE_BUSY\x10\x06*V\n\x08\x43\x61llKind\x12\x19\n\x15\x43\x41LL_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43\x41LL_KIND_INTERNAL\x10\x01\x12\x17\n\x13\x43\x41LL_KIND_INTERCEPT\x10\x02*p\n\nHangupSide\x12\x1b\n\x17HANGUP_SIDE_UNSPECIFIED\x10\x00\x12\x16\n\x12HANGUP_SIDE_CALLER\x10\x01\x12\x15\n\x11HANGUP_SIDE_AGENT\x10\x02\x12\x16\n\x12HANGUP_SIDE_SYSTEM\x10\x03\x32\xd5\x0c\n\nAcdService\x12\x34\n\x05Login\x12\x14.acd.v1.LoginRequest\x1a\x15.acd.v1.LoginResponse\x12\x37\n\x06Logout\x12\x15.acd.v1.LogoutRequest\x1a\x16.acd.v1.LogoutResponse\x12@\n\tHeartbeat\x12\x18.acd.v1.HeartbeatRequest\x1a\x19.acd.v1.HeartbeatResponse\x12:\n\x07SetBusy\x12\x16.acd.v1.SetBusyRequest\x1a\x17.acd.v1.SetBusyResponse\x12:\n\x07SetIdle\x12\x16.acd.v1.SetIdleRequest\x1a\x17.acd.v1.SetIdleResponse\x12\x46\n\x0b\x46orceLogout\x12\x1a.acd.v1.ForceLogoutRequest\x1a\x1b.acd.v1.ForceLogoutResponse\x12@\n\tForceBusy\x12\x18.acd.v1.ForceBusyRequest\x1a\x19.acd.v1.ForceBusyResponse\x12@\n\tForceIdle\x12\x18.acd.v1.ForceIdleRequest\x1a\x19.acd.v1.ForceIdleResponse\x12@\n\tIntercept\x12\x18.acd.v1.InterceptRequest\x1a\x19.acd.v1.InterceptResponse\x12U\n\x10SetPhonePresence\x12\x1f.acd.v1.SetPhonePresenceRequest\x1a .acd.v1.SetPhonePresenceResponse\x12:\n\x07\x45nqueue\x12\x16.acd.v1.EnqueueRequest\x1a\x17.acd.v1.EnqueueResponse\x12=\n\x08\x41nswered\x12\x17.acd.v1.AnsweredRequest\x1a\x18.acd.v1.AnsweredResponse\x12=\n\x08NoAnswer\x12\x17.acd.v1.NoAnswerRequest\x1a\x18.acd.v1.NoAnswerResponse\x12\x37\n\x06Hangup\x12\x15.acd.v1.HangupRequest\x1a\x16.acd.v1.HangupResponse\x12:\n\x07\x41\x62\x61ndon\x12\x16.acd.v1.AbandonRequest\x1a\x17.acd.v1.AbandonResponse\x12R\n\x0fTransferToQueue\x12\x1e.acd.v1.TransferToQueueRequest\x1a\x1f.acd.v1.TransferToQueueResponse\x12R\n\x0fTransferToAgent\x12\x1e.acd.v1.TransferToAgentRequest\x1a\x1f.acd.v1.TransferToAgentResponse\x12g\n\x16ReserveForInternalCall\x12%.acd.v1.ReserveForInternalCallRequest\x1a&.acd.v1.ReserveForInternalCallResponse\x12@\n\tReconcile\x12\x18.acd.v1.ReconcileRequest\x1a\x19.acd.v1.ReconcileResponse\x12\x46\n\x0bGetSnapshot\x12\x1a.acd.v1.GetSnapshotRequest\x1a\x1b.acd.v1.GetSnapshotResponse\x12N\n\rWatchSnapshot\x12\x1c.acd.v1.WatchSnapshotRequest\x1a\x1d.acd.v1.WatchSnapshotResponse0\x01\x12K\n\x0cWatchActions\x12\x1b.acd.v1.WatchActionsRequest\x1a\x1c.acd.v1.WatchActionsResponse0\x01\x12R\n\x0fGetCallPosition\x12\x1e.acd.v1.GetCallPositionRequest\x1a\x1f.acd.v1.GetCallPositionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "acd.v1.acd_pb2", _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'acd.v1.acd_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-    DESCRIPTOR._loaded_options = None
-    _globals["_LOGINREQUEST_SKILLSENTRY"]._loaded_options = None
-    _globals["_LOGINREQUEST_SKILLSENTRY"]._serialized_options = b"8\001"
-    _globals["_ERRORCODE"]._serialized_start = 5577
-    _globals["_ERRORCODE"]._serialized_end = 6389
-    _globals["_ROLE"]._serialized_start = 6391
-    _globals["_ROLE"]._serialized_end = 6456
-    _globals["_AGENTSTATE"]._serialized_start = 6459
-    _globals["_AGENTSTATE"]._serialized_end = 6648
-    _globals["_CALLKIND"]._serialized_start = 6650
-    _globals["_CALLKIND"]._serialized_end = 6736
-    _globals["_HANGUPSIDE"]._serialized_start = 6738
-    _globals["_HANGUPSIDE"]._serialized_end = 6850
-    _globals["_ERROR"]._serialized_start = 28
-    _globals["_ERROR"]._serialized_end = 85
-    _globals["_OFFER"]._serialized_start = 88
-    _globals["_OFFER"]._serialized_end = 244
-    _globals["_CANCELRING"]._serialized_start = 246
-    _globals["_CANCELRING"]._serialized_end = 344
-    _globals["_ROUTE"]._serialized_start = 346
-    _globals["_ROUTE"]._serialized_end = 402
-    _globals["_UNDELIVERED"]._serialized_start = 404
-    _globals["_UNDELIVERED"]._serialized_end = 450
-    _globals["_RELEASE"]._serialized_start = 452
-    _globals["_RELEASE"]._serialized_end = 562
-    _globals["_INTERCEPTCALL"]._serialized_start = 564
-    _globals["_INTERCEPTCALL"]._serialized_end = 687
-    _globals["_ACTION"]._serialized_start = 690
-    _globals["_ACTION"]._serialized_end = 961
-    _globals["_LOGINREQUEST"]._serialized_start = 964
-    _globals["_LOGINREQUEST"]._serialized_end = 1194
-    _globals["_LOGINREQUEST_SKILLSENTRY"]._serialized_start = 1149
-    _globals["_LOGINREQUEST_SKILLSENTRY"]._serialized_end = 1194
-    _globals["_LOGINRESPONSE"]._serialized_start = 1196
-    _globals["_LOGINRESPONSE"]._serialized_end = 1284
-    _globals["_LOGOUTREQUEST"]._serialized_start = 1286
-    _globals["_LOGOUTREQUEST"]._serialized_end = 1342
-    _globals["_LOGOUTRESPONSE"]._serialized_start = 1344
-    _globals["_LOGOUTRESPONSE"]._serialized_end = 1441
-    _globals["_HEARTBEATREQUEST"]._serialized_start = 1443
-    _globals["_HEARTBEATREQUEST"]._serialized_end = 1502
-    _globals["_HEARTBEATRESPONSE"]._serialized_start = 1504
-    _globals["_HEARTBEATRESPONSE"]._serialized_end = 1576
-    _globals["_SETBUSYREQUEST"]._serialized_start = 1578
-    _globals["_SETBUSYREQUEST"]._serialized_end = 1651
-    _globals["_SETBUSYRESPONSE"]._serialized_start = 1653
-    _globals["_SETBUSYRESPONSE"]._serialized_end = 1700
-    _globals["_SETIDLEREQUEST"]._serialized_start = 1702
-    _globals["_SETIDLEREQUEST"]._serialized_end = 1759
-    _globals["_SETIDLERESPONSE"]._serialized_start = 1761
-    _globals["_SETIDLERESPONSE"]._serialized_end = 1841
-    _globals["_DESKSESSION"]._serialized_start = 1843
-    _globals["_DESKSESSION"]._serialized_end = 1897
-    _globals["_ADMINCREDENTIALS"]._serialized_start = 1899
-    _globals["_ADMINCREDENTIALS"]._serialized_end = 1953
-    _globals["_ACTOR"]._serialized_start = 1955
-    _globals["_ACTOR"]._serialized_end = 2054
-    _globals["_FORCELOGOUTREQUEST"]._serialized_start = 2056
-    _globals["_FORCELOGOUTREQUEST"]._serialized_end = 2127
-    _globals["_FORCELOGOUTRESPONSE"]._serialized_start = 2129
-    _globals["_FORCELOGOUTRESPONSE"]._serialized_end = 2231
-    _globals["_FORCEBUSYREQUEST"]._serialized_start = 2233
-    _globals["_FORCEBUSYREQUEST"]._serialized_end = 2318
-    _globals["_FORCEBUSYRESPONSE"]._serialized_start = 2320
-    _globals["_FORCEBUSYRESPONSE"]._serialized_end = 2420
-    _globals["_FORCEIDLEREQUEST"]._serialized_start = 2422
-    _globals["_FORCEIDLEREQUEST"]._serialized_end = 2491
-    _globals["_FORCEIDLERESPONSE"]._serialized_start = 2493
-    _globals["_FORCEIDLERESPONSE"]._serialized_end = 2575
-    _globals["_INTERCEPTREQUEST"]._serialized_start = 2578
-    _globals["_INTERCEPTREQUEST"]._serialized_end = 2708
-    _globals["_INTERCEPTRESPONSE"]._serialized_start = 2710
-    _globals["_INTERCEPTRESPONSE"]._serialized_end = 2809
-    _globals["_SETPHONEPRESENCEREQUEST"]._serialized_start = 2811
-    _globals["_SETPHONEPRESENCEREQUEST"]._serialized_end = 2876
-    _globals["_SETPHONEPRESENCERESPONSE"]._serialized_start = 2878
-    _globals["_SETPHONEPRESENCERESPONSE"]._serialized_end = 2967
-    _globals["_ENQUEUEREQUEST"]._serialized_start = 2969
-    _globals["_ENQUEUEREQUEST"]._serialized_end = 3085
-    _globals["_ENQUEUERESPONSE"]._serialized_start = 3087
-    _globals["_ENQUEUERESPONSE"]._serialized_end = 3167
-    _globals["_ANSWEREDREQUEST"]._serialized_start = 3169
-    _globals["_ANSWEREDREQUEST"]._serialized_end = 3224
-    _globals["_ANSWEREDRESPONSE"]._serialized_start = 3226
-    _globals["_ANSWEREDRESPONSE"]._serialized_end = 3307
-    _globals["_NOANSWERREQUEST"]._serialized_start = 3309
-    _globals["_NOANSWERREQUEST"]._serialized_end = 3364
-    _globals["_NOANSWERRESPONSE"]._serialized_start = 3366
-    _globals["_NOANSWERRESPONSE"]._serialized_end = 3447
-    _globals["_HANGUPREQUEST"]._serialized_start = 3449
-    _globals["_HANGUPREQUEST"]._serialized_end = 3515
-    _globals["_HANGUPRESPONSE"]._serialized_start = 3517
-    _globals["_HANGUPRESPONSE"]._serialized_end = 3596
-    _globals["_ABANDONREQUEST"]._serialized_start = 3598
-    _globals["_ABANDONREQUEST"]._serialized_end = 3631
-    _globals["_ABANDONRESPONSE"]._serialized_start = 3633
-    _globals["_ABANDONRESPONSE"]._serialized_end = 3713
-    _globals["_TRANSFERTOQUEUEREQUEST"]._serialized_start = 3715
-    _globals["_TRANSFERTOQUEUEREQUEST"]._serialized_end = 3824
-    _globals["_TRANSFERTOQUEUERESPONSE"]._serialized_start = 3826
-    _globals["_TRANSFERTOQUEUERESPONSE"]._serialized_end = 3914
-    _globals["_TRANSFERTOAGENTREQUEST"]._serialized_start = 3916
-    _globals["_TRANSFERTOAGENTREQUEST"]._serialized_end = 3978
-    _globals["_TRANSFERTOAGENTRESPONSE"]._serialized_start = 3980
-    _globals["_TRANSFERTOAGENTRESPONSE"]._serialized_end = 4068
-    _globals["_RESERVEFORINTERNALCALLREQUEST"]._serialized_start = 4071
-    _globals["_RESERVEFORINTERNALCALLREQUEST"]._serialized_end = 4263
-    _globals["_RESERVEFORINTERNALCALLRESPONSE"]._serialized_start = 4265
-    _globals["_RESERVEFORINTERNALCALLRESPONSE"]._serialized_end = 4360
-    _globals["_RECONCILEREQUEST"]._serialized_start = 4362
-    _globals["_RECONCILEREQUEST"]._serialized_end = 4405
-    _globals["_RECONCILERESPONSE"]._serialized_start = 4407
-    _globals["_RECONCILERESPONSE"]._serialized_end = 4489
-    _globals["_AGENTVIEW"]._serialized_start = 4492
-    _globals["_AGENTVIEW"]._serialized_end = 4733
-    _globals["_QUEUEVIEW"]._serialized_start = 4736
-    _globals["_QUEUEVIEW"]._serialized_end = 4889
-    _globals["_SNAPSHOT"]._serialized_start = 4891
-    _globals["_SNAPSHOT"]._serialized_end = 4997
-    _globals["_GETSNAPSHOTREQUEST"]._serialized_start = 4999
-    _globals["_GETSNAPSHOTREQUEST"]._serialized_end = 5019
-    _globals["_GETSNAPSHOTRESPONSE"]._serialized_start = 5021
-    _globals["_GETSNAPSHOTRESPONSE"]._serialized_end = 5078
-    _globals["_WATCHSNAPSHOTREQUEST"]._serialized_start = 5080
-    _globals["_WATCHSNAPSHOTREQUEST"]._serialized_end = 5132
-    _globals["_WATCHSNAPSHOTRESPONSE"]._serialized_start = 5134
-    _globals["_WATCHSNAPSHOTRESPONSE"]._serialized_end = 5193
-    _globals["_WATCHACTIONSREQUEST"]._serialized_start = 5195
-    _globals["_WATCHACTIONSREQUEST"]._serialized_end = 5259
-    _globals["_WATCHACTIONSRESPONSE"]._serialized_start = 5261
-    _globals["_WATCHACTIONSRESPONSE"]._serialized_end = 5315
-    _globals["_GETCALLPOSITIONREQUEST"]._serialized_start = 5317
-    _globals["_GETCALLPOSITIONREQUEST"]._serialized_end = 5358
-    _globals["_GETCALLPOSITIONRESPONSE"]._serialized_start = 5361
-    _globals["_GETCALLPOSITIONRESPONSE"]._serialized_end = 5574
-    _globals["_ACDSERVICE"]._serialized_start = 6853
-    _globals["_ACDSERVICE"]._serialized_end = 8474
+  DESCRIPTOR._loaded_options = None
+  _globals['_LOGINREQUEST_SKILLSENTRY']._loaded_options = None
+  _globals['_LOGINREQUEST_SKILLSENTRY']._serialized_options = b'8\001'
+  _globals['_ERRORCODE']._serialized_start=5577
+  _globals['_ERRORCODE']._serialized_end=6389
+  _globals['_ROLE']._serialized_start=6391
+  _globals['_ROLE']._serialized_end=6456
+  _globals['_AGENTSTATE']._serialized_start=6459
+  _globals['_AGENTSTATE']._serialized_end=6648
+  _globals['_CALLKIND']._serialized_start=6650
+  _globals['_CALLKIND']._serialized_end=6736
+  _globals['_HANGUPSIDE']._serialized_start=6738
+  _globals['_HANGUPSIDE']._serialized_end=6850
+  _globals['_ERROR']._serialized_start=28
+  _globals['_ERROR']._serialized_end=85
+  _globals['_OFFER']._serialized_start=88
+  _globals['_OFFER']._serialized_end=244
+  _globals['_CANCELRING']._serialized_start=246
+  _globals['_CANCELRING']._serialized_end=344
+  _globals['_ROUTE']._serialized_start=346
+  _globals['_ROUTE']._serialized_end=402
+  _globals['_UNDELIVERED']._serialized_start=404
+  _globals['_UNDELIVERED']._serialized_end=450
+  _globals['_RELEASE']._serialized_start=452
+  _globals['_RELEASE']._serialized_end=562
+  _globals['_INTERCEPTCALL']._serialized_start=564
+  _globals['_INTERCEPTCALL']._serialized_end=687
+  _globals['_ACTION']._serialized_start=690
+  _globals['_ACTION']._serialized_end=961
+  _globals['_LOGINREQUEST']._serialized_start=964
+  _globals['_LOGINREQUEST']._serialized_end=1194
+  _globals['_LOGINREQUEST_SKILLSENTRY']._serialized_start=1149
+  _globals['_LOGINREQUEST_SKILLSENTRY']._serialized_end=1194
+  _globals['_LOGINRESPONSE']._serialized_start=1196
+  _globals['_LOGINRESPONSE']._serialized_end=1284
+  _globals['_LOGOUTREQUEST']._serialized_start=1286
+  _globals['_LOGOUTREQUEST']._serialized_end=1342
+  _globals['_LOGOUTRESPONSE']._serialized_start=1344
+  _globals['_LOGOUTRESPONSE']._serialized_end=1441
+  _globals['_HEARTBEATREQUEST']._serialized_start=1443
+  _globals['_HEARTBEATREQUEST']._serialized_end=1502
+  _globals['_HEARTBEATRESPONSE']._serialized_start=1504
+  _globals['_HEARTBEATRESPONSE']._serialized_end=1576
+  _globals['_SETBUSYREQUEST']._serialized_start=1578
+  _globals['_SETBUSYREQUEST']._serialized_end=1651
+  _globals['_SETBUSYRESPONSE']._serialized_start=1653
+  _globals['_SETBUSYRESPONSE']._serialized_end=1700
+  _globals['_SETIDLEREQUEST']._serialized_start=1702
+  _globals['_SETIDLEREQUEST']._serialized_end=1759
+  _globals['_SETIDLERESPONSE']._serialized_start=1761
+  _globals['_SETIDLERESPONSE']._serialized_end=1841
+  _globals['_DESKSESSION']._serialized_start=1843
+  _globals['_DESKSESSION']._serialized_end=1897
+  _globals['_ADMINCREDENTIALS']._serialized_start=1899
+  _globals['_ADMINCREDENTIALS']._serialized_end=1953
+  _globals['_ACTOR']._serialized_start=1955
+  _globals['_ACTOR']._serialized_end=2054
+  _globals['_FORCELOGOUTREQUEST']._serialized_start=2056
+  _globals['_FORCELOGOUTREQUEST']._serialized_end=2127
+  _globals['_FORCELOGOUTRESPONSE']._serialized_start=2129
+  _globals['_FORCELOGOUTRESPONSE']._serialized_end=2231
+  _globals['_FORCEBUSYREQUEST']._serialized_start=2233
+  _globals['_FORCEBUSYREQUEST']._serialized_end=2318
+  _globals['_FORCEBUSYRESPONSE']._serialized_start=2320
+  _globals['_FORCEBUSYRESPONSE']._serialized_end=2420
+  _globals['_FORCEIDLEREQUEST']._serialized_start=2422
+  _globals['_FORCEIDLEREQUEST']._serialized_end=2491
+  _globals['_FORCEIDLERESPONSE']._serialized_start=2493
+  _globals['_FORCEIDLERESPONSE']._serialized_end=2575
+  _globals['_INTERCEPTREQUEST']._serialized_start=2578
+  _globals['_INTERCEPTREQUEST']._serialized_end=2708
+  _globals['_INTERCEPTRESPONSE']._serialized_start=2710
+  _globals['_INTERCEPTRESPONSE']._serialized_end=2809
+  _globals['_SETPHONEPRESENCEREQUEST']._serialized_start=2811
+  _globals['_SETPHONEPRESENCEREQUEST']._serialized_end=2876
+  _globals['_SETPHONEPRESENCERESPONSE']._serialized_start=2878
+  _globals['_SETPHONEPRESENCERESPONSE']._serialized_end=2967
+  _globals['_ENQUEUEREQUEST']._serialized_start=2969
+  _globals['_ENQUEUEREQUEST']._serialized_end=3085
+  _globals['_ENQUEUERESPONSE']._serialized_start=3087
+  _globals['_ENQUEUERESPONSE']._serialized_end=3167
+  _globals['_ANSWEREDREQUEST']._serialized_start=3169
+  _globals['_ANSWEREDREQUEST']._serialized_end=3224
+  _globals['_ANSWEREDRESPONSE']._serialized_start=3226
+  _globals['_ANSWEREDRESPONSE']._serialized_end=3307
+  _globals['_NOANSWERREQUEST']._serialized_start=3309
+  _globals['_NOANSWERREQUEST']._serialized_end=3364
+  _globals['_NOANSWERRESPONSE']._serialized_start=3366
+  _globals['_NOANSWERRESPONSE']._serialized_end=3447
+  _globals['_HANGUPREQUEST']._serialized_start=3449
+  _globals['_HANGUPREQUEST']._serialized_end=3515
+  _globals['_HANGUPRESPONSE']._serialized_start=3517
+  _globals['_HANGUPRESPONSE']._serialized_end=3596
+  _globals['_ABANDONREQUEST']._serialized_start=3598
+  _globals['_ABANDONREQUEST']._serialized_end=3631
+  _globals['_ABANDONRESPONSE']._serialized_start=3633
+  _globals['_ABANDONRESPONSE']._serialized_end=3713
+  _globals['_TRANSFERTOQUEUEREQUEST']._serialized_start=3715
+  _globals['_TRANSFERTOQUEUEREQUEST']._serialized_end=3824
+  _globals['_TRANSFERTOQUEUERESPONSE']._serialized_start=3826
+  _globals['_TRANSFERTOQUEUERESPONSE']._serialized_end=3914
+  _globals['_TRANSFERTOAGENTREQUEST']._serialized_start=3916
+  _globals['_TRANSFERTOAGENTREQUEST']._serialized_end=3978
+  _globals['_TRANSFERTOAGENTRESPONSE']._serialized_start=3980
+  _globals['_TRANSFERTOAGENTRESPONSE']._serialized_end=4068
+  _globals['_RESERVEFORINTERNALCALLREQUEST']._serialized_start=4071
+  _globals['_RESERVEFORINTERNALCALLREQUEST']._serialized_end=4263
+  _globals['_RESERVEFORINTERNALCALLRESPONSE']._serialized_start=4265
+  _globals['_RESERVEFORINTERNALCALLRESPONSE']._serialized_end=4360
+  _globals['_RECONCILEREQUEST']._serialized_start=4362
+  _globals['_RECONCILEREQUEST']._serialized_end=4405
+  _globals['_RECONCILERESPONSE']._serialized_start=4407
+  _globals['_RECONCILERESPONSE']._serialized_end=4489
+  _globals['_AGENTVIEW']._serialized_start=4492
+  _globals['_AGENTVIEW']._serialized_end=4733
+  _globals['_QUEUEVIEW']._serialized_start=4736
+  _globals['_QUEUEVIEW']._serialized_end=4889
+  _globals['_SNAPSHOT']._serialized_start=4891
+  _globals['_SNAPSHOT']._serialized_end=4997
+  _globals['_GETSNAPSHOTREQUEST']._serialized_start=4999
+  _globals['_GETSNAPSHOTREQUEST']._serialized_end=5019
+  _globals['_GETSNAPSHOTRESPONSE']._serialized_start=5021
+  _globals['_GETSNAPSHOTRESPONSE']._serialized_end=5078
+  _globals['_WATCHSNAPSHOTREQUEST']._serialized_start=5080
+  _globals['_WATCHSNAPSHOTREQUEST']._serialized_end=5132
+  _globals['_WATCHSNAPSHOTRESPONSE']._serialized_start=5134
+  _globals['_WATCHSNAPSHOTRESPONSE']._serialized_end=5193
+  _globals['_WATCHACTIONSREQUEST']._serialized_start=5195
+  _globals['_WATCHACTIONSREQUEST']._serialized_end=5259
+  _globals['_WATCHACTIONSRESPONSE']._serialized_start=5261
+  _globals['_WATCHACTIONSRESPONSE']._serialized_end=5315
+  _globals['_GETCALLPOSITIONREQUEST']._serialized_start=5317
+  _globals['_GETCALLPOSITIONREQUEST']._serialized_end=5358
+  _globals['_GETCALLPOSITIONRESPONSE']._serialized_start=5361
+  _globals['_GETCALLPOSITIONRESPONSE']._serialized_end=5574
+  _globals['_ACDSERVICE']._serialized_start=6853
+  _globals['_ACDSERVICE']._serialized_end=8474
 # @@protoc_insertion_point(module_scope)

@@ -65,7 +65,6 @@ class HangupSide(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     HANGUP_SIDE_CALLER: _ClassVar[HangupSide]
     HANGUP_SIDE_AGENT: _ClassVar[HangupSide]
     HANGUP_SIDE_SYSTEM: _ClassVar[HangupSide]
-
 ERROR_CODE_UNSPECIFIED: ErrorCode
 ERROR_CODE_ALREADY_LOGGED_IN: ErrorCode
 ERROR_CODE_SEAT_OCCUPIED: ErrorCode
@@ -115,21 +114,10 @@ class Error(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     code: ErrorCode
     message: str
-    def __init__(
-        self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Offer(_message.Message):
-    __slots__ = (
-        "call_id",
-        "employee_id",
-        "seat",
-        "caller",
-        "category",
-        "queue",
-        "ring_timeout_seconds",
-        "username",
-    )
+    __slots__ = ("call_id", "employee_id", "seat", "caller", "category", "queue", "ring_timeout_seconds", "username")
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     SEAT_FIELD_NUMBER: _ClassVar[int]
@@ -146,17 +134,7 @@ class Offer(_message.Message):
     queue: str
     ring_timeout_seconds: float
     username: str
-    def __init__(
-        self,
-        call_id: _Optional[str] = ...,
-        employee_id: _Optional[int] = ...,
-        seat: _Optional[int] = ...,
-        caller: _Optional[str] = ...,
-        category: _Optional[str] = ...,
-        queue: _Optional[str] = ...,
-        ring_timeout_seconds: _Optional[float] = ...,
-        username: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ..., seat: _Optional[int] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., queue: _Optional[str] = ..., ring_timeout_seconds: _Optional[float] = ..., username: _Optional[str] = ...) -> None: ...
 
 class CancelRing(_message.Message):
     __slots__ = ("call_id", "employee_id", "seat", "reason", "username")
@@ -170,14 +148,7 @@ class CancelRing(_message.Message):
     seat: int
     reason: str
     username: str
-    def __init__(
-        self,
-        call_id: _Optional[str] = ...,
-        employee_id: _Optional[int] = ...,
-        seat: _Optional[int] = ...,
-        reason: _Optional[str] = ...,
-        username: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ..., seat: _Optional[int] = ..., reason: _Optional[str] = ..., username: _Optional[str] = ...) -> None: ...
 
 class Route(_message.Message):
     __slots__ = ("call_id", "target", "reason")
@@ -187,12 +158,7 @@ class Route(_message.Message):
     call_id: str
     target: str
     reason: str
-    def __init__(
-        self,
-        call_id: _Optional[str] = ...,
-        target: _Optional[str] = ...,
-        reason: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, call_id: _Optional[str] = ..., target: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Undelivered(_message.Message):
     __slots__ = ("call_id", "reason")
@@ -216,15 +182,7 @@ class Release(_message.Message):
     reason: str
     username: str
     queue: str
-    def __init__(
-        self,
-        call_id: _Optional[str] = ...,
-        employee_id: _Optional[int] = ...,
-        seat: _Optional[int] = ...,
-        reason: _Optional[str] = ...,
-        username: _Optional[str] = ...,
-        queue: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ..., seat: _Optional[int] = ..., reason: _Optional[str] = ..., username: _Optional[str] = ..., queue: _Optional[str] = ...) -> None: ...
 
 class InterceptCall(_message.Message):
     __slots__ = ("call_id", "username", "employee_id", "ring_timeout_seconds", "requested_by")
@@ -238,25 +196,10 @@ class InterceptCall(_message.Message):
     employee_id: int
     ring_timeout_seconds: float
     requested_by: str
-    def __init__(
-        self,
-        call_id: _Optional[str] = ...,
-        username: _Optional[str] = ...,
-        employee_id: _Optional[int] = ...,
-        ring_timeout_seconds: _Optional[float] = ...,
-        requested_by: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, call_id: _Optional[str] = ..., username: _Optional[str] = ..., employee_id: _Optional[int] = ..., ring_timeout_seconds: _Optional[float] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
 class Action(_message.Message):
-    __slots__ = (
-        "commit_id",
-        "offer",
-        "cancel_ring",
-        "route",
-        "undelivered",
-        "release",
-        "intercept_call",
-    )
+    __slots__ = ("commit_id", "offer", "cancel_ring", "route", "undelivered", "release", "intercept_call")
     COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
     OFFER_FIELD_NUMBER: _ClassVar[int]
     CANCEL_RING_FIELD_NUMBER: _ClassVar[int]
@@ -271,16 +214,7 @@ class Action(_message.Message):
     undelivered: Undelivered
     release: Release
     intercept_call: InterceptCall
-    def __init__(
-        self,
-        commit_id: _Optional[str] = ...,
-        offer: _Optional[_Union[Offer, _Mapping]] = ...,
-        cancel_ring: _Optional[_Union[CancelRing, _Mapping]] = ...,
-        route: _Optional[_Union[Route, _Mapping]] = ...,
-        undelivered: _Optional[_Union[Undelivered, _Mapping]] = ...,
-        release: _Optional[_Union[Release, _Mapping]] = ...,
-        intercept_call: _Optional[_Union[InterceptCall, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, commit_id: _Optional[str] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ..., cancel_ring: _Optional[_Union[CancelRing, _Mapping]] = ..., route: _Optional[_Union[Route, _Mapping]] = ..., undelivered: _Optional[_Union[Undelivered, _Mapping]] = ..., release: _Optional[_Union[Release, _Mapping]] = ..., intercept_call: _Optional[_Union[InterceptCall, _Mapping]] = ...) -> None: ...
 
 class LoginRequest(_message.Message):
     __slots__ = ("username", "password", "seat", "employee_id", "role", "skills", "start_busy")
@@ -291,7 +225,6 @@ class LoginRequest(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
-
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     SEAT_FIELD_NUMBER: _ClassVar[int]
@@ -306,16 +239,7 @@ class LoginRequest(_message.Message):
     role: Role
     skills: _containers.ScalarMap[str, int]
     start_busy: bool
-    def __init__(
-        self,
-        username: _Optional[str] = ...,
-        password: _Optional[str] = ...,
-        seat: _Optional[int] = ...,
-        employee_id: _Optional[int] = ...,
-        role: _Optional[_Union[Role, str]] = ...,
-        skills: _Optional[_Mapping[str, int]] = ...,
-        start_busy: _Optional[bool] = ...,
-    ) -> None: ...
+    def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ..., seat: _Optional[int] = ..., employee_id: _Optional[int] = ..., role: _Optional[_Union[Role, str]] = ..., skills: _Optional[_Mapping[str, int]] = ..., start_busy: _Optional[bool] = ...) -> None: ...
 
 class LoginResponse(_message.Message):
     __slots__ = ("error", "session_id", "lease_seconds")
@@ -325,12 +249,7 @@ class LoginResponse(_message.Message):
     error: Error
     session_id: str
     lease_seconds: float
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        session_id: _Optional[str] = ...,
-        lease_seconds: _Optional[float] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., session_id: _Optional[str] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
 
 class LogoutRequest(_message.Message):
     __slots__ = ("employee_id", "session_id")
@@ -338,9 +257,7 @@ class LogoutRequest(_message.Message):
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     employee_id: int
     session_id: str
-    def __init__(
-        self, employee_id: _Optional[int] = ..., session_id: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, employee_id: _Optional[int] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class LogoutResponse(_message.Message):
     __slots__ = ("error", "deferred", "actions")
@@ -350,12 +267,7 @@ class LogoutResponse(_message.Message):
     error: Error
     deferred: bool
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        deferred: _Optional[bool] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., deferred: _Optional[bool] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("employee_id", "session_id")
@@ -363,9 +275,7 @@ class HeartbeatRequest(_message.Message):
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     employee_id: int
     session_id: str
-    def __init__(
-        self, employee_id: _Optional[int] = ..., session_id: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, employee_id: _Optional[int] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
     __slots__ = ("error", "lease_seconds")
@@ -373,9 +283,7 @@ class HeartbeatResponse(_message.Message):
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     lease_seconds: float
-    def __init__(
-        self, error: _Optional[_Union[Error, _Mapping]] = ..., lease_seconds: _Optional[float] = ...
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
 
 class SetBusyRequest(_message.Message):
     __slots__ = ("employee_id", "session_id", "reason")
@@ -385,12 +293,7 @@ class SetBusyRequest(_message.Message):
     employee_id: int
     session_id: str
     reason: str
-    def __init__(
-        self,
-        employee_id: _Optional[int] = ...,
-        session_id: _Optional[str] = ...,
-        reason: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, employee_id: _Optional[int] = ..., session_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class SetBusyResponse(_message.Message):
     __slots__ = ("error",)
@@ -404,9 +307,7 @@ class SetIdleRequest(_message.Message):
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     employee_id: int
     session_id: str
-    def __init__(
-        self, employee_id: _Optional[int] = ..., session_id: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, employee_id: _Optional[int] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class SetIdleResponse(_message.Message):
     __slots__ = ("error", "actions")
@@ -414,11 +315,7 @@ class SetIdleResponse(_message.Message):
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class DeskSession(_message.Message):
     __slots__ = ("employee_id", "session_id")
@@ -426,9 +323,7 @@ class DeskSession(_message.Message):
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     employee_id: int
     session_id: str
-    def __init__(
-        self, employee_id: _Optional[int] = ..., session_id: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, employee_id: _Optional[int] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class AdminCredentials(_message.Message):
     __slots__ = ("username", "password")
@@ -444,11 +339,7 @@ class Actor(_message.Message):
     ADMIN_FIELD_NUMBER: _ClassVar[int]
     desk: DeskSession
     admin: AdminCredentials
-    def __init__(
-        self,
-        desk: _Optional[_Union[DeskSession, _Mapping]] = ...,
-        admin: _Optional[_Union[AdminCredentials, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, desk: _Optional[_Union[DeskSession, _Mapping]] = ..., admin: _Optional[_Union[AdminCredentials, _Mapping]] = ...) -> None: ...
 
 class ForceLogoutRequest(_message.Message):
     __slots__ = ("actor", "employee_id")
@@ -456,9 +347,7 @@ class ForceLogoutRequest(_message.Message):
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     actor: Actor
     employee_id: int
-    def __init__(
-        self, actor: _Optional[_Union[Actor, _Mapping]] = ..., employee_id: _Optional[int] = ...
-    ) -> None: ...
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., employee_id: _Optional[int] = ...) -> None: ...
 
 class ForceLogoutResponse(_message.Message):
     __slots__ = ("error", "deferred", "actions")
@@ -468,12 +357,7 @@ class ForceLogoutResponse(_message.Message):
     error: Error
     deferred: bool
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        deferred: _Optional[bool] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., deferred: _Optional[bool] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class ForceBusyRequest(_message.Message):
     __slots__ = ("actor", "employee_id", "reason")
@@ -483,12 +367,7 @@ class ForceBusyRequest(_message.Message):
     actor: Actor
     employee_id: int
     reason: str
-    def __init__(
-        self,
-        actor: _Optional[_Union[Actor, _Mapping]] = ...,
-        employee_id: _Optional[int] = ...,
-        reason: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., employee_id: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ForceBusyResponse(_message.Message):
     __slots__ = ("error", "deferred", "actions")
@@ -498,12 +377,7 @@ class ForceBusyResponse(_message.Message):
     error: Error
     deferred: bool
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        deferred: _Optional[bool] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., deferred: _Optional[bool] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class ForceIdleRequest(_message.Message):
     __slots__ = ("actor", "employee_id")
@@ -511,9 +385,7 @@ class ForceIdleRequest(_message.Message):
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     actor: Actor
     employee_id: int
-    def __init__(
-        self, actor: _Optional[_Union[Actor, _Mapping]] = ..., employee_id: _Optional[int] = ...
-    ) -> None: ...
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., employee_id: _Optional[int] = ...) -> None: ...
 
 class ForceIdleResponse(_message.Message):
     __slots__ = ("error", "actions")
@@ -521,11 +393,7 @@ class ForceIdleResponse(_message.Message):
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class InterceptRequest(_message.Message):
     __slots__ = ("actor", "call_id", "agent", "supervisor", "ring_timeout_seconds")
@@ -539,14 +407,7 @@ class InterceptRequest(_message.Message):
     agent: str
     supervisor: str
     ring_timeout_seconds: float
-    def __init__(
-        self,
-        actor: _Optional[_Union[Actor, _Mapping]] = ...,
-        call_id: _Optional[str] = ...,
-        agent: _Optional[str] = ...,
-        supervisor: _Optional[str] = ...,
-        ring_timeout_seconds: _Optional[float] = ...,
-    ) -> None: ...
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., call_id: _Optional[str] = ..., agent: _Optional[str] = ..., supervisor: _Optional[str] = ..., ring_timeout_seconds: _Optional[float] = ...) -> None: ...
 
 class InterceptResponse(_message.Message):
     __slots__ = ("error", "actions", "call_id")
@@ -556,12 +417,7 @@ class InterceptResponse(_message.Message):
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
     call_id: str
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-        call_id: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ..., call_id: _Optional[str] = ...) -> None: ...
 
 class SetPhonePresenceRequest(_message.Message):
     __slots__ = ("employee_id", "reachable")
@@ -569,9 +425,7 @@ class SetPhonePresenceRequest(_message.Message):
     REACHABLE_FIELD_NUMBER: _ClassVar[int]
     employee_id: int
     reachable: bool
-    def __init__(
-        self, employee_id: _Optional[int] = ..., reachable: _Optional[bool] = ...
-    ) -> None: ...
+    def __init__(self, employee_id: _Optional[int] = ..., reachable: _Optional[bool] = ...) -> None: ...
 
 class SetPhonePresenceResponse(_message.Message):
     __slots__ = ("error", "actions")
@@ -579,11 +433,7 @@ class SetPhonePresenceResponse(_message.Message):
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class EnqueueRequest(_message.Message):
     __slots__ = ("call_id", "queue", "caller", "category", "priority", "source")
@@ -599,15 +449,7 @@ class EnqueueRequest(_message.Message):
     category: str
     priority: int
     source: str
-    def __init__(
-        self,
-        call_id: _Optional[str] = ...,
-        queue: _Optional[str] = ...,
-        caller: _Optional[str] = ...,
-        category: _Optional[str] = ...,
-        priority: _Optional[int] = ...,
-        source: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, call_id: _Optional[str] = ..., queue: _Optional[str] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., priority: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
 
 class EnqueueResponse(_message.Message):
     __slots__ = ("error", "actions")
@@ -615,11 +457,7 @@ class EnqueueResponse(_message.Message):
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class AnsweredRequest(_message.Message):
     __slots__ = ("call_id", "employee_id")
@@ -627,9 +465,7 @@ class AnsweredRequest(_message.Message):
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     employee_id: int
-    def __init__(
-        self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ...
-    ) -> None: ...
+    def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ...) -> None: ...
 
 class AnsweredResponse(_message.Message):
     __slots__ = ("error", "actions")
@@ -637,11 +473,7 @@ class AnsweredResponse(_message.Message):
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class NoAnswerRequest(_message.Message):
     __slots__ = ("call_id", "employee_id")
@@ -649,9 +481,7 @@ class NoAnswerRequest(_message.Message):
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     employee_id: int
-    def __init__(
-        self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ...
-    ) -> None: ...
+    def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ...) -> None: ...
 
 class NoAnswerResponse(_message.Message):
     __slots__ = ("error", "actions")
@@ -659,11 +489,7 @@ class NoAnswerResponse(_message.Message):
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class HangupRequest(_message.Message):
     __slots__ = ("call_id", "side")
@@ -671,9 +497,7 @@ class HangupRequest(_message.Message):
     SIDE_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     side: HangupSide
-    def __init__(
-        self, call_id: _Optional[str] = ..., side: _Optional[_Union[HangupSide, str]] = ...
-    ) -> None: ...
+    def __init__(self, call_id: _Optional[str] = ..., side: _Optional[_Union[HangupSide, str]] = ...) -> None: ...
 
 class HangupResponse(_message.Message):
     __slots__ = ("error", "actions")
@@ -681,11 +505,7 @@ class HangupResponse(_message.Message):
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class AbandonRequest(_message.Message):
     __slots__ = ("call_id",)
@@ -699,11 +519,7 @@ class AbandonResponse(_message.Message):
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class TransferToQueueRequest(_message.Message):
     __slots__ = ("call_id", "queue", "to_back", "priority")
@@ -715,13 +531,7 @@ class TransferToQueueRequest(_message.Message):
     queue: str
     to_back: bool
     priority: int
-    def __init__(
-        self,
-        call_id: _Optional[str] = ...,
-        queue: _Optional[str] = ...,
-        to_back: _Optional[bool] = ...,
-        priority: _Optional[int] = ...,
-    ) -> None: ...
+    def __init__(self, call_id: _Optional[str] = ..., queue: _Optional[str] = ..., to_back: _Optional[bool] = ..., priority: _Optional[int] = ...) -> None: ...
 
 class TransferToQueueResponse(_message.Message):
     __slots__ = ("error", "actions")
@@ -729,11 +539,7 @@ class TransferToQueueResponse(_message.Message):
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class TransferToAgentRequest(_message.Message):
     __slots__ = ("call_id", "employee_id")
@@ -741,9 +547,7 @@ class TransferToAgentRequest(_message.Message):
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     employee_id: int
-    def __init__(
-        self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ...
-    ) -> None: ...
+    def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ...) -> None: ...
 
 class TransferToAgentResponse(_message.Message):
     __slots__ = ("error", "actions")
@@ -751,23 +555,10 @@ class TransferToAgentResponse(_message.Message):
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class ReserveForInternalCallRequest(_message.Message):
-    __slots__ = (
-        "employee_id",
-        "call_id",
-        "caller",
-        "category",
-        "kind",
-        "username",
-        "calling_agent",
-        "source",
-    )
+    __slots__ = ("employee_id", "call_id", "caller", "category", "kind", "username", "calling_agent", "source")
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
@@ -784,17 +575,7 @@ class ReserveForInternalCallRequest(_message.Message):
     username: str
     calling_agent: str
     source: str
-    def __init__(
-        self,
-        employee_id: _Optional[int] = ...,
-        call_id: _Optional[str] = ...,
-        caller: _Optional[str] = ...,
-        category: _Optional[str] = ...,
-        kind: _Optional[_Union[CallKind, str]] = ...,
-        username: _Optional[str] = ...,
-        calling_agent: _Optional[str] = ...,
-        source: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, employee_id: _Optional[int] = ..., call_id: _Optional[str] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., kind: _Optional[_Union[CallKind, str]] = ..., username: _Optional[str] = ..., calling_agent: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class ReserveForInternalCallResponse(_message.Message):
     __slots__ = ("error", "actions")
@@ -802,11 +583,7 @@ class ReserveForInternalCallResponse(_message.Message):
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class ReconcileRequest(_message.Message):
     __slots__ = ("active_call_ids",)
@@ -820,26 +597,10 @@ class ReconcileResponse(_message.Message):
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class AgentView(_message.Message):
-    __slots__ = (
-        "employee_id",
-        "username",
-        "seat",
-        "role",
-        "state",
-        "reason",
-        "call_id",
-        "time_in_state_seconds",
-        "calls",
-        "pending",
-        "phone_ok",
-    )
+    __slots__ = ("employee_id", "username", "seat", "role", "state", "reason", "call_id", "time_in_state_seconds", "calls", "pending", "phone_ok")
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     SEAT_FIELD_NUMBER: _ClassVar[int]
@@ -862,31 +623,10 @@ class AgentView(_message.Message):
     calls: int
     pending: str
     phone_ok: bool
-    def __init__(
-        self,
-        employee_id: _Optional[int] = ...,
-        username: _Optional[str] = ...,
-        seat: _Optional[int] = ...,
-        role: _Optional[_Union[Role, str]] = ...,
-        state: _Optional[_Union[AgentState, str]] = ...,
-        reason: _Optional[str] = ...,
-        call_id: _Optional[str] = ...,
-        time_in_state_seconds: _Optional[float] = ...,
-        calls: _Optional[int] = ...,
-        pending: _Optional[str] = ...,
-        phone_ok: _Optional[bool] = ...,
-    ) -> None: ...
+    def __init__(self, employee_id: _Optional[int] = ..., username: _Optional[str] = ..., seat: _Optional[int] = ..., role: _Optional[_Union[Role, str]] = ..., state: _Optional[_Union[AgentState, str]] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ..., time_in_state_seconds: _Optional[float] = ..., calls: _Optional[int] = ..., pending: _Optional[str] = ..., phone_ok: _Optional[bool] = ...) -> None: ...
 
 class QueueView(_message.Message):
-    __slots__ = (
-        "name",
-        "waiting",
-        "longest_wait_seconds",
-        "ringing",
-        "talking",
-        "agents_logged_in",
-        "agents_idle",
-    )
+    __slots__ = ("name", "waiting", "longest_wait_seconds", "ringing", "talking", "agents_logged_in", "agents_idle")
     NAME_FIELD_NUMBER: _ClassVar[int]
     WAITING_FIELD_NUMBER: _ClassVar[int]
     LONGEST_WAIT_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -901,16 +641,7 @@ class QueueView(_message.Message):
     talking: int
     agents_logged_in: int
     agents_idle: int
-    def __init__(
-        self,
-        name: _Optional[str] = ...,
-        waiting: _Optional[int] = ...,
-        longest_wait_seconds: _Optional[float] = ...,
-        ringing: _Optional[int] = ...,
-        talking: _Optional[int] = ...,
-        agents_logged_in: _Optional[int] = ...,
-        agents_idle: _Optional[int] = ...,
-    ) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., waiting: _Optional[int] = ..., longest_wait_seconds: _Optional[float] = ..., ringing: _Optional[int] = ..., talking: _Optional[int] = ..., agents_logged_in: _Optional[int] = ..., agents_idle: _Optional[int] = ...) -> None: ...
 
 class Snapshot(_message.Message):
     __slots__ = ("ts", "agents", "queues", "node")
@@ -922,13 +653,7 @@ class Snapshot(_message.Message):
     agents: _containers.RepeatedCompositeFieldContainer[AgentView]
     queues: _containers.RepeatedCompositeFieldContainer[QueueView]
     node: str
-    def __init__(
-        self,
-        ts: _Optional[float] = ...,
-        agents: _Optional[_Iterable[_Union[AgentView, _Mapping]]] = ...,
-        queues: _Optional[_Iterable[_Union[QueueView, _Mapping]]] = ...,
-        node: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, ts: _Optional[float] = ..., agents: _Optional[_Iterable[_Union[AgentView, _Mapping]]] = ..., queues: _Optional[_Iterable[_Union[QueueView, _Mapping]]] = ..., node: _Optional[str] = ...) -> None: ...
 
 class GetSnapshotRequest(_message.Message):
     __slots__ = ()
@@ -958,9 +683,7 @@ class WatchActionsRequest(_message.Message):
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     after_commit: str
     employee_id: int
-    def __init__(
-        self, after_commit: _Optional[str] = ..., employee_id: _Optional[int] = ...
-    ) -> None: ...
+    def __init__(self, after_commit: _Optional[str] = ..., employee_id: _Optional[int] = ...) -> None: ...
 
 class WatchActionsResponse(_message.Message):
     __slots__ = ("action",)
@@ -975,15 +698,7 @@ class GetCallPositionRequest(_message.Message):
     def __init__(self, call_id: _Optional[str] = ...) -> None: ...
 
 class GetCallPositionResponse(_message.Message):
-    __slots__ = (
-        "error",
-        "queue",
-        "waiting",
-        "position",
-        "queue_length",
-        "waited_seconds",
-        "expected_wait_seconds",
-    )
+    __slots__ = ("error", "queue", "waiting", "position", "queue_length", "waited_seconds", "expected_wait_seconds")
     ERROR_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     WAITING_FIELD_NUMBER: _ClassVar[int]
@@ -998,13 +713,4 @@ class GetCallPositionResponse(_message.Message):
     queue_length: int
     waited_seconds: float
     expected_wait_seconds: float
-    def __init__(
-        self,
-        error: _Optional[_Union[Error, _Mapping]] = ...,
-        queue: _Optional[str] = ...,
-        waiting: _Optional[bool] = ...,
-        position: _Optional[int] = ...,
-        queue_length: _Optional[int] = ...,
-        waited_seconds: _Optional[float] = ...,
-        expected_wait_seconds: _Optional[float] = ...,
-    ) -> None: ...
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., queue: _Optional[str] = ..., waiting: _Optional[bool] = ..., position: _Optional[int] = ..., queue_length: _Optional[int] = ..., waited_seconds: _Optional[float] = ..., expected_wait_seconds: _Optional[float] = ...) -> None: ...
