@@ -37,6 +37,10 @@ def _login(client: AcdClient, eid: int, seat: int) -> str:
     return reply.session_id
 
 
+# The feed logs under its own module's name, wherever that module lives.
+FEED_LOGGER = ActionFeed.__module__
+
+
 def test_watch_snapshot_pushes_changes_within_two_seconds(make_replica: ReplicaFactory) -> None:
     leader = make_replica()
     follower = make_replica()
@@ -125,13 +129,11 @@ def test_watch_actions_started_before_the_acd_warns_only_when_a_live_stream_is_l
 ) -> None:
     """`callcenter up` starts the controllers before the ACD: their feeds wait quietly
     (INFO) for it, and only a stream lost once it was up is a WARNING."""
-    caplog.set_level(logging.INFO, logger="acdsvc._client")
+    caplog.set_level(logging.INFO, logger=FEED_LOGGER)
 
     def lines(level: int) -> list[str]:
         return [
-            r.getMessage()
-            for r in caplog.records
-            if r.name == "acdsvc._client" and r.levelno == level
+            r.getMessage() for r in caplog.records if r.name == FEED_LOGGER and r.levelno == level
         ]
 
     address = f"127.0.0.1:{free_port()}"
@@ -167,7 +169,7 @@ def test_a_feed_that_never_reaches_the_acd_warns_after_its_grace(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A wrong address must not stay an INFO line forever."""
-    caplog.set_level(logging.INFO, logger="acdsvc._client")
+    caplog.set_level(logging.INFO, logger=FEED_LOGGER)
     address = f"127.0.0.1:{free_port()}"
     feed = ActionFeed(
         AcdClient(address), lambda action: None, max_backoff=0.1, startup_grace_s=0.5
