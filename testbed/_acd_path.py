@@ -32,7 +32,7 @@ from simulators import RtpEndpoint, SippRun, free_port, scenario_path, start_sip
 from simulators.acd_agent import AgentProfile, SimulatedAgents
 from testbed._parties import track
 from testbed._paths import artifact_dir
-from testbed._sip import start_phone
+from testbed._sip import start_phone, unregister_all
 from testbed._stack import ReplicaControl, Stack, base_config, running_stack
 from testbed._waiting import wait_until
 
@@ -205,6 +205,17 @@ class AcdPath:
     def close(self) -> None:
         while self._cleanups:
             self._cleanups.pop()()
+
+    @contextmanager
+    def for_one_test(self, agents: tuple[str, ...]) -> Iterator[AcdPath]:
+        """A module's shared stack for one test: `agents` unregistered and logged out
+        before it, and again after it (their desks through `close`), pass or fail."""
+        unregister_all(self.stack, agents)
+        try:
+            yield self
+        finally:
+            self.close()
+            unregister_all(self.stack, agents)
 
 
 def events_of(client: redis.Redis, cid: str) -> list[eventlog.Event]:

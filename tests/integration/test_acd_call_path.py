@@ -43,7 +43,6 @@ from testbed import (
     hang_up,
     media_of,
     running_acd_path,
-    unregister_all,
     wait_until,
 )
 
@@ -101,10 +100,8 @@ def running_path(
 @pytest.fixture
 def path(running_path: AcdPath) -> Iterator[AcdPath]:
     """The stack, with no registration and nobody logged in; left the same way."""
-    unregister_all(running_path.stack, AGENTS)
-    yield running_path
-    running_path.close()  # logs this test's agents out, closes its RTP endpoints
-    unregister_all(running_path.stack, AGENTS)
+    with running_path.for_one_test(AGENTS) as path:
+        yield path
 
 
 def _new_call(path: AcdPath) -> str:

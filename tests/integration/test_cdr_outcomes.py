@@ -54,7 +54,6 @@ from testbed import (
     media_of,
     running_acd_path,
     track,
-    unregister_all,
     wait_until,
 )
 
@@ -141,11 +140,8 @@ def running_path(
 @pytest.fixture
 def path(running_path: tuple[AcdPath, ServiceClient, str]) -> Iterator[AcdPath]:
     """The stack, with no registration and nobody logged in; left the same way."""
-    acd_path = running_path[0]
-    unregister_all(acd_path.stack, AGENTS)
-    yield acd_path
-    acd_path.close()  # logs this test's agents out, closes its RTP endpoints
-    unregister_all(acd_path.stack, AGENTS)
+    with running_path[0].for_one_test(AGENTS) as acd_path:
+        yield acd_path
 
 
 @pytest.fixture

@@ -34,7 +34,6 @@ from testbed import (
     running_acd_path,
     start_phone,
     track,
-    unregister_all,
     wait_until,
 )
 
@@ -76,10 +75,8 @@ def running_path(
 
 @pytest.fixture
 def path(running_path: AcdPath) -> Iterator[AcdPath]:
-    unregister_all(running_path.stack, AGENTS)
-    yield running_path
-    running_path.close()  # logs this test's agents out
-    unregister_all(running_path.stack, AGENTS)
+    with running_path.for_one_test(AGENTS) as path:
+        yield path
 
 
 @pytest.fixture
