@@ -15,6 +15,7 @@ from configuration import (
     AcdSection,
     CallCenterConfig,
     ConfigError,
+    FileWatch,
     QueueSpec,
     load_config,
     split_hostport,
@@ -103,29 +104,22 @@ class ReloadingAccounts(Mapping[str, AccountEntry]):
     ) -> None:
         self._path = Path(path)
         self._accounts = dict(accounts)
-        self._version = _file_version(self._path)
-        self._check_every_s = check_every_s
-        self._clock = clock
-        self._checked_at = clock()
+        self._watch = FileWatch(self._path, every_s=check_every_s, clock=clock)
         self._lock = threading.Lock()
 
     def _current(self) -> dict[str, AccountEntry]:
         with self._lock:
-            now = self._clock()
-            if now - self._checked_at >= self._check_every_s:
-                self._checked_at = now
-                version = _file_version(self._path)
-                if version != self._version:
-                    self._reload(version)
+            if self._watch.changed():
+                self._reload()
             return self._accounts
 
-    def _reload(self, version: tuple[int, int, int] | None) -> None:
+    def _reload(self) -> None:
         try:
             accounts = accounts_from_config(load_config(self._path))
         except ConfigError as exc:
             log.error("accounts not reloaded, keeping the %d loaded: %s", len(self._accounts), exc)
             return
-        self._version = version
+        self._watch.taken()
         added = sorted(accounts.keys() - self._accounts.keys())
         removed = sorted(self._accounts.keys() - accounts.keys())
         self._accounts = accounts
@@ -145,15 +139,6 @@ class ReloadingAccounts(Mapping[str, AccountEntry]):
 
     def __len__(self) -> int:
         return len(self._current())
-
-
-def _file_version(path: Path) -> tuple[int, int, int] | None:
-    """Inode (a file replaced by rename gets a new one), mtime and size; None: no file."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def settings_from_config(

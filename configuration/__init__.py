@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._file_watch import FileWatch
 from ._hostport import join_hostport, split_hostport
 from ._paths import PROJECT_ROOT, RunLayout
 from ._strategies import STRATEGY_NAMES, StrategyName
@@ -47,6 +48,7 @@ __all__ = [
     "ConfigError",
     "ControllerReplica",
     "DashboardsSection",
+    "FileWatch",
     "HostPort",
     "NumberRoute",
     "PresenceSection",

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import secrets
 import time
 from typing import Any
 
 import KSR
 
+from configuration import FileWatch
 from routing._context import RequestContext
 from routing._decide import decide_initial, decide_unmatched
 from routing._decisions import (
@@ -90,9 +90,11 @@ class KemiRouter:
     ) -> None:
         self.table = table
         # The accounts (HA1s) are re-read from here when the file changes.
-        self._runtime_config_path = runtime_config_path
-        self._runtime_config_version = _file_version(runtime_config_path)
-        self._accounts_checked_at = time.monotonic()
+        self._runtime_config = (
+            None
+            if runtime_config_path is None
+            else FileWatch(runtime_config_path, every_s=ACCOUNTS_CHECK_S)
+        )
         self.max_forwards = max_forwards
         self.realm = realm
         self.media_retry_after_s = media_retry_after_s
@@ -151,14 +153,10 @@ class KemiRouter:
         """Take the accounts from runtime.json again if it changed (at most one stat per
         ACCOUNTS_CHECK_S per worker): added accounts register, removed ones no longer do,
         without restarting Kamailio. Only the accounts: every other setting needs one."""
-        now = time.monotonic()
-        path = self._runtime_config_path
-        if path is None or now - self._accounts_checked_at < ACCOUNTS_CHECK_S:
+        watch = self._runtime_config
+        if watch is None or not watch.changed():
             return
-        self._accounts_checked_at = now
-        version = _file_version(path)
-        if version == self._runtime_config_version:
-            return
+        path = watch.path
         try:
             with open(path, encoding="utf-8") as f:
                 ha1 = accounts_ha1(json.load(f))
@@ -166,7 +164,7 @@ class KemiRouter:
             # Keep the accounts we have; the next check tries again.
             KSR.err(f"accounts not reloaded from {path}: {exc!r}\n")
             return
-        self._runtime_config_version = version
+        watch.taken()
         if ha1 != self.table.ha1:
             self.table = dataclasses.replace(self.table, ha1=ha1)
             KSR.info(f"accounts reloaded from {path}: {len(ha1)} accounts\n")
@@ -527,15 +525,3 @@ def build_router(runtime_config_path: str) -> KemiRouter:
         media_retry_after_s=config["sip"]["rtpengine_disable_s"],
         runtime_config_path=runtime_config_path,
     )
-
-
-def _file_version(path: str | None) -> tuple[int, int, int] | None:
-    """What tells a rewritten file from the one last read: its inode (a file replaced by
-    rename gets a new one), mtime and size. None: no file."""
-    if path is None:
-        return None
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
