@@ -17,6 +17,7 @@ SCHEMA_VERSION: Final = 1
 CALL_ARRIVED: Final = "call.arrived"
 CALL_ORIGINATED: Final = "call.originated"
 CALL_IVR_STEP: Final = "call.ivr_step"
+CALL_IVR_DONE: Final = "call.ivr_done"
 CALL_QUEUED: Final = "call.queued"
 CALL_RINGING: Final = "call.ringing"
 CALL_NO_ANSWER: Final = "call.no_answer"
@@ -43,6 +44,10 @@ KIND_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         # rings `agent`, then dials `number` presenting `caller_id` ("": the trunk's own).
         CALL_ORIGINATED: ("agent", "number", "caller_id"),
         CALL_IVR_STEP: ("ivr_node", "input"),
+        # The IVR let go of the call: `result` is self_served, queued, transferred,
+        # voicemail, closed, max_time, retries_exhausted, error or caller_left;
+        # `ivr_node` is the node it was in.
+        CALL_IVR_DONE: ("ivr_node", "result"),
         CALL_QUEUED: ("queue", "priority"),
         CALL_RINGING: ("agent", "seat", "leg_id", "attempt"),
         CALL_NO_ANSWER: ("agent", "leg_id"),
