@@ -15,17 +15,20 @@ from ._languages import LANGUAGES, VOICES, Language
 from ._mandarin import mandarin_speakable, normalise_numbers, to_pinyin
 from ._music import hold_music
 from ._render import render, speakable_text
+from ._spoken import SAY_AS, SayAs, say
 
 __all__ = [
     "CHANNELS",
     "LANGUAGES",
     "RENDERER_VERSION",
+    "SAY_AS",
     "SAMPLE_RATE",
     "SAMPLE_WIDTH",
     "VOICES",
     "EspeakSox",
     "Language",
     "PromptError",
+    "SayAs",
     "Synthesiser",
     "hold_music",
     "mandarin_speakable",
@@ -33,6 +36,7 @@ __all__ = [
     "queue_position_text",
     "render",
     "round_wait_minutes",
+    "say",
     "speakable_text",
     "to_pinyin",
 ]
