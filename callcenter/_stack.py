@@ -105,7 +105,10 @@ def render_dispatcher_list(config: CallCenterConfig) -> str:
 
 
 def controller_argv(
-    config: CallCenterConfig, index: int, prompt_cache: Path | None = None
+    config: CallCenterConfig,
+    index: int,
+    prompt_cache: Path | None = None,
+    runtime_config: Path | None = None,
 ) -> list[str]:
     replica = config.controllers[index]
     rtpengine = replica.rtpengine or config.rtpengine.nodes[0].ng
@@ -134,6 +137,7 @@ def controller_argv(
         edge_address(config),
         *controller_acd_args(config),
         *controller_queue_media_args(config, prompt_cache),
+        *controller_ivr_args(config, prompt_cache, runtime_config),
     ]
 
 
@@ -185,6 +189,29 @@ def controller_queue_media_args(config: CallCenterConfig, prompt_cache: Path | N
             "--music-after",
             f"{q.name}={q.music_after_ms / 1000:g}",
         ]
+    return args
+
+
+def controller_ivr_args(
+    config: CallCenterConfig, prompt_cache: Path | None, runtime_config: Path | None
+) -> list[str]:
+    """The IVR the replicas host (docs/call-control.md, "IVR"): the flows directory
+    (`load_config` made it absolute), each number's flow, the prompt cache, and the
+    run directory's runtime.json, from which a replica takes the numbers' open hours
+    and closed rules, the schedules and the data sources (`bizdata:`). Nothing when
+    no number has a flow or hours."""
+    numbers = [r for r in config.numbers if r.ivr is not None or r.hours is not None]
+    if not numbers:
+        return []
+    args = ["--ivr-flows", config.ivr.flows_dir]
+    flows = ",".join(f"{r.number}={r.ivr}" for r in numbers if r.ivr is not None)
+    if flows:
+        args += ["--ivr-for", flows]
+    if prompt_cache is not None:
+        args += ["--ivr-prompt-cache", str(prompt_cache.resolve())]
+    if runtime_config is not None:
+        args += ["--ivr-settings", str(runtime_config.resolve())]
+    args += ["--ivr-state-ttl", f"{config.ivr.state_ttl_ms / 1000:g}"]
     return args
 
 
@@ -270,7 +297,7 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
             Daemon(
                 _process.ProcessSpec(
                     f"controller{i}",
-                    controller_argv(config, i, layout.root / "prompts"),
+                    controller_argv(config, i, layout.root / "prompts", layout.runtime_config),
                     env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
                 ),
                 controller_probe,

@@ -20,6 +20,7 @@ from ._strategies import STRATEGY_NAMES, StrategyName
 if TYPE_CHECKING:
     from ._analytics import AnalyticsConfig, ClickHouseDsn, parse_dsn
     from ._fields import MAX_PORT, HostPort, StrictModel, check_identifier, check_port
+    from ._ivr_config import ClosedSpec, IvrSection
     from ._schema import (
         Account,
         AcdSection,
@@ -45,11 +46,13 @@ __all__ = [
     "AnalyticsConfig",
     "CallCenterConfig",
     "ClickHouseDsn",
+    "ClosedSpec",
     "ConfigError",
     "ControllerReplica",
     "DashboardsSection",
     "FileWatch",
     "HostPort",
+    "IvrSection",
     "NumberRoute",
     "PresenceSection",
     "QueueSpec",
@@ -73,6 +76,7 @@ _LAZY = {
     **dict.fromkeys(
         ("MAX_PORT", "HostPort", "StrictModel", "check_identifier", "check_port"), "_fields"
     ),
+    **dict.fromkeys(("ClosedSpec", "IvrSection"), "_ivr_config"),
     **dict.fromkeys(
         (
             "Account",

@@ -24,6 +24,7 @@ from pydantic import (
 
 from ._analytics import AnalyticsConfig
 from ._fields import HostPort, StrictModel
+from ._ivr_config import ClosedSpec, FlowName, IvrSection, ScheduleName
 from ._strategies import StrategyName
 
 SipUser = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-+]{1,64}$")]
@@ -161,6 +162,25 @@ class NumberRoute(StrictModel):
     # target controller: the ACD queue its calls join (a name in `queues:`); the
     # replicas get it as `--queue-for NUMBER=QUEUE` (docs/call-control.md).
     queue: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")] | None = None
+    # target controller: the IVR flow its calls go through first (a flow in ivr.flows_dir;
+    # `callcenter check-config` loads them). The flow queues, transfers or hangs up.
+    ivr: FlowName | None = None
+    # target controller: open hours (a name in `schedules:`); out of them the call gets
+    # `closed` without entering the flow or the queue.
+    hours: ScheduleName | None = None
+    closed: ClosedSpec | None = None
+
+    @model_validator(mode="after")
+    def _ivr(self) -> NumberRoute:
+        if self.target == "agents" and (self.ivr or self.hours):
+            raise ValueError("ivr and hours need target controller (the controller runs them)")
+        if self.hours is not None and self.closed is None:
+            raise ValueError(
+                "hours needs closed: an announcement (zh, en) or voicemail for out of hours"
+            )
+        if self.closed is not None and self.hours is None:
+            raise ValueError("closed needs hours (a schedule in `schedules:`)")
+        return self
 
     @model_validator(mode="after")
     def _target(self) -> NumberRoute:
@@ -359,6 +379,10 @@ class CallCenterConfig(StrictModel):
     analytics: AnalyticsConfig | None = None
     dashboards: DashboardsSection | None = None
     presence: PresenceSection = PresenceSection()
+    # The IVR the controllers host (numbers[].ivr names its flows), and the open hours
+    # that numbers[].hours name (docs/configuration.md, "IVR").
+    ivr: IvrSection = IvrSection()
+    schedules: dict[ScheduleName, dict[str, Any]] = {}
 
     @model_validator(mode="after")
     def _references(self) -> CallCenterConfig:
@@ -389,6 +413,7 @@ class CallCenterConfig(StrictModel):
         """Cross-section problems, each with the key path whose line the error names."""
         problems: list[tuple[tuple[str | int, ...], str]] = []
         problems += self._queue_problems()
+        problems += self._schedule_problems()
         if not self.controllers:
             for i, route in enumerate(self.numbers):
                 if route.target == "controller":
@@ -407,13 +432,13 @@ class CallCenterConfig(StrictModel):
         names = {q.name for q in self.queues}
         for i, route in enumerate(self.numbers):
             if route.queue is None:
-                if route.target == "controller" and self.acd is not None:
+                if route.target == "controller" and self.acd is not None and route.ivr is None:
                     # The replicas run with --acd: a call no queue takes is hung up.
                     problems.append(
                         (
                             ("numbers", i, "target"),
                             f"number {route.number} has target controller and "
-                            "the ACD drives the controllers: it needs a `queue`",
+                            "the ACD drives the controllers: it needs a `queue` or an `ivr` flow",
                         )
                     )
                 continue
@@ -432,6 +457,17 @@ class CallCenterConfig(StrictModel):
                     )
                 )
         return problems
+
+    def _schedule_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """numbers[].hours names a schedule in `schedules:`."""
+        return [
+            (
+                ("numbers", i, "hours"),
+                f"number {route.number}: schedule {route.hours!r} is not in `schedules:`",
+            )
+            for i, route in enumerate(self.numbers)
+            if route.hours is not None and route.hours not in self.schedules
+        ]
 
     def _check_queues(self) -> None:
         by_name = {q.name: q for q in self.queues}
@@ -559,6 +595,11 @@ def _refuse_clear_passwords(data: dict[str, Any], source: str, index: dict[Any, 
 def load_config(path: str | Path) -> CallCenterConfig:
     path = Path(path)
     config = parse_config(_read(path), str(path))
+    # Relative paths in the config are relative to its file, wherever the reader runs.
+    flows_dir = (path.parent / config.ivr.flows_dir).resolve()
+    if str(flows_dir) != config.ivr.flows_dir:
+        ivr = config.ivr.model_copy(update={"flows_dir": str(flows_dir)})
+        config = config.model_copy(update={"ivr": ivr})
     if config.accounts_file:
         accounts_path = (path.parent / config.accounts_file).resolve()
         extra = (

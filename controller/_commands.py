@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from controller._call import InvalidTransitionError
+from controller._drain import Drain
 from controller._media import MediaError, MediaServer
 from controller._service import CallService, UnknownCallError
 
@@ -97,6 +98,10 @@ class Commands:
         self.event_stats = event_stats
         # Set once the dead-leg checker runs (it starts after the control socket).
         self.liveness_stats: Callable[[], Mapping[str, Any]] | None = None
+        # The SIP adapter's drain switch (`drain`), and the IVR host's view (`ivr`).
+        self.drain: Drain | None = None
+        self.ivr_stats: Callable[[], Mapping[str, Any]] | None = None
+        self.ivr_calls: Callable[[], int] | None = None
 
     def execute(self, request: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -122,6 +127,8 @@ class Commands:
             "status": lambda r: self._status(),
             "events": lambda r: self._events(),
             "liveness": lambda r: self._liveness(),
+            "drain": self._drain,
+            "ivr": lambda r: self._ivr(),
             "answer": lambda r: service.answer(_arg(r, "cid")),
             "play": lambda r: service.play(_arg(r, "cid"), _arg(r, "file")),
             "stop_media": lambda r: service.stop_media(_arg(r, "cid")),
@@ -151,12 +158,37 @@ class Commands:
             ),
         }
 
-    def _status(self) -> dict[str, int]:
+    def _status(self) -> dict[str, Any]:
         try:
             sessions = len(self.media.list_calls())
         except MediaError:
             sessions = -1
-        return {"calls": len(self.service.calls), "media_sessions": sessions, **self.sip_status()}
+        return {
+            "calls": len(self.service.calls),
+            "media_sessions": sessions,
+            **self.sip_status(),
+            "draining": self.drain is not None and self.drain.active,
+            "ivr_calls": 0 if self.ivr_calls is None else self.ivr_calls(),
+        }
+
+    def _drain(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Stop taking new calls (`on`, default true), or take them again; the calls in
+        progress run to their end (controller/_drain.py)."""
+        on = request.get("on", True)
+        if not isinstance(on, bool):
+            raise CommandError("on must be true or false")
+        if self.drain is None:
+            raise CommandError("this controller cannot drain (no SIP adapter)")
+        return {**self.drain.set(on), "calls": len(self.service.calls), **self._ivr_left()}
+
+    def _ivr_left(self) -> dict[str, int]:
+        return {"ivr_calls": 0 if self.ivr_calls is None else self.ivr_calls()}
+
+    def _ivr(self) -> dict[str, Any]:
+        """The IVR's flows, last reload error, calls in progress and per-node counts."""
+        if self.ivr_stats is None:
+            return {"enabled": False}
+        return {"enabled": True, **self.ivr_stats()}
 
     def _events(self) -> dict[str, Any]:
         """The event publisher's counters (published, dropped, queued, ...)."""

@@ -35,6 +35,7 @@ from sippy.Time.Timeout import Timeout
 from sippy.UA import UA
 
 from controller import _sippy_fixes
+from controller._drain import DRAINING_RESPONSE, Drain
 
 log = logging.getLogger("controller.sip")
 CORRELATION_HEADER = "X-CC-Correlation-ID"
@@ -120,8 +121,11 @@ class SippyLegs:
         *,
         dead_linger_s: float = 32.0,
         user_agent: str = "Huaan call controller",
+        drain: Drain | None = None,
     ) -> None:
         self.host = host
+        # While it drains, the replica answers the edge's probe and new calls with 503.
+        self.drain = drain if drain is not None else Drain()
         self.port = port
         self.dead_linger_s = dead_linger_s
         self.user_agent = user_agent
@@ -168,6 +172,10 @@ class SippyLegs:
         method = req.getMethod()
         if req.getHFBody("to").getTag() is not None or method in _DIALOG_ONLY:
             return (req.genResponse(481, "Call Leg/Transaction Does Not Exist"), None, None)
+        if method in ("INVITE", "OPTIONS") and self.drain.active:
+            if method == "INVITE":
+                self.drain.refused += 1
+            return (req.genResponse(*DRAINING_RESPONSE), None, None)
         if method == "INVITE":
             ua = self._new_ua()
             self._header_cid[id(ua)] = _header(req, CORRELATION_HEADER)
