@@ -20,6 +20,7 @@ from controller._acd_options import AcdOptions, acd_options, add_acd_arguments
 from controller._commands import Commands
 from controller._control import ControlServer
 from controller._events import NullPublisher, RedisPublisher
+from controller._ivr_options import IvrOptions, add_ivr_arguments, ivr_options
 from controller._liveness import (
     DEFAULT_CHECK_INTERVAL_S,
     DEFAULT_RTP_TIMEOUT_S,
@@ -80,6 +81,7 @@ class ControllerConfig:
     rtp_timeout_s: float = DEFAULT_RTP_TIMEOUT_S  # dead-leg detection; 0: off
     media_check_interval_s: float = DEFAULT_CHECK_INTERVAL_S
     queue_media: QueueMediaOptions | None = None  # --prompt-cache: music on hold (ACD calls)
+    ivr: IvrOptions | None = None  # --ivr-flows: the IVR this replica hosts (_ivr_host.py)
 
 
 def parse_args(argv: Sequence[str]) -> ControllerConfig:
@@ -154,6 +156,7 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
     add_acd_arguments(parser)
     add_queue_media_arguments(parser)
     add_registry_arguments(parser)
+    add_ivr_arguments(parser)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -181,6 +184,7 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
         rtp_timeout_s=args.rtp_timeout,
         media_check_interval_s=args.media_check_interval,
         queue_media=queue_media_options(args, parser),
+        ivr=ivr_options(args, parser),
     )
 
 

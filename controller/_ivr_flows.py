@@ -33,7 +33,7 @@ log = logging.getLogger("controller.ivr")
 
 # One flow file in, its entry out; raises with a message naming file:line and node.
 LoadFile = Callable[[Path], FlowEntry]
-PATTERNS = ("*.yaml", "*.yml")
+PATTERNS = ("*.yaml",)  # as `ivr.load_flows` and `callcenter check-config` read them
 
 
 class FlowLoadError(Exception):
