@@ -222,6 +222,7 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
         node=config.node,
     )
     commands = Commands(service, media, sip.status, publisher.stats)
+    commands.drain = sip.drain
     if acd is not None:
         acd.bind(commands.execute)
         service.on_consult_answered = acd.consult_answered
