@@ -119,6 +119,8 @@ FeedFactory = Callable[[Callable[[pb.Action], None]], Feed]
 ArrivalClaim = Callable[[str, Mapping[str, str]], bool]
 # A call's own skill requirements: as many as the ACD takes (acd.v1 EnqueueRequest).
 MAX_CALL_SKILLS = 16
+# Priorities and skill levels travel as protobuf int32.
+_INT32 = range(-(2**31), 2**31)
 
 
 def call_skills(value: object) -> dict[str, int]:
@@ -134,7 +136,7 @@ def call_skills(value: object) -> dict[str, int]:
     for name, level in value.items():
         if not isinstance(name, str) or not name:
             raise ValueError(f"a skill name is a non-empty string, not {name!r}")
-        if isinstance(level, bool) or not isinstance(level, int) or level < 1:
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level < 2**31:
             raise ValueError(f"skill {name!r} needs an integer level >= 1, not {level!r}")
         skills[name] = level
     return skills
@@ -280,8 +282,8 @@ class AcdDriver:
         """
         if not queue:
             raise ValueError("enqueue needs a queue")
-        if isinstance(priority, bool) or not isinstance(priority, int):
-            raise ValueError(f"priority must be an integer, not {priority!r}")
+        if isinstance(priority, bool) or not isinstance(priority, int) or priority not in _INT32:
+            raise ValueError(f"priority must be a 32-bit integer, not {priority!r}")
         needs = call_skills(skills)
         spoken = prompt_language(language)
         if cid in self._calls:
@@ -781,9 +783,10 @@ class AcdDriver:
         shows) are "" unless given: the driver keeps nothing of a claimed arrival."""
         try:
             cid = _text_arg(request, "cid", required=True)
+            queue = _text_arg(request, "queue", required=True)
             self.enqueue_answered(
                 cid,
-                queue=_text_arg(request, "queue", required=True),
+                queue=queue,
                 caller=_text_arg(request, "caller"),
                 category=_text_arg(request, "category"),
                 priority=request.get("priority", 0),
@@ -792,7 +795,7 @@ class AcdDriver:
             )
         except ValueError as exc:
             return {"ok": False, "error": str(exc)}
-        return {"ok": True, "result": self._calls[cid].queue}
+        return {"ok": True, "result": queue}
 
     def consult_answered(self, cid: str, leg_id: str, agent: str) -> None:
         """The service's hook (`CallService.on_consult_answered`): the consult target
