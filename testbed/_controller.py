@@ -169,9 +169,11 @@ def running_controller(
     agents: tuple[str, ...] = (),
     *extra: str,
     sip_port: int = 0,
+    module: str = "controller",
 ) -> Iterator[Controller]:
     """A controller replica on `sip_port` (default: a free one); `engine` is the test's
-    rtpengine or the ng HOST:PORT of another one (a stack's)."""
+    rtpengine or the ng HOST:PORT of another one (a stack's). `module` is what
+    `python -m` runs: a test's own entry point that wraps the controller's `main`."""
     sip_port = sip_port or free_port()
     ng = engine if isinstance(engine, str) else f"127.0.0.1:{engine.ng_port}"
     agent_ports = {agent: free_port() for agent in agents}
@@ -179,7 +181,7 @@ def running_controller(
     argv = [
         sys.executable,
         "-m",
-        "controller",
+        module,
         "--sip",
         f"127.0.0.1:{sip_port}",
         "--rtpengine",
