@@ -617,15 +617,19 @@ class IvrHost:
             action.priority,
             action.language,
         )
-        self.queue.enqueue_answered(
-            call.cid,
-            queue=action.queue,
-            caller=call.facts.caller,
-            category=category,
-            priority=action.priority,
-            skills=dict(action.skills),
-            language=action.language,
-        )
+        try:
+            self.queue.enqueue_answered(
+                call.cid,
+                queue=action.queue,
+                caller=call.facts.caller,
+                category=category,
+                priority=action.priority,
+                skills=dict(action.skills),
+                language=action.language,
+            )
+        except ValueError as exc:  # the driver refused the hand-over, changing nothing
+            log.error("cid=%s the ACD driver refused the call: %s; hanging up", call.cid, exc)
+            self._hangup_cid(call.cid)
 
     def _transfer(self, call: IvrCall, number: str) -> None:
         """Ring the external number through the edge and bridge the caller when it

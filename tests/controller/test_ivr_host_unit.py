@@ -223,6 +223,8 @@ class World:
         return RenderedPrompt(Path(f"/cache/{abs(hash(name))}.wav"), self.durations.get(name, 2000))
 
     def enqueue_answered(self, cid: str, **kwargs: Any) -> None:
+        if self.refuse.get("enqueue"):
+            raise ValueError(self.refuse["enqueue"])
         self.enqueued.append((cid, kwargs))
 
     # driving
@@ -665,6 +667,14 @@ def test_enqueue_without_an_acd_hangs_up(caplog: pytest.LogCaptureFixture) -> No
     started(world, {"start": [[Enqueue("billing")]]})
     assert world.cmds("hangup") == [{"cmd": "hangup", "cid": CID}]
     assert "there is no ACD" in caplog.text
+
+
+def test_a_hand_over_the_driver_refuses_hangs_up(caplog: pytest.LogCaptureFixture) -> None:
+    world = World(refuse={"enqueue": "no queue given"})
+    make(world)
+    started(world, {"start": [[Enqueue("billing")]]})
+    assert world.cmds("hangup") == [{"cmd": "hangup", "cid": CID}]
+    assert "the ACD driver refused the call: no queue given" in caplog.text
 
 
 def test_transfer_rings_the_number_and_hangs_up_when_nobody_answers() -> None:
