@@ -18,28 +18,22 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from configuration import (
-    PROJECT_ROOT,
-    BizdataSection,
-    ConfigError,
-    StoreSourceSpec,
-    load_config,
-)
+from configuration import PROJECT_ROOT, BizdataSection, ConfigError, StoreSourceSpec, load_config
 
-from ._engine import display_url, store_url
+from ._engine import display_url, open_engine, resolve_url, store_url
 from ._errors import StoreError
 from ._migrate import migrate
 from ._open import close_sources, open_sources
 from ._seed import seed_demo
 from ._source import DataSource
+from ._store_source import StoreSource
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "callcenter.yaml"
+DEFAULT_DEADLINE_MS = StoreSourceSpec(kind="store").deadline_ms
 
 
-def _section_and_run_dir(args: argparse.Namespace) -> tuple[BizdataSection, Path]:
-    if args.url is not None:
-        section = BizdataSection(url=args.url)
-        return section, Path.cwd()
+def _config_section(args: argparse.Namespace) -> tuple[BizdataSection, Path]:
+    """The config's `bizdata:` section (or its defaults) and its run directory."""
     path = Path(args.config).resolve()
     config = load_config(path)
     # As `callcenter up` places the run directory: relative to the config file.
@@ -47,7 +41,11 @@ def _section_and_run_dir(args: argparse.Namespace) -> tuple[BizdataSection, Path
 
 
 def _store(args: argparse.Namespace) -> tuple[str, str | None]:
-    section, run_dir = _section_and_run_dir(args)
+    """The store's URL and its password variable: --url (a relative SQLite path from
+    the current directory), else the config's."""
+    if args.url is not None:
+        return resolve_url(args.url, Path.cwd()), None
+    section, run_dir = _config_section(args)
     return store_url(section, run_dir), section.password_env
 
 
@@ -66,17 +64,18 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_lookup(args: argparse.Namespace) -> int:
-    section, run_dir = _section_and_run_dir(args)
     if args.url is not None:
         if args.source != "accounts":
             raise StoreError("--source names a source of the config: leave out --url")
-        section = section.model_copy(
-            update={"sources": {"accounts": StoreSourceSpec(kind="store")}}
-        )
-    sources = open_sources(section, run_dir)
+        url, _ = _store(args)
+        engine = open_engine(url, deadline_ms=DEFAULT_DEADLINE_MS, read_only=True)
+        sources: dict[str, DataSource] = {
+            "accounts": StoreSource("accounts", engine, deadline_ms=DEFAULT_DEADLINE_MS)
+        }
+    else:
+        sources = open_sources(*_config_section(args))
     try:
-        source = _source(sources, args.source)
-        record = source.lookup(args.key)
+        record = _source(sources, args.source).lookup(args.key)
     finally:
         close_sources(sources)
     if record is None:
