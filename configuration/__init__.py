@@ -19,6 +19,13 @@ from ._strategies import STRATEGY_NAMES, StrategyName
 
 if TYPE_CHECKING:
     from ._analytics import AnalyticsConfig, ClickHouseDsn, parse_dsn
+    from ._bizdata import (
+        BizdataSection,
+        HttpSourceSpec,
+        SourceSpec,
+        SqlSourceSpec,
+        StoreSourceSpec,
+    )
     from ._fields import MAX_PORT, HostPort, StrictModel, check_identifier, check_port
     from ._schema import (
         Account,
@@ -43,6 +50,7 @@ __all__ = [
     "Account",
     "AcdSection",
     "AnalyticsConfig",
+    "BizdataSection",
     "CallCenterConfig",
     "ClickHouseDsn",
     "ConfigError",
@@ -50,10 +58,14 @@ __all__ = [
     "DashboardsSection",
     "FileWatch",
     "HostPort",
+    "HttpSourceSpec",
     "NumberRoute",
     "PresenceSection",
     "QueueSpec",
     "RunLayout",
+    "SourceSpec",
+    "SqlSourceSpec",
+    "StoreSourceSpec",
     "StrategyName",
     "StrictModel",
     "check_identifier",
@@ -70,6 +82,10 @@ __all__ = [
 # The names that need pydantic or PyYAML, and the module each one lives in.
 _LAZY = {
     **dict.fromkeys(("AnalyticsConfig", "ClickHouseDsn", "parse_dsn"), "_analytics"),
+    **dict.fromkeys(
+        ("BizdataSection", "HttpSourceSpec", "SourceSpec", "SqlSourceSpec", "StoreSourceSpec"),
+        "_bizdata",
+    ),
     **dict.fromkeys(
         ("MAX_PORT", "HostPort", "StrictModel", "check_identifier", "check_port"), "_fields"
     ),

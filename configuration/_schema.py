@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from ._analytics import AnalyticsConfig
+from ._bizdata import BizdataSection
 from ._fields import HostPort, StrictModel
 from ._strategies import StrategyName
 
@@ -359,6 +360,9 @@ class CallCenterConfig(StrictModel):
     analytics: AnalyticsConfig | None = None
     dashboards: DashboardsSection | None = None
     presence: PresenceSection = PresenceSection()
+    # The business data store and the IVR's data sources (bizdata/, docs/bizdata.md);
+    # with this section `callcenter up` migrates the store before it starts anything.
+    bizdata: BizdataSection | None = None
 
     @model_validator(mode="after")
     def _references(self) -> CallCenterConfig:
@@ -471,6 +475,17 @@ def _line_index(node: yaml.Node, path: tuple[str | int, ...] = ()) -> dict[tuple
     return index
 
 
+def _yaml_path(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`loc` without what pydantic adds that is no key in the file: a tagged union's tag
+    (`bizdata.sources.billing.http.url` is `bizdata.sources.billing.url` in the YAML).
+    The last part stays, found or not: it names a key that is missing."""
+    path: tuple[Any, ...] = ()
+    for i, part in enumerate(loc):
+        if (*path, part) in index or i == len(loc) - 1:
+            path = (*path, part)
+    return path
+
+
 def _nearest_line(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:
     for cut in range(len(loc), -1, -1):
         if loc[:cut] in index:
@@ -535,7 +550,8 @@ def _validate(model: type[M], text: str, source: str) -> M:
         if not problems:
             return result
     lines = []
-    for loc, msg in problems:
+    for raw_loc, msg in problems:
+        loc = _yaml_path(index, raw_loc)
         where = ".".join(str(p) for p in loc) or "(top)"
         lines.append(f"{source}:{_nearest_line(index, loc)}: {where}: {msg}")
     raise ConfigError("\n".join(lines)) from None

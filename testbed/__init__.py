@@ -2,7 +2,7 @@
 
 A whole stack as `callcenter up` starts it (`running_stack`, and `running_acd_path`
 with the ACD driving a controller), a controller and rtpengine on their own
-(`running_controller`), the CDR service, Redis, and the parties that talk to them:
+(`running_controller`), the CDR service, Redis, PostgreSQL, and the parties that talk to them:
 sipp phones and callers, RTP endpoints and an OPTIONS responder. Waiting is on a
 condition with a deadline (`wait_until`), never a sleep.
 
@@ -47,6 +47,7 @@ from testbed._controller import (
 from testbed._options_responder import OptionsResponder
 from testbed._parties import stop_all, track
 from testbed._paths import ARTIFACTS, ROOT, artifact_dir
+from testbed._postgres import create_database, postgres_bin, running_postgres
 from testbed._redis_server import REDIS_SERVER, redis_server
 from testbed._sip import (
     AGENTS,
@@ -100,6 +101,7 @@ __all__ = [
     "carrier_call",
     "cdr_row",
     "controller_feed_subscribed",
+    "create_database",
     "events_of",
     "exchange",
     "final_code",
@@ -112,11 +114,13 @@ __all__ = [
     "no_rtpengine_session",
     "non_silent",
     "options_rtt",
+    "postgres_bin",
     "redis_server",
     "register_agent",
     "registered",
     "running_acd_path",
     "running_controller",
+    "running_postgres",
     "running_rtpengine",
     "running_stack",
     "start_cdr_service",
