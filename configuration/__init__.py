@@ -20,6 +20,7 @@ from ._strategies import STRATEGY_NAMES, StrategyName
 if TYPE_CHECKING:
     from ._analytics import AnalyticsConfig, ClickHouseDsn, parse_dsn
     from ._fields import MAX_PORT, HostPort, StrictModel, check_identifier, check_port
+    from ._schedules import WEEKDAYS, ScheduleSpec, Weekday
     from ._schema import (
         Account,
         AcdSection,
@@ -33,13 +34,14 @@ if TYPE_CHECKING:
         load_config,
         parse_config,
         parse_yaml,
-        yaml_error_message,
     )
+    from ._yaml_lines import line_index, nearest_line, yaml_error_message
 
 __all__ = [
     "MAX_PORT",
     "PROJECT_ROOT",
     "STRATEGY_NAMES",
+    "WEEKDAYS",
     "Account",
     "AcdSection",
     "AnalyticsConfig",
@@ -54,12 +56,16 @@ __all__ = [
     "PresenceSection",
     "QueueSpec",
     "RunLayout",
+    "ScheduleSpec",
     "StrategyName",
     "StrictModel",
+    "Weekday",
     "check_identifier",
     "check_port",
     "join_hostport",
+    "line_index",
     "load_config",
+    "nearest_line",
     "parse_config",
     "parse_dsn",
     "parse_yaml",
@@ -87,10 +93,12 @@ _LAZY = {
             "load_config",
             "parse_config",
             "parse_yaml",
-            "yaml_error_message",
         ),
         "_schema",
     ),
+    **dict.fromkeys(("WEEKDAYS", "ScheduleSpec", "Weekday"), "_schedules"),
+    # PyYAML only: the IVR's flow loader uses these without loading pydantic.
+    **dict.fromkeys(("line_index", "nearest_line", "yaml_error_message"), "_yaml_lines"),
 }
 
 
