@@ -150,7 +150,9 @@ class Session:
         self._out: list[Action] = []
         self._hops = 0
         self._skipped: set[str] = set()  # play nodes skipped by type-ahead in this event
-        self._resume_redo: str | None = None  # set by restore
+        # Set by restore, for resume (once):
+        self._restored = False
+        self._resume_redo: str | None = None
         self._resume_entry_dropped = False
 
     # ------------------------------------------------------------ what the host reads
@@ -323,6 +325,7 @@ class Session:
         redo = snapshot["redo"]
         session._resume_redo = redo if redo in flow.nodes else None
         session._resume_entry_dropped = bool(snapshot["entry_dropped"])
+        session._restored = True
         return session
 
     def resume(self) -> list[Action]:
@@ -330,6 +333,10 @@ class Session:
         it. Timers start again in full (max time with what is left of it); a prompt
         that was playing plays again from its start; a lookup is asked again; a
         sensitive entry that was lost is asked for again."""
+
+        if not self._restored:
+            raise RuntimeError("resume() picks up a restored session, once")
+        self._restored = False
 
         def run() -> None:
             if self.flow.max_duration_ms is not None and not self._after_max_time:

@@ -27,7 +27,7 @@ from ivr import (
     Voicemail,
 )
 
-from .ivr_testkit import SHANGHAI, WEDNESDAY_10, Clock, kinds, make_flow, only, steps, texts
+from .ivr_testkit import SHANGHAI, WEDNESDAY_10, Clock, make_flow, only, steps, texts
 
 CALL = CallFacts(caller="13800138000", dialled="95598", category="electricity-billing")
 
@@ -508,7 +508,8 @@ def test_call_facts_fill_a_lookup_key(tmp_path: Path) -> None:
         """\
         start: find
         nodes:
-          find: {type: lookup, source: customers, key: "tel:{call.caller}", store_as: who, next: done}
+          find:
+            {type: lookup, source: customers, key: "tel:{call.caller}", store_as: who, next: done}
           done: {type: hangup}
         """,
     )
