@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         StoreSourceSpec,
     )
     from ._fields import MAX_PORT, HostPort, StrictModel, check_identifier, check_port
+    from ._schedules import WEEKDAYS, ScheduleSpec, Weekday
     from ._schema import (
         Account,
         AcdSection,
@@ -40,13 +41,14 @@ if TYPE_CHECKING:
         load_config,
         parse_config,
         parse_yaml,
-        yaml_error_message,
     )
+    from ._yaml_lines import line_index, nearest_line, yaml_error_message
 
 __all__ = [
     "MAX_PORT",
     "PROJECT_ROOT",
     "STRATEGY_NAMES",
+    "WEEKDAYS",
     "Account",
     "AcdSection",
     "AnalyticsConfig",
@@ -63,15 +65,19 @@ __all__ = [
     "PresenceSection",
     "QueueSpec",
     "RunLayout",
+    "ScheduleSpec",
     "SourceSpec",
     "SqlSourceSpec",
     "StoreSourceSpec",
     "StrategyName",
     "StrictModel",
+    "Weekday",
     "check_identifier",
     "check_port",
     "join_hostport",
+    "line_index",
     "load_config",
+    "nearest_line",
     "parse_config",
     "parse_dsn",
     "parse_yaml",
@@ -103,10 +109,12 @@ _LAZY = {
             "load_config",
             "parse_config",
             "parse_yaml",
-            "yaml_error_message",
         ),
         "_schema",
     ),
+    **dict.fromkeys(("WEEKDAYS", "ScheduleSpec", "Weekday"), "_schedules"),
+    # PyYAML only: the IVR's flow loader uses these without loading pydantic.
+    **dict.fromkeys(("line_index", "nearest_line", "yaml_error_message"), "_yaml_lines"),
 }
 
 
