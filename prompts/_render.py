@@ -11,7 +11,7 @@ from ._errors import PromptError
 from ._languages import VOICES, Language, check_language
 from ._mandarin import mandarin_speakable
 
-_DEFAULT_SYNTHESISER = EspeakSox()
+DEFAULT_SYNTHESISER = EspeakSox()
 
 
 def speakable_text(text: str, language: Language | str) -> str:
@@ -30,7 +30,7 @@ def render(
     language: Language | str,
     cache_dir: Path | str,
     *,
-    synthesiser: Synthesiser = _DEFAULT_SYNTHESISER,
+    synthesiser: Synthesiser = DEFAULT_SYNTHESISER,
 ) -> Path:
     """The path of a WAV (8 kHz, mono, 16-bit PCM) speaking `text` in `language`.
 
@@ -41,13 +41,19 @@ def render(
     """
     lang = check_language(language)
     speakable = speakable_text(text, lang)
-    voice = VOICES[lang]
-    directory = Path(cache_dir)
-    dest = cache_path(
-        directory, lang, cache_key(text=text, language=lang, voice=voice, speakable=speakable)
-    )
+    dest = prompt_path(text, lang, cache_dir, speakable=speakable)
     if dest.is_file():
         return dest
-    directory.mkdir(parents=True, exist_ok=True)
-    write_atomically(dest, lambda tmp: synthesiser(speakable, voice, tmp))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(dest, lambda tmp: synthesiser(speakable, VOICES[lang], tmp))
     return dest
+
+
+def prompt_path(
+    text: str, language: Language, cache_dir: Path | str, *, speakable: str | None = None
+) -> Path:
+    """Where `render` keeps (or will keep) the WAV of `text`, rendered or not."""
+    if speakable is None:
+        speakable = speakable_text(text, language)
+    key = cache_key(text=text, language=language, voice=VOICES[language], speakable=speakable)
+    return cache_path(Path(cache_dir), language, key)
