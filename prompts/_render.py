@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
+from typing import Final
 
 from ._cache import cache_key, cache_path, write_atomically
 from ._digits import spell_digit_strings
@@ -13,6 +15,12 @@ from ._mandarin import mandarin_speakable
 
 DEFAULT_SYNTHESISER = EspeakSox()
 
+# Texts whose speakable form is remembered. A cached prompt is looked up on the call
+# path, and cn2an and pypinyin take some 0.2 ms per Mandarin sentence, against 10 µs
+# for the rest of the lookup (BENCHMARKS.md, "Prompt rendering"). A few hundred bytes
+# an entry; data prompts (a new amount each) only cycle through it.
+_REMEMBERED_TEXTS: Final = 4096
+
 
 def speakable_text(text: str, language: Language | str) -> str:
     """The text espeak-ng is given for `text`: pinyin for Chinese, as is for English;
@@ -20,6 +28,13 @@ def speakable_text(text: str, language: Language | str) -> str:
     lang = check_language(language)
     if not text.strip():
         raise PromptError("prompt text is empty")
+    return _speakable(text, lang)
+
+
+@lru_cache(maxsize=_REMEMBERED_TEXTS)
+def _speakable(text: str, lang: Language) -> str:
+    # A pure function of the text while the process runs (cn2an's and pypinyin's
+    # versions do not change under it); failures raise and are not remembered.
     if lang == "zh":
         return mandarin_speakable(text)
     return " ".join(spell_digit_strings(text, lang).split())
