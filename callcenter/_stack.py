@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 import analytics
+import bizdata
 from acd_client import TokenError, ensure_token_file, health_ping, read_token
 from callcenter import _process
 from callcenter._health import controller_status, ng_ping, redis_ping, sip_options_ping
@@ -536,12 +537,31 @@ def _http_ok(url: str, timeout: float = 0.5) -> bool:
         return False
 
 
+def store_url(config: CallCenterConfig, layout: RunLayout) -> str:
+    """The business data store's URL (bizdata.url, else the SQLite file in the run dir)."""
+    return bizdata.store_url(config.bizdata, layout.root)
+
+
+def prepare_store(config: CallCenterConfig, layout: RunLayout) -> str | None:
+    """With a `bizdata:` section, migrate the store to the newest schema (idempotent)
+    and return its revision: before any daemon starts, so no controller looks data up
+    in an older schema. None: no section, no store."""
+    if config.bizdata is None:
+        return None
+    try:
+        return bizdata.migrate(store_url(config, layout), password_env=config.bizdata.password_env)
+    except bizdata.StoreError as exc:
+        raise StackError(f"business data store: {exc}") from None
+
+
 def up(config: CallCenterConfig, layout: RunLayout) -> list[str]:
-    """Start every daemon and wait until each answers its health probe.
+    """Migrate the business data store, then start every daemon and wait until each
+    answers its health probe.
 
     On any failure, stops what this call started and raises StackError with the log tail.
     """
     layout.create()
+    prepare_store(config, layout)
     (layout.data / "redis").mkdir(exist_ok=True)
     config = with_acd_token(config, layout)
     write_runtime_config(config, layout)

@@ -16,7 +16,7 @@ from simulators._call import (
     parse_log_fields,
 )
 from simulators._ports import free_port
-from simulators._rtp import RtpEndpoint, payload_for
+from simulators._rtp import RtpEndpoint, RtpPacket, payload_for
 from simulators._sipp import SippRun, scenario_path, start_sipp
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "CallReport",
     "RegistrationError",
     "RtpEndpoint",
+    "RtpPacket",
     "SippRun",
     "call_with_media",
     "free_port",
