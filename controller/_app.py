@@ -20,7 +20,9 @@ from controller._acd_options import AcdOptions, acd_options, add_acd_arguments
 from controller._commands import Commands
 from controller._control import ControlServer
 from controller._events import NullPublisher, RedisPublisher
+from controller._ivr_flows import FlowLoadError
 from controller._ivr_options import IvrOptions, add_ivr_arguments, ivr_options
+from controller._ivr_wiring import IvrRuntime, sippy_ivr
 from controller._liveness import (
     DEFAULT_CHECK_INTERVAL_S,
     DEFAULT_RTP_TIMEOUT_S,
@@ -188,7 +190,7 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
     )
 
 
-def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part, in order
+def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires every part, in order
     """Run the controller until SIGTERM/SIGINT; Sippy's loop is the main loop."""
     _sippy_fixes.claim_event_loop()
     sip = SippyLegs(*config.sip, dead_linger_s=config.dead_linger_s)
@@ -210,6 +212,23 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
         if config.acd is None
         else sippy_driver(config.acd if registry is None else registry.sourced(config.acd))
     )
+    # --ivr-flows: the IVR claims its numbers' calls; it sees every event first.
+    ivr: IvrRuntime | None = None
+    if config.ivr is not None:
+        try:
+            ivr = sippy_ivr(
+                config.ivr,
+                node=config.node,
+                redis=config.redis,
+                redis_timeout_s=config.redis_timeout_s,
+            )
+        except (FlowLoadError, ValueError) as exc:
+            log.error("the IVR cannot start:\n%s", exc)
+            if acd is not None:
+                acd.stop(0)
+            publisher.close()
+            return 2
+    events = publisher if acd is None else acd.tap(publisher)
     service = CallService(
         sip,
         media,
@@ -218,11 +237,13 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
         edge=config.edge,
         park_address=config.park,
         ring_timeout_s=config.ring_timeout_s,
-        events=publisher if acd is None else acd.tap(publisher),
+        events=events if ivr is None else ivr.host.tap(events),
         node=config.node,
     )
     commands = Commands(service, media, sip.status, publisher.stats)
     commands.drain = sip.drain
+    if ivr is not None:
+        ivr.attach(commands, service.events, acd)
     if acd is not None:
         acd.bind(commands.execute)
         service.on_consult_answered = acd.consult_answered
@@ -238,6 +259,8 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
         log.error("%s; is another controller running?", exc)
         if acd is not None:
             acd.stop(0)
+        if ivr is not None:
+            ivr.stop()
         publisher.close()
         return 2
 
@@ -251,6 +274,8 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
     control.start()
     if acd is not None:
         acd.start()
+    if ivr is not None:
+        ivr.start()  # watches the flows directory
     if registry is not None:  # after sip.start: a replica refused its port writes nothing
         registry.start(
             lambda: [*service.calls, *(acd.acd_call_ids() if acd else ())], ED2.callFromThread
@@ -290,6 +315,8 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
         if liveness is not None:
             liveness.stop()
         service.shutdown()
+        if ivr is not None:
+            ivr.stop()  # after the shutdown ended its calls (and deleted their state)
         if acd is not None:
             acd.stop()  # sends the Hangup/Abandon of the calls shutdown just ended
         if registry is not None:

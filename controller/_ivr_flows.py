@@ -56,14 +56,17 @@ class FlowLibrary:
         required: Mapping[str, str] | None = None,
         every_s: float = 1.0,
         clock: Callable[[], float] = time.time,
+        on_loaded: Callable[[FlowEntry], None] | None = None,
     ) -> None:
         """`required`: flow name -> who needs it (e.g. "number 95598"), so a reload
-        never takes away a flow a number names."""
+        never takes away a flow a number names. `on_loaded(entry)`: after a reload took
+        a flow, on the thread that reloaded it (its prompts are rendered ahead)."""
         self.directory = directory
         self._load_file = load_file
         self.required = dict(required or {})
         self._every_s = every_s
         self._clock = clock
+        self._on_loaded = on_loaded
         self._files: dict[Path, _File] = {}
         self._flows: Mapping[str, FlowEntry] = {}
         self.last_error: str | None = None
@@ -133,6 +136,14 @@ class FlowLibrary:
                 "IVR flows reloaded: %s",
                 ", ".join(f"{e.name} ({e.version})" for e in self._flows.values()) or "none",
             )
+            if self._on_loaded is not None:
+                for entry in self._flows.values():
+                    if before.get(entry.name) is entry:
+                        continue
+                    try:
+                        self._on_loaded(entry)
+                    except Exception:
+                        log.exception("IVR flow %s: after-load step failed", entry.name)
             return True
         return False
 

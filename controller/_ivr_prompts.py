@@ -3,8 +3,8 @@
 A `Play` lists items, spoken text (`Tts`) and recordings (`Wav`); rtpengine plays one
 file at a time, and the interpreter must hear of the end of the whole prompt, so the
 items become one WAV: each text rendered by `prompts.render` (cached by content), then
-all joined. This runs on a worker thread: espeak-ng and sox take tens of milliseconds,
-far too long for the SIP loop.
+all joined (`prompts.concat_wavs`, cached too). This runs on a worker thread:
+espeak-ng and sox take tens of milliseconds, far too long for the SIP loop.
 
 The fixed texts the host itself speaks (the voicemail placeholder's greeting) are here
 too.
@@ -12,8 +12,6 @@ too.
 
 from __future__ import annotations
 
-import hashlib
-import wave
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -21,13 +19,7 @@ import prompts
 from controller._ivr_ports import RenderedPrompt
 from ivr import PromptItem, Tts, Wav
 
-__all__ = [
-    "VOICEMAIL_GREETING",
-    "PromptsRenderer",
-    "concat_wavs",
-    "voicemail_greeting",
-    "wav_duration_ms",
-]
+__all__ = ["VOICEMAIL_GREETING", "PromptsRenderer", "concat_wavs", "voicemail_greeting"]
 
 # Until the recording issue lands, voicemail only says so and the call ends.
 VOICEMAIL_GREETING = {
@@ -45,40 +37,9 @@ def voicemail_greeting(box: str, language: str) -> Tts:
     return Tts(VOICEMAIL_GREETING[lang], lang)
 
 
-def wav_duration_ms(path: Path) -> int:
-    with wave.open(str(path), "rb") as w:
-        return round(w.getnframes() * 1000 / w.getframerate())
-
-
 def concat_wavs(paths: Sequence[Path], cache_dir: Path) -> Path:
-    """One WAV of `paths` played in a row, cached by their names and sizes (rendered
-    prompts are named by their content; a recording is taken as it is now)."""
-    if len(paths) == 1:
-        return paths[0]
-    material = "|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths)
-    dest = cache_dir / f"seq-{hashlib.sha256(material.encode()).hexdigest()[:32]}.wav"
-    if dest.is_file():
-        return dest
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    with wave.open(str(tmp), "wb") as out:
-        for i, path in enumerate(paths):
-            with wave.open(str(path), "rb") as part:
-                if i == 0:
-                    out.setparams(part.getparams())
-                elif (part.getframerate(), part.getnchannels(), part.getsampwidth()) != (
-                    out.getframerate(),
-                    out.getnchannels(),
-                    out.getsampwidth(),
-                ):
-                    raise prompts.PromptError(
-                        f"{path}: not {out.getframerate()} Hz, {out.getnchannels()} channel(s), "
-                        f"{8 * out.getsampwidth()}-bit like the rest of the prompt"
-                    )
-                out.writeframes(part.readframes(part.getnframes()))
-    tmp.chmod(0o644)  # rtpengine may run as another user
-    tmp.replace(dest)
-    return dest
+    """One WAV of `paths` in a row (`prompts.concat_wavs`); a single one as it is."""
+    return paths[0] if len(paths) == 1 else prompts.concat_wavs(paths, cache_dir)
 
 
 class PromptsRenderer:
@@ -90,7 +51,7 @@ class PromptsRenderer:
         *,
         render: Callable[[str, str, Path], Path] = prompts.render,
         concat: Callable[[Sequence[Path], Path], Path] = concat_wavs,
-        duration_ms: Callable[[Path], int] = wav_duration_ms,
+        duration_ms: Callable[[Path], int] = prompts.wav_duration_ms,
     ) -> None:
         self.cache_dir = cache_dir
         self._render = render
