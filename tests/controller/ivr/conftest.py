@@ -181,7 +181,10 @@ def ivr_controller(
     settings: dict[str, Any] | None = None,
     flow_for: str = f"{NUMBER}=probe",
     extra: tuple[str, ...] = (),
+    parties: tuple[str, ...] = (),
 ) -> Iterator[IvrRig]:
+    """`parties`: names (agents, external numbers) the controller reaches at fixed
+    addresses (`--agents`), instead of through an edge."""
     flows_dir = workdir / "flows"
     flows_dir.mkdir(parents=True, exist_ok=True)
     for name, text in (flows or {"probe": PROBE}).items():
@@ -199,7 +202,7 @@ def ivr_controller(
     with running_controller(
         workdir,
         engine,
-        (),
+        parties,
         "--redis",
         f"{kwargs['host']}:{kwargs['port']}",
         "--node",

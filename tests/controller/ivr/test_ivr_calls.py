@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from simulators import RtpEndpoint
-from testbed import Rtpengine, prompt_present, wait_until
+from simulators import RtpEndpoint, start_sipp
+from testbed import Rtpengine, exchange, media_of, prompt_present, track, wait_until
 
 from .conftest import CLOSED_NUMBER, NUMBER, PROBE, IvrRig, ivr_controller, new_cid
 
@@ -157,3 +157,64 @@ def test_out_of_hours_the_number_says_so_and_hangs_up(
             assert "call.ivr_step" not in rig.kinds(cid)  # the flow is not entered
         finally:
             rtp.close()
+
+
+TRANSFER = """\
+name: transfer
+languages: [zh]
+start: out
+prompts:
+  wait: {zh: 正在为您转接。}
+nodes:
+  out:
+    type: transfer
+    number: "4008001234"
+    prompt: wait
+"""
+
+
+def test_a_transfer_rings_the_number_and_bridges_the_caller(
+    workdir: Path, engine: Rtpengine, events_redis: redis.Redis, prompt_cache: Path
+) -> None:
+    """The number is reached at a fixed address here (`--agents`); through the edge it
+    goes to a trunk's gateway (tests/integration)."""
+    cid = new_cid()
+    caller_rtp, far_rtp = RtpEndpoint(), RtpEndpoint()
+    with ivr_controller(
+        workdir,
+        engine,
+        events_redis,
+        prompt_cache,
+        flows={"transfer": TRANSFER},
+        flow_for=f"{NUMBER}=transfer",
+        parties=("4008001234",),
+    ) as rig:
+        try:
+            far = start_sipp(
+                "far-end",
+                "ctl_agent",
+                rig.controller.sip,
+                workdir=workdir / "far",
+                port=rig.controller.agents["4008001234"],
+                keys={"rtp_port": far_rtp.port},
+                pause_ms=100,
+                timeout_s=30,
+            )
+            track(far)
+            caller = rig.caller(cid, caller_rtp)
+            (ringing,) = far.wait_for_log("CALL", timeout=15)
+            assert f"cid={cid}" in ringing
+            caller.run.wait_for_log("SETTLED", timeout=10)
+            bridged = next(ln for ln in caller.run.log_lines() if ln.startswith("REINVITE "))
+            to_far, to_caller = exchange(caller_rtp, media_of(bridged), far_rtp, media_of(ringing))
+            assert to_far >= 48 and to_caller >= 48, (to_far, to_caller)
+            assert rig.of(cid, "call.ivr_done") == [{"ivr_node": "out", "result": "transferred"}]
+            assert rig.of(cid, "call.transferred") == [
+                {"from_agent": "", "to_kind": "external", "to": "4008001234", "mode": "blind"}
+            ]
+            caller.hang_up()
+            assert caller.run.wait(timeout=10) == 0, caller.run.errors()
+            assert far.wait(timeout=10) == 0, far.errors()
+        finally:
+            caller_rtp.close()
+            far_rtp.close()
