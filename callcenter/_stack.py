@@ -271,6 +271,10 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
                         "--table=-1",
                         f"--interface={node.interface}",
                         f"--listen-ng={ng}",
+                        # DTMF events go to every client of the same address over TCP:
+                        # each controller replica connects (docs/call-control.md, "DTMF").
+                        f"--listen-tcp-ng={ng}",
+                        "--dtmf-log-ng-tcp",
                         f"--port-min={node.port_min}",
                         f"--port-max={node.port_max}",
                         f"--timeout={config.rtpengine.rtp_timeout_s}",

@@ -44,6 +44,7 @@ from controller._registry import (
     registry_options,
 )
 from controller._ringback import ringback_file
+from controller._rtpengine_dtmf import RtpengineDtmfFeed
 from controller._service import CallService
 from controller._sip import SippyLegs, SippyTimers
 from eventlog import DEFAULT_STREAM
@@ -84,6 +85,11 @@ class ControllerConfig:
     media_check_interval_s: float = DEFAULT_CHECK_INTERVAL_S
     queue_media: QueueMediaOptions | None = None  # --prompt-cache: music on hold (ACD calls)
     ivr: IvrOptions | None = None  # --ivr-flows: the IVR this replica hosts (_ivr_host.py)
+    # rtpengine's TCP ng address that pushes its DTMF events; None: no RFC 4733 or
+    # in-band digits (SIP INFO ones still arrive). `python -m controller` defaults it
+    # to the --rtpengine address.
+    dtmf_events: tuple[str, int] | None = None
+    dtmf_record: bool = False  # keep each live call's digits for `dtmf {cid}` (tests)
 
 
 def parse_args(argv: Sequence[str]) -> ControllerConfig:
@@ -155,6 +161,19 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
         default=DEFAULT_CHECK_INTERVAL_S,
         help="seconds between two rtpengine queries about the same call",
     )
+    parser.add_argument(
+        "--dtmf-events",
+        default=None,
+        help="rtpengine's TCP ng HOST:PORT that pushes its DTMF events (rtpengine runs with "
+        "--listen-tcp-ng there and --dtmf-log-ng-tcp); default: the --rtpengine address; "
+        "'off': no RFC 4733 or in-band digits (SIP INFO ones still arrive)",
+    )
+    parser.add_argument(
+        "--dtmf-record",
+        action="store_true",
+        help="keep each live call's digits for the `dtmf` command (tests and labs only: "
+        "callers key in account numbers and PINs)",
+    )
     add_acd_arguments(parser)
     add_queue_media_arguments(parser)
     add_registry_arguments(parser)
@@ -187,7 +206,15 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
         media_check_interval_s=args.media_check_interval,
         queue_media=queue_media_options(args, parser),
         ivr=ivr_options(args, parser),
+        dtmf_events=_dtmf_events(args.dtmf_events, args.rtpengine),
+        dtmf_record=args.dtmf_record,
     )
+
+
+def _dtmf_events(value: str | None, rtpengine: str) -> tuple[str, int] | None:
+    if value is not None and value.strip().lower() == "off":
+        return None
+    return split_hostport(rtpengine if value is None else value)
 
 
 def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires every part, in order
@@ -239,11 +266,23 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
         ring_timeout_s=config.ring_timeout_s,
         events=events if ivr is None else ivr.host.tap(events),
         node=config.node,
+        # Tone detection costs rtpengine a decode per packet: only when its digits come here.
+        inband_dtmf=config.dtmf_events is not None,
+        record_dtmf=config.dtmf_record,
     )
     commands = Commands(service, media, sip.status, publisher.stats)
     commands.drain = sip.drain
     if ivr is not None:
-        ivr.attach(commands, service.events, acd)
+        ivr.attach(commands, service.events, service.dtmf, acd)
+    commands.info_stats = lambda: dict(sip.info_counts)
+    # rtpengine's DTMF events (RFC 4733 and tones), read on a thread, handed to the loop.
+    dtmf_feed = (
+        None
+        if config.dtmf_events is None
+        else RtpengineDtmfFeed(*config.dtmf_events, service.dtmf.from_rtpengine, ED2.callFromThread)
+    )
+    if dtmf_feed is not None:
+        commands.dtmf_feed_stats = dtmf_feed.stats
     if acd is not None:
         acd.bind(commands.execute)
         service.on_consult_answered = acd.consult_answered
@@ -272,6 +311,8 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
 
     control = ControlServer(*config.control, on_loop)
     control.start()
+    if dtmf_feed is not None:
+        dtmf_feed.start()
     if acd is not None:
         acd.start()
     if ivr is not None:
@@ -312,6 +353,8 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
     try:
         ED2.loop()
     finally:
+        if dtmf_feed is not None:
+            dtmf_feed.stop()
         if liveness is not None:
             liveness.stop()
         service.shutdown()

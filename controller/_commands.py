@@ -102,6 +102,9 @@ class Commands:
         self.drain: Drain | None = None
         self.ivr_stats: Callable[[], Mapping[str, Any]] | None = None
         self.ivr_calls: Callable[[], int] | None = None
+        # DTMF: the SIP adapter's INFO counts, and the rtpengine event feed's state.
+        self.info_stats: Callable[[], Mapping[str, int]] | None = None
+        self.dtmf_feed_stats: Callable[[], Mapping[str, Any]] | None = None
 
     def execute(self, request: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -129,6 +132,7 @@ class Commands:
             "liveness": lambda r: self._liveness(),
             "drain": self._drain,
             "ivr": lambda r: self._ivr(),
+            "dtmf": self._dtmf,
             "answer": lambda r: service.answer(_arg(r, "cid")),
             "play": lambda r: service.play(_arg(r, "cid"), _arg(r, "file")),
             "stop_media": lambda r: service.stop_media(_arg(r, "cid")),
@@ -203,6 +207,22 @@ class Commands:
         if self.liveness_stats is None:
             return {"enabled": False}
         return dict(self.liveness_stats())
+
+    def _dtmf(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """DTMF counters; with `cid`, that live call's digits (only with --dtmf-record)."""
+        cid = _optional_arg(request, "cid")
+        if cid is not None:
+            self.service.describe_call(cid)  # no such call: the usual refusal
+            return {"cid": cid, "digits": self.service.dtmf.digits_of(cid)}
+        stats: dict[str, Any] = dict(self.service.dtmf.stats())
+        stats["inband_detection"] = self.service.inband_dtmf
+        stats["info"] = {} if self.info_stats is None else dict(self.info_stats())
+        stats["rtpengine"] = (
+            {"enabled": False}
+            if self.dtmf_feed_stats is None
+            else {"enabled": True, **self.dtmf_feed_stats()}
+        )
+        return stats
 
     # What the ACD driver asks before it reserves a target: the command's own refusals,
     # its arguments' included (parsed and dropped here), with no side effect.

@@ -29,6 +29,7 @@ from controller._ports import Cancellable, EventPublisher, Execute
 if TYPE_CHECKING:
     from controller._acd_driver import AcdDriver
     from controller._commands import Commands
+    from controller._dtmf import DtmfDigits
 
 __all__ = ["IvrRuntime", "flow_entry", "open_schedules", "session_factory", "sippy_ivr"]
 
@@ -150,11 +151,18 @@ class IvrRuntime:
     sources: DataSources = field(default_factory=DataSources)
     warm_up: Callable[[], None] | None = None  # renders the flows' fixed prompts
 
-    def attach(self, commands: Commands, events: EventPublisher, acd: AcdDriver | None) -> None:
-        """Give the host the controller's commands and events, and, with the ACD, the
-        driver's arrivals and its entry for answered calls."""
+    def attach(
+        self,
+        commands: Commands,
+        events: EventPublisher,
+        digits: DtmfDigits,
+        acd: AcdDriver | None,
+    ) -> None:
+        """Give the host the controller's commands, events and digits, and, with the
+        ACD, the driver's arrivals and its entry for answered calls."""
         execute: Execute = commands.execute
         self.host.bind(execute, events)
+        digits.subscribe(self.host.on_digit)
         if acd is not None:
             self.host.claims_from_driver = True
             self.host.queue = acd

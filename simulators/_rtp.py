@@ -16,6 +16,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from simulators._dtmf import DEFAULT_EVENT_PT, RtpSender
+
 PCMU = 0
 SAMPLES_PER_PACKET = 160  # 20 ms at 8 kHz
 
@@ -50,6 +52,7 @@ class RtpEndpoint:
     _sock: socket.socket | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
+    _dtmf: RtpSender | None = field(default=None, repr=False)  # the stream send_dtmf keeps
 
     def __post_init__(self) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -109,6 +112,33 @@ class RtpEndpoint:
             header = struct.pack("!BBHII", 0x80, PCMU, seq, seq * SAMPLES_PER_PACKET, ssrc ^ marker)
             self._sock.sendto(header + payload_for(marker, seq), dest)
             time.sleep(interval_s)  # pacing, like a real 20 ms ptime source (scaled down)
+
+    def send_dtmf(
+        self,
+        dest: tuple[str, int],
+        digits: str,
+        *,
+        inband: bool = False,
+        payload_type: int = DEFAULT_EVENT_PT,
+        on_ms: int = 100,
+        off_ms: int = 100,
+        interval_s: float = 0.02,
+    ) -> None:
+        """Key in `digits` as a phone does: RFC 4733 events (`payload_type`, from the SDP),
+        or with `inband` as tones in PCMU audio; silence for `off_ms` after each digit.
+
+        One RTP stream across calls (its own SSRC, sequence and timestamps), paced in
+        real time by default: rtpengine's tone detector reads the audio as it comes.
+        """
+        if self._dtmf is None:
+            self._dtmf = RtpSender(ssrc=0xD7F00000 | self.port)
+        packets = self._dtmf.dtmf(
+            digits, inband=inband, payload_type=payload_type, on_ms=on_ms, off_ms=off_ms
+        )
+        assert self._sock is not None
+        for packet in packets:
+            self._sock.sendto(packet, dest)
+            time.sleep(interval_s)  # pacing: one packet per packet time
 
     def wait_received(self, count: int, timeout: float = 5.0) -> int:
         deadline = time.monotonic() + timeout
