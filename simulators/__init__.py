@@ -1,4 +1,5 @@
-"""Simulated parties for tests, benchmarks and the demo: sipp scenarios and RTP endpoints."""
+"""Simulated parties for tests, benchmarks and the demo: sipp scenarios and RTP endpoints,
+and what a party heard (`_audio`: prompts by cross-correlation, barge-in, DTMF, tones)."""
 
 from simulators._agents import (
     AgentPhone,
@@ -6,6 +7,21 @@ from simulators._agents import (
     register,
     registration,
     start_agent_phone,
+)
+from simulators._audio import (
+    PRESENT_SCORE,
+    decode_alaw,
+    decode_ulaw,
+    detect_dtmf,
+    encode_alaw,
+    encode_ulaw,
+    find_prompt,
+    goertzel_power,
+    load_wav,
+    played_duration_s,
+    prompt_present,
+    received_pcm,
+    tone_fraction,
 )
 from simulators._call import (
     AGENT_MARKER,
@@ -32,6 +48,7 @@ __all__ = [
     "AGENT_MARKER",
     "CARRIER_MARKER",
     "FREQUENCIES",
+    "PRESENT_SCORE",
     "AgentPhone",
     "CallReport",
     "RegistrationError",
@@ -40,18 +57,30 @@ __all__ = [
     "RtpSender",
     "SippRun",
     "call_with_media",
+    "decode_alaw",
+    "decode_ulaw",
+    "detect_dtmf",
     "dtmf_tone",
+    "encode_alaw",
+    "encode_ulaw",
+    "find_prompt",
     "free_port",
+    "goertzel_power",
     "inband_frames",
     "linear_to_ulaw",
+    "load_wav",
     "media_address",
     "parse_log_fields",
     "payload_for",
+    "played_duration_s",
+    "prompt_present",
+    "received_pcm",
     "register",
     "registration",
     "scenario_path",
     "start_agent_phone",
     "start_sipp",
     "telephone_events",
+    "tone_fraction",
     "ulaw_to_linear",
 ]

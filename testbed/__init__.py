@@ -4,12 +4,27 @@ A whole stack as `callcenter up` starts it (`running_stack`, and `running_acd_pa
 with the ACD driving a controller), a controller and rtpengine on their own
 (`running_controller`), the CDR service, Redis, PostgreSQL, and the parties that talk to them:
 sipp phones and callers, RTP endpoints and an OPTIONS responder. Waiting is on a
-condition with a deadline (`wait_until`), never a sleep. `_audio` checks what a
-party heard: prompts by cross-correlation, barge-in, DTMF and tones.
+condition with a deadline (`wait_until`), never a sleep. What a party heard (prompts
+by cross-correlation, barge-in, DTMF and tones) is simulators' audio analysis, re-exported.
 
 Not part of the product: nothing under the project's packages imports it.
 """
 
+from simulators import (
+    PRESENT_SCORE,
+    decode_alaw,
+    decode_ulaw,
+    detect_dtmf,
+    encode_alaw,
+    encode_ulaw,
+    find_prompt,
+    goertzel_power,
+    load_wav,
+    played_duration_s,
+    prompt_present,
+    received_pcm,
+    tone_fraction,
+)
 from testbed._acd_path import (
     CALLER,
     OK,
@@ -25,21 +40,6 @@ from testbed._acd_path import (
     events_of,
     hang_up,
     running_acd_path,
-)
-from testbed._audio import (
-    PRESENT_SCORE,
-    decode_alaw,
-    decode_ulaw,
-    detect_dtmf,
-    encode_alaw,
-    encode_ulaw,
-    find_prompt,
-    goertzel_power,
-    load_wav,
-    played_duration_s,
-    prompt_present,
-    received_pcm,
-    tone_fraction,
 )
 from testbed._cdr_service import (
     CdrServiceProcess,

@@ -2,7 +2,8 @@
 
 Tests of the IVR assert audio content, not only packets: that the prompt a caller
 should hear is in what reached them, that another prompt is not, that barge-in cut
-a prompt short, that a DTMF digit was played in band.
+a prompt short, that a DTMF digit was played in band. The demo's self-service caller
+checks that it heard its balance the same way (testbed re-exports these names).
 
 - G.711 decoding (mu-law, A-law) with numpy lookup tables: Python 3.13 has no audioop.
 - `received_pcm` lays an endpoint's recorded payloads out by RTP timestamp (a lost
@@ -22,7 +23,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from simulators import RtpEndpoint, RtpPacket
+from simulators._rtp import RtpEndpoint, RtpPacket
 
 Pcm = npt.NDArray[np.int16]
 Floats = npt.NDArray[np.float64]
