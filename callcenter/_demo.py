@@ -3,7 +3,9 @@
 carrier -> Kamailio -> call controller (answers, parks, enqueues) -> ACD (picks the
 agent) -> the controller rings the agent's registered phone back through Kamailio ->
 bridged in rtpengine; the controller and the ACD write the event log, the CDR service
-folds it into CDRs, the dashboards read those.
+folds it into CDRs, the dashboards read those. Then a self-service call to the IVR
+hotline (`_demo_selfservice.py`): a Mandarin menu, an account number by DTMF, the
+balance read out, and "0" to an agent.
 
 The demo's agents are accounts it (re)writes on every run, with an employee ID and the
 skills the queue asks for, and so is a supervisor for the dashboards. Their passwords
@@ -31,12 +33,19 @@ from callcenter._demo_parties import (
     CallOutcome,
     DemoAgent,
     DemoError,
+    Phone,
     agent_state,
     carrier_call,
     log_agents_in,
     start_phones,
     stop_phones,
     wait_for,
+)
+from callcenter._demo_selfservice import (
+    KEYS,
+    SelfServiceOutcome,
+    hotline_route,
+    self_service_call,
 )
 from configuration import (
     CallCenterConfig,
@@ -99,6 +108,7 @@ def run_demo(config_path: Path, *, calls: int) -> int:
     if not base.accounts_file:
         raise ConfigError(f"{config_path}: the demo needs accounts_file to write its accounts")
     route, queue = demo_route(base, str(config_path))
+    hotline = hotline_route(base)
     agents = list(DEMO_AGENTS)
     passwords = {a.username: secrets.token_urlsafe(12) for a in agents}
     supervisor_password = secrets.token_urlsafe(12)
@@ -135,13 +145,19 @@ def run_demo(config_path: Path, *, calls: int) -> int:
         f"{', '.join(c.sip for c in config.controllers)} -> ACD {acd_address} queue "
         f"{queue.name} ({queue.strategy}) -> agent's phone, rung through Kamailio\n"
         f"  media anchored in rtpengine {config.rtpengine.nodes[0].ng}; events -> CDR "
-        "service -> dashboards\n"
+        "service -> dashboards"
     )
+    if hotline is not None:
+        print(
+            f"  then a self-service call to {hotline.number} (IVR flow {hotline.ivr}): "
+            "Mandarin menu, account number by DTMF, balance read out, 0 for an agent"
+        )
+    print()
     workdir = Path(tempfile.mkdtemp(prefix="demo-", dir=layout.root))
     client = AcdClient(
         acd_address, timeout=2.0, retry_for=10.0, token=_stack.acd_token(config, layout)
     )
-    run = _DemoRun(config, route, queue, agents, passwords, client, workdir)
+    run = _DemoRun(config, layout, route, hotline, queue, agents, passwords, client, workdir)
     try:
         run.calls(calls)
     except DemoError as exc:  # e.g. an agent could not log in; the summary says so
@@ -149,13 +165,19 @@ def run_demo(config_path: Path, *, calls: int) -> int:
     finally:
         client.close()
     ok = sum(o.ok for o in run.outcomes)
-    cdrs_ok = _show_cdrs(config, run.outcomes)
+    cdrs_ok = _show_cdrs(config, run.outcomes, run.self_service)
     left = _sessions_left(config)
     print(
         f"\n{ok}/{calls} calls answered by an agent the ACD chose, with audio both ways; "
         f"rtpengine sessions left: {left['rtpengine']}, calls left in the controller: "
         f"{left['controller']}"
     )
+    if hotline is not None:
+        served = run.self_service
+        print(
+            f"self-service call: {'OK' if served is not None and served.ok else 'FAILED'} "
+            "(balance heard, 0 reached an agent the ACD chose, audio both ways)"
+        )
     for failure in run.failures:
         print(f"problem: {failure}")
     if config.dashboards is not None:
@@ -170,19 +192,23 @@ def run_demo(config_path: Path, *, calls: int) -> int:
         "`callcenter down` to stop."
     )
     clean = left == {"rtpengine": 0, "controller": 0}
-    return 0 if ok == calls and cdrs_ok and clean and not run.failures else 1
+    served_ok = hotline is None or (run.self_service is not None and run.self_service.ok)
+    return 0 if ok == calls and served_ok and cdrs_ok and clean and not run.failures else 1
 
 
 @dataclass
 class _DemoRun:
     config: CallCenterConfig
+    layout: RunLayout
     route: NumberRoute
+    hotline: NumberRoute | None
     queue: QueueSpec
     agents: list[DemoAgent]
     passwords: dict[str, str]
     client: AcdClient
     workdir: Path
     outcomes: list[CallOutcome] = field(default_factory=list)
+    self_service: SelfServiceOutcome | None = None
     failures: list[str] = field(default_factory=list)
 
     def calls(self, count: int) -> None:
@@ -198,7 +224,7 @@ class _DemoRun:
             self.passwords,
             config.sip.realm,
             workdir=self.workdir,
-            calls=count,
+            calls=count + (self.hotline is not None),
             answer_after_ms=ANSWER_AFTER_MS,
         )
         try:
@@ -243,8 +269,13 @@ class _DemoRun:
                         continue
                     self.outcomes.append(outcome)
                     _print_call(i + 1, outcome)
+                if self.hotline is not None:
+                    self._self_service(self.hotline, phones, queue_wait_s)
                 offered = {o.call_id: o.username for o in simulated.offers}
-                wrong = [o.cid for o in self.outcomes if offered.get(o.cid) != o.agent]
+                rung = [(o.cid, o.agent) for o in self.outcomes]
+                if self.self_service is not None:
+                    rung.append((self.self_service.cid, self.self_service.agent))
+                wrong = [cid for cid, agent in rung if offered.get(cid) != agent]
                 if wrong:
                     self.failures.append(
                         "the phone that rang is not the agent the ACD "
@@ -257,6 +288,42 @@ class _DemoRun:
             self.failures.extend(
                 stop_phones(phones, sip, self.passwords, config.sip.realm, workdir=self.workdir)
             )
+
+    def _self_service(self, hotline: NumberRoute, phones: dict[str, Phone], wait_s: float) -> None:
+        try:
+            served = self_service_call(
+                self.config,
+                self.layout,
+                hotline,
+                phones,
+                workdir=self.workdir,
+                packets=PACKETS,
+                queue_wait_s=wait_s,
+            )
+        except (DemoError, TimeoutError, AssertionError) as exc:
+            self.failures.append(f"self-service call to {hotline.number}: {exc}")
+            print(f"\nself-service call to {hotline.number} FAILED: {exc}")
+            return
+        self.self_service = served
+        _print_self_service(served)
+
+
+def _print_self_service(o: SelfServiceOutcome) -> None:
+    keys = ", ".join(f"{key} ({what})" for key, _, what in KEYS)
+    print(
+        f"\nself-service: {o.caller:>14} -> {o.number} (IVR) -> ACD chose agent {o.agent}  "
+        f"cid={o.cid[:8]}…  {'OK' if o.ok else 'FAILED'}"
+    )
+    print(
+        f"{'':<14}keys by RFC 4733 (telephone-event through rtpengine): {keys}; "
+        f'"1" cut the language menu after {o.language_heard_s:.1f} s of it'
+    )
+    print(f"{'':<14}path: {' -> '.join(o.path)}; IVR result {o.result}")
+    print(
+        f"{'':<14}balance {'heard' if o.heard_balance else 'NOT heard'}: "
+        f"{o.balance_text} (match {o.balance_score:.2f} with the rendered prompt)"
+    )
+    print(f"{'':<14}RTP {o.to_agent}/{o.packets} to agent, {o.to_caller}/{o.packets} to caller")
 
 
 def _print_call(number: int, o: CallOutcome) -> None:
@@ -299,13 +366,16 @@ def _show_agents_after(
             )
 
 
-def _show_cdrs(config: CallCenterConfig, outcomes: list[CallOutcome]) -> bool:
-    """The CDR service has one CDR per call, answered by the agent whose phone rang."""
+def _show_cdrs(
+    config: CallCenterConfig, outcomes: list[CallOutcome], served: SelfServiceOutcome | None
+) -> bool:
+    """The CDR service has one CDR per call, answered by the agent whose phone rang; the
+    self-service call's has its path through the IVR and its result."""
     if config.analytics is None:
         print("\n(no `analytics:` section: CDRs not checked)")
         return True
     service = ServiceClient(config.analytics.url())
-    cids = [o.cid for o in outcomes]
+    cids = [o.cid for o in outcomes] + ([served.cid] if served is not None else [])
 
     def all_there() -> bool:
         try:
@@ -321,16 +391,26 @@ def _show_cdrs(config: CallCenterConfig, outcomes: list[CallOutcome]) -> bool:
         print(f"\nCDR service: {exc}")
         return False
     agent_of = {o.cid: o.agent for o in outcomes}
+    ivr_of = {}
+    if served is not None:
+        agent_of[served.cid] = served.agent
+        ivr_of[served.cid] = (served.path, served.result)
     good = 0
     print(f"\nCDRs from the CDR service ({config.analytics.url()}):")
     for row in rows.to_dict("records"):
         cid = str(row["correlation_id"])
         match = row["disposition"] == "answered" and row["agent"] == agent_of.get(cid)
+        ivr = ""
+        if cid in ivr_of:
+            path = tuple(row["ivr_path"])
+            match = match and (path, row["ivr_result"]) == ivr_of[cid]
+            last = path[-1] if path else "-"
+            ivr = f"  IVR {len(path)} nodes to {last} ({row['ivr_result']})"
         good += match
         print(
             f"  {cid[:8]}…  {row['disposition']:<9} agent {row['agent']:<5} "
             f"queue {row['queue']:<8} wait {row['wait_s']:.1f} s  talk {row['talk_s']:.1f} s"
-            f"  {'OK' if match else 'UNEXPECTED'}"
+            f"{ivr}  {'OK' if match else 'UNEXPECTED'}"
         )
     print(f"  {good}/{len(cids)} CDRs as expected")
     return good == len(cids)

@@ -64,7 +64,8 @@ class DemoStack:
 
 def _demo_config_on_free_ports(workdir: Path) -> Path:
     """config/callcenter.yaml as shipped, moved to free ports and this test's run dir
-    (every other key, the number, queue, controller and ACD included, unchanged)."""
+    (every other key, the numbers, queue, controller, ACD and IVR flows included,
+    unchanged)."""
     config = yaml.safe_load(DEMO_CONFIG.read_text())
     config["node"]["run_dir"] = str(workdir / "run")
     config["accounts_file"] = str(workdir / "accounts.yaml")
@@ -77,6 +78,7 @@ def _demo_config_on_free_ports(workdir: Path) -> Path:
         replica.update(sip=f"127.0.0.1:{free_port()}", control=f"127.0.0.1:{free_port()}")
     for section in ("acd", "analytics", "dashboards"):
         config[section]["listen"] = f"127.0.0.1:{free_port()}"
+    config["ivr"]["flows_dir"] = str(DEMO_CONFIG.parent / config["ivr"]["flows_dir"])
     path = workdir / "callcenter.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -115,13 +117,46 @@ def test_the_demo_takes_this_path_and_runs_twice(demo: DemoStack) -> None:
         assert len(calls) == 3, out
         assert set(calls) == {"1001", "1002"}, out  # longest idle: they take turns
         assert out.count("SIP 200 (parked), re-INVITE (bridged), BYE 200;") == 3, out
-        assert out.count("RTP 50/50 to agent, 50/50 to caller") == 3, out
+        # The three calls and the self-service one.
+        assert out.count("RTP 50/50 to agent, 50/50 to caller") == 4, out
         assert re.search(r"^ACD after wrap-up: 1001 idle, \d call\(s\); 1002 idle", out, re.M), out
-        assert "3/3 CDRs as expected" in out, out
+        assert "4/4 CDRs as expected" in out, out  # the three calls and the self-service one
         assert "rtpengine sessions left: 0, calls left in the controller: 0" in out, out
     # The business data store: migrated by `up`, the demo's accounts seeded once.
     assert "305 demo accounts added (account 12345674 owes 123.45" in demo.outputs[0]
     assert ", 0 demo accounts added" in demo.outputs[1]
+
+
+def test_the_demo_self_service_call_hears_its_balance_and_reaches_an_agent(
+    demo: DemoStack,
+) -> None:
+    """The hotline: "1" (Mandarin) cuts the language menu, "1", the account and "#" by
+    RFC 4733, the balance heard (found by cross-correlation in the caller's audio), "0":
+    an agent the ACD chose answers; its CDR has the path and the result."""
+    for out in demo.outputs:
+        assert re.search(
+            r"^self-service: +\+8613912345678 -> 95599 \(IVR\) -> ACD chose agent 100[12] +"
+            r"cid=\S+ +OK$",
+            out,
+            re.M,
+        ), out
+        assert (
+            "keys by RFC 4733 (telephone-event through rtpengine): 1 (Mandarin), 1 (balance), "
+            '12345674# (account number), 0 (agent); "1" cut the language menu after' in out
+        ), out
+        assert (
+            "path: language -> mandarin -> main -> ask_account -> find_account -> say_balance"
+            " -> after_balance -> agent; IVR result queued" in out
+        ), out
+        match = re.search(
+            r"balance heard: 您的余额是一百二十三元四角五分，"
+            r"缴费截止日期是二〇二六年十二月三十一日。"
+            r" \(match (\S+) with the rendered prompt\)",
+            out,
+        )
+        assert match is not None and float(match[1]) >= 0.9, out
+        assert "IVR 8 nodes to agent (queued)  OK" in out, out
+        assert "self-service call: OK (balance heard" in out, out
 
 
 def _supervisor_login(out: str) -> tuple[str, str, str]:
