@@ -133,12 +133,24 @@ class IvrRig:
         return self.of(cid, kind)[0]
 
     def caller(
-        self, cid: str, rtp: RtpEndpoint, *, number: str = NUMBER, scenario: str = "acd_caller"
+        self,
+        cid: str,
+        rtp: RtpEndpoint,
+        *,
+        number: str = NUMBER,
+        scenario: str = "acd_caller",
+        keys: dict[str, str] | None = None,
+        pause_ms: int | None = None,
     ) -> Caller:
+        """`acd_caller` by default; another caller scenario takes its own `keys`."""
         port = free_port()
-        keys: dict[str, str | int] = {"rtp_port": rtp.port, "cid": cid, "cidhdr": CID_HEADER}
-        if scenario.startswith("acd_caller"):
-            keys["category"] = "billing"
+        all_keys: dict[str, str | int] = {
+            "rtp_port": rtp.port,
+            "cid": cid,
+            "cidhdr": CID_HEADER,
+            "category": "billing",
+            **(keys or {}),
+        }
         run = track(
             start_sipp(
                 f"caller-{cid[:6]}",
@@ -147,7 +159,8 @@ class IvrRig:
                 workdir=self.workdir / cid,
                 port=port,
                 service=number,
-                keys=keys,
+                keys=all_keys,
+                pause_ms=pause_ms,
                 extra=["-cid_str", f"caller-{cid}"],
                 timeout_s=60,
             )
