@@ -311,23 +311,31 @@ class LivenessChecker:
         for index, cid in enumerate(due):
             if self._stop.is_set():
                 return
-            try:
-                packets = self.probe(cid)
-            except ProbeError as exc:  # rtpengine slow or down: decide nothing this time
-                self.probe_errors += 1
-                if not self._failing:
-                    log.warning("media check: %s; no call is judged until rtpengine answers", exc)
-                self._failing = True
-            else:
-                if self._failing:
-                    log.warning("media check: rtpengine answers again")
-                self._failing = False
-                self.queries += 1
-                batch.append((cid, packets, self.clock()))
+            # A call that ended since the snapshot (up to an interval ago) has no
+            # rtpengine session any more, and rtpengine logs a WARNING for a query of an
+            # unknown call-id. A membership test of the loop's dict is atomic under the
+            # GIL; the window left (ended between this test and the query) is a packet's.
+            if cid in self.service.calls:
+                self._query(cid, batch)
             if batch and (index == len(due) - 1 or self.clock() - posted >= BATCH_S):
                 self.post(self._apply_batch, batch)
                 batch, posted = [], self.clock()
             self.wait(max(0.0, started + (index + 1) * gap - self.clock()))
+
+    def _query(self, cid: str, batch: list[tuple[str, Mapping[str, int], float]]) -> None:
+        try:
+            packets = self.probe(cid)
+        except ProbeError as exc:  # rtpengine slow or down: decide nothing this time
+            self.probe_errors += 1
+            if not self._failing:
+                log.warning("media check: %s; no call is judged until rtpengine answers", exc)
+            self._failing = True
+        else:
+            if self._failing:
+                log.warning("media check: rtpengine answers again")
+            self._failing = False
+            self.queries += 1
+            batch.append((cid, packets, self.clock()))
 
     def _due_calls(self) -> list[str]:
         """The calls with a watched leg, read on the loop (the worker never reads calls)."""

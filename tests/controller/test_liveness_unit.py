@@ -326,6 +326,23 @@ def test_each_call_is_queried_once_a_round_spread_over_the_interval() -> None:
     assert clock.now == 1005.0  # the round takes the interval, not a burst then idle
 
 
+def test_a_call_that_ends_during_the_round_is_not_queried() -> None:
+    """rtpengine logs a WARNING for a query of a call it deleted (an ended call)."""
+    service, clock = FakeService(), Clock()
+    first, second = "a" * 16, "b" * 16
+    service.calls = {first: bridged(first), second: bridged(second)}
+    asked: list[str] = []
+
+    def probe(cid: str) -> dict[str, int]:
+        asked.append(cid)
+        del service.calls[second]  # the other call ends while this round is under way
+        return {"L1": 1, "L2": 1}
+
+    checker_with(service, probe, clock).run_round()
+    assert asked == [first]
+    assert clock.now == 1005.0  # the round's pacing is unchanged
+
+
 def test_a_silent_agent_ends_the_call_on_the_agent_leg() -> None:
     service, clock = FakeService(), Clock()
     cid = "a" * 16
