@@ -45,6 +45,7 @@ class _File:
     watch: FileWatch
     entry: FlowEntry | None = None  # the flow in use from this file (None: none valid yet)
     gone: bool = False  # removed, and its removal already handled
+    problem: str | None = None  # why its current version is refused (None: it is in use)
 
 
 class FlowLibrary:
@@ -164,9 +165,10 @@ class FlowLibrary:
                 try:
                     entry = self._load_file(path)
                 except Exception as exc:
-                    problems.append(_message(path, exc))
+                    state.problem = _message(path, exc)
+                    problems.append(state.problem)
                     continue
-                state.entry = entry
+                state.entry, state.problem = entry, None
                 changed = True
             for path, state in self._files.items():
                 if path in present or state.gone:
@@ -228,6 +230,13 @@ class FlowLibrary:
                 {"name": e.name, "version": e.version, "file": e.file}
                 for e in sorted(self._flows.values(), key=lambda e: e.name)
             ],
+            # What is refused now (a fixed file drops out); the last refusal stays below
+            # as history, with its time.
+            "refused_files": sorted(
+                state.problem
+                for state in self._files.values()
+                if state.problem is not None and not state.gone
+            ),
             "last_reload_error": self.last_error,
             "last_reload_error_at": self.last_error_at,
             "reloads": self.reloads,

@@ -91,8 +91,11 @@ def test_a_bad_change_is_refused_once_and_the_old_flow_stays(
     assert [r.levelname for r in caplog.records if "refused" in r.getMessage()] == ["ERROR"]
     assert library.check() is False  # not reported again every second
     assert library.refused == 1
+    assert library.describe()["refused_files"] == [error]
     write(flows_dir / "hotline.yaml", "name: hotline\nversion: 4\n")
     assert library.check() is True and versions(library)["hotline"] == "4"
+    assert library.describe()["refused_files"] == []  # fixed: nothing is refused now
+    assert library.describe()["last_reload_error"] == error  # history, with its time
 
 
 def test_new_and_removed_files(flows_dir: Path) -> None:
