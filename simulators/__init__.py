@@ -20,8 +20,12 @@ from simulators._dtmf import (
     RtpSender,
     dtmf_tone,
     inband_frames,
-    linear_to_ulaw,
     telephone_events,
+)
+from simulators._g711 import (
+    ULAW_SILENCE,
+    alaw_to_linear,
+    linear_to_ulaw,
     ulaw_to_linear,
 )
 from simulators._ports import free_port
@@ -32,6 +36,7 @@ __all__ = [
     "AGENT_MARKER",
     "CARRIER_MARKER",
     "FREQUENCIES",
+    "ULAW_SILENCE",
     "AgentPhone",
     "CallReport",
     "RegistrationError",
@@ -39,6 +44,7 @@ __all__ = [
     "RtpPacket",
     "RtpSender",
     "SippRun",
+    "alaw_to_linear",
     "call_with_media",
     "dtmf_tone",
     "free_port",
