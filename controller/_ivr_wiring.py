@@ -118,24 +118,11 @@ def open_data_sources(settings: IvrSettings, run_dir: Path | None) -> DataSource
     return DataSources(sources, deadlines)
 
 
-def static_texts(flow: object) -> dict[str, list[str]]:
-    """The flow's prompt texts without a slot, by language: rendered ahead of the first
-    caller (`prompts.prewarm`). A prompt's text is a template of literal parts and
-    slots (`ivr`); only one made of literal parts alone is the same for every call."""
-    assert isinstance(flow, ivr.Flow)
-    texts: dict[str, list[str]] = {}
-    for prompt in flow.prompts.values():
-        for language, item in prompt.by_language.items():
-            parts = getattr(item, "parts", None)  # a Template; a Wav has none
-            if parts and all(isinstance(part, str) for part in parts):
-                texts.setdefault(language, []).append("".join(parts))
-    return texts
-
-
 def prewarm(entry: FlowEntry, cache_dir: Path) -> None:
     """Render a flow's fixed prompts into the cache (a worker or the flows thread)."""
+    assert isinstance(entry.flow, ivr.Flow)
     try:
-        done = prompts.prewarm(static_texts(entry.flow), cache_dir)
+        done = prompts.prewarm(entry.flow.fixed_prompt_texts(), cache_dir)
     except prompts.PromptError as exc:
         log.warning("flow %s: prompts not rendered ahead: %s", entry.name, exc)
         return

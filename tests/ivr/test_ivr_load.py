@@ -399,6 +399,19 @@ def test_a_session_plays_the_recording(tmp_path: Path) -> None:
     assert session.start()[-1] == Play((Wav(str(recorded)), Tts("欢迎", "zh")))
 
 
+def test_the_fixed_prompt_texts_are_those_without_a_slot_or_a_recording(
+    tmp_path: Path,
+) -> None:
+    write_wav(tmp_path / "hello_en.wav")
+    text = GOOD.replace("en: hello}", "en: {wav: hello_en.wav}}").replace(
+        "prompts:\n",
+        "prompts:\n  bill: {zh: '来电{call.caller:digits}', en: 'braces {{x}}'}\n",
+    )
+    flow = load_flow(write_flow(tmp_path, text))
+    # What a host renders before the first caller: the same for every call.
+    assert flow.fixed_prompt_texts() == {"zh": ["你好"], "en": ["braces {x}"]}
+
+
 @pytest.mark.parametrize(
     ("shape", "message"),
     [
