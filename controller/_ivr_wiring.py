@@ -24,7 +24,8 @@ from controller._ivr_options import IvrOptions, IvrSettings
 from controller._ivr_ports import ArrivedCall, DataSource, FlowEntry, IvrSession, SessionFactory
 from controller._ivr_prompts import PromptsRenderer
 from controller._ivr_state import RedisSnapshots
-from controller._ports import Cancellable, EventPublisher, Execute
+from controller._ports import EventPublisher, Execute
+from controller._sippy_loop import logged_jobs, sippy_later
 
 if TYPE_CHECKING:
     from controller._acd_driver import AcdDriver
@@ -176,19 +177,6 @@ class IvrRuntime:
         self.sources.close()
 
 
-def _submitter(pool: ThreadPoolExecutor, what: str) -> Callable[[Callable[[], None]], None]:
-    def submit(job: Callable[[], None]) -> None:
-        def logged() -> None:
-            try:
-                job()
-            except Exception:  # a bug in one job must not kill the worker silently
-                log.exception("IVR %s job failed", what)
-
-        pool.submit(logged)
-
-    return submit
-
-
 def sippy_ivr(
     options: IvrOptions,
     *,
@@ -199,11 +187,6 @@ def sippy_ivr(
     """The IVR on Sippy's loop. Raises `FlowLoadError` (or `ValueError` for schedules
     or data sources) when it cannot start; the controller then exits."""
     from sippy.Core.EventDispatcher import ED2  # noqa: PLC0415
-    from sippy.Time.Timeout import Timeout  # noqa: PLC0415
-
-    def later(delay_s: float, callback: Callable[[], None]) -> Cancellable:
-        timeout: Cancellable = Timeout(callback, delay_s)
-        return timeout
 
     import bizdata  # noqa: PLC0415 - its interface only; SQLAlchemy loads with a source
 
@@ -219,12 +202,12 @@ def sippy_ivr(
     ).load()
     render_pool = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="ivr-prompts")
     lookup_pool = ThreadPoolExecutor(LOOKUP_WORKERS, thread_name_prefix="ivr-lookups")
-    render = _submitter(render_pool, "prompt")
+    render = logged_jobs(render_pool, log, "IVR prompt")
     lookups = LookupRunner(
         data.sources,
-        submit=_submitter(lookup_pool, "lookup"),
+        submit=logged_jobs(lookup_pool, log, "IVR lookup"),
         post=ED2.callFromThread,
-        later=later,
+        later=sippy_later,
         deadline_s=data.deadline_s,
         failure_types=(bizdata.DataSourceError,),
     )
@@ -240,7 +223,7 @@ def sippy_ivr(
         renderer=PromptsRenderer(cache),
         lookups=lookups,
         post=ED2.callFromThread,
-        later=later,
+        later=sippy_later,
         submit=render,
         node=node,
         schedules=schedules,
