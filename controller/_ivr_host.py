@@ -76,7 +76,6 @@ from eventlog import (
     IVR_ERROR,
     IVR_QUEUED,
     IVR_RESULTS,
-    IVR_SELF_SERVED,
     IVR_TRANSFERRED,
     IVR_VOICEMAIL,
     Event,
@@ -108,9 +107,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("controller.ivr")
-
-# Hangup.reason -> result: a flow that ends by itself has served the caller.
-_HANGUP_RESULTS = {"completed": IVR_SELF_SERVED}
 
 
 # ---------------------------------------------------------------- what a number does
@@ -456,8 +452,7 @@ class IvrHost:
             self._let_go(call, self._result(call, IVR_VOICEMAIL))
             self._when_quiet(call, partial(self._voicemail, call, action.box, action.language))
         elif isinstance(action, Hangup):
-            result = _HANGUP_RESULTS.get(action.reason, action.reason)
-            self._let_go(call, self._result(call, result))
+            self._let_go(call, self._result(call, action.reason))
             self._when_quiet(call, partial(self._hangup, call))
 
     @staticmethod

@@ -629,7 +629,7 @@ class Session:
             return Transfer(node.number)
         assert isinstance(node, HangupNode)
         result = node.result or self._pending_result or "self_served"
-        return Hangup("completed" if result == "self_served" else result)
+        return Hangup(result)
 
     def _max_time(self) -> None:
         self._stop_play()
@@ -757,7 +757,7 @@ def _result_of(action: Action) -> str:
     if isinstance(action, Voicemail):
         return "voicemail"
     assert isinstance(action, Hangup)
-    return "self_served" if action.reason == "completed" else action.reason
+    return action.reason
 
 
 # Snapshot values: JSON keeps str, numbers, booleans and None; records from a data
