@@ -163,9 +163,6 @@ class DtmfDigits:
         """Call `on_digit(cid, digit, method)` on the SIP loop for every key press."""
         self._subscribers.append(on_digit)
 
-    def unsubscribe(self, on_digit: OnDigit) -> None:
-        self._subscribers.remove(on_digit)
-
     # ---------------------------------------------------------------- calls
     def detect_inband(self, cid: str) -> None:
         """rtpengine listens for tones on this call's caller: its digits are `inband`.

@@ -27,6 +27,7 @@ from ._errors import FlowError, FlowProblem
 from ._flow import AGENT_NODE, Flow
 from ._nodes import (
     CALL_DATA_KEYS,
+    DTMF_KEYS,
     HANGUP_RESULTS,
     BranchNode,
     CollectNode,
@@ -49,7 +50,6 @@ __all__ = ["CALL_FIELDS", "KEYS", "load_flow", "load_flows", "parse_flow"]
 
 FLOW_SUFFIX = ".yaml"
 ALL_LANGUAGES: Final = "all_languages"  # a prompt's key beside its languages
-KEYS_DTMF: Final = "0123456789*#ABCD"
 CALL_FIELDS: Final = ("caller", "dialled", "category", "language")  # {call.<field>}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -932,7 +932,7 @@ def _dtmf_key(value: Any) -> str | None:
     """A choice or agent key: YAML reads `1:` as the number 1."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
         return str(value)
-    if isinstance(value, str) and len(value) == 1 and value in KEYS_DTMF:
+    if isinstance(value, str) and len(value) == 1 and value in DTMF_KEYS:
         return value
     return None
 

@@ -48,6 +48,7 @@ from ._actions import (
 from ._conditions import DataCondition, holds
 from ._flow import AGENT_NODE, Flow
 from ._nodes import (
+    DTMF_KEYS,
     INPUT_NODES,
     TERMINAL_NODES,
     BranchNode,
@@ -69,7 +70,6 @@ from ._template import Slot, TemplateError
 SENSITIVE: Final = "<sensitive>"  # what Step says instead of a sensitive entry
 INPUT_TIMER: Final = "input"
 MAX_TIME_TIMER: Final = "max_time"
-DTMF_KEYS: Final = frozenset("0123456789*#ABCD")
 SNAPSHOT_FORMAT: Final = 1
 # Nodes entered while handling one event before the session calls it a loop.
 MAX_HOPS: Final = 200
