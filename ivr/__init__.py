@@ -29,7 +29,6 @@ from ._actions import (
     Voicemail,
     Wav,
 )
-from ._checks import luhn_valid
 from ._errors import FlowError, FlowProblem
 from ._flow import AGENT_NODE, Flow
 from ._load import load_flow, load_flows, parse_flow
@@ -65,6 +64,5 @@ __all__ = [
     "Wav",
     "load_flow",
     "load_flows",
-    "luhn_valid",
     "parse_flow",
 ]
