@@ -31,12 +31,13 @@ from ._actions import (
 )
 from ._errors import FlowError, FlowProblem
 from ._flow import AGENT_NODE, Flow
-from ._load import load_flow, load_flows, parse_flow
+from ._load import FLOW_FILES, load_flow, load_flows, parse_flow
 from ._schedule import Schedule
 from ._session import INPUT_TIMER, MAX_TIME_TIMER, SENSITIVE, CallFacts, Session
 
 __all__ = [
     "AGENT_NODE",
+    "FLOW_FILES",
     "INPUT_TIMER",
     "MAX_TIME_TIMER",
     "SENSITIVE",

@@ -46,9 +46,9 @@ from ._nodes import (
 )
 from ._template import Template, TemplateError, parse_template
 
-__all__ = ["CALL_FIELDS", "KEYS", "load_flow", "load_flows", "parse_flow"]
+__all__ = ["CALL_FIELDS", "FLOW_FILES", "KEYS", "load_flow", "load_flows", "parse_flow"]
 
-FLOW_SUFFIX = ".yaml"
+FLOW_FILES: Final = "*.yaml"  # the files of a flows directory that are flows
 ALL_LANGUAGES: Final = "all_languages"  # a prompt's key beside its languages
 CALL_FIELDS: Final = ("caller", "dialled", "category", "language")  # {call.<field>}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -135,7 +135,7 @@ def load_flows(
     problems of every bad file (the host keeps its old flows then)."""
     flows: dict[str, Flow] = {}
     problems: list[FlowProblem | str] = []
-    for path in sorted(Path(directory).glob(f"*{FLOW_SUFFIX}")):
+    for path in sorted(Path(directory).glob(FLOW_FILES)):
         try:
             flow = load_flow(path, schedules=schedules)
         except FlowError as exc:
