@@ -158,9 +158,8 @@ def prompt_language(value: str | None) -> Language | None:
     """A caller's language for the queue announcements; None or "": the queue's own."""
     if not value:
         return None
-    for language in prompts.LANGUAGES:
-        if language == value:
-            return language
+    if prompts.is_language(value):
+        return value
     raise ValueError(
         f"language must be one of {', '.join(prompts.LANGUAGES)} (or none), not {value!r}"
     )

@@ -161,10 +161,8 @@ def parse_music_after(value: str) -> tuple[str | None, float]:
 
 
 def _language(value: str) -> Language:
-    if value == "zh":
-        return "zh"
-    if value == "en":
-        return "en"
+    if prompts.is_language(value):
+        return value
     raise ValueError(f"language must be one of {', '.join(prompts.LANGUAGES)}, not {value!r}")
 
 
