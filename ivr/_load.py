@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-import wave
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, Final, cast
 import yaml
 
 from configuration import line_index, nearest_line, yaml_error_message
-from prompts import LANGUAGES
+from prompts import LANGUAGES, PromptError, check_prompt_wav
 
 from ._actions import Wav
 from ._checks import Check, Lengths, Luhn, Regex
@@ -56,7 +55,6 @@ _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _FLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_SAMPLE_RATE, _CHANNELS, _SAMPLE_WIDTH = 8000, 1, 2
 MAX_TIMEOUT_MS: Final = 600_000
 MAX_DIGITS: Final = 64
 MAX_PRIORITY: Final = 2**31 - 1
@@ -436,23 +434,10 @@ class _FlowReader:
 
     def _wav(self, text: str, path: tuple[Any, ...], node: str | None, label: str) -> Wav | None:
         wav_path = (self.base_dir / text).resolve()  # an absolute `text` stays as it is
-        if not wav_path.is_file():
-            self.problem(path, node, f"{label}: WAV {wav_path} does not exist")
-            return None
         try:
-            with wave.open(str(wav_path), "rb") as wav:
-                shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
-        except (wave.Error, EOFError, OSError) as exc:
-            self.problem(path, node, f"{label}: {wav_path} is not a PCM WAV file ({exc})")
-            return None
-        if shape != (_SAMPLE_RATE, _CHANNELS, _SAMPLE_WIDTH):
-            rate, channels, width = shape
-            self.problem(
-                path,
-                node,
-                f"{label}: {wav_path} is {rate} Hz, {channels} channel(s), {width * 8}-bit; "
-                "prompts are 8000 Hz mono 16-bit (sox in.wav -r 8000 -c 1 -b 16 out.wav)",
-            )
+            check_prompt_wav(wav_path)  # what rtpengine plays and prompts.concat_wavs joins
+        except PromptError as exc:
+            self.problem(path, node, f"{label}: {exc}")
             return None
         return Wav(str(wav_path))
 
