@@ -22,13 +22,13 @@ import secrets
 import struct
 from dataclasses import dataclass, field
 
+from rtpengine import DTMF_EVENTS
 from simulators._g711 import ULAW_SILENCE, linear_to_ulaw
 
 RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 DEFAULT_EVENT_PT = 101
 PCMU = 0
-EVENTS = "0123456789*#ABCD"  # RFC 4733 3.2: event codes 0-15
 # ITU-T Q.23: (low group, high group) in Hz; testbed's tone detector reads its groups here.
 FREQUENCIES: dict[str, tuple[int, int]] = {
     digit: (low, high)
@@ -38,7 +38,7 @@ FREQUENCIES: dict[str, tuple[int, int]] = {
 
 
 def event_code(digit: str) -> int:
-    code = EVENTS.find(digit.upper())
+    code = DTMF_EVENTS.find(digit.upper())  # RFC 4733 3.2: event codes 0-15
     if len(digit) != 1 or code < 0:
         raise ValueError(f"not a DTMF digit: {digit!r} (0-9, *, #, A-D)")
     return code
