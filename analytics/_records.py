@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Final
 
+from eventlog import IVR_MAX_TIME, IVR_QUEUED, IVR_RETRIES_EXHAUSTED, IVR_TRANSFERRED
+
 # Dispositions, in the order the rules are tried (docs/analytics.md).
 ANSWERED: Final = "answered"
 VOICEMAIL: Final = "voicemail"
@@ -28,29 +30,9 @@ DISPOSITIONS: Final = (
     FAILED,
 )
 
-# How the IVR let go of a call (`call.ivr_done` `result`, docs/events.md), and the
-# groups the containment report counts them in (docs/analytics.md, "IVR reports").
-# A call that never entered an IVR has result "".
-IVR_SELF_SERVED: Final = "self_served"
-IVR_QUEUED: Final = "queued"
-IVR_TRANSFERRED: Final = "transferred"
-IVR_VOICEMAIL: Final = "voicemail"
-IVR_CLOSED: Final = "closed"
-IVR_MAX_TIME: Final = "max_time"
-IVR_RETRIES_EXHAUSTED: Final = "retries_exhausted"
-IVR_ERROR: Final = "error"
-IVR_CALLER_LEFT: Final = "caller_left"
-IVR_RESULTS: Final = (
-    IVR_SELF_SERVED,
-    IVR_QUEUED,
-    IVR_TRANSFERRED,
-    IVR_VOICEMAIL,
-    IVR_CLOSED,
-    IVR_MAX_TIME,
-    IVR_RETRIES_EXHAUSTED,
-    IVR_ERROR,
-    IVR_CALLER_LEFT,
-)
+# The groups the containment report counts `call.ivr_done` results in (eventlog's
+# IVR_RESULTS; docs/analytics.md, "IVR reports"). A call that never entered an IVR has
+# result "".
 IVR_TO_AGENT: Final = (IVR_QUEUED, IVR_TRANSFERRED)
 # Where the flow gave up on the caller (the drop-off report's failures at a node).
 IVR_FAILURES: Final = (IVR_RETRIES_EXHAUSTED, IVR_MAX_TIME)

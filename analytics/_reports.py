@@ -18,14 +18,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
+from eventlog import IVR_CALLER_LEFT, IVR_SELF_SERVED
+
 from ._dialect import MODERN, Dialect
 from ._records import (
     ABANDONED_QUEUE,
     ABANDONED_RINGING,
     ANSWERED,
-    IVR_CALLER_LEFT,
     IVR_FAILURES,
-    IVR_SELF_SERVED,
     IVR_TO_AGENT,
     OVERFLOW,
 )

@@ -21,7 +21,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._errors import DataSourceError, StoreError
-from ._luhn import luhn_check_digit, luhn_valid
 from ._source import DataSource
 
 if TYPE_CHECKING:
@@ -54,8 +53,6 @@ __all__ = [
     "demo_accounts",
     "display_url",
     "head_revision",
-    "luhn_check_digit",
-    "luhn_valid",
     "migrate",
     "open_engine",
     "open_sources",

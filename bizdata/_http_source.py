@@ -49,14 +49,15 @@ class HttpSource:
         self.url_template = url_template
         self.deadline_ms = deadline_ms
         self.headers = {"Accept": "application/json", **(headers or {})}
-        self.describe = f"data source {name!r} (http GET {_without_userinfo(url_template)})"
+        # What errors call it: the source's name and where it goes (no credentials).
+        self.label = f"data source {name!r} (http GET {_without_userinfo(url_template)})"
         self._opener = urllib.request.build_opener(_NoRedirects)
 
     def lookup(self, key: str) -> Mapping[str, object] | None:
         url = self.url_template.format(key=quote(key, safe=""))
         # The scheme is http(s), checked above; the key cannot change it (quoted, after it).
         request = urllib.request.Request(url, headers=self.headers, method="GET")  # noqa: S310
-        return call_with_deadline(lambda: self._get(request), self.deadline_ms, self.describe)
+        return call_with_deadline(lambda: self._get(request), self.deadline_ms, self.label)
 
     def close(self) -> None:
         """Nothing is kept open between lookups."""
@@ -70,29 +71,29 @@ class HttpSource:
             exc.close()
             if exc.code == 404:
                 return None
-            raise DataSourceError(f"{self.describe}: HTTP {exc.code} {exc.reason}") from None
+            raise DataSourceError(f"{self.label}: HTTP {exc.code} {exc.reason}") from None
         except urllib.error.URLError as exc:  # refused, no route, a timeout connecting
             raise self._failed(exc.reason) from None
         except OSError as exc:  # a timeout or a reset while reading the answer
             raise self._failed(exc) from None
         if len(body) > MAX_BODY:
-            raise DataSourceError(f"{self.describe}: answer larger than {MAX_BODY} bytes")
+            raise DataSourceError(f"{self.label}: answer larger than {MAX_BODY} bytes")
         try:
             record = json.loads(body, parse_float=Decimal)
         except (UnicodeDecodeError, ValueError) as exc:
-            raise DataSourceError(f"{self.describe}: the answer is not JSON ({exc})") from None
+            raise DataSourceError(f"{self.label}: the answer is not JSON ({exc})") from None
         if not isinstance(record, dict):
             raise DataSourceError(
-                f"{self.describe}: the answer is JSON but not an object ({type(record).__name__})"
+                f"{self.label}: the answer is JSON but not an object ({type(record).__name__})"
             )
         return record
 
     def _failed(self, reason: object) -> DataSourceError:
         if isinstance(reason, TimeoutError):
-            return DataSourceError(f"{self.describe}: no answer within {self.deadline_ms} ms")
+            return DataSourceError(f"{self.label}: no answer within {self.deadline_ms} ms")
         if isinstance(reason, OSError) and reason.strerror:
-            return DataSourceError(f"{self.describe}: {reason.strerror}")
-        return DataSourceError(f"{self.describe}: {reason}")
+            return DataSourceError(f"{self.label}: {reason.strerror}")
+        return DataSourceError(f"{self.label}: {reason}")
 
 
 def _without_userinfo(url: str) -> str:

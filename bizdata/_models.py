@@ -21,7 +21,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Date, ForeignKey, MetaData, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
-from ._luhn import luhn_valid
+from configuration import luhn_valid
 
 __all__ = [
     "ACCOUNT_STATUSES",

@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from configuration import luhn_check_digit
+
 from ._engine import display_url, driver_message, open_engine
 from ._errors import StoreError
-from ._luhn import luhn_check_digit
 from ._migrate import migrate
 from ._models import Account, Customer
 

@@ -41,10 +41,11 @@ class SqlSource:
         self.engine = engine
         self.statement = text(statement) if isinstance(statement, str) else statement
         self.deadline_ms = deadline_ms
-        self.describe = f"data source {name!r} ({self.kind} {display_url(engine.url)})"
+        # What errors call it: the source's name and where it goes (no credentials).
+        self.label = f"data source {name!r} ({self.kind} {display_url(engine.url)})"
 
     def lookup(self, key: str) -> Mapping[str, object] | None:
-        return call_with_deadline(lambda: self._query(key), self.deadline_ms, self.describe)
+        return call_with_deadline(lambda: self._query(key), self.deadline_ms, self.label)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -58,7 +59,7 @@ class SqlSource:
                 row = connection.execute(self.statement, {"key": key}).first()
                 connection.rollback()
         except SQLAlchemyError as exc:
-            raise DataSourceError(f"{self.describe}: {driver_message(exc)}") from None
+            raise DataSourceError(f"{self.label}: {driver_message(exc)}") from None
         return None if row is None else plain_record(row._mapping)
 
 

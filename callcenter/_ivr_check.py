@@ -13,6 +13,7 @@ from pathlib import Path
 
 import ivr
 from configuration import (
+    BizdataSection,
     CallCenterConfig,
     ConfigError,
     line_index,
@@ -22,14 +23,12 @@ from configuration import (
 
 __all__ = ["check_ivr", "data_source_names"]
 
-# The sources a config has without a `bizdata:` section (bizdata.open_sources).
-_DEFAULT_SOURCES = frozenset({"accounts"})
-
 
 def data_source_names(config: CallCenterConfig) -> set[str]:
-    if config.bizdata is None:
-        return set(_DEFAULT_SOURCES)
-    return set(config.bizdata.sources)
+    """The data sources the replicas open (`bizdata.open_sources`): without a
+    `bizdata:` section, the section's defaults."""
+    section = config.bizdata if config.bizdata is not None else BizdataSection()
+    return set(section.sources)
 
 
 def check_ivr(config: CallCenterConfig, path: Path) -> list[str]:

@@ -1,5 +1,5 @@
 """The call center's configuration: the one YAML schema, the run directory's paths and
-the small helpers every package shares (host:port, the strategy names).
+the small helpers every package shares (host:port, the strategy names, the Luhn check).
 
 The lowest layer: it imports no other package of the project, so every package may
 import it. The host:port helpers, paths and names load at once; the schema (pydantic
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._file_watch import FileWatch
 from ._hostport import join_hostport, split_hostport
+from ._luhn import luhn_check_digit, luhn_valid
 from ._paths import PROJECT_ROOT, RunLayout
 from ._strategies import STRATEGY_NAMES, StrategyName
 
@@ -80,6 +81,8 @@ __all__ = [
     "join_hostport",
     "line_index",
     "load_config",
+    "luhn_check_digit",
+    "luhn_valid",
     "nearest_line",
     "parse_config",
     "parse_dsn",

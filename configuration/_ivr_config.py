@@ -26,10 +26,12 @@ from ._fields import StrictModel
 
 __all__ = ["ClosedSpec", "FlowName", "IvrSection", "ScheduleName"]
 
-# A flow's name (its file's `name:`) and a schedule's name (a key of `schedules:`).
-FlowName = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")]
-ScheduleName = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")]
-BoxName = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")]
+# A flow's name (its file's `name:`), a schedule's (a key of `schedules:`) and a
+# voicemail box's: the same shape as a queue's or a category's.
+_NAME = StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")
+FlowName = Annotated[str, _NAME]
+ScheduleName = Annotated[str, _NAME]
+BoxName = Annotated[str, _NAME]
 Announcement = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 

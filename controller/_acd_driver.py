@@ -67,9 +67,10 @@ from controller._acd_calls import (
 from controller._acd_options import AcdOptions, ring_time
 from controller._acd_rpc import OK, AcdRpc, code_name, reply_code, rpc_error
 from controller._event_tap import EventTap
-from controller._ports import Cancellable, EventPublisher, Execute, Later, OnLoop, Post
+from controller._ports import EventPublisher, Execute, Later, OnLoop, Post
 from controller._rpc_chains import RpcChains, Submit
 from controller._side_reservations import SIDE_KINDS, SideReservations
+from controller._sippy_loop import sippy_later
 from eventlog import (
     CALL_ANSWERED,
     CALL_ARRIVED,
@@ -157,9 +158,8 @@ def prompt_language(value: str | None) -> Language | None:
     """A caller's language for the queue announcements; None or "": the queue's own."""
     if not value:
         return None
-    for language in prompts.LANGUAGES:
-        if language == value:
-            return language
+    if prompts.is_language(value):
+        return value
     raise ValueError(
         f"language must be one of {', '.join(prompts.LANGUAGES)} (or none), not {value!r}"
     )
@@ -1077,7 +1077,6 @@ class AcdDriver:
 def sippy_driver(options: AcdOptions) -> AcdDriver:
     """The driver on Sippy's loop, with a failing-over `acd_client.AcdClient`."""
     from sippy.Core.EventDispatcher import ED2  # noqa: PLC0415
-    from sippy.Time.Timeout import Timeout  # noqa: PLC0415
 
     from acd_client import AcdClient, ActionFeed  # noqa: PLC0415
 
@@ -1088,13 +1087,14 @@ def sippy_driver(options: AcdOptions) -> AcdDriver:
         token=options.token,
     )
 
-    def later(delay_s: float, callback: Callable[[], None]) -> Cancellable:
-        timeout: Cancellable = Timeout(callback, delay_s)
-        return timeout
-
     def feed(on_action: Callable[[pb.Action], None]) -> Feed:
         return ActionFeed(client, on_action).start(timeout=None)
 
     return AcdDriver(
-        options, client, post=ED2.callFromThread, later=later, feed=feed, on_close=client.close
+        options,
+        client,
+        post=ED2.callFromThread,
+        later=sippy_later,
+        feed=feed,
+        on_close=client.close,
     )

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from acd_client import TokenError, read_token
 from configuration import split_hostport
+from controller._number_map import parse_number_map
 
-__all__ = ["AcdOptions", "acd_options", "add_acd_arguments", "parse_queue_for", "ring_time"]
+__all__ = ["AcdOptions", "acd_options", "add_acd_arguments", "ring_time"]
 
 
 @dataclass(frozen=True)
@@ -39,19 +40,6 @@ class AcdOptions:
     # in the registry the ACD reconciles against (controller/_registry.py); "" otherwise,
     # and the ACD then never ends this replica's calls by itself.
     source: str = ""
-
-
-def parse_queue_for(value: str) -> dict[str, str]:
-    """`NUMBER=QUEUE,...` -> {number: queue}; a number listed twice is refused."""
-    mapping: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in value.split(","))):
-        number, sep, queue = (p.strip() for p in item.partition("="))
-        if not sep or not number or not queue:
-            raise ValueError(f"expected NUMBER=QUEUE, got {item!r}")
-        if number in mapping:
-            raise ValueError(f"number {number!r} is mapped twice")
-        mapping[number] = queue
-    return mapping
 
 
 def add_acd_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,7 +109,7 @@ def _queue_for(values: Sequence[str]) -> dict[str, str]:
     queue_for: dict[str, str] = {}
     for value in values:
         try:
-            mapping = parse_queue_for(value)
+            mapping = parse_number_map(value, "QUEUE")
         except ValueError as exc:
             raise ValueError(f"--queue-for: {exc}") from None
         for number, queue in mapping.items():

@@ -172,7 +172,7 @@ class Commands:
             "media_sessions": sessions,
             **self.sip_status(),
             "draining": self.drain is not None and self.drain.active,
-            "ivr_calls": 0 if self.ivr_calls is None else self.ivr_calls(),
+            **self._ivr_left(),
         }
 
     def _drain(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -186,6 +186,7 @@ class Commands:
         return {**self.drain.set(on), "calls": len(self.service.calls), **self._ivr_left()}
 
     def _ivr_left(self) -> dict[str, int]:
+        """The calls still in the IVR (a draining replica waits for them too)."""
         return {"ivr_calls": 0 if self.ivr_calls is None else self.ivr_calls()}
 
     def _ivr(self) -> dict[str, Any]:

@@ -24,13 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rtpengine import DTMF_EVENTS
+
 log = logging.getLogger("controller.dtmf")
 
 METHOD_RFC4733 = "rfc4733"
 METHOD_INBAND = "inband"
 METHOD_INFO = "info"
 METHODS = (METHOD_RFC4733, METHOD_INBAND, METHOD_INFO)
-DIGITS = "0123456789*#ABCD"
 
 # on_digit(cid, digit, method), on the SIP loop.
 OnDigit = Callable[[str, str, str], None]
@@ -48,7 +49,7 @@ DTMF_RELAY = "application/dtmf-relay"  # "Signal=5\r\nDuration=160\r\n"
 DTMF_PLAIN = "application/dtmf"  # "5"
 INFO_ACCEPT = f"{DTMF_RELAY}, {DTMF_PLAIN}"
 # Cisco and others send the RFC 4733 event number for * # A-D in `Signal=`.
-_EVENT_NUMBERS = {str(number): digit for number, digit in enumerate(DIGITS)}
+_EVENT_NUMBERS = {str(number): digit for number, digit in enumerate(DTMF_EVENTS)}
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class InfoVerdict:
 
 def _digit(value: str) -> str | None:
     value = value.strip().upper()
-    if len(value) == 1 and value in DIGITS:
+    if len(value) == 1 and value in DTMF_EVENTS:
         return value
     return _EVENT_NUMBERS.get(value)
 
@@ -162,9 +163,6 @@ class DtmfDigits:
     def subscribe(self, on_digit: OnDigit) -> None:
         """Call `on_digit(cid, digit, method)` on the SIP loop for every key press."""
         self._subscribers.append(on_digit)
-
-    def unsubscribe(self, on_digit: OnDigit) -> None:
-        self._subscribers.remove(on_digit)
 
     # ---------------------------------------------------------------- calls
     def detect_inband(self, cid: str) -> None:

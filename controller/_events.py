@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from controller._redis import fail_fast_redis
 from eventlog import DEFAULT_STREAM, Event, EventLog
 
 log = logging.getLogger("controller.events")
@@ -136,14 +135,7 @@ class RedisPublisher:
     ) -> RedisPublisher:
         """A client that fails fast: short connect/read timeouts, no retries of its own
         (the publisher retries, without holding up the events behind)."""
-        client = redis.Redis(
-            host=host,
-            port=port,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
-        )
+        client = fail_fast_redis(host, port, timeout_s=timeout_s)
         return cls(client, stream=stream, capacity=capacity)
 
     # -------------------------------------------------------- SIP loop thread

@@ -26,6 +26,7 @@ from typing import Any
 
 from configuration import FileWatch
 from controller._ivr_ports import FlowEntry
+from ivr import FLOW_FILES
 
 __all__ = ["FlowLibrary", "FlowLoadError", "LoadFile"]
 
@@ -33,7 +34,6 @@ log = logging.getLogger("controller.ivr")
 
 # One flow file in, its entry out; raises with a message naming file:line and node.
 LoadFile = Callable[[Path], FlowEntry]
-PATTERNS = ("*.yaml",)  # as `ivr.load_flows` and `callcenter check-config` read them
 
 
 class FlowLoadError(Exception):
@@ -211,12 +211,7 @@ class FlowLibrary:
 
     def _scan(self) -> set[Path]:
         try:
-            return {
-                path.resolve()
-                for pattern in PATTERNS
-                for path in self.directory.glob(pattern)
-                if path.is_file()
-            }
+            return {path.resolve() for path in self.directory.glob(FLOW_FILES) if path.is_file()}
         except OSError as exc:
             log.error("IVR flows: cannot read %s: %s", self.directory, exc)
             return {path for path, state in self._files.items() if not state.gone}

@@ -71,6 +71,13 @@ from eventlog import (
     CALL_NO_ANSWER,
     CALL_TRANSFERRED,
     CALL_VOICEMAIL,
+    IVR_CALLER_LEFT,
+    IVR_CLOSED,
+    IVR_ERROR,
+    IVR_QUEUED,
+    IVR_RESULTS,
+    IVR_TRANSFERRED,
+    IVR_VOICEMAIL,
     Event,
 )
 from ivr import (
@@ -91,7 +98,6 @@ from ivr import (
 )
 
 __all__ = [
-    "RESULTS",
     "ClosedAnnouncement",
     "ClosedRule",
     "ClosedVoicemail",
@@ -101,30 +107,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("controller.ivr")
-
-# call.ivr_done results (eventlog/_kinds.py).
-RESULT_SELF_SERVED = "self_served"
-RESULT_QUEUED = "queued"
-RESULT_TRANSFERRED = "transferred"
-RESULT_VOICEMAIL = "voicemail"
-RESULT_CLOSED = "closed"
-RESULT_ERROR = "error"
-RESULT_CALLER_LEFT = "caller_left"
-RESULTS = frozenset(
-    {
-        RESULT_SELF_SERVED,
-        RESULT_QUEUED,
-        RESULT_TRANSFERRED,
-        RESULT_VOICEMAIL,
-        RESULT_CLOSED,
-        "max_time",
-        "retries_exhausted",
-        RESULT_ERROR,
-        RESULT_CALLER_LEFT,
-    }
-)
-# Hangup.reason -> result: a flow that ends by itself has served the caller.
-_HANGUP_RESULTS = {"completed": RESULT_SELF_SERVED}
 
 
 # ---------------------------------------------------------------- what a number does
@@ -341,7 +323,7 @@ class IvrHost:
         reply = self._run({"cmd": "answer", "cid": call.cid})
         if not reply.get("ok"):
             log.warning("cid=%s IVR cannot answer the call: %s", call.cid, reply.get("error"))
-            self._let_go(call, RESULT_ERROR)
+            self._let_go(call, IVR_ERROR)
             self._hangup(call)
             return
         if call.closed:
@@ -354,7 +336,7 @@ class IvrHost:
             actions = session.start()
         except Exception:
             log.exception("cid=%s flow %s failed to start", call.cid, entry.name)
-            self._let_go(call, RESULT_ERROR)
+            self._let_go(call, IVR_ERROR)
             self._hangup(call)
             return
         call.session = session
@@ -363,7 +345,7 @@ class IvrHost:
 
     def _closed(self, call: IvrCall) -> None:
         """Out of hours: the number's announcement or voicemail; the flow is not entered."""
-        self._let_go(call, RESULT_CLOSED)
+        self._let_go(call, IVR_CLOSED)
         rule = call.route.closed
         if isinstance(rule, ClosedVoicemail):
             self._voicemail(call, rule.box, rule.language)
@@ -380,7 +362,7 @@ class IvrHost:
             return
         if not call.done:
             if data.get("side") == "caller":
-                result = RESULT_CALLER_LEFT
+                result = IVR_CALLER_LEFT
                 if call.session is not None:
                     try:
                         result = call.session.caller_left()
@@ -388,7 +370,7 @@ class IvrHost:
                         log.exception("cid=%s the session failed on the caller's hang-up", cid)
                 log.info("cid=%s caller left the IVR at node %s", cid, call.node or "-")
             else:
-                result = RESULT_ERROR
+                result = IVR_ERROR
                 log.warning("cid=%s call ended in the IVR (cause %s)", cid, data.get("cause", ""))
             self._let_go(call, result)
         self._forget(call)
@@ -400,9 +382,9 @@ class IvrHost:
             return
         call.done = True
         call.phase = Phase.LEAVING
-        if result not in RESULTS:
+        if result not in IVR_RESULTS:
             log.error("cid=%s unknown IVR result %r, written as error", call.cid, result)
-            result = RESULT_ERROR
+            result = IVR_ERROR
         self.results[result] += 1
         self._cancel_timers(call)
         self._lookups.cancel(call.cid)
@@ -431,7 +413,7 @@ class IvrHost:
             actions = step(session)
         except Exception:
             log.exception("cid=%s the IVR session failed at node %s", call.cid, call.node or "-")
-            self._let_go(call, RESULT_ERROR)
+            self._let_go(call, IVR_ERROR)
             self._hangup(call)
             return
         self._carry_out(call, actions)
@@ -461,17 +443,16 @@ class IvrHost:
         elif isinstance(action, Step):
             self._step(call, action)
         elif isinstance(action, Enqueue):
-            self._let_go(call, self._result(call, RESULT_QUEUED))
+            self._let_go(call, self._result(call, IVR_QUEUED))
             self._when_quiet(call, partial(self._enqueue, call, action))
         elif isinstance(action, Transfer):
-            self._let_go(call, self._result(call, RESULT_TRANSFERRED))
+            self._let_go(call, self._result(call, IVR_TRANSFERRED))
             self._when_quiet(call, partial(self._transfer, call, action.number))
         elif isinstance(action, Voicemail):
-            self._let_go(call, self._result(call, RESULT_VOICEMAIL))
+            self._let_go(call, self._result(call, IVR_VOICEMAIL))
             self._when_quiet(call, partial(self._voicemail, call, action.box, action.language))
         elif isinstance(action, Hangup):
-            result = _HANGUP_RESULTS.get(action.reason, action.reason)
-            self._let_go(call, self._result(call, result))
+            self._let_go(call, self._result(call, action.reason))
             self._when_quiet(call, partial(self._hangup, call))
 
     @staticmethod
@@ -479,7 +460,7 @@ class IvrHost:
         """The session's own result once it has finished; else the action's."""
         session = call.session
         result = None if session is None else session.result
-        return result if result in RESULTS else fallback
+        return result if result in IVR_RESULTS else fallback
 
     def _step(self, call: IvrCall, step: Step) -> None:
         flow = call.entry.name if call.entry is not None else ""

@@ -90,10 +90,6 @@ class LookupRunner:
             if pending.timer is not None:
                 pending.timer.cancel()
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._pending)
-
     # ------------------------------------------------------------ worker thread
 
     def _job(self, pending: _Pending, source: DataSource) -> None:

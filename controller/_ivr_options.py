@@ -14,6 +14,7 @@ from typing import Any
 
 from controller._ivr_host import ClosedAnnouncement, ClosedRule, ClosedVoicemail, NumberIvr
 from controller._ivr_state import DEFAULT_TTL_S
+from controller._number_map import parse_number_map
 from ivr import Tts
 
 __all__ = [
@@ -21,7 +22,6 @@ __all__ = [
     "IvrSettings",
     "add_ivr_arguments",
     "ivr_options",
-    "parse_flow_for",
     "read_settings",
 ]
 
@@ -65,19 +65,6 @@ class IvrOptions:
         for number, flow in sorted(self.flow_for.items()):
             needed.setdefault(flow, []).append(number)
         return {flow: "number " + ", ".join(numbers) for flow, numbers in needed.items()}
-
-
-def parse_flow_for(value: str) -> dict[str, str]:
-    """`NUMBER=FLOW,...` -> {number: flow}."""
-    flows: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in value.split(","))):
-        number, sep, flow = item.partition("=")
-        if not sep or not number or not flow:
-            raise ValueError(f"expected NUMBER=FLOW, got {item!r}")
-        if number in flows:
-            raise ValueError(f"number {number} is given twice")
-        flows[number] = flow
-    return flows
 
 
 def read_settings(path: Path) -> IvrSettings:
@@ -161,7 +148,7 @@ def ivr_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Iv
             parser.error("--ivr-for and --ivr-settings need --ivr-flows")
         return None
     try:
-        flow_for = parse_flow_for(args.ivr_for)
+        flow_for = parse_number_map(args.ivr_for, "FLOW")
     except ValueError as exc:
         parser.error(f"--ivr-for: {exc}")
     settings = IvrSettings()

@@ -19,7 +19,7 @@ import prompts
 from controller._ivr_ports import RenderedPrompt
 from ivr import PromptItem, Tts, Wav
 
-__all__ = ["VOICEMAIL_GREETING", "PromptsRenderer", "concat_wavs", "voicemail_greeting"]
+__all__ = ["VOICEMAIL_GREETING", "PromptsRenderer", "one_wav", "voicemail_greeting"]
 
 # Until the recording issue lands, voicemail only says so and the call ends.
 VOICEMAIL_GREETING = {
@@ -37,8 +37,9 @@ def voicemail_greeting(box: str, language: str) -> Tts:
     return Tts(VOICEMAIL_GREETING[lang], lang)
 
 
-def concat_wavs(paths: Sequence[Path], cache_dir: Path) -> Path:
-    """One WAV of `paths` in a row (`prompts.concat_wavs`); a single one as it is."""
+def one_wav(paths: Sequence[Path], cache_dir: Path) -> Path:
+    """The one WAV rtpengine plays for `paths` in a row: a single one as it is, several
+    joined (`prompts.concat_wavs`, which would copy even a single one)."""
     return paths[0] if len(paths) == 1 else prompts.concat_wavs(paths, cache_dir)
 
 
@@ -50,7 +51,7 @@ class PromptsRenderer:
         cache_dir: Path,
         *,
         render: Callable[[str, str, Path], Path] = prompts.render,
-        concat: Callable[[Sequence[Path], Path], Path] = concat_wavs,
+        concat: Callable[[Sequence[Path], Path], Path] = one_wav,
         duration_ms: Callable[[Path], int] = prompts.wav_duration_ms,
     ) -> None:
         self.cache_dir = cache_dir

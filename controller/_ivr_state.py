@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+
+from controller._redis import fail_fast_redis
 
 __all__ = ["DEFAULT_KEY_PREFIX", "DEFAULT_TTL_S", "RedisSnapshots"]
 
@@ -62,14 +62,7 @@ class RedisSnapshots:
     def connect(
         cls, host: str, port: int, *, timeout_s: float = 0.2, **kwargs: Any
     ) -> RedisSnapshots:
-        client = redis.Redis(
-            host=host,
-            port=port,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
-        )
-        return cls(client, **kwargs)
+        return cls(fail_fast_redis(host, port, timeout_s=timeout_s), **kwargs)
 
     def key(self, cid: str) -> str:
         return f"{self.prefix}{cid}"

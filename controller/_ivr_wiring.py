@@ -24,7 +24,8 @@ from controller._ivr_options import IvrOptions, IvrSettings
 from controller._ivr_ports import ArrivedCall, DataSource, FlowEntry, IvrSession, SessionFactory
 from controller._ivr_prompts import PromptsRenderer
 from controller._ivr_state import RedisSnapshots
-from controller._ports import Cancellable, EventPublisher, Execute
+from controller._ports import EventPublisher, Execute
+from controller._sippy_loop import logged_jobs, sippy_later
 
 if TYPE_CHECKING:
     from controller._acd_driver import AcdDriver
@@ -118,24 +119,11 @@ def open_data_sources(settings: IvrSettings, run_dir: Path | None) -> DataSource
     return DataSources(sources, deadlines)
 
 
-def static_texts(flow: object) -> dict[str, list[str]]:
-    """The flow's prompt texts without a slot, by language: rendered ahead of the first
-    caller (`prompts.prewarm`). A prompt's text is a template of literal parts and
-    slots (`ivr`); only one made of literal parts alone is the same for every call."""
-    assert isinstance(flow, ivr.Flow)
-    texts: dict[str, list[str]] = {}
-    for prompt in flow.prompts.values():
-        for language, item in prompt.by_language.items():
-            parts = getattr(item, "parts", None)  # a Template; a Wav has none
-            if parts and all(isinstance(part, str) for part in parts):
-                texts.setdefault(language, []).append("".join(parts))
-    return texts
-
-
 def prewarm(entry: FlowEntry, cache_dir: Path) -> None:
     """Render a flow's fixed prompts into the cache (a worker or the flows thread)."""
+    assert isinstance(entry.flow, ivr.Flow)
     try:
-        done = prompts.prewarm(static_texts(entry.flow), cache_dir)
+        done = prompts.prewarm(entry.flow.fixed_prompt_texts(), cache_dir)
     except prompts.PromptError as exc:
         log.warning("flow %s: prompts not rendered ahead: %s", entry.name, exc)
         return
@@ -189,19 +177,6 @@ class IvrRuntime:
         self.sources.close()
 
 
-def _submitter(pool: ThreadPoolExecutor, what: str) -> Callable[[Callable[[], None]], None]:
-    def submit(job: Callable[[], None]) -> None:
-        def logged() -> None:
-            try:
-                job()
-            except Exception:  # a bug in one job must not kill the worker silently
-                log.exception("IVR %s job failed", what)
-
-        pool.submit(logged)
-
-    return submit
-
-
 def sippy_ivr(
     options: IvrOptions,
     *,
@@ -212,11 +187,6 @@ def sippy_ivr(
     """The IVR on Sippy's loop. Raises `FlowLoadError` (or `ValueError` for schedules
     or data sources) when it cannot start; the controller then exits."""
     from sippy.Core.EventDispatcher import ED2  # noqa: PLC0415
-    from sippy.Time.Timeout import Timeout  # noqa: PLC0415
-
-    def later(delay_s: float, callback: Callable[[], None]) -> Cancellable:
-        timeout: Cancellable = Timeout(callback, delay_s)
-        return timeout
 
     import bizdata  # noqa: PLC0415 - its interface only; SQLAlchemy loads with a source
 
@@ -232,12 +202,12 @@ def sippy_ivr(
     ).load()
     render_pool = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="ivr-prompts")
     lookup_pool = ThreadPoolExecutor(LOOKUP_WORKERS, thread_name_prefix="ivr-lookups")
-    render = _submitter(render_pool, "prompt")
+    render = logged_jobs(render_pool, log, "IVR prompt")
     lookups = LookupRunner(
         data.sources,
-        submit=_submitter(lookup_pool, "lookup"),
+        submit=logged_jobs(lookup_pool, log, "IVR lookup"),
         post=ED2.callFromThread,
-        later=later,
+        later=sippy_later,
         deadline_s=data.deadline_s,
         failure_types=(bizdata.DataSourceError,),
     )
@@ -253,7 +223,7 @@ def sippy_ivr(
         renderer=PromptsRenderer(cache),
         lookups=lookups,
         post=ED2.callFromThread,
-        later=later,
+        later=sippy_later,
         submit=render,
         node=node,
         schedules=schedules,

@@ -52,6 +52,7 @@ import prompts
 from acd_api.v1 import acd_pb2 as pb
 from controller._media import MediaError
 from controller._ports import Cancellable, Execute, Later, Post
+from controller._sippy_loop import logged_jobs, sippy_later
 from eventlog import CALL_ANSWERED, CALL_ENDED, CALL_NO_ANSWER, CALL_RINGING, Event
 from prompts import Language, PromptError
 
@@ -160,10 +161,8 @@ def parse_music_after(value: str) -> tuple[str | None, float]:
 
 
 def _language(value: str) -> Language:
-    if value == "zh":
-        return "zh"
-    if value == "en":
-        return "en"
+    if prompts.is_language(value):
+        return value
     raise ValueError(f"language must be one of {', '.join(prompts.LANGUAGES)}, not {value!r}")
 
 
@@ -791,7 +790,6 @@ def sippy_queue_media(
     """Queue media on Sippy's loop: its own ACD client (queries fail over like the
     driver's) and two worker threads for the queries and the rendering."""
     from sippy.Core.EventDispatcher import ED2  # noqa: PLC0415
-    from sippy.Time.Timeout import Timeout  # noqa: PLC0415
 
     from acd_client import AcdClient  # noqa: PLC0415
 
@@ -803,19 +801,6 @@ def sippy_queue_media(
     )
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="queue-media")
 
-    def submit(job: Callable[[], None]) -> None:
-        def logged() -> None:
-            try:
-                job()
-            except Exception:  # a bug in one job must not kill the worker silently
-                log.exception("queue media job failed")
-
-        pool.submit(logged)
-
-    def later(delay_s: float, callback: Callable[[], None]) -> Cancellable:
-        timeout: Cancellable = Timeout(callback, delay_s)
-        return timeout
-
     def close() -> None:
         pool.shutdown(wait=False, cancel_futures=True)
         client.close()
@@ -826,7 +811,7 @@ def sippy_queue_media(
         player=RtpenginePlayer(media),
         source=source,
         post=ED2.callFromThread,
-        later=later,
-        submit=submit,
+        later=sippy_later,
+        submit=logged_jobs(pool, log, "queue media"),
         on_close=close,
     )

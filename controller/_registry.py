@@ -33,11 +33,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from acd_client import ControllerRecord, make_source, registry_key
 from controller._acd_options import AcdOptions
+from controller._redis import fail_fast_redis
 
 __all__ = [
     "STOPPED_TTL_S",
@@ -269,12 +268,4 @@ def registry_for(
         return None
     host, port = redis_address
     timeout = min(1.0, options.heartbeat_s)
-    client = redis.Redis(
-        host=host,
-        port=port,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=0,
-    )
-    return CallRegistry(client, node=node, options=options)
+    return CallRegistry(fail_fast_redis(host, port, timeout_s=timeout), node=node, options=options)

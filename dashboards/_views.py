@@ -162,6 +162,11 @@ class IvrView:
     dropoff: pd.DataFrame  # IVR_DROPOFF_COLUMNS, in flow path order
     dropoff_bars: pd.DataFrame  # per node ("flow: step. node"): IVR_DROPOFF_BARS
 
+    @property
+    def containment_percent(self) -> str:
+        """The containment rate as the page shows it ("—" without IVR calls)."""
+        return _percent(self.containment_rate)
+
 
 def _percent(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:.1%}"

@@ -44,8 +44,7 @@ KIND_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         # rings `agent`, then dials `number` presenting `caller_id` ("": the trunk's own).
         CALL_ORIGINATED: ("agent", "number", "caller_id"),
         CALL_IVR_STEP: ("ivr_node", "input"),
-        # The IVR let go of the call: `result` is self_served, queued, transferred,
-        # voicemail, closed, max_time, retries_exhausted, error or caller_left;
+        # The IVR let go of the call: `result` is one of IVR_RESULTS (below);
         # `ivr_node` is the node it was in.
         CALL_IVR_DONE: ("ivr_node", "result"),
         CALL_QUEUED: ("queue", "priority"),
@@ -89,5 +88,30 @@ AGENT_STATES: Final = frozenset(
         STATE_RESERVED,
         STATE_TALKING,
         STATE_WRAP_UP,
+    }
+)
+
+# How the IVR let go of a call (call.ivr_done `result`): the controller writes these,
+# the CDR fold and the IVR reports count them.
+IVR_SELF_SERVED: Final = "self_served"  # the flow ended the call, the caller served
+IVR_QUEUED: Final = "queued"
+IVR_TRANSFERRED: Final = "transferred"
+IVR_VOICEMAIL: Final = "voicemail"
+IVR_CLOSED: Final = "closed"  # out of open hours
+IVR_MAX_TIME: Final = "max_time"
+IVR_RETRIES_EXHAUSTED: Final = "retries_exhausted"
+IVR_ERROR: Final = "error"
+IVR_CALLER_LEFT: Final = "caller_left"
+IVR_RESULTS: Final = frozenset(
+    {
+        IVR_SELF_SERVED,
+        IVR_QUEUED,
+        IVR_TRANSFERRED,
+        IVR_VOICEMAIL,
+        IVR_CLOSED,
+        IVR_MAX_TIME,
+        IVR_RETRIES_EXHAUSTED,
+        IVR_ERROR,
+        IVR_CALLER_LEFT,
     }
 )

@@ -29,15 +29,15 @@ from ._actions import (
     Voicemail,
     Wav,
 )
-from ._checks import luhn_valid
 from ._errors import FlowError, FlowProblem
 from ._flow import AGENT_NODE, Flow
-from ._load import load_flow, load_flows, parse_flow
+from ._load import FLOW_FILES, load_flow, load_flows, parse_flow
 from ._schedule import Schedule
 from ._session import INPUT_TIMER, MAX_TIME_TIMER, SENSITIVE, CallFacts, Session
 
 __all__ = [
     "AGENT_NODE",
+    "FLOW_FILES",
     "INPUT_TIMER",
     "MAX_TIME_TIMER",
     "SENSITIVE",
@@ -65,6 +65,5 @@ __all__ = [
     "Wav",
     "load_flow",
     "load_flows",
-    "luhn_valid",
     "parse_flow",
 ]

@@ -120,8 +120,8 @@ class Voicemail:
 
 @dataclass(frozen=True)
 class Hangup:
-    """`reason`: completed (self-service done), max_time, retries_exhausted,
-    closed, error."""
+    """`reason` is the call.ivr_done result: self_served (the flow served the caller),
+    closed, max_time, retries_exhausted or error."""
 
     reason: str
 

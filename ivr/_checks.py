@@ -9,22 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-
-def luhn_valid(digits: str) -> bool:
-    """The Luhn (mod 10) checksum of account and card numbers: 12345674 passes."""
-    if not digits.isdigit():
-        return False
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        value = int(char)
-        if i % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+from configuration import luhn_valid
 
 
 @dataclass(frozen=True)
 class Luhn:
+    """The check digit of account and card numbers: 12345674 passes."""
+
     def passes(self, digits: str) -> bool:
         return luhn_valid(digits)
 

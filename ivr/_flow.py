@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ._nodes import Node, Prompt
+from ._template import Template
 
 AGENT_NODE = "agent"  # the node the flow's `agent:` section becomes
 
@@ -35,3 +36,15 @@ class Flow:
     def language(self) -> str:
         """The default language (until a set node changes it)."""
         return self.languages[0]
+
+    def fixed_prompt_texts(self) -> dict[str, list[str]]:
+        """The texts of the `prompts:` section that have no slot, by language: the same
+        for every call, so a host can render them before the first caller comes
+        (`prompts.prewarm`). Recorded prompts (WAV) are not texts."""
+        texts: dict[str, list[str]] = {}
+        for prompt in self.prompts.values():
+            for language, item in prompt.by_language.items():
+                text = item.fixed_text if isinstance(item, Template) else None
+                if text is not None:
+                    texts.setdefault(language, []).append(text)
+        return texts

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-import wave
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, Final, cast
 import yaml
 
 from configuration import line_index, nearest_line, yaml_error_message
-from prompts import LANGUAGES
+from prompts import LANGUAGES, PromptError, check_prompt_wav
 
 from ._actions import Wav
 from ._checks import Check, Lengths, Luhn, Regex
@@ -27,6 +26,7 @@ from ._errors import FlowError, FlowProblem
 from ._flow import AGENT_NODE, Flow
 from ._nodes import (
     CALL_DATA_KEYS,
+    DTMF_KEYS,
     HANGUP_RESULTS,
     BranchNode,
     CollectNode,
@@ -45,18 +45,16 @@ from ._nodes import (
 )
 from ._template import Template, TemplateError, parse_template
 
-__all__ = ["CALL_FIELDS", "KEYS", "load_flow", "load_flows", "parse_flow"]
+__all__ = ["CALL_FIELDS", "FLOW_FILES", "KEYS", "load_flow", "load_flows", "parse_flow"]
 
-FLOW_SUFFIX = ".yaml"
+FLOW_FILES: Final = "*.yaml"  # the files of a flows directory that are flows
 ALL_LANGUAGES: Final = "all_languages"  # a prompt's key beside its languages
-KEYS_DTMF: Final = "0123456789*#ABCD"
 CALL_FIELDS: Final = ("caller", "dialled", "category", "language")  # {call.<field>}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _FLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_SAMPLE_RATE, _CHANNELS, _SAMPLE_WIDTH = 8000, 1, 2
 MAX_TIMEOUT_MS: Final = 600_000
 MAX_DIGITS: Final = 64
 MAX_PRIORITY: Final = 2**31 - 1
@@ -135,7 +133,7 @@ def load_flows(
     problems of every bad file (the host keeps its old flows then)."""
     flows: dict[str, Flow] = {}
     problems: list[FlowProblem | str] = []
-    for path in sorted(Path(directory).glob(f"*{FLOW_SUFFIX}")):
+    for path in sorted(Path(directory).glob(FLOW_FILES)):
         try:
             flow = load_flow(path, schedules=schedules)
         except FlowError as exc:
@@ -436,23 +434,10 @@ class _FlowReader:
 
     def _wav(self, text: str, path: tuple[Any, ...], node: str | None, label: str) -> Wav | None:
         wav_path = (self.base_dir / text).resolve()  # an absolute `text` stays as it is
-        if not wav_path.is_file():
-            self.problem(path, node, f"{label}: WAV {wav_path} does not exist")
-            return None
         try:
-            with wave.open(str(wav_path), "rb") as wav:
-                shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
-        except (wave.Error, EOFError, OSError) as exc:
-            self.problem(path, node, f"{label}: {wav_path} is not a PCM WAV file ({exc})")
-            return None
-        if shape != (_SAMPLE_RATE, _CHANNELS, _SAMPLE_WIDTH):
-            rate, channels, width = shape
-            self.problem(
-                path,
-                node,
-                f"{label}: {wav_path} is {rate} Hz, {channels} channel(s), {width * 8}-bit; "
-                "prompts are 8000 Hz mono 16-bit (sox in.wav -r 8000 -c 1 -b 16 out.wav)",
-            )
+            check_prompt_wav(wav_path)  # what rtpengine plays and prompts.concat_wavs joins
+        except PromptError as exc:
+            self.problem(path, node, f"{label}: {exc}")
             return None
         return Wav(str(wav_path))
 
@@ -932,7 +917,7 @@ def _dtmf_key(value: Any) -> str | None:
     """A choice or agent key: YAML reads `1:` as the number 1."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
         return str(value)
-    if isinstance(value, str) and len(value) == 1 and value in KEYS_DTMF:
+    if isinstance(value, str) and len(value) == 1 and value in DTMF_KEYS:
         return value
     return None
 

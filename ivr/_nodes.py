@@ -55,6 +55,11 @@ class Node:
         return ()
 
 
+# The keys of a phone's keypad (RFC 4733 events 0-15): a menu's choices, the agent key
+# and what `Session.digit` takes.
+DTMF_KEYS: Final = frozenset("0123456789*#ABCD")
+
+
 @dataclass(frozen=True, kw_only=True)
 class MenuNode(Node):
     prompt: Prompts

@@ -48,6 +48,7 @@ from ._actions import (
 from ._conditions import DataCondition, holds
 from ._flow import AGENT_NODE, Flow
 from ._nodes import (
+    DTMF_KEYS,
     INPUT_NODES,
     TERMINAL_NODES,
     BranchNode,
@@ -69,7 +70,6 @@ from ._template import Slot, TemplateError
 SENSITIVE: Final = "<sensitive>"  # what Step says instead of a sensitive entry
 INPUT_TIMER: Final = "input"
 MAX_TIME_TIMER: Final = "max_time"
-DTMF_KEYS: Final = frozenset("0123456789*#ABCD")
 SNAPSHOT_FORMAT: Final = 1
 # Nodes entered while handling one event before the session calls it a loop.
 MAX_HOPS: Final = 200
@@ -629,7 +629,7 @@ class Session:
             return Transfer(node.number)
         assert isinstance(node, HangupNode)
         result = node.result or self._pending_result or "self_served"
-        return Hangup("completed" if result == "self_served" else result)
+        return Hangup(result)
 
     def _max_time(self) -> None:
         self._stop_play()
@@ -757,7 +757,7 @@ def _result_of(action: Action) -> str:
     if isinstance(action, Voicemail):
         return "voicemail"
     assert isinstance(action, Hangup)
-    return "self_served" if action.reason == "completed" else action.reason
+    return action.reason
 
 
 # Snapshot values: JSON keeps str, numbers, booleans and None; records from a data

@@ -44,6 +44,13 @@ class Template:
     def slots(self) -> tuple[Slot, ...]:
         return tuple(p for p in self.parts if isinstance(p, Slot))
 
+    @property
+    def fixed_text(self) -> str | None:
+        """The text when there is no slot (the same for every call); else None."""
+        if not self.parts or self.slots:
+            return None
+        return "".join(p for p in self.parts if isinstance(p, str))
+
     def speak(self, value_of: Callable[[Slot], object], language: str) -> str:
         """The text to render: each slot's value in words (`prompts.say`)."""
         return "".join(

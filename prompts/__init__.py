@@ -13,7 +13,7 @@ from ._announcements import queue_position_text, round_wait_minutes
 from ._cache import RENDERER_VERSION
 from ._engine import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, EspeakSox, Synthesiser
 from ._errors import PromptError
-from ._languages import LANGUAGES, VOICES, Language
+from ._languages import LANGUAGES, VOICES, Language, is_language
 from ._mandarin import mandarin_speakable, normalise_numbers, to_pinyin
 from ._music import hold_music
 from ._prewarm import Prewarmed, prewarm
@@ -38,6 +38,7 @@ __all__ = [
     "check_prompt_wav",
     "concat_wavs",
     "hold_music",
+    "is_language",
     "mandarin_speakable",
     "normalise_numbers",
     "prewarm",

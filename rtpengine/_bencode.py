@@ -5,6 +5,8 @@ strict decoder (fastbencode) refuses its `offer`/`answer`/`query` replies with
 "dict keys disordered". Encoding stays with fastbencode (our requests are sorted).
 `decode_prefix` reads one value from the front of a stream (TCP ng) and tells
 "not all here yet" (`BencodeTruncated`) from bytes that are no bencode at all.
+`as_text` turns a decoded value's byte strings into text, as the ng client and the
+notification reader both read them.
 """
 
 from __future__ import annotations
@@ -77,4 +79,16 @@ def bdecode(data: bytes) -> Any:
     value, end = decode_prefix(data)
     if end != len(data):
         raise BencodeError("trailing bytes after bencode")
+    return value
+
+
+def as_text(value: Any) -> Any:
+    """`value` with every byte string, dictionary keys included, decoded as UTF-8 (an
+    undecodable byte becomes U+FFFD rather than losing the message)."""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, dict):
+        return {as_text(k): as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_text(v) for v in value]
     return value

@@ -16,7 +16,7 @@ from typing import Any
 
 import fastbencode
 
-from rtpengine._bencode import BencodeError, bdecode
+from rtpengine._bencode import BencodeError, as_text, bdecode
 
 
 class NgError(Exception):
@@ -35,16 +35,6 @@ def _to_wire(value: Any) -> Any:
         return {str(k).encode(): _to_wire(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_to_wire(v) for v in value]
-    return value
-
-
-def _from_wire(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    if isinstance(value, dict):
-        return {_from_wire(k): _from_wire(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_wire(v) for v in value]
     return value
 
 
@@ -86,7 +76,7 @@ class NgClient:
                 got_cookie, _, payload = data.partition(b" ")
                 if got_cookie == cookie:  # drop late replies to earlier, timed-out requests
                     break
-            reply = _from_wire(bdecode(payload))
+            reply = as_text(bdecode(payload))
         except (OSError, BencodeError) as exc:
             self.close()
             raise NgUnreachable(f"rtpengine {self.address} {command!r}: {exc}") from exc

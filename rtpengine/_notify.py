@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rtpengine._bencode import BencodeError, BencodeTruncated, decode_prefix
+from rtpengine._bencode import BencodeError, BencodeTruncated, as_text, decode_prefix
 
 # RFC 4733 section 3.2: events 0-9, then *, #, A, B, C, D.
 DTMF_EVENTS = "0123456789*#ABCD"
@@ -62,18 +62,8 @@ class NotificationDecoder:
             self._pending = self._pending[end:]
             if not isinstance(value, dict):
                 raise NotificationError("a message is not a dictionary")
-            messages.append(_text_keys(value))
+            messages.append(as_text(value))
         return messages
-
-
-def _text_keys(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    if isinstance(value, dict):
-        return {_text_keys(k): _text_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_text_keys(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)

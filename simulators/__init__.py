@@ -36,8 +36,12 @@ from simulators._dtmf import (
     RtpSender,
     dtmf_tone,
     inband_frames,
-    linear_to_ulaw,
     telephone_events,
+)
+from simulators._g711 import (
+    ULAW_SILENCE,
+    alaw_to_linear,
+    linear_to_ulaw,
     ulaw_to_linear,
 )
 from simulators._ports import free_port
@@ -49,6 +53,7 @@ __all__ = [
     "CARRIER_MARKER",
     "FREQUENCIES",
     "PRESENT_SCORE",
+    "ULAW_SILENCE",
     "AgentPhone",
     "CallReport",
     "RegistrationError",
@@ -56,6 +61,7 @@ __all__ = [
     "RtpPacket",
     "RtpSender",
     "SippRun",
+    "alaw_to_linear",
     "call_with_media",
     "decode_alaw",
     "decode_ulaw",

@@ -5,7 +5,7 @@ should hear is in what reached them, that another prompt is not, that barge-in c
 a prompt short, that a DTMF digit was played in band. The demo's self-service caller
 checks that it heard its balance the same way (testbed re-exports these names).
 
-- G.711 decoding (mu-law, A-law) with numpy lookup tables: Python 3.13 has no audioop.
+- G.711 (mu-law, A-law) as numpy lookup tables built from simulators' codec.
 - `received_pcm` lays an endpoint's recorded payloads out by RTP timestamp (a lost
   packet is silence, so the audio keeps its timing).
 - `find_prompt` slides the prompt over the received audio and scores each offset by
@@ -23,6 +23,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from simulators._dtmf import FREQUENCIES
+from simulators._g711 import alaw_to_linear, ulaw_to_linear
 from simulators._rtp import RtpEndpoint, RtpPacket
 
 Pcm = npt.NDArray[np.int16]
@@ -57,28 +59,9 @@ _MISSES_TO_STOP: Final = 3
 
 
 # -- G.711 -------------------------------------------------------------------------------
-def _ulaw_table() -> Pcm:
-    u = ~np.arange(256, dtype=np.int32) & 0xFF
-    exponent = (u >> 4) & 0x07
-    mantissa = u & 0x0F
-    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return np.where(u & 0x80, -magnitude, magnitude).astype(np.int16)
-
-
-def _alaw_table() -> Pcm:
-    a = np.arange(256, dtype=np.int32) ^ 0x55
-    exponent = (a >> 4) & 0x07
-    mantissa = a & 0x0F
-    magnitude = np.where(
-        exponent == 0,
-        (mantissa << 4) + 8,
-        ((mantissa << 4) + 0x108) << np.maximum(exponent - 1, 0),
-    )
-    return np.where(a & 0x80, magnitude, -magnitude).astype(np.int16)
-
-
-_ULAW: Final = _ulaw_table()
-_ALAW: Final = _alaw_table()
+# The laws are simulators' (the project's one definition), as lookup tables.
+_ULAW: Final = np.array([ulaw_to_linear(code) for code in range(256)], dtype=np.int16)
+_ALAW: Final = np.array([alaw_to_linear(code) for code in range(256)], dtype=np.int16)
 _DECODERS: Final = {PCMU: _ULAW, PCMA: _ALAW}
 
 
@@ -93,7 +76,9 @@ def decode_alaw(payload: bytes) -> Pcm:
 
 
 def _encoder(table: Pcm) -> npt.NDArray[np.uint8]:
-    """For every 16-bit sample, the code whose decoded value is nearest."""
+    """For every 16-bit sample, the code whose decoded value is nearest. Test audio is
+    sent with the least error the law allows; a phone's encoder (`linear_to_ulaw`)
+    truncates, and near a segment's edge is up to half a step further off."""
     order = np.argsort(table, kind="stable")
     values = table[order].astype(np.int32)
     samples = np.arange(-32768, 32768, dtype=np.int32)
@@ -287,9 +272,10 @@ def played_duration_s(pcm: Pcm, prompt_pcm: Pcm) -> float:
 
 
 # -- tones -------------------------------------------------------------------------------
-DTMF_LOW: Final = (697, 770, 852, 941)
-DTMF_HIGH: Final = (1209, 1336, 1477, 1633)
-DTMF_KEYS: Final = ("123A", "456B", "789C", "*0#D")
+# The keypad's two groups of frequencies, and the key of each pair (simulators' table).
+_LOW_GROUP: Final = tuple(sorted({low for low, _ in FREQUENCIES.values()}))
+_HIGH_GROUP: Final = tuple(sorted({high for _, high in FREQUENCIES.values()}))
+_KEY_OF: Final = {pair: key for key, pair in FREQUENCIES.items()}
 # 205 samples at 8 kHz: the classic Goertzel block, whose bins fall near all eight
 # DTMF frequencies; 25.6 ms, so a 40 ms tone fills at least one. Half-overlapping.
 _DTMF_BLOCK: Final = 205
@@ -349,8 +335,8 @@ def detect_dtmf(pcm: Pcm, rate: int = RATE) -> list[tuple[float, str]]:
     blocks = _blocks(pcm, _DTMF_BLOCK, _DTMF_HOP)
     if not len(blocks):
         return []
-    low = np.stack([goertzel_power(blocks, f) for f in DTMF_LOW], axis=1)
-    high = np.stack([goertzel_power(blocks, f) for f in DTMF_HIGH], axis=1)
+    low = np.stack([goertzel_power(blocks, f) for f in _LOW_GROUP], axis=1)
+    high = np.stack([goertzel_power(blocks, f) for f in _HIGH_GROUP], axis=1)
     rms = np.sqrt(np.einsum("ij,ij->i", blocks, blocks) / _DTMF_BLOCK)
     digits: list[tuple[float, str]] = []
     previous: str | None = None
@@ -379,4 +365,4 @@ def _block_key(low: Floats, high: Floats, rms: float) -> str | None:
     others_high = np.delete(high, column).max()
     if others_low * 4 > strongest_low or others_high * 4 > strongest_high:
         return None
-    return DTMF_KEYS[row][column]
+    return _KEY_OF[(_LOW_GROUP[row], _HIGH_GROUP[column])]

@@ -4,9 +4,10 @@
   2.5): every packet carries the event's start timestamp; the first has the marker
   bit; the duration grows by one packet time per packet; the last is sent three times
   with the E bit and the final duration (2.5.1.4), each with its own sequence number.
-- `dtmf_tone(digit, ...)`: the two ITU-T Q.23 frequencies of the digit, summed and
-  encoded as G.711 mu-law, cut into 20 ms frames; `inband_frames` strings digits
-  together, ~100 ms on and ~100 ms off (Q.24 asks for at least 40 ms of each).
+- `dtmf_tone(digit, ...)`: the two ITU-T Q.23 frequencies of the digit (`FREQUENCIES`,
+  the project's one keypad table), summed and encoded as G.711 mu-law (`_g711.py`),
+  cut into 20 ms frames; `inband_frames` strings digits together, ~100 ms on and
+  ~100 ms off (Q.24 asks for at least 40 ms of each).
 - `RtpSender`: one RTP source (SSRC, sequence, timestamp) that keeps counting across
   what it sends, as a phone's stream does.
 
@@ -21,22 +22,23 @@ import secrets
 import struct
 from dataclasses import dataclass, field
 
+from rtpengine import DTMF_EVENTS
+from simulators._g711 import ULAW_SILENCE, linear_to_ulaw
+
 RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 DEFAULT_EVENT_PT = 101
 PCMU = 0
-EVENTS = "0123456789*#ABCD"  # RFC 4733 3.2: event codes 0-15
-# ITU-T Q.23: (low group, high group) in Hz.
+# ITU-T Q.23: (low group, high group) in Hz; testbed's tone detector reads its groups here.
 FREQUENCIES: dict[str, tuple[int, int]] = {
     digit: (low, high)
     for row, low in zip(("123A", "456B", "789C", "*0#D"), (697, 770, 852, 941), strict=True)
     for digit, high in zip(row, (1209, 1336, 1477, 1633), strict=True)
 }
-SILENCE = 0xFF  # mu-law code of a zero sample
 
 
 def event_code(digit: str) -> int:
-    code = EVENTS.find(digit.upper())
+    code = DTMF_EVENTS.find(digit.upper())  # RFC 4733 3.2: event codes 0-15
     if len(digit) != 1 or code < 0:
         raise ValueError(f"not a DTMF digit: {digit!r} (0-9, *, #, A-D)")
     return code
@@ -64,22 +66,6 @@ def telephone_events(
     return packets
 
 
-def linear_to_ulaw(sample: int) -> int:
-    """G.711 mu-law code of a 16-bit linear sample."""
-    sign = 0x80 if sample < 0 else 0
-    magnitude = min(abs(sample), 32635) + 0x84
-    exponent = max(0, (magnitude >> 7).bit_length() - 1)
-    mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return ~(sign | (exponent << 4) | mantissa) & 0xFF
-
-
-def ulaw_to_linear(code: int) -> int:
-    """The 16-bit linear sample of a G.711 mu-law code."""
-    code = ~code & 0xFF
-    magnitude = (((code & 0x0F) << 3) + 0x84) << ((code >> 4) & 0x07)
-    return 0x84 - magnitude if code & 0x80 else magnitude - 0x84
-
-
 def dtmf_tone(digit: str, *, duration_ms: int = 100, level: float = 0.25) -> bytes:
     """`duration_ms` of the digit's two frequencies as mu-law (each at `level` of full
     scale: 0.25 is about -12 dBFS per tone, well inside what detectors accept)."""
@@ -100,10 +86,11 @@ def dtmf_tone(digit: str, *, duration_ms: int = 100, level: float = 0.25) -> byt
 
 def inband_frames(digits: str, *, on_ms: int = 100, off_ms: int = 100) -> list[bytes]:
     """20 ms mu-law frames: each digit's tone for `on_ms`, then `off_ms` of silence."""
+    silence = bytes([ULAW_SILENCE])
     audio = b"".join(
-        dtmf_tone(d, duration_ms=on_ms) + bytes([SILENCE]) * (RATE * off_ms // 1000) for d in digits
+        dtmf_tone(d, duration_ms=on_ms) + silence * (RATE * off_ms // 1000) for d in digits
     )
-    audio += bytes([SILENCE]) * (-len(audio) % FRAME_SAMPLES)
+    audio += silence * (-len(audio) % FRAME_SAMPLES)
     return [audio[i : i + FRAME_SAMPLES] for i in range(0, len(audio), FRAME_SAMPLES)]
 
 
@@ -151,7 +138,7 @@ class RtpSender:
         if inband:
             return [self.audio(f) for f in inband_frames(digits, on_ms=on_ms, off_ms=off_ms)]
         packets: list[bytes] = []
-        gap = bytes([SILENCE]) * FRAME_SAMPLES
+        gap = bytes([ULAW_SILENCE]) * FRAME_SAMPLES
         for digit in digits:
             packets += self.events(digit, payload_type=payload_type, duration_ms=on_ms)
             packets += [self.audio(gap) for _ in range(off_ms * RATE // 1000 // FRAME_SAMPLES)]

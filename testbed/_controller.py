@@ -81,13 +81,9 @@ def running_rtpengine(
     # A plain client: the controller's (RtpengineNg) takes a refused first ping for a
     # dead node and fails every request for 5 s, which made each start take 5 s.
     client = NgClient("127.0.0.1", ng_port, timeout=1.0)
-
-    def pong() -> bool:
-        return client.ping()
-
     try:
         wait_until(
-            lambda: process.poll() is not None or pong(),
+            lambda: process.poll() is not None or client.ping(),
             timeout=15,
             what="rtpengine answers an ng ping",
         )

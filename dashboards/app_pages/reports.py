@@ -3,7 +3,6 @@ what callers did in the IVR (containment, drop-off per node)."""
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
 import streamlit as st
@@ -53,8 +52,7 @@ else:
     c1, c2, c3 = st.columns(3)
     c1.metric("IVR calls", ivr.calls)
     c2.metric("Self-served", ivr.self_served)
-    rate = "—" if math.isnan(ivr.containment_rate) else f"{ivr.containment_rate:.1%}"
-    c3.metric("Containment rate", rate)
+    c3.metric("Containment rate", ivr.containment_percent)
     st.caption(
         "Containment per dialled number and flow (the flow's first node): how the IVR "
         "let go of each call. Containment = self-served / IVR calls; to_agent = queued or "

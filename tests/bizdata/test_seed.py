@@ -9,7 +9,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 import bizdata
-from bizdata import Account, luhn_valid
+from bizdata import Account
+from configuration import luhn_valid
 
 
 def test_the_demo_accounts_are_the_same_every_time() -> None:

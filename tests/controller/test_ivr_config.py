@@ -151,7 +151,7 @@ def test_no_ivr_arguments_without_a_flow_or_hours() -> None:
     [
         (["--ivr-for", "95598=hotline"], "--ivr-for and --ivr-settings need --ivr-flows"),
         (["--ivr-flows", "/x", "--ivr-for", "95598"], "expected NUMBER=FLOW"),
-        (["--ivr-flows", "/x", "--ivr-for", "1=a,1=b"], "number 1 is given twice"),
+        (["--ivr-flows", "/x", "--ivr-for", "1=a,1=b"], "number '1' is mapped twice"),
         (["--ivr-flows", "/x"], "no number has a flow"),
         (["--ivr-flows", "/x", "--ivr-for", "1=a"], "needs --ivr-prompt-cache"),
         (["--ivr-flows", "/x", "--ivr-settings", "/nonexistent.json"], "cannot read"),

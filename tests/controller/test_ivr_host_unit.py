@@ -519,7 +519,7 @@ def test_digits_go_to_the_session_and_are_never_logged(caplog: pytest.LogCapture
 def test_digits_after_the_ivr_let_go_are_ignored() -> None:
     world = World()
     host = make(world)
-    session = started(world, {"start": [[GREETING, Hangup("completed")]]})
+    session = started(world, {"start": [[GREETING, Hangup("self_served")]]})
     host.on_digit(CID, "1", "rfc4733")
     assert ("digit", "1") not in session.inputs
 
@@ -718,7 +718,7 @@ def test_voicemail_plays_the_greeting_in_the_calls_language_then_hangs_up() -> N
 @pytest.mark.parametrize(
     ("reason", "result"),
     [
-        ("completed", "self_served"),
+        ("self_served", "self_served"),
         ("max_time", "max_time"),
         ("retries_exhausted", "retries_exhausted"),
     ],
@@ -737,7 +737,7 @@ def test_the_sessions_own_result_wins() -> None:
     make(world)
     session = started(world, {})
     session.result = "max_time"
-    session.replies["digit"] = [[Hangup("completed")]]
+    session.replies["digit"] = [[Hangup("self_served")]]
     assert world.host is not None
     world.host.on_digit(CID, "1", "rfc4733")
     assert world.of(CALL_IVR_DONE) == [{"ivr_node": "", "result": "max_time"}]
@@ -829,7 +829,7 @@ def test_an_interpreter_failure_ends_the_call_as_an_error(caplog: pytest.LogCapt
 def test_ivr_done_is_written_once_whatever_follows() -> None:
     world = World()
     make(world)
-    started(world, {"start": [[GREETING, Hangup("completed")]]})
+    started(world, {"start": [[GREETING, Hangup("self_served")]]})
     caller_hangs_up(world)  # during the goodbye
     world.advance(10)
     assert len(world.of(CALL_IVR_DONE)) == 1
@@ -883,7 +883,7 @@ def test_the_snapshot_is_saved_after_every_batch_and_deleted_at_the_end() -> Non
     host = make(world, store=store)
     started(
         world,
-        {"start": [[Step("menu", "")]], "digit": [[Step("balance", "1")], [Hangup("completed")]]},
+        {"start": [[Step("menu", "")]], "digit": [[Step("balance", "1")], [Hangup("self_served")]]},
     )
     document = store.saved[CID]
     assert document["flow"] == "hotline" and document["version"] == "v1"

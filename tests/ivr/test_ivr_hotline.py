@@ -115,7 +115,7 @@ def test_balance_in_english_then_goodbye(hotline: Flow) -> None:
     actions = session.timer_fired("input")  # no key: goodbye
     assert steps(actions) == [("goodbye", "")]  # type: ignore[arg-type]
     assert texts(actions) == ["Thank you for calling. Goodbye."]  # type: ignore[arg-type]
-    assert session.play_done()[-1] == Hangup("completed")
+    assert session.play_done()[-1] == Hangup("self_served")
     assert session.result == "self_served"
 
 

@@ -296,7 +296,7 @@ def test_collect_errors(tmp_path: Path, keys: str, needle: str, message: str) ->
         (
             "{type: play, prompt: {zh: {wav: nothing.wav}}, next: done}",
             "play",
-            "nothing.wav does not exist",
+            "nothing.wav: no such file",
         ),
         (
             "{type: menu, prompt: {zh: m}, choices: {1: done}, sensitive: true}",
@@ -399,12 +399,25 @@ def test_a_session_plays_the_recording(tmp_path: Path) -> None:
     assert session.start()[-1] == Play((Wav(str(recorded)), Tts("欢迎", "zh")))
 
 
+def test_the_fixed_prompt_texts_are_those_without_a_slot_or_a_recording(
+    tmp_path: Path,
+) -> None:
+    write_wav(tmp_path / "hello_en.wav")
+    text = GOOD.replace("en: hello}", "en: {wav: hello_en.wav}}").replace(
+        "prompts:\n",
+        "prompts:\n  bill: {zh: '来电{call.caller:digits}', en: 'braces {{x}}'}\n",
+    )
+    flow = load_flow(write_flow(tmp_path, text))
+    # What a host renders before the first caller: the same for every call.
+    assert flow.fixed_prompt_texts() == {"zh": ["你好"], "en": ["braces {x}"]}
+
+
 @pytest.mark.parametrize(
     ("shape", "message"),
     [
-        ({"rate": 16000}, "is 16000 Hz, 1 channel(s), 16-bit; prompts are 8000 Hz mono 16-bit"),
-        ({"channels": 2}, "is 8000 Hz, 2 channel(s), 16-bit"),
-        ({"width": 1}, "is 8000 Hz, 1 channel(s), 8-bit"),
+        ({"rate": 16000}, "16000 Hz, 1 channel(s), 16-bit; expected 8000 Hz, mono, 16-bit PCM"),
+        ({"channels": 2}, "8000 Hz, 2 channel(s), 16-bit; expected"),
+        ({"width": 1}, "8000 Hz, 1 channel(s), 8-bit; expected"),
     ],
 )
 def test_a_wav_of_the_wrong_shape_is_refused(
@@ -418,7 +431,7 @@ def test_a_wav_of_the_wrong_shape_is_refused(
 def test_a_file_that_is_no_wav_is_refused(tmp_path: Path) -> None:
     (tmp_path / "x.wav").write_text("not audio")
     text = GOOD.replace("en: hello}", "en: {wav: x.wav}}")
-    assert_problem(tmp_path, text, "hello:", None, "is not a PCM WAV file")
+    assert_problem(tmp_path, text, "hello:", None, "not a PCM WAV file")
 
 
 # ------------------------------------------------------------------ the node model

@@ -645,7 +645,7 @@ def test_set_language_from_data_keeps_to_the_flow_languages(tmp_path: Path) -> N
     [
         ("5", Voicemail("general", "zh"), "voicemail"),
         ("6", Transfer("+8610123456"), "transferred"),
-        ("7", Hangup("completed"), "self_served"),
+        ("7", Hangup("self_served"), "self_served"),
     ],
 )
 def test_terminal_nodes(flow: Flow, digit: str, action: object, result: str) -> None:
@@ -661,7 +661,7 @@ def test_a_terminal_prompt_plays_whole_before_the_end(flow: Flow) -> None:
     assert session.path[-1] == "polite_bye" and not session.finished
     actions = [*session.digit("1")]  # not interruptible: ignored
     assert actions == []
-    assert session.play_done() == [CancelTimer("max_time"), Hangup("completed")]
+    assert session.play_done() == [CancelTimer("max_time"), Hangup("self_served")]
     assert session.result == "self_served"
 
 
@@ -787,13 +787,13 @@ def test_max_time_goes_to_its_node_and_no_further_input(tmp_path: Path) -> None:
 def test_max_time_lets_a_terminal_prompt_finish(flow: Flow) -> None:
     session = at_node(flow, "9")
     assert session.timer_fired("max_time") == []
-    assert session.play_done() == [Hangup("completed")]
+    assert session.play_done() == [Hangup("self_served")]
 
 
 def test_a_flow_without_max_time_starts_no_timer(tmp_path: Path) -> None:
     flow = make_flow(tmp_path, "start: h\nnodes:\n  h: {type: hangup}\n")
     session = Session(flow, call=CALL, clock=Clock())
-    assert session.start() == [Step("h", ""), Hangup("completed")]
+    assert session.start() == [Step("h", ""), Hangup("self_served")]
 
 
 def test_start_time_comes_from_the_injected_clock(flow: Flow) -> None:

@@ -36,6 +36,12 @@ def test_a_slot_without_a_type_is_text_and_fill_takes_values_as_they_are() -> No
     assert parse_template("") == Template(())
 
 
+def test_only_a_template_without_slots_has_a_fixed_text() -> None:
+    assert parse_template("plain {{braces}}").fixed_text == "plain {braces}"
+    assert parse_template("key {n}").fixed_text is None
+    assert parse_template("").fixed_text is None
+
+
 def test_the_real_say_is_what_runs_outside_these_tests(monkeypatch: pytest.MonkeyPatch) -> None:
     import prompts
     from ivr import _template

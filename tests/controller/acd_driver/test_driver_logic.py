@@ -24,8 +24,9 @@ from acdsvc._events import to_log_events
 from callcenter._stack import controller_argv
 from configuration import ConfigError, load_config
 from controller._acd_driver import AcdDriver
-from controller._acd_options import AcdOptions, parse_queue_for, ring_time
+from controller._acd_options import AcdOptions, ring_time
 from controller._app import parse_args
+from controller._number_map import parse_number_map
 from eventlog import (
     CALL_ANSWERED,
     CALL_ARRIVED,
@@ -365,14 +366,17 @@ def test_ring_time_leaves_the_acd_a_margin() -> None:
 
 
 def test_queue_for_parsing() -> None:
-    assert parse_queue_for("95598=billing, 95599=sales") == {"95598": "billing", "95599": "sales"}
+    assert parse_number_map("95598=billing, 95599 = sales", "QUEUE") == {
+        "95598": "billing",
+        "95599": "sales",
+    }
     for bad, message in (
         ("95598", "expected NUMBER=QUEUE"),
         ("=q", "expected NUMBER=QUEUE"),
         ("1=a,1=b", "mapped twice"),
     ):
         with pytest.raises(ValueError, match=message):
-            parse_queue_for(bad)
+            parse_number_map(bad, "QUEUE")
 
 
 BASE = ["--sip", "127.0.0.1:5070", "--rtpengine", "127.0.0.1:2223"]

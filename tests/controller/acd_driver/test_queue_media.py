@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from acd_api.v1 import acd_pb2 as pb
-from simulators import RtpEndpoint
+from simulators import RtpEndpoint, ulaw_to_linear
 from testbed import Rtpengine, exchange, media_of, non_silent, wait_until
 from tests.controller.acd_driver.conftest import OK, QUEUE, Rig, caller_call_id, new_cid, trigger
 
@@ -31,13 +31,7 @@ LOUD = 12_000  # a 20 ms packet peaking above -8.7 dBFS: speech (prompts peak at
 QUIET = 8_000  # the music never peaks above -18 dBFS (about 4,100)
 
 
-def _ulaw_to_linear(byte: int) -> int:
-    u = ~byte & 0xFF
-    magnitude = ((((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 0x07)) - 0x84
-    return -magnitude if u & 0x80 else magnitude
-
-
-_ULAW = [_ulaw_to_linear(b) for b in range(256)]
+_ULAW = [ulaw_to_linear(b) for b in range(256)]
 
 
 def heard(rtp: RtpEndpoint) -> list[str]:

@@ -1,5 +1,8 @@
 """The Luhn check digit that ends every account number: one mistyped digit, or two
-neighbours swapped, make a number the check refuses before any lookup."""
+neighbours swapped, make a number the check refuses before any lookup.
+
+Shared by the business data store (its accounts and demo data) and the IVR (a collect
+node's `validate: luhn`), which are siblings and may not import each other."""
 
 from __future__ import annotations
 

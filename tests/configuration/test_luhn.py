@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bizdata import luhn_check_digit, luhn_valid
+from configuration import luhn_check_digit, luhn_valid
 
 
 @pytest.mark.parametrize(
