@@ -62,35 +62,6 @@ KIND_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     }
 )
 
-# Fields whose value comes from a closed set; checked on encode and on decode.
-ENUM_FIELDS: Final[Mapping[tuple[str, str], frozenset[str]]] = MappingProxyType(
-    {
-        (CALL_TRANSFERRED, "to_kind"): frozenset({"agent", "queue", "external"}),
-        # intercept: a supervisor took the call over from the agent (controller).
-        (CALL_TRANSFERRED, "mode"): frozenset({"blind", "attended", "intercept"}),
-        (CALL_ENDED, "side"): frozenset({"caller", "agent", "system"}),
-    }
-)
-
-# Agent states the analytics understands (agent.state `state`/`previous`). Other
-# values are stored as they come but count only towards login time.
-STATE_LOGGED_OUT: Final = "logged_out"
-STATE_IDLE: Final = "idle"
-STATE_BUSY: Final = "busy"
-STATE_RESERVED: Final = "reserved"
-STATE_TALKING: Final = "talking"
-STATE_WRAP_UP: Final = "wrap_up"
-AGENT_STATES: Final = frozenset(
-    {
-        STATE_LOGGED_OUT,
-        STATE_IDLE,
-        STATE_BUSY,
-        STATE_RESERVED,
-        STATE_TALKING,
-        STATE_WRAP_UP,
-    }
-)
-
 # How the IVR let go of a call (call.ivr_done `result`): the controller writes these,
 # the CDR fold and the IVR reports count them.
 IVR_SELF_SERVED: Final = "self_served"  # the flow ended the call, the caller served
@@ -113,5 +84,36 @@ IVR_RESULTS: Final = frozenset(
         IVR_RETRIES_EXHAUSTED,
         IVR_ERROR,
         IVR_CALLER_LEFT,
+    }
+)
+
+
+# Fields whose value comes from a closed set; checked on encode and on decode.
+ENUM_FIELDS: Final[Mapping[tuple[str, str], frozenset[str]]] = MappingProxyType(
+    {
+        (CALL_TRANSFERRED, "to_kind"): frozenset({"agent", "queue", "external"}),
+        # intercept: a supervisor took the call over from the agent (controller).
+        (CALL_TRANSFERRED, "mode"): frozenset({"blind", "attended", "intercept"}),
+        (CALL_ENDED, "side"): frozenset({"caller", "agent", "system"}),
+        (CALL_IVR_DONE, "result"): IVR_RESULTS,
+    }
+)
+
+# Agent states the analytics understands (agent.state `state`/`previous`). Other
+# values are stored as they come but count only towards login time.
+STATE_LOGGED_OUT: Final = "logged_out"
+STATE_IDLE: Final = "idle"
+STATE_BUSY: Final = "busy"
+STATE_RESERVED: Final = "reserved"
+STATE_TALKING: Final = "talking"
+STATE_WRAP_UP: Final = "wrap_up"
+AGENT_STATES: Final = frozenset(
+    {
+        STATE_LOGGED_OUT,
+        STATE_IDLE,
+        STATE_BUSY,
+        STATE_RESERVED,
+        STATE_TALKING,
+        STATE_WRAP_UP,
     }
 )

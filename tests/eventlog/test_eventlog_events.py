@@ -18,6 +18,7 @@ def sample(kind: str) -> Event:
         "to_kind": "queue",
         "mode": "blind",
         "side": "caller",
+        "result": "self_served",
     }
     data = {name: values.get(name, f"{name}-值") for name in KIND_FIELDS[kind]}
     return Event(kind=kind, ts=1_700_000_000.123456, correlation_id="c-1", node="edge-1", data=data)
