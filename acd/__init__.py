@@ -20,7 +20,7 @@ from ._actions import (
 )
 from ._clock import Clock, ManualClock, SystemClock
 from ._config import ROLES, Account, AcdConfig, QueueConfig, validate_config
-from ._core import STATE_VERSION, Acd
+from ._core import MAX_CALL_SKILLS, MAX_SKILL_NAME, STATE_VERSION, Acd, call_skills_problem
 from ._errors import AcdError, ConfigError, ErrorCode, Refusal
 from ._records import AgentRecord, CallRecord
 from ._states import (
@@ -36,6 +36,8 @@ from ._strategies import BUILTIN_STRATEGIES, Strategy, StrategyMemory
 
 __all__ = [
     "BUILTIN_STRATEGIES",
+    "MAX_CALL_SKILLS",
+    "MAX_SKILL_NAME",
     "REFUSAL_CODES",
     "ROLES",
     "STATE_VERSION",
@@ -67,6 +69,7 @@ __all__ = [
     "SystemClock",
     "Trigger",
     "Undelivered",
+    "call_skills_problem",
     "refusal_for",
     "targets",
     "validate_config",

@@ -36,17 +36,18 @@ __all__ = ["STATE_VERSION", "Acd"]
 _MAX_REASON = 64
 _CALL_KINDS = frozenset({"internal", "intercept"})
 # A call's own skill requirements: names as an account's skills are named, and few.
-_MAX_SKILL_NAME = 64
-_MAX_CALL_SKILLS = 16
+MAX_SKILL_NAME = 64
+MAX_CALL_SKILLS = 16
 
 
-def _skills_problem(skills: Mapping[str, int]) -> str | None:
-    """Why a call's skill requirements are unusable, or None."""
-    if len(skills) > _MAX_CALL_SKILLS:
-        return f"a call needs at most {_MAX_CALL_SKILLS} skills, not {len(skills)}"
+def call_skills_problem(skills: Mapping[str, int]) -> str | None:
+    """Why a call's skill requirements are unusable, or None. The one rule: the call
+    controller asks it before it sends an Enqueue, the ACD when it takes one."""
+    if len(skills) > MAX_CALL_SKILLS:
+        return f"a call needs at most {MAX_CALL_SKILLS} skills, not {len(skills)}"
     for skill, level in skills.items():
-        if not isinstance(skill, str) or not 1 <= len(skill) <= _MAX_SKILL_NAME:
-            return f"a skill name is 1..{_MAX_SKILL_NAME} characters, not {skill!r}"
+        if not isinstance(skill, str) or not 1 <= len(skill) <= MAX_SKILL_NAME:
+            return f"a skill name is 1..{MAX_SKILL_NAME} characters, not {skill!r}"
         if isinstance(level, bool) or not isinstance(level, int) or level < 1:
             return f"skill {skill!r} needs an integer level >= 1, not {level!r}"
     return None
@@ -331,7 +332,7 @@ class Acd(Machine):
             return self._refused(exists)
         if not call_id or isinstance(priority, bool) or not isinstance(priority, int):
             return self._refuse(ErrorCode.INVALID_ARGUMENT, "need a call ID and integer priority")
-        bad_skill = _skills_problem(skills or {})
+        bad_skill = call_skills_problem(skills or {})
         if bad_skill is not None:
             return self._refuse(ErrorCode.INVALID_ARGUMENT, bad_skill)
         now = self._now

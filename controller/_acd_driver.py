@@ -53,6 +53,7 @@ import grpc
 from google.protobuf.message import Message
 
 import prompts
+from acd import call_skills_problem
 from acd_api.v1 import acd_pb2 as pb
 from controller._acd_calls import (
     CAUSE_ACD_REFUSED,
@@ -119,27 +120,30 @@ FeedFactory = Callable[[Callable[[pb.Action], None]], Feed]
 # the driver (`AcdDriver.claim_arrivals`).
 ArrivalClaim = Callable[[str, Mapping[str, str]], bool]
 # A call's own skill requirements: as many as the ACD takes (acd.v1 EnqueueRequest).
-MAX_CALL_SKILLS = 16
 # Priorities and skill levels travel as protobuf int32.
 _INT32 = range(-(2**31), 2**31)
 
 
 def call_skills(value: object) -> dict[str, int]:
     """`skills` of `enqueue_answered` and the `enqueue` command (skill -> minimum level
-    >= 1) as a plain dict; ValueError saying what is wrong. None is no requirement."""
+    >= 1) as a plain dict; ValueError saying what is wrong. None is no requirement.
+    The rule is the ACD's (`acd.call_skills_problem`), asked here so that the IVR host
+    hears a refusal at once; levels must also fit the wire's int32."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise ValueError(f"skills must map skill names to levels, not {value!r}")
-    if len(value) > MAX_CALL_SKILLS:
-        raise ValueError(f"a call needs at most {MAX_CALL_SKILLS} skills, not {len(value)}")
-    skills: dict[str, int] = {}
-    for name, level in value.items():
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"a skill name is a non-empty string, not {name!r}")
-        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level < 2**31:
-            raise ValueError(f"skill {name!r} needs an integer level >= 1, not {level!r}")
-        skills[name] = level
+    skills = dict(value)
+    problem = call_skills_problem(skills) or next(
+        (
+            f"skill {name!r} needs an integer level >= 1 that fits int32, not {level}"
+            for name, level in skills.items()
+            if level not in _INT32
+        ),
+        None,
+    )
+    if problem is not None:
+        raise ValueError(problem)
     return skills
 
 

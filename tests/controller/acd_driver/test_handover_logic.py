@@ -158,7 +158,7 @@ def test_a_hand_over_the_acd_never_takes_is_hung_up_at_its_deadline() -> None:
         ("parked", {"priority": 2**31}, "priority must be a 32-bit integer"),
         ("parked", {"skills": {"english": 2**31}}, "needs an integer level >= 1"),
         ("parked", {"skills": {"english": 0}}, "needs an integer level >= 1"),
-        ("parked", {"skills": {"": 1}}, "a skill name is a non-empty string"),
+        ("parked", {"skills": {"": 1}}, "a skill name is 1..64 characters"),
         ("parked", {"skills": ["english"]}, "skills must map skill names to levels"),
         ("parked", {"language": "fr"}, "language must be one of zh, en (or none)"),
     ],
