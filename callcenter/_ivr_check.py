@@ -45,18 +45,12 @@ def check_ivr(config: CallCenterConfig, path: Path) -> list[str]:
             f"(numbers with an ivr flow need it)"
         )
     try:
-        flows = ivr.load_flows(flows_dir, schedules=set(config.schedules))
+        flows = ivr.load_flows(
+            flows_dir, schedules=set(config.schedules), sources=data_source_names(config)
+        )
     except ivr.FlowError as exc:
         raise ConfigError(str(exc)) from None
     problems: list[str] = []
-    sources = data_source_names(config)
-    for flow in sorted(flows.values(), key=lambda f: f.name):
-        missing = sorted(flow.sources - sources)
-        if missing:
-            problems.append(
-                f"{flow.path}: flow {flow.name} looks up data source(s) "
-                f"{', '.join(missing)}, not in the config's bizdata.sources"
-            )
     for i, route in numbers:
         if route.ivr not in flows:
             known = ", ".join(sorted(flows)) or "none"

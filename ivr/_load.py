@@ -103,9 +103,14 @@ KEYS: Final[dict[str, tuple[str, ...]]] = {
 # ---------------------------------------------------------------- entry points
 
 
-def load_flow(path: str | Path, *, schedules: Collection[str] | None = None) -> Flow:
-    """The flow in `path`. `schedules`: the schedule names the host has; given, a flow
-    naming another one is refused."""
+def load_flow(
+    path: str | Path,
+    *,
+    schedules: Collection[str] | None = None,
+    sources: Collection[str] | None = None,
+) -> Flow:
+    """The flow in `path`. `schedules`, `sources`: the schedule and data-source names
+    the host has; given, a flow naming another one is refused (at the naming line)."""
     path = Path(path)
     try:
         content = path.read_bytes()
@@ -121,13 +126,17 @@ def load_flow(path: str | Path, *, schedules: Collection[str] | None = None) -> 
         str(path),
         base_dir=path.resolve().parent,
         schedules=schedules,
+        sources=sources,
         version=_version(content),
         default_name=path.stem,
     )
 
 
 def load_flows(
-    directory: str | Path, *, schedules: Collection[str] | None = None
+    directory: str | Path,
+    *,
+    schedules: Collection[str] | None = None,
+    sources: Collection[str] | None = None,
 ) -> dict[str, Flow]:
     """Every `*.yaml` flow in `directory`, by flow name. One FlowError lists the
     problems of every bad file (the host keeps its old flows then)."""
@@ -135,7 +144,7 @@ def load_flows(
     problems: list[FlowProblem | str] = []
     for path in sorted(Path(directory).glob(FLOW_FILES)):
         try:
-            flow = load_flow(path, schedules=schedules)
+            flow = load_flow(path, schedules=schedules, sources=sources)
         except FlowError as exc:
             problems.extend(exc.problems)
             continue
@@ -161,6 +170,7 @@ def parse_flow(
     *,
     base_dir: Path | None = None,
     schedules: Collection[str] | None = None,
+    sources: Collection[str] | None = None,
     version: str | None = None,
     default_name: str = "flow",
 ) -> Flow:
@@ -181,6 +191,7 @@ def parse_flow(
         index=line_index(document),
         base_dir=base_dir or Path.cwd(),
         known_schedules=None if schedules is None else frozenset(schedules),
+        known_sources=None if sources is None else frozenset(sources),
     )
     reader.duplicate_keys(document)
     flow = reader.read(data, version or _version(text.encode()), default_name)
@@ -223,6 +234,7 @@ class _FlowReader:
     index: dict[tuple[Any, ...], int]
     base_dir: Path
     known_schedules: frozenset[str] | None
+    known_sources: frozenset[str] | None
     problems: list[FlowProblem] = field(default_factory=list)
     languages: tuple[str, ...] = ("zh",)
     prompts: dict[str, Prompt] = field(default_factory=dict)
@@ -231,6 +243,7 @@ class _FlowReader:
     references: list[_Reference] = field(default_factory=list)
     slot_uses: list[_SlotUse] = field(default_factory=list)
     schedules: dict[str, tuple[tuple[Any, ...], str | None]] = field(default_factory=dict)
+    sources: dict[str, tuple[tuple[Any, ...], str | None]] = field(default_factory=dict)
 
     # -- problems
 
@@ -302,7 +315,8 @@ class _FlowReader:
         max_duration_ms = top.whole("max_duration_ms", default=None, minimum=1)
         on_max_time = top.target("on_max_time")
         self._check_references(names)
-        self._check_schedules()
+        self._check_names(self.schedules, self.known_schedules, "schedule")
+        self._check_names(self.sources, self.known_sources, "data source")
         sensitive = self._sensitive_variables(nodes)
         self._check_slots(nodes)
         self._check_loops(nodes)
@@ -631,7 +645,7 @@ class _FlowReader:
             name=k.node_name,
             line=line,
             allow_agent=k.flag("allow_agent", True),
-            source=k.text("source", required=True, pattern=_VARIABLE) or "",
+            source=k.source("source"),
             key=key or Template(()),
             store_as=k.variable("store_as", required=True) or "",
             next=k.target("next", required=True) or "",
@@ -795,16 +809,22 @@ class _FlowReader:
                     f"no node named {ref.target!r}{_hint(ref.target, names)}",
                 )
 
-    def _check_schedules(self) -> None:
-        if self.known_schedules is None:
+    def _check_names(
+        self,
+        used: Mapping[str, tuple[tuple[Any, ...], str | None]],
+        known: frozenset[str] | None,
+        what: str,
+    ) -> None:
+        """Each schedule or data source the flow names is one the host has."""
+        if known is None:
             return
-        for name, (path, node) in self.schedules.items():
-            if name not in self.known_schedules:
-                known = ", ".join(sorted(self.known_schedules)) or "none"
+        for name, (path, node) in used.items():
+            if name not in known:
+                listed = ", ".join(sorted(known)) or "none"
                 self.problem(
                     path,
                     node,
-                    f"{_relative(path, node)}: no schedule named {name!r} (known: {known})",
+                    f"{_relative(path, node)}: no {what} named {name!r} (known: {listed})",
                 )
 
     def _sensitive_variables(self, nodes: Mapping[str, Node]) -> set[str]:
@@ -1037,6 +1057,12 @@ class _Keys:
         if value is not None:
             self.reader.references.append(_Reference(value, (*self.path, name), self.node))
         return value
+
+    def source(self, name: str) -> str:
+        value = self.text(name, required=True, pattern=_VARIABLE)
+        if value is not None:
+            self.reader.sources.setdefault(value, ((*self.path, name), self.node))
+        return value or ""
 
     def schedule(self, name: str) -> str | None:
         value = self.text(name)

@@ -85,8 +85,11 @@ def test_a_flow_needs_the_schedules_and_data_sources_of_the_config(tmp_path: Pat
             "  bye:\n    type: hangup\n",
         )
     )
-    with pytest.raises(ConfigError, match=r"data source\(s\) billing, not in the config.s bizdata"):
+    with pytest.raises(ConfigError) as refused:
         check_ivr(load_config(path), path)
+    # The flow's own line of `source:`, as for any other problem in a flow file.
+    assert f"{flow}:9: node hello: source:" in str(refused.value)
+    assert "no data source named 'billing' (known: accounts)" in str(refused.value)
 
 
 def test_a_config_without_an_ivr_number_loads_no_flow(tmp_path: Path) -> None:
