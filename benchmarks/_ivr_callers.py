@@ -1,0 +1,192 @@
+"""The IVR benchmark's callers: one sipp UAC (sipp/bench_ivr_caller.xml) and its media.
+
+sipp 3.6 sends a call's media two ways, and the scenario uses both:
+- `rtp_stream` loops a file of raw PCMA bytes in 20 ms packets from one UDP socket
+  (bound to the -mp port, connected to rtpengine's address from the answer), and
+  reads that socket, so what rtpengine plays back is drained, not left to overflow;
+- `play_pcap_audio` replays a capture through a raw socket, one thread per play.
+  That is how the digits go: short captures, so only the digits in flight hold a
+  raw socket (every raw UDP socket costs the kernel a little on every loopback
+  datagram: about 2 us per packet with 300 of them open, measured here).
+
+The digits are RFC 4733 events written here, one capture per digit position, rather
+than sipp's own /usr/share/sip-tester/dtmf_2833_<d>.pcap: those carry one RTP
+timestamp per digit value on one SSRC, so the same digit twice in a row (the menu's
+"1" followed by an account number starting with "1") reaches rtpengine as one
+event (one run here read "11" as a single "1").
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from simulators import SippRun, free_port, start_sipp
+
+SCENARIO = Path(__file__).resolve().parent.parent / "sipp" / "bench_ivr_caller.xml"
+SPEECH_PCAP = Path("/usr/share/sip-tester/g711a.pcap")  # 7 s of speech, PCMA
+TELEPHONE_EVENT_PT = 101  # the scenario's SDP: a=rtpmap:101 telephone-event/8000
+DIGITS = 10  # the scenario plays dtmf_01.pcap ... dtmf_10.pcap
+EVENT_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11, "A": 12, "B": 13}
+EVENT_CODES.update({"C": 14, "D": 15})
+TONE_MS = 160  # each digit: 8 packets of 20 ms, then 3 end packets (RFC 4733 2.5.1.4)
+DIGIT_SSRC = 0x49565242
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """When the caller acts, in ms: the scenario's keys."""
+
+    menu_ms: int  # from the answer to the menu digit
+    prompt_ms: int  # from the menu digit to the account's first digit
+    gap_ms: int  # between two digits of the account number
+    listen_ms: int  # from the last digit to the BYE (the balance is spoken)
+
+    @property
+    def call_ms(self) -> int:
+        """The call's length from the answer to the BYE (sipp's pauses only)."""
+        return self.menu_ms + self.prompt_ms + (DIGITS - 2) * self.gap_ms + self.listen_ms
+
+    def keys(self) -> dict[str, int]:
+        return {
+            "menu_ms": self.menu_ms,
+            "prompt_ms": self.prompt_ms,
+            "gap_ms": self.gap_ms,
+            "listen_ms": self.listen_ms,
+        }
+
+
+def speech_payload(pcap: Path = SPEECH_PCAP) -> bytes:
+    """The RTP payloads of a PCMA capture (Ethernet/IPv4/UDP/RTP), concatenated."""
+    data = pcap.read_bytes()
+    if len(data) < 24 or struct.unpack_from("<I", data)[0] != 0xA1B2C3D4:
+        raise ValueError(f"{pcap}: not a little-endian microsecond pcap")
+    payload = bytearray()
+    offset = 24
+    while offset + 16 <= len(data):
+        length = struct.unpack_from("<I", data, offset + 8)[0]
+        frame = data[offset + 16 : offset + 16 + length]
+        offset += 16 + length
+        ip = frame[14:]
+        header = (ip[0] & 0x0F) * 4
+        payload += ip[header + 8 + 12 :]  # past IP, UDP and a 12-byte RTP header
+    if not payload:
+        raise ValueError(f"{pcap}: no RTP payload found")
+    return bytes(payload)
+
+
+def _pcap(packets: list[tuple[float, bytes]]) -> bytes:
+    """A pcap of UDP datagrams 127.0.0.1:10000 -> 127.0.0.1:10000 (sipp rewrites both
+    ports: the source to [media_port], the destination to rtpengine's from the SDP)."""
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    loopback = bytes([127, 0, 0, 1])
+    for at, rtp in packets:
+        udp = struct.pack("!HHHH", 10000, 10000, 8 + len(rtp), 0) + rtp
+        ip = struct.pack(
+            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, loopback, loopback
+        )
+        frame = bytes(12) + b"\x08\x00" + ip + udp
+        seconds = int(at)
+        out += struct.pack("<IIII", seconds, round((at - seconds) * 1e6), len(frame), len(frame))
+        out += frame
+    return bytes(out)
+
+
+def digit_capture(position: int, digit: str) -> bytes:
+    """One RFC 4733 event for `digit`, with a timestamp and sequence of its own position."""
+    code = EVENT_CODES[digit]
+    timestamp = 16000 * (position + 1)
+    seq = 20 * position
+    packets = []
+    steps = TONE_MS // 20
+    for i in range(steps):  # the event goes on: marker on the first, duration grows
+        header = struct.pack(
+            "!BBHII", 0x80, (0x80 if i == 0 else 0) | TELEPHONE_EVENT_PT, seq, timestamp,
+            DIGIT_SSRC,
+        )  # fmt: skip
+        packets.append((i * 0.02, header + struct.pack("!BBH", code, 10, i * 160)))
+        seq += 1
+    for i in range(3):  # the end, sent three times
+        header = struct.pack("!BBHII", 0x80, TELEPHONE_EVENT_PT, seq, timestamp, DIGIT_SSRC)
+        packets.append(
+            (steps * 0.02 + i * 0.005, header + struct.pack("!BBH", code, 0x8A, steps * 160))
+        )
+        seq += 1
+    return _pcap(packets)
+
+
+def stage(directory: Path, digits: str) -> Path:
+    """The scenario and its media in `directory` (sipp finds the files next to the
+    scenario); the scenario's path."""
+    if len(digits) != DIGITS or any(d not in EVENT_CODES for d in digits):
+        raise ValueError(f"need {DIGITS} digits of 0-9 * # A-D, got {digits!r}")
+    directory.mkdir(parents=True, exist_ok=True)
+    scenario = directory / SCENARIO.name
+    shutil.copyfile(SCENARIO, scenario)
+    (directory / "caller_audio.al").write_bytes(speech_payload())
+    for position, digit in enumerate(digits, 1):
+        (directory / f"dtmf_{position:02d}.pcap").write_bytes(digit_capture(position, digit))
+    return scenario
+
+
+def media_port() -> int:
+    """A port for every call's audio (sipp binds them all to it, connected sockets apart)
+    whose next port (RTCP) is free too."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free pair of ports for the callers' media")
+
+
+def start_callers(
+    scenario: Path,
+    target: str,
+    *,
+    workdir: Path,
+    name: str,
+    number: str,
+    caller: str,
+    calls: int,
+    rate: float,
+    pacing: Pacing,
+    limit: int,
+    timeout_s: int,
+    extra: tuple[str, ...] = (),
+) -> SippRun:
+    return start_sipp(
+        name,
+        str(scenario),
+        target,
+        workdir=workdir,
+        port=free_port(),
+        media_port=media_port(),
+        service=number,
+        calls=calls,
+        rate=rate,
+        rate_period_ms=1000,
+        limit=limit,
+        timeout_s=timeout_s,
+        keys={"caller": caller, **pacing.keys()},
+        extra=["-mi", "127.0.0.1", *extra],
+    )
+
+
+def logged_calls(run: SippRun) -> tuple[dict[str, tuple[str, int]], set[str]]:
+    """(call-id -> rtpengine's address at the answer, call-ids that ended with BYE/200)."""
+    answered: dict[str, tuple[str, int]] = {}
+    done: set[str] = set()
+    for line in run.log_lines():
+        parts = line.split()
+        if len(parts) == 4 and parts[0] == "CALL":
+            answered[parts[1]] = (parts[2], int(parts[3]))
+        elif len(parts) == 2 and parts[0] == "DONE":
+            done.add(parts[1])
+    return answered, done
