@@ -1,0 +1,741 @@
+"""Concurrent IVR calls: Kamailio, controller replicas hosting the IVR, rtpengine, ACD, Redis.
+
+The call model of issue 11: 10 calls/s, each about 30 s on a fixed path of the demo
+hotline flow (config/ivr/hotline.yaml). Target: at least 300 concurrent calls held for
+5 minutes, no call lost, no digit misrecognised. Printed: the CPU per IVR call-minute
+of each component.
+
+The stack runs as `callcenter up` starts it (testbed.running_stack) in a temporary run
+directory: Redis, rtpengine (userspace, ports 7000-9999: 4 per IVR call, so 750
+calls), `--controllers` replicas (Kamailio's dispatcher deals the calls round robin;
+each hosts the IVR), the ACD replica (the flow's queue for "0"; no agent is logged in,
+since the path never reaches one) and Kamailio (4 workers), with the product's timers
+and dead-leg check. Number 95598 goes to the flow `hotline`; its lookups read the
+business data store's demo account.
+
+The callers (benchmarks/_ivr_callers.py, sipp/bench_ivr_caller.xml): one sipp at
+`--rate` calls/s. Each call sends real PCMA audio from the answer to its BYE (sipp's
+rtp_stream, speech from /usr/share/sip-tester/g711a.pcap) and ten RFC 4733 digits:
+it lets the language menu time out (Mandarin), presses 1 in the main menu, keys in
+account 12345674 and '#', hears its balance and the "repeat or agent" menu start,
+and hangs up. The pacing (`--menu-ms`, ...) fits the prompts of the demo flow.
+
+Arrivals last the call's length plus `--settle` s (concurrency reaches its plateau)
+plus `--duration` s (the measured window, 300 by default; `--duration 60` for a quick
+check). Every second the replicas' `status` gives the calls in progress.
+
+A run passes with:
+- every call successful at sipp: 200 to the INVITE, the BYE (the caller's) answered
+  200, no unexpected message (an IVR that hung up or re-INVITEd fails the call);
+- in the event log, for every call: `call.arrived`, the IVR steps of the fixed path
+  with the right inputs (main menu "1", account "12345674" unless the node is
+  sensitive), `call.ivr_done` result `caller_left`, and `call.ended` from the caller;
+  a call that took another path counts as misrecognised;
+- at least --target calls in progress at every sample of the window (the model's
+  concurrency: rate x call length);
+- afterwards no call, media session or IVR call left in the replicas or rtpengine.
+
+CPU: utime+stime from /proc per component over the window only (steady state), divided
+by the call-minutes in the window (the samples' calls in progress, integrated).
+
+    .venv/bin/python -m benchmarks.ivr_concurrency                   # 10/s, 5 min window, ~7 min
+    .venv/bin/python -m benchmarks.ivr_concurrency --duration 60     # quick check, ~2.5 min
+    .venv/bin/python -m benchmarks.ivr_concurrency --controllers 2
+    .venv/bin/python -m benchmarks.ivr_concurrency --rate 8          # fewer concurrent calls
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import redis
+
+import bizdata
+from benchmarks._harness import (
+    CpuMeter,
+    daemon_pid,
+    machine_facts,
+    print_facts,
+    session_pids,
+    sipp_stats,
+    stat_args,
+    stop_run,
+    udp_rcvbuf_errors,
+    wait_for,
+)
+from benchmarks._ivr_callers import Pacing, logged_calls, stage, start_callers
+from benchmarks.acd_inbound import (
+    OWN_NG_COMMANDS,
+    busiest_threads,
+    log_mark,
+    log_problems,
+    log_size,
+    ng_counts,
+    rtpengine_ports_used,
+    rtt_percentiles,
+    terminate_on_sigterm,
+    thread_ticks,
+)
+from configuration import split_hostport
+from eventlog import CALL_ARRIVED, CALL_ENDED, CALL_IVR_DONE, CALL_IVR_STEP, replay
+from simulators import free_port
+from testbed import ROOT, Stack, base_config, controller_feed_subscribed, running_stack
+
+TARGET_CONCURRENT = 300
+TARGET_WINDOW_S = 300
+TARGET_RATE = 10
+NUMBER = "95598"
+FLOW = "hotline"
+QUEUE = "billing"
+CALLER = "+8613912345678"
+ACCOUNT = "12345674"  # the demo account (bizdata's seed); its Luhn check digit is 4
+DIGITS = "1" + ACCOUNT + "#"  # the main menu's "1", then the account number
+# The hotline's nodes on this path, in order, and the input each records.
+PATH = (
+    "language",  # its prompt, then its 4 s timeout: Mandarin
+    "mandarin",
+    "main",
+    "ask_account",
+    "find_account",
+    "say_balance",
+    "after_balance",  # the caller hangs up while this menu's prompt plays
+)
+INPUTS = {"main": "1", "ask_account": ACCOUNT}
+SENSITIVE = "<sensitive>"
+PORT_MIN, PORT_MAX = 7000, 9999  # below the ephemeral range; see acd_inbound.py
+RECV_TIMEOUT_MS = 10_000
+
+
+# -- the stack ---------------------------------------------------------------------------
+def ivr_config(
+    workdir: Path, *, controllers: int, kamailio_workers: int
+) -> tuple[dict[str, Any], dict[str, str]]:
+    config, passwords = base_config(
+        workdir,
+        agents=("1001",),
+        numbers=[
+            {
+                "number": NUMBER,
+                "category": "electricity-billing",
+                "target": "controller",
+                "queue": QUEUE,
+                "ivr": FLOW,
+            }
+        ],
+        queues=[{"name": QUEUE, "skills": {"billing": 1}}],
+        controllers=[
+            {
+                "sip": f"127.0.0.1:{free_port()}",
+                "control": f"127.0.0.1:{free_port()}",
+                "name": f"bench-ctl{i}",
+            }
+            for i in range(controllers)
+        ],
+        acd={"listen": f"127.0.0.1:{free_port()}"},
+        presence={"managed": False},
+        ivr={"flows_dir": str(ROOT / "config" / "ivr")},
+        bizdata={},
+        schedules={
+            "office": {
+                "timezone": "Asia/Shanghai",
+                "weekly": {"mon-sun": ["00:00-24:00"]},
+            }
+        },
+    )
+    config["node"] = {**config["node"], "name": "bench"}
+    config["sip"] = {**config["sip"], "workers": kamailio_workers, "shm_mb": 1024}
+    config["rtpengine"]["nodes"][0].update(port_min=PORT_MIN, port_max=PORT_MAX)
+    # The product's SIP timers and dead-leg check (base_config shortens them for tests).
+    del config["timers"]
+    return config, passwords
+
+
+def feed_subscribed(log: Path) -> Callable[[], bool]:
+    return lambda: controller_feed_subscribed(log.read_text(errors="replace"))
+
+
+@dataclass
+class Rig:
+    stack: Stack
+    events: redis.Redis
+    controllers: int
+    workdir: Path
+
+    def pid(self, name: str) -> int:
+        return daemon_pid(self.stack, name)
+
+    def groups(self) -> dict[str, list[int]]:
+        groups = {"kamailio": session_pids(self.pid("kamailio"))}
+        for i in range(self.controllers):
+            groups[f"controller{i}"] = session_pids(self.pid(f"controller{i}"))
+        groups["rtpengine"] = session_pids(self.pid("rtpengine0"))
+        groups["acd"] = session_pids(self.pid("acd"))
+        groups["redis"] = session_pids(self.pid("redis"))
+        return groups
+
+    def statuses(self) -> list[dict[str, Any]]:
+        out = []
+        for i in range(self.controllers):
+            control = self.stack.replica_control(i)
+            try:
+                out.append(dict(control.cmd("status")))
+            finally:
+                control.close()
+        return out
+
+
+# -- sampling the calls in progress ------------------------------------------------------
+@dataclass
+class Sample:
+    t: float  # monotonic
+    calls: int  # the replicas' calls in progress
+    ivr_calls: int
+    ports: int  # rtpengine's ports in use (every 5th sample, else -1)
+
+
+class Sampler:
+    """The replicas' calls in progress once a second, on a thread of this process."""
+
+    def __init__(self, rig: Rig) -> None:
+        self.rig = rig
+        self.samples: list[Sample] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="sampler")
+
+    def start(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[Sample]:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        return self.samples
+
+    def _run(self) -> None:
+        controls = [self.rig.stack.replica_control(i) for i in range(self.rig.controllers)]
+        tick = 0
+        try:
+            while not self._stop.wait(1.0 - (time.monotonic() % 1.0)):
+                t = time.monotonic()
+                try:
+                    statuses = [c.cmd("status") for c in controls]
+                except Exception as exc:  # a replica too busy to answer: recorded
+                    self.errors.append(f"{t:.0f}: {exc}")
+                    continue
+                ports = rtpengine_ports_used(self.rig.stack) if tick % 5 == 0 else -1
+                tick += 1
+                self.samples.append(
+                    Sample(
+                        t,
+                        sum(int(s["calls"]) for s in statuses),
+                        sum(int(s.get("ivr_calls", 0)) for s in statuses),
+                        ports,
+                    )
+                )
+        finally:
+            for control in controls:
+                control.close()
+
+
+def call_minutes(samples: Sequence[Sample], start: float, end: float) -> float:
+    """The integral of the calls in progress over [start, end], in call-minutes
+    (each sample holds until the next)."""
+    total = 0.0
+    inside = [s for s in samples if start <= s.t <= end]
+    for here, after in zip(inside, [*inside[1:], None], strict=True):
+        until = after.t if after is not None else end
+        total += here.calls * (until - here.t)
+    if inside and inside[0].t > start:  # the stretch before the first sample
+        total += inside[0].calls * (inside[0].t - start)
+    return total / 60
+
+
+# -- the event log: what each call did ---------------------------------------------------
+@dataclass
+class CallTrace:
+    arrived: bool = False
+    steps: list[tuple[str, str]] = field(default_factory=list)
+    done: tuple[str, str] | None = None  # (ivr_node, result)
+    ended: tuple[str, str] | None = None  # (cause, side)
+
+
+def traces(client: redis.Redis, since: str) -> dict[str, CallTrace]:
+    calls: dict[str, CallTrace] = {}
+    for delivery in replay(client, from_id=since):
+        event = delivery.event
+        if not event.correlation_id:
+            continue
+        trace = calls.setdefault(event.correlation_id, CallTrace())
+        if event.kind == CALL_ARRIVED:
+            trace.arrived = True
+        elif event.kind == CALL_IVR_STEP:
+            trace.steps.append((str(event.data["ivr_node"]), str(event.data["input"])))
+        elif event.kind == CALL_IVR_DONE:
+            trace.done = (str(event.data["ivr_node"]), str(event.data["result"]))
+        elif event.kind == CALL_ENDED:
+            trace.ended = (str(event.data["cause"]), str(event.data["side"]))
+    return calls
+
+
+def judge(trace: CallTrace) -> tuple[str, str]:
+    """(verdict, detail): "ok", "misrecognised" (another path or other digits), or
+    "lost" (the IVR or the call did not end as the caller's hang-up)."""
+    nodes = tuple(node for node, _ in trace.steps)
+    if not trace.arrived or trace.ended is None:
+        return "lost", f"arrived {trace.arrived}, ended {trace.ended}"
+    if trace.ended[1] != "caller":
+        return "lost", f"ended by {trace.ended[1]} ({trace.ended[0]})"
+    if nodes != PATH:
+        return "misrecognised", " > ".join(nodes)
+    for node, value in trace.steps:
+        expected = INPUTS.get(node)
+        if expected is not None and value not in (expected, SENSITIVE):
+            return "misrecognised", f"{node} got {len(value)} characters, not {expected!r}"
+    if trace.done != (PATH[-1], "caller_left"):
+        return "lost", f"ivr_done {trace.done}"
+    return "ok", ""
+
+
+# -- the run -----------------------------------------------------------------------------
+@dataclass
+class Leftovers:
+    calls: int
+    media_sessions: int
+    ivr_calls: int
+    rtpengine_sessions: int
+    waited_s: float
+
+    @property
+    def clean(self) -> bool:
+        return not (self.calls or self.media_sessions or self.ivr_calls or self.rtpengine_sessions)
+
+
+def leftovers(rig: Rig, timeout: float) -> Leftovers:
+    t0 = time.monotonic()
+    while True:
+        statuses = rig.statuses()
+        left = Leftovers(
+            calls=sum(int(s["calls"]) for s in statuses),
+            media_sessions=sum(int(s["media_sessions"]) for s in statuses),
+            ivr_calls=sum(int(s.get("ivr_calls", 0)) for s in statuses),
+            rtpengine_sessions=len(rig.stack.rtpengine_calls()),
+            waited_s=time.monotonic() - t0,
+        )
+        if left.clean or time.monotonic() - t0 > timeout:
+            return left
+        time.sleep(0.5)
+
+
+@dataclass
+class RunResult:
+    rate: float
+    duration_s: int
+    controllers: int
+    pacing: dict[str, int]
+    call_s: float  # answer to BYE, as paced
+    offered: int
+    successful: int
+    failed: int
+    retransmissions: int
+    caller_exit: int | None
+    answered_logged: int
+    done_logged: int
+    verdicts: dict[str, int]
+    first_bad: dict[str, list[str]]
+    paths: dict[str, int]
+    ivr_results: dict[str, int]
+    ended: dict[str, int]
+    window_s: float
+    concurrent: dict[str, float]  # min, p5, median, max of the window's samples
+    ivr_concurrent_min: int
+    sampler_errors: int
+    call_minutes: float
+    cpu_s: dict[str, float]
+    ms_per_call_minute: dict[str, float]
+    core_pct: dict[str, float]
+    idle_core_pct: dict[str, float]
+    machine_busy_pct: float
+    others_busy_pct: float
+    load_at_start: float
+    threads: dict[str, list[str]]
+    ng_per_call: dict[str, float]
+    rtpengine_ports_peak: int
+    latency_ms: dict[str, dict[str, float]]
+    udp_rcvbuf_drops: int
+    left: Leftovers
+    log_errors: dict[str, int]
+    first_errors: dict[str, str]
+    target: int
+
+    def failures(self) -> list[str]:
+        why = []
+        if self.caller_exit != 0:
+            why.append(f"caller sipp exit {self.caller_exit}")
+        if self.failed or self.successful != self.offered:
+            why.append(f"sipp: {self.successful}/{self.offered} ok, {self.failed} failed")
+        checked = sum(self.verdicts.values())
+        if checked != self.offered:
+            why.append(f"event log: {checked} calls for {self.offered} offered")
+        for verdict in ("lost", "misrecognised"):
+            if self.verdicts.get(verdict):
+                why.append(f"{self.verdicts[verdict]} calls {verdict}")
+        if self.concurrent["min"] < self.target:
+            why.append(
+                f"concurrency fell to {self.concurrent['min']:.0f} (< {self.target}) in the window"
+            )
+        if self.sampler_errors:
+            why.append(f"{self.sampler_errors} status samples failed")
+        if not self.left.clean:
+            why.append(f"left over: {self.left}")
+        return why
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures()
+
+
+def run(args: argparse.Namespace, workdir: Path) -> RunResult:
+    pacing = Pacing(args.menu_ms, args.prompt_ms, args.gap_ms, args.listen_ms)
+    call_s = pacing.call_ms / 1000
+    lead_s = call_s + args.settle  # from the first INVITE to the window
+    calls = round(args.rate * (lead_s + args.duration))
+    target = args.target if args.target is not None else int(args.rate * call_s * 0.97)
+    config, passwords = ivr_config(
+        workdir / "stack", controllers=args.controllers, kamailio_workers=args.kamailio_workers
+    )
+    scenario = stage(workdir / "callers", DIGITS)
+    t0 = time.monotonic()
+    with running_stack(workdir / "stack", config, passwords) as stack:
+        host, port = split_hostport(stack.config.redis.listen)
+        events = redis.Redis(host=host, port=port)
+        rig = Rig(stack, events, args.controllers, workdir)
+        for i in range(args.controllers):
+            wait_for(
+                feed_subscribed(stack.layout.log_file(f"controller{i}")),
+                20,
+                f"controller{i}'s ACD action feed",
+            )
+        # The demo's accounts, as `callcenter demo` seeds them (12345674 among them).
+        assert stack.config.bizdata is not None
+        bizdata.seed_demo(bizdata.store_url(stack.config.bizdata, stack.layout.root))
+        print(
+            f"stack up in {time.monotonic() - t0:.1f} s: kamailio {stack.sip} "
+            f"({args.kamailio_workers} workers), {args.controllers} controller(s) hosting "
+            f"flow {FLOW!r} for {NUMBER}, ACD, rtpengine ports {PORT_MIN}-{PORT_MAX}"
+        )
+        print(
+            f"calls: {calls} at {args.rate:g}/s, each {call_s:.1f} s from answer to BYE "
+            f"({pacing}); window {args.duration} s from {lead_s:.0f} s after the first; "
+            f"concurrency expected {args.rate * call_s:.0f}, required >= {target}"
+        )
+        logs = {
+            n: stack.layout.log_file(n)
+            for n in ["kamailio", "acd", *[f"controller{i}" for i in range(args.controllers)]]
+        }
+        offsets = {n: log_size(p) for n, p in logs.items()}
+        groups = rig.groups()
+        groups["bench"] = [os.getpid()]
+        idle = CpuMeter({n: list(p) for n, p in groups.items()})
+        idle.start()
+        time.sleep(3)
+        idle.stop()
+        idle_pct = {n: used / idle.wall * 100 for n, used in idle.used.items()}
+
+        mark = log_mark(events)
+        load = os.getloadavg()[0]
+        sampler = Sampler(rig).start()
+        timeout_s = int(lead_s + args.duration + call_s + 90)
+        caller = start_callers(
+            scenario,
+            stack.sip,
+            workdir=workdir / "callers",
+            name="callers",
+            number=NUMBER,
+            caller=CALLER,
+            calls=calls,
+            rate=args.rate,
+            pacing=pacing,
+            limit=int(args.rate * call_s * 2) + 50,
+            timeout_s=timeout_s,
+            extra=(
+                *stat_args(workdir / "callers", "callers"),
+                "-trace_rtt",
+                "-rtt_freq",
+                "1",
+                "-recv_timeout",
+                str(RECV_TIMEOUT_MS),
+                "-buff_size",
+                "4194304",
+                "-max_recv_loops",
+                "10000",
+                "-max_sched_loops",
+                "10000",
+            ),
+        )
+        started = time.monotonic()
+        try:
+            groups["sipp"] = [caller.process.pid]
+            window_start = started + lead_s
+            while time.monotonic() < window_start:
+                if caller.process.poll() is not None:
+                    raise RuntimeError(f"sipp ended early: {caller.errors()[-1500:]}")
+                time.sleep(0.2)
+            watched = {n: groups[n][0] for n in groups if n.startswith("controller")}
+            before = {n: thread_ticks(pid) for n, pid in watched.items()}
+            meter = CpuMeter(groups)
+            drops = udp_rcvbuf_errors()
+            ng_before = ng_counts(stack)
+            meter.start()
+            window_end = window_start + args.duration
+            last = 0.0
+            while time.monotonic() < window_end:
+                if time.monotonic() - last >= 30:
+                    now = sampler.samples[-1].calls if sampler.samples else 0
+                    print(
+                        f"  {time.monotonic() - started:5.0f} s: {now} calls in progress",
+                        flush=True,
+                    )
+                    last = time.monotonic()
+                time.sleep(0.2)
+            meter.stop()
+            threads = {n: busiest_threads(pid, before[n], meter.wall) for n, pid in watched.items()}
+            ng_after = ng_counts(stack)
+            drops = udp_rcvbuf_errors() - drops
+            caller_exit = stop_run(
+                caller, timeout=max(1.0, timeout_s - (time.monotonic() - started))
+            )
+        finally:
+            caller.stop()
+            samples = sampler.stop()
+        left = leftovers(rig, 20)
+        stats = sipp_stats(caller)
+        answered, done = logged_calls(caller)
+        by_call = traces(events, mark)
+        verdicts: Counter[str] = Counter()
+        first_bad: dict[str, list[str]] = {}
+        paths: Counter[str] = Counter()
+        for cid, trace in by_call.items():
+            verdict, detail = judge(trace)
+            verdicts[verdict] += 1
+            paths[" > ".join(node for node, _ in trace.steps)] += 1
+            if verdict != "ok" and len(first_bad.setdefault(verdict, [])) < 5:
+                first_bad[verdict].append(f"{cid}: {detail}")
+        in_window = [s for s in samples if window_start <= s.t <= window_end]
+        counts = sorted(s.calls for s in in_window) or [0]
+        minutes = call_minutes(samples, window_start, window_end)
+        problems = {n: log_problems(p, offsets[n]) for n, p in logs.items()}
+        wall = meter.wall or 1.0
+        events.close()
+        return RunResult(
+            rate=args.rate,
+            duration_s=args.duration,
+            controllers=args.controllers,
+            pacing=pacing.keys(),
+            call_s=call_s,
+            offered=calls,
+            successful=stats["successful"],
+            failed=stats["failed"],
+            retransmissions=stats["retransmissions"],
+            caller_exit=caller_exit,
+            answered_logged=len(answered),
+            done_logged=len(done),
+            verdicts=dict(verdicts),
+            first_bad=first_bad,
+            paths=dict(paths.most_common(5)),
+            ivr_results=dict(Counter(t.done[1] if t.done else "-" for t in by_call.values())),
+            ended=dict(Counter(t.ended[1] if t.ended else "-" for t in by_call.values())),
+            window_s=wall,
+            concurrent={
+                "min": counts[0],
+                "p5": counts[int(len(counts) * 0.05)],
+                "median": statistics.median(counts),
+                "max": counts[-1],
+            },
+            ivr_concurrent_min=min((s.ivr_calls for s in in_window), default=0),
+            sampler_errors=len(sampler.errors),
+            call_minutes=minutes,
+            cpu_s=dict(meter.used),
+            ms_per_call_minute={
+                n: s * 1000 / minutes if minutes else 0.0 for n, s in meter.used.items()
+            },
+            core_pct={n: s / wall * 100 for n, s in meter.used.items()},
+            idle_core_pct=idle_pct,
+            machine_busy_pct=meter.machine_busy * 100,
+            others_busy_pct=meter.others_busy * 100,
+            load_at_start=load,
+            threads=threads,
+            ng_per_call={
+                k: (v - ng_before.get(k, 0)) / (args.rate * wall)
+                for k, v in ng_after.items()
+                if v - ng_before.get(k, 0) > 0 and k not in OWN_NG_COMMANDS
+            },
+            rtpengine_ports_peak=max((s.ports for s in samples), default=0),
+            latency_ms=rtt_percentiles(caller),
+            udp_rcvbuf_drops=drops,
+            left=left,
+            log_errors={n: count for n, (count, _) in problems.items()},
+            first_errors={n: first for n, (_, first) in problems.items() if first},
+            target=target,
+        )
+
+
+def report(r: RunResult) -> None:
+    print(
+        f"\n== {r.rate:g} calls/s, window {r.duration_s} s, {r.controllers} controller(s): "
+        f"{'PASS' if r.passed else 'FAIL'}"
+    )
+    print(
+        f"calls: offered {r.offered}, ok {r.successful}, failed {r.failed}, "
+        f"retransmissions {r.retransmissions}; sipp exit {r.caller_exit}; answered "
+        f"{r.answered_logged}, hung up by the caller with 200 {r.done_logged}"
+    )
+    print(
+        f"IVR per call (event log): {r.verdicts}; ivr_done results {r.ivr_results}; "
+        f"call.ended side {r.ended}"
+    )
+    for path, n in r.paths.items():
+        print(f"  path x{n}: {path}")
+    for verdict, lines in r.first_bad.items():
+        for line in lines:
+            print(f"  {verdict}: {line}")
+    c = r.concurrent
+    print(
+        f"calls in progress over the {r.window_s:.0f} s window: min {c['min']:.0f}, p5 "
+        f"{c['p5']:.0f}, median {c['median']:.0f}, max {c['max']:.0f} (required >= "
+        f"{r.target}); IVR calls min {r.ivr_concurrent_min}; {r.call_minutes:.0f} call-minutes"
+    )
+    for rtd, p in sorted(r.latency_ms.items()):
+        print(
+            f"latency {rtd:9s} (n={p['n']:.0f}): p50 {p['p50']:.0f} ms, p90 {p['p90']:.0f} ms,"
+            f" p99 {p['p99']:.0f} ms, max {p['max']:.0f} ms"
+        )
+    print(
+        f"CPU over the window (load average at start {r.load_at_start:.2f}; machine busy "
+        f"{r.machine_busy_pct:.0f}% of {os.cpu_count()} cores, of which other processes "
+        f"{r.others_busy_pct:.0f}%):"
+    )
+    print(
+        f"  {'component':12s} {'ms per call-minute':>18s} {'% of a core':>11s} "
+        f"{'idle %':>7s}  threads (% of a core)"
+    )
+    for name, ms in r.ms_per_call_minute.items():
+        extra = f"  {', '.join(r.threads[name])}" if r.threads.get(name) else ""
+        print(
+            f"  {name:12s} {ms:18.1f} {r.core_pct[name]:11.1f} "
+            f"{r.idle_core_pct.get(name, 0.0):7.1f}{extra}"
+        )
+    stack = [n for n in r.ms_per_call_minute if n not in ("sipp", "bench")]
+    print(
+        f"  {'the stack':12s} {sum(r.ms_per_call_minute[n] for n in stack):18.1f} "
+        f"{sum(r.core_pct[n] for n in stack):11.1f}"
+    )
+    print(
+        "rtpengine ng commands per call: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.ng_per_call.items(), key=lambda kv: -kv[1]))
+    )
+    print(
+        f"rtpengine ports in use at most {r.rtpengine_ports_peak}; UDP receive-buffer drops "
+        f"{r.udp_rcvbuf_drops}; log ERROR lines {r.log_errors}"
+    )
+    for name, line in r.first_errors.items():
+        print(f"  first in {name}: {line}")
+    print(
+        f"after the run (waited {r.left.waited_s:.1f} s): calls {r.left.calls}, media "
+        f"sessions {r.left.media_sessions}, IVR calls {r.left.ivr_calls}, rtpengine "
+        f"sessions {r.left.rtpengine_sessions}"
+    )
+    for why in r.failures():
+        print(f"  FAILED: {why}")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=TARGET_RATE, help="calls per second")
+    parser.add_argument(
+        "--duration", type=int, default=TARGET_WINDOW_S, help="seconds of the measured window"
+    )
+    parser.add_argument("--settle", type=float, default=5.0, help="s after the plateau starts")
+    parser.add_argument("--controllers", type=int, default=1, help="controller replicas")
+    parser.add_argument("--kamailio-workers", type=int, default=4)
+    parser.add_argument(
+        "--target",
+        type=int,
+        default=None,
+        help="calls in progress required at every sample (default 97%% of rate x call length)",
+    )
+    pace = parser.add_argument_group("the caller's pacing (ms)")
+    pace.add_argument("--menu-ms", type=int, default=14000, help="answer to the menu digit")
+    pace.add_argument("--prompt-ms", type=int, default=4000, help="menu digit to the account")
+    pace.add_argument("--gap-ms", type=int, default=300, help="between the account's digits")
+    pace.add_argument("--listen-ms", type=int, default=10000, help="last digit to the BYE")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    facts = machine_facts()
+    print_facts(facts)
+    load = os.getloadavg()
+    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ivr-"))
+    print(f"workdir: {workdir}")
+    result: RunResult | None = None
+    with terminate_on_sigterm():
+        try:
+            result = run(args, workdir)
+        except KeyboardInterrupt:
+            print("interrupted: everything started was stopped", file=sys.stderr)
+        finally:
+            if result is not None and result.passed and not args.keep:
+                shutil.rmtree(workdir, ignore_errors=True)
+            else:
+                print(f"work directory kept (logs, sipp files): {workdir}")
+    if result is None:
+        return 1
+    report(result)
+    held = result.concurrent["min"]
+    met = result.passed and held >= TARGET_CONCURRENT and result.duration_s >= TARGET_WINDOW_S
+    print(
+        f"\ntarget >= {TARGET_CONCURRENT} concurrent IVR calls held {TARGET_WINDOW_S} s, 0 lost, "
+        f"0 misrecognised: {'MET' if met else 'not met'} (this run: {held:.0f} held for "
+        f"{result.duration_s} s, {result.verdicts.get('lost', 0)} lost, "
+        f"{result.verdicts.get('misrecognised', 0)} misrecognised, "
+        f"{'PASS' if result.passed else 'FAIL'})"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "facts": facts,
+                    "load_at_start": load,
+                    "args": vars(args) | {"json": None},
+                    "result": asdict(result),
+                },
+                indent=2,
+                default=str,
+            )
+        )
+    return 0 if result.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
