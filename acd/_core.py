@@ -35,6 +35,21 @@ __all__ = ["STATE_VERSION", "Acd"]
 
 _MAX_REASON = 64
 _CALL_KINDS = frozenset({"internal", "intercept"})
+# A call's own skill requirements: names as an account's skills are named, and few.
+_MAX_SKILL_NAME = 64
+_MAX_CALL_SKILLS = 16
+
+
+def _skills_problem(skills: Mapping[str, int]) -> str | None:
+    """Why a call's skill requirements are unusable, or None."""
+    if len(skills) > _MAX_CALL_SKILLS:
+        return f"a call needs at most {_MAX_CALL_SKILLS} skills, not {len(skills)}"
+    for skill, level in skills.items():
+        if not isinstance(skill, str) or not 1 <= len(skill) <= _MAX_SKILL_NAME:
+            return f"a skill name is 1..{_MAX_SKILL_NAME} characters, not {skill!r}"
+        if isinstance(level, bool) or not isinstance(level, int) or level < 1:
+            return f"skill {skill!r} needs an integer level >= 1, not {level!r}"
+    return None
 
 
 class Acd(Machine):
@@ -299,10 +314,13 @@ class Acd(Machine):
         category: str = "",
         priority: int = 0,
         source: str = "",
+        skills: Mapping[str, int] | None = None,
     ) -> Result:
         """A call enters `queue`. Higher `priority` is served first; FIFO within a priority.
 
-        If no logged-in agent has the queue's skills, the call overflows at once.
+        `skills` (skill -> minimum level) are the call's own requirements: an agent is
+        offered the call only if it has the queue's skills and these. If no logged-in
+        agent has both, the call overflows at once (as a queue nobody staffs does).
         `source` names who enqueued it (kept on the call for `sourced_calls`).
         """
         self._begin()
@@ -313,6 +331,9 @@ class Acd(Machine):
             return self._refused(exists)
         if not call_id or isinstance(priority, bool) or not isinstance(priority, int):
             return self._refuse(ErrorCode.INVALID_ARGUMENT, "need a call ID and integer priority")
+        bad_skill = _skills_problem(skills or {})
+        if bad_skill is not None:
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, bad_skill)
         now = self._now
         self._seq += 1
         call = CallRecord(
@@ -326,6 +347,7 @@ class Acd(Machine):
             arrived=now,
             enqueued=now,
             source=source,
+            skills=dict(skills or {}),
         )
         self._calls[call_id] = call
         self._into_queue(call, queue, "NEW")
@@ -686,13 +708,14 @@ class Acd(Machine):
         the call's queue, in the core's order (priority, then arrival), 0 when the call
         is not waiting (ringing, talking). `expected_wait` (seconds, or None) is
         position x H / N: N the queue's qualified agents in service (idle, reserved,
-        talking, wrap-up; not busy), H the queue's handle time: the weighted average
+        talking, wrap-up; not busy) who also meet the call's own skills, H the queue's
+        handle time: the weighted average
         talk time of its finished calls (as Asterisk's `holdtime` weighs its last
         value, the newest call counts a quarter) plus the queue's wrap-up. Before the
         queue's first call has ended, the mean age of the calls in progress stands in
         for the talk time (equal on average for exponential talk times; up to half as
         much for very regular ones). No history and no one talking, or nobody in
-        service: None.
+        service: None. `priority` and `skills` are the call's own (`enqueue`).
         """
         return _views.call_position(self, call_id)
 

@@ -17,6 +17,7 @@ import bisect
 import secrets
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from ._actions import Action, CancelRing, Event, Offer, Result, Route, Undelivered
 from ._clock import Clock
@@ -447,7 +448,7 @@ class Machine:
             caller=call.caller,
             reason=reason,
         )
-        if not self._staffed(self._queues[queue]):
+        if not self._staffed_for(call, self._queues[queue]):
             self._overflow(call, "NO_AGENTS")
 
     def _requeue(self, call: CallRecord) -> None:
@@ -649,55 +650,133 @@ class Machine:
 
     # ---------------------------------------------------------------- dispatch
 
-    def _qualifies(self, agent: AgentRecord, queue: QueueConfig) -> bool:
+    @staticmethod
+    def _meets(agent: AgentRecord, needs: Mapping[str, int]) -> bool:
+        """The agent has every skill in `needs` at or above its level."""
         skills = agent.skills
-        return all(skills.get(s, 0) >= level for s, level in queue.skills.items())
+        return all(skills.get(s, 0) >= level for s, level in needs.items())
+
+    def _qualifies(self, agent: AgentRecord, queue: QueueConfig) -> bool:
+        return self._meets(agent, queue.skills)
 
     def _staffed(self, queue: QueueConfig) -> bool:
         """Someone who could take this queue's calls is logged in (in any state)."""
         return bool(self._members[queue.name])
 
+    def _staffed_for(self, call: CallRecord, queue: QueueConfig) -> bool:
+        """Someone who could take this call in `queue` is logged in (in any state): it
+        qualifies for the queue and meets the call's own skills. A scan of the queue's
+        members for a call with skills of its own (only when it enters a queue, and when
+        staffing shrinks)."""
+        if not call.skills:
+            return self._staffed(queue)
+        agents = self._agents
+        return any(self._meets(agents[eid], call.skills) for eid in self._members[queue.name])
+
     def _dispatch(self) -> None:
         """Match waiting calls with idle agents until no more pairs can be made.
 
         Calls are considered in global order (priority, then arrival), so an
-        agent serving several queues takes the most urgent call first.
+        agent serving several queues takes the most urgent call first. A call with
+        skills of its own that no idle agent meets does not hold up the calls behind
+        it in its queue (`_servable_head`).
         """
         if self._staffing_changed:
             self._staffing_changed = False
-            for name, keys in self._waiting.items():
-                if keys and not self._staffed(self._queues[name]):
-                    for key in list(keys):
-                        self._overflow(self._calls[key[2]], "NO_AGENTS")
+            self._overflow_unstaffed()
         while self._idle:
-            heads = sorted((keys[0], name) for name, keys in self._waiting.items() if keys)
+            heads = []
+            for name, queue in self._queues.items():
+                head = self._servable_head(queue)
+                if head is not None:
+                    heads.append((head, name))
+            heads.sort()
             if not any(self._offer(self._calls[key[2]], self._queues[name]) for key, name in heads):
                 return
 
+    def _overflow_unstaffed(self) -> None:
+        """Staffing shrank (a logout, a new config): every waiting call that nobody
+        logged in could take any more overflows (NO_AGENTS)."""
+        for name, keys in self._waiting.items():
+            if not keys:
+                continue
+            queue = self._queues[name]
+            if not self._staffed(queue):
+                for key in list(keys):
+                    self._overflow(self._calls[key[2]], "NO_AGENTS")
+                continue
+            # Calls with skills of their own; callers mostly share a few requirements
+            # (a language), so each distinct one is looked up once.
+            staffed: dict[frozenset[tuple[str, int]], bool] = {}
+            for key in list(keys):
+                call = self._calls[key[2]]
+                if not call.skills:
+                    continue
+                needs = frozenset(call.skills.items())
+                if needs not in staffed:
+                    staffed[needs] = self._staffed_for(call, queue)
+                if not staffed[needs]:
+                    self._overflow(call, "NO_AGENTS")
+
+    def _servable_head(self, queue: QueueConfig) -> _WaitKey | None:
+        """The first call waiting in `queue` that may be offered now: the head, unless
+        it has skills of its own that no idle agent of the queue meets, in which case
+        the next such call (in the queue's order) is, and so on."""
+        for key in self._waiting[queue.name]:
+            call = self._calls[key[2]]
+            if not call.skills or self._can_serve(call, queue):
+                return key
+        return None
+
+    def _can_serve(self, call: CallRecord, queue: QueueConfig) -> bool:
+        """Some idle agent qualifies for `queue` and meets the call's skills."""
+        if not self._idle_keys[queue.name]:
+            return False
+        agents = self._agents
+        return any(self._meets(agents[k[1]], call.skills) for k in self._idle_keys[queue.name])
+
     def _candidates(self, call: CallRecord, queue: QueueConfig) -> IdlePool | None:
-        """The idle agents who qualify for `queue`, longest idle first, or None if none.
+        """The idle agents who qualify for `queue` and meet the call's own skills,
+        longest idle first, or None if none.
 
         Someone who let this call ring out is left out unless nobody else is idle.
         """
         keys: Sequence[IdleKey] = self._idle_keys[queue.name]
+        if keys and call.skills:
+            agents = self._agents
+            keys = [k for k in keys if self._meets(agents[k[1]], call.skills)]
         if not keys:
             return None
         if call.tried:
+            eligible = {k[1] for k in keys} if call.skills else None
             tried = {
                 eid
                 for eid in call.tried
-                if self._state_of(eid) is AgentState.IDLE and queue.name in self._agent_queues[eid]
+                if self._state_of(eid) is AgentState.IDLE
+                and queue.name in self._agent_queues[eid]
+                and (eligible is None or eid in eligible)
             }
             if tried and len(tried) < len(keys):
                 keys = [k for k in keys if k[1] not in tried]
         return IdlePool(self._agents, keys)
+
+    def _needs(self, call: CallRecord, queue: QueueConfig) -> QueueConfig:
+        """The queue as a strategy sees it for `call`: its skills joined with the call's
+        (the higher level where both name a skill), so `skill_level_first` ranks by every
+        skill the call needs."""
+        if not call.skills:
+            return queue
+        merged = dict(queue.skills)
+        for skill, level in call.skills.items():
+            merged[skill] = max(level, merged.get(skill, 0))
+        return replace(queue, skills=merged)
 
     def _offer(self, call: CallRecord, queue: QueueConfig) -> bool:
         pool = self._candidates(call, queue)
         if pool is None:
             return False
         memory = self._memory.setdefault(queue.name, {})
-        chosen = self._strategies[queue.strategy](pool, queue, memory)
+        chosen = self._strategies[queue.strategy](pool, self._needs(call, queue), memory)
         ids = [a.employee_id for a in chosen]
         if not chosen or len(set(ids)) != len(ids) or not all(pool.has(eid) for eid in ids):
             return False  # a strategy may decline; one that returns strangers is ignored

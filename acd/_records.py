@@ -93,9 +93,13 @@ class CallRecord:
     # ACD (None: idle). Both None for every other call.
     origin: int | None = None
     origin_reason: str | None = None
+    # The call's own skill requirements (skill -> minimum level), on top of its queue's:
+    # an agent is offered the call only if it meets both. Set at enqueue (the IVR's
+    # "queue with skill"); kept through transfers and overflows.
+    skills: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "call_id": self.call_id,
             "queue": self.queue,
             "caller": self.caller,
@@ -116,6 +120,12 @@ class CallRecord:
             "origin": self.origin,
             "origin_reason": self.origin_reason,
         }
+        # Only when there are any: a call without requirements is stored exactly as
+        # before the field existed, so a replica of the previous release (a rolling
+        # upgrade) still loads every such call.
+        if self.skills:
+            data["skills"] = dict(self.skills)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CallRecord:
@@ -123,4 +133,5 @@ class CallRecord:
         fields["state"] = CallState(fields["state"])
         fields["ringing"] = [int(x) for x in fields["ringing"]]
         fields["tried"] = [int(x) for x in fields["tried"]]
+        fields["skills"] = {str(k): int(v) for k, v in fields.get("skills", {}).items()}
         return cls(**fields)

@@ -7,6 +7,7 @@ served between commands (an overdue timer shows at the next command).
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._states import AgentState, CallState
@@ -78,17 +79,26 @@ def call_position(m: Machine, call_id: str) -> dict[str, Any] | None:
         "queue_length": len(keys),
         "waited": max(0.0, now - call.enqueued),
         "expected_wait": (
-            _expected_wait(m, queue, position, now) if waiting and queue is not None else None
+            _expected_wait(m, queue, position, now, call.skills)
+            if waiting and queue is not None
+            else None
         ),
+        "priority": call.priority,
+        "skills": dict(call.skills),
     }
 
 
-def _expected_wait(m: Machine, queue: str, position: int, now: float) -> float | None:
+def _expected_wait(
+    m: Machine, queue: str, position: int, now: float, skills: Mapping[str, int]
+) -> float | None:
+    # Only the agents who could take this call: a call with skills of its own waits
+    # for the queue's agents who meet them.
     serving = [
         m._agents[eid]
         for eid in m._members[queue]
         if m._agents[eid].state
         in (AgentState.IDLE, AgentState.RESERVED, AgentState.TALKING, AgentState.WRAP_UP)
+        and (not skills or m._meets(m._agents[eid], skills))
     ]
     if not serving:
         return None

@@ -285,6 +285,7 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
                     category=req.category,
                     priority=req.priority,
                     source=req.source,
+                    skills=dict(req.skills),
                 )
             )
             return pb.EnqueueResponse(
@@ -458,6 +459,8 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
             position=found["position"],
             queue_length=found["queue_length"],
             waited_seconds=found["waited"],
+            priority=found["priority"],
+            skills=found["skills"],
         )
         if found["expected_wait"] is not None:
             reply.expected_wait_seconds = found["expected_wait"]

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
 from clickhouse_driver import Client
+from clickhouse_driver.errors import ServerException
 
 from configuration import check_identifier
 
@@ -26,6 +27,9 @@ from ._dialect import Dialect, dialect_for_version, parse_version
 from ._migrations import apply_migrations
 from ._records import Records
 from ._store import insert_records_by_table
+
+# The server's error code for adding a column that is there (among others).
+_ILLEGAL_COLUMN = 44
 
 
 class ClickHouseStore:
@@ -62,8 +66,28 @@ class ClickHouseStore:
 
     def migrate(self) -> list[int]:
         return apply_migrations(
-            self.execute, self._applied, self.database, record=self._record, dialect=self.dialect
+            self._migration_step,
+            self._applied,
+            self.database,
+            record=self._record,
+            dialect=self.dialect,
         )
+
+    def _migration_step(self, sql: str) -> None:
+        """One migration statement. Old servers have no ADD COLUMN IF NOT EXISTS, so the
+        rewrite drops the IF NOT EXISTS (_dialect.legacy_ddl) and this counts the
+        server's "column already exists" as the statement done: a migration re-run after
+        a crash between its ALTER and its record goes on instead of failing."""
+        try:
+            self._client.execute(sql)
+        except ServerException as exc:
+            if not (
+                self.dialect.legacy
+                and exc.code == _ILLEGAL_COLUMN
+                and " ADD COLUMN " in f" {' '.join(sql.split())} "
+                and "already exists" in str(exc)
+            ):
+                raise
 
     def _record(self, version: int, name: str) -> None:
         self._client.execute(

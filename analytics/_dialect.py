@@ -95,6 +95,7 @@ _DATETIME64 = re.compile(r"DateTime64\(\s*\d+\s*(?:,\s*('[^']*')\s*)?\)")
 _SIMPLE_AGGREGATE = re.compile(
     rf"\b(\w+)\s+SimpleAggregateFunction\(\s*(\w+)\s*,\s*({_TYPE_ARG})\)"
 )
+_ADD_COLUMN_IF_NOT_EXISTS = re.compile(r"\bADD COLUMN IF NOT EXISTS\b")
 
 
 def legacy_ddl(sql: str) -> str:
@@ -104,7 +105,10 @@ def legacy_ddl(sql: str) -> str:
     - `DateTime64(p, tz)` -> `DateTime(tz)` (whole seconds);
     - a `SimpleAggregateFunction(f, T)` column `c` -> `AggregateFunction(f, T)`, and
       the `f(expr) AS c` that fills it (a materialized view) -> `fState(expr) AS c`;
-      readers merge it with `fMerge`.
+      readers merge it with `fMerge`;
+    - `ADD COLUMN IF NOT EXISTS` -> `ADD COLUMN` (18.16 has no IF NOT EXISTS there; the
+      server store counts "column already exists" from it as done, so a re-run is safe
+      when each ALTER adds one column).
     Anything else passes unchanged: a construct this cannot express (CREATE OR
     REPLACE, table SETTINGS, TTL, codecs) needs an override in `schema/legacy/`,
     and tests/analytics/test_migration_sources.py fails until it has one.
@@ -121,6 +125,7 @@ def legacy_ddl(sql: str) -> str:
         fill = re.compile(rf"\b{function}\(({_TYPE_ARG})\)(\s+AS\s+{column}\b)")
         sql = fill.sub(rf"{function}State(\1)\2", sql)
     sql = _LOW_CARDINALITY.sub(r"\1", sql)
+    sql = _ADD_COLUMN_IF_NOT_EXISTS.sub("ADD COLUMN", sql)
     return _DATETIME64.sub(lambda m: f"DateTime({m[1]})" if m[1] else "DateTime", sql)
 
 

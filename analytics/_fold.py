@@ -16,6 +16,7 @@ from eventlog import (
     CALL_ARRIVED,
     CALL_ENDED,
     CALL_HOLD,
+    CALL_IVR_DONE,
     CALL_IVR_STEP,
     CALL_NO_ANSWER,
     CALL_ORIGINATED,
@@ -36,6 +37,14 @@ from ._records import (
     ANSWERED,
     CATEGORY_OUTBOUND,
     FAILED,
+    IVR_CALLER_LEFT,
+    IVR_CLOSED,
+    IVR_ERROR,
+    IVR_MAX_TIME,
+    IVR_QUEUED,
+    IVR_RETRIES_EXHAUSTED,
+    IVR_SELF_SERVED,
+    IVR_VOICEMAIL,
     LEG_ABANDONED,
     LEG_ANSWERED,
     LEG_CANCELLED,
@@ -127,7 +136,9 @@ class _Fold:
         "ended",
         "hold_s",
         "hold_since",
+        "ivr_exit_node",
         "ivr_path",
+        "ivr_result",
         "left_queue_at",
         "legs",
         "originator",
@@ -156,6 +167,8 @@ class _Fold:
         self.agent = ""
         self.seat = ""
         self.ivr_path: list[str] = []
+        self.ivr_result = ""  # from call.ivr_done; inferred at the end without one
+        self.ivr_exit_node = ""
         self.hold_since: float | None = None
         self.hold_s = 0.0
         self.transfers = 0
@@ -195,7 +208,16 @@ def _on_originated(f: _Fold, ev: Event) -> None:
 
 
 def _on_ivr_step(f: _Fold, ev: Event) -> None:
+    # Only the node: the step's `input` (the caller's digits, "<sensitive>" for a
+    # masked node) is never part of a CDR (R-CORE-2, docs/analytics.md).
     f.ivr_path.append(ev.data["ivr_node"])
+
+
+def _on_ivr_done(f: _Fold, ev: Event) -> None:
+    # The last one wins: a call sent back into an IVR (after an agent) left it last there.
+    d = ev.data
+    f.ivr_result = d["result"]
+    f.ivr_exit_node = d["ivr_node"]
 
 
 def _on_queued(f: _Fold, ev: Event) -> None:
@@ -318,6 +340,7 @@ _HANDLERS: Final[dict[str, Callable[[_Fold, Event], None]]] = {
     CALL_ARRIVED: _on_arrived,
     CALL_ORIGINATED: _on_originated,
     CALL_IVR_STEP: _on_ivr_step,
+    CALL_IVR_DONE: _on_ivr_done,
     CALL_QUEUED: _on_queued,
     CALL_RINGING: _on_ringing,
     CALL_ANSWERED: _on_answered,
@@ -381,6 +404,13 @@ def _close_at_end(f: _Fold, ended: Event) -> None:
         leg.outcome = outcome
 
 
+# call.ivr_done results after which the IVR itself hangs up, as the flow says: the call
+# ended in the IVR (rule 6), not in a failure, whichever side the controller reports.
+_ENDED_BY_THE_FLOW: Final = frozenset(
+    {IVR_SELF_SERVED, IVR_CLOSED, IVR_MAX_TIME, IVR_RETRIES_EXHAUSTED}
+)
+
+
 def _disposition(f: _Fold, side: str) -> str:
     """Disposition rules, first match wins (docs/analytics.md)."""
     if f.answered_at is not None:
@@ -398,9 +428,28 @@ def _disposition(f: _Fold, side: str) -> str:
         return ABANDONED_RINGING
     if side == "caller" and f.queued_at is not None:
         return ABANDONED_QUEUE
-    if side == "caller":
+    if side == "caller" or f.ivr_result in _ENDED_BY_THE_FLOW:
         return ABANDONED_IVR
     return FAILED
+
+
+def _ivr_outcome(f: _Fold, disposition: str, side: str) -> tuple[str, str]:
+    """(ivr_result, ivr_exit_node): the call.ivr_done's, or inferred when the call has
+    IVR steps but no call.ivr_done (the controller died, or a log from before the event
+    existed) from what happened after the IVR, at the last node of the path. The same
+    rules, on the same columns, are the DEFAULT of both columns in
+    schema/006_cdr_ivr_result.sql: what CDRs stored before that migration read as."""
+    if f.ivr_result or not f.ivr_path:
+        return f.ivr_result, f.ivr_exit_node
+    if f.queued_at is not None:
+        result = IVR_QUEUED
+    elif disposition == VOICEMAIL:
+        result = IVR_VOICEMAIL
+    elif side == "caller":
+        result = IVR_CALLER_LEFT
+    else:
+        result = IVR_ERROR
+    return result, f.ivr_path[-1]
 
 
 def _talk_s(f: _Fold, legs: list[Leg], ended_at: float) -> float:
@@ -430,6 +479,8 @@ def _cdr(  # noqa: PLR0917  (all positional: one call per CDR on the hot path)
         wait_s = _pos(left - f.queued_at)
     agent = f.agent
     seat = f.seat
+    disposition = _disposition(f, side)
+    ivr_result, ivr_exit_node = _ivr_outcome(f, disposition, side)
     if not agent and f.originator:
         # The agent who placed an unanswered outbound call still owns it.
         agent = f.originator
@@ -450,11 +501,13 @@ def _cdr(  # noqa: PLR0917  (all positional: one call per CDR on the hot path)
         agent,
         seat,
         tuple(f.ivr_path),  # ivr_path
+        ivr_result,
+        ivr_exit_node,
         wait_s,
         _talk_s(f, legs, ended_at),  # talk_s
         f.hold_s,
         wrapup_s,
-        _disposition(f, side),  # disposition
+        disposition,
         ended.data["cause"],  # hangup_cause
         side,  # hangup_side
         f.recording_ref,

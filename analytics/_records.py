@@ -28,6 +28,33 @@ DISPOSITIONS: Final = (
     FAILED,
 )
 
+# How the IVR let go of a call (`call.ivr_done` `result`, docs/events.md), and the
+# groups the containment report counts them in (docs/analytics.md, "IVR reports").
+# A call that never entered an IVR has result "".
+IVR_SELF_SERVED: Final = "self_served"
+IVR_QUEUED: Final = "queued"
+IVR_TRANSFERRED: Final = "transferred"
+IVR_VOICEMAIL: Final = "voicemail"
+IVR_CLOSED: Final = "closed"
+IVR_MAX_TIME: Final = "max_time"
+IVR_RETRIES_EXHAUSTED: Final = "retries_exhausted"
+IVR_ERROR: Final = "error"
+IVR_CALLER_LEFT: Final = "caller_left"
+IVR_RESULTS: Final = (
+    IVR_SELF_SERVED,
+    IVR_QUEUED,
+    IVR_TRANSFERRED,
+    IVR_VOICEMAIL,
+    IVR_CLOSED,
+    IVR_MAX_TIME,
+    IVR_RETRIES_EXHAUSTED,
+    IVR_ERROR,
+    IVR_CALLER_LEFT,
+)
+IVR_TO_AGENT: Final = (IVR_QUEUED, IVR_TRANSFERRED)
+# Where the flow gave up on the caller (the drop-off report's failures at a node).
+IVR_FAILURES: Final = (IVR_RETRIES_EXHAUSTED, IVR_MAX_TIME)
+
 # `category` of an outbound call (`call.originated`): schema 1 gives such a call no
 # business category, and the CDR has no direction column, so the category carries the
 # direction, as `internal` does for the calls between agents that the edge marks.
@@ -60,6 +87,8 @@ class Cdr:
     agent: str
     seat: str
     ivr_path: tuple[str, ...]
+    ivr_result: str
+    ivr_exit_node: str
     wait_s: float
     talk_s: float
     hold_s: float

@@ -19,7 +19,16 @@ from datetime import datetime
 from typing import Final
 
 from ._dialect import MODERN, Dialect
-from ._records import ABANDONED_IVR, ABANDONED_QUEUE, ABANDONED_RINGING, ANSWERED, OVERFLOW
+from ._records import (
+    ABANDONED_QUEUE,
+    ABANDONED_RINGING,
+    ANSWERED,
+    IVR_CALLER_LEFT,
+    IVR_FAILURES,
+    IVR_SELF_SERVED,
+    IVR_TO_AGENT,
+    OVERFLOW,
+)
 
 Time = datetime | float | int | None
 
@@ -203,32 +212,89 @@ ALL FULL OUTER JOIN
 ORDER BY agent{dialect.final_settings}"""
 
 
+def _sql_set(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(map(_quote, values)) + ")"
+
+
+# A flow is told apart by the node it starts at (every call through a flow enters at
+# its first node), or by the exit node for a call that has a result but no steps.
+_FLOW: Final = "if(empty(ivr_path), ivr_exit_node, ivr_path[1])"
+
+
 def ivr_containment(
-    db: str, *, start: Time = None, end: Time = None, dialect: Dialect = MODERN
+    db: str,
+    *,
+    start: Time = None,
+    end: Time = None,
+    dialled: list[str] | None = None,
+    dialect: Dialect = MODERN,
 ) -> str:
-    """Calls that entered the IVR, and how many were contained there: the caller
-    hung up in the IVR without being queued, answered, sent to voicemail or
-    failing (disposition abandoned_ivr). One row per business category."""
+    """IVR calls arrived in [start, end) per dialled number and flow, by how the IVR
+    let go of them (`ivr_result`): self-served, to an agent (queued or transferred),
+    abandoned in the IVR (caller_left), other (max_time, retries_exhausted, closed,
+    voicemail, error); containment_rate = self_served / ivr_calls."""
     return f"""
 SELECT
-    category,
-    count() AS entered_ivr,
-    countIf(disposition = '{ABANDONED_IVR}') AS contained,
-    countIf(queued_at IS NOT NULL) AS to_queue,
-    contained / entered_ivr AS containment_rate
+    dialled,
+    flow,
+    count() AS ivr_calls,
+    countIf(ivr_result = {_quote(IVR_SELF_SERVED)}) AS self_served,
+    countIf(ivr_result IN {_sql_set(IVR_TO_AGENT)}) AS to_agent,
+    countIf(ivr_result = {_quote(IVR_CALLER_LEFT)}) AS abandoned_in_ivr,
+    ivr_calls - self_served - to_agent - abandoned_in_ivr AS other,
+    self_served / ivr_calls AS containment_rate
 FROM
 (
-    SELECT category, disposition, queued_at FROM {db}.cdr FINAL
-    WHERE notEmpty(ivr_path) AND {_range("arrived_at", start, end, dialect)}
+    SELECT dialled, {_FLOW} AS flow, ivr_result FROM {db}.cdr FINAL
+    WHERE ivr_result != '' AND {_range("arrived_at", start, end, dialect)}
+        AND {_in("dialled", dialled)}
 )
-GROUP BY category
-ORDER BY category{dialect.final_settings}"""
+GROUP BY dialled, flow
+ORDER BY dialled, flow{dialect.final_settings}"""
+
+
+def ivr_dropoff(
+    db: str,
+    *,
+    start: Time = None,
+    end: Time = None,
+    dialled: list[str] | None = None,
+    dialect: Dialect = MODERN,
+) -> str:
+    """Per flow and IVR node, over the calls arrived in [start, end): the calls that
+    visited it (once per call however often), those whose caller left the IVR there
+    (caller_left with exit node = that node) and the flow's failures there
+    (retries_exhausted, max_time). Nodes come in flow path order: by the earliest step
+    (1 = the flow's first node) any call reached them at, then the busier first."""
+    return f"""
+SELECT
+    flow,
+    node,
+    min(path_index) AS step,
+    count() AS visits,
+    countIf(ivr_exit_node = node AND ivr_result = {_quote(IVR_CALLER_LEFT)}) AS caller_left,
+    countIf(ivr_exit_node = node AND ivr_result IN {_sql_set(IVR_FAILURES)}) AS failed,
+    caller_left / visits AS drop_off_rate
+FROM
+(
+    SELECT
+        ivr_path[1] AS flow,
+        arrayJoin(arrayDistinct(ivr_path)) AS node,
+        indexOf(ivr_path, node) AS path_index,
+        ivr_exit_node,
+        ivr_result
+    FROM {db}.cdr FINAL
+    WHERE notEmpty(ivr_path) AND {_range("arrived_at", start, end, dialect)}
+        AND {_in("dialled", dialled)}
+)
+GROUP BY flow, node
+ORDER BY flow, step, visits DESC, node{dialect.final_settings}"""
 
 
 CDR_LIST_COLUMNS: Final = (
     "correlation_id, queue, category, caller, dialled, trunk, arrived_at, queued_at, "
-    "answered_at, ended_at, agent, seat, ivr_path, disposition, wait_s, talk_s, hold_s, "
-    "wrapup_s, hangup_cause, hangup_side, recording_ref, transfers"
+    "answered_at, ended_at, agent, seat, ivr_path, ivr_result, ivr_exit_node, disposition, "
+    "wait_s, talk_s, hold_s, wrapup_s, hangup_cause, hangup_side, recording_ref, transfers"
 )
 
 
@@ -291,4 +357,5 @@ REPORTS: Final[dict[str, Callable[..., str]]] = {
     "queue_summary": queue_summary,
     "agent_summary": agent_summary,
     "ivr_containment": ivr_containment,
+    "ivr_dropoff": ivr_dropoff,
 }

@@ -11,6 +11,7 @@ from ._reports import REPORTS, Time
 from ._reports import agent_summary as _agent_summary
 from ._reports import cdr_list as _cdr_list
 from ._reports import ivr_containment as _ivr_containment
+from ._reports import ivr_dropoff as _ivr_dropoff
 from ._reports import leg_list as _leg_list
 from ._reports import queue_summary as _queue_summary
 from ._reports import queue_volume as _queue_volume
@@ -28,6 +29,7 @@ class Statistics:
         "service_level",
         "agent_summary",
         "ivr_containment",
+        "ivr_dropoff",
         "cdr_list",
         "leg_list",
     )
@@ -171,19 +173,35 @@ class Statistics:
             )
         )
 
-    def ivr_containment(self, *, start: Time = None, end: Time = None) -> pd.DataFrame:
-        """Per category and a total row (category '*'): calls entering the IVR and
-        the share contained there."""
+    def ivr_containment(
+        self, *, start: Time = None, end: Time = None, dialled: list[str] | None = None
+    ) -> pd.DataFrame:
+        """Per dialled number and flow, and a total row (dialled and flow '*'): IVR
+        calls, self_served, to_agent, abandoned_in_ivr, other, containment_rate."""
         df = self._store.query_df(
-            _ivr_containment(self._store.database, start=start, end=end, dialect=self._dialect)
+            _ivr_containment(
+                self._store.database, start=start, end=end, dialled=dialled, dialect=self._dialect
+            )
         )
-        total: dict[str, Any] = {
-            "category": "*",
-            "entered_ivr": int(df["entered_ivr"].sum()) if len(df) else 0,
-            "contained": int(df["contained"].sum()) if len(df) else 0,
-            "to_queue": int(df["to_queue"].sum()) if len(df) else 0,
-        }
+        counts = ["ivr_calls", "self_served", "to_agent", "abandoned_in_ivr", "other"]
+        total: dict[str, Any] = {"dialled": "*", "flow": "*"}
+        total |= {name: int(df[name].sum()) if len(df) else 0 for name in counts}
         total["containment_rate"] = (
-            total["contained"] / total["entered_ivr"] if total["entered_ivr"] else float("nan")
+            total["self_served"] / total["ivr_calls"] if total["ivr_calls"] else float("nan")
         )
-        return pd.concat([df, pd.DataFrame([total])], ignore_index=True)
+        row = pd.DataFrame([total])
+        if len(df):
+            # The counts keep the store's integer type (UInt64 and int64 make float64).
+            row = row.astype({name: df[name].dtype for name in counts})
+            return pd.concat([df, row], ignore_index=True)
+        return row
+
+    def ivr_dropoff(
+        self, *, start: Time = None, end: Time = None, dialled: list[str] | None = None
+    ) -> pd.DataFrame:
+        """Per flow and node in path order: visits, caller_left and failed there."""
+        return self._store.query_df(
+            _ivr_dropoff(
+                self._store.database, start=start, end=end, dialled=dialled, dialect=self._dialect
+            )
+        )

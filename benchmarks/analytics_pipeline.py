@@ -155,6 +155,9 @@ def synthetic_cdrs(
         "ivr_path": pa.ListArray.from_arrays(
             pa.array(ivr_offsets), pa.array(["main"] * 1).take(np.zeros(n, "int32"))
         ),
+        # Every call passes the IVR's "main" node: queued from there, or the caller left.
+        "ivr_result": _dict(np.where(queued_mask, 0, 1), ["queued", "caller_left"]),
+        "ivr_exit_node": _dict(np.zeros(n), ["main"]),
         "wait_s": np.where(queued_mask, wait, 0.0),
         "talk_s": talk,
         "hold_s": np.zeros(n),
@@ -262,6 +265,7 @@ def bench_queries(store: ChdbStore, repeat: int) -> dict[str, float]:
         "service_level T=30": lambda: stats.service_level(threshold_s=30),
         "agent_summary": stats.agent_summary,
         "ivr_containment": stats.ivr_containment,
+        "ivr_dropoff": stats.ivr_dropoff,
         "queue_summary 1 day": lambda: stats.queue_summary(start=T0 + 86400, end=T0 + 2 * 86400),
     }
     best: dict[str, float] = {}

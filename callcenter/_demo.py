@@ -22,6 +22,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import bizdata
 from acd_client import AcdClient
 from analytics import ServiceClient, ServiceError
 from callcenter import _stack
@@ -42,6 +43,7 @@ from configuration import (
     ConfigError,
     NumberRoute,
     QueueSpec,
+    RunLayout,
     load_config,
     parse_config,
     split_hostport,
@@ -78,6 +80,20 @@ def demo_route(config: CallCenterConfig, source: str) -> tuple[NumberRoute, Queu
     )
 
 
+def _seed_store(config: CallCenterConfig, layout: RunLayout) -> None:
+    """The demo's electricity accounts in the business data store (docs/bizdata.md)."""
+    url = _stack.store_url(config, layout)
+    password_env = config.bizdata.password_env if config.bizdata else None
+    try:
+        added = bizdata.seed_demo(url, password_env=password_env)
+    except bizdata.StoreError as exc:
+        raise _stack.StackError(f"business data store: {exc}") from None
+    print(
+        f"business data: {bizdata.display_url(url)}, {added} demo accounts added "
+        "(account 12345674 owes 123.45, due 2026-12-31)"
+    )
+
+
 def run_demo(config_path: Path, *, calls: int) -> int:
     base = parse_config(config_path.read_text(encoding="utf-8"), str(config_path))
     if not base.accounts_file:
@@ -111,6 +127,7 @@ def run_demo(config_path: Path, *, calls: int) -> int:
     _stack.down(layout)
     for name in _stack.up(config, layout):
         print(f"started {name}")
+    _seed_store(config, layout)
     acd_address = config.acd.advertise or config.acd.listen
     print(
         f"\nDemo: {calls} carrier calls to {route.number} ({route.category})\n"

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 import analytics
+import bizdata
 from acd_client import TokenError, ensure_token_file, health_ping, read_token
 from callcenter import _process
 from callcenter._health import controller_status, ng_ping, redis_ping, sip_options_ping
@@ -105,7 +106,10 @@ def render_dispatcher_list(config: CallCenterConfig) -> str:
 
 
 def controller_argv(
-    config: CallCenterConfig, index: int, prompt_cache: Path | None = None
+    config: CallCenterConfig,
+    index: int,
+    prompt_cache: Path | None = None,
+    runtime_config: Path | None = None,
 ) -> list[str]:
     replica = config.controllers[index]
     rtpengine = replica.rtpengine or config.rtpengine.nodes[0].ng
@@ -134,6 +138,7 @@ def controller_argv(
         edge_address(config),
         *controller_acd_args(config),
         *controller_queue_media_args(config, prompt_cache),
+        *controller_ivr_args(config, prompt_cache, runtime_config),
     ]
 
 
@@ -185,6 +190,29 @@ def controller_queue_media_args(config: CallCenterConfig, prompt_cache: Path | N
             "--music-after",
             f"{q.name}={q.music_after_ms / 1000:g}",
         ]
+    return args
+
+
+def controller_ivr_args(
+    config: CallCenterConfig, prompt_cache: Path | None, runtime_config: Path | None
+) -> list[str]:
+    """The IVR the replicas host (docs/call-control.md, "IVR"): the flows directory
+    (`load_config` made it absolute), each number's flow, the prompt cache, and the
+    run directory's runtime.json, from which a replica takes the numbers' open hours
+    and closed rules, the schedules and the data sources (`bizdata:`). Nothing when
+    no number has a flow or hours."""
+    numbers = [r for r in config.numbers if r.ivr is not None or r.hours is not None]
+    if not numbers:
+        return []
+    args = ["--ivr-flows", config.ivr.flows_dir]
+    flows = ",".join(f"{r.number}={r.ivr}" for r in numbers if r.ivr is not None)
+    if flows:
+        args += ["--ivr-for", flows]
+    if prompt_cache is not None:
+        args += ["--ivr-prompt-cache", str(prompt_cache.resolve())]
+    if runtime_config is not None:
+        args += ["--ivr-settings", str(runtime_config.resolve())]
+    args += ["--ivr-state-ttl", f"{config.ivr.state_ttl_ms / 1000:g}"]
     return args
 
 
@@ -243,6 +271,10 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
                         "--table=-1",
                         f"--interface={node.interface}",
                         f"--listen-ng={ng}",
+                        # DTMF events go to every client of the same address over TCP:
+                        # each controller replica connects (docs/call-control.md, "DTMF").
+                        f"--listen-tcp-ng={ng}",
+                        "--dtmf-log-ng-tcp",
                         f"--port-min={node.port_min}",
                         f"--port-max={node.port_max}",
                         f"--timeout={config.rtpengine.rtp_timeout_s}",
@@ -270,7 +302,7 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
             Daemon(
                 _process.ProcessSpec(
                     f"controller{i}",
-                    controller_argv(config, i, layout.root / "prompts"),
+                    controller_argv(config, i, layout.root / "prompts", layout.runtime_config),
                     env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
                 ),
                 controller_probe,
@@ -509,12 +541,31 @@ def _http_ok(url: str, timeout: float = 0.5) -> bool:
         return False
 
 
+def store_url(config: CallCenterConfig, layout: RunLayout) -> str:
+    """The business data store's URL (bizdata.url, else the SQLite file in the run dir)."""
+    return bizdata.store_url(config.bizdata, layout.root)
+
+
+def prepare_store(config: CallCenterConfig, layout: RunLayout) -> str | None:
+    """With a `bizdata:` section, migrate the store to the newest schema (idempotent)
+    and return its revision: before any daemon starts, so no controller looks data up
+    in an older schema. None: no section, no store."""
+    if config.bizdata is None:
+        return None
+    try:
+        return bizdata.migrate(store_url(config, layout), password_env=config.bizdata.password_env)
+    except bizdata.StoreError as exc:
+        raise StackError(f"business data store: {exc}") from None
+
+
 def up(config: CallCenterConfig, layout: RunLayout) -> list[str]:
-    """Start every daemon and wait until each answers its health probe.
+    """Migrate the business data store, then start every daemon and wait until each
+    answers its health probe.
 
     On any failure, stops what this call started and raises StackError with the log tail.
     """
     layout.create()
+    prepare_store(config, layout)
     (layout.data / "redis").mkdir(exist_ok=True)
     config = with_acd_token(config, layout)
     write_runtime_config(config, layout)

@@ -10,6 +10,7 @@ from pathlib import Path
 from callcenter import _stack
 from callcenter._accounts import account_entry, upsert_accounts
 from callcenter._demo import run_demo
+from callcenter._ivr_check import check_ivr
 from configuration import PROJECT_ROOT, CallCenterConfig, ConfigError, load_config, parse_config
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "callcenter.yaml"
@@ -22,13 +23,17 @@ def _load(args: argparse.Namespace) -> tuple[CallCenterConfig, Path]:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config, config_dir = _load(args)
+    flows = check_ivr(config, Path(args.config).resolve())
     output = _stack.check_kamailio_cfg(config, _stack.layout_for(config, config_dir))
+    for line in flows:
+        print(line)
     print(f"{args.config}: valid; kamailio -c: {output.strip().splitlines()[-1]}")
     return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     config, config_dir = _load(args)
+    check_ivr(config, Path(args.config).resolve())  # a bad flow stops `up` before anything runs
     layout = _stack.layout_for(config, config_dir)
     for name in _stack.up(config, layout):
         print(f"started {name}")

@@ -19,7 +19,16 @@ from ._strategies import STRATEGY_NAMES, StrategyName
 
 if TYPE_CHECKING:
     from ._analytics import AnalyticsConfig, ClickHouseDsn, parse_dsn
+    from ._bizdata import (
+        BizdataSection,
+        HttpSourceSpec,
+        SourceSpec,
+        SqlSourceSpec,
+        StoreSourceSpec,
+    )
     from ._fields import MAX_PORT, HostPort, StrictModel, check_identifier, check_port
+    from ._ivr_config import ClosedSpec, IvrSection
+    from ._schedules import WEEKDAYS, ScheduleSpec, Weekday
     from ._schema import (
         Account,
         AcdSection,
@@ -33,33 +42,45 @@ if TYPE_CHECKING:
         load_config,
         parse_config,
         parse_yaml,
-        yaml_error_message,
     )
+    from ._yaml_lines import line_index, nearest_line, yaml_error_message
 
 __all__ = [
     "MAX_PORT",
     "PROJECT_ROOT",
     "STRATEGY_NAMES",
+    "WEEKDAYS",
     "Account",
     "AcdSection",
     "AnalyticsConfig",
+    "BizdataSection",
     "CallCenterConfig",
     "ClickHouseDsn",
+    "ClosedSpec",
     "ConfigError",
     "ControllerReplica",
     "DashboardsSection",
     "FileWatch",
     "HostPort",
+    "HttpSourceSpec",
+    "IvrSection",
     "NumberRoute",
     "PresenceSection",
     "QueueSpec",
     "RunLayout",
+    "ScheduleSpec",
+    "SourceSpec",
+    "SqlSourceSpec",
+    "StoreSourceSpec",
     "StrategyName",
     "StrictModel",
+    "Weekday",
     "check_identifier",
     "check_port",
     "join_hostport",
+    "line_index",
     "load_config",
+    "nearest_line",
     "parse_config",
     "parse_dsn",
     "parse_yaml",
@@ -71,8 +92,13 @@ __all__ = [
 _LAZY = {
     **dict.fromkeys(("AnalyticsConfig", "ClickHouseDsn", "parse_dsn"), "_analytics"),
     **dict.fromkeys(
+        ("BizdataSection", "HttpSourceSpec", "SourceSpec", "SqlSourceSpec", "StoreSourceSpec"),
+        "_bizdata",
+    ),
+    **dict.fromkeys(
         ("MAX_PORT", "HostPort", "StrictModel", "check_identifier", "check_port"), "_fields"
     ),
+    **dict.fromkeys(("ClosedSpec", "IvrSection"), "_ivr_config"),
     **dict.fromkeys(
         (
             "Account",
@@ -87,10 +113,12 @@ _LAZY = {
             "load_config",
             "parse_config",
             "parse_yaml",
-            "yaml_error_message",
         ),
         "_schema",
     ),
+    **dict.fromkeys(("WEEKDAYS", "ScheduleSpec", "Weekday"), "_schedules"),
+    # PyYAML only: the IVR's flow loader uses these without loading pydantic.
+    **dict.fromkeys(("line_index", "nearest_line", "yaml_error_message"), "_yaml_lines"),
 }
 
 

@@ -29,6 +29,11 @@ class RunLayout:
         return self.root / "data"
 
     @property
+    def bizdata_db(self) -> Path:
+        """The business data store's SQLite file, when `bizdata.url` is unset."""
+        return self.data / "bizdata.sqlite"
+
+    @property
     def runtime_config(self) -> Path:
         return self.root / "runtime.json"
 

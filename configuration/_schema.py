@@ -23,8 +23,12 @@ from pydantic import (
 )
 
 from ._analytics import AnalyticsConfig
+from ._bizdata import BizdataSection
 from ._fields import HostPort, StrictModel
+from ._ivr_config import ClosedSpec, FlowName, IvrSection, ScheduleName
+from ._schedules import ScheduleSpec
 from ._strategies import StrategyName
+from ._yaml_lines import line_index, nearest_line, yaml_error_message
 
 SipUser = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-+]{1,64}$")]
 Category = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")]
@@ -161,6 +165,25 @@ class NumberRoute(StrictModel):
     # target controller: the ACD queue its calls join (a name in `queues:`); the
     # replicas get it as `--queue-for NUMBER=QUEUE` (docs/call-control.md).
     queue: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")] | None = None
+    # target controller: the IVR flow its calls go through first (a flow in ivr.flows_dir;
+    # `callcenter check-config` loads them). The flow queues, transfers or hangs up.
+    ivr: FlowName | None = None
+    # target controller: open hours (a name in `schedules:`); out of them the call gets
+    # `closed` without entering the flow or the queue.
+    hours: ScheduleName | None = None
+    closed: ClosedSpec | None = None
+
+    @model_validator(mode="after")
+    def _ivr(self) -> NumberRoute:
+        if self.target == "agents" and (self.ivr or self.hours):
+            raise ValueError("ivr and hours need target controller (the controller runs them)")
+        if self.hours is not None and self.closed is None:
+            raise ValueError(
+                "hours needs closed: an announcement (zh, en) or voicemail for out of hours"
+            )
+        if self.closed is not None and self.hours is None:
+            raise ValueError("closed needs hours (a schedule in `schedules:`)")
+        return self
 
     @model_validator(mode="after")
     def _target(self) -> NumberRoute:
@@ -359,6 +382,13 @@ class CallCenterConfig(StrictModel):
     analytics: AnalyticsConfig | None = None
     dashboards: DashboardsSection | None = None
     presence: PresenceSection = PresenceSection()
+    # The IVR the controllers host (numbers[].ivr names its flows), and the open hours
+    # that numbers[].hours name (docs/configuration.md, "IVR").
+    ivr: IvrSection = IvrSection()
+    schedules: dict[ScheduleName, ScheduleSpec] = {}
+    # The business data store and the IVR's data sources (bizdata/, docs/bizdata.md);
+    # with this section `callcenter up` migrates the store before it starts anything.
+    bizdata: BizdataSection | None = None
 
     @model_validator(mode="after")
     def _references(self) -> CallCenterConfig:
@@ -389,6 +419,7 @@ class CallCenterConfig(StrictModel):
         """Cross-section problems, each with the key path whose line the error names."""
         problems: list[tuple[tuple[str | int, ...], str]] = []
         problems += self._queue_problems()
+        problems += self._schedule_problems()
         if not self.controllers:
             for i, route in enumerate(self.numbers):
                 if route.target == "controller":
@@ -407,13 +438,13 @@ class CallCenterConfig(StrictModel):
         names = {q.name for q in self.queues}
         for i, route in enumerate(self.numbers):
             if route.queue is None:
-                if route.target == "controller" and self.acd is not None:
+                if route.target == "controller" and self.acd is not None and route.ivr is None:
                     # The replicas run with --acd: a call no queue takes is hung up.
                     problems.append(
                         (
                             ("numbers", i, "target"),
                             f"number {route.number} has target controller and "
-                            "the ACD drives the controllers: it needs a `queue`",
+                            "the ACD drives the controllers: it needs a `queue` or an `ivr` flow",
                         )
                     )
                 continue
@@ -432,6 +463,17 @@ class CallCenterConfig(StrictModel):
                     )
                 )
         return problems
+
+    def _schedule_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """numbers[].hours names a schedule in `schedules:`."""
+        return [
+            (
+                ("numbers", i, "hours"),
+                f"number {route.number}: schedule {route.hours!r} is not in `schedules:`",
+            )
+            for i, route in enumerate(self.numbers)
+            if route.hours is not None and route.hours not in self.schedules
+        ]
 
     def _check_queues(self) -> None:
         by_name = {q.name: q for q in self.queues}
@@ -457,25 +499,15 @@ class ConfigError(Exception):
     """A config that cannot be used; str() names the file and line of each problem."""
 
 
-def _line_index(node: yaml.Node, path: tuple[str | int, ...] = ()) -> dict[tuple[Any, ...], int]:
-    """Map every key path in a composed YAML document to its 1-based line."""
-    index: dict[tuple[Any, ...], int] = {path: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = (*path, key_node.value)
-            index.update(_line_index(value_node, key))
-            index[key] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            index.update(_line_index(item, (*path, i)))
-    return index
-
-
-def _nearest_line(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:
-    for cut in range(len(loc), -1, -1):
-        if loc[:cut] in index:
-            return index[loc[:cut]]
-    return 1
+def _yaml_path(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`loc` without what pydantic adds that is no key in the file: a tagged union's tag
+    (`bizdata.sources.billing.http.url` is `bizdata.sources.billing.url` in the YAML).
+    The last part stays, found or not: it names a key that is missing."""
+    path: tuple[Any, ...] = ()
+    for i, part in enumerate(loc):
+        if (*path, part) in index or i == len(loc) - 1:
+            path = (*path, part)
+    return path
 
 
 class AccountsFile(StrictModel):
@@ -493,37 +525,11 @@ def parse_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
         raise ConfigError(yaml_error_message(exc, text, source)) from None
 
 
-def yaml_error_message(exc: yaml.YAMLError, text: str, source: str) -> str:
-    """`file:line:column: not valid YAML: problem (context)` and the line with a caret.
-
-    PyYAML's own text names the stream, which for a string is "<unicode string>".
-    """
-    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        return (
-            f"{source}:{line}:{column}: not valid YAML: character "
-            f"#x{exc.character:04x} is not allowed ({exc.reason})"
-        )
-    if not isinstance(exc, yaml.MarkedYAMLError):
-        return f"{source}: not valid YAML: {exc}"
-    mark = exc.problem_mark or exc.context_mark
-    where = source if mark is None else f"{source}:{mark.line + 1}:{mark.column + 1}"
-    what = exc.problem or exc.context or "syntax error"
-    if exc.problem and exc.context:
-        context, start = exc.context, exc.context_mark
-        if start is not None and mark is not None and start.line != mark.line:
-            context += f" that starts at line {start.line + 1}, column {start.column + 1}"
-        what += f" ({context})"
-    snippet = mark.get_snippet() if mark is not None else None
-    return f"{where}: not valid YAML: {what}" + (f"\n{snippet}" if snippet else "")
-
-
 def _validate(model: type[M], text: str, source: str) -> M:
     document, data = parse_yaml(text, source)
     if document is None or not isinstance(data, dict):
         raise ConfigError(f"{source}:1: the config must be a YAML mapping")
-    index = _line_index(document)
+    index = line_index(document)
     _refuse_clear_passwords(data, source, index)
     try:
         result = model.model_validate(data)
@@ -535,9 +541,10 @@ def _validate(model: type[M], text: str, source: str) -> M:
         if not problems:
             return result
     lines = []
-    for loc, msg in problems:
+    for raw_loc, msg in problems:
+        loc = _yaml_path(index, raw_loc)
         where = ".".join(str(p) for p in loc) or "(top)"
-        lines.append(f"{source}:{_nearest_line(index, loc)}: {where}: {msg}")
+        lines.append(f"{source}:{nearest_line(index, loc)}: {where}: {msg}")
     raise ConfigError("\n".join(lines)) from None
 
 
@@ -559,6 +566,11 @@ def _refuse_clear_passwords(data: dict[str, Any], source: str, index: dict[Any, 
 def load_config(path: str | Path) -> CallCenterConfig:
     path = Path(path)
     config = parse_config(_read(path), str(path))
+    # Relative paths in the config are relative to its file, wherever the reader runs.
+    flows_dir = (path.parent / config.ivr.flows_dir).resolve()
+    if str(flows_dir) != config.ivr.flows_dir:
+        ivr = config.ivr.model_copy(update={"flows_dir": str(flows_dir)})
+        config = config.model_copy(update={"ivr": ivr})
     if config.accounts_file:
         accounts_path = (path.parent / config.accounts_file).resolve()
         extra = (

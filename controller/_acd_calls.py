@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 
 from controller._ports import Cancellable
+from prompts import Language
 
 __all__ = [
     "CAUSE_ACD_REFUSED",
@@ -88,6 +89,13 @@ class DrivenCall:
     # The agent left while the side leg rang (hang up to transfer, intercept): whoever
     # answers that leg takes the caller; if nobody does, the call goes back to its queue.
     agent_left: bool = False
+    # What the IVR decided for a call it hands over (`AcdDriver.enqueue_answered`): its
+    # priority and skill requirements at the ACD, and the caller's language, which
+    # replaces the queue's for the announcements (and, later, voicemail). A call the
+    # driver answered itself has priority 0, no skills and the queue's language (None).
+    priority: int = 0
+    skills: dict[str, int] = field(default_factory=dict)
+    language: Language | None = None
 
     @property
     def acd_call(self) -> str:

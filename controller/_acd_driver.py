@@ -12,6 +12,11 @@ first too, under an ID of its own (`_side_reservations.py`); when it takes the c
 over, the call's first ACD call ends (its agent wraps up) and the reservation carries
 the call.
 
+Another component may take calls before the driver sees them: `claim_arrivals` (the
+IVR host answers and serves the caller itself). When it wants an agent it hands the
+answered, parked call over with `enqueue_answered`, and from then on the call is
+the driver's like any other.
+
 The controller itself is only used through its public surface: commands
 (`Commands.execute`) and the call events it publishes. `EventTap` wraps the
 configured `EventPublisher`: it forwards every event and lets `AcdDriver`
@@ -47,6 +52,7 @@ from typing import Any, Protocol, TypeVar
 import grpc
 from google.protobuf.message import Message
 
+import prompts
 from acd_api.v1 import acd_pb2 as pb
 from controller._acd_calls import (
     CAUSE_ACD_REFUSED,
@@ -72,8 +78,9 @@ from eventlog import (
     CALL_RINGING,
     Event,
 )
+from prompts import Language
 
-__all__ = ["AcdDriver", "HoldMedia", "sippy_driver"]
+__all__ = ["AcdDriver", "ArrivalClaim", "HoldMedia", "sippy_driver"]
 
 log = logging.getLogger("controller.acd")
 M = TypeVar("M", bound=Message)
@@ -98,14 +105,64 @@ class Feed(Protocol):
 
 
 class HoldMedia(Protocol):
-    """Music on hold for parked callers (`controller/_queue_media.py`), on the loop."""
+    """Music on hold for parked callers (`controller/_queue_media.py`), on the loop.
+    `language`: the caller's, for the announcements; None: the queue's."""
 
-    def parked(self, cid: str, queue: str) -> None: ...
+    def parked(self, cid: str, queue: str, language: Language | None = None) -> None: ...
     def observe(self, event: Event) -> None: ...
     def close(self) -> None: ...
 
 
 FeedFactory = Callable[[Callable[[pb.Action], None]], Feed]
+# Asked on every `call.arrived` (cid, the event's fields): True takes the call away from
+# the driver (`AcdDriver.claim_arrivals`).
+ArrivalClaim = Callable[[str, Mapping[str, str]], bool]
+# A call's own skill requirements: as many as the ACD takes (acd.v1 EnqueueRequest).
+MAX_CALL_SKILLS = 16
+# Priorities and skill levels travel as protobuf int32.
+_INT32 = range(-(2**31), 2**31)
+
+
+def call_skills(value: object) -> dict[str, int]:
+    """`skills` of `enqueue_answered` and the `enqueue` command (skill -> minimum level
+    >= 1) as a plain dict; ValueError saying what is wrong. None is no requirement."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"skills must map skill names to levels, not {value!r}")
+    if len(value) > MAX_CALL_SKILLS:
+        raise ValueError(f"a call needs at most {MAX_CALL_SKILLS} skills, not {len(value)}")
+    skills: dict[str, int] = {}
+    for name, level in value.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a skill name is a non-empty string, not {name!r}")
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level < 2**31:
+            raise ValueError(f"skill {name!r} needs an integer level >= 1, not {level!r}")
+        skills[name] = level
+    return skills
+
+
+def _text_arg(request: Mapping[str, Any], name: str, *, required: bool = False) -> str:
+    value = request.get(name)
+    if required and not value:
+        raise ValueError(f"missing argument {name!r}")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be text, not {value!r}")
+    return value
+
+
+def prompt_language(value: str | None) -> Language | None:
+    """A caller's language for the queue announcements; None or "": the queue's own."""
+    if not value:
+        return None
+    for language in prompts.LANGUAGES:
+        if language == value:
+            return language
+    raise ValueError(
+        f"language must be one of {', '.join(prompts.LANGUAGES)} (or none), not {value!r}"
+    )
 
 
 def _commit_key(commit_id: str) -> tuple[int, int]:
@@ -173,6 +230,8 @@ class AcdDriver:
         self._aliases = self._sides.aliases
         self._causes: dict[str, str] = {}  # cid -> cause of a hang-up made here
         self.hold: HoldMedia | None = None  # music on hold while a call waits (optional)
+        # Who else takes arriving calls (the IVR host); None: the driver takes them all.
+        self._claim: ArrivalClaim | None = None
         # A file rtpengine plays to the calling agent of an internal call while the
         # callee rings (controller/_ringback.py); None: it hears silence.
         self.ringback: str | None = None
@@ -185,6 +244,78 @@ class AcdDriver:
     def bind(self, execute: Execute) -> None:
         """The controller's command entry point (`Commands.execute`), run on the loop."""
         self._execute = execute
+
+    def claim_arrivals(self, fn: ArrivalClaim | None) -> None:
+        """`fn(cid, data)` is asked on every `call.arrived` (data: the event's fields,
+        `dialled`, `caller`, `category`, ...) before the driver's own handling. True:
+        the caller takes the call (the IVR host): the driver neither answers nor enqueues
+        it and keeps nothing for it, until `enqueue_answered` hands it over. It runs on
+        the loop inside the service's publish, so it must not run commands there (post
+        them). One that raises is logged and the driver handles the call as usual, so the
+        caller still reaches a queue. None: the driver takes every call again."""
+        self._claim = fn
+
+    def enqueue_answered(
+        self,
+        cid: str,
+        *,
+        queue: str,
+        caller: str,
+        category: str,
+        priority: int = 0,
+        skills: Mapping[str, int] | None = None,
+        language: str | None = None,
+    ) -> None:
+        """Enqueue a call someone else (the IVR host) answered and parked, on the loop.
+
+        From here on it is the driver's as if it had answered it itself: the Enqueue
+        (with `priority` and `skills`, the call's own requirements on top of the
+        queue's) goes out with the same deadline and guard, the queue's music and
+        announcements start (in `language`, the caller's, when given; None: the
+        queue's), Offers ring agents, hang-ups are reported, and a refusal or an ACD
+        that does not answer hangs the caller up with the usual causes. The deadline
+        (`--acd-enqueue-timeout`) runs from this call, not from the arrival.
+
+        Raises ValueError, changing nothing, for bad arguments, for a call the
+        controller does not have or has not answered and parked (not while an agent
+        rings or talks), and for a call the driver already drives.
+        """
+        if not queue:
+            raise ValueError("enqueue needs a queue")
+        if isinstance(priority, bool) or not isinstance(priority, int) or priority not in _INT32:
+            raise ValueError(f"priority must be a 32-bit integer, not {priority!r}")
+        needs = call_skills(skills)
+        spoken = prompt_language(language)
+        if cid in self._calls:
+            raise ValueError(f"call {cid} is already queued at the ACD")
+        reply = self._run({"cmd": "call", "cid": cid})
+        if not reply.get("ok"):
+            raise ValueError(str(reply.get("error") or f"no such call {cid}"))
+        state = reply["result"].get("state")
+        if state != "parked":
+            raise ValueError(
+                f"call {cid} is {state}: only an answered caller who waits parked can be queued"
+            )
+        call = DrivenCall(
+            cid,
+            queue,
+            caller,
+            category,
+            deadline=time.monotonic() + self.options.enqueue_timeout_s,
+            priority=priority,
+            skills=needs,
+            language=spoken,
+        )
+        self._calls[cid] = call
+        acd_log(
+            cid,
+            "handed over answered; enqueueing in %s (priority %s, skills %s, language %s)",
+            queue,
+            priority,
+            ",".join(f"{k}={v}" for k, v in sorted(needs.items())) or "-",
+            spoken or "the queue's",
+        )
+        self._enqueue(call)
 
     def start(self) -> AcdDriver:
         if self._feed_factory is not None:
@@ -253,6 +384,8 @@ class AcdDriver:
             self._ended(call, data)
 
     def _arrived(self, cid: str, data: Mapping[str, str]) -> None:
+        if self._claimed(cid, data):
+            return
         dialled = data.get("dialled", "")
         if data.get("category") == INTERNAL_CATEGORY:
             call = DrivenCall(
@@ -286,6 +419,18 @@ class AcdDriver:
         self._calls[cid] = call
         self._post(partial(self._answer_and_enqueue, call))
 
+    def _claimed(self, cid: str, data: Mapping[str, str]) -> bool:
+        if self._claim is None:
+            return False
+        try:
+            taken = bool(self._claim(cid, data))
+        except Exception:
+            log.exception("cid=%s the arrival claim failed; the ACD driver takes the call", cid)
+            return False
+        if taken:
+            acd_log(cid, "claimed on arrival by another component; not enqueued here")
+        return taken
+
     def _answer_and_enqueue(self, call: DrivenCall) -> None:
         if self._calls.get(call.cid) is not call:
             return  # the caller left before we got here
@@ -301,6 +446,10 @@ class AcdDriver:
             self._hangup(call.cid, None)
             return
         acd_log(call.cid, "parked; enqueueing in %s", call.queue)
+        self._enqueue(call)
+
+    def _enqueue(self, call: DrivenCall) -> None:
+        """Send the Enqueue of an answered, parked call, and start its music."""
         # The worker gives up at the deadline; this timer also covers a worker that never
         # got to the call (every thread busy retrying during an outage).
         call.guard = self._later(
@@ -613,6 +762,10 @@ class AcdDriver:
         """
         cmd = request.get("cmd")
         reply: dict[str, Any] | None
+        if cmd == "enqueue":
+            reply = on_loop(partial(self._enqueue_command, request))
+            assert reply is not None
+            return reply
         if cmd == "transfer":
             reply = on_loop(partial(self._blind_transfer_refusal, request))
             if reply is not None:
@@ -622,6 +775,27 @@ class AcdDriver:
         reply = on_loop(partial(self._run, request))
         assert reply is not None
         return reply
+
+    def _enqueue_command(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """`enqueue {cid, queue, priority?, skills?, language?, caller?, category?}`: an
+        operator (or a test) hands an answered, parked call to the ACD, as the IVR host
+        does with `enqueue_answered`. `caller` and `category` (what the agent's desk
+        shows) are "" unless given: the driver keeps nothing of a claimed arrival."""
+        try:
+            cid = _text_arg(request, "cid", required=True)
+            queue = _text_arg(request, "queue", required=True)
+            self.enqueue_answered(
+                cid,
+                queue=queue,
+                caller=_text_arg(request, "caller"),
+                category=_text_arg(request, "category"),
+                priority=request.get("priority", 0),
+                skills=request.get("skills"),
+                language=_text_arg(request, "language"),
+            )
+        except ValueError as exc:
+            return {"ok": False, "error": str(exc)}
+        return {"ok": True, "result": queue}
 
     def consult_answered(self, cid: str, leg_id: str, agent: str) -> None:
         """The service's hook (`CallService.on_consult_answered`): the consult target
@@ -644,9 +818,11 @@ class AcdDriver:
         return self._execute(request)
 
     def _parked(self, cid: str, queue: str) -> None:
-        """The caller waits in `queue`: its music on hold starts, if there is any."""
+        """The caller waits in `queue`: its music on hold starts, if there is any, with
+        the announcements in the caller's language if the IVR gave one."""
         if self.hold is not None:
-            self.hold.parked(cid, queue)
+            call = self._calls.get(cid)
+            self.hold.parked(cid, queue, None if call is None else call.language)
 
     def _hangup(self, cid: str, cause: str | None, code: int | None = None) -> None:
         if cause is not None:
@@ -748,7 +924,9 @@ class AcdDriver:
                 queue=call.queue,
                 caller=call.caller,
                 category=call.category,
+                priority=call.priority,
                 source=self.options.source,
+                skills=call.skills,
             ),
             pb.EnqueueResponse,
         )

@@ -20,6 +20,9 @@ from controller._acd_options import AcdOptions, acd_options, add_acd_arguments
 from controller._commands import Commands
 from controller._control import ControlServer
 from controller._events import NullPublisher, RedisPublisher
+from controller._ivr_flows import FlowLoadError
+from controller._ivr_options import IvrOptions, add_ivr_arguments, ivr_options
+from controller._ivr_wiring import IvrRuntime, sippy_ivr
 from controller._liveness import (
     DEFAULT_CHECK_INTERVAL_S,
     DEFAULT_RTP_TIMEOUT_S,
@@ -41,6 +44,7 @@ from controller._registry import (
     registry_options,
 )
 from controller._ringback import ringback_file
+from controller._rtpengine_dtmf import RtpengineDtmfFeed
 from controller._service import CallService
 from controller._sip import SippyLegs, SippyTimers
 from eventlog import DEFAULT_STREAM
@@ -80,6 +84,12 @@ class ControllerConfig:
     rtp_timeout_s: float = DEFAULT_RTP_TIMEOUT_S  # dead-leg detection; 0: off
     media_check_interval_s: float = DEFAULT_CHECK_INTERVAL_S
     queue_media: QueueMediaOptions | None = None  # --prompt-cache: music on hold (ACD calls)
+    ivr: IvrOptions | None = None  # --ivr-flows: the IVR this replica hosts (_ivr_host.py)
+    # rtpengine's TCP ng address that pushes its DTMF events; None: no RFC 4733 or
+    # in-band digits (SIP INFO ones still arrive). `python -m controller` defaults it
+    # to the --rtpengine address.
+    dtmf_events: tuple[str, int] | None = None
+    dtmf_record: bool = False  # keep each live call's digits for `dtmf {cid}` (tests)
 
 
 def parse_args(argv: Sequence[str]) -> ControllerConfig:
@@ -151,9 +161,23 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
         default=DEFAULT_CHECK_INTERVAL_S,
         help="seconds between two rtpengine queries about the same call",
     )
+    parser.add_argument(
+        "--dtmf-events",
+        default=None,
+        help="rtpengine's TCP ng HOST:PORT that pushes its DTMF events (rtpengine runs with "
+        "--listen-tcp-ng there and --dtmf-log-ng-tcp); default: the --rtpengine address; "
+        "'off': no RFC 4733 or in-band digits (SIP INFO ones still arrive)",
+    )
+    parser.add_argument(
+        "--dtmf-record",
+        action="store_true",
+        help="keep each live call's digits for the `dtmf` command (tests and labs only: "
+        "callers key in account numbers and PINs)",
+    )
     add_acd_arguments(parser)
     add_queue_media_arguments(parser)
     add_registry_arguments(parser)
+    add_ivr_arguments(parser)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -181,10 +205,19 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
         rtp_timeout_s=args.rtp_timeout,
         media_check_interval_s=args.media_check_interval,
         queue_media=queue_media_options(args, parser),
+        ivr=ivr_options(args, parser),
+        dtmf_events=_dtmf_events(args.dtmf_events, args.rtpengine),
+        dtmf_record=args.dtmf_record,
     )
 
 
-def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part, in order
+def _dtmf_events(value: str | None, rtpengine: str) -> tuple[str, int] | None:
+    if value is not None and value.strip().lower() == "off":
+        return None
+    return split_hostport(rtpengine if value is None else value)
+
+
+def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires every part, in order
     """Run the controller until SIGTERM/SIGINT; Sippy's loop is the main loop."""
     _sippy_fixes.claim_event_loop()
     sip = SippyLegs(*config.sip, dead_linger_s=config.dead_linger_s)
@@ -206,6 +239,23 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
         if config.acd is None
         else sippy_driver(config.acd if registry is None else registry.sourced(config.acd))
     )
+    # --ivr-flows: the IVR claims its numbers' calls; it sees every event first.
+    ivr: IvrRuntime | None = None
+    if config.ivr is not None:
+        try:
+            ivr = sippy_ivr(
+                config.ivr,
+                node=config.node,
+                redis=config.redis,
+                redis_timeout_s=config.redis_timeout_s,
+            )
+        except (FlowLoadError, ValueError) as exc:
+            log.error("the IVR cannot start:\n%s", exc)
+            if acd is not None:
+                acd.stop(0)
+            publisher.close()
+            return 2
+    events = publisher if acd is None else acd.tap(publisher)
     service = CallService(
         sip,
         media,
@@ -214,10 +264,25 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
         edge=config.edge,
         park_address=config.park,
         ring_timeout_s=config.ring_timeout_s,
-        events=publisher if acd is None else acd.tap(publisher),
+        events=events if ivr is None else ivr.host.tap(events),
         node=config.node,
+        # Tone detection costs rtpengine a decode per packet: only when its digits come here.
+        inband_dtmf=config.dtmf_events is not None,
+        record_dtmf=config.dtmf_record,
     )
     commands = Commands(service, media, sip.status, publisher.stats)
+    commands.drain = sip.drain
+    if ivr is not None:
+        ivr.attach(commands, service.events, service.dtmf, acd)
+    commands.info_stats = lambda: dict(sip.info_counts)
+    # rtpengine's DTMF events (RFC 4733 and tones), read on a thread, handed to the loop.
+    dtmf_feed = (
+        None
+        if config.dtmf_events is None
+        else RtpengineDtmfFeed(*config.dtmf_events, service.dtmf.from_rtpengine, ED2.callFromThread)
+    )
+    if dtmf_feed is not None:
+        commands.dtmf_feed_stats = dtmf_feed.stats
     if acd is not None:
         acd.bind(commands.execute)
         service.on_consult_answered = acd.consult_answered
@@ -233,6 +298,8 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
         log.error("%s; is another controller running?", exc)
         if acd is not None:
             acd.stop(0)
+        if ivr is not None:
+            ivr.stop()
         publisher.close()
         return 2
 
@@ -244,8 +311,12 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
 
     control = ControlServer(*config.control, on_loop)
     control.start()
+    if dtmf_feed is not None:
+        dtmf_feed.start()
     if acd is not None:
         acd.start()
+    if ivr is not None:
+        ivr.start()  # watches the flows directory
     if registry is not None:  # after sip.start: a replica refused its port writes nothing
         registry.start(
             lambda: [*service.calls, *(acd.acd_call_ids() if acd else ())], ED2.callFromThread
@@ -282,9 +353,13 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0915 - it wires every part
     try:
         ED2.loop()
     finally:
+        if dtmf_feed is not None:
+            dtmf_feed.stop()
         if liveness is not None:
             liveness.stop()
         service.shutdown()
+        if ivr is not None:
+            ivr.stop()  # after the shutdown ended its calls (and deleted their state)
         if acd is not None:
             acd.stop()  # sends the Hangup/Abandon of the calls shutdown just ended
         if registry is not None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from controller._call import InvalidTransitionError
+from controller._drain import Drain
 from controller._media import MediaError, MediaServer
 from controller._service import CallService, UnknownCallError
 
@@ -97,6 +98,13 @@ class Commands:
         self.event_stats = event_stats
         # Set once the dead-leg checker runs (it starts after the control socket).
         self.liveness_stats: Callable[[], Mapping[str, Any]] | None = None
+        # The SIP adapter's drain switch (`drain`), and the IVR host's view (`ivr`).
+        self.drain: Drain | None = None
+        self.ivr_stats: Callable[[], Mapping[str, Any]] | None = None
+        self.ivr_calls: Callable[[], int] | None = None
+        # DTMF: the SIP adapter's INFO counts, and the rtpengine event feed's state.
+        self.info_stats: Callable[[], Mapping[str, int]] | None = None
+        self.dtmf_feed_stats: Callable[[], Mapping[str, Any]] | None = None
 
     def execute(self, request: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -122,6 +130,9 @@ class Commands:
             "status": lambda r: self._status(),
             "events": lambda r: self._events(),
             "liveness": lambda r: self._liveness(),
+            "drain": self._drain,
+            "ivr": lambda r: self._ivr(),
+            "dtmf": self._dtmf,
             "answer": lambda r: service.answer(_arg(r, "cid")),
             "play": lambda r: service.play(_arg(r, "cid"), _arg(r, "file")),
             "stop_media": lambda r: service.stop_media(_arg(r, "cid")),
@@ -151,12 +162,37 @@ class Commands:
             ),
         }
 
-    def _status(self) -> dict[str, int]:
+    def _status(self) -> dict[str, Any]:
         try:
             sessions = len(self.media.list_calls())
         except MediaError:
             sessions = -1
-        return {"calls": len(self.service.calls), "media_sessions": sessions, **self.sip_status()}
+        return {
+            "calls": len(self.service.calls),
+            "media_sessions": sessions,
+            **self.sip_status(),
+            "draining": self.drain is not None and self.drain.active,
+            "ivr_calls": 0 if self.ivr_calls is None else self.ivr_calls(),
+        }
+
+    def _drain(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Stop taking new calls (`on`, default true), or take them again; the calls in
+        progress run to their end (controller/_drain.py)."""
+        on = request.get("on", True)
+        if not isinstance(on, bool):
+            raise CommandError("on must be true or false")
+        if self.drain is None:
+            raise CommandError("this controller cannot drain (no SIP adapter)")
+        return {**self.drain.set(on), "calls": len(self.service.calls), **self._ivr_left()}
+
+    def _ivr_left(self) -> dict[str, int]:
+        return {"ivr_calls": 0 if self.ivr_calls is None else self.ivr_calls()}
+
+    def _ivr(self) -> dict[str, Any]:
+        """The IVR's flows, last reload error, calls in progress and per-node counts."""
+        if self.ivr_stats is None:
+            return {"enabled": False}
+        return {"enabled": True, **self.ivr_stats()}
 
     def _events(self) -> dict[str, Any]:
         """The event publisher's counters (published, dropped, queued, ...)."""
@@ -171,6 +207,22 @@ class Commands:
         if self.liveness_stats is None:
             return {"enabled": False}
         return dict(self.liveness_stats())
+
+    def _dtmf(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """DTMF counters; with `cid`, that live call's digits (only with --dtmf-record)."""
+        cid = _optional_arg(request, "cid")
+        if cid is not None:
+            self.service.describe_call(cid)  # no such call: the usual refusal
+            return {"cid": cid, "digits": self.service.dtmf.digits_of(cid)}
+        stats: dict[str, Any] = dict(self.service.dtmf.stats())
+        stats["inband_detection"] = self.service.inband_dtmf
+        stats["info"] = {} if self.info_stats is None else dict(self.info_stats())
+        stats["rtpengine"] = (
+            {"enabled": False}
+            if self.dtmf_feed_stats is None
+            else {"enabled": True, **self.dtmf_feed_stats()}
+        )
+        return stats
 
     # What the ACD driver asks before it reserves a target: the command's own refusals,
     # its arguments' included (parsed and dropped here), with no side effect.

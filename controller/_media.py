@@ -83,6 +83,7 @@ class MediaServer(Protocol):
     def play(self, call_id: str, tag: str, file: str) -> None: ...
     def stop_media(self, call_id: str, tag: str) -> None: ...
     def block(self, call_id: str, tag: str) -> None: ...
+    def detect_dtmf(self, call_id: str, tag: str) -> None: ...
     def delete(self, call_id: str) -> None: ...
     def list_calls(self) -> list[str]: ...
 
@@ -188,6 +189,21 @@ class RtpengineNg:
         even if its phone keeps sending after our BYE.
         """
         self.request("block media", **{"call-id": call_id, "from-tag": tag})
+
+    def detect_dtmf(self, call_id: str, tag: str) -> None:
+        """Run what `tag` sends through rtpengine's DTMF tone detector (in-band DTMF).
+
+        rtpengine then decodes that leg's audio (as when transcoding) and reports each
+        tone as a DTMF event, like an RFC 4733 one. The `detect-DTMF` flag does nothing
+        on `offer`/`answer` (10.5 and 12.5 alike): only `block DTMF`/`unblock DTMF` set
+        it on a monologue, and `unblock DTMF` rebuilds the leg's codec handlers only
+        when it also carries `delay-buffer` (0: no delay). The setting stays with the
+        monologue across later offers and answers (measured on 10.5).
+        """
+        self.request(
+            "unblock DTMF",
+            **{"call-id": call_id, "from-tag": tag, "flags": ["detect-DTMF"], "delay-buffer": 0},
+        )
 
     def delete(self, call_id: str) -> None:
         self._players.pop(call_id, None)  # deleting the call stops its players

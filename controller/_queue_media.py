@@ -20,6 +20,9 @@ Two halves:
   driver it owns no controller state: the call's state and caller leg come from
   the `call` command, the call's progress from the events the driver's tap sees.
 
+The announcements are in the queue's language, unless the call brings its own (the
+language the caller chose in the IVR, `AcdDriver.enqueue_answered`).
+
 Why `play media` goes to rtpengine directly and not through the `play` command:
 the command has no way to say `repeat-times`, and a file replayed from a timer
 leaves a gap or cuts the tail at every loop. Playing on the caller's monologue is
@@ -615,13 +618,16 @@ class QueueMedia:
 
     # ------------------------------------------------------------ inputs (SIP loop)
 
-    def parked(self, cid: str, queue: str) -> None:
-        """The driver answered and parked the caller for `queue`. Never raises: a fault
-        here must not hold up the call's Enqueue."""
+    def parked(self, cid: str, queue: str, language: Language | None = None) -> None:
+        """The driver answered and parked the caller for `queue`. `language`, the
+        caller's own (chosen in the IVR), replaces the queue's for its announcements.
+        Never raises: a fault here must not hold up the call's Enqueue."""
         try:
             if cid in self._calls:
                 return
             settings = self.options.for_queue(queue)
+            if language is not None and language != settings.language:
+                settings = replace(settings, language=language)
             held = _Held(
                 cid,
                 queue,

@@ -30,6 +30,13 @@ def direction(sdp: str) -> str:
     return found[-1] if found else "sendrecv"
 
 
+def offers_telephone_event(sdp: str | None) -> bool:
+    """Whether the SDP offers RFC 4733 events (`telephone-event`) at any clock rate."""
+    if sdp is None:
+        return False
+    return re.search(r"^a=rtpmap:\d+ telephone-event/", sdp, re.M | re.I) is not None
+
+
 def mirror(direction_: str) -> str:
     return _MIRROR.get(direction_, "sendrecv")
 

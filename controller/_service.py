@@ -31,9 +31,10 @@ from controller._call import (
     LegState,
     new_correlation_id,
 )
+from controller._dtmf import DtmfDigits
 from controller._media import MediaError, MediaServer
 from controller._ports import Cancellable, EventPublisher, Timers
-from controller._sdp import is_hold, park_answer, park_offer, same_media
+from controller._sdp import is_hold, offers_telephone_event, park_answer, park_offer, same_media
 from eventlog import (
     CALL_ANSWERED,
     CALL_ARRIVED,
@@ -130,7 +131,13 @@ class CallService:
         events: EventPublisher | None = None,
         node: str = "",
         clock: Callable[[], float] = time.time,
+        inband_dtmf: bool = False,
+        record_dtmf: bool = False,
     ) -> None:
+        """`inband_dtmf`: have rtpengine listen for DTMF tones from a caller that offers no
+        telephone-event, when it is answered (only worth it when rtpengine's DTMF events
+        reach this replica). `record_dtmf`: keep each live call's digits for the `dtmf`
+        command (tests and labs; the values are sensitive)."""
         self.sip = sip
         self.media = media
         self.timers = timers
@@ -153,6 +160,9 @@ class CallService:
         # No event says so (its `call.answered` is written when it takes the caller), but
         # the ACD must count that agent as talking from then on (controller/_acd_driver.py).
         self.on_consult_answered: Callable[[str, str, str], None] | None = None
+        # The caller's digits, from rtpengine and SIP INFO; the IVR host subscribes.
+        self.inband_dtmf = inband_dtmf
+        self.dtmf = DtmfDigits(self._caller_leg_of, record=record_dtmf)
 
     # ------------------------------------------------------------------ events
     def incoming(
@@ -309,6 +319,14 @@ class CallService:
         peer.relay_to = leg.leg_id
         self._send_update(call, peer, offer, only_if_changed=False)
 
+    def dtmf_info(self, cid: str, leg_id: str, digit: str) -> None:
+        """A SIP INFO with a DTMF digit in a leg's dialog (answered 200 already)."""
+        self.dtmf.from_info(cid, leg_id, digit)
+
+    def _caller_leg_of(self, cid: str) -> str | None:
+        call = self.calls.get(cid)
+        return None if call is None else call.caller.leg_id
+
     # ---------------------------------------------------------------- commands
     def answer(self, cid: str) -> dict[str, object]:
         """Answer the caller locally: 200 with rtpengine's SDP, media to the park side."""
@@ -320,9 +338,24 @@ class CallService:
         call.caller.local_sdp = sdp
         call.caller.state = LegState.ANSWERED
         call.transition(CallPhase.PARKED)
+        if self.inband_dtmf and not offers_telephone_event(call.caller.remote_sdp):
+            self._detect_inband_dtmf(call)
         self.sip.answer(cid, call.caller.leg_id, sdp)
         call_log(cid, "answered the caller locally")
         return call.describe()
+
+    def _detect_inband_dtmf(self, call: Call) -> None:
+        """A caller that cannot send RFC 4733 may send tones (trunks from the PSTN do):
+        rtpengine decodes its audio and reports them. Only such callers pay for the
+        decoding; a failure costs the call its tone digits, not the call."""
+        cid = call.correlation_id
+        try:
+            self.media.detect_dtmf(cid, call.caller.leg_id)
+        except MediaError as exc:
+            call_log(cid, "in-band DTMF detection not set: %s", exc, level=logging.WARNING)
+            return
+        self.dtmf.detect_inband(cid)
+        call_log(cid, "no telephone-event offered: rtpengine listens for DTMF tones")
 
     def play(self, cid: str, file: str) -> dict[str, object]:
         call = self._call(cid)
@@ -1219,6 +1252,7 @@ class CallService:
             call_log(cid, "rtpengine delete: %s", exc, level=logging.DEBUG)
         call.transition(CallPhase.ENDED)
         self.calls.pop(cid, None)
+        self.dtmf.call_ended(cid)
         self._caller_numbers.pop(cid, None)
         for key in [k for k in self._queued if k[0] == cid]:
             del self._queued[key]

@@ -11,12 +11,13 @@ import logging
 import re
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from sippy.CCEvents import (
     CCEventConnect,
     CCEventDisconnect,
     CCEventFail,
+    CCEventInfo,
     CCEventRedirect,
     CCEventRing,
     CCEventTry,
@@ -33,8 +34,13 @@ from sippy.SipReason import SipReason
 from sippy.SipURL import SipURL
 from sippy.Time.Timeout import Timeout
 from sippy.UA import UA
+from sippy.UacStateUpdating import UacStateUpdating
+from sippy.UasStateUpdating import UasStateUpdating
+from sippy.UaStateConnected import UaStateConnected
 
 from controller import _sippy_fixes
+from controller._drain import DRAINING_RESPONSE, Drain
+from controller._dtmf import INFO_ACCEPT, InfoVerdict, info_verdict
 
 log = logging.getLogger("controller.sip")
 CORRELATION_HEADER = "X-CC-Correlation-ID"
@@ -58,6 +64,7 @@ class SipEvents(Protocol):
     def failed(self, cid: str, leg_id: str, code: int, reason: str = "") -> None: ...
     def ended(self, cid: str, leg_id: str) -> None: ...
     def reinvite(self, cid: str, leg_id: str, sdp: str | None) -> None: ...
+    def dtmf_info(self, cid: str, leg_id: str, digit: str) -> None: ...
 
 
 class _CorrelationHF(SipGenericHF):  # type: ignore[misc]
@@ -69,8 +76,33 @@ class _CorrelationHF(SipGenericHF):  # type: ignore[misc]
         return CORRELATION_HEADER
 
 
+class _AcceptHF(SipGenericHF):  # type: ignore[misc]
+    hf_names = ("accept",)
+
+    def getCanName(self, name: str, compact: bool = False) -> str:
+        return "Accept"
+
+
+# A message whose body may carry a DTMF digit: an INFO request, or a DTMF-typed body.
+_INFO_REQUEST = re.compile(r"^INFO \S+ SIP/2\.0", re.M)
+_DTMF_TYPED = re.compile(r"^(?:Content-Type|c):\s*application/dtmf", re.M | re.I)
+
+
+def _without_body(text: str) -> str:
+    head, sep, body = text.partition("\r\n\r\n")
+    if not sep:
+        head, sep, body = text.partition("\n\n")
+    if not body:
+        return text
+    return f"{head}{sep}<{len(body)} bytes of body withheld: it may carry a DTMF digit>"
+
+
 class _SipMessageLog:
-    """Sippy's `_sip_logger`: SIP messages to our log at DEBUG, tagged with the call's cid."""
+    """Sippy's `_sip_logger`: SIP messages to our log at DEBUG, tagged with the call's cid.
+
+    The bodies of INFO requests (and of anything typed application/dtmf*) are withheld:
+    they carry the digits callers key in, account numbers and PINs among them.
+    """
 
     def __init__(self, cid_of: Callable[[str], str | None]) -> None:
         self._cid_of = cid_of
@@ -81,10 +113,70 @@ class _SipMessageLog:
         text = "".join(str(a) for a in args)
         found = re.search(r"^(?:Call-ID|i):\s*(\S+)", text, re.M | re.I)
         cid = self._cid_of(found.group(1)) if found else None
-        log.debug("cid=%s %s", cid or "-", text.rstrip())
+        message = text.rstrip()
+        if _INFO_REQUEST.search(message) or _DTMF_TYPED.search(message):
+            message = _without_body(message)
+        log.debug("cid=%s %s", cid or "-", message)
 
     def shutdown(self) -> None:
         return None
+
+
+def _recv_info(state: Any, req: Any) -> None:
+    """INFO in a dialog, in any state that has one: answer by its body, pass a digit on.
+
+    Sippy answers INFO 200 whatever it carries, and only while Connected: during a
+    re-INVITE (UAS or UAC Updating) it sends no answer at all, and the phone retransmits
+    until it gives up. The digit goes to our event callback the way Sippy's own events
+    do (queued, emitted after the request is handled).
+    """
+    ua = state.ua
+    body = req.getBody()
+    content_type, text = (None, None) if body is None else (body.getType(), str(body))
+    verdict: InfoVerdict = ua.info_policy(ua, content_type, text)
+    resp = req.genResponse(verdict.code, verdict.reason, server=ua.local_ua)
+    if verdict.code == 415:
+        resp.appendHeader(SipHeader(name="accept", body=_AcceptHF(INFO_ACCEPT)))
+    ua.global_config["_sip_tm"].sendResponse(resp, lossemul=ua.uas_lossemul)
+    if verdict.digit is not None:
+        ua.equeue.append(_DtmfInfoEvent(verdict.digit, rtime=req.rtime, origin=ua.origin))
+
+
+class _DtmfInfoEvent(CCEventInfo):  # type: ignore[misc]
+    """A digit from a SIP INFO; its data is the digit."""
+
+
+class _InfoConnected(UaStateConnected):  # type: ignore[misc]
+    recv_request_handlers: ClassVar[dict[str, Any]] = {
+        **UaStateConnected.recv_request_handlers,
+        "INFO": _recv_info,
+    }
+
+
+class _InfoUasUpdating(UasStateUpdating):  # type: ignore[misc]
+    recv_request_handlers: ClassVar[dict[str, Any]] = {
+        **UasStateUpdating.recv_request_handlers,
+        "INFO": _recv_info,
+    }
+
+
+class _InfoUacUpdating(UacStateUpdating):  # type: ignore[misc]
+    recv_request_handlers: ClassVar[dict[str, Any]] = {
+        **UacStateUpdating.recv_request_handlers,
+        "INFO": _recv_info,
+    }
+
+
+class _UA(UA):  # type: ignore[misc]
+    """Sippy's UA with INFO handled in every state of an established dialog."""
+
+    UaStateConnected = _InfoConnected
+    UasStateUpdating = _InfoUasUpdating
+    UacStateUpdating = _InfoUacUpdating
+    # (ua, content type, body) -> the answer; SippyLegs puts in its counting one.
+    info_policy: Callable[[Any, str | None, str | None], InfoVerdict] = staticmethod(
+        lambda ua, content_type, body: info_verdict(content_type, body)
+    )
 
 
 class _Timer:
@@ -120,8 +212,11 @@ class SippyLegs:
         *,
         dead_linger_s: float = 32.0,
         user_agent: str = "Huaan call controller",
+        drain: Drain | None = None,
     ) -> None:
         self.host = host
+        # While it drains, the replica answers the edge's probe and new calls with 503.
+        self.drain = drain if drain is not None else Drain()
         self.port = port
         self.dead_linger_s = dead_linger_s
         self.user_agent = user_agent
@@ -136,6 +231,9 @@ class SippyLegs:
         self._tm: Any = None
         self.global_config: dict[str, Any] = {}
         self._acking: Any = None  # the UA whose 200 is being handled (see `_send`)
+        # In-dialog INFO requests by answer: 200 with a digit, 200 without (keepalive),
+        # 400 (a DTMF type with no usable digit), 415 (another type).
+        self.info_counts = {"digit": 0, "empty": 0, "bad_dtmf": 0, "unsupported": 0}
 
     # ----------------------------------------------------------------- life
     def start(self, events: SipEvents) -> None:
@@ -168,6 +266,10 @@ class SippyLegs:
         method = req.getMethod()
         if req.getHFBody("to").getTag() is not None or method in _DIALOG_ONLY:
             return (req.genResponse(481, "Call Leg/Transaction Does Not Exist"), None, None)
+        if method in ("INVITE", "OPTIONS") and self.drain.active:
+            if method == "INVITE":
+                self.drain.refused += 1
+            return (req.genResponse(*DRAINING_RESPONSE), None, None)
         if method == "INVITE":
             ua = self._new_ua()
             self._header_cid[id(ua)] = _header(req, CORRELATION_HEADER)
@@ -180,14 +282,36 @@ class SippyLegs:
         return (req.genResponse(501, "Not Implemented"), None, None)
 
     def _new_ua(self, **kwargs: Any) -> Any:
-        ua = UA(self.global_config, event_cb=self._on_event, dead_cbs=(self._on_dead,), **kwargs)
+        ua = _UA(self.global_config, event_cb=self._on_event, dead_cbs=(self._on_dead,), **kwargs)
         ua.godead_timeout = self.dead_linger_s
+        ua.info_policy = self._info_policy
         # Sippy's default Contact carries the display name "Anonymous"; sipp's [next_url]
         # then sends in-dialog requests to "Anonymous <sip:...>". A bare URI avoids that.
         url = SipURL(host=SipConf.my_address, port=SipConf.my_port, transport=SipConf.my_transport)
         ua.lContact = SipContact(address=SipAddress(url=url, hadbrace=True))
         self._live[id(ua)] = ua
         return ua
+
+    def _info_policy(self, ua: Any, content_type: str | None, body: str | None) -> InfoVerdict:
+        """How to answer an in-dialog INFO (`_recv_info`); counts it. Logs no body."""
+        verdict = info_verdict(content_type, body)
+        cid, leg_id = self._refs.get(id(ua), ("-", "-"))
+        if verdict.digit is not None:
+            self.info_counts["digit"] += 1
+        elif verdict.code == 200:
+            self.info_counts["empty"] += 1
+        elif verdict.code == 415:
+            self.info_counts["unsupported"] += 1
+            log.info("cid=%s INFO on leg %s with a %s body: 415", cid, leg_id, content_type)
+        else:
+            self.info_counts["bad_dtmf"] += 1
+            log.warning(
+                "cid=%s INFO on leg %s: a %s body without a usable digit: 400",
+                cid,
+                leg_id,
+                content_type,
+            )
+        return verdict
 
     def _bind(self, ua: Any, cid: str, leg_id: str, sip_call_id: str) -> None:
         self._uas[(cid, leg_id)] = ua
@@ -233,6 +357,8 @@ class SippyLegs:
                     events.answered(cid, leg_id, _body_text(body))
                 finally:
                     self._acking = None
+        elif isinstance(event, _DtmfInfoEvent):
+            events.dtmf_info(cid, leg_id, event.getData())
         elif isinstance(event, CCEventUpdate):
             events.reinvite(cid, leg_id, _body_text(event.getData()))
         elif isinstance(event, CCEventFail | CCEventRedirect):

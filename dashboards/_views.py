@@ -140,3 +140,65 @@ def forecast(intervals: pd.DataFrame) -> tuple[float, float]:
         return 0.0, DEFAULT_AHT_S
     aht = intervals["aht_s"].dropna()
     return float(intervals["offered"].mean()), float(aht.mean()) if len(aht) else DEFAULT_AHT_S
+
+
+# The IVR section of the reports page: what the containment and drop-off reports of
+# the CDR service returned (docs/analytics.md, "IVR reports"), as tables and charts.
+IVR_OUTCOMES = ["self_served", "to_agent", "abandoned_in_ivr", "other"]
+IVR_CONTAINMENT_COLUMNS = ["dialled", "flow", "ivr_calls", *IVR_OUTCOMES, "containment"]
+IVR_DROPOFF_COLUMNS = ["flow", "step", "node", "visits", "caller_left", "failed", "drop_off"]
+IVR_DROPOFF_BARS = ["visits", "caller_left", "failed"]
+# The total row the containment report ends with.
+_ALL = "*"
+
+
+@dataclass(frozen=True)
+class IvrView:
+    calls: int
+    self_served: int
+    containment_rate: float
+    containment: pd.DataFrame  # IVR_CONTAINMENT_COLUMNS, the total row last ("all")
+    outcomes: pd.DataFrame  # per flow ("dialled · flow"): the IVR_OUTCOMES counts
+    dropoff: pd.DataFrame  # IVR_DROPOFF_COLUMNS, in flow path order
+    dropoff_bars: pd.DataFrame  # per node ("flow: step. node"): IVR_DROPOFF_BARS
+
+
+def _percent(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.1%}"
+
+
+def ivr_view(containment: pd.DataFrame, dropoff: pd.DataFrame) -> IvrView:
+    """The IVR section from the ivr_containment report (per dialled number and flow,
+    then the '*' total row) and the ivr_dropoff report (per flow and node, in path
+    order). Rates are shown as percentages; the tables are small, so they go to the
+    page as static tables."""
+    is_total = (containment["dialled"] == _ALL) & (containment["flow"] == _ALL)
+    total = containment[is_total]
+    per_flow = containment[~is_total]
+    calls = int(total["ivr_calls"].iloc[0]) if len(total) else 0
+    self_served = int(total["self_served"].iloc[0]) if len(total) else 0
+    table = containment.copy()
+    table.loc[is_total, ["dialled", "flow"]] = ["all", ""]
+    table["containment"] = [_percent(float(r)) for r in table["containment_rate"]]
+    outcomes = pd.DataFrame(
+        {name: [int(v) for v in per_flow[name]] for name in IVR_OUTCOMES},
+        index=[f"{d} · {f}" for d, f in zip(per_flow["dialled"], per_flow["flow"], strict=True)],
+    )
+    nodes = dropoff.copy()
+    nodes["drop_off"] = [_percent(float(r)) for r in nodes["drop_off_rate"]]
+    bars = pd.DataFrame(
+        {name: [int(v) for v in nodes[name]] for name in IVR_DROPOFF_BARS},
+        index=[
+            f"{f}: {s}. {n}"
+            for f, s, n in zip(nodes["flow"], nodes["step"], nodes["node"], strict=True)
+        ],
+    )
+    return IvrView(
+        calls=calls,
+        self_served=self_served,
+        containment_rate=self_served / calls if calls else math.nan,
+        containment=table[IVR_CONTAINMENT_COLUMNS].reset_index(drop=True),
+        outcomes=outcomes,
+        dropoff=nodes[IVR_DROPOFF_COLUMNS].reset_index(drop=True),
+        dropoff_bars=bars,
+    )

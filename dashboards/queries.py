@@ -51,13 +51,17 @@ from dashboards._reports import ReportSource, ServiceReports, StoreReports
 from dashboards._settings import CONFIG_ENV, DashboardSettings
 from dashboards._views import (
     AGENT_COLUMNS,
+    IVR_CONTAINMENT_COLUMNS,
+    IVR_DROPOFF_COLUMNS,
     NOT_READY_STATES,
     QUEUE_COLUMNS,
     REFRESH_S,
     TODAY_COLUMNS,
+    IvrView,
     Wallboard,
     csv_bytes,
     forecast,
+    ivr_view,
     staffing_table,
     wallboard_view,
 )
@@ -65,6 +69,8 @@ from dashboards._views import (
 __all__ = [
     "AGENT_COLUMNS",
     "CONFIG_ENV",
+    "IVR_CONTAINMENT_COLUMNS",
+    "IVR_DROPOFF_COLUMNS",
     "NOT_READY_STATES",
     "QUEUE_COLUMNS",
     "REFRESH_S",
@@ -80,6 +86,7 @@ __all__ = [
     "GrpcAcdCommands",
     "GrpcLive",
     "GrpcLiveStream",
+    "IvrView",
     "LiveSnapshot",
     "LiveSource",
     "LoginError",
@@ -98,6 +105,8 @@ __all__ = [
     "day_start",
     "forecast_from_history",
     "history",
+    "ivr_history",
+    "ivr_view",
     "now_utc",
     "set_backend",
     "staffing_table",
@@ -170,6 +179,16 @@ def history(
             "cdr_list", start=start, end=end, queues=queues or None, agents=agents or None
         ),
     }
+
+
+def ivr_history(b: Backend, first: date, last: date) -> IvrView:
+    """What callers did in the IVR over the calls arrived in the date range: the
+    containment per dialled number and flow, and the drop-off per node."""
+    start, end = date_range(b, first, last)
+    return ivr_view(
+        b.reports.report("ivr_containment", start=start, end=end),
+        b.reports.report("ivr_dropoff", start=start, end=end),
+    )
 
 
 def forecast_from_history(

@@ -13,15 +13,16 @@ from __future__ import annotations
 import re
 from typing import Final
 
-# 7+ digits, 0 and 2+ digits, or hyphenated groups; not inside a decimal ("3.1415926") and not
-# an amount ("12345678元", "1234567.5元").
+# 7+ digits, 0 and 2+ digits, or hyphenated groups; not inside a decimal ("3.1415926"), not a
+# thousands group ("1,034,567": "034" is not a number of its own) and not an amount
+# ("12345678元", "1234567.5元").
 _IDENTIFIER: Final = re.compile(
-    r"(?<!\d)(?<!\d\.)(?:\d+(?:-\d+)+|\d{7,}|0\d{2,})(?!\d)(?!\.\d)(?!\s*[元块])"
+    r"(?<!\d)(?<!\d\.)(?<!\d,)(?:\d+(?:-\d+)+|\d{7,}|0\d{2,})(?!\d)(?!\.\d)(?!\s*[元块])"
 )
 
 # In Mandarin digit strings 1 is said 幺 (yao1), as on the phone, so it is not
 # heard as 七; 0 is 零.
-_MANDARIN_DIGITS: Final = str.maketrans("0123456789", "零幺二三四五六七八九")
+MANDARIN_DIGITS: Final = str.maketrans("0123456789", "零幺二三四五六七八九")
 
 
 def spell_digit_strings(text: str, language: str) -> str:
@@ -31,5 +32,5 @@ def spell_digit_strings(text: str, language: str) -> str:
     English: digits separated by spaces, which espeak-ng reads one by one.
     """
     if language == "zh":
-        return _IDENTIFIER.sub(lambda m: m[0].translate(_MANDARIN_DIGITS).replace("-", ","), text)
+        return _IDENTIFIER.sub(lambda m: m[0].translate(MANDARIN_DIGITS).replace("-", ","), text)
     return _IDENTIFIER.sub(lambda m: ", ".join(" ".join(group) for group in m[0].split("-")), text)

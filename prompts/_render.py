@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
+from typing import Final
 
 from ._cache import cache_key, cache_path, write_atomically
 from ._digits import spell_digit_strings
@@ -11,7 +13,13 @@ from ._errors import PromptError
 from ._languages import VOICES, Language, check_language
 from ._mandarin import mandarin_speakable
 
-_DEFAULT_SYNTHESISER = EspeakSox()
+DEFAULT_SYNTHESISER = EspeakSox()
+
+# Texts whose speakable form is remembered. A cached prompt is looked up on the call
+# path, and cn2an and pypinyin take some 0.2 ms per Mandarin sentence, against 10 µs
+# for the rest of the lookup (BENCHMARKS.md, "Prompt rendering"). A few hundred bytes
+# an entry; data prompts (a new amount each) only cycle through it.
+_REMEMBERED_TEXTS: Final = 4096
 
 
 def speakable_text(text: str, language: Language | str) -> str:
@@ -20,6 +28,13 @@ def speakable_text(text: str, language: Language | str) -> str:
     lang = check_language(language)
     if not text.strip():
         raise PromptError("prompt text is empty")
+    return _speakable(text, lang)
+
+
+@lru_cache(maxsize=_REMEMBERED_TEXTS)
+def _speakable(text: str, lang: Language) -> str:
+    # A pure function of the text while the process runs (cn2an's and pypinyin's
+    # versions do not change under it); failures raise and are not remembered.
     if lang == "zh":
         return mandarin_speakable(text)
     return " ".join(spell_digit_strings(text, lang).split())
@@ -30,7 +45,7 @@ def render(
     language: Language | str,
     cache_dir: Path | str,
     *,
-    synthesiser: Synthesiser = _DEFAULT_SYNTHESISER,
+    synthesiser: Synthesiser = DEFAULT_SYNTHESISER,
 ) -> Path:
     """The path of a WAV (8 kHz, mono, 16-bit PCM) speaking `text` in `language`.
 
@@ -41,13 +56,19 @@ def render(
     """
     lang = check_language(language)
     speakable = speakable_text(text, lang)
-    voice = VOICES[lang]
-    directory = Path(cache_dir)
-    dest = cache_path(
-        directory, lang, cache_key(text=text, language=lang, voice=voice, speakable=speakable)
-    )
+    dest = prompt_path(text, lang, cache_dir, speakable=speakable)
     if dest.is_file():
         return dest
-    directory.mkdir(parents=True, exist_ok=True)
-    write_atomically(dest, lambda tmp: synthesiser(speakable, voice, tmp))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(dest, lambda tmp: synthesiser(speakable, VOICES[lang], tmp))
     return dest
+
+
+def prompt_path(
+    text: str, language: Language, cache_dir: Path | str, *, speakable: str | None = None
+) -> Path:
+    """Where `render` keeps (or will keep) the WAV of `text`, rendered or not."""
+    if speakable is None:
+        speakable = speakable_text(text, language)
+    key = cache_key(text=text, language=language, voice=VOICES[language], speakable=speakable)
+    return cache_path(Path(cache_dir), language, key)

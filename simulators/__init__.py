@@ -15,20 +15,35 @@ from simulators._call import (
     media_address,
     parse_log_fields,
 )
+from simulators._dtmf import (
+    FREQUENCIES,
+    RtpSender,
+    dtmf_tone,
+    inband_frames,
+    linear_to_ulaw,
+    telephone_events,
+    ulaw_to_linear,
+)
 from simulators._ports import free_port
-from simulators._rtp import RtpEndpoint, payload_for
+from simulators._rtp import RtpEndpoint, RtpPacket, payload_for
 from simulators._sipp import SippRun, scenario_path, start_sipp
 
 __all__ = [
     "AGENT_MARKER",
     "CARRIER_MARKER",
+    "FREQUENCIES",
     "AgentPhone",
     "CallReport",
     "RegistrationError",
     "RtpEndpoint",
+    "RtpPacket",
+    "RtpSender",
     "SippRun",
     "call_with_media",
+    "dtmf_tone",
     "free_port",
+    "inband_frames",
+    "linear_to_ulaw",
     "media_address",
     "parse_log_fields",
     "payload_for",
@@ -37,4 +52,6 @@ __all__ = [
     "scenario_path",
     "start_agent_phone",
     "start_sipp",
+    "telephone_events",
+    "ulaw_to_linear",
 ]

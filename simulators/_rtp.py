@@ -2,7 +2,10 @@
 
 sipp does the signalling in tests and the demo; this endpoint stands behind the
 port a party advertised in its SDP, so each party can count the packets that
-reached it and compare the audio bytes with what the other party sent.
+reached it and compare the audio bytes with what the other party sent. With
+`record=True` it also keeps every packet's header fields and arrival time per
+source (SSRC), so a test can rebuild the audio a caller heard (testbed's audio
+analysis); off by default, so load tests pay nothing for it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+
+from simulators._dtmf import DEFAULT_EVENT_PT, RtpSender
 
 PCMU = 0
 SAMPLES_PER_PACKET = 160  # 20 ms at 8 kHz
@@ -23,14 +28,31 @@ def payload_for(marker: int, seq: int) -> bytes:
     return (head * (SAMPLES_PER_PACKET // len(head) + 1))[:SAMPLES_PER_PACKET]
 
 
+@dataclass(frozen=True)
+class RtpPacket:
+    """One received RTP packet, as `RtpEndpoint(record=True)` keeps it."""
+
+    ssrc: int
+    payload_type: int
+    seq: int
+    timestamp: int
+    arrival: float  # time.monotonic() when it was read
+    payload: bytes
+    marker: bool = False
+
+
 @dataclass
 class RtpEndpoint:
     host: str = "127.0.0.1"
     port: int = 0
     received: list[tuple[int, bytes]] = field(default_factory=list)
+    # Whole packets per SSRC, in arrival order; kept only when `record` is set.
+    record: bool = False
+    recorded: dict[int, list[RtpPacket]] = field(default_factory=dict)
     _sock: socket.socket | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
+    _dtmf: RtpSender | None = field(default=None, repr=False)  # the stream send_dtmf keeps
 
     def __post_init__(self) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -52,6 +74,29 @@ class RtpEndpoint:
             if len(data) >= 12:
                 seq = struct.unpack("!H", data[2:4])[0]
                 self.received.append((seq, data[12:]))
+                if self.record:
+                    self._keep(data, seq)
+
+    def _keep(self, data: bytes, seq: int) -> None:
+        arrival = time.monotonic()
+        timestamp, ssrc = struct.unpack("!II", data[4:12])
+        # Past the CSRC list and any header extension; padding is not audio.
+        start = 12 + 4 * (data[0] & 0x0F)
+        if data[0] & 0x10 and len(data) >= start + 4:
+            start += 4 + 4 * struct.unpack("!H", data[start + 2 : start + 4])[0]
+        end = len(data) - (data[-1] if data[0] & 0x20 else 0)
+        packet = RtpPacket(
+            ssrc, data[1] & 0x7F, seq, timestamp, arrival, data[start:end], bool(data[1] & 0x80)
+        )
+        # setdefault and append are each atomic under the GIL; readers copy the lists.
+        self.recorded.setdefault(ssrc, []).append(packet)
+
+    def packets(self, source: int | None = None) -> list[RtpPacket]:
+        """What `record=True` kept: from `source` (an SSRC), or from all, in arrival order."""
+        if source is not None:
+            return list(self.recorded.get(source, ()))
+        merged = [p for packets in list(self.recorded.values()) for p in list(packets)]
+        return sorted(merged, key=lambda p: p.arrival)
 
     def send(
         self,
@@ -67,6 +112,33 @@ class RtpEndpoint:
             header = struct.pack("!BBHII", 0x80, PCMU, seq, seq * SAMPLES_PER_PACKET, ssrc ^ marker)
             self._sock.sendto(header + payload_for(marker, seq), dest)
             time.sleep(interval_s)  # pacing, like a real 20 ms ptime source (scaled down)
+
+    def send_dtmf(
+        self,
+        dest: tuple[str, int],
+        digits: str,
+        *,
+        inband: bool = False,
+        payload_type: int = DEFAULT_EVENT_PT,
+        on_ms: int = 100,
+        off_ms: int = 100,
+        interval_s: float = 0.02,
+    ) -> None:
+        """Key in `digits` as a phone does: RFC 4733 events (`payload_type`, from the SDP),
+        or with `inband` as tones in PCMU audio; silence for `off_ms` after each digit.
+
+        One RTP stream across calls (its own SSRC, sequence and timestamps), paced in
+        real time by default: rtpengine's tone detector reads the audio as it comes.
+        """
+        if self._dtmf is None:
+            self._dtmf = RtpSender(ssrc=0xD7F00000 | self.port)
+        packets = self._dtmf.dtmf(
+            digits, inband=inband, payload_type=payload_type, on_ms=on_ms, off_ms=off_ms
+        )
+        assert self._sock is not None
+        for packet in packets:
+            self._sock.sendto(packet, dest)
+            time.sleep(interval_s)  # pacing: one packet per packet time
 
     def wait_received(self, count: int, timeout: float = 5.0) -> int:
         deadline = time.monotonic() + timeout

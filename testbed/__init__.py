@@ -2,9 +2,10 @@
 
 A whole stack as `callcenter up` starts it (`running_stack`, and `running_acd_path`
 with the ACD driving a controller), a controller and rtpengine on their own
-(`running_controller`), the CDR service, Redis, and the parties that talk to them:
+(`running_controller`), the CDR service, Redis, PostgreSQL, and the parties that talk to them:
 sipp phones and callers, RTP endpoints and an OPTIONS responder. Waiting is on a
-condition with a deadline (`wait_until`), never a sleep.
+condition with a deadline (`wait_until`), never a sleep. `_audio` checks what a
+party heard: prompts by cross-correlation, barge-in, DTMF and tones.
 
 Not part of the product: nothing under the project's packages imports it.
 """
@@ -24,6 +25,21 @@ from testbed._acd_path import (
     events_of,
     hang_up,
     running_acd_path,
+)
+from testbed._audio import (
+    PRESENT_SCORE,
+    decode_alaw,
+    decode_ulaw,
+    detect_dtmf,
+    encode_alaw,
+    encode_ulaw,
+    find_prompt,
+    goertzel_power,
+    load_wav,
+    played_duration_s,
+    prompt_present,
+    received_pcm,
+    tone_fraction,
 )
 from testbed._cdr_service import (
     CdrServiceProcess,
@@ -47,6 +63,7 @@ from testbed._controller import (
 from testbed._options_responder import OptionsResponder
 from testbed._parties import stop_all, track
 from testbed._paths import ARTIFACTS, ROOT, artifact_dir
+from testbed._postgres import create_database, postgres_bin, running_postgres
 from testbed._redis_server import REDIS_SERVER, redis_server
 from testbed._sip import (
     AGENTS,
@@ -72,6 +89,7 @@ __all__ = [
     "ARTIFACTS",
     "CALLER",
     "OK",
+    "PRESENT_SCORE",
     "REALM",
     "REDIS_SERVER",
     "ROOT",
@@ -100,28 +118,43 @@ __all__ = [
     "carrier_call",
     "cdr_row",
     "controller_feed_subscribed",
+    "create_database",
+    "decode_alaw",
+    "decode_ulaw",
+    "detect_dtmf",
+    "encode_alaw",
+    "encode_ulaw",
     "events_of",
     "exchange",
     "final_code",
+    "find_prompt",
     "fresh_markers",
+    "goertzel_power",
     "hang_up",
     "is_null",
     "leg_rows",
+    "load_wav",
     "log_value",
     "media_of",
     "no_rtpengine_session",
     "non_silent",
     "options_rtt",
+    "played_duration_s",
+    "postgres_bin",
+    "prompt_present",
+    "received_pcm",
     "redis_server",
     "register_agent",
     "registered",
     "running_acd_path",
     "running_controller",
+    "running_postgres",
     "running_rtpengine",
     "running_stack",
     "start_cdr_service",
     "start_phone",
     "stop_all",
+    "tone_fraction",
     "track",
     "unregister_all",
     "wait_until",

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from controller import RtpengineNg
+from rtpengine import NgClient
 from simulators import RtpEndpoint, free_port
 from testbed._paths import ROOT
 from testbed._waiting import wait_until
@@ -29,23 +30,31 @@ from testbed._waiting import wait_until
 
 @dataclass
 class Rtpengine:
-    ng_port: int
+    ng_port: int  # UDP for requests, TCP for the DTMF events it pushes
     process: subprocess.Popen[bytes]
     log: Path
+    port_base: int = 0  # its media ports: port_base to port_base + 199
 
     def client(self) -> RtpengineNg:
         return RtpengineNg("127.0.0.1", self.ng_port, timeout=1.0)
 
 
 @contextmanager
-def running_rtpengine(workdir: Path) -> Iterator[Rtpengine]:
+def running_rtpengine(
+    workdir: Path, *, ng_port: int = 0, port_base: int = 0
+) -> Iterator[Rtpengine]:
+    """rtpengine on loopback: ng on `ng_port` (default: a free one) over UDP and, for its
+    DTMF events, over TCP (docs/rtpengine.md). Give the ports of an earlier run to
+    restart it where its clients expect it."""
     binary = shutil.which("rtpengine")
     if binary is None:
         raise FileNotFoundError("rtpengine is not installed; run scripts/install")
-    ng_port = free_port()
-    base = 20000 + secrets.randbelow(60) * 200  # below the ephemeral range, like stack.py
+    ng_port = ng_port or free_port()
+    # Below the ephemeral range, like stack.py.
+    base = port_base or 20000 + secrets.randbelow(60) * 200
+    workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / "rtpengine.log"
-    with open(log, "wb") as out:
+    with open(log, "ab") as out:
         process = subprocess.Popen(
             [
                 binary,
@@ -54,6 +63,9 @@ def running_rtpengine(workdir: Path) -> Iterator[Rtpengine]:
                 "--table=-1",
                 "--interface=127.0.0.1",
                 f"--listen-ng=127.0.0.1:{ng_port}",
+                # The same port over TCP: DTMF events go to every client connected there.
+                f"--listen-tcp-ng=127.0.0.1:{ng_port}",
+                "--dtmf-log-ng-tcp",
                 f"--port-min={base}",
                 f"--port-max={base + 199}",
                 "--timeout=30",
@@ -65,14 +77,13 @@ def running_rtpengine(workdir: Path) -> Iterator[Rtpengine]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    engine = Rtpengine(ng_port, process, log)
-    client = engine.client()
+    engine = Rtpengine(ng_port, process, log, base)
+    # A plain client: the controller's (RtpengineNg) takes a refused first ping for a
+    # dead node and fails every request for 5 s, which made each start take 5 s.
+    client = NgClient("127.0.0.1", ng_port, timeout=1.0)
 
     def pong() -> bool:
-        try:
-            return client.request("ping").get("result") == "pong"
-        except Exception:
-            return False
+        return client.ping()
 
     try:
         wait_until(
@@ -169,9 +180,11 @@ def running_controller(
     agents: tuple[str, ...] = (),
     *extra: str,
     sip_port: int = 0,
+    module: str = "controller",
 ) -> Iterator[Controller]:
     """A controller replica on `sip_port` (default: a free one); `engine` is the test's
-    rtpengine or the ng HOST:PORT of another one (a stack's)."""
+    rtpengine or the ng HOST:PORT of another one (a stack's). `module` is what
+    `python -m` runs: a test's own entry point that wraps the controller's `main`."""
     sip_port = sip_port or free_port()
     ng = engine if isinstance(engine, str) else f"127.0.0.1:{engine.ng_port}"
     agent_ports = {agent: free_port() for agent in agents}
@@ -179,7 +192,7 @@ def running_controller(
     argv = [
         sys.executable,
         "-m",
-        "controller",
+        module,
         "--sip",
         f"127.0.0.1:{sip_port}",
         "--rtpengine",
@@ -233,19 +246,21 @@ def running_controller(
         process.stdout.close()
 
 
+# What `status` counts that a controller with no call left has none of.
+_CLEAN_COUNTS = ("calls", "media_sessions", "dialogs", "sip_consumers", "ivr_calls")
+
+
+def _counts(status: dict[str, Any]) -> dict[str, Any]:
+    return {name: status.get(name) for name in _CLEAN_COUNTS}
+
+
 def assert_clean(controller: Controller, engine: Rtpengine, timeout: float = 6.0) -> None:
     """No calls, no Sippy dialogs, no transaction consumers, no rtpengine sessions left."""
     client = engine.client()
     try:
         wait_until(
             lambda: (
-                controller.cmd("status")
-                == {
-                    "calls": 0,
-                    "media_sessions": 0,
-                    "dialogs": 0,
-                    "sip_consumers": 0,
-                }
+                _counts(controller.cmd("status")) == dict.fromkeys(_CLEAN_COUNTS, 0)
                 and not client.list_calls()
             ),
             timeout=timeout,

@@ -15,7 +15,7 @@ from testbed import artifact_dir, stop_all
 TESTS = Path(__file__).resolve().parent
 
 # What starts a service process (Kamailio, rtpengine, redis-server, sipp, ClickHouse,
-# Streamlit, Chromium, a controller, an ACD replica, the CDR service) gets the
+# PostgreSQL, Streamlit, Chromium, a controller, an ACD replica, the CDR service) gets the
 # `integration` marker here, so `pytest -m "not integration"` starts none. A
 # `pytestmark` in a conftest.py is not applied to its tests; this hook is.
 # Every test of the whole stack (tests/integration/) runs against real processes:
@@ -30,6 +30,8 @@ PROCESS_FIXTURES: Final = frozenset(
         "redis_server",  # tests/acdsvc: redis-server (its replicas run on it)
         "engine",  # tests/controller and its acd_driver/: rtpengine (and the controller)
         "redis_port",  # tests/controller/acd_driver: redis-server (and the ACD replica)
+        "postgres_url",  # tests/bizdata: a PostgreSQL cluster (testbed.running_postgres)
+        "billing_api",  # tests/bizdata: the example operator HTTP API (docs/examples/)
     }
 )
 # Modules that start a process inside the test itself (no fixture to see):

@@ -32,6 +32,10 @@ SAMPLE = {
     # modules that start redis-server (and the CDR service) themselves
     "tests/analytics/test_analytics_service.py": (None, False),
     "tests/controller/test_event_publisher.py": (None, False),
+    # through a fixture that starts PostgreSQL (`postgres_url`)
+    "tests/bizdata/test_postgres.py": (None, False),
+    # beside tests that start the example HTTP API (`billing_api`), pure SQLite ones
+    "tests/bizdata/test_sources.py": ("test_the_store_finds_an_account_by_number", True),
     # pure: chDB runs in-process
     "tests/analytics/test_analytics_store.py": ("test_split_statements_ignores_comments", True),
     # pure, beside component tests in their package's folder: the controller's call

@@ -24,6 +24,7 @@ PROJECT_PACKAGES = (
     "acd_client",
     "acdsvc",
     "analytics",
+    "bizdata",
     "callcenter",
     "controller",
     "dashboards",
@@ -84,6 +85,16 @@ def test_configuration_loads_the_schema_only_when_it_is_used() -> None:
     loaded = loaded_after("from configuration import split_hostport, RunLayout, STRATEGY_NAMES")
     assert {"pydantic", "yaml"} & loaded == set()
     assert {"pydantic", "yaml"} <= loaded_after("from configuration import CallCenterConfig")
+
+
+def test_bizdata_loads_sqlalchemy_when_a_store_is_opened_and_alembic_to_migrate() -> None:
+    # The interface alone (a host that only type-checks against DataSource) costs nothing;
+    # the sources need SQLAlchemy; only migrating needs Alembic.
+    assert {"sqlalchemy", "alembic"} & loaded_after("import bizdata") == set()
+    sources = loaded_after("import bizdata; bizdata.open_sources")
+    assert "sqlalchemy" in sources
+    assert "alembic" not in sources
+    assert "alembic" in loaded_after("import bizdata; bizdata.migrate")
 
 
 def test_every_public_name_of_configuration_resolves() -> None:

@@ -436,20 +436,29 @@ class SetPhonePresenceResponse(_message.Message):
     def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class EnqueueRequest(_message.Message):
-    __slots__ = ("call_id", "queue", "caller", "category", "priority", "source")
+    __slots__ = ("call_id", "queue", "caller", "category", "priority", "source", "skills")
+    class SkillsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     queue: str
     caller: str
     category: str
     priority: int
     source: str
-    def __init__(self, call_id: _Optional[str] = ..., queue: _Optional[str] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., priority: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
+    skills: _containers.ScalarMap[str, int]
+    def __init__(self, call_id: _Optional[str] = ..., queue: _Optional[str] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., priority: _Optional[int] = ..., source: _Optional[str] = ..., skills: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class EnqueueResponse(_message.Message):
     __slots__ = ("error", "actions")
@@ -698,7 +707,14 @@ class GetCallPositionRequest(_message.Message):
     def __init__(self, call_id: _Optional[str] = ...) -> None: ...
 
 class GetCallPositionResponse(_message.Message):
-    __slots__ = ("error", "queue", "waiting", "position", "queue_length", "waited_seconds", "expected_wait_seconds")
+    __slots__ = ("error", "queue", "waiting", "position", "queue_length", "waited_seconds", "expected_wait_seconds", "priority", "skills")
+    class SkillsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     ERROR_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     WAITING_FIELD_NUMBER: _ClassVar[int]
@@ -706,6 +722,8 @@ class GetCallPositionResponse(_message.Message):
     QUEUE_LENGTH_FIELD_NUMBER: _ClassVar[int]
     WAITED_SECONDS_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_WAIT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
     error: Error
     queue: str
     waiting: bool
@@ -713,4 +731,6 @@ class GetCallPositionResponse(_message.Message):
     queue_length: int
     waited_seconds: float
     expected_wait_seconds: float
-    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., queue: _Optional[str] = ..., waiting: _Optional[bool] = ..., position: _Optional[int] = ..., queue_length: _Optional[int] = ..., waited_seconds: _Optional[float] = ..., expected_wait_seconds: _Optional[float] = ...) -> None: ...
+    priority: int
+    skills: _containers.ScalarMap[str, int]
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., queue: _Optional[str] = ..., waiting: _Optional[bool] = ..., position: _Optional[int] = ..., queue_length: _Optional[int] = ..., waited_seconds: _Optional[float] = ..., expected_wait_seconds: _Optional[float] = ..., priority: _Optional[int] = ..., skills: _Optional[_Mapping[str, int]] = ...) -> None: ...

@@ -26,15 +26,24 @@ class BruteForceAcd(Acd):
     def _staffed(self, queue: QueueConfig) -> bool:
         return any(self._qualifies(a, queue) for a in self._agents.values())
 
+    def _staffed_for(self, call: CallRecord, queue: QueueConfig) -> bool:
+        return any(
+            self._qualifies(a, queue) and self._meets(a, call.skills) for a in self._agents.values()
+        )
+
+    def _can_serve(self, call: CallRecord, queue: QueueConfig) -> bool:
+        idle = (self._agents[eid] for eid in self._idle)
+        return any(self._qualifies(a, queue) and self._meets(a, call.skills) for a in idle)
+
     def _offer(self, call: CallRecord, queue: QueueConfig) -> bool:
         idle = (self._agents[eid] for eid in self._idle)
-        eligible = [a for a in idle if self._qualifies(a, queue)]
+        eligible = [a for a in idle if self._qualifies(a, queue) and self._meets(a, call.skills)]
         if not eligible:
             return False
         pool = [a for a in eligible if a.employee_id not in call.tried] or eligible
         pool.sort(key=lambda a: (a.idle_since, a.employee_id))
         memory = self._memory.setdefault(queue.name, {})
-        chosen = self._strategies[queue.strategy](pool, queue, memory)
+        chosen = self._strategies[queue.strategy](pool, self._needs(call, queue), memory)
         ids = [a.employee_id for a in chosen]
         if not chosen or len(set(ids)) != len(ids) or not {*ids} <= {a.employee_id for a in pool}:
             return False
@@ -125,6 +134,9 @@ SKILLS = [
     {"general": 2, "sales": 1},
 ]
 
+# A call's own requirements (mostly none): some met by a few agents, one by nobody.
+CALL_SKILLS = [None, None, None, {"general": 2}, {"sales": 2}, {"billing": 4}, {"french": 1}]
+
 
 def _outcome(r: Result) -> tuple[object, ...]:
     return (r.error, r.events, r.actions, r.session_id, r.deferred)
@@ -177,7 +189,10 @@ def test_indexed_core_matches_brute_force(seed: int) -> None:
                 return acd.go_idle(agent)
             if op in (6, 7, 8):
                 return acd.enqueue(
-                    call, r.choice([q.name for q in QUEUES]), priority=r.choice([0, 0, 1, 5])
+                    call,
+                    r.choice([q.name for q in QUEUES]),
+                    priority=r.choice([0, 0, 1, 5]),
+                    skills=r.choice(CALL_SKILLS),
                 )
             if op in (9, 10) and ringing:
                 c = r.choice(ringing)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import eventlog as ev
+from analytics import ChdbStore, Records
+from analytics._chdb_store import _send
+from analytics._columns import rows_to_columns, to_arrow
+from analytics._records import Cdr
 from eventlog import Event
 
 # 2023-11-15 00:00:00 UTC, a 15-minute boundary, so interval tests read easily.
@@ -18,6 +23,7 @@ _DEFAULTS: dict[str, dict[str, str]] = {
         "category": "billing",
     },
     ev.CALL_IVR_STEP: {"ivr_node": "main", "input": ""},
+    ev.CALL_IVR_DONE: {"ivr_node": "main", "result": "self_served"},
     ev.CALL_QUEUED: {"queue": "billing", "priority": "0"},
     ev.CALL_RINGING: {"agent": "a1", "seat": "s1", "leg_id": "L1", "attempt": "1"},
     ev.CALL_NO_ANSWER: {"agent": "a1", "leg_id": "L1"},
@@ -73,3 +79,23 @@ def agent(name: str, base: float, *steps: tuple[float, str, str]) -> list[Event]
         )
         previous = state
     return out
+
+
+# The cdr columns migration 006 added; a store at an older version lacks them.
+IVR_OUTCOME_COLUMNS = ("ivr_result", "ivr_exit_node")
+
+
+def insert_before_006(store: ChdbStore, records: Records) -> None:
+    """Insert records into a store migrated only up to 005 (no IVR outcome columns)."""
+    _insert_old_cdrs(store, records.cdrs)
+    store.insert_records(Records([], records.legs, records.intervals))
+
+
+def _insert_old_cdrs(store: ChdbStore, cdrs: Sequence[Cdr]) -> None:
+    arrow = to_arrow("cdr", rows_to_columns("cdr", cdrs)).drop_columns(list(IVR_OUTCOME_COLUMNS))
+    columns = ", ".join(arrow.column_names)
+    _send(
+        store._session,
+        f"INSERT INTO {store.database}.cdr ({columns}) SELECT * FROM Python(arrow)",
+        arrow,
+    )

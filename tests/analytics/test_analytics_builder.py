@@ -51,6 +51,9 @@ def test_answered_call_every_field() -> None:
         agent="a1",
         seat="s1",
         ivr_path=("main", "billing"),
+        # No call.ivr_done in this log: inferred from the queueing after the last node.
+        ivr_result="queued",
+        ivr_exit_node="billing",
         wait_s=5.0,
         talk_s=110.0,  # 120 s connected minus 10 s on hold
         hold_s=10.0,

@@ -23,10 +23,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clickhouse_driver.errors import ServerException
 
 import eventlog as ev
-from analytics import ChdbStore, ClickHouseStore, Statistics, build_records
+from analytics import ChdbStore, ClickHouseStore, Statistics, apply_migrations, build_records
+from analytics._columns import rows_to_columns, to_driver_columns
 from analytics._dialect import LEGACY, MODERN, legacy_ddl, parse_version
+from analytics._migrations import LEGACY_OVERRIDES, SCHEMA_DIR, load_migrations
 from scripts.debian_packages import Policy, apt_policy
 
 # The fixture tests, collected again here with this module's `store` fixture.
@@ -45,6 +48,16 @@ from tests.analytics.test_analytics_store import (  # noqa: F401
     test_re_emitted_call_replaces_the_earlier_version,
     test_same_batch_twice_does_not_double,
     test_sql_is_exposed_for_every_report,
+)
+from tests.analytics.test_ivr_reports import (  # noqa: F401
+    COUNTS,
+    ivr_events,
+    ivr_loaded,
+    test_cdr_list_has_the_ivr_result_and_exit_node,
+    test_ivr_containment_by_period_and_number,
+    test_ivr_containment_per_dialled_number_and_flow,
+    test_ivr_dropoff_per_node_in_flow_path_order,
+    test_ivr_inputs_appear_in_no_stored_column,
 )
 
 # Debian installs the server in /usr/sbin, which a non-root user's PATH lacks.
@@ -257,3 +270,50 @@ def test_clickhouse_store_round_trip_and_idempotency(store: ClickHouseStore) -> 
     assert sorted(Statistics(store).cdr_list()["correlation_id"]) == ["X", "Y"]
     legs = Statistics(store).leg_list()
     assert (legs["correlation_id"].tolist(), legs["outcome"].tolist()) == (["X"], ["answered"])
+
+
+def test_migration_006_on_a_server_with_cdrs_and_run_twice(
+    store: ClickHouseStore, server: int, tmp_path: Path
+) -> None:
+    # A database at version 5 holding CDRs from before call.ivr_done: after 006 they read
+    # the fold's inferred result. Re-running 006 (a crash before its record) is harmless,
+    # also on 18.16, which has no ADD COLUMN IF NOT EXISTS.
+    for path in sorted(SCHEMA_DIR.glob("00[1-5]_*.sql")):
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / LEGACY_OVERRIDES).mkdir()
+    for path in sorted((SCHEMA_DIR / LEGACY_OVERRIDES).glob("00[1-5]_*.sql")):
+        (tmp_path / LEGACY_OVERRIDES / path.name).write_text(path.read_text())
+    db = f"{store.database}_v5"
+    old = ClickHouseStore(port=server, database=db, migrate=False)
+    try:
+        applied = apply_migrations(
+            old._migration_step, old._applied, db, tmp_path, old._record, dialect=old.dialect
+        )
+        assert applied == [1, 2, 3, 4, 5]
+        cdrs = build_records([e for e in ivr_events() if e.kind != ev.CALL_IVR_DONE]).cdrs
+        columns = rows_to_columns("cdr", cdrs)
+        names = [n for n in columns if n not in ("ivr_result", "ivr_exit_node")]
+        typed = zip(columns, to_driver_columns("cdr", columns), strict=True)
+        data = [col for name, col in typed if name in names]
+        old._client.execute(
+            f"INSERT INTO {db}.cdr ({', '.join(names)}) VALUES", data, columnar=True
+        )
+        assert old.migrate() == [6]
+        (migration,) = [m for m in load_migrations(dialect=old.dialect) if m.version == 6]
+        for statement in migration.statements:
+            old._migration_step(statement.replace("{db}", db))
+        stored = old.query_df(f"SELECT correlation_id, ivr_result, ivr_exit_node FROM {db}.cdr")
+        got = {
+            r["correlation_id"]: (r["ivr_result"], r["ivr_exit_node"])
+            for r in stored.to_dict("records")
+        }
+        assert got == {c.correlation_id: (c.ivr_result, c.ivr_exit_node) for c in cdrs}
+        assert got["I4"] == ("caller_left", "balance") and got["N1"] == ("", "")
+        # Anything else the server refuses still fails the migration.
+        with pytest.raises(ServerException):
+            old._migration_step(f"ALTER TABLE {db}.no_such_table ADD COLUMN x String")
+        total = Statistics(old).ivr_containment().to_dict("records")[-1]
+        assert [total[c] for c in COUNTS] == [10, 0, 1, 3, 6]
+    finally:
+        old.execute(f"DROP DATABASE IF EXISTS {db}")
+        old.close()

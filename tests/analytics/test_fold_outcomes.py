@@ -82,6 +82,8 @@ def test_abandoned_in_queue_with_nobody_free() -> None:
         agent="",
         seat="",
         ivr_path=(),
+        ivr_result="",
+        ivr_exit_node="",
         wait_s=20.0,
         talk_s=0.0,
         hold_s=0.0,
@@ -418,6 +420,8 @@ def test_originated_call_answered_by_the_customer() -> None:
         agent="1001",
         seat="s1001",
         ivr_path=(),
+        ivr_result="",
+        ivr_exit_node="",
         wait_s=0.0,
         talk_s=30.0,
         hold_s=0.0,
@@ -529,7 +533,7 @@ def test_every_field_lands_in_its_own_column() -> None:
     cdr, legs = fold(
         Script("every")(0, ev.CALL_ARRIVED, trunk="T", caller="C", dialled="D", category="K")(
             1, ev.CALL_IVR_STEP, ivr_node="N"
-        )(2, ev.CALL_QUEUED, queue="Q")(
+        )(1.5, ev.CALL_IVR_DONE, ivr_node="X", result="queued")(2, ev.CALL_QUEUED, queue="Q")(
             3, ev.CALL_RINGING, agent="A", seat="S", leg_id="L", attempt=7
         )(5, ev.CALL_ANSWERED, agent="A", seat="S", leg_id="L")(8, ev.CALL_HOLD)(
             9.5, ev.CALL_RESUME
@@ -551,6 +555,8 @@ def test_every_field_lands_in_its_own_column() -> None:
         agent="A",
         seat="S",
         ivr_path=("N",),
+        ivr_result="queued",
+        ivr_exit_node="X",
         wait_s=3.0,
         talk_s=6.5,
         hold_s=1.5,
@@ -560,7 +566,7 @@ def test_every_field_lands_in_its_own_column() -> None:
         hangup_side="agent",
         recording_ref="R",
         transfers=1,
-        version=10,
+        version=11,
     )
     assert legs == [
         Leg(
@@ -580,7 +586,7 @@ def test_every_field_lands_in_its_own_column() -> None:
             to_kind="",
             to_target="",
             mode="",
-            version=10,
+            version=11,
         ),
         Leg(
             correlation_id="every",
@@ -599,6 +605,6 @@ def test_every_field_lands_in_its_own_column() -> None:
             to_kind="queue",
             to_target="Q2",
             mode="attended",
-            version=10,
+            version=11,
         ),
     ]

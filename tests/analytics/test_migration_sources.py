@@ -37,6 +37,7 @@ NOT_ON_18_16 = (
     "TTL ",
     "CODEC(",
     "toStartOfInterval",
+    "ADD COLUMN IF NOT EXISTS",
 )
 
 
@@ -55,6 +56,7 @@ def test_both_engines_have_every_migration_under_the_same_number_and_name() -> N
         (3, "agent_state_interval"),
         (4, "queue_interval_15m"),
         (5, "daily_parts_no_rollup"),
+        (6, "cdr_ivr_result"),
     ]
 
 
@@ -114,6 +116,11 @@ _CREATE = re.compile(
     re.S,
 )
 _DROP = re.compile(r"^DROP (?:TABLE|VIEW) IF EXISTS \{db\}\.(\w+)$")
+# One column per ALTER (see schema/006_cdr_ivr_result.sql); AFTER places it.
+_ADD_COLUMN = re.compile(
+    r"^ALTER TABLE \{db\}\.(\w+) ADD COLUMN (?:IF NOT EXISTS )?(\w+)\s.*?(?:\sAFTER (\w+))?$",
+    re.S,
+)
 
 
 def final_tables(dialect_migrations: list[list[str]]) -> dict[str, list[str]]:
@@ -130,6 +137,11 @@ def final_tables(dialect_migrations: list[list[str]]) -> dict[str, list[str]]:
                     tables[created[2]] = columns
             elif dropped := _DROP.match(statement):
                 tables.pop(dropped[1], None)
+            elif added := _ADD_COLUMN.match(statement):
+                columns = tables[added[1]]
+                if added[2] not in columns:
+                    at = columns.index(added[3]) + 1 if added[3] else len(columns)
+                    columns.insert(at, added[2])
             else:
                 pytest.fail(f"a statement this check does not read: {statement[:60]}")
     return tables
@@ -165,6 +177,9 @@ def test_legacy_ddl_rewrites_types_and_simple_aggregate_states() -> None:
         "SELECT q, n, at, local, maxState(toFloat64(w)) AS top, max(w) AS other FROM {db}.s;\n"
     )
     assert MODERN.migration_sql(sql) == sql
+    # 18.16 has no IF NOT EXISTS in ALTER; its store counts an existing column as added.
+    alter = "ALTER TABLE {db}.t ADD COLUMN IF NOT EXISTS r LowCardinality(String) AFTER q"
+    assert legacy_ddl(alter) == "ALTER TABLE {db}.t ADD COLUMN r String AFTER q"
 
 
 def test_an_override_without_a_migration_is_refused(tmp_path: Path) -> None:

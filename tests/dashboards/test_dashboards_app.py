@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,14 @@ from dashboards.queries import (
 from identity import hash_password
 from tests.analytics.analytics_scenarios import T0
 from tests.analytics.test_analytics_store import fixture_events
+from tests.analytics.test_ivr_reports import ivr_events
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 NOW = T0 + 3000  # the fixture day (2023-11-15 UTC), after every fixture call
+# The IVR calls of tests/analytics/test_ivr_reports.py, eight days before: outside
+# "today" and the reports' default last 7 days, so the other figures stay the fixture
+# day's.
+IVR_DAY = T0 - 8 * 86400
 
 
 class FixedLive:
@@ -78,6 +85,8 @@ PASSWORDS = {"boss": "s3cret-boss", "agent1": "s3cret-agent"}
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbStore]:
     s = ChdbStore(tmp_path_factory.mktemp("dash") / "chdb", database="dash")
     s.insert_records(build_records(fixture_events()))
+    later = [dataclasses.replace(e, ts=e.ts + IVR_DAY - T0) for e in ivr_events()]
+    s.insert_records(build_records(later))
     yield s
     s.close()
 
@@ -177,6 +186,98 @@ def test_reports_page_and_csv_export(backend: Backend, monkeypatch: pytest.Monke
     assert not at.exception
     assert list(at.dataframe[0].value["queue"]) == ["general"]
     assert list(at.dataframe[-1].value["correlation_id"]) == ["G"]
+
+
+def test_reports_page_shows_ivr_containment_and_drop_off(backend: Backend) -> None:
+    at = page("reports")
+    # The fixture day: A, H and J went through the IVR, none self-served.
+    assert (metric(at, "IVR calls"), metric(at, "Containment rate")) == ("3", "0.0%")
+    day = datetime.fromtimestamp(IVR_DAY, UTC).date()
+    at.date_input(key="range").set_value((day, day)).run()
+    assert not at.exception, at.exception
+    assert metric(at, "IVR calls") == "10"
+    assert metric(at, "Self-served") == "2"
+    assert metric(at, "Containment rate") == "20.0%"
+    containment, dropoff = (t.value for t in at.table)
+    assert containment.to_dict("records") == [
+        {
+            "dialled": "4008",
+            "flow": "outage",
+            "ivr_calls": 3,
+            "self_served": 0,
+            "to_agent": 1,
+            "abandoned_in_ivr": 0,
+            "other": 2,
+            "containment": "0.0%",
+        },
+        {
+            "dialled": "95598",
+            "flow": "main",
+            "ivr_calls": 7,
+            "self_served": 2,
+            "to_agent": 1,
+            "abandoned_in_ivr": 2,
+            "other": 2,
+            "containment": "28.6%",
+        },
+        {
+            "dialled": "all",
+            "flow": "",
+            "ivr_calls": 10,
+            "self_served": 2,
+            "to_agent": 2,
+            "abandoned_in_ivr": 2,
+            "other": 4,
+            "containment": "20.0%",
+        },
+    ]
+    assert [tuple(r) for r in dropoff.itertuples(index=False)] == [
+        ("main", 1, "main", 7, 1, 1, "14.3%"),
+        ("main", 2, "balance", 4, 1, 1, "25.0%"),
+        ("main", 2, "billing", 1, 0, 0, "0.0%"),
+        ("outage", 1, "outage", 3, 0, 0, "0.0%"),
+        ("outage", 2, "menu2", 1, 0, 0, "0.0%"),
+    ]
+    # A range without IVR calls says so instead of empty tables.
+    at.date_input(key="range").set_value((day + timedelta(days=1),) * 2).run()
+    assert any("No call went through the IVR" in i.value for i in at.info)
+    assert len(at.table) == 0
+
+
+def test_ivr_view_orders_and_labels_the_chart_rows() -> None:
+    containment = pd.DataFrame(
+        {
+            "dialled": ["95598", "*"],
+            "flow": ["main", "*"],
+            "ivr_calls": [4, 4],
+            "self_served": [1, 1],
+            "to_agent": [2, 2],
+            "abandoned_in_ivr": [1, 1],
+            "other": [0, 0],
+            "containment_rate": [0.25, 0.25],
+        }
+    )
+    dropoff = pd.DataFrame(
+        {
+            "flow": ["main", "main"],
+            "node": ["main", "account"],
+            "step": [1, 2],
+            "visits": [4, 3],
+            "caller_left": [0, 1],
+            "failed": [0, 0],
+            "drop_off_rate": [0.0, 1 / 3],
+        }
+    )
+    view = queries.ivr_view(containment, dropoff)
+    assert (view.calls, view.self_served, view.containment_rate) == (4, 1, 0.25)
+    assert list(view.outcomes.index) == ["95598 · main"]
+    assert view.outcomes.loc["95598 · main"].tolist() == [1, 2, 1, 0]
+    assert list(view.dropoff_bars.index) == ["main: 1. main", "main: 2. account"]
+    assert list(view.dropoff["drop_off"]) == ["0.0%", "33.3%"]
+    empty = queries.ivr_view(
+        containment.iloc[1:].assign(ivr_calls=0, self_served=0), dropoff.iloc[:0]
+    )
+    assert empty.calls == 0 and math.isnan(empty.containment_rate) and empty.outcomes.empty
 
 
 def test_csv_export_joins_array_columns() -> None:

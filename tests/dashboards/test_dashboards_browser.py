@@ -1,11 +1,13 @@
-"""The wallboard in headless Chromium with live data, end to end.
+"""The wallboard and the reports page in headless Chromium with live data, end to end.
 
 redis-server, the CDR service (`python -m analytics.service`, chDB) and
 `streamlit run dashboards/app.py` run as subprocesses on free loopback ports.
 Chromium is driven over the DevTools protocol (a websocket): the test waits until
 the rendered page shows the live agents and today's figures, appends a new agent
-event and waits for the 2 s refresh to show it, then saves a PNG under
-test-artifacts/dashboards/. Skipped with the reason when chromium is absent.
+event and waits for the 2 s refresh to show it, then opens the reports page and
+reads the IVR section's figures and tables (containment, drop-off per node) from the
+rendered DOM. PNGs of both go under test-artifacts/dashboards/. Skipped with the
+reason when chromium is absent.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from testbed import ROOT, redis_server, start_cdr_service, wait_until
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACT = ROOT / "test-artifacts" / "dashboards" / "wallboard.png"
+REPORTS_ARTIFACT = ROOT / "test-artifacts" / "dashboards" / "reports_ivr.png"
 
 pytestmark = [
     pytest.mark.skipif(
@@ -96,6 +99,7 @@ def live_events(now: float) -> list[Event]:
             out.append(
                 Event.new(ev.CALL_ENDED, correlation_id=cid, ts=t + 30, cause="487", side="caller")
             )
+    out += ivr_events(now)
     for i in range(2):  # waiting now
         out.append(
             Event.new(
@@ -107,6 +111,67 @@ def live_events(now: float) -> list[Event]:
             )
         )
     return out
+
+
+def arrived(cid: str, ts: float) -> Event:
+    return Event.new(
+        ev.CALL_ARRIVED,
+        correlation_id=cid,
+        ts=ts,
+        trunk="",
+        caller="13800138000",
+        dialled="95598",
+        category="billing",
+    )
+
+
+def ivr_step(cid: str, ts: float, node: str, keyed: str) -> Event:
+    return Event.new(ev.CALL_IVR_STEP, correlation_id=cid, ts=ts, ivr_node=node, input=keyed)
+
+
+def ivr_done(cid: str, ts: float, node: str, result: str) -> Event:
+    return Event.new(ev.CALL_IVR_DONE, correlation_id=cid, ts=ts, ivr_node=node, result=result)
+
+
+def ivr_events(now: float) -> list[Event]:
+    """Today's hotline 95598, flow "main": the two first answered calls above chose
+    billing in the IVR and were queued from there; three callers heard their balance and
+    hung up (self-served); one hung up at the balance with no call.ivr_done (a controller
+    that died: caller_left); one ran out of menu retries. 7 IVR calls, 3 self-served."""
+    out: list[Event] = []
+    for i in range(2):
+        cid, t = f"done-{i}", now - 900 + i * 60
+        out.append(arrived(cid, t - 6))
+        out.append(ivr_step(cid, t - 5, "main", ""))
+        out.append(ivr_step(cid, t - 3, "billing", "2"))
+        out.append(ivr_done(cid, t - 1, "billing", "queued"))
+    calls = [
+        ("self-0", ["main", "balance"], ("balance", "self_served"), "caller"),
+        ("self-1", ["main", "balance"], ("balance", "self_served"), "caller"),
+        ("self-2", ["main", "balance"], ("balance", "self_served"), "system"),
+        ("left-0", ["main", "balance"], None, "caller"),
+        ("retry-0", ["main", "main", "main"], ("main", "retries_exhausted"), "system"),
+    ]
+    for n, (cid, path, done, side) in enumerate(calls):
+        t = now - 800 + n * 40
+        out.append(arrived(cid, t))
+        for k, node in enumerate(path, start=1):
+            # The account number keyed at the balance node is never stored in a CDR.
+            out.append(ivr_step(cid, t + k, node, "7304918265" if node == "balance" else "1"))
+        if done is not None:
+            out.append(ivr_done(cid, t + len(path) + 1, *done))
+        out.append(Event.new(ev.CALL_ENDED, correlation_id=cid, ts=t + 20, cause="200", side=side))
+    return out
+
+
+# The IVR section's static tables as rows of cell texts, and every metric by label.
+_TABLES_JS = """JSON.stringify([...document.querySelectorAll('[data-testid="stTable"] table')].map(
+  t => [...t.querySelectorAll('tbody tr')].map(r => [...r.querySelectorAll('td')].map(
+    c => c.textContent.trim()))))"""
+_METRICS_JS = """JSON.stringify(Object.fromEntries([...document.querySelectorAll(
+  '[data-testid="stMetric"]')].map(m => [
+    m.querySelector('[data-testid="stMetricLabel"]').textContent.trim(),
+    m.querySelector('[data-testid="stMetricValue"]').textContent.trim()])))"""
 
 
 class Cdp:
@@ -125,6 +190,17 @@ class Cdp:
                     raise AssertionError(f"{method}: {msg['error']}")
                 result: dict[str, Any] = msg.get("result", {})
                 return result
+
+    async def json(self, expression: str) -> Any:
+        reply = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return json.loads(str(reply.get("result", {}).get("value", "null")))
+
+    async def wait_true(self, expression: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not await self.json(f"JSON.stringify(Boolean({expression}))"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never true: {expression}")
+            await asyncio.sleep(0.2)  # polling the DOM with a deadline
 
     async def text(self) -> str:
         reply = await self.call(
@@ -155,7 +231,7 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
         try:
             svc.wait_healthy()
             wait_until(
-                lambda: len(svc.client.report("cdr_list")) == 6, timeout=30, what="CDRs stored"
+                lambda: len(svc.client.report("cdr_list")) == 11, timeout=30, what="CDRs stored"
             )
             settings = tmp_path / "dashboard.json"
             settings.write_text(
@@ -246,7 +322,7 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
             ws_url = page_ws()
             assert ws_url is not None
 
-            async def drive() -> bytes:
+            async def drive() -> tuple[bytes, bytes]:
                 ws = await ws_connect(ws_url, max_size=64 * 1024 * 1024)
                 cdp = Cdp(ws)
                 await cdp.call("Page.enable")
@@ -272,13 +348,55 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
                 assert "lunch" in text
                 assert "NO_ANSWER" not in text and "LOGIN" not in text
                 shot = await cdp.call("Page.captureScreenshot", format="png")
-                await ws.close()
-                return base64.b64decode(shot["data"])
+                wallboard = base64.b64decode(shot["data"])
 
-            png = asyncio.run(drive())
+                # The reports page (default range: the last 7 days, today included).
+                await cdp.call("Page.navigate", url=f"http://127.0.0.1:{port}/reports")
+                await cdp.wait_text("IVR calls", "Containment rate", "Drop-off per node")
+                tables: list[list[list[str]]] = []
+                deadline = time.monotonic() + 30
+                while len(tables) < 2 and time.monotonic() < deadline:
+                    tables = await cdp.json(_TABLES_JS)
+                    await asyncio.sleep(0.2)  # polling the DOM with a deadline
+                metrics = await cdp.json(_METRICS_JS)
+                assert (
+                    metrics["IVR calls"],
+                    metrics["Self-served"],
+                    metrics["Containment rate"],
+                ) == ("7", "3", "42.9%"), metrics
+                containment, dropoff = tables
+                # dialled, flow, IVR calls, self-served, to agent, left in IVR, other, rate
+                assert [row[-8:] for row in containment] == [
+                    ["95598", "main", "7", "3", "2", "1", "1", "42.9%"],
+                    ["all", "", "7", "3", "2", "1", "1", "42.9%"],
+                ], containment
+                # flow, step, node, visits, caller left, failed, drop-off
+                assert [row[-7:] for row in dropoff] == [
+                    ["main", "1", "main", "7", "0", "1", "0.0%"],
+                    ["main", "2", "balance", "4", "1", "0", "25.0%"],
+                    ["main", "2", "billing", "2", "0", "0", "0.0%"],
+                ], dropoff
+                assert "7304918265" not in await cdp.text()
+                await cdp.call(
+                    "Runtime.evaluate",
+                    expression="[...document.querySelectorAll('h3')].find("
+                    "h => h.textContent.trim() === 'IVR').scrollIntoView()",
+                )
+                # The charts draw after the tables: wait until all five have drawn.
+                await cdp.wait_true(
+                    'document.querySelectorAll(\'[data-testid="stVegaLiteChart"] canvas,'
+                    ' [data-testid="stVegaLiteChart"] svg.marks\').length >= 5'
+                )
+                shot = await cdp.call("Page.captureScreenshot", format="png")
+                await ws.close()
+                return wallboard, base64.b64decode(shot["data"])
+
+            wallboard_png, reports_png = asyncio.run(drive())
             ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-            ARTIFACT.write_bytes(png)
-            assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+            ARTIFACT.write_bytes(wallboard_png)
+            REPORTS_ARTIFACT.write_bytes(reports_png)
+            for png in (wallboard_png, reports_png):
+                assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
         finally:
             for proc in reversed(procs):
                 proc.terminate()

@@ -223,6 +223,45 @@ def test_round_robin_spreads_calls_over_both_replicas(
     _assert_clean(controller_stack, controls)
 
 
+def test_a_trunk_callers_digits_reach_the_replica_that_owns_the_call(
+    controller_stack: Stack, controls: list[Control], workdir: Path
+) -> None:
+    """`callcenter up` runs rtpengine with TCP ng and its DTMF events: both replicas are
+    connected; the owner takes the call's RFC 4733 digits, the other counts them as not
+    its call's. Neither rtpengine's log nor the replicas' give a digit away."""
+    for control in controls:
+        assert control.cmd("dtmf")["rtpengine"]["connected"] is True
+    caller_rtp = RtpEndpoint()
+    try:
+        caller = _trunk_call(controller_stack, workdir, caller_rtp)
+        replica, cid = _wait_call(controls)
+        owner, other = controls[replica], controls[1 - replica]
+        before = [owner.cmd("dtmf"), other.cmd("dtmf")]
+        owner.cmd("answer", cid=cid)
+        media = media_of(caller.wait_for_log("ANSWERED", timeout=10)[0])
+        caller_rtp.send_dtmf(media, "2580", interval_s=0.005)
+        wait_until(
+            lambda: (
+                owner.cmd("dtmf")["delivered"] - before[0]["delivered"] == 4
+                and other.cmd("dtmf")["dropped_unknown_call"] - before[1]["dropped_unknown_call"]
+                == 4
+            ),
+            timeout=5,
+            what="4 digits at the owner, 4 dropped at the other replica",
+        )
+        assert other.cmd("dtmf")["delivered"] == before[1]["delivered"]
+        owner.cmd("hangup", cid=cid)
+        caller.wait_for_log("BYE")
+        assert caller.wait(timeout=10) == 0, caller.errors()
+    finally:
+        caller_rtp.close()
+    layout = controller_stack.layout
+    for name in ("rtpengine0", "controller0", "controller1"):
+        text = layout.log_file(name).read_text(errors="replace")
+        assert not re.search(r"DTMF event packet|DTMF DSP|onDTMF|\"event\"\s*:|Signal=", text)
+    _assert_clean(controller_stack, controls)
+
+
 def test_killed_replica_new_calls_go_to_the_other(
     controller_stack: Stack,
     controls: list[Control],

@@ -119,6 +119,9 @@ def test_the_demo_takes_this_path_and_runs_twice(demo: DemoStack) -> None:
         assert re.search(r"^ACD after wrap-up: 1001 idle, \d call\(s\); 1002 idle", out, re.M), out
         assert "3/3 CDRs as expected" in out, out
         assert "rtpengine sessions left: 0, calls left in the controller: 0" in out, out
+    # The business data store: migrated by `up`, the demo's accounts seeded once.
+    assert "305 demo accounts added (account 12345674 owes 123.45" in demo.outputs[0]
+    assert ", 0 demo accounts added" in demo.outputs[1]
 
 
 def _supervisor_login(out: str) -> tuple[str, str, str]:

@@ -69,6 +69,7 @@ def test_cn2an_and_pypinyin_import_without_warnings() -> None:
         ("Ticket 0042 is open.", "Ticket 0 0 4 2 is open."),
         ("Dial 400-820-8820.", "Dial 4 0 0, 8 2 0, 8 8 2 0."),
         ("You owe 1234567.50 yuan, 3 bills.", "You owe 1234567.50 yuan, 3 bills."),
+        ("You owe 1,034,567 yuan.", "You owe 1,034,567 yuan."),  # "034" is a thousands group
     ],
 )
 def test_english_identifiers_are_spelled_digit_by_digit(text: str, expected: str) -> None:

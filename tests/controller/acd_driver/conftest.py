@@ -71,7 +71,8 @@ def write_config(path: Path, redis_port: int, acd_port: int) -> Path:
             "username": name,
             "roles": ["agent", "supervisor"] if name == "1003" else ["agent"],
             "employee_id": name,
-            "skills": {"billing": 3},
+            # 1002 also speaks English: a call that needs it goes to 1002 only.
+            "skills": {"billing": 3, "english": 2} if name == "1002" else {"billing": 3},
             "ha1": "0" * 32,
             "password_hash": _FAST_HASHER.hash(password_of(name)),
         }
@@ -216,9 +217,11 @@ class Rig:
         acd: str | None = None,
         queue_for: str = f"{NUMBER}=billing,95597=nosuch,95596=sales",
         check_clean: bool = True,
+        module: str = "controller",
     ) -> Iterator[Controller]:
         """A controller replica driven by the ACD; its agents are this rig's sipp phones.
-        After the test: no call, dialog or media session left, a clean exit, no traceback."""
+        After the test: no call, dialog or media session left, a clean exit, no traceback.
+        `module`: what `python -m` runs (a test's wrapper of the controller)."""
         agents = ",".join(f"{a}=127.0.0.1:{p}" for a, p in self.agent_ports.items())
         argv = [
             "--acd",
@@ -235,7 +238,7 @@ class Rig:
         ]
         workdir = self.workdir / node
         workdir.mkdir(exist_ok=True)
-        with running_controller(workdir, self.engine, (), *argv) as running:
+        with running_controller(workdir, self.engine, (), *argv, module=module) as running:
             yield running
             if check_clean:
                 assert_clean(running, self.engine)

@@ -70,6 +70,7 @@ class World:
         self.reachable = {"1001", "1002"}  # agents the fake controller can ring
         self.legs = 1
         self.ringing: dict[str, str] = {}  # leg -> agent
+        self.state: str | None = "parked"  # what `call` says of the call; None: no such call
         self.timers: list[tuple[float, Callable[[], None]]] = []
         self.driver = AcdDriver(
             options,
@@ -128,6 +129,10 @@ class World:
                 self.emit(CALL_NO_ANSWER, agent=agent, leg_id=leg)
         elif cmd == "hangup":
             self.emit(CALL_ENDED, cause="200", side="system")
+        elif cmd == "call":
+            if self.state is None:
+                return {"ok": False, "error": f"no such call {request.get('cid')}"}
+            return {"ok": True, "result": {"cid": request.get("cid"), "state": self.state}}
         return {"ok": True, "result": {"cid": request.get("cid")}}
 
     # driving

@@ -56,9 +56,11 @@ def release(commit: str, eid: int, queue: str = "billing") -> pb.Action:
 class FakeHold:
     def __init__(self) -> None:
         self.parked_in: list[tuple[str, str]] = []
+        self.languages: list[str | None] = []  # the caller's language at each parking
 
-    def parked(self, cid: str, queue: str) -> None:
+    def parked(self, cid: str, queue: str, language: str | None = None) -> None:
         self.parked_in.append((cid, queue))
+        self.languages.append(language)
 
     def observe(self, event: Event) -> None:
         return None

@@ -227,6 +227,24 @@ def test_queue_settings_language_interval_and_own_music() -> None:
     assert world.asked == [(CID, "en")] * 2
 
 
+def test_the_callers_own_language_replaces_the_queues_for_its_announcements() -> None:
+    """The IVR's language: English in the Mandarin default queue, Mandarin in the
+    English vip queue; the queue's interval and music stay."""
+    world = World(states={CID: "parked", "e" * 32: "parked"})
+    media = make(world)
+    world.run()
+    media.parked(CID, "billing", "en")
+    media.parked("e" * 32, "vip", "zh")
+    assert world.plays == [
+        (CID, "L1", MUSIC, MUSIC_REPEAT),
+        ("e" * 32, "L1", OWN_MUSIC, MUSIC_REPEAT),
+    ]
+    world.advance(5.0)
+    assert sorted(world.asked) == [(CID, "en"), ("e" * 32, "zh")]
+    world.advance(20.0)
+    assert world.asked[-1] == ("e" * 32, "zh")  # vip's 20 s interval
+
+
 def test_answer_with_a_fetch_in_flight_plays_nothing_more() -> None:
     world = World(states={CID: "parked"})
     media = make(world)
