@@ -1,9 +1,10 @@
 """The IVR benchmark's callers: one sipp UAC (sipp/bench_ivr_caller.xml) and its media.
 
 sipp 3.6 sends a call's media two ways, and the scenario uses both:
-- `rtp_stream` loops a file of raw PCMA bytes in 20 ms packets from one UDP socket
-  (bound to the -mp port, connected to rtpengine's address from the answer), and
-  reads that socket, so what rtpengine plays back is drained, not left to overflow;
+- `rtp_stream` loops a file of raw PCMA bytes in 20 ms packets, every call from the
+  one UDP socket sipp binds to the -mp port. Nothing reads that socket: what
+  rtpengine plays back fills its buffer and is dropped there (the kernel counts it in
+  /proc/net/udp against the -mp port; the benchmark reports drops by port);
 - `play_pcap_audio` replays a capture through a raw socket, one thread per play.
   That is how the digits go: short captures, so only the digits in flight hold a
   raw socket (every raw UDP socket costs the kernel a little on every loopback
@@ -133,8 +134,8 @@ def stage(directory: Path, digits: str) -> Path:
 
 
 def media_port() -> int:
-    """A port for every call's audio (sipp binds them all to it, connected sockets apart)
-    whose next port (RTCP) is free too."""
+    """A port for every call's audio (one socket of sipp's sends all of it) whose next
+    port (RTCP) is free too."""
     for _ in range(50):
         port = free_port()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
