@@ -22,7 +22,8 @@ and hangs up. The pacing (`--menu-ms`, ...) fits the prompts of the demo flow.
 
 Arrivals last the call's length plus `--settle` s (concurrency reaches its plateau)
 plus `--duration` s (the measured window, 300 by default; `--duration 60` for a quick
-check). Every second the replicas' `status` gives the calls in progress.
+check). The calls in progress are sipp's, once a second (its -trace_stat file), so
+nothing asks the stack while it is measured but a `statistics` to rtpengine every 10 s.
 
 A run passes with:
 - every call successful at sipp: 200 to the INVITE, the BYE (the caller's) answered
@@ -36,7 +37,7 @@ A run passes with:
 - afterwards no call, media session or IVR call left in the replicas or rtpengine.
 
 CPU: utime+stime from /proc per component over the window only (steady state), divided
-by the call-minutes in the window (the samples' calls in progress, integrated).
+by the call-minutes in the window (sipp's calls in progress, integrated).
 
     .venv/bin/python -m benchmarks.ivr_concurrency                   # 10/s, 5 min window, ~7 min
     .venv/bin/python -m benchmarks.ivr_concurrency --duration 60     # quick check, ~2.5 min
@@ -47,6 +48,7 @@ by the call-minutes in the window (the samples' calls in progress, integrated).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -75,6 +77,7 @@ from benchmarks._harness import (
     session_pids,
     sipp_stats,
     stat_args,
+    stat_files,
     stop_run,
     udp_rcvbuf_errors,
     wait_for,
@@ -94,7 +97,7 @@ from benchmarks.acd_inbound import (
 )
 from configuration import split_hostport
 from eventlog import CALL_ARRIVED, CALL_ENDED, CALL_IVR_DONE, CALL_IVR_STEP, replay
-from simulators import free_port
+from simulators import SippRun, free_port
 from testbed import ROOT, Stack, base_config, controller_feed_subscribed, running_stack
 
 TARGET_CONCURRENT = 300
@@ -247,70 +250,57 @@ def port_owner(stack: Stack, sipp_argv: Sequence[str], port: int) -> str:
     return f"{owners.get(port, '?')}:{port}"
 
 
-# -- sampling the calls in progress ------------------------------------------------------
+# -- the calls in progress -----------------------------------------------------------------
 @dataclass
 class Sample:
-    t: float  # monotonic
-    calls: int  # the replicas' calls in progress
-    ivr_calls: int
-    ports: int  # rtpengine's ports in use (every 5th sample, else -1)
+    t: float  # epoch seconds
+    calls: int  # sipp's calls in progress (INVITE sent, BYE not yet answered)
 
 
-class Sampler:
-    """The replicas' calls in progress once a second, on a thread of this process."""
+def sipp_samples(run: SippRun) -> list[Sample]:
+    """sipp's calls in progress once a second (its -trace_stat file, -fd 1): counted at
+    the caller, so the stack is not asked anything while it is measured."""
+    samples = []
+    for path in stat_files(run):
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f, delimiter=";"))
+        if not rows:
+            continue
+        at, calls = rows[0].index("CurrentTime"), rows[0].index("CurrentCall")
+        for row in rows[1:]:
+            if len(row) > max(at, calls):
+                # CurrentTime is "date<TAB>time<TAB>epoch"
+                samples.append(Sample(float(row[at].split("\t")[-1]), int(row[calls])))
+    return sorted(samples, key=lambda s: s.t)
 
-    def __init__(self, rig: Rig) -> None:
-        self.rig = rig
-        self.samples: list[Sample] = []
-        self.errors: list[str] = []
+
+class PortsProbe:
+    """rtpengine's ports in use every 10 s (its `statistics`), for the peak."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.peak = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="sampler")
-
-    def start(self) -> Sampler:
+        self._thread = threading.Thread(target=self._run, daemon=True, name="ports")
         self._thread.start()
-        return self
-
-    def stop(self) -> list[Sample]:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        return self.samples
 
     def _run(self) -> None:
-        controls = [self.rig.stack.replica_control(i) for i in range(self.rig.controllers)]
-        tick = 0
-        try:
-            while not self._stop.wait(1.0 - (time.monotonic() % 1.0)):
-                t = time.monotonic()
-                try:
-                    statuses = [c.cmd("status") for c in controls]
-                except Exception as exc:  # a replica too busy to answer: recorded
-                    self.errors.append(f"{t:.0f}: {exc}")
-                    continue
-                ports = rtpengine_ports_used(self.rig.stack) if tick % 5 == 0 else -1
-                tick += 1
-                self.samples.append(
-                    Sample(
-                        t,
-                        sum(int(s["calls"]) for s in statuses),
-                        sum(int(s.get("ivr_calls", 0)) for s in statuses),
-                        ports,
-                    )
-                )
-        finally:
-            for control in controls:
-                control.close()
+        while not self._stop.wait(10):
+            self.peak = max(self.peak, rtpengine_ports_used(self.stack))
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        return self.peak
 
 
 def call_minutes(samples: Sequence[Sample], start: float, end: float) -> float:
     """The integral of the calls in progress over [start, end], in call-minutes
     (each sample holds until the next)."""
-    total = 0.0
     inside = [s for s in samples if start <= s.t <= end]
+    total = inside[0].calls * (inside[0].t - start) if inside else 0.0
     for here, after in zip(inside, [*inside[1:], None], strict=True):
-        until = after.t if after is not None else end
-        total += here.calls * (until - here.t)
-    if inside and inside[0].t > start:  # the stretch before the first sample
-        total += inside[0].calls * (inside[0].t - start)
+        total += here.calls * ((after.t if after is not None else end) - here.t)
     return total / 60
 
 
@@ -414,8 +404,6 @@ class RunResult:
     ended: dict[str, int]
     window_s: float
     concurrent: dict[str, float]  # min, p5, median, max of the window's samples
-    ivr_concurrent_min: int
-    sampler_errors: int
     call_minutes: float
     cpu_s: dict[str, float]
     ms_per_call_minute: dict[str, float]
@@ -455,8 +443,6 @@ class RunResult:
         delivered = self.replica_counts.get("dtmf", {}).get("delivered", 0)
         if delivered != len(DIGITS) * self.offered:
             why.append(f"{delivered} digits delivered for {len(DIGITS) * self.offered} keyed")
-        if self.sampler_errors:
-            why.append(f"{self.sampler_errors} status samples failed")
         if not self.left.clean:
             why.append(f"left over: {self.left}")
         return why
@@ -516,7 +502,7 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
         mark = log_mark(events)
         counted_before = rig.counters()
         load = os.getloadavg()[0]
-        sampler = Sampler(rig).start()
+        ports = PortsProbe(stack)
         timeout_s = int(lead_s + args.duration + call_s + 90)
         caller = start_callers(
             scenario,
@@ -545,11 +531,12 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
                 "10000",
             ),
         )
-        started = time.monotonic()
+        # Epoch time: the window is compared with sipp's per-second samples.
+        started = time.time()
         try:
             groups["sipp"] = [caller.process.pid]
             window_start = started + lead_s
-            while time.monotonic() < window_start:
+            while time.time() < window_start:
                 if caller.process.poll() is not None:
                     raise RuntimeError(f"sipp ended early: {caller.errors()[-1500:]}")
                 time.sleep(0.2)
@@ -562,26 +549,25 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
             meter.start()
             window_end = window_start + args.duration
             last = 0.0
-            while time.monotonic() < window_end:
-                if time.monotonic() - last >= 30:
-                    now = sampler.samples[-1].calls if sampler.samples else 0
+            while time.time() < window_end:
+                if time.time() - last >= 30:
+                    seen = sipp_samples(caller)
+                    now = seen[-1].calls if seen else 0
                     print(
-                        f"  {time.monotonic() - started:5.0f} s: {now} calls in progress",
+                        f"  {time.time() - started:5.0f} s: {now} calls in progress",
                         flush=True,
                     )
-                    last = time.monotonic()
+                    last = time.time()
                 time.sleep(0.2)
             meter.stop()
             threads = {n: busiest_threads(pid, before[n], meter.wall) for n, pid in watched.items()}
             ng_after = ng_counts(stack)
             drops = udp_rcvbuf_errors() - drops
             port_drops = udp_drops_by_port() - port_drops
-            caller_exit = stop_run(
-                caller, timeout=max(1.0, timeout_s - (time.monotonic() - started))
-            )
+            caller_exit = stop_run(caller, timeout=max(1.0, timeout_s - (time.time() - started)))
         finally:
             caller.stop()
-            samples = sampler.stop()
+            ports_peak = ports.stop()
         left = leftovers(rig, 20)
         counted = rig.counters()
         counted = {
@@ -604,6 +590,7 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
             paths[" > ".join(node for node, _ in trace.steps)] += 1
             if verdict != "ok" and len(first_bad.setdefault(verdict, [])) < 5:
                 first_bad[verdict].append(f"{cid}: {detail}")
+        samples = sipp_samples(caller)
         in_window = [s for s in samples if window_start <= s.t <= window_end]
         counts = sorted(s.calls for s in in_window) or [0]
         minutes = call_minutes(samples, window_start, window_end)
@@ -635,8 +622,6 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
                 "median": statistics.median(counts),
                 "max": counts[-1],
             },
-            ivr_concurrent_min=min((s.ivr_calls for s in in_window), default=0),
-            sampler_errors=len(sampler.errors),
             call_minutes=minutes,
             cpu_s=dict(meter.used),
             ms_per_call_minute={
@@ -653,7 +638,7 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
                 for k, v in ng_after.items()
                 if v - ng_before.get(k, 0) > 0 and k not in OWN_NG_COMMANDS
             },
-            rtpengine_ports_peak=max((s.ports for s in samples), default=0),
+            rtpengine_ports_peak=ports_peak,
             latency_ms=rtt_percentiles(caller),
             udp_rcvbuf_drops=drops,
             udp_drops_by_port={
@@ -690,7 +675,7 @@ def report(r: RunResult) -> None:
     print(
         f"calls in progress over the {r.window_s:.0f} s window: min {c['min']:.0f}, p5 "
         f"{c['p5']:.0f}, median {c['median']:.0f}, max {c['max']:.0f} (required >= "
-        f"{r.target}); IVR calls min {r.ivr_concurrent_min}; {r.call_minutes:.0f} call-minutes"
+        f"{r.target}); {r.call_minutes:.0f} call-minutes"
     )
     for rtd, p in sorted(r.latency_ms.items()):
         print(
