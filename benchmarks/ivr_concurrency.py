@@ -29,9 +29,12 @@ A run passes with:
 - every call successful at sipp: 200 to the INVITE, the BYE (the caller's) answered
   200, no unexpected message (an IVR that hung up or re-INVITEd fails the call);
 - in the event log, for every call: `call.arrived`, the IVR steps of the fixed path
-  with the right inputs (main menu "1", account "12345674" unless the node is
-  sensitive), `call.ivr_done` result `caller_left`, and `call.ended` from the caller;
-  a call that took another path counts as misrecognised;
+  with the right inputs (the main menu left with "1", the account collected as
+  "12345674", unless the node is sensitive), `call.ivr_done` result `caller_left` in
+  the "repeat or agent" menu after the balance, and `call.ended` from the caller; a
+  call that took another path counts as misrecognised, one whose caller hung up while
+  the balance was still spoken as cut short (the IVR ran behind the caller's pacing);
+- every digit keyed reached an IVR session once (the replicas' `dtmf` counters);
 - at least --target calls in progress at every sample of the window (the model's
   concurrency: rate x call length);
 - afterwards no call, media session or IVR call left in the replicas or rtpengine.
@@ -90,6 +93,7 @@ from benchmarks.acd_inbound import (
     log_problems,
     log_size,
     ng_counts,
+    percentiles,
     rtpengine_ports_used,
     rtt_percentiles,
     terminate_on_sigterm,
@@ -307,10 +311,17 @@ def call_minutes(samples: Sequence[Sample], start: float, end: float) -> float:
 # -- the event log: what each call did ---------------------------------------------------
 @dataclass
 class CallTrace:
-    arrived: bool = False
-    steps: list[tuple[str, str]] = field(default_factory=list)
+    arrived: float | None = None  # ts of call.arrived
+    steps: list[tuple[str, str, float]] = field(default_factory=list)  # node, input, ts
     done: tuple[str, str] | None = None  # (ivr_node, result)
     ended: tuple[str, str] | None = None  # (cause, side)
+
+    def reached(self, node: str) -> float | None:
+        """Seconds from the arrival to the step into `node` (None: not reached)."""
+        for name, _, ts in self.steps:
+            if name == node and self.arrived is not None:
+                return ts - self.arrived
+        return None
 
 
 def traces(client: redis.Redis, since: str) -> dict[str, CallTrace]:
@@ -321,9 +332,10 @@ def traces(client: redis.Redis, since: str) -> dict[str, CallTrace]:
             continue
         trace = calls.setdefault(event.correlation_id, CallTrace())
         if event.kind == CALL_ARRIVED:
-            trace.arrived = True
+            trace.arrived = event.ts
         elif event.kind == CALL_IVR_STEP:
-            trace.steps.append((str(event.data["ivr_node"]), str(event.data["input"])))
+            step = (str(event.data["ivr_node"]), str(event.data["input"]), event.ts)
+            trace.steps.append(step)
         elif event.kind == CALL_IVR_DONE:
             trace.done = (str(event.data["ivr_node"]), str(event.data["result"]))
         elif event.kind == CALL_ENDED:
@@ -331,25 +343,33 @@ def traces(client: redis.Redis, since: str) -> dict[str, CallTrace]:
     return calls
 
 
+BALANCE = "say_balance"
+HEARD = PATH.index(("say_balance", "")) + 1  # the steps a call must take, at least
+
+
 def judge(trace: CallTrace) -> tuple[str, str]:
-    """(verdict, detail): "ok", "misrecognised" (another path or other digits), or
-    "lost" (the IVR or the call did not end as the caller's hang-up)."""
-    if not trace.arrived or trace.ended is None:
-        return "lost", f"arrived {trace.arrived}, ended {trace.ended}"
+    """(verdict, detail), the verdict one of:
+    - "ok": the whole path, with the right inputs, left by the caller after the balance;
+    - "cut short": the right path and inputs up to the balance, but the caller hung up
+      while it was spoken (the IVR ran later than the caller's pacing);
+    - "misrecognised": another path, or other inputs (the digits' count is shown, never
+      the digits), or the caller left before the balance was reached;
+    - "lost": the call or the IVR did not end as the caller's hang-up."""
+    if trace.arrived is None or trace.ended is None:
+        return "lost", f"arrived {trace.arrived is not None}, ended {trace.ended}"
     if trace.ended[1] != "caller":
         return "lost", f"ended by {trace.ended[1]} ({trace.ended[0]})"
-    nodes = tuple(node for node, _ in trace.steps)
-    if nodes != tuple(node for node, _ in PATH):
-        return "misrecognised", " > ".join(nodes)
-    for (node, got), (_, expected) in zip(trace.steps, PATH, strict=True):
-        if got != expected and not (got == SENSITIVE and expected):
-            # No digits in the report: their count only.
-            return (
-                "misrecognised",
-                f"{node} reached with {len(got)} characters, not {len(expected)}",
-            )
-    if trace.done != (PATH[-1][0], "caller_left"):
+    if trace.done is None or trace.done[1] != "caller_left":
         return "lost", f"ivr_done {trace.done}"
+    nodes = tuple(node for node, _, _ in trace.steps)
+    expected = tuple(node for node, _ in PATH)
+    if len(nodes) < HEARD or nodes != expected[: len(nodes)]:
+        return "misrecognised", " > ".join(nodes)
+    for (node, got, _), (_, wanted) in zip(trace.steps, PATH, strict=False):
+        if got != wanted and not (got == SENSITIVE and wanted):
+            return "misrecognised", f"{node} reached with {len(got)} characters, not {len(wanted)}"
+    if len(nodes) == HEARD:
+        return "cut short", f"left during {BALANCE} ({trace.done[0]})"
     return "ok", ""
 
 
@@ -398,6 +418,10 @@ class RunResult:
     answered_logged: int
     done_logged: int
     verdicts: dict[str, int]
+    # s from call.arrived to the step into `main` (nominal: the language prompt, then
+    # its 4 s timeout), and how late the step into say_balance came after the caller's
+    # '#' (as paced from the arrival): p50, p90, p99, max
+    delays_s: dict[str, dict[str, float]]
     first_bad: dict[str, list[str]]
     paths: dict[str, int]
     ivr_results: dict[str, int]
@@ -436,6 +460,11 @@ class RunResult:
         for verdict in ("lost", "misrecognised"):
             if self.verdicts.get(verdict):
                 why.append(f"{self.verdicts[verdict]} calls {verdict}")
+        if self.verdicts.get("cut short"):
+            why.append(
+                f"{self.verdicts['cut short']} callers hung up before their balance was "
+                f"spoken to the end (the IVR ran behind their pacing)"
+            )
         if self.concurrent["min"] < self.target:
             why.append(
                 f"concurrency fell to {self.concurrent['min']:.0f} (< {self.target}) in the window"
@@ -581,13 +610,14 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
         stats = sipp_stats(caller)
         answered, done = logged_calls(caller)
         by_call = traces(events, mark)
+        hash_at = (pacing.menu_ms + pacing.prompt_ms + 8 * pacing.gap_ms) / 1000
         verdicts: Counter[str] = Counter()
         first_bad: dict[str, list[str]] = {}
         paths: Counter[str] = Counter()
         for cid, trace in by_call.items():
             verdict, detail = judge(trace)
             verdicts[verdict] += 1
-            paths[" > ".join(node for node, _ in trace.steps)] += 1
+            paths[" > ".join(node for node, _, _ in trace.steps)] += 1
             if verdict != "ok" and len(first_bad.setdefault(verdict, [])) < 5:
                 first_bad[verdict].append(f"{cid}: {detail}")
         samples = sipp_samples(caller)
@@ -611,6 +641,14 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
             answered_logged=len(answered),
             done_logged=len(done),
             verdicts=dict(verdicts),
+            delays_s={
+                "arrival to main menu": percentiles(
+                    [d for t in by_call.values() if (d := t.reached("main")) is not None]
+                ),
+                "balance after the '#'": percentiles(
+                    [d - hash_at for t in by_call.values() if (d := t.reached(BALANCE)) is not None]
+                ),
+            },
             first_bad=first_bad,
             paths=dict(paths.most_common(5)),
             ivr_results=dict(Counter(t.done[1] if t.done else "-" for t in by_call.values())),
@@ -666,6 +704,11 @@ def report(r: RunResult) -> None:
         f"IVR per call (event log): {r.verdicts}; ivr_done results {r.ivr_results}; "
         f"call.ended side {r.ended}"
     )
+    for name, p in r.delays_s.items():
+        print(
+            f"  {name} (s): p50 {p['p50']:.2f}, p90 {p['p90']:.2f}, p99 {p['p99']:.2f}, "
+            f"max {p['max']:.2f}"
+        )
     for path, n in r.paths.items():
         print(f"  path x{n}: {path}")
     for verdict, lines in r.first_bad.items():
@@ -741,9 +784,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     pace = parser.add_argument_group("the caller's pacing (ms)")
     pace.add_argument("--menu-ms", type=int, default=14000, help="answer to the menu digit")
-    pace.add_argument("--prompt-ms", type=int, default=4000, help="menu digit to the account")
+    pace.add_argument("--prompt-ms", type=int, default=3000, help="menu digit to the account")
     pace.add_argument("--gap-ms", type=int, default=300, help="between the account's digits")
-    pace.add_argument("--listen-ms", type=int, default=10000, help="last digit to the BYE")
+    pace.add_argument("--listen-ms", type=int, default=12000, help="last digit to the BYE")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     return parser.parse_args(argv)
