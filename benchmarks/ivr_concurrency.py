@@ -51,10 +51,12 @@ by the call-minutes in the window (sipp's calls in progress, integrated).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -101,6 +103,7 @@ from benchmarks.acd_inbound import (
 )
 from configuration import split_hostport
 from eventlog import CALL_ARRIVED, CALL_ENDED, CALL_IVR_DONE, CALL_IVR_STEP, replay
+from rtpengine import NotificationDecoder, NotificationError, dtmf_event
 from simulators import SippRun, free_port
 from testbed import ROOT, Stack, base_config, controller_feed_subscribed, running_stack
 
@@ -240,6 +243,18 @@ def udp_drops_by_port() -> Counter[int]:
     return drops
 
 
+def relayed_packets(stack: Stack) -> tuple[int, int]:
+    """rtpengine's count of the packets it relayed in userspace, and of its relay errors
+    (a send that failed: the parked caller's audio to the discard port, say)."""
+    try:
+        totals = stack.ng().request("statistics").get("statistics", {}).get("totalstatistics", {})
+        return int(totals.get("relayedpackets_user", 0)), int(
+            totals.get("relayedpacketerrors_user", 0)
+        )
+    except Exception:  # an older rtpengine: no figures, not a failure
+        return 0, 0
+
+
 def port_owner(stack: Stack, sipp_argv: Sequence[str], port: int) -> str:
     """Whose UDP port this is, for the drop report: 'kamailio:5060', 'rtpengine:7010'..."""
     owners = {split_hostport(stack.config.sip.listen)[1]: "kamailio"}
@@ -276,6 +291,57 @@ def sipp_samples(run: SippRun) -> list[Sample]:
                 # CurrentTime is "date<TAB>time<TAB>epoch"
                 samples.append(Sample(float(row[at].split("\t")[-1]), int(row[calls])))
     return sorted(samples, key=lambda s: s.t)
+
+
+class DigitTap:
+    """Every DTMF event rtpengine reports, per call, read as the replicas read them: one
+    TCP ng connection (`--listen-tcp-ng`, `--dtmf-log-ng-tcp`: every client gets every
+    event). Kept in memory to compare with what each caller keyed; never printed."""
+
+    def __init__(self, stack: Stack) -> None:
+        host, port = split_hostport(stack.config.rtpengine.nodes[0].ng)
+        self.sock = socket.create_connection((host, port), timeout=2)
+        self.sock.settimeout(None)
+        self.digits: dict[str, str] = {}
+        self.malformed = 0
+        self._thread = threading.Thread(target=self._run, daemon=True, name="digit-tap")
+        self._thread.start()
+
+    def _run(self) -> None:
+        decoder = NotificationDecoder()
+        try:
+            while data := self.sock.recv(65536):
+                for message in decoder.feed(data):
+                    event = dtmf_event(message)
+                    if event is None:
+                        self.malformed += message.get("notify") == "onDTMF"
+                        continue
+                    self.digits[event.call_id] = self.digits.get(event.call_id, "") + event.digit
+        except (OSError, NotificationError):
+            return
+
+    def close(self) -> dict[str, str]:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=5)
+        self.sock.close()
+        return self.digits
+
+
+def compare_digits(seen: dict[str, str], keyed: str) -> dict[str, int]:
+    """How the calls' digits as rtpengine reported them compare with what was keyed:
+    counts of calls, never the digits."""
+    out: Counter[str] = Counter()
+    for got in seen.values():
+        if got == keyed:
+            out["as keyed"] += 1
+        elif len(got) > len(keyed):
+            out[f"{len(got) - len(keyed)} more"] += 1
+        elif len(got) < len(keyed):
+            out[f"{len(keyed) - len(got)} fewer"] += 1
+        else:
+            out["other digits"] += 1
+    return dict(out)
 
 
 class PortsProbe:
@@ -438,11 +504,13 @@ class RunResult:
     load_at_start: float
     threads: dict[str, list[str]]
     ng_per_call: dict[str, float]
+    rtpengine_relayed: tuple[int, ...]  # packets relayed in the window, relay errors
     rtpengine_ports_peak: int
     latency_ms: dict[str, dict[str, float]]
     udp_rcvbuf_drops: int
     udp_drops_by_port: dict[str, int]  # the five local ports with most drops in the window
     replica_counts: dict[str, dict[str, int]]  # the replicas' dtmf and ivr counters, this run
+    rtpengine_digits: dict[str, int]  # calls whose digits rtpengine reported as keyed, or not
     left: Leftovers
     log_errors: dict[str, int]
     first_errors: dict[str, str]
@@ -469,6 +537,9 @@ class RunResult:
             why.append(
                 f"concurrency fell to {self.concurrent['min']:.0f} (< {self.target}) in the window"
             )
+        wrong = sum(n for k, n in self.rtpengine_digits.items() if k != "as keyed")
+        if wrong:
+            why.append(f"{wrong} calls' digits not reported by rtpengine as keyed")
         delivered = self.replica_counts.get("dtmf", {}).get("delivered", 0)
         if delivered != len(DIGITS) * self.offered:
             why.append(f"{delivered} digits delivered for {len(DIGITS) * self.offered} keyed")
@@ -532,6 +603,7 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
         counted_before = rig.counters()
         load = os.getloadavg()[0]
         ports = PortsProbe(stack)
+        tap = DigitTap(stack)
         timeout_s = int(lead_s + args.duration + call_s + 90)
         caller = start_callers(
             scenario,
@@ -575,6 +647,7 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
             drops = udp_rcvbuf_errors()
             port_drops = udp_drops_by_port()
             ng_before = ng_counts(stack)
+            relayed_before = relayed_packets(stack)
             meter.start()
             window_end = window_start + args.duration
             last = 0.0
@@ -591,12 +664,16 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
             meter.stop()
             threads = {n: busiest_threads(pid, before[n], meter.wall) for n, pid in watched.items()}
             ng_after = ng_counts(stack)
+            relayed = tuple(
+                a - b for a, b in zip(relayed_packets(stack), relayed_before, strict=True)
+            )
             drops = udp_rcvbuf_errors() - drops
             port_drops = udp_drops_by_port() - port_drops
             caller_exit = stop_run(caller, timeout=max(1.0, timeout_s - (time.time() - started)))
         finally:
             caller.stop()
             ports_peak = ports.stop()
+            seen_digits = tap.close()
         left = leftovers(rig, 20)
         counted = rig.counters()
         counted = {
@@ -676,6 +753,7 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
                 for k, v in ng_after.items()
                 if v - ng_before.get(k, 0) > 0 and k not in OWN_NG_COMMANDS
             },
+            rtpengine_relayed=relayed,
             rtpengine_ports_peak=ports_peak,
             latency_ms=rtt_percentiles(caller),
             udp_rcvbuf_drops=drops,
@@ -683,6 +761,8 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
                 port_owner(stack, caller.argv, port): n for port, n in port_drops.most_common(5)
             },
             replica_counts=counted,
+            rtpengine_digits=compare_digits(seen_digits, DIGITS)
+            | ({"no digit": calls - len(seen_digits)} if calls > len(seen_digits) else {}),
             left=left,
             log_errors={n: count for n, (count, _) in problems.items()},
             first_errors={n: first for n, (_, first) in problems.items() if first},
@@ -749,6 +829,14 @@ def report(r: RunResult) -> None:
         "rtpengine ng commands per call: "
         + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.ng_per_call.items(), key=lambda kv: -kv[1]))
     )
+    packets, errors = r.rtpengine_relayed
+    if packets:
+        print(
+            f"rtpengine relayed {packets / r.window_s:.0f} packets/s in userspace ({errors} "
+            f"relay errors), {r.cpu_s['rtpengine'] * 1e6 / packets:.1f} us of its CPU per "
+            f"relayed packet, played prompts included"
+        )
+    print(f"digits per call as rtpengine reported them: {r.rtpengine_digits}")
     for group, counts in r.replica_counts.items():
         print(f"replicas' {group}: {counts}")
     print(
