@@ -10,11 +10,15 @@ sipp 3.6 sends a call's media two ways, and the scenario uses both:
   raw socket (every raw UDP socket costs the kernel a little on every loopback
   datagram: about 2 us per packet with 300 of them open, measured here).
 
-The digits are RFC 4733 events written here, one capture per digit position, rather
-than sipp's own /usr/share/sip-tester/dtmf_2833_<d>.pcap: those carry one RTP
-timestamp per digit value on one SSRC, so the same digit twice in a row (the menu's
-"1" followed by an account number starting with "1") reaches rtpengine as one
-event (one run here read "11" as a single "1").
+The digits are RFC 4733 events written here, not sipp's own
+/usr/share/sip-tester/dtmf_2833_<d>.pcap: those carry one RTP timestamp per digit value
+on one SSRC, so the same digit twice in a row (the menu's "1" followed by an account
+number starting with "1") reaches rtpengine as one event (one run here read "11" as a
+single "1"). And they come as two captures, the menu's digit and the account's nine,
+not one per digit: sipp 3.6 keeps one media thread per call, and a play that starts
+while the call's last one still runs cancels it, so with a capture per digit a late
+thread could lose a digit's end (runs on a saturated machine lost digits that way, or
+so it seemed: rtpengine reported 12 of 964 calls a digit short).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from simulators import SippRun, free_port, start_sipp
 SCENARIO = Path(__file__).resolve().parent.parent / "sipp" / "bench_ivr_caller.xml"
 SPEECH_PCAP = Path("/usr/share/sip-tester/g711a.pcap")  # 7 s of speech, PCMA
 TELEPHONE_EVENT_PT = 101  # the scenario's SDP: a=rtpmap:101 telephone-event/8000
-DIGITS = 10  # the scenario plays dtmf_01.pcap ... dtmf_10.pcap
+DIGITS = 10  # the menu's, then the account number's nine (with '#')
 EVENT_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11, "A": 12, "B": 13}
 EVENT_CODES.update({"C": 14, "D": 15})
 TONE_MS = 160  # each digit: 8 packets of 20 ms, then 3 end packets (RFC 4733 2.5.1.4)
@@ -51,12 +55,16 @@ class Pacing:
         """The call's length from the answer to the BYE (sipp's pauses only)."""
         return self.menu_ms + self.prompt_ms + (DIGITS - 2) * self.gap_ms + self.listen_ms
 
+    @property
+    def hash_ms(self) -> int:
+        """From the answer to the account's last digit ('#')."""
+        return self.menu_ms + self.prompt_ms + (DIGITS - 2) * self.gap_ms
+
     def keys(self) -> dict[str, int]:
         return {
             "menu_ms": self.menu_ms,
             "prompt_ms": self.prompt_ms,
-            "gap_ms": self.gap_ms,
-            "listen_ms": self.listen_ms,
+            "after_ms": (DIGITS - 2) * self.gap_ms + self.listen_ms,
         }
 
 
@@ -96,40 +104,46 @@ def _pcap(packets: list[tuple[float, bytes]]) -> bytes:
     return bytes(out)
 
 
-def digit_capture(position: int, digit: str) -> bytes:
-    """One RFC 4733 event for `digit`, with a timestamp and sequence of its own position."""
-    code = EVENT_CODES[digit]
-    timestamp = 16000 * (position + 1)
-    seq = 20 * position
+def digit_events(first_position: int, digits: str, gap_ms: int) -> list[tuple[float, bytes]]:
+    """RFC 4733 events for `digits`, `gap_ms` apart, as (seconds, RTP packet): each
+    digit 8 packets of 20 ms (marker on the first, the duration growing), then its end
+    three times; every digit position its own RTP timestamp, one SSRC, one sequence."""
     packets = []
+    seq = 20 * first_position
     steps = TONE_MS // 20
-    for i in range(steps):  # the event goes on: marker on the first, duration grows
-        header = struct.pack(
-            "!BBHII", 0x80, (0x80 if i == 0 else 0) | TELEPHONE_EVENT_PT, seq, timestamp,
-            DIGIT_SSRC,
-        )  # fmt: skip
-        packets.append((i * 0.02, header + struct.pack("!BBH", code, 10, i * 160)))
-        seq += 1
-    for i in range(3):  # the end, sent three times
-        header = struct.pack("!BBHII", 0x80, TELEPHONE_EVENT_PT, seq, timestamp, DIGIT_SSRC)
-        packets.append(
-            (steps * 0.02 + i * 0.005, header + struct.pack("!BBH", code, 0x8A, steps * 160))
-        )
-        seq += 1
-    return _pcap(packets)
+    for offset, digit in enumerate(digits):
+        code = EVENT_CODES[digit]
+        timestamp = 16000 * (first_position + offset + 1)
+        start = offset * gap_ms / 1000
+        for i in range(steps):
+            marker = 0x80 if i == 0 else 0
+            header = struct.pack(
+                "!BBHII", 0x80, marker | TELEPHONE_EVENT_PT, seq, timestamp, DIGIT_SSRC
+            )
+            packets.append((start + i * 0.02, header + struct.pack("!BBH", code, 10, i * 160)))
+            seq += 1
+        for i in range(3):
+            header = struct.pack("!BBHII", 0x80, TELEPHONE_EVENT_PT, seq, timestamp, DIGIT_SSRC)
+            end = struct.pack("!BBH", code, 0x80 | 10, steps * 160)
+            packets.append((start + steps * 0.02 + i * 0.005, header + end))
+            seq += 1
+    return packets
 
 
-def stage(directory: Path, digits: str) -> Path:
+def stage(directory: Path, digits: str, gap_ms: int) -> Path:
     """The scenario and its media in `directory` (sipp finds the files next to the
-    scenario); the scenario's path."""
+    scenario); the scenario's path. The menu's digit is one capture, the account's
+    digits another, `gap_ms` apart."""
     if len(digits) != DIGITS or any(d not in EVENT_CODES for d in digits):
         raise ValueError(f"need {DIGITS} digits of 0-9 * # A-D, got {digits!r}")
+    if gap_ms < TONE_MS + 40:
+        raise ValueError(f"digits {gap_ms} ms apart overlap their {TONE_MS} ms tones")
     directory.mkdir(parents=True, exist_ok=True)
     scenario = directory / SCENARIO.name
     shutil.copyfile(SCENARIO, scenario)
     (directory / "caller_audio.al").write_bytes(speech_payload())
-    for position, digit in enumerate(digits, 1):
-        (directory / f"dtmf_{position:02d}.pcap").write_bytes(digit_capture(position, digit))
+    (directory / "dtmf_menu.pcap").write_bytes(_pcap(digit_events(1, digits[0], gap_ms)))
+    (directory / "dtmf_account.pcap").write_bytes(_pcap(digit_events(2, digits[1:], gap_ms)))
     return scenario
 
 

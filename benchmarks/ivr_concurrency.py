@@ -561,7 +561,7 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
     config, passwords = ivr_config(
         workdir / "stack", controllers=args.controllers, kamailio_workers=args.kamailio_workers
     )
-    scenario = stage(workdir / "callers", DIGITS)
+    scenario = stage(workdir / "callers", DIGITS, args.gap_ms)
     t0 = time.monotonic()
     with running_stack(workdir / "stack", config, passwords) as stack:
         host, port = split_hostport(stack.config.redis.listen)
@@ -687,7 +687,7 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
         stats = sipp_stats(caller)
         answered, done = logged_calls(caller)
         by_call = traces(events, mark)
-        hash_at = (pacing.menu_ms + pacing.prompt_ms + 8 * pacing.gap_ms) / 1000
+        hash_at = pacing.hash_ms / 1000
         verdicts: Counter[str] = Counter()
         first_bad: dict[str, list[str]] = {}
         paths: Counter[str] = Counter()
