@@ -32,8 +32,11 @@ A run passes with:
   with the right inputs (the main menu left with "1", the account collected as
   "12345674", unless the node is sensitive), `call.ivr_done` result `caller_left` in
   the "repeat or agent" menu after the balance, and `call.ended` from the caller; a
-  call that took another path counts as misrecognised, one whose caller hung up while
-  the balance was still spoken as cut short (the IVR ran behind the caller's pacing);
+  call that took another path counts as misrecognised, one whose account lookup
+  failed (its deadline passed) as lookup failed, one whose caller hung up while the
+  balance was still spoken as cut short (the IVR ran behind the caller's pacing);
+- every call's digits as rtpengine reported them (the benchmark reads its DTMF events
+  over TCP ng, as the replicas do) equal the digits keyed;
 - every digit keyed reached an IVR session once (the replicas' `dtmf` counters);
 - at least --target calls in progress at every sample of the window (the model's
   concurrency: rate x call length);
@@ -411,6 +414,8 @@ def traces(client: redis.Redis, since: str) -> dict[str, CallTrace]:
 
 BALANCE = "say_balance"
 HEARD = PATH.index(("say_balance", "")) + 1  # the steps a call must take, at least
+LOOKUP_FAILED = "lookup_failed"  # the hotline's node after a lookup error
+LOOKED_UP = PATH.index(("find_account", ACCOUNT)) + 1
 
 
 def judge(trace: CallTrace) -> tuple[str, str]:
@@ -418,22 +423,27 @@ def judge(trace: CallTrace) -> tuple[str, str]:
     - "ok": the whole path, with the right inputs, left by the caller after the balance;
     - "cut short": the right path and inputs up to the balance, but the caller hung up
       while it was spoken (the IVR ran later than the caller's pacing);
+    - "lookup failed": the right digits, but the account's lookup failed (its deadline,
+      500 ms by default, passed), so the flow sent the caller to an agent;
     - "misrecognised": another path, or other inputs (the digits' count is shown, never
       the digits), or the caller left before the balance was reached;
-    - "lost": the call or the IVR did not end as the caller's hang-up."""
+    - "lost": the call did not end as the caller's hang-up, or the IVR let go of it
+      otherwise."""
     if trace.arrived is None or trace.ended is None:
         return "lost", f"arrived {trace.arrived is not None}, ended {trace.ended}"
     if trace.ended[1] != "caller":
         return "lost", f"ended by {trace.ended[1]} ({trace.ended[0]})"
-    if trace.done is None or trace.done[1] != "caller_left":
-        return "lost", f"ivr_done {trace.done}"
     nodes = tuple(node for node, _, _ in trace.steps)
     expected = tuple(node for node, _ in PATH)
+    for (node, got, _), (_, wanted) in zip(trace.steps, PATH, strict=False):
+        if node in expected and got != wanted and not (got == SENSITIVE and wanted):
+            return "misrecognised", f"{node} reached with {len(got)} characters, not {len(wanted)}"
+    if LOOKUP_FAILED in nodes and nodes[: nodes.index(LOOKUP_FAILED)] == expected[:LOOKED_UP]:
+        return "lookup failed", " > ".join(nodes)
     if len(nodes) < HEARD or nodes != expected[: len(nodes)]:
         return "misrecognised", " > ".join(nodes)
-    for (node, got, _), (_, wanted) in zip(trace.steps, PATH, strict=False):
-        if got != wanted and not (got == SENSITIVE and wanted):
-            return "misrecognised", f"{node} reached with {len(got)} characters, not {len(wanted)}"
+    if trace.done is None or trace.done[1] != "caller_left":
+        return "lost", f"ivr_done {trace.done}"
     if len(nodes) == HEARD:
         return "cut short", f"left during {BALANCE} ({trace.done[0]})"
     return "ok", ""
@@ -525,7 +535,7 @@ class RunResult:
         checked = sum(self.verdicts.values())
         if checked != self.offered:
             why.append(f"event log: {checked} calls for {self.offered} offered")
-        for verdict in ("lost", "misrecognised"):
+        for verdict in ("lost", "misrecognised", "lookup failed"):
             if self.verdicts.get(verdict):
                 why.append(f"{self.verdicts[verdict]} calls {verdict}")
         if self.verdicts.get("cut short"):
