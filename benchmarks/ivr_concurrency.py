@@ -56,6 +56,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import difflib
 import json
 import os
 import shutil
@@ -331,6 +332,26 @@ class DigitTap:
         return self.digits
 
 
+def digit_difference(got: str, keyed: str) -> str:
+    """Where a call's reported digits differ from the keyed ones, by position only
+    (1-based, of the keyed sequence): "extra after 4", "missing 7", "changed 3"."""
+    out = []
+    matcher = difflib.SequenceMatcher(a=keyed, b=got, autojunk=False)
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        if op == "insert":
+            out.append(f"{b2 - b1} extra after {a1}")
+        elif op == "delete":
+            out.append(f"missing {a1 + 1}-{a2}" if a2 - a1 > 1 else f"missing {a1 + 1}")
+        elif op == "replace":
+            where = f"{a1 + 1}-{a2}" if a2 - a1 > 1 else f"{a1 + 1}"
+            out.append(f"changed {where} ({b2 - b1} reported)")
+    return ", ".join(out)
+
+
+def path_of(trace: CallTrace | None) -> str:
+    return " > ".join(node for node, _, _ in trace.steps) if trace is not None else "?"
+
+
 def compare_digits(seen: dict[str, str], keyed: str) -> dict[str, int]:
     """How the calls' digits as rtpengine reported them compare with what was keyed:
     counts of calls, never the digits."""
@@ -521,6 +542,7 @@ class RunResult:
     udp_drops_by_port: dict[str, int]  # the five local ports with most drops in the window
     replica_counts: dict[str, dict[str, int]]  # the replicas' dtmf and ivr counters, this run
     rtpengine_digits: dict[str, int]  # calls whose digits rtpengine reported as keyed, or not
+    digit_differences: list[str]  # the first calls reported otherwise: where (positions)
     left: Leftovers
     log_errors: dict[str, int]
     first_errors: dict[str, str]
@@ -792,6 +814,11 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
                 port_owner(stack, caller.argv, port): n for port, n in port_drops.most_common(5)
             },
             replica_counts=counted,
+            digit_differences=[
+                f"{cid}: {digit_difference(got, DIGITS)} (path {path_of(by_call.get(cid))})"
+                for cid, got in seen_digits.items()
+                if got != DIGITS
+            ][:5],
             rtpengine_digits=compare_digits(seen_digits, DIGITS)
             | ({"no digit": calls - len(seen_digits)} if calls > len(seen_digits) else {}),
             left=left,
@@ -868,6 +895,8 @@ def report(r: RunResult) -> None:
             f"relayed packet, played prompts included"
         )
     print(f"digits per call as rtpengine reported them: {r.rtpengine_digits}")
+    for line in r.digit_differences:
+        print(f"  {line}")
     for group, counts in r.replica_counts.items():
         print(f"replicas' {group}: {counts}")
     print(
