@@ -694,7 +694,11 @@ def run(args: argparse.Namespace, workdir: Path) -> RunResult:
                 if caller.process.poll() is not None:
                     raise RuntimeError(f"sipp ended early: {caller.errors()[-1500:]}")
                 time.sleep(0.2)
-            watched = {n: groups[n][0] for n in groups if n.startswith("controller")}
+            # Per thread: each replica (its main thread is the SIP loop) and rtpengine
+            # (whose media threads may cap it below the cores it has).
+            watched = {
+                n: groups[n][0] for n in groups if n.startswith("controller") or n == "rtpengine"
+            }
             before = {n: thread_ticks(pid) for n, pid in watched.items()}
             meter = CpuMeter(groups)
             drops = udp_rcvbuf_errors()
