@@ -340,7 +340,12 @@ def digit_difference(got: str, keyed: str) -> str:
     matcher = difflib.SequenceMatcher(a=keyed, b=got, autojunk=False)
     for op, a1, a2, b1, b2 in matcher.get_opcodes():
         if op == "insert":
-            out.append(f"{b2 - b1} extra after {a1}")
+            extra = set(got[b1:b2])
+            # Which keyed digit the extras repeat, if one (difflib may put them on
+            # either side of it): a position, still not the digit.
+            twins = [k for k in (a1, a1 + 1) if 1 <= k <= len(keyed) and extra == {keyed[k - 1]}]
+            again = f" (repeats of {' or '.join(map(str, twins))})" if twins else ""
+            out.append(f"{b2 - b1} extra after {a1}{again}")
         elif op == "delete":
             out.append(f"missing {a1 + 1}-{a2}" if a2 - a1 > 1 else f"missing {a1 + 1}")
         elif op == "replace":
