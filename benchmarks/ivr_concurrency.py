@@ -46,7 +46,7 @@ A run passes with:
 CPU: utime+stime from /proc per component over the window only (steady state), divided
 by the call-minutes in the window (sipp's calls in progress, integrated).
 
-    .venv/bin/python -m benchmarks.ivr_concurrency                   # 10/s, 5 min window, ~7 min
+    .venv/bin/python -m benchmarks.ivr_concurrency                   # 10/s, 5 min window, ~6.5 min
     .venv/bin/python -m benchmarks.ivr_concurrency --duration 60     # quick check, ~2.5 min
     .venv/bin/python -m benchmarks.ivr_concurrency --controllers 2
     .venv/bin/python -m benchmarks.ivr_concurrency --rate 8          # fewer concurrent calls
