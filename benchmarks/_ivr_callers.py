@@ -17,8 +17,8 @@ number starting with "1") reaches rtpengine as one event (one run here read "11"
 single "1"). And they come as two captures, the menu's digit and the account's nine,
 not one per digit: sipp 3.6 keeps one media thread per call, and a play that starts
 while the call's last one still runs cancels it, so with a capture per digit a late
-thread could lose a digit's end (runs on a saturated machine lost digits that way, or
-so it seemed: rtpengine reported 12 of 964 calls a digit short).
+thread could lose a digit's end (a run on a saturated machine had rtpengine report 12
+of 964 calls a digit short; none since, in 26,000 calls).
 """
 
 from __future__ import annotations
