@@ -366,7 +366,9 @@ def test_a_restarted_rtpengine_is_reconnected_and_its_digits_arrive(workdir: Pat
             what="the controller reconnects to the restarted rtpengine",
         )
         stats = controller.cmd("dtmf")["rtpengine"]
-        assert stats["connects"] == 2 and stats["lost"] == 1
+        # Each loss is followed by a reconnect. (A loaded machine may show one more
+        # round: a connection the restarting rtpengine accepted and dropped.)
+        assert stats["connects"] >= 2 and stats["lost"] == stats["connects"] - 1
         rtp = RtpEndpoint()
         stack.callback(rtp.close)
         cid = secrets.token_hex(16)
