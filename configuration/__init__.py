@@ -27,6 +27,15 @@ if TYPE_CHECKING:
         SqlSourceSpec,
         StoreSourceSpec,
     )
+    from ._desktop import (
+        DEFAULT_BUSY_REASONS,
+        DEFAULT_TICKET_UNITS,
+        DEFAULT_WRAP_UP_CODES,
+        DesktopSection,
+        TicketUnit,
+        TlsSection,
+        WrapUpCode,
+    )
     from ._fields import MAX_PORT, HostPort, StrictModel, check_identifier, check_port
     from ._ivr_config import ClosedSpec, IvrSection
     from ._schedules import WEEKDAYS, ScheduleSpec, Weekday
@@ -47,6 +56,9 @@ if TYPE_CHECKING:
     from ._yaml_lines import line_index, nearest_line, yaml_error_message
 
 __all__ = [
+    "DEFAULT_BUSY_REASONS",
+    "DEFAULT_TICKET_UNITS",
+    "DEFAULT_WRAP_UP_CODES",
     "MAX_PORT",
     "PROJECT_ROOT",
     "STRATEGY_NAMES",
@@ -61,6 +73,7 @@ __all__ = [
     "ConfigError",
     "ControllerReplica",
     "DashboardsSection",
+    "DesktopSection",
     "FileWatch",
     "HostPort",
     "HttpSourceSpec",
@@ -75,7 +88,10 @@ __all__ = [
     "StoreSourceSpec",
     "StrategyName",
     "StrictModel",
+    "TicketUnit",
+    "TlsSection",
     "Weekday",
+    "WrapUpCode",
     "check_identifier",
     "check_port",
     "join_hostport",
@@ -97,6 +113,18 @@ _LAZY = {
     **dict.fromkeys(
         ("BizdataSection", "HttpSourceSpec", "SourceSpec", "SqlSourceSpec", "StoreSourceSpec"),
         "_bizdata",
+    ),
+    **dict.fromkeys(
+        (
+            "DEFAULT_BUSY_REASONS",
+            "DEFAULT_TICKET_UNITS",
+            "DEFAULT_WRAP_UP_CODES",
+            "DesktopSection",
+            "TicketUnit",
+            "TlsSection",
+            "WrapUpCode",
+        ),
+        "_desktop",
     ),
     **dict.fromkeys(
         ("MAX_PORT", "HostPort", "StrictModel", "check_identifier", "check_port"), "_fields"

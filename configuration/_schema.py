@@ -24,6 +24,7 @@ from pydantic import (
 
 from ._analytics import AnalyticsConfig
 from ._bizdata import BizdataSection
+from ._desktop import DesktopSection, TlsSection
 from ._fields import HostPort, StrictModel
 from ._ivr_config import ClosedSpec, FlowName, IvrSection, ScheduleName
 from ._schedules import ScheduleSpec
@@ -61,6 +62,9 @@ class SipConfig(StrictModel):
     # (RTT, NAT bindings) without dropping anyone.
     phone_keepalive_s: int = Field(20, ge=0, le=3600)
     phone_keepalive_timeout_s: int = Field(60, ge=0, le=86_400)
+    # SIP over WebSocket over TLS for the desktop's softphone (docs/kamailio.md, "WSS");
+    # needs the `tls:` section's certificate. None: no WSS listener.
+    wss_listen: HostPort | None = None
 
     @model_validator(mode="after")
     def _keepalive(self) -> SipConfig:
@@ -389,6 +393,10 @@ class CallCenterConfig(StrictModel):
     # The business data store and the IVR's data sources (bizdata/, docs/bizdata.md);
     # with this section `callcenter up` migrates the store before it starts anything.
     bizdata: BizdataSection | None = None
+    # The certificate HTTPS and WSS present (`callcenter secrets` writes a demo one).
+    tls: TlsSection = TlsSection()
+    # The agents' web desktop (desktop/, docs/desktop.md); it needs `acd:` and `bizdata:`.
+    desktop: DesktopSection | None = None
 
     @model_validator(mode="after")
     def _references(self) -> CallCenterConfig:
