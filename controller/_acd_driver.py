@@ -685,6 +685,8 @@ class AcdDriver:
             "cid": call.cid,
             "agents": [username],
             "seats": {username: str(offer.seat)},
+            # The phone's X-Huaan-Call-Id: the desktop's offer has this call ID.
+            "acd_call_id": offer.call_id or call.acd_call,
         }
         timeout = ring_time(offer.ring_timeout_seconds, self.options.ring_margin_s)
         if timeout is not None:
