@@ -104,3 +104,45 @@ def test_the_socket_closes_when_the_session_ends(desktop_server: DeskStack) -> N
         page.post("/api/logout")
         state = next_event(ws, "state")
         assert state["state"] == "logged_out"
+
+
+def test_the_ivr_account_wins_over_the_calling_number(desktop_server: DeskStack) -> None:
+    bizdata.seed_demo(desktop_server.store_url)
+    known = bizdata.WELL_KNOWN[0]
+    page = desktop_server.logged_in("a1002", 1002, 2)
+    with open_events(desktop_server, page) as ws:
+        next_event(ws, "state")
+        # Called from an unknown number; the caller keyed the account into the IVR.
+        enqueue(
+            desktop_server.acd,
+            "call-ev-2",
+            "13000000000",
+            ivr_path="language>main>balance",
+            account=known.account_number,
+        )
+        offer = next_event(ws, "offer")
+    assert offer["ivr_path"] == ["language", "main", "balance"]
+    assert offer["account"] == known.account_number
+    assert offer["customer"]["name"] == known.customer_name
+    assert offer["customer"]["matched_by"] == "account"
+    desktop_server.acd.hangup(pb.HangupRequest(call_id="call-ev-2"))
+    page.post("/api/logout")
+
+
+def test_a_screen_pop_url_goes_instead_of_the_record(desktop_server: DeskStack) -> None:
+    hub = desktop_server.app_desk.hub
+    hub._screen_pop_url = "https://crm.example/pop?caller={caller}&account={account}&id={call_id}"
+    page = desktop_server.logged_in("a1008", 1008, 8)
+    try:
+        with open_events(desktop_server, page) as ws:
+            next_event(ws, "state")
+            enqueue(desktop_server.acd, "call ev/3", "+8613912345678", account="12345674")
+            offer = next_event(ws, "offer")
+    finally:
+        hub._screen_pop_url = None
+    assert offer["customer"] is None
+    assert offer["screen_pop_url"] == (
+        "https://crm.example/pop?caller=%2B8613912345678&account=12345674&id=call%20ev%2F3"
+    )
+    desktop_server.acd.hangup(pb.HangupRequest(call_id="call ev/3"))
+    page.post("/api/logout")
