@@ -6,7 +6,7 @@ and the snapshot for the directory and scope checks."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +114,10 @@ class AcdDesk:
         self._snapshot: pb.Snapshot | None = None
         self._snapshot_at = 0.0
         self._snapshot_max_age_s = snapshot_max_age_s
+        # The snapshot stream's latest (EventHub), when one is running: reads that need
+        # not be fresh take it instead of asking the ACD (a heartbeat per agent every
+        # few seconds would otherwise cost a whole snapshot each).
+        self.streamed: Callable[[], pb.Snapshot | None] = lambda: None
 
     def close(self) -> None:
         self.client.close()
@@ -181,6 +185,8 @@ class AcdDesk:
     def snapshot(self, *, fresh: bool = False) -> pb.Snapshot:
         """The ACD's snapshot, reused for `snapshot_max_age_s` (a page's burst of
         requests costs one RPC); `fresh` for a scope check right after a change."""
+        if not fresh and (streamed := self.streamed()) is not None:
+            return streamed
         now = time.monotonic()
         if fresh or self._snapshot is None or now - self._snapshot_at > self._snapshot_max_age_s:
             try:

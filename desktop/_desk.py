@@ -43,6 +43,7 @@ class Desk:
             screen_pop_url=desktop.screen_pop_url,
             wrap_up_ms=settings.wrap_up_ms,
         )
+        self.acd.streamed = self.hub.latest_snapshot
 
     def close(self) -> None:
         self.hub.stop()

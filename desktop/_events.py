@@ -102,6 +102,8 @@ class EventHub:
         self._feed: ActionFeed | None = None
         self._stop = threading.Event()
         self._snapshot_stream: Any = None
+        self._latest: pb.Snapshot | None = None
+        self._latest_at = 0.0
         self._watcher = threading.Thread(
             target=self._watch_snapshots, name="desk-snapshots", daemon=True
         )
@@ -239,7 +241,15 @@ class EventHub:
             backoff = min(2.0, backoff * 2 or 0.1)
             self._stop.wait(backoff)
 
+    def latest_snapshot(self, max_age_s: float = 3.0) -> pb.Snapshot | None:
+        """The stream's newest snapshot, None when older than `max_age_s` (the stream
+        pushes every change and at least every 2 s: an older one means it is down)."""
+        if time.monotonic() - self._latest_at > max_age_s:
+            return None
+        return self._latest
+
     def _on_snapshot(self, snapshot: pb.Snapshot) -> None:
+        self._latest, self._latest_at = snapshot, time.monotonic()
         with self._lock:
             watched = set(self._pages)
         seen = set()

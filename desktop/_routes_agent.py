@@ -46,8 +46,10 @@ def session_reply(ctx: Ctx, session: Session, state: str) -> dict[str, Any]:
     }
 
 
-def _state_of(ctx: Ctx, session: Session) -> str:
-    live = ctx.desk.acd.agent(session.employee_id, fresh=True)
+def _state_of(ctx: Ctx, session: Session, *, fresh: bool = False) -> str:
+    """The agent's state: `fresh` right after a command changed it, else as the
+    snapshot stream last showed it (at most a couple of seconds old)."""
+    live = ctx.desk.acd.agent(session.employee_id, fresh=fresh)
     return live.state if live is not None else "logged_out"
 
 
@@ -121,7 +123,7 @@ def login(ctx: Ctx) -> dict[str, Any]:
         role,
         ctx.client_ip,
     )
-    return session_reply(ctx, session, _state_of(ctx, session))
+    return session_reply(ctx, session, _state_of(ctx, session, fresh=True))
 
 
 def _end_web_session(ctx: Ctx) -> None:
@@ -141,12 +143,10 @@ def _acd_call(ctx: Ctx, method: str, *args: Any) -> Any:
 
 
 def get_session(ctx: Ctx) -> dict[str, Any]:
-    # A page reload: the ACD's lease continues; a desk the ACD dropped meanwhile is over.
-    live = ctx.desk.acd.agent(ctx.me.employee_id, fresh=True)
-    if live is None:
-        _end_web_session(ctx)
-        raise ApiError(401, "no_session", "the ACD has logged this desk out")
-    return session_reply(ctx, ctx.me, live.state)
+    """A page reload: the session goes on if the ACD still has the desk session (the
+    heartbeat checks it and renews the lease), else it ends here too (401)."""
+    _acd_call(ctx, "heartbeat")
+    return session_reply(ctx, ctx.me, _state_of(ctx, ctx.me, fresh=True))
 
 
 def heartbeat(ctx: Ctx) -> dict[str, Any]:
@@ -182,7 +182,7 @@ def set_state(ctx: Ctx) -> dict[str, Any]:
         _acd_call(ctx, "set_idle")
     else:
         raise ApiError(422, "invalid", 'state: "busy" or "idle"', field="state")
-    return {"state": _state_of(ctx, ctx.me)}
+    return {"state": _state_of(ctx, ctx.me, fresh=True)}
 
 
 def _offered_to_me(ctx: Ctx, call_id: str) -> bool:

@@ -25,7 +25,9 @@ def open_events(stack: DeskStack, page: Browser, origin: str | None = None) -> C
         ssl=stack.context,
         origin=origin or stack.origin,  # type: ignore[arg-type]
         additional_headers={"Cookie": f"cc_session={page.cookie}"},
-        open_timeout=5,
+        # Generous: on a loaded machine a handshake that times out leaves websockets'
+        # client joining its reader thread on an open socket (it never returns).
+        open_timeout=30,
     )
 
 
