@@ -137,6 +137,7 @@ def test_consult_reserves_the_target_first_and_rings_it_for_less_than_the_acd() 
     # the ACD's 20 s less the margin, not the 30 s asked for.
     assert [c["cmd"] for c in w.commands][-2:] == ["check_consult", "consult"]
     assert w.commands[-1]["ring_timeout_s"] == 19.5
+    assert w.commands[-1]["acd_call_id"] == CONSULT_ID  # the target phone's X-Huaan-Call-Id
     assert w.driver.acd_call_ids() == [CONSULT_ID]
 
 
@@ -510,7 +511,7 @@ def test_the_acds_intercept_call_runs_the_intercept_path_with_the_reservation_of
     )
     (run,) = w.cmds("intercept")
     # The ACD's 6 s, below the Offer's ring time less the margin.
-    assert (run["agent"], run["ring_timeout_s"]) == ("2001", 6.0)
+    assert (run["agent"], run["ring_timeout_s"], run["acd_call_id"]) == ("2001", 6.0, INTERCEPT_ID)
     assert w.state == "intercepting"
     w.feed(intercept_call("9-0"))  # the same action again (resumed feed): once only
     assert len(w.cmds("intercept")) == 1
