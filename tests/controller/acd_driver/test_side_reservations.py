@@ -124,9 +124,11 @@ def test_consult_reserves_the_target_first_and_rings_it_for_less_than_the_acd() 
     w.bridged_with_1001()
     w.reserves(CONSULT_ID, 1002)
     assert w.driver.acd_call_ids() == []
+    w.driver.calls[CID].call_data = {"ivr_path": "main>agent"}  # as the IVR handed it over
     reply = w.command(cmd="consult", agent="1002", ring_timeout_s=30)
     assert reply["ok"], reply
     (reserve,) = w.rpcs("ReserveForInternalCall")
+    assert dict(reserve.call_data) == {"ivr_path": "main>agent"}, "the target's desk shows it"
     assert (reserve.call_id, reserve.username, reserve.kind, reserve.caller) == (
         CONSULT_ID,
         "1002",
