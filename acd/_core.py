@@ -373,6 +373,7 @@ class Acd(Machine):
         kind: str = "internal",
         source: str = "",
         origin: int | None = None,
+        call_data: Mapping[str, str] | None = None,
     ) -> Result:
         """Reserve an idle agent for a call that does not come through a queue.
 
@@ -386,13 +387,17 @@ class Acd(Machine):
         with reason INTERNAL_CALL (refused with NOT_ON_HOOK if it is ringing or
         talking: one call per agent). When the call leaves the ACD it goes back to
         idle, or to the busy reason it had. An origin that is not logged in (a phone
-        without a desk) changes nothing. `source` is as for `enqueue`.
+        without a desk) changes nothing. `source` and `call_data` are as for `enqueue`
+        (a consult or intercept carries the data of the call it may take over).
         """
         self._begin()
         if kind not in _CALL_KINDS:
             return self._refuse(ErrorCode.INVALID_ARGUMENT, f"bad kind {kind!r}")
         if not call_id:
             return self._refuse(ErrorCode.INVALID_ARGUMENT, "need a call ID")
+        bad_data = call_data_problem(call_data or {})
+        if bad_data is not None:
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, bad_data)
         if origin is not None and origin == employee_id:
             return self._refuse(
                 ErrorCode.INVALID_ARGUMENT, f"employee {employee_id} cannot call itself"
@@ -442,6 +447,7 @@ class Acd(Machine):
             kind=kind,
             direct=True,
             source=source,
+            call_data=dict(call_data or {}),
         )
         self._calls[call_id] = call
         if placer is not None:

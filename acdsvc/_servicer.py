@@ -417,6 +417,7 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
                     kind=kind,
                     source=req.source,
                     origin=origin,
+                    call_data=dict(req.call_data),
                 )
             )
             return pb.ReserveForInternalCallResponse(

@@ -12,6 +12,7 @@ from operator import attrgetter
 from typing import Final
 
 from eventlog import (
+    AGENT_WRAP_UP,
     CALL_ANSWERED,
     CALL_ARRIVED,
     CALL_ENDED,
@@ -152,6 +153,7 @@ class _Fold:
         "transfers",
         "trunk",
         "voicemail",
+        "wrap_up_code",
     )
 
     def __init__(self, arrived_at: float) -> None:
@@ -177,6 +179,7 @@ class _Fold:
         self.overflow_pending = False
         self.outbound = False  # call.originated instead of call.arrived
         self.originator = ""  # the agent who placed it
+        self.wrap_up_code = ""  # the last agent.wrap_up's code
         self.ended: Event | None = None
         self.legs: list[_OpenLeg] = []
         self.ringing: dict[str, _OpenLeg] = {}
@@ -326,6 +329,12 @@ def _on_recording(f: _Fold, ev: Event) -> None:
         f.recording_ref = ev.data["ref"]
 
 
+def _on_wrap_up(f: _Fold, ev: Event) -> None:
+    # Events come in time order: an agent who saves again replaces its code. After a
+    # transfer each agent may save one; the last saved is the call's.
+    f.wrap_up_code = ev.data["code"]
+
+
 def _on_ended(f: _Fold, ev: Event) -> None:
     if f.ended is None:
         f.ended = ev
@@ -352,6 +361,7 @@ _HANDLERS: Final[dict[str, Callable[[_Fold, Event], None]]] = {
     CALL_VOICEMAIL: _on_voicemail,
     CALL_RECORDING: _on_recording,
     CALL_ENDED: _on_ended,
+    AGENT_WRAP_UP: _on_wrap_up,
 }
 
 
@@ -513,6 +523,7 @@ def _cdr(  # noqa: PLR0917  (all positional: one call per CDR on the hot path)
         f.recording_ref,
         f.transfers,
         version,
+        f.wrap_up_code,
     )
 
 

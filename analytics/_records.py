@@ -81,6 +81,9 @@ class Cdr:
     recording_ref: str
     transfers: int
     version: int
+    # The last wrap-up code an agent saved for the call (agent.wrap_up); "" for none.
+    # Last, with a default, as migration 007 appends the column.
+    wrap_up_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -294,7 +294,8 @@ ORDER BY flow, step, visits DESC, node{dialect.final_settings}"""
 CDR_LIST_COLUMNS: Final = (
     "correlation_id, queue, category, caller, dialled, trunk, arrived_at, queued_at, "
     "answered_at, ended_at, agent, seat, ivr_path, ivr_result, ivr_exit_node, disposition, "
-    "wait_s, talk_s, hold_s, wrapup_s, hangup_cause, hangup_side, recording_ref, transfers"
+    "wait_s, talk_s, hold_s, wrapup_s, hangup_cause, hangup_side, recording_ref, transfers, "
+    "wrap_up_code"
 )
 
 
@@ -350,7 +351,86 @@ ORDER BY started_at, correlation_id, seq
 LIMIT {max(0, int(limit))}{dialect.final_settings}"""
 
 
+# One agent's calls, newest first (the agent desktop's call history). Times are the
+# call's except answered_at and talk_s, which are this agent's own part of it.
+AGENT_CALL_COLUMNS: Final = (
+    "call_id",
+    "start",
+    "answered_at",
+    "end",
+    "caller",
+    "dialled",
+    "queue",
+    "category",
+    "disposition",
+    "talk_s",
+    "wrap_up_code",
+    "ivr_result",
+    "recording_ref",
+)
+AGENT_CALLS_MAX: Final = 500
+
+
+def agent_calls(
+    db: str,
+    *,
+    agent: str,
+    since: Time = None,
+    limit: int = 50,
+    dialect: Dialect = MODERN,
+) -> str:
+    """The calls `agent` (its account) answered (an answered ring leg: also calls
+    transferred to it) or placed (an outbound call it owns, answered or not), arrived
+    at or after `since`, newest first, at most `limit` (1..AGENT_CALLS_MAX).
+    `answered_at` is when this agent first answered, `talk_s` its talk on the call;
+    the other columns are the call's (its CDR)."""
+    if not agent:
+        raise ValueError("agent_calls needs an agent")
+    count = int(limit)
+    if not 1 <= count <= AGENT_CALLS_MAX:
+        raise ValueError(f"limit must be 1..{AGENT_CALLS_MAX}, not {limit!r}")
+    who = _quote(agent)
+    mine = (
+        f"agent = {who} AND leg_kind = 'ring' AND answered_at IS NOT NULL"
+        f" AND {_range('started_at', since, None, dialect)}"
+    )
+    return f"""
+SELECT
+    correlation_id AS call_id,
+    arrived_at AS start,
+    agent_answered_at AS answered_at,
+    ended_at AS end,
+    caller,
+    dialled,
+    queue,
+    category,
+    disposition,
+    agent_talk_s AS talk_s,
+    wrap_up_code,
+    ivr_result,
+    recording_ref
+FROM
+(
+    SELECT correlation_id, arrived_at, ended_at, caller, dialled, queue, category,
+        disposition, wrap_up_code, ivr_result, recording_ref
+    FROM {db}.cdr FINAL
+    WHERE {_range("arrived_at", since, None, dialect)} AND (agent = {who}
+        OR correlation_id IN (SELECT correlation_id FROM {db}.cdr_leg FINAL WHERE {mine}))
+    ORDER BY arrived_at DESC, correlation_id DESC
+    LIMIT {count}
+) AS calls
+ALL LEFT JOIN
+(
+    SELECT correlation_id, min(answered_at) AS agent_answered_at, sum(talk_s) AS agent_talk_s
+    FROM {db}.cdr_leg FINAL
+    WHERE {mine}
+    GROUP BY correlation_id
+) AS legs USING (correlation_id)
+ORDER BY start DESC, call_id DESC{dialect.final_settings}"""
+
+
 REPORTS: Final[dict[str, Callable[..., str]]] = {
+    "agent_calls": agent_calls,
     "cdr_list": cdr_list,
     "leg_list": leg_list,
     "queue_volume": queue_volume,

@@ -8,6 +8,7 @@ import pandas as pd  # type: ignore[import-untyped]
 
 from ._dialect import MODERN, Dialect
 from ._reports import REPORTS, Time
+from ._reports import agent_calls as _agent_calls
 from ._reports import agent_summary as _agent_summary
 from ._reports import cdr_list as _cdr_list
 from ._reports import ivr_containment as _ivr_containment
@@ -32,6 +33,7 @@ class Statistics:
         "ivr_dropoff",
         "cdr_list",
         "leg_list",
+        "agent_calls",
     )
 
     def __init__(self, store: CdrStore) -> None:
@@ -74,6 +76,15 @@ class Statistics:
                 correlation_ids=correlation_ids,
                 limit=limit,
                 dialect=self._dialect,
+            )
+        )
+
+    def agent_calls(self, *, agent: str, since: Time = None, limit: int = 50) -> pd.DataFrame:
+        """One agent's calls (answered, or placed) arrived since `since`, newest first:
+        the agent desktop's call history (docs/analytics.md, "Agent call history")."""
+        return self._store.query_df(
+            _agent_calls(
+                self._store.database, agent=agent, since=since, limit=limit, dialect=self._dialect
             )
         )
 

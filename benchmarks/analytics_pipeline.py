@@ -168,6 +168,7 @@ def synthetic_cdrs(
         "recording_ref": pa.array([""] * 1).take(np.zeros(n, "int32")),
         "transfers": np.zeros(n, dtype="uint16"),
         "version": np.ones(n, dtype="uint64"),
+        "wrap_up_code": _dict(np.where(answered, 0, 1), ["resolved", ""]),
         "_answered": answered,
         "_agent_idx": agent_idx,
     }

@@ -229,6 +229,8 @@ class SideReservations:
             # What the target's desk shows: the consulting agent, or the customer.
             caller=agent if side.command == "consult" else call.caller,
             category=call.category,
+            # The IVR path and account, for the desk of whoever may take the caller over.
+            call_data=call.call_data,
         )
         try:
             return self._rpc.call(

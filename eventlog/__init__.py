@@ -10,6 +10,7 @@ from ._event import ENVELOPE_FIELDS, Event, EventError, decode, encode
 from ._kinds import (
     AGENT_STATE,
     AGENT_STATES,
+    AGENT_WRAP_UP,
     CALL_ANSWERED,
     CALL_ARRIVED,
     CALL_ENDED,
@@ -45,11 +46,13 @@ from ._kinds import (
     STATE_TALKING,
     STATE_WRAP_UP,
 )
+from ._wrap_up import MAX_WRAP_UP_CODE, call_of_acd_call, wrap_up_event
 from ._writer import DEFAULT_STREAM, EventLog
 
 __all__ = [
     "AGENT_STATE",
     "AGENT_STATES",
+    "AGENT_WRAP_UP",
     "CALL_ANSWERED",
     "CALL_ARRIVED",
     "CALL_ENDED",
@@ -79,6 +82,7 @@ __all__ = [
     "IVR_TRANSFERRED",
     "IVR_VOICEMAIL",
     "KIND_FIELDS",
+    "MAX_WRAP_UP_CODE",
     "SCHEMA_VERSION",
     "STATE_BUSY",
     "STATE_IDLE",
@@ -92,8 +96,10 @@ __all__ = [
     "EventError",
     "EventLog",
     "Handler",
+    "call_of_acd_call",
     "decode",
     "encode",
     "read_batches",
     "replay",
+    "wrap_up_event",
 ]

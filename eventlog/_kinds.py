@@ -30,6 +30,7 @@ CALL_VOICEMAIL: Final = "call.voicemail"
 CALL_RECORDING: Final = "call.recording"
 CALL_ENDED: Final = "call.ended"
 AGENT_STATE: Final = "agent.state"
+AGENT_WRAP_UP: Final = "agent.wrap_up"
 
 # Kind -> the kind-specific fields, all required (an emitter sends "" when it has
 # nothing). Extra fields are refused: a new field means a new schema version, so a
@@ -59,6 +60,10 @@ KIND_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         CALL_RECORDING: ("ref",),
         CALL_ENDED: ("cause", "side"),
         AGENT_STATE: ("agent", "seat", "state", "previous", "reason"),
+        # The agent's desktop saved a wrap-up code for a call it took: `call_id` is the
+        # ACD's call ID (the Offer's), the envelope's correlation_id the call's; the
+        # last code per call goes into its CDR. Notes stay in the business store.
+        AGENT_WRAP_UP: ("call_id", "agent", "code"),
     }
 )
 

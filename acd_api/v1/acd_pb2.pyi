@@ -585,7 +585,14 @@ class TransferToAgentResponse(_message.Message):
     def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class ReserveForInternalCallRequest(_message.Message):
-    __slots__ = ("employee_id", "call_id", "caller", "category", "kind", "username", "calling_agent", "source")
+    __slots__ = ("employee_id", "call_id", "caller", "category", "kind", "username", "calling_agent", "source", "call_data")
+    class CallDataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
@@ -594,6 +601,7 @@ class ReserveForInternalCallRequest(_message.Message):
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     CALLING_AGENT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CALL_DATA_FIELD_NUMBER: _ClassVar[int]
     employee_id: int
     call_id: str
     caller: str
@@ -602,7 +610,8 @@ class ReserveForInternalCallRequest(_message.Message):
     username: str
     calling_agent: str
     source: str
-    def __init__(self, employee_id: _Optional[int] = ..., call_id: _Optional[str] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., kind: _Optional[_Union[CallKind, str]] = ..., username: _Optional[str] = ..., calling_agent: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+    call_data: _containers.ScalarMap[str, str]
+    def __init__(self, employee_id: _Optional[int] = ..., call_id: _Optional[str] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., kind: _Optional[_Union[CallKind, str]] = ..., username: _Optional[str] = ..., calling_agent: _Optional[str] = ..., source: _Optional[str] = ..., call_data: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ReserveForInternalCallResponse(_message.Message):
     __slots__ = ("error", "actions")

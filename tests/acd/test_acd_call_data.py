@@ -119,3 +119,15 @@ def test_data_survives_the_json_round_trip_and_old_records_load(
     again = action_from_dict(json.loads(json.dumps(offer.to_dict())))
     assert again == offer
     assert dict(action_to_proto(again, "1-0").offer.call_data) == DATA
+
+
+def test_a_reservation_carries_the_data_of_the_call_it_is_made_for(
+    make_acd: Callable[..., Acd],
+) -> None:
+    """A consult target's (or supervisor's) offer shows the call it may take over."""
+    acd = make_acd()
+    login(acd, 1001)
+    result = acd.reserve_for_internal_call(1001, "c1.consult1", kind="internal", call_data=DATA)
+    assert _offered(result) == [("c1.consult1", 1001, DATA)]
+    bad = acd.reserve_for_internal_call(1001, "c2.consult1", call_data={"": "x"})
+    assert bad.error is not None and bad.error.code is ErrorCode.INVALID_ARGUMENT

@@ -22,6 +22,7 @@ _DEFAULTS: dict[str, dict[str, str]] = {
         "dialled": "95598",
         "category": "billing",
     },
+    ev.CALL_ORIGINATED: {"agent": "a1", "number": "13900000000", "caller_id": ""},
     ev.CALL_IVR_STEP: {"ivr_node": "main", "input": ""},
     ev.CALL_IVR_DONE: {"ivr_node": "main", "result": "self_served"},
     ev.CALL_QUEUED: {"queue": "billing", "priority": "0"},
@@ -92,7 +93,8 @@ def insert_before_006(store: ChdbStore, records: Records) -> None:
 
 
 def _insert_old_cdrs(store: ChdbStore, cdrs: Sequence[Cdr]) -> None:
-    arrow = to_arrow("cdr", rows_to_columns("cdr", cdrs)).drop_columns(list(IVR_OUTCOME_COLUMNS))
+    later = [*IVR_OUTCOME_COLUMNS, "wrap_up_code"]  # migrations 006 and 007
+    arrow = to_arrow("cdr", rows_to_columns("cdr", cdrs)).drop_columns(later)
     columns = ", ".join(arrow.column_names)
     _send(
         store._session,

@@ -30,11 +30,12 @@ from analytics import ChdbStore, ClickHouseStore, Statistics, apply_migrations, 
 from analytics._columns import rows_to_columns, to_driver_columns
 from analytics._dialect import LEGACY, MODERN, legacy_ddl, parse_version
 from analytics._migrations import LEGACY_OVERRIDES, SCHEMA_DIR, load_migrations
+from eventlog import wrap_up_event
 from scripts.debian_packages import Policy, apt_policy
 
 # The fixture tests, collected again here with this module's `store` fixture.
 from simulators import free_port
-from tests.analytics.analytics_scenarios import Script
+from tests.analytics.analytics_scenarios import T0, Script
 from tests.analytics.test_analytics_store import (  # noqa: F401
     loaded,
     test_agent_summary,
@@ -270,6 +271,14 @@ def test_clickhouse_store_round_trip_and_idempotency(store: ClickHouseStore) -> 
     assert sorted(Statistics(store).cdr_list()["correlation_id"]) == ["X", "Y"]
     legs = Statistics(store).leg_list()
     assert (legs["correlation_id"].tolist(), legs["outcome"].tolist()) == (["X"], ["answered"])
+    # The agent desktop's history (agent_calls) and the wrap-up code, on this server too.
+    store.insert_records(
+        build_records(
+            [*events, wrap_up_event("X", agent="a1", code="resolved", node="d", ts=T0 + 70)]
+        )
+    )
+    (call,) = Statistics(store).agent_calls(agent="a1").to_dict("records")
+    assert (call["call_id"], call["wrap_up_code"], call["talk_s"]) == ("X", "resolved", 60.0)
 
 
 def test_migration_006_on_a_server_with_cdrs_and_run_twice(
@@ -292,16 +301,19 @@ def test_migration_006_on_a_server_with_cdrs_and_run_twice(
         assert applied == [1, 2, 3, 4, 5]
         cdrs = build_records([e for e in ivr_events() if e.kind != ev.CALL_IVR_DONE]).cdrs
         columns = rows_to_columns("cdr", cdrs)
-        names = [n for n in columns if n not in ("ivr_result", "ivr_exit_node")]
+        names = [n for n in columns if n not in ("ivr_result", "ivr_exit_node", "wrap_up_code")]
         typed = zip(columns, to_driver_columns("cdr", columns), strict=True)
         data = [col for name, col in typed if name in names]
         old._client.execute(
             f"INSERT INTO {db}.cdr ({', '.join(names)}) VALUES", data, columnar=True
         )
-        assert old.migrate() == [6]
-        (migration,) = [m for m in load_migrations(dialect=old.dialect) if m.version == 6]
-        for statement in migration.statements:
-            old._migration_step(statement.replace("{db}", db))
+        assert old.migrate() == [6, 7]
+        for version in (6, 7):  # a re-run: the columns are there, the step is done
+            (migration,) = [m for m in load_migrations(dialect=old.dialect) if m.version == version]
+            for statement in migration.statements:
+                old._migration_step(statement.replace("{db}", db))
+        codes = old.query_df(f"SELECT DISTINCT wrap_up_code FROM {db}.cdr")
+        assert codes["wrap_up_code"].tolist() == [""]
         stored = old.query_df(f"SELECT correlation_id, ivr_result, ivr_exit_node FROM {db}.cdr")
         got = {
             r["correlation_id"]: (r["ivr_result"], r["ivr_exit_node"])

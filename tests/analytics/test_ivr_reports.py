@@ -212,10 +212,12 @@ def test_migration_006_gives_stored_cdrs_the_fold_s_ivr_result(
             5,
         ]
         insert_before_006(old, Records(cdrs, [], []))
-        assert old.migrate() == [6]
+        assert old.migrate() == [6, 7]
         stored = old.query_df(
-            f"SELECT correlation_id, ivr_result, ivr_exit_node FROM {old.database}.cdr FINAL"
+            f"SELECT correlation_id, ivr_result, ivr_exit_node, wrap_up_code "
+            f"FROM {old.database}.cdr FINAL"
         )
+        assert set(stored["wrap_up_code"]) == {""}, "007: stored CDRs have no wrap-up code"
         got = {
             r["correlation_id"]: (r["ivr_result"], r["ivr_exit_node"])
             for r in stored.to_dict("records")

@@ -57,6 +57,7 @@ def test_both_engines_have_every_migration_under_the_same_number_and_name() -> N
         (4, "queue_interval_15m"),
         (5, "daily_parts_no_rollup"),
         (6, "cdr_ivr_result"),
+        (7, "cdr_wrap_up_code"),
     ]
 
 

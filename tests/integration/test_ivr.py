@@ -487,6 +487,8 @@ class IvrStack:
     gateway: str  # carrier-a's gateway (host:port), where a transfer's number rings
     phone_rtp: RtpEndpoint
     phone: SippRun
+    # Every Offer the ACD made (WatchActions), as the agent's desktop would see them.
+    offers: list[Any] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -664,10 +666,14 @@ def ivr_stack(
             phone.rtp,
             phone.run,
         )
+        feed = path.acd.actions(
+            lambda action: ivr.offers.append(action.offer) if action.HasField("offer") else None
+        )
         print(f"\nthe IVR stack took {time.monotonic() - started:.1f} s to start")
         try:
             yield ivr
         finally:
+            feed.close()
             ivr.close()
             tail.close()
             path.close()
@@ -976,8 +982,15 @@ def test_the_demo_hotline_in_mandarin_reads_the_balance_and_0_reaches_an_agent(
         > 0.5
     )
     assert prompt_present(heard, s.prompt("正在为您转接，请稍候。"))  # before the queue
-    # The agent's phone was rung with the call, and the two talked.
+    # The agent's phone was rung with the call (X-Huaan-Call-Id: the ACD's call ID), and
+    # the ACD's offer carried the IVR path and the account entered (the desktop's ring).
     assert f"cid={cid} " in o.notes["ringing"]
+    assert f" acd={cid} " in o.notes["ringing"]
+    offer = next(offer for offer in s.offers if offer.call_id == cid)
+    assert dict(offer.call_data) == {
+        "ivr_path": ">".join(node for node, _ in o.steps),
+        "account": ACCOUNT,
+    }
     assert o.notes["to_agent"] >= 48 and o.notes["to_caller"] >= 48
     kinds = _kinds(s, cid)
     assert kinds.count("call.ivr_done") == 1

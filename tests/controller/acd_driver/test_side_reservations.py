@@ -124,9 +124,11 @@ def test_consult_reserves_the_target_first_and_rings_it_for_less_than_the_acd() 
     w.bridged_with_1001()
     w.reserves(CONSULT_ID, 1002)
     assert w.driver.acd_call_ids() == []
+    w.driver.calls[CID].call_data = {"ivr_path": "main>agent"}  # as the IVR handed it over
     reply = w.command(cmd="consult", agent="1002", ring_timeout_s=30)
     assert reply["ok"], reply
     (reserve,) = w.rpcs("ReserveForInternalCall")
+    assert dict(reserve.call_data) == {"ivr_path": "main>agent"}, "the target's desk shows it"
     assert (reserve.call_id, reserve.username, reserve.kind, reserve.caller) == (
         CONSULT_ID,
         "1002",
@@ -137,6 +139,7 @@ def test_consult_reserves_the_target_first_and_rings_it_for_less_than_the_acd() 
     # the ACD's 20 s less the margin, not the 30 s asked for.
     assert [c["cmd"] for c in w.commands][-2:] == ["check_consult", "consult"]
     assert w.commands[-1]["ring_timeout_s"] == 19.5
+    assert w.commands[-1]["acd_call_id"] == CONSULT_ID  # the target phone's X-Huaan-Call-Id
     assert w.driver.acd_call_ids() == [CONSULT_ID]
 
 
@@ -510,7 +513,7 @@ def test_the_acds_intercept_call_runs_the_intercept_path_with_the_reservation_of
     )
     (run,) = w.cmds("intercept")
     # The ACD's 6 s, below the Offer's ring time less the margin.
-    assert (run["agent"], run["ring_timeout_s"]) == ("2001", 6.0)
+    assert (run["agent"], run["ring_timeout_s"], run["acd_call_id"]) == ("2001", 6.0, INTERCEPT_ID)
     assert w.state == "intercepting"
     w.feed(intercept_call("9-0"))  # the same action again (resumed feed): once only
     assert len(w.cmds("intercept")) == 1
