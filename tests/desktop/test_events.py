@@ -4,8 +4,10 @@ and the wrap-up saved for a call the agent took."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ from websockets.sync.client import ClientConnection, connect
 import bizdata
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
-from testbed import wait_until
+from testbed import CdrServiceProcess, start_cdr_service, wait_until
 from tests.desktop.conftest import WRAP_UP_MS, Browser, DeskStack, enqueue
 
 
@@ -51,6 +53,25 @@ def wait_state(ws: ClientConnection, state: str, timeout: float = 5.0) -> dict[s
             return event
 
 
+@pytest.fixture(scope="module")
+def cdr_service(
+    desktop_server: DeskStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CdrServiceProcess]:
+    """The real CDR service on the module's Redis, the desktop's history source."""
+    port = int(desktop_server.redis.connection_pool.connection_kwargs["port"])
+    service = start_cdr_service(tmp_path_factory.mktemp("cdr"), port, block_ms=50)
+    try:
+        service.wait_healthy()
+        desk = desktop_server.app_desk
+        saved = desk.settings
+        desk.settings = dataclasses.replace(saved, analytics_url=service.client.url)
+        yield service
+        desk.settings = saved
+    finally:
+        service.proc.terminate()
+        service.proc.wait(timeout=10)
+
+
 def test_the_socket_refuses_another_origin_and_no_session(desktop_server: DeskStack) -> None:
     page = desktop_server.logged_in("a1006", 1006, 6)
     with pytest.raises(InvalidStatus) as refused:
@@ -63,7 +84,9 @@ def test_the_socket_refuses_another_origin_and_no_session(desktop_server: DeskSt
     page.post("/api/logout")
 
 
-def test_offer_with_the_record_then_states_release_and_wrap_up(desktop_server: DeskStack) -> None:
+def test_offer_with_the_record_then_states_release_and_wrap_up(
+    desktop_server: DeskStack, cdr_service: CdrServiceProcess
+) -> None:
     customer = bizdata.create_customer(
         bizdata.open_engine(desktop_server.store_url),
         {"name": "韩梅梅", "phone": "13700001111"},
@@ -95,15 +118,31 @@ def test_offer_with_the_record_then_states_release_and_wrap_up(desktop_server: D
     assert saved.status == 200, saved.body
     stored = bizdata.get_wrap_up(bizdata.open_engine(desktop_server.store_url), "call-ev-1", 1003)
     assert stored is not None and stored["code"] == "resolved"
-    if "agent.wrap_up" in eventlog.KIND_FIELDS:
-        entries = desktop_server.redis.xrange("cc:events")
-        assert any(b"agent.wrap_up" in b"".join(fields.values()) for _, fields in entries)
+    wrap_ups = [
+        d.event
+        for d in eventlog.replay(desktop_server.redis, stream="cc:events")
+        if d.event.kind == eventlog.AGENT_WRAP_UP
+    ]
+    assert [(e.data["call_id"], e.data["agent"], e.data["code"]) for e in wrap_ups] == [
+        ("call-ev-1", "a1003", "resolved")
+    ]
+
     # Another agent may not wrap up a call it never took (busy: the call, back in a
     # queue, is not offered to it).
     other = desktop_server.logged_in("a1004", 1004, 4, start_busy=True)
     refused = other.post("/api/wrapup", {"call_id": "call-ev-1", "code": "resolved"})
     assert (refused.status, refused.code) == (403, "forbidden")
     desktop_server.acd.hangup(pb.HangupRequest(call_id="call-ev-1"))
+
+    # Once ended, the call is in the agent's history with its wrap-up code (the CDR
+    # service folded the ACD's events and the desktop's agent.wrap_up).
+    def in_history() -> bool:
+        calls = page.get("/api/history?limit=5").body["calls"]
+        return any(
+            c["call_id"] == "call-ev-1" and c.get("wrap_up_code") == "resolved" for c in calls
+        )
+
+    wait_until(in_history, timeout=30, what="call-ev-1 in a1003's history")
     other.post("/api/logout")
     page.post("/api/logout")
 
