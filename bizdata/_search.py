@@ -13,11 +13,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from . import _desk_fields as check
-from ._desk_records import session
+from ._desk_records import connection
 from ._errors import InvalidField
 from ._models import Account, Complaint, Customer
 
@@ -34,7 +43,8 @@ _TOP = "\U0010ffff"
 def search_customers(engine: Engine, query: str, limit: int = MAX_RESULTS) -> list[dict[str, Any]]:
     """At most `limit` (<= 20) customers whose name, phone or account number contains
     `query` (at least 3 characters; shorter: whose name, phone or account number starts
-    with it), exact phone and account matches first. Each is a summary: id, name,
+    with it). A number that is some customer's phone or account number exactly finds
+    those customers only. Each is a summary: id, name,
     phone, language, customer_type, address, account_numbers."""
     if not isinstance(query, str) or not query.strip():
         raise InvalidField("query", "type a name, a phone number or an account number")
@@ -45,24 +55,29 @@ def search_customers(engine: Engine, query: str, limit: int = MAX_RESULTS) -> li
     number = _NUMBER.fullmatch(query) is not None
     if number:
         query = re.sub(r"[\s\-]", "", query)
-    with session(engine) as db:
-        postgres = db.get_bind().dialect.name == "postgresql"
+    # Core, not the ORM, and three statements at most: twenty agents search at once.
+    with connection(engine) as db:
+        postgres = db.dialect.name == "postgresql"
         found: dict[int, None] = {}  # ordered, unique
 
-        def add(statement: Select[Any]) -> None:
-            if len(found) < limit:
-                for customer_id in db.scalars(statement.limit(limit)):
-                    found[customer_id] = None
+        def add(statements: list[Select[Any]]) -> None:
+            union = statements[0] if len(statements) == 1 else union_all(*statements)
+            for customer_id in db.scalars(union.limit(limit)):
+                found[customer_id] = None
 
         if number:
-            add(select(Account.customer_id).where(Account.account_number == query))
-            add(select(Customer.id).where(Customer.phone == query))
+            add(
+                [
+                    select(Account.customer_id).where(Account.account_number == query),
+                    select(Customer.id).where(Customer.phone == query),
+                ]
+            )
+            if found:  # a whole number: what merely contains it is noise
+                return _summaries(db, list(found)[:limit])
         if len(query) >= TRIGRAM:
-            for statement in _substring(query, number=number, postgres=postgres):
-                add(statement)
+            add(_substring(query, number=number, postgres=postgres))
         else:
-            for statement in _prefix(query, number=number, postgres=postgres):
-                add(statement)
+            add(_prefix(query, number=number, postgres=postgres))
         return _summaries(db, list(found)[:limit])
 
 
@@ -111,7 +126,12 @@ def _fts(table: str, column: str, phrase: str) -> Select[Any]:
     return (
         select(text("rowid"))
         .select_from(text(table))
-        .where(text(f"{table} MATCH :phrase").bindparams(phrase=f"{column} : {phrase}"))
+        .where(
+            text(f"{table} MATCH :phrase").bindparams(
+                # unique: two of these in one UNION keep their own values
+                bindparam("phrase", f"{column} : {phrase}", unique=True)
+            )
+        )
     )
 
 
@@ -124,29 +144,40 @@ def _escape_like(query: str) -> str:
     return query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _summaries(db: Session, ids: list[int]) -> list[dict[str, Any]]:
+def _summaries(db: Connection, ids: list[int]) -> list[dict[str, Any]]:
     if not ids:
         return []
-    customers = {c.id: c for c in db.scalars(select(Customer).where(Customer.id.in_(ids)))}
-    numbers: dict[int, list[str]] = {}
-    for customer_id, number in db.execute(
-        select(Account.customer_id, Account.account_number)
-        .where(Account.customer_id.in_(ids))
+    rows = db.execute(
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.phone,
+            Customer.language,
+            Customer.customer_type,
+            Customer.address,
+            Account.account_number,
+        )
+        .outerjoin(Account, Account.customer_id == Customer.id)
+        .where(Customer.id.in_(ids))
         .order_by(Account.account_number)
-    ):
-        numbers.setdefault(customer_id, []).append(number)
-    return [
-        {
-            "id": c.id,
-            "name": c.name,
-            "phone": c.phone,
-            "language": c.language,
-            "customer_type": c.customer_type,
-            "address": c.address,
-            "account_numbers": numbers.get(c.id, []),
-        }
-        for c in (customers[i] for i in ids if i in customers)
-    ]
+    )
+    summaries: dict[int, dict[str, Any]] = {}
+    for customer_id, name, phone, language, customer_type, address, number in rows:
+        summary = summaries.setdefault(
+            customer_id,
+            {
+                "id": customer_id,
+                "name": name,
+                "phone": phone,
+                "language": language,
+                "customer_type": customer_type,
+                "address": address,
+                "account_numbers": [],
+            },
+        )
+        if number is not None:
+            summary["account_numbers"].append(number)
+    return [summaries[i] for i in ids if i in summaries]
 
 
 def complaint_text_filter(db: Session, fragment: str) -> ColumnElement[bool]:
