@@ -234,7 +234,7 @@ def list_tickets(
         rows = db.execute(statement.order_by(Ticket.due_at, Ticket.id).limit(limit))
         return [
             _record(ticket, customer_id, category, name, at)
-            for ticket, customer_id, category, name in rows.tuples()
+            for ticket, customer_id, category, name in rows
         ]
 
 
