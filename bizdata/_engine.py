@@ -71,9 +71,11 @@ def open_engine(
     With `deadline_ms`, waiting for a lock or a connection gives up after about that
     long, and so does a statement on PostgreSQL (statement_timeout; on SQLite the
     caller interrupts its own, see _sql_lookup). `read_only`: the connections refuse
-    writes (an operator's database, and lookups in ours). `pool_size`: connections
-    kept open for threads that query at once (SQLAlchemy's default: 5, and 10 more
-    while busy); a server with many worker threads sizes it to them.
+    writes (an operator's database, and lookups in ours). `pool_size`: at most that
+    many connections, and a thread wanting one more waits its turn (SQLAlchemy's
+    default: 5, and 10 more while busy). A server with many worker threads keeps it
+    near the cores: more statements at once only queue for the CPU (and, in this
+    process, for the GIL) in a less orderly way.
 
     SQLite: foreign keys on, WAL unless read-only (readers never wait for the
     writer), the parent directory created. Parameters are hidden from error messages
@@ -92,6 +94,7 @@ def open_engine(
     options: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
     if pool_size is not None:
         options["pool_size"] = pool_size
+        options["max_overflow"] = 0
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         database = parsed.database

@@ -503,3 +503,28 @@ def test_the_bulk_seed_is_searchable_and_safe_to_run_again(tmp_path: Path) -> No
         assert len(phones) == 300
     finally:
         engine.dispose()
+
+
+def test_the_fair_gate_serves_in_arrival_order() -> None:
+    import threading
+
+    from bizdata._fair import FairGate
+    from testbed import wait_until
+
+    gate = FairGate(1)
+    served: list[int] = []
+
+    def waiter(n: int) -> None:
+        with gate.turn():
+            served.append(n)
+
+    threads = []
+    with gate.turn():  # the only slot: everyone else queues
+        for n in range(5):
+            thread = threading.Thread(target=waiter, args=(n,))
+            thread.start()
+            threads.append(thread)
+            wait_until(lambda n=n: len(gate._waiting) == n + 1, timeout=5, what="queued")
+    for thread in threads:
+        thread.join(timeout=5)
+    assert served == [0, 1, 2, 3, 4]
