@@ -51,7 +51,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
     """A Core connection for reads that need no ORM (search: the cheaper path); driver
     failures become StoreError as in `session`."""
     try:
-        with engine.connect() as db:
+        # Autocommit: a read of a few statements needs no BEGIN and ROLLBACK, which on
+        # PostgreSQL are round trips of their own.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
             yield db
     except SQLAlchemyError as exc:
         raise StoreError(f"{display_url(engine.url)}: {driver_message(exc)}") from exc
