@@ -111,6 +111,7 @@ def transition_ticket(
         raise InvalidField("to", f"must be one of {', '.join(TICKET_STATUSES)}, not {to!r}")
     by = check.username(by)
     note = check.note(note)
+    version = check.positive_int("version", version)
     at = check.instant(now)
     if unit is not None:
         unit = check.code("unit", unit)

@@ -149,6 +149,9 @@ def test_a_stale_version_is_refused_with_the_current_record(store: Engine) -> No
     with pytest.raises(VersionConflict):
         bizdata.delete_customer(store, customer["id"], version=1)
     assert bizdata.get_customer(store, customer["id"])["notes"] == "第一次"
+    with pytest.raises(InvalidField) as refused:
+        bizdata.update_customer(store, customer["id"], {}, version="2", by="a")  # type: ignore[arg-type]
+    assert refused.value.field == "version"
 
 
 @pytest.mark.parametrize(
