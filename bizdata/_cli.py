@@ -3,10 +3,13 @@
     python -m bizdata migrate [--url URL | -c CONFIG]
     python -m bizdata seed-demo [--url URL | -c CONFIG]
     python -m bizdata lookup KEY [--url URL | -c CONFIG [--source NAME]]
+    python -m bizdata seed-bulk URL --customers 1000000
 
 Without --url the store is the one the config names (`bizdata.url`, else the SQLite
 file in its run directory). `lookup` asks a source of the config (default
 `accounts`), or with --url the store at that URL, and prints the record as JSON.
+`seed-bulk` fills a store for the benchmarks (never a production one: it adds made-up
+customers), skipping one that holds the same bulk already.
 Exit status: 0 done (lookup: found), 1 lookup found nothing, 2 an error.
 """
 
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from configuration import PROJECT_ROOT, BizdataSection, ConfigError, StoreSourceSpec, load_config
 
+from ._bulk_seed import seed_bulk
 from ._engine import display_url, open_engine, resolve_url, store_url
 from ._errors import StoreError
 from ._migrate import migrate
@@ -63,6 +67,14 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seed_bulk(args: argparse.Namespace) -> int:
+    url = resolve_url(args.url, Path.cwd())
+    added = seed_bulk(url, customers=args.customers, password_env=args.password_env)
+    what = f"{added} customers added" if added else "this bulk is there already: nothing added"
+    print(f"{display_url(url)}: {what}")
+    return 0
+
+
 def cmd_lookup(args: argparse.Namespace) -> int:
     if args.url is not None:
         if args.source != "accounts":
@@ -103,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["migrate"].set_defaults(func=cmd_migrate)
     seed = sub.add_parser("seed-demo", parents=[common], help="add the demo's accounts")
     seed.set_defaults(func=cmd_seed_demo)
+    bulk = sub.add_parser("seed-bulk", help="add made-up customers for the benchmarks")
+    bulk.add_argument("url", help="the store's SQLAlchemy URL")
+    bulk.add_argument("--customers", type=int, required=True, help="how many (one account each)")
+    bulk.add_argument("--password-env", help="the variable holding the database password")
+    bulk.set_defaults(func=cmd_seed_bulk)
     lookup = sub.add_parser("lookup", parents=[common], help="ask a data source for KEY")
     lookup.add_argument("key")
     lookup.add_argument("--source", default="accounts", help="(default: %(default)s)")

@@ -83,6 +83,7 @@ def update_customer(
     when it changed since; NotFound; InvalidField."""
     clean = check.customer_fields(fields, creating=False)
     by = check.username(by)
+    version = check.positive_int("version", version)
     try:
         with session(engine) as db:
             customer = _load(db, id)
@@ -102,6 +103,7 @@ def delete_customer(engine: Engine, id: int, *, version: int) -> None:
     """Delete a customer read at `version`, with their complaints and closed tickets.
     InUse while they have accounts (billing's records) or tickets not yet closed;
     VersionConflict when the record changed since; NotFound."""
+    version = check.positive_int("version", version)
     try:
         with session(engine) as db:
             customer = _load(db, id)

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -21,6 +21,7 @@ from ._models import Account, CallWrapUp, Complaint, Customer, TicketEvent
 __all__ = [
     "account_record",
     "complaint_record",
+    "connection",
     "customer_record",
     "event_record",
     "iso",
@@ -41,6 +42,19 @@ def session(engine: Engine) -> Iterator[Session]:
             yield db
     except StaleDataError:
         raise
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{display_url(engine.url)}: {driver_message(exc)}") from exc
+
+
+@contextmanager
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A Core connection for reads that need no ORM (search: the cheaper path); driver
+    failures become StoreError as in `session`."""
+    try:
+        # Autocommit: a read of a few statements needs no BEGIN and ROLLBACK, which on
+        # PostgreSQL are round trips of their own.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+            yield db
     except SQLAlchemyError as exc:
         raise StoreError(f"{display_url(engine.url)}: {driver_message(exc)}") from exc
 

@@ -13,12 +13,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, select, text
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from . import _desk_fields as check
-from ._desk_records import session
+from ._desk_records import connection
 from ._errors import InvalidField
+from ._fair import fair_turn
 from ._models import Account, Complaint, Customer
 
 __all__ = ["MAX_RESULTS", "TRIGRAM", "complaint_text_filter", "search_customers"]
@@ -34,7 +45,8 @@ _TOP = "\U0010ffff"
 def search_customers(engine: Engine, query: str, limit: int = MAX_RESULTS) -> list[dict[str, Any]]:
     """At most `limit` (<= 20) customers whose name, phone or account number contains
     `query` (at least 3 characters; shorter: whose name, phone or account number starts
-    with it), exact phone and account matches first. Each is a summary: id, name,
+    with it). A number that is some customer's phone or account number exactly finds
+    those customers only. Each is a summary: id, name,
     phone, language, customer_type, address, account_numbers."""
     if not isinstance(query, str) or not query.strip():
         raise InvalidField("query", "type a name, a phone number or an account number")
@@ -45,74 +57,102 @@ def search_customers(engine: Engine, query: str, limit: int = MAX_RESULTS) -> li
     number = _NUMBER.fullmatch(query) is not None
     if number:
         query = re.sub(r"[\s\-]", "", query)
-    with session(engine) as db:
-        postgres = db.get_bind().dialect.name == "postgresql"
+    # Core statements built once, and three at most per search: twenty agents search
+    # at once, and building and caching a statement costs more than running it.
+    with fair_turn(engine).turn(), connection(engine) as db:
+        statements = _POSTGRES if db.dialect.name == "postgresql" else _SQLITE
         found: dict[int, None] = {}  # ordered, unique
 
-        def add(statement: Select[Any]) -> None:
-            if len(found) < limit:
-                for customer_id in db.scalars(statement.limit(limit)):
-                    found[customer_id] = None
+        def add(kind: str, **values: str) -> None:
+            for customer_id in db.scalars(statements[kind], {**values, "limit": limit}):
+                found[customer_id] = None
 
+        kind = "number" if number else "name"
         if number:
-            add(select(Account.customer_id).where(Account.account_number == query))
-            add(select(Customer.id).where(Customer.phone == query))
+            add("exact", q=query)
+            if found:  # a whole number: what merely contains it is noise
+                return _summaries(db, list(found)[:limit])
         if len(query) >= TRIGRAM:
-            for statement in _substring(query, number=number, postgres=postgres):
-                add(statement)
+            phrase = _fts_phrase(query)
+            add(
+                f"{kind} substring",
+                pattern=f"%{_escape_like(query)}%",
+                **(
+                    {
+                        "phone_phrase": f"phone : {phrase}",
+                        "account_phrase": f"account_number : {phrase}",
+                    }
+                    if number
+                    else {"name_phrase": f"name : {phrase}"}
+                ),
+            )
         else:
-            for statement in _prefix(query, number=number, postgres=postgres):
-                add(statement)
+            add(f"{kind} prefix", prefix=f"{_escape_like(query)}%", low=query, high=query + _TOP)
         return _summaries(db, list(found)[:limit])
 
 
-def _substring(query: str, *, number: bool, postgres: bool) -> list[Select[Any]]:
+def _statements(*, postgres: bool) -> dict[str, Any]:
+    """The search's statements for a dialect, by kind; their parameters: q, pattern
+    (LIKE, PostgreSQL), *_phrase (FTS5, SQLite), prefix (LIKE) or low and high (a
+    range: SQLite), and limit."""
+    limit: BindParameter[int] = bindparam("limit")
+
+    def first(*parts: Select[Any]) -> Any:
+        return (parts[0] if len(parts) == 1 else union_all(*parts)).limit(limit)
+
+    exact = first(
+        select(Account.customer_id).where(Account.account_number == bindparam("q")),
+        select(Customer.id).where(Customer.phone == bindparam("q")),
+    )
     if postgres:
-        pattern = f"%{_escape_like(query)}%"
-        if number:
-            return [
+        pattern: BindParameter[str] = bindparam("pattern")
+        prefix: BindParameter[str] = bindparam("prefix")
+        return {
+            "exact": exact,
+            "number substring": first(
                 select(Customer.id).where(Customer.phone.like(pattern, escape="\\")),
                 select(Account.customer_id).where(
                     Account.account_number.like(pattern, escape="\\")
                 ),
-            ]
-        return [select(Customer.id).where(Customer.name.ilike(pattern, escape="\\"))]
-    phrase = _fts_phrase(query)
-    if number:
-        return [
-            _fts("customers_search", "phone", phrase),
-            select(Account.customer_id).where(
-                Account.id.in_(_fts("accounts_search", "account_number", phrase))
             ),
-        ]
-    return [_fts("customers_search", "name", phrase)]
-
-
-def _prefix(query: str, *, number: bool, postgres: bool) -> list[Select[Any]]:
-    columns: list[tuple[Any, Any]] = (
-        [(Customer.id, Customer.phone), (Account.customer_id, Account.account_number)]
-        if number
-        else [(Customer.id, Customer.name)]
-    )
-    statements = []
-    for key, column in columns:
-        condition: ColumnElement[bool]
-        if postgres:
+            "name substring": first(
+                select(Customer.id).where(Customer.name.ilike(pattern, escape="\\"))
+            ),
             # LIKE 'x%' uses the varchar_pattern_ops index whatever the collation.
-            condition = column.like(f"{_escape_like(query)}%", escape="\\")
-        else:
-            condition = (column >= query) & (column < query + _TOP)
-        statements.append(select(key).where(condition))
-    return statements
+            "number prefix": first(
+                select(Customer.id).where(Customer.phone.like(prefix, escape="\\")),
+                select(Account.customer_id).where(Account.account_number.like(prefix, escape="\\")),
+            ),
+            "name prefix": first(
+                select(Customer.id).where(Customer.name.like(prefix, escape="\\"))
+            ),
+        }
+
+    def starts(column: Any) -> ColumnElement[bool]:
+        condition: ColumnElement[bool] = (column >= bindparam("low")) & (column < bindparam("high"))
+        return condition
+
+    return {
+        "exact": exact,
+        "number substring": first(
+            _fts("customers_search", "phone_phrase"),
+            select(Account.customer_id).where(
+                Account.id.in_(_fts("accounts_search", "account_phrase"))
+            ),
+        ),
+        "name substring": first(_fts("customers_search", "name_phrase")),
+        "number prefix": first(
+            select(Customer.id).where(starts(Customer.phone)),
+            select(Account.customer_id).where(starts(Account.account_number)),
+        ),
+        "name prefix": first(select(Customer.id).where(starts(Customer.name))),
+    }
 
 
-def _fts(table: str, column: str, phrase: str) -> Select[Any]:
-    # The rowid of the FTS table is the content table's id.
-    return (
-        select(text("rowid"))
-        .select_from(text(table))
-        .where(text(f"{table} MATCH :phrase").bindparams(phrase=f"{column} : {phrase}"))
-    )
+def _fts(table: str, parameter: str) -> Select[Any]:
+    # The rowid of the FTS table is the content table's id; the parameter holds
+    # "column : phrase".
+    return select(text("rowid")).select_from(text(table)).where(text(f"{table} MATCH :{parameter}"))
 
 
 def _fts_phrase(query: str) -> str:
@@ -124,29 +164,45 @@ def _escape_like(query: str) -> str:
     return query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _summaries(db: Session, ids: list[int]) -> list[dict[str, Any]]:
+_SQLITE = _statements(postgres=False)
+_POSTGRES = _statements(postgres=True)
+_SUMMARIES = (
+    select(
+        Customer.id,
+        Customer.name,
+        Customer.phone,
+        Customer.language,
+        Customer.customer_type,
+        Customer.address,
+        Account.account_number,
+    )
+    .outerjoin(Account, Account.customer_id == Customer.id)
+    .where(Customer.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Account.account_number)
+)
+
+
+def _summaries(db: Connection, ids: list[int]) -> list[dict[str, Any]]:
     if not ids:
         return []
-    customers = {c.id: c for c in db.scalars(select(Customer).where(Customer.id.in_(ids)))}
-    numbers: dict[int, list[str]] = {}
-    for customer_id, number in db.execute(
-        select(Account.customer_id, Account.account_number)
-        .where(Account.customer_id.in_(ids))
-        .order_by(Account.account_number)
-    ):
-        numbers.setdefault(customer_id, []).append(number)
-    return [
-        {
-            "id": c.id,
-            "name": c.name,
-            "phone": c.phone,
-            "language": c.language,
-            "customer_type": c.customer_type,
-            "address": c.address,
-            "account_numbers": numbers.get(c.id, []),
-        }
-        for c in (customers[i] for i in ids if i in customers)
-    ]
+    rows = db.execute(_SUMMARIES, {"ids": ids})
+    summaries: dict[int, dict[str, Any]] = {}
+    for customer_id, name, phone, language, customer_type, address, number in rows:
+        summary = summaries.setdefault(
+            customer_id,
+            {
+                "id": customer_id,
+                "name": name,
+                "phone": phone,
+                "language": language,
+                "customer_type": customer_type,
+                "address": address,
+                "account_numbers": [],
+            },
+        )
+        if number is not None:
+            summary["account_numbers"].append(number)
+    return [summaries[i] for i in ids if i in summaries]
 
 
 def complaint_text_filter(db: Session, fragment: str) -> ColumnElement[bool]:
@@ -158,4 +214,9 @@ def complaint_text_filter(db: Session, fragment: str) -> ColumnElement[bool]:
         return Complaint.description.like(f"%{_escape_like(fragment)}%", escape="\\")
     if db.get_bind().dialect.name == "postgresql":
         return Complaint.description.ilike(f"%{_escape_like(fragment)}%", escape="\\")
-    return Complaint.id.in_(_fts("complaints_search", "description", _fts_phrase(fragment)))
+    phrase = f"description : {_fts_phrase(fragment)}"
+    return Complaint.id.in_(
+        select(text("rowid"))
+        .select_from(text("complaints_search"))
+        .where(text("complaints_search MATCH :phrase").bindparams(phrase=phrase))
+    )

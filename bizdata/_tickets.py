@@ -111,6 +111,7 @@ def transition_ticket(
         raise InvalidField("to", f"must be one of {', '.join(TICKET_STATUSES)}, not {to!r}")
     by = check.username(by)
     note = check.note(note)
+    version = check.positive_int("version", version)
     at = check.instant(now)
     if unit is not None:
         unit = check.code("unit", unit)
@@ -234,7 +235,7 @@ def list_tickets(
         rows = db.execute(statement.order_by(Ticket.due_at, Ticket.id).limit(limit))
         return [
             _record(ticket, customer_id, category, name, at)
-            for ticket, customer_id, category, name in rows.tuples()
+            for ticket, customer_id, category, name in rows
         ]
 
 

@@ -106,3 +106,16 @@ def test_the_demo_seeds_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "305 demo accounts added (account 12345674 owes 123.45" in capsys.readouterr().out
     _seed_store(config, layout)
     assert ", 0 demo accounts added" in capsys.readouterr().out
+
+
+def test_seed_bulk_adds_once_and_refuses_another_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'bulk.sqlite'}"
+    assert main(["seed-bulk", url, "--customers", "50"]) == 0
+    assert "50 customers added" in capsys.readouterr().out
+    assert main(["seed-bulk", url, "--customers", "50"]) == 0
+    assert "nothing added" in capsys.readouterr().out
+    assert main(["seed-bulk", url, "--customers", "40"]) == 2
+    assert "holds a bulk of about 50 customers" in capsys.readouterr().err
+    assert main(["seed-bulk", url, "--customers", "0"]) == 2
