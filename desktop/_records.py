@@ -16,6 +16,8 @@ from ._errors import ApiError
 
 __all__ = ["Records", "recording_ref"]
 
+POOL_SIZE = 16
+
 
 def recording_ref(call_id: str | None) -> str | None:
     """The recording reference a complaint keeps for its call: the ACD call id, which
@@ -41,7 +43,9 @@ def _refusal(exc: Exception) -> ApiError | None:
 
 class Records:
     def __init__(self, store_url: str, *, password_env: str | None = None) -> None:
-        self.engine = bizdata.open_engine(store_url, password_env=password_env)
+        # Routes run in Starlette's thread pool (40 threads at most): a connection each
+        # for the busiest of them, the rest wait for one instead of opening more.
+        self.engine = bizdata.open_engine(store_url, password_env=password_env, pool_size=POOL_SIZE)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -62,9 +62,6 @@ def test_search_needs_two_characters_and_unknown_ids_are_404(agent: Browser) -> 
     assert agent.get("/api/customers/abc").status == 404
 
 
-# bizdata's list_tickets calls Result.tuples(), deprecated in SQLAlchemy 2.1 (reported to
-# its author; drop this mark once bizdata unpacks rows directly).
-@pytest.mark.filterwarnings("ignore:The Result.tuples:DeprecationWarning")
 def test_complaint_ticket_life_cycle(agent: Browser) -> None:
     customer = agent.post("/api/customers", {"name": "李雷", "phone": "13822223333"}).body
     complaint = agent.post(
