@@ -107,6 +107,13 @@ def test_offer_with_the_record_then_states_release_and_wrap_up(
         )
         assert answered.error.code == 0
         wait_state(ws, "talking")
+        nobody = page.post("/api/transfer", {"call_id": "call-ev-1", "to_agent": "a1010"})
+        assert (nobody.status, nobody.code) == (409, "agent_not_available")
+        no_queue = page.post("/api/transfer", {"call_id": "call-ev-1", "to_queue": "moon"})
+        assert (no_queue.status, no_queue.code) == (404, "unknown_queue")
+        # No call controller in this stack holds the call for an attended transfer.
+        consult = page.post("/api/consult", {"call_id": "call-ev-1", "to_agent": "a1002"})
+        assert (consult.status, consult.code) == (404, "unknown_call")
         # A blind transfer back to the queue: the agent's leg is released.
         moved = page.post("/api/transfer", {"call_id": "call-ev-1", "to_queue": "repair"})
         assert moved.status == 200, moved.body
