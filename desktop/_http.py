@@ -98,6 +98,10 @@ def api(
             if exc.code == "no_session":
                 _clear(response)
             return response
+        except Exception:  # a bug or an outage the handler did not expect: still JSON
+            log.exception("%s %s failed", request.method, request.url.path)
+            internal = ApiError(500, "internal", "internal error (see the desktop's log)")
+            return JSONResponse(error_body(internal), status_code=500)
         if result is None and ctx.status in (200, 204):
             response = Response(status_code=204)
         else:

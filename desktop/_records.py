@@ -38,6 +38,8 @@ def _refusal(exc: Exception) -> ApiError | None:
         return ApiError(409, "invalid_transition", message)
     if isinstance(exc, bizdata.InUse):
         return ApiError(409, "in_use", message)
+    if isinstance(exc, bizdata.StoreError):  # the database is away or failing
+        return ApiError(503, "unavailable", message)
     return None
 
 
