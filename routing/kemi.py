@@ -568,7 +568,7 @@ class KemiRouter:
         if 100 < code < 300 and KSR.sdpops.sdp_content() > 0:
             KSR.rtpengine.rtpengine_answer(
                 webrtc_media_flags(
-                    toward_webrtc=KSR.isflagset(FLAG_CALLER_WEBRTC),
+                    toward_webrtc=bool(KSR.isflagset(FLAG_CALLER_WEBRTC)),
                     offer=False,
                     sip_call_id=KSR.kx.get_callid(),
                 )

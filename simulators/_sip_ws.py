@@ -38,14 +38,16 @@ _ANSWER_SDP = (
     "a=fingerprint:sha-256 {fingerprint}\r\n"
     "a=setup:active\r\n"
     "a=mid:0\r\n"
-    "a=sendrecv\r\n"
+    "a={direction}\r\n"
     "a=rtcp-mux\r\n"
     "{rtpmaps}"
 )
 _RTPMAPS = {"0": "PCMU/8000", "8": "PCMA/8000", "101": "telephone-event/8000"}
 
 
-def webrtc_sdp(port: int = 9, payloads: tuple[str, ...] = ("0", "8", "101")) -> str:
+def webrtc_sdp(
+    port: int = 9, payloads: tuple[str, ...] = ("0", "8", "101"), direction: str = "sendrecv"
+) -> str:
     """An SDP offer or answer shaped like a browser's (see the module docstring)."""
     fingerprint = ":".join(f"{b:02X}" for b in secrets.token_bytes(32))
     return _ANSWER_SDP.format(
@@ -55,6 +57,7 @@ def webrtc_sdp(port: int = 9, payloads: tuple[str, ...] = ("0", "8", "101")) -> 
         ufrag=secrets.token_hex(4),
         pwd=secrets.token_hex(12),
         fingerprint=fingerprint,
+        direction=direction,
         rtpmaps="".join(f"a=rtpmap:{p} {_RTPMAPS[p]}\r\n" for p in payloads if p in _RTPMAPS),
     )
 
@@ -348,6 +351,10 @@ class SipPhone:
             headers.append(("Content-Type", "application/sdp"))
         await self._transport.send(SipMessage(f"SIP/2.0 {code} {reason}", headers, body).render())
 
+    async def respond(self, request: SipMessage, code: int = 200, reason: str = "OK") -> None:
+        """Answer an in-dialog request (a BYE from the far end, say) without a body."""
+        await self._reply(request, code, reason)
+
     # -- registration ------------------------------------------------------------------
     async def register(self, expires: int = 600, timeout: float = 5.0) -> int:
         """REGISTER, answering one digest challenge; the final status (200, 403, ...)."""
@@ -418,25 +425,45 @@ class SipPhone:
         assert dialog.invite is not None
         await self._reply(dialog.invite, code, reason, to_tag=dialog.local_tag)
 
-    async def bye(self, dialog: Dialog, timeout: float = 5.0) -> int:
-        """End an answered call from this side; the final status of the BYE."""
-        dialog.local_cseq += 1
+    def _in_dialog(self, dialog: Dialog, method: str, cseq: int) -> list[tuple[str, str]]:
         local = dialog.local_uri
         if not _tag(local):
             local += f";tag={dialog.local_tag}"
         headers = [("Via", self._via(f"z9hG4bK{secrets.token_hex(8)}"))]
         headers += [("Route", r) for r in dialog.route_set]
-        headers += [
+        return [
+            *headers,
             ("Max-Forwards", "70"),
             ("From", local),
             ("To", dialog.remote_uri),
             ("Call-ID", dialog.call_id),
-            ("CSeq", f"{dialog.local_cseq} BYE"),
+            ("CSeq", f"{cseq} {method}"),
         ]
+
+    async def bye(self, dialog: Dialog, timeout: float = 5.0) -> int:
+        """End an answered call from this side; the final status of the BYE."""
+        dialog.local_cseq += 1
+        headers = self._in_dialog(dialog, "BYE", dialog.local_cseq)
         reply = await self._transaction(
             SipMessage(f"BYE {dialog.remote_target} SIP/2.0", headers), timeout
         )
         return reply.status
+
+    async def reinvite(self, dialog: Dialog, sdp: str, timeout: float = 5.0) -> SipMessage:
+        """A re-INVITE with a new offer (hold: a=sendonly), ACKed when it succeeds;
+        the final response, whose body is the far end's answer."""
+        dialog.local_cseq += 1
+        headers = self._in_dialog(dialog, "INVITE", dialog.local_cseq)
+        headers += [("Contact", self.contact), ("Content-Type", "application/sdp")]
+        reply = await self._transaction(
+            SipMessage(f"INVITE {dialog.remote_target} SIP/2.0", headers, sdp), timeout
+        )
+        if 200 <= reply.status < 300:
+            ack = self._in_dialog(dialog, "ACK", dialog.local_cseq)
+            await self._transport.send(
+                SipMessage(f"ACK {dialog.remote_target} SIP/2.0", ack).render()
+            )
+        return reply
 
     async def close(self) -> None:
         if self._reader is not None:
