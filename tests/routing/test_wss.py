@@ -104,7 +104,12 @@ def wss_router(ksr_api: list[KsrFunction], tmp_path: Path) -> Iterator[Any]:
         held = set(flags or ())
         fake = FakeKsr(ksr_api, pvs=dict(pvs), returns=dict(returns or {}))
         fake.returns.setdefault("isflagset", lambda flag: flag in held)
-        fake.returns.setdefault("setflag", lambda flag: held.add(flag) or 1)
+
+        def setflag(flag: int) -> int:
+            held.add(flag)
+            return 1
+
+        fake.returns.setdefault("setflag", setflag)
         contexts.append(installed(fake))
         contexts[-1].__enter__()
         from routing.kemi import build_router
