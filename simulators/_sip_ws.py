@@ -386,6 +386,75 @@ class SipPhone:
             )
         raise AssertionError("unreachable")
 
+    # -- outgoing calls ----------------------------------------------------------------
+    async def call(
+        self, user: str, sdp: str, timeout: float = 10.0
+    ) -> tuple[SipMessage, Dialog | None]:
+        """INVITE another account (an internal call), answering one proxy digest
+        challenge; the final response, and the dialog when it was answered (ACKed)."""
+        call_id = secrets.token_hex(10)
+        from_tag = secrets.token_hex(4)
+        uri = f"sip:{user}@{self.realm}"
+        local = f"<{self.aor}>;tag={from_tag}"
+        authorization = ""
+        for cseq in (1, 2):
+            branch = f"z9hG4bK{secrets.token_hex(8)}"
+            headers = [
+                ("Via", self._via(branch)),
+                ("Max-Forwards", "70"),
+                ("From", local),
+                ("To", f"<{uri}>"),
+                ("Call-ID", call_id),
+                ("CSeq", f"{cseq} INVITE"),
+                ("Contact", self.contact),
+                ("Content-Type", "application/sdp"),
+            ]
+            if authorization:
+                headers.append(("Proxy-Authorization", authorization))
+            reply = await self._transaction(
+                SipMessage(f"INVITE {uri} SIP/2.0", headers, sdp), timeout
+            )
+            if reply.status >= 300:
+                # The ACK of a failure is hop-by-hop: the INVITE's branch, its To tag.
+                ack = [
+                    ("Via", self._via(branch)),
+                    ("Max-Forwards", "70"),
+                    ("From", local),
+                    ("To", reply.header("To")),
+                    ("Call-ID", call_id),
+                    ("CSeq", f"{cseq} ACK"),
+                ]
+                await self._transport.send(SipMessage(f"ACK {uri} SIP/2.0", ack).render())
+            if reply.status == 407 and not authorization:
+                authorization = digest_authorization(
+                    reply.header("Proxy-Authenticate"),
+                    method="INVITE",
+                    uri=uri,
+                    username=self.username,
+                    ha1=self.ha1,
+                )
+                continue
+            if reply.status >= 300:
+                return reply, None
+            # The UAC's route set is the Record-Route list reversed (RFC 3261 12.1.2).
+            routes = [r.strip() for rr in reply.all("Record-Route") for r in rr.split(",")]
+            dialog = Dialog(
+                call_id=call_id,
+                local_tag=from_tag,
+                remote_tag=_tag(reply.header("To")),
+                local_uri=local,
+                remote_uri=reply.header("To"),
+                remote_target=_uri(reply.header("Contact")),
+                route_set=routes[::-1],
+                local_cseq=cseq,
+            )
+            ack = self._in_dialog(dialog, "ACK", cseq)
+            await self._transport.send(
+                SipMessage(f"ACK {dialog.remote_target} SIP/2.0", ack).render()
+            )
+            return reply, dialog
+        raise AssertionError("unreachable")
+
     # -- incoming calls ----------------------------------------------------------------
     async def next_request(self, method: str, timeout: float = 5.0) -> SipMessage:
         while True:

@@ -209,6 +209,45 @@ def test_controller_leg_reaches_a_browser_which_holds_and_hangs_up(wss: Wss, wor
     wait_until(lambda: not stack.rtpengine_calls(), timeout=8, what="both rtpengine calls gone")
 
 
+def test_a_browsers_internal_call_reaches_a_desk_phone_as_plain_rtp(wss: Wss) -> None:
+    """Without an ACD the edge rings the callee itself: the browser's WebRTC offer
+    reaches a UDP desk phone as plain RTP, and the phone's answer the browser as WebRTC."""
+    stack = wss.stack
+
+    async def run() -> None:
+        browser = await wss.phone("1001")
+        desk = await SipPhone.udp(
+            stack.sip, "1003", stack.realm, sip_ha1("1003", stack.realm, stack.passwords["1003"])
+        )
+        try:
+            assert await browser.register() == 200 and await desk.register() == 200
+            calling = asyncio.create_task(
+                browser.call("1003", webrtc_sdp(port=free_port(), payloads=("111", "0", "8")))
+            )
+            invite = await desk.next_request("INVITE")
+            assert re.search(r"^m=audio \d+ RTP/AVP ", invite.body, re.M), invite.body
+            assert "a=fingerprint" not in invite.body and "a=ice-" not in invite.body
+            assert "a=rtcp-mux" not in invite.body
+            dialog = await desk.ring(invite)
+            plain = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            plain += f"m=audio {free_port()} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+            await desk.answer(dialog, plain)
+            answered, browser_dialog = await calling
+            assert answered.status == 200 and browser_dialog is not None
+            _assert_webrtc_offer(answered.body)  # an answer, but the same WebRTC shape
+            assert stack.rtpengine_calls() == [f"ws-{invite.header('Call-ID')}"]
+            hanging_up = asyncio.create_task(browser.bye(browser_dialog))
+            await desk.respond(await desk.next_request("BYE"))
+            assert await hanging_up == 200
+        finally:
+            for phone in (browser, desk):
+                await phone.register(expires=0)
+                await phone.close()
+
+    asyncio.run(run())
+    wait_until(lambda: not stack.rtpengine_calls(), timeout=5, what="bridge deleted after BYE")
+
+
 def _tls(wss: Wss) -> ssl.SSLSocket:
     context = ssl.create_default_context(cafile=wss_ca_file(wss.stack))
     raw = socket.create_connection(wss.address, timeout=3)
