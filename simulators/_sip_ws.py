@@ -231,6 +231,10 @@ class SipPhone:
     incoming: asyncio.Queue[SipMessage] = field(default_factory=asyncio.Queue)
     _pending: dict[tuple[str, int, str], asyncio.Future[SipMessage]] = field(default_factory=dict)
     _reader: asyncio.Task[None] | None = None
+    # Extra Contact parameters and headers on REGISTER, e.g. what JsSIP sends
+    # (`;reg-id=1;+sip.instance="<urn:uuid:...>"`, `Supported: path, gruu, outbound`).
+    register_params: str = ""
+    register_headers: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     async def websocket(
@@ -369,8 +373,9 @@ class SipPhone:
                 ("To", f"<{self.aor}>"),
                 ("Call-ID", call_id),
                 ("CSeq", f"{cseq} REGISTER"),
-                ("Contact", f"{self.contact};expires={expires}"),
+                ("Contact", f"{self.contact}{self.register_params};expires={expires}"),
                 ("Expires", str(expires)),
+                *self.register_headers,
             ]
             if authorization:
                 headers.append(("Authorization", authorization))

@@ -98,6 +98,10 @@ def _rtpengine_port(stack: Stack, media: str) -> bool:
 def test_register_over_wss_takes_the_right_password_and_refuses_a_wrong_one(wss: Wss) -> None:
     async def run() -> tuple[int, int, int]:
         good, bad = await wss.phone("1003"), await wss.phone("1002", password="not-it")
+        # What JsSIP sends (RFC 5626 instance and reg-id, outbound in Supported): taken
+        # as a plain registration, the edge has no outbound module.
+        good.register_params = ';+sip.ice;reg-id=1;+sip.instance="<urn:uuid:0d3b7b1c-1b7a>"'
+        good.register_headers = [("Supported", "path, gruu, outbound")]
         try:
             return await good.register(), await bad.register(), await good.register(expires=0)
         finally:
