@@ -24,6 +24,7 @@ from testbed import (
     Stack,
     artifact_dir,
     base_config,
+    registered,
     running_stack,
     track,
     wait_until,
@@ -109,6 +110,21 @@ def test_register_over_wss_takes_the_right_password_and_refuses_a_wrong_one(wss:
             await bad.close()
 
     assert asyncio.run(run()) == (200, 403, 200)
+
+
+def test_a_closed_connection_takes_its_registration_with_it(wss: Wss) -> None:
+    async def register_and_leave() -> None:
+        phone = await wss.phone("1003")
+        assert await phone.register() == 200
+        assert registered(wss.stack, "1003")
+        await phone.close()
+
+    asyncio.run(register_and_leave())
+    wait_until(
+        lambda: not registered(wss.stack, "1003"),
+        timeout=5,
+        what="the contact of a closed WebSocket removed (usrloc handle_lost_tcp)",
+    )
 
 
 def test_trunk_call_reaches_a_browser_as_webrtc_and_the_carrier_gets_plain_rtp(
