@@ -86,6 +86,7 @@ from testbed._stack import (
     Stack,
     base_config,
     running_stack,
+    tls_spki_hash,
     wss_ca_file,
     wss_config,
 )
@@ -162,6 +163,7 @@ __all__ = [
     "start_cdr_service",
     "start_phone",
     "stop_all",
+    "tls_spki_hash",
     "tone_fraction",
     "track",
     "unregister_all",

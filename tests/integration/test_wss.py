@@ -9,6 +9,7 @@ toward the browser, and the browser's answer back into plain RTP/AVP.
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import shutil
 import socket
@@ -26,6 +27,7 @@ from testbed import (
     base_config,
     registered,
     running_stack,
+    tls_spki_hash,
     track,
     wait_until,
     wss_ca_file,
@@ -110,6 +112,7 @@ def test_register_over_wss_takes_the_right_password_and_refuses_a_wrong_one(wss:
             await bad.close()
 
     assert asyncio.run(run()) == (200, 403, 200)
+    assert len(base64.b64decode(tls_spki_hash(wss.stack))) == 32  # for Chromium's flag
 
 
 def test_a_closed_connection_takes_its_registration_with_it(wss: Wss) -> None:
