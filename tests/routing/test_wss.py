@@ -248,3 +248,23 @@ def test_in_dialog_requests_of_a_webrtc_dialog_go_through_the_bridge(wss_router:
     assert ksr.called("nathelper.handle_ruri_alias") == [()]
     assert ksr.called("tm.t_on_reply") == [("ksr_reply_media",)]
     assert {a[0] for a in ksr.called("setflag")} == {6, 7}
+
+
+def test_the_hunt_after_a_browser_skips_desk_phones(wss_router: Any) -> None:
+    """The SDP was offered as WebRTC: the next agent on a desk phone cannot take it."""
+    pvs = {"$ci": "c-1", "$avp(cc_hunt)": "1002", "$avp(cc_ws)": "1", "$T_reply_code": 486}
+    pvs |= {"$du": None, "$ru": "sip:1002@huaan.test"}
+    router, ksr = wss_router(pvs, {"tm.t_is_canceled": -1}, flags={6})
+    router.ksr_failure_hunt(None)
+    assert ksr.called("registrar.lookup") == [("location",)]
+    assert not ksr.called("tm.t_relay")
+    assert ksr.called("rtpengine.rtpengine_delete") == [("call-id=ws-c-1",)]
+
+
+def test_the_hunt_after_a_browser_rings_the_next_browser(wss_router: Any) -> None:
+    pvs = {"$ci": "c-1", "$avp(cc_hunt)": "1002", "$avp(cc_ws)": "1", "$T_reply_code": 486}
+    pvs |= {"$du": WS_CONTACT, "$ru": "sip:1002@huaan.test"}
+    router, ksr = wss_router(pvs, {"tm.t_is_canceled": -1, "resetdsturi": 1}, flags={6})
+    router.ksr_failure_hunt(None)
+    assert ksr.called("tm.t_relay") == [()]
+    assert not ksr.called("rtpengine.rtpengine_delete")
