@@ -80,7 +80,16 @@ from testbed._sip import (
     start_phone,
     unregister_all,
 )
-from testbed._stack import REALM, ReplicaControl, Stack, base_config, running_stack
+from testbed._stack import (
+    REALM,
+    ReplicaControl,
+    Stack,
+    base_config,
+    running_stack,
+    tls_spki_hash,
+    wss_ca_file,
+    wss_config,
+)
 from testbed._talker import Talker
 from testbed._waiting import wait_until
 
@@ -154,8 +163,11 @@ __all__ = [
     "start_cdr_service",
     "start_phone",
     "stop_all",
+    "tls_spki_hash",
     "tone_fraction",
     "track",
     "unregister_all",
     "wait_until",
+    "wss_ca_file",
+    "wss_config",
 ]

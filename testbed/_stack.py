@@ -108,6 +108,40 @@ class Stack:
             client.close()
 
 
+def wss_config(workdir: Path, config: dict[str, Any]) -> str:
+    """Turn on Kamailio's WSS listener (a free port; the certificate `running_stack`
+    writes into workdir/tls); return the URL a softphone connects to."""
+    listen = f"127.0.0.1:{free_port()}"
+    config["sip"]["wss_listen"] = listen
+    config["tls"] = {
+        "cert": str(workdir / "tls" / "server.crt"),
+        "key": str(workdir / "tls" / "server.key"),
+    }
+    return f"wss://{listen}"
+
+
+def wss_ca_file(stack: Stack) -> str:
+    """The CA a WSS client of `stack` trusts (written beside the server certificate)."""
+    return str(Path(stack.config.tls.cert).parent / "ca.crt")
+
+
+def tls_spki_hash(stack: Stack) -> str:
+    """base64(SHA-256(SubjectPublicKeyInfo)) of the stack's server certificate: Chromium
+    trusts exactly that key with `--ignore-certificate-errors-spki-list=<hash>` (its
+    WSS and HTTPS), without importing the demo CA into a profile."""
+    import base64  # noqa: PLC0415 - only browser tests need it
+    import hashlib  # noqa: PLC0415
+
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+    cert = x509.load_pem_x509_certificates(Path(stack.config.tls.cert).read_bytes())[0]
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
 def base_config(
     workdir: Path, agents: tuple[str, ...] = ("1001", "1002", "1003"), **overrides: Any
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -176,6 +210,8 @@ def running_stack(
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     parsed = configuration.load_config(path)
     layout = callcenter.layout_for(parsed, workdir)
+    if parsed.sip.wss_listen is not None and not Path(parsed.tls.cert).exists():
+        callcenter.write_secrets(parsed, workdir)  # as `callcenter secrets` would
     callcenter.up(parsed, layout)
     stack = Stack(parsed, layout, passwords, workdir)
     try:
