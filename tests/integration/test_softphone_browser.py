@@ -69,7 +69,9 @@ LOOPBACK = """async (freqHz) => {
   const other = await meter.measure({freqHz: freqHz * 1.37, durationMs: 300});
   meter.close();
   let codec = "";
-  (await pc1.getStats()).forEach((r) => { if (r.type === "codec" && codec === "") codec = r.mimeType; });
+  (await pc1.getStats()).forEach((r) => {
+    if (r.type === "codec" && codec === "") codec = r.mimeType;
+  });
   pc1.close(); pc2.close();
   return {heard, other, codec, answerCodecs: HuaanSoftphone.audioCodecs(answer.sdp)};
 }"""
