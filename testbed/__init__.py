@@ -53,6 +53,7 @@ from testbed._browser import (
     build_bundle,
     chromium_path,
     running_browser,
+    self_signed_cert,
     serve_static,
     tone_wav,
 )
@@ -96,7 +97,7 @@ from testbed._sip import (
     unregister_all,
 )
 from testbed._stack import REALM, ReplicaControl, Stack, base_config, running_stack
-from testbed._talker import Talker
+from testbed._talker import Talker, TonePlayer
 from testbed._waiting import wait_until
 
 __all__ = [
@@ -129,6 +130,7 @@ __all__ = [
     "Stack",
     "StaticServer",
     "Talker",
+    "TonePlayer",
     "acd_node",
     "acd_path_config",
     "agent_phone",
@@ -176,6 +178,7 @@ __all__ = [
     "running_postgres",
     "running_rtpengine",
     "running_stack",
+    "self_signed_cert",
     "serve_static",
     "start_cdr_service",
     "start_phone",

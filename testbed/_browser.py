@@ -145,6 +145,24 @@ def running_browser(
             browser.close()
 
 
+def self_signed_cert(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A throwaway self-signed certificate and key for `host` (the browser ignores
+    certificate errors; Kamailio's WSS and the page server present it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "server.crt", directory / "server.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", f"/CN={host}"),
+            *("-addext", f"subjectAltName=IP:{host},DNS:localhost"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
 # ---------------------------------------------------------------------- a page server
 
 
