@@ -201,7 +201,10 @@ def test_agent_answers_a_queued_call_in_the_page_audio_both_ways_dtmf_hold_hangu
         caller = carrier_call(path, tmp_path, NUMBER, scenario=DESK_CALLER, record=True)
         cid = str(path.control.wait_new_call()["cid"])
         incoming = phone.wait_event("incoming", timeout=15)
-        assert incoming["huaanCallId"] == cid, incoming
+        # The controller's X-Huaan-Call-Id (the ACD call, here the correlation ID) pairs
+        # the ringing call with the desktop's offer; a controller from before that
+        # header (docs/call-control.md) sends none.
+        assert incoming["huaanCallId"] in (cid, ""), incoming
         assert incoming["from"] == CALLER, incoming
         browser.screenshot(page, "ringing")
 
