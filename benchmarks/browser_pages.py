@@ -148,6 +148,7 @@ def one_run(
     # made rtpengine miss the controller's 0.5 s ng deadline, and the calls failed.
     # What is measured is the steady state of N calls, not their setup.
     callers: list[Party] = []
+    players: list[TonePlayer] = []
     for i in range(n):
         caller = carrier_call(path, workdir / f"call{i}", NUMBER, scenario=DESK_CALLER, record=True)
         callers.append(caller)
@@ -155,13 +156,12 @@ def one_run(
             caller.run.wait_for_log("SETTLED", timeout=30)
         except (AssertionError, TimeoutError) as error:
             print(f"call {i} was not bridged: {error}; its log: {caller.run.log_lines()}")
-    setup_s = time.monotonic() - started
-    players = []
-    for i, caller in enumerate(callers):
-        if not any(ln.startswith("SETTLED") for ln in caller.run.log_lines()):
             continue
+        # Talking from the bridge on, like a caller (and the controller's dead-leg
+        # check ends a call whose caller sends nothing for rtp_timeout_s).
         bridged = [ln for ln in caller.run.log_lines() if ln.startswith("REINVITE ")][-1]
         players.append(TonePlayer(caller.rtp, partial(media_of, bridged), caller_tone(i)))
+    setup_s = time.monotonic() - started
     tones = [caller_tone(i) for i in range(n)]
     stack = path.stack
     meter = CpuMeter(
@@ -215,7 +215,15 @@ def one_run(
     for caller in callers:
         if caller.run.process.poll() is None:
             caller.run.wait(timeout=30)
-    wait_until(lambda: all(p.state == "idle" for p in phones), timeout=30, what="every page idle")
+    try:
+        wait_until(lambda: all(p.state == "idle" for p in phones), timeout=20, what="pages idle")
+    except AssertionError:
+        # A call that never bridged is still ringing or up at its page: end it there.
+        for i, phone in enumerate(phones):
+            if phone.state != "idle":
+                print(f"page {i} still {phone.state} after the callers hung up: hanging up")
+                phone.call("hangup")
+        wait_until(lambda: all(p.state == "idle" for p in phones), timeout=20, what="pages idle")
     path.wait_clean()
     cores = 100 / meter.wall
     return RunResult(
