@@ -89,6 +89,7 @@ class RunResult:
     rtpengine_core_pct_per_call: float
     kamailio_core_pct_per_call: float
     machine_busy_pct: float
+    others_busy_pct: float  # of the machine, by processes not measured (other load)
     setup_s: float
 
     @property
@@ -236,6 +237,7 @@ def one_run(
         rtpengine_core_pct_per_call=round(meter.used["rtpengine"] * cores / n, 2),
         kamailio_core_pct_per_call=round(meter.used["kamailio"] * cores / n, 3),
         machine_busy_pct=round(100 * meter.machine_busy, 1),
+        others_busy_pct=round(100 * meter.others_busy, 1),
         setup_s=round(setup_s, 2),
     )
 
@@ -311,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
                         f" CPU (% of one core) chromium {result.chromium_core_pct_per_page}"
                         f"/page, rtpengine {result.rtpengine_core_pct_per_call}/call,"
                         f" kamailio {result.kamailio_core_pct_per_call}/call; machine"
-                        f" {result.machine_busy_pct}% busy; setup {result.setup_s} s",
+                        f" {result.machine_busy_pct}% busy, {result.others_busy_pct}% by others;"
+                        f" setup {result.setup_s} s",
                         flush=True,
                     )
                 path.close()
