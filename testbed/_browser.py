@@ -116,6 +116,7 @@ class ChromiumBrowser:
         # The page's console (the softphone's and JsSIP's messages) goes to the
         # artifact folder: what a failed browser test's reader needs first.
         log = self.artifacts / f"console-{len(self.contexts)}.log"
+        log.write_text("")  # not an earlier run's
         page.on("console", lambda m: _append(log, f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: _append(log, f"pageerror: {e}"))
         if url is not None:
