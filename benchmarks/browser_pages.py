@@ -151,7 +151,9 @@ def one_run(
     callers: list[Party] = []
     players: list[TonePlayer] = []
     for i in range(n):
-        caller = carrier_call(path, workdir / f"call{i}", NUMBER, scenario=DESK_CALLER, record=True)
+        caller = carrier_call(
+            path, workdir / f"call{i}", NUMBER, scenario=DESK_CALLER, record=True, timeout_s=900
+        )
         callers.append(caller)
         try:
             caller.run.wait_for_log("SETTLED", timeout=30)

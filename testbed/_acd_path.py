@@ -311,11 +311,13 @@ def carrier_call(
     *,
     scenario: Path = CALLER_SCENARIO,
     record: bool = False,
+    timeout_s: int = 60,
 ) -> Party:
     """A carrier call to `number` (sent as +86...) through Kamailio, from CALLER. It
     sends its own correlation ID and category, which the edge (an untrusted source's
     X-CC-*) must replace. `scenario`: acd_caller.xml or one with its contract;
-    `record`: the caller's RTP endpoint keeps what it heard (testbed.received_pcm)."""
+    `record`: the caller's RTP endpoint keeps what it heard (testbed.received_pcm);
+    `timeout_s`: sipp gives up (and exits with an error) after this long."""
     rtp, port = RtpEndpoint(record=record), free_port()
     path.on_close(rtp.close)
     call_id = f"caller-{secrets.token_hex(8)}"
@@ -327,7 +329,7 @@ def carrier_call(
             workdir=workdir,
             port=port,
             service=f"+86{number}",
-            timeout_s=60,
+            timeout_s=timeout_s,
             keys={"rtp_port": rtp.port, "cid": "f" * 32, "category": "spoofed"},
             extra=["-cid_str", call_id],
         )
