@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import statistics
 import sys
 import tempfile
@@ -252,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", help="work in (and keep) this folder: logs, consoles")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args(argv)
+    # A TERM (timeout, Ctrl-C in a wrapper) unwinds: the stack and browser stop.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print_facts(machine_facts())
     build_bundle()
     agents = tuple(str(2001 + i) for i in range(args.pages))
