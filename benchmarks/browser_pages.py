@@ -1,6 +1,7 @@
 """Many agents' desktops in one Chromium, each in a call with audio checked both ways.
 
-N pages (one browser, one context per page, Playwright on Debian's Chromium) each
+N pages (a context each; one Chromium per 16 pages, its limit of concurrent audio
+captures; Playwright on Debian's Chromium) each
 load the softphone bundle, register over WSS at Kamailio as their own agent, and
 answer automatically. The agents log in at the ACD (the agent simulator in
 controller mode); N carrier calls (sipp, desk_caller.xml) are queued, offered and
@@ -31,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -69,6 +71,7 @@ from testbed import (
 )
 
 TARGET_PAGES = 20
+PAGES_PER_BROWSER = 16  # Chromium's limit on concurrent audio captures
 NUMBER = "95598"
 QUEUE = "billing"
 DESK_CALLER = scenario_path("desk_caller")
@@ -289,10 +292,18 @@ def main(argv: list[str] | None = None) -> int:
             cert, key = Path(stack.config.tls.cert), Path(stack.config.tls.key)
             with (
                 serve_static(pages={"/": SOFTPHONE_PAGE}, cert=cert, key=key) as server,
-                running_browser(workdir / "browser") as browser,
+                ExitStack() as browsers_open,
             ):
+                # Chromium opens at most 16 audio captures at a time (the 17th page's
+                # getUserMedia fails: NotReadableError, and JsSIP answers 480), so a
+                # browser per 16 pages.
+                browsers = [
+                    browsers_open.enter_context(running_browser(workdir / f"browser{b}"))
+                    for b in range((args.pages + PAGES_PER_BROWSER - 1) // PAGES_PER_BROWSER)
+                ]
                 phones = []
-                for agent in agents:
+                for index, agent in enumerate(agents):
+                    browser = browsers[index // PAGES_PER_BROWSER]
                     phone = PageSoftphone(browser.page(server.url + "/"))
                     phone.start(
                         wss_url=wss_url,
