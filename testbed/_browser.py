@@ -101,7 +101,10 @@ def _append(path: Path, line: str) -> None:
 
 @dataclass
 class ChromiumBrowser:
-    """One launched Chromium; `page()` opens a page in a fresh context."""
+    """One launched Chromium; `page()` opens a page in a fresh context.
+
+    A Chromium opens at most 16 audio captures at a time (measured: the 17th
+    getUserMedia fails with NotReadableError), so at most 16 pages in calls at once."""
 
     browser: Browser
     artifacts: Path
