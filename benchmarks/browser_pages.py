@@ -32,7 +32,6 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -63,7 +62,7 @@ from testbed import (
     media_of,
     received_pcm,
     running_acd_path,
-    running_browser,
+    running_browsers,
     serve_static,
     tone_fraction,
     wait_until,
@@ -292,15 +291,13 @@ def main(argv: list[str] | None = None) -> int:
             cert, key = Path(stack.config.tls.cert), Path(stack.config.tls.key)
             with (
                 serve_static(pages={"/": SOFTPHONE_PAGE}, cert=cert, key=key) as server,
-                ExitStack() as browsers_open,
-            ):
                 # Chromium opens at most 16 audio captures at a time (the 17th page's
                 # getUserMedia fails: NotReadableError, and JsSIP answers 480), so a
                 # browser per 16 pages.
-                browsers = [
-                    browsers_open.enter_context(running_browser(workdir / f"browser{b}"))
-                    for b in range((args.pages + PAGES_PER_BROWSER - 1) // PAGES_PER_BROWSER)
-                ]
+                running_browsers(
+                    workdir / "browsers", -(-args.pages // PAGES_PER_BROWSER)
+                ) as browsers,
+            ):
                 phones = []
                 for index, agent in enumerate(agents):
                     browser = browsers[index // PAGES_PER_BROWSER]

@@ -138,7 +138,18 @@ def running_browser(
     artifacts: Path, *, tone_hz: float = PAGE_TONE_HZ, headless: bool = True
 ) -> Iterator[ChromiumBrowser]:
     """Headless Chromium with fake media (its microphone: a `tone_hz` sine) for a test
-    module; screenshots and the browser's log go to `artifacts`."""
+    module; screenshots and the pages' consoles go to `artifacts`."""
+    with running_browsers(artifacts, 1, tone_hz=tone_hz, headless=headless) as (browser,):
+        yield browser
+
+
+@contextmanager
+def running_browsers(
+    artifacts: Path, count: int, *, tone_hz: float = PAGE_TONE_HZ, headless: bool = True
+) -> Iterator[list[ChromiumBrowser]]:
+    """`count` Chromiums as `running_browser` launches one (Playwright's sync API runs
+    one driver per thread, so they share it); browser i keeps its files in
+    `artifacts`/browser<i> when there are several."""
     # Imported here: the many testbed users that start no browser do not load it.
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
@@ -148,20 +159,26 @@ def running_browser(
     artifacts.mkdir(parents=True, exist_ok=True)
     wav = tone_wav(artifacts / f"mic-{tone_hz:g}hz.wav", tone_hz)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable,
-            headless=headless,
-            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}"],
-        )
+        launched: list[ChromiumBrowser] = []
         try:
-            yield ChromiumBrowser(browser, artifacts, tone_hz)
+            for index in range(count):
+                folder = artifacts if count == 1 else artifacts / f"browser{index}"
+                folder.mkdir(parents=True, exist_ok=True)
+                browser = playwright.chromium.launch(
+                    executable_path=executable,
+                    headless=headless,
+                    args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}"],
+                )
+                launched.append(ChromiumBrowser(browser, folder, tone_hz))
+            yield launched
         finally:
-            browser.close()
+            for each in launched:
+                each.browser.close()
 
 
 def self_signed_cert(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
     """A throwaway self-signed certificate and key for `host` (the browser ignores
-    certificate errors; Kamailio's WSS and the page server present it)."""
+    certificate errors; the page server presents it)."""
     directory.mkdir(parents=True, exist_ok=True)
     cert, key = directory / "server.crt", directory / "server.key"
     subprocess.run(
