@@ -241,12 +241,15 @@ def agent_states(events: list[eventlog.Event], agent: str) -> list[tuple[str, st
 
 @contextmanager
 def running_acd_path(
-    request: pytest.FixtureRequest, workdir: Path, config: dict[str, Any], passwords: dict[str, str]
+    request: pytest.FixtureRequest | None,
+    workdir: Path,
+    config: dict[str, Any],
+    passwords: dict[str, str],
 ) -> Iterator[AcdPath]:
     """`callcenter up` from `config` (acd_path_config's shape), until the replica's ACD
     action feed is subscribed; the stack's logs go to test-artifacts/ if a test of the
-    module failed."""
-    failed_before = request.session.testsfailed
+    module failed (`request`: None outside pytest, e.g. a benchmark)."""
+    failed_before = request.session.testsfailed if request is not None else 0
     with running_stack(workdir, config, passwords) as stack:
         assert stack.config.acd is not None
         host, port = split_hostport(stack.config.redis.listen)
@@ -265,7 +268,7 @@ def running_acd_path(
             control.close()
             acd.close()
             events.close()
-        if request.session.testsfailed > failed_before:
+        if request is not None and request.session.testsfailed > failed_before:
             keep = artifact_dir(f"{request.node.nodeid}-stack")
             shutil.copytree(stack.layout.logs, keep, dirs_exist_ok=True)
 
@@ -301,22 +304,32 @@ def agent_phone(
     return Party(phone.run, rtp, phone.sip_port)
 
 
-def carrier_call(path: AcdPath, workdir: Path, number: str) -> Party:
+def carrier_call(
+    path: AcdPath,
+    workdir: Path,
+    number: str,
+    *,
+    scenario: Path = CALLER_SCENARIO,
+    record: bool = False,
+    timeout_s: int = 60,
+) -> Party:
     """A carrier call to `number` (sent as +86...) through Kamailio, from CALLER. It
     sends its own correlation ID and category, which the edge (an untrusted source's
-    X-CC-*) must replace."""
-    rtp, port = RtpEndpoint(), free_port()
+    X-CC-*) must replace. `scenario`: acd_caller.xml or one with its contract;
+    `record`: the caller's RTP endpoint keeps what it heard (testbed.received_pcm);
+    `timeout_s`: sipp gives up (and exits with an error) after this long."""
+    rtp, port = RtpEndpoint(record=record), free_port()
     path.on_close(rtp.close)
     call_id = f"caller-{secrets.token_hex(8)}"
     run = track(
         start_sipp(
             "caller",
-            str(CALLER_SCENARIO),
+            str(scenario),
             path.stack.sip,
             workdir=workdir,
             port=port,
             service=f"+86{number}",
-            timeout_s=60,
+            timeout_s=timeout_s,
             keys={"rtp_port": rtp.port, "cid": "f" * 32, "category": "spoofed"},
             extra=["-cid_str", call_id],
         )
