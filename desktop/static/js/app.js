@@ -1,0 +1,162 @@
+// The desktop page: boots the language, restores a live session (GET /api/session) or
+// shows the login, and wires the work screen's modules together.
+
+import * as api from "./api.js";
+import * as i18n from "./i18n.js";
+import { $, $$ } from "./dom.js";
+import { app, emit } from "./store.js";
+import * as agentState from "./agentstate.js";
+import * as customers from "./customers.js";
+import * as history from "./history.js";
+import * as keys from "./keys.js";
+import * as login from "./login.js";
+import * as phone from "./phone.js";
+import * as session from "./session.js";
+import * as tickets from "./tickets.js";
+
+const TABS = ["customer", "tickets", "history", "voicemail", "callbacks"];
+
+function showTab(name) {
+  for (const tab of TABS) {
+    const selected = tab === name;
+    const button = $(`#tab-${tab}`);
+    button.setAttribute("aria-selected", String(selected));
+    button.tabIndex = selected ? 0 : -1;
+    $(`#panel-${tab}`).hidden = !selected;
+  }
+  if (name === "tickets") tickets.loadTickets();
+  if (name === "history") history.loadHistory();
+}
+
+function initTabs() {
+  for (const tab of TABS) $(`#tab-${tab}`).addEventListener("click", () => showTab(tab));
+  $(".tabs").addEventListener("keydown", (event) => {
+    const at = TABS.findIndex((tab) => $(`#tab-${tab}`) === document.activeElement);
+    if (at < 0 || !["ArrowLeft", "ArrowRight"].includes(event.key)) return;
+    const next = TABS[(at + (event.key === "ArrowRight" ? 1 : TABS.length - 1)) % TABS.length];
+    showTab(next);
+    $(`#tab-${next}`).focus();
+    event.preventDefault();
+  });
+}
+
+async function toggleLanguage() {
+  await i18n.loadLanguage(i18n.language() === "zh" ? "en" : "zh");
+}
+
+function openHelp() {
+  const dialog = $("#dlg-help");
+  dialog.showModal();
+}
+
+function workActions() {
+  if ($("#work-screen").hidden) return { KeyL: toggleLanguage };
+  const tabAction = (i) => () => {
+    showTab(TABS[i]);
+    $(`#tab-${TABS[i]}`).focus();
+  };
+  return {
+    F1: openHelp,
+    F2: phone.answer,
+    F4: phone.hangup,
+    F6: phone.toggleHold,
+    F7: phone.toggleMute,
+    F8: agentState.toggleBusy,
+    KeyK: customers.focusSearch,
+    KeyS: () => {
+      if ($("#customer-form").contains(document.activeElement)) customers.save();
+    },
+    KeyT: () => phone.openTransfer(false),
+    KeyC: () => phone.openTransfer(true),
+    KeyN: phone.openCall,
+    KeyD: phone.toggleDialpad,
+    KeyW: history.focusWrapUp,
+    KeyL: toggleLanguage,
+    Digit1: tabAction(0),
+    Digit2: tabAction(1),
+    Digit3: tabAction(2),
+    Digit4: tabAction(3),
+    Digit5: tabAction(4),
+  };
+}
+
+async function enterWork(sess) {
+  app.session = sess;
+  app.logoutDeferred = false;
+  app.lastCallId = null;
+  session.start(sess);
+  try {
+    app.config = await api.get("/api/config");
+  } catch {
+    app.config = app.config || {};
+  }
+  const agent = sess.agent || {};
+  $("#agent-info").textContent = i18n.t("agent.info", {
+    name: agent.display || agent.username || "",
+    employee: agent.employee_id ?? "",
+    seat: agent.seat ?? "",
+  });
+  agentState.fillReasons();
+  tickets.fillUnits();
+  history.fillWrapUpCodes();
+  history.renderWrapUp();
+  $("#login-screen").hidden = true;
+  $("#work-screen").hidden = false;
+  agentState.render({ state: sess.state || "idle", reason: "", wrap_up_ends_at: null });
+  showTab("customer");
+  phone.start(sess);
+  emit("customer", null);
+  $("#customer-search").focus();
+}
+
+function leaveWork(message) {
+  session.stop();
+  phone.stop();
+  app.session = null;
+  app.offer = null;
+  app.callId = null;
+  app.customer = null;
+  app.agentState = { state: "logged_out", reason: "", wrap_up_ends_at: null };
+  $("#customer-record").hidden = true;
+  $("#screen-pop").hidden = true;
+  for (const dialog of $$("dialog[open]")) dialog.close();
+  login.show(message);
+}
+
+async function boot() {
+  await i18n.loadLanguage(i18n.savedLanguage());
+  i18n.onLanguageChange(() => {
+    keys.renderHelp();
+    emit("language", i18n.language());
+  });
+  for (const button of $$("[data-action=toggle-lang]")) button.addEventListener("click", toggleLanguage);
+  $("#btn-help").addEventListener("click", openHelp);
+  keys.renderHelp();
+  keys.install(workActions);
+  initTabs();
+  login.init(enterWork);
+  agentState.init(leaveWork);
+  phone.init();
+  customers.init(showTab);
+  tickets.init();
+  history.init();
+  api.setUnauthorizedHandler(() => {
+    if (app.session) leaveWork(i18n.t("error.no_session"));
+  });
+  $("#boot").hidden = true;
+  try {
+    // A page reload: a live session comes back without asking again.
+    const sess = await api.get("/api/session", { quiet401: true });
+    await enterWork(sess);
+  } catch {
+    try {
+      const config = await api.get("/api/config", { quiet401: true });
+      login.offerSkills(config.skills);
+    } catch {
+      /* the config needs a session: the agent adds skills by name */
+    }
+    login.show("");
+  }
+}
+
+boot();
