@@ -4,7 +4,44 @@ business data store (screen pop, customer records, complaint tickets).
 
     python -m desktop --config config/callcenter.yaml     # what `callcenter up` runs
 
-The API, the page's events and the security rules are docs/desktop.md.
+The API, the page's events and the security rules are docs/desktop.md. The launch
+helpers load at once (stdlib only); the app and its settings load on first use.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._launch import desktop_argv, desktop_healthy
+
+if TYPE_CHECKING:
+    from ._app import create_app
+    from ._settings import DesktopSettings, settings_from_config
+
+__all__ = [
+    "DesktopSettings",
+    "create_app",
+    "desktop_argv",
+    "desktop_healthy",
+    "settings_from_config",
+]
+
+_LAZY = {
+    "create_app": "_app",
+    "DesktopSettings": "_settings",
+    "settings_from_config": "_settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,279 @@
+"""The page's events: one ACD action feed and one snapshot stream per desktop process,
+fanned out to the connected pages by employee ID.
+
+- Offer: the caller's record is looked up (the IVR's account, else the calling number)
+  before the event goes out, so the page shows it while the phone starts ringing; with
+  `screen_pop_url` configured the filled URL goes instead. The offer is also noted in
+  Redis (`desktop:calls:<employee_id>`), which is what lets that agent wrap the call up
+  on any replica.
+- CancelRing and Release go out as they come.
+- State: every change of an agent's (state, reason, call) in the snapshot stream.
+
+Each offer carries `offered_at` (when the feed delivered it here, epoch seconds) and
+`sent_at` (when the socket sent it); their difference is logged, and the screen-pop
+benchmark reads both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import grpc
+import redis
+
+from acd_api.v1 import acd_pb2 as pb
+from acd_client import AcdClient, ActionFeed
+
+from ._acd import live_agent
+
+__all__ = ["CALLS_PREFIX", "EventHub", "call_queue", "fill_screen_pop", "last_call"]
+
+log = logging.getLogger(__name__)
+CALLS_PREFIX = "desktop:calls:"
+# How long an offered call stays wrap-up-able by its agent.
+CALLS_TTL_S = 24 * 3600
+# The field of that hash naming the agent's latest offered call (not a call id).
+LAST_CALL = "_last"
+Event = dict[str, Any]
+
+
+def fill_screen_pop(template: str, fields: dict[str, str]) -> str:
+    return template.format(**{k: quote(v, safe="") for k, v in fields.items()})
+
+
+def call_queue(client: redis.Redis, employee_id: int, call_id: str) -> str | None:
+    """The queue of a call offered to this agent; None: never offered to it."""
+    if not call_id or call_id == LAST_CALL:
+        return None
+    value = client.hget(f"{CALLS_PREFIX}{employee_id}", call_id)
+    return None if value is None else _text(value)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def last_call(client: redis.Redis, employee_id: int) -> str | None:
+    value = client.hget(f"{CALLS_PREFIX}{employee_id}", LAST_CALL)
+    return None if value is None else _text(value)
+
+
+class EventHub:
+    def __init__(
+        self,
+        acd: AcdClient,
+        redis_client: redis.Redis,
+        *,
+        customer_for_call: Callable[[str | None, str], dict[str, Any] | None],
+        screen_pop_url: str | None,
+        wrap_up_ms: Callable[[str], int],
+    ) -> None:
+        self._acd = acd
+        self._redis = redis_client
+        self._customer_for_call = customer_for_call
+        self._screen_pop_url = screen_pop_url
+        self._wrap_up_ms = wrap_up_ms
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        self._pages: dict[int, set[asyncio.Queue[Event]]] = {}
+        self._states: dict[int, tuple[str, str, str]] = {}
+        self._feed: ActionFeed | None = None
+        self._stop = threading.Event()
+        self._snapshot_stream: Any = None
+        self._watcher = threading.Thread(
+            target=self._watch_snapshots, name="desk-snapshots", daemon=True
+        )
+
+    # Life cycle -------------------------------------------------------------------
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._feed = ActionFeed(self._acd, self._on_action, startup_grace_s=30.0).start(
+            timeout=None
+        )
+        self._watcher.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._feed is not None:
+            self._feed.close()
+        stream = self._snapshot_stream
+        if stream is not None:
+            stream.cancel()
+        if self._watcher.is_alive():
+            self._watcher.join(timeout=5)
+
+    @property
+    def subscribed(self) -> bool:
+        return self._feed is not None and self._feed.subscribed
+
+    # Pages ------------------------------------------------------------------------
+    def connect(self, employee_id: int) -> asyncio.Queue[Event]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=256)
+        with self._lock:
+            self._pages.setdefault(employee_id, set()).add(queue)
+        return queue
+
+    def disconnect(self, employee_id: int, queue: asyncio.Queue[Event]) -> None:
+        with self._lock:
+            pages = self._pages.get(employee_id)
+            if pages is not None:
+                pages.discard(queue)
+                if not pages:
+                    del self._pages[employee_id]
+                    self._states.pop(employee_id, None)
+
+    def _watched(self, employee_id: int) -> bool:
+        with self._lock:
+            return employee_id in self._pages
+
+    def publish(self, employee_id: int, event: Event) -> None:
+        """Hand `event` to every page of this agent (from any thread)."""
+        loop = self._loop
+        if loop is None:
+            return
+        with self._lock:
+            queues = list(self._pages.get(employee_id, ()))
+        for queue in queues:
+            loop.call_soon_threadsafe(_offer_to, queue, event)
+
+    # The ACD's actions ---------------------------------------------------------------
+    def _on_action(self, action: pb.Action) -> None:
+        kind = action.WhichOneof("kind")
+        if kind == "offer":
+            self._on_offer(action.offer, time.time())
+        elif kind == "cancel_ring":
+            c = action.cancel_ring
+            self.publish(
+                c.employee_id, {"type": "cancel_ring", "call_id": c.call_id, "reason": c.reason}
+            )
+        elif kind == "release":
+            r = action.release
+            self.publish(
+                r.employee_id, {"type": "release", "call_id": r.call_id, "reason": r.reason}
+            )
+
+    def _on_offer(self, offer: pb.Offer, offered_at: float) -> None:
+        key = f"{CALLS_PREFIX}{offer.employee_id}"
+        try:
+            with self._redis.pipeline() as pipe:
+                pipe.hset(key, mapping={offer.call_id: offer.queue, LAST_CALL: offer.call_id})
+                pipe.expire(key, CALLS_TTL_S)
+                pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("cannot note offer %s for %s: %s", offer.call_id, offer.employee_id, exc)
+        if not self._watched(offer.employee_id):
+            return
+        call_data = dict(getattr(offer, "call_data", {}))
+        account = call_data.get("account", "")
+        ivr_path = [n for n in call_data.get("ivr_path", "").split(">") if n]
+        customer: dict[str, Any] | None = None
+        screen_pop: str | None = None
+        if self._screen_pop_url:
+            screen_pop = fill_screen_pop(
+                self._screen_pop_url,
+                {
+                    "caller": offer.caller,
+                    "account": account,
+                    "call_id": offer.call_id,
+                    "category": offer.category,
+                    "queue": offer.queue,
+                },
+            )
+        else:
+            try:
+                customer = self._customer_for_call(account or None, offer.caller)
+            except Exception:
+                log.exception("screen pop lookup for call %s failed", offer.call_id)
+        event: Event = {
+            "type": "offer",
+            "call_id": offer.call_id,
+            "caller": offer.caller,
+            "category": offer.category,
+            "queue": offer.queue,
+            "ivr_path": ivr_path,
+            "account": account,
+            "ring_timeout_s": offer.ring_timeout_seconds,
+            "customer": customer,
+            "screen_pop_url": screen_pop,
+            "offered_at": offered_at,
+        }
+        self.publish(offer.employee_id, event)
+
+    # Agent states --------------------------------------------------------------------
+    def _watch_snapshots(self) -> None:
+        backoff = 0.0
+        while not self._stop.is_set():
+            try:
+                self._snapshot_stream = self._acd.watch_snapshot(max_interval=2.0)
+                for reply in self._snapshot_stream:
+                    backoff = 0.0
+                    self._on_snapshot(reply.snapshot)
+            except grpc.RpcError:
+                pass
+            except Exception:
+                log.exception("snapshot handler failed")
+            if self._stop.is_set():
+                return
+            backoff = min(2.0, backoff * 2 or 0.1)
+            self._stop.wait(backoff)
+
+    def _on_snapshot(self, snapshot: pb.Snapshot) -> None:
+        with self._lock:
+            watched = set(self._pages)
+        seen = set()
+        for view in snapshot.agents:
+            if view.employee_id not in watched:
+                continue
+            seen.add(view.employee_id)
+            self.note_state(live_agent(view, snapshot.ts))
+        for employee_id in watched - seen:
+            self._push_state(employee_id, ("logged_out", "", ""), None)
+
+    def note_state(self, agent: Any) -> None:
+        """Push a `state` event if this agent's state differs from the last one sent."""
+        wrap_up_ends_at = None
+        if agent.state == "wrap_up":
+            call_id = agent.call_id or last_call(self._redis, agent.employee_id) or ""
+            queue = call_queue(self._redis, agent.employee_id, call_id) or ""
+            started = agent.snapshot_ts - agent.time_in_state_s
+            wrap_up_ends_at = started + self._wrap_up_ms(queue) / 1000
+        self._push_state(
+            agent.employee_id, (agent.state, agent.reason, agent.call_id), wrap_up_ends_at
+        )
+
+    def _push_state(
+        self, employee_id: int, key: tuple[str, str, str], wrap_up_ends_at: float | None
+    ) -> None:
+        with self._lock:
+            if self._states.get(employee_id) == key:
+                return
+            self._states[employee_id] = key
+        state, reason, call_id = key
+        self.publish(
+            employee_id,
+            {
+                "type": "state",
+                "state": state,
+                "reason": reason,
+                "call_id": call_id,
+                "wrap_up_ends_at": wrap_up_ends_at,
+            },
+        )
+
+    def forget_state(self, employee_id: int) -> None:
+        """The next snapshot sends this agent's state again (a page just connected)."""
+        with self._lock:
+            self._states.pop(employee_id, None)
+
+
+def _offer_to(queue: asyncio.Queue[Event], event: Event) -> None:
+    try:
+        queue.put_nowait(event)
+    except asyncio.QueueFull:
+        log.warning("a page is not reading its events; dropped a %s event", event.get("type"))
