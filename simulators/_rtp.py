@@ -113,6 +113,12 @@ class RtpEndpoint:
             self._sock.sendto(header + payload_for(marker, seq), dest)
             time.sleep(interval_s)  # pacing, like a real 20 ms ptime source (scaled down)
 
+    def send_packet(self, dest: tuple[str, int], packet: bytes) -> None:
+        """One ready-made RTP packet (e.g. an `RtpSender`'s) from this endpoint's port,
+        the port its SDP named: rtpengine learns a party's address from it."""
+        assert self._sock is not None
+        self._sock.sendto(packet, dest)
+
     def send_dtmf(
         self,
         dest: tuple[str, int],

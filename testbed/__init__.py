@@ -3,7 +3,8 @@
 A whole stack as `callcenter up` starts it (`running_stack`, and `running_acd_path`
 with the ACD driving a controller), a controller and rtpengine on their own
 (`running_controller`), the CDR service, Redis, PostgreSQL, and the parties that talk to them:
-sipp phones and callers, RTP endpoints and an OPTIONS responder. Waiting is on a
+sipp phones and callers, RTP endpoints and an OPTIONS responder; and Debian's Chromium
+under Playwright for the desktop's pages (`running_browser`, `PageSoftphone`). Waiting is on a
 condition with a deadline (`wait_until`), never a sleep. What a party heard (prompts
 by cross-correlation, barge-in, DTMF and tones) is simulators' audio analysis, re-exported.
 
@@ -40,6 +41,21 @@ from testbed._acd_path import (
     events_of,
     hang_up,
     running_acd_path,
+)
+from testbed._browser import (
+    BUNDLE,
+    CHROMIUM_FLAGS,
+    PAGE_TONE_HZ,
+    SOFTPHONE_PAGE,
+    ChromiumBrowser,
+    PageSoftphone,
+    StaticServer,
+    build_bundle,
+    chromium_path,
+    running_browser,
+    self_signed_cert,
+    serve_static,
+    tone_wav,
 )
 from testbed._cdr_service import (
     CdrServiceProcess,
@@ -81,32 +97,40 @@ from testbed._sip import (
     unregister_all,
 )
 from testbed._stack import REALM, ReplicaControl, Stack, base_config, running_stack
-from testbed._talker import Talker
+from testbed._talker import Talker, TonePlayer
 from testbed._waiting import wait_until
 
 __all__ = [
     "AGENTS",
     "ARTIFACTS",
+    "BUNDLE",
     "CALLER",
+    "CHROMIUM_FLAGS",
     "OK",
+    "PAGE_TONE_HZ",
     "PRESENT_SCORE",
     "REALM",
     "REDIS_SERVER",
     "ROOT",
     "SDP",
+    "SOFTPHONE_PAGE",
     "AcdPath",
     "CdrServiceProcess",
+    "ChromiumBrowser",
     "ControlError",
     "Controller",
     "Dialog",
     "OptionsResponder",
+    "PageSoftphone",
     "Party",
     "RawSip",
     "ReplicaControl",
     "Reply",
     "Rtpengine",
     "Stack",
+    "StaticServer",
     "Talker",
+    "TonePlayer",
     "acd_node",
     "acd_path_config",
     "agent_phone",
@@ -114,9 +138,11 @@ __all__ = [
     "artifact_dir",
     "assert_clean",
     "base_config",
+    "build_bundle",
     "call_events",
     "carrier_call",
     "cdr_row",
+    "chromium_path",
     "controller_feed_subscribed",
     "create_database",
     "decode_alaw",
@@ -147,14 +173,18 @@ __all__ = [
     "register_agent",
     "registered",
     "running_acd_path",
+    "running_browser",
     "running_controller",
     "running_postgres",
     "running_rtpengine",
     "running_stack",
+    "self_signed_cert",
+    "serve_static",
     "start_cdr_service",
     "start_phone",
     "stop_all",
     "tone_fraction",
+    "tone_wav",
     "track",
     "unregister_all",
     "wait_until",

@@ -301,17 +301,25 @@ def agent_phone(
     return Party(phone.run, rtp, phone.sip_port)
 
 
-def carrier_call(path: AcdPath, workdir: Path, number: str) -> Party:
+def carrier_call(
+    path: AcdPath,
+    workdir: Path,
+    number: str,
+    *,
+    scenario: Path = CALLER_SCENARIO,
+    record: bool = False,
+) -> Party:
     """A carrier call to `number` (sent as +86...) through Kamailio, from CALLER. It
     sends its own correlation ID and category, which the edge (an untrusted source's
-    X-CC-*) must replace."""
-    rtp, port = RtpEndpoint(), free_port()
+    X-CC-*) must replace. `scenario`: acd_caller.xml or one with its contract;
+    `record`: the caller's RTP endpoint keeps what it heard (testbed.received_pcm)."""
+    rtp, port = RtpEndpoint(record=record), free_port()
     path.on_close(rtp.close)
     call_id = f"caller-{secrets.token_hex(8)}"
     run = track(
         start_sipp(
             "caller",
-            str(CALLER_SCENARIO),
+            str(scenario),
             path.stack.sip,
             workdir=workdir,
             port=port,

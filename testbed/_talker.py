@@ -6,11 +6,14 @@ that lost power or network after answering): the liveness tests' subject.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable
 
-from simulators import RtpEndpoint
+import numpy as np
+
+from simulators import RtpEndpoint, RtpSender, encode_ulaw
 
 
 class Talker:
@@ -34,3 +37,45 @@ class Talker:
         self._stop.set()
         self._thread.join(timeout=2)
         return time.monotonic()
+
+
+class TonePlayer:
+    """Sends a sine at `freq_hz` as PCMU from `endpoint`, one 20 ms packet at a time in
+    real time, to wherever `dest()` says, until stopped: a caller whose audio a test
+    checks by content at the far end (a browser's ToneMeter, another endpoint)."""
+
+    def __init__(
+        self,
+        endpoint: RtpEndpoint,
+        dest: Callable[[], tuple[str, int]],
+        freq_hz: float,
+        *,
+        level: float = 0.4,
+    ) -> None:
+        self.endpoint, self.dest = endpoint, dest
+        rate, frame = 8000, 160
+        # One second of audio, a whole number of cycles for the integer frequencies
+        # tests use, sent round and round without a click.
+        t = np.arange(rate) / rate
+        pcm = (level * 32767 * np.sin(2 * np.pi * freq_hz * t)).astype(np.int16)
+        audio = encode_ulaw(pcm)
+        self._frames = [audio[i : i + frame] for i in range(0, rate, frame)]
+        self._sender = RtpSender(ssrc=0x70000000 | secrets.randbelow(0x1000000))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        next_at = time.monotonic()
+        index = 0
+        while not self._stop.is_set():
+            self.endpoint.send_packet(self.dest(), self._sender.audio(self._frames[index]))
+            index = (index + 1) % len(self._frames)
+            next_at += 0.020
+            # Paced against the clock (not sleep(0.02) per packet), so the stream
+            # keeps real time on a loaded machine; the wait is the pacing itself.
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)

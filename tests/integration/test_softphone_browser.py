@@ -1,0 +1,262 @@
+"""The desktop's softphone bundle in Debian's Chromium (Playwright), against real parts.
+
+One browser for the module (testbed.running_browser): fake microphone playing a
+1,000 Hz tone. The smoke test needs no SIP: the bundle loads, and a WebRTC loopback
+in the page, negotiated through the bundle's G.711 filter, carries the microphone's
+tone to the bundle's ToneMeter.
+
+The journey runs on the whole stack (`callcenter up`: Kamailio with its WSS listener,
+rtpengine bridging WebRTC to plain RTP, the controller, the ACD): the page's
+softphone registers over WSS as agent 1001, the agent logs in at the ACD, a carrier
+call (sipp) is queued, offered and rung to the page through Kamailio, and answered
+there. Audio is checked by content both ways (the caller's 600 Hz in the page's
+ToneMeter; the page's 1,000 Hz decoded from the caller's RTP), then DTMF from the page
+reaches the caller, hold reaches it as a sendonly re-INVITE, and the page's hang-up as
+a BYE. Screenshots go to test-artifacts/<module>/.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulators import free_port, scenario_path
+from testbed import (
+    CALLER,
+    PAGE_TONE_HZ,
+    SOFTPHONE_PAGE,
+    AcdPath,
+    ChromiumBrowser,
+    PageSoftphone,
+    StaticServer,
+    TonePlayer,
+    acd_path_config,
+    artifact_dir,
+    build_bundle,
+    carrier_call,
+    chromium_path,
+    media_of,
+    received_pcm,
+    running_acd_path,
+    running_browser,
+    self_signed_cert,
+    serve_static,
+    tone_fraction,
+    wait_until,
+)
+
+NUMBER = "95598"
+QUEUE = "billing"
+AGENT = "1001"
+CALLER_TONE_HZ = 600  # what the caller sends; the page's microphone sends PAGE_TONE_HZ
+DESK_CALLER = scenario_path("desk_caller")
+
+pytestmark = pytest.mark.skipif(
+    chromium_path() is None, reason="chromium not installed (scripts/install installs it)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser(request: pytest.FixtureRequest) -> Iterator[ChromiumBrowser]:
+    build_bundle()
+    with running_browser(artifact_dir(request.node.nodeid)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return self_signed_cert(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def pages(certificate: tuple[Path, Path]) -> Iterator[StaticServer]:
+    cert, key = certificate
+    with serve_static(pages={"/": SOFTPHONE_PAGE}, cert=cert, key=key) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def desk_path(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    certificate: tuple[Path, Path],
+) -> Iterator[AcdPath]:
+    """`callcenter up` with Kamailio's WSS listener, one queue, agent 1001."""
+    workdir = tmp_path_factory.mktemp("deskpath")
+    config, passwords = acd_path_config(
+        workdir,
+        (AGENT,),
+        numbers=[
+            {"number": NUMBER, "category": "electricity-billing", "target": "controller"}
+            | {"queue": QUEUE}
+        ],
+        queues=[{"name": QUEUE, "skills": {"billing": 1}, "ring_timeout_ms": 8000}],
+        skills={"billing": 2},
+        controller_name="desk-ctl0",
+    )
+    cert, key = certificate
+    config["sip"]["wss_listen"] = f"127.0.0.1:{free_port()}"
+    config["tls"] = {"cert": str(cert), "key": str(key)}
+    with running_acd_path(request, workdir, config, passwords) as path:
+        yield path
+
+
+def _ha1(path: AcdPath, username: str) -> str:
+    config = path.stack.config
+    account = next(a for a in config.accounts if a.username == username)
+    return str(account.ha1)
+
+
+def _events_of(endpoint: Any) -> list[int]:
+    """The RFC 4733 events (event codes, once per event) among what `endpoint` received:
+    payloads other than G.711 whose 4-byte body is an event; its end packets (E bit)
+    repeat, so an event counts once per RTP timestamp."""
+    seen: dict[int, int] = {}
+    for packet in endpoint.packets():
+        if packet.payload_type in (0, 8) or len(packet.payload) != 4:
+            continue
+        event, flags, _duration = struct.unpack("!BBH", packet.payload)
+        if flags & 0x80:
+            seen.setdefault(packet.timestamp, event)
+    return [seen[t] for t in sorted(seen)]
+
+
+# Two peer connections in one page: the microphone goes through pc1 to pc2, with the
+# offer cut to G.711 by the bundle; pc2's stream plays in an <audio> and is measured.
+LOOPBACK = """async (freqHz) => {
+  const mic = await navigator.mediaDevices.getUserMedia({audio: true, video: false});
+  const pc1 = new RTCPeerConnection({iceServers: []});
+  const pc2 = new RTCPeerConnection({iceServers: []});
+  pc1.onicecandidate = (e) => e.candidate && pc2.addIceCandidate(e.candidate);
+  pc2.onicecandidate = (e) => e.candidate && pc1.addIceCandidate(e.candidate);
+  const remote = new Promise((resolve) => { pc2.ontrack = (e) => resolve(e.streams[0]); });
+  mic.getTracks().forEach((t) => pc1.addTrack(t, mic));
+  const offer = await pc1.createOffer();
+  await pc1.setLocalDescription(offer);
+  await pc2.setRemoteDescription({type: "offer", sdp: HuaanSoftphone.keepG711(offer.sdp)});
+  const answer = await pc2.createAnswer();
+  await pc2.setLocalDescription(answer);
+  await pc1.setRemoteDescription(answer);
+  const stream = await remote;
+  const audio = document.getElementById("remote");
+  audio.srcObject = stream;
+  await audio.play();
+  const meter = new HuaanSoftphone.ToneMeter(stream);
+  const heard = await meter.measure({freqHz, durationMs: 1500});
+  const other = await meter.measure({freqHz: freqHz * 1.37, durationMs: 300});
+  meter.close();
+  let codec = "";
+  (await pc1.getStats()).forEach((r) => {
+    if (r.type === "codec" && codec === "") codec = r.mimeType;
+  });
+  pc1.close(); pc2.close();
+  return {heard, other, codec, answerCodecs: HuaanSoftphone.audioCodecs(answer.sdp)};
+}"""
+
+
+def test_bundle_loads_and_a_loopback_call_carries_the_microphone_tone(
+    browser: ChromiumBrowser, pages: StaticServer
+) -> None:
+    page = browser.page(pages.url + "/")
+    assert page.evaluate("typeof HuaanSoftphone.Softphone") == "function"
+    assert page.evaluate("HuaanSoftphone.version") == "3.13.8"
+
+    result: dict[str, Any] = page.evaluate(LOOPBACK, PAGE_TONE_HZ)
+
+    assert result["answerCodecs"][0] in ("pcmu/8000", "pcma/8000"), result
+    assert set(result["answerCodecs"]) <= {"pcmu/8000", "pcma/8000", "telephone-event/8000"}
+    assert result["codec"] in ("audio/PCMU", "audio/PCMA"), result
+    heard = result["heard"]
+    assert heard["toneFraction"] >= 0.8, heard
+    assert abs(heard["dominantHz"] - PAGE_TONE_HZ) < 30, heard
+    # The meter is selective: the same audio shows no tone at another frequency.
+    assert result["other"]["toneFraction"] == 0, result["other"]
+    shot = browser.screenshot(page, "loopback")
+    assert Path(shot).stat().st_size > 0
+
+
+def test_agent_answers_a_queued_call_in_the_page_audio_both_ways_dtmf_hold_hangup(
+    browser: ChromiumBrowser, pages: StaticServer, desk_path: AcdPath, tmp_path: Path
+) -> None:
+    path = desk_path
+    stack = path.stack
+    assert stack.config.sip.wss_listen is not None
+    page = browser.page(pages.url + "/")
+    phone = PageSoftphone(page)
+    phone.start(
+        wss_url=f"wss://{stack.config.sip.wss_listen}",
+        uri=f"sip:{AGENT}@{stack.realm}",
+        realm=stack.realm,
+        ha1=_ha1(path, AGENT),
+        displayName="Agent 1001",
+    )
+    phone.wait_event("registered")
+    with path.for_one_test(()):
+        path.log_in(AGENT)
+        path.wait_agent(AGENT, "IDLE")
+
+        caller = carrier_call(path, tmp_path, NUMBER, scenario=DESK_CALLER, record=True)
+        cid = str(path.control.wait_new_call()["cid"])
+        incoming = phone.wait_event("incoming", timeout=15)
+        assert incoming["huaanCallId"] == cid, incoming
+        assert incoming["from"] == CALLER, incoming
+        browser.screenshot(page, "ringing")
+
+        phone.call("answer")
+        phone.wait_event("accepted")
+        caller.run.wait_for_log("SETTLED", timeout=10)  # bridged to the page
+        bridged = [ln for ln in caller.run.log_lines() if ln.startswith("REINVITE ")][-1]
+        path.wait_agent(AGENT, "TALKING")
+        assert set(phone.call("codecs")) <= {"pcmu/8000", "pcma/8000", "telephone-event/8000"}
+
+        # The page hears the caller's tone ...
+        player = TonePlayer(caller.rtp, lambda: media_of(bridged), CALLER_TONE_HZ)
+        path.on_close(player.stop)
+        heard = phone.hear(CALLER_TONE_HZ, 1500)
+        assert heard["toneFraction"] >= 0.6, heard
+        assert abs(heard["dominantHz"] - CALLER_TONE_HZ) < 30, heard
+        browser.screenshot(page, "talking")
+        # ... and the caller hears the page's microphone.
+        wait_until(
+            lambda: len(received_pcm(caller.rtp)) >= 8000 * 2,
+            timeout=10,
+            what="2 s of the page's audio at the caller",
+        )
+        sent = received_pcm(caller.rtp)[-8000:]
+        assert tone_fraction(sent, PAGE_TONE_HZ) >= 0.6, tone_fraction(sent, PAGE_TONE_HZ)
+        assert tone_fraction(sent, CALLER_TONE_HZ) < 0.1  # no echo of the caller
+
+        # DTMF from the page reaches the caller, as RFC 4733 events in the audio.
+        assert phone.call("sendDtmf", "159#") == "rfc4733"
+        wait_until(
+            lambda: _events_of(caller.rtp)[-4:] == [1, 5, 9, 11],
+            timeout=10,
+            what=f"DTMF 1 5 9 # at the caller (got {_events_of(caller.rtp)})",
+        )
+
+        # Hold: the caller is re-INVITEd with a direction that stops its audio to us.
+        reinvites = len(caller.run.wait_for_log("REINVITE "))
+        phone.call("hold")
+        phone.wait_event("hold")
+        assert phone.state == "held"
+        held = caller.run.wait_for_log("REINVITE ", count=reinvites + 1)[-1]
+        assert "dir=sendonly" in held or "dir=inactive" in held, held
+        browser.screenshot(page, "held")
+        phone.call("unhold")
+        phone.wait_event("unhold")
+        resumed = caller.run.wait_for_log("REINVITE ", count=reinvites + 2)[-1]
+        assert "dir=sendrecv" in resumed or "dir= " in resumed + " ", resumed
+
+        # The page hangs up: BYE reaches the caller through the controller.
+        phone.call("hangup")
+        ended = phone.wait_event("ended")
+        assert ended["originator"] == "local", ended
+        caller.run.wait_for_log("BYE", timeout=10)
+        assert caller.run.wait(timeout=10) == 0, caller.run.errors()
+        player.stop()
+        browser.screenshot(page, "ended")
+        path.wait_clean()
