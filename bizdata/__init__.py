@@ -10,7 +10,16 @@ database or HTTP API instead (docs/bizdata.md).
     sources = bizdata.open_sources(config.bizdata, run_dir)
     record = sources["accounts"].lookup("12345674")   # None: not found
 
-The interface and its error load at once; the names that need SQLAlchemy (and
+The agents' desktop reads and writes through plain functions taking an engine
+(`bizdata.open_engine(url)`), which return JSON-able dicts and raise the StoreError
+family (NotFound, VersionConflict, InvalidField, InvalidTransition, InUse):
+
+    engine = bizdata.open_engine(url)
+    record = bizdata.find_customer_for_call(engine, account="12345674", phone=None)
+    bizdata.search_customers(engine, "张伟")
+    bizdata.update_customer(engine, 1, {"email": "a@b.cn"}, version=1, by="agent1")
+
+The interface and its errors load at once; the names that need SQLAlchemy (and
 Alembic, for migrate) load on first use, so importing the package costs nothing
 until a store or a source is opened.
 """
@@ -20,44 +29,102 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._errors import DataSourceError, StoreError
+from ._errors import (
+    DataSourceError,
+    InUse,
+    InvalidField,
+    InvalidTransition,
+    NotFound,
+    StoreError,
+    VersionConflict,
+)
 from ._source import DataSource
 
 if TYPE_CHECKING:
+    from ._bulk_seed import seed_bulk
+    from ._complaints import create_complaint, search_complaints
+    from ._customers import (
+        create_customer,
+        delete_customer,
+        find_customer_for_call,
+        get_customer,
+        update_customer,
+    )
     from ._engine import display_url, open_engine, store_url
     from ._http_source import HttpSource
     from ._migrate import current_revision, head_revision, migrate
-    from ._models import ACCOUNT_STATUSES, LANGUAGES, Account, Base, Customer
+    from ._models import (
+        ACCOUNT_STATUSES,
+        CUSTOMER_TYPES,
+        LANGUAGES,
+        TICKET_STATUSES,
+        Account,
+        Base,
+        CallWrapUp,
+        Complaint,
+        Customer,
+        Ticket,
+        TicketEvent,
+    )
     from ._open import close_sources, open_sources
+    from ._search import search_customers
     from ._seed import WELL_KNOWN, DemoAccount, demo_accounts, seed_demo
     from ._sql_source import SqlSource
     from ._store_source import ACCOUNT_FIELDS, StoreSource
+    from ._tickets import create_ticket, get_ticket, list_tickets, transition_ticket
+    from ._wrap_ups import get_wrap_up, save_wrap_up
 
 __all__ = [
     "ACCOUNT_FIELDS",
     "ACCOUNT_STATUSES",
+    "CUSTOMER_TYPES",
     "LANGUAGES",
+    "TICKET_STATUSES",
     "WELL_KNOWN",
     "Account",
     "Base",
+    "CallWrapUp",
+    "Complaint",
     "Customer",
     "DataSource",
     "DataSourceError",
     "DemoAccount",
     "HttpSource",
+    "InUse",
+    "InvalidField",
+    "InvalidTransition",
+    "NotFound",
     "SqlSource",
     "StoreError",
     "StoreSource",
+    "Ticket",
+    "TicketEvent",
+    "VersionConflict",
     "close_sources",
+    "create_complaint",
+    "create_customer",
+    "create_ticket",
     "current_revision",
+    "delete_customer",
     "demo_accounts",
     "display_url",
+    "find_customer_for_call",
+    "get_customer",
+    "get_ticket",
+    "get_wrap_up",
     "head_revision",
+    "list_tickets",
     "migrate",
     "open_engine",
     "open_sources",
+    "save_wrap_up",
+    "search_complaints",
+    "search_customers",
+    "seed_bulk",
     "seed_demo",
     "store_url",
+    "transition_ticket",
+    "update_customer",
 ]
 
 # The names that need SQLAlchemy or Alembic, and the module each one lives in.
@@ -65,7 +132,39 @@ _LAZY = {
     **dict.fromkeys(("display_url", "open_engine", "store_url"), "_engine"),
     "HttpSource": "_http_source",
     **dict.fromkeys(("current_revision", "head_revision", "migrate"), "_migrate"),
-    **dict.fromkeys(("ACCOUNT_STATUSES", "LANGUAGES", "Account", "Base", "Customer"), "_models"),
+    **dict.fromkeys(
+        (
+            "ACCOUNT_STATUSES",
+            "CUSTOMER_TYPES",
+            "LANGUAGES",
+            "TICKET_STATUSES",
+            "Account",
+            "Base",
+            "CallWrapUp",
+            "Complaint",
+            "Customer",
+            "Ticket",
+            "TicketEvent",
+        ),
+        "_models",
+    ),
+    "seed_bulk": "_bulk_seed",
+    **dict.fromkeys(("create_complaint", "search_complaints"), "_complaints"),
+    **dict.fromkeys(
+        (
+            "create_customer",
+            "delete_customer",
+            "find_customer_for_call",
+            "get_customer",
+            "update_customer",
+        ),
+        "_customers",
+    ),
+    "search_customers": "_search",
+    **dict.fromkeys(
+        ("create_ticket", "get_ticket", "list_tickets", "transition_ticket"), "_tickets"
+    ),
+    **dict.fromkeys(("get_wrap_up", "save_wrap_up"), "_wrap_ups"),
     **dict.fromkeys(("close_sources", "open_sources"), "_open"),
     **dict.fromkeys(("WELL_KNOWN", "DemoAccount", "demo_accounts", "seed_demo"), "_seed"),
     "SqlSource": "_sql_source",

@@ -15,21 +15,42 @@ which PostgreSQL cannot extend inside a transaction and SQLite does not have.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, MetaData, Numeric, String
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from configuration import luhn_valid
 
 __all__ = [
     "ACCOUNT_STATUSES",
+    "CUSTOMER_TYPES",
     "LANGUAGES",
     "NAMING_CONVENTION",
+    "OPEN_TICKET_STATUSES",
+    "TICKET_STATUSES",
     "Account",
     "Base",
+    "CallWrapUp",
+    "Complaint",
     "Customer",
+    "Ticket",
+    "TicketEvent",
+    "is_search_object",
+    "utc_now",
 ]
 
 NAMING_CONVENTION = {
@@ -42,9 +63,36 @@ NAMING_CONVENTION = {
 
 LANGUAGES = ("zh", "en")
 ACCOUNT_STATUSES = ("active", "suspended", "closed")
+CUSTOMER_TYPES = ("resident", "business")
+TICKET_STATUSES = ("assigned", "in_progress", "resolved", "closed")
+# A ticket in one of these still needs work: it keeps its customer from being deleted.
+OPEN_TICKET_STATUSES = ("assigned", "in_progress", "resolved")
 # Up to 9,999,999,999.99: Numeric(12, 2), exact on PostgreSQL and within a double's
 # exact range on SQLite, which stores it as REAL.
 Money = Numeric(12, 2)
+# Instants are UTC. PostgreSQL keeps the zone (timestamptz); SQLite keeps the text
+# without it, and the API reads it back as UTC (_desk_store.utc).
+Instant = DateTime(timezone=True)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_search_object(name: str | None) -> bool:
+    """The search structures (docs/bizdata.md, "Search"): SQLite's FTS5 tables and their
+    shadow tables, PostgreSQL's trigram and prefix indexes. They differ by dialect, so
+    the migration creates them and the models leave them out; comparing the models
+    with a database skips them (migrations/env.py, tests/bizdata/drift.py)."""
+    return name is not None and ("_search" in name or name.endswith(("_trgm", "_prefix")))
+
+
+# Who did something: an agent's username, as identity and the ACD spell it.
+Username = String(64)
+# A configured code (configuration.Code: wrap-up codes, ticket units, categories).
+CodeColumn = String(32)
+# The ACD's call id (the X-Huaan-Call-Id header).
+CallId = String(64)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -56,10 +104,20 @@ class Base(DeclarativeBase):
 
 
 class Customer(Base):
-    """A person or business with electricity accounts; the phone is how a call finds them."""
+    """A person or business with electricity accounts; the phone is how a call finds them.
+
+    Agents edit it from the desktop (R-AG-6): `version` counts the edits, and an edit
+    or a delete names the version it was made on, so two agents editing the same
+    record never overwrite each other silently. No identity-card number is kept: the
+    account number and the phone identify a caller, and a number we do not store
+    cannot leak.
+    """
 
     __tablename__ = "customers"
-    __table_args__ = (CheckConstraint(_one_of("language", LANGUAGES), name="language"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("language", LANGUAGES), name="language"),
+        CheckConstraint(_one_of("customer_type", CUSTOMER_TYPES), name="customer_type"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -67,8 +125,22 @@ class Customer(Base):
     phone: Mapped[str] = mapped_column(String(32), index=True)
     # The language the IVR and agents speak to them in.
     language: Mapped[str] = mapped_column(String(2))
+    customer_type: Mapped[str] = mapped_column(String(16), server_default="resident")
+    address: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    notes: Mapped[str | None] = mapped_column(Text)
+    # None on the records that predate revision 0002.
+    created_at: Mapped[datetime | None] = mapped_column(Instant, default=utc_now)
+    updated_at: Mapped[datetime | None] = mapped_column(Instant, default=utc_now, onupdate=utc_now)
+    # The agent who last created or changed it.
+    updated_by: Mapped[str | None] = mapped_column(Username)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     accounts: Mapped[list[Account]] = relationship(back_populates="customer")
+
+    # SQLAlchemy adds `AND version = <the one loaded>` to every UPDATE and bumps it:
+    # a write between our read and our write fails instead of being overwritten.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy's protocol)
 
 
 class Account(Base):
@@ -96,3 +168,84 @@ class Account(Base):
         if not luhn_valid(number):
             raise ValueError(f"account number {number!r} fails its Luhn check digit")
         return number
+
+
+class Complaint(Base):
+    """A complaint an agent recorded (R-AG-7), linked to the customer and, when it came
+    in on a call, to the call and its recording."""
+
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    call_id: Mapped[str | None] = mapped_column(CallId, index=True)
+    # Where the call's recording is (recordings arrive with issue 13); the API's caller
+    # gives it, the store keeps it as given.
+    recording_ref: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(CodeColumn)
+    description: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(Username)
+    created_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class Ticket(Base):
+    """A complaint dispatched to a responsible unit (configuration's TicketUnit), and
+    where it stands: assigned -> in_progress -> resolved -> closed."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", TICKET_STATUSES), name="status"),
+        # A unit's queue, and its overdue ones first.
+        Index("ix_tickets_unit_status_due_at", "unit", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    unit: Mapped[str] = mapped_column(CodeColumn)
+    status: Mapped[str] = mapped_column(String(16))
+    assignee: Mapped[str | None] = mapped_column(Username)
+    # Dispatch time plus the unit's overdue_after_h: not resolved by then is overdue.
+    due_at: Mapped[datetime] = mapped_column(Instant)
+    created_at: Mapped[datetime] = mapped_column(Instant)
+    updated_at: Mapped[datetime] = mapped_column(Instant)
+    version: Mapped[int] = mapped_column(Integer)
+
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy's protocol)
+
+
+class TicketEvent(Base):
+    """One step in a ticket's history: who moved it from what to what, when, and where
+    it was dispatched (the first event has no `from_status`)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(Instant)
+    by: Mapped[str] = mapped_column(Username)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(CodeColumn)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class CallWrapUp(Base):
+    """What an agent noted about a call after it: a wrap-up code (configured) and a
+    note. One per agent and call; saving again replaces it."""
+
+    __tablename__ = "call_wrap_ups"
+    __table_args__ = (UniqueConstraint("call_id", "employee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(CallId)
+    employee_id: Mapped[int] = mapped_column(Integer)
+    username: Mapped[str] = mapped_column(Username)
+    code: Mapped[str] = mapped_column(CodeColumn)
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(Instant)

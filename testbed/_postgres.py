@@ -77,6 +77,9 @@ def running_postgres(workdir: Path) -> Iterator[str]:
                     "-E",
                     "UTF8",
                     "--locale=C",
+                    # Byte order for sorting, but letters are letters: pg_trgm makes
+                    # trigrams only of what the ctype calls alphanumeric (Chinese names).
+                    "--lc-ctype=C.UTF-8",
                     "--no-sync",
                 ],
                 user=user,

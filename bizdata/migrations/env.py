@@ -17,7 +17,13 @@ from alembic import context
 from sqlalchemy import Connection
 
 from bizdata._engine import open_engine
-from bizdata._models import Base
+from bizdata._models import Base, is_search_object
+
+
+def _compared(name: str | None, type_: str, _parent: Any) -> bool:
+    """Whether autogenerate compares this object: not the dialect-specific search
+    structures, which only the migration knows (docs/bizdata.md, "Search")."""
+    return not (type_ in ("table", "index") and is_search_object(name))
 
 
 def configure(**where: Any) -> None:
@@ -29,6 +35,7 @@ def configure(**where: Any) -> None:
         render_as_batch=True,
         compare_type=True,
         compare_server_default=True,
+        include_name=_compared,
         **where,
     )
 

@@ -9,6 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from bizdata import Base
+from bizdata._models import is_search_object
 
 
 def schema_drift(url: str) -> list[Any]:
@@ -18,7 +19,15 @@ def schema_drift(url: str) -> list[Any]:
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(
-                connection, opts={"compare_type": True, "compare_server_default": True}
+                connection,
+                opts={
+                    "compare_type": True,
+                    "compare_server_default": True,
+                    # The search structures are the migration's alone (dialect-specific).
+                    "include_name": lambda name, type_, _parent: (
+                        not (type_ in ("table", "index") and is_search_object(name))
+                    ),
+                },
             )
             return list(compare_metadata(context, Base.metadata))
     finally:
