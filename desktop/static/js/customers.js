@@ -9,9 +9,12 @@ import { $, debounce, el } from "./dom.js";
 import { app, emit, on } from "./store.js";
 import { clearFieldErrors, confirmDialog, errorText, setFieldError, showError, toastError } from "./ui.js";
 
-// Fields every record has; any other plain field the backend sends is shown and edited too.
-const BASE_FIELDS = ["name", "phone", "language"];
-const READ_ONLY = new Set(["id", "version", "accounts", "created_at", "updated_at", "updated_by", "created_by"]);
+// The fields an agent edits (bizdata's CUSTOMER_FIELDS); any other plain field the
+// backend sends later is shown and edited too.
+const BASE_FIELDS = ["name", "phone", "language", "customer_type", "address", "email", "notes"];
+const CHOICES = { language: ["zh", "en"], customer_type: ["resident", "business"] };
+const MAX_LENGTH = { name: 100, phone: 32, address: 200, email: 254, notes: 2000 };
+const READ_ONLY = new Set(["id", "version", "accounts", "created_at", "updated_at", "updated_by", "created_by", "matched_by"]);
 const extraFields = new Set();
 let conflict = null; // the stored record after a 409 version_conflict
 let selectTab = () => {};
@@ -177,24 +180,23 @@ function buildFields(record) {
     ...fieldsOf(record).map((name) => {
       const value = record[name] ?? "";
       let input;
-      if (name === "language") {
-        input = el(
-          "select",
-          { name },
-          el("option", { value: "zh" }, t("language.zh")),
-          el("option", { value: "en" }, t("language.en")),
-        );
-        input.value = value || "zh";
+      if (CHOICES[name]) {
+        input = el("select", { name }, ...CHOICES[name].map((v) => el("option", { value: v }, t(`${name}.${v}`))));
+        input.value = value || CHOICES[name][0];
+      } else if (name === "notes") {
+        input = el("textarea", { name, rows: 2, maxlength: MAX_LENGTH.notes });
+        input.value = value;
       } else {
         input = el("input", {
           name,
           value,
+          type: name === "email" ? "email" : "text",
           inputmode: name === "phone" ? "tel" : undefined,
           required: name === "name" || name === "phone",
-          maxlength: name === "name" ? 100 : name === "phone" ? 32 : 200,
+          maxlength: MAX_LENGTH[name] || 200,
         });
       }
-      return el("label", {}, el("span", {}, tOr(`customer.field.${name}`, name)), input);
+      return el("label", { class: name === "notes" ? "span2" : "" }, el("span", {}, tOr(`customer.field.${name}`, name)), input);
     }),
   );
 }
@@ -248,7 +250,7 @@ function renderAccounts(record) {
 
 function showNew(prefill) {
   selectTab("customer");
-  showRecord({ name: "", phone: "", language: "zh", ...prefill });
+  showRecord({ name: "", phone: "", language: "zh", customer_type: "resident", ...prefill });
   $("#customer-form").elements.name.focus();
 }
 
@@ -320,14 +322,15 @@ function compare() {
   if (!conflict) return;
   const mine = formValues();
   const rows = fieldsOf({ ...conflict, ...mine }).map((name) => {
+    const shown = (value) => (CHOICES[name] && value ? t(`${name}.${value}`) : String(value ?? ""));
     const theirs = conflict[name] ?? "";
     const ours = mine[name] ?? "";
     return el(
       "tr",
       { class: String(theirs) === String(ours) ? "" : "differs" },
       el("th", {}, tOr(`customer.field.${name}`, name)),
-      el("td", {}, String(ours)),
-      el("td", {}, String(theirs)),
+      el("td", {}, shown(ours)),
+      el("td", {}, shown(theirs)),
     );
   });
   $("#compare-rows").replaceChildren(...rows);

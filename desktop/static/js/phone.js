@@ -54,22 +54,40 @@ export function init() {
 export function start(session) {
   stop();
   const Lib = window.HuaanSoftphone;
-  if (!Lib || !session.sip) {
+  if (!Lib) {
     registration = "missing";
     render();
     return;
   }
-  phone = new Lib.Softphone({
-    wssUrl: session.sip.wss_url,
-    uri: session.sip.uri,
-    realm: session.sip.realm,
-    ha1: session.sip.ha1,
-    displayName: session.agent.display || session.agent.username,
-    audioElement: $("#remote-audio"),
-  });
+  if (!session.sip || !session.sip.wss_url || !session.sip.ha1) {
+    // No WSS listener configured (sip.wss_listen), or no credential for this account.
+    registration = "no_wss";
+    render();
+    return;
+  }
+  try {
+    phone = new Lib.Softphone({
+      wssUrl: session.sip.wss_url,
+      uri: session.sip.uri,
+      realm: session.sip.realm,
+      ha1: session.sip.ha1,
+      displayName: session.agent.display || session.agent.username,
+      audioElement: $("#remote-audio"),
+    });
+  } catch (exc) {
+    // No WSS configured (sip.wss_listen) or no credential: the desk works without a phone.
+    phone = null;
+    setRegistration("failed", String(exc.message || exc));
+    return;
+  }
   phone.on("registered", () => setRegistration("registered"));
   phone.on("unregistered", () => setRegistration("off"));
-  phone.on("registrationFailed", (cause) => setRegistration("failed", cause));
+  phone.on("registrationFailed", (info) => setRegistration("failed", (info && info.cause) || ""));
+  // The bundle's own call state (idle, ringing, calling, talking, held) is the truth.
+  phone.on("state", (state) => {
+    phoneState = state;
+    render();
+  });
   phone.on("incoming", (call) => {
     phoneState = "ringing";
     // The INVITE's X-Huaan-Call-Id names the ACD call; the offer event usually came first.

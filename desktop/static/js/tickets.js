@@ -17,6 +17,7 @@ const NEXT = {
   closed: [],
 };
 const OPEN_STATES = ["assigned", "in_progress"];
+const COMPLAINT_CATEGORIES = ["billing", "metering", "outage", "service", "other"];
 
 export function init() {
   $("#complaint-form").addEventListener("submit", (event) => {
@@ -47,8 +48,16 @@ export function fillUnits() {
     );
     if (chosen) select.value = chosen;
   }
-  const categories = (app.config && app.config.complaint_categories) || [];
-  $("#complaint-categories").replaceChildren(...categories.map((c) => el("option", { value: typeof c === "string" ? c : c.code }, label(c))));
+  // Complaint categories are codes; the config may name its own, else the page's set.
+  const categories = (app.config && app.config.complaint_categories) || COMPLAINT_CATEGORIES;
+  const select = $("#complaint-category");
+  const chosen = select.value;
+  select.replaceChildren(
+    ...categories.map((c) =>
+      typeof c === "string" ? el("option", { value: c }, t(`complaint.cat.${c}`)) : el("option", { value: c.code }, label(c)),
+    ),
+  );
+  if (chosen) select.value = chosen;
 }
 
 function unitLabel(code) {
@@ -139,7 +148,7 @@ function complaintItem(c) {
   return el(
     "li",
     { class: "complaint" },
-    el("div", {}, el("strong", {}, `#${c.id} ${c.category || ""}`), " ", el("span", { class: "hint" }, formatTime(c.created_at))),
+    el("div", {}, el("strong", {}, `#${c.id} ${tOr(`complaint.cat.${c.category}`, c.category || "")}`), " ", el("span", { class: "hint" }, formatTime(c.created_at))),
     el("div", {}, c.description || ""),
     c.call_id ? el("div", { class: "hint" }, t("complaint.call", { id: c.call_id })) : null,
     c.recording_ref ? el("div", { class: "hint" }, t("complaint.recording", { ref: c.recording_ref })) : null,
