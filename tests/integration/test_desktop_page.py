@@ -2,12 +2,17 @@
 backend (`python -m desktop` over TLS) on a real stack (`callcenter up`: the ACD,
 Redis, the business data store).
 
-One browser for the module. The journey is a short shift without a call: refusals at
+One browser for the module, two journeys. The first is a short shift without a call: refusals at
 the login (wrong password, an employee already logged in) shown translated; log in;
 busy and idle with the mouse and with F8; a reload that restores the session (and the
 chosen language) without asking again; a customer found by search (Ctrl+K), edited
 while someone else saved it first (the conflict is shown with a comparison, never
 overwritten); a complaint filed with a ticket to a unit, the ticket moved on; log out.
+The second takes a carrier call (sipp, through Kamailio and the controller) on the
+agent's desk SIP phone with the page beside it: the screen pop shows the caller's
+record, with the call's category and queue, before the call is answered; after the
+caller hangs up, the wrap-up is saved for that call. (The softphone's own journey,
+media in the page, is tests/integration/test_softphone_browser.py.)
 Screenshots go to test-artifacts/<module>/.
 """
 
@@ -28,10 +33,14 @@ from acd_client import ensure_token_file
 from desktop import desktop_healthy
 from simulators import free_port
 from testbed import (
+    CALLER,
     AcdPath,
     ChromiumBrowser,
     acd_path_config,
+    agent_phone,
     artifact_dir,
+    carrier_call,
+    hang_up,
     build_bundle,
     chromium_path,
     running_acd_path,
@@ -41,6 +50,8 @@ from testbed import (
 )
 
 AGENT = "1001"
+DESK_AGENT = "1002"
+NUMBER = "95598"
 QUEUE = "billing"
 STATIC = Path(__file__).resolve().parents[2] / "desktop" / "static"
 ZH: dict[str, str] = json.loads((STATIC / "i18n" / "zh.json").read_text(encoding="utf-8"))
@@ -66,9 +77,9 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     cert, key = self_signed_cert(tmp_path_factory.mktemp("tls"))
     config, passwords = acd_path_config(
         workdir,
-        (AGENT, "1002"),
-        numbers=[{"number": "95598", "category": "electricity-billing", "target": "controller", "queue": QUEUE}],
-        queues=[{"name": QUEUE, "skills": {"billing": 1}, "ring_timeout_ms": 8000}],
+        (AGENT, DESK_AGENT),
+        numbers=[{"number": NUMBER, "category": "electricity-billing", "target": "controller", "queue": QUEUE}],
+        queues=[{"name": QUEUE, "skills": {"billing": 1}, "ring_timeout_ms": 8000, "wrap_up_ms": 3000}],
         skills={"billing": 2},
         controller_name="page-ctl0",
     )
@@ -98,14 +109,14 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                     what="the desktop answers /healthz",
                 )
                 assert process.poll() is None, log_path.read_text()
-                yield Desk(path, f"https://{listen}", passwords, workdir)
+                yield Desk(path, f"https://{listen}", passwords)
             finally:
                 process.terminate()
                 process.wait(timeout=10)
 
 
 class Desk:
-    def __init__(self, path: AcdPath, url: str, passwords: dict[str, str], workdir: Path) -> None:
+    def __init__(self, path: AcdPath, url: str, passwords: dict[str, str]) -> None:
         self.path = path
         self.url = url
         self.passwords = passwords
@@ -113,6 +124,19 @@ class Desk:
 
     def engine(self) -> Any:
         return bizdata.open_engine(self.store)
+
+
+@pytest.fixture(scope="module")
+def customer(desk: Desk) -> dict[str, Any]:
+    """The caller's record: the carrier calls from CALLER, the screen pop's key."""
+    engine = desk.engine()
+    try:
+        record: dict[str, Any] = bizdata.create_customer(
+            engine, {"name": "王小明", "phone": CALLER, "address": "华安路 1 号"}, by="seed"
+        )
+        return record
+    finally:
+        engine.dispose()
 
 
 def fill_login(page: Any, username: str, password: str, employee_id: str, seat: str) -> None:
@@ -131,14 +155,7 @@ def expect_text(page: Any, selector: str, text: str) -> None:
     )
 
 
-def test_a_shift_without_a_call(desk: Desk, browser: ChromiumBrowser) -> None:
-    engine = desk.engine()
-    try:
-        customer = bizdata.create_customer(
-            engine, {"name": "王小明", "phone": "13912345678", "address": "华安路 1 号"}, by="seed"
-        )
-    finally:
-        engine.dispose()
+def test_a_shift_without_a_call(desk: Desk, customer: dict[str, Any], browser: ChromiumBrowser) -> None:
     page = browser.page(desk.url)
     page.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []
@@ -188,7 +205,7 @@ def test_a_shift_without_a_call(desk: Desk, browser: ChromiumBrowser) -> None:
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     page.wait_for_selector("#customer-record:not([hidden])")
-    assert page.input_value("#customer-form [name=phone]") == "13912345678"
+    assert page.input_value("#customer-form [name=phone]") == CALLER
 
     # A field error from the store is shown next to its field.
     page.fill("#customer-form [name=email]", "not-an-email")
@@ -199,7 +216,9 @@ def test_a_shift_without_a_call(desk: Desk, browser: ChromiumBrowser) -> None:
     # Someone else saves first: the page shows the conflict and compares, never overwrites.
     engine = desk.engine()
     try:
-        bizdata.update_customer(engine, customer["id"], {"address": "华安路 2 号"}, version=1, by="1002")
+        bizdata.update_customer(
+            engine, customer["id"], {"address": "华安路 2 号"}, version=customer["version"], by="1002"
+        )
     finally:
         engine.dispose()
     page.fill("#customer-form [name=email]", "wang@example.cn")
@@ -249,4 +268,50 @@ def test_a_shift_without_a_call(desk: Desk, browser: ChromiumBrowser) -> None:
     expect_text(page, "#login-error", EN["logout.done"])
     browser.screenshot(page, "05-logged-out")
     assert page.request.get(f"{desk.url}/api/session").status == 401
+    assert errors == [], errors
+
+
+def test_a_call_on_the_desk_phone_pops_the_record_before_it_is_answered(
+    desk: Desk, customer: dict[str, Any], browser: ChromiumBrowser, tmp_path: Path
+) -> None:
+    page = browser.page(desk.url)
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.wait_for_selector("#login-screen:not([hidden])")
+    fill_login(page, DESK_AGENT, desk.passwords[DESK_AGENT], DESK_AGENT, "12")
+    page.wait_for_selector("#work-screen:not([hidden])")
+    lang = EN if page.title() == EN["app.title"] else ZH  # the language the first journey left
+    expect_text(page, "#state-badge", lang["state.idle"])
+    # The events socket is open before the call (the page is ready for an offer).
+    page.wait_for_function("() => document.querySelector('#connection').hidden")
+
+    phone = agent_phone(desk.path, tmp_path, DESK_AGENT, "ctl_via_edge_agent")
+    try:
+        caller = carrier_call(desk.path, tmp_path, NUMBER)
+        # The offer reaches the page before the phone rings: the record is on screen.
+        page.wait_for_selector("#incoming:not([hidden])")
+        expect_text(page, "#offer-caller", CALLER)
+        expect_text(page, "#offer-queue", QUEUE)
+        expect_text(page, "#offer-category", lang["category.electricity-billing"])
+        expect_text(page, "#screen-pop", lang["pop.found"].replace("{caller}", CALLER))
+        expect_text(page, "#record-title", f"#{customer['id']}")
+        browser.screenshot(page, "11-screen-pop")
+        phone.run.wait_for_log("CALL ", timeout=10)
+        expect_text(page, "#state-badge", lang["state.talking"])
+        assert not page.is_disabled("#btn-transfer"), "an ACD call on the desk phone can be transferred"
+        browser.screenshot(page, "12-talking-on-desk-phone")
+        hang_up(caller)
+        # The call is over: the page offers its wrap-up, and saves it for that call.
+        page.wait_for_selector("#wrapup-form button[type=submit]:not([disabled])")
+        page.keyboard.press("Alt+w")
+        assert page.evaluate("document.activeElement.id") == "wrapup-code"
+        page.select_option("#wrapup-code", "resolved")
+        page.fill("#wrapup-form [name=note]", "解释了阶梯电价")
+        page.click("#wrapup-form button[type=submit]")
+        expect_text(page, "#wrapup-msg", lang["wrapup.saved"])
+        browser.screenshot(page, "13-wrapped-up")
+        assert caller.run.wait(timeout=10) == 0, caller.run.errors()
+    finally:
+        desk.path.close()
     assert errors == [], errors

@@ -75,7 +75,7 @@ export function render(next) {
   $("#btn-idle").disabled = !(state === "busy" || state === "wrap_up");
   $("#btn-busy").disabled = !onHook;
   $("#busy-reason").disabled = !onHook;
-  if (state !== previous) emit("agent-state-changed", app.agentState);
+  if (state !== previous) emit("agent-state-changed", { ...app.agentState, previous });
   if (state === "logged_out" && previous !== "logged_out" && app.session) {
     onLoggedOut(t(app.logoutDeferred ? "logout.done" : "logout.ended_elsewhere"));
   }

@@ -45,7 +45,7 @@ export function init() {
   on("event:offer", offered);
   on("event:cancel_ring", (event) => released(event, "phone.ring_cancelled"));
   on("event:release", (event) => released(event, "phone.released"));
-  on("agent-state-changed", render);
+  on("agent-state-changed", deskPhoneCall);
   on("language", render);
 }
 
@@ -202,10 +202,29 @@ function hideIncoming(forget) {
   if (forget) app.offer = null;
 }
 
+// An agent may take the call on a desk SIP phone with the page open beside it: the
+// ACD's states tell the page then, since its softphone never rang.
+function deskPhoneCall(change) {
+  if (phoneState === "idle") {
+    if (change.state === "talking" && app.callId) {
+      hideIncoming(false);
+      $("#call-status").textContent = t("phone.talking_desk");
+    } else if (change.previous === "talking" && app.callId) {
+      callEnded("");
+      return;
+    }
+  }
+  render();
+}
+
 function released(event, key) {
   const matches = !event.call_id || !app.offer || app.offer.call_id === event.call_id || app.callId === event.call_id;
   if (!matches) return;
   if (phoneState === "talking" || phoneState === "held") return; // the SIP side ends the call
+  if (app.agentState.state === "talking" && app.callId) {
+    callEnded(event.reason || ""); // a desk phone's call
+    return;
+  }
   hideIncoming(true);
   if (phoneState === "ringing") phoneState = "idle";
   app.callId = null;
@@ -253,7 +272,7 @@ export function toggleDialpad() {
 let transferMode = "transfer";
 
 export async function openTransfer(consult) {
-  if (!app.callId || !["talking", "held"].includes(phoneState)) return;
+  if (!app.callId || !(["talking", "held"].includes(phoneState) || app.agentState.state === "talking")) return;
   transferMode = consult ? "consult" : "transfer";
   $("#dlg-transfer-title").textContent = t(consult ? "phone.consult" : "phone.transfer");
   const form = $("#transfer-form");
@@ -381,7 +400,7 @@ export function render() {
   $("#btn-hangup").disabled = phoneState === "idle";
   $("#btn-hold").disabled = !talking;
   $("#btn-mute").disabled = !inCall();
-  const acdCall = talking && Boolean(app.callId);
+  const acdCall = Boolean(app.callId) && (talking || acd === "talking");
   $("#btn-transfer").disabled = !acdCall || consulting;
   $("#btn-consult").disabled = !acdCall || consulting;
   $("#btn-consult-complete").hidden = !consulting;
