@@ -18,6 +18,7 @@ from ._actions import (
     Route,
     Undelivered,
 )
+from ._call_data import MAX_CALL_DATA_KEYS, MAX_CALL_DATA_VALUE, call_data_problem
 from ._clock import Clock, ManualClock, SystemClock
 from ._config import ROLES, Account, AcdConfig, QueueConfig, validate_config
 from ._core import MAX_CALL_SKILLS, MAX_SKILL_NAME, STATE_VERSION, Acd, call_skills_problem
@@ -36,6 +37,8 @@ from ._strategies import BUILTIN_STRATEGIES, Strategy, StrategyMemory
 
 __all__ = [
     "BUILTIN_STRATEGIES",
+    "MAX_CALL_DATA_KEYS",
+    "MAX_CALL_DATA_VALUE",
     "MAX_CALL_SKILLS",
     "MAX_SKILL_NAME",
     "REFUSAL_CODES",
@@ -69,6 +72,7 @@ __all__ = [
     "SystemClock",
     "Trigger",
     "Undelivered",
+    "call_data_problem",
     "call_skills_problem",
     "refusal_for",
     "targets",

@@ -44,9 +44,18 @@ class Offer:
     # The agent's account, which is also its SIP user (the call controller rings it).
     # Defaults to "" so offers stored by an older core still load (`action_from_dict`).
     username: str = ""
+    # The call's data (`CallRecord.call_data`): the same on every Offer of the call.
+    # Not hashed (a dict); left out of `to_dict` when empty, so an offer without any
+    # is stored exactly as an older core stored it and an older replica still loads it.
+    call_data: dict[str, str] = field(default_factory=dict, hash=False)
 
     def to_dict(self) -> dict[str, object]:
-        return _flat(self)
+        data = _flat(self)
+        if not self.call_data:
+            del data["call_data"]
+        else:
+            data["call_data"] = dict(self.call_data)
+        return data
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 from . import _persistence, _views
 from ._actions import InterceptCall, Release, Result
+from ._call_data import call_data_problem
 from ._clock import Clock
 from ._config import ROLES, Account, AcdConfig, validate_config
 from ._errors import ConfigError, ErrorCode, Refusal
@@ -316,8 +317,12 @@ class Acd(Machine):
         priority: int = 0,
         source: str = "",
         skills: Mapping[str, int] | None = None,
+        call_data: Mapping[str, str] | None = None,
     ) -> Result:
         """A call enters `queue`. Higher `priority` is served first; FIFO within a priority.
+
+        `call_data` goes with the call onto every Offer of it (`call_data_problem` says
+        what is refused).
 
         `skills` (skill -> minimum level) are the call's own requirements: an agent is
         offered the call only if it has the queue's skills and these. If no logged-in
@@ -335,6 +340,9 @@ class Acd(Machine):
         bad_skill = call_skills_problem(skills or {})
         if bad_skill is not None:
             return self._refuse(ErrorCode.INVALID_ARGUMENT, bad_skill)
+        bad_data = call_data_problem(call_data or {})
+        if bad_data is not None:
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, bad_data)
         now = self._now
         self._seq += 1
         call = CallRecord(
@@ -349,6 +357,7 @@ class Acd(Machine):
             enqueued=now,
             source=source,
             skills=dict(skills or {}),
+            call_data=dict(call_data or {}),
         )
         self._calls[call_id] = call
         self._into_queue(call, queue, "NEW")

@@ -528,6 +528,7 @@ class Machine:
                     call.queue,
                     timeout,
                     agent.username,
+                    dict(call.call_data),
                 )
             )
 

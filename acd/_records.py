@@ -97,6 +97,9 @@ class CallRecord:
     # an agent is offered the call only if it meets both. Set at enqueue (the IVR's
     # "queue with skill"); kept through transfers and overflows.
     skills: dict[str, int] = field(default_factory=dict)
+    # What the call brought for its agent (the IVR path, the account entered...), set at
+    # enqueue and copied onto every Offer of the call; the ACD never reads it.
+    call_data: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -125,6 +128,8 @@ class CallRecord:
         # upgrade) still loads every such call.
         if self.skills:
             data["skills"] = dict(self.skills)
+        if self.call_data:  # likewise
+            data["call_data"] = dict(self.call_data)
         return data
 
     @classmethod
@@ -134,4 +139,5 @@ class CallRecord:
         fields["ringing"] = [int(x) for x in fields["ringing"]]
         fields["tried"] = [int(x) for x in fields["tried"]]
         fields["skills"] = {str(k): int(v) for k, v in fields.get("skills", {}).items()}
+        fields["call_data"] = {str(k): str(v) for k, v in fields.get("call_data", {}).items()}
         return cls(**fields)

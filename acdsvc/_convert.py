@@ -93,6 +93,7 @@ def action_to_proto(action: Action, commit_id: str) -> pb.Action:
                 queue=action.queue or "",
                 ring_timeout_seconds=action.ring_timeout,
                 username=action.username,
+                call_data=action.call_data,
             ),
         )
     if isinstance(action, CancelRing):

@@ -286,6 +286,7 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
                     priority=req.priority,
                     source=req.source,
                     skills=dict(req.skills),
+                    call_data=dict(req.call_data),
                 )
             )
             return pb.EnqueueResponse(

@@ -187,6 +187,14 @@ def run_demo(config_path: Path, *, calls: int) -> int:
             f"  log in as {DEMO_SUPERVISOR!r} with password {supervisor_password!r} "
             "(new on every run; only its hashes are stored)"
         )
+    if config.desktop is not None and config.desktop.managed:
+        url = config.desktop.public_url or f"https://{config.desktop.listen}/"
+        print(
+            f"Agent desktop: {url}\n"
+            "  log in with an agent account not taken by the demo's phones "
+            "(`callcenter account add NAME --role agent ...`); the certificate is the "
+            "self-signed demo one (trust its ca.crt, beside tls.cert)"
+        )
     print(
         f"The stack is still running: `callcenter status`, logs in {layout.logs}, "
         "`callcenter down` to stop."

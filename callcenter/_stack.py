@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import secrets
 import string
@@ -30,6 +31,7 @@ from configuration import (
     split_hostport,
 )
 from dashboards import DashboardSettings
+from desktop import desktop_argv, desktop_healthy
 from presence import (
     PRESENCE_DAEMON,
     PresenceSetupError,
@@ -370,6 +372,20 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
                 f"dashboards {dashboards_url}",
             )
         )
+    if config.desktop is not None and config.desktop.managed:
+        desktop_listen = config.desktop.listen
+        cert, key = tls_files(config)
+        daemons.append(
+            Daemon(
+                _process.ProcessSpec(
+                    "desktop",
+                    desktop_argv(layout.runtime_config, run_dir=layout.root, cert=cert, key=key),
+                    env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
+                ),
+                lambda: desktop_healthy(desktop_listen, timeout=0.5),
+                f"desktop https://{desktop_listen}",
+            )
+        )
     daemons.append(
         Daemon(
             _process.ProcessSpec(
@@ -442,6 +458,33 @@ def check_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
     if result.returncode != 0:
         raise StackError(f"kamailio -c failed:\n{result.stdout}{result.stderr}")
     return result.stdout + result.stderr
+
+
+def tls_files(config: CallCenterConfig) -> tuple[Path, Path]:
+    """The `tls:` certificate and key (load_config makes them absolute, relative to the
+    config file)."""
+    return Path(config.tls.cert).resolve(), Path(config.tls.key).resolve()
+
+
+def ensure_certificate(config: CallCenterConfig) -> Path | None:
+    """With a desktop or a WSS listener and no certificate yet, write the self-signed demo
+    one (`callcenter secrets`); the new certificate's path, None when nothing was done.
+    A real install points tls.cert/key at its own files and this never runs."""
+    if config.desktop is None and config.sip.wss_listen is None:
+        return None
+    cert, key = tls_files(config)
+    if cert.is_file() and key.is_file():
+        return None
+    try:
+        make = importlib.import_module("callcenter._secrets").write_secrets
+    except (ModuleNotFoundError, AttributeError):
+        raise StackError(
+            f"no TLS certificate at {cert} (tls.cert) for the desktop and WSS; run "
+            "`callcenter secrets`, or point tls.cert and tls.key at real ones"
+        ) from None
+    # The paths are absolute: the config directory argument does not change them.
+    written = make(config, cert.parent)
+    return Path(written.cert)
 
 
 def _acd_token_path(config: CallCenterConfig, layout: RunLayout) -> Path | None:
@@ -566,6 +609,8 @@ def up(config: CallCenterConfig, layout: RunLayout) -> list[str]:
     """
     layout.create()
     prepare_store(config, layout)
+    if (cert := ensure_certificate(config)) is not None:
+        print(f"wrote a self-signed demo certificate {cert} (`callcenter secrets`)")
     (layout.data / "redis").mkdir(exist_ok=True)
     config = with_acd_token(config, layout)
     write_runtime_config(config, layout)

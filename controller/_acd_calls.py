@@ -96,6 +96,9 @@ class DrivenCall:
     priority: int = 0
     skills: dict[str, int] = field(default_factory=dict)
     language: Language | None = None
+    # What the call brings for its agent (acd.v1 EnqueueRequest.call_data: ivr_path,
+    # account); empty for a call that did not come through an IVR.
+    call_data: dict[str, str] = field(default_factory=dict)
 
     @property
     def acd_call(self) -> str:

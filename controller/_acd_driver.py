@@ -53,7 +53,7 @@ import grpc
 from google.protobuf.message import Message
 
 import prompts
-from acd import call_skills_problem
+from acd import call_data_problem, call_skills_problem
 from acd_api.v1 import acd_pb2 as pb
 from controller._acd_calls import (
     CAUSE_ACD_REFUSED,
@@ -145,6 +145,22 @@ def call_skills(value: object) -> dict[str, int]:
     if problem is not None:
         raise ValueError(problem)
     return skills
+
+
+def checked_call_data(value: object) -> dict[str, str]:
+    """`call_data` of `enqueue_answered` and the `enqueue` command (key -> text, for the
+    agent who takes the call) as a plain dict; ValueError saying what is wrong. None is
+    none. The rule is the ACD's (`acd.call_data_problem`), asked here so that the IVR
+    host hears a refusal at once."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"call_data must map keys to texts, not {value!r}")
+    data = dict(value)
+    problem = call_data_problem(data)
+    if problem is not None:
+        raise ValueError(problem)
+    return data
 
 
 def _text_arg(request: Mapping[str, Any], name: str, *, required: bool = False) -> str:
@@ -269,8 +285,12 @@ class AcdDriver:
         priority: int = 0,
         skills: Mapping[str, int] | None = None,
         language: str | None = None,
+        call_data: Mapping[str, str] | None = None,
     ) -> None:
         """Enqueue a call someone else (the IVR host) answered and parked, on the loop.
+
+        `call_data` (acd.v1 EnqueueRequest.call_data: `ivr_path`, `account`) goes to the
+        ACD with the Enqueue, which puts it on every Offer of the call.
 
         From here on it is the driver's as if it had answered it itself: the Enqueue
         (with `priority` and `skills`, the call's own requirements on top of the
@@ -289,6 +309,7 @@ class AcdDriver:
         if isinstance(priority, bool) or not isinstance(priority, int) or priority not in _INT32:
             raise ValueError(f"priority must be a 32-bit integer, not {priority!r}")
         needs = call_skills(skills)
+        data = checked_call_data(call_data)
         spoken = prompt_language(language)
         if cid in self._calls:
             raise ValueError(f"call {cid} is already queued at the ACD")
@@ -309,6 +330,7 @@ class AcdDriver:
             priority=priority,
             skills=needs,
             language=spoken,
+            call_data=data,
         )
         self._calls[cid] = call
         acd_log(
@@ -663,6 +685,8 @@ class AcdDriver:
             "cid": call.cid,
             "agents": [username],
             "seats": {username: str(offer.seat)},
+            # The phone's X-Huaan-Call-Id: the desktop's offer has this call ID.
+            "acd_call_id": offer.call_id or call.acd_call,
         }
         timeout = ring_time(offer.ring_timeout_seconds, self.options.ring_margin_s)
         if timeout is not None:
@@ -781,7 +805,8 @@ class AcdDriver:
         return reply
 
     def _enqueue_command(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """`enqueue {cid, queue, priority?, skills?, language?, caller?, category?}`: an
+        """`enqueue {cid, queue, priority?, skills?, language?, caller?, category?,
+        call_data?}`: an
         operator (or a test) hands an answered, parked call to the ACD, as the IVR host
         does with `enqueue_answered`. `caller` and `category` (what the agent's desk
         shows) are "" unless given: the driver keeps nothing of a claimed arrival."""
@@ -796,6 +821,7 @@ class AcdDriver:
                 priority=request.get("priority", 0),
                 skills=request.get("skills"),
                 language=_text_arg(request, "language"),
+                call_data=request.get("call_data"),
             )
         except ValueError as exc:
             return {"ok": False, "error": str(exc)}
@@ -931,6 +957,7 @@ class AcdDriver:
                 priority=call.priority,
                 source=self.options.source,
                 skills=call.skills,
+                call_data=call.call_data,
             ),
             pb.EnqueueResponse,
         )

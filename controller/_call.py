@@ -118,6 +118,9 @@ class Call:
     caller_id: str | None = None  # outbound: the number presented to the customer
     targets: deque[str] = field(default_factory=deque)
     ring_timeout_s: float = 15.0
+    # The ACD call the agents in `targets` are rung for (the Offer's call_id), sent to
+    # their phones as X-Huaan-Call-Id; "" when nobody said (no ACD): no header.
+    acd_call_id: str = ""
     attempts: list[tuple[str, str]] = field(default_factory=list)  # (agent, outcome)
     seats: dict[str, str] = field(default_factory=dict)  # agent -> seat, from `connect`
     ring_attempts: int = 0  # agent INVITEs sent so far (call.ringing `attempt`)

@@ -7,6 +7,7 @@ the event-loop thread.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,6 +34,19 @@ def _optional_arg(request: Mapping[str, Any], name: str) -> str | None:
         return None
     if not isinstance(value, str) or not value:
         raise CommandError(f"{name} must be a non-empty string")
+    return value
+
+
+# An ACD call ID as it goes into a SIP header (X-Huaan-Call-Id): a correlation ID, or a
+# reservation's `<cid>.consult1`; nothing that could break the header.
+_ACD_CALL_ID = re.compile(r"[0-9A-Za-z._:@-]{1,128}")
+
+
+def _acd_call_id(request: Mapping[str, Any]) -> str | None:
+    """`acd_call_id`: the ACD call an agent is rung for (the Offer's call ID), or None."""
+    value = _optional_arg(request, "acd_call_id")
+    if value is not None and _ACD_CALL_ID.fullmatch(value) is None:
+        raise CommandError(f"acd_call_id must be 1..128 of 0-9 A-Z a-z . _ : @ -, not {value!r}")
     return value
 
 
@@ -140,15 +154,23 @@ class Commands:
             "release": lambda r: service.release(_arg(r, "cid")),
             "hangup": lambda r: service.hangup(_arg(r, "cid"), _refusal(r)),
             "transfer": lambda r: service.transfer(
-                _arg(r, "cid"), _agents(r, "transfer"), _ring_timeout(r), _seats(r)
+                _arg(r, "cid"),
+                _agents(r, "transfer"),
+                _ring_timeout(r),
+                _seats(r),
+                acd_call_id=_acd_call_id(r),
             ),
             "consult": lambda r: service.consult(
-                _arg(r, "cid"), _arg(r, "agent"), _ring_timeout(r), _optional_arg(r, "hold_file")
+                _arg(r, "cid"),
+                _arg(r, "agent"),
+                _ring_timeout(r),
+                _optional_arg(r, "hold_file"),
+                acd_call_id=_acd_call_id(r),
             ),
             "complete_transfer": lambda r: service.complete_transfer(_arg(r, "cid")),
             "cancel_consult": lambda r: service.cancel_consult(_arg(r, "cid")),
             "intercept": lambda r: service.intercept(
-                _arg(r, "cid"), _arg(r, "agent"), _ring_timeout(r)
+                _arg(r, "cid"), _arg(r, "agent"), _ring_timeout(r), acd_call_id=_acd_call_id(r)
             ),
             "cancel_intercept": lambda r: service.cancel_intercept(_arg(r, "cid")),
             "check_consult": self._check_consult,
@@ -159,6 +181,7 @@ class Commands:
                 _optional_arg(r, "caller_id"),
                 _ring_timeout(r),
                 _optional_arg(r, "cid"),
+                acd_call_id=_acd_call_id(r),
             ),
         }
 
@@ -242,4 +265,5 @@ class Commands:
             _agents(request, "connect"),
             _ring_timeout(request),
             _seats(request),
+            acd_call_id=_acd_call_id(request),
         )

@@ -14,7 +14,8 @@ carried out:
 - Lookup: the data source on a worker thread, with its deadline (`_ivr_lookups.py`);
 - SetCallData: kept for what follows (category, language...);
 - Step: `call.ivr_step`;
-- Enqueue: `enqueue_answered` at the ACD driver, with priority, skills and language;
+- Enqueue: `enqueue_answered` at the ACD driver, with priority, skills, language and the
+  call data for the agent (`agent_call_data`: ivr_path, account);
 - Transfer: `connect` to the external number through the edge (a parked caller is
   rung out like an agent), hung up if nobody answers;
 - Voicemail: a placeholder, the box's greeting in the call's language,
@@ -47,6 +48,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from acd import MAX_CALL_DATA_VALUE
 from controller._ivr_lookups import LookupRunner
 from controller._ivr_ports import (
     ArrivedCall,
@@ -104,9 +106,35 @@ __all__ = [
     "IvrHost",
     "IvrTap",
     "NumberIvr",
+    "agent_call_data",
 ]
 
 log = logging.getLogger("controller.ivr")
+
+IVR_PATH_SEPARATOR = ">"
+_CUT = "…"  # leads an IVR path whose oldest nodes were left out
+
+
+def agent_call_data(session: IvrSession | None) -> dict[str, str]:
+    """What a call handed from the IVR to a queue brings for its agent (acd.v1
+    EnqueueRequest.call_data): `ivr_path`, the nodes the caller went through joined by
+    ">" (a path longer than the ACD takes keeps its latest nodes, after "…"), and
+    `account`, the account the caller entered (`ivr.Session.entered_account`: never
+    from a sensitive node), when there is one."""
+    if session is None:
+        return {}
+    data: dict[str, str] = {}
+    nodes = list(session.path)
+    path = IVR_PATH_SEPARATOR.join(nodes)
+    while len(path) > MAX_CALL_DATA_VALUE and len(nodes) > 1:
+        nodes.pop(0)
+        path = _CUT + IVR_PATH_SEPARATOR + IVR_PATH_SEPARATOR.join(nodes)
+    if path:
+        data["ivr_path"] = path[-MAX_CALL_DATA_VALUE:]
+    account = session.entered_account
+    if account and len(account) <= MAX_CALL_DATA_VALUE:
+        data["account"] = account
+    return data
 
 
 # ---------------------------------------------------------------- what a number does
@@ -607,6 +635,7 @@ class IvrHost:
                 priority=action.priority,
                 skills=dict(action.skills),
                 language=action.language,
+                call_data=agent_call_data(call.session),
             )
         except ValueError as exc:  # the driver refused the hand-over, changing nothing
             log.error("cid=%s the ACD driver refused the call: %s; hanging up", call.cid, exc)

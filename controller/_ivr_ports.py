@@ -55,6 +55,10 @@ class IvrSession(Protocol):
     def node(self) -> str: ...
     @property
     def language(self) -> str: ...
+    @property
+    def path(self) -> tuple[str, ...]: ...
+    @property
+    def entered_account(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,7 @@ class QueueEntry(Protocol):
         priority: int,
         skills: Mapping[str, int],
         language: str,
+        call_data: Mapping[str, str],
     ) -> None: ...
 
 

@@ -73,6 +73,7 @@ class SipLegs(Protocol):
         user: str,
         sdp: str,
         caller: str | None,
+        acd_call_id: str = "",
     ) -> None: ...
     def update(self, cid: str, leg_id: str, sdp: str) -> None: ...
     def answer_update(self, cid: str, leg_id: str, sdp: str) -> None: ...
@@ -382,10 +383,14 @@ class CallService:
         agents: Sequence[str],
         ring_timeout_s: float | None = None,
         seats: Mapping[str, str] | None = None,
+        *,
+        acd_call_id: str | None = None,
     ) -> dict[str, object]:
         """Ring the agents in turn (ring-no-answer moves on) and bridge the first to answer.
 
         `seats` (agent -> seat, from the ACD) only fills the events' `seat` field.
+        `acd_call_id` (the Offer's call ID) goes to the agents' phones as X-Huaan-Call-Id,
+        so that a softphone pairs the ringing call with its desktop's offer.
         """
         call = self._call(cid)
         if call.state is CallPhase.NEW:
@@ -394,6 +399,7 @@ class CallService:
         if not agents:
             raise ValueError("connect needs at least one agent")
         call.targets = deque(agents)
+        call.acd_call_id = acd_call_id or ""
         call.seats.update(seats or {})
         if ring_timeout_s is not None:
             call.ring_timeout_s = ring_timeout_s
@@ -434,6 +440,8 @@ class CallService:
         agents: Sequence[str],
         ring_timeout_s: float | None = None,
         seats: Mapping[str, str] | None = None,
+        *,
+        acd_call_id: str | None = None,
     ) -> dict[str, object]:
         """Blind transfer: hang up the bridged agent, park the caller, ring `agents` in turn.
 
@@ -462,7 +470,7 @@ class CallService:
         self._release_agent(call)
         if call.state is CallPhase.ENDED:  # rtpengine failed while parking the caller
             return call.describe()
-        return self.connect(cid, agents, ring_timeout_s, seats)
+        return self.connect(cid, agents, ring_timeout_s, seats, acd_call_id=acd_call_id)
 
     def consult(
         self,
@@ -470,9 +478,12 @@ class CallService:
         agent: str,
         ring_timeout_s: float | None = None,
         hold_file: str | None = None,
+        *,
+        acd_call_id: str | None = None,
     ) -> dict[str, object]:
         """Attended transfer, step 1: park the caller (optionally with `hold_file`) and
-        ring `agent` for the bridged agent; the two talk when it answers."""
+        ring `agent` for the bridged agent; the two talk when it answers. `acd_call_id`:
+        the target's reservation at the ACD, for its phone (as in `connect`)."""
         call = self._call(cid)
         address = self._consult_checks(call, agent)
         current = self._agent_leg(call)
@@ -503,6 +514,7 @@ class CallService:
             address,
             call.ring_timeout_s if ring_timeout_s is None else ring_timeout_s,
             caller=current.target,
+            acd_call_id=acd_call_id or "",
         )
         return call.describe()
 
@@ -539,7 +551,12 @@ class CallService:
         return call.describe()
 
     def intercept(
-        self, cid: str, agent: str, ring_timeout_s: float | None = None
+        self,
+        cid: str,
+        agent: str,
+        ring_timeout_s: float | None = None,
+        *,
+        acd_call_id: str | None = None,
     ) -> dict[str, object]:
         """A supervisor takes the call over.
 
@@ -557,6 +574,7 @@ class CallService:
             self._emit(cid, CALL_NO_ANSWER, agent=current.target or "", leg_id=current.leg_id)
             self._leave(call, current)
             call.targets = deque([agent])
+            call.acd_call_id = acd_call_id or ""
             call.ring_timeout_s = timeout_s
             self._try_next(call)
             return call.describe()
@@ -568,7 +586,15 @@ class CallService:
             return call.describe()
         call.transition(CallPhase.INTERCEPTING)
         call_log(cid, "supervisor %s intercepts agent %s", agent, current.target)
-        self._ring_leg(call, leg, offer, address, timeout_s, caller=self._caller_numbers.get(cid))
+        self._ring_leg(
+            call,
+            leg,
+            offer,
+            address,
+            timeout_s,
+            caller=self._caller_numbers.get(cid),
+            acd_call_id=acd_call_id or "",
+        )
         return call.describe()
 
     def check_consult(self, cid: str, agent: str) -> dict[str, object]:
@@ -622,9 +648,12 @@ class CallService:
         caller_id: str | None = None,
         ring_timeout_s: float | None = None,
         cid: str | None = None,
+        *,
+        acd_call_id: str | None = None,
     ) -> dict[str, object]:
         """An outbound call: ring `agent`; when it answers, dial `number` through the edge
-        and bridge the two when the customer answers."""
+        and bridge the two when the customer answers. `acd_call_id`: the agent's
+        reservation at the ACD, if any, for its phone (as in `connect`)."""
         edge = self.edge
         if edge is None:
             raise ValueError(
@@ -662,7 +691,15 @@ class CallService:
         leg = call.new_agent_leg(agent)
         offer = self._offer_from_park(call, leg)
         if offer is not None:
-            self._ring_leg(call, leg, offer, address, call.ring_timeout_s, caller=number)
+            self._ring_leg(
+                call,
+                leg,
+                offer,
+                address,
+                call.ring_timeout_s,
+                caller=number,
+                acd_call_id=acd_call_id or "",
+            )
         return call.describe()
 
     def _offer_from_park(self, call: Call, leg: CallLeg) -> str | None:
@@ -1166,7 +1203,13 @@ class CallService:
             leg.media_peer = call.caller.leg_id
             call.transition(CallPhase.RINGING)
             self._ring_leg(
-                call, leg, offer, address, call.ring_timeout_s, caller=self._caller_numbers.get(cid)
+                call,
+                leg,
+                offer,
+                address,
+                call.ring_timeout_s,
+                caller=self._caller_numbers.get(cid),
+                acd_call_id=call.acd_call_id,
             )
             return
         call_log(cid, "no agent answered; caller stays parked")
@@ -1183,8 +1226,10 @@ class CallService:
         timeout_s: float,
         *,
         caller: str | None,
+        acd_call_id: str,
     ) -> None:
-        """Send the INVITE to an agent's leg (agent, consult target or supervisor)."""
+        """Send the INVITE to an agent's leg (agent, consult target or supervisor);
+        `acd_call_id` ("": none) goes in its X-Huaan-Call-Id header."""
         cid = call.correlation_id
         agent = leg.target or ""
         call.ring_attempts += 1
@@ -1202,7 +1247,15 @@ class CallService:
             attempt=str(call.ring_attempts),
         )
         self._start_ring_timer(call, leg, timeout_s)
-        self.sip.originate(cid, leg.leg_id, address=address, user=agent, sdp=offer, caller=caller)
+        self.sip.originate(
+            cid,
+            leg.leg_id,
+            address=address,
+            user=agent,
+            sdp=offer,
+            caller=caller,
+            acd_call_id=acd_call_id,
+        )
 
     def _start_ring_timer(self, call: Call, leg: CallLeg, timeout_s: float) -> None:
         cid = call.correlation_id

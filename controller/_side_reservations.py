@@ -290,6 +290,7 @@ class SideReservations:
                 side.employee_id = action.offer.employee_id
                 ring_s = ring_time(action.offer.ring_timeout_seconds, self.options.ring_margin_s)
         run = dict(request)
+        run["acd_call_id"] = side.rid  # the target's phone pairs it with this offer
         if ring_s is not None:
             # The controller's ring timer fires before the ACD's (as for an Offer).
             given = request.get("ring_timeout_s")

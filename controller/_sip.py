@@ -44,7 +44,10 @@ from controller._dtmf import INFO_ACCEPT, InfoVerdict, info_verdict
 
 log = logging.getLogger("controller.sip")
 CORRELATION_HEADER = "X-CC-Correlation-ID"
-CATEGORY_HEADER = "X-CC-Category"  # the business category (call.arrived `category`)
+CATEGORY_HEADER = "X-CC-Category"
+# On the INVITE to an agent: the ACD call it is rung for (the Offer's call_id), which a
+# softphone pairs with the offer its desktop shows (docs/desktop.md).
+ACD_CALL_ID_HEADER = "X-Huaan-Call-Id"  # the business category (call.arrived `category`)
 # Methods that only exist inside a dialog: without a To tag they still name a dialog we
 # do not have, so 481 (RFC 3261 15.1.2), as the edge answers, not 501.
 _DIALOG_ONLY = frozenset({"BYE", "PRACK", "UPDATE"})
@@ -74,6 +77,13 @@ class _CorrelationHF(SipGenericHF):  # type: ignore[misc]
 
     def getCanName(self, name: str, compact: bool = False) -> str:
         return CORRELATION_HEADER
+
+
+class _AcdCallIdHF(SipGenericHF):  # type: ignore[misc]
+    hf_names = (ACD_CALL_ID_HEADER.lower(),)
+
+    def getCanName(self, name: str, compact: bool = False) -> str:
+        return ACD_CALL_ID_HEADER
 
 
 class _AcceptHF(SipGenericHF):  # type: ignore[misc]
@@ -404,9 +414,12 @@ class SippyLegs:
         user: str,
         sdp: str,
         caller: str | None,
+        acd_call_id: str = "",
     ) -> None:
-        header = SipHeader(name=CORRELATION_HEADER, body=_CorrelationHF(cid))
-        ua = self._new_ua(nh_address=address, extra_headers=[header])
+        headers = [SipHeader(name=CORRELATION_HEADER, body=_CorrelationHF(cid))]
+        if acd_call_id:
+            headers.append(SipHeader(name=ACD_CALL_ID_HEADER, body=_AcdCallIdHF(acd_call_id)))
+        ua = self._new_ua(nh_address=address, extra_headers=headers)
         sip_call_id = f"{cid}-{leg_id}"
         self._bind(ua, cid, leg_id, sip_call_id)
         ua.recvEvent(

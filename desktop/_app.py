@@ -32,7 +32,18 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, "acd_feed": desk.hub.subscribed})
 
 
-def create_app(settings: DesktopSettings, *, desk: Desk | None = None) -> Starlette:
+async def no_page(request: Request) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": "not_found", "message": f"no such path {request.url.path}"}},
+        status_code=404,
+    )
+
+
+def create_app(
+    settings: DesktopSettings, *, desk: Desk | None = None, static_dir: Path = STATIC_DIR
+) -> Starlette:
+    """The app; `static_dir`: the page's files (index.html at `/`)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         the_desk = desk or Desk(settings)
@@ -48,8 +59,11 @@ def create_app(settings: DesktopSettings, *, desk: Desk | None = None) -> Starle
         *agent_routes(),
         *record_routes(),
         WebSocketRoute("/api/events", events_socket),
-        Mount("/", StaticFiles(directory=STATIC_DIR, html=True, check_dir=False)),
     ]
+    if static_dir.is_dir():
+        routes.append(Mount("/", StaticFiles(directory=static_dir, html=True)))
+    else:  # a checkout without the page built: the API still serves
+        routes.append(Route("/{path:path}", no_page, methods=["GET", "HEAD"]))
     csp = content_security_policy(settings.public_url, settings.wss_url)
     return Starlette(
         routes=routes,

@@ -25,17 +25,17 @@ def recording_ref(call_id: str | None) -> str | None:
 
 def _refusal(exc: Exception) -> ApiError | None:
     """The contract's refusal for one of bizdata's desk errors; None for anything else."""
-    name = type(exc).__name__
-    message = str(exc) or name
-    if name == "NotFound":
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, bizdata.NotFound):
         return ApiError(404, "not_found", message)
-    if name == "VersionConflict":
-        current = getattr(exc, "current", None)
-        return ApiError(409, "version_conflict", message, extra={"current": current})
-    if name == "InvalidField":
-        return ApiError(422, "invalid", message, field=getattr(exc, "field", None))
-    if name == "InvalidTransition":
+    if isinstance(exc, bizdata.VersionConflict):
+        return ApiError(409, "version_conflict", message, extra={"current": exc.current})
+    if isinstance(exc, bizdata.InvalidField):
+        return ApiError(422, "invalid", message, field=exc.field)
+    if isinstance(exc, bizdata.InvalidTransition):
         return ApiError(409, "invalid_transition", message)
+    if isinstance(exc, bizdata.InUse):
+        return ApiError(409, "in_use", message)
     return None
 
 
@@ -58,6 +58,6 @@ class Records:
 
     def customer_for_call(self, *, account: str | None, caller: str) -> dict[str, Any] | None:
         result: dict[str, Any] | None = self.call(
-            "find_customer_for_call", account=account or None, caller=caller or None
+            "find_customer_for_call", account=account or None, phone=caller or None
         )
         return result

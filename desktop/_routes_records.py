@@ -17,7 +17,7 @@ __all__ = ["record_routes"]
 
 AGENTS = ("agent",)
 # Fields the store owns: a client's copy of them is ignored, not trusted.
-_SERVER_FIELDS = ("id", "version", "created_at", "updated_at", "accounts")
+_SERVER_FIELDS = ("id", "version", "created_at", "updated_at", "updated_by", "accounts")
 MAX_RESULTS = 20
 TICKET_STATUSES = ("assigned", "in_progress", "resolved", "closed")
 
@@ -55,9 +55,7 @@ def update_customer(ctx: Ctx) -> Any:
 
 def delete_customer(ctx: Ctx) -> None:
     version = req_int(ctx.query("version"), "version", low=1)
-    ctx.desk.records.call(
-        "delete_customer", ctx.path_int("id"), version=version, by=ctx.me.username
-    )
+    ctx.desk.records.call("delete_customer", ctx.path_int("id"), version=version)
     ctx.status = 204
 
 
@@ -68,7 +66,7 @@ def search_complaints(ctx: Ctx) -> dict[str, Any]:
     if q is not None and len(q) > 100:
         raise ApiError(422, "invalid", "q: at most 100 characters", field="q")
     complaints = ctx.desk.records.call(
-        "search_complaints", customer_id=customer_id, q=q, limit=MAX_RESULTS
+        "search_complaints", customer_id=customer_id, text=q, limit=MAX_RESULTS
     )
     return {"complaints": complaints}
 
@@ -121,7 +119,7 @@ def list_tickets(ctx: Ctx) -> dict[str, Any]:
             422, "invalid", f"status: one of {', '.join(TICKET_STATUSES)}", field="status"
         )
     overdue = ctx.query("overdue") in ("1", "true")
-    tickets = ctx.desk.records.call("list_tickets", unit=unit, status=status, overdue=overdue)
+    tickets = ctx.desk.records.call("list_tickets", unit=unit, status=status, overdue_only=overdue)
     return {"tickets": tickets}
 
 

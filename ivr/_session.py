@@ -131,6 +131,12 @@ class Session:
         # after a takeover, since the snapshot leaves the value out).
         self._sensitive_origin: dict[str, str] = {}
         self._call_data: dict[str, str] = {}
+        # Variables that hold what the caller keyed in a non-sensitive collect node, the
+        # key of the lookup in flight when it is made of them alone, and the account
+        # the caller entered (`entered_account`).
+        self._entered: set[str] = set()
+        self._lookup_key: str | None = None
+        self._account: str | None = None
         self._phase = _Phase.IDLE
         self._playing = False
         self._play_interruptible = False
@@ -184,6 +190,16 @@ class Session:
     def error(self) -> str | None:
         """Why the session ended with result "error" (never holds a caller's digits)."""
         return self._error
+
+    @property
+    def entered_account(self) -> str | None:
+        """The account the caller entered, for the agent who takes the call (the ACD's
+        `call_data["account"]`): the key of the last lookup that was keyed only by
+        what the caller typed in non-sensitive collect nodes, and that found a record
+        or failed (the source was down: the entry may well be right). A key the source
+        did not find is no account; a sensitive entry is never given out. None when
+        the flow looked nothing up by an entry."""
+        return self._account
 
     @property
     def call_data(self) -> Mapping[str, str]:
@@ -263,6 +279,9 @@ class Session:
             "language": self._language,
             "vars": {k: _encode(v) for k, v in kept.items()},
             "call_data": dict(self._call_data),
+            "entered": sorted(self._entered),
+            "lookup_key": self._lookup_key,
+            "account": self._account,
             "phase": self._phase.value,
             "attempts": self._attempts,
             "entry": "" if sensitive_node else self._entry,
@@ -313,6 +332,10 @@ class Session:
         session._language = language if language in flow.languages else flow.language
         session._vars = {k: _decode(v) for k, v in snapshot["vars"].items()}
         session._call_data = dict(snapshot["call_data"])
+        # Absent from snapshots of a replica older than `entered_account`.
+        session._entered = set(snapshot.get("entered", ()))
+        session._lookup_key = snapshot.get("lookup_key")
+        session._account = snapshot.get("account")
         session._phase = _Phase(snapshot["phase"])
         session._attempts = int(snapshot["attempts"])
         session._entry = snapshot["entry"]
@@ -435,6 +458,9 @@ class Session:
         self._pending_request = None
         node = self._current()
         assert isinstance(node, LookupNode)
+        key, self._lookup_key = self._lookup_key, None
+        if key is not None and (error is not None or record is not None):
+            self._account = key
         if error is not None:
             # The host's text may quote the key, which may be sensitive.
             detail = "" if node.sensitive else f": {error}"
@@ -492,6 +518,10 @@ class Session:
             self._pending_request = self._request_id
             self._phase = _Phase.LOOKUP
             key = node.key.fill(self._slot_value)
+            entered = bool(node.key.slots) and all(
+                slot.variable in self._entered for slot in node.key.slots
+            )
+            self._lookup_key = key if entered and not node.sensitive else None
             self._out.append(Lookup(node.source, key, self._request_id, node.sensitive))
         elif isinstance(node, BranchNode):
             self._go(self._branch(node), "")
@@ -552,6 +582,8 @@ class Session:
             return
         if node.store_as is not None:
             self._store(node.store_as, entry, node.name if node.sensitive else None)
+            if node.store_as not in self._sensitive_origin:
+                self._entered.add(node.store_as)
         self._go(node.next, self._shown(node, entry))
 
     def _retry(self, node: MenuNode | CollectNode, shown: str, *, timeout: bool) -> None:
@@ -688,6 +720,7 @@ class Session:
 
     def _store(self, variable: str, value: object, origin: str | None) -> None:
         self._vars[variable] = value
+        self._entered.discard(variable)  # `_end_entry` marks it again when the caller typed it
         if origin is not None or variable in self.flow.sensitive_variables:
             self._sensitive_origin.setdefault(variable, origin or self._node)
         else:

@@ -32,6 +32,7 @@ PROCESS_FIXTURES: Final = frozenset(
         "redis_port",  # tests/controller/acd_driver: redis-server (and the ACD replica)
         "postgres_url",  # tests/bizdata: a PostgreSQL cluster (testbed.running_postgres)
         "billing_api",  # tests/bizdata: the example operator HTTP API (docs/examples/)
+        "desktop_server",  # tests/desktop: redis-server, an ACD replica, the desktop over TLS
     }
 )
 # Modules that start a process inside the test itself (no fixture to see):

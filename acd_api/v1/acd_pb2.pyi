@@ -117,7 +117,14 @@ class Error(_message.Message):
     def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Offer(_message.Message):
-    __slots__ = ("call_id", "employee_id", "seat", "caller", "category", "queue", "ring_timeout_seconds", "username")
+    __slots__ = ("call_id", "employee_id", "seat", "caller", "category", "queue", "ring_timeout_seconds", "username", "call_data")
+    class CallDataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     SEAT_FIELD_NUMBER: _ClassVar[int]
@@ -126,6 +133,7 @@ class Offer(_message.Message):
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     RING_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
+    CALL_DATA_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     employee_id: int
     seat: int
@@ -134,7 +142,8 @@ class Offer(_message.Message):
     queue: str
     ring_timeout_seconds: float
     username: str
-    def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ..., seat: _Optional[int] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., queue: _Optional[str] = ..., ring_timeout_seconds: _Optional[float] = ..., username: _Optional[str] = ...) -> None: ...
+    call_data: _containers.ScalarMap[str, str]
+    def __init__(self, call_id: _Optional[str] = ..., employee_id: _Optional[int] = ..., seat: _Optional[int] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., queue: _Optional[str] = ..., ring_timeout_seconds: _Optional[float] = ..., username: _Optional[str] = ..., call_data: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CancelRing(_message.Message):
     __slots__ = ("call_id", "employee_id", "seat", "reason", "username")
@@ -436,7 +445,7 @@ class SetPhonePresenceResponse(_message.Message):
     def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class EnqueueRequest(_message.Message):
-    __slots__ = ("call_id", "queue", "caller", "category", "priority", "source", "skills")
+    __slots__ = ("call_id", "queue", "caller", "category", "priority", "source", "skills", "call_data")
     class SkillsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -444,6 +453,13 @@ class EnqueueRequest(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class CallDataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
@@ -451,6 +467,7 @@ class EnqueueRequest(_message.Message):
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     SKILLS_FIELD_NUMBER: _ClassVar[int]
+    CALL_DATA_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     queue: str
     caller: str
@@ -458,7 +475,8 @@ class EnqueueRequest(_message.Message):
     priority: int
     source: str
     skills: _containers.ScalarMap[str, int]
-    def __init__(self, call_id: _Optional[str] = ..., queue: _Optional[str] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., priority: _Optional[int] = ..., source: _Optional[str] = ..., skills: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    call_data: _containers.ScalarMap[str, str]
+    def __init__(self, call_id: _Optional[str] = ..., queue: _Optional[str] = ..., caller: _Optional[str] = ..., category: _Optional[str] = ..., priority: _Optional[int] = ..., source: _Optional[str] = ..., skills: _Optional[_Mapping[str, int]] = ..., call_data: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class EnqueueResponse(_message.Message):
     __slots__ = ("error", "actions")

@@ -31,6 +31,7 @@ EDGE = ("127.0.0.1", 5060)
 @dataclass
 class Sip:
     actions: list[tuple[Any, ...]] = field(default_factory=list)
+    acd_call_ids: list[str] = field(default_factory=list)  # per INVITE: X-Huaan-Call-Id
 
     def answer(self, cid: str, leg_id: str, sdp_: str) -> None:
         self.actions.append(("answer", leg_id))
@@ -44,7 +45,9 @@ class Sip:
         user: str,
         sdp: str,
         caller: str | None,
+        acd_call_id: str = "",
     ) -> None:
+        self.acd_call_ids.append(acd_call_id)
         self.actions.append(("invite", leg_id, user, caller, address))
 
     def update(self, cid: str, leg_id: str, sdp_: str) -> None:
@@ -853,3 +856,25 @@ def test_hangup_code_does_not_apply_once_the_caller_is_answered(w: World) -> Non
     assert w.cmd("hangup", cid=CID, code=486)["ok"]
     assert ("hangup", "L1") in w.sip.actions  # a plain BYE
     assert w.events()[-1] == ("call.ended", {"cause": "200", "side": "system"})
+
+
+# ------------------------------------------------------------- X-Huaan-Call-Id
+def test_each_agent_invite_names_the_acd_call_it_rings_for(w: World, out: World) -> None:
+    """The `acd_call_id` of connect, transfer, consult, intercept and originate goes on
+    the INVITE (X-Huaan-Call-Id); a command without one sends none."""
+    w.service.incoming(CID, sdp(4000), "13912345678", "95598", "billing")
+    assert w.cmd("connect", cid=CID, agents=["1001"], acd_call_id=CID)["ok"]
+    w.service.answered(CID, "L2", sdp(5002))
+    w.settle()
+    assert w.cmd("consult", cid=CID, agent="1002", acd_call_id=f"{CID}.consult1")["ok"]
+    assert w.cmd("cancel_consult", cid=CID)["ok"]
+    w.settle()
+    assert w.cmd("intercept", cid=CID, agent="2001", acd_call_id=f"{CID}.intercept2")["ok"]
+    assert w.cmd("cancel_intercept", cid=CID)["ok"]
+    w.settle()
+    assert w.cmd("transfer", cid=CID, agents=["1002"])["ok"]  # an operator's: no ID
+    assert w.sip.acd_call_ids == [CID, f"{CID}.consult1", f"{CID}.intercept2", ""]
+    originate(out, acd_call_id="r-out-1")
+    assert out.sip.acd_call_ids == ["r-out-1"]
+    bad = w.cmd("connect", cid=CID, agents=["1001"], acd_call_id="x\r\nVia: evil")
+    assert not bad["ok"] and "acd_call_id must be" in bad["error"]

@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 
+from acd import MAX_CALL_DATA_VALUE
 from controller._ivr_host import (
     ClosedAnnouncement,
     ClosedVoicemail,
     IvrHost,
     NumberIvr,
+    agent_call_data,
 )
 from controller._ivr_lookups import LookupRunner
 from controller._ivr_ports import ArrivedCall, FlowEntry, RenderedPrompt
@@ -91,6 +93,12 @@ class FakeSession:
     node: str = ""
     language: str = "zh"
     fail_on: str | None = None
+    path_: list[str] = field(default_factory=list)
+    entered_account: str | None = None
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(self.path_)
 
     def _answer(self, *entry: Any) -> list[Action]:
         self.inputs.append(entry)
@@ -101,6 +109,7 @@ class FakeSession:
         for action in actions:
             if isinstance(action, Step):
                 self.node = action.node
+                self.path_.append(action.node)
             if isinstance(action, Enqueue | Transfer | Voicemail | Hangup):
                 self.finished = True
         return actions
@@ -642,6 +651,7 @@ def test_enqueue_hands_the_call_to_the_acd_driver_with_the_callers_choices() -> 
                 "priority": 5,
                 "skills": {"english": 2},
                 "language": "en",
+                "call_data": {"ivr_path": "agent"},
             },
         )
     ]
@@ -908,3 +918,26 @@ def test_a_call_keeps_the_flow_it_started_with() -> None:
     assert world.host is not None
     versions = {c["cid"]: c["version"] for c in world.host.describe()["calls"]}
     assert versions == {CID: "v1", OTHER: "v2"}
+
+
+def test_the_agent_gets_the_ivr_path_and_the_account_entered() -> None:
+    world = World()
+    host = make(world)
+    session = started(world, {"start": [[Step("main", ""), Step("ask_account", "1")]]})
+    session.entered_account = "12345674"
+    session.replies["digit"] = [[Step("agent", "0"), Enqueue("billing")]]
+    host.on_digit(CID, "0", "rfc4733")
+    world.run()
+    ((cid, kwargs),) = world.enqueued
+    assert cid == CID
+    assert kwargs["call_data"] == {"ivr_path": "main>ask_account>agent", "account": "12345674"}
+
+
+def test_a_path_longer_than_the_acd_takes_keeps_its_latest_nodes() -> None:
+    session = FakeSession(flow=None, facts=None)  # type: ignore[arg-type]
+    session.path_ = [f"node{i:03d}" for i in range(100)]
+    data = agent_call_data(session)
+    assert len(data["ivr_path"]) <= MAX_CALL_DATA_VALUE
+    assert data["ivr_path"].startswith("…>node") and data["ivr_path"].endswith(">node099")
+    assert "account" not in data
+    assert agent_call_data(None) == {}

@@ -25,6 +25,7 @@ def sdp(port: int) -> str:
 @dataclass
 class FakeSip:
     actions: list[tuple[str, ...]] = field(default_factory=list)
+    acd_call_ids: list[str] = field(default_factory=list)  # per INVITE: X-Huaan-Call-Id
 
     def answer(self, cid: str, leg_id: str, sdp: str) -> None:
         self.actions.append(("answer", leg_id))
@@ -38,7 +39,9 @@ class FakeSip:
         user: str,
         sdp: str,
         caller: str | None,
+        acd_call_id: str = "",
     ) -> None:
+        self.acd_call_ids.append(acd_call_id)
         self.actions.append(("originate", leg_id, user))
 
     def update(self, cid: str, leg_id: str, sdp: str) -> None:

@@ -173,3 +173,32 @@ def test_max_time(hotline: Flow) -> None:
 
 def test_the_hotline_file_is_where_the_docs_say(hotline: Flow) -> None:
     assert Path(hotline.path) == HOTLINE
+
+
+def test_the_account_entered_is_the_key_of_the_lookup_that_found_it(hotline: Flow) -> None:
+    """`entered_account` (the ACD's call_data["account"]): a key the source did not find
+    is no account; the one it found is, and a takeover keeps it."""
+    session, _ = call(hotline)
+    press(session, "11")
+    assert session.entered_account is None
+    press(session, "87654323#")
+    session.lookup_done(1, None, None)  # not in the store
+    assert session.entered_account is None
+    session.play_done()
+    press(session, "12345674#")
+    session.lookup_done(2, ACCOUNT, None)
+    assert session.entered_account == "12345674"
+    restored = Session.restore(
+        hotline, session.snapshot(), clock=Clock(WEDNESDAY_10),
+        schedules={"office": Schedule.from_spec(OFFICE)},
+    )  # fmt: skip
+    assert restored.entered_account == "12345674"
+
+
+def test_a_failed_lookup_still_gives_the_account_to_the_agent(hotline: Flow) -> None:
+    session, _ = call(hotline)
+    press(session, "11")
+    press(session, "12345674#")
+    actions = session.lookup_done(1, None, "the source is down")
+    assert steps(actions) == [("lookup_failed", "")]  # type: ignore[arg-type]
+    assert session.entered_account == "12345674"

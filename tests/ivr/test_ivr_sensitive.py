@@ -191,3 +191,10 @@ def test_a_step_never_carries_the_digits_of_a_sensitive_type_ahead(tmp_path: Pat
     assert steps(actions) == [("hello", ""), ("pin", ""), ("done", "<sensitive>")]
     assert not leaks(actions)
     assert session.result == "self_served"
+
+
+def test_a_sensitive_entry_is_never_the_entered_account(tmp_path: Path) -> None:
+    session, _ = entered(tmp_path)
+    session.lookup_done(1, {"balance": Decimal("12.50")}, None)
+    assert session.entered_account is None
+    assert not leaks(session.snapshot())

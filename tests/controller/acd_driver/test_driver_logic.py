@@ -182,6 +182,7 @@ def test_the_offer_in_the_reply_and_on_the_feed_rings_once() -> None:
         "cid": CID,
         "agents": ["1001"],
         "seats": {"1001": "1"},
+        "acd_call_id": CID,  # the phone's X-Huaan-Call-Id
         "ring_timeout_s": 19.5,
     }
     w.feed(offer("5-0", 1001))

@@ -36,6 +36,9 @@ def claiming(w: World, *, numbers: tuple[str, ...] = ("95598",)) -> list[tuple[s
     return asked
 
 
+IVR_DATA = {"ivr_path": "language>main>agent", "account": "12345674"}
+
+
 def hand_over(w: World, **overrides: Any) -> None:
     args: dict[str, Any] = {
         "queue": "billing",
@@ -44,6 +47,7 @@ def hand_over(w: World, **overrides: Any) -> None:
         "priority": 5,
         "skills": ENGLISH,
         "language": "en",
+        "call_data": IVR_DATA,
         **overrides,
     }
     w.driver.enqueue_answered(CID, **args)
@@ -70,6 +74,7 @@ def test_an_arrival_not_claimed_is_the_drivers_as_before() -> None:
     assert [c["cmd"] for c in w.commands] == ["answer"]
     (request,) = w.rpcs("Enqueue")
     assert (request.priority, dict(request.skills)) == (0, {})
+    assert dict(request.call_data) == {}, "no IVR, no call data"
 
 
 def test_a_claim_that_raises_leaves_the_call_to_the_driver(
@@ -103,6 +108,7 @@ def test_a_call_handed_over_is_enqueued_with_its_priority_skills_and_language() 
         "bill",
     )
     assert (request.priority, dict(request.skills)) == (5, ENGLISH)
+    assert dict(request.call_data) == IVR_DATA
     assert request.source == OPTIONS.source
     # Not answered again: the IVR did. Music (in English) as the Enqueue goes out.
     assert [c["cmd"] for c in w.commands] == ["call", "connect"]
@@ -161,6 +167,9 @@ def test_a_hand_over_the_acd_never_takes_is_hung_up_at_its_deadline() -> None:
         ("parked", {"skills": {"": 1}}, "a skill name is 1..64 characters"),
         ("parked", {"skills": ["english"]}, "skills must map skill names to levels"),
         ("parked", {"language": "fr"}, "language must be one of zh, en (or none)"),
+        ("parked", {"call_data": {"a b": "x"}}, "call_data key 'a b' is not 1..64"),
+        ("parked", {"call_data": {"ivr_path": "x" * 257}}, "at most 256 are allowed"),
+        ("parked", {"call_data": ["ivr_path"]}, "call_data must map keys to texts"),
     ],
 )
 def test_a_hand_over_that_cannot_be_queued_is_refused_and_changes_nothing(
