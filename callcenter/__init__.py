@@ -9,12 +9,15 @@ from callcenter._health import sip_options_ping
 from callcenter._process import ProcessSpec, is_alive, read_pid
 from callcenter._process import start as start_process
 from callcenter._process import tail as log_tail
+from callcenter._secrets import SecretsError, WrittenSecrets, write_secrets
 from callcenter._stack import StackError, acd_token, down, layout_for, status, up
 from callcenter._tools import kamailio_module_path, require_binary
 
 __all__ = [
     "ProcessSpec",
+    "SecretsError",
     "StackError",
+    "WrittenSecrets",
     "account_entry",
     "acd_token",
     "down",
@@ -28,4 +31,5 @@ __all__ = [
     "start_process",
     "status",
     "up",
+    "write_secrets",
 ]

@@ -73,6 +73,7 @@ def render_kamailio_cfg(
     except PresenceSetupError as exc:
         raise StackError(str(exc)) from None
     return template.substitute(
+        **_wss_values(config, layout),
         workers=config.sip.workers,
         sip_listen=config.sip.listen,
         realm=config.sip.realm,
@@ -90,6 +91,63 @@ def render_kamailio_cfg(
         kemi_script=KEMI_SCRIPT,
         **presence_values,
     )
+
+
+# WSS connections Kamailio keeps open at once (browsers, one each; TCP's and TLS's limits).
+WSS_MAX_CONNECTIONS = 16384
+
+
+def _wss_values(config: CallCenterConfig, layout: RunLayout) -> dict[str, object]:
+    """The template's WSS block: on (WITH_WSS defined) when sip.wss_listen is set."""
+    wss = config.sip.wss_listen
+    return {
+        "wss_define": "#!define WITH_WSS" if wss is not None else "",
+        "wss_listen": wss or "",
+        "wss_max_connections": WSS_MAX_CONNECTIONS,
+        "tls_cfg": layout.kamailio_tls_cfg,
+    }
+
+
+def render_kamailio_tls_cfg(config: CallCenterConfig) -> str | None:
+    """Kamailio's tls.cfg (the tls module's own format) with the `tls:` certificate, or
+    None without WSS. The files must exist: Kamailio would fail to start with an error
+    about OpenSSL, not about what to do."""
+    if config.sip.wss_listen is None:
+        return None
+    cert, key = Path(config.tls.cert), Path(config.tls.key)
+    missing = [
+        f"tls.{name} {path}" for name, path in (("cert", cert), ("key", key)) if not path.is_file()
+    ]
+    if missing:
+        raise StackError(
+            f"sip.wss_listen is set but {' and '.join(missing)} not found; run "
+            "`callcenter secrets` for a self-signed demo certificate, or point tls.cert "
+            'and tls.key at real ones (docs/desktop.md, "Certificates")'
+        )
+    # The browser sends no client certificate; TLS 1.2 or newer only.
+    return (
+        "# Rendered by `callcenter up` from the config's tls: section; do not edit.\n"
+        "[server:default]\n"
+        "method = TLSv1.2+\n"
+        "verify_certificate = no\n"
+        "require_certificate = no\n"
+        f"certificate = {cert}\n"
+        f"private_key = {key}\n"
+        "\n"
+        "[client:default]\n"
+        "method = TLSv1.2+\n"
+        "verify_certificate = no\n"
+        "require_certificate = no\n"
+    )
+
+
+def write_kamailio_files(config: CallCenterConfig, layout: RunLayout) -> None:
+    """kamailio.cfg, dispatcher.list and (with WSS) tls.cfg into the run directory."""
+    tls_cfg = render_kamailio_tls_cfg(config)
+    if tls_cfg is not None:
+        layout.kamailio_tls_cfg.write_text(tls_cfg)
+    layout.dispatcher_list.write_text(render_dispatcher_list(config))
+    layout.kamailio_cfg.write_text(render_kamailio_cfg(config, layout))
 
 
 # Dispatcher set of the call-controller replicas (routing.kemi selects from it).
@@ -441,8 +499,7 @@ def check_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
     with tempfile.TemporaryDirectory(prefix="callcenter-check-") as scratch_dir:
         scratch = RunLayout(Path(scratch_dir))
         write_runtime_config(config, scratch)
-        scratch.dispatcher_list.write_text(render_dispatcher_list(config))
-        scratch.kamailio_cfg.write_text(render_kamailio_cfg(config, scratch))
+        write_kamailio_files(config, scratch)
         result = subprocess.run(
             [require_binary("kamailio"), "-c", "-f", str(scratch.kamailio_cfg), "-x", "tlsf"],
             capture_output=True,
@@ -614,8 +671,7 @@ def up(config: CallCenterConfig, layout: RunLayout) -> list[str]:
     (layout.data / "redis").mkdir(exist_ok=True)
     config = with_acd_token(config, layout)
     write_runtime_config(config, layout)
-    layout.dispatcher_list.write_text(render_dispatcher_list(config))
-    layout.kamailio_cfg.write_text(render_kamailio_cfg(config, layout))
+    write_kamailio_files(config, layout)
     started: list[str] = []
     try:
         for daemon in plan(config, layout):

@@ -11,6 +11,7 @@ from callcenter import _stack
 from callcenter._accounts import account_entry, upsert_accounts
 from callcenter._demo import run_demo
 from callcenter._ivr_check import check_ivr
+from callcenter._secrets import SecretsError, write_secrets
 from configuration import PROJECT_ROOT, CallCenterConfig, ConfigError, load_config, parse_config
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "callcenter.yaml"
@@ -110,6 +111,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.config).resolve(), calls=args.calls)
 
 
+def cmd_secrets(args: argparse.Namespace) -> int:
+    config, config_dir = _load(args)
+    written = write_secrets(config, config_dir, force=args.force)
+    print(f"wrote certificate {written.cert} (for {', '.join(written.names)})")
+    print(f"wrote key {written.key} (mode 0600)")
+    print(f"self-signed CA: {written.ca}; trust it in browsers and clients of this demo")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callcenter", description=__doc__)
     parser.add_argument(
@@ -122,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate YAML and `kamailio -c`").set_defaults(
         func=cmd_check_config
     )
+    secrets_cmd = sub.add_parser(
+        "secrets", help="write a self-signed CA and server certificate at tls.cert/tls.key"
+    )
+    secrets_cmd.add_argument("--force", action="store_true", help="replace existing files")
+    secrets_cmd.set_defaults(func=cmd_secrets)
     demo = sub.add_parser("demo", help="start the stack and send demo calls through it")
     demo.add_argument("--calls", type=int, default=10)
     demo.set_defaults(func=cmd_demo)
@@ -145,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (ConfigError, _stack.StackError, FileNotFoundError) as exc:
+    except (ConfigError, _stack.StackError, SecretsError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return code

@@ -55,6 +55,11 @@ class RunLayout:
         return self.root / "kamailio.cfg"
 
     @property
+    def kamailio_tls_cfg(self) -> Path:
+        """The tls module's config (certificate and key of `tls:`), with sip.wss_listen."""
+        return self.root / "kamailio-tls.cfg"
+
+    @property
     def dispatcher_list(self) -> Path:
         """Kamailio dispatcher's destinations: set 1 = the call-controller replicas."""
         return self.root / "dispatcher.list"

@@ -579,6 +579,14 @@ def load_config(path: str | Path) -> CallCenterConfig:
     if str(flows_dir) != config.ivr.flows_dir:
         ivr = config.ivr.model_copy(update={"flows_dir": str(flows_dir)})
         config = config.model_copy(update={"ivr": ivr})
+    tls = config.tls.model_copy(
+        update={
+            "cert": str((path.parent / config.tls.cert).resolve()),
+            "key": str((path.parent / config.tls.key).resolve()),
+        }
+    )
+    if tls != config.tls:
+        config = config.model_copy(update={"tls": tls})
     if config.accounts_file:
         accounts_path = (path.parent / config.accounts_file).resolve()
         extra = (

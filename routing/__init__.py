@@ -1,7 +1,14 @@
 """Call routing for the Kamailio edge: pure decisions, with one KSR adapter in routing.kemi."""
 
 from routing._context import RequestContext
-from routing._decide import decide_initial, decide_unmatched
+from routing._decide import (
+    decide_http,
+    decide_initial,
+    decide_unmatched,
+    is_websocket_uri,
+    webrtc_media_flags,
+    webrtc_session,
+)
 from routing._decisions import (
     AnswerOptions,
     Authenticate,
@@ -14,6 +21,7 @@ from routing._decisions import (
     LegToTrunk,
     Register,
     Reject,
+    UpgradeToWebSocket,
 )
 from routing._numbers import RewriteRule, normalise
 from routing._table import NumberTarget, RoutingTable, Trunk
@@ -35,7 +43,12 @@ __all__ = [
     "RewriteRule",
     "RoutingTable",
     "Trunk",
+    "UpgradeToWebSocket",
+    "decide_http",
     "decide_initial",
     "decide_unmatched",
+    "is_websocket_uri",
     "normalise",
+    "webrtc_media_flags",
+    "webrtc_session",
 ]

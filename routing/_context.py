@@ -26,3 +26,6 @@ class RequestContext:
     # log, and its X-CC-Trunk, the trunk it asks an external number to leave by.
     correlation_id: str = ""
     trunk_hint: str = ""
+    # It came over a WebSocket (the desktop's softphone): never a trunk or a replica,
+    # whatever its source address (on a demo box, both are 127.0.0.1).
+    websocket: bool = False

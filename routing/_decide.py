@@ -18,6 +18,7 @@ from routing._decisions import (
     LegToTrunk,
     Register,
     Reject,
+    UpgradeToWebSocket,
 )
 from routing._numbers import normalise
 from routing._table import RoutingTable
@@ -51,7 +52,7 @@ def decide_initial(
         return decide_unmatched(ctx.method)
     # Before the trunk check: a trunk's sources may include a replica's IP (the demo's
     # 127.0.0.1/32), but not its SIP port.
-    controller = table.controller_at(ctx.source_ip, ctx.source_port)
+    controller = None if ctx.websocket else table.controller_at(ctx.source_ip, ctx.source_port)
     if controller is not None:
         return _from_controller(ctx, table, controller)
     if ctx.method == "REGISTER":
@@ -59,7 +60,7 @@ def decide_initial(
     if ctx.method not in ALLOWED_INITIAL:
         return Reject(405, "Method Not Allowed", f"{ctx.method} outside a dialog")
 
-    trunk = table.trunk_for(ctx.source_ip)
+    trunk = None if ctx.websocket else table.trunk_for(ctx.source_ip)
     if trunk is None:
         return _from_agent(ctx, table, new_correlation_id, authenticated_user)
     if ctx.method != "INVITE":
@@ -90,6 +91,61 @@ def decide_initial(
         agents=target.agents,
         ring_timeout_ms=table.ring_timeout_ms,
     )
+
+
+def decide_http(method: str, upgrade: str, connection: str) -> UpgradeToWebSocket | Reject:
+    """An HTTP request on the WSS listener (xhttp): only a WebSocket upgrade for SIP is
+    served (RFC 6455 4.1: GET, Upgrade: websocket, Connection containing Upgrade); the
+    websocket module then checks the rest (version, key, the `sip` subprotocol)."""
+    if method != "GET":
+        return Reject(405, "Method Not Allowed", f"HTTP {method} on the WSS port")
+    tokens = {t.strip().lower() for t in connection.split(",")}
+    if upgrade.strip().lower() != "websocket" or "upgrade" not in tokens:
+        return Reject(426, "Upgrade Required", "HTTP GET without a WebSocket upgrade")
+    return UpgradeToWebSocket()
+
+
+# A URI that Kamailio sends over a WebSocket: what lookup() and handle_ruri_alias() put in
+# $du for a browser's contact (received or alias: the connection it registered over).
+_WEBSOCKET_URI = re.compile(r";transport=wss?(?=[;>?]|$)", re.IGNORECASE)
+
+
+def is_websocket_uri(uri: str) -> bool:
+    return bool(_WEBSOCKET_URI.search(uri))
+
+
+# rtpengine flags (Kamailio's rtpengine module syntax) for the SDP on a WebRTC leg.
+# Every SDP through rtpengine is anchored (replace-origin, replace-session-connection).
+ANCHOR = "replace-origin replace-session-connection"
+# Toward a browser: ICE with rtpengine's candidates, DTLS-SRTP with rtpengine passive
+# (the browser connects), RTP and RTCP on one port, a=mid for unified plan.
+TOWARD_WEBRTC = (
+    "ICE=force DTLS=passive SDES-off UDP/TLS/RTP/SAVPF rtcp-mux-offer rtcp-mux-require generate-mid"
+)
+# Toward a SIP phone, trunk or the call controller: plain RTP, RTCP demuxed.
+TOWARD_PLAIN = "ICE=remove DTLS=off SDES-off RTP/AVP rtcp-mux-demux"
+# In offers only: calls are G.711 end to end (no transcoding in rtpengine), DTMF as
+# RFC 4733 events.
+G711_ONLY = "codec-strip-all codec-except-PCMU codec-except-PCMA codec-except-telephone-event"
+
+
+def webrtc_session(sip_call_id: str) -> str:
+    """The rtpengine call the edge keeps for a dialog with a WebRTC leg.
+
+    Its own call ID ("ws-" + the SIP Call-ID), so it can never be one of the call
+    controller's calls (those are keyed by correlation ID; the edge bridges a browser's
+    leg in front of the controller's anchor), whatever Call-IDs the controller picks."""
+    return f"call-id=ws-{sip_call_id}"
+
+
+def webrtc_media_flags(*, toward_webrtc: bool, offer: bool, sip_call_id: str) -> str:
+    """Flags for rtpengine_offer/answer on a dialog with a WebRTC leg: the SDP is
+    rewritten for whoever receives this message (`toward_webrtc`: a browser)."""
+    parts = [ANCHOR, TOWARD_WEBRTC if toward_webrtc else TOWARD_PLAIN]
+    if offer:
+        parts.append(G711_ONLY)
+    parts.append(webrtc_session(sip_call_id))
+    return " ".join(parts)
 
 
 def decide_unmatched(method: str) -> Reject | DropAck:

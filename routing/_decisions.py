@@ -102,6 +102,12 @@ class LegToTrunk:
     gateway: str
 
 
+@dataclass(frozen=True, slots=True)
+class UpgradeToWebSocket:
+    """An HTTP request on the WSS port that asks for a WebSocket: hand it to the
+    websocket module's handshake (which refuses a malformed one itself)."""
+
+
 Decision = (
     Reject
     | DropAck

@@ -16,7 +16,14 @@ import KSR
 
 from configuration import FileWatch
 from routing._context import RequestContext
-from routing._decide import decide_initial, decide_unmatched
+from routing._decide import (
+    decide_http,
+    decide_initial,
+    decide_unmatched,
+    is_websocket_uri,
+    webrtc_media_flags,
+    webrtc_session,
+)
 from routing._decisions import (
     AnswerOptions,
     Authenticate,
@@ -29,6 +36,7 @@ from routing._decisions import (
     LegToTrunk,
     Register,
     Reject,
+    UpgradeToWebSocket,
 )
 from routing._table import RoutingTable, accounts_ha1
 
@@ -60,6 +68,18 @@ CONTROLLER_RR_MATCH = "cc=ctl"
 # t_lookup_cancel_flags(1) copies them onto the CANCEL, so a CANCEL of such a call
 # skips rtpengine without state of ours. (Flag 4 is the dialog module's dlg_flag.)
 FLAG_MEDIA_AT_CONTROLLER = 5
+# With WSS (docs/kamailio.md, "WSS"): 6 on an INVITE with a WebRTC leg, whose media the
+# edge bridges in its own rtpengine call (routing._decide.webrtc_session); 7 when that
+# INVITE came from the browser, so the answer in its replies is turned back into WebRTC.
+# Like flag 5, tm keeps them for the failure and reply routes and the CANCEL.
+FLAG_WEBRTC = 6
+FLAG_CALLER_WEBRTC = 7
+# Our Record-Route parameter on dialogs with a WebRTC leg: their in-dialog requests
+# (BYE, re-INVITE for hold) go through the edge's rtpengine call too.
+WEBRTC_RR_PARAM = ";ws=1"
+WEBRTC_RR_MATCH = "ws=1"
+# nat_uac_test flag 64: the request or reply came over a WebSocket.
+FROM_WEBSOCKET = 64
 # Digest results (auth module docs): -2 wrong password, -8 credentials for another user.
 # Anything else (no credentials, stale nonce) means challenge again.
 AUTH_REFUSED = frozenset({-2, -8})
@@ -87,8 +107,12 @@ class KemiRouter:
         realm: str,
         media_retry_after_s: float,
         runtime_config_path: str | None = None,
+        *,
+        wss: bool = False,
     ) -> None:
         self.table = table
+        # sip.wss_listen set: nathelper and websocket are loaded (and only then callable).
+        self.wss = wss
         # The accounts (HA1s) are re-read from here when the file changes.
         self._runtime_config = (
             None
@@ -120,17 +144,20 @@ class KemiRouter:
             KSR.err(f"malformed request from {KSR.kx.get_srcip()}:{KSR.kx.get_srcport()}\n")
             return 1
         method = KSR.kx.get_method()
+        from_websocket = self.wss and self._websocket_request(method)
         if method == "CANCEL":
             # Like t_check_trans for a CANCEL, and it also imports the INVITE's flags.
             if KSR.tm.t_lookup_cancel_flags(1) > 0:
-                if not KSR.isflagset(FLAG_MEDIA_AT_CONTROLLER):
+                if self.wss and KSR.isflagset(FLAG_WEBRTC):
+                    self._webrtc_delete()
+                elif not KSR.isflagset(FLAG_MEDIA_AT_CONTROLLER):
                     KSR.rtpengine.rtpengine_delete0()
                 KSR.tm.t_relay()
             else:
                 self._unmatched(method)
             return 1
         if KSR.siputils.has_totag() > 0:
-            self._within_dialog(method)
+            self._within_dialog(method, from_websocket)
             return 1
         if KSR.tmx.t_precheck_trans() > 0:
             KSR.tm.t_check_trans()
@@ -138,7 +165,7 @@ class KemiRouter:
         if KSR.tm.t_check_trans() == 0:
             return 1
         self._refresh_accounts()
-        ctx = self._read_context(method)
+        ctx = self._read_context(method, from_websocket)
         decision = decide_initial(ctx, self.table, _new_correlation_id)
         if isinstance(decision, Authenticate):
             if not self._digest_verified(decision.username, decision.ha1):
@@ -169,9 +196,35 @@ class KemiRouter:
             self.table = dataclasses.replace(self.table, ha1=ha1)
             KSR.info(f"accounts reloaded from {path}: {len(ha1)} accounts\n")
 
-    def _read_context(self, method: str) -> RequestContext:
+    @staticmethod
+    def _websocket_request(method: str) -> bool:
+        """A request from a browser (over its WebSocket): its Contact is no address
+        (`sip:x@random.invalid;transport=ws`), so note where it really came from: the
+        registrar's received (REGISTER) or an alias on the Contact (the rest), which
+        lookup() and handle_ruri_alias() turn back into that connection."""
+        if KSR.nathelper.nat_uac_test(FROM_WEBSOCKET) <= 0:
+            return False
+        KSR.force_rport()
+        if method == "REGISTER":
+            KSR.nathelper.fix_nated_register()
+        elif method not in ("ACK", "CANCEL", "BYE"):
+            KSR.nathelper.add_contact_alias()
+        return True
+
+    def _read_context(self, method: str, from_websocket: bool = False) -> RequestContext:
         # kx accessors skip the pseudo-variable parsing that KSR.pv.get does per call.
         source_ip = KSR.kx.get_srcip()
+        if from_websocket:
+            return RequestContext(
+                method=method,
+                source_ip=source_ip,
+                ruri_user=KSR.kx.gete_ruser(),
+                from_user=KSR.kx.gete_fuser(),
+                has_sdp=method == "INVITE" and KSR.sdpops.sdp_content() > 0,
+                to_user=KSR.kx.gete_tuser() if method == "REGISTER" else "",
+                auth_user=(KSR.kx.gete_au() or None) if method == "REGISTER" else None,
+                websocket=True,
+            )
         if source_ip in self.table.controller_ips:
             source_port = int(KSR.kx.get_srcport())
             if self.table.controller_at(source_ip, source_port) is not None:
@@ -272,13 +325,21 @@ class KemiRouter:
             KSR.sl.sl_send_reply(480, "No Agent Available")
             return
         self._tag(ctx, cid, call.caller, call.dialled, call.category)
-        if not self._media_offered(cid):
+        # A browser on either side: the edge's offer bridges WebRTC and plain RTP. (The
+        # hunt list's other agents get the same kind of SDP: do not mix browsers and desk
+        # phones on one number routed here; the controller's ACD path has no such limit.)
+        webrtc = self.wss and (ctx.websocket or self._to_websocket())
+        flags = self._mark_webrtc(ctx.websocket, offer=True) if webrtc else RTPENGINE_FLAGS
+        if not self._media_offered(cid, flags):
             KSR.sl.sl_send_reply(503, "Media Unavailable")
             return
         KSR.dialog.dlg_manage()
         KSR.pv.sets("$dlg_var(cid)", cid)
         KSR.pv.sets("$avp(cc_hunt)", ",".join(remaining))
-        KSR.rr.record_route()
+        if webrtc:
+            KSR.rr.record_route_params(WEBRTC_RR_PARAM)
+        else:
+            KSR.rr.record_route()
         KSR.info(
             f"cid={cid} trunk={call.trunk} caller={call.caller} dialled={call.dialled} "
             f"category={call.category} ringing {KSR.kx.get_ruri()}\n"
@@ -295,11 +356,11 @@ class KemiRouter:
         if caller != ctx.from_user:
             KSR.uac.uac_replace_from_uri(f"sip:{caller}@{KSR.kx.gete_fhost()}")
 
-    def _media_offered(self, cid: str) -> bool:
+    def _media_offered(self, cid: str, flags: str = RTPENGINE_FLAGS) -> bool:
         if time.monotonic() < self._media_down_until:
             KSR.warn(f"cid={cid} media tier marked down; refusing without an ng round trip\n")
             return False
-        if KSR.rtpengine.rtpengine_offer(RTPENGINE_FLAGS) < 0:
+        if KSR.rtpengine.rtpengine_offer(flags) < 0:
             KSR.err(f"cid={cid} rtpengine offer failed: no media node answered\n")
             self._media_down_until = time.monotonic() + self.media_retry_after_s
             return False
@@ -325,7 +386,7 @@ class KemiRouter:
         cid = _pv("$dlg_var(cid)")
         if KSR.tm.t_is_canceled() > 0:
             KSR.info(f"cid={cid} caller cancelled\n")
-            KSR.rtpengine.rtpengine_delete0()
+            self._media_delete()
             return 1
         code = int(_pv("$T_reply_code") or 0)
         remaining = [a for a in _pv("$avp(cc_hunt)").split(",") if a]
@@ -337,7 +398,7 @@ class KemiRouter:
                 self._relay_branch(self.table.ring_timeout_ms)
                 return 1
         KSR.info(f"cid={cid} call failed with {code}\n")
-        KSR.rtpengine.rtpengine_delete0()
+        self._media_delete()
         return 1
 
     # -- delivery to the call controller --------------------------------------------
@@ -360,9 +421,18 @@ class KemiRouter:
         if call.dialled != ctx.ruri_user:
             # The controller reads the dialled number from the R-URI (call.arrived).
             KSR.pv.sets("$rU", call.dialled)
+        rr_params = CONTROLLER_RR_PARAM
+        if self.wss and ctx.websocket:
+            # A browser's call (an internal call): its WebRTC offer becomes plain RTP for
+            # the controller, which anchors that in its own rtpengine call as usual.
+            if not self._media_offered(cid, self._mark_webrtc(True, offer=True)):
+                KSR.sl.sl_send_reply(503, "Media Unavailable")
+                return
+            KSR.tm.t_on_reply("ksr_reply_media")
+            rr_params += WEBRTC_RR_PARAM
         KSR.dialog.dlg_manage()
         KSR.pv.sets("$dlg_var(cid)", cid)
-        KSR.rr.record_route_params(CONTROLLER_RR_PARAM)
+        KSR.rr.record_route_params(rr_params)
         KSR.info(
             f"cid={cid} trunk={call.trunk} caller={call.caller} dialled={call.dialled} "
             f"category={call.category} to controller {_pv('$du')}\n"
@@ -405,6 +475,7 @@ class KemiRouter:
         cid = _pv("$dlg_var(cid)")
         if KSR.tm.t_is_canceled() > 0:
             KSR.info(f"cid={cid} caller cancelled\n")
+            self._webrtc_failed()
             return 1
         code = int(_pv("$T_reply_code") or 0)
         if code in FAILOVER_ON:
@@ -420,6 +491,7 @@ class KemiRouter:
                 self._relay_to_controller()
                 return 1
         KSR.info(f"cid={cid} controller call failed with {code}\n")
+        self._webrtc_failed()
         return 1
 
     # -- legs a controller originates ---------------------------------------------
@@ -435,8 +507,22 @@ class KemiRouter:
             )
             KSR.sl.sl_send_reply(480, "Not Registered")
             return
+        rr_params = CONTROLLER_RR_PARAM
+        if self.wss and self._to_websocket():
+            # The agent's softphone is a browser: the controller's plain RTP offer becomes
+            # WebRTC (ICE, DTLS-SRTP) in the edge's own rtpengine call, the browser's
+            # answer plain RTP again for the controller.
+            if not self._media_offered(leg.correlation_id, self._mark_webrtc(False, offer=True)):
+                KSR.sl.sl_send_reply(503, "Media Unavailable")
+                return
+            KSR.tm.t_on_reply("ksr_reply_media")
+            KSR.tm.t_on_failure("ksr_failure_webrtc")
+            rr_params += WEBRTC_RR_PARAM
         self._relay_for_controller(
-            leg.correlation_id, leg.controller, f"agent {leg.agent} at {KSR.kx.get_ruri()}"
+            leg.correlation_id,
+            leg.controller,
+            f"agent {leg.agent} at {KSR.kx.get_ruri()}",
+            rr_params,
         )
 
     def _leg_to_trunk(self, ctx: RequestContext, leg: LegToTrunk) -> None:
@@ -449,13 +535,16 @@ class KemiRouter:
             f"{leg.number} via trunk {leg.trunk} at {leg.gateway}",
         )
 
-    def _relay_for_controller(self, cid: str, controller: str, target: str) -> None:
+    def _relay_for_controller(
+        self, cid: str, controller: str, target: str, rr_params: str = CONTROLLER_RR_PARAM
+    ) -> None:
         # The dialog only carries the correlation ID for the in-dialog log lines.
         KSR.dialog.dlg_manage()
         KSR.pv.sets("$dlg_var(cid)", cid)
         # ;cc=ctl: in-dialog requests (either way) leave rtpengine alone, as for calls
-        # to a replica. No t_on_reply: the replies go back to the controller untouched.
-        KSR.rr.record_route_params(CONTROLLER_RR_PARAM)
+        # to a replica. No t_on_reply: the replies go back to the controller untouched
+        # (unless ;ws=1: a browser's leg, bridged by the edge).
+        KSR.rr.record_route_params(rr_params)
         KSR.setflag(FLAG_MEDIA_AT_CONTROLLER)
         KSR.info(f"cid={cid} controller {controller} leg to {target} (media at the controller)\n")
         if KSR.tm.t_relay() < 0:
@@ -464,34 +553,94 @@ class KemiRouter:
     # -- replies -----------------------------------------------------------------
     def ksr_reply_media(self, msg: Any) -> int:
         code = KSR.kx.get_status()
+        if self.wss and KSR.isflagset(FLAG_WEBRTC):
+            self._webrtc_reply(code)
+            return 1
         if 100 < code < 300 and KSR.sdpops.sdp_content() > 0:
             KSR.rtpengine.rtpengine_answer(RTPENGINE_FLAGS)
         return 1
 
+    # -- WebRTC legs (sip.wss_listen) ------------------------------------------------
+    def _webrtc_reply(self, code: int) -> None:
+        if KSR.nathelper.nat_uac_test(FROM_WEBSOCKET) > 0:
+            # The browser's Contact: so the ACK and BYE find its WebSocket again.
+            KSR.nathelper.add_contact_alias()
+        if 100 < code < 300 and KSR.sdpops.sdp_content() > 0:
+            KSR.rtpengine.rtpengine_answer(
+                webrtc_media_flags(
+                    toward_webrtc=KSR.isflagset(FLAG_CALLER_WEBRTC),
+                    offer=False,
+                    sip_call_id=KSR.kx.get_callid(),
+                )
+            )
+
+    def _mark_webrtc(self, from_websocket: bool, *, offer: bool) -> str:
+        """Flag the INVITE as one with a WebRTC leg (and whether it came from the browser);
+        return the rtpengine flags for its SDP, rewritten for where it goes now."""
+        KSR.setflag(FLAG_WEBRTC)
+        if from_websocket:
+            KSR.setflag(FLAG_CALLER_WEBRTC)
+        return webrtc_media_flags(
+            toward_webrtc=self._to_websocket(),
+            offer=offer,
+            sip_call_id=KSR.kx.get_callid(),
+        )
+
+    @staticmethod
+    def _to_websocket() -> bool:
+        """The request goes to a browser: lookup() or handle_ruri_alias() pointed its
+        destination at a WebSocket connection."""
+        return is_websocket_uri(_pv("$du") or KSR.kx.get_ruri())
+
+    @staticmethod
+    def _webrtc_delete() -> None:
+        KSR.rtpengine.rtpengine_delete(webrtc_session(KSR.kx.get_callid()))
+
+    def _webrtc_failed(self) -> None:
+        if self.wss and KSR.isflagset(FLAG_WEBRTC):
+            self._webrtc_delete()
+
+    def _media_delete(self) -> None:
+        """End the edge's rtpengine call of this transaction's dialog."""
+        if self.wss and KSR.isflagset(FLAG_WEBRTC):
+            self._webrtc_delete()
+        else:
+            KSR.rtpengine.rtpengine_delete0()
+
+    def ksr_failure_webrtc(self, msg: Any) -> int:
+        """A controller's leg to a browser failed (busy, no answer, cancelled): the
+        controller moves on; the edge's bridge for that leg goes."""
+        self._webrtc_delete()
+        return 1
+
+    def ksr_xhttp_event(self, msg: Any, event: str = "") -> int:
+        """An HTTP request on the WSS listener: the WebSocket upgrade, or a refusal."""
+        KSR.set_reply_close()
+        KSR.set_reply_no_connect()
+        decision = decide_http(
+            KSR.kx.get_method(), KSR.hdr.gete("Upgrade"), KSR.hdr.gete("Connection")
+        )
+        if isinstance(decision, UpgradeToWebSocket):
+            # Refuses (400 and a close) a handshake that is not RFC 6455 for SIP.
+            KSR.websocket.handle_handshake()
+            return 1
+        KSR.notice(f"refused HTTP from {KSR.kx.get_srcip()}: {decision.detail}\n")
+        KSR.xhttp.xhttp_reply(decision.code, decision.reason, "", "")
+        return 1
+
     # -- within a dialog ---------------------------------------------------------
-    def _within_dialog(self, method: str) -> None:
+    def _within_dialog(self, method: str, from_websocket: bool = False) -> None:
         # Absorb retransmissions (a repeated BYE) before any ng round trip.
         if method != "ACK" and (KSR.tmx.t_precheck_trans() > 0 or KSR.tm.t_check_trans() == 0):
             return
         if KSR.rr.loose_route() > 0:
-            if method == "BYE":
-                KSR.info(f"cid={_pv('$dlg_var(cid)')} BYE from {KSR.kx.get_srcip()}\n")
-                if not self._media_at_controller():
-                    KSR.rtpengine.rtpengine_delete0()
-            elif method == "INVITE":
-                if not self._media_at_controller():
-                    if KSR.sdpops.sdp_content() > 0 and not self._media_offered(
-                        _pv("$dlg_var(cid)")
-                    ):
-                        KSR.sl.sl_send_reply(503, "Media Unavailable")
-                        return
-                    KSR.tm.t_on_reply("ksr_reply_media")
-            elif (
-                method == "ACK" and KSR.sdpops.sdp_content() > 0 and not self._media_at_controller()
-            ):
-                KSR.rtpengine.rtpengine_answer(RTPENGINE_FLAGS)
-            if KSR.tm.t_relay() < 0:
-                KSR.sl.sl_reply_error()
+            if self.wss:
+                # Toward a browser: the alias on its Contact names its WebSocket connection.
+                KSR.nathelper.handle_ruri_alias()
+                if KSR.rr.check_route_param(WEBRTC_RR_MATCH) > 0:
+                    self._webrtc_within_dialog(method, from_websocket)
+                    return
+            self._routed_within_dialog(method)
             return
         if method == "ACK":
             # > 0: its INVITE transaction is known, relay it; 0: tm absorbed it (the
@@ -504,6 +653,47 @@ class KemiRouter:
             return
         # No Route entry of ours: not a dialog this edge record-routed (RFC 3261 12.2.2).
         self._unmatched(method)
+
+    def _routed_within_dialog(self, method: str) -> None:
+        """An in-dialog request that our Route entry matched (no browser on it)."""
+        if method == "BYE":
+            KSR.info(f"cid={_pv('$dlg_var(cid)')} BYE from {KSR.kx.get_srcip()}\n")
+            if not self._media_at_controller():
+                KSR.rtpengine.rtpengine_delete0()
+        elif method == "INVITE":
+            if not self._media_at_controller():
+                if KSR.sdpops.sdp_content() > 0 and not self._media_offered(_pv("$dlg_var(cid)")):
+                    KSR.sl.sl_send_reply(503, "Media Unavailable")
+                    return
+                KSR.tm.t_on_reply("ksr_reply_media")
+        elif method == "ACK" and KSR.sdpops.sdp_content() > 0 and not self._media_at_controller():
+            KSR.rtpengine.rtpengine_answer(RTPENGINE_FLAGS)
+        if KSR.tm.t_relay() < 0:
+            KSR.sl.sl_reply_error()
+
+    def _webrtc_within_dialog(self, method: str, from_websocket: bool) -> None:
+        """An in-dialog request of a dialog with a browser's leg: BYE ends the edge's
+        bridge; a re-INVITE (hold: a=sendonly from the browser, or the controller moving
+        media) is offered again, rewritten for its receiver, and answered in its reply."""
+        if method == "BYE":
+            KSR.info(f"cid={_pv('$dlg_var(cid)')} BYE from {KSR.kx.get_srcip()}\n")
+            self._webrtc_delete()
+        elif method == "INVITE" and KSR.sdpops.sdp_content() > 0:
+            flags = self._mark_webrtc(from_websocket, offer=True)
+            if not self._media_offered(_pv("$dlg_var(cid)"), flags):
+                KSR.sl.sl_send_reply(503, "Media Unavailable")
+                return
+            KSR.tm.t_on_reply("ksr_reply_media")
+        elif method == "ACK" and KSR.sdpops.sdp_content() > 0:
+            KSR.rtpengine.rtpengine_answer(
+                webrtc_media_flags(
+                    toward_webrtc=self._to_websocket(),
+                    offer=False,
+                    sip_call_id=KSR.kx.get_callid(),
+                )
+            )
+        if KSR.tm.t_relay() < 0:
+            KSR.sl.sl_reply_error()
 
     @staticmethod
     def _media_at_controller() -> bool:
@@ -524,4 +714,5 @@ def build_router(runtime_config_path: str) -> KemiRouter:
         realm=config["sip"]["realm"],
         media_retry_after_s=config["sip"]["rtpengine_disable_s"],
         runtime_config_path=runtime_config_path,
+        wss=config["sip"].get("wss_listen") is not None,
     )

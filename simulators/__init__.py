@@ -46,6 +46,14 @@ from simulators._g711 import (
 )
 from simulators._ports import free_port
 from simulators._rtp import RtpEndpoint, RtpPacket, payload_for
+from simulators._sip_ws import (
+    Dialog,
+    SipMessage,
+    SipPhone,
+    answer_next_call,
+    digest_authorization,
+    webrtc_sdp,
+)
 from simulators._sipp import SippRun, scenario_path, start_sipp
 
 __all__ = [
@@ -56,16 +64,21 @@ __all__ = [
     "ULAW_SILENCE",
     "AgentPhone",
     "CallReport",
+    "Dialog",
     "RegistrationError",
     "RtpEndpoint",
     "RtpPacket",
     "RtpSender",
+    "SipMessage",
+    "SipPhone",
     "SippRun",
     "alaw_to_linear",
+    "answer_next_call",
     "call_with_media",
     "decode_alaw",
     "decode_ulaw",
     "detect_dtmf",
+    "digest_authorization",
     "dtmf_tone",
     "encode_alaw",
     "encode_ulaw",
@@ -89,4 +102,5 @@ __all__ = [
     "telephone_events",
     "tone_fraction",
     "ulaw_to_linear",
+    "webrtc_sdp",
 ]

@@ -96,7 +96,15 @@ from testbed._sip import (
     start_phone,
     unregister_all,
 )
-from testbed._stack import REALM, ReplicaControl, Stack, base_config, running_stack
+from testbed._stack import (
+    REALM,
+    ReplicaControl,
+    Stack,
+    base_config,
+    running_stack,
+    wss_ca_file,
+    wss_config,
+)
 from testbed._talker import Talker, TonePlayer
 from testbed._waiting import wait_until
 
@@ -188,4 +196,6 @@ __all__ = [
     "track",
     "unregister_all",
     "wait_until",
+    "wss_ca_file",
+    "wss_config",
 ]

@@ -94,6 +94,11 @@ def build_bundle() -> Path:
     return BUNDLE
 
 
+def _append(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as out:
+        out.write(line + "\n")
+
+
 @dataclass
 class ChromiumBrowser:
     """One launched Chromium; `page()` opens a page in a fresh context."""
@@ -108,6 +113,11 @@ class ChromiumBrowser:
         context.grant_permissions(["microphone"])
         self.contexts.append(context)
         page = context.new_page()
+        # The page's console (the softphone's and JsSIP's messages) goes to the
+        # artifact folder: what a failed browser test's reader needs first.
+        log = self.artifacts / f"console-{len(self.contexts)}.log"
+        page.on("console", lambda m: _append(log, f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: _append(log, f"pageerror: {e}"))
         if url is not None:
             page.goto(url)
         return page
@@ -237,6 +247,7 @@ window.phoneEvents = [];
 const EVENTS = ["registered", "unregistered", "registrationFailed", "incoming", "accepted",
   "ended", "failed", "hold", "unhold", "muted", "unmuted", "state"];
 window.startPhone = (options) => {
+  if (options.debug) HuaanSoftphone.debug(true);
   const phone = new HuaanSoftphone.Softphone({
     ...options, audioElement: document.getElementById("remote") });
   for (const name of EVENTS) {

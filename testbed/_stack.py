@@ -108,6 +108,23 @@ class Stack:
             client.close()
 
 
+def wss_config(workdir: Path, config: dict[str, Any]) -> str:
+    """Turn on Kamailio's WSS listener (a free port; the certificate `running_stack`
+    writes into workdir/tls); return the URL a softphone connects to."""
+    listen = f"127.0.0.1:{free_port()}"
+    config["sip"]["wss_listen"] = listen
+    config["tls"] = {
+        "cert": str(workdir / "tls" / "server.crt"),
+        "key": str(workdir / "tls" / "server.key"),
+    }
+    return f"wss://{listen}"
+
+
+def wss_ca_file(stack: Stack) -> str:
+    """The CA a WSS client of `stack` trusts (written beside the server certificate)."""
+    return str(Path(stack.config.tls.cert).parent / "ca.crt")
+
+
 def base_config(
     workdir: Path, agents: tuple[str, ...] = ("1001", "1002", "1003"), **overrides: Any
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -176,6 +193,8 @@ def running_stack(
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     parsed = configuration.load_config(path)
     layout = callcenter.layout_for(parsed, workdir)
+    if parsed.sip.wss_listen is not None and not Path(parsed.tls.cert).exists():
+        callcenter.write_secrets(parsed, workdir)  # as `callcenter secrets` would
     callcenter.up(parsed, layout)
     stack = Stack(parsed, layout, passwords, workdir)
     try:

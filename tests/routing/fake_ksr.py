@@ -21,6 +21,7 @@ import yaml
 
 import callcenter
 import configuration
+from callcenter._secrets import write_secrets
 from simulators import free_port
 from testbed import base_config, wait_until
 
@@ -51,9 +52,13 @@ def dump_api_from_kamailio(workdir: Path) -> list[KsrFunction]:
     config["redis"] = {"listen": "127.0.0.1:1", "managed": False}
     config["rtpengine"]["nodes"][0]["managed"] = False
     config["rtpengine"]["nodes"][0]["ng"] = f"127.0.0.1:{free_port()}"
+    # With WSS, so the functions of tls, websocket, xhttp and nathelper are listed too.
+    config["sip"]["wss_listen"] = f"127.0.0.1:{free_port()}"
+    config["tls"] = {"cert": "tls/server.crt", "key": "tls/server.key"}
     path = workdir / "callcenter.yaml"
     path.write_text(yaml.safe_dump(config))
     parsed = configuration.load_config(path)
+    write_secrets(parsed, workdir)
     layout = callcenter.layout_for(parsed, workdir)
     callcenter.up(parsed, layout)
     try:

@@ -264,3 +264,9 @@ export class Softphone {
 
 export { keepG711, audioCodecs, ToneMeter, toneShare };
 export const version = JsSIP.version;
+
+/** JsSIP's own debug log on the console (`debug(true)`), e.g. for a support case. */
+export function debug(on = true) {
+  if (on) JsSIP.debug.enable('JsSIP:*');
+  else JsSIP.debug.disable();
+}
