@@ -64,14 +64,25 @@ def test_placeholders_match(dictionaries: dict[str, dict[str, str]]) -> None:
     def names(text: str) -> set[str]:
         return set(re.findall(r"\{(\w+)\}", text))
 
-    differ = [k for k in dictionaries["zh"] if names(dictionaries["zh"][k]) != names(dictionaries["en"][k])]
+    differ = [
+        k
+        for k in dictionaries["zh"]
+        if names(dictionaries["zh"][k]) != names(dictionaries["en"][k])
+    ]
     assert differ == []
 
 
 def test_the_doc_lists_error_codes() -> None:
     codes = documented_error_codes()
     # A guard on the parser itself: these are in the contract today.
-    assert {"already_logged_in", "seat_taken", "bad_credentials", "csrf", "no_session", "version_conflict"} <= codes
+    assert {
+        "already_logged_in",
+        "seat_taken",
+        "bad_credentials",
+        "csrf",
+        "no_session",
+        "version_conflict",
+    } <= codes
     assert {"employee_id_out_of_range", "role_invalid", "invalid", "invalid_transition"} <= codes
 
 

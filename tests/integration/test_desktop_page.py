@@ -19,44 +19,37 @@ Screenshots go to test-artifacts/<module>/.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 import bizdata
-from acd_client import ensure_token_file
-from desktop import desktop_healthy
-from simulators import free_port
+from simulators import free_port, scenario_path
 from testbed import (
     CALLER,
     AcdPath,
     ChromiumBrowser,
     acd_path_config,
-    agent_phone,
     artifact_dir,
-    carrier_call,
-    hang_up,
     build_bundle,
+    carrier_call,
     chromium_path,
     running_acd_path,
     running_browser,
-    self_signed_cert,
-    wait_until,
+    wss_config,
 )
 
 AGENT = "1001"
-DESK_AGENT = "1002"
+PHONE_AGENT = "1002"  # answers in the page's softphone
 NUMBER = "95598"
 QUEUE = "billing"
 STATIC = Path(__file__).resolve().parents[2] / "desktop" / "static"
 ZH: dict[str, str] = json.loads((STATIC / "i18n" / "zh.json").read_text(encoding="utf-8"))
 EN: dict[str, str] = json.loads((STATIC / "i18n" / "en.json").read_text(encoding="utf-8"))
 TIMEOUT_MS = 10_000
+DESK_CALLER = scenario_path("desk_caller")  # answers the re-INVITEs of hold, logs them
 
 pytestmark = pytest.mark.skipif(
     chromium_path() is None, reason="chromium not installed (scripts/install installs it)"
@@ -71,48 +64,35 @@ def browser(request: pytest.FixtureRequest) -> Iterator[ChromiumBrowser]:
 
 
 @pytest.fixture(scope="module")
-def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The stack with a store and a `desktop:` section, and the desktop process on it."""
+def desk(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Desk]:
+    """`callcenter up` with a store, Kamailio's WSS listener and a `desktop:` section: the
+    desktop process runs as the stack runs it."""
     workdir = tmp_path_factory.mktemp("deskpage")
-    cert, key = self_signed_cert(tmp_path_factory.mktemp("tls"))
     config, passwords = acd_path_config(
         workdir,
-        (AGENT, DESK_AGENT),
-        numbers=[{"number": NUMBER, "category": "electricity-billing", "target": "controller", "queue": QUEUE}],
-        queues=[{"name": QUEUE, "skills": {"billing": 1}, "ring_timeout_ms": 8000, "wrap_up_ms": 3000}],
+        (AGENT, PHONE_AGENT),
+        numbers=[
+            {
+                "number": NUMBER,
+                "category": "electricity-billing",
+                "target": "controller",
+                "queue": QUEUE,
+            }
+        ],
+        queues=[
+            {"name": QUEUE, "skills": {"billing": 1}, "ring_timeout_ms": 8000, "wrap_up_ms": 3000}
+        ],
         skills={"billing": 2},
         controller_name="page-ctl0",
     )
+    wss_config(workdir, config)
     listen = f"127.0.0.1:{free_port()}"
-    config["tls"] = {"cert": str(cert), "key": str(key)}
     config["bizdata"] = {}
-    # The desktop reads the ACD's service token from acd.token_file (the run directory's
-    # default token is callcenter's own business): name the file.
-    config["acd"]["token_file"] = str(ensure_token_file(workdir / "acd.token"))
-    # Not managed: this test runs the process itself, with its log in the artifacts.
-    config["desktop"] = {"listen": listen, "managed": False, "session_idle_s": 60}
+    config["desktop"] = {"listen": listen, "session_idle_s": 60}
     with running_acd_path(request, workdir, config, passwords) as path:
-        config_file = workdir / "callcenter.yaml"
-        assert yaml.safe_load(config_file.read_text())["desktop"]["listen"] == listen
-        log_path = artifact_dir(request.node.nodeid) / "desktop.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "desktop", "--config", str(config_file), "--run-dir", str(path.stack.layout.root)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                wait_until(
-                    lambda: process.poll() is not None or desktop_healthy(listen),
-                    timeout=20,
-                    what="the desktop answers /healthz",
-                )
-                assert process.poll() is None, log_path.read_text()
-                yield Desk(path, f"https://{listen}", passwords)
-            finally:
-                process.terminate()
-                process.wait(timeout=10)
+        yield Desk(path, f"https://{listen}", passwords)
 
 
 class Desk:
@@ -147,15 +127,24 @@ def fill_login(page: Any, username: str, password: str, employee_id: str, seat: 
     page.click("#login-submit")
 
 
+# The node is shown and its text contains the string.
+SHOWS = (
+    "([s, t]) => { const n = document.querySelector(s);"
+    " return n && !n.hidden && n.textContent.includes(t); }"
+)
+
+
 def expect_text(page: Any, selector: str, text: str) -> None:
     page.wait_for_function(
-        "([s, t]) => { const n = document.querySelector(s); return n && !n.hidden && n.textContent.includes(t); }",
+        SHOWS,
         arg=[selector, text],
         timeout=TIMEOUT_MS,
     )
 
 
-def test_a_shift_without_a_call(desk: Desk, customer: dict[str, Any], browser: ChromiumBrowser) -> None:
+def test_a_shift_without_a_call(
+    desk: Desk, customer: dict[str, Any], browser: ChromiumBrowser
+) -> None:
     page = browser.page(desk.url)
     page.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []
@@ -217,7 +206,11 @@ def test_a_shift_without_a_call(desk: Desk, customer: dict[str, Any], browser: C
     engine = desk.engine()
     try:
         bizdata.update_customer(
-            engine, customer["id"], {"address": "华安路 2 号"}, version=customer["version"], by="1002"
+            engine,
+            customer["id"],
+            {"address": "华安路 2 号"},
+            version=customer["version"],
+            by="1002",
         )
     finally:
         engine.dispose()
@@ -271,7 +264,7 @@ def test_a_shift_without_a_call(desk: Desk, customer: dict[str, Any], browser: C
     assert errors == [], errors
 
 
-def test_a_call_on_the_desk_phone_pops_the_record_before_it_is_answered(
+def test_a_call_rings_the_page_with_the_record_shown_before_it_is_answered(
     desk: Desk, customer: dict[str, Any], browser: ChromiumBrowser, tmp_path: Path
 ) -> None:
     page = browser.page(desk.url)
@@ -279,39 +272,48 @@ def test_a_call_on_the_desk_phone_pops_the_record_before_it_is_answered(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.wait_for_selector("#login-screen:not([hidden])")
-    fill_login(page, DESK_AGENT, desk.passwords[DESK_AGENT], DESK_AGENT, "12")
+    fill_login(page, PHONE_AGENT, desk.passwords[PHONE_AGENT], PHONE_AGENT, "12")
     page.wait_for_selector("#work-screen:not([hidden])")
-    lang = EN if page.title() == EN["app.title"] else ZH  # the language the first journey left
-    expect_text(page, "#state-badge", lang["state.idle"])
-    # The events socket is open before the call (the page is ready for an offer).
+    expect_text(page, "#state-badge", ZH["state.idle"])  # a new browser context: Chinese
+    # The softphone registered over WSS with the session's HA1; the events socket is open.
+    expect_text(page, "#reg-status", ZH["phone.reg_registered"])
     page.wait_for_function("() => document.querySelector('#connection').hidden")
 
-    phone = agent_phone(desk.path, tmp_path, DESK_AGENT, "ctl_via_edge_agent")
     try:
-        caller = carrier_call(desk.path, tmp_path, NUMBER)
-        # The offer reaches the page before the phone rings: the record is on screen.
-        page.wait_for_selector("#incoming:not([hidden])")
+        caller = carrier_call(desk.path, tmp_path, NUMBER, scenario=DESK_CALLER)
+        # Ringing: the offer's details and the caller's record are on screen already.
+        page.wait_for_selector("#btn-answer:not([disabled])", timeout=15_000)
         expect_text(page, "#offer-caller", CALLER)
         expect_text(page, "#offer-queue", QUEUE)
-        expect_text(page, "#offer-category", lang["category.electricity-billing"])
-        expect_text(page, "#screen-pop", lang["pop.found"].replace("{caller}", CALLER))
+        expect_text(page, "#offer-category", ZH["category.electricity-billing"])
+        expect_text(page, "#screen-pop", ZH["pop.found"].replace("{caller}", CALLER))
         expect_text(page, "#record-title", f"#{customer['id']}")
-        browser.screenshot(page, "11-screen-pop")
-        phone.run.wait_for_log("CALL ", timeout=10)
-        expect_text(page, "#state-badge", lang["state.talking"])
-        assert not page.is_disabled("#btn-transfer"), "an ACD call on the desk phone can be transferred"
-        browser.screenshot(page, "12-talking-on-desk-phone")
-        hang_up(caller)
-        # The call is over: the page offers its wrap-up, and saves it for that call.
+        browser.screenshot(page, "11-ringing-with-the-record")
+
+        page.keyboard.press("F2")  # answer
+        expect_text(page, "#state-badge", ZH["state.talking"])
+        expect_text(page, "#call-status", ZH["phone.talking"])
+        assert page.locator("#incoming").is_hidden()
+        caller.run.wait_for_log("SETTLED", timeout=10)  # bridged to the page
+        page.keyboard.press("F6")  # hold, then back
+        expect_text(page, "#call-status", ZH["phone.held"])
+        page.keyboard.press("F6")
+        expect_text(page, "#call-status", ZH["phone.talking"])
+        browser.screenshot(page, "12-talking")
+        page.keyboard.press("F4")  # hang up
+        caller.run.wait_for_log("BYE", timeout=10)
+
+        # Wrap-up: the countdown runs, and the code and note are saved for this call.
+        expect_text(page, "#state-badge", ZH["state.wrap_up"])
         page.wait_for_selector("#wrapup-form button[type=submit]:not([disabled])")
         page.keyboard.press("Alt+w")
         assert page.evaluate("document.activeElement.id") == "wrapup-code"
         page.select_option("#wrapup-code", "resolved")
         page.fill("#wrapup-form [name=note]", "解释了阶梯电价")
         page.click("#wrapup-form button[type=submit]")
-        expect_text(page, "#wrapup-msg", lang["wrapup.saved"])
+        expect_text(page, "#wrapup-msg", ZH["wrapup.saved"])
         browser.screenshot(page, "13-wrapped-up")
-        assert caller.run.wait(timeout=10) == 0, caller.run.errors()
+        expect_text(page, "#state-badge", ZH["state.idle"])  # the queue's 3 s wrap-up is over
     finally:
         desk.path.close()
     assert errors == [], errors
