@@ -225,7 +225,9 @@ def test_a_shift_without_a_call(
     assert any("华安路 3 号" in row and "华安路 2 号" in row for row in differs), differs
     browser.screenshot(page, "03-version-conflict")
     page.click("#dlg-compare button[value=theirs]")
-    assert page.input_value("#customer-form [name=address]") == "华安路 2 号"
+    page.wait_for_function(
+        "() => document.querySelector('#customer-form [name=address]').value === '华安路 2 号'"
+    )
     page.fill("#customer-form [name=email]", "wang@example.cn")
     page.click("#customer-form button[type=submit]")
     expect_text(page, "#customer-msg", EN["customer.saved"])
@@ -295,8 +297,11 @@ def test_a_call_rings_the_page_with_the_record_shown_before_it_is_answered(
         expect_text(page, "#call-status", ZH["phone.talking"])
         assert page.locator("#incoming").is_hidden()
         caller.run.wait_for_log("SETTLED", timeout=10)  # bridged to the page
-        page.keyboard.press("F6")  # hold, then back
+        reinvites = len(caller.run.wait_for_log("REINVITE "))
+        page.keyboard.press("F6")  # hold, then back once the caller has the hold
         expect_text(page, "#call-status", ZH["phone.held"])
+        held = caller.run.wait_for_log("REINVITE ", count=reinvites + 1)[-1]
+        assert "dir=sendonly" in held, held
         page.keyboard.press("F6")
         expect_text(page, "#call-status", ZH["phone.talking"])
         browser.screenshot(page, "12-talking")

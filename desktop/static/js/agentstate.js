@@ -9,9 +9,12 @@ import { confirmDialog, toastError } from "./ui.js";
 
 let countdownTimer = null;
 let onLoggedOut = () => {};
+let onDeferred = () => {};
 
-export function init(loggedOut) {
+// loggedOut(message): the session is over; deferred(): logout waits for the call's end.
+export function init(loggedOut, deferred) {
   onLoggedOut = loggedOut;
+  onDeferred = deferred;
   $("#btn-busy").addEventListener("click", () => goBusy());
   $("#btn-idle").addEventListener("click", () => goIdle());
   $("#btn-logout").addEventListener("click", () => logout());
@@ -115,6 +118,7 @@ export async function logout() {
     if (reply.deferred) {
       app.logoutDeferred = true;
       render(app.agentState);
+      onDeferred();
       return;
     }
     onLoggedOut(t("logout.done"));

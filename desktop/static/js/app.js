@@ -4,7 +4,7 @@
 import * as api from "./api.js";
 import * as i18n from "./i18n.js";
 import { $, $$ } from "./dom.js";
-import { app, emit } from "./store.js";
+import { app, emit, on } from "./store.js";
 import * as agentState from "./agentstate.js";
 import * as customers from "./customers.js";
 import * as history from "./history.js";
@@ -52,6 +52,7 @@ function openHelp() {
 function workActions() {
   if ($("#work-screen").hidden) return { KeyL: toggleLanguage };
   const tabAction = (i) => () => {
+    if (getComputedStyle($(`#tab-${TABS[i]}`)).display === "none") return;
     showTab(TABS[i]);
     $(`#tab-${TABS[i]}`).focus();
   };
@@ -62,7 +63,7 @@ function workActions() {
     F6: phone.toggleHold,
     F7: phone.toggleMute,
     F8: agentState.toggleBusy,
-    KeyK: customers.focusSearch,
+    KeyK: () => document.body.classList.contains("supervisor") || customers.focusSearch(),
     KeyS: () => {
       if ($("#customer-form").contains(document.activeElement)) customers.save();
     },
@@ -100,13 +101,16 @@ async function enterWork(sess) {
   tickets.fillUnits();
   history.fillWrapUpCodes();
   history.renderWrapUp();
+  // A supervisor uses the desktop as a softphone only: records and wrap-ups are agents'.
+  const supervisor = agent.role === "supervisor";
+  document.body.classList.toggle("supervisor", supervisor);
   $("#login-screen").hidden = true;
   $("#work-screen").hidden = false;
   agentState.render({ state: sess.state || "idle", reason: "", wrap_up_ends_at: null });
-  showTab("customer");
+  showTab(supervisor ? "history" : "customer");
   phone.start(sess);
   emit("customer", null);
-  $("#customer-search").focus();
+  (supervisor ? $("#tab-history") : $("#customer-search")).focus();
 }
 
 function leaveWork(message) {
@@ -123,6 +127,18 @@ function leaveWork(message) {
   login.show(message);
 }
 
+// Logout while talking: the ACD logs the agent out when the call ends, and the web
+// session is over now. The page stops its heartbeat and events but keeps the softphone
+// (stopping it would drop the call) until that call ends.
+function logoutAfterCall() {
+  session.stop();
+  if (phone.phoneStatus().phoneState === "idle") leaveWork(i18n.t("logout.done"));
+}
+
+function softphoneBusy() {
+  return phone.phoneStatus().phoneState !== "idle";
+}
+
 async function boot() {
   await i18n.loadLanguage(i18n.savedLanguage());
   i18n.onLanguageChange(() => {
@@ -135,12 +151,16 @@ async function boot() {
   keys.install(workActions);
   initTabs();
   login.init(enterWork);
-  agentState.init(leaveWork);
+  agentState.init(leaveWork, logoutAfterCall);
+  on("call-ended", () => {
+    if (app.logoutDeferred && app.session) leaveWork(i18n.t("logout.done"));
+  });
   phone.init();
   customers.init(showTab);
   tickets.init();
   history.init();
   api.setUnauthorizedHandler(() => {
+    if (app.logoutDeferred && softphoneBusy()) return; // leaves when the call ends
     if (app.session) leaveWork(i18n.t("error.no_session"));
   });
   $("#boot").hidden = true;

@@ -158,14 +158,12 @@ function callEnded(cause) {
   muted = false;
   consulting = false;
   hideIncoming(true);
-  if (callId) {
-    app.lastCallId = callId;
-    emit("call-ended", { callId, cause });
-  }
+  if (callId) app.lastCallId = callId; // an internal call has no ACD id: nothing to wrap up
   app.callId = null;
   endedAt = Date.now();
   $("#call-status").textContent = cause ? t("phone.ended_cause", { cause: tOr(`cause.${cause}`, cause) }) : t("phone.ended");
   render();
+  emit("call-ended", { callId, cause });
 }
 
 // ---------------------------------------------------------------- the ACD's offer
@@ -234,24 +232,32 @@ function released(event, key) {
 
 // ---------------------------------------------------------------- actions
 
+// The bundle throws on an action in the wrong state (a race with the far end): say so.
+function act(action) {
+  try {
+    action();
+  } catch (exc) {
+    toast(String((exc && exc.message) || exc));
+  }
+}
+
 export function answer() {
-  if (phone && phoneState === "ringing") phone.answer();
+  if (phone && phoneState === "ringing") act(() => phone.answer());
 }
 
 export function hangup() {
-  if (phone && phoneState !== "idle") phone.hangup();
+  if (phone && phoneState !== "idle") act(() => phone.hangup());
 }
 
 export function toggleHold() {
   if (!phone) return;
-  if (phoneState === "talking") phone.hold();
-  else if (phoneState === "held") phone.unhold();
+  if (phoneState === "talking") act(() => phone.hold());
+  else if (phoneState === "held") act(() => phone.unhold());
 }
 
 export function toggleMute() {
   if (!phone || !inCall()) return;
-  if (muted) phone.unmute();
-  else phone.mute();
+  act(() => (muted ? phone.unmute() : phone.mute()));
 }
 
 function inCall() {
@@ -259,7 +265,7 @@ function inCall() {
 }
 
 function dtmf(digit) {
-  if (phone && inCall()) phone.sendDtmf(digit);
+  if (phone && (phoneState === "talking" || phoneState === "held")) act(() => phone.sendDtmf(digit));
 }
 
 export function toggleDialpad() {
