@@ -1,18 +1,20 @@
 """The agent desktop's page (desktop/static/) in Debian's Chromium, against the real
-backend (`python -m desktop` over TLS) on a real stack (`callcenter up`: the ACD,
-Redis, the business data store).
+backend on a real stack (`callcenter up` with a `desktop:` section: the desktop process,
+the ACD, Redis, the business data store, Kamailio with its WSS listener).
 
-One browser for the module, two journeys. The first is a short shift without a call: refusals at
-the login (wrong password, an employee already logged in) shown translated; log in;
-busy and idle with the mouse and with F8; a reload that restores the session (and the
-chosen language) without asking again; a customer found by search (Ctrl+K), edited
-while someone else saved it first (the conflict is shown with a comparison, never
-overwritten); a complaint filed with a ticket to a unit, the ticket moved on; log out.
-The second takes a carrier call (sipp, through Kamailio and the controller) on the
-agent's desk SIP phone with the page beside it: the screen pop shows the caller's
-record, with the call's category and queue, before the call is answered; after the
-caller hangs up, the wrap-up is saved for that call. (The softphone's own journey,
-media in the page, is tests/integration/test_softphone_browser.py.)
+One browser for the module, two journeys.
+1. A shift without a call: refusals at the login (wrong password, an employee already
+   logged in) shown translated; log in; busy and idle with the mouse and with F8; a
+   reload that restores the session and the chosen language without asking again; a
+   short network loss shown and recovered; a customer found by search (Ctrl+K), a
+   field error shown at its field, an edit after someone else saved first (the conflict
+   is shown and compared, never overwritten); a complaint filed with a ticket to a
+   unit, the ticket moved on; the placeholders of issues 13 and 18; log out.
+2. A carrier call (sipp, through Kamailio and the controller) rings the page's
+   softphone: the offer's details and the caller's record are on screen before it is
+   answered; F2 answers, F6 holds and resumes, F4 hangs up; the wrap-up is saved for
+   that call. (Media both ways is the softphone's own test_softphone_browser.py.)
+
 Screenshots go to test-artifacts/<module>/.
 """
 
@@ -185,6 +187,13 @@ def test_a_shift_without_a_call(
     page.wait_for_selector("#work-screen:not([hidden])")
     expect_text(page, "#state-badge", EN["state.idle"])
     assert page.title() == EN["app.title"]
+
+    # A short network loss: "reconnecting", then back without a login.
+    page.context.set_offline(True)
+    expect_text(page, "#connection", EN["conn.reconnecting"])
+    page.context.set_offline(False)
+    page.wait_for_selector("#connection", state="hidden")
+    expect_text(page, "#state-badge", EN["state.idle"])
 
     # Search from the keyboard, open the record.
     page.keyboard.press("Control+k")

@@ -31,6 +31,20 @@ api.setNetworkHandler((ok) => {
   if (ok && wasDown && running) resync();
 });
 
+// The browser knows first when the network goes and comes back: say so at once, and
+// when it is back, reconnect now rather than at the next backoff step or heartbeat.
+window.addEventListener("offline", () => {
+  httpUp = false;
+  showConnection();
+});
+window.addEventListener("online", () => {
+  if (!running) return;
+  clearTimeout(reconnectTimer);
+  backoffMs = 500;
+  if (!socket) openSocket();
+  resync();
+});
+
 export function start(session) {
   stop();
   running = true;
