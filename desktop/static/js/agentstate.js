@@ -19,9 +19,13 @@ export function init(loggedOut, deferred) {
   $("#btn-idle").addEventListener("click", () => goIdle());
   $("#btn-logout").addEventListener("click", () => logout());
   on("agent-state", (next) => render(next));
-  on("event:state", (event) =>
-    render({ state: event.state, reason: event.reason || "", wrap_up_ends_at: event.wrap_up_ends_at || null }),
-  );
+  on("event:state", (event) => {
+    // After a reload the page learns the call it is on from the state sent on connecting.
+    if (event.call_id && ["talking", "ringing", "reserved"].includes(event.state) && !app.callId) {
+      app.callId = event.call_id;
+    }
+    render({ state: event.state, reason: event.reason || "", wrap_up_ends_at: event.wrap_up_ends_at || null });
+  });
   on("language", () => {
     fillReasons();
     render(app.agentState);
@@ -110,7 +114,7 @@ export function toggleBusy() {
 }
 
 export async function logout() {
-  const talking = ["talking", "reserved"].includes(app.agentState.state);
+  const talking = ["talking", "reserved", "ringing"].includes(app.agentState.state);
   const ok = await confirmDialog(t(talking ? "logout.confirm_in_call" : "logout.confirm"), t("logout.button"));
   if (!ok) return;
   try {

@@ -411,7 +411,7 @@ export function render() {
   $("#btn-consult").disabled = !acdCall || consulting;
   $("#btn-consult-complete").hidden = !consulting;
   $("#btn-consult-cancel").hidden = !consulting;
-  $("#btn-call").disabled = !phone || !registrationOk() || phoneState !== "idle" || acd === "reserved";
+  $("#btn-call").disabled = !phone || !registrationOk() || phoneState !== "idle" || (acd === "reserved" || acd === "ringing");
   setLabel($("#btn-hold"), phoneState === "held" ? "phone.unhold" : "phone.hold");
   setLabel($("#btn-mute"), muted ? "phone.unmute" : "phone.mute");
   $("#btn-hold").setAttribute("aria-pressed", String(phoneState === "held"));

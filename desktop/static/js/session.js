@@ -110,11 +110,16 @@ function openSocket() {
     }
     if (event && typeof event.type === "string") emit(`event:${event.type}`, event);
   };
-  socket.onclose = () => {
+  socket.onclose = (closed) => {
     socketUp = false;
     socket = null;
     showConnection();
     if (!running) return;
+    // 4401: the session has ended; re-reading it answers 401, which shows the login.
+    if (closed.code === 4401) {
+      resync();
+      return;
+    }
     const delay = backoffMs + Math.random() * 250;
     backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
     reconnectTimer = setTimeout(openSocket, delay);
