@@ -241,12 +241,15 @@ def agent_states(events: list[eventlog.Event], agent: str) -> list[tuple[str, st
 
 @contextmanager
 def running_acd_path(
-    request: pytest.FixtureRequest, workdir: Path, config: dict[str, Any], passwords: dict[str, str]
+    request: pytest.FixtureRequest | None,
+    workdir: Path,
+    config: dict[str, Any],
+    passwords: dict[str, str],
 ) -> Iterator[AcdPath]:
     """`callcenter up` from `config` (acd_path_config's shape), until the replica's ACD
     action feed is subscribed; the stack's logs go to test-artifacts/ if a test of the
-    module failed."""
-    failed_before = request.session.testsfailed
+    module failed (`request`: None outside pytest, e.g. a benchmark)."""
+    failed_before = request.session.testsfailed if request is not None else 0
     with running_stack(workdir, config, passwords) as stack:
         assert stack.config.acd is not None
         host, port = split_hostport(stack.config.redis.listen)
@@ -265,7 +268,7 @@ def running_acd_path(
             control.close()
             acd.close()
             events.close()
-        if request.session.testsfailed > failed_before:
+        if request is not None and request.session.testsfailed > failed_before:
             keep = artifact_dir(f"{request.node.nodeid}-stack")
             shutil.copytree(stack.layout.logs, keep, dirs_exist_ok=True)
 

@@ -257,6 +257,7 @@ window.startPhone = (options) => {
       document.getElementById("log").textContent += name + " " + JSON.stringify(data ?? "") + "\\n";
     });
   }
+  if (options.autoAnswer) phone.on("incoming", () => phone.answer());
   window.phone = phone;
   phone.start();
 };
@@ -264,6 +265,32 @@ window.hear = async (freqHz, durationMs) => {
   if (!window.phone.remoteStream) return null;
   const meter = new HuaanSoftphone.ToneMeter(window.phone.remoteStream);
   try { return await meter.measure({ freqHz, durationMs }); } finally { meter.close(); }
+};
+// Which of `freqs` the page hears (the one carrying most 100 ms windows, each window's
+// best at a share of at least 0.5), and in what fraction of the windows.
+window.hearOneOf = async (freqs, durationMs) => {
+  if (!window.phone.remoteStream) return null;
+  const meter = new HuaanSoftphone.ToneMeter(window.phone.remoteStream);
+  await meter.context.resume();
+  const counts = new Map();
+  let windows = 0;
+  const end = performance.now() + durationMs;
+  try {
+    while (performance.now() < end) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      meter.analyser.getFloatTimeDomainData(meter.samples);
+      let best = null, bestShare = 0;
+      for (const f of freqs) {
+        const share = HuaanSoftphone.toneShare(meter.samples, f, meter.context.sampleRate);
+        if (share > bestShare) { bestShare = share; best = f; }
+      }
+      windows += 1;
+      if (bestShare >= 0.5) counts.set(best, (counts.get(best) || 0) + 1);
+    }
+  } finally { meter.close(); }
+  let freq = null, most = 0;
+  for (const [f, n] of counts) if (n > most) { freq = f; most = n; }
+  return {freq, toneFraction: windows ? most / windows : 0, windows};
 };
 </script></body></html>
 """

@@ -22,9 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
-from simulators import scenario_path
+from simulators import RtpEndpoint, scenario_path
 from testbed import (
     CALLER,
     PAGE_TONE_HZ,
@@ -39,6 +41,7 @@ from testbed import (
     build_bundle,
     carrier_call,
     chromium_path,
+    decode_ulaw,
     media_of,
     received_pcm,
     running_acd_path,
@@ -109,7 +112,20 @@ def _ha1(path: AcdPath, username: str) -> str:
     return str(account.ha1)
 
 
-def _events_of(endpoint: Any) -> list[int]:
+def _audio_after(endpoint: RtpEndpoint, packets: int) -> npt.NDArray[np.int16]:
+    """The PCMU audio of `packets` packets `endpoint` receives from now on, skipping the
+    first three (60 ms: what was in flight when the page changed what it sends)."""
+    start = len(endpoint.packets()) + 3
+    wait_until(
+        lambda: len(endpoint.packets()) >= start + packets,
+        timeout=5,
+        what=f"{packets} more packets at {endpoint.port}",
+    )
+    audio = [p for p in endpoint.packets()[start : start + packets] if p.payload_type == 0]
+    return decode_ulaw(b"".join(p.payload for p in audio))
+
+
+def _events_of(endpoint: RtpEndpoint) -> list[int]:
     """The RFC 4733 events (event codes, once per event) among what `endpoint` received:
     payloads other than G.711 whose 4-byte body is an event; its end packets (E bit)
     repeat, so an event counts once per RTP timestamp."""
@@ -239,6 +255,14 @@ def test_agent_answers_a_queued_call_in_the_page_audio_both_ways_dtmf_hold_hangu
             timeout=10,
             what=f"DTMF 1 5 9 # at the caller (got {_events_of(caller.rtp)})",
         )
+
+        # Mute: the caller gets audio without the page's tone, then the tone again.
+        phone.call("mute")
+        phone.wait_event("muted")
+        assert tone_fraction(_audio_after(caller.rtp, 25), PAGE_TONE_HZ) < 0.1
+        phone.call("unmute")
+        phone.wait_event("unmuted")
+        assert tone_fraction(_audio_after(caller.rtp, 25), PAGE_TONE_HZ) >= 0.6
 
         # Hold: the caller is re-INVITEd with a direction that stops its audio to us.
         reinvites = len(caller.run.wait_for_log("REINVITE "))
