@@ -41,17 +41,18 @@ export async function loadHistory() {
     rows.replaceChildren(
       ...(calls.length
         ? calls.map((call) => {
-            const direction = first(call, ["direction"]);
-            const outcome = first(call, ["outcome", "result", "disposition"]);
+            const category = first(call, ["category"]);
+            const outcome = first(call, ["disposition", "outcome"]);
+            // A CDR (analytics' Cdr): disposition, talk_s; a wrap-up code when the row has one.
             const wrap = call.wrap_up && typeof call.wrap_up === "object" ? call.wrap_up.code : first(call, ["wrap_up_code", "wrap_up"]);
             return el(
               "tr",
               {},
-              el("td", {}, formatTime(first(call, ["started_at", "start", "at", "offered_at", "answered_at"]))),
-              el("td", {}, direction ? tOr(`history.direction.${direction}`, direction) : ""),
+              el("td", {}, formatTime(first(call, ["arrived_at", "started_at", "answered_at", "at"]))),
+              el("td", {}, category ? tOr(`category.${category}`, category) : ""),
               el("td", {}, first(call, ["caller", "peer", "from", "callee"])),
               el("td", {}, first(call, ["queue"])),
-              el("td", {}, duration(first(call, ["duration_s", "talk_s", "duration"]))),
+              el("td", {}, duration(first(call, ["talk_s", "duration_s"]))),
               el("td", {}, outcome ? tOr(`history.outcome.${outcome}`, outcome) : ""),
               el("td", {}, wrap ? wrapLabel(wrap) : ""),
             );
