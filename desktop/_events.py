@@ -32,12 +32,21 @@ from acd_client import AcdClient, ActionFeed
 
 from ._acd import live_agent
 
-__all__ = ["CALLS_PREFIX", "EventHub", "call_queue", "fill_screen_pop", "last_call"]
+__all__ = [
+    "CALLS_PREFIX",
+    "EventHub",
+    "call_queue",
+    "fill_screen_pop",
+    "last_call",
+    "took_call",
+]
 
 log = logging.getLogger(__name__)
 CALLS_PREFIX = "desktop:calls:"
 # How long an offered call stays wrap-up-able by its agent.
 CALLS_TTL_S = 24 * 3600
+# desktop:taken:<employee_id>: the calls the snapshot showed this agent talking on.
+TAKEN_PREFIX = "desktop:taken:"
 # The field of that hash naming the agent's latest offered call (not a call id).
 LAST_CALL = "_last"
 Event = dict[str, Any]
@@ -53,6 +62,11 @@ def call_queue(client: redis.Redis, employee_id: int, call_id: str) -> str | Non
         return None
     value = client.hget(f"{CALLS_PREFIX}{employee_id}", call_id)
     return None if value is None else _text(value)
+
+
+def took_call(client: redis.Redis, employee_id: int, call_id: str) -> bool:
+    """Whether this agent was seen talking on the call (what a wrap-up needs)."""
+    return bool(call_id) and bool(client.sismember(f"{TAKEN_PREFIX}{employee_id}", call_id))
 
 
 def _text(value: bytes | str) -> str:
@@ -83,6 +97,8 @@ class EventHub:
         self._lock = threading.Lock()
         self._pages: dict[int, set[asyncio.Queue[Event]]] = {}
         self._states: dict[int, tuple[str, str, str]] = {}
+        # The call each agent was last seen talking on (written to Redis once per call).
+        self._talking: dict[int, str] = {}
         self._feed: ActionFeed | None = None
         self._stop = threading.Event()
         self._snapshot_stream: Any = None
@@ -228,12 +244,28 @@ class EventHub:
             watched = set(self._pages)
         seen = set()
         for view in snapshot.agents:
+            if view.state == pb.AGENT_STATE_TALKING and view.call_id:
+                self._note_talking(int(view.employee_id), view.call_id)
             if view.employee_id not in watched:
                 continue
             seen.add(view.employee_id)
             self.note_state(live_agent(view, snapshot.ts))
         for employee_id in watched - seen:
             self._push_state(employee_id, ("logged_out", "", ""), None)
+
+    def _note_talking(self, employee_id: int, call_id: str) -> None:
+        if self._talking.get(employee_id) == call_id:
+            return
+        key = f"{TAKEN_PREFIX}{employee_id}"
+        try:
+            with self._redis.pipeline() as pipe:
+                pipe.sadd(key, call_id)
+                pipe.expire(key, CALLS_TTL_S)
+                pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("cannot note call %s taken by %s: %s", call_id, employee_id, exc)
+            return
+        self._talking[employee_id] = call_id
 
     def note_state(self, agent: Any) -> None:
         """Push a `state` event if this agent's state differs from the last one sent."""

@@ -12,8 +12,9 @@ from ._errors import ApiError
 
 __all__ = ["HISTORY_PATH", "agent_history"]
 
-# The CDR service's endpoint for one agent's calls, newest first.
-HISTORY_PATH = "/v1/agent_calls"
+# The CDR service's endpoint for one agent's calls, newest first (`agent` is the
+# account, `limit` 1..500; docs/analytics.md).
+HISTORY_PATH = "/v1/calls"
 
 
 def agent_history(

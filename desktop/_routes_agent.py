@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from ._acd import AgentLive, SessionGone
 from ._errors import ApiError
-from ._events import call_queue
+from ._events import call_queue, took_call
 from ._history import agent_history
 from ._http import Ctx, api, opt_str, req_int, req_str
 from ._sessions import Session
@@ -155,14 +155,18 @@ def heartbeat(ctx: Ctx) -> dict[str, Any]:
 
 
 def logout(ctx: Ctx) -> dict[str, Any]:
+    """Logged out now: the web session ends. Deferred (talking): it lives on, so the
+    page keeps its softphone and events until the call ends; the ACD then logs the
+    desk out and the next request answers `no_session`."""
     try:
-        deferred = _acd_call(ctx, "logout")
+        deferred = bool(_acd_call(ctx, "logout"))
     except ApiError as exc:
         if exc.code != "no_session":
             raise
-        deferred = False
-    _end_web_session(ctx)
-    return {"deferred": bool(deferred)}
+        return {"deferred": False}
+    if not deferred:
+        _end_web_session(ctx)
+    return {"deferred": deferred}
 
 
 def set_state(ctx: Ctx) -> dict[str, Any]:
@@ -185,6 +189,15 @@ def _offered_to_me(ctx: Ctx, call_id: str) -> bool:
     return call_queue(ctx.desk.redis, ctx.me.employee_id, call_id) is not None
 
 
+def _took(ctx: Ctx, call_id: str) -> bool:
+    """The agent talked on this call: the snapshot stream saw it (any replica noted it
+    in Redis), or it is on it now."""
+    if took_call(ctx.desk.redis, ctx.me.employee_id, call_id):
+        return True
+    live = ctx.desk.acd.agent(ctx.me.employee_id, fresh=True)
+    return live is not None and live.call_id == call_id and live.state == "talking"
+
+
 def wrap_up(ctx: Ctx) -> dict[str, Any]:
     call_id = req_str(ctx.body, "call_id", max_len=64)
     code = req_str(ctx.body, "code", max_len=32)
@@ -193,9 +206,8 @@ def wrap_up(ctx: Ctx) -> dict[str, Any]:
         raise ApiError(
             422, "invalid", f"code: one of the wrap-up codes, not {code!r}", field="code"
         )
-    live = ctx.desk.acd.agent(ctx.me.employee_id, fresh=True)
-    if not _offered_to_me(ctx, call_id) and (live is None or live.call_id != call_id):
-        raise ApiError(403, "forbidden", f"call {call_id} was not offered to this agent")
+    if not _took(ctx, call_id):
+        raise ApiError(403, "forbidden", f"this agent did not take call {call_id}")
     me = ctx.me
     ctx.desk.records.call(
         "save_wrap_up",
@@ -213,7 +225,6 @@ def wrap_up(ctx: Ctx) -> dict[str, Any]:
         call_id=call_id,
         username=me.username,
         code=code,
-        note=note,
     )
     return {}
 
@@ -291,19 +302,24 @@ def history(ctx: Ctx) -> dict[str, Any]:
     limit = req_int(ctx.query("limit") or 50, "limit", low=1, high=500)
     username = ctx.me.username
     wanted = ctx.query("employee_id")
-    if wanted is not None and req_int(wanted, "employee_id") != ctx.me.employee_id:
-        if not ctx.me.is_supervisor:
-            raise ApiError(403, "forbidden", "an agent reads only its own history")
-        eid = req_int(wanted, "employee_id")
-        found = [a for a in ctx.desk.settings.config.accounts if a.numeric_employee_id == eid]
-        live = None if found else ctx.desk.acd.snapshot()
-        names = [a.username for a in found] or [
-            a.username for a in (live.agents if live else []) if a.employee_id == eid
-        ]
-        if not names:
-            raise ApiError(404, "not_found", f"no agent with employee ID {eid}")
-        username = names[0]
+    if wanted is not None:
+        employee_id = req_int(wanted, "employee_id")
+        if employee_id != ctx.me.employee_id:
+            if not ctx.me.is_supervisor:
+                raise ApiError(403, "forbidden", "an agent reads only its own history")
+            username = _username_of(ctx, employee_id)
     return {"calls": agent_history(ctx.desk.settings.analytics_url, username, limit)}
+
+
+def _username_of(ctx: Ctx, employee_id: int) -> str:
+    """The account with this employee ID (the CDRs name agents by account)."""
+    for account in ctx.desk.settings.config.accounts:
+        if account.numeric_employee_id == employee_id:
+            return account.username
+    live = ctx.desk.acd.agent(employee_id)
+    if live is None:
+        raise ApiError(404, "not_found", f"no agent with employee ID {employee_id}")
+    return live.username
 
 
 def page_config(ctx: Ctx) -> dict[str, Any]:

@@ -25,7 +25,7 @@ SESSION_CHECK_S = 5.0
 
 async def events_socket(websocket: WebSocket) -> None:
     desk: Desk = websocket.app.state.desk
-    if websocket.headers.get("origin") != desk.settings.origin:
+    if not _same_origin(websocket, desk.settings.origin):
         await websocket.close(code=4403, reason="origin")
         return
     session = await run_in_threadpool(desk.sessions.get, websocket.cookies.get(COOKIE))
@@ -45,6 +45,16 @@ async def events_socket(websocket: WebSocket) -> None:
         pass
     finally:
         desk.hub.disconnect(employee_id, queue)
+
+
+def _same_origin(websocket: WebSocket, public_origin: str) -> bool:
+    """The page's Origin is the desktop's: `public_url`'s, or this host as the browser
+    named it (127.0.0.1 or localhost in a demo). Another site's page has its own."""
+    origin = websocket.headers.get("origin")
+    host = websocket.headers.get("host")
+    return origin is not None and (
+        origin == public_origin or (host is not None and origin == f"https://{host}")
+    )
 
 
 async def _pump(

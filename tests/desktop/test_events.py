@@ -15,6 +15,7 @@ from websockets.sync.client import ClientConnection, connect
 import bizdata
 import eventlog
 from acd_api.v1 import acd_pb2 as pb
+from testbed import wait_until
 from tests.desktop.conftest import WRAP_UP_MS, Browser, DeskStack, enqueue
 
 
@@ -38,6 +39,16 @@ def next_event(ws: ClientConnection, kind: str, timeout: float = 5.0) -> dict[st
             return dict(event)
 
 
+def wait_state(ws: ClientConnection, state: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The next `state` event naming `state` (the snapshot stream and the action feed
+    are two streams: a state may come just before or after the action that caused it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        event = next_event(ws, "state", timeout=max(0.01, deadline - time.monotonic()))
+        if event["state"] == state:
+            return event
+
+
 def test_the_socket_refuses_another_origin_and_no_session(desktop_server: DeskStack) -> None:
     page = desktop_server.logged_in("a1006", 1006, 6)
     with pytest.raises(InvalidStatus) as refused:
@@ -58,7 +69,7 @@ def test_offer_with_the_record_then_states_release_and_wrap_up(desktop_server: D
     )
     page = desktop_server.logged_in("a1003", 1003, 3)
     with open_events(desktop_server, page) as ws:
-        assert next_event(ws, "state")["state"] == "idle"
+        wait_state(ws, "idle")
         enqueue(desktop_server.acd, "call-ev-1", "13700001111", ivr_path="root>menu", account="")
         offer = next_event(ws, "offer")
         assert offer["call_id"] == "call-ev-1" and offer["caller"] == "13700001111"
@@ -66,19 +77,17 @@ def test_offer_with_the_record_then_states_release_and_wrap_up(desktop_server: D
         assert offer["customer"]["id"] == customer["id"]
         assert offer["screen_pop_url"] is None
         assert offer["offered_at"] <= offer["sent_at"] < offer["offered_at"] + 1.0
-        assert next_event(ws, "state")["state"] == "ringing"
         answered = desktop_server.acd.answered(
             pb.AnsweredRequest(call_id="call-ev-1", employee_id=1003)
         )
         assert answered.error.code == 0
-        assert next_event(ws, "state")["state"] == "talking"
+        wait_state(ws, "talking")
         # A blind transfer back to the queue: the agent's leg is released.
         moved = page.post("/api/transfer", {"call_id": "call-ev-1", "to_queue": "repair"})
         assert moved.status == 200, moved.body
         release = next_event(ws, "release")
         assert release["call_id"] == "call-ev-1"
-        wrap = next_event(ws, "state")
-        assert wrap["state"] == "wrap_up"
+        wrap = wait_state(ws, "wrap_up")
         assert abs(wrap["wrap_up_ends_at"] - (time.time() + WRAP_UP_MS / 1000)) < 5
     saved = page.post("/api/wrapup", {"call_id": "call-ev-1", "code": "resolved", "note": "ok"})
     assert saved.status == 200, saved.body
@@ -102,8 +111,7 @@ def test_the_socket_closes_when_the_session_ends(desktop_server: DeskStack) -> N
     with open_events(desktop_server, page) as ws:
         next_event(ws, "state")
         page.post("/api/logout")
-        state = next_event(ws, "state")
-        assert state["state"] == "logged_out"
+        wait_state(ws, "logged_out")
 
 
 def test_the_ivr_account_wins_over_the_calling_number(desktop_server: DeskStack) -> None:
@@ -144,5 +152,26 @@ def test_a_screen_pop_url_goes_instead_of_the_record(desktop_server: DeskStack) 
     assert offer["screen_pop_url"] == (
         "https://crm.example/pop?caller=%2B8613912345678&account=12345674&id=call%20ev%2F3"
     )
+    # Rung but never answered: not this agent's call to wrap up.
+    refused = page.post("/api/wrapup", {"call_id": "call ev/3", "code": "resolved"})
+    assert (refused.status, refused.code) == (403, "forbidden")
     desktop_server.acd.hangup(pb.HangupRequest(call_id="call ev/3"))
     page.post("/api/logout")
+
+
+def test_a_logout_while_talking_waits_for_the_call(desktop_server: DeskStack) -> None:
+    page = desktop_server.logged_in("a1009", 1009, 9)
+    with open_events(desktop_server, page) as ws:
+        next_event(ws, "state")
+        enqueue(desktop_server.acd, "call-ev-4", "13100000000")
+        next_event(ws, "offer")
+        desktop_server.acd.answered(pb.AnsweredRequest(call_id="call-ev-4", employee_id=1009))
+        wait_state(ws, "talking")
+        out = page.post("/api/logout")
+        assert out.body == {"deferred": True}
+        # The page keeps its session (and softphone) until the call ends.
+        assert page.post("/api/heartbeat").status == 200
+        desktop_server.acd.hangup(pb.HangupRequest(call_id="call-ev-4"))
+        wait_state(ws, "logged_out")
+    wait_until(lambda: page.post("/api/heartbeat").status == 401, timeout=5, what="desk out")
+    assert page.get("/api/session").code == "no_session"
