@@ -89,6 +89,7 @@ class RunResult:
     rtpengine_core_pct_per_call: float
     kamailio_core_pct_per_call: float
     machine_busy_pct: float
+    others_busy_pct: float  # of the machine, by processes not measured (other load)
     setup_s: float
 
     @property
@@ -148,6 +149,7 @@ def one_run(
     # made rtpengine miss the controller's 0.5 s ng deadline, and the calls failed.
     # What is measured is the steady state of N calls, not their setup.
     callers: list[Party] = []
+    players: list[TonePlayer] = []
     for i in range(n):
         caller = carrier_call(path, workdir / f"call{i}", NUMBER, scenario=DESK_CALLER, record=True)
         callers.append(caller)
@@ -155,13 +157,12 @@ def one_run(
             caller.run.wait_for_log("SETTLED", timeout=30)
         except (AssertionError, TimeoutError) as error:
             print(f"call {i} was not bridged: {error}; its log: {caller.run.log_lines()}")
-    setup_s = time.monotonic() - started
-    players = []
-    for i, caller in enumerate(callers):
-        if not any(ln.startswith("SETTLED") for ln in caller.run.log_lines()):
             continue
+        # Talking from the bridge on, like a caller (and the controller's dead-leg
+        # check ends a call whose caller sends nothing for rtp_timeout_s).
         bridged = [ln for ln in caller.run.log_lines() if ln.startswith("REINVITE ")][-1]
         players.append(TonePlayer(caller.rtp, partial(media_of, bridged), caller_tone(i)))
+    setup_s = time.monotonic() - started
     tones = [caller_tone(i) for i in range(n)]
     stack = path.stack
     meter = CpuMeter(
@@ -215,7 +216,15 @@ def one_run(
     for caller in callers:
         if caller.run.process.poll() is None:
             caller.run.wait(timeout=30)
-    wait_until(lambda: all(p.state == "idle" for p in phones), timeout=30, what="every page idle")
+    try:
+        wait_until(lambda: all(p.state == "idle" for p in phones), timeout=20, what="pages idle")
+    except AssertionError:
+        # A call that never bridged is still ringing or up at its page: end it there.
+        for i, phone in enumerate(phones):
+            if phone.state != "idle":
+                print(f"page {i} still {phone.state} after the callers hung up: hanging up")
+                phone.call("hangup")
+        wait_until(lambda: all(p.state == "idle" for p in phones), timeout=20, what="pages idle")
     path.wait_clean()
     cores = 100 / meter.wall
     return RunResult(
@@ -228,6 +237,7 @@ def one_run(
         rtpengine_core_pct_per_call=round(meter.used["rtpengine"] * cores / n, 2),
         kamailio_core_pct_per_call=round(meter.used["kamailio"] * cores / n, 3),
         machine_busy_pct=round(100 * meter.machine_busy, 1),
+        others_busy_pct=round(100 * meter.others_busy, 1),
         setup_s=round(setup_s, 2),
     )
 
@@ -303,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
                         f" CPU (% of one core) chromium {result.chromium_core_pct_per_page}"
                         f"/page, rtpengine {result.rtpengine_core_pct_per_call}/call,"
                         f" kamailio {result.kamailio_core_pct_per_call}/call; machine"
-                        f" {result.machine_busy_pct}% busy; setup {result.setup_s} s",
+                        f" {result.machine_busy_pct}% busy, {result.others_busy_pct}% by others;"
+                        f" setup {result.setup_s} s",
                         flush=True,
                     )
                 path.close()
