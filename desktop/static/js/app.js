@@ -128,11 +128,12 @@ function leaveWork(message) {
 }
 
 // Logout while talking: the ACD logs the agent out when the call ends, and the web
-// session is over now. The page stops its heartbeat and events but keeps the softphone
-// (stopping it would drop the call) until that call ends.
+// session lasts until then. The page keeps its softphone (stopping it would drop the
+// call), heartbeat and events; the call's end, the state "logged_out" or the session's
+// end (401) brings the login back.
 function logoutAfterCall() {
-  session.stop();
-  if (phone.phoneStatus().phoneState === "idle") leaveWork(i18n.t("logout.done"));
+  const onCall = ["talking", "ringing", "reserved"].includes(app.agentState.state);
+  if (!onCall && !softphoneBusy()) leaveWork(i18n.t("logout.done"));
 }
 
 function softphoneBusy() {
@@ -161,7 +162,7 @@ async function boot() {
   history.init();
   api.setUnauthorizedHandler(() => {
     if (app.logoutDeferred && softphoneBusy()) return; // leaves when the call ends
-    if (app.session) leaveWork(i18n.t("error.no_session"));
+    if (app.session) leaveWork(i18n.t(app.logoutDeferred ? "logout.done" : "error.no_session"));
   });
   $("#boot").hidden = true;
   try {
