@@ -39,9 +39,11 @@ class WrittenSecrets:
     names: tuple[str, ...]
 
 
-def tls_paths(config: CallCenterConfig, config_dir: Path) -> tuple[Path, Path]:
-    """The config's tls.cert and tls.key; relative paths are relative to the config file."""
-    return (config_dir / config.tls.cert).resolve(), (config_dir / config.tls.key).resolve()
+def tls_paths(config: CallCenterConfig, config_dir: Path | None = None) -> tuple[Path, Path]:
+    """The config's tls.cert and tls.key; relative paths are relative to the config file's
+    directory (a config from load_config has them absolute already)."""
+    base = config_dir or Path()
+    return (base / config.tls.cert).resolve(), (base / config.tls.key).resolve()
 
 
 def server_names(config: CallCenterConfig) -> tuple[str, ...]:
@@ -67,7 +69,7 @@ def _subject_alt_name(names: tuple[str, ...]) -> x509.SubjectAlternativeName:
 
 
 def write_secrets(
-    config: CallCenterConfig, config_dir: Path, *, force: bool = False
+    config: CallCenterConfig, config_dir: Path | None = None, *, force: bool = False
 ) -> WrittenSecrets:
     """Write a new CA certificate (beside the server certificate, `ca.crt`) and a server
     certificate and key at the config's tls paths. Existing files are kept unless

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import secrets
 import string
@@ -22,12 +21,14 @@ import bizdata
 from acd_client import TokenError, ensure_token_file, health_ping, read_token
 from callcenter import _process
 from callcenter._health import controller_status, ng_ping, redis_ping, sip_options_ping
+from callcenter._secrets import tls_paths, write_secrets
 from callcenter._tools import kamailio_module_path, require_binary, venv_site_packages
 from configuration import (
     PROJECT_ROOT,
     CallCenterConfig,
     ConfigError,
     RunLayout,
+    TlsSection,
     split_hostport,
 )
 from dashboards import DashboardSettings
@@ -432,7 +433,7 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
         )
     if config.desktop is not None and config.desktop.managed:
         desktop_listen = config.desktop.listen
-        cert, key = tls_files(config)
+        cert, key = tls_paths(config)
         daemons.append(
             Daemon(
                 _process.ProcessSpec(
@@ -496,8 +497,25 @@ def check_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
     too long for Kamailio's RPC FIFOs).
     """
     render_kamailio_cfg(config, layout, create_dirs=False)
+    note = ""
     with tempfile.TemporaryDirectory(prefix="callcenter-check-") as scratch_dir:
         scratch = RunLayout(Path(scratch_dir))
+        if config.sip.wss_listen is not None and not all(p.is_file() for p in tls_paths(config)):
+            # `up` writes the demo certificate when it is missing (ensure_certificate), so a
+            # fresh install's check must not fail on it: check with a throwaway pair.
+            config = config.model_copy(
+                update={
+                    "tls": TlsSection(
+                        cert=str(scratch.root / "tls" / "server.crt"),
+                        key=str(scratch.root / "tls" / "server.key"),
+                    )
+                }
+            )
+            write_secrets(config)
+            note = (
+                "note: no tls.cert/tls.key yet: checked with a throwaway certificate; "
+                "`callcenter up` writes a self-signed one (`callcenter secrets`)\n"
+            )
         write_runtime_config(config, scratch)
         write_kamailio_files(config, scratch)
         result = subprocess.run(
@@ -514,13 +532,7 @@ def check_kamailio_cfg(config: CallCenterConfig, layout: RunLayout) -> str:
         )
     if result.returncode != 0:
         raise StackError(f"kamailio -c failed:\n{result.stdout}{result.stderr}")
-    return result.stdout + result.stderr
-
-
-def tls_files(config: CallCenterConfig) -> tuple[Path, Path]:
-    """The `tls:` certificate and key (load_config makes them absolute, relative to the
-    config file)."""
-    return Path(config.tls.cert).resolve(), Path(config.tls.key).resolve()
+    return note + result.stdout + result.stderr
 
 
 def ensure_certificate(config: CallCenterConfig) -> Path | None:
@@ -529,18 +541,10 @@ def ensure_certificate(config: CallCenterConfig) -> Path | None:
     A real install points tls.cert/key at its own files and this never runs."""
     if config.desktop is None and config.sip.wss_listen is None:
         return None
-    cert, key = tls_files(config)
+    cert, key = tls_paths(config)
     if cert.is_file() and key.is_file():
         return None
-    try:
-        make = importlib.import_module("callcenter._secrets").write_secrets
-    except (ModuleNotFoundError, AttributeError):
-        raise StackError(
-            f"no TLS certificate at {cert} (tls.cert) for the desktop and WSS; run "
-            "`callcenter secrets`, or point tls.cert and tls.key at real ones"
-        ) from None
-    # The paths are absolute: the config directory argument does not change them.
-    written = make(config, cert.parent)
+    written = write_secrets(config)
     return Path(written.cert)
 
 

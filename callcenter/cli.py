@@ -28,6 +28,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     output = _stack.check_kamailio_cfg(config, _stack.layout_for(config, config_dir))
     for line in flows:
         print(line)
+    for line in output.splitlines():
+        if line.startswith("note:"):
+            print(line)
     print(f"{args.config}: valid; kamailio -c: {output.strip().splitlines()[-1]}")
     return 0
 
