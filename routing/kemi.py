@@ -326,8 +326,7 @@ class KemiRouter:
             return
         self._tag(ctx, cid, call.caller, call.dialled, call.category)
         # A browser on either side: the edge's offer bridges WebRTC and plain RTP. (The
-        # hunt list's other agents get the same kind of SDP: do not mix browsers and desk
-        # phones on one number routed here; the controller's ACD path has no such limit.)
+        # hunt then only tries agents on the same kind of phone: see ksr_failure_hunt.)
         webrtc = self.wss and (ctx.websocket or self._to_websocket())
         flags = self._mark_webrtc(ctx.websocket, offer=True) if webrtc else RTPENGINE_FLAGS
         if not self._media_offered(cid, flags):
@@ -336,6 +335,8 @@ class KemiRouter:
         KSR.dialog.dlg_manage()
         KSR.pv.sets("$dlg_var(cid)", cid)
         KSR.pv.sets("$avp(cc_hunt)", ",".join(remaining))
+        if self.wss:  # the kind of phone the offer was made for, for the hunt
+            KSR.pv.sets("$avp(cc_ws)", "1" if self._to_websocket() else "0")
         if webrtc:
             KSR.rr.record_route_params(WEBRTC_RR_PARAM)
         else:
@@ -366,11 +367,24 @@ class KemiRouter:
             return False
         return True
 
-    def _route_to_first_registered(self, agents: tuple[str, ...]) -> list[str] | None:
-        """Point the R-URI at the first registered agent; return the rest of the list."""
+    def _route_to_first_registered(
+        self, agents: tuple[str, ...], websocket: bool | None = None
+    ) -> list[str] | None:
+        """Point the R-URI at the first registered agent; return the rest of the list.
+
+        `websocket` (hunting on, with WSS): only an agent whose phone is of that kind
+        (browser or not) fits the SDP already offered; the others are skipped."""
         for i, agent in enumerate(agents):
             KSR.pv.sets("$ru", f"sip:{agent}@{self.realm}")
+            if websocket is not None:
+                KSR.resetdsturi()  # a WS contact's lookup sets $du; a UDP one's may not
             if KSR.registrar.lookup("location") > 0:
+                if websocket is not None and self._to_websocket() != websocket:
+                    KSR.notice(
+                        f"cid={_pv('$dlg_var(cid)')} hunt skips {agent}: the offer was made "
+                        f"for a {'browser' if websocket else 'SIP phone'}\n"
+                    )
+                    continue
                 return list(agents[i + 1 :])
         return None
 
@@ -392,7 +406,8 @@ class KemiRouter:
         remaining = [a for a in _pv("$avp(cc_hunt)").split(",") if a]
         if code in HUNT_ON and remaining:
             KSR.info(f"cid={cid} agent {KSR.kx.get_ruri()} gave {code}; hunting on {remaining}\n")
-            rest = self._route_to_first_registered(tuple(remaining))
+            kind = (_pv("$avp(cc_ws)") == "1") if self.wss else None
+            rest = self._route_to_first_registered(tuple(remaining), kind)
             if rest is not None:
                 KSR.pv.sets("$avp(cc_hunt)", ",".join(rest))
                 self._relay_branch(self.table.ring_timeout_ms)
@@ -568,7 +583,7 @@ class KemiRouter:
         if 100 < code < 300 and KSR.sdpops.sdp_content() > 0:
             KSR.rtpengine.rtpengine_answer(
                 webrtc_media_flags(
-                    toward_webrtc=KSR.isflagset(FLAG_CALLER_WEBRTC),
+                    toward_webrtc=bool(KSR.isflagset(FLAG_CALLER_WEBRTC)),
                     offer=False,
                     sip_call_id=KSR.kx.get_callid(),
                 )

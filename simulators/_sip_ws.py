@@ -38,14 +38,16 @@ _ANSWER_SDP = (
     "a=fingerprint:sha-256 {fingerprint}\r\n"
     "a=setup:active\r\n"
     "a=mid:0\r\n"
-    "a=sendrecv\r\n"
+    "a={direction}\r\n"
     "a=rtcp-mux\r\n"
     "{rtpmaps}"
 )
 _RTPMAPS = {"0": "PCMU/8000", "8": "PCMA/8000", "101": "telephone-event/8000"}
 
 
-def webrtc_sdp(port: int = 9, payloads: tuple[str, ...] = ("0", "8", "101")) -> str:
+def webrtc_sdp(
+    port: int = 9, payloads: tuple[str, ...] = ("0", "8", "101"), direction: str = "sendrecv"
+) -> str:
     """An SDP offer or answer shaped like a browser's (see the module docstring)."""
     fingerprint = ":".join(f"{b:02X}" for b in secrets.token_bytes(32))
     return _ANSWER_SDP.format(
@@ -55,6 +57,7 @@ def webrtc_sdp(port: int = 9, payloads: tuple[str, ...] = ("0", "8", "101")) -> 
         ufrag=secrets.token_hex(4),
         pwd=secrets.token_hex(12),
         fingerprint=fingerprint,
+        direction=direction,
         rtpmaps="".join(f"a=rtpmap:{p} {_RTPMAPS[p]}\r\n" for p in payloads if p in _RTPMAPS),
     )
 
@@ -198,8 +201,7 @@ class _UdpTransport(_Transport, asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # a datagram transport
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, int]) -> None:
         self.queue.put_nowait(data.decode(errors="replace"))
@@ -229,6 +231,10 @@ class SipPhone:
     incoming: asyncio.Queue[SipMessage] = field(default_factory=asyncio.Queue)
     _pending: dict[tuple[str, int, str], asyncio.Future[SipMessage]] = field(default_factory=dict)
     _reader: asyncio.Task[None] | None = None
+    # Extra Contact parameters and headers on REGISTER, e.g. what JsSIP sends
+    # (`;reg-id=1;+sip.instance="<urn:uuid:...>"`, `Supported: path, gruu, outbound`).
+    register_params: str = ""
+    register_headers: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     async def websocket(
@@ -348,6 +354,10 @@ class SipPhone:
             headers.append(("Content-Type", "application/sdp"))
         await self._transport.send(SipMessage(f"SIP/2.0 {code} {reason}", headers, body).render())
 
+    async def respond(self, request: SipMessage, code: int = 200, reason: str = "OK") -> None:
+        """Answer an in-dialog request (a BYE from the far end, say) without a body."""
+        await self._reply(request, code, reason)
+
     # -- registration ------------------------------------------------------------------
     async def register(self, expires: int = 600, timeout: float = 5.0) -> int:
         """REGISTER, answering one digest challenge; the final status (200, 403, ...)."""
@@ -363,8 +373,9 @@ class SipPhone:
                 ("To", f"<{self.aor}>"),
                 ("Call-ID", call_id),
                 ("CSeq", f"{cseq} REGISTER"),
-                ("Contact", f"{self.contact};expires={expires}"),
+                ("Contact", f"{self.contact}{self.register_params};expires={expires}"),
                 ("Expires", str(expires)),
+                *self.register_headers,
             ]
             if authorization:
                 headers.append(("Authorization", authorization))
@@ -378,6 +389,75 @@ class SipPhone:
                 username=self.username,
                 ha1=self.ha1,
             )
+        raise AssertionError("unreachable")
+
+    # -- outgoing calls ----------------------------------------------------------------
+    async def call(
+        self, user: str, sdp: str, timeout: float = 10.0
+    ) -> tuple[SipMessage, Dialog | None]:
+        """INVITE another account (an internal call), answering one proxy digest
+        challenge; the final response, and the dialog when it was answered (ACKed)."""
+        call_id = secrets.token_hex(10)
+        from_tag = secrets.token_hex(4)
+        uri = f"sip:{user}@{self.realm}"
+        local = f"<{self.aor}>;tag={from_tag}"
+        authorization = ""
+        for cseq in (1, 2):
+            branch = f"z9hG4bK{secrets.token_hex(8)}"
+            headers = [
+                ("Via", self._via(branch)),
+                ("Max-Forwards", "70"),
+                ("From", local),
+                ("To", f"<{uri}>"),
+                ("Call-ID", call_id),
+                ("CSeq", f"{cseq} INVITE"),
+                ("Contact", self.contact),
+                ("Content-Type", "application/sdp"),
+            ]
+            if authorization:
+                headers.append(("Proxy-Authorization", authorization))
+            reply = await self._transaction(
+                SipMessage(f"INVITE {uri} SIP/2.0", headers, sdp), timeout
+            )
+            if reply.status >= 300:
+                # The ACK of a failure is hop-by-hop: the INVITE's branch, its To tag.
+                ack = [
+                    ("Via", self._via(branch)),
+                    ("Max-Forwards", "70"),
+                    ("From", local),
+                    ("To", reply.header("To")),
+                    ("Call-ID", call_id),
+                    ("CSeq", f"{cseq} ACK"),
+                ]
+                await self._transport.send(SipMessage(f"ACK {uri} SIP/2.0", ack).render())
+            if reply.status == 407 and not authorization:
+                authorization = digest_authorization(
+                    reply.header("Proxy-Authenticate"),
+                    method="INVITE",
+                    uri=uri,
+                    username=self.username,
+                    ha1=self.ha1,
+                )
+                continue
+            if reply.status >= 300:
+                return reply, None
+            # The UAC's route set is the Record-Route list reversed (RFC 3261 12.1.2).
+            routes = [r.strip() for rr in reply.all("Record-Route") for r in rr.split(",")]
+            dialog = Dialog(
+                call_id=call_id,
+                local_tag=from_tag,
+                remote_tag=_tag(reply.header("To")),
+                local_uri=local,
+                remote_uri=reply.header("To"),
+                remote_target=_uri(reply.header("Contact")),
+                route_set=routes[::-1],
+                local_cseq=cseq,
+            )
+            ack = self._in_dialog(dialog, "ACK", cseq)
+            await self._transport.send(
+                SipMessage(f"ACK {dialog.remote_target} SIP/2.0", ack).render()
+            )
+            return reply, dialog
         raise AssertionError("unreachable")
 
     # -- incoming calls ----------------------------------------------------------------
@@ -418,25 +498,45 @@ class SipPhone:
         assert dialog.invite is not None
         await self._reply(dialog.invite, code, reason, to_tag=dialog.local_tag)
 
-    async def bye(self, dialog: Dialog, timeout: float = 5.0) -> int:
-        """End an answered call from this side; the final status of the BYE."""
-        dialog.local_cseq += 1
+    def _in_dialog(self, dialog: Dialog, method: str, cseq: int) -> list[tuple[str, str]]:
         local = dialog.local_uri
         if not _tag(local):
             local += f";tag={dialog.local_tag}"
         headers = [("Via", self._via(f"z9hG4bK{secrets.token_hex(8)}"))]
         headers += [("Route", r) for r in dialog.route_set]
-        headers += [
+        return [
+            *headers,
             ("Max-Forwards", "70"),
             ("From", local),
             ("To", dialog.remote_uri),
             ("Call-ID", dialog.call_id),
-            ("CSeq", f"{dialog.local_cseq} BYE"),
+            ("CSeq", f"{cseq} {method}"),
         ]
+
+    async def bye(self, dialog: Dialog, timeout: float = 5.0) -> int:
+        """End an answered call from this side; the final status of the BYE."""
+        dialog.local_cseq += 1
+        headers = self._in_dialog(dialog, "BYE", dialog.local_cseq)
         reply = await self._transaction(
             SipMessage(f"BYE {dialog.remote_target} SIP/2.0", headers), timeout
         )
         return reply.status
+
+    async def reinvite(self, dialog: Dialog, sdp: str, timeout: float = 5.0) -> SipMessage:
+        """A re-INVITE with a new offer (hold: a=sendonly), ACKed when it succeeds;
+        the final response, whose body is the far end's answer."""
+        dialog.local_cseq += 1
+        headers = self._in_dialog(dialog, "INVITE", dialog.local_cseq)
+        headers += [("Contact", self.contact), ("Content-Type", "application/sdp")]
+        reply = await self._transaction(
+            SipMessage(f"INVITE {dialog.remote_target} SIP/2.0", headers, sdp), timeout
+        )
+        if 200 <= reply.status < 300:
+            ack = self._in_dialog(dialog, "ACK", dialog.local_cseq)
+            await self._transport.send(
+                SipMessage(f"ACK {dialog.remote_target} SIP/2.0", ack).render()
+            )
+        return reply
 
     async def close(self) -> None:
         if self._reader is not None:

@@ -103,6 +103,7 @@ from testbed._stack import (
     Stack,
     base_config,
     running_stack,
+    tls_spki_hash,
     wss_ca_file,
     wss_config,
 )
@@ -193,6 +194,7 @@ __all__ = [
     "start_cdr_service",
     "start_phone",
     "stop_all",
+    "tls_spki_hash",
     "tone_fraction",
     "tone_wav",
     "track",

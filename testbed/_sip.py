@@ -235,7 +235,7 @@ def registered(stack: Stack, agent: str) -> bool:
         check=False,
     )
     if out.returncode != 0 or out.stdout.startswith("error:"):
-        if "AOR not found" in out.stdout:
+        if "AOR not found" in out.stdout or "AOR has no contacts" in out.stdout:
             return False
         raise AssertionError(f"kamcmd ul.lookup {agent} failed: {out.stdout}{out.stderr}")
     return "Address:" in out.stdout

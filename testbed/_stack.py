@@ -125,6 +125,23 @@ def wss_ca_file(stack: Stack) -> str:
     return str(Path(stack.config.tls.cert).parent / "ca.crt")
 
 
+def tls_spki_hash(stack: Stack) -> str:
+    """base64(SHA-256(SubjectPublicKeyInfo)) of the stack's server certificate: Chromium
+    trusts exactly that key with `--ignore-certificate-errors-spki-list=<hash>` (its
+    WSS and HTTPS), without importing the demo CA into a profile."""
+    import base64  # noqa: PLC0415 - only browser tests need it
+    import hashlib  # noqa: PLC0415
+
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+    cert = x509.load_pem_x509_certificates(Path(stack.config.tls.cert).read_bytes())[0]
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
 def base_config(
     workdir: Path, agents: tuple[str, ...] = ("1001", "1002", "1003"), **overrides: Any
 ) -> tuple[dict[str, Any], dict[str, str]]:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import yaml
 
+from callcenter import write_secrets
 from callcenter._stack import check_kamailio_cfg, layout_for
 from configuration import load_config
-from testbed import base_config
+from testbed import base_config, wss_config
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -145,3 +146,11 @@ def test_account_add_stores_hashes_never_the_password(workdir: Path) -> None:
         stdin="short\n",
     )
     assert short.returncode == 2 and "8 characters" in short.stderr
+
+
+def test_kamailio_accepts_the_rendered_config_with_wss(workdir: Path) -> None:
+    config, _ = base_config(workdir)
+    wss_config(workdir, config)
+    parsed = load_config(write(workdir, config))
+    write_secrets(parsed, workdir)
+    assert "config file ok" in check_kamailio_cfg(parsed, layout_for(parsed, workdir))
