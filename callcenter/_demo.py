@@ -71,6 +71,9 @@ DEMO_CALLERS = (
 # Username = SIP user = employee ID. Logged in in this order: 1001 is idle the longest.
 DEMO_AGENTS = (DemoAgent("1001", seat=1), DemoAgent("1002", seat=2))
 DEMO_SUPERVISOR = "supervisor"  # the dashboards' login the demo prints
+# The agent the demo prints for the web desktop: no demo phone uses it, so a person can
+# log in at the desktop while (or after) the demo's calls run.
+DEMO_DESK_AGENT = DemoAgent("1003", seat=3)
 ANSWER_AFTER_MS = 300  # the phones ring this long before they answer
 TALK_MS = 1500  # each caller talks this long after the bridge, then hangs up
 PACKETS = 50  # RTP packets each way per call
@@ -112,19 +115,20 @@ def run_demo(config_path: Path, *, calls: int) -> int:
     agents = list(DEMO_AGENTS)
     passwords = {a.username: secrets.token_urlsafe(12) for a in agents}
     supervisor_password = secrets.token_urlsafe(12)
+    desk_password = secrets.token_urlsafe(12)
     upsert_accounts(
         config_path.parent / base.accounts_file,
         [
             *(
                 account_entry(
                     a.username,
-                    passwords[a.username],
+                    passwords.get(a.username, desk_password),
                     base.sip.realm,
                     ["agent"],
                     employee_id=a.username,
                     skills=dict(queue.skills),
                 )
-                for a in agents
+                for a in (*agents, DEMO_DESK_AGENT)
             ),
             account_entry(DEMO_SUPERVISOR, supervisor_password, base.sip.realm, ["supervisor"]),
         ],
@@ -189,11 +193,13 @@ def run_demo(config_path: Path, *, calls: int) -> int:
         )
     if config.desktop is not None and config.desktop.managed:
         url = config.desktop.public_url or f"https://{config.desktop.listen}/"
+        desk = DEMO_DESK_AGENT
         print(
             f"Agent desktop: {url}\n"
-            "  log in with an agent account not taken by the demo's phones "
-            "(`callcenter account add NAME --role agent ...`); the certificate is the "
-            "self-signed demo one (trust its ca.crt, beside tls.cert)"
+            f"  log in as {desk.username!r} (employee ID {desk.username}, seat {desk.seat}) "
+            f"with password {desk_password!r} (new on every run; only its hashes are "
+            "stored); the certificate is the self-signed demo one: import its ca.crt "
+            "(beside tls.cert) into the browser, which refuses the softphone's WSS otherwise"
         )
     print(
         f"The stack is still running: `callcenter status`, logs in {layout.logs}, "

@@ -710,11 +710,16 @@ def _wait_healthy(layout: RunLayout, daemon: Daemon, pid: int) -> None:
     )
 
 
+# The daemons that watch the ACD's streams for people: stopped before the ACD, so they
+# never report it lost.
+FACE_DAEMONS = frozenset({"desktop", "dashboards"})
+
+
 def down(layout: RunLayout) -> list[str]:
     """Stop what `up` recorded: the presence watcher (which reads Kamailio) first, then
     Kamailio so no new calls arrive mid-shutdown, then the controllers, which end their
     calls and report them while the ACD still listens (and so never see it vanish), then
-    the rest."""
+    the faces that watch the ACD (the desktop, the dashboards), then the rest."""
     names = sorted(p.stem for p in layout.pids.glob("*.pid")) if layout.pids.exists() else []
 
     def order(name: str) -> tuple[int, str]:
@@ -722,7 +727,9 @@ def down(layout: RunLayout) -> list[str]:
             return (0, name)
         if name == "kamailio":
             return (1, name)
-        return (2 if name.startswith("controller") else 3, name)
+        if name.startswith("controller"):
+            return (2, name)
+        return (3 if name in FACE_DAEMONS else 4, name)
 
     names.sort(key=order)
     return [name for name in names if _process.stop(layout, name)]
