@@ -5,12 +5,13 @@ The real parts, each its own process on loopback: redis-server, the ACD service
 (`python -m acdsvc`), the desktop (`python -m desktop`: uvicorn over TLS) on the
 seeded store of `benchmarks/customer_lookup.py` (kept in its cache directory), and
 the desktop's page in Debian's Chromium (Playwright), logged in through its login
-form as one agent, idle. Then, one after the other, calls are enqueued at the ACD
-over gRPC with a seeded customer's phone as the caller, every other one also with
-call_data {"account": another seeded customer's account} (the IVR's account wins:
-that customer is expected). The ACD offers each to the agent; the page must show
-the expected record; the call is then ended through the ACD (Answered, Hangup; the
-queue's wrap-up is 0), so the agent is idle for the next one.
+form as one agent (`--agents N`: N pages, one context each), idle. Then, round
+after round, one call per agent is enqueued at the ACD over gRPC, back to back,
+with a seeded customer's phone as the caller, every other one also with call_data
+{"account": another seeded customer's account} (the IVR's account wins: that
+customer is expected). The ACD offers each to an idle agent; that agent's page must
+show the expected record; the calls are then ended through the ACD (Answered,
+Hangup; the queue's wrap-up is 0), so the agents are idle for the next round.
 
 No SIP: the call controller rings the agent's softphone on the same Offer, in
 parallel; the ring is not on this path and is not measured here.
@@ -32,6 +33,7 @@ Target: p99 (commit -> frame) <= 150 ms per backend. Exits 1 on a miss.
 
     .venv/bin/python benchmarks/screen_pop.py                       # both, 200 calls
     .venv/bin/python benchmarks/screen_pop.py --backend sqlite --calls 50
+    .venv/bin/python benchmarks/screen_pop.py --agents 10     # bursts of 10 offers
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -83,8 +86,7 @@ from testbed import (  # noqa: E402
 TARGET_P99_MS = 150.0
 REALM = "pop.bench"
 QUEUE = "billing"
-AGENT_EID = 1001
-AGENT = f"a{AGENT_EID}"
+FIRST_EID = 1001
 PASSWORD = "pop-bench-agent-pw"  # a throwaway stack's agent, not a secret
 TIMEOUT_MS = 20_000  # a deadline for each pop, not a wait
 
@@ -144,11 +146,15 @@ def figures(samples: list[float]) -> str:
 
 
 # -- the stack ------------------------------------------------------------------------
-def write_config(workdir: Path, store_url: str, redis_port: int) -> Path:
+def username(eid: int) -> str:
+    return f"a{eid}"
+
+
+def write_config(workdir: Path, store_url: str, redis_port: int, agents: int) -> Path:
     cert, key = self_signed_cert(workdir / "tls")
     token = workdir / "acd.token"
     ensure_token_file(token)
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    password_hash = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
     config = {
         "version": 1,
         "node": {"name": "popbench", "run_dir": str(workdir / "run")},
@@ -174,13 +180,14 @@ def write_config(workdir: Path, store_url: str, redis_port: int) -> Path:
         "desktop": {"listen": f"127.0.0.1:{free_port()}", "session_idle_s": 3600},
         "accounts": [
             {
-                "username": AGENT,
+                "username": username(eid),
                 "roles": ["agent"],
-                "employee_id": str(AGENT_EID),
-                "ha1": sip_ha1(AGENT, REALM, PASSWORD),
-                "password_hash": hasher.hash(PASSWORD),
+                "employee_id": str(eid),
+                "ha1": sip_ha1(username(eid), REALM, PASSWORD),
+                "password_hash": password_hash,
                 "skills": {"billing": 3},
             }
+            for eid in range(FIRST_EID, FIRST_EID + agents)
         ],
     }
     path = workdir / "callcenter.yaml"
@@ -204,12 +211,12 @@ def process(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 @contextmanager
-def running_stack(workdir: Path, store_url: str) -> Iterator[tuple[AcdClient, str]]:
+def running_stack(workdir: Path, store_url: str, agents: int) -> Iterator[tuple[AcdClient, str]]:
     """redis, the ACD and the desktop on the store; yields an ACD client and the
     desktop's URL once its action feed is subscribed."""
     with ExitStack() as stack:
         redis_port = stack.enter_context(redis_server(workdir / "redis"))
-        config_path = write_config(workdir, store_url, redis_port)
+        config_path = write_config(workdir, store_url, redis_port, agents)
         config = yaml.safe_load(config_path.read_text())
         python = sys.executable
         acd_proc = stack.enter_context(
@@ -264,24 +271,22 @@ def _feed_subscribed(listen: str) -> bool:
     return bool(health.get("ok") and health.get("acd_feed"))
 
 
-def agent_state(acd: AcdClient) -> int | None:
-    for agent in acd.get_snapshot().agents:
-        if agent.employee_id == AGENT_EID:
-            return int(agent.state)
-    return None
+def all_idle(acd: AcdClient, eids: list[int]) -> bool:
+    idle = {a.employee_id for a in acd.get_snapshot().agents if a.state == pb.AGENT_STATE_IDLE}
+    return idle.issuperset(eids)
 
 
 # -- the page -------------------------------------------------------------------------
-def logged_in_page(browser: Any, url: str) -> Any:
+def logged_in_page(browser: Any, url: str, eid: int) -> Any:
     page = browser.page()
     page.add_init_script(INSTRUMENT)
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(url)
     page.wait_for_selector("#login-screen:not([hidden])")
-    page.fill("#login-form [name=username]", AGENT)
+    page.fill("#login-form [name=username]", username(eid))
     page.fill("#login-form [name=password]", PASSWORD)
-    page.fill("#login-form [name=seat]", "1")
-    page.fill("#login-form [name=employee_id]", str(AGENT_EID))
+    page.fill("#login-form [name=seat]", str(eid - FIRST_EID + 1))
+    page.fill("#login-form [name=employee_id]", str(eid))
     page.click("#login-submit")
     page.wait_for_selector("#work-screen:not([hidden])")
     # The events socket is open (the connection banner is hidden).
@@ -290,82 +295,99 @@ def logged_in_page(browser: Any, url: str) -> Any:
 
 
 # -- the measurement ------------------------------------------------------------------
-def one_call(
-    acd: AcdClient, page: Any, n: int, *, customers: int, rng: random.Random, tag: str
-) -> dict[str, float]:
-    caller = bulk_customer(rng.randrange(customers))
-    expected = caller
-    request = pb.EnqueueRequest(
-        call_id=f"pop-{tag}-{n}", queue=QUEUE, caller=caller.phone, category="billing"
-    )
-    if n % 2:
-        expected = bulk_customer(rng.randrange(customers))
-        request.call_data["account"] = expected.account_number
-    wait_until(lambda: agent_state(acd) == pb.AGENT_STATE_IDLE, timeout=10, what="the agent idle")
-    pops_before = page.evaluate("window.__pops.length")
-    reply = acd.enqueue(request)
-    enqueued = time.time()
-    assert reply.error.code == 0, reply.error.message
-    offers = [a for a in reply.actions if a.WhichOneof("kind") == "offer"]
-    assert offers and offers[0].offer.employee_id == AGENT_EID, reply
-    commit = int(offers[0].commit_id.split("-")[0]) / 1000
-    # The record on screen: the title names the expected customer, and a frame passed.
-    page.wait_for_function(
-        """([n, name, id]) => {
-          const o = window.__offers[id];
-          return o && o.customer && window.__pops.slice(n).some((p) =>
-            p.frame && p.text.includes(name) && p.text.includes("#" + o.customer));
-        }""",
-        arg=[pops_before, expected.name, request.call_id],
-        polling="raf",
-    )
-    seen = page.evaluate(
-        "([n, id]) => ({offer: window.__offers[id], pops: window.__pops.slice(n)})",
-        [pops_before, request.call_id],
-    )
-    offer = seen["offer"]
-    pop = next(p for p in seen["pops"] if p.get("frame") and expected.name in p["text"])
-    # The call ends through the ACD (as the controller reports it): idle again.
-    answered = acd.answered(pb.AnsweredRequest(call_id=request.call_id, employee_id=AGENT_EID))
-    assert answered.error.code == 0, answered.error.message
-    hung_up = acd.hangup(pb.HangupRequest(call_id=request.call_id, side=pb.HANGUP_SIDE_CALLER))
-    assert hung_up.error.code == 0, hung_up.error.message
-    return {
-        "commit": commit,
-        "enqueued": enqueued,
-        "offered": offer["offered_at"],
-        "sent": offer["sent_at"],
-        "received": offer["received"] / 1000,
-        "dom": pop["dom"] / 1000,
-        "frame": pop["frame"] / 1000,
-    }
+SHOWN = """([n, name, id]) => {
+  const o = window.__offers[id];
+  return o && o.customer && window.__pops.slice(n).some((p) =>
+    p.frame && p.text.includes(name) && p.text.includes("#" + o.customer));
+}"""
+
+
+def one_round(
+    acd: AcdClient, pages: dict[int, Any], number: int, *, customers: int, rng: random.Random
+) -> list[dict[str, float]]:
+    """One call per agent, enqueued back to back (with one agent: one call); each
+    page must show its caller's record; then every call ends and the agents are idle."""
+    wait_until(lambda: all_idle(acd, list(pages)), timeout=10, what="the agents idle")
+    before = {eid: page.evaluate("window.__pops.length") for eid, page in pages.items()}
+    placed = []
+    for n in range(len(pages)):
+        caller = expected = bulk_customer(rng.randrange(customers))
+        call_id = f"pop-{uuid.uuid4().hex[:12]}"
+        request = pb.EnqueueRequest(
+            call_id=call_id, queue=QUEUE, caller=caller.phone, category="billing"
+        )
+        # Every other call: the IVR collected an account, so its owner is expected.
+        if (number * len(pages) + n) % 2:
+            expected = bulk_customer(rng.randrange(customers))
+            request.call_data["account"] = expected.account_number
+        reply = acd.enqueue(request)
+        enqueued = time.time()
+        assert reply.error.code == 0, reply.error.message
+        offers = [a for a in reply.actions if a.WhichOneof("kind") == "offer"]
+        assert offers and offers[0].offer.employee_id in pages, reply
+        commit = int(offers[0].commit_id.split("-")[0]) / 1000
+        placed.append((request.call_id, offers[0].offer.employee_id, expected, commit, enqueued))
+    calls = []
+    for position, (call_id, eid, expected, commit, enqueued) in enumerate(placed):
+        page = pages[eid]
+        # On screen: the title names the expected customer, and a frame has passed.
+        page.wait_for_function(SHOWN, arg=[before[eid], expected.name, call_id], polling="raf")
+        seen = page.evaluate(
+            "([n, id]) => ({offer: window.__offers[id], pops: window.__pops.slice(n)})",
+            [before[eid], call_id],
+        )
+        offer = seen["offer"]
+        pop = next(
+            p for p in seen["pops"] if p.get("frame") and f"#{offer['customer']}" in p["text"]
+        )
+        calls.append(
+            {
+                "commit": commit,
+                "enqueued": enqueued,
+                "offered": offer["offered_at"],
+                "sent": offer["sent_at"],
+                "received": offer["received"] / 1000,
+                "dom": pop["dom"] / 1000,
+                "frame": pop["frame"] / 1000,
+                "position": position,
+            }
+        )
+    # The calls end through the ACD (as the controller reports them): idle again.
+    for call_id, eid, *_ in placed:
+        answered = acd.answered(pb.AnsweredRequest(call_id=call_id, employee_id=eid))
+        assert answered.error.code == 0, answered.error.message
+        hung_up = acd.hangup(pb.HangupRequest(call_id=call_id, side=pb.HANGUP_SIDE_CALLER))
+        assert hung_up.error.code == 0, hung_up.error.message
+    return calls
 
 
 def measure(backend: str, store_url: str, args: argparse.Namespace) -> list[list[dict[str, float]]]:
     runs: list[list[dict[str, float]]] = []
     with (
         tempfile.TemporaryDirectory(prefix=f"popbench-{backend}-") as work,
-        running_stack(Path(work), store_url) as (acd, url),
+        running_stack(Path(work), store_url, args.agents) as (acd, url),
         running_browser(Path(work) / "browser") as browser,
     ):
-        page = logged_in_page(browser, url)
+        eids = range(FIRST_EID, FIRST_EID + args.agents)
+        pages = {eid: logged_in_page(browser, url, eid) for eid in eids}
         warm = random.Random(0)
         for n in range(args.warmup):  # the first offers open connections and caches
-            one_call(acd, page, n, customers=args.customers, rng=warm, tag="warm")
+            one_round(acd, pages, n, customers=args.customers, rng=warm)
         for run in range(args.runs):
             rng = random.Random(args.seed + run)
             load = os.getloadavg()
             busy0 = machine_busy_seconds()
             began = time.monotonic()
             calls = [
-                one_call(acd, page, n, customers=args.customers, rng=rng, tag=f"{run}")
-                for n in range(args.calls)
+                call
+                for n in range(max(1, args.calls // args.agents))
+                for call in one_round(acd, pages, n, customers=args.customers, rng=rng)
             ]
             busy1 = machine_busy_seconds()
             span = busy1[1] - busy0[1]
             busy = (busy1[0] - busy0[0]) / span if span > 0 else 0.0
             print(
-                f"{backend} run {run + 1}: {len(calls)} calls in"
+                f"{backend} run {run + 1}: {len(calls)} calls to {args.agents} agent(s) in"
                 f" {time.monotonic() - began:.0f} s, load average"
                 f" {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} before, machine busy {busy:.0%}"
             )
@@ -377,6 +399,19 @@ def measure(backend: str, store_url: str, args: argparse.Namespace) -> list[list
 def report(calls: list[dict[str, float]]) -> None:
     for name, start, end in PHASES:
         print(f"  {name:30} {figures([(c[end] - c[start]) * 1000 for c in calls])}")
+    positions = sorted({int(c["position"]) for c in calls})
+    if len(positions) > 1:  # a burst: does a later offer of the round wait for earlier ones?
+        print("  p50 by the offer's place in its burst (commit->offered / ->sent / ->frame):")
+        for k in positions:
+            mine = [c for c in calls if c["position"] == k]
+            print(
+                f"    #{k + 1}: "
+                + " / ".join(
+                    f"{statistics.median([(c[end] - c['commit']) * 1000 for c in mine]):6.1f}"
+                    for end in ("offered", "sent", "frame")
+                )
+                + " ms"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -384,8 +419,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=200, help="per run")
+    parser.add_argument(
+        "--agents",
+        type=int,
+        default=1,
+        help="pages logged in; each round offers one call to each, back to back",
+    )
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=10, help="rounds before measuring")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     args = parser.parse_args(argv)
