@@ -63,6 +63,9 @@ AGENT = "1001"
 CALLEE = "1002"  # a desk phone (sipp) that the page calls
 CALLER_TONE_HZ = 600  # what the caller sends; the page's microphone sends PAGE_TONE_HZ
 DESK_CALLER = scenario_path("desk_caller")
+# JsSIP's RTCSession status once the ACK of its 2xx came (C.STATUS_CONFIRMED; 6 is
+# STATUS_WAITING_FOR_ACK).
+JSSIP_CONFIRMED = 9
 
 pytestmark = pytest.mark.skipif(
     chromium_path() is None, reason="chromium not installed (scripts/install installs it)"
@@ -230,10 +233,11 @@ def test_agent_answers_a_queued_call_in_the_page_audio_both_ways_dtmf_hold_hangu
         caller = carrier_call(path, tmp_path, NUMBER, scenario=DESK_CALLER, record=True)
         cid = str(path.control.wait_new_call()["cid"])
         incoming = phone.wait_event("incoming", timeout=15)
-        # The controller's X-Huaan-Call-Id (the ACD call, here the correlation ID) pairs
-        # the ringing call with the desktop's offer; a controller from before that
-        # header (docs/call-control.md) sends none.
-        assert incoming["huaanCallId"] in (cid, ""), incoming
+        # The controller's X-Huaan-Call-Id pairs the ringing call with the desktop's
+        # offer: the ACD call the agent is reserved for (here the correlation ID).
+        offered = path.agent_view(AGENT)
+        assert offered is not None and offered.call_id, offered
+        assert incoming["huaanCallId"] == offered.call_id == cid, (incoming, offered)
         assert incoming["from"] == CALLER, incoming
         browser.screenshot(page, "ringing")
 
@@ -301,18 +305,15 @@ def test_agent_answers_a_queued_call_in_the_page_audio_both_ways_dtmf_hold_hangu
         path.wait_clean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the edge (WSS) on a page-originated call: rtpengine logs 'SRTP output wanted, "
-    "but no crypto suite was negotiated' on its ws- session, the page hears nothing, and "
-    "the ACK to the page's 200 for the controller's bridge re-INVITE never reaches it",
-)
-def test_the_page_calls_a_desk_phone_audio_both_ways_and_hangs_up(
+def test_the_page_calls_a_desk_phone_audio_both_ways_hold_and_hangs_up(
     browser: ChromiumBrowser, pages: StaticServer, desk_path: AcdPath, tmp_path: Path
 ) -> None:
     """An internal call from the page (`call("1002")`): the edge sends it to the
     controller, the ACD reserves 1002, whose desk phone (sipp) rings through the edge
-    and answers. Audio both ways by content; the page hangs up and the phone gets BYE."""
+    and answers; the controller re-INVITEs the page onto the bridge. Audio both ways by
+    content. Hold and resume from the page reach the phone as re-INVITEs (JsSIP sends
+    none before the ACK of its 200 to the bridge re-INVITE has come), audio flows
+    again after them, and the page hangs up: the phone gets BYE."""
     path = desk_path
     page, phone = _registered_page(browser, pages, path)
     with path.for_one_test((CALLEE,)):
@@ -323,7 +324,7 @@ def test_the_page_calls_a_desk_phone_audio_both_ways_and_hangs_up(
             path.stack,
             CALLEE,
             workdir=tmp_path,
-            scenario="ctl_via_edge_agent",
+            scenario="ctl_via_edge_agent_hold",
             rtp_port=callee_rtp.port,
         )
         track(callee.run)
@@ -338,6 +339,14 @@ def test_the_page_calls_a_desk_phone_audio_both_ways_and_hangs_up(
         path.on_close(player.stop)
         heard = phone.hear(CALLER_TONE_HZ, 1500)
         assert heard["toneFraction"] >= 0.6, heard
+        # The controller's ACK of the page's 200 to its bridge re-INVITE came through the
+        # edge: JsSIP's session left "waiting for ACK" (without it JsSIP resends the 200
+        # and ends the call, "No ACK", after 32 s).
+        wait_until(
+            lambda: page.evaluate("window.phone.session._status") == JSSIP_CONFIRMED,
+            timeout=5,
+            what="the ACK of the page's 200 to the bridge re-INVITE",
+        )
         wait_until(
             lambda: len(received_pcm(callee_rtp)) >= 8000 * 2,
             timeout=10,
@@ -347,6 +356,27 @@ def test_the_page_calls_a_desk_phone_audio_both_ways_and_hangs_up(
         assert tone_fraction(sent, PAGE_TONE_HZ) >= 0.6, tone_fraction(sent, PAGE_TONE_HZ)
         assert {p.payload_type for p in callee_rtp.packets()} <= {0, 8, 101, 126}
         browser.screenshot(page, "internal-call")
+
+        # Hold and resume from the page: re-INVITEs through the edge's WebRTC bridge
+        # and the controller to the phone, each answered back to the page and ACKed.
+        phone.call("hold")
+        phone.wait_event("hold")
+        held = callee.run.wait_for_log("REINVITE1 ", timeout=10)[-1]
+        assert "dir=sendonly" in held or "dir=inactive" in held, held
+        phone.call("unhold")
+        phone.wait_event("unhold")
+        resumed = callee.run.wait_for_log("REINVITE2 ", timeout=10)[-1]
+        assert "dir=sendrecv" in resumed, resumed
+        assert phone.state == "talking"
+        heard = phone.hear(CALLER_TONE_HZ, 1500)
+        assert heard["toneFraction"] >= 0.6, heard
+        before = len(received_pcm(callee_rtp))
+        wait_until(
+            lambda: len(received_pcm(callee_rtp)) >= before + 8000,
+            timeout=10,
+            what="1 s more of the page's audio at the desk phone after resuming",
+        )
+        assert tone_fraction(received_pcm(callee_rtp)[-8000:], PAGE_TONE_HZ) >= 0.6
 
         phone.call("hangup")
         phone.wait_event("ended")
