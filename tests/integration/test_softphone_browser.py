@@ -115,23 +115,45 @@ def desk_path(
 
 
 def _registered_page(
-    browser: ChromiumBrowser, pages: StaticServer, path: AcdPath
+    browser: ChromiumBrowser, pages: StaticServer, path: AcdPath, agent: str = AGENT
 ) -> tuple[Page, PageSoftphone]:
-    """A new page whose softphone is registered over WSS as AGENT."""
+    """A new page whose softphone is registered over WSS as `agent`."""
     stack = path.stack
     assert stack.config.sip.wss_listen is not None
     page = browser.page(pages.url + "/")
     phone = PageSoftphone(page)
     phone.start(
         wss_url=f"wss://{stack.config.sip.wss_listen}",
-        uri=f"sip:{AGENT}@{stack.realm}",
+        uri=f"sip:{agent}@{stack.realm}",
         realm=stack.realm,
-        ha1=_ha1(path, AGENT),
-        displayName="Agent 1001",
+        ha1=_ha1(path, agent),
+        displayName=f"Agent {agent}",
         debug=True,  # JsSIP's log, in the artifact folder's console-N.log
     )
     phone.wait_event("registered")
     return page, phone
+
+
+def _settled(page: Page) -> None:
+    """Wait until the page's JsSIP session may re-offer: its last re-INVITE answered and
+    ACKed, and no re-INVITE to it pending. (The softphone's hold and unhold events
+    come when the page asks, before its re-INVITE is through; JsSIP refuses a new
+    re-offer until then.)"""
+    wait_until(
+        lambda: bool(page.evaluate("window.phone.session.isReadyToReOffer()")),
+        timeout=5,
+        what="the page's last re-INVITE answered and ACKed",
+    )
+
+
+def _confirmed(page: Page) -> None:
+    """Wait until every 2xx the page sent got its ACK (JsSIP's session left "waiting
+    for ACK"; without one JsSIP resends the 200 and ends the call, "No ACK", at 32 s)."""
+    wait_until(
+        lambda: page.evaluate("window.phone.session._status") == JSSIP_CONFIRMED,
+        timeout=5,
+        what="the ACK of the page's last 2xx",
+    )
 
 
 def _ha1(path: AcdPath, username: str) -> str:
@@ -289,6 +311,7 @@ def test_agent_answers_a_queued_call_in_the_page_audio_both_ways_dtmf_hold_hangu
         held = caller.run.wait_for_log("REINVITE ", count=reinvites + 1)[-1]
         assert "dir=sendonly" in held or "dir=inactive" in held, held
         browser.screenshot(page, "held")
+        _settled(page)
         phone.call("unhold")
         phone.wait_event("unhold")
         resumed = caller.run.wait_for_log("REINVITE ", count=reinvites + 2)[-1]
@@ -340,13 +363,8 @@ def test_the_page_calls_a_desk_phone_audio_both_ways_hold_and_hangs_up(
         heard = phone.hear(CALLER_TONE_HZ, 1500)
         assert heard["toneFraction"] >= 0.6, heard
         # The controller's ACK of the page's 200 to its bridge re-INVITE came through the
-        # edge: JsSIP's session left "waiting for ACK" (without it JsSIP resends the 200
-        # and ends the call, "No ACK", after 32 s).
-        wait_until(
-            lambda: page.evaluate("window.phone.session._status") == JSSIP_CONFIRMED,
-            timeout=5,
-            what="the ACK of the page's 200 to the bridge re-INVITE",
-        )
+        # edge (Sippy fix 7 in docs/call-control.md).
+        _confirmed(page)
         wait_until(
             lambda: len(received_pcm(callee_rtp)) >= 8000 * 2,
             timeout=10,
@@ -363,6 +381,7 @@ def test_the_page_calls_a_desk_phone_audio_both_ways_hold_and_hangs_up(
         phone.wait_event("hold")
         held = callee.run.wait_for_log("REINVITE1 ", timeout=10)[-1]
         assert "dir=sendonly" in held or "dir=inactive" in held, held
+        _settled(page)
         phone.call("unhold")
         phone.wait_event("unhold")
         resumed = callee.run.wait_for_log("REINVITE2 ", timeout=10)[-1]
@@ -383,4 +402,54 @@ def test_the_page_calls_a_desk_phone_audio_both_ways_hold_and_hangs_up(
         callee.run.wait_for_log("BYE", timeout=10)
         assert callee.run.wait(timeout=10) == 0, callee.run.errors()
         player.stop()
+        path.wait_clean()
+
+
+def test_a_page_calls_another_page_audio_both_ways_hold_and_hangs_up(
+    browser: ChromiumBrowser, pages: StaticServer, desk_path: AcdPath
+) -> None:
+    """An internal call between two browsers: 1001's page calls 1002's page. Two dialogs
+    through the controller, each with its own WebRTC bridge at the edge (the caller's
+    offer made plain RTP, the callee's leg made WebRTC again). Both pages' microphones
+    play the same tone; each page hears it only from the other. Hold and resume from
+    the callee, then the caller hangs up and the callee's call ends."""
+    path = desk_path
+    page, phone = _registered_page(browser, pages, path)
+    with path.for_one_test((CALLEE,)):
+        callee_page, callee = _registered_page(browser, pages, path, CALLEE)
+        path.on_close(lambda: callee.call("stop"))
+        path.log_in(AGENT, CALLEE)
+        phone.call("call", CALLEE)
+        incoming = callee.wait_event("incoming", timeout=15)
+        assert incoming["from"] == AGENT, incoming
+        offered = path.agent_view(CALLEE)
+        assert offered is not None and incoming["huaanCallId"] == offered.call_id, incoming
+        callee.call("answer")
+        callee.wait_state("talking")
+        phone.wait_state("talking")
+        path.wait_agent(CALLEE, "TALKING")
+        for side in (phone, callee):
+            heard = side.hear(PAGE_TONE_HZ, 1500)
+            assert heard["toneFraction"] >= 0.6, heard
+        _confirmed(page)  # the bridge re-INVITE's 200 was ACKed
+        _confirmed(callee_page)
+        browser.screenshot(callee_page, "page-to-page")
+
+        # Each re-INVITE crosses both bridges and the controller; the other page sees it
+        # as the remote party's hold, and the controller ACKs its 200.
+        callee.call("hold")
+        assert phone.wait_event("hold")["originator"] == "remote"
+        _settled(callee_page)
+        callee.call("unhold")
+        assert phone.wait_event("unhold")["originator"] == "remote"
+        _settled(callee_page)
+        _confirmed(page)
+        assert callee.state == "talking" and phone.state == "talking"
+        for side in (phone, callee):
+            heard = side.hear(PAGE_TONE_HZ, 1500)
+            assert heard["toneFraction"] >= 0.6, heard
+
+        phone.call("hangup")
+        phone.wait_event("ended")
+        callee.wait_event("ended")
         path.wait_clean()
