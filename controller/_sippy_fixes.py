@@ -28,6 +28,14 @@
    SIP loop), which also keeps the order of the messages by construction. Names (which
    may need DNS), IPv6, Sippy's loss/delay simulation and a full socket buffer
    (`MSG_DONTWAIT`: EAGAIN) still go through the sender thread.
+7. **The ACK of a re-INVITE's 2xx loses the route set.** `SipTransactionManager` builds
+   the ACK of a 2xx from the response's Record-Route, as for a dialog's first INVITE.
+   A 2xx to a re-INVITE has none (RFC 3261 12.2.1.2: the route set is the dialog's),
+   so the ACK went straight to the 2xx's Contact, past the edge: to nowhere for a
+   browser (its Contact, `sip:1001@<domain>;gr=…;alias=…`, is reachable only over its
+   WebSocket at the edge), so the page resent its 200 and heard an ACK never. Our
+   transaction manager remembers an in-dialog INVITE's Route headers and gives its
+   2xx, when it has no Record-Route, the dialog's route set (`with_dialog_route_set`).
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ from typing import Any
 import sippy.Time.clock_dtime
 import sippy.Time.MonoTime
 from sippy.Core.EventDispatcher import ED2
+from sippy.SipHeader import SipHeader
+from sippy.SipRecordRoute import SipRecordRoute
 from sippy.SipTransactionManager import SipTransactionManager
 from sippy.SipURL import SipURL
 from sippy.Udp_server import Udp_server, Udp_server_opts
@@ -111,6 +121,35 @@ class LoopSendUdpServer(Udp_server):  # type: ignore[misc]
 
 class FixedSipTransactionManager(SipTransactionManager):  # type: ignore[misc]
     model_udp_server = (LoopSendUdpServer, SingleSenderUdpOpts)
+
+    def newTransaction(self, msg: Any, *args: Any, **kwargs: Any) -> Any:
+        t = super().newTransaction(msg, *args, **kwargs)
+        if t.needack and msg.getHFBody("to").getTag() is not None:
+            # An in-dialog INVITE: its Route headers are the dialog's route set.
+            t.dialog_routes = [route.getCopy() for route in msg.getHFBodys("route")]
+        return t
+
+    def incomingResponse(self, msg: Any, t: Any, checksum: Any) -> None:
+        routes = getattr(t, "dialog_routes", None)
+        if routes:
+            with_dialog_route_set(msg, routes)
+        super().incomingResponse(msg, t, checksum)
+
+
+def with_dialog_route_set(response: Any, routes: list[Any]) -> None:
+    """Give a 2xx to an in-dialog INVITE the dialog's route set (the request's Route
+    headers) as Record-Route, where it carries none, so that Sippy's ACK follows it.
+
+    Written in reverse, as a UAS returns them: Sippy's UAC reverses them back. Nothing
+    else reads a re-INVITE's Record-Route (the UA keeps its dialog's routes)."""
+    if 200 <= response.scode < 300 and response.countHFs("record-route") == 0:
+        # SipRecordRoute: the body Sippy's ACK code asks for getTAddr().
+        response.appendHeaders(
+            [
+                SipHeader(name="record-route", body=SipRecordRoute(address=r.getUri().getCopy()))
+                for r in reversed(routes)
+            ]
+        )
 
 
 def probe_bind(host: str, port: int) -> None:

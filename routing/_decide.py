@@ -117,11 +117,14 @@ def is_websocket_uri(uri: str) -> bool:
 # rtpengine flags (Kamailio's rtpengine module syntax) for the SDP on a WebRTC leg.
 # Every SDP through rtpengine is anchored (replace-origin, replace-session-connection).
 ANCHOR = "replace-origin replace-session-connection"
-# Toward a browser: ICE with rtpengine's candidates, DTLS-SRTP with rtpengine passive
-# (the browser connects), RTP and RTCP on one port, a=mid for unified plan.
-TOWARD_WEBRTC = (
-    "ICE=force DTLS=passive SDES-off UDP/TLS/RTP/SAVPF rtcp-mux-offer rtcp-mux-require generate-mid"
-)
+# Toward a browser: ICE with rtpengine's candidates, DTLS-SRTP (the profile turns it on;
+# SDES off), RTP and RTCP on one port, a=mid for unified plan. No DTLS role is forced:
+# rtpengine offers actpass (the browser answers active, rtpengine is then passive), and
+# on a browser's actpass offer it takes the active role at once, sending its ClientHello
+# on the first ICE success, before the answer. DTLS=passive on that answer reset the
+# handshake, which then never completed: the page heard nothing (rtpengine: "SRTP
+# output wanted, but no crypto suite was negotiated"). Its answer keeps the role it has.
+TOWARD_WEBRTC = "ICE=force SDES-off UDP/TLS/RTP/SAVPF rtcp-mux-offer rtcp-mux-require generate-mid"
 # Toward a SIP phone, trunk or the call controller: plain RTP, RTCP demuxed.
 TOWARD_PLAIN = "ICE=remove DTLS=off SDES-off RTP/AVP rtcp-mux-demux"
 # In offers only: calls are G.711 end to end (no transcoding in rtpengine), DTMF as

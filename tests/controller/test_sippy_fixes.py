@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 from sippy.Core.EventDispatcher import ED2
+from sippy.SipRequest import SipRequest
+from sippy.SipResponse import SipResponse
+from sippy.SipTransactionManager import SipTransactionManager
 from sippy.SipURL import SipURL
 from sippy.Time import MonoTime as monotime_module
 from sippy.Time import clock_dtime
@@ -123,7 +126,13 @@ def test_claim_event_loop_hands_ed2_to_the_running_thread() -> None:
 
 def test_fixes_module_is_documented_in_call_control_doc() -> None:
     doc = (Path(ROOT) / "docs" / "call-control.md").read_text()
-    for fix in ("nworkers", "SO_REUSEPORT", "transport=UDP", "claim_event_loop"):
+    for fix in (
+        "nworkers",
+        "SO_REUSEPORT",
+        "transport=UDP",
+        "claim_event_loop",
+        "with_dialog_route_set",
+    ):
         assert fix in doc
 
 
@@ -181,3 +190,78 @@ def test_ipv4_datagrams_leave_from_the_calling_thread_in_order() -> None:
     finally:
         receiver.close()
         server.shutdown()
+
+
+class _SentMessages:
+    """A `_sip_logger` that keeps what the transaction manager sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def write(self, *args: object, **kwargs: object) -> None:
+        text = "".join(str(a) for a in args)
+        if text.startswith("SENDING"):
+            self.sent.append(text)
+
+
+def _reinvite_and_its_2xx(edge_port: int) -> tuple[SipRequest, SipResponse]:
+    """The controller's bridge re-INVITE to a page through the edge (two Route entries:
+    Kamailio's double record-route, UDP then WebSocket), and the page's 200: no
+    Record-Route (none is in the request to copy), a new Contact (target refresh)."""
+    dialog = (
+        "From: <sip:1002@huaan.test>;tag=ctl\r\nTo: <sip:1001@huaan.test>;tag=page\r\n"
+        "Call-ID: reinvite-ack\r\nCSeq: 2 INVITE\r\n"
+    )
+    reinvite = SipRequest(
+        buf="INVITE sip:1001@huaan.test;alias=127.0.0.1~38900~6 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:5099;rport;branch=z9hG4bKreinvite\r\n"
+        f"Route: <sip:127.0.0.1:{edge_port};r2=on;ws=1;lr>\r\n"
+        "Route: <sip:127.0.0.1:17580;transport=ws;r2=on;ws=1;lr>\r\n"
+        f"Max-Forwards: 70\r\n{dialog}Contact: <sip:127.0.0.1:5099>\r\nContent-Length: 0\r\n\r\n"
+    )
+    reinvite.setTarget((("127.0.0.1", edge_port), "udp"))
+    ok = SipResponse(
+        buf="SIP/2.0 200 OK\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:5099;rport=5099;branch=z9hG4bKreinvite\r\n"
+        f"{dialog}Contact: <sip:1001@192.0.2.1;gr=urn:uuid:d0;alias=127.0.0.1~38900~6>\r\n"
+        "Content-Length: 0\r\n\r\n"
+    )
+    return reinvite, ok
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_the_ack_of_a_reinvites_2xx_follows_the_dialogs_route_set(fixed: bool) -> None:
+    """Fix 7: stock Sippy takes the ACK's route set from the 2xx's Record-Route, which a
+    re-INVITE's 2xx lacks: the ACK goes to the Contact, past the edge. Ours keeps the
+    dialog's route set: to the edge, with both Route entries, to the new Contact."""
+    _sippy_fixes.claim_event_loop()  # Sippy's timers are armed from this thread
+    edge = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    edge.bind(("127.0.0.1", 0))
+    log = _SentMessages()
+    manager = _sippy_fixes.FixedSipTransactionManager if fixed else SipTransactionManager
+    config = {"_sip_address": "127.0.0.1", "_sip_port": 0, "_sip_logger": log}
+    with warnings.catch_warnings():
+        # Upstream's constructor leaks the socket it probes IPv6 with; collect it quietly.
+        warnings.simplefilter("ignore", ResourceWarning)
+        tm = manager(config, lambda *_: None)
+        gc.collect()
+    try:
+        reinvite, ok = _reinvite_and_its_2xx(edge.getsockname()[1])
+        transaction = tm.newTransaction(reinvite)
+        tm.incomingResponse(ok, transaction, "reinvite-ack-2xx")
+        (ack,) = [m for m in log.sent if "\nACK " in m]
+        head, _, rest = ack.partition("\n")
+        if not fixed:
+            assert head.endswith("udp:192.0.2.1:5060:"), "the upstream bug: straight to the Contact"
+            assert "Route:" not in rest
+            return
+        assert head.endswith(f"udp:127.0.0.1:{edge.getsockname()[1]}:"), head
+        assert rest.startswith("ACK sip:1001@192.0.2.1;gr=urn:uuid:d0;alias=127.0.0.1~38900~6 ")
+        routes = [line for line in rest.splitlines() if line.startswith("Route:")]
+        assert routes == [
+            f"Route: <sip:127.0.0.1:{edge.getsockname()[1]};r2=on;ws=1;lr>",
+            "Route: <sip:127.0.0.1:17580;transport=ws;r2=on;ws=1;lr>",
+        ]
+    finally:
+        tm.l4r.shutdown()
+        edge.close()

@@ -63,6 +63,9 @@ AGENT = "1001"
 CALLEE = "1002"  # a desk phone (sipp) that the page calls
 CALLER_TONE_HZ = 600  # what the caller sends; the page's microphone sends PAGE_TONE_HZ
 DESK_CALLER = scenario_path("desk_caller")
+# JsSIP's RTCSession status once the ACK of its 2xx came (C.STATUS_CONFIRMED; 6 is
+# STATUS_WAITING_FOR_ACK).
+JSSIP_CONFIRMED = 9
 
 pytestmark = pytest.mark.skipif(
     chromium_path() is None, reason="chromium not installed (scripts/install installs it)"
@@ -112,23 +115,45 @@ def desk_path(
 
 
 def _registered_page(
-    browser: ChromiumBrowser, pages: StaticServer, path: AcdPath
+    browser: ChromiumBrowser, pages: StaticServer, path: AcdPath, agent: str = AGENT
 ) -> tuple[Page, PageSoftphone]:
-    """A new page whose softphone is registered over WSS as AGENT."""
+    """A new page whose softphone is registered over WSS as `agent`."""
     stack = path.stack
     assert stack.config.sip.wss_listen is not None
     page = browser.page(pages.url + "/")
     phone = PageSoftphone(page)
     phone.start(
         wss_url=f"wss://{stack.config.sip.wss_listen}",
-        uri=f"sip:{AGENT}@{stack.realm}",
+        uri=f"sip:{agent}@{stack.realm}",
         realm=stack.realm,
-        ha1=_ha1(path, AGENT),
-        displayName="Agent 1001",
+        ha1=_ha1(path, agent),
+        displayName=f"Agent {agent}",
         debug=True,  # JsSIP's log, in the artifact folder's console-N.log
     )
     phone.wait_event("registered")
     return page, phone
+
+
+def _settled(page: Page) -> None:
+    """Wait until the page's JsSIP session may re-offer: its last re-INVITE answered and
+    ACKed, and no re-INVITE to it pending. (The softphone's hold and unhold events
+    come when the page asks, before its re-INVITE is through; JsSIP refuses a new
+    re-offer until then.)"""
+    wait_until(
+        lambda: bool(page.evaluate("window.phone.session.isReadyToReOffer()")),
+        timeout=5,
+        what="the page's last re-INVITE answered and ACKed",
+    )
+
+
+def _confirmed(page: Page) -> None:
+    """Wait until every 2xx the page sent got its ACK (JsSIP's session left "waiting
+    for ACK"; without one JsSIP resends the 200 and ends the call, "No ACK", at 32 s)."""
+    wait_until(
+        lambda: page.evaluate("window.phone.session._status") == JSSIP_CONFIRMED,
+        timeout=5,
+        what="the ACK of the page's last 2xx",
+    )
 
 
 def _ha1(path: AcdPath, username: str) -> str:
@@ -230,10 +255,11 @@ def test_agent_answers_a_queued_call_in_the_page_audio_both_ways_dtmf_hold_hangu
         caller = carrier_call(path, tmp_path, NUMBER, scenario=DESK_CALLER, record=True)
         cid = str(path.control.wait_new_call()["cid"])
         incoming = phone.wait_event("incoming", timeout=15)
-        # The controller's X-Huaan-Call-Id (the ACD call, here the correlation ID) pairs
-        # the ringing call with the desktop's offer; a controller from before that
-        # header (docs/call-control.md) sends none.
-        assert incoming["huaanCallId"] in (cid, ""), incoming
+        # The controller's X-Huaan-Call-Id pairs the ringing call with the desktop's
+        # offer: the ACD call the agent is reserved for (here the correlation ID).
+        offered = path.agent_view(AGENT)
+        assert offered is not None and offered.call_id, offered
+        assert incoming["huaanCallId"] == offered.call_id == cid, (incoming, offered)
         assert incoming["from"] == CALLER, incoming
         browser.screenshot(page, "ringing")
 
@@ -285,6 +311,7 @@ def test_agent_answers_a_queued_call_in_the_page_audio_both_ways_dtmf_hold_hangu
         held = caller.run.wait_for_log("REINVITE ", count=reinvites + 1)[-1]
         assert "dir=sendonly" in held or "dir=inactive" in held, held
         browser.screenshot(page, "held")
+        _settled(page)
         phone.call("unhold")
         phone.wait_event("unhold")
         resumed = caller.run.wait_for_log("REINVITE ", count=reinvites + 2)[-1]
@@ -301,18 +328,15 @@ def test_agent_answers_a_queued_call_in_the_page_audio_both_ways_dtmf_hold_hangu
         path.wait_clean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the edge (WSS) on a page-originated call: rtpengine logs 'SRTP output wanted, "
-    "but no crypto suite was negotiated' on its ws- session, the page hears nothing, and "
-    "the ACK to the page's 200 for the controller's bridge re-INVITE never reaches it",
-)
-def test_the_page_calls_a_desk_phone_audio_both_ways_and_hangs_up(
+def test_the_page_calls_a_desk_phone_audio_both_ways_hold_and_hangs_up(
     browser: ChromiumBrowser, pages: StaticServer, desk_path: AcdPath, tmp_path: Path
 ) -> None:
     """An internal call from the page (`call("1002")`): the edge sends it to the
     controller, the ACD reserves 1002, whose desk phone (sipp) rings through the edge
-    and answers. Audio both ways by content; the page hangs up and the phone gets BYE."""
+    and answers; the controller re-INVITEs the page onto the bridge. Audio both ways by
+    content. Hold and resume from the page reach the phone as re-INVITEs (JsSIP sends
+    none before the ACK of its 200 to the bridge re-INVITE has come), audio flows
+    again after them, and the page hangs up: the phone gets BYE."""
     path = desk_path
     page, phone = _registered_page(browser, pages, path)
     with path.for_one_test((CALLEE,)):
@@ -323,7 +347,7 @@ def test_the_page_calls_a_desk_phone_audio_both_ways_and_hangs_up(
             path.stack,
             CALLEE,
             workdir=tmp_path,
-            scenario="ctl_via_edge_agent",
+            scenario="ctl_via_edge_agent_hold",
             rtp_port=callee_rtp.port,
         )
         track(callee.run)
@@ -338,6 +362,9 @@ def test_the_page_calls_a_desk_phone_audio_both_ways_and_hangs_up(
         path.on_close(player.stop)
         heard = phone.hear(CALLER_TONE_HZ, 1500)
         assert heard["toneFraction"] >= 0.6, heard
+        # The controller's ACK of the page's 200 to its bridge re-INVITE came through the
+        # edge (Sippy fix 7 in docs/call-control.md).
+        _confirmed(page)
         wait_until(
             lambda: len(received_pcm(callee_rtp)) >= 8000 * 2,
             timeout=10,
@@ -348,9 +375,81 @@ def test_the_page_calls_a_desk_phone_audio_both_ways_and_hangs_up(
         assert {p.payload_type for p in callee_rtp.packets()} <= {0, 8, 101, 126}
         browser.screenshot(page, "internal-call")
 
+        # Hold and resume from the page: re-INVITEs through the edge's WebRTC bridge
+        # and the controller to the phone, each answered back to the page and ACKed.
+        phone.call("hold")
+        phone.wait_event("hold")
+        held = callee.run.wait_for_log("REINVITE1 ", timeout=10)[-1]
+        assert "dir=sendonly" in held or "dir=inactive" in held, held
+        _settled(page)
+        phone.call("unhold")
+        phone.wait_event("unhold")
+        resumed = callee.run.wait_for_log("REINVITE2 ", timeout=10)[-1]
+        assert "dir=sendrecv" in resumed, resumed
+        assert phone.state == "talking"
+        heard = phone.hear(CALLER_TONE_HZ, 1500)
+        assert heard["toneFraction"] >= 0.6, heard
+        before = len(received_pcm(callee_rtp))
+        wait_until(
+            lambda: len(received_pcm(callee_rtp)) >= before + 8000,
+            timeout=10,
+            what="1 s more of the page's audio at the desk phone after resuming",
+        )
+        assert tone_fraction(received_pcm(callee_rtp)[-8000:], PAGE_TONE_HZ) >= 0.6
+
         phone.call("hangup")
         phone.wait_event("ended")
         callee.run.wait_for_log("BYE", timeout=10)
         assert callee.run.wait(timeout=10) == 0, callee.run.errors()
         player.stop()
+        path.wait_clean()
+
+
+def test_a_page_calls_another_page_audio_both_ways_hold_and_hangs_up(
+    browser: ChromiumBrowser, pages: StaticServer, desk_path: AcdPath
+) -> None:
+    """An internal call between two browsers: 1001's page calls 1002's page. Two dialogs
+    through the controller, each with its own WebRTC bridge at the edge (the caller's
+    offer made plain RTP, the callee's leg made WebRTC again). Both pages' microphones
+    play the same tone; each page hears it only from the other. Hold and resume from
+    the callee, then the caller hangs up and the callee's call ends."""
+    path = desk_path
+    page, phone = _registered_page(browser, pages, path)
+    with path.for_one_test((CALLEE,)):
+        callee_page, callee = _registered_page(browser, pages, path, CALLEE)
+        path.on_close(lambda: callee.call("stop"))
+        path.log_in(AGENT, CALLEE)
+        phone.call("call", CALLEE)
+        incoming = callee.wait_event("incoming", timeout=15)
+        assert incoming["from"] == AGENT, incoming
+        offered = path.agent_view(CALLEE)
+        assert offered is not None and incoming["huaanCallId"] == offered.call_id, incoming
+        callee.call("answer")
+        callee.wait_state("talking")
+        phone.wait_state("talking")
+        path.wait_agent(CALLEE, "TALKING")
+        for side in (phone, callee):
+            heard = side.hear(PAGE_TONE_HZ, 1500)
+            assert heard["toneFraction"] >= 0.6, heard
+        _confirmed(page)  # the bridge re-INVITE's 200 was ACKed
+        _confirmed(callee_page)
+        browser.screenshot(callee_page, "page-to-page")
+
+        # Each re-INVITE crosses both bridges and the controller; the other page sees it
+        # as the remote party's hold, and the controller ACKs its 200.
+        callee.call("hold")
+        assert phone.wait_event("hold")["originator"] == "remote"
+        _settled(callee_page)
+        callee.call("unhold")
+        assert phone.wait_event("unhold")["originator"] == "remote"
+        _settled(callee_page)
+        _confirmed(page)
+        assert callee.state == "talking" and phone.state == "talking"
+        for side in (phone, callee):
+            heard = side.hear(PAGE_TONE_HZ, 1500)
+            assert heard["toneFraction"] >= 0.6, heard
+
+        phone.call("hangup")
+        phone.wait_event("ended")
+        callee.wait_event("ended")
         path.wait_clean()

@@ -66,10 +66,25 @@ def test_a_destination_is_a_websocket_by_its_transport(uri: str, websocket: bool
 
 def test_toward_a_browser_the_offer_is_webrtc_with_g711_only_in_the_edges_own_call() -> None:
     flags = webrtc_media_flags(toward_webrtc=True, offer=True, sip_call_id="abc@h").split()
-    assert {"ICE=force", "DTLS=passive", "UDP/TLS/RTP/SAVPF", "rtcp-mux-require"} <= set(flags)
+    assert {"ICE=force", "SDES-off", "UDP/TLS/RTP/SAVPF", "rtcp-mux-require"} <= set(flags)
+    assert not [f for f in flags if f.startswith("DTLS")]  # rtpengine offers actpass
     assert {"codec-strip-all", "codec-except-PCMU", "codec-except-PCMA"} <= set(flags)
     assert "codec-except-telephone-event" in flags
     assert flags[-1] == "call-id=ws-abc@h"
+
+
+def test_a_call_from_the_browser_is_answered_in_webrtc_without_forcing_a_dtls_role() -> None:
+    """R-AG-12, the page calling a desk phone: the browser's offer (actpass) goes on as
+    plain RTP; the answer back to it is DTLS-SRTP again. rtpengine took the active role
+    on that offer (its ClientHello leaves on the first ICE success, before the answer):
+    DTLS=passive on the answer reset the handshake and the page heard nothing."""
+    offer = webrtc_media_flags(toward_webrtc=False, offer=True, sip_call_id="abc").split()
+    assert {"ICE=remove", "DTLS=off", "SDES-off", "RTP/AVP", "rtcp-mux-demux"} <= set(offer)
+    answer = webrtc_media_flags(toward_webrtc=True, offer=False, sip_call_id="abc").split()
+    assert {"ICE=force", "SDES-off", "UDP/TLS/RTP/SAVPF", "rtcp-mux-require"} <= set(answer)
+    assert not [f for f in answer if f.startswith("DTLS")], answer
+    assert not [f for f in answer if f.startswith("codec-")]
+    assert answer[-1] == "call-id=ws-abc"
 
 
 def test_toward_a_plain_peer_the_answer_is_rtp_avp_and_keeps_its_codecs() -> None:
