@@ -28,6 +28,16 @@
    SIP loop), which also keeps the order of the messages by construction. Names (which
    may need DNS), IPv6, Sippy's loss/delay simulation and a full socket buffer
    (`MSG_DONTWAIT`: EAGAIN) still go through the sender thread.
+7. **The ACK of a re-INVITE's 2xx ignores the dialog's route set.** The transaction
+   manager builds that ACK's Route headers and next hop from the *response's*
+   Record-Route, which a 2xx to an in-dialog request does not carry (RFC 3261 12.2.1.2:
+   the route set is fixed when the dialog is made): the ACK goes straight to the
+   Contact. A phone reachable there gets it; a browser behind the edge's WebSocket
+   (a Contact like `sip:x@y.invalid;transport=ws;alias=...`) never does, so JsSIP
+   stays waiting for it and refuses the next re-INVITE (403 Wrong Status): a
+   consult's cancel could not bring the caller back to a page's softphone. For an
+   in-dialog INVITE (its To has a tag) that sent Route headers, a 2xx without
+   Record-Route gets them back as its Record-Route before Sippy builds the ACK.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ from typing import Any
 import sippy.Time.clock_dtime
 import sippy.Time.MonoTime
 from sippy.Core.EventDispatcher import ED2
+from sippy.SipHeader import SipHeader
 from sippy.SipTransactionManager import SipTransactionManager
 from sippy.SipURL import SipURL
 from sippy.Udp_server import Udp_server, Udp_server_opts
@@ -111,6 +122,26 @@ class LoopSendUdpServer(Udp_server):  # type: ignore[misc]
 
 class FixedSipTransactionManager(SipTransactionManager):  # type: ignore[misc]
     model_udp_server = (LoopSendUdpServer, SingleSenderUdpOpts)
+
+    def newTransaction(self, msg: Any, *args: Any, **kwargs: Any) -> Any:
+        t = super().newTransaction(msg, *args, **kwargs)
+        # Fix 7: an in-dialog INVITE's route set, for the ACK of its 2xx.
+        t.dialog_routes = None
+        if t.method == "INVITE" and msg.getHFBody("to").getTag() is not None:
+            routes = [r.getCopy() for r in msg.getHFBodys("route")]
+            t.dialog_routes = routes or None
+        return t
+
+    def incomingResponse(self, msg: Any, t: Any, checksum: Any) -> None:
+        routes = getattr(t, "dialog_routes", None)
+        if routes and t.needack and msg.countHFs("record-route") == 0:
+            code = msg.getSCode()[0]
+            if 200 <= code < 300:
+                # Sippy reverses the Record-Route list into the route set.
+                msg.appendHeaders(
+                    [SipHeader(name="record-route", body=r.getCopy()) for r in reversed(routes)]
+                )
+        super().incomingResponse(msg, t, checksum)
 
 
 def probe_bind(host: str, port: int) -> None:
