@@ -509,6 +509,10 @@ def test_a_call_through_the_ivr_answered_in_the_page_complaint_transfer_and_shif
         # cancel's re-INVITE (answered and ACKed) the page receives silence (ToneMeter:
         # maxLevelDb -inf) while the caller's tone flows; see docs/desktop.md.
         assert _tone_after(caller.rtp, PAGE_TONE_HZ) >= 0.6
+        # The page took the cancel's re-INVITE: it had the ACK of the consult's
+        # (controller/_sippy_fixes.py, fix 7), else JsSIP refuses it with 403.
+        log = path.stack.layout.log_file("controller0").read_text(errors="replace")
+        assert "re-INVITE to leg L2 failed" not in log, log[-2000:]
 
         # Blind transfer to the desk phone's agent: the page's leg ends, the desk phone
         # rings with the call, answers, and hears the caller.
