@@ -15,12 +15,12 @@ One browser for the module, two journeys.
    account by RFC 4733) and the ACD offers it to the page: the IVR path, the account
    and its owner's record are on screen before it is answered; F2 answers; audio is
    checked both ways by content (the page's fake microphone tone decoded from the
-   caller's RTP; the caller's tone measured in the page by the bundle's ToneMeter); a
-   complaint and its ticket are filed on this call; a consult of a second agent's desk
-   phone (sipp over UDP) from the page's buttons, audio both ways, then cancelled (the
-   caller back with the page); a blind transfer (the dialog, the directory) sends the
-   caller to that desk phone, which rings, answers and hears the caller; the wrap-up is
-   saved; busy, idle, log out.
+   caller's RTP; the caller's tone measured in the page by the bundle's ToneMeter); F6
+   holds and resumes; a complaint and its ticket are filed on this call; a consult of
+   a second agent's desk phone (sipp over UDP) from the page's buttons, audio both
+   ways, then cancelled (the caller back with the page); a blind transfer (the dialog,
+   the directory) sends the caller to that desk phone, which rings, answers and hears
+   the caller; the wrap-up is saved; busy, idle, log out.
 
 Screenshots go to test-artifacts/<module>/.
 """
@@ -450,6 +450,16 @@ def test_a_call_through_the_ivr_answered_in_the_page_complaint_transfer_and_shif
         assert abs(heard["dominantHz"] - CALLER_TONE_HZ) < 30, heard
         assert _tone_after(caller.rtp, PAGE_TONE_HZ) >= 0.6
         browser.screenshot(page, "13-talking")
+
+        # F6 holds (the caller is re-INVITEd sendonly) and resumes.
+        reinvites = len(caller.run.wait_for_log("REINVITE "))
+        page.keyboard.press("F6")
+        expect_text(page, "#call-status", ZH["phone.held"])
+        held = caller.run.wait_for_log("REINVITE ", count=reinvites + 1)[-1]
+        assert "dir=sendonly" in held, held
+        page.keyboard.press("F6")
+        expect_text(page, "#call-status", ZH["phone.talking"])
+        caller.run.wait_for_log("REINVITE ", count=reinvites + 2)
 
         # A complaint for the shown customer on this call, dispatched as a ticket.
         page.keyboard.press("Alt+2")
