@@ -47,6 +47,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import grpc
@@ -111,6 +112,7 @@ class HoldMedia(Protocol):
     `language`: the caller's, for the announcements; None: the queue's."""
 
     def parked(self, cid: str, queue: str, language: Language | None = None) -> None: ...
+    def music(self, queue: str) -> Path | None: ...
     def observe(self, event: Event) -> None: ...
     def close(self) -> None: ...
 
@@ -243,6 +245,7 @@ class AcdDriver:
             send=self._send,
             hangup=self._hangup,
             parked=self._parked,
+            hold_music=self._hold_music,
         )
         # The ACD call IDs a call has besides its own (its consult and intercept
         # reservations) -> the call; the side reservations' own dict, which the feed
@@ -853,6 +856,11 @@ class AcdDriver:
         if self.hold is not None:
             call = self._calls.get(cid)
             self.hold.parked(cid, queue, None if call is None else call.language)
+
+    def _hold_music(self, queue: str) -> Path | None:
+        """The music `queue`'s callers hear (None: none, or not rendered yet): what a
+        caller parked by a consult hears too."""
+        return None if self.hold is None else self.hold.music(queue)
 
     def _hangup(self, cid: str, cause: str | None, code: int | None = None) -> None:
         if cause is not None:

@@ -640,6 +640,14 @@ class QueueMedia:
         except Exception:
             log.exception("cid=%s starting the music on hold failed", cid)
 
+    def music(self, queue: str) -> Path | None:
+        """`queue`'s music file: its own, else the stock music once rendered (None
+        before that, or if rendering failed)."""
+        own = self.options.for_queue(queue).music_file
+        if own is not None:
+            return own
+        return self._default_music if isinstance(self._default_music, Path) else None
+
     def observe(self, event: Event) -> None:
         """The call's events (the driver's tap forwards each one)."""
         held = self._calls.get(event.correlation_id)

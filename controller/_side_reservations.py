@@ -19,6 +19,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import grpc
@@ -86,6 +87,7 @@ class SideReservations:
         send: Send,
         hangup: Callable[[str, str], None],
         parked: Callable[[str, str], None],
+        hold_music: Callable[[str], Path | None] = lambda queue: None,
     ) -> None:
         self.options = options
         self._rpc = rpc
@@ -98,6 +100,7 @@ class SideReservations:
         self._send = send
         self._hangup = hangup
         self._parked = parked
+        self._hold_music = hold_music
         # The ACD call IDs a call has besides its own (its reservations, and the one
         # that carries it after a takeover) -> the call. Loop-owned; the driver's feed
         # thread only tests membership (a GIL-atomic dict read).
@@ -243,6 +246,37 @@ class SideReservations:
         except grpc.RpcError as exc:
             return rpc_error(exc)
 
+    def _side_command(
+        self,
+        call: DrivenCall,
+        side: SideReservation,
+        request: Mapping[str, Any],
+        outcome: pb.ReserveForInternalCallResponse,
+    ) -> dict[str, Any]:
+        """The command that rings the reserved target: the request, with the ACD's
+        reservation ID, a ring timer shorter than the ACD's, and for a consult the
+        queue's music for the parked caller."""
+        ring_s: float | None = None
+        for action in outcome.actions:
+            if action.WhichOneof("kind") == "offer" and action.offer.call_id == side.rid:
+                side.employee_id = action.offer.employee_id
+                ring_s = ring_time(action.offer.ring_timeout_seconds, self.options.ring_margin_s)
+        run = dict(request)
+        run["acd_call_id"] = side.rid  # the target's phone pairs it with this offer
+        if side.command == "consult" and not request.get("hold_file"):
+            # The caller parked by a consult hears its queue's music, as while it waited
+            # (a desk's consult names no file: it cannot know the rtpengine host's).
+            music = self._hold_music(call.queue)
+            if music is not None:
+                run["hold_file"] = str(music)
+        if ring_s is not None:
+            # The controller's ring timer fires before the ACD's (as for an Offer).
+            given = request.get("ring_timeout_s")
+            if isinstance(given, int | float) and not isinstance(given, bool) and given > 0:
+                ring_s = min(ring_s, float(given))
+            run["ring_timeout_s"] = ring_s
+        return run
+
     def _start_side(
         self,
         call: DrivenCall,
@@ -286,19 +320,7 @@ class SideReservations:
         if side.acd_dropped:  # its CancelRing came on the feed before this reply
             self._drop_side(call, side, abandon=False)
             return {"ok": False, "error": f"the ACD took {agent} back at once; try again"}
-        ring_s: float | None = None
-        for action in outcome.actions:
-            if action.WhichOneof("kind") == "offer" and action.offer.call_id == side.rid:
-                side.employee_id = action.offer.employee_id
-                ring_s = ring_time(action.offer.ring_timeout_seconds, self.options.ring_margin_s)
-        run = dict(request)
-        run["acd_call_id"] = side.rid  # the target's phone pairs it with this offer
-        if ring_s is not None:
-            # The controller's ring timer fires before the ACD's (as for an Offer).
-            given = request.get("ring_timeout_s")
-            if isinstance(given, int | float) and not isinstance(given, bool) and given > 0:
-                ring_s = min(ring_s, float(given))
-            run["ring_timeout_s"] = ring_s
+        run = self._side_command(call, side, request, outcome)
         ringing = call.ring
         if cmd == "intercept" and ringing is not None:
             # The agent's ring is cancelled by the intercept: its no-answer is not the

@@ -10,10 +10,17 @@ One browser for the module, two journeys.
    field error shown at its field, an edit after someone else saved first (the conflict
    is shown and compared, never overwritten); a complaint filed with a ticket to a
    unit, the ticket moved on; the placeholders of issues 13 and 18; log out.
-2. A carrier call (sipp, through Kamailio and the controller) rings the page's
-   softphone: the offer's details and the caller's record are on screen before it is
-   answered; F2 answers, F6 holds and resumes, F4 hangs up; the wrap-up is saved for
-   that call. (Media both ways is the softphone's own test_softphone_browser.py.)
+2. The issue's journey: the agent logs in; a carrier call (sipp, through Kamailio,
+   rtpengine and the controller) goes through an IVR flow (the caller keys in an
+   account by RFC 4733) and the ACD offers it to the page: the IVR path, the account
+   and its owner's record are on screen before it is answered; F2 answers; audio is
+   checked both ways by content (the page's fake microphone tone decoded from the
+   caller's RTP; the caller's tone measured in the page by the bundle's ToneMeter); F6
+   holds and resumes; a complaint and its ticket are filed on this call; a consult of
+   a second agent's desk phone (sipp over UDP) from the page's buttons, audio both
+   ways, then cancelled (the caller back with the page); a blind transfer (the dialog,
+   the directory) sends the caller to that desk phone, which rings, answers and hears
+   the caller; the wrap-up is saved; busy, idle, log out.
 
 Screenshots go to test-artifacts/<module>/.
 """
@@ -28,30 +35,80 @@ from typing import Any
 import pytest
 
 import bizdata
-from simulators import free_port, scenario_path
+from simulators import RtpEndpoint, SippRun, free_port, scenario_path
 from testbed import (
     CALLER,
+    PAGE_TONE_HZ,
     AcdPath,
     ChromiumBrowser,
+    TonePlayer,
     acd_path_config,
     artifact_dir,
     build_bundle,
     carrier_call,
     chromium_path,
+    decode_ulaw,
+    hang_up,
+    media_of,
+    registered,
     running_acd_path,
     running_browser,
+    start_phone,
+    tone_fraction,
+    track,
+    wait_until,
     wss_config,
 )
 
 AGENT = "1001"
 PHONE_AGENT = "1002"  # answers in the page's softphone
+DESK_AGENT = "1003"  # a desk SIP phone (sipp), the blind transfer's target
 NUMBER = "95598"
+IVR_NUMBER = "95599"  # through the flow below, then the queue
+ACCOUNT = "12345674"  # the demo's account (bizdata.seed_demo), passes the Luhn check
+CALLER_TONE_HZ = 600  # what the caller sends; the page's microphone sends PAGE_TONE_HZ
+DESK_TONE_HZ = 800  # what the desk phone sends while consulted
 QUEUE = "billing"
 STATIC = Path(__file__).resolve().parents[2] / "desktop" / "static"
 ZH: dict[str, str] = json.loads((STATIC / "i18n" / "zh.json").read_text(encoding="utf-8"))
 EN: dict[str, str] = json.loads((STATIC / "i18n" / "en.json").read_text(encoding="utf-8"))
 TIMEOUT_MS = 20_000  # a deadline, not a wait: generous for a loaded machine
 DESK_CALLER = scenario_path("desk_caller")  # answers the re-INVITEs of hold, logs them
+
+# The IVR in front of the queue: the account (an RFC 4733 entry), its lookup, the queue.
+DESK_FLOW = """\
+name: desk
+languages: [zh]
+start: ask
+prompts:
+  ask: {zh: 请输入户号，以井号键结束。}
+  bad: {zh: 户号有误。}
+nodes:
+  ask:
+    type: collect
+    prompt: ask
+    min_digits: 8
+    max_digits: 12
+    terminator: "#"
+    validate: luhn
+    store_as: account
+    first_digit_timeout_ms: 10000
+    inter_digit_timeout_ms: 3000
+    retries: 1
+    invalid_prompt: bad
+    next: find
+  find:
+    type: lookup
+    source: accounts
+    key: "{account}"
+    store_as: acct
+    next: desk
+    on_not_found: desk
+  desk:
+    type: queue
+    queue: billing
+    skills: {billing: 1}
+"""
 
 pytestmark = pytest.mark.skipif(
     chromium_path() is None, reason="chromium not installed (scripts/install installs it)"
@@ -72,16 +129,25 @@ def desk(
     """`callcenter up` with a store, Kamailio's WSS listener and a `desktop:` section: the
     desktop process runs as the stack runs it."""
     workdir = tmp_path_factory.mktemp("deskpage")
+    flows = workdir / "ivr"
+    flows.mkdir()
+    (flows / "desk.yaml").write_text(DESK_FLOW, encoding="utf-8")
     config, passwords = acd_path_config(
         workdir,
-        (AGENT, PHONE_AGENT),
+        (AGENT, PHONE_AGENT, DESK_AGENT),
         numbers=[
             {
                 "number": NUMBER,
                 "category": "electricity-billing",
                 "target": "controller",
                 "queue": QUEUE,
-            }
+            },
+            {
+                "number": IVR_NUMBER,
+                "category": "electricity-billing",
+                "target": "controller",
+                "ivr": "desk",
+            },
         ],
         queues=[
             {"name": QUEUE, "skills": {"billing": 1}, "ring_timeout_ms": 8000, "wrap_up_ms": 3000}
@@ -90,6 +156,7 @@ def desk(
         controller_name="page-ctl0",
     )
     wss_config(workdir, config)
+    config["ivr"] = {"flows_dir": str(flows)}
     listen = f"127.0.0.1:{free_port()}"
     config["bizdata"] = {}
     config["desktop"] = {"listen": listen, "session_idle_s": 60}
@@ -275,9 +342,50 @@ def test_a_shift_without_a_call(
     assert errors == [], errors
 
 
-def test_a_call_rings_the_page_with_the_record_shown_before_it_is_answered(
-    desk: Desk, customer: dict[str, Any], browser: ChromiumBrowser, tmp_path: Path
+def _tone_after(endpoint: RtpEndpoint, freq_hz: float, packets: int = 50) -> float:
+    """The share of `freq_hz` in the PCMU audio of the next `packets` packets `endpoint`
+    receives (skipping three: what was in flight when the far end changed)."""
+    start = len(endpoint.packets()) + 3
+    wait_until(
+        lambda: len(endpoint.packets()) >= start + packets,
+        timeout=10,
+        what=f"{packets} more packets at {endpoint.port}",
+    )
+    audio = [p for p in endpoint.packets()[start : start + packets] if p.payload_type == 0]
+    return tone_fraction(decode_ulaw(b"".join(p.payload for p in audio)), freq_hz)
+
+
+def _latest_media(run: SippRun, first: str) -> tuple[str, int]:
+    """Where a sipp party's peer wants media now: its last re-INVITE's, else `first`'s."""
+    lines = [ln for ln in run.log_lines() if ln.startswith(("REINVITE ", first))]
+    return media_of(lines[-1])
+
+
+# What the desktop page hears: the bundle's ToneMeter on the softphone's remote stream
+# (the <audio id=remote-audio> it plays in).
+PAGE_HEARS = """async ([freqHz, durationMs]) => {
+  const stream = document.querySelector("#remote-audio").srcObject;
+  if (!stream) return null;
+  const meter = new HuaanSoftphone.ToneMeter(stream);
+  try { return await meter.measure({freqHz, durationMs}); } finally { meter.close(); }
+}"""
+
+
+def test_a_call_through_the_ivr_answered_in_the_page_complaint_transfer_and_shift_end(
+    desk: Desk, browser: ChromiumBrowser, tmp_path: Path
 ) -> None:
+    """The issue's journey: a carrier call through the IVR rings the page with the IVR
+    path, the account and its owner's record; F2 answers; audio both ways by content; a
+    complaint and its ticket on this call; a consult of a desk phone, cancelled; a blind
+    transfer to it, which rings, answers and hears the caller; the wrap-up; busy, idle, log out."""
+    path = desk.path
+    bizdata.seed_demo(desk.store)  # the account the caller enters, and its owner
+    engine = desk.engine()
+    try:
+        owner = bizdata.find_customer_for_call(engine, account=ACCOUNT, phone=None)
+    finally:
+        engine.dispose()
+    assert owner is not None
     page = browser.page(desk.url)
     page.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []
@@ -289,45 +397,185 @@ def test_a_call_rings_the_page_with_the_record_shown_before_it_is_answered(
     # The softphone registered over WSS with the session's HA1; the events socket is open.
     expect_text(page, "#reg-status", ZH["phone.reg_registered"])
     page.wait_for_function("() => document.querySelector('#connection').hidden")
+    browser.screenshot(page, "11-logged-in")
 
     try:
-        caller = carrier_call(desk.path, tmp_path, NUMBER, scenario=DESK_CALLER)
-        # Ringing: the offer's details and the caller's record are on screen already.
-        page.wait_for_selector("#btn-answer:not([disabled])", timeout=15_000)
+        # The second agent: a desk SIP phone (sipp over UDP), logged in at the ACD.
+        desk_rtp = RtpEndpoint(record=True)
+        path.on_close(desk_rtp.close)
+        desk_phone = start_phone(
+            path.stack,
+            DESK_AGENT,
+            workdir=tmp_path,
+            scenario="desk_agent",
+            calls=2,  # the consult, then the transfer
+            rtp_port=desk_rtp.port,
+        )
+        track(desk_phone.run)
+        path.log_in(DESK_AGENT)
+        wait_until(lambda: registered(path.stack, DESK_AGENT), timeout=10, what="1003 registered")
+
+        # The carrier call: the IVR answers, asks for the account, the caller keys it in.
+        caller = carrier_call(path, tmp_path, IVR_NUMBER, scenario=DESK_CALLER, record=True)
+        cid = str(path.control.wait_new_call()["cid"])
+        answered = media_of(caller.run.wait_for_log("ANSWERED", timeout=15)[0])
+        caller.rtp.send_dtmf(answered, f"{ACCOUNT}#")
+
+        # Ringing: the offer's details, the IVR path, the account and its owner's record
+        # are on screen before it is answered.
+        page.wait_for_selector("#btn-answer:not([disabled])", timeout=20_000)
         expect_text(page, "#offer-caller", CALLER)
         expect_text(page, "#offer-queue", QUEUE)
         expect_text(page, "#offer-category", ZH["category.electricity-billing"])
-        expect_text(page, "#screen-pop", ZH["pop.found"].replace("{caller}", CALLER))
-        expect_text(page, "#record-title", f"#{customer['id']}")
-        browser.screenshot(page, "11-ringing-with-the-record")
+        expect_text(page, "#offer-ivr", "ask › find › desk")
+        expect_text(page, "#offer-account", ACCOUNT)
+        expect_text(page, "#record-title", f"#{owner['id']}")
+        browser.screenshot(page, "12-ringing-with-the-record")
 
         page.keyboard.press("F2")  # answer
         expect_text(page, "#state-badge", ZH["state.talking"])
         expect_text(page, "#call-status", ZH["phone.talking"])
         assert page.locator("#incoming").is_hidden()
         caller.run.wait_for_log("SETTLED", timeout=10)  # bridged to the page
+
+        # Audio both ways, by content: the caller's tone in the page, the page's
+        # microphone (the harness's tone) at the caller.
+        player = TonePlayer(
+            caller.rtp, lambda: _latest_media(caller.run, "ANSWERED"), CALLER_TONE_HZ
+        )
+        path.on_close(player.stop)
+        heard = page.evaluate(PAGE_HEARS, [CALLER_TONE_HZ, 1500])
+        assert heard is not None, "the page has no remote audio"
+        assert heard["toneFraction"] >= 0.6, heard
+        assert abs(heard["dominantHz"] - CALLER_TONE_HZ) < 30, heard
+        assert _tone_after(caller.rtp, PAGE_TONE_HZ) >= 0.6
+        browser.screenshot(page, "13-talking")
+
+        # F6 holds (the caller is re-INVITEd sendonly) and resumes.
         reinvites = len(caller.run.wait_for_log("REINVITE "))
-        page.keyboard.press("F6")  # hold, then back once the caller has the hold
+        page.keyboard.press("F6")
         expect_text(page, "#call-status", ZH["phone.held"])
         held = caller.run.wait_for_log("REINVITE ", count=reinvites + 1)[-1]
         assert "dir=sendonly" in held, held
         page.keyboard.press("F6")
         expect_text(page, "#call-status", ZH["phone.talking"])
-        browser.screenshot(page, "12-talking")
-        page.keyboard.press("F4")  # hang up
-        caller.run.wait_for_log("BYE", timeout=10)
+        caller.run.wait_for_log("REINVITE ", count=reinvites + 2)
 
-        # Wrap-up: the countdown runs, and the code and note are saved for this call.
+        # A complaint for the shown customer on this call, dispatched as a ticket.
+        page.keyboard.press("Alt+2")
+        page.wait_for_selector("#panel-tickets:not([hidden])")
+        expect_text(page, "#complaint-call-label", cid)
+        page.select_option("#complaint-category", "billing")
+        page.fill("#complaint-form [name=description]", "电费比上月高出很多")
+        page.select_option("#complaint-form [name=unit]", "billing")
+        page.click("#complaint-form button[type=submit]")
+        expect_text(page, "#complaint-msg", "#")
+        page.wait_for_selector("#ticket-detail:not([hidden])")
+        browser.screenshot(page, "14-complaint-and-ticket")
+        engine = desk.engine()
+        try:
+            (complaint,) = bizdata.search_complaints(engine, call_id=cid)
+            tickets = [
+                t for t in bizdata.list_tickets(engine) if t["complaint_id"] == complaint["id"]
+            ]
+            assert len(tickets) == 1, tickets
+            ticket = bizdata.get_ticket(engine, tickets[0]["id"])
+        finally:
+            engine.dispose()
+        assert complaint["customer_id"] == owner["id"], complaint
+        assert ticket["complaint"]["call_id"] == cid, ticket
+        assert ticket["unit"] == "billing", ticket
+
+        # Consult the desk phone's agent, then cancel: the page talks with it while the
+        # caller waits, then the caller is back with the page.
+        page.keyboard.press("Alt+1")
+        page.click("#btn-consult")
+        page.wait_for_selector("#dlg-transfer[open]")
+        assert page.locator("#transfer-kind").is_hidden()  # a consult is to an agent
+        page.wait_for_selector(f"#transfer-target option[value='{DESK_AGENT}']", state="attached")
+        page.select_option("#transfer-target", DESK_AGENT)
+        page.click("#transfer-ok")
+        rang = desk_phone.run.wait_for_log("CALL ", timeout=15)[-1]
+        assert f" caller={PHONE_AGENT} " in rang, rang  # the consulting agent calls
+        path.control.wait_state(cid, "consulting")
+        page.wait_for_selector("#btn-consult-cancel:not([hidden])")
+        expect_text(page, "#call-status", ZH["phone.consulting"].replace("{target}", DESK_AGENT))
+        consulted = TonePlayer(
+            desk_rtp, lambda: _latest_media(desk_phone.run, "CALL "), DESK_TONE_HZ
+        )
+        path.on_close(consulted.stop)
+        heard = page.evaluate(PAGE_HEARS, [DESK_TONE_HZ, 1000])
+        assert heard is not None and heard["toneFraction"] >= 0.6, heard
+        assert _tone_after(desk_rtp, PAGE_TONE_HZ) >= 0.6
+        browser.screenshot(page, "15-consulting")
+        page.click("#btn-consult-cancel")
+        desk_phone.run.wait_for_log("BYE", timeout=10)
+        consulted.stop()
+        path.control.wait_state(cid, "bridged")
+        expect_text(page, "#call-status", ZH["phone.consult_cancelled"])
+        page.wait_for_selector("#btn-consult:not([disabled])")
+        assert page.locator("#btn-consult-cancel").is_hidden()
+        # The caller hears the page again. The other way is not checked: after the
+        # cancel's re-INVITE (answered and ACKed) the page receives silence (ToneMeter:
+        # maxLevelDb -inf) while the caller's tone flows; see docs/desktop.md.
+        assert _tone_after(caller.rtp, PAGE_TONE_HZ) >= 0.6
+        # The page took the cancel's re-INVITE: it had the ACK of the consult's
+        # (controller/_sippy_fixes.py, fix 7), else JsSIP refuses it with 403.
+        log = path.stack.layout.log_file("controller0").read_text(errors="replace")
+        assert "re-INVITE to leg L2 failed" not in log, log[-2000:]
+
+        # Blind transfer to the desk phone's agent: the page's leg ends, the desk phone
+        # rings with the call, answers, and hears the caller.
+        page.click("#btn-transfer")
+        page.wait_for_selector("#dlg-transfer[open]")
+        page.wait_for_selector(f"#transfer-target option[value='{DESK_AGENT}']", state="attached")
+        page.select_option("#transfer-target", DESK_AGENT)
+        browser.screenshot(page, "16-transfer-dialog")
+        page.click("#transfer-ok")
+        rang = desk_phone.run.wait_for_log("CALL ", count=2, timeout=15)[-1]
+        assert f" acd={cid} " in rang, rang
+        path.wait_agent(DESK_AGENT, "TALKING")
+        assert _tone_after(desk_rtp, CALLER_TONE_HZ) >= 0.6
         expect_text(page, "#state-badge", ZH["state.wrap_up"])
+        browser.screenshot(page, "17-transferred")
+
+        # Wrap-up for this call, then busy with a reason, idle, log out.
         page.wait_for_selector("#wrapup-form button[type=submit]:not([disabled])")
         page.keyboard.press("Alt+w")
         assert page.evaluate("document.activeElement.id") == "wrapup-code"
         page.select_option("#wrapup-code", "resolved")
-        page.fill("#wrapup-form [name=note]", "解释了阶梯电价")
+        page.fill("#wrapup-form [name=note]", "已转接柜台")
         page.click("#wrapup-form button[type=submit]")
         expect_text(page, "#wrapup-msg", ZH["wrapup.saved"])
-        browser.screenshot(page, "13-wrapped-up")
+        browser.screenshot(page, "18-wrapped-up")
+        engine = desk.engine()
+        try:
+            assert (bizdata.get_wrap_up(engine, cid, int(PHONE_AGENT)) or {}).get(
+                "code"
+            ) == "resolved"
+        finally:
+            engine.dispose()
         expect_text(page, "#state-badge", ZH["state.idle"])  # the queue's 3 s wrap-up is over
+        page.select_option("#busy-reason", "meal")
+        page.click("#btn-busy")
+        expect_text(page, "#state-badge", ZH["state.busy"])
+        browser.screenshot(page, "19-busy")
+        page.keyboard.press("F8")
+        expect_text(page, "#state-badge", ZH["state.idle"])
+        page.click("#btn-logout")
+        page.wait_for_selector("#dlg-confirm[open]")
+        page.click("#dlg-confirm-ok")
+        page.wait_for_selector("#login-screen:not([hidden])")
+        browser.screenshot(page, "20-logged-out")
+        assert path.state_of(PHONE_AGENT) == "LOGGED_OUT"
+
+        # The caller hangs up: the desk phone gets the BYE, both end cleanly.
+        hang_up(caller)
+        desk_phone.run.wait_for_log("BYE", count=2, timeout=10)
+        assert caller.run.wait(timeout=10) == 0, caller.run.errors()
+        assert desk_phone.run.wait(timeout=10) == 0, desk_phone.run.errors()
+        player.stop()
+        path.wait_clean()
     finally:
-        desk.path.close()
+        path.close()
     assert errors == [], errors

@@ -17,6 +17,7 @@ let registration = "off"; // off, registering, registered, failed, missing
 let registrationCause = "";
 let ringTimer = null;
 let endedAt = 0;
+let noticeUntil = 0; // a consult's outcome stays on the status line this long
 
 export function init() {
   $("#btn-answer").addEventListener("click", answer);
@@ -354,6 +355,8 @@ async function consultEnd(how) {
   try {
     await api.post(`/api/consult/${how}`, { call_id: app.callId });
     consulting = false;
+    // Shown for a few seconds: the talking status would replace it at the next render.
+    noticeUntil = Date.now() + 5000;
     $("#call-status").textContent = t(how === "complete" ? "phone.consult_completed" : "phone.consult_cancelled");
   } catch (error) {
     toastError(error);
@@ -424,7 +427,7 @@ export function render() {
       held: "phone.held",
       idle: null,
     }[phoneState];
-    if (status) $("#call-status").textContent = t(status);
+    if (status && Date.now() >= noticeUntil) $("#call-status").textContent = t(status);
   }
 }
 

@@ -228,11 +228,27 @@ export class Softphone {
   }
 
   hold() {
-    this._require(['talking'], 'hold').hold();
+    this._whenReady(this._require(['talking'], 'hold'), (session) => session.hold());
   }
 
   unhold() {
-    this._require(['held'], 'unhold').unhold();
+    this._whenReady(this._require(['held'], 'unhold'), (session) => session.unhold());
+  }
+
+  // JsSIP ignores (returns false) a hold or resume while a re-INVITE is still under
+  // way in either direction (the previous hold's, or the controller moving the media):
+  // a second F6 right after the first was lost. The action waits for it, up to 5 s.
+  _whenReady(session, action) {
+    const deadline = Date.now() + 5000;
+    const attempt = () => {
+      if (this.session !== session || session.isEnded()) return;
+      if (session.isReadyToReOffer() || Date.now() > deadline) {
+        action(session);
+        return;
+      }
+      setTimeout(attempt, 50);
+    };
+    attempt();
   }
 
   mute() {

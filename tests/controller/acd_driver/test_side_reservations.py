@@ -33,6 +33,7 @@ from eventlog import (
     CALL_NO_ANSWER,
     CALL_RINGING,
     CALL_TRANSFERRED,
+    Event,
 )
 from tests.controller.acd_driver.test_driver_logic import CID, World, action, enqueued_with, offer
 from tests.controller.test_call_control_rules import CID as SCID
@@ -141,6 +142,45 @@ def test_consult_reserves_the_target_first_and_rings_it_for_less_than_the_acd() 
     assert w.commands[-1]["ring_timeout_s"] == 19.5
     assert w.commands[-1]["acd_call_id"] == CONSULT_ID  # the target phone's X-Huaan-Call-Id
     assert w.driver.acd_call_ids() == [CONSULT_ID]
+
+
+class MusicHold:
+    """Music on hold that knows one file per queue (QueueMedia.music)."""
+
+    def __init__(self, files: dict[str, Path]) -> None:
+        self.files = files
+
+    def parked(self, cid: str, queue: str, language: str | None = None) -> None:
+        return None
+
+    def music(self, queue: str) -> Path | None:
+        return self.files.get(queue)
+
+    def observe(self, event: Event) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def test_the_caller_parked_by_a_consult_hears_its_queues_music_unless_a_file_is_given() -> None:
+    """A desk's consult (desktop/_controllers.py) names no hold file: the caller hears its
+    queue's music; a command that names one keeps it; without music, none is sent."""
+    music = Path("/var/lib/music/billing.wav")
+    for hold, given, played in (
+        (MusicHold({"billing": music}), None, str(music)),
+        (MusicHold({"billing": music}), "/tmp/own.wav", "/tmp/own.wav"),
+        (MusicHold({}), None, None),
+        (None, None, None),
+    ):
+        w = Controller()
+        w.driver.hold = hold
+        w.bridged_with_1001()
+        w.reserves(CONSULT_ID, 1002)
+        request = {"cmd": "consult", "agent": "1002"} | ({"hold_file": given} if given else {})
+        assert w.command(**request)["ok"]
+        assert w.commands[-1]["cmd"] == "consult"
+        assert w.commands[-1].get("hold_file") == played, (hold, given)
 
 
 @pytest.mark.parametrize(

@@ -62,6 +62,9 @@ class FakeHold:
         self.parked_in.append((cid, queue))
         self.languages.append(language)
 
+    def music(self, queue: str) -> Path | None:
+        return None
+
     def observe(self, event: Event) -> None:
         return None
 
