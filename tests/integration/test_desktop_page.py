@@ -515,9 +515,10 @@ def test_a_call_through_the_ivr_answered_in_the_page_complaint_transfer_and_shif
         expect_text(page, "#call-status", ZH["phone.consult_cancelled"])
         page.wait_for_selector("#btn-consult:not([disabled])")
         assert page.locator("#btn-consult-cancel").is_hidden()
-        # The caller hears the page again. The other way is not checked: after the
-        # cancel's re-INVITE (answered and ACKed) the page receives silence (ToneMeter:
-        # maxLevelDb -inf) while the caller's tone flows; see docs/desktop.md.
+        # The caller hears the page again. The other way is not checked: the caller's
+        # SSRC comes back after the desk phone's, and Chromium's remote track follows
+        # only the newest unsignaled SSRC (ToneMeter: maxLevelDb -inf although the
+        # packets arrive); see docs/desktop.md, "Known gap".
         assert _tone_after(caller.rtp, PAGE_TONE_HZ) >= 0.6
         # The page took the cancel's re-INVITE: it had the ACK of the consult's
         # (controller/_sippy_fixes.py, fix 7), else JsSIP refuses it with 403.
