@@ -515,11 +515,12 @@ def test_a_call_through_the_ivr_answered_in_the_page_complaint_transfer_and_shif
         expect_text(page, "#call-status", ZH["phone.consult_cancelled"])
         page.wait_for_selector("#btn-consult:not([disabled])")
         assert page.locator("#btn-consult-cancel").is_hidden()
-        # The caller hears the page again. The other way is not checked: the caller's
-        # SSRC comes back after the desk phone's, and Chromium's remote track follows
-        # only the newest unsignaled SSRC (ToneMeter: maxLevelDb -inf although the
-        # packets arrive); see docs/desktop.md, "Known gap".
+        # Both hear each other again. The page hears the caller because the softphone
+        # resets Chromium's unsignaled streams after the re-INVITE: the caller's SSRC
+        # comes back after the desk phone's (docs/desktop.md, "Softphone").
         assert _tone_after(caller.rtp, PAGE_TONE_HZ) >= 0.6
+        heard = page.evaluate(PAGE_HEARS, [CALLER_TONE_HZ, 1000])
+        assert heard is not None and heard["toneFraction"] >= 0.6, heard
         # The page took the cancel's re-INVITE: it had the ACK of the consult's
         # (controller/_sippy_fixes.py, fix 7), else JsSIP refuses it with 403.
         log = path.stack.layout.log_file("controller0").read_text(errors="replace")

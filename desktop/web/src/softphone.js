@@ -141,6 +141,12 @@ export class Softphone {
     };
     session.on('sdp', (e) => {
       e.sdp = keepG711(e.sdp);
+      if (e.originator === 'remote' && e.type === 'offer' && session.isEstablished()) {
+        // JsSIP queues its own answer right after this event: queue behind it.
+        queueMicrotask(() =>
+          afterSessionWork(session, () => forgetUnsignaledStreams(session.connection)),
+        );
+      }
     });
     session.on('peerconnection', (e) => this._watchTracks(e.peerconnection));
     if (session.connection) this._watchTracks(session.connection);
@@ -275,6 +281,48 @@ export class Softphone {
   codecs() {
     const pc = this.session && this.session.connection;
     return pc && pc.remoteDescription ? audioCodecs(pc.remoteDescription.sdp) : [];
+  }
+}
+
+// Chromium feeds a remote track from the newest SSRC that no a=ssrc names (rtpengine's
+// SDP names none). A source that comes back (the caller, after a cancelled consult) is
+// an older receive stream there and no longer reaches the track: silence in the page.
+// Dropping those streams makes the next packet's SSRC the newest again. Chromium does
+// it when a remote description loses a stream that had an msid and no SSRC, so after
+// each remote re-offer the page renegotiates locally (no SIP) twice: the same answer with
+// such a stream, then without it. Same ICE, DTLS role and codecs: nothing else changes.
+const RESET_STREAM = 'a=msid:- huaan-forget-unsignaled';
+
+async function forgetUnsignaledStreams(pc) {
+  if (!pc || pc.signalingState !== 'stable' || !pc.remoteDescription || !pc.localDescription) {
+    return;
+  }
+  let sdp = pc.remoteDescription.sdp;
+  if (sdp.includes('a=setup:actpass')) {
+    // It was an offer: answer with the role the far end took against ours.
+    const ours = /a=setup:(active|passive)/.exec(pc.localDescription.sdp);
+    if (!ours) return;
+    sdp = sdp.replace(/a=setup:actpass/g, `a=setup:${ours[1] === 'active' ? 'passive' : 'active'}`);
+  }
+  const withStream = sdp.replace(/^(a=mid:.*)$/m, `$1\r\n${RESET_STREAM}`);
+  try {
+    for (const answer of [withStream, sdp]) {
+      await pc.setLocalDescription(await pc.createOffer());
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    }
+  } catch (err) {
+    console.warn('softphone: could not reset the remote audio streams', err);
+  }
+}
+
+// After the session's pending peer-connection work (JsSIP queues its offer/answer steps
+// there), so that a local renegotiation never interleaves with a SIP one.
+function afterSessionWork(session, work) {
+  const queue = session._connectionPromiseQueue;
+  if (queue && typeof queue.then === 'function') {
+    session._connectionPromiseQueue = queue.then(work, work);
+  } else {
+    setTimeout(work, 0);
   }
 }
 
