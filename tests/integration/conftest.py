@@ -7,7 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from testbed import Stack, artifact_dir, base_config, running_stack, unregister_all
+from testbed import (
+    ChromiumBrowser,
+    Stack,
+    artifact_dir,
+    base_config,
+    build_bundle,
+    running_browser,
+    running_stack,
+    unregister_all,
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,3 +39,12 @@ def clean_registrations(stack: Stack) -> Iterator[None]:
     unregister_all(stack)
     yield
     unregister_all(stack)
+
+
+@pytest.fixture(scope="module")
+def browser(request: pytest.FixtureRequest) -> Iterator[ChromiumBrowser]:
+    """One Chromium per module (Debian's, driven by Playwright), with the softphone
+    bundle built; its screenshots and page logs go to the module's artifact folder."""
+    build_bundle()
+    with running_browser(artifact_dir(request.node.nodeid)) as running:
+        yield running

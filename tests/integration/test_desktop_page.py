@@ -43,8 +43,6 @@ from testbed import (
     ChromiumBrowser,
     TonePlayer,
     acd_path_config,
-    artifact_dir,
-    build_bundle,
     carrier_call,
     chromium_path,
     decode_ulaw,
@@ -52,7 +50,6 @@ from testbed import (
     media_of,
     registered,
     running_acd_path,
-    running_browser,
     start_phone,
     tone_fraction,
     track,
@@ -113,13 +110,6 @@ nodes:
 pytestmark = pytest.mark.skipif(
     chromium_path() is None, reason="chromium not installed (scripts/install installs it)"
 )
-
-
-@pytest.fixture(scope="module")
-def browser(request: pytest.FixtureRequest) -> Iterator[ChromiumBrowser]:
-    build_bundle()
-    with running_browser(artifact_dir(request.node.nodeid)) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

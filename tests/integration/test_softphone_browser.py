@@ -38,8 +38,6 @@ from testbed import (
     StaticServer,
     TonePlayer,
     acd_path_config,
-    artifact_dir,
-    build_bundle,
     carrier_call,
     chromium_path,
     decode_ulaw,
@@ -47,7 +45,6 @@ from testbed import (
     received_pcm,
     registered,
     running_acd_path,
-    running_browser,
     self_signed_cert,
     serve_static,
     start_phone,
@@ -70,13 +67,6 @@ JSSIP_CONFIRMED = 9
 pytestmark = pytest.mark.skipif(
     chromium_path() is None, reason="chromium not installed (scripts/install installs it)"
 )
-
-
-@pytest.fixture(scope="module")
-def browser(request: pytest.FixtureRequest) -> Iterator[ChromiumBrowser]:
-    build_bundle()
-    with running_browser(artifact_dir(request.node.nodeid)) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
