@@ -9,11 +9,11 @@ call controller or Kamailio's routing script that only splits addresses never pa
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._file_watch import FileWatch
 from ._hostport import join_hostport, split_hostport
+from ._lazy import lazy_exports
 from ._luhn import luhn_check_digit, luhn_valid
 from ._paths import PROJECT_ROOT, RunLayout
 from ._strategies import STRATEGY_NAMES, StrategyName
@@ -95,6 +95,7 @@ __all__ = [
     "check_identifier",
     "check_port",
     "join_hostport",
+    "lazy_exports",
     "line_index",
     "load_config",
     "luhn_check_digit",
@@ -153,14 +154,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
