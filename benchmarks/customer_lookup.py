@@ -50,7 +50,6 @@ import sqlalchemy  # noqa: E402
 
 import bizdata  # noqa: E402
 from benchmarks._harness import machine_busy_seconds  # noqa: E402
-from bizdata._bulk_seed import bulk_customer  # noqa: E402
 from testbed import create_database, running_postgres  # noqa: E402
 
 TARGET_LOOKUP_P99_MS = 50.0
@@ -120,13 +119,28 @@ def postgres_store(cache: Path, customers: int, workdir: Path) -> Iterator[str]:
         yield url
 
 
+@contextmanager
+def seeded_store(backend: str, cache: Path, customers: int) -> Iterator[str]:
+    """The URL of the cached store of `customers` bulk customers, on `backend`
+    ("sqlite" or "postgres"; PostgreSQL runs while the context is open)."""
+    if backend == "sqlite":
+        with sqlite_store(cache, customers) as url:
+            yield url
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-pg-") as work,
+        postgres_store(cache, customers, Path(work)) as url,
+    ):
+        yield url
+
+
 # -- the measurements ----------------------------------------------------------------
 def lookups(
     engine: sqlalchemy.Engine, customers: int, count: int, rng: random.Random
 ) -> dict[str, list[float]]:
     by_account, by_phone = [], []
     for _ in range(count):
-        wanted, other = (bulk_customer(rng.randrange(customers)) for _ in range(2))
+        wanted, other = (bizdata.bulk_customer(rng.randrange(customers)) for _ in range(2))
         start = time.perf_counter()
         found = bizdata.find_customer_for_call(engine, account=wanted.account_number, phone=None)
         by_account.append((time.perf_counter() - start) * 1000)
@@ -140,7 +154,7 @@ def lookups(
 
 def search_query(rng: random.Random, customers: int) -> str:
     """What an agent types: a realistic mix of names, phones and account numbers."""
-    c = bulk_customer(rng.randrange(customers))
+    c = bizdata.bulk_customer(rng.randrange(customers))
     roll = rng.random()
     if roll < 0.20:
         return c.name
@@ -194,7 +208,7 @@ def warm(engine: sqlalchemy.Engine, customers: int) -> None:
     rng = random.Random(0)
     for _ in range(300):
         bizdata.search_customers(engine, search_query(rng, customers))
-        c = bulk_customer(rng.randrange(customers))
+        c = bizdata.bulk_customer(rng.randrange(customers))
         bizdata.find_customer_for_call(engine, account=c.account_number, phone=c.phone)
 
 
@@ -277,15 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     results = {}
     for backend in backends:
-        if backend == "sqlite":
-            with sqlite_store(args.cache_dir, args.customers) as url:
-                results[backend] = measure(backend, url, args)
-        else:
-            with (
-                tempfile.TemporaryDirectory(prefix="lookup-bench-") as work,
-                postgres_store(args.cache_dir, args.customers, Path(work)) as url,
-            ):
-                results[backend] = measure(backend, url, args)
+        with seeded_store(backend, args.cache_dir, args.customers) as url:
+            results[backend] = measure(backend, url, args)
     print()
     for backend, runs in results.items():
         failed += verdicts(backend, runs)

@@ -62,6 +62,7 @@ if str(ROOT) not in sys.path:  # so `python benchmarks/x.py` works as well as `-
 import yaml  # noqa: E402
 from argon2 import PasswordHasher  # noqa: E402
 
+import bizdata  # noqa: E402
 from acd_api.v1 import acd_pb2 as pb  # noqa: E402
 from acd_client import AcdClient, ensure_token_file, read_token  # noqa: E402
 from benchmarks._harness import machine_busy_seconds  # noqa: E402
@@ -69,10 +70,8 @@ from benchmarks.customer_lookup import (  # noqa: E402
     DEFAULT_CACHE,
     facts,
     percentile,
-    postgres_store,
-    sqlite_store,
+    seeded_store,
 )
-from bizdata._bulk_seed import bulk_customer  # noqa: E402
 from identity import sip_ha1  # noqa: E402
 from simulators import free_port  # noqa: E402
 from testbed import (  # noqa: E402
@@ -311,14 +310,14 @@ def one_round(
     before = {eid: page.evaluate("window.__pops.length") for eid, page in pages.items()}
     placed = []
     for n in range(len(pages)):
-        caller = expected = bulk_customer(rng.randrange(customers))
+        caller = expected = bizdata.bulk_customer(rng.randrange(customers))
         call_id = f"pop-{uuid.uuid4().hex[:12]}"
         request = pb.EnqueueRequest(
             call_id=call_id, queue=QUEUE, caller=caller.phone, category="billing"
         )
         # Every other call: the IVR collected an account, so its owner is expected.
         if (number * len(pages) + n) % 2:
-            expected = bulk_customer(rng.randrange(customers))
+            expected = bizdata.bulk_customer(rng.randrange(customers))
             request.call_data["account"] = expected.account_number
         reply = acd.enqueue(request)
         enqueued = time.time()
@@ -442,15 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     results: dict[str, list[list[dict[str, float]]]] = {}
     for backend in backends:
-        if backend == "sqlite":
-            with sqlite_store(args.cache_dir, args.customers) as url:
-                results[backend] = measure(backend, url, args)
-        else:
-            with (
-                tempfile.TemporaryDirectory(prefix="popbench-pg-") as work,
-                postgres_store(args.cache_dir, args.customers, Path(work)) as url,
-            ):
-                results[backend] = measure(backend, url, args)
+        with seeded_store(backend, args.cache_dir, args.customers) as url:
+            results[backend] = measure(backend, url, args)
     print()
     failed = []
     for backend, runs in results.items():

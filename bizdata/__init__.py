@@ -42,7 +42,7 @@ from ._errors import (
 from ._source import DataSource
 
 if TYPE_CHECKING:
-    from ._bulk_seed import seed_bulk
+    from ._bulk_seed import BulkCustomer, bulk_customer, seed_bulk
     from ._complaints import create_complaint, search_complaints
     from ._customers import (
         create_customer,
@@ -84,6 +84,7 @@ __all__ = [
     "WELL_KNOWN",
     "Account",
     "Base",
+    "BulkCustomer",
     "CallWrapUp",
     "Complaint",
     "Customer",
@@ -101,6 +102,7 @@ __all__ = [
     "Ticket",
     "TicketEvent",
     "VersionConflict",
+    "bulk_customer",
     "close_sources",
     "create_complaint",
     "create_customer",
@@ -149,7 +151,7 @@ _LAZY = {
         ),
         "_models",
     ),
-    "seed_bulk": "_bulk_seed",
+    **dict.fromkeys(("BulkCustomer", "bulk_customer", "seed_bulk"), "_bulk_seed"),
     **dict.fromkeys(("create_complaint", "search_complaints"), "_complaints"),
     **dict.fromkeys(
         (
