@@ -23,7 +23,6 @@ from eventlog import (
     CALL_ORIGINATED,
     CALL_OVERFLOW,
     CALL_QUEUED,
-    CALL_RECORDING,
     CALL_RESUME,
     CALL_RINGING,
     CALL_TRANSFERRED,
@@ -36,6 +35,7 @@ from eventlog import (
     IVR_RETRIES_EXHAUSTED,
     IVR_SELF_SERVED,
     IVR_VOICEMAIL,
+    RECORDING_STARTED,
     Event,
 )
 
@@ -359,7 +359,7 @@ _HANDLERS: Final[dict[str, Callable[[_Fold, Event], None]]] = {
     CALL_TRANSFERRED: _on_transferred,
     CALL_OVERFLOW: _on_overflow,
     CALL_VOICEMAIL: _on_voicemail,
-    CALL_RECORDING: _on_recording,
+    RECORDING_STARTED: _on_recording,
     CALL_ENDED: _on_ended,
     AGENT_WRAP_UP: _on_wrap_up,
 }

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     )
     from ._fields import MAX_PORT, HostPort, StrictModel, check_identifier, check_port
     from ._ivr_config import ClosedSpec, IvrSection
+    from ._recording import MailboxSpec, RecordingSection, VoicemailSection
     from ._schedules import WEEKDAYS, ScheduleSpec, Weekday
     from ._schema import (
         Account,
@@ -78,9 +79,11 @@ __all__ = [
     "HostPort",
     "HttpSourceSpec",
     "IvrSection",
+    "MailboxSpec",
     "NumberRoute",
     "PresenceSection",
     "QueueSpec",
+    "RecordingSection",
     "RunLayout",
     "ScheduleSpec",
     "SourceSpec",
@@ -90,6 +93,7 @@ __all__ = [
     "StrictModel",
     "TicketUnit",
     "TlsSection",
+    "VoicemailSection",
     "Weekday",
     "WrapUpCode",
     "check_identifier",
@@ -131,6 +135,7 @@ _LAZY = {
         ("MAX_PORT", "HostPort", "StrictModel", "check_identifier", "check_port"), "_fields"
     ),
     **dict.fromkeys(("ClosedSpec", "IvrSection"), "_ivr_config"),
+    **dict.fromkeys(("MailboxSpec", "RecordingSection", "VoicemailSection"), "_recording"),
     **dict.fromkeys(
         (
             "Account",

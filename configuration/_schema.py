@@ -26,7 +26,8 @@ from ._analytics import AnalyticsConfig
 from ._bizdata import BizdataSection
 from ._desktop import DesktopSection, TlsSection
 from ._fields import HostPort, StrictModel
-from ._ivr_config import ClosedSpec, FlowName, IvrSection, ScheduleName
+from ._ivr_config import BoxName, ClosedSpec, FlowName, IvrSection, ScheduleName
+from ._recording import RecordingSection, VoicemailSection
 from ._schedules import ScheduleSpec
 from ._strategies import StrategyName
 from ._yaml_lines import line_index, nearest_line, yaml_error_message
@@ -176,6 +177,9 @@ class NumberRoute(StrictModel):
     # `closed` without entering the flow or the queue.
     hours: ScheduleName | None = None
     closed: ClosedSpec | None = None
+    # target controller: record every call to this number from its answer (the
+    # recording: section, docs/recording.md); the IVR's `sensitive` nodes pause it.
+    record: bool = False
 
     @model_validator(mode="after")
     def _ivr(self) -> NumberRoute:
@@ -266,6 +270,12 @@ class QueueSpec(StrictModel):
     announce_every_ms: int = Field(30_000, ge=0)
     music_file: str | None = None
     music_after_ms: int = Field(1_000, ge=0)
+    # Always-on recording of this queue's calls, from the agent's answer to hang-up
+    # (docs/recording.md).
+    record: bool = False
+    # A mailbox (a name in voicemail.boxes) a waiting caller can choose instead of
+    # waiting, by pressing voicemail.escape_key; overflow_target: voicemail goes there too.
+    voicemail_box: BoxName | None = None
 
     @model_validator(mode="after")
     def _music_path(self) -> QueueSpec:
@@ -397,6 +407,10 @@ class CallCenterConfig(StrictModel):
     tls: TlsSection = TlsSection()
     # The agents' web desktop (desktop/, docs/desktop.md); it needs `acd:` and `bizdata:`.
     desktop: DesktopSection | None = None
+    # Call recording (rtpengine's pcap method, the recorder service) and voicemail
+    # (docs/recording.md); both need `bizdata:` for their index.
+    recording: RecordingSection | None = None
+    voicemail: VoicemailSection = VoicemailSection()
 
     @model_validator(mode="after")
     def _references(self) -> CallCenterConfig:

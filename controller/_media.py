@@ -30,6 +30,12 @@ _SDP_FLAGS: dict[str, Any] = {
 log = logging.getLogger("controller.media")
 
 
+def recording_metadata(ref: str, segment: int) -> str:
+    """The `metadata` of a `start recording`: rtpengine writes it into the segment's
+    metadata file, where the recorder finds which recording the pcap belongs to."""
+    return f"huaan-ref={ref};segment={segment}"
+
+
 class MediaError(Exception):
     """rtpengine refused a command or did not answer in time."""
 
@@ -84,6 +90,8 @@ class MediaServer(Protocol):
     def stop_media(self, call_id: str, tag: str) -> None: ...
     def block(self, call_id: str, tag: str) -> None: ...
     def detect_dtmf(self, call_id: str, tag: str) -> None: ...
+    def start_recording(self, call_id: str, ref: str, segment: int) -> None: ...
+    def stop_recording(self, call_id: str) -> None: ...
     def delete(self, call_id: str) -> None: ...
     def list_calls(self) -> list[str]: ...
 
@@ -204,6 +212,24 @@ class RtpengineNg:
             "unblock DTMF",
             **{"call-id": call_id, "from-tag": tag, "flags": ["detect-DTMF"], "delay-buffer": 0},
         )
+
+    def start_recording(self, call_id: str, ref: str, segment: int) -> None:
+        """Start writing everything rtpengine receives on the call into a new pcap file
+        (recording-method pcap), tagged with our recording's `ref` and the segment's
+        number in its metadata file (docs/recording.md, "The spool").
+
+        rtpengine 10.5 has no pause: `stop recording` closes the file and the next
+        `start recording` opens another, so a pause is the gap between two segments.
+        """
+        self.request(
+            "start recording",
+            **{"call-id": call_id, "metadata": recording_metadata(ref, segment)},
+        )
+
+    def stop_recording(self, call_id: str) -> None:
+        """Close the call's current pcap segment (rtpengine moves its metadata file from
+        tmp/ to metadata/, which is what the recorder waits for)."""
+        self.request("stop recording", **{"call-id": call_id})
 
     def delete(self, call_id: str) -> None:
         self._players.pop(call_id, None)  # deleting the call stops its players

@@ -27,7 +27,19 @@ CALL_HOLD: Final = "call.hold"
 CALL_RESUME: Final = "call.resume"
 CALL_OVERFLOW: Final = "call.overflow"
 CALL_VOICEMAIL: Final = "call.voicemail"
-CALL_RECORDING: Final = "call.recording"
+# Recording and voicemail (docs/recording.md). The controller writes started, paused,
+# resumed and stopped; the recorder service writes stored, failed and voicemail.left.
+RECORDING_STARTED: Final = "recording.started"
+RECORDING_PAUSED: Final = "recording.paused"
+RECORDING_RESUMED: Final = "recording.resumed"
+RECORDING_STOPPED: Final = "recording.stopped"
+RECORDING_STORED: Final = "recording.stored"
+RECORDING_FAILED: Final = "recording.failed"
+VOICEMAIL_LEFT: Final = "voicemail.left"
+VOICEMAIL_HEARD: Final = "voicemail.heard"
+VOICEMAIL_DELETED: Final = "voicemail.deleted"
+# The agent sent the caller a message to hear twice before the call ends (R-AG-8).
+CALL_MESSAGE_PLAYED: Final = "call.message_played"
 CALL_ENDED: Final = "call.ended"
 AGENT_STATE: Final = "agent.state"
 AGENT_WRAP_UP: Final = "agent.wrap_up"
@@ -57,7 +69,32 @@ KIND_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         CALL_RESUME: (),
         CALL_OVERFLOW: ("from_queue", "to"),
         CALL_VOICEMAIL: (),
-        CALL_RECORDING: ("ref",),
+        # `ref` names the recording everywhere (index row, WAV file, CDR recording_ref).
+        # reason: always (numbers[].record, queues[].record), on_demand (the agent),
+        # voicemail (the caller alone, into `name` = the mailbox). caller_port: rtpengine's
+        # local port facing the caller, so the converter puts the caller on the left.
+        RECORDING_STARTED: (
+            "ref",
+            "name",
+            "reason",
+            "media_node",
+            "caller",
+            "agent",
+            "queue",
+            "number",
+            "caller_port",
+        ),
+        RECORDING_PAUSED: ("ref", "reason"),
+        RECORDING_RESUMED: ("ref",),
+        # segments: how many pcap files rtpengine wrote (one per start or resume).
+        RECORDING_STOPPED: ("ref", "segments"),
+        RECORDING_STORED: ("ref", "file", "duration_ms"),
+        RECORDING_FAILED: ("ref", "reason", "detail"),
+        VOICEMAIL_LEFT: ("box", "message_id", "caller", "duration_ms", "ref"),
+        # The ACD's voicemail RPCs; `by` is the actor's account.
+        VOICEMAIL_HEARD: ("box", "message_id", "by"),
+        VOICEMAIL_DELETED: ("box", "message_id", "by"),
+        CALL_MESSAGE_PLAYED: ("agent", "repeats"),
         CALL_ENDED: ("cause", "side"),
         AGENT_STATE: ("agent", "seat", "state", "previous", "reason"),
         # The agent's desktop saved a wrap-up code for a call it took: `call_id` is the
@@ -101,6 +138,11 @@ ENUM_FIELDS: Final[Mapping[tuple[str, str], frozenset[str]]] = MappingProxyType(
         (CALL_TRANSFERRED, "mode"): frozenset({"blind", "attended", "intercept"}),
         (CALL_ENDED, "side"): frozenset({"caller", "agent", "system"}),
         (CALL_IVR_DONE, "result"): IVR_RESULTS,
+        (RECORDING_STARTED, "reason"): frozenset({"always", "on_demand", "voicemail"}),
+        (RECORDING_PAUSED, "reason"): frozenset({"agent", "sensitive"}),
+        (RECORDING_FAILED, "reason"): frozenset(
+            {"disk_full", "missing", "rtpengine", "convert", "short"}
+        ),
     }
 )
 

@@ -35,6 +35,9 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_CODE_CALL_NOT_TALKING: _ClassVar[ErrorCode]
     ERROR_CODE_CONFIG_INVALID: _ClassVar[ErrorCode]
     ERROR_CODE_QUEUE_IN_USE: _ClassVar[ErrorCode]
+    ERROR_CODE_RECORDING_DISABLED: _ClassVar[ErrorCode]
+    ERROR_CODE_UNKNOWN_MAILBOX: _ClassVar[ErrorCode]
+    ERROR_CODE_UNKNOWN_MESSAGE: _ClassVar[ErrorCode]
     ERROR_CODE_AUTH_FAILED: _ClassVar[ErrorCode]
 
 class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
@@ -65,6 +68,21 @@ class HangupSide(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     HANGUP_SIDE_CALLER: _ClassVar[HangupSide]
     HANGUP_SIDE_AGENT: _ClassVar[HangupSide]
     HANGUP_SIDE_SYSTEM: _ClassVar[HangupSide]
+
+class RecordingOp(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RECORDING_OP_UNSPECIFIED: _ClassVar[RecordingOp]
+    RECORDING_OP_START: _ClassVar[RecordingOp]
+    RECORDING_OP_PAUSE: _ClassVar[RecordingOp]
+    RECORDING_OP_RESUME: _ClassVar[RecordingOp]
+    RECORDING_OP_STOP: _ClassVar[RecordingOp]
+
+class RecordingState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RECORDING_STATE_UNSPECIFIED: _ClassVar[RecordingState]
+    RECORDING_STATE_OFF: _ClassVar[RecordingState]
+    RECORDING_STATE_ON: _ClassVar[RecordingState]
+    RECORDING_STATE_PAUSED: _ClassVar[RecordingState]
 ERROR_CODE_UNSPECIFIED: ErrorCode
 ERROR_CODE_ALREADY_LOGGED_IN: ErrorCode
 ERROR_CODE_SEAT_OCCUPIED: ErrorCode
@@ -89,6 +107,9 @@ ERROR_CODE_CALL_ALREADY_ANSWERED: ErrorCode
 ERROR_CODE_CALL_NOT_TALKING: ErrorCode
 ERROR_CODE_CONFIG_INVALID: ErrorCode
 ERROR_CODE_QUEUE_IN_USE: ErrorCode
+ERROR_CODE_RECORDING_DISABLED: ErrorCode
+ERROR_CODE_UNKNOWN_MAILBOX: ErrorCode
+ERROR_CODE_UNKNOWN_MESSAGE: ErrorCode
 ERROR_CODE_AUTH_FAILED: ErrorCode
 ROLE_UNSPECIFIED: Role
 ROLE_AGENT: Role
@@ -107,6 +128,15 @@ HANGUP_SIDE_UNSPECIFIED: HangupSide
 HANGUP_SIDE_CALLER: HangupSide
 HANGUP_SIDE_AGENT: HangupSide
 HANGUP_SIDE_SYSTEM: HangupSide
+RECORDING_OP_UNSPECIFIED: RecordingOp
+RECORDING_OP_START: RecordingOp
+RECORDING_OP_PAUSE: RecordingOp
+RECORDING_OP_RESUME: RecordingOp
+RECORDING_OP_STOP: RecordingOp
+RECORDING_STATE_UNSPECIFIED: RecordingState
+RECORDING_STATE_OFF: RecordingState
+RECORDING_STATE_ON: RecordingState
+RECORDING_STATE_PAUSED: RecordingState
 
 class Error(_message.Message):
     __slots__ = ("code", "message")
@@ -207,8 +237,38 @@ class InterceptCall(_message.Message):
     requested_by: str
     def __init__(self, call_id: _Optional[str] = ..., username: _Optional[str] = ..., employee_id: _Optional[int] = ..., ring_timeout_seconds: _Optional[float] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
+class PlayMessageCall(_message.Message):
+    __slots__ = ("call_id", "text", "language", "repeats", "username", "employee_id")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    REPEATS_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    text: str
+    language: str
+    repeats: int
+    username: str
+    employee_id: int
+    def __init__(self, call_id: _Optional[str] = ..., text: _Optional[str] = ..., language: _Optional[str] = ..., repeats: _Optional[int] = ..., username: _Optional[str] = ..., employee_id: _Optional[int] = ...) -> None: ...
+
+class RecordingCommand(_message.Message):
+    __slots__ = ("call_id", "op", "ref", "name", "requested_by")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    op: RecordingOp
+    ref: str
+    name: str
+    requested_by: str
+    def __init__(self, call_id: _Optional[str] = ..., op: _Optional[_Union[RecordingOp, str]] = ..., ref: _Optional[str] = ..., name: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
 class Action(_message.Message):
-    __slots__ = ("commit_id", "offer", "cancel_ring", "route", "undelivered", "release", "intercept_call")
+    __slots__ = ("commit_id", "offer", "cancel_ring", "route", "undelivered", "release", "intercept_call", "play_message", "recording_command")
     COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
     OFFER_FIELD_NUMBER: _ClassVar[int]
     CANCEL_RING_FIELD_NUMBER: _ClassVar[int]
@@ -216,6 +276,8 @@ class Action(_message.Message):
     UNDELIVERED_FIELD_NUMBER: _ClassVar[int]
     RELEASE_FIELD_NUMBER: _ClassVar[int]
     INTERCEPT_CALL_FIELD_NUMBER: _ClassVar[int]
+    PLAY_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RECORDING_COMMAND_FIELD_NUMBER: _ClassVar[int]
     commit_id: str
     offer: Offer
     cancel_ring: CancelRing
@@ -223,7 +285,9 @@ class Action(_message.Message):
     undelivered: Undelivered
     release: Release
     intercept_call: InterceptCall
-    def __init__(self, commit_id: _Optional[str] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ..., cancel_ring: _Optional[_Union[CancelRing, _Mapping]] = ..., route: _Optional[_Union[Route, _Mapping]] = ..., undelivered: _Optional[_Union[Undelivered, _Mapping]] = ..., release: _Optional[_Union[Release, _Mapping]] = ..., intercept_call: _Optional[_Union[InterceptCall, _Mapping]] = ...) -> None: ...
+    play_message: PlayMessageCall
+    recording_command: RecordingCommand
+    def __init__(self, commit_id: _Optional[str] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ..., cancel_ring: _Optional[_Union[CancelRing, _Mapping]] = ..., route: _Optional[_Union[Route, _Mapping]] = ..., undelivered: _Optional[_Union[Undelivered, _Mapping]] = ..., release: _Optional[_Union[Release, _Mapping]] = ..., intercept_call: _Optional[_Union[InterceptCall, _Mapping]] = ..., play_message: _Optional[_Union[PlayMessageCall, _Mapping]] = ..., recording_command: _Optional[_Union[RecordingCommand, _Mapping]] = ...) -> None: ...
 
 class LoginRequest(_message.Message):
     __slots__ = ("username", "password", "seat", "employee_id", "role", "skills", "start_busy")
@@ -636,7 +700,7 @@ class ReconcileResponse(_message.Message):
     def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
 
 class AgentView(_message.Message):
-    __slots__ = ("employee_id", "username", "seat", "role", "state", "reason", "call_id", "time_in_state_seconds", "calls", "pending", "phone_ok")
+    __slots__ = ("employee_id", "username", "seat", "role", "state", "reason", "call_id", "time_in_state_seconds", "calls", "pending", "phone_ok", "recording")
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     SEAT_FIELD_NUMBER: _ClassVar[int]
@@ -648,6 +712,7 @@ class AgentView(_message.Message):
     CALLS_FIELD_NUMBER: _ClassVar[int]
     PENDING_FIELD_NUMBER: _ClassVar[int]
     PHONE_OK_FIELD_NUMBER: _ClassVar[int]
+    RECORDING_FIELD_NUMBER: _ClassVar[int]
     employee_id: int
     username: str
     seat: int
@@ -659,7 +724,8 @@ class AgentView(_message.Message):
     calls: int
     pending: str
     phone_ok: bool
-    def __init__(self, employee_id: _Optional[int] = ..., username: _Optional[str] = ..., seat: _Optional[int] = ..., role: _Optional[_Union[Role, str]] = ..., state: _Optional[_Union[AgentState, str]] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ..., time_in_state_seconds: _Optional[float] = ..., calls: _Optional[int] = ..., pending: _Optional[str] = ..., phone_ok: _Optional[bool] = ...) -> None: ...
+    recording: RecordingState
+    def __init__(self, employee_id: _Optional[int] = ..., username: _Optional[str] = ..., seat: _Optional[int] = ..., role: _Optional[_Union[Role, str]] = ..., state: _Optional[_Union[AgentState, str]] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ..., time_in_state_seconds: _Optional[float] = ..., calls: _Optional[int] = ..., pending: _Optional[str] = ..., phone_ok: _Optional[bool] = ..., recording: _Optional[_Union[RecordingState, str]] = ...) -> None: ...
 
 class QueueView(_message.Message):
     __slots__ = ("name", "waiting", "longest_wait_seconds", "ringing", "talking", "agents_logged_in", "agents_idle")
@@ -761,3 +827,147 @@ class GetCallPositionResponse(_message.Message):
     priority: int
     skills: _containers.ScalarMap[str, int]
     def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., queue: _Optional[str] = ..., waiting: _Optional[bool] = ..., position: _Optional[int] = ..., queue_length: _Optional[int] = ..., waited_seconds: _Optional[float] = ..., expected_wait_seconds: _Optional[float] = ..., priority: _Optional[int] = ..., skills: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class PlayMessageRequest(_message.Message):
+    __slots__ = ("employee_id", "session_id", "text", "language")
+    EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    employee_id: int
+    session_id: str
+    text: str
+    language: str
+    def __init__(self, employee_id: _Optional[int] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
+
+class PlayMessageResponse(_message.Message):
+    __slots__ = ("error", "actions", "call_id")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    actions: _containers.RepeatedCompositeFieldContainer[Action]
+    call_id: str
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ..., call_id: _Optional[str] = ...) -> None: ...
+
+class ControlRecordingRequest(_message.Message):
+    __slots__ = ("employee_id", "session_id", "op", "name")
+    EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    employee_id: int
+    session_id: str
+    op: RecordingOp
+    name: str
+    def __init__(self, employee_id: _Optional[int] = ..., session_id: _Optional[str] = ..., op: _Optional[_Union[RecordingOp, str]] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ControlRecordingResponse(_message.Message):
+    __slots__ = ("error", "actions", "ref", "state")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    actions: _containers.RepeatedCompositeFieldContainer[Action]
+    ref: str
+    state: RecordingState
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ..., ref: _Optional[str] = ..., state: _Optional[_Union[RecordingState, str]] = ...) -> None: ...
+
+class ReportRecordingRequest(_message.Message):
+    __slots__ = ("call_id", "state", "ref")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    state: RecordingState
+    ref: str
+    def __init__(self, call_id: _Optional[str] = ..., state: _Optional[_Union[RecordingState, str]] = ..., ref: _Optional[str] = ...) -> None: ...
+
+class ReportRecordingResponse(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+
+class VoicemailMessage(_message.Message):
+    __slots__ = ("message_id", "box", "caller", "received_at", "duration_ms", "heard", "call_id")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    BOX_FIELD_NUMBER: _ClassVar[int]
+    CALLER_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    HEARD_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    box: str
+    caller: str
+    received_at: float
+    duration_ms: int
+    heard: bool
+    call_id: str
+    def __init__(self, message_id: _Optional[str] = ..., box: _Optional[str] = ..., caller: _Optional[str] = ..., received_at: _Optional[float] = ..., duration_ms: _Optional[int] = ..., heard: _Optional[bool] = ..., call_id: _Optional[str] = ...) -> None: ...
+
+class ListVoicemailRequest(_message.Message):
+    __slots__ = ("actor", "box", "include_heard")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    BOX_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_HEARD_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    box: str
+    include_heard: bool
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., box: _Optional[str] = ..., include_heard: _Optional[bool] = ...) -> None: ...
+
+class ListVoicemailResponse(_message.Message):
+    __slots__ = ("error", "messages")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    messages: _containers.RepeatedCompositeFieldContainer[VoicemailMessage]
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., messages: _Optional[_Iterable[_Union[VoicemailMessage, _Mapping]]] = ...) -> None: ...
+
+class GetVoicemailAudioRequest(_message.Message):
+    __slots__ = ("actor", "message_id")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    message_id: str
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., message_id: _Optional[str] = ...) -> None: ...
+
+class GetVoicemailAudioResponse(_message.Message):
+    __slots__ = ("error", "wav", "message")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    WAV_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    wav: bytes
+    message: VoicemailMessage
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., wav: _Optional[bytes] = ..., message: _Optional[_Union[VoicemailMessage, _Mapping]] = ...) -> None: ...
+
+class MarkVoicemailHeardRequest(_message.Message):
+    __slots__ = ("actor", "message_id")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    message_id: str
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., message_id: _Optional[str] = ...) -> None: ...
+
+class MarkVoicemailHeardResponse(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+
+class DeleteVoicemailRequest(_message.Message):
+    __slots__ = ("actor", "message_id")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    message_id: str
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., message_id: _Optional[str] = ...) -> None: ...
+
+class DeleteVoicemailResponse(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...

@@ -151,6 +151,41 @@ class AcdServiceStub:
                 request_serializer=acd_dot_v1_dot_acd__pb2.GetCallPositionRequest.SerializeToString,
                 response_deserializer=acd_dot_v1_dot_acd__pb2.GetCallPositionResponse.FromString,
                 _registered_method=True)
+        self.PlayMessage = channel.unary_unary(
+                '/acd.v1.AcdService/PlayMessage',
+                request_serializer=acd_dot_v1_dot_acd__pb2.PlayMessageRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_acd__pb2.PlayMessageResponse.FromString,
+                _registered_method=True)
+        self.ControlRecording = channel.unary_unary(
+                '/acd.v1.AcdService/ControlRecording',
+                request_serializer=acd_dot_v1_dot_acd__pb2.ControlRecordingRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_acd__pb2.ControlRecordingResponse.FromString,
+                _registered_method=True)
+        self.ReportRecording = channel.unary_unary(
+                '/acd.v1.AcdService/ReportRecording',
+                request_serializer=acd_dot_v1_dot_acd__pb2.ReportRecordingRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_acd__pb2.ReportRecordingResponse.FromString,
+                _registered_method=True)
+        self.ListVoicemail = channel.unary_unary(
+                '/acd.v1.AcdService/ListVoicemail',
+                request_serializer=acd_dot_v1_dot_acd__pb2.ListVoicemailRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_acd__pb2.ListVoicemailResponse.FromString,
+                _registered_method=True)
+        self.GetVoicemailAudio = channel.unary_unary(
+                '/acd.v1.AcdService/GetVoicemailAudio',
+                request_serializer=acd_dot_v1_dot_acd__pb2.GetVoicemailAudioRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_acd__pb2.GetVoicemailAudioResponse.FromString,
+                _registered_method=True)
+        self.MarkVoicemailHeard = channel.unary_unary(
+                '/acd.v1.AcdService/MarkVoicemailHeard',
+                request_serializer=acd_dot_v1_dot_acd__pb2.MarkVoicemailHeardRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_acd__pb2.MarkVoicemailHeardResponse.FromString,
+                _registered_method=True)
+        self.DeleteVoicemail = channel.unary_unary(
+                '/acd.v1.AcdService/DeleteVoicemail',
+                request_serializer=acd_dot_v1_dot_acd__pb2.DeleteVoicemailRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_acd__pb2.DeleteVoicemailResponse.FromString,
+                _registered_method=True)
 
 
 class AcdServiceServicer:
@@ -314,6 +349,62 @@ class AcdServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlayMessage(self, request, context):
+        """R-AG-8: the caller on the agent's call hears `text` twice, then the call ends. The
+        agent is off the call at once (wrap-up, as after a hang-up); the controller that owns
+        the call is told by PlayMessageCall on WatchActions. Refused with CALL_NOT_TALKING
+        when the agent has no answered call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ControlRecording(self, request, context):
+        """R-AG-9: start (under a name), pause, resume or stop recording the agent's call; the
+        owning controller is told by RecordingCommand. Refused with CALL_NOT_TALKING outside
+        an answered call, INVALID_TRANSITION when the recording is not in a state the
+        operation applies to (pause while not recording...), RECORDING_DISABLED when the
+        call center has no `recording:` section.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportRecording(self, request, context):
+        """The controller tells the ACD a call's recording state changed by itself (always-on
+        recording started at answer, a sensitive IVR node, a stop at hang-up), so
+        ControlRecording checks against the truth. Controllers only (service token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVoicemail(self, request, context):
+        """R-VM-1: voicemail. An agent sees its own box and the boxes of the queues it serves;
+        a supervisor or an admin every box. Others: PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetVoicemailAudio(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkVoicemailHeard(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteVoicemail(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AcdServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -431,6 +522,41 @@ def add_AcdServiceServicer_to_server(servicer, server):
                     servicer.GetCallPosition,
                     request_deserializer=acd_dot_v1_dot_acd__pb2.GetCallPositionRequest.FromString,
                     response_serializer=acd_dot_v1_dot_acd__pb2.GetCallPositionResponse.SerializeToString,
+            ),
+            'PlayMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlayMessage,
+                    request_deserializer=acd_dot_v1_dot_acd__pb2.PlayMessageRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_acd__pb2.PlayMessageResponse.SerializeToString,
+            ),
+            'ControlRecording': grpc.unary_unary_rpc_method_handler(
+                    servicer.ControlRecording,
+                    request_deserializer=acd_dot_v1_dot_acd__pb2.ControlRecordingRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_acd__pb2.ControlRecordingResponse.SerializeToString,
+            ),
+            'ReportRecording': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportRecording,
+                    request_deserializer=acd_dot_v1_dot_acd__pb2.ReportRecordingRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_acd__pb2.ReportRecordingResponse.SerializeToString,
+            ),
+            'ListVoicemail': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVoicemail,
+                    request_deserializer=acd_dot_v1_dot_acd__pb2.ListVoicemailRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_acd__pb2.ListVoicemailResponse.SerializeToString,
+            ),
+            'GetVoicemailAudio': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVoicemailAudio,
+                    request_deserializer=acd_dot_v1_dot_acd__pb2.GetVoicemailAudioRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_acd__pb2.GetVoicemailAudioResponse.SerializeToString,
+            ),
+            'MarkVoicemailHeard': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkVoicemailHeard,
+                    request_deserializer=acd_dot_v1_dot_acd__pb2.MarkVoicemailHeardRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_acd__pb2.MarkVoicemailHeardResponse.SerializeToString,
+            ),
+            'DeleteVoicemail': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteVoicemail,
+                    request_deserializer=acd_dot_v1_dot_acd__pb2.DeleteVoicemailRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_acd__pb2.DeleteVoicemailResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1054,6 +1180,195 @@ class AcdService:
             '/acd.v1.AcdService/GetCallPosition',
             acd_dot_v1_dot_acd__pb2.GetCallPositionRequest.SerializeToString,
             acd_dot_v1_dot_acd__pb2.GetCallPositionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlayMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AcdService/PlayMessage',
+            acd_dot_v1_dot_acd__pb2.PlayMessageRequest.SerializeToString,
+            acd_dot_v1_dot_acd__pb2.PlayMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ControlRecording(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AcdService/ControlRecording',
+            acd_dot_v1_dot_acd__pb2.ControlRecordingRequest.SerializeToString,
+            acd_dot_v1_dot_acd__pb2.ControlRecordingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportRecording(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AcdService/ReportRecording',
+            acd_dot_v1_dot_acd__pb2.ReportRecordingRequest.SerializeToString,
+            acd_dot_v1_dot_acd__pb2.ReportRecordingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVoicemail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AcdService/ListVoicemail',
+            acd_dot_v1_dot_acd__pb2.ListVoicemailRequest.SerializeToString,
+            acd_dot_v1_dot_acd__pb2.ListVoicemailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVoicemailAudio(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AcdService/GetVoicemailAudio',
+            acd_dot_v1_dot_acd__pb2.GetVoicemailAudioRequest.SerializeToString,
+            acd_dot_v1_dot_acd__pb2.GetVoicemailAudioResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkVoicemailHeard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AcdService/MarkVoicemailHeard',
+            acd_dot_v1_dot_acd__pb2.MarkVoicemailHeardRequest.SerializeToString,
+            acd_dot_v1_dot_acd__pb2.MarkVoicemailHeardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteVoicemail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AcdService/DeleteVoicemail',
+            acd_dot_v1_dot_acd__pb2.DeleteVoicemailRequest.SerializeToString,
+            acd_dot_v1_dot_acd__pb2.DeleteVoicemailResponse.FromString,
             options,
             channel_credentials,
             insecure,
