@@ -178,7 +178,7 @@ class Voicemail:
     def _message(self, viewer: Viewer, message_id: str) -> dict[str, Any]:
         try:
             row: dict[str, Any] = self._store(lambda e: bizdata.get_voicemail(e, message_id))
-        except bizdata.NotFound:
+        except (bizdata.NotFound, bizdata.InvalidField):  # InvalidField: not a message ID
             raise VoicemailError(
                 pb.ERROR_CODE_UNKNOWN_MESSAGE, f"no voicemail message {message_id!r}"
             ) from None
@@ -213,8 +213,8 @@ class Voicemail:
             log.error("voicemail %s: %s not written to the event log: %s", kind, row, exc)
 
     def _store(self, work: Any) -> Any:
-        """Run `work(engine)`; the store's own errors other than NotFound are raised as
-        StoreUnavailable (the RPC answers UNAVAILABLE: try again)."""
+        """Run `work(engine)`; the store's errors other than NotFound and InvalidField
+        are raised as StoreUnavailable (the RPC answers UNAVAILABLE: try again)."""
         if self._settings.store_url is None:
             raise VoicemailError(
                 pb.ERROR_CODE_RECORDING_DISABLED, "no voicemail store (no `bizdata:` section)"
@@ -229,8 +229,8 @@ class Voicemail:
             engine = self._engine
         try:
             return work(engine)
-        except bizdata.NotFound:
-            raise
+        except (bizdata.NotFound, bizdata.InvalidField):
+            raise  # the request's fault, not the store's
         except bizdata.StoreError as exc:
             raise StoreUnavailable(f"voicemail store: {exc}") from exc
         except Exception as exc:  # SQLAlchemy's OperationalError and kin: store unreachable
