@@ -4,6 +4,7 @@ SQLite business store seeded through bizdata."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,8 +19,10 @@ import yaml
 import acdsvc
 import bizdata
 import eventlog
+from acd import PlayMessageCall, RecordingCommand
 from acd_api.v1 import acd_pb2 as pb
 from acd_client import AcdClient, ensure_token_file, read_token
+from acdsvc._convert import action_from_dict, action_to_proto
 from testbed import wait_until
 from tests.acdsvc.conftest import ADMIN, SUPERVISOR, RedisServer, password_of, write_config
 
@@ -74,6 +77,20 @@ def agent_view(client: AcdClient, eid: int) -> pb.AgentView:
 
 
 # ---------------------------------------------------------------- recording, message
+
+
+def test_new_actions_survive_the_commit_stream() -> None:
+    """Stored as JSON in the commit stream, replayed to a resuming watcher."""
+    play = PlayMessageCall("c1", "您好", "zh", 2, "a1001", 1001)
+    command = RecordingCommand("c1", "pause", REF, "", "a1001")
+    for action in (play, command):
+        assert action_from_dict(json.loads(json.dumps(action.to_dict()))) == action
+    assert action_to_proto(play, "1-0").play_message == pb.PlayMessageCall(
+        call_id="c1", text="您好", language="zh", repeats=2, username="a1001", employee_id=1001
+    )
+    assert action_to_proto(command, "1-0").recording_command == pb.RecordingCommand(
+        call_id="c1", op=pb.RECORDING_OP_PAUSE, ref=REF, requested_by="a1001"
+    )
 
 
 @pytest.fixture
