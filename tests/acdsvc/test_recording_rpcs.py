@@ -441,3 +441,24 @@ def test_play_mark_heard_and_delete(
     )
     assert listed(client, admin(), include_heard=True) == {billing, "d" * 32}
     client.close()
+
+
+def test_a_follower_forwards_and_a_long_message_comes_whole(
+    make_replica: Callable[..., acdsvc.Replica], voicemail_config: Path
+) -> None:
+    """Any replica answers (the desk check needs the leader's state); a message above
+    grpc's default 4 MB limit passes the follower's hop and the client's."""
+    first = make_replica(voicemail_config)
+    wait_until(lambda: first.engine.is_leader, timeout=5, what="r1 leads")
+    follower = make_replica(voicemail_config)
+    assert not follower.engine.is_leader
+    long_id = "a" * 32
+    wav = voicemail_config.parent / "run" / "voicemail" / "billing-box" / f"{long_id}.wav"
+    wav.write_bytes(bytes(range(256)) * (6 * 1024 * 1024 // 256))  # 6 MB: over 3 minutes
+    client = AcdClient(follower.address)
+    a1001 = desk(1001, login(client, "a1001", 1001))
+    assert listed(client, a1001) == ids("billing-box", "agent.a1001")
+    audio = client.get_voicemail_audio(pb.GetVoicemailAudioRequest(actor=a1001, message_id=long_id))
+    assert audio.error.code == OK, audio.error.message
+    assert audio.wav == wav.read_bytes()
+    client.close()
