@@ -316,10 +316,12 @@ def test_a_shift_without_a_call(
     page.wait_for_selector("#ticket-rows tr button")
     browser.screenshot(page, "04-complaint-and-ticket")
 
-    # Placeholders say what brings them, and the recording buttons are off.
+    # The voicemail tab lists this agent's boxes (none here), and the recording
+    # buttons are off outside a call.
     page.keyboard.press("Alt+4")
-    expect_text(page, "#panel-voicemail", EN["later.voicemail"])
-    assert page.locator(".later button:disabled").count() == 3
+    page.wait_for_selector("#panel-voicemail:not([hidden]) #voicemail-rows tr")
+    expect_text(page, "#recording-status", EN["recording.state.off"])
+    assert page.locator(".recording button:disabled").count() == 5
 
     # Log out, confirmed: back at the login.
     page.click("#btn-logout")
