@@ -266,7 +266,9 @@ def recordings_view(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
                 if duration is not None
                 else None,
                 "status": row.get("status") or "",
-                "failure": row.get("failure") or "",
+                "failure": ": ".join(
+                    str(part) for part in (row.get("failure"), row.get("failure_detail")) if part
+                ),
                 "pauses": pauses_text(pauses if isinstance(pauses, list) else None),
                 "legal_hold": bool(row.get("legal_hold")),
                 "ref": row.get("ref") or "",

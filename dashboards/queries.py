@@ -302,13 +302,10 @@ def play_recording(b: Backend, who: Supervisor, ref: str) -> bytes:
 
 
 def set_legal_hold(b: Backend, who: Supervisor, ref: str, hold: bool) -> dict[str, object]:
-    """Put a recording on legal hold (retention keeps it) or release it; logged as
-    hold / release with the viewer as actor."""
+    """Put a recording on legal hold (retention keeps it) or release it; the store logs
+    it as hold / release with the viewer as actor, in the same transaction."""
     _check_viewer(b, who)
-    index = _recordings(b)
-    row = index.set_legal_hold(ref, hold=hold, by=who.username)
-    index.log_access(ref, actor=who.username, action="hold" if hold else "release")
-    return row
+    return _recordings(b).set_legal_hold(ref, hold=hold, by=who.username)
 
 
 def recording_access_log(b: Backend, ref: str | None = None, limit: int = 200) -> pd.DataFrame:
