@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
 import bizdata
@@ -27,12 +28,20 @@ from dashboards.queries import (
     StaticAccounts,
     Supervisor,
 )
-from identity import hash_password
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 NOW = (T0 + timedelta(hours=3)).timestamp()
 PASSWORDS = {"boss": "s3cret-boss", "agent1": "s3cret-agent", "root": "s3cret-root"}
+# Cheap argon2 parameters: the page checks the password at login and at every playback.
+_FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+ACCOUNTS = StaticAccounts(
+    {
+        "boss": AccountInfo("boss", ("agent", "supervisor"), _FAST.hash(PASSWORDS["boss"])),
+        "agent1": AccountInfo("agent1", ("agent",), _FAST.hash(PASSWORDS["agent1"])),
+        "root": AccountInfo("root", ("admin",), _FAST.hash(PASSWORDS["root"])),
+    }
+)
 # Three recordings: an on-demand one, stored, with a pause; an always-on one that
 # failed (its segments never came); one still recording.
 STORED, FAILED, RUNNING = "a" * 32, "b" * 32, "c" * 32
@@ -157,18 +166,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]
 @pytest.fixture
 def backend(store: tuple[Any, Path]) -> Iterator[Backend]:
     engine, wav_dir = store
-    accounts = StaticAccounts(
-        {
-            "boss": AccountInfo("boss", ("agent", "supervisor"), hash_password(PASSWORDS["boss"])),
-            "agent1": AccountInfo("agent1", ("agent",), hash_password(PASSWORDS["agent1"])),
-            "root": AccountInfo("root", ("admin",), hash_password(PASSWORDS["root"])),
-        }
-    )
     index = RecordingIndex(str(engine.url), wav_dir)
     b = Backend(
         reports=NoReports(),
         live=NoLive(),
-        accounts=accounts,
+        accounts=ACCOUNTS,
         commands=VoicemailCommands(small_wav(0.2)),  # type: ignore[arg-type]
         timezone="UTC",
         clock=lambda: NOW,
