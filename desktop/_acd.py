@@ -149,13 +149,6 @@ class AcdDesk:
         except grpc.RpcError as exc:
             raise ApiError(503, "acd_unavailable", f"ACD unreachable: {exc.code().name}") from None
 
-    def _rpc_named(self, rpc: str, request: Any, reply_type: Any) -> Any:
-        """An acd.v1 RPC by its proto name, through the client's failover (`call`)."""
-        try:
-            return _check(self.client.call(rpc, request, reply_type))
-        except grpc.RpcError as exc:
-            raise ApiError(503, "acd_unavailable", f"ACD unreachable: {exc.code().name}") from None
-
     # Agent commands --------------------------------------------------------------
     def login(
         self,
@@ -215,24 +208,22 @@ class AcdDesk:
     ) -> tuple[str, str]:
         """Start (under `name`), pause, resume or stop recording the agent's call: the
         recording's ref and its state as the ACD now has it ("on", "paused", "off")."""
-        reply = self._rpc_named(
-            "ControlRecording",
+        reply = self._rpc(
+            "control_recording",
             pb.ControlRecordingRequest(
                 employee_id=employee_id, session_id=session_id, op=RECORDING_OPS[op], name=name
             ),
-            pb.ControlRecordingResponse,
         )
         return str(reply.ref), RECORDING_NAMES.get(reply.state, "off")
 
     def play_message(self, employee_id: int, session_id: str, text: str, language: str) -> str:
         """The caller hears `text` twice, then the call ends; the agent is off it now.
         The call's ID."""
-        reply = self._rpc_named(
-            "PlayMessage",
+        reply = self._rpc(
+            "play_message",
             pb.PlayMessageRequest(
                 employee_id=employee_id, session_id=session_id, text=text, language=language
             ),
-            pb.PlayMessageResponse,
         )
         return str(reply.call_id)
 
@@ -244,43 +235,39 @@ class AcdDesk:
         self, employee_id: int, session_id: str, *, box: str = "", include_heard: bool = False
     ) -> list[Any]:
         """The messages of the boxes this agent may see (its own, its queues')."""
-        reply = self._rpc_named(
-            "ListVoicemail",
+        reply = self._rpc(
+            "list_voicemail",
             pb.ListVoicemailRequest(
                 actor=self._desk_actor(employee_id, session_id),
                 box=box,
                 include_heard=include_heard,
             ),
-            pb.ListVoicemailResponse,
         )
         return list(reply.messages)
 
     def voicemail_audio(self, employee_id: int, session_id: str, message_id: str) -> bytes:
-        reply = self._rpc_named(
-            "GetVoicemailAudio",
+        reply = self._rpc(
+            "get_voicemail_audio",
             pb.GetVoicemailAudioRequest(
                 actor=self._desk_actor(employee_id, session_id), message_id=message_id
             ),
-            pb.GetVoicemailAudioResponse,
         )
         return bytes(reply.wav)
 
     def mark_voicemail_heard(self, employee_id: int, session_id: str, message_id: str) -> None:
-        self._rpc_named(
-            "MarkVoicemailHeard",
+        self._rpc(
+            "mark_voicemail_heard",
             pb.MarkVoicemailHeardRequest(
                 actor=self._desk_actor(employee_id, session_id), message_id=message_id
             ),
-            pb.MarkVoicemailHeardResponse,
         )
 
     def delete_voicemail(self, employee_id: int, session_id: str, message_id: str) -> None:
-        self._rpc_named(
-            "DeleteVoicemail",
+        self._rpc(
+            "delete_voicemail",
             pb.DeleteVoicemailRequest(
                 actor=self._desk_actor(employee_id, session_id), message_id=message_id
             ),
-            pb.DeleteVoicemailResponse,
         )
 
     # The live view -----------------------------------------------------------------
