@@ -106,9 +106,9 @@ def small_wav(seconds: float = 0.5) -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
-    directory = tmp_path_factory.mktemp("recordings")
+def seed(directory: Path) -> tuple[str, Path]:
+    """A migrated SQLite store under `directory` with the three recordings, and the
+    recording directory holding the stored one's WAV: (store URL, recording dir)."""
     url = f"sqlite:///{directory / 'store.sqlite'}"
     bizdata.migrate(url)
     engine = bizdata.open_engine(url)
@@ -159,6 +159,14 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]
         started_at=T0 + timedelta(hours=2),
         **common,
     )
+    engine.dispose()
+    return url, wav_dir
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
+    url, wav_dir = seed(tmp_path_factory.mktemp("recordings"))
+    engine = bizdata.open_engine(url)
     yield engine, wav_dir
     engine.dispose()
 
