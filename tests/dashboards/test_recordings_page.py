@@ -30,7 +30,9 @@ from dashboards.queries import (
 )
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+# Yesterday 09:00 UTC: inside the page's default range (the last 7 days) whenever the
+# browser test runs, which uses the real clock.
+T0 = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=1)
 NOW = (T0 + timedelta(hours=3)).timestamp()
 PASSWORDS = {"boss": "s3cret-boss", "agent1": "s3cret-agent", "root": "s3cret-root"}
 # Cheap argon2 parameters: the page checks the password at login and at every playback.
@@ -129,7 +131,7 @@ def seed(directory: Path) -> tuple[str, Path]:
     bizdata.recording_paused(engine, STORED, at=T0 + timedelta(seconds=12), reason="agent")
     bizdata.recording_resumed(engine, STORED, at=T0 + timedelta(seconds=15.5))
     bizdata.recording_stopped(engine, STORED, at=T0 + timedelta(seconds=30), segments=2)
-    file = f"2026/12/01/{STORED}.wav"
+    file = f"{T0:%Y/%m/%d}/{STORED}.wav"
     (wav_dir / file).parent.mkdir(parents=True)
     (wav_dir / file).write_bytes(small_wav())
     bizdata.recording_stored(engine, STORED, file=file, duration_ms=30_000)
