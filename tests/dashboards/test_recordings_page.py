@@ -337,3 +337,40 @@ def test_supervisor_page_voicemail_list_play_mark_heard_delete(backend: Backend)
     ]
     assert any("No voicemail message" in i.value for i in at.info)
     assert any(": done" in s.value for s in at.success)
+
+
+def test_callcenter_writes_the_index_and_directory_into_the_settings(tmp_path: Path) -> None:
+    """`callcenter up`'s dashboards settings name the store and recording.dir (relative to
+    the run directory) when the config records; without `recording:` they stay empty."""
+    import yaml
+
+    from callcenter._stack import layout_for, write_runtime_config
+    from configuration import load_config
+    from dashboards import DashboardSettings
+    from dashboards.queries import backend_from_settings
+
+    config = {
+        "version": 1,
+        "node": {"name": "dash", "run_dir": str(tmp_path / "run")},
+        "sip": {"realm": "dash.test"},
+        "rtpengine": {"nodes": [{"ng": "127.0.0.1:2223", "managed": False}]},
+        "bizdata": {},
+        "recording": {"managed": False, "dir": "recordings/wav"},
+        "dashboards": {"managed": False},
+    }
+    path = tmp_path / "callcenter.yaml"
+    path.write_text(yaml.safe_dump(config))
+    layout = layout_for(load_config(path), tmp_path)
+    layout.create()
+    write_runtime_config(load_config(path), layout)
+    settings = DashboardSettings.model_validate_json(layout.dashboard_settings.read_text())
+    assert settings.recording_dir == str(tmp_path / "run" / "recordings" / "wav")
+    assert settings.store_url == bizdata.store_url(load_config(path).bizdata, layout.root)
+    b = backend_from_settings(settings)
+    assert b.recordings is not None and b.recordings.recording_dir == Path(settings.recording_dir)
+    del config["recording"]
+    path.write_text(yaml.safe_dump(config))
+    write_runtime_config(load_config(path), layout)
+    settings = DashboardSettings.model_validate_json(layout.dashboard_settings.read_text())
+    assert (settings.store_url, settings.recording_dir) == ("", "")
+    assert backend_from_settings(settings).recordings is None
