@@ -9,7 +9,8 @@ One browser for the module, two journeys.
    short network loss shown and recovered; a customer found by search (Ctrl+K), a
    field error shown at its field, an edit after someone else saved first (the conflict
    is shown and compared, never overwritten); a complaint filed with a ticket to a
-   unit, the ticket moved on; the placeholders of issues 13 and 18; log out.
+   unit, the ticket moved on; the voicemail tab, the recording buttons off outside a
+   call, the placeholder of issue 18; log out.
 2. The issue's journey: the agent logs in; a carrier call (sipp, through Kamailio,
    rtpengine and the controller) goes through an IVR flow (the caller keys in an
    account by RFC 4733) and the ACD offers it to the page: the IVR path, the account
