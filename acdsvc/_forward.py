@@ -16,6 +16,9 @@ __all__ = ["FORWARDED", "Forwarder", "NoLeader"]
 
 FORWARDED = "acd-forwarded-by"  # metadata key: a forwarded request is never forwarded again
 _MAX_TIMEOUT = 5.0
+# A forwarded GetVoicemailAudio brings the whole WAV back (up to an hour of 8 kHz mono,
+# 58 MB); grpc's default receive limit is 4 MB. acd_client raises its own the same way.
+_OPTIONS = (("grpc.max_receive_message_length", 64 * 1024 * 1024),)
 
 
 class NoLeader(Exception):
@@ -36,7 +39,7 @@ class Forwarder:
     def _stub(self, address: str) -> Any:
         with self._lock:
             if address not in self._channels:
-                channel = service_channel(address, self._token)
+                channel = service_channel(address, self._token, _OPTIONS)
                 self._channels[address] = (channel, acd_pb2_grpc.AcdServiceStub(channel))
             return self._channels[address][1]
 

@@ -4,6 +4,7 @@ SQLite business store seeded through bizdata."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,8 +19,10 @@ import yaml
 import acdsvc
 import bizdata
 import eventlog
+from acd import PlayMessageCall, RecordingCommand
 from acd_api.v1 import acd_pb2 as pb
 from acd_client import AcdClient, ensure_token_file, read_token
+from acdsvc._convert import action_from_dict, action_to_proto
 from testbed import wait_until
 from tests.acdsvc.conftest import ADMIN, SUPERVISOR, RedisServer, password_of, write_config
 
@@ -74,6 +77,20 @@ def agent_view(client: AcdClient, eid: int) -> pb.AgentView:
 
 
 # ---------------------------------------------------------------- recording, message
+
+
+def test_new_actions_survive_the_commit_stream() -> None:
+    """Stored as JSON in the commit stream, replayed to a resuming watcher."""
+    play = PlayMessageCall("c1", "您好", "zh", 2, "a1001", 1001)
+    command = RecordingCommand("c1", "pause", REF, "", "a1001")
+    for action in (play, command):
+        assert action_from_dict(json.loads(json.dumps(action.to_dict()))) == action
+    assert action_to_proto(play, "1-0").play_message == pb.PlayMessageCall(
+        call_id="c1", text="您好", language="zh", repeats=2, username="a1001", employee_id=1001
+    )
+    assert action_to_proto(command, "1-0").recording_command == pb.RecordingCommand(
+        call_id="c1", op=pb.RECORDING_OP_PAUSE, ref=REF, requested_by="a1001"
+    )
 
 
 @pytest.fixture
@@ -423,4 +440,25 @@ def test_play_mark_heard_and_delete(
         == OK
     )
     assert listed(client, admin(), include_heard=True) == {billing, "d" * 32}
+    client.close()
+
+
+def test_a_follower_forwards_and_a_long_message_comes_whole(
+    make_replica: Callable[..., acdsvc.Replica], voicemail_config: Path
+) -> None:
+    """Any replica answers (the desk check needs the leader's state); a message above
+    grpc's default 4 MB limit passes the follower's hop and the client's."""
+    first = make_replica(voicemail_config)
+    wait_until(lambda: first.engine.is_leader, timeout=5, what="r1 leads")
+    follower = make_replica(voicemail_config)
+    assert not follower.engine.is_leader
+    long_id = "a" * 32
+    wav = voicemail_config.parent / "run" / "voicemail" / "billing-box" / f"{long_id}.wav"
+    wav.write_bytes(bytes(range(256)) * (6 * 1024 * 1024 // 256))  # 6 MB: over 3 minutes
+    client = AcdClient(follower.address)
+    a1001 = desk(1001, login(client, "a1001", 1001))
+    assert listed(client, a1001) == ids("billing-box", "agent.a1001")
+    audio = client.get_voicemail_audio(pb.GetVoicemailAudioRequest(actor=a1001, message_id=long_id))
+    assert audio.error.code == OK, audio.error.message
+    assert audio.wav == wav.read_bytes()
     client.close()
