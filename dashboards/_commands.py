@@ -13,6 +13,9 @@ from typing import Any, Protocol
 
 from dashboards._accounts import Supervisor
 
+# A message of voicemail.boxes' longest max_message_s (3600 s) is 57.6 MB.
+VOICEMAIL_CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 64 * 1024 * 1024),)
+
 
 @dataclass(frozen=True, slots=True)
 class CommandResult:
@@ -46,8 +49,9 @@ class GrpcAcdCommands:
 
         self._pb = acd_pb2
         self._grpc = grpc
-        # GetSnapshot (to map account to employee ID) needs the service token.
-        self._channel = service_channel(address, token)
+        # GetSnapshot (to map account to employee ID) needs the service token. A long
+        # voicemail's WAV (GetVoicemailAudio: 16 kB a second) is over grpc's 4 MB default.
+        self._channel = service_channel(address, token, VOICEMAIL_CHANNEL_OPTIONS)
         self._stub = acd_pb2_grpc.AcdServiceStub(self._channel)
         self._timeout = timeout
 
