@@ -1,7 +1,8 @@
 """The desktop page's recording buttons and voicemail tab in Debian's Chromium, on the
 module's real desktop and ACD replica: the page (desktop/static/, served by a second
 listener of the same desk) logs in, the ACD puts the agent on a call, the buttons come
-on, record / pause / resume / stop show the state the ACD answers, and the voicemail
+on, record / pause / resume / stop show the state the ACD answers, a message played
+twice takes the agent off the call, and the voicemail
 tab plays, marks heard and deletes a message seeded through bizdata. The softphone
 does not register (no Kamailio here): the page works without it. Screenshots go to
 test-artifacts/desktop/."""
@@ -108,7 +109,15 @@ def test_recording_buttons_and_the_voicemail_tab(
         page.click("#btn-record-stop")
         shows(page, "#recording-status", EN["recording.state.off"])
         page.wait_for_selector("#btn-record-start:not([disabled])", timeout=TIMEOUT_MS)
-        assert page.is_enabled("#btn-play-message")
+        # Play a message twice: the dialog, then the agent is off the call (wrap-up).
+        page.click("#btn-play-message")
+        page.wait_for_selector("#dlg-play-message[open]", timeout=TIMEOUT_MS)
+        page.fill("#play-message-form [name=text]", "Your meter reading is recorded")
+        page.select_option("#play-message-form [name=language]", "en")
+        page.click("#play-message-form button[value=ok]")
+        shows(page, "#toast", EN["recording.message_sent"])
+        shows(page, "#state-badge", EN["state.wrap_up"])
+        assert page.locator(".recording button:disabled").count() == 5
 
         # The voicemail tab: the agent's own box.
         page.keyboard.press("Alt+4")
