@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -609,8 +610,21 @@ def write_runtime_config(config: CallCenterConfig, layout: RunLayout) -> None:
             callcenter_config=str(layout.runtime_config),
             sl_threshold_s=config.analytics.sl_threshold_s if config.analytics else 20.0,
             timezone=config.dashboards.timezone,
+            **_recording_settings(config, layout),
         )
         layout.dashboard_settings.write_text(settings.model_dump_json(indent=2))
+
+
+def _recording_settings(config: CallCenterConfig, layout: RunLayout) -> dict[str, Any]:
+    """The Recordings page's index (the business store) and WAV directory
+    (recording.dir, relative to the run directory); none without `recording:`."""
+    if config.recording is None or config.bizdata is None:
+        return {}
+    return {
+        "store_url": store_url(config, layout),
+        "store_password_env": config.bizdata.password_env,
+        "recording_dir": str(layout.root / config.recording.dir),
+    }
 
 
 def update_runtime_accounts(config: CallCenterConfig, layout: RunLayout) -> bool:

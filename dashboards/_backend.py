@@ -15,6 +15,7 @@ from configuration import split_hostport
 from dashboards._accounts import AccountDirectory, ConfigAccounts
 from dashboards._commands import AcdCommands, GrpcAcdCommands
 from dashboards._live import EventLogLive, GrpcLiveStream, LiveSource
+from dashboards._recordings import RecordingIndex
 from dashboards._reports import ReportSource, ServiceReports
 from dashboards._settings import CONFIG_ENV, DashboardSettings, read_settings
 
@@ -29,6 +30,9 @@ class Backend:
     timezone: str = "Asia/Shanghai"
     supervisor_roles: tuple[str, ...] = ("supervisor",)
     clock: Callable[[], float] = time.time
+    # The recordings index and files; None: the call center records nothing here.
+    recordings: RecordingIndex | None = None
+    recording_roles: tuple[str, ...] = ("supervisor", "admin")
 
 
 def backend_from_settings(settings: DashboardSettings) -> Backend:
@@ -42,7 +46,14 @@ def backend_from_settings(settings: DashboardSettings) -> Backend:
         token = read_token(settings.acd_token_file) if settings.acd_token_file else None
         live = GrpcLiveStream(settings.acd_address, token=token)
         commands = GrpcAcdCommands(settings.acd_address, token=token)
+    recordings = None
+    if settings.store_url and settings.recording_dir:
+        recordings = RecordingIndex(
+            settings.store_url, settings.recording_dir, password_env=settings.store_password_env
+        )
     return Backend(
+        recordings=recordings,
+        recording_roles=settings.recording_roles,
         reports=ServiceReports(settings.analytics_url),
         live=live,
         accounts=ConfigAccounts(settings.callcenter_config),

@@ -1,4 +1,5 @@
-"""Supervisor commands on agents over acd.v1: ForceLogout/ForceBusy/ForceIdle, Intercept.
+"""Supervisor commands over acd.v1: ForceLogout/ForceBusy/ForceIdle, Intercept on agents;
+ListVoicemail, GetVoicemailAudio, MarkVoicemailHeard, DeleteVoicemail on the mailboxes.
 
 Each carries the logged-in supervisor's own credentials as the actor, so the ACD checks
 the role again whatever the page did.
@@ -7,15 +8,21 @@ the role again whatever the page did.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from dashboards._accounts import Supervisor
+
+# A message of voicemail.boxes' longest max_message_s (3600 s) is 57.6 MB.
+VOICEMAIL_CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 64 * 1024 * 1024),)
 
 
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     ok: bool
     message: str
+    # What a read returned: the messages of ListVoicemail, the WAV of GetVoicemailAudio.
+    data: Any = None
 
 
 class AcdCommands(Protocol):
@@ -23,6 +30,12 @@ class AcdCommands(Protocol):
     def force_busy(self, agent: str, reason: str, actor: Supervisor) -> CommandResult: ...
     def force_idle(self, agent: str, actor: Supervisor) -> CommandResult: ...
     def intercept(self, agent: str, supervisor: str, actor: Supervisor) -> CommandResult: ...
+    def list_voicemail(
+        self, actor: Supervisor, box: str = "", include_heard: bool = False
+    ) -> CommandResult: ...
+    def voicemail_audio(self, actor: Supervisor, message_id: str) -> CommandResult: ...
+    def mark_voicemail_heard(self, actor: Supervisor, message_id: str) -> CommandResult: ...
+    def delete_voicemail(self, actor: Supervisor, message_id: str) -> CommandResult: ...
 
 
 class GrpcAcdCommands:
@@ -36,8 +49,9 @@ class GrpcAcdCommands:
 
         self._pb = acd_pb2
         self._grpc = grpc
-        # GetSnapshot (to map account to employee ID) needs the service token.
-        self._channel = service_channel(address, token)
+        # GetSnapshot (to map account to employee ID) needs the service token. A long
+        # voicemail's WAV (GetVoicemailAudio: 16 kB a second) is over grpc's 4 MB default.
+        self._channel = service_channel(address, token, VOICEMAIL_CHANNEL_OPTIONS)
         self._stub = acd_pb2_grpc.AcdServiceStub(self._channel)
         self._timeout = timeout
 
@@ -46,14 +60,21 @@ class GrpcAcdCommands:
             admin=self._pb.AdminCredentials(username=who.username, password=who.password)
         )
 
-    def _call(self, method: str, request: Any) -> CommandResult:
+    def _ask(self, method: str, request: Any) -> tuple[Any, CommandResult | None]:
+        """The reply, or None and the refusal (the ACD's code and reason, or unreachable)."""
         try:
             reply = getattr(self._stub, method)(request, timeout=self._timeout)
         except self._grpc.RpcError as exc:
-            return CommandResult(False, f"ACD unreachable: {exc.code().name}")
+            return None, CommandResult(False, f"ACD unreachable: {exc.code().name}")
         if reply.HasField("error") and reply.error.code != 0:
             name = self._pb.ErrorCode.Name(reply.error.code)
-            return CommandResult(False, f"{name}: {reply.error.message}")
+            return None, CommandResult(False, f"{name}: {reply.error.message}")
+        return reply, None
+
+    def _call(self, method: str, request: Any) -> CommandResult:
+        reply, refused = self._ask(method, request)
+        if refused is not None:
+            return refused
         deferred = getattr(reply, "deferred", False)
         return CommandResult(True, "deferred until the call ends" if deferred else "done")
 
@@ -104,3 +125,47 @@ class GrpcAcdCommands:
             name = self._pb.ErrorCode.Name(reply.error.code)
             return CommandResult(False, f"{name}: {reply.error.message}")
         return CommandResult(True, f"call {reply.call_id}: ringing {supervisor} to take it over")
+
+    # Voicemail: the ACD checks the actor (a supervisor or an admin sees every box) and
+    # writes voicemail.heard / voicemail.deleted.
+    def list_voicemail(
+        self, actor: Supervisor, box: str = "", include_heard: bool = False
+    ) -> CommandResult:
+        request = self._pb.ListVoicemailRequest(
+            actor=self._actor(actor), box=box, include_heard=include_heard
+        )
+        reply, refused = self._ask("ListVoicemail", request)
+        if refused is not None:
+            return refused
+        messages = [voicemail_row(m) for m in reply.messages]
+        return CommandResult(True, f"{len(messages)} messages", messages)
+
+    def voicemail_audio(self, actor: Supervisor, message_id: str) -> CommandResult:
+        request = self._pb.GetVoicemailAudioRequest(actor=self._actor(actor), message_id=message_id)
+        reply, refused = self._ask("GetVoicemailAudio", request)
+        if refused is not None:
+            return refused
+        return CommandResult(True, "done", bytes(reply.wav))
+
+    def mark_voicemail_heard(self, actor: Supervisor, message_id: str) -> CommandResult:
+        request = self._pb.MarkVoicemailHeardRequest(
+            actor=self._actor(actor), message_id=message_id
+        )
+        return self._call("MarkVoicemailHeard", request)
+
+    def delete_voicemail(self, actor: Supervisor, message_id: str) -> CommandResult:
+        request = self._pb.DeleteVoicemailRequest(actor=self._actor(actor), message_id=message_id)
+        return self._call("DeleteVoicemail", request)
+
+
+def voicemail_row(message: Any) -> dict[str, Any]:
+    """An acd.v1 VoicemailMessage as the page's table row."""
+    return {
+        "message_id": message.message_id,
+        "box": message.box,
+        "caller": message.caller,
+        "received_at": datetime.fromtimestamp(message.received_at, UTC).isoformat(),
+        "duration_s": round(message.duration_ms / 1000, 1),
+        "heard": bool(message.heard),
+        "call_id": message.call_id,
+    }

@@ -28,6 +28,13 @@ class DashboardSettings(BaseModel):
     sl_threshold_s: float = Field(20.0, gt=0)
     timezone: str = "Asia/Shanghai"
     supervisor_roles: tuple[str, ...] = ("supervisor",)
+    # Who may play recordings and put them on legal hold (docs/recording.md).
+    recording_roles: tuple[str, ...] = ("supervisor", "admin")
+    # The business store holding the recordings index (bizdata URL; empty: no
+    # Recordings page data) and where its WAV files are (recording.dir, absolute).
+    store_url: str = ""
+    store_password_env: str | None = None
+    recording_dir: str = ""
 
 
 def read_settings(path: str) -> DashboardSettings:

@@ -207,3 +207,78 @@ def ivr_view(containment: pd.DataFrame, dropoff: pd.DataFrame) -> IvrView:
         dropoff=nodes[IVR_DROPOFF_COLUMNS].reset_index(drop=True),
         dropoff_bars=bars,
     )
+
+
+# The Recordings page (docs/recording.md, "The index"): one row per recording, newest
+# first as the index returns them, and the access log.
+RECORDING_COLUMNS = [
+    "started_at",
+    "call_id",
+    "name",
+    "agent",
+    "caller",
+    "number",
+    "queue",
+    "duration_s",
+    "status",
+    "failure",
+    "pauses",
+    "legal_hold",
+    "ref",
+]
+ACCESS_LOG_COLUMNS = ["at", "ref", "actor", "action"]
+
+
+def _clock(ms: float) -> str:
+    seconds = max(0.0, float(ms)) / 1000
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+def pauses_text(pauses: Sequence[dict[str, object]] | None) -> str:
+    """A recording's paused stretches as "0:12.0–0:15.5 agent; ..." (offsets from its
+    start; an open pause has no end yet)."""
+    parts = []
+    for p in pauses or ():
+        start = _clock(float(str(p.get("start_ms") or 0)))
+        end = p.get("end_ms")
+        stop = _clock(float(str(end))) if end is not None else "…"
+        parts.append(f"{start}–{stop} {p.get('reason') or ''}".rstrip())
+    return "; ".join(parts)
+
+
+def recordings_view(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
+    """The search result as the page's table: status and failure as stored, pauses
+    readable, the duration in seconds (empty until the WAV is made)."""
+    table = []
+    for row in rows:
+        duration = row.get("duration_ms")
+        pauses = row.get("pauses")
+        table.append(
+            {
+                "started_at": row.get("started_at") or "",
+                "call_id": row.get("call_id") or "",
+                "name": row.get("name") or "",
+                "agent": row.get("agent") or "",
+                "caller": row.get("caller") or "",
+                "number": row.get("number") or "",
+                "queue": row.get("queue") or "",
+                "duration_s": round(float(str(duration)) / 1000, 1)
+                if duration is not None
+                else None,
+                "status": row.get("status") or "",
+                "failure": ": ".join(
+                    str(part) for part in (row.get("failure"), row.get("failure_detail")) if part
+                ),
+                "pauses": pauses_text(pauses if isinstance(pauses, list) else None),
+                "legal_hold": bool(row.get("legal_hold")),
+                "ref": row.get("ref") or "",
+            }
+        )
+    return pd.DataFrame(table, columns=RECORDING_COLUMNS)
+
+
+def access_log_view(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{c: row.get(c, "") for c in ACCESS_LOG_COLUMNS} for row in rows],
+        columns=ACCESS_LOG_COLUMNS,
+    )

@@ -24,6 +24,7 @@ page = st.navigation(
         st.Page(_PAGES / "reports.py", title="Reports", icon=":material/bar_chart:"),
         st.Page(_PAGES / "staffing.py", title="Staffing (Erlang C)", icon=":material/calculate:"),
         st.Page(_PAGES / "supervisor.py", title="Supervisor", icon=":material/shield_person:"),
+        st.Page(_PAGES / "recordings.py", title="Recordings", icon=":material/graphic_eq:"),
     ]
 )
 page.run()

@@ -12,6 +12,8 @@ login) and names, from the modules beside it, the types and tables they use:
   Intercept over acd.v1).
 - `_accounts`: `AccountDirectory`, the shared accounts (callcenter config), for the
   supervisor login.
+- `_recordings`: `RecordingIndex`, the recordings index (business store) and the WAV
+  files under recording.dir, for the Recordings page.
 - `_settings`: `DashboardSettings`, the runtime file; `_backend`: the sources wired from
   it.
 - `_views`: the tables, shaped by pure functions of what the sources returned.
@@ -37,7 +39,7 @@ from dashboards._accounts import (
     check_login,
 )
 from dashboards._backend import Backend, backend, backend_from_settings, set_backend
-from dashboards._commands import AcdCommands, CommandResult, GrpcAcdCommands
+from dashboards._commands import AcdCommands, CommandResult, GrpcAcdCommands, voicemail_row
 from dashboards._live import (
     AgentLive,
     EventLogLive,
@@ -47,32 +49,40 @@ from dashboards._live import (
     LiveSource,
     QueueLive,
 )
+from dashboards._recordings import RecordingFileMissing, RecordingIndex
 from dashboards._reports import ReportSource, ServiceReports, StoreReports
 from dashboards._settings import CONFIG_ENV, DashboardSettings
 from dashboards._views import (
+    ACCESS_LOG_COLUMNS,
     AGENT_COLUMNS,
     IVR_CONTAINMENT_COLUMNS,
     IVR_DROPOFF_COLUMNS,
     NOT_READY_STATES,
     QUEUE_COLUMNS,
+    RECORDING_COLUMNS,
     REFRESH_S,
     TODAY_COLUMNS,
     IvrView,
     Wallboard,
+    access_log_view,
     csv_bytes,
     forecast,
     ivr_view,
+    pauses_text,
+    recordings_view,
     staffing_table,
     wallboard_view,
 )
 
 __all__ = [
+    "ACCESS_LOG_COLUMNS",
     "AGENT_COLUMNS",
     "CONFIG_ENV",
     "IVR_CONTAINMENT_COLUMNS",
     "IVR_DROPOFF_COLUMNS",
     "NOT_READY_STATES",
     "QUEUE_COLUMNS",
+    "RECORDING_COLUMNS",
     "REFRESH_S",
     "AccountDirectory",
     "AccountInfo",
@@ -91,13 +101,18 @@ __all__ = [
     "LiveSource",
     "LoginError",
     "QueueLive",
+    "RecordingFileMissing",
+    "RecordingIndex",
+    "RecordingRefused",
     "ReportSource",
     "ServiceReports",
     "StaticAccounts",
     "StoreReports",
     "Supervisor",
     "Wallboard",
+    "access_log_view",
     "authenticate",
+    "authenticate_for_recordings",
     "backend",
     "backend_from_settings",
     "csv_bytes",
@@ -108,8 +123,15 @@ __all__ = [
     "ivr_history",
     "ivr_view",
     "now_utc",
+    "pauses_text",
+    "play_recording",
+    "recording_access_log",
+    "recordings_view",
+    "search_recordings",
     "set_backend",
+    "set_legal_hold",
     "staffing_table",
+    "voicemail_row",
     "wallboard",
 ]
 
@@ -213,3 +235,79 @@ def authenticate(b: Backend, username: str, password: str) -> Supervisor:
     """A supervisor for the actions page, checked against the backend's accounts and
     supervisor roles; LoginError (see `check_login`) otherwise."""
     return check_login(b.accounts, b.supervisor_roles, username, password)
+
+
+def authenticate_for_recordings(b: Backend, username: str, password: str) -> Supervisor:
+    """A viewer for the Recordings page: an account with one of `b.recording_roles`
+    (supervisor or admin); LoginError otherwise."""
+    return check_login(b.accounts, b.recording_roles, username, password)
+
+
+class RecordingRefused(Exception):
+    """The viewer may not do this with recordings (role), or there is no index."""
+
+
+def _recordings(b: Backend) -> RecordingIndex:
+    if b.recordings is None:
+        raise RecordingRefused("recordings are not configured (no recording: or bizdata:)")
+    return b.recordings
+
+
+def _check_viewer(b: Backend, who: Supervisor) -> None:
+    """The viewer's account, checked again now as the Supervisor page's login checks it
+    (password and role, from the accounts as they are now): a role taken away since the
+    login, or a page tampered with, plays nothing."""
+    try:
+        check_login(b.accounts, b.recording_roles, who.username, who.password)
+    except LoginError as exc:
+        raise RecordingRefused(str(exc)) from None
+
+
+def search_recordings(
+    b: Backend,
+    *,
+    call_id: str = "",
+    agent: str = "",
+    number: str = "",
+    first: date | None = None,
+    last: date | None = None,
+    limit: int = 200,
+) -> pd.DataFrame:
+    """Recordings by call ID, agent, number (caller or dialled) and started date range
+    (in the call center's time zone), newest first, as the page's table."""
+    since = until = None
+    if first is not None and last is not None:
+        start, end = date_range(b, first, last)
+        since, until = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+    rows = _recordings(b).search(
+        call_id=call_id.strip() or None,
+        agent=agent.strip() or None,
+        number=number.strip() or None,
+        since=since,
+        until=until,
+        limit=limit,
+    )
+    return recordings_view(rows)
+
+
+def play_recording(b: Backend, who: Supervisor, ref: str) -> bytes:
+    """The recording's WAV for the page's player: the viewer's role checked first, then
+    the access logged (action play) for this playback, then the bytes. A refusal logs
+    nothing; RecordingFileMissing when there is no file to play."""
+    _check_viewer(b, who)
+    index = _recordings(b)
+    wav = index.wav(index.get(ref))
+    index.log_access(ref, actor=who.username, action="play")
+    return wav
+
+
+def set_legal_hold(b: Backend, who: Supervisor, ref: str, hold: bool) -> dict[str, object]:
+    """Put a recording on legal hold (retention keeps it) or release it; the store logs
+    it as hold / release with the viewer as actor, in the same transaction."""
+    _check_viewer(b, who)
+    return _recordings(b).set_legal_hold(ref, hold=hold, by=who.username)
+
+
+def recording_access_log(b: Backend, ref: str | None = None, limit: int = 200) -> pd.DataFrame:
+    """Who played, held, released or deleted which recording, newest first."""
+    return access_log_view(_recordings(b).access_log(ref=ref or None, limit=limit))

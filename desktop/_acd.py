@@ -18,6 +18,8 @@ from acd_client import AcdClient
 from ._errors import ApiError
 
 __all__ = [
+    "RECORDING_NAMES",
+    "RECORDING_OPS",
     "STATE_NAMES",
     "AcdDesk",
     "AgentLive",
@@ -34,6 +36,21 @@ STATE_NAMES = {
     pb.AGENT_STATE_TALKING: "talking",
     pb.AGENT_STATE_WRAP_UP: "wrap_up",
     pb.AGENT_STATE_BUSY: "busy",
+}
+
+# The recording state of the agent's call (AgentView.recording) as the page names it.
+RECORDING_NAMES = {
+    pb.RECORDING_STATE_UNSPECIFIED: "off",
+    pb.RECORDING_STATE_OFF: "off",
+    pb.RECORDING_STATE_ON: "on",
+    pb.RECORDING_STATE_PAUSED: "paused",
+}
+# The routes' operations (POST /api/recording/<op>) as acd.v1 RecordingOps.
+RECORDING_OPS = {
+    "start": pb.RECORDING_OP_START,
+    "pause": pb.RECORDING_OP_PAUSE,
+    "resume": pb.RECORDING_OP_RESUME,
+    "stop": pb.RECORDING_OP_STOP,
 }
 
 # ACD error code -> (HTTP status, the contract's code). Codes not listed map to 409 and
@@ -55,6 +72,8 @@ _REFUSALS: dict[int, tuple[int, str]] = {
     pb.ERROR_CODE_PERMISSION_DENIED: (403, "forbidden"),
     pb.ERROR_CODE_UNKNOWN_QUEUE: (404, "unknown_queue"),
     pb.ERROR_CODE_UNKNOWN_CALL: (404, "unknown_call"),
+    pb.ERROR_CODE_UNKNOWN_MAILBOX: (404, "unknown_mailbox"),
+    pb.ERROR_CODE_UNKNOWN_MESSAGE: (404, "unknown_message"),
 }
 # Refusals that mean the ACD no longer has this desk session: the web session ends too.
 SESSION_GONE = frozenset({pb.ERROR_CODE_NOT_LOGGED_IN, pb.ERROR_CODE_STALE_SESSION})
@@ -98,6 +117,8 @@ class AgentLive:
     call_id: str
     time_in_state_s: float
     snapshot_ts: float
+    # "off", "on" or "paused": the recording of the agent's call (RECORDING_NAMES).
+    recording: str = "off"
 
 
 class AcdDesk:
@@ -181,6 +202,74 @@ class AcdDesk:
     def transfer_to_queue(self, call_id: str, queue: str) -> None:
         self._rpc("transfer_to_queue", pb.TransferToQueueRequest(call_id=call_id, queue=queue))
 
+    # Recording, play a message, voicemail (docs/recording.md) ---------------------------
+    def control_recording(
+        self, employee_id: int, session_id: str, op: str, name: str = ""
+    ) -> tuple[str, str]:
+        """Start (under `name`), pause, resume or stop recording the agent's call: the
+        recording's ref and its state as the ACD now has it ("on", "paused", "off")."""
+        reply = self._rpc(
+            "control_recording",
+            pb.ControlRecordingRequest(
+                employee_id=employee_id, session_id=session_id, op=RECORDING_OPS[op], name=name
+            ),
+        )
+        return str(reply.ref), RECORDING_NAMES.get(reply.state, "off")
+
+    def play_message(self, employee_id: int, session_id: str, text: str, language: str) -> str:
+        """The caller hears `text` twice, then the call ends; the agent is off it now.
+        The call's ID."""
+        reply = self._rpc(
+            "play_message",
+            pb.PlayMessageRequest(
+                employee_id=employee_id, session_id=session_id, text=text, language=language
+            ),
+        )
+        return str(reply.call_id)
+
+    @staticmethod
+    def _desk_actor(employee_id: int, session_id: str) -> pb.Actor:
+        return pb.Actor(desk=pb.DeskSession(employee_id=employee_id, session_id=session_id))
+
+    def list_voicemail(
+        self, employee_id: int, session_id: str, *, box: str = "", include_heard: bool = False
+    ) -> list[Any]:
+        """The messages of the boxes this agent may see (its own, its queues')."""
+        reply = self._rpc(
+            "list_voicemail",
+            pb.ListVoicemailRequest(
+                actor=self._desk_actor(employee_id, session_id),
+                box=box,
+                include_heard=include_heard,
+            ),
+        )
+        return list(reply.messages)
+
+    def voicemail_audio(self, employee_id: int, session_id: str, message_id: str) -> bytes:
+        reply = self._rpc(
+            "get_voicemail_audio",
+            pb.GetVoicemailAudioRequest(
+                actor=self._desk_actor(employee_id, session_id), message_id=message_id
+            ),
+        )
+        return bytes(reply.wav)
+
+    def mark_voicemail_heard(self, employee_id: int, session_id: str, message_id: str) -> None:
+        self._rpc(
+            "mark_voicemail_heard",
+            pb.MarkVoicemailHeardRequest(
+                actor=self._desk_actor(employee_id, session_id), message_id=message_id
+            ),
+        )
+
+    def delete_voicemail(self, employee_id: int, session_id: str, message_id: str) -> None:
+        self._rpc(
+            "delete_voicemail",
+            pb.DeleteVoicemailRequest(
+                actor=self._desk_actor(employee_id, session_id), message_id=message_id
+            ),
+        )
+
     # The live view -----------------------------------------------------------------
     def snapshot(self, *, fresh: bool = False) -> pb.Snapshot:
         """The ACD's snapshot, reused for `snapshot_max_age_s` (a page's burst of
@@ -223,4 +312,5 @@ def live_agent(view: Any, ts: float) -> AgentLive:
         call_id=view.call_id,
         time_in_state_s=float(view.time_in_state_seconds),
         snapshot_ts=float(ts),
+        recording=RECORDING_NAMES.get(view.recording, "off"),
     )

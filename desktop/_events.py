@@ -7,7 +7,8 @@ fanned out to the connected pages by employee ID.
   Redis (`desktop:calls:<employee_id>`), which is what lets that agent wrap the call up
   on any replica.
 - CancelRing and Release go out as they come.
-- State: every change of an agent's (state, reason, call) in the snapshot stream.
+- State: every change of an agent's (state, reason, call, recording) in the snapshot
+  stream; `recording` is the recording of the agent's call ("off", "on", "paused").
 
 Each offer carries `offered_at` (when the feed delivered it here, epoch seconds) and
 `sent_at` (when the socket sent it); their difference is logged, and the screen-pop
@@ -142,7 +143,7 @@ class EventHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._pages: dict[int, set[asyncio.Queue[Event]]] = {}
-        self._states: dict[int, tuple[str, str, str]] = {}
+        self._states: dict[int, tuple[str, str, str, str]] = {}
         # The call each agent was last seen talking on (written to Redis once per call).
         self._talking: dict[int, str] = {}
         self._feed: ActionFeed | None = None
@@ -310,7 +311,7 @@ class EventHub:
             seen.add(view.employee_id)
             self.note_state(live_agent(view, snapshot.ts))
         for employee_id in watched - seen:
-            self._push_state(employee_id, ("logged_out", "", ""), None)
+            self._push_state(employee_id, ("logged_out", "", "", "off"), None)
 
     def _note_talking(self, employee_id: int, call_id: str) -> None:
         if self._talking.get(employee_id) == call_id:
@@ -335,17 +336,19 @@ class EventHub:
             started = agent.snapshot_ts - agent.time_in_state_s
             wrap_up_ends_at = started + self._wrap_up_ms(queue) / 1000
         self._push_state(
-            agent.employee_id, (agent.state, agent.reason, agent.call_id), wrap_up_ends_at
+            agent.employee_id,
+            (agent.state, agent.reason, agent.call_id, agent.recording),
+            wrap_up_ends_at,
         )
 
     def _push_state(
-        self, employee_id: int, key: tuple[str, str, str], wrap_up_ends_at: float | None
+        self, employee_id: int, key: tuple[str, str, str, str], wrap_up_ends_at: float | None
     ) -> None:
         with self._lock:
             if self._states.get(employee_id) == key:
                 return
             self._states[employee_id] = key
-        state, reason, call_id = key
+        state, reason, call_id, recording = key
         self.publish(
             employee_id,
             {
@@ -354,6 +357,7 @@ class EventHub:
                 "reason": reason,
                 "call_id": call_id,
                 "wrap_up_ends_at": wrap_up_ends_at,
+                "recording": recording,
             },
         )
 

@@ -74,7 +74,7 @@ def api(
     handler: Handler, *, public: bool = False, roles: tuple[str, ...] = ("agent", "supervisor")
 ) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette endpoint around `handler(ctx)`, which runs in a thread and returns
-    the reply's JSON (None: an empty 204)."""
+    the reply's JSON (None: an empty 204), or a whole Response (a file's bytes)."""
 
     async def endpoint(request: Request) -> Response:
         desk: Desk = request.app.state.desk
@@ -102,7 +102,9 @@ def api(
             log.exception("%s %s failed", request.method, request.url.path)
             internal = ApiError(500, "internal", "internal error (see the desktop's log)")
             return JSONResponse(error_body(internal), status_code=500)
-        if result is None and ctx.status in (200, 204):
+        if isinstance(result, Response):
+            response = result
+        elif result is None and ctx.status in (200, 204):
             response = Response(status_code=204)
         else:
             response = JSONResponse(result, status_code=ctx.status)

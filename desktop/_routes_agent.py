@@ -1,14 +1,18 @@
 """The agent's own routes: login and the session, heartbeat, state, wrap-up, the
-directory, transfers and consults, history, the page's vocabularies."""
+directory, transfers and consults, recording on demand and "play this message twice",
+the voicemail tab, history, the page's vocabularies."""
 
 from __future__ import annotations
 
 import logging
+import re
+from datetime import UTC, datetime
 from typing import Any
 
+from starlette.responses import Response
 from starlette.routing import Route
 
-from ._acd import AgentLive, SessionGone
+from ._acd import RECORDING_OPS, AgentLive, SessionGone
 from ._errors import ApiError
 from ._events import call_queue, took_call
 from ._history import agent_history
@@ -20,6 +24,13 @@ __all__ = ["agent_routes", "session_reply"]
 
 log = logging.getLogger(__name__)
 _SKILL_NAME_MAX = 64
+# docs/recording.md: a recording's name 1..64 characters, a message's text 1..500.
+RECORDING_NAME_MAX = 64
+MESSAGE_TEXT_MAX = 500
+MESSAGE_LANGUAGES = ("zh", "en")
+# Voicemail message IDs are uuid4().hex; a box name is a config name or agent.<user>.
+_MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+_BOX_MAX = 128
 
 
 def session_reply(ctx: Ctx, session: Session, state: str) -> dict[str, Any]:
@@ -298,6 +309,92 @@ def _consult_step(cmd: str) -> Any:
     return step
 
 
+def _recording_step(op: str) -> Any:
+    """POST /api/recording/<op>: start (under `name`), pause, resume or stop recording
+    the agent's call through the ACD, which refuses outside an answered call
+    (409 call_not_talking) or in the wrong state (409 invalid_transition)."""
+
+    def step(ctx: Ctx) -> dict[str, Any]:
+        name = ""
+        if op == "start":
+            name = req_str(ctx.body, "name", max_len=RECORDING_NAME_MAX)
+        me = ctx.me
+        ref, state = ctx.desk.acd.control_recording(me.employee_id, me.acd_session, op, name)
+        log.info("recording %s by %s: ref %s, now %s", op, me.username, ref, state)
+        return {"ref": ref, "recording": state}
+
+    return step
+
+
+def play_message(ctx: Ctx) -> dict[str, Any]:
+    """R-AG-8: the caller hears `text` twice, then the call ends; the agent is off the
+    call at once (wrap-up)."""
+    text = req_str(ctx.body, "text", max_len=MESSAGE_TEXT_MAX)
+    language = opt_str(ctx.body, "language", max_len=8) or ""
+    if language and language not in MESSAGE_LANGUAGES:
+        raise ApiError(422, "invalid", 'language: "zh" or "en"', field="language")
+    me = ctx.me
+    call_id = ctx.desk.acd.play_message(me.employee_id, me.acd_session, text, language)
+    log.info("play-message on call %s by %s (%s)", call_id, me.username, language or "queue's")
+    return {"call_id": call_id}
+
+
+def _message_id(ctx: Ctx) -> str:
+    raw = str(ctx.request.path_params["message_id"])
+    if not _MESSAGE_ID.match(raw):
+        raise ApiError(404, "unknown_message", f"no voicemail message {raw!r}")
+    return raw
+
+
+def _voicemail_message(message: Any) -> dict[str, Any]:
+    return {
+        "message_id": message.message_id,
+        "box": message.box,
+        "caller": message.caller,
+        "received_at": datetime.fromtimestamp(message.received_at, UTC).isoformat(),
+        "duration_ms": int(message.duration_ms),
+        "heard": bool(message.heard),
+        "call_id": message.call_id,
+    }
+
+
+def list_voicemail(ctx: Ctx) -> dict[str, Any]:
+    """The messages of the boxes this agent may see (its own, its queues'); `box=`
+    narrows to one, `include_heard=1` adds the heard ones."""
+    box = (ctx.query("box") or "").strip()
+    if len(box) > _BOX_MAX:
+        raise ApiError(422, "invalid", f"box: at most {_BOX_MAX} characters", field="box")
+    include_heard = (ctx.query("include_heard") or "") in ("1", "true")
+    me = ctx.me
+    messages = ctx.desk.acd.list_voicemail(
+        me.employee_id, me.acd_session, box=box, include_heard=include_heard
+    )
+    return {"messages": [_voicemail_message(m) for m in messages]}
+
+
+def voicemail_audio(ctx: Ctx) -> Response:
+    """The message's WAV (GetVoicemailAudio), for the tab's <audio> player."""
+    message_id = _message_id(ctx)
+    me = ctx.me
+    wav = ctx.desk.acd.voicemail_audio(me.employee_id, me.acd_session, message_id)
+    return Response(
+        wav,
+        media_type="audio/wav",
+        headers={"Content-Disposition": f'inline; filename="{message_id}.wav"'},
+    )
+
+
+def voicemail_heard(ctx: Ctx) -> dict[str, Any]:
+    me = ctx.me
+    ctx.desk.acd.mark_voicemail_heard(me.employee_id, me.acd_session, _message_id(ctx))
+    return {}
+
+
+def voicemail_delete(ctx: Ctx) -> None:
+    me = ctx.me
+    ctx.desk.acd.delete_voicemail(me.employee_id, me.acd_session, _message_id(ctx))
+
+
 def history(ctx: Ctx) -> dict[str, Any]:
     limit = req_int(ctx.query("limit") or 50, "limit", low=1, high=500)
     username = ctx.me.username
@@ -345,6 +442,15 @@ def agent_routes() -> list[Route]:
         Route("/api/consult", api(consult), methods=["POST"]),
         Route("/api/consult/complete", api(_consult_step("complete_transfer")), methods=["POST"]),
         Route("/api/consult/cancel", api(_consult_step("cancel_consult")), methods=["POST"]),
+        *(
+            Route(f"/api/recording/{op}", api(_recording_step(op)), methods=["POST"])
+            for op in RECORDING_OPS
+        ),
+        Route("/api/play-message", api(play_message), methods=["POST"]),
+        Route("/api/voicemail", api(list_voicemail), methods=["GET"]),
+        Route("/api/voicemail/{message_id}/audio", api(voicemail_audio), methods=["GET"]),
+        Route("/api/voicemail/{message_id}/heard", api(voicemail_heard), methods=["POST"]),
+        Route("/api/voicemail/{message_id}", api(voicemail_delete), methods=["DELETE"]),
         Route("/api/history", api(history), methods=["GET"]),
         Route("/api/config", api(page_config), methods=["GET"]),
     ]

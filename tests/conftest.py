@@ -43,6 +43,7 @@ PROCESS_MODULES: Final = frozenset(
         "analytics/test_analytics_service.py",  # redis-server and the CDR service
         "dashboards/test_dashboards_browser.py",  # Streamlit, Chromium, the CDR service
         "dashboards/test_dashboards_live.py",  # redis-server
+        "dashboards/test_recordings_browser.py",  # Streamlit, Chromium
         "controller/test_event_publisher.py",  # redis-server, restarted mid-test
         "controller/test_sippy_fixes.py",  # a controller process refusing a taken port
         "recording/test_rtpengine_pcap.py",  # rtpengine writing pcap recordings

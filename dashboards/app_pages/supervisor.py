@@ -1,51 +1,24 @@
-"""Supervisor actions (force logout/busy/idle, intercept a call): login with the
-supervisor role; everyone else sees the agents read-only."""
+"""Supervisor actions (force logout/busy/idle, intercept a call) and the mailboxes'
+voicemail (list, play, mark heard, delete): login with the supervisor role; everyone
+else sees the agents read-only."""
 
 from __future__ import annotations
-
-import time
 
 import streamlit as st
 
 from dashboards import queries
+from dashboards.app_pages._login import login_form
 
-MAX_FAILURES = 5
-LOCK_S = 30.0
 # Live states (ACD_STATES in dashboards/_live.py) of an agent with a call to take over.
 INTERCEPTABLE = ("reserved", "talking")
 
 st.title("Supervisor")
 b = queries.backend()
-who: queries.Supervisor | None = st.session_state.get("supervisor")
-
-if who is None:
-    locked_until = float(st.session_state.get("login_locked_until", 0.0))
-    with st.form("login"):
-        username = st.text_input("Username", key="login_user")
-        password = st.text_input("Password", type="password", key="login_password")
-        submitted = st.form_submit_button("Log in")
-    if submitted:
-        if time.monotonic() < locked_until:
-            st.error("Too many failed logins; try again in a moment.")
-        else:
-            try:
-                st.session_state["supervisor"] = queries.authenticate(b, username, password)
-                st.session_state["login_failures"] = 0
-                st.rerun()
-            except queries.LoginError as exc:
-                failures = int(st.session_state.get("login_failures", 0)) + 1
-                st.session_state["login_failures"] = failures
-                if failures >= MAX_FAILURES:
-                    st.session_state["login_locked_until"] = time.monotonic() + LOCK_S
-                    st.session_state["login_failures"] = 0
-                st.error(f"Login refused: {exc}")
-    st.info("Read-only: log in with a supervisor account to act on agents.")
-else:
-    c1, c2 = st.columns([4, 1])
-    c1.success(f"Logged in as {who.username} (supervisor)")
-    if c2.button("Log out", key="logout"):
-        del st.session_state["supervisor"]
-        st.rerun()
+who = login_form(
+    b,
+    queries.authenticate,
+    read_only="Read-only: log in with a supervisor account to act on agents.",
+)
 
 board = queries.wallboard(b)
 st.dataframe(board.agents, hide_index=True, width="stretch")
@@ -87,3 +60,49 @@ if who is not None:
             if st.button("Intercept", key="intercept"):
                 taken = b.commands.intercept(str(victim), who.username, who)
                 (st.success if taken.ok else st.error)(f"Intercept {victim}: {taken.message}")
+
+    # Voicemail · 语音信箱: every box's messages through the ACD (ListVoicemail with this
+    # supervisor as the actor); playing, marking heard and deleting go through it too, so
+    # the ACD checks the role and writes voicemail.heard / voicemail.deleted.
+    st.subheader("Voicemail · 语音信箱")
+    if b.commands is not None:
+        commands = b.commands
+        v1, v2 = st.columns([3, 1])
+        box = v1.text_input("Mailbox (empty: all) · 信箱（空：全部）", key="vm_box")
+        include_heard = v2.checkbox("Include heard · 含已听", key="vm_heard")
+        listed = commands.list_voicemail(who, box.strip(), include_heard)
+        # A mark or delete re-reads the list; what it did is shown after that rerun.
+        if (last := st.session_state.pop("vm_done", None)) is not None:
+            st.success(last)
+        if not listed.ok:
+            st.error(f"Voicemail: {listed.message}")
+        elif not listed.data:
+            st.info("No voicemail message · 没有留言")
+        else:
+            st.dataframe(listed.data, hide_index=True, width="stretch", key="vm_table")
+            labels = {
+                m["message_id"]: f"{m['received_at'][:19]} · {m['box']} · {m['caller']}"
+                + ("" if m["heard"] else " · new")
+                for m in listed.data
+            }
+            message_id = st.selectbox(
+                "Message · 留言", list(labels), format_func=labels.__getitem__, key="vm_message"
+            )
+            m1, m2, m3 = st.columns(3)
+            done: queries.CommandResult | None = None
+            if m1.button("Play · 播放", key="vm_play"):
+                audio = commands.voicemail_audio(who, str(message_id))
+                if audio.ok:
+                    st.audio(audio.data, format="audio/wav")
+                else:
+                    done = audio
+            if m2.button("Mark heard · 标为已听", key="vm_mark_heard"):
+                done = commands.mark_voicemail_heard(who, str(message_id))
+            if m3.button("Delete · 删除", key="vm_delete"):
+                done = commands.delete_voicemail(who, str(message_id))
+            if done is not None:
+                text = f"{labels.get(str(message_id), message_id)}: {done.message}"
+                if done.ok:
+                    st.session_state["vm_done"] = text
+                    st.rerun()
+                st.error(text)

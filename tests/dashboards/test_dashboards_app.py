@@ -77,6 +77,11 @@ class RecordingCommands:
             return CommandResult(False, self.intercept_refusal)
         return CommandResult(True, "call c1: ringing boss to take it over")
 
+    def list_voicemail(
+        self, actor: Supervisor, box: str = "", include_heard: bool = False
+    ) -> CommandResult:
+        return CommandResult(True, "0 messages", [])
+
 
 PASSWORDS = {"boss": "s3cret-boss", "agent1": "s3cret-agent"}
 

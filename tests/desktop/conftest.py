@@ -100,6 +100,10 @@ def write_config(directory: Path, redis_port: int, desk_port: int) -> Path:
             "reconcile_interval_ms": 0,
         },
         "bizdata": {"url": f"sqlite:///{directory / 'store.sqlite'}"},
+        # Recording on demand and the voicemail RPCs (no recorder runs: the tests seed
+        # the index through bizdata and write the WAVs under run/voicemail themselves).
+        "recording": {"managed": False},
+        "voicemail": {"boxes": {"billing": {"queue": "billing"}}},
         "tls": {"cert": str(directory / "server.crt"), "key": str(directory / "server.key")},
         "desktop": {"listen": f"127.0.0.1:{desk_port}", "session_idle_s": 60},
         "accounts": accounts,

@@ -9,7 +9,8 @@ One browser for the module, two journeys.
    short network loss shown and recovered; a customer found by search (Ctrl+K), a
    field error shown at its field, an edit after someone else saved first (the conflict
    is shown and compared, never overwritten); a complaint filed with a ticket to a
-   unit, the ticket moved on; the placeholders of issues 13 and 18; log out.
+   unit, the ticket moved on; the voicemail tab, the recording buttons off outside a
+   call, the placeholder of issue 18; log out.
 2. The issue's journey: the agent logs in; a carrier call (sipp, through Kamailio,
    rtpengine and the controller) goes through an IVR flow (the caller keys in an
    account by RFC 4733) and the ACD offers it to the page: the IVR path, the account
@@ -316,10 +317,12 @@ def test_a_shift_without_a_call(
     page.wait_for_selector("#ticket-rows tr button")
     browser.screenshot(page, "04-complaint-and-ticket")
 
-    # Placeholders say what brings them, and the recording buttons are off.
+    # The voicemail tab lists this agent's boxes (none here), and the recording
+    # buttons are off outside a call.
     page.keyboard.press("Alt+4")
-    expect_text(page, "#panel-voicemail", EN["later.voicemail"])
-    assert page.locator(".later button:disabled").count() == 3
+    page.wait_for_selector("#panel-voicemail:not([hidden]) #voicemail-rows tr")
+    expect_text(page, "#recording-status", EN["recording.state.off"])
+    assert page.locator(".recording button:disabled").count() == 5
 
     # Log out, confirmed: back at the login.
     page.click("#btn-logout")

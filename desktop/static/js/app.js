@@ -11,8 +11,10 @@ import * as history from "./history.js";
 import * as keys from "./keys.js";
 import * as login from "./login.js";
 import * as phone from "./phone.js";
+import * as recording from "./recording.js";
 import * as session from "./session.js";
 import * as tickets from "./tickets.js";
+import * as voicemail from "./voicemail.js";
 
 const TABS = ["customer", "tickets", "history", "voicemail", "callbacks"];
 
@@ -26,6 +28,7 @@ function showTab(name) {
   }
   if (name === "tickets") tickets.loadTickets();
   if (name === "history") history.loadHistory();
+  if (name === "voicemail") voicemail.loadVoicemail();
 }
 
 function initTabs() {
@@ -160,6 +163,8 @@ async function boot() {
   customers.init(showTab);
   tickets.init();
   history.init();
+  recording.init();
+  voicemail.init();
   api.setUnauthorizedHandler(() => {
     if (app.logoutDeferred && softphoneBusy()) return; // leaves when the call ends
     if (app.session) leaveWork(i18n.t(app.logoutDeferred ? "logout.done" : "error.no_session"));
