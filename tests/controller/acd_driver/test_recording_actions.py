@@ -33,7 +33,7 @@ def bridged() -> tuple[World, CallRecorder, FakeMedia]:
     return w, recorder, media
 
 
-def command(commit: str, op: int, ref: str = "", name: str = "") -> pb.Action:
+def command(commit: str, op: pb.RecordingOp, ref: str = "", name: str = "") -> pb.Action:
     return action(
         commit,
         recording_command=pb.RecordingCommand(
@@ -41,7 +41,7 @@ def command(commit: str, op: int, ref: str = "", name: str = "") -> pb.Action:
             op=op,
             ref=ref,
             name=name,
-            requested_by="1001",  # type: ignore[arg-type]
+            requested_by="1001",
         ),
     )
 
