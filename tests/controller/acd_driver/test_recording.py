@@ -18,11 +18,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import prompts
 from acd_api.v1 import acd_pb2 as pb
 from eventlog import Event
 from recording import convert, scan_spool
 from simulators import RtpEndpoint, encode_ulaw
-from testbed import Controller, Rtpengine, media_of, tone_fraction, wait_until
+from testbed import (
+    PRESENT_SCORE,
+    Controller,
+    Rtpengine,
+    find_prompt,
+    load_wav,
+    media_of,
+    received_pcm,
+    tone_fraction,
+    wait_until,
+)
 from testbed import running_rtpengine as start_rtpengine
 from tests.controller.acd_driver.conftest import (
     OK,
@@ -190,3 +201,58 @@ def test_a_queue_recording_pauses_and_follows_a_blind_transfer(rig: Rig, spool: 
     assert tone_fraction(mixed, SECOND_AGENT_HZ) > 0.3
     assert tone_fraction(mixed, CALLER_HZ) > 0.3
     assert tone_fraction(_window(right, after - zero), SECOND_AGENT_HZ) > 0.3
+
+
+MESSAGE = "Your payment of twelve yuan is due on Friday."
+
+
+def _found_twice(heard: np.ndarray, prompt: np.ndarray) -> tuple[float, float]:
+    """Where the prompt is in `heard`, twice: the best match, then the best elsewhere."""
+    first, score = find_prompt(heard, prompt)
+    assert score >= PRESENT_SCORE, f"the message is not there (score {score:.2f})"
+    rest = heard.copy()
+    at = int(first * RATE)
+    rest[at : at + len(prompt)] = 0
+    second, score = find_prompt(rest, prompt)
+    assert score >= PRESENT_SCORE, f"the message is there once only (score {score:.2f})"
+    return min(first, second), max(first, second)
+
+
+def test_play_a_message_twice_drops_the_agent_at_once_then_ends_the_call(
+    rig: Rig, workdir: Path
+) -> None:
+    agents = rig.agents("1001")
+    phone = rig.phone("1001", "acd_agent", pause_ms=200)
+    cid = new_cid()
+    cache = workdir / "prompts"
+    with rig.controller("--prompt-cache", str(cache), "--record-queue", "billing") as controller:
+        caller = rig.caller(controller, cid, scenario="acd_caller_any_bye")
+        caller.rtp.record = True
+        phone.run.wait_for_log("CALL", timeout=10)
+        caller.wait_bridged()
+        rig.wait_agent("1001", "TALKING")
+        asked = time.monotonic()
+        reply = rig.client.play_message(
+            pb.PlayMessageRequest(
+                employee_id=1001,
+                session_id=agents.agents[1001].session,
+                text=MESSAGE,
+                language="en",
+            )
+        )
+        assert reply.error.code == OK, reply
+        phone.run.wait_for_log("BYE", timeout=5)
+        assert time.monotonic() - asked < 1.0, "the agent's phone gets BYE at once"
+        caller.run.wait_for_log("BYE", timeout=20)
+        wait_until(lambda: controller.cmd("status")["calls"] == 0, timeout=5, what="call gone")
+    events = rig.ended_events(cid)
+    played = _one(events, "call.message_played")
+    assert (played["agent"], played["repeats"]) == ("1001", "2")
+    ended = _one(events, "call.ended")
+    assert (ended["cause"], ended["side"]) == ("message_played", "system")
+    stopped = _one(events, "recording.stopped")
+    assert played.ts <= stopped.ts <= ended.ts  # the recording stops at the hang-up
+    prompt = load_wav(prompts.render(MESSAGE, "en", cache))
+    first, second = _found_twice(received_pcm(caller.rtp), prompt)
+    gap = second - first - len(prompt) / RATE
+    assert 0.3 < gap < 0.8, gap  # 0.5 s between the two
