@@ -256,3 +256,23 @@ def test_play_a_message_twice_drops_the_agent_at_once_then_ends_the_call(
     first, second = _found_twice(received_pcm(caller.rtp), prompt)
     gap = second - first - len(prompt) / RATE
     assert 0.3 < gap < 0.8, gap  # 0.5 s between the two
+
+
+def test_a_full_disk_flag_records_nothing_and_the_call_goes_on(rig: Rig) -> None:
+    rig.agents("1001")
+    phone = rig.phone("1001", "acd_agent", pause_ms=200)
+    node = f"127.0.0.1:{rig.engine.ng_port}"
+    rig.r.set(f"acd:recording:disk_full:{node}", "1", ex=30)  # as the recorder sets it
+    cid = new_cid()
+    with rig.controller("--record-queue", "billing") as controller:
+        caller = rig.caller(controller, cid, scenario="acd_caller_any_bye")
+        phone.run.wait_for_log("CALL", timeout=10)
+        caller.wait_bridged()
+        wait_until(lambda: _bridged_to(controller, cid, "1001"), timeout=5, what="bridged")
+        trigger(caller, caller_call_id(cid))
+        caller.run.wait_for_log("HUNG_UP", timeout=10)
+    events = rig.ended_events(cid)
+    failed = _one(events, "recording.failed")
+    assert failed["reason"] == "disk_full" and node in failed["detail"]
+    assert not [e for e in events if e.kind in ("recording.started", "recording.stopped")]
+    assert _one(events, "call.ended")["cause"] == "200"
