@@ -125,7 +125,13 @@ def _place(  # noqa: PLR0917
     payload_start = np.concatenate([c.payload_start for c in present])
     payload_len = np.concatenate([c.payload_len for c in present])
     alaw = np.concatenate([c.alaw for c in present])
-    caller = np.concatenate([c.dst_port == caller_port for c in present])
+    # The caller is whoever sends to caller_port, and every packet from the same sender:
+    # rtpengine gives the caller's side a new local port each time the caller's peer
+    # changes (parked -> agent, a transfer, an intercept), but the caller's phone or
+    # trunk keeps its one address for the whole call, and each agent has its own.
+    to_caller_port = np.concatenate([c.dst_port == caller_port for c in present])
+    source = np.concatenate([c.source for c in present])
+    caller = to_caller_port | np.isin(source, np.unique(source[to_caller_port]))
 
     position = _positions(segment, ssrc, rtp_ts, np.rint((time - start_ts) * RATE))
     # A packet of one SSRC at the same place in a segment again (a duplicated datagram)

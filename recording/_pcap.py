@@ -57,6 +57,9 @@ class Capture:
 
     time: npt.NDArray[np.float64]  # pcap time of the record, seconds since the epoch
     dst_port: Ints
+    # The sender's address and port folded into one number (IPv6 addresses xor-folded):
+    # equal for the packets of one sender, which is all the converter asks of it.
+    source: Ints
     ssrc: Ints
     rtp_ts: Ints
     alaw: npt.NDArray[np.bool_]
@@ -113,6 +116,7 @@ def _empty(*, truncated: bool) -> Capture:
     return Capture(
         time=np.zeros(0, dtype=np.float64),
         dst_port=none,
+        source=none,
         ssrc=none,
         rtp_ts=none,
         alaw=np.zeros(0, dtype=np.bool_),
@@ -222,9 +226,18 @@ def _packets(
     )
     keep = np.flatnonzero(audio)
     at = rtp[keep]
+    kept_ip, kept_v4 = ip[keep], v4[keep]
+    v6_address = (
+        _u32(data, kept_ip + 8)
+        ^ _u32(data, kept_ip + 12)
+        ^ _u32(data, kept_ip + 16)
+        ^ _u32(data, kept_ip + 20)
+    )
+    address = np.where(kept_v4, _u32(data, kept_ip + 12), v6_address)
     return Capture(
         time=time[keep],
         dst_port=_u16(data, udp[keep] + 2),
+        source=(address << 16) | _u16(data, udp[keep]),
         ssrc=_u32(data, at + 8),
         rtp_ts=_u32(data, at + 4),
         alaw=payload_type[keep] == PCMA,

@@ -69,6 +69,12 @@ class Stream:
     seq0: int = 1
     pt: int = PCMU
     jitter_s: float = 0.0  # each packet's arrival late by up to this (seeded)
+    # The sender's port: by default one per rtpengine port it sends to (one party each).
+    sport: int | None = None
+
+    @property
+    def sender_port(self) -> int:
+        return self.sport if self.sport is not None else 1024 + self.dport % 60000
 
     def records(self) -> list[Record]:
         encode = encode_alaw if self.pt == PCMA else encode_ulaw
@@ -80,7 +86,12 @@ class Stream:
                 ssrc=self.ssrc, seq=self.seq0 + n, ts=self.ts0 + first, payload=payload, pt=self.pt
             )
             late = float(rng.uniform(0, self.jitter_s)) if self.jitter_s else 0.0
-            out.append((self.start + first / RATE + late, ipv4_udp(packet, dport=self.dport)))
+            out.append(
+                (
+                    self.start + first / RATE + late,
+                    ipv4_udp(packet, dport=self.dport, sport=self.sender_port),
+                )
+            )
         return out
 
 

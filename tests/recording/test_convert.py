@@ -146,6 +146,24 @@ def test_a_new_ssrc_mid_segment_is_placed_at_its_own_arrival(tmp_path: Path) -> 
     assert np.array_equal(right[frame(1.7) : frame(2.7)], sent(second_agent))
 
 
+def test_the_caller_stays_left_when_rtpengine_moves_its_port(tmp_path: Path) -> None:
+    """rtpengine gives the caller's side a new local port when the caller's peer changes
+    (parked -> agent, a transfer): the caller's packets to the new port are still the
+    caller's, because they come from the same sender as those to caller_port."""
+    before, after = tone(CALLER_HZ, 1.0), tone(CALLER_HZ, 1.0)
+    agent = tone(AGENT_HZ, 2.0)
+    pcap = write_pcap(
+        tmp_path / "a.pcap",
+        Stream(before, T0, CALLER_PORT, ssrc=1, sport=5004).records()
+        + Stream(after, T0 + 1, CALLER_PORT + 2, ssrc=1, ts0=9000, sport=5004).records()
+        + Stream(agent, T0, AGENT_PORT, ssrc=2).records(),
+    )
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 2, caller_port=CALLER_PORT)
+    assert np.array_equal(got.pcm[: frame(1), 0], sent(before))
+    assert np.array_equal(got.pcm[frame(1) : frame(2), 0], sent(after))
+    assert np.array_equal(got.pcm[:, 1], sent(agent))
+
+
 def test_rtp_timestamp_wrap_is_no_jump(tmp_path: Path) -> None:
     caller = tone(CALLER_HZ, 1.0)
     pcap = write_pcap(
@@ -185,7 +203,12 @@ def test_every_g711_code_decodes_as_the_standard_says(tmp_path: Path) -> None:
     codes = bytes(range(256))
     records = [
         (T0, ipv4_udp(rtp(ssrc=1, seq=1, ts=0, payload=codes), dport=CALLER_PORT)),
-        (T0, ipv4_udp(rtp(ssrc=2, seq=1, ts=0, payload=codes, pt=PCMA), dport=AGENT_PORT)),
+        (
+            T0,
+            ipv4_udp(
+                rtp(ssrc=2, seq=1, ts=0, payload=codes, pt=PCMA), dport=AGENT_PORT, sport=40002
+            ),
+        ),
     ]
     pcap = write_pcap(tmp_path / "a.pcap", records)
     got = convert([pcap], start_ts=T0, end_ts=T0 + 256 / RATE, caller_port=CALLER_PORT)
