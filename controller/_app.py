@@ -31,6 +31,7 @@ from controller._liveness import (
     seconds,
 )
 from controller._media import RtpengineNg
+from controller._ports import EventPublisher
 from controller._queue_media import (
     QueueMediaOptions,
     add_queue_media_arguments,
@@ -47,6 +48,14 @@ from controller._ringback import ringback_file
 from controller._rtpengine_dtmf import RtpengineDtmfFeed
 from controller._service import CallService
 from controller._sip import SippyLegs, SippyTimers
+from controller._voicemail_wiring import (
+    VoicemailOptions,
+    VoicemailRuntime,
+    add_voicemail_arguments,
+    caller_port,
+    sippy_voicemail,
+    voicemail_options,
+)
 from eventlog import DEFAULT_STREAM
 
 log = logging.getLogger("controller")
@@ -85,6 +94,8 @@ class ControllerConfig:
     media_check_interval_s: float = DEFAULT_CHECK_INTERVAL_S
     queue_media: QueueMediaOptions | None = None  # --prompt-cache: music on hold (ACD calls)
     ivr: IvrOptions | None = None  # --ivr-flows: the IVR this replica hosts (_ivr_host.py)
+    # --voicemail-settings: callers leave messages in mailboxes (_voicemail.py)
+    voicemail: VoicemailOptions | None = None
     # rtpengine's TCP ng address that pushes its DTMF events; None: no RFC 4733 or
     # in-band digits (SIP INFO ones still arrive). `python -m controller` defaults it
     # to the --rtpengine address.
@@ -178,6 +189,7 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
     add_queue_media_arguments(parser)
     add_registry_arguments(parser)
     add_ivr_arguments(parser)
+    add_voicemail_arguments(parser)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -206,6 +218,7 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
         media_check_interval_s=args.media_check_interval,
         queue_media=queue_media_options(args, parser),
         ivr=ivr_options(args, parser),
+        voicemail=voicemail_options(args, parser),
         dtmf_events=_dtmf_events(args.dtmf_events, args.rtpengine),
         dtmf_record=args.dtmf_record,
     )
@@ -255,7 +268,18 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
                 acd.stop(0)
             publisher.close()
             return 2
-    events = publisher if acd is None else acd.tap(publisher)
+    events: EventPublisher = publisher if acd is None else acd.tap(publisher)
+    # --voicemail-settings: mailboxes; the voicemail host sees every event.
+    voicemail: VoicemailRuntime | None = None
+    if config.voicemail is not None:
+        voicemail = sippy_voicemail(
+            config.voicemail,
+            node=config.node,
+            media=media,
+            media_node=f"{config.rtpengine[0]}:{config.rtpengine[1]}",
+            caller_port=lambda cid: caller_port(service, cid),  # the service, built next
+        )
+        events = voicemail.host.tap(events)
     service = CallService(
         sip,
         media,
@@ -274,6 +298,10 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
     commands.drain = sip.drain
     if ivr is not None:
         ivr.attach(commands, service.events, service.dtmf, acd)
+    if voicemail is not None:
+        voicemail.attach(
+            commands.execute, service.events, service.dtmf, None if ivr is None else ivr.host, acd
+        )
     commands.info_stats = lambda: dict(sip.info_counts)
     # rtpengine's DTMF events (RFC 4733 and tones), read on a thread, handed to the loop.
     dtmf_feed = (
@@ -360,6 +388,8 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
         service.shutdown()
         if ivr is not None:
             ivr.stop()  # after the shutdown ended its calls (and deleted their state)
+        if voicemail is not None:
+            voicemail.stop()
         if acd is not None:
             acd.stop()  # sends the Hangup/Abandon of the calls shutdown just ended
         if registry is not None:
