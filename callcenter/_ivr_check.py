@@ -58,6 +58,13 @@ def check_ivr(config: CallCenterConfig, path: Path) -> list[str]:
                 f"{where(('numbers', i, 'ivr'))}: numbers.{i}.ivr: number {route.number}: "
                 f"no flow {route.ivr!r} in {flows_dir} (flows: {known})"
             )
+    for flow in flows.values():
+        for node, box, line in flow.voicemail_boxes():
+            if not config.mailbox_known(box):
+                problems.append(
+                    f"{flow.path}:{line}: node {node}: voicemail box {box!r} is not in "
+                    f"voicemail.boxes of {path} (nor agent.USER of an agent account)"
+                )
     if problems:
         raise ConfigError("\n".join(problems))
     return [f"IVR flow {f.name} ({f.path}, version {f.version})" for f in flows.values()]

@@ -200,6 +200,7 @@ def controller_argv(
         *controller_acd_args(config),
         *controller_queue_media_args(config, prompt_cache),
         *controller_ivr_args(config, prompt_cache, runtime_config),
+        *controller_voicemail_args(config, prompt_cache, runtime_config),
     ]
 
 
@@ -275,6 +276,31 @@ def controller_ivr_args(
         args += ["--ivr-settings", str(runtime_config.resolve())]
     args += ["--ivr-state-ttl", f"{config.ivr.state_ttl_ms / 1000:g}"]
     return args
+
+
+def controller_voicemail_args(
+    config: CallCenterConfig, prompt_cache: Path | None, runtime_config: Path | None
+) -> list[str]:
+    """Voicemail (docs/call-control.md, "Voicemail"): the replicas read the mailboxes,
+    the queues' boxes, the escape key and the business store from runtime.json. Nothing
+    when no number, queue or IVR flow can reach a box (no `voicemail.boxes`, no
+    `voicemail_box`, no closed voicemail; an IVR flow may name an agent's box), or
+    without the prompt cache or runtime.json."""
+    if prompt_cache is None or runtime_config is None:
+        return []
+    wanted = (
+        config.voicemail.boxes
+        or any(q.voicemail_box for q in config.queues)
+        or any(r.ivr is not None or (r.closed and r.closed.voicemail) for r in config.numbers)
+    )
+    if not wanted:
+        return []
+    return [
+        "--voicemail-settings",
+        str(runtime_config.resolve()),
+        "--voicemail-prompt-cache",
+        str(prompt_cache.resolve()),
+    ]
 
 
 def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
