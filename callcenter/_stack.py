@@ -201,6 +201,19 @@ def controller_argv(
         *controller_queue_media_args(config, prompt_cache),
         *controller_ivr_args(config, prompt_cache, runtime_config),
         *controller_voicemail_args(config, prompt_cache, runtime_config),
+        *controller_recording_args(config),
+    ]
+
+
+def controller_recording_args(config: CallCenterConfig) -> list[str]:
+    """Always-on recording (docs/recording.md): `--record-number` for every number with
+    `record: true` (from the caller's answer), `--record-queue` for every queue with it
+    (from the agent's answer)."""
+    numbers = ",".join(n.number for n in config.numbers if n.record)
+    queues = ",".join(q.name for q in config.queues if q.record)
+    return [
+        *(["--record-number", numbers] if numbers else []),
+        *(["--record-queue", queues] if queues else []),
     ]
 
 

@@ -15,7 +15,7 @@ from sippy.Core.EventDispatcher import ED2
 
 from configuration import split_hostport
 from controller import _sippy_fixes
-from controller._acd_driver import sippy_driver
+from controller._acd_driver import AcdDriver, sippy_driver
 from controller._acd_options import AcdOptions, acd_options, add_acd_arguments
 from controller._commands import Commands
 from controller._control import ControlServer
@@ -38,6 +38,13 @@ from controller._queue_media import (
     attach_queue_media,
     queue_media_options,
 )
+from controller._recording import AlwaysOnRecording, CallRecorder, RecorderTap, RedisDiskFull
+from controller._recording_options import (
+    RecordingOptions,
+    add_recording_arguments,
+    recording_options,
+)
+from controller._redis import fail_fast_redis
 from controller._registry import (
     RegistryOptions,
     add_registry_arguments,
@@ -52,7 +59,6 @@ from controller._voicemail_wiring import (
     VoicemailOptions,
     VoicemailRuntime,
     add_voicemail_arguments,
-    caller_port,
     sippy_voicemail,
     voicemail_options,
 )
@@ -101,6 +107,8 @@ class ControllerConfig:
     # to the --rtpengine address.
     dtmf_events: tuple[str, int] | None = None
     dtmf_record: bool = False  # keep each live call's digits for `dtmf {cid}` (tests)
+    recording: RecordingOptions = field(default_factory=RecordingOptions)  # always-on
+    acd_prefix: str = "acd:"  # the ACD's Redis prefix (the disk-full flag's key)
 
 
 def parse_args(argv: Sequence[str]) -> ControllerConfig:
@@ -190,6 +198,7 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
     add_registry_arguments(parser)
     add_ivr_arguments(parser)
     add_voicemail_arguments(parser)
+    add_recording_arguments(parser)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -221,7 +230,35 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
         voicemail=voicemail_options(args, parser),
         dtmf_events=_dtmf_events(args.dtmf_events, args.rtpengine),
         dtmf_record=args.dtmf_record,
+        recording=recording_options(args),
+        acd_prefix=args.acd_prefix,
     )
+
+
+def _recording(
+    config: ControllerConfig, media: RtpengineNg, events: EventPublisher, acd: AcdDriver | None
+) -> tuple[CallRecorder, AlwaysOnRecording]:
+    """The calls' recordings on this replica's rtpengine; the disk-full flag is read
+    from the event log's Redis (the recorder sets it there)."""
+    host, port = config.rtpengine
+    disk_full = None
+    if config.redis is not None:
+        client = fail_fast_redis(*config.redis, timeout_s=config.redis_timeout_s)
+        disk_full = RedisDiskFull(client, config.acd_prefix)
+    recorder = CallRecorder(
+        media,
+        events,
+        media_node=f"{host}:{port}",
+        caller_sdp=lambda cid: None,  # the service's, once it exists
+        node=config.node,
+        disk_full=disk_full,
+        queue_of=acd.queue_of if acd is not None else lambda cid: "",
+        report=acd.report_recording if acd is not None else None,
+    )
+    always = AlwaysOnRecording(
+        recorder, numbers=config.recording.numbers, queues=config.recording.queues
+    )
+    return recorder, always
 
 
 def _dtmf_events(value: str | None, rtpengine: str) -> tuple[str, int] | None:
@@ -272,14 +309,11 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
     # --voicemail-settings: mailboxes; the voicemail host sees every event.
     voicemail: VoicemailRuntime | None = None
     if config.voicemail is not None:
-        voicemail = sippy_voicemail(
-            config.voicemail,
-            node=config.node,
-            media=media,
-            media_node=f"{config.rtpengine[0]}:{config.rtpengine[1]}",
-            caller_port=lambda cid: caller_port(service, cid),  # the service, built next
-        )
+        voicemail = sippy_voicemail(config.voicemail, node=config.node)
         events = voicemail.host.tap(events)
+    if ivr is not None:
+        events = ivr.host.tap(events)
+    recorder, always = _recording(config, media, events, acd)
     service = CallService(
         sip,
         media,
@@ -288,19 +322,29 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
         edge=config.edge,
         park_address=config.park,
         ring_timeout_s=config.ring_timeout_s,
-        events=events if ivr is None else ivr.host.tap(events),
+        events=RecorderTap(events, recorder, always),
         node=config.node,
         # Tone detection costs rtpengine a decode per packet: only when its digits come here.
         inband_dtmf=config.dtmf_events is not None,
         record_dtmf=config.dtmf_record,
     )
+    recorder.caller_sdp = service.caller_media
+    service.on_caller_answered = always.caller_answered
+    service.on_call_ending = recorder.call_ending
     commands = Commands(service, media, sip.status, publisher.stats)
+    commands.recorder = recorder
     commands.drain = sip.drain
     if ivr is not None:
         ivr.attach(commands, service.events, service.dtmf, acd)
+        ivr.host.recorder = recorder  # a sensitive node pauses the call's recording
     if voicemail is not None:
         voicemail.attach(
-            commands.execute, service.events, service.dtmf, None if ivr is None else ivr.host, acd
+            commands.execute,
+            service.events,
+            service.dtmf,
+            recorder,
+            ivr=None if ivr is None else ivr.host,
+            acd=acd,
         )
     commands.info_stats = lambda: dict(sip.info_counts)
     # rtpengine's DTMF events (RFC 4733 and tones), read on a thread, handed to the loop.
@@ -317,6 +361,12 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
         # With the prompt cache (music on hold), where rtpengine reads files.
         acd.ringback = ringback_file(
             None if config.queue_media is None else config.queue_media.cache_dir
+        )
+        acd.recorder = recorder
+        acd.play_messages(
+            None if config.queue_media is None else config.queue_media.cache_dir,
+            service.events,
+            config.node,
         )
     # --prompt-cache: music on hold and announcements for the calls the ACD queues.
     attach_queue_media(config.queue_media, acd, config.acd, media, commands.execute)

@@ -38,15 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import prompts
 from controller._ivr_ports import PromptRenderer, RenderedPrompt, Submit
 from controller._ports import Cancellable, EventPublisher, Execute, Later, Post
-from eventlog import (
-    CALL_ARRIVED,
-    CALL_ENDED,
-    CALL_VOICEMAIL,
-    RECORDING_FAILED,
-    RECORDING_STARTED,
-    RECORDING_STOPPED,
-    Event,
-)
+from eventlog import CALL_ENDED, CALL_VOICEMAIL, Event
 from ivr import PromptItem, Tts, Wav
 
 if TYPE_CHECKING:
@@ -164,74 +156,43 @@ class QueueExit(Protocol):
 
 
 class Recording(Protocol):
-    """Starts and stops rtpengine's recording of a call and writes its events."""
+    """Starts and stops the recording of a voicemail message and writes its events."""
 
-    def start(self, cid: str, *, name: str, caller: str, queue: str, number: str) -> str | None: ...
-    def stop(self, cid: str, ref: str, *, call_gone: bool) -> None: ...
+    def start(self, cid: str, *, name: str) -> str | None: ...
+    def stop(self, cid: str) -> None: ...
 
 
-class RecordingMedia(Protocol):
-    def start_recording(self, call_id: str, ref: str, segment: int) -> None: ...
-    def stop_recording(self, call_id: str) -> None: ...
+class CallRecording(Protocol):
+    """What the voicemail uses of the controller's `CallRecorder` (`_recording.py`)."""
+
+    def ref(self, call: str) -> str | None: ...
+    def start(
+        self, call: str, *, reason: str, name: str, ref: str | None = None, tell_acd: bool = True
+    ) -> str | None: ...
+    def stop(self, call: str, *, tell_acd: bool = True) -> bool: ...
 
 
 class VoicemailRecording:
-    """`Recording` for a voicemail message: one segment, the caller alone, agent "".
-    (The controller's general recorder, `_recording.py`, replaces it once merged.)"""
+    """`Recording` on the controller's `CallRecorder`: reason `voicemail`, name = the
+    box, agent "". A recording already running on the call (always-on, on demand)
+    stops first: the message is a recording of its own. The ACD is not told (the call
+    left it, or never was there). A hang-up stops it before rtpengine's `delete`
+    (`CallRecorder.call_ending`)."""
 
-    def __init__(
-        self,
-        media: RecordingMedia,
-        *,
-        media_node: str,
-        caller_port: Callable[[str], int | None],
-        emit: Callable[[str, str, dict[str, str]], None] | None = None,
-    ) -> None:
-        """`emit(cid, kind, data)` writes an event (`VoicemailHost.emit`; set it later)."""
-        self._media = media
-        self.emit = emit
-        self.media_node = media_node
-        self._caller_port = caller_port
+    def __init__(self, recorder: CallRecording) -> None:
+        self._recorder = recorder
 
-    def _emit(self, cid: str, kind: str, data: dict[str, str]) -> None:
-        assert self.emit is not None, "set emit first"
-        self.emit(cid, kind, data)
-
-    def start(self, cid: str, *, name: str, caller: str, queue: str, number: str) -> str | None:
-        ref = uuid.uuid4().hex
-        port = self._caller_port(cid)
+    def start(self, cid: str, *, name: str) -> str | None:
+        if self._recorder.ref(cid) is not None:
+            self._recorder.stop(cid, tell_acd=False)
         try:
-            self._media.start_recording(cid, ref, 0)
-        except Exception as exc:  # MediaError: the caller is told goodbye, nothing kept
-            log.error("cid=%s voicemail %s: rtpengine did not start recording: %s", cid, name, exc)
-            self._emit(
-                cid, RECORDING_FAILED, {"ref": ref, "reason": "rtpengine", "detail": str(exc)}
-            )
+            return self._recorder.start(cid, reason="voicemail", name=name, tell_acd=False)
+        except ValueError as exc:  # the call has no answered caller (it is ending)
+            log.warning("cid=%s voicemail %s not recorded: %s", cid, name, exc)
             return None
-        self._emit(
-            cid,
-            RECORDING_STARTED,
-            {
-                "ref": ref,
-                "name": name,
-                "reason": "voicemail",
-                "media_node": self.media_node,
-                "caller": caller,
-                "agent": "",
-                "queue": queue,
-                "number": number,
-                "caller_port": "" if port is None else str(port),
-            },
-        )
-        return ref
 
-    def stop(self, cid: str, ref: str, *, call_gone: bool) -> None:
-        if not call_gone:  # a hang-up's `delete` closed the segment already
-            try:
-                self._media.stop_recording(cid)
-            except Exception as exc:
-                log.warning("cid=%s stop recording: %s", cid, exc)
-        self._emit(cid, RECORDING_STOPPED, {"ref": ref, "segments": "1"})
+    def stop(self, cid: str) -> None:
+        self._recorder.stop(cid, tell_acd=False)
 
 
 class Phase(enum.Enum):
@@ -245,9 +206,7 @@ class Phase(enum.Enum):
 class VoicemailCall:
     cid: str
     box: Mailbox
-    caller: str
-    number: str
-    queue: str
+    queue: str  # the queue the caller left for the box ("" : none)
     language: str
     phase: Phase = Phase.COUNTING
     ref: str | None = None
@@ -266,7 +225,7 @@ class VoicemailHost:
         settings: VoicemailSettings,
         *,
         renderer: PromptRenderer,
-        recording: Recording,
+        recording: Recording | None = None,
         count: CountMessages | None,
         post: Post,
         later: Later,
@@ -279,7 +238,7 @@ class VoicemailHost:
         (runs on a worker)."""
         self.settings = settings
         self._renderer = renderer
-        self._recording = recording
+        self._recording: Recording | None = recording  # set by `bind` when not given
         self._count = count
         self._post = post
         self._later = later
@@ -291,14 +250,19 @@ class VoicemailHost:
         self._events: EventPublisher | None = None
         self.queue_exit: QueueExit | None = None
         self._calls: dict[str, VoicemailCall] = {}
-        self._arrivals: dict[str, tuple[str, str]] = {}  # cid -> (caller, dialled)
         self.results: dict[str, int] = {}
 
     # ------------------------------------------------------------ life
 
-    def bind(self, execute: Execute, events: EventPublisher) -> None:
+    def bind(
+        self, execute: Execute, events: EventPublisher, recording: Recording | None = None
+    ) -> None:
+        """The controller's commands, its events and (when not given at construction)
+        the recording of messages."""
         self._execute = execute
         self._events = events
+        if recording is not None:
+            self._recording = recording
 
     def tap(self, inner: EventPublisher) -> VoicemailTap:
         return VoicemailTap(inner, self)
@@ -324,7 +288,6 @@ class VoicemailHost:
         box_name: str,
         *,
         language: str | None = None,
-        caller: str | None = None,
         queue: str = "",
     ) -> bool:
         """Take an answered, parked caller into `box_name`. False (nothing done) for an
@@ -335,10 +298,7 @@ class VoicemailHost:
             return False
         if cid in self._calls:
             return False
-        arrived_caller, dialled = self._arrivals.get(cid, ("", ""))
-        call = VoicemailCall(
-            cid, box, caller or arrived_caller, dialled, queue, language or box.language
-        )
+        call = VoicemailCall(cid, box, queue, language or box.language)
         self._calls[cid] = call
         log.info("cid=%s voicemail box %s", cid, box.name)
         self._emit(cid, CALL_VOICEMAIL, {})
@@ -357,9 +317,7 @@ class VoicemailHost:
         box = self.queue_box(call.queue)
         if box is None:
             return False
-        return self.take(
-            call.cid, box, language=call.language, caller=call.caller, queue=call.queue
-        )
+        return self.take(call.cid, box, language=call.language, queue=call.queue)
 
     def on_digit(self, cid: str, digit: str, method: str) -> None:
         """`#` ends a message; the escape key takes a waiting caller out of a queue with
@@ -382,20 +340,17 @@ class VoicemailHost:
         if driven is None:
             return
         log.info("cid=%s the caller left queue %s for voicemail box %s", cid, queue, box)
-        if not self.take(cid, box, language=driven.language, caller=driven.caller, queue=queue):
+        if not self.take(cid, box, language=driven.language, queue=queue):
             self._hangup_cid(cid)
 
     def observe(self, event: Event) -> None:
         cid = event.correlation_id
-        if event.kind == CALL_ARRIVED:
-            self._arrivals[cid] = (event.data.get("caller", ""), event.data.get("dialled", ""))
-        elif event.kind == CALL_ENDED:
-            self._arrivals.pop(cid, None)
+        if event.kind == CALL_ENDED:
             call = self._calls.pop(cid, None)
             if call is not None:
                 self._cancel_timer(call)
-                if call.ref is not None:
-                    self._recording.stop(cid, call.ref, call_gone=True)
+                if call.ref is not None and self._recording is not None:
+                    self._recording.stop(cid)  # stopped already, before rtpengine's delete
                     call.ref = None
                     self._result("left" if call.phase is Phase.RECORDING else "hung_up")
                 elif call.phase is not Phase.LEAVING:
@@ -471,10 +426,9 @@ class VoicemailHost:
             self._hangup(call)
 
     def _record(self, call: VoicemailCall) -> None:
+        assert self._recording is not None, "bind() the recording first"
         call.phase = Phase.RECORDING
-        call.ref = self._recording.start(
-            call.cid, name=call.box.name, caller=call.caller, queue=call.queue, number=call.number
-        )
+        call.ref = self._recording.start(call.cid, name=call.box.name)
         if call.ref is None:
             self._result("failed")
             self._leave(call, self._goodbye(call))
@@ -493,8 +447,8 @@ class VoicemailHost:
         """The message is over (`#` or the time limit): stop, say goodbye, hang up."""
         del why
         self._cancel_timer(call)
-        if call.ref is not None:
-            self._recording.stop(call.cid, call.ref, call_gone=False)
+        if call.ref is not None and self._recording is not None:
+            self._recording.stop(call.cid)
             call.ref = None
         self._result("left")
         self._leave(call, self._goodbye(call))
@@ -542,10 +496,6 @@ class VoicemailHost:
             )
         except Exception:  # a publishing fault must not stop the call
             log.exception("cid=%s could not publish %s", cid, kind)
-
-    def emit(self, cid: str, kind: str, data: dict[str, str]) -> None:
-        """For the recording: its events go out through the same publisher."""
-        self._emit(cid, kind, data)
 
 
 class VoicemailTap:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller._ivr_prompts import PromptsRenderer
-from controller._sdp import media_endpoint
 from controller._sippy_loop import logged_jobs, sippy_later
 from controller._voicemail import (
+    CallRecording,
     CountMessages,
     Mailbox,
     VoicemailHost,
@@ -32,9 +32,7 @@ if TYPE_CHECKING:
     from controller._acd_driver import AcdDriver
     from controller._dtmf import DtmfDigits
     from controller._ivr_host import IvrHost
-    from controller._media import RtpengineNg
     from controller._ports import EventPublisher, Execute
-    from controller._service import CallService
 
 __all__ = [
     "VoicemailOptions",
@@ -148,14 +146,6 @@ def voicemail_options(
     )
 
 
-def caller_port(service: CallService, cid: str) -> int | None:
-    """rtpengine's local RTP port facing the caller: the port of the SDP we sent them."""
-    call = service.calls.get(cid)
-    sdp = None if call is None else call.caller.local_sdp
-    endpoint = None if sdp is None else media_endpoint(sdp)
-    return None if endpoint is None else endpoint[1]
-
-
 def store_count(url: str, password_env: str | None, deadline_ms: int) -> CountMessages | None:
     """`bizdata.count_voicemail` on an engine of the store (opened on first use)."""
     import bizdata  # noqa: PLC0415
@@ -187,10 +177,14 @@ class VoicemailRuntime:
         execute: Execute,
         events: EventPublisher,
         digits: DtmfDigits,
+        recorder: CallRecording,
+        *,
         ivr: IvrHost | None,
         acd: AcdDriver | None,
     ) -> None:
-        self.host.bind(execute, events)
+        """The controller's commands, events, digits and recorder; the IVR host's
+        voicemail nodes and closed numbers, the ACD driver's overflow and escape key."""
+        self.host.bind(execute, events, VoicemailRecording(recorder))
         digits.subscribe(self.host.on_digit)
         if ivr is not None:
             ivr.voicemail = self.host
@@ -203,14 +197,7 @@ class VoicemailRuntime:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def sippy_voicemail(
-    options: VoicemailOptions,
-    *,
-    node: str,
-    media: RtpengineNg,
-    media_node: str,
-    caller_port: Callable[[str], int | None],
-) -> VoicemailRuntime:
+def sippy_voicemail(options: VoicemailOptions, *, node: str) -> VoicemailRuntime:
     """The voicemail host on Sippy's loop."""
     from sippy.Core.EventDispatcher import ED2  # noqa: PLC0415
 
@@ -220,11 +207,9 @@ def sippy_voicemail(
         if options.store_url is None
         else store_count(options.store_url, options.password_env, options.deadline_ms)
     )
-    recording = VoicemailRecording(media, media_node=media_node, caller_port=caller_port)
     host = VoicemailHost(
         options.settings,
         renderer=PromptsRenderer(options.prompt_cache),
-        recording=recording,
         count=count,
         post=ED2.callFromThread,
         later=sippy_later,
@@ -232,7 +217,6 @@ def sippy_voicemail(
         beep=partial(beep_wav, options.prompt_cache),
         node=node,
     )
-    recording.emit = host.emit  # its events go out with the call's
     log.info(
         "voicemail: %d boxes (and agent.<username> for %d agents), queues %s, escape key %s",
         len(options.settings.boxes),

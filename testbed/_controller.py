@@ -46,7 +46,7 @@ def running_rtpengine(
     """rtpengine on loopback: ng on `ng_port` (default: a free one) over UDP and, for its
     DTMF events, over TCP (docs/rtpengine.md). Give the ports of an earlier run to
     restart it where its clients expect it. `recording_dir`: `start recording` writes
-    pcaps there (docs/recording.md, "The spool")."""
+    pcap segments there (the recorder's spool, docs/recording.md)."""
     binary = shutil.which("rtpengine")
     if binary is None:
         raise FileNotFoundError("rtpengine is not installed; run scripts/install")
@@ -75,13 +75,13 @@ def running_rtpengine(
                 "--log-level=6",
                 "--no-fallback",
                 *(
-                    []
-                    if recording_dir is None
-                    else [
+                    [
                         "--recording-method=pcap",
                         "--recording-format=raw",
                         f"--recording-dir={recording_dir}",
                     ]
+                    if recording_dir is not None
+                    else []
                 ),
             ],
             stdout=out,
