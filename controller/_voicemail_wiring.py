@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -146,14 +145,10 @@ def voicemail_options(
     )
 
 
-def store_count(url: str, password_env: str | None, deadline_ms: int) -> CountMessages | None:
+def store_count(url: str, password_env: str | None, deadline_ms: int) -> CountMessages:
     """`bizdata.count_voicemail` on an engine of the store (opened on first use)."""
     import bizdata  # noqa: PLC0415
 
-    count_voicemail = getattr(bizdata, "count_voicemail", None)
-    if count_voicemail is None:
-        log.warning("this bizdata has no count_voicemail: mailboxes are never full")
-        return None
     engine: list[Any] = []
 
     def count(box: str) -> int:
@@ -161,7 +156,7 @@ def store_count(url: str, password_env: str | None, deadline_ms: int) -> CountMe
             engine.append(
                 bizdata.open_engine(url, password_env=password_env, deadline_ms=deadline_ms)
             )
-        counts: Mapping[str, int] = count_voicemail(engine[0], box)
+        counts = bizdata.count_voicemail(engine[0], box)
         return int(counts.get("new", 0)) + int(counts.get("heard", 0))
 
     return count

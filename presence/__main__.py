@@ -137,10 +137,6 @@ def start_mwi(
 
     import bizdata  # noqa: PLC0415 - SQLAlchemy only with MWI
 
-    count_voicemail = getattr(bizdata, "count_voicemail", None)
-    if count_voicemail is None:
-        log.warning("this bizdata cannot count voicemail: no message-waiting indication")
-        return None
     engine = bizdata.open_engine(
         bizdata.store_url(config.bizdata, args.config.resolve().parent),
         password_env=config.bizdata.password_env,
@@ -148,7 +144,7 @@ def start_mwi(
     )
 
     def count(box: str) -> tuple[int, int]:
-        counts = count_voicemail(engine, box)
+        counts = bizdata.count_voicemail(engine, box)
         return int(counts.get("new", 0)), int(counts.get("heard", 0))
 
     host, port = split_hostport(args.redis)

@@ -29,7 +29,6 @@ from testbed import (
     media_of,
     prompt_present,
     running_rtpengine,
-    tone_fraction,
     wait_until,
 )
 
@@ -47,7 +46,7 @@ start: box
 nodes:
   box: {type: voicemail, box: sales}
 """
-FULL_FLOW = FLOW.replace("box: sales", "box: full")
+FULL_FLOW = FLOW.replace("name: vm", "name: full").replace("box: sales", "box: full")
 
 
 @pytest.fixture(scope="module")
@@ -73,25 +72,57 @@ def _settings() -> dict[str, Any]:
     }
 
 
-def _vm_rig(
-    workdir: Path, engine: Rtpengine, r: redis.Redis, cache: Path, flow: str
-) -> Any:
-    runtime = workdir / "run" / "runtime.json"
-    return ivr_controller(
-        workdir,
+FULL_NUMBER = "95597"
+
+
+@pytest.fixture(scope="module")
+def vm_rig(
+    tmp_path_factory: pytest.TempPathFactory,
+    rec_engine: Rtpengine,
+    events_redis: redis.Redis,
+    prompt_cache: Path,
+) -> Iterator[IvrRig]:
+    """One controller for the module: NUMBER goes to the box `sales`, FULL_NUMBER to the
+    box `full`, which holds its one message already."""
+    workdir = tmp_path_factory.mktemp("voicemail")
+    run = workdir / "run"
+    run.mkdir()
+    url = bizdata.store_url(None, run)
+    bizdata.migrate(url)
+    engine = bizdata.open_engine(url)
+    bizdata.add_voicemail(
         engine,
-        r,
-        cache,
-        flows={"vm": flow},
-        flow_for=f"{NUMBER}=vm",
-        settings=_settings(),
-        extra=("--voicemail-settings", str(runtime), "--voicemail-prompt-cache", str(cache)),
+        message_id=uuid.uuid4().hex,
+        box="full",
+        caller="13900000000",
+        call_id=new_cid(),
+        recording_ref=uuid.uuid4().hex,
+        received_at=datetime.now(UTC),
+        duration_ms=2000,
+        file="full/x.wav",
     )
+    engine.dispose()
+    with ivr_controller(
+        workdir,
+        rec_engine,
+        events_redis,
+        prompt_cache,
+        flows={"vm": FLOW, "full": FULL_FLOW},
+        flow_for=f"{NUMBER}=vm,{FULL_NUMBER}=full",
+        settings=_settings(),
+        extra=(
+            "--voicemail-settings",
+            str(run / "runtime.json"),
+            "--voicemail-prompt-cache",
+            str(prompt_cache),
+        ),
+    ) as rig:
+        yield rig
 
 
 def _tone_packets(ssrc: int, seconds_packets: int) -> list[bytes]:
     """PCMU RTP packets of a TONE_HZ tone, 20 ms each."""
-    from simulators._audio import encode_ulaw  # noqa: PLC0415
+    from simulators._audio import encode_ulaw
 
     packets = []
     for seq in range(seconds_packets):
@@ -136,86 +167,65 @@ def _wait_dtmf_feed(rig: IvrRig) -> None:
 
 
 def test_a_message_left_through_an_ivr_voicemail_node_is_recorded_until_hash(
-    workdir: Path, rec_engine: Rtpengine, events_redis: redis.Redis, prompt_cache: Path, spool: Path
+    vm_rig: IvrRig, prompt_cache: Path, spool: Path
 ) -> None:
-    with _vm_rig(workdir, rec_engine, events_redis, prompt_cache, FLOW) as rig:
-        _wait_dtmf_feed(rig)
-        cid = new_cid()
-        rtp = RtpEndpoint(record=True)
-        try:
-            caller = rig.caller(cid, rtp)
-            started = rig.wait_event(cid, "recording.started", timeout=20)
-            assert started["reason"] == "voicemail"
-            assert (started["name"], started["agent"]) == ("sales", "")
-            assert started["number"] == NUMBER
-            assert started["caller_port"].isdigit()
-            caller.run.wait_for_log("ANSWERED", timeout=5)
-            media = media_of(next(ln for ln in caller.run.log_lines() if "ANSWERED" in ln))
-            for packet in _tone_packets(0x7E57 + secrets.randbelow(1000), TONE_PACKETS):
-                rtp.send_packet(media, packet)
-                time.sleep(0.005)
-            rtp.send_dtmf(media, "#", interval_s=0.005)
-            stopped = rig.wait_event(cid, "recording.stopped", timeout=10)
-            assert stopped == {"ref": started["ref"], "segments": "1"}
-            caller.run.wait_for_log("BYE", timeout=15)
-            assert caller.run.wait(timeout=10) == 0, caller.run.errors()
-            rig.wait_event(cid, "call.ended")
+    rig = vm_rig
+    _wait_dtmf_feed(rig)
+    cid = new_cid()
+    rtp = RtpEndpoint(record=True)
+    try:
+        caller = rig.caller(cid, rtp)
+        started = rig.wait_event(cid, "recording.started", timeout=20)
+        assert started["reason"] == "voicemail"
+        assert (started["name"], started["agent"]) == ("sales", "")
+        assert started["number"] == NUMBER
+        assert started["caller_port"].isdigit()
+        caller.run.wait_for_log("ANSWERED", timeout=5)
+        media = media_of(next(ln for ln in caller.run.log_lines() if "ANSWERED" in ln))
+        for packet in _tone_packets(0x7E57 + secrets.randbelow(1000), TONE_PACKETS):
+            rtp.send_packet(media, packet)
+            time.sleep(0.005)
+        rtp.send_dtmf(media, "#", interval_s=0.005)
+        stopped = rig.wait_event(cid, "recording.stopped", timeout=10)
+        assert stopped == {"ref": started["ref"], "segments": "1"}
+        caller.run.wait_for_log("BYE", timeout=15)
+        assert caller.run.wait(timeout=10) == 0, caller.run.errors()
+        rig.wait_event(cid, "call.ended")
 
-            kinds = rig.kinds(cid)
-            order = ["call.ivr_done", "call.voicemail", "recording.started", "recording.stopped"]
-            assert [k for k in kinds if k in order] == order
-            assert kinds[-1] == "call.ended"
-            # What the caller heard: the box's greeting, the beep, then goodbye.
-            heard = rig.heard(rtp)
-            assert prompt_present(heard, rig.prompt(GREETING))
-            assert prompt_present(heard, load_wav(beep_wav(prompt_cache)))
-            assert prompt_present(heard, rig.prompt(GOODBYE["zh"]))
-            # The spool: one pcap with the caller's tone, sent to rtpengine's caller port.
-            pcap = _segment(spool, started["ref"])
-            ports = _pcap_udp(pcap)
-            caller_port = int(started["caller_port"])
-            from_caller = [p for p in ports if p == (rtp.port, caller_port)]
-            assert len(from_caller) >= TONE_PACKETS, (len(from_caller), ports[:5])
-            assert rig.controller.cmd("status")["calls"] == 0
-        finally:
-            rtp.close()
+        kinds = rig.kinds(cid)
+        order = ["call.ivr_done", "call.voicemail", "recording.started", "recording.stopped"]
+        assert [k for k in kinds if k in order] == order
+        assert kinds[-1] == "call.ended"
+        # What the caller heard: the box's greeting, the beep, then goodbye.
+        heard = rig.heard(rtp)
+        assert prompt_present(heard, rig.prompt(GREETING))
+        assert prompt_present(heard, load_wav(beep_wav(prompt_cache)))
+        assert prompt_present(heard, rig.prompt(GOODBYE["zh"]))
+        # The spool: one pcap with the caller's tone, sent to rtpengine's caller port.
+        pcap = _segment(spool, started["ref"])
+        ports = _pcap_udp(pcap)
+        caller_port = int(started["caller_port"])
+        from_caller = [p for p in ports if p == (rtp.port, caller_port)]
+        assert len(from_caller) >= TONE_PACKETS, (len(from_caller), ports[:5])
+        assert rig.controller.cmd("status")["calls"] == 0
+    finally:
+        rtp.close()
 
 
-@pytest.mark.skipif(
-    not hasattr(bizdata, "add_voicemail"), reason="bizdata's voicemail index is not merged"
-)
-def test_a_full_box_says_so_and_records_nothing(
-    workdir: Path, rec_engine: Rtpengine, events_redis: redis.Redis, prompt_cache: Path
-) -> None:
-    url = bizdata.store_url(None, workdir / "run")
-    (workdir / "run").mkdir(parents=True, exist_ok=True)
-    bizdata.migrate(url)
-    engine = bizdata.open_engine(url)
-    bizdata.add_voicemail(  # type: ignore[attr-defined]
-        engine,
-        message_id=uuid.uuid4().hex,
-        box="full",
-        caller="13900000000",
-        call_id=new_cid(),
-        recording_ref=uuid.uuid4().hex,
-        received_at=datetime.now(UTC),
-        duration_ms=2000,
-        file="full/x.wav",
-    )
-    engine.dispose()
-    with _vm_rig(workdir, rec_engine, events_redis, prompt_cache, FULL_FLOW) as rig:
-        cid = new_cid()
-        rtp = RtpEndpoint(record=True)
-        try:
-            caller = rig.caller(cid, rtp)
-            caller.run.wait_for_log("BYE", timeout=20)
-            assert caller.run.wait(timeout=10) == 0, caller.run.errors()
-            rig.wait_event(cid, "call.ended")
-            kinds = rig.kinds(cid)
-            assert "call.voicemail" in kinds
-            assert not [k for k in kinds if k.startswith("recording.")]
-            heard = rig.heard(rtp)
-            assert prompt_present(heard, rig.prompt(MAILBOX_FULL["zh"]))
-            assert tone_fraction(heard, 1000) < 0.01  # no beep
-        finally:
-            rtp.close()
+def test_a_full_box_says_so_and_records_nothing(vm_rig: IvrRig, prompt_cache: Path) -> None:
+    rig = vm_rig
+    cid = new_cid()
+    rtp = RtpEndpoint(record=True)
+    try:
+        caller = rig.caller(cid, rtp, number=FULL_NUMBER)
+        caller.run.wait_for_log("BYE", timeout=20)
+        assert caller.run.wait(timeout=10) == 0, caller.run.errors()
+        rig.wait_event(cid, "call.ended")
+        kinds = rig.kinds(cid)
+        assert "call.voicemail" in kinds
+        assert not [k for k in kinds if k.startswith("recording.")]
+        heard = rig.heard(rtp)
+        assert prompt_present(heard, rig.prompt(MAILBOX_FULL["zh"]))
+        assert not prompt_present(heard, load_wav(beep_wav(prompt_cache)))
+    finally:
+        rtp.close()
