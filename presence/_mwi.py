@@ -166,8 +166,7 @@ class MwiNotifier:
             "Event: message-summary\r\n"
             "Subscription-State: active\r\n"
             "Content-Type: application/simple-message-summary\r\n"
-            f"Content-Length: {len(body.encode())}\r\n"
-        )
+        )  # no Content-Length: tm adds it (and refuses one given)
         # Behind NAT the phone is reached where its REGISTER came from.
         next_hop = contact.received or "."
         try:
