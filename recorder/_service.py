@@ -248,7 +248,7 @@ class RecorderService:
                 self._foreign.add(ref)
                 return
             rec = recording_from_started(event)
-            self._index(
+            row = self._index(
                 bizdata.recording_started,
                 ref=ref,
                 call_id=rec.call_id,
@@ -261,14 +261,14 @@ class RecorderService:
                 number=rec.number,
                 started_at=_utc(rec.started_ts),
             )
-            with self._lock:
-                self.recordings.setdefault(ref, rec)
+            if row is not None and row["status"] == "recording":  # not a late re-delivery
+                with self._lock:
+                    self.recordings.setdefault(ref, rec)
             return
         rec_or_none = self._recording(ref)
         if rec_or_none is None:
             return
         rec = rec_or_none
-        row: dict[str, Any] | None
         if event.kind == RECORDING_STOPPED:
             row = self._index(
                 bizdata.recording_stopped,
@@ -286,7 +286,7 @@ class RecorderService:
             apply(rec, event)
             if event.kind == RECORDING_STOPPED and row is not None and row["status"] == "stopped":
                 self._enqueue(rec)
-            if event.kind == RECORDING_STOPPED and row is not None and row["status"] != "stopped":
+            elif event.kind == RECORDING_STOPPED:
                 self.recordings.pop(ref, None)  # done before (a re-delivery)
 
     def _index(self, function: Any, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
@@ -332,7 +332,10 @@ class RecorderService:
             agent=row["agent"],
             queue=row["queue"],
             number=row["number"],
-            caller_port=self._caller_port(row["ref"], started),
+            # Only a recording still to convert needs its caller's port.
+            caller_port=self._caller_port(row["ref"], started)
+            if row["status"] in ("recording", "stopped")
+            else 0,
             started_ts=started,
             pauses=[
                 Pause(
@@ -463,7 +466,7 @@ class RecorderService:
             relative = f"{day:%Y/%m/%d}/{rec.ref}.wav"
             path = self.settings.wav_dir / relative
         try:
-            write_wav_atomically(path, conversion.pcm, channels=1 if rec.voicemail else 2)
+            write_wav_atomically(path, conversion.pcm)
         except DiskFullError as exc:
             return self._fail(rec, "disk_full", str(exc))
         except OSError as exc:
@@ -552,7 +555,13 @@ class RecorderService:
 
     def _emit(self, call_id: str, kind: str, **fields: str) -> None:
         self.events.append(
-            Event.new(kind, correlation_id=call_id, node=f"{self.settings.node}-recorder", **fields)
+            Event(
+                kind=kind,
+                ts=time.time(),
+                correlation_id=call_id,
+                node=f"{self.settings.node}-recorder",
+                data=fields,
+            )
         )
 
     # -- disk --------------------------------------------------------------------------
@@ -625,4 +634,4 @@ class RecorderService:
 def wav_path(settings: RecorderSettings, row: dict[str, Any]) -> Path:
     """Where a row's file is: voicemail under voicemail.dir, the rest under recording.dir."""
     base = settings.voicemail_dir if row["reason"] == "voicemail" else settings.wav_dir
-    return base / row["file"]
+    return base / str(row["file"])

@@ -33,7 +33,7 @@ class Segments:
 def segments_of(spool: Path, ref: str, wanted: int) -> Segments:
     """The closed segments of `ref` in `spool` (a metadata file appears in metadata/
     when rtpengine closes a segment)."""
-    found = {s.segment: s for s in recording.scan_spool(spool) if s.ref == ref}
+    found = {s.segment: s for s in recording.scan_spool(spool).get(ref, ())}
     return Segments(found, wanted)
 
 
