@@ -35,6 +35,7 @@ from eventlog import (
     RECORDING_STARTED,
     RECORDING_STOPPED,
     RECORDING_STORED,
+    VOICEMAIL_LEFT,
     Event,
     EventLog,
     replay,
@@ -551,3 +552,63 @@ def test_a_full_wav_disk_fails_the_recording_and_sets_the_key(rig: Rig, tmp_path
                 assert rig.redis.exists(key)
         finally:
             engine.dispose()
+
+
+def test_a_pcap_that_ends_early_keeps_its_wav_but_fails_short(rig: Rig) -> None:
+    call = Call(rig)
+    try:
+        call.start()
+        call.talk(caller_packets=10, agent_packets=10)
+        stopped = call.stop(ts=time.time() + 3.0)  # 3 s past the last packet
+    finally:
+        call.close()
+    wait_until(lambda: row_status(rig, call.ref) == "failed", timeout=15, what="failed")
+    row = bizdata.get_recording(rig.engine, call.ref)
+    assert row["failure"] == "short" and row["file"]
+    with wave.open(str(rig.wav_dir / row["file"])) as w:
+        assert w.getnframes() == round((stopped - call.started_ts) * 8000)
+    failed = [e for e in rig.events(RECORDING_FAILED) if e.data["ref"] == call.ref]
+    assert [e.data["reason"] for e in failed] == ["short"]
+    assert not [e for e in rig.events(RECORDING_STORED) if e.data["ref"] == call.ref]
+
+
+def test_a_voicemail_message_is_a_mono_wav_in_its_box(rig: Rig) -> None:
+    call = Call(rig, reason="voicemail", name="billing")
+    try:
+        call.start()
+        call.talk(caller_packets=60, agent_packets=0)  # 1.2 s of the caller
+        stopped = call.stop()
+    finally:
+        call.close()
+    wait_until(lambda: row_status(rig, call.ref) == "stored", timeout=15, what="stored")
+    messages = bizdata.list_voicemail(rig.engine, boxes=["billing"], include_heard=True)
+    mine = [m for m in messages if m["recording_ref"] == call.ref]
+    assert len(mine) == 1
+    message = mine[0]
+    assert message["file"] == f"billing/{message['message_id']}.wav"
+    assert message["duration_ms"] == round((stopped - call.started_ts) * 1000)
+    with wave.open(str(rig.voicemail_dir / message["file"])) as w:
+        assert (w.getnchannels(), w.getframerate()) == (1, 8000)
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    assert channel_energy(pcm, 0.1, 1.0) > 100
+    left = [e for e in rig.events(VOICEMAIL_LEFT) if e.data["ref"] == call.ref]
+    assert len(left) == 1 and left[0].data["message_id"] == message["message_id"]
+    assert left[0].data["box"] == "billing" and left[0].data["caller"] == "13800000000"
+
+
+def test_a_voicemail_under_a_second_is_dropped_with_its_files(rig: Rig) -> None:
+    call = Call(rig, reason="voicemail", name="billing")
+    try:
+        call.start()
+        call.talk(caller_packets=10, agent_packets=0)
+        call.stop(ts=call.started_ts + 0.5)
+    finally:
+        call.close()
+    wait_until(lambda: row_status(rig, call.ref) is None, timeout=15, what="the row dropped")
+    assert not [
+        m
+        for m in bizdata.list_voicemail(rig.engine, include_heard=True)
+        if m["recording_ref"] == call.ref
+    ]
+    assert not list((rig.spool / "metadata").glob(f"*{call.call_id}*"))
+    assert not [e for e in rig.events(VOICEMAIL_LEFT) if e.data["ref"] == call.ref]
