@@ -10,7 +10,6 @@ must do.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -40,9 +39,8 @@ from eventlog import (
     EventLog,
     replay,
 )
-from rtpengine import NgClient
 from simulators import RtpEndpoint, free_port
-from testbed import ROOT, redis_server, wait_until
+from testbed import ROOT, redis_server, running_rtpengine, wait_until
 
 STREAM = "rt:events"
 PREFIX = "rt:"
@@ -52,52 +50,6 @@ OFFER = (
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     "m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
 )
-
-
-@contextmanager
-def recording_rtpengine(workdir: Path, spool: Path) -> Iterator[int]:
-    """rtpengine on loopback writing raw pcaps into `spool`; yields its ng port."""
-    binary = shutil.which("rtpengine")
-    if binary is None:
-        pytest.skip("rtpengine is not installed; run scripts/install")
-    ng_port = free_port()
-    base = 20000 + (ng_port % 60) * 200
-    spool.mkdir(parents=True, exist_ok=True)
-    log = (workdir / "rtpengine.log").open("ab")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--config-file=none",
-            "--foreground",
-            "--table=-1",
-            "--interface=127.0.0.1",
-            f"--listen-ng=127.0.0.1:{ng_port}",
-            f"--port-min={base}",
-            f"--port-max={base + 199}",
-            "--delete-delay=0",
-            "--log-stderr",
-            "--log-level=6",
-            "--recording-method=pcap",
-            "--recording-format=raw",
-            f"--recording-dir={spool}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    client = NgClient("127.0.0.1", ng_port, timeout=1.0)
-    try:
-        wait_until(
-            lambda: process.poll() is not None or client.ping(),
-            timeout=15,
-            what="rtpengine answers an ng ping",
-        )
-        assert process.poll() is None, (workdir / "rtpengine.log").read_text()[-2000:]
-        yield ng_port
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 @dataclass
@@ -219,7 +171,12 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     bizdata.migrate(f"sqlite:///{store}")
     engine = bizdata.open_engine(f"sqlite:///{store}")
     spool, wav_dir, voicemail_dir = tmp / "spool", tmp / "wav", tmp / "voicemail"
-    with redis_server(tmp / "redis") as redis_port, recording_rtpengine(tmp, spool) as ng_port:
+    spool.mkdir()
+    with (
+        redis_server(tmp / "redis") as redis_port,
+        running_rtpengine(tmp, recording_dir=spool) as rtpengine,
+    ):
+        ng_port = rtpengine.ng_port
         listen = f"127.0.0.1:{free_port()}"
         config = tmp / "callcenter.yaml"
         write_config(
