@@ -92,6 +92,10 @@ def _ts(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def voicemail_message_id(ref: str) -> str:
     return uuid.uuid5(_VOICEMAIL_IDS, ref).hex
 
@@ -102,6 +106,8 @@ class Job:
 
     recording: Recording
     deadline: float  # wall clock: missing after this
+    retry_at: float = 0.0  # monotonic: after a failure (the store away), not before
+    backoff_s: float = 0.0
 
 
 @dataclass
@@ -310,7 +316,7 @@ class RecorderService:
             return None
         try:
             row = bizdata.get_recording(self.engine, ref)
-        except bizdata.NotFound:
+        except _SKIPPED_STORE_ERRORS:  # unknown here (another host's), or no ref at all
             self._foreign.add(ref)
             return None
         if row["media_node"] not in self.served:
@@ -361,15 +367,14 @@ class RecorderService:
             entries: Any = self.redis.xrange(self.settings.stream, start, f"{high}-0", count=500)
             for entry_id, fields in entries:
                 try:
-                    event = decode(fields, entry_id=entry_id)
+                    event = decode(fields, entry_id=_text(entry_id))
                 except EventError:
                     continue
                 if event.kind == RECORDING_STARTED and event.data["ref"] == ref:
                     return recording_from_started(event).caller_port
             if len(entries) < 500:
                 break
-            last = entries[-1][0]
-            start = "(" + (last.decode() if isinstance(last, bytes) else str(last))
+            start = "(" + _text(entries[-1][0])
         log.error("recording %s: no recording.started in the log; caller side unknown", ref)
         return 0
 
@@ -408,10 +413,14 @@ class RecorderService:
             for job in jobs:
                 if self.stop_event.is_set():
                     return
+                if time.monotonic() < job.retry_at:
+                    continue
                 try:
                     self._try_convert(job)
                 except Exception as exc:  # the store away: the job stays and is tried again
                     self._failed_loop(f"recording {job.recording.ref}", exc)
+                    job.backoff_s = min(max(job.backoff_s * 2, 0.2), 10.0)
+                    job.retry_at = time.monotonic() + job.backoff_s
             self.stop_event.wait(poll_s)
 
     def _try_convert(self, job: Job) -> None:
@@ -448,7 +457,7 @@ class RecorderService:
                 pauses=rec.pause_spans(),
                 mono=rec.voicemail,
             )
-        except (recording.RecordingFormatError, OSError) as exc:
+        except (recording.RecordingFormatError, OSError, ValueError) as exc:
             return self._fail(rec, "convert", str(exc))
         duration_ms = rec.duration_ms()
         message_id = ""
