@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recording._g711 import DECODE
-from recording._pcap import Capture, Ints, read_pcap
+from recording._pcap import Capture, Ints, read_pcaps
 
 RATE: Final = 8000
 # A packet placed by its RTP timestamp this far from where its arrival time puts it is
@@ -77,11 +77,11 @@ def convert(
     """The WAV samples of a recording made of these pcap segments (in any order)."""
     frames = timeline_frames(start_ts, end_ts)
     channels = 1 if mono else 2
-    captures = [read_pcap(Path(segment)) for segment in segments]
+    data, captures = read_pcaps([Path(segment) for segment in segments])
     skipped = sum(c.skipped for c in captures)
     truncated = any(c.truncated for c in captures)
     last = [c.last_ts for c in captures if c.last_ts is not None]
-    pcm, placed, dropped = _place(captures, start_ts, frames, caller_port, channels)
+    pcm, placed, dropped = _place(data, captures, start_ts, frames, caller_port, channels)
     for paused_from, paused_to in pauses:
         first = min(frames, max(0, round((paused_from - start_ts) * RATE)))
         stop = min(frames, max(0, round((paused_to - start_ts) * RATE)))
@@ -98,25 +98,25 @@ def convert(
     )
 
 
-def _place(
-    captures: list[Capture], start_ts: float, frames: int, caller_port: int, channels: int
+def _place(  # noqa: PLR0917
+    data: npt.NDArray[np.uint8],
+    captures: list[Capture],
+    start_ts: float,
+    frames: int,
+    caller_port: int,
+    channels: int,
 ) -> tuple[npt.NDArray[np.int16], int, int]:
     """The mixed channels, how many packets were placed and how many dropped."""
     pcm = np.zeros((frames, channels), dtype=np.int16)
     present = [c for c in captures if len(c.time)]
     if not present:
         return pcm, 0, 0
-    # All segments' packets in one set of arrays; a segment's offsets into its own bytes
-    # become offsets into the joined bytes.
-    bases = np.cumsum([0] + [len(c.data) for c in present[:-1]])
-    data = np.concatenate([c.data for c in present])
+    # All segments' packets in one set of arrays.
     segment = np.concatenate([np.full(len(c.time), i) for i, c in enumerate(present)])
     time = np.concatenate([c.time for c in present])
     ssrc = np.concatenate([c.ssrc for c in present])
     rtp_ts = np.concatenate([c.rtp_ts for c in present])
-    payload_start = np.concatenate(
-        [c.payload_start + b for c, b in zip(present, bases, strict=True)]
-    )
+    payload_start = np.concatenate([c.payload_start for c in present])
     payload_len = np.concatenate([c.payload_len for c in present])
     alaw = np.concatenate([c.alaw for c in present])
     caller = np.concatenate([c.dst_port == caller_port for c in present])
