@@ -1,5 +1,6 @@
-"""Voicemail on the whole stack (`callcenter up`): a caller waiting in a queue with a
-box presses the escape key and is taken out of the ACD's queue into the box; and
+"""Voicemail on the whole stack (`callcenter up` with `recording:`): a caller waiting in
+a queue with a box presses the escape key, is taken out of the ACD's queue into the box,
+leaves a message (a tone) that the recorder stores as the box's WAV; and
 message-waiting indication: when a box's messages change (voicemail.left in the event
 log), presence sends the owner's registered phone a NOTIFY through Kamailio.
 
@@ -8,8 +9,10 @@ what reached it is the NOTIFY Kamailio sent (answered 200, as a phone does)."""
 
 from __future__ import annotations
 
+import math
 import secrets
 import socket
+import struct
 import threading
 import time
 import uuid
@@ -17,17 +20,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import bizdata
 from eventlog import DEFAULT_STREAM, VOICEMAIL_LEFT, Event, EventLog
-from simulators import registration
+from simulators import encode_ulaw, free_port, load_wav, registration, tone_fraction
 from testbed import REALM, wait_until
 from testbed._acd_path import (
     AcdPath,
     acd_path_config,
     carrier_call,
-    hang_up,
     running_acd_path,
 )
 
@@ -36,6 +39,20 @@ pytestmark = pytest.mark.integration
 NUMBER = "95511"
 QUEUE = "sales"
 AGENT = "1001"
+
+
+TONE_HZ = 440
+
+
+def _tone_packets(ssrc: int, count: int) -> list[bytes]:
+    """PCMU RTP packets of a TONE_HZ tone, 20 ms each."""
+    packets = []
+    for seq in range(count):
+        t = (np.arange(160) + seq * 160) / 8000
+        pcm = (8000 * np.sin(2 * math.pi * TONE_HZ * t)).astype(np.int16)
+        header = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, ssrc)
+        packets.append(header + encode_ulaw(pcm))
+    return packets
 
 
 class NotifyCatcher:
@@ -101,6 +118,7 @@ def path(
     }
     config["bizdata"] = {}
     config["presence"] = {"managed": True, "poll_ms": 500}
+    config["recording"] = {"listen": f"127.0.0.1:{free_port()}", "missing_after_ms": 2000}
     with running_acd_path(request, workdir, config, passwords) as running:
         yield running
 
@@ -114,8 +132,8 @@ def test_the_escape_key_takes_a_waiting_caller_from_the_queue_to_its_box(
     line = next(ln for ln in caller.run.log_lines() if ln.startswith("ANSWERED"))
     media = ("127.0.0.1", int(line.rsplit(":", 1)[1]))
     wait_until(lambda: path.queue_view(QUEUE).waiting == 1, timeout=10, what="the call waits")
-    arrived = path.arrivals(mark)
-    (cid,) = {e.correlation_id for e in arrived}
+    wait_until(lambda: path.arrivals(mark), timeout=5, what="call.arrived in the log")
+    (cid,) = {e.correlation_id for e in path.arrivals(mark)}
     caller.rtp.send_dtmf(media, "9", interval_s=0.005)
     wait_until(
         lambda: any(e.kind == "call.voicemail" for e in path.events(cid)),
@@ -125,19 +143,35 @@ def test_the_escape_key_takes_a_waiting_caller_from_the_queue_to_its_box(
     # The ACD let the call go (Abandon): nobody waits in the queue any more.
     wait_until(lambda: path.queue_view(QUEUE).waiting == 0, timeout=10, what="the queue empties")
     wait_until(
-        lambda: {"recording.started", "recording.failed"} & {e.kind for e in path.events(cid)},
+        lambda: any(e.kind == "recording.started" for e in path.events(cid)),
         timeout=15,
         what="the message's recording",
     )
-    hang_up(caller)
+    (started,) = [e.data for e in path.events(cid) if e.kind == "recording.started"]
+    assert (started["reason"], started["name"], started["agent"]) == ("voicemail", QUEUE, "")
+    # 1.5 s of a tone at a phone's pace (a message under 1 s is dropped), then "#".
+    for packet in _tone_packets(0x5A1E5, 75):
+        caller.rtp.send_packet(media, packet)
+        time.sleep(0.02)
+    caller.rtp.send_dtmf(media, "#", interval_s=0.005)
+    caller.run.wait_for_log("BYE", timeout=15)  # goodbye, and the controller hangs up
     assert caller.run.wait(timeout=10) == 0, caller.run.errors()
     kinds = [e.kind for e in path.ended_events(cid)]
     assert kinds.count("call.voicemail") == 1
-    started = [e.data for e in path.events(cid) if e.kind == "recording.started"]
-    for data in started:
-        assert (data["reason"], data["name"], data["agent"]) == ("voicemail", QUEUE, "")
     log = path.stack.layout.log_file("controller0").read_text()
     assert f"cid={cid} abandoned at the ACD" in log
+    # The recorder stores the caller's side as the box's message.
+    wait_until(
+        lambda: any(e.kind == "voicemail.left" for e in path.events(cid)),
+        timeout=20,
+        what="voicemail.left",
+    )
+    (left,) = [e.data for e in path.events(cid) if e.kind == "voicemail.left"]
+    assert (left["box"], left["ref"]) == (QUEUE, started["ref"])
+    wav = path.stack.layout.root / "voicemail" / QUEUE / f"{left['message_id']}.wav"
+    pcm = load_wav(wav)
+    assert len(pcm) >= 1.5 * 8000
+    assert tone_fraction(pcm, TONE_HZ) > 0.9
 
 
 def test_a_left_message_lights_the_owners_phone(path: AcdPath, tmp_path: Path) -> None:
@@ -175,6 +209,7 @@ def test_a_left_message_lights_the_owners_phone(path: AcdPath, tmp_path: Path) -
             duration_ms=3000,
             file=f"{QUEUE}/{message}.wav",
         )
+        counts = bizdata.count_voicemail(engine, QUEUE)
         engine.dispose()
         EventLog(path.events_redis, stream=DEFAULT_STREAM).append(
             Event.new(
@@ -199,7 +234,7 @@ def test_a_left_message_lights_the_owners_phone(path: AcdPath, tmp_path: Path) -
         assert body == (
             "Messages-Waiting: yes\r\n"
             f"Message-Account: sip:{QUEUE}@{REALM}\r\n"
-            "Voice-Message: 1/0 (0/0)\r\n"
+            f"Voice-Message: {counts['new']}/{counts['heard']} (0/0)\r\n"
         )
     finally:
         phone.close()
