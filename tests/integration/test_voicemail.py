@@ -31,13 +31,16 @@ from testbed._acd_path import (
     AcdPath,
     acd_path_config,
     carrier_call,
+    hang_up,
     running_acd_path,
 )
 
 pytestmark = pytest.mark.integration
 
 NUMBER = "95511"
+LATE_NUMBER = "95512"  # its queue sends a caller to voicemail after 300 ms
 QUEUE = "sales"
+LATE = "late"
 AGENT = "1001"
 
 
@@ -107,13 +110,32 @@ def path(
     config, passwords = acd_path_config(
         workdir,
         (AGENT,),
-        numbers=[{"number": NUMBER, "category": "sales", "target": "controller", "queue": QUEUE}],
-        queues=[{"name": QUEUE, "skills": {"sales": 1}, "voicemail_box": QUEUE}],
+        numbers=[
+            {"number": NUMBER, "category": "sales", "target": "controller", "queue": QUEUE},
+            {"number": LATE_NUMBER, "category": "late", "target": "controller", "queue": LATE},
+        ],
+        queues=[
+            {"name": QUEUE, "skills": {"sales": 1}, "voicemail_box": QUEUE},
+            {
+                "name": LATE,
+                "skills": {"sales": 1},
+                "max_wait_ms": 300,
+                "overflow_target": "voicemail",
+                "voicemail_box": QUEUE,
+            },
+        ],
         skills={"sales": 1},
         controller_name="vm-ctl0",
     )
     config["voicemail"] = {
-        "boxes": {QUEUE: {"queue": QUEUE, "notify": [AGENT], "max_message_s": 5}},
+        "boxes": {
+            QUEUE: {
+                "queue": QUEUE,
+                "notify": [AGENT],
+                "max_message_s": 5,
+                "greeting_zh": "请留言。",
+            }
+        },
         "escape_key": "9",
     }
     config["bizdata"] = {}
@@ -172,6 +194,30 @@ def test_the_escape_key_takes_a_waiting_caller_from_the_queue_to_its_box(
     pcm = load_wav(wav)
     assert len(pcm) >= 1.5 * 8000
     assert tone_fraction(pcm, TONE_HZ) > 0.9
+
+
+def test_a_queues_overflow_to_voicemail_takes_the_caller_to_its_box(
+    path: AcdPath, tmp_path: Path
+) -> None:
+    mark = path.log_mark()
+    caller = carrier_call(path, tmp_path, LATE_NUMBER)
+    wait_until(lambda: path.arrivals(mark), timeout=10, what="call.arrived in the log")
+    (cid,) = {e.correlation_id for e in path.arrivals(mark)}
+    wait_until(
+        lambda: any(e.kind == "recording.started" for e in path.events(cid)),
+        timeout=15,
+        what="the message's recording after the overflow",
+    )
+    hang_up(caller)
+    assert caller.run.wait(timeout=10) == 0, caller.run.errors()
+    events = path.ended_events(cid)
+    kinds = [e.kind for e in events]
+    assert "call.voicemail" in kinds and "recording.stopped" in kinds
+    (started,) = [e.data for e in events if e.kind == "recording.started"]
+    assert (started["reason"], started["name"]) == ("voicemail", QUEUE)
+    (ended,) = [e.data for e in events if e.kind == "call.ended"]
+    assert ended["side"] == "caller"  # not hung up with cause overflow:voicemail
+    assert path.queue_view(LATE).waiting == 0
 
 
 def test_a_left_message_lights_the_owners_phone(path: AcdPath, tmp_path: Path) -> None:
