@@ -137,11 +137,15 @@ def start_mwi(
 
     import bizdata  # noqa: PLC0415 - SQLAlchemy only with MWI
 
-    engine = bizdata.open_engine(
-        bizdata.store_url(config.bizdata, args.config.resolve().parent),
-        password_env=config.bizdata.password_env,
-        deadline_ms=2000,
-    )
+    try:
+        engine = bizdata.open_engine(
+            bizdata.store_url(config.bizdata, args.config.resolve().parent),
+            password_env=config.bizdata.password_env,
+            deadline_ms=2000,
+        )
+    except bizdata.StoreError as exc:
+        log.error("MWI off: cannot open the business store: %s", exc)
+        return None
 
     def count(box: str) -> tuple[int, int]:
         counts = bizdata.count_voicemail(engine, box)

@@ -189,11 +189,18 @@ def run_mwi(
     retry_s: float = 1.0,
 ) -> None:
     """The MWI thread: current state once, then the event log until `stop`. A failing
-    read (Redis away) is logged and retried."""
+    read (Redis away) is logged once and retried every `retry_s`."""
     notifier.notify_all()
+    down = False
     while not stop.is_set():
         try:
             poll(notifier.handle)
-        except Exception as exc:
-            log.error("MWI: reading the event log failed (retrying): %s", exc)
+        except Exception as exc:  # logged when the outage starts, not every retry
+            if not down:
+                log.error("MWI: reading the event log failed (retrying): %s", exc)
+            down = True
             stop.wait(retry_s)
+            continue
+        if down:
+            log.warning("MWI: the event log answers again")
+            down = False

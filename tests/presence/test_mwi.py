@@ -3,11 +3,12 @@ told, what the NOTIFY carries, and what happens when Kamailio or the store fails
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from eventlog import VOICEMAIL_HEARD, VOICEMAIL_LEFT, Delivery, Event
 from presence import KamailioRpcError, registered_contacts
-from presence._mwi import MailboxOwners, MwiNotifier, summary_body
+from presence._mwi import MailboxOwners, MwiNotifier, run_mwi, summary_body
 
 REALM = "cc.example"
 
@@ -128,3 +129,21 @@ def test_registered_contacts_keeps_received_behind_nat() -> None:
     )
     (contact,) = registered_contacts(dump)["1001"]
     assert contact.received == "sip:203.0.113.7:40000"
+
+
+def test_the_mwi_thread_sends_the_state_then_follows_the_log_through_an_outage() -> None:
+    rpc = Rpc(_dump(("1002", "sip:1002@h:5060", 60)))
+    notifier = MwiNotifier(rpc, OWNERS, lambda box: (1, 0), realm=REALM)
+    stop = threading.Event()
+    polls: list[int] = []
+
+    def poll(handler: Any) -> int:
+        polls.append(1)
+        if len(polls) == 1:
+            raise ConnectionError("redis away")
+        handler([_delivery(VOICEMAIL_LEFT, "sales")])
+        stop.set()
+        return 1
+
+    run_mwi(notifier, poll, stop, retry_s=0.001)
+    assert len(rpc.sent) == 2  # at start, then for the event after the outage
