@@ -338,6 +338,7 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
         ivr.attach(commands, service.events, service.dtmf, acd)
         ivr.host.recorder = recorder  # a sensitive node pauses the call's recording
     if voicemail is not None:
+        commands.voicemail_stats = voicemail.host.describe
         voicemail.attach(
             commands.execute,
             service.events,

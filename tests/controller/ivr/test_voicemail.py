@@ -208,6 +208,8 @@ def test_a_message_left_through_an_ivr_voicemail_node_is_recorded_until_hash(
         from_caller = [p for p in ports if p == (rtp.port, caller_port)]
         assert len(from_caller) >= TONE_PACKETS, (len(from_caller), ports[:5])
         assert rig.controller.cmd("status")["calls"] == 0
+        stats = rig.controller.cmd("voicemail")
+        assert stats["enabled"] and stats["calls"] == [] and stats["results"]["left"] >= 1
     finally:
         rtp.close()
 
