@@ -339,6 +339,9 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
         ivr.host.recorder = recorder  # a sensitive node pauses the call's recording
     if voicemail is not None:
         commands.voicemail_stats = voicemail.host.describe
+        # A message from a queue's caller names that queue, though the driver let it go.
+        acd_queue, vm_host = recorder.queue_of, voicemail.host
+        recorder.queue_of = lambda cid: acd_queue(cid) or vm_host.queue_of(cid)
         voicemail.attach(
             commands.execute,
             service.events,

@@ -308,6 +308,11 @@ class VoicemailHost:
             self._submit(partial(self._count_job, call))
         return True
 
+    def queue_of(self, cid: str) -> str:
+        """The queue a caller in voicemail left for its box ("" : none, or not here)."""
+        call = self._calls.get(cid)
+        return "" if call is None else call.queue
+
     def queue_box(self, queue: str) -> str | None:
         return self.settings.queue_boxes.get(queue)
 

@@ -239,3 +239,10 @@ def test_a_running_recording_stops_before_the_message_starts() -> None:
     recorder = Recorder()
     assert VoicemailRecording(recorder).start("c1", name="sales") == "vm"
     assert recorder.calls == [("stop", "False"), ("start", "voicemail:sales:False")]
+
+
+def test_a_caller_from_a_queue_keeps_its_queue_for_the_recording() -> None:
+    w = World()
+    w.host.to_voicemail(DrivenCall("c1", "sales-q", "139", "", deadline=0.0))
+    assert w.host.queue_of("c1") == "sales-q"
+    assert w.host.queue_of("c2") == ""

@@ -171,6 +171,7 @@ def test_the_escape_key_takes_a_waiting_caller_from_the_queue_to_its_box(
     )
     (started,) = [e.data for e in path.events(cid) if e.kind == "recording.started"]
     assert (started["reason"], started["name"], started["agent"]) == ("voicemail", QUEUE, "")
+    assert started["queue"] == QUEUE
     # 1.5 s of a tone at a phone's pace (a message under 1 s is dropped), then "#".
     for packet in _tone_packets(0x5A1E5, 75):
         caller.rtp.send_packet(media, packet)
@@ -214,7 +215,7 @@ def test_a_queues_overflow_to_voicemail_takes_the_caller_to_its_box(
     kinds = [e.kind for e in events]
     assert "call.voicemail" in kinds and "recording.stopped" in kinds
     (started,) = [e.data for e in events if e.kind == "recording.started"]
-    assert (started["reason"], started["name"]) == ("voicemail", QUEUE)
+    assert (started["reason"], started["name"], started["queue"]) == ("voicemail", QUEUE, LATE)
     (ended,) = [e.data for e in events if e.kind == "call.ended"]
     assert ended["side"] == "caller"  # not hung up with cause overflow:voicemail
     assert path.queue_view(LATE).waiting == 0
