@@ -21,7 +21,7 @@ from configuration import (
     parse_yaml,
 )
 
-__all__ = ["check_ivr", "data_source_names"]
+__all__ = ["check_ivr", "data_source_names", "locator"]
 
 
 def data_source_names(config: CallCenterConfig) -> set[str]:
@@ -38,7 +38,7 @@ def check_ivr(config: CallCenterConfig, path: Path) -> list[str]:
     flows_dir = Path(config.ivr.flows_dir)
     if not numbers and not any(route.hours for route in config.numbers):
         return []  # no IVR in this config: the replicas load no flow
-    where = _locator(path)
+    where = locator(path)
     if not flows_dir.is_dir():
         raise ConfigError(
             f"{where(('ivr', 'flows_dir'))}: ivr.flows_dir: {flows_dir} is not a directory "
@@ -58,12 +58,19 @@ def check_ivr(config: CallCenterConfig, path: Path) -> list[str]:
                 f"{where(('numbers', i, 'ivr'))}: numbers.{i}.ivr: number {route.number}: "
                 f"no flow {route.ivr!r} in {flows_dir} (flows: {known})"
             )
+    for flow in flows.values():
+        for node, box, line in flow.voicemail_boxes():
+            if not config.mailbox_known(box):
+                problems.append(
+                    f"{flow.path}:{line}: node {node}: voicemail box {box!r} is not in "
+                    f"voicemail.boxes of {path} (nor agent.USER of an agent account)"
+                )
     if problems:
         raise ConfigError("\n".join(problems))
     return [f"IVR flow {f.name} ({f.path}, version {f.version})" for f in flows.values()]
 
 
-def _locator(path: Path) -> Callable[[tuple[str | int, ...]], str]:
+def locator(path: Path) -> Callable[[tuple[str | int, ...]], str]:
     """`file:line` of a key path in the config file (its nearest ancestor's line)."""
     try:
         document, _ = parse_yaml(path.read_text(encoding="utf-8"), str(path))

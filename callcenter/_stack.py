@@ -43,6 +43,15 @@ from presence import (
     presence_healthy,
     presence_wanted,
 )
+from recorder import (
+    RECORDER_DAEMON,
+    recorder_argv,
+    recorder_describe,
+    recorder_healthy,
+    recorder_wanted,
+    rtpengine_recording_args,
+    spool_dir,
+)
 
 KAMAILIO_TEMPLATE = PROJECT_ROOT / "kamailio" / "kamailio.cfg.tmpl"
 KEMI_SCRIPT = PROJECT_ROOT / "kamailio" / "kemi.py"
@@ -201,6 +210,7 @@ def controller_argv(
         *controller_acd_args(config),
         *controller_queue_media_args(config, prompt_cache),
         *controller_ivr_args(config, prompt_cache, runtime_config),
+        *controller_voicemail_args(config, prompt_cache, runtime_config),
         *controller_recording_args(config),
     ]
 
@@ -291,6 +301,31 @@ def controller_ivr_args(
     return args
 
 
+def controller_voicemail_args(
+    config: CallCenterConfig, prompt_cache: Path | None, runtime_config: Path | None
+) -> list[str]:
+    """Voicemail (docs/call-control.md, "Voicemail"): the replicas read the mailboxes,
+    the queues' boxes, the escape key and the business store from runtime.json. Nothing
+    when no number, queue or IVR flow can reach a box (no `voicemail.boxes`, no
+    `voicemail_box`, no closed voicemail; an IVR flow may name an agent's box), or
+    without the prompt cache or runtime.json."""
+    if prompt_cache is None or runtime_config is None:
+        return []
+    wanted = (
+        config.voicemail.boxes
+        or any(q.voicemail_box for q in config.queues)
+        or any(r.ivr is not None or (r.closed and r.closed.voicemail) for r in config.numbers)
+    )
+    if not wanted:
+        return []
+    return [
+        "--voicemail-settings",
+        str(runtime_config.resolve()),
+        "--voicemail-prompt-cache",
+        str(prompt_cache.resolve()),
+    ]
+
+
 def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
     """The daemons to run, in start order (Kamailio last: it pings rtpengine at start).
 
@@ -357,10 +392,26 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
                         "--delete-delay=0",
                         "--log-stderr",
                         "--log-level=5",
+                        # With `recording:`: pcaps into the spool the recorder reads.
+                        *rtpengine_recording_args(config, layout),
                     ],
                 ),
                 probe,
                 f"rtpengine ng {ng}",
+            )
+        )
+    # The recorder after Redis (the event log) and the store's migration (its index),
+    # before the controllers, whose first recording it must not miss.
+    if recorder_wanted(config):
+        daemons.append(
+            Daemon(
+                _process.ProcessSpec(
+                    RECORDER_DAEMON,
+                    recorder_argv(layout.runtime_config, run_dir=layout.root),
+                    env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
+                ),
+                lambda: recorder_healthy(config, timeout=0.3),
+                recorder_describe(config),
             )
         )
     # Controllers after rtpengine (their media) and Redis (their event log), before
@@ -702,6 +753,8 @@ def up(config: CallCenterConfig, layout: RunLayout) -> list[str]:
     if (cert := ensure_certificate(config)) is not None:
         print(f"wrote a self-signed demo certificate {cert} (`callcenter secrets`)")
     (layout.data / "redis").mkdir(exist_ok=True)
+    if config.recording is not None:  # rtpengine makes pcaps/ in it, not the directory
+        spool_dir(config, layout).mkdir(parents=True, exist_ok=True)
     config = with_acd_token(config, layout)
     write_runtime_config(config, layout)
     write_kamailio_files(config, layout)

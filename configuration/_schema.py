@@ -442,6 +442,7 @@ class CallCenterConfig(StrictModel):
         problems: list[tuple[tuple[str | int, ...], str]] = []
         problems += self._queue_problems()
         problems += self._schedule_problems()
+        problems += self._mailbox_problems()
         if not self.controllers:
             for i, route in enumerate(self.numbers):
                 if route.target == "controller":
@@ -482,6 +483,51 @@ class CallCenterConfig(StrictModel):
                     (
                         ("numbers", i, "queue"),
                         f"number {route.number}: a queue needs an `acd:` section",
+                    )
+                )
+        return problems
+
+    def mailbox_known(self, box: str) -> bool:
+        """A name in `voicemail.boxes`, or `agent.<username>` of an agent account (with
+        an accounts_file, whose accounts are merged later, any `agent.` name passes)."""
+        if box in self.voicemail.boxes:
+            return True
+        agent, dot, username = box.partition(".")
+        if agent != "agent" or not dot:
+            return False
+        if self.accounts_file is not None:
+            return True
+        return any(a.username == username and "agent" in a.roles for a in self.accounts)
+
+    def _mailbox_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every voicemail box a number or queue names exists (IVR flows' voicemail
+        nodes are checked with the flows: callcenter/_ivr_check.py)."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        known = "boxes: " + (", ".join(sorted(self.voicemail.boxes)) or "none") + ", or agent.USER"
+        for i, route in enumerate(self.numbers):
+            box = route.closed.voicemail if route.closed is not None else None
+            if box is not None and not self.mailbox_known(box):
+                problems.append(
+                    (
+                        ("numbers", i, "closed", "voicemail"),
+                        f"number {route.number}: voicemail box {box!r} is not in "
+                        f"voicemail.boxes ({known})",
+                    )
+                )
+        for i, queue in enumerate(self.queues):
+            if queue.voicemail_box is not None and not self.mailbox_known(queue.voicemail_box):
+                problems.append(
+                    (
+                        ("queues", i, "voicemail_box"),
+                        f"queue {queue.name}: voicemail_box {queue.voicemail_box!r} is not in "
+                        f"voicemail.boxes ({known})",
+                    )
+                )
+            if queue.overflow_target == "voicemail" and queue.voicemail_box is None:
+                problems.append(
+                    (
+                        ("queues", i, "overflow_target"),
+                        f"queue {queue.name}: overflow_target voicemail needs a voicemail_box",
                     )
                 )
         return problems
@@ -601,6 +647,18 @@ def load_config(path: str | Path) -> CallCenterConfig:
     )
     if tls != config.tls:
         config = config.model_copy(update={"tls": tls})
+    boxes = {
+        name: box.model_copy(
+            update={"greeting_file": str((path.parent / box.greeting_file).resolve())}
+        )
+        for name, box in config.voicemail.boxes.items()
+        if box.greeting_file is not None
+    }
+    if boxes:
+        voicemail = config.voicemail.model_copy(
+            update={"boxes": {**config.voicemail.boxes, **boxes}}
+        )
+        config = config.model_copy(update={"voicemail": voicemail})
     if config.accounts_file:
         accounts_path = (path.parent / config.accounts_file).resolve()
         extra = (

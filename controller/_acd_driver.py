@@ -120,6 +120,7 @@ class HoldMedia(Protocol):
     `language`: the caller's, for the announcements; None: the queue's."""
 
     def parked(self, cid: str, queue: str, language: Language | None = None) -> None: ...
+    def forget(self, cid: str) -> None: ...
     def music(self, queue: str) -> Path | None: ...
     def observe(self, event: Event) -> None: ...
     def close(self) -> None: ...
@@ -266,6 +267,9 @@ class AcdDriver:
         # A file rtpengine plays to the calling agent of an internal call while the
         # callee rings (controller/_ringback.py); None: it hears silence.
         self.ringback: str | None = None
+        # Where a call the ACD routes to `voicemail` goes (the voicemail host's
+        # `to_voicemail`: False if the queue has no box); None: such calls are hung up.
+        self.to_voicemail: Callable[[DrivenCall], bool] | None = None
         # The calls' recordings (RecordingCommand) and the messages played before a
         # hang-up (PlayMessageCall); None: such actions are logged and dropped.
         self.recorder: CallRecorder | None = None
@@ -436,6 +440,44 @@ class AcdDriver:
         """The ACD call IDs this replica holds besides its calls' own: the registry
         lists them too, or the ACD's reconciler would end a reservation as lost."""
         return list(self._aliases)
+
+    def waiting_queue(self, cid: str) -> str | None:
+        """The queue `cid` waits in, with no agent rung or talking and nothing beside it
+        (the ACD took its Enqueue); None otherwise."""
+        call = self._calls.get(cid)
+        if (
+            call is None
+            or not call.enqueued
+            or call.acd_done
+            or call.ring is not None
+            or call.agent is not None
+            or call.side is not None
+            or call.callee
+        ):
+            return None
+        return call.queue
+
+    def leave_queue(self, cid: str) -> DrivenCall | None:
+        """Take a waiting caller out of its queue (the voicemail escape key): the ACD
+        hears `Abandon`, the queue media stops, and the driver lets the call go (the
+        caller stays answered and parked). None, changing nothing, if it does not wait."""
+        if self.waiting_queue(cid) is None:
+            return None
+        call = self._calls[cid]
+        self._detach(call)
+        acd_log(cid, "the caller leaves queue %s; abandoning at the ACD", call.queue)
+        self._submit(cid, partial(self._abandon_job, call, "caller"))
+        return call
+
+    def _detach(self, call: DrivenCall) -> None:
+        """The driver holds nothing of the call any more; it goes on without the ACD."""
+        self._calls.pop(call.cid, None)
+        call.gone.set()
+        if call.guard is not None:
+            call.guard.cancel()
+        self._sides.call_ended(call)
+        if self.hold is not None:
+            self.hold.forget(call.cid)
 
     # ------------------------------------------------------------ events (SIP loop)
 
@@ -692,6 +734,8 @@ class AcdDriver:
             self._cancel_ring(call, body)
         elif which == "release":
             self._release(call, body)
+        elif which == "route" and body.target == "voicemail" and self._voicemail_route(call):
+            return
         elif which == "route":
             acd_log(
                 call.cid,
@@ -715,6 +759,18 @@ class AcdDriver:
             )
             call.acd_done = True
             self._hangup(call.cid, f"{CAUSE_UNDELIVERED}:{body.reason}")
+
+    def _voicemail_route(self, call: DrivenCall) -> bool:
+        """The ACD routed the call to voicemail (its queue's overflow_target): the ACD
+        is done with it; the voicemail host takes it into the queue's box."""
+        if self.to_voicemail is None or call.agent is not None or call.ring is not None:
+            return False
+        call.acd_done = True
+        self._detach(call)
+        if self.to_voicemail(call):
+            acd_log(call.cid, "routed to voicemail from queue %s", call.queue)
+            return True
+        return False  # no box: hung up like any other route
 
     def _offer(self, call: DrivenCall, offer: pb.Offer) -> None:
         if call.agent is not None:

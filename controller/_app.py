@@ -55,6 +55,13 @@ from controller._ringback import ringback_file
 from controller._rtpengine_dtmf import RtpengineDtmfFeed
 from controller._service import CallService
 from controller._sip import SippyLegs, SippyTimers
+from controller._voicemail_wiring import (
+    VoicemailOptions,
+    VoicemailRuntime,
+    add_voicemail_arguments,
+    sippy_voicemail,
+    voicemail_options,
+)
 from eventlog import DEFAULT_STREAM
 
 log = logging.getLogger("controller")
@@ -93,6 +100,8 @@ class ControllerConfig:
     media_check_interval_s: float = DEFAULT_CHECK_INTERVAL_S
     queue_media: QueueMediaOptions | None = None  # --prompt-cache: music on hold (ACD calls)
     ivr: IvrOptions | None = None  # --ivr-flows: the IVR this replica hosts (_ivr_host.py)
+    # --voicemail-settings: callers leave messages in mailboxes (_voicemail.py)
+    voicemail: VoicemailOptions | None = None
     # rtpengine's TCP ng address that pushes its DTMF events; None: no RFC 4733 or
     # in-band digits (SIP INFO ones still arrive). `python -m controller` defaults it
     # to the --rtpengine address.
@@ -188,6 +197,7 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
     add_queue_media_arguments(parser)
     add_registry_arguments(parser)
     add_ivr_arguments(parser)
+    add_voicemail_arguments(parser)
     add_recording_arguments(parser)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -217,6 +227,7 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
         media_check_interval_s=args.media_check_interval,
         queue_media=queue_media_options(args, parser),
         ivr=ivr_options(args, parser),
+        voicemail=voicemail_options(args, parser),
         dtmf_events=_dtmf_events(args.dtmf_events, args.rtpengine),
         dtmf_record=args.dtmf_record,
         recording=recording_options(args),
@@ -295,6 +306,11 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
             publisher.close()
             return 2
     events: EventPublisher = publisher if acd is None else acd.tap(publisher)
+    # --voicemail-settings: mailboxes; the voicemail host sees every event.
+    voicemail: VoicemailRuntime | None = None
+    if config.voicemail is not None:
+        voicemail = sippy_voicemail(config.voicemail, node=config.node)
+        events = voicemail.host.tap(events)
     if ivr is not None:
         events = ivr.host.tap(events)
     recorder, always = _recording(config, media, events, acd)
@@ -321,6 +337,19 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
     if ivr is not None:
         ivr.attach(commands, service.events, service.dtmf, acd)
         ivr.host.recorder = recorder  # a sensitive node pauses the call's recording
+    if voicemail is not None:
+        commands.voicemail_stats = voicemail.host.describe
+        # A message from a queue's caller names that queue, though the driver let it go.
+        acd_queue, vm_host = recorder.queue_of, voicemail.host
+        recorder.queue_of = lambda cid: acd_queue(cid) or vm_host.queue_of(cid)
+        voicemail.attach(
+            commands.execute,
+            service.events,
+            service.dtmf,
+            recorder,
+            ivr=None if ivr is None else ivr.host,
+            acd=acd,
+        )
     commands.info_stats = lambda: dict(sip.info_counts)
     # rtpengine's DTMF events (RFC 4733 and tones), read on a thread, handed to the loop.
     dtmf_feed = (
@@ -413,6 +442,8 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
         service.shutdown()
         if ivr is not None:
             ivr.stop()  # after the shutdown ended its calls (and deleted their state)
+        if voicemail is not None:
+            voicemail.stop()
         if acd is not None:
             acd.stop()  # sends the Hangup/Abandon of the calls shutdown just ended
         if registry is not None:

@@ -122,6 +122,8 @@ class Commands:
         self.dtmf_feed_stats: Callable[[], Mapping[str, Any]] | None = None
         # The calls' recordings (controller/_recording.py), for the `recording` command.
         self.recorder: CallRecorder | None = None
+        # The voicemail host's calls and results (controller/_voicemail.py), `voicemail`.
+        self.voicemail_stats: Callable[[], Mapping[str, Any]] | None = None
 
     def execute(self, request: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -149,6 +151,11 @@ class Commands:
             "liveness": lambda r: self._liveness(),
             "drain": self._drain,
             "ivr": lambda r: self._ivr(),
+            "voicemail": lambda r: (
+                {"enabled": False}
+                if self.voicemail_stats is None
+                else {"enabled": True, **self.voicemail_stats()}
+            ),
             "dtmf": self._dtmf,
             "recording": self._recording,
             "answer": lambda r: service.answer(_arg(r, "cid")),

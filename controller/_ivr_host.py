@@ -18,8 +18,8 @@ carried out:
   call data for the agent (`agent_call_data`: ivr_path, account);
 - Transfer: `connect` to the external number through the edge (a parked caller is
   rung out like an agent), hung up if nobody answers;
-- Voicemail: a placeholder, the box's greeting in the call's language,
-  `call.voicemail`, then hang up;
+- Voicemail: the call goes to the voicemail host (`_voicemail.py`), which records the
+  caller's message (without one, a stand-in says voicemail is not available and hangs up);
 - Hangup: hang up.
 
 A terminal action waits for the prompt that is playing (the flow's "please hold" or
@@ -46,7 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from acd import MAX_CALL_DATA_VALUE
 from controller._ivr_lookups import LookupRunner
@@ -107,6 +107,7 @@ __all__ = [
     "IvrHost",
     "IvrTap",
     "NumberIvr",
+    "VoicemailEntry",
     "agent_call_data",
 ]
 
@@ -150,10 +151,10 @@ class ClosedAnnouncement:
 
 @dataclass(frozen=True)
 class ClosedVoicemail:
-    """Out of hours: the voicemail box (a placeholder until the recording issue)."""
+    """Out of hours: the voicemail box, in its own language (None) unless given."""
 
     box: str
-    language: str = "zh"
+    language: str | None = None
 
 
 ClosedRule = ClosedAnnouncement | ClosedVoicemail
@@ -222,6 +223,13 @@ class IvrCall:
 # ---------------------------------------------------------------- the host
 
 
+class VoicemailEntry(Protocol):
+    """The voicemail host's entry (`VoicemailHost.take`): False if it did not take the
+    call (an unknown box)."""
+
+    def take(self, cid: str, box_name: str, *, language: str | None = None) -> bool: ...
+
+
 class IvrHost:
     """Runs this replica's IVR calls. Loop-owned, except the jobs it submits."""
 
@@ -264,6 +272,8 @@ class IvrHost:
         self.claims_from_driver = claims_from_driver
         self._execute: Execute | None = None
         self._events: EventPublisher | None = None
+        # Where voicemail nodes and closed numbers send the caller (None: the stand-in).
+        self.voicemail: VoicemailEntry | None = None
         self._calls: dict[str, IvrCall] = {}
         self._transfers: dict[str, str] = {}  # cid -> the number it rings
         self.visits: dict[str, Counter[str]] = {}  # flow -> node -> steps into it
@@ -689,12 +699,17 @@ class IvrHost:
             return
         log.info("cid=%s IVR transfers the call to %s", cid, number)
 
-    def _voicemail(self, call: IvrCall, box: str, language: str) -> None:
+    def _voicemail(self, call: IvrCall, box: str, language: str | None) -> None:
         if not self._live(call):
             return
-        log.info("cid=%s voicemail box %s (placeholder: greeting, then hang up)", call.cid, box)
+        if self.voicemail is not None:
+            self._forget(call)
+            if not self.voicemail.take(call.cid, box, language=language):
+                self._hangup_cid(call.cid)
+            return
+        log.warning("cid=%s voicemail box %s, but this replica takes no messages", call.cid, box)
         self._emit(call.cid, CALL_VOICEMAIL)
-        self._play(call, [voicemail_greeting(box, language)], partial(self._hangup, call))
+        self._play(call, [voicemail_greeting(box, language or "zh")], partial(self._hangup, call))
 
     def _hangup(self, call: IvrCall) -> None:
         if not self._live(call):

@@ -6,8 +6,8 @@ items become one WAV: each text rendered by `prompts.render` (cached by content)
 all joined (`prompts.concat_wavs`, cached too). This runs on a worker thread:
 espeak-ng and sox take tens of milliseconds, far too long for the SIP loop.
 
-The fixed texts the host itself speaks (the voicemail placeholder's greeting) are here
-too.
+The fixed text the host itself speaks (voicemail on a replica that takes no messages)
+is here too.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ivr import PromptItem, Tts, Wav
 
 __all__ = ["VOICEMAIL_GREETING", "PromptsRenderer", "one_wav", "voicemail_greeting"]
 
-# Until the recording issue lands, voicemail only says so and the call ends.
+# A replica run without voicemail (no --voicemail-settings) says so and the call ends.
 VOICEMAIL_GREETING = {
     "zh": "您好，您已进入留言信箱。留言服务暂未开通，请在工作时间再次致电。再见。",
     "en": "You have reached our voicemail. Messages cannot be left yet; "
@@ -30,8 +30,8 @@ VOICEMAIL_GREETING = {
 
 
 def voicemail_greeting(box: str, language: str) -> Tts:
-    """The box's greeting in the call's language (Mandarin when it has none of ours).
-    Every box says the same until boxes have their own recordings."""
+    """What a replica without voicemail says in the call's language (Mandarin when it
+    has none of ours), whatever the box."""
     del box
     lang = language if language in VOICEMAIL_GREETING else "zh"
     return Tts(VOICEMAIL_GREETING[lang], lang)

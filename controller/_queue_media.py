@@ -640,6 +640,13 @@ class QueueMedia:
         except Exception:
             log.exception("cid=%s starting the music on hold failed", cid)
 
+    def forget(self, cid: str) -> None:
+        """The caller left the queue but not the call (voicemail): nothing more is
+        played to it from here (its next prompt replaces the music)."""
+        held = self._calls.get(cid)
+        if held is not None:
+            self._drop(held)
+
     def music(self, queue: str) -> Path | None:
         """`queue`'s music file: its own, else the stock music once rendered (None
         before that, or if rendering failed)."""

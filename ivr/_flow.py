@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ._nodes import Node, Prompt
+from ._nodes import Node, Prompt, VoicemailNode
 from ._template import Template
 
 AGENT_NODE = "agent"  # the node the flow's `agent:` section becomes
@@ -36,6 +36,14 @@ class Flow:
     def language(self) -> str:
         """The default language (until a set node changes it)."""
         return self.languages[0]
+
+    def voicemail_boxes(self) -> list[tuple[str, str, int]]:
+        """(node, box, line) of each voicemail node, for its host to check the boxes."""
+        return [
+            (node.name, node.box, node.line)
+            for node in self.nodes.values()
+            if isinstance(node, VoicemailNode)
+        ]
 
     def fixed_prompt_texts(self) -> dict[str, list[str]]:
         """The texts of the `prompts:` section that have no slot, by language: the same

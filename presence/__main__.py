@@ -12,15 +12,20 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
 
 from acd_client import AcdClient, TokenError, read_token
-from configuration import ConfigError, load_config
+from configuration import CallCenterConfig, ConfigError, load_config, split_hostport
+from eventlog import DEFAULT_STREAM, Consumer
 from presence._agents import agents_from_config
 from presence._fifo import KamailioRpc
+from presence._mwi import MwiNotifier, mailbox_owners, run_mwi
 from presence._watcher import Watcher
+
+log = logging.getLogger("presence")
 
 
 def _positive(text: str) -> float:
@@ -67,6 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--status-file", type=Path, help="JSON written after every poll, for `callcenter status`"
     )
+    parser.add_argument(
+        "--redis",
+        help="HOST:PORT of the event log: with it (and a `bizdata:` store in --config), "
+        "voicemail changes light the phones' message-waiting lamps (MWI)",
+    )
+    parser.add_argument("--event-stream", default=DEFAULT_STREAM, help="event log stream key")
+    parser.add_argument(
+        "--node",
+        default=socket.gethostname(),
+        help="this watcher's name: its MWI consumer group is presence.mwi.<node>",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser
 
@@ -96,11 +112,61 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    mwi = None
+    if args.redis:
+        mwi = start_mwi(config, args, stop)
     try:
         Watcher(rpc, acd, agents, status_file=args.status_file).run(args.interval, stop)
     finally:
+        stop.set()
+        if mwi is not None:
+            mwi.join(timeout=3)
         acd.close()
     return 0
+
+
+def start_mwi(
+    config: CallCenterConfig, args: argparse.Namespace, stop: threading.Event
+) -> threading.Thread | None:
+    """The MWI thread (its own Kamailio RPC client, Redis consumer and store engine);
+    None, with a warning, when the config has no business store to count messages."""
+    if config.bizdata is None:
+        log.warning("no bizdata: store in the config: no message-waiting indication")
+        return None
+    import redis  # noqa: PLC0415
+
+    import bizdata  # noqa: PLC0415 - SQLAlchemy only with MWI
+
+    try:
+        engine = bizdata.open_engine(
+            bizdata.store_url(config.bizdata, args.config.resolve().parent),
+            password_env=config.bizdata.password_env,
+            deadline_ms=2000,
+        )
+    except bizdata.StoreError as exc:
+        log.error("MWI off: cannot open the business store: %s", exc)
+        return None
+
+    def count(box: str) -> tuple[int, int]:
+        counts = bizdata.count_voicemail(engine, box)
+        return int(counts.get("new", 0)), int(counts.get("heard", 0))
+
+    host, port = split_hostport(args.redis)
+    consumer = Consumer(
+        redis.Redis(host=host, port=port, socket_timeout=5),
+        group=f"presence.mwi.{args.node}",
+        name=args.node,
+        stream=args.event_stream,
+        start_id="$",  # the state is sent at start; older changes say nothing new
+    )
+    rpc = KamailioRpc(args.kamailio_rpc, reply_dir=args.rpc_reply_dir, timeout=args.rpc_timeout)
+    notifier = MwiNotifier(rpc, mailbox_owners(config), count, realm=config.sip.realm)
+    thread = threading.Thread(
+        target=run_mwi, args=(notifier, consumer.poll, stop), name="mwi", daemon=True
+    )
+    thread.start()
+    log.info("MWI: voicemail changes from %s (group %s)", args.redis, consumer.group)
+    return thread
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ keeps an expired contact in memory until its next timer run and reports it as
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DumpFormatError", "registered_users"]
+__all__ = ["Contact", "DumpFormatError", "registered_contacts", "registered_users"]
 
 
 class DumpFormatError(ValueError):
@@ -62,3 +63,41 @@ def _field(value: Any, name: str, kind: type) -> Any:
     if not isinstance(value, dict) or not isinstance(value.get(name), kind):
         raise DumpFormatError(f"ul.dump: expected {name!r} ({kind.__name__}) in {str(value)[:120]}")
     return value[name]
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One live registered contact: where the phone is (`address`, the Contact URI) and,
+    behind NAT, where Kamailio actually reaches it (`received`, "" when none)."""
+
+    address: str
+    received: str = ""
+
+
+def registered_contacts(result: Any, *, table: str = "location") -> dict[str, list[Contact]]:
+    """User part -> the live contacts of its AoR in `table` (users with none are left
+    out). Raises DumpFormatError like `registered_users`."""
+    contacts: dict[str, list[Contact]] = {}
+    found = False
+    for entry in _field(result, "Domains", list):
+        domain = _field(entry, "Domain", dict)
+        if _field(domain, "Domain", str) != table:
+            continue
+        found = True
+        for aor_entry in _field(domain, "AoRs", list):
+            info = _field(aor_entry, "Info", dict)
+            user = _field(info, "AoR", str).partition("@")[0]
+            for raw in _field(info, "Contacts", list):
+                contact = _field(raw, "Contact", dict)
+                if not _live(contact):
+                    continue
+                received = contact.get("Received")
+                contacts.setdefault(user, []).append(
+                    Contact(
+                        _field(contact, "Address", str),
+                        received if isinstance(received, str) and received != "[not set]" else "",
+                    )
+                )
+    if not found:
+        raise DumpFormatError(f"ul.dump has no {table!r} table")
+    return contacts

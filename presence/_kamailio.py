@@ -105,6 +105,12 @@ def presence_argv(config: CallCenterConfig, layout: RunLayout) -> list[str]:
         str(config.presence.poll_ms / 1000),
         "--status-file",
         str(status_file(layout)),
+        # Message-waiting lamps: voicemail changes from the event log (docs/presence.md).
+        *(
+            ["--redis", config.redis.listen, "--node", f"{config.node.name}"]
+            if config.bizdata
+            else []
+        ),
     ]
 
 

@@ -27,6 +27,7 @@ def _config(numbers: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         "acd": {"listen": "127.0.0.1:50051"},
         "queues": [{"name": "billing"}],
         "schedules": {"office": OFFICE},
+        "voicemail": {"boxes": {"outage": {"queue": "billing"}}},
         "numbers": numbers,
         **extra,
     }

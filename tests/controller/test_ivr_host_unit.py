@@ -726,6 +726,41 @@ def test_voicemail_plays_the_greeting_in_the_calls_language_then_hangs_up() -> N
     assert world.cmds("hangup") == [{"cmd": "hangup", "cid": CID}]
 
 
+class Mailboxes:
+    """The voicemail host's entry (`VoicemailHost.take`)."""
+
+    def __init__(self, *, takes: bool = True) -> None:
+        self.taken: list[tuple[str, str, str | None]] = []
+        self.takes = takes
+
+    def take(self, cid: str, box_name: str, *, language: str | None = None) -> bool:
+        self.taken.append((cid, box_name, language))
+        return self.takes
+
+
+@pytest.mark.parametrize("takes", [True, False])
+def test_with_voicemail_the_call_goes_to_the_box_after_the_nodes_prompt(takes: bool) -> None:
+    world = World()
+    host = make(world)
+    host.voicemail = boxes = Mailboxes(takes=takes)
+    started(world, {"start": [[Step("vm", "3"), Voicemail("billing", language="en")]]})
+    assert world.of(CALL_IVR_DONE) == [{"ivr_node": "vm", "result": "voicemail"}]
+    assert boxes.taken == [(CID, "billing", "en")]
+    assert CID not in host.calls  # the voicemail host has it now
+    assert world.of(CALL_VOICEMAIL) == []  # written by the voicemail host
+    # An unknown box (check-config refuses it) ends the call.
+    assert world.cmds("hangup") == ([] if takes else [{"cmd": "hangup", "cid": CID}])
+
+
+def test_out_of_hours_voicemail_goes_to_the_box_in_its_own_language() -> None:
+    world = World()
+    host = make(world, schedules={"office": Schedule(open=False)})
+    host.voicemail = boxes = Mailboxes()
+    arrive(world, dialled=CLOSED_VM)
+    world.run()
+    assert [(box, language) for _, box, language in boxes.taken] == [("billing", None)]
+
+
 @pytest.mark.parametrize(
     ("reason", "result"),
     [

@@ -55,7 +55,7 @@ import redis
 import bizdata
 import prompts
 from analytics import ServiceClient
-from controller._ivr_prompts import VOICEMAIL_GREETING
+from controller._voicemail import DEFAULT_GREETING
 from eventlog import Event, replay
 from simulators import RtpEndpoint, SippRun, free_port, start_sipp
 from testbed import (
@@ -625,6 +625,8 @@ def ivr_stack(
         }
     )
     config["ivr"] = {"flows_dir": str(flows)}
+    # The tour flow's voicemail node's box: a message ends after 5 s at the latest.
+    config["voicemail"] = {"boxes": {"tour": {"queue": QUEUE, "max_message_s": 5}}}
     config["schedules"] = _schedules()
     config["bizdata"] = {}
     gateway = f"127.0.0.1:{free_port()}"
@@ -1082,7 +1084,7 @@ def test_a_menu_without_input_times_out_and_runs_out_of_retries(
     assert prompt_present(heard[split + len(no_input) :], top)
 
 
-def test_voicemail_plays_the_nodes_prompt_and_the_placeholder_greeting(
+def test_voicemail_plays_the_nodes_prompt_and_the_boxs_greeting_then_records(
     ivr_stack: IvrStack, calls: Calls
 ) -> None:
     o = calls.outcome("voicemail")
@@ -1090,8 +1092,13 @@ def test_voicemail_plays_the_nodes_prompt_and_the_placeholder_greeting(
     assert o.steps == [("top", ""), ("box", "2")]
     assert o.done == {"ivr_node": "box", "result": "voicemail"}
     assert prompt_present(o.heard, s.prompt("请在提示音后留言。"))
-    assert prompt_present(o.heard, s.prompt(VOICEMAIL_GREETING["zh"]))
+    assert prompt_present(o.heard, s.prompt(DEFAULT_GREETING["zh"]))
     assert len(s.tail.of(o.caller.cid, "call.voicemail")) == 1
+    # This stack's rtpengine has no recording spool unless `recording:` is configured:
+    # either way the controller tried to record (tests/controller/ivr/test_voicemail.py
+    # checks the pcap).
+    kinds = _kinds(s, o.caller.cid)
+    assert "recording.started" in kinds or "recording.failed" in kinds
 
 
 def test_transfer_to_a_number_rings_the_trunk_and_bridges_the_caller(

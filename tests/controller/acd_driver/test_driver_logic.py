@@ -23,6 +23,7 @@ from acdsvc._convert import action_from_dict, action_to_proto
 from acdsvc._events import to_log_events
 from callcenter._stack import controller_argv
 from configuration import ConfigError, load_config
+from controller._acd_calls import DrivenCall
 from controller._acd_driver import AcdDriver
 from controller._acd_options import AcdOptions, ring_time
 from controller._app import parse_args
@@ -532,3 +533,59 @@ def test_without_an_acd_the_replicas_get_no_acd_arguments(tmp_path: Path) -> Non
         )
     )
     assert "--acd" not in controller_argv(config, 0)
+
+
+def test_a_route_to_voicemail_goes_to_the_voicemail_host_when_it_takes_the_call() -> None:
+    w = World()
+    w.replies["Enqueue"] = enqueued_with()
+    taken: list[str] = []
+
+    def to_voicemail(call: DrivenCall) -> bool:
+        taken.append(call.cid)
+        return True
+
+    w.driver.to_voicemail = to_voicemail
+    w.arrive()
+    w.feed(action("8-0", route=pb.Route(call_id=CID, target="voicemail", reason="MAX_WAIT")))
+    assert taken == [CID]
+    assert CID not in w.driver.calls
+    assert not [e for e in w.published if e.kind == CALL_ENDED]  # the caller stays
+    w.emit(CALL_ENDED, cause="200", side="caller")
+    w.run()
+    assert [m for m, _ in w.rpcs()] == ["Enqueue"]  # the ACD is done with it: no Abandon
+
+
+def test_a_route_to_voicemail_without_a_box_hangs_up_as_before() -> None:
+    w = World()
+    w.replies["Enqueue"] = enqueued_with()
+    w.driver.to_voicemail = lambda call: False
+    w.arrive()
+    w.feed(action("8-0", route=pb.Route(call_id=CID, target="voicemail", reason="MAX_WAIT")))
+    (ended,) = [e for e in w.published if e.kind == CALL_ENDED]
+    assert dict(ended.data) == {"cause": "overflow:voicemail", "side": "system"}
+
+
+def test_leave_queue_abandons_a_waiting_call_and_lets_it_go() -> None:
+    w = World()
+    w.replies["Enqueue"] = enqueued_with()
+    w.arrive()
+    queue = w.driver.waiting_queue(CID)
+    assert queue is not None
+    left = w.driver.leave_queue(CID)
+    assert left is not None and left.queue == queue
+    w.run()
+    assert [m for m, _ in w.rpcs()] == ["Enqueue", "Abandon"]
+    assert CID not in w.driver.calls
+    assert w.driver.waiting_queue(CID) is None and w.driver.leave_queue(CID) is None
+    w.emit(CALL_ENDED, cause="200", side="caller")
+    w.run()
+    assert [m for m, _ in w.rpcs()] == ["Enqueue", "Abandon"]  # nothing more
+
+
+def test_a_ringing_call_does_not_leave_its_queue() -> None:
+    w = World()
+    w.replies["Enqueue"] = enqueued_with()
+    w.arrive()
+    w.feed(action("7-0", offer=pb.Offer(call_id=CID, employee_id=1001, username="1001")))
+    assert w.driver.waiting_queue(CID) is None
+    assert w.driver.leave_queue(CID) is None
