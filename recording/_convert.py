@@ -6,7 +6,8 @@ packet: that packet goes at its pcap time, every later one at the anchor plus it
 timestamp's distance from the anchor's (modulo 2**32, so a wrap is no jump). A stream
 whose timestamp jumps (the sender restarted its clock under the same SSRC) would be
 carried off the timeline by that rule, so a packet whose RTP place is more than
-`REANCHOR_S` from its arrival time starts a new anchor there.
+`REANCHOR_S` from its arrival time starts a new anchor there (up to `_MAX_ANCHORS`;
+then each packet still off goes at its arrival).
 
 The caller's packets (UDP destination port = rtpengine's port facing the caller) go left,
 everything else right; streams on one channel that overlap (a three-way consult) are
@@ -35,6 +36,8 @@ REANCHOR_S: Final = 2.0
 # a few MB whatever the call's length (an hour is 360,000 packets).
 _CHUNK: Final = 4096
 _WINDOW_FRAMES: Final = 60 * RATE
+# Anchors per stream at most; beyond, packets still off are placed by arrival alone.
+_MAX_ANCHORS: Final = 32
 _WRAP: Final = 1 << 32
 _HALF: Final = 1 << 31
 
@@ -74,7 +77,10 @@ def convert(
     pauses: Sequence[tuple[float, float]] = (),
     mono: bool = False,
 ) -> Conversion:
-    """The WAV samples of a recording made of these pcap segments (in any order)."""
+    """The WAV samples of a recording made of these pcap segments (in any order).
+
+    Raises RecordingFormatError for a file that is not a pcap this reads (its name and
+    the byte offset in the message), OSError for one that cannot be read."""
     frames = timeline_frames(start_ts, end_ts)
     channels = 1 if mono else 2
     data, captures = read_pcaps([Path(segment) for segment in segments])
@@ -224,7 +230,7 @@ def _positions(segment: Ints, ssrc: Ints, rtp_ts: Ints, arrival: npt.NDArray[np.
     arrival_frame = arrival.astype(np.int64)
     epoch = np.zeros(len(ssrc), dtype=np.int64)
     limit = round(REANCHOR_S * RATE)
-    while True:
+    for _ in range(_MAX_ANCHORS):
         # A stream: one SSRC in one segment, between two timestamp jumps.
         first, stream = _groups(segment, ssrc, epoch)
         anchor = first[stream]
@@ -240,6 +246,9 @@ def _positions(segment: Ints, ssrc: Ints, rtp_ts: Ints, arrival: npt.NDArray[np.
         np.minimum.at(first_off, stream[off], order[off])
         jumped = order >= first_off[stream]
         epoch = epoch + jumped
+    # Timestamps that jump all the time (a broken sender): each packet still off goes
+    # at its own arrival, rather than this loop running once per packet.
+    return np.where(off, arrival_frame, position)
 
 
 def _groups(*keys: Ints) -> tuple[Ints, Ints]:
