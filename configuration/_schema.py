@@ -523,13 +523,8 @@ class CallCenterConfig(StrictModel):
                         f"voicemail.boxes ({known})",
                     )
                 )
-            if queue.overflow_target == "voicemail" and queue.voicemail_box is None:
-                problems.append(
-                    (
-                        ("queues", i, "overflow_target"),
-                        f"queue {queue.name}: overflow_target voicemail needs a voicemail_box",
-                    )
-                )
+            # overflow_target: voicemail without a voicemail_box stays valid, as before
+            # voicemail existed: the controller hangs such a call up (docs/recording.md).
         return problems
 
     def _schedule_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
