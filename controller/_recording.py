@@ -201,6 +201,12 @@ class CallRecorder:
         if endpoint is None:
             raise ValueError(f"call {call} has no answered caller to record")
         ref = ref or uuid.uuid4().hex
+        # Time zero is now, before the disk-full check and rtpengine's round trip: on a
+        # loaded host those took up to 0.6 s, which, stamped after them, made the file
+        # that much shorter than the talk time it must match (BENCHMARKS.md, "Recorded
+        # calls at scale"). The pcap's packets carry their own capture times, so the
+        # audio stays in place on the timeline either way.
+        began = self.clock()
         if self.disk_full is not None and self.disk_full(self.media_node):
             self._failed(call, ref, "disk_full", f"media node {self.media_node}: disk full")
             return None
@@ -218,6 +224,7 @@ class CallRecorder:
         self._emit(
             call,
             RECORDING_STARTED,
+            ts=began,
             ref=ref,
             name=name,
             reason=reason,
@@ -334,10 +341,11 @@ class CallRecorder:
         except Exception:  # a reporting bug must not reach call handling
             log.exception("cid=%s reporting the recording state failed", cid)
 
-    def _emit(self, cid: str, kind: str, **data: str) -> None:
+    def _emit(self, cid: str, kind: str, *, ts: float | None = None, **data: str) -> None:
         try:
+            when = self.clock() if ts is None else ts
             self.events.publish(
-                Event.new(kind, correlation_id=cid, node=self.node, ts=self.clock(), **data)
+                Event.new(kind, correlation_id=cid, node=self.node, ts=when, **data)
             )
         except Exception:
             log.exception("cid=%s could not publish %s", cid, kind)
