@@ -179,6 +179,17 @@ class AcdClient:
     def get_call_position(self, r: pb.GetCallPositionRequest) -> pb.GetCallPositionResponse:
         return self.call("GetCallPosition", r, pb.GetCallPositionResponse)
 
+    def report_recording(
+        self, call_id: str, state: pb.RecordingState, ref: str
+    ) -> pb.ReportRecordingResponse:
+        """A controller tells the ACD the recording state it set by itself (always-on,
+        a sensitive IVR node, a failure), so that ControlRecording checks against it."""
+        return self.call(
+            "ReportRecording",
+            pb.ReportRecordingRequest(call_id=call_id, state=state, ref=ref),
+            pb.ReportRecordingResponse,
+        )
+
     def get_snapshot(self) -> pb.Snapshot:
         return self.call("GetSnapshot", pb.GetSnapshotRequest(), pb.GetSnapshotResponse).snapshot
 

@@ -19,6 +19,13 @@ family (NotFound, VersionConflict, InvalidField, InvalidTransition, InUse):
     bizdata.search_customers(engine, "张伟")
     bizdata.update_customer(engine, 1, {"email": "a@b.cn"}, version=1, by="agent1")
 
+The recorder, the ACD and the dashboards keep and read the index of recordings and
+voicemail messages the same way (docs/recording.md, "The index"):
+
+    bizdata.recording_started(engine, ref=ref, call_id=..., ..., started_at=ts)
+    bizdata.search_recordings(engine, agent="agent1", since=yesterday)
+    bizdata.count_voicemail(engine, "sales")   # {"new": 2, "heard": 5}
+
 The interface and its errors load at once; the names that need SQLAlchemy (and
 Alembic, for migrate) load on first use, so importing the package costs nothing
 until a store or a source is opened.
@@ -58,21 +65,51 @@ if TYPE_CHECKING:
         ACCOUNT_STATUSES,
         CUSTOMER_TYPES,
         LANGUAGES,
+        RECORDING_ACCESS_ACTIONS,
+        RECORDING_REASONS,
+        RECORDING_STATUSES,
         TICKET_STATUSES,
         Account,
         Base,
         CallWrapUp,
         Complaint,
         Customer,
+        Recording,
+        RecordingAccess,
         Ticket,
         TicketEvent,
+        VoicemailMessage,
     )
     from ._open import close_sources, open_sources
+    from ._recordings import (
+        delete_recording,
+        expired_recordings,
+        get_recording,
+        log_recording_access,
+        recording_access_log,
+        recording_failed,
+        recording_paused,
+        recording_resumed,
+        recording_started,
+        recording_stopped,
+        recording_stored,
+        recordings_stopped,
+        search_recordings,
+        set_legal_hold,
+    )
     from ._search import search_customers
     from ._seed import WELL_KNOWN, DemoAccount, demo_accounts, seed_demo
     from ._sql_source import SqlSource
     from ._store_source import ACCOUNT_FIELDS, StoreSource
     from ._tickets import create_ticket, get_ticket, list_tickets, transition_ticket
+    from ._voicemail import (
+        add_voicemail,
+        count_voicemail,
+        delete_voicemail,
+        get_voicemail,
+        list_voicemail,
+        mark_voicemail_heard,
+    )
     from ._wrap_ups import get_wrap_up, save_wrap_up
 
 __all__ = [
@@ -80,6 +117,9 @@ __all__ = [
     "ACCOUNT_STATUSES",
     "CUSTOMER_TYPES",
     "LANGUAGES",
+    "RECORDING_ACCESS_ACTIONS",
+    "RECORDING_REASONS",
+    "RECORDING_STATUSES",
     "TICKET_STATUSES",
     "WELL_KNOWN",
     "Account",
@@ -96,35 +136,58 @@ __all__ = [
     "InvalidField",
     "InvalidTransition",
     "NotFound",
+    "Recording",
+    "RecordingAccess",
     "SqlSource",
     "StoreError",
     "StoreSource",
     "Ticket",
     "TicketEvent",
     "VersionConflict",
+    "VoicemailMessage",
+    "add_voicemail",
     "bulk_customer",
     "close_sources",
+    "count_voicemail",
     "create_complaint",
     "create_customer",
     "create_ticket",
     "current_revision",
     "delete_customer",
+    "delete_recording",
+    "delete_voicemail",
     "demo_accounts",
     "display_url",
+    "expired_recordings",
     "find_customer_for_call",
     "get_customer",
+    "get_recording",
     "get_ticket",
+    "get_voicemail",
     "get_wrap_up",
     "head_revision",
     "list_tickets",
+    "list_voicemail",
+    "log_recording_access",
+    "mark_voicemail_heard",
     "migrate",
     "open_engine",
     "open_sources",
+    "recording_access_log",
+    "recording_failed",
+    "recording_paused",
+    "recording_resumed",
+    "recording_started",
+    "recording_stopped",
+    "recording_stored",
+    "recordings_stopped",
     "save_wrap_up",
     "search_complaints",
     "search_customers",
+    "search_recordings",
     "seed_bulk",
     "seed_demo",
+    "set_legal_hold",
     "store_url",
     "transition_ticket",
     "update_customer",
@@ -140,14 +203,20 @@ _LAZY = {
             "ACCOUNT_STATUSES",
             "CUSTOMER_TYPES",
             "LANGUAGES",
+            "RECORDING_ACCESS_ACTIONS",
+            "RECORDING_REASONS",
+            "RECORDING_STATUSES",
             "TICKET_STATUSES",
             "Account",
             "Base",
             "CallWrapUp",
             "Complaint",
             "Customer",
+            "Recording",
+            "RecordingAccess",
             "Ticket",
             "TicketEvent",
+            "VoicemailMessage",
         ),
         "_models",
     ),
@@ -168,6 +237,36 @@ _LAZY = {
         ("create_ticket", "get_ticket", "list_tickets", "transition_ticket"), "_tickets"
     ),
     **dict.fromkeys(("get_wrap_up", "save_wrap_up"), "_wrap_ups"),
+    **dict.fromkeys(
+        (
+            "delete_recording",
+            "expired_recordings",
+            "get_recording",
+            "log_recording_access",
+            "recording_access_log",
+            "recording_failed",
+            "recording_paused",
+            "recording_resumed",
+            "recording_started",
+            "recording_stopped",
+            "recording_stored",
+            "recordings_stopped",
+            "search_recordings",
+            "set_legal_hold",
+        ),
+        "_recordings",
+    ),
+    **dict.fromkeys(
+        (
+            "add_voicemail",
+            "count_voicemail",
+            "delete_voicemail",
+            "get_voicemail",
+            "list_voicemail",
+            "mark_voicemail_heard",
+        ),
+        "_voicemail",
+    ),
     **dict.fromkeys(("close_sources", "open_sources"), "_open"),
     **dict.fromkeys(("WELL_KNOWN", "DemoAccount", "demo_accounts", "seed_demo"), "_seed"),
     "SqlSource": "_sql_source",

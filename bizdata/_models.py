@@ -17,8 +17,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -41,14 +44,20 @@ __all__ = [
     "LANGUAGES",
     "NAMING_CONVENTION",
     "OPEN_TICKET_STATUSES",
+    "RECORDING_ACCESS_ACTIONS",
+    "RECORDING_REASONS",
+    "RECORDING_STATUSES",
     "TICKET_STATUSES",
     "Account",
     "Base",
     "CallWrapUp",
     "Complaint",
     "Customer",
+    "Recording",
+    "RecordingAccess",
     "Ticket",
     "TicketEvent",
+    "VoicemailMessage",
     "is_search_object",
     "utc_now",
 ]
@@ -67,6 +76,12 @@ CUSTOMER_TYPES = ("resident", "business")
 TICKET_STATUSES = ("assigned", "in_progress", "resolved", "closed")
 # A ticket in one of these still needs work: it keeps its customer from being deleted.
 OPEN_TICKET_STATUSES = ("assigned", "in_progress", "resolved")
+# A recording's life (docs/recording.md): recording -> stopped -> stored | failed.
+RECORDING_STATUSES = ("recording", "stopped", "stored", "failed")
+# Why it was recorded: numbers[].record / queues[].record, the agent, a voicemail.
+RECORDING_REASONS = ("always", "on_demand", "voicemail")
+# What the audit log records someone (or retention) doing with a recording.
+RECORDING_ACCESS_ACTIONS = ("play", "download", "hold", "release", "delete")
 # Up to 9,999,999,999.99: Numeric(12, 2), exact on PostgreSQL and within a double's
 # exact range on SQLite, which stores it as REAL.
 Money = Numeric(12, 2)
@@ -93,6 +108,12 @@ Username = String(64)
 CodeColumn = String(32)
 # The ACD's call id (the X-Huaan-Call-Id header).
 CallId = String(64)
+# A recording's ref, a voicemail's message id: uuid4().hex.
+HexId = String(32)
+# A phone number as the edge or the dial plan spells it.
+PhoneNumber = String(64)
+# A path relative to recording.dir or voicemail.dir.
+RelativePath = String(255)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -249,3 +270,83 @@ class CallWrapUp(Base):
     code: Mapped[str] = mapped_column(CodeColumn)
     note: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(Instant)
+
+
+class Recording(Base):
+    """One recording of a call (or a voicemail message), from recording.started to its
+    WAV (docs/recording.md): the recorder keeps it as the events come, the Recordings
+    page searches it, retention deletes it unless it is on legal hold."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", RECORDING_STATUSES), name="status"),
+        CheckConstraint(_one_of("reason", RECORDING_REASONS), name="reason"),
+        # The recorder's questions: which are waiting for conversion, which expired.
+        Index("ix_recordings_status_ended_at", "status", "ended_at"),
+    )
+
+    ref: Mapped[str] = mapped_column(HexId, primary_key=True)
+    # The call's correlation ID.
+    call_id: Mapped[str] = mapped_column(CallId, index=True)
+    # On demand: the agent's account; always-on: ""; voicemail: the box.
+    name: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(16))
+    # The rtpengine's ng address (host:port): which recorder converts it.
+    media_node: Mapped[str] = mapped_column(String(100))
+    caller: Mapped[str] = mapped_column(PhoneNumber, index=True)
+    agent: Mapped[str] = mapped_column(Username, index=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    # The number dialled.
+    number: Mapped[str] = mapped_column(PhoneNumber, index=True)
+    started_at: Mapped[datetime] = mapped_column(Instant, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(Instant)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    file: Mapped[str | None] = mapped_column(RelativePath)
+    status: Mapped[str] = mapped_column(String(16))
+    # recording.failed's reason (disk_full, missing, rtpengine, convert, short) and detail.
+    failure: Mapped[str | None] = mapped_column(String(32))
+    failure_detail: Mapped[str | None] = mapped_column(Text)
+    # [{start_ms, end_ms, reason}], offsets from started_at; end_ms None while paused.
+    pauses: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # How many pcap segments rtpengine wrote (set at the stop).
+    segments: Mapped[int | None] = mapped_column(Integer)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    legal_hold_by: Mapped[str | None] = mapped_column(Username)
+
+
+class RecordingAccess(Base):
+    """The audit log of recordings: who played, downloaded, held, released or deleted
+    which one, when. No foreign key: a deletion's entry outlives the recording."""
+
+    __tablename__ = "recording_access_log"
+    __table_args__ = (CheckConstraint(_one_of("action", RECORDING_ACCESS_ACTIONS), name="action"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(HexId, index=True)
+    # An account, or "retention" for the recorder's deletions.
+    actor: Mapped[str] = mapped_column(Username)
+    action: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(Instant)
+
+
+class VoicemailMessage(Base):
+    """A message left in a voicemail box: its WAV is voicemail.dir/<box>/<message_id>.wav."""
+
+    __tablename__ = "voicemail_messages"
+    __table_args__ = (
+        # A box's messages, the new ones first: listing, counting for MWI.
+        Index("ix_voicemail_messages_box_heard", "box", "heard"),
+    )
+
+    message_id: Mapped[str] = mapped_column(HexId, primary_key=True)
+    box: Mapped[str] = mapped_column(String(100))
+    caller: Mapped[str] = mapped_column(PhoneNumber)
+    call_id: Mapped[str] = mapped_column(CallId)
+    # The recording it was made from (its row may be gone: no foreign key).
+    recording_ref: Mapped[str] = mapped_column(HexId)
+    received_at: Mapped[datetime] = mapped_column(Instant)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    file: Mapped[str] = mapped_column(RelativePath)
+    heard: Mapped[bool] = mapped_column(Boolean, default=False)
+    heard_at: Mapped[datetime | None] = mapped_column(Instant)
+    heard_by: Mapped[str | None] = mapped_column(Username)

@@ -21,7 +21,7 @@ from configuration import (
     parse_yaml,
 )
 
-__all__ = ["check_ivr", "data_source_names"]
+__all__ = ["check_ivr", "data_source_names", "locator"]
 
 
 def data_source_names(config: CallCenterConfig) -> set[str]:
@@ -38,7 +38,7 @@ def check_ivr(config: CallCenterConfig, path: Path) -> list[str]:
     flows_dir = Path(config.ivr.flows_dir)
     if not numbers and not any(route.hours for route in config.numbers):
         return []  # no IVR in this config: the replicas load no flow
-    where = _locator(path)
+    where = locator(path)
     if not flows_dir.is_dir():
         raise ConfigError(
             f"{where(('ivr', 'flows_dir'))}: ivr.flows_dir: {flows_dir} is not a directory "
@@ -63,7 +63,7 @@ def check_ivr(config: CallCenterConfig, path: Path) -> list[str]:
     return [f"IVR flow {f.name} ({f.path}, version {f.version})" for f in flows.values()]
 
 
-def _locator(path: Path) -> Callable[[tuple[str | int, ...]], str]:
+def locator(path: Path) -> Callable[[tuple[str | int, ...]], str]:
     """`file:line` of a key path in the config file (its nearest ancestor's line)."""
     try:
         document, _ = parse_yaml(path.read_text(encoding="utf-8"), str(path))

@@ -42,6 +42,15 @@ from presence import (
     presence_healthy,
     presence_wanted,
 )
+from recorder import (
+    RECORDER_DAEMON,
+    recorder_argv,
+    recorder_describe,
+    recorder_healthy,
+    recorder_wanted,
+    rtpengine_recording_args,
+    spool_dir,
+)
 
 KAMAILIO_TEMPLATE = PROJECT_ROOT / "kamailio" / "kamailio.cfg.tmpl"
 KEMI_SCRIPT = PROJECT_ROOT / "kamailio" / "kemi.py"
@@ -200,6 +209,19 @@ def controller_argv(
         *controller_acd_args(config),
         *controller_queue_media_args(config, prompt_cache),
         *controller_ivr_args(config, prompt_cache, runtime_config),
+        *controller_recording_args(config),
+    ]
+
+
+def controller_recording_args(config: CallCenterConfig) -> list[str]:
+    """Always-on recording (docs/recording.md): `--record-number` for every number with
+    `record: true` (from the caller's answer), `--record-queue` for every queue with it
+    (from the agent's answer)."""
+    numbers = ",".join(n.number for n in config.numbers if n.record)
+    queues = ",".join(q.name for q in config.queues if q.record)
+    return [
+        *(["--record-number", numbers] if numbers else []),
+        *(["--record-queue", queues] if queues else []),
     ]
 
 
@@ -343,10 +365,26 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
                         "--delete-delay=0",
                         "--log-stderr",
                         "--log-level=5",
+                        # With `recording:`: pcaps into the spool the recorder reads.
+                        *rtpengine_recording_args(config, layout),
                     ],
                 ),
                 probe,
                 f"rtpengine ng {ng}",
+            )
+        )
+    # The recorder after Redis (the event log) and the store's migration (its index),
+    # before the controllers, whose first recording it must not miss.
+    if recorder_wanted(config):
+        daemons.append(
+            Daemon(
+                _process.ProcessSpec(
+                    RECORDER_DAEMON,
+                    recorder_argv(layout.runtime_config, run_dir=layout.root),
+                    env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
+                ),
+                lambda: recorder_healthy(config, timeout=0.3),
+                recorder_describe(config),
             )
         )
     # Controllers after rtpengine (their media) and Redis (their event log), before
@@ -673,6 +711,8 @@ def up(config: CallCenterConfig, layout: RunLayout) -> list[str]:
     if (cert := ensure_certificate(config)) is not None:
         print(f"wrote a self-signed demo certificate {cert} (`callcenter secrets`)")
     (layout.data / "redis").mkdir(exist_ok=True)
+    if config.recording is not None:  # rtpengine makes pcaps/ in it, not the directory
+        spool_dir(config, layout).mkdir(parents=True, exist_ok=True)
     config = with_acd_token(config, layout)
     write_runtime_config(config, layout)
     write_kamailio_files(config, layout)

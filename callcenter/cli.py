@@ -11,6 +11,7 @@ from callcenter import _stack
 from callcenter._accounts import account_entry, upsert_accounts
 from callcenter._demo import run_demo
 from callcenter._ivr_check import check_ivr
+from callcenter._recording_check import check_recording
 from callcenter._secrets import SecretsError, write_secrets
 from configuration import PROJECT_ROOT, CallCenterConfig, ConfigError, load_config, parse_config
 
@@ -25,6 +26,7 @@ def _load(args: argparse.Namespace) -> tuple[CallCenterConfig, Path]:
 def cmd_check_config(args: argparse.Namespace) -> int:
     config, config_dir = _load(args)
     flows = check_ivr(config, Path(args.config).resolve())
+    flows += check_recording(config, Path(args.config).resolve())
     output = _stack.check_kamailio_cfg(config, _stack.layout_for(config, config_dir))
     for line in flows:
         print(line)
@@ -38,6 +40,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     config, config_dir = _load(args)
     check_ivr(config, Path(args.config).resolve())  # a bad flow stops `up` before anything runs
+    check_recording(config, Path(args.config).resolve())
     layout = _stack.layout_for(config, config_dir)
     for name in _stack.up(config, layout):
         print(f"started {name}")

@@ -69,7 +69,9 @@ from controller._acd_calls import (
 from controller._acd_options import AcdOptions, ring_time
 from controller._acd_rpc import OK, AcdRpc, code_name, reply_code, rpc_error
 from controller._event_tap import EventTap
+from controller._play_message import CAUSE_MESSAGE_PLAYED, MessagePlayer
 from controller._ports import EventPublisher, Execute, Later, OnLoop, Post
+from controller._recording import CallRecorder
 from controller._rpc_chains import RpcChains, Submit
 from controller._side_reservations import SIDE_KINDS, SideReservations
 from controller._sippy_loop import sippy_later
@@ -92,6 +94,12 @@ M = TypeVar("M", bound=Message)
 # (routing/_decide.py): the dialled number is the callee's account, the caller the
 # calling agent's. Config validation keeps every number's category different.
 INTERNAL_CATEGORY = "internal"
+
+_RECORDING_STATES = {
+    "off": pb.RECORDING_STATE_OFF,
+    "on": pb.RECORDING_STATE_ON,
+    "paused": pb.RECORDING_STATE_PAUSED,
+}
 
 _SIDES = {
     "caller": pb.HANGUP_SIDE_CALLER,
@@ -258,6 +266,10 @@ class AcdDriver:
         # A file rtpengine plays to the calling agent of an internal call while the
         # callee rings (controller/_ringback.py); None: it hears silence.
         self.ringback: str | None = None
+        # The calls' recordings (RecordingCommand) and the messages played before a
+        # hang-up (PlayMessageCall); None: such actions are logged and dropped.
+        self.recorder: CallRecorder | None = None
+        self.messages: MessagePlayer | None = None
 
     # ------------------------------------------------------------ life
 
@@ -346,6 +358,50 @@ class AcdDriver:
         )
         self._enqueue(call)
 
+    def play_messages(
+        self, cache_dir: Path | None, events: EventPublisher, node: str
+    ) -> MessagePlayer:
+        """Carry out PlayMessageCall: render into `cache_dir` (the prompt cache, which
+        rtpengine reads), publish `call.message_played` to `events`."""
+        self.messages = MessagePlayer(
+            run=self._run,
+            post=self._post,
+            later=self._later,
+            hangup=self._hangup,
+            events=events,
+            cache_dir=cache_dir,
+            node=node,
+        )
+        return self.messages
+
+    def queue_of(self, cid: str) -> str:
+        """The ACD queue the call is in now ("" for a call the ACD does not drive)."""
+        call = self._calls.get(cid)
+        return "" if call is None else call.queue
+
+    def report_recording(self, cid: str, state: str, ref: str) -> None:
+        """`CallRecorder.report`: tell the ACD a recording state the controller set by
+        itself (ReportRecording), in order with the call's other requests."""
+        call = self._calls.get(cid)
+        if call is None or call.acd_done or call.acd_gone:
+            return  # not the ACD's call (an IVR's, a voicemail), or no longer
+        request = pb.ReportRecordingRequest(
+            call_id=call.acd_call, state=_RECORDING_STATES[state], ref=ref
+        )
+
+        def done(call: DrivenCall, reply: pb.ReportRecordingResponse) -> None:
+            code = reply_code(reply)
+            if code != OK:
+                acd_log(
+                    call.cid,
+                    "the ACD refused ReportRecording (%s: %s)",
+                    code_name(code),
+                    reply.error.message,
+                    level=logging.WARNING,
+                )
+
+        self._send(call, "ReportRecording", request, pb.ReportRecordingResponse, done)
+
     def start(self) -> AcdDriver:
         if self._feed_factory is not None:
             self._feed = self._feed_factory(self._on_feed_action)
@@ -367,6 +423,8 @@ class AcdDriver:
             log.warning("ACD requests still queued at shutdown were dropped")
         if self.hold is not None:
             self.hold.close()
+        if self.messages is not None:
+            self.messages.close()
         if self._on_close is not None:
             self._on_close()
 
@@ -644,6 +702,10 @@ class AcdDriver:
             )
             call.acd_done = True
             self._hangup(call.cid, f"{CAUSE_OVERFLOW}:{body.target}")
+        elif which == "recording_command":
+            self._recording_command(call, body)
+        elif which == "play_message":
+            self._play_message(call, body)
         elif which == "undelivered":
             acd_log(
                 call.cid,
@@ -730,6 +792,77 @@ class AcdDriver:
                     played.get("error"),
                     level=logging.WARNING,
                 )
+
+    def _recording_command(self, call: DrivenCall, command: pb.RecordingCommand) -> None:
+        """START (with the ACD's ref and name), PAUSE, RESUME or STOP the call's
+        recording. What could not be done is reported back with the state the call's
+        recording really is in, so that the ACD's view follows the truth."""
+        recorder = self.recorder
+        op = pb.RecordingOp.Name(command.op).removeprefix("RECORDING_OP_")
+        if recorder is None:
+            acd_log(
+                call.cid,
+                "recording %s asked, but this replica records nothing",
+                op,
+                level=logging.WARNING,
+            )
+            self.report_recording(call.cid, "off", command.ref)
+            return
+        acd_log(
+            call.cid,
+            "the ACD asks to %s the recording (by %s)",
+            op.lower(),
+            command.requested_by or "-",
+        )
+        done: bool
+        try:
+            if command.op == pb.RECORDING_OP_START:
+                done = (
+                    recorder.state(call.cid) == "off"
+                    and recorder.start(
+                        call.cid,
+                        reason="on_demand",
+                        name=command.name,
+                        ref=command.ref or None,
+                        tell_acd=False,
+                    )
+                    is not None
+                )
+            elif command.op == pb.RECORDING_OP_PAUSE:
+                done = recorder.pause(call.cid, "agent", tell_acd=False)
+            elif command.op == pb.RECORDING_OP_RESUME:
+                done = recorder.resume(call.cid, tell_acd=False)
+            elif command.op == pb.RECORDING_OP_STOP:
+                done = recorder.stop(call.cid, tell_acd=False)
+            else:
+                done = False
+        except ValueError as exc:
+            acd_log(call.cid, "recording %s: %s", op, exc, level=logging.WARNING)
+            done = False
+        if not done:
+            state = recorder.state(call.cid)
+            acd_log(call.cid, "recording %s not done; it is %s", op, state, level=logging.WARNING)
+            self.report_recording(call.cid, state, recorder.ref(call.cid) or command.ref)
+
+    def _play_message(self, call: DrivenCall, message: pb.PlayMessageCall) -> None:
+        """The agent's part is over at the ACD (wrap-up): nothing more to report for
+        the call; its leg goes, the caller hears the message, then the call ends."""
+        call.acd_done = True
+        call.agent = None
+        call.ring = None
+        if self.messages is None:
+            acd_log(
+                call.cid, "PlayMessageCall, but no message player; hanging up", level=logging.ERROR
+            )
+            self._hangup(call.cid, CAUSE_MESSAGE_PLAYED)
+            return
+        self.messages.play(
+            call.cid,
+            text=message.text,
+            language=message.language,
+            repeats=message.repeats or 2,
+            agent=message.username,
+        )
 
     def _cancel_ring(self, call: DrivenCall, cancel: pb.CancelRing) -> None:
         ring = call.ring

@@ -15,7 +15,7 @@ from sippy.Core.EventDispatcher import ED2
 
 from configuration import split_hostport
 from controller import _sippy_fixes
-from controller._acd_driver import sippy_driver
+from controller._acd_driver import AcdDriver, sippy_driver
 from controller._acd_options import AcdOptions, acd_options, add_acd_arguments
 from controller._commands import Commands
 from controller._control import ControlServer
@@ -31,12 +31,20 @@ from controller._liveness import (
     seconds,
 )
 from controller._media import RtpengineNg
+from controller._ports import EventPublisher
 from controller._queue_media import (
     QueueMediaOptions,
     add_queue_media_arguments,
     attach_queue_media,
     queue_media_options,
 )
+from controller._recording import AlwaysOnRecording, CallRecorder, RecorderTap, RedisDiskFull
+from controller._recording_options import (
+    RecordingOptions,
+    add_recording_arguments,
+    recording_options,
+)
+from controller._redis import fail_fast_redis
 from controller._registry import (
     RegistryOptions,
     add_registry_arguments,
@@ -90,6 +98,8 @@ class ControllerConfig:
     # to the --rtpengine address.
     dtmf_events: tuple[str, int] | None = None
     dtmf_record: bool = False  # keep each live call's digits for `dtmf {cid}` (tests)
+    recording: RecordingOptions = field(default_factory=RecordingOptions)  # always-on
+    acd_prefix: str = "acd:"  # the ACD's Redis prefix (the disk-full flag's key)
 
 
 def parse_args(argv: Sequence[str]) -> ControllerConfig:
@@ -178,6 +188,7 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
     add_queue_media_arguments(parser)
     add_registry_arguments(parser)
     add_ivr_arguments(parser)
+    add_recording_arguments(parser)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -208,7 +219,35 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
         ivr=ivr_options(args, parser),
         dtmf_events=_dtmf_events(args.dtmf_events, args.rtpengine),
         dtmf_record=args.dtmf_record,
+        recording=recording_options(args),
+        acd_prefix=args.acd_prefix,
     )
+
+
+def _recording(
+    config: ControllerConfig, media: RtpengineNg, events: EventPublisher, acd: AcdDriver | None
+) -> tuple[CallRecorder, AlwaysOnRecording]:
+    """The calls' recordings on this replica's rtpengine; the disk-full flag is read
+    from the event log's Redis (the recorder sets it there)."""
+    host, port = config.rtpengine
+    disk_full = None
+    if config.redis is not None:
+        client = fail_fast_redis(*config.redis, timeout_s=config.redis_timeout_s)
+        disk_full = RedisDiskFull(client, config.acd_prefix)
+    recorder = CallRecorder(
+        media,
+        events,
+        media_node=f"{host}:{port}",
+        caller_sdp=lambda cid: None,  # the service's, once it exists
+        node=config.node,
+        disk_full=disk_full,
+        queue_of=acd.queue_of if acd is not None else lambda cid: "",
+        report=acd.report_recording if acd is not None else None,
+    )
+    always = AlwaysOnRecording(
+        recorder, numbers=config.recording.numbers, queues=config.recording.queues
+    )
+    return recorder, always
 
 
 def _dtmf_events(value: str | None, rtpengine: str) -> tuple[str, int] | None:
@@ -255,7 +294,10 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
                 acd.stop(0)
             publisher.close()
             return 2
-    events = publisher if acd is None else acd.tap(publisher)
+    events: EventPublisher = publisher if acd is None else acd.tap(publisher)
+    if ivr is not None:
+        events = ivr.host.tap(events)
+    recorder, always = _recording(config, media, events, acd)
     service = CallService(
         sip,
         media,
@@ -264,16 +306,21 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
         edge=config.edge,
         park_address=config.park,
         ring_timeout_s=config.ring_timeout_s,
-        events=events if ivr is None else ivr.host.tap(events),
+        events=RecorderTap(events, recorder, always),
         node=config.node,
         # Tone detection costs rtpengine a decode per packet: only when its digits come here.
         inband_dtmf=config.dtmf_events is not None,
         record_dtmf=config.dtmf_record,
     )
+    recorder.caller_sdp = service.caller_media
+    service.on_caller_answered = always.caller_answered
+    service.on_call_ending = recorder.call_ending
     commands = Commands(service, media, sip.status, publisher.stats)
+    commands.recorder = recorder
     commands.drain = sip.drain
     if ivr is not None:
         ivr.attach(commands, service.events, service.dtmf, acd)
+        ivr.host.recorder = recorder  # a sensitive node pauses the call's recording
     commands.info_stats = lambda: dict(sip.info_counts)
     # rtpengine's DTMF events (RFC 4733 and tones), read on a thread, handed to the loop.
     dtmf_feed = (
@@ -289,6 +336,12 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
         # With the prompt cache (music on hold), where rtpengine reads files.
         acd.ringback = ringback_file(
             None if config.queue_media is None else config.queue_media.cache_dir
+        )
+        acd.recorder = recorder
+        acd.play_messages(
+            None if config.queue_media is None else config.queue_media.cache_dir,
+            service.events,
+            config.node,
         )
     # --prompt-cache: music on hold and announcements for the calls the ACD queues.
     attach_queue_media(config.queue_media, acd, config.acd, media, commands.execute)

@@ -14,6 +14,7 @@ from typing import Any
 from controller._call import InvalidTransitionError
 from controller._drain import Drain
 from controller._media import MediaError, MediaServer
+from controller._recording import CallRecorder
 from controller._service import CallService, UnknownCallError
 
 
@@ -119,6 +120,8 @@ class Commands:
         # DTMF: the SIP adapter's INFO counts, and the rtpengine event feed's state.
         self.info_stats: Callable[[], Mapping[str, int]] | None = None
         self.dtmf_feed_stats: Callable[[], Mapping[str, Any]] | None = None
+        # The calls' recordings (controller/_recording.py), for the `recording` command.
+        self.recorder: CallRecorder | None = None
 
     def execute(self, request: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -147,6 +150,7 @@ class Commands:
             "drain": self._drain,
             "ivr": lambda r: self._ivr(),
             "dtmf": self._dtmf,
+            "recording": self._recording,
             "answer": lambda r: service.answer(_arg(r, "cid")),
             "play": lambda r: service.play(_arg(r, "cid"), _arg(r, "file")),
             "stop_media": lambda r: service.stop_media(_arg(r, "cid")),
@@ -231,6 +235,31 @@ class Commands:
         if self.liveness_stats is None:
             return {"enabled": False}
         return dict(self.liveness_stats())
+
+    def _recording(self, request: Mapping[str, Any]) -> Any:
+        """Without `op`: the recorder's counters and the calls being recorded. With
+        `cid` and `op` (`start`, `pause`, `resume`, `stop`): an operator's or a test's
+        on-demand recording (`start`: `name`; `pause`: reason `agent`); the call's state
+        after it."""
+        recorder = self.recorder
+        if recorder is None:
+            raise CommandError("this controller records nothing")
+        op = _optional_arg(request, "op")
+        if op is None:
+            return recorder.describe()
+        cid = _arg(request, "cid")
+        self.service.describe_call(cid)  # no such call: the usual refusal
+        if op == "start":
+            recorder.start(cid, reason="on_demand", name=_optional_arg(request, "name") or "")
+        elif op == "pause":
+            recorder.pause(cid, "agent")
+        elif op == "resume":
+            recorder.resume(cid)
+        elif op == "stop":
+            recorder.stop(cid)
+        else:
+            raise CommandError(f"op must be start, pause, resume or stop, not {op!r}")
+        return {"cid": cid, "state": recorder.state(cid), "ref": recorder.ref(cid)}
 
     def _dtmf(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """DTMF counters; with `cid`, that live call's digits (only with --dtmf-record)."""

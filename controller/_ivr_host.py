@@ -57,6 +57,7 @@ from controller._ivr_ports import (
     OpenHours,
     PromptRenderer,
     QueueEntry,
+    RecordingPause,
     RenderedPrompt,
     SessionFactory,
     SnapshotStore,
@@ -200,6 +201,8 @@ class IvrCall:
     timers: dict[str, tuple[int, Cancellable]] = field(default_factory=dict)
     prompt: _Prompt | None = None
     done: bool = False  # call.ivr_done written
+    # The recording is paused for a sensitive node the caller is in (resumed on leaving).
+    sensitive_pause: bool = False
     saved: bool = False  # a snapshot is in the store
     _tokens: int = 0
 
@@ -269,6 +272,9 @@ class IvrHost:
         self.ignored_digits = 0
         self._reported: set[str] = set()
         self._report_lock = threading.Lock()
+        # The calls' recordings: a `sensitive` node pauses the call's while the caller is
+        # in it (docs/recording.md). None: nothing is recorded here.
+        self.recorder: RecordingPause | None = None
 
     # ------------------------------------------------------------ life
 
@@ -388,6 +394,7 @@ class IvrHost:
         call = self._calls.get(cid)
         if call is None:
             return
+        call.sensitive_pause = False  # the hang-up stops the recording as it is
         if not call.done:
             if data.get("side") == "caller":
                 result = IVR_CALLER_LEFT
@@ -414,6 +421,7 @@ class IvrHost:
             log.error("cid=%s unknown IVR result %r, written as error", call.cid, result)
             result = IVR_ERROR
         self.results[result] += 1
+        self._sensitive(call, False)
         self._cancel_timers(call)
         self._lookups.cancel(call.cid)
         self._drop_snapshot(call)
@@ -495,6 +503,21 @@ class IvrHost:
         self.visits.setdefault(flow, Counter())[step.node] += 1
         # `input` is masked by the interpreter for a sensitive node; logged nowhere here.
         self._emit(call.cid, CALL_IVR_STEP, ivr_node=step.node, input=step.input)
+        nodes = {} if call.entry is None else getattr(call.entry.flow, "nodes", {})
+        node = nodes.get(step.node)
+        self._sensitive(call, bool(getattr(node, "sensitive", False)))
+
+    def _sensitive(self, call: IvrCall, inside: bool) -> None:
+        """The caller entered (`inside`) or left a sensitive node: pause or resume the
+        call's recording (reason `sensitive`), if it has one."""
+        recorder = self.recorder
+        if recorder is None or inside == call.sensitive_pause:
+            return
+        if inside:
+            call.sensitive_pause = recorder.pause(call.cid, "sensitive")
+        else:
+            call.sensitive_pause = False
+            recorder.resume(call.cid)
 
     def _prompt_played(self, call: IvrCall) -> None:
         self._feed(call, lambda session: session.play_done())

@@ -161,6 +161,11 @@ class CallService:
         # No event says so (its `call.answered` is written when it takes the caller), but
         # the ACD must count that agent as talking from then on (controller/_acd_driver.py).
         self.on_consult_answered: Callable[[str, str, str], None] | None = None
+        # Told the cid when the controller has answered a caller (always-on recording of
+        # a number starts there), and when a call is ending, before rtpengine's `delete`
+        # (its recording stops there: controller/_recording.py).
+        self.on_caller_answered: Callable[[str], None] | None = None
+        self.on_call_ending: Callable[[str], None] | None = None
         # The caller's digits, from rtpengine and SIP INFO; the IVR host subscribes.
         self.inband_dtmf = inband_dtmf
         self.dtmf = DtmfDigits(self._caller_leg_of, record=record_dtmf)
@@ -343,6 +348,7 @@ class CallService:
             self._detect_inband_dtmf(call)
         self.sip.answer(cid, call.caller.leg_id, sdp)
         call_log(cid, "answered the caller locally")
+        self._tell(self.on_caller_answered, cid)
         return call.describe()
 
     def _detect_inband_dtmf(self, call: Call) -> None:
@@ -735,6 +741,14 @@ class CallService:
         """The controller stops: end every call (system side, cause `shutdown`)."""
         for call in list(self.calls.values()):
             self._end(call, "shutdown", SIDE_SYSTEM)
+
+    def caller_media(self, cid: str) -> str | None:
+        """The SDP rtpengine gave the answered caller (None: no such call, or the caller
+        is not answered): where its media reaches rtpengine, for a recording."""
+        call = self.calls.get(cid)
+        if call is None or call.caller.state is not LegState.ANSWERED:
+            return None
+        return call.caller.local_sdp
 
     def describe_calls(self) -> list[dict[str, object]]:
         return [call.describe() for call in self.calls.values()]
@@ -1299,6 +1313,7 @@ class CallService:
             if leg.state not in (LegState.ENDED, LegState.PENDING):
                 leg.state = LegState.ENDED
                 self.sip.hangup(cid, leg.leg_id, reason=reason)
+        self._tell(self.on_call_ending, cid)
         try:
             self.media.delete(cid)
         except MediaError as exc:  # e.g. never reached rtpengine
@@ -1334,6 +1349,17 @@ class CallService:
             seat=call.seats.get(agent, ""),
             leg_id=leg.leg_id,
         )
+
+    @staticmethod
+    def _tell(hook: Callable[[str], None] | None, cid: str) -> None:
+        """Run a hook about a call; its failure is logged, never the call's."""
+        if hook is None:
+            return
+        try:
+            hook(cid)
+        except Exception:
+            call_log(cid, "a call hook failed", level=logging.ERROR)
+            log.debug("hook failed", exc_info=True)
 
     def _emit(self, cid: str, kind: str, **data: str) -> None:
         """Publish one event; never lets a publishing problem reach call handling."""

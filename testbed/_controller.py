@@ -41,11 +41,12 @@ class Rtpengine:
 
 @contextmanager
 def running_rtpengine(
-    workdir: Path, *, ng_port: int = 0, port_base: int = 0
+    workdir: Path, *, ng_port: int = 0, port_base: int = 0, recording_dir: Path | None = None
 ) -> Iterator[Rtpengine]:
     """rtpengine on loopback: ng on `ng_port` (default: a free one) over UDP and, for its
     DTMF events, over TCP (docs/rtpengine.md). Give the ports of an earlier run to
-    restart it where its clients expect it."""
+    restart it where its clients expect it. `recording_dir`: `start recording` writes
+    pcap segments there (the recorder's spool, docs/recording.md)."""
     binary = shutil.which("rtpengine")
     if binary is None:
         raise FileNotFoundError("rtpengine is not installed; run scripts/install")
@@ -73,6 +74,15 @@ def running_rtpengine(
                 "--log-stderr",
                 "--log-level=6",
                 "--no-fallback",
+                *(
+                    [
+                        "--recording-method=pcap",
+                        "--recording-format=raw",
+                        f"--recording-dir={recording_dir}",
+                    ]
+                    if recording_dir is not None
+                    else []
+                ),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

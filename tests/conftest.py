@@ -45,6 +45,7 @@ PROCESS_MODULES: Final = frozenset(
         "dashboards/test_dashboards_live.py",  # redis-server
         "controller/test_event_publisher.py",  # redis-server, restarted mid-test
         "controller/test_sippy_fixes.py",  # a controller process refusing a taken port
+        "recorder/test_recorder_service.py",  # redis-server, rtpengine, the recorder
     )
 )
 

@@ -1,0 +1,207 @@
+"""The recorder's pure parts: folding recording events (idempotent), the disk watch's
+transitions, the metrics text, the settings from a config, the launch arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from configuration import RunLayout, load_config
+from eventlog import (
+    RECORDING_PAUSED,
+    RECORDING_RESUMED,
+    RECORDING_STARTED,
+    RECORDING_STOPPED,
+    Event,
+)
+from recorder import (
+    DiskWatch,
+    Metrics,
+    SeenEvents,
+    SettingsError,
+    apply,
+    recording_from_started,
+    rtpengine_recording_args,
+    settings_from_config,
+    voicemail_message_id,
+)
+
+REF = "ab" * 16
+T0 = 1_800_000_000.0
+
+
+def started(*, reason: str = "always", port: str = "30000", ts: float = T0) -> Event:
+    return Event.new(
+        RECORDING_STARTED,
+        correlation_id="call-1",
+        ts=ts,
+        ref=REF,
+        name="" if reason != "voicemail" else "billing",
+        reason=reason,
+        media_node="127.0.0.1:2223",
+        caller="13800000000",
+        agent="1001",
+        queue="billing",
+        number="4008",
+        caller_port=port,
+    )
+
+
+def paused(ts: float) -> Event:
+    return Event.new(RECORDING_PAUSED, ts=ts, ref=REF, reason="sensitive")
+
+
+def resumed(ts: float) -> Event:
+    return Event.new(RECORDING_RESUMED, ts=ts, ref=REF)
+
+
+def stopped(ts: float, segments: str = "2") -> Event:
+    return Event.new(RECORDING_STOPPED, ts=ts, ref=REF, segments=segments)
+
+
+def test_started_gives_the_recording_and_its_caller_port() -> None:
+    rec = recording_from_started(started())
+    assert (rec.ref, rec.call_id, rec.caller_port, rec.started_ts) == (REF, "call-1", 30000, T0)
+    assert not rec.voicemail and recording_from_started(started(reason="voicemail")).voicemail
+
+
+def test_a_caller_port_that_is_no_number_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"caller_port 'x' is not a port"):
+        recording_from_started(started(port="x"))
+
+
+def test_pause_resume_stop_fold_into_spans_and_a_duration() -> None:
+    rec = recording_from_started(started())
+    assert apply(rec, paused(T0 + 2)) and apply(rec, resumed(T0 + 5))
+    assert apply(rec, stopped(T0 + 9.5))
+    assert rec.pause_spans() == [(T0 + 2, T0 + 5)]
+    assert (rec.duration_ms(), rec.segments) == (9500, 2)
+
+
+def test_every_event_again_changes_nothing() -> None:
+    rec = recording_from_started(started())
+    events = [paused(T0 + 1), resumed(T0 + 2), paused(T0 + 3), stopped(T0 + 4)]
+    for event in events:
+        assert apply(rec, event)
+    before = (list(rec.pause_spans()), rec.stopped_ts, rec.segments)
+    for event in events:  # re-delivered, in order and out of it
+        assert not apply(rec, event)
+    assert not apply(rec, resumed(T0 + 2))
+    assert (rec.pause_spans(), rec.stopped_ts, rec.segments) == before
+
+
+def test_a_stop_while_paused_closes_the_pause_at_the_stop() -> None:
+    rec = recording_from_started(started())
+    apply(rec, paused(T0 + 3))
+    assert not apply(rec, paused(T0 + 3.5))  # already paused
+    apply(rec, stopped(T0 + 6, "1"))
+    assert rec.pause_spans() == [(T0 + 3, T0 + 6)]
+
+
+def test_bad_segments_are_refused() -> None:
+    rec = recording_from_started(started())
+    with pytest.raises(ValueError, match="segments 'two' is not a number"):
+        apply(rec, stopped(T0 + 1, "two"))
+
+
+def test_seen_events_forget_the_oldest() -> None:
+    seen = SeenEvents(size=2)
+    for event_id in ("a", "b", "c"):
+        seen.add(event_id)
+    assert "a" not in seen and "b" in seen and "c" in seen
+
+
+def test_the_disk_watch_reports_the_change_into_low_space_once() -> None:
+    free = {Path("/spool"): 500 * 2**20, Path("/wav"): 500 * 2**20}
+    watch = DiskWatch(list(free), min_free_mb=64, free=lambda p: free[p])
+    assert watch.check().low == frozenset()
+    free[Path("/wav")] = 10 * 2**20
+    state = watch.check()
+    assert state.newly_low == (Path("/wav"),) and state.low == {Path("/wav")}
+    assert watch.check().newly_low == ()  # still low: no second report
+    free[Path("/wav")] = 100 * 2**20
+    state = watch.check()
+    assert state.recovered == (Path("/wav"),) and not state.low
+
+
+def test_an_unreadable_directory_counts_as_full() -> None:
+    def broken(path: Path) -> int:
+        raise OSError("gone")
+
+    assert DiskWatch([Path("/x")], 1, free=broken).check().low == {Path("/x")}
+
+
+def test_metrics_text_has_every_series() -> None:
+    metrics = Metrics()
+    metrics.count_stored()
+    metrics.count_failed("missing")
+    metrics.count_failed("missing")
+    metrics.observe_conversion(0.25)
+    metrics.set_disk_full("/w", True)
+    metrics.set_pending(3)
+    text = metrics.render()
+    assert "recorder_recordings_stored_total 1\n" in text
+    assert 'recorder_recordings_failed_total{reason="missing"} 2\n' in text
+    assert "recorder_conversion_seconds_sum 0.25\n" in text
+    assert "recorder_conversion_seconds_count 1\n" in text
+    assert 'recorder_disk_full{path="/w"} 1\n' in text
+    assert "recorder_pending 3\n" in text
+
+
+def test_voicemail_message_ids_are_stable_per_ref() -> None:
+    assert voicemail_message_id(REF) == voicemail_message_id(REF)
+    assert voicemail_message_id(REF) != voicemail_message_id("cd" * 16)
+    assert len(voicemail_message_id(REF)) == 32
+
+
+CONFIG = """\
+version: 1
+node: {{run_dir: run, name: host-a}}
+rtpengine:
+  nodes:
+    - ng: 127.0.0.1:2223
+    - ng: 192.0.2.10:2223
+acd: {{redis_prefix: "t1:", events_stream: "t1:events"}}
+{bizdata}
+recording: {{spool_dir: spool, dir: /srv/wav, retention_days: 7}}
+voicemail: {{dir: vm}}
+"""
+
+
+def test_settings_resolve_paths_in_the_run_dir_and_serve_the_local_rtpengines(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cc.yaml"
+    path.write_text(CONFIG.format(bizdata="bizdata: {}"))
+    settings = settings_from_config(path)
+    run = (tmp_path / "run").resolve()
+    assert settings.spool_dir == run / "spool"
+    assert settings.wav_dir == Path("/srv/wav")
+    assert settings.voicemail_dir == run / "vm"
+    assert settings.media_nodes == ("127.0.0.1:2223",)  # 192.0.2.10 is not this host
+    assert settings.group == "recorder.host-a"
+    assert settings.disk_full_key("127.0.0.1:2223") == "t1:recording:disk_full:127.0.0.1:2223"
+    assert settings.stream == "t1:events"
+    assert settings.store_url.endswith(str(run / "data" / "bizdata.sqlite"))
+    named = settings_from_config(path, media_nodes=("192.0.2.10:2223",), node="b")
+    assert named.media_nodes == ("192.0.2.10:2223",) and named.group == "recorder.b"
+
+
+def test_settings_refuse_a_config_without_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "cc.yaml"
+    path.write_text(CONFIG.format(bizdata=""))
+    with pytest.raises(SettingsError, match=r"needs a `bizdata:` section"):
+        settings_from_config(path)
+
+
+def test_rtpengine_writes_raw_pcaps_into_the_spool(tmp_path: Path) -> None:
+    path = tmp_path / "cc.yaml"
+    path.write_text(CONFIG.format(bizdata="bizdata: {}"))
+    config = load_config(path)
+    layout = RunLayout(tmp_path / "run")
+    assert rtpengine_recording_args(config, layout) == [
+        "--recording-method=pcap",
+        "--recording-format=raw",
+        f"--recording-dir={(tmp_path / 'run' / 'spool').resolve()}",
+    ]

@@ -1,0 +1,553 @@
+"""The recorder process (`python -m recorder`) on real parts: redis-server, rtpengine
+writing pcaps into a spool, the SQLite business store.
+
+Each test plays the controller: it sets up a call in rtpengine, starts and stops its
+recording through the ng protocol while RTP flows from a caller and an agent, and writes
+the recording events to the log; then it waits (with deadlines) for what the recorder
+must do.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import redis
+
+import bizdata
+from controller import RtpengineNg
+from eventlog import (
+    RECORDING_FAILED,
+    RECORDING_STARTED,
+    RECORDING_STOPPED,
+    RECORDING_STORED,
+    Event,
+    EventLog,
+    replay,
+)
+from rtpengine import NgClient
+from simulators import RtpEndpoint, free_port
+from testbed import ROOT, redis_server, wait_until
+
+STREAM = "rt:events"
+PREFIX = "rt:"
+CALLER_MARK, AGENT_MARK = 0x11, 0x22
+
+OFFER = (
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+)
+
+
+@contextmanager
+def recording_rtpengine(workdir: Path, spool: Path) -> Iterator[int]:
+    """rtpengine on loopback writing raw pcaps into `spool`; yields its ng port."""
+    binary = shutil.which("rtpengine")
+    if binary is None:
+        pytest.skip("rtpengine is not installed; run scripts/install")
+    ng_port = free_port()
+    base = 20000 + (ng_port % 60) * 200
+    spool.mkdir(parents=True, exist_ok=True)
+    log = (workdir / "rtpengine.log").open("ab")
+    process = subprocess.Popen(
+        [
+            binary,
+            "--config-file=none",
+            "--foreground",
+            "--table=-1",
+            "--interface=127.0.0.1",
+            f"--listen-ng=127.0.0.1:{ng_port}",
+            f"--port-min={base}",
+            f"--port-max={base + 199}",
+            "--delete-delay=0",
+            "--log-stderr",
+            "--log-level=6",
+            "--recording-method=pcap",
+            "--recording-format=raw",
+            f"--recording-dir={spool}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    client = NgClient("127.0.0.1", ng_port, timeout=1.0)
+    try:
+        wait_until(
+            lambda: process.poll() is not None or client.ping(),
+            timeout=15,
+            what="rtpengine answers an ng ping",
+        )
+        assert process.poll() is None, (workdir / "rtpengine.log").read_text()[-2000:]
+        yield ng_port
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@dataclass
+class Recorder:
+    process: subprocess.Popen[bytes]
+    listen: str
+    log: Path
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://{self.listen}/metrics", timeout=2) as response:
+            return str(response.read().decode())
+
+    def metric(self, series: str) -> float:
+        for line in self.metrics().splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+        return 0.0
+
+    def healthy(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(f"http://{self.listen}/healthz", timeout=1) as response:
+                return bool(json.loads(response.read())["ok"])
+        except OSError:
+            return False
+
+
+@dataclass
+class Rig:
+    tmp: Path
+    redis: redis.Redis
+    engine: Any
+    ng_port: int
+    spool: Path
+    wav_dir: Path
+    voicemail_dir: Path
+    recorder: Recorder
+
+    @property
+    def media_node(self) -> str:
+        return f"127.0.0.1:{self.ng_port}"
+
+    def events(self, kind: str) -> list[Event]:
+        return [d.event for d in replay(self.redis, stream=STREAM) if d.event.kind == kind]
+
+
+def write_config(
+    path: Path,
+    *,
+    run: Path,
+    ng_port: int,
+    redis_port: int,
+    store: Path,
+    spool: Path,
+    wav_dir: Path,
+    voicemail_dir: Path,
+    listen: str,
+    min_free_mb: int = 0,
+) -> None:
+    path.write_text(
+        f"""\
+version: 1
+node: {{run_dir: {run}, name: rt}}
+rtpengine:
+  nodes: [{{ng: "127.0.0.1:{ng_port}", managed: false}}]
+redis: {{listen: "127.0.0.1:{redis_port}", managed: false}}
+acd: {{events_stream: "{STREAM}", redis_prefix: "{PREFIX}"}}
+bizdata: {{url: "sqlite:///{store}"}}
+recording:
+  spool_dir: {spool}
+  dir: {wav_dir}
+  missing_after_ms: 1000
+  min_free_mb: {min_free_mb}
+  retention_days: 30
+  listen: "{listen}"
+voicemail: {{dir: {voicemail_dir}}}
+"""
+    )
+
+
+@contextmanager
+def running_recorder(config: Path, workdir: Path, listen: str, *args: str) -> Iterator[Recorder]:
+    log = workdir / f"recorder-{listen.rsplit(':', 1)[1]}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "recorder",
+                "--config",
+                str(config),
+                "--disk-interval-ms",
+                "50",
+                "--retention-interval-s",
+                "0.2",
+                *args,
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    recorder = Recorder(process, listen, log)
+    try:
+        wait_until(recorder.healthy, timeout=20, what="the recorder's /healthz says ok")
+        yield recorder
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    tmp = tmp_path_factory.mktemp("recorder")
+    store = tmp / "bizdata.sqlite"
+    bizdata.migrate(f"sqlite:///{store}")
+    engine = bizdata.open_engine(f"sqlite:///{store}")
+    spool, wav_dir, voicemail_dir = tmp / "spool", tmp / "wav", tmp / "voicemail"
+    with redis_server(tmp / "redis") as redis_port, recording_rtpengine(tmp, spool) as ng_port:
+        listen = f"127.0.0.1:{free_port()}"
+        config = tmp / "callcenter.yaml"
+        write_config(
+            config,
+            run=tmp / "run",
+            ng_port=ng_port,
+            redis_port=redis_port,
+            store=store,
+            spool=spool,
+            wav_dir=wav_dir,
+            voicemail_dir=voicemail_dir,
+            listen=listen,
+        )
+        client = redis.Redis(port=redis_port)
+        with running_recorder(config, tmp, listen) as recorder:
+            yield Rig(tmp, client, engine, ng_port, spool, wav_dir, voicemail_dir, recorder)
+        client.close()
+    engine.dispose()
+
+
+class Call:
+    """A call through rtpengine, with a caller and an agent sending RTP, as the
+    controller would set it up; it writes the recording events the controller would."""
+
+    def __init__(
+        self, rig: Rig, *, reason: str = "always", name: str = "", media_node: str = ""
+    ) -> None:
+        self.rig = rig
+        self.media_node = media_node or rig.media_node
+        self.call_id = f"call-{uuid.uuid4().hex[:12]}"
+        self.ref = uuid.uuid4().hex
+        self.reason, self.name = reason, name
+        self.ng = RtpengineNg("127.0.0.1", rig.ng_port, timeout=2.0)
+        self.caller, self.agent = RtpEndpoint(), RtpEndpoint()
+        to_agent = self.ng.offer(self.call_id, "caller", None, OFFER.format(port=self.caller.port))
+        to_caller = self.ng.answer(
+            self.call_id, "caller", "agent", OFFER.format(port=self.agent.port)
+        )
+        self.port_facing_agent = _media_port(to_agent)
+        self.port_facing_caller = _media_port(to_caller)
+        self.log = EventLog(rig.redis, stream=STREAM)
+        self.segments = 0
+        self.started_ts = 0.0
+
+    def start(self) -> None:
+        self.started_ts = time.time()
+        self.ng.start_recording(self.call_id, self.ref, 0)
+        self.segments = 1
+        self.emit(
+            RECORDING_STARTED,
+            ts=self.started_ts,
+            ref=self.ref,
+            name=self.name,
+            reason=self.reason,
+            media_node=self.media_node,
+            caller="13800000000",
+            agent="" if self.reason == "voicemail" else "1001",
+            queue="billing",
+            number="4008",
+            caller_port=str(self.port_facing_caller),
+        )
+
+    def talk(self, caller_packets: int, agent_packets: int) -> None:
+        """The caller, then the agent, speaking in real time (20 ms packets)."""
+        if caller_packets:
+            self.caller.send(
+                ("127.0.0.1", self.port_facing_caller),
+                marker=CALLER_MARK,
+                count=caller_packets,
+                interval_s=0.02,
+            )
+        if agent_packets:
+            self.agent.send(
+                ("127.0.0.1", self.port_facing_agent),
+                marker=AGENT_MARK,
+                count=agent_packets,
+                interval_s=0.02,
+            )
+
+    def stop(self, *, ts: float | None = None, segments: int | None = None) -> float:
+        self.ng.stop_recording(self.call_id)
+        stopped = time.time() if ts is None else ts
+        self.emit(
+            RECORDING_STOPPED,
+            ts=stopped,
+            ref=self.ref,
+            segments=str(self.segments if segments is None else segments),
+        )
+        return stopped
+
+    def emit(self, kind: str, *, ts: float, **fields: str) -> Event:
+        event = Event.new(kind, correlation_id=self.call_id, node="ctl-test", ts=ts, **fields)
+        self.log.append(event)
+        return event
+
+    def close(self) -> None:
+        self.ng.delete(self.call_id)
+        self.ng.close()
+        self.caller.close()
+        self.agent.close()
+
+
+def _media_port(sdp: str) -> int:
+    line = next(x for x in sdp.splitlines() if x.startswith("m=audio "))
+    return int(line.split()[1])
+
+
+def row_status(rig: Rig, ref: str) -> str | None:
+    try:
+        return str(bizdata.get_recording(rig.engine, ref)["status"])
+    except bizdata.NotFound:
+        return None
+
+
+def channel_energy(pcm: np.ndarray, start_s: float, end_s: float) -> float:
+    part = pcm[int(start_s * 8000) : int(end_s * 8000)].astype(np.float64)
+    return float(np.sqrt(np.mean(part**2))) if len(part) else 0.0
+
+
+def test_a_stopped_recording_becomes_a_stereo_wav_caller_left(rig: Rig) -> None:
+    call = Call(rig)
+    try:
+        call.start()
+        call.talk(caller_packets=40, agent_packets=40)  # 0.8 s each
+        stopped = call.stop()
+    finally:
+        call.close()
+    wait_until(
+        lambda: row_status(rig, call.ref) in ("stored", "failed"),
+        timeout=15,
+        what="the recording is converted",
+    )
+    row = bizdata.get_recording(rig.engine, call.ref)
+    assert row["status"] == "stored", row
+    day = datetime.fromtimestamp(call.started_ts, UTC)
+    assert row["file"] == f"{day:%Y/%m/%d}/{call.ref}.wav"
+    wav = rig.wav_dir / row["file"]
+    with wave.open(str(wav)) as w:
+        assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (2, 8000, 2)
+        frames = w.getnframes()
+        pcm = np.frombuffer(w.readframes(frames), dtype="<i2").reshape(-1, 2)
+    assert frames == round((stopped - call.started_ts) * 8000)
+    assert row["duration_ms"] == round((stopped - call.started_ts) * 1000)
+    # The caller spoke first (left), then the agent (right).
+    left, right = pcm[:, 0], pcm[:, 1]
+    assert channel_energy(left, 0.1, 0.7) > 100 > channel_energy(right, 0.1, 0.7)
+    span = frames / 8000
+    assert channel_energy(right, span - 0.7, span - 0.1) > 100
+    assert not list((rig.spool / "metadata").glob(f"*{call.call_id}*"))
+    assert not list((rig.spool / "pcaps").glob(f"*{call.call_id}*"))
+    stored = [e for e in rig.events(RECORDING_STORED) if e.data["ref"] == call.ref]
+    assert len(stored) == 1 and stored[0].data["file"] == row["file"]
+    assert stored[0].correlation_id == call.call_id
+    assert rig.recorder.metric("recorder_recordings_stored_total") >= 1
+    assert rig.recorder.metric("recorder_conversion_seconds_count") >= 1
+
+
+def test_events_delivered_again_change_nothing(rig: Rig) -> None:
+    call = Call(rig)
+    try:
+        call.start()
+        call.talk(caller_packets=10, agent_packets=10)
+        call.stop()
+    finally:
+        call.close()
+    wait_until(lambda: row_status(rig, call.ref) == "stored", timeout=15, what="stored")
+    before = bizdata.get_recording(rig.engine, call.ref)
+    # The same entries again (a re-delivery: same event ids), and a second stop.
+    mine = [
+        d.event
+        for d in replay(rig.redis, stream=STREAM)
+        if d.event.data.get("ref") == call.ref
+        and d.event.kind in (RECORDING_STARTED, RECORDING_STOPPED)
+    ]
+    log = EventLog(rig.redis, stream=STREAM)
+    for event in mine:
+        log.append(event)
+    marker = call.emit(RECORDING_STOPPED, ts=time.time(), ref=call.ref, segments="1")
+    wait_until(
+        lambda: _group_caught_up(rig, marker),
+        timeout=10,
+        what="the recorder read past the repeated events",
+    )
+    assert bizdata.get_recording(rig.engine, call.ref) == before
+    assert len([e for e in rig.events(RECORDING_STORED) if e.data["ref"] == call.ref]) == 1
+
+
+def _group_caught_up(rig: Rig, event: Event) -> bool:
+    groups = rig.redis.xinfo_groups(STREAM)
+    group = next(g for g in groups if g["name"] in (b"recorder.rt", "recorder.rt"))
+    return bool(group["pending"] == 0 and group["lag"] == 0)
+
+
+def test_a_missing_segment_fails_the_recording_as_missing(rig: Rig) -> None:
+    failures = rig.recorder.metric('recorder_recordings_failed_total{reason="missing"}')
+    call = Call(rig)
+    try:
+        call.start()
+        call.talk(caller_packets=5, agent_packets=5)
+        call.stop(segments=2)  # says two; rtpengine wrote one
+    finally:
+        call.close()
+    wait_until(lambda: row_status(rig, call.ref) == "failed", timeout=15, what="failed")
+    row = bizdata.get_recording(rig.engine, call.ref)
+    assert row["failure"] == "missing"
+    failed = [e for e in rig.events(RECORDING_FAILED) if e.data["ref"] == call.ref]
+    assert [e.data["reason"] for e in failed] == ["missing"]
+    assert "1 of 2 segments" in failed[0].data["detail"]
+    wait_until(
+        lambda: (
+            rig.recorder.metric('recorder_recordings_failed_total{reason="missing"}')
+            == failures + 1
+        ),
+        timeout=5,
+        what="the missing counter",
+    )
+    assert "missing" in rig.recorder.log.read_text()
+
+
+def test_retention_deletes_an_old_recording_and_keeps_one_on_hold(rig: Rig) -> None:
+    old = datetime.now(UTC) - timedelta(days=40)
+    refs = [uuid.uuid4().hex, uuid.uuid4().hex]
+    for ref in refs:
+        bizdata.recording_started(
+            rig.engine,
+            ref=ref,
+            call_id=f"old-{ref[:6]}",
+            name="",
+            reason="always",
+            media_node=rig.media_node,
+            caller="13800000000",
+            agent="1001",
+            queue="billing",
+            number="4008",
+            started_at=old,
+        )
+        bizdata.recording_stopped(rig.engine, ref, at=old + timedelta(seconds=30), segments=1)
+        relative = f"{old:%Y/%m/%d}/{ref}.wav"
+        (rig.wav_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        (rig.wav_dir / relative).write_bytes(b"RIFF")
+        bizdata.recording_stored(rig.engine, ref, file=relative, duration_ms=30_000)
+    expired, held = refs
+    bizdata.set_legal_hold(rig.engine, held, hold=True, by="supervisor1")
+    wait_until(lambda: row_status(rig, expired) is None, timeout=10, what="retention")
+    assert not (rig.wav_dir / f"{old:%Y/%m/%d}/{expired}.wav").exists()
+    assert (rig.wav_dir / f"{old:%Y/%m/%d}/{held}.wav").exists()
+    assert row_status(rig, held) == "stored"
+    log = bizdata.recording_access_log(rig.engine, ref=expired)
+    assert [(e["actor"], e["action"]) for e in log] == [("retention", "delete")]
+
+
+@contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_a_full_wav_disk_fails_the_recording_and_sets_the_key(rig: Rig, tmp_path: Path) -> None:
+    """A 256 KiB tmpfs as the WAV directory: below min_free_mb at once (the key, the
+    event with ref "", the gauge), and a 20 s stereo WAV (640 KB) does not fit."""
+    with tmpfs(tmp_path / "small", "256k") as small:
+        listen = f"127.0.0.1:{free_port()}"
+        config = tmp_path / "full.yaml"
+        store = tmp_path / "full.sqlite"
+        bizdata.migrate(f"sqlite:///{store}")
+        port = rig.redis.connection_pool.connection_kwargs["port"]
+        write_config(
+            config,
+            run=tmp_path / "run",
+            ng_port=rig.ng_port,
+            redis_port=port,
+            store=store,
+            spool=rig.spool,
+            wav_dir=small,
+            voicemail_dir=tmp_path / "vm",
+            listen=listen,
+            min_free_mb=1,
+        )
+        # Its own group (node name) and media node: the rig's recorder ignores its calls.
+        text = config.read_text().replace("name: rt}", "name: full}")
+        config.write_text(text)
+        node = f"127.0.0.2:{rig.ng_port}"
+        key = f"{PREFIX}recording:disk_full:{node}"
+        engine = bizdata.open_engine(f"sqlite:///{store}")
+        try:
+            with running_recorder(config, tmp_path, listen, "--media-node", node) as recorder:
+                wait_until(lambda: rig.redis.exists(key), timeout=5, what="the disk-full key")
+                assert 0 < rig.redis.pttl(key) <= 5000
+                wait_until(
+                    lambda: recorder.metric(f'recorder_disk_full{{path="{small}"}}') == 1,
+                    timeout=5,
+                    what="the disk-full gauge",
+                )
+                state = [
+                    e
+                    for e in rig.events(RECORDING_FAILED)
+                    if e.data["ref"] == "" and str(small) in e.data["detail"]
+                ]
+                assert len(state) == 1 and state[0].data["reason"] == "disk_full"
+                call = Call(rig, media_node=node)
+                try:
+                    call.start()
+                    call.talk(caller_packets=10, agent_packets=10)
+                    call.stop(ts=call.started_ts + 20.0)  # a 20 s timeline
+                finally:
+                    call.close()
+
+                def failed() -> bool:
+                    try:
+                        row = bizdata.get_recording(engine, call.ref)
+                    except bizdata.NotFound:
+                        return False
+                    return row["status"] == "failed"
+
+                wait_until(failed, timeout=15, what="the recording fails for disk space")
+                assert bizdata.get_recording(engine, call.ref)["failure"] == "disk_full"
+                assert not [p for p in small.rglob("*") if p.is_file()], "a partial file"
+                assert recorder.metric('recorder_recordings_failed_total{reason="disk_full"}') >= 2
+                assert rig.redis.exists(key)
+        finally:
+            engine.dispose()
