@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import json
 import math
 import os
@@ -275,6 +276,7 @@ class Watcher:
         self.files_missing = 0
         self.files_checked = 0
         self.spool_peak = 0
+        self.spool_left_at_stored = 0  # stored recordings whose pcaps were still there
         self.spool_stale = 0
         self.check_s = 0.0  # this process's time in WAV checks
 
@@ -333,6 +335,15 @@ class Watcher:
             self.check_s += time.process_time() - t0
             path.unlink(missing_ok=True)  # little free disk: delete as soon as checked
         self.files_checked += 1
+        # The recorder deletes a recording's pcaps and metadata files before it reports
+        # it stored; rtpengine names them by its call-id, the controller's correlation ID.
+        left = [
+            *self.spool.glob(f"pcaps/{glob.escape(rec.cid)}-*.pcap"),
+            *self.spool.glob(f"metadata/rtpengine-meta-{glob.escape(rec.cid)}-*"),
+        ]
+        if left:
+            self.spool_left_at_stored += 1
+            rec.problems.append(f"left in the spool after stored: {[p.name for p in left]}")
 
     def spool_scan(self) -> tuple[int, int]:
         """(pcaps, metadata files) in the spool now; tracks the peak and stale pcaps."""
@@ -436,6 +447,7 @@ class Result:
     min_coverage: float = math.nan
     spool_peak_pcaps: int = 0
     spool_stale_pcaps: int = 0
+    pcaps_left_at_stored: int = 0
     spool_left: tuple[int, int] = (0, 0)
     wav_left: int = 0
     cpu_ms_per_call: dict[str, float] = field(default_factory=dict)
@@ -464,6 +476,10 @@ class Result:
             (self.content_problems == 0, f"{self.content_problems} files with wrong content"),
             (self.over_100ms == 0, f"{self.over_100ms} files off the talk time by > 100 ms"),
             (self.spool_left == (0, 0), f"spool not empty at the end: {self.spool_left}"),
+            (
+                self.pcaps_left_at_stored == 0,
+                f"{self.pcaps_left_at_stored} recordings' pcaps still in the spool when stored",
+            ),
             (self.spool_stale_pcaps == 0, f"{self.spool_stale_pcaps} stale pcaps in the spool"),
             (self.checked == self.answered, f"{self.checked} files checked of {self.answered}"),
         ]
@@ -727,7 +743,12 @@ def summarise(
     result.failed = dict(watcher.failures)
     result.files_missing = watcher.files_missing
     bad = [r for r in recs if r.problems]
-    result.content_problems = sum(1 for r in bad if not r.problems[0].startswith("no file"))
+    result.content_problems = sum(
+        1
+        for r in bad
+        if any(not p.startswith(("no file", "left in the spool")) for p in r.problems)
+    )
+    result.pcaps_left_at_stored = watcher.spool_left_at_stored
     result.first_problems = [f"{r.ref} ({r.cid}): {'; '.join(r.problems)}" for r in bad[:5]]
     errors, errors_events, errors_cdr, field_errors = [], [], [], []
     result.no_cdr = 0
@@ -776,7 +797,7 @@ def summarise(
     result.spool_stale_pcaps = watcher.spool_stale
     result.spool_left = spool_left
     result.wav_left = sum(1 for _ in wav_dir.rglob("*.wav")) if wav_dir.exists() else 0
-    per_call = max(1, result.stored)
+    per_call = max(1, result.answered)
     result.cpu_ms_per_call = {n: s * 1000 / per_call for n, s in meter.used.items()}
     result.cpu_ms_per_call["bench WAV checks"] = watcher.check_s * 1000 / per_call
     result.core_pct = {n: s / meter.wall * 100 for n, s in meter.used.items()}
@@ -823,12 +844,14 @@ def report(r: Result) -> None:
         f"p99 {r.lag_p99_s:.2f} s, max {r.lag_max_s:.2f} s"
     )
     print(
-        f"spool: peak {r.spool_peak_pcaps} pcaps, stale {r.spool_stale_pcaps}, left at the end "
+        f"spool: peak {r.spool_peak_pcaps} pcaps, stale {r.spool_stale_pcaps}; pcaps or "
+        f"metadata still there at recording.stored: {r.pcaps_left_at_stored} recordings; "
+        f"left at the end "
         f"{r.spool_left[0]} pcaps + {r.spool_left[1]} metadata; WAV files left {r.wav_left}"
     )
     cores = os.cpu_count() or 1
     print(
-        f"CPU over {r.wall_s:.0f} s (per stored recording; share of one core), machine "
+        f"CPU over {r.wall_s:.0f} s (per answered call; share of one core), machine "
         f"{r.machine_busy_pct:.0f} % of {cores} cores busy, others {r.others_busy_pct:.0f} %:"
     )
     for name, ms in sorted(r.cpu_ms_per_call.items(), key=lambda kv: -kv[1]):
