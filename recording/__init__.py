@@ -3,6 +3,23 @@
 timeline so a pause is silence and the length is the recording's own (docs/recording.md).
 
 Pure: no process, no store; the recorder service (`recorder/`) runs it.
+
+- `scan_spool` / `read_metadata`: which pcaps in rtpengine's spool are which recording's;
+- `convert`: the segments' G.711 RTP as int16 samples on the timeline (`Conversion`);
+- `write_wav`: the samples as an 8 kHz WAV, atomically.
 """
 
-__all__: list[str] = []
+from recording._convert import Conversion, convert
+from recording._errors import RecordingFormatError
+from recording._spool import SegmentFile, read_metadata, scan_spool
+from recording._wav import write_wav
+
+__all__ = [
+    "Conversion",
+    "RecordingFormatError",
+    "SegmentFile",
+    "convert",
+    "read_metadata",
+    "scan_spool",
+    "write_wav",
+]

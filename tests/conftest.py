@@ -46,6 +46,7 @@ PROCESS_MODULES: Final = frozenset(
         "controller/test_event_publisher.py",  # redis-server, restarted mid-test
         "controller/test_sippy_fixes.py",  # a controller process refusing a taken port
         "recorder/test_recorder_service.py",  # redis-server, rtpengine, the recorder
+        "recording/test_rtpengine_pcap.py",  # rtpengine writing pcap recordings
     )
 )
 

@@ -1,0 +1,320 @@
+"""recording.convert on synthetic pcaps: channels, placement on the timeline, pauses,
+the packet kinds it skips, and the pcap variants it reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recording import RecordingFormatError, convert
+from simulators import (
+    alaw_to_linear,
+    decode_alaw,
+    decode_ulaw,
+    encode_ulaw,
+    tone_fraction,
+    ulaw_to_linear,
+)
+from tests.recording.pcap_files import (
+    AGENT_PORT,
+    CALLER_PORT,
+    PCMA,
+    RATE,
+    TELEPHONE_EVENT,
+    Stream,
+    ipv4_udp,
+    ipv6_udp,
+    rtp,
+    tone,
+    write_pcap,
+)
+
+T0 = 1_765_000_000.25  # recording.started's ts
+CALLER_HZ = 440.0
+AGENT_HZ = 1000.0
+
+
+def frame(seconds: float) -> int:
+    return round(seconds * RATE)
+
+
+def sent(audio: np.ndarray, law: int = 0) -> np.ndarray:
+    """`audio` as it comes out of G.711 (what the WAV must hold, sample for sample)."""
+    from simulators import encode_alaw
+
+    if law == PCMA:
+        return decode_alaw(encode_alaw(audio))
+    return decode_ulaw(encode_ulaw(audio))
+
+
+def silent(samples: np.ndarray) -> bool:
+    return not np.any(samples)
+
+
+def voiced(samples: np.ndarray) -> float:
+    """The share of 10 ms blocks with sound in them (a tone has zero samples, a block
+    of one has not)."""
+    blocks = samples[: len(samples) // 80 * 80].reshape(-1, 80)
+    return float(np.mean(np.any(blocks != 0, axis=1)))
+
+
+def test_caller_left_agent_right_each_at_its_time(tmp_path: Path) -> None:
+    caller = tone(CALLER_HZ, 2.0)
+    agent = tone(AGENT_HZ, 1.5)
+    pcap = write_pcap(
+        tmp_path / "a.pcap",
+        Stream(caller, T0 + 0.1, CALLER_PORT, ssrc=11).records()
+        + Stream(agent, T0 + 0.5, AGENT_PORT, ssrc=22, jitter_s=0.004).records(),
+    )
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 3, caller_port=CALLER_PORT)
+    assert got.pcm.dtype == np.int16
+    assert got.pcm.shape == (frame(3), 2) and got.frames == frame(3)
+    assert got.duration_ms == 3000
+    assert got.packets == 100 + 75 and got.skipped == 0 and not got.truncated
+    left, right = got.pcm[:, 0], got.pcm[:, 1]
+    # The caller's first packet at its pcap time, every sample where RTP says.
+    assert np.array_equal(left[frame(0.1) : frame(2.1)], sent(caller))
+    assert silent(left[: frame(0.1)]) and silent(left[frame(2.1) :])
+    assert tone_fraction(left, CALLER_HZ) > 0.95 and tone_fraction(left, AGENT_HZ) < 0.05
+    assert tone_fraction(right, AGENT_HZ) > 0.95 and tone_fraction(right, CALLER_HZ) < 0.05
+    # The agent's stream is placed by its first packet's arrival (up to 4 ms late) and
+    # then by RTP: in one piece, no gaps from the jitter.
+    voiced = np.flatnonzero(right)
+    assert frame(0.5) <= voiced[0] <= frame(0.505)
+    assert np.array_equal(right[voiced[0] : voiced[0] + len(agent)], sent(agent))
+    assert got.last_packet_ts == pytest.approx(T0 + 0.1 + 1.98)
+
+
+def test_a_gap_between_two_segments_is_silence(tmp_path: Path) -> None:
+    first = write_pcap(
+        tmp_path / "0.pcap",
+        Stream(tone(CALLER_HZ, 1.0), T0, CALLER_PORT, ssrc=1).records()
+        + Stream(tone(AGENT_HZ, 1.0), T0, AGENT_PORT, ssrc=2).records(),
+    )
+    # The second segment: the same streams go on (same SSRCs, RTP time ran on meanwhile).
+    second = write_pcap(
+        tmp_path / "1.pcap",
+        Stream(tone(CALLER_HZ, 1.0), T0 + 2, CALLER_PORT, ssrc=1, ts0=1000 + 16000).records()
+        + Stream(tone(AGENT_HZ, 1.0), T0 + 2, AGENT_PORT, ssrc=2, ts0=1000 + 16000).records(),
+    )
+    got = convert([first, second], start_ts=T0, end_ts=T0 + 3, caller_port=CALLER_PORT)
+    assert got.packets == 200
+    for channel in (0, 1):
+        pcm = got.pcm[:, channel]
+        assert voiced(pcm[: frame(1)]) == 1.0
+        assert silent(pcm[frame(1) : frame(2)])
+        assert voiced(pcm[frame(2) :]) == 1.0
+
+
+def test_a_pause_is_zeroed_even_if_packets_slipped_in(tmp_path: Path) -> None:
+    pcap = write_pcap(
+        tmp_path / "a.pcap",
+        Stream(tone(CALLER_HZ, 3.0), T0, CALLER_PORT, ssrc=1).records()
+        + Stream(tone(AGENT_HZ, 3.0), T0, AGENT_PORT, ssrc=2).records(),
+    )
+    got = convert(
+        [pcap],
+        start_ts=T0,
+        end_ts=T0 + 3,
+        caller_port=CALLER_PORT,
+        pauses=[(T0 + 1.0, T0 + 1.5), (T0 + 2.5, T0 + 9)],
+    )
+    for channel in (0, 1):
+        pcm = got.pcm[:, channel]
+        assert silent(pcm[frame(1) : frame(1.5)]) and silent(pcm[frame(2.5) :])
+        assert voiced(pcm[: frame(1)]) == 1.0
+        assert voiced(pcm[frame(1.5) : frame(2.5)]) == 1.0
+
+
+def test_a_new_ssrc_mid_segment_is_placed_at_its_own_arrival(tmp_path: Path) -> None:
+    """A transfer: the agent's stream ends, the next agent's starts with its own SSRC
+    and RTP clock, on the same port of rtpengine."""
+    first_agent = tone(AGENT_HZ, 1.0)
+    second_agent = tone(700.0, 1.0)
+    pcap = write_pcap(
+        tmp_path / "a.pcap",
+        Stream(tone(CALLER_HZ, 3.0), T0, CALLER_PORT, ssrc=1).records()
+        + Stream(first_agent, T0 + 0.2, AGENT_PORT, ssrc=2, ts0=5000).records()
+        + Stream(second_agent, T0 + 1.7, AGENT_PORT, ssrc=3, ts0=3_000_000_000).records(),
+    )
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 3, caller_port=CALLER_PORT)
+    right = got.pcm[:, 1]
+    assert np.array_equal(right[frame(0.2) : frame(1.2)], sent(first_agent))
+    assert silent(right[frame(1.2) : frame(1.7)])
+    assert np.array_equal(right[frame(1.7) : frame(2.7)], sent(second_agent))
+
+
+def test_rtp_timestamp_wrap_is_no_jump(tmp_path: Path) -> None:
+    caller = tone(CALLER_HZ, 1.0)
+    pcap = write_pcap(
+        tmp_path / "a.pcap",
+        Stream(caller, T0 + 0.5, CALLER_PORT, ssrc=1, ts0=2**32 - 800, seq0=65530).records(),
+    )
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 2, caller_port=CALLER_PORT)
+    assert np.array_equal(got.pcm[frame(0.5) : frame(1.5), 0], sent(caller))
+
+
+def test_a_timestamp_jump_within_one_ssrc_starts_a_new_anchor(tmp_path: Path) -> None:
+    """A sender that restarts its RTP clock under the same SSRC: its audio stays at its
+    arrival time instead of leaving the timeline."""
+    before, after = tone(CALLER_HZ, 1.0), tone(CALLER_HZ, 1.0)
+    pcap = write_pcap(
+        tmp_path / "a.pcap",
+        Stream(before, T0, CALLER_PORT, ssrc=1, ts0=1000).records()
+        + Stream(after, T0 + 1.5, CALLER_PORT, ssrc=1, ts0=900_000_000, seq0=51).records(),
+    )
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 3, caller_port=CALLER_PORT)
+    left = got.pcm[:, 0]
+    assert np.array_equal(left[: frame(1)], sent(before))
+    assert silent(left[frame(1) : frame(1.5)])
+    assert np.array_equal(left[frame(1.5) : frame(2.5)], sent(after))
+
+
+def test_pcma_is_decoded(tmp_path: Path) -> None:
+    caller = tone(CALLER_HZ, 1.0)
+    pcap = write_pcap(
+        tmp_path / "a.pcap", Stream(caller, T0, CALLER_PORT, ssrc=1, pt=PCMA).records()
+    )
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 1, caller_port=CALLER_PORT)
+    assert np.array_equal(got.pcm[:, 0], sent(caller, PCMA))
+
+
+def test_every_g711_code_decodes_as_the_standard_says(tmp_path: Path) -> None:
+    codes = bytes(range(256))
+    records = [
+        (T0, ipv4_udp(rtp(ssrc=1, seq=1, ts=0, payload=codes), dport=CALLER_PORT)),
+        (T0, ipv4_udp(rtp(ssrc=2, seq=1, ts=0, payload=codes, pt=PCMA), dport=AGENT_PORT)),
+    ]
+    pcap = write_pcap(tmp_path / "a.pcap", records)
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 256 / RATE, caller_port=CALLER_PORT)
+    assert got.pcm[:, 0].tolist() == [ulaw_to_linear(c) for c in codes]
+    assert got.pcm[:, 1].tolist() == [alaw_to_linear(c) for c in codes]
+
+
+def test_telephone_events_comfort_noise_and_rtcp_are_skipped_and_counted(
+    tmp_path: Path,
+) -> None:
+    caller = tone(CALLER_HZ, 1.0)
+    event = TELEPHONE_EVENT
+    others = [
+        (T0 + 0.3, rtp(ssrc=1, seq=900, ts=3400, payload=b"\x01\x00\x00\xa0", pt=event)),
+        (T0 + 0.32, rtp(ssrc=1, seq=901, ts=3400, payload=b"\x01\x80\x01\x40", pt=event)),
+        (T0 + 0.4, rtp(ssrc=1, seq=902, ts=4200, payload=b"\x40", pt=13)),  # comfort noise
+        # An RTCP sender report on the RTP port (rtcp-mux): PT 200, 72 with the marker masked.
+        (T0 + 0.5, bytes([0x80, 200, 0, 6]) + bytes(24)),
+        (T0 + 0.6, b"\x00" * 20),  # not RTP at all (version 0)
+    ]  # fmt: skip
+    pcap = write_pcap(
+        tmp_path / "a.pcap",
+        Stream(caller, T0, CALLER_PORT, ssrc=1).records()
+        + [(when, ipv4_udp(packet, dport=CALLER_PORT)) for when, packet in others],
+    )
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 1, caller_port=CALLER_PORT)
+    assert got.skipped == 5 and got.packets == 50
+    assert np.array_equal(got.pcm[:, 0], sent(caller))
+
+
+def test_a_cut_short_last_record_is_read_up_to_it(tmp_path: Path) -> None:
+    caller = tone(CALLER_HZ, 1.0)
+    pcap = write_pcap(tmp_path / "a.pcap", Stream(caller, T0, CALLER_PORT, ssrc=1).records())
+    pcap.write_bytes(pcap.read_bytes()[:-30])  # rtpengine's disk filled mid-record
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 2, caller_port=CALLER_PORT)
+    assert got.truncated and got.packets == 49
+    assert got.last_packet_ts == pytest.approx(T0 + 48 * 0.02, abs=1e-5)
+    assert np.array_equal(got.pcm[: frame(0.98), 0], sent(caller)[: frame(0.98)])
+    assert silent(got.pcm[frame(0.98) :])
+
+
+@pytest.mark.parametrize("cut", [0, 10, 24 + 8])
+def test_a_pcap_cut_in_its_headers_has_no_packets(tmp_path: Path, cut: int) -> None:
+    pcap = write_pcap(tmp_path / "a.pcap", Stream(tone(CALLER_HZ, 0.1), T0, CALLER_PORT).records())
+    pcap.write_bytes(pcap.read_bytes()[:cut])
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 1, caller_port=CALLER_PORT)
+    assert got.truncated and got.packets == 0 and got.last_packet_ts is None
+    assert got.pcm.shape == (frame(1), 2) and silent(got.pcm)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "frames"),
+    [(2.0, 16000), (2.00006, 16000), (2.0000626, 16001), (0.0, 0), (-1.0, 0), (61.123456, 488988)],
+)
+def test_the_length_is_the_recordings_own(tmp_path: Path, seconds: float, frames: int) -> None:
+    pcap = write_pcap(
+        tmp_path / "a.pcap", Stream(tone(CALLER_HZ, 3.0), T0 - 0.5, CALLER_PORT).records()
+    )
+    got = convert([pcap], start_ts=T0, end_ts=T0 + seconds, caller_port=CALLER_PORT)
+    assert got.frames == frames == len(got.pcm)
+    assert got.duration_ms == round(frames / 8)
+
+
+def test_packets_outside_the_timeline_are_dropped_and_counted(tmp_path: Path) -> None:
+    pcap = write_pcap(
+        tmp_path / "a.pcap",
+        Stream(tone(CALLER_HZ, 1.0), T0 - 0.5, CALLER_PORT, ssrc=1).records()  # 25 before
+        + Stream(tone(AGENT_HZ, 1.0), T0 + 0.8, AGENT_PORT, ssrc=2).records(),  # 40 after
+    )
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 1.0, caller_port=CALLER_PORT)
+    assert got.packets == 25 + 10 and got.dropped == 25 + 40
+    assert voiced(got.pcm[: frame(0.5), 0]) == 1.0 and silent(got.pcm[frame(0.5) :, 0])
+    assert silent(got.pcm[: frame(0.8), 1]) and voiced(got.pcm[frame(0.8) :, 1]) == 1.0
+
+
+def test_mono_is_the_caller_alone(tmp_path: Path) -> None:
+    caller = tone(CALLER_HZ, 1.0)
+    pcap = write_pcap(
+        tmp_path / "a.pcap",
+        Stream(caller, T0, CALLER_PORT, ssrc=1).records()
+        + Stream(tone(AGENT_HZ, 1.0), T0, AGENT_PORT, ssrc=2).records(),
+    )
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 1, caller_port=CALLER_PORT, mono=True)
+    assert got.pcm.shape == (frame(1), 1)
+    assert np.array_equal(got.pcm[:, 0], sent(caller))
+    assert got.packets == 50
+
+
+def test_a_duplicated_packet_counts_once_and_overlapping_streams_add(tmp_path: Path) -> None:
+    quiet = np.full(160, 1000, dtype=np.int16)
+    agent = Stream(quiet, T0, AGENT_PORT, ssrc=2).records()
+    consultee = Stream(quiet, T0, AGENT_PORT, ssrc=3).records()
+    pcap = write_pcap(tmp_path / "a.pcap", agent + agent + consultee)
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 0.02, caller_port=CALLER_PORT)
+    level = int(sent(quiet)[0])
+    assert got.pcm[:, 1].tolist() == [2 * level] * 160
+    assert got.packets == 2 and got.dropped == 1
+
+
+@pytest.mark.parametrize(
+    ("linktype", "big_endian", "nanoseconds", "ipv6"),
+    [(101, False, False, False), (1, False, False, False), (101, True, False, False),
+     (101, False, True, False), (101, False, False, True), (1, True, True, True)],
+)  # fmt: skip
+def test_pcap_variants(
+    tmp_path: Path, linktype: int, big_endian: bool, nanoseconds: bool, ipv6: bool
+) -> None:
+    caller = tone(CALLER_HZ, 0.5)
+    records = Stream(caller, T0 + 0.123457, CALLER_PORT, ssrc=1).records()
+    if ipv6:
+        records = [(when, ipv6_udp(packet[28:], dport=CALLER_PORT)) for when, packet in records]
+    pcap = write_pcap(
+        tmp_path / "a.pcap",
+        records,
+        linktype=linktype,
+        big_endian=big_endian,
+        nanoseconds=nanoseconds,
+    )
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 1, caller_port=CALLER_PORT)
+    start = frame(0.123457)
+    assert np.array_equal(got.pcm[start : start + len(caller), 0], sent(caller))
+    assert got.packets == 25
+
+
+def test_not_a_pcap_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.pcap"
+    bogus.write_bytes(b"\x0a\x0d\x0d\x0a" + bytes(40))
+    with pytest.raises(RecordingFormatError, match=r"bogus\.pcap: byte 0: .*pcapng"):
+        convert([bogus], start_ts=T0, end_ts=T0 + 1, caller_port=CALLER_PORT)
+    odd = write_pcap(tmp_path / "odd.pcap", [], linktype=228)
+    with pytest.raises(RecordingFormatError, match="linktype 228"):
+        convert([odd], start_ts=T0, end_ts=T0 + 1, caller_port=CALLER_PORT)
