@@ -112,7 +112,9 @@ NUMBER = "95598"  # acd_inbound's number, target controller, queue `bench`
 CALLER = "+8613912345678"
 CALLER_HZ, AGENT_HZ = 600, 1400
 TONE_SHARE = 0.8  # each channel's energy at its party's tone, at least
-COVERAGE = 0.95  # each channel's 20 ms blocks with sound, at least (files of 2 s or more)
+# Each channel's 20 ms blocks with sound between its first and last sound, at least
+# (files of 2 s or more).
+COVERAGE = 0.98
 MISSING_AFTER_MS = 30_000  # the recorder's recording.missing_after_ms (the default)
 RECV_TIMEOUT_MS = 10_000
 
@@ -212,6 +214,8 @@ class Recording:
     right_share: float = 0.0
     left_cover: float = 0.0
     right_cover: float = 0.0
+    left_lead_s: float = 0.0  # silence before the caller's first sound
+    right_lead_s: float = 0.0  # before the agent's
 
 
 @dataclass
@@ -221,14 +225,22 @@ class CallTimes:
     talk_cdr: float | None = None
 
 
-def _coverage(channel: np.ndarray[Any, np.dtype[np.int16]]) -> float:
-    """The share of 20 ms blocks with sound (above -60 dBFS)."""
+def _sound(channel: np.ndarray[Any, np.dtype[np.int16]]) -> tuple[float, float]:
+    """(seconds before the first sound, share of 20 ms blocks with sound from the first
+    to the last block with sound). Sound: above -60 dBFS. A party's media starts a little
+    after the recording (the caller's at the bridge's re-INVITE) and the caller's stops
+    at its BYE, so only the stretch between counts: a gap there is audio the recording
+    lost."""
     blocks = len(channel) // 160
     if blocks == 0:
-        return 0.0
+        return 0.0, 0.0
     x = channel[: blocks * 160].astype(np.float64).reshape(blocks, 160)
-    energy = np.einsum("ij,ij->i", x, x)
-    return float(np.mean(energy > (32768.0 * 0.001) ** 2 * 160))
+    loud = np.einsum("ij,ij->i", x, x) > (32768.0 * 0.001) ** 2 * 160
+    where = np.flatnonzero(loud)
+    if len(where) == 0:
+        return blocks * 0.02, 0.0
+    first, last = int(where[0]), int(where[-1])
+    return first * 0.02, float(np.mean(loud[first : last + 1]))
 
 
 def check_wav(path: Path, rec: Recording) -> None:
@@ -249,14 +261,18 @@ def check_wav(path: Path, rec: Recording) -> None:
     left, right = pcm[:, 0], pcm[:, 1]
     rec.left_share = tone_fraction(left, CALLER_HZ)
     rec.right_share = tone_fraction(right, AGENT_HZ)
-    rec.left_cover, rec.right_cover = _coverage(left), _coverage(right)
+    (rec.left_lead_s, rec.left_cover), (rec.right_lead_s, rec.right_cover) = (
+        _sound(left),
+        _sound(right),
+    )
     if rec.left_share < TONE_SHARE:
         rec.problems.append(f"left channel {rec.left_share:.2f} caller tone")
     if rec.right_share < TONE_SHARE:
         rec.problems.append(f"right channel {rec.right_share:.2f} agent tone")
     if rec.length_s >= 2.0 and min(rec.left_cover, rec.right_cover) < COVERAGE:
         rec.problems.append(
-            f"gaps: sound in {rec.left_cover:.0%} / {rec.right_cover:.0%} of the blocks"
+            f"gaps: sound in {rec.left_cover:.1%} / {rec.right_cover:.1%} of the blocks "
+            "between the first and the last sound"
         )
 
 
@@ -317,6 +333,10 @@ class Watcher:
             rec = self.recordings.get(ref)
             if rec is not None:
                 rec.failed = f"{reason}: {event['detail']}"[:200]
+            # A failed recording may keep what it could write (reason short): not kept here.
+            if ref and self.wav_dir.exists():
+                for path in self.wav_dir.rglob(f"{glob.escape(ref)}.wav"):
+                    path.unlink(missing_ok=True)
 
     def _check(self, rec: Recording, file: str) -> None:
         path = Path(file)
@@ -445,6 +465,8 @@ class Result:
     lag_max_s: float = math.nan
     min_tone_share: float = math.nan
     min_coverage: float = math.nan
+    caller_lead_max_s: float = math.nan
+    agent_lead_max_s: float = math.nan
     spool_peak_pcaps: int = 0
     spool_stale_pcaps: int = 0
     pcaps_left_at_stored: int = 0
@@ -793,6 +815,8 @@ def summarise(
         (min(r.left_share, r.right_share) for r in checked), default=math.nan
     )
     result.min_coverage = min((min(r.left_cover, r.right_cover) for r in checked), default=math.nan)
+    result.caller_lead_max_s = max((r.left_lead_s for r in checked), default=math.nan)
+    result.agent_lead_max_s = max((r.right_lead_s for r in checked), default=math.nan)
     result.spool_peak_pcaps = watcher.spool_peak
     result.spool_stale_pcaps = watcher.spool_stale
     result.spool_left = spool_left
@@ -835,7 +859,9 @@ def report(r: Result) -> None:
     )
     print(
         f"content: {r.content_problems} files wrong; lowest tone share {r.min_tone_share:.3f}, "
-        f"lowest share of 20 ms blocks with sound {r.min_coverage:.3f}"
+        f"lowest share of 20 ms blocks with sound {r.min_coverage:.3f}; silence before the "
+        f"first sound: caller max {r.caller_lead_max_s:.2f} s (its media starts at the "
+        f"bridge's re-INVITE), agent max {r.agent_lead_max_s:.2f} s"
     )
     for line in r.first_problems:
         print(f"  {line}")
