@@ -421,6 +421,21 @@ def peak_concurrent(recordings: Sequence[Recording]) -> int:
     return peak
 
 
+def _ms(a: float | None, b: float | None) -> str:
+    return "?" if a is None or b is None else f"{(a - b) * 1000:.0f} ms"
+
+
+def _spread(values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    return {
+        "min": min(values),
+        "p50": pct(values, 0.5),
+        "p99": pct(values, 0.99),
+        "max": max(values),
+    }
+
+
 def pct(values: Sequence[float], q: float) -> float:
     if not values:
         return math.nan
@@ -454,6 +469,11 @@ class Result:
     length_err_p99_ms: float = math.nan
     length_err_p50_ms: float = math.nan
     over_100ms: int = 0
+    length_outliers: list[str] = field(default_factory=list)
+    # Where a length error comes from: recording.started - call.answered, and
+    # call.ended - recording.stopped (min, p50, p99, max in ms).
+    start_offset_ms: dict[str, float] = field(default_factory=dict)
+    end_offset_ms: dict[str, float] = field(default_factory=dict)
     length_err_events_max_ms: float = math.nan
     length_err_events_p99_ms: float = math.nan
     length_err_cdr_max_ms: float = math.nan
@@ -773,6 +793,7 @@ def summarise(
     result.pcaps_left_at_stored = watcher.spool_left_at_stored
     result.first_problems = [f"{r.ref} ({r.cid}): {'; '.join(r.problems)}" for r in bad[:5]]
     errors, errors_events, errors_cdr, field_errors = [], [], [], []
+    start_lags, end_lags = [], []  # recording.started - call.answered, call.ended - stopped
     result.no_cdr = 0
     for r in recs:
         if r.length_s is None:
@@ -785,6 +806,10 @@ def summarise(
         )
         if talk_events is not None:
             errors_events.append(abs(r.length_s - talk_events) * 1000)
+        if call.answered is not None:
+            start_lags.append((r.started - call.answered) * 1000)
+        if call.ended is not None and r.stopped is not None:
+            end_lags.append((call.ended - r.stopped) * 1000)
         if call.talk_cdr is not None:
             errors_cdr.append(abs(r.length_s - call.talk_cdr) * 1000)
         if r.duration_ms is not None:
@@ -797,6 +822,15 @@ def summarise(
             r.problems.append("no talk time (no call.answered/ended)")
             continue
         errors.append(abs(r.length_s - talk) * 1000)
+        if abs(r.length_s - talk) * 1000 > TARGET_LENGTH_MS and len(result.length_outliers) < 5:
+            result.length_outliers.append(
+                f"{r.ref} ({r.cid}): file {r.length_s:.3f} s, talk {talk:.3f} s; "
+                f"recording.started - call.answered "
+                f"{_ms(r.started, call.answered)}, call.ended - recording.stopped "
+                f"{_ms(call.ended, r.stopped)}"
+            )
+    result.start_offset_ms = _spread(start_lags)
+    result.end_offset_ms = _spread(end_lags)
     result.length_n = len(errors)
     result.length_err_max_ms = max(errors, default=math.nan)
     result.length_err_p99_ms = pct(errors, 0.99)
@@ -857,6 +891,14 @@ def report(r: Result) -> None:
         f"{r.length_err_events_p99_ms:.1f} ms, max {r.length_err_events_max_ms:.1f} ms; "
         f"recording.stored duration_ms vs the file: max {r.duration_field_err_max_ms:.1f} ms"
     )
+    for line in r.length_outliers:
+        print(f"  {line}")
+    for label, spread in (
+        ("recording.started - call.answered", r.start_offset_ms),
+        ("call.ended - recording.stopped", r.end_offset_ms),
+    ):
+        if spread:
+            print(f"  {label}: " + ", ".join(f"{k} {v:.1f}" for k, v in spread.items()) + " ms")
     print(
         f"content: {r.content_problems} files wrong; lowest tone share {r.min_tone_share:.3f}, "
         f"lowest share of 20 ms blocks with sound {r.min_coverage:.3f}; silence before the "
