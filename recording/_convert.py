@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,10 @@ RATE: Final = 8000
 # taken for a timestamp jump and anchors its stream afresh. Jitter and clock drift stay
 # far below it (drift of 100 ppm is 0.36 s an hour).
 REANCHOR_S: Final = 2.0
+# Packets decoded at once, and frames summed at once where streams overlap: memory stays
+# a few MB whatever the call's length (an hour is 360,000 packets).
+_CHUNK: Final = 4096
+_WINDOW_FRAMES: Final = 60 * RATE
 _WRAP: Final = 1 << 32
 _HALF: Final = 1 << 31
 
@@ -129,18 +133,32 @@ def _place(
     keep = np.flatnonzero(on_timeline)
     # Channel c of frame f is element f * channels + c of the flat samples.
     channel = np.where(caller[keep], 0, 1) if channels == 2 else np.zeros(len(keep), np.int64)
-    flat = pcm.reshape(-1)
-    place = _place_summed if _overlap(position[keep], payload_len[keep], channel) else _place_once
-    place(
-        flat,
-        data=data,
+    packets = _Packets(
         start=payload_start[keep],
         length=payload_len[keep],
         alaw=alaw[keep],
         slot=position[keep] * channels + channel,
-        channels=channels,
     )
+    flat = pcm.reshape(-1)
+    if _overlap(position[keep], payload_len[keep], channel):
+        _place_summed(flat, data, packets, channels)
+    else:
+        _place_once(flat, data, packets, channels)
     return pcm, len(keep), len(position) - len(keep)
+
+
+@dataclass(frozen=True)
+class _Packets:
+    """The packets to place: payload offset and length in the bytes, A-law or mu-law,
+    and `slot`, the flat index of the first sample (frame * channels + channel)."""
+
+    start: Ints
+    length: Ints
+    alaw: npt.NDArray[np.bool_]
+    slot: Ints
+
+    def take(self, which: Ints) -> _Packets:
+        return _Packets(self.start[which], self.length[which], self.alaw[which], self.slot[which])
 
 
 def _overlap(position: Ints, length: Ints, channel: Ints) -> bool:
@@ -152,44 +170,53 @@ def _overlap(position: Ints, length: Ints, channel: Ints) -> bool:
 
 
 def _samples(
-    data: npt.NDArray[np.uint8],
-    *,
-    start: Ints,
-    length: Ints,
-    alaw: npt.NDArray[np.bool_],
-    slot: Ints,
-    channels: int,
-    frames: int,
+    data: npt.NDArray[np.uint8], packets: _Packets, channels: int, low: int, high: int
 ) -> Iterator[tuple[Ints, npt.NDArray[np.int16]]]:
-    """The decoded samples of the packets and their flat places, packets of one payload
-    length at a time (a packet's samples are a row: no per-sample index arithmetic)."""
-    for size in np.unique(length).tolist():
-        these = np.flatnonzero(length == size)
+    """The packets' decoded samples with their flat places in [low, high), packets of one
+    payload length at a time (a packet's samples are a row: no per-sample index
+    arithmetic), at most `_CHUNK` packets at a time (bounded memory on a long call)."""
+    for size in np.unique(packets.length).tolist():
+        of_size = np.flatnonzero(packets.length == size)
         offsets = np.arange(size, dtype=np.int64)
-        code = data[start[these, None] + offsets].astype(np.intp)
-        code |= alaw[these, None].astype(np.intp) << 8
-        decoded = DECODE[code]
-        target = slot[these, None] + offsets * channels
-        frame_of_first = slot[these] // channels
-        if np.any(frame_of_first < 0) or np.any(frame_of_first + size > frames):
-            inside = (target >= 0) & (target < frames * channels)
-            yield target[inside], decoded[inside]
-        else:
-            yield target.reshape(-1), decoded.reshape(-1)
+        for begin in range(0, len(of_size), _CHUNK):
+            these = of_size[begin : begin + _CHUNK]
+            code = data[packets.start[these, None] + offsets].astype(np.intp)
+            code |= packets.alaw[these, None].astype(np.intp) << 8
+            decoded = DECODE[code]
+            target = packets.slot[these, None] + offsets * channels
+            if target[:, 0].min() < low or target[:, -1].max() >= high:
+                inside = (target >= low) & (target < high)
+                yield target[inside], decoded[inside]
+            else:
+                yield target.reshape(-1), decoded.reshape(-1)
 
 
-def _place_once(flat: npt.NDArray[np.int16], **packets: Any) -> None:
+def _place_once(
+    flat: npt.NDArray[np.int16], data: npt.NDArray[np.uint8], packets: _Packets, channels: int
+) -> None:
     """Packets that do not overlap: each sample written where it goes."""
-    for target, decoded in _samples(frames=len(flat) // packets["channels"], **packets):
+    for target, decoded in _samples(data, packets, channels, 0, len(flat)):
         flat[target] = decoded
 
 
-def _place_summed(flat: npt.NDArray[np.int16], **packets: Any) -> None:
-    """Packets that overlap (two streams on one channel): samples summed, then clipped."""
-    summed = np.zeros(len(flat), dtype=np.float64)
-    for target, decoded in _samples(frames=len(flat) // packets["channels"], **packets):
-        summed += np.bincount(target, weights=decoded, minlength=len(flat))
-    flat[:] = np.clip(summed, -32768, 32767).astype(np.int16)
+def _place_summed(
+    flat: npt.NDArray[np.int16], data: npt.NDArray[np.uint8], packets: _Packets, channels: int
+) -> None:
+    """Packets that overlap (two streams on one channel): samples summed, then clipped,
+    a window of the timeline at a time (the sums are float64: not a whole call's)."""
+    order = np.argsort(packets.slot, kind="stable")
+    packets = packets.take(order)
+    reach = int(packets.length.max()) * channels  # a packet starting this far back
+    window = _WINDOW_FRAMES * channels
+    for low in range(0, len(flat), window):
+        high = min(low + window, len(flat))
+        first, last = np.searchsorted(packets.slot, [low - reach, high])
+        summed = np.zeros(high - low, dtype=np.float64)
+        for target, decoded in _samples(
+            data, packets.take(np.arange(first, last)), channels, low, high
+        ):
+            summed += np.bincount(target - low, weights=decoded, minlength=high - low)
+        flat[low:high] = np.clip(summed, -32768, 32767).astype(np.int16)
 
 
 def _positions(segment: Ints, ssrc: Ints, rtp_ts: Ints, arrival: npt.NDArray[np.float64]) -> Ints:

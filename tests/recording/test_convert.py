@@ -318,3 +318,33 @@ def test_not_a_pcap_is_a_clear_error(tmp_path: Path) -> None:
     odd = write_pcap(tmp_path / "odd.pcap", [], linktype=228)
     with pytest.raises(RecordingFormatError, match="linktype 228"):
         convert([odd], start_ts=T0, end_ts=T0 + 1, caller_port=CALLER_PORT)
+
+
+def test_a_packet_across_the_timelines_edges_keeps_its_inside_part(tmp_path: Path) -> None:
+    caller = tone(CALLER_HZ, 1.0)
+    pcap = write_pcap(tmp_path / "a.pcap", Stream(caller, T0 - 0.01, CALLER_PORT).records())
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 0.5 + 0.005, caller_port=CALLER_PORT)
+    assert np.array_equal(got.pcm[:, 0], sent(caller)[80 : 80 + got.frames])
+    assert got.packets == 26  # the first and the last in part
+
+
+def test_a_long_call_overlapping_across_the_summing_window(tmp_path: Path) -> None:
+    """More packets than are decoded at once (4,096), and two streams on the agent's
+    side that overlap across the 60 s boundary of the summing window."""
+    level = np.full(round(100 * RATE), 500, dtype=np.int16)
+    agent = level[: round(40.5 * RATE)]
+    consultee = level[: round(20 * RATE)]
+    pcap = write_pcap(
+        tmp_path / "a.pcap",
+        Stream(tone(CALLER_HZ, 100.0), T0, CALLER_PORT, ssrc=1).records()
+        + Stream(agent, T0 + 20, AGENT_PORT, ssrc=2).records()
+        + Stream(consultee, T0 + 50, AGENT_PORT, ssrc=3).records(),
+    )
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 100, caller_port=CALLER_PORT)
+    one = int(sent(level[:1])[0])
+    right = got.pcm[:, 1]
+    assert set(right[frame(20) : frame(50)].tolist()) == {one}
+    assert set(right[frame(50) : frame(60.5)].tolist()) == {2 * one}
+    assert set(right[frame(60.5) : frame(70)].tolist()) == {one}
+    assert silent(right[: frame(20)]) and silent(right[frame(70) :])
+    assert np.array_equal(got.pcm[:, 0], sent(tone(CALLER_HZ, 100.0)))
