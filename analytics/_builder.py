@@ -20,10 +20,43 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 
-from eventlog import AGENT_STATE, CALL_ENDED, STATE_LOGGED_OUT, STATE_WRAP_UP, Event
+from eventlog import (
+    AGENT_STATE,
+    CALL_ENDED,
+    RECORDING_FAILED,
+    RECORDING_RESUMED,
+    RECORDING_STOPPED,
+    RECORDING_STORED,
+    STATE_LOGGED_OUT,
+    STATE_WRAP_UP,
+    VOICEMAIL_DELETED,
+    VOICEMAIL_HEARD,
+    VOICEMAIL_LEFT,
+    Event,
+)
 
 from ._fold import fold_call
 from ._records import AgentInterval, Cdr, Leg, Records
+
+# Kinds no CDR column reads (docs/analytics.md): dropped on arrival, so they neither
+# re-emit an ended call's CDR (the recorder's stored/failed come after the hang-up,
+# voicemail.heard/deleted days later, under the message's call) nor open a call that
+# never ends for a correlation ID the builder has forgotten (the disk-full
+# recording.failed has no call at all). Never written before schema 008, so leaving
+# them out of `version` changes no stored CDR's version.
+NOT_IN_CDR = frozenset(
+    {
+        RECORDING_RESUMED,
+        RECORDING_STOPPED,
+        RECORDING_STORED,
+        RECORDING_FAILED,
+        VOICEMAIL_HEARD,
+        VOICEMAIL_DELETED,
+    }
+)
+# Kinds that only annotate a call after it: kept for a call the builder knows, dropped
+# for one it has forgotten, which they would otherwise open and never end.
+ONLY_FOR_KNOWN_CALLS = frozenset({VOICEMAIL_LEFT})
 
 
 def _entry_key(entry_id: str) -> tuple[int, int]:
@@ -87,11 +120,15 @@ class CdrBuilder:
         if kind == AGENT_STATE:
             self._agent_event(event, entry_id)
             return
+        if kind in NOT_IN_CDR:
+            return
         cid = event.correlation_id
         call = self._open.get(cid)
         if call is None:
             call = self._closed.get(cid)
             if call is None:
+                if kind in ONLY_FOR_KNOWN_CALLS:
+                    return
                 call = self._open[cid] = _Call(first_entry=entry_id)
         seen = call.seen
         event_id = event.event_id

@@ -16,7 +16,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 from ._records import CDR_COLUMNS, INTERVAL_COLUMNS, LEG_COLUMNS, AgentInterval, Cdr, Leg
 
 # Column kinds: "s" string, "t" timestamp, "tn" nullable timestamp, "f" float,
-# "u16"/"u64" unsigned ints, "as" array of strings.
+# "u8"/"u16"/"u64" unsigned ints, "as" array of strings.
 _KINDS: Final[dict[str, dict[str, str]]] = {
     "cdr": {
         "arrived_at": "t",
@@ -30,6 +30,8 @@ _KINDS: Final[dict[str, dict[str, str]]] = {
         "wrapup_s": "f",
         "transfers": "u16",
         "version": "u64",
+        "recording_pauses": "u16",
+        "message_played": "u8",
     },
     "cdr_leg": {
         "seq": "u16",
@@ -55,6 +57,7 @@ _ARROW: Final = {
     "t": pa.timestamp("ms", tz="UTC"),
     "tn": pa.timestamp("ms", tz="UTC"),
     "f": pa.float64(),
+    "u8": pa.uint8(),
     "u16": pa.uint16(),
     "u64": pa.uint64(),
     "as": pa.list_(pa.string()),

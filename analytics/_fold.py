@@ -19,6 +19,7 @@ from eventlog import (
     CALL_HOLD,
     CALL_IVR_DONE,
     CALL_IVR_STEP,
+    CALL_MESSAGE_PLAYED,
     CALL_NO_ANSWER,
     CALL_ORIGINATED,
     CALL_OVERFLOW,
@@ -35,7 +36,9 @@ from eventlog import (
     IVR_RETRIES_EXHAUSTED,
     IVR_SELF_SERVED,
     IVR_VOICEMAIL,
+    RECORDING_PAUSED,
     RECORDING_STARTED,
+    VOICEMAIL_LEFT,
     Event,
 )
 
@@ -142,17 +145,21 @@ class _Fold:
         "ivr_result",
         "left_queue_at",
         "legs",
+        "message_played",
         "originator",
         "outbound",
         "overflow_pending",
         "queue",
         "queued_at",
+        "recording_pauses",
         "recording_ref",
         "ringing",
         "seat",
         "transfers",
         "trunk",
         "voicemail",
+        "voicemail_box",
+        "voicemail_ref",
         "wrap_up_code",
     )
 
@@ -174,7 +181,11 @@ class _Fold:
         self.hold_since: float | None = None
         self.hold_s = 0.0
         self.transfers = 0
-        self.recording_ref = ""
+        self.recording_ref = ""  # the first recording.started that is not a voicemail
+        self.voicemail_ref = ""  # the first voicemail's: recording_ref when no other
+        self.recording_pauses = 0
+        self.voicemail_box = ""
+        self.message_played = 0
         self.voicemail = False
         self.overflow_pending = False
         self.outbound = False  # call.originated instead of call.arrived
@@ -325,8 +336,30 @@ def _on_voicemail(f: _Fold, ev: Event) -> None:
 
 
 def _on_recording(f: _Fold, ev: Event) -> None:
-    if not f.recording_ref:
-        f.recording_ref = ev.data["ref"]
+    # The call's recording is the conversation's; a voicemail's recording (the caller
+    # alone, into a box) stands in only for a call with no other.
+    d = ev.data
+    if d["reason"] == "voicemail":
+        if not f.voicemail_ref:
+            f.voicemail_ref = d["ref"]
+        if not f.voicemail_box:
+            f.voicemail_box = d["name"]
+    elif not f.recording_ref:
+        f.recording_ref = d["ref"]
+
+
+def _on_recording_paused(f: _Fold, _ev: Event) -> None:
+    f.recording_pauses += 1
+
+
+def _on_voicemail_left(f: _Fold, ev: Event) -> None:
+    # The box the message was stored in (the recorder writes it after the hang-up: a
+    # late event); recording.started named the same box while the caller spoke.
+    f.voicemail_box = ev.data["box"]
+
+
+def _on_message_played(f: _Fold, _ev: Event) -> None:
+    f.message_played = 1
 
 
 def _on_wrap_up(f: _Fold, ev: Event) -> None:
@@ -340,7 +373,9 @@ def _on_ended(f: _Fold, ev: Event) -> None:
         f.ended = ev
 
 
-# Kinds not listed (agent.state) never reach a call fold; any that do are ignored.
+# Kinds not listed (agent.state) never reach a call fold; any that do are ignored:
+# recording.resumed/stopped/stored/failed and voicemail.heard/deleted say nothing a CDR
+# keeps (the builder drops them before they reach a call, _builder.NOT_IN_CDR).
 # The table costs about 0.1 us per event over one flat if/elif loop with locals (a
 # lookup, a call, attributes instead of locals), ~0.6 us per call; building the
 # records positionally (_cdr, _frozen_legs) saves more than that (BENCHMARKS.md,
@@ -360,6 +395,9 @@ _HANDLERS: Final[dict[str, Callable[[_Fold, Event], None]]] = {
     CALL_OVERFLOW: _on_overflow,
     CALL_VOICEMAIL: _on_voicemail,
     RECORDING_STARTED: _on_recording,
+    RECORDING_PAUSED: _on_recording_paused,
+    VOICEMAIL_LEFT: _on_voicemail_left,
+    CALL_MESSAGE_PLAYED: _on_message_played,
     CALL_ENDED: _on_ended,
     AGENT_WRAP_UP: _on_wrap_up,
 }
@@ -520,10 +558,13 @@ def _cdr(  # noqa: PLR0917  (all positional: one call per CDR on the hot path)
         disposition,
         ended.data["cause"],  # hangup_cause
         side,  # hangup_side
-        f.recording_ref,
+        f.recording_ref or f.voicemail_ref,  # recording_ref
         f.transfers,
         version,
         f.wrap_up_code,
+        f.recording_pauses,
+        f.voicemail_box,
+        f.message_played,
     )
 
 

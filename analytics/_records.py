@@ -84,6 +84,12 @@ class Cdr:
     # The last wrap-up code an agent saved for the call (agent.wrap_up); "" for none.
     # Last, with a default, as migration 007 appends the column.
     wrap_up_code: str = ""
+    # Schema 008 (recording and voicemail), appended in this order with defaults:
+    # how many recording.paused, the box the caller left a voicemail in ("" none),
+    # 1 when a message was played to the caller (call.message_played).
+    recording_pauses: int = 0
+    voicemail_box: str = ""
+    message_played: int = 0
 
 
 @dataclass(frozen=True, slots=True)

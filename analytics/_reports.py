@@ -295,7 +295,7 @@ CDR_LIST_COLUMNS: Final = (
     "correlation_id, queue, category, caller, dialled, trunk, arrived_at, queued_at, "
     "answered_at, ended_at, agent, seat, ivr_path, ivr_result, ivr_exit_node, disposition, "
     "wait_s, talk_s, hold_s, wrapup_s, hangup_cause, hangup_side, recording_ref, transfers, "
-    "wrap_up_code"
+    "wrap_up_code, recording_pauses, voicemail_box, message_played"
 )
 
 

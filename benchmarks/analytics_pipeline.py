@@ -169,6 +169,9 @@ def synthetic_cdrs(
         "transfers": np.zeros(n, dtype="uint16"),
         "version": np.ones(n, dtype="uint64"),
         "wrap_up_code": _dict(np.where(answered, 0, 1), ["resolved", ""]),
+        "recording_pauses": np.zeros(n, dtype="uint16"),
+        "voicemail_box": _dict(np.zeros(n), [""]),
+        "message_played": np.zeros(n, dtype="uint8"),
         "_answered": answered,
         "_agent_idx": agent_idx,
     }

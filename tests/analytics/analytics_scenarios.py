@@ -34,7 +34,32 @@ _DEFAULTS: dict[str, dict[str, str]] = {
     ev.CALL_RESUME: {},
     ev.CALL_OVERFLOW: {"from_queue": "billing", "to": "+861012345"},
     ev.CALL_VOICEMAIL: {},
-    ev.CALL_RECORDING: {"ref": "rec/x.pcap"},
+    ev.RECORDING_STARTED: {
+        "ref": "0" * 32,
+        "name": "",
+        "reason": "always",
+        "media_node": "127.0.0.1:2223",
+        "caller": "13800138000",
+        "agent": "a1",
+        "queue": "billing",
+        "number": "95598",
+        "caller_port": "30000",
+    },
+    ev.RECORDING_PAUSED: {"ref": "0" * 32, "reason": "agent"},
+    ev.RECORDING_RESUMED: {"ref": "0" * 32},
+    ev.RECORDING_STOPPED: {"ref": "0" * 32, "segments": "1"},
+    ev.RECORDING_STORED: {"ref": "0" * 32, "file": "2023/11/15/x.wav", "duration_ms": "60000"},
+    ev.RECORDING_FAILED: {"ref": "0" * 32, "reason": "missing", "detail": ""},
+    ev.VOICEMAIL_LEFT: {
+        "box": "billing",
+        "message_id": "1" * 32,
+        "caller": "13800138000",
+        "duration_ms": "4000",
+        "ref": "0" * 32,
+    },
+    ev.VOICEMAIL_HEARD: {"box": "billing", "message_id": "1" * 32, "by": "a1"},
+    ev.VOICEMAIL_DELETED: {"box": "billing", "message_id": "1" * 32, "by": "a1"},
+    ev.CALL_MESSAGE_PLAYED: {"agent": "a1", "repeats": "2"},
     ev.CALL_ENDED: {"cause": "200", "side": "caller"},
     ev.AGENT_STATE: {"agent": "a1", "seat": "s1", "state": "idle", "previous": "", "reason": ""},
 }
@@ -84,6 +109,8 @@ def agent(name: str, base: float, *steps: tuple[float, str, str]) -> list[Event]
 
 # The cdr columns migration 006 added; a store at an older version lacks them.
 IVR_OUTCOME_COLUMNS = ("ivr_result", "ivr_exit_node")
+# Schema 008: the recording and voicemail columns.
+RECORDING_VOICEMAIL_COLUMNS = ("recording_pauses", "voicemail_box", "message_played")
 
 
 def insert_before_006(store: ChdbStore, records: Records) -> None:
@@ -93,7 +120,8 @@ def insert_before_006(store: ChdbStore, records: Records) -> None:
 
 
 def _insert_old_cdrs(store: ChdbStore, cdrs: Sequence[Cdr]) -> None:
-    later = [*IVR_OUTCOME_COLUMNS, "wrap_up_code"]  # migrations 006 and 007
+    # migrations 006, 007 and 008
+    later = [*IVR_OUTCOME_COLUMNS, "wrap_up_code", *RECORDING_VOICEMAIL_COLUMNS]
     arrow = to_arrow("cdr", rows_to_columns("cdr", cdrs)).drop_columns(later)
     columns = ", ".join(arrow.column_names)
     _send(

@@ -22,7 +22,7 @@ def answered_script() -> Script:
     return Script("c-ans")(0, ev.CALL_ARRIVED)(1, ev.CALL_IVR_STEP, ivr_node="main", input="1")(
         3, ev.CALL_IVR_STEP, ivr_node="billing", input="2"
     )(5, ev.CALL_QUEUED)(8, ev.CALL_RINGING)(10, ev.CALL_ANSWERED)(
-        10, ev.CALL_RECORDING, ref="rec/c-ans.pcap"
+        10, ev.RECORDING_STARTED, ref="rec/c-ans.pcap"
     )(40, ev.CALL_HOLD)(50, ev.CALL_RESUME)(130, ev.CALL_ENDED, cause="200", side="agent")
 
 
@@ -269,7 +269,7 @@ def test_late_event_re_emits_with_higher_version_and_keeps_sort_key() -> None:
         builder.add(e)
     first = builder.drain().cdrs[0]
     # A slow node delivers the recording reference and a queue change after the end.
-    builder.add(Script("c")(5, ev.CALL_RECORDING, ref="rec/late.pcap").events[0])
+    builder.add(Script("c")(5, ev.RECORDING_STARTED, ref="rec/late.pcap").events[0])
     builder.add(Script("c")(0.5, ev.CALL_QUEUED, queue="vip").events[0])
     late = builder.drain().cdrs[0]
     assert late.recording_ref == "rec/late.pcap"

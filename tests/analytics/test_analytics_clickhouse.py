@@ -35,7 +35,7 @@ from scripts.debian_packages import Policy, apt_policy
 
 # The fixture tests, collected again here with this module's `store` fixture.
 from simulators import free_port
-from tests.analytics.analytics_scenarios import T0, Script
+from tests.analytics.analytics_scenarios import RECORDING_VOICEMAIL_COLUMNS, T0, Script
 from tests.analytics.test_analytics_store import (  # noqa: F401
     loaded,
     test_agent_summary,
@@ -301,19 +301,26 @@ def test_migration_006_on_a_server_with_cdrs_and_run_twice(
         assert applied == [1, 2, 3, 4, 5]
         cdrs = build_records([e for e in ivr_events() if e.kind != ev.CALL_IVR_DONE]).cdrs
         columns = rows_to_columns("cdr", cdrs)
-        names = [n for n in columns if n not in ("ivr_result", "ivr_exit_node", "wrap_up_code")]
+        later = ("ivr_result", "ivr_exit_node", "wrap_up_code", *RECORDING_VOICEMAIL_COLUMNS)
+        names = [n for n in columns if n not in later]
         typed = zip(columns, to_driver_columns("cdr", columns), strict=True)
         data = [col for name, col in typed if name in names]
         old._client.execute(
             f"INSERT INTO {db}.cdr ({', '.join(names)}) VALUES", data, columnar=True
         )
-        assert old.migrate() == [6, 7]
-        for version in (6, 7):  # a re-run: the columns are there, the step is done
+        assert old.migrate() == [6, 7, 8]
+        for version in (6, 7, 8):  # a re-run: the columns are there, the step is done
             (migration,) = [m for m in load_migrations(dialect=old.dialect) if m.version == version]
             for statement in migration.statements:
                 old._migration_step(statement.replace("{db}", db))
         codes = old.query_df(f"SELECT DISTINCT wrap_up_code FROM {db}.cdr")
         assert codes["wrap_up_code"].tolist() == [""]
+        later_columns = old.query_df(
+            f"SELECT DISTINCT recording_pauses, voicemail_box, message_played FROM {db}.cdr"
+        )
+        assert later_columns.to_dict("records") == [
+            {"recording_pauses": 0, "voicemail_box": "", "message_played": 0}
+        ]
         stored = old.query_df(f"SELECT correlation_id, ivr_result, ivr_exit_node FROM {db}.cdr")
         got = {
             r["correlation_id"]: (r["ivr_result"], r["ivr_exit_node"])

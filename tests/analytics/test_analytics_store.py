@@ -392,20 +392,39 @@ def test_leg_list_has_each_ring_attempt_by_call_and_agent(loaded: Statistics) ->
 
 def test_cdr_list_returns_seat_ivr_path_and_recording_ref(store: ChdbStore) -> None:
     """The columns a CDR export needs besides the times: the answering seat, the IVR
-    nodes in order, the recording; and the stored empties for a call without them."""
+    nodes in order, the recording, its pauses, a message played, a voicemail's box; and
+    the stored empties for a call without them."""
+    ref = "a" * 32
     events = (
         Script("R")(0, ev.CALL_ARRIVED)(1, ev.CALL_IVR_STEP, ivr_node="main")(
             2, ev.CALL_IVR_STEP, ivr_node="billing"
         )(3, ev.CALL_QUEUED)(4, ev.CALL_RINGING, agent="a7", seat="s7", leg_id="R1")(
             5, ev.CALL_ANSWERED, agent="a7", seat="s7", leg_id="R1"
-        )(6, ev.CALL_RECORDING, ref="rec/R.pcap")(9, ev.CALL_ENDED).events
+        )(6, ev.RECORDING_STARTED, ref=ref)(6.5, ev.RECORDING_PAUSED, ref=ref)(
+            7, ev.RECORDING_RESUMED, ref=ref
+        )(8, ev.CALL_MESSAGE_PLAYED, agent="a7")(9, ev.CALL_ENDED).events
         + Script("N")(10, ev.CALL_ARRIVED)(11, ev.CALL_QUEUED)(15, ev.CALL_ENDED).events
+        + Script("V")(20, ev.CALL_ARRIVED)(21, ev.CALL_VOICEMAIL)(30, ev.CALL_ENDED)(
+            31, ev.VOICEMAIL_LEFT, box="sales"
+        ).events
     )
     store.insert_records(build_records(events))
     listed = Statistics(store).cdr_list()
     assert set(listed.columns) == set(CDR_COLUMNS) - {"version"}
     got = {
-        r["correlation_id"]: (r["agent"], r["seat"], list(r["ivr_path"]), r["recording_ref"])
+        r["correlation_id"]: (
+            r["agent"],
+            r["seat"],
+            list(r["ivr_path"]),
+            r["recording_ref"],
+            r["recording_pauses"],
+            r["message_played"],
+            r["voicemail_box"],
+        )
         for r in listed.to_dict("records")
     }
-    assert got == {"R": ("a7", "s7", ["main", "billing"], "rec/R.pcap"), "N": ("", "", [], "")}
+    assert got == {
+        "R": ("a7", "s7", ["main", "billing"], ref, 1, 1, ""),
+        "N": ("", "", [], "", 0, 0, ""),
+        "V": ("", "", [], "", 0, 0, "sales"),
+    }

@@ -537,7 +537,7 @@ def test_every_field_lands_in_its_own_column() -> None:
             3, ev.CALL_RINGING, agent="A", seat="S", leg_id="L", attempt=7
         )(5, ev.CALL_ANSWERED, agent="A", seat="S", leg_id="L")(8, ev.CALL_HOLD)(
             9.5, ev.CALL_RESUME
-        )(10, ev.CALL_RECORDING, ref="R")(
+        )(10, ev.RECORDING_STARTED, ref="R")(
             13, ev.CALL_TRANSFERRED, from_agent="A", to_kind="queue", to="Q2", mode="attended"
         )(21, ev.CALL_ENDED, cause="487", side="agent").events
     )

@@ -58,6 +58,7 @@ def test_both_engines_have_every_migration_under_the_same_number_and_name() -> N
         (5, "daily_parts_no_rollup"),
         (6, "cdr_ivr_result"),
         (7, "cdr_wrap_up_code"),
+        (8, "recording_voicemail"),
     ]
 
 

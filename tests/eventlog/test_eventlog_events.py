@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import eventlog
-from eventlog import KIND_FIELDS, Event, EventError, decode, encode
+from eventlog import ENUM_FIELDS, KIND_FIELDS, Event, EventError, decode, encode
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
@@ -20,7 +20,10 @@ def sample(kind: str) -> Event:
         "side": "caller",
         "result": "self_served",
     }
-    data = {name: values.get(name, f"{name}-值") for name in KIND_FIELDS[kind]}
+    # A field from a closed set gets one of its values (the same name, `reason`, has a
+    # set of its own in each recording kind).
+    enum = {name: min(allowed) for (k, name), allowed in ENUM_FIELDS.items() if k == kind}
+    data = {name: enum.get(name, values.get(name, f"{name}-值")) for name in KIND_FIELDS[kind]}
     return Event(kind=kind, ts=1_700_000_000.123456, correlation_id="c-1", node="edge-1", data=data)
 
 
