@@ -23,7 +23,7 @@ def check_recording(config: CallCenterConfig, path: Path) -> list[str]:
         return []
     where = locator(path)
     problems = [
-        f"{where(('recording',))}: recording: needs a `{name}:` section ({why})"
+        f"{where(('recording',))}: recording: needs the `{name}:` section ({why})"
         for name, why, present in (
             ("bizdata", "the recordings' index is in the business store", config.bizdata),
             ("acd", "its events_stream is the event log the recorder reads", config.acd),

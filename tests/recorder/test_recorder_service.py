@@ -10,7 +10,6 @@ must do.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -35,13 +34,13 @@ from eventlog import (
     RECORDING_STARTED,
     RECORDING_STOPPED,
     RECORDING_STORED,
+    VOICEMAIL_LEFT,
     Event,
     EventLog,
     replay,
 )
-from rtpengine import NgClient
 from simulators import RtpEndpoint, free_port
-from testbed import ROOT, redis_server, wait_until
+from testbed import ROOT, redis_server, running_rtpengine, wait_until
 
 STREAM = "rt:events"
 PREFIX = "rt:"
@@ -51,52 +50,6 @@ OFFER = (
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     "m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
 )
-
-
-@contextmanager
-def recording_rtpengine(workdir: Path, spool: Path) -> Iterator[int]:
-    """rtpengine on loopback writing raw pcaps into `spool`; yields its ng port."""
-    binary = shutil.which("rtpengine")
-    if binary is None:
-        pytest.skip("rtpengine is not installed; run scripts/install")
-    ng_port = free_port()
-    base = 20000 + (ng_port % 60) * 200
-    spool.mkdir(parents=True, exist_ok=True)
-    log = (workdir / "rtpengine.log").open("ab")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--config-file=none",
-            "--foreground",
-            "--table=-1",
-            "--interface=127.0.0.1",
-            f"--listen-ng=127.0.0.1:{ng_port}",
-            f"--port-min={base}",
-            f"--port-max={base + 199}",
-            "--delete-delay=0",
-            "--log-stderr",
-            "--log-level=6",
-            "--recording-method=pcap",
-            "--recording-format=raw",
-            f"--recording-dir={spool}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    client = NgClient("127.0.0.1", ng_port, timeout=1.0)
-    try:
-        wait_until(
-            lambda: process.poll() is not None or client.ping(),
-            timeout=15,
-            what="rtpengine answers an ng ping",
-        )
-        assert process.poll() is None, (workdir / "rtpengine.log").read_text()[-2000:]
-        yield ng_port
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 @dataclass
@@ -218,7 +171,12 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     bizdata.migrate(f"sqlite:///{store}")
     engine = bizdata.open_engine(f"sqlite:///{store}")
     spool, wav_dir, voicemail_dir = tmp / "spool", tmp / "wav", tmp / "voicemail"
-    with redis_server(tmp / "redis") as redis_port, recording_rtpengine(tmp, spool) as ng_port:
+    spool.mkdir()
+    with (
+        redis_server(tmp / "redis") as redis_port,
+        running_rtpengine(tmp, recording_dir=spool) as rtpengine,
+    ):
+        ng_port = rtpengine.ng_port
         listen = f"127.0.0.1:{free_port()}"
         config = tmp / "callcenter.yaml"
         write_config(
@@ -551,3 +509,63 @@ def test_a_full_wav_disk_fails_the_recording_and_sets_the_key(rig: Rig, tmp_path
                 assert rig.redis.exists(key)
         finally:
             engine.dispose()
+
+
+def test_a_pcap_that_ends_early_keeps_its_wav_but_fails_short(rig: Rig) -> None:
+    call = Call(rig)
+    try:
+        call.start()
+        call.talk(caller_packets=10, agent_packets=10)
+        stopped = call.stop(ts=time.time() + 3.0)  # 3 s past the last packet
+    finally:
+        call.close()
+    wait_until(lambda: row_status(rig, call.ref) == "failed", timeout=15, what="failed")
+    row = bizdata.get_recording(rig.engine, call.ref)
+    assert row["failure"] == "short" and row["file"]
+    with wave.open(str(rig.wav_dir / row["file"])) as w:
+        assert w.getnframes() == round((stopped - call.started_ts) * 8000)
+    failed = [e for e in rig.events(RECORDING_FAILED) if e.data["ref"] == call.ref]
+    assert [e.data["reason"] for e in failed] == ["short"]
+    assert not [e for e in rig.events(RECORDING_STORED) if e.data["ref"] == call.ref]
+
+
+def test_a_voicemail_message_is_a_mono_wav_in_its_box(rig: Rig) -> None:
+    call = Call(rig, reason="voicemail", name="billing")
+    try:
+        call.start()
+        call.talk(caller_packets=60, agent_packets=0)  # 1.2 s of the caller
+        stopped = call.stop()
+    finally:
+        call.close()
+    wait_until(lambda: row_status(rig, call.ref) == "stored", timeout=15, what="stored")
+    messages = bizdata.list_voicemail(rig.engine, boxes=["billing"], include_heard=True)
+    mine = [m for m in messages if m["recording_ref"] == call.ref]
+    assert len(mine) == 1
+    message = mine[0]
+    assert message["file"] == f"billing/{message['message_id']}.wav"
+    assert message["duration_ms"] == round((stopped - call.started_ts) * 1000)
+    with wave.open(str(rig.voicemail_dir / message["file"])) as w:
+        assert (w.getnchannels(), w.getframerate()) == (1, 8000)
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    assert channel_energy(pcm, 0.1, 1.0) > 100
+    left = [e for e in rig.events(VOICEMAIL_LEFT) if e.data["ref"] == call.ref]
+    assert len(left) == 1 and left[0].data["message_id"] == message["message_id"]
+    assert left[0].data["box"] == "billing" and left[0].data["caller"] == "13800000000"
+
+
+def test_a_voicemail_under_a_second_is_dropped_with_its_files(rig: Rig) -> None:
+    call = Call(rig, reason="voicemail", name="billing")
+    try:
+        call.start()
+        call.talk(caller_packets=10, agent_packets=0)
+        call.stop(ts=call.started_ts + 0.5)
+    finally:
+        call.close()
+    wait_until(lambda: row_status(rig, call.ref) is None, timeout=15, what="the row dropped")
+    assert not [
+        m
+        for m in bizdata.list_voicemail(rig.engine, include_heard=True)
+        if m["recording_ref"] == call.ref
+    ]
+    assert not list((rig.spool / "metadata").glob(f"*{call.call_id}*"))
+    assert not [e for e in rig.events(VOICEMAIL_LEFT) if e.data["ref"] == call.ref]
