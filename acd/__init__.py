@@ -13,6 +13,8 @@ from ._actions import (
     Event,
     InterceptCall,
     Offer,
+    PlayMessageCall,
+    RecordingCommand,
     Release,
     Result,
     Route,
@@ -23,6 +25,14 @@ from ._clock import Clock, ManualClock, SystemClock
 from ._config import ROLES, Account, AcdConfig, QueueConfig, validate_config
 from ._core import MAX_CALL_SKILLS, MAX_SKILL_NAME, STATE_VERSION, Acd, call_skills_problem
 from ._errors import AcdError, ConfigError, ErrorCode, Refusal
+from ._recording import (
+    MAX_MESSAGE_TEXT,
+    MAX_RECORDING_NAME,
+    MESSAGE_REPEATS,
+    RECORDING_STATES,
+    message_problem,
+    recording_name_problem,
+)
 from ._records import AgentRecord, CallRecord
 from ._states import (
     REFUSAL_CODES,
@@ -40,7 +50,11 @@ __all__ = [
     "MAX_CALL_DATA_KEYS",
     "MAX_CALL_DATA_VALUE",
     "MAX_CALL_SKILLS",
+    "MAX_MESSAGE_TEXT",
+    "MAX_RECORDING_NAME",
     "MAX_SKILL_NAME",
+    "MESSAGE_REPEATS",
+    "RECORDING_STATES",
     "REFUSAL_CODES",
     "ROLES",
     "STATE_VERSION",
@@ -62,7 +76,9 @@ __all__ = [
     "InterceptCall",
     "ManualClock",
     "Offer",
+    "PlayMessageCall",
     "QueueConfig",
+    "RecordingCommand",
     "Refusal",
     "Release",
     "Result",
@@ -74,6 +90,8 @@ __all__ = [
     "Undelivered",
     "call_data_problem",
     "call_skills_problem",
+    "message_problem",
+    "recording_name_problem",
     "refusal_for",
     "targets",
     "validate_config",

@@ -13,6 +13,8 @@ __all__ = [
     "Event",
     "InterceptCall",
     "Offer",
+    "PlayMessageCall",
+    "RecordingCommand",
     "Release",
     "Result",
     "Route",
@@ -143,7 +145,53 @@ class InterceptCall:
         return _flat(self)
 
 
-Action = Offer | CancelRing | Release | Route | Undelivered | InterceptCall
+@dataclass(frozen=True, slots=True)
+class PlayMessageCall:
+    """The agent asked that its caller hear `text` `repeats` times before the call ends
+    (`Acd.play_message`). The ACD has already taken the agent off the call (wrap-up) and
+    forgotten the call: the controller that owns it drops the agent's leg, plays the text
+    and hangs up. `employee_id`, not `agent`: the engine re-writes the records an action
+    names as `agent`, and the agent's change is named by its own event already."""
+
+    kind: ClassVar[str] = "play_message"
+    call_id: str
+    text: str
+    language: str  # "zh" or "en"
+    repeats: int
+    username: str  # the agent's account (SIP user), as in its Offer
+    employee_id: int
+
+    def to_dict(self) -> dict[str, object]:
+        return _flat(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingCommand:
+    """Start, pause, resume or stop recording this call (`Acd.control_recording`): the
+    controller that owns it carries it out on rtpengine and writes the recording events.
+    `ref` is the recording's (made by the ACD on start); `name` only on start."""
+
+    kind: ClassVar[str] = "recording_command"
+    call_id: str
+    op: str  # "start", "pause", "resume" or "stop"
+    ref: str
+    name: str
+    requested_by: str  # the agent's account
+
+    def to_dict(self) -> dict[str, object]:
+        return _flat(self)
+
+
+Action = (
+    Offer
+    | CancelRing
+    | Release
+    | Route
+    | Undelivered
+    | InterceptCall
+    | PlayMessageCall
+    | RecordingCommand
+)
 
 
 @dataclass(slots=True)

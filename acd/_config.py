@@ -46,6 +46,9 @@ class QueueConfig:
     wrap_up: float = 0.0
     max_no_answers: int = 3  # consecutive no-answers before the agent goes not-ready; 0 = never
     honour_priority: bool = True  # False: strict FIFO, call priority ignored
+    # The language of the queue's announcements ("zh" or "en"); a message the agent has
+    # played to the caller (PlayMessage) is spoken in it unless the agent names one.
+    language: str = "zh"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> QueueConfig:
@@ -63,6 +66,9 @@ class AcdConfig:
     # Enqueue for it is refused (CALL_EXISTS) instead of creating the call again.
     # Must exceed any client's retry window; 0 = not remembered.
     ended_call_retention: float = 600.0
+    # The call center records calls (a `recording:` section): agents may start, pause,
+    # resume and stop recording their call. Off: RECORDING_DISABLED.
+    recording: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AcdConfig:
@@ -141,6 +147,7 @@ def _queue_problems(
             q.max_wait is not None and q.overflow_queue is None and q.overflow_target is None,
             f"{where}: max_wait needs an overflow_queue or overflow_target",
         ),
+        (q.language not in ("zh", "en"), f"{where}: language must be zh or en"),
     ]
     problems = [message for failed, message in checks if failed]
     problems += [

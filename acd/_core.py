@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from . import _persistence, _views
-from ._actions import InterceptCall, Release, Result
+from ._actions import InterceptCall, PlayMessageCall, RecordingCommand, Release, Result
 from ._call_data import call_data_problem
 from ._clock import Clock
 from ._config import ROLES, Account, AcdConfig, validate_config
@@ -28,6 +28,16 @@ from ._errors import ConfigError, ErrorCode, Refusal
 from ._invariants import problems
 from ._machine import INTERNAL_CALL, PHONE_UNREACHABLE, Machine, random_session_secret
 from ._persistence import STATE_VERSION
+from ._recording import (
+    MESSAGE_REPEATS,
+    OPS,
+    RECORDING_OFF,
+    RECORDING_STATES,
+    message_problem,
+    new_recording_ref,
+    recording_name_problem,
+    recording_next,
+)
 from ._records import AgentRecord, CallRecord
 from ._states import AgentState, CallState, Trigger, refusal_for
 from ._strategies import Strategy
@@ -304,6 +314,129 @@ class Acd(Machine):
             )
         )
         return self._finish()
+
+    # ------------------------------------------------ recording and messages (R-AG-8/9)
+
+    def play_message(
+        self, employee_id: int, session_id: str | None, text: str, language: str = ""
+    ) -> Result:
+        """R-AG-8: the caller on the agent's answered call hears `text` twice, then the
+        call ends. The agent is off the call at once: the call ends here as a hang-up
+        does (wrap-up, as after the caller hung up; cause PLAY_MESSAGE) and leaves the
+        ACD, and the owning controller is told by a PlayMessageCall. `language` "" is
+        the call's queue's language (zh for a call without a queue).
+        """
+        self._begin()
+        agent, refusal = self._own_session(employee_id, session_id)
+        if agent is None:
+            return self._refused(refusal)
+        bad = message_problem(text, language)
+        if bad is not None:
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, bad)
+        call = self._answered_call_of(agent)
+        if isinstance(call, Refusal):
+            return self._refused(call)
+        if not language:
+            queue = self._queues.get(call.queue) if call.queue is not None else None
+            language = queue.language if queue is not None else "zh"
+        self._end_call(call, "PLAY_MESSAGE", wrap=True)
+        self._actions.append(
+            PlayMessageCall(
+                call_id=call.call_id,
+                text=text,
+                language=language,
+                repeats=MESSAGE_REPEATS,
+                username=agent.username,
+                employee_id=agent.employee_id,
+            )
+        )
+        return self._finish()
+
+    def control_recording(
+        self, employee_id: int, session_id: str | None, op: str, name: str = ""
+    ) -> Result:
+        """R-AG-9: start (under `name`), pause, resume or stop recording the agent's
+        answered call. The state changes here at once and the owning controller is told
+        by a RecordingCommand; on start the ACD makes the recording's ref. Refused:
+        RECORDING_DISABLED (no `recording:`), INVALID_ARGUMENT (an unknown op, a bad
+        name on start), CALL_NOT_TALKING, INVALID_TRANSITION (start while on or paused,
+        pause while not on, resume while not paused, stop while off).
+        """
+        self._begin()
+        agent, refusal = self._own_session(employee_id, session_id)
+        if agent is None:
+            return self._refused(refusal)
+        if not self._config.recording:
+            return self._refuse(ErrorCode.RECORDING_DISABLED, "this call center records nothing")
+        if op not in OPS:
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, f"unknown recording op {op!r}")
+        if op == "start":
+            bad = recording_name_problem(name)
+            if bad is not None:
+                return self._refuse(ErrorCode.INVALID_ARGUMENT, bad)
+        call = self._answered_call_of(agent)
+        if isinstance(call, Refusal):
+            return self._refused(call)
+        to = recording_next(op, call.recording)
+        if to is None:
+            return self._refuse(
+                ErrorCode.INVALID_TRANSITION,
+                f"cannot {op} the recording of call {call.call_id!r}: it is {call.recording}",
+            )
+        ref = self._recording_ref() if op == "start" else call.recording_ref
+        self._set_recording(call, to, ref, by=agent.username)
+        self._actions.append(
+            RecordingCommand(
+                call_id=call.call_id,
+                op=op,
+                ref=ref,
+                name=name if op == "start" else "",
+                requested_by=agent.username,
+            )
+        )
+        return self._finish()
+
+    def report_recording(self, call_id: str, state: str, ref: str = "") -> Result:
+        """The call's controller says its recording is now `state` ("off", "on",
+        "paused") under `ref` (always-on recording at answer, a sensitive IVR node, a
+        stop at hang-up), so the agent's ControlRecording is checked against the truth.
+        Refused: UNKNOWN_CALL, INVALID_ARGUMENT (an unknown state, on/paused without a
+        ref). Idempotent.
+        """
+        self._begin()
+        call = self._calls.get(call_id)
+        if call is None:
+            return self._refused(self._unknown_call(call_id))
+        if state not in RECORDING_STATES:
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, f"unknown recording state {state!r}")
+        if state != RECORDING_OFF and not ref:
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, f"a recording {state} needs its ref")
+        self._set_recording(call, state, ref, by="controller")
+        return self._finish()
+
+    def _answered_call_of(self, agent: AgentRecord) -> CallRecord | Refusal:
+        """The answered call the agent talks on, or CALL_NOT_TALKING."""
+        call = self._calls.get(agent.call) if agent.call is not None else None
+        if (
+            agent.state is not AgentState.TALKING
+            or call is None
+            or call.state is not CallState.TALKING
+            or call.agent != agent.employee_id
+        ):
+            return Refusal(
+                ErrorCode.CALL_NOT_TALKING,
+                f"employee {agent.employee_id} is {agent.state}, not on an answered call",
+            )
+        return call
+
+    def _set_recording(self, call: CallRecord, state: str, ref: str, *, by: str) -> None:
+        if state == RECORDING_OFF:
+            ref = ""
+        if (call.recording, call.recording_ref) == (state, ref):
+            return
+        call.recording, call.recording_ref = state, ref
+        # Named by an event, so the engine writes the call's record (not logged).
+        self._emit("call.recording", call=call.call_id, state=state, ref=ref, by=by)
 
     # ------------------------------------------------------------------ call commands
 
@@ -771,10 +904,17 @@ class Acd(Machine):
         *,
         strategies: Mapping[str, Strategy] | None = None,
         session_secret: Callable[[], str] = random_session_secret,
+        recording_ref: Callable[[], str] = new_recording_ref,
     ) -> Acd:
         """Rebuild from `to_dict()` output. Raises ValueError on inconsistent data."""
         _persistence.check_version(data)
-        acd = cls(config, clock, strategies=strategies, session_secret=session_secret)
+        acd = cls(
+            config,
+            clock,
+            strategies=strategies,
+            session_secret=session_secret,
+            recording_ref=recording_ref,
+        )
         _persistence.restore(acd, data)
         return acd
 

@@ -34,6 +34,11 @@ class ErrorCode(StrEnum):
     CALL_NOT_TALKING = "CALL_NOT_TALKING"
     CONFIG_INVALID = "CONFIG_INVALID"
     QUEUE_IN_USE = "QUEUE_IN_USE"
+    # The call center records nothing (no `recording:` section).
+    RECORDING_DISABLED = "RECORDING_DISABLED"
+    # The service's voicemail refusals (the core has no mailboxes).
+    UNKNOWN_MAILBOX = "UNKNOWN_MAILBOX"
+    UNKNOWN_MESSAGE = "UNKNOWN_MESSAGE"
 
 
 @dataclass(frozen=True, slots=True)

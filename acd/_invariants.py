@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._index import TimerKey
+from ._recording import RECORDING_OFF, RECORDING_STATES
 from ._states import AgentState, CallState
 from ._timers import agent_deadlines
 
@@ -112,6 +113,13 @@ def _call_problems(m: Machine) -> list[str]:
     if queued - set(m._calls):
         bad.append("a queue holds calls that do not exist")
     bad += [f"call {cid} is live but recorded as ended" for cid in m._calls if cid in m._ended]
+    bad += [
+        f"call {c.call_id} has a bad recording {c.recording!r}/{c.recording_ref!r}"
+        for c in m._calls.values()
+        # A ref exactly while on or paused.
+        if c.recording not in RECORDING_STATES
+        or (c.recording == RECORDING_OFF) != (not c.recording_ref)
+    ]
     if len(m._ended_order) < len(m._ended):
         bad.append("ended calls missing from their expiry order")
     return bad

@@ -24,6 +24,7 @@ from ._clock import Clock
 from ._config import AcdConfig, QueueConfig, validate_config
 from ._errors import ErrorCode, Refusal
 from ._index import IdleKey, IdlePool, TimerEntry, TimerIndex
+from ._recording import new_recording_ref
 from ._records import AgentRecord, CallRecord
 from ._states import AgentState, CallState, Trigger, refusal_for, targets
 from ._strategies import BUILTIN_STRATEGIES, Strategy, StrategyMemory
@@ -58,8 +59,10 @@ class Machine:
         *,
         strategies: Mapping[str, Strategy] | None = None,
         session_secret: Callable[[], str] = random_session_secret,
+        recording_ref: Callable[[], str] = new_recording_ref,
     ) -> None:
         self._session_secret = session_secret
+        self._recording_ref = recording_ref  # injected, like the secret, for simulations
         self._strategies: dict[str, Strategy] = dict(
             BUILTIN_STRATEGIES if strategies is None else strategies
         )

@@ -100,6 +100,12 @@ class CallRecord:
     # What the call brought for its agent (the IVR path, the account entered...), set at
     # enqueue and copied onto every Offer of the call; the ACD never reads it.
     call_data: dict[str, str] = field(default_factory=dict)
+    # The call's recording (`_recording.py`): "off", "on" or "paused", and the ref of the
+    # recording while it is on or paused ("" when off). Set by the agent's
+    # ControlRecording and the controller's ReportRecording; it follows the call
+    # through transfers.
+    recording: str = "off"
+    recording_ref: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -130,6 +136,9 @@ class CallRecord:
             data["skills"] = dict(self.skills)
         if self.call_data:  # likewise
             data["call_data"] = dict(self.call_data)
+        if self.recording != "off":  # likewise
+            data["recording"] = self.recording
+            data["recording_ref"] = self.recording_ref
         return data
 
     @classmethod

@@ -34,6 +34,7 @@ def snapshot(m: Machine) -> dict[str, Any]:
             "calls": a.calls,
             "pending": a.after_call,
             "phone_ok": a.phone_ok,
+            "recording": _recording_of(m, a.call),
         }
         for a in sorted(m._agents.values(), key=lambda a: a.employee_id)
     ]
@@ -54,6 +55,12 @@ def snapshot(m: Machine) -> dict[str, Any]:
             }
         )
     return {"ts": now, "agents": agents, "queues": queues}
+
+
+def _recording_of(m: Machine, call_id: str | None) -> str:
+    """The recording state of the agent's call ("off" without one)."""
+    call = m._calls.get(call_id) if call_id is not None else None
+    return "off" if call is None else call.recording
 
 
 def call_position(m: Machine, call_id: str) -> dict[str, Any] | None:

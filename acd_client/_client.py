@@ -36,6 +36,9 @@ CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
+    # A voicemail message's WAV comes in one reply (GetVoicemailAudio): up to an hour of
+    # 8 kHz 16-bit mono, 58 MB, where grpc's default limit is 4 MB (about 4 minutes).
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
 )
 
 
@@ -146,6 +149,28 @@ class AcdClient:
 
     def set_phone_presence(self, r: pb.SetPhonePresenceRequest) -> pb.SetPhonePresenceResponse:
         return self.call("SetPhonePresence", r, pb.SetPhonePresenceResponse)
+
+    # Recording, "play this message twice", voicemail (docs/recording.md): the agent's
+    # desk session or an Actor in the request, like the agent and supervisor commands.
+    def play_message(self, r: pb.PlayMessageRequest) -> pb.PlayMessageResponse:
+        return self.call("PlayMessage", r, pb.PlayMessageResponse)
+
+    def control_recording(self, r: pb.ControlRecordingRequest) -> pb.ControlRecordingResponse:
+        return self.call("ControlRecording", r, pb.ControlRecordingResponse)
+
+    def list_voicemail(self, r: pb.ListVoicemailRequest) -> pb.ListVoicemailResponse:
+        return self.call("ListVoicemail", r, pb.ListVoicemailResponse)
+
+    def get_voicemail_audio(self, r: pb.GetVoicemailAudioRequest) -> pb.GetVoicemailAudioResponse:
+        return self.call("GetVoicemailAudio", r, pb.GetVoicemailAudioResponse)
+
+    def mark_voicemail_heard(
+        self, r: pb.MarkVoicemailHeardRequest
+    ) -> pb.MarkVoicemailHeardResponse:
+        return self.call("MarkVoicemailHeard", r, pb.MarkVoicemailHeardResponse)
+
+    def delete_voicemail(self, r: pb.DeleteVoicemailRequest) -> pb.DeleteVoicemailResponse:
+        return self.call("DeleteVoicemail", r, pb.DeleteVoicemailResponse)
 
     def enqueue(self, r: pb.EnqueueRequest) -> pb.EnqueueResponse:
         return self.call("Enqueue", r, pb.EnqueueResponse)

@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from acd import ConfigError as AcdConfigError
 from acd_client import TokenError
@@ -31,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", help="HOST:PORT to serve on (default: acd.listen)")
     parser.add_argument("--advertise", help="HOST:PORT other replicas dial (default: --listen)")
     parser.add_argument("--node", help="replica name in events and logs")
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        help="the stack's run directory: the voicemail files and a relative SQLite store "
+        "are there (default: node.run_dir beside the config file)",
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument(
         "--verify-commits",
@@ -42,8 +49,13 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
+        config = load_config(args.config)
         settings = settings_from_config(
-            load_config(args.config), listen=args.listen, advertise=args.advertise, node=args.node
+            config,
+            listen=args.listen,
+            advertise=args.advertise,
+            node=args.node,
+            run_dir=args.run_dir or Path(args.config).resolve().parent / config.node.run_dir,
         )
         # `callcenter account add` changes the accounts of a running replica.
         settings = dataclasses.replace(

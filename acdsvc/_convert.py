@@ -11,6 +11,8 @@ from acd import (
     ErrorCode,
     InterceptCall,
     Offer,
+    PlayMessageCall,
+    RecordingCommand,
     Refusal,
     Release,
     Route,
@@ -23,6 +25,9 @@ __all__ = [
     "action_from_dict",
     "action_to_proto",
     "error_to_proto",
+    "recording_op_name",
+    "recording_state_name",
+    "recording_state_to_proto",
     "role_name",
     "snapshot_to_proto",
 ]
@@ -39,6 +44,20 @@ _STATES = {
     "busy": pb.AGENT_STATE_BUSY,
 }
 
+# The core's recording ops and states (acd/_recording.py) and their acd.v1 enums.
+_OPS = {
+    pb.RECORDING_OP_START: "start",
+    pb.RECORDING_OP_PAUSE: "pause",
+    pb.RECORDING_OP_RESUME: "resume",
+    pb.RECORDING_OP_STOP: "stop",
+}
+_OP_ENUM = {name: value for value, name in _OPS.items()}
+_RECORDING_STATES = {
+    pb.RECORDING_STATE_OFF: "off",
+    pb.RECORDING_STATE_ON: "on",
+    pb.RECORDING_STATE_PAUSED: "paused",
+}
+_RECORDING_ENUM = {name: value for value, name in _RECORDING_STATES.items()}
 
 # Same names by design; a unit test checks that every core code has its proto value.
 _CODES: dict[ErrorCode, pb.ErrorCode] = {
@@ -61,6 +80,20 @@ def role_name(role: pb.Role) -> str:
     return _ROLES.get(role, "")
 
 
+def recording_op_name(op: pb.RecordingOp) -> str:
+    """The core's op; "" for RECORDING_OP_UNSPECIFIED, which the core refuses."""
+    return _OPS.get(op, "")
+
+
+def recording_state_name(state: pb.RecordingState) -> str:
+    """The core's state; "" for RECORDING_STATE_UNSPECIFIED, which the core refuses."""
+    return _RECORDING_STATES.get(state, "")
+
+
+def recording_state_to_proto(state: str) -> pb.RecordingState:
+    return _RECORDING_ENUM.get(state, pb.RECORDING_STATE_UNSPECIFIED)
+
+
 def action_from_dict(data: Mapping[str, Any]) -> Action:
     """An action as stored in the commit stream (`Action.to_dict()`)."""
     fields = {k: v for k, v in data.items() if k != "kind"}
@@ -77,6 +110,10 @@ def action_from_dict(data: Mapping[str, Any]) -> Action:
         return Release(**fields)
     if kind == "intercept_call":
         return InterceptCall(**fields)
+    if kind == "play_message":
+        return PlayMessageCall(**fields)
+    if kind == "recording_command":
+        return RecordingCommand(**fields)
     raise ValueError(f"unknown action kind {kind!r}")
 
 
@@ -135,6 +172,29 @@ def action_to_proto(action: Action, commit_id: str) -> pb.Action:
                 requested_by=action.requested_by,
             ),
         )
+    if isinstance(action, PlayMessageCall):
+        return pb.Action(
+            commit_id=commit_id,
+            play_message=pb.PlayMessageCall(
+                call_id=action.call_id,
+                text=action.text,
+                language=action.language,
+                repeats=action.repeats,
+                username=action.username,
+                employee_id=action.employee_id,
+            ),
+        )
+    if isinstance(action, RecordingCommand):
+        return pb.Action(
+            commit_id=commit_id,
+            recording_command=pb.RecordingCommand(
+                call_id=action.call_id,
+                op=_OP_ENUM.get(action.op, pb.RECORDING_OP_UNSPECIFIED),
+                ref=action.ref,
+                name=action.name,
+                requested_by=action.requested_by,
+            ),
+        )
     return pb.Action(
         commit_id=commit_id,
         undelivered=pb.Undelivered(call_id=action.call_id, reason=action.reason),
@@ -162,6 +222,7 @@ def snapshot_to_proto(snapshot: Mapping[str, Any], node: str) -> pb.Snapshot:
                 calls=a["calls"],
                 pending=a["pending"] or "",
                 phone_ok=a["phone_ok"],
+                recording=recording_state_to_proto(a.get("recording", "off")),
             )
             for a in snapshot["agents"]
         ],

@@ -9,6 +9,7 @@ from concurrent import futures
 import grpc
 import redis
 
+import eventlog
 from acd_api.health.v1 import health_pb2_grpc
 from acd_api.v1 import acd_pb2_grpc
 from configuration import join_hostport, split_hostport
@@ -24,6 +25,7 @@ from ._servicer import AcdServicer
 from ._settings import Settings
 from ._store import StateStore
 from ._ticker import Ticker
+from ._voicemail import Voicemail
 
 __all__ = ["Replica", "ReplicaError"]
 
@@ -107,7 +109,18 @@ class Replica:
                 interval_s=section.reconcile_interval_ms / 1000,
                 grace_s=section.reconcile_grace_ms / 1000,
             )
-        servicer = AcdServicer(settings, self.engine, self.fanout, self._forwarder, self.stopping)
+        # The voicemail RPCs' store and their events (voicemail.heard/deleted).
+        self.voicemail = Voicemail(
+            settings, eventlog.EventLog(self._redis, stream=settings.section.events_stream)
+        )
+        servicer = AcdServicer(
+            settings,
+            self.engine,
+            self.fanout,
+            self._forwarder,
+            self.stopping,
+            voicemail=self.voicemail,
+        )
         acd_pb2_grpc.add_AcdServiceServicer_to_server(servicer, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(
             HealthServicer(self._serving, self.stopping.is_set), self._server
@@ -148,6 +161,7 @@ class Replica:
         self.fanout.stop()
         self._forwarder.close()
         self.store.close()
+        self.voicemail.close()
         self._redis.close()
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -24,6 +24,9 @@ from ._convert import (
     AUTH_FAILED,
     actions_to_proto,
     error_to_proto,
+    recording_op_name,
+    recording_state_name,
+    recording_state_to_proto,
     role_name,
     snapshot_to_proto,
 )
@@ -31,6 +34,7 @@ from ._engine import Engine, NotLeader, Outcome, StoreUnavailable
 from ._fanout import Fanout, stream_id
 from ._forward import Forwarder, NoLeader
 from ._settings import Settings
+from ._voicemail import Viewer, Voicemail, VoicemailError
 
 __all__ = ["AcdServicer"]
 
@@ -52,8 +56,11 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
         fanout: Fanout,
         forwarder: Forwarder,
         stopping: threading.Event,
+        *,
+        voicemail: Voicemail,
     ) -> None:
         self._settings = settings
+        self._voicemail = voicemail
         self._engine = engine
         self._fanout = fanout
         self._forwarder = forwarder
@@ -467,6 +474,147 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
         if found["expected_wait"] is not None:
             reply.expected_wait_seconds = found["expected_wait"]
         return reply
+
+    # ------------------------------------------------------------------ recording (R-AG-8/9)
+
+    def PlayMessage(self, request: pb.PlayMessageRequest, context: Any) -> pb.PlayMessageResponse:
+        def local(req: pb.PlayMessageRequest) -> pb.PlayMessageResponse:
+            out = self._run(
+                lambda acd: acd.play_message(
+                    req.employee_id, req.session_id, req.text, req.language
+                )
+            )
+            actions = actions_to_proto(out.result.actions, out.commit_id)
+            # Due timers may have added actions for other calls: the call is the message's.
+            found = [a.play_message.call_id for a in actions if a.HasField("play_message")]
+            return pb.PlayMessageResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions,
+                call_id=found[0] if found and out.result.ok else "",
+            )
+
+        return self._serve("PlayMessage", request, context, local)
+
+    def ControlRecording(
+        self, request: pb.ControlRecordingRequest, context: Any
+    ) -> pb.ControlRecordingResponse:
+        def local(req: pb.ControlRecordingRequest) -> pb.ControlRecordingResponse:
+            now: dict[str, str] = {}
+
+            def command(acd: Acd) -> Result:
+                result = acd.control_recording(
+                    req.employee_id, req.session_id, recording_op_name(req.op), req.name
+                )
+                # The state after it (also after a refusal: the desktop resyncs from it).
+                agent = acd.agent(req.employee_id)
+                call = acd.call(agent["call"]) if agent and agent["call"] else None
+                if call is not None:
+                    now["state"] = call.get("recording", "off")
+                    now["ref"] = call.get("recording_ref", "")
+                return result
+
+            out = self._run(command)
+            actions = actions_to_proto(out.result.actions, out.commit_id)
+            sent = [a.recording_command for a in actions if a.HasField("recording_command")]
+            return pb.ControlRecordingResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions,
+                # STOP: the ref of the recording it stopped.
+                ref=sent[0].ref if sent and out.result.ok else now.get("ref", ""),
+                state=recording_state_to_proto(now.get("state", "off")),
+            )
+
+        return self._serve("ControlRecording", request, context, local)
+
+    def ReportRecording(
+        self, request: pb.ReportRecordingRequest, context: Any
+    ) -> pb.ReportRecordingResponse:
+        def local(req: pb.ReportRecordingRequest) -> pb.ReportRecordingResponse:
+            out = self._run(
+                lambda acd: acd.report_recording(
+                    req.call_id, recording_state_name(req.state), req.ref
+                )
+            )
+            return pb.ReportRecordingResponse(error=error_to_proto(out.result.error))
+
+        return self._serve("ReportRecording", request, context, local)
+
+    # ------------------------------------------------------------------ voicemail (R-VM-1)
+
+    def _viewer(self, actor: pb.Actor) -> Viewer:
+        """Who asks for voicemail, or VoicemailError(PERMISSION_DENIED)."""
+        which = actor.WhichOneof("identity")
+        if which == "admin":
+            who = self._authenticated(actor.admin.username, actor.admin.password)
+            if isinstance(who, Account) and who.is_admin:
+                return Viewer(who.username, everything=True)
+            raise VoicemailError(
+                pb.ERROR_CODE_PERMISSION_DENIED,
+                "unknown account or wrong password"
+                if isinstance(who, Refusal)
+                else f"{actor.admin.username!r} is not an admin",
+            )
+        if which == "desk":
+            desk = actor.desk
+            record = self._engine.read(lambda acd: acd.agent(desk.employee_id))
+            if record is not None and record["session"] == desk.session_id:
+                return Viewer(
+                    record["username"],
+                    everything=record["role"] == "supervisor",
+                    skills=dict(record["skills"]),
+                )
+            raise VoicemailError(
+                pb.ERROR_CODE_PERMISSION_DENIED, f"employee {desk.employee_id} has no such session"
+            )
+        raise VoicemailError(pb.ERROR_CODE_PERMISSION_DENIED, "voicemail needs an actor")
+
+    def ListVoicemail(
+        self, request: pb.ListVoicemailRequest, context: Any
+    ) -> pb.ListVoicemailResponse:
+        def local(req: pb.ListVoicemailRequest) -> pb.ListVoicemailResponse:
+            try:
+                messages = self._voicemail.list(self._viewer(req.actor), req.box, req.include_heard)
+            except VoicemailError as exc:
+                return pb.ListVoicemailResponse(error=exc.to_proto())
+            return pb.ListVoicemailResponse(messages=messages)
+
+        return self._serve("ListVoicemail", request, context, local)
+
+    def GetVoicemailAudio(
+        self, request: pb.GetVoicemailAudioRequest, context: Any
+    ) -> pb.GetVoicemailAudioResponse:
+        def local(req: pb.GetVoicemailAudioRequest) -> pb.GetVoicemailAudioResponse:
+            try:
+                wav, message = self._voicemail.audio(self._viewer(req.actor), req.message_id)
+            except VoicemailError as exc:
+                return pb.GetVoicemailAudioResponse(error=exc.to_proto())
+            return pb.GetVoicemailAudioResponse(wav=wav, message=message)
+
+        return self._serve("GetVoicemailAudio", request, context, local)
+
+    def MarkVoicemailHeard(
+        self, request: pb.MarkVoicemailHeardRequest, context: Any
+    ) -> pb.MarkVoicemailHeardResponse:
+        def local(req: pb.MarkVoicemailHeardRequest) -> pb.MarkVoicemailHeardResponse:
+            try:
+                self._voicemail.mark_heard(self._viewer(req.actor), req.message_id)
+            except VoicemailError as exc:
+                return pb.MarkVoicemailHeardResponse(error=exc.to_proto())
+            return pb.MarkVoicemailHeardResponse()
+
+        return self._serve("MarkVoicemailHeard", request, context, local)
+
+    def DeleteVoicemail(
+        self, request: pb.DeleteVoicemailRequest, context: Any
+    ) -> pb.DeleteVoicemailResponse:
+        def local(req: pb.DeleteVoicemailRequest) -> pb.DeleteVoicemailResponse:
+            try:
+                self._voicemail.delete(self._viewer(req.actor), req.message_id)
+            except VoicemailError as exc:
+                return pb.DeleteVoicemailResponse(error=exc.to_proto())
+            return pb.DeleteVoicemailResponse()
+
+        return self._serve("DeleteVoicemail", request, context, local)
 
     # ------------------------------------------------------------------ live view
 

@@ -6,9 +6,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import bizdata
 from acd import BUILTIN_STRATEGIES, Account, AcdConfig, QueueConfig, validate_config
 from acd_client import read_token
 from configuration import (
@@ -17,6 +18,7 @@ from configuration import (
     ConfigError,
     FileWatch,
     QueueSpec,
+    VoicemailSection,
     load_config,
     split_hostport,
 )
@@ -54,6 +56,12 @@ class Settings:
     advertise: str
     # The service token (acd_client); None: the call methods are open to any peer.
     token: str | None = None
+    # Voicemail (docs/recording.md): the boxes, the business store holding the index
+    # (None: no `bizdata:` section, so no voicemail RPCs) and where the WAV files are.
+    voicemail: VoicemailSection = field(default_factory=VoicemailSection)
+    store_url: str | None = None
+    store_password_env: str | None = None
+    voicemail_dir: Path = Path("voicemail")
 
     @property
     def leader_lease_seconds(self) -> float:
@@ -72,6 +80,7 @@ def _queue(spec: QueueSpec) -> QueueConfig:
         wrap_up=spec.wrap_up_ms / 1000,
         max_no_answers=spec.max_no_answers,
         honour_priority=spec.honour_priority,
+        language=spec.language,
     )
 
 
@@ -147,8 +156,11 @@ def settings_from_config(
     listen: str | None = None,
     advertise: str | None = None,
     node: str | None = None,
+    run_dir: Path | None = None,
 ) -> Settings:
-    """Build a replica's settings; `listen`/`advertise`/`node` override the config."""
+    """Build a replica's settings; `listen`/`advertise`/`node` override the config.
+    `run_dir`: the stack's run directory, which relative store and voicemail paths are
+    taken from (default: node.run_dir, from the working directory)."""
     section = config.acd if config.acd is not None else AcdSection()
     acd = AcdConfig(
         queues=tuple(_queue(q) for q in config.queues),
@@ -157,10 +169,12 @@ def settings_from_config(
         lease_seconds=section.lease_ms / 1000,
         direct_ring_timeout=section.direct_ring_timeout_ms / 1000,
         ended_call_retention=section.ended_call_retention_ms / 1000,
+        recording=config.recording is not None,
     )
     validate_config(acd, BUILTIN_STRATEGIES)  # raises acd.ConfigError listing every problem
     accounts = accounts_from_config(config)
     bind = listen or section.listen
+    run = (run_dir or Path(config.node.run_dir)).resolve()
     return Settings(
         acd=acd,
         section=section,
@@ -170,4 +184,8 @@ def settings_from_config(
         listen=bind,
         advertise=advertise or section.advertise or bind,
         token=None if section.token_file is None else read_token(section.token_file),
+        voicemail=config.voicemail,
+        store_url=None if config.bizdata is None else bizdata.store_url(config.bizdata, run),
+        store_password_env=None if config.bizdata is None else config.bizdata.password_env,
+        voicemail_dir=run / config.voicemail.dir,
     )

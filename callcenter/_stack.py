@@ -422,6 +422,8 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
                         str(layout.runtime_config),
                         "--listen",
                         acd_listen,
+                        "--run-dir",
+                        str(layout.root),
                     ],
                     env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
                 ),

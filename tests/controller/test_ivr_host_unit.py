@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -941,3 +942,79 @@ def test_a_path_longer_than_the_acd_takes_keeps_its_latest_nodes() -> None:
     assert data["ivr_path"].startswith("…>node") and data["ivr_path"].endswith(">node099")
     assert "account" not in data
     assert agent_call_data(None) == {}
+
+
+# ---------------------------------------------------------------- sensitive nodes and recording
+
+
+@dataclass
+class FakeRecorder:
+    """The call's recording as the host sees it: every pause and resume, in order."""
+
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    recording: bool = True
+
+    def pause(self, call: str, reason: str, *, tell_acd: bool = True) -> bool:
+        self.calls.append(("pause", call, reason))
+        return self.recording
+
+    def resume(self, call: str, *, tell_acd: bool = True) -> bool:
+        self.calls.append(("resume", call))
+        return True
+
+
+SENSITIVE_FLOWS = {
+    "hotline": FlowEntry(
+        "hotline",
+        SimpleNamespace(nodes={"menu": SimpleNamespace(), "card": SimpleNamespace(sensitive=True)}),
+        "v1",
+        "/flows/hotline.yaml",
+    ),
+}
+
+
+def test_a_sensitive_node_pauses_the_recording_while_the_caller_is_in_it() -> None:
+    world = World()
+    host = make(world, flows=lambda: SENSITIVE_FLOWS)
+    recorder = FakeRecorder()
+    host.recorder = recorder
+    started(
+        world,
+        {
+            "start": [[Step("menu", "")]],
+            "digit": [[Step("card", "2")], [Step("menu", "<sensitive>")]],
+        },
+    )
+    assert recorder.calls == []
+    host.on_digit(CID, "2", "rfc4733")
+    assert recorder.calls == [("pause", CID, "sensitive")]
+    host.on_digit(CID, "9", "rfc4733")
+    assert recorder.calls == [("pause", CID, "sensitive"), ("resume", CID)]
+
+
+def test_the_ivr_letting_go_inside_a_sensitive_node_resumes_a_hang_up_does_not() -> None:
+    world = World()
+    host = make(world, flows=lambda: SENSITIVE_FLOWS)
+    recorder = FakeRecorder()
+    host.recorder = recorder
+    started(world, {"start": [[Step("card", "")]], "digit": [[Enqueue("billing")]]})
+    host.on_digit(CID, "1", "rfc4733")
+    world.run()
+    assert recorder.calls == [("pause", CID, "sensitive"), ("resume", CID)]
+
+    world = World()
+    host = make(world, flows=lambda: SENSITIVE_FLOWS)
+    recorder = FakeRecorder()
+    host.recorder = recorder
+    started(world, {"start": [[Step("card", "")]]})
+    caller_hangs_up(world)
+    assert recorder.calls == [("pause", CID, "sensitive")]
+
+
+def test_a_call_not_recorded_is_not_resumed_either() -> None:
+    world = World()
+    host = make(world, flows=lambda: SENSITIVE_FLOWS)
+    host.recorder = recorder = FakeRecorder(recording=False)
+    started(world, {"start": [[Step("card", "")]], "digit": [[Step("menu", "")]]})
+    host.on_digit(CID, "1", "rfc4733")
+    assert recorder.calls == [("pause", CID, "sensitive")]

@@ -6,7 +6,12 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
+import yaml
+
 from acd_api.v1 import acd_pb2 as pb
+from callcenter._stack import controller_argv
+from configuration import load_config
+from controller._app import parse_args
 from controller._play_message import MessagePlayer, repeated_message
 from controller._recording import CallRecorder
 from eventlog import CALL_ANSWERED, CALL_ENDED
@@ -33,7 +38,7 @@ def bridged() -> tuple[World, CallRecorder, FakeMedia]:
     return w, recorder, media
 
 
-def command(commit: str, op: int, ref: str = "", name: str = "") -> pb.Action:
+def command(commit: str, op: pb.RecordingOp, ref: str = "", name: str = "") -> pb.Action:
     return action(
         commit,
         recording_command=pb.RecordingCommand(
@@ -41,7 +46,7 @@ def command(commit: str, op: int, ref: str = "", name: str = "") -> pb.Action:
             op=op,
             ref=ref,
             name=name,
-            requested_by="1001",  # type: ignore[arg-type]
+            requested_by="1001",
         ),
     )
 
@@ -145,3 +150,52 @@ def test_the_repeated_message_has_the_gap(tmp_path: Path) -> None:
     path = repeated_message("x", "en", 2, tmp_path, render=lambda t, l, c: one)  # noqa: E741
     with wave.open(str(path), "rb") as f:
         assert f.getnframes() == 4000 + 4000 + 4000
+
+
+def test_record_flags_reach_the_replicas_and_parse(tmp_path: Path) -> None:
+    path = tmp_path / "callcenter.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "rtpengine": {"nodes": [{"ng": "127.0.0.1:2223"}]},
+                "controllers": [{"sip": "127.0.0.1:5070", "control": "127.0.0.1:5071"}],
+                "queues": [{"name": "billing", "record": True}, {"name": "sales"}],
+                "numbers": [
+                    {
+                        "number": "95598",
+                        "category": "billing",
+                        "target": "controller",
+                        "queue": "billing",
+                        "record": True,
+                    },
+                    {
+                        "number": "95597",
+                        "category": "sales",
+                        "target": "controller",
+                        "queue": "sales",
+                    },
+                ],
+                "acd": {"listen": "127.0.0.1:50051"},
+            }
+        )
+    )
+    argv = controller_argv(load_config(path), 0)
+    assert argv[argv.index("--record-number") + 1] == "95598"
+    assert argv[argv.index("--record-queue") + 1] == "billing"
+    config = parse_args(
+        [
+            "--sip",
+            "127.0.0.1:5070",
+            "--rtpengine",
+            "127.0.0.1:2223",
+            "--record-number",
+            "95598,95599",
+            "--record-queue",
+            "billing",
+            "--record-queue",
+            "vip",
+        ]
+    )
+    assert config.recording.numbers == {"95598", "95599"}
+    assert config.recording.queues == {"billing", "vip"}
