@@ -15,14 +15,19 @@ streamer follows its sipp party's log instead of a plan:
 
 Packets are paced against the clock: a tick that comes late is sent at once (up to
 `CATCH_UP` ticks), so each stream's RTP timeline keeps up with the wall clock, which
-the recording's timeline follows. What arrives on the ports is drained and counted.
+the recording's timeline follows.
+
+What rtpengine sends back is not read: each port's receive buffer is the kernel's
+minimum, so the kernel drops what arrives and counts it per socket (/proc/net/udp,
+`drops`), which is how "received" is counted. Reading 15,000 packets a second in
+Python cost this process about as much as sending them; the recording, not the
+parties, is what the benchmark checks.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import resource
-import select
 import socket
 import struct
 import time
@@ -93,19 +98,15 @@ def streamer(
     socks = []
     for _ in range(count):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 0)  # the kernel's minimum
         s.bind(("127.0.0.1", 0))
         s.setblocking(False)
         socks.append(s)
     index = {s.getsockname()[1]: i for i, s in enumerate(socks)}
-    by_fd = {s.fileno(): s for s in socks}
     conn.send(list(index))
     frames = tone_frames(freq_hz)
     tail = _LogTail(log_path)
     streams: dict[int, _Stream] = {}  # socket index -> its stream
-    poller = select.epoll()
-    for s in socks:
-        poller.register(s.fileno(), select.EPOLLIN)
     counts = {
         "started": 0,
         "ended": 0,
@@ -156,16 +157,6 @@ def streamer(
             except OSError:  # a full send buffer, or ICMP from a port rtpengine closed
                 counts["send_errors"] += 1
 
-    def drain(timeout: float) -> None:
-        for fd, _ in poller.poll(max(timeout, 0.0)):
-            s = by_fd[fd]
-            while True:
-                try:
-                    s.recv(2048)
-                except OSError:  # BlockingIOError: drained
-                    break
-                counts["received"] += 1
-
     while not conn.poll():
         now = time.time()
         follow_log(now)
@@ -182,14 +173,28 @@ def streamer(
         while tick < due:
             send_tick()
             tick += 1
-        drain(t0 + tick * PTIME_S - time.time())
+        conn.poll(max(0.0, t0 + tick * PTIME_S - time.time()))
     conn.recv()
+    counts["received"] = socket_drops(set(index))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     counts["live_at_stop"] = len(streams)
     conn.send({**counts, "cpu_s": usage.ru_utime + usage.ru_stime})
     for s in socks:
         s.close()
     conn.close()
+
+
+def socket_drops(ports: set[int]) -> int:
+    """Datagrams the kernel dropped on these local UDP ports (IPv4, /proc/net/udp)."""
+    total = 0
+    with open("/proc/net/udp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            port = int(fields[1].rpartition(":")[2], 16)
+            if port in ports:
+                total += int(fields[-1])
+    return total
 
 
 class Streamer:
