@@ -6,7 +6,8 @@ packet: that packet goes at its pcap time, every later one at the anchor plus it
 timestamp's distance from the anchor's (modulo 2**32, so a wrap is no jump). A stream
 whose timestamp jumps (the sender restarted its clock under the same SSRC) would be
 carried off the timeline by that rule, so a packet whose RTP place is more than
-`REANCHOR_S` from its arrival time starts a new anchor there.
+`REANCHOR_S` from its arrival time starts a new anchor there (up to `_MAX_ANCHORS`;
+then each packet still off goes at its arrival).
 
 The caller's packets (UDP destination port = rtpengine's port facing the caller) go left,
 everything else right; streams on one channel that overlap (a three-way consult) are
@@ -24,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recording._g711 import DECODE
-from recording._pcap import Capture, Ints, read_pcap
+from recording._pcap import Capture, Ints, read_pcaps
 
 RATE: Final = 8000
 # A packet placed by its RTP timestamp this far from where its arrival time puts it is
@@ -35,6 +36,8 @@ REANCHOR_S: Final = 2.0
 # a few MB whatever the call's length (an hour is 360,000 packets).
 _CHUNK: Final = 4096
 _WINDOW_FRAMES: Final = 60 * RATE
+# Anchors per stream at most; beyond, packets still off are placed by arrival alone.
+_MAX_ANCHORS: Final = 32
 _WRAP: Final = 1 << 32
 _HALF: Final = 1 << 31
 
@@ -77,11 +80,11 @@ def convert(
     """The WAV samples of a recording made of these pcap segments (in any order)."""
     frames = timeline_frames(start_ts, end_ts)
     channels = 1 if mono else 2
-    captures = [read_pcap(Path(segment)) for segment in segments]
+    data, captures = read_pcaps([Path(segment) for segment in segments])
     skipped = sum(c.skipped for c in captures)
     truncated = any(c.truncated for c in captures)
     last = [c.last_ts for c in captures if c.last_ts is not None]
-    pcm, placed, dropped = _place(captures, start_ts, frames, caller_port, channels)
+    pcm, placed, dropped = _place(data, captures, start_ts, frames, caller_port, channels)
     for paused_from, paused_to in pauses:
         first = min(frames, max(0, round((paused_from - start_ts) * RATE)))
         stop = min(frames, max(0, round((paused_to - start_ts) * RATE)))
@@ -98,25 +101,25 @@ def convert(
     )
 
 
-def _place(
-    captures: list[Capture], start_ts: float, frames: int, caller_port: int, channels: int
+def _place(  # noqa: PLR0917
+    data: npt.NDArray[np.uint8],
+    captures: list[Capture],
+    start_ts: float,
+    frames: int,
+    caller_port: int,
+    channels: int,
 ) -> tuple[npt.NDArray[np.int16], int, int]:
     """The mixed channels, how many packets were placed and how many dropped."""
     pcm = np.zeros((frames, channels), dtype=np.int16)
     present = [c for c in captures if len(c.time)]
     if not present:
         return pcm, 0, 0
-    # All segments' packets in one set of arrays; a segment's offsets into its own bytes
-    # become offsets into the joined bytes.
-    bases = np.cumsum([0] + [len(c.data) for c in present[:-1]])
-    data = np.concatenate([c.data for c in present])
+    # All segments' packets in one set of arrays.
     segment = np.concatenate([np.full(len(c.time), i) for i, c in enumerate(present)])
     time = np.concatenate([c.time for c in present])
     ssrc = np.concatenate([c.ssrc for c in present])
     rtp_ts = np.concatenate([c.rtp_ts for c in present])
-    payload_start = np.concatenate(
-        [c.payload_start + b for c, b in zip(present, bases, strict=True)]
-    )
+    payload_start = np.concatenate([c.payload_start for c in present])
     payload_len = np.concatenate([c.payload_len for c in present])
     alaw = np.concatenate([c.alaw for c in present])
     caller = np.concatenate([c.dst_port == caller_port for c in present])
@@ -224,7 +227,7 @@ def _positions(segment: Ints, ssrc: Ints, rtp_ts: Ints, arrival: npt.NDArray[np.
     arrival_frame = arrival.astype(np.int64)
     epoch = np.zeros(len(ssrc), dtype=np.int64)
     limit = round(REANCHOR_S * RATE)
-    while True:
+    for _ in range(_MAX_ANCHORS):
         # A stream: one SSRC in one segment, between two timestamp jumps.
         first, stream = _groups(segment, ssrc, epoch)
         anchor = first[stream]
@@ -240,6 +243,9 @@ def _positions(segment: Ints, ssrc: Ints, rtp_ts: Ints, arrival: npt.NDArray[np.
         np.minimum.at(first_off, stream[off], order[off])
         jumped = order >= first_off[stream]
         epoch = epoch + jumped
+    # Timestamps that jump all the time (a broken sender): each packet still off goes
+    # at its own arrival, rather than this loop running once per packet.
+    return np.where(off, arrival_frame, position)
 
 
 def _groups(*keys: Ints) -> tuple[Ints, Ints]:

@@ -14,6 +14,8 @@ is read up to its last whole record and marked `truncated`; that is not an error
 from __future__ import annotations
 
 import struct
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -49,11 +51,10 @@ _PAD: Final = 256
 class Capture:
     """The G.711 RTP packets of one pcap, one array entry per packet, in file order.
 
-    `data` is the file's bytes (padded); `payload_start` indexes into it. `skipped`: the
-    file's other records (RTCP, telephone events, comfort noise, not RTP, not UDP).
+    `payload_start` indexes into the bytes `read_pcaps` returned. `skipped`: the file's
+    other records (RTCP, telephone events, comfort noise, not RTP, not UDP).
     """
 
-    data: npt.NDArray[np.uint8]
     time: npt.NDArray[np.float64]  # pcap time of the record, seconds since the epoch
     dst_port: Ints
     ssrc: Ints
@@ -67,9 +68,25 @@ class Capture:
     last_ts: float | None
 
 
-def read_pcap(path: Path) -> Capture:
-    raw = path.read_bytes()
-    if len(raw) < _FILE_HEADER:
+def read_pcaps(paths: Sequence[Path]) -> tuple[npt.NDArray[np.uint8], list[Capture]]:
+    """The files' bytes, read once into one array (each followed by `_PAD` zeros), and
+    each file's packets, indexing into that array."""
+    sizes = [path.stat().st_size for path in paths]
+    data = np.zeros(sum(size + _PAD for size in sizes), dtype=np.uint8)
+    view = data.data
+    captures = []
+    base = 0
+    for path, size in zip(paths, sizes, strict=True):
+        with open(path, "rb") as file:
+            got = file.readinto(view[base : base + size])
+        captures.append(_read(path, data, base, got))
+        base += size + _PAD
+    return data, captures
+
+
+def _read(path: Path, data: npt.NDArray[np.uint8], base: int, size: int) -> Capture:
+    raw = data.data[base : base + size]
+    if size < _FILE_HEADER:
         # rtpengine writes the header when it opens the file: a shorter file is one it
         # could not write (disk full), so it holds no packet.
         return _empty(truncated=True)
@@ -79,22 +96,21 @@ def read_pcap(path: Path) -> Capture:
         raise RecordingFormatError(
             f"{path}: byte 20: linktype {linktype} is not read (raw IP, Ethernet, Linux cooked)"
         )
-    offsets, seconds, fractions, lengths, truncated = _walk(raw, order)
+    offsets, truncated = _walk(raw, order)
     if not offsets:
         return _empty(truncated=truncated)
-    data = np.frombuffer(raw + bytes(_PAD), dtype=np.uint8)
-    start = np.array(offsets, dtype=np.int64)
-    length = np.array(lengths, dtype=np.int64)
-    time = np.array(seconds, dtype=np.float64) + np.array(fractions, dtype=np.float64) / (
-        1e9 if nanoseconds else 1e6
-    )
+    header = np.frombuffer(offsets, dtype=np.int64) + base
+    field = _u32 if order == ">" else _u32_little
+    start = header + _RECORD_HEADER
+    length = field(data, header + 8)
+    fraction = field(data, header + 4).astype(np.float64) / (1e9 if nanoseconds else 1e6)
+    time = field(data, header).astype(np.float64) + fraction
     return _packets(data, linktype, start=start, length=length, time=time, truncated=truncated)
 
 
 def _empty(*, truncated: bool) -> Capture:
     none = np.zeros(0, dtype=np.int64)
     return Capture(
-        data=np.zeros(_PAD, dtype=np.uint8),
         time=np.zeros(0, dtype=np.float64),
         dst_port=none,
         ssrc=none,
@@ -109,7 +125,7 @@ def _empty(*, truncated: bool) -> Capture:
     )
 
 
-def _byte_order(path: Path, raw: bytes) -> tuple[str, bool]:
+def _byte_order(path: Path, raw: memoryview) -> tuple[str, bool]:
     for order in ("<", ">"):
         magic = struct.unpack_from(order + "I", raw, 0)[0]
         if magic in (_MAGIC_US, _MAGIC_NS):
@@ -119,28 +135,22 @@ def _byte_order(path: Path, raw: bytes) -> tuple[str, bool]:
     raise RecordingFormatError(f"{path}: byte 0: not a pcap file ({what})")
 
 
-def _walk(raw: bytes, order: str) -> tuple[list[int], list[int], list[int], list[int], bool]:
-    """Each whole record's data offset, time and captured length; whether the file ends
-    inside a record."""
-    header = struct.Struct(order + "IIII")
-    unpack = header.unpack_from
+def _walk(raw: memoryview, order: str) -> tuple[array[int], bool]:
+    """Where each whole record's header is; whether the file ends inside a record. Only
+    the captured length is read here (it says where the next record is); the other
+    fields are read for all records at once afterwards."""
+    captured_at = struct.Struct(order + "I").unpack_from
     size = len(raw)
-    offsets: list[int] = []
-    seconds: list[int] = []
-    fractions: list[int] = []
-    lengths: list[int] = []
+    headers = array("q")
+    append = headers.append
     offset = _FILE_HEADER
     while offset + _RECORD_HEADER <= size:
-        sec, frac, captured, _original = unpack(raw, offset)
-        offset += _RECORD_HEADER
-        if offset + captured > size:
-            return offsets, seconds, fractions, lengths, True
-        offsets.append(offset)
-        seconds.append(sec)
-        fractions.append(frac)
-        lengths.append(captured)
-        offset += captured
-    return offsets, seconds, fractions, lengths, offset != size
+        end = offset + _RECORD_HEADER + captured_at(raw, offset + 8)[0]
+        if end > size:
+            return headers, True
+        append(offset)
+        offset = end
+    return headers, offset != size
 
 
 def _u16(data: npt.NDArray[np.uint8], at: Ints) -> Ints:
@@ -149,6 +159,15 @@ def _u16(data: npt.NDArray[np.uint8], at: Ints) -> Ints:
 
 def _u32(data: npt.NDArray[np.uint8], at: Ints) -> Ints:
     return (_u16(data, at) << 16) | _u16(data, at + 2)
+
+
+def _u32_little(data: npt.NDArray[np.uint8], at: Ints) -> Ints:
+    return (
+        data[at].astype(np.int64)
+        | (data[at + 1].astype(np.int64) << 8)
+        | (data[at + 2].astype(np.int64) << 16)
+        | (data[at + 3].astype(np.int64) << 24)
+    )
 
 
 def _network_start(
@@ -204,7 +223,6 @@ def _packets(
     keep = np.flatnonzero(audio)
     at = rtp[keep]
     return Capture(
-        data=data,
         time=time[keep],
         dst_port=_u16(data, udp[keep] + 2),
         ssrc=_u32(data, at + 8),

@@ -348,3 +348,19 @@ def test_a_long_call_overlapping_across_the_summing_window(tmp_path: Path) -> No
     assert set(right[frame(60.5) : frame(70)].tolist()) == {one}
     assert silent(right[: frame(20)]) and silent(right[frame(70) :])
     assert np.array_equal(got.pcm[:, 0], sent(tone(CALLER_HZ, 100.0)))
+
+
+def test_timestamps_that_jump_all_the_time_are_placed_by_arrival(tmp_path: Path) -> None:
+    """A broken sender: every packet a random RTP timestamp. Each still goes where it
+    arrived, and the conversion does not take a pass per packet."""
+    caller = tone(CALLER_HZ, 20.0)
+    records = Stream(caller, T0, CALLER_PORT, ssrc=1).records()
+    rng = np.random.default_rng(5)
+    scrambled = []
+    for when, packet in records:
+        header = bytearray(packet)
+        header[28 + 4 : 28 + 8] = int(rng.integers(0, 2**32)).to_bytes(4, "big")
+        scrambled.append((when, bytes(header)))
+    pcap = write_pcap(tmp_path / "a.pcap", scrambled)
+    got = convert([pcap], start_ts=T0, end_ts=T0 + 20, caller_port=CALLER_PORT)
+    assert np.array_equal(got.pcm[:, 0], sent(caller))
