@@ -21,6 +21,9 @@ from eventlog import (
 )
 
 VOICEMAIL: Final = "voicemail"
+# A pcap whose last packet is further than this before the end of its recording's last
+# segment was cut (docs/recording.md, "Missing or failed").
+SHORT_BY_S: Final = 1.0
 RECORDING_KINDS: Final = frozenset(
     {RECORDING_STARTED, RECORDING_PAUSED, RECORDING_RESUMED, RECORDING_STOPPED}
 )
@@ -131,6 +134,26 @@ def apply(recording: Recording, event: Event) -> bool:
         recording.segments = parse_segments(event)
         return True
     raise ValueError(f"not a recording event: {event.kind}")
+
+
+def shortfall(rec: Recording, *, truncated: bool, last_packet_ts: float | None) -> str | None:
+    """Why the WAV of the stopped `rec` is not the whole recording, or None when it is:
+    a segment cut short, or the last packet more than SHORT_BY_S before the end."""
+    assert rec.stopped_ts is not None
+    # The last segment ends at the stop, or where the last pause began if the recording
+    # was stopped while paused.
+    end = rec.stopped_ts
+    if rec.pauses and rec.pauses[-1].end_ts in (None, rec.stopped_ts):
+        end = rec.pauses[-1].start_ts
+    if truncated:
+        return "a pcap segment is cut short (rtpengine could not finish writing it)"
+    if last_packet_ts is None:
+        if end - rec.started_ts > SHORT_BY_S:
+            return "no RTP packet in the segments"
+        return None
+    if end - last_packet_ts > SHORT_BY_S:
+        return f"the last packet is {end - last_packet_ts:.1f} s before the end of the recording"
+    return None
 
 
 class SeenEvents:

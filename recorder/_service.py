@@ -20,9 +20,8 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -54,18 +53,17 @@ from ._fold import (
     apply,
     parse_segments,
     recording_from_started,
+    shortfall,
 )
 from ._http import serve_http
 from ._metrics import Metrics
+from ._retention import apply_retention
 from ._settings import RecorderSettings
 from ._spool import Segments, remove_segments, segments_of
 from ._wav import DiskFullError, write_wav_atomically
 
 log = logging.getLogger("recorder")
 
-# A pcap whose last packet is further than this before the end of its recording's last
-# segment was cut (docs/recording.md, "Missing or failed").
-SHORT_BY_S = 1.0
 # A voicemail message shorter than this is dropped with its files.
 MIN_VOICEMAIL_MS = 1000
 # How far around a row's start the log is searched for its recording.started.
@@ -92,6 +90,10 @@ def _ts(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def voicemail_message_id(ref: str) -> str:
     return uuid.uuid5(_VOICEMAIL_IDS, ref).hex
 
@@ -102,6 +104,8 @@ class Job:
 
     recording: Recording
     deadline: float  # wall clock: missing after this
+    retry_at: float = 0.0  # monotonic: after a failure (the store away), not before
+    backoff_s: float = 0.0
 
 
 @dataclass
@@ -310,7 +314,7 @@ class RecorderService:
             return None
         try:
             row = bizdata.get_recording(self.engine, ref)
-        except bizdata.NotFound:
+        except _SKIPPED_STORE_ERRORS:  # unknown here (another host's), or no ref at all
             self._foreign.add(ref)
             return None
         if row["media_node"] not in self.served:
@@ -361,15 +365,14 @@ class RecorderService:
             entries: Any = self.redis.xrange(self.settings.stream, start, f"{high}-0", count=500)
             for entry_id, fields in entries:
                 try:
-                    event = decode(fields, entry_id=entry_id)
+                    event = decode(fields, entry_id=_text(entry_id))
                 except EventError:
                     continue
                 if event.kind == RECORDING_STARTED and event.data["ref"] == ref:
                     return recording_from_started(event).caller_port
             if len(entries) < 500:
                 break
-            last = entries[-1][0]
-            start = "(" + (last.decode() if isinstance(last, bytes) else str(last))
+            start = "(" + _text(entries[-1][0])
         log.error("recording %s: no recording.started in the log; caller side unknown", ref)
         return 0
 
@@ -408,10 +411,14 @@ class RecorderService:
             for job in jobs:
                 if self.stop_event.is_set():
                     return
+                if time.monotonic() < job.retry_at:
+                    continue
                 try:
                     self._try_convert(job)
                 except Exception as exc:  # the store away: the job stays and is tried again
                     self._failed_loop(f"recording {job.recording.ref}", exc)
+                    job.backoff_s = min(max(job.backoff_s * 2, 0.2), 10.0)
+                    job.retry_at = time.monotonic() + job.backoff_s
             self.stop_event.wait(poll_s)
 
     def _try_convert(self, job: Job) -> None:
@@ -448,7 +455,7 @@ class RecorderService:
                 pauses=rec.pause_spans(),
                 mono=rec.voicemail,
             )
-        except (recording.RecordingFormatError, OSError) as exc:
+        except (recording.RecordingFormatError, OSError, ValueError) as exc:
             return self._fail(rec, "convert", str(exc))
         duration_ms = rec.duration_ms()
         message_id = ""
@@ -473,7 +480,9 @@ class RecorderService:
             return self._fail(rec, "convert", f"{path}: {exc}")
         remove_segments(segments)
         self.metrics.observe_conversion(time.monotonic() - began)
-        short = self._short_by(rec, conversion)
+        short = shortfall(
+            rec, truncated=conversion.truncated, last_packet_ts=conversion.last_packet_ts
+        )
         if rec.voicemail:
             self._index(
                 bizdata.add_voicemail,
@@ -510,26 +519,6 @@ class RecorderService:
                 ref=rec.ref,
             )
         return Outcome("failed" if short else "stored", "short" if short else "", relative)
-
-    @staticmethod
-    def _short_by(rec: Recording, conversion: Any) -> str | None:
-        """Why the WAV is not the whole recording, or None when it is."""
-        assert rec.stopped_ts is not None
-        # The last segment ends at the stop, or where the last pause began if the
-        # recording was stopped while paused.
-        end = rec.stopped_ts
-        if rec.pauses and rec.pauses[-1].end_ts in (None, rec.stopped_ts):
-            end = rec.pauses[-1].start_ts
-        if conversion.truncated:
-            return "a pcap segment is cut short (rtpengine could not finish writing it)"
-        last = conversion.last_packet_ts
-        if last is None:
-            if end - rec.started_ts > SHORT_BY_S:
-                return "no RTP packet in the segments"
-            return None
-        if end - last > SHORT_BY_S:
-            return f"the last packet is {end - last:.1f} s before the end of the recording"
-        return None
 
     def _fail(
         self,
@@ -601,37 +590,7 @@ class RecorderService:
     def run_retention(self) -> None:
         while not self.stop_event.is_set():
             try:
-                self.apply_retention()
+                apply_retention(self.engine, self.settings)
             except Exception as exc:  # the store away: the next round tries again
                 self._failed_loop("retention", exc)
             self.stop_event.wait(self.settings.retention_interval_s)
-
-    def apply_retention(self, now: datetime | None = None) -> list[str]:
-        """Delete the files and rows of our recordings past retention_days (not those on
-        legal hold, nor voicemail, which its box keeps); the refs deleted."""
-        days = self.settings.retention_days
-        if days == 0:
-            return []
-        before = (now or datetime.now(UTC)) - timedelta(days=days)
-        deleted = []
-        for row in bizdata.expired_recordings(self.engine, before=before):
-            if row["media_node"] not in self.served or row["reason"] == "voicemail":
-                continue
-            ref = row["ref"]
-            try:
-                bizdata.log_recording_access(self.engine, ref, actor="retention", action="delete")
-                if row.get("file"):
-                    wav_path(self.settings, row).unlink(missing_ok=True)
-                bizdata.delete_recording(self.engine, ref)
-            except _SKIPPED_STORE_ERRORS as exc:  # put on hold meanwhile, deleted elsewhere
-                log.info("retention: %s: %s", ref, exc)
-                continue
-            log.info("retention: deleted recording %s (%s)", ref, row.get("file") or "no file")
-            deleted.append(ref)
-        return deleted
-
-
-def wav_path(settings: RecorderSettings, row: dict[str, Any]) -> Path:
-    """Where a row's file is: voicemail under voicemail.dir, the rest under recording.dir."""
-    base = settings.voicemail_dir if row["reason"] == "voicemail" else settings.wav_dir
-    return base / str(row["file"])

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from callcenter._recording_check import check_recording
-from callcenter._stack import layout_for, plan
+from callcenter._stack import layout_for, plan, write_runtime_config
 from configuration import ConfigError, load_config
+from recorder import settings_from_config
 
 CONFIG = """\
 version: 1
@@ -89,3 +90,18 @@ def test_check_config_describes_a_complete_recording_setup(tmp_path: Path) -> No
     path = write(tmp_path)
     (line,) = check_recording(load_config(path), path)
     assert "spool spool" in line and "kept forever" in line
+
+
+def test_the_recorder_reads_its_settings_from_the_runtime_config(tmp_path: Path) -> None:
+    """`up` runs the recorder on runtime.json with --run-dir: the same paths as the YAML."""
+
+    path = write(tmp_path)
+    config = load_config(path)
+    layout = layout_for(config, tmp_path)
+    layout.create()
+    write_runtime_config(config, layout)
+    settings = settings_from_config(layout.runtime_config, run_dir=layout.root)
+    assert settings.spool_dir == (tmp_path / "run" / "spool").resolve()
+    assert settings.wav_dir == (tmp_path / "run" / "recordings" / "wav").resolve()
+    assert settings.media_nodes == ("127.0.0.1:22222",)
+    assert settings.retention_days == 0

@@ -26,6 +26,7 @@ from recorder import (
     settings_from_config,
     voicemail_message_id,
 )
+from recorder._fold import shortfall
 
 REF = "ab" * 16
 T0 = 1_800_000_000.0
@@ -205,3 +206,20 @@ def test_rtpengine_writes_raw_pcaps_into_the_spool(tmp_path: Path) -> None:
         "--recording-format=raw",
         f"--recording-dir={(tmp_path / 'run' / 'spool').resolve()}",
     ]
+
+
+def test_shortfall_compares_the_last_packet_with_the_end_of_the_last_segment() -> None:
+    rec = recording_from_started(started())
+    apply(rec, stopped(T0 + 10, "1"))
+    assert shortfall(rec, truncated=False, last_packet_ts=T0 + 9.5) is None
+    assert "2.5 s before the end" in str(shortfall(rec, truncated=False, last_packet_ts=T0 + 7.5))
+    assert "cut short" in str(shortfall(rec, truncated=True, last_packet_ts=T0 + 10))
+    assert "no RTP packet" in str(shortfall(rec, truncated=False, last_packet_ts=None))
+
+
+def test_a_recording_stopped_while_paused_ends_where_the_pause_began() -> None:
+    rec = recording_from_started(started())
+    apply(rec, paused(T0 + 4))
+    apply(rec, stopped(T0 + 10, "1"))
+    assert shortfall(rec, truncated=False, last_packet_ts=T0 + 3.9) is None
+    assert shortfall(rec, truncated=False, last_packet_ts=T0 + 2) is not None

@@ -428,6 +428,60 @@ def test_retention_deletes_an_old_recording_and_keeps_one_on_hold(rig: Rig) -> N
     assert [(e["actor"], e["action"]) for e in log] == [("retention", "delete")]
 
 
+@dataclass
+class SecondRecorder:
+    """Another recorder beside the rig's, in its own group (node name) for its own media
+    node (an alias of the rig's rtpengine) and store: the rig's recorder ignores its calls."""
+
+    config: Path
+    workdir: Path
+    listen: str
+    media_node: str
+    engine: Any
+
+    @classmethod
+    def make(
+        cls,
+        rig: Rig,
+        tmp_path: Path,
+        name: str,
+        *,
+        wav_dir: Path | None = None,
+        min_free_mb: int = 0,
+        host: str = "127.0.0.2",
+    ) -> SecondRecorder:
+        listen = f"127.0.0.1:{free_port()}"
+        config = tmp_path / f"{name}.yaml"
+        store = tmp_path / f"{name}.sqlite"
+        bizdata.migrate(f"sqlite:///{store}")
+        write_config(
+            config,
+            run=tmp_path / "run",
+            ng_port=rig.ng_port,
+            redis_port=rig.redis.connection_pool.connection_kwargs["port"],
+            store=store,
+            spool=rig.spool,
+            wav_dir=wav_dir or tmp_path / "wav",
+            voicemail_dir=tmp_path / "vm",
+            listen=listen,
+            min_free_mb=min_free_mb,
+        )
+        config.write_text(config.read_text().replace("name: rt}", f"name: {name}}}"))
+        engine = bizdata.open_engine(f"sqlite:///{store}")
+        return cls(config, tmp_path, listen, f"{host}:{rig.ng_port}", engine)
+
+    def running(self) -> Any:
+        return running_recorder(
+            self.config, self.workdir, self.listen, "--media-node", self.media_node
+        )
+
+    def status(self, ref: str) -> str | None:
+        try:
+            return str(bizdata.get_recording(self.engine, ref)["status"])
+        except bizdata.NotFound:
+            return None
+
+
 @contextmanager
 def tmpfs(path: Path, size: str) -> Iterator[Path]:
     path.mkdir(parents=True, exist_ok=True)
@@ -449,31 +503,11 @@ def test_a_full_wav_disk_fails_the_recording_and_sets_the_key(rig: Rig, tmp_path
     """A 256 KiB tmpfs as the WAV directory: below min_free_mb at once (the key, the
     event with ref "", the gauge), and a 20 s stereo WAV (640 KB) does not fit."""
     with tmpfs(tmp_path / "small", "256k") as small:
-        listen = f"127.0.0.1:{free_port()}"
-        config = tmp_path / "full.yaml"
-        store = tmp_path / "full.sqlite"
-        bizdata.migrate(f"sqlite:///{store}")
-        port = rig.redis.connection_pool.connection_kwargs["port"]
-        write_config(
-            config,
-            run=tmp_path / "run",
-            ng_port=rig.ng_port,
-            redis_port=port,
-            store=store,
-            spool=rig.spool,
-            wav_dir=small,
-            voicemail_dir=tmp_path / "vm",
-            listen=listen,
-            min_free_mb=1,
-        )
-        # Its own group (node name) and media node: the rig's recorder ignores its calls.
-        text = config.read_text().replace("name: rt}", "name: full}")
-        config.write_text(text)
-        node = f"127.0.0.2:{rig.ng_port}"
+        second = SecondRecorder.make(rig, tmp_path, "full", wav_dir=small, min_free_mb=1)
+        node, engine = second.media_node, second.engine
         key = f"{PREFIX}recording:disk_full:{node}"
-        engine = bizdata.open_engine(f"sqlite:///{store}")
         try:
-            with running_recorder(config, tmp_path, listen, "--media-node", node) as recorder:
+            with second.running() as recorder:
                 wait_until(lambda: rig.redis.exists(key), timeout=5, what="the disk-full key")
                 assert 0 < rig.redis.pttl(key) <= 5000
                 wait_until(
@@ -495,14 +529,11 @@ def test_a_full_wav_disk_fails_the_recording_and_sets_the_key(rig: Rig, tmp_path
                 finally:
                     call.close()
 
-                def failed() -> bool:
-                    try:
-                        row = bizdata.get_recording(engine, call.ref)
-                    except bizdata.NotFound:
-                        return False
-                    return row["status"] == "failed"
-
-                wait_until(failed, timeout=15, what="the recording fails for disk space")
+                wait_until(
+                    lambda: second.status(call.ref) == "failed",
+                    timeout=15,
+                    what="the recording fails for disk space",
+                )
                 assert bizdata.get_recording(engine, call.ref)["failure"] == "disk_full"
                 assert not [p for p in small.rglob("*") if p.is_file()], "a partial file"
                 assert recorder.metric('recorder_recordings_failed_total{reason="disk_full"}') >= 2
@@ -569,3 +600,70 @@ def test_a_voicemail_under_a_second_is_dropped_with_its_files(rig: Rig) -> None:
     ]
     assert not list((rig.spool / "metadata").glob(f"*{call.call_id}*"))
     assert not [e for e in rig.events(VOICEMAIL_LEFT) if e.data["ref"] == call.ref]
+
+
+def test_a_recorder_restarted_mid_recording_still_puts_the_caller_left(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """Memory lost between start and stop: the recording comes back from the index, and
+    its caller port from recording.started in the log."""
+    second = SecondRecorder.make(rig, tmp_path, "again", host="127.0.0.3")
+    call = Call(rig, media_node=second.media_node)
+    try:
+        with second.running():
+            call.start()
+            wait_until(lambda: second.status(call.ref) == "recording", timeout=10, what="indexed")
+        call.talk(caller_packets=30, agent_packets=30)
+        call.stop()
+    finally:
+        call.close()
+    with second.running():
+        wait_until(lambda: second.status(call.ref) == "stored", timeout=15, what="stored")
+    row = bizdata.get_recording(second.engine, call.ref)
+    with wave.open(str(tmp_path / "wav" / row["file"])) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
+    span = len(pcm) / 8000
+    assert channel_energy(pcm[:, 0], span - 1.1, span - 0.7) > 100  # the caller, left
+    assert channel_energy(pcm[:, 1], span - 0.5, span - 0.1) > 100  # the agent, right
+    assert channel_energy(pcm[:, 1], span - 1.1, span - 0.7) < 100
+    second.engine.dispose()
+
+
+def test_a_stopped_recording_left_by_a_crash_is_converted_at_start(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """The stop was acknowledged, the WAV never made (the process died): the `stopped` row
+    is taken up again when the recorder starts."""
+    second = SecondRecorder.make(rig, tmp_path, "crashed", host="127.0.0.4")
+    call = Call(rig, media_node=second.media_node)
+    try:
+        call.start()  # recording.started in the log (its caller port)
+        call.talk(caller_packets=20, agent_packets=20)
+        call.ng.stop_recording(call.call_id)  # no recording.stopped in the log
+        stopped = time.time()
+    finally:
+        call.close()
+    bizdata.recording_started(
+        second.engine,
+        ref=call.ref,
+        call_id=call.call_id,
+        name="",
+        reason="always",
+        media_node=second.media_node,
+        caller="13800000000",
+        agent="1001",
+        queue="billing",
+        number="4008",
+        started_at=datetime.fromtimestamp(call.started_ts, UTC),
+    )
+    bizdata.recording_stopped(
+        second.engine, call.ref, at=datetime.fromtimestamp(stopped, UTC), segments=1
+    )
+    with second.running():
+        wait_until(lambda: second.status(call.ref) == "stored", timeout=15, what="stored")
+    row = bizdata.get_recording(second.engine, call.ref)
+    with wave.open(str(tmp_path / "wav" / row["file"])) as w:
+        assert w.getnchannels() == 2
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
+    assert channel_energy(pcm[:, 0], 0.1, 0.3) > 100 > channel_energy(pcm[:, 1], 0.1, 0.3)
+    second.engine.dispose()
