@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 import prompts
 from acd_api.v1 import acd_pb2 as pb
@@ -276,3 +277,77 @@ def test_a_full_disk_flag_records_nothing_and_the_call_goes_on(rig: Rig) -> None
     assert failed["reason"] == "disk_full" and node in failed["detail"]
     assert not [e for e in events if e.kind in ("recording.started", "recording.stopped")]
     assert _one(events, "call.ended")["cause"] == "200"
+
+
+def recording_enabled(rig: Rig) -> None:
+    """The ACD replica again, with a `recording:` section (it refuses ControlRecording
+    without one)."""
+    config = yaml.safe_load(rig.acd.config.read_text())
+    config["recording"] = {"managed": False}
+    rig.acd.config.write_text(yaml.safe_dump(config, sort_keys=False))
+    rig.acd.stop()
+    rig.acd.start()
+
+
+def test_the_agent_records_on_demand_through_the_acd(rig: Rig) -> None:
+    """ControlRecording START/PAUSE/RESUME/STOP at the ACD reach the controller as
+    RecordingCommands: the recording carries the ACD's ref and the agent's name."""
+    recording_enabled(rig)
+    agents = rig.agents("1001")
+    phone = rig.phone("1001", "acd_agent", pause_ms=200)
+    session = agents.agents[1001].session
+    cid = new_cid()
+
+    def control(op: pb.RecordingOp, name: str = "") -> pb.ControlRecordingResponse:
+        reply = rig.client.control_recording(
+            pb.ControlRecordingRequest(employee_id=1001, session_id=session, op=op, name=name)
+        )
+        assert reply.error.code == OK, reply
+        return reply
+
+    def state() -> str:
+        return str(controller.cmd("recording")["calls"].get(cid, {}).get("state", "off"))
+
+    with rig.controller() as controller:
+        caller = rig.caller(controller, cid, scenario="acd_caller_any_bye")
+        phone.run.wait_for_log("CALL", timeout=10)
+        caller.wait_bridged()
+        rig.wait_agent("1001", "TALKING")
+        ref = control(pb.RECORDING_OP_START, "complaint").ref
+        wait_until(lambda: state() == "on", timeout=5, what="recording on")
+        control(pb.RECORDING_OP_PAUSE)
+        wait_until(lambda: state() == "paused", timeout=5, what="recording paused")
+        control(pb.RECORDING_OP_RESUME)
+        wait_until(lambda: state() == "on", timeout=5, what="recording resumed")
+        control(pb.RECORDING_OP_STOP)
+        wait_until(lambda: state() == "off", timeout=5, what="recording stopped")
+        trigger(caller, caller_call_id(cid))
+        caller.run.wait_for_log("HUNG_UP", timeout=10)
+    events = rig.ended_events(cid)
+    started = _one(events, "recording.started")
+    assert (started["ref"], started["reason"], started["name"], started["agent"]) == (
+        ref,
+        "on_demand",
+        "complaint",
+        "1001",
+    )
+    assert _one(events, "recording.paused")["reason"] == "agent"
+    assert _one(events, "recording.stopped")["segments"] == "2"
+
+
+def test_an_always_on_recording_is_reported_to_the_acd(rig: Rig) -> None:
+    rig.agents("1001")
+    phone = rig.phone("1001", "acd_agent", pause_ms=200)
+    cid = new_cid()
+    with rig.controller("--record-queue", "billing") as controller:
+        caller = rig.caller(controller, cid, scenario="acd_caller_any_bye")
+        phone.run.wait_for_log("CALL", timeout=10)
+        caller.wait_bridged()
+
+        def seen() -> bool:
+            view = rig.agent_view("1001")
+            return view is not None and view.recording == pb.RECORDING_STATE_ON
+
+        wait_until(seen, timeout=5, what="the ACD sees the recording on")
+        trigger(caller, caller_call_id(cid))
+        caller.run.wait_for_log("HUNG_UP", timeout=10)
