@@ -88,7 +88,14 @@ from benchmarks._harness import (
     wait_for,
 )
 from benchmarks._rtp_calls import Streamer
-from benchmarks.acd_inbound import AGENT_BASE, inbound_config, make_agents
+from benchmarks.acd_inbound import (
+    AGENT_BASE,
+    PORT_MAX,
+    PORT_MIN,
+    inbound_config,
+    make_agents,
+    rtpengine_ports_used,
+)
 from callcenter import read_pid
 from configuration import split_hostport
 from eventlog import (
@@ -499,6 +506,7 @@ class Result:
     wall_s: float = 0.0
     rtp: dict[str, dict[str, Any]] = field(default_factory=dict)
     udp_rcvbuf_drops: int = 0
+    rtpengine_ports_peak: int = 0
     load_at_start: float = 0.0
 
     def misses(self) -> list[str]:
@@ -700,18 +708,27 @@ def measure(
         f"{rate:.1f}/s, each held {args.hold_s:g} s after the bridge; expected ~{expected_s:.0f} s"
     )
     started = time.monotonic()
+    ports_peak = 0
     next_print = started + 10
     next_slow = 0.0
     deadline = started + timeout_s + 30
     while caller.process.poll() is None and time.monotonic() < deadline:
         watcher.poll()
         if time.monotonic() >= next_slow:
+            ports_peak = max(ports_peak, rtpengine_ports_used(stack))
             watcher.spool_scan()
             watcher.fetch_cdrs(cdr)
             next_slow = time.monotonic() + 2
         if time.monotonic() >= next_print:
             progress(watcher, time.monotonic() - started)
             next_print += 10
+            stored = sum(1 for r in watcher.recordings.values() if r.stored is not None)
+            if not stored and time.monotonic() - started > args.hold_s + 90:
+                # Nothing stored a minute and a half after the first calls ended: the
+                # recording path is broken; do not make the lead wait out the run.
+                print("stopping early: no recording stored yet")
+                caller.stop()
+                break
         time.sleep(0.2)
     caller_exit = stop_run(caller, timeout=max(1.0, deadline - time.monotonic()))
     print(f"callers done after {time.monotonic() - started:.0f} s (sipp exit {caller_exit})")
@@ -728,6 +745,7 @@ def measure(
         time.sleep(0.2)
     meter.stop()
     result.rtp = {"caller": callers_rtp.stop(), "agent": agents_rtp.stop()}
+    result.rtpengine_ports_peak = ports_peak
     streamers.clear()
     stop_run(agent, timeout=5)
     # The streamers let the kernel drop what comes back to them (benchmarks/_rtp_calls.py):
@@ -941,6 +959,10 @@ def report(r: Result) -> None:
             f"{rep.get('late_ticks', 0)}, skipped {rep.get('skipped_ticks', 0)}, expired "
             f"{rep.get('expired', 0)}, replaced {rep.get('replaced', 0)}"
         )
+    print(
+        f"  rtpengine ports in use: peak {r.rtpengine_ports_peak} of "
+        f"{PORT_MAX - PORT_MIN + 1} ({PORT_MIN}-{PORT_MAX})"
+    )
     print(
         f"  UDP receive-buffer drops on the machine, besides the streamers' own: "
         f"{r.udp_rcvbuf_drops}"
