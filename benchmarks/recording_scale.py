@@ -124,17 +124,27 @@ TONE_SHARE = 0.8  # each channel's energy at its party's tone, at least
 COVERAGE = 0.98
 MISSING_AFTER_MS = 30_000  # the recorder's recording.missing_after_ms (the default)
 RECV_TIMEOUT_MS = 10_000
+MEDIA_PORT_FLOOR = 6100  # rtpengine's range never goes below (sipp's defaults: 6000-6003)
 
 
 # -- the stack ------------------------------------------------------------------------------
 def recording_config(
-    workdir: Path, agents: dict[str, str], *, cdr: bool
+    workdir: Path, agents: dict[str, str], *, cdr: bool, concurrency: int
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """acd_inbound's stack (one controller, queue `bench` behind number 95598, longest
     idle, no wrap-up) with the queue's always-on recording, the recorder, the index in
     the business store and, with `cdr`, the CDR service."""
     config, passwords = inbound_config(
         workdir, agents, controllers=1, kamailio_workers=4, ring_timeout_ms=5000, wrap_up_ms=0
+    )
+    # rtpengine holds about 8 ports a call here (the caller's RTP and RTCP facing the
+    # park and then the agent, the park's, the agent's): 400 at 50 calls up. acd_inbound's
+    # 3,000 (7000-9999) would be 80 % full at 300, so the range grows downwards to 12 a
+    # call: below 10000, where free_port()'s band for SIP and control ports begins, and
+    # above sipp's default media ports (6000-6003).
+    ports = max(PORT_MAX - PORT_MIN + 1, 12 * concurrency)
+    config["rtpengine"]["nodes"][0].update(
+        port_min=max(MEDIA_PORT_FLOOR, PORT_MAX + 1 - ports), port_max=PORT_MAX
     )
     config["queues"][0]["record"] = True
     config["recording"] = {
@@ -507,6 +517,7 @@ class Result:
     rtp: dict[str, dict[str, Any]] = field(default_factory=dict)
     udp_rcvbuf_drops: int = 0
     rtpengine_ports_peak: int = 0
+    rtpengine_ports: str = ""  # its range
     load_at_start: float = 0.0
 
     def misses(self) -> list[str]:
@@ -540,7 +551,9 @@ def run(args: argparse.Namespace, workdir: Path) -> Result:
     result = Result(args.calls, args.concurrency, args.hold_s, args.talk_from)
     result.load_at_start = os.getloadavg()[0]
     agents = make_agents(args.agents)
-    config, passwords = recording_config(workdir / "stack", agents, cdr=args.talk_from == "cdr")
+    config, passwords = recording_config(
+        workdir / "stack", agents, cdr=args.talk_from == "cdr", concurrency=args.concurrency
+    )
     live: list[SippRun] = []
     streamers: list[Streamer] = []
     t0 = time.monotonic()
@@ -746,6 +759,10 @@ def measure(
     meter.stop()
     result.rtp = {"caller": callers_rtp.stop(), "agent": agents_rtp.stop()}
     result.rtpengine_ports_peak = ports_peak
+    node = stack.config.rtpengine.nodes[0]
+    result.rtpengine_ports = (
+        f"{node.port_max - node.port_min + 1} ({node.port_min}-{node.port_max})"
+    )
     streamers.clear()
     stop_run(agent, timeout=5)
     # The streamers let the kernel drop what comes back to them (benchmarks/_rtp_calls.py):
@@ -959,10 +976,7 @@ def report(r: Result) -> None:
             f"{rep.get('late_ticks', 0)}, skipped {rep.get('skipped_ticks', 0)}, expired "
             f"{rep.get('expired', 0)}, replaced {rep.get('replaced', 0)}"
         )
-    print(
-        f"  rtpengine ports in use: peak {r.rtpengine_ports_peak} of "
-        f"{PORT_MAX - PORT_MIN + 1} ({PORT_MIN}-{PORT_MAX})"
-    )
+    print(f"  rtpengine ports in use: peak {r.rtpengine_ports_peak} of {r.rtpengine_ports}")
     print(
         f"  UDP receive-buffer drops on the machine, besides the streamers' own: "
         f"{r.udp_rcvbuf_drops}"
