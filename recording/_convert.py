@@ -77,7 +77,10 @@ def convert(
     pauses: Sequence[tuple[float, float]] = (),
     mono: bool = False,
 ) -> Conversion:
-    """The WAV samples of a recording made of these pcap segments (in any order)."""
+    """The WAV samples of a recording made of these pcap segments (in any order).
+
+    Raises RecordingFormatError for a file that is not a pcap this reads (its name and
+    the byte offset in the message), OSError for one that cannot be read."""
     frames = timeline_frames(start_ts, end_ts)
     channels = 1 if mono else 2
     data, captures = read_pcaps([Path(segment) for segment in segments])

@@ -125,9 +125,9 @@ def test_rtpengine_segments_become_a_stereo_recording_with_a_silent_pause(
     pause = slice(round((paused - started) * RATE), round((resumed - started) * RATE))
     assert not np.any(got.pcm[pause])
     # Each segment is sound on both sides, save its edges (the first packet of a segment
-    # may come a packet time after the start).
+    # may come a packet time after the start, later on a loaded machine).
     for first, last in ((started, paused), (resumed, stopped)):
-        inside = slice(round((first - started + 0.1) * RATE), round((last - started - 0.1) * RATE))
+        inside = slice(round((first - started + 0.2) * RATE), round((last - started - 0.2) * RATE))
         for channel in (left, right):
             blocks = channel[inside][: (inside.stop - inside.start) // 160 * 160].reshape(-1, 160)
             assert np.all(np.abs(blocks).max(axis=1) > 1000)
