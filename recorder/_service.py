@@ -248,7 +248,7 @@ class RecorderService:
     def _on_event(self, event: Event) -> None:
         ref = event.data["ref"]
         if event.kind == RECORDING_STARTED:
-            if event.data["media_node"] not in self.served:
+            if event.data["media_node"] not in self.served or self._past_retention(event):
                 self._foreign.add(ref)
                 return
             rec = recording_from_started(event)
@@ -292,6 +292,12 @@ class RecorderService:
                 self._enqueue(rec)
             elif event.kind == RECORDING_STOPPED:
                 self.recordings.pop(ref, None)  # done before (a re-delivery)
+
+    def _past_retention(self, event: Event) -> bool:
+        """A new group reads the log from its start: a recording older than retention
+        had its row deleted, and must not come back as a new row."""
+        days = self.settings.retention_days
+        return days > 0 and event.ts < time.time() - days * 86_400
 
     def _index(self, function: Any, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         """Call an index function; a transition the row has gone past is a re-delivery

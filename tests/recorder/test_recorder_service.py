@@ -364,6 +364,34 @@ def test_events_delivered_again_change_nothing(rig: Rig) -> None:
     assert len([e for e in rig.events(RECORDING_STORED) if e.data["ref"] == call.ref]) == 1
 
 
+def test_a_recording_older_than_retention_is_not_indexed_again(rig: Rig) -> None:
+    """A new group reads the whole log: a recording whose row retention deleted stays gone."""
+    ref = uuid.uuid4().hex
+    old = time.time() - 40 * 86_400  # retention_days: 30
+    log = EventLog(rig.redis, stream=STREAM)
+    common = {"correlation_id": "old-call", "node": "ctl-test"}
+    log.append(
+        Event.new(
+            RECORDING_STARTED,
+            **common,
+            ts=old,
+            ref=ref,
+            name="",
+            reason="always",
+            media_node=rig.media_node,
+            caller="1",
+            agent="1001",
+            queue="",
+            number="4008",
+            caller_port="30000",
+        )
+    )
+    marker = Event.new(RECORDING_STOPPED, **common, ts=old + 30, ref=ref, segments="1")
+    log.append(marker)
+    wait_until(lambda: _group_caught_up(rig, marker), timeout=10, what="the recorder read them")
+    assert row_status(rig, ref) is None
+
+
 def _group_caught_up(rig: Rig, event: Event) -> bool:
     groups = rig.redis.xinfo_groups(STREAM)
     group = next(g for g in groups if g["name"] in (b"recorder.rt", "recorder.rt"))
