@@ -12,6 +12,8 @@ recording running on the call stops at that hang-up, like at any other.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 import wave
 from collections.abc import Callable
@@ -39,7 +41,8 @@ def _silence(cache_dir: Path, ms: int) -> Path:
     if path.is_file():
         return path
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    # Replicas share the prompt cache: each writes its own temporary file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with wave.open(str(tmp), "wb") as w:
         w.setnchannels(prompts.CHANNELS)
         w.setsampwidth(prompts.SAMPLE_WIDTH)

@@ -74,9 +74,9 @@ _PROMPTED_INPUT = ("prompt", "retries", "invalid_prompt", "timeout_prompt", "on_
 _INPUT_EXTRA = ("on_timeout", "interruptible", "allow_agent")
 # Every key a node of each type may have (besides `type`), for "unknown key" errors.
 KEYS: Final[dict[str, tuple[str, ...]]] = {
-    "menu": ("choices", "timeout_ms", *_PROMPTED_INPUT, *_INPUT_EXTRA),
-    "play": ("prompt", "next", "interruptible", "allow_agent"),
-    "say": ("prompt", "next", "interruptible", "allow_agent"),
+    "menu": ("choices", "timeout_ms", "sensitive", *_PROMPTED_INPUT, *_INPUT_EXTRA),
+    "play": ("prompt", "next", "interruptible", "allow_agent", "sensitive"),
+    "say": ("prompt", "next", "interruptible", "allow_agent", "sensitive"),
     "collect": (
         "next",
         "store_as",
@@ -544,6 +544,7 @@ class _FlowReader:
             on_failure=k.target("on_failure"),
             on_timeout=k.target("on_timeout"),
             interruptible=k.flag("interruptible", True),
+            sensitive=k.flag("sensitive", False),
         )
 
     def _play(self, k: _Keys, line: int) -> Node | None:
@@ -554,6 +555,7 @@ class _FlowReader:
             prompt=k.prompts("prompt", required=True),
             next=k.target("next", required=True) or "",
             interruptible=k.flag("interruptible", True),
+            sensitive=k.flag("sensitive", False),
         )
 
     def _collect(self, k: _Keys, line: int) -> Node | None:

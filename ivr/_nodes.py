@@ -49,6 +49,9 @@ class Node:
     name: str
     line: int  # where the node starts in its file
     allow_agent: bool = True  # the flow's agent key works here
+    # The call's recording pauses while the caller is in this node (docs/recording.md):
+    # `sensitive:` on collect, menu, play and say nodes; derived for lookups.
+    sensitive: bool = False
 
     def targets(self) -> tuple[str, ...]:
         """The nodes this one can lead to (the flow's agent and max-time nodes aside)."""

@@ -10,6 +10,9 @@ from controller._events import MemoryPublisher
 from controller._media import MediaError
 from controller._recording import AlwaysOnRecording, CallRecorder, RecorderTap, disk_full_key
 from eventlog import Event
+from tests.controller.test_call_control_rules import CID as RULES_CID
+from tests.controller.test_call_control_rules import World
+from tests.controller.test_service import sdp
 
 CID = "cid-0001"
 CALLER_SDP = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 30012 RTP/AVP 0\r\na=sendrecv\r\n"
@@ -203,3 +206,45 @@ def test_always_on_by_number_from_the_answer_and_by_queue_from_the_agent() -> No
 
 def test_the_disk_full_key() -> None:
     assert disk_full_key("acd:", "127.0.0.1:2223") == "acd:recording:disk_full:127.0.0.1:2223"
+
+
+# ------------------------------------------------- with the service: one recording per call
+
+
+def test_one_recording_follows_the_caller_through_consult_transfer_and_intercept() -> None:
+    """The recording belongs to the rtpengine call: a consult, its completed transfer and
+    an intercept neither restart nor stop it; the hang-up stops it before the delete."""
+    w = World()
+    requests: list[tuple[str, ...]] = []
+    w.media.start_recording = lambda cid, ref, segment: requests.append(  # type: ignore[attr-defined]
+        ("start", ref, str(segment))
+    )
+    w.media.stop_recording = lambda cid: requests.append(("stop",))  # type: ignore[attr-defined]
+    recorder = CallRecorder(
+        w.media,  # type: ignore[arg-type]
+        w.published,
+        media_node="127.0.0.1:2223",
+        caller_sdp=w.service.caller_media,
+    )
+    w.service.events = RecorderTap(w.published, recorder, AlwaysOnRecording(recorder))
+    w.service.on_call_ending = recorder.call_ending
+    w.inbound_bridged()
+    ref = recorder.start(RULES_CID, reason="on_demand", name="1001")
+    assert w.cmd("consult", cid=RULES_CID, agent="1002")["ok"]
+    w.service.answered(RULES_CID, "L3", sdp(5003))
+    w.settle()
+    assert w.cmd("complete_transfer", cid=RULES_CID)["ok"]
+    w.settle()
+    assert w.cmd("intercept", cid=RULES_CID, agent="2001")["ok"]
+    w.service.answered(RULES_CID, "L4", sdp(5004))
+    w.settle()
+    assert recorder.state(RULES_CID) == "on"
+    mark = len(w.media.ops)
+    w.service.ended(RULES_CID, "L1")
+    assert requests == [("start", ref, "0"), ("stop",)]
+    assert w.media.ops[mark:][-1] == ("delete",)
+    kinds = [e.kind for e in w.published.events if e.kind.startswith("recording.")]
+    assert kinds == ["recording.started", "recording.stopped"]
+    ended_at = [e.kind for e in w.published.events].index("call.ended")
+    stopped_at = [e.kind for e in w.published.events].index("recording.stopped")
+    assert stopped_at < ended_at

@@ -299,8 +299,8 @@ def test_collect_errors(tmp_path: Path, keys: str, needle: str, message: str) ->
             "nothing.wav: no such file",
         ),
         (
-            "{type: menu, prompt: {zh: m}, choices: {1: done}, sensitive: true}",
-            "menu",
+            "{type: branch, default: done, sensitive: true}",
+            "branch",
             "unknown key 'sensitive'",
         ),
     ],
@@ -496,3 +496,17 @@ def test_loading_flows_does_not_load_pydantic() -> None:
         check=True,
     )
     assert result.stdout.strip() == "False"
+
+
+def test_menu_play_and_say_nodes_may_be_sensitive(tmp_path: Path) -> None:
+    """`sensitive` on a menu, play or say node pauses the call's recording there
+    (docs/recording.md); it defaults to false."""
+    text = (
+        "start: m\nnodes:\n"
+        "  m: {type: menu, prompt: {zh: m}, choices: {1: p}, sensitive: true}\n"
+        "  p: {type: play, prompt: {zh: p}, next: s, sensitive: true}\n"
+        "  s: {type: say, prompt: {zh: s}, next: done}\n"
+        "  done: {type: hangup}\n"
+    )
+    flow = load_flow(write_flow(tmp_path, text))
+    assert [flow.nodes[n].sensitive for n in ("m", "p", "s", "done")] == [True, True, False, False]

@@ -204,7 +204,7 @@ def test_a_queue_recording_pauses_and_follows_a_blind_transfer(rig: Rig, spool: 
     assert tone_fraction(_window(right, after - zero), SECOND_AGENT_HZ) > 0.3
 
 
-MESSAGE = "Your payment of twelve yuan is due on Friday."
+MESSAGE = "Your bill is due on Friday."
 
 
 def _found_twice(heard: np.ndarray, prompt: np.ndarray) -> tuple[float, float]:
