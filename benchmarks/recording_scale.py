@@ -479,6 +479,7 @@ class Result:
     not_stored: int = 0
     failed: dict[str, int] = field(default_factory=dict)
     files_missing: int = 0
+    missing_files: int = 0  # all of the above: answered calls without their file
     content_problems: int = 0
     first_problems: list[str] = field(default_factory=list)
     length_n: int = 0
@@ -827,6 +828,12 @@ def summarise(
     result.not_stored = sum(1 for r in recs if r.stored is None and not r.failed)
     result.failed = dict(watcher.failures)
     result.files_missing = watcher.files_missing
+    result.missing_files = (
+        result.answered_unrecorded
+        + result.not_stored
+        + sum(1 for r in recs if r.failed)
+        + result.files_missing
+    )
     bad = [r for r in recs if r.problems]
     result.content_problems = sum(
         1
@@ -918,8 +925,9 @@ def report(r: Result) -> None:
         f"and deleted; peak concurrent recorded calls {r.peak_recorded}"
     )
     print(
-        f"missing: {r.answered_unrecorded} answered calls unrecorded, {r.not_stored} never "
-        f"stored, failed {r.failed or 0}, {r.files_missing} stored files not on disk"
+        f"missing files: {r.missing_files} ({r.answered_unrecorded} answered calls unrecorded, "
+        f"{r.not_stored} never stored, failed {r.failed or 0}, {r.files_missing} stored files "
+        f"not on disk)"
     )
     source = "CDR talk_s (CDR service)" if r.talk_from == "cdr" else "events (ended - answered)"
     print(
