@@ -74,6 +74,7 @@ if __package__ in (None, ""):
 import numpy as np
 import redis
 
+import bizdata
 from analytics import ServiceClient
 from benchmarks._acd_desks import Desk, Desks
 from benchmarks._harness import (
@@ -426,6 +427,32 @@ class Watcher:
         return sum(1 for c in self.calls.values() if c.ended is not None and c.talk_cdr is None)
 
 
+def index_check(stack: Stack, recordings: Sequence[Recording]) -> list[str]:
+    """The index (business store) against what the event log said, one row per recording:
+    `stored` with the same file length, or `failed`. Its problems (empty: it agrees)."""
+    url = bizdata.store_url(stack.config.bizdata, stack.layout.root)
+    engine = bizdata.open_engine(url, read_only=True)
+    problems = []
+    try:
+        for rec in recordings:
+            try:
+                row = bizdata.get_recording(engine, rec.ref)
+            except bizdata.StoreError as exc:
+                problems.append(f"{rec.ref}: {exc}")
+                continue
+            want = "stored" if rec.stored is not None else "failed" if rec.failed else "stored"
+            if row["status"] != want:
+                problems.append(f"{rec.ref}: index status {row['status']}, expected {want}")
+            elif want == "stored" and row["duration_ms"] != rec.duration_ms:
+                problems.append(
+                    f"{rec.ref}: index duration {row['duration_ms']} ms, "
+                    f"recording.stored {rec.duration_ms} ms"
+                )
+    finally:
+        engine.dispose()
+    return problems
+
+
 def peak_concurrent(recordings: Sequence[Recording]) -> int:
     """The most recordings running at once (started ... stopped, by the events' ts)."""
     marks = [(r.started, 1) for r in recordings]
@@ -508,6 +535,7 @@ class Result:
     spool_peak_pcaps: int = 0
     spool_stale_pcaps: int = 0
     pcaps_left_at_stored: int = 0
+    index_mismatches: int = 0  # the business store's rows against the events
     spool_left: tuple[int, int] = (0, 0)
     wav_left: int = 0
     cpu_ms_per_call: dict[str, float] = field(default_factory=dict)
@@ -538,6 +566,10 @@ class Result:
             (self.content_problems == 0, f"{self.content_problems} files with wrong content"),
             (self.over_100ms == 0, f"{self.over_100ms} files off the talk time by > 100 ms"),
             (self.spool_left == (0, 0), f"spool not empty at the end: {self.spool_left}"),
+            (
+                self.index_mismatches == 0,
+                f"{self.index_mismatches} index rows disagree with the events",
+            ),
             (
                 self.pcaps_left_at_stored == 0,
                 f"{self.pcaps_left_at_stored} recordings' pcaps still in the spool when stored",
@@ -782,6 +814,9 @@ def measure(
     summarise(
         result, watcher=watcher, caller=caller, meter=meter, spool_left=spool_left, wav_dir=wav_dir
     )
+    problems = index_check(stack, list(watcher.recordings.values()))
+    result.index_mismatches = len(problems)
+    result.first_problems += problems[:5]
     return result
 
 
@@ -958,6 +993,10 @@ def report(r: Result) -> None:
     )
     for line in r.first_problems:
         print(f"  {line}")
+    print(
+        f"index (business store): {r.recordings - r.index_mismatches} of {r.recordings} rows "
+        f"agree with the events (status, duration)"
+    )
     print(
         f"recorder lag (recording.stopped -> recording.stored): p50 {r.lag_p50_s:.2f} s, "
         f"p99 {r.lag_p99_s:.2f} s, max {r.lag_max_s:.2f} s"
