@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +13,21 @@ from typing import Any
 from configuration import split_hostport
 
 from ._metrics import Metrics
+
+log = logging.getLogger("recorder.http")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A prober that gave up (its timeout passed while this process was busy) is no
+        error of ours; anything else is, and goes to the log, not bare to stderr."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            log.debug("client %s went away: %s", client_address, exc)
+        else:
+            log.exception("request from %s failed", client_address)
 
 
 def serve_http(
@@ -41,7 +58,6 @@ def serve_http(
             pass  # scrapes every few seconds would drown the log
 
     host, port = split_hostport(listen)
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = _Server((host, port), Handler)
     threading.Thread(target=server.serve_forever, name="recorder-http", daemon=True).start()
     return server

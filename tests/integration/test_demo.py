@@ -79,7 +79,7 @@ def _demo_config_on_free_ports(workdir: Path) -> Path:
     config["redis"]["listen"] = f"127.0.0.1:{free_port()}"
     for replica in config["controllers"]:
         replica.update(sip=f"127.0.0.1:{free_port()}", control=f"127.0.0.1:{free_port()}")
-    for section in ("acd", "analytics", "dashboards", "desktop"):
+    for section in ("acd", "analytics", "dashboards", "desktop", "recording"):
         config[section]["listen"] = f"127.0.0.1:{free_port()}"
     config["sip"]["wss_listen"] = f"127.0.0.1:{free_port()}"
     config["ivr"]["flows_dir"] = str(DEMO_CONFIG.parent / config["ivr"]["flows_dir"])
