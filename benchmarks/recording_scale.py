@@ -125,6 +125,7 @@ TONE_SHARE = 0.8  # each channel's energy at its party's tone, at least
 COVERAGE = 0.98
 MISSING_AFTER_MS = 30_000  # the recorder's recording.missing_after_ms (the default)
 RECV_TIMEOUT_MS = 10_000
+IDLE_S = 5.0  # the stack measured with no call, before the run
 MEDIA_PORT_FLOOR = 6100  # rtpengine's range never goes below (sipp's defaults: 6000-6003)
 
 
@@ -540,6 +541,8 @@ class Result:
     wav_left: int = 0
     cpu_ms_per_call: dict[str, float] = field(default_factory=dict)
     core_pct: dict[str, float] = field(default_factory=dict)
+    idle_core_pct: dict[str, float] = field(default_factory=dict)  # with no call
+    net_ms_per_call: dict[str, float] = field(default_factory=dict)  # minus that idle
     machine_busy_pct: float = 0.0
     others_busy_pct: float = 0.0
     wall_s: float = 0.0
@@ -720,6 +723,13 @@ def measure(
     groups["rtp streamers"] = [callers_rtp.pid, agents_rtp.pid]
     groups["desks"] = [desks_pid]
     groups["bench"] = [os.getpid()]
+    # Idle first: what each part costs with no call (the desks' heartbeats, the CDR
+    # service's and the recorder's polling), so the per-call figures can be read net.
+    idle = CpuMeter({n: list(pids) for n, pids in groups.items()})
+    idle.start()
+    time.sleep(IDLE_S)
+    idle.stop()
+    result.idle_core_pct = {n: used / idle.wall * 100 for n, used in idle.used.items()}
     meter = CpuMeter(groups)
     drops = udp_rcvbuf_errors()
     meter.start()
@@ -949,6 +959,10 @@ def summarise(
     result.cpu_ms_per_call = {n: s * 1000 / per_call for n, s in meter.used.items()}
     result.cpu_ms_per_call["bench WAV checks"] = watcher.check_s * 1000 / per_call
     result.core_pct = {n: s / meter.wall * 100 for n, s in meter.used.items()}
+    result.net_ms_per_call = {
+        n: max(0.0, s - result.idle_core_pct.get(n, 0.0) / 100 * meter.wall) * 1000 / per_call
+        for n, s in meter.used.items()
+    }
     result.machine_busy_pct = meter.machine_busy * 100
     result.others_busy_pct = meter.others_busy * 100
     result.wall_s = meter.wall
@@ -1014,12 +1028,21 @@ def report(r: Result) -> None:
     )
     cores = os.cpu_count() or 1
     print(
-        f"CPU over {r.wall_s:.0f} s (per answered call; share of one core), machine "
+        f"CPU over {r.wall_s:.0f} s (per answered call; net of what it used idle, "
+        f"measured {IDLE_S:.0f} s before the calls; share of one core), machine "
         f"{r.machine_busy_pct:.0f} % of {cores} cores busy, others {r.others_busy_pct:.0f} %:"
     )
+    print(f"  {'':18s} {'ms/call':>9s} {'net of idle':>12s} {'% of a core':>12s} {'idle %':>7s}")
     for name, ms in sorted(r.cpu_ms_per_call.items(), key=lambda kv: -kv[1]):
+        net = r.net_ms_per_call.get(name)
         share = r.core_pct.get(name)
-        print(f"  {name:18s} {ms:8.1f} ms/call" + (f"  {share:5.1f} %" if share else ""))
+        idle = r.idle_core_pct.get(name)
+        print(
+            f"  {name:18s} {ms:9.1f} "
+            + (f"{net:12.1f} " if net is not None else f"{'':12s} ")
+            + (f"{share:12.1f} " if share is not None else f"{'':12s} ")
+            + (f"{idle:7.1f}" if idle is not None else "")
+        )
     for side, rep in r.rtp.items():
         print(
             f"  rtp {side}: {rep.get('started', 0)} streams (peak {rep.get('peak_streams', 0)}), "
