@@ -57,6 +57,7 @@ from configuration import (
     parse_config,
     split_hostport,
 )
+from recorder import wav_dir
 from rtpengine import NgClient
 
 # Callers in the formats carriers really send, to show normalisation.
@@ -201,6 +202,7 @@ def run_demo(config_path: Path, *, calls: int) -> int:
             "stored); the certificate is the self-signed demo one: import its ca.crt "
             "(beside tls.cert) into the browser, which refuses the softphone's WSS otherwise"
         )
+    _show_recording(config, layout)
     print(
         f"The stack is still running: `callcenter status`, logs in {layout.logs}, "
         "`callcenter down` to stop."
@@ -208,6 +210,18 @@ def run_demo(config_path: Path, *, calls: int) -> int:
     clean = left == {"rtpengine": 0, "controller": 0}
     served_ok = hotline is None or (run.self_service is not None and run.self_service.ok)
     return 0 if ok == calls and served_ok and cdrs_ok and clean and not run.failures else 1
+
+
+def _show_recording(config: CallCenterConfig, layout: RunLayout) -> None:
+    """Where the demo's recordings go, when the config records."""
+    if config.recording is None:
+        return
+    recorded = ", ".join(q.name for q in config.queues if q.record) or "none"
+    print(
+        f"Recordings (queues recorded: {recorded}): WAVs under {wav_dir(config, layout)} "
+        f"by the recorder, its metrics at http://{config.recording.listen}/metrics; they "
+        "play on the dashboards' Recordings page"
+    )
 
 
 @dataclass

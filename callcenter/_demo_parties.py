@@ -10,8 +10,11 @@ the agent simulator in controller mode (it heartbeats; the controller reports ca
 
 from __future__ import annotations
 
+import contextlib
+import struct
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -262,7 +265,10 @@ def carrier_call(
             phone.rtp.send(media_address(delivered), marker=AGENT_MARKER, count=packets)
             phone.rtp.wait_received(packets, timeout=3)
             carrier_rtp.wait_received(packets, timeout=3)
-            exit_code = carrier.wait(timeout=talk_ms / 1000 + 15)
+            with _KeepTalking(
+                [(carrier_rtp, media_address(bridged)), (phone.rtp, media_address(delivered))]
+            ):
+                exit_code = carrier.wait(timeout=talk_ms / 1000 + 15)
             hung_up = any(line.startswith("HUNG_UP") for line in carrier.log_lines())
             wait_for(
                 lambda: len(phone.lines("BYE ")) > byes_before[agent],
@@ -295,6 +301,43 @@ def carrier_call(
         )
     finally:
         carrier_rtp.close()
+
+
+# PCMU silence, one 20 ms packet's worth.
+_SILENCE = b"\xff" * 160
+
+
+class _KeepTalking:
+    """Both parties go on sending (PCMU silence, a packet every 20 ms) after the counted
+    exchange until the caller hangs up, as phones do for the whole call. A recording of
+    the call (docs/recording.md) then runs to the hang-up: the recorder reports a pcap
+    that ends more than 1 s before the stop as cut short. The counted audio is not
+    touched: these packets carry none of the parties' markers."""
+
+    def __init__(self, streams: Sequence[tuple[RtpEndpoint, tuple[str, int]]]) -> None:
+        self._streams = streams
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-keep-talking", daemon=True)
+
+    def __enter__(self) -> _KeepTalking:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        seq = 0
+        while not self._stop.wait(0.02):
+            for i, (endpoint, dest) in enumerate(self._streams):
+                header = struct.pack(
+                    "!BBHII", 0x80, 0, seq & 0xFFFF, (seq * 160) & 0xFFFFFFFF, 0x5EED0000 + i
+                )
+                # The call gone (an ICMP unreachable came back): nothing more to say.
+                with contextlib.suppress(OSError):
+                    endpoint.send_packet(dest, header + _SILENCE)
+            seq += 1
 
 
 def _on_call(client: AcdClient, agent: str, cid: str) -> str | None:

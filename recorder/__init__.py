@@ -21,6 +21,7 @@ from ._launch import (
     recorder_wanted,
     rtpengine_recording_args,
     spool_dir,
+    wav_dir,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ __all__ = [
     "settings_from_config",
     "spool_dir",
     "voicemail_message_id",
+    "wav_dir",
 ]
 
 _LAZY = {

@@ -17,11 +17,21 @@ def recorder_wanted(config: CallCenterConfig) -> bool:
     return config.recording is not None and config.recording.managed
 
 
+def _in_run_dir(layout: RunLayout, path: str) -> Path:
+    p = Path(path)
+    return (p if p.is_absolute() else layout.root / p).resolve()
+
+
 def spool_dir(config: CallCenterConfig, layout: RunLayout) -> Path:
     """rtpengine's --recording-dir on this host (recording.spool_dir under the run dir)."""
     assert config.recording is not None
-    path = Path(config.recording.spool_dir)
-    return (path if path.is_absolute() else layout.root / path).resolve()
+    return _in_run_dir(layout, config.recording.spool_dir)
+
+
+def wav_dir(config: CallCenterConfig, layout: RunLayout) -> Path:
+    """Where the recorder writes WAVs (recording.dir under the run dir)."""
+    assert config.recording is not None
+    return _in_run_dir(layout, config.recording.dir)
 
 
 def rtpengine_recording_args(config: CallCenterConfig, layout: RunLayout) -> list[str]:
