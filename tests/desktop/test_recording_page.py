@@ -82,8 +82,15 @@ def test_recording_buttons_and_the_voicemail_tab(
     message_id, _ = seed_voicemail(desktop_server, "agent.a1005", "13500135000")
     with running_browser(ROOT / "test-artifacts" / "desktop") as browser:
         page = browser.page(page_url)
+        # The page's own boot stores its language (Chinese) once its dictionary has
+        # loaded: wait for that before choosing English, or the boot's write can land
+        # after ours and the reload comes back in Chinese (seen in 1 run of 4).
+        page.wait_for_function(
+            "() => localStorage.getItem('huaan.desktop.lang') !== null", timeout=TIMEOUT_MS
+        )
         page.evaluate("localStorage.setItem('huaan.desktop.lang', 'en')")
         page.reload()
+        page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=TIMEOUT_MS)
         page.fill("#login-form [name=username]", "a1005")
         page.fill("#login-form [name=password]", password_of("a1005"))
         page.fill("#login-form [name=seat]", "5")
