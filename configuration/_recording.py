@@ -40,8 +40,8 @@ class RecordingSection(StrictModel):
     # Below this much free space on the spool or the WAV filesystem, recording fails loudly
     # (recording.failed, reason disk_full) instead of writing files that cannot be finished.
     min_free_mb: int = Field(64, ge=0)
-    # The recorder's HTTP face: /metrics (Prometheus text), /healthz, and the WAV files for
-    # the dashboards' players (role-checked through the dashboards, never open).
+    # The recorder's HTTP face: /metrics (Prometheus text) and /healthz. The dashboards
+    # play WAVs from `dir` themselves, after their role check.
     listen: HostPort = "127.0.0.1:8790"
     # managed: `callcenter up` starts the recorder (and rtpengine with --recording-dir).
     managed: bool = True
