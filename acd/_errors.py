@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     # The service's voicemail refusals (the core has no mailboxes).
     UNKNOWN_MAILBOX = "UNKNOWN_MAILBOX"
     UNKNOWN_MESSAGE = "UNKNOWN_MESSAGE"
+    UNKNOWN_MONITOR_SESSION = "UNKNOWN_MONITOR_SESSION"
+    MONITORING_DISABLED = "MONITORING_DISABLED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     )
     from ._fields import MAX_PORT, HostPort, StrictModel, check_identifier, check_port
     from ._ivr_config import ClosedSpec, IvrSection
+    from ._monitoring import MixerNode, MonitoringKeys, MonitoringSection, SupervisorScope
     from ._recording import MailboxSpec, RecordingSection, VoicemailSection
     from ._schedules import WEEKDAYS, ScheduleSpec, Weekday
     from ._schema import (
@@ -80,6 +81,9 @@ __all__ = [
     "HttpSourceSpec",
     "IvrSection",
     "MailboxSpec",
+    "MixerNode",
+    "MonitoringKeys",
+    "MonitoringSection",
     "NumberRoute",
     "PresenceSection",
     "QueueSpec",
@@ -91,6 +95,7 @@ __all__ = [
     "StoreSourceSpec",
     "StrategyName",
     "StrictModel",
+    "SupervisorScope",
     "TicketUnit",
     "TlsSection",
     "VoicemailSection",
@@ -135,6 +140,9 @@ _LAZY = {
         ("MAX_PORT", "HostPort", "StrictModel", "check_identifier", "check_port"), "_fields"
     ),
     **dict.fromkeys(("ClosedSpec", "IvrSection"), "_ivr_config"),
+    **dict.fromkeys(
+        ("MixerNode", "MonitoringKeys", "MonitoringSection", "SupervisorScope"), "_monitoring"
+    ),
     **dict.fromkeys(("MailboxSpec", "RecordingSection", "VoicemailSection"), "_recording"),
     **dict.fromkeys(
         (

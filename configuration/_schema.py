@@ -27,6 +27,7 @@ from ._bizdata import BizdataSection
 from ._desktop import DesktopSection, TlsSection
 from ._fields import HostPort, StrictModel
 from ._ivr_config import BoxName, ClosedSpec, FlowName, IvrSection, ScheduleName
+from ._monitoring import MonitoringSection, SupervisorScope
 from ._recording import RecordingSection, VoicemailSection
 from ._schedules import ScheduleSpec
 from ._strategies import StrategyName
@@ -235,6 +236,10 @@ class Account(StrictModel):
     ha1: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
     password_hash: Annotated[str, StringConstraints(pattern=r"^\$argon2id\$")]
     skills: dict[str, int] = {}
+    # The agent's team: a supervisor's `supervises.teams` names it (docs/monitoring.md).
+    team: Category | None = None
+    # Whom this supervisor may listen to, whisper to and barge in on; None: nobody.
+    supervises: SupervisorScope | None = None
 
     @property
     def numeric_employee_id(self) -> int | None:
@@ -411,6 +416,9 @@ class CallCenterConfig(StrictModel):
     # (docs/recording.md); both need `bizdata:` for their index.
     recording: RecordingSection | None = None
     voicemail: VoicemailSection = VoicemailSection()
+    # Supervisors' listen, whisper and barge-in through the mixer service
+    # (docs/monitoring.md).
+    monitoring: MonitoringSection = MonitoringSection()
 
     @model_validator(mode="after")
     def _references(self) -> CallCenterConfig:
@@ -553,6 +561,13 @@ class CallCenterConfig(StrictModel):
                     raise ValueError(f"overflow loop: {' -> '.join([*seen, nxt])}")
                 seen.append(nxt)
                 nxt = by_name[nxt].overflow_queue
+        for account in self.accounts:
+            scope = account.supervises
+            unknown = sorted(set(scope.queues) - set(by_name)) if scope is not None else []
+            if unknown:
+                raise ValueError(
+                    f"account {account.username}: supervises unknown queues {', '.join(unknown)}"
+                )
 
 
 M = TypeVar("M", bound=BaseModel)

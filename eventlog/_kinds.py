@@ -40,6 +40,12 @@ VOICEMAIL_HEARD: Final = "voicemail.heard"
 VOICEMAIL_DELETED: Final = "voicemail.deleted"
 # The agent sent the caller a message to hear twice before the call ends (R-AG-8).
 CALL_MESSAGE_PLAYED: Final = "call.message_played"
+# Supervisor monitoring (docs/monitoring.md): the controller that owns the call writes
+# them, with the monitoring session's ID, who monitors (`supervisor`), whom (`agent`) and
+# how (`mode`: listen, whisper, barge).
+MONITOR_STARTED: Final = "monitor.started"
+MONITOR_SWITCHED: Final = "monitor.switched"
+MONITOR_STOPPED: Final = "monitor.stopped"
 CALL_ENDED: Final = "call.ended"
 AGENT_STATE: Final = "agent.state"
 AGENT_WRAP_UP: Final = "agent.wrap_up"
@@ -71,8 +77,10 @@ KIND_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         CALL_VOICEMAIL: (),
         # `ref` names the recording everywhere (index row, WAV file, CDR recording_ref).
         # reason: always (numbers[].record, queues[].record), on_demand (the agent),
-        # voicemail (the caller alone, into `name` = the mailbox). caller_port: rtpengine's
-        # local port facing the caller, so the converter puts the caller on the left.
+        # voicemail (the caller alone, into `name` = the mailbox), monitor (a monitoring
+        # session, `name` = its session ID; the mixer writes the WAV itself, media_node =
+        # the mixer's name). caller_port: rtpengine's local port facing the caller, so
+        # the converter puts the caller on the left ("" for monitor).
         RECORDING_STARTED: (
             "ref",
             "name",
@@ -95,6 +103,22 @@ KIND_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         VOICEMAIL_HEARD: ("box", "message_id", "by"),
         VOICEMAIL_DELETED: ("box", "message_id", "by"),
         CALL_MESSAGE_PLAYED: ("agent", "repeats"),
+        # by: "dashboard" (the ACD's Monitor/SwitchMonitor, `requested_by` the actor's
+        # account) or "keypad" (the supervisor's phone). mixer: the mixer node's name.
+        # recording_ref: the session's own recording ("" when it is not recorded).
+        MONITOR_STARTED: (
+            "session",
+            "supervisor",
+            "agent",
+            "mode",
+            "by",
+            "requested_by",
+            "mixer",
+            "recording_ref",
+        ),
+        MONITOR_SWITCHED: ("session", "supervisor", "agent", "mode", "previous", "by"),
+        # duration_ms: from monitor.started (0 when the supervisor never answered).
+        MONITOR_STOPPED: ("session", "supervisor", "agent", "reason", "duration_ms"),
         CALL_ENDED: ("cause", "side"),
         AGENT_STATE: ("agent", "seat", "state", "previous", "reason"),
         # The agent's desktop saved a wrap-up code for a call it took: `call_id` is the
@@ -130,6 +154,16 @@ IVR_RESULTS: Final = frozenset(
 )
 
 
+# How a supervisor takes part in a monitored call (docs/monitoring.md).
+MONITOR_MODES: Final = frozenset({"listen", "whisper", "barge"})
+# Why a monitoring session ended: asked (dashboard), the supervisor hung up, the call
+# ended, the supervisor took the call over (intercept), the supervisor's phone did not
+# answer or refused, the mixer failed (the parties are bridged directly again).
+MONITOR_STOP_REASONS: Final = frozenset(
+    {"requested", "supervisor_hangup", "call_ended", "intercept", "no_answer", "mixer_failed"}
+)
+
+
 # Fields whose value comes from a closed set; checked on encode and on decode.
 ENUM_FIELDS: Final[Mapping[tuple[str, str], frozenset[str]]] = MappingProxyType(
     {
@@ -138,8 +172,16 @@ ENUM_FIELDS: Final[Mapping[tuple[str, str], frozenset[str]]] = MappingProxyType(
         (CALL_TRANSFERRED, "mode"): frozenset({"blind", "attended", "intercept"}),
         (CALL_ENDED, "side"): frozenset({"caller", "agent", "system"}),
         (CALL_IVR_DONE, "result"): IVR_RESULTS,
-        (RECORDING_STARTED, "reason"): frozenset({"always", "on_demand", "voicemail"}),
+        (RECORDING_STARTED, "reason"): frozenset(
+            {"always", "on_demand", "voicemail", "monitor"}
+        ),
         (RECORDING_PAUSED, "reason"): frozenset({"agent", "sensitive"}),
+        (MONITOR_STARTED, "mode"): MONITOR_MODES,
+        (MONITOR_STARTED, "by"): frozenset({"dashboard", "keypad"}),
+        (MONITOR_SWITCHED, "mode"): MONITOR_MODES,
+        (MONITOR_SWITCHED, "previous"): MONITOR_MODES,
+        (MONITOR_SWITCHED, "by"): frozenset({"dashboard", "keypad"}),
+        (MONITOR_STOPPED, "reason"): MONITOR_STOP_REASONS,
         (RECORDING_FAILED, "reason"): frozenset(
             {"disk_full", "missing", "rtpengine", "convert", "short"}
         ),

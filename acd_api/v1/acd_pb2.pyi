@@ -38,6 +38,8 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_CODE_RECORDING_DISABLED: _ClassVar[ErrorCode]
     ERROR_CODE_UNKNOWN_MAILBOX: _ClassVar[ErrorCode]
     ERROR_CODE_UNKNOWN_MESSAGE: _ClassVar[ErrorCode]
+    ERROR_CODE_UNKNOWN_MONITOR_SESSION: _ClassVar[ErrorCode]
+    ERROR_CODE_MONITORING_DISABLED: _ClassVar[ErrorCode]
     ERROR_CODE_AUTH_FAILED: _ClassVar[ErrorCode]
 
 class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
@@ -83,6 +85,21 @@ class RecordingState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RECORDING_STATE_OFF: _ClassVar[RecordingState]
     RECORDING_STATE_ON: _ClassVar[RecordingState]
     RECORDING_STATE_PAUSED: _ClassVar[RecordingState]
+
+class MonitorMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MONITOR_MODE_UNSPECIFIED: _ClassVar[MonitorMode]
+    MONITOR_MODE_LISTEN: _ClassVar[MonitorMode]
+    MONITOR_MODE_WHISPER: _ClassVar[MonitorMode]
+    MONITOR_MODE_BARGE: _ClassVar[MonitorMode]
+    MONITOR_MODE_INTERCEPT: _ClassVar[MonitorMode]
+
+class MonitorState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MONITOR_STATE_UNSPECIFIED: _ClassVar[MonitorState]
+    MONITOR_STATE_RINGING: _ClassVar[MonitorState]
+    MONITOR_STATE_ACTIVE: _ClassVar[MonitorState]
+    MONITOR_STATE_ENDED: _ClassVar[MonitorState]
 ERROR_CODE_UNSPECIFIED: ErrorCode
 ERROR_CODE_ALREADY_LOGGED_IN: ErrorCode
 ERROR_CODE_SEAT_OCCUPIED: ErrorCode
@@ -110,6 +127,8 @@ ERROR_CODE_QUEUE_IN_USE: ErrorCode
 ERROR_CODE_RECORDING_DISABLED: ErrorCode
 ERROR_CODE_UNKNOWN_MAILBOX: ErrorCode
 ERROR_CODE_UNKNOWN_MESSAGE: ErrorCode
+ERROR_CODE_UNKNOWN_MONITOR_SESSION: ErrorCode
+ERROR_CODE_MONITORING_DISABLED: ErrorCode
 ERROR_CODE_AUTH_FAILED: ErrorCode
 ROLE_UNSPECIFIED: Role
 ROLE_AGENT: Role
@@ -137,6 +156,15 @@ RECORDING_STATE_UNSPECIFIED: RecordingState
 RECORDING_STATE_OFF: RecordingState
 RECORDING_STATE_ON: RecordingState
 RECORDING_STATE_PAUSED: RecordingState
+MONITOR_MODE_UNSPECIFIED: MonitorMode
+MONITOR_MODE_LISTEN: MonitorMode
+MONITOR_MODE_WHISPER: MonitorMode
+MONITOR_MODE_BARGE: MonitorMode
+MONITOR_MODE_INTERCEPT: MonitorMode
+MONITOR_STATE_UNSPECIFIED: MonitorState
+MONITOR_STATE_RINGING: MonitorState
+MONITOR_STATE_ACTIVE: MonitorState
+MONITOR_STATE_ENDED: MonitorState
 
 class Error(_message.Message):
     __slots__ = ("code", "message")
@@ -267,8 +295,42 @@ class RecordingCommand(_message.Message):
     requested_by: str
     def __init__(self, call_id: _Optional[str] = ..., op: _Optional[_Union[RecordingOp, str]] = ..., ref: _Optional[str] = ..., name: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
+class MonitorCall(_message.Message):
+    __slots__ = ("session_id", "call_id", "username", "employee_id", "mode", "ring_timeout_seconds", "record", "requested_by", "agent")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    RING_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    call_id: str
+    username: str
+    employee_id: int
+    mode: MonitorMode
+    ring_timeout_seconds: float
+    record: bool
+    requested_by: str
+    agent: str
+    def __init__(self, session_id: _Optional[str] = ..., call_id: _Optional[str] = ..., username: _Optional[str] = ..., employee_id: _Optional[int] = ..., mode: _Optional[_Union[MonitorMode, str]] = ..., ring_timeout_seconds: _Optional[float] = ..., record: _Optional[bool] = ..., requested_by: _Optional[str] = ..., agent: _Optional[str] = ...) -> None: ...
+
+class MonitorCommand(_message.Message):
+    __slots__ = ("session_id", "call_id", "mode", "requested_by")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    call_id: str
+    mode: MonitorMode
+    requested_by: str
+    def __init__(self, session_id: _Optional[str] = ..., call_id: _Optional[str] = ..., mode: _Optional[_Union[MonitorMode, str]] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
 class Action(_message.Message):
-    __slots__ = ("commit_id", "offer", "cancel_ring", "route", "undelivered", "release", "intercept_call", "play_message", "recording_command")
+    __slots__ = ("commit_id", "offer", "cancel_ring", "route", "undelivered", "release", "intercept_call", "play_message", "recording_command", "monitor_call", "monitor_command")
     COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
     OFFER_FIELD_NUMBER: _ClassVar[int]
     CANCEL_RING_FIELD_NUMBER: _ClassVar[int]
@@ -278,6 +340,8 @@ class Action(_message.Message):
     INTERCEPT_CALL_FIELD_NUMBER: _ClassVar[int]
     PLAY_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     RECORDING_COMMAND_FIELD_NUMBER: _ClassVar[int]
+    MONITOR_CALL_FIELD_NUMBER: _ClassVar[int]
+    MONITOR_COMMAND_FIELD_NUMBER: _ClassVar[int]
     commit_id: str
     offer: Offer
     cancel_ring: CancelRing
@@ -287,7 +351,9 @@ class Action(_message.Message):
     intercept_call: InterceptCall
     play_message: PlayMessageCall
     recording_command: RecordingCommand
-    def __init__(self, commit_id: _Optional[str] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ..., cancel_ring: _Optional[_Union[CancelRing, _Mapping]] = ..., route: _Optional[_Union[Route, _Mapping]] = ..., undelivered: _Optional[_Union[Undelivered, _Mapping]] = ..., release: _Optional[_Union[Release, _Mapping]] = ..., intercept_call: _Optional[_Union[InterceptCall, _Mapping]] = ..., play_message: _Optional[_Union[PlayMessageCall, _Mapping]] = ..., recording_command: _Optional[_Union[RecordingCommand, _Mapping]] = ...) -> None: ...
+    monitor_call: MonitorCall
+    monitor_command: MonitorCommand
+    def __init__(self, commit_id: _Optional[str] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ..., cancel_ring: _Optional[_Union[CancelRing, _Mapping]] = ..., route: _Optional[_Union[Route, _Mapping]] = ..., undelivered: _Optional[_Union[Undelivered, _Mapping]] = ..., release: _Optional[_Union[Release, _Mapping]] = ..., intercept_call: _Optional[_Union[InterceptCall, _Mapping]] = ..., play_message: _Optional[_Union[PlayMessageCall, _Mapping]] = ..., recording_command: _Optional[_Union[RecordingCommand, _Mapping]] = ..., monitor_call: _Optional[_Union[MonitorCall, _Mapping]] = ..., monitor_command: _Optional[_Union[MonitorCommand, _Mapping]] = ...) -> None: ...
 
 class LoginRequest(_message.Message):
     __slots__ = ("username", "password", "seat", "employee_id", "role", "skills", "start_busy")
@@ -727,6 +793,24 @@ class AgentView(_message.Message):
     recording: RecordingState
     def __init__(self, employee_id: _Optional[int] = ..., username: _Optional[str] = ..., seat: _Optional[int] = ..., role: _Optional[_Union[Role, str]] = ..., state: _Optional[_Union[AgentState, str]] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ..., time_in_state_seconds: _Optional[float] = ..., calls: _Optional[int] = ..., pending: _Optional[str] = ..., phone_ok: _Optional[bool] = ..., recording: _Optional[_Union[RecordingState, str]] = ...) -> None: ...
 
+class MonitorView(_message.Message):
+    __slots__ = ("session_id", "supervisor", "agent", "call_id", "mode", "state", "since_seconds")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SUPERVISOR_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    supervisor: str
+    agent: str
+    call_id: str
+    mode: MonitorMode
+    state: MonitorState
+    since_seconds: float
+    def __init__(self, session_id: _Optional[str] = ..., supervisor: _Optional[str] = ..., agent: _Optional[str] = ..., call_id: _Optional[str] = ..., mode: _Optional[_Union[MonitorMode, str]] = ..., state: _Optional[_Union[MonitorState, str]] = ..., since_seconds: _Optional[float] = ...) -> None: ...
+
 class QueueView(_message.Message):
     __slots__ = ("name", "waiting", "longest_wait_seconds", "ringing", "talking", "agents_logged_in", "agents_idle")
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -746,16 +830,18 @@ class QueueView(_message.Message):
     def __init__(self, name: _Optional[str] = ..., waiting: _Optional[int] = ..., longest_wait_seconds: _Optional[float] = ..., ringing: _Optional[int] = ..., talking: _Optional[int] = ..., agents_logged_in: _Optional[int] = ..., agents_idle: _Optional[int] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("ts", "agents", "queues", "node")
+    __slots__ = ("ts", "agents", "queues", "node", "monitors")
     TS_FIELD_NUMBER: _ClassVar[int]
     AGENTS_FIELD_NUMBER: _ClassVar[int]
     QUEUES_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
+    MONITORS_FIELD_NUMBER: _ClassVar[int]
     ts: float
     agents: _containers.RepeatedCompositeFieldContainer[AgentView]
     queues: _containers.RepeatedCompositeFieldContainer[QueueView]
     node: str
-    def __init__(self, ts: _Optional[float] = ..., agents: _Optional[_Iterable[_Union[AgentView, _Mapping]]] = ..., queues: _Optional[_Iterable[_Union[QueueView, _Mapping]]] = ..., node: _Optional[str] = ...) -> None: ...
+    monitors: _containers.RepeatedCompositeFieldContainer[MonitorView]
+    def __init__(self, ts: _Optional[float] = ..., agents: _Optional[_Iterable[_Union[AgentView, _Mapping]]] = ..., queues: _Optional[_Iterable[_Union[QueueView, _Mapping]]] = ..., node: _Optional[str] = ..., monitors: _Optional[_Iterable[_Union[MonitorView, _Mapping]]] = ...) -> None: ...
 
 class GetSnapshotRequest(_message.Message):
     __slots__ = ()
@@ -885,6 +971,92 @@ class ReportRecordingRequest(_message.Message):
     def __init__(self, call_id: _Optional[str] = ..., state: _Optional[_Union[RecordingState, str]] = ..., ref: _Optional[str] = ...) -> None: ...
 
 class ReportRecordingResponse(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+
+class MonitorRequest(_message.Message):
+    __slots__ = ("actor", "call_id", "agent", "supervisor", "mode", "record", "ring_timeout_seconds")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    SUPERVISOR_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    RING_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    call_id: str
+    agent: str
+    supervisor: str
+    mode: MonitorMode
+    record: bool
+    ring_timeout_seconds: float
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., call_id: _Optional[str] = ..., agent: _Optional[str] = ..., supervisor: _Optional[str] = ..., mode: _Optional[_Union[MonitorMode, str]] = ..., record: _Optional[bool] = ..., ring_timeout_seconds: _Optional[float] = ...) -> None: ...
+
+class MonitorResponse(_message.Message):
+    __slots__ = ("error", "actions", "session_id", "call_id")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    actions: _containers.RepeatedCompositeFieldContainer[Action]
+    session_id: str
+    call_id: str
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ..., session_id: _Optional[str] = ..., call_id: _Optional[str] = ...) -> None: ...
+
+class SwitchMonitorRequest(_message.Message):
+    __slots__ = ("actor", "session_id", "mode")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    session_id: str
+    mode: MonitorMode
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., session_id: _Optional[str] = ..., mode: _Optional[_Union[MonitorMode, str]] = ...) -> None: ...
+
+class SwitchMonitorResponse(_message.Message):
+    __slots__ = ("error", "actions")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    actions: _containers.RepeatedCompositeFieldContainer[Action]
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
+
+class StopMonitorRequest(_message.Message):
+    __slots__ = ("actor", "session_id")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    session_id: str
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., session_id: _Optional[str] = ...) -> None: ...
+
+class StopMonitorResponse(_message.Message):
+    __slots__ = ("error", "actions")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    actions: _containers.RepeatedCompositeFieldContainer[Action]
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
+
+class ReportMonitorRequest(_message.Message):
+    __slots__ = ("session_id", "state", "mode", "call_id", "agent", "reason")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    state: MonitorState
+    mode: MonitorMode
+    call_id: str
+    agent: str
+    reason: str
+    def __init__(self, session_id: _Optional[str] = ..., state: _Optional[_Union[MonitorState, str]] = ..., mode: _Optional[_Union[MonitorMode, str]] = ..., call_id: _Optional[str] = ..., agent: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReportMonitorResponse(_message.Message):
     __slots__ = ("error",)
     ERROR_FIELD_NUMBER: _ClassVar[int]
     error: Error

@@ -186,6 +186,26 @@ class AcdServiceStub:
                 request_serializer=acd_dot_v1_dot_acd__pb2.DeleteVoicemailRequest.SerializeToString,
                 response_deserializer=acd_dot_v1_dot_acd__pb2.DeleteVoicemailResponse.FromString,
                 _registered_method=True)
+        self.Monitor = channel.unary_unary(
+                '/acd.v1.AcdService/Monitor',
+                request_serializer=acd_dot_v1_dot_acd__pb2.MonitorRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_acd__pb2.MonitorResponse.FromString,
+                _registered_method=True)
+        self.SwitchMonitor = channel.unary_unary(
+                '/acd.v1.AcdService/SwitchMonitor',
+                request_serializer=acd_dot_v1_dot_acd__pb2.SwitchMonitorRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_acd__pb2.SwitchMonitorResponse.FromString,
+                _registered_method=True)
+        self.StopMonitor = channel.unary_unary(
+                '/acd.v1.AcdService/StopMonitor',
+                request_serializer=acd_dot_v1_dot_acd__pb2.StopMonitorRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_acd__pb2.StopMonitorResponse.FromString,
+                _registered_method=True)
+        self.ReportMonitor = channel.unary_unary(
+                '/acd.v1.AcdService/ReportMonitor',
+                request_serializer=acd_dot_v1_dot_acd__pb2.ReportMonitorRequest.SerializeToString,
+                response_deserializer=acd_dot_v1_dot_acd__pb2.ReportMonitorResponse.FromString,
+                _registered_method=True)
 
 
 class AcdServiceServicer:
@@ -405,6 +425,43 @@ class AcdServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Monitor(self, request, context):
+        """R-SUP-1/2: a supervisor listens to, whispers to or barges in on an agent's answered
+        call (docs/monitoring.md). The actor is checked as for Force*; `supervisor` must be
+        logged in with the supervisor role, and the call within its `supervises` scope
+        (queues or the agent's team), else PERMISSION_DENIED with the reason. The ACD makes
+        the session and tells the controller that owns the call (MonitorCall), which rings
+        the supervisor; the session is live once the controller reports it (ReportMonitor).
+        The monitored agent's state never changes because of it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SwitchMonitor(self, request, context):
+        """Change a live session's mode, or hand over to intercept (the supervisor takes the
+        caller on the leg it already has; the agent is released). UNKNOWN_MONITOR_SESSION
+        for a session that is not live; INVALID_TRANSITION for the mode it already has.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopMonitor(self, request, context):
+        """End a session: the supervisor's leg is hung up, caller and agent talk on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportMonitor(self, request, context):
+        """The controller tells the ACD a session changed by itself (answered, a keypad
+        switch, the supervisor hung up, the call ended, intercept). Controllers only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AcdServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -557,6 +614,26 @@ def add_AcdServiceServicer_to_server(servicer, server):
                     servicer.DeleteVoicemail,
                     request_deserializer=acd_dot_v1_dot_acd__pb2.DeleteVoicemailRequest.FromString,
                     response_serializer=acd_dot_v1_dot_acd__pb2.DeleteVoicemailResponse.SerializeToString,
+            ),
+            'Monitor': grpc.unary_unary_rpc_method_handler(
+                    servicer.Monitor,
+                    request_deserializer=acd_dot_v1_dot_acd__pb2.MonitorRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_acd__pb2.MonitorResponse.SerializeToString,
+            ),
+            'SwitchMonitor': grpc.unary_unary_rpc_method_handler(
+                    servicer.SwitchMonitor,
+                    request_deserializer=acd_dot_v1_dot_acd__pb2.SwitchMonitorRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_acd__pb2.SwitchMonitorResponse.SerializeToString,
+            ),
+            'StopMonitor': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopMonitor,
+                    request_deserializer=acd_dot_v1_dot_acd__pb2.StopMonitorRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_acd__pb2.StopMonitorResponse.SerializeToString,
+            ),
+            'ReportMonitor': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportMonitor,
+                    request_deserializer=acd_dot_v1_dot_acd__pb2.ReportMonitorRequest.FromString,
+                    response_serializer=acd_dot_v1_dot_acd__pb2.ReportMonitorResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1369,6 +1446,114 @@ class AcdService:
             '/acd.v1.AcdService/DeleteVoicemail',
             acd_dot_v1_dot_acd__pb2.DeleteVoicemailRequest.SerializeToString,
             acd_dot_v1_dot_acd__pb2.DeleteVoicemailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Monitor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AcdService/Monitor',
+            acd_dot_v1_dot_acd__pb2.MonitorRequest.SerializeToString,
+            acd_dot_v1_dot_acd__pb2.MonitorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SwitchMonitor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AcdService/SwitchMonitor',
+            acd_dot_v1_dot_acd__pb2.SwitchMonitorRequest.SerializeToString,
+            acd_dot_v1_dot_acd__pb2.SwitchMonitorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopMonitor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AcdService/StopMonitor',
+            acd_dot_v1_dot_acd__pb2.StopMonitorRequest.SerializeToString,
+            acd_dot_v1_dot_acd__pb2.StopMonitorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportMonitor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/acd.v1.AcdService/ReportMonitor',
+            acd_dot_v1_dot_acd__pb2.ReportMonitorRequest.SerializeToString,
+            acd_dot_v1_dot_acd__pb2.ReportMonitorResponse.FromString,
             options,
             channel_credentials,
             insecure,
