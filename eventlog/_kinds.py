@@ -172,9 +172,7 @@ ENUM_FIELDS: Final[Mapping[tuple[str, str], frozenset[str]]] = MappingProxyType(
         (CALL_TRANSFERRED, "mode"): frozenset({"blind", "attended", "intercept"}),
         (CALL_ENDED, "side"): frozenset({"caller", "agent", "system"}),
         (CALL_IVR_DONE, "result"): IVR_RESULTS,
-        (RECORDING_STARTED, "reason"): frozenset(
-            {"always", "on_demand", "voicemail", "monitor"}
-        ),
+        (RECORDING_STARTED, "reason"): frozenset({"always", "on_demand", "voicemail", "monitor"}),
         (RECORDING_PAUSED, "reason"): frozenset({"agent", "sensitive"}),
         (MONITOR_STARTED, "mode"): MONITOR_MODES,
         (MONITOR_STARTED, "by"): frozenset({"dashboard", "keypad"}),
