@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from recording import recording_metadata
 from rtpengine import NgClient, NgError, NgUnreachable
 
 # Keep SDP plain: loopback/LAN addresses as given, no ICE toward SIP phones.
@@ -28,12 +29,6 @@ _SDP_FLAGS: dict[str, Any] = {
 
 
 log = logging.getLogger("controller.media")
-
-
-def recording_metadata(ref: str, segment: int) -> str:
-    """The `metadata` of a `start recording`: rtpengine writes it into the segment's
-    metadata file, where the recorder finds which recording the pcap belongs to."""
-    return f"huaan-ref={ref};segment={segment}"
 
 
 class MediaError(Exception):

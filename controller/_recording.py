@@ -59,6 +59,7 @@ from eventlog import (
     RECORDING_STOPPED,
     Event,
 )
+from recording import disk_full_key
 
 __all__ = [
     "AlwaysOnRecording",
@@ -67,7 +68,6 @@ __all__ = [
     "Recording",
     "RecordingState",
     "RedisDiskFull",
-    "disk_full_key",
 ]
 
 log = logging.getLogger("controller.recording")
@@ -86,11 +86,6 @@ class RecordingMedia(Protocol):
 
 # Report a state the controller set by itself to the ACD: (cid, state, ref).
 Report = Callable[[str, RecordingState, str], None]
-
-
-def disk_full_key(prefix: str, media_node: str) -> str:
-    """The Redis key the recorder sets while a media node's disk is nearly full."""
-    return f"{prefix}recording:disk_full:{media_node}"
 
 
 class RedisDiskFull:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from configuration import CallCenterConfig, load_config, split_hostport
+from recording import disk_full_key
 
 
 class SettingsError(ValueError):
@@ -49,7 +50,7 @@ class RecorderSettings:
 
     def disk_full_key(self, media_node: str) -> str:
         """The Redis key a controller checks before it starts a recording on `media_node`."""
-        return f"{self.redis_prefix}recording:disk_full:{media_node}"
+        return disk_full_key(self.redis_prefix, media_node)
 
 
 def _under(run_dir: Path, path: str) -> Path:

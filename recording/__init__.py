@@ -11,6 +11,7 @@ Pure: no process, no store; the recorder service (`recorder/`) runs it.
 
 from recording._convert import Conversion, convert
 from recording._errors import RecordingFormatError
+from recording._names import disk_full_key, recording_metadata
 from recording._spool import SegmentFile, read_metadata, scan_spool
 from recording._wav import write_wav
 
@@ -19,7 +20,9 @@ __all__ = [
     "RecordingFormatError",
     "SegmentFile",
     "convert",
+    "disk_full_key",
     "read_metadata",
+    "recording_metadata",
     "scan_spool",
     "write_wav",
 ]

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Final
 
 from recording._errors import RecordingFormatError
+from recording._names import METADATA_MARK
 
 log = logging.getLogger("recording.spool")
 
-_MARK: Final = "huaan-ref="
-# Our metadata string as controller/_media.py recording_metadata writes it.
+_MARK: Final = METADATA_MARK
+# Our metadata string as `recording_metadata` (recording/_names.py) writes it.
 _METADATA: Final = re.compile(r"huaan-ref=([^;\s]*)(?:;segment=(\S*))?")
 _REF: Final = re.compile(r"[0-9A-Za-z_-]+")
 

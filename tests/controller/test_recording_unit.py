@@ -8,8 +8,9 @@ import pytest
 
 from controller._events import MemoryPublisher
 from controller._media import MediaError
-from controller._recording import AlwaysOnRecording, CallRecorder, RecorderTap, disk_full_key
+from controller._recording import AlwaysOnRecording, CallRecorder, RecorderTap
 from eventlog import Event
+from recording import disk_full_key
 from tests.controller.test_call_control_rules import CID as RULES_CID
 from tests.controller.test_call_control_rules import World
 from tests.controller.test_service import sdp

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from controller._media import recording_metadata
-from recording import convert, scan_spool, write_wav
+from recording import convert, recording_metadata, scan_spool, write_wav
 from rtpengine import NgClient
 from simulators import RtpEndpoint, RtpSender, encode_ulaw, tone_fraction
 from testbed import running_rtpengine, wait_until
