@@ -33,7 +33,7 @@ the run directory keyed by username, so it survives new sessions and restarts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
@@ -100,6 +100,8 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "login.as": {"en": "Logged in as {user} ({roles})", "zh": "已登录：{user}（{roles}）"},
     "login.logout": {"en": "Log out", "zh": "退出登录"},
+    "unit.seconds": {"en": "{n} s", "zh": "{n} 秒"},
+    "unit.seconds_axis": {"en": "seconds", "zh": "秒"},
     "role.supervisor": {"en": "supervisor", "zh": "班长"},
     "role.admin": {"en": "admin", "zh": "管理员"},
     "role.agent": {"en": "agent", "zh": "座席"},
@@ -209,7 +211,6 @@ CATALOG: dict[str, dict[str, str]] = {
     "sup.no_agents": {"en": "No agent is logged in.", "zh": "没有已签入的座席。"},
     "sup.agent": {"en": "Agent", "zh": "座席"},
     "sup.busy_reason": {"en": "Busy reason", "zh": "示忙原因"},
-    "sup.busy_reason_default": {"en": "supervisor", "zh": "班长"},
     "sup.force_logout": {"en": "Force logout", "zh": "强制签出"},
     "sup.force_busy": {"en": "Force busy", "zh": "强制示忙"},
     "sup.force_idle": {"en": "Force idle", "zh": "强制示闲"},
@@ -459,12 +460,27 @@ def _formatter(column: str, series: pd.Series, lang: str) -> Callable[[Any], str
     return None
 
 
-def styled(df: pd.DataFrame, lang: str | None = None) -> Any:
+def styled(
+    df: pd.DataFrame,
+    lang: str | None = None,
+    *,
+    relabel: bool = False,
+    cell_css: Mapping[str, Callable[[Any], str]] | None = None,
+) -> Any:
     """`df` as a pandas Styler whose cells read well (1,234; 87.5 %; 2:05; states in
-    words); the data under it is unchanged. Colour cells further with `.map(...)`."""
+    words); the data under it is unchanged. `relabel`: the columns renamed to their
+    labels (st.table, which takes no column_config). `cell_css`: column -> a function of
+    a cell's value giving its CSS ("" for none), e.g. a threshold's colour."""
     lang = lang or language()
     formats = {c: f for c in df.columns if (f := _formatter(str(c), df[c], lang)) is not None}
-    return df.style.format(formats, na_rep=MISSING)
+    names = {c: column_label(str(c), lang) if relabel else c for c in df.columns}
+    style = df.rename(columns=names).style.format(
+        {names[c]: f for c, f in formats.items()}, na_rep=MISSING
+    )
+    for column, css in (cell_css or {}).items():
+        if column in names:
+            style = style.map(css, subset=[names[column]])
+    return style
 
 
 def table_columns(
