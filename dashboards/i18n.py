@@ -12,8 +12,9 @@ The API the pages use (all of it):
   `staff.` staffing, `sup.` supervisor, `rec.` recordings, `col.` column names,
   `state.` agent states, `role.`.
 - `language()`: the session's language code.
-- `fmt_int`, `fmt_number`, `fmt_pct`, `fmt_duration(seconds)`: figures for reading
-  (1,234; 87.5 %; 2:05 or 2分05秒).
+- `fmt_int`, `fmt_number`, `fmt_pct`, `fmt_duration(seconds, lang)`: figures for
+  reading (1,234; 87.5 %; 2:05 or 2分05秒). `value_text(column, value)`: a cell of
+  ours in words (agent state, recording status and failure, access log action).
 - Tables: `table_columns(df)` the `column_config` of `st.dataframe` (every column's
   label with its unit, datetimes in the call center's zone); `styled(df)` the frame as
   a pandas Styler showing counts, percentages, durations and agent states for reading
@@ -63,6 +64,7 @@ __all__ = [
     "styled",
     "t",
     "table_columns",
+    "value_text",
 ]
 
 # Each language named in itself, as language switches do.
@@ -276,6 +278,11 @@ CATALOG: dict[str, dict[str, str]] = {
     "rec.status.stored": {"en": "stored", "zh": "已保存"},
     "rec.status.failed": {"en": "failed", "zh": "失败"},
     "rec.status.deleted": {"en": "deleted", "zh": "已删除"},
+    "rec.failure.missing": {"en": "segments missing", "zh": "录音片段缺失"},
+    "rec.failure.disk_full": {"en": "disk full", "zh": "磁盘已满"},
+    "rec.failure.short": {"en": "cut short", "zh": "录音不完整"},
+    "rec.failure.rtpengine": {"en": "media server error", "zh": "媒体服务器错误"},
+    "rec.failure.convert": {"en": "conversion failed", "zh": "转换失败"},
     "rec.action.play": {"en": "play", "zh": "播放"},
     "rec.action.hold": {"en": "hold", "zh": "保留"},
     "rec.action.release": {"en": "release", "zh": "解除保留"},
@@ -404,12 +411,27 @@ PERCENT_COLUMNS = frozenset(
 
 # Columns whose values are words of ours (agent states, recording statuses, access
 # log actions): shown in the page's language; other values are data (names, numbers).
-VALUE_TEXTS = {"state": "state", "status": "rec.status", "action": "rec.action"}
+# A failure is "reason: detail": the reason is ours, the detail the recorder's words.
+VALUE_TEXTS = {
+    "state": "state",
+    "status": "rec.status",
+    "action": "rec.action",
+    "failure": "rec.failure",
+}
 
 
 def _value_text(prefix: str, value: object, lang: str) -> str:
-    entry = CATALOG.get(f"{prefix}.{value}")
-    return entry[lang] if entry else str(value)
+    text = str(value)
+    head, sep, tail = text.partition(": ")
+    entry = CATALOG.get(f"{prefix}.{head}")
+    return entry[lang] + sep + tail if entry else text
+
+
+def value_text(column: str, value: object, lang: str | None = None) -> str:
+    """A cell of `column` as the page shows it: agent states, recording statuses,
+    failures and access log actions in words; any other value as it is."""
+    prefix = VALUE_TEXTS.get(column)
+    return _value_text(prefix, value, lang or language()) if prefix else str(value)
 
 
 def _is_duration(column: str) -> bool:

@@ -64,7 +64,7 @@ if who is not None:
         }
         labels = {
             ref: f"{row['started_at'][:19]} · {row['call_id']} · {row['agent'] or '—'}"
-            f" · {status[row['status']]}"
+            f" · {i18n.value_text('status', row['status'])}"
             for ref, row in rows.iterrows()
         }
         ref = str(
@@ -74,7 +74,13 @@ if who is not None:
         )
         row = rows.loc[ref]
         if row["failure"]:
-            st.error(t("rec.failed", failure=row["failure"], status=status[row["status"]]))
+            st.error(
+                t(
+                    "rec.failed",
+                    failure=i18n.value_text("failure", row["failure"]),
+                    status=i18n.value_text("status", row["status"]),
+                )
+            )
         if row["pauses"]:
             st.caption(t("rec.paused", pauses=row["pauses"]))
         p1, p2 = st.columns(2)
