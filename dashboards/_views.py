@@ -12,6 +12,7 @@ import pandas as pd  # type: ignore[import-untyped]
 
 import eventlog as ev
 import teletraffic
+from dashboards._format import fmt_pct
 from dashboards._live import LiveSnapshot
 
 REFRESH_S = 2.0
@@ -36,7 +37,8 @@ class Wallboard:
     offered: int
     answered: int
     source: str
-    problems: tuple[str, ...] = ()
+    # (what, the error): "live_unavailable", "stats_unavailable" (the page words them).
+    problems: tuple[tuple[str, str], ...] = ()
 
 
 def _ratio(num: float, den: float) -> float:
@@ -44,7 +46,7 @@ def _ratio(num: float, den: float) -> float:
 
 
 def wallboard_view(
-    snap: LiveSnapshot, today: pd.DataFrame, problems: Sequence[str] = ()
+    snap: LiveSnapshot, today: pd.DataFrame, problems: Sequence[tuple[str, str]] = ()
 ) -> Wallboard:
     """The wallboard from a live snapshot and today's queue_summary (TODAY_COLUMNS at
     least): live agents and queues plus today's SL and abandon rate per queue and total."""
@@ -169,7 +171,7 @@ class IvrView:
 
 
 def _percent(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.1%}"
+    return fmt_pct(value)
 
 
 def ivr_view(containment: pd.DataFrame, dropoff: pd.DataFrame) -> IvrView:
