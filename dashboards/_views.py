@@ -216,6 +216,7 @@ def ivr_view(containment: pd.DataFrame, dropoff: pd.DataFrame) -> IvrView:
 RECORDING_COLUMNS = [
     "started_at",
     "call_id",
+    "kind",
     "name",
     "agent",
     "caller",
@@ -259,6 +260,9 @@ def recordings_view(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
             {
                 "started_at": row.get("started_at") or "",
                 "call_id": row.get("call_id") or "",
+                # Why it was recorded (always, on demand, voicemail, a monitoring
+                # session: a 3-channel WAV of caller, agent and supervisors).
+                "kind": row.get("reason") or "",
                 "name": row.get("name") or "",
                 "agent": row.get("agent") or "",
                 "caller": row.get("caller") or "",
@@ -277,6 +281,27 @@ def recordings_view(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(table, columns=RECORDING_COLUMNS)
+
+
+# The Reports page's monitoring section: sessions per supervisor or agent
+# (analytics' monitor_summary, docs/analytics.md "Monitoring reports").
+MONITOR_COLUMNS = [
+    "sessions",
+    "answered",
+    "total_s",
+    "avg_s",
+    "listen_s",
+    "whisper_s",
+    "barge_s",
+    "switches",
+    "intercepts",
+    "recorded",
+]
+
+
+def monitor_view(summary: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The report's rows as the page's table: who, then the counts and times."""
+    return summary.reindex(columns=[by, *MONITOR_COLUMNS]).reset_index(drop=True)
 
 
 def access_log_view(rows: Sequence[dict[str, object]]) -> pd.DataFrame:

@@ -156,6 +156,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "zh": "各时段服务水平（{threshold}内接通），%",
     },
     "rep.calls": {"en": "Calls", "zh": "通话记录"},
+    "rep.monitor": {"en": "Supervisor monitoring", "zh": "班长监控"},
+    "rep.monitor.none": {
+        "en": "No supervisor listened, whispered or barged in during this range.",
+        "zh": "此期间没有班长监听、耳语或强插。",
+    },
+    "rep.monitor.caption": {
+        "en": "Sessions started in the range. Answered: the supervisor's phone answered; "
+        "times count from then, by mode (listen, whisper, barge).",
+        "zh": "此期间开始的监控。接通：班长电话已接听；时长从接听起按模式（监听、耳语、强插）计。",
+    },
+    "rep.monitor.by_supervisor": {"en": "Per supervisor", "zh": "按班长"},
+    "rep.monitor.by_agent": {"en": "Per agent monitored", "zh": "按被监控座席"},
     "rep.download_cdrs": {"en": "Download CDRs (CSV)", "zh": "下载通话记录（CSV）"},
     "rep.download_summary": {
         "en": "Download queue summary (CSV)",
@@ -283,6 +295,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "rec.failure.short": {"en": "cut short", "zh": "录音不完整"},
     "rec.failure.rtpengine": {"en": "media server error", "zh": "媒体服务器错误"},
     "rec.failure.convert": {"en": "conversion failed", "zh": "转换失败"},
+    "rec.kind.always": {"en": "always on", "zh": "全程录音"},
+    "rec.kind.on_demand": {"en": "on demand", "zh": "按需录音"},
+    "rec.kind.voicemail": {"en": "voicemail", "zh": "语音留言"},
+    "rec.kind.monitor": {"en": "monitoring (3 channels)", "zh": "班长监控（三声道）"},
     "rec.action.play": {"en": "play", "zh": "播放"},
     "rec.action.hold": {"en": "hold", "zh": "保留"},
     "rec.action.release": {"en": "release", "zh": "解除保留"},
@@ -387,6 +403,18 @@ CATALOG: dict[str, dict[str, str]] = {
     "col.box": {"en": "Mailbox", "zh": "信箱"},
     "col.received_at": {"en": "Received", "zh": "留言时间"},
     "col.heard": {"en": "Heard", "zh": "已听"},
+    "col.kind": {"en": "Kind", "zh": "录音类型"},
+    # The Reports page's monitoring section (analytics' monitor_summary).
+    "col.supervisor": {"en": "Supervisor", "zh": "班长"},
+    "col.sessions": {"en": "Sessions", "zh": "监控次数"},
+    "col.total_s": {"en": "Total time (h:mm:ss)", "zh": "总时长"},
+    "col.avg_s": {"en": "Avg. time (m:ss)", "zh": "平均时长"},
+    "col.listen_s": {"en": "Listening (h:mm:ss)", "zh": "监听时长"},
+    "col.whisper_s": {"en": "Whispering (h:mm:ss)", "zh": "耳语时长"},
+    "col.barge_s": {"en": "Barged in (h:mm:ss)", "zh": "强插时长"},
+    "col.switches": {"en": "Mode switches", "zh": "模式切换次数"},
+    "col.intercepts": {"en": "Intercepts", "zh": "拦截次数"},
+    "col.recorded": {"en": "Recorded", "zh": "已录音"},
 }
 
 # How a column's figures read, by name: ratios as percentages, seconds as durations;
@@ -417,6 +445,7 @@ VALUE_TEXTS = {
     "status": "rec.status",
     "action": "rec.action",
     "failure": "rec.failure",
+    "kind": "rec.kind",
 }
 
 

@@ -57,6 +57,7 @@ from dashboards._views import (
     AGENT_COLUMNS,
     IVR_CONTAINMENT_COLUMNS,
     IVR_DROPOFF_COLUMNS,
+    MONITOR_COLUMNS,
     NOT_READY_STATES,
     QUEUE_COLUMNS,
     RECORDING_COLUMNS,
@@ -68,6 +69,7 @@ from dashboards._views import (
     csv_bytes,
     forecast,
     ivr_view,
+    monitor_view,
     pauses_text,
     recordings_view,
     staffing_table,
@@ -80,6 +82,7 @@ __all__ = [
     "CONFIG_ENV",
     "IVR_CONTAINMENT_COLUMNS",
     "IVR_DROPOFF_COLUMNS",
+    "MONITOR_COLUMNS",
     "NOT_READY_STATES",
     "QUEUE_COLUMNS",
     "RECORDING_COLUMNS",
@@ -122,6 +125,8 @@ __all__ = [
     "history",
     "ivr_history",
     "ivr_view",
+    "monitor_view",
+    "monitoring_history",
     "now_utc",
     "pauses_text",
     "play_recording",
@@ -212,6 +217,17 @@ def ivr_history(b: Backend, first: date, last: date) -> IvrView:
         b.reports.report("ivr_containment", start=start, end=end),
         b.reports.report("ivr_dropoff", start=start, end=end),
     )
+
+
+def monitoring_history(b: Backend, first: date, last: date) -> dict[str, pd.DataFrame]:
+    """Supervisors' monitoring sessions started in the date range, per supervisor and
+    per agent: sessions, answered, total and mean time, time per mode, switches,
+    intercepts, recorded ones."""
+    start, end = date_range(b, first, last)
+    return {
+        by: monitor_view(b.reports.report("monitor_summary", by=by, start=start, end=end), by)
+        for by in ("supervisor", "agent")
+    }
 
 
 def forecast_from_history(

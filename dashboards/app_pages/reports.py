@@ -1,5 +1,6 @@
 """Historical reports by date range, queue and agent, with charts and CSV export, and
-what callers did in the IVR (containment, drop-off per node)."""
+what callers did in the IVR (containment, drop-off per node), and the supervisors'
+monitoring sessions per supervisor and per agent."""
 
 from __future__ import annotations
 
@@ -100,6 +101,16 @@ else:
         # visits, caller left, failed (IVR_DROPOFF_BARS' order)
         color=["#a0a4ab", "#d9534f", "#f0ad4e"],
     )
+st.subheader(t("rep.monitor"))
+monitoring = queries.monitoring_history(b, first, last)
+if not len(monitoring["supervisor"]):
+    st.info(t("rep.monitor.none"))
+else:
+    st.caption(t("rep.monitor.caption"))
+    st.caption(t("rep.monitor.by_supervisor"))
+    table(monitoring["supervisor"], key="monitor_supervisors")
+    st.caption(t("rep.monitor.by_agent"))
+    table(monitoring["agent"], key="monitor_agents")
 st.subheader(t("rep.calls"))
 cdrs = data["cdrs"]
 table(cdrs)

@@ -15,7 +15,7 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from analytics import ChdbStore, build_records
+from analytics import ChdbStore, Records, build_records
 from dashboards import i18n, queries
 from dashboards.queries import (
     AccountInfo,
@@ -30,6 +30,7 @@ from identity import hash_password
 from tests.analytics.analytics_scenarios import T0
 from tests.analytics.test_analytics_store import fixture_events
 from tests.analytics.test_ivr_reports import ivr_events
+from tests.analytics.test_monitor_sessions import day_of_sessions
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 NOW = T0 + 3000  # the fixture day (2023-11-15 UTC), after every fixture call
@@ -92,6 +93,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbStore]:
     s.insert_records(build_records(fixture_events()))
     later = [dataclasses.replace(e, ts=e.ts + IVR_DAY - T0) for e in ivr_events()]
     s.insert_records(build_records(later))
+    # Monitoring sessions of the fixture day, without their calls' CDRs.
+    s.insert_records(Records([], [], [], build_records(day_of_sessions()).sessions))
     yield s
     s.close()
 
@@ -197,6 +200,23 @@ def test_reports_page_and_csv_export(backend: Backend, monkeypatch: pytest.Monke
     assert not at.exception
     assert list(at.dataframe[0].value["queue"]) == ["general"]
     assert list(at.dataframe[-1].value["correlation_id"]) == ["G"]
+
+
+def test_reports_page_shows_monitoring_per_supervisor_and_per_agent(backend: Backend) -> None:
+    at = page("reports")
+    assert any(h.value == "Supervisor monitoring" for h in at.subheader)
+    tables = {
+        str(f.value.columns[0]): f.value for f in at.dataframe if "sessions" in f.value.columns
+    }
+    supervisors = tables["supervisor"].set_index("supervisor")
+    assert list(supervisors.index) == ["s1", "s2"]
+    assert (supervisors.loc["s1", "sessions"], supervisors.loc["s1", "total_s"]) == (2, 60.0)
+    assert supervisors.loc["s1", "whisper_s"] == 30.0
+    assert supervisors.loc["s2", "intercepts"] == 1
+    agents = tables["agent"].set_index("agent")
+    assert dict(agents["sessions"]) == {"a1": 2, "a2": 1}
+    # The calls' list stays the page's last table.
+    assert at.dataframe[-1].value.columns[0] == "correlation_id"
 
 
 def test_reports_page_shows_ivr_containment_and_drop_off(backend: Backend) -> None:

@@ -85,6 +85,8 @@ def test_every_column_of_every_table_has_a_human_name() -> None:
         *queries.ACCESS_LOG_COLUMNS,
         *queries.IVR_CONTAINMENT_COLUMNS,
         *queries.IVR_DROPOFF_COLUMNS,
+        "supervisor",
+        *queries.MONITOR_COLUMNS,
     ]
     for column in columns:
         assert f"col.{column}" in CATALOG, column
