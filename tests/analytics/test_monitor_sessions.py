@@ -151,6 +151,17 @@ def test_the_builder_emits_sessions_beside_the_cdr_which_they_do_not_change() ->
     assert cdr == alone  # no column, and not the version either
 
 
+def test_a_sessions_recording_is_not_the_calls() -> None:
+    script = coached()
+    script(12, ev.RECORDING_STARTED, ref=REC, reason="monitor", name="m1", caller_port="")
+    (cdr,) = build_records(logged(script(80, ev.CALL_ENDED).events)).cdrs
+    assert cdr.recording_ref == ""
+    script = coached()(12, ev.RECORDING_STARTED, ref=REC, reason="monitor", name="m1")
+    script(30, ev.RECORDING_STARTED, ref="a" * 32, reason="on_demand", name="a1")
+    (cdr,) = build_records(logged(script(80, ev.CALL_ENDED).events)).cdrs
+    assert cdr.recording_ref == "a" * 32
+
+
 def test_a_late_event_re_emits_the_session_with_its_key_kept() -> None:
     builder = CdrBuilder()
     events = logged(coached().events)
