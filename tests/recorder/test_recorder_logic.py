@@ -3,11 +3,14 @@ transitions, the metrics text, the settings from a config, the launch arguments.
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import bizdata
 from configuration import RunLayout, load_config
 from eventlog import (
     RECORDING_PAUSED,
@@ -29,6 +32,7 @@ from recorder import (
 )
 from recorder._fold import shortfall
 from recorder._monitor import WavInfo, find_monitor_wav, monitor_wav_candidates, wav_info
+from recorder._retention import apply_retention
 from recording import SourceRange, write_wav
 
 REF = "ab" * 16
@@ -288,3 +292,38 @@ def test_settings_serve_the_local_mixers_and_ignore_every_mixers_packets(tmp_pat
     plain = tmp_path / "plain.yaml"
     plain.write_text(CONFIG.format(bizdata="bizdata: {}"))
     assert settings_from_config(plain).ignore_sources == ()
+
+
+def test_retention_deletes_this_recorders_mixers_session_recordings(tmp_path: Path) -> None:
+    path = tmp_path / "cc.yaml"
+    path.write_text(CONFIG.format(bizdata="bizdata: {}") + MONITORING)
+    settings = dataclasses.replace(settings_from_config(path), wav_dir=tmp_path / "wav")
+    bizdata.migrate(settings.store_url)
+    engine = bizdata.open_engine(settings.store_url)
+    old = datetime.now(UTC) - timedelta(days=30)
+    try:
+        for ref, mixer in (("1" * 32, "mixer0"), ("2" * 32, "far")):
+            bizdata.recording_started(
+                engine,
+                ref=ref,
+                call_id="call-1",
+                name="sess",
+                reason="monitor",
+                media_node=mixer,
+                caller="",
+                agent="1001",
+                queue="",
+                number="",
+                started_at=old,
+            )
+            bizdata.recording_stopped(engine, ref, at=old + timedelta(seconds=30), segments=1)
+            file = f"monitor/{old:%Y-%m-%d}/{ref}.wav"
+            (settings.wav_dir / file).parent.mkdir(parents=True, exist_ok=True)
+            write_wav(settings.wav_dir / file, np.zeros((80, 3), dtype=np.int16))
+            bizdata.recording_stored(engine, ref, file=file, duration_ms=10)
+        # mixer0 is this host's; "far" is another recorder's to delete.
+        assert apply_retention(engine, settings) == ["1" * 32]
+        assert not (settings.wav_dir / f"monitor/{old:%Y-%m-%d}/{'1' * 32}.wav").exists()
+        assert (settings.wav_dir / f"monitor/{old:%Y-%m-%d}/{'2' * 32}.wav").exists()
+    finally:
+        engine.dispose()
