@@ -1,9 +1,9 @@
 """CDRs and call-center statistics.
 
-Events (eventlog) are folded by a pure `CdrBuilder` into `Cdr`, `Leg` and
-`AgentInterval` records, stored in a `CdrStore` (embedded `ChdbStore` or
-`ClickHouseStore`), and reported by `Statistics` as DataFrames or SQL. See
-docs/analytics.md for the definitions.
+Events (eventlog) are folded by a pure `CdrBuilder` into `Cdr`, `Leg`,
+`AgentInterval` and `MonitorSession` records, stored in a `CdrStore` (embedded
+`ChdbStore` or `ClickHouseStore`), and reported by `Statistics` as DataFrames or SQL.
+See docs/analytics.md for the definitions.
 """
 
 from ._builder import CdrBuilder, build_records
@@ -22,6 +22,7 @@ from ._config import (
 from ._dialect import LEGACY, MODERN, Dialect, dialect_for_version
 from ._fold import fold_call
 from ._migrations import Migration, apply_migrations, load_migrations
+from ._monitor_fold import fold_session
 from ._records import (
     ABANDONED_IVR,
     ABANDONED_QUEUE,
@@ -34,6 +35,7 @@ from ._records import (
     AgentInterval,
     Cdr,
     Leg,
+    MonitorSession,
     Records,
 )
 from ._reports import REPORTS
@@ -63,6 +65,7 @@ __all__ = [
     "Dialect",
     "Leg",
     "Migration",
+    "MonitorSession",
     "Records",
     "ServiceClient",
     "ServiceError",
@@ -73,6 +76,7 @@ __all__ = [
     "daemon_argv",
     "dialect_for_version",
     "fold_call",
+    "fold_session",
     "health_probe",
     "load_migrations",
     "load_service_settings",

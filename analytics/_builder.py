@@ -23,6 +23,9 @@ from dataclasses import dataclass, field, replace
 from eventlog import (
     AGENT_STATE,
     CALL_ENDED,
+    MONITOR_STARTED,
+    MONITOR_STOPPED,
+    MONITOR_SWITCHED,
     RECORDING_FAILED,
     RECORDING_RESUMED,
     RECORDING_STOPPED,
@@ -36,7 +39,8 @@ from eventlog import (
 )
 
 from ._fold import fold_call
-from ._records import AgentInterval, Cdr, Leg, Records
+from ._monitor_fold import fold_session
+from ._records import AgentInterval, Cdr, Leg, MonitorSession, Records
 
 # Kinds no CDR column reads (docs/analytics.md): dropped on arrival, so they neither
 # re-emit an ended call's CDR (the recorder's stored/failed come after the hang-up,
@@ -57,6 +61,9 @@ NOT_IN_CDR = frozenset(
 # Kinds that only annotate a call after it: kept for a call the builder knows, dropped
 # for one it has forgotten, which they would otherwise open and never end.
 ONLY_FOR_KNOWN_CALLS = frozenset({VOICEMAIL_LEFT})
+# Monitoring sessions (docs/monitoring.md) are rows of their own (`monitor_sessions`),
+# folded per session ID; they are no part of the call's CDR or its version.
+MONITOR_KINDS = frozenset({MONITOR_STARTED, MONITOR_SWITCHED, MONITOR_STOPPED})
 
 
 def _entry_key(entry_id: str) -> tuple[int, int]:
@@ -73,6 +80,17 @@ class _Call:
     updates: int = 0  # wrap-up attributions, part of the version
     ended: bool = False
     # Sort-key columns of the first emission; later versions keep them (see 001_cdr.sql).
+    key: tuple[str, float] | None = None
+
+
+@dataclass(slots=True)
+class _Session:
+    events: list[Event] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    first_entry: str = ""
+    call_ended_at: float | None = None  # its call ended (a stop may still come)
+    ended: bool = False
+    # Sort-key columns of the first emission (supervisor, started_at); kept after.
     key: tuple[str, float] | None = None
 
 
@@ -111,6 +129,10 @@ class CdrBuilder:
         self._out_cdrs: dict[str, Cdr] = {}
         self._out_legs: dict[tuple[str, int], Leg] = {}
         self._out_intervals: list[AgentInterval] = []
+        self._sessions: dict[str, _Session] = {}
+        self._ended_sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._sessions_of_call: dict[str, set[str]] = {}
+        self._out_sessions: dict[str, MonitorSession] = {}
 
     # -- feeding -----------------------------------------------------------------
 
@@ -120,9 +142,14 @@ class CdrBuilder:
         if kind == AGENT_STATE:
             self._agent_event(event, entry_id)
             return
+        if kind in MONITOR_KINDS:
+            self._monitor_event(event, entry_id)
+            return
         if kind in NOT_IN_CDR:
             return
         cid = event.correlation_id
+        if kind == CALL_ENDED and cid in self._sessions_of_call:
+            self._end_sessions_with_call(cid, event.ts)
         call = self._open.get(cid)
         if call is None:
             call = self._closed.get(cid)
@@ -158,7 +185,9 @@ class CdrBuilder:
             cdrs=list(self._out_cdrs.values()),
             legs=list(self._out_legs.values()),
             intervals=self._out_intervals,
+            sessions=list(self._out_sessions.values()),
         )
+        self._out_sessions = {}
         self._out_cdrs = {}
         self._out_legs = {}
         self._out_intervals = []
@@ -176,6 +205,7 @@ class CdrBuilder:
         """
         ids = [c.first_entry for c in self._open.values() if c.first_entry]
         ids += [a.entry_id for a in self._agents.values() if a.entry_id]
+        ids += [s.first_entry for s in self._sessions.values() if s.first_entry]
         return min(ids, key=_entry_key) if ids else None
 
     # -- internals -----------------------------------------------------------------
@@ -197,6 +227,63 @@ class CdrBuilder:
             if leg.answered_at is not None:
                 # Legs come in time order, so the agent's latest call wins.
                 self._last_call[leg.agent] = cid
+
+    def _monitor_event(self, event: Event, entry_id: str) -> None:
+        """Fold a monitor.* event into its session; the row goes out at monitor.stopped
+        (or when its call ends without one) and again for a later event, as a CDR does.
+
+        A switch or stop of a session never started here is dropped: after a restart the
+        replay begins at the low-water mark, which an open session holds at its start,
+        so a session whose start lies before the replay had ended, and its row is stored.
+        """
+        sid = event.data["session"]
+        session = self._sessions.get(sid) or self._ended_sessions.get(sid)
+        if session is None:
+            if event.kind != MONITOR_STARTED:
+                return
+            session = self._sessions[sid] = _Session(first_entry=entry_id)
+            self._sessions_of_call.setdefault(event.correlation_id, set()).add(sid)
+        if event.event_id in session.seen:
+            return
+        session.seen.add(event.event_id)
+        session.events.append(event)
+        if session.ended:
+            self._emit_session(sid, session)
+        elif event.kind == MONITOR_STOPPED:
+            self._end_session(sid, session)
+
+    def _end_sessions_with_call(self, cid: str, ended_at: float) -> None:
+        for sid in sorted(self._sessions_of_call.get(cid, ())):
+            session = self._sessions.get(sid)
+            if session is not None:
+                session.call_ended_at = ended_at
+                self._end_session(sid, session)
+
+    def _end_session(self, sid: str, session: _Session) -> None:
+        session.ended = True
+        self._sessions.pop(sid, None)
+        self._ended_sessions[sid] = session
+        if len(self._ended_sessions) > self._closed_capacity:
+            self._ended_sessions.popitem(last=False)
+        cid = session.events[0].correlation_id
+        of_call = self._sessions_of_call.get(cid)
+        if of_call is not None:
+            of_call.discard(sid)
+            if not of_call:
+                del self._sessions_of_call[cid]
+        self._emit_session(sid, session)
+
+    def _emit_session(self, sid: str, session: _Session) -> None:
+        row = fold_session(
+            session.events, call_ended_at=session.call_ended_at, version=len(session.seen)
+        )
+        if row is None:
+            return
+        if session.key is None:
+            session.key = (row.supervisor, row.started_at)
+        elif session.key != (row.supervisor, row.started_at):
+            row = replace(row, supervisor=session.key[0], started_at=session.key[1])
+        self._out_sessions[sid] = row
 
     def _agent_event(self, event: Event, entry_id: str) -> None:
         if event.event_id in self._agent_seen:

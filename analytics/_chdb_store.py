@@ -163,11 +163,12 @@ class ChdbStore:
         return {int(v) for v in df["version"]}
 
 
-# The time column each table is partitioned by day on (schema/005).
+# The time column each table is partitioned by day on (schema/005, 009).
 PARTITION_TIME: Final[dict[str, str]] = {
     "cdr": "arrived_at",
     "cdr_leg": "started_at",
     "agent_state_interval": "start",
+    "monitor_sessions": "started_at",
 }
 _DAY_MS: Final = 86_400_000
 

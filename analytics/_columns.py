@@ -13,7 +13,16 @@ from typing import Any, Final
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-from ._records import CDR_COLUMNS, INTERVAL_COLUMNS, LEG_COLUMNS, AgentInterval, Cdr, Leg
+from ._records import (
+    CDR_COLUMNS,
+    INTERVAL_COLUMNS,
+    LEG_COLUMNS,
+    MONITOR_SESSION_COLUMNS,
+    AgentInterval,
+    Cdr,
+    Leg,
+    MonitorSession,
+)
 
 # Column kinds: "s" string, "t" timestamp, "tn" nullable timestamp, "f" float,
 # "u8"/"u16"/"u64" unsigned ints, "as" array of strings.
@@ -44,12 +53,24 @@ _KINDS: Final[dict[str, dict[str, str]]] = {
         "version": "u64",
     },
     "agent_state_interval": {"start": "t", "end": "t", "version": "u64"},
+    "monitor_sessions": {
+        "started_at": "t",
+        "ended_at": "t",
+        "duration_ms": "u64",
+        "modes": "as",
+        "listen_ms": "u64",
+        "whisper_ms": "u64",
+        "barge_ms": "u64",
+        "switches": "u16",
+        "version": "u64",
+    },
 }
 
 TABLE_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "cdr": CDR_COLUMNS,
     "cdr_leg": LEG_COLUMNS,
     "agent_state_interval": INTERVAL_COLUMNS,
+    "monitor_sessions": MONITOR_SESSION_COLUMNS,
 }
 
 _ARROW: Final = {
@@ -69,7 +90,8 @@ def column_kind(table: str, column: str) -> str:
 
 
 def rows_to_columns(
-    table: str, rows: Sequence[Cdr] | Sequence[Leg] | Sequence[AgentInterval]
+    table: str,
+    rows: Sequence[Cdr] | Sequence[Leg] | Sequence[AgentInterval] | Sequence[MonitorSession],
 ) -> dict[str, list[Any]]:
     """Transpose dataclass rows into {column: values} in table column order."""
     return {name: [getattr(row, name) for row in rows] for name in TABLE_COLUMNS[table]}

@@ -337,8 +337,11 @@ def _on_voicemail(f: _Fold, ev: Event) -> None:
 
 def _on_recording(f: _Fold, ev: Event) -> None:
     # The call's recording is the conversation's; a voicemail's recording (the caller
-    # alone, into a box) stands in only for a call with no other.
+    # alone, into a box) stands in only for a call with no other, and a monitoring
+    # session's (the mixer's 3 channels) never does.
     d = ev.data
+    if d["reason"] == "monitor":
+        return  # a monitoring session's own recording: its row's (monitor_sessions)
     if d["reason"] == "voicemail":
         if not f.voicemail_ref:
             f.voicemail_ref = d["ref"]

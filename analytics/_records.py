@@ -1,4 +1,4 @@
-"""The three record types the CDR builder produces, and how they map to columns.
+"""The record types the CDR builder produces, and how they map to columns.
 
 Times are float epoch seconds (UTC) in Python and DateTime64(3, 'UTC') in the
 store. `version` grows with every update of the same record, so the store's
@@ -7,7 +7,7 @@ ReplacingMergeTree keeps the newest and a re-inserted batch never doubles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Final
 
 from eventlog import IVR_MAX_TIME, IVR_QUEUED, IVR_RETRIES_EXHAUSTED, IVR_TRANSFERRED
@@ -133,9 +133,36 @@ class AgentInterval:
         return self.end - self.start
 
 
+@dataclass(frozen=True, slots=True)
+class MonitorSession:
+    """One supervisor monitoring session (docs/monitoring.md), from monitor.started to
+    monitor.stopped. Times in each mode are milliseconds of the session's answered span
+    (the last `duration_ms` before the stop), so they add up to `duration_ms`."""
+
+    session: str
+    correlation_id: str  # the monitored call's
+    supervisor: str
+    agent: str  # the agent monitored at the start
+    started_at: float  # monitor.started
+    ended_at: float  # monitor.stopped
+    duration_ms: int  # monitor.stopped's: 0 when the supervisor never answered
+    modes: tuple[str, ...]  # every mode used, in the order first used
+    listen_ms: int
+    whisper_ms: int
+    barge_ms: int
+    switches: int
+    reason: str  # why it ended (eventlog.MONITOR_STOP_REASONS)
+    started_by: str  # dashboard | keypad
+    requested_by: str  # the account that asked (dashboard), "" from the keypad
+    mixer: str
+    recording_ref: str  # the session's own recording, "" when not recorded
+    version: int
+
+
 CDR_COLUMNS: Final = tuple(f.name for f in fields(Cdr))
 LEG_COLUMNS: Final = tuple(f.name for f in fields(Leg))
 INTERVAL_COLUMNS: Final = tuple(f.name for f in fields(AgentInterval))
+MONITOR_SESSION_COLUMNS: Final = tuple(f.name for f in fields(MonitorSession))
 
 
 @dataclass(slots=True)
@@ -145,6 +172,7 @@ class Records:
     cdrs: list[Cdr]
     legs: list[Leg]
     intervals: list[AgentInterval]
+    sessions: list[MonitorSession] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.cdrs) + len(self.legs) + len(self.intervals)
+        return len(self.cdrs) + len(self.legs) + len(self.intervals) + len(self.sessions)

@@ -429,6 +429,77 @@ ALL LEFT JOIN
 ORDER BY start DESC, call_id DESC{dialect.final_settings}"""
 
 
+# What a monitoring report groups by (docs/analytics.md, "Monitoring reports").
+MONITOR_GROUPS: Final = ("supervisor", "agent")
+
+
+def monitor_summary(
+    db: str,
+    *,
+    by: str = "supervisor",
+    start: Time = None,
+    end: Time = None,
+    supervisors: list[str] | None = None,
+    agents: list[str] | None = None,
+    dialect: Dialect = MODERN,
+) -> str:
+    """Monitoring sessions started in [start, end) per supervisor (or per agent, `by`):
+    how many, how many the supervisor answered, total and mean answered time, time in
+    each mode, switches, intercepts, recorded ones."""
+    if by not in MONITOR_GROUPS:
+        raise ValueError(f"by must be one of {MONITOR_GROUPS}, not {by!r}")
+    answered = "duration_ms > 0"
+    return f"""
+SELECT
+    {by},
+    count() AS sessions,
+    countIf({answered}) AS answered,
+    sum(duration_ms) / 1000 AS total_s,
+    if(answered > 0, sumIf(duration_ms, {answered}) / answered / 1000, NULL) AS avg_s,
+    sum(listen_ms) / 1000 AS listen_s,
+    sum(whisper_ms) / 1000 AS whisper_s,
+    sum(barge_ms) / 1000 AS barge_s,
+    countIf(has(modes, 'listen')) AS with_listen,
+    countIf(has(modes, 'whisper')) AS with_whisper,
+    countIf(has(modes, 'barge')) AS with_barge,
+    sum(switches) AS switches,
+    countIf(reason = 'intercept') AS intercepts,
+    countIf(recording_ref != '') AS recorded
+FROM {db}.monitor_sessions FINAL
+WHERE {_range("started_at", start, end, dialect)} AND {_in("supervisor", supervisors)}
+    AND {_in("agent", agents)}
+GROUP BY {by}
+ORDER BY {by}{dialect.final_settings}"""
+
+
+MONITOR_LIST_COLUMNS: Final = (
+    "session, correlation_id, supervisor, agent, started_at, ended_at, duration_ms, modes, "
+    "listen_ms, whisper_ms, barge_ms, switches, reason, started_by, requested_by, mixer, "
+    "recording_ref"
+)
+
+
+def monitor_list(
+    db: str,
+    *,
+    start: Time = None,
+    end: Time = None,
+    supervisors: list[str] | None = None,
+    agents: list[str] | None = None,
+    correlation_ids: list[str] | None = None,
+    limit: int = 10_000,
+    dialect: Dialect = MODERN,
+) -> str:
+    """The monitoring sessions themselves (latest version of each), by start time."""
+    return f"""
+SELECT {MONITOR_LIST_COLUMNS}
+FROM {db}.monitor_sessions FINAL
+WHERE {_range("started_at", start, end, dialect)} AND {_in("supervisor", supervisors)}
+    AND {_in("agent", agents)} AND {_in("correlation_id", correlation_ids)}
+ORDER BY started_at, session
+LIMIT {max(0, int(limit))}{dialect.final_settings}"""
+
+
 REPORTS: Final[dict[str, Callable[..., str]]] = {
     "agent_calls": agent_calls,
     "cdr_list": cdr_list,
@@ -438,4 +509,6 @@ REPORTS: Final[dict[str, Callable[..., str]]] = {
     "agent_summary": agent_summary,
     "ivr_containment": ivr_containment,
     "ivr_dropoff": ivr_dropoff,
+    "monitor_summary": monitor_summary,
+    "monitor_list": monitor_list,
 }

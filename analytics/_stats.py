@@ -14,6 +14,8 @@ from ._reports import cdr_list as _cdr_list
 from ._reports import ivr_containment as _ivr_containment
 from ._reports import ivr_dropoff as _ivr_dropoff
 from ._reports import leg_list as _leg_list
+from ._reports import monitor_list as _monitor_list
+from ._reports import monitor_summary as _monitor_summary
 from ._reports import queue_summary as _queue_summary
 from ._reports import queue_volume as _queue_volume
 from ._store import CdrStore
@@ -34,6 +36,8 @@ class Statistics:
         "cdr_list",
         "leg_list",
         "agent_calls",
+        "monitor_summary",
+        "monitor_list",
     )
 
     def __init__(self, store: CdrStore) -> None:
@@ -214,5 +218,52 @@ class Statistics:
         return self._store.query_df(
             _ivr_dropoff(
                 self._store.database, start=start, end=end, dialled=dialled, dialect=self._dialect
+            )
+        )
+
+    def monitor_summary(
+        self,
+        *,
+        by: str = "supervisor",
+        start: Time = None,
+        end: Time = None,
+        supervisors: list[str] | None = None,
+        agents: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Monitoring sessions started in [start, end) per supervisor or per agent (`by`):
+        sessions, answered, total_s, avg_s, time per mode, switches, intercepts, recorded."""
+        return self._store.query_df(
+            _monitor_summary(
+                self._store.database,
+                by=by,
+                start=start,
+                end=end,
+                supervisors=supervisors,
+                agents=agents,
+                dialect=self._dialect,
+            )
+        )
+
+    def monitor_list(
+        self,
+        *,
+        start: Time = None,
+        end: Time = None,
+        supervisors: list[str] | None = None,
+        agents: list[str] | None = None,
+        correlation_ids: list[str] | None = None,
+        limit: int = 10_000,
+    ) -> pd.DataFrame:
+        """The monitoring sessions started in [start, end), one row each, by start."""
+        return self._store.query_df(
+            _monitor_list(
+                self._store.database,
+                start=start,
+                end=end,
+                supervisors=supervisors,
+                agents=agents,
+                correlation_ids=correlation_ids,
+                limit=limit,
+                dialect=self._dialect,
             )
         )

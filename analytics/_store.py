@@ -60,6 +60,7 @@ def insert_records_by_table(
         ("cdr", records.cdrs),
         ("cdr_leg", records.legs),
         ("agent_state_interval", records.intervals),
+        ("monitor_sessions", records.sessions),
     ):
         if rows:
             written += insert_columns(table, rows_to_columns(table, rows))

@@ -78,8 +78,9 @@ TICKET_STATUSES = ("assigned", "in_progress", "resolved", "closed")
 OPEN_TICKET_STATUSES = ("assigned", "in_progress", "resolved")
 # A recording's life (docs/recording.md): recording -> stopped -> stored | failed.
 RECORDING_STATUSES = ("recording", "stopped", "stored", "failed")
-# Why it was recorded: numbers[].record / queues[].record, the agent, a voicemail.
-RECORDING_REASONS = ("always", "on_demand", "voicemail")
+# Why it was recorded: numbers[].record / queues[].record, the agent, a voicemail, a
+# monitoring session (its mixer writes the WAV: docs/monitoring.md; migration 0004).
+RECORDING_REASONS = ("always", "on_demand", "voicemail", "monitor")
 # What the audit log records someone (or retention) doing with a recording.
 RECORDING_ACCESS_ACTIONS = ("play", "download", "hold", "release", "delete")
 # Up to 9,999,999,999.99: Numeric(12, 2), exact on PostgreSQL and within a double's

@@ -12,6 +12,7 @@ import pandas as pd  # type: ignore[import-untyped]
 
 import eventlog as ev
 import teletraffic
+from dashboards._format import fmt_pct
 from dashboards._live import LiveSnapshot
 
 REFRESH_S = 2.0
@@ -36,7 +37,8 @@ class Wallboard:
     offered: int
     answered: int
     source: str
-    problems: tuple[str, ...] = ()
+    # (what, the error): "live_unavailable", "stats_unavailable" (the page words them).
+    problems: tuple[tuple[str, str], ...] = ()
 
 
 def _ratio(num: float, den: float) -> float:
@@ -44,7 +46,7 @@ def _ratio(num: float, den: float) -> float:
 
 
 def wallboard_view(
-    snap: LiveSnapshot, today: pd.DataFrame, problems: Sequence[str] = ()
+    snap: LiveSnapshot, today: pd.DataFrame, problems: Sequence[tuple[str, str]] = ()
 ) -> Wallboard:
     """The wallboard from a live snapshot and today's queue_summary (TODAY_COLUMNS at
     least): live agents and queues plus today's SL and abandon rate per queue and total."""
@@ -169,7 +171,7 @@ class IvrView:
 
 
 def _percent(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.1%}"
+    return fmt_pct(value)
 
 
 def ivr_view(containment: pd.DataFrame, dropoff: pd.DataFrame) -> IvrView:
@@ -214,6 +216,7 @@ def ivr_view(containment: pd.DataFrame, dropoff: pd.DataFrame) -> IvrView:
 RECORDING_COLUMNS = [
     "started_at",
     "call_id",
+    "kind",
     "name",
     "agent",
     "caller",
@@ -257,6 +260,9 @@ def recordings_view(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
             {
                 "started_at": row.get("started_at") or "",
                 "call_id": row.get("call_id") or "",
+                # Why it was recorded (always, on demand, voicemail, a monitoring
+                # session: a 3-channel WAV of caller, agent and supervisors).
+                "kind": row.get("reason") or "",
                 "name": row.get("name") or "",
                 "agent": row.get("agent") or "",
                 "caller": row.get("caller") or "",
@@ -275,6 +281,27 @@ def recordings_view(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(table, columns=RECORDING_COLUMNS)
+
+
+# The Reports page's monitoring section: sessions per supervisor or agent
+# (analytics' monitor_summary, docs/analytics.md "Monitoring reports").
+MONITOR_COLUMNS = [
+    "sessions",
+    "answered",
+    "total_s",
+    "avg_s",
+    "listen_s",
+    "whisper_s",
+    "barge_s",
+    "switches",
+    "intercepts",
+    "recorded",
+]
+
+
+def monitor_view(summary: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The report's rows as the page's table: who, then the counts and times."""
+    return summary.reindex(columns=[by, *MONITOR_COLUMNS]).reset_index(drop=True)
 
 
 def access_log_view(rows: Sequence[dict[str, object]]) -> pd.DataFrame:

@@ -57,6 +57,7 @@ from dashboards._views import (
     AGENT_COLUMNS,
     IVR_CONTAINMENT_COLUMNS,
     IVR_DROPOFF_COLUMNS,
+    MONITOR_COLUMNS,
     NOT_READY_STATES,
     QUEUE_COLUMNS,
     RECORDING_COLUMNS,
@@ -68,6 +69,7 @@ from dashboards._views import (
     csv_bytes,
     forecast,
     ivr_view,
+    monitor_view,
     pauses_text,
     recordings_view,
     staffing_table,
@@ -80,6 +82,7 @@ __all__ = [
     "CONFIG_ENV",
     "IVR_CONTAINMENT_COLUMNS",
     "IVR_DROPOFF_COLUMNS",
+    "MONITOR_COLUMNS",
     "NOT_READY_STATES",
     "QUEUE_COLUMNS",
     "RECORDING_COLUMNS",
@@ -122,6 +125,8 @@ __all__ = [
     "history",
     "ivr_history",
     "ivr_view",
+    "monitor_view",
+    "monitoring_history",
     "now_utc",
     "pauses_text",
     "play_recording",
@@ -153,19 +158,20 @@ def now_utc(b: Backend) -> datetime:
 
 def wallboard(b: Backend) -> Wallboard:
     """Live agents and queues plus today's SL and abandon rate (per queue and total).
-    A source that fails leaves its part empty and says why in `problems`."""
-    problems: list[str] = []
+    A source that fails leaves its part empty and says why in `problems`
+    ("live_unavailable" or "stats_unavailable", the error)."""
+    problems: list[tuple[str, str]] = []
     try:
         snap = b.live.snapshot()
     except Exception as exc:  # show the rest of the board with the reason
-        problems.append(f"live view unavailable: {exc}")
+        problems.append(("live_unavailable", str(exc)))
         snap = LiveSnapshot(b.clock(), (), (), "none")
     try:
         today = b.reports.report(
             "queue_summary", threshold_s=b.sl_threshold_s, start=day_start(b).timestamp()
         )
     except Exception as exc:
-        problems.append(f"statistics unavailable: {exc}")
+        problems.append(("stats_unavailable", str(exc)))
         today = pd.DataFrame(columns=TODAY_COLUMNS)
     return wallboard_view(snap, today, problems)
 
@@ -213,6 +219,17 @@ def ivr_history(b: Backend, first: date, last: date) -> IvrView:
     )
 
 
+def monitoring_history(b: Backend, first: date, last: date) -> dict[str, pd.DataFrame]:
+    """Supervisors' monitoring sessions started in the date range, per supervisor and
+    per agent: sessions, answered, total and mean time, time per mode, switches,
+    intercepts, recorded ones."""
+    start, end = date_range(b, first, last)
+    return {
+        by: monitor_view(b.reports.report("monitor_summary", by=by, start=start, end=end), by)
+        for by in ("supervisor", "agent")
+    }
+
+
 def forecast_from_history(
     b: Backend, queue: str | None, days: int = 7, interval_minutes: int = 30
 ) -> tuple[float, float]:
@@ -244,7 +261,14 @@ def authenticate_for_recordings(b: Backend, username: str, password: str) -> Sup
 
 
 class RecordingRefused(Exception):
-    """The viewer may not do this with recordings (role), or there is no index."""
+    """The viewer may not do this with recordings (role), or there is no index.
+    `reason`: "not_configured", or the LoginError's ("invalid", "no_role");
+    `username`: the viewer's."""
+
+    def __init__(self, message: str, reason: str = "not_configured", username: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.username = username
 
 
 def _recordings(b: Backend) -> RecordingIndex:
@@ -260,7 +284,7 @@ def _check_viewer(b: Backend, who: Supervisor) -> None:
     try:
         check_login(b.accounts, b.recording_roles, who.username, who.password)
     except LoginError as exc:
-        raise RecordingRefused(str(exc)) from None
+        raise RecordingRefused(str(exc), exc.reason, exc.username) from None
 
 
 def search_recordings(

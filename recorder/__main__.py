@@ -45,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
         " default: the config's rtpengines on this host)",
     )
     parser.add_argument(
+        "--mixer",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a monitoring mixer whose session recordings this recorder indexes (repeatable;"
+        " default: the config's mixers on this host)",
+    )
+    parser.add_argument(
         "--run-dir", type=Path, help="the run directory (default: the config's node.run_dir)"
     )
     parser.add_argument(
@@ -79,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir=args.run_dir,
             media_nodes=tuple(args.media_node),
             node=args.node,
+            mixers=None if args.mixer is None else tuple(args.mixer),
         )
     except (ConfigError, SettingsError) as exc:
         print(f"recorder: {exc}", file=sys.stderr)
@@ -92,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: service.stop())
     host, port = service.start()
     logging.getLogger("recorder").info(
-        "recorder: media nodes %s, spool %s, wav %s, voicemail %s, http://%s:%d, group %s",
+        "recorder: media nodes %s, mixers %s, spool %s, wav %s, voicemail %s, http://%s:%d,"
+        " group %s",
         ",".join(settings.media_nodes),
+        ",".join(settings.mixers) or "-",
         settings.spool_dir,
         settings.wav_dir,
         settings.voicemail_dir,

@@ -21,6 +21,8 @@ from eventlog import (
 )
 
 VOICEMAIL: Final = "voicemail"
+# A monitoring session's recording: the mixer writes its WAV (docs/monitoring.md).
+MONITOR: Final = "monitor"
 # A pcap whose last packet is further than this before the end of its recording's last
 # segment was cut (docs/recording.md, "Missing or failed").
 SHORT_BY_S: Final = 1.0
@@ -43,7 +45,7 @@ class Recording:
     ref: str
     call_id: str
     name: str
-    reason: str  # always | on_demand | voicemail
+    reason: str  # always | on_demand | voicemail | monitor
     media_node: str
     caller: str
     agent: str
@@ -58,6 +60,11 @@ class Recording:
     @property
     def voicemail(self) -> bool:
         return self.reason == VOICEMAIL
+
+    @property
+    def monitor(self) -> bool:
+        """Written by a mixer as a WAV: nothing in the spool to wait for or convert."""
+        return self.reason == MONITOR
 
     @property
     def paused(self) -> bool:

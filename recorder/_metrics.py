@@ -22,6 +22,7 @@ class Metrics:
         self.conversion_count = 0
         self.disk_full: dict[str, bool] = {}
         self.pending = 0
+        self.mixer_packets_ignored = 0
 
     def count_stored(self) -> None:
         with self._lock:
@@ -35,6 +36,10 @@ class Metrics:
         with self._lock:
             self.conversion_sum += seconds
             self.conversion_count += 1
+
+    def count_ignored(self, packets: int) -> None:
+        with self._lock:
+            self.mixer_packets_ignored += packets
 
     def set_disk_full(self, path: str, full: bool) -> None:
         with self._lock:
@@ -62,6 +67,10 @@ class Metrics:
                 "# TYPE recorder_conversion_seconds summary",
                 f"recorder_conversion_seconds_sum {self.conversion_sum!r}",
                 f"recorder_conversion_seconds_count {self.conversion_count}",
+                "# HELP recorder_mixer_packets_ignored_total RTP packets from monitoring mixers"
+                " left out of call recordings.",
+                "# TYPE recorder_mixer_packets_ignored_total counter",
+                f"recorder_mixer_packets_ignored_total {self.mixer_packets_ignored}",
                 "# HELP recorder_disk_full 1 while a watched directory is below min_free_mb.",
                 "# TYPE recorder_disk_full gauge",
             ]

@@ -24,14 +24,14 @@ def wav_path(settings: RecorderSettings, row: dict[str, Any]) -> Path:
 def apply_retention(
     engine: Any, settings: RecorderSettings, now: datetime | None = None
 ) -> list[str]:
-    """Delete the expired recordings of this recorder's media nodes (so two recorders
+    """Delete the expired recordings of this recorder's media nodes and mixers (so two recorders
     never race for a row), except voicemail, which its box keeps until someone deletes
     the message; log each deletion (actor `retention`). The refs deleted."""
     days = settings.retention_days
     if days == 0:
         return []
     before = (now or datetime.now(UTC)) - timedelta(days=days)
-    served = set(settings.media_nodes)
+    served = settings.served
     deleted = []
     for row in bizdata.expired_recordings(engine, before=before):
         if row["media_node"] not in served or row["reason"] == "voicemail":

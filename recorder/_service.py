@@ -2,7 +2,9 @@
 
 Threads: the consumer folds recording events into memory and the index
 (`_on_event`) and hands stopped recordings to the converter; the converter waits for
-each one's segments and makes its WAV (`_convert`); the disk watch and retention run
+each one's segments and makes its WAV (`_convert`), leaving out the monitoring mixers'
+packets, or, for a monitoring session's recording (which its mixer wrote as a WAV),
+waits for that file and indexes it (`_monitor_recording`); the disk watch and retention run
 on their own clocks; HTTP serves /healthz and /metrics.
 
 Delivery: a batch is acknowledged after the index took it, so a crash re-delivers it;
@@ -57,6 +59,7 @@ from ._fold import (
 )
 from ._http import serve_http
 from ._metrics import Metrics
+from ._monitor import MONITOR_CHANNELS, find_monitor_wav, monitor_wav_candidates, wav_info
 from ._retention import apply_retention
 from ._settings import RecorderSettings
 from ._spool import Segments, remove_segments, segments_of
@@ -133,7 +136,7 @@ class RecorderService:
             host=host, port=port, socket_timeout=max(5.0, settings.block_ms / 500)
         )
         self.events = EventLog(self.redis, stream=settings.stream)
-        self.served = frozenset(settings.media_nodes)
+        self.served = settings.served
         self.metrics = Metrics()
         self.stop_event = threading.Event()
         self.disk = DiskWatch(
@@ -342,9 +345,10 @@ class RecorderService:
             agent=row["agent"],
             queue=row["queue"],
             number=row["number"],
-            # Only a recording still to convert needs its caller's port.
+            # Only a recording still to convert needs its caller's port (a mixer's WAV
+            # is made: no port to look for).
             caller_port=self._caller_port(row["ref"], started)
-            if row["status"] in ("recording", "stopped")
+            if row["status"] in ("recording", "stopped") and row["reason"] != "monitor"
             else 0,
             started_ts=started,
             pauses=[
@@ -430,6 +434,11 @@ class RecorderService:
     def _try_convert(self, job: Job) -> None:
         rec = job.recording
         assert rec.segments is not None
+        if rec.monitor:
+            if not self._monitor_recording(rec, job):
+                return
+            self._done(rec)
+            return
         segments = segments_of(self.settings.spool_dir, rec.ref, rec.segments)
         if segments.complete:
             self._convert(rec, segments)
@@ -444,10 +453,56 @@ class RecorderService:
             )
         else:
             return
+        self._done(rec)
+
+    def _done(self, rec: Recording) -> None:
         with self._lock:
             self.jobs.pop(rec.ref, None)
             self.recordings.pop(rec.ref, None)
             self.metrics.set_pending(len(self.jobs))
+
+    def _monitor_recording(self, rec: Recording, job: Job) -> bool:
+        """A monitoring session's WAV, which its mixer wrote: indexed as stored with the
+        WAV's own length once it is there, `missing` when it is not there
+        `missing_after_ms` after the stop. False: still waiting for it."""
+        assert rec.stopped_ts is not None
+        wav_dir = self.settings.wav_dir
+        relative = find_monitor_wav(wav_dir, rec.ref, rec.started_ts, rec.stopped_ts)
+        if relative is None:
+            if time.time() <= job.deadline:
+                return False
+            where = monitor_wav_candidates(rec.ref, rec.started_ts, rec.stopped_ts)[0]
+            self._fail(
+                rec,
+                "missing",
+                f"no {wav_dir / where} from mixer {rec.media_node}"
+                f" {self.settings.missing_after_ms} ms after the stop",
+            )
+            return True
+        try:
+            info = wav_info(wav_dir / relative)
+        except (ValueError, OSError) as exc:
+            self._fail(rec, "convert", str(exc), file=relative)
+            return True
+        if info.channels != MONITOR_CHANNELS:
+            log.warning(
+                "recording %s: %s has %d channels, not %d (caller, agent, supervisors)",
+                rec.ref,
+                relative,
+                info.channels,
+                MONITOR_CHANNELS,
+            )
+        self._index(bizdata.recording_stored, rec.ref, file=relative, duration_ms=info.duration_ms)
+        self._emit(
+            rec.call_id,
+            RECORDING_STORED,
+            ref=rec.ref,
+            file=relative,
+            duration_ms=str(info.duration_ms),
+        )
+        self.metrics.count_stored()
+        log.info("monitoring recording %s stored: %s (%d ms)", rec.ref, relative, info.duration_ms)
+        return True
 
     def _convert(self, rec: Recording, segments: Segments) -> Outcome:
         assert rec.stopped_ts is not None
@@ -460,9 +515,11 @@ class RecorderService:
                 caller_port=rec.caller_port,
                 pauses=rec.pause_spans(),
                 mono=rec.voicemail,
+                ignore_sources=self.settings.ignore_sources,
             )
         except (recording.RecordingFormatError, OSError, ValueError) as exc:
             return self._fail(rec, "convert", str(exc))
+        self.metrics.count_ignored(conversion.ignored)
         duration_ms = rec.duration_ms()
         message_id = ""
         if rec.voicemail and duration_ms < MIN_VOICEMAIL_MS:

@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import recording
 from configuration import CallCenterConfig, load_config, split_hostport
 from recording import disk_full_key
 
@@ -33,9 +34,20 @@ class RecorderSettings:
     retention_days: int
     missing_after_ms: int
     min_free_mb: int
+    # The monitoring mixers whose session recordings (reason monitor, media_node = the
+    # mixer's name; the mixer writes the WAV itself) this recorder indexes.
+    mixers: tuple[str, ...] = ()
+    # Every mixer's RTP address and port range: their packets in a call's pcap repeat
+    # the parties (docs/monitoring.md), so the conversion leaves them out.
+    ignore_sources: tuple[recording.SourceRange, ...] = ()
     disk_interval_s: float = 1.0
     retention_interval_s: float = 3600.0
     block_ms: int = 500
+
+    @property
+    def served(self) -> frozenset[str]:
+        """The media_node values whose recordings are this recorder's."""
+        return frozenset(self.media_nodes) | frozenset(self.mixers)
 
     @property
     def group(self) -> str:
@@ -73,15 +85,40 @@ def local_media_nodes(config: CallCenterConfig) -> tuple[str, ...]:
     return tuple(n.ng for n in config.rtpengine.nodes if is_local_address(split_hostport(n.ng)[0]))
 
 
+def mixer_name(config: CallCenterConfig, index: int) -> str:
+    """A mixer's name in events (recording.started's media_node): its `name`, else
+    mixer<index> (as the mixer and the controller name it)."""
+    name = config.monitoring.mixers[index].name
+    return name if name is not None else f"mixer{index}"
+
+
+def local_mixers(config: CallCenterConfig) -> tuple[str, ...]:
+    """The names of the config's mixers that run on this host: the recorder's default."""
+    return tuple(
+        mixer_name(config, i)
+        for i, m in enumerate(config.monitoring.mixers)
+        if is_local_address(split_hostport(m.ng)[0])
+    )
+
+
+def mixer_sources(config: CallCenterConfig) -> tuple[recording.SourceRange, ...]:
+    """Where every mixer's RTP comes from: its interface and port range."""
+    return tuple(
+        recording.SourceRange(m.interface, m.port_min, m.port_max) for m in config.monitoring.mixers
+    )
+
+
 def settings_from_config(
     config_path: Path,
     *,
     run_dir: Path | None = None,
     media_nodes: tuple[str, ...] = (),
     node: str | None = None,
+    mixers: tuple[str, ...] | None = None,
 ) -> RecorderSettings:
     """Settings from the config file. `run_dir` defaults to the config's node.run_dir
-    (relative to the file); `media_nodes` to the config's rtpengines on this host."""
+    (relative to the file); `media_nodes` to the config's rtpengines on this host;
+    `mixers` (whose session recordings are indexed here) to its mixers on this host."""
     import bizdata  # noqa: PLC0415 - SQLAlchemy loads only when the recorder starts
 
     config_path = config_path.resolve()
@@ -122,4 +159,6 @@ def settings_from_config(
         retention_days=rec.retention_days,
         missing_after_ms=rec.missing_after_ms,
         min_free_mb=rec.min_free_mb,
+        mixers=tuple(dict.fromkeys(local_mixers(config) if mixers is None else mixers)),
+        ignore_sources=mixer_sources(config),
     )

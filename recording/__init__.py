@@ -5,13 +5,15 @@ timeline so a pause is silence and the length is the recording's own (docs/recor
 Pure: no process, no store; the recorder service (`recorder/`) runs it.
 
 - `scan_spool` / `read_metadata`: which pcaps in rtpengine's spool are which recording's;
-- `convert`: the segments' G.711 RTP as int16 samples on the timeline (`Conversion`);
+- `convert`: the segments' G.711 RTP as int16 samples on the timeline (`Conversion`),
+  leaving out the packets of ignored senders (the monitoring mixers, `SourceRange`);
 - `write_wav`: the samples as an 8 kHz WAV, atomically.
 """
 
 from recording._convert import Conversion, convert
 from recording._errors import RecordingFormatError
 from recording._names import disk_full_key, recording_metadata
+from recording._sources import SourceRange
 from recording._spool import SegmentFile, read_metadata, scan_spool
 from recording._wav import write_wav
 
@@ -19,6 +21,7 @@ __all__ = [
     "Conversion",
     "RecordingFormatError",
     "SegmentFile",
+    "SourceRange",
     "convert",
     "disk_full_key",
     "read_metadata",

@@ -11,13 +11,14 @@ then each packet still off goes at its arrival).
 
 The caller's packets (UDP destination port = rtpengine's port facing the caller) go left,
 everything else right; streams on one channel that overlap (a three-way consult) are
-summed, a packet received twice counts once. Paused stretches are zeroed last.
+summed, a packet received twice counts once. Paused stretches are zeroed last. Packets
+sent from an ignored sender (a monitoring mixer, `SourceRange`) are left out first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -26,6 +27,7 @@ import numpy.typing as npt
 
 from recording._g711 import DECODE
 from recording._pcap import Capture, Ints, read_pcaps
+from recording._sources import SourceRange, from_ignored
 
 RATE: Final = 8000
 # A packet placed by its RTP timestamp this far from where its arrival time puts it is
@@ -49,7 +51,8 @@ class Conversion:
 
     `packets`: G.711 packets placed; `skipped`: records that are not G.711 RTP (RTCP,
     telephone events, comfort noise, anything else); `dropped`: G.711 packets wholly
-    outside the timeline (or, in mono, not the caller's); `last_packet_ts`: the pcap time
+    outside the timeline (or, in mono, not the caller's); `ignored`: G.711 packets from an
+    ignored sender (a monitoring mixer); `last_packet_ts`: the pcap time
     of the last record of any segment (None: no record), so a caller can tell a pcap that
     stops short of the end; `truncated`: a segment's last record was cut short.
     """
@@ -62,6 +65,7 @@ class Conversion:
     duration_ms: int
     truncated: bool = False
     dropped: int = 0
+    ignored: int = 0
 
 
 def timeline_frames(start_ts: float, end_ts: float) -> int:
@@ -76,8 +80,10 @@ def convert(
     caller_port: int,
     pauses: Sequence[tuple[float, float]] = (),
     mono: bool = False,
+    ignore_sources: Sequence[SourceRange] = (),
 ) -> Conversion:
     """The WAV samples of a recording made of these pcap segments (in any order).
+    Packets sent from `ignore_sources` (the monitoring mixers) are left out.
 
     Raises RecordingFormatError for a file that is not a pcap this reads (its name and
     the byte offset in the message), OSError for one that cannot be read."""
@@ -87,6 +93,7 @@ def convert(
     skipped = sum(c.skipped for c in captures)
     truncated = any(c.truncated for c in captures)
     last = [c.last_ts for c in captures if c.last_ts is not None]
+    captures, ignored = _without(captures, ignore_sources)
     pcm, placed, dropped = _place(data, captures, start_ts, frames, caller_port, channels)
     for paused_from, paused_to in pauses:
         first = min(frames, max(0, round((paused_from - start_ts) * RATE)))
@@ -101,7 +108,39 @@ def convert(
         duration_ms=round(frames * 1000 / RATE),
         truncated=truncated,
         dropped=dropped,
+        ignored=ignored,
     )
+
+
+def _without(captures: list[Capture], ignored: Sequence[SourceRange]) -> tuple[list[Capture], int]:
+    """The captures without the packets of the ignored senders, and how many those were.
+    Before anything else: a mixer's packet must neither be placed nor make its sender
+    the caller."""
+    if not ignored:
+        return captures, 0
+    kept: list[Capture] = []
+    count = 0
+    for capture in captures:
+        hit = from_ignored(capture.source, ignored)
+        if not hit.any():
+            kept.append(capture)
+            continue
+        count += int(hit.sum())
+        keep = ~hit
+        kept.append(
+            replace(
+                capture,
+                time=capture.time[keep],
+                dst_port=capture.dst_port[keep],
+                source=capture.source[keep],
+                ssrc=capture.ssrc[keep],
+                rtp_ts=capture.rtp_ts[keep],
+                alaw=capture.alaw[keep],
+                payload_start=capture.payload_start[keep],
+                payload_len=capture.payload_len[keep],
+            )
+        )
+    return kept, count
 
 
 def _place(  # noqa: PLR0917

@@ -60,6 +60,7 @@ from tests.analytics.test_ivr_reports import (  # noqa: F401
     test_ivr_dropoff_per_node_in_flow_path_order,
     test_ivr_inputs_appear_in_no_stored_column,
 )
+from tests.analytics.test_monitor_sessions import day_of_sessions
 
 # Debian installs the server in /usr/sbin, which a non-root user's PATH lacks.
 _SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"])
@@ -245,7 +246,7 @@ def test_the_server_has_the_tables_and_columns_chdb_has(
     assert (
         sorted(served)
         == sorted(full)
-        == ["agent_state_interval", "cdr", "cdr_leg", "schema_migrations"]
+        == ["agent_state_interval", "cdr", "cdr_leg", "monitor_sessions", "schema_migrations"]
     )
     for table, typed in full.items():
         expected = typed
@@ -308,7 +309,7 @@ def test_migration_006_on_a_server_with_cdrs_and_run_twice(
         old._client.execute(
             f"INSERT INTO {db}.cdr ({', '.join(names)}) VALUES", data, columnar=True
         )
-        assert old.migrate() == [6, 7, 8]
+        assert old.migrate() == [6, 7, 8, 9]
         for version in (6, 7, 8):  # a re-run: the columns are there, the step is done
             (migration,) = [m for m in load_migrations(dialect=old.dialect) if m.version == version]
             for statement in migration.statements:
@@ -336,3 +337,24 @@ def test_migration_006_on_a_server_with_cdrs_and_run_twice(
     finally:
         old.execute(f"DROP DATABASE IF EXISTS {db}")
         old.close()
+
+
+def test_monitoring_sessions_report_the_same_on_the_server(store: ClickHouseStore) -> None:
+    records = build_records(day_of_sessions())
+    store.insert_records(records)
+    store.insert_records(records)  # collapses under FINAL
+    stats = Statistics(store)
+    day = {"start": T0, "end": T0 + 86_400}
+    got = {r["supervisor"]: r for r in stats.monitor_summary(**day).to_dict("records")}
+    assert (got["s1"]["sessions"], got["s1"]["answered"], got["s1"]["total_s"]) == (2, 1, 60.0)
+    assert (got["s1"]["listen_s"], got["s1"]["whisper_s"], got["s1"]["barge_s"]) == (
+        20.0,
+        30.0,
+        10.0,
+    )
+    assert (got["s1"]["with_barge"], got["s2"]["intercepts"]) == (1, 1)
+    agents = stats.monitor_summary(by="agent", **day)
+    assert dict(zip(agents["agent"], agents["sessions"], strict=True)) == {"a1": 2, "a2": 1}
+    listed = stats.monitor_list(**day)
+    assert list(listed["session"]) == ["m1", "m2", "m3"]
+    assert list(listed["modes"][0]) == ["listen", "whisper", "barge"]

@@ -212,7 +212,7 @@ def test_migration_006_gives_stored_cdrs_the_fold_s_ivr_result(
             5,
         ]
         insert_before_006(old, Records(cdrs, [], []))
-        assert old.migrate() == [6, 7, 8]
+        assert old.migrate() == [6, 7, 8, 9]
         stored = old.query_df(
             f"SELECT correlation_id, ivr_result, ivr_exit_node, wrap_up_code "
             f"FROM {old.database}.cdr FINAL"

@@ -10,13 +10,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from alembic import command
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 
 import bizdata
 from bizdata import InUse, InvalidField, InvalidTransition, NotFound
+from bizdata._migrate import _config
 from testbed import create_database
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -373,3 +377,35 @@ def test_bad_voicemail_values_are_refused(store: Engine) -> None:
         bizdata.list_voicemail(store, boxes="box1")
     with pytest.raises(InvalidField, match="by"):
         bizdata.mark_voicemail_heard(store, leave(store, "box1")["message_id"], by="")
+
+
+def test_0004_lets_a_monitoring_sessions_recording_in_and_keeps_the_rows(
+    tmp_path: Path,
+) -> None:
+    """Migration 0004 widens the reason's check to `monitor` over a store with rows (SQLite
+    rebuilds the table), and the database still refuses any other reason."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+
+    def alembic(action: Any, revision: str) -> None:
+        engine = bizdata.open_engine(url)
+        try:
+            with engine.begin() as connection:
+                action(_config(connection), revision)
+        finally:
+            engine.dispose()
+
+    alembic(command.upgrade, "0003")
+    engine = bizdata.open_engine(url)
+    try:
+        before = start(engine, reason="always")
+        alembic(command.upgrade, "head")
+        assert bizdata.get_recording(engine, before["ref"]) == before
+        monitor = start(engine, reason="monitor", name="sess-1", queue="", number="")
+        assert monitor["reason"] == "monitor"
+        with pytest.raises(IntegrityError, match="CHECK constraint failed"), engine.begin() as db:
+            db.execute(
+                text("UPDATE recordings SET reason = 'other' WHERE ref = :ref"),
+                {"ref": before["ref"]},
+            )
+    finally:
+        engine.dispose()

@@ -3,10 +3,14 @@ transitions, the metrics text, the settings from a config, the launch arguments.
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import bizdata
 from configuration import RunLayout, load_config
 from eventlog import (
     RECORDING_PAUSED,
@@ -27,6 +31,9 @@ from recorder import (
     voicemail_message_id,
 )
 from recorder._fold import shortfall
+from recorder._monitor import WavInfo, find_monitor_wav, monitor_wav_candidates, wav_info
+from recorder._retention import apply_retention
+from recording import SourceRange, write_wav
 
 REF = "ab" * 16
 T0 = 1_800_000_000.0
@@ -141,6 +148,7 @@ def test_metrics_text_has_every_series() -> None:
     metrics.observe_conversion(0.25)
     metrics.set_disk_full("/w", True)
     metrics.set_pending(3)
+    metrics.count_ignored(150)
     text = metrics.render()
     assert "recorder_recordings_stored_total 1\n" in text
     assert 'recorder_recordings_failed_total{reason="missing"} 2\n' in text
@@ -148,6 +156,7 @@ def test_metrics_text_has_every_series() -> None:
     assert "recorder_conversion_seconds_count 1\n" in text
     assert 'recorder_disk_full{path="/w"} 1\n' in text
     assert "recorder_pending 3\n" in text
+    assert "recorder_mixer_packets_ignored_total 150\n" in text
 
 
 def test_voicemail_message_ids_are_stable_per_ref() -> None:
@@ -223,3 +232,98 @@ def test_a_recording_stopped_while_paused_ends_where_the_pause_began() -> None:
     apply(rec, stopped(T0 + 10, "1"))
     assert shortfall(rec, truncated=False, last_packet_ts=T0 + 3.9) is None
     assert shortfall(rec, truncated=False, last_packet_ts=T0 + 2) is not None
+
+
+# -- monitoring sessions' recordings (docs/monitoring.md, "Recording a session") ---------
+
+
+def test_a_monitor_recording_has_no_caller_port_and_folds_like_any() -> None:
+    event = started(reason="monitor", port="")
+    rec = recording_from_started(event)
+    assert rec.monitor and not rec.voicemail and rec.caller_port == 0
+    assert apply(rec, stopped(T0 + 42.5, "1"))
+    assert (rec.duration_ms(), rec.segments) == (42500, 1)
+    assert not recording_from_started(started()).monitor
+
+
+def test_the_mixers_wav_is_looked_for_on_the_days_it_can_be_named_for(tmp_path: Path) -> None:
+    # 2027-01-15 23:59:59.9 UTC: the controller may have named the day a moment before.
+    late = 1_800_057_599.9
+    assert monitor_wav_candidates(REF, late, late + 0.5) == [
+        f"monitor/2027-01-15/{REF}.wav",
+        f"monitor/2027-01-14/{REF}.wav",
+        f"monitor/2027-01-16/{REF}.wav",
+    ]
+    assert find_monitor_wav(tmp_path, REF, late, late + 0.5) is None
+    wav = tmp_path / "monitor" / "2027-01-16" / f"{REF}.wav"
+    wav.parent.mkdir(parents=True)
+    write_wav(wav, np.zeros((12_000, 3), dtype=np.int16))
+    assert find_monitor_wav(tmp_path, REF, late, late + 0.5) == f"monitor/2027-01-16/{REF}.wav"
+    assert wav_info(wav) == WavInfo(duration_ms=1500, channels=3, rate=8000)
+
+
+def test_a_file_that_is_not_a_wav_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnope")
+    with pytest.raises(ValueError, match=r"bad\.wav: not a PCM WAV file"):
+        wav_info(bad)
+
+
+MONITORING = """\
+monitoring:
+  mixers:
+    - {ng: "127.0.0.1:2240", interface: 127.0.0.5, port_min: 41000, port_max: 41999}
+    - {ng: "192.0.2.10:2240", interface: 192.0.2.10, name: far, managed: false}
+"""
+
+
+def test_settings_serve_the_local_mixers_and_ignore_every_mixers_packets(tmp_path: Path) -> None:
+    path = tmp_path / "cc.yaml"
+    path.write_text(CONFIG.format(bizdata="bizdata: {}") + MONITORING)
+    settings = settings_from_config(path)
+    assert settings.mixers == ("mixer0",)  # 192.0.2.10 is not this host
+    assert settings.served == {"127.0.0.1:2223", "mixer0"}
+    assert settings.ignore_sources == (
+        SourceRange("127.0.0.5", 41000, 41999),
+        SourceRange("192.0.2.10", 40000, 40999),
+    )
+    named = settings_from_config(path, mixers=("far",))
+    assert named.mixers == ("far",) and "far" in named.served
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(CONFIG.format(bizdata="bizdata: {}"))
+    assert settings_from_config(plain).ignore_sources == ()
+
+
+def test_retention_deletes_this_recorders_mixers_session_recordings(tmp_path: Path) -> None:
+    path = tmp_path / "cc.yaml"
+    path.write_text(CONFIG.format(bizdata="bizdata: {}") + MONITORING)
+    settings = dataclasses.replace(settings_from_config(path), wav_dir=tmp_path / "wav")
+    bizdata.migrate(settings.store_url)
+    engine = bizdata.open_engine(settings.store_url)
+    old = datetime.now(UTC) - timedelta(days=30)
+    try:
+        for ref, mixer in (("1" * 32, "mixer0"), ("2" * 32, "far")):
+            bizdata.recording_started(
+                engine,
+                ref=ref,
+                call_id="call-1",
+                name="sess",
+                reason="monitor",
+                media_node=mixer,
+                caller="",
+                agent="1001",
+                queue="",
+                number="",
+                started_at=old,
+            )
+            bizdata.recording_stopped(engine, ref, at=old + timedelta(seconds=30), segments=1)
+            file = f"monitor/{old:%Y-%m-%d}/{ref}.wav"
+            (settings.wav_dir / file).parent.mkdir(parents=True, exist_ok=True)
+            write_wav(settings.wav_dir / file, np.zeros((80, 3), dtype=np.int16))
+            bizdata.recording_stored(engine, ref, file=file, duration_ms=10)
+        # mixer0 is this host's; "far" is another recorder's to delete.
+        assert apply_retention(engine, settings) == ["1" * 32]
+        assert not (settings.wav_dir / f"monitor/{old:%Y-%m-%d}/{'1' * 32}.wav").exists()
+        assert (settings.wav_dir / f"monitor/{old:%Y-%m-%d}/{'2' * 32}.wav").exists()
+    finally:
+        engine.dispose()

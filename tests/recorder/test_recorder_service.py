@@ -28,6 +28,7 @@ import pytest
 import redis
 
 import bizdata
+import recording
 from controller import RtpengineNg
 from eventlog import (
     RECORDING_FAILED,
@@ -44,7 +45,11 @@ from testbed import ROOT, redis_server, running_rtpengine, wait_until
 
 STREAM = "rt:events"
 PREFIX = "rt:"
-CALLER_MARK, AGENT_MARK = 0x11, 0x22
+CALLER_MARK, AGENT_MARK, MIXER_MARK = 0x11, 0x22, 0x33
+# The monitoring mixer of the config (mixer0, on this host): never started here; its
+# RTP comes from an address of its own, so any packet from there is the mixer's.
+MIXER_HOST = "127.0.0.5"
+MIXER_NG_PORT = 2299
 
 OFFER = (
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -126,6 +131,10 @@ recording:
   retention_days: 30
   listen: "{listen}"
 voicemail: {{dir: {voicemail_dir}}}
+monitoring:
+  mixers:
+    - {{ng: "127.0.0.1:{MIXER_NG_PORT}", interface: {MIXER_HOST}, port_min: 1024,
+       port_max: 65535, managed: false}}
 """
     )
 
@@ -695,3 +704,98 @@ def test_a_stopped_recording_left_by_a_crash_is_converted_at_start(
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
     assert channel_energy(pcm[:, 0], 0.1, 0.3) > 100 > channel_energy(pcm[:, 1], 0.1, 0.3)
     second.engine.dispose()
+
+
+# -- monitoring (docs/monitoring.md, "Recording a session") ------------------------------
+
+
+def monitor_started(rig: Rig, ref: str, call_id: str, ts: float) -> None:
+    EventLog(rig.redis, stream=STREAM).append(
+        Event.new(
+            RECORDING_STARTED,
+            correlation_id=call_id,
+            node="ctl-test",
+            ts=ts,
+            ref=ref,
+            name="sess-1",
+            reason="monitor",
+            media_node="mixer0",
+            caller="13800000000",
+            agent="1001",
+            queue="",
+            number="",
+            caller_port="",
+        )
+    )
+
+
+def monitor_stopped(rig: Rig, ref: str, call_id: str, ts: float) -> None:
+    EventLog(rig.redis, stream=STREAM).append(
+        Event.new(
+            RECORDING_STOPPED, correlation_id=call_id, node="ctl-test", ts=ts, ref=ref, segments="1"
+        )
+    )
+
+
+def test_a_session_recording_the_mixer_wrote_is_indexed_with_the_wavs_length(rig: Rig) -> None:
+    """No pcaps to wait for: the recorder finds the mixer's 3-channel WAV (here written
+    just after the stop, as a slow shared volume shows it) and indexes it as stored."""
+    ref, call_id = uuid.uuid4().hex, f"call-{uuid.uuid4().hex[:12]}"
+    now = time.time()
+    monitor_started(rig, ref, call_id, now - 3.0)
+    wait_until(lambda: row_status(rig, ref) == "recording", timeout=10, what="indexed")
+    monitor_stopped(rig, ref, call_id, now)
+    relative = f"monitor/{datetime.fromtimestamp(now - 3.0, UTC):%Y-%m-%d}/{ref}.wav"
+    pcm = np.zeros((round(2.75 * 8000), 3), dtype=np.int16)
+    pcm[:, 2] = 1000  # the supervisors' channel
+    (rig.wav_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+    recording.write_wav(rig.wav_dir / relative, pcm)
+    wait_until(lambda: row_status(rig, ref) in ("stored", "failed"), timeout=10, what="stored")
+    row = bizdata.get_recording(rig.engine, ref)
+    assert (row["status"], row["file"], row["reason"]) == ("stored", relative, "monitor")
+    assert (row["duration_ms"], row["name"], row["call_id"]) == (2750, "sess-1", call_id)
+    stored = [e for e in rig.events(RECORDING_STORED) if e.data["ref"] == ref]
+    assert [(e.data["file"], e.data["duration_ms"]) for e in stored] == [(relative, "2750")]
+    assert (rig.wav_dir / relative).is_file()  # the mixer's file stays where it is
+
+
+def test_a_session_recording_whose_file_never_comes_fails_missing(rig: Rig) -> None:
+    ref, call_id = uuid.uuid4().hex, f"call-{uuid.uuid4().hex[:12]}"
+    now = time.time()
+    monitor_started(rig, ref, call_id, now - 1.0)
+    monitor_stopped(rig, ref, call_id, now)
+    wait_until(lambda: row_status(rig, ref) == "failed", timeout=10, what="failed")
+    assert time.time() - now >= 1.0  # recording.missing_after_ms: 1000
+    assert bizdata.get_recording(rig.engine, ref)["failure"] == "missing"
+    (failed,) = [e for e in rig.events(RECORDING_FAILED) if e.data["ref"] == ref]
+    assert failed.data["reason"] == "missing" and "from mixer mixer0" in failed.data["detail"]
+
+
+def test_a_monitored_calls_recording_leaves_out_what_came_from_the_mixer(rig: Rig) -> None:
+    """rtpengine records what the mixer sent it too (the parties' mix): the recorder's
+    conversion leaves out packets from the mixer's address and port range."""
+    ignored = rig.recorder.metric("recorder_mixer_packets_ignored_total")
+    call = Call(rig)
+    mixer = RtpEndpoint(host=MIXER_HOST)
+    try:
+        call.start()
+        call.talk(caller_packets=30, agent_packets=30)  # 0.6 s each
+        mixer.send(
+            ("127.0.0.1", call.port_facing_agent), marker=MIXER_MARK, count=30, interval_s=0.02
+        )
+        stopped = call.stop()
+    finally:
+        mixer.close()
+        call.close()
+    wait_until(lambda: row_status(rig, call.ref) in ("stored", "failed"), timeout=15, what="done")
+    row = bizdata.get_recording(rig.engine, call.ref)
+    assert row["status"] == "stored", row
+    with wave.open(str(rig.wav_dir / row["file"])) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
+    span = stopped - call.started_ts
+    # The caller, then the agent; the mixer's last 0.6 s is on neither channel.
+    assert channel_energy(pcm[:, 0], 0.1, 0.5) > 100
+    assert channel_energy(pcm[:, 1], 0.7, 1.1) > 100
+    assert channel_energy(pcm[:, 0], span - 0.5, span - 0.1) == 0
+    assert channel_energy(pcm[:, 1], span - 0.5, span - 0.1) == 0
+    assert rig.recorder.metric("recorder_mixer_packets_ignored_total") >= ignored + 25

@@ -71,6 +71,7 @@ class Stream:
     jitter_s: float = 0.0  # each packet's arrival late by up to this (seeded)
     # The sender's port: by default one per rtpengine port it sends to (one party each).
     sport: int | None = None
+    src: str = "127.0.0.2"  # the sender's address
 
     @property
     def sender_port(self) -> int:
@@ -89,7 +90,7 @@ class Stream:
             out.append(
                 (
                     self.start + first / RATE + late,
-                    ipv4_udp(packet, dport=self.dport, sport=self.sender_port),
+                    ipv4_udp(packet, dport=self.dport, sport=self.sender_port, src=self.src),
                 )
             )
         return out

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recording import RecordingFormatError, convert
+from recording import RecordingFormatError, SourceRange, convert
+from recording._sources import folded_address
 from simulators import (
     alaw_to_linear,
     decode_alaw,
@@ -387,3 +388,80 @@ def test_timestamps_that_jump_all_the_time_are_placed_by_arrival(tmp_path: Path)
     pcap = write_pcap(tmp_path / "a.pcap", scrambled)
     got = convert([pcap], start_ts=T0, end_ts=T0 + 20, caller_port=CALLER_PORT)
     assert np.array_equal(got.pcm[:, 0], sent(caller))
+
+
+MIXER = "127.0.0.5"
+SUPERVISOR_HZ = 2500.0
+
+
+def test_packets_from_a_monitoring_mixer_are_left_out(tmp_path: Path) -> None:
+    """A monitored call's pcap also holds what rtpengine received from the mixer: each
+    party's mix (the other party, and in whisper or barge the supervisor). Only the
+    parties' own packets make the WAV; a mixer packet neither lands on a channel nor
+    makes its sender the caller, even when it went to the caller's port."""
+    caller, agent = tone(CALLER_HZ, 2.0), tone(AGENT_HZ, 2.0)
+    mixed = tone(SUPERVISOR_HZ, 2.0)
+    mixer_ports = SourceRange(MIXER, 40000, 40099)
+    pcap = write_pcap(
+        tmp_path / "monitored.pcap",
+        Stream(caller, T0, CALLER_PORT, ssrc=1, sport=5004).records()
+        + Stream(agent, T0, AGENT_PORT, ssrc=2, sport=5006).records()
+        # The mixer's outputs to rtpengine's ports facing it, and one to caller_port.
+        + Stream(mixed, T0, CALLER_PORT + 4, ssrc=3, sport=40000, src=MIXER).records()
+        + Stream(mixed, T0, AGENT_PORT + 4, ssrc=4, sport=40099, src=MIXER).records()
+        + Stream(mixed, T0, CALLER_PORT, ssrc=5, sport=40050, src=MIXER).records(),
+    )
+    got = convert(
+        [pcap], start_ts=T0, end_ts=T0 + 2, caller_port=CALLER_PORT, ignore_sources=[mixer_ports]
+    )
+    assert (got.packets, got.ignored, got.dropped) == (200, 300, 0)
+    assert np.array_equal(got.pcm[:, 0], sent(caller))
+    assert np.array_equal(got.pcm[:, 1], sent(agent))
+    assert tone_fraction(got.pcm[:, 1], SUPERVISOR_HZ) < 0.01
+    # Without the mixer's range the mix is in the WAV (and takes the caller's side).
+    plain = convert([pcap], start_ts=T0, end_ts=T0 + 2, caller_port=CALLER_PORT)
+    assert plain.ignored == 0 and plain.packets == 500
+    # Outside the range, or from another address, a packet is a party's.
+    others = write_pcap(
+        tmp_path / "others.pcap",
+        Stream(mixed, T0, AGENT_PORT, ssrc=6, sport=40100, src=MIXER).records()
+        + Stream(caller, T0, CALLER_PORT, ssrc=7, sport=40000).records(),
+    )
+    kept = convert(
+        [others], start_ts=T0, end_ts=T0 + 2, caller_port=CALLER_PORT, ignore_sources=[mixer_ports]
+    )
+    assert (kept.packets, kept.ignored) == (200, 0)
+
+
+def test_an_ipv6_mixer_is_matched_by_its_address_and_port(tmp_path: Path) -> None:
+    audio = tone(SUPERVISOR_HZ, 0.2)
+    records = [
+        (
+            T0 + n * 0.02,
+            ipv6_udp(
+                rtp(ssrc=9, seq=n, ts=n * 160, payload=encode_ulaw(audio[n * 160 : n * 160 + 160])),
+                dport=CALLER_PORT,
+                sport=40000 + n % 2,  # ::2 port 40000, then 40001
+            ),
+        )
+        for n in range(10)
+    ]
+    pcap = write_pcap(tmp_path / "v6.pcap", records)
+    got = convert(
+        [pcap],
+        start_ts=T0,
+        end_ts=T0 + 1,
+        caller_port=CALLER_PORT,
+        ignore_sources=[SourceRange("::2", 40000, 40000)],
+    )
+    assert (got.ignored, got.packets) == (5, 5)
+    assert folded_address("::2") == 2 and folded_address("127.0.0.5") == 0x7F000005
+
+
+@pytest.mark.parametrize(
+    ("host", "low", "high", "complaint"),
+    [("mixer.local", 1, 2, "not an IP address"), ("127.0.0.1", 9, 8, "not a range")],
+)
+def test_a_bad_ignored_source_is_refused(host: str, low: int, high: int, complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        SourceRange(host, low, high)
