@@ -9,7 +9,6 @@ from pathlib import Path
 
 import recording
 from configuration import CallCenterConfig, load_config, split_hostport
-from recording import disk_full_key
 
 
 class SettingsError(ValueError):
@@ -62,7 +61,7 @@ class RecorderSettings:
 
     def disk_full_key(self, media_node: str) -> str:
         """The Redis key a controller checks before it starts a recording on `media_node`."""
-        return disk_full_key(self.redis_prefix, media_node)
+        return recording.disk_full_key(self.redis_prefix, media_node)
 
 
 def _under(run_dir: Path, path: str) -> Path:
