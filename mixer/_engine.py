@@ -40,6 +40,7 @@ TICK_S: Final = 0.020
 _CATCH_UP_TICKS: Final = 5
 _READ_BURST: Final = 64  # datagrams read from one socket before others get a turn
 _EXPIRE_EVERY_TICKS: Final = 10  # idle conferences are looked for every 200 ms
+_MAX_REPLY: Final = 65000  # bytes: a UDP datagram's payload is at most 65,507
 _CONTROL: Final = "control"
 _WAKE: Final = "wake"
 
@@ -314,6 +315,11 @@ class Engine:
 
     def _answer(self, address: Any, cookie: bytes, reply: Reply) -> None:
         datagram = encode_reply(cookie, reply)
+        if len(datagram) > _MAX_REPLY:  # `statistics` of a full node: no datagram holds it
+            datagram = encode_reply(
+                cookie,
+                error_reply(f"the reply would be {len(datagram)} bytes; ask per conference"),
+            )
         self.cache.store(address, cookie, datagram)
         self._send_control(datagram, address)
 
