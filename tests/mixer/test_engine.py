@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import fastbencode
 import pytest
@@ -50,3 +51,20 @@ def test_statistics_without_a_conference_carries_the_engine_totals(engine: Engin
         reply = ask(engine, client, b"s", {b"command": b"statistics"})
         assert set(reply[b"mixer"]) >= {b"ticks", b"skipped_ticks", b"max_lag_us", b"cpu_ms"}
         assert reply[b"conferences"] == {}
+
+
+def test_skipped_ticks_are_silence_in_a_recording(engine: Engine, tmp_path: Path) -> None:
+    sdp = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 0\r\n"
+    engine.bridge.handle({"command": "join", "conference": "c", "slot": "caller", "sdp": sdp})
+    engine.bridge.handle(
+        {
+            "command": "record",
+            "conference": "c",
+            "file": str(tmp_path / "r.wav"),
+            "channels": [["caller"], []],
+        }
+    )
+    engine._tick(0)
+    engine._pad_recordings(3)
+    writer = engine.bridge.conferences["c"].recording.writer  # type: ignore[union-attr]
+    assert writer.frames == 4 * 160 and writer.duration_ms == 80
