@@ -7,11 +7,15 @@ Pure: no process, no store; the recorder service (`recorder/`) runs it.
 - `scan_spool` / `read_metadata`: which pcaps in rtpengine's spool are which recording's;
 - `convert`: the segments' G.711 RTP as int16 samples on the timeline (`Conversion`),
   leaving out the packets of ignored senders (the monitoring mixers, `SourceRange`);
-- `write_wav`: the samples as an 8 kHz WAV, atomically.
+- `write_wav`: the samples as an 8 kHz WAV, atomically;
+- `g711_decode` / `g711_encode`: G.711 (PCMU 0, PCMA 8) as numpy lookup tables, the
+  product's one home of the laws (the mixer decodes and encodes with them);
+- `recording_metadata` / `disk_full_key`: the names controller and recorder share.
 """
 
 from recording._convert import Conversion, convert
 from recording._errors import RecordingFormatError
+from recording._g711 import g711_decode, g711_encode
 from recording._names import disk_full_key, recording_metadata
 from recording._sources import SourceRange
 from recording._spool import SegmentFile, read_metadata, scan_spool
@@ -24,6 +28,8 @@ __all__ = [
     "SourceRange",
     "convert",
     "disk_full_key",
+    "g711_decode",
+    "g711_encode",
     "read_metadata",
     "recording_metadata",
     "scan_spool",
