@@ -674,6 +674,7 @@ def write_runtime_config(config: CallCenterConfig, layout: RunLayout) -> None:
             callcenter_config=str(layout.runtime_config),
             sl_threshold_s=config.analytics.sl_threshold_s if config.analytics else 20.0,
             timezone=config.dashboards.timezone,
+            monitor_keys=config.monitoring.keys.model_dump(),
             **_recording_settings(config, layout),
         )
         layout.dashboard_settings.write_text(settings.model_dump_json(indent=2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
@@ -15,7 +15,9 @@ import teletraffic
 from dashboards._live import LiveSnapshot
 
 REFRESH_S = 2.0
-AGENT_COLUMNS = ["agent", "seat", "state", "time_in_state_s", "reason"]
+# `monitored`: the modes of the live monitoring sessions on the agent's call.
+AGENT_COLUMNS = ["agent", "seat", "state", "time_in_state_s", "reason", "monitored"]
+MONITOR_COLUMNS = ["session_id", "supervisor", "agent", "call_id", "mode", "state", "duration_s"]
 # The states whose reason the wallboard shows: a reason says why an agent is not ready.
 # The ACD keeps the last one on an agent that became ready again (LOGIN, NO_ANSWER,
 # READY on an idle agent), which would read as if the agent were still away.
@@ -37,6 +39,8 @@ class Wallboard:
     answered: int
     source: str
     problems: tuple[str, ...] = ()
+    # The monitoring sessions (MONITOR_COLUMNS), oldest first.
+    monitors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MONITOR_COLUMNS))
 
 
 def _ratio(num: float, den: float) -> float:
@@ -48,6 +52,13 @@ def wallboard_view(
 ) -> Wallboard:
     """The wallboard from a live snapshot and today's queue_summary (TODAY_COLUMNS at
     least): live agents and queues plus today's SL and abandon rate per queue and total."""
+    monitors = monitors_view(snap)
+    # Who is being listened to: the modes of the active sessions (a ringing one is not
+    # monitoring yet), two supervisors on one call give two.
+    active = monitors[monitors["state"] == "active"]
+    monitored = {
+        agent: ", ".join(group["mode"]) for agent, group in active.groupby("agent", sort=False)
+    }
     agents = pd.DataFrame(
         [
             {
@@ -56,6 +67,7 @@ def wallboard_view(
                 "state": a.state,
                 "time_in_state_s": round(max(0.0, snap.ts - a.since), 1),
                 "reason": a.reason if a.state in NOT_READY_STATES else "",
+                "monitored": monitored.get(a.agent, ""),
             }
             for a in snap.agents
         ],
@@ -90,6 +102,27 @@ def wallboard_view(
         answered=answered,
         source=snap.source,
         problems=tuple(problems),
+        monitors=monitors,
+    )
+
+
+def monitors_view(snap: LiveSnapshot) -> pd.DataFrame:
+    """The snapshot's monitoring sessions (MONITOR_COLUMNS), oldest first, with how long
+    each has lasted."""
+    return pd.DataFrame(
+        [
+            {
+                "session_id": m.session_id,
+                "supervisor": m.supervisor,
+                "agent": m.agent,
+                "call_id": m.call_id,
+                "mode": m.mode,
+                "state": m.state,
+                "duration_s": round(max(0.0, snap.ts - m.since), 1),
+            }
+            for m in sorted(snap.monitors, key=lambda m: m.since)
+        ],
+        columns=MONITOR_COLUMNS,
     )
 
 

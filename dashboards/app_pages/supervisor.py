@@ -1,6 +1,7 @@
-"""Supervisor actions (force logout/busy/idle, intercept a call) and the mailboxes'
-voicemail (list, play, mark heard, delete): login with the supervisor role; everyone
-else sees the agents read-only."""
+"""Supervisor actions (force logout/busy/idle; listen, whisper, barge or intercept on a
+call, and the monitoring sessions to switch or stop) and the mailboxes' voicemail (list,
+play, mark heard, delete): login with the supervisor role; everyone else sees the agents
+and the sessions read-only."""
 
 from __future__ import annotations
 
@@ -8,9 +9,106 @@ import streamlit as st
 
 from dashboards import queries
 from dashboards.app_pages._login import login_form
+from dashboards.app_pages._monitor_labels import (
+    duration_text,
+    label,
+    monitored_text,
+    short,
+)
 
-# Live states (ACD_STATES in dashboards/_live.py) of an agent with a call to take over.
+# Live states (ACD_STATES in dashboards/_live.py) of an agent with a call to take over;
+# listen, whisper and barge need it answered.
 INTERCEPTABLE = ("reserved", "talking")
+MONITORABLE = "talking"
+# The role the ACD requires of the supervisor whose phone joins a call.
+MONITOR_ROLE = "supervisor"
+
+
+def monitor_controls(b: queries.Backend, who: queries.Supervisor, board: queries.Wallboard) -> None:
+    """Pick an agent on a call and listen, whisper, barge (optionally recorded) or
+    intercept: each through the ACD with `who` as actor; its phone rings."""
+    assert b.commands is not None
+    on_calls = board.agents[board.agents["state"].isin(INTERCEPTABLE)]
+    if len(on_calls) == 0:
+        st.info(label("monitor.none"))
+        return
+    rows = {r["agent"]: r for r in on_calls.to_dict("records")}
+
+    def describe(agent: str) -> str:
+        row = rows[agent]
+        text = f"{agent} · {short('state.' + row['state'])}"
+        return f"{text} · {monitored_text(row['monitored'])}" if row["monitored"] else text
+
+    victim = str(
+        st.selectbox(label("monitor.agent"), list(rows), format_func=describe, key="call_agent")
+    )
+    record = st.checkbox(label("monitor.record"), key="monitor_record")
+    st.caption(label("monitor.phone", user=who.username, **b.monitor_keys))
+    answered = rows[victim]["state"] == MONITORABLE
+    if not answered:
+        st.caption(label("monitor.answered_only"))
+    buttons = st.columns(4)
+    for column, mode in zip(buttons[:3], queries.MONITOR_START_MODES, strict=True):
+        if column.button(label(f"mode.{mode}"), key=f"monitor_{mode}", disabled=not answered):
+            done = b.commands.monitor(victim, who.username, mode, record, who)
+            (st.success if done.ok else st.error)(
+                f"{short('mode.' + mode)} {victim}: {done.message}"
+            )
+    if buttons[3].button(label("mode.intercept"), key="intercept"):
+        taken = b.commands.intercept(victim, who.username, who)
+        (st.success if taken.ok else st.error)(
+            f"{short('mode.intercept')} {victim}: {taken.message}"
+        )
+
+
+@st.fragment(run_every=queries.REFRESH_S)
+def monitoring_sessions(who: queries.Supervisor | None) -> None:
+    """The live monitoring sessions (refreshed every 2 s): who listens to whom, in which
+    mode, for how long; the logged-in supervisor's own have Switch and Stop."""
+    b = queries.backend()
+    board = queries.live_board(b)
+    st.subheader(label("sessions.title"))
+    if board.problems:  # the ACD did not answer: no list rather than an empty one
+        for problem in board.problems:
+            st.warning(problem)
+        return
+    if len(board.monitors) == 0:
+        st.info(label("sessions.none"))
+        return
+    can_act = who is not None and b.commands is not None and MONITOR_ROLE in who.roles
+    for session in board.monitors.to_dict("records"):
+        sid = session["session_id"]
+        own = who is not None and session["supervisor"] == who.username
+        with st.container(border=True):
+            text, pick, switch, stop = st.columns([5, 2, 1, 1], vertical_alignment="center")
+            text.markdown(
+                f"**{session['supervisor']}** → **{session['agent']}** · "
+                f"{short('mode.' + session['mode'])} · {short('state.' + session['state'])} · "
+                f"{duration_text(session['duration_s'])}"
+                + ("" if own else f" · {short('sessions.theirs')}")
+            )
+            if not (can_act and own):
+                continue
+            assert who is not None and b.commands is not None
+            target = pick.selectbox(
+                label("sessions.switch_to"),
+                [m for m in queries.MONITOR_SWITCH_MODES if m != session["mode"]],
+                format_func=lambda m: short(f"mode.{m}"),
+                key=f"switch_mode_{sid}",
+                label_visibility="collapsed",
+            )
+            done: queries.CommandResult | None = None
+            if switch.button(
+                label("sessions.switch"),
+                key=f"switch_{sid}",
+                disabled=session["state"] != "active",
+            ):
+                done = b.commands.switch_monitor(sid, str(target), who)
+            if stop.button(label("sessions.stop"), key=f"stop_{sid}"):
+                done = b.commands.stop_monitor(sid, who)
+            if done is not None:
+                (st.success if done.ok else st.error)(f"{session['agent']}: {done.message}")
+
 
 st.title("Supervisor")
 b = queries.backend()
@@ -20,8 +118,13 @@ who = login_form(
     read_only="Read-only: log in with a supervisor account to act on agents.",
 )
 
-board = queries.wallboard(b)
-st.dataframe(board.agents, hide_index=True, width="stretch")
+board = queries.live_board(b)
+st.dataframe(
+    board.agents.assign(monitored=board.agents["monitored"].map(monitored_text)),
+    hide_index=True,
+    width="stretch",
+    column_config={"monitored": st.column_config.TextColumn(label("column.monitored"))},
+)
 
 if who is not None:
     if b.commands is None:
@@ -42,25 +145,19 @@ if who is not None:
         if result is not None:
             (st.success if result.ok else st.error)(f"{agent}: {result.message}")
 
-        # Intercept: the supervisor's own phone takes over an agent's ringing or
-        # answered call. Its desk must be logged in (role supervisor, idle): the ACD
-        # checks that, and the actor, again.
-        st.subheader("Intercept a call")
-        on_calls = board.agents[board.agents["state"].isin(INTERCEPTABLE)]
-        if len(on_calls) == 0:
-            st.info("No agent is ringing or talking.")
+        # Listen, whisper, barge (docs/monitoring.md) or intercept: the supervisor's own
+        # phone rings, whose desk must be logged in with the supervisor role; the ACD
+        # checks that, the actor and the scope again, and says why when it refuses.
+        st.subheader(label("monitor.title"))
+        if MONITOR_ROLE in who.roles:
+            monitor_controls(b, who, board)
         else:
-            victim = st.selectbox(
-                "Agent on the call", list(on_calls["agent"]), key="intercept_agent"
-            )
-            st.caption(
-                f"Your phone ({who.username}) rings; your desk must be logged in "
-                "as a supervisor and idle."
-            )
-            if st.button("Intercept", key="intercept"):
-                taken = b.commands.intercept(str(victim), who.username, who)
-                (st.success if taken.ok else st.error)(f"Intercept {victim}: {taken.message}")
+            roles = ", ".join(who.roles) or "-"
+            st.info(label("monitor.needs_role", user=who.username, roles=roles))
 
+monitoring_sessions(who)
+
+if who is not None:
     # Voicemail · 语音信箱: every box's messages through the ACD (ListVoicemail with this
     # supervisor as the actor); playing, marking heard and deleting go through it too, so
     # the ACD checks the role and writes voicemail.heard / voicemail.deleted.

@@ -1,4 +1,5 @@
-"""Real-time wallboard: agents, queues, today's SL and abandon rate (refresh 2 s)."""
+"""Real-time wallboard: agents (a monitored one marked with the mode), queues, today's
+SL and abandon rate (refresh 2 s)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import streamlit as st
 
 from dashboards import queries
+from dashboards.app_pages._monitor_labels import label, monitored_text
 
 
 def _pct(value: float) -> str:
@@ -43,11 +45,13 @@ def live() -> None:
     )
     st.subheader("Agents")
     st.dataframe(
-        board.agents,
+        # A supervisor listening, whispering or barging in: 🎧 and the mode.
+        board.agents.assign(monitored=board.agents["monitored"].map(monitored_text)),
         hide_index=True,
         width="stretch",
         column_config={
             "time_in_state_s": st.column_config.NumberColumn("time in state (s)", format="%.0f"),
+            "monitored": st.column_config.TextColumn(label("column.monitored")),
         },
     )
     st.caption(

@@ -40,17 +40,26 @@ IVR_DAY = T0 - 8 * 86400
 
 
 class FixedLive:
+    def __init__(self) -> None:
+        self.agents = [
+            queries.AgentLive("1001", "12", "talking", NOW - 42, ""),
+            queries.AgentLive("1002", "13", "busy", NOW - 300, "lunch"),
+            # The ACD keeps the reason an idle agent last had (here: it logged in busy).
+            queries.AgentLive("1003", "14", "idle", NOW - 7, "LOGIN"),
+        ]
+        # boss listens to 1001 (for 1:05); chief's phone rings to barge in on it.
+        self.monitors = [
+            queries.MonitorLive("s-boss", "boss", "1001", "c1", "listen", "active", NOW - 65),
+            queries.MonitorLive("s-chief", "chief", "1001", "c1", "barge", "ringing", NOW - 3),
+        ]
+
     def snapshot(self) -> LiveSnapshot:
         return LiveSnapshot(
             NOW,
-            (
-                queries.AgentLive("1001", "12", "talking", NOW - 42, ""),
-                queries.AgentLive("1002", "13", "busy", NOW - 300, "lunch"),
-                # The ACD keeps the reason an idle agent last had (here: it logged in busy).
-                queries.AgentLive("1003", "14", "idle", NOW - 7, "LOGIN"),
-            ),
+            tuple(self.agents),
             (queries.QueueLive("billing", 3, 75.0),),
             "test",
+            tuple(self.monitors),
         )
 
 
@@ -58,6 +67,7 @@ class RecordingCommands:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
         self.intercept_refusal = ""
+        self.monitor_refusal = ""
 
     def force_logout(self, agent: str, actor: Supervisor) -> CommandResult:
         self.calls.append(("logout", agent, actor.username))
@@ -76,6 +86,25 @@ class RecordingCommands:
         if self.intercept_refusal:
             return CommandResult(False, self.intercept_refusal)
         return CommandResult(True, "call c1: ringing boss to take it over")
+
+    def monitor(
+        self, agent: str, supervisor: str, mode: str, record: bool, actor: Supervisor
+    ) -> CommandResult:
+        what = f"monitor:{mode}:{supervisor}" + (":record" if record else "")
+        self.calls.append((what, agent, actor.username))
+        if self.monitor_refusal:
+            return CommandResult(False, self.monitor_refusal)
+        return CommandResult(True, f"session s1 on call c1: ringing {supervisor}", "s1")
+
+    def switch_monitor(self, session_id: str, mode: str, actor: Supervisor) -> CommandResult:
+        self.calls.append(("switch:" + mode, session_id, actor.username))
+        if self.monitor_refusal:
+            return CommandResult(False, self.monitor_refusal)
+        return CommandResult(True, "done")
+
+    def stop_monitor(self, session_id: str, actor: Supervisor) -> CommandResult:
+        self.calls.append(("stop", session_id, actor.username))
+        return CommandResult(True, "done")
 
     def list_voicemail(
         self, actor: Supervisor, box: str = "", include_heard: bool = False
@@ -147,6 +176,8 @@ def test_wallboard_shows_live_and_today(backend: Backend) -> None:
     assert list(agents["time_in_state_s"]) == [42.0, 300.0, 7.0]
     # A reason belongs to a not-ready agent only: talking and idle show none.
     assert list(agents["reason"]) == ["", "lunch", ""]
+    # boss listens to 1001; chief's phone still rings, so it is not monitoring yet.
+    assert list(agents["monitored"]) == ["🎧 Listen/监听", "", ""]
 
 
 def test_wallboard_survives_a_dead_statistics_service(backend: Backend) -> None:
@@ -320,7 +351,11 @@ def test_login_refused_without_supervisor_role(backend: Backend) -> None:
     login(at, "agent1", PASSWORDS["agent1"])
     assert any("no supervisor role" in e.value for e in at.error)
     assert "supervisor" not in at.session_state
-    assert not [b for b in at.button if b.key and b.key.startswith("force_")]
+    assert not [
+        b
+        for b in at.button
+        if b.key and b.key.startswith(("force_", "monitor_", "intercept", "switch_", "stop_"))
+    ]
     login(at, "boss", "wrong")
     assert any("invalid username or password" in e.value for e in at.error)
     login(at, "nobody", "x")
@@ -348,7 +383,7 @@ def test_supervisor_intercepts_a_talking_agents_call_and_sees_a_refusal(backend:
     login(at, "boss", PASSWORDS["boss"])
     assert not at.exception
     # Only agents with a call to take over are offered (1002 is busy).
-    assert at.selectbox(key="intercept_agent").options == ["1001"]
+    assert at.selectbox(key="call_agent").options == ["1001 · talking/通话中 · 🎧 Listen/监听"]
     assert any("Your phone (boss) rings" in c.value for c in at.caption)
     at.button(key="intercept").click().run()
     commands = backend.commands
@@ -358,9 +393,123 @@ def test_supervisor_intercepts_a_talking_agents_call_and_sees_a_refusal(backend:
     commands.intercept_refusal = "AGENT_NOT_AVAILABLE: supervisor 'boss' is busy"
     at.button(key="intercept").click().run()
     assert any(
-        "Intercept 1001: AGENT_NOT_AVAILABLE: supervisor 'boss' is busy" in e.value
+        "Intercept/拦截 1001: AGENT_NOT_AVAILABLE: supervisor 'boss' is busy" in e.value
         for e in at.error
     )
+
+
+def test_supervisor_listens_whispers_or_barges_with_its_own_phone(backend: Backend) -> None:
+    """Each button asks the ACD for a session on the picked agent's call, with the
+    logged-in supervisor as actor and as the phone that rings; a refusal shows its
+    reason; the page says the phone rings and what its keypad does."""
+    at = page("supervisor")
+    login(at, "boss", PASSWORDS["boss"])
+    assert not at.exception, at.exception
+    assert any(
+        "Your phone (boss) rings" in c.value
+        and "4 listen, 5 whisper, 6 barge, * intercept" in c.value
+        for c in at.caption
+    )
+    at.button(key="monitor_listen").click().run()
+    at.checkbox(key="monitor_record").check().run()
+    at.button(key="monitor_whisper").click().run()
+    commands = backend.commands
+    assert isinstance(commands, RecordingCommands)
+    commands.monitor_refusal = (
+        "ERROR_CODE_PERMISSION_DENIED: call c1 (queue billing) is outside boss's scope"
+    )
+    at.button(key="monitor_barge").click().run()
+    assert commands.calls == [
+        ("monitor:listen:boss", "1001", "boss"),
+        ("monitor:whisper:boss:record", "1001", "boss"),
+        ("monitor:barge:boss:record", "1001", "boss"),
+    ]
+    assert any(
+        "Barge/强插 1001: ERROR_CODE_PERMISSION_DENIED: call c1 (queue billing) is outside "
+        "boss's scope" in e.value
+        for e in at.error
+    )
+    commands.monitor_refusal = ""
+    at.button(key="monitor_listen").click().run()
+    assert any(
+        "Listen/监听 1001: session s1 on call c1: ringing boss" in s.value for s in at.success
+    )
+
+
+def test_listen_needs_an_answered_call_intercept_does_not(backend: Backend) -> None:
+    live = backend.live
+    assert isinstance(live, FixedLive)
+    live.agents[0] = queries.AgentLive("1001", "12", "reserved", NOW - 2, "")
+    live.monitors = []
+    at = page("supervisor")
+    login(at, "boss", PASSWORDS["boss"])
+    assert all(at.button(key=f"monitor_{m}").disabled for m in ("listen", "whisper", "barge"))
+    assert not at.button(key="intercept").disabled
+    assert any("need an answered call" in c.value for c in at.caption)
+    assert any("No monitoring session" in i.value for i in at.info)
+
+
+def test_sessions_listed_with_mode_and_duration_and_own_ones_switched_or_stopped(
+    backend: Backend,
+) -> None:
+    at = page("supervisor")
+    # Read-only before login: the sessions, no controls.
+    texts = [m.value for m in at.markdown]
+    assert any("**boss** → **1001** · Listen/监听 · active/进行中 · 1:05" in t for t in texts)
+    assert any("**chief** → **1001** · Barge/强插 · ringing/振铃中 · 0:03" in t for t in texts)
+    assert not [b for b in at.button if b.key and b.key.startswith(("switch_", "stop_"))]
+    login(at, "boss", PASSWORDS["boss"])
+    # Only boss's own session has controls; chief's is shown as another's.
+    keys = {b.key for b in at.button if b.key and b.key.startswith(("switch_", "stop_"))}
+    assert keys == {"switch_s-boss", "stop_s-boss"}
+    assert any("chief" in t and "another supervisor's" in t for t in (m.value for m in at.markdown))
+    picker = at.selectbox(key="switch_mode_s-boss")
+    assert picker.options == ["Whisper/密语", "Barge/强插", "Intercept/拦截"]
+    picker.set_value("barge").run()
+    at.button(key="switch_s-boss").click().run()
+    at.selectbox(key="switch_mode_s-boss").set_value("intercept").run()
+    at.button(key="switch_s-boss").click().run()
+    commands = backend.commands
+    assert isinstance(commands, RecordingCommands)
+    commands.monitor_refusal = "ERROR_CODE_UNKNOWN_MONITOR_SESSION: s-boss has ended"
+    at.button(key="switch_s-boss").click().run()
+    assert any(
+        "1001: ERROR_CODE_UNKNOWN_MONITOR_SESSION: s-boss has ended" in e.value for e in at.error
+    )
+    at.button(key="stop_s-boss").click().run()
+    assert commands.calls == [
+        ("switch:barge", "s-boss", "boss"),
+        ("switch:intercept", "s-boss", "boss"),
+        ("switch:intercept", "s-boss", "boss"),
+        ("stop", "s-boss", "boss"),
+    ]
+
+
+def test_monitoring_controls_hidden_without_the_supervisor_role(backend: Backend) -> None:
+    """An admin allowed onto the page (supervisor_roles) has no phone to join a call
+    with: no monitoring buttons, and no Switch/Stop even on a session of its name."""
+    backend.supervisor_roles = ("supervisor", "admin")
+    backend.accounts = StaticAccounts(
+        {"root": AccountInfo("root", ("admin",), hash_password("s3cret-root"))}
+    )
+    live = backend.live
+    assert isinstance(live, FixedLive)
+    live.monitors.append(
+        queries.MonitorLive("s-root", "root", "1001", "c1", "listen", "active", NOW - 5)
+    )
+    at = page("supervisor")
+    login(at, "root", "s3cret-root")
+    assert not at.exception
+    assert any("Logged in as root" in s.value for s in at.success)
+    assert any("Monitoring needs the supervisor role" in i.value for i in at.info)
+    controls = [
+        b.key
+        for b in at.button
+        if b.key and b.key.startswith(("monitor_", "intercept", "switch_", "stop_"))
+    ]
+    assert controls == []
+    commands = backend.commands
+    assert isinstance(commands, RecordingCommands) and commands.calls == []
 
 
 def test_read_only_when_no_acd_api(backend: Backend) -> None:
