@@ -675,6 +675,11 @@ def write_runtime_config(config: CallCenterConfig, layout: RunLayout) -> None:
             sl_threshold_s=config.analytics.sl_threshold_s if config.analytics else 20.0,
             timezone=config.dashboards.timezone,
             monitor_keys=config.monitoring.keys.model_dump(),
+            language=config.dashboards.language,
+            # In the run directory: each supervisor's language survives restarts.
+            preferences_file=str(layout.data / "dashboard-preferences.json"),
+            service_level_target_pct=config.dashboards.service_level_target_pct,
+            longest_wait_alert_s=config.dashboards.longest_wait_alert_s,
             **_recording_settings(config, layout),
         )
         layout.dashboard_settings.write_text(settings.model_dump_json(indent=2))

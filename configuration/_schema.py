@@ -368,6 +368,12 @@ class DashboardsSection(StrictModel):
     listen: HostPort = "127.0.0.1:8501"
     managed: bool = True
     timezone: str = "Asia/Shanghai"
+    # The pages' language until a supervisor picks one (remembered per username).
+    language: Literal["zh", "en"] = "zh"
+    # The wallboard shows in red a service level below this target and a longest wait
+    # above this limit.
+    service_level_target_pct: float = Field(80.0, ge=0, le=100)
+    longest_wait_alert_s: float = Field(60.0, gt=0)
 
 
 class PresenceSection(StrictModel):

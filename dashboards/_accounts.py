@@ -62,7 +62,13 @@ class ConfigAccounts:
 
 
 class LoginError(Exception):
-    pass
+    """A refused login. `reason`: "invalid" (unknown user or wrong password) or
+    "no_role" (a valid account without the role); `username` as typed, trimmed."""
+
+    def __init__(self, message: str, reason: str = "invalid", username: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.username = username
 
 
 def check_login(
@@ -72,7 +78,11 @@ def check_login(
     wrong password, another for a valid account without a supervisor role)."""
     account = accounts.get(username.strip())
     if account is None or not verify_password(account.password_hash, password):
-        raise LoginError("invalid username or password")
+        raise LoginError("invalid username or password", "invalid", username.strip())
     if not set(account.roles) & set(supervisor_roles):
-        raise LoginError(f"{account.username} has no supervisor role: read-only access")
+        raise LoginError(
+            f"{account.username} has no supervisor role: read-only access",
+            "no_role",
+            account.username,
+        )
     return Supervisor(account.username, password, account.roles)

@@ -14,7 +14,9 @@ import redis
 from configuration import split_hostport
 from dashboards._accounts import AccountDirectory, ConfigAccounts
 from dashboards._commands import AcdCommands, GrpcAcdCommands
+from dashboards._format import LANGUAGES
 from dashboards._live import EventLogLive, GrpcLiveStream, LiveSource
+from dashboards._preferences import LanguagePreferences
 from dashboards._recordings import RecordingIndex
 from dashboards._reports import ReportSource, ServiceReports
 from dashboards._settings import (
@@ -40,6 +42,13 @@ class Backend:
     recording_roles: tuple[str, ...] = ("supervisor", "admin")
     # The supervisor's keypad in a monitoring session (monitoring.keys): mode -> key.
     monitor_keys: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MONITOR_KEYS))
+    # The language of a session until its user picks one, and where each supervisor's
+    # pick is remembered (None: for the session only).
+    language: str = "zh"
+    preferences: LanguagePreferences | None = None
+    # The wallboard's alert thresholds (DashboardSettings).
+    service_level_target_pct: float = 80.0
+    longest_wait_alert_s: float = 60.0
 
 
 def backend_from_settings(settings: DashboardSettings) -> Backend:
@@ -69,6 +78,12 @@ def backend_from_settings(settings: DashboardSettings) -> Backend:
         timezone=settings.timezone,
         supervisor_roles=settings.supervisor_roles,
         monitor_keys=settings.monitor_keys,
+        language=settings.language,
+        preferences=LanguagePreferences(settings.preferences_file, LANGUAGES)
+        if settings.preferences_file
+        else None,
+        service_level_target_pct=settings.service_level_target_pct,
+        longest_wait_alert_s=settings.longest_wait_alert_s,
     )
 
 

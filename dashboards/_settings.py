@@ -4,6 +4,7 @@ a dashboard process reads once at its first page."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,6 +41,14 @@ class DashboardSettings(BaseModel):
     store_url: str = ""
     store_password_env: str | None = None
     recording_dir: str = ""
+    # The pages' language until a user picks one (dashboards/i18n.py), and where each
+    # supervisor's pick is remembered (a JSON file; empty: for the session only).
+    language: Literal["zh", "en"] = "zh"
+    preferences_file: str = ""
+    # The wallboard's alert thresholds: service level below this percentage, a call
+    # waiting longer than this, show in red.
+    service_level_target_pct: float = Field(80.0, ge=0, le=100)
+    longest_wait_alert_s: float = Field(60.0, gt=0)
 
 
 def read_settings(path: str) -> DashboardSettings:

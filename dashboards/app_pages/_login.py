@@ -1,5 +1,6 @@
 """The login form the Supervisor and Recordings pages share: one account per browser
-session (st.session_state["supervisor"]), five failed logins lock the form for 30 s."""
+session (st.session_state["supervisor"]), five failed logins lock the form for 30 s.
+A login applies the user's remembered language (dashboards/i18n.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,18 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from dashboards import queries
+from dashboards import i18n, queries
+from dashboards.i18n import t
 
 MAX_FAILURES = 5
 LOCK_S = 30.0
 
 Authenticate = Callable[[queries.Backend, str, str], queries.Supervisor]
+
+
+def refusal(exc: queries.LoginError) -> str:
+    """Why a login (or a viewer checked again) was refused, in the page's language."""
+    return t(f"login.reason.{exc.reason}", user=exc.username)
 
 
 def login_form(
@@ -24,16 +31,17 @@ def login_form(
     if who is None:
         locked_until = float(st.session_state.get("login_locked_until", 0.0))
         with st.form("login"):
-            username = st.text_input("Username", key="login_user")
-            password = st.text_input("Password", type="password", key="login_password")
-            submitted = st.form_submit_button("Log in")
+            username = st.text_input(t("login.username"), key="login_user")
+            password = st.text_input(t("login.password"), type="password", key="login_password")
+            submitted = st.form_submit_button(t("login.submit"))
         if submitted:
             if time.monotonic() < locked_until:
-                st.error("Too many failed logins; try again in a moment.")
+                st.error(t("login.locked"))
             else:
                 try:
-                    st.session_state["supervisor"] = authenticate(b, username, password)
+                    st.session_state["supervisor"] = who = authenticate(b, username, password)
                     st.session_state["login_failures"] = 0
+                    i18n.on_login(b.preferences, who.username)
                     st.rerun()
                 except queries.LoginError as exc:
                     failures = int(st.session_state.get("login_failures", 0)) + 1
@@ -41,13 +49,16 @@ def login_form(
                     if failures >= MAX_FAILURES:
                         st.session_state["login_locked_until"] = time.monotonic() + LOCK_S
                         st.session_state["login_failures"] = 0
-                    st.error(f"Login refused: {exc}")
+                    st.error(t("login.refused", reason=refusal(exc)))
         st.info(read_only)
         return None
     c1, c2 = st.columns([4, 1])
-    roles = ", ".join(r for r in who.roles if r != "agent") or "supervisor"
-    c1.success(f"Logged in as {who.username} ({roles})")
-    if c2.button("Log out", key="logout"):
+    # The roles a supervisor recognises, in words; an agent role goes without saying.
+    roles = ", ".join(
+        t(f"role.{r}") if f"role.{r}" in i18n.CATALOG else r for r in who.roles if r != "agent"
+    )
+    c1.success(t("login.as", user=who.username, roles=roles or t("role.supervisor")))
+    if c2.button(t("login.logout"), key="logout"):
         del st.session_state["supervisor"]
         st.rerun()
     return who

@@ -141,6 +141,7 @@ def backend(store: ChdbStore) -> Iterator[Backend]:
         sl_threshold_s=20.0,
         timezone="UTC",
         clock=lambda: NOW,
+        language="en",  # the assertions read the English texts
     )
     queries.set_backend(b)
     yield b

@@ -184,6 +184,7 @@ def backend(store: tuple[Any, Path]) -> Iterator[Backend]:
         commands=VoicemailCommands(small_wav(0.2)),  # type: ignore[arg-type]
         timezone="UTC",
         clock=lambda: NOW,
+        language="en",  # the assertions read the English texts
         recordings=index,
     )
     queries.set_backend(b)
