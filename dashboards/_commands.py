@@ -150,7 +150,7 @@ class GrpcAcdCommands:
     ) -> CommandResult:
         """`supervisor`'s phone rings to listen, whisper or barge on the call `agent`
         talks on (the ACD resolves the call itself, as for Intercept); `record` records
-        the session. `data` is the session ID."""
+        the session. `data`: the new session's `session_id` and its `call_id`."""
         request = self._pb.MonitorRequest(
             actor=self._actor(actor),
             agent=agent,
@@ -164,7 +164,7 @@ class GrpcAcdCommands:
         return CommandResult(
             True,
             f"session {reply.session_id} on call {reply.call_id}: ringing {supervisor}",
-            reply.session_id,
+            {"session_id": reply.session_id, "call_id": reply.call_id},
         )
 
     def switch_monitor(self, session_id: str, mode: str, actor: Supervisor) -> CommandResult:

@@ -379,6 +379,47 @@ CATALOG: dict[str, dict[str, str]] = {
     "col.box": {"en": "Mailbox", "zh": "信箱"},
     "col.received_at": {"en": "Received", "zh": "留言时间"},
     "col.heard": {"en": "Heard", "zh": "已听"},
+    # Supervisor monitoring (docs/monitoring.md): the Supervisor page and the wallboard.
+    "col.monitored": {"en": "Monitored", "zh": "被监听"},
+    "mon.title": {"en": "Listen, whisper, barge or intercept", "zh": "监听、密语、强插或拦截"},
+    "mon.needs_role": {
+        "en": "Monitoring needs the supervisor role; {user} has: {roles}.",
+        "zh": "监听需要班长角色；{user} 的角色：{roles}。",
+    },
+    "mon.agent": {"en": "Agent on a call", "zh": "通话中的座席"},
+    "mon.record": {"en": "Record this session", "zh": "录下本次监听"},
+    "mon.phone": {
+        "en": "Your phone ({user}) rings: answer it to start. Your desk must be logged in "
+        "as a supervisor. On its keypad: {listen} listen, {whisper} whisper, {barge} barge, "
+        "{intercept} intercept.",
+        "zh": "您的话机（{user}）将振铃，接听即开始；您的座席须以班长身份签入。"
+        "按键：{listen} 监听，{whisper} 密语，{barge} 强插，{intercept} 拦截。",
+    },
+    "mon.answered_only": {
+        "en": "Listen, whisper and barge need an answered call; intercept takes a ringing one too.",
+        "zh": "监听、密语和强插仅限已接通的通话；拦截也可用于振铃中的通话。",
+    },
+    "mon.result": {"en": "{mode} {agent}: {message}", "zh": "{mode} {agent}：{message}"},
+    "mon.ringing": {
+        "en": "session {session} on call {call}: ringing {user}",
+        "zh": "会话 {session}（呼叫 {call}）：正在呼叫 {user}",
+    },
+    "mon.mode.listen": {"en": "Listen", "zh": "监听"},
+    "mon.mode.whisper": {"en": "Whisper", "zh": "密语"},
+    "mon.mode.barge": {"en": "Barge", "zh": "强插"},
+    "mon.mode.intercept": {"en": "Intercept", "zh": "拦截"},
+    "mon.state.ringing": {"en": "phone ringing", "zh": "话机振铃中"},
+    "mon.state.active": {"en": "active", "zh": "进行中"},
+    "mon.sessions": {"en": "Monitoring sessions", "zh": "监听会话"},
+    "mon.no_sessions": {"en": "No monitoring session.", "zh": "没有监听会话。"},
+    "mon.session": {
+        "en": "**{supervisor}** → **{agent}** · {mode} · {state} · {duration}",
+        "zh": "**{supervisor}** → **{agent}** · {mode} · {state} · {duration}",
+    },
+    "mon.theirs": {"en": "another supervisor's", "zh": "其他班长的会话"},
+    "mon.switch_to": {"en": "Switch to", "zh": "切换为"},
+    "mon.switch": {"en": "Switch", "zh": "切换"},
+    "mon.stop": {"en": "Stop", "zh": "结束"},
 }
 
 # How a column's figures read, by name: ratios as percentages, seconds as durations;

@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import queries
+from dashboards import i18n, queries
 from dashboards.app_pages._login import login_form
-from dashboards.app_pages._monitor_labels import (
-    duration_text,
-    label,
-    monitored_text,
-    short,
-)
+from dashboards.app_pages._monitoring import mode_label, monitored_text
+from dashboards.i18n import t
 
 # Live states (ACD_STATES in dashboards/_live.py) of an agent with a call to take over;
 # listen, whisper and barge need it answered.
@@ -26,38 +22,44 @@ MONITOR_ROLE = "supervisor"
 
 def monitor_controls(b: queries.Backend, who: queries.Supervisor, board: queries.Wallboard) -> None:
     """Pick an agent on a call and listen, whisper, barge (optionally recorded) or
-    intercept: each through the ACD with `who` as actor; its phone rings."""
+    intercept: each through the ACD with `who` as actor and its phone as the one that
+    rings; the ACD checks the role, the desk and the scope, and says why it refuses."""
     assert b.commands is not None
     on_calls = board.agents[board.agents["state"].isin(INTERCEPTABLE)]
     if len(on_calls) == 0:
-        st.info(label("monitor.none"))
+        st.info(t("sup.none_on_call"))
         return
     rows = {r["agent"]: r for r in on_calls.to_dict("records")}
 
     def describe(agent: str) -> str:
         row = rows[agent]
-        text = f"{agent} · {short('state.' + row['state'])}"
+        text = f"{agent} · {i18n.state_label(row['state'])}"
         return f"{text} · {monitored_text(row['monitored'])}" if row["monitored"] else text
 
-    victim = str(
-        st.selectbox(label("monitor.agent"), list(rows), format_func=describe, key="call_agent")
-    )
-    record = st.checkbox(label("monitor.record"), key="monitor_record")
-    st.caption(label("monitor.phone", user=who.username, **b.monitor_keys))
+    victim = str(st.selectbox(t("mon.agent"), list(rows), format_func=describe, key="call_agent"))
+    record = st.checkbox(t("mon.record"), key="monitor_record")
+    st.caption(t("mon.phone", user=who.username, **b.monitor_keys))
     answered = rows[victim]["state"] == MONITORABLE
     if not answered:
-        st.caption(label("monitor.answered_only"))
+        st.caption(t("mon.answered_only"))
     buttons = st.columns(4)
     for column, mode in zip(buttons[:3], queries.MONITOR_START_MODES, strict=True):
-        if column.button(label(f"mode.{mode}"), key=f"monitor_{mode}", disabled=not answered):
+        if column.button(mode_label(mode), key=f"monitor_{mode}", disabled=not answered):
             done = b.commands.monitor(victim, who.username, mode, record, who)
-            (st.success if done.ok else st.error)(
-                f"{short('mode.' + mode)} {victim}: {done.message}"
-            )
-    if buttons[3].button(label("mode.intercept"), key="intercept"):
+            if done.ok:
+                ringing = t(
+                    "mon.ringing",
+                    session=done.data["session_id"],
+                    call=done.data["call_id"],
+                    user=who.username,
+                )
+                st.success(t("mon.result", mode=mode_label(mode), agent=victim, message=ringing))
+            else:
+                st.error(t("mon.result", mode=mode_label(mode), agent=victim, message=done.message))
+    if buttons[3].button(t("sup.intercept"), key="intercept"):
         taken = b.commands.intercept(victim, who.username, who)
         (st.success if taken.ok else st.error)(
-            f"{short('mode.intercept')} {victim}: {taken.message}"
+            t("sup.intercept_result", agent=victim, message=taken.message)
         )
 
 
@@ -67,13 +69,13 @@ def monitoring_sessions(who: queries.Supervisor | None) -> None:
     mode, for how long; the logged-in supervisor's own have Switch and Stop."""
     b = queries.backend()
     board = queries.live_board(b)
-    st.subheader(label("sessions.title"))
+    st.subheader(t("mon.sessions"))
     if board.problems:  # the ACD did not answer: no list rather than an empty one
         for problem in board.problems:
             st.warning(problem)
         return
     if len(board.monitors) == 0:
-        st.info(label("sessions.none"))
+        st.info(t("mon.no_sessions"))
         return
     can_act = who is not None and b.commands is not None and MONITOR_ROLE in who.roles
     for session in board.monitors.to_dict("records"):
@@ -81,79 +83,83 @@ def monitoring_sessions(who: queries.Supervisor | None) -> None:
         own = who is not None and session["supervisor"] == who.username
         with st.container(border=True):
             text, pick, switch, stop = st.columns([5, 2, 1, 1], vertical_alignment="center")
-            text.markdown(
-                f"**{session['supervisor']}** → **{session['agent']}** · "
-                f"{short('mode.' + session['mode'])} · {short('state.' + session['state'])} · "
-                f"{duration_text(session['duration_s'])}"
-                + ("" if own else f" · {short('sessions.theirs')}")
+            line = t(
+                "mon.session",
+                supervisor=session["supervisor"],
+                agent=session["agent"],
+                mode=mode_label(session["mode"]),
+                state=t(f"mon.state.{session['state']}"),
+                duration=i18n.fmt_duration(session["duration_s"], i18n.language()),
             )
+            text.markdown(line if own else f"{line} · {t('mon.theirs')}")
             if not (can_act and own):
                 continue
             assert who is not None and b.commands is not None
             target = pick.selectbox(
-                label("sessions.switch_to"),
+                t("mon.switch_to"),
                 [m for m in queries.MONITOR_SWITCH_MODES if m != session["mode"]],
-                format_func=lambda m: short(f"mode.{m}"),
+                format_func=mode_label,
                 key=f"switch_mode_{sid}",
                 label_visibility="collapsed",
             )
             done: queries.CommandResult | None = None
             if switch.button(
-                label("sessions.switch"),
-                key=f"switch_{sid}",
-                disabled=session["state"] != "active",
+                t("mon.switch"), key=f"switch_{sid}", disabled=session["state"] != "active"
             ):
                 done = b.commands.switch_monitor(sid, str(target), who)
-            if stop.button(label("sessions.stop"), key=f"stop_{sid}"):
+            if stop.button(t("mon.stop"), key=f"stop_{sid}"):
                 done = b.commands.stop_monitor(sid, who)
             if done is not None:
-                (st.success if done.ok else st.error)(f"{session['agent']}: {done.message}")
+                message = t("sup.done") if done.ok else done.message
+                (st.success if done.ok else st.error)(
+                    t("sup.result", agent=session["agent"], message=message)
+                )
 
 
-st.title("Supervisor")
+st.title(t("sup.title"))
 b = queries.backend()
-who = login_form(
-    b,
-    queries.authenticate,
-    read_only="Read-only: log in with a supervisor account to act on agents.",
-)
+who = login_form(b, queries.authenticate, read_only=t("sup.read_only"))
 
 board = queries.live_board(b)
+agents = board.agents.assign(monitored=board.agents["monitored"].map(monitored_text))
 st.dataframe(
-    board.agents.assign(monitored=board.agents["monitored"].map(monitored_text)),
+    i18n.styled(agents),
     hide_index=True,
     width="stretch",
-    column_config={"monitored": st.column_config.TextColumn(label("column.monitored"))},
+    column_config=i18n.table_columns(agents, b.timezone),
 )
 
 if who is not None:
     if b.commands is None:
-        st.warning("The ACD API (acd.v1) is not configured: actions are unavailable.")
+        st.warning(t("sup.no_commands"))
     elif len(board.agents) == 0:
-        st.info("No agent is logged in.")
+        st.info(t("sup.no_agents"))
     else:
-        agent = st.selectbox("Agent", list(board.agents["agent"]), key="target_agent")
-        reason = st.text_input("Busy reason", value="supervisor", key="busy_reason")
+        agent = st.selectbox(t("sup.agent"), list(board.agents["agent"]), key="target_agent")
+        reason = st.text_input(
+            t("sup.busy_reason"), value=t("sup.busy_reason_default"), key="busy_reason"
+        )
         a1, a2, a3 = st.columns(3)
         result: queries.CommandResult | None = None
-        if a1.button("Force logout", key="force_logout"):
+        if a1.button(t("sup.force_logout"), key="force_logout"):
             result = b.commands.force_logout(str(agent), who)
-        if a2.button("Force busy", key="force_busy"):
+        if a2.button(t("sup.force_busy"), key="force_busy"):
             result = b.commands.force_busy(str(agent), reason, who)
-        if a3.button("Force idle", key="force_idle"):
+        if a3.button(t("sup.force_idle"), key="force_idle"):
             result = b.commands.force_idle(str(agent), who)
         if result is not None:
-            (st.success if result.ok else st.error)(f"{agent}: {result.message}")
+            (st.success if result.ok else st.error)(
+                t("sup.result", agent=agent, message=result.message)
+            )
 
         # Listen, whisper, barge (docs/monitoring.md) or intercept: the supervisor's own
-        # phone rings, whose desk must be logged in with the supervisor role; the ACD
-        # checks that, the actor and the scope again, and says why when it refuses.
-        st.subheader(label("monitor.title"))
+        # phone rings, whose desk must be logged in with the supervisor role.
+        st.subheader(t("mon.title"))
         if MONITOR_ROLE in who.roles:
             monitor_controls(b, who, board)
         else:
             roles = ", ".join(who.roles) or "-"
-            st.info(label("monitor.needs_role", user=who.username, roles=roles))
+            st.info(t("mon.needs_role", user=who.username, roles=roles))
 
 monitoring_sessions(who)
 

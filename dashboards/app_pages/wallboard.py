@@ -7,8 +7,8 @@ import math
 
 import streamlit as st
 
-from dashboards import queries
-from dashboards.app_pages._monitor_labels import label, monitored_text
+from dashboards import i18n, queries
+from dashboards.app_pages._monitoring import monitored_text
 
 
 def _pct(value: float) -> str:
@@ -51,7 +51,7 @@ def live() -> None:
         width="stretch",
         column_config={
             "time_in_state_s": st.column_config.NumberColumn("time in state (s)", format="%.0f"),
-            "monitored": st.column_config.TextColumn(label("column.monitored")),
+            "monitored": st.column_config.TextColumn(i18n.column_label("monitored")),
         },
     )
     st.caption(

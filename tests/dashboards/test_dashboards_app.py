@@ -16,7 +16,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from analytics import ChdbStore, build_records
-from dashboards import queries
+from dashboards import i18n, queries
 from dashboards.queries import (
     AccountInfo,
     Backend,
@@ -94,7 +94,11 @@ class RecordingCommands:
         self.calls.append((what, agent, actor.username))
         if self.monitor_refusal:
             return CommandResult(False, self.monitor_refusal)
-        return CommandResult(True, f"session s1 on call c1: ringing {supervisor}", "s1")
+        return CommandResult(
+            True,
+            f"session s1 on call c1: ringing {supervisor}",
+            {"session_id": "s1", "call_id": "c1"},
+        )
 
     def switch_monitor(self, session_id: str, mode: str, actor: Supervisor) -> CommandResult:
         self.calls.append(("switch:" + mode, session_id, actor.username))
@@ -178,7 +182,7 @@ def test_wallboard_shows_live_and_today(backend: Backend) -> None:
     # A reason belongs to a not-ready agent only: talking and idle show none.
     assert list(agents["reason"]) == ["", "lunch", ""]
     # boss listens to 1001; chief's phone still rings, so it is not monitoring yet.
-    assert list(agents["monitored"]) == ["🎧 Listen/监听", "", ""]
+    assert list(agents["monitored"]) == ["🎧 Listen", "", ""]
 
 
 def test_wallboard_survives_a_dead_statistics_service(backend: Backend) -> None:
@@ -384,7 +388,7 @@ def test_supervisor_intercepts_a_talking_agents_call_and_sees_a_refusal(backend:
     login(at, "boss", PASSWORDS["boss"])
     assert not at.exception
     # Only agents with a call to take over are offered (1002 is busy).
-    assert at.selectbox(key="call_agent").options == ["1001 · talking/通话中 · 🎧 Listen/监听"]
+    assert at.selectbox(key="call_agent").options == ["1001 · Talking · 🎧 Listen"]
     assert any("Your phone (boss) rings" in c.value for c in at.caption)
     at.button(key="intercept").click().run()
     commands = backend.commands
@@ -394,7 +398,7 @@ def test_supervisor_intercepts_a_talking_agents_call_and_sees_a_refusal(backend:
     commands.intercept_refusal = "AGENT_NOT_AVAILABLE: supervisor 'boss' is busy"
     at.button(key="intercept").click().run()
     assert any(
-        "Intercept/拦截 1001: AGENT_NOT_AVAILABLE: supervisor 'boss' is busy" in e.value
+        "Intercept 1001: AGENT_NOT_AVAILABLE: supervisor 'boss' is busy" in e.value
         for e in at.error
     )
 
@@ -426,15 +430,13 @@ def test_supervisor_listens_whispers_or_barges_with_its_own_phone(backend: Backe
         ("monitor:barge:boss:record", "1001", "boss"),
     ]
     assert any(
-        "Barge/强插 1001: ERROR_CODE_PERMISSION_DENIED: call c1 (queue billing) is outside "
+        "Barge 1001: ERROR_CODE_PERMISSION_DENIED: call c1 (queue billing) is outside "
         "boss's scope" in e.value
         for e in at.error
     )
     commands.monitor_refusal = ""
     at.button(key="monitor_listen").click().run()
-    assert any(
-        "Listen/监听 1001: session s1 on call c1: ringing boss" in s.value for s in at.success
-    )
+    assert any("Listen 1001: session s1 on call c1: ringing boss" in s.value for s in at.success)
 
 
 def test_listen_needs_an_answered_call_intercept_does_not(backend: Backend) -> None:
@@ -456,8 +458,8 @@ def test_sessions_listed_with_mode_and_duration_and_own_ones_switched_or_stopped
     at = page("supervisor")
     # Read-only before login: the sessions, no controls.
     texts = [m.value for m in at.markdown]
-    assert any("**boss** → **1001** · Listen/监听 · active/进行中 · 1:05" in t for t in texts)
-    assert any("**chief** → **1001** · Barge/强插 · ringing/振铃中 · 0:03" in t for t in texts)
+    assert any("**boss** → **1001** · Listen · active · 1:05" in t for t in texts)
+    assert any("**chief** → **1001** · Barge · phone ringing · 0:03" in t for t in texts)
     assert not [b for b in at.button if b.key and b.key.startswith(("switch_", "stop_"))]
     login(at, "boss", PASSWORDS["boss"])
     # Only boss's own session has controls; chief's is shown as another's.
@@ -465,7 +467,7 @@ def test_sessions_listed_with_mode_and_duration_and_own_ones_switched_or_stopped
     assert keys == {"switch_s-boss", "stop_s-boss"}
     assert any("chief" in t and "another supervisor's" in t for t in (m.value for m in at.markdown))
     picker = at.selectbox(key="switch_mode_s-boss")
-    assert picker.options == ["Whisper/密语", "Barge/强插", "Intercept/拦截"]
+    assert picker.options == ["Whisper", "Barge", "Intercept"]
     picker.set_value("barge").run()
     at.button(key="switch_s-boss").click().run()
     at.selectbox(key="switch_mode_s-boss").set_value("intercept").run()
@@ -484,6 +486,40 @@ def test_sessions_listed_with_mode_and_duration_and_own_ones_switched_or_stopped
         ("switch:intercept", "s-boss", "boss"),
         ("stop", "s-boss", "boss"),
     ]
+
+
+def test_monitoring_in_chinese_on_the_supervisor_page_and_the_wallboard(
+    backend: Backend,
+) -> None:
+    backend.language = "zh"
+    board = page("wallboard")
+    assert list(board.dataframe[1].value["monitored"]) == ["🎧 监听", "", ""]
+    at = page("supervisor")
+    login(at, "boss", PASSWORDS["boss"])
+    assert not at.exception, at.exception
+    buttons = {b.key: b.label for b in at.button if b.key}
+    assert [buttons[f"monitor_{m}"] for m in ("listen", "whisper", "barge")] == [
+        "监听",
+        "密语",
+        "强插",
+    ]
+    assert (buttons["intercept"], buttons["switch_s-boss"], buttons["stop_s-boss"]) == (
+        "拦截",
+        "切换",
+        "结束",
+    )
+    assert at.checkbox(key="monitor_record").label == "录下本次监听"
+    assert any("您的话机（boss）将振铃" in c.value for c in at.caption)
+    texts = [m.value for m in at.markdown]
+    assert any("**boss** → **1001** · 监听 · 进行中 · 1分05秒" in x for x in texts)
+    assert any("强插 · 话机振铃中 · 3秒 · 其他班长的会话" in x for x in texts)
+
+
+def test_monitoring_texts_exist_in_both_languages() -> None:
+    keys = [k for k in i18n.CATALOG if k.startswith("mon.") or k == "col.monitored"]
+    assert len(keys) > 20
+    for key in keys:
+        assert set(i18n.CATALOG[key]) == {"en", "zh"} and all(i18n.CATALOG[key].values()), key
 
 
 def test_monitoring_controls_hidden_without_the_supervisor_role(backend: Backend) -> None:
