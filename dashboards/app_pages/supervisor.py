@@ -66,7 +66,9 @@ def monitor_controls(b: queries.Backend, who: queries.Supervisor, board: queries
 @st.fragment(run_every=queries.REFRESH_S)
 def monitoring_sessions(who: queries.Supervisor | None) -> None:
     """The live monitoring sessions (refreshed every 2 s): who listens to whom, in which
-    mode, for how long; the logged-in supervisor's own have Switch and Stop."""
+    mode, for how long, each with Switch and Stop for a logged-in supervisor. The ACD
+    decides who may: the session's supervisor, who asked for it, or a supervisor whose
+    scope covers the call (another's session is marked so)."""
     b = queries.backend()
     board = queries.live_board(b)
     st.subheader(t("mon.sessions"))
@@ -92,7 +94,7 @@ def monitoring_sessions(who: queries.Supervisor | None) -> None:
                 duration=i18n.fmt_duration(session["duration_s"], i18n.language()),
             )
             text.markdown(line if own else f"{line} · {t('mon.theirs')}")
-            if not (can_act and own):
+            if not can_act:
                 continue
             assert who is not None and b.commands is not None
             target = pick.selectbox(

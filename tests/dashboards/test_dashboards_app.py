@@ -452,7 +452,7 @@ def test_listen_needs_an_answered_call_intercept_does_not(backend: Backend) -> N
     assert any("No monitoring session" in i.value for i in at.info)
 
 
-def test_sessions_listed_with_mode_and_duration_and_own_ones_switched_or_stopped(
+def test_sessions_listed_with_mode_and_duration_then_switched_or_stopped(
     backend: Backend,
 ) -> None:
     at = page("supervisor")
@@ -462,10 +462,13 @@ def test_sessions_listed_with_mode_and_duration_and_own_ones_switched_or_stopped
     assert any("**chief** → **1001** · Barge · phone ringing · 0:03" in t for t in texts)
     assert not [b for b in at.button if b.key and b.key.startswith(("switch_", "stop_"))]
     login(at, "boss", PASSWORDS["boss"])
-    # Only boss's own session has controls; chief's is shown as another's.
+    # Every session has controls (the ACD decides whose boss may touch); chief's is
+    # marked as another's, and a session still ringing cannot be switched yet.
     keys = {b.key for b in at.button if b.key and b.key.startswith(("switch_", "stop_"))}
-    assert keys == {"switch_s-boss", "stop_s-boss"}
+    assert keys == {"switch_s-boss", "stop_s-boss", "switch_s-chief", "stop_s-chief"}
     assert any("chief" in t and "another supervisor's" in t for t in (m.value for m in at.markdown))
+    assert at.button(key="switch_s-chief").disabled and not at.button(key="stop_s-chief").disabled
+    assert not at.button(key="switch_s-boss").disabled
     picker = at.selectbox(key="switch_mode_s-boss")
     assert picker.options == ["Whisper", "Barge", "Intercept"]
     picker.set_value("barge").run()
@@ -480,11 +483,13 @@ def test_sessions_listed_with_mode_and_duration_and_own_ones_switched_or_stopped
         "1001: ERROR_CODE_UNKNOWN_MONITOR_SESSION: s-boss has ended" in e.value for e in at.error
     )
     at.button(key="stop_s-boss").click().run()
+    at.button(key="stop_s-chief").click().run()
     assert commands.calls == [
         ("switch:barge", "s-boss", "boss"),
         ("switch:intercept", "s-boss", "boss"),
         ("switch:intercept", "s-boss", "boss"),
         ("stop", "s-boss", "boss"),
+        ("stop", "s-chief", "boss"),
     ]
 
 
