@@ -12,6 +12,7 @@ import pandas as pd  # type: ignore[import-untyped]
 
 import eventlog as ev
 import teletraffic
+from dashboards._format import fmt_pct
 from dashboards._live import LiveSnapshot
 
 REFRESH_S = 2.0
@@ -38,7 +39,8 @@ class Wallboard:
     offered: int
     answered: int
     source: str
-    problems: tuple[str, ...] = ()
+    # (what, the error): "live_unavailable", "stats_unavailable" (the page words them).
+    problems: tuple[tuple[str, str], ...] = ()
     # The monitoring sessions (MONITOR_COLUMNS), oldest first.
     monitors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MONITOR_COLUMNS))
 
@@ -48,7 +50,7 @@ def _ratio(num: float, den: float) -> float:
 
 
 def wallboard_view(
-    snap: LiveSnapshot, today: pd.DataFrame, problems: Sequence[str] = ()
+    snap: LiveSnapshot, today: pd.DataFrame, problems: Sequence[tuple[str, str]] = ()
 ) -> Wallboard:
     """The wallboard from a live snapshot and today's queue_summary (TODAY_COLUMNS at
     least): live agents and queues plus today's SL and abandon rate per queue and total."""
@@ -202,7 +204,7 @@ class IvrView:
 
 
 def _percent(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.1%}"
+    return fmt_pct(value)
 
 
 def ivr_view(containment: pd.DataFrame, dropoff: pd.DataFrame) -> IvrView:

@@ -12,8 +12,9 @@ The API the pages use (all of it):
   `staff.` staffing, `sup.` supervisor, `rec.` recordings, `col.` column names,
   `state.` agent states, `role.`.
 - `language()`: the session's language code.
-- `fmt_int`, `fmt_number`, `fmt_pct`, `fmt_duration(seconds)`: figures for reading
-  (1,234; 87.5 %; 2:05 or 2分05秒).
+- `fmt_int`, `fmt_number`, `fmt_pct`, `fmt_duration(seconds, lang)`: figures for
+  reading (1,234; 87.5 %; 2:05 or 2分05秒). `value_text(column, value)`: a cell of
+  ours in words (agent state, recording status and failure, access log action).
 - Tables: `table_columns(df)` the `column_config` of `st.dataframe` (every column's
   label with its unit, datetimes in the call center's zone); `styled(df)` the frame as
   a pandas Styler showing counts, percentages, durations and agent states for reading
@@ -33,7 +34,7 @@ the run directory keyed by username, so it survives new sessions and restarts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
@@ -63,6 +64,7 @@ __all__ = [
     "styled",
     "t",
     "table_columns",
+    "value_text",
 ]
 
 # Each language named in itself, as language switches do.
@@ -100,6 +102,8 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "login.as": {"en": "Logged in as {user} ({roles})", "zh": "已登录：{user}（{roles}）"},
     "login.logout": {"en": "Log out", "zh": "退出登录"},
+    "unit.seconds": {"en": "{n} s", "zh": "{n} 秒"},
+    "unit.seconds_axis": {"en": "seconds", "zh": "秒"},
     "role.supervisor": {"en": "supervisor", "zh": "班长"},
     "role.admin": {"en": "admin", "zh": "管理员"},
     "role.agent": {"en": "agent", "zh": "座席"},
@@ -209,20 +213,13 @@ CATALOG: dict[str, dict[str, str]] = {
     "sup.no_agents": {"en": "No agent is logged in.", "zh": "没有已签入的座席。"},
     "sup.agent": {"en": "Agent", "zh": "座席"},
     "sup.busy_reason": {"en": "Busy reason", "zh": "示忙原因"},
-    "sup.busy_reason_default": {"en": "supervisor", "zh": "班长"},
     "sup.force_logout": {"en": "Force logout", "zh": "强制签出"},
     "sup.force_busy": {"en": "Force busy", "zh": "强制示忙"},
     "sup.force_idle": {"en": "Force idle", "zh": "强制示闲"},
     "sup.result": {"en": "{agent}: {message}", "zh": "{agent}：{message}"},
     "sup.done": {"en": "done", "zh": "已完成"},
     "sup.deferred": {"en": "deferred until the call ends", "zh": "将在通话结束后执行"},
-    "sup.intercept_title": {"en": "Intercept a call", "zh": "拦截通话"},
     "sup.none_on_call": {"en": "No agent is ringing or talking.", "zh": "没有振铃或通话中的座席。"},
-    "sup.agent_on_call": {"en": "Agent on the call", "zh": "通话中的座席"},
-    "sup.intercept_caption": {
-        "en": "Your phone ({user}) rings; your desk must be logged in as a supervisor and idle.",
-        "zh": "您的话机（{user}）将振铃；您的座席须以班长身份签入并处于空闲。",
-    },
     "sup.intercept": {"en": "Intercept", "zh": "拦截"},
     "sup.intercept_result": {"en": "Intercept {agent}: {message}", "zh": "拦截 {agent}：{message}"},
     "sup.intercept_ringing": {
@@ -275,6 +272,11 @@ CATALOG: dict[str, dict[str, str]] = {
     "rec.status.stored": {"en": "stored", "zh": "已保存"},
     "rec.status.failed": {"en": "failed", "zh": "失败"},
     "rec.status.deleted": {"en": "deleted", "zh": "已删除"},
+    "rec.failure.missing": {"en": "segments missing", "zh": "录音片段缺失"},
+    "rec.failure.disk_full": {"en": "disk full", "zh": "磁盘已满"},
+    "rec.failure.short": {"en": "cut short", "zh": "录音不完整"},
+    "rec.failure.rtpengine": {"en": "media server error", "zh": "媒体服务器错误"},
+    "rec.failure.convert": {"en": "conversion failed", "zh": "转换失败"},
     "rec.action.play": {"en": "play", "zh": "播放"},
     "rec.action.hold": {"en": "hold", "zh": "保留"},
     "rec.action.release": {"en": "release", "zh": "解除保留"},
@@ -390,9 +392,9 @@ CATALOG: dict[str, dict[str, str]] = {
     "mon.record": {"en": "Record this session", "zh": "录下本次监听"},
     "mon.phone": {
         "en": "Your phone ({user}) rings: answer it to start. Your desk must be logged in "
-        "as a supervisor. On its keypad: {listen} listen, {whisper} whisper, {barge} barge, "
-        "{intercept} intercept.",
-        "zh": "您的话机（{user}）将振铃，接听即开始；您的座席须以班长身份签入。"
+        "as a supervisor (and idle, to intercept). On its keypad: {listen} listen, "
+        "{whisper} whisper, {barge} barge, {intercept} intercept.",
+        "zh": "您的话机（{user}）将振铃，接听即开始；您的座席须以班长身份签入（拦截时须空闲）。"
         "按键：{listen} 监听，{whisper} 密语，{barge} 强插，{intercept} 拦截。",
     },
     "mon.answered_only": {
@@ -444,12 +446,27 @@ PERCENT_COLUMNS = frozenset(
 
 # Columns whose values are words of ours (agent states, recording statuses, access
 # log actions): shown in the page's language; other values are data (names, numbers).
-VALUE_TEXTS = {"state": "state", "status": "rec.status", "action": "rec.action"}
+# A failure is "reason: detail": the reason is ours, the detail the recorder's words.
+VALUE_TEXTS = {
+    "state": "state",
+    "status": "rec.status",
+    "action": "rec.action",
+    "failure": "rec.failure",
+}
 
 
 def _value_text(prefix: str, value: object, lang: str) -> str:
-    entry = CATALOG.get(f"{prefix}.{value}")
-    return entry[lang] if entry else str(value)
+    text = str(value)
+    head, sep, tail = text.partition(": ")
+    entry = CATALOG.get(f"{prefix}.{head}")
+    return entry[lang] + sep + tail if entry else text
+
+
+def value_text(column: str, value: object, lang: str | None = None) -> str:
+    """A cell of `column` as the page shows it: agent states, recording statuses,
+    failures and access log actions in words; any other value as it is."""
+    prefix = VALUE_TEXTS.get(column)
+    return _value_text(prefix, value, lang or language()) if prefix else str(value)
 
 
 def _is_duration(column: str) -> bool:
@@ -500,12 +517,27 @@ def _formatter(column: str, series: pd.Series, lang: str) -> Callable[[Any], str
     return None
 
 
-def styled(df: pd.DataFrame, lang: str | None = None) -> Any:
+def styled(
+    df: pd.DataFrame,
+    lang: str | None = None,
+    *,
+    relabel: bool = False,
+    cell_css: Mapping[str, Callable[[Any], str]] | None = None,
+) -> Any:
     """`df` as a pandas Styler whose cells read well (1,234; 87.5 %; 2:05; states in
-    words); the data under it is unchanged. Colour cells further with `.map(...)`."""
+    words); the data under it is unchanged. `relabel`: the columns renamed to their
+    labels (st.table, which takes no column_config). `cell_css`: column -> a function of
+    a cell's value giving its CSS ("" for none), e.g. a threshold's colour."""
     lang = lang or language()
     formats = {c: f for c in df.columns if (f := _formatter(str(c), df[c], lang)) is not None}
-    return df.style.format(formats, na_rep=MISSING)
+    names = {c: column_label(str(c), lang) if relabel else c for c in df.columns}
+    style = df.rename(columns=names).style.format(
+        {names[c]: f for c, f in formats.items()}, na_rep=MISSING
+    )
+    for column, css in (cell_css or {}).items():
+        if column in names:
+            style = style.map(css, subset=[names[column]])
+    return style
 
 
 def table_columns(

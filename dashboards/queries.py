@@ -167,18 +167,18 @@ def now_utc(b: Backend) -> datetime:
     return datetime.fromtimestamp(b.clock(), UTC)
 
 
-def _live_snapshot(b: Backend, problems: list[str]) -> LiveSnapshot:
+def _live_snapshot(b: Backend, problems: list[tuple[str, str]]) -> LiveSnapshot:
     try:
         return b.live.snapshot()
     except Exception as exc:  # show the rest of the board with the reason
-        problems.append(f"live view unavailable: {exc}")
+        problems.append(("live_unavailable", str(exc)))
         return LiveSnapshot(b.clock(), (), (), "none")
 
 
 def live_board(b: Backend) -> Wallboard:
     """The live part of the wallboard alone (agents, queues, monitoring sessions), no
     statistics asked: for the Supervisor page, which refreshes its sessions often."""
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     snap = _live_snapshot(b, problems)
     return wallboard_view(snap, pd.DataFrame(columns=TODAY_COLUMNS), problems)
 
@@ -186,15 +186,15 @@ def live_board(b: Backend) -> Wallboard:
 def wallboard(b: Backend) -> Wallboard:
     """Live agents, queues and monitoring sessions plus today's SL and abandon rate (per
     queue and total). A source that fails leaves its part empty and says why in
-    `problems`."""
-    problems: list[str] = []
+    `problems` ("live_unavailable" or "stats_unavailable", the error)."""
+    problems: list[tuple[str, str]] = []
     snap = _live_snapshot(b, problems)
     try:
         today = b.reports.report(
             "queue_summary", threshold_s=b.sl_threshold_s, start=day_start(b).timestamp()
         )
     except Exception as exc:
-        problems.append(f"statistics unavailable: {exc}")
+        problems.append(("stats_unavailable", str(exc)))
         today = pd.DataFrame(columns=TODAY_COLUMNS)
     return wallboard_view(snap, today, problems)
 
@@ -273,7 +273,14 @@ def authenticate_for_recordings(b: Backend, username: str, password: str) -> Sup
 
 
 class RecordingRefused(Exception):
-    """The viewer may not do this with recordings (role), or there is no index."""
+    """The viewer may not do this with recordings (role), or there is no index.
+    `reason`: "not_configured", or the LoginError's ("invalid", "no_role");
+    `username`: the viewer's."""
+
+    def __init__(self, message: str, reason: str = "not_configured", username: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.username = username
 
 
 def _recordings(b: Backend) -> RecordingIndex:
@@ -289,7 +296,7 @@ def _check_viewer(b: Backend, who: Supervisor) -> None:
     try:
         check_login(b.accounts, b.recording_roles, who.username, who.password)
     except LoginError as exc:
-        raise RecordingRefused(str(exc)) from None
+        raise RecordingRefused(str(exc), exc.reason, exc.username) from None
 
 
 def search_recordings(

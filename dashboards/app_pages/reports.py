@@ -7,97 +7,111 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboards import queries
+from dashboards import i18n, queries
+from dashboards.i18n import fmt_int, t
 
-st.title("Reports")
+st.title(t("rep.title"))
 b = queries.backend()
+lang = i18n.language()
 today = queries.day_start(b).date()
-picked = st.date_input("Date range", value=(today - timedelta(days=6), today), key="range")
+picked = st.date_input(t("rep.range"), value=(today - timedelta(days=6), today), key="range")
 first, last = picked if isinstance(picked, tuple) and len(picked) == 2 else (today, today)
 start, end = queries.date_range(b, first, last)
 known = b.reports.report("queue_summary", threshold_s=b.sl_threshold_s, start=start, end=end)
-queues = st.multiselect("Queues", sorted(known["queue"].astype(str)), key="queues")
+queues = st.multiselect(t("rep.queues"), sorted(known["queue"].astype(str)), key="queues")
 everyone = b.reports.report("agent_summary", start=start, end=end)
-agents = st.multiselect("Agents", sorted(everyone["agent"].astype(str)), key="agents")
+agents = st.multiselect(t("rep.agents"), sorted(everyone["agent"].astype(str)), key="agents")
 interval = st.selectbox(
-    "Interval",
+    t("rep.interval"),
     [15, 30, 60, 1440],
     index=2,
     key="interval",
-    format_func=lambda m: "day" if m == 1440 else f"{m} min",
+    format_func=lambda m: (
+        t("rep.interval.day") if m == 1440 else t("rep.interval.minutes", minutes=m)
+    ),
 )
 
+
+def table(df: object, key: str | None = None) -> None:
+    """A report table: human column names, figures for reading, times in our zone."""
+    st.dataframe(
+        i18n.styled(df),
+        hide_index=True,
+        width="stretch",
+        column_config=i18n.table_columns(df, b.timezone),
+        key=key,
+    )
+
+
 data = queries.history(b, first, last, queues=queues, agents=agents, interval_minutes=int(interval))
-st.subheader("Queues")
-st.dataframe(data["summary"], hide_index=True, width="stretch")
+st.subheader(t("rep.queues"))
+table(data["summary"])
 intervals = data["intervals"]
 if len(intervals):
     volume = intervals.pivot_table(
         index="interval_start", columns="queue", values="offered", aggfunc="sum"
     ).fillna(0)
-    st.caption("Offered calls per interval")
-    st.bar_chart(volume)
-    sl = intervals.pivot_table(index="interval_start", columns="queue", values="sl")
-    st.caption(f"Service level per interval ({b.sl_threshold_s:g} s)")
-    st.line_chart(sl)
-st.subheader("Agents")
-st.dataframe(data["agents"], hide_index=True, width="stretch")
+    st.caption(t("rep.offered_per_interval"))
+    st.bar_chart(volume, x_label="", y_label=t("col.offered"))
+    sl = intervals.pivot_table(index="interval_start", columns="queue", values="sl") * 100
+    threshold = t("unit.seconds", n=f"{b.sl_threshold_s:g}")
+    st.caption(t("rep.sl_per_interval", threshold=threshold))
+    st.line_chart(sl, x_label="", y_label=t("col.sl"))
+st.subheader(t("rep.agents"))
+table(data["agents"])
 if len(data["agents"]):
-    st.bar_chart(data["agents"].set_index("agent")[["talk_s", "hold_s", "wrapup_s"]])
-st.subheader("IVR")
+    st.bar_chart(
+        i18n.labelled(data["agents"].set_index("agent")[["talk_s", "hold_s", "wrapup_s"]]),
+        x_label="",
+        y_label=t("unit.seconds_axis"),
+    )
+st.subheader(t("ivr.title"))
 ivr = queries.ivr_history(b, first, last)
 if ivr.calls == 0:
-    st.info("No call went through the IVR in this range.")
+    st.info(t("ivr.none"))
 else:
     c1, c2, c3 = st.columns(3)
-    c1.metric("IVR calls", ivr.calls)
-    c2.metric("Self-served", ivr.self_served)
-    c3.metric("Containment rate", ivr.containment_percent)
-    st.caption(
-        "Containment per dialled number and flow (the flow's first node): how the IVR "
-        "let go of each call. Containment = self-served / IVR calls; to_agent = queued or "
-        "transferred; abandoned_in_ivr = the caller hung up in the IVR; other = closed, "
-        "voicemail, max time, retries exhausted, error."
-    )
-    st.table(ivr.containment)
+    c1.metric(t("ivr.calls"), fmt_int(ivr.calls))
+    c2.metric(t("ivr.self_served"), fmt_int(ivr.self_served))
+    c3.metric(t("ivr.containment_rate"), ivr.containment_percent)
+    st.caption(t("ivr.containment_caption"))
+    # The total row's "all" is a word of ours: in the page's language.
+    containment = ivr.containment.replace({"dialled": {"all": t("ivr.all")}})
+    st.table(i18n.styled(containment, relabel=True), hide_index=True)
     st.bar_chart(
-        ivr.outcomes,
+        i18n.labelled(ivr.outcomes),
         stack=True,
         horizontal=True,
         sort=False,
         x_label="",
-        y_label="calls",
+        y_label=t("ivr.chart_calls"),
         # self-served, to an agent, abandoned in the IVR, other (IVR_OUTCOMES' order)
         color=["#2e9e5b", "#3b7dd8", "#d9534f", "#a0a4ab"],
     )
-    st.caption(
-        "Drop-off per node, in flow path order: calls that visited the node, callers "
-        "who hung up there, and calls the flow gave up on there (retries exhausted, "
-        "maximum time)."
-    )
-    st.table(ivr.dropoff)
+    st.caption(t("ivr.dropoff_caption"))
+    st.table(i18n.styled(ivr.dropoff, relabel=True), hide_index=True)
     st.bar_chart(
-        ivr.dropoff_bars,
+        i18n.labelled(ivr.dropoff_bars),
         stack=False,
         horizontal=True,
         sort=False,
         x_label="",
-        y_label="calls",
+        y_label=t("ivr.chart_calls"),
         # visits, caller left, failed (IVR_DROPOFF_BARS' order)
         color=["#a0a4ab", "#d9534f", "#f0ad4e"],
     )
-st.subheader("Calls")
+st.subheader(t("rep.calls"))
 cdrs = data["cdrs"]
-st.dataframe(cdrs, hide_index=True, width="stretch")
+table(cdrs)
 st.download_button(
-    "Download CDRs (CSV)",
+    t("rep.download_cdrs"),
     data=queries.csv_bytes(cdrs),
     file_name=f"cdr_{first.isoformat()}_{last.isoformat()}.csv",
     mime="text/csv",
     key="cdr_csv",
 )
 st.download_button(
-    "Download queue summary (CSV)",
+    t("rep.download_summary"),
     data=queries.csv_bytes(data["summary"]),
     file_name=f"queues_{first.isoformat()}_{last.isoformat()}.csv",
     mime="text/csv",

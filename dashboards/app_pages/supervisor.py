@@ -5,6 +5,9 @@ and the sessions read-only."""
 
 from __future__ import annotations
 
+import re
+
+import pandas as pd  # type: ignore[import-untyped]
 import streamlit as st
 
 from dashboards import i18n, queries
@@ -12,12 +15,24 @@ from dashboards.app_pages._login import login_form
 from dashboards.app_pages._monitoring import mode_label, monitored_text
 from dashboards.i18n import t
 
+# GrpcAcdCommands.intercept's answer (dashboards/_commands.py), worded by the page.
+_RINGING = re.compile(r"call (?P<call>\S+): ringing (?P<user>\S+) to take it over")
 # Live states (ACD_STATES in dashboards/_live.py) of an agent with a call to take over;
 # listen, whisper and barge need it answered.
 INTERCEPTABLE = ("reserved", "talking")
 MONITORABLE = "talking"
 # The role the ACD requires of the supervisor whose phone joins a call.
 MONITOR_ROLE = "supervisor"
+
+
+def said(message: str) -> str:
+    """An ACD answer in the page's language where it is one of ours ("done"); its
+    refusals (error codes and their details) are shown as the ACD gave them."""
+    if (ringing := _RINGING.fullmatch(message)) is not None:
+        return t("sup.intercept_ringing", call=ringing["call"], user=ringing["user"])
+    return {"done": t("sup.done"), "deferred until the call ends": t("sup.deferred")}.get(
+        message, message
+    )
 
 
 def monitor_controls(b: queries.Backend, who: queries.Supervisor, board: queries.Wallboard) -> None:
@@ -31,12 +46,20 @@ def monitor_controls(b: queries.Backend, who: queries.Supervisor, board: queries
         return
     rows = {r["agent"]: r for r in on_calls.to_dict("records")}
 
-    def describe(agent: str) -> str:
-        row = rows[agent]
-        text = f"{agent} · {i18n.state_label(row['state'])}"
-        return f"{text} · {monitored_text(row['monitored'])}" if row["monitored"] else text
-
-    victim = str(st.selectbox(t("mon.agent"), list(rows), format_func=describe, key="call_agent"))
+    # Worded now, in the session's language (a format_func may be called outside the run).
+    described = {
+        agent: " · ".join(
+            part
+            for part in (agent, i18n.state_label(row["state"]), monitored_text(row["monitored"]))
+            if part
+        )
+        for agent, row in rows.items()
+    }
+    victim = str(
+        st.selectbox(
+            t("mon.agent"), list(rows), format_func=described.__getitem__, key="call_agent"
+        )
+    )
     record = st.checkbox(t("mon.record"), key="monitor_record")
     st.caption(t("mon.phone", user=who.username, **b.monitor_keys))
     answered = rows[victim]["state"] == MONITORABLE
@@ -59,7 +82,7 @@ def monitor_controls(b: queries.Backend, who: queries.Supervisor, board: queries
     if buttons[3].button(t("sup.intercept"), key="intercept"):
         taken = b.commands.intercept(victim, who.username, who)
         (st.success if taken.ok else st.error)(
-            t("sup.intercept_result", agent=victim, message=taken.message)
+            t("sup.intercept_result", agent=victim, message=said(taken.message))
         )
 
 
@@ -73,8 +96,8 @@ def monitoring_sessions(who: queries.Supervisor | None) -> None:
     board = queries.live_board(b)
     st.subheader(t("mon.sessions"))
     if board.problems:  # the ACD did not answer: no list rather than an empty one
-        for problem in board.problems:
-            st.warning(problem)
+        for what, detail in board.problems:
+            st.warning(t(f"wb.problem.{what}", detail=detail))
         return
     if len(board.monitors) == 0:
         st.info(t("mon.no_sessions"))
@@ -97,10 +120,11 @@ def monitoring_sessions(who: queries.Supervisor | None) -> None:
             if not can_act:
                 continue
             assert who is not None and b.commands is not None
+            modes = {m: mode_label(m) for m in queries.MONITOR_SWITCH_MODES if m != session["mode"]}
             target = pick.selectbox(
                 t("mon.switch_to"),
-                [m for m in queries.MONITOR_SWITCH_MODES if m != session["mode"]],
-                format_func=mode_label,
+                list(modes),
+                format_func=modes.__getitem__,
                 key=f"switch_mode_{sid}",
                 label_visibility="collapsed",
             )
@@ -112,9 +136,8 @@ def monitoring_sessions(who: queries.Supervisor | None) -> None:
             if stop.button(t("mon.stop"), key=f"stop_{sid}"):
                 done = b.commands.stop_monitor(sid, who)
             if done is not None:
-                message = t("sup.done") if done.ok else done.message
                 (st.success if done.ok else st.error)(
-                    t("sup.result", agent=session["agent"], message=message)
+                    t("sup.result", agent=session["agent"], message=said(done.message))
                 )
 
 
@@ -128,7 +151,7 @@ st.dataframe(
     i18n.styled(agents),
     hide_index=True,
     width="stretch",
-    column_config=i18n.table_columns(agents, b.timezone),
+    column_config=i18n.table_columns(agents),
 )
 
 if who is not None:
@@ -138,9 +161,8 @@ if who is not None:
         st.info(t("sup.no_agents"))
     else:
         agent = st.selectbox(t("sup.agent"), list(board.agents["agent"]), key="target_agent")
-        reason = st.text_input(
-            t("sup.busy_reason"), value=t("sup.busy_reason_default"), key="busy_reason"
-        )
+        # The default reason is a code the ACD records (events, reports), not a word.
+        reason = st.text_input(t("sup.busy_reason"), value="supervisor", key="busy_reason")
         a1, a2, a3 = st.columns(3)
         result: queries.CommandResult | None = None
         if a1.button(t("sup.force_logout"), key="force_logout"):
@@ -151,7 +173,7 @@ if who is not None:
             result = b.commands.force_idle(str(agent), who)
         if result is not None:
             (st.success if result.ok else st.error)(
-                t("sup.result", agent=agent, message=result.message)
+                t("sup.result", agent=agent, message=said(result.message))
             )
 
         # Listen, whisper, barge (docs/monitoring.md) or intercept: the supervisor's own
@@ -169,44 +191,51 @@ if who is not None:
     # Voicemail · 语音信箱: every box's messages through the ACD (ListVoicemail with this
     # supervisor as the actor); playing, marking heard and deleting go through it too, so
     # the ACD checks the role and writes voicemail.heard / voicemail.deleted.
-    st.subheader("Voicemail · 语音信箱")
+    st.subheader(t("sup.voicemail"))
     if b.commands is not None:
         commands = b.commands
         v1, v2 = st.columns([3, 1])
-        box = v1.text_input("Mailbox (empty: all) · 信箱（空：全部）", key="vm_box")
-        include_heard = v2.checkbox("Include heard · 含已听", key="vm_heard")
+        box = v1.text_input(t("sup.vm_box"), key="vm_box")
+        include_heard = v2.checkbox(t("sup.vm_heard"), key="vm_heard")
         listed = commands.list_voicemail(who, box.strip(), include_heard)
         # A mark or delete re-reads the list; what it did is shown after that rerun.
         if (last := st.session_state.pop("vm_done", None)) is not None:
             st.success(last)
         if not listed.ok:
-            st.error(f"Voicemail: {listed.message}")
+            st.error(t("sup.vm_error", message=listed.message))
         elif not listed.data:
-            st.info("No voicemail message · 没有留言")
+            st.info(t("sup.vm_none"))
         else:
-            st.dataframe(listed.data, hide_index=True, width="stretch", key="vm_table")
+            messages = pd.DataFrame(listed.data)
+            st.dataframe(
+                i18n.styled(messages),
+                hide_index=True,
+                width="stretch",
+                key="vm_table",
+                column_config=i18n.table_columns(messages),
+            )
             labels = {
                 m["message_id"]: f"{m['received_at'][:19]} · {m['box']} · {m['caller']}"
-                + ("" if m["heard"] else " · new")
+                + ("" if m["heard"] else f" · {t('sup.vm_new')}")
                 for m in listed.data
             }
             message_id = st.selectbox(
-                "Message · 留言", list(labels), format_func=labels.__getitem__, key="vm_message"
+                t("sup.vm_message"), list(labels), format_func=labels.__getitem__, key="vm_message"
             )
             m1, m2, m3 = st.columns(3)
             done: queries.CommandResult | None = None
-            if m1.button("Play · 播放", key="vm_play"):
+            if m1.button(t("sup.vm_play"), key="vm_play"):
                 audio = commands.voicemail_audio(who, str(message_id))
                 if audio.ok:
                     st.audio(audio.data, format="audio/wav")
                 else:
                     done = audio
-            if m2.button("Mark heard · 标为已听", key="vm_mark_heard"):
+            if m2.button(t("sup.vm_mark_heard"), key="vm_mark_heard"):
                 done = commands.mark_voicemail_heard(who, str(message_id))
-            if m3.button("Delete · 删除", key="vm_delete"):
+            if m3.button(t("sup.vm_delete"), key="vm_delete"):
                 done = commands.delete_voicemail(who, str(message_id))
             if done is not None:
-                text = f"{labels.get(str(message_id), message_id)}: {done.message}"
+                text = f"{labels.get(str(message_id), message_id)}: {said(done.message)}"
                 if done.ok:
                     st.session_state["vm_done"] = text
                     st.rerun()

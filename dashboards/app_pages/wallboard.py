@@ -1,62 +1,116 @@
-"""Real-time wallboard: agents (a monitored one marked with the mode), queues, today's
-SL and abandon rate (refresh 2 s)."""
+"""Real-time wallboard: agents (🎧 and the mode on one a supervisor monitors), queues,
+today's SL and abandon rate (refresh 2 s), in
+large type for a wall display; a service level below the configured target and a wait
+above the configured limit are shown in red (dashboards.service_level_target_pct,
+longest_wait_alert_s)."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import streamlit as st
 
 from dashboards import i18n, queries
 from dashboards.app_pages._monitoring import monitored_text
+from dashboards.i18n import fmt_duration, fmt_int, fmt_pct, t
+
+# Large type for a wall display: the figures and both tables (st.table is HTML, so
+# the CSS reaches it; st.dataframe's canvas would not).
+WALL_CSS = """<style>
+[data-testid="stMetricValue"] { font-size: 3.6rem; font-weight: 700; }
+[data-testid="stMetricLabel"] p { font-size: 1.35rem; }
+[data-testid="stMetricDelta"] { font-size: 1.2rem; }
+[data-testid="stTable"] table { font-size: 1.6rem; }
+[data-testid="stTable"] th { font-size: 1.3rem; }
+</style>"""
+ALERT_CSS = "background-color: #d9534f; color: white; font-weight: 700"
+OK_CSS = "background-color: #2e9e5b; color: white"
 
 
-def _pct(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.1%}"
+def _sl_css(target: float) -> Any:
+    def css(value: object) -> str:
+        ratio = float(value)  # type: ignore[arg-type]
+        if math.isnan(ratio):
+            return ""
+        return ALERT_CSS if ratio < target else OK_CSS
+
+    return css
 
 
-st.title("Wallboard")
+def _wait_css(limit_s: float) -> Any:
+    return lambda value: ALERT_CSS if float(value) > limit_s else ""
+
+
+st.title(t("wb.title"))
+st.html(WALL_CSS)
 
 
 @st.fragment(run_every=queries.REFRESH_S)
 def live() -> None:
     b = queries.backend()
     board = queries.wallboard(b)
-    for problem in board.problems:
-        st.warning(problem)
+    target = b.service_level_target_pct / 100
+    limit_s = b.longest_wait_alert_s
+    for kind, detail in board.problems:
+        st.warning(t(f"wb.problem.{kind}", detail=detail))
     waiting = int(board.queues["waiting"].sum()) if len(board.queues) else 0
     longest = float(board.queues["longest_wait_s"].max()) if len(board.queues) else 0.0
     c1, c2, c3, c4, c5 = st.columns(5)
-    c1.metric(f"SL today ({b.sl_threshold_s:g} s)", _pct(board.sl))
-    c2.metric("Abandon rate today", _pct(board.abandon_rate))
-    c3.metric("Waiting now", waiting)
-    c4.metric("Longest wait", f"{longest:.0f} s")
-    c5.metric("Agents logged in", len(board.agents))
-    st.subheader("Queues")
-    st.dataframe(
-        board.queues,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "sl_today": st.column_config.NumberColumn("SL today", format="percent"),
-            "abandon_rate_today": st.column_config.NumberColumn("abandoned", format="percent"),
-            "longest_wait_s": st.column_config.NumberColumn("longest wait (s)", format="%.0f"),
-        },
+    sl_delta = None
+    if not math.isnan(board.sl):
+        # Points above (+, green) or below (-, red) the target.
+        sl_delta = t(
+            "wb.sl_vs_target", diff=f"{(board.sl - target) * 100:+.1f}", target=fmt_pct(target)
+        )
+    c1.metric(
+        t("wb.sl_today", threshold=t("unit.seconds", n=f"{b.sl_threshold_s:g}")),
+        fmt_pct(board.sl),
+        delta=sl_delta,
+        border=True,
     )
-    st.subheader("Agents")
-    st.dataframe(
-        # A supervisor listening, whispering or barging in: 🎧 and the mode.
-        board.agents.assign(monitored=board.agents["monitored"].map(monitored_text)),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "time_in_state_s": st.column_config.NumberColumn("time in state (s)", format="%.0f"),
-            "monitored": st.column_config.TextColumn(i18n.column_label("monitored")),
-        },
+    c2.metric(t("wb.abandon_today"), fmt_pct(board.abandon_rate), border=True)
+    c3.metric(t("wb.waiting"), fmt_int(waiting), border=True)
+    over = None
+    if longest > limit_s:
+        over = t(
+            "wb.over_limit",
+            over=fmt_duration(longest - limit_s, i18n.language()),
+            limit=fmt_duration(limit_s, i18n.language()),
+        )
+    # inverse: a wait over the limit (a positive delta) is red.
+    c4.metric(
+        t("wb.longest"),
+        fmt_duration(longest, i18n.language()),
+        delta=over,
+        delta_color="inverse",
+        border=True,
     )
+    c5.metric(t("wb.agents_in"), fmt_int(len(board.agents)), border=True)
+    st.subheader(t("wb.queues"))
+    st.table(
+        i18n.styled(
+            board.queues,
+            relabel=True,
+            cell_css={"sl_today": _sl_css(target), "longest_wait_s": _wait_css(limit_s)},
+        ),
+        hide_index=True,
+    )
+    st.subheader(t("wb.agents"))
+    # A supervisor listening, whispering or barging in: 🎧 and the mode.
+    agents = board.agents.assign(monitored=board.agents["monitored"].map(monitored_text))
+    st.table(i18n.styled(agents, relabel=True), hide_index=True)
+    lang = i18n.language()
     st.caption(
-        f"live source: {board.source} · offered today {board.offered}, "
-        f"answered {board.answered} · refresh every {queries.REFRESH_S:g} s"
+        t(
+            "wb.footer",
+            source=board.source,
+            offered=fmt_int(board.offered),
+            answered=fmt_int(board.answered),
+            refresh=t("unit.seconds", n=f"{queries.REFRESH_S:g}"),
+            target=fmt_pct(target),
+            limit=fmt_duration(limit_s, lang),
+        )
     )
 
 

@@ -168,21 +168,26 @@ def metric(at: AppTest, label: str) -> str:
 def test_wallboard_shows_live_and_today(backend: Backend) -> None:
     at = page("wallboard")
     # Today: billing 2 of 2 answered within 20 s, general 0 of 1 -> 2/3; 2 of 7 abandoned.
-    assert metric(at, "SL today") == "66.7%"
-    assert metric(at, "Abandon rate today") == "28.6%"
+    assert metric(at, "Service level today (20 s)") == "66.7 %"
+    assert metric(at, "Abandon rate today") == "28.6 %"
     assert metric(at, "Waiting now") == "3"
-    assert metric(at, "Longest wait") == "75 s"
+    # 75 s is over the 60 s default limit: the metric says by how much, in red.
+    longest = next(m for m in at.metric if m.label == "Longest wait")
+    assert (longest.value, longest.proto.delta) == ("1:15", "+0:15 over the 1:00 limit")
     assert metric(at, "Agents logged in") == "3"
-    queues, agents = at.dataframe[0].value, at.dataframe[1].value
-    assert set(queues["queue"]) == {"billing", "general"}
-    billing = queues.set_index("queue").loc["billing"]
-    assert billing["waiting"] == 3 and billing["sl_today"] == 1.0
-    assert list(agents["agent"]) == ["1001", "1002", "1003"]
-    assert list(agents["time_in_state_s"]) == [42.0, 300.0, 7.0]
+    sl = next(m for m in at.metric if m.label.startswith("Service level today"))
+    assert sl.proto.delta == "-13.3 points vs target 80.0 %"
+    # The tables are HTML (large type on a wall) with their columns' human names.
+    queues, agents = at.table[0].value, at.table[1].value
+    assert set(queues["Queue"]) == {"billing", "general"}
+    billing = queues.set_index("Queue").loc["billing"]
+    assert billing["Waiting"] == 3 and billing["Service level today %"] == 1.0
+    assert list(agents["Agent"]) == ["1001", "1002", "1003"]
+    assert list(agents["Time in state (m:ss)"]) == [42.0, 300.0, 7.0]
     # A reason belongs to a not-ready agent only: talking and idle show none.
-    assert list(agents["reason"]) == ["", "lunch", ""]
+    assert list(agents["Reason"]) == ["", "lunch", ""]
     # boss listens to 1001; chief's phone still rings, so it is not monitoring yet.
-    assert list(agents["monitored"]) == ["🎧 Listen", "", ""]
+    assert list(agents["Monitored"]) == ["🎧 Listen", "", ""]
 
 
 def test_wallboard_survives_a_dead_statistics_service(backend: Backend) -> None:
@@ -190,7 +195,7 @@ def test_wallboard_survives_a_dead_statistics_service(backend: Backend) -> None:
     at = page("wallboard")
     assert any("statistics unavailable" in w.value for w in at.warning)
     assert metric(at, "Waiting now") == "3"  # live data still shown
-    assert metric(at, "SL today") == "—"
+    assert metric(at, "Service level today") == "—"
 
 
 def test_reports_page_and_csv_export(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -232,14 +237,19 @@ def test_reports_page_and_csv_export(backend: Backend, monkeypatch: pytest.Monke
 def test_reports_page_shows_ivr_containment_and_drop_off(backend: Backend) -> None:
     at = page("reports")
     # The fixture day: A, H and J went through the IVR, none self-served.
-    assert (metric(at, "IVR calls"), metric(at, "Containment rate")) == ("3", "0.0%")
+    assert (metric(at, "IVR calls"), metric(at, "Containment rate")) == ("3", "0.0 %")
     day = datetime.fromtimestamp(IVR_DAY, UTC).date()
     at.date_input(key="range").set_value((day, day)).run()
     assert not at.exception, at.exception
     assert metric(at, "IVR calls") == "10"
     assert metric(at, "Self-served") == "2"
-    assert metric(at, "Containment rate") == "20.0%"
-    containment, dropoff = (t.value for t in at.table)
+    assert metric(at, "Containment rate") == "20.0 %"
+    # The tables show the columns' human names: read them back as the report's.
+    names = {
+        i18n.column_label(c, "en"): c
+        for c in queries.IVR_CONTAINMENT_COLUMNS + queries.IVR_DROPOFF_COLUMNS
+    }
+    containment, dropoff = (t.value.rename(columns=names) for t in at.table)
     assert containment.to_dict("records") == [
         {
             "dialled": "4008",
@@ -249,7 +259,7 @@ def test_reports_page_shows_ivr_containment_and_drop_off(backend: Backend) -> No
             "to_agent": 1,
             "abandoned_in_ivr": 0,
             "other": 2,
-            "containment": "0.0%",
+            "containment": "0.0 %",
         },
         {
             "dialled": "95598",
@@ -259,7 +269,7 @@ def test_reports_page_shows_ivr_containment_and_drop_off(backend: Backend) -> No
             "to_agent": 1,
             "abandoned_in_ivr": 2,
             "other": 2,
-            "containment": "28.6%",
+            "containment": "28.6 %",
         },
         {
             "dialled": "all",
@@ -269,15 +279,15 @@ def test_reports_page_shows_ivr_containment_and_drop_off(backend: Backend) -> No
             "to_agent": 2,
             "abandoned_in_ivr": 2,
             "other": 4,
-            "containment": "20.0%",
+            "containment": "20.0 %",
         },
     ]
     assert [tuple(r) for r in dropoff.itertuples(index=False)] == [
-        ("main", 1, "main", 7, 1, 1, "14.3%"),
-        ("main", 2, "balance", 4, 1, 1, "25.0%"),
-        ("main", 2, "billing", 1, 0, 0, "0.0%"),
-        ("outage", 1, "outage", 3, 0, 0, "0.0%"),
-        ("outage", 2, "menu2", 1, 0, 0, "0.0%"),
+        ("main", 1, "main", 7, 1, 1, "14.3 %"),
+        ("main", 2, "balance", 4, 1, 1, "25.0 %"),
+        ("main", 2, "billing", 1, 0, 0, "0.0 %"),
+        ("outage", 1, "outage", 3, 0, 0, "0.0 %"),
+        ("outage", 2, "menu2", 1, 0, 0, "0.0 %"),
     ]
     # A range without IVR calls says so instead of empty tables.
     at.date_input(key="range").set_value((day + timedelta(days=1),) * 2).run()
@@ -314,7 +324,7 @@ def test_ivr_view_orders_and_labels_the_chart_rows() -> None:
     assert list(view.outcomes.index) == ["95598 · main"]
     assert view.outcomes.loc["95598 · main"].tolist() == [1, 2, 1, 0]
     assert list(view.dropoff_bars.index) == ["main: 1. main", "main: 2. account"]
-    assert list(view.dropoff["drop_off"]) == ["0.0%", "33.3%"]
+    assert list(view.dropoff["drop_off"]) == ["0.0 %", "33.3 %"]
     empty = queries.ivr_view(
         containment.iloc[1:].assign(ivr_calls=0, self_served=0), dropoff.iloc[:0]
     )
@@ -498,7 +508,7 @@ def test_monitoring_in_chinese_on_the_supervisor_page_and_the_wallboard(
 ) -> None:
     backend.language = "zh"
     board = page("wallboard")
-    assert list(board.dataframe[1].value["monitored"]) == ["🎧 监听", "", ""]
+    assert list(board.table[1].value["被监听"]) == ["🎧 监听", "", ""]
     at = page("supervisor")
     login(at, "boss", PASSWORDS["boss"])
     assert not at.exception, at.exception
