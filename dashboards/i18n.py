@@ -134,6 +134,9 @@ CATALOG: dict[str, dict[str, str]] = {
         "zh": "实时来源：{source} · 今日呼入 {offered}，接通 {answered} · 每 {refresh}刷新 · "
         "目标：服务水平 {target}，最长等待 {limit}",
     },
+    "wb.source.event_log": {"en": "event log", "zh": "事件日志"},
+    "wb.source.none": {"en": "none", "zh": "无"},
+    "wb.source.acd": {"en": "ACD {node}", "zh": "排队机 {node}"},
     "wb.problem.live_unavailable": {
         "en": "live view unavailable: {detail}",
         "zh": "实时数据不可用：{detail}",

@@ -17,12 +17,16 @@ from dashboards.i18n import fmt_duration, fmt_int, fmt_pct, t
 
 # Large type for a wall display: the figures and both tables (st.table is HTML, so
 # the CSS reaches it; st.dataframe's canvas would not).
+# Streamlit cuts a long metric with an ellipsis; on a wall it wraps instead, and the
+# type grows with the screen.
 WALL_CSS = """<style>
-[data-testid="stMetricValue"] { font-size: 3.6rem; font-weight: 700; }
-[data-testid="stMetricLabel"] p { font-size: 1.35rem; }
-[data-testid="stMetricDelta"] { font-size: 1.2rem; }
-[data-testid="stTable"] table { font-size: 1.6rem; }
-[data-testid="stTable"] th { font-size: 1.3rem; }
+[data-testid="stMetricValue"] { font-size: clamp(1.8rem, 2.6vw, 5rem); font-weight: 700; }
+[data-testid="stMetricLabel"] p { font-size: clamp(1rem, 1.3vw, 2rem); }
+[data-testid="stMetricDelta"] { font-size: clamp(0.9rem, 1.1vw, 1.6rem); }
+[data-testid="stMetric"] * { white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; }
+[data-testid="stTable"] table { font-size: clamp(1.1rem, 1.5vw, 2.4rem); }
+[data-testid="stTable"] th { font-size: clamp(1rem, 1.2vw, 2rem); }
 </style>"""
 ALERT_CSS = "background-color: #d9534f; color: white; font-weight: 700"
 OK_CSS = "background-color: #2e9e5b; color: white"
@@ -36,6 +40,13 @@ def _sl_css(target: float) -> Any:
         return ALERT_CSS if ratio < target else OK_CSS
 
     return css
+
+
+def _source(source: str) -> str:
+    """The live view's source (dashboards/_live.py) in words."""
+    if source.startswith("ACD"):
+        return t("wb.source.acd", node=source[3:].strip())
+    return {"event log": t("wb.source.event_log"), "none": t("wb.source.none")}.get(source, source)
 
 
 def _wait_css(limit_s: float) -> Any:
@@ -104,7 +115,7 @@ def live() -> None:
     st.caption(
         t(
             "wb.footer",
-            source=board.source,
+            source=_source(board.source),
             offered=fmt_int(board.offered),
             answered=fmt_int(board.answered),
             refresh=t("unit.seconds", n=f"{queries.REFRESH_S:g}"),

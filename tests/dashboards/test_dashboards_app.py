@@ -188,6 +188,12 @@ def test_wallboard_shows_live_and_today(backend: Backend) -> None:
     assert list(agents["Reason"]) == ["", "lunch", ""]
     # boss listens to 1001; chief's phone still rings, so it is not monitoring yet.
     assert list(agents["Monitored"]) == ["🎧 Listen", "", ""]
+    # Colours at the thresholds: billing's SL (100 %) meets the 80 % target (green),
+    # its longest wait (75 s) is over the 60 s limit (red); cells read for humans.
+    styles = at.table[0].proto.arrow_data.styler.styles
+    assert "#2e9e5b" in styles and "#d9534f" in styles, styles
+    shown = at.table[0].proto.arrow_data.styler.display_values
+    assert b"1:15" in shown and b"100.0 %" in shown
 
 
 def test_wallboard_survives_a_dead_statistics_service(backend: Backend) -> None:

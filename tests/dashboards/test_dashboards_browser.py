@@ -37,6 +37,7 @@ from testbed import ROOT, redis_server, start_cdr_service, wait_until
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACT = ROOT / "test-artifacts" / "dashboards" / "wallboard.png"
 REPORTS_ARTIFACT = ROOT / "test-artifacts" / "dashboards" / "reports_ivr.png"
+ZH_ARTIFACT = ROOT / "test-artifacts" / "dashboards" / "wallboard_zh.png"
 
 pytestmark = [
     pytest.mark.skipif(
@@ -241,6 +242,7 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
                         "redis": f"127.0.0.1:{rport}",
                         "timezone": midday_zone(now),
                         "callcenter_config": str(tmp_path / "none.yaml"),
+                        "language": "en",
                     }
                 )
             )
@@ -328,7 +330,7 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
                 await cdp.call("Page.enable")
                 await cdp.call("Page.navigate", url=f"http://127.0.0.1:{port}/")
                 text = await cdp.wait_text(
-                    "Wallboard", "1001", "1003", "lunch", "Agents logged in", "100.0%", "33.3%"
+                    "Wallboard", "1001", "1003", "lunch", "Agents logged in", "100.0 %", "33.3 %"
                 )
                 assert "Waiting now" in text
                 # A new agent logs in: the 2 s fragment refresh must show it.
@@ -349,6 +351,13 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
                 assert "NO_ANSWER" not in text and "LOGIN" not in text
                 shot = await cdp.call("Page.captureScreenshot", format="png")
                 wallboard = base64.b64decode(shot["data"])
+                # The same board in Chinese: a new session from the address's ?lang=zh.
+                await cdp.call("Page.navigate", url=f"http://127.0.0.1:{port}/?lang=zh")
+                text = await cdp.wait_text("实时看板", "在线座席", "今日放弃率", "1004")
+                assert "Agents logged in" not in text
+                shot = await cdp.call("Page.captureScreenshot", format="png")
+                ZH_ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+                ZH_ARTIFACT.write_bytes(base64.b64decode(shot["data"]))
 
                 # The reports page (default range: the last 7 days, today included).
                 await cdp.call("Page.navigate", url=f"http://127.0.0.1:{port}/reports")
@@ -363,18 +372,18 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
                     metrics["IVR calls"],
                     metrics["Self-served"],
                     metrics["Containment rate"],
-                ) == ("7", "3", "42.9%"), metrics
+                ) == ("7", "3", "42.9 %"), metrics
                 containment, dropoff = tables
                 # dialled, flow, IVR calls, self-served, to agent, left in IVR, other, rate
                 assert [row[-8:] for row in containment] == [
-                    ["95598", "main", "7", "3", "2", "1", "1", "42.9%"],
-                    ["all", "", "7", "3", "2", "1", "1", "42.9%"],
+                    ["95598", "main", "7", "3", "2", "1", "1", "42.9 %"],
+                    ["all", "", "7", "3", "2", "1", "1", "42.9 %"],
                 ], containment
                 # flow, step, node, visits, caller left, failed, drop-off
                 assert [row[-7:] for row in dropoff] == [
-                    ["main", "1", "main", "7", "0", "1", "0.0%"],
-                    ["main", "2", "balance", "4", "1", "0", "25.0%"],
-                    ["main", "2", "billing", "2", "0", "0", "0.0%"],
+                    ["main", "1", "main", "7", "0", "1", "0.0 %"],
+                    ["main", "2", "balance", "4", "1", "0", "25.0 %"],
+                    ["main", "2", "billing", "2", "0", "0", "0.0 %"],
                 ], dropoff
                 assert "7304918265" not in await cdp.text()
                 await cdp.call(
