@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dashboards.i18n import t
 
-# The marker on a monitored agent's row.
-MONITORED_MARK = "🎧"
+# The marker on a monitored agent's row: a dot, as on a recording light, which every
+# font a wall display has can draw (an emoji needs an emoji font).
+MONITORED_MARK = "●"
 
 
 def mode_label(mode: str) -> str:

@@ -1,4 +1,4 @@
-"""Real-time wallboard: agents (🎧 and the mode on one a supervisor monitors), queues,
+"""Real-time wallboard: agents (● and the mode on one a supervisor monitors), queues,
 today's SL and abandon rate (refresh 2 s), in
 large type for a wall display; a service level below the configured target and a wait
 above the configured limit are shown in red (dashboards.service_level_target_pct,
@@ -108,7 +108,7 @@ def live() -> None:
         hide_index=True,
     )
     st.subheader(t("wb.agents"))
-    # A supervisor listening, whispering or barging in: 🎧 and the mode.
+    # A supervisor listening, whispering or barging in: ● and the mode.
     agents = board.agents.assign(monitored=board.agents["monitored"].map(monitored_text))
     st.table(i18n.styled(agents, relabel=True), hide_index=True)
     lang = i18n.language()

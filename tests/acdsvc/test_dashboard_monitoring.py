@@ -3,7 +3,8 @@
 Supervisor page's controls under Streamlit's AppTest (what each button asks the ACD, as
 the call's controller sees it on WatchActions; the refusals' reasons on the page), and
 the page in headless Chromium with a live session, kept as
-test-artifacts/dashboards/supervisor_monitoring.png (docs/dashboards.md)."""
+test-artifacts/dashboards/supervisor_monitoring.png, and the wallboard's marker as
+wallboard_monitored.png (docs/dashboards.md)."""
 
 from __future__ import annotations
 
@@ -277,7 +278,8 @@ def test_no_monitoring_controls_for_a_non_supervisor(floor: Floor) -> None:
 def test_supervisor_page_with_a_live_session_in_a_browser(floor: Floor, tmp_path: Path) -> None:
     """`streamlit run dashboards/app.py` on the replica, in Chinese (the default): sup
     logs in, listens to a1001, the controller's answer makes the session active, the
-    page shows it with Switch and Stop. Kept as supervisor_monitoring.png."""
+    page shows it with Switch and Stop, the wallboard marks a1001. Kept as
+    supervisor_monitoring.png and wallboard_monitored.png."""
     settings = tmp_path / "dashboard.json"
     settings.write_text(
         json.dumps(
@@ -339,6 +341,10 @@ def test_supervisor_page_with_a_live_session_in_a_browser(floor: Floor, tmp_path
             page.get_by_role("button", name="结束").wait_for()
             shot = browser.screenshot(page, "supervisor_monitoring")
             assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+            # The wallboard marks a1001's row (its tables are HTML: the text is in the DOM).
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.get_by_text("● 监听").wait_for(timeout=30_000)
+            browser.screenshot(page, "wallboard_monitored")
     finally:
         streamlit.terminate()
         try:

@@ -187,7 +187,7 @@ def test_wallboard_shows_live_and_today(backend: Backend) -> None:
     # A reason belongs to a not-ready agent only: talking and idle show none.
     assert list(agents["Reason"]) == ["", "lunch", ""]
     # boss listens to 1001; chief's phone still rings, so it is not monitoring yet.
-    assert list(agents["Monitored"]) == ["🎧 Listen", "", ""]
+    assert list(agents["Monitored"]) == ["● Listen", "", ""]
     # Colours at the thresholds: billing's SL (100 %) meets the 80 % target (green),
     # its longest wait (75 s) is over the 60 s limit (red); cells read for humans.
     styles = at.table[0].proto.arrow_data.styler.styles
@@ -404,7 +404,7 @@ def test_supervisor_intercepts_a_talking_agents_call_and_sees_a_refusal(backend:
     login(at, "boss", PASSWORDS["boss"])
     assert not at.exception
     # Only agents with a call to take over are offered (1002 is busy).
-    assert at.selectbox(key="call_agent").options == ["1001 · Talking · 🎧 Listen"]
+    assert at.selectbox(key="call_agent").options == ["1001 · Talking · ● Listen"]
     assert any("Your phone (boss) rings" in c.value for c in at.caption)
     at.button(key="intercept").click().run()
     commands = backend.commands
@@ -514,7 +514,7 @@ def test_monitoring_in_chinese_on_the_supervisor_page_and_the_wallboard(
 ) -> None:
     backend.language = "zh"
     board = page("wallboard")
-    assert list(board.table[1].value["被监听"]) == ["🎧 监听", "", ""]
+    assert list(board.table[1].value["被监听"]) == ["● 监听", "", ""]
     at = page("supervisor")
     login(at, "boss", PASSWORDS["boss"])
     assert not at.exception, at.exception
