@@ -551,12 +551,25 @@ def _logged_in_user() -> str | None:
     return str(who.username) if who is not None else None
 
 
+def _resend_widget_values() -> None:
+    """A choice box keeps showing the option text it was given when its value was set
+    (in the old language): setting each widget's value again makes the browser take
+    the new texts. Yes/no values are skipped: buttons' cannot be set (and a checkbox
+    shows no option text)."""
+    for key in list(st.session_state):
+        value = st.session_state[key]
+        if key in (SESSION_KEY, WIDGET_KEY) or isinstance(value, bool) or value is None:
+            continue
+        st.session_state[key] = value
+
+
 def _switched(store: LanguagePreferences | None) -> None:
     lang = _valid(st.session_state.get(WIDGET_KEY))
     if lang is None:
         return
     st.session_state[SESSION_KEY] = lang
     st.query_params[QUERY_PARAM] = lang
+    _resend_widget_values()
     user = _logged_in_user()
     if store is not None and user is not None:
         try:
