@@ -193,7 +193,17 @@ def rendered_texts(at: AppTest) -> list[str]:
     for table in at.table:
         texts += [str(c) for c in table.value.columns]
     texts += dataframe_labels(at)
+    texts += navigation_titles(at)
     return [t for t in texts if t]
+
+
+def navigation_titles(at: AppTest) -> list[str]:
+    """The sidebar's page titles, as st.navigation registered them (AppTest keeps them
+    in a private map: no public accessor in Streamlit 1.67)."""
+    pages: dict[str, dict[str, Any]] = at._registered_pages
+    titles = [str(info["page_name"]) for info in pages.values() if info.get("page_name")]
+    assert len(titles) == len(PAGES), pages
+    return titles
 
 
 def dataframe_labels(at: AppTest) -> list[str]:
