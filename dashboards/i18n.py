@@ -34,6 +34,7 @@ the run directory keyed by username, so it survives new sessions and restarts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -280,6 +281,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "rec.failure.short": {"en": "cut short", "zh": "录音不完整"},
     "rec.failure.rtpengine": {"en": "media server error", "zh": "媒体服务器错误"},
     "rec.failure.convert": {"en": "conversion failed", "zh": "转换失败"},
+    "rec.pause.agent": {"en": "agent", "zh": "座席暂停"},
+    "rec.pause.sensitive": {"en": "sensitive data", "zh": "敏感信息"},
     "rec.action.play": {"en": "play", "zh": "播放"},
     "rec.action.hold": {"en": "hold", "zh": "保留"},
     "rec.action.release": {"en": "release", "zh": "解除保留"},
@@ -465,11 +468,27 @@ def _value_text(prefix: str, value: object, lang: str) -> str:
     return entry[lang] + sep + tail if entry else text
 
 
+# A recording's pauses as _views.pauses_text writes them: "0:12.0–0:15.5 agent; ...".
+_PAUSE_REASON = re.compile(r"(?<= )([a-z_]+)(?=;|$)")
+
+
+def _pauses_text(value: object, lang: str) -> str:
+    def word(reason: re.Match[str]) -> str:
+        entry = CATALOG.get(f"rec.pause.{reason[1]}")
+        return entry[lang] if entry else reason[1]
+
+    return _PAUSE_REASON.sub(word, str(value))
+
+
 def value_text(column: str, value: object, lang: str | None = None) -> str:
     """A cell of `column` as the page shows it: agent states, recording statuses,
-    failures and access log actions in words; any other value as it is."""
+    failures, pauses' reasons and access log actions in words; any other value as it
+    is."""
+    lang = lang or language()
+    if column == "pauses":
+        return _pauses_text(value, lang)
     prefix = VALUE_TEXTS.get(column)
-    return _value_text(prefix, value, lang or language()) if prefix else str(value)
+    return _value_text(prefix, value, lang) if prefix else str(value)
 
 
 def _is_duration(column: str) -> bool:
@@ -509,8 +528,8 @@ def _formatter(column: str, series: pd.Series, lang: str) -> Callable[[Any], str
         return fmt_pct
     if _is_duration(column) and pd.api.types.is_numeric_dtype(series):
         return lambda v: fmt_duration(v, lang)
-    if (prefix := VALUE_TEXTS.get(column)) is not None:
-        return lambda v: _value_text(prefix, v, lang)
+    if column == "pauses" or column in VALUE_TEXTS:
+        return lambda v: value_text(column, v, lang)
     if pd.api.types.is_bool_dtype(series):
         return None
     if pd.api.types.is_integer_dtype(series):
@@ -586,12 +605,25 @@ def _logged_in_user() -> str | None:
     return str(who.username) if who is not None else None
 
 
+def _resend_widget_values() -> None:
+    """A choice box keeps showing the option text it was given when its value was set
+    (in the old language): setting each widget's value again makes the browser take
+    the new texts. Yes/no values are skipped: buttons' cannot be set (and a checkbox
+    shows no option text)."""
+    for key in list(st.session_state):
+        value = st.session_state[key]
+        if key in (SESSION_KEY, WIDGET_KEY) or isinstance(value, bool) or value is None:
+            continue
+        st.session_state[key] = value
+
+
 def _switched(store: LanguagePreferences | None) -> None:
     lang = _valid(st.session_state.get(WIDGET_KEY))
     if lang is None:
         return
     st.session_state[SESSION_KEY] = lang
     st.query_params[QUERY_PARAM] = lang
+    _resend_widget_values()
     user = _logged_in_user()
     if store is not None and user is not None:
         try:
