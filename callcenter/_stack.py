@@ -693,6 +693,7 @@ def write_runtime_config(config: CallCenterConfig, layout: RunLayout) -> None:
             callcenter_config=str(layout.runtime_config),
             sl_threshold_s=config.analytics.sl_threshold_s if config.analytics else 20.0,
             timezone=config.dashboards.timezone,
+            monitor_keys=config.monitoring.keys.model_dump(),
             language=config.dashboards.language,
             # In the run directory: each supervisor's language survives restarts.
             preferences_file=str(layout.data / "dashboard-preferences.json"),

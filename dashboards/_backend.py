@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import redis
 
@@ -19,7 +19,12 @@ from dashboards._live import EventLogLive, GrpcLiveStream, LiveSource
 from dashboards._preferences import LanguagePreferences
 from dashboards._recordings import RecordingIndex
 from dashboards._reports import ReportSource, ServiceReports
-from dashboards._settings import CONFIG_ENV, DashboardSettings, read_settings
+from dashboards._settings import (
+    CONFIG_ENV,
+    DEFAULT_MONITOR_KEYS,
+    DashboardSettings,
+    read_settings,
+)
 
 
 @dataclass
@@ -35,6 +40,8 @@ class Backend:
     # The recordings index and files; None: the call center records nothing here.
     recordings: RecordingIndex | None = None
     recording_roles: tuple[str, ...] = ("supervisor", "admin")
+    # The supervisor's keypad in a monitoring session (monitoring.keys): mode -> key.
+    monitor_keys: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MONITOR_KEYS))
     # The language of a session until its user picks one, and where each supervisor's
     # pick is remembered (None: for the session only).
     language: str = "zh"
@@ -70,6 +77,7 @@ def backend_from_settings(settings: DashboardSettings) -> Backend:
         sl_threshold_s=settings.sl_threshold_s,
         timezone=settings.timezone,
         supervisor_roles=settings.supervisor_roles,
+        monitor_keys=settings.monitor_keys,
         language=settings.language,
         preferences=LanguagePreferences(settings.preferences_file, LANGUAGES)
         if settings.preferences_file

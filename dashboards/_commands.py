@@ -1,5 +1,6 @@
 """Supervisor commands over acd.v1: ForceLogout/ForceBusy/ForceIdle, Intercept on agents;
-ListVoicemail, GetVoicemailAudio, MarkVoicemailHeard, DeleteVoicemail on the mailboxes.
+Monitor, SwitchMonitor, StopMonitor (listen, whisper, barge); ListVoicemail,
+GetVoicemailAudio, MarkVoicemailHeard, DeleteVoicemail on the mailboxes.
 
 Each carries the logged-in supervisor's own credentials as the actor, so the ACD checks
 the role again whatever the page did.
@@ -15,6 +16,10 @@ from dashboards._accounts import Supervisor
 
 # A message of voicemail.boxes' longest max_message_s (3600 s) is 57.6 MB.
 VOICEMAIL_CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 64 * 1024 * 1024),)
+# What a monitoring session can be started in, and switched to (intercept: the
+# supervisor takes the caller over on the leg it has; the session ends with it).
+MONITOR_START_MODES = ("listen", "whisper", "barge")
+MONITOR_SWITCH_MODES = (*MONITOR_START_MODES, "intercept")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,11 @@ class AcdCommands(Protocol):
     def force_busy(self, agent: str, reason: str, actor: Supervisor) -> CommandResult: ...
     def force_idle(self, agent: str, actor: Supervisor) -> CommandResult: ...
     def intercept(self, agent: str, supervisor: str, actor: Supervisor) -> CommandResult: ...
+    def monitor(
+        self, agent: str, supervisor: str, mode: str, record: bool, actor: Supervisor
+    ) -> CommandResult: ...
+    def switch_monitor(self, session_id: str, mode: str, actor: Supervisor) -> CommandResult: ...
+    def stop_monitor(self, session_id: str, actor: Supervisor) -> CommandResult: ...
     def list_voicemail(
         self, actor: Supervisor, box: str = "", include_heard: bool = False
     ) -> CommandResult: ...
@@ -45,9 +55,10 @@ class GrpcAcdCommands:
         import grpc  # noqa: PLC0415
 
         from acd_api.v1 import acd_pb2, acd_pb2_grpc  # noqa: PLC0415
-        from acd_client import service_channel  # noqa: PLC0415
+        from acd_client import monitor_mode, service_channel  # noqa: PLC0415
 
         self._pb = acd_pb2
+        self._monitor_mode_of = monitor_mode
         self._grpc = grpc
         # GetSnapshot (to map account to employee ID) needs the service token. A long
         # voicemail's WAV (GetVoicemailAudio: 16 kB a second) is over grpc's 4 MB default.
@@ -125,6 +136,50 @@ class GrpcAcdCommands:
             name = self._pb.ErrorCode.Name(reply.error.code)
             return CommandResult(False, f"{name}: {reply.error.message}")
         return CommandResult(True, f"call {reply.call_id}: ringing {supervisor} to take it over")
+
+    # Monitoring (docs/monitoring.md): the ACD checks the actor, that `supervisor` is
+    # logged in with the supervisor role and that the call is in its scope; the call's
+    # controller rings the supervisor's phone and reports the session back.
+    def _monitor_mode(self, mode: str, allowed: tuple[str, ...]) -> Any:
+        if mode not in allowed:
+            raise ValueError(f"monitoring mode {mode!r}: one of {', '.join(allowed)}")
+        return self._monitor_mode_of(mode)
+
+    def monitor(
+        self, agent: str, supervisor: str, mode: str, record: bool, actor: Supervisor
+    ) -> CommandResult:
+        """`supervisor`'s phone rings to listen, whisper or barge on the call `agent`
+        talks on (the ACD resolves the call itself, as for Intercept); `record` records
+        the session. `data`: the new session's `session_id` and its `call_id`."""
+        request = self._pb.MonitorRequest(
+            actor=self._actor(actor),
+            agent=agent,
+            supervisor=supervisor,
+            mode=self._monitor_mode(mode, MONITOR_START_MODES),
+            record=record,
+        )
+        reply, refused = self._ask("Monitor", request)
+        if refused is not None:
+            return refused
+        return CommandResult(
+            True,
+            f"session {reply.session_id} on call {reply.call_id}: ringing {supervisor}",
+            {"session_id": reply.session_id, "call_id": reply.call_id},
+        )
+
+    def switch_monitor(self, session_id: str, mode: str, actor: Supervisor) -> CommandResult:
+        """A live session to another mode, or handed over to intercept."""
+        request = self._pb.SwitchMonitorRequest(
+            actor=self._actor(actor),
+            session_id=session_id,
+            mode=self._monitor_mode(mode, MONITOR_SWITCH_MODES),
+        )
+        return self._call("SwitchMonitor", request)
+
+    def stop_monitor(self, session_id: str, actor: Supervisor) -> CommandResult:
+        """End a session: the supervisor's phone is hung up, the call goes on."""
+        request = self._pb.StopMonitorRequest(actor=self._actor(actor), session_id=session_id)
+        return self._call("StopMonitor", request)
 
     # Voicemail: the ACD checks the actor (a supervisor or an admin sees every box) and
     # writes voicemail.heard / voicemail.deleted.

@@ -1,7 +1,8 @@
-"""The ACD's live view for the wallboard: agents and queues as they are now.
+"""The ACD's live view for the wallboard: agents, queues and monitoring sessions as
+they are now.
 
-- `EventLogLive` folds the event log's agent.state/call events from Redis (works
-  without the ACD API).
+- `EventLogLive` folds the event log's agent.state/call/monitor events from Redis
+  (works without the ACD API).
 - `GrpcLive` asks acd.v1 GetSnapshot; `GrpcLiveStream` holds WatchSnapshot open, one
   subscription per dashboard process.
 """
@@ -12,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import redis
@@ -39,11 +40,25 @@ class QueueLive:
 
 
 @dataclass(frozen=True, slots=True)
+class MonitorLive:
+    """A supervisor's monitoring session on an agent's call (docs/monitoring.md)."""
+
+    session_id: str
+    supervisor: str
+    agent: str
+    call_id: str
+    mode: str  # listen, whisper, barge (intercept: being handed over)
+    state: str  # ringing (the supervisor's phone) or active
+    since: float  # epoch seconds it has been in this state (active: since answered)
+
+
+@dataclass(frozen=True, slots=True)
 class LiveSnapshot:
     ts: float
     agents: tuple[AgentLive, ...]
     queues: tuple[QueueLive, ...]
     source: str
+    monitors: tuple[MonitorLive, ...] = ()
 
 
 class LiveSource(Protocol):
@@ -76,6 +91,7 @@ class EventLogLive:
         self._agents: dict[str, AgentLive] = {}
         self._waiting: dict[str, tuple[str, float]] = {}
         self._queues: set[str] = set()
+        self._monitors: dict[str, MonitorLive] = {}
         self._lock = threading.Lock()
 
     def _fold(self, event: ev.Event) -> None:
@@ -93,6 +109,26 @@ class EventLogLive:
             self._waiting[cid] = (event["queue"], event.ts)
         elif kind in (ev.CALL_ANSWERED, ev.CALL_ENDED, ev.CALL_VOICEMAIL, ev.CALL_OVERFLOW):
             self._waiting.pop(cid, None)
+        elif kind == ev.MONITOR_STARTED:
+            # The controller writes it when the supervisor answers: the session is live.
+            session_id = event["session"]
+            self._monitors[session_id] = MonitorLive(
+                session_id,
+                event["supervisor"],
+                event["agent"],
+                cid,
+                event["mode"],
+                "active",
+                event.ts,
+            )
+        elif kind == ev.MONITOR_SWITCHED:
+            session = self._monitors.get(event["session"])
+            if session is not None:
+                self._monitors[session.session_id] = replace(
+                    session, mode=event["mode"], agent=event["agent"]
+                )
+        elif kind == ev.MONITOR_STOPPED:
+            self._monitors.pop(event["session"], None)
 
     def refresh(self) -> None:
         with self._lock:
@@ -123,7 +159,8 @@ class EventLogLive:
                 QueueLive(q, len(w), max(w) if w else 0.0) for q, w in sorted(per_queue.items())
             )
             agents = tuple(sorted(self._agents.values(), key=lambda a: a.agent))
-        return LiveSnapshot(now, agents, queues, "event log")
+            monitors = tuple(sorted(self._monitors.values(), key=lambda m: m.since))
+        return LiveSnapshot(now, agents, queues, "event log", monitors)
 
 
 ACD_STATES = {
@@ -156,6 +193,8 @@ class GrpcLive:
 
 def _live_snapshot(snap: Any) -> LiveSnapshot:
     """An acd.v1 Snapshot as the wallboard shows it."""
+    from acd_client import MONITOR_MODE_NAMES, MONITOR_STATE_NAMES  # noqa: PLC0415
+
     now = snap.ts or time.time()
     agents = tuple(
         # Named by account, as the event log names agents (EventLogLive agrees).
@@ -170,7 +209,20 @@ def _live_snapshot(snap: Any) -> LiveSnapshot:
         if a.state != 1
     )
     queues = tuple(QueueLive(q.name, q.waiting, q.longest_wait_seconds) for q in snap.queues)
-    return LiveSnapshot(now, agents, queues, f"ACD {snap.node}".strip())
+    monitors = tuple(
+        MonitorLive(
+            m.session_id,
+            m.supervisor,
+            m.agent,
+            m.call_id,
+            MONITOR_MODE_NAMES.get(m.mode, str(m.mode)),
+            MONITOR_STATE_NAMES.get(m.state, str(m.state)),
+            now - m.since_seconds,
+        )
+        for m in snap.monitors
+        if MONITOR_STATE_NAMES.get(m.state) != "ended"  # gone from the board
+    )
+    return LiveSnapshot(now, agents, queues, f"ACD {snap.node}".strip(), monitors)
 
 
 class GrpcLiveStream(GrpcLive):

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 import eventlog as ev
 
 CONFIG_ENV = "HUAAN_DASHBOARD_CONFIG"
+# monitoring.keys' defaults (configuration.MonitoringKeys), for settings written without.
+DEFAULT_MONITOR_KEYS = {"listen": "4", "whisper": "5", "barge": "6", "intercept": "*"}
 
 
 class DashboardSettings(BaseModel):
@@ -29,6 +31,9 @@ class DashboardSettings(BaseModel):
     sl_threshold_s: float = Field(20.0, gt=0)
     timezone: str = "Asia/Shanghai"
     supervisor_roles: tuple[str, ...] = ("supervisor",)
+    # monitoring.keys: what the supervisor's keypad does in a monitoring session, for
+    # the Supervisor page to say.
+    monitor_keys: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MONITOR_KEYS))
     # Who may play recordings and put them on legal hold (docs/recording.md).
     recording_roles: tuple[str, ...] = ("supervisor", "admin")
     # The business store holding the recordings index (bizdata URL; empty: no

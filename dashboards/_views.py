@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
@@ -16,7 +16,9 @@ from dashboards._format import fmt_pct
 from dashboards._live import LiveSnapshot
 
 REFRESH_S = 2.0
-AGENT_COLUMNS = ["agent", "seat", "state", "time_in_state_s", "reason"]
+# `monitored`: the modes of the live monitoring sessions on the agent's call.
+AGENT_COLUMNS = ["agent", "seat", "state", "time_in_state_s", "reason", "monitored"]
+MONITOR_COLUMNS = ["session_id", "supervisor", "agent", "call_id", "mode", "state", "duration_s"]
 # The states whose reason the wallboard shows: a reason says why an agent is not ready.
 # The ACD keeps the last one on an agent that became ready again (LOGIN, NO_ANSWER,
 # READY on an idle agent), which would read as if the agent were still away.
@@ -39,6 +41,8 @@ class Wallboard:
     source: str
     # (what, the error): "live_unavailable", "stats_unavailable" (the page words them).
     problems: tuple[tuple[str, str], ...] = ()
+    # The monitoring sessions (MONITOR_COLUMNS), oldest first.
+    monitors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MONITOR_COLUMNS))
 
 
 def _ratio(num: float, den: float) -> float:
@@ -50,6 +54,13 @@ def wallboard_view(
 ) -> Wallboard:
     """The wallboard from a live snapshot and today's queue_summary (TODAY_COLUMNS at
     least): live agents and queues plus today's SL and abandon rate per queue and total."""
+    monitors = monitors_view(snap)
+    # Who is being listened to: the modes of the active sessions (a ringing one is not
+    # monitoring yet), two supervisors on one call give two.
+    active = monitors[monitors["state"] == "active"]
+    monitored = {
+        agent: ", ".join(group["mode"]) for agent, group in active.groupby("agent", sort=False)
+    }
     agents = pd.DataFrame(
         [
             {
@@ -58,6 +69,7 @@ def wallboard_view(
                 "state": a.state,
                 "time_in_state_s": round(max(0.0, snap.ts - a.since), 1),
                 "reason": a.reason if a.state in NOT_READY_STATES else "",
+                "monitored": monitored.get(a.agent, ""),
             }
             for a in snap.agents
         ],
@@ -92,6 +104,27 @@ def wallboard_view(
         answered=answered,
         source=snap.source,
         problems=tuple(problems),
+        monitors=monitors,
+    )
+
+
+def monitors_view(snap: LiveSnapshot) -> pd.DataFrame:
+    """The snapshot's monitoring sessions (MONITOR_COLUMNS), oldest first, with how long
+    each has lasted."""
+    return pd.DataFrame(
+        [
+            {
+                "session_id": m.session_id,
+                "supervisor": m.supervisor,
+                "agent": m.agent,
+                "call_id": m.call_id,
+                "mode": m.mode,
+                "state": m.state,
+                "duration_s": round(max(0.0, snap.ts - m.since), 1),
+            }
+            for m in sorted(snap.monitors, key=lambda m: m.since)
+        ],
+        columns=MONITOR_COLUMNS,
     )
 
 
@@ -285,7 +318,7 @@ def recordings_view(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
 
 # The Reports page's monitoring section: sessions per supervisor or agent
 # (analytics' monitor_summary, docs/analytics.md "Monitoring reports").
-MONITOR_COLUMNS = [
+MONITOR_REPORT_COLUMNS = [
     "sessions",
     "answered",
     "total_s",
@@ -299,9 +332,9 @@ MONITOR_COLUMNS = [
 ]
 
 
-def monitor_view(summary: pd.DataFrame, by: str) -> pd.DataFrame:
+def monitor_report_view(summary: pd.DataFrame, by: str) -> pd.DataFrame:
     """The report's rows as the page's table: who, then the counts and times."""
-    return summary.reindex(columns=[by, *MONITOR_COLUMNS]).reset_index(drop=True)
+    return summary.reindex(columns=[by, *MONITOR_REPORT_COLUMNS]).reset_index(drop=True)
 
 
 def access_log_view(rows: Sequence[dict[str, object]]) -> pd.DataFrame:

@@ -34,6 +34,7 @@ the run directory keyed by username, so it survives new sessions and restarts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -234,13 +235,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "sup.result": {"en": "{agent}: {message}", "zh": "{agent}：{message}"},
     "sup.done": {"en": "done", "zh": "已完成"},
     "sup.deferred": {"en": "deferred until the call ends", "zh": "将在通话结束后执行"},
-    "sup.intercept_title": {"en": "Intercept a call", "zh": "拦截通话"},
     "sup.none_on_call": {"en": "No agent is ringing or talking.", "zh": "没有振铃或通话中的座席。"},
-    "sup.agent_on_call": {"en": "Agent on the call", "zh": "通话中的座席"},
-    "sup.intercept_caption": {
-        "en": "Your phone ({user}) rings; your desk must be logged in as a supervisor and idle.",
-        "zh": "您的话机（{user}）将振铃；您的座席须以班长身份签入并处于空闲。",
-    },
     "sup.intercept": {"en": "Intercept", "zh": "拦截"},
     "sup.intercept_result": {"en": "Intercept {agent}: {message}", "zh": "拦截 {agent}：{message}"},
     "sup.intercept_ringing": {
@@ -302,6 +297,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "rec.kind.on_demand": {"en": "on demand", "zh": "按需录音"},
     "rec.kind.voicemail": {"en": "voicemail", "zh": "语音留言"},
     "rec.kind.monitor": {"en": "monitoring (3 channels)", "zh": "班长监控（三声道）"},
+    "rec.pause.agent": {"en": "agent", "zh": "座席暂停"},
+    "rec.pause.sensitive": {"en": "sensitive data", "zh": "敏感信息"},
     "rec.action.play": {"en": "play", "zh": "播放"},
     "rec.action.hold": {"en": "hold", "zh": "保留"},
     "rec.action.release": {"en": "release", "zh": "解除保留"},
@@ -409,6 +406,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "col.kind": {"en": "Kind", "zh": "录音类型"},
     # The Reports page's monitoring section (analytics' monitor_summary).
     "col.supervisor": {"en": "Supervisor", "zh": "班长"},
+    "col.session_id": {"en": "Session", "zh": "监控会话"},
+    "col.mode": {"en": "Mode", "zh": "方式"},
     "col.sessions": {"en": "Sessions", "zh": "监控次数"},
     "col.total_s": {"en": "Total time (h:mm:ss)", "zh": "总时长"},
     "col.avg_s": {"en": "Avg. time (m:ss)", "zh": "平均时长"},
@@ -418,6 +417,47 @@ CATALOG: dict[str, dict[str, str]] = {
     "col.switches": {"en": "Mode switches", "zh": "模式切换次数"},
     "col.intercepts": {"en": "Intercepts", "zh": "拦截次数"},
     "col.recorded": {"en": "Recorded", "zh": "已录音"},
+    # Supervisor monitoring (docs/monitoring.md): the Supervisor page and the wallboard.
+    "col.monitored": {"en": "Monitored", "zh": "被监听"},
+    "mon.title": {"en": "Listen, whisper, barge or intercept", "zh": "监听、密语、强插或拦截"},
+    "mon.needs_role": {
+        "en": "Monitoring needs the supervisor role; {user} has: {roles}.",
+        "zh": "监听需要班长角色；{user} 的角色：{roles}。",
+    },
+    "mon.agent": {"en": "Agent on a call", "zh": "通话中的座席"},
+    "mon.record": {"en": "Record this session", "zh": "录下本次监听"},
+    "mon.phone": {
+        "en": "Your phone ({user}) rings: answer it to start. Your desk must be logged in "
+        "as a supervisor (and idle, to intercept). On its keypad: {listen} listen, "
+        "{whisper} whisper, {barge} barge, {intercept} intercept.",
+        "zh": "您的话机（{user}）将振铃，接听即开始；您的座席须以班长身份签入（拦截时须空闲）。"
+        "按键：{listen} 监听，{whisper} 密语，{barge} 强插，{intercept} 拦截。",
+    },
+    "mon.answered_only": {
+        "en": "Listen, whisper and barge need an answered call; intercept takes a ringing one too.",
+        "zh": "监听、密语和强插仅限已接通的通话；拦截也可用于振铃中的通话。",
+    },
+    "mon.result": {"en": "{mode} {agent}: {message}", "zh": "{mode} {agent}：{message}"},
+    "mon.ringing": {
+        "en": "session {session} on call {call}: ringing {user}",
+        "zh": "会话 {session}（呼叫 {call}）：正在呼叫 {user}",
+    },
+    "mon.mode.listen": {"en": "Listen", "zh": "监听"},
+    "mon.mode.whisper": {"en": "Whisper", "zh": "密语"},
+    "mon.mode.barge": {"en": "Barge", "zh": "强插"},
+    "mon.mode.intercept": {"en": "Intercept", "zh": "拦截"},
+    "mon.state.ringing": {"en": "phone ringing", "zh": "话机振铃中"},
+    "mon.state.active": {"en": "active", "zh": "进行中"},
+    "mon.sessions": {"en": "Monitoring sessions", "zh": "监听会话"},
+    "mon.no_sessions": {"en": "No monitoring session.", "zh": "没有监听会话。"},
+    "mon.session": {
+        "en": "**{supervisor}** → **{agent}** · {mode} · {state} · {duration}",
+        "zh": "**{supervisor}** → **{agent}** · {mode} · {state} · {duration}",
+    },
+    "mon.theirs": {"en": "another supervisor's", "zh": "其他班长的会话"},
+    "mon.switch_to": {"en": "Switch to", "zh": "切换为"},
+    "mon.switch": {"en": "Switch", "zh": "切换"},
+    "mon.stop": {"en": "Stop", "zh": "结束"},
 }
 
 # How a column's figures read, by name: ratios as percentages, seconds as durations;
@@ -459,11 +499,27 @@ def _value_text(prefix: str, value: object, lang: str) -> str:
     return entry[lang] + sep + tail if entry else text
 
 
+# A recording's pauses as _views.pauses_text writes them: "0:12.0–0:15.5 agent; ...".
+_PAUSE_REASON = re.compile(r"(?<= )([a-z_]+)(?=;|$)")
+
+
+def _pauses_text(value: object, lang: str) -> str:
+    def word(reason: re.Match[str]) -> str:
+        entry = CATALOG.get(f"rec.pause.{reason[1]}")
+        return entry[lang] if entry else reason[1]
+
+    return _PAUSE_REASON.sub(word, str(value))
+
+
 def value_text(column: str, value: object, lang: str | None = None) -> str:
     """A cell of `column` as the page shows it: agent states, recording statuses,
-    failures and access log actions in words; any other value as it is."""
+    failures, pauses' reasons and access log actions in words; any other value as it
+    is."""
+    lang = lang or language()
+    if column == "pauses":
+        return _pauses_text(value, lang)
     prefix = VALUE_TEXTS.get(column)
-    return _value_text(prefix, value, lang or language()) if prefix else str(value)
+    return _value_text(prefix, value, lang) if prefix else str(value)
 
 
 def _is_duration(column: str) -> bool:
@@ -503,8 +559,8 @@ def _formatter(column: str, series: pd.Series, lang: str) -> Callable[[Any], str
         return fmt_pct
     if _is_duration(column) and pd.api.types.is_numeric_dtype(series):
         return lambda v: fmt_duration(v, lang)
-    if (prefix := VALUE_TEXTS.get(column)) is not None:
-        return lambda v: _value_text(prefix, v, lang)
+    if column == "pauses" or column in VALUE_TEXTS:
+        return lambda v: value_text(column, v, lang)
     if pd.api.types.is_bool_dtype(series):
         return None
     if pd.api.types.is_integer_dtype(series):
@@ -580,12 +636,25 @@ def _logged_in_user() -> str | None:
     return str(who.username) if who is not None else None
 
 
+def _resend_widget_values() -> None:
+    """A choice box keeps showing the option text it was given when its value was set
+    (in the old language): setting each widget's value again makes the browser take
+    the new texts. Yes/no values are skipped: buttons' cannot be set (and a checkbox
+    shows no option text)."""
+    for key in list(st.session_state):
+        value = st.session_state[key]
+        if key in (SESSION_KEY, WIDGET_KEY) or isinstance(value, bool) or value is None:
+            continue
+        st.session_state[key] = value
+
+
 def _switched(store: LanguagePreferences | None) -> None:
     lang = _valid(st.session_state.get(WIDGET_KEY))
     if lang is None:
         return
     st.session_state[SESSION_KEY] = lang
     st.query_params[QUERY_PARAM] = lang
+    _resend_widget_values()
     user = _logged_in_user()
     if store is not None and user is not None:
         try:

@@ -3,13 +3,13 @@
 It holds what the pages ask of a `Backend` (the board, the reports, a forecast, the
 login) and names, from the modules beside it, the types and tables they use:
 
-- `_live`: `LiveSource`, the ACD's live view (agents, queues). `EventLogLive` folds the
-  event log's agent.state/call events from Redis; `GrpcLive` asks acd.v1 GetSnapshot,
-  `GrpcLiveStream` holds WatchSnapshot open.
+- `_live`: `LiveSource`, the ACD's live view (agents, queues, monitoring sessions).
+  `EventLogLive` folds the event log's agent.state/call/monitor events from Redis;
+  `GrpcLive` asks acd.v1 GetSnapshot, `GrpcLiveStream` holds WatchSnapshot open.
 - `_reports`: `ReportSource`, historical statistics (the CDR service's API, or a store
   in-process).
 - `_commands`: `AcdCommands`, supervisor actions (ForceLogout/ForceBusy/ForceIdle,
-  Intercept over acd.v1).
+  Intercept, Monitor/SwitchMonitor/StopMonitor over acd.v1).
 - `_accounts`: `AccountDirectory`, the shared accounts (callcenter config), for the
   supervisor login.
 - `_recordings`: `RecordingIndex`, the recordings index (business store) and the WAV
@@ -39,7 +39,14 @@ from dashboards._accounts import (
     check_login,
 )
 from dashboards._backend import Backend, backend, backend_from_settings, set_backend
-from dashboards._commands import AcdCommands, CommandResult, GrpcAcdCommands, voicemail_row
+from dashboards._commands import (
+    MONITOR_START_MODES,
+    MONITOR_SWITCH_MODES,
+    AcdCommands,
+    CommandResult,
+    GrpcAcdCommands,
+    voicemail_row,
+)
 from dashboards._live import (
     AgentLive,
     EventLogLive,
@@ -47,6 +54,7 @@ from dashboards._live import (
     GrpcLiveStream,
     LiveSnapshot,
     LiveSource,
+    MonitorLive,
     QueueLive,
 )
 from dashboards._recordings import RecordingFileMissing, RecordingIndex
@@ -58,6 +66,7 @@ from dashboards._views import (
     IVR_CONTAINMENT_COLUMNS,
     IVR_DROPOFF_COLUMNS,
     MONITOR_COLUMNS,
+    MONITOR_REPORT_COLUMNS,
     NOT_READY_STATES,
     QUEUE_COLUMNS,
     RECORDING_COLUMNS,
@@ -69,7 +78,8 @@ from dashboards._views import (
     csv_bytes,
     forecast,
     ivr_view,
-    monitor_view,
+    monitor_report_view,
+    monitors_view,
     pauses_text,
     recordings_view,
     staffing_table,
@@ -83,6 +93,9 @@ __all__ = [
     "IVR_CONTAINMENT_COLUMNS",
     "IVR_DROPOFF_COLUMNS",
     "MONITOR_COLUMNS",
+    "MONITOR_REPORT_COLUMNS",
+    "MONITOR_START_MODES",
+    "MONITOR_SWITCH_MODES",
     "NOT_READY_STATES",
     "QUEUE_COLUMNS",
     "RECORDING_COLUMNS",
@@ -103,6 +116,7 @@ __all__ = [
     "LiveSnapshot",
     "LiveSource",
     "LoginError",
+    "MonitorLive",
     "QueueLive",
     "RecordingFileMissing",
     "RecordingIndex",
@@ -125,8 +139,10 @@ __all__ = [
     "history",
     "ivr_history",
     "ivr_view",
-    "monitor_view",
+    "live_board",
+    "monitor_report_view",
     "monitoring_history",
+    "monitors_view",
     "now_utc",
     "pauses_text",
     "play_recording",
@@ -156,16 +172,28 @@ def now_utc(b: Backend) -> datetime:
     return datetime.fromtimestamp(b.clock(), UTC)
 
 
-def wallboard(b: Backend) -> Wallboard:
-    """Live agents and queues plus today's SL and abandon rate (per queue and total).
-    A source that fails leaves its part empty and says why in `problems`
-    ("live_unavailable" or "stats_unavailable", the error)."""
-    problems: list[tuple[str, str]] = []
+def _live_snapshot(b: Backend, problems: list[tuple[str, str]]) -> LiveSnapshot:
     try:
-        snap = b.live.snapshot()
+        return b.live.snapshot()
     except Exception as exc:  # show the rest of the board with the reason
         problems.append(("live_unavailable", str(exc)))
-        snap = LiveSnapshot(b.clock(), (), (), "none")
+        return LiveSnapshot(b.clock(), (), (), "none")
+
+
+def live_board(b: Backend) -> Wallboard:
+    """The live part of the wallboard alone (agents, queues, monitoring sessions), no
+    statistics asked: for the Supervisor page, which refreshes its sessions often."""
+    problems: list[tuple[str, str]] = []
+    snap = _live_snapshot(b, problems)
+    return wallboard_view(snap, pd.DataFrame(columns=TODAY_COLUMNS), problems)
+
+
+def wallboard(b: Backend) -> Wallboard:
+    """Live agents, queues and monitoring sessions plus today's SL and abandon rate (per
+    queue and total). A source that fails leaves its part empty and says why in
+    `problems` ("live_unavailable" or "stats_unavailable", the error)."""
+    problems: list[tuple[str, str]] = []
+    snap = _live_snapshot(b, problems)
     try:
         today = b.reports.report(
             "queue_summary", threshold_s=b.sl_threshold_s, start=day_start(b).timestamp()
@@ -225,7 +253,9 @@ def monitoring_history(b: Backend, first: date, last: date) -> dict[str, pd.Data
     intercepts, recorded ones."""
     start, end = date_range(b, first, last)
     return {
-        by: monitor_view(b.reports.report("monitor_summary", by=by, start=start, end=end), by)
+        by: monitor_report_view(
+            b.reports.report("monitor_summary", by=by, start=start, end=end), by
+        )
         for by in ("supervisor", "agent")
     }
 

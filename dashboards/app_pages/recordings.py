@@ -82,7 +82,7 @@ if who is not None:
                 )
             )
         if row["pauses"]:
-            st.caption(t("rec.paused", pauses=row["pauses"]))
+            st.caption(t("rec.paused", pauses=i18n.value_text("pauses", row["pauses"])))
         p1, p2 = st.columns(2)
         if p1.button(t("rec.play"), key="rec_play"):
             try:

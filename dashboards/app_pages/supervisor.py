@@ -1,6 +1,7 @@
-"""Supervisor actions (force logout/busy/idle, intercept a call) and the mailboxes'
-voicemail (list, play, mark heard, delete): login with the supervisor role; everyone
-else sees the agents read-only."""
+"""Supervisor actions (force logout/busy/idle; listen, whisper, barge or intercept on a
+call, and the monitoring sessions to switch or stop) and the mailboxes' voicemail (list,
+play, mark heard, delete): login with the supervisor role; everyone else sees the agents
+and the sessions read-only."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ import streamlit as st
 
 from dashboards import i18n, queries
 from dashboards.app_pages._login import login_form
+from dashboards.app_pages._monitoring import mode_label, monitored_text
 from dashboards.i18n import t
 
 # GrpcAcdCommands.intercept's answer (dashboards/_commands.py), worded by the page.
 _RINGING = re.compile(r"call (?P<call>\S+): ringing (?P<user>\S+) to take it over")
-# Live states (ACD_STATES in dashboards/_live.py) of an agent with a call to take over.
+# Live states (ACD_STATES in dashboards/_live.py) of an agent with a call to take over;
+# listen, whisper and barge need it answered.
 INTERCEPTABLE = ("reserved", "talking")
+MONITORABLE = "talking"
+# The role the ACD requires of the supervisor whose phone joins a call.
+MONITOR_ROLE = "supervisor"
 
 
 def said(message: str) -> str:
@@ -29,16 +35,123 @@ def said(message: str) -> str:
     )
 
 
+def monitor_controls(b: queries.Backend, who: queries.Supervisor, board: queries.Wallboard) -> None:
+    """Pick an agent on a call and listen, whisper, barge (optionally recorded) or
+    intercept: each through the ACD with `who` as actor and its phone as the one that
+    rings; the ACD checks the role, the desk and the scope, and says why it refuses."""
+    assert b.commands is not None
+    on_calls = board.agents[board.agents["state"].isin(INTERCEPTABLE)]
+    if len(on_calls) == 0:
+        st.info(t("sup.none_on_call"))
+        return
+    rows = {r["agent"]: r for r in on_calls.to_dict("records")}
+
+    # Worded now, in the session's language (a format_func may be called outside the run).
+    described = {
+        agent: " · ".join(
+            part
+            for part in (agent, i18n.state_label(row["state"]), monitored_text(row["monitored"]))
+            if part
+        )
+        for agent, row in rows.items()
+    }
+    victim = str(
+        st.selectbox(
+            t("mon.agent"), list(rows), format_func=described.__getitem__, key="call_agent"
+        )
+    )
+    record = st.checkbox(t("mon.record"), key="monitor_record")
+    st.caption(t("mon.phone", user=who.username, **b.monitor_keys))
+    answered = rows[victim]["state"] == MONITORABLE
+    if not answered:
+        st.caption(t("mon.answered_only"))
+    buttons = st.columns(4)
+    for column, mode in zip(buttons[:3], queries.MONITOR_START_MODES, strict=True):
+        if column.button(mode_label(mode), key=f"monitor_{mode}", disabled=not answered):
+            done = b.commands.monitor(victim, who.username, mode, record, who)
+            if done.ok:
+                ringing = t(
+                    "mon.ringing",
+                    session=done.data["session_id"],
+                    call=done.data["call_id"],
+                    user=who.username,
+                )
+                st.success(t("mon.result", mode=mode_label(mode), agent=victim, message=ringing))
+            else:
+                st.error(t("mon.result", mode=mode_label(mode), agent=victim, message=done.message))
+    if buttons[3].button(t("sup.intercept"), key="intercept"):
+        taken = b.commands.intercept(victim, who.username, who)
+        (st.success if taken.ok else st.error)(
+            t("sup.intercept_result", agent=victim, message=said(taken.message))
+        )
+
+
+@st.fragment(run_every=queries.REFRESH_S)
+def monitoring_sessions(who: queries.Supervisor | None) -> None:
+    """The live monitoring sessions (refreshed every 2 s): who listens to whom, in which
+    mode, for how long, each with Switch and Stop for a logged-in supervisor. The ACD
+    decides who may: the session's supervisor, who asked for it, or a supervisor whose
+    scope covers the call (another's session is marked so)."""
+    b = queries.backend()
+    board = queries.live_board(b)
+    st.subheader(t("mon.sessions"))
+    if board.problems:  # the ACD did not answer: no list rather than an empty one
+        for what, detail in board.problems:
+            st.warning(t(f"wb.problem.{what}", detail=detail))
+        return
+    if len(board.monitors) == 0:
+        st.info(t("mon.no_sessions"))
+        return
+    can_act = who is not None and b.commands is not None and MONITOR_ROLE in who.roles
+    for session in board.monitors.to_dict("records"):
+        sid = session["session_id"]
+        own = who is not None and session["supervisor"] == who.username
+        with st.container(border=True):
+            text, pick, switch, stop = st.columns([5, 2, 1, 1], vertical_alignment="center")
+            line = t(
+                "mon.session",
+                supervisor=session["supervisor"],
+                agent=session["agent"],
+                mode=mode_label(session["mode"]),
+                state=t(f"mon.state.{session['state']}"),
+                duration=i18n.fmt_duration(session["duration_s"], i18n.language()),
+            )
+            text.markdown(line if own else f"{line} · {t('mon.theirs')}")
+            if not can_act:
+                continue
+            assert who is not None and b.commands is not None
+            modes = {m: mode_label(m) for m in queries.MONITOR_SWITCH_MODES if m != session["mode"]}
+            target = pick.selectbox(
+                t("mon.switch_to"),
+                list(modes),
+                format_func=modes.__getitem__,
+                key=f"switch_mode_{sid}",
+                label_visibility="collapsed",
+            )
+            done: queries.CommandResult | None = None
+            if switch.button(
+                t("mon.switch"), key=f"switch_{sid}", disabled=session["state"] != "active"
+            ):
+                done = b.commands.switch_monitor(sid, str(target), who)
+            if stop.button(t("mon.stop"), key=f"stop_{sid}"):
+                done = b.commands.stop_monitor(sid, who)
+            if done is not None:
+                (st.success if done.ok else st.error)(
+                    t("sup.result", agent=session["agent"], message=said(done.message))
+                )
+
+
 st.title(t("sup.title"))
 b = queries.backend()
 who = login_form(b, queries.authenticate, read_only=t("sup.read_only"))
 
-board = queries.wallboard(b)
+board = queries.live_board(b)
+agents = board.agents.assign(monitored=board.agents["monitored"].map(monitored_text))
 st.dataframe(
-    i18n.styled(board.agents),
+    i18n.styled(agents),
     hide_index=True,
     width="stretch",
-    column_config=i18n.table_columns(board.agents),
+    column_config=i18n.table_columns(agents),
 )
 
 if who is not None:
@@ -63,24 +176,18 @@ if who is not None:
                 t("sup.result", agent=agent, message=said(result.message))
             )
 
-        # Intercept: the supervisor's own phone takes over an agent's ringing or
-        # answered call. Its desk must be logged in (role supervisor, idle): the ACD
-        # checks that, and the actor, again.
-        st.subheader(t("sup.intercept_title"))
-        on_calls = board.agents[board.agents["state"].isin(INTERCEPTABLE)]
-        if len(on_calls) == 0:
-            st.info(t("sup.none_on_call"))
+        # Listen, whisper, barge (docs/monitoring.md) or intercept: the supervisor's own
+        # phone rings, whose desk must be logged in with the supervisor role.
+        st.subheader(t("mon.title"))
+        if MONITOR_ROLE in who.roles:
+            monitor_controls(b, who, board)
         else:
-            victim = st.selectbox(
-                t("sup.agent_on_call"), list(on_calls["agent"]), key="intercept_agent"
-            )
-            st.caption(t("sup.intercept_caption", user=who.username))
-            if st.button(t("sup.intercept"), key="intercept"):
-                taken = b.commands.intercept(str(victim), who.username, who)
-                (st.success if taken.ok else st.error)(
-                    t("sup.intercept_result", agent=victim, message=said(taken.message))
-                )
+            roles = ", ".join(who.roles) or "-"
+            st.info(t("mon.needs_role", user=who.username, roles=roles))
 
+monitoring_sessions(who)
+
+if who is not None:
     # Voicemail · 语音信箱: every box's messages through the ACD (ListVoicemail with this
     # supervisor as the actor); playing, marking heard and deleting go through it too, so
     # the ACD checks the role and writes voicemail.heard / voicemail.deleted.

@@ -1,4 +1,5 @@
-"""Real-time wallboard: agents, queues, today's SL and abandon rate (refresh 2 s), in
+"""Real-time wallboard: agents (● and the mode on one a supervisor monitors), queues,
+today's SL and abandon rate (refresh 2 s), in
 large type for a wall display; a service level below the configured target and a wait
 above the configured limit are shown in red (dashboards.service_level_target_pct,
 longest_wait_alert_s)."""
@@ -11,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from dashboards import i18n, queries
+from dashboards.app_pages._monitoring import monitored_text
 from dashboards.i18n import fmt_duration, fmt_int, fmt_pct, t
 
 # Large type for a wall display: the figures and both tables (st.table is HTML, so
@@ -106,7 +108,9 @@ def live() -> None:
         hide_index=True,
     )
     st.subheader(t("wb.agents"))
-    st.table(i18n.styled(board.agents, relabel=True), hide_index=True)
+    # A supervisor listening, whispering or barging in: ● and the mode.
+    agents = board.agents.assign(monitored=board.agents["monitored"].map(monitored_text))
+    st.table(i18n.styled(agents, relabel=True), hide_index=True)
     lang = i18n.language()
     st.caption(
         t(

@@ -41,17 +41,26 @@ IVR_DAY = T0 - 8 * 86400
 
 
 class FixedLive:
+    def __init__(self) -> None:
+        self.agents = [
+            queries.AgentLive("1001", "12", "talking", NOW - 42, ""),
+            queries.AgentLive("1002", "13", "busy", NOW - 300, "lunch"),
+            # The ACD keeps the reason an idle agent last had (here: it logged in busy).
+            queries.AgentLive("1003", "14", "idle", NOW - 7, "LOGIN"),
+        ]
+        # boss listens to 1001 (for 1:05); chief's phone rings to barge in on it.
+        self.monitors = [
+            queries.MonitorLive("s-boss", "boss", "1001", "c1", "listen", "active", NOW - 65),
+            queries.MonitorLive("s-chief", "chief", "1001", "c1", "barge", "ringing", NOW - 3),
+        ]
+
     def snapshot(self) -> LiveSnapshot:
         return LiveSnapshot(
             NOW,
-            (
-                queries.AgentLive("1001", "12", "talking", NOW - 42, ""),
-                queries.AgentLive("1002", "13", "busy", NOW - 300, "lunch"),
-                # The ACD keeps the reason an idle agent last had (here: it logged in busy).
-                queries.AgentLive("1003", "14", "idle", NOW - 7, "LOGIN"),
-            ),
+            tuple(self.agents),
             (queries.QueueLive("billing", 3, 75.0),),
             "test",
+            tuple(self.monitors),
         )
 
 
@@ -59,6 +68,7 @@ class RecordingCommands:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
         self.intercept_refusal = ""
+        self.monitor_refusal = ""
 
     def force_logout(self, agent: str, actor: Supervisor) -> CommandResult:
         self.calls.append(("logout", agent, actor.username))
@@ -77,6 +87,29 @@ class RecordingCommands:
         if self.intercept_refusal:
             return CommandResult(False, self.intercept_refusal)
         return CommandResult(True, "call c1: ringing boss to take it over")
+
+    def monitor(
+        self, agent: str, supervisor: str, mode: str, record: bool, actor: Supervisor
+    ) -> CommandResult:
+        what = f"monitor:{mode}:{supervisor}" + (":record" if record else "")
+        self.calls.append((what, agent, actor.username))
+        if self.monitor_refusal:
+            return CommandResult(False, self.monitor_refusal)
+        return CommandResult(
+            True,
+            f"session s1 on call c1: ringing {supervisor}",
+            {"session_id": "s1", "call_id": "c1"},
+        )
+
+    def switch_monitor(self, session_id: str, mode: str, actor: Supervisor) -> CommandResult:
+        self.calls.append(("switch:" + mode, session_id, actor.username))
+        if self.monitor_refusal:
+            return CommandResult(False, self.monitor_refusal)
+        return CommandResult(True, "done")
+
+    def stop_monitor(self, session_id: str, actor: Supervisor) -> CommandResult:
+        self.calls.append(("stop", session_id, actor.username))
+        return CommandResult(True, "done")
 
     def list_voicemail(
         self, actor: Supervisor, box: str = "", include_heard: bool = False
@@ -156,6 +189,8 @@ def test_wallboard_shows_live_and_today(backend: Backend) -> None:
     assert list(agents["Time in state (m:ss)"]) == [42.0, 300.0, 7.0]
     # A reason belongs to a not-ready agent only: talking and idle show none.
     assert list(agents["Reason"]) == ["", "lunch", ""]
+    # boss listens to 1001; chief's phone still rings, so it is not monitoring yet.
+    assert list(agents["Monitored"]) == ["● Listen", "", ""]
     # Colours at the thresholds: billing's SL (100 %) meets the 80 % target (green),
     # its longest wait (75 s) is over the 60 s limit (red); cells read for humans.
     styles = at.table[0].proto.arrow_data.styler.styles
@@ -357,7 +392,11 @@ def test_login_refused_without_supervisor_role(backend: Backend) -> None:
     login(at, "agent1", PASSWORDS["agent1"])
     assert any("no supervisor role" in e.value for e in at.error)
     assert "supervisor" not in at.session_state
-    assert not [b for b in at.button if b.key and b.key.startswith("force_")]
+    assert not [
+        b
+        for b in at.button
+        if b.key and b.key.startswith(("force_", "monitor_", "intercept", "switch_", "stop_"))
+    ]
     login(at, "boss", "wrong")
     assert any("invalid username or password" in e.value for e in at.error)
     login(at, "nobody", "x")
@@ -385,7 +424,7 @@ def test_supervisor_intercepts_a_talking_agents_call_and_sees_a_refusal(backend:
     login(at, "boss", PASSWORDS["boss"])
     assert not at.exception
     # Only agents with a call to take over are offered (1002 is busy).
-    assert at.selectbox(key="intercept_agent").options == ["1001"]
+    assert at.selectbox(key="call_agent").options == ["1001 · Talking · ● Listen"]
     assert any("Your phone (boss) rings" in c.value for c in at.caption)
     at.button(key="intercept").click().run()
     commands = backend.commands
@@ -398,6 +437,157 @@ def test_supervisor_intercepts_a_talking_agents_call_and_sees_a_refusal(backend:
         "Intercept 1001: AGENT_NOT_AVAILABLE: supervisor 'boss' is busy" in e.value
         for e in at.error
     )
+
+
+def test_supervisor_listens_whispers_or_barges_with_its_own_phone(backend: Backend) -> None:
+    """Each button asks the ACD for a session on the picked agent's call, with the
+    logged-in supervisor as actor and as the phone that rings; a refusal shows its
+    reason; the page says the phone rings and what its keypad does."""
+    at = page("supervisor")
+    login(at, "boss", PASSWORDS["boss"])
+    assert not at.exception, at.exception
+    assert any(
+        "Your phone (boss) rings" in c.value
+        and "4 listen, 5 whisper, 6 barge, * intercept" in c.value
+        for c in at.caption
+    )
+    at.button(key="monitor_listen").click().run()
+    at.checkbox(key="monitor_record").check().run()
+    at.button(key="monitor_whisper").click().run()
+    commands = backend.commands
+    assert isinstance(commands, RecordingCommands)
+    commands.monitor_refusal = (
+        "ERROR_CODE_PERMISSION_DENIED: call c1 (queue billing) is outside boss's scope"
+    )
+    at.button(key="monitor_barge").click().run()
+    assert commands.calls == [
+        ("monitor:listen:boss", "1001", "boss"),
+        ("monitor:whisper:boss:record", "1001", "boss"),
+        ("monitor:barge:boss:record", "1001", "boss"),
+    ]
+    assert any(
+        "Barge 1001: ERROR_CODE_PERMISSION_DENIED: call c1 (queue billing) is outside "
+        "boss's scope" in e.value
+        for e in at.error
+    )
+    commands.monitor_refusal = ""
+    at.button(key="monitor_listen").click().run()
+    assert any("Listen 1001: session s1 on call c1: ringing boss" in s.value for s in at.success)
+
+
+def test_listen_needs_an_answered_call_intercept_does_not(backend: Backend) -> None:
+    live = backend.live
+    assert isinstance(live, FixedLive)
+    live.agents[0] = queries.AgentLive("1001", "12", "reserved", NOW - 2, "")
+    live.monitors = []
+    at = page("supervisor")
+    login(at, "boss", PASSWORDS["boss"])
+    assert all(at.button(key=f"monitor_{m}").disabled for m in ("listen", "whisper", "barge"))
+    assert not at.button(key="intercept").disabled
+    assert any("need an answered call" in c.value for c in at.caption)
+    assert any("No monitoring session" in i.value for i in at.info)
+
+
+def test_sessions_listed_with_mode_and_duration_then_switched_or_stopped(
+    backend: Backend,
+) -> None:
+    at = page("supervisor")
+    # Read-only before login: the sessions, no controls.
+    texts = [m.value for m in at.markdown]
+    assert any("**boss** → **1001** · Listen · active · 1:05" in t for t in texts)
+    assert any("**chief** → **1001** · Barge · phone ringing · 0:03" in t for t in texts)
+    assert not [b for b in at.button if b.key and b.key.startswith(("switch_", "stop_"))]
+    login(at, "boss", PASSWORDS["boss"])
+    # Every session has controls (the ACD decides whose boss may touch); chief's is
+    # marked as another's, and a session still ringing cannot be switched yet.
+    keys = {b.key for b in at.button if b.key and b.key.startswith(("switch_", "stop_"))}
+    assert keys == {"switch_s-boss", "stop_s-boss", "switch_s-chief", "stop_s-chief"}
+    assert any("chief" in t and "another supervisor's" in t for t in (m.value for m in at.markdown))
+    assert at.button(key="switch_s-chief").disabled and not at.button(key="stop_s-chief").disabled
+    assert not at.button(key="switch_s-boss").disabled
+    picker = at.selectbox(key="switch_mode_s-boss")
+    assert picker.options == ["Whisper", "Barge", "Intercept"]
+    picker.set_value("barge").run()
+    at.button(key="switch_s-boss").click().run()
+    at.selectbox(key="switch_mode_s-boss").set_value("intercept").run()
+    at.button(key="switch_s-boss").click().run()
+    commands = backend.commands
+    assert isinstance(commands, RecordingCommands)
+    commands.monitor_refusal = "ERROR_CODE_UNKNOWN_MONITOR_SESSION: s-boss has ended"
+    at.button(key="switch_s-boss").click().run()
+    assert any(
+        "1001: ERROR_CODE_UNKNOWN_MONITOR_SESSION: s-boss has ended" in e.value for e in at.error
+    )
+    at.button(key="stop_s-boss").click().run()
+    at.button(key="stop_s-chief").click().run()
+    assert commands.calls == [
+        ("switch:barge", "s-boss", "boss"),
+        ("switch:intercept", "s-boss", "boss"),
+        ("switch:intercept", "s-boss", "boss"),
+        ("stop", "s-boss", "boss"),
+        ("stop", "s-chief", "boss"),
+    ]
+
+
+def test_monitoring_in_chinese_on_the_supervisor_page_and_the_wallboard(
+    backend: Backend,
+) -> None:
+    backend.language = "zh"
+    board = page("wallboard")
+    assert list(board.table[1].value["被监听"]) == ["● 监听", "", ""]
+    at = page("supervisor")
+    login(at, "boss", PASSWORDS["boss"])
+    assert not at.exception, at.exception
+    buttons = {b.key: b.label for b in at.button if b.key}
+    assert [buttons[f"monitor_{m}"] for m in ("listen", "whisper", "barge")] == [
+        "监听",
+        "密语",
+        "强插",
+    ]
+    assert (buttons["intercept"], buttons["switch_s-boss"], buttons["stop_s-boss"]) == (
+        "拦截",
+        "切换",
+        "结束",
+    )
+    assert at.checkbox(key="monitor_record").label == "录下本次监听"
+    assert any("您的话机（boss）将振铃" in c.value for c in at.caption)
+    texts = [m.value for m in at.markdown]
+    assert any("**boss** → **1001** · 监听 · 进行中 · 1分05秒" in x for x in texts)
+    assert any("强插 · 话机振铃中 · 3秒 · 其他班长的会话" in x for x in texts)
+
+
+def test_monitoring_texts_exist_in_both_languages() -> None:
+    keys = [k for k in i18n.CATALOG if k.startswith("mon.") or k == "col.monitored"]
+    assert len(keys) > 20
+    for key in keys:
+        assert set(i18n.CATALOG[key]) == {"en", "zh"} and all(i18n.CATALOG[key].values()), key
+
+
+def test_monitoring_controls_hidden_without_the_supervisor_role(backend: Backend) -> None:
+    """An admin allowed onto the page (supervisor_roles) has no phone to join a call
+    with: no monitoring buttons, and no Switch/Stop even on a session of its name."""
+    backend.supervisor_roles = ("supervisor", "admin")
+    backend.accounts = StaticAccounts(
+        {"root": AccountInfo("root", ("admin",), hash_password("s3cret-root"))}
+    )
+    live = backend.live
+    assert isinstance(live, FixedLive)
+    live.monitors.append(
+        queries.MonitorLive("s-root", "root", "1001", "c1", "listen", "active", NOW - 5)
+    )
+    at = page("supervisor")
+    login(at, "root", "s3cret-root")
+    assert not at.exception
+    assert any("Logged in as root" in s.value for s in at.success)
+    assert any("Monitoring needs the supervisor role" in i.value for i in at.info)
+    controls = [
+        b.key
+        for b in at.button
+        if b.key and b.key.startswith(("monitor_", "intercept", "switch_", "stop_"))
+    ]
+    assert controls == []
+    commands = backend.commands
+    assert isinstance(commands, RecordingCommands) and commands.calls == []
 
 
 def test_read_only_when_no_acd_api(backend: Backend) -> None:

@@ -82,3 +82,50 @@ def test_folds_agents_and_waiting_calls_incrementally(tmp_path: Path) -> None:
             ("sales", 0, 0.0),
         ]
         r.close()
+
+
+def test_folds_monitoring_sessions_for_the_wallboards_marker(tmp_path: Path) -> None:
+    """monitor.started (the supervisor answered) shows a session, monitor.switched its
+    new mode, monitor.stopped takes it off: what the wallboard marks without the ACD API."""
+    with redis_server(tmp_path) as port:
+        r = redis.Redis(port=port)
+        log = EventLog(r)
+        live = EventLogLive(r, clock=lambda: NOW, lookback_s=10 * 365 * 86400)
+
+        def monitor(kind: str, session: str, ts: float, **fields: str) -> Event:
+            return Event.new(
+                kind, correlation_id="c1", ts=ts, session=session, supervisor="sup", agent="a1001",
+                **fields,
+            )  # fmt: skip
+
+        started = {"by": "dashboard", "requested_by": "sup", "mixer": "mixer0", "recording_ref": ""}
+        log.append_many(
+            [
+                monitor(ev.MONITOR_STARTED, "s1", NOW - 30, mode="listen", **started),
+                monitor(ev.MONITOR_STARTED, "s2", NOW - 20, mode="listen", **started),
+                monitor(
+                    ev.MONITOR_SWITCHED,
+                    "s1",
+                    NOW - 10,
+                    mode="barge",
+                    previous="listen",
+                    by="keypad",
+                ),
+                monitor(
+                    ev.MONITOR_STOPPED,
+                    "s2",
+                    NOW - 5,
+                    reason="supervisor_hangup",
+                    duration_ms="15000",
+                ),
+            ]
+        )
+        (session,) = live.snapshot().monitors
+        assert (session.session_id, session.supervisor, session.agent, session.call_id) == (
+            "s1",
+            "sup",
+            "a1001",
+            "c1",
+        )
+        assert (session.mode, session.state, NOW - session.since) == ("barge", "active", 30.0)
+        r.close()

@@ -45,7 +45,6 @@ FIXTURE_DATA = sorted(
         "lunch",
         "boss",
         "test",
-        "agent",  # the pause's reason in the recordings fixture (a code)
     },
     key=len,
     reverse=True,
@@ -86,6 +85,7 @@ def test_every_column_of_every_table_has_a_human_name() -> None:
         *queries.IVR_CONTAINMENT_COLUMNS,
         *queries.IVR_DROPOFF_COLUMNS,
         "supervisor",
+        *queries.MONITOR_REPORT_COLUMNS,
         *queries.MONITOR_COLUMNS,
     ]
     for column in columns:
@@ -108,6 +108,14 @@ def test_figures_read_well_in_both_languages() -> None:
     assert (fmt_duration(125, "en"), fmt_duration(125, "zh")) == ("2:05", "2分05秒")
     assert (fmt_duration(42.4, "en"), fmt_duration(42.4, "zh")) == ("0:42", "42秒")
     assert (fmt_duration(3725, "en"), fmt_duration(3725, "zh")) == ("1:02:05", "1小时02分05秒")
+    assert i18n.value_text("state", "reserved", "zh") == "振铃中"
+    assert i18n.value_text("failure", "missing: 1 of 1 segments missing", "zh") == (
+        "录音片段缺失: 1 of 1 segments missing"
+    )
+    assert i18n.value_text("pauses", "0:12.0–0:15.5 agent; 0:20.0–… sensitive", "zh") == (
+        "0:12.0–0:15.5 座席暂停; 0:20.0–… 敏感信息"
+    )
+    assert i18n.value_text("queue", "billing", "zh") == "billing"  # data stays
 
 
 # Every page, in both languages.
@@ -188,7 +196,17 @@ def rendered_texts(at: AppTest) -> list[str]:
     for table in at.table:
         texts += [str(c) for c in table.value.columns]
     texts += dataframe_labels(at)
+    texts += navigation_titles(at)
     return [t for t in texts if t]
+
+
+def navigation_titles(at: AppTest) -> list[str]:
+    """The sidebar's page titles, as st.navigation registered them (AppTest keeps them
+    in a private map: no public accessor in Streamlit 1.67)."""
+    pages: dict[str, dict[str, Any]] = at._registered_pages
+    titles = [str(info["page_name"]) for info in pages.values() if info.get("page_name")]
+    assert len(titles) == len(PAGES), pages
+    return titles
 
 
 def dataframe_labels(at: AppTest) -> list[str]:
@@ -316,3 +334,20 @@ def test_the_preferences_file_is_written_atomically_and_never_clobbered(
     with pytest.raises(i18n.PreferencesFileError, match=r"prefs\.json: line 2: not JSON"):
         store.set("boss", "zh")
     assert path.read_text() == broken  # what was there is kept for a human to fix
+
+
+def test_a_switch_keeps_the_chosen_option_and_words_it_anew(backend: Backend) -> None:
+    queries.backend().clock = lambda: rec_fixtures.NOW
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.switch_page("app_pages/recordings.py").run()
+    log_in(at, "boss")
+    at.selectbox(key="rec_ref").set_value(rec_fixtures.FAILED).run()
+    assert at.selectbox(key="rec_ref").options[1].endswith("· failed")
+    at.radio(key="lang_switch").set_value("zh").run()
+    assert not at.exception, at.exception
+    box = at.selectbox(key="rec_ref")
+    assert box.value == rec_fixtures.FAILED  # still the one chosen
+    assert box.options[1].endswith("· 失败")
+    assert at.button(key="rec_play").label == "播放"

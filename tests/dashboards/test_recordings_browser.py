@@ -67,6 +67,7 @@ def test_recordings_page_in_a_browser(tmp_path: Path) -> None:
                 "redis": "127.0.0.1:9",
                 "timezone": "UTC",
                 "language": "en",
+                "preferences_file": str(tmp_path / "run" / "data" / "prefs.json"),
                 "callcenter_config": str(accounts_config(tmp_path)),
                 "store_url": url,
                 "recording_dir": str(wav_dir),
@@ -137,6 +138,32 @@ def test_recordings_page_in_a_browser(tmp_path: Path) -> None:
             )
             shot = browser.screenshot(page, "recordings")
             assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+            # The sidebar's switch: the page in Chinese, and boss's choice remembered.
+            page.get_by_text("中文", exact=True).click()
+            page.get_by_role("button", name="播放").wait_for(timeout=30_000)
+            page.get_by_text("已登录：boss（班长）").wait_for(timeout=30_000)
+            # The chosen recording's box shows its status in the new language too.
+            # (its text is a div's or an input's value, depending on focus).
+            page.wait_for_function(
+                """() => [...document.querySelectorAll('[data-testid="stSelectbox"]')].some(
+                    b => (b.innerText + [...b.querySelectorAll('input')].map(i => i.value)
+                          .join(' ')).includes('call-stored · 1001 · 已保存'))""",
+                timeout=30_000,
+            )
+            browser.screenshot(page, "recordings_zh")
+            prefs = tmp_path / "run" / "data" / "prefs.json"
+            wait_until(
+                lambda: prefs.exists() and json.loads(prefs.read_text()).get("boss") == "zh",
+                timeout=10,
+                what="boss's language remembered",
+            )
+            # A new browser session starts in the settings' language (en); boss's
+            # login brings Chinese back.
+            again = browser.page(f"http://127.0.0.1:{port}/recordings")
+            again.get_by_label("Username").fill("boss")
+            again.get_by_label("Password", exact=True).fill(PASSWORD)
+            again.get_by_role("button", name="Log in").click()
+            again.get_by_text("已登录：boss（班长）").wait_for(timeout=30_000)
     finally:
         streamlit.terminate()
         try:
