@@ -4,7 +4,7 @@ the hear map, the keypad), `_mixer` (the mixers' ng client and the choice of a n
 `_monitor` (the wiring into the call service), `_options` (the command line)."""
 
 from controller._monitoring._mixer import MixerError, MixerNode, MixerPool
-from controller._monitoring._monitor import Monitoring, MonitorReport, UnknownSessionError
+from controller._monitoring._monitor import Monitoring, UnknownSessionError
 from controller._monitoring._options import (
     MixerAddress,
     MonitoringOptions,
@@ -18,6 +18,7 @@ from controller._monitoring._sessions import (
     MODES,
     CallMonitors,
     Keypad,
+    MonitorReport,
     MonitorSession,
     SessionState,
     hear_map,

@@ -38,6 +38,7 @@ from controller._monitoring._sessions import (
     MODES,
     CallMonitors,
     Keypad,
+    MonitorReport,
     MonitorSession,
     SessionState,
     hear_map,
@@ -56,7 +57,7 @@ from eventlog import (
     RECORDING_STOPPED,
 )
 
-__all__ = ["MonitorReport", "Monitoring", "UnknownSessionError"]
+__all__ = ["Monitoring", "UnknownSessionError"]
 
 log = logging.getLogger("controller.monitoring")
 
@@ -65,9 +66,6 @@ MIXER_TAGS = {CALLER_SLOT: "mixer-caller", AGENT_SLOT: "mixer-agent"}
 SUPERVISOR_MIXER_TAG = "mixer"
 SUPERVISOR_PARK_TAG = "park"
 _SESSION_ID = re.compile(r"^[0-9A-Za-z._-]{1,64}$")
-
-# (cid, session, state `active`|`ended`, mode, agent, reason): ReportMonitor.
-MonitorReport = Callable[[str, str, str, str, str, str], None]
 
 
 class UnknownSessionError(ValueError):
@@ -103,7 +101,7 @@ class Monitoring:
         self._ring_timers: dict[tuple[str, str], Cancellable] = {}
         self._ping_timer: Cancellable | None = None
         # The ACD's ReportMonitor (controller/_acd_driver.py); None: no ACD.
-        self.report: MonitorReport | None = None
+        self.report: Callable[[MonitorReport], None] | None = None
         # How a keypad `*` intercepts on a call the ACD drives (it reserves the
         # supervisor first); None: `take_over` at once.
         self.intercept_route: Callable[[str, str, str], None] | None = None
@@ -298,6 +296,9 @@ class Monitoring:
             leg_id=leg.leg_id,
         )
         return call.describe()
+
+    def supervisor_of(self, cid: str, session_id: str) -> str:
+        return self._session(cid, session_id)[1].supervisor
 
     def describe(self, cid: str | None = None) -> dict[str, object]:
         if cid is not None:
@@ -893,7 +894,9 @@ class Monitoring:
             return
         try:
             self.report(
-                monitors.cid, session.session_id, state, session.mode, monitors.agent, reason
+                MonitorReport(
+                    monitors.cid, session.session_id, state, session.mode, monitors.agent, reason
+                )
             )
         except Exception:  # the ACD's bookkeeping must never break the call
             _log(monitors.cid, "ReportMonitor hook failed", level=logging.ERROR)

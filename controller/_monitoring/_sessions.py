@@ -21,6 +21,7 @@ __all__ = [
     "MODES",
     "CallMonitors",
     "Keypad",
+    "MonitorReport",
     "MonitorSession",
     "SessionState",
     "hear_map",
@@ -70,6 +71,20 @@ class MonitorSession:
     @property
     def slot(self) -> str:
         return supervisor_slot(self.session_id)
+
+
+@dataclass(frozen=True)
+class MonitorReport:
+    """What the ACD is told about a session (ReportMonitor): live (`active`, its mode
+    now) or `ended` (`reason`: one of eventlog.MONITOR_STOP_REASONS); with the call's
+    agent now (it changes after a transfer)."""
+
+    cid: str
+    session_id: str
+    state: str  # "active" | "ended"
+    mode: str
+    agent: str
+    reason: str = ""
 
 
 @dataclass
