@@ -4,9 +4,15 @@ intercept reserving the supervisor at the ACD before it takes the caller."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from acd_api.v1 import acd_pb2 as pb
+from callcenter._stack import controller_argv
+from configuration import load_config
+from controller._app import parse_args
 from controller._monitoring import MixerError, MonitorReport, UnknownSessionError
 from eventlog import CALL_ANSWERED, CALL_TRANSFERRED
 from tests.controller.acd_driver.test_driver_logic import CID, World, action, enqueued_with, offer
@@ -184,3 +190,30 @@ def test_intercept_reserves_the_supervisor_then_the_reservation_carries_the_call
     (hangup,) = w.rpcs("Hangup")
     assert (hangup.call_id, hangup.side) == (CID, pb.HANGUP_SIDE_AGENT)
     assert w.driver.calls[CID].acd_call == rid
+
+
+def test_callcenter_passes_the_monitoring_section_to_the_replicas(tmp_path: Path) -> None:
+    data: dict[str, Any] = {
+        "version": 1,
+        "rtpengine": {"nodes": [{"ng": "127.0.0.1:2223"}]},
+        "controllers": [{"sip": "127.0.0.1:5070", "control": "127.0.0.1:5071"}],
+        "recording": {"dir": "rec/wav"},
+        "monitoring": {
+            "mixers": [{"ng": "127.0.0.1:2300"}, {"ng": "127.0.0.1:2301", "name": "east"}],
+            "keys": {"intercept": "#"},
+            "ring_timeout_ms": 9000,
+        },
+    }
+    path = tmp_path / "callcenter.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    argv = controller_argv(load_config(path), 0, run_dir=tmp_path)
+    options = parse_args(argv[3:]).monitoring
+    assert [(m.name, m.host, m.port) for m in options.mixers] == [
+        ("mixer0", "127.0.0.1", 2300),
+        ("east", "127.0.0.1", 2301),
+    ]
+    assert options.keys.action("#") == "intercept" and options.ring_timeout_s == 9.0
+    assert options.recording_dir == tmp_path / "rec/wav"
+    del data["monitoring"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert "--mixer" not in controller_argv(load_config(path), 0)
