@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,17 +17,15 @@ import numpy as np
 import pytest
 import redis
 
-from rtpengine import NgClient
 from simulators import (
     RtpEndpoint,
     RtpSender,
     SippRun,
     encode_ulaw,
-    free_port,
     received_pcm,
     tone_fraction,
 )
-from testbed import Controller, Rtpengine, media_of, wait_until
+from testbed import Controller, Rtpengine, media_of, running_mixer, wait_until
 from tests.controller.call_parties import (
     call_events,
     caller,
@@ -46,44 +42,12 @@ NOT_HEARD = 0.03
 
 
 @pytest.fixture(scope="module")
-def mixer(tmp_path_factory: pytest.TempPathFactory, engine: Rtpengine) -> Iterator[str]:
-    """One mixer process (monitoring.mixers[0] of a minimal config); its ng address."""
-    workdir = tmp_path_factory.mktemp("mixer")
-    ng_port = free_port()
-    base = 33000 + secrets.randbelow(50) * 100
-    config = workdir / "callcenter.yaml"
-    config.write_text(
-        "version: 1\n"
-        "rtpengine:\n"
-        f"  nodes:\n    - ng: 127.0.0.1:{engine.ng_port}\n"
-        "monitoring:\n"
-        "  mixers:\n"
-        f"    - ng: 127.0.0.1:{ng_port}\n"
-        f"      port_min: {base}\n"
-        f"      port_max: {base + 99}\n"
-        "      name: mix0\n"
-    )
-    log = workdir / "mixer.log"
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mixer", "--config", str(config), "--node", "0"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    client = NgClient("127.0.0.1", ng_port, timeout=0.5)
-    try:
-        wait_until(
-            lambda: process.poll() is not None or client.ping(),
-            timeout=15,
-            what="the mixer answers an ng ping",
-        )
-        assert process.poll() is None, log.read_text(errors="replace")[-2000:]
-        yield f"mix0=127.0.0.1:{ng_port}"
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
-        assert "Traceback" not in log.read_text(errors="replace")
+def mixer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One mixer process; the controller's --mixer value for it."""
+    with running_mixer(tmp_path_factory.mktemp("mixer")) as running:
+        host, port = running.ng
+        yield f"mix0={host}:{port}"
+        assert "Traceback" not in running.log.read_text(errors="replace")
 
 
 @pytest.fixture
