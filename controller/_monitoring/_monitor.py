@@ -297,6 +297,16 @@ class Monitoring:
         )
         return call.describe()
 
+    def reports(self, cid: str) -> list[MonitorReport]:
+        """The call's answered sessions as the ACD should see them now."""
+        monitors = self.calls.get(cid)
+        if monitors is None:
+            return []
+        return [
+            MonitorReport(cid, s.session_id, "active", s.mode, monitors.agent)
+            for s in monitors.active()
+        ]
+
     def supervisor_of(self, cid: str, session_id: str) -> str:
         return self._session(cid, session_id)[1].supervisor
 
@@ -538,8 +548,9 @@ class Monitoring:
                 continue
             try:
                 held = node.list()
-                lost, why = node.conferences - held, MixerError(
-                    f"mixer {node.name} no longer holds the conference (restarted?)"
+                lost, why = (
+                    node.conferences - held,
+                    MixerError(f"mixer {node.name} no longer holds the conference (restarted?)"),
                 )
             except MixerError as exc:
                 lost, why = set(node.conferences), exc

@@ -27,6 +27,10 @@ class FakeMonitoring:
         self.refuse: Exception | None = None
         self.report: Any = None
         self.intercept_route: Any = None
+        self.live: list[MonitorReport] = []  # what `reports` says
+
+    def reports(self, cid: str) -> list[MonitorReport]:
+        return list(self.live)
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         self.calls.append((name, args, kwargs))
@@ -178,6 +182,9 @@ def test_intercept_reserves_the_supervisor_then_the_reservation_carries_the_call
         return execute(request)
 
     w.driver.bind(run)
+    # Another supervisor's session goes on with the new agent (a session of the
+    # reservation's call from now on): reported there before the old call ends.
+    monitoring.live = [MonitorReport(CID, "s2", "active", "listen", "2001")]
     w.feed(command("7-0", pb.MONITOR_MODE_INTERCEPT))
     (reserve,) = w.rpcs("ReserveForInternalCall")
     assert (reserve.call_id, reserve.username, reserve.kind) == (
@@ -190,6 +197,10 @@ def test_intercept_reserves_the_supervisor_then_the_reservation_carries_the_call
     (hangup,) = w.rpcs("Hangup")
     assert (hangup.call_id, hangup.side) == (CID, pb.HANGUP_SIDE_AGENT)
     assert w.driver.calls[CID].acd_call == rid
+    methods = [m for m, _ in w.rpcs()]
+    assert methods.index("ReportMonitor") < methods.index("Hangup")
+    (moved,) = w.rpcs("ReportMonitor")
+    assert (moved.session_id, moved.call_id, moved.agent) == ("s2", rid, "2001")
 
 
 def test_callcenter_passes_the_monitoring_section_to_the_replicas(tmp_path: Path) -> None:
