@@ -288,6 +288,9 @@ class AcdDriver:
         self.messages: MessagePlayer | None = None
         # Supervisor monitoring on this replica (MonitorCall, MonitorCommand); None: none.
         self.monitoring: Monitoring | None = None
+        # The monitoring sessions the ACD made (MonitorCall), live here: only those are
+        # reported (an operator's `monitor` on the control socket is not the ACD's).
+        self._acd_sessions: set[str] = set()
 
     # ------------------------------------------------------------ life
 
@@ -931,9 +934,13 @@ class AcdDriver:
         """ReportMonitor, in order with the call's other requests: a session is live
         (`active`, its mode now), or `ended` (reason, one of MONITOR_STOP_REASONS)."""
         call = self._calls.get(report.cid)
+        session_id = report.session_id
+        if session_id not in self._acd_sessions:
+            return  # not a session the ACD made
+        if report.state == "ended":
+            self._acd_sessions.discard(session_id)
         if call is None or call.acd_done:
             return  # not the ACD's call
-        session_id = report.session_id
         request = pb.ReportMonitorRequest(
             session_id=session_id,
             state=pb.MONITOR_STATE_ACTIVE if report.state == "active" else pb.MONITOR_STATE_ENDED,
@@ -980,6 +987,7 @@ class AcdDriver:
         )
         monitoring = self.monitoring
         reason = ""
+        self._acd_sessions.add(action.session_id)
         if monitoring is None:
             why, reason = "this controller has no mixer (--mixer)", "mixer_failed"
         else:

@@ -21,9 +21,7 @@ import logging
 import re
 import secrets
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from typing import Any
 from controller._call import Call, CallLeg, CallPhase, InvalidTransitionError, LegRole, LegState
 from controller._media import MediaError
 from controller._monitoring._mixer import MixerError, MixerNode, MixerPool
+from controller._monitoring._session_recording import SessionRecorder
 from controller._monitoring._sessions import (
     AGENT_SLOT,
     CALLER_SLOT,
@@ -53,8 +52,6 @@ from eventlog import (
     MONITOR_STARTED,
     MONITOR_STOPPED,
     MONITOR_SWITCHED,
-    RECORDING_STARTED,
-    RECORDING_STOPPED,
 )
 
 __all__ = ["Monitoring", "UnknownSessionError"]
@@ -94,7 +91,7 @@ class Monitoring:
         self.pool = pool
         self.keys = keys if keys is not None else Keypad()
         self.ring_timeout_s = ring_timeout_s
-        self.recording_dir = recording_dir
+        self.recorder = SessionRecorder(recording_dir, self._emit)
         self.ping_interval_s = ping_interval_s
         self.clock = clock
         self.calls: dict[str, CallMonitors] = {}
@@ -144,7 +141,7 @@ class Monitoring:
             raise ValueError(f"bad session {session_id!r}: 1-64 of 0-9 A-Z a-z . _ -")
         if monitors is not None and session_id in monitors.sessions:
             raise ValueError(f"session {session_id} exists already")
-        if record and self.recording_dir is None:
+        if record and self.recorder.directory is None:
             _log(
                 cid,
                 "session %s: record asked, but no recording directory (recording: section); "
@@ -810,43 +807,22 @@ class Monitoring:
     def _start_recording(
         self, call: Call, monitors: CallMonitors, node: MixerNode, session: MonitorSession
     ) -> None:
-        assert self.recording_dir is not None
-        ref = uuid.uuid4().hex
-        day = datetime.now(UTC).strftime("%Y-%m-%d")
-        path = self.recording_dir / "monitor" / day / f"{ref}.wav"
-        channels = [[CALLER_SLOT], [AGENT_SLOT], [s.slot for s in monitors.active()]]
-        node.record(call.correlation_id, str(path), channels)
-        session.recording_ref, monitors.recording = ref, session
-        self._emit(
-            call.correlation_id,
-            RECORDING_STARTED,
-            ref=ref,
-            name=session.session_id,
-            reason="monitor",
-            media_node=node.name,
-            caller=self.service._caller_numbers.get(call.correlation_id) or "",
+        cid = call.correlation_id
+        self.recorder.start(
+            cid,
+            node,
+            session,
+            [s.slot for s in monitors.active()],
+            caller=self.service._caller_numbers.get(cid) or "",
             agent=monitors.agent,
-            queue="",
-            number="",
-            caller_port="",
         )
+        monitors.recording = session
 
     def _stop_recording(self, call: Call, monitors: CallMonitors) -> None:
         session, node = monitors.recording, self._node(monitors)
         monitors.recording = None
-        if session is None or node is None:
-            return
-        try:
-            node.stop_record(call.correlation_id)
-        except MixerError as exc:
-            _log(call.correlation_id, "mixer stop record: %s", exc, level=logging.WARNING)
-            return
-        self._emit(
-            call.correlation_id,
-            RECORDING_STOPPED,
-            ref=session.recording_ref,
-            segments="1",
-        )
+        if session is not None and node is not None:
+            self.recorder.stop(call.correlation_id, node, session)
 
     # --------------------------------------------------------------- helpers
 

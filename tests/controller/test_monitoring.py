@@ -104,6 +104,9 @@ class Talkers:
             what="every party received audio",
         )
         time.sleep(0.1)  # the mixer's last frames in flight (2 ticks)
+        for name, (endpoint, _, _) in parties.items():
+            # One stream each: nobody gets a party directly besides the mixer's mix.
+            assert len(endpoint.recorded) == 1, (name, list(endpoint.recorded))
         heard: dict[str, dict[float, float]] = {}
         for name, (endpoint, _, _) in parties.items():
             pcm = received_pcm(endpoint)[1600:]  # the first 200 ms: the switch settles

@@ -395,7 +395,7 @@ def test_record_without_a_recording_dir_is_ignored(parts: Parts, caplog: Any) ->
 
 
 def test_a_recorded_session_writes_three_channels(parts: Parts, tmp_path: Any) -> None:
-    parts.monitoring.recording_dir = tmp_path
+    parts.monitoring.recorder.directory = tmp_path
     cid = bridged(parts)
     parts.monitoring.start(cid, "2001", "listen", session_id="s1", record=True)
     parts.service.answered(cid, "M1", sdp(6000))
