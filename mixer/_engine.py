@@ -40,6 +40,7 @@ TICK_S: Final = 0.020
 _CATCH_UP_TICKS: Final = 5
 _READ_BURST: Final = 64  # datagrams read from one socket before others get a turn
 _EXPIRE_EVERY_TICKS: Final = 10  # idle conferences are looked for every 200 ms
+_MAX_REPLY: Final = 65000  # bytes: a UDP datagram's payload is at most 65,507
 _CONTROL: Final = "control"
 _WAKE: Final = "wake"
 
@@ -185,7 +186,7 @@ class Engine:
     def _receive(self, slot: Slot) -> None:
         sock = slot.sock
         capacity = self._capacity
-        now = None
+        got_rtp = False
         for _ in range(_READ_BURST):
             try:
                 data = sock.recv(2048)
@@ -194,8 +195,8 @@ class Engine:
             packet = parse_rtp(data)
             if packet is not None:
                 slot.receive(packet, capacity)
-                now = True
-        if now is not None:
+                got_rtp = True
+        if got_rtp:
             slot.conference.last_packet = time.monotonic()
 
     # -- the tick ----------------------------------------------------------------------
@@ -314,6 +315,11 @@ class Engine:
 
     def _answer(self, address: Any, cookie: bytes, reply: Reply) -> None:
         datagram = encode_reply(cookie, reply)
+        if len(datagram) > _MAX_REPLY:  # `statistics` of a full node: no datagram holds it
+            datagram = encode_reply(
+                cookie,
+                error_reply(f"the reply would be {len(datagram)} bytes; ask per conference"),
+            )
         self.cache.store(address, cookie, datagram)
         self._send_control(datagram, address)
 
@@ -339,6 +345,7 @@ class Engine:
         for name, writer in self.bridge.close_all():
             finish_recording(name, writer)
         self._closer.shutdown(wait=True)
+        self._drain_wake()  # the replies of `stop record`s that finished meanwhile
         self.selector.close()
         self.control.close()
         self._wake_r.close()
