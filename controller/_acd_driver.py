@@ -41,6 +41,7 @@ main thread); the loop is never blocked on the ACD:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -76,6 +77,7 @@ from controller._play_message import CAUSE_MESSAGE_PLAYED, MessagePlayer
 from controller._ports import EventPublisher, Execute, Later, OnLoop, Post
 from controller._recording import CallRecorder
 from controller._rpc_chains import RpcChains, Submit
+from controller._service import UnknownCallError
 from controller._side_reservations import SIDE_KINDS, SideReservations
 from controller._sippy_loop import sippy_later
 from eventlog import (
@@ -952,15 +954,21 @@ class AcdDriver:
 
         def done(call: DrivenCall, reply: pb.ReportMonitorResponse) -> None:
             code = reply_code(reply)
-            if code != OK:
-                acd_log(
-                    call.cid,
-                    "the ACD refused ReportMonitor of session %s (%s: %s)",
-                    session_id,
-                    code_name(code),
-                    reply.error.message,
-                    level=logging.WARNING,
-                )
+            if code == OK:
+                return
+            acd_log(
+                call.cid,
+                "the ACD refused ReportMonitor of session %s (%s: %s)",
+                session_id,
+                code_name(code),
+                reply.error.message,
+                level=logging.WARNING,
+            )
+            if code == pb.ERROR_CODE_UNKNOWN_MONITOR_SESSION and self.monitoring is not None:
+                # The ACD ended it first (StopMonitor, its call left the ACD): the
+                # supervisor is hung up here too, unless it ended here meanwhile.
+                with contextlib.suppress(UnknownSessionError, UnknownCallError):
+                    self.monitoring.stop(call.cid, session_id)
 
         self._send(call, "ReportMonitor", request, pb.ReportMonitorResponse, done)
 

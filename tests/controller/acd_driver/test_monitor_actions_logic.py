@@ -146,6 +146,17 @@ def test_sessions_report_with_the_acd_call_and_the_mode() -> None:
     assert len(w.rpcs("ReportMonitor")) == 2, "ended already: nothing more to report"
 
 
+def test_a_session_the_acd_no_longer_has_is_hung_up_here() -> None:
+    w, monitoring = talking()
+    w.replies["ReportMonitor"] = lambda r: pb.ReportMonitorResponse(
+        error=pb.Error(code=pb.ERROR_CODE_UNKNOWN_MONITOR_SESSION, message="no such session")
+    )
+    w.feed(monitor_call("7-0"))
+    w.driver.report_monitor(MonitorReport(CID, "s1", "active", "whisper", "1001", ""))
+    w.run()
+    assert monitoring.calls[-1][:2] == ("stop", (CID, "s1"))
+
+
 def test_monitor_commands_switch_and_stop() -> None:
     w, monitoring = talking()
     w.feed(command("7-0", pb.MONITOR_MODE_BARGE))
