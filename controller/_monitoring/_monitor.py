@@ -39,7 +39,7 @@ from controller._monitoring._sessions import (
     monitor_call_id,
 )
 from controller._ports import Cancellable
-from controller._sdp import park_offer
+from controller._sdp import is_hold, park_offer
 from controller._service import CallService
 from eventlog import (
     CALL_ANSWERED,
@@ -468,6 +468,8 @@ class Monitoring:
         leg.local_sdp = answer
         self.service.sip.answer_update(cid, leg.leg_id, answer)
         _log(cid, "re-INVITE from leg %s answered by the mixer's %s slot", leg.leg_id, slot)
+        # A hold is still one for the call's events (the mixer sends the holder nothing).
+        self.service._set_hold(call, leg.leg_id, is_hold(sdp))
         return True
 
     def through_mixer(self, call: Call, first: CallLeg, second: CallLeg) -> bool:

@@ -333,6 +333,21 @@ def test_a_blind_transfer_moves_the_new_agent_to_the_mixer(parts: Parts) -> None
     assert parts.events.of("monitor.switched")[0][1]["agent"] == "1002"
 
 
+def test_a_partys_hold_is_answered_by_its_slot_and_still_an_event(parts: Parts) -> None:
+    cid = monitored(parts)
+    for leg_id, port in (("L1", 4000), ("L2", 5000), ("M1", 6000)):  # our re-INVITEs done
+        parts.service.answered(cid, leg_id, sdp(port))
+    while any(leg.pending_update for leg in parts.service.calls[cid].legs()):
+        parts.service.answered(cid, "L1", sdp(4000))  # a queued re-INVITE went out
+    before = len(parts.sip.actions)
+    parts.service.reinvite(cid, "L2", sdp(5000).replace("sendrecv", "sendonly"))
+    assert parts.sip.actions[before:] == [("answer_update", "L2")], "not relayed to the caller"
+    assert parts.mixer.named("join")[-1]["slot"] == "agent"
+    assert [kind for kind, _ in parts.events.of("call.")][-1] == "call.hold"
+    parts.service.reinvite(cid, "L2", sdp(5000))
+    assert [kind for kind, _ in parts.events.of("call.")][-1] == "call.resume"
+
+
 def test_a_failing_mixer_pairs_the_parties_and_hangs_up_supervisors(parts: Parts) -> None:
     cid = monitored(parts)
     parts.mixer.fail.add("hear")
