@@ -348,6 +348,31 @@ def test_a_partys_hold_is_answered_by_its_slot_and_still_an_event(parts: Parts) 
     assert [kind for kind, _ in parts.events.of("call.")][-1] == "call.resume"
 
 
+def test_an_attended_transfer_moves_the_target_to_the_mixer(parts: Parts) -> None:
+    cid = monitored(parts)
+    parts.service.consult(cid, "1002")
+    call = parts.service.calls[cid]
+    assert call.caller.media_peer == "park", "the caller waits parked during the consult"
+    parts.service.answered(cid, "L3", sdp(5002))
+    assert call.state is CallPhase.CONSULTING
+    parts.service.complete_transfer(cid)
+    assert call.agent is not None and call.agent.leg_id == "L3"
+    assert call.caller.media_peer == "mixer-caller" and call.agent.media_peer == "mixer-agent"
+    assert parts.monitoring.calls[cid].agent == "1002"
+    assert parts.monitoring.calls[cid].sessions["s1"].state.value == "active"
+
+
+def test_a_cancelled_consult_puts_the_agent_back_through_the_mixer(parts: Parts) -> None:
+    cid = monitored(parts)
+    parts.service.consult(cid, "1002")
+    parts.service.answered(cid, "L3", sdp(5002))
+    parts.service.cancel_consult(cid)
+    call = parts.service.calls[cid]
+    assert call.agent is not None and call.agent.leg_id == "L2"
+    assert call.caller.media_peer == "mixer-caller" and call.agent.media_peer == "mixer-agent"
+    assert parts.monitoring.calls[cid].agent == "1001"
+
+
 def test_a_failing_mixer_pairs_the_parties_and_hangs_up_supervisors(parts: Parts) -> None:
     cid = monitored(parts)
     parts.mixer.fail.add("hear")
