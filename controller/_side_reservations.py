@@ -45,7 +45,12 @@ __all__ = ["SIDE_KINDS", "SideReservations"]
 M = TypeVar("M", bound=Message)
 
 # Commands that ring an agent beside the call's own, and the reservation kind they make.
-SIDE_KINDS = {"consult": pb.CALL_KIND_INTERNAL, "intercept": pb.CALL_KIND_INTERCEPT}
+SIDE_KINDS = {
+    "consult": pb.CALL_KIND_INTERNAL,
+    "intercept": pb.CALL_KIND_INTERCEPT,
+    # A monitoring supervisor takes the caller on the leg it has (docs/monitoring.md).
+    "monitor_intercept": pb.CALL_KIND_INTERCEPT,
+}
 _REPLY_TYPES: dict[str, type[Message]] = {
     "Abandon": pb.AbandonResponse,
     "Hangup": pb.HangupResponse,
@@ -88,6 +93,7 @@ class SideReservations:
         hangup: Callable[[str, str], None],
         parked: Callable[[str, str], None],
         hold_music: Callable[[str], Path | None] = lambda queue: None,
+        carrier_changed: Callable[[DrivenCall], None] = lambda call: None,
     ) -> None:
         self.options = options
         self._rpc = rpc
@@ -101,6 +107,9 @@ class SideReservations:
         self._hangup = hangup
         self._parked = parked
         self._hold_music = hold_music
+        # Told when a reservation takes the call over, before the old ACD call's Hangup
+        # is sent (monitoring sessions move to the new ACD call first: docs/monitoring.md).
+        self._carrier_changed = carrier_changed
         # The ACD call IDs a call has besides its own (its reservations, and the one
         # that carries it after a takeover) -> the call. Loop-owned; the driver's feed
         # thread only tests membership (a GIL-atomic dict read).
@@ -160,6 +169,54 @@ class SideReservations:
         # own reports; an undo (Abandon) is only sent once this reply is in.
         self._submit(side.rid, reserve)
 
+    def monitor_intercept(self, call: DrivenCall, session_id: str, supervisor: str) -> None:
+        """On the loop: a monitoring supervisor intercepts (SwitchMonitor INTERCEPT or
+        its `*` key). As `intercept_call`: the supervisor is reserved at the ACD on the
+        RPC pool, then `monitor_intercept` hands it the caller on the leg it already
+        has; the events are an intercept's, so the reservation carries the call."""
+        request: dict[str, Any] = {
+            "cmd": "monitor_intercept",
+            "cid": call.cid,
+            "session": session_id,
+            "agent": supervisor,
+        }
+        acd_log(call.cid, "monitoring session %s: %s intercepts", session_id, supervisor)
+        if call.acd_gone:
+            self._monitor_intercept_refused(call, supervisor, "the ACD call was taken over")
+            return
+        prepared = self._prepare_side(request)
+        if isinstance(prepared, dict):
+            self._monitor_intercept_refused(call, supervisor, str(prepared.get("error")))
+            return
+        _, side = prepared
+
+        def reserve() -> None:  # on a worker
+            outcome = self._reserve_side(call, side)
+            self._post(partial(self._monitor_intercept_reserved, call, side, request, outcome))
+
+        self._submit(side.rid, reserve)
+
+    def _monitor_intercept_reserved(
+        self,
+        call: DrivenCall,
+        side: SideReservation,
+        request: Mapping[str, Any],
+        outcome: pb.ReserveForInternalCallResponse | str,
+    ) -> None:
+        reply = self._start_side(call, side, request, outcome)
+        if not reply.get("ok"):
+            self._monitor_intercept_refused(call, side.username, str(reply.get("error")))
+
+    @staticmethod
+    def _monitor_intercept_refused(call: DrivenCall, supervisor: str, why: str) -> None:
+        acd_log(
+            call.cid,
+            "intercept by monitoring supervisor %s not carried out: %s",
+            supervisor,
+            why,
+            level=logging.WARNING,
+        )
+
     def _intercept_reserved(
         self,
         call: DrivenCall,
@@ -211,6 +268,9 @@ class SideReservations:
             }
         call.sides += 1
         side = SideReservation(f"{call.cid}.{cmd}{call.sides}", cmd, str(request.get("agent")))
+        if cmd == "monitor_intercept":
+            # Nothing rings: the supervisor's leg exists (its call.answered names it).
+            side.leg_id = str(check.get("result", {}).get("leg_id", ""))
         call.side = side
         # Before the RPC: the registry lists it from now on (the reconciler would end a
         # reservation of this replica that it does not list), and the feed lets its
@@ -427,22 +487,24 @@ class SideReservations:
     def _side_took_call(self, call: DrivenCall, side: SideReservation) -> None:
         """The side leg has the caller and the agent is gone: the agent's ACD call ends
         (it wraps up as after a hang-up) and the reservation carries the call."""
-        if not call.acd_gone:
-            self._submit(
-                call.cid,
-                partial(
-                    self._side_rpc,
-                    call.cid,
-                    "Hangup",
-                    pb.HangupRequest(call_id=call.acd_call, side=pb.HANGUP_SIDE_AGENT),
-                ),
-            )
+        old, old_gone = call.acd_call, call.acd_gone
         if call.acd_id:
             self.aliases.pop(call.acd_id, None)
         acd_log(call.cid, "%s took the call over; the ACD call is now %s", side.username, side.rid)
         call.acd_id, call.acd_gone = side.rid, False
         call.agent = AgentRing(side.employee_id, side.username, side.leg_id)
         call.ring, call.side, call.agent_left = None, None, False
+        self._carrier_changed(call)
+        if not old_gone:
+            self._submit(
+                call.cid,
+                partial(
+                    self._side_rpc,
+                    call.cid,
+                    "Hangup",
+                    pb.HangupRequest(call_id=old, side=pb.HANGUP_SIDE_AGENT),
+                ),
+            )
 
     def _side_gone(self, call: DrivenCall, side: SideReservation) -> None:
         """The side leg ended without taking the caller (no answer, refused, cancelled,
