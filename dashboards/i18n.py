@@ -151,6 +151,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "rep.range": {"en": "Date range", "zh": "日期范围"},
     "rep.queues": {"en": "Queues", "zh": "队列"},
     "rep.agents": {"en": "Agents", "zh": "座席"},
+    "rep.all": {"en": "All (choose to narrow)", "zh": "全部（可选择筛选）"},
     "rep.interval": {"en": "Interval", "zh": "统计间隔"},
     "rep.interval.day": {"en": "day", "zh": "按天"},
     "rep.interval.minutes": {"en": "{minutes} min", "zh": "{minutes} 分钟"},

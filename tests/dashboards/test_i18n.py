@@ -189,6 +189,10 @@ def rendered_texts(at: AppTest) -> list[str]:
     ):
         for w in at.get(kind):
             texts.append(str(w.label) if kind != "expander" else str(w.proto.label))
+            # A box's placeholder: unset, the browser shows Streamlit's English default
+            # ("Choose options"), so a multiselect must set one of ours.
+            texts.append(str(getattr(w.proto, "placeholder", "")))
+            assert kind != "multiselect" or w.proto.placeholder, f"{w.label}: no placeholder"
             texts += [str(o) for o in getattr(w, "options", [])]
     for table in at.table:
         texts += [str(c) for c in table.value.columns]
