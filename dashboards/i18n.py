@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
@@ -574,13 +575,15 @@ def _logged_in_user() -> str | None:
 def _resend_widget_values() -> None:
     """A choice box keeps showing the option text it was given when its value was set
     (in the old language): setting each widget's value again makes the browser take
-    the new texts. Yes/no values are skipped: buttons' cannot be set (and a checkbox
-    shows no option text)."""
+    the new texts. Only plain values are set again (text, numbers, dates, lists of
+    them): yes/no ones may be buttons', which cannot be set, and others (a dataframe's
+    selection, objects kept by pages) are no choice box's."""
     for key in list(st.session_state):
         value = st.session_state[key]
-        if key in (SESSION_KEY, WIDGET_KEY) or isinstance(value, bool) or value is None:
+        if key in (SESSION_KEY, WIDGET_KEY) or isinstance(value, bool):
             continue
-        st.session_state[key] = value
+        if isinstance(value, str | int | float | date | list | tuple):
+            st.session_state[key] = value
 
 
 def _switched(store: LanguagePreferences | None) -> None:
