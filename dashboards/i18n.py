@@ -266,6 +266,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "rec.recording": {"en": "Recording", "zh": "录音"},
     "rec.failed": {"en": "Failed: {failure} ({status})", "zh": "失败：{failure}（{status}）"},
     "rec.paused": {"en": "Paused: {pauses}", "zh": "暂停：{pauses}"},
+    "rec.pause.agent": {"en": "agent", "zh": "座席暂停"},
+    "rec.pause.sensitive": {"en": "sensitive data", "zh": "敏感信息"},
     "rec.play": {"en": "Play", "zh": "播放"},
     "rec.refused": {"en": "Refused: {reason}", "zh": "拒绝：{reason}"},
     "rec.reason.not_configured": {
@@ -289,8 +291,6 @@ CATALOG: dict[str, dict[str, str]] = {
     "rec.failure.short": {"en": "cut short", "zh": "录音不完整"},
     "rec.failure.rtpengine": {"en": "media server error", "zh": "媒体服务器错误"},
     "rec.failure.convert": {"en": "conversion failed", "zh": "转换失败"},
-    "rec.pause.agent": {"en": "agent", "zh": "座席暂停"},
-    "rec.pause.sensitive": {"en": "sensitive data", "zh": "敏感信息"},
     "rec.action.play": {"en": "play", "zh": "播放"},
     "rec.action.hold": {"en": "hold", "zh": "保留"},
     "rec.action.release": {"en": "release", "zh": "解除保留"},
