@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
@@ -151,6 +152,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "rep.range": {"en": "Date range", "zh": "日期范围"},
     "rep.queues": {"en": "Queues", "zh": "队列"},
     "rep.agents": {"en": "Agents", "zh": "座席"},
+    "rep.all": {"en": "All (choose to narrow)", "zh": "全部（可选择筛选）"},
     "rep.interval": {"en": "Interval", "zh": "统计间隔"},
     "rep.interval.day": {"en": "day", "zh": "按天"},
     "rep.interval.minutes": {"en": "{minutes} min", "zh": "{minutes} 分钟"},
@@ -270,6 +272,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "rec.recording": {"en": "Recording", "zh": "录音"},
     "rec.failed": {"en": "Failed: {failure} ({status})", "zh": "失败：{failure}（{status}）"},
     "rec.paused": {"en": "Paused: {pauses}", "zh": "暂停：{pauses}"},
+    "rec.pause.agent": {"en": "agent", "zh": "座席暂停"},
+    "rec.pause.sensitive": {"en": "sensitive data", "zh": "敏感信息"},
     "rec.play": {"en": "Play", "zh": "播放"},
     "rec.refused": {"en": "Refused: {reason}", "zh": "拒绝：{reason}"},
     "rec.reason.not_configured": {
@@ -297,8 +301,6 @@ CATALOG: dict[str, dict[str, str]] = {
     "rec.kind.on_demand": {"en": "on demand", "zh": "按需录音"},
     "rec.kind.voicemail": {"en": "voicemail", "zh": "语音留言"},
     "rec.kind.monitor": {"en": "monitoring (3 channels)", "zh": "班长监控（三声道）"},
-    "rec.pause.agent": {"en": "agent", "zh": "座席暂停"},
-    "rec.pause.sensitive": {"en": "sensitive data", "zh": "敏感信息"},
     "rec.action.play": {"en": "play", "zh": "播放"},
     "rec.action.hold": {"en": "hold", "zh": "保留"},
     "rec.action.release": {"en": "release", "zh": "解除保留"},
@@ -639,13 +641,15 @@ def _logged_in_user() -> str | None:
 def _resend_widget_values() -> None:
     """A choice box keeps showing the option text it was given when its value was set
     (in the old language): setting each widget's value again makes the browser take
-    the new texts. Yes/no values are skipped: buttons' cannot be set (and a checkbox
-    shows no option text)."""
+    the new texts. Only plain values are set again (text, numbers, dates, lists of
+    them): yes/no ones may be buttons', which cannot be set, and others (a dataframe's
+    selection, objects kept by pages) are no choice box's."""
     for key in list(st.session_state):
         value = st.session_state[key]
-        if key in (SESSION_KEY, WIDGET_KEY) or isinstance(value, bool) or value is None:
+        if key in (SESSION_KEY, WIDGET_KEY) or isinstance(value, bool):
             continue
-        st.session_state[key] = value
+        if isinstance(value, str | int | float | date | list | tuple):
+            st.session_state[key] = value
 
 
 def _switched(store: LanguagePreferences | None) -> None:

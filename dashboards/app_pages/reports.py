@@ -19,9 +19,13 @@ picked = st.date_input(t("rep.range"), value=(today - timedelta(days=6), today),
 first, last = picked if isinstance(picked, tuple) and len(picked) == 2 else (today, today)
 start, end = queries.date_range(b, first, last)
 known = b.reports.report("queue_summary", threshold_s=b.sl_threshold_s, start=start, end=end)
-queues = st.multiselect(t("rep.queues"), sorted(known["queue"].astype(str)), key="queues")
+queues = st.multiselect(
+    t("rep.queues"), sorted(known["queue"].astype(str)), key="queues", placeholder=t("rep.all")
+)
 everyone = b.reports.report("agent_summary", start=start, end=end)
-agents = st.multiselect(t("rep.agents"), sorted(everyone["agent"].astype(str)), key="agents")
+agents = st.multiselect(
+    t("rep.agents"), sorted(everyone["agent"].astype(str)), key="agents", placeholder=t("rep.all")
+)
 interval = st.selectbox(
     t("rep.interval"),
     [15, 30, 60, 1440],

@@ -37,6 +37,7 @@ from testbed import ROOT, redis_server, start_cdr_service, wait_until
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACT = ROOT / "test-artifacts" / "dashboards" / "wallboard.png"
 REPORTS_ARTIFACT = ROOT / "test-artifacts" / "dashboards" / "reports_ivr.png"
+REPORTS_ZH_ARTIFACT = ROOT / "test-artifacts" / "dashboards" / "reports_zh.png"
 ZH_ARTIFACT = ROOT / "test-artifacts" / "dashboards" / "wallboard_zh.png"
 
 pytestmark = [
@@ -397,6 +398,12 @@ def test_wallboard_screenshot_with_live_data(tmp_path: Path) -> None:
                     ' [data-testid="stVegaLiteChart"] svg.marks\').length >= 5'
                 )
                 shot = await cdp.call("Page.captureScreenshot", format="png")
+                # The reports in Chinese: headers with units, figures formatted.
+                await cdp.call("Page.navigate", url=f"http://127.0.0.1:{port}/reports?lang=zh")
+                text = await cdp.wait_text("统计报表", "导航呼叫数", "自助完成率 %", "42.9 %")
+                assert "IVR calls" not in text
+                zh = await cdp.call("Page.captureScreenshot", format="png")
+                REPORTS_ZH_ARTIFACT.write_bytes(base64.b64decode(zh["data"]))
                 await ws.close()
                 return wallboard, base64.b64decode(shot["data"])
 

@@ -192,6 +192,10 @@ def rendered_texts(at: AppTest) -> list[str]:
     ):
         for w in at.get(kind):
             texts.append(str(w.label) if kind != "expander" else str(w.proto.label))
+            # A box's placeholder: unset, the browser shows Streamlit's English default
+            # ("Choose options"), so a multiselect must set one of ours.
+            texts.append(str(getattr(w.proto, "placeholder", "")))
+            assert kind != "multiselect" or w.proto.placeholder, f"{w.label}: no placeholder"
             texts += [str(o) for o in getattr(w, "options", [])]
     for table in at.table:
         texts += [str(c) for c in table.value.columns]
@@ -351,3 +355,59 @@ def test_a_switch_keeps_the_chosen_option_and_words_it_anew(backend: Backend) ->
     assert box.value == rec_fixtures.FAILED  # still the one chosen
     assert box.options[1].endswith("· 失败")
     assert at.button(key="rec_play").label == "播放"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("language: fr", "x.yaml:4: dashboards.language: Input should be 'zh' or 'en'"),
+        (
+            "service_level_target_pct: 120",
+            "x.yaml:4: dashboards.service_level_target_pct: Input should be less than or "
+            "equal to 100",
+        ),
+        ("longest_wait_alert_s: 0", "x.yaml:4: dashboards.longest_wait_alert_s: Input should "),
+    ],
+)
+def test_the_dashboards_language_and_thresholds_are_checked(line: str, expected: str) -> None:
+    from configuration import ConfigError, parse_config
+
+    text = "version: 1\nrtpengine: {nodes: [{ng: 127.0.0.1:2223}]}\ndashboards:\n  " + line
+    with pytest.raises(ConfigError) as err:
+        parse_config(text + "\n", "x.yaml")
+    assert str(err.value).startswith(expected), err.value
+    config = parse_config(text.replace(line, "language: en") + "\n", "x.yaml")
+    assert config.dashboards is not None and config.dashboards.language == "en"
+
+
+def test_callcenter_writes_the_language_preferences_and_thresholds(tmp_path: Path) -> None:
+    import yaml
+
+    from callcenter._stack import layout_for, write_runtime_config
+    from configuration import load_config
+    from dashboards import DashboardSettings
+    from dashboards.queries import backend_from_settings
+
+    config = {
+        "version": 1,
+        "node": {"name": "dash", "run_dir": str(tmp_path / "run")},
+        "rtpengine": {"nodes": [{"ng": "127.0.0.1:2223", "managed": False}]},
+        "dashboards": {
+            "managed": False,
+            "language": "en",
+            "service_level_target_pct": 90,
+            "longest_wait_alert_s": 30,
+        },
+    }
+    path = tmp_path / "callcenter.yaml"
+    path.write_text(yaml.safe_dump(config))
+    layout = layout_for(load_config(path), tmp_path)
+    layout.create()
+    write_runtime_config(load_config(path), layout)
+    settings = DashboardSettings.model_validate_json(layout.dashboard_settings.read_text())
+    assert settings.preferences_file == str(
+        tmp_path / "run" / "data" / "dashboard-preferences.json"
+    )
+    b = backend_from_settings(settings)
+    assert (b.language, b.service_level_target_pct, b.longest_wait_alert_s) == ("en", 90, 30)
+    assert b.preferences is not None and b.preferences.path == Path(settings.preferences_file)
