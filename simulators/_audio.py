@@ -366,3 +366,68 @@ def _block_key(low: Floats, high: Floats, rms: float) -> str | None:
     if others_low * 4 > strongest_low or others_high * 4 > strongest_high:
         return None
     return _KEY_OF[(_LOW_GROUP[row], _HIGH_GROUP[column])]
+
+
+# -- who hears which tone ------------------------------------------------------------------
+# Blocks of 40 ms with a Hann window: 25 Hz bins whose main lobe (two bins either side)
+# keeps a tone 60 Hz away (e.g. a mixing product of the others) out of a tone's bin,
+# and sidelobes that fall fast, so a tone at -10 dBFS leaks nothing measurable 500 Hz
+# away. 40 ms is two packets: a short window still holds many blocks.
+LEVEL_BLOCK: Final = 320
+
+
+def window_pcm(endpoint: RtpEndpoint, since: float, until: float) -> Pcm:
+    """The G.711 audio that reached `endpoint` (it must record) with an arrival time in
+    [since, until) (time.monotonic()), each source (SSRC) in sequence order, one source
+    after another; payloads other than PCMU and PCMA are left out. For asking which tones
+    a party heard in a stretch of time: a source that changes (rtpengine or a mixer
+    taking over a stream) costs one block at the joint, a lost packet nothing."""
+    chosen = [
+        p for p in endpoint.packets() if since <= p.arrival < until and p.payload_type in _DECODERS
+    ]
+    by_source: dict[int, list[RtpPacket]] = {}
+    for packet in chosen:
+        by_source.setdefault(packet.ssrc, []).append(packet)
+    parts: list[Pcm] = []
+    for packets in by_source.values():
+        first = packets[0].seq
+        for p in sorted(packets, key=lambda p: _signed(p.seq - first, 16)):
+            parts.append(_DECODERS[p.payload_type][np.frombuffer(p.payload, dtype=np.uint8)])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+
+def _spectra(pcm: Pcm, block: int) -> Floats:
+    """Per block: the level in dBFS that a sine centred on each rfft bin would show
+    (a full-scale sine is 0 dBFS), through a Hann window."""
+    blocks = _blocks(pcm, block, block) / 32768.0
+    if not len(blocks):
+        return np.zeros((0, block // 2 + 1))
+    window = np.hanning(block)
+    amplitude = 2.0 * np.abs(np.fft.rfft(blocks * window, axis=1)) / window.sum()
+    levels: Floats = 20.0 * np.log10(np.maximum(amplitude, 1e-9))
+    return levels
+
+
+def tone_levels_dbfs(pcm: Pcm, freq: float, *, block: int = LEVEL_BLOCK) -> Floats:
+    """The level of a sine at `freq` in each block of `pcm`, in dBFS: about -10 for a
+    tone sent at -10 dBFS through G.711, whatever else is mixed with it; G.711's own
+    noise alone shows at about -70 and below. The strongest bin within one bin of
+    `freq`, so a tone between bins loses at most Hann's 1.4 dB."""
+    spectra = _spectra(pcm, block)
+    if not len(spectra):
+        return np.zeros(0)
+    centre = freq * block / RATE
+    lo, hi = int(np.floor(centre)), min(int(np.ceil(centre)), spectra.shape[1] - 1)
+    found: Floats = spectra[:, lo : hi + 1].max(axis=1)
+    return found
+
+
+def noise_floor_dbfs(pcm: Pcm, *, block: int = LEVEL_BLOCK) -> Floats:
+    """The median bin level of each block of `pcm` (dBFS, as `tone_levels_dbfs`): the
+    floor a tone is compared with. A few tones and their mixing products fill a few
+    bins; the median is the noise between them."""
+    spectra = _spectra(pcm, block)
+    if not len(spectra):
+        return np.zeros(0)
+    floor: Floats = np.median(spectra[:, 1:], axis=1)
+    return floor
