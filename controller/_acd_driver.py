@@ -68,7 +68,10 @@ from controller._acd_calls import (
 )
 from controller._acd_options import AcdOptions, ring_time
 from controller._acd_rpc import OK, AcdRpc, code_name, reply_code, rpc_error
+from controller._call import InvalidTransitionError
 from controller._event_tap import EventTap
+from controller._media import MediaError
+from controller._monitoring import MixerError, Monitoring, MonitorReport, UnknownSessionError
 from controller._play_message import CAUSE_MESSAGE_PLAYED, MessagePlayer
 from controller._ports import EventPublisher, Execute, Later, OnLoop, Post
 from controller._recording import CallRecorder
@@ -94,6 +97,14 @@ M = TypeVar("M", bound=Message)
 # (routing/_decide.py): the dialled number is the callee's account, the caller the
 # calling agent's. Config validation keeps every number's category different.
 INTERNAL_CATEGORY = "internal"
+
+# The ACD's monitoring modes and the controller's names of them (docs/monitoring.md).
+_MODE_NAMES = {
+    pb.MONITOR_MODE_LISTEN: "listen",
+    pb.MONITOR_MODE_WHISPER: "whisper",
+    pb.MONITOR_MODE_BARGE: "barge",
+}
+_MONITOR_MODES = {name: mode for mode, name in _MODE_NAMES.items()}
 
 _RECORDING_STATES = {
     "off": pb.RECORDING_STATE_OFF,
@@ -274,6 +285,8 @@ class AcdDriver:
         # hang-up (PlayMessageCall); None: such actions are logged and dropped.
         self.recorder: CallRecorder | None = None
         self.messages: MessagePlayer | None = None
+        # Supervisor monitoring on this replica (MonitorCall, MonitorCommand); None: none.
+        self.monitoring: Monitoring | None = None
 
     # ------------------------------------------------------------ life
 
@@ -748,6 +761,10 @@ class AcdDriver:
             self._hangup(call.cid, f"{CAUSE_OVERFLOW}:{body.target}")
         elif which == "recording_command":
             self._recording_command(call, body)
+        elif which == "monitor_call":
+            self._monitor_call(call, body)
+        elif which == "monitor_command":
+            self._monitor_command(call, body)
         elif which == "play_message":
             self._play_message(call, body)
         elif which == "undelivered":
@@ -899,6 +916,123 @@ class AcdDriver:
             state = recorder.state(call.cid)
             acd_log(call.cid, "recording %s not done; it is %s", op, state, level=logging.WARNING)
             self.report_recording(call.cid, state, recorder.ref(call.cid) or command.ref)
+
+    # ------------------------------------------------------------ monitoring
+
+    def attach_monitoring(self, monitoring: Monitoring) -> None:
+        """Sessions report to the ACD (ReportMonitor); a keypad intercept on one of its
+        calls reserves the supervisor first, as SwitchMonitor INTERCEPT does."""
+        self.monitoring = monitoring
+        monitoring.report = self.report_monitor
+        monitoring.intercept_route = self._monitor_intercept
+
+    def report_monitor(self, report: MonitorReport) -> None:
+        """ReportMonitor, in order with the call's other requests: a session is live
+        (`active`, its mode now), or `ended` (reason, one of MONITOR_STOP_REASONS)."""
+        call = self._calls.get(report.cid)
+        if call is None or call.acd_done:
+            return  # not the ACD's call
+        session_id = report.session_id
+        request = pb.ReportMonitorRequest(
+            session_id=session_id,
+            state=pb.MONITOR_STATE_ACTIVE if report.state == "active" else pb.MONITOR_STATE_ENDED,
+            mode=_MONITOR_MODES.get(report.mode, pb.MONITOR_MODE_UNSPECIFIED),
+            call_id=call.acd_call,
+            agent=report.agent,
+            reason=report.reason,
+        )
+
+        def done(call: DrivenCall, reply: pb.ReportMonitorResponse) -> None:
+            code = reply_code(reply)
+            if code != OK:
+                acd_log(
+                    call.cid,
+                    "the ACD refused ReportMonitor of session %s (%s: %s)",
+                    session_id,
+                    code_name(code),
+                    reply.error.message,
+                    level=logging.WARNING,
+                )
+
+        self._send(call, "ReportMonitor", request, pb.ReportMonitorResponse, done)
+
+    def _monitor_call(self, call: DrivenCall, action: pb.MonitorCall) -> None:
+        """MonitorCall: ring the supervisor; a session that cannot start is reported
+        ENDED at once (`mixer_failed` for a mixer's fault, else `no_answer`)."""
+        mode = _MODE_NAMES.get(action.mode, "")
+        acd_log(
+            call.cid,
+            "the ACD asks %s to %s agent %s (session %s, by %s)",
+            action.username,
+            mode or "?",
+            action.agent,
+            action.session_id,
+            action.requested_by or "?",
+        )
+        monitoring = self.monitoring
+        reason = ""
+        if monitoring is None:
+            why, reason = "this controller has no mixer (--mixer)", "mixer_failed"
+        else:
+            try:
+                monitoring.start(
+                    call.cid,
+                    action.username,
+                    mode,
+                    session_id=action.session_id,
+                    record=action.record,
+                    ring_timeout_s=action.ring_timeout_seconds or None,
+                    requested_by=action.requested_by,
+                )
+                return
+            except MixerError as exc:
+                why, reason = str(exc), "mixer_failed"
+            except (ValueError, InvalidTransitionError, MediaError) as exc:
+                why, reason = str(exc), "no_answer"
+        acd_log(
+            call.cid,
+            "monitoring session %s not started: %s",
+            action.session_id,
+            why,
+            level=logging.WARNING,
+        )
+        self.report_monitor(
+            MonitorReport(call.cid, action.session_id, "ended", mode, action.agent, reason)
+        )
+
+    def _monitor_command(self, call: DrivenCall, command: pb.MonitorCommand) -> None:
+        """MonitorCommand: switch the mode, intercept, or (UNSPECIFIED) stop."""
+        monitoring = self.monitoring
+        if monitoring is None:
+            return
+        session = command.session_id
+        try:
+            if command.mode == pb.MONITOR_MODE_UNSPECIFIED:
+                monitoring.stop(call.cid, session)
+            elif command.mode == pb.MONITOR_MODE_INTERCEPT:
+                supervisor = monitoring.supervisor_of(call.cid, session)
+                self._monitor_intercept(call.cid, session, supervisor)
+            else:
+                monitoring.switch(call.cid, session, _MODE_NAMES[command.mode])
+        except UnknownSessionError as exc:
+            # Ended here already (its ENDED report is on its way) or never known.
+            acd_log(call.cid, "monitor command: %s", exc, level=logging.WARNING)
+        except (ValueError, InvalidTransitionError, MediaError, MixerError) as exc:
+            acd_log(
+                call.cid,
+                "monitor command for session %s refused: %s",
+                session,
+                exc,
+                level=logging.WARNING,
+            )
+
+    def _monitor_intercept(self, cid: str, session_id: str, supervisor: str) -> None:
+        call = self._calls.get(cid)
+        if call is None:  # not a call the ACD drives: nobody to reserve the supervisor at
+            assert self.monitoring is not None
+            self.monitoring.take_over(cid, session_id)
+            return
+        self._sides.monitor_intercept(call, session_id, supervisor)
 
     def _play_message(self, call: DrivenCall, message: pb.PlayMessageCall) -> None:
         """The agent's part is over at the ACD (wrap-up): nothing more to report for

@@ -31,6 +31,14 @@ from controller._liveness import (
     seconds,
 )
 from controller._media import RtpengineNg
+from controller._monitoring import (
+    MixerNode,
+    MixerPool,
+    Monitoring,
+    MonitoringOptions,
+    add_monitoring_arguments,
+    monitoring_options,
+)
 from controller._ports import EventPublisher
 from controller._queue_media import (
     QueueMediaOptions,
@@ -109,6 +117,8 @@ class ControllerConfig:
     dtmf_record: bool = False  # keep each live call's digits for `dtmf {cid}` (tests)
     recording: RecordingOptions = field(default_factory=RecordingOptions)  # always-on
     acd_prefix: str = "acd:"  # the ACD's Redis prefix (the disk-full flag's key)
+    # --mixer: supervisors listen, whisper and barge through these (docs/monitoring.md)
+    monitoring: MonitoringOptions = field(default_factory=MonitoringOptions)
 
 
 def parse_args(argv: Sequence[str]) -> ControllerConfig:
@@ -199,6 +209,7 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
     add_ivr_arguments(parser)
     add_voicemail_arguments(parser)
     add_recording_arguments(parser)
+    add_monitoring_arguments(parser)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -232,6 +243,27 @@ def parse_args(argv: Sequence[str]) -> ControllerConfig:
         dtmf_record=args.dtmf_record,
         recording=recording_options(args),
         acd_prefix=args.acd_prefix,
+        monitoring=monitoring_options(args, parser),
+    )
+
+
+def _monitoring(options: MonitoringOptions, service: CallService) -> Monitoring | None:
+    """Monitoring on this replica's calls, if any mixer is configured."""
+    if not options.mixers:
+        return None
+    pool = MixerPool(
+        [
+            MixerNode(m.name, m.host, m.port, timeout_s=options.mixer_timeout_s)
+            for m in options.mixers
+        ]
+    )
+    return Monitoring(
+        service,
+        pool,
+        keys=options.keys,
+        ring_timeout_s=options.ring_timeout_s,
+        recording_dir=options.recording_dir,
+        ping_interval_s=options.ping_interval_s,
     )
 
 
@@ -351,11 +383,20 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
             acd=acd,
         )
     commands.info_stats = lambda: dict(sip.info_counts)
+    monitoring = _monitoring(config.monitoring, service)
+    commands.monitoring = monitoring
+    on_digit = service.dtmf.from_rtpengine
+    if monitoring is not None:
+        # A supervisor's keys come in its own rtpengine call (`<cid>~mon~<session>`).
+        def on_digit(cid: str, tag: str, digit: str, monitoring: Monitoring = monitoring) -> None:
+            if not monitoring.rtpengine_dtmf(cid, tag, digit):
+                service.dtmf.from_rtpengine(cid, tag, digit)
+
     # rtpengine's DTMF events (RFC 4733 and tones), read on a thread, handed to the loop.
     dtmf_feed = (
         None
         if config.dtmf_events is None
-        else RtpengineDtmfFeed(*config.dtmf_events, service.dtmf.from_rtpengine, ED2.callFromThread)
+        else RtpengineDtmfFeed(*config.dtmf_events, on_digit, ED2.callFromThread)
     )
     if dtmf_feed is not None:
         commands.dtmf_feed_stats = dtmf_feed.stats
@@ -367,6 +408,8 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
             None if config.queue_media is None else config.queue_media.cache_dir
         )
         acd.recorder = recorder
+        if monitoring is not None:
+            acd.attach_monitoring(monitoring)
         acd.play_messages(
             None if config.queue_media is None else config.queue_media.cache_dir,
             service.events,
@@ -440,6 +483,8 @@ def run(config: ControllerConfig) -> int:  # noqa: PLR0912, PLR0915 - it wires e
         if liveness is not None:
             liveness.stop()
         service.shutdown()
+        if monitoring is not None:
+            monitoring.close()
         if ivr is not None:
             ivr.stop()  # after the shutdown ended its calls (and deleted their state)
         if voicemail is not None:

@@ -14,6 +14,7 @@ from typing import Any
 from controller._call import InvalidTransitionError
 from controller._drain import Drain
 from controller._media import MediaError, MediaServer
+from controller._monitoring import MixerError, Monitoring
 from controller._recording import CallRecorder
 from controller._service import CallService, UnknownCallError
 
@@ -124,11 +125,13 @@ class Commands:
         self.recorder: CallRecorder | None = None
         # The voicemail host's calls and results (controller/_voicemail.py), `voicemail`.
         self.voicemail_stats: Callable[[], Mapping[str, Any]] | None = None
+        # Supervisor monitoring (controller/_monitoring); None: `monitor` is refused.
+        self.monitoring: Monitoring | None = None
 
     def execute(self, request: Mapping[str, Any]) -> dict[str, Any]:
         try:
             return {"ok": True, "result": self._dispatch(request)}
-        except (CommandError, InvalidTransitionError, ValueError, MediaError) as exc:
+        except (CommandError, InvalidTransitionError, ValueError, MediaError, MixerError) as exc:
             return {"ok": False, "error": str(exc)}
         except UnknownCallError as exc:
             return {"ok": False, "error": f"no such call {exc.args[0]}"}
@@ -184,6 +187,18 @@ class Commands:
                 _arg(r, "cid"), _arg(r, "agent"), _ring_timeout(r), acd_call_id=_acd_call_id(r)
             ),
             "cancel_intercept": lambda r: service.cancel_intercept(_arg(r, "cid")),
+            "monitors": self._monitors,
+            "monitor": self._monitor,
+            "monitor_switch": lambda r: self._monitoring().switch(
+                _arg(r, "cid"), _arg(r, "session"), _arg(r, "mode")
+            ),
+            "monitor_stop": lambda r: self._monitoring().stop(_arg(r, "cid"), _arg(r, "session")),
+            "monitor_intercept": lambda r: self._monitoring().take_over(
+                _arg(r, "cid"), _arg(r, "session")
+            ),
+            "check_monitor_intercept": lambda r: self._monitoring().check_take_over(
+                _arg(r, "cid"), _arg(r, "session")
+            ),
             "check_consult": self._check_consult,
             "check_intercept": self._check_intercept,
             "originate": lambda r: service.originate(
@@ -294,6 +309,33 @@ class Commands:
     def _check_intercept(self, request: Mapping[str, Any]) -> Any:
         _ring_timeout(request)
         return self.service.check_intercept(_arg(request, "cid"), _arg(request, "agent"))
+
+    def _monitoring(self) -> Monitoring:
+        if self.monitoring is None:
+            raise CommandError("monitoring is not configured on this controller (--mixer)")
+        return self.monitoring
+
+    def _monitors(self, request: Mapping[str, Any]) -> Any:
+        """The mixers and the monitored calls; with `cid`, that call's sessions."""
+        if self.monitoring is None:
+            return {"enabled": False}
+        return {"enabled": True, **self.monitoring.describe(_optional_arg(request, "cid"))}
+
+    def _monitor(self, request: Mapping[str, Any]) -> Any:
+        """`monitor {cid, supervisor, mode, session?, record?, ring_timeout_s?,
+        requested_by?}`: ring the supervisor to listen, whisper or barge."""
+        record = request.get("record", False)
+        if not isinstance(record, bool):
+            raise CommandError("record must be true or false")
+        return self._monitoring().start(
+            _arg(request, "cid"),
+            _arg(request, "supervisor"),
+            _arg(request, "mode"),
+            session_id=_optional_arg(request, "session"),
+            record=record,
+            ring_timeout_s=_ring_timeout(request),
+            requested_by=_optional_arg(request, "requested_by") or "",
+        )
 
     def _connect(self, request: Mapping[str, Any]) -> Any:
         return self.service.connect(

@@ -81,6 +81,24 @@ class SipLegs(Protocol):
     def hangup(self, cid: str, leg_id: str, reason: tuple[int, str] | None = None) -> None: ...
 
 
+class MonitoringHooks(Protocol):
+    """Where supervisor monitoring (controller/_monitoring) joins call handling: the
+    SIP events of supervisors' legs, every pairing of the caller with its agent, the
+    re-INVITEs of parties paired with a mixer, and the end of the call."""
+
+    def owns(self, cid: str, leg_id: str) -> bool: ...
+    def ringing(self, cid: str, leg_id: str) -> None: ...
+    def answered(self, cid: str, leg_id: str, sdp: str | None) -> None: ...
+    def failed(self, cid: str, leg_id: str, code: int, reason: str) -> None: ...
+    def ended(self, cid: str, leg_id: str) -> None: ...
+    def supervisor_reinvite(self, cid: str, leg_id: str, sdp: str | None) -> None: ...
+    def dtmf(self, cid: str, leg_id: str, digit: str) -> bool: ...
+    def reinvite(self, call: Call, leg: CallLeg, sdp: str) -> bool: ...
+    def through_mixer(self, call: Call, first: CallLeg, second: CallLeg) -> bool: ...
+    def call_ending(self, call: Call) -> None: ...
+    def owns_media(self, cid: str) -> bool: ...
+
+
 class _NoEvents:
     def publish(self, event: Event) -> None:
         return None
@@ -169,6 +187,8 @@ class CallService:
         # The caller's digits, from rtpengine and SIP INFO; the IVR host subscribes.
         self.inband_dtmf = inband_dtmf
         self.dtmf = DtmfDigits(self._caller_leg_of, record=record_dtmf)
+        # Supervisor monitoring (controller/_monitoring), when configured.
+        self.monitoring: MonitoringHooks | None = None
 
     # ------------------------------------------------------------------ events
     def incoming(
@@ -212,6 +232,9 @@ class CallService:
         return cid, call.caller.leg_id
 
     def ringing(self, cid: str, leg_id: str) -> None:
+        if self.monitoring is not None and self.monitoring.owns(cid, leg_id):
+            self.monitoring.ringing(cid, leg_id)
+            return
         call, leg = self._find(cid, leg_id)
         if call is not None and leg is not None and leg.state is LegState.CALLING:
             leg.state = LegState.RINGING
@@ -219,6 +242,9 @@ class CallService:
 
     def answered(self, cid: str, leg_id: str, sdp: str | None) -> None:
         """A 200 to our INVITE or re-INVITE."""
+        if self.monitoring is not None and self.monitoring.owns(cid, leg_id):
+            self.monitoring.answered(cid, leg_id, sdp)
+            return
         call, leg = self._find(cid, leg_id)
         if call is None or leg is None or leg.state is LegState.ENDED:
             return
@@ -243,6 +269,9 @@ class CallService:
 
     def failed(self, cid: str, leg_id: str, code: int, reason: str = "") -> None:
         """A final non-2xx answer to our INVITE or re-INVITE."""
+        if self.monitoring is not None and self.monitoring.owns(cid, leg_id):
+            self.monitoring.failed(cid, leg_id, code, reason)
+            return
         call, leg = self._find(cid, leg_id)
         if call is None or leg is None:
             return
@@ -277,6 +306,9 @@ class CallService:
 
     def ended(self, cid: str, leg_id: str) -> None:
         """The party hung up (BYE) or cancelled its INVITE."""
+        if self.monitoring is not None and self.monitoring.owns(cid, leg_id):
+            self.monitoring.ended(cid, leg_id)
+            return
         call, leg = self._find(cid, leg_id)
         if call is None or leg is None or leg.state is LegState.ENDED:
             return
@@ -293,6 +325,9 @@ class CallService:
 
     def reinvite(self, cid: str, leg_id: str, sdp: str | None) -> None:
         """A re-INVITE from a party: relay it to the peer, or answer it from the park side."""
+        if self.monitoring is not None and self.monitoring.owns(cid, leg_id):
+            self.monitoring.supervisor_reinvite(cid, leg_id, sdp)
+            return
         call, leg = self._find(cid, leg_id)
         if call is None or leg is None:
             return
@@ -300,6 +335,13 @@ class CallService:
             self.sip.reject_update(cid, leg_id, 488, "Not Acceptable Here")
             return
         leg.remote_sdp = sdp
+        try:
+            # A party paired with a monitoring mixer: the mixer's slot answers.
+            if self.monitoring is not None and self.monitoring.reinvite(call, leg, sdp):
+                return
+        except MediaError as exc:
+            self._media_failed(call, exc)
+            return
         peer = call.peer_of(leg)
         try:
             if peer is None:
@@ -327,6 +369,8 @@ class CallService:
 
     def dtmf_info(self, cid: str, leg_id: str, digit: str) -> None:
         """A SIP INFO with a DTMF digit in a leg's dialog (answered 200 already)."""
+        if self.monitoring is not None and self.monitoring.dtmf(cid, leg_id, digit):
+            return  # a supervisor's key: not the caller's digits
         self.dtmf.from_info(cid, leg_id, digit)
 
     def _caller_leg_of(self, cid: str) -> str | None:
@@ -778,7 +822,7 @@ class CallService:
         """RINGING: bridge the caller with the agent that answered."""
         cid, caller = call.correlation_id, call.caller
         call.attempts.append((leg.target or "?", "answered"))
-        if leg.media_peer == caller.leg_id:
+        if leg.media_peer == caller.leg_id and not self._monitored(call):
             assert leg.remote_sdp is not None
             caller_sdp = self.media.answer(cid, caller.leg_id, leg.leg_id, leg.remote_sdp)
             caller.media_peer = leg.leg_id
@@ -1032,6 +1076,10 @@ class CallService:
             self._repark(call)
 
     # ------------------------------------------------------------------ helpers
+    def _monitored(self, call: Call) -> bool:
+        """Whether the call's parties are paired with a monitoring mixer, not each other."""
+        return self.monitoring is not None and self.monitoring.owns_media(call.correlation_id)
+
     def _call(self, cid: str) -> Call:
         call = self.calls.get(cid)
         if call is None:
@@ -1107,6 +1155,8 @@ class CallService:
         its address, port or direction changed, and answers with the SDP it had.
         """
         assert first.remote_sdp is not None and second.remote_sdp is not None
+        if self.monitoring is not None and self.monitoring.through_mixer(call, first, second):
+            return  # a monitored call: both parties go to its mixer instead
         cid = call.correlation_id
         for_second = self.media.offer(cid, first.leg_id, second.leg_id, first.remote_sdp)
         for_first = self.media.answer(cid, first.leg_id, second.leg_id, second.remote_sdp)
@@ -1314,6 +1364,8 @@ class CallService:
                 leg.state = LegState.ENDED
                 self.sip.hangup(cid, leg.leg_id, reason=reason)
         self._tell(self.on_call_ending, cid)
+        if self.monitoring is not None:
+            self.monitoring.call_ending(call)
         try:
             self.media.delete(cid)
         except MediaError as exc:  # e.g. never reached rtpengine

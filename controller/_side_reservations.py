@@ -45,7 +45,12 @@ __all__ = ["SIDE_KINDS", "SideReservations"]
 M = TypeVar("M", bound=Message)
 
 # Commands that ring an agent beside the call's own, and the reservation kind they make.
-SIDE_KINDS = {"consult": pb.CALL_KIND_INTERNAL, "intercept": pb.CALL_KIND_INTERCEPT}
+SIDE_KINDS = {
+    "consult": pb.CALL_KIND_INTERNAL,
+    "intercept": pb.CALL_KIND_INTERCEPT,
+    # A monitoring supervisor takes the caller on the leg it has (docs/monitoring.md).
+    "monitor_intercept": pb.CALL_KIND_INTERCEPT,
+}
 _REPLY_TYPES: dict[str, type[Message]] = {
     "Abandon": pb.AbandonResponse,
     "Hangup": pb.HangupResponse,
@@ -160,6 +165,54 @@ class SideReservations:
         # own reports; an undo (Abandon) is only sent once this reply is in.
         self._submit(side.rid, reserve)
 
+    def monitor_intercept(self, call: DrivenCall, session_id: str, supervisor: str) -> None:
+        """On the loop: a monitoring supervisor intercepts (SwitchMonitor INTERCEPT or
+        its `*` key). As `intercept_call`: the supervisor is reserved at the ACD on the
+        RPC pool, then `monitor_intercept` hands it the caller on the leg it already
+        has; the events are an intercept's, so the reservation carries the call."""
+        request: dict[str, Any] = {
+            "cmd": "monitor_intercept",
+            "cid": call.cid,
+            "session": session_id,
+            "agent": supervisor,
+        }
+        acd_log(call.cid, "monitoring session %s: %s intercepts", session_id, supervisor)
+        if call.acd_gone:
+            self._monitor_intercept_refused(call, supervisor, "the ACD call was taken over")
+            return
+        prepared = self._prepare_side(request)
+        if isinstance(prepared, dict):
+            self._monitor_intercept_refused(call, supervisor, str(prepared.get("error")))
+            return
+        _, side = prepared
+
+        def reserve() -> None:  # on a worker
+            outcome = self._reserve_side(call, side)
+            self._post(partial(self._monitor_intercept_reserved, call, side, request, outcome))
+
+        self._submit(side.rid, reserve)
+
+    def _monitor_intercept_reserved(
+        self,
+        call: DrivenCall,
+        side: SideReservation,
+        request: Mapping[str, Any],
+        outcome: pb.ReserveForInternalCallResponse | str,
+    ) -> None:
+        reply = self._start_side(call, side, request, outcome)
+        if not reply.get("ok"):
+            self._monitor_intercept_refused(call, side.username, str(reply.get("error")))
+
+    @staticmethod
+    def _monitor_intercept_refused(call: DrivenCall, supervisor: str, why: str) -> None:
+        acd_log(
+            call.cid,
+            "intercept by monitoring supervisor %s not carried out: %s",
+            supervisor,
+            why,
+            level=logging.WARNING,
+        )
+
     def _intercept_reserved(
         self,
         call: DrivenCall,
@@ -211,6 +264,9 @@ class SideReservations:
             }
         call.sides += 1
         side = SideReservation(f"{call.cid}.{cmd}{call.sides}", cmd, str(request.get("agent")))
+        if cmd == "monitor_intercept":
+            # Nothing rings: the supervisor's leg exists (its call.answered names it).
+            side.leg_id = str(check.get("result", {}).get("leg_id", ""))
         call.side = side
         # Before the RPC: the registry lists it from now on (the reconciler would end a
         # reservation of this replica that it does not list), and the feed lets its
