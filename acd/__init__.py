@@ -1,4 +1,5 @@
-"""The ACD core ("queue machine"): agents, skills, queues, strategies, supervisor commands.
+"""The ACD core ("queue machine"): agents, skills, queues, strategies, supervisor commands
+(force, intercept, monitoring sessions).
 
 Pure Python with no I/O: a deterministic state object driven by commands,
 with an injected clock. Each command returns a `Result` holding a refusal
@@ -12,6 +13,8 @@ from ._actions import (
     CancelRing,
     Event,
     InterceptCall,
+    MonitorCall,
+    MonitorCommand,
     Offer,
     PlayMessageCall,
     RecordingCommand,
@@ -22,9 +25,10 @@ from ._actions import (
 )
 from ._call_data import MAX_CALL_DATA_KEYS, MAX_CALL_DATA_VALUE, call_data_problem
 from ._clock import Clock, ManualClock, SystemClock
-from ._config import ROLES, Account, AcdConfig, QueueConfig, validate_config
+from ._config import ROLES, Account, AcdConfig, MonitorScope, QueueConfig, validate_config
 from ._core import MAX_CALL_SKILLS, MAX_SKILL_NAME, STATE_VERSION, Acd, call_skills_problem
 from ._errors import AcdError, ConfigError, ErrorCode, Refusal
+from ._monitoring import MONITOR_MODES, MONITOR_STOP_REASONS, SWITCH_MODES, new_monitor_id
 from ._recording import (
     MAX_MESSAGE_TEXT,
     MAX_RECORDING_NAME,
@@ -33,7 +37,7 @@ from ._recording import (
     message_problem,
     recording_name_problem,
 )
-from ._records import AgentRecord, CallRecord
+from ._records import AgentRecord, CallRecord, MonitorSession
 from ._states import (
     REFUSAL_CODES,
     TRANSITIONS,
@@ -54,10 +58,13 @@ __all__ = [
     "MAX_RECORDING_NAME",
     "MAX_SKILL_NAME",
     "MESSAGE_REPEATS",
+    "MONITOR_MODES",
+    "MONITOR_STOP_REASONS",
     "RECORDING_STATES",
     "REFUSAL_CODES",
     "ROLES",
     "STATE_VERSION",
+    "SWITCH_MODES",
     "TRANSITIONS",
     "Account",
     "Acd",
@@ -75,6 +82,10 @@ __all__ = [
     "Event",
     "InterceptCall",
     "ManualClock",
+    "MonitorCall",
+    "MonitorCommand",
+    "MonitorScope",
+    "MonitorSession",
     "Offer",
     "PlayMessageCall",
     "QueueConfig",
@@ -91,6 +102,7 @@ __all__ = [
     "call_data_problem",
     "call_skills_problem",
     "message_problem",
+    "new_monitor_id",
     "recording_name_problem",
     "refusal_for",
     "targets",

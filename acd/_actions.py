@@ -12,6 +12,8 @@ __all__ = [
     "CancelRing",
     "Event",
     "InterceptCall",
+    "MonitorCall",
+    "MonitorCommand",
     "Offer",
     "PlayMessageCall",
     "RecordingCommand",
@@ -182,6 +184,44 @@ class RecordingCommand:
         return _flat(self)
 
 
+@dataclass(frozen=True, slots=True)
+class MonitorCall:
+    """A supervisor is to listen to, whisper to or barge in on this call (`Acd.monitor`,
+    docs/monitoring.md): the controller that owns the call rings `username` and, on
+    answer, puts the call's media through a mixer, then reports (`report_monitor`).
+    No `agent` field holding an employee ID on purpose (the engine re-writes the
+    records an action names): the monitored agent's state does not change."""
+
+    kind: ClassVar[str] = "monitor_call"
+    call_id: str
+    session_id: str
+    username: str  # the supervisor's account, which is its SIP user
+    employee_id: int  # the supervisor's
+    mode: str  # "listen", "whisper" or "barge"
+    ring_timeout: float
+    record: bool  # the mixer records the session
+    requested_by: str  # the actor's account
+    agent: str  # the monitored agent's account
+
+    def to_dict(self) -> dict[str, object]:
+        return _flat(self)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorCommand:
+    """Switch a session to `mode` ("listen", "whisper", "barge", "intercept"), or end it
+    (`mode` "": StopMonitor). For the controller that owns `call_id`."""
+
+    kind: ClassVar[str] = "monitor_command"
+    call_id: str
+    session_id: str
+    mode: str
+    requested_by: str  # the actor's account
+
+    def to_dict(self) -> dict[str, object]:
+        return _flat(self)
+
+
 Action = (
     Offer
     | CancelRing
@@ -191,6 +231,8 @@ Action = (
     | InterceptCall
     | PlayMessageCall
     | RecordingCommand
+    | MonitorCall
+    | MonitorCommand
 )
 
 

@@ -8,10 +8,40 @@ from typing import Any
 
 from ._errors import ConfigError
 
-__all__ = ["ROLES", "Account", "AcdConfig", "QueueConfig", "validate_config"]
+__all__ = ["ROLES", "Account", "AcdConfig", "MonitorScope", "QueueConfig", "validate_config"]
 
 # Roles an agent may log in with. "admin" exists on accounts but is not a desk role.
 ROLES = frozenset({"agent", "supervisor"})
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorScope:
+    """Whom a supervisor may listen to, whisper to and barge in on (`accounts[].supervises`,
+    docs/monitoring.md): the calls of these queues, the agents of these teams, or
+    everyone (`everyone`, the config's `all: true`)."""
+
+    queues: frozenset[str] = frozenset()
+    teams: frozenset[str] = frozenset()
+    everyone: bool = False
+
+    def covers(self, queue: str | None, team: str | None) -> bool:
+        """A call of `queue` (None: no queue) answered by an agent of `team` is in scope."""
+        return (
+            self.everyone
+            or (queue is not None and queue in self.queues)
+            or (team is not None and team in self.teams)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"queues": sorted(self.queues), "teams": sorted(self.teams), "all": self.everyone}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MonitorScope:
+        return cls(
+            frozenset(str(q) for q in data.get("queues", ())),
+            frozenset(str(t) for t in data.get("teams", ())),
+            bool(data.get("all", False)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,13 +49,17 @@ class Account:
     """An account the identity module has already authenticated (password checked there).
 
     `skills` are what the administrator allows, skill -> highest level; a login
-    may request a subset at or below those levels, never more.
+    may request a subset at or below those levels, never more. `team` and
+    `supervises` are for monitoring: an agent's team, and whom a supervisor may
+    monitor (None: nobody). Like the skills, a login keeps the ones it was given.
     """
 
     username: str
     employee_id: int
     roles: frozenset[str]
     skills: Mapping[str, int] = field(default_factory=dict)
+    team: str | None = None
+    supervises: MonitorScope | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -69,6 +103,12 @@ class AcdConfig:
     # The call center records calls (a `recording:` section): agents may start, pause,
     # resume and stop recording their call. Off: RECORDING_DISABLED.
     recording: bool = False
+    # Supervisors may listen, whisper and barge in (`monitoring.mixers` names at least
+    # one mixer). Off: MONITORING_DISABLED.
+    monitoring: bool = False
+    # How long a monitoring supervisor's phone rings at most (monitoring.ring_timeout_ms):
+    # a Monitor's ring timeout, 0 meaning this one, is capped at it.
+    monitor_ring_timeout: float = 20.0
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AcdConfig:
@@ -114,6 +154,8 @@ def _global_problems(config: AcdConfig) -> list[str]:
         problems.append("direct_ring_timeout must be > 0")
     if not config.ended_call_retention >= 0:  # also refuses NaN
         problems.append("ended_call_retention must be >= 0")
+    if not _positive(config.monitor_ring_timeout):
+        problems.append("monitor_ring_timeout must be > 0")
     return problems
 
 

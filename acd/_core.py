@@ -20,13 +20,33 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from . import _persistence, _views
-from ._actions import InterceptCall, PlayMessageCall, RecordingCommand, Release, Result
+from ._actions import (
+    InterceptCall,
+    MonitorCall,
+    MonitorCommand,
+    PlayMessageCall,
+    RecordingCommand,
+    Release,
+    Result,
+)
 from ._call_data import call_data_problem
 from ._clock import Clock
 from ._config import ROLES, Account, AcdConfig, validate_config
 from ._errors import ConfigError, ErrorCode, Refusal
 from ._invariants import problems
 from ._machine import INTERNAL_CALL, PHONE_UNREACHABLE, Machine, random_session_secret
+from ._monitoring import (
+    INTERCEPT,
+    MONITOR_ACTIVE,
+    MONITOR_ENDED,
+    MONITOR_MODES,
+    MONITOR_REPORT_STATES,
+    MONITOR_RINGING,
+    MONITOR_STOP_REASONS,
+    STOP_REQUESTED,
+    SWITCH_MODES,
+    new_monitor_id,
+)
 from ._persistence import STATE_VERSION
 from ._recording import (
     MESSAGE_REPEATS,
@@ -38,7 +58,7 @@ from ._recording import (
     recording_name_problem,
     recording_next,
 )
-from ._records import AgentRecord, CallRecord
+from ._records import AgentRecord, CallRecord, MonitorSession
 from ._states import AgentState, CallState, Trigger, refusal_for
 from ._strategies import Strategy
 
@@ -137,6 +157,9 @@ class Acd(Machine):
             lease_until=now + self._config.lease_seconds,
             idle_since=now,
             logged_in_at=now,
+            team=account.team,
+            # Only a supervisor's desk monitors (the scope is looked at nowhere else).
+            supervises=account.supervises if role == "supervisor" else None,
         )
         self._agents[employee_id] = agent
         self._seats[seat] = employee_id
@@ -314,6 +337,326 @@ class Acd(Machine):
             )
         )
         return self._finish()
+
+    # ------------------------------------------------- monitoring (R-SUP-1/2)
+
+    def monitor(
+        self,
+        actor: Account,
+        supervisor: str,
+        *,
+        call_id: str = "",
+        agent: str = "",
+        mode: str = "listen",
+        record: bool = False,
+        ring_timeout: float = 0.0,
+    ) -> Result:
+        """R-SUP-1/2: `supervisor` (an account) listens to, whispers to or barges in on
+        (`mode`) an answered call, named by `call_id` or by its `agent` (account or
+        employee ID), exactly one. Makes a session (state ringing) and a MonitorCall for
+        the controller that owns the call, which rings the supervisor; the session is
+        active once it reports the answer (`report_monitor`). Nothing else changes: the
+        monitored agent keeps its state. `ring_timeout` 0 means `monitor_ring_timeout`,
+        which also caps it. The refusals: docs/acd.md, "Monitoring".
+        """
+        self._begin()
+        denied = self._may_supervise(actor)
+        if denied is not None:
+            return self._refused(denied)
+        if not self._config.monitoring:
+            return self._refuse(
+                ErrorCode.MONITORING_DISABLED, "monitoring needs a mixer (monitoring.mixers)"
+            )
+        if mode not in MONITOR_MODES:
+            return self._refuse(
+                ErrorCode.INVALID_ARGUMENT,
+                f"a monitoring mode is listen, whisper or barge, not {mode!r}",
+            )
+        if bool(call_id) == bool(agent):
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, "name the call or its agent (one)")
+        if not ring_timeout >= 0:  # also refuses NaN
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, "a ring timeout is >= 0 seconds")
+        call = self._call_to_monitor(call_id, agent)
+        if isinstance(call, Refusal):
+            return self._refused(call)
+        talker = self._agents[call.agent] if call.agent is not None else None
+        if talker is None:  # pragma: no cover - a talking call has its agent (invariants)
+            raise RuntimeError(f"talking call {call.call_id} has no agent")
+        listener = self._logged_in(supervisor)
+        refusal = self._monitor_refusal(actor, supervisor, listener, call, talker)
+        if refusal is not None:
+            return self._refused(refusal)
+        assert listener is not None  # checked by _monitor_refusal
+        limit = self._config.monitor_ring_timeout
+        session = MonitorSession(
+            session_id=self._monitor_id(),
+            call_id=call.call_id,
+            supervisor=listener.username,
+            supervisor_id=listener.employee_id,
+            agent=talker.username,
+            mode=mode,
+            state=MONITOR_RINGING,
+            since=self._now,
+            started=self._now,
+            requested_by=actor.username,
+            record=record,
+        )
+        self._monitors[session.session_id] = session
+        self._monitor_changed(session)
+        self._actions.append(
+            MonitorCall(
+                call_id=call.call_id,
+                session_id=session.session_id,
+                username=listener.username,
+                employee_id=listener.employee_id,
+                mode=mode,
+                ring_timeout=min(ring_timeout, limit) if ring_timeout else limit,
+                record=record,
+                requested_by=actor.username,
+                agent=talker.username,
+            )
+        )
+        return self._finish()
+
+    def switch_monitor(self, actor: Account, session_id: str, mode: str) -> Result:
+        """Change a session's mode (listen, whisper, barge), or hand the call to its
+        supervisor (intercept: only once answered, with the supervisor free to take a
+        call). The mode changes here at once and a MonitorCommand goes to the call's
+        controller, whose report has the last word. INVALID_TRANSITION for the mode the
+        session already has."""
+        self._begin()
+        session, refusal = self._session_for(actor, session_id)
+        if session is None:
+            return self._refused(refusal)
+        if mode not in SWITCH_MODES:
+            return self._refuse(
+                ErrorCode.INVALID_ARGUMENT,
+                f"switch to listen, whisper, barge or intercept, not {mode!r}",
+            )
+        if mode == session.mode:
+            return self._refuse(
+                ErrorCode.INVALID_TRANSITION, f"session {session_id!r} is already in {mode}"
+            )
+        if mode == INTERCEPT:
+            refused = self._intercept_refusal(session)
+            if refused is not None:
+                return self._refused(refused)
+        session.mode = mode
+        self._monitor_changed(session)
+        self._actions.append(
+            MonitorCommand(
+                call_id=session.call_id,
+                session_id=session_id,
+                mode=mode,
+                requested_by=actor.username,
+            )
+        )
+        return self._finish()
+
+    def stop_monitor(self, actor: Account, session_id: str) -> Result:
+        """End a session now (reason "requested"): a MonitorCommand with no mode tells
+        the call's controller to hang the supervisor up; caller and agent talk on."""
+        self._begin()
+        session, refusal = self._session_for(actor, session_id)
+        if session is None:
+            return self._refused(refusal)
+        self._end_monitor(session, STOP_REQUESTED)
+        self._actions.append(
+            MonitorCommand(
+                call_id=session.call_id, session_id=session_id, mode="", requested_by=actor.username
+            )
+        )
+        return self._finish()
+
+    def report_monitor(
+        self,
+        session_id: str,
+        state: str,
+        *,
+        mode: str = "",
+        call_id: str = "",
+        agent: str = "",
+        reason: str = "",
+    ) -> Result:
+        """The call's controller says what became of a session: "active" (answered; a
+        keypad switch: `mode`; a transfer: the ACD call it is on now, `call_id`, and
+        its `agent`), "ringing", or "ended" with a `reason` (MONITOR_STOP_REASONS).
+        Empty fields change nothing. Idempotent. "ended" for a session the ACD no
+        longer has is accepted and changes nothing (it ended here first: StopMonitor,
+        its call ended); any other state for one is UNKNOWN_MONITOR_SESSION, on which
+        the controller hangs the supervisor up. Refused: INVALID_ARGUMENT (an unknown
+        state, mode or reason; intercept is ended with reason intercept), UNKNOWN_CALL
+        (a call_id the ACD does not have).
+        """
+        self._begin()
+        if state not in MONITOR_REPORT_STATES:
+            return self._refuse(ErrorCode.INVALID_ARGUMENT, f"unknown monitor state {state!r}")
+        if state == MONITOR_ENDED and reason not in MONITOR_STOP_REASONS:
+            return self._refuse(
+                ErrorCode.INVALID_ARGUMENT,
+                f"a session ends for one of {sorted(MONITOR_STOP_REASONS)}, not {reason!r}",
+            )
+        if mode and mode not in MONITOR_MODES:
+            return self._refuse(
+                ErrorCode.INVALID_ARGUMENT,
+                f"a session's mode is listen, whisper or barge, not {mode!r}",
+            )
+        session = self._monitors.get(session_id)
+        if session is None:
+            if state == MONITOR_ENDED:
+                return self._finish()
+            return self._refuse(
+                ErrorCode.UNKNOWN_MONITOR_SESSION, f"no live monitoring session {session_id!r}"
+            )
+        if state == MONITOR_ENDED:
+            self._end_monitor(session, reason)
+            return self._finish()
+        if call_id and call_id != session.call_id and call_id not in self._calls:
+            return self._refused(self._unknown_call(call_id))
+        before = session.to_dict()
+        if state != session.state:
+            session.state, session.since = state, self._now
+        session.mode = mode or session.mode
+        session.call_id = call_id or session.call_id
+        session.agent = agent or session.agent
+        if session.to_dict() != before:
+            self._monitor_changed(session)
+        return self._finish()
+
+    def _monitor_changed(self, session: MonitorSession) -> None:
+        # Named by an event, so the engine writes the session's record (not logged).
+        self._emit(
+            "monitor.session", monitor=session.session_id, state=session.state, mode=session.mode
+        )
+
+    def _call_to_monitor(self, call_id: str, agent: str) -> CallRecord | Refusal:
+        """The answered call named, or the one `agent` talks on."""
+        if agent:
+            on_call = self._logged_in(agent)
+            if on_call is None:
+                return Refusal(ErrorCode.NOT_LOGGED_IN, f"agent {agent!r} is not logged in")
+            if on_call.call is None or on_call.state is not AgentState.TALKING:
+                return Refusal(
+                    ErrorCode.CALL_NOT_TALKING, f"agent {agent!r} is {on_call.state}, not talking"
+                )
+            call_id = on_call.call
+        call = self._calls.get(call_id)
+        if call is None:
+            return self._unknown_call(call_id)
+        if call.state is not CallState.TALKING or call.agent is None:
+            return Refusal(
+                ErrorCode.CALL_NOT_TALKING,
+                f"call {call_id!r} is {call.state}: only an answered call is monitored",
+            )
+        return call
+
+    def _monitor_refusal(
+        self,
+        actor: Account,
+        supervisor: str,
+        listener: AgentRecord | None,
+        call: CallRecord,
+        talker: AgentRecord,
+    ) -> Refusal | None:
+        """Why `supervisor` may not monitor `call` (talker: its agent) for `actor`."""
+        if listener is None:
+            return Refusal(ErrorCode.NOT_LOGGED_IN, f"supervisor {supervisor!r} is not logged in")
+        if listener.role != "supervisor":
+            return Refusal(
+                ErrorCode.PERMISSION_DENIED,
+                f"{supervisor!r} is logged in as {listener.role}; only a supervisor monitors",
+            )
+        if listener.employee_id == talker.employee_id:
+            return Refusal(
+                ErrorCode.INVALID_ARGUMENT,
+                f"{supervisor!r} is the agent on call {call.call_id!r}: cannot monitor itself",
+            )
+        if listener.state in (AgentState.RESERVED, AgentState.TALKING):
+            return Refusal(
+                ErrorCode.AGENT_NOT_AVAILABLE,
+                f"supervisor {supervisor!r} is {listener.state} on call {listener.call!r}",
+            )
+        held = next(
+            (m for m in self._monitors.values() if m.supervisor_id == listener.employee_id), None
+        )
+        if held is not None:
+            return Refusal(
+                ErrorCode.AGENT_NOT_AVAILABLE,
+                f"supervisor {supervisor!r} already monitors call {held.call_id!r} "
+                f"(session {held.session_id}): stop or switch that one",
+            )
+        scopes = [(listener.username, listener.supervises)]
+        if not actor.is_admin and actor.username != listener.username:
+            # A supervisor sending someone else to listen may do so only where it could
+            # listen itself.
+            scopes.append((actor.username, actor.supervises))
+        for who, scope in scopes:
+            if scope is None:
+                return Refusal(
+                    ErrorCode.PERMISSION_DENIED,
+                    f"{who!r} may monitor nobody (the account has no supervises)",
+                )
+            if not scope.covers(call.queue, talker.team):
+                return Refusal(
+                    ErrorCode.PERMISSION_DENIED,
+                    f"call {call.call_id!r} (queue {call.queue or 'none'}, agent "
+                    f"{talker.username!r} of team {talker.team or 'none'}) is outside "
+                    f"{who!r}'s supervises",
+                )
+        return None
+
+    def _session_for(
+        self, actor: Account, session_id: str
+    ) -> tuple[MonitorSession | None, Refusal | None]:
+        """The live session an actor may switch or stop: an admin, its supervisor, who
+        asked for it, or a supervisor whose scope covers its call."""
+        denied = self._may_supervise(actor)
+        if denied is not None:
+            return None, denied
+        if not self._config.monitoring:
+            return None, Refusal(
+                ErrorCode.MONITORING_DISABLED, "monitoring needs a mixer (monitoring.mixers)"
+            )
+        session = self._monitors.get(session_id)
+        if session is None:
+            return None, Refusal(
+                ErrorCode.UNKNOWN_MONITOR_SESSION, f"no live monitoring session {session_id!r}"
+            )
+        if actor.is_admin or actor.username in (session.supervisor, session.requested_by):
+            return session, None
+        call = self._calls[session.call_id]
+        talker = self._agents.get(call.agent) if call.agent is not None else None
+        scope = actor.supervises
+        if scope is None or not scope.covers(call.queue, talker.team if talker else None):
+            return None, Refusal(
+                ErrorCode.PERMISSION_DENIED,
+                f"session {session_id!r} is {session.supervisor!r}'s, on a call outside "
+                f"{actor.username!r}'s supervises",
+            )
+        return session, None
+
+    def _intercept_refusal(self, session: MonitorSession) -> Refusal | None:
+        """Why the session's supervisor cannot take its call over now (the controller
+        reserves it as for Intercept, kind "intercept")."""
+        if session.state != MONITOR_ACTIVE:
+            return Refusal(
+                ErrorCode.INVALID_TRANSITION,
+                f"session {session.session_id!r} is {session.state}: intercept once answered",
+            )
+        call = self._calls[session.call_id]
+        if call.state is not CallState.TALKING:
+            return Refusal(
+                ErrorCode.CALL_NOT_TALKING, f"call {call.call_id!r} is {call.state}: no agent"
+            )
+        taker = self._agents.get(session.supervisor_id)
+        if taker is None:
+            return self._not_logged_in(session.supervisor_id)
+        code = refusal_for(Trigger.RESERVE, taker.state)
+        if code is not None:
+            return Refusal(
+                code, f"supervisor {session.supervisor!r} is {taker.state}, cannot take a call"
+            )
+        return None
 
     # ------------------------------------------------ recording and messages (R-AG-8/9)
 
@@ -830,6 +1173,15 @@ class Acd(Machine):
         call = self._calls.get(call_id)
         return None if call is None else call.to_dict()
 
+    def monitor_session(self, session_id: str) -> dict[str, Any] | None:
+        """A copy of a live monitoring session's record, or None."""
+        session = self._monitors.get(session_id)
+        return None if session is None else session.to_dict()
+
+    def monitor_sessions(self) -> list[dict[str, Any]]:
+        """Every live monitoring session (copies), oldest first."""
+        return [m.to_dict() for m in sorted(self._monitors.values(), key=lambda m: m.started)]
+
     def sourced_calls(self) -> list[tuple[str, str, float]]:
         """(call ID, source, arrived) of every call enqueued with a `source`. Cheap
         (no record copies): the reconciler reads it under the service's lock."""
@@ -905,6 +1257,7 @@ class Acd(Machine):
         strategies: Mapping[str, Strategy] | None = None,
         session_secret: Callable[[], str] = random_session_secret,
         recording_ref: Callable[[], str] = new_recording_ref,
+        monitor_id: Callable[[], str] = new_monitor_id,
     ) -> Acd:
         """Rebuild from `to_dict()` output. Raises ValueError on inconsistent data."""
         _persistence.check_version(data)
@@ -914,6 +1267,7 @@ class Acd(Machine):
             strategies=strategies,
             session_secret=session_secret,
             recording_ref=recording_ref,
+            monitor_id=monitor_id,
         )
         _persistence.restore(acd, data)
         return acd

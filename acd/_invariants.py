@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._index import TimerKey
+from ._monitoring import MONITOR_ACTIVE, MONITOR_RINGING, SWITCH_MODES
 from ._recording import RECORDING_OFF, RECORDING_STATES
 from ._states import AgentState, CallState
 from ._timers import agent_deadlines
@@ -24,7 +25,23 @@ __all__ = ["problems"]
 
 def problems(m: Machine) -> list[str]:
     """Every consistency problem in `m` (empty when sound)."""
-    return _agent_problems(m) + _call_problems(m) + _index_problems(m)
+    return _agent_problems(m) + _call_problems(m) + _monitor_problems(m) + _index_problems(m)
+
+
+def _monitor_problems(m: Machine) -> list[str]:
+    bad: list[str] = []
+    holders: set[int] = set()
+    for sid, s in m._monitors.items():
+        if sid != s.session_id:
+            bad.append(f"monitoring session {s.session_id} is filed as {sid}")
+        if s.call_id not in m._calls:
+            bad.append(f"monitoring session {sid} is on call {s.call_id}, which is gone")
+        if s.mode not in SWITCH_MODES or s.state not in (MONITOR_RINGING, MONITOR_ACTIVE):
+            bad.append(f"monitoring session {sid} has a bad mode/state {s.mode}/{s.state}")
+        if s.supervisor_id in holders:
+            bad.append(f"supervisor {s.supervisor_id} holds two monitoring sessions")
+        holders.add(s.supervisor_id)
+    return bad
 
 
 def _index_problems(m: Machine) -> list[str]:

@@ -24,8 +24,9 @@ from ._clock import Clock
 from ._config import AcdConfig, QueueConfig, validate_config
 from ._errors import ErrorCode, Refusal
 from ._index import IdleKey, IdlePool, TimerEntry, TimerIndex
+from ._monitoring import STOP_CALL_ENDED, new_monitor_id
 from ._recording import new_recording_ref
-from ._records import AgentRecord, CallRecord
+from ._records import AgentRecord, CallRecord, MonitorSession
 from ._states import AgentState, CallState, Trigger, refusal_for, targets
 from ._strategies import BUILTIN_STRATEGIES, Strategy, StrategyMemory
 from ._timers import Deadlines, agent_deadlines
@@ -60,9 +61,11 @@ class Machine:
         strategies: Mapping[str, Strategy] | None = None,
         session_secret: Callable[[], str] = random_session_secret,
         recording_ref: Callable[[], str] = new_recording_ref,
+        monitor_id: Callable[[], str] = new_monitor_id,
     ) -> None:
         self._session_secret = session_secret
         self._recording_ref = recording_ref  # injected, like the secret, for simulations
+        self._monitor_id = monitor_id
         self._strategies: dict[str, Strategy] = dict(
             BUILTIN_STRATEGIES if strategies is None else strategies
         )
@@ -79,6 +82,9 @@ class Machine:
         # holds (when, call ID) in the order they ended, to forget them cheaply.
         self._ended: dict[str, float] = {}
         self._ended_order: deque[tuple[float, str]] = deque()
+        # Live monitoring sessions by ID (`_monitoring.py`): few (one per supervisor at
+        # most), so the call's sessions are found by a scan when it ends.
+        self._monitors: dict[str, MonitorSession] = {}
         # Derived indexes, rebuilt from the records on load; never serialised.
         self._waiting: dict[str, list[_WaitKey]] = {name: [] for name in self._queues}
         self._idle: set[int] = set()
@@ -240,11 +246,20 @@ class Machine:
         Every way out passes here (hang-up, abandon, Undelivered, Route, reconcile), so
         this is where the agent who placed an internal call goes back into service."""
         del self._calls[call.call_id]
+        if self._monitors:
+            for session in [m for m in self._monitors.values() if m.call_id == call.call_id]:
+                self._end_monitor(session, STOP_CALL_ENDED)
         if call.origin is not None:
             self._placed_call_over(call.origin, call.origin_reason, call.call_id)
         if self._config.ended_call_retention > 0:
             self._ended[call.call_id] = self._now
             self._ended_order.append((self._now, call.call_id))
+
+    def _end_monitor(self, session: MonitorSession, reason: str) -> None:
+        """A monitoring session is over: it leaves the state (and Redis: the event names
+        it, not logged). The controller learns it from its own call, or a MonitorCommand."""
+        del self._monitors[session.session_id]
+        self._emit("monitor.session", monitor=session.session_id, state="ended", reason=reason)
 
     def _placed_call_over(self, employee_id: int, before: str | None, call_id: str) -> None:
         """The internal call this agent placed has ended: idle, or busy as before the

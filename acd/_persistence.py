@@ -1,6 +1,7 @@
 """The ACD state as plain JSON-able data, and back.
 
-`dump` writes the records, the counters and the strategy memory; config and
+`dump` writes the records (agents, calls, monitoring sessions), the counters and
+the strategy memory; config and
 clock are not part of the state, and the derived indexes are rebuilt on load.
 `meta` is the same without the records, for a store that keeps the records
 apart. `STATE_VERSION` names the layout: a load refuses any other version, so
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._invariants import problems
-from ._records import AgentRecord, CallRecord
+from ._records import AgentRecord, CallRecord, MonitorSession
 from ._states import AgentState, CallState
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def dump(m: Machine) -> dict[str, Any]:
         "agents": [a.to_dict() for a in m._agents.values()],
         "calls": [c.to_dict() for c in m._calls.values()],
         "ended": [[cid, when] for cid, when in m._ended.items()],
+        "monitors": [s.to_dict() for s in m._monitors.values()],
     }
 
 
@@ -84,6 +86,12 @@ def restore(m: Machine, data: Mapping[str, Any]) -> None:
     for when, cid in ended:
         m._ended[cid] = when
         m._ended_order.append((when, cid))
+    # Optional (older data has none). A session whose call is gone is dropped: a replica
+    # of an older release, which knows no sessions, may have ended the call.
+    for raw in data.get("monitors", ()):
+        session = MonitorSession.from_dict(raw)
+        if session.call_id in m._calls:
+            m._monitors[session.session_id] = session
     m._rebuild_indexes()
     found = problems(m)
     if found:

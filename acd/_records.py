@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._config import MonitorScope
 from ._states import AgentState, CallState
 
-__all__ = ["AgentRecord", "CallRecord"]
+__all__ = ["AgentRecord", "CallRecord", "MonitorSession"]
 
 
 @dataclass(slots=True)
@@ -33,9 +34,13 @@ class AgentRecord:
     after_call: str | None = None  # "logout" or "busy": applied when the call ends
     after_call_reason: str | None = None
     logged_in_at: float = 0.0
+    # From the account at login (docs/monitoring.md): the agent's team, which a
+    # supervisor's scope may name, and whom this supervisor may monitor (None: nobody).
+    team: str | None = None
+    supervises: MonitorScope | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "employee_id": self.employee_id,
             "username": self.username,
             "seat": self.seat,
@@ -56,12 +61,21 @@ class AgentRecord:
             "after_call_reason": self.after_call_reason,
             "logged_in_at": self.logged_in_at,
         }
+        # Only when set, so a record without them is stored as before the fields
+        # existed and a replica of the previous release (a rolling upgrade) loads it.
+        if self.team is not None:
+            data["team"] = self.team
+        if self.supervises is not None:
+            data["supervises"] = self.supervises.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentRecord:
         fields = dict(data)
         fields["state"] = AgentState(fields["state"])
         fields["skills"] = {str(k): int(v) for k, v in fields["skills"].items()}
+        scope = fields.get("supervises")
+        fields["supervises"] = None if scope is None else MonitorScope.from_dict(scope)
         return cls(**fields)
 
 
@@ -150,3 +164,55 @@ class CallRecord:
         fields["skills"] = {str(k): int(v) for k, v in fields.get("skills", {}).items()}
         fields["call_data"] = {str(k): str(v) for k, v in fields.get("call_data", {}).items()}
         return cls(**fields)
+
+
+@dataclass(slots=True)
+class MonitorSession:
+    """A supervisor listening to, whispering to or barging in on a call (docs/monitoring.md).
+
+    Made by Monitor (state "ringing": the controller rings the supervisor), "active"
+    once the controller reports the answer; a session that ends is removed.
+    """
+
+    session_id: str
+    call_id: str  # the ACD call monitored (a transfer reported by the controller moves it)
+    supervisor: str  # the supervisor's account (its SIP user)
+    supervisor_id: int  # its employee ID
+    agent: str  # the monitored agent's account
+    mode: str  # "listen", "whisper", "barge"; "intercept" once asked to take the call
+    state: str  # "ringing" or "active"
+    since: float  # when it entered its state
+    started: float  # when it was asked for
+    requested_by: str  # the actor's account
+    record: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "call_id": self.call_id,
+            "supervisor": self.supervisor,
+            "supervisor_id": self.supervisor_id,
+            "agent": self.agent,
+            "mode": self.mode,
+            "state": self.state,
+            "since": self.since,
+            "started": self.started,
+            "requested_by": self.requested_by,
+            "record": self.record,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MonitorSession:
+        return cls(
+            session_id=str(data["session_id"]),
+            call_id=str(data["call_id"]),
+            supervisor=str(data["supervisor"]),
+            supervisor_id=int(data["supervisor_id"]),
+            agent=str(data["agent"]),
+            mode=str(data["mode"]),
+            state=str(data["state"]),
+            since=float(data["since"]),
+            started=float(data["started"]),
+            requested_by=str(data["requested_by"]),
+            record=bool(data.get("record", False)),
+        )

@@ -54,7 +54,28 @@ def snapshot(m: Machine) -> dict[str, Any]:
                 "agents_idle": sum(a.state is AgentState.IDLE for a in members),
             }
         )
-    return {"ts": now, "agents": agents, "queues": queues}
+    return {"ts": now, "agents": agents, "queues": queues, "monitors": _monitors(m, now)}
+
+
+def _monitors(m: Machine, now: float) -> list[dict[str, Any]]:
+    """Live monitoring sessions, oldest first. `agent` is the call's agent now (a
+    transfer may have moved it), else the one the session was made or reported with."""
+    rows = []
+    for s in sorted(m._monitors.values(), key=lambda s: s.started):
+        call = m._calls.get(s.call_id)
+        talker = m._agents.get(call.agent) if call is not None and call.agent is not None else None
+        rows.append(
+            {
+                "session_id": s.session_id,
+                "supervisor": s.supervisor,
+                "agent": talker.username if talker is not None else s.agent,
+                "call_id": s.call_id,
+                "mode": s.mode,
+                "state": s.state,
+                "since": max(0.0, now - s.since),
+            }
+        )
+    return rows
 
 
 def _recording_of(m: Machine, call_id: str | None) -> str:

@@ -215,6 +215,51 @@ class AcdClient:
             pb.ReportRecordingResponse,
         )
 
+    # Supervisor monitoring (docs/monitoring.md). Monitor, SwitchMonitor and StopMonitor
+    # carry the supervisor's own Actor, like Intercept; ReportMonitor is the
+    # controllers' (it needs the service token).
+    def monitor(self, r: pb.MonitorRequest) -> pb.MonitorResponse:
+        """Start listening to, whispering to or barging in on an agent's answered call:
+        the reply has the new session's ID and the MonitorCall sent to the call's
+        controller, which rings the supervisor."""
+        return self.call("Monitor", r, pb.MonitorResponse)
+
+    def switch_monitor(self, r: pb.SwitchMonitorRequest) -> pb.SwitchMonitorResponse:
+        """Change a live session's mode (LISTEN, WHISPER, BARGE), or INTERCEPT."""
+        return self.call("SwitchMonitor", r, pb.SwitchMonitorResponse)
+
+    def stop_monitor(self, r: pb.StopMonitorRequest) -> pb.StopMonitorResponse:
+        """End a session: the supervisor's leg is hung up, caller and agent talk on."""
+        return self.call("StopMonitor", r, pb.StopMonitorResponse)
+
+    def report_monitor(
+        self,
+        session_id: str,
+        state: pb.MonitorState,
+        *,
+        mode: pb.MonitorMode = pb.MONITOR_MODE_UNSPECIFIED,
+        call_id: str = "",
+        agent: str = "",
+        reason: str = "",
+    ) -> pb.ReportMonitorResponse:
+        """A controller tells the ACD what became of a session: ACTIVE (answered, or a
+        keypad switch: `mode`; a transfer: the `call_id` and `agent` it is on now) or
+        ENDED (`reason`, one of eventlog.MONITOR_STOP_REASONS). ENDED for a session the
+        ACD no longer has is accepted (idempotent); ACTIVE for one is refused with
+        UNKNOWN_MONITOR_SESSION: the controller then hangs the supervisor up."""
+        return self.call(
+            "ReportMonitor",
+            pb.ReportMonitorRequest(
+                session_id=session_id,
+                state=state,
+                mode=mode,
+                call_id=call_id,
+                agent=agent,
+                reason=reason,
+            ),
+            pb.ReportMonitorResponse,
+        )
+
     def get_snapshot(self) -> pb.Snapshot:
         return self.call("GetSnapshot", pb.GetSnapshotRequest(), pb.GetSnapshotResponse).snapshot
 
