@@ -692,10 +692,22 @@ def test_refusals_say_why_and_ring_nobody(path: AcdPath, tmp_path: Path) -> None
     refused = ask(desk_of(SUPERVISOR), SECOND_AGENT)
     assert refused.error.code != OK and "supervisor" in refused.error.message, refused
     # The scope: the call's queue is billing and 1001's team north.
-    for name in (SOUTH_SUPERVISOR, NOBODYS_SUPERVISOR):
-        refused = ask(desk_of(name), name)
-        assert refused.error.code == pb.ERROR_CODE_PERMISSION_DENIED, refused
-        assert "scope" in refused.error.message or "may not monitor" in refused.error.message
+    _refused(
+        ask(desk_of(SOUTH_SUPERVISOR), SOUTH_SUPERVISOR),
+        pb.ERROR_CODE_PERMISSION_DENIED,
+        f"team north) is outside '{SOUTH_SUPERVISOR}''s supervises",
+    )
+    _refused(
+        ask(desk_of(NOBODYS_SUPERVISOR), NOBODYS_SUPERVISOR),
+        pb.ERROR_CODE_PERMISSION_DENIED,
+        "may monitor nobody",
+    )
+    # Sending another supervisor to listen needs the call in the sender's scope too.
+    _refused(
+        ask(desk_of(SOUTH_SUPERVISOR), SUPERVISOR),
+        pb.ERROR_CODE_PERMISSION_DENIED,
+        f"is outside '{SOUTH_SUPERVISOR}''s supervises",
+    )
     # A session that does not exist.
     _refused(
         path.acd.switch_monitor(
