@@ -36,6 +36,10 @@ AGENT_METHODS = frozenset(
         # Carries the supervisor's own Actor like Force*, and the core refuses any other
         # actor: the token would add nothing a supervisor's tool could be trusted with.
         "Intercept",
+        # Monitoring likewise (the supervisor's Actor); ReportMonitor is the controllers'.
+        "Monitor",
+        "SwitchMonitor",
+        "StopMonitor",
         # The agent's own desk session (PlayMessage, ControlRecording) or the actor's
         # credentials (the voicemail RPCs), checked like the commands above.
         # ReportRecording is the controllers': it needs the token.

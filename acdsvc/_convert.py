@@ -10,6 +10,8 @@ from acd import (
     CancelRing,
     ErrorCode,
     InterceptCall,
+    MonitorCall,
+    MonitorCommand,
     Offer,
     PlayMessageCall,
     RecordingCommand,
@@ -19,12 +21,15 @@ from acd import (
     Undelivered,
 )
 from acd_api.v1 import acd_pb2 as pb
+from acd_client import MONITOR_MODE_NAMES, MONITOR_STATE_NAMES, monitor_mode, monitor_state
 
 __all__ = [
     "AUTH_FAILED",
     "action_from_dict",
     "action_to_proto",
     "error_to_proto",
+    "monitor_mode_name",
+    "monitor_state_name",
     "recording_op_name",
     "recording_state_name",
     "recording_state_to_proto",
@@ -94,6 +99,16 @@ def recording_state_to_proto(state: str) -> pb.RecordingState:
     return _RECORDING_ENUM.get(state, pb.RECORDING_STATE_UNSPECIFIED)
 
 
+def monitor_mode_name(mode: pb.MonitorMode) -> str:
+    """The core's mode; "" for MONITOR_MODE_UNSPECIFIED, which the core refuses."""
+    return MONITOR_MODE_NAMES.get(mode, "")
+
+
+def monitor_state_name(state: pb.MonitorState) -> str:
+    """The core's state; "" for MONITOR_STATE_UNSPECIFIED, which the core refuses."""
+    return MONITOR_STATE_NAMES.get(state, "")
+
+
 def action_from_dict(data: Mapping[str, Any]) -> Action:
     """An action as stored in the commit stream (`Action.to_dict()`)."""
     fields = {k: v for k, v in data.items() if k != "kind"}
@@ -114,6 +129,10 @@ def action_from_dict(data: Mapping[str, Any]) -> Action:
         return PlayMessageCall(**fields)
     if kind == "recording_command":
         return RecordingCommand(**fields)
+    if kind == "monitor_call":
+        return MonitorCall(**fields)
+    if kind == "monitor_command":
+        return MonitorCommand(**fields)
     raise ValueError(f"unknown action kind {kind!r}")
 
 
@@ -195,6 +214,31 @@ def action_to_proto(action: Action, commit_id: str) -> pb.Action:
                 requested_by=action.requested_by,
             ),
         )
+    if isinstance(action, MonitorCall):
+        return pb.Action(
+            commit_id=commit_id,
+            monitor_call=pb.MonitorCall(
+                session_id=action.session_id,
+                call_id=action.call_id,
+                username=action.username,
+                employee_id=action.employee_id,
+                mode=monitor_mode(action.mode),
+                ring_timeout_seconds=action.ring_timeout,
+                record=action.record,
+                requested_by=action.requested_by,
+                agent=action.agent,
+            ),
+        )
+    if isinstance(action, MonitorCommand):
+        return pb.Action(
+            commit_id=commit_id,
+            monitor_command=pb.MonitorCommand(
+                session_id=action.session_id,
+                call_id=action.call_id,
+                mode=monitor_mode(action.mode),  # "" (stop): UNSPECIFIED
+                requested_by=action.requested_by,
+            ),
+        )
     return pb.Action(
         commit_id=commit_id,
         undelivered=pb.Undelivered(call_id=action.call_id, reason=action.reason),
@@ -237,5 +281,17 @@ def snapshot_to_proto(snapshot: Mapping[str, Any], node: str) -> pb.Snapshot:
                 agents_idle=q["agents_idle"],
             )
             for q in snapshot["queues"]
+        ],
+        monitors=[
+            pb.MonitorView(
+                session_id=m["session_id"],
+                supervisor=m["supervisor"],
+                agent=m["agent"],
+                call_id=m["call_id"],
+                mode=monitor_mode(m["mode"]),
+                state=monitor_state(m["state"]),
+                since_seconds=m["since"],
+            )
+            for m in snapshot.get("monitors", ())
         ],
     )

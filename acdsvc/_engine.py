@@ -90,11 +90,15 @@ def _meta(acd: Acd) -> dict[str, Any]:
 
 def _touched(
     result: Result, agents: Iterable[int], calls: Iterable[str]
-) -> tuple[set[int], set[str]]:
-    """Records a command may have changed: the ones it named, and every agent and call
-    its events and actions mention (the core reports every state change as an event)."""
-    agent_ids, call_ids = set(agents), set(calls)
+) -> tuple[set[int], set[str], set[str]]:
+    """Records a command may have changed: the ones it named, and every agent, call and
+    monitoring session its events and actions mention (the core reports every state
+    change as an event)."""
+    agent_ids, call_ids, monitor_ids = set(agents), set(calls), set()
     for event in result.events:
+        sid = event.get("monitor")
+        if isinstance(sid, str):
+            monitor_ids.add(sid)
         for key in ("agent", "to_agent"):
             value = event.get(key)
             if isinstance(value, int) and not isinstance(value, bool):
@@ -107,7 +111,7 @@ def _touched(
         eid = getattr(action, "agent", None)
         if isinstance(eid, int):
             agent_ids.add(eid)
-    return agent_ids, call_ids
+    return agent_ids, call_ids, monitor_ids
 
 
 class Engine:
@@ -215,7 +219,7 @@ class Engine:
                 self._drop(leading, NotLeader("a command failed; state dropped"))
                 log.exception("command failed; dropping the in-memory state")
                 raise
-            agent_ids, call_ids = _touched(result, agents, calls)
+            agent_ids, call_ids, monitor_ids = _touched(result, agents, calls)
             if not (result.events or result.actions or agent_ids or call_ids):
                 # Nothing to write, but the reply may rest on commands not yet committed.
                 barrier = self._tickets
@@ -225,6 +229,7 @@ class Engine:
                 change = Change(
                     agents={eid: _dumps(acd.agent(eid)) for eid in agent_ids},
                     calls=calls,
+                    monitors={sid: _dumps(acd.monitor_session(sid)) for sid in monitor_ids},
                     meta=json.dumps(_meta(acd), separators=(",", ":")),
                     # Removed calls are remembered (and trimmed) in Redis as in the core,
                     # so a new leader also refuses a retried Enqueue for them.
@@ -357,5 +362,6 @@ def _canonical(data: dict[str, Any]) -> dict[str, Any]:
     out["agents"] = sorted(data["agents"], key=lambda a: a["employee_id"])
     out["calls"] = sorted(data["calls"], key=lambda c: c["call_id"])
     out["ended"] = sorted(data.get("ended", []))
+    out["monitors"] = sorted(data.get("monitors", []), key=lambda m: m["session_id"])
     canonical: dict[str, Any] = json.loads(json.dumps(out))
     return canonical

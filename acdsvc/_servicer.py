@@ -24,6 +24,8 @@ from ._convert import (
     AUTH_FAILED,
     actions_to_proto,
     error_to_proto,
+    monitor_mode_name,
+    monitor_state_name,
     recording_op_name,
     recording_state_name,
     recording_state_to_proto,
@@ -279,6 +281,81 @@ class AcdServicer(acd_pb2_grpc.AcdServiceServicer):  # type: ignore[misc]
             )
 
         return self._serve("Intercept", request, context, local)
+
+    # ------------------------------------------------------------------ monitoring (R-SUP-1/2)
+
+    def Monitor(self, request: pb.MonitorRequest, context: Any) -> pb.MonitorResponse:
+        def local(req: pb.MonitorRequest) -> pb.MonitorResponse:
+            out = self._supervise(
+                req.actor,
+                lambda acd, who: acd.monitor(
+                    who,
+                    req.supervisor,
+                    call_id=req.call_id,
+                    agent=req.agent,
+                    mode=monitor_mode_name(req.mode),
+                    record=req.record,
+                    ring_timeout=req.ring_timeout_seconds,
+                ),
+            )
+            actions = actions_to_proto(out.result.actions, out.commit_id)
+            # Due timers may have added actions for other calls: the session is the
+            # MonitorCall's.
+            found = [a.monitor_call for a in actions if a.WhichOneof("kind") == "monitor_call"]
+            made = found[0] if found and out.result.ok else None
+            return pb.MonitorResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions,
+                session_id=made.session_id if made else "",
+                call_id=made.call_id if made else "",
+            )
+
+        return self._serve("Monitor", request, context, local)
+
+    def SwitchMonitor(
+        self, request: pb.SwitchMonitorRequest, context: Any
+    ) -> pb.SwitchMonitorResponse:
+        def local(req: pb.SwitchMonitorRequest) -> pb.SwitchMonitorResponse:
+            out = self._supervise(
+                req.actor,
+                lambda acd, who: acd.switch_monitor(
+                    who, req.session_id, monitor_mode_name(req.mode)
+                ),
+            )
+            return pb.SwitchMonitorResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
+        return self._serve("SwitchMonitor", request, context, local)
+
+    def StopMonitor(self, request: pb.StopMonitorRequest, context: Any) -> pb.StopMonitorResponse:
+        def local(req: pb.StopMonitorRequest) -> pb.StopMonitorResponse:
+            out = self._supervise(req.actor, lambda acd, who: acd.stop_monitor(who, req.session_id))
+            return pb.StopMonitorResponse(
+                error=error_to_proto(out.result.error),
+                actions=actions_to_proto(out.result.actions, out.commit_id),
+            )
+
+        return self._serve("StopMonitor", request, context, local)
+
+    def ReportMonitor(
+        self, request: pb.ReportMonitorRequest, context: Any
+    ) -> pb.ReportMonitorResponse:
+        def local(req: pb.ReportMonitorRequest) -> pb.ReportMonitorResponse:
+            out = self._run(
+                lambda acd: acd.report_monitor(
+                    req.session_id,
+                    monitor_state_name(req.state),
+                    mode=monitor_mode_name(req.mode),
+                    call_id=req.call_id,
+                    agent=req.agent,
+                    reason=req.reason,
+                )
+            )
+            return pb.ReportMonitorResponse(error=error_to_proto(out.result.error))
+
+        return self._serve("ReportMonitor", request, context, local)
 
     # ------------------------------------------------------------------ call commands
 

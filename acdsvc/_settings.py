@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bizdata
-from acd import BUILTIN_STRATEGIES, Account, AcdConfig, QueueConfig, validate_config
+from acd import (
+    BUILTIN_STRATEGIES,
+    Account,
+    AcdConfig,
+    MonitorScope,
+    QueueConfig,
+    validate_config,
+)
 from acd_client import read_token
 from configuration import (
     AcdSection,
@@ -18,6 +25,7 @@ from configuration import (
     ConfigError,
     FileWatch,
     QueueSpec,
+    SupervisorScope,
     VoicemailSection,
     load_config,
     split_hostport,
@@ -84,12 +92,24 @@ def _queue(spec: QueueSpec) -> QueueConfig:
     )
 
 
+def _scope(scope: SupervisorScope | None) -> MonitorScope | None:
+    if scope is None:
+        return None
+    return MonitorScope(frozenset(scope.queues), frozenset(scope.teams), scope.all)
+
+
 def accounts_from_config(config: CallCenterConfig) -> dict[str, AccountEntry]:
     accounts: dict[str, AccountEntry] = {}
     for a in config.accounts:
         eid = a.numeric_employee_id
         roles = frozenset(a.roles)
-        core = None if eid is None else Account(a.username, eid, roles, dict(a.skills))
+        core = (
+            None
+            if eid is None
+            else Account(
+                a.username, eid, roles, dict(a.skills), team=a.team, supervises=_scope(a.supervises)
+            )
+        )
         accounts[a.username] = AccountEntry(a.username, a.password_hash, roles, core)
     return accounts
 
@@ -170,6 +190,8 @@ def settings_from_config(
         direct_ring_timeout=section.direct_ring_timeout_ms / 1000,
         ended_call_retention=section.ended_call_retention_ms / 1000,
         recording=config.recording is not None,
+        monitoring=bool(config.monitoring.mixers),
+        monitor_ring_timeout=config.monitoring.ring_timeout_ms / 1000,
     )
     validate_config(acd, BUILTIN_STRATEGIES)  # raises acd.ConfigError listing every problem
     accounts = accounts_from_config(config)

@@ -10,6 +10,7 @@ Layout (prefix `acd:` by default):
 - `acd:commits` stream, one entry per commit: the actions it produced (the change feed)
 - `acd:ended`   sorted set call_id -> when it left the ACD, trimmed to the core's
                 `ended_call_retention` (a retried Enqueue for an ended call is refused)
+- `acd:monitors` hash session_id -> monitoring session JSON (`MonitorSession.to_dict`)
 
 A commit is one Lua script: it checks the fencing token, writes the changed
 records (a removed call also goes into `acd:ended`, trimmed there by score),
@@ -40,6 +41,8 @@ for i, p in ipairs(cjson.decode(ARGV[2])) do
   for _, id in ipairs(p.agents_del) do redis.call('HDEL', KEYS[2], id) end
   for id, rec in pairs(p.calls_set) do redis.call('HSET', KEYS[3], id, rec) end
   for _, id in ipairs(p.calls_del) do redis.call('HDEL', KEYS[3], id) end
+  for id, rec in pairs(p.monitors_set) do redis.call('HSET', KEYS[8], id, rec) end
+  for _, id in ipairs(p.monitors_del) do redis.call('HDEL', KEYS[8], id) end
   for j = 1, #p.ended, 2 do redis.call('ZADD', KEYS[7], p.ended[j + 1], p.ended[j]) end
   for _, fields in ipairs(p.events) do redis.call('XADD', KEYS[6], '*', unpack(fields)) end
   ids[i + 1] = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*',
@@ -88,6 +91,8 @@ class Change:
 
     agents: dict[int, str | None] = field(default_factory=dict)  # JSON, or None: delete
     calls: dict[str, str | None] = field(default_factory=dict)
+    # Monitoring sessions: session ID -> JSON, or None: delete.
+    monitors: dict[str, str | None] = field(default_factory=dict)
     meta: str = "{}"
     # Calls this command removed: call id -> when (the core's `ended_at`), and the
     # core's `ended_cutoff()` after it (older ended calls are trimmed).
@@ -121,6 +126,7 @@ class StateStore:
         self.commits_maxlen = commits_maxlen
         self.commits_key = f"{prefix}commits"
         self.ended_key = f"{prefix}ended"
+        self.monitors_key = f"{prefix}monitors"
         self._keys = [
             f"{prefix}epoch",
             f"{prefix}agents",
@@ -129,6 +135,7 @@ class StateStore:
             self.commits_key,
             events_stream,
             self.ended_key,
+            self.monitors_key,
         ]
         self._leader_key = f"{prefix}leader"
         self._commit = client.register_script(_COMMIT)
@@ -150,13 +157,15 @@ class StateStore:
         pipe.hvals(self._keys[1])
         pipe.hvals(self._keys[2])
         pipe.zrange(self.ended_key, 0, -1, withscores=True)
-        meta_raw, agents_raw, calls_raw, ended_raw = pipe.execute()
+        pipe.hvals(self.monitors_key)
+        meta_raw, agents_raw, calls_raw, ended_raw, monitors_raw = pipe.execute()
         if meta_raw is None:
             return None
         meta: dict[str, Any] = json.loads(meta_raw)
         meta["agents"] = [json.loads(raw) for raw in agents_raw]
         meta["calls"] = [json.loads(raw) for raw in calls_raw]
         meta["ended"] = [[_text(cid), float(when)] for cid, when in ended_raw]
+        meta["monitors"] = [json.loads(raw) for raw in monitors_raw]
         return meta
 
     def commit(self, epoch: int, change: Change) -> str:
@@ -179,6 +188,8 @@ class StateStore:
                 "agents_del": [str(k) for k, v in change.agents.items() if v is None],
                 "calls_set": {k: v for k, v in change.calls.items() if v is not None},
                 "calls_del": [k for k, v in change.calls.items() if v is None],
+                "monitors_set": {k: v for k, v in change.monitors.items() if v is not None},
+                "monitors_del": [k for k, v in change.monitors.items() if v is None],
                 # flat [id, score, ...]; scores as repr() text so Redis keeps the exact double
                 "ended": [x for cid, when in change.ended.items() for x in (cid, repr(when))],
                 "actions": json.dumps(change.actions, separators=(",", ":")),
@@ -226,7 +237,7 @@ class StateStore:
 
     def reset(self) -> None:
         """Forget all ACD state (tests and `--reset`); the event log is left alone."""
-        self.client.delete(*self._keys[:5], self.ended_key, self._leader_key)
+        self.client.delete(*self._keys[:5], self.ended_key, self.monitors_key, self._leader_key)
 
     # ------------------------------------------------------------------ leadership
 
