@@ -266,7 +266,7 @@ class Monitoring:
                 self._end_session(call, monitors, other, INTERCEPT, reconnect=False)
         self._stop_recording(call, monitors)
         self._finish(call, monitors, session, INTERCEPT)
-        self._drop_conference(monitors)
+        self._close_conference(call, monitors, reconnect=False)
         self._delete_rtp(cid, monitor_call_id(cid, session_id))
         self.calls.pop(cid, None)
         leg.media_peer = None
