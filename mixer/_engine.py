@@ -39,7 +39,7 @@ log = logging.getLogger("mixer")
 TICK_S: Final = 0.020
 _CATCH_UP_TICKS: Final = 5
 _READ_BURST: Final = 64  # datagrams read from one socket before others get a turn
-_EXPIRE_EVERY_TICKS: Final = 50
+_EXPIRE_EVERY_TICKS: Final = 10  # idle conferences are looked for every 200 ms
 _CONTROL: Final = "control"
 _WAKE: Final = "wake"
 
