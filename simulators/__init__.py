@@ -25,6 +25,7 @@ from simulators._audio import (
     tone_fraction,
     tone_levels_dbfs,
     window_pcm,
+    window_runs,
 )
 from simulators._call import (
     AGENT_MARKER,
@@ -113,4 +114,5 @@ __all__ = [
     "ulaw_to_linear",
     "webrtc_sdp",
     "window_pcm",
+    "window_runs",
 ]

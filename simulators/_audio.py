@@ -376,24 +376,46 @@ def _block_key(low: Floats, high: Floats, rms: float) -> str | None:
 LEVEL_BLOCK: Final = 320
 
 
-def window_pcm(endpoint: RtpEndpoint, since: float, until: float) -> Pcm:
+def window_runs(endpoint: RtpEndpoint, since: float, until: float) -> list[Pcm]:
     """The G.711 audio that reached `endpoint` (it must record) with an arrival time in
-    [since, until) (time.monotonic()), each source (SSRC) in sequence order, one source
-    after another; payloads other than PCMU and PCMA are left out. For asking which tones
-    a party heard in a stretch of time: a source that changes (rtpengine or a mixer
-    taking over a stream) costs one block at the joint, a lost packet nothing."""
-    chosen = [
-        p for p in endpoint.packets() if since <= p.arrival < until and p.payload_type in _DECODERS
-    ]
+    [since, until) (time.monotonic()), as runs of unbroken audio: each run is one
+    source's (SSRC) packets in sequence order, each following on from the one before
+    (the next sequence number, the timestamp moved on by its samples). A lost packet,
+    a jump in timestamps or a new source starts a new run, so an analysis that keeps
+    within runs never sees a joint that is not in the audio. Payloads other than PCMU
+    and PCMA are left out (telephone events end a run)."""
+    chosen = [p for p in endpoint.packets() if since <= p.arrival < until]
     by_source: dict[int, list[RtpPacket]] = {}
     for packet in chosen:
         by_source.setdefault(packet.ssrc, []).append(packet)
-    parts: list[Pcm] = []
+    runs: list[Pcm] = []
     for packets in by_source.values():
         first = packets[0].seq
+        run: list[Pcm] = []
+        previous: RtpPacket | None = None
         for p in sorted(packets, key=lambda p: _signed(p.seq - first, 16)):
-            parts.append(_DECODERS[p.payload_type][np.frombuffer(p.payload, dtype=np.uint8)])
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+            follows = (
+                previous is not None
+                and _signed(p.seq - previous.seq, 16) == 1
+                and _signed(p.timestamp - previous.timestamp, 32) == len(previous.payload)
+            )
+            if run and not follows:
+                runs.append(np.concatenate(run))
+                run = []
+            if p.payload_type in _DECODERS:
+                run.append(_DECODERS[p.payload_type][np.frombuffer(p.payload, dtype=np.uint8)])
+                previous = p
+            else:
+                previous = None
+        if run:
+            runs.append(np.concatenate(run))
+    return runs
+
+
+def window_pcm(endpoint: RtpEndpoint, since: float, until: float) -> Pcm:
+    """`window_runs` one after another: for an analysis that does not mind the joints."""
+    runs = window_runs(endpoint, since, until)
+    return np.concatenate(runs) if runs else np.zeros(0, dtype=np.int16)
 
 
 def _spectra(pcm: Pcm, block: int) -> Floats:

@@ -29,6 +29,7 @@ from simulators import (
     tone_fraction,
     tone_levels_dbfs,
     window_pcm,
+    window_runs,
 )
 from testbed._acd_path import (
     CALLER,
@@ -83,6 +84,7 @@ from testbed._controller import (
 )
 from testbed._hearing import (
     HEARD_DBFS,
+    NEVER_DBFS,
     SILENT_DBFS,
     TONE_DBFS,
     Heard,
@@ -135,6 +137,7 @@ __all__ = [
     "CALLER",
     "CHROMIUM_FLAGS",
     "HEARD_DBFS",
+    "NEVER_DBFS",
     "OK",
     "PAGE_TONE_HZ",
     "PRESENT_SCORE",
@@ -235,6 +238,7 @@ __all__ = [
     "unregister_all",
     "wait_until",
     "window_pcm",
+    "window_runs",
     "wss_ca_file",
     "wss_config",
 ]

@@ -23,7 +23,10 @@ is missing (`MISSING`).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import secrets
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -55,7 +58,7 @@ from testbed import (
     tone_caller,
     tone_phone,
     wait_until,
-    window_pcm,
+    window_runs,
 )
 
 pytestmark = pytest.mark.integration
@@ -115,6 +118,28 @@ def _parts_not_running(path: AcdPath) -> list[str]:
 # --------------------------------------------------------------------------- the stack
 
 
+# A monitored call here takes at most 4 mixer ports (caller, agent, two supervisors).
+MIXER_PORTS = 20
+
+
+def _free_range(size: int) -> int:
+    """The first port of `size` ports that all bind now, above Linux's ephemeral range:
+    below it are the ports `free_port` hands to services (10000-19999) and rtpengine's
+    test ranges (20000-31999), which the mixer must not take from them."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[1]) + 1
+    for _ in range(50):
+        base = low + secrets.randbelow((65536 - low) // size) * size
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(base, base + size):
+                    sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return base
+    raise AssertionError(f"no {size} free UDP ports in a row above {low}")
+
+
 @pytest.fixture(scope="module")
 def floor(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -151,13 +176,13 @@ def floor(
                 account["supervises"] = scopes[name]
         else:
             account["team"] = "south" if name == SOUTH_AGENT else "north"
-    ports = 12000 + free_port() % 40 * 100  # below the ephemeral range, off rtpengine's
+    ports = _free_range(MIXER_PORTS)
     config["monitoring"] = {
         "mixers": [
             {
                 "ng": f"127.0.0.1:{free_port()}",
                 "port_min": ports,
-                "port_max": ports + 99,
+                "port_max": ports + MIXER_PORTS - 1,
                 "name": "mix0",
             }
         ],
@@ -170,7 +195,21 @@ def floor(
 @pytest.fixture
 def path(floor: AcdPath) -> Iterator[AcdPath]:
     with floor.for_one_test(ACCOUNTS) as path:
-        yield path
+        try:
+            yield path
+        finally:
+            _hang_up_leftovers(path)
+
+
+def _hang_up_leftovers(path: AcdPath) -> None:
+    """After a failed test: end its calls, so the agents can log out (an agent on a call
+    logs out only when it ends) and the next test starts from an empty floor."""
+    for call in path.control.cmd("calls"):
+        with contextlib.suppress(AssertionError):  # it ended meanwhile
+            path.control.cmd("hangup", cid=call["cid"])
+    wait_until(
+        lambda: not path.control.cmd("calls"), timeout=10, what="no call left in the replica"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -478,7 +517,7 @@ def test_listen_whisper_barge_switched_from_the_acd(path: AcdPath, tmp_path: Pat
     # Never, in the whole of listen: the supervisor's tone at the caller or the agent.
     until = time.monotonic()
     for party in (call.caller, call.agent):
-        whole = window_pcm(party.rtp, started_at, until)
+        whole = window_runs(party.rtp, started_at, until)
         heard = analyse(party.name, whole, [SUPERVISOR_HZ], until - started_at)
         assert heard.silent(SUPERVISOR_HZ), heard.describe()
 
@@ -725,7 +764,7 @@ def test_refusals_say_why_and_ring_nobody(path: AcdPath, tmp_path: Path) -> None
     ]
     assert list(path.acd.get_snapshot().monitors) == []
     assert path.state_of(AGENT) == "TALKING"
-    _end(path, call, *phones.values())
+    _end(path, call)  # the supervisors' phones, never rung, stop with the test
 
 
 @needs_monitoring

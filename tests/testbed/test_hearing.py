@@ -13,6 +13,7 @@ import pytest
 from simulators import RtpEndpoint, telephone_events
 from testbed import (
     HEARD_DBFS,
+    NEVER_DBFS,
     SILENT_DBFS,
     TONE_DBFS,
     TonePlayer,
@@ -23,7 +24,7 @@ from testbed import (
     noise_floor_dbfs,
     tone_levels_dbfs,
     wait_until,
-    window_pcm,
+    window_runs,
 )
 
 RATE = 8000
@@ -49,7 +50,7 @@ MIXES = [mix for size in (1, 2, 3) for mix in itertools.combinations(TONES, size
 def test_each_tone_of_a_mix_is_heard_and_the_others_are_far_below_the_silent_line(
     mix: tuple[float, ...],
 ) -> None:
-    heard = analyse("party", _through_g711(*mix), TONES, 1.0)
+    heard = analyse("party", [_through_g711(*mix)], TONES, 1.0)
     for freq in TONES:
         if freq in mix:
             assert heard.share[freq] == 1.0
@@ -65,9 +66,10 @@ def test_a_tone_leaking_30_db_down_is_caught_and_silence_hears_nothing() -> None
     t = np.arange(RATE) / RATE
     leak = 10 ** (-30 / 20) * LEVEL * np.sin(2 * np.pi * 2500 * t)
     pcm = _through_g711(440, 1000).astype(np.float64) + leak
-    heard = analyse("party", pcm.astype(np.int16), TONES, 1.0)
+    heard = analyse("party", [pcm.astype(np.int16)], TONES, 1.0)
+    assert heard.quiet[2500] == 0.0 and heard.loudest[2500] < NEVER_DBFS
     assert not heard.silent(2500) and not heard.hears(2500)
-    quiet = analyse("party", decode_ulaw(b"\xff" * RATE), TONES, 1.0)
+    quiet = analyse("party", [decode_ulaw(b"\xff" * RATE)], TONES, 1.0)
     assert all(quiet.silent(f) and not quiet.hears(f) for f in TONES)
     assert np.isinf(quiet.floor_dbfs) or quiet.floor_dbfs < -100
 
@@ -82,7 +84,7 @@ def test_a_level_is_the_sine_amplitude_in_dbfs_between_bins_too() -> None:
 
 
 def test_assert_hearing_names_the_party_and_the_tone() -> None:
-    heard = {"agent": analyse("agent", _through_g711(440, 2500), TONES, 1.0)}
+    heard = {"agent": analyse("agent", [_through_g711(440, 2500)], TONES, 1.0)}
     assert_hearing(heard, {"agent": [440, 2500]}, what="whisper")
     with pytest.raises(AssertionError, match=r"listen: agent hears 2500 Hz") as failed:
         assert_hearing(heard, {"agent": [440]}, what="listen")
@@ -111,7 +113,35 @@ def test_a_tone_player_keys_rfc_4733_digits_into_its_own_stream() -> None:
     seqs = [p.seq for p in packets]
     assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
     # The tone goes on after the keys, and the analysis leaves the events out.
-    after = window_pcm(receiver, events[-1].arrival + 0.25, packets[-1].arrival + 1)
-    assert analyse("r", after, [1000.0], len(after) / RATE).hears(1000.0)
+    after = window_runs(receiver, events[-1].arrival + 0.25, packets[-1].arrival + 1)
+    assert len(after) == 1  # the tone's packets after the keys follow on unbroken
+    assert analyse("r", after, [1000.0], len(after[0]) / RATE).hears(1000.0)
     with pytest.raises(ValueError, match="not a DTMF digit"):
         TonePlayer.press(player, "x")
+
+
+def test_a_frame_missing_from_a_mix_is_not_a_tone_heard() -> None:
+    """A mixer that had no frame of the caller for one tick: the gap splatters into one
+    or two blocks, under the ceiling, and the tones not sent stay unheard."""
+    pcm = _through_g711(440, 3000)
+    mix = pcm.copy()
+    mix[4000:4160] = decode_ulaw(encode_ulaw(_through_g711(3000)[4000:4160]))
+    heard = analyse("agent", [mix], TONES, 1.0)
+    assert heard.hears(440) and heard.hears(3000)
+    for freq in (1000.0, 1600.0, 2500.0):
+        assert heard.silent(freq), heard.describe()
+
+
+def test_window_runs_break_at_a_lost_packet_and_a_new_source() -> None:
+    sender, receiver = RtpEndpoint(), RtpEndpoint(record=True)
+    frame = encode_ulaw(np.zeros(160, dtype=np.int16))
+    try:
+        for ssrc, seq in ((1, 10), (1, 11), (1, 13), (2, 500), (2, 501)):
+            header = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, ssrc)
+            sender.send_packet((receiver.host, receiver.port), header + frame)
+        wait_until(lambda: len(receiver.packets()) == 5, timeout=5, what="5 packets")
+    finally:
+        sender.close()
+        receiver.close()
+    runs = window_runs(receiver, 0.0, float("inf"))
+    assert sorted(len(run) for run in runs) == [160, 320, 320]
