@@ -60,7 +60,7 @@ SILENT_DBFS = -45.0
 NEVER_DBFS = -30.0
 # Shares of blocks: a heard tone may miss a few (a frame late at the mixer), an unheard
 # one may splatter into a few.
-HEARD_SHARE = 0.85
+HEARD_SHARE = 0.7
 SILENT_SHARE = 0.9
 # A window shorter than this says little (15 blocks of 40 ms).
 WINDOW_S = 0.6

@@ -646,6 +646,7 @@ def _intercepted(path: AcdPath, call: Call, desk: Desk, session: str) -> None:
         timeout=10,
         what=f"agent {AGENT} released (now {path.state_of(AGENT)})",
     )
+    path.wait_agent(desk.name, "TALKING")  # the call is the supervisor's now
     sup = desk.phone
     _check_pair(call.caller, sup, what="the caller and the supervisor after intercept")
     assert sup.invites() == 1  # no re-dial
