@@ -21,7 +21,9 @@ leader checks every `reconcile_interval`:
   and logged every call) is treated the same way.
 
 Either way the call ends as a Hangup does (`Acd.end_calls`): a talking agent wraps
-up, then goes idle; ringing agents are released; a queued call leaves its queue.
+up, then goes idle; ringing agents are released; a queued call leaves its queue; its
+supervisors' monitoring sessions end (reason `call_ended`), so a dead controller
+leaves none on the wallboard.
 
 Against races with calls that are just starting or ending: a call is never judged
 within `reconcile_grace` of its arrival (its controller may not have rewritten the

@@ -182,6 +182,8 @@ def controller_argv(
     index: int,
     prompt_cache: Path | None = None,
     runtime_config: Path | None = None,
+    *,
+    run_dir: Path | None = None,
 ) -> list[str]:
     replica = config.controllers[index]
     rtpengine = replica.rtpengine or config.rtpengine.nodes[0].ng
@@ -213,7 +215,35 @@ def controller_argv(
         *controller_ivr_args(config, prompt_cache, runtime_config),
         *controller_voicemail_args(config, prompt_cache, runtime_config),
         *controller_recording_args(config),
+        *controller_monitoring_args(config, run_dir),
     ]
+
+
+def controller_monitoring_args(config: CallCenterConfig, run_dir: Path | None = None) -> list[str]:
+    """Supervisor monitoring (docs/monitoring.md): every `monitoring.mixers` entry as
+    `--mixer NAME=NG`, the keypad, the ring timeout, and `recording.dir` (relative to the
+    run directory) for recorded sessions. No mixers: nothing (monitoring is refused)."""
+    monitoring = config.monitoring
+    if not monitoring.mixers:
+        return []
+    keys = monitoring.keys
+    args = [
+        arg
+        for i, node in enumerate(monitoring.mixers)
+        for arg in ("--mixer", f"{node.name or f'mixer{i}'}={node.ng}")
+    ]
+    args += [
+        "--monitor-keys",
+        f"{keys.listen},{keys.whisper},{keys.barge},{keys.intercept}",
+        "--monitor-ring-timeout",
+        f"{monitoring.ring_timeout_ms / 1000:g}",
+    ]
+    if config.recording is not None:
+        directory = Path(config.recording.dir)
+        if run_dir is not None:
+            directory = run_dir / directory
+        args += ["--monitor-recording-dir", str(directory)]
+    return args
 
 
 def controller_recording_args(config: CallCenterConfig) -> list[str]:
@@ -447,7 +477,13 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
             Daemon(
                 _process.ProcessSpec(
                     f"controller{i}",
-                    controller_argv(config, i, layout.root / "prompts", layout.runtime_config),
+                    controller_argv(
+                        config,
+                        i,
+                        layout.root / "prompts",
+                        layout.runtime_config,
+                        run_dir=layout.root,
+                    ),
                     env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
                 ),
                 controller_probe,

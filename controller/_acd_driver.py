@@ -266,6 +266,7 @@ class AcdDriver:
             hangup=self._hangup,
             parked=self._parked,
             hold_music=self._hold_music,
+            carrier_changed=self._monitors_moved,
         )
         # The ACD call IDs a call has besides its own (its consult and intercept
         # reservations) -> the call; the side reservations' own dict, which the feed
@@ -955,6 +956,14 @@ class AcdDriver:
                 )
 
         self._send(call, "ReportMonitor", request, pb.ReportMonitorResponse, done)
+
+    def _monitors_moved(self, call: DrivenCall) -> None:
+        """A reservation carries the call now (attended transfer, intercept): its live
+        sessions are reported on the new ACD call before the old one ends at the ACD,
+        which would end them with it."""
+        if self.monitoring is not None:
+            for report in self.monitoring.reports(call.cid):
+                self.report_monitor(report)
 
     def _monitor_call(self, call: DrivenCall, action: pb.MonitorCall) -> None:
         """MonitorCall: ring the supervisor; a session that cannot start is reported

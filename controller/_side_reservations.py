@@ -93,6 +93,7 @@ class SideReservations:
         hangup: Callable[[str, str], None],
         parked: Callable[[str, str], None],
         hold_music: Callable[[str], Path | None] = lambda queue: None,
+        carrier_changed: Callable[[DrivenCall], None] = lambda call: None,
     ) -> None:
         self.options = options
         self._rpc = rpc
@@ -106,6 +107,9 @@ class SideReservations:
         self._hangup = hangup
         self._parked = parked
         self._hold_music = hold_music
+        # Told when a reservation takes the call over, before the old ACD call's Hangup
+        # is sent (monitoring sessions move to the new ACD call first: docs/monitoring.md).
+        self._carrier_changed = carrier_changed
         # The ACD call IDs a call has besides its own (its reservations, and the one
         # that carries it after a takeover) -> the call. Loop-owned; the driver's feed
         # thread only tests membership (a GIL-atomic dict read).
@@ -483,22 +487,24 @@ class SideReservations:
     def _side_took_call(self, call: DrivenCall, side: SideReservation) -> None:
         """The side leg has the caller and the agent is gone: the agent's ACD call ends
         (it wraps up as after a hang-up) and the reservation carries the call."""
-        if not call.acd_gone:
-            self._submit(
-                call.cid,
-                partial(
-                    self._side_rpc,
-                    call.cid,
-                    "Hangup",
-                    pb.HangupRequest(call_id=call.acd_call, side=pb.HANGUP_SIDE_AGENT),
-                ),
-            )
+        old, old_gone = call.acd_call, call.acd_gone
         if call.acd_id:
             self.aliases.pop(call.acd_id, None)
         acd_log(call.cid, "%s took the call over; the ACD call is now %s", side.username, side.rid)
         call.acd_id, call.acd_gone = side.rid, False
         call.agent = AgentRing(side.employee_id, side.username, side.leg_id)
         call.ring, call.side, call.agent_left = None, None, False
+        self._carrier_changed(call)
+        if not old_gone:
+            self._submit(
+                call.cid,
+                partial(
+                    self._side_rpc,
+                    call.cid,
+                    "Hangup",
+                    pb.HangupRequest(call_id=old, side=pb.HANGUP_SIDE_AGENT),
+                ),
+            )
 
     def _side_gone(self, call: DrivenCall, side: SideReservation) -> None:
         """The side leg ended without taking the caller (no answer, refused, cancelled,

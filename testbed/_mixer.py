@@ -21,15 +21,16 @@ from testbed._stack import base_config
 from testbed._waiting import wait_until
 
 
-def _port_base() -> int:
-    # Below rtpengine's test ranges (20000-31999) and Linux's ephemeral range.
-    return 10000 + secrets.randbelow(20) * 100
+def _port_base(ports: int) -> int:
+    # Above Linux's ephemeral range (32768-60999), where free_port() picks, and away
+    # from rtpengine's test ranges (10000-31999).
+    return 61000 + secrets.randbelow(max(1, (65535 - 61000 - ports) // 100)) * 100
 
 
 def mixer_config(config: dict[str, Any], *, ports: int = 99, **node: Any) -> dict[str, Any]:
     """Add a mixer node on free ports to a config dict (`base_config`'s), so that
     `running_stack` (`callcenter up`) starts it; return the node."""
-    base = _port_base()
+    base = _port_base(ports)
     entry: dict[str, Any] = {
         "ng": f"127.0.0.1:{free_port()}",
         "port_min": base,

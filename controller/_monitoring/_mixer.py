@@ -52,6 +52,10 @@ class MixerNode:
         self._ng.close()
 
     def request(self, command: str, **params: Any) -> dict[str, Any]:
+        """One command; a node that stopped answering is not asked again for
+        `down_for_s` (each ask would cost the SIP loop a timeout)."""
+        if not self.healthy():
+            raise MixerError(f"mixer {self.name} is marked down (it stopped answering)")
         try:
             reply = self._ng.request(command, **params)
         except NgUnreachable as exc:
@@ -66,6 +70,13 @@ class MixerNode:
         if reply.get("result") != "pong":
             raise MixerError(f"mixer {self.name}: ping answered {reply.get('result')!r}")
         return reply
+
+    def list(self) -> set[str]:
+        """The conferences the mixer holds (a restarted one holds none of ours)."""
+        conferences = self.request("list").get("conferences", [])
+        if not isinstance(conferences, list):
+            raise MixerError(f"mixer {self.name}: list answered {conferences!r}")
+        return {str(c) for c in conferences}
 
     def join(self, conference: str, slot: str, sdp: str) -> str:
         """The mixer's SDP answer for `slot` (joined again: same port, new remote)."""

@@ -297,6 +297,16 @@ class Monitoring:
         )
         return call.describe()
 
+    def reports(self, cid: str) -> list[MonitorReport]:
+        """The call's answered sessions as the ACD should see them now."""
+        monitors = self.calls.get(cid)
+        if monitors is None:
+            return []
+        return [
+            MonitorReport(cid, s.session_id, "active", s.mode, monitors.agent)
+            for s in monitors.active()
+        ]
+
     def supervisor_of(self, cid: str, session_id: str) -> str:
         return self._session(cid, session_id)[1].supervisor
 
@@ -529,19 +539,28 @@ class Monitoring:
         return True
 
     def ping(self) -> None:
-        """Ping the mixers of live conferences; calls on one that fails go back to
-        direct media (`mixer_failed`). Re-armed while any conference exists."""
+        """Ask the mixers of live conferences which they hold: calls on one that does
+        not answer, or that lost their conference (restarted), go back to direct media
+        (`mixer_failed`). Re-armed while any conference exists."""
         self._ping_timer = None
         for node in self.pool.nodes:
             if not node.conferences:
                 continue
             try:
-                node.ping()
+                held = node.list()
+                lost, why = (
+                    node.conferences - held,
+                    MixerError(f"mixer {node.name} no longer holds the conference (restarted?)"),
+                )
             except MixerError as exc:
-                for monitors in [m for m in self.calls.values() if m.mixer == node.name]:
-                    call = self.service.calls.get(monitors.cid)
-                    if call is not None:
-                        self._mixer_failed(call, monitors, exc)
+                lost, why = set(node.conferences), exc
+            for cid in sorted(lost):
+                monitors = self.calls.get(cid)
+                call = self.service.calls.get(cid)
+                if monitors is None or call is None or monitors.mixer != node.name:
+                    node.conferences.discard(cid)
+                    continue
+                self._mixer_failed(call, monitors, why)
         self._arm_ping()
 
     def close(self) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
-from acd import Acd, ManualClock, QueueConfig, Result
+from acd import Acd, ManualClock, MonitorScope, QueueConfig, Result
 from tests.acd.acd_testkit import ADMIN, account, default_config, login
 
 QUEUES = (
@@ -119,7 +120,7 @@ def test_random_commands_keep_the_state_consistent(seed: int) -> None:
     call, a stuck reservation), and the state must survive a JSON round-trip anywhere."""
     rng = random.Random(seed)
     clock = ManualClock(0.0)
-    config = default_config(*QUEUES, lease_seconds=40)
+    config = default_config(*QUEUES, lease_seconds=40, monitoring=True)
     acd = Acd(config, clock)
     agents = list(range(1001, 1009))
     skills = [{"billing": 3, "general": 1}, {"billing": 1}, {"general": 1}, {"billing": 4}]
@@ -129,11 +130,15 @@ def test_random_commands_keep_the_state_consistent(seed: int) -> None:
         clock.advance(rng.choice([0, 0, 0.5, 1, 3, 7]))
         agent = rng.choice(agents)
         call = rng.choice(calls)
-        op = rng.randrange(14)
+        op = rng.randrange(16)
         if op == 0:
             role = rng.choice(["agent", "supervisor"])
             result = acd.login(
-                account(agent, roles=("agent", "supervisor"), skills=skills[agent % 4]),
+                replace(
+                    account(agent, roles=("agent", "supervisor"), skills=skills[agent % 4]),
+                    team=rng.choice([None, "red"]),
+                    supervises=MonitorScope(everyone=True),
+                ),
                 seat=agent - 1000,
                 employee_id=agent,
                 role=role,
@@ -175,8 +180,35 @@ def test_random_commands_keep_the_state_consistent(seed: int) -> None:
             if agent in sessions:
                 acd.heartbeat(agent, sessions[agent])
             acd.phone_presence(agent, reachable=rng.random() < 0.7)
-        else:
+        elif op == 13:
             acd.reconcile(c for c in calls if rng.random() < 0.9)
+        elif op == 14:
+            talking = [c for c in calls if (acd.call(c) or {}).get("state") == "talking"]
+            sups = [
+                a
+                for a in agents
+                if (acd.agent(a) or {}).get("role") == "supervisor"
+                and acd.agent(a)["state"] not in ("reserved", "talking")  # type: ignore[index]
+            ]
+            acd.monitor(
+                ADMIN,
+                str(rng.choice(sups or [agent])),
+                call_id=rng.choice(talking or [call]),
+                mode=rng.choice(["listen", "whisper", "barge"]),
+            )
+        else:
+            live = [m["session_id"] for m in acd.monitor_sessions()]
+            if live:
+                sid = rng.choice(live)
+                pick = rng.randrange(4)
+                if pick == 0:
+                    acd.switch_monitor(ADMIN, sid, rng.choice(["listen", "barge", "intercept"]))
+                elif pick == 1:
+                    acd.stop_monitor(ADMIN, sid)
+                elif pick == 2:
+                    acd.report_monitor(sid, "active", call_id=rng.choice(["", call]))
+                else:
+                    acd.report_monitor(sid, "ended", reason="supervisor_hangup")
         assert acd.check_invariants() == [], (step, op)
         if step % 50 == 0:
             restored = Acd.from_dict(json.loads(json.dumps(acd.to_dict())), config, clock)

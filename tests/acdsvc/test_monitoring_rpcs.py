@@ -17,9 +17,18 @@ import pytest
 import redis
 import yaml
 
-from acd import MonitorCall, MonitorCommand
+from acd import SWITCH_MODES, MonitorCall, MonitorCommand
 from acd_api.v1 import acd_pb2 as pb
-from acd_client import AcdClient, ensure_token_file, make_source, monitor_rows, read_token
+from acd_client import (
+    MONITOR_MODE_NAMES,
+    AcdClient,
+    ensure_token_file,
+    make_source,
+    monitor_mode,
+    monitor_rows,
+    monitor_state,
+    read_token,
+)
 from acdsvc._convert import action_from_dict, action_to_proto
 from testbed import wait_until
 from tests.acdsvc.conftest import SUPERVISOR, RedisServer, ReplicaFactory, write_config
@@ -48,6 +57,39 @@ def test_monitor_actions_survive_the_commit_stream() -> None:
     )
     assert action_to_proto(switch, "1-0").monitor_command.mode == pb.MONITOR_MODE_BARGE
     assert action_to_proto(stop, "1-0").monitor_command.mode == pb.MONITOR_MODE_UNSPECIFIED
+
+
+def test_mode_and_state_names_are_the_cores() -> None:
+    assert set(MONITOR_MODE_NAMES.values()) == SWITCH_MODES
+    for name in SWITCH_MODES:
+        assert MONITOR_MODE_NAMES[monitor_mode(name)] == name
+    assert monitor_mode("shout") == pb.MONITOR_MODE_UNSPECIFIED
+    assert [monitor_state(s) for s in ("ringing", "active", "ended", "")] == [
+        pb.MONITOR_STATE_RINGING,
+        pb.MONITOR_STATE_ACTIVE,
+        pb.MONITOR_STATE_ENDED,
+        pb.MONITOR_STATE_UNSPECIFIED,
+    ]
+    view = pb.MonitorView(
+        session_id="s1",
+        supervisor="sup",
+        agent="a1001",
+        call_id="c1",
+        mode=pb.MONITOR_MODE_BARGE,
+        state=pb.MONITOR_STATE_ACTIVE,
+        since_seconds=4.5,
+    )
+    assert monitor_rows(pb.Snapshot(monitors=[view])) == [
+        {
+            "session_id": "s1",
+            "supervisor": "sup",
+            "agent": "a1001",
+            "call_id": "c1",
+            "mode": "barge",
+            "state": "active",
+            "since_seconds": 4.5,
+        }
+    ]
 
 
 def monitoring_config(path: Path, redis_address: str, *, mixers: bool = True, **acd: Any) -> Path:

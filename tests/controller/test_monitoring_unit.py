@@ -82,6 +82,11 @@ class FakeMixer(MixerNode):
         super().__init__(name, "127.0.0.1", 9)
         self.commands: list[tuple[str, dict[str, Any]]] = []
         self.fail: set[str] = set()
+        self.held: set[str] = set()
+
+    def join(self, conference: str, slot: str, sdp_: str) -> str:
+        self.held.add(conference)
+        return super().join(conference, slot, sdp_)
 
     def request(self, command: str, **params: Any) -> dict[str, Any]:
         self.commands.append((command, params))
@@ -89,6 +94,8 @@ class FakeMixer(MixerNode):
             raise MixerError(f"mixer {self.name} did not answer {command!r}")
         if command == "ping":
             return {"result": "pong"}
+        if command == "list":
+            return {"result": "ok", "conferences": sorted(self.held)}
         if command == "join":
             return {"result": "ok", "sdp": sdp(40000 + len(self.commands))}
         return {"result": "ok"}
@@ -339,10 +346,21 @@ def test_a_failing_mixer_pairs_the_parties_and_hangs_up_supervisors(parts: Parts
 
 def test_an_unanswered_ping_fails_the_calls_on_that_mixer(parts: Parts) -> None:
     cid = monitored(parts)
-    parts.mixer.fail.add("ping")
+    parts.monitoring.ping()
+    assert parts.events.of("monitor.stopped") == [], "the mixer holds the conference"
+    parts.mixer.fail.add("list")
     parts.monitoring.ping()
     assert parts.events.of("monitor.stopped")[0][1]["reason"] == "mixer_failed"
     assert parts.service.calls[cid].caller.media_peer == "L2"
+
+
+def test_a_mixer_that_lost_the_conference_fails_its_calls(parts: Parts) -> None:
+    cid = monitored(parts)
+    parts.mixer.held.clear()  # restarted
+    parts.monitoring.ping()
+    assert parts.events.of("monitor.stopped")[0][1]["reason"] == "mixer_failed"
+    assert parts.service.calls[cid].caller.media_peer == "L2"
+    assert not parts.mixer.conferences
 
 
 def test_intercept_hands_the_caller_to_the_supervisor_on_its_leg(parts: Parts) -> None:
