@@ -185,7 +185,7 @@ class Engine:
     def _receive(self, slot: Slot) -> None:
         sock = slot.sock
         capacity = self._capacity
-        now = None
+        got_rtp = False
         for _ in range(_READ_BURST):
             try:
                 data = sock.recv(2048)
@@ -194,8 +194,8 @@ class Engine:
             packet = parse_rtp(data)
             if packet is not None:
                 slot.receive(packet, capacity)
-                now = True
-        if now is not None:
+                got_rtp = True
+        if got_rtp:
             slot.conference.last_packet = time.monotonic()
 
     # -- the tick ----------------------------------------------------------------------
@@ -339,6 +339,7 @@ class Engine:
         for name, writer in self.bridge.close_all():
             finish_recording(name, writer)
         self._closer.shutdown(wait=True)
+        self._drain_wake()  # the replies of `stop record`s that finished meanwhile
         self.selector.close()
         self.control.close()
         self._wake_r.close()

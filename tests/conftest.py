@@ -50,6 +50,7 @@ PROCESS_MODULES: Final = frozenset(
         "recorder/test_recorder_service.py",  # redis-server, rtpengine, the recorder
         "recording/test_rtpengine_pcap.py",  # rtpengine writing pcap recordings
         "mixer/test_mixer_process.py",  # python -m mixer (also a second, small one)
+        "mixer/test_mixer_rtpengine.py",  # rtpengine and python -m mixer
     )
 )
 
