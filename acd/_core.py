@@ -383,10 +383,13 @@ class Acd(Machine):
         if talker is None:  # pragma: no cover - a talking call has its agent (invariants)
             raise RuntimeError(f"talking call {call.call_id} has no agent")
         listener = self._logged_in(supervisor)
-        refusal = self._monitor_refusal(actor, supervisor, listener, call, talker)
+        if listener is None:
+            return self._refuse(
+                ErrorCode.NOT_LOGGED_IN, f"supervisor {supervisor!r} is not logged in"
+            )
+        refusal = self._monitor_refusal(actor, listener, call, talker)
         if refusal is not None:
             return self._refused(refusal)
-        assert listener is not None  # checked by _monitor_refusal
         limit = self._config.monitor_ring_timeout
         session = MonitorSession(
             session_id=self._monitor_id(),
@@ -551,16 +554,10 @@ class Acd(Machine):
         return call
 
     def _monitor_refusal(
-        self,
-        actor: Account,
-        supervisor: str,
-        listener: AgentRecord | None,
-        call: CallRecord,
-        talker: AgentRecord,
+        self, actor: Account, listener: AgentRecord, call: CallRecord, talker: AgentRecord
     ) -> Refusal | None:
-        """Why `supervisor` may not monitor `call` (talker: its agent) for `actor`."""
-        if listener is None:
-            return Refusal(ErrorCode.NOT_LOGGED_IN, f"supervisor {supervisor!r} is not logged in")
+        """Why `listener` may not monitor `call` (talker: its agent) for `actor`."""
+        supervisor = listener.username
         if listener.role != "supervisor":
             return Refusal(
                 ErrorCode.PERMISSION_DENIED,
