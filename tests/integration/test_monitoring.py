@@ -442,15 +442,15 @@ def test_the_harness_hears_a_plain_call_both_ways(path: AcdPath, tmp_path: Path)
 def test_listen_whisper_barge_switched_from_the_acd(path: AcdPath, tmp_path: Path) -> None:
     """Listen, then whisper, barge and listen again from the ACD's SwitchMonitor (the
     dashboard's buttons), on one supervisor leg: each mode's table holds; in listen the
-    caller and the agent never hear the supervisor, from its answer to the switch. The
+    caller and the agent never hear the supervisor, from the request to the switch. The
     events say who, whom and which mode; the agent stays TALKING; stopping hangs up the
     supervisor and the caller and agent talk on."""
     call = _talking(path, tmp_path)
     desk = _supervisor(path, tmp_path, SUPERVISOR, SUPERVISOR_HZ)
     sup = desk.phone
 
+    started_at = time.monotonic()
     session = _monitor(path, desk, LISTEN)
-    started_at = sup.rtp.packets()[0].arrival if sup.rtp.packets() else 0.0
     (started,) = _events(path, eventlog.MONITOR_STARTED, session)
     assert started.correlation_id == call.cid
     assert _fields(started, "supervisor", "agent", "mode", "by", "requested_by", "mixer") == {
