@@ -40,6 +40,7 @@ TICK_S: Final = 0.020
 _CATCH_UP_TICKS: Final = 5
 _READ_BURST: Final = 64  # datagrams read from one socket before others get a turn
 _EXPIRE_EVERY_TICKS: Final = 10  # idle conferences are looked for every 200 ms
+_MAX_REPLY: Final = 65000  # bytes: a UDP datagram's payload is at most 65,507
 _CONTROL: Final = "control"
 _WAKE: Final = "wake"
 
@@ -125,6 +126,7 @@ class Engine:
         self._stopping = False
         self.ticks = 0
         self.skipped_ticks = 0
+        self.tick_errors = 0
         self.max_lag_us = 0  # how late a tick ran, at most
         self.tick_time_us = 0  # time spent in ticks, in total
 
@@ -164,9 +166,15 @@ class Engine:
                 tick += behind
                 next_due += behind * TICK_S
                 self.skipped_ticks += behind
+                self._pad_recordings(behind)
                 log.warning("%d ticks late, skipped them", behind)
             self.max_lag_us = max(self.max_lag_us, int((now - next_due) * 1e6))
-            self._tick(tick)
+            try:
+                self._tick(tick)
+            except Exception:  # a bug must not end every monitored call: log, go on
+                self.tick_errors += 1
+                if self.tick_errors % 500 == 1:
+                    log.exception("tick failed (%d times so far)", self.tick_errors)
             self.ticks += 1
             self.tick_time_us += int((time.monotonic() - now) * 1e6)
             tick += 1
@@ -233,6 +241,11 @@ class Engine:
             for writer, start, end in plan.recordings:
                 writer.write(mixed[start:end].T)
 
+    def _pad_recordings(self, ticks: int) -> None:
+        """Silence for ticks that were skipped: a recording keeps the call's timeline."""
+        for writer, start, end in self._current_plan().recordings:
+            writer.write(np.zeros((ticks * FRAME, end - start), dtype=np.int16))
+
     def _send(
         self, plan: Plan, frames: npt.NDArray[np.int32], active: npt.NDArray[np.intp], tick: int
     ) -> None:
@@ -278,7 +291,11 @@ class Engine:
         except NgRequestError as exc:
             reply = error_reply(str(exc))
         else:
-            reply = self.bridge.handle(request)
+            try:
+                reply = self.bridge.handle(request)
+            except Exception as exc:  # a bug: an answer all the same, and the loop goes on
+                log.exception("%s failed", request.get("command"))
+                reply = error_reply(f"internal error: {exc!r}")
             if request.get("command") == "statistics" and "conference" not in request:
                 assert isinstance(reply, dict)
                 reply["mixer"] = self.totals()
@@ -314,6 +331,11 @@ class Engine:
 
     def _answer(self, address: Any, cookie: bytes, reply: Reply) -> None:
         datagram = encode_reply(cookie, reply)
+        if len(datagram) > _MAX_REPLY:  # `statistics` of a full node: no datagram holds it
+            datagram = encode_reply(
+                cookie,
+                error_reply(f"the reply would be {len(datagram)} bytes; ask per conference"),
+            )
         self.cache.store(address, cookie, datagram)
         self._send_control(datagram, address)
 
@@ -327,6 +349,7 @@ class Engine:
         return {
             "ticks": self.ticks,
             "skipped_ticks": self.skipped_ticks,
+            "tick_errors": self.tick_errors,
             "max_lag_us": self.max_lag_us,
             "tick_time_us": self.tick_time_us,
             "free_ports": self.bridge.ports.free,
