@@ -41,6 +41,7 @@ main thread); the loop is never blocked on the ACD:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -76,6 +77,7 @@ from controller._play_message import CAUSE_MESSAGE_PLAYED, MessagePlayer
 from controller._ports import EventPublisher, Execute, Later, OnLoop, Post
 from controller._recording import CallRecorder
 from controller._rpc_chains import RpcChains, Submit
+from controller._service import UnknownCallError
 from controller._side_reservations import SIDE_KINDS, SideReservations
 from controller._sippy_loop import sippy_later
 from eventlog import (
@@ -288,6 +290,9 @@ class AcdDriver:
         self.messages: MessagePlayer | None = None
         # Supervisor monitoring on this replica (MonitorCall, MonitorCommand); None: none.
         self.monitoring: Monitoring | None = None
+        # The monitoring sessions the ACD made (MonitorCall), live here: only those are
+        # reported (an operator's `monitor` on the control socket is not the ACD's).
+        self._acd_sessions: set[str] = set()
 
     # ------------------------------------------------------------ life
 
@@ -931,9 +936,13 @@ class AcdDriver:
         """ReportMonitor, in order with the call's other requests: a session is live
         (`active`, its mode now), or `ended` (reason, one of MONITOR_STOP_REASONS)."""
         call = self._calls.get(report.cid)
+        session_id = report.session_id
+        if session_id not in self._acd_sessions:
+            return  # not a session the ACD made
+        if report.state == "ended":
+            self._acd_sessions.discard(session_id)
         if call is None or call.acd_done:
             return  # not the ACD's call
-        session_id = report.session_id
         request = pb.ReportMonitorRequest(
             session_id=session_id,
             state=pb.MONITOR_STATE_ACTIVE if report.state == "active" else pb.MONITOR_STATE_ENDED,
@@ -945,15 +954,21 @@ class AcdDriver:
 
         def done(call: DrivenCall, reply: pb.ReportMonitorResponse) -> None:
             code = reply_code(reply)
-            if code != OK:
-                acd_log(
-                    call.cid,
-                    "the ACD refused ReportMonitor of session %s (%s: %s)",
-                    session_id,
-                    code_name(code),
-                    reply.error.message,
-                    level=logging.WARNING,
-                )
+            if code == OK:
+                return
+            acd_log(
+                call.cid,
+                "the ACD refused ReportMonitor of session %s (%s: %s)",
+                session_id,
+                code_name(code),
+                reply.error.message,
+                level=logging.WARNING,
+            )
+            if code == pb.ERROR_CODE_UNKNOWN_MONITOR_SESSION and self.monitoring is not None:
+                # The ACD ended it first (StopMonitor, its call left the ACD): the
+                # supervisor is hung up here too, unless it ended here meanwhile.
+                with contextlib.suppress(UnknownSessionError, UnknownCallError):
+                    self.monitoring.stop(call.cid, session_id)
 
         self._send(call, "ReportMonitor", request, pb.ReportMonitorResponse, done)
 
@@ -980,6 +995,7 @@ class AcdDriver:
         )
         monitoring = self.monitoring
         reason = ""
+        self._acd_sessions.add(action.session_id)
         if monitoring is None:
             why, reason = "this controller has no mixer (--mixer)", "mixer_failed"
         else:

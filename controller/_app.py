@@ -257,6 +257,14 @@ def _monitoring(options: MonitoringOptions, service: CallService) -> Monitoring 
             for m in options.mixers
         ]
     )
+    log.info(
+        "monitoring through mixer(s) %s; keys listen %s whisper %s barge %s intercept %s",
+        ", ".join(f"{m.name}={m.host}:{m.port}" for m in options.mixers),
+        options.keys.listen,
+        options.keys.whisper,
+        options.keys.barge,
+        options.keys.intercept,
+    )
     return Monitoring(
         service,
         pool,

@@ -1,7 +1,9 @@
 """Supervisor monitoring on the call controller: listen, whisper, barge-in and intercept
 through a mixer (docs/monitoring.md). One concept per module: `_sessions` (pure state,
 the hear map, the keypad), `_mixer` (the mixers' ng client and the choice of a node),
-`_monitor` (the wiring into the call service), `_options` (the command line)."""
+`_mixer_media` (the rtpengine pairings with the mixer's slots), `_session_recording`
+(a session's WAV), `_monitor` (the wiring into the call service),
+`_options` (the command line)."""
 
 from controller._monitoring._mixer import MixerError, MixerNode, MixerPool
 from controller._monitoring._monitor import Monitoring, UnknownSessionError

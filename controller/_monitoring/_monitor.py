@@ -5,13 +5,8 @@ Runs on the SIP loop like the service, which calls in here at a few points
 (`CallService.monitoring`): SIP events of a supervisor's leg, every pairing of the
 caller with its agent (`through_mixer`), a re-INVITE of a party paired with the mixer
 (`reinvite`), and the end of the call (`call_ending`). docs/monitoring.md is the
-contract; docs/call-control.md ("Monitoring") the sequences.
-
-Media: the caller's monologue is paired (in the call's own rtpengine call) with the
-tag `mixer-caller`, the agent's with `mixer-agent`, each answered by the mixer's SDP
-for its slot; a supervisor's leg lives in its own rtpengine call
-(`<cid>~mon~<session>`), its monologue paired with the tag `mixer` there. As with
-`_pair_media`, a party is re-INVITEd only when its SDP changed.
+contract; docs/call-control.md ("Monitoring") the sequences. The media steps are
+`_mixer_media.MixerMedia`'s, a session's WAV `_session_recording`'s.
 """
 
 from __future__ import annotations
@@ -21,9 +16,7 @@ import logging
 import re
 import secrets
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,6 +24,8 @@ from typing import Any
 from controller._call import Call, CallLeg, CallPhase, InvalidTransitionError, LegRole, LegState
 from controller._media import MediaError
 from controller._monitoring._mixer import MixerError, MixerNode, MixerPool
+from controller._monitoring._mixer_media import SUPERVISOR_PARK_TAG, MixerMedia, slot_of_tag
+from controller._monitoring._session_recording import SessionRecorder
 from controller._monitoring._sessions import (
     AGENT_SLOT,
     CALLER_SLOT,
@@ -41,11 +36,10 @@ from controller._monitoring._sessions import (
     MonitorReport,
     MonitorSession,
     SessionState,
-    hear_map,
     monitor_call_id,
 )
 from controller._ports import Cancellable
-from controller._sdp import park_offer
+from controller._sdp import is_hold, park_offer
 from controller._service import CallService
 from eventlog import (
     CALL_ANSWERED,
@@ -53,18 +47,12 @@ from eventlog import (
     MONITOR_STARTED,
     MONITOR_STOPPED,
     MONITOR_SWITCHED,
-    RECORDING_STARTED,
-    RECORDING_STOPPED,
 )
 
 __all__ = ["Monitoring", "UnknownSessionError"]
 
 log = logging.getLogger("controller.monitoring")
 
-# rtpengine tags of the mixer's side of each pairing.
-MIXER_TAGS = {CALLER_SLOT: "mixer-caller", AGENT_SLOT: "mixer-agent"}
-SUPERVISOR_MIXER_TAG = "mixer"
-SUPERVISOR_PARK_TAG = "park"
 _SESSION_ID = re.compile(r"^[0-9A-Za-z._-]{1,64}$")
 
 
@@ -92,9 +80,10 @@ class Monitoring:
     ) -> None:
         self.service = service
         self.pool = pool
+        self.media = MixerMedia(service, pool)
         self.keys = keys if keys is not None else Keypad()
         self.ring_timeout_s = ring_timeout_s
-        self.recording_dir = recording_dir
+        self.recorder = SessionRecorder(recording_dir, self._emit)
         self.ping_interval_s = ping_interval_s
         self.clock = clock
         self.calls: dict[str, CallMonitors] = {}
@@ -144,7 +133,7 @@ class Monitoring:
             raise ValueError(f"bad session {session_id!r}: 1-64 of 0-9 A-Z a-z . _ -")
         if monitors is not None and session_id in monitors.sessions:
             raise ValueError(f"session {session_id} exists already")
-        if record and self.recording_dir is None:
+        if record and self.recorder.directory is None:
             _log(
                 cid,
                 "session %s: record asked, but no recording directory (recording: section); "
@@ -214,7 +203,7 @@ class Monitoring:
             return self.describe(cid)  # it applies when the supervisor answers
         if monitors.mixer is not None:
             try:
-                self._hear(call, monitors)
+                self.media.hear(call, monitors)
             except MixerError as exc:
                 self._mixer_failed(call, monitors, exc)
                 raise
@@ -266,7 +255,7 @@ class Monitoring:
                 self._end_session(call, monitors, other, INTERCEPT, reconnect=False)
         self._stop_recording(call, monitors)
         self._finish(call, monitors, session, INTERCEPT)
-        self._close_conference(call, monitors, reconnect=False)
+        self.media.close(call, monitors, reconnect=False)
         self._delete_rtp(cid, monitor_call_id(cid, session_id))
         self.calls.pop(cid, None)
         leg.media_peer = None
@@ -438,17 +427,13 @@ class Monitoring:
                 "Request Pending" if sdp else "Not Acceptable Here",
             )
             return
-        node = self._node(monitors)
+        node = self.media.node(monitors)
         if node is None or session.state is not SessionState.ACTIVE:
             self.service.sip.reject_update(cid, leg_id, 488, "Not Acceptable Here")
             return
         leg.remote_sdp = sdp
-        rtp_cid = monitor_call_id(cid, session.session_id)
         try:
-            to_mixer = self.service.media.offer(rtp_cid, leg_id, SUPERVISOR_MIXER_TAG, sdp)
-            answer = self.service.media.answer(
-                rtp_cid, leg_id, SUPERVISOR_MIXER_TAG, node.join(cid, session.slot, to_mixer)
-            )
+            answer = self.media.join_supervisor(call, node, session)
         except MixerError as exc:
             self.service.sip.reject_update(cid, leg_id, 500, "Mixer Failed")
             self._mixer_failed(call, monitors, exc)
@@ -464,10 +449,10 @@ class Monitoring:
         """A re-INVITE from the caller or agent while it is paired with the mixer: the
         mixer's slot takes its new address; True if handled here (answered)."""
         monitors = self.calls.get(call.correlation_id)
-        slot = _slot_of_tag(leg.media_peer)
+        slot = slot_of_tag(leg.media_peer)
         if monitors is None or slot is None:
             return False
-        node = self._node(monitors)
+        node = self.media.node(monitors)
         if node is None:
             return False
         cid = call.correlation_id
@@ -475,7 +460,7 @@ class Monitoring:
             self.service.sip.reject_update(cid, leg.leg_id, 491, "Request Pending")
             return True
         try:
-            answer = self._join_leg(call, node, leg, slot, update=False)
+            answer = self.media.join_party(call, node, leg, slot, update=False)
         except MixerError as exc:
             # Answered from the direct pairing that follows the failure.
             self._mixer_failed(call, monitors, exc)
@@ -483,6 +468,8 @@ class Monitoring:
         leg.local_sdp = answer
         self.service.sip.answer_update(cid, leg.leg_id, answer)
         _log(cid, "re-INVITE from leg %s answered by the mixer's %s slot", leg.leg_id, slot)
+        # A hold is still one for the call's events (the mixer sends the holder nothing).
+        self.service._set_hold(call, leg.leg_id, is_hold(sdp))
         return True
 
     def through_mixer(self, call: Call, first: CallLeg, second: CallLeg) -> bool:
@@ -490,14 +477,14 @@ class Monitoring:
         conference, both go to the mixer instead (a transfer, a consult that ends).
         True if done here."""
         monitors = self.calls.get(call.correlation_id)
-        node = None if monitors is None else self._node(monitors)
+        node = None if monitors is None else self.media.node(monitors)
         if monitors is None or node is None or call.caller not in (first, second):
             return False
         other = second if first is call.caller else first
         try:
-            self._join_leg(call, node, call.caller, CALLER_SLOT)
-            self._join_leg(call, node, other, AGENT_SLOT)
-            self._hear(call, monitors)
+            self.media.join_party(call, node, call.caller, CALLER_SLOT)
+            self.media.join_party(call, node, other, AGENT_SLOT)
+            self.media.hear(call, monitors)
         except MixerError as exc:
             self._mixer_failed(call, monitors, exc, agent=other)
             return True
@@ -590,22 +577,14 @@ class Monitoring:
     def _activate(self, call: Call, monitors: CallMonitors, session: MonitorSession) -> None:
         """The supervisor answered: the conference (opened on the first answer, the
         parties joined if they talk), the supervisor's slot, who hears whom, events."""
-        cid = call.correlation_id
-        node = self._node(monitors)
+        cid, leg = call.correlation_id, session.leg
+        node = self.media.node(monitors)
         if node is None:
-            node = self._open_conference(call, monitors)
-        leg = session.leg
-        assert leg.remote_sdp is not None
-        rtp_cid = monitor_call_id(cid, session.session_id)
-        to_mixer = self.service.media.offer(
-            rtp_cid, leg.leg_id, SUPERVISOR_MIXER_TAG, leg.remote_sdp
-        )
-        back = self.service.media.answer(
-            rtp_cid, leg.leg_id, SUPERVISOR_MIXER_TAG, node.join(cid, session.slot, to_mixer)
-        )
-        leg.media_peer = SUPERVISOR_MIXER_TAG
+            node = self.media.open(call, monitors)
+            self._arm_ping()
+        back = self.media.join_supervisor(call, node, session)
         session.state, session.started_at = SessionState.ACTIVE, self.clock()
-        self._hear(call, monitors)
+        self.media.hear(call, monitors)
         self.service._send_update(call, leg, back, only_if_changed=True)
         if session.record and monitors.recording is None:
             self._start_recording(call, monitors, node, session)
@@ -632,46 +611,6 @@ class Monitoring:
         )
         self._report(monitors, session, "active", "")
 
-    def _open_conference(self, call: Call, monitors: CallMonitors) -> MixerNode:
-        """Choose a healthy mixer (the least loaded that answers a ping) and put the
-        talking caller and agent through it."""
-        errors: list[str] = []
-        for node in self.pool.candidates():
-            try:
-                node.ping()
-            except MixerError as exc:
-                errors.append(str(exc))
-                continue
-            monitors.mixer = node.name
-            node.conferences.add(call.correlation_id)
-            self._arm_ping()
-            pair = call.talking_pair()
-            if pair is not None and pair[0] is call.caller:
-                self._join_leg(call, node, call.caller, CALLER_SLOT)
-                self._join_leg(call, node, pair[1], AGENT_SLOT)
-            return node
-        raise MixerError("; ".join(errors) or "no mixer answers")
-
-    def _join_leg(
-        self, call: Call, node: MixerNode, leg: CallLeg, slot: str, *, update: bool = True
-    ) -> str:
-        """Pair `leg`'s monologue with the mixer's side for `slot`; re-INVITE the party
-        if its SDP changed (`update`); the SDP for the party."""
-        assert leg.remote_sdp is not None
-        cid, tag = call.correlation_id, MIXER_TAGS[slot]
-        media = self.service.media
-        to_mixer = media.offer(cid, leg.leg_id, tag, leg.remote_sdp)
-        back = media.answer(cid, leg.leg_id, tag, node.join(cid, slot, to_mixer))
-        leg.media_peer = tag
-        if update:
-            self.service._send_update(call, leg, back, only_if_changed=True)
-        return back
-
-    def _hear(self, call: Call, monitors: CallMonitors) -> None:
-        node = self._node(monitors)
-        if node is not None:
-            node.hear(call.correlation_id, hear_map((s.slot, s.mode) for s in monitors.active()))
-
     def _end_session(
         self,
         call: Call,
@@ -691,7 +630,7 @@ class Monitoring:
             leg.state = LegState.ENDED
             self.service.sip.hangup(cid, leg.leg_id)
         leg.pending_update = False
-        node = self._node(monitors)
+        node = self.media.node(monitors)
         if monitors.recording is session:
             self._stop_recording(call, monitors)
         if node is not None and session.state is SessionState.ACTIVE and reconnect:
@@ -702,10 +641,10 @@ class Monitoring:
         self._delete_rtp(cid, monitor_call_id(cid, session.session_id))
         self._finish(call, monitors, session, reason)
         if not monitors.active() and monitors.mixer is not None:
-            self._close_conference(call, monitors, reconnect=reconnect)
+            self.media.close(call, monitors, reconnect=reconnect)
         elif monitors.active() and reconnect:
             try:
-                self._hear(call, monitors)
+                self.media.hear(call, monitors)
             except MixerError as exc:
                 self._mixer_failed(call, monitors, exc)
                 return
@@ -736,43 +675,6 @@ class Monitoring:
         )
         self._report(monitors, session, "ended", reason)
 
-    def _close_conference(
-        self, call: Call, monitors: CallMonitors, *, reconnect: bool = True
-    ) -> None:
-        """No answered session is left: caller and agent talk directly again, and the
-        mixer forgets the conference."""
-        node = self._node(monitors)
-        self._drop_conference(monitors)
-        if reconnect:
-            self._reconnect(call)
-        if node is not None:
-            try:
-                node.delete(call.correlation_id)
-            except MixerError as exc:
-                _log(call.correlation_id, "mixer delete: %s", exc, level=logging.WARNING)
-
-    def _drop_conference(self, monitors: CallMonitors) -> None:
-        node = self._node(monitors)
-        monitors.mixer = None
-        if node is not None:
-            node.conferences.discard(monitors.cid)
-
-    def _reconnect(self, call: Call, agent: CallLeg | None = None) -> None:
-        """Pair the parties that were paired with the mixer directly (the conference is
-        gone already, so the service's pairing is direct)."""
-        service = self.service
-        caller = call.caller
-        agent = agent or call.agent
-        if _slot_of_tag(caller.media_peer) is None:
-            return  # parked, or consulting: the service's next pairing is direct
-        try:
-            if agent is not None and agent.state is LegState.ANSWERED and agent.remote_sdp:
-                service._pair_media(call, caller, agent)
-            else:
-                service._repark(call)
-        except MediaError as exc:
-            service._media_failed(call, exc)
-
     def _mixer_failed(
         self, call: Call, monitors: CallMonitors, exc: MixerError, *, agent: CallLeg | None = None
     ) -> None:
@@ -780,13 +682,13 @@ class Monitoring:
         supervisor hung up (`mixer_failed`). The call goes on."""
         cid = call.correlation_id
         _log(cid, "mixer failed: %s; monitoring ends, direct media again", exc, level=logging.ERROR)
-        node = self._node(monitors)
-        self._drop_conference(monitors)
+        node = self.media.node(monitors)
+        self.media.drop(monitors)
         monitors.recording = None  # its file is the mixer's; nothing more to ask it
         for session in list(monitors.sessions.values()):
             self._end_session(call, monitors, session, "mixer_failed", reconnect=False)
         self.calls.pop(cid, None)
-        self._reconnect(call, agent)
+        self.media.reconnect(call, agent)
         if node is not None and node.healthy():
             with contextlib.suppress(MixerError):
                 node.delete(cid)
@@ -810,43 +712,22 @@ class Monitoring:
     def _start_recording(
         self, call: Call, monitors: CallMonitors, node: MixerNode, session: MonitorSession
     ) -> None:
-        assert self.recording_dir is not None
-        ref = uuid.uuid4().hex
-        day = datetime.now(UTC).strftime("%Y-%m-%d")
-        path = self.recording_dir / "monitor" / day / f"{ref}.wav"
-        channels = [[CALLER_SLOT], [AGENT_SLOT], [s.slot for s in monitors.active()]]
-        node.record(call.correlation_id, str(path), channels)
-        session.recording_ref, monitors.recording = ref, session
-        self._emit(
-            call.correlation_id,
-            RECORDING_STARTED,
-            ref=ref,
-            name=session.session_id,
-            reason="monitor",
-            media_node=node.name,
-            caller=self.service._caller_numbers.get(call.correlation_id) or "",
+        cid = call.correlation_id
+        self.recorder.start(
+            cid,
+            node,
+            session,
+            [s.slot for s in monitors.active()],
+            caller=self.service._caller_numbers.get(cid) or "",
             agent=monitors.agent,
-            queue="",
-            number="",
-            caller_port="",
         )
+        monitors.recording = session
 
     def _stop_recording(self, call: Call, monitors: CallMonitors) -> None:
-        session, node = monitors.recording, self._node(monitors)
+        session, node = monitors.recording, self.media.node(monitors)
         monitors.recording = None
-        if session is None or node is None:
-            return
-        try:
-            node.stop_record(call.correlation_id)
-        except MixerError as exc:
-            _log(call.correlation_id, "mixer stop record: %s", exc, level=logging.WARNING)
-            return
-        self._emit(
-            call.correlation_id,
-            RECORDING_STOPPED,
-            ref=session.recording_ref,
-            segments="1",
-        )
+        if session is not None and node is not None:
+            self.recorder.stop(call.correlation_id, node, session)
 
     # --------------------------------------------------------------- helpers
 
@@ -875,9 +756,6 @@ class Monitoring:
         if call is None or monitors is None or session is None:
             return None
         return call, monitors, session
-
-    def _node(self, monitors: CallMonitors) -> MixerNode | None:
-        return None if monitors.mixer is None else self.pool.get(monitors.mixer)
 
     def _ring_timeout(self, cid: str, session_id: str) -> None:
         self._ring_timers.pop((cid, session_id), None)
@@ -923,10 +801,3 @@ class Monitoring:
 
     def _emit(self, cid: str, kind: str, **data: Any) -> None:
         self.service._emit(cid, kind, **data)
-
-
-def _slot_of_tag(tag: str | None) -> str | None:
-    for slot, mixer_tag in MIXER_TAGS.items():
-        if tag == mixer_tag:
-            return slot
-    return None

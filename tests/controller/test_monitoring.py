@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import secrets
+import signal
 import time
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,6 +106,9 @@ class Talkers:
             what="every party received audio",
         )
         time.sleep(0.1)  # the mixer's last frames in flight (2 ticks)
+        for name, (endpoint, _, _) in parties.items():
+            # One stream each: nobody gets a party directly besides the mixer's mix.
+            assert len(endpoint.recorded) == 1, (name, list(endpoint.recorded))
         heard: dict[str, dict[float, float]] = {}
         for name, (endpoint, _, _) in parties.items():
             pcm = received_pcm(endpoint)[1600:]  # the first 200 ms: the switch settles
@@ -150,14 +155,24 @@ def test_listen_then_whisper_then_stop(
     events_redis: redis.Redis,  # noqa: F811
     rtp: dict[str, RtpEndpoint],
 ) -> None:
+    """Recorded, too: the mixer's WAV has the caller, the agent and the supervisor on
+    channels 1, 2 and 3, whoever heard them."""
     cid = secrets.token_hex(16)
     talk = Talkers()
-    with controller_logging(workdir, engine, events_redis, "--mixer", mixer) as (
-        controller,
-        stream,
-    ):
+    recordings = workdir / "recordings"
+    with controller_logging(
+        workdir,
+        engine,
+        events_redis,
+        "--mixer",
+        mixer,
+        "--monitor-recording-dir",
+        str(recordings),
+    ) as (controller, stream):
         c, agent, supervisor = start_call(controller, workdir, rtp, cid)
-        controller.cmd("monitor", cid=cid, supervisor="2001", mode="listen", session="s1")
+        controller.cmd(
+            "monitor", cid=cid, supervisor="2001", mode="listen", session="s1", record=True
+        )
         assert supervisor.wait_for_log("CALL")[0].startswith(f"CALL cid={cid} ")
         wait_active(controller, cid, "s1")
 
@@ -205,8 +220,19 @@ def test_listen_then_whisper_then_stop(
         controller.cmd("hangup", cid=cid)
         for run in (c, agent, supervisor):
             assert run.wait(timeout=10) == 0, run.errors()
-        events = [e for e in call_events(events_redis, stream, cid) if e[0].startswith("monitor.")]
+        every = call_events(events_redis, stream, cid)
+        events = [e for e in every if e[0].startswith("monitor.")]
     kinds = [(kind, data.get("mode") or data.get("reason")) for kind, data in events]
+    (started,) = [data for kind, data in every if kind == "recording.started"]
+    assert (started["reason"], started["name"], started["media_node"]) == ("monitor", "s1", "mix0")
+    assert events[0][1]["recording_ref"] == started["ref"]
+    assert ("recording.stopped", {"ref": started["ref"], "segments": "1"}) in every
+    (wav,) = recordings.glob(f"monitor/*/{started['ref']}.wav")
+    with wave.open(str(wav), "rb") as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 3, 2)
+        frames = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 3)
+    for channel, freq in enumerate((CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ)):
+        assert tone_fraction(frames[:, channel], freq) > 0.8, (channel, freq)
     assert kinds == [
         ("monitor.started", "listen"),
         ("monitor.switched", "whisper"),
@@ -317,3 +343,55 @@ def test_the_supervisors_star_takes_the_caller_on_its_leg(
         "to": "2001",
         "mode": "intercept",
     }
+
+
+def test_a_mixer_that_stops_answering_leaves_the_call_on_direct_media(
+    workdir: Path,
+    engine: Rtpengine,
+    events_redis: redis.Redis,  # noqa: F811
+    rtp: dict[str, RtpEndpoint],
+) -> None:
+    """The mixer hangs (SIGSTOP): the controller's next `list` gets no answer, the
+    supervisor is hung up and caller and agent hear each other directly again."""
+    cid = secrets.token_hex(16)
+    talk = Talkers()
+    with (
+        running_mixer(workdir / "mixer") as own,
+        controller_logging(
+            workdir,
+            engine,
+            events_redis,
+            "--mixer",
+            f"solo={own.ng[0]}:{own.ng[1]}",
+            "--mixer-ping-interval",
+            "0.2",
+            "--mixer-timeout",
+            "0.1",
+        ) as (controller, stream),
+    ):
+        c, agent, supervisor = start_call(controller, workdir, rtp, cid)
+        controller.cmd("monitor", cid=cid, supervisor="2001", mode="whisper", session="s4")
+        wait_active(controller, cid, "s4")
+        own.process.send_signal(signal.SIGSTOP)
+        try:
+            assert supervisor.wait_for_log("BYE")
+            controller.wait_state(cid, "bridged")
+            heard = talk.exchange(
+                {
+                    "caller": (rtp["caller"], latest_media(c), CALLER_HZ),
+                    "agent": (rtp["1001"], latest_media(agent), AGENT_HZ),
+                }
+            )
+            assert hears(heard["caller"], AGENT_HZ), heard
+            assert hears(heard["agent"], CALLER_HZ), heard
+            assert controller.cmd("monitors")["mixers"][0]["healthy"] is False
+        finally:
+            own.process.send_signal(signal.SIGCONT)
+        controller.cmd("hangup", cid=cid)
+        for run in (c, agent, supervisor):
+            assert run.wait(timeout=10) == 0, run.errors()
+        events = [e for e in call_events(events_redis, stream, cid) if e[0].startswith("monitor.")]
+    assert [(kind, data.get("reason")) for kind, data in events] == [
+        ("monitor.started", None),
+        ("monitor.stopped", "mixer_failed"),
+    ]

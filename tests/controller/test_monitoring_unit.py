@@ -333,6 +333,46 @@ def test_a_blind_transfer_moves_the_new_agent_to_the_mixer(parts: Parts) -> None
     assert parts.events.of("monitor.switched")[0][1]["agent"] == "1002"
 
 
+def test_a_partys_hold_is_answered_by_its_slot_and_still_an_event(parts: Parts) -> None:
+    cid = monitored(parts)
+    for leg_id, port in (("L1", 4000), ("L2", 5000), ("M1", 6000)):  # our re-INVITEs done
+        parts.service.answered(cid, leg_id, sdp(port))
+    while any(leg.pending_update for leg in parts.service.calls[cid].legs()):
+        parts.service.answered(cid, "L1", sdp(4000))  # a queued re-INVITE went out
+    before = len(parts.sip.actions)
+    parts.service.reinvite(cid, "L2", sdp(5000).replace("sendrecv", "sendonly"))
+    assert parts.sip.actions[before:] == [("answer_update", "L2")], "not relayed to the caller"
+    assert parts.mixer.named("join")[-1]["slot"] == "agent"
+    assert [kind for kind, _ in parts.events.of("call.")][-1] == "call.hold"
+    parts.service.reinvite(cid, "L2", sdp(5000))
+    assert [kind for kind, _ in parts.events.of("call.")][-1] == "call.resume"
+
+
+def test_an_attended_transfer_moves_the_target_to_the_mixer(parts: Parts) -> None:
+    cid = monitored(parts)
+    parts.service.consult(cid, "1002")
+    call = parts.service.calls[cid]
+    assert call.caller.media_peer == "park", "the caller waits parked during the consult"
+    parts.service.answered(cid, "L3", sdp(5002))
+    assert call.state is CallPhase.CONSULTING
+    parts.service.complete_transfer(cid)
+    assert call.agent is not None and call.agent.leg_id == "L3"
+    assert call.caller.media_peer == "mixer-caller" and call.agent.media_peer == "mixer-agent"
+    assert parts.monitoring.calls[cid].agent == "1002"
+    assert parts.monitoring.calls[cid].sessions["s1"].state.value == "active"
+
+
+def test_a_cancelled_consult_puts_the_agent_back_through_the_mixer(parts: Parts) -> None:
+    cid = monitored(parts)
+    parts.service.consult(cid, "1002")
+    parts.service.answered(cid, "L3", sdp(5002))
+    parts.service.cancel_consult(cid)
+    call = parts.service.calls[cid]
+    assert call.agent is not None and call.agent.leg_id == "L2"
+    assert call.caller.media_peer == "mixer-caller" and call.agent.media_peer == "mixer-agent"
+    assert parts.monitoring.calls[cid].agent == "1001"
+
+
 def test_a_failing_mixer_pairs_the_parties_and_hangs_up_supervisors(parts: Parts) -> None:
     cid = monitored(parts)
     parts.mixer.fail.add("hear")
@@ -395,7 +435,7 @@ def test_record_without_a_recording_dir_is_ignored(parts: Parts, caplog: Any) ->
 
 
 def test_a_recorded_session_writes_three_channels(parts: Parts, tmp_path: Any) -> None:
-    parts.monitoring.recording_dir = tmp_path
+    parts.monitoring.recorder.directory = tmp_path
     cid = bridged(parts)
     parts.monitoring.start(cid, "2001", "listen", session_id="s1", record=True)
     parts.service.answered(cid, "M1", sdp(6000))

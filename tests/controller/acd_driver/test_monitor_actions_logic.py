@@ -129,6 +129,10 @@ def test_a_monitor_call_that_cannot_start_is_reported_ended() -> None:
 
 def test_sessions_report_with_the_acd_call_and_the_mode() -> None:
     w, _ = talking()
+    w.driver.report_monitor(MonitorReport(CID, "op1", "active", "listen", "1001", ""))
+    w.run()
+    assert w.rpcs("ReportMonitor") == [], "an operator's session is not the ACD's"
+    w.feed(monitor_call("7-0"))
     w.driver.report_monitor(MonitorReport(CID, "s1", "active", "barge", "1001", ""))
     w.driver.report_monitor(MonitorReport(CID, "s1", "ended", "barge", "1001", "requested"))
     w.run()
@@ -137,9 +141,20 @@ def test_sessions_report_with_the_acd_call_and_the_mode() -> None:
         (pb.MONITOR_STATE_ACTIVE, pb.MONITOR_MODE_BARGE, "1001", ""),
         (pb.MONITOR_STATE_ENDED, pb.MONITOR_MODE_BARGE, "1001", "requested"),
     ]
-    w.driver.report_monitor(MonitorReport("x" * 32, "s9", "ended", "listen", "", "call_ended"))
+    w.driver.report_monitor(MonitorReport(CID, "s1", "ended", "barge", "1001", "requested"))
     w.run()
-    assert len(w.rpcs("ReportMonitor")) == 2, "not the ACD's call: nothing to report"
+    assert len(w.rpcs("ReportMonitor")) == 2, "ended already: nothing more to report"
+
+
+def test_a_session_the_acd_no_longer_has_is_hung_up_here() -> None:
+    w, monitoring = talking()
+    w.replies["ReportMonitor"] = lambda r: pb.ReportMonitorResponse(
+        error=pb.Error(code=pb.ERROR_CODE_UNKNOWN_MONITOR_SESSION, message="no such session")
+    )
+    w.feed(monitor_call("7-0"))
+    w.driver.report_monitor(MonitorReport(CID, "s1", "active", "whisper", "1001", ""))
+    w.run()
+    assert monitoring.calls[-1][:2] == ("stop", (CID, "s1"))
 
 
 def test_monitor_commands_switch_and_stop() -> None:
@@ -185,6 +200,7 @@ def test_intercept_reserves_the_supervisor_then_the_reservation_carries_the_call
     # Another supervisor's session goes on with the new agent (a session of the
     # reservation's call from now on): reported there before the old call ends.
     monitoring.live = [MonitorReport(CID, "s2", "active", "listen", "2001")]
+    w.driver._acd_sessions.add("s2")
     w.feed(command("7-0", pb.MONITOR_MODE_INTERCEPT))
     (reserve,) = w.rpcs("ReserveForInternalCall")
     assert (reserve.call_id, reserve.username, reserve.kind) == (
