@@ -18,10 +18,14 @@ from simulators._audio import (
     find_prompt,
     goertzel_power,
     load_wav,
+    noise_floor_dbfs,
     played_duration_s,
     prompt_present,
     received_pcm,
     tone_fraction,
+    tone_levels_dbfs,
+    window_pcm,
+    window_runs,
 )
 from simulators._call import (
     AGENT_MARKER,
@@ -32,9 +36,11 @@ from simulators._call import (
     parse_log_fields,
 )
 from simulators._dtmf import (
+    DEFAULT_EVENT_PT,
     FREQUENCIES,
     RtpSender,
     dtmf_tone,
+    event_code,
     inband_frames,
     telephone_events,
 )
@@ -59,6 +65,7 @@ from simulators._sipp import SippRun, scenario_path, start_sipp
 __all__ = [
     "AGENT_MARKER",
     "CARRIER_MARKER",
+    "DEFAULT_EVENT_PT",
     "FREQUENCIES",
     "PRESENT_SCORE",
     "ULAW_SILENCE",
@@ -82,6 +89,7 @@ __all__ = [
     "dtmf_tone",
     "encode_alaw",
     "encode_ulaw",
+    "event_code",
     "find_prompt",
     "free_port",
     "goertzel_power",
@@ -89,6 +97,7 @@ __all__ = [
     "linear_to_ulaw",
     "load_wav",
     "media_address",
+    "noise_floor_dbfs",
     "parse_log_fields",
     "payload_for",
     "played_duration_s",
@@ -101,6 +110,9 @@ __all__ = [
     "start_sipp",
     "telephone_events",
     "tone_fraction",
+    "tone_levels_dbfs",
     "ulaw_to_linear",
     "webrtc_sdp",
+    "window_pcm",
+    "window_runs",
 ]

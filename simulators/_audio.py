@@ -366,3 +366,90 @@ def _block_key(low: Floats, high: Floats, rms: float) -> str | None:
     if others_low * 4 > strongest_low or others_high * 4 > strongest_high:
         return None
     return _KEY_OF[(_LOW_GROUP[row], _HIGH_GROUP[column])]
+
+
+# -- who hears which tone ------------------------------------------------------------------
+# Blocks of 40 ms with a Hann window: 25 Hz bins whose main lobe (two bins either side)
+# keeps a tone 60 Hz away (e.g. a mixing product of the others) out of a tone's bin,
+# and sidelobes that fall fast, so a tone at -10 dBFS leaks nothing measurable 500 Hz
+# away. 40 ms is two packets: a short window still holds many blocks.
+LEVEL_BLOCK: Final = 320
+
+
+def window_runs(endpoint: RtpEndpoint, since: float, until: float) -> list[Pcm]:
+    """The G.711 audio that reached `endpoint` (it must record) with an arrival time in
+    [since, until) (time.monotonic()), as runs of unbroken audio: each run is one
+    source's (SSRC) packets in sequence order, each following on from the one before
+    (the next sequence number, the timestamp moved on by its samples). A lost packet,
+    a jump in timestamps or a new source starts a new run, so an analysis that keeps
+    within runs never sees a joint that is not in the audio. Payloads other than PCMU
+    and PCMA are left out (telephone events end a run)."""
+    chosen = [p for p in endpoint.packets() if since <= p.arrival < until]
+    by_source: dict[int, list[RtpPacket]] = {}
+    for packet in chosen:
+        by_source.setdefault(packet.ssrc, []).append(packet)
+    runs: list[Pcm] = []
+    for packets in by_source.values():
+        first = packets[0].seq
+        run: list[Pcm] = []
+        previous: RtpPacket | None = None
+        for p in sorted(packets, key=lambda p: _signed(p.seq - first, 16)):
+            follows = (
+                previous is not None
+                and _signed(p.seq - previous.seq, 16) == 1
+                and _signed(p.timestamp - previous.timestamp, 32) == len(previous.payload)
+            )
+            if run and not follows:
+                runs.append(np.concatenate(run))
+                run = []
+            if p.payload_type in _DECODERS:
+                run.append(_DECODERS[p.payload_type][np.frombuffer(p.payload, dtype=np.uint8)])
+                previous = p
+            else:
+                previous = None
+        if run:
+            runs.append(np.concatenate(run))
+    return runs
+
+
+def window_pcm(endpoint: RtpEndpoint, since: float, until: float) -> Pcm:
+    """`window_runs` one after another: for an analysis that does not mind the joints."""
+    runs = window_runs(endpoint, since, until)
+    return np.concatenate(runs) if runs else np.zeros(0, dtype=np.int16)
+
+
+def _spectra(pcm: Pcm, block: int) -> Floats:
+    """Per block: the level in dBFS that a sine centred on each rfft bin would show
+    (a full-scale sine is 0 dBFS), through a Hann window."""
+    blocks = _blocks(pcm, block, block) / 32768.0
+    if not len(blocks):
+        return np.zeros((0, block // 2 + 1))
+    window = np.hanning(block)
+    amplitude = 2.0 * np.abs(np.fft.rfft(blocks * window, axis=1)) / window.sum()
+    levels: Floats = 20.0 * np.log10(np.maximum(amplitude, 1e-9))
+    return levels
+
+
+def tone_levels_dbfs(pcm: Pcm, freq: float, *, block: int = LEVEL_BLOCK) -> Floats:
+    """The level of a sine at `freq` in each block of `pcm`, in dBFS: about -10 for a
+    tone sent at -10 dBFS through G.711, whatever else is mixed with it; G.711's own
+    noise alone shows at about -70 and below. The strongest bin within one bin of
+    `freq`, so a tone between bins loses at most Hann's 1.4 dB."""
+    spectra = _spectra(pcm, block)
+    if not len(spectra):
+        return np.zeros(0)
+    centre = freq * block / RATE
+    lo, hi = int(np.floor(centre)), min(int(np.ceil(centre)), spectra.shape[1] - 1)
+    found: Floats = spectra[:, lo : hi + 1].max(axis=1)
+    return found
+
+
+def noise_floor_dbfs(pcm: Pcm, *, block: int = LEVEL_BLOCK) -> Floats:
+    """The median bin level of each block of `pcm` (dBFS, as `tone_levels_dbfs`): the
+    floor a tone is compared with. A few tones and their mixing products fill a few
+    bins; the median is the noise between them."""
+    spectra = _spectra(pcm, block)
+    if not len(spectra):
+        return np.zeros(0)
+    floor: Floats = np.median(spectra[:, 1:], axis=1)
+    return floor

@@ -69,6 +69,10 @@ class RtpEndpoint:
                 data = self._sock.recv(2048)
             except TimeoutError:
                 continue
+            except ConnectionRefusedError:
+                # An ICMP port-unreachable for an earlier send (a peer's port closed
+                # as its media moved): receiving goes on.
+                continue
             except OSError:
                 return
             if len(data) >= 12:
