@@ -5,6 +5,19 @@ media through a mixer replica: one port per party (caller, agent, each superviso
 G.711 decoded, summed per listener by who-hears-whom, encoded and sent every 20 ms.
 It speaks rtpengine's ng dialect (bencode over UDP) on its control port, so the call
 controller drives it with the same `rtpengine.NgClient`. Run as `python -m mixer`.
+
+- `mixer_argv`, `managed_mixers`, `mixer_daemon`, `mixer_describe`: how `callcenter up`
+  starts the managed nodes (its health probe is an ng `ping`);
+- `mixer_name`: a node's name (`name`, or mixer<index>) in logs and events.
 """
 
-__all__: list[str] = []
+from mixer._launch import managed_mixers, mixer_argv, mixer_daemon, mixer_describe
+from mixer._settings import mixer_name
+
+__all__ = [
+    "managed_mixers",
+    "mixer_argv",
+    "mixer_daemon",
+    "mixer_describe",
+    "mixer_name",
+]
