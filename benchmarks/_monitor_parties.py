@@ -15,8 +15,10 @@ whole periods and one tone does not leak into another's bin.
 
 What a party checks (`analyse`):
 - loss: packets received against the frames each source sent (one mixed packet per
-  20 ms tick is what a listener gets from the mixer, however many it hears), and gaps
-  in the RTP sequence of what arrived;
+  20 ms tick is what a listener gets from the mixer, however many it hears), gaps in
+  the RTP sequence of what arrived, and for each source it hears the packets that
+  carry the source's tone against the frames the source sent (a frame the mixer
+  dropped leaves a packet without it, or no packet);
 - tones: in every 1 s of arrival time, the share of the received energy at each tone
   it must hear (present when >= PRESENT_SHARE) and at each tone it must not hear
   (leaked when > ABSENT_SHARE);
@@ -27,6 +29,7 @@ What a party checks (`analyse`):
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import resource
 import select
 import socket
@@ -52,6 +55,7 @@ MARKER_HZ = {"caller": 1800.0, "agent": 3000.0, "supervisor": 3500.0}
 MARKER_FRAMES = 5  # 100 ms
 PRESENT_SHARE = 0.10  # about 0.45 for one of two equal tones
 ABSENT_SHARE = 0.01
+FRAME_SHARE = 0.10  # of a 20 ms block's energy, for a source's frame to count as there
 MARKER_SHARE = 0.15  # of a 20 ms block's energy; about 0.33 in a block with the marker
 ONSET_WINDOW = 40  # samples (5 ms) of the sliding window that places an onset
 ONSET_STEP = 4
@@ -93,6 +97,10 @@ def frames_for(spec: PartySpec) -> list[bytes]:
 
 def _party_loop(conn: Connection, specs: Sequence[PartySpec]) -> None:
     """The body of one party process: bind, send and receive for the window, analyse."""
+    # A session of its own, as each phone is its own process: with the kernel's
+    # autogroup scheduling every session gets a fair share of the CPU, and the parties
+    # must not wait behind the benchmark's own process for their 20 ms ticks.
+    os.setsid()
     socks = []
     for _ in specs:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -269,6 +277,7 @@ def analyse(
         "expected": ticks,
         "lost": max(0, ticks - len(received)),
         "seq_gaps": 0,
+        "frames_heard": {},  # role -> packets that carry its tone (its frames that arrived)
         "windows": seconds,
         "missing": {},  # role -> 1 s windows without its tone
         "leaked": {},  # role -> 1 s windows with a tone it must not hear
@@ -282,6 +291,7 @@ def analyse(
     if len(received) == 0:
         for role in spec.hears:
             result["missing"][role] = seconds
+            result["frames_heard"][role] = 0
             result["min_share"][role] = 0.0
             result["delays_ms"][role] = []
             result["markers_sent"][role] = len(marker_sends[role])
@@ -309,6 +319,12 @@ def analyse(
         result["min_share"][f"not {role}"] = float(shares.max()) if seconds else 0.0
 
     loud = energy > (32768.0 * 0.001) ** 2 * FRAME
+    for role in spec.hears:
+        # Each source's tone never stops, so a packet without it lacks that source's frame
+        # (dropped or not yet there): what the mixer lost of that party, even when the
+        # packet itself came because another source had a frame.
+        carried = (goertzel_power(blocks, TONE_HZ[role]) >= FRAME_SHARE) & loud
+        result["frames_heard"][role] = int(np.sum(carried))
     for role in spec.hears:
         freq = MARKER_HZ[role]
         present = (goertzel_power(blocks, freq) >= MARKER_SHARE) & loud

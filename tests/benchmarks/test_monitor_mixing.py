@@ -31,17 +31,26 @@ def _specs(kind: str) -> dict[str, PartySpec]:
 
 
 def _mixed(
-    sources: list[PartySpec], *, delay_s: float, drop: range = range(0)
+    sources: list[PartySpec],
+    *,
+    delay_s: float,
+    drop: range = range(0),
+    silence: dict[str, range] | None = None,
 ) -> tuple[Received, dict[str, list[float]]]:
-    """What a listener of `sources` gets: their frames summed, one packet per tick,
-    each `delay_s` after the tick; the marker send times of each source."""
+    """What a listener of `sources` gets: their frames summed, one packet per tick (none
+    in `drop`), each `delay_s` after the tick, a source's frame left out in the ticks of
+    `silence`; the marker send times of each source."""
     frames = {s.role: [decode_ulaw(f).astype(np.int32) for f in frames_for(s)] for s in sources}
     times, heads, payloads = [], bytearray(), bytearray()
     seq = 0
     for tick in range(TICKS):
         if tick in drop:
             continue
-        pcm = sum(frames[s.role][tick % 50] for s in sources)
+        pcm = sum(
+            frames[s.role][tick % 50]
+            for s in sources
+            if tick not in (silence or {}).get(s.role, range(0))
+        )
         times.append(START + tick * PTIME_S + delay_s)
         heads += struct.pack("!BBHII", 0x80, 0, seq, seq * FRAME, 1)
         payloads += encode_ulaw(np.clip(pcm, -32768, 32767))
@@ -59,6 +68,7 @@ def test_a_whispered_agent_hears_both_with_the_delay_of_its_packets() -> None:
     result = analyse(specs["agent"], received, start=START, ticks=TICKS, marker_sends=sends)
     assert result["lost"] == 0 and result["seq_gaps"] == 0
     assert result["missing"] == {"caller": 0, "supervisor": 0}
+    assert result["frames_heard"] == {"caller": TICKS, "supervisor": TICKS}
     for role in ("caller", "supervisor"):
         assert result["markers_matched"][role] == result["markers_sent"][role] == SECONDS
         assert all(abs(d - 30.0) < 1.0 for d in result["delays_ms"][role])  # 8 samples
@@ -70,6 +80,17 @@ def test_a_lost_second_is_loss_and_a_missing_window() -> None:
     result = analyse(specs["supervisor"], received, start=START, ticks=TICKS, marker_sends=sends)
     assert result["lost"] == 50
     assert result["missing"] == {"caller": 1, "agent": 1}
+    assert result["frames_heard"] == {"caller": TICKS - 50, "agent": TICKS - 50}
+
+
+def test_a_source_frame_dropped_under_another_one_is_frame_loss() -> None:
+    specs = _specs("barge")
+    received, sends = _mixed(
+        [specs["caller"], specs["agent"]], delay_s=0.01, silence={"agent": range(20, 23)}
+    )
+    result = analyse(specs["supervisor"], received, start=START, ticks=TICKS, marker_sends=sends)
+    assert result["lost"] == 0  # a packet every tick: the caller's frames
+    assert result["frames_heard"] == {"caller": TICKS, "agent": TICKS - 3}
 
 
 def test_the_whispering_supervisor_heard_by_the_caller_is_a_leak() -> None:
