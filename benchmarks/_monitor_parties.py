@@ -53,6 +53,7 @@ LEVEL = 0.15  # each tone and marker, of full scale: four summed stay below clip
 TONE_HZ = {"caller": 440.0, "agent": 1000.0, "supervisor": 2500.0}
 MARKER_HZ = {"caller": 1800.0, "agent": 3000.0, "supervisor": 3500.0}
 MARKER_FRAMES = 5  # 100 ms
+PHASES = 10  # send phases 2 ms apart within each 20 ms
 PRESENT_SHARE = 0.10  # about 0.45 for one of two equal tones
 ABSENT_SHARE = 0.01
 FRAME_SHARE = 0.10  # of a 20 ms block's energy, for a source's frame to count as there
@@ -145,29 +146,35 @@ def _party_loop(conn: Connection, specs: Sequence[PartySpec]) -> None:
                 else:
                     odd[i] += 1
 
+    # Phones are not in step: each party sends at a phase of its own within the 20 ms
+    # (one of PHASES), so packets reach rtpengine and the mixer spread over the tick,
+    # not in one burst, and arrive at every phase of the mixer's own tick.
+    phases = [[i for i in sending if i % PHASES == k] for k in range(PHASES)]
+    phases = [group for group in phases if group]
     late_ticks = send_errors = 0
     while clock() < start:
         drain(start - clock())
     for tick in range(ticks):
-        due = start + tick * PTIME_S
-        now = clock()
-        while now < due:
-            drain(due - now)
-            now = clock()
-        if now > due + PTIME_S:
-            late_ticks += 1
         frame_index = tick % FRAMES_PER_S
         header_seq = tick & 0xFFFF
         header_ts = (tick * FRAME) & 0xFFFFFFFF
-        for i in sending:
-            if frame_index == specs[i].marker_phase:
-                marker_sent[i].append(clock())
-            packet = _HEADER.pack(0x80, 0, header_seq, header_ts, ssrcs[i]) + frames[i][frame_index]
-            try:
-                socks[i].sendto(packet, dests[i])  # type: ignore[arg-type]
-            except OSError:
-                send_errors += 1
-        drain(0)
+        for k, group in enumerate(phases):
+            due = start + tick * PTIME_S + k * PTIME_S / len(phases)
+            now = clock()
+            while now < due:
+                drain(due - now)
+                now = clock()
+            if now > due + PTIME_S:
+                late_ticks += 1
+            for i in group:
+                if frame_index == specs[i].marker_phase:
+                    marker_sent[i].append(clock())
+                header = _HEADER.pack(0x80, 0, header_seq, header_ts, ssrcs[i])
+                try:
+                    socks[i].sendto(header + frames[i][frame_index], dests[i])  # type: ignore[arg-type]
+                except OSError:
+                    send_errors += 1
+            drain(0)
     end = start + ticks * PTIME_S + DRAIN_S
     while clock() < end:
         drain(end - clock())
@@ -198,7 +205,7 @@ def _party_loop(conn: Connection, specs: Sequence[PartySpec]) -> None:
         {
             "parties": results,
             "late_ticks": late_ticks,
-            "ticks": ticks,
+            "ticks": ticks * len(phases),
             "send_errors": send_errors,
             "loop_cpu_s": loop_cpu,
         }

@@ -36,8 +36,10 @@ party process that could not keep the 20 ms pace, markers that were not found).
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
+import pstats
 import re
 import secrets
 import shutil
@@ -145,7 +147,13 @@ def mixer_config(
 
 @contextmanager
 def running_mixers(
-    workdir: Path, count: int, *, port_base: int, ports_each: int, jitter_frames: int
+    workdir: Path,
+    count: int,
+    *,
+    port_base: int,
+    ports_each: int,
+    jitter_frames: int,
+    profile: bool = False,
 ) -> Iterator[list[Mixer]]:
     """`count` mixer processes (`python -m mixer --config ... --node i`)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -159,8 +167,11 @@ def running_mixers(
             host, port = split_hostport(node.ng)
             log = workdir / f"mixer{n}.log"
             with log.open("ab") as out:
+                argv = mixer_argv(config_file, n)
+                if profile:  # the same process under cProfile, written when it stops
+                    argv[1:1] = ["-m", "cProfile", "-o", str(workdir / f"mixer{n}.prof")]
                 process = subprocess.Popen(
-                    mixer_argv(config_file, n),
+                    argv,
                     cwd=ROOT,
                     stdout=out,
                     stderr=subprocess.STDOUT,
@@ -516,6 +527,7 @@ def run_once(args: argparse.Namespace, workdir: Path, run: int) -> RunResult:
                 port_base=base + rtp_ports,
                 ports_each=mixer_ports,
                 jitter_frames=args.jitter_frames,
+                profile=args.profile_mixer,
             )
         )
         parties = PartyProcesses(groups)
@@ -665,6 +677,18 @@ def report(r: RunResult) -> None:
     )
 
 
+def print_profiles(files: Sequence[Path]) -> None:
+    """The mixers' functions that took the most time of their own (cProfile)."""
+    for file in files:
+        print(f"  profile of {file.stem} (top 15 by own time):")
+        out = io.StringIO()
+        pstats.Stats(str(file), stream=out).sort_stats("tottime").print_stats(15)
+        lines = out.getvalue().splitlines()
+        start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+        for line in lines[start : start + 16]:
+            print(f"    {line}")
+
+
 def spread(name: str, values: Sequence[float], unit: str) -> str:
     if len(values) == 1:
         return f"  {name}: {values[0]:.3f}{unit}"
@@ -740,6 +764,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         " negative one shields the measurement from other work on a shared machine",
     )
     parser.add_argument("--keep", action="store_true", help="keep the logs' directory")
+    parser.add_argument(
+        "--profile-mixer",
+        action="store_true",
+        help="run the mixers under cProfile and print where their time went",
+    )
     args = parser.parse_args(argv)
     if args.calls < 1 or args.plain < 1 or args.mixers < 1 or args.generators < 1:
         parser.error("--calls, --plain, --mixers and --generators must be at least 1")
@@ -761,6 +790,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             result = run_once(args, workdir, run)
             report(result)
+            if args.profile_mixer:
+                print_profiles(sorted((workdir / f"run{run}").glob("mixer*.prof")))
             results.append(result)
     finally:
         if args.keep:
