@@ -34,6 +34,7 @@ from configuration import (
 )
 from dashboards import DashboardSettings
 from desktop import desktop_argv, desktop_healthy
+from mixer import managed_mixers, mixer_argv, mixer_daemon, mixer_describe
 from presence import (
     PRESENCE_DAEMON,
     PresenceSetupError,
@@ -398,6 +399,24 @@ def plan(config: CallCenterConfig, layout: RunLayout) -> list[Daemon]:
                 ),
                 probe,
                 f"rtpengine ng {ng}",
+            )
+        )
+    # The mixers (supervisor monitoring) before the controllers, which pick a healthy one
+    # per monitored call; their probe is an ng ping, like rtpengine's.
+    for i, mixer_node in managed_mixers(config):
+
+        def mixer_probe(ng: str = mixer_node.ng) -> bool:
+            return ng_ping(ng, timeout=0.3)
+
+        daemons.append(
+            Daemon(
+                _process.ProcessSpec(
+                    mixer_daemon(i),
+                    mixer_argv(layout.runtime_config, i),
+                    env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
+                ),
+                mixer_probe,
+                mixer_describe(config, i),
             )
         )
     # The recorder after Redis (the event log) and the store's migration (its index),

@@ -15,9 +15,10 @@ def managed_mixers(config: CallCenterConfig) -> list[tuple[int, MixerNode]]:
     return [(i, node) for i, node in enumerate(config.monitoring.mixers) if node.managed]
 
 
-def mixer_daemon(config: CallCenterConfig, index: int) -> str:
-    """The daemon's name (its PID and log files): the mixer's name."""
-    return mixer_name(config, index)
+def mixer_daemon(index: int) -> str:
+    """The daemon's name (its PID and log files): mixer<index>, never a configured name
+    that could be another daemon's."""
+    return f"mixer{index}"
 
 
 def mixer_argv(config_file: Path, index: int) -> list[str]:

@@ -50,8 +50,8 @@ class WavWriter:
             return
         try:
             self._wave.writeframesraw(samples.astype("<i2", copy=False).tobytes())
-        except OSError as exc:
-            self.error = f"writing {self.temporary}: {exc.strerror or exc}"
+        except (OSError, ValueError) as exc:  # ValueError: the file was closed under it
+            self.error = f"writing {self.temporary}: {getattr(exc, 'strerror', None) or exc}"
             return
         self.frames += samples.shape[0]
 

@@ -1,8 +1,9 @@
 """The real processes on loopback that tests and benchmarks stand on.
 
 A whole stack as `callcenter up` starts it (`running_stack`, and `running_acd_path`
-with the ACD driving a controller), a controller and rtpengine on their own
-(`running_controller`), the CDR service, Redis, PostgreSQL, and the parties that talk to them:
+with the ACD driving a controller; `mixer_config` adds a mixer), a controller and
+rtpengine on their own (`running_controller`), a mixer on its own (`running_mixer`), the
+CDR service, Redis, PostgreSQL, and the parties that talk to them:
 sipp phones and callers, RTP endpoints and an OPTIONS responder; and Debian's Chromium
 under Playwright for the desktop's pages (`running_browser`, `PageSoftphone`). Waiting is on a
 condition with a deadline (`wait_until`), never a sleep. What a party heard (prompts
@@ -77,6 +78,7 @@ from testbed._controller import (
     running_controller,
     running_rtpengine,
 )
+from testbed._mixer import Mixer, mixer_config, running_mixer
 from testbed._options_responder import OptionsResponder
 from testbed._parties import stop_all, track
 from testbed._paths import ARTIFACTS, ROOT, artifact_dir
@@ -130,6 +132,7 @@ __all__ = [
     "ControlError",
     "Controller",
     "Dialog",
+    "Mixer",
     "OptionsResponder",
     "PageSoftphone",
     "Party",
@@ -172,6 +175,7 @@ __all__ = [
     "load_wav",
     "log_value",
     "media_of",
+    "mixer_config",
     "no_rtpengine_session",
     "non_silent",
     "options_rtt",
@@ -186,6 +190,7 @@ __all__ = [
     "running_browser",
     "running_browsers",
     "running_controller",
+    "running_mixer",
     "running_postgres",
     "running_rtpengine",
     "running_stack",

@@ -33,6 +33,7 @@ PROCESS_FIXTURES: Final = frozenset(
         "postgres_url",  # tests/bizdata: a PostgreSQL cluster (testbed.running_postgres)
         "billing_api",  # tests/bizdata: the example operator HTTP API (docs/examples/)
         "desktop_server",  # tests/desktop: redis-server, an ACD replica, the desktop over TLS
+        "mixer_process",  # tests/mixer: python -m mixer
     }
 )
 # Modules that start a process inside the test itself (no fixture to see):
@@ -48,6 +49,8 @@ PROCESS_MODULES: Final = frozenset(
         "controller/test_sippy_fixes.py",  # a controller process refusing a taken port
         "recorder/test_recorder_service.py",  # redis-server, rtpengine, the recorder
         "recording/test_rtpengine_pcap.py",  # rtpengine writing pcap recordings
+        "mixer/test_mixer_process.py",  # python -m mixer (also a second, small one)
+        "mixer/test_mixer_rtpengine.py",  # rtpengine and python -m mixer
     )
 )
 
