@@ -338,11 +338,15 @@ def analyse(
         onsets = np.flatnonzero(present & ~np.concatenate([[False], present[:-1]]))
         sends = np.asarray(marker_sends[role])
         delays = []
+        matched: set[int] = set()
         for i in onsets:
             arrival = float(received.times[i])
             before = np.flatnonzero(sends <= arrival)
-            if not len(before):
+            # Each marker once: a burst broken by a missing frame starts again, and that
+            # second onset is no mouth-to-ear delay.
+            if not len(before) or int(before[-1]) in matched:
                 continue
+            matched.add(int(before[-1]))
             sent = float(sends[before[-1]])
             offset = onset_offset(blocks[i - 1] if i > 0 else None, blocks[i], freq)
             delay = arrival + offset / RATE - sent
