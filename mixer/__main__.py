@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: engine.stop())
     log = logging.getLogger("mixer")
     log.info(
-        "mixer %s: ng udp %s, rtp %s:%d-%d (%d free), jitter %d frames, idle timeout %gs",
+        "node %s: ng udp %s, rtp %s:%d-%d (%d free), jitter %d frames, idle timeout %gs",
         settings.name,
         settings.ng,
         settings.interface,
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         engine.run()
     finally:
         engine.close()
-    log.info("mixer %s: stopped", settings.name)
+    log.info("node %s: stopped", settings.name)
     return 0
 
 

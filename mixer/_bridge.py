@@ -223,6 +223,9 @@ class Bridge:
             raise CommandError(
                 f"'channels' must be a list of 1 to {MAX_CHANNELS} lists of slot names"
             )
+        for other in self.conferences.values():
+            if other.recording is not None and other.recording.writer.path == path:
+                raise CommandError(f"{file} is being written for {other.name!r}")
         if conference.recording is not None:
             raise CommandError(
                 f"{conference.name!r} is already recording to {conference.recording.writer.path}"

@@ -18,6 +18,9 @@ from ._rtp import RtpPacket, build_rtp
 from ._sdp import PCMA, PCMU, Offer
 from ._wav_writer import WavWriter
 
+# A queue that keeps a spare frame this long (0.5 s) is trimmed by one.
+TRIM_AFTER_TICKS: Final = 25
+
 # bytes.translate tables: a frame of the other law, re-coded into the slot's own
 # (a peer that switches law mid-call is rare, but its audio should still be heard).
 _ALL_CODES: Final = bytes(range(256))
@@ -45,7 +48,8 @@ class Slot:
         self.last_sent_tick = -2
         self.packets_in = 0
         self.packets_out = 0
-        self.late = 0  # frames dropped because the queue was full
+        self.late = 0  # frames dropped because the queue was full (or stayed long)
+        self._backlog_ticks = 0  # ticks in a row that left a frame queued
         # Loss as RTCP counts it: expected (highest extended seq - first + 1) - received,
         # per incoming SSRC, kept across a change of SSRC.
         self._in_ssrc: int | None = None
@@ -110,12 +114,24 @@ class Slot:
             self.late += dropped // FRAME
 
     def take_frame(self) -> bytes | None:
-        """The oldest queued 20 ms, or None when less than a frame is queued."""
+        """The oldest queued 20 ms, or None when less than a frame is queued.
+
+        A queue that still holds a frame after every tick for `TRIM_AFTER_TICKS` ticks
+        drops one (counted `late`): a burst of jitter then costs 20 ms of delay for a
+        moment, not for the rest of the call."""
         buffer = self.buffer
         if len(buffer) < FRAME:
             return None
         frame = bytes(buffer[:FRAME])
         del buffer[:FRAME]
+        if len(buffer) < FRAME:
+            self._backlog_ticks = 0
+        else:
+            self._backlog_ticks += 1
+            if self._backlog_ticks >= TRIM_AFTER_TICKS:
+                del buffer[:FRAME]
+                self.late += 1
+                self._backlog_ticks = 0
         return frame
 
     def packet(self, payload: bytes, tick: int) -> bytes:

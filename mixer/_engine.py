@@ -40,6 +40,7 @@ TICK_S: Final = 0.020
 _CATCH_UP_TICKS: Final = 5
 _READ_BURST: Final = 64  # datagrams read from one socket before others get a turn
 _EXPIRE_EVERY_TICKS: Final = 10  # idle conferences are looked for every 200 ms
+_MAX_REPLY: Final = 65000  # bytes: a UDP datagram's payload is at most 65,507
 _CONTROL: Final = "control"
 _WAKE: Final = "wake"
 
@@ -126,6 +127,7 @@ class Engine:
         self._stopping = False
         self.ticks = 0
         self.skipped_ticks = 0
+        self.tick_errors = 0
         self.max_lag_us = 0  # how late a tick ran, at most
         self.tick_time_us = 0  # time spent in ticks, in total
 
@@ -166,9 +168,15 @@ class Engine:
                 next_due += behind * TICK_S
                 self._next_due = next_due
                 self.skipped_ticks += behind
+                self._pad_recordings(behind)
                 log.warning("%d ticks late, skipped them", behind)
             self.max_lag_us = max(self.max_lag_us, int((now - next_due) * 1e6))
-            self._tick(tick)
+            try:
+                self._tick(tick)
+            except Exception:  # a bug must not end every monitored call: log, go on
+                self.tick_errors += 1
+                if self.tick_errors % 500 == 1:
+                    log.exception("tick failed (%d times so far)", self.tick_errors)
             self.ticks += 1
             self.tick_time_us += int((time.monotonic() - now) * 1e6)
             tick += 1
@@ -197,7 +205,7 @@ class Engine:
     def _receive(self, slot: Slot) -> None:
         sock = slot.sock
         capacity = self._queue_bound()
-        now = None
+        got_rtp = False
         for _ in range(_READ_BURST):
             try:
                 data = sock.recv(2048)
@@ -206,8 +214,8 @@ class Engine:
             packet = parse_rtp(data)
             if packet is not None:
                 slot.receive(packet, capacity)
-                now = True
-        if now is not None:
+                got_rtp = True
+        if got_rtp:
             slot.conference.last_packet = time.monotonic()
 
     # -- the tick ----------------------------------------------------------------------
@@ -244,6 +252,11 @@ class Engine:
             mixed = saturate(mix(frames, plan.channel_index))
             for writer, start, end in plan.recordings:
                 writer.write(mixed[start:end].T)
+
+    def _pad_recordings(self, ticks: int) -> None:
+        """Silence for ticks that were skipped: a recording keeps the call's timeline."""
+        for writer, start, end in self._current_plan().recordings:
+            writer.write(np.zeros((ticks * FRAME, end - start), dtype=np.int16))
 
     def _send(
         self, plan: Plan, frames: npt.NDArray[np.int32], active: npt.NDArray[np.intp], tick: int
@@ -290,7 +303,11 @@ class Engine:
         except NgRequestError as exc:
             reply = error_reply(str(exc))
         else:
-            reply = self.bridge.handle(request)
+            try:
+                reply = self.bridge.handle(request)
+            except Exception as exc:  # a bug: an answer all the same, and the loop goes on
+                log.exception("%s failed", request.get("command"))
+                reply = error_reply(f"internal error: {exc!r}")
             if request.get("command") == "statistics" and "conference" not in request:
                 assert isinstance(reply, dict)
                 reply["mixer"] = self.totals()
@@ -326,6 +343,11 @@ class Engine:
 
     def _answer(self, address: Any, cookie: bytes, reply: Reply) -> None:
         datagram = encode_reply(cookie, reply)
+        if len(datagram) > _MAX_REPLY:  # `statistics` of a full node: no datagram holds it
+            datagram = encode_reply(
+                cookie,
+                error_reply(f"the reply would be {len(datagram)} bytes; ask per conference"),
+            )
         self.cache.store(address, cookie, datagram)
         self._send_control(datagram, address)
 
@@ -339,6 +361,7 @@ class Engine:
         return {
             "ticks": self.ticks,
             "skipped_ticks": self.skipped_ticks,
+            "tick_errors": self.tick_errors,
             "max_lag_us": self.max_lag_us,
             "tick_time_us": self.tick_time_us,
             "free_ports": self.bridge.ports.free,
@@ -351,6 +374,7 @@ class Engine:
         for name, writer in self.bridge.close_all():
             finish_recording(name, writer)
         self._closer.shutdown(wait=True)
+        self._drain_wake()  # the replies of `stop record`s that finished meanwhile
         self.selector.close()
         self.control.close()
         self._wake_r.close()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from configuration import CallCenterConfig, load_config, split_hostport
 
+_WILDCARDS = ("0.0.0.0", "::", "[::]")
+
 
 class SettingsError(ValueError):
     """A config the mixer cannot run on; the message names the file and what is wrong."""
@@ -47,6 +49,12 @@ def settings_for(
             f"{source}: no monitoring.mixers[{index}] (the config lists {len(mixers)} mixers)"
         )
     node = mixers[index]
+    if node.interface in _WILDCARDS:
+        # The SDP answer names it: 0.0.0.0 there would read as "hold" (RFC 2543).
+        raise SettingsError(
+            f"{source}: monitoring.mixers[{index}].interface {node.interface} is a wildcard;"
+            " give the address the mixer's peers (rtpengine) send to"
+        )
     host, port = split_hostport(node.ng)
     return MixerSettings(
         name=mixer_name(config, index),

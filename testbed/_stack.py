@@ -96,6 +96,11 @@ class Stack:
     def rtpengine_calls(self, index: int = 0) -> list[str]:
         return self.ng(index).list_calls()
 
+    def mixer_client(self, index: int = 0) -> NgClient:
+        """An ng client of `monitoring.mixers[index]` (`mixer_config`); close it when done."""
+        host, _, port = self.config.monitoring.mixers[index].ng.rpartition(":")
+        return NgClient(host, int(port), timeout=1.0)
+
     def replica_control(self, index: int = 0) -> ReplicaControl:
         """A client of `controllers[index]`'s control socket; close it when done."""
         return ReplicaControl(self.config.controllers[index].control)

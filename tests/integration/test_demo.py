@@ -82,6 +82,9 @@ def _demo_config_on_free_ports(workdir: Path) -> Path:
     for section in ("acd", "analytics", "dashboards", "desktop", "recording"):
         config[section]["listen"] = f"127.0.0.1:{free_port()}"
     config["sip"]["wss_listen"] = f"127.0.0.1:{free_port()}"
+    for mixer in config.get("monitoring", {}).get("mixers", []):
+        mixer_base = 61000 + secrets.randbelow(40) * 100  # above the ephemeral range
+        mixer.update(ng=f"127.0.0.1:{free_port()}", port_min=mixer_base, port_max=mixer_base + 99)
     config["ivr"]["flows_dir"] = str(DEMO_CONFIG.parent / config["ivr"]["flows_dir"])
     path = workdir / "callcenter.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -32,7 +32,8 @@ def bridge() -> Iterator[Bridge]:
     selector = selectors.DefaultSelector()
     bridge = Bridge(settings, selector, clock=lambda: now[0])
     yield bridge
-    bridge.close_all()
+    for _, writer in bridge.close_all():
+        writer.abort()
     selector.close()
 
 
@@ -154,3 +155,12 @@ def test_record_twice_is_refused_and_an_unwritable_file_is_an_error(
     reply = run(bridge, "record", conference="a", file=str(blocked / "x.wav"), channels=[[]])
     assert reply["result"] == "error" and "cannot write" in reply["error-reason"]
     assert bridge.conferences["a"].recording is None
+
+
+def test_two_conferences_cannot_write_one_file(bridge: Bridge, tmp_path: Path) -> None:
+    join(bridge, "a", "caller")
+    join(bridge, "b", "caller")
+    target = str(tmp_path / "one.wav")
+    assert run(bridge, "record", conference="a", file=target, channels=[[]])["result"] == "ok"
+    reply = run(bridge, "record", conference="b", file=target, channels=[[]])
+    assert "being written for 'a'" in reply["error-reason"]

@@ -68,3 +68,10 @@ def test_the_mixer_reads_its_node_from_runtime_json(tmp_path: Path) -> None:
     assert settings_from_config(layout.runtime_config, 0).name == "mixer0"
     with pytest.raises(SettingsError, match=r"no monitoring.mixers\[3\]"):
         settings_from_config(layout.runtime_config, 3)
+
+
+def test_a_wildcard_interface_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "callcenter.yaml"
+    path.write_text(CONFIG.replace('interface: "127.0.0.2"', 'interface: "0.0.0.0"'))
+    with pytest.raises(SettingsError, match=r"mixers\[2\].interface 0.0.0.0 is a wildcard"):
+        settings_from_config(path, 2)

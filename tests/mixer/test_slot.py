@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from mixer._conference import Conference, Slot
+from mixer._conference import TRIM_AFTER_TICKS, Conference, Slot
 from mixer._rtp import RtpPacket, parse_rtp
 from mixer._sdp import parse_offer
 from recording import g711_decode, g711_encode
@@ -79,3 +79,11 @@ def test_output_packets_follow_the_tick(slot: Slot) -> None:
     assert (resumed.timestamp - second.timestamp) & 0xFFFFFFFF == 4 * 160  # a pause keeps time
     assert first.ssrc == resumed.ssrc and first.payload_type == 0
     assert slot.packets_out == 3
+
+
+def test_a_standing_backlog_is_trimmed(slot: Slot) -> None:
+    slot.receive(rtp(0, b"\x01" * 160), capacity=320)  # a burst: one frame ahead
+    for seq in range(1, TRIM_AFTER_TICKS + 1):
+        slot.receive(rtp(seq, b"\x02" * 160), capacity=320)
+        assert slot.take_frame() is not None
+    assert slot.late == 1 and len(slot.buffer) == 0  # back to no spare frame
