@@ -120,6 +120,7 @@ class Engine:
         self.bridge = Bridge(settings, self.selector)
         self.cache = ReplyCache()
         self._capacity = settings.jitter_frames * FRAME
+        self._next_due = 0.0  # monotonic time of the next tick
         self._closer = ThreadPoolExecutor(1, thread_name_prefix="mixer-closer")
         self._finished: queue.SimpleQueue[tuple[Any, bytes, Reply]] = queue.SimpleQueue()
         self._plan = Plan(-1, [])
@@ -152,7 +153,7 @@ class Engine:
 
     def run(self) -> None:
         tick = 0
-        next_due = time.monotonic() + TICK_S
+        next_due = self._next_due = time.monotonic() + TICK_S
         while not self._stopping:
             # Read what is there even when a tick is due (timeout 0): a tick that runs
             # late must find the frames that arrived meanwhile, not drop them later.
@@ -165,6 +166,7 @@ class Engine:
             if behind > _CATCH_UP_TICKS:
                 tick += behind
                 next_due += behind * TICK_S
+                self._next_due = next_due
                 self.skipped_ticks += behind
                 self._pad_recordings(behind)
                 log.warning("%d ticks late, skipped them", behind)
@@ -179,6 +181,7 @@ class Engine:
             self.tick_time_us += int((time.monotonic() - now) * 1e6)
             tick += 1
             next_due += TICK_S
+            self._next_due = next_due
             if tick % _EXPIRE_EVERY_TICKS == 0:
                 self._expire(now)
 
@@ -190,9 +193,18 @@ class Engine:
         elif data == _WAKE:
             self._drain_wake()
 
+    def _queue_bound(self) -> int:
+        """jitter_frames, plus a frame for each tick that is due and has not run yet: when
+        the loop itself was held up (the CPU was busy), what arrived meanwhile is the
+        catch-up ticks' input, not jitter, and dropping it would lose it for nothing."""
+        late = time.monotonic() - self._next_due
+        if late < 0:
+            return self._capacity
+        return self._capacity + min(int(late / TICK_S) + 1, _CATCH_UP_TICKS) * FRAME
+
     def _receive(self, slot: Slot) -> None:
         sock = slot.sock
-        capacity = self._capacity
+        capacity = self._queue_bound()
         got_rtp = False
         for _ in range(_READ_BURST):
             try:

@@ -33,7 +33,8 @@ class Rtpengine:
     ng_port: int  # UDP for requests, TCP for the DTMF events it pushes
     process: subprocess.Popen[bytes]
     log: Path
-    port_base: int = 0  # its media ports: port_base to port_base + 199
+    port_base: int = 0  # its media ports: port_base to port_base + ports - 1
+    ports: int = 200
 
     def client(self) -> RtpengineNg:
         return RtpengineNg("127.0.0.1", self.ng_port, timeout=1.0)
@@ -41,12 +42,18 @@ class Rtpengine:
 
 @contextmanager
 def running_rtpengine(
-    workdir: Path, *, ng_port: int = 0, port_base: int = 0, recording_dir: Path | None = None
+    workdir: Path,
+    *,
+    ng_port: int = 0,
+    port_base: int = 0,
+    ports: int = 200,
+    recording_dir: Path | None = None,
 ) -> Iterator[Rtpengine]:
     """rtpengine on loopback: ng on `ng_port` (default: a free one) over UDP and, for its
     DTMF events, over TCP (docs/rtpengine.md). Give the ports of an earlier run to
-    restart it where its clients expect it. `recording_dir`: `start recording` writes
-    pcap segments there (the recorder's spool, docs/recording.md)."""
+    restart it where its clients expect it. `ports`: the size of its media port range
+    (a benchmark with hundreds of calls needs more than 200). `recording_dir`: `start
+    recording` writes pcap segments there (the recorder's spool, docs/recording.md)."""
     binary = shutil.which("rtpengine")
     if binary is None:
         raise FileNotFoundError("rtpengine is not installed; run scripts/install")
@@ -68,7 +75,7 @@ def running_rtpengine(
                 f"--listen-tcp-ng=127.0.0.1:{ng_port}",
                 "--dtmf-log-ng-tcp",
                 f"--port-min={base}",
-                f"--port-max={base + 199}",
+                f"--port-max={base + ports - 1}",
                 "--timeout=30",
                 "--delete-delay=0",
                 "--log-stderr",
@@ -87,7 +94,7 @@ def running_rtpengine(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    engine = Rtpengine(ng_port, process, log, base)
+    engine = Rtpengine(ng_port, process, log, base, ports)
     # A plain client: the controller's (RtpengineNg) takes a refused first ping for a
     # dead node and fails every request for 5 s, which made each start take 5 s.
     client = NgClient("127.0.0.1", ng_port, timeout=1.0)

@@ -41,6 +41,7 @@ PROCESS_MODULES: Final = frozenset(
     TESTS / name
     for name in (
         "analytics/test_analytics_clickhouse.py",  # clickhouse-server
+        "benchmarks/test_monitor_mixing_smoke.py",  # rtpengine and a mixer
         "analytics/test_analytics_service.py",  # redis-server and the CDR service
         "dashboards/test_dashboards_browser.py",  # Streamlit, Chromium, the CDR service
         "dashboards/test_dashboards_live.py",  # redis-server
