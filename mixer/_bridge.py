@@ -125,11 +125,11 @@ class Bridge:
             if conference is None:
                 conference = Conference(conference_name, last_packet=self.clock())
                 self.conferences[conference_name] = conference
-            slot = Slot(conference, slot_name, sock)
+            slot = Slot(conference, slot_name, sock, self.settings.jitter_frames)
             conference.slots[slot_name] = slot
             self.selector.register(sock, selectors.EVENT_READ, slot)
         elif slot.offer is not None and slot.offer.law != offer.law:
-            slot.buffer.clear()  # queued frames are of the old law
+            slot.playout.clear()  # queued frames are of the old law
         assert conference is not None
         slot.offer = offer
         slot.answers += 1

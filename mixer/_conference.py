@@ -1,7 +1,8 @@
 """A conference (one monitored call) and its slots (caller, agent, each supervisor).
 
-A slot is a port of the mixer: an input whose frames queue for the 20 ms tick, and an
-output that sends the slot's mix (what it hears) to the address its SDP named.
+A slot is a port of the mixer: an input whose frames wait in its playout (`_playout`)
+for the 20 ms tick they play on, and an output that sends the slot's mix (what it
+hears) to the address its SDP named.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from typing import Final
 from recording import g711_decode, g711_encode
 
 from ._mixing import FRAME
+from ._playout import Playout
 from ._rtp import RtpPacket, build_rtp
 from ._sdp import PCMA, PCMU, Offer
 from ._wav_writer import WavWriter
-
-# A queue that keeps a spare frame this long (0.5 s) is trimmed by one.
-TRIM_AFTER_TICKS: Final = 25
 
 # bytes.translate tables: a frame of the other law, re-coded into the slot's own
 # (a peer that switches law mid-call is rare, but its audio should still be heard).
@@ -28,19 +27,22 @@ _RECODE: Final = {
     (PCMU, PCMA): g711_encode(g711_decode(_ALL_CODES, PCMU), PCMA).tobytes(),
     (PCMA, PCMU): g711_encode(g711_decode(_ALL_CODES, PCMA), PCMU).tobytes(),
 }
+_SILENCE: Final = {PCMU: b"\xff", PCMA: b"\xd5"}
 
 
 class Slot:
     """One party's port. Counters are what `statistics` reports."""
 
-    def __init__(self, conference: Conference, name: str, sock: socket.socket) -> None:
+    def __init__(
+        self, conference: Conference, name: str, sock: socket.socket, max_cushion: int = 2
+    ) -> None:
         self.conference = conference
         self.name = name
         self.sock = sock
         self.port: int = sock.getsockname()[1]
         self.offer: Offer | None = None
         self.answers = 0  # the o= version of the next answer
-        self.buffer = bytearray()  # queued G.711 of the slot's law, oldest first
+        self.playout = Playout(max_cushion)  # G.711 of the slot's law, by tick
         # Output stream: our own SSRC, sequence and timestamp (RFC 3550 random starts).
         self.ssrc = random.getrandbits(32)
         self.seq = random.getrandbits(16)
@@ -48,8 +50,6 @@ class Slot:
         self.last_sent_tick = -2
         self.packets_in = 0
         self.packets_out = 0
-        self.late = 0  # frames dropped because the queue was full (or stayed long)
-        self._backlog_ticks = 0  # ticks in a row that left a frame queued
         # Loss as RTCP counts it: expected (highest extended seq - first + 1) - received,
         # per incoming SSRC, kept across a change of SSRC.
         self._in_ssrc: int | None = None
@@ -70,6 +70,11 @@ class Slot:
         return (self.offer.address, self.offer.port)
 
     @property
+    def late(self) -> int:
+        """Frames dropped: arrived after their tick, or trimmed when the cushion shrank."""
+        return self.playout.late + self.playout.trimmed
+
+    @property
     def lost(self) -> int:
         return self._lost_before + self._stream_lost()
 
@@ -78,10 +83,9 @@ class Slot:
             return 0
         return max(0, self._highest_seq - self._first_seq + 1 - self._received)
 
-    def receive(self, packet: RtpPacket, capacity: int) -> None:
-        """Count `packet`; queue its audio when it is G.711 (events, comfort noise and
-        other formats are not mixed). The queue keeps at most `capacity` bytes: older
-        frames are dropped and counted `late`."""
+    def receive(self, packet: RtpPacket, arrival_tick: int, open_tick: int) -> None:
+        """Count `packet`; place its audio in the playout when it is G.711 (events,
+        comfort noise and other formats are not mixed). The ticks: see `Playout.push`."""
         self.packets_in += 1
         if packet.ssrc != self._in_ssrc:
             self._lost_before += self._stream_lost()
@@ -105,34 +109,21 @@ class Slot:
             payload = packet.payload.translate(_RECODE[(pt, offer.law)])
         else:
             return
-        buffer = self.buffer
-        buffer += payload
-        excess = len(buffer) - capacity
-        if excess > 0:
-            dropped = -(-excess // FRAME) * FRAME
-            del buffer[:dropped]
-            self.late += dropped // FRAME
+        partial = len(payload) % FRAME
+        if partial:  # not whole 20 ms: the rest of the last frame is silence
+            payload += _SILENCE[offer.law] * (FRAME - partial)
+        self.playout.push(
+            packet.ssrc,
+            packet.seq,
+            packet.timestamp,
+            payload,
+            arrival_tick=arrival_tick,
+            open_tick=open_tick,
+        )
 
-    def take_frame(self) -> bytes | None:
-        """The oldest queued 20 ms, or None when less than a frame is queued.
-
-        A queue that still holds a frame after every tick for `TRIM_AFTER_TICKS` ticks
-        drops one (counted `late`): a burst of jitter then costs 20 ms of delay for a
-        moment, not for the rest of the call."""
-        buffer = self.buffer
-        if len(buffer) < FRAME:
-            return None
-        frame = bytes(buffer[:FRAME])
-        del buffer[:FRAME]
-        if len(buffer) < FRAME:
-            self._backlog_ticks = 0
-        else:
-            self._backlog_ticks += 1
-            if self._backlog_ticks >= TRIM_AFTER_TICKS:
-                del buffer[:FRAME]
-                self.late += 1
-                self._backlog_ticks = 0
-        return frame
+    def take_frame(self, tick: int) -> bytes | None:
+        """The 20 ms that plays on `tick`, or None."""
+        return self.playout.pop(tick)
 
     def packet(self, payload: bytes, tick: int) -> bytes:
         """The next RTP packet of the slot's output: timestamp from the tick (so a

@@ -2,8 +2,8 @@
 20 ms tick on a monotonic schedule.
 
 Between ticks it reads what arrived (epoll): ng requests run at once, RTP is counted
-and queued on its slot. On each tick, due at start + n * 20 ms (no drift: a late tick
-does not move the next), every slot with a queued frame gives one, the frames are
+and placed in its slot's playout by timestamp. On each tick, due at start + n * 20 ms
+(no drift: a late tick does not move the next), every slot with a frame due gives it, the frames are
 decoded in one block, mixed for every output and recording channel (`_mixing`),
 encoded and sent. A loop that fell more than `_CATCH_UP_TICKS` behind (the process
 was stopped) skips the missed ticks rather than bursting them out.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import selectors
 import socket
@@ -119,8 +120,8 @@ class Engine:
         self.selector.register(self._wake_r, selectors.EVENT_READ, _WAKE)
         self.bridge = Bridge(settings, self.selector)
         self.cache = ReplyCache()
-        self._capacity = settings.jitter_frames * FRAME
         self._next_due = 0.0  # monotonic time of the next tick
+        self._open_tick = 0  # the next tick to run (due at _next_due)
         self._closer = ThreadPoolExecutor(1, thread_name_prefix="mixer-closer")
         self._finished: queue.SimpleQueue[tuple[Any, bytes, Reply]] = queue.SimpleQueue()
         self._plan = Plan(-1, [])
@@ -167,6 +168,7 @@ class Engine:
                 tick += behind
                 next_due += behind * TICK_S
                 self._next_due = next_due
+                self._open_tick = tick
                 self.skipped_ticks += behind
                 self._pad_recordings(behind)
                 log.warning("%d ticks late, skipped them", behind)
@@ -182,6 +184,7 @@ class Engine:
             tick += 1
             next_due += TICK_S
             self._next_due = next_due
+            self._open_tick = tick
             if tick % _EXPIRE_EVERY_TICKS == 0:
                 self._expire(now)
 
@@ -193,18 +196,20 @@ class Engine:
         elif data == _WAKE:
             self._drain_wake()
 
-    def _queue_bound(self) -> int:
-        """jitter_frames, plus a frame for each tick that is due and has not run yet: when
-        the loop itself was held up (the CPU was busy), what arrived meanwhile is the
-        catch-up ticks' input, not jitter, and dropping it would lose it for nothing."""
-        late = time.monotonic() - self._next_due
-        if late < 0:
-            return self._capacity
-        return self._capacity + min(int(late / TICK_S) + 1, _CATCH_UP_TICKS) * FRAME
+    def _ticks_now(self) -> tuple[int, int]:
+        """(arrival tick, open tick) for what is read now: the open tick is the first not
+        run yet; the arrival tick is the one the clock is at (later than the open tick
+        when the loop was held up: what arrives meanwhile is the catch-up ticks' input,
+        and is not late for them, keeping the intent of the old queue bound)."""
+        open_tick = self._open_tick
+        behind = time.monotonic() - self._next_due
+        if behind <= 0:
+            return open_tick, open_tick
+        return open_tick + math.ceil(behind / TICK_S), open_tick
 
     def _receive(self, slot: Slot) -> None:
         sock = slot.sock
-        capacity = self._queue_bound()
+        arrival_tick, open_tick = self._ticks_now()
         got_rtp = False
         for _ in range(_READ_BURST):
             try:
@@ -213,7 +218,7 @@ class Engine:
                 break
             packet = parse_rtp(data)
             if packet is not None:
-                slot.receive(packet, capacity)
+                slot.receive(packet, arrival_tick, open_tick)
                 got_rtp = True
         if got_rtp:
             slot.conference.last_packet = time.monotonic()
@@ -230,9 +235,8 @@ class Engine:
         chunks: list[bytes] = []
         laws: list[int] = []
         for row, slot in enumerate(plan.slots):
-            if len(slot.buffer) >= FRAME:
-                frame = slot.take_frame()
-                assert frame is not None
+            frame = slot.take_frame(tick)
+            if frame is not None:
                 rows.append(row)
                 chunks.append(frame)
                 laws.append(slot.law)

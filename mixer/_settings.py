@@ -23,7 +23,7 @@ class MixerSettings:
     interface: str  # RTP sockets bind here and the SDP names it
     port_min: int
     port_max: int
-    jitter_frames: int  # frames an input may queue before the oldest is dropped
+    jitter_frames: int  # the most cushion (frames) an input's playout may add
     idle_timeout_s: float  # a conference without packets for this long is forgotten
 
     @property

@@ -1,4 +1,4 @@
-"""A slot's queue and counters, and its output stream."""
+"""A slot's input (its playout, counters) and its output stream."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from mixer._conference import TRIM_AFTER_TICKS, Conference, Slot
+from mixer._conference import Conference, Slot
 from mixer._rtp import RtpPacket, parse_rtp
 from mixer._sdp import parse_offer
 from recording import g711_decode, g711_encode
@@ -33,25 +33,35 @@ def rtp(seq: int, payload: bytes, pt: int = 0, ssrc: int = 1) -> RtpPacket:
     return RtpPacket(pt, seq, seq * 160, ssrc, payload)
 
 
-def test_queue_keeps_the_newest_frames_and_counts_late(slot: Slot) -> None:
-    for seq in range(5):
-        slot.receive(rtp(seq, bytes([seq]) * 160), capacity=2 * 160)
-    assert slot.late == 3 and slot.packets_in == 5
-    assert slot.take_frame() == bytes([3]) * 160
-    assert slot.take_frame() == bytes([4]) * 160
-    assert slot.take_frame() is None
+def test_frames_play_on_their_tick_and_late_ones_are_counted(slot: Slot) -> None:
+    slot.receive(rtp(0, bytes([0]) * 160), 0, 0)
+    slot.receive(rtp(2, bytes([2]) * 160), 0, 0)  # early, and out of order
+    slot.receive(rtp(1, bytes([1]) * 160), 0, 0)
+    assert [slot.take_frame(t) for t in range(4)] == [
+        bytes([0]) * 160,
+        bytes([1]) * 160,
+        bytes([2]) * 160,
+        None,
+    ]
+    slot.receive(rtp(3, bytes([3]) * 160), 4, 4)  # its tick (3) has run
+    assert slot.late == 1 and slot.packets_in == 4 and slot.take_frame(4) is None
+
+
+def test_a_short_payload_is_padded_with_silence(slot: Slot) -> None:
+    slot.receive(rtp(0, b"\x01" * 80), 0, 0)  # 10 ms
+    assert slot.take_frame(0) == b"\x01" * 80 + b"\xff" * 80
 
 
 def test_events_and_other_formats_are_counted_not_mixed(slot: Slot) -> None:
-    slot.receive(rtp(0, b"\x01\x00\x00\xa0", pt=101), capacity=320)
-    slot.receive(rtp(1, b"\x00" * 10, pt=13), capacity=320)  # comfort noise
-    assert slot.packets_in == 2 and slot.take_frame() is None
+    slot.receive(rtp(0, b"\x01\x00\x00\xa0", pt=101), 0, 0)
+    slot.receive(rtp(1, b"\x00" * 10, pt=13), 0, 0)  # comfort noise
+    assert slot.packets_in == 2 and slot.take_frame(0) is None
 
 
 def test_the_other_law_is_recoded(slot: Slot) -> None:
     pcm = (np.arange(160) * 100 - 8000).astype(np.int16)
-    slot.receive(rtp(0, g711_encode(pcm, 8).tobytes(), pt=8), capacity=320)
-    frame = slot.take_frame()
+    slot.receive(rtp(0, g711_encode(pcm, 8).tobytes(), pt=8), 0, 0)
+    frame = slot.take_frame(0)
     assert frame is not None
     decoded = g711_decode(frame, 0).astype(np.int32)
     assert np.abs(decoded - pcm).max() < 300  # two quantisations, not another signal
@@ -59,12 +69,12 @@ def test_the_other_law_is_recoded(slot: Slot) -> None:
 
 def test_loss_is_counted_from_sequence_numbers_across_a_wrap_and_a_new_ssrc(slot: Slot) -> None:
     for seq in (65534, 65535, 1, 2):  # 0 lost
-        slot.receive(rtp(seq, b"\xff" * 160), capacity=320)
+        slot.receive(rtp(seq, b"\xff" * 160), 0, 0)
     assert slot.lost == 1
-    slot.receive(rtp(1, b"\xff" * 160), capacity=320)  # a duplicate offsets it, as in RTCP
+    slot.receive(rtp(1, b"\xff" * 160), 0, 0)  # a duplicate offsets it, as in RTCP
     assert slot.lost == 0
     for seq in (10, 13):  # a new source: its own count (11, 12 lost), the old one kept
-        slot.receive(rtp(seq, b"\xff" * 160, ssrc=2), capacity=320)
+        slot.receive(rtp(seq, b"\xff" * 160, ssrc=2), 0, 0)
     assert slot.lost == 2
 
 
@@ -79,11 +89,3 @@ def test_output_packets_follow_the_tick(slot: Slot) -> None:
     assert (resumed.timestamp - second.timestamp) & 0xFFFFFFFF == 4 * 160  # a pause keeps time
     assert first.ssrc == resumed.ssrc and first.payload_type == 0
     assert slot.packets_out == 3
-
-
-def test_a_standing_backlog_is_trimmed(slot: Slot) -> None:
-    slot.receive(rtp(0, b"\x01" * 160), capacity=320)  # a burst: one frame ahead
-    for seq in range(1, TRIM_AFTER_TICKS + 1):
-        slot.receive(rtp(seq, b"\x02" * 160), capacity=320)
-        assert slot.take_frame() is not None
-    assert slot.late == 1 and len(slot.buffer) == 0  # back to no spare frame
