@@ -9,9 +9,10 @@ find their place, and a pause (silence suppression, DTMF) keeps its length.
 
 The cushion adapts. A frame that arrives after its tick has run is `late` (dropped), and
 the cushion grows by the ticks it would have needed (up to `max_cushion`); when every
-frame of the last `SHRINK_AFTER_TICKS` arrived a tick or more ahead of its tick, it
-shrinks by one. A stream that arrives just before each tick therefore plays with no
-cushion, and one whose packets straddle a tick boundary settles at one frame.
+frame of the last `SHRINK_AFTER_TICKS` (2 s) arrived a tick or more ahead of its tick,
+it shrinks by one (a period that doubles each time a late frame soon proves a shrink
+wrong). A stream that arrives just before each tick therefore plays with no cushion,
+and one whose packets straddle a tick boundary settles at one frame.
 
 Ticks given to `push`: `arrival_tick` is the tick the frame arrived in time for by the
 clock (its slack is measured against it); `open_tick` is the first tick not run yet,
@@ -26,6 +27,10 @@ from typing import Final
 FRAME: Final = 160  # G.711 bytes (samples) a tick
 # The cushion shrinks after this many ticks (2 s) in which every frame had a tick of slack.
 SHRINK_AFTER_TICKS: Final = 100
+# A shrink that a late frame proves wrong within its own calm period doubles the period
+# (up to 32 s): jitter that comes back every few seconds would otherwise cost a frame
+# for each grow and each shrink.
+MAX_SHRINK_AFTER_TICKS: Final = 1600
 # A newest frame this far (1 s) beyond the cushion's reach, ahead or behind, means the
 # sender's timeline moved (a restart, a timestamp jump): the stream is anchored again.
 REANCHOR_TICKS: Final = 50
@@ -59,6 +64,8 @@ class Playout:
         self._calm_since: int | None = None  # arrival tick since which all had slack
         self._late_in_row = 0
         self._next_pop = 0
+        self.shrink_after = SHRINK_AFTER_TICKS  # calm ticks before a shrink, adapts
+        self._last_shrink: int | None = None  # the arrival tick of the last shrink
 
     @property
     def queued(self) -> int:
@@ -112,7 +119,7 @@ class Playout:
                     self._anchor(timestamp, arrival_tick)
                     tick = self._tick_of(timestamp)
             if tick < open_tick:
-                self._arrived_late(need, len(payload) // FRAME)
+                self._arrived_late(need, len(payload) // FRAME, arrival_tick)
                 return
         self._late_in_row = 0
         frames = self._frames
@@ -170,8 +177,12 @@ class Playout:
             self.trimmed += len(stale)
         self._frames = frames
 
-    def _arrived_late(self, need: int, count: int) -> None:
+    def _arrived_late(self, need: int, count: int, arrival_tick: int) -> None:
         self.late += count
+        last_shrink = self._last_shrink
+        if last_shrink is not None and arrival_tick - last_shrink < self.shrink_after:
+            self.shrink_after = min(2 * self.shrink_after, MAX_SHRINK_AFTER_TICKS)
+            self._last_shrink = None
         grow = min(need, self.max_cushion - self.cushion)
         if grow > 0:
             self._shift(grow)
@@ -182,5 +193,6 @@ class Playout:
             self._calm_since = None
         elif self._calm_since is None:
             self._calm_since = arrival_tick
-        elif arrival_tick - self._calm_since >= SHRINK_AFTER_TICKS:
+        elif arrival_tick - self._calm_since >= self.shrink_after:
             self._shift(-1, open_tick)
+            self._last_shrink = arrival_tick

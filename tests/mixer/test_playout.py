@@ -3,7 +3,13 @@ cushion adapts. Pure: ticks are numbers, a stream is a list of (seq, ts, arrival
 
 from __future__ import annotations
 
-from mixer._playout import FRAME, REANCHOR_TICKS, SHRINK_AFTER_TICKS, Playout
+from mixer._playout import (
+    FRAME,
+    MAX_SHRINK_AFTER_TICKS,
+    REANCHOR_TICKS,
+    SHRINK_AFTER_TICKS,
+    Playout,
+)
 
 
 def frame(n: int) -> bytes:
@@ -200,6 +206,23 @@ def test_the_cushion_shrinks_after_a_calm_period() -> None:
     run.run_tick()
     last = 8 + 3 * SHRINK_AFTER_TICKS - 1
     assert run.played[run.tick - 1] == last  # no delay left: the newest frame played
+
+
+def test_jitter_that_comes_back_makes_the_cushion_shrink_more_slowly() -> None:
+    """A frame just after its tick every 3 s: with 2 s of calm enough, each shrink would
+    be followed by a late frame (a frame lost for each). The shrink proved wrong doubles
+    the calm period, longer than the jitter's: the cushion stays one frame."""
+    run = Run()
+    for t in range(60 * 50):  # a minute
+        if t % 150 == 149:
+            run.run_tick()
+            run.arrive(t)  # after its tick
+        else:
+            run.arrive(t)
+            run.run_tick()
+    assert run.playout.shrink_after == 2 * SHRINK_AFTER_TICKS <= MAX_SHRINK_AFTER_TICKS
+    assert (run.playout.late, run.playout.trimmed) == (2, 1)  # of 3,000 frames; 40 without
+    assert run.playout.cushion == 1
 
 
 def test_a_held_up_loop_does_not_count_what_its_catch_up_ticks_will_play() -> None:
