@@ -659,7 +659,7 @@ def report(r: RunResult) -> None:
     ticks = s.get("ticks", 0)
     print(
         f"  mixer counters: in {s.get('packets_in', 0)}, out {s.get('packets_out', 0)}, "
-        f"lost {s.get('lost', 0)}, late (dropped, queue full) {s.get('late', 0)}; ticks "
+        f"lost {s.get('lost', 0)}, late (dropped by the playout) {s.get('late', 0)}; ticks "
         f"{ticks}, skipped {s.get('skipped_ticks', 0)}, latest tick "
         f"{s.get('max_lag_us', 0) / 1000:.1f} ms late, "
         f"{s.get('tick_time_us', 0) / max(ticks, 1):.0f} us per tick"
