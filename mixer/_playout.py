@@ -7,8 +7,10 @@ timestamp (not by arrival order) is what a FIFO could not do: a stream whose pac
 land on both sides of a tick boundary still plays one frame a tick, reordered packets
 find their place, and a pause (silence suppression, DTMF) keeps its length.
 
-The cushion adapts. A frame that arrives after its tick has run is `late` (dropped), and
-the cushion grows by the ticks it would have needed (up to `max_cushion`); when every
+The cushion adapts. A frame that arrives after its tick has run grows the cushion by
+the ticks it would have needed (up to `max_cushion`) and plays on the next tick (a gap,
+but no frame lost; counted in `grown`); only one the cushion cannot grow for is `late`
+(dropped). When every
 frame of the last `SHRINK_AFTER_TICKS` (2 s) arrived a tick or more ahead of its tick,
 it shrinks by one (a period that doubles each time a late frame soon proves a shrink
 wrong). A stream that arrives just before each tick therefore plays with no cushion,
@@ -45,13 +47,15 @@ def _signed32(value: int) -> int:
 
 class Playout:
     """Frames keyed by the tick they play at. Counters: `late` (arrived after their
-    tick, or left by skipped ticks), `trimmed` (dropped by a shrink or a re-anchor),
-    `duplicates`."""
+    tick beyond what the cushion may grow to, or left by skipped ticks), `grown` (arrived
+    after their tick and moved the timeline instead), `trimmed` (dropped by a shrink or a
+    re-anchor), `duplicates`."""
 
     def __init__(self, max_cushion: int) -> None:
         self.max_cushion = max_cushion
         self.cushion = 0  # ticks of delay added to the anchor frame's arrival
         self.late = 0
+        self.grown = 0  # frames that came after their tick and moved the timeline instead
         self.trimmed = 0
         self.duplicates = 0
         self.anchors = 0  # how often the stream was anchored (first frame, SSRC, jumps)
@@ -119,8 +123,14 @@ class Playout:
                     self._anchor(timestamp, arrival_tick)
                     tick = self._tick_of(timestamp)
             if tick < open_tick:
-                self._arrived_late(need, len(payload) // FRAME, arrival_tick)
-                return
+                # Its tick has run without it. Growing the cushion by what it needed moves
+                # the timeline so that it plays on the next tick: a gap of one tick, but
+                # no frame lost. Only a frame the cushion cannot grow for is dropped.
+                self._grow_for_late(need, arrival_tick)
+                tick = self._tick_of(timestamp)
+                if tick < open_tick:
+                    self.late += len(payload) // FRAME
+                    return
         self._late_in_row = 0
         frames = self._frames
         for start in range(0, len(payload), FRAME):
@@ -177,8 +187,8 @@ class Playout:
             self.trimmed += len(stale)
         self._frames = frames
 
-    def _arrived_late(self, need: int, count: int, arrival_tick: int) -> None:
-        self.late += count
+    def _grow_for_late(self, need: int, arrival_tick: int) -> None:
+        self.grown += 1
         last_shrink = self._last_shrink
         if last_shrink is not None and arrival_tick - last_shrink < self.shrink_after:
             self.shrink_after = min(2 * self.shrink_after, MAX_SHRINK_AFTER_TICKS)

@@ -43,8 +43,10 @@ def test_frames_play_on_their_tick_and_late_ones_are_counted(slot: Slot) -> None
         bytes([2]) * 160,
         None,
     ]
-    slot.receive(rtp(3, bytes([3]) * 160), 4, 4)  # its tick (3) has run
-    assert slot.late == 1 and slot.packets_in == 4 and slot.take_frame(4) is None
+    slot.receive(rtp(3, bytes([3]) * 160), 4, 4)  # its tick (3) has run: on the next one
+    assert slot.late == 0 and slot.packets_in == 4 and slot.take_frame(4) == bytes([3]) * 160
+    slot.receive(rtp(4, bytes([4]) * 160), 20, 20)  # beyond what the cushion may grow to
+    assert slot.late == 1 and slot.take_frame(20) is None
 
 
 def test_a_short_payload_is_padded_with_silence(slot: Slot) -> None:
