@@ -751,8 +751,19 @@ class Machine:
         """Some idle agent qualifies for `queue` and meets the call's skills."""
         if not self._idle_keys[queue.name]:
             return False
-        agents = self._agents
-        return any(self._meets(agents[k[1]], call.skills) for k in self._idle_keys[queue.name])
+        agents, monitoring = self._agents, self._monitoring_supervisors()
+        return any(
+            k[1] not in monitoring and self._meets(agents[k[1]], call.skills)
+            for k in self._idle_keys[queue.name]
+        )
+
+    def _monitoring_supervisors(self) -> frozenset[int]:
+        """Supervisors in a monitoring session: their phone is on it, so no queue call is
+        offered to them (they stay idle on the board; the session ends, they are offered
+        again at the next dispatch)."""
+        if not self._monitors:
+            return frozenset()
+        return frozenset(m.supervisor_id for m in self._monitors.values())
 
     def _candidates(self, call: CallRecord, queue: QueueConfig) -> IdlePool | None:
         """The idle agents who qualify for `queue` and meet the call's own skills,
@@ -764,6 +775,9 @@ class Machine:
         if keys and call.skills:
             agents = self._agents
             keys = [k for k in keys if self._meets(agents[k[1]], call.skills)]
+        if keys and self._monitors:
+            monitoring = self._monitoring_supervisors()
+            keys = [k for k in keys if k[1] not in monitoring]
         if not keys:
             return None
         if call.tried:

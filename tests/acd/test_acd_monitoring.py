@@ -273,6 +273,21 @@ def test_intercept_once_answered_by_a_supervisor_free_to_take_the_call(floor: Ac
     assert floor.monitor_sessions() == []
 
 
+def test_a_monitoring_supervisor_is_offered_no_queue_call_until_the_session_ends(
+    floor: Acd,
+) -> None:
+    """The supervisor's phone is on the session: a queue call waits rather than ring it."""
+    assert monitor(floor).ok
+    assert floor.force_idle(ADMIN, 2001).ok  # the supervisor's desk is ready for calls
+    assert floor.enqueue("c2", "billing", caller="13700002222").ok
+    assert floor.call("c2")["state"] == "queued"  # 2001 is idle, but on the session
+    assert floor.agent(2001)["state"] == AgentState.IDLE.value
+    stopped = floor.stop_monitor(BY_QUEUE, "s1")
+    assert stopped.ok, stopped.error
+    assert floor.call("c2")["state"] == "ringing" and floor.call("c2")["ringing"] == [2001]
+    sound(floor)
+
+
 def test_stop_ends_the_session_and_frees_the_supervisor(floor: Acd) -> None:
     assert monitor(floor).ok
     result = floor.stop_monitor(BY_QUEUE, "s1")
