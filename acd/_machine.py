@@ -19,12 +19,21 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from ._actions import Action, CancelRing, Event, Offer, Result, Route, Undelivered
+from ._actions import (
+    Action,
+    CancelRing,
+    Event,
+    MonitorCommand,
+    Offer,
+    Result,
+    Route,
+    Undelivered,
+)
 from ._clock import Clock
 from ._config import AcdConfig, QueueConfig, validate_config
 from ._errors import ErrorCode, Refusal
 from ._index import IdleKey, IdlePool, TimerEntry, TimerIndex
-from ._monitoring import STOP_CALL_ENDED, new_monitor_id
+from ._monitoring import STOP_CALL_ENDED, STOP_REQUESTED, new_monitor_id
 from ._recording import new_recording_ref
 from ._records import AgentRecord, CallRecord, MonitorSession
 from ._states import AgentState, CallState, Trigger, refusal_for, targets
@@ -348,6 +357,23 @@ class Machine:
             for name in self._agent_queues.pop(eid, ()):
                 self._members[name].discard(eid)
             self._staffing_changed = True
+            self._end_sessions_of(agent)
+
+    def _end_sessions_of(self, supervisor: AgentRecord) -> None:
+        """A supervisor who logs out (or is logged out) leaves its monitoring sessions:
+        each ends here, and its controller is told to hang the supervisor's leg up."""
+        for session in [
+            m for m in self._monitors.values() if m.supervisor_id == supervisor.employee_id
+        ]:
+            self._end_monitor(session, STOP_REQUESTED)
+            self._actions.append(
+                MonitorCommand(
+                    call_id=session.call_id,
+                    session_id=session.session_id,
+                    mode="",
+                    requested_by=supervisor.username,
+                )
+            )
 
     def _to_idle(self, agent: AgentRecord, trigger: Trigger, reason: str) -> Refusal | None:
         code = refusal_for(trigger, agent.state)

@@ -288,6 +288,20 @@ def test_a_monitoring_supervisor_is_offered_no_queue_call_until_the_session_ends
     sound(floor)
 
 
+def test_a_supervisor_who_logs_out_leaves_its_sessions(floor: Acd) -> None:
+    assert monitor(floor).ok
+    assert monitor(floor, BY_TEAM).ok
+    out = floor.logout(2001)
+    assert out.ok, out.error
+    assert (
+        MonitorCommand(call_id="c1", session_id="s1", mode="", requested_by="user2001")
+        in out.actions
+    )
+    assert floor.monitor_session("s1") is None
+    assert floor.monitor_session("s2") is not None  # the other supervisor's stays
+    sound(floor)
+
+
 def test_stop_ends_the_session_and_frees_the_supervisor(floor: Acd) -> None:
     assert monitor(floor).ok
     result = floor.stop_monitor(BY_QUEUE, "s1")
