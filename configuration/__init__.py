@@ -36,7 +36,14 @@ if TYPE_CHECKING:
         TlsSection,
         WrapUpCode,
     )
-    from ._fields import MAX_PORT, HostPort, StrictModel, check_identifier, check_port
+    from ._fields import (
+        MAX_PORT,
+        HostPort,
+        StrictModel,
+        check_identifier,
+        check_port,
+        positive_number,
+    )
     from ._ivr_config import ClosedSpec, IvrSection
     from ._monitoring import MixerNode, MonitoringKeys, MonitoringSection, SupervisorScope
     from ._recording import MailboxSpec, RecordingSection, VoicemailSection
@@ -113,6 +120,7 @@ __all__ = [
     "parse_config",
     "parse_dsn",
     "parse_yaml",
+    "positive_number",
     "split_hostport",
     "yaml_error_message",
 ]
@@ -137,7 +145,15 @@ _LAZY = {
         "_desktop",
     ),
     **dict.fromkeys(
-        ("MAX_PORT", "HostPort", "StrictModel", "check_identifier", "check_port"), "_fields"
+        (
+            "MAX_PORT",
+            "HostPort",
+            "StrictModel",
+            "check_identifier",
+            "check_port",
+            "positive_number",
+        ),
+        "_fields",
     ),
     **dict.fromkeys(("ClosedSpec", "IvrSection"), "_ivr_config"),
     **dict.fromkeys(

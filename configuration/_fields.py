@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from typing import Annotated
 
@@ -26,6 +27,14 @@ def check_port(port: int, where: str) -> int:
     if not 1 <= port <= MAX_PORT:
         raise ValueError(f"port {port} in {where} is out of range: a port is 1 to {MAX_PORT}")
     return port
+
+
+def positive_number(text: str) -> float:
+    """argparse type for the services' command lines: a number above 0 (NaN refused)."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
 
 
 def check_identifier(name: str) -> str:

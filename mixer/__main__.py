@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from configuration import ConfigError
+from configuration import ConfigError, positive_number
 
 from ._engine import Engine, MixerStartError
 from ._settings import SettingsError, settings_from_config
@@ -19,13 +19,6 @@ def _index(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"must be a mixer's index (0, 1, ...), not {text!r}")
     return int(text)
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--idle-timeout-ms",
-        type=_positive,
+        type=positive_number,
         help="forget a conference without packets for this long"
         " (default: rtpengine.rtp_timeout_s; tests use milliseconds)",
     )

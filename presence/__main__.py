@@ -18,7 +18,13 @@ import threading
 from pathlib import Path
 
 from acd_client import AcdClient, TokenError, read_token
-from configuration import CallCenterConfig, ConfigError, load_config, split_hostport
+from configuration import (
+    CallCenterConfig,
+    ConfigError,
+    load_config,
+    positive_number,
+    split_hostport,
+)
 from eventlog import DEFAULT_STREAM, Consumer
 from presence._agents import agents_from_config
 from presence._fifo import KamailioRpc
@@ -26,13 +32,6 @@ from presence._mwi import MwiNotifier, mailbox_owners, run_mwi
 from presence._watcher import Watcher
 
 log = logging.getLogger("presence")
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,13 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--interval",
-        type=_positive,
+        type=positive_number,
         default=2.0,
         help="seconds between polls (default: %(default)s)",
     )
     parser.add_argument(
         "--rpc-timeout",
-        type=_positive,
+        type=positive_number,
         default=5.0,
         help="seconds to wait for Kamailio's reply (default: %(default)s)",
     )

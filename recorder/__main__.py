@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from configuration import ConfigError, split_hostport
+from configuration import ConfigError, positive_number, split_hostport
 
 from ._service import RecorderService
 from ._settings import SettingsError, settings_from_config
@@ -21,13 +21,6 @@ def _host_port(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,13 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--disk-interval-ms",
-        type=_positive,
+        type=positive_number,
         default=1000.0,
         help="how often free space is checked (default: %(default)s)",
     )
     parser.add_argument(
         "--retention-interval-s",
-        type=_positive,
+        type=positive_number,
         default=3600.0,
         help="how often retention runs, after once at start (default: %(default)s)",
     )
