@@ -43,7 +43,6 @@ from ._monitoring import (
     MONITOR_REPORT_STATES,
     MONITOR_RINGING,
     MONITOR_STOP_REASONS,
-    STOP_REQUESTED,
     SWITCH_MODES,
     new_monitor_id,
 )
@@ -463,12 +462,7 @@ class Acd(Machine):
         session, refusal = self._session_for(actor, session_id)
         if session is None:
             return self._refused(refusal)
-        self._end_monitor(session, STOP_REQUESTED)
-        self._actions.append(
-            MonitorCommand(
-                call_id=session.call_id, session_id=session_id, mode="", requested_by=actor.username
-            )
-        )
+        self._stop_monitor(session, actor.username)
         return self._finish()
 
     def report_monitor(

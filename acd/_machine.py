@@ -365,15 +365,20 @@ class Machine:
         for session in [
             m for m in self._monitors.values() if m.supervisor_id == supervisor.employee_id
         ]:
-            self._end_monitor(session, STOP_REQUESTED)
-            self._actions.append(
-                MonitorCommand(
-                    call_id=session.call_id,
-                    session_id=session.session_id,
-                    mode="",
-                    requested_by=supervisor.username,
-                )
+            self._stop_monitor(session, supervisor.username)
+
+    def _stop_monitor(self, session: MonitorSession, requested_by: str) -> None:
+        """End a session here (reason "requested") and tell its call's controller, with a
+        MonitorCommand without a mode, to hang the supervisor up."""
+        self._end_monitor(session, STOP_REQUESTED)
+        self._actions.append(
+            MonitorCommand(
+                call_id=session.call_id,
+                session_id=session.session_id,
+                mode="",
+                requested_by=requested_by,
             )
+        )
 
     def _to_idle(self, agent: AgentRecord, trigger: Trigger, reason: str) -> Refusal | None:
         code = refusal_for(trigger, agent.state)
