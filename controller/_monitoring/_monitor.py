@@ -37,6 +37,7 @@ from controller._monitoring._sessions import (
     MonitorSession,
     SessionState,
     monitor_call_id,
+    split_monitor_call_id,
 )
 from controller._ports import Cancellable
 from controller._sdp import is_hold, park_offer
@@ -516,9 +517,10 @@ class Monitoring:
 
     def rtpengine_dtmf(self, rtp_cid: str, tag: str, digit: str) -> bool:
         """A DTMF event rtpengine reports; True if it is a supervisor's (its own call)."""
-        cid, sep, session_id = rtp_cid.partition("~mon~")
-        if not sep:
+        named = split_monitor_call_id(rtp_cid)
+        if named is None:
             return False
+        cid, session_id = named
         monitors = self.calls.get(cid)
         session = None if monitors is None else monitors.sessions.get(session_id)
         if session is not None and session.leg.leg_id == tag:

@@ -41,10 +41,20 @@ def supervisor_slot(session_id: str) -> str:
     return f"sup:{session_id}"
 
 
+_MONITOR_CALL_MARK = "~mon~"
+
+
 def monitor_call_id(cid: str, session_id: str) -> str:
     """The supervisor leg's own rtpengine call: its microphone never enters the
     customer call's rtpengine call, hence never its recording."""
-    return f"{cid}~mon~{session_id}"
+    return f"{cid}{_MONITOR_CALL_MARK}{session_id}"
+
+
+def split_monitor_call_id(rtp_cid: str) -> tuple[str, str] | None:
+    """The (call, session) a supervisor leg's rtpengine call ID names; None for any
+    other call ID (`monitor_call_id` read back)."""
+    cid, sep, session_id = rtp_cid.partition(_MONITOR_CALL_MARK)
+    return (cid, session_id) if sep else None
 
 
 class SessionState(enum.Enum):

@@ -451,3 +451,10 @@ def test_a_recorded_session_writes_three_channels(parts: Parts, tmp_path: Any) -
     assert parts.events.of("recording.stopped") == [
         ("recording.stopped", {"ref": started["ref"], "segments": "1"})
     ]
+
+
+def test_a_supervisor_legs_rtpengine_call_id_reads_back() -> None:
+    from controller._monitoring._sessions import monitor_call_id, split_monitor_call_id
+
+    assert split_monitor_call_id(monitor_call_id("c1", "s9")) == ("c1", "s9")
+    assert split_monitor_call_id("c1") is None  # the customer call's own
